@@ -1,0 +1,37 @@
+/* Token state: when a bearer token is needed, cached, renewed or dropped.
+ * Knows nothing about Lua or libcurl; times are monotonic seconds. */
+#ifndef SOGET_AUTH_H
+#define SOGET_AUTH_H
+
+#include <stddef.h>
+
+/* Renew this long before the server's expiry (capped at a tenth of the
+ * token's lifetime, so very short-lived tokens are still used). */
+#define SOGET_TOKEN_MARGIN 30.0
+
+typedef struct soget_auth {
+  char *token;        /* current bearer token, NULL when none */
+  size_t token_len;
+  double renew_at;    /* monotonic time after which it is renewed */
+  int is_static;      /* a user-given access_token: never renewed */
+} soget_auth;
+
+void soget_auth_init(soget_auth *a);
+void soget_auth_free(soget_auth *a);   /* wipes the token's bytes */
+
+/* 1 when a token must be fetched before the next call. */
+int soget_auth_needs_token(const soget_auth *a, double now);
+
+/* Stores a new token; expires_in <= 0 means "no expiry given" (an hour).
+ * Returns 0, or -1 on no memory. */
+int soget_auth_set(soget_auth *a, const char *tok, size_t len,
+                   double expires_in, double now, int is_static);
+
+/* Drops the token after the API refused it (a 401). Returns 1 when a new
+ * one can be fetched, 0 when it was a static token. */
+int soget_auth_invalidate(soget_auth *a);
+
+/* Overwrites n bytes with zeros in a way the compiler keeps. */
+void soget_wipe(void *p, size_t n);
+
+#endif

@@ -1,0 +1,44 @@
+/* Lua 5.1 / LuaJIT versions of the 5.2+ auxiliary functions soget uses. */
+#include "compat.h"
+
+#if LUA_VERSION_NUM < 502
+void soget_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+  luaL_checkstack(L, nup + 1, "too many upvalues");
+  for (; l->name != NULL; l++) {
+    int i;
+    if (l->func == NULL) {
+      lua_pushboolean(L, 0);
+    } else {
+      for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+      lua_pushcclosure(L, l->func, nup);
+    }
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+
+void *soget_testudata(lua_State *L, int i, const char *tname) {
+  void *p = lua_touserdata(L, i);
+  if (p == NULL || !lua_getmetatable(L, i)) return NULL;
+  luaL_getmetatable(L, tname);
+  if (!lua_rawequal(L, -1, -2)) p = NULL;
+  lua_pop(L, 2);
+  return p;
+}
+
+void soget_rawgetp(lua_State *L, int i, const void *p) {
+  i = lua_absindex(L, i);
+  lua_pushlightuserdata(L, (void *)p);
+  lua_rawget(L, i);
+}
+
+void soget_rawsetp(lua_State *L, int i, const void *p) {
+  i = lua_absindex(L, i);
+  lua_pushlightuserdata(L, (void *)p);
+  lua_insert(L, -2);
+  lua_rawset(L, i);
+}
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int soget_compat_unused;
+#endif

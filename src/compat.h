@@ -1,0 +1,46 @@
+/* Lua version shims: only what soget uses (5.1/LuaJIT, 5.2, 5.3, 5.4). */
+#ifndef SOGET_COMPAT_H
+#define SOGET_COMPAT_H
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#if LUA_VERSION_NUM < 502
+#define lua_rawlen(L, i) lua_objlen((L), (i))
+#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
+#define lua_absindex(L, i) \
+  (((i) > 0 || (i) <= LUA_REGISTRYINDEX) ? (i) : lua_gettop(L) + (i) + 1)
+#define luaL_setfuncs soget_setfuncs
+#define luaL_testudata soget_testudata
+#define lua_rawgetp soget_rawgetp
+#define lua_rawsetp soget_rawsetp
+#define luaL_setmetatable(L, t) (luaL_getmetatable((L), (t)), lua_setmetatable((L), -2))
+void soget_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
+void *soget_testudata(lua_State *L, int i, const char *tname);
+void soget_rawgetp(lua_State *L, int i, const void *p);
+void soget_rawsetp(lua_State *L, int i, const void *p);
+#endif
+
+/* Uservalues: always a table (on 5.1 it is the fenv). */
+#if LUA_VERSION_NUM >= 504
+#define soget_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 1)
+#define soget_getuv(L, i) ((void)lua_getiuservalue((L), (i), 1))
+#define soget_setuv(L, i) ((void)lua_setiuservalue((L), (i), 1))
+#elif LUA_VERSION_NUM >= 502
+#define soget_newuserdata(L, sz) lua_newuserdata((L), (sz))
+#define soget_getuv(L, i) ((void)lua_getuservalue((L), (i)))
+#define soget_setuv(L, i) ((void)lua_setuservalue((L), (i)))
+#else
+#define soget_newuserdata(L, sz) lua_newuserdata((L), (sz))
+#define soget_getuv(L, i) lua_getfenv((L), (i))
+#define soget_setuv(L, i) ((void)lua_setfenv((L), (i)))
+#endif
+
+/* Integers: real ones from 5.3 on, doubles before. */
+#if LUA_VERSION_NUM >= 503
+#define SOGET_HAS_INTEGERS 1
+#else
+#define SOGET_HAS_INTEGERS 0
+#endif
+
+#endif

@@ -1,0 +1,24 @@
+/* Error descriptions filled by the Lua-free parts (transport, client
+ * logic) and turned into soget.Error tables by error.c. */
+#ifndef SOGET_ERROR_H
+#define SOGET_ERROR_H
+
+typedef struct soget_err {
+  const char *kind;   /* "network", "timeout", "tls", "auth", "http", "api", "decode" */
+  long status;        /* HTTP status, 0 when none */
+  char code[16];      /* API business code (R001...), "" when none */
+  char message[512];
+  int retryable;
+} soget_err;
+
+void soget_err_clear(soget_err *e);
+void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
+                   const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* Replaces every occurrence of the given secrets in e with "***". */
+void soget_err_scrub(soget_err *e, const char *const *secrets, int n);
+
+#endif

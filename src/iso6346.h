@@ -1,0 +1,16 @@
+/* ISO 6346 container identification numbers. Knows nothing about Lua. */
+#ifndef SOGET_ISO6346_H
+#define SOGET_ISO6346_H
+
+#include <stddef.h>
+
+/* NULL when s is a valid container number (owner code, category
+ * identifier U/J/Z, six-digit serial, check digit), else the reason
+ * (a constant, or text formatted into buf). */
+const char *soget_iso6346_problem(const char *s, size_t len, char *buf,
+                                  size_t bufsz);
+
+/* The check digit (0..9) of the first ten characters, or -1. */
+int soget_iso6346_check_digit(const char *s);
+
+#endif

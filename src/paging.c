@@ -1,0 +1,290 @@
+/* Pages and lazy iterators.
+ *
+ * A page is a plain table {total, returned, first, items} whose metatable
+ * (soget.Page) only adds page:iter(). The client and query that produced
+ * it sit in a weak-keyed table of the module, so the page stays a plain
+ * table for pairs() and cjson.encode().
+ *
+ * page:iter() returns a soget.Pager: callable (for a generic for), with
+ * :next(), :close(), __gc and __close. It yields the page's items, then
+ * fetches the next page only when the current one is used up. Its cursor
+ * lives in C (cursor.c decides offsets and when to stop); its Lua values
+ * (client, query, current page, pswIds already yielded) live in its
+ * uservalue table, which keeps the client alive while it iterates. */
+#include "soget.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cursor.h"
+
+typedef struct pager {
+  soget_cursor cur;
+  long idx;        /* items of the current page yielded so far */
+  long n;          /* items in the current page */
+  long yielded;
+  long max_items;  /* 0: no cap */
+  int closed;
+} pager;
+
+/* uservalue fields */
+#define UV_CLIENT "client"
+#define UV_QUERY "query"
+#define UV_PAGE "page"
+#define UV_SEEN "seen"
+
+void soget_page_attach(lua_State *L, int page, int ci, int qi) {
+  page = lua_absindex(L, page);
+  if (ci) ci = lua_absindex(L, ci);
+  if (qi) qi = lua_absindex(L, qi);
+  lua_pushvalue(L, page);
+  luaL_setmetatable(L, SOGET_PAGE_T);
+  lua_pop(L, 1);
+  if (!ci) return;
+  soget_private(L);
+  lua_getfield(L, -1, SOGET_PRIV_PAGECTX);
+  lua_pushvalue(L, page);
+  lua_createtable(L, 0, 2);
+  lua_pushvalue(L, ci);
+  lua_setfield(L, -2, UV_CLIENT);
+  lua_pushvalue(L, qi);
+  lua_setfield(L, -2, UV_QUERY);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+}
+
+static long int_field(lua_State *L, int t, const char *k, long dflt) {
+  long v = dflt;
+  lua_getfield(L, t, k);
+  if (lua_type(L, -1) == LUA_TNUMBER) v = (long)lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Feeds the page at index p, answered for offset `requested`, to the
+ * cursor and makes it current. */
+static void take_page(lua_State *L, pager *pg, int uv, int p, long requested) {
+  long n;
+  p = lua_absindex(L, p);
+  lua_getfield(L, p, "items");
+  n = lua_type(L, -1) == LUA_TTABLE ? (long)lua_rawlen(L, -1) : 0;
+  lua_pop(L, 1);
+  soget_cursor_page(&pg->cur, requested, int_field(L, p, "total", 0),
+                    int_field(L, p, "returned", 0), int_field(L, p, "first", 0), n);
+  pg->idx = 0;
+  pg->n = n;
+  lua_pushvalue(L, p);
+  lua_setfield(L, uv, UV_PAGE);
+}
+
+static pager *checkpager(lua_State *L, int i) {
+  return luaL_checkudata(L, i, SOGET_PAGER_T);
+}
+
+static long opt_cap(lua_State *L, int t, const char *name) {
+  lua_Number v;
+  long r = 0;
+  lua_getfield(L, t, name);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "iter: '%s' must be a number, got %s", name, luaL_typename(L, -1));
+    v = lua_tonumber(L, -1);
+    if (v != floor(v) || v < 1 || v > 2147483647.0)
+      luaL_error(L, "iter: '%s' must be a whole number of at least 1", name);
+    r = (long)v;
+  }
+  lua_pop(L, 1);
+  return r;
+}
+
+/* page:iter([{max_items = n, max_pages = n}]) -> pager, nil, nil, pager */
+static int page_iter(lua_State *L) {
+  pager *pg;
+  long max_items = 0, max_pages = 0, requested;
+  int uv;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING ||
+          (strcmp(lua_tostring(L, -1), "max_items") != 0 &&
+           strcmp(lua_tostring(L, -1), "max_pages") != 0))
+        return luaL_error(L, "iter: unknown option '%s'",
+                          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                         : luaL_typename(L, -1));
+    }
+    max_items = opt_cap(L, 2, "max_items");
+    max_pages = opt_cap(L, 2, "max_pages");
+  }
+  lua_settop(L, 1);
+  pg = soget_newuserdata(L, sizeof *pg);    /* 2 */
+  memset(pg, 0, sizeof *pg);
+  pg->closed = 1;
+  luaL_setmetatable(L, SOGET_PAGER_T);
+  lua_createtable(L, 0, 4);                 /* 3: uservalue */
+  uv = 3;
+  lua_newtable(L);
+  lua_setfield(L, uv, UV_SEEN);
+  /* client and query, when the page came from a client */
+  soget_private(L);
+  lua_getfield(L, -1, SOGET_PRIV_PAGECTX);
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);                        /* ctx or nil */
+  requested = int_field(L, 1, "first", 0);
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, UV_CLIENT);
+    lua_setfield(L, uv, UV_CLIENT);
+    lua_getfield(L, -1, UV_QUERY);
+    if (lua_istable(L, -1)) requested = int_field(L, lua_gettop(L), "offset", 0);
+    lua_setfield(L, uv, UV_QUERY);
+  }
+  lua_pop(L, 3);
+  soget_cursor_init(&pg->cur, max_pages);
+  pg->max_items = max_items;
+  take_page(L, pg, uv, 1, requested);
+  lua_pushvalue(L, uv);
+  soget_setuv(L, 2);
+  lua_settop(L, 2);
+  pg->closed = 0;
+  lua_pushnil(L);
+  lua_pushnil(L);
+  lua_pushvalue(L, 2);
+  return 4;
+}
+
+static void pager_finish(lua_State *L, pager *pg, int self) {
+  pg->closed = 1;
+  /* Drop the references so the client and pages can be collected. */
+  lua_newtable(L);
+  soget_setuv(L, self);
+}
+
+/* The next unit, or nil at the end. Raises the soget.Error of a failed
+ * page fetch (a nil would silently end a for loop). */
+static int pager_next(lua_State *L) {
+  pager *pg = checkpager(L, 1);
+  int uv;
+  lua_settop(L, 1);
+  if (pg->closed) return 0;
+  if (pg->max_items && pg->yielded >= pg->max_items) {
+    pager_finish(L, pg, 1);
+    return 0;
+  }
+  soget_getuv(L, 1);
+  uv = 2;
+  for (;;) {
+    lua_getfield(L, uv, UV_PAGE);
+    lua_getfield(L, -1, "items");            /* uv page items */
+    while (pg->idx < pg->n) {
+      lua_rawgeti(L, -1, (lua_Integer)++pg->idx);
+      if (lua_type(L, -1) == LUA_TTABLE) {
+        int item = lua_gettop(L);
+        lua_getfield(L, item, "pswId");
+        if (lua_type(L, -1) == LUA_TSTRING) {
+          lua_getfield(L, uv, UV_SEEN);
+          lua_pushvalue(L, -2);
+          lua_rawget(L, -2);
+          if (lua_toboolean(L, -1)) {       /* already yielded: skip */
+            lua_pop(L, 4);
+            continue;
+          }
+          lua_pop(L, 1);
+          lua_pushvalue(L, -2);
+          lua_pushboolean(L, 1);
+          lua_rawset(L, -3);
+          lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        pg->yielded++;
+        return 1;
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    /* This page is used up: fetch the next one, if any. */
+    if (pg->cur.done) break;
+    lua_getfield(L, uv, UV_CLIENT);
+    if (lua_isnil(L, -1)) break;
+    {
+      soget_client *c = soget_checkclient(L, lua_gettop(L));
+      soget_err e;
+      int qi;
+      long off = pg->cur.next_offset;
+      lua_getfield(L, uv, UV_QUERY);
+      qi = lua_gettop(L);
+      soget_err_clear(&e);
+      if (!soget_client_fetch(L, c, qi, off, &e)) {
+        soget_push_error(L, &e);
+        return lua_error(L);
+      }
+      soget_page_attach(L, lua_gettop(L), qi - 1, qi);
+      take_page(L, pg, uv, lua_gettop(L), off);
+      lua_settop(L, uv);
+    }
+  }
+  pager_finish(L, pg, 1);
+  return 0;
+}
+
+static int pager_call(lua_State *L) {
+  /* for-in calls pager(state, control): only the pager matters. */
+  lua_settop(L, 1);
+  return pager_next(L);
+}
+
+static int pager_close(lua_State *L) {
+  pager *pg = checkpager(L, 1);
+  if (!pg->closed) pager_finish(L, pg, 1);
+  return 0;
+}
+
+static int pager_tostring(lua_State *L) {
+  pager *pg = checkpager(L, 1);
+  if (pg->closed)
+    lua_pushliteral(L, SOGET_PAGER_T " (closed)");
+  else
+    lua_pushfstring(L, SOGET_PAGER_T " (%p)", (void *)pg);
+  return 1;
+}
+
+/* pager:stats() -> {pages, yielded, done, why} (for scripts and tests) */
+static int pager_stats(lua_State *L) {
+  pager *pg = checkpager(L, 1);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)pg->cur.pages);
+  lua_setfield(L, -2, "pages");
+  lua_pushinteger(L, (lua_Integer)pg->yielded);
+  lua_setfield(L, -2, "yielded");
+  lua_pushboolean(L, pg->cur.done || pg->closed);
+  lua_setfield(L, -2, "done");
+  if (pg->cur.why) {
+    lua_pushstring(L, pg->cur.why);
+    lua_setfield(L, -2, "why");
+  }
+  return 1;
+}
+
+static const luaL_Reg pager_methods[] = {
+    {"next", pager_next}, {"close", pager_close}, {"stats", pager_stats}, {NULL, NULL}};
+
+static const luaL_Reg pager_meta[] = {{"__call", pager_call},
+                                      {"__gc", pager_close},
+                                      {"__close", pager_close},
+                                      {"__tostring", pager_tostring},
+                                      {NULL, NULL}};
+
+static const luaL_Reg page_methods[] = {{"iter", page_iter}, {NULL, NULL}};
+
+void soget_paging_open(lua_State *L) {
+  luaL_newmetatable(L, SOGET_PAGER_T);
+  luaL_setfuncs(L, pager_meta, 0);
+  luaL_newlib(L, pager_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, SOGET_PAGE_T);
+  luaL_newlib(L, page_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}

@@ -1,0 +1,112 @@
+/* Request building: URL, query and form encoding, header-value checks. */
+#include "request.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void soget_query_init(soget_query *q) {
+  q->reference = q->spi = NULL;
+  q->reference_len = q->spi_len = 0;
+  q->desc = -1;
+  q->limit = 0;
+  q->offset = -1;
+}
+
+static int unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int soget_url_encode(soget_buf *b, const char *s, size_t len) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t i;
+  if (soget_buf_reserve(b, len * 3) != 0) return -1;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (unreserved(c)) {
+      b->data[b->len++] = (char)c;
+    } else {
+      b->data[b->len++] = '%';
+      b->data[b->len++] = hex[c >> 4];
+      b->data[b->len++] = hex[c & 15];
+    }
+  }
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+static int add_param(soget_buf *b, int *first, const char *name,
+                     const char *v, size_t vlen) {
+  if (soget_buf_addc(b, *first ? '?' : '&') || soget_buf_adds(b, name) ||
+      soget_buf_addc(b, '=') || soget_url_encode(b, v, vlen))
+    return -1;
+  *first = 0;
+  return 0;
+}
+
+int soget_request_url(soget_buf *b, const char *base, const soget_query *q) {
+  size_t blen = strlen(base);
+  int first = 1;
+  char num[32];
+  int n;
+  while (blen > 0 && base[blen - 1] == '/') blen--;
+  if (soget_buf_add(b, base, blen) || soget_buf_adds(b, "/handling-units"))
+    return -1;
+  if (q->reference &&
+      add_param(b, &first, "reference", q->reference, q->reference_len))
+    return -1;
+  if (q->spi && add_param(b, &first, "spi", q->spi, q->spi_len)) return -1;
+  if (q->desc >= 0 &&
+      add_param(b, &first, "desc", q->desc ? "true" : "false", q->desc ? 4 : 5))
+    return -1;
+  if (q->limit > 0) {
+    n = snprintf(num, sizeof num, "%d", q->limit);
+    if (add_param(b, &first, "limit", num, (size_t)n)) return -1;
+  }
+  if (q->offset >= 0) {
+    n = snprintf(num, sizeof num, "%ld", q->offset);
+    if (add_param(b, &first, "offset", num, (size_t)n)) return -1;
+  }
+  return 0;
+}
+
+int soget_request_token_form(soget_buf *b, const char *client_id,
+                             const char *client_secret) {
+  return soget_buf_adds(b, "grant_type=client_credentials&client_id=") ||
+         soget_url_encode(b, client_id, strlen(client_id)) ||
+         soget_buf_adds(b, "&client_secret=") ||
+         soget_url_encode(b, client_secret, strlen(client_secret));
+}
+
+const char *soget_header_value_problem(const char *s, size_t len) {
+  size_t i;
+  if (len == 0) return "is empty";
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '\r' || c == '\n') return "contains a line break";
+    if (c == '\0') return "contains a NUL byte";
+    if (c < 0x20 && c != '\t') return "contains a control character";
+    if (c == 0x7f) return "contains a control character";
+  }
+  if (s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' || s[len - 1] == '\t')
+    return "has leading or trailing white space";
+  return NULL;
+}
+
+const char *soget_query_value_problem(const char *s, size_t len) {
+  size_t i;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '\0') return "contains a NUL byte";
+    if (c == '\r' || c == '\n') return "contains a line break";
+    if (c < 0x20 || c == 0x7f) return "contains a control character";
+  }
+  return NULL;
+}
+
+size_t soget_utf8_len(const char *s, size_t len) {
+  size_t i, n = 0;
+  for (i = 0; i < len; i++)
+    if (((unsigned char)s[i] & 0xC0) != 0x80) n++;
+  return n;
+}

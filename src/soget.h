@@ -1,0 +1,89 @@
+/* Types and functions shared between soget's C files. Everything here is
+ * hidden from the shared object's symbol table except luaopen_soget. */
+#ifndef SOGET_H
+#define SOGET_H
+
+#include <stddef.h>
+#include "compat.h"
+#include "error.h"
+#include "version.h"
+
+#define SOGET_NAME "soget"
+
+#define SOGET_CLIENT_T "soget.Client"
+#define SOGET_PAGER_T "soget.Pager"
+#define SOGET_ERROR_T "soget.Error"
+#define SOGET_PAGE_T "soget.Page"
+
+#define SOGET_DEFAULT_BASE_URL \
+  "https://soget-api-integration.azure-api.net/api-tracing-code/v1"
+#define SOGET_DEFAULT_TOKEN_URL \
+  "https://soget-api-integration.azure-api.net/soget-connect/v1/openid-connect/token"
+
+#if defined(__GNUC__)
+#define SOGET_EXPORT __attribute__((visibility("default")))
+#else
+#define SOGET_EXPORT
+#endif
+
+/* ---- error.c: soget.Error objects -------------------------------------- */
+
+void soget_push_error(lua_State *L, const soget_err *e);   /* +1 */
+int soget_fail(lua_State *L, const soget_err *e);          /* nil, err: 2 */
+void soget_error_open(lua_State *L);
+
+/* ---- private registry table (lcurl style) ------------------------------ */
+
+/* Pushes the module's private table (cjson decoder, page contexts, ...). */
+void soget_private(lua_State *L);
+#define SOGET_PRIV_DECODE "decode"      /* cjson.safe instance's decode */
+#define SOGET_PRIV_PAGECTX "pagectx"    /* weak: page -> {client, query} */
+#define SOGET_PRIV_DEFAULT "default"    /* default client */
+
+/* ---- decode.c: bodies to native tables --------------------------------- */
+
+void soget_decode_open(lua_State *L);
+/* Decodes a HandlingUnitItemsResponseModel. On success pushes the page
+ * (with the soget.Page metatable) and returns 1; otherwise fills e, pushes
+ * nothing and returns 0. `offset` fills a missing `first`. */
+int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
+                      soget_err *e);
+/* Pushes an empty page {total=0, returned=0, first=offset, items={}}. */
+void soget_push_empty_page(lua_State *L, long offset);
+/* Reads an error body (HttpBusinessError: "code"/"message"; OAuth2:
+ * "error"/"error_description"): fills code and msg from the two string
+ * fields when present. Returns 1 when one was found. Stack unchanged. */
+int soget_decode_error_fields(lua_State *L, const char *body, size_t len,
+                              const char *codekey, char *code, size_t codesz,
+                              const char *msgkey, char *msg, size_t msgsz);
+/* Reads a token response. On success pushes the token string and returns
+ * its expires_in (> 0, or 0 when absent); otherwise fills e, pushes
+ * nothing and returns -1. */
+double soget_decode_token(lua_State *L, const char *body, size_t len,
+                          soget_err *e);
+
+/* ---- client.c / paging.c ----------------------------------------------- */
+
+typedef struct soget_client soget_client;
+
+void soget_client_open(lua_State *L);
+soget_client *soget_checkclient(lua_State *L, int i);
+/* Validates a query table at index i and pushes its normalized copy. Raises
+ * on a bad argument. */
+void soget_check_query(lua_State *L, int i);
+/* Performs the query (normalized table at qi) at `offset` (-1: the query's
+ * own). Pushes the page and returns 1, or fills e and returns 0. */
+int soget_client_fetch(lua_State *L, soget_client *c, int qi, long offset,
+                       soget_err *e);
+int soget_client_new(lua_State *L);     /* soget.client{...} */
+
+void soget_paging_open(lua_State *L);
+/* Sets the soget.Page metatable and records its client and query (the
+ * values at ci and qi, ci may be 0 for none) for page:iter(). */
+void soget_page_attach(lua_State *L, int page, int ci, int qi);
+
+/* ---- time -------------------------------------------------------------- */
+double soget_now(void);            /* monotonic seconds */
+void soget_sleep(double seconds);
+
+#endif

@@ -1,0 +1,279 @@
+/* HTTP over libcurl: one easy handle per client, reused for keep-alive and
+ * TLS session reuse. Callbacks never call into Lua and never raise; when
+ * memory runs out or the body passes its cap they return 0 and curl fails
+ * cleanly. */
+#include "transport.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct soget_transport {
+  CURL *easy;
+  soget_buf body;
+  int too_large;
+  double retry_after;
+  long connections;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  soget_transport *t = ud;
+  size_t len = size * n;
+  if (soget_buf_add(&t->body, p, len) != 0) {
+    if (t->body.limit && t->body.len + len > t->body.limit) t->too_large = 1;
+    return 0;
+  }
+  return len;
+}
+
+static void trim(const char **s, size_t *n) {
+  while (*n && (**s == ' ' || **s == '\t')) { (*s)++; (*n)--; }
+  while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t' ||
+                (*s)[*n - 1] == '\r' || (*s)[*n - 1] == '\n'))
+    (*n)--;
+}
+
+/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */
+static double parse_retry_after(const char *v, size_t n) {
+  char tmp[64];
+  char *end;
+  long secs;
+  time_t when;
+  if (n == 0 || n >= sizeof tmp) return -1;
+  memcpy(tmp, v, n);
+  tmp[n] = '\0';
+  secs = strtol(tmp, &end, 10);
+  if (end != tmp && *end == '\0') return secs < 0 ? 0 : (double)secs;
+  when = curl_getdate(tmp, NULL);
+  if (when == (time_t)-1) return -1;
+  {
+    double d = difftime(when, time(NULL));
+    return d < 0 ? 0 : d;
+  }
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  soget_transport *t = ud;
+  size_t len = size * n;
+  static const char name[] = "retry-after:";
+  if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+    const char *v = p + sizeof name - 1;
+    size_t vn = len - (sizeof name - 1);
+    trim(&v, &vn);
+    t->retry_after = parse_retry_after(v, vn);
+  } else if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+    t->retry_after = -1;   /* a new response (after a 100 Continue, say) */
+  }
+  return len;
+}
+
+static int on_open_socket(void *ud, curl_socket_t fd, curlsocktype purpose) {
+  soget_transport *t = ud;
+  (void)fd;
+  if (purpose == CURLSOCKTYPE_IPCXN) t->connections++;
+  return CURL_SOCKOPT_OK;
+}
+
+const char *soget_default_user_agent(void) {
+  static char ua[64];
+  if (!ua[0]) {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    snprintf(ua, sizeof ua, "soget/%s libcurl/%s", SOGET_VERSION, v->version);
+  }
+  return ua;
+}
+
+int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file) {
+  CURLcode rc = CURLE_OK;
+  rc |= curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+  rc |= curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+  if (ca_file) rc |= curl_easy_setopt(t->easy, CURLOPT_CAINFO, ca_file);
+  return rc == CURLE_OK ? 0 : -1;
+}
+
+soget_transport *soget_transport_new(const soget_transport_opts *o) {
+  soget_transport *t = calloc(1, sizeof *t);
+  CURL *c;
+  CURLcode rc = CURLE_OK;
+  if (!t) return NULL;
+  soget_buf_init(&t->body, o->max_body);
+  c = t->easy = curl_easy_init();
+  if (!c) { free(t); return NULL; }
+  rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+  rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+  rc |= curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_open_socket);
+  rc |= curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, t);
+  rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
+  rc |= curl_easy_setopt(c, CURLOPT_USERAGENT,
+                         o->user_agent ? o->user_agent : soget_default_user_agent());
+  if (o->max_body)
+    rc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+  if (rc != CURLE_OK || soget_transport_set_ca(t, o->verify_tls, o->ca_file)) {
+    soget_transport_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void soget_transport_free(soget_transport *t) {
+  if (!t) return;
+  if (t->easy) curl_easy_cleanup(t->easy);
+  soget_buf_free(&t->body);
+  free(t);
+}
+
+long soget_transport_connections(const soget_transport *t) {
+  return t->connections;
+}
+
+static const char *curl_kind(CURLcode rc, int *retryable) {
+  *retryable = 0;
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      *retryable = 1;
+      return "timeout";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+      return "tls";
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      *retryable = 1;
+      return "network";
+    default:
+      return "network";
+  }
+}
+
+int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
+                            soget_http_response *rs, soget_err *e) {
+  CURL *c = t->easy;
+  struct curl_slist *hdrs = NULL, *tmp;
+  const char *const *h;
+  CURLcode rc;
+  char *loc = NULL;
+  long status = 0;
+
+  soget_buf_reset(&t->body);
+  t->too_large = 0;
+  t->retry_after = -1;
+  t->errbuf[0] = '\0';
+  rs->status = 0;
+  rs->body = &t->body;
+  rs->retry_after = -1;
+  rs->redirect[0] = '\0';
+
+  for (h = rq->headers; h && *h; h++) {
+    tmp = curl_slist_append(hdrs, *h);
+    if (!tmp) {
+      curl_slist_free_all(hdrs);
+      soget_err_set(e, "network", 0, 0, "out of memory building the request");
+      return -1;
+    }
+    hdrs = tmp;
+  }
+  curl_easy_setopt(c, CURLOPT_URL, rq->url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  if (rq->post) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+  } else {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  }
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 1L);
+
+  rc = curl_easy_perform(c);
+
+  /* The header list holds credentials: drop it from the handle, wipe it. */
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+  for (tmp = hdrs; tmp; tmp = tmp->next) soget_wipe(tmp->data, strlen(tmp->data));
+  curl_slist_free_all(hdrs);
+  if (rq->post) curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+
+  if (rc != CURLE_OK) {
+    int retryable;
+    const char *kind;
+    if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+      soget_err_set(e, "http", status, 0,
+                    "response body is larger than max_response_size (%lu bytes)",
+                    (unsigned long)t->body.limit);
+      return -1;
+    }
+    kind = curl_kind(rc, &retryable);
+    soget_err_set(e, kind, 0, retryable, "%s",
+                  t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    return -1;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  rs->status = status;
+  rs->retry_after = t->retry_after;
+  if (status >= 300 && status < 400 &&
+      curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
+    size_t n = strlen(loc);
+    if (n < sizeof rs->redirect) memcpy(rs->redirect, loc, n + 1);
+  }
+  return 0;
+}
+
+/* Compares scheme, host and port with libcurl's own URL parser. */
+int soget_same_origin(const char *a, const char *b) {
+  static const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT};
+  CURLU *ua = curl_url(), *ub = curl_url();
+  int same = 0;
+  size_t i;
+  if (!ua || !ub) goto done;
+  if (curl_url_set(ua, CURLUPART_URL, a, 0) != CURLUE_OK ||
+      curl_url_set(ub, CURLUPART_URL, b, 0) != CURLUE_OK)
+    goto done;
+  same = 1;
+  for (i = 0; i < sizeof parts / sizeof parts[0] && same; i++) {
+    char *pa = NULL, *pb = NULL;
+    if (curl_url_get(ua, parts[i], &pa, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        curl_url_get(ub, parts[i], &pb, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        strcasecmp(pa, pb) != 0)
+      same = 0;
+    curl_free(pa);
+    curl_free(pb);
+  }
+done:
+  curl_url_cleanup(ua);
+  curl_url_cleanup(ub);
+  return same;
+}
