@@ -1,0 +1,691 @@
+-- Request handling for the sandbox (runs inside nginx's Lua module).
+local J = require("sbx.json")
+local D = require("sbx.data")
+
+local ngx = ngx
+local floor, min, max = math.floor, math.min, math.max
+local concat = table.concat
+local obj, null = J.obj, J.null
+
+local M = {}
+
+local API_PATH = "/api-tracing-code/v1/handling-units"
+local TOKEN_PATH = "/soget-connect/v1/openid-connect/token"
+local LOG_KEEP = 200
+local JSON_TYPE = "application/json; charset=utf-8"
+
+local CFG, DS, SPEC_TEXT, SCHEMAS, INFO_JSON
+local STATS, TOKENS, FAULTS
+local URANDOM
+local match_cache, match_cache_n = {}, 0
+
+---------------------------------------------------------------------------
+-- init (master, before the workers fork): configuration and dataset
+function M.init()
+  local env = os.getenv
+  CFG = {
+    client_id = env("SOGET_CLIENT_ID"),
+    client_secret = env("SOGET_CLIENT_SECRET"),
+    api_key = env("SOGET_API_KEY"),
+    units = tonumber(env("SOGET_SANDBOX_UNITS") or "") or 3000,
+    seed = tonumber(env("SOGET_SANDBOX_SEED") or "") or 6346,
+    token_ttl = tonumber(env("SOGET_SANDBOX_TOKEN_TTL") or "") or 3600,
+    spec_file = env("SOGET_SANDBOX_SPEC"),
+  }
+  assert(CFG.client_id and CFG.client_secret and CFG.api_key,
+    "SOGET_CLIENT_ID, SOGET_CLIENT_SECRET and SOGET_API_KEY must be set")
+  assert(CFG.spec_file, "SOGET_SANDBOX_SPEC must be set")
+  CFG.units = min(max(floor(CFG.units), 1), 100000)
+
+  local f = assert(io.open(CFG.spec_file, "rb"))
+  SPEC_TEXT = f:read("*a")
+  f:close()
+  SCHEMAS = require("cjson").decode(SPEC_TEXT).components.schemas
+
+  DS = D.generate({ units = CFG.units, seed = CFG.seed })
+  local info = J.map({})
+  for k, v in pairs(DS.info) do info[k] = v end
+  info.token_ttl = CFG.token_ttl
+  INFO_JSON = J.encode(info)
+end
+
+function M.init_worker()
+  STATS = ngx.shared.sbx_stats
+  TOKENS = ngx.shared.sbx_tokens
+  FAULTS = ngx.shared.sbx_faults
+  URANDOM = assert(io.open("/dev/urandom", "rb"))
+end
+
+---------------------------------------------------------------------------
+-- helpers
+local function random_hex(n)
+  local b = URANDOM:read(n)
+  return (b:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+local function now_iso()
+  local t = ngx.now()
+  local s = floor(t)
+  return os.date("!%Y-%m-%dT%H:%M:%S", s) .. string.format(".%07dZ", floor((t - s) * 1e7))
+end
+
+local function one(v)
+  if type(v) == "table" then v = v[1] end
+  if v == true or v == nil then return nil end
+  return v
+end
+
+local function track_connection()
+  local n = STATS:incr("conn:" .. ngx.var.connection, 1, 0, 900)
+  if n == 1 then STATS:incr("connections", 1, 0) end
+  if n > (STATS:get("rpc_max") or 0) then STATS:set("rpc_max", n) end
+  STATS:set("rpc_last", n)
+end
+
+---------------------------------------------------------------------------
+-- faults
+local KNOWN = {}
+for name in ([[500 502 503-then-ok 504 408 429 403 delay trickle reset truncate
+  malformed wrong-types nulls inconsistent expire-token extra-fields large huge
+  deep shift redirect token-ttl bad-token-json]]):gmatch("%S+") do
+  KNOWN[name] = true
+end
+
+-- name -> status, HttpBusinessError status, OAuth error, default n (nil: always)
+local STATUS_FAULTS = {
+  ["500"] = { 500, "InternalServerError", "server_error" },
+  ["502"] = { 502, "BadGateway", "server_error" },
+  ["503-then-ok"] = { 503, "ServiceUnavailable", "temporarily_unavailable", 1 },
+  ["504"] = { 504, "GatewayTimeout", "server_error" },
+  ["408"] = { 408, "RequestTimeout", "server_error" },
+  ["429"] = { 429, "TooManyRequests", "too_many_requests" },
+  ["403"] = { 403, "Forbidden", "access_denied" },
+}
+
+local function parse_faults(spec)
+  local F = { list = {}, by = {}, spec = spec }
+  for part in spec:gmatch("[^,]+") do
+    local fields = {}
+    for x in part:gmatch("[^:]+") do fields[#fields + 1] = x end
+    local name = ngx.unescape_uri(fields[1] or "")
+    if not KNOWN[name] then return nil, "unknown fault '" .. name .. "'" end
+    local p = {}
+    for i = 2, #fields do
+      local k, v = fields[i]:match("^([^=]*)=(.*)$")
+      if k then p[ngx.unescape_uri(k)] = ngx.unescape_uri(v)
+      else p[ngx.unescape_uri(fields[i])] = "" end
+    end
+    local f = { name = name, p = p, key = name .. "|" .. (p.id or spec) }
+    F.list[#F.list + 1] = f
+    F.by[name] = F.by[name] or f
+  end
+  if #F.list == 0 then return nil, "empty fault spec" end
+  return F
+end
+
+local function pnum(f, key, default, lo, hi)
+  local v = tonumber(f and f.p[key] or nil) or default
+  if lo and v < lo then v = lo end
+  if hi and v > hi then v = hi end
+  return v
+end
+
+---------------------------------------------------------------------------
+-- body transformations driven by the OpenAPI schemas
+local function nullify(o)
+  if not J.is_obj(o) then return end
+  local sch = SCHEMAS[J.schema(o) or ""]
+  if not sch or not sch.properties then return end
+  local props = sch.properties
+  local function visit(name)
+    local p = props[name]
+    if not p then return end
+    local v = o[name]
+    if p.nullable then
+      J.set(o, name, null)
+    elseif p["$ref"] and J.is_obj(v) then
+      nullify(v)
+    elseif p.type == "array" and type(v) == "table" and v ~= null then
+      for i = 1, #v do nullify(v[i]) end
+    end
+  end
+  local present = {}
+  for i, k in ipairs(J.keys(o)) do present[i] = k end
+  local seen = {}
+  for _, k in ipairs(present) do seen[k] = true; visit(k) end
+  local missing = {}
+  for k in pairs(props) do if not seen[k] then missing[#missing + 1] = k end end
+  table.sort(missing)
+  for _, k in ipairs(missing) do visit(k) end
+end
+
+local function wrong_value(v)
+  local t = type(v)
+  if t == "string" then
+    if v:match("^%d%d%d%d%-%d%d%-%d%dT") then
+      return tonumber((v:gsub("%D", "")):sub(1, 14))
+    end
+    return tonumber(v) or 12345
+  elseif t == "number" then
+    return tostring(v)
+  elseif t == "boolean" then
+    return v and "true" or "false"
+  elseif v == null then
+    return 0
+  elseif J.is_obj(v) then
+    return { v }
+  elseif t == "table" then
+    return obj(nil, "0", v[1] or null)
+  end
+  return 0
+end
+
+-- path like items[2].events[1].eventDate (0-based indexes)
+local function wrong_types(tree, path)
+  local steps = {}
+  for s in (path:gsub("%[(%d+)%]", ".#%1")):gmatch("[^%.]+") do steps[#steps + 1] = s end
+  local parent, key = nil, nil
+  local cur = tree
+  for i, s in ipairs(steps) do
+    local k = s
+    local idx = s:match("^#(%d+)$")
+    if idx then k = tonumber(idx) + 1 end
+    if type(cur) ~= "table" or cur == null or cur[k] == nil then return false end
+    parent, key = cur, k
+    cur = cur[k]
+    if i == #steps then break end
+  end
+  if parent == nil then return false end
+  parent[key] = wrong_value(cur)
+  return true
+end
+
+local EXTRA = '"sandboxExtra":{"note":"unknown field","n":1,"list":[1,"two",null,true]}'
+
+---------------------------------------------------------------------------
+-- output
+local function send(status, body, F, headers)
+  ngx.status = status
+  ngx.header["Content-Type"] = JSON_TYPE
+  if headers then
+    for k, v in pairs(headers) do ngx.header[k] = v end
+  end
+  local by = F and F.by or {}
+  if by.malformed then
+    local b, n = body:gsub('"items":%[', '"items":[,', 1)
+    if n == 0 then b = body:sub(1, -2) .. ',}' end
+    body = b
+  end
+  if by.huge then
+    local want = pnum(by.huge, "bytes", 1048576, 0, 256 * 1048576)
+    local pad = want - #body - #',"sandboxPadding":""'
+    if pad > 0 and body:sub(-1) == "}" then
+      body = body:sub(1, -2) .. ',"sandboxPadding":"' .. string.rep("x", pad) .. '"}'
+    end
+  end
+  if by.deep then
+    local d = pnum(by.deep, "depth", 1000, 1, 10000000)
+    if body:sub(-1) == "}" then
+      body = body:sub(1, -2) .. ',"sandboxDeep":' .. string.rep("[", d) .. string.rep("]", d) .. "}"
+    end
+  end
+  if by.truncate or by.trickle then
+    ngx.req.clear_header("Accept-Encoding")
+  end
+  ngx.header["Content-Length"] = #body
+  if by.truncate then
+    ngx.print(body:sub(1, floor(#body / 2)))
+    ngx.flush(true)
+    return ngx.exit(444)
+  end
+  if by.trickle then
+    local bps = pnum(by.trickle, "bps", 1000, 1, 1e9)
+    local chunk = max(1, floor(bps / 10))
+    local pos = 1
+    while pos <= #body do
+      ngx.print(body:sub(pos, pos + chunk - 1))
+      ngx.flush(true)
+      pos = pos + chunk
+      if pos <= #body then ngx.sleep(chunk / bps) end
+    end
+    return
+  end
+  ngx.print(body)
+end
+
+local function encode_tree(tree, F)
+  local by = F and F.by or {}
+  if by.nulls then nullify(tree) end
+  return J.encode(tree, by["extra-fields"] and { extra = EXTRA } or nil)
+end
+
+local function send_error(status, st, code, message, F, headers)
+  local tree = obj("HttpBusinessError",
+    "status", st, "timestamp", now_iso(), "code", code or null, "message", message or null)
+  return send(status, encode_tree(tree, F), F, headers)
+end
+
+local function send_oauth_error(status, err, desc, F, headers)
+  local tree = obj("OAuthError", "error", err, "error_description", desc)
+  return send(status, encode_tree(tree, F), F, headers)
+end
+
+-- phase A: faults applied before anything else; returns true when answered
+local function early_faults(F)
+  if not F then return false end
+  local by = F.by
+  if by.delay then ngx.sleep(pnum(by.delay, "ms", 1000, 0, 600000) / 1000) end
+  if by.reset then
+    ngx.exit(444)
+    return true
+  end
+  if by.redirect then
+    local to = by.redirect.p.to
+    if not to or to == "" then
+      send_error(400, "BadRequest", nil, "sandbox: redirect needs to=URL", nil)
+      return true
+    end
+    if by.redirect.p.keep == "path" then
+      to = to .. ngx.ctx.rest_path .. (ngx.var.is_args or "") .. (ngx.var.args or "")
+    end
+    send(307, '{"redirect":' .. J.quote(to) .. '}', nil, { Location = to })
+    return true
+  end
+  return false
+end
+
+-- phase C: status faults; returns true when answered
+local function status_faults(F, oauth)
+  if not F then return false end
+  for _, f in ipairs(F.list) do
+    local sf = STATUS_FAULTS[f.name]
+    if sf then
+      local limit = tonumber(f.p.n) or sf[4]
+      local active = true
+      if limit then active = FAULTS:incr(f.key, 1, 0, 86400) <= limit end
+      if active then
+        local h = {}
+        if f.p["retry-after"] then
+          h["Retry-After"] = f.p["retry-after"]
+        elseif f.p["retry-date"] then
+          h["Retry-After"] = ngx.http_time(ngx.time() + (tonumber(f.p["retry-date"]) or 1))
+        elseif f.name == "429" then
+          h["Retry-After"] = "1"
+        end
+        local msg = "sandbox fault " .. f.name
+        if oauth then
+          send_oauth_error(sf[1], sf[3], msg, F, h)
+        else
+          send_error(sf[1], sf[2], nil, msg, F, h)
+        end
+        return true
+      end
+    end
+  end
+  return false
+end
+
+---------------------------------------------------------------------------
+-- GET handling-units
+local function bad_param(name, value, rule, F)
+  return send_error(400, "BadRequest", nil,
+    string.format("The value '%s' is not valid for %s. %s", value, name, rule), F)
+end
+
+local function find(uref, upsw)
+  local key = uref .. "\0" .. upsw
+  local m = match_cache[key]
+  if not m then
+    if match_cache_n >= 2000 then match_cache, match_cache_n = {}, 0 end
+    m = D.find(DS, uref, upsw)
+    match_cache[key] = m
+    match_cache_n = match_cache_n + 1
+  end
+  return m
+end
+
+local function handling_units(F)
+  local ctx = ngx.ctx
+  STATS:incr("api_requests", 1, 0)
+  track_connection()
+  if early_faults(F) then return end
+
+  -- authentication: subscription key, then bearer token
+  local key = ngx.var.http_ocp_apim_subscription_key
+  if not key or key == "" then
+    return send_error(401, "Unauthorized", nil,
+      "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.", F)
+  elseif key ~= CFG.api_key then
+    return send_error(401, "Unauthorized", nil,
+      "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.", F)
+  end
+  local auth = ngx.var.http_authorization
+  local tok = auth and auth:match("^[Bb][Ee][Aa][Rr][Ee][Rr] +([^%s]+)%s*$")
+  if not tok then
+    return send_error(401, "Unauthorized", nil, "Missing bearer token.", F,
+      { ["WWW-Authenticate"] = 'Bearer realm="soget-sandbox"' })
+  end
+  local exp = TOKENS:get(tok)
+  local expired = exp and exp <= ngx.now()
+  if exp and not expired and F and F.by["expire-token"] then
+    local f = F.by["expire-token"]
+    local n = FAULTS:incr(f.key .. "|" .. tok, 1, 0, 86400)
+    if n > pnum(f, "after", 1, 0) then
+      TOKENS:set(tok, 0, 300)
+      expired = true
+    end
+  end
+  if not exp or expired then
+    local why = expired and "The access token expired" or "The access token is invalid"
+    return send_error(401, "Unauthorized", nil, why .. ".", F,
+      { ["WWW-Authenticate"] = string.format('Bearer realm="soget-sandbox", error="invalid_token", error_description="%s"', why) })
+  end
+  ctx.token_ok = true
+
+  if status_faults(F, false) then return end
+
+  -- parameters
+  local args = ngx.req.get_uri_args(100)
+  local reference = one(args.reference) or ""
+  local spi = one(args.spi) or ""
+  local desc_s, limit_s, offset_s = one(args.desc), one(args.limit), one(args.offset)
+  local desc = false
+  if desc_s and desc_s ~= "" then
+    local l = desc_s:lower()
+    if l == "true" then desc = true
+    elseif l ~= "false" then
+      return bad_param("desc", desc_s, "It must be true or false.", F)
+    end
+  end
+  local limit = 5
+  if limit_s and limit_s ~= "" then
+    limit = limit_s:match("^%d+$") and #limit_s <= 10 and tonumber(limit_s)
+    if not limit or limit < 1 or limit > 10 then
+      return bad_param("limit", limit_s, "It must be an integer between 1 and 10.", F)
+    end
+  end
+  local offset = 0
+  if offset_s and offset_s ~= "" then
+    offset = offset_s:match("^%d+$") and #offset_s <= 10 and tonumber(offset_s)
+    if not offset or offset > 2147483647 then
+      return bad_param("offset", offset_s, "It must be an integer between 0 and 2147483647.", F)
+    end
+  end
+  if reference == "" and spi == "" then
+    return send_error(400, "BadRequest", "R002", "The handling unit is null", F)
+  end
+  if #reference > 17 or #spi > 13 or (spi ~= "" and not spi:match("^[%a%d]+$")) then
+    return send_error(400, "BadRequest", "R003", "The handling unit is not correctly formated", F)
+  end
+
+  local m = find(reference:upper(), spi:upper())
+  local total = #m
+  if total == 0 then
+    return send_error(404, "NotFound", "R001", "No handling unit was found", F)
+  end
+
+  -- page selection (with the paging faults)
+  local by = F and F.by or {}
+  local start = offset             -- 0-based position in the sorted list
+  local first = offset
+  local rep_total = total
+  if by.shift and offset > 0 then
+    local k = pnum(by.shift, "n", 1, 0)
+    rep_total = total + k
+    start = max(0, offset - k)
+  end
+  local mode = by.inconsistent and (by.inconsistent.p.mode or "first")
+  if mode == "stuck" then start = 0 end
+  local idx = {}
+  if mode ~= "short" then
+    for p = start, min(start + limit, total) - 1 do
+      idx[#idx + 1] = desc and m[total - p] or m[p + 1]
+    end
+  end
+  local returned = #idx
+  if mode == "first" then first = offset + 1
+  elseif mode == "returned" then returned = #idx + 1
+  elseif mode == "total-grows" then
+    rep_total = rep_total + FAULTS:incr(by.inconsistent.key, 1, 0, 86400)
+  end
+
+  local units = DS.units
+  local body
+  if by.nulls or by["extra-fields"] or by["wrong-types"] or by.large then
+    local items = {}
+    local n_events = by.large and pnum(by.large, "events", 1000, 0, 20000)
+    for i = 1, #idx do
+      local t = J.copy(units[idx[i]].tree)
+      if n_events then J.set(t, "events", D.many_events(t, n_events)) end
+      items[i] = t
+    end
+    local tree = obj("HandlingUnitItemsResponseModel",
+      "total", rep_total, "returned", returned, "first", first, "items", items)
+    if by.nulls then
+      for i = 1, #items do nullify(items[i]) end
+      if by.nulls.p.items == "null" then tree.items = null end
+    end
+    if by["wrong-types"] then
+      local path = by["wrong-types"].p.field or "items[2].events[1].eventDate"
+      if not wrong_types(tree, path) then
+        return send_error(400, "BadRequest", nil,
+          "sandbox: wrong-types field '" .. path .. "' is not in this response", nil)
+      end
+    end
+    body = J.encode(tree, by["extra-fields"] and { extra = EXTRA } or nil)
+  else
+    local parts = { '{"total":', rep_total, ',"returned":', returned, ',"first":', first, ',"items":[' }
+    local n = #parts
+    for i = 1, #idx do
+      if i > 1 then n = n + 1; parts[n] = "," end
+      n = n + 1; parts[n] = units[idx[i]].json
+    end
+    n = n + 1; parts[n] = "]}"
+    body = concat(parts, "", 1, n)
+  end
+  return send(200, body, F)
+end
+
+---------------------------------------------------------------------------
+-- POST token
+local function read_body()
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data()
+  if not body then
+    local file = ngx.req.get_body_file()
+    if file then
+      local f = io.open(file, "rb")
+      if f then body = f:read("*a"); f:close() end
+    end
+  end
+  return body or ""
+end
+
+local function token(F)
+  local ctx = ngx.ctx
+  STATS:incr("token_requests", 1, 0)
+  track_connection()
+  local body = read_body()
+  ctx.body = body
+  if early_faults(F) then return end
+  if ngx.req.get_method() ~= "POST" then
+    return send_oauth_error(405, "invalid_request", "Use POST.", F, { Allow = "POST" })
+  end
+  local args = ngx.decode_args(body, 100)
+  local id, secret = one(args.client_id), one(args.client_secret)
+  local basic = false
+  local auth = ngx.var.http_authorization
+  local b64 = auth and auth:match("^[Bb][Aa][Ss][Ii][Cc] +([^%s]+)")
+  if b64 and not id then
+    local dec = ngx.decode_base64(b64) or ""
+    local u, s = dec:match("^([^:]*):(.*)$")
+    if u then
+      id, secret, basic = ngx.unescape_uri(u), ngx.unescape_uri(s), true
+    end
+  end
+  if id ~= CFG.client_id or secret ~= CFG.client_secret then
+    return send_oauth_error(401, "invalid_client", "Invalid client or Invalid client credentials", F,
+      basic and { ["WWW-Authenticate"] = 'Basic realm="soget-sandbox"' } or nil)
+  end
+  local grant = one(args.grant_type)
+  if grant and grant ~= "" and grant ~= "client_credentials" then
+    return send_oauth_error(400, "unsupported_grant_type",
+      "Unsupported grant_type '" .. grant .. "'", F)
+  end
+  if status_faults(F, true) then return end
+
+  local by = F and F.by or {}
+  local ttl = CFG.token_ttl
+  if by["token-ttl"] then ttl = pnum(by["token-ttl"], "s", ttl, 0) end
+  local tok = random_hex(24)
+  TOKENS:set(tok, ngx.now() + ttl, ttl + 600)
+  STATS:incr("tokens_issued", 1, 0)
+  local h = { ["Cache-Control"] = "no-store", Pragma = "no-cache" }
+  if by["bad-token-json"] then
+    return send(200, '{"access_token":"' .. tok .. '",,"expires_in":' .. ttl .. ',"token_type":"Bearer"', F, h)
+  end
+  local tree = obj("TokenResponse",
+    "access_token", tok,
+    "expires_in", ttl,
+    "refresh_expires_in", 0,
+    "token_type", "Bearer",
+    "not-before-policy", 0,
+    "scope", "profile email")
+  if by["wrong-types"] then
+    wrong_types(tree, by["wrong-types"].p.field or "expires_in")
+  end
+  return send(200, encode_tree(tree, F), F, h)
+end
+
+---------------------------------------------------------------------------
+-- control endpoint
+local function control(path)
+  local method = ngx.req.get_method()
+  ngx.header["Cache-Control"] = "no-store"
+  if path == "/_control/ping" then
+    return send(200, '{"ok":true}')
+  elseif path == "/_control/info" then
+    return send(200, INFO_JSON)
+  elseif path == "/_control/stats" then
+    local statuses = J.map({})
+    for _, k in ipairs(STATS:get_keys(0)) do
+      local s = k:match("^status:(%d+)$")
+      if s then statuses[s] = STATS:get(k) end
+    end
+    local seq = STATS:get("log_seq") or 0
+    return send(200, J.encode(J.map({
+      token_requests = STATS:get("token_requests") or 0,
+      api_requests = STATS:get("api_requests") or 0,
+      connections = STATS:get("connections") or 0,
+      requests_per_connection = J.map({ max = STATS:get("rpc_max") or 0, last = STATS:get("rpc_last") or 0 }),
+      faults = STATS:get("faults") or 0,
+      tokens_issued = STATS:get("tokens_issued") or 0,
+      statuses = statuses,
+      logged = min(seq, LOG_KEEP),
+    })))
+  elseif path == "/_control/requests" then
+    local n = tonumber(one(ngx.req.get_uri_args().n) or "") or 20
+    n = min(max(floor(n), 0), LOG_KEEP)
+    local seq = STATS:get("log_seq") or 0
+    local parts = {}
+    for s = max(1, seq - n + 1), seq do
+      local e = STATS:get("log:" .. s)
+      if e then parts[#parts + 1] = e end
+    end
+    return send(200, "[" .. concat(parts, ",") .. "]")
+  elseif path == "/_control/reset" then
+    if method ~= "POST" then
+      return send(405, '{"error":"use POST"}', nil, { Allow = "POST" })
+    end
+    local a = ngx.req.get_uri_args()
+    STATS:flush_all()
+    if a.faults then FAULTS:flush_all() end
+    if a.tokens then TOKENS:flush_all() end
+    return send(200, '{"reset":true}')
+  elseif path == "/_control/units" then
+    local a = ngx.req.get_uri_args()
+    local m = D.find(DS, (one(a.reference) or ""):upper(), (one(a.spi) or ""):upper())
+    local parts = {}
+    for i = 1, #m do parts[i] = DS.units[m[i]].json end
+    return send(200, '{"total":' .. #m .. ',"items":[' .. concat(parts, ",") .. "]}")
+  end
+  return send_error(404, "NotFound", nil, "Unknown control path " .. path)
+end
+
+---------------------------------------------------------------------------
+function M.content()
+  local ctx = ngx.ctx
+  local raw = ngx.var.request_uri
+  local path = raw:match("^[^?]*")
+  local spec
+  local fspec, rest = path:match("^/_fault/([^/]*)(/.*)$")
+  if fspec then spec, path = fspec, rest end
+  ctx.rest_path = path
+  local hdr = ngx.var.http_x_sandbox_fault
+  if hdr and hdr ~= "" then spec = spec and (spec .. "," .. hdr) or hdr end
+  path = ngx.unescape_uri(path)
+
+  local is_api, is_token = path == API_PATH, path == TOKEN_PATH
+  if is_api or is_token then
+    ctx.kind = is_api and "api" or "token"
+    ctx.raw_path = raw:match("^[^?]*")
+    local F
+    if spec then
+      ctx.fault = spec
+      STATS:incr("faults", 1, 0)
+      local err
+      F, err = parse_faults(spec)
+      if not F then
+        STATS:incr(is_api and "api_requests" or "token_requests", 1, 0)
+        return send_error(400, "BadRequest", nil, "sandbox: " .. err)
+      end
+    end
+    if is_api then return handling_units(F) end
+    return token(F)
+  end
+  if spec then
+    return send_error(404, "NotFound", nil, "Faults apply to the token and handling-units paths only")
+  end
+  if path:sub(1, 10) == "/_control/" then return control(path) end
+  if path == "/openapi.json" then return send(200, SPEC_TEXT) end
+  if path == "/" then
+    return send(200, J.encode(obj("Index",
+      "api", API_PATH, "token", TOKEN_PATH, "openapi", "/openapi.json",
+      "control", { "/_control/stats", "/_control/requests", "/_control/reset",
+        "/_control/units", "/_control/info" })))
+  end
+  return send_error(404, "NotFound", nil, "Resource not found")
+end
+
+---------------------------------------------------------------------------
+function M.log()
+  local ctx = ngx.ctx
+  if not ctx.kind then return end
+  local seq = STATS:incr("log_seq", 1, 0)
+  local headers = J.map({})
+  for k, v in pairs(ngx.req.get_headers(100)) do headers[k] = v end
+  local args = J.map({})
+  for k, v in pairs(ngx.req.get_uri_args(100)) do args[k] = v end
+  local status = ngx.status
+  local entry = obj("Request",
+    "seq", seq,
+    "time", ngx.req.start_time(),
+    "kind", ctx.kind,
+    "method", ngx.req.get_method(),
+    "path", ctx.raw_path,
+    "raw_query", ngx.var.args or "",
+    "args", args,
+    "headers", headers,
+    "body", ctx.body,
+    "connection", tonumber(ngx.var.connection),
+    "connection_requests", tonumber(ngx.var.connection_requests),
+    "status", status,
+    "scheme", ngx.var.scheme,
+    "http_version", string.format("%.1f", ngx.req.http_version() or 0),
+    "fault", ctx.fault)
+  STATS:set("log:" .. seq, J.encode(entry))
+  if seq > LOG_KEEP then STATS:delete("log:" .. (seq - LOG_KEEP)) end
+  STATS:incr("status:" .. status, 1, 0)
+end
+
+return M
