@@ -1,7 +1,29 @@
 /* Lua 5.1 / LuaJIT versions of the 5.2+ auxiliary functions soget uses. */
+#include <stdint.h>
+
 #include "compat.h"
 
 #if LUA_VERSION_NUM < 502
+/* A light userdata key for p: only its address is used, never written
+ * through, so dropping const (via an integer, as -Wcast-qual wants) is safe. */
+static void push_key(lua_State *L, const void *p) {
+  lua_pushlightuserdata(L, (void *)(uintptr_t)p);
+}
+
+void soget_rawgetp(lua_State *L, int i, const void *p) {
+  i = lua_absindex(L, i);
+  push_key(L, p);
+  lua_rawget(L, i);
+}
+
+void soget_rawsetp(lua_State *L, int i, const void *p) {
+  i = lua_absindex(L, i);
+  push_key(L, p);
+  lua_insert(L, -2);
+  lua_rawset(L, i);
+}
+
+#ifdef SOGET_COMPAT_AUXLIB
 void soget_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   luaL_checkstack(L, nup + 1, "too many upvalues");
   for (; l->name != NULL; l++) {
@@ -25,19 +47,7 @@ void *soget_testudata(lua_State *L, int i, const char *tname) {
   lua_pop(L, 2);
   return p;
 }
-
-void soget_rawgetp(lua_State *L, int i, const void *p) {
-  i = lua_absindex(L, i);
-  lua_pushlightuserdata(L, (void *)p);
-  lua_rawget(L, i);
-}
-
-void soget_rawsetp(lua_State *L, int i, const void *p) {
-  i = lua_absindex(L, i);
-  lua_pushlightuserdata(L, (void *)p);
-  lua_insert(L, -2);
-  lua_rawset(L, i);
-}
+#endif
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int soget_compat_unused;

@@ -1,4 +1,10 @@
-/* Lua version shims: only what soget uses (5.1/LuaJIT, 5.2, 5.3, 5.4). */
+/* Lua version shims: only what soget uses. One source builds for Lua 5.1,
+ * LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
+ *
+ * LuaJIT 2.1 reports LUA_VERSION_NUM 501 but its lauxlib.h already has part
+ * of the 5.2 auxiliary library (luaL_setfuncs, luaL_testudata,
+ * luaL_setmetatable, luaL_newlib); its luaL_newlibtable macro tells the two
+ * apart, so those are only supplied for plain 5.1. */
 #ifndef SOGET_COMPAT_H
 #define SOGET_COMPAT_H
 
@@ -7,18 +13,23 @@
 
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen(L, i) lua_objlen((L), (i))
-#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
 #define lua_absindex(L, i) \
   (((i) > 0 || (i) <= LUA_REGISTRYINDEX) ? (i) : lua_gettop(L) + (i) + 1)
-#define luaL_setfuncs soget_setfuncs
-#define luaL_testudata soget_testudata
 #define lua_rawgetp soget_rawgetp
 #define lua_rawsetp soget_rawsetp
-#define luaL_setmetatable(L, t) (luaL_getmetatable((L), (t)), lua_setmetatable((L), -2))
-void soget_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
-void *soget_testudata(lua_State *L, int i, const char *tname);
 void soget_rawgetp(lua_State *L, int i, const void *p);
 void soget_rawsetp(lua_State *L, int i, const void *p);
+
+#if !defined(luaL_newlibtable)   /* Lua 5.1 proper, not LuaJIT 2.1 */
+#define SOGET_COMPAT_AUXLIB 1
+#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
+#define luaL_setfuncs soget_setfuncs
+#define luaL_testudata soget_testudata
+#define luaL_setmetatable(L, t) \
+  (luaL_getmetatable((L), (t)), lua_setmetatable((L), -2))
+void soget_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
+void *soget_testudata(lua_State *L, int i, const char *tname);
+#endif
 #endif
 
 /* Uservalues: always a table (on 5.1 it is the fenv). */
@@ -36,7 +47,9 @@ void soget_rawsetp(lua_State *L, int i, const void *p);
 #define soget_setuv(L, i) ((void)lua_setfenv((L), (i)))
 #endif
 
-/* Integers: real ones from 5.3 on, doubles before. */
+/* Integers: a subtype of number from 5.3 on. Before that (5.1, LuaJIT, 5.2)
+ * every number is a double: whole numbers are exact up to 2^53 and
+ * math.type does not exist. */
 #if LUA_VERSION_NUM >= 503
 #define SOGET_HAS_INTEGERS 1
 #else
