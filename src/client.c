@@ -14,13 +14,13 @@
 #include "buf.h"
 #include "request.h"
 #include "transport.h"
+#include "call.h"
 
 #define DEFAULT_TIMEOUT 10.0
 #define DEFAULT_CONNECT_TIMEOUT 5.0
 #define DEFAULT_RETRIES 2
 #define MAX_RETRIES 10
 #define DEFAULT_MAX_RESPONSE (8u * 1024u * 1024u)
-#define RETRY_AFTER_MAX 60.0     /* never wait longer than this for a server */
 #define BACKOFF_BASE 0.1
 #define BACKOFF_MAX 2.0
 #define MAX_REDIRECTS 5
@@ -398,7 +398,14 @@ static void read_query(lua_State *L, int qi, soget_query *q, long offset) {
   if (offset >= 0) q->offset = offset;
 }
 
-/* ---- the call loop ------------------------------------------------------ */
+/* ---- the call: a state machine ------------------------------------------
+ *
+ * One API call is: maybe fetch a token, send the GET, then act on the
+ * answer (page, retry after a wait, renew the token once on a 401, follow
+ * a same-origin redirect, or fail). The steps below decide; they never
+ * wait on the network. The blocking client drives them over libcurl here;
+ * other drivers (the OpenResty one, bulk lookups) drive the same steps
+ * through soget.Call. */
 
 static double rand01(soget_client *c) {
   c->rng = c->rng * 6364136223846793005UL + 1442695040888963407UL;
@@ -406,11 +413,10 @@ static double rand01(soget_client *c) {
 }
 
 static void scrub(soget_client *c, soget_err *e) {
-  const char *secrets[4];
+  const char *secrets[3];
   secrets[0] = c->client_secret;
   secrets[1] = c->api_key;
   secrets[2] = c->auth.token;
-  secrets[3] = NULL;
   soget_err_scrub(e, secrets, 3);
 }
 
@@ -419,271 +425,326 @@ static long ms_left(double deadline) {
   return left <= 0 ? 0 : (long)ceil(left * 1000.0);
 }
 
-/* Sleeps before retry number `attempt` (0-based) unless that would pass
- * the deadline. `hint` is the server's Retry-After (< 0: none). */
-static int wait_before_retry(soget_client *c, int attempt, double hint,
-                             double deadline) {
-  double d;
-  if (hint >= 0) {
-    d = hint > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : hint;
-  } else {
-    d = BACKOFF_BASE * (double)(1L << (attempt > 10 ? 10 : attempt));
-    if (d > BACKOFF_MAX) d = BACKOFF_MAX;
-    d = d / 2 + d / 2 * rand01(c);   /* jitter */
-  }
-  if (soget_now() + d >= deadline) return 0;
-  soget_sleep(d);
-  c->retries_done++;
-  return 1;
-}
-
 static int status_retryable(long s) {
   return s == 408 || s == 429 || s == 502 || s == 503 || s == 504;
 }
 
-/* Fetches a token (POST, never retried). 0, or -1 with e filled. */
-static int fetch_token(lua_State *L, soget_client *c, double deadline, soget_err *e) {
-  const char *headers[3];
-  soget_http_request rq;
-  soget_http_response rs;
-  double expires_in;
-  size_t tl;
-  const char *tok;
+void soget_call_init(soget_call *k) {
+  memset(k, 0, sizeof *k);
+  soget_buf_init(&k->url, 0);
+  soget_buf_init(&k->hdr, 0);
+  soget_buf_init(&k->body, 0);
+}
 
-  if (!c->client_id || !c->client_secret) {
-    soget_err_set(e, "auth", 401, 0, "the access token was refused and no "
-                  "client credentials were given to get another");
+void soget_call_free(soget_call *k) {
+  if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.cap);
+  if (k->body.data) soget_wipe(k->body.data, k->body.cap);
+  soget_buf_free(&k->url);
+  soget_buf_free(&k->hdr);
+  soget_buf_free(&k->body);
+  k->state = SOGET_CALL_DONE;
+}
+
+int soget_call_begin(soget_client *c, soget_call *k, const soget_query *q,
+                     soget_err *e) {
+  k->deadline = soget_now() + c->timeout;
+  k->attempt = k->renewed = k->redirects = 0;
+  k->offset = q->offset;
+  k->wait = 0;
+  k->state = SOGET_CALL_READY;
+  soget_buf_reset(&k->url);
+  if (soget_request_url(&k->url, c->base_url, q) != 0) {
+    soget_err_set(e, "network", 0, 0, "out of memory building the URL");
+    k->state = SOGET_CALL_DONE;
     return -1;
   }
-  soget_buf_reset(&c->scratch);
-  if (soget_request_token_form(&c->scratch, c->client_id, c->client_secret) != 0) {
-    soget_err_set(e, "network", 0, 0, "out of memory building the token request");
-    return -1;
+  return 0;
+}
+
+static int call_fail(soget_client *c, soget_call *k, soget_err *e) {
+  scrub(c, e);
+  k->state = SOGET_CALL_DONE;
+  return SOGET_STEP_FAIL;
+}
+
+/* Prepares the next request in k->rq: the token request when a token is
+ * needed, else the API request. SOGET_STEP_SEND or SOGET_STEP_FAIL. */
+int soget_call_next(soget_client *c, soget_call *k, soget_err *e) {
+  soget_http_request *rq = &k->rq;
+  long left = ms_left(k->deadline);
+  if (k->state == SOGET_CALL_DONE) {
+    soget_err_set(e, "http", 0, 0, "this call is over");
+    return SOGET_STEP_FAIL;
   }
-  headers[0] = "Content-Type: application/x-www-form-urlencoded";
-  headers[1] = "Accept: application/json";
-  headers[2] = NULL;
-  rq.post = 1;
-  rq.url = c->token_url;
-  rq.headers = headers;
-  rq.body = c->scratch.data;
-  rq.body_len = c->scratch.len;
-  rq.timeout_ms = ms_left(deadline);
-  rq.connect_timeout_ms = (long)(c->connect_timeout * 1000);
-  if (rq.connect_timeout_ms > rq.timeout_ms) rq.connect_timeout_ms = rq.timeout_ms;
-  if (rq.timeout_ms <= 0) {
-    soget_err_set(e, "timeout", 0, 1, "timeout reached before the token request");
-    return -1;
+  if (left <= 0) {
+    soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
+                  c->timeout);
+    return call_fail(c, k, e);
   }
-  c->token_requests++;
-  if (soget_transport_perform(c->tr, &rq, &rs, e) != 0) {
+  memset(rq, 0, sizeof *rq);
+  rq->timeout_ms = left;
+  rq->connect_timeout_ms = (long)(c->connect_timeout * 1000);
+  if (rq->connect_timeout_ms > left) rq->connect_timeout_ms = left;
+  rq->headers = k->headers;
+  soget_buf_reset(&k->hdr);
+  if (soget_auth_needs_token(&c->auth, soget_now())) {
+    if (!c->client_id || !c->client_secret) {
+      soget_err_set(e, "auth", 401, 0, "the access token was refused and no "
+                    "client credentials were given to get another");
+      return call_fail(c, k, e);
+    }
+    soget_buf_reset(&k->body);
+    if (soget_request_token_form(&k->body, c->client_id, c->client_secret) != 0) {
+      soget_err_set(e, "network", 0, 0, "out of memory building the token request");
+      return call_fail(c, k, e);
+    }
+    k->headers[0] = "Content-Type: application/x-www-form-urlencoded";
+    k->headers[1] = "Accept: application/json";
+    k->headers[2] = NULL;
+    rq->post = 1;
+    rq->url = c->token_url;
+    rq->body = k->body.data;
+    rq->body_len = k->body.len;
+    k->state = SOGET_CALL_TOKEN_SENT;
+    c->token_requests++;
+    return SOGET_STEP_SEND;
+  }
+  /* Two NUL-separated header lines in one buffer, wiped after use. */
+  {
+    size_t second;
+    if (soget_buf_reserve(&k->hdr, c->auth.token_len + strlen(c->api_key) + 64) != 0) {
+      soget_err_set(e, "network", 0, 0, "out of memory building the request");
+      return call_fail(c, k, e);
+    }
+    soget_buf_adds(&k->hdr, "Authorization: Bearer ");
+    soget_buf_add(&k->hdr, c->auth.token, c->auth.token_len);
+    soget_buf_add(&k->hdr, "", 1);
+    second = k->hdr.len;
+    soget_buf_adds(&k->hdr, "Ocp-Apim-Subscription-Key: ");
+    soget_buf_adds(&k->hdr, c->api_key);
+    k->headers[0] = k->hdr.data;
+    k->headers[1] = k->hdr.data + second;
+    k->headers[2] = "Accept: application/json";
+    k->headers[3] = NULL;
+  }
+  rq->post = 0;
+  rq->url = k->url.data;
+  k->state = SOGET_CALL_API_SENT;
+  c->api_requests++;
+  return SOGET_STEP_SEND;
+}
+
+/* Wiping what the sent request held. */
+static void call_sent(soget_call *k) {
+  if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.len);
+  if (k->body.data) soget_wipe(k->body.data, k->body.len);
+}
+
+/* Schedules retry number k->attempt unless the retries or the time are
+ * used up: SOGET_STEP_WAIT with k->wait set, or 0. `hint` is the
+ * server's Retry-After (< 0: none). */
+static int plan_retry(soget_client *c, soget_call *k, double hint) {
+  double d;
+  if (k->state != SOGET_CALL_API_SENT || k->attempt >= c->retries) return 0;
+  if (hint >= 0) {
+    d = hint > SOGET_RETRY_AFTER_MAX ? SOGET_RETRY_AFTER_MAX : hint;
+  } else {
+    d = BACKOFF_BASE * (double)(1L << (k->attempt > 10 ? 10 : k->attempt));
+    if (d > BACKOFF_MAX) d = BACKOFF_MAX;
+    d = d / 2 + d / 2 * rand01(c);   /* jitter */
+  }
+  if (soget_now() + d >= k->deadline) return 0;
+  k->attempt++;
+  k->wait = d;
+  c->retries_done++;
+  k->state = SOGET_CALL_READY;
+  return SOGET_STEP_WAIT;
+}
+
+int soget_call_failed(soget_client *c, soget_call *k, soget_err *e) {
+  int r;
+  int was_token = k->state == SOGET_CALL_TOKEN_SENT;
+  call_sent(k);
+  if (was_token) {
     static const char prefix[] = "token request: ";
     size_t n = sizeof prefix - 1;
-    soget_wipe(c->scratch.data, c->scratch.len);
     memmove(e->message + n, e->message, sizeof e->message - n - 1);
     e->message[sizeof e->message - 1] = '\0';
     memcpy(e->message, prefix, n);
-    return -1;
+    return call_fail(c, k, e);
   }
-  soget_wipe(c->scratch.data, c->scratch.len);
-  if (rs.status != 200) {
+  if (e->retryable && e->kind && strcmp(e->kind, "network") == 0 &&
+      (r = plan_retry(c, k, -1)) != 0)
+    return r;
+  return call_fail(c, k, e);
+}
+
+static void body_error(lua_State *L, const char *body, size_t len, long status,
+                       soget_err *e, const char *kind, int retryable, const char *what) {
+  char code[sizeof e->code], msg[256];
+  soget_decode_error_fields(L, body, len, "code", code, sizeof code, "message",
+                            msg, sizeof msg);
+  soget_err_set(e, kind, status, retryable, "%s", msg[0] ? msg : what);
+  memcpy(e->code, code, sizeof code);
+}
+
+static int token_response(lua_State *L, soget_client *c, soget_call *k, long status,
+                          const char *body, size_t len, soget_err *e) {
+  double expires_in;
+  size_t tl;
+  const char *tok;
+  if (status != 200) {
     char code[64], msg[256];
-    int known = soget_decode_error_fields(L, rs.body->data, rs.body->len, "error",
-                                          code, sizeof code, "error_description",
-                                          msg, sizeof msg);
-    if (rs.status == 400 || rs.status == 401 || rs.status == 403)
-      soget_err_set(e, "auth", rs.status, 0, "token request refused: %s%s%s",
+    int known = soget_decode_error_fields(L, body, len, "error", code, sizeof code,
+                                          "error_description", msg, sizeof msg);
+    if (status == 400 || status == 401 || status == 403)
+      soget_err_set(e, "auth", status, 0, "token request refused: %s%s%s",
                     known && code[0] ? code : "the client credentials were not accepted",
                     msg[0] ? ": " : "", msg);
     else
-      soget_err_set(e, "http", rs.status, status_retryable(rs.status),
-                    "token request failed with HTTP %ld%s%s", rs.status,
+      soget_err_set(e, "http", status, status_retryable(status),
+                    "token request failed with HTTP %ld%s%s", status,
                     msg[0] ? ": " : "", msg);
-    return -1;
+    return call_fail(c, k, e);
   }
-  expires_in = soget_decode_token(L, rs.body->data, rs.body->len, e);
-  if (expires_in < 0) return -1;
+  expires_in = soget_decode_token(L, body, len, e);
+  if (expires_in < 0) return call_fail(c, k, e);
   tok = lua_tolstring(L, -1, &tl);
   if (soget_header_value_problem(tok, tl)) {
     lua_pop(L, 1);
     soget_err_set(e, "auth", 0, 0, "token response has an access_token that "
                   "cannot be sent in a header");
-    return -1;
+    return call_fail(c, k, e);
   }
   if (soget_auth_set(&c->auth, tok, tl, expires_in, soget_now(), 0) != 0) {
     lua_pop(L, 1);
     soget_err_set(e, "network", 0, 0, "out of memory storing the token");
-    return -1;
+    return call_fail(c, k, e);
   }
   lua_pop(L, 1);
-  return 0;
+  k->state = SOGET_CALL_READY;
+  return SOGET_STEP_AGAIN;
 }
 
-static void body_error(lua_State *L, soget_http_response *rs, soget_err *e,
-                       const char *kind, int retryable, const char *what) {
-  char code[sizeof e->code], msg[256];
-  soget_decode_error_fields(L, rs->body->data, rs->body->len, "code", code,
-                            sizeof code, "message", msg, sizeof msg);
-  soget_err_set(e, kind, rs->status, retryable, "%s", msg[0] ? msg : what);
-  memcpy(e->code, code, sizeof code);
+int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long status,
+                        const char *body, size_t len, double retry_after,
+                        const char *redirect, soget_err *e) {
+  int r;
+  if (k->state == SOGET_CALL_TOKEN_SENT) {
+    call_sent(k);
+    return token_response(L, c, k, status, body, len, e);
+  }
+  if (k->state != SOGET_CALL_API_SENT) {
+    soget_err_set(e, "http", 0, 0, "no request of this call is waiting for a response");
+    return SOGET_STEP_FAIL;
+  }
+  call_sent(k);
+  if (status == 200) {
+    if (soget_decode_page(L, body, len, k->offset, e)) {
+      k->state = SOGET_CALL_DONE;
+      return SOGET_STEP_PAGE;
+    }
+    return call_fail(c, k, e);
+  }
+  if (status == 404) {
+    char code[16], msg[128];
+    if (soget_decode_error_fields(L, body, len, "code", code, sizeof code, "message",
+                                  msg, sizeof msg) &&
+        strcmp(code, "R001") == 0) {
+      soget_push_empty_page(L, k->offset);
+      k->state = SOGET_CALL_DONE;
+      return SOGET_STEP_PAGE;
+    }
+    body_error(L, body, len, status, e, "http", 0, "not found (is base_url right?)");
+    return call_fail(c, k, e);
+  }
+  if (status == 401) {
+    if (!k->renewed && soget_auth_invalidate(&c->auth)) {
+      k->renewed = 1;
+      k->state = SOGET_CALL_READY;
+      return SOGET_STEP_AGAIN;
+    }
+    body_error(L, body, len, status, e, "auth", 0, "the API refused the credentials");
+    return call_fail(c, k, e);
+  }
+  if (status == 403) {
+    body_error(L, body, len, status, e, "auth", 0, "the API refused access (forbidden)");
+    return call_fail(c, k, e);
+  }
+  if (status >= 300 && status < 400) {
+    if (redirect && redirect[0] && k->redirects < MAX_REDIRECTS &&
+        soget_same_origin(redirect, c->base_url) == 1) {
+      k->redirects++;
+      soget_buf_reset(&k->url);
+      if (soget_buf_adds(&k->url, redirect) != 0) {
+        soget_err_set(e, "network", 0, 0, "out of memory following a redirect");
+        return call_fail(c, k, e);
+      }
+      k->state = SOGET_CALL_READY;
+      return SOGET_STEP_AGAIN;
+    }
+    soget_err_set(e, "http", status, 0, "%s",
+                  !(redirect && redirect[0]) ? "redirect without a usable Location"
+                  : k->redirects >= MAX_REDIRECTS ? "too many redirects"
+                  : "redirect to another host not followed: credentials are only "
+                    "sent to the API's own host");
+    return call_fail(c, k, e);
+  }
+  if (status_retryable(status)) {
+    if ((r = plan_retry(c, k, retry_after)) != 0) return r;
+    body_error(L, body, len, status, e, "http", 1, "the service is unavailable");
+    if (retry_after >= 0) {
+      size_t n = strlen(e->message);
+      snprintf(e->message + n, sizeof e->message - n,
+               " (Retry-After %.0f s; %d retr%s made)", retry_after, k->attempt,
+               k->attempt == 1 ? "y" : "ies");
+    }
+    return call_fail(c, k, e);
+  }
+  if (status == 400) {
+    body_error(L, body, len, status, e, "api", 0, "bad request");
+    return call_fail(c, k, e);
+  }
+  {
+    char what[64];
+    snprintf(what, sizeof what, "unexpected HTTP status %ld", status);
+    body_error(L, body, len, status, e, "http", status >= 500, what);
+  }
+  return call_fail(c, k, e);
 }
 
-/* The whole call: token, request, retries, redirects, status mapping. */
+/* The blocking driver: libcurl, and nanosleep between retries. */
 static int client_call(lua_State *L, soget_client *c, const soget_query *q,
                        soget_err *e) {
-  double deadline = soget_now() + c->timeout;
-  int attempt = 0, renewed = 0, redirects = 0;
-  const char *headers[4];
-  soget_http_request rq;
-  soget_http_response rs;
-  char *url;
-  soget_buf hdr;
-
-  soget_buf_reset(&c->url);
-  if (soget_request_url(&c->url, c->base_url, q) != 0) {
-    soget_err_set(e, "network", 0, 0, "out of memory building the URL");
-    return 0;
-  }
-  url = c->url.data;
-  soget_buf_init(&hdr, 0);
+  soget_call k;
+  int step = SOGET_STEP_FAIL;
+  soget_call_init(&k);
+  if (soget_call_begin(c, &k, q, e) != 0) goto done;
   for (;;) {
-    int r;
-    if (soget_auth_needs_token(&c->auth, soget_now())) {
-      if (fetch_token(L, c, deadline, e) != 0) break;
-    }
-    soget_buf_reset(&hdr);
-    if (soget_buf_reserve(&hdr, c->auth.token_len + strlen(c->api_key) + 64) != 0) {
-      soget_err_set(e, "network", 0, 0, "out of memory building the request");
-      break;
-    }
-    /* Two NUL-separated header lines in one buffer, wiped after use. */
-    soget_buf_adds(&hdr, "Authorization: Bearer ");
-    soget_buf_add(&hdr, c->auth.token, c->auth.token_len);
-    soget_buf_add(&hdr, "", 1);
-    {
-      size_t second = hdr.len;
-      soget_buf_adds(&hdr, "Ocp-Apim-Subscription-Key: ");
-      soget_buf_adds(&hdr, c->api_key);
-      headers[0] = hdr.data;
-      headers[1] = hdr.data + second;
-    }
-    headers[2] = "Accept: application/json";
-    headers[3] = NULL;
-    rq.post = 0;
-    rq.url = url;
-    rq.headers = headers;
-    rq.body = NULL;
-    rq.body_len = 0;
-    rq.timeout_ms = ms_left(deadline);
-    rq.connect_timeout_ms = (long)(c->connect_timeout * 1000);
-    if (rq.connect_timeout_ms > rq.timeout_ms) rq.connect_timeout_ms = rq.timeout_ms;
-    if (rq.timeout_ms <= 0) {
-      soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the request completed",
-                    c->timeout);
-      break;
-    }
-    c->api_requests++;
-    r = soget_transport_perform(c->tr, &rq, &rs, e);
-    soget_wipe(hdr.data, hdr.len);
-    if (r != 0) {
-      if (e->retryable && strcmp(e->kind, "network") == 0 && attempt < c->retries &&
-          wait_before_retry(c, attempt, -1, deadline)) {
-        attempt++;
-        continue;
-      }
-      break;
-    }
-    if (rs.status == 200) {
-      if (soget_decode_page(L, rs.body->data, rs.body->len, q->offset, e)) {
-        soget_buf_free(&hdr);
-        return 1;
-      }
-      break;
-    }
-    if (rs.status == 404) {
-      char code[16], msg[128];
-      if (soget_decode_error_fields(L, rs.body->data, rs.body->len, "code", code,
-                                    sizeof code, "message", msg, sizeof msg) &&
-          strcmp(code, "R001") == 0) {
-        soget_push_empty_page(L, q->offset);
-        soget_buf_free(&hdr);
-        return 1;
-      }
-      body_error(L, &rs, e, "http", 0, "not found (is base_url right?)");
-      break;
-    }
-    if (rs.status == 401) {
-      if (!renewed && soget_auth_invalidate(&c->auth)) {
-        renewed = 1;
-        continue;
-      }
-      body_error(L, &rs, e, "auth", 0, "the API refused the credentials");
-      break;
-    }
-    if (rs.status == 403) {
-      body_error(L, &rs, e, "auth", 0, "the API refused access (forbidden)");
-      break;
-    }
-    if (rs.status >= 300 && rs.status < 400) {
-      if (rs.redirect[0] && redirects < MAX_REDIRECTS &&
-          soget_same_origin(rs.redirect, c->base_url) == 1) {
-        redirects++;
-        soget_buf_reset(&c->redirect);
-        if (soget_buf_adds(&c->redirect, rs.redirect) != 0) {
-          soget_err_set(e, "network", 0, 0, "out of memory following a redirect");
-          break;
-        }
-        url = c->redirect.data;
-        continue;
-      }
-      soget_err_set(e, "http", rs.status, 0, rs.redirect[0]
-                    ? (redirects >= MAX_REDIRECTS ? "too many redirects"
-                       : "redirect to another host not followed: credentials are "
-                         "only sent to the API's own host")
-                    : "redirect without a usable Location");
-      break;
-    }
-    if (status_retryable(rs.status)) {
-      if (attempt < c->retries && wait_before_retry(c, attempt, rs.retry_after, deadline)) {
-        attempt++;
-        continue;
-      }
-      body_error(L, &rs, e, "http", 1, "the service is unavailable");
-      if (rs.retry_after >= 0) {
-        size_t n = strlen(e->message);
-        snprintf(e->message + n, sizeof e->message - n,
-                 " (Retry-After %.0f s; %d retr%s made)", rs.retry_after, attempt,
-                 attempt == 1 ? "y" : "ies");
-      }
-      break;
-    }
-    if (rs.status == 400) {
-      body_error(L, &rs, e, "api", 0, "bad request");
-      break;
-    }
-    {
-      char what[64];
-      snprintf(what, sizeof what, "unexpected HTTP status %ld", rs.status);
-      body_error(L, &rs, e, "http", 0, what);
-    }
-    break;
+    soget_http_response rs;
+    step = soget_call_next(c, &k, e);
+    if (step != SOGET_STEP_SEND) break;
+    if (soget_transport_perform(c->tr, &k.rq, &rs, e) != 0)
+      step = soget_call_failed(c, &k, e);
+    else
+      step = soget_call_response(L, c, &k, rs.status, rs.body->data, rs.body->len,
+                                 rs.retry_after, rs.redirect, e);
+    if (step == SOGET_STEP_WAIT) soget_sleep(k.wait);
+    else if (step != SOGET_STEP_AGAIN) break;
   }
-  soget_wipe(hdr.data, hdr.cap);
-  soget_buf_free(&hdr);
-  scrub(c, e);
-  return 0;
+done:
+  soget_call_free(&k);
+  return step == SOGET_STEP_PAGE;
 }
 
 int soget_client_fetch(lua_State *L, soget_client *c, int qi, long offset,
                        soget_err *e) {
   soget_query q;
-  int ok;
   qi = lua_absindex(L, qi);
   read_query(L, qi, &q, offset);
-  /* The strings in q are owned by the query table, which stays on the
-   * stack (at qi) for the whole call. */
-  ok = client_call(L, c, &q, e);
-  return ok;
+  /* The strings in q are owned by the query table at qi, on the stack for
+   * the whole call. */
+  return client_call(L, c, &q, e);
 }
 
 /* ---- Lua methods -------------------------------------------------------- */
@@ -715,9 +776,232 @@ static int meth_stats(lua_State *L) {
   return 1;
 }
 
+/* Runs the token step alone (blocking). 0, or -1 with e filled. */
+static int ensure_token(lua_State *L, soget_client *c, soget_err *e) {
+  soget_call k;
+  int step;
+  if (!soget_auth_needs_token(&c->auth, soget_now())) return 0;
+  soget_call_init(&k);
+  k.deadline = soget_now() + c->timeout;
+  step = soget_call_next(c, &k, e);
+  if (step == SOGET_STEP_SEND) {
+    soget_http_response rs;
+    if (soget_transport_perform(c->tr, &k.rq, &rs, e) != 0)
+      step = soget_call_failed(c, &k, e);
+    else
+      step = soget_call_response(L, c, &k, rs.status, rs.body->data, rs.body->len,
+                                 rs.retry_after, rs.redirect, e);
+  }
+  soget_call_free(&k);
+  return step == SOGET_STEP_AGAIN ? 0 : -1;
+}
+
+/* client:token() -> token, seconds_left | nil, err
+ * The current bearer token, fetched first when needed: for callers that
+ * share tokens (a cache file, an nginx shared dict). */
+static int meth_token(lua_State *L) {
+  soget_client *c = soget_checkclient(L, 1);
+  soget_err e;
+  double left;
+  soget_err_clear(&e);
+  if (ensure_token(L, c, &e) != 0) return soget_fail(L, &e);
+  lua_pushlstring(L, c->auth.token, c->auth.token_len);
+  left = c->auth.is_static ? -1 : c->auth.renew_at - soget_now();
+  if (left < 0 && !c->auth.is_static) left = 0;
+  lua_pushnumber(L, left);
+  return 2;
+}
+
+/* client:set_token(token, seconds_left): use a token obtained elsewhere
+ * (renewed as usual when it expires or is refused, given credentials). */
+static int meth_set_token(lua_State *L) {
+  soget_client *c = soget_checkclient(L, 1);
+  size_t tl;
+  const char *tok = luaL_checklstring(L, 2, &tl);
+  lua_Number ttl = luaL_checknumber(L, 3);
+  const char *why = soget_header_value_problem(tok, tl);
+  if (why) return luaL_argerror(L, 2, why);
+  luaL_argcheck(L, ttl > 0, 3, "must be a positive number of seconds");
+  /* renew_at = now + ttl: the caller's seconds_left already has a margin */
+  if (soget_auth_set(&c->auth, tok, tl, 0, soget_now(), !(c->client_id && c->client_secret)) != 0)
+    return luaL_error(L, "not enough memory");
+  c->auth.renew_at = soget_now() + ttl;
+  return 0;
+}
+
+/* ---- soget.Call: the steps of one call, for drivers written in Lua ----- */
+
+typedef struct lcall {
+  soget_call k;
+  soget_client *c;   /* kept alive by the uservalue */
+  int open;
+} lcall;
+
+static lcall *checkcall(lua_State *L) {
+  lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
+  soget_getuv(L, 1);
+  lua_getfield(L, -1, "client");
+  soget_checkclient(L, -1);   /* raises if the client was closed */
+  lua_pop(L, 2);
+  return lc;
+}
+
+/* client:begin(query[, offset]) -> call */
+static int meth_begin(lua_State *L) {
+  soget_client *c = soget_checkclient(L, 1);
+  soget_query q;
+  soget_err e;
+  lcall *lc;
+  long offset = -1;
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 3))
+    offset = (long)check_whole(L, 3, "offset", 0, (lua_Number)SOGET_OFFSET_MAX);
+  soget_check_query(L, 2);                     /* 4 */
+  lc = soget_newuserdata(L, sizeof *lc);       /* 5 */
+  memset(lc, 0, sizeof *lc);
+  soget_call_init(&lc->k);
+  lc->k.state = SOGET_CALL_DONE;
+  luaL_setmetatable(L, SOGET_CALL_T);
+  lua_createtable(L, 0, 2);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "client");
+  lua_pushvalue(L, 4);
+  lua_setfield(L, -2, "query");
+  soget_setuv(L, 5);
+  lc->c = c;
+  lc->open = 1;
+  read_query(L, 4, &q, offset);
+  soget_err_clear(&e);
+  if (soget_call_begin(c, &lc->k, &q, &e) != 0) return soget_fail(L, &e);
+  return 1;
+}
+
+/* call:request() -> {kind, method, url, headers, body, timeout,
+ * connect_timeout} | nil, err */
+static int call_request(lua_State *L) {
+  lcall *lc = checkcall(L);
+  soget_err e;
+  const char *const *h;
+  soget_err_clear(&e);
+  if (soget_call_next(lc->c, &lc->k, &e) != SOGET_STEP_SEND) return soget_fail(L, &e);
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, lc->k.state == SOGET_CALL_TOKEN_SENT ? "token" : "api");
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, lc->k.rq.post ? "POST" : "GET");
+  lua_setfield(L, -2, "method");
+  lua_pushstring(L, lc->k.rq.url);
+  lua_setfield(L, -2, "url");
+  lua_newtable(L);
+  for (h = lc->k.rq.headers; h && *h; h++) {
+    const char *colon = strchr(*h, ':');
+    if (!colon) continue;
+    lua_pushlstring(L, *h, (size_t)(colon - *h));
+    lua_pushstring(L, colon + 2);
+    lua_rawset(L, -3);
+  }
+  lua_setfield(L, -2, "headers");
+  if (lc->k.rq.post) {
+    lua_pushlstring(L, lc->k.rq.body, lc->k.rq.body_len);
+    lua_setfield(L, -2, "body");
+  }
+  lua_pushnumber(L, (lua_Number)lc->k.rq.timeout_ms / 1000.0);
+  lua_setfield(L, -2, "timeout");
+  lua_pushnumber(L, (lua_Number)lc->k.rq.connect_timeout_ms / 1000.0);
+  lua_setfield(L, -2, "connect_timeout");
+  return 1;
+}
+
+static int step_result(lua_State *L, lcall *lc, int step, soget_err *e) {
+  switch (step) {
+    case SOGET_STEP_PAGE:
+      soget_getuv(L, 1);
+      lua_getfield(L, -1, "client");
+      lua_getfield(L, -2, "query");
+      soget_page_attach(L, -4, -2, -1);
+      lua_pop(L, 3);
+      return 1;
+    case SOGET_STEP_WAIT:
+    case SOGET_STEP_AGAIN:
+      lua_pushnil(L);
+      lua_pushnil(L);
+      lua_pushnumber(L, step == SOGET_STEP_WAIT ? lc->k.wait : 0);
+      return 3;
+    default:
+      return soget_fail(L, e);
+  }
+}
+
+/* call:response(status, body[, retry_after[, location]])
+ *   -> page | nil, err | nil, nil, seconds_to_wait_then_request_again */
+static int call_response(lua_State *L) {
+  lcall *lc = checkcall(L);
+  lua_Number status = luaL_checknumber(L, 2);
+  size_t len = 0, rn = 0;
+  const char *body = luaL_optlstring(L, 3, "", &len);
+  const char *ra = luaL_optlstring(L, 4, NULL, &rn);
+  const char *loc = luaL_optstring(L, 5, NULL);
+  double retry_after = ra ? soget_parse_retry_after(ra, rn) : -1;
+  soget_err e;
+  int step;
+  soget_err_clear(&e);
+  lua_settop(L, 5);
+  step = soget_call_response(L, lc->c, &lc->k, (long)status, body, len, retry_after, loc, &e);
+  return step_result(L, lc, step, &e);
+}
+
+/* call:failed(message[, kind[, retryable]]): the request got no answer.
+ *   -> nil, err | nil, nil, seconds_to_wait */
+static int call_failed(lua_State *L) {
+  lcall *lc = checkcall(L);
+  const char *msg = luaL_checkstring(L, 2);
+  const char *kind = luaL_optstring(L, 3, "network");
+  int retryable = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
+  static const char *const kinds[] = {"network", "timeout", "tls", NULL};
+  int i, step;
+  soget_err e;
+  for (i = 0; kinds[i] && strcmp(kinds[i], kind) != 0; i++) {
+  }
+  luaL_argcheck(L, kinds[i] != NULL, 3, "must be 'network', 'timeout' or 'tls'");
+  soget_err_clear(&e);
+  soget_err_set(&e, kinds[i], 0, retryable, "%s", msg);
+  lua_settop(L, 1);
+  step = soget_call_failed(lc->c, &lc->k, &e);
+  return step_result(L, lc, step, &e);
+}
+
+static int call_close(lua_State *L) {
+  lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
+  if (lc->open) {
+    soget_call_free(&lc->k);
+    lc->open = 0;
+  }
+  return 0;
+}
+
+static int call_tostring(lua_State *L) {
+  lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
+  lua_pushfstring(L, SOGET_CALL_T " (%s)",
+                  !lc->open || lc->k.state == SOGET_CALL_DONE ? "done" : "pending");
+  return 1;
+}
+
+static const luaL_Reg call_methods[] = {{"request", call_request},
+                                        {"response", call_response},
+                                        {"failed", call_failed},
+                                        {"close", call_close},
+                                        {NULL, NULL}};
+
+static const luaL_Reg call_meta[] = {{"__gc", call_close},
+                                     {"__close", call_close},
+                                     {"__tostring", call_tostring},
+                                     {NULL, NULL}};
+
 static const luaL_Reg client_methods[] = {
     {"handling_units", meth_handling_units},
     {"stats", meth_stats},
+    {"token", meth_token},
+    {"set_token", meth_set_token},
+    {"begin", meth_begin},
     {"close", meth_close},
     {NULL, NULL}};
 
@@ -731,6 +1015,11 @@ void soget_client_open(lua_State *L) {
   luaL_newmetatable(L, SOGET_CLIENT_T);
   luaL_setfuncs(L, client_meta, 0);
   luaL_newlib(L, client_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, SOGET_CALL_T);
+  luaL_setfuncs(L, call_meta, 0);
+  luaL_newlib(L, call_methods);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }

@@ -24,6 +24,7 @@ typedef struct pager {
   long n;          /* items in the current page */
   long yielded;
   long max_items;  /* 0: no cap */
+  int manual;      /* never fetches: next() answers nil, "fetch", offset */
   int closed;
 } pager;
 
@@ -101,7 +102,7 @@ static long opt_cap(lua_State *L, int t, const char *name) {
 static int page_iter(lua_State *L) {
   pager *pg;
   long max_items = 0, max_pages = 0, requested;
-  int uv;
+  int uv, manual = 0;
   luaL_checktype(L, 1, LUA_TTABLE);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -110,13 +111,17 @@ static int page_iter(lua_State *L) {
       lua_pop(L, 1);
       if (lua_type(L, -1) != LUA_TSTRING ||
           (strcmp(lua_tostring(L, -1), "max_items") != 0 &&
-           strcmp(lua_tostring(L, -1), "max_pages") != 0))
+           strcmp(lua_tostring(L, -1), "max_pages") != 0 &&
+           strcmp(lua_tostring(L, -1), "manual") != 0))
         return luaL_error(L, "iter: unknown option '%s'",
                           lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
                                                          : luaL_typename(L, -1));
     }
     max_items = opt_cap(L, 2, "max_items");
     max_pages = opt_cap(L, 2, "max_pages");
+    lua_getfield(L, 2, "manual");
+    manual = lua_toboolean(L, -1);
+    lua_pop(L, 1);
   }
   lua_settop(L, 1);
   pg = soget_newuserdata(L, sizeof *pg);    /* 2 */
@@ -143,6 +148,7 @@ static int page_iter(lua_State *L) {
   lua_pop(L, 3);
   soget_cursor_init(&pg->cur, max_pages);
   pg->max_items = max_items;
+  pg->manual = manual;
   take_page(L, pg, uv, 1, requested);
   lua_pushvalue(L, uv);
   soget_setuv(L, 2);
@@ -205,6 +211,13 @@ static int pager_next(lua_State *L) {
     lua_pop(L, 2);
     /* This page is used up: fetch the next one, if any. */
     if (pg->cur.done) break;
+    if (pg->manual) {   /* the caller fetches, then calls pager:feed() */
+      lua_pushnil(L);
+      lua_pushliteral(L, "fetch");
+      lua_pushinteger(L, (lua_Integer)pg->cur.next_offset);
+      lua_getfield(L, uv, UV_QUERY);
+      return 4;
+    }
     lua_getfield(L, uv, UV_CLIENT);
     if (lua_isnil(L, -1)) break;
     {
@@ -225,6 +238,23 @@ static int pager_next(lua_State *L) {
     }
   }
   pager_finish(L, pg, 1);
+  return 0;
+}
+
+/* pager:feed(page, offset): a manual pager's next page, fetched by the
+ * caller for the offset next() asked for. */
+static int pager_feed(lua_State *L) {
+  pager *pg = checkpager(L, 1);
+  lua_Number off;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  off = luaL_checknumber(L, 3);
+  luaL_argcheck(L, !pg->closed && !pg->cur.done && pg->idx >= pg->n, 1,
+                "this pager is not waiting for a page");
+  luaL_argcheck(L, (long)off == pg->cur.next_offset, 3,
+                "not the offset this pager asked for");
+  lua_settop(L, 3);
+  soget_getuv(L, 1);
+  take_page(L, pg, 4, 2, (long)off);
   return 0;
 }
 
@@ -267,7 +297,8 @@ static int pager_stats(lua_State *L) {
 }
 
 static const luaL_Reg pager_methods[] = {
-    {"next", pager_next}, {"close", pager_close}, {"stats", pager_stats}, {NULL, NULL}};
+    {"next", pager_next}, {"feed", pager_feed}, {"close", pager_close},
+    {"stats", pager_stats}, {NULL, NULL}};
 
 static const luaL_Reg pager_meta[] = {{"__call", pager_call},
                                       {"__gc", pager_close},

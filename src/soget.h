@@ -14,6 +14,7 @@
 #define SOGET_PAGER_T "soget.Pager"
 #define SOGET_ERROR_T "soget.Error"
 #define SOGET_PAGE_T "soget.Page"
+#define SOGET_CALL_T "soget.Call"
 
 #define SOGET_DEFAULT_BASE_URL \
   "https://soget-api-integration.azure-api.net/api-tracing-code/v1"

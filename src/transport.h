@@ -47,6 +47,9 @@ int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
 /* Same scheme, host and port? 1 yes, 0 no (or unparsable). */
 int soget_same_origin(const char *a, const char *b);
 
+/* Retry-After: delay-seconds or an HTTP-date; seconds from now, -1 if bad. */
+double soget_parse_retry_after(const char *v, size_t n);
+
 /* "soget/X.Y.Z libcurl/X.Y.Z" */
 const char *soget_default_user_agent(void);
 

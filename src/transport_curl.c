@@ -37,7 +37,7 @@ static void trim(const char **s, size_t *n) {
 }
 
 /* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */
-static double parse_retry_after(const char *v, size_t n) {
+double soget_parse_retry_after(const char *v, size_t n) {
   char tmp[64];
   char *end;
   long secs;
@@ -63,7 +63,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     const char *v = p + sizeof name - 1;
     size_t vn = len - (sizeof name - 1);
     trim(&v, &vn);
-    t->retry_after = parse_retry_after(v, vn);
+    t->retry_after = soget_parse_retry_after(v, vn);
   } else if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
     t->retry_after = -1;   /* a new response (after a 100 Continue, say) */
   }

@@ -1,0 +1,79 @@
+-- Shared tools for the module specs: the sandbox's settings, its control
+-- endpoint (through the curl command line, so the module under test never
+-- checks itself), and fault URLs.
+local cjson = require "cjson"
+
+local M = {}
+
+local function env(name)
+  local v = os.getenv(name)
+  if not v or v == "" then
+    error(name .. " is not set: run the specs through spec/run (or make test), "
+      .. "or eval \"$(sandbox/run start)\" first", 2)
+  end
+  return v
+end
+
+M.base_url = env("SOGET_BASE_URL")
+M.token_url = env("SOGET_TOKEN_URL")
+M.client_id = env("SOGET_CLIENT_ID")
+M.client_secret = env("SOGET_CLIENT_SECRET")
+M.api_key = env("SOGET_API_KEY")
+M.ca_file = env("SOGET_CA_FILE")
+M.http = env("SOGET_SANDBOX_HTTP")
+M.https = env("SOGET_SANDBOX_HTTPS")
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.shell_quote = shell_quote
+
+-- Runs curl against the plain-HTTP control endpoint; returns the decoded JSON.
+local function control(method, path)
+  local cmd = "curl -sS --max-time 10 -X " .. method .. " " .. shell_quote(M.http .. path)
+  local p = assert(io.popen(cmd))
+  local body = p:read("a") or p:read("*a")
+  p:close()
+  local ok, v = pcall(cjson.decode, body)
+  if not ok then error("control endpoint " .. path .. " answered: " .. tostring(body)) end
+  return v
+end
+
+function M.reset() return control("POST", "/_control/reset") end
+function M.stats() return control("GET", "/_control/stats") end
+function M.requests(n) return control("GET", "/_control/requests?n=" .. (n or 10)) end
+
+-- The base URL (and token URL) with a fault spec in front of the API path.
+local function with_fault(url, spec)
+  local origin, path = url:match("^(https?://[^/]+)(/.*)$")
+  return origin .. "/_fault/" .. spec .. path
+end
+function M.fault_base(spec, origin)
+  local url = M.base_url
+  if origin == "http" then url = url:gsub("^https://[^/]+", M.http) end
+  return with_fault(url, spec)
+end
+function M.fault_token(spec) return with_fault(M.token_url, spec) end
+
+-- Options for a client against the sandbox (HTTPS, verified with its CA).
+function M.options(extra)
+  local o = {
+    client_id = M.client_id, client_secret = M.client_secret, api_key = M.api_key,
+    base_url = M.base_url, token_url = M.token_url, ca_file = M.ca_file,
+  }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
+function M.client(extra)
+  return require("soget").client(M.options(extra))
+end
+
+-- Unique ids for stateful faults.
+local n = 0
+function M.uid(prefix)
+  n = n + 1
+  return (prefix or "t") .. os.time() .. "x" .. n .. "x" .. math.random(1, 1e6)
+end
+
+return M

@@ -1,0 +1,52 @@
+/* One API call as a state machine (see client.c): the steps decide what
+ * to send and what an answer means; a driver does the waiting. */
+#ifndef SOGET_CALL_H
+#define SOGET_CALL_H
+
+#include "soget.h"
+#include "buf.h"
+#include "request.h"
+#include "transport.h"
+
+#define SOGET_RETRY_AFTER_MAX 60.0   /* never wait longer for a server */
+
+enum {   /* soget_call.state */
+  SOGET_CALL_READY = 0,   /* next: soget_call_next */
+  SOGET_CALL_TOKEN_SENT,  /* the token request is out */
+  SOGET_CALL_API_SENT,    /* the API request is out */
+  SOGET_CALL_DONE
+};
+
+enum {   /* step results */
+  SOGET_STEP_SEND = 1,    /* send k->rq, then soget_call_response/_failed */
+  SOGET_STEP_AGAIN,       /* call soget_call_next */
+  SOGET_STEP_WAIT,        /* wait k->wait seconds, then soget_call_next */
+  SOGET_STEP_PAGE,        /* done: the page is on the Lua stack */
+  SOGET_STEP_FAIL         /* done: e says why */
+};
+
+typedef struct soget_call {
+  int state;
+  int attempt, renewed, redirects;
+  double deadline;             /* monotonic */
+  double wait;                 /* after SOGET_STEP_WAIT */
+  long offset;                 /* the query's, to fill a missing 'first' */
+  soget_buf url;               /* API URL; a same-origin redirect replaces it */
+  soget_buf hdr;               /* credential header lines (wiped after use) */
+  soget_buf body;              /* token request form (wiped after use) */
+  const char *headers[4];
+  soget_http_request rq;       /* after SOGET_STEP_SEND */
+} soget_call;
+
+void soget_call_init(soget_call *k);
+void soget_call_free(soget_call *k);
+int soget_call_begin(soget_client *c, soget_call *k, const soget_query *q, soget_err *e);
+int soget_call_next(soget_client *c, soget_call *k, soget_err *e);
+/* The request could not be sent or got no answer: e holds the transport's
+ * error (kind network/timeout/tls, retryable). */
+int soget_call_failed(soget_client *c, soget_call *k, soget_err *e);
+int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long status,
+                        const char *body, size_t len, double retry_after,
+                        const char *redirect, soget_err *e);
+
+#endif
