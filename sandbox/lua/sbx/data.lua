@@ -86,24 +86,28 @@ end
 ---------------------------------------------------------------------------
 -- Reference tables
 local FR_PLACES = {
-  { code = "FRLEH", off = 60, locs = { "MTDF", "TNMSC", "TPO", "TFM" } },
-  { code = "FRMRS", off = 60, locs = { "MED", "EUROSEAS" } },
-  { code = "FRFOS", off = 60, locs = { "FOS2XL", "SEAYARD" } },
-  { code = "FRDKK", off = 60, locs = { "TFLANDRES", "TNORD" } },
-  { code = "FRNTE", off = 60, locs = { "MONTOIR" } },
+  { code = "FRLEH", off = "eu", locs = { "MTDF", "TNMSC", "TPO", "TFM" } },
+  { code = "FRMRS", off = "eu", locs = { "MED", "EUROSEAS" } },
+  { code = "FRFOS", off = "eu", locs = { "FOS2XL", "SEAYARD" } },
+  { code = "FRDKK", off = "eu", locs = { "TFLANDRES", "TNORD" } },
+  { code = "FRNTE", off = "eu", locs = { "MONTOIR" } },
 }
 local WORLD = {
   { code = "CNSHA", off = 480 }, { code = "CNNGB", off = 480 },
   { code = "SGSIN", off = 480 }, { code = "HKHKG", off = 480 },
   { code = "KRPUS", off = 540 }, { code = "INNSA", off = 330 },
-  { code = "AEJEA", off = 240 }, { code = "NLRTM", off = 60 },
-  { code = "BEANR", off = 60 }, { code = "DEHAM", off = 60 },
-  { code = "ESALG", off = 60 }, { code = "MAPTM", off = 60 },
+  { code = "AEJEA", off = 240 }, { code = "NLRTM", off = "eu" },
+  { code = "BEANR", off = "eu" }, { code = "DEHAM", off = "eu" },
+  { code = "ESALG", off = "eu" }, { code = "MAPTM", off = 60 },
   { code = "USNYC", off = -300 }, { code = "USSAV", off = -300 },
   { code = "BRSSZ", off = -180 }, { code = "CIABJ", off = 0 },
-  { code = "FRPAR", off = 60 }, { code = "FRLYS", off = 60 },
-  { code = "FRTLS", off = 60 },
+  { code = "FRPAR", off = "eu" }, { code = "FRLYS", off = "eu" },
+  { code = "FRTLS", off = "eu" },
 }
+local PLACE_OFF = {}
+for _, p in ipairs(FR_PLACES) do PLACE_OFF[p.code] = p.off end
+for _, p in ipairs(WORLD) do PLACE_OFF[p.code] = p.off end
+
 local VESSEL_NAMES = {
   "MSC EYRA", "CMA CGM TAGE", "CMA CGM RHONE", "MAERSK KOLKATA",
   "HMM ALGECIRAS", "EVER ARM", "ONE APUS", "MSC ALINA", "CMA CGM BORNEO",
@@ -135,9 +139,40 @@ local function offset_str(off)
   return format("%s%02d:%02d", sign, floor(a / 60), a % 60)
 end
 
--- ISO 8601 with the place's UTC offset (minutes)
+-- Offset in minutes of a place at UTC time t: "eu" places follow the EU
+-- summer time rule (last Sunday of March to last Sunday of October, 01:00 UTC).
+local function last_sunday(year, month, mday)
+  local t = os.time({ year = year, month = month, day = mday, hour = 12 })
+  local wday = tonumber(os.date("%w", t))
+  return mday - wday
+end
+
+local dst_cache = {}
+local function eu_summer(t)
+  local year = tonumber(os.date("!%Y", floor(t)))
+  local c = dst_cache[year]
+  if not c then
+    local function utc(month, day)
+      -- days since epoch of year-month-day (proleptic Gregorian)
+      local y, m = year, month
+      if m <= 2 then y = y - 1 end
+      local era = floor(y / 400)
+      local yoe = y - era * 400
+      local mp = (m + 9) % 12
+      local doy = floor((153 * mp + 2) / 5) + day - 1
+      local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+      return (era * 146097 + doe - 719468) * 86400 + 3600
+    end
+    c = { utc(3, last_sunday(year, 3, 31)), utc(10, last_sunday(year, 10, 31)) }
+    dst_cache[year] = c
+  end
+  return t >= c[1] and t < c[2]
+end
+
+-- ISO 8601 with the place's UTC offset (minutes; "eu" = CET/CEST)
 local function ts(t, off)
   off = off or 0
+  if off == "eu" then off = eu_summer(t) and 120 or 60 end
   return os.date("!%Y-%m-%dT%H:%M:%S", floor(t + off * 60)) .. offset_str(off)
 end
 M.ts = ts
@@ -301,7 +336,7 @@ local function shipment_tree(r, process, v, first_t, idx)
     "documentReference", carrier .. table.concat(tail),
     "documentId", format("%s%010d", process == "Export" and "DEX" or "DAI", 380000 + idx),
     "documentType", r.chance(0.85) and 705 or 706,
-    "documentDate", ts(first_t - r.int(24, 400) * HOUR, v.place.off),
+    "documentDate", ts(first_t - r.int(24, 400) * HOUR, PLACE_OFF[origin] or v.place.off),
     "originLocation", origin,
     "destinationLocation", dest,
     "processingIndicator", process,
