@@ -21,6 +21,7 @@ M.client_secret = env("SOGET_CLIENT_SECRET")
 M.api_key = env("SOGET_API_KEY")
 M.ca_file = env("SOGET_CA_FILE")
 M.http = env("SOGET_SANDBOX_HTTP")
+M.lua = os.getenv("SOGET_LUA") or "lua5.4"   -- the interpreter under test
 M.https = env("SOGET_SANDBOX_HTTPS")
 
 local function shell_quote(s)

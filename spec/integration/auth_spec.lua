@@ -1,0 +1,144 @@
+-- OAuth2 client credentials + API key, token caching and renewal, read
+-- from the sandbox's own counters and request log.
+local soget = require "soget"
+local S = require "support"
+
+local function sleep(s) os.execute("sleep " .. s) end
+
+describe("authentication", function()
+  before_each(function() S.reset() end)
+
+  it("fetches one token and reuses it for many calls", function()
+    local c = S.client()
+    for _ = 1, 30 do assert(c:handling_units("CGMU2436601")) end
+    local st = S.stats()
+    assert.are.equal(1, st.token_requests)
+    assert.are.equal(30, st.api_requests)
+    assert.are.same({ api_requests = 30, token_requests = 1, retries = 0, connections = 1 },
+      c:stats())
+    c:close()
+  end)
+
+  it("posts the client credentials as a form", function()
+    local c = S.client()
+    assert(c:handling_units("CGMU2436601"))
+    local reqs = S.requests(2)
+    local tok = reqs[1]
+    assert.are.equal("POST", tok.method)
+    assert.truthy(tok.headers["content-type"]:find("application/x-www-form-urlencoded", 1, true))
+    assert.truthy(tok.body:find("grant_type=client_credentials", 1, true))
+    assert.truthy(tok.body:find("client_id=" .. S.client_id, 1, true))
+    assert.is_nil(tok.headers["ocp-apim-subscription-key"], "the API key is not sent to the token URL")
+    c:close()
+  end)
+
+  it("renews the token before it expires", function()
+    local c = S.client{ token_url = S.fault_token("token-ttl:s=2") }
+    assert(c:handling_units("CGMU2436601"))
+    sleep(2)
+    assert(c:handling_units("CGMU2436601"))
+    local st = S.stats()
+    assert.are.equal(2, st.token_requests)
+    assert.are.equal(2, st.api_requests)     -- renewed first: no 401 round trip
+    for _, r in ipairs(S.requests(10)) do assert.are_not.equal(401, r.status) end
+    c:close()
+  end)
+
+  it("renews once and retries on a 401", function()
+    local c = S.client{ base_url = S.fault_base("expire-token:after=1") }
+    assert(c:handling_units("CGMU2436601"))
+    local page, err = c:handling_units("CGMU2436601")   -- token now refused
+    assert.is_nil(err)
+    assert.are.equal(1, page.total)
+    local st = S.stats()
+    assert.are.equal(2, st.token_requests)
+    assert.are.equal(3, st.api_requests)
+    c:close()
+  end)
+
+  it("fails with kind 'auth' when the API keeps refusing, after one renewal", function()
+    local c = S.client{ api_key = "not-the-key" }
+    local page, err = c:handling_units("CGMU2436601")
+    assert.is_nil(page)
+    assert.are.equal("auth", err.kind)
+    assert.are.equal(401, err.status)
+    local st = S.stats()
+    assert.are.equal(2, st.api_requests)
+    assert.are.equal(2, st.token_requests)
+    c:close()
+  end)
+
+  it("never renews on a 403", function()
+    local c = S.client{ base_url = S.fault_base("403") }
+    local page, err = c:handling_units("CGMU2436601")
+    assert.is_nil(page)
+    assert.are.equal("auth", err.kind)
+    assert.are.equal(403, err.status)
+    assert.are.equal(1, S.stats().token_requests)
+    assert.are.equal(1, S.stats().api_requests)
+    c:close()
+  end)
+
+  it("reports rejected client credentials as kind 'auth'", function()
+    local c = S.client{ client_secret = "wrong-secret-123" }
+    local page, err = c:handling_units("CGMU2436601")
+    assert.is_nil(page)
+    assert.are.equal("auth", err.kind)
+    assert.are.equal(401, err.status)
+    assert.truthy(err.message:find("invalid_client", 1, true), err.message)
+    assert.are.equal(0, S.stats().api_requests)
+    c:close()
+  end)
+
+  it("reports a malformed token response as kind 'decode'", function()
+    local c = S.client{ token_url = S.fault_token("bad-token-json") }
+    local page, err = c:handling_units("CGMU2436601")
+    assert.is_nil(page)
+    assert.are.equal("decode", err.kind)
+    assert.truthy(err.message:find("token response", 1, true), err.message)
+    c:close()
+  end)
+
+  it("uses a static access_token and never fetches one", function()
+    local donor = S.client()
+    local token, left = assert(donor:token())
+    assert.is_string(token)
+    assert.truthy(left > 0)
+    donor:close()
+    S.reset()
+    local c = soget.client{ access_token = token, api_key = S.api_key, base_url = S.base_url,
+      ca_file = S.ca_file }
+    -- the environment has client credentials: this client renews with them
+    -- only when the static token is refused; here it is accepted.
+    assert(c:handling_units("CGMU2436601"))
+    assert.are.equal(0, S.stats().token_requests)
+    c:close()
+  end)
+
+  it("fails with kind 'auth' on a refused static token when no credentials exist", function()
+    local cmd = "env -u SOGET_CLIENT_ID -u SOGET_CLIENT_SECRET " .. S.lua .. " -e " .. S.shell_quote(
+      "package.cpath=" .. string.format("%q", package.cpath) .. ";" ..
+      "local c=require'soget'.client{access_token='bogus-token'};" ..
+      "local p,e=c:handling_units'CGMU2436601';print(e.kind,e.status)")
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    assert.are.equal("auth\t401\n", out)
+    assert.are.equal(0, S.stats().token_requests)
+    assert.are.equal(1, S.stats().api_requests)
+  end)
+
+  it("takes a token from elsewhere with set_token", function()
+    local donor = S.client()
+    local token = assert(donor:token())
+    donor:close()
+    S.reset()
+    local c = S.client()
+    c:set_token(token, 300)
+    assert(c:handling_units("CGMU2436601"))
+    assert.are.equal(0, S.stats().token_requests)
+    assert.has_error(function() c:set_token("a\nb", 10) end)
+    assert.has_error(function() c:set_token("abc", -1) end)
+    c:close()
+  end)
+end)

@@ -1,0 +1,209 @@
+-- soget.client and client:handling_units against the sandbox, over real
+-- loopback connections (HTTPS verified with the sandbox's CA by default).
+local soget = require "soget"
+local S = require "support"
+
+local function has(s, sub) return s and s:find(sub, 1, true) ~= nil end
+
+describe("soget.client options", function()
+  it("raises on an unknown option, naming it", function()
+    local ok, err = pcall(soget.client, S.options{ colour = "blue" })
+    assert.is_false(ok)
+    assert.truthy(has(err, "unknown option 'colour'"), err)
+  end)
+
+  -- option, bad value, part of the message
+  local cases = {
+    {"timeout", "10", "must be a number"},
+    {"timeout", 0, "between"},
+    {"retries", 1.5, "integer"},
+    {"retries", 11, "between"},
+    {"verify_tls", "yes", "must be a boolean"},
+    {"api_key", 42, "must be a string"},
+    {"api_key", "abc\r\nX-Injected: 1", "line break"},
+    {"access_token", "tok\0en", "NUL"},
+    {"user_agent", "ua\nx", "line break"},
+    {"base_url", "ftp://example", "http:// or https://"},
+    {"max_response_size", 10, "between"},
+  }
+  for _, c in ipairs(cases) do
+    it("raises on a bad '" .. c[1] .. "'", function()
+      local ok, err = pcall(soget.client, S.options{ [c[1]] = c[2] })
+      assert.is_false(ok)
+      assert.truthy(has(err, c[3]), err)
+      assert.truthy(has(err, c[1]), err)
+    end)
+  end
+
+  it("needs credentials and an API key", function()
+    -- The runner exports the sandbox's credentials: check in a process
+    -- without them.
+    local cmd = "env -u SOGET_CLIENT_ID -u SOGET_CLIENT_SECRET -u SOGET_API_KEY "
+      .. "-u SOGET_ACCESS_TOKEN " .. S.lua .. " -e " .. S.shell_quote(
+        "package.cpath=" .. string.format("%q", package.cpath) .. ";" ..
+        "local s=require'soget';" ..
+        "print(select(2,pcall(s.client,{api_key='k'})));" ..
+        "print(select(2,pcall(s.client,{client_id='a',client_secret='b'})));" ..
+        "print(select(2,pcall(s.client,{client_id='a',api_key='k'})))")
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.truthy(has(lines[1], "no credentials"), out)
+    assert.truthy(has(lines[2], "no API key"), out)
+    assert.truthy(has(lines[3], "no credentials"), out)
+  end)
+
+  it("falls back to the SOGET_* environment variables", function()
+    -- spec/run exports the sandbox's settings: an empty option table works.
+    local c = soget.client()
+    local page = assert(c:handling_units{ reference = "CGMU2436601" })
+    assert.are.equal(1, page.total)
+    c:close()
+  end)
+
+  it("prints no secret in tostring, and says when closed", function()
+    local c = S.client{ access_token = "static-token-xyz" }
+    local s = tostring(c)
+    assert.truthy(s:find("^soget%.Client %(0x") or s:find("^soget%.Client %("), s)
+    for _, secret in ipairs{ S.client_secret, S.api_key, "static-token-xyz", S.client_id } do
+      assert.is_nil(s:find(secret, 1, true))
+    end
+    c:close()
+    assert.are.equal("soget.Client (closed)", tostring(c))
+    c:close()  -- idempotent
+    local ok, err = pcall(c.handling_units, c, "CGMU2436601")
+    assert.is_false(ok)
+    assert.truthy(has(err, "closed client"), err)
+  end)
+end)
+
+describe("client:handling_units", function()
+  local client
+  before_each(function() client = S.client() end)
+  after_each(function() client:close() end)
+
+  it("tracks the spec's example container", function()
+    local page, err = client:handling_units{ reference = "CGMU2436601" }
+    assert.is_nil(err)
+    assert.are.equal(1, page.total)
+    assert.are.equal(1, page.returned)
+    assert.are.equal(0, page.first)
+    local hu = page.items[1]
+    assert.are.equal("CGMU2436601", hu.reference)
+    assert.are.equal("CNI0000063978", hu.pswId)
+    assert.are.equal("Container", hu.freightFamily)
+    assert.is_string(hu.huLocation.place)
+    assert.is_table(hu.events)
+    assert.truthy(#hu.events >= 2)
+    for i = 2, #hu.events do   -- ISO-8601 strings as sent, in time order
+      assert.is_string(hu.events[i].eventDate)
+    end
+    assert.is_table(hu.shipments)
+    assert.is_table(hu.hazardousItems)
+    assert.is_table(hu.references)
+    assert.is_table(hu.transport.meansId)
+  end)
+
+  it("accepts a reference string as the query", function()
+    local page = assert(client:handling_units("CGMU2436601"))
+    assert.are.equal("CNI0000063978", page.items[1].pswId)
+  end)
+
+  it("finds by S)ONE id", function()
+    local page = assert(client:handling_units{ spi = "CNI0000063978" })
+    assert.are.equal("CGMU2436601", page.items[1].reference)
+  end)
+
+  it("sends both credentials, the query and a soget User-Agent", function()
+    S.reset()
+    assert(client:handling_units{ reference = "CGMU2436601", limit = 3, offset = 0, desc = true })
+    local reqs = S.requests(5)
+    local last = reqs[#reqs]
+    assert.truthy(last.path:find("/handling%-units$"), last.path)
+    assert.truthy(last.headers["authorization"]:find("^Bearer "))
+    assert.are.equal(S.api_key, last.headers["ocp-apim-subscription-key"])
+    assert.truthy(last.headers["user-agent"]:find("^soget/%d+%.%d+%.%d+ libcurl/"), last.headers["user-agent"])
+    assert.are.equal("CGMU2436601", last.args.reference)
+    assert.are.equal("3", last.args.limit)
+    assert.are.equal("0", last.args.offset)
+    assert.are.equal("true", last.args.desc)
+    assert.truthy(last.headers["accept-encoding"], "gzip is accepted")
+  end)
+
+  it("URL-encodes every query value byte-exact", function()
+    S.reset()
+    local odd = "A&B=C#D%E+F/G?H I"   -- 17 characters
+    local page, err = client:handling_units{ reference = odd }
+    assert.truthy(page or err)
+    local reqs = S.requests(1)
+    assert.are.equal(odd, reqs[#reqs].args.reference)
+    assert.is_nil(reqs[#reqs].args.B)
+    local utf = "CONTÉNEUR-Ω"
+    client:handling_units{ reference = utf }
+    reqs = S.requests(1)
+    assert.are.equal(utf, reqs[#reqs].args.reference)
+  end)
+
+  it("answers not found (404 R001) with an empty page", function()
+    local page, err = client:handling_units{ reference = "ZZZZ0000000", offset = 20 }
+    assert.is_nil(err)
+    assert.are.same({}, page.items)
+    assert.are.equal(0, page.total)
+    assert.are.equal(0, page.returned)
+    assert.are.equal(20, page.first)
+  end)
+
+  it("maps a business error (400 R003) to kind 'api' with its code", function()
+    local page, err = client:handling_units{ spi = "CNI-00000" }
+    assert.is_nil(page)
+    assert.are.equal("api", err.kind)
+    assert.are.equal(400, err.status)
+    assert.are.equal("R003", err.code)
+    assert.is_false(err.retryable)
+    assert.truthy(tostring(err):find("^soget: api: .+ %(HTTP 400, R003%)$"), tostring(err))
+  end)
+
+  -- query, part of the message
+  local bad = {
+    { { reference = "CGMU2436601", colour = "x" }, "unknown query key 'colour'" },
+    { { reference = 42 }, "'reference' must be a string" },
+    { { reference = string.rep("A", 18) }, "longer than 17" },
+    { { spi = string.rep("A", 14) }, "longer than 13" },
+    { { reference = "A", limit = 0 }, "'limit' must be between 1 and 10" },
+    { { reference = "A", limit = 11 }, "'limit' must be between 1 and 10" },
+    { { reference = "A", limit = 2.5 }, "whole number" },
+    { { reference = "A", limit = "5" }, "must be a number" },
+    { { reference = "A", limit = 0/0 }, "whole number" },
+    { { reference = "A", limit = math.huge }, "between" },
+    { { reference = "A", offset = -1 }, "'offset' must be between 0" },
+    { { reference = "A", offset = 2^40 }, "'offset' must be between 0" },
+    { { reference = "A", desc = "true" }, "'desc' must be a boolean" },
+    { { reference = "A\r\nX: y" }, "line break" },
+    { { reference = "A\0B" }, "NUL" },
+    { {}, "give a reference or an spi" },
+    { { reference = "" }, "give a reference or an spi" },
+    { 42, "query must be a table" },
+  }
+  for i, case in ipairs(bad) do
+    it("raises before any request on bad query #" .. i .. " (" .. case[2] .. ")", function()
+      S.reset()
+      local ok, err = pcall(client.handling_units, client, case[1])
+      assert.is_false(ok)
+      assert.truthy(has(err, case[2]), err)
+      assert.are.equal(0, S.stats().api_requests)
+      assert.are.equal(0, S.stats().token_requests)
+    end)
+  end
+end)
+
+describe("soget.handling_units", function()
+  it("uses a default client configured from the environment", function()
+    local page, err = soget.handling_units{ reference = "CGMU2436601" }
+    assert.is_nil(err)
+    assert.are.equal("CNI0000063978", page.items[1].pswId)
+    local again = assert(soget.handling_units("CGMU2436601"))
+    assert.are.equal(1, again.total)
+  end)
+end)

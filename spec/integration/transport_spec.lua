@@ -1,0 +1,278 @@
+-- The libcurl transport against the sandbox: TLS, keep-alive, retries,
+-- Retry-After, timeouts, redirects, size cap and every fault.
+local soget = require "soget"
+local S = require "support"
+
+local function now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("*a"))
+  p:close()
+  return t
+end
+
+local function urlencode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+describe("transport", function()
+  before_each(function() S.reset() end)
+
+  describe("TLS", function()
+    it("verifies the server against ca_file", function()
+      local c = S.client()
+      assert(c:handling_units("CGMU2436601"))
+      assert.are.equal("https", S.requests(1)[1].scheme)
+      c:close()
+    end)
+
+    it("fails with kind 'tls' when the CA is not trusted", function()
+      local c = S.client{ ca_file = "/etc/ssl/certs/ca-certificates.crt" }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("tls", err.kind)
+      assert.is_false(err.retryable)
+      c:close()
+    end)
+
+    it("skips verification only when told to", function()
+      local c = S.client{ ca_file = "/etc/ssl/certs/ca-certificates.crt", verify_tls = false }
+      assert(c:handling_units("CGMU2436601"))
+      c:close()
+    end)
+
+    it("speaks plain HTTP too", function()
+      local http_base = S.base_url:gsub("^https://[^/]+", S.http)
+      local http_token = S.token_url:gsub("^https://[^/]+", S.http)
+      local c = S.client{ base_url = http_base, token_url = http_token }
+      assert(c:handling_units("CGMU2436601"))
+      assert.are.equal("http", S.requests(1)[1].scheme)
+      c:close()
+    end)
+  end)
+
+  describe("connections", function()
+    it("reuses one keep-alive connection for sequential calls", function()
+      local c = S.client()
+      for _ = 1, 10 do assert(c:handling_units("CGMU2436601")) end
+      local st = S.stats()
+      assert.are.equal(1, st.connections)
+      assert.are.equal(11, st.requests_per_connection.max)   -- token + 10 calls
+      assert.are.equal(1, c:stats().connections)
+      c:close()
+    end)
+
+    it("opens a separate connection per client", function()
+      local a, b = S.client(), S.client()
+      assert(a:handling_units("CGMU2436601"))
+      assert(b:handling_units("CGMU2436601"))
+      assert(a:handling_units("CGMU2436601"))
+      assert.are.equal(2, S.stats().connections)
+      a:close(); b:close()
+    end)
+  end)
+
+  describe("retries", function()
+    it("retries a 503 and succeeds", function()
+      local c = S.client{ base_url = S.fault_base("503-then-ok:n=2:id=" .. S.uid()) }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(err)
+      assert.are.equal(1, page.total)
+      assert.are.equal(3, S.stats().api_requests)
+      assert.are.equal(2, c:stats().retries)
+      c:close()
+    end)
+
+    for _, status in ipairs{ "502", "504", "408" } do
+      it("retries a " .. status, function()
+        local c = S.client{ base_url = S.fault_base(status .. ":n=1:id=" .. S.uid()) }
+        assert(c:handling_units("CGMU2436601"))
+        assert.are.equal(2, S.stats().api_requests)
+        c:close()
+      end)
+    end
+
+    it("gives up after 'retries' and says it may be retried later", function()
+      local c = S.client{ retries = 1, base_url = S.fault_base("503-then-ok:n=50:id=" .. S.uid()) }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("http", err.kind)
+      assert.are.equal(503, err.status)
+      assert.is_true(err.retryable)
+      assert.are.equal(2, S.stats().api_requests)
+      c:close()
+    end)
+
+    it("does not retry a 500", function()
+      local c = S.client{ base_url = S.fault_base("500") }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("http", err.kind)
+      assert.are.equal(500, err.status)
+      assert.are.equal(1, S.stats().api_requests)
+      c:close()
+    end)
+
+    it("honours Retry-After in seconds", function()
+      local c = S.client{ base_url = S.fault_base("429:n=1:retry-after=1:id=" .. S.uid()) }
+      local t0 = now()
+      assert(c:handling_units("CGMU2436601"))
+      assert.truthy(now() - t0 >= 0.95, "waited as told")
+      assert.are.equal(2, S.stats().api_requests)
+      c:close()
+    end)
+
+    it("honours Retry-After as an HTTP-date", function()
+      local c = S.client{ base_url = S.fault_base("429:n=1:retry-date=2:id=" .. S.uid()) }
+      local t0 = now()
+      assert(c:handling_units("CGMU2436601"))
+      assert.truthy(now() - t0 >= 0.9, "waited until the date")
+      assert.are.equal(2, S.stats().api_requests)
+      c:close()
+    end)
+
+    it("does not wait past its deadline for a long Retry-After", function()
+      local c = S.client{ timeout = 2, base_url = S.fault_base("429:n=5:retry-after=600:id=" .. S.uid()) }
+      local t0 = now()
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.truthy(now() - t0 < 2, "gave up at once")
+      assert.are.equal(429, err.status)
+      assert.is_true(err.retryable)
+      assert.truthy(err.message:find("Retry-After 600", 1, true), err.message)
+      c:close()
+    end)
+
+    it("retries connection failures (reset, truncated body)", function()
+      for _, fault in ipairs{ "reset", "truncate" } do
+        S.reset()
+        local c = S.client{ retries = 2, base_url = S.fault_base(fault) }
+        local page, err = c:handling_units("CGMU2436601")
+        assert.is_nil(page)
+        assert.are.equal("network", err.kind, fault)
+        assert.is_true(err.retryable)
+        assert.are.equal(3, S.stats().api_requests, fault)
+        c:close()
+      end
+    end)
+
+    it("fails with kind 'network' when nothing listens", function()
+      local c = S.client{ base_url = "http://127.0.0.1:9/api", retries = 0 }
+      c:set_token("x", 60)
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("network", err.kind)
+      c:close()
+    end)
+  end)
+
+  describe("timeouts", function()
+    it("fails with kind 'timeout' when the server is slow", function()
+      local c = S.client{ timeout = 0.5, base_url = S.fault_base("delay:ms=3000") }
+      assert(c:token())
+      local t0 = now()
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("timeout", err.kind)
+      assert.truthy(now() - t0 < 2.5)
+      c:close()
+    end)
+
+    it("treats timeout as a deadline for the whole call, retries included", function()
+      local c = S.client{ timeout = 1, retries = 10,
+        base_url = S.fault_base("503-then-ok:n=1000:id=" .. S.uid()) }
+      assert(c:token())
+      local t0 = now()
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.truthy(now() - t0 < 2.5, "deadline held")
+      assert.truthy(err.kind == "http" or err.kind == "timeout", err.kind)
+      c:close()
+    end)
+  end)
+
+  describe("redirects", function()
+    it("follows a redirect on the API's own host, with credentials", function()
+      local target = S.base_url .. "/handling-units?reference=CGMU2436601"
+      local c = S.client{ base_url = S.fault_base("redirect:to=" .. urlencode(target)) }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(err)
+      assert.are.equal(1, page.total)
+      local reqs = S.requests(2)
+      assert.are.equal(S.api_key, reqs[2].headers["ocp-apim-subscription-key"])
+      c:close()
+    end)
+
+    it("never sends credentials to another host", function()
+      local other = S.base_url:gsub("127%.0%.0%.1", "localhost") ..
+        "/handling-units?reference=CGMU2436601"
+      local c = S.client{ base_url = S.fault_base("redirect:to=" .. urlencode(other)) }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("http", err.kind)
+      assert.are.equal(307, err.status)
+      assert.truthy(err.message:find("another host", 1, true), err.message)
+      assert.are.equal(1, S.stats().api_requests)
+      c:close()
+    end)
+  end)
+
+  describe("response bodies", function()
+    it("caps the response size with an error, not an out-of-memory", function()
+      local c = S.client{ max_response_size = 100000, base_url = S.fault_base("huge:bytes=2000000") }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("http", err.kind)
+      assert.truthy(err.message:find("max_response_size", 1, true), err.message)
+      c:close()
+    end)
+
+    it("reads a large page within the cap", function()
+      local c = S.client{ base_url = S.fault_base("large:events=500") }
+      local page = assert(c:handling_units{ reference = "MSCU", limit = 10 })
+      assert.are.equal(500, #page.items[1].events)
+      c:close()
+    end)
+
+    it("fails with kind 'decode' on malformed JSON", function()
+      local c = S.client{ base_url = S.fault_base("malformed") }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("decode", err.kind)
+      c:close()
+    end)
+
+    it("names the path of a field of the wrong type", function()
+      local c = S.client{ base_url = S.fault_base("wrong-types") }
+      local page, err = c:handling_units{ reference = "MSCU", limit = 5 }
+      assert.is_nil(page)
+      assert.are.equal("decode", err.kind)
+      assert.truthy(err.message:find("items[2].events[1].eventDate: expected string, got number", 1, true),
+        err.message)
+      c:close()
+    end)
+
+    it("turns every null into nil and keeps arrays as tables", function()
+      local c = S.client{ base_url = S.fault_base("nulls") }
+      local page = assert(c:handling_units{ reference = "MSCU", limit = 5 })
+      for _, hu in ipairs(page.items) do
+        assert.is_nil(hu.reference)
+        assert.are.same({}, hu.events)
+        assert.are.same({}, hu.shipments)
+        assert.are.same({}, hu.references)
+        assert.are.same({}, hu.hazardousItems)
+      end
+      c:close()
+    end)
+
+    it("keeps unknown extra fields", function()
+      local c = S.client{ base_url = S.fault_base("extra-fields") }
+      local page = assert(c:handling_units("CGMU2436601"))
+      local extras = 0
+      local known = { total = 1, returned = 1, first = 1, items = 1 }
+      for k in pairs(page) do if not known[k] then extras = extras + 1 end end
+      assert.truthy(extras > 0, "an unknown top-level field is kept")
+      assert.are.equal("CGMU2436601", page.items[1].reference)
+      c:close()
+    end)
+  end)
+end)

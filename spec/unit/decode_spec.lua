@@ -1,0 +1,145 @@
+-- soget.decode: one response body to native tables, with no I/O.
+local soget = require "soget"
+
+local function fixture(name)
+  local f = assert(io.open("spec/fixtures/" .. name, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local has_integers = math.type ~= nil
+
+describe("soget.decode", function()
+  local page = assert(soget.decode(fixture("page.json")))
+  local hu, bb = page.items[1], page.items[2]
+
+  it("keeps the API's field names and values", function()
+    assert.are.equal(3, page.total)
+    assert.are.equal(2, page.returned)
+    assert.are.equal(0, page.first)
+    assert.are.equal("CGMU2436601", hu.reference)
+    assert.are.equal("FRLEH", hu.huLocation.place)
+    assert.are.equal("2020-05-19T22:00:00+00:00", hu.transport.voyageDates.eta)
+    assert.are.equal("In", hu.events[1].eventWay)
+    assert.are.equal("9360142", hu.transport.meansId[1].name)
+    assert.is_true(hu.indicators.hazardous)
+    assert.is_false(hu.indicators.empty)
+  end)
+
+  it("turns JSON null into nil, never a sentinel", function()
+    assert.is_nil(hu.packagingCode)
+    assert.is_nil(hu.measures.quantity)
+    assert.is_nil(hu.measures.weight.netWeight)
+    assert.is_nil(hu.transport.voyageDates.etd)
+    assert.is_nil(hu.events[2].eventLocation)
+    assert.is_nil(hu.hazardousItems[1].limitedQuantity)
+    for k, v in pairs(hu.actors) do
+      assert.are_not.equal("userdata", type(v), k)
+    end
+  end)
+
+  it("makes array fields tables, empty when null or absent", function()
+    assert.are.same({}, hu.references)          -- null
+    assert.are.same({}, bb.events)              -- absent
+    assert.are.same({}, bb.shipments)
+    assert.are.same({}, bb.hazardousItems)
+    assert.are.same({}, bb.references)
+    assert.is_nil(bb.transport)                 -- objects stay absent
+    local p = assert(soget.decode('{"total":0,"returned":0,"first":0,"items":null}'))
+    assert.are.same({}, p.items)
+    local q = assert(soget.decode('{"items":[{"transport":{"meansId":null}}]}'))
+    assert.are.same({}, q.items[1].transport.meansId)
+  end)
+
+  it("gives integers for integer fields and floats for numbers", function()
+    if not has_integers then
+      assert.are.equal(705, hu.shipments[1].documentType)
+      return
+    end
+    assert.are.equal("integer", math.type(page.total))
+    assert.are.equal("integer", math.type(hu.shipments[1].documentType))
+    assert.are.equal("integer", math.type(hu.events[2].eventTransportMode))
+    assert.are.equal("integer", math.type(bb.measures.remainingQuantity))
+    assert.are.equal("float", math.type(hu.temperatures.setPoint))
+    assert.are.equal("float", math.type(hu.measures.weight.tare.value))
+    assert.are.equal(13030.5, hu.measures.weight.grossWeight.value)
+  end)
+
+  it("keeps unknown fields, without their nulls", function()
+    local p = assert(soget.decode(
+      '{"total":1,"returned":1,"first":0,"newTop":"x","items":[{"reference":"A",' ..
+      '"futureField":{"a":null,"b":[1,2],"c":"d"},"gone":null}]}'))
+    assert.are.equal("x", p.newTop)
+    local f = p.items[1].futureField
+    assert.are.equal("d", f.c)
+    assert.are.same({1, 2}, f.b)
+    assert.is_nil(f.a)
+    assert.is_nil(p.items[1].gone)
+  end)
+
+  it("fills total, returned and first when the server leaves them out", function()
+    local p = assert(soget.decode('{"items":[{"reference":"A"},{"reference":"B"}]}'))
+    assert.are.equal(2, p.returned)
+    assert.are.equal(0, p.first)
+    assert.are.equal(2, p.total)
+  end)
+
+  it("is a plain table: pairs shows only the API's fields", function()
+    local keys = {}
+    for k in pairs(page) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.are.same({"first", "items", "returned", "total"}, keys)
+    assert.are.equal("function", type(page.iter))
+  end)
+
+  -- name, body, expected message (plain substring)
+  local bad = {
+    {"a string where an integer is due", '{"total":"3","items":[]}', "total: expected integer, got string"},
+    {"a fraction where an integer is due", '{"total":3.5,"items":[]}', "total: expected integer, got number"},
+    {"an integer out of int32 range", '{"total":3000000000,"items":[]}', "total: expected integer, got number"},
+    {"a number where a string is due, deep", '{"items":[{},{"events":[{"eventDate":"x"},{"eventDate":5}]}]}',
+      "items[2].events[2].eventDate: expected string, got number"},
+    {"an object where an array is due", '{"items":{"a":1}}', "items: expected array, got object"},
+    {"an array where an object is due", '{"items":[{"transport":[1]}]}', "items[1].transport: expected object, got array"},
+    {"a string where a boolean is due", '{"items":[{"indicators":{"reefer":"yes"}}]}',
+      "items[1].indicators.reefer: expected boolean, got string"},
+    {"a boolean where a number is due", '{"items":[{"temperatures":{"setPoint":true}}]}',
+      "items[1].temperatures.setPoint: expected number, got boolean"},
+    {"a null array element", '{"items":[null]}', "items[1]: expected object, got null"},
+    {"a top-level array", '[1,2]', "response: expected object, got array"},
+    {"a top-level string", '"hello"', "response: expected object, got string"},
+    {"malformed JSON", '{"total":', "not valid JSON"},
+    {"an empty body", '', "not valid JSON"},
+    {"NaN", '{"total":NaN}', "not valid JSON"},
+  }
+  for _, case in ipairs(bad) do
+    it("fails with kind 'decode' on " .. case[1], function()
+      local p, err = soget.decode(case[2])
+      assert.is_nil(p)
+      assert.are.equal("decode", err.kind)
+      assert.is_false(err.retryable)
+      assert.truthy(err.message:find(case[3], 1, true), err.message)
+      assert.truthy(tostring(err):find("^soget: decode: "), tostring(err))
+    end)
+  end
+
+  it("refuses JSON nested too deep with a clear error, not a crash", function()
+    local deep = string.rep("[", 1000) .. string.rep("]", 1000)
+    local p, err = soget.decode('{"items":[],"x":' .. deep .. '}')
+    assert.is_nil(p)
+    assert.are.equal("decode", err.kind)
+    assert.truthy(err.message:find("nested", 1, true), err.message)
+  end)
+
+  it("raises on a non-string argument", function()
+    assert.has_error(function() soget.decode(nil) end)
+    assert.has_error(function() soget.decode({}) end)
+  end)
+
+  it("iterates the items of a decoded page without I/O", function()
+    local refs = {}
+    for u in page:iter() do refs[#refs + 1] = u.reference end
+    assert.are.same({"CGMU2436601", "BB-0001"}, refs)
+  end)
+end)
