@@ -1,0 +1,66 @@
+-- Lifetimes: __gc runs, pages and pagers keep what they need alive and
+-- nothing more, memory stays flat over many calls.
+local S = require "support"
+
+local function full_gc() collectgarbage(); collectgarbage() end
+
+describe("garbage collection", function()
+  it("collects a client nobody references", function()
+    local weak = setmetatable({}, { __mode = "v" })
+    do weak[1] = S.client() end
+    full_gc()
+    assert.is_nil(weak[1])
+  end)
+
+  it("collects a client after its pages are gone, not before", function()
+    local weak = setmetatable({}, { __mode = "v" })
+    local page
+    do
+      local c = S.client()
+      weak[1] = c
+      page = assert(c:handling_units{ reference = "MSCU", limit = 10 })
+    end
+    full_gc()
+    assert.is_userdata(weak[1], "the page's iterator still needs its client")
+    local it = page:iter{ max_pages = 2 }
+    page = nil
+    full_gc()
+    assert.is_userdata(weak[1], "the pager keeps it alive")
+    local n = 0
+    for _ in it do n = n + 1 end
+    assert.are.equal(20, n)
+    it = nil
+    full_gc()
+    assert.is_nil(weak[1])
+  end)
+
+  it("collects closed calls and pagers", function()
+    local weak = setmetatable({}, { __mode = "v" })
+    do
+      local c = S.client()
+      weak[1] = c:begin("CGMU2436601")
+      weak[2] = assert(c:handling_units("CGMU2436601")):iter()
+    end
+    full_gc()
+    assert.is_nil(weak[1])
+    assert.is_nil(weak[2])
+  end)
+
+  it("keeps Lua memory flat over many calls", function()
+    local c = S.client()
+    local function round()
+      for _ = 1, 100 do
+        local page = assert(c:handling_units("CGMU2436601"))
+        for _ in page:iter() do end
+      end
+      full_gc()
+      return collectgarbage("count")
+    end
+    round()
+    local before = round()
+    local after
+    for _ = 1, 3 do after = round() end
+    assert.truthy(after < before * 1.1 + 64, ("before %.0f KiB, after %.0f KiB"):format(before, after))
+    c:close()
+  end)
+end)

@@ -1,0 +1,193 @@
+-- Lazy paging: further pages are fetched only when the current one is used
+-- up, with the same filters; the walk always ends, whatever the server says.
+local S = require "support"
+
+local PREFIX = "MSCU"   -- a prefix with more than 100 units in the sandbox
+
+local function offsets_asked()
+  local out = {}
+  for _, r in ipairs(S.requests(200)) do
+    if r.path:find("/handling%-units$") then out[#out + 1] = tonumber(r.args.offset or "0") end
+  end
+  return out
+end
+
+describe("paging", function()
+  local client
+  before_each(function()
+    client = S.client()
+    assert(client:token())
+    S.reset()
+  end)
+  after_each(function() client:close() end)
+
+  it("fetches nothing more until the first page is used up", function()
+    local page = assert(client:handling_units{ reference = PREFIX, limit = 10 })
+    assert.truthy(page.total > 100, "the sandbox's big prefix")
+    assert.are.equal(1, S.stats().api_requests)
+    local it = page:iter()
+    for _ = 1, 10 do assert.is_table(it()) end
+    assert.are.equal(1, S.stats().api_requests)
+    assert.is_table(it())                         -- the 11th item
+    assert.are.equal(2, S.stats().api_requests)
+    it:close()
+  end)
+
+  it("walks every match once, asking offset = first + returned", function()
+    local page = assert(client:handling_units{ reference = PREFIX, limit = 10, desc = true })
+    local seen, n = {}, 0
+    for hu in page:iter() do
+      n = n + 1
+      assert.is_nil(seen[hu.pswId], "no unit twice")
+      seen[hu.pswId] = true
+      assert.are.equal(PREFIX, hu.reference:sub(1, #PREFIX))
+    end
+    assert.are.equal(page.total, n)
+    local offs = offsets_asked()
+    assert.are.equal(math.ceil(page.total / 10), #offs)
+    for i, o in ipairs(offs) do assert.are.equal((i - 1) * 10, o) end
+    for _, r in ipairs(S.requests(200)) do     -- same filters and page size
+      assert.are.equal(PREFIX, r.args.reference)
+      assert.are.equal("10", r.args.limit)
+      assert.are.equal("true", r.args.desc)
+    end
+  end)
+
+  it("starts from the query's offset", function()
+    local page = assert(client:handling_units{ reference = PREFIX, limit = 10, offset = 95 })
+    local n = 0
+    for _ in page:iter() do n = n + 1 end
+    assert.are.equal(page.total - 95, n)
+  end)
+
+  it("caps the walk with max_items and max_pages", function()
+    local page = assert(client:handling_units{ reference = PREFIX, limit = 10 })
+    local n = 0
+    for _ in page:iter{ max_items = 15 } do n = n + 1 end
+    assert.are.equal(15, n)
+    assert.are.equal(2, S.stats().api_requests)
+    S.reset()
+    n = 0
+    for _ in page:iter{ max_pages = 3 } do n = n + 1 end
+    assert.are.equal(30, n)
+    assert.are.equal(2, S.stats().api_requests)    -- the first page is in hand
+    assert.has_error(function() page:iter{ max_items = 0 } end)
+    assert.has_error(function() page:iter{ max_items = 1.5 } end)
+    assert.has_error(function() page:iter{ bogus = 1 } end)
+  end)
+
+  it("yields nothing for an empty page and asks nothing more", function()
+    local page = assert(client:handling_units("ZZZZ9999999"))
+    for _ in page:iter() do error("nothing to yield") end
+    assert.are.equal(1, S.stats().api_requests)
+  end)
+
+  for _, mode in ipairs{ "first", "returned", "total-grows", "stuck", "short" } do
+    it("ends on inconsistent paging numbers (" .. mode .. ") without repeating an offset", function()
+      local c = S.client{ base_url = S.fault_base("inconsistent:mode=" .. mode) }
+      local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+      local n = 0
+      for _ in page:iter() do
+        n = n + 1
+        assert.truthy(n <= 1000, "bounded")
+      end
+      local seen = {}
+      for _, o in ipairs(offsets_asked()) do
+        assert.is_nil(seen[o], "offset " .. o .. " asked twice")
+        seen[o] = true
+      end
+      assert.truthy(S.stats().api_requests <= 1 + math.ceil(page.total / 10))
+      c:close()
+    end)
+  end
+
+  it("does not yield a unit twice when the data shifts between pages", function()
+    local c = S.client{ base_url = S.fault_base("shift:n=3") }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    local seen, n = {}, 0
+    for hu in page:iter{ max_pages = 4 } do
+      assert.is_nil(seen[hu.pswId], hu.pswId)
+      seen[hu.pswId] = true
+      n = n + 1
+    end
+    assert.truthy(n < 40, "shifted units were skipped")
+    assert.truthy(n >= 31)
+    c:close()
+  end)
+
+  it("renews the token when it expires in the middle of the walk", function()
+    local c = S.client{ base_url = S.fault_base("expire-token:after=2") }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    local n = 0
+    for _ in page:iter{ max_pages = 6 } do n = n + 1 end
+    assert.are.equal(60, n)
+    assert.truthy(S.stats().token_requests >= 2)
+    c:close()
+  end)
+
+  it("raises the soget.Error when a later page fails", function()
+    -- The token stops working after the first page and cannot be renewed
+    -- (wrong client secret): the second page fails with kind 'auth'.
+    local token = assert(client:token())
+    local c = require("soget").client{ access_token = token, api_key = S.api_key,
+      client_id = S.client_id, client_secret = "wrong-secret",
+      base_url = S.fault_base("expire-token:after=1"), ca_file = S.ca_file }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    local n = 0
+    local ok, e = pcall(function()
+      for _ in page:iter() do n = n + 1 end
+    end)
+    assert.is_false(ok)
+    assert.are.equal(10, n)
+    assert.are.equal("table", type(e))
+    assert.are.equal("auth", e.kind)
+    assert.truthy(tostring(e):find("^soget: auth: "), tostring(e))
+    c:close()
+  end)
+
+  it("keeps its client alive while it iterates", function()
+    local it
+    do
+      local c = S.client()
+      local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+      it = page:iter{ max_pages = 3 }
+    end
+    collectgarbage(); collectgarbage()
+    local n = 0
+    for _ in it do n = n + 1 end
+    assert.are.equal(30, n)
+  end)
+
+  it("returns itself as a to-be-closed fourth value, and closes", function()
+    local page = assert(client:handling_units{ reference = PREFIX, limit = 10 })
+    local f, s, ctl, closing = page:iter()
+    assert.are.equal(f, closing)
+    assert.is_nil(s); assert.is_nil(ctl)
+    assert.truthy(tostring(f):find("^soget%.Pager %("))
+    assert.is_table(f())
+    f:close()
+    assert.is_nil(f())
+    assert.are.equal("soget.Pager (closed)", tostring(f))
+    f:close()
+  end)
+
+  it("can be driven by hand: manual pagers ask for each page", function()
+    local page = assert(client:handling_units{ reference = PREFIX, limit = 10 })
+    local it = page:iter{ manual = true, max_pages = 3 }
+    local n, fetches = 0, 0
+    while true do
+      local hu, need, offset, query = it:next()
+      if hu then
+        n = n + 1
+      elseif need == "fetch" then
+        fetches = fetches + 1
+        assert.are.equal(PREFIX, query.reference)
+        it:feed(assert(client:handling_units{ reference = PREFIX, limit = 10, offset = offset }), offset)
+      else
+        break
+      end
+    end
+    assert.are.equal(30, n)
+    assert.are.equal(2, fetches)
+  end)
+end)
