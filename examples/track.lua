@@ -1,0 +1,79 @@
+-- Tracks one container and prints its timeline.
+--   lua5.4 examples/track.lua [REFERENCE]
+-- Credentials and URLs come from the SOGET_* environment variables (see
+-- README.md); `eval "$(sandbox/run start)"` sets them for the sandbox.
+local soget = require "soget"
+
+local reference = arg[1] or "CGMU2436601"
+
+-- ISO-8601 with an offset -> seconds since the epoch (UTC), for sorting
+-- events recorded in different time zones.
+local function utc_seconds(s)
+  local y, mo, d, h, mi, sec, zone =
+    (s or ""):match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)[%.%d]*(.*)$")
+  if not y then return math.huge end
+  y, mo = tonumber(y), tonumber(mo)
+  if mo <= 2 then y, mo = y - 1, mo + 12 end   -- days from civil (March-based year)
+  local days = 365 * y + y // 4 - y // 100 + y // 400 + (153 * (mo - 3) + 2) // 5 + tonumber(d) - 719469
+  local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
+  local sign, zh, zm = zone:match("^([+-])(%d%d):?(%d%d)$")
+  if sign then
+    local off = tonumber(zh) * 3600 + tonumber(zm) * 60
+    t = sign == "+" and t - off or t + off
+  end
+  return t
+end
+
+local function show(label, value)
+  if value ~= nil and value ~= "" then print(("  %-14s %s"):format(label, tostring(value))) end
+end
+
+local client = soget.client()
+local page, err = client:handling_units{ reference = reference }
+if not page then
+  io.stderr:write(tostring(err), "\n")
+  os.exit(err.kind == "auth" and 3 or 4)
+end
+if page.total == 0 then
+  print(reference .. ": not found")
+  os.exit(1)
+end
+
+for hu in page:iter() do
+  print(("%s  (S)ONE id %s)"):format(hu.reference or "?", hu.pswId or "?"))
+  show("family", hu.freightFamily)
+  show("size type", hu.sizeType)
+  show("packaging", hu.packagingCode)
+  if hu.huLocation then
+    show("now at", (hu.huLocation.place or "?") .. " / " .. (hu.huLocation.location or "?"))
+  end
+  local ind = hu.indicators or {}
+  local flags = {}
+  for _, k in ipairs{ "hazardous", "reefer", "empty", "pollutant", "fumigation", "quarantine" } do
+    if ind[k] then flags[#flags + 1] = k end
+  end
+  show("indicators", #flags > 0 and table.concat(flags, ", ") or "none")
+  if ind.reefer and hu.temperatures then
+    local t = hu.temperatures
+    show("temperature", ("set %s °C, range %s..%s °C"):format(t.setPoint, t.rangeMin, t.rangeMax))
+  end
+  local tr = hu.transport
+  if tr then
+    show("transport", ("%s (mode %s, voyage %s)"):format(tr.meansName or "?", tr.mode or "?", tr.voyageId or "?"))
+    local vd = tr.voyageDates or {}
+    show("ETA", vd.eta); show("ATA", vd.ata); show("ETD", vd.etd); show("ATD", vd.atd)
+  end
+  local events = {}
+  for i, e in ipairs(hu.events) do events[i] = e end
+  table.sort(events, function(a, b) return utc_seconds(a.eventDate) < utc_seconds(b.eventDate) end)
+  print("  events")
+  for _, e in ipairs(events) do
+    print(("    %-25s %-4s %-6s %-8s %-9s mode %s"):format(e.eventDate or "?", e.eventType or "",
+      e.eventPlace or "", e.eventLocation or "", e.eventWay or "", e.eventTransportMode or "?"))
+  end
+  for _, s in ipairs(hu.shipments) do
+    show("shipment", ("%s %s -> %s"):format(s.documentReference or "?", s.originLocation or "?",
+      s.destinationLocation or "?"))
+  end
+end
+client:close()
