@@ -107,8 +107,9 @@ describe("sandbox fidelity", function()
       assert_401(H.api(q, { headers = { Authorization = "Bearer " .. tok } }))
       assert_401(H.api(q, { headers = { ["Ocp-Apim-Subscription-Key"] = E.SOGET_API_KEY } }), true)
       assert_401(H.api(q, { headers = { Authorization = "Bearer " .. tok, ["Ocp-Apim-Subscription-Key"] = "nope" } }))
-      assert_401(H.api(q, { headers = { Authorization = "Bearer not-a-token", ["Ocp-Apim-Subscription-Key"] = E.SOGET_API_KEY } }), true)
-      assert_401(H.api(q, { headers = { Authorization = "Basic " .. tok, ["Ocp-Apim-Subscription-Key"] = E.SOGET_API_KEY } }), true)
+      local key = E.SOGET_API_KEY
+      assert_401(H.api(q, { headers = { Authorization = "Bearer bad-token", ["Ocp-Apim-Subscription-Key"] = key } }), true)
+      assert_401(H.api(q, { headers = { Authorization = "Basic " .. tok, ["Ocp-Apim-Subscription-Key"] = key } }), true)
       local ok = H.api(q)
       assert.equal(200, ok.status)
     end)
@@ -408,7 +409,8 @@ describe("sandbox fidelity", function()
       local r = H.curl(E.SOGET_SANDBOX_HTTPS .. "/openapi.json", { cacert = false })
       assert.equal(60, r.exit)
       local port = E.SOGET_SANDBOX_HTTPS:match(":(%d+)$")
-      local ok = H.curl("https://localhost:" .. port .. "/openapi.json", { args = { "--resolve", "localhost:" .. port .. ":127.0.0.1" } })
+      local ok = H.curl("https://localhost:" .. port .. "/openapi.json",
+        { args = { "--resolve", "localhost:" .. port .. ":127.0.0.1" } })
       assert.equal(200, ok.status)
     end)
   end)
@@ -433,7 +435,8 @@ describe("sandbox fidelity", function()
         { "bad offset", H.api("reference=MSCU&offset=-4") },
         { "bad desc", H.api("reference=MSCU&desc=maybe") },
         { "401 missing key", H.api("reference=MSCU", { headers = { Authorization = "Bearer " .. H.cached_token() } }) },
-        { "401 bad token", H.api("reference=MSCU", { headers = { Authorization = "Bearer bad", ["Ocp-Apim-Subscription-Key"] = E.SOGET_API_KEY } }) },
+        { "401 bad token", H.api("reference=MSCU",
+          { headers = { Authorization = "Bearer bad", ["Ocp-Apim-Subscription-Key"] = E.SOGET_API_KEY } }) },
         { "401 missing token", H.api("reference=MSCU", { headers = noauth }) },
         { "nulls fault", H.api("reference=MSCU&limit=10", { base = H.fault_base("nulls") }) },
         { "nulls fault items=null", H.api("reference=MSCU", { base = H.fault_base("nulls:items=null") }) },
@@ -449,7 +452,8 @@ describe("sandbox fidelity", function()
       local invalid = {
         { "wrong-types", H.api("reference=MSCU", { base = H.fault_base("wrong-types") }) },
         { "wrong-types total", H.api("reference=MSCU", { base = H.fault_base("wrong-types:field=total") }) },
-        { "wrong-types returned on error", H.api("reference=MSCU", { base = H.fault_base("wrong-types:field=items[0].indicators.hazardous") }) },
+        { "wrong-types boolean", H.api("reference=MSCU",
+          { base = H.fault_base("wrong-types:field=items[0].indicators.hazardous") }) },
         { "extra-fields", H.api("reference=MSCU", { base = H.fault_base("extra-fields") }) },
         { "malformed", H.api("reference=MSCU", { base = H.fault_base("malformed") }) },
         { "huge", H.api("reference=MSCU", { base = H.fault_base("huge:bytes=100000") }) },

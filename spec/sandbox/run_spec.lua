@@ -90,7 +90,8 @@ describe("sandbox/run", function()
     assert.truthy(alive(v.SOGET_SANDBOX_PID))
 
     -- both answer, each with its own data and its own CA
-    local info2 = H.curl(v.SOGET_SANDBOX_HTTPS .. "/_control/info", { args = { "--cacert", v.SOGET_CA_FILE }, cacert = false })
+    local info2 = H.curl(v.SOGET_SANDBOX_HTTPS .. "/_control/info",
+      { args = { "--cacert", v.SOGET_CA_FILE }, cacert = false })
     assert.equal(200, info2.status)
     assert.equal(300, H.json(info2.body).units)
     assert.equal(42, H.json(info2.body).seed)

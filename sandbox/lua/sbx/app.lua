@@ -354,7 +354,8 @@ local function handling_units(F)
   local key = ngx.var.http_ocp_apim_subscription_key
   if not key or key == "" then
     return send_error(401, "Unauthorized", nil,
-      "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.", F)
+      "Access denied due to missing subscription key. " ..
+      "Make sure to include subscription key when making requests to an API.", F)
   elseif key ~= CFG.api_key then
     return send_error(401, "Unauthorized", nil,
       "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.", F)
@@ -378,7 +379,8 @@ local function handling_units(F)
   if not exp or expired then
     local why = expired and "The access token expired" or "The access token is invalid"
     return send_error(401, "Unauthorized", nil, why .. ".", F,
-      { ["WWW-Authenticate"] = string.format('Bearer realm="soget-sandbox", error="invalid_token", error_description="%s"', why) })
+      { ["WWW-Authenticate"] = string.format(
+        'Bearer realm="soget-sandbox", error="invalid_token", error_description="%s"', why) })
   end
   ctx.token_ok = true
 

@@ -319,8 +319,7 @@ end
 local function shipment_tree(r, process, v, first_t, idx)
   local origin, dest
   if process == "Export" then
-    origin, dest = r.pick(WORLD).code, v.place.code
-    origin = r.chance(0.5) and r.pick({ "FRPAR", "FRLYS", "FRTLS" }) or origin
+    origin = r.chance(0.5) and r.pick({ "FRPAR", "FRLYS", "FRTLS" }) or v.place.code
     dest = r.pick(WORLD).code
   else
     origin, dest = r.pick(WORLD).code, r.pick({ "FRPAR", "FRLYS", "FRTLS", "FRNTE", v.place.code })
