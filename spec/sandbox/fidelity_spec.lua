@@ -108,7 +108,8 @@ describe("sandbox fidelity", function()
       assert_401(H.api(q, { headers = { ["Ocp-Apim-Subscription-Key"] = E.SOGET_API_KEY } }), true)
       assert_401(H.api(q, { headers = { Authorization = "Bearer " .. tok, ["Ocp-Apim-Subscription-Key"] = "nope" } }))
       local key = E.SOGET_API_KEY
-      assert_401(H.api(q, { headers = { Authorization = "Bearer bad-token", ["Ocp-Apim-Subscription-Key"] = key } }), true)
+      assert_401(H.api(q, { headers = { Authorization = "Bearer bad-token",
+        ["Ocp-Apim-Subscription-Key"] = key } }), true)
       assert_401(H.api(q, { headers = { Authorization = "Basic " .. tok, ["Ocp-Apim-Subscription-Key"] = key } }), true)
       local ok = H.api(q)
       assert.equal(200, ok.status)
