@@ -454,7 +454,7 @@ describe("sandbox fidelity", function()
         { "wrong-types", H.api("reference=MSCU", { base = H.fault_base("wrong-types") }) },
         { "wrong-types total", H.api("reference=MSCU", { base = H.fault_base("wrong-types:field=total") }) },
         { "wrong-types boolean", H.api("reference=MSCU",
-          { base = H.fault_base("wrong-types:field=items[0].indicators.hazardous") }) },
+          { base = H.fault_base("wrong-types:field=items[1].indicators.hazardous") }) },
         { "extra-fields", H.api("reference=MSCU", { base = H.fault_base("extra-fields") }) },
         { "malformed", H.api("reference=MSCU", { base = H.fault_base("malformed") }) },
         { "huge", H.api("reference=MSCU", { base = H.fault_base("huge:bytes=100000") }) },

@@ -180,7 +180,7 @@ local function wrong_value(v)
   return 0
 end
 
--- path like items[2].events[1].eventDate (0-based indexes)
+-- path like items[2].events[1].eventDate (1-based indexes, as Lua counts)
 local function wrong_types(tree, path)
   local steps = {}
   for s in (path:gsub("%[(%d+)%]", ".#%1")):gmatch("[^%.]+") do steps[#steps + 1] = s end
@@ -189,7 +189,7 @@ local function wrong_types(tree, path)
   for i, s in ipairs(steps) do
     local k = s
     local idx = s:match("^#(%d+)$")
-    if idx then k = tonumber(idx) + 1 end
+    if idx then k = tonumber(idx) end
     if type(cur) ~= "table" or cur == null or cur[k] == nil then return false end
     parent, key = cur, k
     cur = cur[k]
