@@ -2,8 +2,12 @@
 #   make                      build for Lua 5.4
 #   make LUA_VERSION=5.1      (5.1, 5.2, 5.3, 5.4, or jit for LuaJIT)
 #   make test / make demo     see README.md
+#   make build-all            build for every runtime in RUNTIMES
+#   make static / make embed  libsoget.a and the examples/embed host
 
 LUA_VERSION ?= 5.4
+# The runtimes `make build-all` and `make test` cover, in that order.
+RUNTIMES ?= 5.4 5.1 5.2 5.3 jit
 ifeq ($(LUA_VERSION),jit)
 LUA ?= luajit
 LUA_INCDIR ?= /usr/include/luajit-2.1
@@ -34,6 +38,7 @@ LIBFLAG ?= -shared
 
 BUILD_DIR ?= build/lua$(LUA_VERSION)
 MODULE = $(BUILD_DIR)/soget.so
+STATIC = $(BUILD_DIR)/libsoget.a
 SRCS = lua_soget.c $(wildcard src/*.c)
 OBJS = $(patsubst %.c,$(BUILD_DIR)/%.o,$(SRCS))
 HDRS = $(wildcard src/*.h)
@@ -41,10 +46,13 @@ HDRS = $(wildcard src/*.h)
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
   lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
-  nginx-light libnginx-mod-http-lua nodejs npm
+  nginx-light libnginx-mod-http-lua nodejs npm \
+  lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
+  luajit2 libluajit2-5.1-dev luarocks valgrind
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo sandbox sandbox-stop clean install
+.PHONY: all deps build test demo sandbox sandbox-stop clean install \
+  build-all test-runtimes static embed
 
 all: build
 build: $(MODULE)
@@ -55,6 +63,23 @@ $(BUILD_DIR)/%.o: %.c $(HDRS)
 
 $(MODULE): $(OBJS)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) -lm $(LDFLAGS)
+
+# The same objects as an archive for hosts that link soget in (luaopen_soget).
+static: $(STATIC)
+$(STATIC): $(OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $(OBJS)
+
+# examples/embed: a C host with soget preloaded (build/lua$(LUA_VERSION)/soget-embed).
+embed: static
+	$(MAKE) -C examples/embed LUA_VERSION=$(LUA_VERSION)
+
+# One build per runtime, each in its own build/lua<runtime>.
+build-all:
+	@set -e; for v in $(RUNTIMES); do \
+	  echo "== build-all: $$v"; \
+	  $(MAKE) --no-print-directory build LUA_VERSION=$$v BUILD_DIR=build/lua$$v; \
+	done
 
 # Installs the Debian packages that are missing (needs root or sudo).
 deps:
@@ -67,9 +92,24 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: deps
-	$(MAKE) build DEV=1
-	spec/run
+test: deps sandbox-deps
+	@$(MAKE) --no-print-directory test-runtimes
+
+# The OpenAPI validator the sandbox's fidelity specs use (npm, locked).
+sandbox-deps:
+	cd sandbox/validator && npm ci --no-audit --no-fund --loglevel=error
+
+# Builds with -Werror and runs the whole suite once per runtime in RUNTIMES
+# (make test RUNTIMES=5.1 for one); fails if any runtime failed.
+test-runtimes:
+	@failed=""; for v in $(RUNTIMES); do \
+	  echo; echo "======== soget: runtime $$v ========"; \
+	  if $(MAKE) --no-print-directory build LUA_VERSION=$$v BUILD_DIR=build/lua$$v DEV=1 && \
+	     LUA= LUA_VERSION=$$v SOGET_MODULE_DIR=build/lua$$v spec/run; then :; \
+	  else failed="$$failed $$v"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED on:$$failed"; exit 1; fi; \
+	echo "make test: passed on $(RUNTIMES)"
 
 demo: deps build
 	examples/demo.sh
