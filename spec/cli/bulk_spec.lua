@@ -1,0 +1,116 @@
+-- soget bulk: many lookups, results in input order, a summary on stderr.
+local cli = require "cli.cli"
+local cjson = require "cjson"
+local support = cli.support
+
+local function refs(n)
+  local c = support.client()
+  local out = {}
+  for hu in assert(c:handling_units { reference = "MSCU" }):iter { max_items = n } do
+    out[#out + 1] = hu.reference
+  end
+  c:close()
+  return out
+end
+
+describe("soget bulk", function()
+  local home
+  before_each(function() home = cli.tmpdir() end)
+  after_each(function() cli.rm(home) end)
+
+  it("reads a file and prints CSV in input order with found and not found", function()
+    local list = refs(20)
+    local input = { "CGMU2436601", "ZZZZ0000000" }
+    for _, r in ipairs(list) do input[#input + 1] = r end
+    input[#input + 1] = "# a comment"
+    input[#input + 1] = ""
+    input[#input + 1] = "QQQQ1234567"
+    cli.write(home .. "/refs.txt", table.concat(input, "\n") .. "\n")
+    local r = cli.run({ "bulk", home .. "/refs.txt" }, { home = home })
+    assert.are.equal(1, r.code, r.err)   -- some not found, none failed
+    local lines = cli.lines(r.out)
+    assert.are.equal("input,status,matches,reference,pswId,freightFamily,sizeType,place,"
+      .. "location,lastEventType,lastEventDate,error", lines[1])
+    assert.are.equal(#list + 4, #lines)
+    local first = cli.csv(lines[2])
+    assert.are.same({ "CGMU2436601", "found", "1", "CGMU2436601", "CNI0000063978", "Container",
+      "22G1", "FRLEH", "MTDF", "CUS", "2020-05-21T08:30:12+02:00", "" }, first)
+    assert.are.same({ "ZZZZ0000000", "not_found", "0" }, { table.unpack(cli.csv(lines[3]), 1, 3) })
+    for i, ref in ipairs(list) do
+      local f = cli.csv(lines[3 + i])
+      assert.are.equal(ref, f[1])
+      assert.are.equal("found", f[2])
+      assert.are.equal(ref, f[4])
+    end
+    assert.are.equal("QQQQ1234567", cli.csv(lines[#lines])[1])
+    assert.are.equal(string.format("soget: %d references: %d found, 2 not found, 0 failed\n",
+      #list + 3, #list + 1), r.err)
+  end)
+
+  it("reads stdin with - and prints JSON lines", function()
+    local r = cli.run({ "bulk", "-", "--json" }, { home = home,
+      stdin = "CGMU2436601\r\nZZZZ0000000\n  CSQU3054383  \n" })
+    local lines = cli.lines(r.out)
+    assert.are.equal(3, #lines)
+    local a, b = cjson.decode(lines[1]), cjson.decode(lines[2])
+    assert.are.equal("CGMU2436601", a.input)
+    assert.are.equal("found", a.status)
+    assert.are.equal("CNI0000063978", a.items[1].pswId)
+    assert.are.equal("not_found", b.status)
+    assert.are.equal(0, b.total)
+    assert.are.equal("CSQU3054383", cjson.decode(lines[3]).input)
+    assert.truthy(r.err:find("3 references: ", 1, true))
+  end)
+
+  it("reports failed lookups and exits with the failure's code", function()
+    local list = refs(6)
+    local input = { "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ZZZZ0000000" }
+    for _, x in ipairs(list) do input[#input + 1] = x end
+    -- the first request the API sees fails once
+    local base = support.fault_base("503-then-ok:n=1:id=" .. support.uid("bulk"))
+    local r = cli.run({ "--retries", "0", "bulk", "-", "--concurrency", "1" },
+      { home = home, stdin = table.concat(input, "\n"), env = { SOGET_BASE_URL = base } })
+    assert.are.equal(2, r.code, r.err)   -- the first failure: a line that is no reference
+    local lines = cli.lines(r.out)
+    assert.are.equal(#input + 1, #lines)
+    local failed, statuses = 0, {}
+    for i = 2, #lines do
+      local f = cli.csv(lines[i])
+      assert.are.equal(input[i - 1], f[1])
+      statuses[i - 1] = f[2]
+      if f[2] == "failed" then failed = failed + 1
+      elseif i == 3 then assert.are.equal("not_found", f[2])
+      else assert.are.equal("found", f[2]) end
+    end
+    assert.are.equal("failed", statuses[1])
+    assert.truthy(cli.csv(lines[2])[12]:find("longer than 17", 1, true))
+    assert.are.equal(2, failed)
+    local err503
+    for i = 3, #lines do
+      local f = cli.csv(lines[i])
+      if f[2] == "failed" then err503 = f[12] end
+    end
+    assert.truthy(err503:find("HTTP 503", 1, true))
+    assert.truthy(r.err:find("2 failed\n$"))
+  end)
+
+  it("exits 6 when the server fails every lookup", function()
+    local r = cli.run({ "--retries", "0", "bulk", "-", "--json" }, { home = home,
+      stdin = "CGMU2436601\nCSQU3054383\n", env = { SOGET_BASE_URL = support.fault_base("500") } })
+    assert.are.equal(6, r.code)
+    for _, l in ipairs(cli.lines(r.out)) do
+      local v = cjson.decode(l)
+      assert.are.equal("failed", v.status)
+      assert.are.equal("http", v.error.kind)
+      assert.are.equal(500, v.error.status)
+    end
+    assert.truthy(r.err:find("2 references: 0 found, 0 not found, 2 failed", 1, true))
+  end)
+
+  it("shows no progress bar when stderr is not a terminal", function()
+    local r = cli.run({ "bulk", "-" }, { home = home, stdin = "CGMU2436601\n" })
+    assert.are.equal(0, r.code)
+    assert.is_nil(r.err:find("\r", 1, true))
+    assert.is_nil(r.err:find("\27", 1, true))
+  end)
+end)

@@ -1,0 +1,167 @@
+-- Configuration: profile file, token cache between runs, secrets never shown.
+local cli = require "cli.cli"
+local support = cli.support
+
+local NO_ENV = {
+  SOGET_BASE_URL = false, SOGET_TOKEN_URL = false, SOGET_CLIENT_ID = false,
+  SOGET_CLIENT_SECRET = false, SOGET_API_KEY = false, SOGET_CA_FILE = false,
+}
+
+local function profile_text(name, extra)
+  return table.concat({
+    "# soget profiles", "",
+    "[" .. name .. "]",
+    "base_url = " .. support.base_url,
+    "token_url = " .. support.token_url,
+    "client_id = " .. support.client_id,
+    'client_secret = "' .. support.client_secret .. '"',
+    "api_key = " .. support.api_key,
+    "ca_file = " .. support.ca_file,
+    "timeout = 20",
+    extra or "",
+  }, "\n") .. "\n"
+end
+
+local function cache_files(home)
+  local list = cli.sh("ls " .. cli.q(home .. "/cache/soget") .. " 2>/dev/null")
+  local t = {}
+  for f in list:gmatch("%S+") do t[#t + 1] = home .. "/cache/soget/" .. f end
+  return t
+end
+
+describe("soget configuration", function()
+  local home
+  before_each(function()
+    home = cli.tmpdir()
+    os.execute("mkdir -p " .. cli.q(home .. "/config/soget"))
+  end)
+  after_each(function() cli.rm(home) end)
+
+  it("reads a profile from ${XDG_CONFIG_HOME}/soget/profiles.ini", function()
+    cli.write(home .. "/config/soget/profiles.ini", profile_text("sandbox"), "600")
+    local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("^CGMU2436601"))
+    assert.are.equal("", r.err)
+    -- SOGET_PROFILE names it too
+    local e = NO_ENV
+    e.SOGET_PROFILE = "sandbox"
+    local r2 = cli.run({ "track", "CGMU2436601" }, { home = home, env = e })
+    e.SOGET_PROFILE = nil
+    assert.are.equal(0, r2.code, r2.err)
+  end)
+
+  it("lets the profile win and the environment fill what it leaves out", function()
+    cli.write(home .. "/config/soget/profiles.ini",
+      "[partial]\nbase_url = https://127.0.0.1:1/api-tracing-code/v1\nretries = 0\n", "600")
+    local r = cli.run({ "--profile", "partial", "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(5, r.code)   -- the profile's (unreachable) base URL was used
+  end)
+
+  it("exits 3 on a missing profile or a bad profile file, never echoing values", function()
+    local path = home .. "/config/soget/profiles.ini"
+    cli.write(path, profile_text("a"), "600")
+    local r = cli.run({ "--profile", "b", "track", "X" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code)
+    assert.truthy(r.err:find("no profile [b] in " .. path .. " (it has: a)", 1, true))
+    cli.write(path, "[a]\nclient_secret " .. support.client_secret .. "\n", "600")
+    r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code)
+    assert.truthy(r.err:find(path .. ":2: expected 'key = value'", 1, true))
+    assert.is_nil(r.err:find(support.client_secret, 1, true))
+    cli.write(path, "[a]\nclient_sekret = x\n", "600")
+    r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code)
+    assert.truthy(r.err:find("unknown setting 'client_sekret'", 1, true))
+  end)
+
+  it("warns when a profile holding secrets is readable by others", function()
+    cli.write(home .. "/config/soget/profiles.ini", profile_text("sandbox"), "644")
+    local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
+    assert.are.equal(0, r.code)
+    assert.truthy(r.err:find("readable by others (mode 644)", 1, true))
+  end)
+
+  it("caches the token between runs in a 0600 file", function()
+    support.reset()
+    local r1 = cli.run({ "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r1.code, r1.err)
+    assert.are.equal(1, support.stats().token_requests)
+    local files = cache_files(home)
+    assert.are.equal(1, #files)
+    assert.are.equal("600", cli.mode(files[1]))
+    assert.are.equal("700", cli.mode(home .. "/cache/soget"))
+    for _ = 1, 3 do
+      local r = cli.run({ "track", "CGMU2436601" }, { home = home })
+      assert.are.equal(0, r.code, r.err)
+    end
+    local st = support.stats()
+    assert.are.equal(1, st.token_requests)
+    assert.are.equal(4, st.api_requests)
+  end)
+
+  it("ignores a cache file whose mode is looser than 0600", function()
+    support.reset()
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    local file = cache_files(home)[1]
+    os.execute("chmod 644 " .. cli.q(file))
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code)
+    assert.truthy(r.err:find("ignoring token cache " .. file .. ": its mode 644 is looser than 600", 1, true))
+    assert.are.equal(2, support.stats().token_requests)
+    assert.are.equal("600", cli.mode(file))   -- written anew, private
+  end)
+
+  it("renews a cached token the server no longer accepts", function()
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    local file = cache_files(home)[1]
+    local text = cli.read(file):gsub("access_token=[^\n]*", "access_token=0123456789abcdef")
+    cli.write(file, text, "600")
+    support.reset()
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(1, support.stats().token_requests)
+    assert.is_nil(cli.read(file):find("0123456789abcdef", 1, true))
+  end)
+
+  it("keeps separate caches per token URL and client id", function()
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    -- another token URL (the same server, through a harmless fault path)
+    local other = cli.run({ "track", "CGMU2436601" }, { home = home,
+      env = { SOGET_TOKEN_URL = support.fault_token("delay:ms=1") } })
+    assert.are.equal(0, other.code, other.err)
+    assert.are.equal(2, #cache_files(home))
+    -- a client id the server refuses: nothing cached for it
+    cli.run({ "--retries", "0", "track", "CGMU2436601" }, { home = home,
+      env = { SOGET_CLIENT_ID = "someone-else" } })
+    assert.are.equal(2, #cache_files(home))
+  end)
+
+  it("never prints secrets, even with --verbose", function()
+    -- first run fetches a token and caches it; the second uses the cache
+    local runs = {}
+    runs[1] = cli.run({ "--verbose", "track", "CGMU2436601" }, { home = home })
+    runs[2] = cli.run({ "-v", "track", "CGMU2436601", "--json" }, { home = home })
+    local token = cli.read(cache_files(home)[1]):match("access_token=([^\n]+)")
+    assert.truthy(token and #token > 8)
+    runs[3] = cli.run({ "-v", "--retries", "0", "bulk", "-" }, { home = home,
+      stdin = "CGMU2436601\nZZZZ0000000\n" })
+    runs[4] = cli.run({ "-v", "--no-token-cache", "track", "X" }, { home = home,
+      env = { SOGET_CLIENT_SECRET = support.client_secret .. "x" } })
+    runs[5] = cli.run({ "-v", "--retries", "0", "watch", "CGMU2436601", "--every", "0.1", "--count", "2" },
+      { home = home, env = { SOGET_BASE_URL = support.fault_base("503-then-ok:n=1:id=" .. support.uid("v")) } })
+    cli.write(home .. "/config/soget/profiles.ini", profile_text("p"), "600")
+    runs[6] = cli.run({ "-v", "--profile", "p", "find", "CGMU", "--limit", "2" }, { home = home, env = NO_ENV })
+    for i, r in ipairs(runs) do
+      local all = r.out .. r.err
+      for _, secret in ipairs { support.client_secret, support.api_key, token } do
+        assert.is_nil(all:find(secret, 1, true), "run " .. i .. " printed a secret")
+      end
+    end
+    assert.truthy(runs[1].err:find("client_secret: (set, from SOGET_CLIENT_SECRET)", 1, true))
+    assert.truthy(runs[1].err:find("api_key: (set, from SOGET_API_KEY)", 1, true))
+    assert.truthy(runs[2].err:find("token cache: using a cached token", 1, true))
+    assert.truthy(runs[6].err:find("client_secret: (set, from the profile)", 1, true))
+    assert.are.equal(4, runs[4].code)
+  end)
+end)

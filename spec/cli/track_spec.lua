@@ -1,0 +1,181 @@
+-- soget track / check / usage: the program run as a process against the sandbox.
+local cli = require "cli.cli"
+local cjson = require "cjson"
+local support = cli.support
+
+describe("soget track", function()
+  it("prints a readable timeline of a found unit and exits 0", function()
+    local r = cli.run { "track", "CGMU2436601" }
+    assert.are.equal(0, r.code, r.err)
+    local out = r.out
+    assert.truthy(out:find("^CGMU2436601  Container · 22G1 · S%)ONE CNI0000063978\n"))
+    assert.truthy(out:find("\n  Now at        FRLEH / MTDF\n", 1, true))
+    assert.truthy(out:find("\n  Hazardous     yes, IMO class 3\n", 1, true))
+    assert.truthy(out:find("\n  Reefer        no\n", 1, true))
+    assert.truthy(out:find("\n  Empty         no (laden)\n", 1, true))
+    assert.truthy(out:find("\n  Means         MSC EYRA  (MVE, GBR)  IMO 9360142, call sign 9HA2954\n", 1, true))
+    assert.truthy(out:find("ETA           2020-05-19T22:00:00+00:00  ATA  2020-05-19T22:43:17+00:00", 1, true))
+    assert.truthy(out:find("ETD           2020-05-20T23:00:00+00:00  ATD  2020-05-20T23:00:17+00:00", 1, true))
+    assert.truthy(out:find("\nShipments (1)\n", 1, true))
+    assert.truthy(out:find("HLCUEUR2002APIK9  DAI0000387547  705", 1, true))
+    -- events in time order, as sent, in aligned columns
+    local events = {}
+    for _, kind in out:gmatch("\n  (%d%d%d%d%-%d%d%-%d%dT[%d:]+[+-]%d%d:%d%d)  (%u+) ") do
+      events[#events + 1] = kind
+    end
+    assert.are.same({ "MAN", "ANN", "DIS", "HAZ", "CUS" }, events)
+    assert.truthy(out:find("  2020-05-20T03:27:41+02:00  DIS    FRLEH  MTDF      In   1 sea\n", 1, true))
+    -- no colour in a pipe
+    assert.is_nil(out:find("\27", 1, true))
+    assert.are.equal("", r.err)
+  end)
+
+  it("puts events in time order across time zones", function()
+    -- the sandbox data mixes offsets; the printed order must follow real time
+    local r = cli.run { "track", "--json", "MSCU" , "--max", "5" }
+    assert.are.equal(0, r.code, r.err)
+    local page = cjson.decode(r.out)
+    local hu = page.items[1]
+    local t = cli.run { "track", hu.reference }
+    assert.are.equal(0, t.code, t.err)
+    local shown = {}
+    for date in t.out:gmatch("\n  (%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d[^ ]*)  ") do
+      shown[#shown + 1] = date
+    end
+    assert.are.equal(#hu.events, #shown)
+    local function utc(s)
+      local y, mo, d, h, mi, se, sign, zh, zm =
+        s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)[.%d]*([+-Z]?)(%d*):?(%d*)$")
+      local days = os.time { year = y, month = mo, day = d, hour = 12 } // 86400
+      local v = days * 86400 + h * 3600 + mi * 60 + se
+      if sign == "+" then v = v - zh * 3600 - zm * 60 elseif sign == "-" then v = v + zh * 3600 + zm * 60 end
+      return v
+    end
+    for i = 2, #shown do assert.is_true(utc(shown[i - 1]) <= utc(shown[i]), shown[i - 1] .. " > " .. shown[i]) end
+  end)
+
+  it("--json prints the decoded data for scripts", function()
+    local r = cli.run { "track", "CGMU2436601", "--json" }
+    assert.are.equal(0, r.code, r.err)
+    local v = cjson.decode(r.out)
+    assert.are.equal(1, v.total)
+    local hu = v.items[1]
+    assert.are.equal("CGMU2436601", hu.reference)
+    assert.are.equal("CNI0000063978", hu.pswId)
+    assert.are.equal("MSC EYRA", hu.transport.meansName)
+    assert.are.equal(5, #hu.events)
+    assert.are.equal(13030, hu.measures.weight.grossWeight.value)
+    assert.is_true(hu.indicators.hazardous)
+  end)
+
+  it("finds by S)ONE id", function()
+    local r = cli.run { "track", "--spi", "CNI0000063978" }
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("^CGMU2436601"))
+  end)
+
+  it("exits 1 with a message when nothing matches", function()
+    local r = cli.run { "track", "ZZZZ9999999" }
+    assert.are.equal(1, r.code)
+    assert.are.equal("", r.out)
+    assert.are.equal("soget: no handling unit matches ZZZZ9999999\n", r.err)
+    local j = cli.run { "track", "ZZZZ9999999", "--json" }
+    assert.are.equal(1, j.code)
+    assert.are.equal(0, cjson.decode(j.out).total)
+    assert.are.same({}, cjson.decode(j.out).items)
+  end)
+
+  it("exits 4 when the credentials are refused", function()
+    local r = cli.run({ "--no-token-cache", "track", "CGMU2436601" },
+      { env = { SOGET_CLIENT_SECRET = "not-the-secret" } })
+    assert.are.equal(4, r.code)
+    assert.truthy(r.err:find("^soget: auth: "))
+    assert.is_nil(r.err:find("not-the-secret", 1, true))
+  end)
+
+  it("exits 5 on a network failure", function()
+    local r = cli.run({ "--retries", "0", "track", "CGMU2436601" },
+      { env = { SOGET_BASE_URL = "https://127.0.0.1:1/api-tracing-code/v1" } })
+    assert.are.equal(5, r.code)
+    assert.truthy(r.err:find("^soget: network: "))
+  end)
+
+  it("exits 6 on a server error", function()
+    local r = cli.run({ "--retries", "0", "track", "CGMU2436601" },
+      { env = { SOGET_BASE_URL = support.fault_base("500") } })
+    assert.are.equal(6, r.code)
+    assert.truthy(r.err:find("^soget: http: .*HTTP 500"))
+  end)
+
+  it("exits 3 when the configuration is missing", function()
+    local r = cli.run({ "track", "CGMU2436601" }, { env = { SOGET_API_KEY = false } })
+    assert.are.equal(3, r.code)
+    assert.truthy(r.err:find("no API key", 1, true))
+  end)
+end)
+
+describe("soget check", function()
+  it("says valid and exits 0", function()
+    local r = cli.run { "check", "CSQU3054383" }
+    assert.are.equal(0, r.code)
+    assert.are.equal("CSQU3054383: valid ISO 6346 container number\n", r.out)
+  end)
+
+  it("gives the reason and exits 1 when invalid", function()
+    local r = cli.run { "check", "CGMU2436601" }
+    assert.are.equal(1, r.code)
+    assert.are.equal("CGMU2436601: invalid: check digit is 1, expected 8\n", r.out)
+    local j = cli.run { "check", "--json", "CSQU3054383", "ab" }
+    assert.are.equal(1, j.code)
+    local lines = cli.lines(j.out)
+    assert.is_true(cjson.decode(lines[1]).valid)
+    local bad = cjson.decode(lines[2])
+    assert.is_false(bad.valid)
+    assert.are.equal("must be 11 characters long", bad.reason)
+  end)
+
+  it("needs no configuration", function()
+    local r = cli.run({ "check", "CSQU3054383" }, { env = { SOGET_API_KEY = false,
+      SOGET_CLIENT_ID = false, SOGET_CLIENT_SECRET = false } })
+    assert.are.equal(0, r.code)
+  end)
+end)
+
+describe("soget usage", function()
+  it("has --help for the program and every command, with the exit codes", function()
+    local r = cli.run { "--help" }
+    assert.are.equal(0, r.code)
+    assert.truthy(r.out:find("Exit codes:", 1, true))
+    for _, code in ipairs { "0", "1", "2", "3", "4", "5", "6", "130" } do
+      assert.truthy(r.out:find("\n%s*" .. code .. "  "), "exit code " .. code)
+    end
+    for _, cmd in ipairs { "track", "find", "bulk", "watch", "check" } do
+      assert.truthy(r.out:find("\n   " .. cmd .. " "), cmd)
+      local h = cli.run { cmd, "--help" }
+      assert.are.equal(0, h.code, cmd)
+      assert.truthy(h.out:find("^Usage: soget " .. cmd), cmd)
+      local h2 = cli.run { "help", cmd }
+      assert.are.equal(0, h2.code, cmd)
+      assert.are.equal(h.out, h2.out)
+    end
+  end)
+
+  it("exits 2 on usage errors, with the usage", function()
+    for _, argv in ipairs {
+      {}, { "frob" }, { "track" }, { "track", "A", "--spi", "B" }, { "find", "--limit", "x", "A" },
+      { "track", "ABCDEFGHIJKLMNOPQRSTU" }, { "--color", "pink", "check", "A" },
+      { "bulk" }, { "bulk", "/nonexistent/refs" }, { "watch", "A", "--every", "0" },
+    } do
+      local r = cli.run(argv)
+      assert.are.equal(2, r.code, table.concat(argv, " ") .. ": " .. r.err)
+      assert.are.equal("", r.out)
+      assert.truthy(r.err:find("^Usage: soget") or r.err:find("^soget: "), r.err)
+    end
+  end)
+
+  it("prints its version", function()
+    local r = cli.run { "--version" }
+    assert.are.equal(0, r.code)
+    assert.truthy(r.out:find("^soget %(soget %d+%.%d+%.%d+%)\n$"), r.out)
+  end)
+end)
