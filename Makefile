@@ -21,6 +21,7 @@ LUA_LIBDIR ?= /usr/lib
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
+BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
 CC ?= cc
@@ -48,7 +49,8 @@ DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
   lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
   nginx-light libnginx-mod-http-lua nodejs npm \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
-  luajit2 libluajit2-5.1-dev luarocks valgrind
+  luajit2 libluajit2-5.1-dev luarocks valgrind \
+  lua-argparse lua-dkjson tmux
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo sandbox sandbox-stop clean install \
@@ -121,8 +123,10 @@ sandbox-stop:
 	@sandbox/run stop
 
 install: $(MODULE)
-	install -d $(DESTDIR)$(LIBDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/soget.so
+	sed '1s|^#!.*|#!/usr/bin/env $(LUA)|' bin/soget > $(DESTDIR)$(BINDIR)/soget
+	chmod 0755 $(DESTDIR)$(BINDIR)/soget
 
 clean:
 	rm -rf build
