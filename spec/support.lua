@@ -33,7 +33,7 @@ M.shell_quote = shell_quote
 local function control(method, path)
   local cmd = "curl -sS --max-time 10 -X " .. method .. " " .. shell_quote(M.http .. path)
   local p = assert(io.popen(cmd))
-  local body = p:read("a") or p:read("*a")
+  local body = p:read("*a")   -- "*a": 5.1 and 5.2 reject "a"
   p:close()
   local ok, v = pcall(cjson.decode, body)
   if not ok then error("control endpoint " .. path .. " answered: " .. tostring(body)) end

@@ -1,0 +1,29 @@
+-- Sample script for soget-embed: prints one line about a container.
+--
+--   soget-embed track.lua [REFERENCE]
+--
+-- The client is configured from the environment (SOGET_CLIENT_ID,
+-- SOGET_CLIENT_SECRET, SOGET_API_KEY, SOGET_BASE_URL, ...). Returns 1 (the
+-- host's exit status) when the lookup fails or finds nothing.
+local soget = require "soget"
+
+local reference = arg[1] or "CGMU2436601"
+local page, err = soget.handling_units { reference = reference, limit = 1 }
+if not page then
+  io.stderr:write("track: ", tostring(err), "\n")
+  return 1
+end
+local unit = page.items[1]
+if not unit then
+  io.stderr:write("track: no handling unit for ", reference, "\n")
+  return 1
+end
+
+local events = unit.events or {}
+local last = events[#events]
+local where = unit.huLocation and unit.huLocation.place
+print(string.format("%s %s %s: %s%s (%d events)",
+  unit.reference, unit.pswId or "-", unit.sizeType or "-",
+  last and (last.eventType .. " " .. last.eventDate) or "no events",
+  where and (" at " .. where) or "",
+  #events))

@@ -1,0 +1,60 @@
+rockspec_format = "3.0"
+package = "soget"
+version = "0.1.0-1"
+
+source = {
+  -- Set to the project's published repository before uploading this
+  -- rockspec; `luarocks make` in a source tree does not read it.
+  url = "git+https://example.invalid/soget/soget.git",
+  tag = "v0.1.0",
+}
+
+description = {
+  summary = "Client for SOGET's API Tracing Code REST API",
+  detailed = [[
+A Lua module with a C core (libcurl for HTTP, lua-cjson for JSON) that
+queries SOGET's "API Tracing Code" REST API: OAuth2 client credentials,
+handling-unit lookups by container reference or SPI, decoded pages and
+lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
+]],
+  labels = { "http", "api", "logistics" },
+}
+
+dependencies = {
+  "lua >= 5.1, < 5.5",
+  "lua-cjson",
+}
+
+external_dependencies = {
+  CURL = { library = "curl" },
+}
+
+build = {
+  type = "builtin",
+  modules = {
+    soget = {
+      -- lua_soget.c and every src/*.c (spec/install checks the list).
+      sources = {
+        "lua_soget.c",
+        "src/auth.c",
+        "src/buf.c",
+        "src/client.c",
+        "src/compat.c",
+        "src/cursor.c",
+        "src/decode.c",
+        "src/error.c",
+        "src/iso6346.c",
+        "src/paging.c",
+        "src/request.c",
+        "src/transport_curl.c",
+      },
+      libraries = { "curl" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+    },
+  },
+}
+
+test = {
+  type = "busted",
+}

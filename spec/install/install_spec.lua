@@ -1,0 +1,113 @@
+-- Installing soget like a Lua module: with its rockspec (luarocks make, no
+-- network) and with make install, each into a temporary prefix, then
+-- loading it from there in a fresh interpreter of the runtime under test.
+local sh = require "install.shell"
+
+local file, rockspec = sh.rockspec()
+local version = rockspec.version and rockspec.version:match("^(.-)%-%d+$")
+local expected = "soget " .. tostring(version)
+
+-- Loads soget in a new process with package.cpath = cpath only (and an
+-- empty package.path). lua-cjson, a dependency the prefixes do not hold,
+-- is loaded first from the system's paths. Prints _VERSION.
+local function load_from(cpath)
+  local code = 'require("cjson.safe"); package.path = ""; package.cpath = '
+    .. ("%q"):format(cpath)
+    .. '; local s = require("soget"); io.write(s._VERSION)'
+  return sh.run(sh.quote(sh.lua) .. " -e " .. sh.quote(code), 60)
+end
+
+-- -I flags for the runtime's headers from pkg-config (empty when unknown).
+local function lua_incdir()
+  local p = io.popen("pkg-config --cflags-only-I " .. sh.pc .. " 2>/dev/null")
+  local out = p and p:read("*a") or ""
+  if p then p:close() end
+  return out:match("%-I(%S+)")
+end
+
+describe("the rockspec", function()
+  it("is named after its package and version", function()
+    assert.are.equal("soget", rockspec.package)
+    assert.are.equal("soget-" .. rockspec.version .. ".rockspec", file)
+    assert.are.equal("3.0", rockspec.rockspec_format)
+  end)
+
+  it("has the version the module reports", function()
+    assert.are.equal(expected, require("soget")._VERSION)
+    local h = sh.read_all("src/version.h")
+    assert.are.equal(version, h:match('#define SOGET_VERSION "([^"]+)"'))
+  end)
+
+  it("declares the runtimes, lua-cjson, libcurl and busted", function()
+    local deps = {}
+    for _, d in ipairs(rockspec.dependencies) do deps[d] = true end
+    assert.is_true(deps["lua >= 5.1, < 5.5"])
+    assert.is_true(deps["lua-cjson"])
+    assert.is_table(rockspec.external_dependencies.CURL)
+    assert.are.equal("builtin", rockspec.build.type)
+    assert.are.same({ "curl" }, rockspec.build.modules.soget.libraries)
+    assert.are.equal("busted", rockspec.test.type)
+  end)
+
+  it("builds lua_soget.c and every src/*.c", function()
+    local want = {}
+    local p = assert(io.popen("ls lua_soget.c src/*.c"))
+    for line in p:lines() do want[#want + 1] = line end
+    p:close()
+    local got = {}
+    for _, s in ipairs(rockspec.build.modules.soget.sources) do got[#got + 1] = s end
+    table.sort(want)
+    table.sort(got)
+    assert.are.same(want, got)
+  end)
+end)
+
+describe("installing", function()
+  local tmp
+
+  before_each(function() tmp = sh.mktemp() end)
+  after_each(function()
+    sh.rmtree(tmp)
+    tmp = nil
+  end)
+
+  it("with luarocks make --deps-mode=none into a tree", function()
+    if not sh.have("luarocks") then
+      pending("luarocks is not installed (Debian package luarocks)")
+      return
+    end
+    -- Built from a copy so the source tree gets no objects.
+    sh.check("mkdir -p " .. sh.quote(tmp .. "/src") .. " && cp -R lua_soget.c src "
+      .. sh.quote(file) .. " " .. sh.quote(tmp .. "/src/"))
+    local cmd = "cd " .. sh.quote(tmp .. "/src") .. " && luarocks make"
+      .. " --tree=" .. sh.quote(tmp .. "/tree") .. " --deps-mode=none"
+      .. " --lua-version=" .. sh.abi .. " " .. sh.quote(file)
+    local incdir = lua_incdir()
+    if incdir then cmd = cmd .. " LUA_INCDIR=" .. sh.quote(incdir) end
+    sh.check(cmd)
+    local so = tmp .. "/tree/lib/lua/" .. sh.abi .. "/soget.so"
+    assert.is_true(sh.exists(so), so .. " missing")
+    local code, out = load_from(tmp .. "/tree/lib/lua/" .. sh.abi .. "/?.so")
+    assert.are.equal(0, code, out)
+    assert.are.equal(expected, out)
+  end)
+
+  it("with make install PREFIX=...", function()
+    sh.check("make install LUA_VERSION=" .. sh.runtime .. " PREFIX=" .. sh.quote(tmp))
+    local dir = tmp .. "/lib/lua/" .. sh.abi
+    assert.is_true(sh.exists(dir .. "/soget.so"))
+    local code, out = load_from(dir .. "/?.so")
+    assert.are.equal(0, code, out)
+    assert.are.equal(expected, out)
+  end)
+
+  it("with make install DESTDIR=... (staged)", function()
+    sh.check("make install LUA_VERSION=" .. sh.runtime
+      .. " PREFIX=/usr/local DESTDIR=" .. sh.quote(tmp .. "/stage"))
+    local dir = tmp .. "/stage/usr/local/lib/lua/" .. sh.abi
+    assert.is_true(sh.exists(dir .. "/soget.so"))
+    local code, out = load_from(dir .. "/?.so")
+    assert.are.equal(0, code, out)
+    assert.are.equal(expected, out)
+  end)
+end)
