@@ -54,10 +54,18 @@ void soget_page_attach(lua_State *L, int page, int ci, int qi) {
   lua_pop(L, 2);
 }
 
+/* A page's number, clamped to the API's int32 range: a script may have
+ * changed the page (or fed one) with NaN or a huge value, which must not
+ * overflow a long; the cursor then stops on the inconsistency. */
 static long int_field(lua_State *L, int t, const char *k, long dflt) {
   long v = dflt;
   lua_getfield(L, t, k);
-  if (lua_type(L, -1) == LUA_TNUMBER) v = (long)lua_tonumber(L, -1);
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    lua_Number d = lua_tonumber(L, -1);
+    if (d >= 2147483647.0) v = 2147483647L;
+    else if (d <= -2147483647.0) v = -2147483647L;
+    else if (d == d) v = (long)d;
+  }
   lua_pop(L, 1);
   return v;
 }
@@ -183,6 +191,7 @@ static int pager_next(lua_State *L) {
   for (;;) {
     lua_getfield(L, uv, UV_PAGE);
     lua_getfield(L, -1, "items");            /* uv page items */
+    if (!lua_istable(L, -1)) pg->idx = pg->n;  /* a script replaced them */
     while (pg->idx < pg->n) {
       lua_rawgeti(L, -1, (lua_Integer)++pg->idx);
       if (lua_type(L, -1) == LUA_TTABLE) {
@@ -250,11 +259,11 @@ static int pager_feed(lua_State *L) {
   off = luaL_checknumber(L, 3);
   luaL_argcheck(L, !pg->closed && !pg->cur.done && pg->idx >= pg->n, 1,
                 "this pager is not waiting for a page");
-  luaL_argcheck(L, (long)off == pg->cur.next_offset, 3,
+  luaL_argcheck(L, off == (lua_Number)pg->cur.next_offset, 3,
                 "not the offset this pager asked for");
   lua_settop(L, 3);
   soget_getuv(L, 1);
-  take_page(L, pg, 4, 2, (long)off);
+  take_page(L, pg, 4, 2, pg->cur.next_offset);
   return 0;
 }
 
