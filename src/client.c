@@ -943,6 +943,8 @@ static int call_response(lua_State *L) {
   double retry_after = ra ? soget_parse_retry_after(ra, rn) : -1;
   soget_err e;
   int step;
+  /* NaN or a huge number would overflow the conversion to long */
+  luaL_argcheck(L, status >= 0 && status < 1000, 2, "must be an HTTP status (0-999)");
   soget_err_clear(&e);
   lua_settop(L, 5);
   step = soget_call_response(L, lc->c, &lc->k, (long)status, body, len, retry_after, loc, &e);
