@@ -1,0 +1,158 @@
+-- Abuse: hostile answers from the server, over real sockets. Bodies far
+-- over the size cap, 100,000 events, JSON nested 1,000 and 100,000 deep,
+-- a server trickling one byte a second or closing mid-body, redirects to
+-- other origins: a clear error in bounded time and memory, never a crash,
+-- a hang, or credentials sent elsewhere.
+local S = require "support"
+local W = require "abuse.watch"
+
+local UNDER_VALGRIND = (S.lua or ""):find("valgrind", 1, true) ~= nil
+local UNDER_ASAN = (S.lua or ""):find("asan", 1, true) ~= nil
+-- Instrumented runs are slower; the bounds below only stretch by this.
+local SLOW = UNDER_VALGRIND and 20 or UNDER_ASAN and 3 or 1
+
+local function now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("*a"))
+  p:close()
+  return t
+end
+
+local function rss_kib()
+  local f = io.open("/proc/self/status")
+  if not f then return 0 end
+  local kib
+  for line in f:lines() do kib = kib or tonumber(line:match("^VmRSS:%s+(%d+)")) end
+  f:close()
+  return kib or 0
+end
+
+local function urlencode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local function fetch(opts, query)
+  local c = S.client(opts)
+  local t0 = now()
+  local page, err = W.see(c:handling_units(query or "CGMU2436601"))
+  local elapsed = now() - t0
+  W.note_tokens(c)
+  W.see(c)
+  c:close()
+  return page, err, elapsed
+end
+
+describe("abuse: server answers", function()
+  before_each(function() S.reset() end)
+
+  it("refuses a 10 MB body at the size cap, in bounded memory", function()
+    collectgarbage(); collectgarbage()
+    local rss0 = rss_kib()
+    local page, err = fetch{ base_url = S.fault_base("huge:bytes=10485760") }
+    assert.is_nil(page)
+    assert.are.equal("http", err.kind)
+    assert.truthy(err.message:find("max_response_size", 1, true), err.message)
+    assert.is_false(err.retryable)
+    assert.are.equal(1, S.stats().api_requests, "not retried")
+    if not UNDER_VALGRIND and not UNDER_ASAN then
+      -- the cap (8 MiB) may be buffered once; never the whole body and copies
+      assert.truthy(rss_kib() - rss0 < 24 * 1024, ("RSS grew %d KiB"):format(rss_kib() - rss0))
+    end
+    -- and a small cap holds just the same
+    page, err = fetch{ base_url = S.fault_base("huge:bytes=10485760"), max_response_size = 4096 }
+    assert.is_nil(page)
+    assert.truthy(err.message:find("4096", 1, true), err.message)
+  end)
+
+  it("refuses 100,000 events over the cap, decodes them under a larger one", function()
+    -- the sandbox gives each unit at most 20,000 events: five units
+    local q = { reference = "MSCU", limit = 5 }
+    local page, err = fetch({ base_url = S.fault_base("large:events=100000") }, q)
+    assert.is_nil(page)
+    assert.truthy(err.message:find("max_response_size", 1, true), err.message)
+    page, err = fetch({ base_url = S.fault_base("large:events=100000"), timeout = 30 * SLOW,
+      max_response_size = 64 * 1024 * 1024 }, q)
+    assert.is_nil(err)
+    local n = 0
+    for _, hu in ipairs(page.items) do
+      n = n + #hu.events
+      assert.is_string(hu.events[#hu.events].eventDate)
+    end
+    assert.are.equal(100000, n)
+  end)
+
+  it("fails cleanly on JSON nested 1,000 and 100,000 deep (no C-stack overflow)", function()
+    for _, depth in ipairs{ 1000, 100000 } do
+      local page, err = fetch{ base_url = S.fault_base("deep:depth=" .. depth) }
+      assert.is_nil(page, depth)
+      assert.are.equal("decode", err.kind)
+      assert.truthy(err.message:find("deep", 1, true) or err.message:find("nest", 1, true),
+        err.message)
+      assert.is_false(err.retryable)
+    end
+  end)
+
+  it("holds the total timeout against a server trickling one byte a second", function()
+    local page, err, elapsed = fetch{ base_url = S.fault_base("trickle:bps=1"), timeout = 2,
+      retries = 2 }
+    assert.is_nil(page)
+    assert.are.equal("timeout", err.kind)
+    assert.truthy(elapsed < 2 + 2 * SLOW, ("took %.2f s"):format(elapsed))
+  end)
+
+  it("reports a server closing the connection mid-body as a network error", function()
+    local page, err, elapsed = fetch{ base_url = S.fault_base("truncate"), retries = 2 }
+    assert.is_nil(page)
+    assert.are.equal("network", err.kind)
+    assert.is_true(err.retryable)
+    assert.are.equal(3, S.stats().api_requests, "two retries, then the error")
+    assert.truthy(elapsed < 5 * SLOW, ("took %.2f s"):format(elapsed))
+    page, err = fetch{ base_url = S.fault_base("reset"), retries = 0 }
+    assert.is_nil(page)
+    assert.are.equal("network", err.kind)
+  end)
+
+  it("never follows a redirect to another origin, so credentials stay home", function()
+    local host_port = S.base_url:match("^https://([^/]+)")
+    local http_port = S.http:match(":(%d+)$")
+    local targets = {
+      S.http .. "/api-tracing-code/v1/handling-units?reference=CGMU2436601",       -- http
+      (S.base_url:gsub("^https://127%.0%.0%.1:%d+", "https://127.0.0.1:" .. http_port)) ..
+        "/handling-units?reference=CGMU2436601",                                 -- port
+      "https://" .. host_port .. "@localhost:" .. http_port .. "/x",              -- userinfo
+      "https://localhost" .. S.base_url:match("^https://127%.0%.0%.1(:%d+/.*)$") ..
+        "/handling-units?reference=CGMU2436601",                                 -- host name
+      "//localhost:" .. http_port .. "/x",                                        -- scheme-relative
+    }
+    for _, to in ipairs(targets) do
+      S.reset()
+      local page, err = fetch{ base_url = S.fault_base("redirect:to=" .. urlencode(to)) }
+      assert.is_nil(page, to)
+      assert.are.equal("http", err.kind, to)
+      local st = S.stats()
+      assert.are.equal(1, st.api_requests, "followed " .. to)
+      for _, r in ipairs(S.requests(10)) do
+        assert.truthy(r.path:find("^/_fault/redirect") or r.path:find("/token$"),
+          "a request reached " .. r.path)
+      end
+    end
+  end)
+
+  it("refuses another origin's Location through the Call seam too", function()
+    local c = S.client()
+    c:set_token("abuse-token", 60)
+    local call = c:begin("CGMU2436601")
+    assert(call:request())
+    local page, err = W.see(call:response(307, "", nil, "https://elsewhere.invalid/x"))
+    assert.is_nil(page)
+    assert.are.equal("http", err.kind)
+    local req, over = W.see(call:request())
+    assert.is_nil(req)
+    assert.truthy(over.message:find("over", 1, true), over.message)
+    c:close()
+  end)
+
+  it("leaks no secret into anything it produced", function()
+    W.check()
+  end)
+end)
