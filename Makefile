@@ -125,6 +125,8 @@ sandbox-stop:
 install: $(MODULE)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/soget.so
+	install -d $(DESTDIR)$(LUADIR)/soget
+	install -m 0644 lua/soget/ngx.lua $(DESTDIR)$(LUADIR)/soget/ngx.lua
 	sed '1s|^#!.*|#!/usr/bin/env $(LUA)|' bin/soget > $(DESTDIR)$(BINDIR)/soget
 	chmod 0755 $(DESTDIR)$(BINDIR)/soget
 

@@ -1,0 +1,83 @@
+-- The handler of examples/openresty/nginx.conf: lookups that never block
+-- the nginx worker. Copy it next to your nginx.conf (on lua_package_path).
+--
+--   GET /units/{reference}  -> {"total":…, "items":[…]} (404 when nothing matches)
+--   GET /prefix/{prefix}    -> every matching unit, fetched page by page:
+--                              {"total":…, "count":…, "items":[…]}
+local soget = require "soget"
+local sng = require "soget.ngx"
+local cjson = require "cjson.safe"
+
+local M = {}
+
+local client   -- one per worker, made on first use
+
+-- "https://host:port/path" -> "https://host:port"
+local function origin(url)
+  return url:match("^(https?://[^/]+)")
+end
+
+-- Runs in every worker: the driver's settings. The API and the token
+-- endpoint go through the upstream "soget_api" of nginx.conf.
+function M.init_worker()
+  local base = os.getenv("SOGET_BASE_URL")
+    or "https://soget-api-integration.azure-api.net/api-tracing-code/v1"
+  local token = os.getenv("SOGET_TOKEN_URL")
+    or "https://soget-api-integration.azure-api.net/soget-connect/v1/openid-connect/token"
+  sng.configure{
+    location = "/_soget",
+    upstreams = { [origin(base)] = "soget_api", [origin(token)] = "soget_api" },
+    token_cache = sng.token_cache("soget_tokens"),
+  }
+end
+
+local function get_client()
+  if not client then
+    -- Credentials and URLs from the environment (the env lines of nginx.conf).
+    -- The client's libcurl transport stays unused: soget.ngx does the I/O.
+    client = soget.client{ timeout = 15 }
+  end
+  return client
+end
+
+local function reply(status, value)
+  ngx.status = status
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(value))
+  return ngx.exit(ngx.HTTP_OK)
+end
+
+local function failure(err)
+  -- err.message never holds a secret; 502 for the upstream's failures
+  local status = err.kind == "api" and 400 or 502
+  return reply(status, { error = err.kind, message = err.message, code = err.code })
+end
+
+function M.unit(reference)
+  reference = ngx.unescape_uri(reference)
+  if #reference > 17 then return reply(400, { error = "reference too long" }) end
+  local page, err = sng.handling_units(get_client(), { reference = reference })
+  if not page then return failure(err) end
+  if page.total == 0 then return reply(404, { error = "not found", reference = reference }) end
+  return reply(200, { total = page.total, items = page.items })
+end
+
+function M.prefix(prefix)
+  prefix = ngx.unescape_uri(prefix)
+  if #prefix > 17 then return reply(400, { error = "prefix too long" }) end
+  local c = get_client()
+  local page, err = sng.handling_units(c, { reference = prefix, limit = 10 })
+  if not page then return failure(err) end
+  local items = {}
+  -- Further pages are fetched as the loop needs them; a failed page raises.
+  local ok, e = pcall(function()
+    for hu in sng.iter(c, page, { max_items = 5000 }) do items[#items + 1] = hu end
+  end)
+  if not ok then
+    if type(e) == "table" and e.kind then return failure(e) end
+    error(e, 0)
+  end
+  return reply(200, { total = page.total, count = #items, items = items })
+end
+
+return M

@@ -1,0 +1,240 @@
+-- soget.ngx for real: nginx with its Lua module (Debian's packages) runs
+-- examples/openresty (nginx.conf and lookup.lua) against the sandbox, on
+-- free 127.0.0.1 ports in a temp prefix; each nginx is stopped by PID.
+local S = require "support"
+local N = require "openresty.server"
+local cjson = require "cjson"
+
+local function json(body)
+  local ok, v = pcall(cjson.decode, body)
+  assert(ok, "not JSON: " .. tostring(body):sub(1, 300))
+  return v
+end
+
+-- A value for the probe's fault parameter (percent signs kept).
+local function arg(s)
+  return (s:gsub("[^%w%-._~:=]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local function urlencode(s)
+  return (s:gsub("[^%w%-._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local function probe(srv, fault, extra)
+  local st, body = N.get(srv.url .. "/t/lookup?fault=" .. arg(fault or "") .. (extra or ""))
+  assert.are.equal(200, st, body)
+  return json(body)
+end
+
+local function control(path)
+  local st, body = N.get(S.http .. path)
+  assert.are.equal(200, st)
+  return json(body)
+end
+
+local function stop(srv)
+  if srv then srv.stop() end
+end
+
+describe("soget.ngx in nginx", function()
+  describe("one worker", function()
+    local srv
+    setup(function() srv = N.start{ workers = 1 } end)
+    teardown(function() stop(srv) end)
+    before_each(function() S.reset() end)
+
+    it("serves a container's data as JSON", function()
+      local st, body, h = N.get(srv.url .. "/units/CGMU2436601")
+      assert.are.equal(200, st, body)
+      assert.truthy(h["content-type"]:find("application/json", 1, true))
+      local v = json(body)
+      assert.are.equal(1, v.total)
+      assert.are.equal("CNI0000063978", v.items[1].pswId)
+      assert.are.equal("CGMU2436601", v.items[1].reference)
+      assert.are.equal("FRLEH", v.items[1].huLocation.place)
+    end)
+
+    it("answers 404 when nothing matches", function()
+      local st, body = N.get(srv.url .. "/units/ZZZZ9999999")
+      assert.are.equal(404, st, body)
+    end)
+
+    it("sends only soget's headers upstream, over kept-alive HTTP/1.1", function()
+      N.get(srv.url .. "/units/CGMU2436601", { "Cookie: session=user-secret",
+        "Authorization: Basic dXNlcjpwYXNz", "X-Forwarded-For: 10.1.2.3" })
+      N.get(srv.url .. "/units/CGMU2436601")
+      local reqs = S.requests(10)
+      assert.truthy(#reqs >= 2)
+      local allowed = { accept = true, authorization = true, host = true,
+        ["ocp-apim-subscription-key"] = true, ["user-agent"] = true,
+        ["content-type"] = true, ["content-length"] = true }
+      for _, r in ipairs(reqs) do
+        for k in pairs(r.headers) do assert.truthy(allowed[k], "header sent upstream: " .. k) end
+        local ua = r.headers["user-agent"]
+        assert.truthy(ua:find("^soget/[%d.]+ %(ngx_lua%)$"), ua)
+        assert.are.equal("1.1", r.http_version)
+        if r.kind == "api" then
+          assert.truthy(r.headers.authorization:find("^Bearer "))
+          assert.are.equal(S.api_key, r.headers["ocp-apim-subscription-key"])
+        end
+      end
+      local st = S.stats()
+      assert.are.equal(1, st.connections)
+      assert.are.equal(0, st.token_requests)   -- the shared token was reused
+    end)
+
+    it("lists every match of a prefix, paging in the handler", function()
+      local st, body = N.get(srv.url .. "/prefix/MSCU")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      local expected = control("/_control/units?reference=MSCU").total
+      assert.truthy(v.total > 100)
+      assert.are.equal(expected, v.total)
+      assert.are.equal(v.total, v.count)
+      local seen = {}
+      for _, hu in ipairs(v.items) do
+        assert.is_nil(seen[hu.pswId], "twice: " .. tostring(hu.pswId))
+        seen[hu.pswId] = true
+        assert.are.equal("MSCU", hu.reference:sub(1, 4))
+      end
+      local stats = S.stats()
+      assert.are.equal(math.ceil(v.total / 10), stats.api_requests)
+      assert.are.equal(1, stats.connections)
+    end)
+
+    it("retries a 503 after ngx.sleep waits", function()
+      local v = probe(srv, "503-then-ok:n=2:id=" .. S.uid())
+      assert.is_nil(v.error)
+      assert.are.equal("CNI0000063978", v.first)
+      assert.are.equal(2, v.stats.retries)
+      assert.truthy(v.seconds > 0.05)
+      assert.are.equal(3, S.stats().api_requests)
+    end)
+
+    it("honours Retry-After on a 429", function()
+      local v = probe(srv, "429:n=1:retry-after=1:id=" .. S.uid())
+      assert.is_nil(v.error)
+      assert.are.equal(1, v.stats.retries)
+      assert.truthy(v.seconds >= 0.9, v.seconds)
+    end)
+
+    it("reports a connection closed without an answer as a retryable network error", function()
+      local v = probe(srv, "reset")
+      assert.are.equal("network", v.error.kind)
+      assert.is_true(v.error.retryable)
+      assert.are.equal(3, S.stats().api_requests)   -- the request and 2 retries
+      v = probe(srv, "truncate", "&retries=0")
+      assert.are.equal("network", v.error.kind)
+      assert.truthy(v.error.message:find("cut short", 1, true))
+    end)
+
+    it("passes the API's errors through as soget errors", function()
+      local v = probe(srv, "500")
+      assert.are.equal("http", v.error.kind)
+      assert.are.equal(500, v.error.status)
+      v = probe(srv, "403")
+      assert.are.equal("auth", v.error.kind)
+      v = probe(srv, "malformed")
+      assert.are.equal("decode", v.error.kind)
+    end)
+
+    it("follows a redirect to the API's own origin", function()
+      local to = S.https .. "/api-tracing-code/v1/handling-units?reference=CGMU2436601"
+      local v = probe(srv, "redirect:to=" .. urlencode(to))
+      assert.is_nil(v.error)
+      assert.are.equal("CNI0000063978", v.first)
+      local reqs = S.requests(2)
+      assert.are.equal(307, reqs[1].status)
+      assert.are.equal(200, reqs[2].status)
+      assert.are.equal(S.api_key, reqs[2].headers["ocp-apim-subscription-key"])
+    end)
+
+    it("checks its options and sends nothing to an origin it has no upstream for", function()
+      local st, body = N.get(srv.url .. "/t/options")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.truthy(v.unknown_option:find("unknown option 'bogus'", 1, true), v.unknown_option)
+      assert.truthy(v.no_dict:find("no lua_shared_dict named 'no_such_dict'", 1, true), v.no_dict)
+      assert.truthy(v.bad_query, "an unknown query key raises")
+      assert.are.equal("network", v.no_upstream.kind)
+      assert.is_false(v.no_upstream.retryable)
+      local msg = v.no_upstream.message
+      assert.truthy(msg:find("no upstream configured for https://127.0.0.1:", 1, true), msg)
+      assert.are.equal(0, S.stats().api_requests)
+    end)
+
+    it("renews a refused token once and shares the new one", function()
+      local fault = "expire-token:after=1:id=" .. S.uid()
+      assert.is_nil(probe(srv, fault).error)          -- the token's last good request
+      S.reset()
+      local v = probe(srv, fault)                       -- 401, renewal, retry
+      assert.is_nil(v.error)
+      assert.are.equal("CNI0000063978", v.first)
+      assert.are.equal(1, S.stats().token_requests)
+      v = probe(srv, "")                                -- another client: the shared token
+      assert.is_nil(v.error)
+      local st, body = N.get(srv.url .. "/units/CGMU2436601")
+      assert.are.equal(200, st, body)
+      assert.are.equal(1, S.stats().token_requests)
+    end)
+  end)
+
+  describe("with 200 ms of upstream latency", function()
+    local srv
+    setup(function()
+      srv = N.start{ workers = 1, base_url = S.fault_base("delay:ms=200") }
+    end)
+    teardown(function() stop(srv) end)
+
+    it("serves 50 concurrent lookups from one worker without blocking it", function()
+      assert.are.equal(200, (N.get(srv.url .. "/units/CGMU2436601")))   -- token in place
+      local urls = {}
+      for i = 1, 50 do urls[i] = srv.url .. "/units/CGMU2436601?n=" .. i end
+      local results, seconds = N.parallel(urls, 50)
+      assert.are.equal(50, #results)
+      local workers = {}
+      for _, r in ipairs(results) do
+        assert.are.equal(200, r.status)
+        assert.truthy(r.size > 100)
+        workers[r.worker] = true
+      end
+      local n = 0
+      for _ in pairs(workers) do n = n + 1 end
+      assert.are.equal(1, n)
+      -- one after the other they would take 50 x 200 ms = 10 s
+      assert.truthy(seconds < 5, ("50 lookups took %.2f s"):format(seconds))
+    end)
+
+    it("while the blocking libcurl path holds the worker for each call", function()
+      assert.are.equal(200, (N.get(srv.blocking_url .. "/units/CGMU2436601")))
+      local urls = {}
+      for i = 1, 5 do urls[i] = srv.blocking_url .. "/units/CGMU2436601?n=" .. i end
+      local results, seconds = N.parallel(urls, 5)
+      for _, r in ipairs(results) do assert.are.equal(200, r.status) end
+      assert.truthy(seconds >= 0.95, ("5 blocking lookups took %.2f s"):format(seconds))
+    end)
+  end)
+
+  describe("two workers", function()
+    local srv
+    setup(function() srv = N.start{ workers = 2 } end)
+    teardown(function() stop(srv) end)
+
+    it("share one token: a single token request for all of them", function()
+      S.reset()
+      local urls = {}
+      for i = 1, 200 do urls[i] = srv.url .. "/units/CGMU2436601?n=" .. i end
+      local results = N.parallel(urls, 50)
+      assert.are.equal(200, #results)
+      local workers, n = {}, 0
+      for _, r in ipairs(results) do
+        assert.are.equal(200, r.status)
+        if not workers[r.worker] then workers[r.worker] = true; n = n + 1 end
+      end
+      assert.are.equal(2, n)
+      local st = S.stats()
+      assert.are.equal(1, st.token_requests)
+      assert.are.equal(200, st.api_requests)
+    end)
+  end)
+end)

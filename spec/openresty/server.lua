@@ -1,0 +1,222 @@
+-- Starts an nginx of its own for the OpenResty driver's specs and bench:
+-- examples/openresty/nginx.conf, pointed at the sandbox (its upstream,
+-- CA, TLS name, free ports, a temp prefix), plus a second server with the
+-- blocking libcurl path. Talks to it with the curl command line only.
+-- Works under any Lua (no modules needed).
+local M = {}
+
+local function q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.q = q
+
+local function read(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local function ok(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+
+local function file(path, mode, data)
+  local f = assert(io.open(path, mode))
+  if data then f:write(data); f:close(); return end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+M.root = (os.getenv("SOGET_ROOT") or read("pwd")):gsub("%s+$", "")
+local NGINX = os.getenv("SOGET_SANDBOX_NGINX")
+  or (read("command -v nginx || echo /usr/sbin/nginx"):gsub("%s+$", ""))
+local MODULES = os.getenv("SOGET_SANDBOX_NGINX_MODULES") or "/usr/lib/nginx/modules"
+local MODULE_DIR = os.getenv("SOGET_NGX_MODULE_DIR") or (M.root .. "/build/luajit")
+local CJSON_DIR = os.getenv("SOGET_NGX_CJSON_DIR") or "/usr/lib/x86_64-linux-gnu/lua/5.1"
+
+-- build/luajit/soget.so, brought up to date (make is incremental). A
+-- failed build is fatal only when there is no module at all.
+function M.ensure_module()
+  local built = ok("cd " .. q(M.root) .. " && env -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL "
+    .. "make --no-print-directory LUA_VERSION=jit BUILD_DIR=build/luajit >/dev/null 2>&1")
+  if io.open(MODULE_DIR .. "/soget.so") then
+    if not built then
+      io.stderr:write("openresty: make LUA_VERSION=jit failed; using the existing module\n")
+    end
+    return
+  end
+  error("make LUA_VERSION=jit failed and there is no " .. MODULE_DIR .. "/soget.so")
+end
+
+local function free_port(taken)
+  local script = [[
+for i in $(seq 1 200); do
+  p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+  case " $0 " in *" $p "*) continue ;; esac
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; exit 0; fi
+done
+exit 1]]
+  local p = tonumber(read("bash -c " .. q(script) .. " " .. q(table.concat(taken, " "))))
+  return assert(p, "no free port")
+end
+
+-- Replaces `from` (exactly once) in the example's text.
+local function swap(text, from, to)
+  local a, b = text:find(from, 1, true)
+  assert(a, "examples/openresty/nginx.conf no longer has: " .. from)
+  assert(not text:find(from, b + 1, true), "twice in examples/openresty/nginx.conf: " .. from)
+  return text:sub(1, a - 1) .. to .. text:sub(b + 1)
+end
+
+local function conf(o)
+  local t = file(M.root .. "/examples/openresty/nginx.conf", "rb")
+  local hostport = assert(o.base_url:match("^https?://([^/]+)"), "bad base URL")
+  local user = read("id -u"):match("^0%s") and "user root root;\n" or ""
+  t = swap(t, "load_module /usr/lib/nginx/modules/ndk_http_module.so;",
+    "load_module " .. MODULES .. "/ndk_http_module.so;")
+  t = swap(t, "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;",
+    "load_module " .. MODULES .. "/ngx_http_lua_module.so;")
+  t = swap(t, "worker_processes 2;", user .. "worker_processes " .. o.workers .. ";")
+  t = swap(t, "env SOGET_TOKEN_URL;", "env SOGET_TOKEN_URL;\nenv SOGET_CA_FILE;")
+  t = swap(t, 'lua_package_path "/usr/local/share/lua/5.1/?.lua;/etc/nginx/lua/?.lua;;";',
+    ('lua_package_path "%s/lua/?.lua;%s/examples/openresty/?.lua;%s/spec/openresty/?.lua;;";')
+      :format(M.root, M.root, M.root))
+  t = swap(t, 'lua_package_cpath "/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";',
+    ('lua_package_cpath "%s/?.so;%s/?.so;;";'):format(MODULE_DIR, CJSON_DIR))
+  t = swap(t, "server soget-api-integration.azure-api.net:443;", "server " .. hostport .. ";")
+  t = swap(t, "proxy_ssl_name soget-api-integration.azure-api.net;", "proxy_ssl_name localhost;")
+  t = swap(t, "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
+    'proxy_ssl_trusted_certificate "' .. o.ca_file .. '";')
+  t = swap(t, "listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. o.port .. " reuseport;\n\n"
+    .. '        location = /t/lookup { content_by_lua_block { require("probe").lookup() } }\n'
+    .. '        location = /t/options { content_by_lua_block { require("probe").options() } }')
+  -- which worker answered; and the blocking libcurl path beside the driver
+  local extra = ([[
+    header_filter_by_lua_block { ngx.header["X-Worker"] = ngx.worker.pid() }
+
+    server {
+        listen 127.0.0.1:%d reuseport;
+        location = /ping { return 200 "ok"; }
+        location ~ ^/units/([^/]+)$ {
+            content_by_lua_block { require("blocking").unit(ngx.var[1]) }
+        }
+    }
+}
+]]):format(o.blocking_port)
+  local last = assert(t:find("}%s*$"), "no closing brace")
+  return t:sub(1, last - 1) .. extra
+end
+
+-- Starts nginx. o: workers (1), base_url, token_url (default: the
+-- sandbox's from the environment). Returns a server: url, blocking_url,
+-- pid, dir, stop().
+function M.start(o)
+  o = o or {}
+  M.ensure_module()
+  o.workers = o.workers or 1
+  o.base_url = o.base_url or assert(os.getenv("SOGET_BASE_URL"), "SOGET_BASE_URL not set")
+  o.token_url = o.token_url or assert(os.getenv("SOGET_TOKEN_URL"), "SOGET_TOKEN_URL not set")
+  o.ca_file = o.ca_file or assert(os.getenv("SOGET_CA_FILE"), "SOGET_CA_FILE not set")
+  local dir = read("mktemp -d \"${TMPDIR:-/tmp}/soget-ngx.XXXXXX\""):gsub("%s+$", "")
+  assert(dir ~= "", "mktemp failed")
+  assert(ok("mkdir -p " .. q(dir .. "/tmp")))
+  local started
+  for _ = 1, 5 do
+    o.port = free_port({})
+    o.blocking_port = free_port({ o.port })
+    file(dir .. "/nginx.conf", "wb", conf(o))
+    -- (not under a sanitizer runtime a test run may have preloaded)
+    local cmd = ("env -u LD_PRELOAD SOGET_BASE_URL=%s SOGET_TOKEN_URL=%s %s -p %s -c %s -e %s "
+      .. ">%s 2>&1"):format(
+      q(o.base_url), q(o.token_url), q(NGINX), q(dir .. "/"), q(dir .. "/nginx.conf"),
+      q(dir .. "/error.log"), q(dir .. "/start.log"))
+    if ok(cmd) then started = true; break end
+    local log = file(dir .. "/start.log", "rb")
+      .. (io.open(dir .. "/error.log") and file(dir .. "/error.log", "rb") or "")
+    if not log:find("Address already in use", 1, true) then
+      ok("rm -rf " .. q(dir))
+      error("nginx did not start:\n" .. log)
+    end
+  end
+  assert(started, "nginx did not start: no free ports")
+  local s = {
+    dir = dir,
+    url = "http://127.0.0.1:" .. o.port,
+    blocking_url = "http://127.0.0.1:" .. o.blocking_port,
+  }
+  for _ = 1, 100 do
+    local pid = io.open(dir .. "/nginx.pid") and file(dir .. "/nginx.pid", "rb"):match("%d+")
+    if pid and M.get(s.blocking_url .. "/ping") == 200 then s.pid = pid; break end
+    ok("sleep 0.1")
+  end
+  function s.stop()
+    if s.pid then
+      ok("kill -TERM " .. s.pid .. " 2>/dev/null")
+      for _ = 1, 100 do
+        if not ok("kill -0 " .. s.pid .. " 2>/dev/null") then break end
+        ok("sleep 0.1")
+      end
+      s.pid = nil
+    end
+    ok("rm -rf " .. q(dir))
+  end
+  function s.log()
+    return io.open(dir .. "/error.log") and file(dir .. "/error.log", "rb") or ""
+  end
+  if not s.pid then
+    local log = s.log()
+    s.stop()
+    error("nginx did not answer within 10 s:\n" .. log)
+  end
+  return s
+end
+
+-- One GET: status, body, headers (lowercased names). extra: request
+-- header lines.
+function M.get(url, extra)
+  local h = {}
+  for _, line in ipairs(extra or {}) do h[#h + 1] = "-H " .. q(line) end
+  local out = read("curl -sS -i --max-time 30 " .. table.concat(h, " ") .. " " .. q(url)
+    .. " 2>/dev/null")
+  local head, body = out:match("^(.-)\r?\n\r?\n(.*)$")
+  if not head then return 0, "", {} end
+  local status = tonumber(head:match("^HTTP/[%d.]+ (%d+)")) or 0
+  local headers = {}
+  for k, v in head:gmatch("\n([^:\r\n]+):%s*([^\r\n]*)") do headers[k:lower()] = v end
+  return status, body, headers
+end
+
+-- Fetches every URL, at most `max` at once (curl --parallel). Returns the
+-- list of {status, size, worker} in no particular order, and the seconds
+-- the whole batch took.
+function M.parallel(urls, max)
+  local cfg = os.tmpname()
+  local lines = {}
+  for _, u in ipairs(urls) do
+    lines[#lines + 1] = ('url = "%s"\noutput = "/dev/null"\n'):format(u)
+  end
+  file(cfg, "wb", table.concat(lines))
+  local cmd = ("s=$(date +%%s%%N); curl -sS --parallel --parallel-immediate --parallel-max %d "
+    .. "--max-time 60 -K %s -w '%%{http_code} %%{size_download} %%header{x-worker}\\n' "
+    .. "2>/dev/null; e=$(date +%%s%%N); echo \"elapsed $(( (e - s) / 1000000 ))\"")
+    :format(max or 50, q(cfg))
+  local out = read("bash -c " .. q(cmd))
+  os.remove(cfg)
+  local results, ms = {}, nil
+  for line in out:gmatch("[^\n]+") do
+    local e = line:match("^elapsed (%d+)")
+    if e then ms = tonumber(e)
+    else
+      local code, size, worker = line:match("^(%d+) (%d+) ?(%S*)")
+      if code then
+        results[#results + 1] = { status = tonumber(code), size = tonumber(size), worker = worker }
+      end
+    end
+  end
+  return results, (ms or 0) / 1000
+end
+
+return M
