@@ -1,0 +1,153 @@
+-- Abuse: TLS servers soget must refuse. The setup makes a throwaway CA and
+-- certificates with the openssl command line in a temporary directory and
+-- serves each from `openssl s_server -www` on a free 127.0.0.1 port;
+-- teardown stops every server by its PID and removes the directory.
+local S = require "support"
+local W = require "abuse.watch"
+
+local q = S.shell_quote
+
+local function sh(cmd)
+  local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"exit=$?\""))
+  local out = p:read("*a")
+  p:close()
+  local code = tonumber(out:match("exit=(%d+)%s*$"))
+  return code, (out:gsub("exit=%d+%s*$", ""))
+end
+
+local function must(cmd)
+  local code, out = sh(cmd)
+  assert(code == 0, cmd .. "\n" .. out)
+  return out
+end
+
+describe("abuse: TLS", function()
+  local dir, servers = nil, {}
+
+  local function leaf(name, ext, dates)
+    local key, csr, pem = dir .. "/" .. name .. ".key", dir .. "/" .. name .. ".csr",
+      dir .. "/" .. name .. ".pem"
+    must(("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes " ..
+      "-keyout %s -out %s -subj /CN=%s"):format(q(key), q(csr), name))
+    local extfile = dir .. "/" .. name .. ".ext"
+    local f = assert(io.open(extfile, "w"))
+    f:write(ext, "\n")
+    f:close()
+    if dates then
+      -- openssl ca sets any validity period, including one in the past
+      must(("openssl ca -batch -config %s -in %s -out %s -extfile %s -startdate %s -enddate %s -notext")
+        :format(q(dir .. "/ca.cnf"), q(csr), q(pem), q(extfile), dates[1], dates[2]))
+    else
+      must(("openssl x509 -req -in %s -CA %s -CAkey %s -CAcreateserial -out %s -days 2 -extfile %s")
+        :format(q(csr), q(dir .. "/ca.pem"), q(dir .. "/ca.key"), q(pem), q(extfile)))
+    end
+    return pem, key
+  end
+
+  -- Starts s_server on a free port (a few tries); returns the port.
+  local function serve(name, pem, key)
+    for _ = 1, 10 do
+      local port = math.random(20000, 60000)
+      local log = dir .. "/" .. name .. ".log"
+      local pid = must(("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -www -naccept 50 " ..
+        "> %s 2>&1 < /dev/null & echo $!"):format(port, q(pem), q(key), q(log))):match("(%d+)")
+      for _ = 1, 50 do   -- up to 5 s for the socket
+        local code = sh("grep -q ACCEPT " .. q(log))   -- s_server listens
+        if code == 0 then servers[#servers + 1] = pid; return port end
+        if sh("kill -0 " .. pid) ~= 0 then break end   -- could not bind: another port
+        sh("sleep 0.1")
+      end
+      sh("kill " .. pid .. " 2>/dev/null")
+    end
+    error("could not start openssl s_server for " .. name)
+  end
+
+  local ports = {}
+  setup(function()
+    math.randomseed(os.time())
+    dir = must("mktemp -d"):match("^%s*(.-)%s*$")
+    must(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 " ..
+      "-keyout %s -out %s -subj /CN=soget-abuse-ca"):format(q(dir .. "/ca.key"), q(dir .. "/ca.pem")))
+    local cnf = assert(io.open(dir .. "/ca.cnf", "w"))
+    cnf:write(([[
+[ ca ]
+default_ca = abuse
+[ abuse ]
+dir = %s
+database = $dir/index.txt
+new_certs_dir = $dir
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+serial = $dir/serial
+default_md = sha256
+policy = anything
+copy_extensions = none
+[ anything ]
+commonName = supplied
+]]):format(dir))
+    cnf:close()
+    must(("touch %s && echo 1000 > %s"):format(q(dir .. "/index.txt"), q(dir .. "/serial")))
+    local ip = "subjectAltName = IP:127.0.0.1"
+    local good, good_key = leaf("good", ip)
+    local wrong, wrong_key = leaf("wronghost", "subjectAltName = DNS:wrong.example")
+    local old, old_key = leaf("expired", ip, { "20200101000000Z", "20200102000000Z" })
+    local selfkey, selfpem = dir .. "/self.key", dir .. "/self.pem"
+    must(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 " ..
+      "-keyout %s -out %s -subj /CN=self -addext %s"):format(q(selfkey), q(selfpem), q(ip)))
+    ports.good = serve("good", good, good_key)
+    ports.wronghost = serve("wronghost", wrong, wrong_key)
+    ports.expired = serve("expired", old, old_key)
+    ports.untrusted = serve("untrusted", selfpem, selfkey)
+  end)
+
+  teardown(function()
+    for _, pid in ipairs(servers) do sh("kill " .. pid .. " 2>/dev/null") end
+    if dir then sh("rm -rf " .. q(dir)) end
+  end)
+
+  local function try(port, extra)
+    local o = {
+      api_key = S.api_key, access_token = "abuse-static-token",
+      base_url = ("https://127.0.0.1:%d/api-tracing-code/v1"):format(port),
+      token_url = ("https://127.0.0.1:%d/token"):format(port),
+      ca_file = dir .. "/ca.pem", timeout = 5, retries = 2,
+    }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    local c = require("soget").client(o)
+    local page, err = W.see(c:handling_units("CGMU2436601"))
+    local stats = c:stats()
+    W.see(c)
+    c:close()
+    return page, err, stats
+  end
+
+  it("reaches the good server (so the failures below are the certificates')", function()
+    local page, err = try(ports.good)
+    assert.is_nil(page)
+    assert.are.equal("decode", err.kind, tostring(err))   -- s_server -www answers HTML
+  end)
+
+  for _, case in ipairs{
+    { "untrusted", "a certificate from an untrusted CA" },
+    { "wronghost", "a certificate for another host name" },
+    { "expired", "an expired certificate" },
+  } do
+    it("refuses " .. case[2] .. " with kind 'tls', not retried", function()
+      local page, err, stats = try(ports[case[1]])
+      assert.is_nil(page)
+      assert.are.equal("tls", err.kind, tostring(err))
+      assert.is_false(err.retryable)
+      assert.are.equal(0, stats.retries)
+    end)
+  end
+
+  it("accepts them only with verify_tls = false", function()
+    local page, err = try(ports.expired, { verify_tls = false })
+    assert.is_nil(page)
+    assert.are.equal("decode", err.kind, tostring(err))
+  end)
+
+  it("leaks no secret into anything it produced", function()
+    W.check()
+  end)
+end)
