@@ -96,6 +96,7 @@ deps:
 
 test: deps sandbox-deps
 	@$(MAKE) --no-print-directory test-runtimes
+	@$(MAKE) --no-print-directory test-hardening
 
 # The OpenAPI validator the sandbox's fidelity specs use (npm, locked).
 sandbox-deps:
@@ -132,3 +133,85 @@ install: $(MODULE)
 
 clean:
 	rm -rf build
+
+# ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
+# Starts its own sandboxes and stops them by PID; about 6 minutes.
+BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
+  libcurl4-openssl-dev lua-cjson nginx-light libnginx-mod-http-lua \
+  lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
+  lua-socket lua-curl wrk valgrind
+.PHONY: bench
+bench:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
+	@bench/run
+
+# ---- Hardening: fuzzing, sanitizers, valgrind --------------------------------
+# make fuzz            every libFuzzer target for FUZZ_SECONDS each (spec/fuzz/)
+# make fuzz-smoke      the same for FUZZ_SMOKE_SECONDS each (run by make test)
+# make test-asan       the whole suite with an ASan + UBSan build of the module
+# make test-valgrind   the whole suite under valgrind memcheck
+# make test-hardening  the three above, in that order (run by make test)
+DEB_PACKAGES += clang libclang-rt-14-dev
+FUZZ_CC ?= clang
+FUZZ_DIR ?= build/fuzz
+FUZZ_TARGETS = decode call url
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OPTS ?= -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=20
+FUZZ_LUA_INCDIR ?= /usr/include/lua5.4
+FUZZ_LUA_LIBS ?= -llua5.4
+ASAN_DIR ?= build/asan
+ASAN_RT ?= $(shell $(FUZZ_CC) -print-file-name=libclang_rt.asan-x86_64.so)
+VALGRIND_DIR ?= build/valgrind
+
+.PHONY: fuzz fuzz-build fuzz-smoke test-asan test-valgrind test-hardening
+
+# The module's objects built with clang for libFuzzer, ASan and UBSan, then
+# one binary per target: spec/fuzz/harness.c running spec/fuzz/<target>.lua.
+# lua-cjson is not linked in: require finds the system's cjson.so.
+fuzz-build:
+	@$(MAKE) --no-print-directory static LUA_VERSION=5.4 BUILD_DIR=$(FUZZ_DIR) \
+	  CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)"
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -I$(FUZZ_LUA_INCDIR) \
+	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' spec/fuzz/harness.c \
+	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) -lm -o $(FUZZ_DIR)/fuzz-$$t; \
+	done
+
+# New inputs go to $(FUZZ_DIR)/corpus/<target>, findings to
+# $(FUZZ_DIR)/artifacts/<target>; the seeds and every past finding
+# (spec/fuzz/regressions/<target>) are replayed first.
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts/$$t spec/fuzz/regressions/$$t; \
+	  echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_DIR)/fuzz-$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t/ $(FUZZ_DIR)/corpus/$$t \
+	    spec/fuzz/corpus/$$t spec/fuzz/regressions/$$t > $(FUZZ_DIR)/fuzz-$$t.log 2>&1 || \
+	    { tail -n 60 $(FUZZ_DIR)/fuzz-$$t.log; echo "fuzz $$t: FAILED (input in $(FUZZ_DIR)/artifacts/$$t)"; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' $(FUZZ_DIR)/fuzz-$$t.log; \
+	done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+# The interpreter is not instrumented: spec/hygiene/lua-asan preloads the
+# ASan runtime into it. Leak checking is off (the interpreter's own and
+# libraries' allocations would drown it); valgrind checks definite leaks.
+test-asan:
+	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(ASAN_DIR) CC=$(FUZZ_CC) \
+	  CFLAGS="-O1 -g $(FUZZ_SAN)" LDFLAGS="$(FUZZ_SAN) -shared-libsan"
+	SOGET_ASAN_RT=$(ASAN_RT) LUA=$(CURDIR)/spec/hygiene/lua-asan LUA_VERSION=5.4 \
+	  SOGET_MODULE_DIR=$(ASAN_DIR) spec/run
+
+# Every invalid access and every definitely lost block is an error;
+# spec/hygiene/valgrind.supp only silences libraries outside the project.
+test-valgrind:
+	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(VALGRIND_DIR) OPT="-O1 -g"
+	LUA=$(CURDIR)/spec/hygiene/lua-valgrind LUA_VERSION=5.4 SOGET_MODULE_DIR=$(VALGRIND_DIR) spec/run
+
+test-hardening:
+	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-valgrind

@@ -1,0 +1,110 @@
+-- Fuzz driver: query checking, URL building and header values. The input
+-- holds a reference, an spi, an API key, a User-Agent and a token
+-- (separated by byte 0x1E) and a byte choosing odd limit, offset and desc
+-- values. Each value is either refused with a Lua error before anything is
+-- sent, or reaches the request byte-exact: percent-encoded in the URL with
+-- no parameter injected, unchanged in its header.
+local soget = require "soget"
+
+local BASE = "https://api.invalid/v1"
+local NAN = 0 / 0
+local LIMITS = { false, 1, 10, 0, 11, 5.5, NAN, math.huge, -math.huge, "5", 2 ^ 53, -1, 3, 7.0 }
+local OFFSETS = { false, 0, 1, 2147483647, 2147483648, -1, 1e300, NAN, "7", 0.5, math.huge,
+  2 ^ 63, 40.0, math.mininteger }
+local DESCS = { false, true, "desc", 1 }
+
+local function split(s, sep, n)
+  local out, pos = {}, 1
+  for i = 1, n - 1 do
+    local j = s:find(sep, pos, true)
+    if not j then break end
+    out[i] = s:sub(pos, j - 1)
+    pos = j + 1
+  end
+  out[#out + 1] = s:sub(pos)
+  return out
+end
+
+local function chars(s)   -- UTF-8 characters, an invalid byte counting as one
+  local n = 0
+  for i = 1, #s do if s:byte(i) & 0xC0 ~= 0x80 then n = n + 1 end end
+  return n
+end
+
+local function text_ok(s, max)
+  return type(s) == "string" and chars(s) <= max and not s:find("[%z\1-\31\127]")
+end
+
+local function whole(v, lo, hi)
+  return type(v) == "number" and v == v and v == math.floor(v) and v >= lo and v <= hi
+end
+
+local function header_ok(s)
+  return #s > 0 and not s:find("[%z\1-\8\10-\31\127]") and not s:find("^[ \t]")
+    and not s:find("[ \t]$")
+end
+
+local function encode(s)
+  return (s:gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end))
+end
+
+return function(data)
+  local sel = data:byte(1) or 0
+  local p = split(data:sub(2), "\30", 5)
+  local ref, spi, key, ua, token = p[1], p[2], p[3], p[4], p[5]
+  if sel & 1 == 0 then ref = nil end
+  if sel & 2 == 0 then spi = nil end
+  local limit = LIMITS[(sel >> 2) % #LIMITS + 1] or nil
+  local offset = OFFSETS[(sel >> 3) % #OFFSETS + 1] or nil
+  local desc = DESCS[(sel >> 5) % #DESCS + 1]
+  if desc == false and sel & 0x80 == 0 then desc = nil end
+
+  -- The client: API key and User-Agent are header values.
+  local opts = { client_id = "id", client_secret = "secret", api_key = key or "k",
+    user_agent = ua, base_url = BASE, token_url = BASE .. "/token" }
+  local ok_client = header_ok(opts.api_key) and (ua == nil or header_ok(ua))
+  local ok, c = pcall(soget.client, opts)
+  assert(ok == ok_client, ok and "a bad header value was accepted" or tostring(c))
+  if not ok then
+    assert(tostring(c):find("soget.client: option '", 1, true), tostring(c))
+    return
+  end
+
+  -- A token from elsewhere is a header value too.
+  local tok = token or "tok"
+  local ok_tok = header_ok(tok)
+  local ok_set, why = pcall(c.set_token, c, tok, 60)
+  assert(ok_set == ok_tok, ok_set and "a bad token was accepted" or tostring(why))
+  if not ok_set then c:set_token("tok", 60); tok = "tok" end
+
+  -- The query: refused before sending, or sent byte-exact.
+  local q = { reference = ref, spi = spi, limit = limit, offset = offset, desc = desc }
+  local valid = (ref == nil or text_ok(ref, 17)) and (spi == nil or text_ok(spi, 13))
+    and ((ref ~= nil and #ref > 0) or (spi ~= nil and #spi > 0))
+    and (limit == nil or whole(limit, 1, 10))
+    and (offset == nil or whole(offset, 0, 2147483647))
+    and (desc == nil or type(desc) == "boolean")
+  local ok_begin, call = pcall(c.begin, c, q)
+  assert(ok_begin == valid, ok_begin and "a bad query was accepted" or tostring(call))
+  if not ok_begin then
+    assert(tostring(call):find("handling_units: ", 1, true), tostring(call))
+    c:close()
+    return
+  end
+  local req = assert(call:request())
+  assert(req.kind == "api" and req.method == "GET")
+  local want = {}
+  if ref then want[#want + 1] = "reference=" .. encode(ref) end
+  if spi then want[#want + 1] = "spi=" .. encode(spi) end
+  if desc ~= nil then want[#want + 1] = "desc=" .. tostring(desc) end
+  if limit then want[#want + 1] = ("limit=%d"):format(limit) end
+  if offset then want[#want + 1] = ("offset=%d"):format(offset) end
+  local url = BASE .. "/handling-units" .. (#want > 0 and "?" .. table.concat(want, "&") or "")
+  assert(req.url == url, "URL " .. req.url .. " is not " .. url)
+  local _, seps = req.url:gsub("[?&=#]", "")
+  assert(seps == 2 * #want, "a separator was injected")
+  assert(req.headers["Ocp-Apim-Subscription-Key"] == opts.api_key, "API key header changed")
+  assert(req.headers.Authorization == "Bearer " .. tok, "Authorization header changed")
+  call:close()
+  c:close()
+end
