@@ -14,7 +14,8 @@ local function utc_seconds(s)
   if not y then return math.huge end
   y, mo = tonumber(y), tonumber(mo)
   if mo <= 2 then y, mo = y - 1, mo + 12 end   -- days from civil (March-based year)
-  local days = 365 * y + y // 4 - y // 100 + y // 400 + (153 * (mo - 3) + 2) // 5 + tonumber(d) - 719469
+  local f = math.floor
+  local days = 365 * y + f(y / 4) - f(y / 100) + f(y / 400) + f((153 * (mo - 3) + 2) / 5) + tonumber(d) - 719469
   local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
   local sign, zh, zm = zone:match("^([+-])(%d%d):?(%d%d)$")
   if sign then
