@@ -134,6 +134,17 @@ install: $(MODULE)
 clean:
 	rm -rf build
 
+# ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
+# Starts its own sandboxes and stops them by PID; takes a few minutes.
+BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
+  libcurl4-openssl-dev lua-cjson nginx-light libnginx-mod-http-lua \
+  lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
+  lua-socket lua-curl wrk valgrind
+.PHONY: bench
+bench:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
+	@bench/run
+
 # ---- Hardening: fuzzing, sanitizers, valgrind --------------------------------
 # make fuzz            every libFuzzer target for FUZZ_SECONDS each (spec/fuzz/)
 # make fuzz-smoke      the same for FUZZ_SMOKE_SECONDS each (run by make test)

@@ -1,0 +1,63 @@
+-- Lua memory while a lazy iterator walks a long result: the peak of
+-- collectgarbage("count") sampled at every unit, against the size of one
+-- page of decoded units.
+--   lua bench/paging.lua QUERY MAX_UNITS
+-- Runs against the sandbox in the environment (bench/run starts one with a
+-- large data set), over plain HTTP.
+local B = require "lib"
+local soget = B.soget()
+
+local origin = B.env("SOGET_SANDBOX_HTTP")
+local query, max_units = arg[1], tonumber(arg[2]) or 100000
+local q = {}
+for k, v in query:gmatch("([^&=]+)=([^&]*)") do q[k] = tonumber(v) or v end
+
+local client = soget.client {
+  base_url = origin .. "/api-tracing-code/v1",
+  token_url = origin .. "/soget-connect/v1/openid-connect/token",
+}
+
+-- One page's worth of decoded units, measured alone.
+local first = assert(client:handling_units(q))
+collectgarbage(); collectgarbage()
+local base = collectgarbage("count")
+local held = assert(client:handling_units(q))
+collectgarbage(); collectgarbage()
+local page_kb = collectgarbage("count") - base
+held = nil
+first = nil
+collectgarbage(); collectgarbage()
+base = collectgarbage("count")
+
+local peak, peak_early, n = base, base, 0
+local live = {}   -- live memory (after a full collection) every 10,000 units
+local t0 = B.now()
+local page = assert(client:handling_units(q))
+local total = page.total
+for hu in page:iter { max_items = max_units } do
+  n = n + 1
+  local kb = collectgarbage("count")
+  if kb > peak then peak = kb end
+  if n == 1000 then peak_early = peak end
+  if n % 10000 == 0 then
+    collectgarbage()
+    live[#live + 1] = string.format("%d:%.0f", n, collectgarbage("count") - base)
+  end
+  if hu == nil then break end
+end
+page = nil
+local elapsed = B.now() - t0
+local st = client:stats()
+B.result("query", query)
+B.result("total", total)
+B.result("units", n)
+B.result("pages", st.api_requests)
+B.result("seconds", string.format("%.1f", elapsed))
+B.result("base_kb", string.format("%.0f", base))
+B.result("page_kb", string.format("%.0f", page_kb))
+B.result("peak_kb", string.format("%.0f", peak))
+B.result("peak_over_base_kb", string.format("%.0f", peak - base))
+B.result("peak_first_1000_kb", string.format("%.0f", peak_early))
+B.result("peak_pages", string.format("%.1f", (peak - base) / page_kb))
+B.result("live_kb_by_units", table.concat(live, ","))
+client:close()

@@ -1,0 +1,147 @@
+-- Reads bench/results/results.txt (RESULT lines) and prints every figure
+-- with its baseline and target; writes the same as a Markdown table.
+--   lua bench/report.lua RESULTS_FILE MARKDOWN_FILE
+local R, wrk = {}, {}
+for line in io.lines(arg[1]) do
+  local k, v = line:match("^RESULT (%S+) (.*)$")
+  if k == "wrk.round" then
+    local _, w, s = v:match("^(%S+) (%S+) (%S+)$")
+    w, s = tonumber(w), tonumber(s)
+    if w and s and w > 0 and s > 0 then wrk[#wrk + 1] = { w = w, s = s } end
+  elseif k then
+    R[k] = tonumber(v) or v
+  end
+end
+
+local function median(t)
+  table.sort(t)
+  local n = #t
+  if n == 0 then return nil end
+  return n % 2 == 1 and t[(n + 1) / 2] or (t[n / 2] + t[n / 2 + 1]) / 2
+end
+
+local rows = {}
+local function row(what, soget, baseline, figure, target, met)
+  local verdict = (figure == nil or met == nil) and "n/a" or (met and "met" or "NOT met")
+  rows[#rows + 1] = { what, soget or "n/a", baseline or "n/a", figure or "n/a", target, verdict }
+end
+local function f(x, fmt) return x and string.format(fmt, x) or nil end
+local function int(x) return x and string.format("%d", x) or nil end
+local function num(k) return type(R[k]) == "number" and R[k] or nil end
+
+-- Decode.
+for _, rt in ipairs { { "d54", "Lua 5.4" }, { "djit", "LuaJIT" } } do
+  for _, body in ipairs { { "p10", "10-unit page" }, { "p500", "10 units x 500 events" } } do
+    local p = rt[1] .. ".decode." .. body[1] .. "."
+    local rc, rk = num(p .. "ratio_cjson"), num(p .. "ratio_contract")
+    row(("decode, %s, %s: vs cjson.decode"):format(body[2], rt[2]),
+      f(num(p .. "soget_us"), "%.0f us"), f(num(p .. "cjson_us"), "%.0f us"),
+      f(rc, "%.2f"), "<= 1.00", rc and rc <= 1.0)
+    row(("decode, %s, %s: vs cjson.decode + Lua contract pass"):format(body[2], rt[2]),
+      f(num(p .. "soget_us"), "%.0f us"), f(num(p .. "contract_us"), "%.0f us"),
+      f(rk, "%.2f"), "<= 0.50", rk and rk <= 0.5)
+  end
+end
+for _, body in ipairs { { "p10", "10-unit page" }, { "p500", "10 units x 500 events" } } do
+  local s, c, k = num("cg." .. body[1] .. ".soget"), num("cg." .. body[1] .. ".cjson"),
+    num("cg." .. body[1] .. ".contract")
+  row(("instructions per decode, %s (callgrind, 5.4): vs cjson.decode"):format(body[2]),
+    s and string.format("%.2fM", s / 1e6), c and string.format("%.2fM", c / 1e6),
+    s and c and string.format("%.2f", s / c), "<= 1.00", s and c and s / c <= 1.0)
+  row(("instructions per decode, %s (callgrind, 5.4): vs cjson + Lua pass"):format(body[2]),
+    s and string.format("%.2fM", s / 1e6), k and string.format("%.2fM", k / 1e6),
+    s and k and string.format("%.2f", s / k), "<= 0.50", s and k and s / k <= 0.5)
+end
+
+-- Keep-alive.
+local ka = {
+  { "ka54", "Lua 5.4, LuaSocket loop", true },
+  { "ka51", "Lua 5.1, lua-curl loop", true },
+  { "kajit", "LuaJIT, lua-curl loop", true },
+  { "kajitgz", "LuaJIT, lua-curl loop asking for gzip like soget", false },
+}
+for _, k in ipairs(ka) do
+  local r = num(k[1] .. ".ratio")
+  local met
+  if k[3] and r then met = r <= 1.0 end
+  row(("sequential lookups, 10-unit page, %s + cjson.decode"):format(k[2]),
+    f(num(k[1] .. ".soget_ms"), "%.3f ms"), f(num(k[1] .. ".baseline_ms"), "%.3f ms"),
+    f(r, "%.2f"), k[3] and "<= 1.00" or "(information)", met)
+end
+do
+  local r = num("kadelay.ratio")
+  local extra = num("kadelay.soget_token_requests") == 1 and num("kadelay.soget_connections") == 1
+  row("sequential lookups with 20 ms latency (delay:ms=20), 1-unit page, LuaSocket loop",
+    f(num("kadelay.soget_ms"), "%.2f ms"), f(num("kadelay.baseline_ms"), "%.2f ms"),
+    f(r, "%.2f"), "1.00 (+-0.02)", r and math.abs(r - 1) <= 0.02 and extra)
+end
+do
+  local ratios, ws, ss = {}, {}, {}
+  for i, x in ipairs(wrk) do ratios[i] = x.s / x.w; ws[i] = x.w; ss[i] = x.s end
+  local r = median(ratios)
+  row(("requests/s, 1-unit page, one connection: soget vs wrk -t1 -c1 (%d rounds)"):format(#wrk),
+    f(median(ss), "%.0f/s"), f(median(ws), "%.0f/s"), f(r, "%.2f"), ">= 0.70", r and r >= 0.70)
+end
+
+-- Spend.
+do
+  local t, c, a = num("spend.token_requests"), num("spend.connections"), num("spend.api_requests")
+  row(("spend, %s calls on one client (HTTPS): token requests"):format(R["spend.calls"] or "?"),
+    int(t), "-", int(t), "1", t == 1)
+  row("spend, same run: connections / API requests",
+    c and (int(c) .. " / " .. int(a)), "-", int(c), "1 connection, 1 request per call",
+    c == 1 and a == num("spend.calls"))
+  local tt, life = num("spend.ttl_token_requests"), num("spend.ttl_lifetimes")
+  local ttl = num("spend.ttl")
+  -- Renewal comes a tenth of the lifetime early: one request per 0.9 lifetime.
+  local allowed = life and math.ceil(life / 0.9) + 1
+  row(("spend, %s s tokens for %s s (%s calls): token requests"):format(ttl or "?",
+      R["spend.ttl_seconds"] or "?", R["spend.ttl_calls"] or "?"),
+    int(tt), life and string.format("%.1f lifetimes", life), int(tt),
+    allowed and ("<= " .. allowed .. " (one per lifetime)") or "one per lifetime",
+    tt and allowed and tt <= allowed and tt >= math.floor(life))
+end
+
+-- Paging.
+do
+  local peak, page = num("paging.peak_over_base_kb"), num("paging.page_kb")
+  local pages = num("paging.peak_pages")
+  row(("paging memory, %s units walked (%s, %s pages): peak Lua memory over the start"):format(
+      R["paging.units"] or "?", R["paging.query"] or "?", R["paging.pages"] or "?"),
+    peak and string.format("%.0f KB", peak), page and string.format("1 page = %.0f KB", page),
+    pages and string.format("%.1f pages", pages), "about 2 pages", pages and pages <= 2.5)
+  local early = num("paging.peak_first_1000_kb")
+  row("paging memory, peak over the first 1,000 units",
+    early and string.format("%.0f KB", early - (num("paging.base_kb") or 0)), "-",
+    early and page and string.format("%.1f pages", (early - (num("paging.base_kb") or 0)) / page),
+    "about 2 pages", nil)
+  if R["paging.live_kb_by_units"] then
+    row("paging memory, live KB after a full collection, by units walked",
+      tostring(R["paging.live_kb_by_units"]), "-", "-", "(information)", nil)
+  end
+end
+
+-- Print.
+local head = { "measure", "soget", "baseline", "figure", "target", "" }
+local widths = {}
+for i = 1, #head do widths[i] = #head[i] end
+for _, r in ipairs(rows) do
+  for i = 1, #r do widths[i] = math.max(widths[i], #tostring(r[i])) end
+end
+local function line(r)
+  local out = {}
+  for i = 1, #r do out[i] = tostring(r[i]) .. string.rep(" ", widths[i] - #tostring(r[i])) end
+  return table.concat(out, "  ")
+end
+print(line(head))
+for _, r in ipairs(rows) do print(line(r)) end
+local missed = 0
+for _, r in ipairs(rows) do if r[6] == "NOT met" then missed = missed + 1 end end
+print(("%d figures, %d targets not met"):format(#rows, missed))
+
+local md = io.open(arg[2], "w")
+md:write("| measure | soget | baseline | figure | target | |\n|---|---|---|---|---|---|\n")
+for _, r in ipairs(rows) do
+  md:write("| ", table.concat(r, " | "), " |\n")
+end
+md:close()
