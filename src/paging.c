@@ -32,7 +32,8 @@ typedef struct pager {
 #define UV_CLIENT "client"
 #define UV_QUERY "query"
 #define UV_PAGE "page"
-#define UV_SEEN "seen"
+#define UV_SEEN "seen"   /* pswIds yielded from the current page */
+#define UV_PREV "prev"   /* ... and from the previous one */
 
 void soget_page_attach(lua_State *L, int page, int ci, int qi) {
   page = lua_absindex(L, page);
@@ -84,6 +85,33 @@ static void take_page(lua_State *L, pager *pg, int uv, int p, long requested) {
   pg->n = n;
   lua_pushvalue(L, p);
   lua_setfield(L, uv, UV_PAGE);
+  /* Data that shifts between two requests repeats units of the page before:
+   * remembering two pages' ids is enough, and keeps memory bounded. */
+  lua_getfield(L, uv, UV_SEEN);
+  lua_setfield(L, uv, UV_PREV);
+  lua_newtable(L);
+  lua_setfield(L, uv, UV_SEEN);
+}
+
+/* Was the id at the top of the stack yielded from this page or the one
+ * before? Stack unchanged. */
+static int already_yielded(lua_State *L, int uv) {
+  int seen;
+  lua_getfield(L, uv, UV_SEEN);
+  lua_pushvalue(L, -2);
+  lua_rawget(L, -2);
+  seen = lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  if (seen) return 1;
+  lua_getfield(L, uv, UV_PREV);
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, -2);
+    lua_rawget(L, -2);
+    seen = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return seen;
 }
 
 static pager *checkpager(lua_State *L, int i) {
@@ -198,14 +226,11 @@ static int pager_next(lua_State *L) {
         int item = lua_gettop(L);
         lua_getfield(L, item, "pswId");
         if (lua_type(L, -1) == LUA_TSTRING) {
-          lua_getfield(L, uv, UV_SEEN);
-          lua_pushvalue(L, -2);
-          lua_rawget(L, -2);
-          if (lua_toboolean(L, -1)) {       /* already yielded: skip */
-            lua_pop(L, 4);
+          if (already_yielded(L, uv)) {     /* skip it */
+            lua_pop(L, 2);
             continue;
           }
-          lua_pop(L, 1);
+          lua_getfield(L, uv, UV_SEEN);
           lua_pushvalue(L, -2);
           lua_pushboolean(L, 1);
           lua_rawset(L, -3);
