@@ -35,7 +35,7 @@ function M.init()
   assert(CFG.client_id and CFG.client_secret and CFG.api_key,
     "SOGET_CLIENT_ID, SOGET_CLIENT_SECRET and SOGET_API_KEY must be set")
   assert(CFG.spec_file, "SOGET_SANDBOX_SPEC must be set")
-  CFG.units = min(max(floor(CFG.units), 1), 100000)
+  CFG.units = min(max(floor(CFG.units), 1), 200000)
 
   local f = assert(io.open(CFG.spec_file, "rb"))
   SPEC_TEXT = f:read("*a")
