@@ -92,6 +92,10 @@ soget_client *soget_checkclient(lua_State *L, int i) {
   return c;
 }
 
+struct soget_transport *soget_client_transport(soget_client *c) {
+  return c->tr;
+}
+
 static int meth_close(lua_State *L) {
   soget_client *c = luaL_checkudata(L, 1, SOGET_CLIENT_T);
   client_cleanup(c);
@@ -1000,6 +1004,7 @@ static const luaL_Reg call_meta[] = {{"__gc", call_close},
 
 static const luaL_Reg client_methods[] = {
     {"handling_units", meth_handling_units},
+    {"handling_units_many", soget_client_handling_units_many},
     {"stats", meth_stats},
     {"token", meth_token},
     {"set_token", meth_set_token},

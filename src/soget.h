@@ -77,6 +77,11 @@ void soget_check_query(lua_State *L, int i);
 int soget_client_fetch(lua_State *L, soget_client *c, int qi, long offset,
                        soget_err *e);
 int soget_client_new(lua_State *L);     /* soget.client{...} */
+/* The client's transport (NULL once closed): bulk.c keeps its handles there. */
+struct soget_transport *soget_client_transport(soget_client *c);
+
+/* ---- bulk.c: client:handling_units_many(queries[, options]) ------------- */
+int soget_client_handling_units_many(lua_State *L);
 
 void soget_paging_open(lua_State *L);
 /* Sets the soget.Page metatable and records its client and query (the

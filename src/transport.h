@@ -1,5 +1,6 @@
 /* The one place soget waits on the network: an HTTP exchange over a
- * reused libcurl easy handle. Knows nothing about Lua. */
+ * reused libcurl easy handle (bulk.c drives several through a multi
+ * handle). Knows nothing about Lua. */
 #ifndef SOGET_TRANSPORT_H
 #define SOGET_TRANSPORT_H
 
@@ -43,6 +44,31 @@ int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file);
  * why, with kind "network", "timeout" or "tls". */
 int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
                             soget_http_response *rs, soget_err *e);
+
+/* The same exchange in two halves, for drivers that run several at once on
+ * a libcurl multi handle (bulk.c). A soget_xfer is one easy handle with the
+ * transport's settings (TLS, user agent, size cap, connection counter) and
+ * its own body buffer; soget_xfer_handle gives its CURL * (whose
+ * CURLOPT_PRIVATE is the soget_xfer). */
+typedef struct soget_xfer soget_xfer;
+
+soget_xfer *soget_xfer_new(soget_transport *t);   /* NULL on no memory */
+void soget_xfer_free(soget_xfer *x);               /* not while in a multi */
+void *soget_xfer_handle(soget_xfer *x);
+/* Sets rq on the handle (the header lines are copied). 0, or -1 with e. */
+int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e);
+/* After the transfer ended with CURLcode `result`: drops and wipes the
+ * header lines, then fills rs (0) or e (-1) as soget_transport_perform
+ * does. rs->body stays valid until the next prepare. */
+int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_err *e);
+/* Drops and wipes a prepared request that will not finish. */
+void soget_xfer_abort(soget_xfer *x);
+
+/* Something the transport owns on a driver's behalf (the bulk driver's
+ * multi handle and easy handles): `release(p)` runs when the transport is
+ * freed, before its own handle. */
+void soget_transport_attach(soget_transport *t, void *p, void (*release)(void *));
+void *soget_transport_attached(const soget_transport *t);
 
 /* Same scheme, host and port? 1 yes, 0 no (or unparsable). */
 int soget_same_origin(const char *a, const char *b);

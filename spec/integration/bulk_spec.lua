@@ -1,0 +1,371 @@
+-- client:handling_units_many: many lookups at once over libcurl's multi
+-- interface, read back from the sandbox's counters and request log.
+local soget = require "soget"
+local S = require "support"
+local unpack = table.unpack or unpack
+
+local function now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("*a"))
+  p:close()
+  return t
+end
+
+local function is_error(v)
+  return type(v) == "table" and getmetatable(v) ~= nil and v.kind ~= nil
+    and tostring(v):find("^soget: ") ~= nil
+end
+
+-- References the sandbox knows: the first n matches of a prefix (looked
+-- up once; the sandbox's counters are reset afterwards).
+local known_refs
+local function known(n)
+  if not known_refs then
+    local c = S.client()
+    known_refs = {}
+    for hu in assert(c:handling_units { reference = "MSCU", limit = 10 }):iter { max_items = 30 } do
+      known_refs[#known_refs + 1] = hu.reference
+    end
+    c:close()
+    S.reset()
+  end
+  assert(#known_refs >= n, "the sandbox has fewer units than the spec needs")
+  return { unpack(known_refs, 1, n) }
+end
+
+-- The API requests in the sandbox's log, oldest first (only those made
+-- with the fault spec `fault` when given).
+local function api_requests(n, fault)
+  local out = {}
+  for _, r in ipairs(S.requests(n)) do
+    if r.kind == "api" and (not fault or r.fault == fault) then out[#out + 1] = r end
+  end
+  table.sort(out, function(a, b) return a.seq < b.seq end)
+  return out
+end
+
+describe("handling_units_many", function()
+  before_each(function() S.reset() end)
+
+  describe("results", function()
+    it("match the inputs in order, with duplicates and not-found entries", function()
+      local refs = known(12)
+      local queries = {}
+      for i, r in ipairs(refs) do
+        queries[#queries + 1] = r
+        if i % 4 == 0 then queries[#queries + 1] = "ZZZZ" .. i .. "000000" end
+      end
+      queries[#queries + 1] = refs[1]                        -- duplicates
+      queries[#queries + 1] = { reference = refs[2], limit = 1 }
+      queries[#queries + 1] = refs[1]
+      local c = S.client()
+      local results, counts = c:handling_units_many(queries, { concurrency = 5 })
+      assert.are.equal(#queries, #results)
+      for i, q in ipairs(queries) do
+        local page = results[i]
+        assert.is_false(is_error(page), "entry " .. i .. ": " .. tostring(page))
+        local ref = type(q) == "table" and q.reference or q
+        if ref:match("^ZZZZ") then
+          assert.are.same({ total = 0, returned = 0, first = 0, items = {} }, page)
+        else
+          assert.are.equal(ref, page.items[1].reference, "entry " .. i)
+        end
+      end
+      assert.are.same({ ok = #queries, failed = 0 }, counts)
+      assert.are.equal(#queries, S.stats().api_requests)
+      c:close()
+    end)
+
+    it("are pages like handling_units returns, whose iter() fetches further pages", function()
+      local c = S.client()
+      local one = assert(c:handling_units { reference = "MSCU", limit = 3 })
+      local results = c:handling_units_many({ { reference = "MSCU", limit = 3 }, "CGMU2436601" })
+      assert.are.equal(getmetatable(one), getmetatable(results[1]))
+      assert.are.same(one, results[1])
+      local seen = {}
+      for hu in results[1]:iter { max_items = 8 } do seen[#seen + 1] = hu.reference end
+      assert.are.equal(8, #seen)
+      local want = {}
+      for hu in one:iter { max_items = 8 } do want[#want + 1] = hu.reference end
+      assert.are.same(want, seen)
+      assert.are.equal("CNI0000063978", results[2].items[1].pswId)
+      c:close()
+    end)
+
+    it("come back empty for an empty list, with no request", function()
+      local c = S.client()
+      local results, counts = c:handling_units_many({})
+      assert.are.same({}, results)
+      assert.are.same({ ok = 0, failed = 0 }, counts)
+      local st = S.stats()
+      assert.are.equal(0, st.api_requests)
+      assert.are.equal(0, st.token_requests)
+      c:close()
+    end)
+  end)
+
+  describe("partial failure", function()
+    it("retries inside the batch and keeps an API refusal to its own entry", function()
+      local refs = known(6)
+      local queries = {}
+      for _, r in ipairs(refs) do queries[#queries + 1] = r end
+      table.insert(queries, 4, { spi = "CNI-0000" })          -- the API answers R003
+      -- the first three API requests of the batch get a 503
+      local c = S.client { base_url = S.fault_base("503-then-ok:n=3:id=" .. S.uid("bulk")),
+                           retries = 3 }
+      local results, counts = c:handling_units_many(queries, { concurrency = 4 })
+      for i, q in ipairs(queries) do
+        if i == 4 then
+          assert.is_true(is_error(results[i]))
+          assert.are.equal("api", results[i].kind)
+          assert.are.equal(400, results[i].status)
+          assert.are.equal("R003", results[i].code)
+          assert.is_false(results[i].retryable)
+        else
+          assert.is_false(is_error(results[i]), tostring(results[i]))
+          assert.are.equal(q, results[i].items[1].reference)
+        end
+      end
+      assert.are.same({ ok = 6, failed = 1 }, counts)
+      assert.are.equal(3, c:stats().retries)
+      assert.are.equal(3, S.stats().statuses["503"])
+      c:close()
+    end)
+
+    it("waits out one call's Retry-After without holding up the others", function()
+      local refs = known(5)
+      local fault = "503-then-ok:n=1:retry-after=1:id=" .. S.uid("ra")
+      local c = S.client { base_url = S.fault_base(fault) }
+      local results, counts = c:handling_units_many(refs, { concurrency = 5 })
+      assert.are.same({ ok = 5, failed = 0 }, counts)
+      local reqs = api_requests(20, fault)
+      assert.are.equal(6, #reqs)
+      local first, retried = reqs[1].time, reqs[#reqs]
+      assert.are.equal(503, reqs[1].status)
+      for i = 2, 5 do
+        assert.are.equal(200, reqs[i].status)
+        assert.is_true(reqs[i].time - first < 0.5, "request " .. i .. " was held up")
+      end
+      assert.are.equal(200, retried.status)
+      assert.is_true(retried.time - first >= 0.99, "Retry-After was honoured")
+      assert.are.equal(1, c:stats().retries)
+      for i, r in ipairs(refs) do assert.are.equal(r, results[i].items[1].reference) end
+      c:close()
+    end)
+
+    it("ends every call at its own deadline", function()
+      local c = S.client { base_url = S.fault_base("delay:ms=1500:id=" .. S.uid("slow")),
+                           timeout = 0.3 }
+      local t0 = now()
+      local results, counts = c:handling_units_many({ "CGMU2436601", "CSQU3054383", "MSCU" },
+        { concurrency = 3 })
+      local elapsed = now() - t0
+      assert.are.same({ ok = 0, failed = 3 }, counts)
+      for i = 1, 3 do
+        assert.is_true(is_error(results[i]))
+        assert.are.equal("timeout", results[i].kind)
+      end
+      assert.is_true(elapsed < 1.4, "the calls waited for the server past their deadline")
+      c:close()
+      os.execute("sleep 1.3")   -- the sandbox finishes them before the next spec
+    end)
+
+    it("gives every entry the error of a refused token request, fetched once", function()
+      local c = S.client { client_secret = "wrong" }
+      local results, counts = c:handling_units_many({ "CGMU2436601", "CSQU3054383", "MSCU", "X" },
+        { concurrency = 2 })
+      assert.are.same({ ok = 0, failed = 4 }, counts)
+      for i = 1, 4 do
+        assert.are.equal("auth", results[i].kind)
+        assert.are.equal(results[1].message, results[i].message)
+      end
+      local st = S.stats()
+      assert.are.equal(1, st.token_requests)
+      assert.are.equal(0, st.api_requests)
+      c:close()
+    end)
+  end)
+
+  describe("concurrency", function()
+    it("keeps at most `concurrency` requests in flight", function()
+      local refs = known(12)
+      local fault = "delay:ms=300:id=" .. S.uid("conc")
+      local c = S.client { base_url = S.fault_base(fault) }
+      local t0 = now()
+      local results, counts = c:handling_units_many(refs, { concurrency = 4 })
+      local elapsed = now() - t0
+      assert.are.same({ ok = 12, failed = 0 }, counts)
+      for i, r in ipairs(refs) do assert.are.equal(r, results[i].items[1].reference) end
+      -- 12 requests of at least 0.3 s each, 4 at a time: at least 3 rounds
+      assert.is_true(elapsed >= 0.9, string.format("took %.3f s", elapsed))
+      -- Every request the sandbox started less than 0.3 s after another one
+      -- began was still in flight alongside it: counting them gives a lower
+      -- bound of what was in flight at once (log times are in ms).
+      local reqs = api_requests(40, fault)
+      assert.are.equal(12, #reqs)
+      local most = 0
+      for _, a in ipairs(reqs) do
+        local n = 0
+        for _, b in ipairs(reqs) do
+          if b.time >= a.time and b.time - a.time < 0.295 then n = n + 1 end
+        end
+        if n > most then most = n end
+      end
+      assert.is_true(most <= 4, most .. " requests in flight at once")
+      assert.is_true(most >= 2, "the requests ran one after another")
+      c:close()
+    end)
+
+    it("multiplexes over one HTTP/2 connection, reused by later batches", function()
+      local refs = known(10)
+      local c = S.client()
+      local r1 = c:handling_units_many(refs, { concurrency = 8 })
+      local conns = c:stats().connections
+      local first = {}
+      for _, r in ipairs(api_requests(20)) do
+        first[r.connection] = true
+        assert.are.equal("2.0", r.http_version)
+      end
+      S.reset()
+      local r2 = c:handling_units_many(refs, { concurrency = 8 })
+      assert.are.equal(conns, c:stats().connections)
+      assert.are.equal(1, conns)
+      for _, r in ipairs(api_requests(20)) do
+        assert.is_true(first[r.connection], "a new connection was opened")
+      end
+      for i = 1, #refs do
+        assert.are.equal(refs[i], r1[i].items[1].reference)
+        assert.are.equal(refs[i], r2[i].items[1].reference)
+      end
+      c:close()
+    end)
+
+    it("reuses its HTTP/1.1 connections across batches", function()
+      local refs = known(8)
+      local c = S.client { base_url = S.fault_base("delay:ms=50", "http") }
+      c:handling_units_many(refs, { concurrency = 4 })
+      local conns = c:stats().connections
+      assert.is_true(conns >= 2 and conns <= 5, conns .. " connections")   -- + the token's
+      c:handling_units_many(refs, { concurrency = 4 })
+      c:handling_units_many(refs, { concurrency = 2 })
+      assert.are.equal(conns, c:stats().connections)
+      c:close()
+    end)
+  end)
+
+  describe("token", function()
+    it("is fetched once for the whole batch", function()
+      local refs = known(20)
+      local c = S.client()
+      local _, counts = c:handling_units_many(refs, { concurrency = 8 })
+      assert.are.same({ ok = 20, failed = 0 }, counts)
+      local st = S.stats()
+      assert.are.equal(1, st.token_requests)
+      assert.are.equal(20, st.api_requests)
+      assert.are.same({ api_requests = 20, token_requests = 1, retries = 0, connections = 1 },
+        c:stats())
+      -- and the next batch uses it too
+      c:handling_units_many(refs, { concurrency = 8 })
+      assert.are.equal(1, S.stats().token_requests)
+      c:close()
+    end)
+
+    it("is renewed once when it is refused mid-batch", function()
+      local refs = known(10)
+      -- every token is refused from its seventh request on
+      local c = S.client { base_url = S.fault_base("expire-token:after=6:id=" .. S.uid("exp")) }
+      assert(c:handling_units(refs[1]))
+      local results, counts = c:handling_units_many(refs, { concurrency = 4 })
+      assert.are.same({ ok = 10, failed = 0 }, counts)
+      for i, r in ipairs(refs) do assert.are.equal(r, results[i].items[1].reference) end
+      assert.are.equal(2, S.stats().token_requests)
+      c:close()
+    end)
+
+    it("is renewed at most once in a batch when the API keeps refusing", function()
+      local c = S.client { api_key = "not-the-key" }
+      local results, counts = c:handling_units_many(known(8), { concurrency = 4 })
+      assert.are.same({ ok = 0, failed = 8 }, counts)
+      for i = 1, 8 do
+        assert.are.equal("auth", results[i].kind)
+        assert.are.equal(401, results[i].status)
+      end
+      assert.are.equal(2, S.stats().token_requests)
+      c:close()
+    end)
+  end)
+
+  describe("arguments", function()
+    local c
+    before_each(function() c = S.client() end)
+    after_each(function() c:close() end)
+
+    local function raises(pattern, ...)
+      local args = { ... }
+      local ok, err = pcall(function() return c:handling_units_many(unpack(args)) end)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(pattern), tostring(err))
+    end
+
+    it("are checked before any request, naming the bad query's index", function()
+      raises("query 3: 'limit' must be between 1 and 10",
+        { "CGMU2436601", { spi = "CNI0000063978" }, { reference = "MSCU", limit = 11 } })
+      raises("query 2: unknown query key 'ref'", { "CGMU2436601", { ref = "X" } })
+      raises("query 1: give a reference or an spi", { "" })
+      raises("query 2: 'reference' is longer than 17 characters",
+        { "CGMU2436601", "ABCDEFGHIJKLMNOPQRSTUVWXYZ" })
+      raises("query 2: query must be a table or a reference string, got number", { "A", 5 })
+      raises("queries must be a table", "CGMU2436601")
+      raises("queries must be a list", { "CGMU2436601", x = "MSCU" })
+      raises("queries must be a list", { [1] = "CGMU2436601", [3] = "MSCU" })
+      local st = S.stats()
+      assert.are.equal(0, st.api_requests)
+      assert.are.equal(0, st.token_requests)
+    end)
+
+    it("take a concurrency from 1 to 64 and no other option", function()
+      raises("unknown option 'concurency'", { "CGMU2436601" }, { concurency = 2 })
+      raises("'concurrency' must be a whole number between 1 and 64", { "A" }, { concurrency = 0 })
+      raises("'concurrency' must be a whole number between 1 and 64", { "A" }, { concurrency = 65 })
+      raises("'concurrency' must be a whole number between 1 and 64", { "A" }, { concurrency = 1.5 })
+      raises("'concurrency' must be a number, got string", { "A" }, { concurrency = "8" })
+      raises("options must be a table", { "A" }, 8)
+      assert.are.equal(0, S.stats().api_requests)
+      local r, n = c:handling_units_many({ "CGMU2436601" }, { concurrency = 64 })
+      assert.are.equal(1, r[1].total)
+      assert.are.same({ ok = 1, failed = 0 }, n)
+    end)
+
+    it("refuse a closed client", function()
+      local d = S.client()
+      d:close()
+      local ok, err = pcall(d.handling_units_many, d, { "CGMU2436601" })
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("closed client"))
+    end)
+  end)
+
+  describe("lifetime", function()
+    it("frees its handles with the client, closed or collected", function()
+      local refs = known(6)
+      for _ = 1, 3 do
+        local c = S.client()
+        c:handling_units_many(refs, { concurrency = 3 })
+        c:handling_units_many(refs, { concurrency = 6 })
+        if _ % 2 == 0 then c:close() end
+        c = nil
+        collectgarbage()
+        collectgarbage()
+      end
+      -- a client used by both the blocking path and batches
+      local c = S.client()
+      assert(c:handling_units(refs[1]))
+      local r = c:handling_units_many(refs)
+      assert(c:handling_units(refs[2]))
+      assert.are.equal(refs[6], r[6].items[1].reference)
+      assert.are.equal(4, S.stats().token_requests)
+      c:close()
+      assert.are.equal("soget.Client (closed)", tostring(c))
+    end)
+  end)
+end)
