@@ -14,6 +14,7 @@ void soget_auth_init(soget_auth *a) {
   a->token_len = 0;
   a->renew_at = 0;
   a->is_static = 0;
+  a->gen = 0;
 }
 
 void soget_auth_free(soget_auth *a) {
@@ -42,6 +43,7 @@ int soget_auth_set(soget_auth *a, const char *tok, size_t len,
   soget_auth_free(a);
   a->token = copy;
   a->token_len = len;
+  a->gen++;
   a->is_static = is_static;
   if (expires_in <= 0) expires_in = 3600;
   margin = expires_in / 10 < SOGET_TOKEN_MARGIN ? expires_in / 10
@@ -53,5 +55,6 @@ int soget_auth_set(soget_auth *a, const char *tok, size_t len,
 int soget_auth_invalidate(soget_auth *a) {
   if (a->is_static) return 0;
   soget_auth_free(a);
+  a->gen++;
   return 1;
 }

@@ -14,6 +14,7 @@ typedef struct soget_auth {
   size_t token_len;
   double renew_at;    /* monotonic time after which it is renewed */
   int is_static;      /* a user-given access_token: never renewed */
+  unsigned long gen;  /* changes whenever the token is set or dropped */
 } soget_auth;
 
 void soget_auth_init(soget_auth *a);

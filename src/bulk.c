@@ -169,23 +169,6 @@ static int batch_gc(lua_State *L) {
   return 0;
 }
 
-/* Fills a soget_query from the normalized query table at qi (its strings
- * stay owned by that table). */
-static void read_query(lua_State *L, int qi, soget_query *q) {
-  soget_query_init(q);
-  lua_getfield(L, qi, "reference");
-  if (lua_type(L, -1) == LUA_TSTRING) q->reference = lua_tolstring(L, -1, &q->reference_len);
-  lua_getfield(L, qi, "spi");
-  if (lua_type(L, -1) == LUA_TSTRING) q->spi = lua_tolstring(L, -1, &q->spi_len);
-  lua_getfield(L, qi, "desc");
-  if (lua_type(L, -1) == LUA_TBOOLEAN) q->desc = lua_toboolean(L, -1);
-  lua_getfield(L, qi, "limit");
-  if (lua_type(L, -1) == LUA_TNUMBER) q->limit = (int)lua_tonumber(L, -1);
-  lua_getfield(L, qi, "offset");
-  if (lua_type(L, -1) == LUA_TNUMBER) q->offset = (long)lua_tonumber(L, -1);
-  lua_pop(L, 5);
-}
-
 /* The slot's query is over: its page (on the stack top when `page`) or
  * the error e goes to results[q]; the slot becomes idle. */
 static void slot_result(lua_State *L, batch *b, slot *s, int page, const soget_err *e) {
@@ -333,7 +316,7 @@ static void fill(lua_State *L, batch *b) {
       soget_err_clear(&e);
       s->q = b->next++;
       lua_rawgeti(L, b->qt, s->q);
-      read_query(L, lua_gettop(L), &q);
+      soget_read_query(L, lua_gettop(L), &q, -1);
       if (soget_call_begin(b->c, &s->k, &q, &e) != 0) {
         lua_pop(L, 1);
         slot_result(L, b, s, 0, &e);

@@ -28,6 +28,8 @@ enum {   /* step results */
 typedef struct soget_call {
   int state;
   int attempt, renewed, redirects;
+  int stale;                   /* resent after a 401 for a replaced token */
+  unsigned long token_gen;     /* the token generation the request carried */
   double deadline;             /* monotonic */
   double wait;                 /* after SOGET_STEP_WAIT */
   long offset;                 /* the query's, to fill a missing 'first' */
@@ -37,6 +39,10 @@ typedef struct soget_call {
   const char *headers[4];
   soget_http_request rq;       /* after SOGET_STEP_SEND */
 } soget_call;
+
+/* Fills q from a normalized query table (soget_check_query's) at qi; the
+ * strings stay owned by that table. offset >= 0 replaces the query's own. */
+void soget_read_query(lua_State *L, int qi, soget_query *q, long offset);
 
 void soget_call_init(soget_call *k);
 void soget_call_free(soget_call *k);

@@ -385,8 +385,8 @@ void soget_check_query(lua_State *L, int i) {
 }
 
 /* Fills a soget_query from the normalized query table at qi; the strings
- * stay owned by that table. */
-static void read_query(lua_State *L, int qi, soget_query *q, long offset) {
+ * stay owned by that table. offset >= 0 replaces the query's own. */
+void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
   soget_query_init(q);
   lua_getfield(L, qi, "reference");
   if (lua_type(L, -1) == LUA_TSTRING) q->reference = lua_tolstring(L, -1, &q->reference_len);
@@ -452,7 +452,7 @@ void soget_call_free(soget_call *k) {
 int soget_call_begin(soget_client *c, soget_call *k, const soget_query *q,
                      soget_err *e) {
   k->deadline = soget_now() + c->timeout;
-  k->attempt = k->renewed = k->redirects = 0;
+  k->attempt = k->renewed = k->redirects = k->stale = 0;
   k->offset = q->offset;
   k->wait = 0;
   k->state = SOGET_CALL_READY;
@@ -533,6 +533,7 @@ int soget_call_next(soget_client *c, soget_call *k, soget_err *e) {
   }
   rq->post = 0;
   rq->url = k->url.data;
+  k->token_gen = c->auth.gen;
   k->state = SOGET_CALL_API_SENT;
   c->api_requests++;
   return SOGET_STEP_SEND;
@@ -663,6 +664,14 @@ int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long statu
     return call_fail(c, k, e);
   }
   if (status == 401) {
+    /* A token replaced since this request left (by another call on the
+     * same client) is not dropped again: the request goes out once more
+     * with the current one. */
+    if (k->token_gen != c->auth.gen && k->stale < 3) {
+      k->stale++;
+      k->state = SOGET_CALL_READY;
+      return SOGET_STEP_AGAIN;
+    }
     if (!k->renewed && soget_auth_invalidate(&c->auth)) {
       k->renewed = 1;
       k->state = SOGET_CALL_READY;
@@ -745,7 +754,7 @@ int soget_client_fetch(lua_State *L, soget_client *c, int qi, long offset,
                        soget_err *e) {
   soget_query q;
   qi = lua_absindex(L, qi);
-  read_query(L, qi, &q, offset);
+  soget_read_query(L, qi, &q, offset);
   /* The strings in q are owned by the query table at qi, on the stack for
    * the whole call. */
   return client_call(L, c, &q, e);
@@ -874,7 +883,7 @@ static int meth_begin(lua_State *L) {
   soget_setuv(L, 5);
   lc->c = c;
   lc->open = 1;
-  read_query(L, 4, &q, offset);
+  soget_read_query(L, 4, &q, offset);
   soget_err_clear(&e);
   if (soget_call_begin(c, &lc->k, &q, &e) != 0) return soget_fail(L, &e);
   return 1;

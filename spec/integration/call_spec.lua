@@ -111,6 +111,26 @@ describe("soget.Call", function()
     c:close()
   end)
 
+  it("does not drop a token that was replaced after the request left", function()
+    local c = S.client()
+    c:set_token("old-token", 60)
+    local call = c:begin("CGMU2436601")
+    local req = assert(call:request())
+    assert.are.equal("Bearer old-token", req.headers.Authorization)
+    c:set_token("new-token", 60)     -- another call on this client renewed it
+    local p, e, wait = call:response(401, '{"status":"Unauthorized"}')
+    assert.is_nil(p); assert.is_nil(e)
+    assert.are.equal(0, wait)
+    req = assert(call:request())
+    assert.are.equal("api", req.kind)
+    assert.are.equal("Bearer new-token", req.headers.Authorization)
+    -- the current token refused: dropped and renewed, once
+    p, e, wait = call:response(401, '{}')
+    assert.are.equal(0, wait)
+    assert.are.equal("token", assert(call:request()).kind)
+    c:close()
+  end)
+
   it("retries a transport failure the driver reports, then gives up", function()
     local c = S.client{ retries = 1 }
     c:set_token("tok", 60)
