@@ -30,7 +30,7 @@ struct soget_client {
   char *client_id, *client_secret, *api_key, *base_url, *token_url;
   char *ca_file, *user_agent;
   double timeout, connect_timeout;
-  int retries, verify_tls;
+  int retries, verify_tls, gzip;
   size_t max_response;
   soget_auth auth;
   unsigned long rng;
@@ -116,7 +116,7 @@ static int meth_tostring(lua_State *L) {
 static const char *const option_names[] = {
     "client_id", "client_secret", "access_token", "api_key",   "base_url",
     "token_url", "timeout",       "connect_timeout", "retries", "verify_tls",
-    "ca_file",   "user_agent",    "max_response_size", NULL};
+    "ca_file",   "user_agent",    "max_response_size", "gzip", NULL};
 
 /* A string option from the table at 1, or from the environment. Raises on
  * a wrong type; `header` also refuses what cannot go into a header. */
@@ -269,6 +269,7 @@ int soget_client_new(lua_State *L) {
   max_resp = opt_number(L, "max_response_size", DEFAULT_MAX_RESPONSE, 1024, 1073741824.0);
   c->max_response = (size_t)max_resp;
   c->verify_tls = opt_bool(L, "verify_tls", 1);
+  c->gzip = opt_bool(L, "gzip", 1);
 
   /* Client credentials, when given, renew the token; a token given alone
    * is static (never renewed). Given both, the token is used first. */
@@ -291,6 +292,7 @@ int soget_client_new(lua_State *L) {
   topts.ca_file = c->ca_file;
   topts.user_agent = c->user_agent;
   topts.max_body = c->max_response;
+  topts.gzip = c->gzip;
   c->tr = soget_transport_new(&topts);
   if (!c->tr) {
     client_cleanup(c);
@@ -971,12 +973,12 @@ static int call_failed(lua_State *L) {
   const char *msg = luaL_checkstring(L, 2);
   const char *kind = luaL_optstring(L, 3, "network");
   int retryable = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
-  static const char *const kinds[] = {"network", "timeout", "tls", NULL};
+  static const char *const kinds[] = {"network", "timeout", "tls", "http", NULL};
   int i, step;
   soget_err e;
   for (i = 0; kinds[i] && strcmp(kinds[i], kind) != 0; i++) {
   }
-  luaL_argcheck(L, kinds[i] != NULL, 3, "must be 'network', 'timeout' or 'tls'");
+  luaL_argcheck(L, kinds[i] != NULL, 3, "must be 'network', 'timeout', 'tls' or 'http'");
   soget_err_clear(&e);
   soget_err_set(&e, kinds[i], 0, retryable, "%s", msg);
   lua_settop(L, 1);

@@ -33,6 +33,7 @@ typedef struct soget_transport_opts {
   const char *ca_file;         /* NULL: the system store */
   const char *user_agent;      /* NULL: "soget/X.Y.Z libcurl/X.Y.Z" */
   size_t max_body;             /* response size cap, bytes */
+  int gzip;                    /* ask for compressed responses */
 } soget_transport_opts;
 
 /* NULL on no memory. */

@@ -119,7 +119,7 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  if (o->gzip) rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
   rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

@@ -25,6 +25,7 @@ describe("soget.client options", function()
     {"user_agent", "ua\nx", "line break"},
     {"base_url", "ftp://example", "http:// or https://"},
     {"max_response_size", 10, "between"},
+    {"gzip", "no", "must be a boolean"},
   }
   for _, c in ipairs(cases) do
     it("raises on a bad '" .. c[1] .. "'", function()
