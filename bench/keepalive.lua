@@ -3,7 +3,7 @@
 --   lua bench/keepalive.lua ratio BASELINE QUERY CALLS ROUNDS [FAULT]
 --       BASELINE: socket (LuaSocket, any Lua) or curl (Debian's lua-curl,
 --       Lua 5.1/5.2/LuaJIT), curl-gzip (the same asking for gzip, as soget
---       does). FAULT: a sandbox fault spec such as
+--       does by default). soget asks for gzip exactly when the baseline does. FAULT: a sandbox fault spec such as
 --       delay:ms=20, applied to both sides through the URL.
 --   lua bench/keepalive.lua rps QUERY SECONDS
 --       soget's requests per second on one client, for the wrk comparison.
@@ -32,8 +32,10 @@ local function query_table(q)
   return t
 end
 
-local function new_client(fault)
+-- soget asks for gzip only when the baseline does, so both pay the same.
+local function new_client(fault, gzip)
   return soget.client {
+    gzip = gzip or false,
     base_url = base_url(fault),
     token_url = origin .. "/soget-connect/v1/openid-connect/token",
     client_id = B.env("SOGET_CLIENT_ID"),
@@ -125,7 +127,7 @@ end
 if mode == "ratio" then
   local which, query, calls, rounds, fault = arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5]), arg[6]
   assert(baselines[which], "baseline: socket, curl or curl-gzip")
-  local client = new_client(fault)
+  local client = new_client(fault, which == "curl-gzip")
   local q = query_table(query)
   local token = assert(client:token())
   local url = base_url(fault) .. "/handling-units?" .. query
