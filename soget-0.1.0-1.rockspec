@@ -12,10 +12,10 @@ source = {
 description = {
   summary = "Client for SOGET's API Tracing Code REST API",
   detailed = [[
-A Lua module with a C core (libcurl for HTTP, lua-cjson for JSON) that
-queries SOGET's "API Tracing Code" REST API: OAuth2 client credentials,
-handling-unit lookups by container reference or SPI, decoded pages and
-lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
+A Lua module with a C core (libcurl for HTTP, libyajl and lua-cjson for
+JSON) that queries SOGET's "API Tracing Code" REST API: OAuth2 client
+credentials, handling-unit lookups by container reference or SPI, decoded
+pages and lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
 ]],
   labels = { "http", "api", "logistics" },
 }
@@ -23,10 +23,13 @@ lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
 dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson",
+  "argparse",   -- the soget command
+  "dkjson",     -- the soget command's JSON output
 }
 
 external_dependencies = {
   CURL = { library = "curl" },
+  YAJL = { header = "yajl/yajl_parse.h" },
 }
 
 build = {
@@ -38,6 +41,7 @@ build = {
         "lua_soget.c",
         "src/auth.c",
         "src/buf.c",
+        "src/bulk.c",
         "src/client.c",
         "src/compat.c",
         "src/cursor.c",
@@ -48,10 +52,14 @@ build = {
         "src/request.c",
         "src/transport_curl.c",
       },
-      libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "yajl" },
+      incdirs = { "$(CURL_INCDIR)", "$(YAJL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(YAJL_LIBDIR)" },
     },
+    ["soget.ngx"] = "lua/soget/ngx.lua",
+  },
+  install = {
+    bin = { soget = "bin/soget" },
   },
 }
 

@@ -38,14 +38,15 @@ describe("the rockspec", function()
     assert.are.equal(version, h:match('#define SOGET_VERSION "([^"]+)"'))
   end)
 
-  it("declares the runtimes, lua-cjson, libcurl and busted", function()
+  it("declares the runtimes, lua-cjson, libcurl, libyajl and busted", function()
     local deps = {}
     for _, d in ipairs(rockspec.dependencies) do deps[d] = true end
     assert.is_true(deps["lua >= 5.1, < 5.5"])
     assert.is_true(deps["lua-cjson"])
     assert.is_table(rockspec.external_dependencies.CURL)
+    assert.is_table(rockspec.external_dependencies.YAJL)
     assert.are.equal("builtin", rockspec.build.type)
-    assert.are.same({ "curl" }, rockspec.build.modules.soget.libraries)
+    assert.are.same({ "curl", "yajl" }, rockspec.build.modules.soget.libraries)
     assert.are.equal("busted", rockspec.test.type)
   end)
 
@@ -77,7 +78,7 @@ describe("installing", function()
       return
     end
     -- Built from a copy so the source tree gets no objects.
-    sh.check("mkdir -p " .. sh.quote(tmp .. "/src") .. " && cp -R lua_soget.c src "
+    sh.check("mkdir -p " .. sh.quote(tmp .. "/src") .. " && cp -R lua_soget.c src lua bin "
       .. sh.quote(file) .. " " .. sh.quote(tmp .. "/src/"))
     local cmd = "cd " .. sh.quote(tmp .. "/src") .. " && luarocks make"
       .. " --tree=" .. sh.quote(tmp .. "/tree") .. " --deps-mode=none"
@@ -87,6 +88,9 @@ describe("installing", function()
     sh.check(cmd)
     local so = tmp .. "/tree/lib/lua/" .. sh.abi .. "/soget.so"
     assert.is_true(sh.exists(so), so .. " missing")
+    for _, f in ipairs{ "/tree/share/lua/" .. sh.abi .. "/soget/ngx.lua", "/tree/bin/soget" } do
+      assert.is_true(sh.exists(tmp .. f), f .. " missing")
+    end
     local code, out = load_from(tmp .. "/tree/lib/lua/" .. sh.abi .. "/?.so")
     assert.are.equal(0, code, out)
     assert.are.equal(expected, out)
@@ -96,6 +100,8 @@ describe("installing", function()
     sh.check("make install LUA_VERSION=" .. sh.runtime .. " PREFIX=" .. sh.quote(tmp))
     local dir = tmp .. "/lib/lua/" .. sh.abi
     assert.is_true(sh.exists(dir .. "/soget.so"))
+    assert.is_true(sh.exists(tmp .. "/share/lua/" .. sh.abi .. "/soget/ngx.lua"))
+    assert.is_true(sh.exists(tmp .. "/bin/soget"))
     local code, out = load_from(dir .. "/?.so")
     assert.are.equal(0, code, out)
     assert.are.equal(expected, out)
