@@ -165,7 +165,7 @@ ASAN_DIR ?= build/asan
 ASAN_RT ?= $(shell $(FUZZ_CC) -print-file-name=libclang_rt.asan-x86_64.so)
 VALGRIND_DIR ?= build/valgrind
 
-.PHONY: fuzz fuzz-build fuzz-smoke test-asan test-valgrind test-hardening
+.PHONY: fuzz fuzz-build fuzz-smoke test-asan test-valgrind test-hardening hardening-deps
 
 # The module's objects built with clang for libFuzzer, ASan and UBSan, then
 # one binary per target: spec/fuzz/harness.c running spec/fuzz/<target>.lua.
@@ -199,7 +199,11 @@ fuzz-smoke:
 # The interpreter is not instrumented: spec/hygiene/lua-asan preloads the
 # ASan runtime into it. Leak checking is off (the interpreter's own and
 # libraries' allocations would drown it); valgrind checks definite leaks.
-test-asan:
+# The sandbox's validator, when make test has not installed it already.
+hardening-deps:
+	@[ -d sandbox/validator/node_modules ] || $(MAKE) --no-print-directory sandbox-deps
+
+test-asan: hardening-deps
 	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(ASAN_DIR) CC=$(FUZZ_CC) \
 	  CFLAGS="-O1 -g $(FUZZ_SAN)" LDFLAGS="$(FUZZ_SAN) -shared-libsan"
 	$(FUZZ_CC) -shared -fPIC -o $(ASAN_DIR)/noinherit.so spec/hygiene/noinherit.c
@@ -208,7 +212,7 @@ test-asan:
 
 # Every invalid access and every definitely lost block is an error;
 # spec/hygiene/valgrind.supp only silences libraries outside the project.
-test-valgrind:
+test-valgrind: hardening-deps
 	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(VALGRIND_DIR) OPT="-O1 -g"
 	LUA=$(CURDIR)/spec/hygiene/lua-valgrind LUA_VERSION=5.4 SOGET_MODULE_DIR=$(VALGRIND_DIR) spec/run
 
