@@ -27,6 +27,7 @@ DESTDIR ?=
 CC ?= cc
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+YAJL_LIBS ?= $(shell pkg-config --libs yajl 2>/dev/null || echo -lyajl)
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wundef -Wdeclaration-after-statement
@@ -46,7 +47,7 @@ HDRS = $(wildcard src/*.h)
 
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted \
+  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev lua-cjson lua-busted \
   nginx-light libnginx-mod-http-lua nodejs npm \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
@@ -64,7 +65,7 @@ $(BUILD_DIR)/%.o: %.c $(HDRS)
 	$(CC) $(SOGET_CFLAGS) -c $< -o $@
 
 $(MODULE): $(OBJS)
-	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) -lm $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) -lm $(LDFLAGS)
 
 # The same objects as an archive for hosts that link soget in (luaopen_soget).
 static: $(STATIC)
@@ -137,7 +138,7 @@ clean:
 # ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
 # Starts its own sandboxes and stops them by PID; takes a few minutes.
 BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  libcurl4-openssl-dev lua-cjson nginx-light libnginx-mod-http-lua \
+  libcurl4-openssl-dev libyajl-dev lua-cjson nginx-light libnginx-mod-http-lua \
   lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
   lua-socket lua-curl wrk valgrind
 .PHONY: bench
@@ -176,7 +177,7 @@ fuzz-build:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -I$(FUZZ_LUA_INCDIR) \
 	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' spec/fuzz/harness.c \
-	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) -lm -o $(FUZZ_DIR)/fuzz-$$t; \
+	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) -lm -o $(FUZZ_DIR)/fuzz-$$t; \
 	done
 
 # New inputs go to $(FUZZ_DIR)/corpus/<target>, findings to

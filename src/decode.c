@@ -1,18 +1,23 @@
-/* Response bodies to native tables: lua-cjson (a private cjson.safe
- * instance) parses, then one schema-directed pass over its output
- *  - turns JSON null (cjson.null) into nil,
- *  - makes array fields always tables (empty when null or absent),
- *  - turns integer fields into Lua integers (5.3+),
- *  - checks every known field's JSON type and reports the path on a
- *    mismatch, 1-based: "items[2].events[1].eventDate: expected string,
+/* Response bodies to native tables, by the schema:
+ *  - JSON null becomes nil,
+ *  - array fields are always tables (empty when null or absent),
+ *  - integer fields become Lua integers (5.3+),
+ *  - every known field's JSON type is checked and a mismatch reported with
+ *    its path, 1-based: "items[2].events[1].eventDate: expected string,
  *    got number",
- *  - keeps unknown fields (their nulls removed from objects). */
+ *  - unknown fields are kept (their nulls removed from objects).
+ * A page is built in one pass over libyajl's parse events (the builder at
+ * the end). A body the builder does not take, and token and error bodies,
+ * go through lua-cjson (a private cjson.safe instance) and a schema-directed
+ * walk over its output, which also words every decode error. */
 #include "soget.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <yajl/yajl_parse.h>
 
 #define MAX_DEPTH 200   /* cjson's nesting limit for our instance */
 
@@ -169,7 +174,7 @@ static const field page_f[] = {FLD(total, F_INT, NULL),
                                FLD(items, F_ARRAY, &HandlingUnit)};
 SCHEMA(HandlingUnitItemsResponseModel, page_f);
 
-/* ---- the walk ---------------------------------------------------------- */
+/* ---- the walk over cjson's output -------------------------------------- */
 
 #define MAX_PATH 16   /* the schema is 6 levels deep */
 
@@ -385,325 +390,53 @@ static int walk_object(walker *w, int t, const schema *s) {
 
 /* ---- the one-pass builder ---------------------------------------------- */
 
-/* The page path parses the body itself and builds the final tables in one
- * pass, directed by the schema: known keys come from interned strings,
- * objects are pre-sized, integers are read without strtod, nulls are never
- * stored. It accepts only well-formed JSON that matches the schema (a
- * subset of what cjson accepts, giving the same tables); on anything else
- * it gives up and the cjson path above decodes the body again, so errors
- * and their messages come from one place. */
+/* The page path builds the final tables in one pass over yajl's parse
+ * events, directed by the schema: known keys come from interned strings,
+ * objects are pre-sized, nulls are never stored, missing array fields are
+ * added when their object ends. It accepts only bodies that cjson reads
+ * the same way and that match the schema; on anything else it cancels the
+ * parse and the cjson path above decodes the body again, so errors and
+ * their messages come from one place. */
 
 #define PRIV_KEYS "decodekeys"   /* array of the K_* names, in order */
 
+/* Containers being built. */
+enum {
+  FR_ROOT,    /* below the body's value */
+  FR_OBJ,     /* an object of schema s */
+  FR_ARR,     /* an array of objects of schema s */
+  FR_EOBJ,    /* an array where an object of schema s is due: must be empty */
+  FR_EARR,    /* an object where an array is due: must be empty */
+  FR_UOBJ,    /* an object outside the schema */
+  FR_UARR     /* an array outside the schema */
+};
+/* What the next value may be, besides an F_* type: anything (outside the
+ * schema), or nothing (in a container that must stay empty). */
+enum { W_ANY = 16, W_NONE };
+
+typedef struct frame {
+  const schema *s;      /* FR_OBJ, FR_EOBJ: its schema; FR_ARR: the items' */
+  const schema *wsub;   /* want is F_OBJECT or F_ARRAY: that schema */
+  unsigned long seen;   /* FR_OBJ: bits of the fields given so far */
+  int t;                /* stack index of the table */
+  int n;                /* arrays: elements so far, nulls included */
+  int pending;          /* FR_OBJ: the field of the key just read, -1 unknown */
+  int hint;             /* FR_OBJ: where to look for the next key */
+  unsigned char kind;
+  unsigned char want;
+} frame;
+
 typedef struct builder {
   lua_State *L;
-  const unsigned char *p, *end;
-  int keys;          /* stack index of key_names[0]'s string */
-  int scratch;       /* stack slot for the escape buffer (a userdata) */
-  char *buf;         /* its memory once made: as long as the body */
-  size_t len;        /* body length */
-  int depth;
+  yajl_handle h;
+  const char *body;
+  size_t len;
+  int keys;             /* stack index of key_names[0]'s string */
+  int depth;            /* containers open */
+  int done;             /* the body's value is complete */
+  size_t end;           /* and ends there */
+  frame fr[MAX_DEPTH + 1];
 } builder;
-
-/* Character classes, bits: 1 whitespace; 2 ends a plain string run ('"',
- * '\\', control characters, which a string may not hold raw). */
-#define C2x8 2, 2, 2, 2, 2, 2, 2, 2
-static const unsigned char cclass[256] = {
-    C2x8, 2, 3, 3, 2, 2, 3, 2, 2, C2x8, C2x8,   /* 0x00-0x1f; \t \n \r: 3 */
-    [' '] = 1, ['"'] = 2, ['\\'] = 2};
-
-#define WS(b) \
-  while ((b)->p < (b)->end && (cclass[*(b)->p] & 1)) (b)->p++
-#define PEEK(b) ((b)->p < (b)->end ? *(b)->p : 0)
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c |= 0x20;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-static long hex4(const unsigned char *p, const unsigned char *end) {
-  long v = 0;
-  int i, d;
-  if (end - p < 4) return -1;
-  for (i = 0; i < 4; i++) {
-    if ((d = hexval(p[i])) < 0) return -1;
-    v = (v << 4) | d;
-  }
-  return v;
-}
-
-/* At the opening quote: sets *s, *n to the string's bytes (in the body, or
- * unescaped in the scratch buffer). Returns 0 on anything cjson would not
- * read the same way. */
-static int read_string(builder *b, const char **s, size_t *n) {
-  const unsigned char *p = b->p + 1, *end = b->end, *start = p;
-  char *o;
-  while (p < end && !(cclass[*p] & 2)) p++;
-  if (p >= end) return 0;
-  if (*p == '"') {
-    *s = (const char *)start;
-    *n = (size_t)(p - start);
-    b->p = p + 1;
-    return 1;
-  }
-  if (*p != '\\') return 0;               /* raw control character */
-  if (!b->buf) {
-    b->buf = (char *)lua_newuserdata(b->L, b->len + 1);
-    lua_replace(b->L, b->scratch);
-  }
-  o = b->buf;
-  memcpy(o, start, (size_t)(p - start));
-  o += p - start;
-  while (p < end) {
-    unsigned c = *p;
-    if (c == '"') {
-      *s = b->buf;
-      *n = (size_t)(o - b->buf);
-      b->p = p + 1;
-      return 1;
-    }
-    if (c < 0x20) return 0;
-    if (c != '\\') { *o++ = (char)c; p++; continue; }
-    if (end - p < 2) return 0;
-    switch (p[1]) {
-      case '"': *o++ = '"'; break;
-      case '\\': *o++ = '\\'; break;
-      case '/': *o++ = '/'; break;
-      case 'b': *o++ = '\b'; break;
-      case 'f': *o++ = '\f'; break;
-      case 'n': *o++ = '\n'; break;
-      case 'r': *o++ = '\r'; break;
-      case 't': *o++ = '\t'; break;
-      case 'u': {
-        long cp = hex4(p + 2, end), lo;
-        if (cp < 0) return 0;
-        if ((cp & 0xF800) == 0xD800) {       /* a surrogate: needs a pair */
-          if ((cp & 0x400) || end - p < 12 || p[6] != '\\' || p[7] != 'u') return 0;
-          lo = hex4(p + 8, end);
-          if (lo < 0 || (lo & 0xFC00) != 0xDC00) return 0;
-          cp = (((cp & 0x3FF) << 10) | (lo & 0x3FF)) + 0x10000;
-          p += 6;
-        }
-        if (cp < 0x80) {
-          *o++ = (char)cp;
-        } else if (cp < 0x800) {
-          *o++ = (char)(0xC0 | (cp >> 6));
-          *o++ = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-          *o++ = (char)(0xE0 | (cp >> 12));
-          *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-          *o++ = (char)(0x80 | (cp & 0x3F));
-        } else {
-          *o++ = (char)(0xF0 | (cp >> 18));
-          *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-          *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-          *o++ = (char)(0x80 | (cp & 0x3F));
-        }
-        p += 4;
-        break;
-      }
-      default: return 0;
-    }
-    p += 2;
-  }
-  return 0;
-}
-
-static const double pow10_exact[] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* A JSON number (strict grammar). Sets *d; *isint and *i when it is written
- * as a whole number of at most 15 digits. The double is the correctly
- * rounded value, as strtod gives it: exact arithmetic when the digits and
- * the power of ten are exact doubles, strtod otherwise. */
-static int read_number(builder *b, double *d, int *isint, long long *i) {
-  const unsigned char *p = b->p, *end = b->end, *s = p;
-  int neg = 0, digits = 0, fdigits = 0, e = 0, eneg = 0, edigits = 0;
-  unsigned long long m = 0;
-  if (p < end && *p == '-') { neg = 1; p++; }
-  if (p >= end || *p < '0' || *p > '9') return 0;
-  if (*p == '0') {
-    p++;
-    if (p < end && *p >= '0' && *p <= '9') return 0;   /* leading zero */
-  } else {
-    while (p < end && *p >= '0' && *p <= '9') {
-      if (digits < 19) m = m * 10 + (unsigned)(*p - '0');
-      digits++;
-      p++;
-    }
-  }
-  *isint = 0;
-  if (p < end && *p == '.') {
-    p++;
-    if (p >= end || *p < '0' || *p > '9') return 0;
-    while (p < end && *p >= '0' && *p <= '9') {
-      if (digits + fdigits < 19) m = m * 10 + (unsigned)(*p - '0');
-      fdigits++;
-      p++;
-    }
-  }
-  if (p < end && (*p | 0x20) == 'e') {
-    p++;
-    if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
-    if (p >= end || *p < '0' || *p > '9') return 0;
-    while (p < end && *p >= '0' && *p <= '9') {
-      if (e < 100000) e = e * 10 + (*p - '0');
-      edigits++;
-      p++;
-    }
-  }
-  if (p >= end) return 0;   /* a valid page never ends in a number */
-  b->p = p;
-  if (fdigits == 0 && edigits == 0 && digits <= 15) {
-    *isint = 1;
-    *i = neg ? -(long long)m : (long long)m;
-    *d = neg ? -(double)m : (double)m;
-    return 1;
-  }
-  if (eneg) e = -e;
-  e -= fdigits;
-  if (digits + fdigits <= 15 && e >= -22 && e <= 22) {
-    double v = (double)m;
-    v = e < 0 ? v / pow10_exact[-e] : v * pow10_exact[e];
-    *d = neg ? -v : v;
-    return 1;
-  } else {
-    char *ep;
-    *d = strtod((const char *)s, &ep);
-    return (const unsigned char *)ep == p;   /* another locale: give up */
-  }
-}
-
-static int read_literal(builder *b, const char *lit, size_t n) {
-  if ((size_t)(b->end - b->p) < n || memcmp(b->p, lit, n) != 0) return 0;
-  b->p += n;
-  return 1;
-}
-
-/* Pushes a whole number as cjson + the walk give it: an integer from 5.3 on
- * when asked for one (range checked by the caller). */
-static void push_number(lua_State *L, double d, int isint, long long i,
-                        int as_int) {
-#if SOGET_HAS_INTEGERS
-  if (as_int) {
-    lua_pushinteger(L, isint ? (lua_Integer)i : (lua_Integer)d);
-    return;
-  }
-#else
-  (void)isint; (void)i; (void)as_int;
-#endif
-  lua_pushnumber(L, d);
-}
-
-static int build_object(builder *b, const schema *s);
-static int build_unknown(builder *b);
-
-/* An empty JSON array where an object is due reads as an empty object
- * (cjson gives both as an empty table). */
-static int build_empty_object(builder *b, const schema *s) {
-  lua_State *L = b->L;
-  int i;
-  b->p++;
-  WS(b);
-  if (PEEK(b) != ']') return 0;
-  b->p++;
-  lua_createtable(L, 0, s->n);
-  for (i = 0; i < s->n; i++) {
-    if (s->fields[i].type == F_ARRAY) {
-      lua_pushvalue(L, b->keys + s->fields[i].key);
-      lua_newtable(L);
-      lua_rawset(L, -3);
-    }
-  }
-  return 1;
-}
-
-/* An array of objects of schema s. */
-static int build_array(builder *b, const schema *s) {
-  lua_State *L = b->L;
-  int t, n = 0;
-  if (++b->depth > MAX_DEPTH) return 0;
-  luaL_checkstack(L, 4, "decode");
-  lua_newtable(L);
-  t = lua_gettop(L);
-  b->p++;
-  WS(b);
-  if (PEEK(b) == ']') {
-    b->p++;
-    b->depth--;
-    return 1;
-  }
-  for (;;) {
-    int c = PEEK(b);
-    if (c == '{') {
-      if (!build_object(b, s)) return 0;
-    } else if (c == '[') {
-      if (!build_empty_object(b, s)) return 0;
-    } else {
-      return 0;
-    }
-    lua_rawseti(L, t, ++n);
-    WS(b);
-    c = PEEK(b);
-    b->p++;
-    if (c == ']') break;
-    if (c != ',') return 0;
-    WS(b);
-  }
-  b->depth--;
-  return 1;
-}
-
-/* The value of known field f, not null: pushes it. */
-static int build_known(builder *b, const field *f) {
-  lua_State *L = b->L;
-  int c = PEEK(b);
-  switch (f->type) {
-    case F_STRING: {
-      const char *s;
-      size_t n;
-      if (c != '"' || !read_string(b, &s, &n)) return 0;
-      lua_pushlstring(L, s, n);
-      return 1;
-    }
-    case F_BOOL:
-      if (c == 't' && read_literal(b, "true", 4)) lua_pushboolean(L, 1);
-      else if (c == 'f' && read_literal(b, "false", 5)) lua_pushboolean(L, 0);
-      else return 0;
-      return 1;
-    case F_NUMBER:
-    case F_INT: {
-      double d;
-      long long i;
-      int isint;
-      if (c != '-' && (c < '0' || c > '9')) return 0;
-      if (!read_number(b, &d, &isint, &i)) return 0;
-      if (f->type == F_INT && (d != floor(d) || d < -2147483648.0 || d > 2147483647.0))
-        return 0;
-      push_number(L, d, isint, i, f->type == F_INT);
-      return 1;
-    }
-    case F_OBJECT:
-      if (c == '{') return build_object(b, f->sub);
-      if (c == '[') return build_empty_object(b, f->sub);
-      return 0;
-    case F_ARRAY:
-      if (c == '[') return build_array(b, f->sub);
-      if (c == '{') {                    /* only an empty object will do */
-        b->p++;
-        WS(b);
-        if (PEEK(b) != '}') return 0;
-        b->p++;
-        lua_newtable(L);
-        return 1;
-      }
-      return 0;
-  }
-  return 0;
-}
 
 static const field *match_field(const schema *s, int *hint, const char *k,
                                 size_t n) {
@@ -720,203 +453,314 @@ static const field *match_field(const schema *s, int *hint, const char *k,
   return NULL;
 }
 
-/* An object of schema s (at its '{'): pushes the final table. */
-static int build_object(builder *b, const schema *s) {
+/* Stores the value at the top into the container f (for an object, the
+ * key sits just below it). */
+static int store(builder *b, frame *f) {
   lua_State *L = b->L;
-  unsigned long seen = 0;
-  int t, i, hint = 0;
-  if (++b->depth > MAX_DEPTH) return 0;
-  luaL_checkstack(L, 6, "decode");
-  lua_createtable(L, 0, s->n);
-  t = lua_gettop(L);
-  b->p++;
-  WS(b);
-  if (PEEK(b) == '}') {
-    b->p++;
-  } else {
-    for (;;) {
-      const char *k;
-      size_t kn;
-      const field *f;
-      if (PEEK(b) != '"' || !read_string(b, &k, &kn)) return 0;
-      WS(b);
-      if (PEEK(b) != ':') return 0;
-      b->p++;
-      WS(b);
-      f = match_field(s, &hint, k, kn);
-      if (f) {
-        unsigned long bit = 1UL << (f - s->fields);
-        if (PEEK(b) == 'n') {
-          if (!read_literal(b, "null", 4)) return 0;
-          if (f->type == F_ARRAY) {
-            lua_pushvalue(L, b->keys + f->key);
-            lua_newtable(L);
-            lua_rawset(L, t);
-          } else if (seen & bit) {        /* a repeated key: the last counts */
-            lua_pushvalue(L, b->keys + f->key);
-            lua_pushnil(L);
-            lua_rawset(L, t);
-          }
-        } else {
-          lua_pushvalue(L, b->keys + f->key);
-          if (!build_known(b, f)) return 0;
-          lua_rawset(L, t);
-        }
-        seen |= bit;
-      } else {
-        lua_pushlstring(L, k, kn);
-        if (PEEK(b) == 'n') {
-          if (!read_literal(b, "null", 4)) return 0;
+  switch (f->kind) {
+    case FR_OBJ:
+      if (f->pending >= 0) f->seen |= 1UL << f->pending;
+      lua_rawset(L, f->t);
+      return 1;
+    case FR_UOBJ:
+      lua_rawset(L, f->t);
+      return 1;
+    case FR_ARR:
+    case FR_UARR:
+      lua_rawseti(L, f->t, ++f->n);
+      return 1;
+    case FR_ROOT:
+      b->done = 1;
+      b->end = yajl_get_bytes_consumed(b->h);
+      return 1;
+  }
+  return 0;
+}
+
+static int cb_null(void *ctx) {
+  builder *b = (builder *)ctx;
+  frame *f = &b->fr[b->depth];
+  lua_State *L = b->L;
+  switch (f->kind) {
+    case FR_OBJ:
+      if (f->pending >= 0) {
+        unsigned long bit = 1UL << f->pending;
+        if (f->want == F_ARRAY) {
+          lua_newtable(L);
+          lua_rawset(L, f->t);
+        } else if (f->seen & bit) {      /* a repeated key: the last counts */
           lua_pushnil(L);
-        } else if (!build_unknown(b)) {
-          return 0;
+          lua_rawset(L, f->t);
+        } else {
+          lua_pop(L, 1);
         }
-        lua_rawset(L, t);
+        f->seen |= bit;
+        return 1;
       }
-      WS(b);
-      i = PEEK(b);
-      b->p++;
-      if (i == '}') break;
-      if (i != ',') return 0;
-      WS(b);
-    }
+      /* FALLTHROUGH */
+    case FR_UOBJ:
+      lua_pushnil(L);
+      lua_rawset(L, f->t);
+      return 1;
+    case FR_UARR:
+      f->n++;                            /* a hole */
+      return 1;
   }
-  for (i = 0; i < s->n; i++) {
-    if (s->fields[i].type == F_ARRAY && !(seen & (1UL << i))) {
-      lua_pushvalue(L, b->keys + s->fields[i].key);
-      lua_newtable(L);
-      lua_rawset(L, t);
-    }
+  return 0;                              /* null where an object is due */
+}
+
+static int cb_boolean(void *ctx, int v) {
+  builder *b = (builder *)ctx;
+  frame *f = &b->fr[b->depth];
+  if (f->want != F_BOOL && f->want != W_ANY) return 0;
+  lua_pushboolean(b->L, v);
+  return store(b, f);
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t n) {
+  builder *b = (builder *)ctx;
+  frame *f = &b->fr[b->depth];
+  if (f->want != F_STRING && f->want != W_ANY) return 0;
+  lua_pushlstring(b->L, (const char *)s, n);
+  return store(b, f);
+}
+
+/* Numbers as cjson reads them (strtod) and the walk converts them: integer
+ * fields in int32 range as integers, other whole numbers outside the schema
+ * as integers when exact (5.3+), the rest as floats. */
+static int cb_number(void *ctx, const char *s, size_t n) {
+  builder *b = (builder *)ctx;
+  frame *f = &b->fr[b->depth];
+  lua_State *L = b->L;
+  double d = 0;
+  int whole = 1;
+  size_t i = s[0] == '-';
+  if (f->want != F_NUMBER && f->want != F_INT && f->want != W_ANY) return 0;
+  if (n - i <= 15) {                     /* up to 15 digits: exact */
+    unsigned long long m = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+      m = m * 10 + (unsigned)(s[i] - '0');
+    d = (double)m;
+    if (s[0] == '-') d = -d;
   }
-  b->depth--;
+  if (i < n) {                           /* a fraction, an exponent, or long */
+    char buf[64], *end;
+    if (n >= sizeof buf) return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    d = strtod(buf, &end);
+    if (end != buf + n) return 0;        /* another locale's decimal point */
+    whole = d == floor(d);
+  }
+  switch (f->want) {
+    case F_NUMBER:
+      lua_pushnumber(L, d);
+      break;
+    case F_INT:
+      if (!whole || d < -2147483648.0 || d > 2147483647.0) return 0;
+#if SOGET_HAS_INTEGERS
+      lua_pushinteger(L, (lua_Integer)d);
+#else
+      lua_pushnumber(L, d);
+#endif
+      break;
+    default:
+#if SOGET_HAS_INTEGERS
+      if (whole && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
+        lua_pushinteger(L, (lua_Integer)d);
+        break;
+      }
+#endif
+      lua_pushnumber(L, d);
+      break;
+  }
+  return store(b, f);
+}
+
+/* Opens a container: pushes its table and its frame. */
+static frame *open_frame(builder *b, int kind, const schema *s, int want,
+                         const schema *wsub) {
+  lua_State *L = b->L;
+  frame *c;
+  if (b->depth >= MAX_DEPTH || !lua_checkstack(L, 4)) return NULL;
+  c = &b->fr[++b->depth];
+  if (kind == FR_OBJ || kind == FR_EOBJ) lua_createtable(L, 0, s->n);
+  else lua_newtable(L);
+  c->kind = (unsigned char)kind;
+  c->want = (unsigned char)want;
+  c->s = s;
+  c->wsub = wsub;
+  c->seen = 0;
+  c->n = 0;
+  c->pending = -1;
+  c->hint = 0;
+  c->t = lua_gettop(L);
+  return c;
+}
+
+static int cb_start_map(void *ctx) {
+  builder *b = (builder *)ctx;
+  frame *f = &b->fr[b->depth];
+  switch (f->want) {
+    case F_OBJECT: return open_frame(b, FR_OBJ, f->wsub, W_NONE, NULL) != NULL;
+    case F_ARRAY: return open_frame(b, FR_EARR, NULL, W_NONE, NULL) != NULL;
+    case W_ANY: return open_frame(b, FR_UOBJ, NULL, W_ANY, NULL) != NULL;
+  }
+  return 0;
+}
+
+static int cb_start_array(void *ctx) {
+  builder *b = (builder *)ctx;
+  frame *f = &b->fr[b->depth];
+  switch (f->want) {
+    case F_ARRAY: return open_frame(b, FR_ARR, f->wsub, F_OBJECT, f->wsub) != NULL;
+    case F_OBJECT: return open_frame(b, FR_EOBJ, f->wsub, W_NONE, NULL) != NULL;
+    case W_ANY: return open_frame(b, FR_UARR, NULL, W_ANY, NULL) != NULL;
+  }
+  return 0;
+}
+
+static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
+  builder *b = (builder *)ctx;
+  frame *f = &b->fr[b->depth];
+  lua_State *L = b->L;
+  if (f->kind == FR_OBJ) {
+    const field *fd = match_field(f->s, &f->hint, (const char *)k, n);
+    if (fd) {
+      lua_pushvalue(L, b->keys + fd->key);
+      f->pending = (int)(fd - f->s->fields);
+      f->want = fd->type;
+      f->wsub = fd->sub;
+    } else {
+      lua_pushlstring(L, (const char *)k, n);
+      f->pending = -1;
+      f->want = W_ANY;
+    }
+    return 1;
+  }
+  if (f->kind != FR_UOBJ) return 0;      /* FR_EARR: must be empty */
+  lua_pushlstring(L, (const char *)k, n);
   return 1;
 }
 
-/* Any value outside the schema, not null at the top: pushes it with nulls
- * left out (holes in arrays) and whole numbers as integers (5.3+). */
-static int build_unknown(builder *b) {
-  lua_State *L = b->L;
-  int c = PEEK(b);
-  switch (c) {
-    case '"': {
-      const char *s;
-      size_t n;
-      if (!read_string(b, &s, &n)) return 0;
-      lua_pushlstring(L, s, n);
-      return 1;
-    }
-    case 't':
-      if (!read_literal(b, "true", 4)) return 0;
-      lua_pushboolean(L, 1);
-      return 1;
-    case 'f':
-      if (!read_literal(b, "false", 5)) return 0;
-      lua_pushboolean(L, 0);
-      return 1;
-    case '{': case '[': {
-      int t, n = 0, end = c == '{' ? '}' : ']';
-      if (++b->depth > MAX_DEPTH) return 0;
-      luaL_checkstack(L, 4, "decode");
-      lua_newtable(L);
-      t = lua_gettop(L);
-      b->p++;
-      WS(b);
-      if (PEEK(b) == end) {
-        b->p++;
-        b->depth--;
-        return 1;
+/* Closes the container at the top: array fields the object did not give
+ * become empty tables, then the table goes into its parent. */
+static int close_frame(builder *b) {
+  frame *f = &b->fr[b->depth];
+  if (f->kind == FR_OBJ || f->kind == FR_EOBJ) {
+    lua_State *L = b->L;
+    int i;
+    for (i = 0; i < f->s->n; i++) {
+      if (f->s->fields[i].type == F_ARRAY && !(f->seen & (1UL << i))) {
+        lua_pushvalue(L, b->keys + f->s->fields[i].key);
+        lua_newtable(L);
+        lua_rawset(L, f->t);
       }
-      for (;;) {
-        if (c == '{') {
-          const char *k;
-          size_t kn;
-          if (PEEK(b) != '"' || !read_string(b, &k, &kn)) return 0;
-          lua_pushlstring(L, k, kn);
-          WS(b);
-          if (PEEK(b) != ':') return 0;
-          b->p++;
-          WS(b);
-          if (PEEK(b) == 'n') {
-            if (!read_literal(b, "null", 4)) return 0;
-            lua_pushnil(L);
-          } else if (!build_unknown(b)) {
-            return 0;
-          }
-          lua_rawset(L, t);
-        } else {
-          n++;
-          if (PEEK(b) == 'n') {
-            if (!read_literal(b, "null", 4)) return 0;
-          } else {
-            if (!build_unknown(b)) return 0;
-            lua_rawseti(L, t, n);
-          }
-        }
-        WS(b);
-        c = PEEK(b);
-        b->p++;
-        if (c == end) break;
-        if (c != ',') return 0;
-        c = end == '}' ? '{' : '[';
-        WS(b);
-      }
-      b->depth--;
-      return 1;
-    }
-    default: {
-      double d;
-      long long i;
-      int isint, as_int = 0;
-      if (c != '-' && (c < '0' || c > '9')) return 0;
-      if (!read_number(b, &d, &isint, &i)) return 0;
-#if SOGET_HAS_INTEGERS
-      as_int = isint ||
-               (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0);
-#endif
-      push_number(L, d, isint, i, as_int);
-      return 1;
     }
   }
+  b->depth--;
+  return store(b, &b->fr[b->depth]);
+}
+
+static int cb_end_map(void *ctx) { return close_frame((builder *)ctx); }
+static int cb_end_array(void *ctx) { return close_frame((builder *)ctx); }
+
+static const yajl_callbacks builder_callbacks = {
+    cb_null,      cb_boolean,   NULL,       NULL,         cb_number,
+    cb_string,    cb_start_map, cb_map_key, cb_end_map,   cb_start_array,
+    cb_end_array};
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* The high byte of the code unit of the \u escape at p, or -1. */
+static int escape_high(const unsigned char *p) {
+  int a = hexval(p[2]), c = hexval(p[3]);
+  return a < 0 || c < 0 ? -1 : (a << 4) | c;
+}
+
+/* yajl decodes some bodies cjson refuses: a \u escape of a lone or
+ * mismatched UTF-16 surrogate (into '?' or another code point), and a
+ * vertical tab or form feed between tokens. Those take the cjson path. */
+static int yajl_reads_as_cjson(const char *body, size_t len) {
+  const unsigned char *p = (const unsigned char *)body, *end = p + len;
+  if (memchr(body, '\v', len) || memchr(body, '\f', len)) return 0;
+  while ((p = (const unsigned char *)memchr(p, '\\', (size_t)(end - p))) != NULL) {
+    int hi = end - p >= 6 && p[1] == 'u' ? escape_high(p) : -1;
+    if (hi >= 0xD8 && hi <= 0xDF) {      /* a high surrogate, then a low one */
+      int lo;
+      if (hi >= 0xDC || end - p < 12 || p[6] != '\\' || p[7] != 'u') return 0;
+      lo = escape_high(p + 6);
+      if (lo < 0xDC || lo > 0xDF) return 0;
+      p += 12;
+    } else {
+      p += 2;                            /* the escaped character */
+    }
+    if (p >= end) break;
+  }
+  return 1;
+}
+
+/* Under lua_pcall: [1] the builder. Parses, and returns the page or
+ * nothing when the parse was refused or cancelled. A Lua error (memory)
+ * in a callback unwinds to the pcall; build_page frees the handle. */
+static int build_run(lua_State *L) {
+  builder *b = (builder *)lua_touserdata(L, 1);
+  int i;
+  size_t end;
+  yajl_status st;
+  luaL_checkstack(L, K__N + 8, "decode");
+  soget_private(L);
+  lua_getfield(L, -1, PRIV_KEYS);
+  lua_remove(L, -2);
+  if (lua_type(L, -1) != LUA_TTABLE) return 0;
+  for (i = 0; i < K__N; i++) lua_rawgeti(L, 2, i + 1);
+  b->L = L;
+  b->keys = 3;
+  b->depth = 0;
+  b->done = 0;
+  b->fr[0].kind = FR_ROOT;
+  b->fr[0].want = F_OBJECT;
+  b->fr[0].wsub = &HandlingUnitItemsResponseModel;
+  st = yajl_parse(b->h, (const unsigned char *)b->body, b->len);
+  if (st == yajl_status_ok) st = yajl_complete_parse(b->h);
+  if (st != yajl_status_ok || !b->done || lua_type(L, -1) != LUA_TTABLE) return 0;
+  /* yajl lets an unterminated string after the value pass unseen: only
+   * whitespace may follow the value */
+  for (end = b->end; end < b->len; end++) {
+    char c = b->body[end];
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return 0;
+  }
+  return 1;
 }
 
 /* Builds the page from body in one pass: pushes it and returns 1, or
  * returns 0 with the stack as it was. */
 static int build_page(lua_State *L, const char *body, size_t len) {
   builder b;
-  int base = lua_gettop(L), i, ok = 0;
-  luaL_checkstack(L, K__N + 8, "decode");
-  soget_private(L);
-  lua_getfield(L, -1, PRIV_KEYS);
-  lua_remove(L, -2);
-  if (lua_type(L, -1) != LUA_TTABLE) {
-    lua_settop(L, base);
-    return 0;
-  }
-  for (i = 0; i < K__N; i++) lua_rawgeti(L, base + 1, i + 1);
-  lua_pushnil(L);
-  b.L = L;
-  b.p = (const unsigned char *)body;
-  b.end = b.p + len;
-  b.keys = base + 2;
-  b.scratch = lua_gettop(L);
-  b.buf = NULL;
+  int status;
+  if (!yajl_reads_as_cjson(body, len)) return 0;
+  lua_pushcfunction(L, build_run);
+  lua_pushlightuserdata(L, &b);
+  b.body = body;
   b.len = len;
-  b.depth = 0;
-  WS(&b);
-  if (PEEK(&b) == '{')
-    ok = build_object(&b, &HandlingUnitItemsResponseModel);
-  else if (PEEK(&b) == '[')
-    ok = build_empty_object(&b, &HandlingUnitItemsResponseModel);
-  if (ok) {
-    WS(&b);
-    ok = b.p == b.end;
-  }
-  if (!ok) {
-    lua_settop(L, base);
+  b.h = yajl_alloc(&builder_callbacks, NULL, &b);
+  if (b.h == NULL) {
+    lua_pop(L, 2);
     return 0;
   }
-  lua_replace(L, base + 1);
-  lua_settop(L, base + 1);
+  yajl_config(b.h, yajl_dont_validate_strings, 1);   /* as cjson: bytes as sent */
+  status = lua_pcall(L, 1, 1, 0);
+  yajl_free(b.h);
+  if (status != 0) lua_error(L);         /* out of memory: raised as before */
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
   return 1;
 }
 

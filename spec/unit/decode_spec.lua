@@ -66,6 +66,11 @@ describe("soget.decode", function()
     assert.are.equal(13030.5, hu.measures.weight.grossWeight.value)
   end)
 
+  it("decodes string escapes, surrogate pairs included", function()
+    local p = assert(soget.decode('{"items":[{"reference":"a\\"\\\\\\/\\n\\u00e9\\ud83d\\ude00"}]}'))
+    assert.are.equal('a"\\/\n\195\169\240\159\152\128', p.items[1].reference)
+  end)
+
   it("keeps unknown fields, without their nulls", function()
     local p = assert(soget.decode(
       '{"total":1,"returned":1,"first":0,"newTop":"x","items":[{"reference":"A",' ..
@@ -112,6 +117,9 @@ describe("soget.decode", function()
     {"malformed JSON", '{"total":', "not valid JSON"},
     {"an empty body", '', "not valid JSON"},
     {"NaN", '{"total":NaN}', "not valid JSON"},
+    {"an unterminated string after the body", '{"items":[]} "', "not valid JSON"},
+    {"a lone UTF-16 surrogate escape", '{"items":[{"reference":"\\ud800"}]}', "not valid JSON"},
+    {"a vertical tab between tokens", '{"items":[]\v}', "not valid JSON"},
   }
   for _, case in ipairs(bad) do
     it("fails with kind 'decode' on " .. case[1], function()
