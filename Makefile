@@ -48,14 +48,14 @@ HDRS = $(wildcard src/*.h)
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
   lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev lua-cjson lua-busted \
-  nginx-light libnginx-mod-http-lua nodejs npm \
+  nginx-light libnginx-mod-http-lua \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
   lua-argparse lua-dkjson tmux
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo sandbox sandbox-stop clean install \
-  build-all test-runtimes static embed
+  build-all test-runtimes static embed sandbox-deps
 
 all: build
 build: $(MODULE)
@@ -89,6 +89,7 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && \
