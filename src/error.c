@@ -25,18 +25,33 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
   va_end(ap);
 }
 
+/* Replaces every whole occurrence of secret in text with "***", and a
+ * start of the secret that ends text (a message cut at its buffer's size
+ * may end in one). */
+static void scrub_text(char *text, const char *secret, size_t sl) {
+  char *p;
+  size_t tl, k;
+  while ((p = strstr(text, secret)) != NULL) {
+    memmove(p + 3, p + sl, strlen(p + sl) + 1);
+    memcpy(p, "***", 3);
+  }
+  tl = strlen(text);
+  for (k = (sl - 1 < tl ? sl - 1 : tl); k >= 4; k--) {
+    if (memcmp(text + tl - k, secret, k) == 0) {
+      strcpy(text + tl - k, "***");
+      break;
+    }
+  }
+}
+
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
   int i;
   for (i = 0; i < n; i++) {
     const char *s = secrets[i];
     size_t sl;
-    char *p;
     if (!s || (sl = strlen(s)) < 4) continue;
-    while ((p = strstr(e->message, s)) != NULL) {
-      memmove(p + 3, p + sl, strlen(p + sl) + 1);
-      memcpy(p, "***", 3);
-    }
-    if (strstr(e->code, s)) strcpy(e->code, "***");
+    scrub_text(e->message, s, sl);
+    scrub_text(e->code, s, sl);
   }
 }
 

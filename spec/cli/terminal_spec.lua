@@ -93,9 +93,16 @@ describe("soget on a terminal", function()
   end)
 
   it("stops cleanly on Ctrl-C in the middle of a request, exiting 130", function()
-    term.env.SOGET_BASE_URL = cli.support.fault_base("delay:ms=1500")
+    term.env.SOGET_BASE_URL = cli.support.fault_base("delay:ms=3000")
+    cli.support.reset()
     local done = term:type { "track", "CGMU2436601" }
-    cli.sleep(0.7)
+    -- Ctrl-C once the request is at the server (bounded wait), whatever
+    -- the machine's speed
+    for _ = 1, 100 do
+      if cli.support.stats().api_requests >= 1 then break end
+      cli.sleep(0.1)
+    end
+    cli.sleep(0.2)
     term:keys("C-c")
     local screen = assert(term:wait_for(done, 15))
     assert.truthy(screen:find("rc=130", 1, true), screen)
