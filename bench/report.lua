@@ -90,6 +90,15 @@ do
     "-", "-", f(r, "%.0f req/s"), ">= 5000 req/s", r and r >= 5000)
 end
 
+-- OpenResty: the worker is never blocked.
+do
+  local nb, b = num("or.openresty.nonblocking_s"), num("or.openresty.blocking_s")
+  local n, ok = num("or.openresty.requests"), num("or.openresty.nonblocking_ok")
+  row(("OpenResty: %s concurrent lookups, 200 ms latency, one worker: soget.ngx vs blocking libcurl"):format(n or "?"),
+    f(nb, "%.2f s"), f(b, "%.2f s"), f(b and nb and b / nb, "%.1fx"), "all ok, far below n x 200 ms",
+    nb and ok == n and nb < (n or 0) * 0.2 / 5)
+end
+
 -- Spend.
 do
   local t, c, a = num("spend.token_requests"), num("spend.connections"), num("spend.api_requests")
