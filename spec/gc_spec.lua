@@ -46,6 +46,31 @@ describe("garbage collection", function()
     assert.is_nil(weak[2])
   end)
 
+  it("frees a call's memory when a Lua error interrupts it (as Ctrl-C does)", function()
+    -- lua.c turns SIGINT into a hook that raises "interrupted!" at the next
+    -- function call, which can be one soget makes from C in mid-call.
+    local c = S.client()
+    assert(c:token())
+    local calls = 0
+    local ok, err = pcall(function()
+      debug.sethook(function()
+        calls = calls + 1
+        if calls >= 2 and debug.getinfo(2, "S").what == "C" then
+          debug.sethook()
+          error("interrupted!")
+        end
+      end, "c")
+      c:handling_units("CGMU2436601")
+    end)
+    debug.sethook()
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("interrupted!", 1, true), tostring(err))
+    full_gc()
+    -- the client is still whole (under make test-valgrind a leak fails the run)
+    assert.are.equal(1, assert(c:handling_units("CGMU2436601")).total)
+    c:close()
+  end)
+
   it("keeps Lua memory flat over many calls", function()
     local c = S.client()
     local function round()

@@ -728,27 +728,55 @@ int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long statu
   return call_fail(c, k, e);
 }
 
+/* A call's state lives in a soget.Call userdata, even for the blocking
+ * driver: a Lua error raised while it runs (out of memory, or lua.c's
+ * "interrupted!" on Ctrl-C, which can fire at any Lua call) then leaves its
+ * buffers to __gc instead of leaking them. */
+typedef struct lcall {
+  soget_call k;
+  soget_client *c;   /* kept alive by the uservalue (soget.Call objects) */
+  int open;
+} lcall;
+
+static soget_call *push_call(lua_State *L) {
+  lcall *lc = soget_newuserdata(L, sizeof *lc);
+  memset(lc, 0, sizeof *lc);
+  soget_call_init(&lc->k);
+  lc->k.state = SOGET_CALL_DONE;
+  lc->open = 1;
+  luaL_setmetatable(L, SOGET_CALL_T);
+  return &lc->k;
+}
+
+/* Frees the call pushed at index i and removes it from the stack. */
+static void drop_call(lua_State *L, int i) {
+  lcall *lc = lua_touserdata(L, i);
+  soget_call_free(&lc->k);
+  lc->open = 0;
+  lua_remove(L, i);
+}
+
 /* The blocking driver: libcurl, and nanosleep between retries. */
 static int client_call(lua_State *L, soget_client *c, const soget_query *q,
                        soget_err *e) {
-  soget_call k;
+  soget_call *k = push_call(L);
+  int ki = lua_gettop(L);
   int step = SOGET_STEP_FAIL;
-  soget_call_init(&k);
-  if (soget_call_begin(c, &k, q, e) != 0) goto done;
+  if (soget_call_begin(c, k, q, e) != 0) goto done;
   for (;;) {
     soget_http_response rs;
-    step = soget_call_next(c, &k, e);
+    step = soget_call_next(c, k, e);
     if (step != SOGET_STEP_SEND) break;
-    if (soget_transport_perform(c->tr, &k.rq, &rs, e) != 0)
-      step = soget_call_failed(c, &k, e);
+    if (soget_transport_perform(c->tr, &k->rq, &rs, e) != 0)
+      step = soget_call_failed(c, k, e);
     else
-      step = soget_call_response(L, c, &k, rs.status, rs.body->data, rs.body->len,
+      step = soget_call_response(L, c, k, rs.status, rs.body->data, rs.body->len,
                                  rs.retry_after, rs.redirect, e);
-    if (step == SOGET_STEP_WAIT) soget_sleep(k.wait);
+    if (step == SOGET_STEP_WAIT) soget_sleep(k->wait);
     else if (step != SOGET_STEP_AGAIN) break;
   }
 done:
-  soget_call_free(&k);
+  drop_call(L, ki);   /* the page, if any, moves down into its slot */
   return step == SOGET_STEP_PAGE;
 }
 
@@ -793,21 +821,23 @@ static int meth_stats(lua_State *L) {
 
 /* Runs the token step alone (blocking). 0, or -1 with e filled. */
 static int ensure_token(lua_State *L, soget_client *c, soget_err *e) {
-  soget_call k;
-  int step;
+  soget_call *k;
+  int ki, step;
   if (!soget_auth_needs_token(&c->auth, soget_now())) return 0;
-  soget_call_init(&k);
-  k.deadline = soget_now() + c->timeout;
-  step = soget_call_next(c, &k, e);
+  k = push_call(L);
+  ki = lua_gettop(L);
+  k->state = SOGET_CALL_READY;
+  k->deadline = soget_now() + c->timeout;
+  step = soget_call_next(c, k, e);
   if (step == SOGET_STEP_SEND) {
     soget_http_response rs;
-    if (soget_transport_perform(c->tr, &k.rq, &rs, e) != 0)
-      step = soget_call_failed(c, &k, e);
+    if (soget_transport_perform(c->tr, &k->rq, &rs, e) != 0)
+      step = soget_call_failed(c, k, e);
     else
-      step = soget_call_response(L, c, &k, rs.status, rs.body->data, rs.body->len,
+      step = soget_call_response(L, c, k, rs.status, rs.body->data, rs.body->len,
                                  rs.retry_after, rs.redirect, e);
   }
-  soget_call_free(&k);
+  drop_call(L, ki);
   return step == SOGET_STEP_AGAIN ? 0 : -1;
 }
 
@@ -845,12 +875,6 @@ static int meth_set_token(lua_State *L) {
 }
 
 /* ---- soget.Call: the steps of one call, for drivers written in Lua ----- */
-
-typedef struct lcall {
-  soget_call k;
-  soget_client *c;   /* kept alive by the uservalue */
-  int open;
-} lcall;
 
 static lcall *checkcall(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
