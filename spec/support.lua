@@ -70,6 +70,14 @@ function M.client(extra)
   return require("soget").client(M.options(extra))
 end
 
+-- Wall-clock seconds with sub-second precision (os.time has whole seconds).
+function M.now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("*a"))
+  p:close()
+  return t
+end
+
 -- Unique ids for stateful faults.
 local n = 0
 function M.uid(prefix)

@@ -11,12 +11,7 @@ local UNDER_ASAN = (S.lua or ""):find("asan", 1, true) ~= nil
 -- Instrumented runs are slower; the bounds below only stretch by this.
 local SLOW = UNDER_VALGRIND and 20 or UNDER_ASAN and 3 or 1
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("*a"))
-  p:close()
-  return t
-end
+local now = S.now
 
 local function rss_kib()
   local f = io.open("/proc/self/status")

@@ -4,12 +4,7 @@ local soget = require "soget"
 local S = require "support"
 local unpack = table.unpack or unpack
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("*a"))
-  p:close()
-  return t
-end
+local now = S.now
 
 local function is_error(v)
   return type(v) == "table" and getmetatable(v) ~= nil and v.kind ~= nil

@@ -3,12 +3,7 @@
 local soget = require "soget"
 local S = require "support"
 
-local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("*a"))
-  p:close()
-  return t
-end
+local now = S.now
 
 local function urlencode(s)
   return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
