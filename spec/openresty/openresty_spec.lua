@@ -63,7 +63,12 @@ describe("soget.ngx in nginx", function()
       N.get(srv.url .. "/units/CGMU2436601", { "Cookie: session=user-secret",
         "Authorization: Basic dXNlcjpwYXNz", "X-Forwarded-For: 10.1.2.3" })
       N.get(srv.url .. "/units/CGMU2436601")
-      local reqs = S.requests(10)
+      -- A slow request an earlier spec's libcurl client left behind may
+      -- still be logged by the sandbox after the reset: leave those out.
+      local reqs = {}
+      for _, r in ipairs(S.requests(20)) do
+        if not (r.headers["user-agent"] or ""):find("^soget/[%d.]+ libcurl/") then reqs[#reqs + 1] = r end
+      end
       assert.truthy(#reqs >= 2)
       local allowed = { accept = true, authorization = true, host = true,
         ["ocp-apim-subscription-key"] = true, ["user-agent"] = true,

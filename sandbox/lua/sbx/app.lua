@@ -601,6 +601,10 @@ local function control(path)
     end
     local a = ngx.req.get_uri_args()
     STATS:flush_all()
+    -- requests that started before the reset and end after it (a slow
+    -- fault) are not logged: the log starts clean
+    ngx.update_time()
+    STATS:set("reset_at", ngx.now())
     if a.faults then FAULTS:flush_all() end
     if a.tokens then TOKENS:flush_all() end
     return send(200, '{"reset":true}')
@@ -663,6 +667,8 @@ end
 function M.log()
   local ctx = ngx.ctx
   if not ctx.kind then return end
+  local reset_at = STATS:get("reset_at")
+  if reset_at and ngx.req.start_time() < reset_at then return end
   local seq = STATS:incr("log_seq", 1, 0)
   local headers = J.map({})
   for k, v in pairs(ngx.req.get_headers(100)) do headers[k] = v end
