@@ -29,12 +29,27 @@ local function shell_quote(s)
 end
 M.shell_quote = shell_quote
 
+-- A command's standard output ("*a": 5.1 and 5.2 reject "a").
+function M.popen_read(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- A file's bytes, or "" when it cannot be read.
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 -- Runs curl against the plain-HTTP control endpoint; returns the decoded JSON.
 local function control(method, path)
   local cmd = "curl -sS --max-time 10 -X " .. method .. " " .. shell_quote(M.http .. path)
-  local p = assert(io.popen(cmd))
-  local body = p:read("*a")   -- "*a": 5.1 and 5.2 reject "a"
-  p:close()
+  local body = M.popen_read(cmd)
   local ok, v = pcall(cjson.decode, body)
   if not ok then error("control endpoint " .. path .. " answered: " .. tostring(body)) end
   return v

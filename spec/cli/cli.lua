@@ -10,12 +10,7 @@ M.support = support
 M.module_dir = os.getenv("SOGET_MODULE_DIR") or "build/lua5.4"
 M.lua = os.getenv("LUA") or "lua5.4"
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local s = p:read("*a")
-  p:close()
-  return s
-end
+local sh = support.popen_read
 M.sh = sh
 
 function M.tmpdir()

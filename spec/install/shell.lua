@@ -12,17 +12,9 @@ end
 -- pkg-config's name for the runtime's headers and library.
 M.pc = M.runtime == "jit" and "luajit" or "lua" .. M.runtime
 
-function M.quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local S = require "support"
+M.quote = S.shell_quote
+local read_all = S.read_file
 M.read_all = read_all
 
 -- Runs cmd with sh under `timeout` (seconds, default 300); stdout and

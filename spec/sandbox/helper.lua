@@ -30,17 +30,9 @@ function H.env()
   return e
 end
 
-function H.q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local S = require "support"
+H.q = S.shell_quote
+local slurp = S.read_file
 H.slurp = slurp
 
 -- Runs a shell command; returns stdout, exit code.

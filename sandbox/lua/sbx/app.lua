@@ -399,17 +399,22 @@ local function handling_units(F)
       return bad_param("desc", desc_s, "It must be true or false.", F)
     end
   end
+  -- plain digits within [lo, hi], or nil
+  local function whole(v, lo, hi)
+    local n = v:match("^%d+$") and #v <= 10 and tonumber(v)
+    return n and n >= lo and n <= hi and n or nil
+  end
   local limit = 5
   if limit_s and limit_s ~= "" then
-    limit = limit_s:match("^%d+$") and #limit_s <= 10 and tonumber(limit_s)
-    if not limit or limit < 1 or limit > 10 then
+    limit = whole(limit_s, 1, 10)
+    if not limit then
       return bad_param("limit", limit_s, "It must be an integer between 1 and 10.", F)
     end
   end
   local offset = 0
   if offset_s and offset_s ~= "" then
-    offset = offset_s:match("^%d+$") and #offset_s <= 10 and tonumber(offset_s)
-    if not offset or offset > 2147483647 then
+    offset = whole(offset_s, 0, 2147483647)
+    if not offset then
       return bad_param("offset", offset_s, "It must be an integer between 0 and 2147483647.", F)
     end
   end
