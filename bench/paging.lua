@@ -29,23 +29,29 @@ first = nil
 collectgarbage(); collectgarbage()
 base = collectgarbage("count")
 
-local peak, peak_early, n = base, base, 0
-local live = {}   -- live memory (after a full collection) every 10,000 units
-local t0 = B.now()
-local page = assert(client:handling_units(q))
-local total = page.total
-for hu in page:iter { max_items = max_units } do
-  n = n + 1
-  local kb = collectgarbage("count")
-  if kb > peak then peak = kb end
-  if n == 1000 then peak_early = peak end
-  if n % 10000 == 0 then
-    collectgarbage()
-    live[#live + 1] = string.format("%d:%.0f", n, collectgarbage("count") - base)
+-- The walk a script writes: for hu in client:handling_units(q):iter() do,
+-- so the script itself holds no page.
+local function walk(limit)
+  local peak, peak_early, n = base, base, 0
+  local live = {}   -- live memory (after a full collection) every 10,000 units
+  local pager = assert(client:handling_units(q)):iter { max_items = limit }
+  for hu in pager do
+    n = n + 1
+    local kb = collectgarbage("count")
+    if kb > peak then peak = kb end
+    if n == 1000 then peak_early = peak end
+    if n % 10000 == 0 then
+      collectgarbage()
+      live[#live + 1] = string.format("%d:%.0f", n, collectgarbage("count") - base)
+    end
+    if hu == nil then break end
   end
-  if hu == nil then break end
+  return n, peak, peak_early, live
 end
-page = nil
+
+local t0 = B.now()
+local n, peak, peak_early, live = walk(max_units)
+local total = client:handling_units(q).total
 local elapsed = B.now() - t0
 local st = client:stats()
 B.result("query", query)
@@ -60,4 +66,20 @@ B.result("peak_over_base_kb", string.format("%.0f", peak - base))
 B.result("peak_first_1000_kb", string.format("%.0f", peak_early))
 B.result("peak_pages", string.format("%.1f", (peak - base) / page_kb))
 B.result("live_kb_by_units", table.concat(live, ","))
+local retained = 0
+for _, x in ipairs(live) do
+  local kb = tonumber(x:match(":(%S+)$"))
+  if kb > retained then retained = kb end
+end
+B.result("retained_kb", string.format("%.0f", retained))
+B.result("retained_pages", string.format("%.1f", retained / page_kb))
+
+-- The same walk (a tenth as long) with the collector's pause at 100: a
+-- new cycle as soon as one ends, which is the knob that sets the peak.
+collectgarbage(); collectgarbage()
+collectgarbage("incremental", 100)
+base = collectgarbage("count")
+local _, peak100 = walk(math.max(1000, math.floor(max_units / 10)))
+collectgarbage("incremental", 200)
+B.result("peak_pause100_pages", string.format("%.1f", (peak100 - base) / page_kb))
 client:close()

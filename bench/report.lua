@@ -137,11 +137,14 @@ do
       R["paging.units"] or "?", R["paging.query"] or "?", R["paging.pages"] or "?"),
     peak and string.format("%.0f KB", peak), page and string.format("1 page = %.0f KB", page),
     pages and string.format("%.1f pages", pages), "about 2 pages", pages and pages <= 2.5)
-  local early = num("paging.peak_first_1000_kb")
-  row("paging memory, peak over the first 1,000 units",
-    early and string.format("%.0f KB", early - (num("paging.base_kb") or 0)), "-",
-    early and page and string.format("%.1f pages", (early - (num("paging.base_kb") or 0)) / page),
-    "about 2 pages", nil)
+  local retained = num("paging.retained_pages")
+  row("same walk: Lua memory soget keeps (largest live figure after a full collection)",
+    num("paging.retained_kb") and string.format("%.0f KB", num("paging.retained_kb")),
+    page and string.format("1 page = %.0f KB", page),
+    retained and string.format("%.1f pages", retained), "about 2 pages", retained and retained <= 2.5)
+  local p100 = num("paging.peak_pause100_pages")
+  row("a tenth of the walk with the collector's pause at 100 (default 200): peak over the start",
+    "-", "-", p100 and string.format("%.1f pages", p100), "(information)", nil)
   if R["paging.live_kb_by_units"] then
     row("paging memory, live KB after a full collection, by units walked",
       tostring(R["paging.live_kb_by_units"]), "-", "-", "(information)", nil)

@@ -426,6 +426,15 @@ typedef struct frame {
   unsigned char want;
 } frame;
 
+/* yajl's own memory (its handle, lexer, stacks and string buffer) comes
+ * from an arena inside the builder, so a decode makes no malloc for it;
+ * past the arena, malloc. Arena blocks are never freed one by one. */
+#define ARENA_SIZE 8192
+typedef struct arena {
+  size_t used;
+  union { max_align_t align; unsigned char bytes[ARENA_SIZE]; } mem;
+} arena;
+
 typedef struct builder {
   lua_State *L;
   yajl_handle h;
@@ -436,8 +445,55 @@ typedef struct builder {
   int done;             /* the body's value is complete */
   size_t end;           /* and ends there */
   frame fr[MAX_DEPTH + 1];
+  arena a;
 } builder;
 
+/* Each block is preceded by its size, for realloc. */
+typedef union { size_t n; max_align_t align; } arena_hdr;
+
+static int in_arena(arena *a, void *p) {
+  unsigned char *c = p;
+  return c >= a->mem.bytes && c < a->mem.bytes + ARENA_SIZE;
+}
+
+static void *arena_malloc(void *ctx, size_t n) {
+  arena *a = ctx;
+  size_t need = sizeof(arena_hdr) + ((n + sizeof(arena_hdr) - 1) / sizeof(arena_hdr)) * sizeof(arena_hdr);
+  if (n <= ARENA_SIZE && need <= ARENA_SIZE - a->used) {
+    arena_hdr *h = (arena_hdr *)(void *)(a->mem.bytes + a->used);
+    h->n = n;
+    a->used += need;
+    return h + 1;
+  }
+  return malloc(n);
+}
+
+static void arena_free(void *ctx, void *p) {
+  if (p && !in_arena(ctx, p)) free(p);
+}
+
+static void *arena_realloc(void *ctx, void *p, size_t n) {
+  void *q;
+  size_t old;
+  if (!p) return arena_malloc(ctx, n);
+  if (!in_arena(ctx, p)) return realloc(p, n);
+  old = ((arena_hdr *)p - 1)->n;
+  if (n <= old) return p;
+  q = arena_malloc(ctx, n);
+  if (q) memcpy(q, p, old);
+  return q;
+}
+
+/* Keys are short: an inline compare beats a call to memcmp. */
+static int same_key(const char *a, const char *b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
+/* The field named k, looked for from *hint on: bodies give the fields in
+ * the schema's order, so the first candidate is nearly always the one. */
 static const field *match_field(const schema *s, int *hint, const char *k,
                                 size_t n) {
   int i = *hint, j;
@@ -445,7 +501,7 @@ static const field *match_field(const schema *s, int *hint, const char *k,
     const field *f;
     if (i >= s->n) i = 0;
     f = &s->fields[i];
-    if (f->len == n && memcmp(f->name, k, n) == 0) {
+    if (f->len == n && f->name[0] == k[0] && same_key(f->name, k, n)) {
       *hint = i + 1;
       return f;
     }
@@ -748,7 +804,15 @@ static int build_page(lua_State *L, const char *body, size_t len) {
   lua_pushlightuserdata(L, &b);
   b.body = body;
   b.len = len;
-  b.h = yajl_alloc(&builder_callbacks, NULL, &b);
+  {
+    yajl_alloc_funcs af;
+    af.malloc = arena_malloc;
+    af.realloc = arena_realloc;
+    af.free = arena_free;
+    af.ctx = &b.a;
+    b.a.used = 0;
+    b.h = yajl_alloc(&builder_callbacks, &af, &b);
+  }
   if (b.h == NULL) {
     lua_pop(L, 2);
     return 0;

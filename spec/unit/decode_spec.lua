@@ -71,6 +71,18 @@ describe("soget.decode", function()
     assert.are.equal('a"\\/\n\195\169\240\159\152\128', p.items[1].reference)
   end)
 
+  it("decodes escaped strings longer than the parser's own buffers", function()
+    -- the parser's string buffer then outgrows its first allocation
+    for _, n in ipairs { 1000, 5000, 40000 } do
+      local raw = string.rep('ab\\n\\"\\u00e9', n)
+      local p = assert(soget.decode('{"items":[{"reference":"' .. raw .. '","pswId":"' ..
+        raw .. '"}]}'))
+      local want = string.rep('ab\n"\195\169', n)
+      assert.are.equal(want, p.items[1].reference)
+      assert.are.equal(want, p.items[1].pswId)
+    end
+  end)
+
   it("keeps unknown fields, without their nulls", function()
     local p = assert(soget.decode(
       '{"total":1,"returned":1,"first":0,"newTop":"x","items":[{"reference":"A",' ..
