@@ -101,6 +101,15 @@ do
     "-", "-", f(r, "%.0f req/s"), ">= 5000 req/s", r and r >= 5000)
 end
 
+-- Bulk lookups: concurrent against sequential, with injected latency.
+do
+  local seq, conc = num("bulk.bulk.sequential_s"), num("bulk.bulk.concurrent_s")
+  local speed = num("bulk.bulk.speedup")
+  row(("bulk: %s lookups, %s ms latency, concurrency %s (handling_units_many) vs the same sequentially"):format(
+      R["bulk.bulk.lookups"] or "?", R["bulk.bulk.delay_ms"] or "?", R["bulk.bulk.concurrency"] or "?"),
+    f(conc, "%.2f s"), f(seq, "%.2f s"), f(speed, "%.1fx faster"), ">= 10x", speed and speed >= 10)
+end
+
 -- OpenResty: the worker is never blocked.
 do
   local nb, b = num("or.openresty.nonblocking_s"), num("or.openresty.blocking_s")
