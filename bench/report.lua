@@ -146,6 +146,10 @@ do
       R["paging.units"] or "?", R["paging.query"] or "?", R["paging.pages"] or "?"),
     peak and string.format("%.0f KB", peak), page and string.format("1 page = %.0f KB", page),
     pages and string.format("%.1f pages", pages), "about 2 pages", pages and pages <= 2.5)
+  local early, base = num("paging.peak_first_1000_kb"), num("paging.base_kb") or 0
+  row("same walk: peak over the first 1,000 units",
+    early and string.format("%.0f KB", early - base), "-",
+    early and page and string.format("%.1f pages", (early - base) / page), "(information)", nil)
   local retained = num("paging.retained_pages")
   row("same walk: Lua memory soget keeps (largest live figure after a full collection)",
     num("paging.retained_kb") and string.format("%.0f KB", num("paging.retained_kb")),
