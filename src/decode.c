@@ -484,14 +484,6 @@ static void *arena_realloc(void *ctx, void *p, size_t n) {
   return q;
 }
 
-/* Keys are short: an inline compare beats a call to memcmp. */
-static int same_key(const char *a, const char *b, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (a[i] != b[i]) return 0;
-  return 1;
-}
-
 /* The field named k, looked for from *hint on: bodies give the fields in
  * the schema's order, so the first candidate is nearly always the one. */
 static const field *match_field(const schema *s, int *hint, const char *k,
@@ -501,7 +493,7 @@ static const field *match_field(const schema *s, int *hint, const char *k,
     const field *f;
     if (i >= s->n) i = 0;
     f = &s->fields[i];
-    if (f->len == n && f->name[0] == k[0] && same_key(f->name, k, n)) {
+    if (f->len == n && memcmp(f->name, k, n) == 0) {
       *hint = i + 1;
       return f;
     }
