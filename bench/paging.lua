@@ -34,7 +34,10 @@ base = collectgarbage("count")
 local function walk(limit)
   local peak, peak_early, n = base, base, 0
   local live = {}   -- live memory (after a full collection) every 10,000 units
-  local pager = assert(client:handling_units(q)):iter { max_items = limit }
+  local first = assert(client:handling_units(q))
+  local total = first.total
+  local pager = first:iter { max_items = limit }
+  first = nil
   for hu in pager do
     n = n + 1
     local kb = collectgarbage("count")
@@ -46,12 +49,11 @@ local function walk(limit)
     end
     if hu == nil then break end
   end
-  return n, peak, peak_early, live
+  return n, peak, peak_early, live, total
 end
 
 local t0 = B.now()
-local n, peak, peak_early, live = walk(max_units)
-local total = client:handling_units(q).total
+local n, peak, peak_early, live, total = walk(max_units)
 local elapsed = B.now() - t0
 local st = client:stats()
 B.result("query", query)
