@@ -51,7 +51,6 @@ typedef struct pool {
   CURLM *multi;
   CURLSH *share;
   int n;                            /* easy handles made */
-  int busy;                         /* a batch runs on it */
   soget_xfer *x[BULK_MAX];
   unsigned char in_multi[BULK_MAX];
 } pool;
@@ -136,6 +135,7 @@ typedef struct slot {
 
 typedef struct batch {
   soget_client *c;   /* kept alive by the uservalue */
+  int held;          /* holds c and its transport (soget_client_hold) */
   pool *p;
   int live;          /* calls initialized, not yet cleaned up */
   int n;             /* slots */
@@ -155,12 +155,17 @@ typedef struct batch {
  * run twice: at the end of a batch, and from __gc after a raised error. */
 static void batch_end(batch *b) {
   int i;
-  if (!b->live) return;
-  b->live = 0;
-  for (i = 0; i < b->n; i++) soget_call_free(&b->s[i].k);
-  if (soget_client_transport(b->c) && b->p) {
-    for (i = 0; i < b->n; i++) pool_detach(b->p, i);
-    b->p->busy = 0;
+  if (b->live) {
+    b->live = 0;
+    for (i = 0; i < b->n; i++) soget_call_free(&b->s[i].k);
+    if (soget_client_transport(b->c) && b->p) {
+      for (i = 0; i < b->n; i++) pool_detach(b->p, i);
+    }
+  }
+  if (b->held) {   /* last: a close() asked for meanwhile frees the pool */
+    b->held = 0;
+    soget_client_give_transport(b->c);
+    soget_client_release(b->c);
   }
 }
 
@@ -476,11 +481,6 @@ int soget_client_handling_units_many(lua_State *L) {
   lua_createtable(L, nq, 0);         /* 5: results */
   n = nq < concurrency ? nq : concurrency;
   if (n > 0) {
-    p = soget_transport_attached(soget_client_transport(c));
-    if (p && p->busy)   /* only a finalizer run mid-batch can get here */
-      return luaL_error(L, "handling_units_many: this client is running a batch already");
-    p = pool_get(soget_client_transport(c), n);
-    if (!p) return luaL_error(L, "handling_units_many: not enough memory");
     lua_pushcfunction(L, run);                                                 /* 6 */
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 4);
@@ -499,6 +499,19 @@ int soget_client_handling_units_many(lua_State *L) {
     lua_setfield(L, -2, "client");
     soget_setuv(L, -2);
     b->c = c;
+    /* Every allocation since the check at the top could have run a
+     * finalizer: check again, then hold with no Lua call in between. */
+    soget_checkclient(L, 1);
+    if (soget_client_take_transport(c) != 0)
+      return luaL_error(L, "handling_units_many: this client is in the middle of a "
+                           "call (called again from a finalizer or a hook)");
+    soget_client_hold(c);
+    b->held = 1;                     /* from here on, __gc releases */
+    p = pool_get(soget_client_transport(c), n);
+    if (!p) {
+      batch_end(b);
+      return luaL_error(L, "handling_units_many: not enough memory");
+    }
     b->p = p;
     b->n = n;
     b->nq = nq;
@@ -508,7 +521,6 @@ int soget_client_handling_units_many(lua_State *L) {
     b->leader = -1;
     for (i = 0; i < n; i++) soget_call_init(&b->s[i].k);
     for (i = 0; i < p->n; i++) pool_detach(p, i);
-    p->busy = 1;
     b->live = 1;                     /* from here on, __gc cleans up too */
     lua_pushvalue(L, -1);
     lua_replace(L, 3);               /* 3: the batch, kept for after the call */

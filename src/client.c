@@ -36,7 +36,12 @@ struct soget_client {
   unsigned long rng;
   long api_requests, token_requests, retries_done;
   int closed;
-  soget_buf url, redirect, scratch;
+  /* Lua can run in the middle of a call (any allocation can run a
+   * finalizer, any call a hook), and a finalizer can call close(): while
+   * a call holds the client, close() only marks it, and the last release
+   * frees. `in_transport`: a blocking or bulk call is using the transport
+   * (its handles and response buffer), which a nested one must not touch. */
+  int holds, close_pending, in_transport;
 };
 
 /* ---- time --------------------------------------------------------------- */
@@ -79,24 +84,48 @@ static void client_cleanup(soget_client *c) {
   c->client_id = c->base_url = c->token_url = c->ca_file = c->user_agent = NULL;
   soget_auth_free(&c->auth);
   c->auth.is_static = 0;
-  if (c->scratch.data) soget_wipe(c->scratch.data, c->scratch.cap);
-  soget_buf_free(&c->scratch);
-  soget_buf_free(&c->url);
-  soget_buf_free(&c->redirect);
   c->closed = 1;
+  c->close_pending = 0;
 }
 
 soget_client *soget_checkclient(lua_State *L, int i) {
   soget_client *c = luaL_checkudata(L, i, SOGET_CLIENT_T);
-  if (c->closed) luaL_error(L, "attempt to use a closed client");
+  if (c->closed || c->close_pending) luaL_error(L, "attempt to use a closed client");
   return c;
+}
+
+void soget_client_hold(soget_client *c) {
+  c->holds++;
+}
+
+void soget_client_release(soget_client *c) {
+  if (c->holds > 0 && --c->holds == 0 && c->close_pending) client_cleanup(c);
+}
+
+int soget_client_take_transport(soget_client *c) {
+  if (c->in_transport) return -1;
+  c->in_transport = 1;
+  return 0;
+}
+
+void soget_client_give_transport(soget_client *c) {
+  c->in_transport = 0;
 }
 
 struct soget_transport *soget_client_transport(soget_client *c) {
   return c->tr;
 }
 
+/* client:close(): at once, or when the calls that hold the client end. */
 static int meth_close(lua_State *L) {
+  soget_client *c = luaL_checkudata(L, 1, SOGET_CLIENT_T);
+  if (c->holds > 0) c->close_pending = 1;
+  else client_cleanup(c);
+  return 0;
+}
+
+/* __gc: nothing can be running on an unreachable client. */
+static int meth_gc(lua_State *L) {
   soget_client *c = luaL_checkudata(L, 1, SOGET_CLIENT_T);
   client_cleanup(c);
   return 0;
@@ -104,7 +133,7 @@ static int meth_close(lua_State *L) {
 
 static int meth_tostring(lua_State *L) {
   soget_client *c = luaL_checkudata(L, 1, SOGET_CLIENT_T);
-  if (c->closed)
+  if (c->closed || c->close_pending)
     lua_pushliteral(L, SOGET_CLIENT_T " (closed)");
   else
     lua_pushfstring(L, SOGET_CLIENT_T " (%p)", (void *)c);
@@ -253,9 +282,6 @@ int soget_client_new(lua_State *L) {
   memset(c, 0, sizeof *c);
   c->closed = 1;  /* until fully built: __gc frees whatever was made */
   soget_auth_init(&c->auth);
-  soget_buf_init(&c->url, 0);
-  soget_buf_init(&c->scratch, 0);
-  soget_buf_init(&c->redirect, 0);
   luaL_setmetatable(L, SOGET_CLIENT_T);
   lua_newtable(L);
   soget_setuv(L, -2);
@@ -731,35 +757,88 @@ int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long statu
 /* A call's state lives in a soget.Call userdata, even for the blocking
  * driver: a Lua error raised while it runs (out of memory, or lua.c's
  * "interrupted!" on Ctrl-C, which can fire at any Lua call) then leaves its
- * buffers to __gc instead of leaking them. */
+ * buffers, its hold on the client and the transport to __gc instead of
+ * leaking them. The uservalue keeps the client alive as long as the call. */
 typedef struct lcall {
   soget_call k;
-  soget_client *c;   /* kept alive by the uservalue (soget.Call objects) */
+  soget_client *c;
   int open;
+  int held;        /* holds c: see soget_client_hold */
+  int transport;   /* took c's transport (the blocking driver) */
 } lcall;
 
-static soget_call *push_call(lua_State *L) {
-  lcall *lc = soget_newuserdata(L, sizeof *lc);
+static void lcall_hold(lcall *lc) {
+  if (!lc->held) {
+    lc->held = 1;
+    soget_client_hold(lc->c);
+  }
+}
+
+static void lcall_release(lcall *lc) {
+  if (lc->transport) {
+    lc->transport = 0;
+    soget_client_give_transport(lc->c);
+  }
+  if (lc->held) {
+    lc->held = 0;
+    soget_client_release(lc->c);
+  }
+}
+
+/* Holds the client for one step of lc, or raises when it was closed: the
+ * check and the hold are made with no Lua code in between. */
+static void lcall_enter(lua_State *L, lcall *lc) {
+  if (lc->c->closed || lc->c->close_pending) luaL_error(L, "attempt to use a closed client");
+  lcall_hold(lc);
+}
+
+/* A call of the blocking driver for the client at ci: holds the client
+ * and takes its transport. Raises when the client was closed (by a
+ * finalizer, say), or when another call on this client is using the
+ * transport (only a finalizer or a hook run in the middle of a call can
+ * call the client again then). */
+static lcall *push_call(lua_State *L, soget_client *c, int ci) {
+  lcall *lc;
+  ci = lua_absindex(L, ci);
+  lc = soget_newuserdata(L, sizeof *lc);
   memset(lc, 0, sizeof *lc);
   soget_call_init(&lc->k);
   lc->k.state = SOGET_CALL_DONE;
+  lc->c = c;
   lc->open = 1;
   luaL_setmetatable(L, SOGET_CALL_T);
-  return &lc->k;
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, ci);
+  lua_setfield(L, -2, "client");
+  soget_setuv(L, -2);
+  /* Every allocation above could run a finalizer: check only now. */
+  if (c->in_transport)
+    luaL_error(L, "this client is in the middle of a call (called again from a "
+                  "finalizer or a hook): use another client there");
+  lcall_enter(L, lc);
+  soget_client_take_transport(c);
+  lc->transport = 1;
+  return lc;
 }
 
-/* Frees the call pushed at index i and removes it from the stack. */
+/* Frees the call pushed at index i, releases the client (which a close()
+ * asked for meanwhile may free) and removes the call from the stack. */
 static void drop_call(lua_State *L, int i) {
   lcall *lc = lua_touserdata(L, i);
   soget_call_free(&lc->k);
   lc->open = 0;
+  lcall_release(lc);
   lua_remove(L, i);
 }
 
-/* The blocking driver: libcurl, and nanosleep between retries. */
-static int client_call(lua_State *L, soget_client *c, const soget_query *q,
+/* The blocking driver: libcurl, and nanosleep between retries. The
+ * response body is parsed in place from the transport's buffer: the hold
+ * and the transport taken by push_call keep both alive and untouched
+ * until drop_call, whatever Lua code runs meanwhile. */
+static int client_call(lua_State *L, soget_client *c, int ci, const soget_query *q,
                        soget_err *e) {
-  soget_call *k = push_call(L);
+  lcall *lc = push_call(L, c, ci);
+  soget_call *k = &lc->k;
   int ki = lua_gettop(L);
   int step = SOGET_STEP_FAIL;
   if (soget_call_begin(c, k, q, e) != 0) goto done;
@@ -780,14 +859,14 @@ done:
   return step == SOGET_STEP_PAGE;
 }
 
-int soget_client_fetch(lua_State *L, soget_client *c, int qi, long offset,
+int soget_client_fetch(lua_State *L, soget_client *c, int ci, int qi, long offset,
                        soget_err *e) {
   soget_query q;
   qi = lua_absindex(L, qi);
   soget_read_query(L, qi, &q, offset);
   /* The strings in q are owned by the query table at qi, on the stack for
    * the whole call. */
-  return client_call(L, c, &q, e);
+  return client_call(L, c, ci, &q, e);
 }
 
 /* ---- Lua methods -------------------------------------------------------- */
@@ -799,7 +878,7 @@ static int meth_handling_units(lua_State *L) {
   lua_settop(L, 2);
   soget_check_query(L, 2);   /* 3: normalized query */
   soget_err_clear(&e);
-  if (!soget_client_fetch(L, c, 3, -1, &e)) return soget_fail(L, &e);
+  if (!soget_client_fetch(L, c, 1, 3, -1, &e)) return soget_fail(L, &e);
   soget_page_attach(L, lua_gettop(L), 1, 3);
   return 1;
 }
@@ -819,26 +898,41 @@ static int meth_stats(lua_State *L) {
   return 1;
 }
 
-/* Runs the token step alone (blocking). 0, or -1 with e filled. */
-static int ensure_token(lua_State *L, soget_client *c, soget_err *e) {
-  soget_call *k;
-  int ki, step;
-  if (!soget_auth_needs_token(&c->auth, soget_now())) return 0;
-  k = push_call(L);
+/* Runs the token step alone (blocking) for the client at index 1, then
+ * pushes the token and returns its seconds left (-1 for a static token);
+ * returns -2 with e filled when there is no token. */
+static double push_token(lua_State *L, soget_client *c, soget_err *e) {
+  lcall *lc;
+  int ki, step = SOGET_STEP_AGAIN;
+  double left;
+  lc = push_call(L, c, 1);
   ki = lua_gettop(L);
-  k->state = SOGET_CALL_READY;
-  k->deadline = soget_now() + c->timeout;
-  step = soget_call_next(c, k, e);
-  if (step == SOGET_STEP_SEND) {
-    soget_http_response rs;
-    if (soget_transport_perform(c->tr, &k->rq, &rs, e) != 0)
-      step = soget_call_failed(c, k, e);
-    else
-      step = soget_call_response(L, c, k, rs.status, rs.body->data, rs.body->len,
-                                 rs.retry_after, rs.redirect, e);
+  if (soget_auth_needs_token(&c->auth, soget_now())) {
+    soget_call *k = &lc->k;
+    k->state = SOGET_CALL_READY;
+    k->deadline = soget_now() + c->timeout;
+    step = soget_call_next(c, k, e);
+    if (step == SOGET_STEP_SEND) {
+      soget_http_response rs;
+      if (soget_transport_perform(c->tr, &k->rq, &rs, e) != 0)
+        step = soget_call_failed(c, k, e);
+      else
+        step = soget_call_response(L, c, k, rs.status, rs.body->data, rs.body->len,
+                                   rs.retry_after, rs.redirect, e);
+    }
   }
+  if (step != SOGET_STEP_AGAIN || !c->auth.token) {
+    if (step == SOGET_STEP_AGAIN)
+      soget_err_set(e, "auth", 0, 0, "no token: the client was closed meanwhile");
+    drop_call(L, ki);
+    return -2;
+  }
+  /* Still held: pushing the token can run a finalizer that closes c. */
+  lua_pushlstring(L, c->auth.token, c->auth.token_len);
+  left = c->auth.is_static ? -1 : c->auth.renew_at - soget_now();
+  if (left < 0 && !c->auth.is_static) left = 0;
   drop_call(L, ki);
-  return step == SOGET_STEP_AGAIN ? 0 : -1;
+  return left;
 }
 
 /* client:token() -> token, seconds_left | nil, err
@@ -849,10 +943,9 @@ static int meth_token(lua_State *L) {
   soget_err e;
   double left;
   soget_err_clear(&e);
-  if (ensure_token(L, c, &e) != 0) return soget_fail(L, &e);
-  lua_pushlstring(L, c->auth.token, c->auth.token_len);
-  left = c->auth.is_static ? -1 : c->auth.renew_at - soget_now();
-  if (left < 0 && !c->auth.is_static) left = 0;
+  lua_settop(L, 1);
+  left = push_token(L, c, &e);
+  if (left < -1) return soget_fail(L, &e);
   lua_pushnumber(L, left);
   return 2;
 }
@@ -911,7 +1004,12 @@ static int meth_begin(lua_State *L) {
   lc->open = 1;
   soget_read_query(L, 4, &q, offset);
   soget_err_clear(&e);
-  if (soget_call_begin(c, &lc->k, &q, &e) != 0) return soget_fail(L, &e);
+  lcall_enter(L, lc);   /* the allocations above could have closed c */
+  if (soget_call_begin(c, &lc->k, &q, &e) != 0) {
+    lcall_release(lc);
+    return soget_fail(L, &e);
+  }
+  lcall_release(lc);
   return 1;
 }
 
@@ -922,7 +1020,13 @@ static int call_request(lua_State *L) {
   soget_err e;
   const char *const *h;
   soget_err_clear(&e);
-  if (soget_call_next(lc->c, &lc->k, &e) != SOGET_STEP_SEND) return soget_fail(L, &e);
+  /* Held while the request is copied out: its URL can be the client's own
+   * token_url, and every allocation below can run a finalizer. */
+  lcall_enter(L, lc);
+  if (soget_call_next(lc->c, &lc->k, &e) != SOGET_STEP_SEND) {
+    lcall_release(lc);
+    return soget_fail(L, &e);
+  }
   lua_createtable(L, 0, 7);
   lua_pushstring(L, lc->k.state == SOGET_CALL_TOKEN_SENT ? "token" : "api");
   lua_setfield(L, -2, "kind");
@@ -947,6 +1051,7 @@ static int call_request(lua_State *L) {
   lua_setfield(L, -2, "timeout");
   lua_pushnumber(L, (lua_Number)lc->k.rq.connect_timeout_ms / 1000.0);
   lua_setfield(L, -2, "connect_timeout");
+  lcall_release(lc);
   return 1;
 }
 
@@ -986,7 +1091,9 @@ static int call_response(lua_State *L) {
   luaL_argcheck(L, status >= 0 && status < 1000, 2, "must be an HTTP status (0-999)");
   soget_err_clear(&e);
   lua_settop(L, 5);
+  lcall_enter(L, lc);
   step = soget_call_response(L, lc->c, &lc->k, (long)status, body, len, retry_after, loc, &e);
+  lcall_release(lc);
   return step_result(L, lc, step, &e);
 }
 
@@ -1006,7 +1113,9 @@ static int call_failed(lua_State *L) {
   soget_err_clear(&e);
   soget_err_set(&e, kinds[i], 0, retryable, "%s", msg);
   lua_settop(L, 1);
+  lcall_enter(L, lc);
   step = soget_call_failed(lc->c, &lc->k, &e);
+  lcall_release(lc);
   return step_result(L, lc, step, &e);
 }
 
@@ -1016,6 +1125,7 @@ static int call_close(lua_State *L) {
     soget_call_free(&lc->k);
     lc->open = 0;
   }
+  if (lc->c) lcall_release(lc);   /* after a Lua error raised mid-step */
   return 0;
 }
 
@@ -1048,7 +1158,7 @@ static const luaL_Reg client_methods[] = {
     {NULL, NULL}};
 
 static const luaL_Reg client_meta[] = {
-    {"__gc", meth_close},
+    {"__gc", meth_gc},
     {"__close", meth_close},
     {"__tostring", meth_tostring},
     {NULL, NULL}};

@@ -262,7 +262,7 @@ static int pager_next(lua_State *L) {
       lua_getfield(L, uv, UV_QUERY);
       qi = lua_gettop(L);
       soget_err_clear(&e);
-      if (!soget_client_fetch(L, c, qi, off, &e)) {
+      if (!soget_client_fetch(L, c, qi - 1, qi, off, &e)) {
         soget_push_error(L, &e);
         return lua_error(L);
       }

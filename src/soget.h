@@ -73,9 +73,22 @@ soget_client *soget_checkclient(lua_State *L, int i);
  * on a bad argument. */
 void soget_check_query(lua_State *L, int i);
 /* Performs the query (normalized table at qi) at `offset` (-1: the query's
- * own). Pushes the page and returns 1, or fills e and returns 0. */
-int soget_client_fetch(lua_State *L, soget_client *c, int qi, long offset,
+ * own) on the client c at index ci. Pushes the page and returns 1, or fills
+ * e and returns 0. Raises when c was closed meanwhile. */
+int soget_client_fetch(lua_State *L, soget_client *c, int ci, int qi, long offset,
                        soget_err *e);
+/* Lua code can run in the middle of a call (any allocation can run a
+ * finalizer), and a finalizer may close the client: code that keeps using
+ * the client's memory across Lua calls holds it, and close() then takes
+ * effect at the last release. Check the client is open (soget_checkclient)
+ * right before holding, with no Lua call in between. */
+void soget_client_hold(soget_client *c);
+void soget_client_release(soget_client *c);
+/* Drivers that use the client's transport (its easy handle and response
+ * buffer, or the bulk pool) take it for the whole call: 0, or -1 when a
+ * call already uses it (a finalizer or hook calling the client again). */
+int soget_client_take_transport(soget_client *c);
+void soget_client_give_transport(soget_client *c);
 int soget_client_new(lua_State *L);     /* soget.client{...} */
 /* The client's transport (NULL once closed): bulk.c keeps its handles there. */
 struct soget_transport *soget_client_transport(soget_client *c);
