@@ -36,13 +36,15 @@ describe("paging", function()
   it("walks every match once, asking offset = first + returned", function()
     local page = assert(client:handling_units{ reference = PREFIX, limit = 10, desc = true })
     local seen, n = {}, 0
-    for hu in page:iter() do
+    local it = page:iter()
+    for hu in it do
       n = n + 1
       assert.is_nil(seen[hu.pswId], "no unit twice")
       seen[hu.pswId] = true
       assert.are.equal(PREFIX, hu.reference:sub(1, #PREFIX))
     end
     assert.are.equal(page.total, n)
+    assert.are.equal("total reached", it:stats().why)
     local offs = offsets_asked()
     assert.are.equal(math.ceil(page.total / 10), #offs)
     for i, o in ipairs(offs) do assert.are.equal((i - 1) * 10, o) end
@@ -112,6 +114,45 @@ describe("paging", function()
     end
     assert.truthy(n < 40, "shifted units were skipped")
     assert.truthy(n >= 31)
+    c:close()
+  end)
+
+  -- The pager's uservalue: what it remembers between two units.
+  local function memory(it)
+    if debug.getuservalue then return (debug.getuservalue(it, 1)) end
+    return debug.getfenv(it)
+  end
+
+  local function count(t)
+    local n = 0
+    for _ in pairs(t or {}) do n = n + 1 end
+    return n
+  end
+
+  it("yields a unit repeated on every page once, and remembers two pages at most", function()
+    local c = S.client{ base_url = S.fault_base("repeat-unit") }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    local again = page.items[1].pswId   -- on every page of this walk
+    local it = page:iter()
+    local seen, n, most = {}, 0, 0
+    for hu in it do
+      assert.is_nil(seen[hu.pswId], hu.pswId .. " yielded twice")
+      seen[hu.pswId] = true
+      n = n + 1
+      local m = memory(it)
+      assert.is_table(m.seen)
+      local ids = count(m.seen) + count(m.prev)
+      if ids > most then most = ids end
+    end
+    assert.is_true(seen[again])
+    local pages, want = math.ceil(page.total / 10), 10
+    for o = 10, page.total - 1, 10 do               -- later pages: the unit, then 9 new ones
+      want = want + math.min(9, page.total - o)
+    end
+    assert.are.equal(want, n)
+    assert.are.equal(pages, S.stats().api_requests)
+    assert.are.equal("total reached", it:stats().why)
+    assert.truthy(most <= 20, "ids of two pages at most, not " .. most)
     c:close()
   end)
 
