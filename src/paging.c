@@ -23,6 +23,7 @@ typedef struct pager {
   soget_cursor cur;
   long idx;        /* items of the current page yielded so far */
   long n;          /* items in the current page */
+  long fresh;      /* units yielded from the current page */
   long yielded;
   long max_items;  /* 0: no cap */
   int manual;      /* never fetches: next() answers nil, "fetch", offset */
@@ -84,6 +85,7 @@ static void take_page(lua_State *L, pager *pg, int uv, int p, long requested) {
                     int_field(L, p, "returned", 0), int_field(L, p, "first", 0), n);
   pg->idx = 0;
   pg->n = n;
+  pg->fresh = 0;
   lua_pushvalue(L, p);
   lua_setfield(L, uv, UV_PAGE);
   /* Data that shifts between two requests repeats units of the page before.
@@ -240,6 +242,7 @@ static int pager_next(lua_State *L) {
           continue;
         }
         lua_pop(L, 1);
+        pg->fresh++;
         pg->yielded++;
         return 1;
       }
@@ -247,6 +250,7 @@ static int pager_next(lua_State *L) {
     }
     lua_pop(L, 2);
     /* This page is used up: fetch the next one, if any. */
+    soget_cursor_used_up(&pg->cur, pg->fresh);
     if (pg->cur.done) break;
     if (pg->manual) {   /* the caller fetches, then calls pager:feed() */
       lua_pushnil(L);

@@ -88,10 +88,12 @@ describe("paging", function()
     it("ends on inconsistent paging numbers (" .. mode .. ") without repeating an offset", function()
       local c = S.client{ base_url = S.fault_base("inconsistent:mode=" .. mode) }
       local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
-      local n = 0
-      for _ in page:iter() do
+      local n, units = 0, {}
+      for hu in page:iter() do
         n = n + 1
         assert.truthy(n <= 1000, "bounded")
+        assert.is_nil(units[hu.pswId], hu.pswId .. " yielded twice")
+        units[hu.pswId] = true
       end
       local seen = {}
       for _, o in ipairs(offsets_asked()) do
@@ -153,6 +155,64 @@ describe("paging", function()
     assert.are.equal(pages, S.stats().api_requests)
     assert.are.equal("total reached", it:stats().why)
     assert.truthy(most <= 20, "ids of two pages at most, not " .. most)
+    c:close()
+  end)
+
+  it("stops after the first page that brings no new unit, and says why", function()
+    -- One unit at every offset, under a lying total of 201: without the
+    -- stop, 201 requests.
+    local c = S.client{ base_url = S.fault_base("repeat-unit:keep=0:total=201") }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    assert.are.equal(201, page.total)
+    local it = page:iter()
+    local n = 0
+    for hu in it do
+      n = n + 1
+      assert.are.equal(page.items[1].pswId, hu.pswId)
+    end
+    assert.are.equal(1, n)
+    assert.are.equal(2, S.stats().api_requests)
+    local st = it:stats()
+    assert.are.equal("no new units", st.why)
+    assert.are.equal(2, st.pages)
+    assert.are.equal(1, st.yielded)
+    assert.is_true(st.done)
+    c:close()
+  end)
+
+  it("stops a manual pager on a page that brings no new unit", function()
+    local q = { reference = PREFIX, limit = 10 }
+    local c = S.client{ base_url = S.fault_base("repeat-unit:keep=0:total=201") }
+    local it = assert(c:handling_units(q)):iter{ manual = true }
+    local n, fetches = 0, 0
+    while true do
+      local hu, need, offset = it:next()
+      if hu then
+        n = n + 1
+      elseif need == "fetch" then
+        fetches = fetches + 1
+        assert.truthy(fetches <= 201, "bounded")
+        q.offset = offset
+        it:feed(assert(c:handling_units(q)), offset)
+      else
+        break
+      end
+    end
+    assert.are.equal(1, n)
+    assert.are.equal(1, fetches)
+    assert.are.equal("no new units", it:stats().why)
+    c:close()
+  end)
+
+  it("stops when the listing shifts by a whole page (every unit of the page already yielded)", function()
+    local c = S.client{ base_url = S.fault_base("shift:n=10") }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    local it = page:iter()
+    local n = 0
+    for _ in it do n = n + 1 end
+    assert.are.equal(10, n)
+    assert.are.equal(2, S.stats().api_requests)
+    assert.are.equal("no new units", it:stats().why)
     c:close()
   end)
 
