@@ -34,3 +34,7 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   if (next >= c->bound) { stop(c, "total reached"); return; }
   c->next_offset = next;
 }
+
+void soget_cursor_used_up(soget_cursor *c, long fresh) {
+  if (!c->done && fresh <= 0) stop(c, "no new units");
+}

@@ -21,4 +21,9 @@ void soget_cursor_init(soget_cursor *c, long max_pages);
 void soget_cursor_page(soget_cursor *c, long requested, long total,
                        long returned, long first, long nitems);
 
+/* Records that the current page is used up, having brought `fresh` units
+ * not yielded before: a page that brought none ends the walk (a server
+ * repeating units must not keep it going until its total). */
+void soget_cursor_used_up(soget_cursor *c, long fresh);
+
 #endif

@@ -9,8 +9,9 @@
  * :next(), :close(), __gc and __close. It yields the page's items, then
  * fetches the next page only when the current one is used up. Its cursor
  * lives in C (cursor.c decides offsets and when to stop); its Lua values
- * (client, query, current page, pswIds already yielded) live in its
- * uservalue table, which keeps the client alive while it iterates. */
+ * (client, query, current page, pswIds met on it and on the page before)
+ * live in its uservalue table, which keeps the client alive while it
+ * iterates. */
 #include "soget.h"
 
 #include <math.h>
@@ -22,6 +23,7 @@ typedef struct pager {
   soget_cursor cur;
   long idx;        /* items of the current page yielded so far */
   long n;          /* items in the current page */
+  long fresh;      /* units yielded from the current page */
   long yielded;
   long max_items;  /* 0: no cap */
   int manual;      /* never fetches: next() answers nil, "fetch", offset */
@@ -32,8 +34,8 @@ typedef struct pager {
 #define UV_CLIENT "client"
 #define UV_QUERY "query"
 #define UV_PAGE "page"
-#define UV_SEEN "seen"   /* pswIds yielded from the current page */
-#define UV_PREV "prev"   /* ... and from the previous one */
+#define UV_SEEN "seen"   /* pswIds met on the current page, yielded or not */
+#define UV_PREV "prev"   /* ... and on the previous one */
 
 void soget_page_attach(lua_State *L, int page, int ci, int qi) {
   page = lua_absindex(L, page);
@@ -83,35 +85,45 @@ static void take_page(lua_State *L, pager *pg, int uv, int p, long requested) {
                     int_field(L, p, "returned", 0), int_field(L, p, "first", 0), n);
   pg->idx = 0;
   pg->n = n;
+  pg->fresh = 0;
   lua_pushvalue(L, p);
   lua_setfield(L, uv, UV_PAGE);
-  /* Data that shifts between two requests repeats units of the page before:
-   * remembering two pages' ids is enough, and keeps memory bounded. */
+  /* Data that shifts between two requests repeats units of the page before.
+   * Every id met on a page is remembered for that page and the next, also
+   * when it was skipped as a repeat: a unit that comes back on page after
+   * page stays remembered, and memory stays bounded by two pages' ids. */
   lua_getfield(L, uv, UV_SEEN);
   lua_setfield(L, uv, UV_PREV);
   lua_newtable(L);
   lua_setfield(L, uv, UV_SEEN);
 }
 
-/* Was the id at the top of the stack yielded from this page or the one
- * before? Stack unchanged. */
-static int already_yielded(lua_State *L, int uv) {
-  int seen;
+/* Remembers the id at the top of the stack for the current page; answers
+ * whether it was met before, on this page or the one before (the unit was
+ * yielded then: skip it). Stack unchanged. */
+static int met_before(lua_State *L, int uv) {
+  int met;
   lua_getfield(L, uv, UV_SEEN);
   lua_pushvalue(L, -2);
   lua_rawget(L, -2);
-  seen = lua_toboolean(L, -1);
-  lua_pop(L, 2);
-  if (seen) return 1;
+  met = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (met) {                    /* twice on this page */
+    lua_pop(L, 1);
+    return 1;
+  }
+  lua_pushvalue(L, -2);         /* seen[id] = true, whether new or not */
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
   lua_getfield(L, uv, UV_PREV);
   if (lua_istable(L, -1)) {
-    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -3);
     lua_rawget(L, -2);
-    seen = lua_toboolean(L, -1);
+    met = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
-  lua_pop(L, 1);
-  return seen;
+  lua_pop(L, 2);
+  return met;
 }
 
 static pager *checkpager(lua_State *L, int i) {
@@ -225,18 +237,12 @@ static int pager_next(lua_State *L) {
       if (lua_type(L, -1) == LUA_TTABLE) {
         int item = lua_gettop(L);
         lua_getfield(L, item, "pswId");
-        if (lua_type(L, -1) == LUA_TSTRING) {
-          if (already_yielded(L, uv)) {     /* skip it */
-            lua_pop(L, 2);
-            continue;
-          }
-          lua_getfield(L, uv, UV_SEEN);
-          lua_pushvalue(L, -2);
-          lua_pushboolean(L, 1);
-          lua_rawset(L, -3);
-          lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING && met_before(L, uv)) {
+          lua_pop(L, 2);                    /* skip it */
+          continue;
         }
         lua_pop(L, 1);
+        pg->fresh++;
         pg->yielded++;
         return 1;
       }
@@ -244,6 +250,7 @@ static int pager_next(lua_State *L) {
     }
     lua_pop(L, 2);
     /* This page is used up: fetch the next one, if any. */
+    soget_cursor_used_up(&pg->cur, pg->fresh);
     if (pg->cur.done) break;
     if (pg->manual) {   /* the caller fetches, then calls pager:feed() */
       lua_pushnil(L);

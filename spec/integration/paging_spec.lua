@@ -36,13 +36,15 @@ describe("paging", function()
   it("walks every match once, asking offset = first + returned", function()
     local page = assert(client:handling_units{ reference = PREFIX, limit = 10, desc = true })
     local seen, n = {}, 0
-    for hu in page:iter() do
+    local it = page:iter()
+    for hu in it do
       n = n + 1
       assert.is_nil(seen[hu.pswId], "no unit twice")
       seen[hu.pswId] = true
       assert.are.equal(PREFIX, hu.reference:sub(1, #PREFIX))
     end
     assert.are.equal(page.total, n)
+    assert.are.equal("total reached", it:stats().why)
     local offs = offsets_asked()
     assert.are.equal(math.ceil(page.total / 10), #offs)
     for i, o in ipairs(offs) do assert.are.equal((i - 1) * 10, o) end
@@ -86,10 +88,12 @@ describe("paging", function()
     it("ends on inconsistent paging numbers (" .. mode .. ") without repeating an offset", function()
       local c = S.client{ base_url = S.fault_base("inconsistent:mode=" .. mode) }
       local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
-      local n = 0
-      for _ in page:iter() do
+      local n, units = 0, {}
+      for hu in page:iter() do
         n = n + 1
         assert.truthy(n <= 1000, "bounded")
+        assert.is_nil(units[hu.pswId], hu.pswId .. " yielded twice")
+        units[hu.pswId] = true
       end
       local seen = {}
       for _, o in ipairs(offsets_asked()) do
@@ -112,6 +116,103 @@ describe("paging", function()
     end
     assert.truthy(n < 40, "shifted units were skipped")
     assert.truthy(n >= 31)
+    c:close()
+  end)
+
+  -- The pager's uservalue: what it remembers between two units.
+  local function memory(it)
+    if debug.getuservalue then return (debug.getuservalue(it, 1)) end
+    return debug.getfenv(it)
+  end
+
+  local function count(t)
+    local n = 0
+    for _ in pairs(t or {}) do n = n + 1 end
+    return n
+  end
+
+  it("yields a unit repeated on every page once, and remembers two pages at most", function()
+    local c = S.client{ base_url = S.fault_base("repeat-unit") }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    local again = page.items[1].pswId   -- on every page of this walk
+    local it = page:iter()
+    local seen, n, most = {}, 0, 0
+    for hu in it do
+      assert.is_nil(seen[hu.pswId], hu.pswId .. " yielded twice")
+      seen[hu.pswId] = true
+      n = n + 1
+      local m = memory(it)
+      assert.is_table(m.seen)
+      local ids = count(m.seen) + count(m.prev)
+      if ids > most then most = ids end
+    end
+    assert.is_true(seen[again])
+    local pages, want = math.ceil(page.total / 10), 10
+    for o = 10, page.total - 1, 10 do               -- later pages: the unit, then 9 new ones
+      want = want + math.min(9, page.total - o)
+    end
+    assert.are.equal(want, n)
+    assert.are.equal(pages, S.stats().api_requests)
+    assert.are.equal("total reached", it:stats().why)
+    assert.truthy(most <= 20, "ids of two pages at most, not " .. most)
+    c:close()
+  end)
+
+  it("stops after the first page that brings no new unit, and says why", function()
+    -- One unit at every offset, under a lying total of 201: without the
+    -- stop, 201 requests.
+    local c = S.client{ base_url = S.fault_base("repeat-unit:keep=0:total=201") }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    assert.are.equal(201, page.total)
+    local it = page:iter()
+    local n = 0
+    for hu in it do
+      n = n + 1
+      assert.are.equal(page.items[1].pswId, hu.pswId)
+    end
+    assert.are.equal(1, n)
+    assert.are.equal(2, S.stats().api_requests)
+    local st = it:stats()
+    assert.are.equal("no new units", st.why)
+    assert.are.equal(2, st.pages)
+    assert.are.equal(1, st.yielded)
+    assert.is_true(st.done)
+    c:close()
+  end)
+
+  it("stops a manual pager on a page that brings no new unit", function()
+    local q = { reference = PREFIX, limit = 10 }
+    local c = S.client{ base_url = S.fault_base("repeat-unit:keep=0:total=201") }
+    local it = assert(c:handling_units(q)):iter{ manual = true }
+    local n, fetches = 0, 0
+    while true do
+      local hu, need, offset = it:next()
+      if hu then
+        n = n + 1
+      elseif need == "fetch" then
+        fetches = fetches + 1
+        assert.truthy(fetches <= 201, "bounded")
+        q.offset = offset
+        it:feed(assert(c:handling_units(q)), offset)
+      else
+        break
+      end
+    end
+    assert.are.equal(1, n)
+    assert.are.equal(1, fetches)
+    assert.are.equal("no new units", it:stats().why)
+    c:close()
+  end)
+
+  it("stops when the listing shifts by a whole page (every unit of the page already yielded)", function()
+    local c = S.client{ base_url = S.fault_base("shift:n=10") }
+    local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })
+    local it = page:iter()
+    local n = 0
+    for _ in it do n = n + 1 end
+    assert.are.equal(10, n)
+    assert.are.equal(2, S.stats().api_requests)
+    assert.are.equal("no new units", it:stats().why)
     c:close()
   end)
 

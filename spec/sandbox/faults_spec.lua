@@ -324,6 +324,33 @@ describe("sandbox faults", function()
       assert.same(p1, f)
     end)
 
+    it("repeat-unit puts the listing's first unit on every page", function()
+      local p1 = H.api(Q10).json
+      local u = p1.items[1].pswId
+      local r = fault("repeat-unit", Q10 .. "&offset=20").json
+      assert.equal(20, r.first)
+      assert.equal(10, r.returned)
+      assert.equal(10, #r.items)
+      assert.equal(p1.total, r.total)
+      assert.equal(u, r.items[1].pswId)
+      local p3 = H.api(Q10 .. "&offset=20").json
+      for k = 2, 10 do assert.equal(p3.items[k - 1].pswId, r.items[k].pswId) end
+      assert.same(p1, fault("repeat-unit", Q10).json)        -- already the first unit
+      local d = H.api(Q10 .. "&desc=true").json.items[1].pswId
+      assert.equal(d, fault("repeat-unit", Q10 .. "&desc=true&offset=30").json.items[1].pswId)
+      for _, off in ipairs{ 0, 1, 57, p1.total, 200 } do   -- keep=0: only that unit, past the end too
+        local o = fault("repeat-unit:keep=0:total=201", Q10 .. "&offset=" .. off).json
+        assert.equal(201, o.total)
+        assert.equal(off, o.first)
+        assert.equal(1, o.returned)
+        assert.equal(1, #o.items)
+        assert.equal(u, o.items[1].pswId)
+      end
+      local k3 = fault("repeat-unit:keep=3", Q10 .. "&offset=10").json
+      assert.equal(4, k3.returned)
+      assert.equal(4, #k3.items)
+    end)
+
     it("expire-token makes the bearer token invalid after N requests", function()
       local tok = H.token()
       local spec = "expire-token:after=2:" .. id()

@@ -88,7 +88,7 @@ end
 local KNOWN = {}
 for name in ([[500 502 503-then-ok 504 408 429 403 delay trickle reset truncate
   malformed wrong-types nulls inconsistent expire-token extra-fields large huge
-  deep shift redirect token-ttl bad-token-json]]):gmatch("%S+") do
+  deep shift repeat-unit redirect token-ttl bad-token-json]]):gmatch("%S+") do
   KNOWN[name] = true
 end
 
@@ -449,6 +449,20 @@ local function handling_units(F)
     for p = start, min(start + limit, total) - 1 do
       idx[#idx + 1] = desc and m[total - p] or m[p + 1]
     end
+  end
+  local rep = by["repeat-unit"]
+  if rep then
+    -- the listing's first unit (in the order asked for) on every page, then
+    -- at most `keep` of the page's own other units
+    local u = desc and m[total] or m[1]
+    local keep = floor(pnum(rep, "keep", limit - 1, 0, limit - 1))
+    local out = { u }
+    for i = 1, #idx do
+      if #out > keep then break end
+      if idx[i] ~= u then out[#out + 1] = idx[i] end
+    end
+    idx = out
+    if rep.p.total then rep_total = floor(pnum(rep, "total", total, 0, 2147483647)) end
   end
   local returned = #idx
   if mode == "first" then first = offset + 1
