@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "request.h"
+#include "text.h"
 #include "transport.h"
 #include "call.h"
 
@@ -222,14 +223,23 @@ static int opt_bool(lua_State *L, const char *name, int dflt) {
   return v;
 }
 
-static int is_http_url(const char *s) {
-  return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+/* NULL when s is an absolute http(s) URL soget can send requests to,
+ * else why not. Checked when the client is made, not at its first call. */
+static const char *url_problem(const char *s) {
+  const char *p;
+  if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+    return "must start with http:// or https://";
+  for (p = s; *p; p++)
+    if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
+      return "contains a space, a line break or another control character";
+  if (!soget_url_valid(s)) return "is not a valid URL";
+  return NULL;
 }
 
 /* soget.client{...}: every option is checked before anything is made. */
 int soget_client_new(lua_State *L) {
   soget_client *c;
-  const char *id, *secret, *token, *key, *base, *turl, *ca, *ua;
+  const char *id, *secret, *token, *key, *base, *turl, *ca, *ua, *why;
   size_t idl = 0, sl = 0, tl = 0, kl = 0, bl = 0, ul = 0, cl = 0, ual = 0;
   double retries, max_resp;
   soget_transport_opts topts;
@@ -265,10 +275,10 @@ int soget_client_new(lua_State *L) {
   ua = opt_string(L, "user_agent", NULL, 1, &ual);
   if (!base) base = SOGET_DEFAULT_BASE_URL;
   if (!turl) turl = SOGET_DEFAULT_TOKEN_URL;
-  if (!is_http_url(base))
-    return luaL_error(L, "soget.client: base_url must start with http:// or https://");
-  if (!is_http_url(turl))
-    return luaL_error(L, "soget.client: token_url must start with http:// or https://");
+  if ((why = url_problem(base)) != NULL)
+    return luaL_error(L, "soget.client: base_url %s", why);
+  if ((why = url_problem(turl)) != NULL)
+    return luaL_error(L, "soget.client: token_url %s", why);
   if (!key)
     return luaL_error(L, "soget.client: no API key: give api_key (or set SOGET_API_KEY)");
   /* A token given in the options wins over client credentials from the
@@ -334,13 +344,15 @@ static const char *const query_names[] = {"reference", "spi", "desc", "limit",
                                           "offset", NULL};
 
 static void check_text(lua_State *L, int i, const char *name, size_t max) {
-  size_t len;
+  size_t len, n;
   const char *s, *why;
   if (lua_type(L, i) != LUA_TSTRING)
     luaL_error(L, "handling_units: '%s' must be a string, got %s", name,
                luaL_typename(L, i));
   s = lua_tolstring(L, i, &len);
-  if (soget_utf8_len(s, len) > max)
+  n = soget_utf8_count(s, len);
+  if (n == (size_t)-1) luaL_error(L, "handling_units: '%s' is not valid UTF-8", name);
+  if (n > max)
     luaL_error(L, "handling_units: '%s' is longer than %d characters", name, (int)max);
   why = soget_query_value_problem(s, len);
   if (why) luaL_error(L, "handling_units: '%s' %s", name, why);
@@ -643,6 +655,12 @@ static int token_response(lua_State *L, soget_client *c, soget_call *k, long sta
   expires_in = soget_decode_token(L, body, len, e);
   if (expires_in < 0) return call_fail(c, k, e);
   tok = lua_tolstring(L, -1, &tl);
+  if (tl > SOGET_HEADER_VALUE_MAX) {
+    lua_pop(L, 1);
+    soget_err_set(e, "http", 0, 0, "token response: the access_token is larger than "
+                  "%d bytes, the size limit of a header value", SOGET_HEADER_VALUE_MAX);
+    return call_fail(c, k, e);
+  }
   if (soget_header_value_problem(tok, tl)) {
     lua_pop(L, 1);
     soget_err_set(e, "auth", 0, 0, "token response has an access_token that "
@@ -713,19 +731,23 @@ int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long statu
     return call_fail(c, k, e);
   }
   if (status >= 300 && status < 400) {
-    if (redirect && redirect[0] && k->redirects < MAX_REDIRECTS &&
-        soget_same_origin(redirect, c->base_url) == 1) {
+    /* One rule for every driver: a relative Location is resolved against
+     * the URL it answers (libcurl gives the blocking driver an absolute
+     * one, OpenResty passes the header as it came). */
+    soget_buf to;
+    int usable;
+    soget_buf_init(&to, 0);
+    usable = redirect && redirect[0] && soget_url_resolve(&to, k->url.data, redirect) == 0;
+    if (usable && k->redirects < MAX_REDIRECTS && soget_same_origin(to.data, c->base_url) == 1) {
       k->redirects++;
-      soget_buf_reset(&k->url);
-      if (soget_buf_adds(&k->url, redirect) != 0) {
-        soget_err_set(e, "network", 0, 0, "out of memory following a redirect");
-        return call_fail(c, k, e);
-      }
+      soget_buf_free(&k->url);
+      k->url = to;
       k->state = SOGET_CALL_READY;
       return SOGET_STEP_AGAIN;
     }
+    soget_buf_free(&to);
     soget_err_set(e, "http", status, 0, "%s",
-                  !(redirect && redirect[0]) ? "redirect without a usable Location"
+                  !usable ? "redirect without a usable Location"
                   : k->redirects >= MAX_REDIRECTS ? "too many redirects"
                   : "redirect to another host not followed: credentials are only "
                     "sent to the API's own host");
@@ -736,9 +758,14 @@ int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long statu
     body_error(L, body, len, status, e, "http", 1, "the service is unavailable");
     if (retry_after >= 0) {
       size_t n = strlen(e->message);
-      snprintf(e->message + n, sizeof e->message - n,
-               " (Retry-After %.0f s; %d retr%s made)", retry_after, k->attempt,
-               k->attempt == 1 ? "y" : "ies");
+      if (retry_after >= SOGET_RETRY_AFTER_CAP)
+        snprintf(e->message + n, sizeof e->message - n,
+                 " (Retry-After of a day or more; %d retr%s made)", k->attempt,
+                 k->attempt == 1 ? "y" : "ies");
+      else
+        snprintf(e->message + n, sizeof e->message - n,
+                 " (Retry-After %.0f s; %d retr%s made)", retry_after, k->attempt,
+                 k->attempt == 1 ? "y" : "ies");
     }
     return call_fail(c, k, e);
   }

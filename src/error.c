@@ -2,9 +2,17 @@
  * printed as "soget: kind: message (HTTP status, code)". */
 #include "soget.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "request.h"
+#include "text.h"
 
 void soget_err_clear(soget_err *e) {
   e->kind = NULL;
@@ -25,23 +33,60 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
   va_end(ap);
 }
 
-/* Replaces every whole occurrence of secret in text with "***", and a
- * start of the secret that ends text (a message cut at its buffer's size
- * may end in one). */
-static void scrub_text(char *text, const char *secret, size_t sl) {
-  char *p;
+/* Does text at t match the pattern p (n bytes)? With hexfold, the two hex
+ * digits after each '%' of p match in either case (a percent-encoded
+ * secret echoed by a server that re-encodes it). */
+static int match(const char *t, const char *p, size_t n, int hexfold) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    char a = t[i], b = p[i];
+    if (a == b) continue;
+    if (!a || !hexfold || i == 0) return 0;
+    if (p[i - 1] != '%' && !(i >= 2 && p[i - 2] == '%')) return 0;
+    if (tolower((unsigned char)a) != tolower((unsigned char)b)) return 0;
+  }
+  return 1;
+}
+
+/* Replaces every whole occurrence of the pattern in text with "***", and
+ * a start of it (4 bytes or more) that ends text: a message cut at its
+ * buffer's size may end in one. */
+static void scrub_text(char *text, const char *pat, size_t pl, int hexfold) {
+  char *p = text;
   size_t tl, k;
-  while ((p = strstr(text, secret)) != NULL) {
-    memmove(p + 3, p + sl, strlen(p + sl) + 1);
-    memcpy(p, "***", 3);
+  while (*p) {
+    if (match(p, pat, pl, hexfold)) {
+      memmove(p + 3, p + pl, strlen(p + pl) + 1);
+      memcpy(p, "***", 3);
+      p += 3;
+    } else {
+      p++;
+    }
   }
   tl = strlen(text);
-  for (k = (sl - 1 < tl ? sl - 1 : tl); k >= 4; k--) {
-    if (memcmp(text + tl - k, secret, k) == 0) {
+  for (k = (pl - 1 < tl ? pl - 1 : tl); k >= SOGET_SECRET_MIN; k--) {
+    if (match(text + tl - k, pat, k, hexfold)) {
       strcpy(text + tl - k, "***");
       break;
     }
   }
+}
+
+static void scrub_all(soget_err *e, const char *pat, size_t pl, int hexfold) {
+  scrub_text(e->message, pat, pl, hexfold);
+  scrub_text(e->code, pat, pl, hexfold);
+}
+
+/* The percent-encoded form soget sends a secret in (the token request's
+ * form body), into a new string; NULL on no memory. */
+static char *form_encoded(const char *s, size_t sl) {
+  soget_buf b;
+  soget_buf_init(&b, 0);
+  if (soget_url_encode(&b, s, sl) != 0) {
+    soget_buf_free(&b);
+    return NULL;
+  }
+  return b.data;
 }
 
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
@@ -49,13 +94,26 @@ void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
   for (i = 0; i < n; i++) {
     const char *s = secrets[i];
     size_t sl;
-    if (!s || (sl = strlen(s)) < 4) continue;
-    scrub_text(e->message, s, sl);
-    scrub_text(e->code, s, sl);
+    char *enc;
+    if (!s || (sl = strlen(s)) < SOGET_SECRET_MIN) continue;
+    scrub_all(e, s, sl, 0);
+    enc = form_encoded(s, sl);
+    if (!enc) {   /* cannot tell: say nothing a server sent */
+      soget_err_set(e, e->kind, e->status, e->retryable, "%s",
+                    "(message withheld: out of memory checking it for secrets)");
+      e->code[0] = '\0';
+      continue;
+    }
+    if (strcmp(enc, s) != 0) scrub_all(e, enc, strlen(enc), 1);
+    soget_wipe(enc, strlen(enc));
+    free(enc);
   }
 }
 
+/* Message and code can hold a server's text: made printable here, the one
+ * place where errors become Lua values. */
 void soget_push_error(lua_State *L, const soget_err *e) {
+  char text[4 * sizeof e->message];
   lua_createtable(L, 0, 5);
   lua_pushstring(L, e->kind ? e->kind : "http");
   lua_setfield(L, -2, "kind");
@@ -64,10 +122,10 @@ void soget_push_error(lua_State *L, const soget_err *e) {
     lua_setfield(L, -2, "status");
   }
   if (e->code[0]) {
-    lua_pushstring(L, e->code);
+    lua_pushlstring(L, text, soget_printable(text, sizeof text, e->code, strlen(e->code)));
     lua_setfield(L, -2, "code");
   }
-  lua_pushstring(L, e->message);
+  lua_pushlstring(L, text, soget_printable(text, sizeof text, e->message, strlen(e->message)));
   lua_setfield(L, -2, "message");
   lua_pushboolean(L, e->retryable);
   lua_setfield(L, -2, "retryable");
@@ -80,35 +138,44 @@ int soget_fail(lua_State *L, const soget_err *e) {
   return 2;
 }
 
+/* A field of the error table at 1, without metamethods. */
+static int raw_field(lua_State *L, const char *k) {
+  lua_pushstring(L, k);
+  lua_rawget(L, 1);
+  return lua_type(L, -1);
+}
+
 /* __tostring: built from the fields, so a script that edits them sees its
- * own edit; only strings and numbers are shown. */
+ * own edit; fields a script can change are never trusted: only strings
+ * are shown, and a status only when it is a whole number from 1 to 999. */
 static int meth_tostring(lua_State *L) {
   luaL_Buffer b;
-  const char *kind, *msg, *code;
-  int has_status;
+  const char *kind = "error", *msg = "", *code = NULL;
+  size_t kl = 5, ml = 0, cl = 0;
+  long status = 0;
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_getfield(L, 1, "kind");
-  lua_getfield(L, 1, "message");
-  lua_getfield(L, 1, "status");
-  lua_getfield(L, 1, "code");
-  kind = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "error";
-  msg = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : "";
-  has_status = lua_type(L, 4) == LUA_TNUMBER;
-  code = lua_type(L, 5) == LUA_TSTRING ? lua_tostring(L, 5) : NULL;
+  lua_settop(L, 1);
+  if (raw_field(L, "kind") == LUA_TSTRING) kind = lua_tolstring(L, 2, &kl);
+  if (raw_field(L, "message") == LUA_TSTRING) msg = lua_tolstring(L, 3, &ml);
+  if (raw_field(L, "status") == LUA_TNUMBER) {
+    lua_Number d = lua_tonumber(L, 4);   /* NaN fails every comparison */
+    if (d >= 1 && d <= 999 && d == floor(d)) status = (long)d;
+  }
+  if (raw_field(L, "code") == LUA_TSTRING) code = lua_tolstring(L, 5, &cl);
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "soget: ");
-  luaL_addstring(&b, kind);
+  luaL_addlstring(&b, kind, kl);
   luaL_addstring(&b, ": ");
-  luaL_addstring(&b, msg);
-  if (has_status || code) {
+  luaL_addlstring(&b, msg, ml);
+  if (status || code) {
     luaL_addstring(&b, " (");
-    if (has_status) {
+    if (status) {
       char num[32];
-      snprintf(num, sizeof num, "HTTP %ld", (long)lua_tonumber(L, 4));
+      snprintf(num, sizeof num, "HTTP %ld", status);
       luaL_addstring(&b, num);
       if (code) luaL_addstring(&b, ", ");
     }
-    if (code) luaL_addstring(&b, code);
+    if (code) luaL_addlstring(&b, code, cl);
     luaL_addstring(&b, ")");
   }
   luaL_pushresult(&b);

@@ -18,7 +18,14 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
-/* Replaces every occurrence of the given secrets in e with "***". */
+/* Secrets shorter than this are not looked for in messages: they would
+ * match ordinary text, and a secret that short is no secret. */
+#define SOGET_SECRET_MIN 4
+
+/* Replaces with "***" every occurrence in e of the given secrets, in every
+ * form soget sends them: as they are (API key and token headers) and
+ * percent-encoded (the token request's form body; its hex digits matched
+ * in either case). A message cut in the middle of one loses that start. */
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n);
 
 #endif

@@ -81,6 +81,7 @@ int soget_request_token_form(soget_buf *b, const char *client_id,
 const char *soget_header_value_problem(const char *s, size_t len) {
   size_t i;
   if (len == 0) return "is empty";
+  if (len > SOGET_HEADER_VALUE_MAX) return "is longer than 65536 bytes";
   for (i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == '\r' || c == '\n') return "contains a line break";
@@ -104,9 +105,3 @@ const char *soget_query_value_problem(const char *s, size_t len) {
   return NULL;
 }
 
-size_t soget_utf8_len(const char *s, size_t len) {
-  size_t i, n = 0;
-  for (i = 0; i < len; i++)
-    if (((unsigned char)s[i] & 0xC0) != 0x80) n++;
-  return n;
-}

@@ -12,6 +12,9 @@
 #define SOGET_LIMIT_MAX 10
 #define SOGET_LIMIT_DEFAULT 5
 #define SOGET_OFFSET_MAX 2147483647L  /* int32 */
+/* The longest header value soget sends (a token, an API key): longer ones
+ * are refused as they come, not by a failure to build the request. */
+#define SOGET_HEADER_VALUE_MAX 65536
 
 typedef struct soget_query {
   const char *reference; size_t reference_len;  /* NULL: not sent */
@@ -41,8 +44,5 @@ const char *soget_header_value_problem(const char *s, size_t len);
 /* NULL when s may be sent as a query value, else a reason: control
  * characters are refused (they are never part of a reference). */
 const char *soget_query_value_problem(const char *s, size_t len);
-
-/* Number of UTF-8 characters in s (invalid bytes count as one each). */
-size_t soget_utf8_len(const char *s, size_t len);
 
 #endif

@@ -55,13 +55,14 @@ double soget_parse_retry_after(const char *v, size_t n) {
   if (n == 0 || n >= sizeof tmp) return -1;
   memcpy(tmp, v, n);
   tmp[n] = '\0';
-  secs = strtol(tmp, &end, 10);
-  if (end != tmp && *end == '\0') return secs < 0 ? 0 : (double)secs;
+  secs = strtol(tmp, &end, 10);   /* LONG_MAX when larger: capped below */
+  if (end != tmp && *end == '\0')
+    return secs < 0 ? 0 : secs > (long)SOGET_RETRY_AFTER_CAP ? SOGET_RETRY_AFTER_CAP : (double)secs;
   when = curl_getdate(tmp, NULL);
   if (when == (time_t)-1) return -1;
   {
     double d = difftime(when, time(NULL));
-    return d < 0 ? 0 : d;
+    return d < 0 ? 0 : d > SOGET_RETRY_AFTER_CAP ? SOGET_RETRY_AFTER_CAP : d;
   }
 }
 
@@ -313,6 +314,15 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
                     (unsigned long)x->body.limit);
       return -1;
     }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if ((rc == CURLE_OUT_OF_MEMORY && status > 0) ||
+        (rc == CURLE_RECV_ERROR && strncmp(x->errbuf, "Too large response headers", 26) == 0)) {
+      /* After the status line, libcurl's limits on a header line (100 KB)
+       * and on all headers (300 KB) show as these two errors. */
+      soget_err_set(e, "http", status, 0,
+                    "response headers are larger than libcurl's size limit");
+      return -1;
+    }
     kind = curl_kind(rc, &retryable);
     soget_err_set(e, kind, 0, retryable, "%s",
                   x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
@@ -339,6 +349,34 @@ int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
     return -1;
   }
   return soget_xfer_finish(&t->x, (int)curl_easy_perform(t->x.easy), rs, e);
+}
+
+int soget_url_valid(const char *s) {
+  CURLU *u = curl_url();
+  char *host = NULL;
+  int ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+           curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0];
+  curl_free(host);
+  curl_url_cleanup(u);
+  return ok;
+}
+
+int soget_url_resolve(soget_buf *out, const char *base, const char *ref) {
+  CURLU *u = curl_url();
+  char *abs = NULL;
+  const char *p;
+  int rc = -1;
+  for (p = ref; *p; p++)   /* a Location is one line of visible characters */
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) return -1;
+  if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK) {
+    soget_buf_reset(out);
+    rc = soget_buf_adds(out, abs) == 0 ? 0 : -1;
+  }
+  curl_free(abs);
+  curl_url_cleanup(u);
+  return rc;
 }
 
 /* Compares scheme, host and port with libcurl's own URL parser. */

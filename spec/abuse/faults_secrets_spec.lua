@@ -11,9 +11,11 @@ local API_FAULTS = { "500", "502", "503-then-ok:n=1", "504", "408", "429:retry-a
   "delay:ms=50", "trickle:bps=20000", "reset", "truncate", "malformed", "wrong-types", "nulls",
   "inconsistent:mode=total", "inconsistent:mode=first", "inconsistent:mode=returned",
   "expire-token:after=1", "extra-fields", "large:events=50", "huge:bytes=20000", "deep:depth=300",
-  "shift:n=2", "repeat-unit:keep=0:total=50", "redirect:to=https%3A%2F%2Flocalhost%2Fx" }
+  "shift:n=2", "repeat-unit:keep=0:total=50", "redirect:to=https%3A%2F%2Flocalhost%2Fx",
+  "big-header:bytes=2000000" }
 local TOKEN_FAULTS = { "500", "503-then-ok:n=1", "429", "403", "delay:ms=50", "reset", "truncate",
-  "malformed", "nulls", "extra-fields", "huge:bytes=20000", "token-ttl:s=2", "bad-token-json" }
+  "malformed", "nulls", "extra-fields", "huge:bytes=20000", "token-ttl:s=2", "bad-token-json",
+  "big-header:bytes=2000000", "big-token:bytes=100000" }
 
 describe("secrets under every fault", function()
   before_each(function() S.reset() end)

@@ -73,7 +73,7 @@ describe("abuse: script input", function()
     local c = S.client()
     local values = { "&", "=", "#", "%", "+", "/", "?", " ", "A&limit=1", "A=B", "A#frag",
       "%41%", "%%", "+ +", "a/../b", "?x=1&y", "  lead", "trail  ", "é", "Ω≈ç√", "集装箱",
-      "\240\159\147\166", "\255\254", "\192\128", "&reference=X" }
+      "\240\159\147\166", "&reference=X" }   -- invalid UTF-8 is refused: spec/security_spec.lua
     for _, v in ipairs(values) do
       for _, key in ipairs{ "reference", "spi" } do
         S.reset()

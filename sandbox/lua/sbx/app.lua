@@ -88,7 +88,8 @@ end
 local KNOWN = {}
 for name in ([[500 502 503-then-ok 504 408 429 403 delay trickle reset truncate
   malformed wrong-types nulls inconsistent expire-token extra-fields large huge
-  deep shift repeat-unit redirect token-ttl bad-token-json]]):gmatch("%S+") do
+  deep shift repeat-unit redirect token-ttl bad-token-json big-header
+  big-token]]):gmatch("%S+") do
   KNOWN[name] = true
 end
 
@@ -212,6 +213,10 @@ local function send(status, body, F, headers)
     for k, v in pairs(headers) do ngx.header[k] = v end
   end
   local by = F and F.by or {}
+  if by["big-header"] then
+    ngx.header["X-Sandbox-Big"] =
+      string.rep("a", pnum(by["big-header"], "bytes", 2097152, 1, 8 * 1048576))
+  end
   if by.malformed then
     local b, n = body:gsub('"items":%[', '"items":[,', 1)
     if n == 0 then b = body:sub(1, -2) .. ',}' end
@@ -565,6 +570,9 @@ local function token(F)
   local h = { ["Cache-Control"] = "no-store", Pragma = "no-cache" }
   if by["bad-token-json"] then
     return send(200, '{"access_token":"' .. tok .. '",,"expires_in":' .. ttl .. ',"token_type":"Bearer"', F, h)
+  end
+  if by["big-token"] then   -- the padded token is not a valid one
+    tok = tok .. string.rep("a", pnum(by["big-token"], "bytes", 5242880, 1, 64 * 1048576) - #tok)
   end
   local tree = obj("TokenResponse",
     "access_token", tok,

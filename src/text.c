@@ -1,0 +1,75 @@
+/* UTF-8 validation and printable text (see text.h). */
+#include "text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Decodes the UTF-8 sequence at s (n bytes left): its length, with the
+ * code point in *cp, or 0 when it is not valid UTF-8 (RFC 3629). */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
+  unsigned long c = s[0];
+  size_t len, i;
+  if (c < 0x80) { *cp = c; return 1; }
+  if (c >= 0xC2 && c <= 0xDF) { len = 2; c &= 0x1F; }
+  else if (c >= 0xE0 && c <= 0xEF) { len = 3; c &= 0x0F; }
+  else if (c >= 0xF0 && c <= 0xF4) { len = 4; c &= 0x07; }
+  else return 0;
+  if (n < len) return 0;
+  for (i = 1; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    c = (c << 6) | (s[i] & 0x3F);
+  }
+  if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
+      (c >= 0xD800 && c <= 0xDFFF))
+    return 0;
+  *cp = c;
+  return len;
+}
+
+size_t soget_utf8_count(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0, n = 0;
+  while (i < len) {
+    unsigned long cp;
+    size_t k = utf8_seq(p + i, len - i, &cp);
+    if (k == 0) return (size_t)-1;
+    i += k;
+    n++;
+  }
+  return n;
+}
+
+/* Code points that reorder or break the text around them. */
+static int invisible_control(unsigned long cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
+         cp == 0x2028 || cp == 0x2029;
+}
+
+size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0, o = 0;
+  while (i < len) {
+    unsigned long cp;
+    size_t k = utf8_seq(p + i, len - i, &cp);
+    char esc[24];
+    const char *out = (const char *)p + i;
+    size_t outn = k;
+    if (k == 0 || cp < 0x20 || cp == 0x7F) {
+      snprintf(esc, sizeof esc, "\\x%02x", p[i]);
+      out = esc;
+      outn = 4;
+      k = 1;
+    } else if (invisible_control(cp)) {
+      snprintf(esc, sizeof esc, "\\u%04lx", cp);
+      out = esc;
+      outn = 6;
+    }
+    if (o + outn >= dstsz) break;
+    memcpy(dst + o, out, outn);
+    o += outn;
+    i += k;
+  }
+  dst[o] = '\0';
+  return o;
+}

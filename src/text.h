@@ -1,0 +1,22 @@
+/* Text checks for what crosses soget's edges: UTF-8 validation for query
+ * values, and making a server's text printable before it can reach a
+ * terminal. Knows nothing about Lua or libcurl. */
+#ifndef SOGET_TEXT_H
+#define SOGET_TEXT_H
+
+#include <stddef.h>
+
+/* Number of code points in s when it is valid UTF-8 (no overlong forms,
+ * no surrogates, nothing above U+10FFFF), else (size_t)-1. */
+size_t soget_utf8_count(const char *s, size_t len);
+
+/* Copies s into dst (dstsz > 0 bytes, always NUL-terminated) with every
+ * character that could act on a terminal made visible: C0 controls, DEL
+ * and bytes that are not valid UTF-8 as \xNN; C1 controls, bidi controls
+ * and line or paragraph separators as \uNNNN. Everything else, backslashes
+ * included, is copied as it is, so the result is printable and running it
+ * again changes nothing. A result that does not fit is cut at a character
+ * boundary. Returns the length written. */
+size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len);
+
+#endif
