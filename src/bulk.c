@@ -412,7 +412,7 @@ static int read_options(lua_State *L, int oi) {
     if (lua_type(L, -1) != LUA_TSTRING)
       luaL_error(L, "handling_units_many: option names must be strings, got %s",
                  luaL_typename(L, -1));
-    if (strcmp(lua_tostring(L, -1), "concurrency") != 0)
+    if (!soget_key_is(L, -1, "concurrency"))
       luaL_error(L, "handling_units_many: unknown option '%s'", lua_tostring(L, -1));
   }
   lua_getfield(L, oi, "concurrency");

@@ -254,9 +254,8 @@ int soget_client_new(lua_State *L) {
   while (lua_next(L, 1)) {
     int i, known = 0;
     lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (i = 0; option_names[i]; i++)
-        if (strcmp(option_names[i], lua_tostring(L, -1)) == 0) known = 1;
+    for (i = 0; option_names[i]; i++)
+      if (soget_key_is(L, -1, option_names[i])) known = 1;
     if (!known) {
       if (lua_type(L, -1) == LUA_TSTRING)
         return luaL_error(L, "soget.client: unknown option '%s'", lua_tostring(L, -1));
@@ -394,9 +393,8 @@ void soget_check_query(lua_State *L, int i) {
   lua_pushnil(L);
   while (lua_next(L, i)) {
     int k, which = -1;
-    if (lua_type(L, -2) == LUA_TSTRING)
-      for (k = 0; query_names[k]; k++)
-        if (strcmp(query_names[k], lua_tostring(L, -2)) == 0) which = k;
+    for (k = 0; query_names[k]; k++)
+      if (soget_key_is(L, -2, query_names[k])) which = k;
     if (which < 0) {
       if (lua_type(L, -2) == LUA_TSTRING)
         luaL_error(L, "handling_units: unknown query key '%s'", lua_tostring(L, -2));

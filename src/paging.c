@@ -158,9 +158,8 @@ static int page_iter(lua_State *L) {
     while (lua_next(L, 2)) {
       lua_pop(L, 1);
       if (lua_type(L, -1) != LUA_TSTRING ||
-          (strcmp(lua_tostring(L, -1), "max_items") != 0 &&
-           strcmp(lua_tostring(L, -1), "max_pages") != 0 &&
-           strcmp(lua_tostring(L, -1), "manual") != 0))
+          (!soget_key_is(L, -1, "max_items") && !soget_key_is(L, -1, "max_pages") &&
+           !soget_key_is(L, -1, "manual")))
         return luaL_error(L, "iter: unknown option '%s'",
                           lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
                                                          : luaL_typename(L, -1));

@@ -4,6 +4,7 @@
 #define SOGET_H
 
 #include <stddef.h>
+#include <string.h>
 #include "compat.h"
 #include "error.h"
 #include "version.h"
@@ -26,6 +27,16 @@
 #else
 #define SOGET_EXPORT
 #endif
+
+/* Is the value at i the string `name`? By length and bytes: a key with a
+ * NUL byte inside ("limit\0x") is not "limit". */
+static inline int soget_key_is(lua_State *L, int i, const char *name) {
+  size_t n;
+  const char *s;
+  if (lua_type(L, i) != LUA_TSTRING) return 0;
+  s = lua_tolstring(L, i, &n);
+  return n == strlen(name) && memcmp(s, name, n) == 0;
+}
 
 /* ---- error.c: soget.Error objects -------------------------------------- */
 
