@@ -166,7 +166,10 @@ static const char *opt_string(lua_State *L, const char *name, const char *env,
     if (s && *len == 0) s = NULL;
     from_env = s != NULL;
   }
-  lua_pop(L, 1);  /* the string stays reachable from the options table */
+  /* A string from the table stays on the stack until the client is made:
+   * an allocation below can run a finalizer, which could drop it from the
+   * table. */
+  if (from_env || !s) lua_pop(L, 1);
   if (s) {
     const char *why = header ? soget_header_value_problem(s, *len)
                              : (strlen(s) != *len ? "contains a NUL byte" : NULL);
@@ -250,6 +253,7 @@ int soget_client_new(lua_State *L) {
   }
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
+  luaL_checkstack(L, 16, "soget.client");
   lua_pushnil(L);
   while (lua_next(L, 1)) {
     int i, known = 0;
