@@ -256,6 +256,22 @@ static int check_size(const struct stat *st, long max, pf_err *e) {
   return 0;
 }
 
+/* A regular file of the effective user with no group or other bits. */
+static int check_private_file(const struct stat *st, long max, pf_err *e) {
+  if (!S_ISREG(st->st_mode)) return pf_fail(e, "%s", "it is not a regular file");
+  if (st->st_uid != geteuid()) {
+    char b[64];
+    snprintf(b, sizeof b, "%ld", (long)st->st_uid);
+    return pf_fail(e, "it belongs to another user (uid %s)", b);
+  }
+  if (st->st_mode & 077) {
+    char b[32];
+    snprintf(b, sizeof b, "%03o", (unsigned)(st->st_mode & 07777));
+    return pf_fail(e, "its mode %s is looser than 600", b);
+  }
+  return check_size(st, max, e);
+}
+
 static int do_read(const char *path, size_t len, unsigned char *buf, long max, long *n,
                    pf_err *e) {
   char dir[PF_PATH_MAX];
@@ -289,9 +305,9 @@ static int do_read(const char *path, size_t len, unsigned char *buf, long max, l
     close(dfd);
     return pf_fail(e, "%s", "it is a symbolic link");
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (check_private_file(&st, max, e) != 0) {
     close(dfd);
-    return pf_fail(e, "%s", "it is not a regular file");
+    return -1;
   }
   fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
@@ -310,20 +326,7 @@ static int do_read(const char *path, size_t len, unsigned char *buf, long max, l
     close(fd);
     return pf_fail_errno(e, "it cannot be examined", err);
   }
-  r = 0;
-  if (!S_ISREG(st.st_mode)) {
-    r = pf_fail(e, "%s", "it is not a regular file");
-  } else if (st.st_uid != geteuid()) {
-    char buf2[64];
-    snprintf(buf2, sizeof buf2, "%ld", (long)st.st_uid);
-    r = pf_fail(e, "it belongs to another user (uid %s)", buf2);
-  } else if (st.st_mode & 077) {
-    char buf2[32];
-    snprintf(buf2, sizeof buf2, "%03o", (unsigned)(st.st_mode & 07777));
-    r = pf_fail(e, "its mode %s is looser than 600", buf2);
-  } else {
-    r = check_size(&st, max, e);
-  }
+  r = check_private_file(&st, max, e);   /* again: what was opened */
   if (r == 0) r = read_all(fd, buf, max, n, e);
   close(fd);
   return r;
