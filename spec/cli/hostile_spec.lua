@@ -1,0 +1,185 @@
+-- soget against a hostile server (spec/cli/hostile.lua, a real loopback
+-- HTTP server): terminal escapes in every string it sends, spreadsheet
+-- formulas in bulk's CSV, lying page numbers, endless new events, an
+-- unusable token.
+local cli = require "cli.cli"
+local cjson = require "cjson"
+local hostile = require "cli.hostile"
+local support = cli.support
+
+local lit = hostile.literal
+
+-- Everything a server string should never do to a terminal, JSON-escaped:
+-- window title (OSC 0), clipboard write (OSC 52), hyperlink (OSC 8), clear
+-- screen, alternate screen, bare CR, TAB, DEL, NUL, C1 CSI, bidi controls,
+-- bytes that are not UTF-8.
+local NASTY = table.concat {
+  "\\u001b]0;pwned-title\\u0007",
+  "\\u001b]52;c;ZWNobyBwd25lZA==\\u0007",
+  "\\u001b]8;;http://evil.example/\\u001b\\\\link\\u001b]8;;\\u001b\\\\",
+  "\\u001b[2J\\u001b[?1049h",
+  "\\rFAKE\\t\\u007f\\u0000",
+  "\\u009b31m",
+  "\\u202eevil\\u202c\\u061c\\u2066\\u200f\\u2028",
+  "\255\254",
+}
+-- The same, as the decoded string a server sends.
+local NASTY_RAW = cjson.decode('"' .. NASTY:gsub("\255\254", "") .. '"') .. "\255\254"
+
+-- What the terminal must show instead.
+local VISIBLE = {
+  "\\x1b]0;pwned-title\\x07", "\\x1b]52;c;ZWNobyBwd25lZA==\\x07",
+  "\\x1b]8;;http://evil.example/\\x1b\\link\\x1b]8;;\\x1b\\", "\\x1b[2J\\x1b[?1049h",
+  "\\rFAKE\\t\\x7f\\x00", "\\u009b31m", "\\u202eevil\\u202c\\u061c\\u2066\\u200f\\u2028", "\\xff\\xfe",
+}
+
+-- Shorter, for error messages (which the module cuts at 256 bytes and at
+-- a NUL).
+local NASTY_SHORT = "\\u001b]52;c;ZWNobyBwd25lZA==\\u0007\\r\\u202e\\u009b\255\254"
+local VISIBLE_SHORT = "\\x1b]52;c;ZWNobyBwd25lZA==\\x07\\r\\u202e\\u009b\\xff\\xfe"
+
+-- Fails when text holds anything a terminal would act on.
+local function assert_printable(text, what)
+  local i = text:gsub("\n", ""):find("%c")
+  assert.is_nil(i, what .. ": a control character at " .. tostring(i))
+  assert.truthy(utf8.len(text), what .. ": not UTF-8")
+  for _, p in ipairs { "\194[\128-\159]", "\226\128[\142\143\168\169\170-\174]", "\226\129[\166-\169]", "\216\156" } do
+    assert.is_nil(text:find(p), what .. ": an invisible control character")
+  end
+end
+
+local function assert_shows(text, what, list)
+  for _, v in ipairs(list or VISIBLE) do
+    assert.truthy(text:find(v, 1, true), what .. " does not show " .. v .. " in:\n" .. text)
+  end
+end
+
+-- The sandbox's CGMU2436601 with NASTY after every string value.
+local function nasty_unit()
+  local body = support.popen_read("curl -sS --max-time 10 " .. cli.q(support.http
+    .. "/_control/units?reference=CGMU2436601"))
+  local item = assert(body:match('^{"total":1,"items":%[(.*)%]}$'), body)
+  return (item:gsub('(":)"([^"\\]*)"', function(pre, v) return pre .. '"' .. v .. NASTY .. '"' end))
+end
+
+local TOKEN_BODY = '{"access_token":"hostile-token","expires_in":3600,"token_type":"Bearer"}'
+
+describe("soget against a hostile server", function()
+  local srv, env
+
+  setup(function()
+    srv = hostile.start()
+    env = { SOGET_BASE_URL = srv.url .. "/api", SOGET_TOKEN_URL = srv.url .. "/token" }
+  end)
+  teardown(function() if srv then srv:stop() end end)
+
+  -- Serves the page (JSON text) for every API request, a token for every
+  -- token request.
+  local function serve_page(page)
+    srv:handle("local PAGE, TOKEN = " .. lit(page) .. ", " .. lit(TOKEN_BODY) .. "\n"
+      .. "return function(req)\n"
+      .. "  if req.path == '/token' then return 200, TOKEN end\n"
+      .. "  return 200, PAGE\n"
+      .. "end\n")
+  end
+
+  describe("terminal escapes", function()
+    local page
+    setup(function() page = '{"total":1,"returned":1,"first":0,"items":[' .. nasty_unit() .. ']}' end)
+
+    it("track shows every server string made printable; --json stays exact", function()
+      serve_page(page)
+      local r = cli.run({ "track", "CGMU2436601" }, { env = env })
+      assert.are.equal(0, r.code, r.err)
+      assert_printable(r.out, "track")
+      assert_printable(r.err, "track's stderr")
+      assert_shows(r.out, "track")
+      assert.truthy(r.out:find("^CGMU2436601\\x1b]0;pwned%-title\\x07"), r.out)
+      assert.truthy(r.out:find("\n  Now at        FRLEH\\x1b]0;", 1, true), r.out)
+      local j = cli.run({ "track", "CGMU2436601", "--json" }, { env = env })
+      assert.are.equal(0, j.code, j.err)
+      local hu = cjson.decode(j.out).items[1]
+      assert.are.equal("CGMU2436601" .. NASTY_RAW, hu.reference)
+      assert.are.equal("MAN" .. NASTY_RAW, hu.events[1].eventType)
+    end)
+
+    it("find shows every line made printable", function()
+      serve_page(page)
+      local r = cli.run({ "find", "CGMU" }, { env = env })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal(1, #cli.lines(r.out))
+      assert_printable(r.out, "find")
+      assert_shows(r.out, "find", { VISIBLE[1], VISIBLE[7], VISIBLE[8] })
+      local j = cli.run({ "find", "CGMU", "--json" }, { env = env })
+      assert.are.equal("CGMU2436601" .. NASTY_RAW, cjson.decode(j.out).reference)
+    end)
+
+    it("watch shows every event made printable", function()
+      serve_page(page)
+      local r = cli.run({ "watch", "CGMU2436601", "--every", "0.1", "--count", "1" }, { env = env })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal(5, #cli.lines(r.out))
+      assert_printable(r.out, "watch")
+      assert_shows(r.out, "watch", { VISIBLE[1], VISIBLE[3], VISIBLE[8] })
+      local j = cli.run({ "watch", "CGMU2436601", "--every", "0.1", "--count", "1", "--json" }, { env = env })
+      assert.are.equal("MAN" .. NASTY_RAW, cjson.decode(cli.lines(j.out)[1]).eventType)
+    end)
+
+    it("bulk's CSV cells are printable; its JSON lines stay exact", function()
+      serve_page(page)
+      local r = cli.run({ "bulk", "-" }, { env = env, stdin = "CGMU2436601\n" })
+      assert.are.equal(0, r.code, r.err)
+      assert_printable(r.out, "bulk")
+      assert_shows(r.out, "bulk", { VISIBLE[1], VISIBLE[8] })
+      local j = cli.run({ "bulk", "-", "--json" }, { env = env, stdin = "CGMU2436601\n" })
+      assert.are.equal("CGMU2436601" .. NASTY_RAW, cjson.decode(j.out).items[1].reference)
+    end)
+
+    it("shows bytes that are not UTF-8 as escapes and keeps the rest of UTF-8 as it is", function()
+      -- check prints what it was given through the same function
+      local input = "A\192\175\237\160\128\240\159\152\128\195\169\194\160\244\144\128\128\224\128\128\27"
+      local r = cli.run { "check", input }
+      assert.are.equal(1, r.code)
+      assert.are.equal("A\\xc0\\xaf\\xed\\xa0\\x80\240\159\152\128\195\169\194\160"
+        .. "\\xf4\\x90\\x80\\x80\\xe0\\x80\\x80\\x1b: invalid: must be 11 characters long\n", r.out)
+    end)
+
+    it("error messages from the API and the token endpoint are made printable", function()
+      local api_error = '{"status":"BadRequest","code":"R9' .. NASTY_SHORT .. '","message":"bad'
+        .. NASTY_SHORT .. '"}'
+      local token_error = '{"error":"invalid' .. NASTY_SHORT .. '","error_description":"no'
+        .. NASTY_SHORT .. '"}'
+      srv:handle("local API, TOKEN, TERR = " .. lit(api_error) .. ", " .. lit(TOKEN_BODY) .. ", "
+        .. lit(token_error) .. "\n"
+        .. "return function(req)\n"
+        .. "  if req.path == '/token' then\n"
+        .. "    if req.args.fail then return 401, TERR end\n"
+        .. "    return 200, TOKEN\n"
+        .. "  end\n"
+        .. "  if req.args.reference == 'BUSY' then return 503, API end\n"
+        .. "  return 400, API\n"
+        .. "end\n")
+      local runs = {
+        cli.run({ "--retries", "0", "track", "CGMU2436601" }, { env = env }),
+        cli.run({ "--retries", "0", "find", "CGMU" }, { env = env }),
+        cli.run({ "--retries", "0", "watch", "CGMU2436601", "--count", "1" }, { env = env }),
+        cli.run({ "--retries", "0", "watch", "BUSY", "--count", "2", "--every", "0.1" }, { env = env }),
+        cli.run({ "--retries", "0", "-v", "track", "CGMU2436601" },
+          { env = { SOGET_BASE_URL = env.SOGET_BASE_URL, SOGET_TOKEN_URL = env.SOGET_TOKEN_URL .. "?fail=1" } }),
+        cli.run({ "--retries", "0", "bulk", "-" }, { env = env, stdin = "CGMU2436601\n" }),
+      }
+      local codes = { 6, 6, 6, 1, 4, 6 }
+      for i, r in ipairs(runs) do
+        assert.are.equal(codes[i], r.code, "run " .. i .. ": " .. r.err)
+        assert_printable(r.err, "stderr of run " .. i)
+        assert_printable(r.out, "stdout of run " .. i)
+      end
+      for _, i in ipairs { 1, 2, 3, 4 } do
+        assert_shows(runs[i].err, "run " .. i, { "bad" .. VISIBLE_SHORT })
+      end
+      assert_shows(runs[5].err, "the token error", { "invalid" .. VISIBLE_SHORT, "no" .. VISIBLE_SHORT })
+      assert.truthy(runs[4].err:find("temporary failure, will retry: ", 1, true), runs[4].err)
+      assert_shows(runs[6].out, "bulk's error cell", { "bad" .. VISIBLE_SHORT })
+    end)
+  end)
+end)
