@@ -114,6 +114,89 @@ describe("soget against a hostile server", function()
     assert.are.equal("+1+cmd|' /C calc'!A0", rec.items[1].pswId)
   end)
 
+  describe("find's walk", function()
+    -- A unit per request whatever the page size, and a total of a million:
+    -- followed, one request per unit, a million requests.
+    local LYING = [[
+return function(req)
+  if req.path == '/token' then
+    return 200, '{"access_token":"t","expires_in":3600,"token_type":"Bearer"}'
+  end
+  local offset = tonumber(req.args.offset) or 0
+  return 200, string.format('{"total":1000000,"returned":1,"first":%d,"items":[{"reference":'
+    .. '"MSCU%07d","pswId":"CNI%010d","events":[]}]}', offset, offset, offset)
+end
+]]
+
+    it("stops at a page that holds fewer units than asked for before its total", function()
+      srv:handle(LYING)
+      local r = cli.run({ "find", "MSCU" }, { env = env, timeout = 20 })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal(1, #cli.lines(r.out))
+      assert.are.equal("soget: stopped after 1 unit: the server's page at offset 0 holds 1 unit of "
+        .. "the 10 asked for, before the total of 1000000 it announces\n", r.err)
+      assert.are.equal(1, #srv:requests() - 1)   -- and the token request
+      -- with --page-size 1 the pages are whole: --limit bounds the walk
+      srv:handle(LYING)
+      r = cli.run({ "find", "MSCU", "--page-size", "1", "--limit", "5" }, { env = env, timeout = 20 })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal(5, #cli.lines(r.out))
+      assert.are.equal(5, #srv:requests() - 1)
+    end)
+
+    it("stops at a page that brings no unit not already listed", function()
+      -- the sandbox's stuck pages: the first page's units at every offset
+      support.reset()
+      local r = cli.run({ "find", "MSCU" }, { env = { SOGET_BASE_URL =
+        support.fault_base("inconsistent:mode=stuck:id=" .. support.uid("stuck")) }, timeout = 20 })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal(10, #cli.lines(r.out))
+      assert.are.equal("soget: stopped after 10 units: the server's page at offset 10 brings no unit "
+        .. "not already listed\n", r.err)
+      assert.are.equal(2, support.stats().api_requests)
+      -- pages that come back in turn (A, B, A, ...): the third brings nothing new
+      srv:handle [[
+return function(req)
+  if req.path == '/token' then
+    return 200, '{"access_token":"t","expires_in":3600,"token_type":"Bearer"}'
+  end
+  local offset = tonumber(req.args.offset) or 0
+  local k = (offset / 2) % 2
+  return 200, string.format('{"total":1000,"returned":2,"first":%d,"items":[{"reference":"MSCU%d",'
+    .. '"pswId":"A%d","events":[]},{"reference":"MSCU%d","pswId":"B%d","events":[]}]}',
+    offset, k, k, k, k)
+end
+]]
+      r = cli.run({ "find", "MSCU", "--page-size", "2" }, { env = env, timeout = 20 })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal(4, #cli.lines(r.out))
+      assert.are.equal(3, #srv:requests() - 1)
+      assert.truthy(r.err:find("at offset 4 brings no unit not already listed", 1, true), r.err)
+    end)
+
+    it("says so when the pager stops on inconsistent numbers, or a total grows", function()
+      local r = cli.run({ "find", "MSCU" }, { env = { SOGET_BASE_URL =
+        support.fault_base("inconsistent:mode=first:id=" .. support.uid("first")) } })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal(10, #cli.lines(r.out))
+      assert.are.equal("soget: stopped after 10 units: the server's pages are inconsistent "
+        .. "(first is not the offset asked for)\n", r.err)
+      -- a total that grows on every request: every unit once, no request
+      -- past the data, and the last page (short of its total) is reported
+      local c = support.client()
+      local total = assert(c:handling_units { reference = "MSCU", limit = 1 }).total
+      c:close()
+      support.reset()
+      r = cli.run({ "find", "MSCU" }, { env = { SOGET_BASE_URL =
+        support.fault_base("inconsistent:mode=total-grows:id=" .. support.uid("grows")) } })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal(total, #cli.lines(r.out))
+      assert.are.equal(math.ceil(total / 10), support.stats().api_requests)
+      assert.truthy(r.err:find("^soget: stopped after " .. total .. " units: the server's page at offset "
+        .. (math.ceil(total / 10) - 1) * 10 .. " holds "), r.err)
+    end)
+  end)
+
   describe("terminal escapes", function()
     local page
     setup(function() page = '{"total":1,"returned":1,"first":0,"items":[' .. nasty_unit() .. ']}' end)
