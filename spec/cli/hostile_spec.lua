@@ -197,6 +197,30 @@ end
     end)
   end)
 
+  it("watch remembers the events of its last two polls only", function()
+    -- poll 1: e1 e2; 2: e2; 3: e1 e2 (e1 was away one poll: not new);
+    -- 4: e3; 5: e4; 6: e1 (away two polls: forgotten, printed again)
+    srv:handle [[
+local polls = { { 1, 2 }, { 2 }, { 1, 2 }, { 3 }, { 4 }, { 1 } }
+return function(req)
+  if req.path == '/token' then
+    return 200, '{"access_token":"t","expires_in":3600,"token_type":"Bearer"}'
+  end
+  local events = {}
+  for _, e in ipairs(polls[req.n] or {}) do
+    events[#events + 1] = string.format('{"eventType":"E%d","eventDate":"2020-05-1%dT09:12:00+02:00"}', e, e)
+  end
+  return 200, '{"total":1,"returned":1,"first":0,"items":[{"reference":"CGMU2436601",'
+    .. '"pswId":"CNI0000063978","events":[' .. table.concat(events, ",") .. ']}]}'
+end
+]]
+    local r = cli.run({ "watch", "CGMU2436601", "--every", "0.1", "--count", "6", "--json" }, { env = env })
+    assert.are.equal(0, r.code, r.err)
+    local seen = {}
+    for _, l in ipairs(cli.lines(r.out)) do seen[#seen + 1] = cjson.decode(l).eventType end
+    assert.are.same({ "E1", "E2", "E3", "E4", "E1" }, seen)
+  end)
+
   describe("terminal escapes", function()
     local page
     setup(function() page = '{"total":1,"returned":1,"first":0,"items":[' .. nasty_unit() .. ']}' end)
