@@ -221,6 +221,50 @@ end
     assert.are.same({ "E1", "E2", "E3", "E4", "E1" }, seen)
   end)
 
+  it("never caches a token the module would refuse, one with a control character or over 64 KiB", function()
+    for _, case in ipairs {
+      { "5 MB", "string.rep('A', 5 * 1024 * 1024)", "it is longer than 64 KiB" },
+      { "64 KiB + 1", "string.rep('b', 64 * 1024 + 1)", "it is longer than 64 KiB" },
+      { "a tab", "'abc\\tdef'", "it has a control character" },
+      { "an escape", "'abc\\27[2Jdef'" },   -- refused by the module at once
+    } do
+      srv:handle("local TOKEN = " .. case[2] .. "\n" .. [[
+return function(req)
+  if req.path == '/token' then
+    return 200, '{"access_token":"' .. TOKEN:gsub('[%c]', function(c)
+      return string.format('\\u%04x', c:byte()) end) .. '","expires_in":3600,"token_type":"Bearer"}'
+  end
+  return 200, '{"total":0,"returned":0,"first":0,"items":[]}'
+end
+]])
+      local home = cli.tmpdir()
+      local r = cli.run({ "-v", "--retries", "0", "track", "CGMU2436601" }, { env = env, home = home })
+      -- the API may refuse a header that long: any failure but no crash
+      assert.truthy(({ [1] = true, [4] = true, [5] = true, [6] = true })[r.code],
+        case[1] .. ": exit " .. tostring(r.code) .. ": " .. r.err)
+      local token_requests = 0
+      for _, req in ipairs(srv:requests()) do
+        if req.path == "/token" then token_requests = token_requests + 1 end
+      end
+      assert.truthy(token_requests >= 1, case[1] .. ": the token endpoint was not asked")
+      local files = cli.sh("ls -A " .. cli.q(home .. "/cache/soget") .. " 2>/dev/null")
+      cli.rm(home)
+      assert.are.equal("", files, case[1] .. ": cached")
+      assert_printable(r.err, case[1])
+      if case[3] then
+        assert.truthy(r.err:find("token cache: the new token is not kept: " .. case[3], 1, true), r.err)
+      end
+    end
+    -- and a good token is cached (so the above is no accident)
+    serve_page('{"total":0,"returned":0,"first":0,"items":[]}')
+    local home = cli.tmpdir()
+    local r = cli.run({ "track", "CGMU2436601" }, { env = env, home = home })
+    assert.are.equal(1, r.code, r.err)
+    local files = cli.sh("ls -A " .. cli.q(home .. "/cache/soget"))
+    cli.rm(home)
+    assert.truthy(files:find("^token%-%x+\n$"), files)
+  end)
+
   describe("terminal escapes", function()
     local page
     setup(function() page = '{"total":1,"returned":1,"first":0,"items":[' .. nasty_unit() .. ']}' end)
