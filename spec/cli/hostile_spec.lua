@@ -174,6 +174,25 @@ end
       assert.truthy(r.err:find("at offset 4 brings no unit not already listed", 1, true), r.err)
     end)
 
+    it("track --max walks by the same rules", function()
+      local base = support.fault_base("inconsistent:mode=stuck:id=" .. support.uid("tstuck"))
+      local r = cli.run({ "track", "MSCU", "--max", "30", "--json" }, { env = { SOGET_BASE_URL = base } })
+      assert.are.equal(6, r.code, r.err)
+      local ids = {}
+      for _, hu in ipairs(cjson.decode(r.out).items) do
+        assert.is_nil(ids[hu.pswId], "listed twice: " .. hu.pswId)
+        ids[hu.pswId] = true
+      end
+      assert.are.equal(10, #cjson.decode(r.out).items)
+      assert.are.equal("soget: stopped after 10 units: the server's page at offset 10 brings no unit "
+        .. "not already listed\n", r.err)
+      srv:handle(LYING)
+      r = cli.run({ "track", "MSCU", "--max", "30" }, { env = env })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal(1, #srv:requests() - 1)
+      assert.truthy(r.out:find("^MSCU0000000"), r.out)
+    end)
+
     it("says so when the pager stops on inconsistent numbers, or a total grows", function()
       local r = cli.run({ "find", "MSCU" }, { env = { SOGET_BASE_URL =
         support.fault_base("inconsistent:mode=first:id=" .. support.uid("first")) } })
