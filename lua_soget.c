@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "src/iso6346.h"
+#include "src/privfile.h"
 #include "src/soget.h"
 
 static const char private_key = 'k';   /* registry key: its address */
@@ -92,6 +93,8 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   soget_client_open(L);
   soget_paging_open(L);
   luaL_newlib(L, mod_funcs);
+  soget_privfile_push(L);            /* for the soget command only */
+  lua_setfield(L, -2, "_privfile");
   lua_pushliteral(L, SOGET_NAME);
   lua_setfield(L, -2, "_NAME");
   lua_pushliteral(L, SOGET_NAME " " SOGET_VERSION);

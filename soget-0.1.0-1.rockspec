@@ -49,6 +49,7 @@ build = {
         "src/error.c",
         "src/iso6346.c",
         "src/paging.c",
+        "src/privfile.c",
         "src/request.c",
         "src/transport_curl.c",
       },

@@ -72,7 +72,72 @@ describe("soget configuration", function()
     cli.write(path, "[a]\nclient_sekret = x\n", "600")
     r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV })
     assert.are.equal(3, r.code)
-    assert.truthy(r.err:find("unknown setting 'client_sekret'", 1, true))
+    assert.are.equal("soget: " .. path .. ":2: unknown setting (did you mean client_secret?)\n", r.err)
+  end)
+
+  it("names no part of a value in any profile error, continuation lines included", function()
+    local path = home .. "/config/soget/profiles.ini"
+    local secret = "c2VjcmV0LXZhbHVl"    -- base64, as a client secret may be
+    local cases = {
+      -- a value continued on an indented line: an error naming the line only
+      { "[a]\nclient_id = x\nclient_secret =\n    " .. secret .. "==\napi_key = k\n", 4,
+        "an indented line cannot continue the value above (put the whole value on one line)" },
+      { "[a]\n  client_secret = " .. secret .. "\n     " .. secret .. "\n", 3,
+        "an indented line cannot continue the value above (put the whole value on one line)" },
+      -- a value where a setting's name should be
+      { "[a]\n" .. secret .. "= = x\n", 2, "unknown setting" },
+      { "[a]\n" .. secret .. "\n", 2, "expected 'key = value' or '[profile]'" },
+      { secret .. "==\n[a]\n", 1, "a setting comes before any [profile] line" },
+      { "client_secret = " .. secret .. "\n[a]\n", 1, "a setting comes before any [profile] line" },
+      { "[a]\ntimeout = " .. secret .. "\n", 2, "'timeout' must be a number" },
+      { "[a]\nverify_tls = " .. secret .. "\n", 2, "'verify_tls' must be true or false" },
+      { "[a]\nclient_secret " .. secret .. "\n", 2, "expected 'key = value' or '[profile]'" },
+    }
+    for i, c in ipairs(cases) do
+      cli.write(path, c[1], "600")
+      local r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV })
+      assert.are.equal(3, r.code, "case " .. i)
+      assert.are.equal("soget: " .. path .. ":" .. c[2] .. ": " .. c[3] .. "\n", r.err, "case " .. i)
+      for j = 1, #secret - 3 do
+        assert.is_nil(r.err:find(secret:sub(j, j + 3), 1, true), "case " .. i .. " echoes the value")
+      end
+    end
+    -- indentation alone is fine: settings indented alike, or after a blank line
+    cli.write(path, "[a]\n  client_id = x\n  retries = 0\n\n    api_key = k\n", "600")
+    local r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code)
+    assert.truthy(r.err:find("no credentials", 1, true), r.err)
+  end)
+
+  it("refuses a profile file another user owns or can write to, or that is not a file", function()
+    local path = home .. "/config/soget/profiles.ini"
+    cli.write(path, profile_text("p"), "600")
+    os.execute("chown nobody " .. cli.q(path))
+    local r = cli.run({ "--profile", "p", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code, r.err)
+    assert.are.equal("soget: cannot use profile file " .. path .. ": it belongs to another user (uid "
+      .. cli.sh("id -u nobody"):gsub("%s+", "") .. ")\n", r.err)
+    os.execute("chown root " .. cli.q(path) .. " && chmod 622 " .. cli.q(path))
+    r = cli.run({ "--profile", "p", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code, r.err)
+    assert.are.equal("soget: cannot use profile file " .. path .. ": its group or others can "
+      .. "write to it (mode 622)\n", r.err)
+    -- a FIFO: refused at once (run as nobody: the FIFO is root's)
+    os.execute("rm " .. cli.q(path) .. " && mkfifo -m 644 " .. cli.q(path) .. " && chmod 755 "
+      .. cli.q(home) .. " " .. cli.q(home .. "/config") .. " " .. cli.q(home .. "/config/soget"))
+    r = cli.run({ "--profile", "p", "track", "CGMU2436601" }, { home = home, env = NO_ENV,
+      as_nobody = true, timeout = 10 })
+    assert.are.equal(3, r.code, r.err)
+    assert.truthy(r.err:find("cannot use profile file " .. path .. ": it belongs to another user",
+      1, true), r.err)
+    -- the user's own pipe is read (a shell's process substitution)
+    os.execute("rm " .. cli.q(path))
+    cli.write(home .. "/p.txt", profile_text("p"), "600")
+    local piped = cli.sh("env -u SOGET_PROFILE LUA_CPATH=" .. cli.q(cli.module_dir .. "/?.so;;")
+      .. " XDG_CACHE_HOME=" .. cli.q(home .. "/cache") .. " SOGET_PROFILES=/dev/fd/3 bash -c "
+      .. cli.q("exec 3< <(cat " .. cli.q(home .. "/p.txt") .. "); timeout 30 " .. cli.lua
+        .. " bin/soget --profile p track CGMU2436601") .. " 2>&1")
+    assert.truthy(piped:find("^CGMU2436601  Container"), piped)
   end)
 
   it("warns when a profile holding secrets is readable by others", function()

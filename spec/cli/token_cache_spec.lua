@@ -1,0 +1,174 @@
+-- The token cache against another local user: directories and files
+-- planted by nobody (through setpriv), a FIFO, soget run as nobody against
+-- root's files. The cache holds a live token: it must never be written
+-- where someone else can reach it, nor read from what someone else made.
+local cli = require "cli.cli"
+local support = cli.support
+
+local q = cli.q
+local NOBODY = cli.AS_NOBODY .. " "
+
+local function sh(cmd)
+  local ok = os.execute(cmd)
+  return ok == true or ok == 0
+end
+
+local function must(cmd) assert(sh(cmd), "failed: " .. cmd) end
+
+local function out(cmd) return (cli.sh(cmd):gsub("%s+$", "")) end
+
+local function listing(dir) return out("ls -A " .. q(dir) .. " 2>/dev/null") end
+
+local function stat(fmt, path) return out("stat -c " .. fmt .. " " .. q(path) .. " 2>/dev/null") end
+
+local function tokens() return support.stats().token_requests end
+
+describe("soget's token cache against another user", function()
+  local home
+
+  setup(function()
+    assert(out("id -u") == "0", "these specs act as a second user (nobody): run them as root")
+  end)
+  before_each(function()
+    home = cli.tmpdir()
+    must("chmod 755 " .. q(home))
+    support.reset()
+  end)
+  after_each(function() cli.rm(home) end)
+
+  -- The cache file of the sandbox's token URL and client id (one run makes it).
+  local function cache_file(dir)
+    local name = listing(dir)
+    assert.truthy(name:match("^token%-%x+$"), "cache files: " .. name)
+    return dir .. "/" .. name
+  end
+
+  it("creates the directory and its missing parents with mode 0700", function()
+    local base = home .. "/new/cache"
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home, env = { XDG_CACHE_HOME = base } })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("700", stat("%a", home .. "/new"))
+    assert.are.equal("700", stat("%a", base))
+    assert.are.equal("700", stat("%a", base .. "/soget"))
+    local file = cache_file(base .. "/soget")
+    assert.are.equal("600 root", stat("'%a %U'", file))
+  end)
+
+  it("skips a directory another user created, open to all, and writes nothing in it", function()
+    local shared = home .. "/shared"
+    must("mkdir -m 1777 " .. q(shared))
+    must(NOBODY .. "mkdir -m 777 " .. q(shared .. "/soget"))
+    for i = 1, 2 do
+      local r = cli.run({ "-v", "track", "CGMU2436601" },
+        { home = home, env = { XDG_CACHE_HOME = shared } })
+      assert.are.equal(0, r.code, r.err)
+      assert.truthy(r.err:find("token cache: not used: " .. shared .. "/soget: it belongs to "
+        .. "another user (uid " .. out("id -u nobody") .. ")", 1, true), r.err)
+      assert.are.equal("", listing(shared .. "/soget"))
+      assert.are.equal(i, tokens())
+    end
+    -- without -v, nothing is said
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home, env = { XDG_CACHE_HOME = shared } })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("", r.err)
+  end)
+
+  it("skips its own directory when its group or others can write to it", function()
+    for _, m in ipairs { "777", "1777", "770" } do
+      local dir = home .. "/cache/soget"
+      must("rm -rf " .. q(home .. "/cache") .. " && mkdir -p " .. q(dir) .. " && chmod " .. m .. " " .. q(dir))
+      local r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home })
+      assert.are.equal(0, r.code, r.err)
+      assert.truthy(r.err:find("token cache: not used: " .. dir .. ": its group or others can "
+        .. "write to it (mode " .. m .. ")", 1, true), r.err)
+      assert.are.equal("", listing(dir), m)
+    end
+  end)
+
+  it("skips a symbolic link planted in its place, and writes nothing where it points", function()
+    local shared = home .. "/shared"
+    must("mkdir -m 1777 " .. q(shared))
+    must(NOBODY .. "mkdir -m 777 " .. q(shared .. "/theirs"))
+    must(NOBODY .. "ln -s theirs " .. q(shared .. "/soget"))
+    local r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home, env = { XDG_CACHE_HOME = shared } })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find("token cache: not used: " .. shared .. "/soget: it is a symbolic link",
+      1, true), r.err)
+    assert.are.equal("", listing(shared .. "/theirs"))
+  end)
+
+  it("never reads a cache file through a symbolic link", function()
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    local file = cache_file(home .. "/cache/soget")
+    -- the cache file, with its live token, now belongs to nobody and is
+    -- reached through a link
+    local theirs = home .. "/theirs"
+    must("mkdir -m 755 " .. q(theirs) .. " && mv " .. q(file) .. " " .. q(theirs .. "/forged")
+      .. " && chown -R nobody " .. q(theirs) .. " && ln -s " .. q(theirs .. "/forged") .. " " .. q(file))
+    local forged = cli.read(theirs .. "/forged")
+    support.reset()
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find("ignoring token cache " .. file .. ": it is a symbolic link", 1, true), r.err)
+    assert.are.equal(1, tokens(), "the token behind the link was used")
+    assert.are.equal(forged, cli.read(theirs .. "/forged"))
+    assert.are.equal("regular file root 600", stat("'%F %U %a'", file))
+  end)
+
+  it("refuses a cache file that belongs to another user", function()
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    local file = cache_file(home .. "/cache/soget")
+    must("chown nobody " .. q(file))
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find("ignoring token cache " .. file .. ": it belongs to another user (uid "
+      .. out("id -u nobody") .. ")", 1, true), r.err)
+    assert.are.equal(2, tokens())
+    assert.are.equal("root 600", stat("'%U %a'", file))   -- written anew
+  end)
+
+  it("does not hang on a FIFO in the cache file's place", function()
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    local file = cache_file(home .. "/cache/soget")
+    must("rm " .. q(file) .. " && mkfifo -m 600 " .. q(file))
+    local t0 = support.now()
+    local r = cli.run({ "--timeout", "1", "track", "CGMU2436601" }, { home = home, timeout = 15 })
+    assert.are.equal(0, r.code, "exit " .. tostring(r.code) .. ": " .. r.err)
+    assert.truthy(support.now() - t0 < 10)
+    assert.truthy(r.err:find("ignoring token cache " .. file .. ": it is not a regular file", 1, true), r.err)
+    assert.are.equal("regular file 600", stat("'%F %a'", file))
+  end)
+
+  it("run as another user, leaves root's cache alone", function()
+    -- a cache directory of root's that all may write to (say, a shared
+    -- XDG_CACHE_HOME), holding root's token
+    local cache = home .. "/cache"
+    must("mkdir -m 755 " .. q(cache))
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    local dir = cache .. "/soget"
+    local file = cache_file(dir)
+    must("chmod 777 " .. q(dir))
+    local before = cli.read(file)
+    must("cp " .. q(support.ca_file) .. " " .. q(home .. "/ca.pem") .. " && chmod 644 " .. q(home .. "/ca.pem"))
+    local r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home, as_nobody = true,
+      env = { SOGET_CA_FILE = home .. "/ca.pem" } })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find("token cache: not used: " .. dir .. ": it belongs to another user (uid 0)",
+      1, true), r.err)
+    assert.are.equal(before, cli.read(file))
+    assert.are.equal("root 600", stat("'%U %a'", file))
+    assert.are.equal(file:match("[^/]+$"), listing(dir))
+    -- and in nobody's own directory, root's file is not taken for nobody's
+    local mine = home .. "/nobody-cache"
+    must("mkdir -m 700 " .. q(mine) .. " && mkdir -m 700 " .. q(mine .. "/soget")
+      .. " && cp -p " .. q(file) .. " " .. q(mine .. "/soget/") .. " && chown nobody " .. q(mine)
+      .. " " .. q(mine .. "/soget"))
+    support.reset()
+    r = cli.run({ "track", "CGMU2436601" }, { home = home, as_nobody = true,
+      env = { SOGET_CA_FILE = home .. "/ca.pem", XDG_CACHE_HOME = mine } })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find("ignoring token cache " .. mine .. "/soget/" .. file:match("[^/]+$")
+      .. ": it belongs to another user (uid 0)", 1, true), r.err)
+    assert.are.equal(1, tokens())
+  end)
+end)

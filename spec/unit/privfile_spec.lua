@@ -1,0 +1,405 @@
+-- soget._privfile: the soget command's private files (token cache,
+-- profile). Real files, directories, symbolic links and FIFOs; a second
+-- local user (nobody, through setpriv) plants them or runs the functions.
+-- Needs root (to act as nobody) and setpriv.
+local S = require "support"
+local pf = require("soget")._privfile
+
+local q = S.shell_quote
+local LUA = S.lua
+local MODULE_DIR = os.getenv("SOGET_MODULE_DIR") or "build/lua5.4"
+local AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups "
+
+-- Exit code of a shell command (any Lua version).
+local function sh(cmd)
+  local a, _, c = os.execute(cmd)
+  if type(a) == "number" then return a % 256 == 0 and a / 256 or a end
+  return a and 0 or (c or 1)
+end
+
+local function must(cmd)
+  assert(sh(cmd) == 0, "failed: " .. cmd)
+end
+
+local function out(cmd)
+  return (S.popen_read(cmd):gsub("%s+$", ""))
+end
+
+local function mode(path) return out("stat -c %a " .. q(path)) end
+local function owner(path) return out("stat -c %U " .. q(path)) end
+local function kind(path) return out("stat -c %F " .. q(path)) end
+
+-- Runs a Lua chunk in a new interpreter (as nobody when asked); the chunk
+-- gets `pf` and prints its results. Returns the exit code and the output.
+local function lua_run(chunk, opts)
+  opts = opts or {}
+  local code = 'package.cpath = ' .. ("%q"):format(MODULE_DIR .. "/?.so;") .. ' .. package.cpath; '
+    .. 'local pf = require("soget")._privfile; ' .. chunk
+  local log = os.tmpname()
+  local rc = sh((opts.umask and ("umask " .. opts.umask .. "; ") or "")
+    .. "timeout " .. (opts.timeout or 20) .. " " .. (opts.nobody and AS_NOBODY or "")
+    .. LUA .. " -e " .. q(code) .. " >" .. log .. " 2>&1")
+  local f = io.open(log, "rb")
+  local text = f:read("*a")
+  f:close()
+  os.remove(log)
+  return rc, text
+end
+
+describe("soget._privfile", function()
+  local root
+
+  setup(function()
+    assert(out("id -u") == "0", "these specs act as a second user (nobody): run them as root")
+    assert(sh("command -v setpriv >/dev/null") == 0, "setpriv is needed (util-linux)")
+  end)
+
+  before_each(function()
+    root = out("mktemp -d")
+    must("chmod 755 " .. q(root))       -- nobody may enter
+  end)
+  after_each(function()
+    if root and root:match("^/tmp/") then sh("rm -rf " .. q(root)) end
+  end)
+
+  describe("dir", function()
+    it("creates what is missing, mode 0700, like mkdir -p", function()
+      local d = root .. "/a/b/c"
+      assert.is_true(pf.dir(d))
+      assert.are.equal("700", mode(root .. "/a"))
+      assert.are.equal("700", mode(root .. "/a/b"))
+      assert.are.equal("700", mode(d))
+      assert.is_true(pf.dir(d))          -- and accepts it again
+      -- whatever the umask
+      local rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/u") .. "))",
+        { umask = "000" })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("700", mode(root .. "/u"))
+      rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/v") .. "))",
+        { umask = "777" })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("700", mode(root .. "/v"))
+    end)
+
+    it("accepts the user's own directory that others can only read", function()
+      must("mkdir -m 755 " .. q(root .. "/d"))
+      assert.is_true(pf.dir(root .. "/d"))
+      assert.are.equal("755", mode(root .. "/d"))   -- not changed
+    end)
+
+    it("refuses a directory another user created, even one open to all", function()
+      must("chmod 1777 " .. q(root))
+      must(AS_NOBODY .. "mkdir -m 777 " .. q(root .. "/soget"))
+      local ok, why = pf.dir(root .. "/soget")
+      assert.is_nil(ok)
+      assert.are.equal("it belongs to another user (uid " .. out("id -u nobody") .. ")", why)
+      must(AS_NOBODY .. "chmod 700 " .. q(root .. "/soget"))
+      ok, why = pf.dir(root .. "/soget")
+      assert.is_nil(ok)
+      assert.truthy(why:find("another user", 1, true))
+    end)
+
+    it("refuses the user's own directory when its group or others can write to it", function()
+      for _, m in ipairs { "777", "770", "1777", "702" } do
+        local d = root .. "/d" .. m
+        must("mkdir " .. q(d) .. " && chmod " .. m .. " " .. q(d))
+        local ok, why = pf.dir(d)
+        assert.is_nil(ok, m)
+        assert.are.equal(("its group or others can write to it (mode %03d)"):format(tonumber(m)), why)
+      end
+    end)
+
+    it("refuses a symbolic link planted by another user, and does not follow it", function()
+      must("chmod 1777 " .. q(root))
+      must(AS_NOBODY .. "mkdir -m 777 " .. q(root .. "/theirs"))
+      must(AS_NOBODY .. "ln -s " .. q(root .. "/theirs") .. " " .. q(root .. "/soget"))
+      for _, p in ipairs { root .. "/soget", root .. "/soget/" } do
+        local ok, why = pf.dir(p)
+        assert.is_nil(ok, p)
+        assert.are.equal("it is a symbolic link", why)
+      end
+      -- even a link to the user's own private directory
+      must("mkdir -m 700 " .. q(root .. "/mine") .. " && ln -s mine " .. q(root .. "/link"))
+      local ok, why = pf.dir(root .. "/link")
+      assert.is_nil(ok)
+      assert.are.equal("it is a symbolic link", why)
+      -- a write through the link is refused too: nothing lands in their directory
+      ok, why = pf.write(root .. "/soget/token", "secret")
+      assert.is_nil(ok)
+      assert.are.equal("its directory: it is a symbolic link", why)
+      assert.are.equal("", out("ls -A " .. q(root .. "/theirs")))
+    end)
+
+    it("returns failures as nil and a reason, never raising", function()
+      must("touch " .. q(root .. "/file"))
+      local ok, why = pf.dir(root .. "/file")
+      assert.is_nil(ok)
+      assert.are.equal("it is not a directory", why)
+      ok, why = pf.dir(root .. "/file/sub")
+      assert.is_nil(ok)
+      assert.truthy(why:find("^it cannot be created"), why)
+      -- as nobody, under root's private directory
+      must("mkdir -m 700 " .. q(root .. "/private"))
+      local rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/private/x") .. "))",
+        { nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.truthy(text:find("^nil\tit cannot be created: Permission denied"), text)
+      -- bad arguments do raise
+      assert.has_error(function() pf.dir("") end)
+      assert.has_error(function() pf.dir("a\0b") end)
+      assert.has_error(function() pf.dir(nil) end)
+    end)
+  end)
+
+  describe("read", function()
+    local d
+    before_each(function()
+      d = root .. "/cache"
+      assert.is_true(pf.dir(d))
+    end)
+
+    it("reads the user's private file, bytes as they are", function()
+      local data = "a\0b\r\n" .. string.rep("\255", 300)
+      assert.is_true(pf.write(d .. "/f", data))
+      assert.are.equal(data, pf.read(d .. "/f", 1000))
+      assert.are.equal(data, pf.read(d .. "/f", #data))
+      local ok, why = pf.read(d .. "/f", #data - 1)
+      assert.is_nil(ok)
+      assert.are.equal("it is larger than " .. (#data - 1) .. " bytes", why)
+      assert.is_true(pf.write(d .. "/empty", ""))
+      assert.are.equal("", pf.read(d .. "/empty", 10))
+    end)
+
+    it("tells a missing file (or directory) apart", function()
+      local ok, why, tag = pf.read(d .. "/none", 10)
+      assert.is_nil(ok)
+      assert.are.equal("it does not exist", why)
+      assert.are.equal("missing", tag)
+      ok, why, tag = pf.read(root .. "/nodir/none", 10)
+      assert.is_nil(ok)
+      assert.are.equal("missing", tag)
+    end)
+
+    it("refuses a FIFO at once instead of waiting for a writer", function()
+      must("mkfifo -m 600 " .. q(d .. "/fifo"))
+      local t0 = S.now()
+      local rc, text = lua_run("print(pf.read(" .. ("%q"):format(d .. "/fifo") .. ", 100))",
+        { timeout = 10 })
+      assert.are.equal(0, rc, "hung or failed: " .. text)
+      assert.are.equal("nil\tit is not a regular file\n", text)
+      assert.truthy(S.now() - t0 < 5)
+      local ok, why = pf.read(d .. "/fifo", 100)
+      assert.is_nil(ok)
+      assert.are.equal("it is not a regular file", why)
+    end)
+
+    it("does not follow a symbolic link", function()
+      must("chmod 1777 " .. q(root))
+      must(AS_NOBODY .. "sh -c " .. q("umask 077; echo forged > " .. root .. "/theirs"))
+      must("ln -s " .. q(root .. "/theirs") .. " " .. q(d .. "/link"))
+      local ok, why = pf.read(d .. "/link", 100)
+      assert.is_nil(ok)
+      assert.are.equal("it is a symbolic link", why)
+      -- nor one to the user's own private file
+      assert.is_true(pf.write(d .. "/mine", "x"))
+      must("ln -s mine " .. q(d .. "/link2"))
+      ok, why = pf.read(d .. "/link2", 100)
+      assert.is_nil(ok)
+      assert.are.equal("it is a symbolic link", why)
+    end)
+
+    it("refuses a file owned by another user, and any group or other bit", function()
+      assert.is_true(pf.write(d .. "/f", "token"))
+      must("chown nobody " .. q(d .. "/f"))
+      local ok, why = pf.read(d .. "/f", 100)
+      assert.is_nil(ok)
+      assert.are.equal("it belongs to another user (uid " .. out("id -u nobody") .. ")", why)
+      must("chown root " .. q(d .. "/f"))
+      for _, m in ipairs { "644", "640", "604", "660", "611" } do
+        must("chmod " .. m .. " " .. q(d .. "/f"))
+        ok, why = pf.read(d .. "/f", 100)
+        assert.is_nil(ok, m)
+        assert.are.equal("its mode " .. m .. " is looser than 600", why)
+      end
+      must("chmod 400 " .. q(d .. "/f"))
+      assert.are.equal("token", pf.read(d .. "/f", 100))
+    end)
+
+    it("refuses a file whose directory is not private", function()
+      assert.is_true(pf.write(d .. "/f", "token"))
+      must("chmod 777 " .. q(d))
+      local ok, why = pf.read(d .. "/f", 100)
+      assert.is_nil(ok)
+      assert.are.equal("its directory: its group or others can write to it (mode 777)", why)
+      -- run as nobody against root's files: refused, never read
+      must("chmod 755 " .. q(d) .. " && chmod 644 " .. q(d .. "/f"))
+      local rc, text = lua_run("print(pf.read(" .. ("%q"):format(d .. "/f") .. ", 100))",
+        { nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("nil\tits directory: it belongs to another user (uid 0)\n", text)
+    end)
+  end)
+
+  describe("write", function()
+    local d
+    before_each(function()
+      d = root .. "/cache"
+      assert.is_true(pf.dir(d))
+    end)
+
+    local function listing() return out("ls -A " .. q(d)) end
+
+    it("creates a 0600 file whatever the umask, and leaves no temporary file", function()
+      local rc, text = lua_run("print(pf.write(" .. ("%q"):format(d .. "/f") .. ", 'one'))",
+        { umask = "000" })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("true\n", text)
+      assert.are.equal("600", mode(d .. "/f"))
+      assert.are.equal("one", pf.read(d .. "/f", 10))
+      assert.is_true(pf.write(d .. "/f", "two"))
+      assert.are.equal("two", pf.read(d .. "/f", 10))
+      assert.are.equal("f", listing())
+    end)
+
+    it("replaces a planted symbolic link, a FIFO or a foreign file, writing through none", function()
+      must("chmod 1777 " .. q(root))
+      must(AS_NOBODY .. "sh -c " .. q("umask 000; echo theirs > " .. root .. "/theirs"))
+      must("ln -s " .. q(root .. "/theirs") .. " " .. q(d .. "/f"))
+      assert.is_true(pf.write(d .. "/f", "secret"))
+      assert.are.equal("theirs\n", S.read_file(root .. "/theirs"))
+      assert.are.equal("regular file", kind(d .. "/f"))
+      assert.are.equal("secret", pf.read(d .. "/f", 100))
+      must("rm " .. q(d .. "/f") .. " && mkfifo " .. q(d .. "/f"))
+      assert.is_true(pf.write(d .. "/f", "secret2"))
+      assert.are.equal("regular file", kind(d .. "/f"))
+      assert.are.equal("secret2", pf.read(d .. "/f", 100))
+      must("chown nobody " .. q(d .. "/f"))
+      assert.is_true(pf.write(d .. "/f", "secret3"))
+      assert.are.equal("root", owner(d .. "/f"))
+      assert.are.equal("f", listing())
+    end)
+
+    it("never writes into a directory another user owns or can write to", function()
+      must("chmod 1777 " .. q(root))
+      must(AS_NOBODY .. "mkdir -m 777 " .. q(root .. "/shared"))
+      local ok, why = pf.write(root .. "/shared/token", "secret")
+      assert.is_nil(ok)
+      assert.are.equal("its directory: it belongs to another user (uid " .. out("id -u nobody") .. ")", why)
+      assert.are.equal("", out("ls -A " .. q(root .. "/shared")))
+      must("chmod 777 " .. q(d))
+      ok, why = pf.write(d .. "/token", "secret")
+      assert.is_nil(ok)
+      assert.are.equal("its directory: its group or others can write to it (mode 777)", why)
+      assert.are.equal("", listing())
+    end)
+
+    it("gives concurrent writers each an unpredictable temporary name of its own", function()
+      -- 6 processes started in the same second, 40 writes each: with a
+      -- name from the clock they would share temporary files
+      local chunk = "local ok, n = 0, ... for i = 1, 40 do "
+        .. "local body = string.rep(tostring(n), 2000) "
+        .. "if pf.write(" .. ("%q"):format(d .. "/f") .. ", body) then ok = ok + 1 end end "
+        .. "print(ok)"
+      local script = {}
+      for n = 1, 6 do
+        script[#script + 1] = "timeout 60 " .. LUA .. " -e " .. q('package.cpath = '
+          .. ("%q"):format(MODULE_DIR .. "/?.so;") .. ' .. package.cpath; '
+          .. 'local pf = require("soget")._privfile; ' .. chunk:gsub("%.%.%.", n))
+          .. " > " .. q(root .. "/out" .. n) .. " 2>&1 &"
+      end
+      must("sh -c " .. q(table.concat(script, "\n") .. "\nwait"))
+      for n = 1, 6 do
+        assert.are.equal("40\n", S.read_file(root .. "/out" .. n), "writer " .. n)
+      end
+      local final = pf.read(d .. "/f", 100000)
+      assert.are.equal(2000, #final)
+      assert.are.equal(string.rep(final:sub(1, 1), 2000), final, "one writer's whole content")
+      assert.are.equal("f", listing())
+    end)
+
+    it("removes its temporary file when the rename fails", function()
+      must("mkdir " .. q(d .. "/f"))      -- a directory where the file goes
+      local ok, why = pf.write(d .. "/f", "secret")
+      assert.is_nil(ok)
+      assert.truthy(why:find("^it cannot be replaced: "), why)
+      assert.are.equal("f", listing())
+    end)
+  end)
+
+  it("keeps no descriptor open, whatever the outcome", function()
+    local function fds() return tonumber(out("ls /proc/" .. out("echo $PPID") .. "/fd | wc -l")) end
+    local d = root .. "/cache"
+    assert.is_true(pf.dir(d))
+    must("mkfifo " .. q(d .. "/fifo") .. " && ln -s fifo " .. q(d .. "/link")
+      .. " && mkdir " .. q(d .. "/sub") .. " && touch " .. q(d .. "/loose")
+      .. " && chmod 644 " .. q(d .. "/loose"))
+    assert.is_true(pf.write(d .. "/ok", "x"))
+    local before = fds()
+    for _ = 1, 50 do
+      pf.dir(d); pf.dir(d .. "/fifo"); pf.dir(d .. "/link"); pf.dir(d .. "/ok/x")
+      pf.read(d .. "/ok", 10); pf.read(d .. "/ok", 0.5 + 0.5); pf.read(d .. "/fifo", 10)
+      pf.read(d .. "/link", 10); pf.read(d .. "/loose", 10); pf.read(d .. "/none", 10)
+      pf.write(d .. "/ok", "y"); pf.write(d .. "/sub", "y"); pf.write(d .. "/none/x", "y")
+      pf.read_config(d .. "/ok", 10); pf.read_config(d .. "/fifo", 10)
+      pf.read_config(d .. "/loose", 10); pf.read_config("/dev/null", 10)
+    end
+    assert.are.equal(before, fds())
+    assert.are.equal("fifo link loose ok sub", (out("ls -A " .. q(d)):gsub("%s+", " ")))
+  end)
+
+  describe("read_config", function()
+    it("reads a regular file through symbolic links and gives its mode", function()
+      must("printf 'a = 1\\n' > " .. q(root .. "/p.ini") .. " && chmod 640 " .. q(root .. "/p.ini"))
+      must("ln -s p.ini " .. q(root .. "/link.ini"))
+      local text, m = pf.read_config(root .. "/link.ini", 100)
+      assert.are.equal("a = 1\n", text)
+      assert.are.equal(tonumber("640", 8), m)
+    end)
+
+    it("refuses what others could have written, and what is not a file", function()
+      local p = root .. "/p.ini"
+      must("echo x > " .. q(p))
+      for _, m in ipairs { "666", "620", "602" } do
+        must("chmod " .. m .. " " .. q(p))
+        local ok, why = pf.read_config(p, 100)
+        assert.is_nil(ok, m)
+        assert.are.equal("its group or others can write to it (mode " .. m .. ")", why)
+      end
+      must("chmod 600 " .. q(p) .. " && chown nobody " .. q(p))
+      local ok, why = pf.read_config(p, 100)
+      assert.is_nil(ok)
+      assert.are.equal("it belongs to another user (uid " .. out("id -u nobody") .. ")", why)
+      ok, why = pf.read_config("/dev/null", 100)
+      assert.is_nil(ok)
+      assert.are.equal("it is not a regular file", why)
+      ok, why = pf.read_config(root, 100)
+      assert.is_nil(ok)
+      assert.are.equal("it is not a regular file", why)
+      local tag
+      ok, why, tag = pf.read_config(root .. "/none", 100)
+      assert.is_nil(ok)
+      assert.are.equal("missing", tag)
+      -- a FIFO of another user: refused at once
+      must("chmod 1777 " .. q(root))
+      must(AS_NOBODY .. "mkfifo -m 644 " .. q(root .. "/fifo"))
+      local rc, text = lua_run("print(pf.read_config(" .. ("%q"):format(root .. "/fifo") .. ", 100))",
+        { timeout = 10 })
+      assert.are.equal(0, rc, "hung or failed: " .. text)
+      assert.truthy(text:find("^nil\tit belongs to another user"), text)
+    end)
+
+    it("reads root's profile as another user, and the user's own pipe", function()
+      must("echo shared > " .. q(root .. "/etc.ini") .. " && chmod 644 " .. q(root .. "/etc.ini"))
+      local rc, text = lua_run("print(pf.read_config(" .. ("%q"):format(root .. "/etc.ini") .. ", 100))",
+        { nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("shared\n\t420\n", text)
+      -- a shell's process substitution hands over a pipe
+      local code = 'package.cpath = ' .. ("%q"):format(MODULE_DIR .. "/?.so;") .. ' .. package.cpath; '
+        .. 'local pf = require("soget")._privfile; print(pf.read_config("/dev/fd/3", 100))'
+      local got = out("timeout 20 bash -c " .. q("exec 3< <(sleep 0.3; echo piped); "
+        .. LUA .. " -e " .. q(code)))
+      assert.are.equal("piped\n\t384", got)
+    end)
+  end)
+end)

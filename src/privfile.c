@@ -1,0 +1,570 @@
+/* Private files for the soget command (bin/soget), not a public API: its
+ * token cache and its profile file. Pure Lua cannot open a file without
+ * following a symbolic link, create one exclusively or look at the owner
+ * of what it opened, so the command gets these few functions from the C
+ * module, as the table soget._privfile:
+ *
+ *   dir(path) -> true | nil, reason
+ *     Creates the directory when it is missing (and its missing parents,
+ *     like mkdir -p; what it creates gets mode 0700), then refuses it when
+ *     it is a symbolic link, is not a directory, belongs to another user
+ *     than the effective one, or can be written by its group or others.
+ *
+ *   read(path, max_bytes) -> content | nil, reason[, "missing"]
+ *     Reads a private file: its directory must pass the checks of dir()
+ *     (it is not created), the file itself is opened without following a
+ *     symbolic link and without blocking (a FIFO cannot hang the caller),
+ *     and must be a regular file of the effective user with no group or
+ *     other permission bits, of at most max_bytes. The third value
+ *     "missing" tells a file that does not exist from a refused one.
+ *
+ *   write(path, content) -> true | nil, reason
+ *     Replaces the file atomically: a temporary file with an unpredictable
+ *     name (random bytes from the kernel) is created exclusively (O_EXCL,
+ *     never through a symbolic link) with mode 0600 in the same directory,
+ *     written in full, synced, then renamed over the target. The directory
+ *     must pass the checks of dir(). On any failure the temporary file is
+ *     removed.
+ *
+ *   read_config(path, max_bytes) -> content, mode | nil, reason[, "missing"]
+ *     Reads a configuration file that may hold secrets (a profile). It may
+ *     be reached through symbolic links, but must be a regular file (or a
+ *     pipe, as from a shell's process substitution) of the effective user
+ *     (a regular file may also be root's) that neither its group nor
+ *     others can write to; mode is its permission bits (a number).
+ *
+ * The directory is opened once per call and everything else is done
+ * relative to that descriptor, so it cannot be swapped between the check
+ * and the use. Reasons name no content. Failures are returned, never
+ * raised (only bad arguments raise); nothing is left open or allocated on
+ * any path, also when Lua raises a memory error: buffers are userdata made
+ * before any file is opened, and every Lua value is pushed after every
+ * descriptor is closed. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "privfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+
+#include "auth.h"
+
+#ifndef O_NOFOLLOW
+#error "O_NOFOLLOW is needed"
+#endif
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+
+#define PF_PATH_MAX 4096
+#define PF_READ_LIMIT (16L * 1024 * 1024)
+#define PF_WHY 256
+
+typedef struct pf_err {
+  char why[PF_WHY];
+  int missing;
+} pf_err;
+
+static int pf_fail(pf_err *e, const char *fmt, const char *detail) {
+  snprintf(e->why, sizeof e->why, fmt, detail);
+  return -1;
+}
+
+static int pf_fail_errno(pf_err *e, const char *what, int err) {
+  snprintf(e->why, sizeof e->why, "%.190s: %.60s", what, strerror(err));
+  return -1;
+}
+
+static void close_keep_errno(int fd) {
+  int saved = errno;
+  if (fd >= 0) close(fd);
+  errno = saved;
+}
+
+/* The path argument: a string without NUL bytes and of a sane length. */
+static const char *check_path(lua_State *L, int i, size_t *len) {
+  const char *p = luaL_checklstring(L, i, len);
+  luaL_argcheck(L, *len > 0, i, "empty path");
+  luaL_argcheck(L, strlen(p) == *len, i, "path contains a NUL byte");
+  luaL_argcheck(L, *len < PF_PATH_MAX, i, "path too long");
+  return p;
+}
+
+static long check_max(lua_State *L, int i) {
+  lua_Number n = luaL_checknumber(L, i);
+  luaL_argcheck(L, n >= 1 && n <= (lua_Number)PF_READ_LIMIT && n == (lua_Number)(long)n, i,
+                "must be a whole number of bytes from 1 to 16 MiB");
+  return (long)n;
+}
+
+/* Splits path into its directory (written to dir) and its last component
+ * (a pointer into path). */
+static int split_path(const char *path, size_t len, char *dir, const char **name,
+                      pf_err *e) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+    return pf_fail(e, "%s", "it does not name a file");
+  if (!slash) {
+    strcpy(dir, ".");
+  } else if (slash == path) {
+    strcpy(dir, "/");
+  } else {
+    size_t n = (size_t)(slash - path);
+    if (n >= len) return pf_fail(e, "%s", "it does not name a file");
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  *name = base;
+  return 0;
+}
+
+/* Opens a directory that only the effective user can write to: not
+ * through a symbolic link (as the last component), owned by the user, no
+ * group or other write bit. Returns the descriptor, or -1 with e filled. */
+static int open_private_dir(const char *path, pf_err *e) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ELOOP) return pf_fail(e, "%s", "it is a symbolic link");
+    if (err == ENOTDIR) {
+      /* the last component, or one on the way: lstat tells */
+      if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        return pf_fail(e, "%s", "it is a symbolic link");
+      return pf_fail(e, "%s", "it is not a directory");
+    }
+    if (err == ENOENT) {
+      e->missing = 1;
+      return pf_fail(e, "%s", "it does not exist");
+    }
+    return pf_fail_errno(e, "it cannot be opened", err);
+  }
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return pf_fail_errno(e, "it cannot be examined", err);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    close(fd);
+    return pf_fail(e, "%s", "it is not a directory");
+  }
+  if (st.st_uid != geteuid()) {
+    char buf[64];
+    close(fd);
+    snprintf(buf, sizeof buf, "%ld", (long)st.st_uid);
+    return pf_fail(e, "it belongs to another user (uid %s)", buf);
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    char buf[32];
+    close(fd);
+    snprintf(buf, sizeof buf, "%03o", (unsigned)(st.st_mode & 07777));
+    return pf_fail(e, "its group or others can write to it (mode %s)", buf);
+  }
+  return fd;
+}
+
+/* mkdir -p with mode 0700 for what it creates; *created tells whether the
+ * last component was created here. */
+static int make_dirs(const char *path, size_t len, int *created, pf_err *e) {
+  char buf[PF_PATH_MAX];
+  size_t i;
+  *created = 0;
+  if (mkdir(path, 0700) == 0) {
+    *created = 1;
+    return 0;
+  }
+  if (errno == EEXIST) return 0;
+  if (errno != ENOENT) return pf_fail_errno(e, "it cannot be created", errno);
+  memcpy(buf, path, len + 1);
+  for (i = 1; i < len; i++) {
+    if (buf[i] != '/') continue;
+    buf[i] = '\0';
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+      int err = errno;
+      char what[PF_WHY];
+      snprintf(what, sizeof what, "it cannot be created (at %.180s)", buf);
+      return pf_fail_errno(e, what, err);
+    }
+    buf[i] = '/';
+  }
+  if (mkdir(path, 0700) == 0) {
+    *created = 1;
+    return 0;
+  }
+  if (errno == EEXIST) return 0;
+  return pf_fail_errno(e, "it cannot be created", errno);
+}
+
+static int do_dir(const char *path, size_t len, pf_err *e) {
+  int created, fd;
+  /* a trailing slash would let a symbolic link through */
+  while (len > 1 && path[len - 1] == '/') len--;
+  {
+    char buf[PF_PATH_MAX];
+    memcpy(buf, path, len);
+    buf[len] = '\0';
+    if (make_dirs(buf, len, &created, e) != 0) return -1;
+    fd = open_private_dir(buf, e);
+  }
+  if (fd < 0) return -1;
+  if (created && fchmod(fd, 0700) != 0) {
+    int err = errno;
+    close(fd);
+    return pf_fail_errno(e, "its mode cannot be set", err);
+  }
+  close(fd);
+  return 0;
+}
+
+/* Reads at most max + 1 bytes from fd into buf; *n gets the count. */
+static int read_all(int fd, unsigned char *buf, long max, long *n, pf_err *e) {
+  long got = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf + got, (size_t)(max + 1 - got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return pf_fail_errno(e, "it cannot be read", errno);
+    }
+    if (r == 0) break;
+    got += (long)r;
+    if (got > max) {
+      char lim[32];
+      snprintf(lim, sizeof lim, "%ld", max);
+      return pf_fail(e, "it is larger than %s bytes", lim);
+    }
+  }
+  *n = got;
+  return 0;
+}
+
+static int check_size(const struct stat *st, long max, pf_err *e) {
+  if (st->st_size > (off_t)max) {
+    char lim[32];
+    snprintf(lim, sizeof lim, "%ld", max);
+    return pf_fail(e, "it is larger than %s bytes", lim);
+  }
+  return 0;
+}
+
+/* A regular file of the effective user with no group or other bits. */
+static int check_private_file(const struct stat *st, long max, pf_err *e) {
+  if (!S_ISREG(st->st_mode)) return pf_fail(e, "%s", "it is not a regular file");
+  if (st->st_uid != geteuid()) {
+    char b[64];
+    snprintf(b, sizeof b, "%ld", (long)st->st_uid);
+    return pf_fail(e, "it belongs to another user (uid %s)", b);
+  }
+  if (st->st_mode & 077) {
+    char b[32];
+    snprintf(b, sizeof b, "%03o", (unsigned)(st->st_mode & 07777));
+    return pf_fail(e, "its mode %s is looser than 600", b);
+  }
+  return check_size(st, max, e);
+}
+
+static int do_read(const char *path, size_t len, unsigned char *buf, long max, long *n,
+                   pf_err *e) {
+  char dir[PF_PATH_MAX];
+  const char *name;
+  struct stat st;
+  int dfd, fd, r;
+  if (split_path(path, len, dir, &name, e) != 0) return -1;
+  dfd = open_private_dir(dir, e);
+  if (dfd < 0) {
+    if (e->missing) {       /* no directory, so no file */
+      snprintf(e->why, sizeof e->why, "it does not exist");
+    } else {
+      char why[PF_WHY];
+      memcpy(why, e->why, sizeof why);
+      snprintf(e->why, sizeof e->why, "its directory: %.200s", why);
+    }
+    return -1;
+  }
+  /* Nothing that is not a regular file is even opened (a device could
+   * act on open); the descriptor is checked again below. */
+  if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    int err = errno;
+    close(dfd);
+    if (err == ENOENT) {
+      e->missing = 1;
+      return pf_fail(e, "%s", "it does not exist");
+    }
+    return pf_fail_errno(e, "it cannot be examined", err);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    close(dfd);
+    return pf_fail(e, "%s", "it is a symbolic link");
+  }
+  if (check_private_file(&st, max, e) != 0) {
+    close(dfd);
+    return -1;
+  }
+  fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int err = errno;
+    close(dfd);
+    if (err == ELOOP) return pf_fail(e, "%s", "it is a symbolic link");
+    if (err == ENOENT) {
+      e->missing = 1;
+      return pf_fail(e, "%s", "it does not exist");
+    }
+    return pf_fail_errno(e, "it cannot be opened", err);
+  }
+  close(dfd);
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return pf_fail_errno(e, "it cannot be examined", err);
+  }
+  r = check_private_file(&st, max, e);   /* again: what was opened */
+  if (r == 0) r = read_all(fd, buf, max, n, e);
+  close(fd);
+  return r;
+}
+
+static int do_read_config(const char *path, unsigned char *buf, long max, long *n,
+                          unsigned *mode, pf_err *e) {
+  struct stat st;
+  int fd, r = 0;
+  /* stat first: nothing but a regular file or a pipe is opened */
+  if (stat(path, &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      e->missing = 1;
+      return pf_fail(e, "%s", "it does not exist");
+    }
+    return pf_fail_errno(e, "it cannot be examined", err);
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    return pf_fail(e, "%s", "it is not a regular file");
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      e->missing = 1;
+      return pf_fail(e, "%s", "it does not exist");
+    }
+    return pf_fail_errno(e, "it cannot be opened", err);
+  }
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return pf_fail_errno(e, "it cannot be examined", err);
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    r = pf_fail(e, "%s", "it is not a regular file");
+  } else if (st.st_uid != geteuid() && !(S_ISREG(st.st_mode) && st.st_uid == 0)) {
+    char b[64];
+    snprintf(b, sizeof b, "%ld", (long)st.st_uid);
+    r = pf_fail(e, "it belongs to another user (uid %s)", b);
+  } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    char b[32];
+    snprintf(b, sizeof b, "%03o", (unsigned)(st.st_mode & 07777));
+    r = pf_fail(e, "its group or others can write to it (mode %s)", b);
+  } else if (S_ISREG(st.st_mode)) {
+    r = check_size(&st, max, e);
+  } else {
+    /* the user's own pipe: wait for its writer as a shell's < would */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+      r = pf_fail_errno(e, "it cannot be read", errno);
+  }
+  if (r == 0) r = read_all(fd, buf, max, n, e);
+  close_keep_errno(fd);
+  *mode = (unsigned)(st.st_mode & 07777);
+  return r;
+}
+
+/* Fills out with 2 * n hex digits of random bytes from the kernel. */
+static int random_hex(char *out, size_t n, pf_err *e) {
+  unsigned char raw[32];
+  size_t got = 0, i;
+  static const char hex[] = "0123456789abcdef";
+  if (n > sizeof raw) n = sizeof raw;
+#if defined(__linux__)
+  while (got < n) {
+    ssize_t r = getrandom(raw + got, n - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;   /* ENOSYS on an old kernel: /dev/urandom below */
+    }
+    got += (size_t)r;
+  }
+#endif
+  if (got < n) {
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return pf_fail_errno(e, "no random bytes", errno);
+    while (got < n) {
+      ssize_t r = read(fd, raw + got, n - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        close(fd);
+        return pf_fail(e, "%s", "no random bytes");
+      }
+      got += (size_t)r;
+    }
+    close(fd);
+  }
+  for (i = 0; i < n; i++) {
+    out[2 * i] = hex[raw[i] >> 4];
+    out[2 * i + 1] = hex[raw[i] & 15];
+  }
+  out[2 * n] = '\0';
+  return 0;
+}
+
+static int write_all(int fd, const char *s, size_t len, pf_err *e) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t r = write(fd, s + done, len - done);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return pf_fail_errno(e, "it cannot be written", errno);
+    }
+    done += (size_t)r;
+  }
+  return 0;
+}
+
+static int do_write(const char *path, size_t len, const char *content, size_t clen,
+                    pf_err *e) {
+  char dir[PF_PATH_MAX], tmp[PF_PATH_MAX], hex[33];
+  const char *name;
+  int dfd, fd = -1, tries, r = 0;
+  if (split_path(path, len, dir, &name, e) != 0) return -1;
+  dfd = open_private_dir(dir, e);
+  if (dfd < 0) {
+    char why[PF_WHY];
+    memcpy(why, e->why, sizeof why);
+    snprintf(e->why, sizeof e->why, "its directory: %.200s", why);
+    return -1;
+  }
+  for (tries = 0; tries < 16; tries++) {
+    int n;
+    if (random_hex(hex, 16, e) != 0) {
+      close(dfd);
+      return -1;
+    }
+    n = snprintf(tmp, sizeof tmp, ".%s.%s.tmp", name, hex);
+    if (n < 0 || (size_t)n >= sizeof tmp || n > 255) {
+      close(dfd);
+      return pf_fail(e, "%s", "its name is too long");
+    }
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                0600);
+    if (fd >= 0 || errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    int err = errno;
+    close(dfd);
+    return pf_fail_errno(e, "a temporary file cannot be created", err);
+  }
+  /* umask may have taken bits away; the file is ours: exactly 0600 */
+  if (fchmod(fd, 0600) != 0) r = pf_fail_errno(e, "its mode cannot be set", errno);
+  if (r == 0) r = write_all(fd, content, clen, e);
+  if (r == 0 && fsync(fd) != 0) r = pf_fail_errno(e, "it cannot be synced", errno);
+  if (close(fd) != 0 && r == 0) r = pf_fail_errno(e, "it cannot be written", errno);
+  if (r == 0 && renameat(dfd, tmp, dfd, name) != 0)
+    r = pf_fail_errno(e, "it cannot be replaced", errno);
+  if (r != 0) {
+    unlinkat(dfd, tmp, 0);
+  } else {
+    (void)fsync(dfd);   /* the rename itself on disk; best effort */
+  }
+  close(dfd);
+  return r;
+}
+
+/* nil, reason[, "missing"] */
+static int push_failure(lua_State *L, const pf_err *e) {
+  lua_pushnil(L);
+  lua_pushstring(L, e->why);
+  if (!e->missing) return 2;
+  lua_pushliteral(L, "missing");
+  return 3;
+}
+
+static int pf_dir(lua_State *L) {
+  size_t len;
+  const char *path = check_path(L, 1, &len);
+  pf_err e;
+  memset(&e, 0, sizeof e);
+  if (do_dir(path, len, &e) != 0) {
+    e.missing = 0;
+    return push_failure(L, &e);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int pf_read(lua_State *L) {
+  size_t len;
+  const char *path = check_path(L, 1, &len);
+  long max = check_max(L, 2), n = 0;
+  unsigned char *buf;
+  pf_err e;
+  memset(&e, 0, sizeof e);
+  lua_settop(L, 2);
+  buf = lua_newuserdata(L, (size_t)max + 1);   /* 3: before any open */
+  if (do_read(path, len, buf, max, &n, &e) != 0) {
+    lua_pop(L, 1);
+    return push_failure(L, &e);
+  }
+  lua_pushlstring(L, (const char *)buf, (size_t)n);
+  soget_wipe(buf, (size_t)n);
+  return 1;
+}
+
+static int pf_read_config(lua_State *L) {
+  size_t len;
+  const char *path = check_path(L, 1, &len);
+  long max = check_max(L, 2), n = 0;
+  unsigned mode = 0;
+  unsigned char *buf;
+  pf_err e;
+  memset(&e, 0, sizeof e);
+  lua_settop(L, 2);
+  buf = lua_newuserdata(L, (size_t)max + 1);   /* 3 */
+  if (do_read_config(path, buf, max, &n, &mode, &e) != 0) {
+    lua_pop(L, 1);
+    return push_failure(L, &e);
+  }
+  lua_pushlstring(L, (const char *)buf, (size_t)n);
+  soget_wipe(buf, (size_t)n);
+  lua_pushinteger(L, (lua_Integer)mode);
+  return 2;
+}
+
+static int pf_write(lua_State *L) {
+  size_t len, clen;
+  const char *path = check_path(L, 1, &len);
+  const char *content = luaL_checklstring(L, 2, &clen);
+  pf_err e;
+  memset(&e, 0, sizeof e);
+  if (do_write(path, len, content, clen, &e) != 0) {
+    e.missing = 0;
+    return push_failure(L, &e);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static const luaL_Reg pf_funcs[] = {{"dir", pf_dir},
+                                    {"read", pf_read},
+                                    {"read_config", pf_read_config},
+                                    {"write", pf_write},
+                                    {NULL, NULL}};
+
+void soget_privfile_push(lua_State *L) {
+  luaL_newlib(L, pf_funcs);
+}
