@@ -51,6 +51,7 @@ build = {
         "src/paging.c",
         "src/privfile.c",
         "src/request.c",
+        "src/text.c",
         "src/transport_curl.c",
       },
       libraries = { "curl", "yajl" },

@@ -55,7 +55,12 @@ size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len) {
     char esc[24];
     const char *out = (const char *)p + i;
     size_t outn = k;
-    if (k == 0 || cp < 0x20 || cp == 0x7F) {
+    if (k != 0 && (cp == '\r' || cp == '\n' || cp == '\t')) {
+      esc[0] = '\\';
+      esc[1] = cp == '\r' ? 'r' : cp == '\n' ? 'n' : 't';
+      out = esc;
+      outn = 2;
+    } else if (k == 0 || cp < 0x20 || cp == 0x7F) {
       snprintf(esc, sizeof esc, "\\x%02x", p[i]);
       out = esc;
       outn = 4;

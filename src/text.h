@@ -11,8 +11,9 @@
 size_t soget_utf8_count(const char *s, size_t len);
 
 /* Copies s into dst (dstsz > 0 bytes, always NUL-terminated) with every
- * character that could act on a terminal made visible: C0 controls, DEL
- * and bytes that are not valid UTF-8 as \xNN; C1 controls, bidi controls
+ * character that could act on a terminal made visible: CR, LF and tab as
+ * \r, \n and \t, other C0 controls, DEL and bytes that are not valid
+ * UTF-8 as \xNN (lower-case hex); C1 controls, bidi controls
  * and line or paragraph separators as \uNNNN. Everything else, backslashes
  * included, is copied as it is, so the result is printable and running it
  * again changes nothing. A result that does not fit is cut at a character
