@@ -229,10 +229,12 @@ static int type_error(walker *w, const char *expected, int vi) {
   return -1;
 }
 
-static const field *find_field(const schema *s, const char *k) {
+/* The field named by the n bytes at k: compared by length and bytes, so
+ * "events\0junk" is not events. */
+static const field *find_field(const schema *s, const char *k, size_t n) {
   int i;
   for (i = 0; i < s->n; i++)
-    if (s->fields[i].name[0] == k[0] && strcmp(s->fields[i].name, k) == 0)
+    if (s->fields[i].len == n && memcmp(s->fields[i].name, k, n) == 0)
       return &s->fields[i];
   return NULL;
 }
@@ -349,9 +351,12 @@ static int walk_object(walker *w, int t, const schema *s) {
   lua_pushnil(L);
   while (lua_next(L, t)) {
     const field *f;
+    const char *k;
+    size_t kn;
     /* key -2, value -1 */
     if (lua_type(L, -2) != LUA_TSTRING) return type_error(w, "object", t);
-    f = find_field(s, lua_tostring(L, -2));
+    k = lua_tolstring(L, -2, &kn);
+    f = find_field(s, k, kn);
     if (f == NULL) {
       if (is_null(L, -1)) {
         lua_pushvalue(L, -2);
@@ -912,14 +917,17 @@ void soget_push_empty_page(lua_State *L, long offset) {
   soget_page_attach(L, lua_gettop(L), 0, 0);
 }
 
+/* Copies the string field k into dst, cut to its size. dst is a C string:
+ * a NUL byte from the body becomes '?', so "R001\u0000x" is not read as
+ * the code R001 and a message is not cut short. */
 static void copy_string_field(lua_State *L, int t, const char *k, char *dst,
                               size_t dstsz) {
   lua_getfield(L, t, k);
   if (lua_type(L, -1) == LUA_TSTRING) {
-    size_t n;
+    size_t n, i;
     const char *s = lua_tolstring(L, -1, &n);
     if (n >= dstsz) n = dstsz - 1;
-    memcpy(dst, s, n);
+    for (i = 0; i < n; i++) dst[i] = s[i] ? s[i] : '?';
     dst[n] = '\0';
   }
   lua_pop(L, 1);
@@ -955,7 +963,11 @@ double soget_decode_token(lua_State *L, const char *body, size_t len,
     return -1;
   }
   lua_getfield(L, t, "expires_in");
-  if (lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING)
+  /* a number, or a string holding one: all of it (Lua 5.1 and LuaJIT would
+   * read "300\u0000x" as 300, 5.2 on as no number) */
+  if (lua_type(L, -1) == LUA_TNUMBER ||
+      (lua_type(L, -1) == LUA_TSTRING &&
+       strlen(lua_tostring(L, -1)) == lua_rawlen(L, -1)))
     expires_in = lua_tonumber(L, -1);
   lua_pop(L, 1);
   if (!(expires_in >= 0) || expires_in > 1e9) expires_in = 0;

@@ -163,3 +163,67 @@ describe("soget.decode", function()
     assert.are.same({"CGMU2436601", "BB-0001"}, refs)
   end)
 end)
+
+-- soget.decode builds a page in one pass over libyajl's parse events and
+-- hands the bodies that builder does not take to lua-cjson and a schema
+-- walk. A raw control character inside a string is one of them: yajl
+-- refuses it, lua-cjson takes it. fallback(body) adds a member named by a
+-- raw tab, holding null (so it leaves nothing in the result), and sends the
+-- same body down the fallback path. Both paths must give the same result.
+local function fallback(body)
+  local rest = assert(body:match("^{(.*)$"), "an object body")
+  return '{"\t":null' .. (rest:match("^%s*}") and "" or ",") .. rest
+end
+
+local PATHS = {
+  { "the one-pass builder", function(body) return body end },
+  { "the fallback path", fallback },
+}
+
+describe("soget.decode, on both decode paths", function()
+  for _, path in ipairs(PATHS) do
+    local name, via = path[1], path[2]
+    local function decode(body) return soget.decode(via(body)) end
+
+    describe(name, function()
+      it("compares keys by length and bytes: a key with a NUL byte is not a schema field", function()
+        local p = assert(decode('{"items":[{"reference":"A","events\\u0000junk":[{"eventType":"x"}],' ..
+          '"pswId\\u0000":"B","transport\\u0000":5,"shipments\\u0000":"no"}],"total\\u0000":"t"}'))
+        local hu = p.items[1]
+        assert.are.equal("A", hu.reference)
+        assert.are.same({}, hu.events)                       -- the array field, absent
+        assert.are.same({}, hu.shipments)
+        assert.are.equal("x", hu["events\0junk"][1].eventType)  -- an unknown field, kept
+        assert.is_nil(hu.pswId)
+        assert.are.equal("B", hu["pswId\0"])
+        assert.are.equal(5, hu["transport\0"])
+        assert.are.equal("no", hu["shipments\0"])
+        assert.are.equal("t", p["total\0"])
+        assert.are.equal(1, p.total)                         -- filled: the field is absent
+        -- and the field itself is still checked
+        local q, err = decode('{"items":[{"events\\u0000":[],"events":5}]}')
+        assert.is_nil(q)
+        assert.are.equal("items[1].events: expected array, got number", err.message)
+      end)
+    end)
+  end
+
+  it("gives the same page on both paths, subtypes and signs included", function()
+    local function same(a, b, where)
+      assert.are.equal(type(a), type(b), where)
+      if type(a) == "number" then
+        if has_integers then assert.are.equal(math.type(a), math.type(b), where) end
+        assert.is_true(a == b and (a ~= 0 or 1 / a == 1 / b), where)
+      elseif type(a) == "table" then
+        for k, v in pairs(a) do same(v, b[k], where .. "." .. tostring(k)) end
+        for k in pairs(b) do assert.is_not_nil(a[k], where .. "." .. tostring(k)) end
+      else
+        assert.are.equal(a, b, where)
+      end
+    end
+    for _, body in ipairs{ fixture("page.json"),
+      '{"items":[{"events\\u0000junk":[1]}],"x":[-0,9007199254740993,1e2,0.1,-2e-400]}' } do
+      same(assert(soget.decode(body)), assert(soget.decode(fallback(body))), "page")
+    end
+  end)
+end)
