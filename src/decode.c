@@ -831,6 +831,14 @@ static int build_page(lua_State *L, const char *body, size_t len) {
  * returns 1, or fills e and returns 0 (nothing pushed). */
 static int parse_json(lua_State *L, const char *body, size_t len,
                       const char *what, soget_err *e) {
+  /* lua-cjson stops at a NUL byte as at the end of the text: refused here,
+   * or '{"items":[]}\0junk' would be a page */
+  const char *nul = memchr(body, '\0', len);
+  if (nul) {
+    soget_err_set(e, "decode", 0, 0, "%s is not valid JSON: a NUL byte at character %lu",
+                  what, (unsigned long)(nul - body) + 1);
+    return 0;
+  }
   soget_private(L);
   lua_getfield(L, -1, SOGET_PRIV_DECODE);
   lua_remove(L, -2);

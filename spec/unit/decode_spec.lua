@@ -132,6 +132,9 @@ describe("soget.decode", function()
     {"an unterminated string after the body", '{"items":[]} "', "not valid JSON"},
     {"a lone UTF-16 surrogate escape", '{"items":[{"reference":"\\ud800"}]}', "not valid JSON"},
     {"a vertical tab between tokens", '{"items":[]\v}', "not valid JSON"},
+    {"a NUL byte after the body", '{"items":[]}\0{"x":', "not valid JSON: a NUL byte at character 13"},
+    {"a NUL byte after a body with an unknown field", '{"items":[],"x":1} \0 junk', "not valid JSON"},
+    {"a NUL byte inside a string", '{"items":[{"reference":"a\0b"}]}', "not valid JSON"},
   }
   for _, case in ipairs(bad) do
     it("fails with kind 'decode' on " .. case[1], function()
