@@ -1,7 +1,8 @@
 /* Response bodies to native tables, by the schema:
  *  - JSON null becomes nil,
  *  - array fields are always tables (empty when null or absent),
- *  - integer fields become Lua integers (5.3+),
+ *  - integer fields become Lua integers (5.3+), and so do whole numbers
+ *    outside the schema below 2^53 in magnitude, -0 excepted,
  *  - every known field's JSON type is checked and a mismatch reported with
  *    its path, 1-based: "items[2].events[1].eventDate: expected string,
  *    got number",
@@ -239,15 +240,29 @@ static const field *find_field(const schema *s, const char *k, size_t n) {
   return NULL;
 }
 
+/* 2^53: from there on a double no longer holds every whole number, and
+ * 9007199254740993 reads as 9007199254740992. */
+#define TWO_53 9007199254740992.0
+
+/* Whether a number outside the schema becomes a Lua integer (5.3+): the
+ * double it reads as is whole, below 2^53 in magnitude (so exactly the
+ * number sent, up to the double's own rounding of a fraction), and not -0.
+ * Both paths decide from that double alone. */
+#if SOGET_HAS_INTEGERS
+static int exact_whole(double d) {
+  return d > -TWO_53 && d < TWO_53 && d == floor(d) && (d != 0 || !signbit(d));
+}
+#endif
+
 /* In an unknown subtree (value at top, held by table t under the key just
- * below it): removes nulls from objects and, from Lua 5.3 on, turns whole
- * numbers into integers. */
+ * below it): removes nulls from objects and, from Lua 5.3 on, turns the
+ * whole numbers exact_whole takes into integers. */
 static void strip_unknown(lua_State *L, int parent, int level) {
   int t;
 #if SOGET_HAS_INTEGERS
   if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
     lua_Number d = lua_tonumber(L, -1);
-    if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
+    if (exact_whole(d)) {
       lua_pushvalue(L, -2);
       lua_pushinteger(L, (lua_Integer)d);
       lua_rawset(L, parent);
@@ -300,13 +315,13 @@ static int walk_value(walker *w, int t, const field *f) {
       d = lua_tonumber(L, v);
       if (d != floor(d) || d < -2147483648.0 || d > 2147483647.0)
         return type_error(w, "integer", v);
-#if SOGET_HAS_INTEGERS
       lua_pushvalue(L, v - 1);
+#if SOGET_HAS_INTEGERS
       lua_pushinteger(L, (lua_Integer)d);
-      lua_rawset(L, t);
 #else
-      (void)t;
+      lua_pushnumber(L, d == 0 ? 0.0 : d);   /* an integer has no -0 */
 #endif
+      lua_rawset(L, t);
       return 0;
     }
     case F_OBJECT:
@@ -579,8 +594,8 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n) {
 }
 
 /* Numbers as cjson reads them (strtod) and the walk converts them: integer
- * fields in int32 range as integers, other whole numbers outside the schema
- * as integers when exact (5.3+), the rest as floats. */
+ * fields in int32 range as integers, numbers outside the schema as
+ * integers when exact_whole takes them (5.3+), the rest as floats. */
 static int cb_number(void *ctx, const char *s, size_t n) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
@@ -614,12 +629,13 @@ static int cb_number(void *ctx, const char *s, size_t n) {
 #if SOGET_HAS_INTEGERS
       lua_pushinteger(L, (lua_Integer)d);
 #else
-      lua_pushnumber(L, d);
+      lua_pushnumber(L, d == 0 ? 0.0 : d);   /* an integer has no -0 */
 #endif
       break;
     default:
 #if SOGET_HAS_INTEGERS
-      if (whole && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
+      /* exact_whole(d), knowing whole */
+      if (whole && d > -TWO_53 && d < TWO_53 && (d != 0 || !signbit(d))) {
         lua_pushinteger(L, (lua_Integer)d);
         break;
       }

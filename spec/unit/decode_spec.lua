@@ -183,6 +183,9 @@ local PATHS = {
   { "the fallback path", fallback },
 }
 
+-- -0.0 and 0 compare equal: tell them apart by sign.
+local function negative_zero(x) return x == 0 and 1 / x < 0 end
+
 describe("soget.decode, on both decode paths", function()
   for _, path in ipairs(PATHS) do
     local name, via = path[1], path[2]
@@ -207,6 +210,85 @@ describe("soget.decode, on both decode paths", function()
         local q, err = decode('{"items":[{"events\\u0000":[],"events":5}]}')
         assert.is_nil(q)
         assert.are.equal("items[1].events: expected array, got number", err.message)
+      end)
+
+      it("keeps -0 outside the schema a float -0.0", function()
+        local p = assert(decode('{"items":[],"a":-0,"b":-0.0,"c":-0e3,"d":[-0],"e":{"f":-0},"z":0}'))
+        for _, v in ipairs{ p.a, p.b, p.c, p.d[1], p.e.f } do
+          assert.is_true(negative_zero(v), tostring(v))
+          if has_integers then assert.are.equal("float", math.type(v)) end
+        end
+        assert.is_false(negative_zero(p.z))
+        if has_integers then assert.are.equal("integer", math.type(p.z)) end
+      end)
+
+      it("makes whole numbers outside the schema integers only below 2^53", function()
+        local p = assert(decode('{"items":[],"a":9007199254740993,"b":9007199254740992,' ..
+          '"c":9007199254740991,"d":-9007199254740991,"e":-9007199254740993,' ..
+          '"f":12345678901234567890,"g":[9007199254740993],"h":1e2,"i":100.0,"j":2.5,"k":1e400}'))
+        assert.are.equal(2 ^ 53, p.a)           -- what a double can hold of it
+        assert.are.equal(2 ^ 53, p.b)
+        assert.are.equal(2 ^ 53, p.g[1])
+        assert.are.equal(-2 ^ 53, p.e)
+        assert.are.equal(12345678901234567890, p.f)
+        assert.are.equal(2.5, p.j)
+        assert.are.equal(math.huge, p.k)
+        assert.are.equal(100, p.h)
+        assert.are.equal(100, p.i)
+        assert.are.equal(2 ^ 53 - 1, p.c)
+        assert.are.equal(-(2 ^ 53 - 1), p.d)
+        if not has_integers then return end
+        for _, k in ipairs{ "a", "b", "e", "f", "j", "k" } do
+          assert.are.equal("float", math.type(p[k]), k)
+        end
+        assert.are.equal("float", math.type(p.g[1]))
+        for _, k in ipairs{ "c", "d", "h", "i" } do
+          assert.are.equal("integer", math.type(p[k]), k)
+        end
+        assert.are.equal(math.tointeger("9007199254740991"), p.c)
+      end)
+
+      it("takes whole numbers in integer fields, in int32 range, as integers", function()
+        local p = assert(decode('{"total":1e2,"returned":100.0,"first":-0,"items":[' ..
+          '{"measures":{"quantity":2147483647,"reportedQuantity":-2147483648,' ..
+          '"remainingQuantity":5E0,"availableQuantity":0.5e1}}]}'))
+        local m = p.items[1].measures
+        assert.are.equal(100, p.total)
+        assert.are.equal(100, p.returned)
+        assert.are.equal(0, p.first)
+        assert.is_false(negative_zero(p.first))   -- an integer field has no -0
+        assert.are.equal(2147483647, m.quantity)
+        assert.are.equal(-2147483648, m.reportedQuantity)
+        assert.are.equal(5, m.remainingQuantity)
+        assert.are.equal(5, m.availableQuantity)
+        if has_integers then
+          for _, v in ipairs{ p.total, p.returned, p.first, m.quantity, m.reportedQuantity,
+            m.remainingQuantity, m.availableQuantity } do
+            assert.are.equal("integer", math.type(v))
+          end
+        end
+        for _, body in ipairs{ '{"total":1e400,"items":[]}', '{"total":-1e400,"items":[]}',
+          '{"total":2147483648,"items":[]}', '{"total":-2147483649,"items":[]}',
+          '{"total":2147483647.5,"items":[]}', '{"total":1e10,"items":[]}',
+          '{"total":9007199254740993,"items":[]}' } do
+          local q, err = decode(body)
+          assert.is_nil(q, body)
+          assert.are.equal("total: expected integer, got number", err.message, body)
+        end
+      end)
+
+      it("keeps numbers in number fields floats", function()
+        local p = assert(decode('{"items":[{"temperatures":{"setPoint":-0,"rangeMin":5,' ..
+          '"rangeMax":9007199254740993}}]}'))
+        local t = p.items[1].temperatures
+        assert.is_true(negative_zero(t.setPoint))
+        assert.are.equal(5, t.rangeMin)
+        assert.are.equal(2 ^ 53, t.rangeMax)
+        if has_integers then
+          assert.are.equal("float", math.type(t.setPoint))
+          assert.are.equal("float", math.type(t.rangeMin))
+          assert.are.equal("float", math.type(t.rangeMax))
+        end
       end)
     end)
   end
