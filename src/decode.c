@@ -6,7 +6,9 @@
  *  - every known field's JSON type is checked and a mismatch reported with
  *    its path, 1-based: "items[2].events[1].eventDate: expected string,
  *    got number",
- *  - unknown fields are kept (their nulls removed from objects).
+ *  - unknown fields are kept (their nulls removed from objects),
+ *  - a body is a page when it is an object with at least one of the page's
+ *    fields (total, returned, first, items), whatever their values.
  * A page is built in one pass over libyajl's parse events (the builder at
  * the end). A body the builder does not take, and token and error bodies,
  * go through lua-cjson (a private cjson.safe instance) and a schema-directed
@@ -798,6 +800,10 @@ static int build_run(lua_State *L) {
   st = yajl_parse(b->h, (const unsigned char *)b->body, b->len);
   if (st == yajl_status_ok) st = yajl_complete_parse(b->h);
   if (st != yajl_status_ok || !b->done || lua_type(L, -1) != LUA_TTABLE) return 0;
+  /* A page gives at least one of its fields: the bits of those the root
+   * object gave stay in its frame, fr[1], once it is closed. Without any,
+   * the walk words the error. */
+  if (b->fr[1].seen == 0) return 0;
   /* yajl lets an unterminated string after the value pass unseen: only
    * whitespace may follow the value */
   for (end = b->end; end < b->len; end++) {
@@ -870,6 +876,21 @@ static int parse_json(lua_State *L, const char *body, size_t len,
   return 1;
 }
 
+/* Whether the object at t (as lua-cjson decoded it: a null is a light
+ * userdata) has a member named as a field of the page, whatever its value.
+ * The document allows a page no other member: an object with none of them,
+ * such as {}, an error body or a token answer, is not a page. */
+static int has_page_field(lua_State *L, int t) {
+  int i, found = 0;
+  for (i = 0; i < HandlingUnitItemsResponseModel.n && !found; i++) {
+    lua_pushlstring(L, page_f[i].name, page_f[i].len);
+    lua_rawget(L, t);
+    found = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+  }
+  return found;
+}
+
 static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
   lua_Integer v = 0;
   lua_getfield(L, t, k);
@@ -895,6 +916,12 @@ int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
     w.depth = 0;
     if (lua_type(L, t) != LUA_TTABLE || lua_rawlen(L, t) > 0) {
       type_error(&w, "object", t);
+      lua_settop(L, base);
+      return 0;
+    }
+    if (!has_page_field(L, t)) {
+      soget_err_set(e, "decode", 0, 0, "response body is not a page: none of "
+                    "total, returned, first, items");
       lua_settop(L, base);
       return 0;
     }

@@ -180,6 +180,37 @@ describe("abuse: server answers", function()
     c:close()
   end)
 
+  it("takes a 200 that is not a page for a decode error, not for no match", function()
+    -- over the wire: a same-origin redirect to JSON that is not a page
+    local origin = S.base_url:match("^(https://[^/]+)")
+    local page, err = fetch{ base_url = S.fault_base("redirect:to=" .. urlencode(origin .. "/_control/ping")) }
+    assert.is_nil(page)
+    assert.are.equal("decode", err.kind)
+    assert.are.equal("response body is not a page: none of total, returned, first, items", err.message)
+    assert.is_false(err.retryable)
+    -- through the Call seam: a redirect that lands on a token answer
+    local c = S.client()
+    local tok = assert(c:token())      -- a real token, so the final check looks for it
+    W.note_tokens(c)
+    local call = c:begin("CGMU2436601")
+    assert.are.equal("api", assert(call:request()).kind)
+    local p, e = W.see(call:response(307, "", nil, origin .. "/soget-connect/v1/openid-connect/token"))
+    assert.is_nil(p); assert.is_nil(e)
+    assert.are.equal("api", assert(call:request()).kind)
+    p, e = W.see(call:response(200, '{"access_token":"' .. tok .. '","token_type":"Bearer","expires_in":300}'))
+    assert.is_nil(p)
+    assert.are.equal("decode", e.kind)
+    assert.truthy(e.message:find("not a page", 1, true), e.message)
+    assert.is_nil(tostring(e):find(tok, 1, true))
+    -- and an error-shaped 200
+    call = c:begin("CGMU2436601")
+    assert(call:request())
+    p, e = W.see(call:response(200, '{"statusCode":500,"message":"Internal server error"}'))
+    assert.is_nil(p)
+    assert.are.equal("decode", e.kind)
+    c:close()
+  end)
+
   it("leaks no secret into anything it produced", function()
     W.check()
   end)

@@ -125,6 +125,8 @@ describe("soget.decode", function()
       "items[1].temperatures.setPoint: expected number, got boolean"},
     {"a null array element", '{"items":[null]}', "items[1]: expected object, got null"},
     {"a top-level array", '[1,2]', "response: expected object, got array"},
+    {"an empty top-level array", '[]', "response body is not a page"},
+    {"an empty object", '{}', "response body is not a page: none of total, returned, first, items"},
     {"a top-level string", '"hello"', "response: expected object, got string"},
     {"malformed JSON", '{"total":', "not valid JSON"},
     {"an empty body", '', "not valid JSON"},
@@ -192,6 +194,38 @@ describe("soget.decode, on both decode paths", function()
     local function decode(body) return soget.decode(via(body)) end
 
     describe(name, function()
+      it("takes an object with any of total, returned, first, items for a page", function()
+        for _, body in ipairs{ '{"items":[]}', '{"items":null}', '{"total":0}', '{"returned":0}',
+          '{"first":0}', '{"total":null}', '{"total":2,"unknown":1}' } do
+          local p, err = decode(body)
+          assert.is_table(p, body .. ": " .. tostring(err))
+          assert.are.same({}, p.items)
+        end
+      end)
+
+      it("refuses a JSON object that is not a page", function()
+        for _, body in ipairs{ '{}', '{ }', '{"statusCode":500,"message":"Internal server error"}',
+          '{"statusCode":500,"message":"m","unknown":{"total":1,"items":[]}}',
+          '{"Total":3,"Items":[]}', '{"total\\u0000":3,"items\\u0000x":[]}' } do
+          local p, err = decode(body)
+          assert.is_nil(p, body)
+          assert.are.equal("decode", err.kind, body)
+          assert.is_false(err.retryable)
+          assert.are.equal("response body is not a page: none of total, returned, first, items",
+            err.message, body)
+        end
+      end)
+
+      it("refuses a token answer for a page, without its token in the message", function()
+        local tok = "eyJhbGciOiJSUzI1NiJ9.c29nZXQtc3BlYw.c2lnbmF0dXJl"
+        local p, err = decode('{"access_token":"' .. tok .. '","token_type":"Bearer","expires_in":300}')
+        assert.is_nil(p)
+        assert.are.equal("decode", err.kind)
+        assert.truthy(err.message:find("not a page", 1, true), err.message)
+        assert.is_nil(tostring(err):find(tok, 1, true))
+        assert.is_nil(tostring(err):find("eyJ", 1, true))
+      end)
+
       it("compares keys by length and bytes: a key with a NUL byte is not a schema field", function()
         local p = assert(decode('{"items":[{"reference":"A","events\\u0000junk":[{"eventType":"x"}],' ..
           '"pswId\\u0000":"B","transport\\u0000":5,"shipments\\u0000":"no"}],"total\\u0000":"t"}'))
