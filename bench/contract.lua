@@ -3,7 +3,9 @@
 -- promises (README, "Results"):
 --   * JSON null (cjson.null) becomes nil, also inside unknown fields;
 --   * array fields are always tables, empty when null or absent;
---   * integer fields become Lua integers (5.3+);
+--   * integer fields become Lua integers (5.3+), and so do whole numbers
+--     outside the schema below 2^53 in magnitude, -0 excepted;
+--   * an object with none of the page's fields is not a page;
 --   * every known field's type is checked, errors carry the 1-based path.
 -- It is written to be fast: the schema is a table of tables looked up by
 -- key, the path is a stack of segments joined only on error, no closures
@@ -75,11 +77,18 @@ local function fail(expected, v)
     ": expected " .. expected .. ", got " .. jtype(v) }, 0)
 end
 
+local TWO_53 = 2 ^ 53
+
+-- A number outside the schema that is an integer: whole, below 2^53, not -0.
+local function exact_whole(v)
+  return v == floor(v) and v > -TWO_53 and v < TWO_53 and (v ~= 0 or 1 / v > 0)
+end
+
 local function strip(t)
   for k, v in next, t do
     if v == null then t[k] = nil
     elseif type(v) == "table" then strip(v)
-    elseif type(v) == "number" and v == floor(v) and v >= -2 ^ 53 and v <= 2 ^ 53 then
+    elseif type(v) == "number" and exact_whole(v) then
       t[k] = tointeger(v)
     end
   end
@@ -122,7 +131,7 @@ function walk(t, s)
     local f = fields[k]
     if f == nil then
       if v == null then t[k] = nil elseif type(v) == "table" then strip(v)
-      elseif type(v) == "number" and v == floor(v) and v >= -2 ^ 53 and v <= 2 ^ 53 then t[k] = tointeger(v) end
+      elseif type(v) == "number" and exact_whole(v) then t[k] = tointeger(v) end
     elseif v == null then
       if type(f) == "table" and f.kind == "array" then t[k] = {} else t[k] = nil end
     else
@@ -147,6 +156,9 @@ function M.decode(body)
   if doc == nil then return nil, err end
   depth = 0
   if type(doc) ~= "table" or rawlen(doc) > 0 then return nil, "response: expected object, got " .. jtype(doc) end
+  if doc.total == nil and doc.returned == nil and doc.first == nil and doc.items == nil then
+    return nil, "response body is not a page: none of total, returned, first, items"
+  end
   local ok, e = pcall(walk, doc, Page)
   if not ok then
     if type(e) == "table" then return nil, e.msg end

@@ -1,11 +1,14 @@
 /* Response bodies to native tables, by the schema:
  *  - JSON null becomes nil,
  *  - array fields are always tables (empty when null or absent),
- *  - integer fields become Lua integers (5.3+),
+ *  - integer fields become Lua integers (5.3+), and so do whole numbers
+ *    outside the schema below 2^53 in magnitude, -0 excepted,
  *  - every known field's JSON type is checked and a mismatch reported with
  *    its path, 1-based: "items[2].events[1].eventDate: expected string,
  *    got number",
- *  - unknown fields are kept (their nulls removed from objects).
+ *  - unknown fields are kept (their nulls removed from objects),
+ *  - a body is a page when it is an object with at least one of the page's
+ *    fields (total, returned, first, items), whatever their values.
  * A page is built in one pass over libyajl's parse events (the builder at
  * the end). A body the builder does not take, and token and error bodies,
  * go through lua-cjson (a private cjson.safe instance) and a schema-directed
@@ -229,23 +232,39 @@ static int type_error(walker *w, const char *expected, int vi) {
   return -1;
 }
 
-static const field *find_field(const schema *s, const char *k) {
+/* The field named by the n bytes at k: compared by length and bytes, so
+ * "events\0junk" is not events. */
+static const field *find_field(const schema *s, const char *k, size_t n) {
   int i;
   for (i = 0; i < s->n; i++)
-    if (s->fields[i].name[0] == k[0] && strcmp(s->fields[i].name, k) == 0)
+    if (s->fields[i].len == n && memcmp(s->fields[i].name, k, n) == 0)
       return &s->fields[i];
   return NULL;
 }
 
+/* 2^53: from there on a double no longer holds every whole number, and
+ * 9007199254740993 reads as 9007199254740992. */
+#define TWO_53 9007199254740992.0
+
+/* Whether a number outside the schema becomes a Lua integer (5.3+): the
+ * double it reads as is whole, below 2^53 in magnitude (so exactly the
+ * number sent, up to the double's own rounding of a fraction), and not -0.
+ * Both paths decide from that double alone. */
+#if SOGET_HAS_INTEGERS
+static int exact_whole(double d) {
+  return d > -TWO_53 && d < TWO_53 && d == floor(d) && (d != 0 || !signbit(d));
+}
+#endif
+
 /* In an unknown subtree (value at top, held by table t under the key just
- * below it): removes nulls from objects and, from Lua 5.3 on, turns whole
- * numbers into integers. */
+ * below it): removes nulls from objects and, from Lua 5.3 on, turns the
+ * whole numbers exact_whole takes into integers. */
 static void strip_unknown(lua_State *L, int parent, int level) {
   int t;
 #if SOGET_HAS_INTEGERS
   if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
     lua_Number d = lua_tonumber(L, -1);
-    if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
+    if (exact_whole(d)) {
       lua_pushvalue(L, -2);
       lua_pushinteger(L, (lua_Integer)d);
       lua_rawset(L, parent);
@@ -298,13 +317,13 @@ static int walk_value(walker *w, int t, const field *f) {
       d = lua_tonumber(L, v);
       if (d != floor(d) || d < -2147483648.0 || d > 2147483647.0)
         return type_error(w, "integer", v);
-#if SOGET_HAS_INTEGERS
       lua_pushvalue(L, v - 1);
+#if SOGET_HAS_INTEGERS
       lua_pushinteger(L, (lua_Integer)d);
-      lua_rawset(L, t);
 #else
-      (void)t;
+      lua_pushnumber(L, d == 0 ? 0.0 : d);   /* an integer has no -0 */
 #endif
+      lua_rawset(L, t);
       return 0;
     }
     case F_OBJECT:
@@ -349,9 +368,12 @@ static int walk_object(walker *w, int t, const schema *s) {
   lua_pushnil(L);
   while (lua_next(L, t)) {
     const field *f;
+    const char *k;
+    size_t kn;
     /* key -2, value -1 */
     if (lua_type(L, -2) != LUA_TSTRING) return type_error(w, "object", t);
-    f = find_field(s, lua_tostring(L, -2));
+    k = lua_tolstring(L, -2, &kn);
+    f = find_field(s, k, kn);
     if (f == NULL) {
       if (is_null(L, -1)) {
         lua_pushvalue(L, -2);
@@ -574,8 +596,8 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n) {
 }
 
 /* Numbers as cjson reads them (strtod) and the walk converts them: integer
- * fields in int32 range as integers, other whole numbers outside the schema
- * as integers when exact (5.3+), the rest as floats. */
+ * fields in int32 range as integers, numbers outside the schema as
+ * integers when exact_whole takes them (5.3+), the rest as floats. */
 static int cb_number(void *ctx, const char *s, size_t n) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
@@ -609,12 +631,13 @@ static int cb_number(void *ctx, const char *s, size_t n) {
 #if SOGET_HAS_INTEGERS
       lua_pushinteger(L, (lua_Integer)d);
 #else
-      lua_pushnumber(L, d);
+      lua_pushnumber(L, d == 0 ? 0.0 : d);   /* an integer has no -0 */
 #endif
       break;
     default:
 #if SOGET_HAS_INTEGERS
-      if (whole && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
+      /* exact_whole(d), knowing whole */
+      if (whole && d > -TWO_53 && d < TWO_53 && (d != 0 || !signbit(d))) {
         lua_pushinteger(L, (lua_Integer)d);
         break;
       }
@@ -777,6 +800,10 @@ static int build_run(lua_State *L) {
   st = yajl_parse(b->h, (const unsigned char *)b->body, b->len);
   if (st == yajl_status_ok) st = yajl_complete_parse(b->h);
   if (st != yajl_status_ok || !b->done || lua_type(L, -1) != LUA_TTABLE) return 0;
+  /* A page gives at least one of its fields: the bits of those the root
+   * object gave stay in its frame, fr[1], once it is closed. Without any,
+   * the walk words the error. */
+  if (b->fr[1].seen == 0) return 0;
   /* yajl lets an unterminated string after the value pass unseen: only
    * whitespace may follow the value */
   for (end = b->end; end < b->len; end++) {
@@ -826,6 +853,14 @@ static int build_page(lua_State *L, const char *body, size_t len) {
  * returns 1, or fills e and returns 0 (nothing pushed). */
 static int parse_json(lua_State *L, const char *body, size_t len,
                       const char *what, soget_err *e) {
+  /* lua-cjson stops at a NUL byte as at the end of the text: refused here,
+   * or '{"items":[]}\0junk' would be a page */
+  const char *nul = memchr(body, '\0', len);
+  if (nul) {
+    soget_err_set(e, "decode", 0, 0, "%s is not valid JSON: a NUL byte at character %lu",
+                  what, (unsigned long)(nul - body) + 1);
+    return 0;
+  }
   soget_private(L);
   lua_getfield(L, -1, SOGET_PRIV_DECODE);
   lua_remove(L, -2);
@@ -839,6 +874,21 @@ static int parse_json(lua_State *L, const char *body, size_t len,
   }
   lua_pop(L, 1);
   return 1;
+}
+
+/* Whether the object at t (as lua-cjson decoded it: a null is a light
+ * userdata) has a member named as a field of the page, whatever its value.
+ * The document allows a page no other member: an object with none of them,
+ * such as {}, an error body or a token answer, is not a page. */
+static int has_page_field(lua_State *L, int t) {
+  int i, found = 0;
+  for (i = 0; i < HandlingUnitItemsResponseModel.n && !found; i++) {
+    lua_pushlstring(L, page_f[i].name, page_f[i].len);
+    lua_rawget(L, t);
+    found = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+  }
+  return found;
 }
 
 static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
@@ -866,6 +916,12 @@ int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
     w.depth = 0;
     if (lua_type(L, t) != LUA_TTABLE || lua_rawlen(L, t) > 0) {
       type_error(&w, "object", t);
+      lua_settop(L, base);
+      return 0;
+    }
+    if (!has_page_field(L, t)) {
+      soget_err_set(e, "decode", 0, 0, "response body is not a page: none of "
+                    "total, returned, first, items");
       lua_settop(L, base);
       return 0;
     }
@@ -912,14 +968,17 @@ void soget_push_empty_page(lua_State *L, long offset) {
   soget_page_attach(L, lua_gettop(L), 0, 0);
 }
 
+/* Copies the string field k into dst, cut to its size. dst is a C string:
+ * a NUL byte from the body becomes '?', so "R001\u0000x" is not read as
+ * the code R001 and a message is not cut short. */
 static void copy_string_field(lua_State *L, int t, const char *k, char *dst,
                               size_t dstsz) {
   lua_getfield(L, t, k);
   if (lua_type(L, -1) == LUA_TSTRING) {
-    size_t n;
+    size_t n, i;
     const char *s = lua_tolstring(L, -1, &n);
     if (n >= dstsz) n = dstsz - 1;
-    memcpy(dst, s, n);
+    for (i = 0; i < n; i++) dst[i] = s[i] ? s[i] : '?';
     dst[n] = '\0';
   }
   lua_pop(L, 1);
@@ -955,7 +1014,11 @@ double soget_decode_token(lua_State *L, const char *body, size_t len,
     return -1;
   }
   lua_getfield(L, t, "expires_in");
-  if (lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING)
+  /* a number, or a string holding one: all of it (Lua 5.1 and LuaJIT would
+   * read "300\u0000x" as 300, 5.2 on as no number) */
+  if (lua_type(L, -1) == LUA_TNUMBER ||
+      (lua_type(L, -1) == LUA_TSTRING &&
+       strlen(lua_tostring(L, -1)) == lua_rawlen(L, -1)))
     expires_in = lua_tonumber(L, -1);
   lua_pop(L, 1);
   if (!(expires_in >= 0) || expires_in > 1e9) expires_in = 0;

@@ -1,7 +1,7 @@
 -- What numbers look like on each runtime. From Lua 5.3 on, the API's
--- integer fields (and whole numbers in unknown fields) are Lua integers;
--- on Lua 5.1, LuaJIT and Lua 5.2 every number is a double, exact for whole
--- numbers up to 2^53. Either way a whole number prints without ".0".
+-- integer fields (and whole numbers below 2^53 in unknown fields) are Lua
+-- integers; on Lua 5.1, LuaJIT and Lua 5.2 every number is a double, exact
+-- for whole numbers up to 2^53. Either way a whole number prints without ".0".
 local soget = require "soget"
 
 local has_integers = math.type ~= nil
@@ -12,7 +12,7 @@ local body = [[
    "measures": {"quantity": 3, "volume": {"value": 12.5, "unit": "m3"},
                 "weight": {"grossWeight": {"value": 24000, "unit": "kg"}}},
    "transport": {"mode": 1},
-   "extra": {"count": 7, "ratio": 7.5, "big": 9007199254740992}}]}
+   "extra": {"count": 7, "ratio": 7.5, "big": 9007199254740991, "past": 9007199254740992}}]}
 ]]
 
 describe("numbers on " .. _VERSION .. (rawget(_G, "jit") and " (LuaJIT)" or ""), function()
@@ -28,7 +28,8 @@ describe("numbers on " .. _VERSION .. (rawget(_G, "jit") and " (LuaJIT)" or ""),
     assert.are.equal(24000, unit.measures.weight.grossWeight.value)
     assert.are.equal(1, unit.transport.mode)
     assert.are.equal(7, unit.extra.count)
-    assert.are.equal(2 ^ 53, unit.extra.big)
+    assert.are.equal(2 ^ 53 - 1, unit.extra.big)
+    assert.are.equal(2 ^ 53, unit.extra.past)
   end)
 
   it("print whole numbers without a fraction", function()
@@ -48,6 +49,7 @@ describe("numbers on " .. _VERSION .. (rawget(_G, "jit") and " (LuaJIT)" or ""),
       assert.are.equal("integer", math.type(unit.transport.mode))
       assert.are.equal("integer", math.type(unit.extra.count))
       assert.are.equal("integer", math.type(unit.extra.big))
+      assert.are.equal("float", math.type(unit.extra.past))   -- 2^53 + 1 reads as 2^53
       assert.are.equal("float", math.type(unit.extra.ratio))
       assert.are.equal("float", math.type(unit.measures.volume.value))
     end)
