@@ -16,41 +16,20 @@ local function on_gc(fn)
   return setmetatable({}, { __gc = function() fn() end })
 end
 
--- Lua 5.1 and LuaJIT: the collector runs a whole cycle at nearly every
--- allocation (after each cycle the next is due at once, and one step does
--- a whole cycle's work). Later runtimes: see after_cycles.
-local function eager_gc(f)
-  if _VERSION ~= "Lua 5.1" then return f() end
-  local pause = collectgarbage("setpause", 0)
-  local mul = collectgarbage("setstepmul", 100000)
-  local ok, err = pcall(f)
-  collectgarbage("setpause", pause)
-  collectgarbage("setstepmul", mul)
-  if not ok then error(err, 0) end
-end
-
--- Runs fn from a finalizer at some point inside the call that follows
--- (the k-th, roughly). On Lua 5.1 and LuaJIT, under eager_gc, fn runs in
--- the k-th finalizer of a chain, each finalizer arming the next one, so
--- about k allocations later. On 5.2+, a call hook drops the finalizer's
--- object and runs a full collection at the k-th C function soget calls (a
--- finalizer runs at an allocation in the same way). Returns a table whose
+-- Runs fn from a finalizer inside the call that follows: a call hook drops
+-- the finalizer's object and runs a full collection at the k-th C function
+-- called (pcall, the method, then what soget calls from C: the page
+-- builder, lua-cjson...). Lua 5.2+ run the finalizer during that
+-- collection. Lua 5.1 and LuaJIT run it at a later step: the hook also
+-- makes the collector run a whole cycle at nearly every allocation (the
+-- next cycle due at once, one step doing a whole cycle's work), so it runs
+-- at the next allocation, while the body is parsed. Returns a table whose
 -- field ran is set once fn has run; call its disarm() after the call.
 local function after_cycles(k, fn)
   local state = {}
-  k = 1 + k % 20
-  if _VERSION == "Lua 5.1" then
-    local function arm(n)
-      on_gc(function()
-        if n <= 1 then state.ran = true; fn() else arm(n - 1) end
-      end)
-    end
-    arm(k)
-    state.disarm = function() end
-    return state
-  end
   local holder = { on_gc(function() state.ran = true; fn() end) }
-  local calls = 0
+  local calls, pause, mul = 0, nil, nil
+  k = 1 + k % 6
   debug.sethook(function()
     if debug.getinfo(2, "S").what == "C" then
       calls = calls + 1
@@ -58,12 +37,21 @@ local function after_cycles(k, fn)
         debug.sethook()
         holder[1] = nil
         collectgarbage()
+        if _VERSION == "Lua 5.1" then
+          pause = collectgarbage("setpause", 0)
+          mul = collectgarbage("setstepmul", 10000000)
+        end
       end
     end
   end, "c")
   state.disarm = function()
     debug.sethook()
     holder[1] = nil
+    if pause then
+      collectgarbage("setpause", pause)
+      collectgarbage("setstepmul", mul)
+      pause = nil
+    end
   end
   return state
 end
@@ -77,7 +65,7 @@ end
 describe("a finalizer that closes the client mid-call", function()
   it("lets a lookup finish, then closes", function()
     local mid = 0
-    eager_gc(function()
+    do
       for k = 1, 40 do
         local c = S.client()
         assert(c:token())
@@ -99,13 +87,13 @@ describe("a finalizer that closes the client mid-call", function()
         end
         c:close()
       end
-    end)
+    end
     assert.truthy(mid > 0, "no finalizer ran in the middle of a lookup")
   end)
 
   it("lets a token fetch finish, then closes (the next step needs the API key)", function()
     local mid = 0
-    eager_gc(function()
+    do
       for k = 1, 40 do
         local c = S.client()
         local st = after_cycles(k, function() c:close() end)
@@ -120,7 +108,7 @@ describe("a finalizer that closes the client mid-call", function()
         end
         c:close()
       end
-    end)
+    end
     -- On 5.1/LuaJIT the finalizer chain lands in the page decode's many
     -- allocations, rarely in the token step's few: the lookup case above
     -- covers them there.
@@ -130,7 +118,7 @@ describe("a finalizer that closes the client mid-call", function()
   end)
 
   it("lets client:token() finish, then closes", function()
-    eager_gc(function()
+    do
       for k = 1, 40 do
         local c = S.client()
         local st = after_cycles(k, function() c:close() end)
@@ -145,11 +133,11 @@ describe("a finalizer that closes the client mid-call", function()
         end
         c:close()
       end
-    end)
+    end
   end)
 
   it("ends a pager's walk cleanly when a service object closes its client", function()
-    eager_gc(function()
+    do
       for _ = 1, 20 do
         local c = S.client()
         local service = { client = c }
@@ -172,12 +160,12 @@ describe("a finalizer that closes the client mid-call", function()
         assert.are.equal(0, n % 10)
         c:close()
       end
-    end)
+    end
   end)
 
   it("lets a batch finish, then closes (the pool outlives the batch)", function()
     local mid = 0
-    eager_gc(function()
+    do
       for k = 1, 40 do
         local c = S.client()
         assert(c:token())
@@ -195,14 +183,14 @@ describe("a finalizer that closes the client mid-call", function()
         end
         c:close()
       end
-    end)
+    end
     assert.truthy(mid > 0, "no finalizer ran in the middle of a batch")
   end)
 
   it("lets a soget.Call step finish, then closes", function()
     local mid = 0
     local body = S.read_file("spec/fixtures/page.json")
-    eager_gc(function()
+    do
       for k = 1, 40 do
         local c = S.client{ access_token = "a-static-token" }
         local call = c:begin("CGMU2436601")
@@ -219,7 +207,7 @@ describe("a finalizer that closes the client mid-call", function()
         end
         c:close()
       end
-    end)
+    end
     if _VERSION ~= "Lua 5.1" then   -- see the token case
       assert.truthy(mid > 0, "no finalizer ran in the middle of a step")
     end
@@ -229,7 +217,7 @@ end)
 describe("a finalizer that calls the client again mid-call", function()
   it("is refused with a clear error and the outer call finishes", function()
     local refused = 0
-    eager_gc(function()
+    do
       for k = 1, 40 do
         local c = S.client()
         assert(c:token())
@@ -249,7 +237,7 @@ describe("a finalizer that calls the client again mid-call", function()
         end
         c:close()
       end
-    end)
+    end
     assert.truthy(refused > 0, "no finalizer ran in the middle of a call")
   end)
 end)
