@@ -22,7 +22,10 @@ local function check_err(err, where)
   assert(type(err) == "table" and KINDS[err.kind], where .. ": not a soget.Error: " .. tostring(err))
   assert(type(err.message) == "string", where .. ": no message")
   assert(type(err.retryable) == "boolean", where .. ": retryable is not a boolean")
-  assert(err.code == nil or (type(err.code) == "string" and #err.code < 16), where .. ": code")
+  -- a code is 15 bytes at most as sent, up to 4 times that made printable
+  assert(err.code == nil or (type(err.code) == "string" and #err.code < 64), where .. ": code")
+  assert(not err.message:find("[%c\127]") and not (err.code or ""):find("[%c\127]"),
+    where .. ": a control character in the error")
   local text = tostring(err) .. "\0" .. (err.code or "")
   for _, secret in ipairs{ SECRET, KEY } do
     assert(not text:find(secret, 1, true), where .. ": a secret leaked into " .. text)
