@@ -327,7 +327,11 @@ describe("soget._privfile", function()
   end)
 
   it("keeps no descriptor open, whatever the outcome", function()
-    local function fds() return tonumber(out("ls /proc/" .. out("echo $PPID") .. "/fd | wc -l")) end
+    -- the process's descriptors, once files the collector may close are closed
+    local function fds()
+      collectgarbage(); collectgarbage()
+      return tonumber(out("ls /proc/" .. out("echo $PPID") .. "/fd | wc -l"))
+    end
     local d = root .. "/cache"
     assert.is_true(pf.dir(d))
     must("mkfifo " .. q(d .. "/fifo") .. " && ln -s fifo " .. q(d .. "/link")
@@ -343,7 +347,7 @@ describe("soget._privfile", function()
       pf.read_config(d .. "/ok", 10); pf.read_config(d .. "/fifo", 10)
       pf.read_config(d .. "/loose", 10); pf.read_config("/dev/null", 10)
     end
-    assert.are.equal(before, fds())
+    assert.is_true(fds() <= before, "a descriptor was left open")
     assert.are.equal("fifo link loose ok sub", (out("ls -A " .. q(d)):gsub("%s+", " ")))
   end)
 
