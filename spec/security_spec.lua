@@ -110,6 +110,18 @@ describe("secrets echoed by a server", function()
     c:close()
   end)
 
+  it("are not made up by the escapes that make a message printable", function()
+    -- "\255" shows as \xff: followed by "z-key-..." it would read "fz-key-..."
+    local key = "fz-key-" .. S.uid("k")
+    local c = S.client{ access_token = "a-static-token", api_key = key }
+    local call = api_call(c)
+    local _, err = call:response(400, '{"code":"R003","message":"bad \255' .. key:sub(2) .. '"}')
+    assert.are.equal("api", err.kind)
+    assert.is_nil(tostring(err):find(key, 1, true), tostring(err))
+    assert.truthy(err.message:find("bad \\xf***", 1, true), err.message)
+    c:close()
+  end)
+
   it("are scrubbed from a message cut in the middle of the encoded form", function()
     local secret = "Abc+def/ghi==jkl"
     local c = S.client{ client_secret = secret }

@@ -464,6 +464,8 @@ static void scrub(soget_client *c, soget_err *e) {
   secrets[1] = c->api_key;
   secrets[2] = c->auth.token;
   soget_err_scrub(e, secrets, 3);
+  soget_err_printable(e);
+  soget_err_scrub(e, secrets, 3);
 }
 
 static long ms_left(double deadline) {

@@ -110,8 +110,16 @@ void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
   }
 }
 
-/* Message and code can hold a server's text: made printable here, the one
- * place where errors become Lua values. */
+void soget_err_printable(soget_err *e) {
+  char tmp[sizeof e->message];
+  size_t n = soget_printable(tmp, sizeof tmp, e->message, strlen(e->message));
+  memcpy(e->message, tmp, n + 1);
+  n = soget_printable(tmp, sizeof e->code, e->code, strlen(e->code));
+  memcpy(e->code, tmp, n + 1);
+}
+
+/* Message and code can hold a server's text: made printable here too, the
+ * one place where errors become Lua values. */
 void soget_push_error(lua_State *L, const soget_err *e) {
   char text[4 * sizeof e->message];
   lua_createtable(L, 0, 5);

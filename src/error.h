@@ -28,4 +28,9 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
  * in either case). A message cut in the middle of one loses that start. */
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n);
 
+/* Makes message and code printable in place (see soget_printable), cut to
+ * their buffers at a character boundary. Scrub before and after: escaping
+ * can make bytes that were no secret read as one ("\xff" + "z-key"). */
+void soget_err_printable(soget_err *e);
+
 #endif
