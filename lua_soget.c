@@ -5,6 +5,7 @@
 #include "src/iso6346.h"
 #include "src/privfile.h"
 #include "src/soget.h"
+#include "src/text.h"
 
 static const char private_key = 'k';   /* registry key: its address */
 
@@ -36,6 +37,23 @@ static int mod_decode(lua_State *L) {
   soget_err e;
   soget_err_clear(&e);
   if (!soget_decode_page(L, body, len, 0, &e)) return soget_fail(L, &e);
+  return 1;
+}
+
+/* soget.printable(s[, keep_lines]) -> s with every character that could
+ * act on a terminal made visible (see text.h): for scripts that show a
+ * server's strings to a person. */
+static int mod_printable(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  int keep_lines = lua_toboolean(L, 2);
+  char *buf;
+  size_t n;
+  luaL_argcheck(L, len < ((size_t)-1) / 4 - 1, 1, "too long");
+  lua_settop(L, 1);
+  buf = lua_newuserdata(L, 4 * len + 1);   /* 2: s stays at 1 meanwhile */
+  n = soget_printable(buf, 4 * len + 1, s, len, keep_lines);
+  lua_pushlstring(L, buf, n);
   return 1;
 }
 
@@ -76,6 +94,7 @@ static const luaL_Reg mod_funcs[] = {
     {"handling_units", mod_handling_units},
     {"decode", mod_decode},
     {"check_container_number", mod_check_container_number},
+    {"printable", mod_printable},
     {NULL, NULL}};
 
 SOGET_EXPORT int luaopen_soget(lua_State *L);

@@ -88,6 +88,21 @@ describe("a server's text in an error", function()
   end)
 end)
 
+describe("soget.printable", function()
+  it("makes visible what could act on a terminal, and nothing else", function()
+    local P = soget.printable
+    assert.are.equal("plain ASCII, é, 集装箱 \\ and 🚢", P("plain ASCII, é, 集装箱 \\ and 🚢"))
+    assert.are.equal("\\x1b]0;t\\x07\\x1b[2J\\r\\n\\t\\x00\\x7f", P("\27]0;t\7\27[2J\r\n\t\0\127"))
+    assert.are.equal("\\u0085\\u009b\\u202e\\u2066\\u061c\\u200f\\u2028",
+      P("\194\133\194\155\226\128\174\226\129\166\216\156\226\128\143\226\128\168"))
+    assert.are.equal("\\xff\\xc0\\xaf\\xed\\xa0\\x80", P("\255\192\175\237\160\128"))
+    assert.are.equal("a\n\tb\\r", P("a\n\tb\r", true))
+    local once = P("\27[31mred\226\128\174")
+    assert.are.equal(once, P(once))
+    assert.has_error(function() P() end)
+  end)
+end)
+
 describe("secrets echoed by a server", function()
   it("are scrubbed in the percent-encoded form the token request sends", function()
     local secret = "Abc+def/ghi=="

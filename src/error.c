@@ -130,10 +130,10 @@ void soget_push_error(lua_State *L, const soget_err *e) {
     lua_setfield(L, -2, "status");
   }
   if (e->code[0]) {
-    lua_pushlstring(L, text, soget_printable(text, sizeof text, e->code, strlen(e->code)));
+    lua_pushlstring(L, text, soget_printable(text, sizeof text, e->code, strlen(e->code), 0));
     lua_setfield(L, -2, "code");
   }
-  lua_pushlstring(L, text, soget_printable(text, sizeof text, e->message, strlen(e->message)));
+  lua_pushlstring(L, text, soget_printable(text, sizeof text, e->message, strlen(e->message), 0));
   lua_setfield(L, -2, "message");
   lua_pushboolean(L, e->retryable);
   lua_setfield(L, -2, "retryable");

@@ -46,7 +46,8 @@ static int invisible_control(unsigned long cp) {
          cp == 0x2028 || cp == 0x2029;
 }
 
-size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len) {
+size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
+                       int keep_lines) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0, o = 0;
   while (i < len) {
@@ -55,7 +56,9 @@ size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len) {
     char esc[24];
     const char *out = (const char *)p + i;
     size_t outn = k;
-    if (k != 0 && (cp == '\r' || cp == '\n' || cp == '\t')) {
+    if (k != 0 && keep_lines && (cp == '\n' || cp == '\t')) {
+      /* copied as it is */
+    } else if (k != 0 && (cp == '\r' || cp == '\n' || cp == '\t')) {
       esc[0] = '\\';
       esc[1] = cp == '\r' ? 'r' : cp == '\n' ? 'n' : 't';
       out = esc;

@@ -17,7 +17,9 @@ size_t soget_utf8_count(const char *s, size_t len);
  * and line or paragraph separators as \uNNNN. Everything else, backslashes
  * included, is copied as it is, so the result is printable and running it
  * again changes nothing. A result that does not fit is cut at a character
- * boundary. Returns the length written. */
-size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len);
+ * boundary; 4 * len + 1 bytes always fit. keep_lines copies LF and tab as
+ * they are (a multi-line text's layout). Returns the length written. */
+size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
+                       int keep_lines);
 
 #endif
