@@ -7,6 +7,9 @@
 #include "buf.h"
 #include "request.h"
 #include "transport.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 #define SOGET_RETRY_AFTER_MAX 60.0   /* never wait longer for a server */
 
@@ -54,5 +57,7 @@ int soget_call_failed(soget_client *c, soget_call *k, soget_err *e);
 int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long status,
                         const char *body, size_t len, double retry_after,
                         const char *redirect, soget_err *e);
+
+SOGET_HIDDEN_END
 
 #endif

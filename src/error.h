@@ -3,6 +3,10 @@
 #ifndef SOGET_ERROR_H
 #define SOGET_ERROR_H
 
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
+
 typedef struct soget_err {
   const char *kind;   /* "network", "timeout", "tls", "auth", "http", "api", "decode" */
   long status;        /* HTTP status, 0 when none */
@@ -27,5 +31,7 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
  * percent-encoded (the token request's form body; its hex digits matched
  * in either case). A message cut in the middle of one loses that start. */
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n);
+
+SOGET_HIDDEN_END
 
 #endif

@@ -1,5 +1,6 @@
 /* Types and functions shared between soget's C files. Everything here is
- * hidden from the shared object's symbol table except luaopen_soget. */
+ * hidden from the shared object's symbol table (visibility.h); only
+ * luaopen_soget is exported, declared SOGET_EXPORT. */
 #ifndef SOGET_H
 #define SOGET_H
 
@@ -8,6 +9,9 @@
 #include "compat.h"
 #include "error.h"
 #include "version.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 #define SOGET_NAME "soget"
 
@@ -21,12 +25,6 @@
   "https://soget-api-integration.azure-api.net/api-tracing-code/v1"
 #define SOGET_DEFAULT_TOKEN_URL \
   "https://soget-api-integration.azure-api.net/soget-connect/v1/openid-connect/token"
-
-#if defined(__GNUC__)
-#define SOGET_EXPORT __attribute__((visibility("default")))
-#else
-#define SOGET_EXPORT
-#endif
 
 /* Is the value at i the string `name`? By length and bytes: a key with a
  * NUL byte inside ("limit\0x") is not "limit". */
@@ -115,5 +113,7 @@ void soget_page_attach(lua_State *L, int page, int ci, int qi);
 /* ---- time -------------------------------------------------------------- */
 double soget_now(void);            /* monotonic seconds */
 void soget_sleep(double seconds);
+
+SOGET_HIDDEN_END
 
 #endif

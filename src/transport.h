@@ -8,6 +8,9 @@
 #include "error.h"
 #include "auth.h"
 #include "version.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 typedef struct soget_http_request {
   int post;                    /* 0: GET, 1: POST (form body) */
@@ -91,5 +94,7 @@ const char *soget_default_user_agent(void);
 
 /* Counters for tests and stats: connections libcurl opened. */
 long soget_transport_connections(const soget_transport *t);
+
+SOGET_HIDDEN_END
 
 #endif
