@@ -25,7 +25,11 @@ enum {   /* step results */
   SOGET_STEP_AGAIN,       /* call soget_call_next */
   SOGET_STEP_WAIT,        /* wait k->wait seconds, then soget_call_next */
   SOGET_STEP_PAGE,        /* done: the page is on the Lua stack */
-  SOGET_STEP_FAIL         /* done: e says why */
+  SOGET_STEP_FAIL,        /* done: e says why */
+  SOGET_STEP_MISUSE       /* refused, nothing changed: the step does not fit
+                           * the call's state (next on a call that is over or
+                           * whose request is out, an answer with no request
+                           * out). A driver bug: soget.Call's methods raise. */
 };
 
 typedef struct soget_call {

@@ -514,14 +514,12 @@ static int call_fail(soget_client *c, soget_call *k, soget_err *e) {
 }
 
 /* Prepares the next request in k->rq: the token request when a token is
- * needed, else the API request. SOGET_STEP_SEND or SOGET_STEP_FAIL. */
+ * needed, else the API request. SOGET_STEP_SEND or SOGET_STEP_FAIL;
+ * SOGET_STEP_MISUSE when the call is not ready for one. */
 int soget_call_next(soget_client *c, soget_call *k, soget_err *e) {
   soget_http_request *rq = &k->rq;
   long left = ms_left(k->deadline);
-  if (k->state == SOGET_CALL_DONE) {
-    soget_err_set(e, "http", 0, 0, "this call is over");
-    return SOGET_STEP_FAIL;
-  }
+  if (k->state != SOGET_CALL_READY) return SOGET_STEP_MISUSE;
   if (left <= 0) {
     soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
                   c->timeout);
@@ -611,6 +609,7 @@ static int plan_retry(soget_client *c, soget_call *k, double hint) {
 int soget_call_failed(soget_client *c, soget_call *k, soget_err *e) {
   int r;
   int was_token = k->state == SOGET_CALL_TOKEN_SENT;
+  if (!was_token && k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
   call_sent(k);
   if (was_token) {
     static const char prefix[] = "token request: ";
@@ -687,10 +686,7 @@ int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long statu
     call_sent(k);
     return token_response(L, c, k, status, body, len, e);
   }
-  if (k->state != SOGET_CALL_API_SENT) {
-    soget_err_set(e, "http", 0, 0, "no request of this call is waiting for a response");
-    return SOGET_STEP_FAIL;
-  }
+  if (k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
   call_sent(k);
   if (status == 200) {
     if (soget_decode_page(L, body, len, k->offset, e)) {
@@ -1007,6 +1003,18 @@ static lcall *checkcall(lua_State *L) {
   return lc;
 }
 
+/* A step of the call asked for out of turn (SOGET_STEP_MISUSE): a bug in
+ * the driver, raised as Lua's own libraries raise on a closed file. */
+static int call_misuse(lua_State *L, lcall *lc, const char *method) {
+  if (!lc->open || lc->k.state == SOGET_CALL_DONE)
+    return luaL_error(L, "soget.Call: %s() on a call that is over", method);
+  if (lc->k.state == SOGET_CALL_READY)
+    return luaL_error(L, "soget.Call: %s() with no request out (call request() first)",
+                      method);
+  return luaL_error(L, "soget.Call: %s() while its request waits for response() or "
+                       "failed()", method);
+}
+
 /* client:begin(query[, offset]) -> call */
 static int meth_begin(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
@@ -1048,12 +1056,15 @@ static int call_request(lua_State *L) {
   lcall *lc = checkcall(L);
   soget_err e;
   const char *const *h;
+  int step;
   soget_err_clear(&e);
   /* Held while the request is copied out: its URL can be the client's own
    * token_url, and every allocation below can run a finalizer. */
   lcall_enter(L, lc);
-  if (soget_call_next(lc->c, &lc->k, &e) != SOGET_STEP_SEND) {
+  step = soget_call_next(lc->c, &lc->k, &e);
+  if (step != SOGET_STEP_SEND) {
     lcall_release(lc);
+    if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, "request");
     return soget_fail(L, &e);
   }
   lua_createtable(L, 0, 7);
@@ -1084,8 +1095,11 @@ static int call_request(lua_State *L) {
   return 1;
 }
 
-static int step_result(lua_State *L, lcall *lc, int step, soget_err *e) {
+static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
+                       const char *method) {
   switch (step) {
+    case SOGET_STEP_MISUSE:
+      return call_misuse(L, lc, method);
     case SOGET_STEP_PAGE:
       soget_getuv(L, 1);
       lua_getfield(L, -1, "client");
@@ -1123,7 +1137,7 @@ static int call_response(lua_State *L) {
   lcall_enter(L, lc);
   step = soget_call_response(L, lc->c, &lc->k, (long)status, body, len, retry_after, loc, &e);
   lcall_release(lc);
-  return step_result(L, lc, step, &e);
+  return step_result(L, lc, step, &e, "response");
 }
 
 /* call:failed(message[, kind[, retryable]]): the request got no answer.
@@ -1145,7 +1159,7 @@ static int call_failed(lua_State *L) {
   lcall_enter(L, lc);
   step = soget_call_failed(lc->c, &lc->k, &e);
   lcall_release(lc);
-  return step_result(L, lc, step, &e);
+  return step_result(L, lc, step, &e, "failed");
 }
 
 static int call_close(lua_State *L) {
