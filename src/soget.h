@@ -40,6 +40,9 @@ static inline int soget_key_is(lua_State *L, int i, const char *name) {
 
 void soget_push_error(lua_State *L, const soget_err *e);   /* +1 */
 int soget_fail(lua_State *L, const soget_err *e);          /* nil, err: 2 */
+/* Raises Lua's own memory error ("not enough memory"), as an allocation
+ * of the interpreter's would: out of memory is never a soget.Error. */
+int soget_nomem(lua_State *L);
 void soget_error_open(lua_State *L);
 
 /* ---- private registry table (lcurl style) ------------------------------ */
@@ -83,7 +86,7 @@ soget_client *soget_checkclient(lua_State *L, int i);
 void soget_check_query(lua_State *L, int i);
 /* Performs the query (normalized table at qi) at `offset` (-1: the query's
  * own) on the client c at index ci. Pushes the page and returns 1, or fills
- * e and returns 0. Raises when c was closed meanwhile. */
+ * e and returns 0. Raises when c was closed meanwhile, and out of memory. */
 int soget_client_fetch(lua_State *L, soget_client *c, int ci, int qi, long offset,
                        soget_err *e);
 /* Lua code can run in the middle of a call (any allocation can run a
