@@ -241,3 +241,64 @@ describe("a finalizer that calls the client again mid-call", function()
     assert.truthy(refused > 0, "no finalizer ran in the middle of a call")
   end)
 end)
+
+-- Runs fn(c) with a call hook that raises at the k-th C function fn
+-- calls, as lua.c's "interrupted!" on Ctrl-C does, or as an allocation
+-- that runs out of memory would. Returns pcall's results.
+local function raising_at(k, fn, c)
+  local armed, calls = false, 0
+  debug.sethook(function()
+    if armed and debug.getinfo(2, "S").what == "C" then
+      calls = calls + 1
+      if calls >= k then
+        armed = false
+        error("interrupted!", 0)
+      end
+    end
+  end, "c")
+  local ok, err = pcall(function()
+    armed = true
+    local v = fn(c)
+    armed = false
+    return v
+  end)
+  debug.sethook()
+  return ok, err
+end
+
+describe("an error raised in the middle of a call", function()
+  -- The collector is stopped: the call's finalizer must not be what gives
+  -- the client back.
+  local function check(what, run, after)
+    local mid = 0
+    for k = 1, 12 do
+      local c = S.client()
+      collectgarbage("stop")
+      local ok, err = raising_at(k, run, c)
+      if not ok then
+        assert.truthy(tostring(err):find("interrupted!", 1, true), tostring(err))
+        mid = mid + 1
+      end
+      local ok2, v, e = pcall(after, c)
+      collectgarbage("restart")
+      assert.is_true(ok2, what .. ", k = " .. k .. ": " .. tostring(v))
+      assert.truthy(v, tostring(e))
+      c:close()
+    end
+    assert.truthy(mid > 0, what .. ": no error raised in the middle")
+  end
+
+  it("gives the client back at once from a lookup", function()
+    check("lookup", function(c) return c:handling_units{ reference = "MSCU", limit = 10 } end,
+      function(c) return c:handling_units("CGMU2436601") end)
+  end)
+
+  it("gives the client back at once from a token fetch", function()
+    check("token", function(c) return c:token() end, function(c) return c:token() end)
+  end)
+
+  it("gives the client back at once from a batch", function()
+    check("batch", function(c) return c:handling_units_many{ "CGMU2436601", "MSCU" } end,
+      function(c) return c:handling_units_many{ "CGMU2436601" } end)
+  end)
+end)

@@ -4,6 +4,9 @@
 #define SOGET_AUTH_H
 
 #include <stddef.h>
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 /* Renew this long before the server's expiry (capped at a tenth of the
  * token's lifetime, so very short-lived tokens are still used). */
@@ -34,5 +37,7 @@ int soget_auth_invalidate(soget_auth *a);
 
 /* Overwrites n bytes with zeros in a way the compiler keeps. */
 void soget_wipe(void *p, size_t n);
+
+SOGET_HIDDEN_END
 
 #endif

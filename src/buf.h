@@ -3,6 +3,9 @@
 #define SOGET_BUF_H
 
 #include <stddef.h>
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 typedef struct soget_buf {
   char *data;     /* NUL-terminated when non-NULL */
@@ -23,5 +26,7 @@ int soget_buf_addf(soget_buf *b, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)))
 #endif
   ;
+
+SOGET_HIDDEN_END
 
 #endif

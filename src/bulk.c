@@ -12,8 +12,9 @@
  * (soget_transport_attach): it outlives batches, so later batches reuse
  * its connections, and client:close() or __gc frees it. A batch's own
  * state (one soget_call per slot: URL, credential headers) lives in a
- * userdata with __gc, so a Lua error raised mid-batch (out of memory)
- * still wipes the credentials and takes the handles out of the multi.
+ * userdata with __gc, so a Lua error raised mid-batch (out of memory,
+ * raised as Lua's own memory error whether Lua or a step ran out) still
+ * wipes the credentials and takes the handles out of the multi.
  *
  * Token. A call whose next request is the token request becomes the
  * batch's leader; no other call asks for its next request until the token
@@ -194,9 +195,11 @@ static void slot_result(lua_State *L, batch *b, slot *s, int page, const soget_e
   s->phase = SLOT_IDLE;
 }
 
-/* Acts on a step other than SOGET_STEP_SEND. */
+/* Acts on a step other than SOGET_STEP_SEND. Out of memory it raises:
+ * run's caller cleans up (batch_end). */
 static void slot_step(lua_State *L, batch *b, slot *s, int step, const soget_err *e) {
   switch (step) {
+    case SOGET_STEP_NOMEM: soget_nomem(L); break;
     case SOGET_STEP_PAGE: slot_result(L, b, s, 1, NULL); break;
     case SOGET_STEP_WAIT:
       s->phase = SLOT_TIMER;
@@ -249,8 +252,11 @@ static void slot_advance(lua_State *L, batch *b, int i) {
           return;
         }
         soget_xfer_abort(b->p->x[i]);
-        soget_err_set(&e, "network", 0, 0, "cannot start the request: %s",
-                      curl_multi_strerror(mc));
+        if (mc == CURLM_OUT_OF_MEMORY)
+          soget_err_nomem(&e, "starting the request");
+        else
+          soget_err_set(&e, "network", 0, 0, "cannot start the request: %s",
+                        curl_multi_strerror(mc));
       }
       step = soget_call_failed(b->c, &s->k, &e);
       if (is_token) token_done(b, step, &e);
@@ -322,11 +328,7 @@ static void fill(lua_State *L, batch *b) {
       s->q = b->next++;
       lua_rawgeti(L, b->qt, s->q);
       soget_read_query(L, lua_gettop(L), &q, -1);
-      if (soget_call_begin(b->c, &s->k, &q, &e) != 0) {
-        lua_pop(L, 1);
-        slot_result(L, b, s, 0, &e);
-        continue;
-      }
+      if (soget_call_begin(b->c, &s->k, &q, &e) != 0) soget_nomem(L);
       lua_pop(L, 1);
       s->phase = SLOT_READY;
       slot_advance(L, b, i);
@@ -510,7 +512,7 @@ int soget_client_handling_units_many(lua_State *L) {
     p = pool_get(soget_client_transport(c), n);
     if (!p) {
       batch_end(b);
-      return luaL_error(L, "handling_units_many: not enough memory");
+      return soget_nomem(L);
     }
     b->p = p;
     b->n = n;

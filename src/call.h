@@ -7,6 +7,9 @@
 #include "buf.h"
 #include "request.h"
 #include "transport.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 #define SOGET_RETRY_AFTER_MAX 60.0   /* never wait longer for a server */
 
@@ -22,7 +25,14 @@ enum {   /* step results */
   SOGET_STEP_AGAIN,       /* call soget_call_next */
   SOGET_STEP_WAIT,        /* wait k->wait seconds, then soget_call_next */
   SOGET_STEP_PAGE,        /* done: the page is on the Lua stack */
-  SOGET_STEP_FAIL         /* done: e says why */
+  SOGET_STEP_FAIL,        /* done: e says why */
+  SOGET_STEP_NOMEM,       /* done: out of memory (e->nomem). The driver frees
+                           * the call (wiping its credentials), then raises
+                           * Lua's memory error (soget_nomem) */
+  SOGET_STEP_MISUSE       /* refused, nothing changed: the step does not fit
+                           * the call's state (next on a call that is over or
+                           * whose request is out, an answer with no request
+                           * out). A driver bug: soget.Call's methods raise. */
 };
 
 typedef struct soget_call {
@@ -46,13 +56,16 @@ void soget_read_query(lua_State *L, int qi, soget_query *q, long offset);
 
 void soget_call_init(soget_call *k);
 void soget_call_free(soget_call *k);
+/* 0, or -1 out of memory (e->nomem). */
 int soget_call_begin(soget_client *c, soget_call *k, const soget_query *q, soget_err *e);
 int soget_call_next(soget_client *c, soget_call *k, soget_err *e);
 /* The request could not be sent or got no answer: e holds the transport's
- * error (kind network/timeout/tls, retryable). */
+ * error (kind network/timeout/tls, retryable; or e->nomem). */
 int soget_call_failed(soget_client *c, soget_call *k, soget_err *e);
 int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long status,
                         const char *body, size_t len, double retry_after,
                         const char *redirect, soget_err *e);
+
+SOGET_HIDDEN_END
 
 #endif

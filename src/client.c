@@ -188,7 +188,7 @@ static char *dup_or_raise(lua_State *L, soget_client *c, const char *s) {
   d = malloc(n + 1);
   if (!d) {
     client_cleanup(c);
-    luaL_error(L, "soget.client: not enough memory");
+    soget_nomem(L);
   }
   memcpy(d, s, n + 1);
   return d;
@@ -318,7 +318,7 @@ int soget_client_new(lua_State *L) {
   }
   if (token && soget_auth_set(&c->auth, token, tl, 0, soget_now(), !(id && secret)) != 0) {
     client_cleanup(c);
-    return luaL_error(L, "soget.client: not enough memory");
+    return soget_nomem(L);
   }
   c->api_key = dup_or_raise(L, c, key);
   c->base_url = dup_or_raise(L, c, base);
@@ -502,28 +502,28 @@ int soget_call_begin(soget_client *c, soget_call *k, const soget_query *q,
   k->state = SOGET_CALL_READY;
   soget_buf_reset(&k->url);
   if (soget_request_url(&k->url, c->base_url, q) != 0) {
-    soget_err_set(e, "network", 0, 0, "out of memory building the URL");
+    soget_err_nomem(e, "building the URL");
     k->state = SOGET_CALL_DONE;
     return -1;
   }
   return 0;
 }
 
+/* The call ends with e: SOGET_STEP_FAIL, or SOGET_STEP_NOMEM when e is
+ * (or scrubbing it ran) out of memory. */
 static int call_fail(soget_client *c, soget_call *k, soget_err *e) {
   scrub(c, e);
   k->state = SOGET_CALL_DONE;
-  return SOGET_STEP_FAIL;
+  return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
 }
 
 /* Prepares the next request in k->rq: the token request when a token is
- * needed, else the API request. SOGET_STEP_SEND or SOGET_STEP_FAIL. */
+ * needed, else the API request. SOGET_STEP_SEND, SOGET_STEP_FAIL or
+ * SOGET_STEP_NOMEM; SOGET_STEP_MISUSE when the call is not ready for one. */
 int soget_call_next(soget_client *c, soget_call *k, soget_err *e) {
   soget_http_request *rq = &k->rq;
   long left = ms_left(k->deadline);
-  if (k->state == SOGET_CALL_DONE) {
-    soget_err_set(e, "http", 0, 0, "this call is over");
-    return SOGET_STEP_FAIL;
-  }
+  if (k->state != SOGET_CALL_READY) return SOGET_STEP_MISUSE;
   if (left <= 0) {
     soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
                   c->timeout);
@@ -543,7 +543,7 @@ int soget_call_next(soget_client *c, soget_call *k, soget_err *e) {
     }
     soget_buf_reset(&k->body);
     if (soget_request_token_form(&k->body, c->client_id, c->client_secret) != 0) {
-      soget_err_set(e, "network", 0, 0, "out of memory building the token request");
+      soget_err_nomem(e, "building the token request");
       return call_fail(c, k, e);
     }
     k->headers[0] = "Content-Type: application/x-www-form-urlencoded";
@@ -561,7 +561,7 @@ int soget_call_next(soget_client *c, soget_call *k, soget_err *e) {
   {
     size_t second;
     if (soget_buf_reserve(&k->hdr, c->auth.token_len + strlen(c->api_key) + 64) != 0) {
-      soget_err_set(e, "network", 0, 0, "out of memory building the request");
+      soget_err_nomem(e, "building the request");
       return call_fail(c, k, e);
     }
     soget_buf_adds(&k->hdr, "Authorization: Bearer ");
@@ -613,6 +613,7 @@ static int plan_retry(soget_client *c, soget_call *k, double hint) {
 int soget_call_failed(soget_client *c, soget_call *k, soget_err *e) {
   int r;
   int was_token = k->state == SOGET_CALL_TOKEN_SENT;
+  if (!was_token && k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
   call_sent(k);
   if (was_token) {
     static const char prefix[] = "token request: ";
@@ -673,7 +674,7 @@ static int token_response(lua_State *L, soget_client *c, soget_call *k, long sta
   }
   if (soget_auth_set(&c->auth, tok, tl, expires_in, soget_now(), 0) != 0) {
     lua_pop(L, 1);
-    soget_err_set(e, "network", 0, 0, "out of memory storing the token");
+    soget_err_nomem(e, "storing the token");
     return call_fail(c, k, e);
   }
   lua_pop(L, 1);
@@ -689,10 +690,7 @@ int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long statu
     call_sent(k);
     return token_response(L, c, k, status, body, len, e);
   }
-  if (k->state != SOGET_CALL_API_SENT) {
-    soget_err_set(e, "http", 0, 0, "no request of this call is waiting for a response");
-    return SOGET_STEP_FAIL;
-  }
+  if (k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
   call_sent(k);
   if (status == 200) {
     if (soget_decode_page(L, body, len, k->offset, e)) {
@@ -787,9 +785,11 @@ int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long statu
 
 /* A call's state lives in a soget.Call userdata, even for the blocking
  * driver: a Lua error raised while it runs (out of memory, or lua.c's
- * "interrupted!" on Ctrl-C, which can fire at any Lua call) then leaves its
- * buffers, its hold on the client and the transport to __gc instead of
- * leaking them. The uservalue keeps the client alive as long as the call. */
+ * "interrupted!" on Ctrl-C, which can fire at any Lua call) never leaks its
+ * buffers, its hold on the client or the transport. The blocking driver
+ * frees them at once (its steps run protected, see drive_call); __gc is
+ * the net for the rest. The uservalue keeps the client alive as long as
+ * the call. */
 typedef struct lcall {
   soget_call k;
   soget_client *c;
@@ -865,29 +865,95 @@ static void drop_call(lua_State *L, int i) {
 /* The blocking driver: libcurl, and nanosleep between retries. The
  * response body is parsed in place from the transport's buffer: the hold
  * and the transport taken by push_call keep both alive and untouched
- * until drop_call, whatever Lua code runs meanwhile. */
+ * until drop_call, whatever Lua code runs meanwhile.
+ *
+ * The steps run in a protected call: when Lua raises in the middle (out of
+ * memory in the page builder, say, or a hook's error), drop_call wipes and
+ * frees the call and gives the client back at once, not at the next
+ * collection, and the error goes on as it was. A step that runs out of
+ * memory itself (SOGET_STEP_NOMEM) raises Lua's memory error the same way,
+ * after drop_call. */
+typedef struct drive {
+  soget_client *c;
+  soget_call *k;
+  soget_err *e;
+  int token_only;   /* client:token(): the token step alone */
+  int step;
+  double left;      /* token_only: the token's seconds left (-1: static) */
+} drive;
+
+/* One request and its answer, or the step that sent none. */
+static int drive_one(lua_State *L, drive *d) {
+  soget_client *c = d->c;
+  soget_call *k = d->k;
+  soget_http_response rs;
+  int step = soget_call_next(c, k, d->e);
+  if (step != SOGET_STEP_SEND) return step;
+  if (soget_transport_perform(c->tr, &k->rq, &rs, d->e) != 0)
+    return soget_call_failed(c, k, d->e);
+  return soget_call_response(L, c, k, rs.status, rs.body->data, rs.body->len,
+                             rs.retry_after, rs.redirect, d->e);
+}
+
+/* lua_pcall'ed with the drive: pushes the page (or token_only, the
+ * token), or returns nothing. */
+static int drive_steps(lua_State *L) {
+  drive *d = lua_touserdata(L, 1);
+  soget_client *c = d->c;
+  if (d->token_only) {
+    d->step = SOGET_STEP_AGAIN;
+    if (soget_auth_needs_token(&c->auth, soget_now())) {
+      d->k->state = SOGET_CALL_READY;
+      d->k->deadline = soget_now() + c->timeout;
+      d->step = drive_one(L, d);
+    }
+    if (d->step != SOGET_STEP_AGAIN || !c->auth.token) return 0;
+    /* Still held: pushing the token can run a finalizer that closes c. */
+    lua_pushlstring(L, c->auth.token, c->auth.token_len);
+    d->left = c->auth.is_static ? -1 : c->auth.renew_at - soget_now();
+    if (d->left < 0 && !c->auth.is_static) d->left = 0;
+    return 1;
+  }
+  for (;;) {
+    d->step = drive_one(L, d);
+    if (d->step == SOGET_STEP_WAIT) soget_sleep(d->k->wait);
+    else if (d->step != SOGET_STEP_AGAIN) break;
+  }
+  return d->step == SOGET_STEP_PAGE ? 1 : 0;
+}
+
+/* Runs d for the call at ki (push_call's), then drops the call. Leaves
+ * the page or token on the stack and returns 1, or returns 0 (e filled).
+ * Raises what the steps raised, and out of memory. */
+static int drive_call(lua_State *L, int ki, drive *d) {
+  int status;
+  lua_pushcfunction(L, drive_steps);
+  lua_pushlightuserdata(L, d);
+  status = lua_pcall(L, 1, 1, 0);
+  drop_call(L, ki);   /* the result moves down into its slot */
+  if (status != 0) lua_error(L);
+  if (d->e->nomem) soget_nomem(L);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
 static int client_call(lua_State *L, soget_client *c, int ci, const soget_query *q,
                        soget_err *e) {
   lcall *lc = push_call(L, c, ci);
-  soget_call *k = &lc->k;
   int ki = lua_gettop(L);
-  int step = SOGET_STEP_FAIL;
-  if (soget_call_begin(c, k, q, e) != 0) goto done;
-  for (;;) {
-    soget_http_response rs;
-    step = soget_call_next(c, k, e);
-    if (step != SOGET_STEP_SEND) break;
-    if (soget_transport_perform(c->tr, &k->rq, &rs, e) != 0)
-      step = soget_call_failed(c, k, e);
-    else
-      step = soget_call_response(L, c, k, rs.status, rs.body->data, rs.body->len,
-                                 rs.retry_after, rs.redirect, e);
-    if (step == SOGET_STEP_WAIT) soget_sleep(k->wait);
-    else if (step != SOGET_STEP_AGAIN) break;
+  drive d;
+  memset(&d, 0, sizeof d);
+  d.c = c;
+  d.k = &lc->k;
+  d.e = e;
+  if (soget_call_begin(c, &lc->k, q, e) != 0) {   /* out of memory */
+    drop_call(L, ki);
+    return soget_nomem(L);
   }
-done:
-  drop_call(L, ki);   /* the page, if any, moves down into its slot */
-  return step == SOGET_STEP_PAGE;
+  return drive_call(L, ki, &d);
 }
 
 int soget_client_fetch(lua_State *L, soget_client *c, int ci, int qi, long offset,
@@ -933,37 +999,19 @@ static int meth_stats(lua_State *L) {
  * pushes the token and returns its seconds left (-1 for a static token);
  * returns -2 with e filled when there is no token. */
 static double push_token(lua_State *L, soget_client *c, soget_err *e) {
-  lcall *lc;
-  int ki, step = SOGET_STEP_AGAIN;
-  double left;
-  lc = push_call(L, c, 1);
-  ki = lua_gettop(L);
-  if (soget_auth_needs_token(&c->auth, soget_now())) {
-    soget_call *k = &lc->k;
-    k->state = SOGET_CALL_READY;
-    k->deadline = soget_now() + c->timeout;
-    step = soget_call_next(c, k, e);
-    if (step == SOGET_STEP_SEND) {
-      soget_http_response rs;
-      if (soget_transport_perform(c->tr, &k->rq, &rs, e) != 0)
-        step = soget_call_failed(c, k, e);
-      else
-        step = soget_call_response(L, c, k, rs.status, rs.body->data, rs.body->len,
-                                   rs.retry_after, rs.redirect, e);
-    }
-  }
-  if (step != SOGET_STEP_AGAIN || !c->auth.token) {
-    if (step == SOGET_STEP_AGAIN)
+  lcall *lc = push_call(L, c, 1);
+  drive d;
+  memset(&d, 0, sizeof d);
+  d.c = c;
+  d.k = &lc->k;
+  d.e = e;
+  d.token_only = 1;
+  if (!drive_call(L, lua_gettop(L), &d)) {
+    if (d.step == SOGET_STEP_AGAIN)
       soget_err_set(e, "auth", 0, 0, "no token: the client was closed meanwhile");
-    drop_call(L, ki);
     return -2;
   }
-  /* Still held: pushing the token can run a finalizer that closes c. */
-  lua_pushlstring(L, c->auth.token, c->auth.token_len);
-  left = c->auth.is_static ? -1 : c->auth.renew_at - soget_now();
-  if (left < 0 && !c->auth.is_static) left = 0;
-  drop_call(L, ki);
-  return left;
+  return d.left;
 }
 
 /* client:token() -> token, seconds_left | nil, err
@@ -993,7 +1041,7 @@ static int meth_set_token(lua_State *L) {
   luaL_argcheck(L, ttl > 0, 3, "must be a positive number of seconds");
   /* renew_at = now + ttl: the caller's seconds_left already has a margin */
   if (soget_auth_set(&c->auth, tok, tl, 0, soget_now(), !(c->client_id && c->client_secret)) != 0)
-    return luaL_error(L, "not enough memory");
+    return soget_nomem(L);
   c->auth.renew_at = soget_now() + ttl;
   return 0;
 }
@@ -1007,6 +1055,26 @@ static lcall *checkcall(lua_State *L) {
   soget_checkclient(L, -1);   /* raises if the client was closed */
   lua_pop(L, 2);
   return lc;
+}
+
+/* A step of the call asked for out of turn (SOGET_STEP_MISUSE): a bug in
+ * the driver, raised as Lua's own libraries raise on a closed file. */
+static int call_misuse(lua_State *L, lcall *lc, const char *method) {
+  if (!lc->open || lc->k.state == SOGET_CALL_DONE)
+    return luaL_error(L, "soget.Call: %s() on a call that is over", method);
+  if (lc->k.state == SOGET_CALL_READY)
+    return luaL_error(L, "soget.Call: %s() with no request out (call request() first)",
+                      method);
+  return luaL_error(L, "soget.Call: %s() while its request waits for response() or "
+                       "failed()", method);
+}
+
+/* Out of memory in a step (SOGET_STEP_NOMEM): the call is over; its
+ * buffers are wiped and freed at once, then Lua's memory error raised. */
+static int call_nomem(lua_State *L, lcall *lc) {
+  soget_call_free(&lc->k);
+  lc->open = 0;
+  return soget_nomem(L);
 }
 
 /* client:begin(query[, offset]) -> call */
@@ -1036,9 +1104,9 @@ static int meth_begin(lua_State *L) {
   soget_read_query(L, 4, &q, offset);
   soget_err_clear(&e);
   lcall_enter(L, lc);   /* the allocations above could have closed c */
-  if (soget_call_begin(c, &lc->k, &q, &e) != 0) {
+  if (soget_call_begin(c, &lc->k, &q, &e) != 0) {   /* out of memory */
     lcall_release(lc);
-    return soget_fail(L, &e);
+    return call_nomem(L, lc);
   }
   lcall_release(lc);
   return 1;
@@ -1050,12 +1118,16 @@ static int call_request(lua_State *L) {
   lcall *lc = checkcall(L);
   soget_err e;
   const char *const *h;
+  int step;
   soget_err_clear(&e);
   /* Held while the request is copied out: its URL can be the client's own
    * token_url, and every allocation below can run a finalizer. */
   lcall_enter(L, lc);
-  if (soget_call_next(lc->c, &lc->k, &e) != SOGET_STEP_SEND) {
+  step = soget_call_next(lc->c, &lc->k, &e);
+  if (step != SOGET_STEP_SEND) {
     lcall_release(lc);
+    if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, "request");
+    if (step == SOGET_STEP_NOMEM) return call_nomem(L, lc);
     return soget_fail(L, &e);
   }
   lua_createtable(L, 0, 7);
@@ -1086,8 +1158,13 @@ static int call_request(lua_State *L) {
   return 1;
 }
 
-static int step_result(lua_State *L, lcall *lc, int step, soget_err *e) {
+static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
+                       const char *method) {
   switch (step) {
+    case SOGET_STEP_MISUSE:
+      return call_misuse(L, lc, method);
+    case SOGET_STEP_NOMEM:
+      return call_nomem(L, lc);
     case SOGET_STEP_PAGE:
       soget_getuv(L, 1);
       lua_getfield(L, -1, "client");
@@ -1125,7 +1202,7 @@ static int call_response(lua_State *L) {
   lcall_enter(L, lc);
   step = soget_call_response(L, lc->c, &lc->k, (long)status, body, len, retry_after, loc, &e);
   lcall_release(lc);
-  return step_result(L, lc, step, &e);
+  return step_result(L, lc, step, &e, "response");
 }
 
 /* call:failed(message[, kind[, retryable]]): the request got no answer.
@@ -1147,7 +1224,7 @@ static int call_failed(lua_State *L) {
   lcall_enter(L, lc);
   step = soget_call_failed(lc->c, &lc->k, &e);
   lcall_release(lc);
-  return step_result(L, lc, step, &e);
+  return step_result(L, lc, step, &e, "failed");
 }
 
 static int call_close(lua_State *L) {

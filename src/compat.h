@@ -10,6 +10,9 @@
 
 #include "lua.h"
 #include "lauxlib.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen(L, i) lua_objlen((L), (i))
@@ -55,5 +58,7 @@ void *soget_testudata(lua_State *L, int i, const char *tname);
 #else
 #define SOGET_HAS_INTEGERS 0
 #endif
+
+SOGET_HIDDEN_END
 
 #endif

@@ -3,6 +3,10 @@
 #ifndef SOGET_CURSOR_H
 #define SOGET_CURSOR_H
 
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
+
 typedef struct soget_cursor {
   long bound;        /* offsets never reach this: the smallest total seen */
   long last_offset;  /* offset of the last page asked for */
@@ -25,5 +29,7 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
  * not yielded before: a page that brought none ends the walk (a server
  * repeating units must not keep it going until its total). */
 void soget_cursor_used_up(soget_cursor *c, long fresh);
+
+SOGET_HIDDEN_END
 
 #endif

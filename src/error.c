@@ -20,6 +20,18 @@ void soget_err_clear(soget_err *e) {
   e->code[0] = '\0';
   e->message[0] = '\0';
   e->retryable = 0;
+  e->nomem = 0;
+}
+
+void soget_err_nomem(soget_err *e, const char *what) {
+  soget_err_set(e, NULL, 0, 0, "not enough memory %s", what);
+  e->code[0] = '\0';
+  e->nomem = 1;
+}
+
+int soget_nomem(lua_State *L) {
+  lua_pushliteral(L, "not enough memory");
+  return lua_error(L);
 }
 
 void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
@@ -28,6 +40,7 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
   e->kind = kind;
   e->status = status;
   e->retryable = retryable;
+  e->nomem = 0;
   va_start(ap, fmt);
   vsnprintf(e->message, sizeof e->message, fmt, ap);
   va_end(ap);
@@ -102,7 +115,8 @@ void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
       soget_err_set(e, e->kind, e->status, e->retryable, "%s",
                     "(message withheld: out of memory checking it for secrets)");
       e->code[0] = '\0';
-      continue;
+      e->nomem = 1;
+      return;
     }
     if (strcmp(enc, s) != 0) scrub_all(e, enc, strlen(enc), 1);
     soget_wipe(enc, strlen(enc));

@@ -3,15 +3,24 @@
 #ifndef SOGET_ERROR_H
 #define SOGET_ERROR_H
 
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
+
 typedef struct soget_err {
   const char *kind;   /* "network", "timeout", "tls", "auth", "http", "api", "decode" */
   long status;        /* HTTP status, 0 when none */
   char code[16];      /* API business code (R001...), "" when none */
   char message[512];
   int retryable;
+  int nomem;          /* out of memory: no kind, the driver raises (soget_nomem) */
 } soget_err;
 
 void soget_err_clear(soget_err *e);
+/* Out of memory while `what`: the Lua-free parts cannot raise, so they
+ * fill e so (kind NULL, nomem set) and the Lua-facing caller raises Lua's
+ * own memory error once it has freed what the call holds. */
+void soget_err_nomem(soget_err *e, const char *what);
 void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
                    const char *fmt, ...)
 #if defined(__GNUC__)
@@ -25,12 +34,16 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
 /* Replaces with "***" every occurrence in e of the given secrets, in every
  * form soget sends them: as they are (API key and token headers) and
  * percent-encoded (the token request's form body; its hex digits matched
- * in either case). A message cut in the middle of one loses that start. */
+ * in either case). A message cut in the middle of one loses that start.
+ * Out of memory for the encoded form, it withholds the whole message and
+ * sets e->nomem. */
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n);
 
 /* Makes message and code printable in place (see soget_printable), cut to
  * their buffers at a character boundary. Scrub before and after: escaping
  * can make bytes that were no secret read as one ("\xff" + "z-key"). */
 void soget_err_printable(soget_err *e);
+
+SOGET_HIDDEN_END
 
 #endif

@@ -3,6 +3,9 @@
 #define SOGET_ISO6346_H
 
 #include <stddef.h>
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 /* NULL when s is a valid container number (owner code, category
  * identifier U/J/Z, six-digit serial, check digit), else the reason
@@ -12,5 +15,7 @@ const char *soget_iso6346_problem(const char *s, size_t len, char *buf,
 
 /* The check digit (0..9) of the first ten characters, or -1. */
 int soget_iso6346_check_digit(const char *s);
+
+SOGET_HIDDEN_END
 
 #endif

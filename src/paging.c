@@ -130,6 +130,20 @@ static pager *checkpager(lua_State *L, int i) {
   return luaL_checkudata(L, i, SOGET_PAGER_T);
 }
 
+/* A page is a plain table: it is one of soget's when it has the
+ * soget.Page metatable (luaL_checkudata's test, for a table). */
+static void checkpage(lua_State *L, int i) {
+  int ok = 0;
+  if (lua_type(L, i) == LUA_TTABLE && lua_getmetatable(L, i)) {
+    luaL_getmetatable(L, SOGET_PAGE_T);
+    ok = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+  }
+  if (!ok)
+    luaL_argerror(L, i, lua_pushfstring(L, SOGET_PAGE_T " expected, got %s",
+                                        luaL_typename(L, i)));
+}
+
 static long opt_cap(lua_State *L, int t, const char *name) {
   lua_Number v;
   long r = 0;
@@ -151,7 +165,7 @@ static int page_iter(lua_State *L) {
   pager *pg;
   long max_items = 0, max_pages = 0, requested;
   int uv, manual = 0;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  checkpage(L, 1);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_pushnil(L);

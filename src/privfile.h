@@ -4,8 +4,13 @@
 #define SOGET_PRIVFILE_H
 
 #include "compat.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 /* Pushes the table the module exposes as soget._privfile (+1). */
 void soget_privfile_push(lua_State *L);
+
+SOGET_HIDDEN_END
 
 #endif

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 #include "buf.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 #define SOGET_REFERENCE_MAX 17   /* HandlingUnit.reference maxLength */
 #define SOGET_SPI_MAX 13         /* HandlingUnit.pswId maxLength */
@@ -44,5 +47,7 @@ const char *soget_header_value_problem(const char *s, size_t len);
 /* NULL when s may be sent as a query value, else a reason: control
  * characters are refused (they are never part of a reference). */
 const char *soget_query_value_problem(const char *s, size_t len);
+
+SOGET_HIDDEN_END
 
 #endif

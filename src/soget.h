@@ -1,5 +1,6 @@
 /* Types and functions shared between soget's C files. Everything here is
- * hidden from the shared object's symbol table except luaopen_soget. */
+ * hidden from the shared object's symbol table (visibility.h); only
+ * luaopen_soget is exported, declared SOGET_EXPORT. */
 #ifndef SOGET_H
 #define SOGET_H
 
@@ -8,6 +9,9 @@
 #include "compat.h"
 #include "error.h"
 #include "version.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 #define SOGET_NAME "soget"
 
@@ -21,12 +25,6 @@
   "https://soget-api-integration.azure-api.net/api-tracing-code/v1"
 #define SOGET_DEFAULT_TOKEN_URL \
   "https://soget-api-integration.azure-api.net/soget-connect/v1/openid-connect/token"
-
-#if defined(__GNUC__)
-#define SOGET_EXPORT __attribute__((visibility("default")))
-#else
-#define SOGET_EXPORT
-#endif
 
 /* Is the value at i the string `name`? By length and bytes: a key with a
  * NUL byte inside ("limit\0x") is not "limit". */
@@ -42,6 +40,9 @@ static inline int soget_key_is(lua_State *L, int i, const char *name) {
 
 void soget_push_error(lua_State *L, const soget_err *e);   /* +1 */
 int soget_fail(lua_State *L, const soget_err *e);          /* nil, err: 2 */
+/* Raises Lua's own memory error ("not enough memory"), as an allocation
+ * of the interpreter's would: out of memory is never a soget.Error. */
+int soget_nomem(lua_State *L);
 void soget_error_open(lua_State *L);
 
 /* ---- private registry table (lcurl style) ------------------------------ */
@@ -85,7 +86,7 @@ soget_client *soget_checkclient(lua_State *L, int i);
 void soget_check_query(lua_State *L, int i);
 /* Performs the query (normalized table at qi) at `offset` (-1: the query's
  * own) on the client c at index ci. Pushes the page and returns 1, or fills
- * e and returns 0. Raises when c was closed meanwhile. */
+ * e and returns 0. Raises when c was closed meanwhile, and out of memory. */
 int soget_client_fetch(lua_State *L, soget_client *c, int ci, int qi, long offset,
                        soget_err *e);
 /* Lua code can run in the middle of a call (any allocation can run a
@@ -115,5 +116,7 @@ void soget_page_attach(lua_State *L, int page, int ci, int qi);
 /* ---- time -------------------------------------------------------------- */
 double soget_now(void);            /* monotonic seconds */
 void soget_sleep(double seconds);
+
+SOGET_HIDDEN_END
 
 #endif

@@ -5,6 +5,9 @@
 #define SOGET_TEXT_H
 
 #include <stddef.h>
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 /* Number of code points in s when it is valid UTF-8 (no overlong forms,
  * no surrogates, nothing above U+10FFFF), else (size_t)-1. */
@@ -21,5 +24,7 @@ size_t soget_utf8_count(const char *s, size_t len);
  * they are (a multi-line text's layout). Returns the length written. */
 size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
                        int keep_lines);
+
+SOGET_HIDDEN_END
 
 #endif

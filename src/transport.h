@@ -8,6 +8,9 @@
 #include "error.h"
 #include "auth.h"
 #include "version.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
 
 typedef struct soget_http_request {
   int post;                    /* 0: GET, 1: POST (form body) */
@@ -42,7 +45,11 @@ void soget_transport_free(soget_transport *t);
 int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file);
 
 /* 0: an HTTP response arrived (any status). -1: no usable response; e says
- * why, with kind "network", "timeout" or "tls". */
+ * why, with kind "network", "timeout" or "tls", "http" for a size limit,
+ * or e->nomem when soget's own memory ran out (building the request,
+ * growing the body buffer). libcurl's CURLE_OUT_OF_MEMORY stays a
+ * transport error: libcurl also reports some of its header size limits so,
+ * which a server controls. */
 int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
                             soget_http_response *rs, soget_err *e);
 
@@ -91,5 +98,7 @@ const char *soget_default_user_agent(void);
 
 /* Counters for tests and stats: connections libcurl opened. */
 long soget_transport_connections(const soget_transport *t);
+
+SOGET_HIDDEN_END
 
 #endif

@@ -2,7 +2,7 @@
  * TLS session reuse; more handles with the same settings for drivers that
  * run several exchanges at once (bulk.c). Callbacks never call into Lua
  * and never raise; when memory runs out or the body passes its cap they
- * return 0 and curl fails cleanly. */
+ * return 0 and curl fails cleanly, and the error says which. */
 #include "transport.h"
 
 #include <curl/curl.h>
@@ -18,6 +18,7 @@ struct soget_xfer {
   int post;
   soget_buf body;
   int too_large;
+  int nomem;                   /* the body buffer could not grow */
   double retry_after;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -34,6 +35,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   if (soget_buf_add(&t->body, p, len) != 0) {
     if (t->body.limit && t->body.len + len > t->body.limit) t->too_large = 1;
+    else t->nomem = 1;
     return 0;
   }
   return len;
@@ -265,6 +267,7 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   drop_request(x);   /* a previous exchange that never finished */
   soget_buf_reset(&x->body);
   x->too_large = 0;
+  x->nomem = 0;
   x->retry_after = -1;
   x->errbuf[0] = '\0';
 
@@ -272,7 +275,7 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
     tmp = curl_slist_append(x->hdrs, *h);
     if (!tmp) {
       drop_request(x);
-      soget_err_set(e, "network", 0, 0, "out of memory building the request");
+      soget_err_nomem(e, "building the request");
       return -1;
     }
     x->hdrs = tmp;
@@ -312,6 +315,11 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
       soget_err_set(e, "http", status, 0,
                     "response body is larger than max_response_size (%lu bytes)",
                     (unsigned long)x->body.limit);
+      return -1;
+    }
+    if (x->nomem) {   /* what the body holds is of no use: give it back */
+      soget_buf_free(&x->body);
+      soget_err_nomem(e, "reading the response body");
       return -1;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -277,8 +277,11 @@ local function send(req, o)
     ctx = { soget_request = rq },
   })
   local status, body = res.status, res.body or ""
-  -- nginx's own failures come back truncated, with its 502 or 504 and no
-  -- body; an answer cut short by the upstream is truncated too.
+  -- The kinds are those of the C transport for the same failure. nginx's
+  -- own failures come back truncated, with its 502 or 504 and no body; an
+  -- answer cut short by the upstream is truncated too. nginx reports a TLS
+  -- failure as it reports a refused or reset connection (a 502, the
+  -- reason only in its error log), so it is "network" here, not "tls".
   if res.truncated then
     if body == "" and status == 504 then
       return nil, "the upstream did not answer in time (proxy_read_timeout)", "timeout", true
@@ -288,9 +291,10 @@ local function send(req, o)
     end
     return nil, "the response was cut short", "network", true
   end
+  -- A size limit, never retried.
   if #body > o.max_response_size then
-    return nil, ("response of %d bytes is over max_response_size (%d)"):format(
-      #body, o.max_response_size), "network", false
+    return nil, ("response body is larger than max_response_size (%d bytes)"):format(
+      o.max_response_size), "http", false
   end
   local h = res.header or {}
   return status, body, first(h["Retry-After"]), first(h["Location"])

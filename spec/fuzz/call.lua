@@ -2,7 +2,10 @@
 -- one soget.Call, without network. The input chooses the HTTP status of the
 -- token answer and of the API answer, a Retry-After and a Location, and
 -- holds both bodies. Every call must end within a few steps with a page or
--- a soget.Error of a known kind that contains no secret.
+-- a soget.Error of a known kind that contains no secret. A step asked for
+-- out of turn (the input chooses one, and every step after the end is
+-- tried) must raise the Call's own error, change nothing, and never be
+-- taken for a crash or for a failure of the call.
 local soget = require "soget"
 
 local SECRET, KEY = "fz-client-secret-Q7w2", "fz-api-key-K9x4"
@@ -32,6 +35,14 @@ local function check_err(err, where)
   end
 end
 
+-- fn(call, ...) must raise soget.Call's misuse error.
+local function misuse(where, fn, ...)
+  local ok, msg = pcall(fn, ...)
+  assert(not ok, where .. ": a step out of turn did not raise")
+  assert(type(msg) == "string" and msg:find("^soget%.Call: %a+%(%) "),
+    where .. ": not the misuse error: " .. tostring(msg))
+end
+
 return function(data)
   local b1, b2, b3 = data:byte(1, 3)
   if not b3 then return end
@@ -43,6 +54,9 @@ return function(data)
   local astatus = STATUS[b2 % #STATUS + 1]
   local ra = RETRY_AFTER[b3 % #RETRY_AFTER + 1] or nil
   local loc = LOCATION[(b3 // #RETRY_AFTER) % #LOCATION + 1] or nil
+  -- 0: no probe; 1: an answer before the first request; 2: a second
+  -- request while one is out; 3: both
+  local probe = (b1 // #STATUS) % 4
 
   local c = soget.client{
     client_id = "fz-id", client_secret = SECRET, api_key = KEY,
@@ -50,10 +64,15 @@ return function(data)
     retries = 2, timeout = 3600,
   }
   local call = c:begin{ reference = "CGMU2436601", limit = 10 }
+  if probe % 2 == 1 then
+    misuse("response first", call.response, call, tstatus, tbody)
+    misuse("failed first", call.failed, call, "refused")
+  end
   local ended = false
   for _ = 1, MAX_STEPS do
     local req, err = call:request()
     if not req then check_err(err, "request"); ended = true; break end
+    if probe >= 2 then misuse("second request", call.request, call) end
     for name, v in pairs(req.headers) do
       assert(not v:find("[%z\r\n]"), "header " .. name .. " holds a line break or NUL")
     end
@@ -73,6 +92,9 @@ return function(data)
     assert(type(wait) == "number" and wait >= 0 and wait <= 60, "wait " .. tostring(wait))
   end
   assert(ended, "the call did not end within " .. MAX_STEPS .. " steps")
+  misuse("request after the end", call.request, call)
+  misuse("response after the end", call.response, call, astatus, abody, ra, loc)
+  misuse("failed after the end", call.failed, call, "refused", "timeout")
   call:close()
   c:close()
 end

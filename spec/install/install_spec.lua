@@ -17,6 +17,20 @@ local function load_from(cpath)
   return sh.run(sh.quote(sh.lua) .. " -e " .. sh.quote(code), 60)
 end
 
+-- The functions a shared object exports: the names nm -D --defined-only
+-- lists as T or W (text, weak), sorted.
+local function exported_functions(so)
+  assert.is_true(sh.have("nm"), "nm is needed (Debian package binutils)")
+  local out = sh.check("nm -D --defined-only " .. sh.quote(so))
+  local names = {}
+  for line in out:gmatch("[^\n]+") do
+    local kind, name = line:match("^%x*%s+(%a)%s+(%S+)$")
+    if kind == "T" or kind == "W" then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
 -- -I flags for the runtime's headers from pkg-config (empty when unknown).
 local function lua_incdir()
   local p = io.popen("pkg-config --cflags-only-I " .. sh.pc .. " 2>/dev/null")
@@ -91,12 +105,16 @@ describe("installing", function()
     local code, out = load_from(tmp .. "/tree/lib/lua/" .. sh.abi .. "/?.so")
     assert.are.equal(0, code, out)
     assert.are.equal(expected, out)
+    -- LuaRocks compiles without -fvisibility=hidden: the headers hide the
+    -- module's own functions all the same.
+    assert.are.same({ "luaopen_soget" }, exported_functions(so))
   end)
 
   it("with make install PREFIX=...", function()
     sh.check("make install LUA_VERSION=" .. sh.runtime .. " PREFIX=" .. sh.quote(tmp))
     local dir = tmp .. "/lib/lua/" .. sh.abi
     assert.is_true(sh.exists(dir .. "/soget.so"))
+    assert.are.same({ "luaopen_soget" }, exported_functions(dir .. "/soget.so"))
     assert.is_true(sh.exists(tmp .. "/share/lua/" .. sh.abi .. "/soget/ngx.lua"))
     assert.is_true(sh.exists(tmp .. "/bin/soget"))
     local code, out = load_from(dir .. "/?.so")

@@ -155,3 +155,111 @@ describe("soget.Call", function()
     assert.has_error(function() call:request() end)
   end)
 end)
+
+-- A step asked for out of turn is a bug in the driver: it raises, as
+-- Lua's own libraries raise on a closed file, and never reads as a
+-- failure of the call (nil, err).
+describe("soget.Call used out of turn", function()
+  before_each(function() S.reset() end)
+
+  -- The message of the error fn raises (it must raise).
+  local function raised(fn, ...)
+    local ok, msg = pcall(fn, ...)
+    assert.is_false(ok, "did not raise")
+    assert.are.equal("string", type(msg))
+    return msg
+  end
+
+  local function finished(c)
+    c:set_token("tok", 60)
+    local call = c:begin("CGMU2436601")
+    assert.are.equal("api", assert(call:request()).kind)
+    local page = call:response(200, '{"total":0,"returned":0,"first":0,"items":[]}')
+    assert.are.equal(0, page.total)
+    return call
+  end
+
+  it("raises on every step after a page", function()
+    local c = S.client()
+    local call = finished(c)
+    assert.truthy(tostring(call):find("(done)", 1, true))
+    local msg = raised(call.request, call)
+    assert.truthy(msg:find("soget.Call: request() on a call that is over", 1, true), msg)
+    msg = raised(call.response, call, 200, "{}")
+    assert.truthy(msg:find("soget.Call: response() on a call that is over", 1, true), msg)
+    msg = raised(call.failed, call, "connection refused")
+    assert.truthy(msg:find("soget.Call: failed() on a call that is over", 1, true), msg)
+    c:close()
+  end)
+
+  it("raises on every step after a failure, whose error it returned once", function()
+    local c = S.client{ retries = 0 }
+    c:set_token("tok", 60)
+    local call = c:begin("CGMU2436601")
+    assert(call:request())
+    local page, err = call:response(400, '{"code":"R003","message":"bad"}')
+    assert.is_nil(page)
+    assert.are.equal("api", err.kind)
+    raised(call.request, call)
+    raised(call.response, call, 400, "{}")
+    raised(call.failed, call, "x")
+    c:close()
+  end)
+
+  it("raises after a runtime failure request() itself returned (the deadline)", function()
+    local c = S.client{ timeout = 0.001 }
+    c:set_token("tok", 60)
+    local call = c:begin("CGMU2436601")
+    os.execute("sleep 0.05")
+    local req, err = call:request()
+    assert.is_nil(req)
+    assert.are.equal("timeout", err.kind)
+    local msg = raised(call.request, call)
+    assert.truthy(msg:find("on a call that is over", 1, true), msg)
+    c:close()
+  end)
+
+  it("raises on an answer when no request is out, and leaves the call usable", function()
+    local c = S.client()
+    c:set_token("tok", 60)
+    local call = c:begin("CGMU2436601")
+    local msg = raised(call.response, call, 200, "{}")
+    assert.truthy(msg:find("soget.Call: response() with no request out", 1, true), msg)
+    msg = raised(call.failed, call, "refused")
+    assert.truthy(msg:find("soget.Call: failed() with no request out", 1, true), msg)
+    assert.truthy(tostring(call):find("(pending)", 1, true))
+    -- nothing changed: the call goes on as if the misuse never happened
+    local req = assert(call:request())
+    assert.are.equal("api", req.kind)
+    assert.are.equal(0, S.stats().api_requests)   -- and nothing was sent
+    c:close()
+  end)
+
+  it("raises on a second request() while the first waits for its answer", function()
+    local c = S.client()
+    c:set_token("tok", 60)
+    local call = c:begin("CGMU2436601")
+    assert(call:request())
+    local msg = raised(call.request, call)
+    assert.truthy(msg:find("soget.Call: request() while its request waits for response() "
+      .. "or failed()", 1, true), msg)
+    assert.are.equal(1, c:stats().api_requests)   -- the refused one was not counted
+    local page = call:response(200, '{"total":0,"returned":0,"first":0,"items":[]}')
+    assert.are.equal(0, page.total)
+    c:close()
+  end)
+
+  it("raises on every step once closed", function()
+    local c = S.client()
+    c:set_token("tok", 60)
+    local call = c:begin("CGMU2436601")
+    assert(call:request())
+    call:close()
+    call:close()   -- idempotent
+    assert.truthy(tostring(call):find("(done)", 1, true))
+    raised(call.request, call)
+    raised(call.response, call, 200, "{}")
+    raised(call.failed, call, "x")
+    c:close()
+  end)
+end)

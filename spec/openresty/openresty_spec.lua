@@ -133,6 +133,22 @@ describe("soget.ngx in nginx", function()
       assert.truthy(v.error.message:find("cut short", 1, true))
     end)
 
+    it("reports a body over max_response_size as the C transport does: a size limit", function()
+      local v = probe(srv, "huge:bytes=100000", "&max=4096")
+      assert.are.equal("http", v.error.kind)
+      assert.is_false(v.error.retryable)
+      assert.are.equal(1, S.stats().api_requests)   -- not retried
+      -- the blocking client, for the same answer
+      local c = S.client{ base_url = S.fault_base("huge:bytes=100000"), max_response_size = 4096 }
+      local page, err = c:handling_units("CGMU2436601")
+      c:close()
+      assert.is_nil(page)
+      assert.are.equal(err.kind, v.error.kind)
+      assert.are.equal(err.retryable, v.error.retryable)
+      assert.are.equal(err.message, v.error.message)
+      assert.are.equal("response body is larger than max_response_size (4096 bytes)", err.message)
+    end)
+
     it("passes the API's errors through as soget errors", function()
       local v = probe(srv, "500")
       assert.are.equal("http", v.error.kind)
@@ -217,6 +233,67 @@ describe("soget.ngx in nginx", function()
       local results, seconds = N.parallel(urls, 5)
       for _, r in ipairs(results) do assert.are.equal(200, r.status) end
       assert.truthy(seconds >= 0.95, ("5 blocking lookups took %.2f s"):format(seconds))
+    end)
+  end)
+
+  -- Failures without an answer get the kind the C transport gives them.
+  describe("when the upstream does not answer", function()
+    local function blocking(opts)
+      local c = S.client(opts)
+      local page, err = c:handling_units("CGMU2436601")
+      c:close()
+      assert.is_nil(page)
+      return err
+    end
+
+    it("in time: kind timeout, as a libcurl timeout", function()
+      local srv = N.start{ workers = 1, read_timeout = "1s" }
+      local ok, v = pcall(probe, srv, "delay:ms=2500", "&retries=0")
+      stop(srv)
+      assert(ok, v)
+      assert.are.equal("timeout", v.error.kind)
+      assert.is_true(v.error.retryable)
+      assert.truthy(v.error.message:find("proxy_read_timeout", 1, true), v.error.message)
+      local err = blocking{ base_url = S.fault_base("delay:ms=2500"), timeout = 1, retries = 0 }
+      assert.are.equal(v.error.kind, err.kind)
+      assert.are.equal(v.error.retryable, err.retryable)
+    end)
+
+    it("at all (nothing listening): kind network, retryable, as a refused connection", function()
+      local port = N.free_port({})
+      local base = "https://127.0.0.1:" .. port .. "/api-tracing-code/v1"
+      local srv = N.start{ workers = 1, base_url = base }
+      local ok, v = pcall(probe, srv, "", "&retries=0")
+      stop(srv)
+      assert(ok, v)
+      assert.are.equal("network", v.error.kind)
+      assert.is_true(v.error.retryable)
+      local err = blocking{ base_url = base, retries = 0 }
+      assert.are.equal(v.error.kind, err.kind)
+      assert.are.equal(v.error.retryable, err.retryable)
+    end)
+
+    -- nginx reports a failed handshake as it reports a refused connection
+    -- (a 502 without a body, the reason in its error log only): the one
+    -- failure whose kind differs from the C transport's ("tls").
+    it("over TLS it cannot trust: kind network, the reason in nginx's error log", function()
+      local dir = S.popen_read("mktemp -d"):gsub("%s+$", "")
+      assert(os.execute("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other-ca"
+        .. " -keyout " .. S.shell_quote(dir .. "/key.pem") .. " -out "
+        .. S.shell_quote(dir .. "/ca.pem") .. " >/dev/null 2>&1"))
+      local srv = N.start{ workers = 1, ca_file = dir .. "/ca.pem" }
+      local ok, v = pcall(probe, srv, "", "&retries=0")
+      local log = srv.log()
+      stop(srv)
+      local err = blocking{ ca_file = dir .. "/ca.pem", retries = 0 }
+      os.execute("rm -rf " .. S.shell_quote(dir))
+      assert(ok, v)
+      assert.are.equal("network", v.error.kind)
+      assert.truthy(v.error.message:find("TLS failure: see the nginx error log", 1, true),
+        v.error.message)
+      assert.truthy(log:find("certificate verify", 1, true), log)
+      assert.are.equal("tls", err.kind)
+      assert.truthy(err.message:find("certificate", 1, true), err.message)
     end)
   end)
 

@@ -1,4 +1,5 @@
--- Test endpoint of spec/openresty (GET /t/lookup?ref=R[&fault=SPEC][&retries=N]):
+-- Test endpoint of spec/openresty
+-- (GET /t/lookup?ref=R[&fault=SPEC][&retries=N][&max=BYTES]):
 -- one sng.handling_units call through the example's driver settings, with a
 -- sandbox fault in front of the API path; answers what came back as JSON.
 local soget = require "soget"
@@ -22,7 +23,8 @@ function M.lookup()
     clients[key] = c
   end
   local t0 = ngx.now()
-  local page, err = sng.handling_units(c, { reference = a.ref or "CGMU2436601" })
+  local page, err = sng.handling_units(c, { reference = a.ref or "CGMU2436601" },
+    a.max and { max_response_size = tonumber(a.max) } or nil)
   ngx.update_time()
   local out = { seconds = ngx.now() - t0, stats = c:stats() }
   if page then

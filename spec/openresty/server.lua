@@ -51,6 +51,7 @@ function M.ensure_module()
   error("make LUA_VERSION=jit failed and there is no " .. MODULE_DIR .. "/soget.so")
 end
 
+-- A 127.0.0.1 port nothing listens on (none of `taken`).
 local function free_port(taken)
   local script = [[
 for i in $(seq 1 200); do
@@ -62,6 +63,7 @@ exit 1]]
   local p = tonumber(read("bash -c " .. q(script) .. " " .. q(table.concat(taken, " "))))
   return assert(p, "no free port")
 end
+M.free_port = free_port
 
 -- Replaces `from` (exactly once) in the example's text.
 local function swap(text, from, to)
@@ -90,6 +92,9 @@ local function conf(o)
   t = swap(t, "proxy_ssl_name soget-api-integration.azure-api.net;", "proxy_ssl_name localhost;")
   t = swap(t, "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
     'proxy_ssl_trusted_certificate "' .. o.ca_file .. '";')
+  if o.read_timeout then
+    t = swap(t, "proxy_read_timeout 10s;", "proxy_read_timeout " .. o.read_timeout .. ";")
+  end
   t = swap(t, "listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. o.port .. " reuseport;\n\n"
     .. '        location = /t/lookup { content_by_lua_block { require("probe").lookup() } }\n'
     .. '        location = /t/options { content_by_lua_block { require("probe").options() } }')
@@ -110,9 +115,10 @@ local function conf(o)
   return t:sub(1, last - 1) .. extra
 end
 
--- Starts nginx. o: workers (1), base_url, token_url (default: the
--- sandbox's from the environment). Returns a server: url, blocking_url,
--- pid, dir, stop().
+-- Starts nginx. o: workers (1), base_url, token_url, ca_file (default: the
+-- sandbox's from the environment; the upstream is base_url's host and
+-- port), read_timeout (nginx's proxy_read_timeout, default the example's).
+-- Returns a server: url, blocking_url, pid, dir, stop().
 function M.start(o)
   o = o or {}
   M.ensure_module()
