@@ -47,6 +47,7 @@ build = {
         "src/cursor.c",
         "src/decode.c",
         "src/error.c",
+        "src/facts.c",
         "src/iso6346.c",
         "src/paging.c",
         "src/privfile.c",
