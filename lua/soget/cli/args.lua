@@ -77,13 +77,10 @@ end
 -- the command concerned; --version raises an exit.OK one carrying the
 -- version. --help and `help` print and exit (argparse's own).
 function M.parser()
-  local argparse = (function()
-    local ok, mod = pcall(require, "argparse")
-    if not ok then
-      exit.fail(exit.CONFIG, "the argparse module is missing (Debian: apt-get install lua-argparse)")
-    end
-    return mod
-  end)()
+  local ok, argparse = pcall(require, "argparse")
+  if not ok then
+    exit.fail(exit.CONFIG, "the argparse module is missing (Debian: apt-get install lua-argparse)")
+  end
   local limits = soget.limits
 
   local parser = argparse(output.PROGRAM)
