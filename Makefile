@@ -125,12 +125,21 @@ sandbox:
 sandbox-stop:
 	@sandbox/run stop
 
+# Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...); the
+# command learns where the Lua files and the module went.
+LUA_FILES = $(sort $(shell find lua -name '*.lua'))
 install: $(MODULE)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/soget.so
-	install -d $(DESTDIR)$(LUADIR)/soget
-	install -m 0644 lua/soget/ngx.lua $(DESTDIR)$(LUADIR)/soget/ngx.lua
-	sed '1s|^#!.*|#!/usr/bin/env $(LUA)|' bin/soget > $(DESTDIR)$(BINDIR)/soget
+	@set -e; for f in $(LUA_FILES); do \
+	  to=$(DESTDIR)$(LUADIR)/$${f#lua/}; \
+	  echo "install -m 0644 $$f $$to"; \
+	  install -d "$${to%/*}"; install -m 0644 "$$f" "$$to"; \
+	done
+	sed -e '1s|^#!.*|#!/usr/bin/env $(LUA)|' \
+	  -e 's|^local LUADIR, LIBDIR .*|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' \
+	  bin/soget > $(DESTDIR)$(BINDIR)/soget
+	grep -q '^local LUADIR, LIBDIR = "' $(DESTDIR)$(BINDIR)/soget
 	chmod 0755 $(DESTDIR)$(BINDIR)/soget
 
 clean:

@@ -43,7 +43,7 @@
 
 #define BULK_T "soget.Bulk"
 #define BULK_DEFAULT 8
-#define BULK_MAX 64
+#define BULK_MAX SOGET_BULK_MAX
 #define POLL_MAX_MS 1000   /* longest single wait; timers and curl wake earlier */
 
 /* ---- the pool: owned by the client's transport --------------------------- */

@@ -143,16 +143,44 @@ static int meth_tostring(lua_State *L) {
 
 /* ---- options ------------------------------------------------------------ */
 
-static const char *const option_names[] = {
-    "client_id", "client_secret", "access_token", "api_key",   "base_url",
-    "token_url", "timeout",       "connect_timeout", "retries", "verify_tls",
-    "ca_file",   "user_agent",    "max_response_size", "gzip", NULL};
+#define STR(n, e, is_secret) \
+  {.name = n, .type = SOGET_OPT_STRING, .env = e, .secret = is_secret}
+#define NUM(n, lo, hi, is_whole) \
+  {.name = n, .type = SOGET_OPT_NUMBER, .min = lo, .max = hi, .whole = is_whole}
+#define BOOL(n) {.name = n, .type = SOGET_OPT_BOOLEAN}
+const soget_option soget_options[] = {
+    STR("client_id", "SOGET_CLIENT_ID", 0),
+    STR("client_secret", "SOGET_CLIENT_SECRET", 1),
+    STR("access_token", "SOGET_ACCESS_TOKEN", 1),
+    STR("api_key", "SOGET_API_KEY", 1),
+    STR("base_url", "SOGET_BASE_URL", 0),
+    STR("token_url", "SOGET_TOKEN_URL", 0),
+    STR("ca_file", "SOGET_CA_FILE", 0),
+    BOOL("verify_tls"),
+    NUM("timeout", 0.001, 86400, 0),
+    NUM("connect_timeout", 0.001, 86400, 0),
+    NUM("retries", 0, MAX_RETRIES, 1),
+    STR("user_agent", NULL, 0),
+    NUM("max_response_size", 1024, 1073741824.0, 0),
+    BOOL("gzip"),
+    {.name = NULL}};
+#undef STR
+#undef NUM
+#undef BOOL
 
-/* A string option from the table at 1, or from the environment. Raises on
- * a wrong type; `header` also refuses what cannot go into a header. */
-static const char *opt_string(lua_State *L, const char *name, const char *env,
-                              int header, size_t *len) {
-  const char *s = NULL;
+static const soget_option *option(const char *name) {
+  const soget_option *o;
+  for (o = soget_options; o->name; o++)
+    if (strcmp(o->name, name) == 0) return o;
+  return o;   /* the terminator: no environment variable, no range */
+}
+
+/* A string option from the table at 1, or from its environment variable.
+ * Raises on a wrong type; `header` also refuses what cannot go into a
+ * header. */
+static const char *opt_string(lua_State *L, const char *name, int header,
+                              size_t *len) {
+  const char *s = NULL, *env = option(name)->env;
   int from_env = 0;
   lua_getfield(L, 1, name);
   if (!lua_isnil(L, -1)) {
@@ -194,8 +222,9 @@ static char *dup_or_raise(lua_State *L, soget_client *c, const char *s) {
   return d;
 }
 
-static double opt_number(lua_State *L, const char *name, double dflt, double lo,
-                         double hi) {
+/* A number option in its range (soget_options). */
+static double opt_number(lua_State *L, const char *name, double dflt) {
+  const soget_option *o = option(name);
   double v = dflt;
   lua_getfield(L, 1, name);
   if (!lua_isnil(L, -1)) {
@@ -203,11 +232,13 @@ static double opt_number(lua_State *L, const char *name, double dflt, double lo,
       luaL_error(L, "soget.client: option '%s' must be a number, got %s", name,
                  luaL_typename(L, -1));
     v = lua_tonumber(L, -1);
-    if (!(v >= lo && v <= hi)) {
+    if (!(v >= o->min && v <= o->max)) {
       char range[64];
-      snprintf(range, sizeof range, "between %g and %g", lo, hi);
+      snprintf(range, sizeof range, "between %g and %g", o->min, o->max);
       luaL_error(L, "soget.client: option '%s' must be %s", name, range);
     }
+    if (o->whole && v != floor(v))
+      luaL_error(L, "soget.client: option '%s' must be an integer", name);
   }
   lua_pop(L, 1);
   return v;
@@ -258,8 +289,8 @@ int soget_client_new(lua_State *L) {
   while (lua_next(L, 1)) {
     int i, known = 0;
     lua_pop(L, 1);
-    for (i = 0; option_names[i]; i++)
-      if (soget_key_is(L, -1, option_names[i])) known = 1;
+    for (i = 0; soget_options[i].name; i++)
+      if (soget_key_is(L, -1, soget_options[i].name)) known = 1;
     if (!known) {
       if (lua_type(L, -1) == LUA_TSTRING)
         return luaL_error(L, "soget.client: unknown option '%s'", lua_tostring(L, -1));
@@ -268,14 +299,14 @@ int soget_client_new(lua_State *L) {
     }
   }
 
-  id = opt_string(L, "client_id", "SOGET_CLIENT_ID", 0, &idl);
-  secret = opt_string(L, "client_secret", "SOGET_CLIENT_SECRET", 0, &sl);
-  token = opt_string(L, "access_token", "SOGET_ACCESS_TOKEN", 1, &tl);
-  key = opt_string(L, "api_key", "SOGET_API_KEY", 1, &kl);
-  base = opt_string(L, "base_url", "SOGET_BASE_URL", 0, &bl);
-  turl = opt_string(L, "token_url", "SOGET_TOKEN_URL", 0, &ul);
-  ca = opt_string(L, "ca_file", "SOGET_CA_FILE", 0, &cl);
-  ua = opt_string(L, "user_agent", NULL, 1, &ual);
+  id = opt_string(L, "client_id", 0, &idl);
+  secret = opt_string(L, "client_secret", 0, &sl);
+  token = opt_string(L, "access_token", 1, &tl);
+  key = opt_string(L, "api_key", 1, &kl);
+  base = opt_string(L, "base_url", 0, &bl);
+  turl = opt_string(L, "token_url", 0, &ul);
+  ca = opt_string(L, "ca_file", 0, &cl);
+  ua = opt_string(L, "user_agent", 1, &ual);
   if (!base) base = SOGET_DEFAULT_BASE_URL;
   if (!turl) turl = SOGET_DEFAULT_TOKEN_URL;
   if ((why = url_problem(base)) != NULL)
@@ -299,13 +330,11 @@ int soget_client_new(lua_State *L) {
   lua_newtable(L);
   soget_setuv(L, -2);
 
-  c->timeout = opt_number(L, "timeout", DEFAULT_TIMEOUT, 0.001, 86400);
-  c->connect_timeout = opt_number(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0.001, 86400);
-  retries = opt_number(L, "retries", DEFAULT_RETRIES, 0, MAX_RETRIES);
-  if (retries != floor(retries))
-    return luaL_error(L, "soget.client: option 'retries' must be an integer");
+  c->timeout = opt_number(L, "timeout", DEFAULT_TIMEOUT);
+  c->connect_timeout = opt_number(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT);
+  retries = opt_number(L, "retries", DEFAULT_RETRIES);
   c->retries = (int)retries;
-  max_resp = opt_number(L, "max_response_size", DEFAULT_MAX_RESPONSE, 1024, 1073741824.0);
+  max_resp = opt_number(L, "max_response_size", DEFAULT_MAX_RESPONSE);
   c->max_response = (size_t)max_resp;
   c->verify_tls = opt_bool(L, "verify_tls", 1);
   c->gzip = opt_bool(L, "gzip", 1);

@@ -177,6 +177,23 @@ static const field page_f[] = {FLD(total, F_INT, NULL),
                                FLD(items, F_ARRAY, &HandlingUnit)};
 SCHEMA(HandlingUnitItemsResponseModel, page_f);
 
+static void add_array_fields(lua_State *L, const schema *s) {
+  int i;
+  for (i = 0; i < s->n; i++) {
+    const field *f = &s->fields[i];
+    if (f->type == F_ARRAY) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, f->name);
+    }
+    if (f->sub) add_array_fields(L, f->sub);   /* the schema has no cycles */
+  }
+}
+
+void soget_decode_push_array_fields(lua_State *L) {
+  lua_newtable(L);
+  add_array_fields(L, &HandlingUnitItemsResponseModel);
+}
+
 /* ---- the walk over cjson's output -------------------------------------- */
 
 #define MAX_PATH 16   /* the schema is 6 levels deep */

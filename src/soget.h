@@ -75,9 +75,27 @@ int soget_decode_error_fields(lua_State *L, const char *body, size_t len,
 double soget_decode_token(lua_State *L, const char *body, size_t len,
                           soget_err *e);
 
+/* Pushes the set of the schema's array fields ({events = true, ...}):
+ * always tables in a decoded page, whatever the body held. */
+void soget_decode_push_array_fields(lua_State *L);
+
 /* ---- client.c / paging.c ----------------------------------------------- */
 
 typedef struct soget_client soget_client;
+
+/* The client's options, in the order soget.client documents them, ending
+ * with a NULL name: soget.client reads them by this list, soget.options
+ * shows it to programs built on the module (facts.c). */
+enum { SOGET_OPT_STRING, SOGET_OPT_NUMBER, SOGET_OPT_BOOLEAN };
+typedef struct soget_option {
+  const char *name;
+  int type;            /* SOGET_OPT_* */
+  const char *env;     /* read when the option is not given, or NULL */
+  int secret;          /* a credential: never shown */
+  double min, max;     /* numbers: the range accepted */
+  int whole;           /* numbers: whole numbers only */
+} soget_option;
+extern const soget_option soget_options[];
 
 void soget_client_open(lua_State *L);
 soget_client *soget_checkclient(lua_State *L, int i);
@@ -106,7 +124,12 @@ int soget_client_new(lua_State *L);     /* soget.client{...} */
 struct soget_transport *soget_client_transport(soget_client *c);
 
 /* ---- bulk.c: client:handling_units_many(queries[, options]) ------------- */
+#define SOGET_BULK_MAX 64   /* the largest concurrency */
 int soget_client_handling_units_many(lua_State *L);
+
+/* ---- facts.c: soget.limits, soget.options, soget.array_fields and
+ * soget.check_query, set on the module table at the top of the stack ---- */
+void soget_facts_open(lua_State *L);
 
 void soget_paging_open(lua_State *L);
 /* Sets the soget.Page metatable and records its client and query (the

@@ -31,6 +31,37 @@ local function exported_functions(so)
   return names
 end
 
+-- Every Lua file under lua/, relative to it (soget/ngx.lua, soget/cli/...).
+local function lua_files()
+  local t = {}
+  local p = assert(io.popen("cd lua && find . -name '*.lua' | sort"))
+  for line in p:lines() do t[#t + 1] = line:gsub("^%./", "") end
+  p:close()
+  return t
+end
+
+-- Runs an installed soget command from another directory, with no Lua
+-- paths from the environment but those of paths ({LUA_PATH = ...}).
+-- interpreter: the one to run program with (default: its #! line's).
+local function run_installed(program, args, paths, interpreter)
+  local cmd = "cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4"
+    .. " -u SOGET_MODULE_DIR"
+  for k, v in pairs(paths or {}) do cmd = cmd .. " " .. k .. "=" .. sh.quote(v) end
+  if interpreter then cmd = cmd .. " " .. sh.quote(interpreter) end
+  return sh.run(cmd .. " " .. sh.quote(program) .. " " .. args, 60)
+end
+
+-- The installed command: its help, and a command that needs the module.
+local function check_installed_command(program, paths, interpreter)
+  local code, out = run_installed(program, "--help", paths, interpreter)
+  assert.are.equal(0, code, out)
+  assert.truthy(out:find("^Usage: soget"), out)
+  assert.truthy(out:find("Exit codes:", 1, true), out)
+  code, out = run_installed(program, "check CSQU3054383", paths, interpreter)
+  assert.are.equal(0, code, out)
+  assert.are.equal("CSQU3054383: valid ISO 6346 container number\n", out)
+end
+
 -- -I flags for the runtime's headers from pkg-config (empty when unknown).
 local function lua_incdir()
   local p = io.popen("pkg-config --cflags-only-I " .. sh.pc .. " 2>/dev/null")
@@ -62,6 +93,21 @@ describe("the rockspec", function()
     assert.are.equal("builtin", rockspec.build.type)
     assert.are.same({ "curl", "yajl" }, rockspec.build.modules.soget.libraries)
     assert.are.equal("busted", rockspec.test.type)
+  end)
+
+  it("installs every Lua file, the soget command's modules included", function()
+    local want = {}
+    for _, f in ipairs(lua_files()) do
+      local name = f:gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+      want[name] = "lua/" .. f
+    end
+    local got = {}
+    for name, m in pairs(rockspec.build.modules) do
+      if type(m) == "string" then got[name] = m end
+    end
+    assert.are.same(want, got)
+    assert.are.equal("lua/soget/cli/init.lua", got["soget.cli"])
+    assert.are.same({ soget = "bin/soget" }, rockspec.build.install.bin)
   end)
 
   it("builds lua_soget.c and every src/*.c", function()
@@ -99,15 +145,33 @@ describe("installing", function()
     sh.check(cmd)
     local so = tmp .. "/tree/lib/lua/" .. sh.abi .. "/soget.so"
     assert.is_true(sh.exists(so), so .. " missing")
-    for _, f in ipairs{ "/tree/share/lua/" .. sh.abi .. "/soget/ngx.lua", "/tree/bin/soget" } do
+    for _, f in ipairs(lua_files()) do
+      f = "/tree/share/lua/" .. sh.abi .. "/" .. f
       assert.is_true(sh.exists(tmp .. f), f .. " missing")
     end
+    assert.is_true(sh.exists(tmp .. "/tree/bin/soget"), "bin/soget missing")
     local code, out = load_from(tmp .. "/tree/lib/lua/" .. sh.abi .. "/?.so")
     assert.are.equal(0, code, out)
     assert.are.equal(expected, out)
     -- LuaRocks compiles without -fvisibility=hidden: the headers hide the
     -- module's own functions all the same.
     assert.are.same({ "luaopen_soget" }, exported_functions(so))
+end
+
+    -- A tree off the default paths is used through `luarocks path`.
+    local paths = {}
+    for var, flag in pairs { LUA_PATH = "--lr-path", LUA_CPATH = "--lr-cpath" } do
+      paths[var] = sh.check("luarocks path " .. flag .. " --tree=" .. sh.quote(tmp .. "/tree")
+        .. " --lua-version=" .. sh.abi):gsub("%s+$", "") .. ";;"
+    end
+    -- Its bin/soget runs LuaRocks' interpreter for the ABI (Debian's: lua5.1
+    -- for 5.1, not LuaJIT): under LuaJIT, the rock's script runs directly.
+    if sh.runtime == "jit" then
+      check_installed_command(tmp .. "/tree/lib/luarocks/rocks-5.1/soget/" .. rockspec.version
+        .. "/bin/soget", paths, sh.lua)
+    else
+      check_installed_command(tmp .. "/tree/bin/soget", paths)
+    end
   end)
 
   it("with make install PREFIX=...", function()
@@ -116,10 +180,17 @@ describe("installing", function()
     assert.is_true(sh.exists(dir .. "/soget.so"))
     assert.are.same({ "luaopen_soget" }, exported_functions(dir .. "/soget.so"))
     assert.is_true(sh.exists(tmp .. "/share/lua/" .. sh.abi .. "/soget/ngx.lua"))
+end
+
+    for _, f in ipairs(lua_files()) do
+      f = tmp .. "/share/lua/" .. sh.abi .. "/" .. f
+      assert.is_true(sh.exists(f), f .. " missing")
+    end
     assert.is_true(sh.exists(tmp .. "/bin/soget"))
     local code, out = load_from(dir .. "/?.so")
     assert.are.equal(0, code, out)
     assert.are.equal(expected, out)
+    check_installed_command(tmp .. "/bin/soget")
   end)
 
   it("with make install DESTDIR=... (staged)", function()
@@ -130,5 +201,10 @@ describe("installing", function()
     local code, out = load_from(dir .. "/?.so")
     assert.are.equal(0, code, out)
     assert.are.equal(expected, out)
+    assert.is_true(sh.exists(tmp .. "/stage/usr/local/share/lua/" .. sh.abi .. "/soget/cli/init.lua"))
+    -- the command knows where its files will be, not where they were staged
+    local launcher = sh.read_all(tmp .. "/stage/usr/local/bin/soget")
+    assert.truthy(launcher:find('\nlocal LUADIR, LIBDIR = "/usr/local/share/lua/' .. sh.abi
+      .. '", "/usr/local/lib/lua/' .. sh.abi .. '"\n', 1, true), launcher)
   end)
 end)

@@ -1,0 +1,127 @@
+-- The token cache: one file per token URL and client id, in a directory
+-- only this user can write to. Files are read and written through the
+-- module's soget._privfile (C): never through a symbolic link, never a
+-- FIFO or another user's file, and replaced atomically through a
+-- temporary file with an unpredictable name created exclusively beside
+-- the cache file. A directory that is not private is not used at all.
+local soget = require "soget"
+local config = require "soget.cli.config"
+local output = require "soget.cli.output"
+
+local M = {}
+
+local CACHE_FILE_MAX = 256 * 1024
+
+-- Two 32-bit string hashes (sdbm and djb2), as 16 hex digits: a stable
+-- file name for a token URL + client id (plain arithmetic: exact in doubles).
+function M.hash_hex(s)
+  local h1, h2 = 0, 5381
+  for i = 1, #s do
+    local c = s:byte(i)
+    h1 = (c + h1 * 65599) % 4294967296
+    h2 = (h2 * 33 + c) % 4294967296
+  end
+  return string.format("%08x%08x", h1, h2)
+end
+
+-- Why a token must not be cached, or nil: only a token the module would
+-- take back is worth keeping (none longer than soget.limits.header_value
+-- bytes, none with a control character, none client:set_token refuses).
+function M.uncacheable(client, token, seconds_left)
+  if type(token) ~= "string" or token == "" then return "it is empty" end
+  if #token > soget.limits.header_value then
+    return "it is longer than " .. soget.limits.header_value .. " bytes"
+  end
+  if token:find("%c") then return "it has a control character" end
+  if client and not pcall(client.set_token, client, token, math.max(seconds_left, 1)) then
+    return "the module refuses it"
+  end
+  return nil
+end
+
+local TokenCache = {}
+TokenCache.__index = TokenCache
+
+-- The cache for a token URL and client id, or nil when there is no cache
+-- folder or they cannot name a file.
+function M.new(token_url, client_id)
+  local dir = config.cache_dir()
+  if not dir or not client_id then return nil end
+  token_url = token_url or ""
+  if (token_url .. client_id):find("%c") then
+    output.note("token cache: not used: the token URL or the client id has a control character")
+    return nil
+  end
+  return setmetatable({
+    dir = dir, token_url = token_url, client_id = client_id,
+    path = dir .. "/token-" .. M.hash_hex(token_url .. "\n" .. client_id),
+  }, TokenCache)
+end
+
+-- Creates the directory (0700) when it is missing; false (with a note
+-- under -v) when it is not private: a symbolic link, another user's, or
+-- writable by its group or others.
+function TokenCache:open()
+  local ok, why = soget._privfile.dir(self.dir)
+  if not ok then
+    output.note("token cache: not used: ", self.dir, ": ", why)
+    return false
+  end
+  self.usable = true
+  return true
+end
+
+-- The cached token and its seconds left, when the file is ours, private
+-- and matches, and the token has more than the module's renewal margin
+-- (soget.limits.token_margin) left.
+function TokenCache:read()
+  if not self:open() then return nil end
+  local text, why, missing = soget._privfile.read(self.path, CACHE_FILE_MAX)
+  if not text then
+    if missing then output.note("token cache: none yet (", self.path, ")")
+    else output.say("ignoring token cache ", self.path, ": ", why) end
+    return nil
+  end
+  local v = {}
+  for l in text:gmatch("[^\n]+") do
+    local k, val = l:match("^([%w_]+)=(.*)$")
+    if k then v[k] = val end
+  end
+  local expires = tonumber(v.expires_at)
+  if v.token_url ~= self.token_url or v.client_id ~= self.client_id
+     or not v.access_token or M.uncacheable(nil, v.access_token) or not expires then
+    output.note("token cache: ", self.path, " does not match this configuration")
+    return nil
+  end
+  local left = expires - os.time()
+  if left < soget.limits.token_margin then
+    output.note("token cache: cached token expired")
+    return nil
+  end
+  output.note("token cache: using a cached token (", tostring(left), "s left)")
+  self.cached = v.access_token
+  return v.access_token, left
+end
+
+-- Replaces the cache file with the new token of client (mode 0600,
+-- atomically).
+function TokenCache:write(client, token, seconds_left)
+  if not self.usable then return end
+  if token == self.cached then return end
+  if type(seconds_left) ~= "number" or seconds_left <= 0 then return end
+  local why = M.uncacheable(client, token, seconds_left)
+  if why then
+    output.note("token cache: the new token is not kept: ", why)
+    return
+  end
+  local ok, err = soget._privfile.write(self.path, table.concat {
+    "# soget token cache: private, do not share\n",
+    "token_url=", self.token_url, "\n",
+    "client_id=", self.client_id, "\n",
+    "expires_at=", string.format("%d", os.time() + math.floor(seconds_left)), "\n",
+    "access_token=", token, "\n" })
+  if ok then output.note("token cache: saved the new token to ", self.path)
+  else output.note("token cache: could not write ", self.path, ": ", err) end
+end
+
+return M

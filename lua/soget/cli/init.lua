@@ -1,0 +1,122 @@
+-- soget.cli: the soget command. run(argv) loads the soget module, parses
+-- the arguments, runs the command and returns the exit code; bin/soget
+-- only finds these modules and exits with it.
+--
+--   exit     exit codes and the errors that carry them
+--   sys      environment variables, terminals, shell commands
+--   output   printable text, messages, colours, columns, JSON, CSV
+--   args     the command line
+--   config   profile files and the environment (soget.options)
+--   cache    the token cache (soget._privfile)
+--   session  the client a command uses
+--   query    queries from arguments (soget.check_query)
+--   units    events in time order, exact matches
+--   view     handling units as text
+--   walk     the units of a search across its pages
+--   commands/track, find, bulk, watch, check
+--
+-- Every module but exit and sys requires the soget module: run() loads it
+-- (from SOGET_MODULE_DIR, the usual paths, or beside a source tree's
+-- bin/soget) before it requires them.
+local exit = require "soget.cli.exit"
+
+local M = {}
+
+local COMMANDS = {
+  track = "soget.cli.commands.track", find = "soget.cli.commands.find",
+  bulk = "soget.cli.commands.bulk", watch = "soget.cli.commands.watch",
+  check = "soget.cli.commands.check",
+}
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The soget module: from SOGET_MODULE_DIR first, then the usual paths,
+-- then, from a source tree, the build beside the program (bin/../build/
+-- lua5.x). Returns nil and why when it cannot be loaded.
+function M.load_module(dir)
+  local env_dir = os.getenv("SOGET_MODULE_DIR")
+  if env_dir and env_dir ~= "" then package.cpath = env_dir .. "/?.so;" .. package.cpath end
+  local ok, mod = pcall(require, "soget")
+  if not ok then
+    local ver = _VERSION:match("%d+%.%d+")
+    local try = dir and ver and (dir .. "/../build/lua" .. ver)
+    if try and exists(try .. "/soget.so") then
+      package.cpath = try .. "/?.so;" .. package.cpath
+      package.loaded.soget = nil
+      ok, mod = pcall(require, "soget")
+    end
+  end
+  if not ok then
+    return nil, "cannot load the soget module: " .. tostring(mod):match("^[^\n]*")
+  end
+  if type(mod) ~= "table" or type(mod.limits) ~= "table" then
+    return nil, "the soget module found is not the one this command comes with ("
+      .. tostring(type(mod) == "table" and mod._VERSION) .. ", without soget.limits)"
+  end
+  return mod
+end
+
+local function main(argv)
+  local soget = require "soget"
+  local output = require "soget.cli.output"
+  local args = require("soget.cli.args").parse(argv)
+  output.verbose = args.verbose
+  output.color = output.decide_color(args.color)
+  output.note(soget._VERSION)
+  local command = require(COMMANDS[args.command])
+  if args.command == "check" then return command(args) end
+  local session = require("soget.cli.session").open(args)
+  local ok, code = pcall(command, args, session)
+  session:close()
+  if not ok then error(code, 0) end
+  return code
+end
+
+local function keep(e)
+  if exit.is_exit(e) or exit.is_interrupt(e) then return e end
+  if type(e) == "table" and e.kind then return e end   -- a soget error raised by an iterator
+  return debug.traceback(tostring(e), 2)
+end
+
+-- Runs the command line argv (a list; arg as the interpreter gives it);
+-- opts.dir: the folder of the program, to find a source tree's build.
+-- Returns the exit code.
+function M.run(argv, opts)
+  local soget, why = M.load_module(opts and opts.dir)
+  if not soget then
+    -- before the module: its printable is not there to make why printable
+    io.stderr:write("soget: ", (why:gsub("[%c\128-\255]", function(c)
+      return ("\\x%02x"):format(c:byte())
+    end)), "\n")
+    return exit.CONFIG
+  end
+  local output = require "soget.cli.output"
+  local sys = require "soget.cli.sys"
+  local ok, result = xpcall(function() return main(argv) end, keep)
+  local code
+  if ok then
+    code = result or exit.OK
+  elseif exit.is_interrupt(result) then
+    if sys.isatty(2) then output.err:write("\n") end
+    code = exit.INTERRUPTED
+  elseif exit.is_exit(result) then
+    if result.out then output.out:write(result.out) end
+    if result.err then output.err:write(result.err) end
+    if result.message then output.say(result.message) end
+    code = result.code
+  elseif type(result) == "table" and result.kind then
+    output.say(exit.message(result))
+    code = exit.code_for(result)
+  else
+    output.err:write(output.PROGRAM, ": internal error: ", output.printable(tostring(result), true), "\n")
+    code = exit.INTERNAL
+  end
+  output.out:flush()
+  return code
+end
+
+return M

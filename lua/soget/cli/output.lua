@@ -1,0 +1,186 @@
+-- What the program writes: text made printable, messages on stderr,
+-- colours, aligned columns, JSON and CSV.
+--
+-- Text from outside soget (a server above all) is made safe to show on a
+-- terminal by the module's soget.printable: C0 controls (ESC, CR, TAB,
+-- NUL...), DEL, C1 controls (U+0080-U+009F), bidirectional controls, line
+-- and paragraph separators, and bytes that are not UTF-8 are shown as
+-- escapes: \x1b, \r, \t, \u202e, \xff. Every human-readable output of
+-- server data and every message on stderr goes through it; JSON output
+-- (escaped by the encoder) does not.
+local soget = require "soget"
+local exit = require "soget.cli.exit"
+local sys = require "soget.cli.sys"
+
+local M = {
+  PROGRAM = "soget",
+  out = io.stdout,    -- results
+  err = io.stderr,    -- messages
+  verbose = false,    -- note() writes only when set (-v)
+  color = false,      -- paint() colours only when set (decide_color)
+}
+
+-- s made printable; keep_lines keeps LF and TAB (a traceback's layout).
+function M.printable(s, keep_lines)
+  s = tostring(s)
+  if not s:find("[%c\128-\255]") then return s end
+  return soget.printable(s, keep_lines)
+end
+
+-- A copy of decoded data with every string made printable, for display.
+function M.printable_tree(v)
+  if type(v) == "string" then return M.printable(v) end
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = M.printable_tree(x) end
+  return t
+end
+
+-- A message on stderr, "soget: ..." with every part made printable (it
+-- may quote a server).
+function M.say(...)
+  local parts = { M.PROGRAM, ": " }
+  for i = 1, select("#", ...) do parts[#parts + 1] = M.printable((select(i, ...))) end
+  parts[#parts + 1] = "\n"
+  M.err:write(table.concat(parts))
+end
+
+-- A message only with -v.
+function M.note(...)
+  if M.verbose then M.say(...) end
+end
+
+---------------------------------------------------------------------------
+-- Colours: only on a terminal, never with NO_COLOR
+
+local SGR = {
+  bold = "1", dim = "2", red = "31", green = "32", yellow = "33",
+  blue = "34", magenta = "35", cyan = "36", boldred = "1;31",
+}
+
+function M.paint(style, s)
+  if not M.color or s == "" or not style then return s end
+  return "\27[" .. SGR[style] .. "m" .. s .. "\27[0m"
+end
+
+-- --color WHEN: always, never, or auto (stdout a terminal, no NO_COLOR,
+-- TERM not dumb).
+function M.decide_color(when)
+  if when == "always" then return true end
+  if when == "never" then return false end
+  if sys.getenv("NO_COLOR") then return false end
+  if os.getenv("TERM") == "dumb" then return false end
+  return sys.isatty(1)
+end
+
+---------------------------------------------------------------------------
+-- Text layout
+
+function M.strwidth(s)
+  if utf8 and utf8.len then return utf8.len(s) or #s end
+  local _, n = s:gsub("[^\128-\191]", "")
+  return n
+end
+
+function M.pad(s, w)
+  local n = M.strwidth(s)
+  if n >= w then return s end
+  return s .. string.rep(" ", w - n)
+end
+
+-- A number as people write it: whole numbers without ".0".
+function M.fmtnum(x)
+  if type(x) ~= "number" then return tostring(x) end
+  if x == math.floor(x) and x > -1e15 and x < 1e15 then
+    return string.format("%d", x)
+  end
+  return (string.format("%.10g", x))
+end
+
+function M.dash(v)
+  if v == nil or v == "" then return "-" end
+  return tostring(v)
+end
+
+-- Prints rows of cells in aligned columns. styles[i] colours column i
+-- (a style name or a function of the cell's text); styles.header the
+-- first row.
+function M.print_table(rows, indent, styles)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do
+      local w = M.strwidth(cell)
+      if not widths[i] or w > widths[i] then widths[i] = w end
+    end
+  end
+  for r, row in ipairs(rows) do
+    local parts = {}
+    for i, cell in ipairs(row) do
+      local text = i < #row and M.pad(cell, widths[i]) or cell
+      local style = styles and styles[i]
+      if r == 1 and styles and styles.header then style = styles.header
+      elseif type(style) == "function" then style = style(cell) end
+      if style then
+        local body, spaces = text:match("^(.-)(%s*)$")
+        text = M.paint(style, body) .. spaces
+      end
+      parts[#parts + 1] = text
+    end
+    M.out:write(indent or "", (table.concat(parts, "  "):gsub("%s+$", "")), "\n")
+  end
+end
+
+---------------------------------------------------------------------------
+-- JSON: dkjson (Debian lua-dkjson) writes it. It encodes an empty table
+-- as an array, so empty tables are marked as objects first, except the
+-- schema's array fields (soget.array_fields), which stay arrays.
+
+local dkjson
+local OBJECT = { __jsontype = "object" }
+
+local function mark(v, key)
+  if type(v) ~= "table" then return v end
+  if next(v) == nil then
+    return soget.array_fields[key] and v or setmetatable({}, OBJECT)
+  end
+  local t = {}
+  for k, x in pairs(v) do t[k] = mark(x, k) end
+  return t
+end
+
+-- v as one line of JSON; key: the field v is the value of, if any.
+function M.json(v, key)
+  if not dkjson then
+    local ok, mod = pcall(require, "dkjson")
+    if not ok then
+      exit.fail(exit.CONFIG, "the dkjson module is missing (Debian: apt-get install lua-dkjson)")
+    end
+    dkjson = mod
+  end
+  return dkjson.encode(mark(v, key))
+end
+
+---------------------------------------------------------------------------
+-- CSV
+
+-- A CSV cell: made printable, and a cell a spreadsheet would take for a
+-- formula (starting with = + - @, a tab or a carriage return, also after
+-- spaces) gets a leading single quote and is quoted (OWASP's advice on CSV
+-- injection).
+function M.csv_field(s)
+  s = s == nil and "" or M.printable(s)
+  local formula = s:find("^%s*[=+%-@]") or s:find("^[\t\r]")
+  if formula then s = "'" .. s end
+  if formula or s:find('[,"\r\n]') or s:match("^%s") or s:match("%s$") then
+    return '"' .. s:gsub('"', '""') .. '"'
+  end
+  return s
+end
+
+function M.csv_row(cells, n)
+  local t = {}
+  for i = 1, n or #cells do t[i] = M.csv_field(cells[i]) end
+  return table.concat(t, ",")
+end
+
+return M

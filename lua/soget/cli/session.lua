@@ -1,0 +1,83 @@
+-- The client a command uses: options from the profile, the environment
+-- and the command line, a cached token when there is one; on close, the
+-- new token kept and the counts noted.
+local soget = require "soget"
+local cache = require "soget.cli.cache"
+local config = require "soget.cli.config"
+local exit = require "soget.cli.exit"
+local output = require "soget.cli.output"
+local sys = require "soget.cli.sys"
+
+local M = {}
+
+local Session = {}
+Session.__index = Session
+
+-- Builds the client from the profile (args.profile or SOGET_PROFILE), the
+-- environment and the options (--timeout, --retries).
+function M.open(args)
+  local s = setmetatable({}, Session)
+  local o = {}
+  local profile = args.profile or sys.getenv("SOGET_PROFILE")
+  if profile then
+    local path = config.profiles_path()
+    if not path then
+      exit.fail(exit.CONFIG, "no profile file location: set HOME or XDG_CONFIG_HOME")
+    end
+    output.note("profile [", profile, "] from ", path)
+    for k, v in pairs(config.read_profile(path, profile)) do o[k] = v end
+  end
+  if args.timeout then o.timeout = args.timeout end
+  if args.retries then o.retries = args.retries end
+  if output.verbose then
+    for _, opt in ipairs(soget.options) do
+      if opt.env then
+        local v, from = o[opt.name], "the profile"
+        if v == nil then v, from = config.from_env(opt.name) end
+        output.note(config.describe(opt.name, v, from))
+      end
+    end
+  end
+
+  local client_id = o.client_id or config.from_env("client_id")
+  local has_token = o.access_token or config.from_env("access_token")
+  local cached, cached_left
+  if not args.no_token_cache and not has_token and client_id then
+    s.cache = cache.new(o.token_url or config.from_env("token_url"), client_id)
+    if s.cache then cached, cached_left = s.cache:read() end
+  end
+
+  local ok, client = pcall(soget.client, o)
+  if not ok then
+    local msg = tostring(client):gsub("^[^:]*:%d+: ", ""):gsub("^soget%.client: ", "")
+    if msg:find("no API key") or msg:find("no credentials") then
+      msg = msg .. "; or use --profile NAME (see soget --help)"
+    end
+    exit.fail(exit.CONFIG, msg)
+  end
+  if cached and not pcall(client.set_token, client, cached, cached_left) then
+    output.note("token cache: the module refused the cached token")
+  end
+  s.client = client
+  return s
+end
+
+-- Keeps a token the client fetched, notes the counts, closes the client.
+function Session:close()
+  local c = self.client
+  if not c then return end
+  local ok, st = pcall(c.stats, c)
+  if self.cache and self.cache.usable and ok and st and (st.token_requests or 0) > 0 then
+    local got, tok, left = pcall(c.token, c)
+    if got and tok then self.cache:write(c, tok, left) end
+  end
+  if ok and st then
+    output.note(string.format("%d API request(s), %d token request(s), %d retr%s, %d connection(s)",
+      st.api_requests or 0, st.token_requests or 0, st.retries or 0,
+      (st.retries == 1) and "y" or "ies", st.connections or 0))
+  end
+  pcall(c.close, c)
+  self.client = nil
+end
+
+return M

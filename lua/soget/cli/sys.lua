@@ -1,0 +1,39 @@
+-- The process's surroundings: environment variables, terminals, shell
+-- commands, waits; and trimming what a person typed.
+local M = {}
+
+-- An environment variable, nil when unset or empty.
+function M.getenv(name)
+  local v = os.getenv(name)
+  if v == "" then return nil end
+  return v
+end
+
+function M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- os.execute's result as a boolean, and whether SIGINT ended the command.
+function M.run_ok(cmd)
+  local a, how, n = os.execute(cmd)
+  if type(a) == "number" then            -- Lua 5.1: a wait status
+    return a == 0, (a % 256) ~= 0 and a % 128 == 2
+  end
+  return a == true, how == "signal" and n == 2
+end
+
+function M.isatty(fd)
+  return (M.run_ok("test -t " .. fd))
+end
+
+-- Waits; returns false, true when Ctrl-C interrupted the wait.
+function M.sleep(seconds)
+  io.stdout:flush()
+  return M.run_ok("sleep " .. string.format("%g", seconds))
+end
+
+function M.trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+return M

@@ -1,0 +1,78 @@
+-- Walking the units of a search across its pages (find, track --max).
+local output = require "soget.cli.output"
+local exit = require "soget.cli.exit"
+
+local M = {}
+
+local function plural(n, word)
+  return n .. " " .. word .. (n == 1 and "" or "s")
+end
+
+-- Walks the units of a search from its first page, calling each(hu) for
+-- each unit not listed before, at most max of them (nil: no limit).
+-- The module's pager decides the offsets (never past the smallest total
+-- seen, stopping when first or returned do not add up); it is driven by
+-- hand so that the walk also stops at a page that holds fewer units than
+-- asked for before its total (a server that would otherwise be followed
+-- one request per unit), or that brings no unit not already listed (pages
+-- that come round again). q is the query that brought page (its limit is
+-- the page size asked for); client:handling_units fetches the others.
+-- Returns the number of units, why the walk stopped early (nil when it
+-- did not), and the error of a failed fetch.
+function M.walk(client, page, q, max, each)
+  local n, listed, stopped = 0, {}, nil
+  local it = page:iter { manual = true }
+  local current, fresh = page, 0
+  while not (max and n >= max) do
+    local hu, what, offset = it:next()
+    if hu then
+      local key = hu.pswId and ("s" .. tostring(hu.pswId))
+        or hu.reference and ("r" .. tostring(hu.reference))
+      if not key or not listed[key] then
+        if key then listed[key] = true end
+        fresh, n = fresh + 1, n + 1
+        each(hu)
+      end
+    elseif what == "fetch" then
+      local got, first, total = #(current.items or {}), current.first or 0, current.total or 0
+      if fresh == 0 then
+        stopped = string.format("the server's page at offset %d brings no unit not already listed",
+          first)
+      elseif got < q.limit and first + got < total then
+        stopped = string.format("the server's page at offset %d holds %s of the %d asked "
+          .. "for, before the total of %d it announces", first, plural(got, "unit"),
+          q.limit, total)
+      end
+      if stopped then break end
+      local nq = {}
+      for k, v in pairs(q) do nq[k] = v end
+      nq.offset = offset
+      local p, err = client:handling_units(nq)
+      if not p then
+        it:close()
+        return n, nil, err
+      end
+      it:feed(p, offset)
+      current, fresh = p, 0
+    else
+      local why = it:stats().why
+      if why == "no new units" then   -- the pager's own rule, the same as above
+        stopped = string.format("the server's page at offset %d brings no unit not already listed",
+          current.first or 0)
+      elseif why and (why:find("^inconsistent") or why == "no progress") then
+        stopped = "the server's pages are inconsistent (" .. why:gsub("^inconsistent page: ", "") .. ")"
+      end
+      break
+    end
+  end
+  it:close()
+  return n, stopped
+end
+
+-- Says why a walk stopped early; the exit code of an incomplete answer.
+function M.report_stop(n, why)
+  output.say("stopped after " .. plural(n, "unit") .. ": ", why)
+  return exit.API
+end
+
+return M
