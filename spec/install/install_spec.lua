@@ -156,7 +156,6 @@ describe("installing", function()
     -- LuaRocks compiles without -fvisibility=hidden: the headers hide the
     -- module's own functions all the same.
     assert.are.same({ "luaopen_soget" }, exported_functions(so))
-end
 
     -- A tree off the default paths is used through `luarocks path`.
     local paths = {}
@@ -180,8 +179,6 @@ end
     assert.is_true(sh.exists(dir .. "/soget.so"))
     assert.are.same({ "luaopen_soget" }, exported_functions(dir .. "/soget.so"))
     assert.is_true(sh.exists(tmp .. "/share/lua/" .. sh.abi .. "/soget/ngx.lua"))
-end
-
     for _, f in ipairs(lua_files()) do
       f = tmp .. "/share/lua/" .. sh.abi .. "/" .. f
       assert.is_true(sh.exists(f), f .. " missing")
