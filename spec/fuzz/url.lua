@@ -25,22 +25,19 @@ local function split(s, sep, n)
   return out
 end
 
-local function chars(s)   -- UTF-8 characters, an invalid byte counting as one
-  local n = 0
-  for i = 1, #s do if s:byte(i) & 0xC0 ~= 0x80 then n = n + 1 end end
-  return n
-end
-
+-- Query values: valid UTF-8 (utf8.len is strict: no overlong forms, no
+-- surrogates), at most max code points, no control character.
 local function text_ok(s, max)
-  return type(s) == "string" and chars(s) <= max and not s:find("[%z\1-\31\127]")
+  local n = type(s) == "string" and utf8.len(s)
+  return (n and n <= max and not s:find("[%z\1-\31\127]")) and true or false
 end
 
 local function whole(v, lo, hi)
   return type(v) == "number" and v == v and v == math.floor(v) and v >= lo and v <= hi
 end
 
-local function header_ok(s)
-  return #s > 0 and not s:find("[%z\1-\8\10-\31\127]") and not s:find("^[ \t]")
+local function header_ok(s)   -- 65,536 bytes at most (a size limit)
+  return #s > 0 and #s <= 65536 and not s:find("[%z\1-\8\10-\31\127]") and not s:find("^[ \t]")
     and not s:find("[ \t]$")
 end
 
