@@ -41,7 +41,6 @@
 #include "request.h"
 #include "transport.h"
 
-#define BULK_T "soget.Bulk"
 #define BULK_DEFAULT 8
 #define BULK_MAX SOGET_BULK_MAX
 #define POLL_MAX_MS 1000   /* longest single wait; timers and curl wake earlier */
@@ -171,7 +170,7 @@ static void batch_end(batch *b) {
 }
 
 static int batch_gc(lua_State *L) {
-  batch_end(luaL_checkudata(L, 1, BULK_T));
+  batch_end(luaL_checkudata(L, 1, SOGET_BULK_T));
   return 0;
 }
 
@@ -489,13 +488,7 @@ int soget_client_handling_units_many(lua_State *L) {
     lua_pushvalue(L, 5);
     b = soget_newuserdata(L, offsetof(batch, s) + (size_t)n * sizeof(slot));   /* 10 */
     memset(b, 0, offsetof(batch, s) + (size_t)n * sizeof(slot));
-    if (luaL_newmetatable(L, BULK_T)) {
-      lua_pushcfunction(L, batch_gc);
-      lua_setfield(L, -2, "__gc");
-      lua_pushliteral(L, BULK_T);
-      lua_setfield(L, -2, "__name");
-    }
-    lua_setmetatable(L, -2);
+    luaL_setmetatable(L, SOGET_BULK_T);
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "client");
@@ -539,4 +532,10 @@ int soget_client_handling_units_many(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)failed);
   lua_setfield(L, -2, "failed");
   return 2;
+}
+
+static const luaL_Reg bulk_meta[] = {{"__gc", batch_gc}, {NULL, NULL}};
+
+void soget_bulk_open(lua_State *L) {
+  soget_class(L, SOGET_BULK_T, NULL, bulk_meta);
 }

@@ -1301,14 +1301,6 @@ static const luaL_Reg client_meta[] = {
     {NULL, NULL}};
 
 void soget_client_open(lua_State *L) {
-  luaL_newmetatable(L, SOGET_CLIENT_T);
-  luaL_setfuncs(L, client_meta, 0);
-  luaL_newlib(L, client_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, SOGET_CALL_T);
-  luaL_setfuncs(L, call_meta, 0);
-  luaL_newlib(L, call_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  soget_class(L, SOGET_CLIENT_T, client_methods, client_meta);
+  soget_class(L, SOGET_CALL_T, call_methods, call_meta);
 }

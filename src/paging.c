@@ -363,13 +363,6 @@ static const luaL_Reg pager_meta[] = {{"__call", pager_call},
 static const luaL_Reg page_methods[] = {{"iter", page_iter}, {NULL, NULL}};
 
 void soget_paging_open(lua_State *L) {
-  luaL_newmetatable(L, SOGET_PAGER_T);
-  luaL_setfuncs(L, pager_meta, 0);
-  luaL_newlib(L, pager_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, SOGET_PAGE_T);
-  luaL_newlib(L, page_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  soget_class(L, SOGET_PAGER_T, pager_methods, pager_meta);
+  soget_class(L, SOGET_PAGE_T, page_methods, NULL);
 }
