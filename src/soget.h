@@ -8,6 +8,7 @@
 #include <string.h>
 #include "compat.h"
 #include "error.h"
+#include "options.h"
 #include "version.h"
 #include "visibility.h"
 
@@ -95,15 +96,6 @@ typedef struct soget_client soget_client;
 /* The client's options, in the order soget.client documents them, ending
  * with a NULL name: soget.client reads them by this list, soget.options
  * shows it to programs built on the module (facts.c). */
-enum { SOGET_OPT_STRING, SOGET_OPT_NUMBER, SOGET_OPT_BOOLEAN };
-typedef struct soget_option {
-  const char *name;
-  int type;            /* SOGET_OPT_* */
-  const char *env;     /* read when the option is not given, or NULL */
-  int secret;          /* a credential: never shown */
-  double min, max;     /* numbers: the range accepted */
-  int whole;           /* numbers: whole numbers only */
-} soget_option;
 extern const soget_option soget_options[];
 
 void soget_client_open(lua_State *L);
