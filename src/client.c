@@ -302,86 +302,50 @@ int soget_client_new(lua_State *L) {
 
 /* ---- queries ------------------------------------------------------------ */
 
-static const char *const query_names[] = {"reference", "spi", "desc", "limit",
-                                          "offset", NULL};
+enum { Q_REFERENCE, Q_SPI, Q_DESC, Q_LIMIT, Q_OFFSET, Q_COUNT };
 
-static void check_text(lua_State *L, int i, const char *name, size_t max) {
-  size_t len, n;
-  const char *s, *why;
-  if (lua_type(L, i) != LUA_TSTRING)
-    luaL_error(L, "handling_units: '%s' must be a string, got %s", name,
-               luaL_typename(L, i));
-  s = lua_tolstring(L, i, &len);
-  n = soget_utf8_count(s, len);
-  if (n == (size_t)-1) luaL_error(L, "handling_units: '%s' is not valid UTF-8", name);
-  if (n > max)
-    luaL_error(L, "handling_units: '%s' is longer than %d characters", name, (int)max);
-  why = soget_query_value_problem(s, len);
-  if (why) luaL_error(L, "handling_units: '%s' %s", name, why);
-}
+#define TEXT(n, most)                                                 \
+  {.name = n, .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_QUERY, \
+   .max_chars = most}
+#define WHOLE(n, lo, hi) \
+  {.name = n, .type = SOGET_OPT_NUMBER, .min = lo, .max = hi, .whole = 1}
+static const soget_option query_options[] = {
+    [Q_REFERENCE] = TEXT("reference", SOGET_REFERENCE_MAX),
+    [Q_SPI] = TEXT("spi", SOGET_SPI_MAX),
+    [Q_DESC] = {.name = "desc", .type = SOGET_OPT_BOOLEAN},
+    [Q_LIMIT] = WHOLE("limit", 1, SOGET_LIMIT_MAX),
+    [Q_OFFSET] = WHOLE("offset", 0, (double)SOGET_OFFSET_MAX),
+    [Q_COUNT] = {.name = NULL}};
+#undef TEXT
+#undef WHOLE
 
-static lua_Number check_whole(lua_State *L, int i, const char *name,
-                              lua_Number lo, lua_Number hi) {
-  lua_Number v;
-  if (lua_type(L, i) != LUA_TNUMBER)
-    luaL_error(L, "handling_units: '%s' must be a number, got %s", name,
-               luaL_typename(L, i));
-  v = lua_tonumber(L, i);
-  if (v != v || v != floor(v))
-    luaL_error(L, "handling_units: '%s' must be a whole number", name);
-  if (v < lo || v > hi) {
-    char range[64];
-    snprintf(range, sizeof range, "between %.0f and %.0f", (double)lo, (double)hi);
-    luaL_error(L, "handling_units: '%s' must be %s", name, range);
-  }
-  return v;
-}
+static const soget_opt_reader query_reader = {
+    .opts = query_options,
+    .who = "handling_units",
+    .label = "",
+    .unknown = "%s: unknown query key '%s'",
+    .badkey = "%s: query keys must be strings, got %s",
+    .nottable = "%s: query must be a table or a reference string, got %s",
+    .raw = 1,   /* one pass: the query is copied as lua_next sees it */
+    .range = "between %.0f and %.0f",
+    .fraction = "must be a whole number",
+    .whole_first = 1};
 
 void soget_check_query(lua_State *L, int i) {
-  int q, has_ref = 0, has_spi = 0;
+  soget_optval v[Q_COUNT];
   i = lua_absindex(L, i);
   if (lua_type(L, i) == LUA_TSTRING) {  /* client:handling_units("CGMU...") */
-    check_text(L, i, "reference", SOGET_REFERENCE_MAX);
+    soget_opt_check(L, &query_reader, &query_options[Q_REFERENCE], i, &v[Q_REFERENCE]);
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, i);
     lua_setfield(L, -2, "reference");
-    if (lua_rawlen(L, i) == 0) luaL_error(L, "handling_units: give a reference or an spi");
+    if (v[Q_REFERENCE].len == 0) luaL_error(L, "handling_units: give a reference or an spi");
     return;
   }
-  if (lua_type(L, i) != LUA_TTABLE)
-    luaL_error(L, "handling_units: query must be a table or a reference string, got %s",
-               luaL_typename(L, i));
-  lua_newtable(L);
-  q = lua_gettop(L);
-  lua_pushnil(L);
-  while (lua_next(L, i)) {
-    int k, which = -1;
-    for (k = 0; query_names[k]; k++)
-      if (soget_key_is(L, -2, query_names[k])) which = k;
-    if (which < 0) {
-      if (lua_type(L, -2) == LUA_TSTRING)
-        luaL_error(L, "handling_units: unknown query key '%s'", lua_tostring(L, -2));
-      luaL_error(L, "handling_units: query keys must be strings, got %s",
-                 luaL_typename(L, -2));
-    }
-    switch (which) {
-      case 0: check_text(L, -1, "reference", SOGET_REFERENCE_MAX);
-              has_ref = lua_rawlen(L, -1) > 0; break;
-      case 1: check_text(L, -1, "spi", SOGET_SPI_MAX);
-              has_spi = lua_rawlen(L, -1) > 0; break;
-      case 2:
-        if (lua_type(L, -1) != LUA_TBOOLEAN)
-          luaL_error(L, "handling_units: 'desc' must be a boolean, got %s",
-                     luaL_typename(L, -1));
-        break;
-      case 3: check_whole(L, -1, "limit", 1, SOGET_LIMIT_MAX); break;
-      case 4: check_whole(L, -1, "offset", 0, (lua_Number)SOGET_OFFSET_MAX); break;
-    }
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, q);
-  }
-  if (!has_ref && !has_spi)
+  lua_newtable(L);   /* the normalized copy */
+  soget_opt_read(L, i, &query_reader, -1, v);
+  if (!(v[Q_REFERENCE].given && v[Q_REFERENCE].len > 0) &&
+      !(v[Q_SPI].given && v[Q_SPI].len > 0))
     luaL_error(L, "handling_units: give a reference or an spi");
 }
 
@@ -1044,8 +1008,11 @@ static int meth_begin(lua_State *L) {
   lcall *lc;
   long offset = -1;
   lua_settop(L, 3);
-  if (!lua_isnil(L, 3))
-    offset = (long)check_whole(L, 3, "offset", 0, (lua_Number)SOGET_OFFSET_MAX);
+  if (!lua_isnil(L, 3)) {
+    soget_optval ov;
+    soget_opt_check(L, &query_reader, &query_options[Q_OFFSET], 3, &ov);
+    offset = (long)ov.n;
+  }
   soget_check_query(L, 2);                     /* 4 */
   lc = soget_newuserdata(L, sizeof *lc);       /* 5 */
   memset(lc, 0, sizeof *lc);
