@@ -111,6 +111,7 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   soget_decode_open(L);
   soget_client_open(L);
   soget_paging_open(L);
+  soget_bulk_open(L);
   luaL_newlib(L, mod_funcs);
   soget_facts_open(L);               /* limits, options, array_fields, check_query */
   soget_privfile_push(L);            /* for the soget command only */

@@ -41,7 +41,6 @@
 #include "request.h"
 #include "transport.h"
 
-#define BULK_T "soget.Bulk"
 #define BULK_DEFAULT 8
 #define BULK_MAX SOGET_BULK_MAX
 #define POLL_MAX_MS 1000   /* longest single wait; timers and curl wake earlier */
@@ -171,7 +170,7 @@ static void batch_end(batch *b) {
 }
 
 static int batch_gc(lua_State *L) {
-  batch_end(luaL_checkudata(L, 1, BULK_T));
+  batch_end(luaL_checkudata(L, 1, SOGET_BULK_T));
   return 0;
 }
 
@@ -401,35 +400,28 @@ static int check_one(lua_State *L) {
   return 1;
 }
 
+#define XSTR(x) #x
+#define STR(x) XSTR(x)
+static const soget_option bulk_options[] = {
+    {.name = "concurrency", .type = SOGET_OPT_NUMBER, .min = 1, .max = BULK_MAX,
+     .whole = 1, .bad = "must be a whole number between 1 and " STR(SOGET_BULK_MAX)},
+    {.name = NULL}};
+#undef STR
+#undef XSTR
+
+static const soget_opt_reader bulk_reader = {
+    .opts = bulk_options,
+    .who = "handling_units_many",
+    .label = "",
+    .unknown = "%s: unknown option '%s'",
+    .badkey = "%s: option names must be strings, got %s",
+    .nottable = "%s: options must be a table, got %s",
+    .nil_ok = 1};
+
 static int read_options(lua_State *L, int oi) {
-  lua_Number v;
-  int concurrency = BULK_DEFAULT;
-  if (lua_isnoneornil(L, oi)) return concurrency;
-  if (lua_type(L, oi) != LUA_TTABLE)
-    luaL_error(L, "handling_units_many: options must be a table, got %s",
-               luaL_typename(L, oi));
-  lua_pushnil(L);
-  while (lua_next(L, oi)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "handling_units_many: option names must be strings, got %s",
-                 luaL_typename(L, -1));
-    if (!soget_key_is(L, -1, "concurrency"))
-      luaL_error(L, "handling_units_many: unknown option '%s'", lua_tostring(L, -1));
-  }
-  lua_getfield(L, oi, "concurrency");
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "handling_units_many: 'concurrency' must be a number, got %s",
-                 luaL_typename(L, -1));
-    v = lua_tonumber(L, -1);
-    if (v != floor(v) || v < 1 || v > BULK_MAX)
-      luaL_error(L, "handling_units_many: 'concurrency' must be a whole number "
-                    "between 1 and %d", BULK_MAX);
-    concurrency = (int)v;
-  }
-  lua_pop(L, 1);
-  return concurrency;
+  soget_optval v[1];
+  soget_opt_read(L, oi, &bulk_reader, 0, v);   /* no strings: nothing left */
+  return v[0].given ? (int)v[0].n : BULK_DEFAULT;
 }
 
 /* Validates every query (as handling_units does) into a table of
@@ -489,13 +481,7 @@ int soget_client_handling_units_many(lua_State *L) {
     lua_pushvalue(L, 5);
     b = soget_newuserdata(L, offsetof(batch, s) + (size_t)n * sizeof(slot));   /* 10 */
     memset(b, 0, offsetof(batch, s) + (size_t)n * sizeof(slot));
-    if (luaL_newmetatable(L, BULK_T)) {
-      lua_pushcfunction(L, batch_gc);
-      lua_setfield(L, -2, "__gc");
-      lua_pushliteral(L, BULK_T);
-      lua_setfield(L, -2, "__name");
-    }
-    lua_setmetatable(L, -2);
+    luaL_setmetatable(L, SOGET_BULK_T);
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "client");
@@ -539,4 +525,10 @@ int soget_client_handling_units_many(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)failed);
   lua_setfield(L, -2, "failed");
   return 2;
+}
+
+static const luaL_Reg bulk_meta[] = {{"__gc", batch_gc}, {NULL, NULL}};
+
+void soget_bulk_open(lua_State *L) {
+  soget_class(L, SOGET_BULK_T, NULL, bulk_meta);
 }

@@ -143,70 +143,49 @@ static int meth_tostring(lua_State *L) {
 
 /* ---- options ------------------------------------------------------------ */
 
-#define STR(n, e, is_secret) \
-  {.name = n, .type = SOGET_OPT_STRING, .env = e, .secret = is_secret}
+enum {   /* soget_options' entries */
+  OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_ACCESS_TOKEN, OPT_API_KEY, OPT_BASE_URL,
+  OPT_TOKEN_URL, OPT_CA_FILE, OPT_VERIFY_TLS, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT,
+  OPT_RETRIES, OPT_USER_AGENT, OPT_MAX_RESPONSE_SIZE, OPT_GZIP, OPT_COUNT
+};
+
+/* `header`: also refuses what cannot go into a header; the others refuse
+ * a NUL byte (they become C strings). */
+#define STR(n, e, is_secret, header)                                      \
+  {.name = n, .type = SOGET_OPT_STRING, .env = e, .secret = is_secret,    \
+   .check = (header) ? SOGET_OPT_CHECK_HEADER : SOGET_OPT_CHECK_NUL}
 #define NUM(n, lo, hi, is_whole) \
   {.name = n, .type = SOGET_OPT_NUMBER, .min = lo, .max = hi, .whole = is_whole}
 #define BOOL(n) {.name = n, .type = SOGET_OPT_BOOLEAN}
 const soget_option soget_options[] = {
-    STR("client_id", "SOGET_CLIENT_ID", 0),
-    STR("client_secret", "SOGET_CLIENT_SECRET", 1),
-    STR("access_token", "SOGET_ACCESS_TOKEN", 1),
-    STR("api_key", "SOGET_API_KEY", 1),
-    STR("base_url", "SOGET_BASE_URL", 0),
-    STR("token_url", "SOGET_TOKEN_URL", 0),
-    STR("ca_file", "SOGET_CA_FILE", 0),
-    BOOL("verify_tls"),
-    NUM("timeout", 0.001, 86400, 0),
-    NUM("connect_timeout", 0.001, 86400, 0),
-    NUM("retries", 0, MAX_RETRIES, 1),
-    STR("user_agent", NULL, 0),
-    NUM("max_response_size", 1024, 1073741824.0, 0),
-    BOOL("gzip"),
-    {.name = NULL}};
+    [OPT_CLIENT_ID] = STR("client_id", "SOGET_CLIENT_ID", 0, 0),
+    [OPT_CLIENT_SECRET] = STR("client_secret", "SOGET_CLIENT_SECRET", 1, 0),
+    [OPT_ACCESS_TOKEN] = STR("access_token", "SOGET_ACCESS_TOKEN", 1, 1),
+    [OPT_API_KEY] = STR("api_key", "SOGET_API_KEY", 1, 1),
+    [OPT_BASE_URL] = STR("base_url", "SOGET_BASE_URL", 0, 0),
+    [OPT_TOKEN_URL] = STR("token_url", "SOGET_TOKEN_URL", 0, 0),
+    [OPT_CA_FILE] = STR("ca_file", "SOGET_CA_FILE", 0, 0),
+    [OPT_VERIFY_TLS] = BOOL("verify_tls"),
+    [OPT_TIMEOUT] = NUM("timeout", 0.001, 86400, 0),
+    [OPT_CONNECT_TIMEOUT] = NUM("connect_timeout", 0.001, 86400, 0),
+    [OPT_RETRIES] = NUM("retries", 0, MAX_RETRIES, 1),
+    [OPT_USER_AGENT] = STR("user_agent", NULL, 0, 1),
+    [OPT_MAX_RESPONSE_SIZE] = NUM("max_response_size", 1024, 1073741824.0, 0),
+    [OPT_GZIP] = BOOL("gzip"),
+    [OPT_COUNT] = {.name = NULL}};
 #undef STR
 #undef NUM
 #undef BOOL
 
-static const soget_option *option(const char *name) {
-  const soget_option *o;
-  for (o = soget_options; o->name; o++)
-    if (strcmp(o->name, name) == 0) return o;
-  return o;   /* the terminator: no environment variable, no range */
-}
-
-/* A string option from the table at 1, or from its environment variable.
- * Raises on a wrong type; `header` also refuses what cannot go into a
- * header. */
-static const char *opt_string(lua_State *L, const char *name, int header,
-                              size_t *len) {
-  const char *s = NULL, *env = option(name)->env;
-  int from_env = 0;
-  lua_getfield(L, 1, name);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "soget.client: option '%s' must be a string, got %s", name,
-                 luaL_typename(L, -1));
-    s = lua_tolstring(L, -1, len);
-  } else if (env) {
-    s = getenv(env);
-    if (s) *len = strlen(s);
-    if (s && *len == 0) s = NULL;
-    from_env = s != NULL;
-  }
-  /* A string from the table stays on the stack until the client is made:
-   * an allocation below can run a finalizer, which could drop it from the
-   * table. */
-  if (from_env || !s) lua_pop(L, 1);
-  if (s) {
-    const char *why = header ? soget_header_value_problem(s, *len)
-                             : (strlen(s) != *len ? "contains a NUL byte" : NULL);
-    if (why)
-      luaL_error(L, "soget.client: option '%s'%s %s", name,
-                 from_env ? " (from the environment)" : "", why);
-  }
-  return s;
-}
+static const soget_opt_reader client_reader = {
+    .opts = soget_options,
+    .who = "soget.client",
+    .label = "option ",
+    .unknown = "%s: unknown option '%s'",
+    .badkey = "%s: option names must be strings, got %s",
+    .nil_ok = 1,
+    .range = "between %g and %g",
+    .fraction = "must be an integer"};
 
 static char *dup_or_raise(lua_State *L, soget_client *c, const char *s) {
   char *d;
@@ -222,41 +201,6 @@ static char *dup_or_raise(lua_State *L, soget_client *c, const char *s) {
   return d;
 }
 
-/* A number option in its range (soget_options). */
-static double opt_number(lua_State *L, const char *name, double dflt) {
-  const soget_option *o = option(name);
-  double v = dflt;
-  lua_getfield(L, 1, name);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "soget.client: option '%s' must be a number, got %s", name,
-                 luaL_typename(L, -1));
-    v = lua_tonumber(L, -1);
-    if (!(v >= o->min && v <= o->max)) {
-      char range[64];
-      snprintf(range, sizeof range, "between %g and %g", o->min, o->max);
-      luaL_error(L, "soget.client: option '%s' must be %s", name, range);
-    }
-    if (o->whole && v != floor(v))
-      luaL_error(L, "soget.client: option '%s' must be an integer", name);
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
-static int opt_bool(lua_State *L, const char *name, int dflt) {
-  int v = dflt;
-  lua_getfield(L, 1, name);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TBOOLEAN)
-      luaL_error(L, "soget.client: option '%s' must be a boolean, got %s", name,
-                 luaL_typename(L, -1));
-    v = lua_toboolean(L, -1);
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
 /* NULL when s is an absolute http(s) URL soget can send requests to,
  * else why not. Checked when the client is made, not at its first call. */
 static const char *url_problem(const char *s) {
@@ -270,43 +214,30 @@ static const char *url_problem(const char *s) {
   return NULL;
 }
 
+static double number_or(const soget_optval *v, double dflt) {
+  return v->given ? v->n : dflt;
+}
+
+static int boolean_or(const soget_optval *v, int dflt) {
+  return v->given ? v->b : dflt;
+}
+
 /* soget.client{...}: every option is checked before anything is made. */
 int soget_client_new(lua_State *L) {
   soget_client *c;
-  const char *id, *secret, *token, *key, *base, *turl, *ca, *ua, *why;
-  size_t idl = 0, sl = 0, tl = 0, kl = 0, bl = 0, ul = 0, cl = 0, ual = 0;
-  double retries, max_resp;
+  soget_optval v[OPT_COUNT];
+  const char *id, *secret, *token, *key, *base, *turl, *why;
   soget_transport_opts topts;
 
-  if (lua_isnoneornil(L, 1)) {
-    lua_settop(L, 0);
-    lua_newtable(L);
-  }
-  luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  luaL_checkstack(L, 16, "soget.client");
-  lua_pushnil(L);
-  while (lua_next(L, 1)) {
-    int i, known = 0;
-    lua_pop(L, 1);
-    for (i = 0; soget_options[i].name; i++)
-      if (soget_key_is(L, -1, soget_options[i].name)) known = 1;
-    if (!known) {
-      if (lua_type(L, -1) == LUA_TSTRING)
-        return luaL_error(L, "soget.client: unknown option '%s'", lua_tostring(L, -1));
-      return luaL_error(L, "soget.client: option names must be strings, got %s",
-                        luaL_typename(L, -1));
-    }
-  }
-
-  id = opt_string(L, "client_id", 0, &idl);
-  secret = opt_string(L, "client_secret", 0, &sl);
-  token = opt_string(L, "access_token", 1, &tl);
-  key = opt_string(L, "api_key", 1, &kl);
-  base = opt_string(L, "base_url", 0, &bl);
-  turl = opt_string(L, "token_url", 0, &ul);
-  ca = opt_string(L, "ca_file", 0, &cl);
-  ua = opt_string(L, "user_agent", 1, &ual);
+  /* The strings given stay on the stack until the client is made. */
+  soget_opt_read(L, 1, &client_reader, 0, v);
+  id = v[OPT_CLIENT_ID].s;
+  secret = v[OPT_CLIENT_SECRET].s;
+  token = v[OPT_ACCESS_TOKEN].s;
+  key = v[OPT_API_KEY].s;
+  base = v[OPT_BASE_URL].s;
+  turl = v[OPT_TOKEN_URL].s;
   if (!base) base = SOGET_DEFAULT_BASE_URL;
   if (!turl) turl = SOGET_DEFAULT_TOKEN_URL;
   if ((why = url_problem(base)) != NULL)
@@ -330,14 +261,12 @@ int soget_client_new(lua_State *L) {
   lua_newtable(L);
   soget_setuv(L, -2);
 
-  c->timeout = opt_number(L, "timeout", DEFAULT_TIMEOUT);
-  c->connect_timeout = opt_number(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT);
-  retries = opt_number(L, "retries", DEFAULT_RETRIES);
-  c->retries = (int)retries;
-  max_resp = opt_number(L, "max_response_size", DEFAULT_MAX_RESPONSE);
-  c->max_response = (size_t)max_resp;
-  c->verify_tls = opt_bool(L, "verify_tls", 1);
-  c->gzip = opt_bool(L, "gzip", 1);
+  c->timeout = number_or(&v[OPT_TIMEOUT], DEFAULT_TIMEOUT);
+  c->connect_timeout = number_or(&v[OPT_CONNECT_TIMEOUT], DEFAULT_CONNECT_TIMEOUT);
+  c->retries = (int)number_or(&v[OPT_RETRIES], DEFAULT_RETRIES);
+  c->max_response = (size_t)number_or(&v[OPT_MAX_RESPONSE_SIZE], DEFAULT_MAX_RESPONSE);
+  c->verify_tls = boolean_or(&v[OPT_VERIFY_TLS], 1);
+  c->gzip = boolean_or(&v[OPT_GZIP], 1);
 
   /* Client credentials, when given, renew the token; a token given alone
    * is static (never renewed). Given both, the token is used first. */
@@ -345,15 +274,16 @@ int soget_client_new(lua_State *L) {
     c->client_id = dup_or_raise(L, c, id);
     c->client_secret = dup_or_raise(L, c, secret);
   }
-  if (token && soget_auth_set(&c->auth, token, tl, 0, soget_now(), !(id && secret)) != 0) {
+  if (token && soget_auth_set(&c->auth, token, v[OPT_ACCESS_TOKEN].len, 0, soget_now(),
+                             !(id && secret)) != 0) {
     client_cleanup(c);
     return soget_nomem(L);
   }
   c->api_key = dup_or_raise(L, c, key);
   c->base_url = dup_or_raise(L, c, base);
   c->token_url = dup_or_raise(L, c, turl);
-  c->ca_file = dup_or_raise(L, c, ca);
-  c->user_agent = dup_or_raise(L, c, ua);
+  c->ca_file = dup_or_raise(L, c, v[OPT_CA_FILE].s);
+  c->user_agent = dup_or_raise(L, c, v[OPT_USER_AGENT].s);
   c->rng = (unsigned long)time(NULL) ^ (unsigned long)(size_t)c;
 
   topts.verify_tls = c->verify_tls;
@@ -372,86 +302,50 @@ int soget_client_new(lua_State *L) {
 
 /* ---- queries ------------------------------------------------------------ */
 
-static const char *const query_names[] = {"reference", "spi", "desc", "limit",
-                                          "offset", NULL};
+enum { Q_REFERENCE, Q_SPI, Q_DESC, Q_LIMIT, Q_OFFSET, Q_COUNT };
 
-static void check_text(lua_State *L, int i, const char *name, size_t max) {
-  size_t len, n;
-  const char *s, *why;
-  if (lua_type(L, i) != LUA_TSTRING)
-    luaL_error(L, "handling_units: '%s' must be a string, got %s", name,
-               luaL_typename(L, i));
-  s = lua_tolstring(L, i, &len);
-  n = soget_utf8_count(s, len);
-  if (n == (size_t)-1) luaL_error(L, "handling_units: '%s' is not valid UTF-8", name);
-  if (n > max)
-    luaL_error(L, "handling_units: '%s' is longer than %d characters", name, (int)max);
-  why = soget_query_value_problem(s, len);
-  if (why) luaL_error(L, "handling_units: '%s' %s", name, why);
-}
+#define TEXT(n, most)                                                 \
+  {.name = n, .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_QUERY, \
+   .max_chars = most}
+#define WHOLE(n, lo, hi) \
+  {.name = n, .type = SOGET_OPT_NUMBER, .min = lo, .max = hi, .whole = 1}
+static const soget_option query_options[] = {
+    [Q_REFERENCE] = TEXT("reference", SOGET_REFERENCE_MAX),
+    [Q_SPI] = TEXT("spi", SOGET_SPI_MAX),
+    [Q_DESC] = {.name = "desc", .type = SOGET_OPT_BOOLEAN},
+    [Q_LIMIT] = WHOLE("limit", 1, SOGET_LIMIT_MAX),
+    [Q_OFFSET] = WHOLE("offset", 0, (double)SOGET_OFFSET_MAX),
+    [Q_COUNT] = {.name = NULL}};
+#undef TEXT
+#undef WHOLE
 
-static lua_Number check_whole(lua_State *L, int i, const char *name,
-                              lua_Number lo, lua_Number hi) {
-  lua_Number v;
-  if (lua_type(L, i) != LUA_TNUMBER)
-    luaL_error(L, "handling_units: '%s' must be a number, got %s", name,
-               luaL_typename(L, i));
-  v = lua_tonumber(L, i);
-  if (v != v || v != floor(v))
-    luaL_error(L, "handling_units: '%s' must be a whole number", name);
-  if (v < lo || v > hi) {
-    char range[64];
-    snprintf(range, sizeof range, "between %.0f and %.0f", (double)lo, (double)hi);
-    luaL_error(L, "handling_units: '%s' must be %s", name, range);
-  }
-  return v;
-}
+static const soget_opt_reader query_reader = {
+    .opts = query_options,
+    .who = "handling_units",
+    .label = "",
+    .unknown = "%s: unknown query key '%s'",
+    .badkey = "%s: query keys must be strings, got %s",
+    .nottable = "%s: query must be a table or a reference string, got %s",
+    .raw = 1,   /* one pass: the query is copied as lua_next sees it */
+    .range = "between %.0f and %.0f",
+    .fraction = "must be a whole number",
+    .whole_first = 1};
 
 void soget_check_query(lua_State *L, int i) {
-  int q, has_ref = 0, has_spi = 0;
+  soget_optval v[Q_COUNT];
   i = lua_absindex(L, i);
   if (lua_type(L, i) == LUA_TSTRING) {  /* client:handling_units("CGMU...") */
-    check_text(L, i, "reference", SOGET_REFERENCE_MAX);
+    soget_opt_check(L, &query_reader, &query_options[Q_REFERENCE], i, &v[Q_REFERENCE]);
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, i);
     lua_setfield(L, -2, "reference");
-    if (lua_rawlen(L, i) == 0) luaL_error(L, "handling_units: give a reference or an spi");
+    if (v[Q_REFERENCE].len == 0) luaL_error(L, "handling_units: give a reference or an spi");
     return;
   }
-  if (lua_type(L, i) != LUA_TTABLE)
-    luaL_error(L, "handling_units: query must be a table or a reference string, got %s",
-               luaL_typename(L, i));
-  lua_newtable(L);
-  q = lua_gettop(L);
-  lua_pushnil(L);
-  while (lua_next(L, i)) {
-    int k, which = -1;
-    for (k = 0; query_names[k]; k++)
-      if (soget_key_is(L, -2, query_names[k])) which = k;
-    if (which < 0) {
-      if (lua_type(L, -2) == LUA_TSTRING)
-        luaL_error(L, "handling_units: unknown query key '%s'", lua_tostring(L, -2));
-      luaL_error(L, "handling_units: query keys must be strings, got %s",
-                 luaL_typename(L, -2));
-    }
-    switch (which) {
-      case 0: check_text(L, -1, "reference", SOGET_REFERENCE_MAX);
-              has_ref = lua_rawlen(L, -1) > 0; break;
-      case 1: check_text(L, -1, "spi", SOGET_SPI_MAX);
-              has_spi = lua_rawlen(L, -1) > 0; break;
-      case 2:
-        if (lua_type(L, -1) != LUA_TBOOLEAN)
-          luaL_error(L, "handling_units: 'desc' must be a boolean, got %s",
-                     luaL_typename(L, -1));
-        break;
-      case 3: check_whole(L, -1, "limit", 1, SOGET_LIMIT_MAX); break;
-      case 4: check_whole(L, -1, "offset", 0, (lua_Number)SOGET_OFFSET_MAX); break;
-    }
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, q);
-  }
-  if (!has_ref && !has_spi)
+  lua_newtable(L);   /* the normalized copy */
+  soget_opt_read(L, i, &query_reader, -1, v);
+  if (!(v[Q_REFERENCE].given && v[Q_REFERENCE].len > 0) &&
+      !(v[Q_SPI].given && v[Q_SPI].len > 0))
     luaL_error(L, "handling_units: give a reference or an spi");
 }
 
@@ -1114,8 +1008,11 @@ static int meth_begin(lua_State *L) {
   lcall *lc;
   long offset = -1;
   lua_settop(L, 3);
-  if (!lua_isnil(L, 3))
-    offset = (long)check_whole(L, 3, "offset", 0, (lua_Number)SOGET_OFFSET_MAX);
+  if (!lua_isnil(L, 3)) {
+    soget_optval ov;
+    soget_opt_check(L, &query_reader, &query_options[Q_OFFSET], 3, &ov);
+    offset = (long)ov.n;
+  }
   soget_check_query(L, 2);                     /* 4 */
   lc = soget_newuserdata(L, sizeof *lc);       /* 5 */
   memset(lc, 0, sizeof *lc);
@@ -1301,14 +1198,6 @@ static const luaL_Reg client_meta[] = {
     {NULL, NULL}};
 
 void soget_client_open(lua_State *L) {
-  luaL_newmetatable(L, SOGET_CLIENT_T);
-  luaL_setfuncs(L, client_meta, 0);
-  luaL_newlib(L, client_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, SOGET_CALL_T);
-  luaL_setfuncs(L, call_meta, 0);
-  luaL_newlib(L, call_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  soget_class(L, SOGET_CLIENT_T, client_methods, client_meta);
+  soget_class(L, SOGET_CALL_T, call_methods, call_meta);
 }

@@ -221,13 +221,10 @@ static int meth_eq(lua_State *L) {
   return 1;
 }
 
+static const luaL_Reg error_meta[] = {{"__tostring", meth_tostring},
+                                      {"__eq", meth_eq},
+                                      {NULL, NULL}};
+
 void soget_error_open(lua_State *L) {
-  luaL_newmetatable(L, SOGET_ERROR_T);
-  lua_pushcfunction(L, meth_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, meth_eq);
-  lua_setfield(L, -2, "__eq");
-  lua_pushliteral(L, SOGET_ERROR_T);
-  lua_setfield(L, -2, "__name");
-  lua_pop(L, 1);
+  soget_class(L, SOGET_ERROR_T, NULL, error_meta);
 }

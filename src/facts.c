@@ -33,7 +33,7 @@ static void push_limits(lua_State *L) {
 }
 
 static void push_options(lua_State *L) {
-  static const char *const types[] = {"string", "number", "boolean"};
+  static const char *const types[] = {"string", "number", "boolean", "any"};
   const soget_option *o;
   int i = 0;
   lua_newtable(L);

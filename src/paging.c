@@ -144,46 +144,37 @@ static void checkpage(lua_State *L, int i) {
                                         luaL_typename(L, i)));
 }
 
-static long opt_cap(lua_State *L, int t, const char *name) {
-  lua_Number v;
-  long r = 0;
-  lua_getfield(L, t, name);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "iter: '%s' must be a number, got %s", name, luaL_typename(L, -1));
-    v = lua_tonumber(L, -1);
-    if (v != floor(v) || v < 1 || v > 2147483647.0)
-      luaL_error(L, "iter: '%s' must be a whole number of at least 1", name);
-    r = (long)v;
-  }
-  lua_pop(L, 1);
-  return r;
-}
+enum { ITER_MAX_ITEMS, ITER_MAX_PAGES, ITER_MANUAL, ITER_COUNT };
+
+#define CAP(n)                                                       \
+  {.name = n, .type = SOGET_OPT_NUMBER, .min = 1, .max = 2147483647.0, \
+   .whole = 1, .bad = "must be a whole number of at least 1"}
+static const soget_option iter_options[] = {
+    [ITER_MAX_ITEMS] = CAP("max_items"),
+    [ITER_MAX_PAGES] = CAP("max_pages"),
+    [ITER_MANUAL] = {.name = "manual", .type = SOGET_OPT_FLAG},
+    [ITER_COUNT] = {.name = NULL}};
+#undef CAP
+
+static const soget_opt_reader iter_reader = {
+    .opts = iter_options,
+    .who = "iter",
+    .label = "",
+    .unknown = "%s: unknown option '%s'",
+    .badkey = "%s: unknown option '%s'",   /* the key's type name */
+    .nil_ok = 1};
 
 /* page:iter([{max_items = n, max_pages = n}]) -> pager, nil, nil, pager */
 static int page_iter(lua_State *L) {
   pager *pg;
   long max_items = 0, max_pages = 0, requested;
   int uv, manual = 0;
+  soget_optval v[ITER_COUNT];
   checkpage(L, 1);
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-      lua_pop(L, 1);
-      if (lua_type(L, -1) != LUA_TSTRING ||
-          (!soget_key_is(L, -1, "max_items") && !soget_key_is(L, -1, "max_pages") &&
-           !soget_key_is(L, -1, "manual")))
-        return luaL_error(L, "iter: unknown option '%s'",
-                          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
-                                                         : luaL_typename(L, -1));
-    }
-    max_items = opt_cap(L, 2, "max_items");
-    max_pages = opt_cap(L, 2, "max_pages");
-    lua_getfield(L, 2, "manual");
-    manual = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
+  soget_opt_read(L, 2, &iter_reader, 0, v);   /* no strings: nothing left */
+  if (v[ITER_MAX_ITEMS].given) max_items = (long)v[ITER_MAX_ITEMS].n;
+  if (v[ITER_MAX_PAGES].given) max_pages = (long)v[ITER_MAX_PAGES].n;
+  manual = v[ITER_MANUAL].b;
   lua_settop(L, 1);
   pg = soget_newuserdata(L, sizeof *pg);    /* 2 */
   memset(pg, 0, sizeof *pg);
@@ -363,13 +354,6 @@ static const luaL_Reg pager_meta[] = {{"__call", pager_call},
 static const luaL_Reg page_methods[] = {{"iter", page_iter}, {NULL, NULL}};
 
 void soget_paging_open(lua_State *L) {
-  luaL_newmetatable(L, SOGET_PAGER_T);
-  luaL_setfuncs(L, pager_meta, 0);
-  luaL_newlib(L, pager_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, SOGET_PAGE_T);
-  luaL_newlib(L, page_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  soget_class(L, SOGET_PAGER_T, pager_methods, pager_meta);
+  soget_class(L, SOGET_PAGE_T, page_methods, NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "compat.h"
 #include "error.h"
+#include "options.h"
 #include "version.h"
 #include "visibility.h"
 
@@ -20,6 +21,7 @@ SOGET_HIDDEN_BEGIN
 #define SOGET_ERROR_T "soget.Error"
 #define SOGET_PAGE_T "soget.Page"
 #define SOGET_CALL_T "soget.Call"
+#define SOGET_BULK_T "soget.Bulk"
 
 #define SOGET_DEFAULT_BASE_URL \
   "https://soget-api-integration.azure-api.net/api-tracing-code/v1"
@@ -35,6 +37,14 @@ static inline int soget_key_is(lua_State *L, int i, const char *name) {
   s = lua_tolstring(L, i, &n);
   return n == strlen(name) && memcmp(s, name, n) == 0;
 }
+
+/* ---- class.c ----------------------------------------------------------- */
+
+/* Registers the class `name`: its metatable (luaL_newmetatable's, in the
+ * registry) with the metamethods `meta`, __index a table of `methods`
+ * (either may be NULL) and __name. Stack unchanged. */
+void soget_class(lua_State *L, const char *name, const luaL_Reg *methods,
+                 const luaL_Reg *meta);
 
 /* ---- error.c: soget.Error objects -------------------------------------- */
 
@@ -86,15 +96,6 @@ typedef struct soget_client soget_client;
 /* The client's options, in the order soget.client documents them, ending
  * with a NULL name: soget.client reads them by this list, soget.options
  * shows it to programs built on the module (facts.c). */
-enum { SOGET_OPT_STRING, SOGET_OPT_NUMBER, SOGET_OPT_BOOLEAN };
-typedef struct soget_option {
-  const char *name;
-  int type;            /* SOGET_OPT_* */
-  const char *env;     /* read when the option is not given, or NULL */
-  int secret;          /* a credential: never shown */
-  double min, max;     /* numbers: the range accepted */
-  int whole;           /* numbers: whole numbers only */
-} soget_option;
 extern const soget_option soget_options[];
 
 void soget_client_open(lua_State *L);
@@ -126,6 +127,7 @@ struct soget_transport *soget_client_transport(soget_client *c);
 /* ---- bulk.c: client:handling_units_many(queries[, options]) ------------- */
 #define SOGET_BULK_MAX 64   /* the largest concurrency */
 int soget_client_handling_units_many(lua_State *L);
+void soget_bulk_open(lua_State *L);   /* the soget.Bulk class */
 
 /* ---- facts.c: soget.limits, soget.options, soget.array_fields and
  * soget.check_query, set on the module table at the top of the stack ---- */
