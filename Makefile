@@ -35,15 +35,15 @@ ifeq ($(DEV),1)
 WARN += -Werror
 endif
 CFLAGS ?= $(OPT)
-SOGET_CFLAGS = -std=c11 -fPIC -fvisibility=hidden $(WARN) -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CFLAGS)
+SOGET_CFLAGS = -std=c11 -fPIC -fvisibility=hidden $(WARN) -Isrc -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CFLAGS)
 LIBFLAG ?= -shared
 
 BUILD_DIR ?= build/lua$(LUA_VERSION)
 MODULE = $(BUILD_DIR)/soget.so
 STATIC = $(BUILD_DIR)/libsoget.a
-SRCS = lua_soget.c $(wildcard src/*.c)
+SRCS = lua_soget.c $(wildcard src/*/*.c)
 OBJS = $(patsubst %.c,$(BUILD_DIR)/%.o,$(SRCS))
-HDRS = $(wildcard src/*.h)
+HDRS = $(wildcard src/*/*.h)
 
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \

@@ -2,10 +2,10 @@
 #include <curl/curl.h>
 #include <string.h>
 
-#include "src/iso6346.h"
-#include "src/privfile.h"
-#include "src/soget.h"
-#include "src/text.h"
+#include "core/iso6346.h"
+#include "core/text.h"
+#include "lua/privfile.h"
+#include "lua/soget.h"
 
 static const char private_key = 'k';   /* registry key: its address */
 

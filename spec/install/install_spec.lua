@@ -79,7 +79,7 @@ describe("the rockspec", function()
 
   it("has the version the module reports", function()
     assert.are.equal(expected, require("soget")._VERSION)
-    local h = sh.read_all("src/version.h")
+    local h = sh.read_all("src/core/version.h")
     assert.are.equal(version, h:match('#define SOGET_VERSION "([^"]+)"'))
   end)
 
@@ -110,9 +110,9 @@ describe("the rockspec", function()
     assert.are.same({ soget = "bin/soget" }, rockspec.build.install.bin)
   end)
 
-  it("builds lua_soget.c and every src/*.c", function()
+  it("builds lua_soget.c and every src/*/*.c", function()
     local want = {}
-    local p = assert(io.popen("ls lua_soget.c src/*.c"))
+    local p = assert(io.popen("ls lua_soget.c src/*/*.c"))
     for line in p:lines() do want[#want + 1] = line end
     p:close()
     local got = {}

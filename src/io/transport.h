@@ -4,11 +4,11 @@
 #ifndef SOGET_TRANSPORT_H
 #define SOGET_TRANSPORT_H
 
-#include "buf.h"
-#include "error.h"
-#include "auth.h"
-#include "version.h"
-#include "visibility.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "core/version.h"
+#include "core/visibility.h"
 
 SOGET_HIDDEN_BEGIN
 
@@ -77,21 +77,6 @@ void soget_xfer_abort(soget_xfer *x);
  * freed, before its own handle. */
 void soget_transport_attach(soget_transport *t, void *p, void (*release)(void *));
 void *soget_transport_attached(const soget_transport *t);
-
-/* Same scheme, host and port? 1 yes, 0 no (or unparsable). */
-int soget_same_origin(const char *a, const char *b);
-
-/* Retry-After: delay-seconds or an HTTP-date; seconds from now, at most
- * SOGET_RETRY_AFTER_CAP (a day: "a day or more"), -1 if bad. */
-#define SOGET_RETRY_AFTER_CAP 86400.0
-double soget_parse_retry_after(const char *v, size_t n);
-
-/* 1 when s parses as an absolute URL with a host, else 0. */
-int soget_url_valid(const char *s);
-
-/* ref (absolute or relative, as in a Location header) resolved against the
- * absolute URL base, into out. 0, or -1 when it cannot be resolved. */
-int soget_url_resolve(soget_buf *out, const char *base, const char *ref);
 
 /* "soget/X.Y.Z libcurl/X.Y.Z" */
 const char *soget_default_user_agent(void);

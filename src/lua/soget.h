@@ -7,10 +7,11 @@
 #include <stddef.h>
 #include <string.h>
 #include "compat.h"
-#include "error.h"
+#include "core/clock.h"
+#include "core/error.h"
 #include "options.h"
-#include "version.h"
-#include "visibility.h"
+#include "core/version.h"
+#include "core/visibility.h"
 
 SOGET_HIDDEN_BEGIN
 
@@ -137,10 +138,6 @@ void soget_paging_open(lua_State *L);
 /* Sets the soget.Page metatable and records its client and query (the
  * values at ci and qi, ci may be 0 for none) for page:iter(). */
 void soget_page_attach(lua_State *L, int page, int ci, int qi);
-
-/* ---- time -------------------------------------------------------------- */
-double soget_now(void);            /* monotonic seconds */
-void soget_sleep(double seconds);
 
 SOGET_HIDDEN_END
 

@@ -10,7 +10,7 @@
 
 #include "lua.h"
 #include "lauxlib.h"
-#include "visibility.h"
+#include "core/visibility.h"
 
 SOGET_HIDDEN_BEGIN
 

@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cursor.h"
+#include "core/cursor.h"
 
 typedef struct pager {
   soget_cursor cur;

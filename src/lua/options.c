@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
-#include "text.h"
+#include "core/request.h"
+#include "core/text.h"
 
 static const char *const type_names[] = {"string", "number", "boolean", "any"};
 

@@ -56,7 +56,7 @@
 #include <sys/random.h>
 #endif
 
-#include "auth.h"
+#include "core/auth.h"
 
 #ifndef O_NOFOLLOW
 #error "O_NOFOLLOW is needed"

@@ -4,10 +4,10 @@
 #define SOGET_CALL_H
 
 #include "soget.h"
-#include "buf.h"
-#include "request.h"
-#include "transport.h"
-#include "visibility.h"
+#include "core/buf.h"
+#include "core/request.h"
+#include "io/transport.h"
+#include "core/visibility.h"
 
 SOGET_HIDDEN_BEGIN
 

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 #include "compat.h"
-#include "visibility.h"
+#include "core/visibility.h"
 
 SOGET_HIDDEN_BEGIN
 

@@ -10,8 +10,8 @@
  *                       instead of raising. */
 #include "soget.h"
 
-#include "auth.h"
-#include "request.h"
+#include "core/auth.h"
+#include "core/request.h"
 
 static void set_number(lua_State *L, const char *key, double v) {
   if (v == (double)(lua_Integer)v)

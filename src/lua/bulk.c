@@ -36,10 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "core/auth.h"
 #include "call.h"
-#include "request.h"
-#include "transport.h"
+#include "core/request.h"
+#include "io/transport.h"
 
 #define BULK_DEFAULT 8
 #define BULK_MAX SOGET_BULK_MAX

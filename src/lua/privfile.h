@@ -4,7 +4,7 @@
 #define SOGET_PRIVFILE_H
 
 #include "compat.h"
-#include "visibility.h"
+#include "core/visibility.h"
 
 SOGET_HIDDEN_BEGIN
 

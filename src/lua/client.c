@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth.h"
-#include "buf.h"
-#include "request.h"
-#include "text.h"
-#include "transport.h"
+#include "core/auth.h"
+#include "core/buf.h"
+#include "core/request.h"
+#include "core/text.h"
+#include "io/transport.h"
 #include "call.h"
 
 #define DEFAULT_TIMEOUT 10.0
@@ -44,23 +44,6 @@ struct soget_client {
    * (its handles and response buffer), which a nested one must not touch. */
   int holds, close_pending, in_transport;
 };
-
-/* ---- time --------------------------------------------------------------- */
-
-double soget_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void soget_sleep(double seconds) {
-  struct timespec ts;
-  if (!(seconds > 0)) return;
-  ts.tv_sec = (time_t)seconds;
-  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 /* ---- lifecycle ---------------------------------------------------------- */
 

@@ -1,0 +1,21 @@
+/* Monotonic time and sleeping, for deadlines, token expiry and waits. */
+#define _POSIX_C_SOURCE 200809L
+#include "clock.h"
+
+#include <errno.h>
+#include <time.h>
+
+double soget_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void soget_sleep(double seconds) {
+  struct timespec ts;
+  if (!(seconds > 0)) return;
+  ts.tv_sec = (time_t)seconds;
+  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}

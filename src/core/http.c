@@ -1,0 +1,83 @@
+/* HTTP facts the call logic needs and no transport owns: URLs compared
+ * and resolved with libcurl's URL parser (no I/O), Retry-After parsed. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */
+double soget_parse_retry_after(const char *v, size_t n) {
+  char tmp[64];
+  char *end;
+  long secs;
+  time_t when;
+  if (n == 0 || n >= sizeof tmp) return -1;
+  memcpy(tmp, v, n);
+  tmp[n] = '\0';
+  secs = strtol(tmp, &end, 10);   /* LONG_MAX when larger: capped below */
+  if (end != tmp && *end == '\0')
+    return secs < 0 ? 0 : secs > (long)SOGET_RETRY_AFTER_CAP ? SOGET_RETRY_AFTER_CAP : (double)secs;
+  when = curl_getdate(tmp, NULL);
+  if (when == (time_t)-1) return -1;
+  {
+    double d = difftime(when, time(NULL));
+    return d < 0 ? 0 : d > SOGET_RETRY_AFTER_CAP ? SOGET_RETRY_AFTER_CAP : d;
+  }
+}
+
+int soget_url_valid(const char *s) {
+  CURLU *u = curl_url();
+  char *host = NULL;
+  int ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+           curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0];
+  curl_free(host);
+  curl_url_cleanup(u);
+  return ok;
+}
+
+int soget_url_resolve(soget_buf *out, const char *base, const char *ref) {
+  CURLU *u = curl_url();
+  char *abs = NULL;
+  const char *p;
+  int rc = -1;
+  for (p = ref; *p; p++)   /* a Location is one line of visible characters */
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) return -1;
+  if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK) {
+    soget_buf_reset(out);
+    rc = soget_buf_adds(out, abs) == 0 ? 0 : -1;
+  }
+  curl_free(abs);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+/* Compares scheme, host and port with libcurl's own URL parser. */
+int soget_same_origin(const char *a, const char *b) {
+  static const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT};
+  CURLU *ua = curl_url(), *ub = curl_url();
+  int same = 0;
+  size_t i;
+  if (!ua || !ub) goto done;
+  if (curl_url_set(ua, CURLUPART_URL, a, 0) != CURLUE_OK ||
+      curl_url_set(ub, CURLUPART_URL, b, 0) != CURLUE_OK)
+    goto done;
+  same = 1;
+  for (i = 0; i < sizeof parts / sizeof parts[0] && same; i++) {
+    char *pa = NULL, *pb = NULL;
+    if (curl_url_get(ua, parts[i], &pa, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        curl_url_get(ub, parts[i], &pb, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        strcasecmp(pa, pb) != 0)
+      same = 0;
+    curl_free(pa);
+    curl_free(pb);
+  }
+done:
+  curl_url_cleanup(ua);
+  curl_url_cleanup(ub);
+  return same;
+}

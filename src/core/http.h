@@ -1,0 +1,29 @@
+/* HTTP facts the call logic needs and no transport owns. Knows nothing
+ * about Lua; uses libcurl's URL parser only (no I/O). */
+#ifndef SOGET_HTTP_H
+#define SOGET_HTTP_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
+
+/* Same scheme, host and port? 1 yes, 0 no (or unparsable). */
+int soget_same_origin(const char *a, const char *b);
+
+/* Retry-After: delay-seconds or an HTTP-date; seconds from now, at most
+ * SOGET_RETRY_AFTER_CAP (a day: "a day or more"), -1 if bad. */
+#define SOGET_RETRY_AFTER_CAP 86400.0
+double soget_parse_retry_after(const char *v, size_t n);
+
+/* 1 when s parses as an absolute URL with a host, else 0. */
+int soget_url_valid(const char *s);
+
+/* ref (absolute or relative, as in a Location header) resolved against the
+ * absolute URL base, into out. 0, or -1 when it cannot be resolved. */
+int soget_url_resolve(soget_buf *out, const char *base, const char *ref);
+
+SOGET_HIDDEN_END
+
+#endif
