@@ -314,17 +314,25 @@ local function drive(client, call, o)
   local st = known[client]
   if not st then st = {}; known[client] = st end
   local locked = false
-  for _ = 1, MAX_STEPS do
+  local sent_count = 0
+  while sent_count < MAX_STEPS do   -- waits for another call's token do not count
     if cache and not locked then locked = sync_token(client, st, cache) end
-    local req, rerr = call:request()
-    if not req then
+    local req, rerr, rwait = call:request()
+    if not req and rerr then
       if locked then cache:unlock() end
       return nil, rerr
     end
-    if locked and req.kind ~= "token" then   -- the client had a token of its own
+    if locked and (not req or req.kind ~= "token") then
+      -- the client had a token of its own, or another call of this worker
+      -- is fetching one (the core's lease): nothing to share from here
       cache:unlock()
       locked = false
     end
+    if not req then   -- another call of this client is fetching the token
+      ngx.sleep(rwait)
+      goto continue
+    end
+    sent_count = sent_count + 1
     local sent, status, a, b, c = pcall(send, req, o)
     if not sent then   -- e.g. ngx.location.capture used where nginx forbids it
       if locked then cache:unlock() end
@@ -346,20 +354,16 @@ local function drive(client, call, o)
       end
       if locked then cache:unlock(); locked = false end
     elseif status == 401 then   -- the token was refused: nobody should use it again
+      -- (the core decides what the client does: resend with a token that
+      -- replaced it meanwhile, or renew once)
       local refused = bearer(req)
-      local now = ngx.now()
-      if st.token == refused then
-        st.token, st.renew_at = nil, 0
-      elseif st.token and st.renew_at > now then
-        -- Another call renewed it meanwhile; the core dropped the client's
-        -- token on this 401 without knowing it was newer: give it back.
-        client:set_token(st.token, st.renew_at - now)
-      end
+      if st.token == refused then st.token, st.renew_at = nil, 0 end
       if cache and refused then cache:forget(refused) end
     end
     if page then return page end
     if err then return nil, err end
     if wait and wait > 0 then ngx.sleep(wait) end
+    ::continue::
   end
   if locked then cache:unlock() end
   error("soget.ngx: the call did not end")

@@ -9,6 +9,25 @@
 
 SOGET_HIDDEN_BEGIN
 
+/* An HTTP request for a driver to send. */
+typedef struct soget_http_request {
+  int post;                    /* 0: GET, 1: POST (form body) */
+  const char *url;
+  const char *const *headers;  /* NULL-terminated "Name: value" lines */
+  const char *body;            /* POST only */
+  size_t body_len;
+  long timeout_ms;             /* whole exchange */
+  long connect_timeout_ms;
+} soget_http_request;
+
+/* Its answer, as a back end gives it to the call steps. */
+typedef struct soget_http_response {
+  long status;
+  soget_buf *body;             /* the back end's buffer, valid until its next use */
+  double retry_after;          /* seconds from now; < 0 when absent */
+  char redirect[2048];         /* absolute Location of a 3xx, "" otherwise */
+} soget_http_response;
+
 /* Same scheme, host and port? 1 yes, 0 no (or unparsable). */
 int soget_same_origin(const char *a, const char *b);
 

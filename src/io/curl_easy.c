@@ -1,6 +1,6 @@
 /* HTTP over libcurl: one easy handle per client, reused for keep-alive and
- * TLS session reuse; more handles with the same settings for drivers that
- * run several exchanges at once (bulk.c). Callbacks never call into Lua
+ * TLS session reuse (the blocking back end); more handles with the same
+ * settings for the multi back end (curl_multi.c). Callbacks never call into Lua
  * and never raise; when memory runs out or the body passes its cap they
  * return 0 and curl fails cleanly, and the error says which. */
 #include "transport.h"
@@ -338,4 +338,18 @@ int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
     return -1;
   }
   return soget_xfer_finish(&t->x, (int)curl_easy_perform(t->x.easy), rs, e);
+}
+
+static int easy_perform(void *self, const soget_http_request *rq, soget_http_response *rs,
+                        soget_err *e) {
+  return soget_transport_perform(self, rq, rs, e);
+}
+
+static const soget_io_ops easy_ops = {.name = "libcurl easy", .perform = easy_perform};
+
+soget_io soget_curl_easy(soget_transport *t) {
+  soget_io io;
+  io.ops = &easy_ops;
+  io.self = t;
+  return io;
 }

@@ -1,6 +1,7 @@
-/* The one place soget waits on the network: an HTTP exchange over a
- * reused libcurl easy handle (bulk.c drives several through a multi
- * handle). Knows nothing about Lua. */
+/* The libcurl back ends' shared part: a transport is one client's libcurl
+ * settings, its easy handle (the blocking back end, curl_easy.c) and the
+ * pool of handles of the multi back end (curl_multi.c). Drivers see them
+ * through io.h only. Knows nothing about Lua. */
 #ifndef SOGET_TRANSPORT_H
 #define SOGET_TRANSPORT_H
 
@@ -9,25 +10,9 @@
 #include "core/http.h"
 #include "core/version.h"
 #include "core/visibility.h"
+#include "io.h"
 
 SOGET_HIDDEN_BEGIN
-
-typedef struct soget_http_request {
-  int post;                    /* 0: GET, 1: POST (form body) */
-  const char *url;
-  const char *const *headers;  /* NULL-terminated "Name: value" lines */
-  const char *body;            /* POST only */
-  size_t body_len;
-  long timeout_ms;             /* whole exchange */
-  long connect_timeout_ms;
-} soget_http_request;
-
-typedef struct soget_http_response {
-  long status;
-  soget_buf *body;             /* the transport's buffer, valid until next call */
-  double retry_after;          /* seconds from now; < 0 when absent */
-  char redirect[2048];         /* absolute Location of a 3xx, "" otherwise */
-} soget_http_response;
 
 typedef struct soget_transport soget_transport;
 
@@ -41,6 +26,12 @@ typedef struct soget_transport_opts {
 
 /* NULL on no memory. */
 soget_transport *soget_transport_new(const soget_transport_opts *o);
+/* The transport's two back ends (io.h): its easy handle, blocking
+ * (perform), and its pool of easy handles in a multi handle (reserve,
+ * start, poll, finish, abort), made at the first reserve and kept until
+ * the transport is freed, so later batches reuse its connections. */
+soget_io soget_curl_easy(soget_transport *t);
+soget_io soget_curl_multi(soget_transport *t);
 void soget_transport_free(soget_transport *t);
 int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file);
 
@@ -53,8 +44,7 @@ int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file);
 int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
                             soget_http_response *rs, soget_err *e);
 
-/* The same exchange in two halves, for drivers that run several at once on
- * a libcurl multi handle (bulk.c). A soget_xfer is one easy handle with the
+/* The same exchange in two halves, for the multi back end (curl_multi.c). A soget_xfer is one easy handle with the
  * transport's settings (TLS, user agent, size cap, connection counter) and
  * its own body buffer; soget_xfer_handle gives its CURL * (whose
  * CURLOPT_PRIVATE is the soget_xfer). */

@@ -1,5 +1,6 @@
-/* soget.Client: options, credentials, the call loop (token, retries,
- * redirects, status mapping) and the Lua methods. */
+/* soget.Client: options, the blocking driver of the core's call steps
+ * (core/call.h) over the libcurl transport, soget.Call (the same steps
+ * for drivers written in Lua), and the Lua methods. */
 #define _POSIX_C_SOURCE 200809L
 #include "soget.h"
 
@@ -12,30 +13,23 @@
 
 #include "core/auth.h"
 #include "core/buf.h"
+#include "core/call.h"
 #include "core/request.h"
 #include "core/text.h"
 #include "io/transport.h"
-#include "call.h"
 
 #define DEFAULT_TIMEOUT 10.0
 #define DEFAULT_CONNECT_TIMEOUT 5.0
 #define DEFAULT_RETRIES 2
 #define MAX_RETRIES 10
 #define DEFAULT_MAX_RESPONSE (8u * 1024u * 1024u)
-#define BACKOFF_BASE 0.1
-#define BACKOFF_MAX 2.0
-#define MAX_REDIRECTS 5
 
 struct soget_client {
+  soget_engine eng;            /* configuration, token state, counters */
   soget_transport *tr;
-  char *client_id, *client_secret, *api_key, *base_url, *token_url;
   char *ca_file, *user_agent;
-  double timeout, connect_timeout;
-  int retries, verify_tls, gzip;
+  int verify_tls, gzip;
   size_t max_response;
-  soget_auth auth;
-  unsigned long rng;
-  long api_requests, token_requests, retries_done;
   int closed;
   /* Lua can run in the middle of a call (any allocation can run a
    * finalizer, any call a hook), and a finalizer can call close(): while
@@ -44,30 +38,15 @@ struct soget_client {
    * (its handles and response buffer), which a nested one must not touch. */
   int holds, close_pending, in_transport;
 };
-
 /* ---- lifecycle ---------------------------------------------------------- */
-
-static void free_secret(char **p) {
-  if (*p) {
-    soget_wipe(*p, strlen(*p));
-    free(*p);
-    *p = NULL;
-  }
-}
 
 static void client_cleanup(soget_client *c) {
   soget_transport_free(c->tr);
   c->tr = NULL;
-  free_secret(&c->client_secret);
-  free_secret(&c->api_key);
-  free(c->client_id);
-  free(c->base_url);
-  free(c->token_url);
+  soget_engine_free(&c->eng);
   free(c->ca_file);
   free(c->user_agent);
-  c->client_id = c->base_url = c->token_url = c->ca_file = c->user_agent = NULL;
-  soget_auth_free(&c->auth);
-  c->auth.is_static = 0;
+  c->ca_file = c->user_agent = NULL;
   c->closed = 1;
   c->close_pending = 0;
 }
@@ -98,6 +77,10 @@ void soget_client_give_transport(soget_client *c) {
 
 struct soget_transport *soget_client_transport(soget_client *c) {
   return c->tr;
+}
+
+soget_engine *soget_client_engine(soget_client *c) {
+  return &c->eng;
 }
 
 /* client:close(): at once, or when the calls that hold the client end. */
@@ -239,14 +222,14 @@ int soget_client_new(lua_State *L) {
   c = soget_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
   c->closed = 1;  /* until fully built: __gc frees whatever was made */
-  soget_auth_init(&c->auth);
+  soget_engine_init(&c->eng);
   luaL_setmetatable(L, SOGET_CLIENT_T);
   lua_newtable(L);
   soget_setuv(L, -2);
 
-  c->timeout = number_or(&v[OPT_TIMEOUT], DEFAULT_TIMEOUT);
-  c->connect_timeout = number_or(&v[OPT_CONNECT_TIMEOUT], DEFAULT_CONNECT_TIMEOUT);
-  c->retries = (int)number_or(&v[OPT_RETRIES], DEFAULT_RETRIES);
+  c->eng.timeout = number_or(&v[OPT_TIMEOUT], DEFAULT_TIMEOUT);
+  c->eng.connect_timeout = number_or(&v[OPT_CONNECT_TIMEOUT], DEFAULT_CONNECT_TIMEOUT);
+  c->eng.retries = (int)number_or(&v[OPT_RETRIES], DEFAULT_RETRIES);
   c->max_response = (size_t)number_or(&v[OPT_MAX_RESPONSE_SIZE], DEFAULT_MAX_RESPONSE);
   c->verify_tls = boolean_or(&v[OPT_VERIFY_TLS], 1);
   c->gzip = boolean_or(&v[OPT_GZIP], 1);
@@ -254,20 +237,20 @@ int soget_client_new(lua_State *L) {
   /* Client credentials, when given, renew the token; a token given alone
    * is static (never renewed). Given both, the token is used first. */
   if (id && secret) {
-    c->client_id = dup_or_raise(L, c, id);
-    c->client_secret = dup_or_raise(L, c, secret);
+    c->eng.client_id = dup_or_raise(L, c, id);
+    c->eng.client_secret = dup_or_raise(L, c, secret);
   }
-  if (token && soget_auth_set(&c->auth, token, v[OPT_ACCESS_TOKEN].len, 0, soget_now(),
+  if (token && soget_auth_set(&c->eng.auth, token, v[OPT_ACCESS_TOKEN].len, 0, soget_now(),
                              !(id && secret)) != 0) {
     client_cleanup(c);
     return soget_nomem(L);
   }
-  c->api_key = dup_or_raise(L, c, key);
-  c->base_url = dup_or_raise(L, c, base);
-  c->token_url = dup_or_raise(L, c, turl);
+  c->eng.api_key = dup_or_raise(L, c, key);
+  c->eng.base_url = dup_or_raise(L, c, base);
+  c->eng.token_url = dup_or_raise(L, c, turl);
   c->ca_file = dup_or_raise(L, c, v[OPT_CA_FILE].s);
   c->user_agent = dup_or_raise(L, c, v[OPT_USER_AGENT].s);
-  c->rng = (unsigned long)time(NULL) ^ (unsigned long)(size_t)c;
+  c->eng.rng = (unsigned long)time(NULL) ^ (unsigned long)(size_t)c;
 
   topts.verify_tls = c->verify_tls;
   topts.ca_file = c->ca_file;
@@ -350,345 +333,6 @@ void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
   if (offset >= 0) q->offset = offset;
 }
 
-/* ---- the call: a state machine ------------------------------------------
- *
- * One API call is: maybe fetch a token, send the GET, then act on the
- * answer (page, retry after a wait, renew the token once on a 401, follow
- * a same-origin redirect, or fail). The steps below decide; they never
- * wait on the network. The blocking client drives them over libcurl here;
- * other drivers (the OpenResty one, bulk lookups) drive the same steps
- * through soget.Call. */
-
-static double rand01(soget_client *c) {
-  c->rng = c->rng * 6364136223846793005UL + 1442695040888963407UL;
-  return (double)((c->rng >> 11) & 0xFFFFF) / (double)0x100000;
-}
-
-static void scrub(soget_client *c, soget_err *e) {
-  const char *secrets[3];
-  secrets[0] = c->client_secret;
-  secrets[1] = c->api_key;
-  secrets[2] = c->auth.token;
-  soget_err_scrub(e, secrets, 3);
-  soget_err_printable(e);
-  soget_err_scrub(e, secrets, 3);
-}
-
-static long ms_left(double deadline) {
-  double left = deadline - soget_now();
-  return left <= 0 ? 0 : (long)ceil(left * 1000.0);
-}
-
-static int status_retryable(long s) {
-  return s == 408 || s == 429 || s == 502 || s == 503 || s == 504;
-}
-
-void soget_call_init(soget_call *k) {
-  memset(k, 0, sizeof *k);
-  soget_buf_init(&k->url, 0);
-  soget_buf_init(&k->hdr, 0);
-  soget_buf_init(&k->body, 0);
-}
-
-void soget_call_free(soget_call *k) {
-  if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.cap);
-  if (k->body.data) soget_wipe(k->body.data, k->body.cap);
-  soget_buf_free(&k->url);
-  soget_buf_free(&k->hdr);
-  soget_buf_free(&k->body);
-  k->state = SOGET_CALL_DONE;
-}
-
-int soget_call_begin(soget_client *c, soget_call *k, const soget_query *q,
-                     soget_err *e) {
-  k->deadline = soget_now() + c->timeout;
-  k->attempt = k->renewed = k->redirects = k->stale = 0;
-  k->offset = q->offset;
-  k->wait = 0;
-  k->state = SOGET_CALL_READY;
-  soget_buf_reset(&k->url);
-  if (soget_request_url(&k->url, c->base_url, q) != 0) {
-    soget_err_nomem(e, "building the URL");
-    k->state = SOGET_CALL_DONE;
-    return -1;
-  }
-  return 0;
-}
-
-/* The call ends with e: SOGET_STEP_FAIL, or SOGET_STEP_NOMEM when e is
- * (or scrubbing it ran) out of memory. */
-static int call_fail(soget_client *c, soget_call *k, soget_err *e) {
-  scrub(c, e);
-  k->state = SOGET_CALL_DONE;
-  return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
-}
-
-/* Prepares the next request in k->rq: the token request when a token is
- * needed, else the API request. SOGET_STEP_SEND, SOGET_STEP_FAIL or
- * SOGET_STEP_NOMEM; SOGET_STEP_MISUSE when the call is not ready for one. */
-int soget_call_next(soget_client *c, soget_call *k, soget_err *e) {
-  soget_http_request *rq = &k->rq;
-  long left = ms_left(k->deadline);
-  if (k->state != SOGET_CALL_READY) return SOGET_STEP_MISUSE;
-  if (left <= 0) {
-    soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
-                  c->timeout);
-    return call_fail(c, k, e);
-  }
-  memset(rq, 0, sizeof *rq);
-  rq->timeout_ms = left;
-  rq->connect_timeout_ms = (long)(c->connect_timeout * 1000);
-  if (rq->connect_timeout_ms > left) rq->connect_timeout_ms = left;
-  rq->headers = k->headers;
-  soget_buf_reset(&k->hdr);
-  if (soget_auth_needs_token(&c->auth, soget_now())) {
-    if (!c->client_id || !c->client_secret) {
-      soget_err_set(e, "auth", 401, 0, "the access token was refused and no "
-                    "client credentials were given to get another");
-      return call_fail(c, k, e);
-    }
-    soget_buf_reset(&k->body);
-    if (soget_request_token_form(&k->body, c->client_id, c->client_secret) != 0) {
-      soget_err_nomem(e, "building the token request");
-      return call_fail(c, k, e);
-    }
-    k->headers[0] = "Content-Type: application/x-www-form-urlencoded";
-    k->headers[1] = "Accept: application/json";
-    k->headers[2] = NULL;
-    rq->post = 1;
-    rq->url = c->token_url;
-    rq->body = k->body.data;
-    rq->body_len = k->body.len;
-    k->state = SOGET_CALL_TOKEN_SENT;
-    c->token_requests++;
-    return SOGET_STEP_SEND;
-  }
-  /* Two NUL-separated header lines in one buffer, wiped after use. */
-  {
-    size_t second;
-    if (soget_buf_reserve(&k->hdr, c->auth.token_len + strlen(c->api_key) + 64) != 0) {
-      soget_err_nomem(e, "building the request");
-      return call_fail(c, k, e);
-    }
-    soget_buf_adds(&k->hdr, "Authorization: Bearer ");
-    soget_buf_add(&k->hdr, c->auth.token, c->auth.token_len);
-    soget_buf_add(&k->hdr, "", 1);
-    second = k->hdr.len;
-    soget_buf_adds(&k->hdr, "Ocp-Apim-Subscription-Key: ");
-    soget_buf_adds(&k->hdr, c->api_key);
-    k->headers[0] = k->hdr.data;
-    k->headers[1] = k->hdr.data + second;
-    k->headers[2] = "Accept: application/json";
-    k->headers[3] = NULL;
-  }
-  rq->post = 0;
-  rq->url = k->url.data;
-  k->token_gen = c->auth.gen;
-  k->state = SOGET_CALL_API_SENT;
-  c->api_requests++;
-  return SOGET_STEP_SEND;
-}
-
-/* Wiping what the sent request held. */
-static void call_sent(soget_call *k) {
-  if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.len);
-  if (k->body.data) soget_wipe(k->body.data, k->body.len);
-}
-
-/* Schedules retry number k->attempt unless the retries or the time are
- * used up: SOGET_STEP_WAIT with k->wait set, or 0. `hint` is the
- * server's Retry-After (< 0: none). */
-static int plan_retry(soget_client *c, soget_call *k, double hint) {
-  double d;
-  if (k->state != SOGET_CALL_API_SENT || k->attempt >= c->retries) return 0;
-  if (hint >= 0) {
-    d = hint > SOGET_RETRY_AFTER_MAX ? SOGET_RETRY_AFTER_MAX : hint;
-  } else {
-    d = BACKOFF_BASE * (double)(1L << (k->attempt > 10 ? 10 : k->attempt));
-    if (d > BACKOFF_MAX) d = BACKOFF_MAX;
-    d = d / 2 + d / 2 * rand01(c);   /* jitter */
-  }
-  if (soget_now() + d >= k->deadline) return 0;
-  k->attempt++;
-  k->wait = d;
-  c->retries_done++;
-  k->state = SOGET_CALL_READY;
-  return SOGET_STEP_WAIT;
-}
-
-int soget_call_failed(soget_client *c, soget_call *k, soget_err *e) {
-  int r;
-  int was_token = k->state == SOGET_CALL_TOKEN_SENT;
-  if (!was_token && k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
-  call_sent(k);
-  if (was_token) {
-    static const char prefix[] = "token request: ";
-    size_t n = sizeof prefix - 1;
-    memmove(e->message + n, e->message, sizeof e->message - n - 1);
-    e->message[sizeof e->message - 1] = '\0';
-    memcpy(e->message, prefix, n);
-    return call_fail(c, k, e);
-  }
-  if (e->retryable && e->kind && strcmp(e->kind, "network") == 0 &&
-      (r = plan_retry(c, k, -1)) != 0)
-    return r;
-  return call_fail(c, k, e);
-}
-
-static void body_error(lua_State *L, const char *body, size_t len, long status,
-                       soget_err *e, const char *kind, int retryable, const char *what) {
-  char code[sizeof e->code], msg[256];
-  soget_decode_error_fields(L, body, len, "code", code, sizeof code, "message",
-                            msg, sizeof msg);
-  soget_err_set(e, kind, status, retryable, "%s", msg[0] ? msg : what);
-  memcpy(e->code, code, sizeof code);
-}
-
-static int token_response(lua_State *L, soget_client *c, soget_call *k, long status,
-                          const char *body, size_t len, soget_err *e) {
-  double expires_in;
-  size_t tl;
-  const char *tok;
-  if (status != 200) {
-    char code[64], msg[256];
-    int known = soget_decode_error_fields(L, body, len, "error", code, sizeof code,
-                                          "error_description", msg, sizeof msg);
-    if (status == 400 || status == 401 || status == 403)
-      soget_err_set(e, "auth", status, 0, "token request refused: %s%s%s",
-                    known && code[0] ? code : "the client credentials were not accepted",
-                    msg[0] ? ": " : "", msg);
-    else
-      soget_err_set(e, "http", status, status_retryable(status),
-                    "token request failed with HTTP %ld%s%s", status,
-                    msg[0] ? ": " : "", msg);
-    return call_fail(c, k, e);
-  }
-  expires_in = soget_decode_token(L, body, len, e);
-  if (expires_in < 0) return call_fail(c, k, e);
-  tok = lua_tolstring(L, -1, &tl);
-  if (tl > SOGET_HEADER_VALUE_MAX) {
-    lua_pop(L, 1);
-    soget_err_set(e, "http", 0, 0, "token response: the access_token is larger than "
-                  "%d bytes, the size limit of a header value", SOGET_HEADER_VALUE_MAX);
-    return call_fail(c, k, e);
-  }
-  if (soget_header_value_problem(tok, tl)) {
-    lua_pop(L, 1);
-    soget_err_set(e, "auth", 0, 0, "token response has an access_token that "
-                  "cannot be sent in a header");
-    return call_fail(c, k, e);
-  }
-  if (soget_auth_set(&c->auth, tok, tl, expires_in, soget_now(), 0) != 0) {
-    lua_pop(L, 1);
-    soget_err_nomem(e, "storing the token");
-    return call_fail(c, k, e);
-  }
-  lua_pop(L, 1);
-  k->state = SOGET_CALL_READY;
-  return SOGET_STEP_AGAIN;
-}
-
-int soget_call_response(lua_State *L, soget_client *c, soget_call *k, long status,
-                        const char *body, size_t len, double retry_after,
-                        const char *redirect, soget_err *e) {
-  int r;
-  if (k->state == SOGET_CALL_TOKEN_SENT) {
-    call_sent(k);
-    return token_response(L, c, k, status, body, len, e);
-  }
-  if (k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
-  call_sent(k);
-  if (status == 200) {
-    if (soget_decode_page(L, body, len, k->offset, e)) {
-      k->state = SOGET_CALL_DONE;
-      return SOGET_STEP_PAGE;
-    }
-    return call_fail(c, k, e);
-  }
-  if (status == 404) {
-    char code[16], msg[128];
-    if (soget_decode_error_fields(L, body, len, "code", code, sizeof code, "message",
-                                  msg, sizeof msg) &&
-        strcmp(code, "R001") == 0) {
-      soget_push_empty_page(L, k->offset);
-      k->state = SOGET_CALL_DONE;
-      return SOGET_STEP_PAGE;
-    }
-    body_error(L, body, len, status, e, "http", 0, "not found (is base_url right?)");
-    return call_fail(c, k, e);
-  }
-  if (status == 401) {
-    /* A token replaced since this request left (by another call on the
-     * same client) is not dropped again: the request goes out once more
-     * with the current one. */
-    if (k->token_gen != c->auth.gen && k->stale < 3) {
-      k->stale++;
-      k->state = SOGET_CALL_READY;
-      return SOGET_STEP_AGAIN;
-    }
-    if (!k->renewed && soget_auth_invalidate(&c->auth)) {
-      k->renewed = 1;
-      k->state = SOGET_CALL_READY;
-      return SOGET_STEP_AGAIN;
-    }
-    body_error(L, body, len, status, e, "auth", 0, "the API refused the credentials");
-    return call_fail(c, k, e);
-  }
-  if (status == 403) {
-    body_error(L, body, len, status, e, "auth", 0, "the API refused access (forbidden)");
-    return call_fail(c, k, e);
-  }
-  if (status >= 300 && status < 400) {
-    /* One rule for every driver: a relative Location is resolved against
-     * the URL it answers (libcurl gives the blocking driver an absolute
-     * one, OpenResty passes the header as it came). */
-    soget_buf to;
-    int usable;
-    soget_buf_init(&to, 0);
-    usable = redirect && redirect[0] && soget_url_resolve(&to, k->url.data, redirect) == 0;
-    if (usable && k->redirects < MAX_REDIRECTS && soget_same_origin(to.data, c->base_url) == 1) {
-      k->redirects++;
-      soget_buf_free(&k->url);
-      k->url = to;
-      k->state = SOGET_CALL_READY;
-      return SOGET_STEP_AGAIN;
-    }
-    soget_buf_free(&to);
-    soget_err_set(e, "http", status, 0, "%s",
-                  !usable ? "redirect without a usable Location"
-                  : k->redirects >= MAX_REDIRECTS ? "too many redirects"
-                  : "redirect to another host not followed: credentials are only "
-                    "sent to the API's own host");
-    return call_fail(c, k, e);
-  }
-  if (status_retryable(status)) {
-    if ((r = plan_retry(c, k, retry_after)) != 0) return r;
-    body_error(L, body, len, status, e, "http", 1, "the service is unavailable");
-    if (retry_after >= 0) {
-      size_t n = strlen(e->message);
-      if (retry_after >= SOGET_RETRY_AFTER_CAP)
-        snprintf(e->message + n, sizeof e->message - n,
-                 " (Retry-After of a day or more; %d retr%s made)", k->attempt,
-                 k->attempt == 1 ? "y" : "ies");
-      else
-        snprintf(e->message + n, sizeof e->message - n,
-                 " (Retry-After %.0f s; %d retr%s made)", retry_after, k->attempt,
-                 k->attempt == 1 ? "y" : "ies");
-    }
-    return call_fail(c, k, e);
-  }
-  if (status == 400) {
-    body_error(L, body, len, status, e, "api", 0, "bad request");
-    return call_fail(c, k, e);
-  }
-  {
-    char what[64];
-    snprintf(what, sizeof what, "unexpected HTTP status %ld", status);
-    body_error(L, body, len, status, e, "http", status >= 500, what);
-  }
-  return call_fail(c, k, e);
-}
-
 /* A call's state lives in a soget.Call userdata, even for the blocking
  * driver: a Lua error raised while it runs (out of memory, or lua.c's
  * "interrupted!" on Ctrl-C, which can fire at any Lua call) never leaks its
@@ -762,7 +406,7 @@ static lcall *push_call(lua_State *L, soget_client *c, int ci) {
  * asked for meanwhile may free) and removes the call from the stack. */
 static void drop_call(lua_State *L, int i) {
   lcall *lc = lua_touserdata(L, i);
-  soget_call_free(&lc->k);
+  soget_call_free(&lc->c->eng, &lc->k);
   lc->open = 0;
   lcall_release(lc);
   lua_remove(L, i);
@@ -788,17 +432,33 @@ typedef struct drive {
   double left;      /* token_only: the token's seconds left (-1: static) */
 } drive;
 
+/* After SOGET_STEP_PAGE: pushes the page (decoded from body, or empty
+ * when nothing was found) and returns SOGET_STEP_PAGE, or fills e with
+ * the decode error and returns SOGET_STEP_FAIL. */
+static int push_page(lua_State *L, soget_client *c, soget_call *k, const char *body,
+                     size_t len, soget_err *e) {
+  if (k->empty) {
+    soget_push_empty_page(L, k->offset);
+    return SOGET_STEP_PAGE;
+  }
+  if (soget_decode_page(L, body, len, k->offset, e)) return SOGET_STEP_PAGE;
+  soget_engine_scrub(&c->eng, e);
+  return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
+}
+
 /* One request and its answer, or the step that sent none. */
 static int drive_one(lua_State *L, drive *d) {
   soget_client *c = d->c;
   soget_call *k = d->k;
   soget_http_response rs;
-  int step = soget_call_next(c, k, d->e);
+  int step = soget_call_next(&c->eng, k, d->e);
   if (step != SOGET_STEP_SEND) return step;
   if (soget_transport_perform(c->tr, &k->rq, &rs, d->e) != 0)
-    return soget_call_failed(c, k, d->e);
-  return soget_call_response(L, c, k, rs.status, rs.body->data, rs.body->len,
+    return soget_call_failed(&c->eng, k, d->e);
+  step = soget_call_response(&c->eng, k, rs.status, rs.body->data, rs.body->len,
                              rs.retry_after, rs.redirect, d->e);
+  if (step == SOGET_STEP_PAGE) step = push_page(L, c, k, rs.body->data, rs.body->len, d->e);
+  return step;
 }
 
 /* lua_pcall'ed with the drive: pushes the page (or token_only, the
@@ -807,17 +467,17 @@ static int drive_steps(lua_State *L) {
   drive *d = lua_touserdata(L, 1);
   soget_client *c = d->c;
   if (d->token_only) {
-    d->step = SOGET_STEP_AGAIN;
-    if (soget_auth_needs_token(&c->auth, soget_now())) {
-      d->k->state = SOGET_CALL_READY;
-      d->k->deadline = soget_now() + c->timeout;
+    soget_call_begin_token(&c->eng, d->k);
+    for (;;) {
       d->step = drive_one(L, d);
+      if (d->step == SOGET_STEP_WAIT) soget_sleep(d->k->wait);
+      else if (d->step != SOGET_STEP_AGAIN) break;
     }
-    if (d->step != SOGET_STEP_AGAIN || !c->auth.token) return 0;
+    if (d->step != SOGET_STEP_TOKEN || !c->eng.auth.token) return 0;
     /* Still held: pushing the token can run a finalizer that closes c. */
-    lua_pushlstring(L, c->auth.token, c->auth.token_len);
-    d->left = c->auth.is_static ? -1 : c->auth.renew_at - soget_now();
-    if (d->left < 0 && !c->auth.is_static) d->left = 0;
+    lua_pushlstring(L, c->eng.auth.token, c->eng.auth.token_len);
+    d->left = c->eng.auth.is_static ? -1 : c->eng.auth.renew_at - soget_now();
+    if (d->left < 0 && !c->eng.auth.is_static) d->left = 0;
     return 1;
   }
   for (;;) {
@@ -855,7 +515,7 @@ static int client_call(lua_State *L, soget_client *c, int ci, const soget_query 
   d.c = c;
   d.k = &lc->k;
   d.e = e;
-  if (soget_call_begin(c, &lc->k, q, e) != 0) {   /* out of memory */
+  if (soget_call_begin(&c->eng, &lc->k, q, 0, e) != 0) {   /* out of memory */
     drop_call(L, ki);
     return soget_nomem(L);
   }
@@ -890,11 +550,11 @@ static int meth_handling_units(lua_State *L) {
 static int meth_stats(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
   lua_createtable(L, 0, 4);
-  lua_pushinteger(L, (lua_Integer)c->api_requests);
+  lua_pushinteger(L, (lua_Integer)c->eng.api_requests);
   lua_setfield(L, -2, "api_requests");
-  lua_pushinteger(L, (lua_Integer)c->token_requests);
+  lua_pushinteger(L, (lua_Integer)c->eng.token_requests);
   lua_setfield(L, -2, "token_requests");
-  lua_pushinteger(L, (lua_Integer)c->retries_done);
+  lua_pushinteger(L, (lua_Integer)c->eng.retries_done);
   lua_setfield(L, -2, "retries");
   lua_pushinteger(L, (lua_Integer)soget_transport_connections(c->tr));
   lua_setfield(L, -2, "connections");
@@ -913,7 +573,7 @@ static double push_token(lua_State *L, soget_client *c, soget_err *e) {
   d.e = e;
   d.token_only = 1;
   if (!drive_call(L, lua_gettop(L), &d)) {
-    if (d.step == SOGET_STEP_AGAIN)
+    if (d.step == SOGET_STEP_TOKEN)
       soget_err_set(e, "auth", 0, 0, "no token: the client was closed meanwhile");
     return -2;
   }
@@ -945,10 +605,7 @@ static int meth_set_token(lua_State *L) {
   const char *why = soget_header_value_problem(tok, tl);
   if (why) return luaL_argerror(L, 2, why);
   luaL_argcheck(L, ttl > 0, 3, "must be a positive number of seconds");
-  /* renew_at = now + ttl: the caller's seconds_left already has a margin */
-  if (soget_auth_set(&c->auth, tok, tl, 0, soget_now(), !(c->client_id && c->client_secret)) != 0)
-    return soget_nomem(L);
-  c->auth.renew_at = soget_now() + ttl;
+  if (soget_engine_set_token(&c->eng, tok, tl, ttl) != 0) return soget_nomem(L);
   return 0;
 }
 
@@ -978,7 +635,7 @@ static int call_misuse(lua_State *L, lcall *lc, const char *method) {
 /* Out of memory in a step (SOGET_STEP_NOMEM): the call is over; its
  * buffers are wiped and freed at once, then Lua's memory error raised. */
 static int call_nomem(lua_State *L, lcall *lc) {
-  soget_call_free(&lc->k);
+  soget_call_free(&lc->c->eng, &lc->k);
   lc->open = 0;
   return soget_nomem(L);
 }
@@ -1013,7 +670,7 @@ static int meth_begin(lua_State *L) {
   soget_read_query(L, 4, &q, offset);
   soget_err_clear(&e);
   lcall_enter(L, lc);   /* the allocations above could have closed c */
-  if (soget_call_begin(c, &lc->k, &q, &e) != 0) {   /* out of memory */
+  if (soget_call_begin(&c->eng, &lc->k, &q, 0, &e) != 0) {   /* out of memory */
     lcall_release(lc);
     return call_nomem(L, lc);
   }
@@ -1032,11 +689,17 @@ static int call_request(lua_State *L) {
   /* Held while the request is copied out: its URL can be the client's own
    * token_url, and every allocation below can run a finalizer. */
   lcall_enter(L, lc);
-  step = soget_call_next(lc->c, &lc->k, &e);
+  step = soget_call_next(&lc->c->eng, &lc->k, &e);
   if (step != SOGET_STEP_SEND) {
     lcall_release(lc);
     if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, "request");
     if (step == SOGET_STEP_NOMEM) return call_nomem(L, lc);
+    if (step == SOGET_STEP_WAIT) {   /* another call is fetching the token */
+      lua_pushnil(L);
+      lua_pushnil(L);
+      lua_pushnumber(L, lc->k.wait);
+      return 3;
+    }
     return soget_fail(L, &e);
   }
   lua_createtable(L, 0, 7);
@@ -1109,7 +772,10 @@ static int call_response(lua_State *L) {
   soget_err_clear(&e);
   lua_settop(L, 5);
   lcall_enter(L, lc);
-  step = soget_call_response(L, lc->c, &lc->k, (long)status, body, len, retry_after, loc, &e);
+  step = soget_call_response(&lc->c->eng, &lc->k, (long)status, body, len, retry_after,
+                             loc, &e);
+  /* The body is the argument at 3, on the stack for the whole decode. */
+  if (step == SOGET_STEP_PAGE) step = push_page(L, lc->c, &lc->k, body, len, &e);
   lcall_release(lc);
   return step_result(L, lc, step, &e, "response");
 }
@@ -1131,7 +797,7 @@ static int call_failed(lua_State *L) {
   soget_err_set(&e, kinds[i], 0, retryable, "%s", msg);
   lua_settop(L, 1);
   lcall_enter(L, lc);
-  step = soget_call_failed(lc->c, &lc->k, &e);
+  step = soget_call_failed(&lc->c->eng, &lc->k, &e);
   lcall_release(lc);
   return step_result(L, lc, step, &e, "failed");
 }
@@ -1139,7 +805,7 @@ static int call_failed(lua_State *L) {
 static int call_close(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
   if (lc->open) {
-    soget_call_free(&lc->k);
+    soget_call_free(lc->c ? &lc->c->eng : NULL, &lc->k);
     lc->open = 0;
   }
   if (lc->c) lcall_release(lc);   /* after a Lua error raised mid-step */

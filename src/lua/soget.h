@@ -124,6 +124,12 @@ void soget_client_give_transport(soget_client *c);
 int soget_client_new(lua_State *L);     /* soget.client{...} */
 /* The client's transport (NULL once closed): bulk.c keeps its handles there. */
 struct soget_transport *soget_client_transport(soget_client *c);
+/* The client's share of the call core: configuration, token state, counters. */
+struct soget_engine *soget_client_engine(soget_client *c);
+/* Fills q from a normalized query table (soget_check_query's) at qi; the
+ * strings stay owned by that table. offset >= 0 replaces the query's own. */
+struct soget_query;
+void soget_read_query(lua_State *L, int qi, struct soget_query *q, long offset);
 
 /* ---- bulk.c: client:handling_units_many(queries[, options]) ------------- */
 #define SOGET_BULK_MAX 64   /* the largest concurrency */

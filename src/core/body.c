@@ -1,0 +1,247 @@
+/* Token and error bodies through libyajl's event parser: only the
+ * top-level members soget needs are kept; nothing else is built. */
+#include "body.h"
+
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "auth.h"
+
+#define BODY_MAX_DEPTH 1000   /* as the page decoder's */
+
+enum { KEY_NONE, KEY_A, KEY_B, KEY_NUM };
+
+typedef struct reader {
+  int depth;
+  int pending;              /* which wanted key the last top-level key was */
+  int top_object;           /* the body's value is an object */
+  const char *akey, *bkey, *numkey;
+  /* error fields: copied into the caller's buffers */
+  char *a, *b;
+  size_t asz, bsz;
+  /* token: a malloc'ed copy (a), its length; nomem when a copy failed */
+  int copy_a;
+  char *tok;
+  size_t tok_len;
+  int tok_is_string;
+  int nomem;
+  double num;               /* numkey's value, NaN when absent or bad */
+} reader;
+
+/* A number as JSON writes it, whatever the locale's decimal point. */
+static double parse_number(const char *s, size_t n) {
+  char buf[64], *end;
+  const char *dp = localeconv()->decimal_point;
+  size_t i;
+  double d;
+  if (n == 0 || n >= sizeof buf) return strtod("nan", NULL);
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '.' && dp && dp[0] && !dp[1]) c = dp[0];
+    buf[i] = c;
+  }
+  buf[n] = '\0';
+  d = strtod(buf, &end);
+  while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r') end++;
+  return end != buf && *end == '\0' ? d : strtod("nan", NULL);
+}
+
+static void copy_c(char *dst, size_t dstsz, const unsigned char *s, size_t n) {
+  size_t i;
+  if (n >= dstsz) n = dstsz - 1;
+  for (i = 0; i < n; i++) dst[i] = s[i] ? (char)s[i] : '?';
+  dst[n] = '\0';
+}
+
+static int on_value(reader *r) {
+  if (r->depth == 1) r->pending = KEY_NONE;
+  return 1;
+}
+
+/* A top-level member that is no string: a wanted key repeated so is no
+ * longer given (the last one counts). */
+static void not_string(reader *r) {
+  if (r->depth != 1) return;
+  switch (r->pending) {
+    case KEY_A:
+      if (r->copy_a) r->tok_is_string = 0;
+      else r->a[0] = '\0';
+      break;
+    case KEY_B: r->b[0] = '\0'; break;
+    case KEY_NUM: r->num = strtod("nan", NULL); break;
+  }
+}
+
+static int cb_null(void *ctx) {
+  not_string(ctx);
+  return on_value(ctx);
+}
+
+static int cb_boolean(void *ctx, int v) {
+  (void)v;
+  not_string(ctx);
+  return on_value(ctx);
+}
+
+static int cb_number(void *ctx, const char *s, size_t n) {
+  reader *r = ctx;
+  if (r->depth == 1 && r->pending == KEY_NUM) r->num = parse_number(s, n);
+  else not_string(r);
+  return on_value(r);
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t n) {
+  reader *r = ctx;
+  if (r->depth != 1) return 1;
+  switch (r->pending) {
+    case KEY_A:
+      if (r->copy_a) {
+        char *t = malloc(n + 1);
+        if (!t) {
+          r->nomem = 1;
+          return 0;
+        }
+        memcpy(t, s, n);
+        t[n] = '\0';
+        if (r->tok) {
+          soget_wipe(r->tok, r->tok_len);
+          free(r->tok);
+        }
+        r->tok = t;
+        r->tok_len = n;
+        r->tok_is_string = 1;
+      } else {
+        copy_c(r->a, r->asz, s, n);
+      }
+      break;
+    case KEY_B:
+      copy_c(r->b, r->bsz, s, n);
+      break;
+    case KEY_NUM:
+      /* all of the string: "300\u0000x" holds no number */
+      r->num = memchr(s, '\0', n) ? strtod("nan", NULL) : parse_number((const char *)s, n);
+      break;
+  }
+  return on_value(r);
+}
+
+static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
+  reader *r = ctx;
+  if (r->depth != 1) return 1;
+  r->pending = KEY_NONE;
+  if (r->akey && n == strlen(r->akey) && memcmp(k, r->akey, n) == 0) r->pending = KEY_A;
+  else if (r->bkey && n == strlen(r->bkey) && memcmp(k, r->bkey, n) == 0) r->pending = KEY_B;
+  else if (r->numkey && n == strlen(r->numkey) && memcmp(k, r->numkey, n) == 0)
+    r->pending = KEY_NUM;
+  return 1;
+}
+
+static int open_container(reader *r, int object) {
+  if (r->depth == 0) r->top_object = object;
+  not_string(r);
+  if (r->depth == 1) r->pending = KEY_NONE;
+  return ++r->depth <= BODY_MAX_DEPTH;
+}
+
+static int cb_start_map(void *ctx) { return open_container(ctx, 1); }
+static int cb_start_array(void *ctx) { return open_container(ctx, 0); }
+
+static int cb_end(void *ctx) {
+  reader *r = ctx;
+  r->depth--;
+  return 1;
+}
+
+static const yajl_callbacks callbacks = {cb_null,      cb_boolean, NULL,   NULL,
+                                         cb_number,    cb_string,  cb_start_map,
+                                         cb_map_key,   cb_end,     cb_start_array,
+                                         cb_end};
+
+/* Parses body with r: 0 when it is valid JSON, else -1 with why (a static
+ * or yajl-owned message copied into why). */
+static int run(reader *r, const char *body, size_t len, char *why, size_t whysz) {
+  yajl_handle h = yajl_alloc(&callbacks, NULL, r);
+  yajl_status st;
+  if (!h) {
+    r->nomem = 1;
+    return -1;
+  }
+  yajl_config(h, yajl_dont_validate_strings, 1);   /* bytes as sent */
+  st = yajl_parse(h, (const unsigned char *)body, len);
+  if (st == yajl_status_ok) st = yajl_complete_parse(h);
+  if (st != yajl_status_ok && why) {
+    if (r->depth > BODY_MAX_DEPTH) {
+      copy_c(why, whysz, (const unsigned char *)"nested too deeply", 17);
+    } else {
+      unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)body, len);
+      size_t n = m ? strcspn((const char *)m, "\n") : 0;
+      const char *p = m ? (const char *)m : "";
+      if (strncmp(p, "parse error: ", 13) == 0) p += 13, n -= 13;
+      copy_c(why, whysz, (const unsigned char *)p, n);
+      if (m) yajl_free_error(h, m);
+    }
+  }
+  yajl_free(h);
+  return st == yajl_status_ok ? 0 : -1;
+}
+
+int soget_body_error_fields(const char *body, size_t len, const char *codekey,
+                            char *code, size_t codesz, const char *msgkey, char *msg,
+                            size_t msgsz) {
+  reader r;
+  code[0] = msg[0] = '\0';
+  if (len == 0) return 0;
+  memset(&r, 0, sizeof r);
+  r.akey = codekey;
+  r.bkey = msgkey;
+  r.a = code;
+  r.asz = codesz;
+  r.b = msg;
+  r.bsz = msgsz;
+  if (run(&r, body, len, NULL, 0) != 0 || !r.top_object) {
+    code[0] = msg[0] = '\0';
+    return 0;
+  }
+  return code[0] || msg[0];
+}
+
+double soget_body_token(const char *body, size_t len, char **tok, size_t *tok_len,
+                        soget_err *e) {
+  reader r;
+  char why[128];
+  double expires_in;
+  memset(&r, 0, sizeof r);
+  r.akey = "access_token";
+  r.numkey = "expires_in";
+  r.copy_a = 1;
+  r.num = strtod("nan", NULL);
+  why[0] = '\0';
+  *tok = NULL;
+  *tok_len = 0;
+  if (run(&r, body, len, why, sizeof why) != 0 || !r.top_object || r.nomem) {
+    if (r.nomem) soget_err_nomem(e, "reading the token response");
+    else if (why[0]) soget_err_set(e, "decode", 0, 0, "token response is not valid JSON: %s", why);
+    else soget_err_set(e, "decode", 0, 0, "token response is not a JSON object");
+    if (r.tok) {
+      soget_wipe(r.tok, r.tok_len);
+      free(r.tok);
+    }
+    return -1;
+  }
+  if (!r.tok || !r.tok_is_string || r.tok_len == 0) {
+    if (r.tok) {
+      soget_wipe(r.tok, r.tok_len);
+      free(r.tok);
+    }
+    soget_err_set(e, "decode", 0, 0, "token response has no access_token");
+    return -1;
+  }
+  expires_in = r.num;
+  if (!(expires_in >= 0) || expires_in > 1e9) expires_in = 0;
+  *tok = r.tok;
+  *tok_len = r.tok_len;
+  return expires_in;
+}

@@ -1,0 +1,471 @@
+/* The call state machine (call.h). One API call is: maybe fetch a token,
+ * send the GET, then act on the answer (a page to decode, retry after a
+ * wait, renew the token once on a 401, follow a same-origin redirect, or
+ * fail). The steps below decide; they never wait on the network and never
+ * decode a page: drivers do both. */
+#include "call.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "body.h"
+#include "clock.h"
+#include "http.h"
+
+/* ---- the engine ---------------------------------------------------------- */
+
+void soget_engine_init(soget_engine *g) {
+  memset(g, 0, sizeof *g);
+  soget_auth_init(&g->auth);
+  soget_err_clear(&g->failed_err);
+}
+
+static void free_secret(char **p) {
+  if (*p) {
+    soget_wipe(*p, strlen(*p));
+    free(*p);
+    *p = NULL;
+  }
+}
+
+void soget_engine_free(soget_engine *g) {
+  free_secret(&g->client_secret);
+  free_secret(&g->api_key);
+  free(g->client_id);
+  free(g->base_url);
+  free(g->token_url);
+  g->client_id = g->base_url = g->token_url = NULL;
+  soget_auth_free(&g->auth);
+  g->auth.is_static = 0;
+  g->lease = 0;
+  soget_err_clear(&g->failed_err);
+}
+
+void soget_engine_scrub(const soget_engine *g, soget_err *e) {
+  const char *secrets[3];
+  secrets[0] = g->client_secret;
+  secrets[1] = g->api_key;
+  secrets[2] = g->auth.token;
+  soget_err_scrub(e, secrets, 3);
+  soget_err_printable(e);
+  soget_err_scrub(e, secrets, 3);
+}
+
+int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
+                           double seconds_left) {
+  double now = soget_now();
+  if (soget_auth_set(&g->auth, tok, len, 0, now, !(g->client_id && g->client_secret)) != 0)
+    return -1;
+  /* renew_at = now + seconds_left: the caller's figure already has a margin */
+  g->auth.renew_at = now + seconds_left;
+  return 0;
+}
+
+static double rand01(soget_engine *g) {
+  g->rng = g->rng * 6364136223846793005UL + 1442695040888963407UL;
+  return (double)((g->rng >> 11) & 0xFFFFF) / (double)0x100000;
+}
+
+/* ---- the token lease ------------------------------------------------------
+ *
+ * One token request at a time per engine: the call that needs a token
+ * first takes the lease and sends the token request; others that need one
+ * meanwhile wait (SOGET_STEP_WAIT, k->lease_wait) and then use the token
+ * it brought. When that request fails (other than by timing out: that may
+ * be its holder's own deadline), the calls begun before the failure fail
+ * with the same error rather than each asking again; calls begun later
+ * ask again. A lease whose holder went away ends at the holder's
+ * deadline. */
+
+static void lease_release(soget_engine *g, soget_call *k, int failed, const soget_err *e) {
+  if (g->lease != k->id) return;
+  g->lease = 0;
+  if (failed && e && !e->nomem && !(e->kind && strcmp(e->kind, "timeout") == 0)) {
+    g->failed_at = soget_now();
+    g->failed_err = *e;
+  }
+}
+
+/* ---- calls ---------------------------------------------------------------- */
+
+static long ms_left(double deadline) {
+  double left = deadline - soget_now();
+  return left <= 0 ? 0 : (long)ceil(left * 1000.0);
+}
+
+static int status_retryable(long s) {
+  return s == 408 || s == 429 || s == 502 || s == 503 || s == 504;
+}
+
+void soget_call_init(soget_call *k) {
+  memset(k, 0, sizeof *k);
+  soget_buf_init(&k->url, 0);
+  soget_buf_init(&k->hdr, 0);
+  soget_buf_init(&k->body, 0);
+  k->state = SOGET_CALL_DONE;
+}
+
+void soget_call_free(soget_engine *g, soget_call *k) {
+  if (g && k->id) lease_release(g, k, 0, NULL);
+  if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.cap);
+  if (k->body.data) soget_wipe(k->body.data, k->body.cap);
+  soget_buf_free(&k->url);
+  soget_buf_free(&k->hdr);
+  soget_buf_free(&k->body);
+  k->state = SOGET_CALL_DONE;
+}
+
+static void call_start(soget_engine *g, soget_call *k, double began) {
+  double now = soget_now();
+  k->id = ++g->next_id;
+  k->began = began > 0 && began < now ? began : now;
+  k->deadline = now + g->timeout;
+  k->attempt = k->renewed = k->redirects = k->stale = 0;
+  k->token_only = k->empty = k->lease_wait = 0;
+  k->wait = 0;
+  k->state = SOGET_CALL_READY;
+}
+
+int soget_call_begin(soget_engine *g, soget_call *k, const soget_query *q, double began,
+                     soget_err *e) {
+  call_start(g, k, began);
+  k->offset = q->offset;
+  soget_buf_reset(&k->url);
+  if (soget_request_url(&k->url, g->base_url, q) != 0) {
+    soget_err_nomem(e, "building the URL");
+    k->state = SOGET_CALL_DONE;
+    return -1;
+  }
+  return 0;
+}
+
+void soget_call_begin_token(soget_engine *g, soget_call *k) {
+  call_start(g, k, 0);
+  k->token_only = 1;
+}
+
+/* The call ends with e: SOGET_STEP_FAIL, or SOGET_STEP_NOMEM when e is
+ * (or scrubbing it ran) out of memory. */
+static int call_fail(soget_engine *g, soget_call *k, soget_err *e) {
+  soget_engine_scrub(g, e);
+  k->state = SOGET_CALL_DONE;
+  return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
+}
+
+/* The token request, when a token is needed: SOGET_STEP_SEND, a wait for
+ * another call's token request, or the end of the call. */
+static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) {
+  soget_http_request *rq = &k->rq;
+  if (g->lease && g->lease != k->id) {
+    if (now < g->lease_until) {
+      double w = g->lease_until - now;
+      k->lease_wait = 1;
+      k->wait = w < SOGET_LEASE_POLL ? w : SOGET_LEASE_POLL;
+      return SOGET_STEP_WAIT;
+    }
+    g->lease = 0;   /* its holder is gone or late */
+  }
+  if (g->failed_at > 0 && k->began <= g->failed_at) {
+    *e = g->failed_err;   /* already scrubbed */
+    k->state = SOGET_CALL_DONE;
+    return SOGET_STEP_FAIL;
+  }
+  if (!g->client_id || !g->client_secret) {
+    soget_err_set(e, "auth", 401, 0, "the access token was refused and no "
+                  "client credentials were given to get another");
+    return call_fail(g, k, e);
+  }
+  soget_buf_reset(&k->body);
+  if (soget_request_token_form(&k->body, g->client_id, g->client_secret) != 0) {
+    soget_err_nomem(e, "building the token request");
+    return call_fail(g, k, e);
+  }
+  k->headers[0] = "Content-Type: application/x-www-form-urlencoded";
+  k->headers[1] = "Accept: application/json";
+  k->headers[2] = NULL;
+  rq->post = 1;
+  rq->url = g->token_url;
+  rq->body = k->body.data;
+  rq->body_len = k->body.len;
+  g->lease = k->id;
+  g->lease_until = k->deadline;
+  k->state = SOGET_CALL_TOKEN_SENT;
+  g->token_requests++;
+  return SOGET_STEP_SEND;
+}
+
+/* Prepares the next request in k->rq: the token request when a token is
+ * needed, else the API request. SOGET_STEP_SEND, SOGET_STEP_WAIT (for
+ * another call's token request), SOGET_STEP_TOKEN, SOGET_STEP_FAIL or
+ * SOGET_STEP_NOMEM; SOGET_STEP_MISUSE when the call is not ready. */
+int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
+  soget_http_request *rq = &k->rq;
+  long left = ms_left(k->deadline);
+  double now;
+  if (k->state != SOGET_CALL_READY) return SOGET_STEP_MISUSE;
+  if (left <= 0) {
+    soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
+                  g->timeout);
+    return call_fail(g, k, e);
+  }
+  memset(rq, 0, sizeof *rq);
+  rq->timeout_ms = left;
+  rq->connect_timeout_ms = (long)(g->connect_timeout * 1000);
+  if (rq->connect_timeout_ms > left) rq->connect_timeout_ms = left;
+  rq->headers = k->headers;
+  soget_buf_reset(&k->hdr);
+  k->lease_wait = 0;
+  now = soget_now();
+  if (soget_auth_needs_token(&g->auth, now)) return next_token(g, k, e, now);
+  if (k->token_only) {
+    k->state = SOGET_CALL_DONE;
+    return SOGET_STEP_TOKEN;
+  }
+  /* Two NUL-separated header lines in one buffer, wiped after use. */
+  {
+    size_t second;
+    if (soget_buf_reserve(&k->hdr, g->auth.token_len + strlen(g->api_key) + 64) != 0) {
+      soget_err_nomem(e, "building the request");
+      return call_fail(g, k, e);
+    }
+    soget_buf_adds(&k->hdr, "Authorization: Bearer ");
+    soget_buf_add(&k->hdr, g->auth.token, g->auth.token_len);
+    soget_buf_add(&k->hdr, "", 1);
+    second = k->hdr.len;
+    soget_buf_adds(&k->hdr, "Ocp-Apim-Subscription-Key: ");
+    soget_buf_adds(&k->hdr, g->api_key);
+    k->headers[0] = k->hdr.data;
+    k->headers[1] = k->hdr.data + second;
+    k->headers[2] = "Accept: application/json";
+    k->headers[3] = NULL;
+  }
+  rq->post = 0;
+  rq->url = k->url.data;
+  k->token_gen = g->auth.gen;
+  k->state = SOGET_CALL_API_SENT;
+  g->api_requests++;
+  return SOGET_STEP_SEND;
+}
+
+/* Wiping what the sent request held. */
+static void call_sent(soget_call *k) {
+  if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.len);
+  if (k->body.data) soget_wipe(k->body.data, k->body.len);
+}
+
+/* Schedules retry number k->attempt unless the retries or the time are
+ * used up: SOGET_STEP_WAIT with k->wait set, or 0. `hint` is the
+ * server's Retry-After (< 0: none). */
+static int plan_retry(soget_engine *g, soget_call *k, double hint) {
+  double d;
+  if (k->state != SOGET_CALL_API_SENT || k->attempt >= g->retries) return 0;
+  if (hint >= 0) {
+    d = hint > SOGET_RETRY_AFTER_MAX ? SOGET_RETRY_AFTER_MAX : hint;
+  } else {
+    d = SOGET_BACKOFF_BASE * (double)(1L << (k->attempt > 10 ? 10 : k->attempt));
+    if (d > SOGET_BACKOFF_MAX) d = SOGET_BACKOFF_MAX;
+    d = d / 2 + d / 2 * rand01(g);   /* jitter */
+  }
+  if (soget_now() + d >= k->deadline) return 0;
+  k->attempt++;
+  k->wait = d;
+  g->retries_done++;
+  k->state = SOGET_CALL_READY;
+  return SOGET_STEP_WAIT;
+}
+
+int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e) {
+  int r;
+  int was_token = k->state == SOGET_CALL_TOKEN_SENT;
+  if (!was_token && k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
+  call_sent(k);
+  if (was_token) {
+    static const char prefix[] = "token request: ";
+    size_t n = sizeof prefix - 1;
+    memmove(e->message + n, e->message, sizeof e->message - n - 1);
+    e->message[sizeof e->message - 1] = '\0';
+    memcpy(e->message, prefix, n);
+    r = call_fail(g, k, e);
+    lease_release(g, k, 1, e);
+    return r;
+  }
+  if (e->retryable && e->kind && strcmp(e->kind, "network") == 0 &&
+      (r = plan_retry(g, k, -1)) != 0)
+    return r;
+  return call_fail(g, k, e);
+}
+
+static void body_error(const char *body, size_t len, long status, soget_err *e,
+                       const char *kind, int retryable, const char *what) {
+  char code[sizeof e->code], msg[256];
+  soget_body_error_fields(body, len, "code", code, sizeof code, "message", msg, sizeof msg);
+  soget_err_set(e, kind, status, retryable, "%s", msg[0] ? msg : what);
+  memcpy(e->code, code, sizeof code);
+}
+
+static int token_failed(soget_engine *g, soget_call *k, soget_err *e) {
+  int r = call_fail(g, k, e);
+  lease_release(g, k, 1, e);
+  return r;
+}
+
+static int token_response(soget_engine *g, soget_call *k, long status,
+                          const char *body, size_t len, soget_err *e) {
+  double expires_in;
+  size_t tl;
+  char *tok;
+  int r;
+  if (status != 200) {
+    char code[64], msg[256];
+    int known = soget_body_error_fields(body, len, "error", code, sizeof code,
+                                        "error_description", msg, sizeof msg);
+    if (status == 400 || status == 401 || status == 403)
+      soget_err_set(e, "auth", status, 0, "token request refused: %s%s%s",
+                    known && code[0] ? code : "the client credentials were not accepted",
+                    msg[0] ? ": " : "", msg);
+    else
+      soget_err_set(e, "http", status, status_retryable(status),
+                    "token request failed with HTTP %ld%s%s", status,
+                    msg[0] ? ": " : "", msg);
+    return token_failed(g, k, e);
+  }
+  expires_in = soget_body_token(body, len, &tok, &tl, e);
+  if (expires_in < 0) return token_failed(g, k, e);
+  r = 0;
+  if (tl > SOGET_HEADER_VALUE_MAX) {
+    soget_err_set(e, "http", 0, 0, "token response: the access_token is larger than "
+                  "%d bytes, the size limit of a header value", SOGET_HEADER_VALUE_MAX);
+    r = -1;
+  } else if (soget_header_value_problem(tok, tl)) {
+    soget_err_set(e, "auth", 0, 0, "token response has an access_token that "
+                  "cannot be sent in a header");
+    r = -1;
+  } else if (soget_auth_set(&g->auth, tok, tl, expires_in, soget_now(), 0) != 0) {
+    soget_err_nomem(e, "storing the token");
+    r = -1;
+  }
+  soget_wipe(tok, tl);
+  free(tok);
+  if (r != 0) return token_failed(g, k, e);
+  if (g->after_401) {   /* the token that replaces a refused one */
+    g->after_401 = 0;
+    g->renewal_gen = g->auth.gen;
+    g->renewal_at = soget_now();
+  }
+  lease_release(g, k, 0, NULL);
+  k->state = SOGET_CALL_READY;
+  return SOGET_STEP_AGAIN;
+}
+
+/* A 401 from the API. A token replaced since this request left (by another
+ * call of the engine, or set by the program) is not dropped: the request
+ * goes out again with the current one. A refused current token is dropped
+ * and renewed, once per call, and not at all for a call begun before the
+ * current token came as the renewal of a refused one: the credentials were
+ * refused twice in a row then. */
+static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t len,
+                        soget_err *e) {
+  if (k->token_gen != g->auth.gen && k->stale < 3) {
+    k->stale++;
+    k->state = SOGET_CALL_READY;
+    return SOGET_STEP_AGAIN;
+  }
+  if (!k->renewed && !(g->auth.gen == g->renewal_gen && k->began <= g->renewal_at) &&
+      soget_auth_invalidate(&g->auth)) {
+    k->renewed = 1;
+    g->after_401 = 1;
+    k->state = SOGET_CALL_READY;
+    return SOGET_STEP_AGAIN;
+  }
+  body_error(body, len, 401, e, "auth", 0, "the API refused the credentials");
+  return call_fail(g, k, e);
+}
+
+static int redirected(soget_engine *g, soget_call *k, long status, const char *redirect,
+                      soget_err *e) {
+  /* One rule for every driver: a relative Location is resolved against
+   * the URL it answers (libcurl gives the blocking driver an absolute
+   * one, OpenResty passes the header as it came). */
+  soget_buf to;
+  int usable;
+  soget_buf_init(&to, 0);
+  usable = redirect && redirect[0] && soget_url_resolve(&to, k->url.data, redirect) == 0;
+  if (usable && k->redirects < SOGET_MAX_REDIRECTS &&
+      soget_same_origin(to.data, g->base_url) == 1) {
+    k->redirects++;
+    soget_buf_free(&k->url);
+    k->url = to;
+    k->state = SOGET_CALL_READY;
+    return SOGET_STEP_AGAIN;
+  }
+  soget_buf_free(&to);
+  soget_err_set(e, "http", status, 0, "%s",
+                !usable ? "redirect without a usable Location"
+                : k->redirects >= SOGET_MAX_REDIRECTS ? "too many redirects"
+                : "redirect to another host not followed: credentials are only "
+                  "sent to the API's own host");
+  return call_fail(g, k, e);
+}
+
+int soget_call_response(soget_engine *g, soget_call *k, long status,
+                        const char *body, size_t len, double retry_after,
+                        const char *redirect, soget_err *e) {
+  int r;
+  if (k->state == SOGET_CALL_TOKEN_SENT) {
+    call_sent(k);
+    return token_response(g, k, status, body, len, e);
+  }
+  if (k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
+  call_sent(k);
+  if (status == 200) {
+    k->state = SOGET_CALL_DONE;
+    k->empty = 0;
+    return SOGET_STEP_PAGE;
+  }
+  if (status == 404) {
+    char code[16], msg[128];
+    if (soget_body_error_fields(body, len, "code", code, sizeof code, "message", msg,
+                                sizeof msg) &&
+        strcmp(code, "R001") == 0) {
+      k->state = SOGET_CALL_DONE;
+      k->empty = 1;
+      return SOGET_STEP_PAGE;
+    }
+    body_error(body, len, status, e, "http", 0, "not found (is base_url right?)");
+    return call_fail(g, k, e);
+  }
+  if (status == 401) return unauthorized(g, k, body, len, e);
+  if (status == 403) {
+    body_error(body, len, status, e, "auth", 0, "the API refused access (forbidden)");
+    return call_fail(g, k, e);
+  }
+  if (status >= 300 && status < 400) return redirected(g, k, status, redirect, e);
+  if (status_retryable(status)) {
+    if ((r = plan_retry(g, k, retry_after)) != 0) return r;
+    body_error(body, len, status, e, "http", 1, "the service is unavailable");
+    if (retry_after >= 0) {
+      size_t n = strlen(e->message);
+      if (retry_after >= SOGET_RETRY_AFTER_CAP)
+        snprintf(e->message + n, sizeof e->message - n,
+                 " (Retry-After of a day or more; %d retr%s made)", k->attempt,
+                 k->attempt == 1 ? "y" : "ies");
+      else
+        snprintf(e->message + n, sizeof e->message - n,
+                 " (Retry-After %.0f s; %d retr%s made)", retry_after, k->attempt,
+                 k->attempt == 1 ? "y" : "ies");
+    }
+    return call_fail(g, k, e);
+  }
+  if (status == 400) {
+    body_error(body, len, status, e, "api", 0, "bad request");
+    return call_fail(g, k, e);
+  }
+  {
+    char what[64];
+    snprintf(what, sizeof what, "unexpected HTTP status %ld", status);
+    body_error(body, len, status, e, "http", status >= 500, what);
+  }
+  return call_fail(g, k, e);
+}

@@ -1,0 +1,128 @@
+/* One API call as a state machine: the steps decide what to send and what
+ * an answer means; a driver does the waiting and the I/O. Knows nothing
+ * about Lua or libcurl: the blocking client, bulk lookups and soget.Call
+ * (the OpenResty driver) all run these steps, and spec/core tests them.
+ *
+ * The engine is what calls of one client share: its configuration, the
+ * token state with its renewal lease, and counters. */
+#ifndef SOGET_CALL_H
+#define SOGET_CALL_H
+
+#include <stddef.h>
+#include "auth.h"
+#include "buf.h"
+#include "error.h"
+#include "http.h"
+#include "request.h"
+#include "visibility.h"
+
+SOGET_HIDDEN_BEGIN
+
+#define SOGET_RETRY_AFTER_MAX 60.0   /* never wait longer for a server */
+#define SOGET_MAX_REDIRECTS 5
+#define SOGET_BACKOFF_BASE 0.1
+#define SOGET_BACKOFF_MAX 2.0
+/* A call that needs a token while another call of the same client is
+ * fetching one waits for it, asking again this often. */
+#define SOGET_LEASE_POLL 0.01
+
+typedef struct soget_engine {
+  /* configuration; the strings are owned (see soget_engine_free) */
+  char *client_id, *client_secret, *api_key, *base_url, *token_url;
+  double timeout, connect_timeout;
+  int retries;
+  /* token state, shared by every call of the client */
+  soget_auth auth;
+  unsigned long next_id;       /* ids of calls begun */
+  unsigned long lease;         /* id of the call fetching a token, 0: none */
+  double lease_until;          /* a lease whose holder is gone ends then */
+  double failed_at;            /* when a token request last failed, 0: never */
+  soget_err failed_err;        /* and why */
+  int after_401;               /* the token being fetched replaces a refused one */
+  unsigned long renewal_gen;   /* auth.gen of the token fetched after a 401 */
+  double renewal_at;           /* and when it came */
+  /* counters */
+  unsigned long rng;
+  long api_requests, token_requests, retries_done;
+} soget_engine;
+
+enum {   /* soget_call.state */
+  SOGET_CALL_READY = 0,   /* next: soget_call_next */
+  SOGET_CALL_TOKEN_SENT,  /* the token request is out */
+  SOGET_CALL_API_SENT,    /* the API request is out */
+  SOGET_CALL_DONE
+};
+
+enum {   /* step results */
+  SOGET_STEP_SEND = 1,    /* send k->rq, then soget_call_response/_failed */
+  SOGET_STEP_AGAIN,       /* call soget_call_next */
+  SOGET_STEP_WAIT,        /* wait k->wait seconds, then soget_call_next */
+  SOGET_STEP_PAGE,        /* done: the 200 body is the page (decode it; a
+                           * decode error goes through soget_engine_scrub);
+                           * k->empty: nothing found, an empty page */
+  SOGET_STEP_TOKEN,       /* done (soget_call_begin_token): the token is in */
+  SOGET_STEP_FAIL,        /* done: e says why */
+  SOGET_STEP_NOMEM,       /* done: out of memory (e->nomem). The driver frees
+                           * the call (wiping its credentials), then raises
+                           * its runtime's memory error */
+  SOGET_STEP_MISUSE       /* refused, nothing changed: the step does not fit
+                           * the call's state (next on a call that is over or
+                           * whose request is out, an answer with no request
+                           * out). A driver bug: soget.Call's methods raise. */
+};
+
+typedef struct soget_call {
+  int state;
+  int attempt, renewed, redirects;
+  int stale;                   /* resent after a 401 for a replaced token */
+  int token_only;              /* soget_call_begin_token */
+  int empty;                   /* after SOGET_STEP_PAGE: nothing found */
+  int lease_wait;              /* the last SOGET_STEP_WAIT waits for a lease */
+  unsigned long id;            /* from the engine, for its lease */
+  unsigned long token_gen;     /* the token generation the request carried */
+  double began;                /* monotonic; a batch's calls share its start */
+  double deadline;             /* monotonic */
+  double wait;                 /* after SOGET_STEP_WAIT */
+  long offset;                 /* the query's, to fill a missing 'first' */
+  soget_buf url;               /* API URL; a same-origin redirect replaces it */
+  soget_buf hdr;               /* credential header lines (wiped after use) */
+  soget_buf body;              /* token request form (wiped after use) */
+  const char *headers[4];
+  soget_http_request rq;       /* after SOGET_STEP_SEND */
+} soget_call;
+
+void soget_engine_init(soget_engine *g);
+/* Wipes the secrets and the token, frees the strings. Calls still begun
+ * must not step any more. */
+void soget_engine_free(soget_engine *g);
+/* Scrubs the engine's secrets from e and makes it printable. */
+void soget_engine_scrub(const soget_engine *g, soget_err *e);
+/* Stores a token obtained elsewhere (client:set_token), due for renewal
+ * after `seconds_left`. 0, or -1 out of memory. */
+int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
+                           double seconds_left);
+
+void soget_call_init(soget_call *k);
+/* Wipes and frees the call's buffers and ends it; gives back the token
+ * lease if the call holds it (g may be NULL once the engine is freed). */
+void soget_call_free(soget_engine *g, soget_call *k);
+/* 0, or -1 out of memory (e->nomem). `began` is when the call counts as
+ * begun for the token policy: 0 for now; the calls of a batch pass the
+ * batch's start, so that a token refused or renewed for one of them
+ * counts for all (see call.c). */
+int soget_call_begin(soget_engine *g, soget_call *k, const soget_query *q, double began,
+                     soget_err *e);
+/* A call that only makes sure the engine has a token: SOGET_STEP_TOKEN
+ * at once when it has one, or after the token request. */
+void soget_call_begin_token(soget_engine *g, soget_call *k);
+int soget_call_next(soget_engine *g, soget_call *k, soget_err *e);
+/* The request could not be sent or got no answer: e holds the transport's
+ * error (kind network/timeout/tls, retryable; or e->nomem). */
+int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e);
+int soget_call_response(soget_engine *g, soget_call *k, long status,
+                        const char *body, size_t len, double retry_after,
+                        const char *redirect, soget_err *e);
+
+SOGET_HIDDEN_END
+
+#endif
