@@ -56,6 +56,23 @@ describe("soget.client options", function()
     assert.truthy(has(lines[3], "no credentials"), out)
   end)
 
+  it("lets explicit credentials win over a SOGET_ACCESS_TOKEN from the environment", function()
+    -- The token in the environment would otherwise be sent first, to the
+    -- base_url the program chose.
+    local cmd = "env SOGET_ACCESS_TOKEN=env-token-1234 " .. S.lua .. " -e " .. S.shell_quote(
+        "package.cpath=" .. string.format("%q", package.cpath) .. ";" ..
+        "local s=require'soget';" ..
+        "local c=s.client{client_id='a',client_secret='secret-b',api_key='k'," ..
+        "base_url='https://api.example.test/v1',token_url='https://auth.example.test/t'};" ..
+        "print(c:begin('X'):request().kind);" ..
+        "local t=s.client{api_key='k',base_url='https://api.example.test/v1'};" ..
+        "print(t:begin('X'):request().headers.Authorization)")
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    assert.are.equal("token\nBearer env-token-1234\n", out)
+  end)
+
   it("falls back to the SOGET_* environment variables", function()
     -- spec/run exports the sandbox's settings: an empty option table works.
     local c = soget.client()

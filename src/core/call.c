@@ -43,14 +43,56 @@ void soget_engine_free(soget_engine *g) {
   soget_err_clear(&g->failed_err);
 }
 
-void soget_engine_scrub(const soget_engine *g, soget_err *e) {
-  const char *secrets[3];
-  secrets[0] = g->client_secret;
-  secrets[1] = g->api_key;
-  secrets[2] = g->auth.token;
-  soget_err_scrub(e, secrets, 3);
+/* The secrets to scrub: the engine's, and the tokens the call k (may be
+ * NULL) sent, which may have been replaced since. Returns how many. */
+#define SCRUB_MAX 12
+static int secrets_of(const soget_engine *g, const soget_call *k, const char **out) {
+  int n = 0;
+  out[n++] = g->client_secret;
+  out[n++] = g->api_key;
+  out[n++] = g->auth.token;
+  if (k && k->sent.data) {
+    const char *p = k->sent.data, *end = k->sent.data + k->sent.len;
+    while (p < end && n < SCRUB_MAX) {
+      out[n++] = p;
+      p += strlen(p) + 1;
+    }
+  }
+  return n;
+}
+
+static void scrub_call(const soget_engine *g, const soget_call *k, soget_err *e) {
+  const char *secrets[SCRUB_MAX];
+  int n = secrets_of(g, k, secrets);
+  soget_err_scrub(e, secrets, n);
   soget_err_printable(e);
-  soget_err_scrub(e, secrets, 3);
+  soget_err_scrub(e, secrets, n);
+}
+
+void soget_engine_scrub(const soget_engine *g, soget_err *e) {
+  scrub_call(g, NULL, e);
+}
+
+/* Scrubs a field read from a body (a C string in sz bytes) on its own,
+ * before it is put into a message: cut to its buffer, it may end in the
+ * start of a secret, which only the end of a text is searched for. */
+static void scrub_field(const soget_engine *g, const soget_call *k, char *s, size_t sz) {
+  soget_err t;
+  const char *secrets[SCRUB_MAX];
+  int n = secrets_of(g, k, secrets);
+  soget_err_clear(&t);
+  soget_err_set(&t, "x", 0, 0, "%s", s);
+  soget_err_scrub(&t, secrets, n);
+  if (t.nomem) {
+    s[0] = '\0';
+    return;
+  }
+  {
+    size_t len = strlen(t.message);   /* "***" is shorter than any secret */
+    if (len >= sz) len = sz - 1;
+    memcpy(s, t.message, len);
+    s[len] = '\0';
+  }
 }
 
 int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
@@ -104,6 +146,7 @@ void soget_call_init(soget_call *k) {
   soget_buf_init(&k->url, 0);
   soget_buf_init(&k->hdr, 0);
   soget_buf_init(&k->body, 0);
+  soget_buf_init(&k->sent, 0);
   k->state = SOGET_CALL_DONE;
 }
 
@@ -111,9 +154,11 @@ void soget_call_free(soget_engine *g, soget_call *k) {
   if (g && k->id) lease_release(g, k, 0, NULL);
   if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.cap);
   if (k->body.data) soget_wipe(k->body.data, k->body.cap);
+  if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
   soget_buf_free(&k->url);
   soget_buf_free(&k->hdr);
   soget_buf_free(&k->body);
+  soget_buf_free(&k->sent);
   k->state = SOGET_CALL_DONE;
 }
 
@@ -124,6 +169,9 @@ static void call_start(soget_engine *g, soget_call *k, double began) {
   k->deadline = now + g->timeout;
   k->attempt = k->renewed = k->redirects = k->stale = 0;
   k->token_only = k->empty = k->lease_wait = 0;
+  k->fresh_gen = 0;
+  if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
+  soget_buf_reset(&k->sent);
   k->wait = 0;
   k->state = SOGET_CALL_READY;
 }
@@ -149,7 +197,7 @@ void soget_call_begin_token(soget_engine *g, soget_call *k) {
 /* The call ends with e: SOGET_STEP_FAIL, or SOGET_STEP_NOMEM when e is
  * (or scrubbing it ran) out of memory. */
 static int call_fail(soget_engine *g, soget_call *k, soget_err *e) {
-  soget_engine_scrub(g, e);
+  scrub_call(g, k, e);
   k->state = SOGET_CALL_DONE;
   return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
 }
@@ -218,7 +266,11 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
   soget_buf_reset(&k->hdr);
   k->lease_wait = 0;
   now = soget_now();
-  if (soget_auth_needs_token(&g->auth, now)) return next_token(g, k, e, now);
+  /* A token this call fetched is used once, even if it is already due
+   * for renewal (a lifetime shorter than the way back here). */
+  if (soget_auth_needs_token(&g->auth, now) &&
+      !(g->auth.token && k->fresh_gen == g->auth.gen))
+    return next_token(g, k, e, now);
   if (k->token_only) {
     k->state = SOGET_CALL_DONE;
     return SOGET_STEP_TOKEN;
@@ -238,6 +290,15 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
     soget_buf_adds(&k->hdr, g->api_key);
     k->headers[0] = k->hdr.data;
     k->headers[1] = k->hdr.data + second;
+    /* Remembered for scrubbing: a server may echo it after it changed. */
+    if (!k->sent.data || k->sent_gen != g->auth.gen) {
+      if (soget_buf_add(&k->sent, g->auth.token, g->auth.token_len) != 0 ||
+          soget_buf_add(&k->sent, "", 1) != 0) {
+        soget_err_nomem(e, "building the request");
+        return call_fail(g, k, e);
+      }
+      k->sent_gen = g->auth.gen;
+    }
     k->headers[2] = "Accept: application/json";
     k->headers[3] = NULL;
   }
@@ -297,10 +358,13 @@ int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e) {
   return call_fail(g, k, e);
 }
 
-static void body_error(const char *body, size_t len, long status, soget_err *e,
-                       const char *kind, int retryable, const char *what) {
+static void body_error(const soget_engine *g, const soget_call *k, const char *body,
+                       size_t len, long status, soget_err *e, const char *kind,
+                       int retryable, const char *what) {
   char code[sizeof e->code], msg[256];
   soget_body_error_fields(body, len, "code", code, sizeof code, "message", msg, sizeof msg);
+  scrub_field(g, k, code, sizeof code);
+  scrub_field(g, k, msg, sizeof msg);
   soget_err_set(e, kind, status, retryable, "%s", msg[0] ? msg : what);
   memcpy(e->code, code, sizeof code);
 }
@@ -321,6 +385,8 @@ static int token_response(soget_engine *g, soget_call *k, long status,
     char code[64], msg[256];
     int known = soget_body_error_fields(body, len, "error", code, sizeof code,
                                         "error_description", msg, sizeof msg);
+    scrub_field(g, k, code, sizeof code);
+    scrub_field(g, k, msg, sizeof msg);
     if (status == 400 || status == 401 || status == 403)
       soget_err_set(e, "auth", status, 0, "token request refused: %s%s%s",
                     known && code[0] ? code : "the client credentials were not accepted",
@@ -349,6 +415,7 @@ static int token_response(soget_engine *g, soget_call *k, long status,
   soget_wipe(tok, tl);
   free(tok);
   if (r != 0) return token_failed(g, k, e);
+  k->fresh_gen = g->auth.gen;
   if (g->after_401) {   /* the token that replaces a refused one */
     g->after_401 = 0;
     g->renewal_gen = g->auth.gen;
@@ -379,7 +446,7 @@ static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t
     k->state = SOGET_CALL_READY;
     return SOGET_STEP_AGAIN;
   }
-  body_error(body, len, 401, e, "auth", 0, "the API refused the credentials");
+  body_error(g, k, body, len, 401, e, "auth", 0, "the API refused the credentials");
   return call_fail(g, k, e);
 }
 
@@ -433,18 +500,21 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
       k->empty = 1;
       return SOGET_STEP_PAGE;
     }
-    body_error(body, len, status, e, "http", 0, "not found (is base_url right?)");
+    body_error(g, k, body, len, status, e, "http", 0, "not found (is base_url right?)");
     return call_fail(g, k, e);
   }
   if (status == 401) return unauthorized(g, k, body, len, e);
   if (status == 403) {
-    body_error(body, len, status, e, "auth", 0, "the API refused access (forbidden)");
+    body_error(g, k, body, len, status, e, "auth", 0, "the API refused access (forbidden)");
     return call_fail(g, k, e);
   }
   if (status >= 300 && status < 400) return redirected(g, k, status, redirect, e);
   if (status_retryable(status)) {
     if ((r = plan_retry(g, k, retry_after)) != 0) return r;
-    body_error(body, len, status, e, "http", 1, "the service is unavailable");
+    body_error(g, k, body, len, status, e, "http", 1,
+               status == 408   ? "the server timed out waiting for the request"
+               : status == 429 ? "too many requests"
+                               : "the service is unavailable");
     if (retry_after >= 0) {
       size_t n = strlen(e->message);
       if (retry_after >= SOGET_RETRY_AFTER_CAP)
@@ -459,13 +529,13 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
     return call_fail(g, k, e);
   }
   if (status == 400) {
-    body_error(body, len, status, e, "api", 0, "bad request");
+    body_error(g, k, body, len, status, e, "api", 0, "bad request");
     return call_fail(g, k, e);
   }
   {
     char what[64];
     snprintf(what, sizeof what, "unexpected HTTP status %ld", status);
-    body_error(body, len, status, e, "http", status >= 500, what);
+    body_error(g, k, body, len, status, e, "http", status >= 500, what);
   }
   return call_fail(g, k, e);
 }

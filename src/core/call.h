@@ -86,6 +86,10 @@ typedef struct soget_call {
   long offset;                 /* the query's, to fill a missing 'first' */
   soget_buf url;               /* API URL; a same-origin redirect replaces it */
   soget_buf hdr;               /* credential header lines (wiped after use) */
+  soget_buf sent;              /* the tokens this call sent, NUL-separated:
+                                * scrubbed from its errors (wiped at the end) */
+  unsigned long sent_gen;      /* the generation of the token sent last */
+  unsigned long fresh_gen;     /* the token generation this call fetched */
   soget_buf body;              /* token request form (wiped after use) */
   const char *headers[4];
   soget_http_request rq;       /* after SOGET_STEP_SEND */

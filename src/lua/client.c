@@ -214,6 +214,9 @@ int soget_client_new(lua_State *L) {
     return luaL_error(L, "soget.client: no API key: give api_key (or set SOGET_API_KEY)");
   /* A token given in the options wins over client credentials from the
    * environment, and explicit credentials win over an environment token. */
+  if (token && v[OPT_ACCESS_TOKEN].from_env && id && secret &&
+      !v[OPT_CLIENT_ID].from_env && !v[OPT_CLIENT_SECRET].from_env)
+    token = NULL;   /* a stray SOGET_ACCESS_TOKEN does not beat explicit credentials */
   if (!token && !(id && secret))
     return luaL_error(L, "soget.client: no credentials: give client_id and "
                          "client_secret, or access_token (or set SOGET_CLIENT_ID "
