@@ -82,6 +82,7 @@ static void scrub_field(const soget_engine *g, const soget_call *k, char *s, siz
   int n = secrets_of(g, k, secrets);
   soget_err_clear(&t);
   soget_err_set(&t, "x", 0, 0, "%s", s);
+  t.cut = strlen(s) + 1 >= sz;   /* filled its buffer: it may have been cut */
   soget_err_scrub(&t, secrets, n);
   if (t.nomem) {
     s[0] = '\0';
@@ -345,6 +346,7 @@ int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e) {
   if (was_token) {
     static const char prefix[] = "token request: ";
     size_t n = sizeof prefix - 1;
+    if (strlen(e->message) + n + 1 > sizeof e->message) e->cut = 1;
     memmove(e->message + n, e->message, sizeof e->message - n - 1);
     e->message[sizeof e->message - 1] = '\0';
     memcpy(e->message, prefix, n);

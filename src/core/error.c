@@ -21,6 +21,7 @@ void soget_err_clear(soget_err *e) {
   e->message[0] = '\0';
   e->retryable = 0;
   e->nomem = 0;
+  e->cut = 0;
 }
 
 void soget_err_nomem(soget_err *e, const char *what) {
@@ -32,13 +33,15 @@ void soget_err_nomem(soget_err *e, const char *what) {
 void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
                    const char *fmt, ...) {
   va_list ap;
+  int n;
   e->kind = kind;
   e->status = status;
   e->retryable = retryable;
   e->nomem = 0;
   va_start(ap, fmt);
-  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  n = vsnprintf(e->message, sizeof e->message, fmt, ap);
   va_end(ap);
+  e->cut = n < 0 || (size_t)n >= sizeof e->message;
 }
 
 /* Does text at t match the pattern p (n bytes)? With hexfold, the two hex
@@ -56,10 +59,9 @@ static int match(const char *t, const char *p, size_t n, int hexfold) {
   return 1;
 }
 
-/* Replaces every whole occurrence of the pattern in text with "***", and
- * a start of it (4 bytes or more) that ends text: a message cut at its
- * buffer's size may end in one. */
-static void scrub_text(char *text, const char *pat, size_t pl, int hexfold) {
+/* Replaces every whole occurrence of the pattern in text with "***", and,
+ * when text was cut, a start of it (4 bytes or more) that ends text. */
+static void scrub_text(char *text, const char *pat, size_t pl, int hexfold, int cut) {
   char *p = text;
   size_t tl, k;
   while (*p) {
@@ -71,6 +73,7 @@ static void scrub_text(char *text, const char *pat, size_t pl, int hexfold) {
       p++;
     }
   }
+  if (!cut) return;
   tl = strlen(text);
   for (k = (pl - 1 < tl ? pl - 1 : tl); k >= SOGET_SECRET_MIN; k--) {
     if (match(text + tl - k, pat, k, hexfold)) {
@@ -81,8 +84,8 @@ static void scrub_text(char *text, const char *pat, size_t pl, int hexfold) {
 }
 
 static void scrub_all(soget_err *e, const char *pat, size_t pl, int hexfold) {
-  scrub_text(e->message, pat, pl, hexfold);
-  scrub_text(e->code, pat, pl, hexfold);
+  scrub_text(e->message, pat, pl, hexfold, e->cut);
+  scrub_text(e->code, pat, pl, hexfold, strlen(e->code) + 1 >= sizeof e->code);
 }
 
 /* The percent-encoded form soget sends a secret in (the token request's
@@ -122,6 +125,7 @@ void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
 void soget_err_printable(soget_err *e) {
   char tmp[sizeof e->message];
   size_t n = soget_printable(tmp, sizeof tmp, e->message, strlen(e->message), 0);
+  if (n + 8 > sizeof tmp) e->cut = 1;   /* its escapes may not all fit */
   memcpy(e->message, tmp, n + 1);
   n = soget_printable(tmp, sizeof e->code, e->code, strlen(e->code), 0);
   memcpy(e->code, tmp, n + 1);

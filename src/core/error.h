@@ -14,6 +14,8 @@ typedef struct soget_err {
   char message[512];
   int retryable;
   int nomem;          /* out of memory: no kind, the driver raises (soget_nomem) */
+  int cut;            /* message was cut at its size: it may end in the start
+                       * of a secret, which the scrubber then looks for */
 } soget_err;
 
 void soget_err_clear(soget_err *e);
@@ -34,7 +36,9 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
 /* Replaces with "***" every occurrence in e of the given secrets, in every
  * form soget sends them: as they are (API key and token headers) and
  * percent-encoded (the token request's form body; its hex digits matched
- * in either case). A message cut in the middle of one loses that start.
+ * in either case). A message cut in the middle of one (e->cut, or a code
+ * filling its buffer) loses that start (4 bytes or more); an uncut one
+ * keeps its last word even when a secret starts so.
  * Out of memory for the encoded form, it withholds the whole message and
  * sets e->nomem. */
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n);

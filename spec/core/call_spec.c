@@ -1,0 +1,384 @@
+/* src/core/call.c through the scripted back end (src/io/scripted.c): the
+ * exact request bytes, status and body to the next step, Retry-After and
+ * backoff waits, redirects, the token lease and the 401 policy, secrets
+ * scrubbed, steps out of turn. No socket, no libcurl transfer, no Lua. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/call.h"
+#include "core/request.h"
+#include "io/scripted.h"
+
+#define BASE "https://api.example.test/v1"
+#define TOKEN_URL "https://auth.example.test/token"
+#define SECRET "client-secret-ABCDEFGH"
+#define KEY "KEY-0123456789abcdef"
+#define TOKEN_FORM "grant_type=client_credentials&client_id=cid&client_secret=" SECRET
+#define TOK_OK "{\"access_token\":\"tok-0001\",\"expires_in\":300}"
+#define TOK_OK2 "{\"access_token\":\"tok-0002\",\"expires_in\":300}"
+#define PAGE "{\"total\":1,\"returned\":1,\"first\":0,\"items\":[{\"reference\":\"X\"}]}"
+
+static char *dup(const char *s) {
+  char *d = malloc(strlen(s) + 1);
+  if (d) strcpy(d, s);
+  return d;
+}
+
+static void engine(soget_engine *g, int retries, int with_credentials) {
+  soget_engine_init(g);
+  if (with_credentials) {
+    g->client_id = dup("cid");
+    g->client_secret = dup(SECRET);
+  }
+  g->api_key = dup(KEY);
+  g->base_url = dup(BASE);
+  g->token_url = dup(TOKEN_URL);
+  g->timeout = 10;
+  g->connect_timeout = 5;
+  g->retries = retries;
+  g->rng = 42;
+}
+
+/* Runs k to its end over io, as the blocking driver does (waits are not
+ * slept: they are summed). Returns the final step. */
+static int run(soget_engine *g, soget_call *k, soget_io io, soget_err *e, double *waited) {
+  int step;
+  for (;;) {
+    soget_http_response rs;
+    step = soget_call_next(g, k, e);
+    if (step == SOGET_STEP_SEND) {
+      if (io.ops->perform(io.self, &k->rq, &rs, e) != 0)
+        step = soget_call_failed(g, k, e);
+      else
+        step = soget_call_response(g, k, rs.status, rs.body->data, rs.body->len,
+                                   rs.retry_after, rs.redirect, e);
+    }
+    if (step == SOGET_STEP_WAIT) {
+      *waited += k->wait;
+      continue;
+    }
+    if (step != SOGET_STEP_AGAIN) return step;
+  }
+}
+
+/* ---- one call, scripted -------------------------------------------------- */
+
+#define GET_API(url) "GET " url "\nAuthorization: Bearer tok-0001\n" \
+  "Ocp-Apim-Subscription-Key: " KEY "\nAccept: application/json\n\n"
+#define POST_TOKEN "POST " TOKEN_URL "\nContent-Type: application/x-www-form-urlencoded\n" \
+  "Accept: application/json\n\n" TOKEN_FORM
+
+typedef struct {
+  const char *name;
+  int retries;
+  soget_script_step script[6];
+  int nscript;
+  int step;                 /* the final step */
+  int empty;                /* PAGE: nothing found */
+  const char *kind;         /* FAIL: e->kind ... */
+  long status;
+  int retryable;
+  const char *message;      /* ... and the exact message (NULL: not checked) */
+  const char *code;
+  const char *requests[6];  /* the exact bytes of each request sent (NULL: not checked) */
+  int nrequests;
+  long token_requests, retries_done;
+  double waited_min, waited_max;
+} call_case;
+
+/* Script steps: an answer, one with a Retry-After or a Location, or a
+ * failed exchange. */
+#define R(st, b) {.status = (st), .body = (b)}
+#define RA(st, b, ra) {.status = (st), .body = (b), .retry_after = (ra)}
+#define LOC(st, loc) {.status = (st), .body = "", .location = (loc)}
+#define FAILS(kind, msg, again) {.fail_kind = (kind), .fail_msg = (msg), .fail_retryable = (again)}
+static const call_case calls[] = {
+  {"a token, then the page", 2, {R(200, TOK_OK), R(200, PAGE)}, 2, SOGET_STEP_PAGE, 0,
+   NULL, 0, 0, NULL, NULL,
+   {POST_TOKEN, GET_API(BASE "/handling-units?reference=MSCU%2B1%20x&limit=10&offset=20")}, 2,
+   1, 0, 0, 0},
+  {"nothing found (R001) is an empty page", 2,
+   {R(200, TOK_OK), R(404, "{\"code\":\"R001\",\"message\":\"No results\"}")}, 2,
+   SOGET_STEP_PAGE, 1, NULL, 0, 0, NULL, NULL, {NULL}, 2, 1, 0, 0, 0},
+  {"another 404: not found, kind http", 2,
+   {R(200, TOK_OK), R(404, "<html>no</html>")}, 2, SOGET_STEP_FAIL, 0, "http", 404, 0,
+   "not found (is base_url right?)", "", {NULL}, 2, 1, 0, 0, 0},
+  {"400 with a business code: kind api", 2,
+   {R(200, TOK_OK), R(400, "{\"code\":\"R002\",\"message\":\"Bad reference\"}")}, 2,
+   SOGET_STEP_FAIL, 0, "api", 400, 0, "Bad reference", "R002", {NULL}, 2, 1, 0, 0, 0},
+  {"a 401 renews the token once", 2,
+   {R(200, TOK_OK), R(401, ""), R(200, TOK_OK2), R(200, PAGE)}, 4, SOGET_STEP_PAGE, 0,
+   NULL, 0, 0, NULL, NULL, {POST_TOKEN, GET_API(BASE "/handling-units?reference=MSCU%2B1%20x&limit=10&offset=20"), POST_TOKEN}, 4,
+   2, 0, 0, 0},
+  {"a 401 for the renewed token: kind auth", 2,
+   {R(200, TOK_OK), R(401, ""), R(200, TOK_OK2), R(401, "{\"message\":\"Unauthorized\"}")}, 4,
+   SOGET_STEP_FAIL, 0, "auth", 401, 0, "Unauthorized", "", {NULL}, 4, 2, 0, 0, 0},
+  {"403: kind auth", 2, {R(200, TOK_OK), R(403, "")}, 2, SOGET_STEP_FAIL, 0, "auth", 403, 0,
+   "the API refused access (forbidden)", "", {NULL}, 2, 1, 0, 0, 0},
+  {"503 with Retry-After 3, then the page", 2,
+   {R(200, TOK_OK), RA(503, "", "3"), R(200, PAGE)}, 3, SOGET_STEP_PAGE, 0, NULL, 0, 0, NULL,
+   NULL, {NULL}, 3, 1, 1, 3, 3},
+  {"Retry-After above 60 s is cut to 60", 2,
+   {R(200, TOK_OK), RA(429, "", "500"), R(200, PAGE)}, 3, SOGET_STEP_FAIL, 0, "http", 429, 1,
+   "too many requests (Retry-After 500 s; 0 retries made)", "", {NULL}, 2, 1, 0, 0, 0},
+  {"502, 504 then 408: retries used up", 2,
+   {R(200, TOK_OK), R(502, ""), R(504, ""), R(408, "")}, 4, SOGET_STEP_FAIL, 0, "http", 408,
+   1, "the server timed out waiting for the request", "", {NULL}, 4, 1, 2, 0.15, 0.3},
+  {"500: unexpected status, retryable, not retried", 2, {R(200, TOK_OK), R(500, "")}, 2,
+   SOGET_STEP_FAIL, 0, "http", 500, 1, "unexpected HTTP status 500", "", {NULL}, 2, 1, 0, 0, 0},
+  {"a same-origin redirect is followed, relative Location resolved", 2,
+   {R(200, TOK_OK), LOC(302, "/v2/handling-units?reference=X"), R(200, PAGE)}, 3,
+   SOGET_STEP_PAGE, 0, NULL, 0, 0, NULL, NULL,
+   {NULL, NULL, GET_API("https://api.example.test/v2/handling-units?reference=X")}, 3, 1, 0, 0,
+   0},
+  {"a redirect to another host is not followed", 2,
+   {R(200, TOK_OK), LOC(301, "https://evil.example.test/v1/x")}, 2, SOGET_STEP_FAIL, 0,
+   "http", 301, 0,
+   "redirect to another host not followed: credentials are only sent to the API's own host",
+   "", {NULL}, 2, 1, 0, 0, 0},
+  {"a network failure is retried", 2,
+   {R(200, TOK_OK), FAILS("network", "connection reset", 1), R(200, PAGE)}, 3,
+   SOGET_STEP_PAGE, 0, NULL, 0, 0, NULL, NULL, {NULL}, 3, 1, 1, 0.05, 0.1},
+  {"a TLS failure is not retried", 2,
+   {R(200, TOK_OK), FAILS("tls", "certificate verify failed", 0)}, 2,
+   SOGET_STEP_FAIL, 0, "tls", 0, 0, "certificate verify failed", "", {NULL}, 2, 1, 0, 0, 0},
+  {"the token endpoint refuses the credentials", 2,
+   {R(400, "{\"error\":\"invalid_client\",\"error_description\":\"bad secret\"}")}, 1,
+   SOGET_STEP_FAIL, 0, "auth", 400, 0, "token request refused: invalid_client: bad secret", "",
+   {POST_TOKEN}, 1, 1, 0, 0, 0},
+  {"the token endpoint fails", 2, {R(500, "")}, 1, SOGET_STEP_FAIL, 0, "http", 500, 0,
+   "token request failed with HTTP 500", "", {NULL}, 1, 1, 0, 0, 0},
+  {"a token answer without access_token", 2, {R(200, "{\"expires_in\":300}")}, 1,
+   SOGET_STEP_FAIL, 0, "decode", 0, 0, "token response has no access_token", "", {NULL}, 1, 1,
+   0, 0, 0},
+  {"a token answer that is no JSON", 2, {R(200, "<html>")}, 1, SOGET_STEP_FAIL, 0, "decode", 0,
+   0, NULL, "", {NULL}, 1, 1, 0, 0, 0},
+  {"the token endpoint unreachable: not retried", 2,
+   {FAILS("network", "connection refused", 1)}, 1, SOGET_STEP_FAIL, 0,
+   "network", 0, 1, "token request: connection refused", "", {NULL}, 1, 1, 0, 0, 0},
+  {"a server echoing the secrets", 2,
+   {R(200, TOK_OK), R(400, "{\"code\":\"R003\",\"message\":\"key " KEY " token tok-0001 "
+                           "secret client-secret-ABCDEFGH\"}")}, 2,
+   SOGET_STEP_FAIL, 0, "api", 400, 0, "key *** token *** secret ***", "R003", {NULL}, 2, 1, 0,
+   0, 0},
+  {"a secret cut at the field's size, before the Retry-After note", 0,
+   {R(200, TOK_OK), RA(503, "{\"message\":\"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+     "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+     "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+     "mmmmmmmmmmmmmmmmm" KEY "\"}", "5")}, 2, SOGET_STEP_FAIL, 0, "http", 503, 1, NULL, "",
+   {NULL}, 2, 1, 0, 0, 0},
+  {"a token with a tiny lifetime is used once", 2,
+   {R(200, "{\"access_token\":\"tok-0001\",\"expires_in\":0.000001}"), R(200, PAGE)}, 2,
+   SOGET_STEP_PAGE, 0, NULL, 0, 0, NULL, NULL, {NULL}, 2, 1, 0, 0, 0},
+};
+
+static void test_calls(void) {
+  size_t i;
+  int j;
+  for (i = 0; i < COUNT(calls); i++) {
+    const call_case *t = &calls[i];
+    soget_engine g;
+    soget_call k;
+    soget_query q;
+    soget_err e;
+    soget_scripted *s = soget_scripted_new(t->script, t->nscript);
+    double waited = 0;
+    int step;
+    CASE("call: %s", t->name);
+    engine(&g, t->retries, 1);
+    soget_call_init(&k);
+    soget_query_init(&q);
+    q.reference = "MSCU+1 x";
+    q.reference_len = strlen(q.reference);
+    q.limit = 10;
+    q.offset = 20;
+    soget_err_clear(&e);
+    CHECK_INT(soget_call_begin(&g, &k, &q, 0, &e), 0);
+    step = run(&g, &k, soget_scripted_io(s), &e, &waited);
+    CHECK_INT(step, t->step);
+    if (t->step == SOGET_STEP_PAGE) {
+      CHECK_INT(k.empty, t->empty);
+      CHECK_INT(k.offset, 20);
+    }
+    if (t->step == SOGET_STEP_FAIL) {
+      CHECK_STR(e.kind, t->kind);
+      CHECK_INT(e.status, t->status);
+      CHECK_INT(e.retryable, t->retryable);
+      if (t->message) CHECK_STR(e.message, t->message);
+      if (t->code) CHECK_STR(e.code, t->code);
+      CHECK(strstr(e.message, "KEY-01") == NULL);
+      CHECK(strstr(e.message, "client-sec") == NULL);
+      CHECK(strstr(e.message, "tok-0001") == NULL);
+    }
+    CHECK_INT(soget_scripted_count(s), t->nrequests);
+    for (j = 0; j < t->nrequests && j < 6; j++)
+      if (t->requests[j]) {
+        SUBCASE("call: %s: request %d", t->name, j + 1);
+        CHECK_STR(soget_scripted_request(s, j), t->requests[j]);
+      }
+    SUBCASE("call: %s", t->name);
+    CHECK_INT(g.token_requests, t->token_requests);
+    CHECK_INT(g.retries_done, t->retries_done);
+    CHECK_NEAR(waited, (t->waited_min + t->waited_max) / 2,
+               (t->waited_max - t->waited_min) / 2 + 1e-9);
+    CHECK_INT(k.state, SOGET_CALL_DONE);
+    CHECK_INT(soget_call_next(&g, &k, &e), SOGET_STEP_MISUSE);
+    soget_call_free(&g, &k);
+    soget_engine_free(&g);
+    soget_scripted_free(s);
+  }
+}
+
+/* ---- calls that share an engine: the token policy -------------------- */
+
+static void begin(soget_engine *g, soget_call *k, double began) {
+  soget_query q;
+  soget_err e;
+  soget_query_init(&q);
+  q.reference = "X";
+  q.reference_len = 1;
+  soget_err_clear(&e);
+  soget_call_init(k);
+  CHECK_INT(soget_call_begin(g, k, &q, began, &e), 0);
+}
+
+static int next(soget_engine *g, soget_call *k) {
+  soget_err e;
+  soget_err_clear(&e);
+  return soget_call_next(g, k, &e);
+}
+
+static int answer(soget_engine *g, soget_call *k, long status, const char *body,
+                  soget_err *e) {
+  soget_err_clear(e);
+  return soget_call_response(g, k, status, body, strlen(body), -1, NULL, e);
+}
+
+static const char *bearer(const soget_call *k) {
+  return k->rq.headers[0] + strlen("Authorization: Bearer ");
+}
+
+static void test_lease(void) {
+  soget_engine g;
+  soget_call a, b, c;
+  soget_err e;
+  CASE("lease: one token request for two calls");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  CHECK_INT(b.lease_wait, 1);
+  CHECK(b.wait > 0 && b.wait <= SOGET_LEASE_POLL);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&b), "tok-0001");
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(g.token_requests, 1);
+
+  CASE("lease: a 401 for a replaced token resends; the renewal is waited for");
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* a renews */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_AGAIN);   /* b: stale */
+  CHECK_INT(b.renewed, 0);
+  CHECK_INT(b.stale, 1);
+  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&b), "tok-0002");
+  CHECK_INT(g.token_requests, 2);
+
+  CASE("lease: the renewed token refused too: calls begun before fail, no third token");
+  CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "auth");
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);
+  CHECK_INT(g.token_requests, 2);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+
+  CASE("lease: a call begun later may renew again");
+  begin(&g, &c, 0);
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 3);
+
+  CASE("lease: freeing the holder gives the lease back");
+  CHECK_INT(g.lease, c.id);
+  soget_call_free(&g, &c);
+  CHECK_INT(g.lease, 0);
+  soget_engine_free(&g);
+}
+
+static void test_shared_failure(void) {
+  soget_engine g;
+  soget_call a, b, c;
+  soget_err e;
+  CASE("a refused token request fails the calls begun before it, once");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  CHECK_INT(answer(&g, &a, 401, "{\"error\":\"invalid_client\"}", &e), SOGET_STEP_FAIL);
+  soget_err_clear(&e);
+  CHECK_INT(soget_call_next(&g, &b, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "auth");
+  CHECK_STR(e.message, "token request refused: invalid_client");
+  CHECK_INT(g.token_requests, 1);
+  CASE("a call begun after the failure asks again");
+  begin(&g, &c, 0);
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 2);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_call_free(&g, &c);
+  soget_engine_free(&g);
+}
+
+static void test_static_and_misuse(void) {
+  soget_engine g;
+  soget_call k;
+  soget_err e;
+  CASE("a static token: no token request; refused, kind auth");
+  engine(&g, 2, 0);
+  CHECK_INT(soget_engine_set_token(&g, "static-tok-1", 12, 600), 0);
+  CHECK_INT(g.auth.is_static, 1);
+  begin(&g, &k, 0);
+  CHECK_INT(next(&g, &k), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&k), "static-tok-1");
+  CHECK_INT(answer(&g, &k, 401, "", &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "auth");
+  CHECK_INT(g.token_requests, 0);
+  soget_call_free(&g, &k);
+
+  CASE("steps out of turn change nothing");
+  begin(&g, &k, 0);
+  CHECK_INT(answer(&g, &k, 200, PAGE, &e), SOGET_STEP_MISUSE);
+  soget_err_clear(&e);
+  CHECK_INT(soget_call_failed(&g, &k, &e), SOGET_STEP_MISUSE);
+  CHECK_INT(k.state, SOGET_CALL_READY);
+  CHECK_INT(next(&g, &k), SOGET_STEP_SEND);
+  CHECK_INT(next(&g, &k), SOGET_STEP_MISUSE);
+  CHECK_INT(k.state, SOGET_CALL_API_SENT);
+  CHECK_INT(answer(&g, &k, 200, PAGE, &e), SOGET_STEP_PAGE);
+  CHECK_INT(answer(&g, &k, 200, PAGE, &e), SOGET_STEP_MISUSE);
+  soget_call_free(&g, &k);
+  soget_engine_free(&g);
+}
+
+int main(void) {
+  test_calls();
+  test_lease();
+  test_shared_failure();
+  test_static_and_misuse();
+  return CHECK_DONE();
+}
