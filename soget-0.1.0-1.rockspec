@@ -40,7 +40,9 @@ build = {
       sources = {
         "lua_soget.c",
         "src/core/auth.c",
+        "src/core/body.c",
         "src/core/buf.c",
+        "src/core/call.c",
         "src/core/clock.c",
         "src/core/cursor.c",
         "src/core/error.c",
@@ -49,6 +51,8 @@ build = {
         "src/core/request.c",
         "src/core/text.c",
         "src/io/curl_easy.c",
+        "src/io/curl_multi.c",
+        "src/io/scripted.c",
         "src/lua/bulk.c",
         "src/lua/class.c",
         "src/lua/client.c",
