@@ -1,101 +1,10 @@
-/* luaopen_soget: assembles the module from the files in src/. */
+/* luaopen_soget: assembles the module from the files in src/ (see the
+ * README's Architecture section): the classes, the module's functions and
+ * facts. Nothing else lives here. */
 #include <curl/curl.h>
-#include <string.h>
 
-#include "core/iso6346.h"
-#include "core/text.h"
 #include "lua/privfile.h"
 #include "lua/soget.h"
-
-static const char private_key = 'k';   /* registry key: its address */
-
-void soget_private(lua_State *L) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &private_key);
-}
-
-static void private_open(lua_State *L) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &private_key);
-  if (lua_istable(L, -1)) {          /* loaded before in this state */
-    lua_pop(L, 1);
-    return;
-  }
-  lua_pop(L, 1);
-  lua_newtable(L);
-  lua_newtable(L);                   /* page -> {client, query}, weak keys */
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, -2, SOGET_PRIV_PAGECTX);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
-}
-
-/* soget.decode(body) -> page | nil, err (no I/O) */
-static int mod_decode(lua_State *L) {
-  size_t len;
-  const char *body = luaL_checklstring(L, 1, &len);
-  soget_err e;
-  soget_err_clear(&e);
-  if (!soget_decode_page(L, body, len, 0, &e)) return soget_fail(L, &e);
-  return 1;
-}
-
-/* soget.printable(s[, keep_lines]) -> s with every character that could
- * act on a terminal made visible (see text.h): for scripts that show a
- * server's strings to a person. */
-static int mod_printable(lua_State *L) {
-  size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  int keep_lines = lua_toboolean(L, 2);
-  char *buf;
-  size_t n;
-  luaL_argcheck(L, len < ((size_t)-1) / 4 - 1, 1, "too long");
-  lua_settop(L, 1);
-  buf = lua_newuserdata(L, 4 * len + 1);   /* 2: s stays at 1 meanwhile */
-  n = soget_printable(buf, 4 * len + 1, s, len, keep_lines);
-  lua_pushlstring(L, buf, n);
-  return 1;
-}
-
-/* soget.check_container_number(s) -> true | false, reason */
-static int mod_check_container_number(lua_State *L) {
-  size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  char buf[64];
-  const char *why = soget_iso6346_problem(s, len, buf, sizeof buf);
-  lua_pushboolean(L, why == NULL);
-  if (!why) return 1;
-  lua_pushstring(L, why);
-  return 2;
-}
-
-/* soget.handling_units(query): the same as client:handling_units on a
- * default client configured from the environment (made on first use). */
-static int mod_handling_units(lua_State *L) {
-  lua_settop(L, 1);
-  soget_private(L);
-  lua_getfield(L, -1, SOGET_PRIV_DEFAULT);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushcfunction(L, soget_client_new);
-    lua_call(L, 0, 1);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, SOGET_PRIV_DEFAULT);
-  }
-  lua_getfield(L, -1, "handling_units");
-  lua_pushvalue(L, -2);
-  lua_pushvalue(L, 1);
-  lua_call(L, 2, LUA_MULTRET);
-  return lua_gettop(L) - 3;
-}
-
-static const luaL_Reg mod_funcs[] = {
-    {"client", soget_client_new},
-    {"handling_units", mod_handling_units},
-    {"decode", mod_decode},
-    {"check_container_number", mod_check_container_number},
-    {"printable", mod_printable},
-    {NULL, NULL}};
 
 SOGET_EXPORT int luaopen_soget(lua_State *L);
 
@@ -106,13 +15,17 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
       return luaL_error(L, "soget: libcurl could not be initialized");
     curl_ready = 1;
   }
-  private_open(L);
+  soget_private_open(L);
   soget_error_open(L);
   soget_decode_open(L);
   soget_client_open(L);
   soget_paging_open(L);
   soget_bulk_open(L);
-  luaL_newlib(L, mod_funcs);
+#if LUA_VERSION_NUM >= 502
+  luaL_checkversion(L);   /* as luaL_newlib does */
+#endif
+  lua_newtable(L);
+  luaL_setfuncs(L, soget_module_functions, 0);
   soget_facts_open(L);               /* limits, options, array_fields, check_query */
   soget_privfile_push(L);            /* for the soget command only */
   lua_setfield(L, -2, "_privfile");

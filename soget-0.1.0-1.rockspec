@@ -60,6 +60,7 @@ build = {
         "src/lua/decode.c",
         "src/lua/errors.c",
         "src/lua/facts.c",
+        "src/lua/module.c",
         "src/lua/options.c",
         "src/lua/paging.c",
         "src/lua/privfile.c",

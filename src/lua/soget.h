@@ -58,8 +58,14 @@ void soget_error_open(lua_State *L);
 
 /* ---- private registry table (lcurl style) ------------------------------ */
 
-/* Pushes the module's private table (cjson decoder, page contexts, ...). */
+/* ---- module.c: the module's functions and its private table ----------- */
+
+/* Pushes the module's private table (page contexts, the default client...). */
 void soget_private(lua_State *L);
+void soget_private_open(lua_State *L);   /* makes it, once per state */
+/* soget.client, soget.handling_units, soget.decode, soget.printable,
+ * soget.check_container_number */
+extern const luaL_Reg soget_module_functions[];
 #define SOGET_PRIV_DECODE "decode"      /* cjson.safe instance's decode */
 #define SOGET_PRIV_PAGECTX "pagectx"    /* weak: page -> {client, query} */
 #define SOGET_PRIV_DEFAULT "default"    /* default client */
