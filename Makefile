@@ -231,3 +231,36 @@ test-hardening:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-valgrind
+
+# ---- Core: C tests of src/core/ ----------------------------------------------
+# make test-core     spec/core/*.c against src/core/ alone, with no Lua include
+#                    path (that core builds so is itself a check); then again
+#                    with ASan + UBSan
+CORE_DIR ?= build/core
+CORE_SAN =
+CORE_ASAN = -fsanitize=address,undefined -fno-omit-frame-pointer
+CORE_CFLAGS = -std=c11 -Wall -Wextra -Werror -O1 -g -Isrc $(CURL_CFLAGS) $(CORE_SAN)
+CORE_OBJS = $(patsubst %.c,$(CORE_DIR)/%.o,$(wildcard src/core/*.c))
+CORE_TESTS = $(patsubst %.c,$(CORE_DIR)/%,$(wildcard spec/core/*.c))
+
+.PHONY: test-core core-run
+
+$(CORE_DIR)/src/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) -lm -o $@
+
+core-run: $(CORE_TESTS)
+	@echo "== test-core: $(CORE_DIR)"; failed=""; for t in $(CORE_TESTS); do \
+	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=spec/core/lsan.supp \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$t || failed="$$failed $${t##*/}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-core ($(CORE_DIR)): FAILED:$$failed"; exit 1; fi
+
+test-core:
+	@$(MAKE) --no-print-directory core-run
+	@$(MAKE) --no-print-directory core-run CORE_DIR=build/core-asan CORE_SAN="$(CORE_ASAN)"
+
