@@ -97,6 +97,8 @@ deps:
 	fi
 
 test: deps sandbox-deps
+	@$(MAKE) --no-print-directory check-layers
+	@$(MAKE) --no-print-directory test-core
 	@$(MAKE) --no-print-directory test-runtimes
 	@$(MAKE) --no-print-directory test-hardening
 
@@ -235,9 +237,9 @@ test-hardening:
 # ---- Core: C tests of src/core/, and the layers' includes --------------------
 # make test-core     spec/core/*.c against src/core/ alone, with no Lua include
 #                    path (that core builds so is itself a check); then again
-#                    with ASan + UBSan
+#                    with ASan + UBSan (run by make test)
 # make check-layers  src/core/ includes nothing of Lua, lua/ or io/; src/io/
-#                    nothing of Lua or lua/
+#                    nothing of Lua or lua/ (run by make test)
 CORE_DIR ?= build/core
 CORE_SAN =
 CORE_ASAN = -fsanitize=address,undefined -fno-omit-frame-pointer
