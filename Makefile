@@ -97,6 +97,8 @@ deps:
 	fi
 
 test: deps sandbox-deps
+	@$(MAKE) --no-print-directory check-layers
+	@$(MAKE) --no-print-directory test-core
 	@$(MAKE) --no-print-directory test-runtimes
 	@$(MAKE) --no-print-directory test-hardening
 
@@ -231,3 +233,58 @@ test-hardening:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-valgrind
+
+# ---- Core: C tests of src/core/, and the layers' includes --------------------
+# make test-core     spec/core/*.c against src/core/ alone, with no Lua include
+#                    path (that core builds so is itself a check); then again
+#                    with ASan + UBSan (run by make test)
+# make check-layers  src/core/ includes nothing of Lua, lua/ or io/; src/io/
+#                    nothing of Lua or lua/ (run by make test)
+CORE_DIR ?= build/core
+CORE_SAN =
+CORE_ASAN = -fsanitize=address,undefined -fno-omit-frame-pointer
+CORE_CFLAGS = -std=c11 -Wall -Wextra -Werror -O1 -g -Isrc $(CURL_CFLAGS) $(CORE_SAN)
+CORE_OBJS = $(patsubst %.c,$(CORE_DIR)/%.o,$(wildcard src/core/*.c))
+CORE_TESTS = $(patsubst %.c,$(CORE_DIR)/%,$(wildcard spec/core/*.c))
+
+.PHONY: test-core core-run check-layers
+
+$(CORE_DIR)/src/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) -lm -o $@
+
+core-run: $(CORE_TESTS)
+	@echo "== test-core: $(CORE_DIR)"; failed=""; for t in $(CORE_TESTS); do \
+	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=spec/core/lsan.supp \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$t || failed="$$failed $${t##*/}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-core ($(CORE_DIR)): FAILED:$$failed"; exit 1; fi
+
+test-core:
+	@$(MAKE) --no-print-directory core-run
+	@$(MAKE) --no-print-directory core-run CORE_DIR=build/core-asan CORE_SAN="$(CORE_ASAN)"
+
+# A header of a higher layer is refused by path (lua/x.h, ../io/x.h) and by
+# name (x.h, when the lower layer has no x.h of its own).
+LAYER_LUA_HEADERS = lua.h lauxlib.h lualib.h luaconf.h luajit.h
+check-layers:
+	@bad=0; for rule in "core lua io" "io lua"; do \
+	  set -- $$rule; layer=$$1; shift; \
+	  names="$(LAYER_LUA_HEADERS)"; dirs=""; above=""; \
+	  for d in "$$@"; do \
+	    dirs="$$dirs|$$d/"; above="$$above, $$d/"; \
+	    for h in src/$$d/*.h; do \
+	      [ -e "$$h" ] && [ ! -e "src/$$layer/$${h##*/}" ] && names="$$names $${h##*/}"; \
+	    done; \
+	  done; \
+	  names=$$(echo $$names | sed 's/\./\\./g; s/ /|/g'); \
+	  re="^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]((\.\./)*($${dirs#|})|([^\">]*/)?($$names)[\">])"; \
+	  if grep -nE "$$re" src/$$layer/*.c src/$$layer/*.h; then \
+	    echo "check-layers: src/$$layer/ must not include the above (Lua$$above)"; bad=1; \
+	  fi; \
+	done; \
+	[ $$bad = 0 ] && echo "check-layers: src/core/ and src/io/ include nothing of the layers above"
