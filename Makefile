@@ -235,16 +235,17 @@ test-hardening:
 	@$(MAKE) --no-print-directory test-valgrind
 
 # ---- Core: C tests of src/core/, and the layers' includes --------------------
-# make test-core     spec/core/*.c against src/core/ alone, with no Lua include
-#                    path (that core builds so is itself a check); then again
-#                    with ASan + UBSan (run by make test)
+# make test-core     spec/core/*.c against src/core/ and the scripted back end
+#                    (src/io/scripted.c) alone, with no Lua include path (that
+#                    they build so is itself a check); then again with ASan +
+#                    UBSan (run by make test)
 # make check-layers  src/core/ includes nothing of Lua, lua/ or io/; src/io/
 #                    nothing of Lua or lua/ (run by make test)
 CORE_DIR ?= build/core
 CORE_SAN =
 CORE_ASAN = -fsanitize=address,undefined -fno-omit-frame-pointer
 CORE_CFLAGS = -std=c11 -Wall -Wextra -Werror -O1 -g -Isrc $(CURL_CFLAGS) $(CORE_SAN)
-CORE_OBJS = $(patsubst %.c,$(CORE_DIR)/%.o,$(wildcard src/core/*.c))
+CORE_OBJS = $(patsubst %.c,$(CORE_DIR)/%.o,$(wildcard src/core/*.c) src/io/scripted.c)
 CORE_TESTS = $(patsubst %.c,$(CORE_DIR)/%,$(wildcard spec/core/*.c))
 
 .PHONY: test-core core-run check-layers
@@ -253,13 +254,17 @@ $(CORE_DIR)/src/core/%.o: src/core/%.c $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
 
+$(CORE_DIR)/src/io/scripted.o: src/io/scripted.c src/io/scripted.h src/io/io.h $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+
 $(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) -lm -o $@
+	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) -lm -o $@
 
 core-run: $(CORE_TESTS)
 	@echo "== test-core: $(CORE_DIR)"; failed=""; for t in $(CORE_TESTS); do \
-	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=spec/core/lsan.supp \
+	  ASAN_OPTIONS=detect_leaks=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$t || failed="$$failed $${t##*/}"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-core ($(CORE_DIR)): FAILED:$$failed"; exit 1; fi

@@ -166,7 +166,20 @@ static void test_liars(void) {
   }
 }
 
+/* first + returned past LONG_MAX (UBSan would flag the overflow): a page
+ * that cannot lead anywhere ends the walk. Lua clamps to int32 first; a C
+ * caller need not. */
+static void test_overflow(void) {
+  soget_cursor c;
+  CASE("no next offset past LONG_MAX");
+  soget_cursor_init(&c, 0);
+  soget_cursor_page(&c, LONG_MAX - 1, LONG_MAX, 5, LONG_MAX - 1, 5);
+  CHECK_INT(c.done, 1);
+  CHECK_STR(c.why, "no progress");
+}
+
 int main(void) {
+  test_overflow();
   test_init();
   test_walks();
   test_liars();

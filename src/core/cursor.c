@@ -2,6 +2,7 @@
  * {total, returned, first, items}; the next one starts at first+returned. */
 #include "cursor.h"
 
+#include <limits.h>
 #include <stddef.h>
 
 void soget_cursor_init(soget_cursor *c, long max_pages) {
@@ -29,6 +30,8 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   if (first != requested) { stop(c, "inconsistent page: first is not the offset asked for"); return; }
   if (returned != nitems) { stop(c, "inconsistent page: returned is not the number of items"); return; }
   if (c->max_pages && c->pages >= c->max_pages) { stop(c, "max_pages reached"); return; }
+  /* returned > 0 here: first + returned can only overflow upwards */
+  if (first > LONG_MAX - returned) { stop(c, "no progress"); return; }
   next = first + returned;
   if (next <= requested) { stop(c, "no progress"); return; }
   if (next >= c->bound) { stop(c, "total reached"); return; }

@@ -3,7 +3,6 @@
 #include "error.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +129,3 @@ void soget_err_printable(soget_err *e) {
   n = soget_printable(tmp, sizeof e->code, e->code, strlen(e->code), 0);
   memcpy(e->code, tmp, n + 1);
 }
-
-/* Message and code can hold a server's text: made printable here too, the
- * one place where errors become Lua values. */

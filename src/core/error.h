@@ -1,5 +1,5 @@
-/* Error descriptions filled by the Lua-free parts (transport, client
- * logic) and turned into soget.Error tables by error.c. */
+/* Error values, filled by the core and the back ends and turned into
+ * soget.Error tables by the binding (src/lua/errors.c). */
 #ifndef SOGET_ERROR_H
 #define SOGET_ERROR_H
 

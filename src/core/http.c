@@ -39,12 +39,13 @@ int soget_url_valid(const char *s) {
 }
 
 int soget_url_resolve(soget_buf *out, const char *base, const char *ref) {
-  CURLU *u = curl_url();
+  CURLU *u;
   char *abs = NULL;
   const char *p;
   int rc = -1;
   for (p = ref; *p; p++)   /* a Location is one line of visible characters */
     if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) return -1;
+  u = curl_url();
   if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
       curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK &&
       curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK) {
