@@ -7,6 +7,14 @@ local soget = require "soget"
 
 local ARRAYS = { "references", "shipments", "events", "hazardousItems" }
 
+-- The fuzzer runs Lua 5.4; spec/unit/decode_edges_spec.lua replays the
+-- inputs on every runtime, and Lua 5.1, 5.2 and LuaJIT have no integer
+-- subtype: there a whole number stands for an integer.
+local mtype = math.type or function(x)
+  if type(x) ~= "number" then return nil end
+  return x == math.floor(x) and "integer" or "float"
+end
+
 -- No JSON null sentinel anywhere (a light userdata), and no deeper nesting
 -- than a page can have under the decoder's depth limit.
 local function no_null(v, depth)
@@ -14,7 +22,7 @@ local function no_null(v, depth)
   assert(type(v) ~= "userdata", "a JSON null reached the result")
   if type(v) == "table" then
     for k, x in next, v do
-      assert(type(k) == "string" or math.type(k) == "integer", "odd key " .. tostring(k))
+      assert(type(k) == "string" or mtype(k) == "integer", "odd key " .. tostring(k))
       no_null(x, depth + 1)
     end
   end
@@ -59,7 +67,7 @@ return function(body)
   assert(err == nil, "a page and an error")
   assert(cjson.decode(body) ~= nil, "a page lua-cjson does not read as JSON")
   for _, k in ipairs{ "total", "returned", "first" } do
-    assert(math.type(page[k]) == "integer", k .. " is not an integer")
+    assert(mtype(page[k]) == "integer", k .. " is not an integer")
   end
   assert(type(page.items) == "table", "items is not a table")
   for i = 1, #page.items do
