@@ -487,14 +487,16 @@ static unsigned escape_unit(const unsigned char *p) {
  * first one before that is not escaped (an even run of backslashes before
  * it). Every escape is longer than what it decodes to, so the raw text is
  * longer than the n bytes yajl decoded: the look for the opening quote
- * starts n + 1 bytes before the closing one. Returns 1 when it has no unpaired surrogate; else fills the error,
+ * starts n + 1 bytes before the closing one. (The body goes to yajl in one
+ * yajl_parse call: a string is never split between two buffers, so one
+ * without escapes always points into the body.) Returns 1 when it has no unpaired surrogate; else fills the error,
  * with the path of the value or, for a key, of its object. Called through
  * ESCAPES_OK, which tells the common case, no escape, inline. */
 static int escapes_ok(builder *b, size_t n, int key) {
   const unsigned char *body = (const unsigned char *)b->body, *p, *end;
   size_t open, close;
   close = yajl_get_bytes_consumed(b->h) - 1;
-  for (open = close - n - 2;; open--) {
+  for (open = close > n + 1 ? close - n - 2 : 0; open > 0; open--) {
     if (body[open] == '"') {
       size_t k = 0;
       while (k < open && body[open - 1 - k] == '\\') k++;
