@@ -316,7 +316,12 @@ describe("soget.decode under a locale whose decimal point is ','", function()
     h:write(child)
     h:close()
     local env = dir and ("LOCPATH=" .. S.shell_quote(dir) .. " ") or ""
-    local out = S.popen_read(env .. S.shell_quote(S.lua) .. " " .. S.shell_quote(file) .. " " ..
+    -- under make test-valgrind, the interpreter itself: with LOCPATH set,
+    -- glibc's newlocale loses 32 bytes when libcurl's p11-kit starts, which
+    -- memcheck reports; this case is about numbers, checked in memory by
+    -- the cases above
+    local lua = S.lua:find("valgrind", 1, true) and "lua5.4" or S.lua
+    local out = S.popen_read(env .. S.shell_quote(lua) .. " " .. S.shell_quote(file) .. " " ..
       S.shell_quote(name) .. " 2>&1")
     os.remove(file)
     if dir then os.execute("rm -rf " .. S.shell_quote(dir)) end
