@@ -5,24 +5,58 @@
  *    outside the schema below 2^53 in magnitude, -0 excepted,
  *  - every known field's JSON type is checked and a mismatch reported with
  *    its path, 1-based: "items[2].events[1].eventDate: expected string,
- *    got number",
+ *    got number"; an empty object or array has its own type: {} where an
+ *    array is due fails, and so does [] where an object is,
  *  - unknown fields are kept (their nulls removed from objects),
  *  - a body is a page when it is an object with at least one of the page's
  *    fields (total, returned, first, items), whatever their values.
- * A page is built in one pass over libyajl's parse events (the builder at
- * the end). A body the builder does not take, and token and error bodies,
- * go through lua-cjson (a private cjson.safe instance) and a schema-directed
- * walk over its output, which also words every decode error. */
+ *
+ * A page is parsed once, by libyajl: the builder below turns its parse
+ * events into the final tables and is also the checker, so the first
+ * problem in the body's order is the one reported. Where libyajl is laxer
+ * than JSON, or JSON leaves a choice, the builder decides:
+ *  - white space between tokens is space, tab, LF and CR: yajl also skips a
+ *    vertical tab and a form feed, so the parse stops at the first of them
+ *    and the body fails ("... not valid JSON: a vertical tab at character
+ *    N");
+ *  - a \u escape of an unpaired UTF-16 surrogate (a lone one, or a high
+ *    one followed by anything but a low one), which yajl would decode into
+ *    '?' or another code point, fails with the path of its string: a
+ *    string yajl hands over decoded (it had escapes) is checked on its raw
+ *    text, so strings without escapes cost nothing;
+ *  - bytes that are not UTF-8 inside strings are kept as sent
+ *    (yajl_dont_validate_strings), as lua-cjson kept them before; a raw
+ *    control character inside a string fails, as JSON says;
+ *  - a NUL byte fails wherever it is ("a NUL byte at character N", "... a
+ *    NUL byte inside a string at character N"); a "\u0000" escape is a
+ *    NUL byte in the string, as sent;
+ *  - only white space may follow the value: anything else fails, an
+ *    unterminated string included (yajl lets that one pass);
+ *  - numbers of any length are read: whole numbers of up to 15 digits
+ *    directly, the others with strtod on a copy whose '.' is the locale's
+ *    decimal point, so a body reads the same under every LC_NUMERIC;
+ *  - nesting deeper than MAX_DEPTH arrays and objects fails.
+ * Errors name a position as yajl gives it ("at character N", 1-based
+ * bytes) and never echo the body: a control character is named, a server's
+ * key in a path is made printable.
+ *
+ * Token and error bodies are read by lua-cjson (a private cjson.safe
+ * instance, parse_json). */
 #include "soget.h"
 
+#include <locale.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yajl/yajl_parse.h>
 
-#define MAX_DEPTH 200   /* cjson's nesting limit for our instance */
+#include "core/text.h"
+
+#define MAX_DEPTH 200   /* nesting allowed, pages and cjson's bodies alike */
 
 /* ---- the schema, from the OpenAPI document's components --------------- */
 
@@ -194,267 +228,32 @@ void soget_decode_push_array_fields(lua_State *L) {
   add_array_fields(L, &HandlingUnitItemsResponseModel);
 }
 
-/* ---- the walk over cjson's output -------------------------------------- */
-
-#define MAX_PATH 16   /* the schema is 6 levels deep */
-
-typedef struct walker {
-  lua_State *L;
-  soget_err *e;
-  int depth;
-  struct { const char *name; lua_Integer index; } path[MAX_PATH];
-} walker;
-
-static int is_null(lua_State *L, int i) {
-  return lua_type(L, i) == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL;
-}
-
-/* The JSON type name of the value at i, as cjson decoded it. */
-static const char *json_type(lua_State *L, int i) {
-  switch (lua_type(L, i)) {
-    case LUA_TSTRING: return "string";
-    case LUA_TNUMBER: return "number";
-    case LUA_TBOOLEAN: return "boolean";
-    case LUA_TTABLE: return lua_rawlen(L, i) > 0 ? "array" : "object";
-    case LUA_TLIGHTUSERDATA: return "null";
-    default: return lua_typename(L, lua_type(L, i));
-  }
-}
-
-static void push_seg(walker *w, const char *name, lua_Integer index) {
-  if (w->depth < MAX_PATH) {
-    w->path[w->depth].name = name;
-    w->path[w->depth].index = index;
-  }
-  w->depth++;
-}
-
-static int type_error(walker *w, const char *expected, int vi) {
-  char path[256];
-  size_t n = 0;
-  int i, lim = w->depth < MAX_PATH ? w->depth : MAX_PATH;
-  path[0] = '\0';
-  for (i = 0; i < lim && n < sizeof path - 1; i++) {
-    int k;
-    if (w->path[i].name)
-      k = snprintf(path + n, sizeof path - n, "%s%s", n ? "." : "", w->path[i].name);
-    else
-      k = snprintf(path + n, sizeof path - n, "[%ld]", (long)w->path[i].index);
-    if (k < 0) break;
-    n += (size_t)k;
-    if (n >= sizeof path) n = sizeof path - 1;
-  }
-  soget_err_set(w->e, "decode", 0, 0, "%s: expected %s, got %s",
-                n ? path : "response", expected, json_type(w->L, vi));
-  return -1;
-}
-
-/* The field named by the n bytes at k: compared by length and bytes, so
- * "events\0junk" is not events. */
-static const field *find_field(const schema *s, const char *k, size_t n) {
-  int i;
-  for (i = 0; i < s->n; i++)
-    if (s->fields[i].len == n && memcmp(s->fields[i].name, k, n) == 0)
-      return &s->fields[i];
-  return NULL;
-}
-
-/* 2^53: from there on a double no longer holds every whole number, and
- * 9007199254740993 reads as 9007199254740992. */
-#define TWO_53 9007199254740992.0
-
-/* Whether a number outside the schema becomes a Lua integer (5.3+): the
- * double it reads as is whole, below 2^53 in magnitude (so exactly the
- * number sent, up to the double's own rounding of a fraction), and not -0.
- * Both paths decide from that double alone. */
-#if SOGET_HAS_INTEGERS
-static int exact_whole(double d) {
-  return d > -TWO_53 && d < TWO_53 && d == floor(d) && (d != 0 || !signbit(d));
-}
-#endif
-
-/* In an unknown subtree (value at top, held by table t under the key just
- * below it): removes nulls from objects and, from Lua 5.3 on, turns the
- * whole numbers exact_whole takes into integers. */
-static void strip_unknown(lua_State *L, int parent, int level) {
-  int t;
-#if SOGET_HAS_INTEGERS
-  if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
-    lua_Number d = lua_tonumber(L, -1);
-    if (exact_whole(d)) {
-      lua_pushvalue(L, -2);
-      lua_pushinteger(L, (lua_Integer)d);
-      lua_rawset(L, parent);
-    }
-    return;
-  }
-#else
-  (void)parent;
-#endif
-  if (lua_type(L, -1) != LUA_TTABLE || level > MAX_DEPTH) return;
-  luaL_checkstack(L, 4, "decode");
-  t = lua_gettop(L);
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    if (is_null(L, -1)) {
-      lua_pop(L, 1);
-      lua_pushvalue(L, -1);
-      lua_pushnil(L);
-      lua_rawset(L, t);
-    } else {
-      strip_unknown(L, t, level + 1);
-      lua_pop(L, 1);
-    }
-  }
-}
-
-static int walk_object(walker *w, int t, const schema *s);
-
-/* Checks (and converts) the value at the top of the stack for field f;
- * t is the table holding it and the key sits just below the value. */
-static int walk_value(walker *w, int t, const field *f) {
-  lua_State *L = w->L;
-  int v = lua_gettop(L);
-  switch (f->type) {
-    case F_STRING:
-      if (lua_type(L, v) != LUA_TSTRING) return type_error(w, "string", v);
-      return 0;
-    case F_BOOL:
-      if (lua_type(L, v) != LUA_TBOOLEAN) return type_error(w, "boolean", v);
-      return 0;
-    case F_NUMBER:
-      if (lua_type(L, v) != LUA_TNUMBER) return type_error(w, "number", v);
-      return 0;
-    case F_INT: {
-      lua_Number d;
-      if (lua_type(L, v) != LUA_TNUMBER) return type_error(w, "integer", v);
-#if SOGET_HAS_INTEGERS
-      if (lua_isinteger(L, v)) return 0;
-#endif
-      d = lua_tonumber(L, v);
-      if (d != floor(d) || d < -2147483648.0 || d > 2147483647.0)
-        return type_error(w, "integer", v);
-      lua_pushvalue(L, v - 1);
-#if SOGET_HAS_INTEGERS
-      lua_pushinteger(L, (lua_Integer)d);
-#else
-      lua_pushnumber(L, d == 0 ? 0.0 : d);   /* an integer has no -0 */
-#endif
-      lua_rawset(L, t);
-      return 0;
-    }
-    case F_OBJECT:
-      if (lua_type(L, v) != LUA_TTABLE || lua_rawlen(L, v) > 0)
-        return type_error(w, "object", v);
-      return walk_object(w, v, f->sub);
-    case F_ARRAY: {
-      size_t i, n;
-      if (lua_type(L, v) != LUA_TTABLE) return type_error(w, "array", v);
-      n = lua_rawlen(L, v);
-      if (n == 0) {
-        lua_pushnil(L);
-        if (lua_next(L, v)) {
-          lua_pop(L, 2);
-          return type_error(w, "array", v);
-        }
-        return 0;
-      }
-      luaL_checkstack(L, 2, "decode");
-      for (i = 1; i <= n; i++) {
-        int r;
-        lua_rawgeti(L, v, (lua_Integer)i);
-        push_seg(w, NULL, (lua_Integer)i);
-        if (lua_type(L, -1) != LUA_TTABLE || lua_rawlen(L, -1) > 0)
-          return type_error(w, "object", lua_gettop(L));
-        r = walk_object(w, lua_gettop(L), f->sub);
-        if (r) return r;
-        w->depth--;
-        lua_pop(L, 1);
-      }
-      return 0;
-    }
-  }
-  return 0;
-}
-
-static int walk_object(walker *w, int t, const schema *s) {
-  lua_State *L = w->L;
-  unsigned long arrays_seen = 0;
-  int i;
-  luaL_checkstack(L, 6, "decode");
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    const field *f;
-    const char *k;
-    size_t kn;
-    /* key -2, value -1 */
-    if (lua_type(L, -2) != LUA_TSTRING) return type_error(w, "object", t);
-    k = lua_tolstring(L, -2, &kn);
-    f = find_field(s, k, kn);
-    if (f == NULL) {
-      if (is_null(L, -1)) {
-        lua_pushvalue(L, -2);
-        lua_pushnil(L);
-        lua_rawset(L, t);
-      } else {
-        strip_unknown(L, t, 0);
-      }
-    } else if (is_null(L, -1)) {
-      lua_pushvalue(L, -2);
-      if (f->type == F_ARRAY) {
-        lua_newtable(L);
-        arrays_seen |= 1UL << (f - s->fields);
-      } else {
-        lua_pushnil(L);
-      }
-      lua_rawset(L, t);
-    } else {
-      int r;
-      push_seg(w, f->name, 0);
-      r = walk_value(w, t, f);
-      if (r) return r;
-      w->depth--;
-      if (f->type == F_ARRAY) arrays_seen |= 1UL << (f - s->fields);
-    }
-    lua_pop(L, 1);
-  }
-  for (i = 0; i < s->n; i++) {
-    if (s->fields[i].type == F_ARRAY && !(arrays_seen & (1UL << i))) {
-      lua_newtable(L);
-      lua_setfield(L, t, s->fields[i].name);
-    }
-  }
-  return 0;
-}
-
 /* ---- the one-pass builder ---------------------------------------------- */
 
-/* The page path builds the final tables in one pass over yajl's parse
- * events, directed by the schema: known keys come from interned strings,
- * objects are pre-sized, nulls are never stored, missing array fields are
- * added when their object ends. It accepts only bodies that cjson reads
- * the same way and that match the schema; on anything else it cancels the
- * parse and the cjson path above decodes the body again, so errors and
- * their messages come from one place. */
+/* The page is built in one pass over yajl's parse events, directed by the
+ * schema: known keys come from interned strings, objects are pre-sized,
+ * nulls are never stored, missing array fields are added when their
+ * object ends. The builder is also the checker: a callback that meets
+ * what the schema or JSON does not allow fills the error and cancels the
+ * parse, so the first problem in the body's order is the one reported. */
 
 #define PRIV_KEYS "decodekeys"   /* array of the K_* names, in order */
+#define PATH_SIZE 256            /* bytes of a path in a message, at most */
 
 /* Containers being built. */
 enum {
   FR_ROOT,    /* below the body's value */
   FR_OBJ,     /* an object of schema s */
   FR_ARR,     /* an array of objects of schema s */
-  FR_EOBJ,    /* an array where an object of schema s is due: must be empty */
-  FR_EARR,    /* an object where an array is due: must be empty */
   FR_UOBJ,    /* an object outside the schema */
   FR_UARR     /* an array outside the schema */
 };
 /* What the next value may be, besides an F_* type: anything (outside the
- * schema), or nothing (in a container that must stay empty). */
-enum { W_ANY = 16, W_NONE };
+ * schema). */
+enum { W_ANY = 16 };
 
 typedef struct frame {
-  const schema *s;      /* FR_OBJ, FR_EOBJ: its schema; FR_ARR: the items' */
+  const schema *s;      /* FR_OBJ: its schema; FR_ARR: the items' */
   const schema *wsub;   /* want is F_OBJECT or F_ARRAY: that schema */
   unsigned long seen;   /* FR_OBJ: bits of the fields given so far */
   int t;                /* stack index of the table */
@@ -479,10 +278,14 @@ typedef struct builder {
   yajl_handle h;
   const char *body;
   size_t len;
+  soget_err *e;         /* the error, once failed */
+  int failed;           /* a callback filled e and cancelled the parse */
   int keys;             /* stack index of key_names[0]'s string */
   int depth;            /* containers open */
   int done;             /* the body's value is complete */
   size_t end;           /* and ends there */
+  char dp[8];           /* the locale's decimal point, once a number needs it */
+  size_t dplen;         /* 0 until then */
   frame fr[MAX_DEPTH + 1];
   arena a;
 } builder;
@@ -522,6 +325,214 @@ static void *arena_realloc(void *ctx, void *p, size_t n) {
   if (q) memcpy(q, p, old);
   return q;
 }
+
+/* ---- errors, worded as the page's paths are ---------------------------- */
+
+static void path_append(char *p, size_t sz, size_t *n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void path_append(char *p, size_t sz, size_t *n, const char *fmt, ...) {
+  va_list ap;
+  int k;
+  if (*n >= sz - 1) return;
+  va_start(ap, fmt);
+  k = vsnprintf(p + *n, sz - *n, fmt, ap);
+  va_end(ap);
+  if (k > 0) *n = *n + (size_t)k < sz - 1 ? *n + (size_t)k : sz - 1;
+}
+
+/* The key at stack index i as a path segment: ".name" for a name made of
+ * letters, digits and '_' (every schema field), else ["..."] made
+ * printable and cut to 32 bytes: an unknown key is the server's text. */
+static void path_key(builder *b, int i, char *p, size_t sz, size_t *n) {
+  size_t k, j;
+  const char *s = lua_tolstring(b->L, i, &k);
+  int plain = s != NULL && k > 0 && k <= 64;
+  for (j = 0; plain && j < k; j++) {
+    char c = s[j];
+    plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '_';
+  }
+  if (plain) {
+    path_append(p, sz, n, "%s%.*s", *n ? "." : "", (int)k, s);
+  } else {
+    char q[4 * 32 + 1];
+    size_t m = s ? soget_printable(q, sizeof q, s, k < 32 ? k : 32, 0) : 0;
+    path_append(p, sz, n, "[\"%.*s%s\"]", (int)m, q, k > 32 ? "..." : "");
+  }
+}
+
+/* The path of the container being built, 1-based as Lua counts
+ * ("items[2].events"), and with `current` the path of the value being
+ * read in it: its key sits at the top of the stack, its index is the
+ * container's next. NULL for the body itself. */
+static const char *path_of(builder *b, char *p, size_t sz, int current) {
+  size_t n = 0;
+  int i, last = b->depth + (current ? 1 : 0);
+  p[0] = '\0';
+  for (i = 1; i <= last; i++) {
+    const frame *up = &b->fr[i - 1];
+    switch (up->kind) {
+      case FR_OBJ:
+      case FR_UOBJ:
+        path_key(b, i <= b->depth ? b->fr[i].t - 1 : lua_gettop(b->L), p, sz, &n);
+        break;
+      case FR_ARR:
+      case FR_UARR:
+        path_append(p, sz, &n, "[%ld]", (long)up->n + 1);
+        break;
+    }
+  }
+  return n ? p : NULL;
+}
+
+static const char *want_name(int want) {
+  switch (want) {
+    case F_STRING: return "string";
+    case F_INT: return "integer";
+    case F_NUMBER: return "number";
+    case F_BOOL: return "boolean";
+    case F_OBJECT: return "object";
+    case F_ARRAY: return "array";
+  }
+  return "nothing";
+}
+
+/* A value of JSON type `got` where the schema wants another: returns 0,
+ * which cancels the parse. */
+static int type_error(builder *b, const char *got) {
+  char path[PATH_SIZE];
+  const char *where = path_of(b, path, sizeof path, 1);
+  soget_err_set(b->e, "decode", 0, 0, "%s: expected %s, got %s", where ? where : "response",
+                want_name(b->fr[b->depth].want), got);
+  b->failed = 1;
+  return 0;
+}
+
+/* A control character's name: the message names it, never holds it. */
+static const char *control_name(unsigned char c, char *buf, size_t sz) {
+  switch (c) {
+    case '\0': return "a NUL byte";
+    case '\t': return "a tab";
+    case '\n': return "a line feed";
+    case '\r': return "a carriage return";
+    case '\v': return "a vertical tab";
+    case '\f': return "a form feed";
+  }
+  snprintf(buf, sz, "a control character (0x%02x)", c);
+  return buf;
+}
+
+/* The body is not JSON at byte `at` (0-based; b->len: its end). A control
+ * character there is named instead of `reason`. */
+static void json_error(builder *b, size_t at, const char *reason, int in_string) {
+  char name[40];
+  unsigned char c = at < b->len ? (unsigned char)b->body[at] : 'x';
+  if (c < 0x20 || c == 0x7f) {
+    reason = control_name(c, name, sizeof name);
+  }
+  soget_err_set(b->e, "decode", 0, 0, "response body is not valid JSON: %s%s at character %lu",
+                reason, in_string && c < 0x20 ? " inside a string" : "",
+                (unsigned long)at + 1);
+  b->failed = 1;
+}
+
+/* After a yajl error (not a cancel): yajl's reason without its "lexical
+ * error: " or "parse error: " and final ".\n", at yajl's position: a
+ * lexical error stops at the offending byte ("invalid char" just past
+ * it), a parse error just past the offending token (inside it for a
+ * misplaced value in an object, where yajl backs up), so the byte before
+ * is named, and an error at yajl_complete_parse is at the body's end. */
+static void yajl_error(builder *b, int at_end) {
+  unsigned char *m = yajl_get_error(b->h, 0, (const unsigned char *)b->body, b->len);
+  const char *r = m ? (const char *)m : "parse error: invalid JSON";
+  char reason[128];
+  size_t k, at, o = yajl_get_bytes_consumed(b->h);
+  int lexical = strncmp(r, "lexical error: ", 15) == 0;
+  if (lexical) r += 15;
+  else if (strncmp(r, "parse error: ", 13) == 0) r += 13;
+  for (k = 0; r[k] && r[k] != '\n' && k < sizeof reason - 1; k++) reason[k] = r[k];
+  while (k > 0 && reason[k - 1] == '.') k--;
+  reason[k] = '\0';
+  if (m) yajl_free_error(b->h, m);
+  if (at_end) at = b->len;
+  else if (lexical && strcmp(reason, "invalid char in json text") != 0) at = o;
+  else at = o > 0 ? o - 1 : 0;
+  if (at > b->len) at = b->len;
+  json_error(b, at, reason, strstr(reason, "inside string") != NULL);
+}
+
+/* ---- \u escapes: unpaired UTF-16 surrogates ---------------------------- */
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* The code unit of the \u escape at p (yajl checked its four hex digits). */
+static unsigned escape_unit(const unsigned char *p) {
+  return (unsigned)(hexval(p[2]) << 12 | hexval(p[3]) << 8 | hexval(p[4]) << 4 | hexval(p[5]));
+}
+
+/* yajl hands a string over as the body's own bytes when it holds no
+ * escape, and decoded into its buffer otherwise; it decodes a lone or
+ * mismatched UTF-16 surrogate escape into '?' or another code point,
+ * where JSON text must pair a high surrogate with a low one. So a string
+ * that does not point into the body is checked on its raw text: its
+ * closing quote ends the token yajl just read, its opening quote is the
+ * first one before that is not escaped (an even run of backslashes before
+ * it). Every escape is longer than what it decodes to, so the raw text is
+ * longer than the n bytes yajl decoded: the look for the opening quote
+ * starts n + 1 bytes before the closing one. (The body goes to yajl in one
+ * yajl_parse call: a string is never split between two buffers, so one
+ * without escapes always points into the body.) Returns 1 when it has no unpaired surrogate; else fills the error,
+ * with the path of the value or, for a key, of its object. Called through
+ * ESCAPES_OK, which tells the common case, no escape, inline. */
+static int escapes_ok(builder *b, size_t n, int key) {
+  const unsigned char *body = (const unsigned char *)b->body, *p, *end;
+  size_t open, close;
+  close = yajl_get_bytes_consumed(b->h) - 1;
+  for (open = close > n + 1 ? close - n - 2 : 0; open > 0; open--) {
+    if (body[open] == '"') {
+      size_t k = 0;
+      while (k < open && body[open - 1 - k] == '\\') k++;
+      if (k % 2 == 0) break;
+    }
+  }
+  p = body + open + 1;
+  end = body + close;
+  while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+    unsigned u;
+    if (p[1] != 'u') {
+      p += 2;
+      continue;
+    }
+    u = escape_unit(p);
+    if (u >= 0xD800 && u <= 0xDBFF && end - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
+        escape_unit(p + 6) >= 0xDC00 && escape_unit(p + 6) <= 0xDFFF) {
+      p += 12;
+    } else if (u >= 0xD800 && u <= 0xDFFF) {
+      char path[PATH_SIZE];
+      const char *where = path_of(b, path, sizeof path, !key);
+      soget_err_set(b->e, "decode", 0, 0, "%s%s not valid JSON: an unpaired UTF-16 surrogate "
+                    "%.6s%s at character %lu", where ? where : "response body",
+                    where ? ":" : " is", (const char *)p, key ? " in a key" : "",
+                    (unsigned long)(p - body) + 1);
+      b->failed = 1;
+      return 0;
+    } else {
+      p += 6;
+    }
+  }
+  return 1;
+}
+
+#define ESCAPES_OK(b, s, n, key) \
+  ((uintptr_t)(s) - (uintptr_t)(b)->body < (b)->len || escapes_ok(b, n, key))
 
 /* The field named k, looked for from *hint on: bodies give the fields in
  * the schema's order, so the first candidate is nearly always the one. */
@@ -593,13 +604,13 @@ static int cb_null(void *ctx) {
       f->n++;                            /* a hole */
       return 1;
   }
-  return 0;                              /* null where an object is due */
+  return type_error(b, "null");          /* where an object is due */
 }
 
 static int cb_boolean(void *ctx, int v) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
-  if (f->want != F_BOOL && f->want != W_ANY) return 0;
+  if (f->want != F_BOOL && f->want != W_ANY) return type_error(b, "boolean");
   lua_pushboolean(b->L, v);
   return store(b, f);
 }
@@ -607,14 +618,58 @@ static int cb_boolean(void *ctx, int v) {
 static int cb_string(void *ctx, const unsigned char *s, size_t n) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
-  if (f->want != F_STRING && f->want != W_ANY) return 0;
+  if (!ESCAPES_OK(b, s, n, 0)) return 0;
+  if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
   lua_pushlstring(b->L, (const char *)s, n);
   return store(b, f);
 }
 
-/* Numbers as cjson reads them (strtod) and the walk converts them: integer
- * fields in int32 range as integers, numbers outside the schema as
- * integers when exact_whole takes them (5.3+), the rest as floats. */
+/* 2^53: from there on a double no longer holds every whole number, and
+ * 9007199254740993 reads as 9007199254740992. */
+#define TWO_53 9007199254740992.0
+
+/* The JSON number s (n bytes, as yajl checked it) as a double: strtod,
+ * which reads the locale's decimal point, on a copy where the JSON '.'
+ * is that decimal point (fetched once per decode), on the C stack or, for
+ * a long number, in a Lua buffer (whose allocation can raise). Returns 0
+ * when strtod does not read it all. */
+static int read_double(builder *b, const char *s, size_t n, double *d) {
+  char small[80], *buf = small, *end;
+  const char *dot = memchr(s, '.', n);
+  size_t at = dot ? (size_t)(dot - s) : n, dl = 0, need;
+  int ok;
+  if (dot) {
+    if (b->dplen == 0) {
+      const char *dp = localeconv()->decimal_point;
+      size_t k = dp ? strlen(dp) : 0;
+      if (k == 0 || k >= sizeof b->dp) {
+        dp = ".";
+        k = 1;
+      }
+      memcpy(b->dp, dp, k);
+      b->dplen = k;
+    }
+    dl = b->dplen;
+  }
+  need = n + dl + 1;
+  if (need > sizeof small) buf = (char *)lua_newuserdata(b->L, need);
+  memcpy(buf, s, at);
+  if (dot) {
+    memcpy(buf + at, b->dp, dl);
+    memcpy(buf + at + dl, s + at + 1, n - at - 1);
+    buf[n - 1 + dl] = '\0';
+  } else {
+    buf[n] = '\0';
+  }
+  *d = strtod(buf, &end);
+  ok = *end == '\0';
+  if (buf != small) lua_pop(b->L, 1);
+  return ok;
+}
+
+/* Integer fields in int32 range become integers, numbers outside the
+ * schema integers when exact (whole, below 2^53 in magnitude, not -0;
+ * 5.3+), the rest floats. */
 static int cb_number(void *ctx, const char *s, size_t n) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
@@ -622,7 +677,8 @@ static int cb_number(void *ctx, const char *s, size_t n) {
   double d = 0;
   int whole = 1;
   size_t i = s[0] == '-';
-  if (f->want != F_NUMBER && f->want != F_INT && f->want != W_ANY) return 0;
+  if (f->want != F_NUMBER && f->want != F_INT && f->want != W_ANY)
+    return type_error(b, "number");
   if (n - i <= 15) {                     /* up to 15 digits: exact */
     unsigned long long m = 0;
     for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
@@ -631,12 +687,14 @@ static int cb_number(void *ctx, const char *s, size_t n) {
     if (s[0] == '-') d = -d;
   }
   if (i < n) {                           /* a fraction, an exponent, or long */
-    char buf[64], *end;
-    if (n >= sizeof buf) return 0;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    d = strtod(buf, &end);
-    if (end != buf + n) return 0;        /* another locale's decimal point */
+    if (!read_double(b, s, n, &d)) {
+      char path[PATH_SIZE];
+      const char *where = path_of(b, path, sizeof path, 1);
+      soget_err_set(b->e, "decode", 0, 0, "%s: a number strtod cannot read",
+                    where ? where : "response");
+      b->failed = 1;
+      return 0;
+    }
     whole = d == floor(d);
   }
   switch (f->want) {
@@ -644,7 +702,7 @@ static int cb_number(void *ctx, const char *s, size_t n) {
       lua_pushnumber(L, d);
       break;
     case F_INT:
-      if (!whole || d < -2147483648.0 || d > 2147483647.0) return 0;
+      if (!whole || d < -2147483648.0 || d > 2147483647.0) return type_error(b, "number");
 #if SOGET_HAS_INTEGERS
       lua_pushinteger(L, (lua_Integer)d);
 #else
@@ -653,7 +711,6 @@ static int cb_number(void *ctx, const char *s, size_t n) {
       break;
     default:
 #if SOGET_HAS_INTEGERS
-      /* exact_whole(d), knowing whole */
       if (whole && d > -TWO_53 && d < TWO_53 && (d != 0 || !signbit(d))) {
         lua_pushinteger(L, (lua_Integer)d);
         break;
@@ -665,14 +722,21 @@ static int cb_number(void *ctx, const char *s, size_t n) {
   return store(b, f);
 }
 
-/* Opens a container: pushes its table and its frame. */
-static frame *open_frame(builder *b, int kind, const schema *s, int want,
-                         const schema *wsub) {
+/* Opens a container: pushes its table and its frame, or fills the error
+ * past MAX_DEPTH. */
+static int open_frame(builder *b, int kind, const schema *s, int want,
+                      const schema *wsub) {
   lua_State *L = b->L;
   frame *c;
-  if (b->depth >= MAX_DEPTH || !lua_checkstack(L, 4)) return NULL;
+  if (b->depth >= MAX_DEPTH || !lua_checkstack(L, 4)) {
+    soget_err_set(b->e, "decode", 0, 0, "response body is nested too deep: more than %d "
+                  "arrays and objects at character %lu", MAX_DEPTH,
+                  (unsigned long)yajl_get_bytes_consumed(b->h));
+    b->failed = 1;
+    return 0;
+  }
   c = &b->fr[++b->depth];
-  if (kind == FR_OBJ || kind == FR_EOBJ) lua_createtable(L, 0, s->n);
+  if (kind == FR_OBJ) lua_createtable(L, 0, s->n);
   else lua_newtable(L);
   c->kind = (unsigned char)kind;
   c->want = (unsigned char)want;
@@ -683,35 +747,34 @@ static frame *open_frame(builder *b, int kind, const schema *s, int want,
   c->pending = -1;
   c->hint = 0;
   c->t = lua_gettop(L);
-  return c;
+  return 1;
 }
 
 static int cb_start_map(void *ctx) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
   switch (f->want) {
-    case F_OBJECT: return open_frame(b, FR_OBJ, f->wsub, W_NONE, NULL) != NULL;
-    case F_ARRAY: return open_frame(b, FR_EARR, NULL, W_NONE, NULL) != NULL;
-    case W_ANY: return open_frame(b, FR_UOBJ, NULL, W_ANY, NULL) != NULL;
+    case F_OBJECT: return open_frame(b, FR_OBJ, f->wsub, W_ANY, NULL);
+    case W_ANY: return open_frame(b, FR_UOBJ, NULL, W_ANY, NULL);
   }
-  return 0;
+  return type_error(b, "object");
 }
 
 static int cb_start_array(void *ctx) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
   switch (f->want) {
-    case F_ARRAY: return open_frame(b, FR_ARR, f->wsub, F_OBJECT, f->wsub) != NULL;
-    case F_OBJECT: return open_frame(b, FR_EOBJ, f->wsub, W_NONE, NULL) != NULL;
-    case W_ANY: return open_frame(b, FR_UARR, NULL, W_ANY, NULL) != NULL;
+    case F_ARRAY: return open_frame(b, FR_ARR, f->wsub, F_OBJECT, f->wsub);
+    case W_ANY: return open_frame(b, FR_UARR, NULL, W_ANY, NULL);
   }
-  return 0;
+  return type_error(b, "array");
 }
 
 static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
   lua_State *L = b->L;
+  if (!ESCAPES_OK(b, k, n, 1)) return 0;
   if (f->kind == FR_OBJ) {
     const field *fd = match_field(f->s, &f->hint, (const char *)k, n);
     if (fd) {
@@ -719,14 +782,11 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
       f->pending = (int)(fd - f->s->fields);
       f->want = fd->type;
       f->wsub = fd->sub;
-    } else {
-      lua_pushlstring(L, (const char *)k, n);
-      f->pending = -1;
-      f->want = W_ANY;
+      return 1;
     }
-    return 1;
+    f->pending = -1;
+    f->want = W_ANY;
   }
-  if (f->kind != FR_UOBJ) return 0;      /* FR_EARR: must be empty */
   lua_pushlstring(L, (const char *)k, n);
   return 1;
 }
@@ -735,7 +795,7 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
  * become empty tables, then the table goes into its parent. */
 static int close_frame(builder *b) {
   frame *f = &b->fr[b->depth];
-  if (f->kind == FR_OBJ || f->kind == FR_EOBJ) {
+  if (f->kind == FR_OBJ) {
     lua_State *L = b->L;
     int i;
     for (i = 0; i < f->s->n; i++) {
@@ -758,54 +818,45 @@ static const yajl_callbacks builder_callbacks = {
     cb_string,    cb_start_map, cb_map_key, cb_end_map,   cb_start_array,
     cb_end_array};
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c |= 0x20;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+/* Where the body stops being JSON text before yajl can tell: yajl skips a
+ * vertical tab and a form feed between tokens as white space, which JSON
+ * does not (inside a string yajl refuses them, as every control
+ * character). The parse stops there. */
+static size_t json_prefix(const char *body, size_t len) {
+  const char *v = memchr(body, '\v', len);
+  size_t cut = v ? (size_t)(v - body) : len;
+  const char *f = memchr(body, '\f', cut);
+  return f ? (size_t)(f - body) : cut;
 }
 
-/* The high byte of the code unit of the \u escape at p, or -1. */
-static int escape_high(const unsigned char *p) {
-  int a = hexval(p[2]), c = hexval(p[3]);
-  return a < 0 || c < 0 ? -1 : (a << 4) | c;
-}
-
-/* yajl decodes some bodies cjson refuses: a \u escape of a lone or
- * mismatched UTF-16 surrogate (into '?' or another code point), and a
- * vertical tab or form feed between tokens. Those take the cjson path. */
-static int yajl_reads_as_cjson(const char *body, size_t len) {
-  const unsigned char *p = (const unsigned char *)body, *end = p + len;
-  if (memchr(body, '\v', len) || memchr(body, '\f', len)) return 0;
-  while ((p = (const unsigned char *)memchr(p, '\\', (size_t)(end - p))) != NULL) {
-    int hi = end - p >= 6 && p[1] == 'u' ? escape_high(p) : -1;
-    if (hi >= 0xD8 && hi <= 0xDF) {      /* a high surrogate, then a low one */
-      int lo;
-      if (hi >= 0xDC || end - p < 12 || p[6] != '\\' || p[7] != 'u') return 0;
-      lo = escape_high(p + 6);
-      if (lo < 0xDC || lo > 0xDF) return 0;
-      p += 12;
-    } else {
-      p += 2;                            /* the escaped character */
+/* After the value, only JSON white space. yajl lets an unterminated
+ * string there pass unseen, and the parse stopped at a vertical tab or a
+ * form feed. */
+static int only_space_after(builder *b) {
+  size_t i;
+  for (i = b->end; i < b->len; i++) {
+    char c = b->body[i];
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+      json_error(b, i, "trailing garbage", 0);
+      return 0;
     }
-    if (p >= end) break;
   }
   return 1;
 }
 
-/* Under lua_pcall: [1] the builder. Parses, and returns the page or
- * nothing when the parse was refused or cancelled. A Lua error (memory)
- * in a callback unwinds to the pcall; build_page frees the handle. */
+/* Under lua_pcall: [1] the builder. Parses, and returns the page, or
+ * nothing with b->e filled. A Lua error (memory) in a callback unwinds to
+ * the pcall; build_page frees the handle. */
 static int build_run(lua_State *L) {
   builder *b = (builder *)lua_touserdata(L, 1);
-  int i;
-  size_t end;
+  size_t cut = json_prefix(b->body, b->len);
+  int i, at_end = 0;
   yajl_status st;
   luaL_checkstack(L, K__N + 8, "decode");
   soget_private(L);
   lua_getfield(L, -1, PRIV_KEYS);
   lua_remove(L, -2);
-  if (lua_type(L, -1) != LUA_TTABLE) return 0;
+  if (lua_type(L, -1) != LUA_TTABLE) return luaL_error(L, "soget: decode keys missing");
   for (i = 0; i < K__N; i++) lua_rawgeti(L, 2, i + 1);
   b->L = L;
   b->keys = 3;
@@ -814,32 +865,45 @@ static int build_run(lua_State *L) {
   b->fr[0].kind = FR_ROOT;
   b->fr[0].want = F_OBJECT;
   b->fr[0].wsub = &HandlingUnitItemsResponseModel;
-  st = yajl_parse(b->h, (const unsigned char *)b->body, b->len);
-  if (st == yajl_status_ok) st = yajl_complete_parse(b->h);
-  if (st != yajl_status_ok || !b->done || lua_type(L, -1) != LUA_TTABLE) return 0;
-  /* A page gives at least one of its fields: the bits of those the root
-   * object gave stay in its frame, fr[1], once it is closed. Without any,
-   * the walk words the error. */
-  if (b->fr[1].seen == 0) return 0;
-  /* yajl lets an unterminated string after the value pass unseen: only
-   * whitespace may follow the value */
-  for (end = b->end; end < b->len; end++) {
-    char c = b->body[end];
-    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return 0;
+  st = yajl_parse(b->h, (const unsigned char *)b->body, cut);
+  if (st == yajl_status_ok && cut == b->len) {
+    st = yajl_complete_parse(b->h);
+    at_end = 1;
+  }
+  if (b->failed) return 0;
+  if (st != yajl_status_ok) {
+    if (b->done) only_space_after(b);    /* "trailing garbage" */
+    else yajl_error(b, at_end);
+    return 0;
+  }
+  if (!b->done) {                        /* the parse stopped at cut */
+    json_error(b, cut, "", 0);
+    return 0;
+  }
+  if (!only_space_after(b)) return 0;
+  /* A page gives at least one of its fields (whatever their values): the
+   * bits of those the root object gave stay in its frame, fr[1]. The
+   * document allows a page no other member: an object with none of them,
+   * such as {}, an error body or a token answer, is not a page. */
+  if (b->fr[1].seen == 0) {
+    soget_err_set(b->e, "decode", 0, 0, "response body is not a page: none of "
+                  "total, returned, first, items");
+    return 0;
   }
   return 1;
 }
 
 /* Builds the page from body in one pass: pushes it and returns 1, or
- * returns 0 with the stack as it was. */
-static int build_page(lua_State *L, const char *body, size_t len) {
+ * fills e and returns 0 with the stack as it was. Raises out of memory,
+ * the yajl handle freed first. */
+static int build_page(lua_State *L, const char *body, size_t len, soget_err *e) {
   builder b;
   int status;
-  if (!yajl_reads_as_cjson(body, len)) return 0;
-  lua_pushcfunction(L, build_run);
-  lua_pushlightuserdata(L, &b);
   b.body = body;
   b.len = len;
+  b.e = e;
+  b.failed = 0;
+  b.dplen = 0;
   {
     yajl_alloc_funcs af;
     af.malloc = arena_malloc;
@@ -849,11 +913,10 @@ static int build_page(lua_State *L, const char *body, size_t len) {
     b.a.used = 0;
     b.h = yajl_alloc(&builder_callbacks, &af, &b);
   }
-  if (b.h == NULL) {
-    lua_pop(L, 2);
-    return 0;
-  }
-  yajl_config(b.h, yajl_dont_validate_strings, 1);   /* as cjson: bytes as sent */
+  if (b.h == NULL) return soget_nomem(L);
+  yajl_config(b.h, yajl_dont_validate_strings, 1);   /* bytes as sent */
+  lua_pushcfunction(L, build_run);
+  lua_pushlightuserdata(L, &b);
   status = lua_pcall(L, 1, 1, 0);
   yajl_free(b.h);
   if (status != 0) lua_error(L);         /* out of memory: raised as before */
@@ -893,21 +956,6 @@ static int parse_json(lua_State *L, const char *body, size_t len,
   return 1;
 }
 
-/* Whether the object at t (as lua-cjson decoded it: a null is a light
- * userdata) has a member named as a field of the page, whatever its value.
- * The document allows a page no other member: an object with none of them,
- * such as {}, an error body or a token answer, is not a page. */
-static int has_page_field(lua_State *L, int t) {
-  int i, found = 0;
-  for (i = 0; i < HandlingUnitItemsResponseModel.n && !found; i++) {
-    lua_pushlstring(L, page_f[i].name, page_f[i].len);
-    lua_rawget(L, t);
-    found = !lua_isnil(L, -1);
-    lua_pop(L, 1);
-  }
-  return found;
-}
-
 static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
   lua_Integer v = 0;
   lua_getfield(L, t, k);
@@ -919,34 +967,10 @@ static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
 
 int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
                       soget_err *e) {
-  int base = lua_gettop(L), t, has_total, has_returned, has_first;
+  int t, has_total, has_returned, has_first;
   lua_Integer total, returned, first;
-  walker w;
-  if (build_page(L, body, len)) {
-    t = lua_gettop(L);
-  } else {
-    /* Not a well-formed page: cjson and the walk say why. */
-    if (!parse_json(L, body, len, "response body", e)) return 0;
-    t = lua_gettop(L);
-    w.L = L;
-    w.e = e;
-    w.depth = 0;
-    if (lua_type(L, t) != LUA_TTABLE || lua_rawlen(L, t) > 0) {
-      type_error(&w, "object", t);
-      lua_settop(L, base);
-      return 0;
-    }
-    if (!has_page_field(L, t)) {
-      soget_err_set(e, "decode", 0, 0, "response body is not a page: none of "
-                    "total, returned, first, items");
-      lua_settop(L, base);
-      return 0;
-    }
-    if (walk_object(&w, t, &HandlingUnitItemsResponseModel) != 0) {
-      lua_settop(L, base);
-      return 0;
-    }
-  }
+  if (!build_page(L, body, len, e)) return 0;
+  t = lua_gettop(L);
   /* Fill what a page must have, so paging and scripts can rely on it. */
   total = int_field(L, t, "total", &has_total);
   returned = int_field(L, t, "returned", &has_returned);
