@@ -12,8 +12,7 @@ source = {
 description = {
   summary = "Client for SOGET's API Tracing Code REST API",
   detailed = [[
-A Lua module with a C core (libcurl for HTTP, libyajl and lua-cjson for
-JSON) that queries SOGET's "API Tracing Code" REST API: OAuth2 client
+A Lua module with a C core (libcurl for HTTP, libyajl for JSON) that queries SOGET's "API Tracing Code" REST API: OAuth2 client
 credentials, handling-unit lookups by container reference or SPI, decoded
 pages and lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
 ]],
@@ -22,7 +21,6 @@ pages and lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
 
 dependencies = {
   "lua >= 5.1, < 5.5",
-  "lua-cjson",
   "argparse",   -- the soget command
   "dkjson",     -- the soget command's JSON output
 }

@@ -4,8 +4,7 @@
  *
  * The script sees its arguments in `arg` (arg[0] is the script) and gets
  * the module with require "soget" (registered in package.preload, so no
- * soget.so is needed on package.cpath; lua-cjson is still loaded from the
- * system's Lua path). Exit status: 0 when the script ends normally (or the
+ * soget.so is needed on package.cpath, nor any other Lua module). Exit status: 0 when the script ends normally (or the
  * integer it returns, or 1 when it returns false), 1 on an error, 2 on bad
  * usage. Built by `make embed` (see the Makefile next to this file). */
 #include <stdio.h>

@@ -10,7 +10,7 @@
 
 #include "auth.h"
 
-#define BODY_MAX_DEPTH 1000   /* as the page decoder's */
+#define BODY_MAX_DEPTH 200   /* as the page decoder's */
 
 enum { KEY_NONE, KEY_A, KEY_B, KEY_NUM };
 

@@ -40,8 +40,8 @@
  * bytes) and never echo the body: a control character is named, a server's
  * key in a path is made printable.
  *
- * Token and error bodies are read by lua-cjson (a private cjson.safe
- * instance, parse_json). */
+ * The page is a plain table: the drivers give it the Page metatable
+ * (paging.c). Token and error bodies are the core's (core/body.c). */
 #include "soget.h"
 
 #include <locale.h>
@@ -56,7 +56,7 @@
 
 #include "core/text.h"
 
-#define MAX_DEPTH 200   /* nesting allowed, pages and cjson's bodies alike */
+#define MAX_DEPTH 200   /* nesting allowed */
 
 /* ---- the schema, from the OpenAPI document's components --------------- */
 
@@ -929,33 +929,6 @@ static int build_page(lua_State *L, const char *body, size_t len, soget_err *e) 
 
 /* ---- entry points ------------------------------------------------------ */
 
-/* Parses body with the private cjson instance: pushes the value and
- * returns 1, or fills e and returns 0 (nothing pushed). */
-static int parse_json(lua_State *L, const char *body, size_t len,
-                      const char *what, soget_err *e) {
-  /* lua-cjson stops at a NUL byte as at the end of the text: refused here,
-   * or '{"items":[]}\0junk' would be a page */
-  const char *nul = memchr(body, '\0', len);
-  if (nul) {
-    soget_err_set(e, "decode", 0, 0, "%s is not valid JSON: a NUL byte at character %lu",
-                  what, (unsigned long)(nul - body) + 1);
-    return 0;
-  }
-  soget_private(L);
-  lua_getfield(L, -1, SOGET_PRIV_DECODE);
-  lua_remove(L, -2);
-  lua_pushlstring(L, body, len);
-  lua_call(L, 1, 2);
-  if (lua_isnil(L, -2)) {
-    soget_err_set(e, "decode", 0, 0, "%s is not valid JSON: %s", what,
-                  lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
-    lua_pop(L, 2);
-    return 0;
-  }
-  lua_pop(L, 1);
-  return 1;
-}
-
 static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
   lua_Integer v = 0;
   lua_getfield(L, t, k);
@@ -992,112 +965,13 @@ int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
     lua_setfield(L, t, "total");
   }
   (void)total;
-  soget_page_attach(L, t, 0, 0);
   return 1;
 }
 
-void soget_push_empty_page(lua_State *L, long offset) {
-  lua_createtable(L, 0, 4);
-  lua_pushinteger(L, 0);
-  lua_setfield(L, -2, "total");
-  lua_pushinteger(L, 0);
-  lua_setfield(L, -2, "returned");
-  lua_pushinteger(L, (lua_Integer)(offset < 0 ? 0 : offset));
-  lua_setfield(L, -2, "first");
-  lua_newtable(L);
-  lua_setfield(L, -2, "items");
-  soget_page_attach(L, lua_gettop(L), 0, 0);
-}
-
-/* Copies the string field k into dst, cut to its size. dst is a C string:
- * a NUL byte from the body becomes '?', so "R001\u0000x" is not read as
- * the code R001 and a message is not cut short. */
-static void copy_string_field(lua_State *L, int t, const char *k, char *dst,
-                              size_t dstsz) {
-  lua_getfield(L, t, k);
-  if (lua_type(L, -1) == LUA_TSTRING) {
-    size_t n, i;
-    const char *s = lua_tolstring(L, -1, &n);
-    if (n >= dstsz) n = dstsz - 1;
-    for (i = 0; i < n; i++) dst[i] = s[i] ? s[i] : '?';
-    dst[n] = '\0';
-  }
-  lua_pop(L, 1);
-}
-
-int soget_decode_error_fields(lua_State *L, const char *body, size_t len,
-                              const char *codekey, char *code, size_t codesz,
-                              const char *msgkey, char *msg, size_t msgsz) {
-  soget_err e;
-  int t, ok;
-  code[0] = msg[0] = '\0';
-  if (len == 0 || !parse_json(L, body, len, "error body", &e)) return 0;
-  t = lua_gettop(L);
-  ok = lua_type(L, t) == LUA_TTABLE;
-  if (ok) {
-    copy_string_field(L, t, codekey, code, codesz);
-    copy_string_field(L, t, msgkey, msg, msgsz);
-    ok = code[0] || msg[0];
-  }
-  lua_pop(L, 1);
-  return ok;
-}
-
-double soget_decode_token(lua_State *L, const char *body, size_t len,
-                          soget_err *e) {
-  int t;
-  double expires_in = 0;
-  if (!parse_json(L, body, len, "token response", e)) return -1;
-  t = lua_gettop(L);
-  if (lua_type(L, t) != LUA_TTABLE) {
-    soget_err_set(e, "decode", 0, 0, "token response is not a JSON object");
-    lua_pop(L, 1);
-    return -1;
-  }
-  lua_getfield(L, t, "expires_in");
-  /* a number, or a string holding one: all of it (Lua 5.1 and LuaJIT would
-   * read "300\u0000x" as 300, 5.2 on as no number) */
-  if (lua_type(L, -1) == LUA_TNUMBER ||
-      (lua_type(L, -1) == LUA_TSTRING &&
-       strlen(lua_tostring(L, -1)) == lua_rawlen(L, -1)))
-    expires_in = lua_tonumber(L, -1);
-  lua_pop(L, 1);
-  if (!(expires_in >= 0) || expires_in > 1e9) expires_in = 0;
-  lua_getfield(L, t, "access_token");
-  if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0) {
-    soget_err_set(e, "decode", 0, 0, "token response has no access_token");
-    lua_pop(L, 2);
-    return -1;
-  }
-  lua_remove(L, t);
-  return expires_in;
-}
-
-/* Loads cjson.safe and keeps a private instance's decode function. */
+/* Keeps the schema's key names in the module's private table: the builder
+ * pushes them from there instead of making each string again. */
 void soget_decode_open(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "cjson.safe");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "new");
-  if (!lua_isfunction(L, -1)) luaL_error(L, "soget: cjson.safe has no new()");
-  lua_call(L, 0, 1);                    /* instance */
-  lua_getfield(L, -1, "decode_max_depth");
-  if (lua_isfunction(L, -1)) {
-    lua_pushinteger(L, MAX_DEPTH);
-    lua_call(L, 1, 0);
-  } else {
-    lua_pop(L, 1);
-  }
-  lua_getfield(L, -1, "decode_invalid_numbers");
-  if (lua_isfunction(L, -1)) {
-    lua_pushboolean(L, 0);              /* NaN, Infinity, hex: invalid */
-    lua_call(L, 1, 0);
-  } else {
-    lua_pop(L, 1);
-  }
   soget_private(L);
-  lua_getfield(L, -2, "decode");
-  lua_setfield(L, -2, SOGET_PRIV_DECODE);
   {
     int i;
     lua_createtable(L, K__N, 0);
@@ -1107,5 +981,5 @@ void soget_decode_open(lua_State *L) {
     }
     lua_setfield(L, -2, PRIV_KEYS);
   }
-  lua_pop(L, 3);
+  lua_pop(L, 1);
 }

@@ -36,6 +36,7 @@ static int mod_decode(lua_State *L) {
   soget_err e;
   soget_err_clear(&e);
   if (!soget_decode_page(L, body, len, 0, &e)) return soget_fail(L, &e);
+  soget_page_attach(L, lua_gettop(L), 0, 0);
   return 1;
 }
 

@@ -357,3 +357,16 @@ void soget_paging_open(lua_State *L) {
   soget_class(L, SOGET_PAGER_T, pager_methods, pager_meta);
   soget_class(L, SOGET_PAGE_T, page_methods, NULL);
 }
+
+void soget_push_empty_page(lua_State *L, long offset) {
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "total");
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "returned");
+  lua_pushinteger(L, (lua_Integer)(offset < 0 ? 0 : offset));
+  lua_setfield(L, -2, "first");
+  lua_newtable(L);
+  lua_setfield(L, -2, "items");
+  soget_page_attach(L, lua_gettop(L), 0, 0);
+}

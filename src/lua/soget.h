@@ -66,7 +66,6 @@ void soget_private_open(lua_State *L);   /* makes it, once per state */
 /* soget.client, soget.handling_units, soget.decode, soget.printable,
  * soget.check_container_number */
 extern const luaL_Reg soget_module_functions[];
-#define SOGET_PRIV_DECODE "decode"      /* cjson.safe instance's decode */
 #define SOGET_PRIV_PAGECTX "pagectx"    /* weak: page -> {client, query} */
 #define SOGET_PRIV_DEFAULT "default"    /* default client */
 
@@ -74,24 +73,10 @@ extern const luaL_Reg soget_module_functions[];
 
 void soget_decode_open(lua_State *L);
 /* Decodes a HandlingUnitItemsResponseModel. On success pushes the page
- * (with the soget.Page metatable) and returns 1; otherwise fills e, pushes
+ * (a plain table: drivers give it the soget.Page metatable) and returns 1; otherwise fills e, pushes
  * nothing and returns 0. `offset` fills a missing `first`. */
 int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
                       soget_err *e);
-/* Pushes an empty page {total=0, returned=0, first=offset, items={}}. */
-void soget_push_empty_page(lua_State *L, long offset);
-/* Reads an error body (HttpBusinessError: "code"/"message"; OAuth2:
- * "error"/"error_description"): fills code and msg from the two string
- * fields when present. Returns 1 when one was found. Stack unchanged. */
-int soget_decode_error_fields(lua_State *L, const char *body, size_t len,
-                              const char *codekey, char *code, size_t codesz,
-                              const char *msgkey, char *msg, size_t msgsz);
-/* Reads a token response. On success pushes the token string and returns
- * its expires_in (> 0, or 0 when absent); otherwise fills e, pushes
- * nothing and returns -1. */
-double soget_decode_token(lua_State *L, const char *body, size_t len,
-                          soget_err *e);
-
 /* Pushes the set of the schema's array fields ({events = true, ...}):
  * always tables in a decoded page, whatever the body held. */
 void soget_decode_push_array_fields(lua_State *L);
@@ -150,6 +135,9 @@ void soget_paging_open(lua_State *L);
 /* Sets the soget.Page metatable and records its client and query (the
  * values at ci and qi, ci may be 0 for none) for page:iter(). */
 void soget_page_attach(lua_State *L, int page, int ci, int qi);
+/* Pushes an empty page {total=0, returned=0, first=offset, items={}},
+ * a soget.Page: what nothing found (R001) answers. */
+void soget_push_empty_page(lua_State *L, long offset);
 
 SOGET_HIDDEN_END
 
