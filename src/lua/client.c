@@ -4,7 +4,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "soget.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,6 @@
 #include "core/buf.h"
 #include "core/call.h"
 #include "core/request.h"
-#include "core/text.h"
 #include "io/transport.h"
 
 #define DEFAULT_TIMEOUT 10.0
