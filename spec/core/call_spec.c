@@ -338,6 +338,14 @@ static void test_shared_failure(void) {
   CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
   CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
   CHECK_INT(g.token_requests, 2);
+  CASE("once a token came, the failure no longer counts for older calls");
+  soget_call_free(&g, &b);
+  begin(&g, &b, 0);
+  b.began = a.began;   /* as old as the failed call */
+  CHECK_INT(answer(&g, &c, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(g.failed_at == 0, 1);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_API_SENT);
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
   soget_call_free(&g, &c);

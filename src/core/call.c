@@ -118,8 +118,8 @@ static double rand01(soget_engine *g) {
  * meanwhile wait (SOGET_STEP_WAIT, k->lease_wait) and then use the token
  * it brought. When that request fails (other than by timing out: that may
  * be its holder's own deadline), the calls begun before the failure fail
- * with the same error rather than each asking again; calls begun later
- * ask again. A lease whose holder went away ends at the holder's
+ * with the same error rather than each asking again, until a token comes;
+ * calls begun later ask again. A lease whose holder went away ends at the holder's
  * deadline. */
 
 static void lease_release(soget_engine *g, soget_call *k, int failed, const soget_err *e) {
@@ -418,6 +418,7 @@ static int token_response(soget_engine *g, soget_call *k, long status,
   free(tok);
   if (r != 0) return token_failed(g, k, e);
   k->fresh_gen = g->auth.gen;
+  g->failed_at = 0;   /* a token came: an earlier failure no longer counts */
   if (g->after_401) {   /* the token that replaces a refused one */
     g->after_401 = 0;
     g->renewal_gen = g->auth.gen;
