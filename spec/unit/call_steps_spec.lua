@@ -1080,17 +1080,17 @@ local misuse = {
   {
     name = "request() once the client is closed",
     prep = { { "close_client" } }, act = { "request" },
-    raises = "attempt to use a closed client",
+    raises = "attempt to use a closed client", state = "client closed",
   },
   {
     name = "response() once the client is closed, with a request out",
     prep = { { "request" }, { "close_client" } }, act = { "response", 200, PAGE },
-    raises = "attempt to use a closed client",
+    raises = "attempt to use a closed client", state = "client closed",
   },
   {
     name = "failed() once the client is closed, with a request out",
     prep = { { "request" }, { "close_client" } }, act = { "failed", "x" },
-    raises = "attempt to use a closed client",
+    raises = "attempt to use a closed client", state = "client closed",
   },
 }
 

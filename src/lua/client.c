@@ -818,7 +818,9 @@ static int call_close(lua_State *L) {
 static int call_tostring(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
   lua_pushfstring(L, SOGET_CALL_T " (%s)",
-                  !lc->open || lc->k.state == SOGET_CALL_DONE ? "done" : "pending");
+                  !lc->open || lc->k.state == SOGET_CALL_DONE ? "done"
+                  : lc->c->closed || lc->c->close_pending     ? "client closed"
+                                                              : "pending");
   return 1;
 }
 
