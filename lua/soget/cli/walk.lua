@@ -1,4 +1,5 @@
--- Walking the units of a search across its pages (find, track --max).
+-- Walking the units of a search across its pages (find, track --max,
+-- search, bulk --documents).
 local output = require "soget.cli.output"
 local exit = require "soget.cli.exit"
 
@@ -16,10 +17,12 @@ end
 -- asked for before its total (a server that would otherwise be followed
 -- one request per unit), or that brings no unit not already listed (pages
 -- that come round again). q is the query that brought page (its limit is
--- the page size asked for); client:handling_units fetches the others.
--- Returns the number of units, why the walk stopped early (nil when it
--- did not), and the error of a failed fetch.
-function M.walk(client, page, q, max, each)
+-- the page size asked for); the client's method of that name (default
+-- "handling_units"; "handling_units_search" for a search) fetches the
+-- others. Returns the number of units, why the walk stopped early (nil
+-- when it did not), and the error of a failed fetch.
+function M.walk(client, page, q, max, each, method)
+  method = method or "handling_units"
   local n, listed, stopped = 0, {}, nil
   local it = page:iter { manual = true }
   local current, fresh = page, 0
@@ -47,7 +50,7 @@ function M.walk(client, page, q, max, each)
       local nq = {}
       for k, v in pairs(q) do nq[k] = v end
       nq.offset = offset
-      local p, err = client:handling_units(nq)
+      local p, err = client[method](client, nq)
       if not p then
         it:close()
         return n, nil, err
