@@ -1,5 +1,7 @@
 -- The query a command sends, from its arguments, checked by the module's
--- own rule (soget.check_query) before anything is sent.
+-- own rule before anything is sent: soget.check_query for a lookup; for a
+-- search, client:handling_units_search itself, which raises on a query it
+-- does not take before it sends anything.
 local soget = require "soget"
 local exit = require "soget.cli.exit"
 local sys = require "soget.cli.sys"
@@ -37,6 +39,107 @@ end
 function M.text(q)
   if q.spi then return "S)ONE id " .. q.spi end
   return q.reference
+end
+
+---------------------------------------------------------------------------
+-- Searches (soget search, bulk --documents): the API's own parameter names
+
+-- option (args field, as argparse names it) -> query key, in the order
+-- they are told; the first three identify what is searched.
+M.SEARCH_OPTIONS = {
+  { "document", "documentReference", "--document", "document" },
+  { "voyage_ref", "voyageAgentReference", "--voyage-ref", "voyage agent reference" },
+  { "voyage_id", "voyageAgentId", "--voyage-id", "voyage agent id" },
+  { "customs", "customsFlag", "--customs", "customs" },
+  { "agent", "freightAgent", "--agent", "freight agent" },
+}
+
+-- Whether e, raised by the module, is its refusal of the arguments (a
+-- message), rather than Ctrl-C or an error to pass on.
+local function refusal(e)
+  return type(e) == "string" and not exit.is_interrupt(e)
+end
+
+-- The module's refusal as a message: without the position and the
+-- function name it may start with.
+function M.refusal_message(e)
+  return (tostring(e):gsub("^[^\n:]*:%d+: ", ""):gsub("^soget: ", "")
+    :gsub("^handling_units_search: ", ""):gsub("^handling_units_many: ", ""))
+end
+
+-- The search query of the options of `soget search` (trimmed; a customs
+-- flag written in any case, "import", becomes the API's "Import"); the
+-- fields of extra (limit, desc) are added. A usage error when none of
+-- --document, --voyage-ref and --voyage-id is given, or one is empty.
+-- The module checks the rest when the query is sent (M.search).
+function M.search_from_args(args, extra)
+  local q, identified = {}, false
+  for i, o in ipairs(M.SEARCH_OPTIONS) do
+    local v = args[o[1]]
+    if v ~= nil then
+      v = sys.trim(v)
+      if v == "" then exit.fail(exit.USAGE, "empty " .. o[3]) end
+      if o[2] == "customsFlag" and not v:find("[%c\128-\255]") then
+        v = v:sub(1, 1):upper() .. v:sub(2):lower()
+      end
+      q[o[2]] = v
+      if i <= 3 then identified = true end
+    end
+  end
+  if not identified then
+    exit.fail(exit.USAGE, "give --document, --voyage-ref or --voyage-id")
+  end
+  for k, v in pairs(extra or {}) do q[k] = v end
+  return q
+end
+
+-- A configuration error when the module has no search (an older one).
+local function can_search(client)
+  if not client.handling_units_search then
+    exit.fail(exit.CONFIG, "the soget module found has no handling_units_search ("
+      .. tostring(soget._VERSION) .. "): it is older than this command")
+  end
+end
+
+-- Sends the first search of q: the page, or nil and the error, as
+-- client:handling_units_search returns them; a usage error when the
+-- module refuses q (then nothing was sent).
+function M.search(client, q)
+  can_search(client)
+  local ok, page, err = pcall(client.handling_units_search, client, q)
+  if ok then return page, err end
+  if refusal(page) then exit.fail(exit.USAGE, M.refusal_message(page)) end
+  error(page, 0)
+end
+
+-- client:handling_units_many over searches ({ search = q } entries), some
+-- of which the module may refuse: it then refuses the whole list before
+-- sending anything, and each search is sent alone (a refused one raising
+-- before it is sent), so that the others are still answered. Returns the
+-- results (a page or an error per entry, in order) and, at the index of
+-- each refused entry, why.
+function M.many(client, entries, opts)
+  can_search(client)
+  local ok, results = pcall(client.handling_units_many, client, entries, opts)
+  if ok then return results, {} end
+  if not refusal(results) then error(results, 0) end
+  local out, bad = {}, {}
+  for i, e in ipairs(entries) do
+    local fine, page, err = pcall(client.handling_units_search, client, e.search)
+    if fine then out[i] = page or err
+    elseif refusal(page) then bad[i] = M.refusal_message(page)
+    else error(page, 0) end
+  end
+  return out, bad
+end
+
+-- A search query as words: "document X, customs Import".
+function M.search_text(q)
+  local parts = {}
+  for _, o in ipairs(M.SEARCH_OPTIONS) do
+    if q[o[2]] ~= nil then parts[#parts + 1] = o[4] .. " " .. tostring(q[o[2]]) end
+  end
+  return table.concat(parts, ", ")
 end
 
 return M

@@ -1,6 +1,9 @@
 -- Facts about decoded handling units: their events in time order (dates
--- are shown as sent and parsed only to order them), and which of the
--- units a search returned are exactly the one asked for.
+-- are shown as sent and parsed only to order them), which of the units a
+-- search returned are exactly the one asked for, and the counts of a
+-- search's summary (containers, other freight, where they are now).
+local soget = require "soget"
+
 local M = {}
 
 local function days_from_civil(y, m, d)
@@ -80,6 +83,55 @@ function M.prefer_exact(items, q)
   end
   if #exact > 0 then return exact end
   return items
+end
+
+-- Whether a unit is a container: its freight family says so when it has
+-- one (the schema's FreightFamily: Container, BreakBulk, ...); without
+-- one, when its reference is a valid ISO 6346 container number.
+function M.is_container(hu)
+  local family = hu.freightFamily
+  if type(family) == "string" and family ~= "" then return family == "Container" end
+  return type(hu.reference) == "string" and soget.check_container_number(hu.reference) == true
+end
+
+-- Where a unit is now, as find's NOW AT column shows it: "place /
+-- location", one of them, or nil when it has neither.
+function M.now_at(hu)
+  local loc = type(hu.huLocation) == "table" and hu.huLocation or {}
+  local place = loc.place ~= "" and loc.place or nil
+  local location = loc.location ~= "" and loc.location or nil
+  if place and location then return place .. " / " .. location end
+  return place or location
+end
+
+-- The counts of a search's summary: units, containers, other freight,
+-- and units by where they are now (add each unit listed).
+local Tally = {}
+Tally.__index = Tally
+
+function M.tally()
+  return setmetatable({ units = 0, containers = 0, other = 0, at = {} }, Tally)
+end
+
+function Tally:add(hu)
+  self.units = self.units + 1
+  if M.is_container(hu) then self.containers = self.containers + 1
+  else self.other = self.other + 1 end
+  local where = M.now_at(hu) or false     -- false: unknown
+  self.at[where] = (self.at[where] or 0) + 1
+end
+
+-- {where, count} pairs, most units first, then by name; unknown (where
+-- false) last among equals.
+function Tally:places()
+  local list = {}
+  for where, n in pairs(self.at) do list[#list + 1] = { where, n } end
+  table.sort(list, function(a, b)
+    if a[2] ~= b[2] then return a[2] > b[2] end
+    if a[1] == false or b[1] == false then return b[1] == false and a[1] ~= false end
+    return a[1] < b[1]
+  end)
+  return list
 end
 
 return M

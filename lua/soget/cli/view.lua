@@ -1,5 +1,5 @@
--- Handling units as text: track's full view, find's one line per unit,
--- watch's one line per event. Every unit given here is made printable
+-- Handling units as text: track's full view, find's (and search's) one
+-- line per unit, search's summary, watch's one line per event. Every unit given here is made printable
 -- first (output.printable_tree).
 local output = require "soget.cli.output"
 local units = require "soget.cli.units"
@@ -220,6 +220,40 @@ function M.find_line(hu)
     parts[#parts + 1] = text
   end
   return (table.concat(parts, "  "):gsub("%s+$", ""))
+end
+
+-- search: the summary line of the units listed (a units.tally), total
+-- the number the search announced: "25 units: 24 containers, 1 other
+-- freight; now at FRLEH / MTDF 20, FRLEH 4, unknown 1". The places with
+-- the most units come first; after SUMMARY_PLACES of them, the rest is
+-- counted ("..., 9 more in 4 other places").
+M.SUMMARY_PLACES = 5
+
+local function count(n, one, many)
+  return fmtnum(n) .. " " .. (n == 1 and one or many)
+end
+
+function M.search_summary(tally, total)
+  local head = count(tally.units, "unit", "units")
+  if total and total > tally.units then
+    head = fmtnum(tally.units) .. " of " .. count(total, "unit", "units")
+  end
+  local places, at = tally:places(), {}
+  local more, more_units = 0, 0
+  for i, p in ipairs(places) do
+    if i <= M.SUMMARY_PLACES then
+      at[#at + 1] = (p[1] or "unknown") .. " " .. fmtnum(p[2])
+    else
+      more, more_units = more + 1, more_units + p[2]
+    end
+  end
+  if more > 0 then
+    at[#at + 1] = fmtnum(more_units) .. " more in " .. count(more, "other place", "other places")
+  end
+  local text = head .. ": " .. count(tally.containers, "container", "containers") .. ", "
+    .. fmtnum(tally.other) .. " other freight"
+  if #at > 0 then text = text .. "; now at " .. table.concat(at, ", ") end
+  return text
 end
 
 -- watch: one line per event (e carries its unit's reference).
