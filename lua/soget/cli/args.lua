@@ -126,6 +126,32 @@ function M.parser()
   find:flag("--desc"):description("Sort in descending order.")
   find:flag("--json"):description("Print each unit as a line of JSON.")
 
+  local search = parser:command("search")
+    :summary("List every handling unit of a bill of lading or a voyage.")
+    :description("List every handling unit of a document (a bill of lading) or of a "
+      .. "voyage, one line each as find shows them, fetching pages as they are needed; then "
+      .. "a summary: how many units, containers and other freight, where they are now "
+      .. "(after the table on a terminal, else on stderr). Give at least one of --document, "
+      .. "--voyage-ref and --voyage-id; every option given must match exactly.")
+  search:option("--document"):description("Announcement document reference (a bill of lading).")
+    :argname("REF")
+  search:option("--voyage-ref"):description("The voyage agent's reference of the voyage.")
+    :argname("REF")
+  search:option("--voyage-id"):description("The voyage agent's S)ONE id.")
+    :argname("ID")
+  search:option("--customs"):description("Only units with this customs flag: Unknown, "
+      .. "Import, Export, Transhipment or Transit (any case).")
+    :argname("FLAG")
+  search:option("--agent"):description("Only units of this freight agent (the shipping "
+      .. "company's agent code).")
+    :argname("CODE")
+  search:option("--limit"):description("Stop after N units.")
+    :convert(number(1, nil, true)):argname("N")
+  search:option("--page-size"):description("Units per request (1-" .. limits.limit .. ").")
+    :convert(number(1, limits.limit, true)):argname("N")
+  search:flag("--desc"):description("Sort in descending order.")
+  search:flag("--json"):description("Print each unit as a line of JSON.")
+
   local bulk = parser:command("bulk")
     :summary("Look up many references at once (CSV or JSON lines).")
     :description("Look up the references of FILE (one per line; '-' reads stdin; blank "
@@ -138,7 +164,12 @@ function M.parser()
   bulk:option("-c --concurrency"):description("Lookups in flight at once (1-"
       .. limits.concurrency .. ").")
     :convert(number(1, limits.concurrency, true)):default("8"):argname("N")
-  bulk:flag("--spi"):description("The lines are S)ONE ids.")
+  bulk:mutex(
+    bulk:flag("--spi"):description("The lines are S)ONE ids."),
+    bulk:flag("--documents"):description("The lines are document references (bills of "
+      .. "lading): each is searched, and reported with every unit it has (CSV: one row per "
+      .. "unit).")
+  )
 
   local watch = parser:command("watch")
     :summary("Poll a handling unit and print each new event.")

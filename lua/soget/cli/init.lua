@@ -9,11 +9,12 @@
 --   config   profile files and the environment (soget.options)
 --   cache    the token cache (soget._privfile)
 --   session  the client a command uses
---   query    queries from arguments (soget.check_query)
+--   query    queries from arguments (soget.check_query; searches checked
+--            by client:handling_units_search itself)
 --   units    events in time order, exact matches
 --   view     handling units as text
 --   walk     the units of a search across its pages
---   commands/track, find, bulk, watch, check
+--   commands/track, find, search, bulk, watch, check
 --
 -- Every module but exit and sys requires the soget module: run() loads it
 -- (from SOGET_MODULE_DIR, the usual paths, or beside a source tree's
@@ -24,6 +25,7 @@ local M = {}
 
 local COMMANDS = {
   track = "soget.cli.commands.track", find = "soget.cli.commands.find",
+  search = "soget.cli.commands.search",
   bulk = "soget.cli.commands.bulk", watch = "soget.cli.commands.watch",
   check = "soget.cli.commands.check",
 }

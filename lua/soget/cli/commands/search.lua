@@ -1,0 +1,54 @@
+-- soget search --document REF | --voyage-ref REF | --voyage-id ID
+-- [--customs FLAG] [--agent CODE]: every handling unit of a bill of lading
+-- or a voyage (client:handling_units_search), one line each as find shows
+-- them, pages fetched as needed, then a summary line: units, containers
+-- and other freight, where they are now.
+local soget = require "soget"
+local exit = require "soget.cli.exit"
+local output = require "soget.cli.output"
+local query = require "soget.cli.query"
+local sys = require "soget.cli.sys"
+local units = require "soget.cli.units"
+local view = require "soget.cli.view"
+local walk = require "soget.cli.walk"
+
+return function(args, session)
+  local q = query.search_from_args(args,
+    { limit = args.page_size or soget.limits.limit, desc = args.desc or nil })
+  local client = session.client
+  local page, err = query.search(client, q)
+  if not page then
+    output.say(exit.message(err))
+    return exit.code_for(err)
+  end
+  local out = output.out
+  local tty = sys.isatty(1)
+  if tty and not args.json and (page.total or 0) > 0 then
+    out:write(view.find_header(), "\n")
+  end
+  local tally = units.tally()
+  local n, stopped, werr = walk.walk(client, page, q, args.limit, function(hu)
+    tally:add(hu)
+    if args.json then out:write(output.json(hu), "\n")
+    else out:write(view.find_line(output.printable_tree(hu)), "\n") end
+    out:flush()
+  end, "handling_units_search")
+  if werr then
+    output.say(exit.message(werr))
+    return exit.code_for(werr)
+  end
+  if n == 0 and not stopped then
+    output.say("no handling unit matches ", query.search_text(q))
+    return exit.NOT_FOUND
+  end
+  if stopped then return walk.report_stop(n, stopped) end
+  -- the summary ends the table on a terminal; otherwise it goes to stderr,
+  -- so that stdout stays one unit per line
+  local summary = view.search_summary(tally, page.total)
+  if tty and not args.json then
+    out:write(output.paint("dim", output.printable(summary)), "\n")
+  else
+    output.say(summary)
+  end
+  return exit.OK
+end
