@@ -480,3 +480,406 @@ describe("soget.cli.run", function()
     assert.are.equal("soget (" .. soget._VERSION .. ")\n", out)
   end)
 end)
+
+---------------------------------------------------------------------------
+-- soget search and bulk --documents, with a fake client: the searches it
+-- is asked, pages cut from lists of units by document reference.
+
+describe("soget search and bulk --documents (modules)", function()
+  local args_mod = require "soget.cli.args"
+  local query = require "soget.cli.query"
+  local sys = require "soget.cli.sys"
+  local units = require "soget.cli.units"
+  local view = require "soget.cli.view"
+  local search_cmd = require "soget.cli.commands.search"
+  local bulk_cmd = require "soget.cli.commands.bulk"
+
+  local function unit(ref, family, place, location)
+    return { reference = ref, pswId = "CNI" .. ref:sub(-7), freightFamily = family,
+      sizeType = family == "Container" and "22G1" or nil,
+      packagingCode = family ~= "Container" and "PK" or nil,
+      huLocation = (place or location) and { place = place, location = location } or nil,
+      events = { { eventType = "DIS", eventDate = "2020-05-20T03:27:41+02:00" } } }
+  end
+
+  local function page(first, total, list)
+    return assert(soget.decode(cjson.encode { first = first, total = total, returned = #list,
+      items = #list > 0 and list or cjson.empty_array }))
+  end
+
+  -- A document of n units: containers, then every fourth one breakbulk;
+  -- at FRLEH / MTDF, then FRLEH / TN2, and one with no location.
+  local function document(prefix, n)
+    local list = {}
+    for i = 1, n do
+      local family = i % 4 == 0 and "BreakBulk" or "Container"
+      local place, location = "FRLEH", i <= n / 2 and "MTDF" or "TN2"
+      if i == n and n > 1 then place, location = nil, nil end
+      list[i] = unit(prefix .. string.format("%07d", i), family, place, location)
+    end
+    return list
+  end
+
+  -- The module refuses what it refuses (the same words as the module's).
+  local function refuse(q)
+    if type(q) == "table" and q.customsFlag and q.customsFlag ~= "Import" then
+      error("handling_units_search: customsFlag must be one of Unknown, Import, Export, "
+        .. "Transhipment, Transit", 0)
+    end
+    if type(q) == "table" and q.documentReference and q.documentReference:find("%c") then
+      error("handling_units_search: 'documentReference' contains a control character", 0)
+    end
+  end
+
+  local function fake_client(docs, fail_at)
+    local c = { searches = {}, many = {} }
+    function c:handling_units_search(q)
+      refuse(q)
+      self.searches[#self.searches + 1] = q
+      local offset = q.offset or 0
+      if fail_at and offset >= fail_at then
+        return nil, setmetatable({ kind = "timeout", message = "too slow" }, {
+          __tostring = function() return "soget: timeout: too slow" end })
+      end
+      local list = docs[q.documentReference or q.voyageAgentReference or ""] or {}
+      local slice = {}
+      for i = offset + 1, math.min(offset + q.limit, #list) do slice[#slice + 1] = list[i] end
+      return page(#list > 0 and offset or 0, #list, slice)
+    end
+    function c:handling_units_many(entries)
+      for i, e in ipairs(entries) do
+        local ok, why = pcall(refuse, e.search)
+        if not ok then error("handling_units_many: query " .. i .. ": "
+          .. why:gsub("^handling_units_search: ", ""), 0) end
+      end
+      self.many[#self.many + 1] = entries
+      local out = {}
+      for i, e in ipairs(entries) do out[i] = self:handling_units_search(e.search) or "?" end
+      return out
+    end
+    return c
+  end
+
+  local saved_isatty
+  before_each(function()
+    saved_isatty = sys.isatty
+    sys.isatty = function() return false end
+    output.color = false
+  end)
+  after_each(function() sys.isatty = saved_isatty end)
+
+  local function search(argv, client)
+    local a = args_mod.parse(argv)
+    return captured(function() return search_cmd(a, { client = client }) end)
+  end
+
+  describe("arguments", function()
+    it("parses search's options and bulk's --documents", function()
+      local a = args_mod.parse { "search", "--document", "HLCU1", "--voyage-ref", "V",
+        "--voyage-id", "VAG1", "--customs", "import", "--agent", "CSGT", "--desc", "--json",
+        "--limit", "30", "--page-size", "4" }
+      assert.are.equal("search", a.command)
+      assert.are.same({ "HLCU1", "V", "VAG1", "import", "CSGT", true, true, 30, 4 },
+        { a.document, a.voyage_ref, a.voyage_id, a.customs, a.agent, a.desc, a.json,
+          a.limit, a.page_size })
+      assert.is_true(args_mod.parse({ "bulk", "-", "--documents" }).documents)
+      local e = exit_of(function() args_mod.parse { "bulk", "-", "--documents", "--spi" } end)
+      assert.are.equal(exit.USAGE, e.code)
+      e = exit_of(function() args_mod.parse { "search", "--document", "X", "--page-size", "11" } end)
+      assert.are.equal(exit.USAGE, e.code)
+    end)
+
+    it("builds the query with the API's names, trimmed, a customs flag in its case", function()
+      local q = query.search_from_args({ document = " HLCU1 ", customs = "tRANSHIPMENT",
+        agent = "CSGT" }, { limit = 10 })
+      assert.are.same({ documentReference = "HLCU1", customsFlag = "Transhipment",
+        freightAgent = "CSGT", limit = 10 }, q)
+      assert.are.same({ voyageAgentId = "VAG1" }, query.search_from_args { voyage_id = "VAG1" })
+      assert.are.equal("document HLCU1, customs Transhipment, freight agent CSGT",
+        query.search_text(q))
+      for _, c in ipairs {
+        { {}, "give --document, --voyage-ref or --voyage-id" },
+        { { customs = "Import", agent = "X" }, "give --document, --voyage-ref or --voyage-id" },
+        { { document = "  " }, "empty --document" },
+        { { voyage_ref = "V", agent = "" }, "empty --agent" },
+      } do
+        local e = exit_of(function() query.search_from_args(c[1]) end)
+        assert.are.equal(exit.USAGE, e.code)
+        assert.are.equal(c[2], e.message)
+      end
+    end)
+
+    it("leaves the rest to the module: its refusal is a usage error, nothing sent", function()
+      local c = fake_client {}
+      local e = exit_of(function()
+        search({ "search", "--document", "X", "--customs", "Bogus" }, c)
+      end)
+      assert.are.equal(exit.USAGE, e.code)
+      assert.are.equal("customsFlag must be one of Unknown, Import, Export, Transhipment, Transit",
+        e.message)
+      assert.are.equal(0, #c.searches)
+      -- Ctrl-C and other errors raised inside the call pass through
+      local ok, why = pcall(query.search, { handling_units_search = function()
+        error("stdin:1: interrupted!", 0) end }, { documentReference = "X" })
+      assert.is_false(ok)
+      assert.are.equal("stdin:1: interrupted!", why)
+      local failure = { kind = "network" }
+      ok, why = pcall(query.search, { handling_units_search = function() error(failure) end },
+        { documentReference = "X" })
+      assert.are.equal(failure, why)
+      -- a module without the search is a configuration error
+      e = exit_of(function() query.search({}, { documentReference = "X" }) end)
+      assert.are.equal(exit.CONFIG, e.code)
+      assert.truthy(e.message:find("no handling_units_search", 1, true))
+    end)
+
+    it("refuses a whole list of searches only where the module does", function()
+      local c = fake_client { A = document("AAAU", 2) }
+      local results, bad = query.many(c, { { search = { documentReference = "A", limit = 10 } },
+        { search = { documentReference = "B\27", limit = 10 } },
+        { search = { documentReference = "Z", limit = 10 } } })
+      assert.are.same({ [2] = "'documentReference' contains a control character" }, bad)
+      assert.are.equal(2, results[1].total)
+      assert.is_nil(results[2])
+      assert.are.equal(0, results[3].total)
+      assert.are.equal(0, #c.many)          -- refused as a whole...
+      assert.are.equal(2, #c.searches)      -- ...then each alone, the refused one not sent
+      results, bad = query.many(c, { { search = { documentReference = "A", limit = 10 } } })
+      assert.are.same({}, bad)
+      assert.are.equal(1, #c.many)
+    end)
+  end)
+
+  describe("the summary", function()
+    it("tells containers from other freight: by freight family, else ISO 6346", function()
+      assert.is_true(units.is_container { reference = "CGMU2436601", freightFamily = "Container" })
+      assert.is_false(units.is_container { reference = "CSQU3054383", freightFamily = "BreakBulk" })
+      assert.is_true(units.is_container { reference = "CSQU3054383" })
+      assert.is_false(units.is_container { reference = "CGMU2436601" })   -- bad check digit
+      assert.is_false(units.is_container {})
+    end)
+
+    it("counts units, containers, other freight and where they are now", function()
+      local t = units.tally()
+      for _, hu in ipairs(document("MSCU", 8)) do t:add(hu) end
+      t:add { reference = "X", huLocation = { place = "NLRTM" } }
+      assert.are.same({ 9, 6, 3 }, { t.units, t.containers, t.other })
+      assert.are.same({ { "FRLEH / MTDF", 4 }, { "FRLEH / TN2", 3 }, { "NLRTM", 1 }, { false, 1 } },
+        t:places())
+      assert.are.equal("9 units: 6 containers, 3 other freight; now at FRLEH / MTDF 4, "
+        .. "FRLEH / TN2 3, NLRTM 1, unknown 1", view.search_summary(t, 9))
+      assert.are.equal("9 of 25 units: 6 containers, 3 other freight; now at FRLEH / MTDF 4, "
+        .. "FRLEH / TN2 3, NLRTM 1, unknown 1", view.search_summary(t, 25))
+      local one = units.tally()
+      one:add(unit("CGMU2436601", "Container", "FRLEH", "MTDF"))
+      assert.are.equal("1 unit: 1 container, 0 other freight; now at FRLEH / MTDF 1",
+        view.search_summary(one, 1))
+      local many = units.tally()
+      for i = 1, 9 do
+        for _ = 1, i do many:add { freightFamily = "Container", huLocation = { place = "P" .. i } } end
+      end
+      assert.are.equal("45 units: 45 containers, 0 other freight; now at P9 9, P8 8, P7 7, P6 6, "
+        .. "P5 5, 10 more in 4 other places", view.search_summary(many, 45))
+    end)
+  end)
+
+  describe("soget search", function()
+    local docs = { HLCU25 = document("HLCU", 25), ONE1 = { unit("CGMU2436601", "Container",
+      "FRLEH", "MTDF") } }
+
+    it("pages through every match and prints find's lines, the summary on stderr", function()
+      local c = fake_client(docs)
+      local code, _, out, err = search({ "search", "--document", "HLCU25" }, c)
+      assert.are.equal(exit.OK, code)
+      local lines = {}
+      for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+      assert.are.equal(25, #lines)
+      for i, hu in ipairs(docs.HLCU25) do
+        assert.are.equal(view.find_line(hu), lines[i])
+      end
+      assert.are.equal("soget: 25 units: 19 containers, 6 other freight; now at FRLEH / MTDF 12, "
+        .. "FRLEH / TN2 12, unknown 1\n", err)
+      -- pages of 10 (the most the API gives), the query's own names
+      assert.are.equal(3, #c.searches)
+      assert.are.same({ documentReference = "HLCU25", limit = 10 }, c.searches[1])
+      assert.are.same({ documentReference = "HLCU25", limit = 10, offset = 20 }, c.searches[3])
+    end)
+
+    it("shows the header and the summary under the table on a terminal", function()
+      sys.isatty = function(fd) return fd == 1 end
+      local code, _, out, err = search({ "search", "--document", "ONE1" }, fake_client(docs))
+      assert.are.equal(exit.OK, code)
+      assert.are.equal(view.find_header() .. "\n" .. view.find_line(docs.ONE1[1]) .. "\n"
+        .. "1 unit: 1 container, 0 other freight; now at FRLEH / MTDF 1\n", out)
+      assert.are.equal("", err)
+    end)
+
+    it("takes --limit, --page-size, --desc and the filters to the query", function()
+      local c = fake_client(docs)
+      local code, _, out, err = search({ "search", "--document", "HLCU25", "--customs", "import",
+        "--agent", "CSGT", "--limit", "7", "--page-size", "3", "--desc" }, c)
+      assert.are.equal(exit.OK, code)
+      assert.are.equal(7, select(2, out:gsub("\n", "")))
+      assert.truthy(err:find("^soget: 7 of 25 units: "), err)
+      assert.are.same({ documentReference = "HLCU25", customsFlag = "Import", freightAgent = "CSGT",
+        limit = 3, desc = true }, c.searches[1])
+      assert.are.equal(3, #c.searches)
+    end)
+
+    it("--json prints each unit as a line of JSON", function()
+      local code, _, out, err = search({ "search", "--voyage-ref", "HLCU25", "--json" },
+        fake_client(docs))
+      assert.are.equal(exit.OK, code)
+      local n = 0
+      for l in out:gmatch("[^\n]+") do
+        n = n + 1
+        assert.are.equal(docs.HLCU25[n].reference, cjson.decode(l).reference)
+      end
+      assert.are.equal(25, n)
+      assert.truthy(err:find("^soget: 25 units: 19 containers"), err)
+    end)
+
+    it("exits 1 when nothing matches, with the code of a failure otherwise", function()
+      local code, _, out, err = search({ "search", "--document", "NOPE", "--customs", "Import" },
+        fake_client(docs))
+      assert.are.equal(exit.NOT_FOUND, code)
+      assert.are.equal("", out)
+      assert.are.equal("soget: no handling unit matches document NOPE, customs Import\n", err)
+      -- the first page fails
+      code, _, out, err = search({ "search", "--document", "HLCU25" }, fake_client(docs, 0))
+      assert.are.equal(exit.NETWORK, code)
+      assert.are.equal("", out)
+      assert.are.equal("soget: timeout: too slow\n", err)
+      -- a later page fails: the units so far, then the error
+      code, _, out, err = search({ "search", "--document", "HLCU25" }, fake_client(docs, 10))
+      assert.are.equal(exit.NETWORK, code)
+      assert.are.equal(10, select(2, out:gsub("\n", "")))
+      assert.are.equal("soget: timeout: too slow\n", err)
+    end)
+
+    it("stops at pages that do not add up: the units so far, exit 6", function()
+      local c = fake_client(docs)
+      function c:handling_units_search(q)   -- always the first page, whatever the offset
+        self.searches[#self.searches + 1] = q
+        return page(q.offset or 0, 25, { table.unpack(docs.HLCU25, 1, 10) })
+      end
+      local code, _, out, err = search({ "search", "--document", "HLCU25" }, c)
+      assert.are.equal(exit.API, code)
+      assert.are.equal(10, select(2, out:gsub("\n", "")))
+      assert.are.equal("soget: stopped after 10 units: the server's page at offset 10 brings "
+        .. "no unit not already listed\n", err)
+    end)
+  end)
+
+  describe("soget bulk --documents", function()
+    local docs = { HLCU25 = document("HLCU", 25), ONE1 = { unit("CGMU2436601", "Container",
+      "FRLEH", "MTDF") } }
+    local file
+
+    before_each(function() file = os.tmpname() end)
+    after_each(function() os.remove(file) end)
+
+    local function bulk(lines, extra, client)
+      local f = assert(io.open(file, "w"))
+      f:write(table.concat(lines, "\n"), "\n")
+      f:close()
+      local argv = { "bulk", file, "--documents" }
+      for _, x in ipairs(extra or {}) do argv[#argv + 1] = x end
+      local a = args_mod.parse(argv)
+      return captured(function() return bulk_cmd(a, { client = client or fake_client(docs) }) end)
+    end
+
+    it("reports each document with every unit it has, one CSV row each, in input order", function()
+      local c = fake_client(docs)
+      local code, _, out, err = bulk({ "ONE1", "# comment", "NOPE", "HLCU25" }, nil, c)
+      assert.are.equal(exit.NOT_FOUND, code)
+      local rows = {}
+      for l in out:gmatch("[^\n]+") do rows[#rows + 1] = l end
+      assert.are.equal("input,status,matches,reference,pswId,freightFamily,sizeType,place,"
+        .. "location,lastEventType,lastEventDate,error", rows[1])
+      assert.are.equal(1 + 1 + 1 + 25, #rows)
+      assert.are.equal("ONE1,found,1,CGMU2436601,CNI2436601,Container,22G1,FRLEH,MTDF,DIS,"
+        .. "2020-05-20T03:27:41+02:00,", rows[2])
+      assert.are.equal("NOPE,not_found,0,,,,,,,,,", rows[3])
+      for i = 1, 25 do
+        local hu = docs.HLCU25[i]
+        assert.are.equal("HLCU25,found,25," .. hu.reference, rows[3 + i]:match("^([^,]*,[^,]*,[^,]*,[^,]*)"))
+      end
+      assert.are.equal("soget: 3 documents: 2 found, 1 not found, 0 failed; 26 units\n", err)
+      -- one many() for the three, then HLCU25's two other pages
+      assert.are.equal(1, #c.many)
+      assert.are.same({ search = { documentReference = "NOPE", limit = 10 } }, c.many[1][2])
+      assert.are.same({ documentReference = "HLCU25", limit = 10, offset = 20 },
+        c.searches[#c.searches])
+      assert.are.equal(5, #c.searches)
+    end)
+
+    it("prints one JSON line per document with all its units", function()
+      local code, _, out = bulk({ "HLCU25", "ONE1" }, { "--json" })
+      assert.are.equal(exit.OK, code)
+      local recs = {}
+      for l in out:gmatch("[^\n]+") do recs[#recs + 1] = cjson.decode(l) end
+      assert.are.equal(2, #recs)
+      assert.are.same({ "HLCU25", "found", 25, 25 },
+        { recs[1].input, recs[1].status, recs[1].total, #recs[1].items })
+      assert.are.equal("HLCU0000025", recs[1].items[25].reference)
+      assert.are.equal("CGMU2436601", recs[2].items[1].reference)
+    end)
+
+    it("reports a line the module refuses, the others still searched, exit 2", function()
+      local code, _, out, err = bulk({ "ONE1", "BAD\1X" }, { "--json" })
+      assert.are.equal(exit.USAGE, code)
+      local recs = {}
+      for l in out:gmatch("[^\n]+") do recs[#recs + 1] = cjson.decode(l) end
+      assert.are.equal("found", recs[1].status)
+      assert.are.same({ kind = "invalid",
+        message = "'documentReference' contains a control character" }, recs[2].error)
+      assert.truthy(err:find("2 documents: 1 found, 0 not found, 1 failed; 1 unit\n", 1, true))
+    end)
+
+    it("fails a document whose later pages fail, with the error's code", function()
+      local code, _, out, err = bulk({ "HLCU25", "ONE1" }, nil, fake_client(docs, 10))
+      assert.are.equal(exit.NETWORK, code)
+      local rows = {}
+      for l in out:gmatch("[^\n]+") do rows[#rows + 1] = l end
+      assert.are.equal(3, #rows)
+      assert.are.equal("HLCU25,failed,,,,,,,,,,timeout: too slow", rows[2])
+      assert.truthy(rows[3]:find("^ONE1,found,1,CGMU2436601"))
+      assert.truthy(err:find("1 found, 0 not found, 1 failed; 1 unit\n", 1, true))
+    end)
+
+    it("fails a document whose pages do not add up, exit 6", function()
+      local c = fake_client(docs)
+      local search_fn = c.handling_units_search
+      function c:handling_units_search(q)
+        if (q.offset or 0) > 0 then return page(q.offset, 25, { docs.HLCU25[1] }) end
+        return search_fn(self, q)
+      end
+      local code, _, out = bulk({ "HLCU25" }, { "--json" }, c)
+      assert.are.equal(exit.API, code)
+      local rec = cjson.decode(out)
+      assert.are.equal("failed", rec.status)
+      assert.are.equal("incomplete", rec.error.kind)
+      assert.truthy(rec.error.message:find("^stopped after 10 units: "), rec.error.message)
+    end)
+
+    it("leaves bulk without --documents as it was: lookups, no search", function()
+      local c = fake_client(docs)
+      function c:handling_units_many(qs)
+        self.many[#self.many + 1] = qs
+        local out = {}
+        for i in ipairs(qs) do out[i] = page(0, 0, {}) end
+        return out
+      end
+      local f = assert(io.open(file, "w"))
+      f:write("CGMU2436601\n")
+      f:close()
+      local a = args_mod.parse { "bulk", file }
+      local code, _, _, err = captured(function() return bulk_cmd(a, { client = c }) end)
+      assert.are.equal(exit.NOT_FOUND, code)
+      assert.are.same({ { reference = "CGMU2436601", limit = soget.limits.limit } }, c.many[1])
+      assert.are.equal(0, #c.searches)
+      assert.are.equal("soget: 1 reference: 0 found, 1 not found, 0 failed\n", err)
+    end)
+  end)
+end)
