@@ -26,6 +26,7 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
 #endif
   lua_newtable(L);
   luaL_setfuncs(L, soget_module_functions, 0);
+  soget_module_default_calls(L);     /* handling_units, handling_units_search */
   soget_facts_open(L);               /* limits, options, array_fields, check_query */
   soget_privfile_push(L);            /* for the soget command only */
   lua_setfield(L, -2, "_privfile");

@@ -382,6 +382,14 @@ function M.handling_units(client, query, opts)
   return fetch(client, query, nil, merged(opts, "soget.ngx.handling_units"))
 end
 
+--- sng.handling_units_search(client, query[, opts]) -> page | nil, err
+-- Like client:handling_units_search, without blocking the worker; the
+-- token is the same (and shared the same way) as for lookups.
+function M.handling_units_search(client, query, opts)
+  return fetch(client, { search = query }, nil,
+    merged(opts, "soget.ngx.handling_units_search"))
+end
+
 --- sng.iter(client, page[, opts]) -> iterator over the units of page and
 -- of the following pages, fetched without blocking the worker when needed.
 -- opts may also hold max_items and max_pages. Raises the soget.Error of a

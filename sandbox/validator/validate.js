@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Validates response bodies against the response schemas of
-// GET /handling-units in the OpenAPI document, using Ajv (JSON Schema)
-// with ajv-formats. Ajv understands the OpenAPI 3.0 "nullable" keyword.
+// Validates response bodies against the response schemas of the one GET
+// operation of an OpenAPI document (GET /handling-units in openapi.json,
+// the default; GET /handling-units/search in openapi-in-mass.json), using
+// Ajv (JSON Schema) with ajv-formats. Ajv understands the OpenAPI 3.0
+// "nullable" keyword.
 //
 //   node validate.js [--spec FILE] CASES.json
 //       CASES.json is an array of {"name", "status", "body"} (body is the raw
@@ -17,7 +19,6 @@ const Ajv = require("ajv");
 const addFormats = require("ajv-formats");
 
 const SPEC_ID = "openapi.json";
-const OPERATION = ["/handling-units", "get"];
 
 function usage(msg) {
   process.stderr.write((msg ? msg + "\n" : "") +
@@ -45,7 +46,9 @@ ajv.addKeyword("example");
 ajv.addKeyword("components");
 ajv.addSchema({ $id: SPEC_ID, components: doc.components });
 
-const responses = doc.paths[OPERATION[0]][OPERATION[1]].responses;
+const gets = Object.keys(doc.paths).filter((p) => doc.paths[p].get);
+if (gets.length !== 1) usage(specFile + ": expected one GET operation, found " + gets.length);
+const responses = doc.paths[gets[0]].get.responses;
 const compiled = {};
 
 // Schema name for a status: the declared response schema, or

@@ -190,9 +190,8 @@ static void test_calls(void) {
     CASE("call: %s", t->name);
     engine(&g, t->retries, 1);
     soget_call_init(&k);
-    soget_query_init(&q);
-    q.reference = "MSCU+1 x";
-    q.reference_len = strlen(q.reference);
+    soget_query_init(&q, &soget_lookup_endpoint);
+    soget_query_set(&q, SOGET_LOOKUP_REFERENCE, "MSCU+1 x", 8);
     q.limit = 10;
     q.offset = 20;
     soget_err_clear(&e);
@@ -237,9 +236,8 @@ static void test_calls(void) {
 static void begin(soget_engine *g, soget_call *k, double began) {
   soget_query q;
   soget_err e;
-  soget_query_init(&q);
-  q.reference = "X";
-  q.reference_len = 1;
+  soget_query_init(&q, &soget_lookup_endpoint);
+  soget_query_set(&q, SOGET_LOOKUP_REFERENCE, "X", 1);
   soget_err_clear(&e);
   soget_call_init(k);
   CHECK_INT(soget_call_begin(g, k, &q, began, &e), 0);

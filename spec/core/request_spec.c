@@ -134,9 +134,9 @@ static void test_urls(void) {
     soget_query q;
     soget_buf b;
     CASE("url: %s", urls[i].name);
-    soget_query_init(&q);
-    q.reference = urls[i].ref; q.reference_len = urls[i].ref_len;
-    q.spi = urls[i].spi; q.spi_len = urls[i].spi_len;
+    soget_query_init(&q, &soget_lookup_endpoint);
+    if (urls[i].ref) soget_query_set(&q, SOGET_LOOKUP_REFERENCE, urls[i].ref, urls[i].ref_len);
+    if (urls[i].spi) soget_query_set(&q, SOGET_LOOKUP_SPI, urls[i].spi, urls[i].spi_len);
     q.desc = urls[i].desc; q.limit = urls[i].limit; q.offset = urls[i].offset;
     soget_buf_init(&b, 0);
     CHECK_INT(soget_request_url(&b, urls[i].base, &q), 0);
@@ -146,12 +146,58 @@ static void test_urls(void) {
   }
 }
 
+/* The search endpoint: its own path and parameter names, in its order,
+ * whatever order they were set in; desc, limit and offset after them. */
+static const struct {
+  const char *name;
+  const char *v[SOGET_QUERY_TEXTS];
+  int desc, limit;
+  long offset;
+  const char *want;
+} searches[] = {
+  {"a document reference", {"3714238101"}, -1, 0, -1,
+   "https://x.test/in-mass/v1/handling-units/search?documentReference=3714238101"},
+  {"every parameter", {"BL 1/2", "VAG+1", "S1-ID", "Transhipment", "CMA"}, 1, 10, 20,
+   "https://x.test/in-mass/v1/handling-units/search?documentReference=BL%201%2F2"
+   "&voyageAgentReference=VAG%2B1&voyageAgentId=S1-ID&customsFlag=Transhipment"
+   "&freightAgent=CMA&desc=true&limit=10&offset=20"},
+  {"a voyage and a customs flag", {NULL, "OWL-RDM-2305", NULL, "Import"}, -1, 0, 0,
+   "https://x.test/in-mass/v1/handling-units/search?voyageAgentReference=OWL-RDM-2305"
+   "&customsFlag=Import&offset=0"},
+};
+
+static void test_search_urls(void) {
+  size_t i;
+  int j;
+  for (i = 0; i < COUNT(searches); i++) {
+    soget_query q;
+    soget_buf b;
+    CASE("search url: %s", searches[i].name);
+    soget_query_init(&q, &soget_search_endpoint);
+    for (j = SOGET_QUERY_TEXTS - 1; j >= 0; j--)
+      if (searches[i].v[j]) soget_query_set(&q, j, searches[i].v[j], strlen(searches[i].v[j]));
+    q.desc = searches[i].desc; q.limit = searches[i].limit; q.offset = searches[i].offset;
+    soget_buf_init(&b, 0);
+    CHECK_INT(soget_request_url(&b, "https://x.test/in-mass/v1/", &q), 0);
+    CHECK_STR(b.data, searches[i].want);
+    soget_buf_free(&b);
+  }
+  CASE("search: a text index the endpoint does not have is ignored");
+  {
+    soget_query q;
+    soget_query_init(&q, &soget_lookup_endpoint);
+    soget_query_set(&q, SOGET_SEARCH_CUSTOMS_FLAG, "Import", 6);
+    CHECK(q.text[SOGET_SEARCH_CUSTOMS_FLAG] == NULL);
+  }
+}
+
 static void test_query_init(void) {
   soget_query q;
   CASE("query_init: nothing is sent");
   memset(&q, 0x55, sizeof q);
-  soget_query_init(&q);
-  CHECK(q.reference == NULL && q.spi == NULL);
+  soget_query_init(&q, &soget_search_endpoint);
+  CHECK(q.ep == &soget_search_endpoint);
+  CHECK(q.text[0] == NULL && q.text[1] == NULL && q.text[4] == NULL);
   CHECK_INT(q.desc, -1);
   CHECK_INT(q.limit, 0);
   CHECK_INT(q.offset, -1);
@@ -161,8 +207,8 @@ static void test_url_too_big(void) {
   soget_query q;
   soget_buf b;
   CASE("url: a buffer that cannot hold it gives -1");
-  soget_query_init(&q);
-  q.reference = "CGMU2436601"; q.reference_len = 11;
+  soget_query_init(&q, &soget_lookup_endpoint);
+  soget_query_set(&q, SOGET_LOOKUP_REFERENCE, "CGMU2436601", 11);
   soget_buf_init(&b, 16);
   CHECK_INT(soget_request_url(&b, "https://api.test/v1", &q), -1);
   soget_buf_free(&b);
@@ -251,6 +297,7 @@ static void test_values(void) {
 int main(void) {
   test_urls();
   test_query_init();
+  test_search_urls();
   test_url_too_big();
   test_forms();
   test_encodes();

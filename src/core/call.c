@@ -33,10 +33,12 @@ static void free_secret(char **p) {
 void soget_engine_free(soget_engine *g) {
   free_secret(&g->client_secret);
   free_secret(&g->api_key);
+  free_secret(&g->search_api_key);
   free(g->client_id);
   free(g->base_url);
   free(g->token_url);
-  g->client_id = g->base_url = g->token_url = NULL;
+  free(g->search_base_url);
+  g->client_id = g->base_url = g->token_url = g->search_base_url = NULL;
   soget_auth_free(&g->auth);
   g->auth.is_static = 0;
   g->lease = 0;
@@ -45,11 +47,12 @@ void soget_engine_free(soget_engine *g) {
 
 /* The secrets to scrub: the engine's, and the tokens the call k (may be
  * NULL) sent, which may have been replaced since. Returns how many. */
-#define SCRUB_MAX 12
+#define SCRUB_MAX 13
 static int secrets_of(const soget_engine *g, const soget_call *k, const char **out) {
   int n = 0;
   out[n++] = g->client_secret;
   out[n++] = g->api_key;
+  out[n++] = g->search_api_key;
   out[n++] = g->auth.token;
   if (k && k->sent.data) {
     const char *p = k->sent.data, *end = k->sent.data + k->sent.len;
@@ -104,6 +107,15 @@ int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
   /* renew_at = now + seconds_left: the caller's figure already has a margin */
   g->auth.renew_at = now + seconds_left;
   return 0;
+}
+
+/* The base URL and API key of calls to the API `api` (SOGET_API_*). */
+static const char *base_of(const soget_engine *g, int api) {
+  return api == SOGET_API_IN_MASS && g->search_base_url ? g->search_base_url : g->base_url;
+}
+
+static const char *key_of(const soget_engine *g, int api) {
+  return api == SOGET_API_IN_MASS && g->search_api_key ? g->search_api_key : g->api_key;
 }
 
 static double rand01(soget_engine *g) {
@@ -170,6 +182,7 @@ static void call_start(soget_engine *g, soget_call *k, double began) {
   k->deadline = now + g->timeout;
   k->attempt = k->renewed = k->redirects = k->stale = 0;
   k->token_only = k->empty = k->lease_wait = 0;
+  k->api = SOGET_API_TRACING;
   k->fresh_gen = 0;
   if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
   soget_buf_reset(&k->sent);
@@ -181,8 +194,9 @@ int soget_call_begin(soget_engine *g, soget_call *k, const soget_query *q, doubl
                      soget_err *e) {
   call_start(g, k, began);
   k->offset = q->offset;
+  k->api = q->ep->api;
   soget_buf_reset(&k->url);
-  if (soget_request_url(&k->url, g->base_url, q) != 0) {
+  if (soget_request_url(&k->url, base_of(g, k->api), q) != 0) {
     soget_err_nomem(e, "building the URL");
     k->state = SOGET_CALL_DONE;
     return -1;
@@ -279,7 +293,8 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
   /* Two NUL-separated header lines in one buffer, wiped after use. */
   {
     size_t second;
-    if (soget_buf_reserve(&k->hdr, g->auth.token_len + strlen(g->api_key) + 64) != 0) {
+    const char *key = key_of(g, k->api);
+    if (soget_buf_reserve(&k->hdr, g->auth.token_len + strlen(key) + 64) != 0) {
       soget_err_nomem(e, "building the request");
       return call_fail(g, k, e);
     }
@@ -288,7 +303,7 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
     soget_buf_add(&k->hdr, "", 1);
     second = k->hdr.len;
     soget_buf_adds(&k->hdr, "Ocp-Apim-Subscription-Key: ");
-    soget_buf_adds(&k->hdr, g->api_key);
+    soget_buf_adds(&k->hdr, key);
     k->headers[0] = k->hdr.data;
     k->headers[1] = k->hdr.data + second;
     /* Remembered for scrubbing: a server may echo it after it changed. */
@@ -463,7 +478,7 @@ static int redirected(soget_engine *g, soget_call *k, long status, const char *r
   soget_buf_init(&to, 0);
   usable = redirect && redirect[0] && soget_url_resolve(&to, k->url.data, redirect) == 0;
   if (usable && k->redirects < SOGET_MAX_REDIRECTS &&
-      soget_same_origin(to.data, g->base_url) == 1) {
+      soget_same_origin(to.data, base_of(g, k->api)) == 1) {
     k->redirects++;
     soget_buf_free(&k->url);
     k->url = to;

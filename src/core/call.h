@@ -29,6 +29,8 @@ SOGET_HIDDEN_BEGIN
 typedef struct soget_engine {
   /* configuration; the strings are owned (see soget_engine_free) */
   char *client_id, *client_secret, *api_key, *base_url, *token_url;
+  /* the in-mass API's (SOGET_API_IN_MASS); search_api_key NULL: api_key */
+  char *search_base_url, *search_api_key;
   double timeout, connect_timeout;
   int retries;
   /* token state, shared by every call of the client */
@@ -76,6 +78,7 @@ typedef struct soget_call {
   int attempt, renewed, redirects;
   int stale;                   /* resent after a 401 for a replaced token */
   int token_only;              /* soget_call_begin_token */
+  int api;                     /* SOGET_API_*: its base URL and API key */
   int empty;                   /* after SOGET_STEP_PAGE: nothing found */
   int lease_wait;              /* the last SOGET_STEP_WAIT waits for a lease */
   unsigned long id;            /* from the engine, for its lease */

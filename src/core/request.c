@@ -4,12 +4,32 @@
 #include <stdio.h>
 #include <string.h>
 
-void soget_query_init(soget_query *q) {
-  q->reference = q->spi = NULL;
-  q->reference_len = q->spi_len = 0;
+const soget_endpoint soget_lookup_endpoint = {
+    "handling_units", SOGET_API_TRACING, "/handling-units", {"reference", "spi", NULL}};
+
+const soget_endpoint soget_search_endpoint = {
+    "handling_units_search",
+    SOGET_API_IN_MASS,
+    "/handling-units/search",
+    {"documentReference", "voyageAgentReference", "voyageAgentId", "customsFlag",
+     "freightAgent", NULL}};
+
+void soget_query_init(soget_query *q, const soget_endpoint *ep) {
+  int i;
+  q->ep = ep;
+  for (i = 0; i < SOGET_QUERY_TEXTS; i++) {
+    q->text[i] = NULL;
+    q->text_len[i] = 0;
+  }
   q->desc = -1;
   q->limit = 0;
   q->offset = -1;
+}
+
+void soget_query_set(soget_query *q, int i, const char *s, size_t len) {
+  if (i < 0 || i >= SOGET_QUERY_TEXTS || !q->ep->texts[i]) return;
+  q->text[i] = s;
+  q->text_len[i] = len;
 }
 
 static int unreserved(unsigned char c) {
@@ -48,14 +68,12 @@ int soget_request_url(soget_buf *b, const char *base, const soget_query *q) {
   size_t blen = strlen(base);
   int first = 1;
   char num[32];
-  int n;
+  int n, i;
   while (blen > 0 && base[blen - 1] == '/') blen--;
-  if (soget_buf_add(b, base, blen) || soget_buf_adds(b, "/handling-units"))
-    return -1;
-  if (q->reference &&
-      add_param(b, &first, "reference", q->reference, q->reference_len))
-    return -1;
-  if (q->spi && add_param(b, &first, "spi", q->spi, q->spi_len)) return -1;
+  if (soget_buf_add(b, base, blen) || soget_buf_adds(b, q->ep->path)) return -1;
+  for (i = 0; i < SOGET_QUERY_TEXTS && q->ep->texts[i]; i++)
+    if (q->text[i] && add_param(b, &first, q->ep->texts[i], q->text[i], q->text_len[i]))
+      return -1;
   if (q->desc >= 0 &&
       add_param(b, &first, "desc", q->desc ? "true" : "false", q->desc ? 4 : 5))
     return -1;

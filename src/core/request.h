@@ -19,21 +19,49 @@ SOGET_HIDDEN_BEGIN
  * are refused as they come, not by a failure to build the request. */
 #define SOGET_HEADER_VALUE_MAX 65536
 
+/* An endpoint, described: the API it belongs to (which base URL and API
+ * key a call uses), its path, and its text parameters in the order they
+ * are sent; desc, limit and offset follow them. A new endpoint of the same
+ * model is one more description (and its Lua method), nothing else. */
+enum { SOGET_API_TRACING = 0, SOGET_API_IN_MASS, SOGET_API_COUNT };
+#define SOGET_QUERY_TEXTS 5   /* the most text parameters of an endpoint */
+
+typedef struct soget_endpoint {
+  const char *name;                          /* its Lua method, for messages */
+  int api;                                   /* SOGET_API_* */
+  const char *path;                          /* appended to the API's base URL */
+  const char *texts[SOGET_QUERY_TEXTS + 1];  /* NULL-terminated */
+} soget_endpoint;
+
+/* GET {base_url}/handling-units: reference, spi */
+extern const soget_endpoint soget_lookup_endpoint;
+enum { SOGET_LOOKUP_REFERENCE, SOGET_LOOKUP_SPI };
+/* GET {search_base_url}/handling-units/search (API Tracing Code in mass) */
+extern const soget_endpoint soget_search_endpoint;
+enum { SOGET_SEARCH_DOCUMENT_REFERENCE, SOGET_SEARCH_VOYAGE_AGENT_REFERENCE,
+       SOGET_SEARCH_VOYAGE_AGENT_ID, SOGET_SEARCH_CUSTOMS_FLAG, SOGET_SEARCH_FREIGHT_AGENT };
+
 typedef struct soget_query {
-  const char *reference; size_t reference_len;  /* NULL: not sent */
-  const char *spi; size_t spi_len;
+  const soget_endpoint *ep;
+  const char *text[SOGET_QUERY_TEXTS];  /* by ep->texts' index; NULL: not sent */
+  size_t text_len[SOGET_QUERY_TEXTS];
   int desc;       /* -1: not sent, 0/1 */
   int limit;      /* 0: not sent (server default 5) */
   long offset;    /* -1: not sent (server default 0) */
 } soget_query;
 
-void soget_query_init(soget_query *q);
+/* An empty query of the endpoint ep: nothing sent but its path. */
+void soget_query_init(soget_query *q, const soget_endpoint *ep);
+/* Sets text parameter i (an index of ep->texts) to s (len bytes, kept by
+ * reference). */
+void soget_query_set(soget_query *q, int i, const char *s, size_t len);
 
 /* Percent-encodes s (RFC 3986 unreserved characters stay as they are). */
 int soget_url_encode(soget_buf *b, const char *s, size_t len);
 
-/* {base}/handling-units?reference=..&spi=..&desc=..&limit=..&offset=..
- * A trailing '/' on base is tolerated. Returns 0, or -1 on no memory. */
+/* {base}{path}?{texts}=..&desc=..&limit=..&offset=.. for q's endpoint
+ * (for lookups: {base}/handling-units?reference=..&spi=..&...). A trailing
+ * '/' on base is tolerated. Returns 0, or -1 on no memory. */
 int soget_request_url(soget_buf *b, const char *base, const soget_query *q);
 
 /* The token request's form body (application/x-www-form-urlencoded). */

@@ -250,7 +250,7 @@ static int run(lua_State *L) {
 /* ---- arguments ------------------------------------------------------------ */
 
 static int check_one(lua_State *L) {
-  soget_check_query(L, 1);
+  soget_check_query(L, 1, SOGET_QUERY_ANY);
   return 1;
 }
 
@@ -302,9 +302,10 @@ static int check_queries(lua_State *L, int qi) {
     lua_rawgeti(L, qi, (lua_Integer)i);
     if (lua_pcall(L, 1, 1, 0) != 0) {
       const char *msg = lua_tostring(L, -1);
-      static const char prefix[] = "handling_units: ";
+      static const char prefix[] = "handling_units: ", sprefix[] = "handling_units_search: ";
       if (!msg) lua_error(L);   /* not a message (out of memory): as it is */
       if (strncmp(msg, prefix, sizeof prefix - 1) == 0) msg += sizeof prefix - 1;
+      else if (strncmp(msg, sprefix, sizeof sprefix - 1) == 0) msg += sizeof sprefix - 1;
       luaL_error(L, "handling_units_many: query %d: %s", (int)i, msg);
     }
     lua_rawseti(L, t, (lua_Integer)i);

@@ -108,7 +108,7 @@ static int meth_tostring(lua_State *L) {
 
 enum {   /* soget_options' entries */
   OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_ACCESS_TOKEN, OPT_API_KEY, OPT_BASE_URL,
-  OPT_TOKEN_URL, OPT_CA_FILE, OPT_VERIFY_TLS, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT,
+  OPT_TOKEN_URL, OPT_SEARCH_BASE_URL, OPT_SEARCH_API_KEY, OPT_CA_FILE, OPT_VERIFY_TLS, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT,
   OPT_RETRIES, OPT_USER_AGENT, OPT_MAX_RESPONSE_SIZE, OPT_GZIP, OPT_COUNT
 };
 
@@ -127,6 +127,8 @@ const soget_option soget_options[] = {
     [OPT_API_KEY] = STR("api_key", "SOGET_API_KEY", 1, 1),
     [OPT_BASE_URL] = STR("base_url", "SOGET_BASE_URL", 0, 0),
     [OPT_TOKEN_URL] = STR("token_url", "SOGET_TOKEN_URL", 0, 0),
+    [OPT_SEARCH_BASE_URL] = STR("search_base_url", "SOGET_SEARCH_BASE_URL", 0, 0),
+    [OPT_SEARCH_API_KEY] = STR("search_api_key", "SOGET_SEARCH_API_KEY", 1, 1),
     [OPT_CA_FILE] = STR("ca_file", "SOGET_CA_FILE", 0, 0),
     [OPT_VERIFY_TLS] = BOOL("verify_tls"),
     [OPT_TIMEOUT] = NUM("timeout", 0.001, 86400, 0),
@@ -189,7 +191,7 @@ static int boolean_or(const soget_optval *v, int dflt) {
 int soget_client_new(lua_State *L) {
   soget_client *c;
   soget_optval v[OPT_COUNT];
-  const char *id, *secret, *token, *key, *base, *turl, *why;
+  const char *id, *secret, *token, *key, *base, *turl, *sbase, *why;
   soget_transport_opts topts;
 
   lua_settop(L, 1);
@@ -203,8 +205,12 @@ int soget_client_new(lua_State *L) {
   turl = v[OPT_TOKEN_URL].s;
   if (!base) base = SOGET_DEFAULT_BASE_URL;
   if (!turl) turl = SOGET_DEFAULT_TOKEN_URL;
+  sbase = v[OPT_SEARCH_BASE_URL].s;
+  if (!sbase) sbase = SOGET_DEFAULT_SEARCH_BASE_URL;
   if ((why = url_problem(base)) != NULL)
     return luaL_error(L, "soget.client: base_url %s", why);
+  if ((why = url_problem(sbase)) != NULL)
+    return luaL_error(L, "soget.client: search_base_url %s", why);
   if ((why = url_problem(turl)) != NULL)
     return luaL_error(L, "soget.client: token_url %s", why);
   if (!key)
@@ -248,6 +254,8 @@ int soget_client_new(lua_State *L) {
   c->eng.api_key = dup_or_raise(L, c, key);
   c->eng.base_url = dup_or_raise(L, c, base);
   c->eng.token_url = dup_or_raise(L, c, turl);
+  c->eng.search_base_url = dup_or_raise(L, c, sbase);
+  c->eng.search_api_key = dup_or_raise(L, c, v[OPT_SEARCH_API_KEY].s);
   c->ca_file = dup_or_raise(L, c, v[OPT_CA_FILE].s);
   c->user_agent = dup_or_raise(L, c, v[OPT_USER_AGENT].s);
   c->eng.rng = (unsigned long)time(NULL) ^ (unsigned long)(size_t)c;
@@ -297,9 +305,8 @@ static const soget_opt_reader query_reader = {
     .fraction = "must be a whole number",
     .whole_first = 1};
 
-void soget_check_query(lua_State *L, int i) {
+static void check_lookup(lua_State *L, int i) {
   soget_optval v[Q_COUNT];
-  i = lua_absindex(L, i);
   if (lua_type(L, i) == LUA_TSTRING) {  /* client:handling_units("CGMU...") */
     soget_opt_check(L, &query_reader, &query_options[Q_REFERENCE], i, &v[Q_REFERENCE]);
     lua_createtable(L, 0, 1);
@@ -315,21 +322,136 @@ void soget_check_query(lua_State *L, int i) {
     luaL_error(L, "handling_units: give a reference or an spi");
 }
 
-/* Fills a soget_query from the normalized query table at qi; the strings
- * stay owned by that table. offset >= 0 replaces the query's own. */
+/* The search's query keys are the in-mass API's own parameter names, in
+ * soget_search_endpoint's order, then desc, limit and offset. No length
+ * limits are documented for them: none is invented. */
+enum { S_DOCUMENT, S_VOYAGE_REF, S_VOYAGE_ID, S_CUSTOMS, S_AGENT, S_DESC, S_LIMIT,
+       S_OFFSET, S_COUNT };
+#define SEARCH_TEXT(n) {.name = n, .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_QUERY}
+static const soget_option search_options[] = {
+    [S_DOCUMENT] = SEARCH_TEXT("documentReference"),
+    [S_VOYAGE_REF] = SEARCH_TEXT("voyageAgentReference"),
+    [S_VOYAGE_ID] = SEARCH_TEXT("voyageAgentId"),
+    [S_CUSTOMS] = SEARCH_TEXT("customsFlag"),
+    [S_AGENT] = SEARCH_TEXT("freightAgent"),
+    [S_DESC] = {.name = "desc", .type = SOGET_OPT_BOOLEAN},
+    [S_LIMIT] = {.name = "limit", .type = SOGET_OPT_NUMBER, .min = 1, .max = SOGET_LIMIT_MAX,
+                 .whole = 1},
+    [S_OFFSET] = {.name = "offset", .type = SOGET_OPT_NUMBER, .min = 0,
+                  .max = (double)SOGET_OFFSET_MAX, .whole = 1},
+    [S_COUNT] = {.name = NULL}};
+#undef SEARCH_TEXT
+
+static const soget_opt_reader search_reader = {
+    .opts = search_options,
+    .who = "handling_units_search",
+    .label = "",
+    .unknown = "%s: unknown query key '%s'",
+    .badkey = "%s: query keys must be strings, got %s",
+    .nottable = "%s: query must be a table or a document reference string, got %s",
+    .raw = 1,
+    .range = "between %.0f and %.0f",
+    .fraction = "must be a whole number",
+    .whole_first = 1};
+
+/* The CustomsFlag enum of the API's model. */
+static const char *const customs_flags[] = {"Unknown", "Import", "Export", "Transhipment",
+                                            "Transit", NULL};
+
+/* Pushes the normalized search of the value at i: {search = {...}}. */
+static void check_search(lua_State *L, int i) {
+  soget_optval v[S_COUNT];
+  int k;
+  lua_createtable(L, 0, 1);   /* the wrapper */
+  if (lua_type(L, i) == LUA_TSTRING) {  /* a document reference */
+    soget_opt_check(L, &search_reader, &search_options[S_DOCUMENT], i, &v[S_DOCUMENT]);
+    if (v[S_DOCUMENT].len == 0)
+      luaL_error(L, "handling_units_search: give a documentReference, a "
+                    "voyageAgentReference or a voyageAgentId");
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, i);
+    lua_setfield(L, -2, "documentReference");
+  } else {
+    lua_newtable(L);   /* the normalized copy */
+    soget_opt_read(L, i, &search_reader, -1, v);
+    if (!(v[S_DOCUMENT].given && v[S_DOCUMENT].len > 0) &&
+        !(v[S_VOYAGE_REF].given && v[S_VOYAGE_REF].len > 0) &&
+        !(v[S_VOYAGE_ID].given && v[S_VOYAGE_ID].len > 0))
+      luaL_error(L, "handling_units_search: give a documentReference, a "
+                    "voyageAgentReference or a voyageAgentId");
+    if (v[S_CUSTOMS].given) {
+      for (k = 0; customs_flags[k]; k++)
+        if (v[S_CUSTOMS].len == strlen(customs_flags[k]) &&
+            memcmp(v[S_CUSTOMS].s, customs_flags[k], v[S_CUSTOMS].len) == 0)
+          break;
+      if (!customs_flags[k])
+        luaL_error(L, "handling_units_search: customsFlag must be one of Unknown, Import, "
+                      "Export, Transhipment, Transit");
+    }
+  }
+  lua_setfield(L, -2, "search");
+}
+
+void soget_check_query(lua_State *L, int i, int kind) {
+  i = lua_absindex(L, i);
+  if (kind == SOGET_QUERY_SEARCH) {
+    check_search(L, i);
+    return;
+  }
+  if (kind == SOGET_QUERY_ANY && lua_type(L, i) == LUA_TTABLE) {
+    int is_search;
+    lua_pushliteral(L, "search");
+    lua_rawget(L, i);
+    is_search = !lua_isnil(L, -1);
+    if (is_search) {
+      int keys = 0;
+      lua_pushnil(L);
+      while (lua_next(L, i)) {
+        lua_pop(L, 1);
+        keys++;
+      }
+      if (keys != 1)
+        luaL_error(L, "handling_units: a search is {search = query}, with no other key");
+      check_search(L, lua_gettop(L));
+      lua_remove(L, -2);
+      return;
+    }
+    lua_pop(L, 1);
+  }
+  check_lookup(L, i);
+}
+
+/* Fills a soget_query from the normalized query table at qi (a lookup's,
+ * or a search's {search = {...}}); the strings stay owned by that table.
+ * offset >= 0 replaces the query's own. */
 void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
-  soget_query_init(q);
-  lua_getfield(L, qi, "reference");
-  if (lua_type(L, -1) == LUA_TSTRING) q->reference = lua_tolstring(L, -1, &q->reference_len);
-  lua_getfield(L, qi, "spi");
-  if (lua_type(L, -1) == LUA_TSTRING) q->spi = lua_tolstring(L, -1, &q->spi_len);
+  static const char *const lookup_keys[] = {"reference", "spi"};
+  int top = lua_gettop(L), i, n;
+  const soget_endpoint *ep = &soget_lookup_endpoint;
+  qi = lua_absindex(L, qi);
+  lua_getfield(L, qi, "search");
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    ep = &soget_search_endpoint;
+    qi = lua_gettop(L);
+  }
+  soget_query_init(q, ep);
+  n = ep == &soget_search_endpoint ? S_DESC : 2;
+  for (i = 0; i < n; i++) {
+    lua_getfield(L, qi, ep == &soget_search_endpoint ? search_options[i].name : lookup_keys[i]);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t len;
+      const char *s = lua_tolstring(L, -1, &len);
+      soget_query_set(q, i, s, len);
+    }
+    lua_pop(L, 1);
+  }
   lua_getfield(L, qi, "desc");
   if (lua_type(L, -1) == LUA_TBOOLEAN) q->desc = lua_toboolean(L, -1);
   lua_getfield(L, qi, "limit");
   if (lua_type(L, -1) == LUA_TNUMBER) q->limit = (int)lua_tonumber(L, -1);
   lua_getfield(L, qi, "offset");
   if (lua_type(L, -1) == LUA_TNUMBER) q->offset = (long)lua_tonumber(L, -1);
-  lua_pop(L, 5);
+  lua_settop(L, top);   /* the strings stay anchored by the query table */
   if (offset >= 0) q->offset = offset;
 }
 
@@ -538,15 +660,25 @@ int soget_client_fetch(lua_State *L, soget_client *c, int ci, int qi, long offse
 /* ---- Lua methods -------------------------------------------------------- */
 
 /* client:handling_units(query) -> page | nil, err */
-static int meth_handling_units(lua_State *L) {
+static int fetch_first(lua_State *L, int kind) {
   soget_client *c = soget_checkclient(L, 1);
   soget_err e;
   lua_settop(L, 2);
-  soget_check_query(L, 2);   /* 3: normalized query */
+  soget_check_query(L, 2, kind);   /* 3: normalized query */
   soget_err_clear(&e);
   if (!soget_client_fetch(L, c, 1, 3, -1, &e)) return soget_fail(L, &e);
   soget_page_attach(L, lua_gettop(L), 1, 3);
   return 1;
+}
+
+static int meth_handling_units(lua_State *L) {
+  return fetch_first(L, SOGET_QUERY_LOOKUP);
+}
+
+/* client:handling_units_search(query) -> page | nil, err: the in-mass
+ * API's search (by document reference or voyage). */
+static int meth_handling_units_search(lua_State *L) {
+  return fetch_first(L, SOGET_QUERY_SEARCH);
 }
 
 /* client:stats() -> {api_requests, token_requests, retries, connections} */
@@ -656,7 +788,7 @@ static int meth_begin(lua_State *L) {
     soget_opt_check(L, &query_reader, &query_options[Q_OFFSET], 3, &ov);
     offset = (long)ov.n;
   }
-  soget_check_query(L, 2);                     /* 4 */
+  soget_check_query(L, 2, SOGET_QUERY_ANY);    /* 4 */
   lc = soget_newuserdata(L, sizeof *lc);       /* 5 */
   memset(lc, 0, sizeof *lc);
   soget_call_init(&lc->k);
@@ -837,6 +969,7 @@ static const luaL_Reg call_meta[] = {{"__gc", call_close},
 
 static const luaL_Reg client_methods[] = {
     {"handling_units", meth_handling_units},
+    {"handling_units_search", meth_handling_units_search},
     {"handling_units_many", soget_client_handling_units_many},
     {"stats", meth_stats},
     {"token", meth_token},

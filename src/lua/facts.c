@@ -60,7 +60,7 @@ static void push_options(lua_State *L) {
 }
 
 static int check_query_raising(lua_State *L) {
-  soget_check_query(L, 1);
+  soget_check_query(L, 1, SOGET_QUERY_ANY);
   return 0;
 }
 

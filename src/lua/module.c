@@ -69,9 +69,10 @@ static int mod_check_container_number(lua_State *L) {
   return 2;
 }
 
-/* soget.handling_units(query): the same as client:handling_units on a
- * default client configured from the environment (made on first use). */
-static int mod_handling_units(lua_State *L) {
+/* soget.handling_units(query), soget.handling_units_search(query): the
+ * client's method (the upvalue names it) on a default client configured
+ * from the environment (made on first use). */
+static int mod_default_call(lua_State *L) {
   lua_settop(L, 1);
   soget_private(L);
   lua_getfield(L, -1, SOGET_PRIV_DEFAULT);
@@ -82,16 +83,25 @@ static int mod_handling_units(lua_State *L) {
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, SOGET_PRIV_DEFAULT);
   }
-  lua_getfield(L, -1, "handling_units");
+  lua_getfield(L, -1, lua_tostring(L, lua_upvalueindex(1)));
   lua_pushvalue(L, -2);
   lua_pushvalue(L, 1);
   lua_call(L, 2, LUA_MULTRET);
   return lua_gettop(L) - 3;
 }
 
+void soget_module_default_calls(lua_State *L) {
+  static const char *const names[] = {"handling_units", "handling_units_search", NULL};
+  int i;
+  for (i = 0; names[i]; i++) {
+    lua_pushstring(L, names[i]);
+    lua_pushcclosure(L, mod_default_call, 1);
+    lua_setfield(L, -2, names[i]);
+  }
+}
+
 const luaL_Reg soget_module_functions[] = {
     {"client", soget_client_new},
-    {"handling_units", mod_handling_units},
     {"decode", mod_decode},
     {"check_container_number", mod_check_container_number},
     {"printable", mod_printable},

@@ -26,6 +26,8 @@ SOGET_HIDDEN_BEGIN
 
 #define SOGET_DEFAULT_BASE_URL \
   "https://soget-api-integration.azure-api.net/api-tracing-code/v1"
+#define SOGET_DEFAULT_SEARCH_BASE_URL \
+  "https://soget-api-integration.azure-api.net/api-tracing-code-in-mass/v1"
 #define SOGET_DEFAULT_TOKEN_URL \
   "https://soget-api-integration.azure-api.net/soget-connect/v1/openid-connect/token"
 
@@ -66,6 +68,9 @@ void soget_private_open(lua_State *L);   /* makes it, once per state */
 /* soget.client, soget.handling_units, soget.decode, soget.printable,
  * soget.check_container_number */
 extern const luaL_Reg soget_module_functions[];
+/* Sets soget.handling_units and soget.handling_units_search (on a default
+ * client) on the module table at the top of the stack. */
+void soget_module_default_calls(lua_State *L);
 #define SOGET_PRIV_PAGECTX "pagectx"    /* weak: page -> {client, query} */
 #define SOGET_PRIV_DEFAULT "default"    /* default client */
 
@@ -94,7 +99,12 @@ void soget_client_open(lua_State *L);
 soget_client *soget_checkclient(lua_State *L, int i);
 /* Validates a query table at index i and pushes its normalized copy. Raises
  * on a bad argument. */
-void soget_check_query(lua_State *L, int i);
+void soget_check_query(lua_State *L, int i, int kind);
+enum {   /* soget_check_query's kind */
+  SOGET_QUERY_LOOKUP,   /* handling_units' query (or reference string) */
+  SOGET_QUERY_SEARCH,   /* handling_units_search's (or document reference) */
+  SOGET_QUERY_ANY       /* a lookup's, or {search = query} */
+};
 /* Performs the query (normalized table at qi) at `offset` (-1: the query's
  * own) on the client c at index ci. Pushes the page and returns 1, or fills
  * e and returns 0. Raises when c was closed meanwhile, and out of memory. */

@@ -10,11 +10,12 @@ local obj, null = J.obj, J.null
 local M = {}
 
 local API_PATH = "/api-tracing-code/v1/handling-units"
+local SEARCH_PATH = "/api-tracing-code-in-mass/v1/handling-units/search"
 local TOKEN_PATH = "/soget-connect/v1/openid-connect/token"
 local LOG_KEEP = 200
 local JSON_TYPE = "application/json; charset=utf-8"
 
-local CFG, DS, SPEC_TEXT, SCHEMAS, INFO_JSON
+local CFG, DS, SPEC_TEXT, SEARCH_SPEC_TEXT, SCHEMAS, INFO_JSON
 local STATS, TOKENS, FAULTS
 local URANDOM
 local CJSON = require("cjson").new()
@@ -28,13 +29,14 @@ function M.init()
     client_id = env("SOGET_CLIENT_ID"),
     client_secret = env("SOGET_CLIENT_SECRET"),
     api_key = env("SOGET_API_KEY"),
+    search_key = env("SOGET_SANDBOX_SEARCH_KEY"),
     units = tonumber(env("SOGET_SANDBOX_UNITS") or "") or 3000,
     seed = tonumber(env("SOGET_SANDBOX_SEED") or "") or 6346,
     token_ttl = tonumber(env("SOGET_SANDBOX_TOKEN_TTL") or "") or 3600,
     spec_file = env("SOGET_SANDBOX_SPEC"),
   }
-  assert(CFG.client_id and CFG.client_secret and CFG.api_key,
-    "SOGET_CLIENT_ID, SOGET_CLIENT_SECRET and SOGET_API_KEY must be set")
+  assert(CFG.client_id and CFG.client_secret and CFG.api_key and CFG.search_key,
+    "SOGET_CLIENT_ID, SOGET_CLIENT_SECRET, SOGET_API_KEY and SOGET_SANDBOX_SEARCH_KEY must be set")
   assert(CFG.spec_file, "SOGET_SANDBOX_SPEC must be set")
   CFG.units = min(max(floor(CFG.units), 1), 200000)
 
@@ -42,6 +44,10 @@ function M.init()
   SPEC_TEXT = f:read("*a")
   f:close()
   SCHEMAS = require("cjson").decode(SPEC_TEXT).components.schemas
+  -- the in-mass document sits next to the tracing one (same schemas)
+  f = assert(io.open((CFG.spec_file:gsub("openapi%.json$", "openapi-in-mass.json")), "rb"))
+  SEARCH_SPEC_TEXT = f:read("*a")
+  f:close()
 
   DS = D.generate({ units = CFG.units, seed = CFG.seed })
   local info = J.map({})
@@ -350,27 +356,26 @@ local function find(uref, upsw)
   return m
 end
 
-local function handling_units(F)
-  local ctx = ngx.ctx
-  STATS:incr("api_requests", 1, 0)
-  track_connection()
-  if early_faults(F) then return end
-
-  -- authentication: subscription key, then bearer token
+-- Subscription key (the search also takes its own key), then the bearer
+-- token; answers the 401 and returns true when they do not pass.
+local function authenticate(F, search)
   local key = ngx.var.http_ocp_apim_subscription_key
   if not key or key == "" then
-    return send_error(401, "Unauthorized", nil,
+    send_error(401, "Unauthorized", nil,
       "Access denied due to missing subscription key. " ..
       "Make sure to include subscription key when making requests to an API.", F)
-  elseif key ~= CFG.api_key then
-    return send_error(401, "Unauthorized", nil,
+    return true
+  elseif key ~= CFG.api_key and not (search and key == CFG.search_key) then
+    send_error(401, "Unauthorized", nil,
       "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.", F)
+    return true
   end
   local auth = ngx.var.http_authorization
   local tok = auth and auth:match("^[Bb][Ee][Aa][Rr][Ee][Rr] +([^%s]+)%s*$")
   if not tok then
-    return send_error(401, "Unauthorized", nil, "Missing bearer token.", F,
+    send_error(401, "Unauthorized", nil, "Missing bearer token.", F,
       { ["WWW-Authenticate"] = 'Bearer realm="soget-sandbox"' })
+    return true
   end
   local exp = TOKENS:get(tok)
   local expired = exp and exp <= ngx.now()
@@ -384,25 +389,26 @@ local function handling_units(F)
   end
   if not exp or expired then
     local why = expired and "The access token expired" or "The access token is invalid"
-    return send_error(401, "Unauthorized", nil, why .. ".", F,
+    send_error(401, "Unauthorized", nil, why .. ".", F,
       { ["WWW-Authenticate"] = string.format(
         'Bearer realm="soget-sandbox", error="invalid_token", error_description="%s"', why) })
+    return true
   end
-  ctx.token_ok = true
+  ngx.ctx.token_ok = true
+  return false
+end
 
-  if status_faults(F, false) then return end
-
-  -- parameters
-  local args = ngx.req.get_uri_args(100)
-  local reference = one(args.reference) or ""
-  local spi = one(args.spi) or ""
+-- desc, limit and offset as both paths read them; answers the 400 and
+-- returns nil when one is bad.
+local function paging_params(args, F)
   local desc_s, limit_s, offset_s = one(args.desc), one(args.limit), one(args.offset)
   local desc = false
   if desc_s and desc_s ~= "" then
     local l = desc_s:lower()
     if l == "true" then desc = true
     elseif l ~= "false" then
-      return bad_param("desc", desc_s, "It must be true or false.", F)
+      bad_param("desc", desc_s, "It must be true or false.", F)
+      return nil
     end
   end
   -- plain digits within [lo, hi], or nil
@@ -414,24 +420,26 @@ local function handling_units(F)
   if limit_s and limit_s ~= "" then
     limit = whole(limit_s, 1, 10)
     if not limit then
-      return bad_param("limit", limit_s, "It must be an integer between 1 and 10.", F)
+      bad_param("limit", limit_s, "It must be an integer between 1 and 10.", F)
+      return nil
     end
   end
   local offset = 0
   if offset_s and offset_s ~= "" then
     offset = whole(offset_s, 0, 2147483647)
     if not offset then
-      return bad_param("offset", offset_s, "It must be an integer between 0 and 2147483647.", F)
+      bad_param("offset", offset_s, "It must be an integer between 0 and 2147483647.", F)
+      return nil
     end
   end
-  if reference == "" and spi == "" then
-    return send_error(400, "BadRequest", "R002", "The handling unit is null", F)
-  end
-  if #reference > 17 or #spi > 13 or (spi ~= "" and not spi:match("^[%a%d]+$")) then
-    return send_error(400, "BadRequest", "R003", "The handling unit is not correctly formated", F)
-  end
+  return { desc = desc, limit = limit, offset = offset }
+end
 
-  local m = find(reference:upper(), spi:upper())
+-- Answers the page of the matches m (unit indexes in ascending order) that
+-- P (desc, limit, offset) asks for, with the paging and body faults; an
+-- empty m is R001.
+local function send_page(m, P, F)
+  local desc, limit, offset = P.desc, P.limit, P.offset
   local total = #m
   if total == 0 then
     return send_error(404, "NotFound", "R001", "No handling unit was found", F)
@@ -511,6 +519,67 @@ local function handling_units(F)
     body = concat(parts, "", 1, n)
   end
   return send(200, body, F)
+end
+
+local function handling_units(F)
+  STATS:incr("api_requests", 1, 0)
+  track_connection()
+  if early_faults(F) then return end
+  if authenticate(F, false) then return end
+  if status_faults(F, false) then return end
+
+  local args = ngx.req.get_uri_args(100)
+  local reference = one(args.reference) or ""
+  local spi = one(args.spi) or ""
+  local P = paging_params(args, F)
+  if not P then return end
+  if reference == "" and spi == "" then
+    return send_error(400, "BadRequest", "R002", "The handling unit is null", F)
+  end
+  if #reference > 17 or #spi > 13 or (spi ~= "" and not spi:match("^[%a%d]+$")) then
+    return send_error(400, "BadRequest", "R003", "The handling unit is not correctly formated", F)
+  end
+  return send_page(find(reference:upper(), spi:upper()), P, F)
+end
+
+---------------------------------------------------------------------------
+-- GET handling-units/search (the in-mass API): exact matches, AND
+local CUSTOMS = {}
+for _, v in ipairs({ "Unknown", "Import", "Export", "Transhipment", "Transit" }) do
+  CUSTOMS[v:lower()] = v
+end
+
+local function search(F)
+  STATS:incr("api_requests", 1, 0)
+  STATS:incr("search_requests", 1, 0)
+  track_connection()
+  if early_faults(F) then return end
+  if authenticate(F, true) then return end
+  if status_faults(F, false) then return end
+
+  local args = ngx.req.get_uri_args(100)
+  local q = {}
+  for _, k in ipairs({ "documentReference", "voyageAgentReference", "voyageAgentId",
+    "customsFlag", "freightAgent" }) do
+    local v = one(args[k])
+    if v and v ~= "" then q[k] = v end
+  end
+  local P = paging_params(args, F)
+  if not P then return end
+  if q.customsFlag then
+    local flag = CUSTOMS[q.customsFlag:lower()]
+    if not flag then
+      return send_error(400, "BadRequest", "R003", string.format(
+        "The value '%s' is not valid for customsFlag. It must be one of Unknown, Import, Export, " ..
+        "Transhipment, Transit.", q.customsFlag), F)
+    end
+    q.customsFlag = flag
+  end
+  if not (q.documentReference or q.voyageAgentReference or q.voyageAgentId) then
+    return send_error(400, "BadRequest", "R002",
+      "One of documentReference, voyageAgentReference or voyageAgentId is required", F)
+  end
+  return send_page(D.search(DS, q), P, F)
 end
 
 ---------------------------------------------------------------------------
@@ -606,6 +675,7 @@ local function control(path)
     return send(200, J.encode(J.map({
       token_requests = STATS:get("token_requests") or 0,
       api_requests = STATS:get("api_requests") or 0,
+      search_requests = STATS:get("search_requests") or 0,
       connections = STATS:get("connections") or 0,
       requests_per_connection = J.map({ max = STATS:get("rpc_max") or 0, last = STATS:get("rpc_last") or 0 }),
       faults = STATS:get("faults") or 0,
@@ -642,6 +712,18 @@ local function control(path)
     local parts = {}
     for i = 1, #m do parts[i] = DS.units[m[i]].json end
     return send(200, '{"total":' .. #m .. ',"items":[' .. concat(parts, ",") .. "]}")
+  elseif path == "/_control/search" then
+    local a = ngx.req.get_uri_args()
+    local q = {}
+    for _, k in ipairs({ "documentReference", "voyageAgentReference", "voyageAgentId",
+      "customsFlag", "freightAgent" }) do
+      local v = one(a[k])
+      if v and v ~= "" then q[k] = v end
+    end
+    local m = D.search(DS, q)
+    local parts = {}
+    for i = 1, #m do parts[i] = DS.units[m[i]].json end
+    return send(200, '{"total":' .. #m .. ',"items":[' .. concat(parts, ",") .. "]}")
   end
   return send_error(404, "NotFound", nil, "Unknown control path " .. path)
 end
@@ -659,7 +741,8 @@ function M.content()
   if hdr and hdr ~= "" then spec = spec and (spec .. "," .. hdr) or hdr end
   path = ngx.unescape_uri(path)
 
-  local is_api, is_token = path == API_PATH, path == TOKEN_PATH
+  local is_search = path == SEARCH_PATH
+  local is_api, is_token = path == API_PATH or is_search, path == TOKEN_PATH
   if is_api or is_token then
     ctx.kind = is_api and "api" or "token"
     ctx.raw_path = raw:match("^[^?]*")
@@ -671,22 +754,27 @@ function M.content()
       F, err = parse_faults(spec)
       if not F then
         STATS:incr(is_api and "api_requests" or "token_requests", 1, 0)
+        if is_search then STATS:incr("search_requests", 1, 0) end
         return send_error(400, "BadRequest", nil, "sandbox: " .. err)
       end
     end
+    if is_search then return search(F) end
     if is_api then return handling_units(F) end
     return token(F)
   end
   if spec then
-    return send_error(404, "NotFound", nil, "Faults apply to the token and handling-units paths only")
+    return send_error(404, "NotFound", nil,
+      "Faults apply to the token, handling-units and handling-units/search paths only")
   end
   if path:sub(1, 10) == "/_control/" then return control(path) end
   if path == "/openapi.json" then return send(200, SPEC_TEXT) end
+  if path == "/openapi-in-mass.json" then return send(200, SEARCH_SPEC_TEXT) end
   if path == "/" then
     return send(200, J.encode(obj("Index",
-      "api", API_PATH, "token", TOKEN_PATH, "openapi", "/openapi.json",
+      "api", API_PATH, "search", SEARCH_PATH, "token", TOKEN_PATH, "openapi", "/openapi.json",
+      "openapi_in_mass", "/openapi-in-mass.json",
       "control", { "/_control/stats", "/_control/requests", "/_control/reset",
-        "/_control/units", "/_control/info" })))
+        "/_control/units", "/_control/search", "/_control/info" })))
   end
   return send_error(404, "NotFound", nil, "Resource not found")
 end

@@ -569,6 +569,183 @@ local function example_unit()
 end
 
 ---------------------------------------------------------------------------
+-- Documents and voyages for the in-mass search. They are laid over the
+-- generated units afterwards, without drawing from the generator (so every
+-- unit keeps its record): only shipments are added and voyage fields changed.
+M.SEARCH = {
+  voyage_ref = "CMAG-LEH-2501",      -- voyageAgentReference of the big voyage
+  voyage_agent = "VAG0000020061",    -- voyageAgentId of its agent (outside the drawn 20001..20060)
+  voyage_place = "FRLEH",
+  voyage_min = 120,                  -- the big voyage gathers whole voyages up to this many units
+  documents = {                      -- bills of lading on the big voyage
+    { ref = "3714238101", flag = "Import", units = 25, id = "DAI0000500001",
+      origin = "CNSHA", dest = "FRPAR", days = 34 },
+    { ref = "CMDULEH2501003", flag = "Export", units = 3, id = "DEX0000500002",
+      origin = "FRLYS", dest = "USNYC", days = 6 },
+    { ref = "HLCUSIN2501001", flag = "Transhipment", units = 1, id = "DAI0000500003",
+      origin = "SGSIN", dest = "MAPTM", days = 21 },
+  },
+}
+
+local function voyage_of(u)
+  local t = u.tree.transport
+  return J.is_obj(t) and t.voyageId or nil
+end
+
+function M.search_set(units, voyages)
+  local S = M.SEARCH
+  local by_id, members = {}, {}
+  for _, v in ipairs(voyages) do by_id[v.id] = v end
+  for i, u in ipairs(units) do
+    local id = u.ref ~= M.EXAMPLE_REF and voyage_of(u)
+    if id and by_id[id] then
+      members[id] = members[id] or {}
+      local list = members[id]
+      list[#list + 1] = i
+    end
+  end
+  -- the voyage at the place with the most units (ties: the lower id)
+  local cands = {}
+  for id, list in pairs(members) do
+    if by_id[id].place.code == S.voyage_place then cands[#cands + 1] = id end
+  end
+  if #cands == 0 then return J.map({ documents = {}, voyage = J.map({ units = 0 }) }) end
+  table.sort(cands, function(a, b)
+    if #members[a] ~= #members[b] then return #members[a] > #members[b] end
+    return a < b
+  end)
+  local V = by_id[cands[1]]
+  -- then the other voyages of that place, nearest eta first
+  local rest = {}
+  for k = 2, #cands do rest[#rest + 1] = cands[k] end
+  table.sort(rest, function(a, b)
+    local da, db = math.abs(by_id[a].eta - V.eta), math.abs(by_id[b].eta - V.eta)
+    if da ~= db then return da < db end
+    return a < b
+  end)
+  local big = {}
+  for _, i in ipairs(members[V.id]) do big[#big + 1] = i end
+  local merged, k = { V.id }, 0
+  while #big < S.voyage_min and k < #rest do
+    k = k + 1
+    merged[#merged + 1] = rest[k]
+    for _, i in ipairs(members[rest[k]]) do big[#big + 1] = i end
+  end
+  table.sort(big)
+  V.agent_ref, V.agent_id = S.voyage_ref, S.voyage_agent
+  for _, i in ipairs(big) do units[i].tree.transport = transport_tree(V) end
+  -- the agent also acts for the next voyage of the place (voyageAgentId
+  -- matches more units than the voyage)
+  local also, also_units = rest[k + 1], 0
+  if also then
+    for _, i in ipairs(members[also]) do
+      J.set(units[i].tree.transport, "voyageAgentId", S.voyage_agent)
+    end
+    also_units = #members[also]
+  end
+
+  -- bills of lading: units of the big voyage with the document's customs
+  -- flag, not empty, spread over the voyage's (sorted) units
+  local used, docs = {}, {}
+  for _, d in ipairs(S.documents) do
+    local pool = {}
+    for _, i in ipairs(big) do
+      local t = units[i].tree
+      if not used[i] and t.customsFlag == d.flag and not t.indicators.empty then pool[#pool + 1] = i end
+    end
+    local take = {}
+    local n = math.min(d.units, #pool)
+    for j = 1, n do take[j] = pool[floor((j - 1) * #pool / n) + 1] end
+    local off = PLACE_OFF[d.origin] or 0
+    for _, i in ipairs(take) do
+      used[i] = true
+      local list = units[i].tree.shipments
+      list[#list + 1] = obj("Shipment",
+        "documentReference", d.ref,
+        "documentId", d.id,
+        "documentType", 705,
+        "documentDate", ts(V.eta - d.days * DAY + 9 * HOUR, off),
+        "originLocation", d.origin,
+        "destinationLocation", d.dest,
+        "processingIndicator", d.flag,
+        "merchantHaulage", false)
+    end
+    docs[#docs + 1] = J.map({ documentReference = d.ref, customsFlag = d.flag, units = n })
+  end
+  docs[#docs + 1] = J.map({ documentReference = "HLCUEUR2002APIK9", customsFlag = "Import", units = 1,
+    example = M.EXAMPLE_REF })
+  return J.map({
+    documents = docs,
+    voyage = J.map({
+      voyageAgentReference = S.voyage_ref, voyageAgentId = S.voyage_agent, voyageId = V.id,
+      schedulePlace = V.place.code, meansName = V.vessel.name, units = #big,
+      merged_voyages = #merged, agent_units = #big + also_units,
+    }),
+  })
+end
+
+-- Exact-match indexes for the search: documentReference of any shipment,
+-- voyageAgentReference and voyageAgentId of the transport -> unit indexes
+-- in ascending order.
+function M.search_index(units)
+  local doc, vref, vid = {}, {}, {}
+  local function add(map, key, i)
+    if type(key) ~= "string" then return end
+    local list = map[key]
+    if not list then list = {}; map[key] = list end
+    if list[#list] ~= i then list[#list + 1] = i end
+  end
+  for i, u in ipairs(units) do
+    local t = u.tree
+    if type(t.shipments) == "table" then
+      for _, s in ipairs(t.shipments) do
+        if J.is_obj(s) then add(doc, s.documentReference, i) end
+      end
+    end
+    if J.is_obj(t.transport) then
+      add(vref, t.transport.voyageAgentReference, i)
+      add(vid, t.transport.voyageAgentId, i)
+    end
+  end
+  return { documentReference = doc, voyageAgentReference = vref, voyageAgentId = vid }
+end
+
+local NONE = {}
+
+-- q: documentReference, voyageAgentReference, voyageAgentId, customsFlag,
+-- freightAgent (nil when not given); exact matches, combined with AND.
+-- Returns unit indexes in ascending order (the order of handling-units).
+function M.search(ds, q)
+  local ix = ds.search
+  local best
+  for _, k in ipairs({ "documentReference", "voyageAgentReference", "voyageAgentId" }) do
+    if q[k] then
+      local list = ix[k][q[k]] or NONE
+      if not best or #list < #best then best = list end
+    end
+  end
+  local out = {}
+  if not best then return out end
+  for _, i in ipairs(best) do
+    local t = ds.units[i].tree
+    local ok = true
+    if q.documentReference then
+      ok = false
+      for _, s in ipairs(t.shipments) do
+        if s.documentReference == q.documentReference then ok = true break end
+      end
+    end
+    local tr = t.transport
+    if ok and q.voyageAgentReference then ok = tr.voyageAgentReference == q.voyageAgentReference end
+    if ok and q.voyageAgentId then ok = tr.voyageAgentId == q.voyageAgentId end
+    if ok and q.customsFlag then ok = t.customsFlag == q.customsFlag end
+    if ok and q.freightAgent then ok = t.actors.freightAgent == q.freightAgent end
+    if ok then out[#out + 1] = i end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------
 function M.generate(opts)
   opts = opts or {}
   local n = floor(tonumber(opts.units) or 3000)
@@ -623,6 +800,7 @@ function M.generate(opts)
     if a.uref ~= b.uref then return a.uref < b.uref end
     return a.upsw < b.upsw
   end)
+  local search_info = M.search_set(units, voyages)
   for i = 1, #units do units[i].json = J.encode(units[i].tree) end
 
   local big_count = 0
@@ -636,7 +814,9 @@ function M.generate(opts)
       breakbulk = counts.breakbulk, big_prefix = M.BIG_PREFIX,
       big_prefix_units = big_count, example = M.EXAMPLE_REF,
       now = ts(M.NOW, 0),
+      search = search_info,
     },
+    search = M.search_index(units),
   }
 end
 
