@@ -113,4 +113,106 @@ describe("soget bulk", function()
     assert.is_nil(r.err:find("\r", 1, true))
     assert.is_nil(r.err:find("\27", 1, true))
   end)
+
+  describe("--documents", function()
+    local function search_info()
+      local body = support.popen_read("curl -sS --max-time 10 " .. cli.q(support.http .. "/_control/info"))
+      return cjson.decode(body).search
+    end
+
+    local function oracle(doc)
+      local body = support.popen_read("curl -sS --max-time 10 " .. cli.q(support.http
+        .. "/_control/search?documentReference=" .. doc))
+      return cjson.decode(body).items
+    end
+
+    it("reports each document with every unit it has, one CSV row per unit, in input order", function()
+      local docs = {}
+      for _, d in ipairs(search_info().documents) do docs[string.format("%d", d.units) .. (d.example and "x" or "")] = d end
+      local big, three, one = docs["25"].documentReference, docs["3"].documentReference,
+        docs["1"].documentReference
+      cli.write(home .. "/docs.txt", table.concat({ "# bills of lading", three, "NOSUCHDOCUMENT1",
+        "", "HLCUEUR2002APIK9", big, one }, "\n") .. "\n")
+      support.reset()
+      local r = cli.run({ "bulk", "--documents", home .. "/docs.txt" }, { home = home })
+      assert.are.equal(1, r.code, r.err)   -- one not found, none failed
+      local lines = cli.lines(r.out)
+      assert.are.equal("input,status,matches,reference,pswId,freightFamily,sizeType,place,"
+        .. "location,lastEventType,lastEventDate,error", lines[1])
+      local expect = {}
+      local function add(doc)
+        local items = oracle(doc)
+        if #items == 0 then expect[#expect + 1] = { doc, "not_found", "0", "" } end
+        for _, hu in ipairs(items) do
+          expect[#expect + 1] = { doc, "found", tostring(#items), hu.reference }
+        end
+      end
+      for _, doc in ipairs { three, "NOSUCHDOCUMENT1", "HLCUEUR2002APIK9", big, one } do add(doc) end
+      assert.are.equal(3 + 1 + 1 + 25 + 1, #expect)
+      assert.are.equal(#expect + 1, #lines)
+      for i, e in ipairs(expect) do
+        local f = cli.csv(lines[i + 1])
+        assert.are.same(e, { f[1], f[2], f[3], f[4] }, lines[i + 1])
+      end
+      local cgmu
+      for i = 2, #lines do
+        if lines[i]:find("^HLCUEUR2002APIK9,") then cgmu = cli.csv(lines[i]) end
+      end
+      assert.are.same({ "HLCUEUR2002APIK9", "found", "1", "CGMU2436601", "CNI0000063978",
+        "Container", "22G1", "FRLEH", "MTDF", "CUS", "2020-05-21T08:30:12+02:00", "" }, cgmu)
+      assert.are.equal("soget: 5 documents: 4 found, 1 not found, 0 failed; 30 units\n", r.err)
+      -- one search per document, two more for the 25 units' other pages; no lookup
+      local st = support.stats()
+      assert.are.equal(5 + 2, st.search_requests)
+      assert.are.equal(st.search_requests, st.api_requests)
+    end)
+
+    it("reads stdin and prints one JSON line per document with all its units", function()
+      local big
+      for _, d in ipairs(search_info().documents) do if d.units == 25 then big = d end end
+      local r = cli.run({ "bulk", "-", "--documents", "--json" }, { home = home,
+        stdin = "HLCUEUR2002APIK9\r\n  " .. big.documentReference .. "  \nNOSUCHDOCUMENT1\n" })
+      assert.are.equal(1, r.code, r.err)
+      local lines = cli.lines(r.out)
+      assert.are.equal(3, #lines)
+      local a, b, c = cjson.decode(lines[1]), cjson.decode(lines[2]), cjson.decode(lines[3])
+      assert.are.same({ "HLCUEUR2002APIK9", "found", 1, "CGMU2436601" },
+        { a.input, a.status, a.total, a.items[1].reference })
+      assert.are.equal(big.documentReference, b.input)
+      assert.are.equal(25, #b.items)
+      local want = oracle(big.documentReference)
+      for i, hu in ipairs(b.items) do assert.are.equal(want[i].reference, hu.reference) end
+      assert.are.same({ "not_found", 0 }, { c.status, c.total })
+      assert.truthy(r.err:find("3 documents: 2 found, 1 not found, 0 failed; 26 units\n", 1, true))
+    end)
+
+    it("fails a line the module refuses, alone, and exits 2", function()
+      local r = cli.run({ "bulk", "-", "--documents" }, { home = home,
+        stdin = "HLCUEUR2002APIK9\nBAD\27[2JDOC\n" })
+      assert.are.equal(2, r.code, r.err)
+      local lines = cli.lines(r.out)
+      assert.are.equal(3, #lines)
+      assert.are.equal("CGMU2436601", cli.csv(lines[2])[4])
+      local bad = cli.csv(lines[3])
+      assert.are.equal("BAD\\x1b[2JDOC", bad[1])
+      assert.are.equal("failed", bad[2])
+      assert.truthy(bad[12]:find("control character", 1, true), bad[12])
+      assert.truthy(r.err:find("2 documents: 1 found, 0 not found, 1 failed; 1 unit\n", 1, true))
+    end)
+
+    it("exits with the code of a failed search", function()
+      local origin, path = os.getenv("SOGET_SEARCH_BASE_URL"):match("^(https?://[^/]+)(/.*)$")
+      local r = cli.run({ "--retries", "0", "bulk", "-", "--documents", "--json" }, { home = home,
+        stdin = "HLCUEUR2002APIK9\n", env = { SOGET_SEARCH_BASE_URL = origin .. "/_fault/500" .. path } })
+      assert.are.equal(6, r.code)
+      local v = cjson.decode(cli.lines(r.out)[1])
+      assert.are.same({ "failed", "http", 500 }, { v.status, v.error.kind, v.error.status })
+    end)
+
+    it("is not --spi", function()
+      local r = cli.run({ "bulk", "-", "--documents", "--spi" }, { home = home, stdin = "X\n" })
+      assert.are.equal(2, r.code)
+      assert.truthy(r.err:find("^Usage: soget bulk"), r.err)
+    end)
+  end)
 end)
