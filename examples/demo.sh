@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make demo: starts the sandbox, tracks CGMU2436601 through the module with
-# the soget command, prints its timeline, then stops the sandbox.
+# the soget command, prints its timeline, lists the units of a bill of
+# lading (soget search, once the module and the sandbox have the search),
+# then stops the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LUA_VERSION=${LUA_VERSION:-5.4}
@@ -14,4 +16,14 @@ if [ -x bin/soget ]; then
 else
   echo "== examples/track.lua CGMU2436601"
   lua5.4 examples/track.lua CGMU2436601
+fi
+# The bill of lading 3714238101 (the API's own sample) has 25 units in the
+# sandbox: containers and breakbulk on one voyage.
+if [ -x bin/soget ] && [ -n "${SOGET_SEARCH_BASE_URL:-}" ] \
+   && lua5.4 -e 'local s = require "soget"
+                 os.exit(s.client{ access_token = "t", api_key = "k" }.handling_units_search and 0 or 1)' \
+      2>/dev/null; then
+  echo
+  echo "== soget search --document 3714238101"
+  lua5.4 bin/soget search --document 3714238101
 fi
