@@ -23,8 +23,8 @@ Exit codes:
    5  network failure (connection, timeout, TLS)
    6  API or server error (HTTP error, API error, unreadable answer)
  130  interrupted (Ctrl-C)
-bulk exits with the code of its first failed lookup, if any (2 for a line
-that is no valid reference).
+bulk exits with the code of its first failed lookup or search, if any (2
+for a line that is no valid reference or document reference).
 ]]
 
 local KIND_EXIT = {
