@@ -338,6 +338,28 @@ end
       assert.are.equal("CGMU2436601" .. NASTY_RAW, cjson.decode(j.out).items[1].reference)
     end)
 
+    it("search's lines and summary are printable; bulk --documents' too", function()
+      serve_page(page)
+      local senv = { SOGET_SEARCH_BASE_URL = srv.url .. "/search" }
+      for k, v in pairs(env) do senv[k] = v end
+      local r = cli.run({ "search", "--document", "HLCUEUR2002APIK9" }, { env = senv })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal(1, #cli.lines(r.out))
+      assert_printable(r.out, "search")
+      assert_shows(r.out, "search", { VISIBLE[1], VISIBLE[7], VISIBLE[8] })
+      -- the summary names the place the server sent
+      assert_printable(r.err, "search's summary")
+      assert.truthy(r.err:find("^soget: 1 unit: 0 containers, 1 other freight; now at FRLEH"
+        .. "\\x1b]0;pwned%-title\\x07"), r.err)
+      assert_shows(r.err, "search's summary", { VISIBLE[1], VISIBLE[7], VISIBLE[8] })
+      local j = cli.run({ "search", "--document", "HLCUEUR2002APIK9", "--json" }, { env = senv })
+      assert.are.equal("CGMU2436601" .. NASTY_RAW, cjson.decode(j.out).reference)
+      local b = cli.run({ "bulk", "-", "--documents" }, { env = senv, stdin = "HLCUEUR2002APIK9\n" })
+      assert.are.equal(0, b.code, b.err)
+      assert_printable(b.out, "bulk --documents")
+      assert_shows(b.out, "bulk --documents", { VISIBLE[1], VISIBLE[8] })
+    end)
+
     it("shows bytes that are not UTF-8 as escapes and keeps the rest of UTF-8 as it is", function()
       -- check prints what it was given through the same function
       local input = "A\192\175\237\160\128\240\159\152\128\195\169\194\160\244\144\128\128\224\128\128\27"
