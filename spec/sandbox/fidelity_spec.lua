@@ -485,5 +485,77 @@ describe("sandbox fidelity", function()
       assert.is_true(res["R001"].declared)
       assert.is_true(res["R002"].declared)
     end)
+
+    it("every kind of search answer validates against the in-mass document (and bad ones do not)", function()
+      local bl, voyage = "documentReference=3714238101", "voyageAgentReference=CMAG-LEH-2501"
+      local vtotal = H.search(voyage .. "&limit=1").json.total
+      local key = E.SOGET_SANDBOX_SEARCH_KEY
+      local function fb(spec) return { base = H.fault_search_base(spec) } end
+      local valid = {
+        { "default page", H.search(bl) },
+        { "full page", H.search(bl .. "&limit=10") },
+        { "second page", H.search(bl .. "&limit=10&offset=10") },
+        { "last partial page", H.search(bl .. "&limit=10&offset=20") },
+        { "empty page", H.search(bl .. "&offset=25") },
+        { "desc page", H.search(bl .. "&desc=true&limit=10") },
+        { "desc last page", H.search(voyage .. "&desc=true&limit=10&offset=" .. (vtotal - 4)) },
+        { "voyage page", H.search(voyage .. "&limit=10&offset=50") },
+        { "agent page", H.search("voyageAgentId=VAG0000020061&limit=10") },
+        { "combined filters", H.search(voyage .. "&customsFlag=Export&limit=10") },
+        { "one unit", H.search("documentReference=HLCUEUR2002APIK9") },
+        { "search key", H.search(bl, { key = key }) },
+        { "R001", H.search("documentReference=NOTHING") },
+        { "R001 combined", H.search(bl .. "&customsFlag=Export") },
+        { "R002 missing identifier", H.search(nil) },
+        { "R002 flag only", H.search("customsFlag=Import") },
+        { "R003 bad customsFlag", H.search(bl .. "&customsFlag=Sideways") },
+        { "bad limit", H.search(bl .. "&limit=11") },
+        { "bad offset", H.search(bl .. "&offset=-1") },
+        { "bad desc", H.search(bl .. "&desc=maybe") },
+        { "401 wrong key", H.search(bl, { key = "nope" }) },
+        { "401 missing key", H.search(bl, { headers = { Authorization = "Bearer " .. H.cached_token() } }) },
+        { "401 bad token", H.search(bl, { token = "bad", key = key }) },
+        { "401 missing token", H.search(bl, { headers = { ["Ocp-Apim-Subscription-Key"] = key } }) },
+        { "nulls fault", H.search(bl .. "&limit=10", fb("nulls")) },
+        { "nulls on R001", H.search("documentReference=NOTHING", fb("nulls")) },
+        { "large events", H.search(bl .. "&limit=3", fb("large:events=30")) },
+        { "shift page", H.search(bl .. "&limit=10&offset=10", fb("shift:n=3")) },
+        { "repeat-unit page", H.search(bl .. "&limit=10&offset=10", fb("repeat-unit")) },
+        { "500", H.search(bl, fb("500")) },
+        { "503", H.search(bl, fb("503-then-ok:n=1:id=" .. H.uid())) },
+        { "429", H.search(bl, fb("429")) },
+      }
+      local invalid = {
+        { "wrong-types", H.search(bl, fb("wrong-types")) },
+        { "extra-fields", H.search(bl, fb("extra-fields")) },
+        { "malformed", H.search(bl, fb("malformed")) },
+      }
+      local cases = {}
+      for _, c in ipairs(valid) do
+        assert.truthy(c[2].status, c[1])
+        cases[#cases + 1] = { name = c[1], status = c[2].status, body = c[2].body }
+      end
+      for _, c in ipairs(invalid) do
+        assert.equal(200, c[2].status, c[1])
+        cases[#cases + 1] = { name = c[1], status = c[2].status, body = c[2].body }
+      end
+      local res = H.validate(cases, "openapi-in-mass.json")
+      for _, c in ipairs(valid) do
+        local r = res[c[1]]
+        assert.is_true(r.valid, c[1] .. ": " .. table.concat(r.errors or {}, "; "))
+      end
+      for _, c in ipairs(invalid) do
+        assert.is_false(res[c[1]].valid, c[1] .. " should be rejected")
+      end
+      assert.equal("HandlingUnitItemsResponseModel", res["full page"].schema)
+      assert.equal(200, res["empty page"].status)
+      assert.equal(404, res["R001"].status)
+      assert.is_true(res["R001"].declared)
+      assert.equal(400, res["R002 missing identifier"].status)
+      assert.is_true(res["R003 bad customsFlag"].declared)
+      assert.equal(401, res["401 wrong key"].status)
+      assert.is_false(res["401 wrong key"].declared)
+      assert.equal("HttpBusinessError", res["401 wrong key"].schema)
+    end)
   end)
 end)

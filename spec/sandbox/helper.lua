@@ -11,7 +11,7 @@ H.null = cjson.null
 local REQUIRED = {
   "SOGET_SANDBOX_DIR", "SOGET_SANDBOX_PID", "SOGET_SANDBOX_HTTP", "SOGET_SANDBOX_HTTPS",
   "SOGET_BASE_URL", "SOGET_TOKEN_URL", "SOGET_CLIENT_ID", "SOGET_CLIENT_SECRET",
-  "SOGET_API_KEY", "SOGET_CA_FILE",
+  "SOGET_API_KEY", "SOGET_CA_FILE", "SOGET_SEARCH_BASE_URL", "SOGET_SANDBOX_SEARCH_KEY",
 }
 
 -- Fails (raises) with a clear message when the sandbox is not configured.
@@ -109,6 +109,11 @@ function H.fault_base(spec, origin)
   return (origin or H.E.SOGET_SANDBOX_HTTPS) .. "/_fault/" .. spec .. "/api-tracing-code/v1"
 end
 
+-- Base URL of the in-mass API with a fault prefix (origin defaults to HTTPS).
+function H.fault_search_base(spec, origin)
+  return (origin or H.E.SOGET_SANDBOX_HTTPS) .. "/_fault/" .. spec .. "/api-tracing-code-in-mass/v1"
+end
+
 function H.fault_token_url(spec, origin)
   return (origin or H.E.SOGET_SANDBOX_HTTPS) .. "/_fault/" .. spec .. "/soget-connect/v1/openid-connect/token"
 end
@@ -151,6 +156,22 @@ function H.api(query, o)
   return r
 end
 
+-- GET {search base}/handling-units/search?query with both auth headers
+-- (o.key replaces the API key, o.headers replaces both headers)
+function H.search(query, o)
+  o = o or {}
+  local url = (o.base or H.E.SOGET_SEARCH_BASE_URL) .. "/handling-units/search" ..
+    (query and ("?" .. query) or "")
+  local headers = o.headers
+  if not headers then
+    headers = H.auth_headers(o.token)
+    if o.key then headers["Ocp-Apim-Subscription-Key"] = o.key end
+  end
+  local r = H.curl(url, { headers = headers, args = o.args, timeout = o.timeout, method = o.method })
+  r.json = H.json(r.body)
+  return r
+end
+
 function H.control(path, method)
   local r = H.curl(H.E.SOGET_SANDBOX_HTTP .. path, { method = method })
   r.json = H.json(r.body)
@@ -158,8 +179,9 @@ function H.control(path, method)
 end
 
 -- Validates bodies against the OpenAPI document's response schemas.
--- cases: { {name=, status=, body=}, ... }; returns name -> result
-function H.validate(cases)
+-- cases: { {name=, status=, body=}, ... }; returns name -> result.
+-- spec: the document's file name in sandbox/ (default openapi.json).
+function H.validate(cases, spec)
   local vdir = H.root .. "/sandbox/validator"
   local f = io.open(vdir .. "/node_modules/ajv/package.json")
   if not f then
@@ -170,7 +192,8 @@ function H.validate(cases)
   f = assert(io.open(tmp, "wb"))
   f:write(cjson.encode(cases))
   f:close()
-  local out, code = H.sh("node " .. H.q(vdir .. "/validate.js") .. " " .. H.q(tmp))
+  local out, code = H.sh("node " .. H.q(vdir .. "/validate.js") .. " --spec " ..
+    H.q(H.root .. "/sandbox/" .. (spec or "openapi.json")) .. " " .. H.q(tmp))
   os.remove(tmp)
   assert(code == 0, "validator failed: " .. out)
   local res = {}

@@ -6,7 +6,7 @@ local E = H.env()
 local RUN = H.root .. "/sandbox/run"
 local KEYS = { "SOGET_SANDBOX_DIR", "SOGET_SANDBOX_PID", "SOGET_SANDBOX_HTTP", "SOGET_SANDBOX_HTTPS",
   "SOGET_BASE_URL", "SOGET_TOKEN_URL", "SOGET_CLIENT_ID", "SOGET_CLIENT_SECRET", "SOGET_API_KEY",
-  "SOGET_CA_FILE" }
+  "SOGET_CA_FILE", "SOGET_SEARCH_BASE_URL", "SOGET_SANDBOX_SEARCH_KEY" }
 
 -- runs sandbox/run with a clean sandbox environment plus `vars`
 local function run(args, vars)
@@ -87,6 +87,10 @@ describe("sandbox/run", function()
     assert.equal(v.SOGET_SANDBOX_DIR .. "/ca.pem", v.SOGET_CA_FILE)
     assert.equal("given-key-123", v.SOGET_API_KEY)
     assert.truthy(#v.SOGET_CLIENT_SECRET >= 16)
+    assert.equal(https .. "/api-tracing-code-in-mass/v1", v.SOGET_SEARCH_BASE_URL)
+    assert.truthy(#v.SOGET_SANDBOX_SEARCH_KEY >= 16)
+    assert.are_not.equal(v.SOGET_API_KEY, v.SOGET_SANDBOX_SEARCH_KEY)
+    assert.is_nil(v.SOGET_SEARCH_API_KEY)   -- clients default the search key to the API key
     assert.truthy(alive(v.SOGET_SANDBOX_PID))
 
     -- both answer, each with its own data and its own CA

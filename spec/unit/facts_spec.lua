@@ -70,7 +70,7 @@ describe("soget.options", function()
     local names = {}
     for i, o in ipairs(soget.options) do names[i] = o.name end
     assert.are.same({ "client_id", "client_secret", "access_token", "api_key", "base_url",
-      "token_url", "ca_file", "verify_tls", "timeout", "connect_timeout", "retries",
+      "token_url", "search_base_url", "search_api_key", "ca_file", "verify_tls", "timeout", "connect_timeout", "retries",
       "user_agent", "max_response_size", "gzip" }, names)
     -- every one is known to soget.client, with the listed type
     local wrong = { string = true, number = "x", boolean = 1 }
@@ -116,7 +116,7 @@ describe("soget.options", function()
       assert.is_boolean(o.secret)
       if o.secret then secret[#secret + 1] = o.name end
     end
-    assert.are.same({ "client_secret", "access_token", "api_key" }, secret)
+    assert.are.same({ "client_secret", "access_token", "api_key", "search_api_key" }, secret)
   end)
 
   -- A fresh interpreter with only the given environment variables.

@@ -1,0 +1,149 @@
+-- client:handling_units_search's arguments and requests, with no I/O: every
+-- bad query raises before any request; a search's request goes to
+-- search_base_url with search_api_key (by default api_key); a search is
+-- {search = query} in begin, check_query and handling_units_many.
+local soget = require "soget"
+
+local BASE = "https://api.example.test/v1"
+local SEARCH = "https://api.example.test/api-tracing-code-in-mass/v1"
+local KEY, SKEY, TOKEN = "KEY-0123456789", "SEARCH-KEY-98765", "tok-abcdef-123"
+
+local function client(o)
+  local opts = { base_url = BASE, token_url = "https://auth.example.test/token",
+    search_base_url = SEARCH, client_id = "cid", client_secret = "secret-ABCDEFGH",
+    api_key = KEY }
+  for k, v in pairs(o or {}) do opts[k] = v end
+  local c = soget.client(opts)
+  c:set_token(TOKEN, 600)
+  return c
+end
+
+local function request_of(c, q, offset)
+  local call = c:begin(q, offset)
+  local req = assert(call:request())
+  call:close()
+  return req
+end
+
+describe("handling_units_search", function()
+  local bad = {
+    { "no identifier", {}, "give a documentReference, a voyageAgentReference or a voyageAgentId" },
+    { "only empty identifiers", { documentReference = "", voyageAgentId = "" }, "give a documentReference" },
+    { "only other filters", { customsFlag = "Import", freightAgent = "CMA" }, "give a documentReference" },
+    { "an empty string", "", "give a documentReference" },
+    { "the lookup's reference", { documentReference = "X", reference = "CGMU" }, "unknown query key 'reference'" },
+    { "the lookup's spi", { voyageAgentId = "V", spi = "1" }, "unknown query key 'spi'" },
+    { "an unknown key", { documentReference = "X", bl = "1" }, "unknown query key 'bl'" },
+    { "a wrong type", { documentReference = 3714238101 }, "'documentReference'" },
+    { "desc not a boolean", { documentReference = "X", desc = "yes" }, "'desc'" },
+    { "a customsFlag outside the enum", { documentReference = "X", customsFlag = "import" },
+      "customsFlag must be one of Unknown, Import, Export, Transhipment, Transit" },
+    { "limit 0", { documentReference = "X", limit = 0 }, "'limit' must be between 1 and 10" },
+    { "limit 11", { documentReference = "X", limit = 11 }, "'limit' must be between 1 and 10" },
+    { "a negative offset", { documentReference = "X", offset = -1 }, "'offset'" },
+    { "a control character", { voyageAgentReference = "V\n1" }, "contains a line break" },
+    { "a NUL byte", { freightAgent = "A\0B", documentReference = "X" }, "NUL" },
+    { "not a table", 42, "query must be a table or a document reference string" },
+  }
+  for _, b in ipairs(bad) do
+    it("raises before any request on " .. b[1], function()
+      local c = client()
+      local ok, err = pcall(c.handling_units_search, c, b[2])
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("handling_units_search: ", 1, true), err)
+      assert.truthy(tostring(err):find(b[3], 1, true), err)
+      assert.are.equal(0, c:stats().api_requests)
+      assert.are.equal(0, c:stats().token_requests)
+      -- and the same through begin and check_query
+      assert.is_false((pcall(c.begin, c, { search = b[2] })))
+      local okq, msg = soget.check_query{ search = b[2] }
+      assert.is_nil(okq)
+      assert.truthy(msg:find(b[3], 1, true), msg)
+      c:close()
+    end)
+  end
+
+  it("takes every customsFlag of the enum", function()
+    local c = client()
+    for _, f in ipairs{ "Unknown", "Import", "Export", "Transhipment", "Transit" } do
+      local req = request_of(c, { search = { voyageAgentId = "V1", customsFlag = f } })
+      assert.are.equal(SEARCH .. "/handling-units/search?voyageAgentId=V1&customsFlag=" .. f, req.url)
+    end
+    c:close()
+  end)
+
+  it("sends the API's parameter names, encoded, in its order", function()
+    local c = client()
+    local req = request_of(c, { search = { freightAgent = "CMA CGM", customsFlag = "Export",
+      voyageAgentId = "S1/2", voyageAgentReference = "VAG+1", documentReference = "BL&1",
+      desc = true, limit = 10, offset = 30 } })
+    assert.are.equal(SEARCH .. "/handling-units/search?documentReference=BL%261"
+      .. "&voyageAgentReference=VAG%2B1&voyageAgentId=S1%2F2&customsFlag=Export"
+      .. "&freightAgent=CMA%20CGM&desc=true&limit=10&offset=30", req.url)
+    assert.are.equal("GET", req.method)
+    assert.are.equal("Bearer " .. TOKEN, req.headers.Authorization)
+    assert.are.equal(KEY, req.headers["Ocp-Apim-Subscription-Key"])
+    c:close()
+  end)
+
+  it("takes a document reference string, and an offset from begin", function()
+    local c = client()
+    assert.are.equal(SEARCH .. "/handling-units/search?documentReference=3714238101&offset=20",
+      request_of(c, { search = "3714238101" }, 20).url)
+    c:close()
+  end)
+
+  it("sends search_api_key to the search, api_key to lookups, one token for both", function()
+    local c = client{ search_api_key = SKEY }
+    local s = request_of(c, { search = "BL" })
+    local l = request_of(c, "CGMU2436601")
+    assert.are.equal(SKEY, s.headers["Ocp-Apim-Subscription-Key"])
+    assert.are.equal(KEY, l.headers["Ocp-Apim-Subscription-Key"])
+    assert.are.equal(BASE .. "/handling-units?reference=CGMU2436601", l.url)
+    assert.are.equal(s.headers.Authorization, l.headers.Authorization)
+    assert.are.equal(0, c:stats().token_requests)
+    c:close()
+  end)
+
+  it("never shows search_api_key: not in errors, not in tostring", function()
+    local c = client{ search_api_key = SKEY }
+    local call = c:begin{ search = "BL" }
+    assert(call:request())
+    local page, err = call:response(400, '{"code":"R002","message":"bad key ' .. SKEY .. '"}')
+    assert.is_nil(page)
+    assert.is_nil(tostring(err):find(SKEY, 1, true))
+    assert.truthy(err.message:find("***", 1, true))
+    assert.is_nil(tostring(c):find(SKEY, 1, true))
+    c:close()
+  end)
+
+  it("answers R001 with an empty page that remembers its search", function()
+    local c = client()
+    local call = c:begin({ search = { documentReference = "NONE" } }, 10)
+    assert(call:request())
+    local page = assert(call:response(404, '{"code":"R001","message":"No results"}'))
+    assert.are.same({ 0, 0, 10, 0 }, { page.total, page.returned, page.first, #page.items })
+    call:close()
+    c:close()
+  end)
+
+  it("refuses a search mixed into a lookup, and a wrapper with other keys", function()
+    local c = client()
+    local ok, err = pcall(c.handling_units, c, { documentReference = "X" })
+    assert.is_false(ok)
+    assert.truthy(err:find("unknown query key 'documentReference'", 1, true), err)
+    ok, err = pcall(c.handling_units, c, { search = "X" })
+    assert.is_false(ok)
+    ok, err = pcall(c.begin, c, { search = "X", limit = 5 })
+    assert.is_false(ok)
+    assert.truthy(err:find("a search is {search = query}, with no other key", 1, true), err)
+    c:close()
+  end)
+
+  it("checks search_base_url like base_url", function()
+    local ok, err = pcall(soget.client, { api_key = "k", access_token = "t",
+      search_base_url = "ftp://x" })
+    assert.is_false(ok)
+    assert.truthy(err:find("search_base_url must start with http", 1, true), err)
+  end)
+end)
