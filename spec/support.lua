@@ -23,6 +23,8 @@ M.ca_file = env("SOGET_CA_FILE")
 M.http = env("SOGET_SANDBOX_HTTP")
 M.lua = os.getenv("SOGET_LUA") or "lua5.4"   -- the interpreter under test
 M.https = env("SOGET_SANDBOX_HTTPS")
+M.search_base_url = env("SOGET_SEARCH_BASE_URL")
+M.search_key = env("SOGET_SANDBOX_SEARCH_KEY")   -- accepted by the search only
 
 local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -58,6 +60,17 @@ end
 function M.reset() return control("POST", "/_control/reset") end
 function M.stats() return control("GET", "/_control/stats") end
 function M.requests(n) return control("GET", "/_control/requests?n=" .. (n or 10)) end
+-- Every unit the sandbox's search matches, in its order: {total, items}.
+function M.search(q)
+  local parts = {}
+  for k, v in pairs(q) do
+    parts[#parts + 1] = k .. "=" .. tostring(v):gsub("[^%w%-._~]", function(c)
+      return ("%%%02X"):format(c:byte())
+    end)
+  end
+  table.sort(parts)
+  return control("GET", "/_control/search?" .. table.concat(parts, "&"))
+end
 
 -- The base URL (and token URL) with a fault spec in front of the API path.
 local function with_fault(url, spec)
@@ -76,6 +89,7 @@ function M.options(extra)
   local o = {
     client_id = M.client_id, client_secret = M.client_secret, api_key = M.api_key,
     base_url = M.base_url, token_url = M.token_url, ca_file = M.ca_file,
+    search_base_url = M.search_base_url,
   }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o

@@ -107,6 +107,18 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(1, stats.connections)
     end)
 
+    it("searches a bill of lading without blocking, paging in the handler", function()
+      local st, body = N.get(srv.url .. "/t/search?doc=3714238101")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      local want = control("/_control/search?documentReference=3714238101")
+      assert.are.equal(want.total, v.total)
+      assert.are.equal(25, #v.refs)
+      for i, hu in ipairs(want.items) do assert.are.equal(hu.reference, v.refs[i]) end
+      assert.are.equal(3, S.stats().search_requests)
+      assert.are.equal(3, v.stats.api_requests)
+    end)
+
     it("retries a 503 after ngx.sleep waits", function()
       local v = probe(srv, "503-then-ok:n=2:id=" .. S.uid())
       assert.is_nil(v.error)

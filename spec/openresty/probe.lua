@@ -38,6 +38,31 @@ function M.lookup()
   ngx.say(cjson.encode(out))
 end
 
+-- GET /t/search?doc=D: sng.handling_units_search for a document reference,
+-- then every unit through sng.iter (pages fetched in the handler); the
+-- sandbox's in-mass API sits beside its tracing API, on the same origin.
+function M.search()
+  local a = ngx.req.get_uri_args()
+  local base = os.getenv("SOGET_BASE_URL")
+  local c = clients.search
+  if not c then
+    c = soget.client{ base_url = base, timeout = 20, search_base_url =
+      base:gsub("/api%-tracing%-code/v1$", "/api-tracing-code-in-mass/v1") }
+    clients.search = c
+  end
+  local page, err = sng.handling_units_search(c, { documentReference = a.doc, limit = 10 })
+  local out = { stats = c:stats() }
+  if page then
+    out.total, out.refs = page.total, {}
+    for hu in sng.iter(c, page) do out.refs[#out.refs + 1] = hu.reference end
+    out.stats = c:stats()
+  else
+    out.error = { kind = err.kind, message = err.message }
+  end
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(out))
+end
+
 -- GET /t/options: how the driver treats wrong settings.
 function M.options()
   local c = soget.client{}

@@ -97,7 +97,8 @@ local function conf(o)
   end
   t = swap(t, "listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. o.port .. " reuseport;\n\n"
     .. '        location = /t/lookup { content_by_lua_block { require("probe").lookup() } }\n'
-    .. '        location = /t/options { content_by_lua_block { require("probe").options() } }')
+    .. '        location = /t/options { content_by_lua_block { require("probe").options() } }\n'
+    .. '        location = /t/search { content_by_lua_block { require("probe").search() } }')
   -- which worker answered; and the blocking libcurl path beside the driver
   local extra = ([[
     header_filter_by_lua_block { ngx.header["X-Worker"] = ngx.worker.pid() }
