@@ -76,6 +76,7 @@ build = {
     ["soget.cli.commands.bulk"] = "lua/soget/cli/commands/bulk.lua",
     ["soget.cli.commands.check"] = "lua/soget/cli/commands/check.lua",
     ["soget.cli.commands.find"] = "lua/soget/cli/commands/find.lua",
+    ["soget.cli.commands.search"] = "lua/soget/cli/commands/search.lua",
     ["soget.cli.commands.track"] = "lua/soget/cli/commands/track.lua",
     ["soget.cli.commands.watch"] = "lua/soget/cli/commands/watch.lua",
     ["soget.cli.config"] = "lua/soget/cli/config.lua",
