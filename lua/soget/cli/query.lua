@@ -93,19 +93,10 @@ function M.search_from_args(args, extra)
   return q
 end
 
--- A configuration error when the module has no search (an older one).
-local function can_search(client)
-  if not client.handling_units_search then
-    exit.fail(exit.CONFIG, "the soget module found has no handling_units_search ("
-      .. tostring(soget._VERSION) .. "): it is older than this command")
-  end
-end
-
 -- Sends the first search of q: the page, or nil and the error, as
 -- client:handling_units_search returns them; a usage error when the
 -- module refuses q (then nothing was sent).
 function M.search(client, q)
-  can_search(client)
   local ok, page, err = pcall(client.handling_units_search, client, q)
   if ok then return page, err end
   if refusal(page) then exit.fail(exit.USAGE, M.refusal_message(page)) end
@@ -113,22 +104,24 @@ function M.search(client, q)
 end
 
 -- client:handling_units_many over searches ({ search = q } entries), some
--- of which the module may refuse: it then refuses the whole list before
--- sending anything, and each search is sent alone (a refused one raising
--- before it is sent), so that the others are still answered. Returns the
--- results (a page or an error per entry, in order) and, at the index of
--- each refused entry, why.
+-- of which the module may refuse: soget.check_query (the module's own
+-- check, answering instead of raising) sorts them first, so the batch gets
+-- only those it takes and a refused one is never sent. Returns the results
+-- (a page or an error per entry, in order) and, at the index of each
+-- refused entry, why.
 function M.many(client, entries, opts)
-  can_search(client)
-  local ok, results = pcall(client.handling_units_many, client, entries, opts)
-  if ok then return results, {} end
-  if not refusal(results) then error(results, 0) end
-  local out, bad = {}, {}
+  local good, at, bad, out = {}, {}, {}, {}
   for i, e in ipairs(entries) do
-    local fine, page, err = pcall(client.handling_units_search, client, e.search)
-    if fine then out[i] = page or err
-    elseif refusal(page) then bad[i] = M.refusal_message(page)
-    else error(page, 0) end
+    local ok, why = soget.check_query(e)
+    if ok then
+      good[#good + 1], at[#good + 1] = e, i
+    else
+      bad[i] = M.refusal_message(why)
+    end
+  end
+  if #good > 0 then
+    local results = client:handling_units_many(good, opts)
+    for j, r in ipairs(results) do out[at[j]] = r end
   end
   return out, bad
 end
