@@ -2,6 +2,8 @@
 -- search, bulk --documents).
 local output = require "soget.cli.output"
 local exit = require "soget.cli.exit"
+local sys = require "soget.cli.sys"
+local view = require "soget.cli.view"
 
 local M = {}
 
@@ -76,6 +78,30 @@ end
 function M.report_stop(n, why)
   output.say("stopped after " .. plural(n, "unit") .. ": ", why)
   return exit.API
+end
+
+-- Lists the units of the walk that starts at page as `find` shows them:
+-- one line each (a header above them on a terminal), or one JSON object a
+-- line with --json; `each(hu)`, when given, sees every unit too. Returns
+-- the number of units, or nil and the exit code of a failed or stopped
+-- walk (its reason said).
+function M.list(args, client, page, q, method, each)
+  local out = output.out
+  if sys.isatty(1) and not args.json and (page.total or 0) > 0 then
+    out:write(view.find_header(), "\n")
+  end
+  local n, stopped, werr = M.walk(client, page, q, args.limit, function(hu)
+    if each then each(hu) end
+    if args.json then out:write(output.json(hu), "\n")
+    else out:write(view.find_line(output.printable_tree(hu)), "\n") end
+    out:flush()
+  end, method)
+  if werr then
+    output.say(exit.message(werr))
+    return nil, exit.code_for(werr)
+  end
+  if stopped then return nil, M.report_stop(n, stopped) end
+  return n
 end
 
 return M

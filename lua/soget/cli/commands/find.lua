@@ -5,7 +5,6 @@ local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
 local query = require "soget.cli.query"
 local sys = require "soget.cli.sys"
-local view = require "soget.cli.view"
 local walk = require "soget.cli.walk"
 
 return function(args, session)
@@ -17,26 +16,14 @@ return function(args, session)
     output.say(exit.message(err))
     return exit.code_for(err)
   end
-  local out = output.out
-  local tty = sys.isatty(1)
-  if tty and not args.json and (page.total or 0) > 0 then
-    out:write(view.find_header(), "\n")
-  end
-  local n, stopped, werr = walk.walk(client, page, q, args.limit, function(hu)
-    if args.json then out:write(output.json(hu), "\n")
-    else out:write(view.find_line(output.printable_tree(hu)), "\n") end
-    out:flush()
-  end)
-  if werr then
-    output.say(exit.message(werr))
-    return exit.code_for(werr)
-  end
-  if n == 0 and not stopped then
+  local n, code = walk.list(args, client, page, q)
+  if not n then return code end
+  if n == 0 then
     output.say("no handling unit matches ", query.text(q))
     return exit.NOT_FOUND
   end
-  if stopped then return walk.report_stop(n, stopped) end
-  if tty and not args.json then
+  local out = output.out
+  if sys.isatty(1) and not args.json then
     out:write(output.paint("dim", string.format("%d of %d match%s", n, page.total,
       page.total == 1 and "" or "es")), "\n")
   end

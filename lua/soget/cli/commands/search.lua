@@ -21,32 +21,19 @@ return function(args, session)
     output.say(exit.message(err))
     return exit.code_for(err)
   end
-  local out = output.out
-  local tty = sys.isatty(1)
-  if tty and not args.json and (page.total or 0) > 0 then
-    out:write(view.find_header(), "\n")
-  end
   local tally = units.tally()
-  local n, stopped, werr = walk.walk(client, page, q, args.limit, function(hu)
-    tally:add(hu)
-    if args.json then out:write(output.json(hu), "\n")
-    else out:write(view.find_line(output.printable_tree(hu)), "\n") end
-    out:flush()
-  end, "handling_units_search")
-  if werr then
-    output.say(exit.message(werr))
-    return exit.code_for(werr)
-  end
-  if n == 0 and not stopped then
+  local n, code = walk.list(args, client, page, q, "handling_units_search",
+    function(hu) tally:add(hu) end)
+  if not n then return code end
+  if n == 0 then
     output.say("no handling unit matches ", query.search_text(q))
     return exit.NOT_FOUND
   end
-  if stopped then return walk.report_stop(n, stopped) end
   -- the summary ends the table on a terminal; otherwise it goes to stderr,
   -- so that stdout stays one unit per line
   local summary = view.search_summary(tally, page.total)
-  if tty and not args.json then
-    out:write(output.paint("dim", output.printable(summary)), "\n")
+  if sys.isatty(1) and not args.json then
+    output.out:write(output.paint("dim", output.printable(summary)), "\n")
   else
     output.say(summary)
   end
