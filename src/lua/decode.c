@@ -545,7 +545,7 @@ static int escapes_ok(builder *b, size_t n, int key) {
 /* a[0..n) == b[0..n), compared a word at a time: the words overlap
  * rather than read past either end. Field names are short, and this
  * runs once per key. */
-static int same_bytes(const char *a, const char *b, size_t n) {
+static inline int same_bytes(const char *a, const char *b, size_t n) {
   if (n >= 8) {
     uint64_t x, y;
     size_t i;
@@ -957,6 +957,41 @@ static int fast_number(builder *b, double d, int whole) {
   return push_number(b, f, d, whole);
 }
 
+/* The fast path's key and string: as cb_map_key and cb_string, without the
+ * escape check (simdjson checked them all) and with the frame at hand. */
+static inline int fast_key(builder *b, frame *f, const char *k, size_t n) {
+  lua_State *L = b->L;
+  if (f->kind == FR_OBJ) {
+    const schema *s = f->s;
+    const field *fd;
+    int i = f->hint;
+    if (i < s->n && s->fields[i].len == n && same_bytes(s->fields[i].name, k, n)) {
+      fd = &s->fields[i];
+      f->hint = i + 1;
+    } else {
+      fd = match_field(s, &f->hint, k, n);
+    }
+    if (fd != NULL) {
+      lua_pushvalue(L, b->keys + fd->key);
+      f->pending = (int)(fd - s->fields);
+      f->want = fd->type;
+      f->wsub = fd->sub;
+      return 1;
+    }
+    f->pending = -1;
+    f->want = W_ANY;
+  }
+  lua_pushlstring(L, k, n);
+  return 1;
+}
+
+static inline int fast_string(builder *b, frame *f, const char *s, size_t n) {
+  lua_State *L = b->L;
+  if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
+  lua_pushlstring(L, s, n);
+  return store(b, f);
+}
+
 static int size_of(uint32_t n) { return n <= INT_MAX ? (int)n : -1; }
 
 /* The builder over simdjson's tape: 1 when the body's value is built. A
@@ -978,10 +1013,10 @@ static int walk_tape(builder *b, soget_json_it *it) {
       case SOGET_JSON_STRING:
         if (f->keynext) {
           f->keynext = 0;
-          if (!cb_map_key(b, (const unsigned char *)v.v.s, v.n)) return 0;
+          fast_key(b, f, v.v.s, v.n);
           continue;
         }
-        ok = cb_string(b, (const unsigned char *)v.v.s, v.n);
+        ok = fast_string(b, f, v.v.s, v.n);
         break;
       case SOGET_JSON_INT:
         if (v.v.i == 0 && b->zero < 0) b->zero = has_minus_zero(b->body, b->len);
