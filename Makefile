@@ -28,6 +28,8 @@ CC ?= cc
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 YAJL_LIBS ?= $(shell pkg-config --libs yajl 2>/dev/null || echo -lyajl)
+# The HTTP/1.1 layer of src/core/ (http1.c): libhttp-parser and zlib.
+HTTP_LIBS ?= -lhttp_parser $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wundef -Wdeclaration-after-statement
@@ -47,7 +49,8 @@ HDRS = $(wildcard src/*/*.h)
 
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev lua-cjson lua-busted \
+  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev libhttp-parser-dev zlib1g-dev \
+  lua-cjson lua-busted \
   nginx-light libnginx-mod-http-lua \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
@@ -65,7 +68,7 @@ $(BUILD_DIR)/%.o: %.c $(HDRS)
 	$(CC) $(SOGET_CFLAGS) -c $< -o $@
 
 $(MODULE): $(OBJS)
-	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) -lm $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(HTTP_LIBS) -lm $(LDFLAGS)
 
 # The same objects as an archive for hosts that link soget in (luaopen_soget).
 static: $(STATIC)
@@ -150,7 +153,8 @@ clean:
 # ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
 # Starts its own sandboxes and stops them by PID; takes a few minutes.
 BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  libcurl4-openssl-dev libyajl-dev lua-cjson nginx-light libnginx-mod-http-lua \
+  libcurl4-openssl-dev libyajl-dev libhttp-parser-dev zlib1g-dev lua-cjson \
+  nginx-light libnginx-mod-http-lua \
   lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
   lua-socket lua-curl wrk valgrind
 .PHONY: bench
@@ -167,7 +171,7 @@ bench:
 DEB_PACKAGES += clang libclang-rt-14-dev
 FUZZ_CC ?= clang
 FUZZ_DIR ?= build/fuzz
-FUZZ_TARGETS = decode call url
+FUZZ_TARGETS = decode call url http
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -189,7 +193,7 @@ fuzz-build:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -I$(FUZZ_LUA_INCDIR) \
 	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' spec/fuzz/harness.c \
-	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) -lm -o $(FUZZ_DIR)/fuzz-$$t; \
+	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(HTTP_LIBS) -lm -o $(FUZZ_DIR)/fuzz-$$t; \
 	done
 
 # New inputs go to $(FUZZ_DIR)/corpus/<target>, findings to
@@ -260,7 +264,7 @@ $(CORE_DIR)/src/io/scripted.o: src/io/scripted.c src/io/scripted.h src/io/io.h $
 
 $(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) -lm -o $@
+	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(HTTP_LIBS) -lm -o $@
 
 core-run: $(CORE_TESTS)
 	@echo "== test-core: $(CORE_DIR)"; failed=""; for t in $(CORE_TESTS); do \

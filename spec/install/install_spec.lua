@@ -83,15 +83,17 @@ describe("the rockspec", function()
     assert.are.equal(version, h:match('#define SOGET_VERSION "([^"]+)"'))
   end)
 
-  it("declares the runtimes, libcurl, libyajl and busted, and no lua-cjson", function()
+  it("declares the runtimes, libcurl, libyajl, libhttp-parser, zlib and busted, and no lua-cjson", function()
     local deps = {}
     for _, d in ipairs(rockspec.dependencies) do deps[d] = true end
     assert.is_true(deps["lua >= 5.1, < 5.5"])
     assert.is_nil(deps["lua-cjson"])   -- the module reads every body with libyajl
     assert.is_table(rockspec.external_dependencies.CURL)
     assert.is_table(rockspec.external_dependencies.YAJL)
+    assert.is_table(rockspec.external_dependencies.HTTP_PARSER)
+    assert.is_table(rockspec.external_dependencies.ZLIB)
     assert.are.equal("builtin", rockspec.build.type)
-    assert.are.same({ "curl", "yajl" }, rockspec.build.modules.soget.libraries)
+    assert.are.same({ "curl", "yajl", "http_parser", "z" }, rockspec.build.modules.soget.libraries)
     assert.are.equal("busted", rockspec.test.type)
   end)
 
