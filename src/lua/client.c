@@ -12,6 +12,7 @@
 #include "core/auth.h"
 #include "core/buf.h"
 #include "core/call.h"
+#include "core/http1.h"
 #include "core/request.h"
 #include "io/transport.h"
 
@@ -937,6 +938,84 @@ static int call_failed(lua_State *L) {
   return step_result(L, lc, step, &e, "failed");
 }
 
+/* call:request_bytes([user_agent]): call:request(), for drivers that move
+ * the bytes themselves (soget.ngx): the request as HTTP/1.1 bytes built by
+ * the core (core/http1.h) with the client's User-Agent (else user_agent)
+ * and gzip option, and where they go.
+ *   -> {kind, method, url, timeout, connect_timeout, bytes, scheme, host,
+ *       port, tls, server_name, max_response_size}
+ *    | nil, err | nil, nil, seconds_to_wait (as request()) */
+typedef struct rbytes {
+  soget_buf *b;
+} rbytes;
+
+static int push_bytes(lua_State *L) {
+  rbytes *r = lua_touserdata(L, 1);
+  lua_pushlstring(L, r->b->data, r->b->len);
+  return 1;
+}
+
+static int call_request_bytes(lua_State *L) {
+  lcall *lc;
+  const char *ua;
+  soget_buf b;
+  soget_http1_target t;
+  soget_err e;
+  rbytes r;
+  int n, status;
+  lua_settop(L, 2);
+  ua = luaL_optstring(L, 2, NULL);
+  n = call_request(L);   /* the table at the top, or nil, err | nil, nil, wait */
+  if (n != 1) return n;
+  lc = lua_touserdata(L, 1);
+  lua_pushnil(L);
+  lua_setfield(L, -2, "headers");   /* they are in the bytes */
+  lua_pushnil(L);
+  lua_setfield(L, -2, "body");
+  soget_buf_init(&b, 0);
+  soget_err_clear(&e);
+  lcall_enter(L, lc);
+  if (soget_http1_request(&b, &lc->k.rq, lc->c->user_agent ? lc->c->user_agent : ua,
+                          lc->c->gzip, &t, &e) != 0) {
+    int step;
+    soget_buf_free(&b);   /* wiped by soget_http1_request */
+    lcall_release(lc);
+    if (e.nomem) return call_nomem(L, lc);
+    lua_pop(L, 1);
+    lcall_enter(L, lc);
+    step = soget_call_failed(&lc->c->eng, &lc->k, &e);   /* the URL cannot be sent to */
+    lcall_release(lc);
+    return step_result(L, lc, step, &e, "request_bytes");
+  }
+  /* The bytes hold the credentials: wiped and freed even when pushing
+   * them raises (out of memory). */
+  r.b = &b;
+  lua_pushcfunction(L, push_bytes);
+  lua_pushlightuserdata(L, &r);
+  status = lua_pcall(L, 1, 1, 0);
+  soget_wipe(b.data, b.cap);
+  soget_buf_free(&b);
+  if (status != 0) {
+    lcall_release(lc);
+    return lua_error(L);
+  }
+  lua_setfield(L, -2, "bytes");
+  lua_pushinteger(L, (lua_Integer)lc->c->max_response);
+  lcall_release(lc);
+  lua_setfield(L, -2, "max_response_size");
+  lua_pushstring(L, t.scheme);
+  lua_setfield(L, -2, "scheme");
+  lua_pushstring(L, t.host);
+  lua_setfield(L, -2, "host");
+  lua_pushstring(L, t.name);
+  lua_setfield(L, -2, "server_name");
+  lua_pushinteger(L, (lua_Integer)t.port);
+  lua_setfield(L, -2, "port");
+  lua_pushboolean(L, t.tls);
+  lua_setfield(L, -2, "tls");
+  return 1;
+}
+
 static int call_close(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
   if (lc->open) {
@@ -957,6 +1036,7 @@ static int call_tostring(lua_State *L) {
 }
 
 static const luaL_Reg call_methods[] = {{"request", call_request},
+                                        {"request_bytes", call_request_bytes},
                                         {"response", call_response},
                                         {"failed", call_failed},
                                         {"close", call_close},
