@@ -504,6 +504,17 @@ static void test_limits(void) {
   CHECK_MEM(h.body.data, h.body.len, "x", 1);
   soget_http1_free(&h);
 
+  CASE("framing without a body is bounded too");
+  soget_http1_init(&h, 10);
+  CHECK_INT(soget_http1_feed(&h, BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\n")), MORE);
+  for (i = 0, n = MORE; i < 2000000 && n == MORE; i++)
+    n = (size_t)soget_http1_feed(&h, BYTES("0;ext=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+  CHECK_INT(n, BAD);
+  CHECK_STR(h.err.kind, "http");
+  CHECK(i < 2000000);
+  CHECK(h.received <= (1u << 20) + 100000);
+  soget_http1_free(&h);
+
   CASE("a bad response stays bad");
   soget_http1_init(&h, 1000);
   CHECK_INT(soget_http1_feed(&h, BYTES("nope\r\n")), BAD);

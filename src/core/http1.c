@@ -378,11 +378,27 @@ static void parse_error(soget_http1 *h) {
                 http_errno_description(no));
 }
 
+/* All the bytes of one response: its body as sent, chunk framing (at
+ * worst a few bytes per body byte, and extensions), headers, interim
+ * answers. Beyond, framing that carries nothing: a size limit too. */
+static size_t wire_cap(size_t max) {
+  size_t raw = raw_cap(max);
+  return raw > ((size_t)-1 - (1u << 20)) / 8 ? (size_t)-1 : raw * 8 + (1u << 20);
+}
+
 int soget_http1_feed(soget_http1 *h, const char *data, size_t len) {
   size_t used;
   if (len == 0) return h->state;
   if (h->state != SOGET_HTTP1_MORE) {
     h->keep_alive = 0;   /* bytes that answer nothing */
+    return h->state;
+  }
+  if (len > wire_cap(h->max_body) - h->received) {
+    h->state = SOGET_HTTP1_BAD;
+    soget_err_set(&h->err, "http", (long)h->p.status_code, 0,
+                  "response is larger than max_response_size (%lu bytes) allows, framing "
+                  "included", (unsigned long)h->max_body);
+    inflate_end(h);
     return h->state;
   }
   h->received += len;

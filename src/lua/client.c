@@ -943,7 +943,7 @@ static int call_failed(lua_State *L) {
  * the core (core/http1.h) with the client's User-Agent (else user_agent)
  * and gzip option, and where they go.
  *   -> {kind, method, url, timeout, connect_timeout, bytes, scheme, host,
- *       port, tls, server_name, max_response_size}
+ *       port, tls, server_name, max_response_size, verify_tls}
  *    | nil, err | nil, nil, seconds_to_wait (as request()) */
 typedef struct rbytes {
   soget_buf *b;
@@ -1001,8 +1001,10 @@ static int call_request_bytes(lua_State *L) {
   }
   lua_setfield(L, -2, "bytes");
   lua_pushinteger(L, (lua_Integer)lc->c->max_response);
-  lcall_release(lc);
   lua_setfield(L, -2, "max_response_size");
+  lua_pushboolean(L, lc->c->verify_tls);
+  lcall_release(lc);
+  lua_setfield(L, -2, "verify_tls");
   lua_pushstring(L, t.scheme);
   lua_setfield(L, -2, "scheme");
   lua_pushstring(L, t.host);
