@@ -21,6 +21,8 @@ LUA_LIBDIR ?= /usr/lib
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
+# OpenResty's LuaJIT reads the 5.1 tree: soget/ngx.lua goes there too.
+NGX_LUADIR ?= $(PREFIX)/share/lua/5.1
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
@@ -130,8 +132,10 @@ sandbox:
 sandbox-stop:
 	@sandbox/run stop
 
-# Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...); the
-# command learns where the Lua files and the module went.
+# Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...), and
+# soget/ngx.lua also to $(NGX_LUADIR), where OpenResty's LuaJIT finds it
+# whatever runtime the module was built for; the command learns where the
+# Lua files and the module went.
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
 install: $(MODULE)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
@@ -141,6 +145,8 @@ install: $(MODULE)
 	  echo "install -m 0644 $$f $$to"; \
 	  install -d "$${to%/*}"; install -m 0644 "$$f" "$$to"; \
 	done
+	install -d $(DESTDIR)$(NGX_LUADIR)/soget
+	install -m 0644 lua/soget/ngx.lua $(DESTDIR)$(NGX_LUADIR)/soget/ngx.lua
 	sed -e '1s|^#!.*|#!/usr/bin/env $(LUA)|' \
 	  -e 's|^local LUADIR, LIBDIR .*|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' \
 	  bin/soget > $(DESTDIR)$(BINDIR)/soget

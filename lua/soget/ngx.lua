@@ -245,10 +245,10 @@ function M.stats()
   return t
 end
 
-local function now()
-  ngx.update_time()
-  return ngx.now()
-end
+-- nginx's cached time, updated at every turn of its event loop: each
+-- step below runs in a new turn (a cosocket resumes the call), so it is
+-- current there. The deadline itself is taken from a fresh reading.
+local now = ngx.now
 
 local ceil = math.ceil
 -- Sets the socket's three timeouts (seconds; at least a millisecond).
@@ -283,15 +283,19 @@ local function exchange(sock, req, deadline, max)
   end
   local parser = soget.http_parser(max)
   local state = "more"
+  local turns = 0
   -- Each turn brings at least one byte, and the parser bounds the bytes
   -- of a response; the deadline bounds the time.
   while state == "more" do
-    left = deadline - now()
-    if left <= 0 then
-      parser:close()
-      return timed_out("while waiting for the response")
+    turns = turns + 1
+    if turns > 1 then   -- (the first receive has the send's timeouts)
+      left = deadline - now()
+      if left <= 0 then
+        parser:close()
+        return timed_out("while waiting for the response")
+      end
+      timeouts(sock, left, left)
     end
-    timeouts(sock, left, left)
     local data, rerr = sock:receiveany(RECEIVE_SIZE)
     if data then
       state = parser:feed(data)
@@ -388,7 +392,8 @@ end
 
 -- -> status, body, retry_after, location | nil, message, kind, retryable
 local function send(req, o, st)
-  local deadline = now() + req.timeout
+  ngx.update_time()
+  local deadline = ngx.now() + req.timeout
   local max = o.max_response_size or req.max_response_size
   local pool = pool_of(req, o, st)
   -- A kept-alive connection the server closed meanwhile fails before any

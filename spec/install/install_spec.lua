@@ -181,6 +181,8 @@ describe("installing", function()
     assert.is_true(sh.exists(dir .. "/soget.so"))
     assert.are.same({ "luaopen_soget" }, exported_functions(dir .. "/soget.so"))
     assert.is_true(sh.exists(tmp .. "/share/lua/" .. sh.abi .. "/soget/ngx.lua"))
+    -- and where OpenResty's LuaJIT looks, whatever the runtime
+    assert.is_true(sh.exists(tmp .. "/share/lua/5.1/soget/ngx.lua"))
     for _, f in ipairs(lua_files()) do
       f = tmp .. "/share/lua/" .. sh.abi .. "/" .. f
       assert.is_true(sh.exists(f), f .. " missing")

@@ -85,8 +85,8 @@ local function conf(o)
   t = swap(t, "worker_processes 2;", user .. "worker_processes " .. o.workers .. ";")
   t = swap(t, "env SOGET_TOKEN_URL;", "env SOGET_TOKEN_URL;\nenv SOGET_CA_FILE;")
   t = swap(t, 'lua_package_path "/usr/local/share/lua/5.1/?.lua;/etc/nginx/lua/?.lua;;";',
-    ('lua_package_path "%s/lua/?.lua;%s/examples/openresty/?.lua;%s/spec/openresty/?.lua;;";')
-      :format(M.root, M.root, M.root))
+    ('lua_package_path "%s/lua/?.lua;%s/examples/openresty/?.lua;%s/spec/openresty/?.lua;%s;";')
+      :format(M.root, M.root, M.root, o.lua_path and (o.lua_path .. ";") or ""))
   t = swap(t, 'lua_package_cpath "/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";',
     ('lua_package_cpath "%s/?.so;%s/?.so;;";'):format(MODULE_DIR, CJSON_DIR))
   t = swap(t, "lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
@@ -95,7 +95,11 @@ local function conf(o)
     "lua_shared_dict soget_tokens 1m;\n    lua_shared_dict soget_spec 1m;")
   t = swap(t, 'init_worker_by_lua_block { require("lookup").init_worker() }',
     'init_worker_by_lua_block { require("lookup").init_worker(); require("probe").init_worker() }')
+  if o.http_extra then
+    t = swap(t, "    server {\n", o.http_extra .. "\n    server {\n")
+  end
   t = swap(t, "listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. o.port .. " reuseport;\n\n"
+    .. (o.server_extra or "")
     .. '        location = /t/lookup { content_by_lua_block { require("probe").lookup() } }\n'
     .. '        location = /t/options { content_by_lua_block { require("probe").options() } }\n'
     .. '        location = /t/search { content_by_lua_block { require("probe").search() } }\n'
@@ -137,8 +141,10 @@ M.by_name = by_name
 
 -- Starts nginx. o: workers (1), base_url, token_url, ca_file (default: the
 -- sandbox's from the environment), keep_ip (leave 127.0.0.1 in the URLs
--- instead of localhost). Returns a server: url, blocking_url, pid, dir,
--- stop(), log().
+-- instead of localhost), http_extra and server_extra (nginx.conf text
+-- added to the http block and to the server) and lua_path (more of
+-- lua_package_path), for bench/openresty.lua.
+-- Returns a server: url, blocking_url, pid, dir, stop(), log().
 function M.start(o)
   o = o or {}
   M.ensure_module()
