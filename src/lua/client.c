@@ -816,7 +816,7 @@ static int meth_begin(lua_State *L) {
 
 /* call:request() -> {kind, method, url, headers, body, timeout,
  * connect_timeout} | nil, err */
-static int call_request(lua_State *L) {
+static int call_request_as(lua_State *L, const char *method) {
   lcall *lc = checkcall(L);
   soget_err e;
   const char *const *h;
@@ -828,7 +828,7 @@ static int call_request(lua_State *L) {
   step = soget_call_next(&lc->c->eng, &lc->k, &e);
   if (step != SOGET_STEP_SEND) {
     lcall_release(lc);
-    if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, "request");
+    if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, method);
     if (step == SOGET_STEP_NOMEM) return call_nomem(L, lc);
     if (step == SOGET_STEP_WAIT) {   /* another call is fetching the token */
       lua_pushnil(L);
@@ -864,6 +864,10 @@ static int call_request(lua_State *L) {
   lua_setfield(L, -2, "connect_timeout");
   lcall_release(lc);
   return 1;
+}
+
+static int call_request(lua_State *L) {
+  return call_request_as(L, "request");
 }
 
 static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
@@ -965,7 +969,7 @@ static int call_request_bytes(lua_State *L) {
   int n, status;
   lua_settop(L, 2);
   ua = luaL_optstring(L, 2, NULL);
-  n = call_request(L);   /* the table at the top, or nil, err | nil, nil, wait */
+  n = call_request_as(L, "request_bytes");   /* the table, or nil, err | nil, nil, wait */
   if (n != 1) return n;
   lc = lua_touserdata(L, 1);
   lua_pushnil(L);
