@@ -21,6 +21,8 @@ LUA_LIBDIR ?= /usr/lib
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
+# OpenResty's LuaJIT reads the 5.1 tree: soget/ngx.lua goes there too.
+NGX_LUADIR ?= $(PREFIX)/share/lua/5.1
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
@@ -32,6 +34,8 @@ YAJL_LIBS ?= $(shell pkg-config --libs yajl 2>/dev/null || echo -lyajl)
 # libsimdjson is C++: src/core/json.cpp is the one C++ file, behind a C
 # interface, and the module links the C++ runtime.
 SIMDJSON_LIBS ?= $(shell pkg-config --libs simdjson 2>/dev/null || echo -lsimdjson) -lstdc++
+# The HTTP/1.1 layer of src/core/ (http1.c): libhttp-parser and zlib.
+HTTP_LIBS ?= -lhttp_parser $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wundef -Wdeclaration-after-statement
@@ -55,7 +59,8 @@ HDRS = $(wildcard src/*/*.h)
 
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev libsimdjson-dev lua-cjson lua-busted \
+  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev \
+  zlib1g-dev lua-cjson lua-busted \
   nginx-light libnginx-mod-http-lua \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
@@ -77,7 +82,7 @@ $(BUILD_DIR)/%.o: %.cpp $(HDRS)
 	$(CXX) $(SOGET_CXXFLAGS) -c $< -o $@
 
 $(MODULE): $(OBJS)
-	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) -lm $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm $(LDFLAGS)
 
 # The same objects as an archive for hosts that link soget in (luaopen_soget).
 static: $(STATIC)
@@ -139,8 +144,10 @@ sandbox:
 sandbox-stop:
 	@sandbox/run stop
 
-# Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...); the
-# command learns where the Lua files and the module went.
+# Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...), and
+# soget/ngx.lua also to $(NGX_LUADIR), where OpenResty's LuaJIT finds it
+# whatever runtime the module was built for; the command learns where the
+# Lua files and the module went.
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
 install: $(MODULE)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
@@ -150,6 +157,8 @@ install: $(MODULE)
 	  echo "install -m 0644 $$f $$to"; \
 	  install -d "$${to%/*}"; install -m 0644 "$$f" "$$to"; \
 	done
+	install -d $(DESTDIR)$(NGX_LUADIR)/soget
+	install -m 0644 lua/soget/ngx.lua $(DESTDIR)$(NGX_LUADIR)/soget/ngx.lua
 	sed -e '1s|^#!.*|#!/usr/bin/env $(LUA)|' \
 	  -e 's|^local LUADIR, LIBDIR .*|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' \
 	  bin/soget > $(DESTDIR)$(BINDIR)/soget
@@ -162,7 +171,8 @@ clean:
 # ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
 # Starts its own sandboxes and stops them by PID; takes a few minutes.
 BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  libcurl4-openssl-dev libyajl-dev libsimdjson-dev lua-cjson nginx-light libnginx-mod-http-lua \
+  libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev zlib1g-dev lua-cjson \
+  nginx-light libnginx-mod-http-lua \
   lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
   lua-socket lua-curl wrk valgrind
 .PHONY: bench
@@ -180,7 +190,7 @@ DEB_PACKAGES += clang libclang-rt-14-dev
 FUZZ_CC ?= clang
 FUZZ_CXX ?= clang++
 FUZZ_DIR ?= build/fuzz
-FUZZ_TARGETS = decode call url
+FUZZ_TARGETS = decode call url http
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -203,7 +213,7 @@ fuzz-build:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -I$(FUZZ_LUA_INCDIR) \
 	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' spec/fuzz/harness.c \
-	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) -lm \
+	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm \
 	    -o $(FUZZ_DIR)/fuzz-$$t; \
 	done
 
@@ -283,7 +293,7 @@ $(CORE_DIR)/src/io/scripted.o: src/io/scripted.c src/io/scripted.h src/io/io.h $
 
 $(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) -lm -o $@
+	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm -o $@
 
 core-run: $(CORE_TESTS)
 	@echo "== test-core: $(CORE_DIR)"; failed=""; for t in $(CORE_TESTS); do \

@@ -117,13 +117,25 @@ do
     f(conc, "%.2f s"), f(seq, "%.2f s"), f(speed, "%.1fx faster"), ">= 10x", speed and speed >= 10)
 end
 
--- OpenResty: the worker is never blocked.
+-- OpenResty: the worker is never blocked, and the cosocket path is not slower.
 do
   local nb, b = num("or.openresty.nonblocking_s"), num("or.openresty.blocking_s")
   local n, ok = num("or.openresty.requests"), num("or.openresty.nonblocking_ok")
   row(("OpenResty: %s concurrent lookups, 200 ms latency, one worker: soget.ngx vs blocking libcurl"):format(n or "?"),
     f(nb, "%.2f s"), f(b, "%.2f s"), f(b and nb and b / nb, "%.1fx"), "all ok, far below n x 200 ms",
     nb and ok == n and nb < (n or 0) * 0.2 / 5)
+  local c, s2, p = num("or.openresty.rps_cosocket"), num("or.openresty.rps_subrequest"),
+    num("or.openresty.rps_plain")
+  local conc = R["or.openresty.rps_concurrency"] or "?"
+  row(("OpenResty: lookups/s on one worker over keep-alive (wrk -c%s): cosockets vs the subrequest driver"):format(conc),
+    f(c, "%.0f/s"), f(s2, "%.0f/s"), f(c and s2 and c / s2, "%.2f"), ">= 1.0", c and s2 and c >= s2)
+  row("the same: cosockets vs ngx.location.capture + proxy_pass + cjson.decode by hand",
+    f(c, "%.0f/s"), f(p, "%.0f/s"), f(c and p and c / p, "%.2f"), ">= 1.0", c and p and c >= p)
+  local cc, cs, cp = num("or.openresty.cpu_us_cosocket"), num("or.openresty.cpu_us_subrequest"),
+    num("or.openresty.cpu_us_plain")
+  row("the same: worker CPU per lookup (cosockets; subrequests, by hand)", f(cc, "%.0f us"),
+    (cs and cp) and ("%.0f / %.0f us"):format(cs, cp) or "-", f(cc and cs and cc / cs, "%.2f"),
+    "(information)", nil)
 end
 
 -- Spend.

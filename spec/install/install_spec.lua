@@ -83,7 +83,7 @@ describe("the rockspec", function()
     assert.are.equal(version, h:match('#define SOGET_VERSION "([^"]+)"'))
   end)
 
-  it("declares the runtimes, libcurl, libyajl, simdjson and busted, and no lua-cjson", function()
+  it("declares the runtimes, libcurl, libyajl, simdjson, libhttp-parser, zlib and busted, and no lua-cjson", function()
     local deps = {}
     for _, d in ipairs(rockspec.dependencies) do deps[d] = true end
     assert.is_true(deps["lua >= 5.1, < 5.5"])
@@ -91,8 +91,11 @@ describe("the rockspec", function()
     assert.is_table(rockspec.external_dependencies.CURL)
     assert.is_table(rockspec.external_dependencies.YAJL)
     assert.is_table(rockspec.external_dependencies.SIMDJSON)
+    assert.is_table(rockspec.external_dependencies.HTTP_PARSER)
+    assert.is_table(rockspec.external_dependencies.ZLIB)
     assert.are.equal("builtin", rockspec.build.type)
-    assert.are.same({ "curl", "yajl", "simdjson", "stdc++" }, rockspec.build.modules.soget.libraries)
+    assert.are.same({ "curl", "yajl", "simdjson", "stdc++", "http_parser", "z" },
+      rockspec.build.modules.soget.libraries)
     assert.are.equal("busted", rockspec.test.type)
   end)
 
@@ -186,6 +189,8 @@ describe("installing", function()
     assert.is_true(sh.exists(dir .. "/soget.so"))
     assert.are.same({ "luaopen_soget" }, exported_functions(dir .. "/soget.so"))
     assert.is_true(sh.exists(tmp .. "/share/lua/" .. sh.abi .. "/soget/ngx.lua"))
+    -- and where OpenResty's LuaJIT looks, whatever the runtime
+    assert.is_true(sh.exists(tmp .. "/share/lua/5.1/soget/ngx.lua"))
     for _, f in ipairs(lua_files()) do
       f = tmp .. "/share/lua/" .. sh.abi .. "/" .. f
       assert.is_true(sh.exists(f), f .. " missing")

@@ -138,6 +138,10 @@ struct soget_engine *soget_client_engine(soget_client *c);
 struct soget_query;
 void soget_read_query(lua_State *L, int qi, struct soget_query *q, long offset);
 
+/* ---- http.c: soget.http_parser, the core's HTTP/1.1 response parser ---- */
+void soget_http_open(lua_State *L);        /* the soget.HttpParser class */
+int soget_http_parser_new(lua_State *L);   /* soget.http_parser([max]) */
+
 /* ---- bulk.c: client:handling_units_many(queries[, options]) ------------- */
 #define SOGET_BULK_MAX 64   /* the largest concurrency */
 int soget_client_handling_units_many(lua_State *L);
