@@ -372,7 +372,11 @@ local function connect(req, deadline, pool, o)
     if not okh or not session then
       sock:close()
       sessions[pool] = nil
-      herr = okh and tostring(herr) or "the handshake failed"
+      -- (lua-resty-core's assert hides the reason; it fires when the
+      -- handshake completed at once and its result was refused: the
+      -- certificate check)
+      herr = okh and tostring(herr) or ("the server's certificate was refused (not trusted, "
+        .. "or not for host " .. tostring(req.server_name) .. ")")
       if herr == "timeout" then return timed_out("during the TLS handshake") end
       return nil, ("TLS handshake with %s failed: %s"):format(req.server_name, herr), "tls",
         false
