@@ -11,10 +11,16 @@
  *  - a body is a page when it is an object with at least one of the page's
  *    fields (total, returned, first, items), whatever their values.
  *
- * A page is parsed once, by libyajl: the builder below turns its parse
- * events into the final tables and is also the checker, so the first
- * problem in the body's order is the one reported. Where libyajl is laxer
- * than JSON, or JSON leaves a choice, the builder decides:
+ * A page is parsed by simdjson (core/json.h) when it can be: the builder
+ * below reads its values in place and turns them into the final tables,
+ * sized from the start. A body simdjson refuses, or that holds what it may
+ * not be asked about (a \u escape of a surrogate, -0), is parsed again by
+ * libyajl, whose parse events feed the same builder: so a page is the same
+ * page whichever parser read it (spec/unit/decode_parsers_spec.lua and the
+ * fuzz driver compare them), and every error is worded from the yajl
+ * path. The builder is also the checker, so the first problem in the
+ * body's order is the one reported. Where libyajl is laxer than JSON, or
+ * JSON leaves a choice, the builder decides:
  *  - white space between tokens is space, tab, LF and CR: yajl also skips a
  *    vertical tab and a form feed, so the parse stops at the first of them
  *    and the body fails ("... not valid JSON: a vertical tab at character
