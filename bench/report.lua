@@ -161,19 +161,19 @@ end
 do
   local peak, page = num("paging.peak_over_base_kb"), num("paging.page_kb")
   local pages = num("paging.peak_pages")
-  row(("paging memory, %s units walked (%s, %s pages): peak Lua memory over the start"):format(
+  local retained = num("paging.retained_pages")
+  row(("paging memory, %s units walked (%s, %s pages): Lua memory soget keeps (largest live figure after a full collection)"):format(
       R["paging.units"] or "?", R["paging.query"] or "?", R["paging.pages"] or "?"),
+    num("paging.retained_kb") and string.format("%.0f KB", num("paging.retained_kb")),
+    page and string.format("1 page = %.0f KB", page),
+    retained and string.format("%.1f pages", retained), "about 2 pages", retained and retained <= 2.5)
+  row("same walk: peak Lua memory over the start (the collector's default pause, 200 %)",
     peak and string.format("%.0f KB", peak), page and string.format("1 page = %.0f KB", page),
-    pages and string.format("%.1f pages", pages), "about 2 pages", pages and pages <= 2.5)
+    pages and string.format("%.1f pages", pages), "(information)", nil)
   local early, base = num("paging.peak_first_1000_kb"), num("paging.base_kb") or 0
   row("same walk: peak over the first 1,000 units",
     early and string.format("%.0f KB", early - base), "-",
     early and page and string.format("%.1f pages", (early - base) / page), "(information)", nil)
-  local retained = num("paging.retained_pages")
-  row("same walk: Lua memory soget keeps (largest live figure after a full collection)",
-    num("paging.retained_kb") and string.format("%.0f KB", num("paging.retained_kb")),
-    page and string.format("1 page = %.0f KB", page),
-    retained and string.format("%.1f pages", retained), "about 2 pages", retained and retained <= 2.5)
   local p100 = num("paging.peak_pause100_pages")
   row("a tenth of the walk with the collector's pause at 100 (default 200): peak over the start",
     "-", "-", p100 and string.format("%.1f pages", p100), "(information)", nil)
