@@ -68,7 +68,7 @@ DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo sandbox sandbox-stop clean install \
-  build-all test-runtimes static embed sandbox-deps
+  build-all test-runtimes static embed sandbox-deps rock
 
 all: build
 build: $(MODULE)
@@ -93,6 +93,15 @@ $(STATIC): $(OBJS)
 # examples/embed: a C host with soget preloaded (build/lua$(LUA_VERSION)/soget-embed).
 embed: static
 	$(MAKE) -C examples/embed LUA_VERSION=$(LUA_VERSION)
+
+# The rockspec's build (luarocks make, luarocks build): LuaRocks passes its
+# compiler, flags and library folders; the module is built from scratch in
+# $(ROCK_DIR) (LuaRocks may build for another runtime each time), never
+# beside the sources, and LuaRocks installs it from there.
+ROCK_DIR = build/luarocks
+rock:
+	rm -rf $(ROCK_DIR)
+	@$(MAKE) --no-print-directory build BUILD_DIR=$(ROCK_DIR)
 
 # One build per runtime, each in its own build/lua<runtime>.
 build-all:
@@ -147,7 +156,7 @@ sandbox-stop:
 # Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...), and
 # soget/ngx.lua also to $(NGX_LUADIR), where OpenResty's LuaJIT finds it
 # whatever runtime the module was built for; the command learns where the
-# Lua files and the module went.
+# Lua files and the module went (as absolute paths: a relative PREFIX too).
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
 install: $(MODULE)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
@@ -160,7 +169,7 @@ install: $(MODULE)
 	install -d $(DESTDIR)$(NGX_LUADIR)/soget
 	install -m 0644 lua/soget/ngx.lua $(DESTDIR)$(NGX_LUADIR)/soget/ngx.lua
 	sed -e '1s|^#!.*|#!/usr/bin/env $(LUA)|' \
-	  -e 's|^local LUADIR, LIBDIR .*|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' \
+	  -e 's|^local LUADIR, LIBDIR .*|local LUADIR, LIBDIR = "$(abspath $(LUADIR))", "$(abspath $(LIBDIR))"|' \
 	  bin/soget > $(DESTDIR)$(BINDIR)/soget
 	grep -q '^local LUADIR, LIBDIR = "' $(DESTDIR)$(BINDIR)/soget
 	chmod 0755 $(DESTDIR)$(BINDIR)/soget
