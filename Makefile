@@ -68,7 +68,7 @@ DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo sandbox sandbox-stop clean install \
-  build-all test-runtimes static embed sandbox-deps rock
+  build-all test-runtimes static embed sandbox-deps rock env dist
 
 all: build
 build: $(MODULE)
@@ -176,6 +176,37 @@ install: $(MODULE)
 
 clean:
 	rm -rf build
+
+# eval "$(make env)": builds, then prints the shell commands that point Lua
+# at this tree (its build for LUA_VERSION and lua/) and PATH at bin/, for
+# the examples, scripts and the soget command. Lua 5.2 to 5.4 read their
+# own LUA_PATH_5_x and LUA_CPATH_5_x, so runtimes do not mix; 5.1 and
+# LuaJIT read LUA_PATH and LUA_CPATH. The build's output goes to stderr.
+ENV_SUFFIX = $(if $(filter 5.2 5.3 5.4,$(LUA_VERSION)),_$(subst .,_,$(LUA_VERSION)))
+env:
+	@$(MAKE) --no-print-directory build >&2
+	@echo 'export LUA_PATH$(ENV_SUFFIX)="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$${LUA_PATH$(ENV_SUFFIX):-;}"'
+	@echo 'export LUA_CPATH$(ENV_SUFFIX)="$(abspath $(BUILD_DIR))/?.so;$${LUA_CPATH$(ENV_SUFFIX):-;}"'
+	@echo 'export PATH="$(CURDIR)/bin:$$PATH"'
+
+# make dist: build/soget-$(VERSION).tar.gz from git (DIST_REV, HEAD by
+# default: what is committed), every file but the benchmarks and CI, and a
+# copy of the rockspec beside it, whose source it is: `luarocks build
+# soget-$(VERSION)-1.rockspec` in $(DIST_DIR) builds from the tarball.
+VERSION := $(shell sed -n 's/^\#define SOGET_VERSION "\(.*\)"$$/\1/p' src/core/version.h)
+DIST = soget-$(VERSION)
+DIST_DIR ?= build
+DIST_REV ?= HEAD
+DIST_EXCLUDE = bench .ci .gitignore
+ROCKSPEC = $(wildcard soget-*.rockspec)
+dist:
+	@git rev-parse --verify -q $(DIST_REV)^{tree} >/dev/null || \
+	  { echo "make dist: needs a git checkout ($(DIST_REV) is no revision here)"; exit 1; }
+	@mkdir -p $(DIST_DIR)
+	git archive --format=tar.gz --prefix=$(DIST)/ -o $(DIST_DIR)/$(DIST).tar.gz $(DIST_REV) \
+	  -- . $(foreach x,$(DIST_EXCLUDE),':(exclude)$(x)')
+	git show $(DIST_REV):$(ROCKSPEC) > $(DIST_DIR)/$(ROCKSPEC)
+	@echo "make dist: $(DIST_DIR)/$(DIST).tar.gz and $(DIST_DIR)/$(ROCKSPEC)"
 
 # ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
 # Starts its own sandboxes and stops them by PID; takes a few minutes.

@@ -7,15 +7,7 @@ local file, rockspec = sh.rockspec()
 local version = rockspec.version and rockspec.version:match("^(.-)%-%d+$")
 local expected = "soget " .. tostring(version)
 
--- Loads soget in a new process with package.cpath = cpath only (and an
--- empty package.path): the module needs no other Lua module. Prints
--- _VERSION.
-local function load_from(cpath)
-  local code = 'package.path = ""; package.cpath = '
-    .. ("%q"):format(cpath)
-    .. '; local s = require("soget"); io.write(s._VERSION)'
-  return sh.run(sh.quote(sh.lua) .. " -e " .. sh.quote(code), 60)
-end
+local load_from = sh.load_from
 
 -- The functions a shared object exports: the names nm -D --defined-only
 -- lists as T or W (text, weak), sorted.
@@ -72,13 +64,7 @@ local function stray_objects()
   return t
 end
 
--- -I flags for the runtime's headers from pkg-config (empty when unknown).
-local function lua_incdir()
-  local p = io.popen("pkg-config --cflags-only-I " .. sh.pc .. " 2>/dev/null")
-  local out = p and p:read("*a") or ""
-  if p then p:close() end
-  return out:match("%-I(%S+)")
-end
+local lua_incdir = sh.lua_incdir
 
 describe("the rockspec", function()
   it("is named after its package and version", function()
@@ -142,9 +128,16 @@ describe("the rockspec", function()
       rockspec.source)
   end)
 
-  it("runs the suite with luarocks test (spec/run, which runs busted)", function()
+  it("runs the suite with luarocks test (spec/run, which runs busted), offline", function()
     assert.are.same({ type = "command", command = "spec/run" }, rockspec.test)
     assert.truthy(sh.read_all("spec/run"):find('"$LUA" /usr/bin/busted "$@"', 1, true))
+    assert.is_true(sh.have("luarocks"), "luarocks is needed (Debian package luarocks; make deps)")
+    -- one spec file, through a second sandbox of its own
+    local code, out = sh.run("luarocks test --lua-version=" .. sh.abi .. " " .. sh.quote(file)
+      .. " -- spec/unit/iso6346_spec.lua", 120)
+    assert.are.equal(0, code, out)
+    assert.truthy(("\n" .. out):find("\nspec/run: [^\n]*, module from [^\n]*, sandbox pid %d+\n"), out)
+    assert.truthy(out:find("\n(%d+) successes / 0 failures / 0 errors / 0 pending"), out)
   end)
 
   it("passes luarocks lint", function()
