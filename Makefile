@@ -6,6 +6,8 @@
 #   make static / make embed  libsoget.a and the examples/embed host
 
 LUA_VERSION ?= 5.4
+# soget's own version (the module's _VERSION, the rockspec's, soget.pc's).
+VERSION := $(shell sed -n 's/^\#define SOGET_VERSION "\(.*\)"$$/\1/p' src/core/version.h)
 # The runtimes `make build-all` and `make test` cover, in that order.
 RUNTIMES ?= 5.4 5.1 5.2 5.3 jit
 ifeq ($(LUA_VERSION),jit)
@@ -24,6 +26,15 @@ LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
 # OpenResty's LuaJIT reads the 5.1 tree: soget/ngx.lua goes there too.
 NGX_LUADIR ?= $(PREFIX)/share/lua/5.1
 BINDIR ?= $(PREFIX)/bin
+# For C hosts (README: Embedding in a C program): libsoget.a, soget.h, soget.pc.
+CLIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(CLIBDIR)/pkgconfig
+# soget(1) and the command's completion scripts, where each shell looks.
+MANDIR ?= $(PREFIX)/share/man
+BASH_COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETIONDIR ?= $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETIONDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR ?=
 
 CC ?= cc
@@ -55,7 +66,7 @@ STATIC = $(BUILD_DIR)/libsoget.a
 SRCS = lua_soget.c $(wildcard src/*/*.c)
 CXX_SRCS = $(wildcard src/*/*.cpp)
 OBJS = $(patsubst %.c,$(BUILD_DIR)/%.o,$(SRCS)) $(patsubst %.cpp,$(BUILD_DIR)/%.o,$(CXX_SRCS))
-HDRS = $(wildcard src/*/*.h)
+HDRS = $(wildcard src/*/*.h) include/soget.h
 
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
@@ -64,11 +75,12 @@ DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
   nginx-light libnginx-mod-http-lua \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
-  lua-argparse lua-dkjson tmux iproute2 procps
+  lua-argparse lua-dkjson tmux iproute2 procps \
+  groff-base zsh fish
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo sandbox sandbox-stop clean install \
-  build-all test-runtimes static embed sandbox-deps rock env dist
+  build-all test-runtimes static embed sandbox-deps rock env dist docs
 
 all: build
 build: $(MODULE)
@@ -153,12 +165,41 @@ sandbox:
 sandbox-stop:
 	@sandbox/run stop
 
+# soget(1) and the completion scripts (bash, zsh, fish), generated in
+# $(DOC_DIR) from the command's own parser (tools/man.lua, and soget
+# completion SHELL) with the module just built: they say what --help says.
+DOC_DIR = $(BUILD_DIR)/doc
+CLI_FILES = bin/soget $(sort $(shell find lua/soget/cli -name '*.lua'))
+DOCS = $(DOC_DIR)/soget.1 $(DOC_DIR)/soget.bash $(DOC_DIR)/_soget $(DOC_DIR)/soget.fish
+RUN_SOGET = SOGET_MODULE_DIR=$(BUILD_DIR) $(LUA)
+docs: $(DOCS)
+$(DOC_DIR)/soget.1: tools/man.lua $(CLI_FILES) $(MODULE)
+	@mkdir -p $(dir $@)
+	$(RUN_SOGET) tools/man.lua > $@.tmp && mv $@.tmp $@
+$(DOC_DIR)/soget.bash: $(CLI_FILES) $(MODULE)
+	@mkdir -p $(dir $@)
+	$(RUN_SOGET) bin/soget completion bash > $@.tmp && mv $@.tmp $@
+$(DOC_DIR)/_soget: $(CLI_FILES) $(MODULE)
+	@mkdir -p $(dir $@)
+	$(RUN_SOGET) bin/soget completion zsh > $@.tmp && mv $@.tmp $@
+$(DOC_DIR)/soget.fish: $(CLI_FILES) $(MODULE)
+	@mkdir -p $(dir $@)
+	$(RUN_SOGET) bin/soget completion fish > $@.tmp && mv $@.tmp $@
+
+# soget.pc: Requires libcurl (hosts call curl_global_cleanup: soget.h),
+# links the libraries only soget uses, as the module does; lua_pc names the
+# Lua the archive was built for (pkg-config's name).
+PC_LIBS = $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm
+LUA_PC = $(if $(filter jit,$(LUA_VERSION)),luajit,lua$(LUA_VERSION))
+
 # Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...), and
 # soget/ngx.lua also to $(NGX_LUADIR), where OpenResty's LuaJIT finds it
 # whatever runtime the module was built for; the command learns where the
 # Lua files and the module went (as absolute paths: a relative PREFIX too).
+# For C hosts: libsoget.a, soget.h and soget.pc; then soget(1) and the
+# completion scripts.
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
-install: $(MODULE)
+install: $(MODULE) $(STATIC) $(DOCS)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/soget.so
 	@set -e; for f in $(LUA_FILES); do \
@@ -173,6 +214,21 @@ install: $(MODULE)
 	  bin/soget > $(DESTDIR)$(BINDIR)/soget
 	grep -q '^local LUADIR, LIBDIR = "' $(DESTDIR)$(BINDIR)/soget
 	chmod 0755 $(DESTDIR)$(BINDIR)/soget
+	install -d $(DESTDIR)$(CLIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0644 $(STATIC) $(DESTDIR)$(CLIBDIR)/libsoget.a
+	install -m 0644 include/soget.h $(DESTDIR)$(INCLUDEDIR)/soget.h
+	@if pkg-config --exists libcurl; then req=libcurl; libs=""; else req=""; libs=" $(CURL_LIBS)"; fi; \
+	echo "soget.pc -> $(DESTDIR)$(PKGCONFIGDIR)/soget.pc"; \
+	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|g' -e 's|@LIBDIR@|$(abspath $(CLIBDIR))|g' \
+	  -e 's|@INCLUDEDIR@|$(abspath $(INCLUDEDIR))|g' -e 's|@LUA_PC@|$(LUA_PC)|g' \
+	  -e 's|@VERSION@|$(VERSION)|g' -e "s|@REQUIRES@|$$req|" -e "s|@LIBS@|$(strip $(PC_LIBS))$$libs|" \
+	  soget.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/soget.pc
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASH_COMPLETIONDIR) \
+	  $(DESTDIR)$(ZSH_COMPLETIONDIR) $(DESTDIR)$(FISH_COMPLETIONDIR)
+	install -m 0644 $(DOC_DIR)/soget.1 $(DESTDIR)$(MANDIR)/man1/soget.1
+	install -m 0644 $(DOC_DIR)/soget.bash $(DESTDIR)$(BASH_COMPLETIONDIR)/soget
+	install -m 0644 $(DOC_DIR)/_soget $(DESTDIR)$(ZSH_COMPLETIONDIR)/_soget
+	install -m 0644 $(DOC_DIR)/soget.fish $(DESTDIR)$(FISH_COMPLETIONDIR)/soget.fish
 
 clean:
 	rm -rf build
@@ -193,7 +249,6 @@ env:
 # default: what is committed), every file but the benchmarks and CI, and a
 # copy of the rockspec beside it, whose source it is: `luarocks build
 # soget-$(VERSION)-1.rockspec` in $(DIST_DIR) builds from the tarball.
-VERSION := $(shell sed -n 's/^\#define SOGET_VERSION "\(.*\)"$$/\1/p' src/core/version.h)
 DIST = soget-$(VERSION)
 DIST_DIR ?= build
 DIST_REV ?= HEAD

@@ -3,6 +3,7 @@
  * facts. Nothing else lives here. */
 #include <curl/curl.h>
 
+#include "include/soget.h"   /* the public declaration, checked here */
 #include "lua/privfile.h"
 #include "lua/soget.h"
 

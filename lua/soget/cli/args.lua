@@ -190,6 +190,8 @@ function M.parser()
   check:argument("reference"):description("Container number."):args("+")
   check:flag("--json"):description("Print each verdict as a line of JSON.")
 
+  require("soget.cli.completion").add(parser)
+
   -- usage errors exit 2, with the usage of the command concerned
   parser.error = function(p, msg)
     exit.finish(exit.USAGE, { err = p:get_usage() .. "\n\nError: " .. output.printable(msg) .. "\n" })
