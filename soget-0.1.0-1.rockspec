@@ -70,6 +70,7 @@ build = {
       ["soget.cli.commands.search"] = "lua/soget/cli/commands/search.lua",
       ["soget.cli.commands.track"] = "lua/soget/cli/commands/track.lua",
       ["soget.cli.commands.watch"] = "lua/soget/cli/commands/watch.lua",
+      ["soget.cli.completion"] = "lua/soget/cli/completion.lua",
       ["soget.cli.config"] = "lua/soget/cli/config.lua",
       ["soget.cli.exit"] = "lua/soget/cli/exit.lua",
       ["soget.cli.output"] = "lua/soget/cli/output.lua",
