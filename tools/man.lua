@@ -22,10 +22,31 @@ local parser = require("soget.cli.args").parser()
 local out = {}
 local function emit(s) out[#out + 1] = s end
 
--- Text for roff: backslashes and hyphens escaped; a line that would start
--- with a control character ('.' or "'") protected.
+-- A UTF-8 character as roff's \[uXXXX], so that the page is ASCII and
+-- needs no preconv; a byte that starts no character as \[uFFFD].
+local function uchar(c)
+  local b1, n = c:byte(1), #c
+  local cp
+  if n == 2 and b1 >= 0xC2 and b1 <= 0xDF then
+    cp = (b1 - 0xC0) * 64 + (c:byte(2) - 0x80)
+  elseif n == 3 and b1 >= 0xE0 and b1 <= 0xEF then
+    cp = ((b1 - 0xE0) * 64 + (c:byte(2) - 0x80)) * 64 + (c:byte(3) - 0x80)
+  elseif n == 4 and b1 >= 0xF0 and b1 <= 0xF4 then
+    cp = (((b1 - 0xF0) * 64 + (c:byte(2) - 0x80)) * 64 + (c:byte(3) - 0x80)) * 64 + (c:byte(4) - 0x80)
+  end
+  local least = ({ 0x80, 0x800, 0x10000 })[n - 1]   -- no overlong forms
+  if not cp or cp < least or (cp >= 0xD800 and cp <= 0xDFFF) or cp > 0x10FFFF then
+    return ("\\[uFFFD]"):rep(n)
+  end
+  return ("\\[u%04X]"):format(cp)
+end
+
+-- Text for roff: backslashes and hyphens escaped, control characters
+-- dropped, other characters than ASCII as \[uXXXX]; a line that would
+-- start with a control character ('.' or "'") protected.
 local function esc(s)
-  s = s:gsub("\\", "\\e"):gsub("%-", "\\-")
+  s = s:gsub("\\", "\\e"):gsub("%-", "\\-"):gsub("[%z\1-\31\127]", "")
+  s = s:gsub("[\192-\255][\128-\191]*", uchar):gsub("[\128-\191]", uchar)
   return s
 end
 local function text_line(s)

@@ -23,9 +23,27 @@ local function parser()
   return require("soget.cli.args").parser()
 end
 
--- Text as tools/man.lua writes it in roff.
+-- Text as tools/man.lua writes it in roff (ASCII: names and options).
 local function roff(s)
   return (s:gsub("\\", "\\e"):gsub("%-", "\\-"))
+end
+
+-- A code point as UTF-8.
+local function utf8_char(cp)
+  if cp < 0x80 then return string.char(cp) end
+  if cp < 0x800 then return string.char(0xC0 + math.floor(cp / 64), 0x80 + cp % 64) end
+  if cp < 0x10000 then
+    return string.char(0xE0 + math.floor(cp / 4096), 0x80 + math.floor(cp / 64) % 64, 0x80 + cp % 64)
+  end
+  return string.char(0xF0 + math.floor(cp / 262144), 0x80 + math.floor(cp / 4096) % 64,
+    0x80 + math.floor(cp / 64) % 64, 0x80 + cp % 64)
+end
+
+-- A page's text back as plain text: fonts dropped, escapes undone.
+local function unroff(page)
+  page = page:gsub("\\f[BIR]", ""):gsub("\\&", ""):gsub("\\%-", "-")
+    :gsub("\\%[u(%x+)%]", function(h) return utf8_char(tonumber(h, 16)) end)
+  return (page:gsub("\\e", "\\"))
 end
 
 describe("soget completion and soget(1), installed", function()
@@ -151,9 +169,15 @@ complete_line soget track --j
 
   it("says what --help says: every command, argument, option, description and epilog", function()
     local page = sh.read_all(prefix .. "/share/man/man1/soget.1")
+    assert.falsy(page:find("[\128-\255]"), "soget(1) is ASCII")
+    local plain = unroff(page)
     local p = parser()
+    -- s in the page as roff (names, options), or as text (everything else)
     local function has(s, what)
       assert.truthy(page:find(s, 1, true), (what or "") .. " " .. s .. " not in soget(1)")
+    end
+    local function says(s, what)
+      assert.truthy(plain:find(s, 1, true), (what or "") .. " " .. s .. " not in soget(1)")
     end
     local function check_elements(cmd)
       for _, o in ipairs(cmd._options) do
@@ -161,38 +185,42 @@ complete_line soget track --j
       end
       for _, a in ipairs(cmd._arguments) do has(roff(a._name), cmd._name) end
       for _, e in ipairs(cmd._options) do
-        for _, l in ipairs(lines(e:_get_description())) do has(roff((l:gsub("^%s+", ""))), cmd._name) end
+        for _, l in ipairs(lines(e:_get_description())) do says((l:gsub("^%s+", "")), cmd._name) end
       end
       for _, e in ipairs(cmd._arguments) do
-        for _, l in ipairs(lines(e:_get_description())) do has(roff((l:gsub("^%s+", ""))), cmd._name) end
+        for _, l in ipairs(lines(e:_get_description())) do says((l:gsub("^%s+", "")), cmd._name) end
       end
     end
     has(".TH SOGET 1 ")
     check_elements(p)
-    for _, l in ipairs(lines(p._description)) do has(roff(l)) end
+    for _, l in ipairs(lines(p._description)) do says(l) end
     -- a block's first line, short and ending with a colon ("Exit codes:"),
-    -- heads a section of its own
-    local first = true
+    -- with more lines under it, heads a section of its own
+    local blocks, cur = {}, nil
     for l in (p._epilog .. "\n"):gmatch("([^\n]*)\n") do
       l = l:gsub("%s+$", "")
-      if l == "" then
-        first = true
+      if l == "" then cur = nil
       else
-        if first and #l <= 40 and l:find("^%S.*:$") then
+        if not cur then cur = {}; blocks[#blocks + 1] = cur end
+        cur[#cur + 1] = l
+      end
+    end
+    for _, block in ipairs(blocks) do
+      for i, l in ipairs(block) do
+        if i == 1 and #block > 1 and #l <= 40 and l:find("^%S.*:$") then
           has(".SH " .. roff(l:sub(1, -2):upper()))
         else
-          has(roff((l:gsub("^%s+", ""))))
+          says((l:gsub("^%s+", "")))
         end
-        first = false
       end
     end
     assert.is_true(#p._commands >= 8)
     for _, c in ipairs(p._commands) do
       has('.SS "soget ' .. c._name .. '"')
-      for _, l in ipairs(lines(c:get_usage():gsub("^Usage: ", ""))) do has(roff(l), c._name) end
-      for _, l in ipairs(lines(c._description or "")) do has(roff((l:gsub("^%s+", ""))), c._name) end
+      for _, l in ipairs(lines(c:get_usage():gsub("^Usage: ", ""))) do says(l, c._name) end
+      for _, l in ipairs(lines(c._description or "")) do says((l:gsub("^%s+", "")), c._name) end
       for _, l in ipairs(lines(c._epilog or "")) do
-        has(roff((l:gsub("^%s+", ""):gsub("%s+$", ""))), c._name)
+        says((l:gsub("^%s+", ""):gsub("%s+$", "")), c._name)
       end
       check_elements(c)
     end
