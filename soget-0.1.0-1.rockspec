@@ -101,6 +101,11 @@ build = {
     ["soget.cli.units"] = "lua/soget/cli/units.lua",
     ["soget.cli.view"] = "lua/soget/cli/view.lua",
     ["soget.cli.walk"] = "lua/soget/cli/walk.lua",
+    -- lua-language-server's annotations (README, "Editors"): meta files
+    -- for the editor, installed beside the code, never required
+    ["soget.types.soget"] = "lua/soget/types/soget.lua",
+    ["soget.types.soget.models"] = "lua/soget/types/soget/models.lua",
+    ["soget.types.soget.ngx"] = "lua/soget/types/soget/ngx.lua",
   },
   install = {
     bin = { soget = "bin/soget" },
