@@ -286,6 +286,8 @@ local OPERATIONS = {
       limit = "1 to 10 (soget.limits.limit); the server's default is 5.",
       offset = "0 or more.",
     },
+    -- soget's own keys, which the API does not have: { name, type, text }
+    extra = {},
   },
   {
     class = "SearchQuery", doc = search_doc, path = "/handling-units/search",
@@ -300,6 +302,7 @@ local OPERATIONS = {
       limit = "1 to 10 (soget.limits.limit); the server's default is 5.",
       offset = "0 or more.",
     },
+    extra = {},
   },
 }
 
@@ -321,6 +324,10 @@ for _, op in ipairs(OPERATIONS) do
   end
   for name in pairs(op.rules) do
     if not seen[name] then fail("%s: rule for %s, which is no parameter", op.path, name) end
+  end
+  for _, x in ipairs(op.extra) do
+    if seen[x.name] then fail("%s: %s is the API's, not soget's own", op.path, x.name) end
+    emit("---@field %s? %s soget's own key (not sent to the API): %s", x.name, x.type, x.text)
   end
   emit("")
 end
