@@ -525,7 +525,6 @@ function M.read(files)
             if sep == ":" then err(file, n, "%s:%s: a module function written as a method", owner, fname) end
             if module.functions[fname] then err(file, n, "%s.%s is defined twice", owner, fname) end
             module.functions[fname] = fn
-            module.owner = module.owner or owner
           elseif type(locals[owner]) == "string" then
             local class = model.classes[locals[owner]]
             if sep ~= ":" then err(file, n, "%s.%s: a method written as a function", owner, fname) end
