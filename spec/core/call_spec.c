@@ -445,9 +445,26 @@ static void test_credentials(void) {
   CHECK_STR(b.rq.headers[1], "Ocp-Apim-Subscription-Key: " KEY);
   soget_call_free(&g, &b);
 
+  CASE("credentials: a call's own copy outlives a change of the engine's");
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(soget_call_own_headers(&a), 0);
+  CHECK(a.rq.headers[0] != g.cred[SOGET_API_TRACING].data);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0009", 8, 100), 0);
+  CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0002");
+  CHECK_STR(a.rq.headers[1], "Ocp-Apim-Subscription-Key: " KEY);
+  CHECK_STR(a.rq.headers[2], "Accept: application/json");
+  CHECK(a.rq.headers[3] == NULL);
+  CHECK_INT(answer(&g, &a, 200, PAGE, &e), SOGET_STEP_PAGE);
+  CHECK(!holds(a.own.data, a.own.cap, "tok-0002"));   /* wiped once answered */
+  soget_call_free(&g, &a);
+
   CASE("credentials: a token set by the program wipes the lines of the old one");
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);   /* lines for tok-0009 */
+  soget_call_free(&g, &b);
   CHECK_INT(soget_engine_set_token(&g, "tok-0003", 8, 100), 0);
-  CHECK(!holds(g.cred[SOGET_API_TRACING].data, g.cred[SOGET_API_TRACING].cap, "tok-0002"));
+  CHECK(!holds(g.cred[SOGET_API_TRACING].data, g.cred[SOGET_API_TRACING].cap, "tok-0009"));
   CHECK(!holds(g.cred[SOGET_API_IN_MASS].data, g.cred[SOGET_API_IN_MASS].cap, "tok-0002"));
   begin(&g, &a, 0);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);

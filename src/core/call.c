@@ -177,6 +177,7 @@ void soget_call_init(soget_call *k) {
   memset(k, 0, sizeof *k);
   soget_buf_init(&k->url, 0);
   soget_buf_init(&k->body, 0);
+  soget_buf_init(&k->own, 0);
   soget_buf_init(&k->sent, 0);
   k->state = SOGET_CALL_DONE;
 }
@@ -184,8 +185,10 @@ void soget_call_init(soget_call *k) {
 void soget_call_free(soget_engine *g, soget_call *k) {
   if (g && k->id) lease_release(g, k, 0, NULL);
   if (k->body.data) soget_wipe(k->body.data, k->body.cap);
+  if (k->own.data) soget_wipe(k->own.data, k->own.cap);
   if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
   soget_buf_free(&k->url);
+  soget_buf_free(&k->own);
   soget_buf_free(&k->body);
   soget_buf_free(&k->sent);
   k->state = SOGET_CALL_DONE;
@@ -360,6 +363,25 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
 /* Wiping what the sent request held. */
 static void call_sent(soget_call *k) {
   if (k->body.data) soget_wipe(k->body.data, k->body.len);
+  if (k->own.data) soget_wipe(k->own.data, k->own.len);
+}
+
+int soget_call_own_headers(soget_call *k) {
+  size_t at[sizeof k->headers / sizeof k->headers[0]];
+  int i, n;
+  if (k->own.data) soget_wipe(k->own.data, k->own.cap);
+  soget_buf_reset(&k->own);
+  for (n = 0; n < (int)(sizeof k->headers / sizeof k->headers[0]) - 1 && k->rq.headers &&
+              k->rq.headers[n];
+       n++) {
+    at[n] = k->own.len;
+    if (soget_buf_add(&k->own, k->rq.headers[n], strlen(k->rq.headers[n]) + 1) != 0)
+      return -1;
+  }
+  for (i = 0; i < n; i++) k->headers[i] = k->own.data + at[i];
+  k->headers[n] = NULL;
+  k->rq.headers = k->headers;
+  return 0;
 }
 
 /* Schedules retry number k->attempt unless the retries or the time are

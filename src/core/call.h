@@ -102,6 +102,8 @@ typedef struct soget_call {
   unsigned long sent_gen;      /* the generation of the token sent last */
   unsigned long fresh_gen;     /* the token generation this call fetched */
   soget_buf body;              /* token request form (wiped after use) */
+  soget_buf own;               /* header lines copied by soget_call_own_headers
+                                * (wiped after use) */
   const char *headers[4];
   /* After SOGET_STEP_SEND. Its strings (the credential lines are the
    * engine's) stay valid until the next step of any call of the engine:
@@ -134,6 +136,12 @@ int soget_call_begin(soget_engine *g, soget_call *k, const soget_query *q, doubl
  * at once when it has one, or after the token request. */
 void soget_call_begin_token(soget_engine *g, soget_call *k);
 int soget_call_next(soget_engine *g, soget_call *k, soget_err *e);
+/* After SOGET_STEP_SEND: copies k->rq's header lines into the call (wiped
+ * with its request) and points k->rq.headers at the copies. For a driver
+ * that runs code of its own before it has copied the request out (a Lua
+ * allocation can run a finalizer, which can step another call of the
+ * engine and so rebuild the engine's lines). 0, or -1 out of memory. */
+int soget_call_own_headers(soget_call *k);
 /* The request could not be sent or got no answer: e holds the transport's
  * error (kind network/timeout/tls, retryable; or e->nomem). */
 int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e);

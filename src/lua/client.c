@@ -853,6 +853,13 @@ static int call_request(lua_State *L) {
     }
     return soget_fail(L, &e);
   }
+  /* The credential lines are the engine's: a finalizer run by an
+   * allocation below could step another call of the client and rebuild
+   * them. The call's own copy first. */
+  if (soget_call_own_headers(&lc->k) != 0) {
+    lcall_release(lc);
+    return call_nomem(L, lc);
+  }
   lua_createtable(L, 0, 7);
   lua_pushstring(L, lc->k.state == SOGET_CALL_TOKEN_SENT ? "token" : "api");
   lua_setfield(L, -2, "kind");
