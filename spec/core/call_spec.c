@@ -451,6 +451,7 @@ static void test_credentials(void) {
   CHECK_INT(soget_call_own_headers(&a), 0);
   CHECK(a.rq.headers[0] != g.cred[SOGET_API_TRACING].data);
   CHECK_INT(soget_engine_set_token(&g, "tok-0009", 8, 100), 0);
+  CHECK_INT(soget_call_own_headers(&a), 0);   /* again: nothing to do */
   CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0002");
   CHECK_STR(a.rq.headers[1], "Ocp-Apim-Subscription-Key: " KEY);
   CHECK_STR(a.rq.headers[2], "Accept: application/json");

@@ -324,6 +324,7 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
   rq->connect_timeout_ms = (long)(g->connect_timeout * 1000);
   if (rq->connect_timeout_ms > left) rq->connect_timeout_ms = left;
   rq->headers = k->headers;
+  k->owned = 0;
   k->lease_wait = 0;
   now = soget_now();
   /* A token this call fetched is used once, even if it is already due
@@ -369,6 +370,7 @@ static void call_sent(soget_call *k) {
 int soget_call_own_headers(soget_call *k) {
   size_t at[sizeof k->headers / sizeof k->headers[0]];
   int i, n;
+  if (k->owned) return 0;   /* its lines are the copy already */
   if (k->own.data) soget_wipe(k->own.data, k->own.cap);
   soget_buf_reset(&k->own);
   for (n = 0; n < (int)(sizeof k->headers / sizeof k->headers[0]) - 1 && k->rq.headers &&
@@ -381,6 +383,7 @@ int soget_call_own_headers(soget_call *k) {
   for (i = 0; i < n; i++) k->headers[i] = k->own.data + at[i];
   k->headers[n] = NULL;
   k->rq.headers = k->headers;
+  k->owned = 1;
   return 0;
 }
 

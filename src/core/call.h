@@ -104,6 +104,7 @@ typedef struct soget_call {
   soget_buf body;              /* token request form (wiped after use) */
   soget_buf own;               /* header lines copied by soget_call_own_headers
                                 * (wiped after use) */
+  int owned;                   /* k->headers point into own */
   const char *headers[4];
   /* After SOGET_STEP_SEND. Its strings (the credential lines are the
    * engine's) stay valid until the next step of any call of the engine:
