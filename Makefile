@@ -21,13 +21,21 @@ LUA_LIBDIR ?= /usr/lib
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
+# OpenResty's LuaJIT reads the 5.1 tree: soget/ngx.lua goes there too.
+NGX_LUADIR ?= $(PREFIX)/share/lua/5.1
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
 CC ?= cc
+CXX ?= c++
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 YAJL_LIBS ?= $(shell pkg-config --libs yajl 2>/dev/null || echo -lyajl)
+# libsimdjson is C++: src/core/json.cpp is the one C++ file, behind a C
+# interface, and the module links the C++ runtime.
+SIMDJSON_LIBS ?= $(shell pkg-config --libs simdjson 2>/dev/null || echo -lsimdjson) -lstdc++
+# The HTTP/1.1 layer of src/core/ (http1.c): libhttp-parser and zlib.
+HTTP_LIBS ?= -lhttp_parser $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wundef -Wdeclaration-after-statement
@@ -36,18 +44,23 @@ WARN += -Werror
 endif
 CFLAGS ?= $(OPT)
 SOGET_CFLAGS = -std=c11 -fPIC -fvisibility=hidden $(WARN) -Isrc -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CFLAGS)
+CXXWARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wundef $(if $(filter 1,$(DEV)),-Werror)
+CXXFLAGS ?= $(OPT)
+SOGET_CXXFLAGS = -std=c++17 -fPIC -fvisibility=hidden -fno-rtti $(CXXWARN) -Isrc $(CXXFLAGS)
 LIBFLAG ?= -shared
 
 BUILD_DIR ?= build/lua$(LUA_VERSION)
 MODULE = $(BUILD_DIR)/soget.so
 STATIC = $(BUILD_DIR)/libsoget.a
 SRCS = lua_soget.c $(wildcard src/*/*.c)
-OBJS = $(patsubst %.c,$(BUILD_DIR)/%.o,$(SRCS))
+CXX_SRCS = $(wildcard src/*/*.cpp)
+OBJS = $(patsubst %.c,$(BUILD_DIR)/%.o,$(SRCS)) $(patsubst %.cpp,$(BUILD_DIR)/%.o,$(CXX_SRCS))
 HDRS = $(wildcard src/*/*.h)
 
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev lua-cjson lua-busted \
+  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev \
+  zlib1g-dev lua-cjson lua-busted \
   nginx-light libnginx-mod-http-lua \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
@@ -64,8 +77,12 @@ $(BUILD_DIR)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SOGET_CFLAGS) -c $< -o $@
 
+$(BUILD_DIR)/%.o: %.cpp $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(SOGET_CXXFLAGS) -c $< -o $@
+
 $(MODULE): $(OBJS)
-	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) -lm $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm $(LDFLAGS)
 
 # The same objects as an archive for hosts that link soget in (luaopen_soget).
 static: $(STATIC)
@@ -127,8 +144,10 @@ sandbox:
 sandbox-stop:
 	@sandbox/run stop
 
-# Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...); the
-# command learns where the Lua files and the module went.
+# Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...), and
+# soget/ngx.lua also to $(NGX_LUADIR), where OpenResty's LuaJIT finds it
+# whatever runtime the module was built for; the command learns where the
+# Lua files and the module went.
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
 install: $(MODULE)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
@@ -138,6 +157,8 @@ install: $(MODULE)
 	  echo "install -m 0644 $$f $$to"; \
 	  install -d "$${to%/*}"; install -m 0644 "$$f" "$$to"; \
 	done
+	install -d $(DESTDIR)$(NGX_LUADIR)/soget
+	install -m 0644 lua/soget/ngx.lua $(DESTDIR)$(NGX_LUADIR)/soget/ngx.lua
 	sed -e '1s|^#!.*|#!/usr/bin/env $(LUA)|' \
 	  -e 's|^local LUADIR, LIBDIR .*|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' \
 	  bin/soget > $(DESTDIR)$(BINDIR)/soget
@@ -150,7 +171,8 @@ clean:
 # ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
 # Starts its own sandboxes and stops them by PID; takes a few minutes.
 BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  libcurl4-openssl-dev libyajl-dev lua-cjson nginx-light libnginx-mod-http-lua \
+  libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev zlib1g-dev lua-cjson \
+  nginx-light libnginx-mod-http-lua \
   lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
   lua-socket lua-curl wrk valgrind
 .PHONY: bench
@@ -166,8 +188,9 @@ bench:
 # make test-hardening  the three above, in that order (run by make test)
 DEB_PACKAGES += clang libclang-rt-14-dev
 FUZZ_CC ?= clang
+FUZZ_CXX ?= clang++
 FUZZ_DIR ?= build/fuzz
-FUZZ_TARGETS = decode call url
+FUZZ_TARGETS = decode call url http
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -185,11 +208,13 @@ VALGRIND_DIR ?= build/valgrind
 # lua-cjson is not linked in: require finds the system's cjson.so.
 fuzz-build:
 	@$(MAKE) --no-print-directory static LUA_VERSION=5.4 BUILD_DIR=$(FUZZ_DIR) \
-	  CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)"
+	  CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	  CXX=$(FUZZ_CXX) CXXFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)"
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -I$(FUZZ_LUA_INCDIR) \
 	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' spec/fuzz/harness.c \
-	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) -lm -o $(FUZZ_DIR)/fuzz-$$t; \
+	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm \
+	    -o $(FUZZ_DIR)/fuzz-$$t; \
 	done
 
 # New inputs go to $(FUZZ_DIR)/corpus/<target>, findings to
@@ -218,7 +243,8 @@ hardening-deps:
 
 test-asan: hardening-deps
 	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(ASAN_DIR) CC=$(FUZZ_CC) \
-	  CFLAGS="-O1 -g $(FUZZ_SAN)" LDFLAGS="$(FUZZ_SAN) -shared-libsan"
+	  CFLAGS="-O1 -g $(FUZZ_SAN)" CXX=$(FUZZ_CXX) CXXFLAGS="-O1 -g $(FUZZ_SAN)" \
+	  LDFLAGS="$(FUZZ_SAN) -shared-libsan"
 	$(FUZZ_CC) -shared -fPIC -o $(ASAN_DIR)/noinherit.so spec/hygiene/noinherit.c
 	SOGET_ASAN_RT=$(ASAN_RT) SOGET_ASAN_SHIM=$(CURDIR)/$(ASAN_DIR)/noinherit.so \
 	  LUA=$(CURDIR)/spec/hygiene/lua-asan LUA_VERSION=5.4 SOGET_MODULE_DIR=$(ASAN_DIR) spec/run
@@ -245,7 +271,10 @@ CORE_DIR ?= build/core
 CORE_SAN =
 CORE_ASAN = -fsanitize=address,undefined -fno-omit-frame-pointer
 CORE_CFLAGS = -std=c11 -Wall -Wextra -Werror -O1 -g -Isrc $(CURL_CFLAGS) $(CORE_SAN)
-CORE_OBJS = $(patsubst %.c,$(CORE_DIR)/%.o,$(wildcard src/core/*.c) src/io/scripted.c)
+CORE_CXX ?= $(CXX)
+CORE_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -O1 -g -Isrc $(CORE_SAN)
+CORE_OBJS = $(patsubst %.c,$(CORE_DIR)/%.o,$(wildcard src/core/*.c) src/io/scripted.c) \
+  $(patsubst %.cpp,$(CORE_DIR)/%.o,$(wildcard src/core/*.cpp))
 CORE_TESTS = $(patsubst %.c,$(CORE_DIR)/%,$(wildcard spec/core/*.c))
 
 .PHONY: test-core core-run check-layers
@@ -254,13 +283,17 @@ $(CORE_DIR)/src/core/%.o: src/core/%.c $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
 
+$(CORE_DIR)/src/core/%.o: src/core/%.cpp $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CORE_CXX) $(CORE_CXXFLAGS) -c $< -o $@
+
 $(CORE_DIR)/src/io/scripted.o: src/io/scripted.c src/io/scripted.h src/io/io.h $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
 
 $(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) -lm -o $@
+	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm -o $@
 
 core-run: $(CORE_TESTS)
 	@echo "== test-core: $(CORE_DIR)"; failed=""; for t in $(CORE_TESTS); do \
@@ -288,7 +321,7 @@ check-layers:
 	  done; \
 	  names=$$(echo $$names | sed 's/\./\\./g; s/ /|/g'); \
 	  re="^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]((\.\./)*($${dirs#|})|([^\">]*/)?($$names)[\">])"; \
-	  if grep -nE "$$re" src/$$layer/*.c src/$$layer/*.h; then \
+	  if grep -nE "$$re" $$(ls src/$$layer/*.c src/$$layer/*.cpp src/$$layer/*.h 2>/dev/null); then \
 	    echo "check-layers: src/$$layer/ must not include the above (Lua$$above)"; bad=1; \
 	  fi; \
 	done; \

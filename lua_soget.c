@@ -21,12 +21,15 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   soget_client_open(L);
   soget_paging_open(L);
   soget_bulk_open(L);
+  soget_http_open(L);
 #if LUA_VERSION_NUM >= 502
   luaL_checkversion(L);   /* as luaL_newlib does */
 #endif
   lua_newtable(L);
   luaL_setfuncs(L, soget_module_functions, 0);
   soget_module_default_calls(L);     /* handling_units, handling_units_search */
+  lua_pushcfunction(L, soget_http_parser_new);
+  lua_setfield(L, -2, "http_parser");
   soget_facts_open(L);               /* limits, options, array_fields, check_query */
   soget_privfile_push(L);            /* for the soget command only */
   lua_setfield(L, -2, "_privfile");

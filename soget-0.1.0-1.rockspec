@@ -12,7 +12,8 @@ source = {
 description = {
   summary = "Client for SOGET's API Tracing Code REST API",
   detailed = [[
-A Lua module with a C core (libcurl for HTTP, libyajl for JSON) that queries SOGET's "API Tracing Code" REST API: OAuth2 client
+A Lua module with a C core (libcurl for HTTP, simdjson and libyajl for JSON;
+libhttp-parser and zlib for the HTTP/1.1 layer of its OpenResty driver) that queries SOGET's "API Tracing Code" REST API: OAuth2 client
 credentials, handling-unit lookups by container reference or SPI, decoded
 pages and lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
 ]],
@@ -28,13 +29,18 @@ dependencies = {
 external_dependencies = {
   CURL = { library = "curl" },
   YAJL = { header = "yajl/yajl_parse.h" },
+  SIMDJSON = { header = "simdjson.h" },
+  -- the sans-I/O HTTP/1.1 layer soget.ngx drives over cosockets
+  HTTP_PARSER = { header = "http_parser.h" },
+  ZLIB = { header = "zlib.h" },
 }
 
 build = {
   type = "builtin",
   modules = {
     soget = {
-      -- lua_soget.c and every src/*/*.c (spec/install checks the list).
+      -- lua_soget.c, every src/*/*.c and src/core/json.cpp (spec/install
+      -- checks the list).
       sources = {
         "lua_soget.c",
         "src/core/auth.c",
@@ -45,7 +51,9 @@ build = {
         "src/core/cursor.c",
         "src/core/error.c",
         "src/core/http.c",
+        "src/core/http1.c",
         "src/core/iso6346.c",
+        "src/core/json.cpp",
         "src/core/request.c",
         "src/core/text.c",
         "src/io/curl_easy.c",
@@ -58,14 +66,19 @@ build = {
         "src/lua/decode.c",
         "src/lua/errors.c",
         "src/lua/facts.c",
+        "src/lua/http.c",
         "src/lua/module.c",
         "src/lua/options.c",
         "src/lua/paging.c",
         "src/lua/privfile.c",
       },
-      libraries = { "curl", "yajl" },
-      incdirs = { "src", "$(CURL_INCDIR)", "$(YAJL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(YAJL_LIBDIR)" },
+      -- simdjson is C++: json.cpp is compiled by the C compiler's driver
+      -- as C++ (by its name), and the module links the C++ runtime.
+      libraries = { "curl", "yajl", "simdjson", "stdc++", "http_parser", "z" },
+      incdirs = { "src", "$(CURL_INCDIR)", "$(YAJL_INCDIR)", "$(SIMDJSON_INCDIR)",
+        "$(HTTP_PARSER_INCDIR)", "$(ZLIB_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(YAJL_LIBDIR)", "$(SIMDJSON_LIBDIR)", "$(HTTP_PARSER_LIBDIR)",
+        "$(ZLIB_LIBDIR)" },
     },
     ["soget.ngx"] = "lua/soget/ngx.lua",
     -- the soget command: bin/soget runs soget.cli (spec/install checks

@@ -1,19 +1,28 @@
--- Concurrent lookups through nginx with the sandbox adding latency:
--- soget.ngx (subrequests to a keep-alive upstream, the worker free while
--- it waits) beside the blocking libcurl client called from a handler in
--- the same nginx. One worker, so the difference is all in the waiting.
+-- soget.ngx in nginx against the sandbox, one worker:
+--   1. concurrent lookups with the sandbox adding latency: soget.ngx (the
+--      worker free while it waits) beside the blocking libcurl client
+--      called from a handler in the same nginx;
+--   2. lookups per second over kept-alive connections (wrk, concurrency
+--      BENCH_OPENRESTY_CONC): soget.ngx on cosockets, the subrequest driver
+--      it replaced (bench/ngx_subrequest.lua), and ngx.location.capture +
+--      proxy_pass + cjson.decode written by hand (bench/ngx_handlers.lua).
 --   bench/openresty.sh   (starts a sandbox unless one is in the environment)
--- BENCH_OPENRESTY_N (50) requests at once, BENCH_OPENRESTY_DELAY_MS (200).
-package.path = "spec/?.lua;" .. package.path
+-- BENCH_OPENRESTY_N (50) requests at once, BENCH_OPENRESTY_DELAY_MS (200),
+-- BENCH_OPENRESTY_SECONDS (5) per wrk round, BENCH_OPENRESTY_ROUNDS (5).
+package.path = "spec/?.lua;bench/?.lua;" .. package.path
 local N = require "openresty.server"
 
 local n = tonumber(os.getenv("BENCH_OPENRESTY_N") or "") or 50
 local delay = tonumber(os.getenv("BENCH_OPENRESTY_DELAY_MS") or "") or 200
+local secs = tonumber(os.getenv("BENCH_OPENRESTY_SECONDS") or "") or 5
+local rounds = tonumber(os.getenv("BENCH_OPENRESTY_ROUNDS") or "") or 5
+local conc = tonumber(os.getenv("BENCH_OPENRESTY_CONC") or "") or 16
 local base = assert(os.getenv("SOGET_BASE_URL"),
   "SOGET_BASE_URL is not set (run bench/openresty.sh)")
 local origin, path = base:match("^(https?://[^/]+)(/.*)$")
-
-local srv = N.start{ workers = 1, base_url = origin .. "/_fault/delay:ms=" .. delay .. path }
+local hostport = assert(origin:match("^https?://(.+)$"))
+local ca = assert(os.getenv("SOGET_CA_FILE"))
+local function result(k, v) io.write(("RESULT openresty.%s %s\n"):format(k, v)) end
 
 local function batch(url)
   assert(N.get(url .. "/units/CGMU2436601") == 200, "warm-up failed")   -- token, connection
@@ -25,17 +34,18 @@ local function batch(url)
   return seconds, good
 end
 
+-- 1. latency
+local srv = N.start{ workers = 1, base_url = origin .. "/_fault/delay:ms=" .. delay .. path }
 local ok, err = pcall(function()
   local t_ngx, ok_ngx = batch(srv.url)
   local t_blk, ok_blk = batch(srv.blocking_url)
   print(("openresty: %d concurrent lookups, %d ms upstream latency, 1 nginx worker"):format(n, delay))
-  print(("  soget.ngx (subrequests, keep-alive upstream)  %7.2f s  %d/%d ok")
+  print(("  soget.ngx (cosockets, kept-alive pool)        %7.2f s  %d/%d ok")
     :format(t_ngx, ok_ngx, n))
   print(("  blocking libcurl client in the handler        %7.2f s  %d/%d ok")
     :format(t_blk, ok_blk, n))
   print(("  one after the other would take                %7.2f s")
     :format(n * delay / 1000))
-  local function result(k, v) io.write(("RESULT openresty.%s %s\n"):format(k, v)) end
   result("requests", n)
   result("latency_ms", delay)
   result("nonblocking_s", ("%.3f"):format(t_ngx))
@@ -43,6 +53,136 @@ local ok, err = pcall(function()
   result("blocking_s", ("%.3f"):format(t_blk))
   result("blocking_ok", ok_blk)
   result("speedup", ("%.1f"):format(t_blk / t_ngx))
+end)
+srv.stop()
+if not ok then error(err, 0) end
+
+-- 2. throughput: the three paths in one nginx, rounds alternated
+local http_extra = ([[
+    upstream soget_api {
+        server %s;
+        keepalive 32;
+    }
+]]):format(hostport)
+local server_extra = ([[
+        location = /b/cosocket { content_by_lua_block { require("ngx_handlers").cosocket() } }
+        location = /b/subrequest { content_by_lua_block { require("ngx_handlers").subrequest() } }
+        location = /b/plain { content_by_lua_block { require("ngx_handlers").plain() } }
+        location = /_soget {
+            internal;
+            set $soget_url "";
+            set $soget_host "";
+            set $soget_user_agent "";
+            set $soget_authorization "";
+            set $soget_api_key "";
+            set $soget_accept "";
+            set $soget_content_type "";
+            rewrite_by_lua_block { require("ngx_subrequest").upstream_request() }
+            proxy_pass $soget_url;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_headers off;
+            proxy_set_header Host $soget_host;
+            proxy_set_header User-Agent $soget_user_agent;
+            proxy_set_header Authorization $soget_authorization;
+            proxy_set_header Ocp-Apim-Subscription-Key $soget_api_key;
+            proxy_set_header Accept $soget_accept;
+            proxy_set_header Content-Type $soget_content_type;
+            proxy_ssl_server_name on;
+            proxy_ssl_name localhost;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate "%s";
+            proxy_ssl_session_reuse on;
+            proxy_next_upstream off;
+            proxy_redirect off;
+            proxy_intercept_errors off;
+        }
+        location = /_plain {
+            internal;
+            set $plain_auth "";
+            set $plain_key "";
+            rewrite_by_lua_block {
+                ngx.var.plain_auth = ngx.ctx.auth
+                ngx.var.plain_key = ngx.ctx.key
+            }
+            proxy_pass https://soget_api%s/handling-units;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_headers off;
+            proxy_set_header Host localhost;
+            proxy_set_header Authorization $plain_auth;
+            proxy_set_header Ocp-Apim-Subscription-Key $plain_key;
+            proxy_set_header Accept application/json;
+            proxy_ssl_server_name on;
+            proxy_ssl_name localhost;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate "%s";
+            proxy_ssl_session_reuse on;
+        }
+]]):format(ca, path, ca)
+srv = N.start{ workers = 1, http_extra = http_extra, server_extra = server_extra,
+  lua_path = N.root .. "/bench/?.lua" }
+-- The worker's CPU time (user + system, in clock ticks of 10 ms): on a
+-- shared machine lookups/s moves with the neighbours' load, the worker's
+-- CPU time per lookup much less.
+local worker = io.popen("pgrep -P " .. srv.pid .. " | head -n 1"):read("*l")
+local function cpu_ticks()
+  local f = io.open("/proc/" .. tostring(worker) .. "/stat")
+  if not f then return nil end
+  local st = f:read("*a")
+  f:close()
+  local ut, sys = st:match("^%d+ %b() %S+ " .. ("%S+ "):rep(10) .. "(%d+) (%d+)")
+  return ut and tonumber(ut) + tonumber(sys)
+end
+local function wrk(url)
+  local c0 = cpu_ticks()
+  local p = assert(io.popen(("wrk -t1 -c%d -d%ds %s 2>&1"):format(conc, secs, N.q(url))))
+  local out = p:read("*a")
+  p:close()
+  local c1 = cpu_ticks()
+  local rps = tonumber(out:match("Requests/sec:%s*([%d.]+)"))
+  local non2xx = tonumber(out:match("Non%-2xx or 3xx responses:%s*(%d+)")) or 0
+  local us = rps and c0 and c1 and (c1 - c0) * 10000 / (rps * secs)   -- µs of CPU a lookup
+  return rps, non2xx, out, us
+end
+ok, err = pcall(function()
+  local paths = { "cosocket", "subrequest", "plain" }
+  local got = { cosocket = {}, subrequest = {}, plain = {} }
+  local cpu = { cosocket = {}, subrequest = {}, plain = {} }
+  for _, p in ipairs(paths) do   -- warm-up: token, connections
+    local st, body = N.get(srv.url .. "/b/" .. p)
+    assert(st == 200 and body:find("CNI0000063978", 1, true), p .. ": " .. st .. " " .. body)
+  end
+  for r = 1, rounds do
+    for i = 0, #paths - 1 do
+      local p = paths[(i + r - 1) % #paths + 1]
+      local rps, bad, out, us = wrk(srv.url .. "/b/" .. p)
+      assert(rps, "wrk failed: " .. out)
+      assert(bad == 0, p .. ": " .. bad .. " failed lookups")
+      table.insert(got[p], rps)
+      table.insert(cpu[p], us or 0)
+    end
+  end
+  local function median(t)
+    table.sort(t)
+    return t[(#t + 1) // 2]
+  end
+  local c, s, pl = median(got.cosocket), median(got.subrequest), median(got.plain)
+  local cc, cs, cp = median(cpu.cosocket), median(cpu.subrequest), median(cpu.plain)
+  print(("openresty: lookups/s on 1 worker, wrk -c%d, %d s, median of %d alternated rounds"):format(
+    conc, secs, rounds))
+  print(("  soget.ngx on cosockets                         %8.0f/s  %5.0f us CPU a lookup"):format(c, cc))
+  print(("  the subrequest driver it replaced              %8.0f/s  %5.0f us  (%.2fx the lookups/s)")
+    :format(s, cs, c / s))
+  print(("  ngx.location.capture + proxy_pass + cjson      %8.0f/s  %5.0f us  (%.2fx the lookups/s)")
+    :format(pl, cp, c / pl))
+  result("rps_cosocket", ("%.0f"):format(c))
+  result("rps_subrequest", ("%.0f"):format(s))
+  result("rps_plain", ("%.0f"):format(pl))
+  result("cpu_us_cosocket", ("%.0f"):format(cc))
+  result("cpu_us_subrequest", ("%.0f"):format(cs))
+  result("cpu_us_plain", ("%.0f"):format(cp))
+  result("rps_concurrency", conc)
 end)
 srv.stop()
 if not ok then error(err, 0) end

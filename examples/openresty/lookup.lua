@@ -12,29 +12,17 @@ local M = {}
 
 local client   -- one per worker, made on first use
 
--- "https://host:port/path" -> "https://host:port"
-local function origin(url)
-  return url:match("^(https?://[^/]+)")
-end
-
--- Runs in every worker: the driver's settings. The API and the token
--- endpoint go through the upstream "soget_api" of nginx.conf.
+-- Runs in every worker: the driver's settings. The token is shared by the
+-- workers through the lua_shared_dict of nginx.conf.
 function M.init_worker()
-  local base = os.getenv("SOGET_BASE_URL")
-    or "https://soget-api-integration.azure-api.net/api-tracing-code/v1"
-  local token = os.getenv("SOGET_TOKEN_URL")
-    or "https://soget-api-integration.azure-api.net/soget-connect/v1/openid-connect/token"
-  sng.configure{
-    location = "/_soget",
-    upstreams = { [origin(base)] = "soget_api", [origin(token)] = "soget_api" },
-    token_cache = sng.token_cache("soget_tokens"),
-  }
+  sng.configure{ token_cache = sng.token_cache("soget_tokens") }
 end
 
 local function get_client()
   if not client then
     -- Credentials and URLs from the environment (the env lines of nginx.conf).
-    -- The client's libcurl transport stays unused: soget.ngx does the I/O.
+    -- The client's libcurl transport stays unused: soget.ngx does the I/O,
+    -- and its timeout bounds each whole call (token, retries and waits).
     client = soget.client{ timeout = 15 }
   end
   return client

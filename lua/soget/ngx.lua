@@ -1,111 +1,95 @@
 -- soget.ngx: the OpenResty driver. The C core decides every step of a call
--- (token, request, retries, renewal, paging, decoding); this module only
--- moves the bytes, over nginx's own non-blocking I/O, so a handler never
--- blocks its worker:
+-- (token, request, retries, renewal, redirects, paging, decoding) and
+-- writes and reads the HTTP/1.1 bytes (call:request_bytes(),
+-- soget.http_parser); this module only moves the bytes, over nginx's
+-- cosockets, so a handler never blocks its worker:
 --
---   * each request the core prepares goes out as a subrequest
---     (ngx.location.capture) to an internal location that proxy_passes it
---     to a keep-alive upstream (see examples/openresty/nginx.conf);
+--   * connect (host names through nginx's `resolver`), TLS with
+--     verification against `lua_ssl_trusted_certificate`, SNI and session
+--     reuse, send, receive in pieces fed to the parser;
+--   * kept-alive connections in a pool per origin and set of credentials;
+--   * every step's timeout taken from what is left of the call's
+--     `timeout`: it bounds the whole call, retries and waits included;
 --   * waits between retries are ngx.sleep;
 --   * tokens can be shared by every worker through a lua_shared_dict, with
 --     one renewal at a time (a lock taken with the dict's add()).
 --
 --   local sng = require "soget.ngx"
---   sng.configure{
---     location = "/_soget",
---     upstreams = { ["https://soget-api-integration.azure-api.net"] = "soget_api" },
---     token_cache = sng.token_cache("soget_tokens"),
---   }
+--   sng.configure{ token_cache = sng.token_cache("soget_tokens") }
 --   local page, err = sng.handling_units(client, { reference = "MSCU" })
 --   for hu in sng.iter(client, page) do ... end
 --
--- Works where subrequests work: rewrite_by_lua*, access_by_lua* and
--- content_by_lua*.
+-- Works where cosockets work: rewrite_by_lua*, access_by_lua*,
+-- content_by_lua* and ngx.timer.* callbacks (also ssl_certificate_by_lua*
+-- and the TLS session phases). Elsewhere (init, init_worker, set, log,
+-- header and body filters, balancer) a call returns a soget.Error that
+-- names the phase and says to start a timer.
 local soget = require "soget"
 
 local ngx = ngx
-local capture = ngx.location.capture
-local type, tostring, pairs, error, setmetatable = type, tostring, pairs, error, setmetatable
-local tonumber, min = tonumber, math.min
+local tcp = ngx.socket.tcp
+local type, tostring, pairs, error, setmetatable, pcall = type, tostring, pairs, error,
+  setmetatable, pcall
+local tonumber, min, floor = tonumber, math.min, math.floor
 
 local M = { _VERSION = "soget.ngx " .. (soget._VERSION or ""):gsub("^soget ", "") }
 
 local USER_AGENT = (soget._VERSION or "soget"):gsub(" ", "/") .. " (ngx_lua)"
 
--- The headers a request from the core may carry, and the nginx variable
--- (set in the internal location) that carries each one.
-local HEADER_VARS = {
-  ["Authorization"] = "soget_authorization",
-  ["Ocp-Apim-Subscription-Key"] = "soget_api_key",
-  ["Accept"] = "soget_accept",
-  ["Content-Type"] = "soget_content_type",
-}
+local MAX_STEPS = 100        -- far more than any call needs (retries are at most 10)
+local RECEIVE_SIZE = 65536   -- the most bytes one receive asks for
 
-local MAX_STEPS = 100   -- far more than any call needs (retries are at most 10)
+-- soget.Error's metatable, so that the driver's own errors (the phase
+-- error) are the same objects as the core's.
+local ERROR_MT = getmetatable(select(2, soget.decode("")))
+
+-- The phases where nginx gives Lua cosockets and ngx.sleep.
+local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true }
 
 ---------------------------------------------------------------------------
 -- Options
 
 local DEFAULTS = {
-  location = "/_soget",      -- the internal location that proxy_passes
-  upstreams = nil,           -- { [origin] = upstream name }
-  token_cache = nil,         -- from sng.token_cache(...)
-  max_response_size = 8 * 1024 * 1024,
+  token_cache = nil,          -- from sng.token_cache(...)
+  max_response_size = nil,    -- bytes; nil: the client's max_response_size
+  keepalive_timeout = 60,     -- seconds a connection may idle in its pool
+  pool_size = 32,             -- idle connections kept per pool
 }
 local defaults = {}
 for k, v in pairs(DEFAULTS) do defaults[k] = v end
 
-local KNOWN = { location = true, upstreams = true, token_cache = true,
-  max_response_size = true, max_items = true, max_pages = true }
+local KNOWN = { token_cache = true, max_response_size = true, keepalive_timeout = true,
+  pool_size = true, max_items = true, max_pages = true }
+local GONE = { location = true, upstreams = true }
+
+local function positive(v)
+  return type(v) == "number" and v > 0 and v < math.huge
+end
 
 -- Raises at `level` (the user's call, as counted from here).
 local function check_opts(o, where, level)
   if o == nil then return end
   if type(o) ~= "table" then error(where .. ": options must be a table", level) end
   for k in pairs(o) do
+    if GONE[k] then
+      error(where .. ": '" .. k .. "' is gone: soget.ngx connects over cosockets and needs "
+        .. "no internal location nor upstream (see the README's OpenResty section)", level)
+    end
     if not KNOWN[k] then error(where .. ": unknown option '" .. tostring(k) .. "'", level) end
   end
-  if o.location ~= nil and (type(o.location) ~= "string" or o.location:sub(1, 1) ~= "/") then
-    error(where .. ": 'location' must be a path such as \"/_soget\"", level)
-  end
-  if o.upstreams ~= nil and type(o.upstreams) ~= "table" then
-    error(where .. ": 'upstreams' must be a table { [origin] = upstream name }", level)
-  end
-  if o.max_response_size ~= nil and (type(o.max_response_size) ~= "number"
-      or o.max_response_size < 1) then
+  if o.max_response_size ~= nil and not positive(o.max_response_size) then
     error(where .. ": 'max_response_size' must be a positive number of bytes", level)
+  end
+  if o.keepalive_timeout ~= nil and not positive(o.keepalive_timeout) then
+    error(where .. ": 'keepalive_timeout' must be a positive number of seconds", level)
+  end
+  if o.pool_size ~= nil and not (positive(o.pool_size) and o.pool_size == floor(o.pool_size)) then
+    error(where .. ": 'pool_size' must be a positive whole number", level)
   end
   if o.token_cache ~= nil and (type(o.token_cache) ~= "table" or not o.token_cache.dict) then
     error(where .. ": 'token_cache' must come from soget.ngx.token_cache()", level)
   end
-end
-
--- "https://Host:443/x" -> "https://host", "/x"; nil when not http(s).
-local DEFAULT_PORT = { http = "80", https = "443" }
-local function split_url(url)
-  local scheme, authority, rest = url:match("^(%a[%w+.-]*)://([^/?#]*)(.*)$")
-  if not scheme then return nil end
-  scheme = scheme:lower()
-  if not DEFAULT_PORT[scheme] then return nil end
-  authority = authority:lower()
-  local host, port = authority:match("^(.-):(%d+)$")
-  if port == DEFAULT_PORT[scheme] then authority = host end
-  if rest == "" then rest = "/" end
-  return scheme, authority, rest
-end
-
-local function normalize_upstreams(t)
-  local n = {}
-  for origin, name in pairs(t or {}) do
-    if type(origin) ~= "string" or type(name) ~= "string" or not name:match("^[%w_.-]+$") then
-      error("soget.ngx: 'upstreams' maps an origin such as \"https://host\" to an "
-        .. "upstream name", 3)
-    end
-    local scheme, authority = split_url(origin)
-    if not scheme then error("soget.ngx: not an http(s) origin: " .. origin, 3) end
-    n[scheme .. "://" .. authority] = name
-  end
-  return n
 end
 
 local function merged(opts, where)
@@ -114,7 +98,6 @@ local function merged(opts, where)
   local o = {}
   for k, v in pairs(defaults) do o[k] = v end
   for k, v in pairs(opts) do o[k] = v end
-  if opts.upstreams then o.upstreams = normalize_upstreams(opts.upstreams) end
   return o
 end
 
@@ -124,7 +107,6 @@ function M.configure(opts)
   local o = {}
   for k, v in pairs(DEFAULTS) do o[k] = v end
   for k, v in pairs(opts or {}) do o[k] = v end
-  o.upstreams = normalize_upstreams(o.upstreams)
   defaults = o
 end
 
@@ -154,7 +136,7 @@ function M.token_cache(dict_name, opts)
   end
   local key = opts.key or "soget"
   return setmetatable({
-    dict = dict, name = dict_name,
+    dict = dict, name = dict_name, credentials = key,
     key = "token:" .. key, lock_key = "lock:" .. key,
     lock_wait = tonumber(opts.lock_wait) or 5,
     lock_ttl = tonumber(opts.lock_ttl) or 15,
@@ -196,8 +178,20 @@ function Cache:flush()
 end
 
 -- What this worker knows about a client's token: the one it set or
--- fetched, and when it is due for renewal.
+-- fetched, and when it is due for renewal; and the client's number, for
+-- its connection pool when no token cache names its credentials.
 local known = setmetatable({}, { __mode = "k" })
+local clients_seen = 0
+
+local function state_of(client)
+  local st = known[client]
+  if not st then
+    clients_seen = clients_seen + 1
+    st = { id = clients_seen }
+    known[client] = st
+  end
+  return st
+end
 
 local function adopt(client, st, tok, at)
   local left = at - ngx.now()
@@ -234,90 +228,227 @@ local function sync_token(client, st, cache)
 end
 
 ---------------------------------------------------------------------------
--- Transport: one request of the core through the internal location.
+-- Transport: one request of the core over a cosocket.
 
--- Runs in the internal location (rewrite_by_lua) for each subrequest: the
--- request to make is in ngx.ctx, put there by send().
-function M.upstream_request()
-  local rq = ngx.ctx.soget_request
-  if not rq then return ngx.exit(ngx.HTTP_NOT_FOUND) end
-  local var = ngx.var
-  var.soget_url = rq.url
-  var.soget_host = rq.host
-  var.soget_user_agent = USER_AGENT
-  for _, name in pairs(HEADER_VARS) do var[name] = rq[name] or "" end
+-- This worker's figures (sng.stats()).
+local stats = { connections = 0, reused = 0, handshakes = 0, requests = 0 }
+-- TLS sessions to resume, by pool.
+local sessions = {}
+
+--- sng.stats() -> {connections, reused, handshakes, requests}: this
+-- worker's connections opened, kept-alive ones taken from a pool, TLS
+-- handshakes made (offering the pool's last session for resumption),
+-- requests sent.
+function M.stats()
+  local t = {}
+  for k, v in pairs(stats) do t[k] = v end
+  return t
 end
 
-local function first(v)
-  if type(v) == "table" then return v[1] end
-  return v
+-- nginx's cached time, updated at every turn of its event loop: each
+-- step below runs in a new turn (a cosocket resumes the call), so it is
+-- current there. The deadline itself is taken from a fresh reading.
+local now = ngx.now
+
+local ceil = math.ceil
+-- Sets the socket's three timeouts (seconds; at least a millisecond).
+local function timeouts(sock, connect_s, io_s)
+  local c, t = ceil(connect_s * 1000), ceil(io_s * 1000)
+  sock:settimeouts(c > 0 and c or 1, t > 0 and t or 1, t > 0 and t or 1)
+end
+
+-- "localhost" is the loopback address (RFC 6761), which nginx's resolver,
+-- reading no /etc/hosts, would not know.
+local function connect_host(req)
+  local name = req.server_name
+  if name == "localhost" or name:sub(-10) == ".localhost" then return "127.0.0.1" end
+  return req.host
+end
+
+local function timed_out(what)
+  return nil, "the call's timeout passed " .. what, "timeout", true
+end
+
+-- One exchange on sock. -> status, body, retry_after, location, keep_alive
+--   | nil, message, kind, retryable, fresh (the request may go again on a
+--     new connection: the kept-alive one was closed before any answer)
+local function exchange(sock, req, deadline, max)
+  local left = deadline - now()
+  if left <= 0 then return timed_out("before the request was sent") end
+  timeouts(sock, left, left)
+  local sent, serr = sock:send(req.bytes)
+  if not sent then
+    if serr == "timeout" then return timed_out("while sending the request") end
+    return nil, "sending the request failed: " .. tostring(serr), "network", true, true
+  end
+  local parser = soget.http_parser(max)
+  local state = "more"
+  local turns = 0
+  -- Each turn brings at least one byte, and the parser bounds the bytes
+  -- of a response; the deadline bounds the time.
+  while state == "more" do
+    turns = turns + 1
+    if turns > 1 then   -- (the first receive has the send's timeouts)
+      left = deadline - now()
+      if left <= 0 then
+        parser:close()
+        return timed_out("while waiting for the response")
+      end
+      timeouts(sock, left, left)
+    end
+    local data, rerr = sock:receiveany(RECEIVE_SIZE)
+    if data then
+      state = parser:feed(data)
+    elseif rerr == "closed" then
+      local fresh = parser:received() == 0
+      state = parser:eof()
+      if state == "bad" then
+        local msg, kind, retryable = parser:error()
+        parser:close()
+        return nil, msg, kind, retryable, fresh
+      end
+    elseif rerr == "timeout" then
+      parser:close()
+      return timed_out("while waiting for the response")
+    else
+      parser:close()
+      return nil, "reading the response failed: " .. tostring(rerr), "network", true,
+        parser:received() == 0
+    end
+  end
+  if state == "bad" then
+    local msg, kind, retryable = parser:error()
+    parser:close()
+    return nil, msg, kind, retryable
+  end
+  local status, body, retry_after, location, keep_alive = parser:response()
+  parser:close()
+  return status, body, retry_after, location, keep_alive
+end
+
+-- A connected (and for https, verified) socket to req's origin, from the
+-- pool or new. -> sock | nil, message, kind, retryable
+local function connect(req, deadline, pool, o)
+  local sock = tcp()
+  local left = deadline - now()
+  if left <= 0 then return timed_out("before connecting") end
+  local ct = min(left, req.connect_timeout > 0 and req.connect_timeout or left)
+  timeouts(sock, ct, left)
+  local ok, err = sock:connect(connect_host(req), req.port, { pool = pool,
+    pool_size = o.pool_size })
+  if not ok then
+    if err == "timeout" then
+      if ct < left then
+        return nil, ("connecting to %s:%d timed out (connect_timeout %g s)"):format(
+          req.server_name, req.port, req.connect_timeout), "timeout", true
+      end
+      return timed_out("while connecting")
+    end
+    err = tostring(err)
+    if err:find("no resolver defined", 1, true) then
+      return nil, ("cannot resolve %s: nginx.conf has no 'resolver' directive"):format(
+        req.server_name), "network", false
+    end
+    return nil, ("cannot connect to %s:%d: %s"):format(req.server_name, req.port, err),
+      "network", true
+  end
+  if sock:getreusedtimes() > 0 then
+    stats.reused = stats.reused + 1
+    return sock
+  end
+  stats.connections = stats.connections + 1
+  if req.tls then
+    left = deadline - now()
+    if left <= 0 then
+      sock:close()
+      return timed_out("before the TLS handshake")
+    end
+    timeouts(sock, left, left)
+    -- (pcall: lua-resty-core asserts instead of answering on some
+    -- failures of a handshake that completes at once)
+    local okh, session, herr = pcall(sock.sslhandshake, sock, sessions[pool],
+      req.server_name, req.verify_tls)
+    stats.handshakes = stats.handshakes + 1
+    if not okh or not session then
+      sock:close()
+      sessions[pool] = nil
+      -- (lua-resty-core's assert hides the reason; it fires when the
+      -- handshake completed at once and its result was refused: the
+      -- certificate check)
+      herr = okh and tostring(herr) or ("the server's certificate was refused (not trusted, "
+        .. "or not for host " .. tostring(req.server_name) .. ")")
+      if herr == "timeout" then return timed_out("during the TLS handshake") end
+      return nil, ("TLS handshake with %s failed: %s"):format(req.server_name, herr), "tls",
+        false
+    end
+    if type(session) == "cdata" or type(session) == "userdata" then sessions[pool] = session end
+  end
+  return sock
+end
+
+-- The pool of a request: its origin, the TLS checks made, and the set of
+-- credentials (the token cache's key, else the client).
+local function pool_of(req, o, st)
+  return ("soget %s://%s:%d %s %s"):format(req.scheme, req.host, req.port,
+    req.verify_tls and "verified" or "unverified",
+    o.token_cache and ("credentials " .. o.token_cache.credentials) or ("client " .. st.id))
 end
 
 -- -> status, body, retry_after, location | nil, message, kind, retryable
-local function send(req, o)
-  local scheme, authority, rest = split_url(req.url)
-  local upstream = scheme and o.upstreams and o.upstreams[scheme .. "://" .. authority]
-  if not upstream then
-    return nil, "soget.ngx: no upstream configured for "
-      .. (scheme and (scheme .. "://" .. authority) or "this URL")
-      .. " (see the 'upstreams' option)", "network", false
-  end
-  local rq = { url = scheme .. "://" .. upstream .. rest, host = authority }
-  for name, value in pairs(req.headers) do
-    local var = HEADER_VARS[name]
-    if not var then
-      return nil, "soget.ngx: the core asked for a header this driver cannot send: "
-        .. tostring(name), "network", false
+local function send(req, o, st)
+  ngx.update_time()
+  local deadline = ngx.now() + req.timeout
+  local max = o.max_response_size or req.max_response_size
+  local pool = pool_of(req, o, st)
+  -- A kept-alive connection the server closed meanwhile fails before any
+  -- answer: the request goes once more on a new one (not a retry).
+  for attempt = 1, 2 do
+    local sock, cerr, ckind, cretry = connect(req, deadline, pool, o)
+    if not sock then return nil, cerr, ckind, cretry end
+    local reused = sock:getreusedtimes() > 0
+    stats.requests = stats.requests + 1
+    local status, a, b, c, d = exchange(sock, req, deadline, max)
+    if status then
+      if d then sock:setkeepalive(o.keepalive_timeout * 1000, o.pool_size)
+      else sock:close() end
+      return status, a, b, c
     end
-    rq[var] = value
+    sock:close()
+    if not (reused and d and attempt == 1) then return nil, a, b, c end
   end
-  local res = capture(o.location, {
-    method = req.method == "POST" and ngx.HTTP_POST or ngx.HTTP_GET,
-    body = req.body,
-    ctx = { soget_request = rq },
-  })
-  local status, body = res.status, res.body or ""
-  -- The kinds are those of the C transport for the same failure. nginx's
-  -- own failures come back truncated, with its 502 or 504 and no body; an
-  -- answer cut short by the upstream is truncated too. nginx reports a TLS
-  -- failure as it reports a refused or reset connection (a 502, the
-  -- reason only in its error log), so it is "network" here, not "tls".
-  if res.truncated then
-    if body == "" and status == 504 then
-      return nil, "the upstream did not answer in time (proxy_read_timeout)", "timeout", true
-    elseif body == "" and status == 502 then
-      return nil, "no answer from the upstream (connection refused or reset, or TLS "
-        .. "failure: see the nginx error log)", "network", true
-    end
-    return nil, "the response was cut short", "network", true
-  end
-  -- A size limit, never retried.
-  if #body > o.max_response_size then
-    return nil, ("response body is larger than max_response_size (%d bytes)"):format(
-      o.max_response_size), "http", false
-  end
-  local h = res.header or {}
-  return status, body, first(h["Retry-After"]), first(h["Location"])
 end
 
 ---------------------------------------------------------------------------
 -- Driving a call.
 
-local function bearer(req)
-  local a = req.headers and req.headers.Authorization
-  return a and a:match("^Bearer (.+)$")
+-- The driver's own error, a soget.Error like the core's.
+local function driver_error(kind, message)
+  return setmetatable({ kind = kind, message = message, retryable = false }, ERROR_MT)
+end
+
+local function phase_error()
+  local phase = ngx.get_phase()
+  if COSOCKET_PHASES[phase] then return nil end
+  return driver_error("network", ("soget.ngx cannot call the API in nginx's %s phase, where "
+    .. "nginx allows no network I/O (no cosockets, no ngx.sleep): start a timer there "
+    .. "(ngx.timer.at(0, function() ... end)) and call soget.ngx from it"):format(phase))
+end
+
+-- The bearer token a request carries (read from its bytes), so that a
+-- refused one is dropped from the shared cache.
+local function token_of(req)
+  return req.bytes:match("\r\nAuthorization: Bearer ([^\r\n]+)\r\n")
 end
 
 -- Runs a soget.Call to its end: page | nil, err.
 local function drive(client, call, o)
   local cache = o.token_cache
-  local st = known[client]
-  if not st then st = {}; known[client] = st end
+  local st = state_of(client)
   local locked = false
   local sent_count = 0
   while sent_count < MAX_STEPS do   -- waits for another call's token do not count
     if cache and not locked then locked = sync_token(client, st, cache) end
-    local req, rerr, rwait = call:request()
+    local req, rerr, rwait = call:request_bytes(USER_AGENT)
     if not req and rerr then
       if locked then cache:unlock() end
       return nil, rerr
@@ -333,36 +464,39 @@ local function drive(client, call, o)
       goto continue
     end
     sent_count = sent_count + 1
-    local sent, status, a, b, c = pcall(send, req, o)
-    if not sent then   -- e.g. ngx.location.capture used where nginx forbids it
-      if locked then cache:unlock() end
-      error(status, 0)
-    end
-    local page, err, wait
-    if status then   -- a: body, b: Retry-After, c: Location
-      page, err, wait = call:response(status, a, b, c)
-    else             -- a: message, b: kind, c: retryable
-      page, err, wait = call:failed(a, b, c)
-    end
-    if req.kind == "token" then
-      if not err then   -- the core stored the token: share it
-        local tok, left = client:token()   -- no I/O: the client holds a fresh token
-        if tok and left and left > 0 then
-          st.token, st.renew_at = tok, ngx.now() + left
-          if cache then cache:put(tok, left) end
-        end
+    do
+      local ok, status, a, b, c = pcall(send, req, o, st)
+      if not ok then   -- a bug, or nginx refusing something: never a lock left behind
+        if locked then cache:unlock() end
+        error(status, 0)
       end
-      if locked then cache:unlock(); locked = false end
-    elseif status == 401 then   -- the token was refused: nobody should use it again
-      -- (the core decides what the client does: resend with a token that
-      -- replaced it meanwhile, or renew once)
-      local refused = bearer(req)
-      if st.token == refused then st.token, st.renew_at = nil, 0 end
-      if cache and refused then cache:forget(refused) end
+      local page, err, wait
+      if status then   -- a: body, b: Retry-After, c: Location
+        page, err, wait = call:response(status, a, b, c)
+      else             -- a: message, b: kind, c: retryable
+        page, err, wait = call:failed(a, b, c)
+      end
+      if req.kind == "token" then
+        if not err then   -- the core stored the token: share it
+          local tok, left = client:token()   -- no I/O: the client holds a fresh token
+          if tok and left and left > 0 then
+            st.token, st.renew_at = tok, ngx.now() + left
+            if cache then cache:put(tok, left) end
+          end
+        end
+        if locked then cache:unlock(); locked = false end
+      elseif status == 401 then   -- the token was refused: nobody should use it again
+        -- (the core decides what the client does: resend with a token that
+        -- replaced it meanwhile, or renew once)
+        local refused = token_of(req)
+        if st.token == refused then st.token, st.renew_at = nil, 0 end
+        if cache and refused then cache:forget(refused) end
+      end
+      req.bytes = nil
+      if page then return page end
+      if err then return nil, err end
+      if wait and wait > 0 then ngx.sleep(wait) end
     end
-    if page then return page end
-    if err then return nil, err end
-    if wait and wait > 0 then ngx.sleep(wait) end
     ::continue::
   end
   if locked then cache:unlock() end
@@ -370,9 +504,12 @@ local function drive(client, call, o)
 end
 
 local function fetch(client, query, offset, o)
+  local perr = phase_error()
+  if perr then return nil, perr end
   local call = client:begin(query, offset)
-  local page, err = drive(client, call, o)
+  local ok, page, err = pcall(drive, client, call, o)
   call:close()
+  if not ok then error(page, 0) end
   return page, err
 end
 

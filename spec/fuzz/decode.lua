@@ -2,7 +2,9 @@
 -- must answer a page or nil plus a "decode" error, never raise, and whose
 -- pages keep the promises of the README's "Results" section. Its errors
 -- have one of the shapes the decoder words, with positions inside the
--- body; a body it takes for a page is JSON to lua-cjson too.
+-- body; a body it takes for a page is JSON to lua-cjson too. And its two
+-- parsers agree: libyajl alone (parser = "yajl") gives the same page, or
+-- the same message, as simdjson with libyajl behind it (the default).
 local soget = require "soget"
 
 local ARRAYS = { "references", "shipments", "events", "hazardousItems" }
@@ -53,8 +55,31 @@ local function error_shape(msg, body)
   assert(msg:match("^[%w%.%[%]]+: expected %a+, got %a+$"), "an unknown error: " .. msg)
 end
 
+-- The same value: tables key by key, numbers of the same subtype and, for
+-- zeros, sign.
+local function same(a, b, path)
+  assert(type(a) == type(b), path .. ": the parsers disagree on the type")
+  if type(a) == "number" then
+    assert(mtype(a) == mtype(b) and (a == b or (a ~= a and b ~= b)), path .. ": the parsers disagree")
+    assert(a ~= 0 or 1 / a == 1 / b, path .. ": the parsers disagree on a zero's sign")
+  elseif type(a) == "table" then
+    for k, v in next, a do same(v, b[k], path .. "." .. tostring(k)) end
+    for k in next, b do assert(a[k] ~= nil, path .. "." .. tostring(k) .. ": on one side only") end
+  else
+    assert(a == b, path .. ": the parsers disagree")
+  end
+end
+
 return function(body)
   local page, err = soget.decode(body)
+  local alone, aerr = soget.decode(body, { parser = "yajl" })
+  if page == nil then
+    assert(alone == nil, "libyajl alone decodes a body the default refuses")
+    assert(aerr.message == err.message, "the parsers' messages differ")
+  else
+    assert(alone ~= nil, "libyajl alone refuses a page: " .. tostring(aerr))
+    same(page, alone, "page")
+  end
   if page == nil then
     assert(type(err) == "table" and err.kind == "decode", "not a decode error: " .. tostring(err))
     assert(type(err.message) == "string" and #err.message > 0, "empty message")

@@ -1,7 +1,10 @@
--- Test endpoint of spec/openresty
--- (GET /t/lookup?ref=R[&fault=SPEC][&retries=N][&max=BYTES]):
+-- Test endpoints of spec/openresty
+-- (GET /t/lookup?ref=R[&fault=SPEC][&retries=N][&max=BYTES][&timeout=S][&gzip=0]):
 -- one sng.handling_units call through the example's driver settings, with a
 -- sandbox fault in front of the API path; answers what came back as JSON.
+-- Also: /t/stats (the driver's figures), /t/timer (lookups from an
+-- ngx.timer.every loop), /t/phases (calls where nginx has no cosockets),
+-- /t/access (a lookup in the access phase).
 local soget = require "soget"
 local sng = require "soget.ngx"
 local cjson = require "cjson.safe"
@@ -16,12 +19,14 @@ function M.lookup()
     local origin, path = base:match("^(https?://[^/]+)(/.*)$")
     base = origin .. "/_fault/" .. a.fault .. path
   end
-  local key = base .. "|" .. (a.retries or "")
+  local key = base .. "|" .. (a.retries or "") .. "|" .. (a.timeout or "") .. "|" .. (a.gzip or "")
   local c = clients[key]
   if not c then
-    c = soget.client{ base_url = base, retries = tonumber(a.retries) or 2, timeout = 20 }
+    c = soget.client{ base_url = base, retries = tonumber(a.retries) or 2,
+      timeout = tonumber(a.timeout) or 20, gzip = a.gzip ~= "0" }
     clients[key] = c
   end
+  ngx.update_time()
   local t0 = ngx.now()
   local page, err = sng.handling_units(c, { reference = a.ref or "CGMU2436601" },
     a.max and { max_response_size = tonumber(a.max) } or nil)
@@ -73,13 +78,93 @@ function M.options()
   out.no_dict = not ok and tostring(e) or false
   ok, e = pcall(sng.handling_units, c, { reference = "CGMU2436601", bogus = 1 })
   out.bad_query = not ok and tostring(e) or false
-  local page, err = sng.handling_units(c, "CGMU2436601",
-    { upstreams = { ["https://elsewhere.invalid"] = "soget_api" } })
-  out.no_upstream = page and false or { kind = err.kind, retryable = err.retryable,
-    message = err.message }
+  ok, e = pcall(sng.configure, { location = "/_soget" })
+  out.gone_option = not ok and tostring(e) or false
+  ok, e = pcall(sng.handling_units, c, "CGMU2436601", { pool_size = 0 })
+  out.bad_pool = not ok and tostring(e) or false
   c:close()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode(out))
+end
+
+local function err_table(err)
+  if not err then return false end
+  return { kind = err.kind, message = err.message, retryable = err.retryable,
+    tostring = tostring(err), meta = getmetatable(err) and true or false }
+end
+
+-- GET /t/stats: this worker's driver figures.
+function M.stats()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(sng.stats()))
+end
+
+-- GET /t/timer?n=N&every=S: an ngx.timer.every loop of lookups (as a
+-- background refresh would run), N rounds; answers when they are done
+-- (at most 20 s).
+function M.timer()
+  local a = ngx.req.get_uri_args()
+  local n, every = tonumber(a.n) or 3, tonumber(a.every) or 0.2
+  local dict = ngx.shared.soget_spec
+  local run = "timer:" .. ngx.now() .. ":" .. math.random(1e9)
+  dict:set(run .. ":ok", 0)
+  dict:set(run .. ":err", 0)
+  local c = soget.client{ timeout = 10 }
+  local rounds = 0
+  local ok, terr = ngx.timer.every(every, function(premature)
+    if premature or rounds >= n then return end
+    rounds = rounds + 1
+    local page, err = sng.handling_units(c, "CGMU2436601")
+    if page and page.items[1] and page.items[1].pswId == "CNI0000063978" then
+      dict:incr(run .. ":ok", 1)
+    else
+      dict:set(run .. ":last_err", tostring(err))
+      dict:incr(run .. ":err", 1)
+    end
+  end)
+  local out = { started = ok and true or tostring(terr) }
+  for _ = 1, 200 do
+    if dict:get(run .. ":ok") + dict:get(run .. ":err") >= n then break end
+    ngx.sleep(0.1)
+  end
+  out.ok, out.err, out.last_err = dict:get(run .. ":ok"), dict:get(run .. ":err"),
+    dict:get(run .. ":last_err")
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(out))
+end
+
+-- Calls where nginx has no cosockets: init_worker (here), the header
+-- filter and the log phase (/t/filter). /t/phases answers what they got.
+local init_worker_result
+function M.init_worker()
+  local c = soget.client{}
+  local page, err = sng.handling_units(c, "CGMU2436601")
+  init_worker_result = page and "a page" or err_table(err)
+end
+
+local function phase_call(name)
+  local c = soget.client{}
+  local ok, page, err = pcall(sng.handling_units, c, "CGMU2436601")
+  local v = not ok and { raised = tostring(page) } or page and "a page" or err_table(err)
+  ngx.shared.soget_spec:set("phase:" .. name, cjson.encode(v))
+end
+
+function M.in_filter() phase_call("header_filter") end
+function M.in_log() phase_call("log") end
+
+function M.phases()
+  local dict = ngx.shared.soget_spec
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode{ init_worker = init_worker_result,
+    header_filter = cjson.decode(dict:get("phase:header_filter") or "null"),
+    log = cjson.decode(dict:get("phase:log") or "null") })
+end
+
+-- A lookup in the access phase: the content handler prints its total.
+function M.in_access()
+  local c = soget.client{}
+  local page, err = sng.handling_units(c, "CGMU2436601")
+  ngx.ctx.soget_total = page and page.total or tostring(err)
 end
 
 return M

@@ -1,7 +1,8 @@
 -- Starts an nginx of its own for the OpenResty driver's specs and bench:
--- examples/openresty/nginx.conf, pointed at the sandbox (its upstream,
--- CA, TLS name, free ports, a temp prefix), plus a second server with the
--- blocking libcurl path. Talks to it with the curl command line only.
+-- examples/openresty/nginx.conf, pointed at the sandbox (its CA, free
+-- ports, a temp prefix, the sandbox's URLs with the host name localhost,
+-- which its certificate names), plus a second server with the blocking
+-- libcurl path. Talks to it with the curl command line only.
 -- Works under any Lua (no modules needed).
 local M = {}
 
@@ -84,21 +85,36 @@ local function conf(o)
   t = swap(t, "worker_processes 2;", user .. "worker_processes " .. o.workers .. ";")
   t = swap(t, "env SOGET_TOKEN_URL;", "env SOGET_TOKEN_URL;\nenv SOGET_CA_FILE;")
   t = swap(t, 'lua_package_path "/usr/local/share/lua/5.1/?.lua;/etc/nginx/lua/?.lua;;";',
-    ('lua_package_path "%s/lua/?.lua;%s/examples/openresty/?.lua;%s/spec/openresty/?.lua;;";')
-      :format(M.root, M.root, M.root))
+    ('lua_package_path "%s/lua/?.lua;%s/examples/openresty/?.lua;%s/spec/openresty/?.lua;%s;";')
+      :format(M.root, M.root, M.root, o.lua_path and (o.lua_path .. ";") or ""))
   t = swap(t, 'lua_package_cpath "/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";',
     ('lua_package_cpath "%s/?.so;%s/?.so;;";'):format(MODULE_DIR, CJSON_DIR))
-  t = swap(t, "server soget-api-integration.azure-api.net:443;", "server " .. hostport .. ";")
-  t = swap(t, "proxy_ssl_name soget-api-integration.azure-api.net;", "proxy_ssl_name localhost;")
-  t = swap(t, "proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
-    'proxy_ssl_trusted_certificate "' .. o.ca_file .. '";')
-  if o.read_timeout then
-    t = swap(t, "proxy_read_timeout 10s;", "proxy_read_timeout " .. o.read_timeout .. ";")
+  t = swap(t, "lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
+    'lua_ssl_trusted_certificate "' .. o.ca_file .. '";')
+  t = swap(t, "lua_shared_dict soget_tokens 1m;",
+    "lua_shared_dict soget_tokens 1m;\n    lua_shared_dict soget_spec 1m;")
+  t = swap(t, 'init_worker_by_lua_block { require("lookup").init_worker() }',
+    'init_worker_by_lua_block { require("lookup").init_worker(); require("probe").init_worker() }')
+  if o.http_extra then
+    t = swap(t, "    server {\n", o.http_extra .. "\n    server {\n")
   end
   t = swap(t, "listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. o.port .. " reuseport;\n\n"
+    .. (o.server_extra or "")
     .. '        location = /t/lookup { content_by_lua_block { require("probe").lookup() } }\n'
     .. '        location = /t/options { content_by_lua_block { require("probe").options() } }\n'
-    .. '        location = /t/search { content_by_lua_block { require("probe").search() } }')
+    .. '        location = /t/search { content_by_lua_block { require("probe").search() } }\n'
+    .. '        location = /t/stats { content_by_lua_block { require("probe").stats() } }\n'
+    .. '        location = /t/timer { content_by_lua_block { require("probe").timer() } }\n'
+    .. '        location = /t/phases { content_by_lua_block { require("probe").phases() } }\n'
+    .. '        location = /t/filter {\n'
+    .. '            content_by_lua_block { ngx.say("body") }\n'
+    .. '            header_filter_by_lua_block { require("probe").in_filter() }\n'
+    .. '            log_by_lua_block { require("probe").in_log() }\n'
+    .. '        }\n'
+    .. '        location = /t/access {\n'
+    .. '            access_by_lua_block { require("probe").in_access() }\n'
+    .. '            content_by_lua_block { ngx.say(ngx.ctx.soget_total or "none") }\n'
+    .. '        }')
   -- which worker answered; and the blocking libcurl path beside the driver
   local extra = ([[
     header_filter_by_lua_block { ngx.header["X-Worker"] = ngx.worker.pid() }
@@ -116,10 +132,19 @@ local function conf(o)
   return t:sub(1, last - 1) .. extra
 end
 
+-- The sandbox's URL with the host name its certificate names: nginx
+-- checks a certificate against a host name, never an IP address.
+local function by_name(url)
+  return (url:gsub("^(https?://)127%.0%.0%.1([:/])", "%1localhost%2"))
+end
+M.by_name = by_name
+
 -- Starts nginx. o: workers (1), base_url, token_url, ca_file (default: the
--- sandbox's from the environment; the upstream is base_url's host and
--- port), read_timeout (nginx's proxy_read_timeout, default the example's).
--- Returns a server: url, blocking_url, pid, dir, stop().
+-- sandbox's from the environment), keep_ip (leave 127.0.0.1 in the URLs
+-- instead of localhost), http_extra and server_extra (nginx.conf text
+-- added to the http block and to the server) and lua_path (more of
+-- lua_package_path), for bench/openresty.lua.
+-- Returns a server: url, blocking_url, pid, dir, stop(), log().
 function M.start(o)
   o = o or {}
   M.ensure_module()
@@ -127,6 +152,7 @@ function M.start(o)
   o.base_url = o.base_url or assert(os.getenv("SOGET_BASE_URL"), "SOGET_BASE_URL not set")
   o.token_url = o.token_url or assert(os.getenv("SOGET_TOKEN_URL"), "SOGET_TOKEN_URL not set")
   o.ca_file = o.ca_file or assert(os.getenv("SOGET_CA_FILE"), "SOGET_CA_FILE not set")
+  if not o.keep_ip then o.base_url, o.token_url = by_name(o.base_url), by_name(o.token_url) end
   local dir = read("mktemp -d \"${TMPDIR:-/tmp}/soget-ngx.XXXXXX\""):gsub("%s+$", "")
   assert(dir ~= "", "mktemp failed")
   assert(ok("mkdir -p " .. q(dir .. "/tmp")))

@@ -12,6 +12,7 @@
 #include "core/auth.h"
 #include "core/buf.h"
 #include "core/call.h"
+#include "core/http1.h"
 #include "core/request.h"
 #include "io/transport.h"
 
@@ -831,7 +832,7 @@ static int meth_begin(lua_State *L) {
 
 /* call:request() -> {kind, method, url, headers, body, timeout,
  * connect_timeout} | nil, err */
-static int call_request(lua_State *L) {
+static int call_request_as(lua_State *L, const char *method) {
   lcall *lc = checkcall(L);
   soget_err e;
   const char *const *h;
@@ -843,7 +844,7 @@ static int call_request(lua_State *L) {
   step = soget_call_next(&lc->c->eng, &lc->k, &e);
   if (step != SOGET_STEP_SEND) {
     lcall_release(lc);
-    if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, "request");
+    if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, method);
     if (step == SOGET_STEP_NOMEM) return call_nomem(L, lc);
     if (step == SOGET_STEP_WAIT) {   /* another call is fetching the token */
       lua_pushnil(L);
@@ -886,6 +887,10 @@ static int call_request(lua_State *L) {
   lua_setfield(L, -2, "connect_timeout");
   lcall_release(lc);
   return 1;
+}
+
+static int call_request(lua_State *L) {
+  return call_request_as(L, "request");
 }
 
 static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
@@ -960,6 +965,86 @@ static int call_failed(lua_State *L) {
   return step_result(L, lc, step, &e, "failed");
 }
 
+/* call:request_bytes([user_agent]): call:request(), for drivers that move
+ * the bytes themselves (soget.ngx): the request as HTTP/1.1 bytes built by
+ * the core (core/http1.h) with the client's User-Agent (else user_agent)
+ * and gzip option, and where they go.
+ *   -> {kind, method, url, timeout, connect_timeout, bytes, scheme, host,
+ *       port, tls, server_name, max_response_size, verify_tls}
+ *    | nil, err | nil, nil, seconds_to_wait (as request()) */
+typedef struct rbytes {
+  soget_buf *b;
+} rbytes;
+
+static int push_bytes(lua_State *L) {
+  rbytes *r = lua_touserdata(L, 1);
+  lua_pushlstring(L, r->b->data, r->b->len);
+  return 1;
+}
+
+static int call_request_bytes(lua_State *L) {
+  lcall *lc;
+  const char *ua;
+  soget_buf b;
+  soget_http1_target t;
+  soget_err e;
+  rbytes r;
+  int n, status;
+  lua_settop(L, 2);
+  ua = luaL_optstring(L, 2, NULL);
+  n = call_request_as(L, "request_bytes");   /* the table, or nil, err | nil, nil, wait */
+  if (n != 1) return n;
+  lc = lua_touserdata(L, 1);
+  lua_pushnil(L);
+  lua_setfield(L, -2, "headers");   /* they are in the bytes */
+  lua_pushnil(L);
+  lua_setfield(L, -2, "body");
+  soget_buf_init(&b, 0);
+  soget_err_clear(&e);
+  lcall_enter(L, lc);
+  if (soget_http1_request(&b, &lc->k.rq, lc->c->user_agent ? lc->c->user_agent : ua,
+                          lc->c->gzip, &t, &e) != 0) {
+    int step;
+    soget_buf_free(&b);   /* wiped by soget_http1_request */
+    lcall_release(lc);
+    if (e.nomem) return call_nomem(L, lc);
+    lua_pop(L, 1);
+    lcall_enter(L, lc);
+    step = soget_call_failed(&lc->c->eng, &lc->k, &e);   /* the URL cannot be sent to */
+    lcall_release(lc);
+    return step_result(L, lc, step, &e, "request_bytes");
+  }
+  /* The bytes hold the credentials: wiped and freed even when pushing
+   * them raises (out of memory). */
+  r.b = &b;
+  lua_pushcfunction(L, push_bytes);
+  lua_pushlightuserdata(L, &r);
+  status = lua_pcall(L, 1, 1, 0);
+  soget_wipe(b.data, b.cap);
+  soget_buf_free(&b);
+  if (status != 0) {
+    lcall_release(lc);
+    return lua_error(L);
+  }
+  lua_setfield(L, -2, "bytes");
+  lua_pushinteger(L, (lua_Integer)lc->c->max_response);
+  lua_setfield(L, -2, "max_response_size");
+  lua_pushboolean(L, lc->c->verify_tls);
+  lcall_release(lc);
+  lua_setfield(L, -2, "verify_tls");
+  lua_pushstring(L, t.scheme);
+  lua_setfield(L, -2, "scheme");
+  lua_pushstring(L, t.host);
+  lua_setfield(L, -2, "host");
+  lua_pushstring(L, t.name);
+  lua_setfield(L, -2, "server_name");
+  lua_pushinteger(L, (lua_Integer)t.port);
+  lua_setfield(L, -2, "port");
+  lua_pushboolean(L, t.tls);
+  lua_setfield(L, -2, "tls");
+  return 1;
+}
+
 static int call_close(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
   if (lc->open) {
@@ -980,6 +1065,7 @@ static int call_tostring(lua_State *L) {
 }
 
 static const luaL_Reg call_methods[] = {{"request", call_request},
+                                        {"request_bytes", call_request_bytes},
                                         {"response", call_response},
                                         {"failed", call_failed},
                                         {"close", call_close},

@@ -11,10 +11,16 @@
  *  - a body is a page when it is an object with at least one of the page's
  *    fields (total, returned, first, items), whatever their values.
  *
- * A page is parsed once, by libyajl: the builder below turns its parse
- * events into the final tables and is also the checker, so the first
- * problem in the body's order is the one reported. Where libyajl is laxer
- * than JSON, or JSON leaves a choice, the builder decides:
+ * A page is parsed by simdjson (core/json.h) when it can be: the builder
+ * below reads its values in place and turns them into the final tables,
+ * sized from the start. A body simdjson refuses, or that holds what it may
+ * not be asked about (a \u escape of a surrogate, -0), is parsed again by
+ * libyajl, whose parse events feed the same builder: so a page is the same
+ * page whichever parser read it (spec/unit/decode_parsers_spec.lua and the
+ * fuzz driver compare them), and every error is worded from the yajl
+ * path. The builder is also the checker, so the first problem in the
+ * body's order is the one reported. Where libyajl is laxer than JSON, or
+ * JSON leaves a choice, the builder decides:
  *  - white space between tokens is space, tab, LF and CR: yajl also skips a
  *    vertical tab and a form feed, so the parse stops at the first of them
  *    and the body fails ("... not valid JSON: a vertical tab at character
@@ -44,6 +50,7 @@
  * (paging.c). Token and error bodies are the core's (core/body.c). */
 #include "soget.h"
 
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
@@ -54,6 +61,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "core/json.h"
 #include "core/text.h"
 
 #define MAX_DEPTH 200   /* nesting allowed */
@@ -262,6 +270,7 @@ typedef struct frame {
   int hint;             /* FR_OBJ: where to look for the next key */
   unsigned char kind;
   unsigned char want;
+  unsigned char keynext;   /* the fast path, objects: a key comes next */
 } frame;
 
 /* yajl's own memory (its handle, lexer, stacks and string buffer) comes
@@ -280,6 +289,11 @@ typedef struct builder {
   size_t len;
   soget_err *e;         /* the error, once failed */
   int failed;           /* a callback filled e and cancelled the parse */
+  int fast;             /* the values come from simdjson, not yajl */
+  int zero;             /* the body holds -0: 1, 0, or -1 not looked yet */
+  int parser;           /* SOGET_PARSE_AUTO, _YAJL (no fast path), _SIMDJSON
+                         * (no yajl path) */
+  struct jsonbox *jb;   /* the state's simdjson parser, when this decode has it */
   int keys;             /* stack index of key_names[0]'s string */
   int depth;            /* containers open */
   int done;             /* the body's value is complete */
@@ -532,7 +546,38 @@ static int escapes_ok(builder *b, size_t n, int key) {
 }
 
 #define ESCAPES_OK(b, s, n, key) \
-  ((uintptr_t)(s) - (uintptr_t)(b)->body < (b)->len || escapes_ok(b, n, key))
+  ((b)->fast || (uintptr_t)(s) - (uintptr_t)(b)->body < (b)->len || escapes_ok(b, n, key))
+
+/* a[0..n) == b[0..n), compared a word at a time: the words overlap
+ * rather than read past either end. Field names are short, and this
+ * runs once per key. */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+  if (n >= 8) {
+    uint64_t x, y;
+    size_t i;
+    for (i = 0; i + 8 < n; i += 8) {
+      memcpy(&x, a + i, 8);
+      memcpy(&y, b + i, 8);
+      if (x != y) return 0;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    uint32_t x, y, z, w;
+    memcpy(&x, a, 4);
+    memcpy(&y, b, 4);
+    memcpy(&z, a + n - 4, 4);
+    memcpy(&w, b + n - 4, 4);
+    return x == y && z == w;
+  }
+  while (n > 0) {
+    n--;
+    if (a[n] != b[n]) return 0;
+  }
+  return 1;
+}
 
 /* The field named k, looked for from *hint on: bodies give the fields in
  * the schema's order, so the first candidate is nearly always the one. */
@@ -543,7 +588,7 @@ static const field *match_field(const schema *s, int *hint, const char *k,
     const field *f;
     if (i >= s->n) i = 0;
     f = &s->fields[i];
-    if (f->len == n && memcmp(f->name, k, n) == 0) {
+    if (f->len == n && same_bytes(f->name, k, n)) {
       *hint = i + 1;
       return f;
     }
@@ -569,7 +614,7 @@ static int store(builder *b, frame *f) {
       return 1;
     case FR_ROOT:
       b->done = 1;
-      b->end = yajl_get_bytes_consumed(b->h);
+      b->end = b->fast ? b->len : yajl_get_bytes_consumed(b->h);
       return 1;
   }
   return 0;
@@ -667,36 +712,12 @@ static int read_double(builder *b, const char *s, size_t n, double *d) {
   return ok;
 }
 
-/* Integer fields in int32 range become integers, numbers outside the
- * schema integers when exact (whole, below 2^53 in magnitude, not -0;
- * 5.3+), the rest floats. */
-static int cb_number(void *ctx, const char *s, size_t n) {
-  builder *b = (builder *)ctx;
-  frame *f = &b->fr[b->depth];
+/* Pushes the number d (`whole`: it has no fraction) as the container f
+ * wants it and stores it: integer fields in int32 range become integers,
+ * numbers outside the schema integers when exact (whole, below 2^53 in
+ * magnitude, not -0; 5.3+), the rest floats. */
+static int push_number(builder *b, frame *f, double d, int whole) {
   lua_State *L = b->L;
-  double d = 0;
-  int whole = 1;
-  size_t i = s[0] == '-';
-  if (f->want != F_NUMBER && f->want != F_INT && f->want != W_ANY)
-    return type_error(b, "number");
-  if (n - i <= 15) {                     /* up to 15 digits: exact */
-    unsigned long long m = 0;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-      m = m * 10 + (unsigned)(s[i] - '0');
-    d = (double)m;
-    if (s[0] == '-') d = -d;
-  }
-  if (i < n) {                           /* a fraction, an exponent, or long */
-    if (!read_double(b, s, n, &d)) {
-      char path[PATH_SIZE];
-      const char *where = path_of(b, path, sizeof path, 1);
-      soget_err_set(b->e, "decode", 0, 0, "%s: a number strtod cannot read",
-                    where ? where : "response");
-      b->failed = 1;
-      return 0;
-    }
-    whole = d == floor(d);
-  }
   switch (f->want) {
     case F_NUMBER:
       lua_pushnumber(L, d);
@@ -722,22 +743,56 @@ static int cb_number(void *ctx, const char *s, size_t n) {
   return store(b, f);
 }
 
+/* A number as yajl gives it, its text: read as the correctly rounded
+ * double it denotes (up to 15 digits without a fraction directly). */
+static int cb_number(void *ctx, const char *s, size_t n) {
+  builder *b = (builder *)ctx;
+  frame *f = &b->fr[b->depth];
+  double d = 0;
+  int whole = 1;
+  size_t i = s[0] == '-';
+  if (f->want != F_NUMBER && f->want != F_INT && f->want != W_ANY)
+    return type_error(b, "number");
+  if (n - i <= 15) {                     /* up to 15 digits: exact */
+    unsigned long long m = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+      m = m * 10 + (unsigned)(s[i] - '0');
+    d = (double)m;
+    if (s[0] == '-') d = -d;
+  }
+  if (i < n) {                           /* a fraction, an exponent, or long */
+    if (!read_double(b, s, n, &d)) {
+      char path[PATH_SIZE];
+      const char *where = path_of(b, path, sizeof path, 1);
+      soget_err_set(b->e, "decode", 0, 0, "%s: a number strtod cannot read",
+                    where ? where : "response");
+      b->failed = 1;
+      return 0;
+    }
+    whole = d == floor(d);
+  }
+  return push_number(b, f, d, whole);
+}
+
 /* Opens a container: pushes its table and its frame, or fills the error
  * past MAX_DEPTH. */
 static int open_frame(builder *b, int kind, const schema *s, int want,
-                      const schema *wsub) {
+                      const schema *wsub, int size) {
   lua_State *L = b->L;
   frame *c;
   if (b->depth >= MAX_DEPTH || !lua_checkstack(L, 4)) {
     soget_err_set(b->e, "decode", 0, 0, "response body is nested too deep: more than %d "
                   "arrays and objects at character %lu", MAX_DEPTH,
-                  (unsigned long)yajl_get_bytes_consumed(b->h));
+                  (unsigned long)(b->fast ? 0 : yajl_get_bytes_consumed(b->h)));
     b->failed = 1;
     return 0;
   }
   c = &b->fr[++b->depth];
-  if (kind == FR_OBJ) lua_createtable(L, 0, s->n);
-  else lua_newtable(L);
+  switch (kind) {                         /* size: members, -1 unknown */
+    case FR_OBJ: lua_createtable(L, 0, size >= 0 ? size : s->n); break;
+    case FR_UOBJ: lua_createtable(L, 0, size > 0 ? size : 0); break;
+    default: lua_createtable(L, size > 0 ? size : 0, 0); break;
+  }
   c->kind = (unsigned char)kind;
   c->want = (unsigned char)want;
   c->s = s;
@@ -746,29 +801,31 @@ static int open_frame(builder *b, int kind, const schema *s, int want,
   c->n = 0;
   c->pending = -1;
   c->hint = 0;
+  c->keynext = 0;
   c->t = lua_gettop(L);
   return 1;
 }
 
-static int cb_start_map(void *ctx) {
-  builder *b = (builder *)ctx;
+static int start_map(builder *b, int size) {
   frame *f = &b->fr[b->depth];
   switch (f->want) {
-    case F_OBJECT: return open_frame(b, FR_OBJ, f->wsub, W_ANY, NULL);
-    case W_ANY: return open_frame(b, FR_UOBJ, NULL, W_ANY, NULL);
+    case F_OBJECT: return open_frame(b, FR_OBJ, f->wsub, W_ANY, NULL, size);
+    case W_ANY: return open_frame(b, FR_UOBJ, NULL, W_ANY, NULL, size);
   }
   return type_error(b, "object");
 }
 
-static int cb_start_array(void *ctx) {
-  builder *b = (builder *)ctx;
+static int start_array(builder *b, int size) {
   frame *f = &b->fr[b->depth];
   switch (f->want) {
-    case F_ARRAY: return open_frame(b, FR_ARR, f->wsub, F_OBJECT, f->wsub);
-    case W_ANY: return open_frame(b, FR_UARR, NULL, W_ANY, NULL);
+    case F_ARRAY: return open_frame(b, FR_ARR, f->wsub, F_OBJECT, f->wsub, size);
+    case W_ANY: return open_frame(b, FR_UARR, NULL, W_ANY, NULL, size);
   }
   return type_error(b, "array");
 }
+
+static int cb_start_map(void *ctx) { return start_map((builder *)ctx, -1); }
+static int cb_start_array(void *ctx) { return start_array((builder *)ctx, -1); }
 
 static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
   builder *b = (builder *)ctx;
@@ -844,13 +901,179 @@ static int only_space_after(builder *b) {
   return 1;
 }
 
-/* Under lua_pcall: [1] the builder. Parses, and returns the page, or
- * nothing with b->e filled. A Lua error (memory) in a callback unwinds to
- * the pcall; build_page frees the handle. */
+/* ---- the fast path: simdjson ------------------------------------------ */
+
+/* Each Lua state keeps one simdjson parser (core/json.h) in the module's
+ * private table, with the buffers of the largest body up to KEEP_BODY
+ * bytes it decoded (their resident part is about twice the body; a larger
+ * body's are freed once it is built). A decode that finds the parser in
+ * use (one run by a finalizer during another decode) takes the yajl
+ * path. */
+#define PRIV_JSON "decodejson"
+#define KEEP_BODY (1024 * 1024)
+
+typedef struct jsonbox {
+  soget_json *j;        /* NULL until the first decode */
+  int busy;
+} jsonbox;
+
+static int jsonbox_gc(lua_State *L) {
+  jsonbox *x = (jsonbox *)lua_touserdata(L, 1);
+  if (x != NULL && x->j != NULL) {
+    soget_json_free(x->j);
+    x->j = NULL;
+  }
+  return 0;
+}
+
+/* A \u escape of a UTF-16 surrogate: the yajl path checks their pairing on
+ * the raw text, so a body with one (or with what merely looks like one,
+ * an escaped backslash before "ud800" say) takes it. */
+static int has_surrogate_escape(const char *body, size_t len) {
+  const char *p = body, *end = body + len;
+  while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+    if (end - p >= 4 && p[1] == 'u' && (p[2] | 0x20) == 'd' &&
+        ((p[3] >= '8' && p[3] <= '9') || ((p[3] | 0x20) >= 'a' && (p[3] | 0x20) <= 'f')))
+      return 1;
+    if (end - p < 2) break;
+    p += 2;
+  }
+  return 0;
+}
+
+/* -0 as a whole number: simdjson makes it the integer 0, where the
+ * builder keeps the sign of a float. Looked for once a decode meets a 0,
+ * and then the yajl path decides. */
+static int has_minus_zero(const char *body, size_t len) {
+  const char *p = body, *end = body + len;
+  while ((p = memchr(p, '-', (size_t)(end - p))) != NULL) {
+    if (end - p >= 2 && p[1] == '0') {
+      char c = end - p > 2 ? p[2] : ' ';
+      if (!(c >= '0' && c <= '9') && c != '.' && c != 'e' && c != 'E') return 1;
+    }
+    p++;
+  }
+  return 0;
+}
+
+static int fast_number(builder *b, double d, int whole) {
+  frame *f = &b->fr[b->depth];
+  if (f->want != F_NUMBER && f->want != F_INT && f->want != W_ANY)
+    return type_error(b, "number");
+  return push_number(b, f, d, whole);
+}
+
+/* The fast path's key and string: as cb_map_key and cb_string, without the
+ * escape check (simdjson checked them all) and with the frame at hand. */
+static inline int fast_key(builder *b, frame *f, const char *k, size_t n) {
+  lua_State *L = b->L;
+  if (f->kind == FR_OBJ) {
+    const schema *s = f->s;
+    const field *fd;
+    int i = f->hint;
+    if (i < s->n && s->fields[i].len == n && same_bytes(s->fields[i].name, k, n)) {
+      fd = &s->fields[i];
+      f->hint = i + 1;
+    } else {
+      fd = match_field(s, &f->hint, k, n);
+    }
+    if (fd != NULL) {
+      lua_pushvalue(L, b->keys + fd->key);
+      f->pending = (int)(fd - s->fields);
+      f->want = fd->type;
+      f->wsub = fd->sub;
+      return 1;
+    }
+    f->pending = -1;
+    f->want = W_ANY;
+  }
+  lua_pushlstring(L, k, n);
+  return 1;
+}
+
+static inline int fast_string(builder *b, frame *f, const char *s, size_t n) {
+  lua_State *L = b->L;
+  if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
+  lua_pushlstring(L, s, n);
+  return store(b, f);
+}
+
+static int size_of(uint32_t n) { return n <= INT_MAX ? (int)n : -1; }
+
+/* The builder over simdjson's tape: 1 when the body's value is built. A
+ * string is a key where its object's frame expects one (keynext). */
+static int walk_tape(builder *b, soget_json_it *it) {
+  for (;;) {
+    soget_json_val v = {{0}, 0};
+    frame *f = &b->fr[b->depth];
+    int ok;
+    switch (soget_json_next(it, &v)) {
+      case SOGET_JSON_OBJECT:
+        if (!start_map(b, size_of(v.n))) return 0;
+        b->fr[b->depth].keynext = 1;
+        continue;
+      case SOGET_JSON_ARRAY:
+        if (!start_array(b, size_of(v.n))) return 0;
+        continue;
+      case SOGET_JSON_END: ok = close_frame(b); f = &b->fr[b->depth]; break;
+      case SOGET_JSON_STRING:
+        if (f->keynext) {
+          f->keynext = 0;
+          fast_key(b, f, v.v.s, v.n);
+          continue;
+        }
+        ok = fast_string(b, f, v.v.s, v.n);
+        break;
+      case SOGET_JSON_INT:
+        if (v.v.i == 0 && b->zero < 0) b->zero = has_minus_zero(b->body, b->len);
+        if (v.v.i == 0 && b->zero) return 0;
+        ok = fast_number(b, (double)v.v.i, 1);
+        break;
+      case SOGET_JSON_UINT: ok = fast_number(b, (double)v.v.u, 1); break;
+      case SOGET_JSON_DOUBLE: ok = fast_number(b, v.v.d, v.v.d == floor(v.v.d)); break;
+      case SOGET_JSON_TRUE: ok = cb_boolean(b, 1); break;
+      case SOGET_JSON_FALSE: ok = cb_boolean(b, 0); break;
+      case SOGET_JSON_NULL: ok = cb_null(b); break;
+      case SOGET_JSON_DONE: return b->done;
+      default: return 0;
+    }
+    if (!ok) return 0;
+    if (f->kind == FR_OBJ || f->kind == FR_UOBJ) f->keynext = 1;   /* a value ended */
+  }
+}
+
+/* The page through simdjson, at the top of the stack: 1; or 0, with the
+ * stack as it may be, when the yajl path must decide. */
+static int build_fast(builder *b) {
+  soget_json_it it;
+  jsonbox *x;
+  lua_State *L = b->L;
+  soget_private(L);
+  lua_getfield(L, -1, PRIV_JSON);
+  x = (jsonbox *)lua_touserdata(L, -1);
+  lua_pop(L, 2);                         /* the private table keeps it */
+  if (x == NULL || x->busy || b->parser == SOGET_PARSE_YAJL ||
+      has_surrogate_escape(b->body, b->len))
+    return 0;
+  if (x->j == NULL && (x->j = soget_json_new()) == NULL) return 0;
+  x->busy = 1;
+  b->jb = x;
+  if (soget_json_parse(x->j, b->body, b->len, &it) != SOGET_JSON_OK) return 0;
+  b->fast = 1;
+  return walk_tape(b, &it) && b->fr[1].seen != 0;
+}
+
+/* ---- the yajl path, and the two together -------------------------------- */
+
+/* Under lua_pcall: [1] the builder. Builds the page through simdjson, or
+ * when that fails (or may not be asked) through yajl, which reports every
+ * problem; returns the page, or nothing with b->e filled. A Lua error
+ * (memory) in a callback unwinds to the pcall; build_page frees what the
+ * paths hold. */
 static int build_run(lua_State *L) {
   builder *b = (builder *)lua_touserdata(L, 1);
-  size_t cut = json_prefix(b->body, b->len);
-  int i, at_end = 0;
+  size_t cut;
+  int i, at_end = 0, base;
   yajl_status st;
   luaL_checkstack(L, K__N + 8, "decode");
   soget_private(L);
@@ -860,11 +1083,40 @@ static int build_run(lua_State *L) {
   for (i = 0; i < K__N; i++) lua_rawgeti(L, 2, i + 1);
   b->L = L;
   b->keys = 3;
+  base = lua_gettop(L);
+  memset(&b->fr[0], 0, sizeof b->fr[0]);
+  b->fr[0].kind = FR_ROOT;
+  b->fr[0].want = F_OBJECT;
+  b->fr[0].wsub = &HandlingUnitItemsResponseModel;
+  if (build_fast(b)) return 1;
+  if (b->parser == SOGET_PARSE_SIMDJSON) {
+    if (!b->failed)
+      soget_err_set(b->e, "decode", 0, 0, "response body not decoded: simdjson refused it or "
+                    "leaves it to libyajl");
+    return 0;
+  }
+  /* The yajl path, from the start. */
+  lua_settop(L, base);
+  soget_err_clear(b->e);
+  b->fast = 0;
+  b->failed = 0;
   b->depth = 0;
   b->done = 0;
   b->fr[0].kind = FR_ROOT;
   b->fr[0].want = F_OBJECT;
   b->fr[0].wsub = &HandlingUnitItemsResponseModel;
+  {
+    yajl_alloc_funcs af;
+    af.malloc = arena_malloc;
+    af.realloc = arena_realloc;
+    af.free = arena_free;
+    af.ctx = &b->a;
+    b->a.used = 0;
+    b->h = yajl_alloc(&builder_callbacks, &af, b);
+  }
+  if (b->h == NULL) return soget_nomem(L);
+  yajl_config(b->h, yajl_dont_validate_strings, 1);   /* bytes as sent */
+  cut = json_prefix(b->body, b->len);
   st = yajl_parse(b->h, (const unsigned char *)b->body, cut);
   if (st == yajl_status_ok && cut == b->len) {
     st = yajl_complete_parse(b->h);
@@ -895,30 +1147,31 @@ static int build_run(lua_State *L) {
 
 /* Builds the page from body in one pass: pushes it and returns 1, or
  * fills e and returns 0 with the stack as it was. Raises out of memory,
- * the yajl handle freed first. */
-static int build_page(lua_State *L, const char *body, size_t len, soget_err *e) {
+ * the parsers' buffers freed or given back first. */
+static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
+                      int parser) {
   builder b;
   int status;
   b.body = body;
   b.len = len;
   b.e = e;
   b.failed = 0;
+  b.fast = 0;
+  b.zero = -1;
+  b.parser = parser;
+  b.jb = NULL;
+  b.h = NULL;
+  b.depth = 0;
+  b.done = 0;
   b.dplen = 0;
-  {
-    yajl_alloc_funcs af;
-    af.malloc = arena_malloc;
-    af.realloc = arena_realloc;
-    af.free = arena_free;
-    af.ctx = &b.a;
-    b.a.used = 0;
-    b.h = yajl_alloc(&builder_callbacks, &af, &b);
-  }
-  if (b.h == NULL) return soget_nomem(L);
-  yajl_config(b.h, yajl_dont_validate_strings, 1);   /* bytes as sent */
   lua_pushcfunction(L, build_run);
   lua_pushlightuserdata(L, &b);
   status = lua_pcall(L, 1, 1, 0);
-  yajl_free(b.h);
+  if (b.h != NULL) yajl_free(b.h);
+  if (b.jb != NULL) {
+    if (len > KEEP_BODY) soget_json_release(b.jb->j);
+    b.jb->busy = 0;
+  }
   if (status != 0) lua_error(L);         /* out of memory: raised as before */
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -940,9 +1193,14 @@ static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
 
 int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
                       soget_err *e) {
+  return soget_decode_page_by(L, body, len, offset, e, SOGET_PARSE_AUTO);
+}
+
+int soget_decode_page_by(lua_State *L, const char *body, size_t len, long offset,
+                         soget_err *e, int parser) {
   int t, has_total, has_returned, has_first;
   lua_Integer total, returned, first;
-  if (!build_page(L, body, len, e)) return 0;
+  if (!build_page(L, body, len, e, parser)) return 0;
   t = lua_gettop(L);
   /* Fill what a page must have, so paging and scripts can rely on it. */
   total = int_field(L, t, "total", &has_total);
@@ -972,6 +1230,21 @@ int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
  * pushes them from there instead of making each string again. */
 void soget_decode_open(lua_State *L) {
   soget_private(L);
+  lua_getfield(L, -1, PRIV_JSON);
+  if (lua_isuserdata(L, -1)) {
+    lua_pop(L, 1);                       /* opened before in this state: a */
+  } else {                               /* decode may be holding it */
+    jsonbox *x;
+    lua_pop(L, 1);
+    x = (jsonbox *)lua_newuserdata(L, sizeof *x);
+    x->j = NULL;
+    x->busy = 0;
+    lua_newtable(L);
+    lua_pushcfunction(L, jsonbox_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, PRIV_JSON);
+  }
   {
     int i;
     lua_createtable(L, K__N, 0);

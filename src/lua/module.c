@@ -3,6 +3,8 @@
  * soget.printable) and its private registry table. */
 #include "soget.h"
 
+#include <string.h>
+
 #include "core/iso6346.h"
 #include "core/text.h"
 
@@ -29,13 +31,30 @@ void soget_private_open(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
 }
 
-/* soget.decode(body) -> page | nil, err (no I/O) */
+/* soget.decode(body[, {parser = "auto" | "yajl" | "simdjson"}]) -> page |
+ * nil, err (no I/O). One parser alone, for comparison and for telling a
+ * parser's fault from the body's: "yajl" gives the same page, slower;
+ * "simdjson" fails on what auto leaves to libyajl. */
 static int mod_decode(lua_State *L) {
   size_t len;
   const char *body = luaL_checklstring(L, 1, &len);
+  int parser = SOGET_PARSE_AUTO;
   soget_err e;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "parser");
+    if (!lua_isnil(L, -1)) {
+      const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+      if (strcmp(p, "yajl") == 0) parser = SOGET_PARSE_YAJL;
+      else if (strcmp(p, "simdjson") == 0) parser = SOGET_PARSE_SIMDJSON;
+      else if (strcmp(p, "auto") != 0)
+        return luaL_argerror(L, 2, "parser: \"auto\", \"yajl\" or \"simdjson\" expected");
+    }
+    lua_pop(L, 1);
+    lua_settop(L, 1);
+  }
   soget_err_clear(&e);
-  if (!soget_decode_page(L, body, len, 0, &e)) return soget_fail(L, &e);
+  if (!soget_decode_page_by(L, body, len, 0, &e, parser)) return soget_fail(L, &e);
   soget_page_attach(L, lua_gettop(L), 0, 0);
   return 1;
 }

@@ -82,6 +82,12 @@ void soget_decode_open(lua_State *L);
  * nothing and returns 0. `offset` fills a missing `first`. */
 int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
                       soget_err *e);
+/* The same with a choice of parser (soget.decode's `parser`): simdjson
+ * with libyajl for what it refuses (AUTO), or one of them alone; a page
+ * both give is the same page. */
+enum { SOGET_PARSE_AUTO, SOGET_PARSE_YAJL, SOGET_PARSE_SIMDJSON };
+int soget_decode_page_by(lua_State *L, const char *body, size_t len, long offset,
+                         soget_err *e, int parser);
 /* Pushes the set of the schema's array fields ({events = true, ...}):
  * always tables in a decoded page, whatever the body held. */
 void soget_decode_push_array_fields(lua_State *L);
@@ -131,6 +137,10 @@ struct soget_engine *soget_client_engine(soget_client *c);
  * strings stay owned by that table. offset >= 0 replaces the query's own. */
 struct soget_query;
 void soget_read_query(lua_State *L, int qi, struct soget_query *q, long offset);
+
+/* ---- http.c: soget.http_parser, the core's HTTP/1.1 response parser ---- */
+void soget_http_open(lua_State *L);        /* the soget.HttpParser class */
+int soget_http_parser_new(lua_State *L);   /* soget.http_parser([max]) */
 
 /* ---- bulk.c: client:handling_units_many(queries[, options]) ------------- */
 #define SOGET_BULK_MAX 64   /* the largest concurrency */

@@ -1,0 +1,533 @@
+#define _POSIX_C_SOURCE 200809L
+/* src/core/http1.c: the request bytes of a call's request, and responses
+ * parsed as they arrive (libhttp-parser, zlib), fed whole, byte by byte
+ * and cut at every place: the same answer each way. Also the call steps'
+ * requests (the token request and the GET) through the scripted engine. */
+#include <stdlib.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "core/call.h"
+#include "core/clock.h"
+#include "core/http1.h"
+
+/* ---- requests ----------------------------------------------------------- */
+
+static const char *const api_headers[] = {"Authorization: Bearer tok-123",
+                                          "Ocp-Apim-Subscription-Key: key-456",
+                                          "Accept: application/json", NULL};
+static const char *const form_headers[] = {"Content-Type: application/x-www-form-urlencoded",
+                                           "Accept: application/json", NULL};
+
+static const struct {
+  const char *name;
+  int post;
+  const char *url;
+  const char *const *headers;
+  const char *body;
+  const char *ua;
+  int gzip;
+  const char *want;   /* NULL: refused */
+  const char *scheme, *host, *tls_name;
+  long port;
+} requests[] = {
+    {"GET with a query, default port", 0, "https://api.test/v1/handling-units?reference=CGMU2436601",
+     api_headers, NULL, "soget/0.1.0", 1,
+     "GET /v1/handling-units?reference=CGMU2436601 HTTP/1.1\r\n"
+     "Host: api.test\r\n"
+     "Authorization: Bearer tok-123\r\n"
+     "Ocp-Apim-Subscription-Key: key-456\r\n"
+     "Accept: application/json\r\n"
+     "User-Agent: soget/0.1.0\r\n"
+     "Accept-Encoding: gzip\r\n\r\n",
+     "https", "api.test", "api.test", 443},
+    {"another port, identity, no User-Agent", 0, "https://127.0.0.1:8443/a/b", api_headers, NULL,
+     NULL, 0,
+     "GET /a/b HTTP/1.1\r\n"
+     "Host: 127.0.0.1:8443\r\n"
+     "Authorization: Bearer tok-123\r\n"
+     "Ocp-Apim-Subscription-Key: key-456\r\n"
+     "Accept: application/json\r\n"
+     "Accept-Encoding: identity\r\n\r\n",
+     "https", "127.0.0.1", "127.0.0.1", 8443},
+    {"POST form with Content-Length", 1, "http://auth.test/token", form_headers,
+     "grant_type=client_credentials&client_id=a&client_secret=b%26c", "", 0,
+     "POST /token HTTP/1.1\r\n"
+     "Host: auth.test\r\n"
+     "Content-Type: application/x-www-form-urlencoded\r\n"
+     "Accept: application/json\r\n"
+     "Accept-Encoding: identity\r\n"
+     "Content-Length: 61\r\n\r\n"
+     "grant_type=client_credentials&client_id=a&client_secret=b%26c",
+     "http", "auth.test", "auth.test", 80},
+    {"http on 443 names its port", 0, "http://api.test:443/", NULL, NULL, NULL, 0,
+     "GET / HTTP/1.1\r\nHost: api.test:443\r\nAccept-Encoding: identity\r\n\r\n", "http",
+     "api.test", "api.test", 443},
+    {"no path, fragment and user info dropped, host lowercased", 0,
+     "https://user:pw@API.Test#frag", NULL, NULL, NULL, 0,
+     "GET / HTTP/1.1\r\nHost: api.test\r\nAccept-Encoding: identity\r\n\r\n", "https",
+     "api.test", "api.test", 443},
+    {"IPv6 literal", 0, "https://[::1]:9443/x?y=1", NULL, NULL, NULL, 0,
+     "GET /x?y=1 HTTP/1.1\r\nHost: [::1]:9443\r\nAccept-Encoding: identity\r\n\r\n", "https",
+     "[::1]", "::1", 9443},
+    {"percent-encoded query kept byte for byte", 0,
+     "https://api.test/v1?reference=A%26B%3DC&limit=10", NULL, NULL, NULL, 0,
+     "GET /v1?reference=A%26B%3DC&limit=10 HTTP/1.1\r\nHost: api.test\r\n"
+     "Accept-Encoding: identity\r\n\r\n",
+     "https", "api.test", "api.test", 443},
+    {"not http(s)", 0, "ftp://api.test/x", NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    {"relative", 0, "/v1/handling-units", NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    {"no URL", 0, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0},
+    {"User-Agent with a line break", 0, "https://api.test/", NULL, NULL, "soget\r\nX-Evil: 1",
+     0, NULL, NULL, NULL, NULL, 0},
+};
+
+static void test_requests(void) {
+  size_t i;
+  for (i = 0; i < COUNT(requests); i++) {
+    soget_http_request rq;
+    soget_http1_target t;
+    soget_buf out;
+    soget_err e;
+    int rc;
+    CASE("request: %s", requests[i].name);
+    memset(&rq, 0, sizeof rq);
+    memset(&t, 0, sizeof t);
+    rq.post = requests[i].post;
+    rq.url = requests[i].url;
+    rq.headers = requests[i].headers;
+    rq.body = requests[i].body;
+    rq.body_len = requests[i].body ? strlen(requests[i].body) : 0;
+    soget_buf_init(&out, 0);
+    soget_err_clear(&e);
+    rc = soget_http1_request(&out, &rq, requests[i].ua, requests[i].gzip, &t, &e);
+    if (!requests[i].want) {
+      CHECK_INT(rc, -1);
+      CHECK_STR(e.kind, "network");
+      CHECK_INT(e.retryable, 0);
+      CHECK_INT(out.len, 0);
+    } else {
+      CHECK_INT(rc, 0);
+      CHECK_STR(out.data, requests[i].want);
+      CHECK_STR(t.scheme, requests[i].scheme);
+      CHECK_STR(t.host, requests[i].host);
+      CHECK_STR(t.name, requests[i].tls_name);
+      CHECK_INT(t.port, requests[i].port);
+      CHECK_INT(t.tls, strcmp(requests[i].scheme, "https") == 0);
+    }
+    soget_buf_free(&out);
+  }
+}
+
+/* The call steps' own requests, as bytes: the token request, then the GET
+ * with the token it brought. */
+static void test_call_requests(void) {
+  soget_engine g;
+  soget_call k;
+  soget_query q;
+  soget_err e;
+  soget_buf out;
+  soget_http1_target t;
+  static const char tok[] = "{\"access_token\":\"T0K3N\",\"expires_in\":3600}";
+  CASE("call steps: the token request and the GET as bytes");
+  soget_engine_init(&g);
+  g.client_id = strdup("cid");
+  g.client_secret = strdup("s3cret&x");
+  g.api_key = strdup("apikey");
+  g.base_url = strdup("https://api.test/v1");
+  g.token_url = strdup("https://auth.test:8443/token");
+  g.timeout = 10;
+  g.connect_timeout = 5;
+  soget_call_init(&k);
+  soget_query_init(&q, &soget_lookup_endpoint);
+  soget_query_set(&q, SOGET_LOOKUP_REFERENCE, "CGMU2436601", 11);
+  soget_err_clear(&e);
+  soget_buf_init(&out, 0);
+  CHECK_INT(soget_call_begin(&g, &k, &q, 0, &e), 0);
+  CHECK_INT(soget_call_next(&g, &k, &e), SOGET_STEP_SEND);
+  CHECK_INT(soget_http1_request(&out, &k.rq, "ua/1", 1, &t, &e), 0);
+  CHECK_STR(out.data,
+            "POST /token HTTP/1.1\r\nHost: auth.test:8443\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n"
+            "User-Agent: ua/1\r\nAccept-Encoding: gzip\r\nContent-Length: 68\r\n\r\n"
+            "grant_type=client_credentials&client_id=cid&client_secret=s3cret%26x");
+  CHECK_INT(t.port, 8443);
+  CHECK_INT(soget_call_response(&g, &k, 200, tok, sizeof tok - 1, -1, NULL, &e),
+            SOGET_STEP_AGAIN);
+  CHECK_INT(soget_call_next(&g, &k, &e), SOGET_STEP_SEND);
+  CHECK_INT(soget_http1_request(&out, &k.rq, NULL, 0, &t, &e), 0);
+  CHECK_STR(out.data,
+            "GET /v1/handling-units?reference=CGMU2436601 HTTP/1.1\r\nHost: api.test\r\n"
+            "Authorization: Bearer T0K3N\r\nOcp-Apim-Subscription-Key: apikey\r\n"
+            "Accept: application/json\r\nAccept-Encoding: identity\r\n\r\n");
+  soget_wipe(out.data, out.cap);
+  soget_buf_free(&out);
+  soget_call_free(&g, &k);
+  soget_engine_free(&g);
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+enum { MORE = SOGET_HTTP1_MORE, DONE = SOGET_HTTP1_DONE, BAD = SOGET_HTTP1_BAD };
+
+typedef struct rcase {
+  const char *name;
+  const char *bytes;
+  size_t len;
+  int eof;              /* the connection closes after the bytes */
+  size_t max;           /* 0: 1 MB */
+  int state;
+  long status;
+  const char *body;     /* DONE: the body */
+  const char *location, *retry_after;
+  int keep_alive;
+  const char *kind;     /* BAD: the error's kind, retryable, a part of its message */
+  int retryable;
+  const char *msg;
+} rcase;
+
+#define OK200 "HTTP/1.1 200 OK\r\n"
+static const rcase responses[] = {
+    {"Content-Length", BYTES(OK200 "Content-Length: 5\r\nContent-Type: application/json\r\n\r\n"
+                             "{\"a\"}"),
+     0, 0, DONE, 200, "{\"a\"}", "", "", 1, NULL, 0, NULL},
+    {"chunked with a trailer", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\n"
+                                     "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nLocation: /x\r\n\r\n"),
+     0, 0, DONE, 200, "abc0123456789abcdef", "", "", 1, NULL, 0, NULL},
+    {"chunk extensions", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\n"
+                               "2;name=val\r\nok\r\n0\r\n\r\n"),
+     0, 0, DONE, 200, "ok", "", "", 1, NULL, 0, NULL},
+    {"empty body", BYTES(OK200 "Content-Length: 0\r\n\r\n"), 0, 0, DONE, 200, "", "", "", 1,
+     NULL, 0, NULL},
+    {"204 has no body", BYTES("HTTP/1.1 204 No Content\r\n\r\n"), 0, 0, DONE, 204, "", "", "", 1,
+     NULL, 0, NULL},
+    {"Connection: close", BYTES(OK200 "Connection: close\r\nContent-Length: 2\r\n\r\nhi"), 0, 0,
+     DONE, 200, "hi", "", "", 0, NULL, 0, NULL},
+    {"HTTP/1.0 closes", BYTES("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi"), 0, 0, DONE, 200,
+     "hi", "", "", 0, NULL, 0, NULL},
+    {"HTTP/1.0 keep-alive", BYTES("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
+                                  "Content-Length: 2\r\n\r\nhi"),
+     0, 0, DONE, 200, "hi", "", "", 1, NULL, 0, NULL},
+    {"body to the end of the connection", BYTES(OK200 "\r\nall of it"), 1, 0, DONE, 200,
+     "all of it", "", "", 0, NULL, 0, NULL},
+    {"body to the end, not ended yet", BYTES(OK200 "\r\nall of"), 0, 0, MORE, 0, NULL, NULL, NULL,
+     0, NULL, 0, NULL},
+    {"redirect: Location as sent", BYTES("HTTP/1.1 307 Temporary Redirect\r\n"
+                                         "Location:   /v1/x?y=1  \r\nContent-Length: 0\r\n\r\n"),
+     0, 0, DONE, 307, "", "/v1/x?y=1", "", 1, NULL, 0, NULL},
+    {"the first Location counts", BYTES("HTTP/1.1 302 Found\r\nLocation: /a\r\nlocation: /b\r\n"
+                                        "Content-Length: 0\r\n\r\n"),
+     0, 0, DONE, 302, "", "/a", "", 1, NULL, 0, NULL},
+    {"Retry-After, names in any case", BYTES("HTTP/1.1 429 Too Many\r\nRETRY-after: 7\r\n"
+                                             "Content-Length: 2\r\n\r\n{}"),
+     0, 0, DONE, 429, "{}", "", "7", 1, NULL, 0, NULL},
+    {"a long header of another name", BYTES(OK200 "X-Retry-After-Location-Content-Encoding-Long: 1\r\n"
+                                            "Content-Length: 1\r\n\r\nx"),
+     0, 0, DONE, 200, "x", "", "", 1, NULL, 0, NULL},
+    {"interim 100 skipped", BYTES("HTTP/1.1 100 Continue\r\n\r\n" OK200
+                                  "Content-Length: 2\r\n\r\nok"),
+     0, 0, DONE, 200, "ok", "", "", 1, NULL, 0, NULL},
+    {"bytes past the response: not reused", BYTES(OK200 "Content-Length: 2\r\n\r\nokEXTRA"), 0,
+     0, DONE, 200, "ok", "", "", 0, NULL, 0, NULL},
+    {"body at the cap", BYTES(OK200 "Content-Length: 4\r\n\r\nabcd"), 0, 4, DONE, 200, "abcd", "",
+     "", 1, NULL, 0, NULL},
+    {"body over the cap (Content-Length)", BYTES(OK200 "Content-Length: 5\r\n\r\nabcde"), 0, 4,
+     BAD, 0, NULL, NULL, NULL, 0, "http", 0,
+     "response body is larger than max_response_size (4 bytes)"},
+    {"body over the cap (chunked)", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\n"
+                                          "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n"),
+     0, 4, BAD, 0, NULL, NULL, NULL, 0, "http", 0, "larger than max_response_size (4 bytes)"},
+    {"body over the cap (to the end)", BYTES(OK200 "\r\nabcdefgh"), 1, 4, BAD, 0, NULL, NULL,
+     NULL, 0, "http", 0, "larger than max_response_size"},
+    {"nothing at all", "", 0, 1, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 1,
+     "closed the connection without answering"},
+    {"cut in the headers", BYTES("HTTP/1.1 200 OK\r\nContent-Le"), 1, 0, BAD, 0, NULL, NULL, NULL,
+     0, "network", 1, "cut short"},
+    {"cut in the body", BYTES(OK200 "Content-Length: 10\r\n\r\nabc"), 1, 0, BAD, 0, NULL, NULL,
+     NULL, 0, "network", 1, "cut short"},
+    {"cut in a chunk", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\n5\r\nab"), 1, 0, BAD, 0,
+     NULL, NULL, NULL, 0, "network", 1, "cut short"},
+    {"not HTTP", BYTES("SSH-2.0-OpenSSH_9.2\r\n"), 0, 0, BAD, 0, NULL, NULL, NULL, 0, "network",
+     0, "not a valid HTTP/1.1 response"},
+    {"a TLS alert on a plain connection", BYTES("\x15\x03\x01\x00\x02\x02\x46"), 0, 0, BAD, 0,
+     NULL, NULL, NULL, 0, "network", 0, "not a valid HTTP/1.1 response"},
+    {"bad status", BYTES("HTTP/1.1 2x0 OK\r\n\r\n"), 0, 0, BAD, 0, NULL, NULL, NULL, 0, "network",
+     0, "not a valid"},
+    {"two different Content-Lengths", BYTES(OK200 "Content-Length: 2\r\nContent-Length: 3\r\n\r\n"
+                                            "abc"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid"},
+    {"Content-Length and chunked", BYTES(OK200 "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n"
+                                         "\r\n3\r\nabc\r\n0\r\n\r\n"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid"},
+    {"bad chunk size", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\nzz\r\n"), 0, 0, BAD, 0, NULL,
+     NULL, NULL, 0, "network", 0, "not a valid"},
+    {"huge Content-Length", BYTES(OK200 "Content-Length: 99999999999999999999999\r\n\r\n"), 0, 0,
+     BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid"},
+    {"NUL in a header", BYTES(OK200 "X-A: b\0c\r\nContent-Length: 0\r\n\r\n"), 0, 0, BAD, 0, NULL,
+     NULL, NULL, 0, "network", 0, "not a valid"},
+    {"101 switching protocols", BYTES("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "switched protocols"},
+    {"unknown Content-Encoding", BYTES(OK200 "Content-Encoding: br\r\nContent-Length: 1\r\n\r\nx"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "Content-Encoding"},
+    {"gzip that is not", BYTES(OK200 "Content-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "compressed response body is not valid"},
+    {"empty gzip body", BYTES("HTTP/1.1 304 Not Modified\r\nContent-Encoding: gzip\r\n\r\n"), 0,
+     0, DONE, 304, "", "", "", 1, NULL, 0, NULL},
+};
+
+/* Feeds r's bytes in pieces of `step` bytes (0: all at once), or cut once
+ * at `cut` (when step is 0 and cut > 0): the state after the bytes (and
+ * the end of the connection, for r->eof). */
+static int run(soget_http1 *h, const rcase *r, size_t step, size_t cut) {
+  int st = MORE;
+  soget_http1_init(h, r->max ? r->max : 1024 * 1024);
+  if (step) {
+    size_t i;
+    for (i = 0; i < r->len && st == MORE; i += step)
+      st = soget_http1_feed(h, r->bytes + i, r->len - i < step ? r->len - i : step);
+    if (st == DONE && i < r->len) st = soget_http1_feed(h, r->bytes + i, r->len - i);
+  } else if (cut) {
+    st = soget_http1_feed(h, r->bytes, cut);
+    if (st == MORE || st == DONE) st = soget_http1_feed(h, r->bytes + cut, r->len - cut);
+  } else {
+    st = soget_http1_feed(h, r->bytes, r->len);
+  }
+  if (r->eof) st = soget_http1_eof(h);
+  return st;
+}
+
+static void check_response(const rcase *r, soget_http1 *h, int st) {
+  CHECK_INT(st, r->state);
+  CHECK_INT(h->state, r->state);
+  if (r->state == DONE) {
+    CHECK_INT(h->status, r->status);
+    CHECK_MEM(h->body.data ? h->body.data : "", h->body.len, r->body, strlen(r->body));
+    CHECK_STR(h->location.data ? h->location.data : "", r->location);
+    CHECK_STR(h->retry_after.data ? h->retry_after.data : "", r->retry_after);
+    CHECK_INT(h->keep_alive, r->keep_alive);
+  } else if (r->state == BAD) {
+    CHECK_STR(h->err.kind, r->kind);
+    CHECK_INT(h->err.retryable, r->retryable);
+    CHECK_INT(h->err.nomem, 0);
+    if (!CHECK(strstr(h->err.message, r->msg) != NULL))
+      fprintf(stderr, "    message: %s\n", h->err.message);
+  }
+}
+
+static void test_responses(void) {
+  size_t i, n;
+  for (i = 0; i < COUNT(responses); i++) {
+    const rcase *r = &responses[i];
+    soget_http1 h;
+    CASE("response: %s", r->name);
+    SUBCASE("response: %s (whole)", r->name);
+    check_response(r, &h, run(&h, r, 0, 0));
+    soget_http1_free(&h);
+    SUBCASE("response: %s (byte by byte)", r->name);
+    check_response(r, &h, run(&h, r, 1, 0));
+    soget_http1_free(&h);
+    for (n = 1; n < r->len; n++) {
+      SUBCASE("response: %s (cut at %zu)", r->name, n);
+      check_response(r, &h, run(&h, r, 0, n));
+      soget_http1_free(&h);
+    }
+  }
+}
+
+/* ---- compressed bodies ---------------------------------------------------- */
+
+/* data compressed as gzip (window 15 + 16) or zlib (15). */
+static size_t compress_to(char *out, size_t cap, const char *data, size_t len, int gzip) {
+  z_stream z;
+  size_t n;
+  memset(&z, 0, sizeof z);
+  if (deflateInit2(&z, 9, Z_DEFLATED, gzip ? 15 + 16 : 15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+    return 0;
+  z.next_in = (Bytef *)(uintptr_t)data;
+  z.avail_in = (uInt)len;
+  z.next_out = (Bytef *)out;
+  z.avail_out = (uInt)cap;
+  if (deflate(&z, Z_FINISH) != Z_STREAM_END) n = 0;
+  else n = cap - z.avail_out;
+  deflateEnd(&z);
+  return n;
+}
+
+/* A response with body `z` (zlen bytes) sent as `enc`, chunked or not. */
+static size_t wrap(char *out, size_t cap, const char *enc, const char *z, size_t zlen, int chunked) {
+  int n = chunked ? snprintf(out, cap, OK200 "Content-Encoding: %s\r\nTransfer-Encoding: chunked"
+                                           "\r\n\r\n%zx\r\n", enc, zlen)
+                  : snprintf(out, cap, OK200 "Content-Encoding: %s\r\nContent-Length: %zu\r\n\r\n",
+                             enc, zlen);
+  size_t len = (size_t)n;
+  memcpy(out + len, z, zlen);
+  len += zlen;
+  if (chunked) {
+    memcpy(out + len, "\r\n0\r\n\r\n", 7);
+    len += 7;
+  }
+  return len;
+}
+
+static void test_compressed(void) {
+  static char plain[300000], z[400000], resp[420000];
+  size_t i, zlen, rlen;
+  soget_http1 h;
+  int st;
+  for (i = 0; i < sizeof plain; i++) plain[i] = (char)("{\"items\":[0123456789]}"[i % 22] ^ (i / 4096 % 2));
+
+  {
+    static const struct {
+      const char *name, *enc;
+      int gzip, chunked;
+    } ok[] = {{"gzip", "gzip", 1, 0},          {"gzip, chunked", "gzip", 1, 1},
+              {"x-gzip", "x-gzip", 1, 0},      {"deflate (zlib)", "deflate", 0, 0},
+              {"GZIP in capitals", "GZIP", 1, 1}};
+    for (i = 0; i < COUNT(ok); i++) {
+      size_t step;
+      zlen = compress_to(z, sizeof z, plain, sizeof plain, ok[i].gzip);
+      rlen = wrap(resp, sizeof resp, ok[i].enc, z, zlen, ok[i].chunked);
+      CASE("compressed: %s", ok[i].name);
+      CHECK(zlen > 0 && zlen < sizeof plain / 4);
+      for (step = 0; step <= 4099; step += step ? 4098 : 1) {
+        size_t at = 0;
+        SUBCASE("compressed: %s, pieces of %zu", ok[i].name, step);
+        soget_http1_init(&h, sizeof plain);
+        if (!step) {
+          st = soget_http1_feed(&h, resp, rlen);
+        } else {
+          for (st = MORE; at < rlen && st == MORE; at += step)
+            st = soget_http1_feed(&h, resp + at, rlen - at < step ? rlen - at : step);
+        }
+        CHECK_INT(st, DONE);
+        CHECK_INT(h.keep_alive, 1);
+        CHECK_MEM(h.body.data, h.body.len, plain, sizeof plain);
+        soget_http1_free(&h);
+      }
+    }
+  }
+
+  CASE("compressed: over the cap once decoded (a bomb)");
+  zlen = compress_to(z, sizeof z, plain, sizeof plain, 1);
+  rlen = wrap(resp, sizeof resp, "gzip", z, zlen, 0);
+  soget_http1_init(&h, 1000);
+  st = soget_http1_feed(&h, resp, rlen);
+  CHECK_INT(st, BAD);
+  CHECK_STR(h.err.kind, "http");
+  CHECK_INT(h.err.retryable, 0);
+  CHECK_STR(h.err.message, "response body is larger than max_response_size (1000 bytes)");
+  soget_http1_free(&h);
+
+  CASE("compressed: stream cut short, Content-Length complete");
+  rlen = wrap(resp, sizeof resp, "gzip", z, zlen / 2, 0);
+  soget_http1_init(&h, sizeof plain);
+  CHECK_INT(soget_http1_feed(&h, resp, rlen), BAD);
+  CHECK_STR(h.err.kind, "network");
+  CHECK(strstr(h.err.message, "compressed response body is cut short") != NULL);
+  soget_http1_free(&h);
+
+  CASE("compressed: a corrupt byte in the middle");
+  memcpy(resp, z, zlen);
+  for (i = zlen / 3; i < zlen / 3 + 8; i++) resp[i] ^= 0x5a;
+  memcpy(z, resp, zlen);
+  rlen = wrap(resp, sizeof resp, "gzip", z, zlen, 1);
+  soget_http1_init(&h, sizeof plain);
+  st = soget_http1_feed(&h, resp, rlen);
+  CHECK_INT(st, BAD);
+  CHECK_STR(h.err.kind, "network");
+  soget_http1_free(&h);
+
+  CASE("compressed: bytes after the stream's end are ignored");
+  zlen = compress_to(z, sizeof z, "{}", 2, 1);
+  memcpy(z + zlen, "garbage", 7);
+  rlen = wrap(resp, sizeof resp, "gzip", z, zlen + 7, 0);
+  soget_http1_init(&h, 100);
+  CHECK_INT(soget_http1_feed(&h, resp, rlen), DONE);
+  CHECK_MEM(h.body.data, h.body.len, "{}", 2);
+  soget_http1_free(&h);
+}
+
+/* ---- limits ---------------------------------------------------------------- */
+
+static void test_limits(void) {
+  static char big[200000];
+  soget_http1 h;
+  size_t n, i;
+
+  CASE("headers over the parser's limit: a size limit, not retried");
+  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\nX-Big: ");
+  for (i = 0; i < 100000; i++) big[n++] = 'a';
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, big, n), BAD);
+  CHECK_STR(h.err.kind, "http");
+  CHECK_INT(h.err.retryable, 0);
+  CHECK(strstr(h.err.message, "response headers are larger than the size limit") != NULL);
+  soget_http1_free(&h);
+
+  CASE("a Location too long to use is none");
+  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
+  for (i = 0; i < SOGET_HTTP1_LOCATION_MAX; i++) big[n++] = 'x';
+  n += (size_t)snprintf(big + n, sizeof big - n, "\r\nLocation: /short\r\nContent-Length: 0\r\n\r\n");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, big, n), DONE);
+  CHECK_INT(h.status, 302);
+  CHECK_INT(h.location.len, 0);
+  soget_http1_free(&h);
+
+  CASE("Retry-After read as the call steps read it");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, BYTES("HTTP/1.1 503 x\r\nRetry-After: 12\r\nContent-Length: 0\r\n\r\n")),
+            DONE);
+  CHECK_NEAR(soget_http1_retry_after(&h), 12, 0.001);
+  soget_http1_free(&h);
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, BYTES("HTTP/1.1 503 x\r\nContent-Length: 0\r\n\r\n")), DONE);
+  CHECK_NEAR(soget_http1_retry_after(&h), -1, 0);
+  soget_http1_free(&h);
+
+  CASE("too many interim answers");
+  n = 0;
+  for (i = 0; i < SOGET_HTTP1_INTERIM_MAX + 1; i++)
+    n += (size_t)snprintf(big + n, sizeof big - n, "HTTP/1.1 100 Continue\r\n\r\n");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, big, n), BAD);
+  CHECK(strstr(h.err.message, "interim") != NULL);
+  soget_http1_free(&h);
+
+  CASE("feeding after the end changes nothing but keep-alive");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, BYTES(OK200 "Content-Length: 1\r\n\r\nx")), DONE);
+  CHECK_INT(h.keep_alive, 1);
+  CHECK_INT(soget_http1_feed(&h, BYTES("HTTP/1.1 200 OK\r\n")), DONE);
+  CHECK_INT(h.keep_alive, 0);
+  CHECK_INT(soget_http1_eof(&h), DONE);
+  CHECK_MEM(h.body.data, h.body.len, "x", 1);
+  soget_http1_free(&h);
+
+  CASE("framing without a body is bounded too");
+  soget_http1_init(&h, 10);
+  CHECK_INT(soget_http1_feed(&h, BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\n")), MORE);
+  for (i = 0, n = MORE; i < 2000000 && n == MORE; i++)
+    n = (size_t)soget_http1_feed(&h, BYTES("0;ext=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+  CHECK_INT(n, BAD);
+  CHECK_STR(h.err.kind, "http");
+  CHECK(i < 2000000);
+  CHECK(h.received <= (1u << 20) + 100000);
+  soget_http1_free(&h);
+
+  CASE("a bad response stays bad");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, BYTES("nope\r\n")), BAD);
+  CHECK_INT(soget_http1_feed(&h, BYTES(OK200 "Content-Length: 0\r\n\r\n")), BAD);
+  CHECK_INT(soget_http1_eof(&h), BAD);
+  soget_http1_free(&h);
+}
+
+int main(void) {
+  test_requests();
+  test_call_requests();
+  test_responses();
+  test_compressed();
+  test_limits();
+  return CHECK_DONE();
+}

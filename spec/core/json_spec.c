@@ -1,0 +1,176 @@
+/* src/core/json.cpp and json.h: bodies parsed by simdjson and read back
+ * from its tape as values. Each case is a body and the values read,
+ * written compactly ({n and [n open an object or array of n members, }
+ * ends one, "..." a string, i/u/d a number, t f n), or BAD when the parse
+ * fails. Also: a parser reused across bodies small and large, released
+ * and used again. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "core/json.h"
+
+#define BAD "BAD"
+
+static const struct {
+  const char *name;
+  const char *body; size_t len;
+  const char *want;
+} cases[] = {
+  {"an object", BYTES("{\"total\":1,\"items\":[]}"), "{2 \"total\" i1 \"items\" [0 } }"},
+  {"nesting and counts", BYTES("{\"a\":[1,[2,{}],{\"b\":null}],\"c\":{\"d\":true,\"e\":false}}"),
+   "{2 \"a\" [3 i1 [2 i2 {0 } } {1 \"b\" n } } \"c\" {2 \"d\" t \"e\" f } }"},
+  {"white space between tokens", BYTES(" \t\r\n{ \"a\" : [ 1 , 2 ] } \n"), "{1 \"a\" [2 i1 i2 } }"},
+  {"a string at the root", BYTES("\"x\""), "\"x\""},
+  {"a number at the root", BYTES("12"), "i12"},
+  {"escapes", BYTES("[\"a\\n\\t\\\"\\\\\\/\\u00e9\"]"), "[1 \"a\\x0a\\x09\\x22\\x5c/\\xc3\\xa9\" }"},
+  {"a NUL escape is a byte of the string", BYTES("[\"a\\u0000b\"]"), "[1 \"a\\x00b\" }"},
+  {"a surrogate pair", BYTES("[\"\\ud83d\\ude00\"]"), "[1 \"\\xf0\\x9f\\x98\\x80\" }"},
+  {"keys are strings too", BYTES("{\"\":\"\",\"k\\u0041\":1}"), "{2 \"\" \"\" \"kA\" i1 }"},
+  {"repeated keys, both kept", BYTES("{\"a\":1,\"a\":2}"), "{2 \"a\" i1 \"a\" i2 }"},
+  {"int64's range", BYTES("[9223372036854775807,-9223372036854775808,0]"),
+   "[3 i9223372036854775807 i-9223372036854775808 i0 }"},
+  {"above int64: unsigned", BYTES("[9223372036854775808,18446744073709551615]"),
+   "[2 u9223372036854775808 u18446744073709551615 }"},
+  {"-0 is the integer 0 (decode.c looks for it)", BYTES("[-0]"), "[1 i0 }"},
+  {"doubles, correctly rounded", BYTES("[1.5,-0.0,1e2,2.5E-3,0.1,1.7976931348623157e308]"),
+   "[6 d1.5 d-0 d100 d0.0025000000000000001 d0.10000000000000001 d1.7976931348623157e+308 }"},
+  {"UTF-8 kept", BYTES("[\"caf\xc3\xa9 \xf0\x9f\x98\x80\"]"), "[1 \"caf\\xc3\\xa9 \\xf0\\x9f\\x98\\x80\" }"},
+  /* what simdjson refuses: the builder asks libyajl instead */
+  {"empty", BYTES(""), BAD},
+  {"only white space", BYTES("  "), BAD},
+  {"trailing text", BYTES("{} x"), BAD},
+  {"two values", BYTES("{}{}"), BAD},
+  {"a trailing comma", BYTES("[1,]"), BAD},
+  {"an unterminated string", BYTES("[\"ab"), BAD},
+  {"an unclosed object", BYTES("{\"a\":1"), BAD},
+  {"a raw control character inside a string", BYTES("[\"a\tb\"]"), BAD},
+  {"a raw NUL inside a string", BYTES("[\"a\0b\"]"), BAD},
+  {"a NUL after the value", BYTES("{}\0"), BAD},
+  {"a vertical tab between tokens", BYTES("[1,\v2]"), BAD},
+  {"bytes that are not UTF-8", BYTES("[\"\xff\"]"), BAD},
+  {"an overlong encoding", BYTES("[\"\xc0\x80\"]"), BAD},
+  {"a lone high surrogate", BYTES("[\"\\ud800\"]"), BAD},
+  {"a lone low surrogate", BYTES("[\"\\udc00\"]"), BAD},
+  {"a bad escape", BYTES("[\"\\x\"]"), BAD},
+  {"a leading zero", BYTES("[01]"), BAD},
+  {"a bare minus", BYTES("[-]"), BAD},
+  {"a number that overflows a double", BYTES("[1e400]"), BAD},
+  {"an integer above uint64", BYTES("[18446744073709551616]"), BAD},
+  {"a misspelled literal", BYTES("[tru]"), BAD},
+  {"a letter after a number", BYTES("[1x]"), BAD},
+};
+
+/* The values of it, written as the cases want them. */
+static void render(soget_json_it *it, char *out, size_t size) {
+  size_t n = 0;
+  int t;
+  soget_json_val v = {{0}, 0};
+  out[0] = '\0';
+  while ((t = soget_json_next(it, &v)) != SOGET_JSON_DONE && n < size - 64) {
+    size_t i;
+    if (n > 0) out[n++] = ' ';
+    switch (t) {
+      case SOGET_JSON_OBJECT: n += (size_t)snprintf(out + n, size - n, "{%" PRIu32, v.n); break;
+      case SOGET_JSON_ARRAY: n += (size_t)snprintf(out + n, size - n, "[%" PRIu32, v.n); break;
+      case SOGET_JSON_END: out[n++] = '}'; break;
+      case SOGET_JSON_STRING:
+        out[n++] = '"';
+        for (i = 0; i < v.n && n < size - 8; i++) {
+          unsigned char c = (unsigned char)v.v.s[i];
+          if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') out[n++] = (char)c;
+          else n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+        }
+        out[n++] = '"';
+        break;
+      case SOGET_JSON_INT: n += (size_t)snprintf(out + n, size - n, "i%" PRId64, v.v.i); break;
+      case SOGET_JSON_UINT: n += (size_t)snprintf(out + n, size - n, "u%" PRIu64, v.v.u); break;
+      case SOGET_JSON_DOUBLE: n += (size_t)snprintf(out + n, size - n, "d%.17g", v.v.d); break;
+      case SOGET_JSON_TRUE: out[n++] = 't'; break;
+      case SOGET_JSON_FALSE: out[n++] = 'f'; break;
+      case SOGET_JSON_NULL: out[n++] = 'n'; break;
+      default: n += (size_t)snprintf(out + n, size - n, "?%d", t); break;
+    }
+    out[n] = '\0';
+  }
+}
+
+static void check_parse(soget_json *j, const char *name, const char *body, size_t len,
+                        const char *want) {
+  soget_json_it it;
+  char got[2048];
+  int r;
+  CASE("%s", name);
+  r = soget_json_parse(j, body, len, &it);
+  if (want == NULL) {                      /* parsed; the values not checked */
+    CHECK_INT(r, SOGET_JSON_OK);
+    return;
+  }
+  if (strcmp(want, BAD) == 0) {
+    CHECK_INT(r, SOGET_JSON_BAD);
+    return;
+  }
+  CHECK_INT(r, SOGET_JSON_OK);
+  if (r != SOGET_JSON_OK) return;
+  render(&it, got, sizeof got);
+  CHECK_STR(got, want);
+}
+
+int main(void) {
+  soget_json *j = soget_json_new();
+  size_t i, k;
+  CHECK(j != NULL);
+  if (j == NULL) return CHECK_DONE();
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    check_parse(j, cases[i].name, cases[i].body, cases[i].len, cases[i].want);
+
+  /* The same parser, again in the other order (buffers reused). */
+  for (i = sizeof cases / sizeof cases[0]; i-- > 0;)
+    check_parse(j, cases[i].name, cases[i].body, cases[i].len, cases[i].want);
+
+  /* A large body, then a small one; released, then used again. */
+  {
+    size_t count = 20000, n = 0;
+    char *big = malloc(count * 12 + 16);
+    soget_json_it it;
+    soget_json_val v = {{0}, 0};
+    CASE("a large array");
+    CHECK(big != NULL);
+    if (big != NULL) {
+      big[n++] = '[';
+      for (k = 0; k < count; k++) n += (size_t)sprintf(big + n, "%s\"v%zu\"", k ? "," : "", k);
+      big[n++] = ']';
+      CHECK_INT(soget_json_parse(j, big, n, &it), SOGET_JSON_OK);
+      CHECK_INT(soget_json_next(&it, &v), SOGET_JSON_ARRAY);
+      CHECK_INT(v.n, count);
+      for (k = 0; k < count; k++) {
+        char want[16];
+        int t = soget_json_next(&it, &v);
+        snprintf(want, sizeof want, "v%zu", k);
+        if (t != SOGET_JSON_STRING || v.n != strlen(want) || memcmp(v.v.s, want, v.n) != 0) break;
+      }
+      CHECK_INT(k, count);
+      CHECK_INT(soget_json_next(&it, &v), SOGET_JSON_END);
+      CHECK_INT(soget_json_next(&it, &v), SOGET_JSON_DONE);
+      CHECK_INT(soget_json_next(&it, &v), SOGET_JSON_DONE);
+      free(big);
+    }
+    check_parse(j, "small after large", BYTES("{\"a\":[1]}"), "{1 \"a\" [1 i1 } }");
+    soget_json_release(j);
+    check_parse(j, "after a release", BYTES("{\"a\":[1]}"), "{1 \"a\" [1 i1 } }");
+    soget_json_release(j);
+    soget_json_release(j);
+  }
+
+  /* Nesting: simdjson's own limit (1024) is above the builder's (200). */
+  {
+    char deep[2 * 1100];
+    for (k = 0; k < 1000; k++) deep[k] = '[';
+    for (k = 0; k < 1000; k++) deep[1000 + k] = ']';
+    check_parse(j, "1,000 nested arrays", deep, 2000, NULL);
+  }
+  soget_json_free(j);
+  soget_json_free(NULL);
+  return CHECK_DONE();
+}

@@ -1,0 +1,438 @@
+/* HTTP/1.1 request bytes and a response parser on libhttp-parser, without
+ * I/O (http1.h). */
+#include "http1.h"
+
+#include <curl/curl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "request.h"
+
+/* ---- the request ----------------------------------------------------------- */
+
+static int url_part(CURLU *u, CURLUPart part, char **out, unsigned flags) {
+  *out = NULL;
+  return curl_url_get(u, part, out, flags) == CURLUE_OK && *out;
+}
+
+int soget_http1_request(soget_buf *out, const soget_http_request *rq, const char *user_agent,
+                        int gzip, soget_http1_target *t, soget_err *e) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+  soget_http1_target tt;
+  const char *const *h;
+  long portn;
+  int tls, rc = -1, nomem = 0;
+  size_t n;
+
+  soget_buf_reset(out);
+  memset(&tt, 0, sizeof tt);
+  if (!u) {
+    soget_err_nomem(e, "building the request");
+    return -1;
+  }
+  if (!rq->url || curl_url_set(u, CURLUPART_URL, rq->url, 0) != CURLUE_OK ||
+      !url_part(u, CURLUPART_SCHEME, &scheme, 0) || !url_part(u, CURLUPART_HOST, &host, 0) ||
+      !url_part(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ||
+      !url_part(u, CURLUPART_PATH, &path, 0)) {
+    soget_err_set(e, "network", 0, 0, "cannot send a request to this URL: not an absolute "
+                  "http(s) URL with a host");
+    goto done;
+  }
+  (void)url_part(u, CURLUPART_QUERY, &query, 0);   /* none: NULL */
+  tls = strcmp(scheme, "https") == 0;
+  portn = strtol(port, NULL, 10);
+  n = strlen(host);
+  if ((!tls && strcmp(scheme, "http") != 0) || !host[0] || n >= sizeof tt.host || portn <= 0 ||
+      portn > 65535) {
+    soget_err_set(e, "network", 0, 0, "cannot send a request to this URL: not an absolute "
+                  "http(s) URL with a host");
+    goto done;
+  }
+  if (user_agent && user_agent[0] && soget_header_value_problem(user_agent, strlen(user_agent))) {
+    soget_err_set(e, "network", 0, 0, "the User-Agent cannot be sent in a header");
+    goto done;
+  }
+  {   /* host names are case-insensitive: sent and checked in lower case */
+    char *c;
+    for (c = host; *c; c++)
+      if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+  }
+  tt.tls = tls;
+  memcpy(tt.scheme, tls ? "https" : "http", tls ? 6 : 5);
+  memcpy(tt.host, host, n + 1);
+  if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+    memcpy(tt.name, host + 1, n - 2);
+    tt.name[n - 2] = '\0';
+  } else {
+    memcpy(tt.name, host, n + 1);
+  }
+  tt.port = portn;
+
+  nomem = soget_buf_adds(out, rq->post ? "POST " : "GET ") != 0 ||
+          soget_buf_adds(out, path[0] ? path : "/") != 0 ||
+          (query && (soget_buf_addc(out, '?') != 0 || soget_buf_adds(out, query) != 0)) ||
+          soget_buf_adds(out, " HTTP/1.1\r\nHost: ") != 0 || soget_buf_adds(out, host) != 0 ||
+          (portn != (tls ? 443 : 80) && soget_buf_addf(out, ":%ld", portn) != 0) ||
+          soget_buf_adds(out, "\r\n") != 0;
+  for (h = rq->headers; !nomem && h && *h; h++)
+    nomem = soget_buf_adds(out, *h) != 0 || soget_buf_adds(out, "\r\n") != 0;
+  if (!nomem && user_agent && user_agent[0])
+    nomem = soget_buf_adds(out, "User-Agent: ") != 0 || soget_buf_adds(out, user_agent) != 0 ||
+            soget_buf_adds(out, "\r\n") != 0;
+  if (!nomem)
+    nomem = soget_buf_adds(out, gzip ? "Accept-Encoding: gzip\r\n"
+                                     : "Accept-Encoding: identity\r\n") != 0;
+  if (!nomem && rq->post)
+    nomem = soget_buf_addf(out, "Content-Length: %lu\r\n", (unsigned long)rq->body_len) != 0;
+  if (!nomem) nomem = soget_buf_adds(out, "\r\n") != 0;
+  if (!nomem && rq->post && rq->body_len) nomem = soget_buf_add(out, rq->body, rq->body_len) != 0;
+  if (nomem) {
+    soget_err_nomem(e, "building the request");
+    goto done;
+  }
+  if (t) *t = tt;
+  rc = 0;
+done:
+  if (rc != 0 && out->data) {
+    soget_wipe(out->data, out->cap);
+    soget_buf_reset(out);
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_free(path);
+  curl_free(query);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+/* ---- the response ------------------------------------------------------------ */
+
+enum { H_OTHER = 0, H_LOCATION, H_RETRY_AFTER, H_CONTENT_ENCODING };
+
+/* Raw body bytes accepted for a decoded cap of max: deflate never grows
+ * data by more than a few bytes per 16 KB block. */
+static size_t raw_cap(size_t max) {
+  size_t slack = max / 64 + 4096;
+  return max > (size_t)-1 - slack ? (size_t)-1 : max + slack;
+}
+
+static soget_http1 *of(http_parser *p) {
+  return (soget_http1 *)p->data;
+}
+
+static void reset_headers(soget_http1 *h) {
+  soget_buf_reset(&h->location);
+  soget_buf_reset(&h->retry_after);
+  soget_buf_reset(&h->encoding);
+  h->field_len = 0;
+  h->in_value = 0;
+  h->which = H_OTHER;
+  h->headers_done = 0;
+  h->too_long = 0;
+  h->seen = 0;
+  h->location_bad = 0;
+}
+
+static void inflate_end(soget_http1 *h) {
+  if (h->inflating) inflateEnd(&h->z);
+  h->inflating = 0;
+}
+
+/* Fails the parse from a callback: a non-zero return stops the parser. */
+static int fail(soget_http1 *h, const char *kind, int retryable, const char *msg) {
+  if (h->state != SOGET_HTTP1_BAD) {
+    h->state = SOGET_HTTP1_BAD;
+    soget_err_set(&h->err, kind, (long)h->p.status_code, retryable, "%s", msg);
+  }
+  return -1;
+}
+
+static int fail_nomem(soget_http1 *h) {
+  h->state = SOGET_HTTP1_BAD;
+  soget_err_nomem(&h->err, "reading the response");
+  return -1;
+}
+
+static int too_large(soget_http1 *h) {
+  if (h->state != SOGET_HTTP1_BAD) {
+    h->state = SOGET_HTTP1_BAD;
+    soget_err_set(&h->err, "http", (long)h->p.status_code, 0,
+                  "response body is larger than max_response_size (%lu bytes)",
+                  (unsigned long)h->max_body);
+  }
+  return -1;
+}
+
+/* The header whose name is complete in h->field. */
+static int header_of(const soget_http1 *h) {
+  if (h->field_len == 8 && memcmp(h->field, "location", 8) == 0) return H_LOCATION;
+  if (h->field_len == 11 && memcmp(h->field, "retry-after", 11) == 0) return H_RETRY_AFTER;
+  if (h->field_len == 16 && memcmp(h->field, "content-encoding", 16) == 0)
+    return H_CONTENT_ENCODING;
+  return H_OTHER;
+}
+
+static soget_buf *target_of(soget_http1 *h, int which, size_t *max) {
+  switch (which) {
+    case H_LOCATION: *max = SOGET_HTTP1_LOCATION_MAX; return &h->location;
+    case H_RETRY_AFTER: *max = SOGET_HTTP1_RETRY_AFTER_MAX; return &h->retry_after;
+    case H_CONTENT_ENCODING: *max = 64; return &h->encoding;
+    default: *max = 0; return NULL;
+  }
+}
+
+static int on_message_begin(http_parser *p) {
+  soget_http1 *h = of(p);
+  reset_headers(h);
+  return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+  soget_http1 *h = of(p);
+  size_t i;
+  if (h->headers_done) return 0;   /* a trailer */
+  if (h->in_value) {               /* a new header begins */
+    h->in_value = 0;
+    h->field_len = 0;
+    h->which = H_OTHER;
+    h->too_long = 0;
+  }
+  for (i = 0; i < len; i++) {
+    char c = at[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (h->field_len < sizeof h->field) h->field[h->field_len] = c;
+    h->field_len++;   /* a name longer than the buffer matches nothing */
+    if (h->field_len > sizeof h->field) h->field_len = sizeof h->field + 1;
+  }
+  return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+  soget_http1 *h = of(p);
+  soget_buf *b;
+  size_t max;
+  if (h->headers_done) return 0;
+  if (!h->in_value) {   /* its first piece: whose value? */
+    h->in_value = 1;
+    h->which = header_of(h);
+    h->too_long = 0;
+    /* the first of a repeated header counts; the others are ignored */
+    if (h->which != H_OTHER && (h->seen & (1 << h->which))) h->which = H_OTHER;
+    h->seen |= 1 << h->which;
+  }
+  b = target_of(h, h->which, &max);
+  if (!b || h->too_long) return 0;
+  if (b->len + len > max) {   /* too long to be of use: dropped */
+    h->too_long = 1;
+    soget_buf_reset(b);
+    if (h->which == H_LOCATION) h->location_bad = 1;
+    return 0;
+  }
+  if (soget_buf_add(b, at, len) != 0) return fail_nomem(h);
+  return 0;
+}
+
+static void trim(soget_buf *b) {
+  while (b->len && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
+    b->data[--b->len] = '\0';
+}
+
+static int on_headers_complete(http_parser *p) {
+  soget_http1 *h = of(p);
+  size_t i;
+  h->headers_done = 1;
+  trim(&h->location);
+  trim(&h->retry_after);
+  trim(&h->encoding);
+  for (i = 0; i < h->encoding.len; i++) {
+    char c = h->encoding.data[i];
+    if (c >= 'A' && c <= 'Z') h->encoding.data[i] = (char)(c - 'A' + 'a');
+  }
+  if (p->status_code >= 100 && p->status_code < 200) {
+    if (p->status_code == 101) return fail(h, "network", 0, "the server switched protocols");
+    return 0;   /* interim: the response follows */
+  }
+  if (h->encoding.len == 0 || strcmp(h->encoding.data, "identity") == 0) return 0;
+  if (strcmp(h->encoding.data, "gzip") == 0 || strcmp(h->encoding.data, "x-gzip") == 0 ||
+      strcmp(h->encoding.data, "deflate") == 0) {
+    memset(&h->z, 0, sizeof h->z);
+    /* 15 + 32: a gzip or zlib stream, told apart by its header */
+    if (inflateInit2(&h->z, 15 + 32) != Z_OK) return fail_nomem(h);
+    h->inflating = 1;
+    h->inflated = 0;
+    return 0;
+  }
+  return fail(h, "network", 0, "the response body has a Content-Encoding soget cannot decode");
+}
+
+static int add_body(soget_http1 *h, const char *at, size_t len) {
+  if (len > h->max_body - h->body.len) return too_large(h);
+  if (soget_buf_add(&h->body, at, len) != 0) return fail_nomem(h);
+  return 0;
+}
+
+/* Inflates len bytes of compressed body into the body. */
+static int inflate_body(soget_http1 *h, const char *at, size_t len) {
+  char chunk[16384];
+  int full = 0;   /* the last inflate filled chunk: it may hold more back */
+  h->z.next_in = (Bytef *)(uintptr_t)at;
+  h->z.avail_in = (uInt)len;
+  while (!h->inflated && (h->z.avail_in > 0 || full)) {
+    int zr;
+    size_t produced;
+    h->z.next_out = (Bytef *)chunk;
+    h->z.avail_out = sizeof chunk;
+    zr = inflate(&h->z, Z_NO_FLUSH);
+    produced = sizeof chunk - h->z.avail_out;
+    full = h->z.avail_out == 0;
+    if (zr == Z_MEM_ERROR) return fail_nomem(h);
+    if (produced && add_body(h, chunk, produced) != 0) return -1;
+    if (zr == Z_STREAM_END) h->inflated = 1;   /* what follows is ignored */
+    else if (zr == Z_BUF_ERROR && h->z.avail_in == 0) break;   /* needs more input */
+    else if (zr != Z_OK) return fail(h, "network", 0, "the compressed response body is not valid");
+  }
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  soget_http1 *h = of(p);
+  if (len > raw_cap(h->max_body) - h->raw_body) return too_large(h);
+  h->raw_body += len;
+  if (!h->inflating) return add_body(h, at, len);
+  while (len > 0 && !h->inflated) {   /* zlib counts in uInt */
+    size_t n = len > (size_t)1 << 30 ? (size_t)1 << 30 : len;
+    if (inflate_body(h, at, n) != 0) return -1;
+    at += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+  soget_http1 *h = of(p);
+  if (p->status_code >= 100 && p->status_code < 200) {   /* interim: skip it */
+    if (++h->interim > SOGET_HTTP1_INTERIM_MAX)
+      return fail(h, "network", 0, "too many interim (1xx) responses");
+    inflate_end(h);
+    return 0;
+  }
+  /* An empty body announced as compressed is empty. */
+  if (h->inflating && !h->inflated && h->raw_body > 0)
+    return fail(h, "network", 0, "the compressed response body is cut short");
+  inflate_end(h);
+  h->status = (long)p->status_code;
+  h->keep_alive = http_should_keep_alive(p);
+  h->state = SOGET_HTTP1_DONE;
+  http_parser_pause(p, 1);   /* what follows belongs to no request */
+  return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void soget_http1_init(soget_http1 *h, size_t max_body) {
+  memset(h, 0, sizeof *h);
+  http_parser_init(&h->p, HTTP_RESPONSE);
+  h->p.data = h;
+  h->state = SOGET_HTTP1_MORE;
+  h->max_body = max_body;
+  soget_buf_init(&h->body, 0);
+  soget_buf_init(&h->location, 0);
+  soget_buf_init(&h->retry_after, 0);
+  soget_buf_init(&h->encoding, 0);
+  soget_err_clear(&h->err);
+}
+
+void soget_http1_free(soget_http1 *h) {
+  inflate_end(h);
+  soget_buf_free(&h->body);
+  soget_buf_free(&h->location);
+  soget_buf_free(&h->retry_after);
+  soget_buf_free(&h->encoding);
+}
+
+/* After http_parser_execute stopped on an error of its own. */
+static void parse_error(soget_http1 *h) {
+  enum http_errno no = HTTP_PARSER_ERRNO(&h->p);
+  if (h->state == SOGET_HTTP1_BAD) return;   /* a callback said why */
+  if (no == HPE_HEADER_OVERFLOW) {
+    h->state = SOGET_HTTP1_BAD;
+    soget_err_set(&h->err, "http", (long)h->p.status_code, 0,
+                  "response headers are larger than the size limit (%d KB)",
+                  HTTP_MAX_HEADER_SIZE / 1024);
+    return;
+  }
+  h->state = SOGET_HTTP1_BAD;
+  soget_err_set(&h->err, "network", 0, 0, "not a valid HTTP/1.1 response (%s)",
+                http_errno_description(no));
+}
+
+/* All the bytes of one response: its body as sent, chunk framing (at
+ * worst a few bytes per body byte, and extensions), headers, interim
+ * answers. Beyond, framing that carries nothing: a size limit too. */
+static size_t wire_cap(size_t max) {
+  size_t raw = raw_cap(max);
+  return raw > ((size_t)-1 - (1u << 20)) / 8 ? (size_t)-1 : raw * 8 + (1u << 20);
+}
+
+int soget_http1_feed(soget_http1 *h, const char *data, size_t len) {
+  size_t used;
+  if (len == 0) return h->state;
+  if (h->state != SOGET_HTTP1_MORE) {
+    h->keep_alive = 0;   /* bytes that answer nothing */
+    return h->state;
+  }
+  if (len > wire_cap(h->max_body) - h->received) {
+    h->state = SOGET_HTTP1_BAD;
+    soget_err_set(&h->err, "http", (long)h->p.status_code, 0,
+                  "response is larger than max_response_size (%lu bytes) allows, framing "
+                  "included", (unsigned long)h->max_body);
+    inflate_end(h);
+    return h->state;
+  }
+  h->received += len;
+  used = http_parser_execute(&h->p, &settings, data, len);
+  if (h->state == SOGET_HTTP1_DONE) {
+    if (used < len) h->keep_alive = 0;
+    return h->state;
+  }
+  if (HTTP_PARSER_ERRNO(&h->p) != HPE_OK || used != len) parse_error(h);
+  return h->state;
+}
+
+int soget_http1_eof(soget_http1 *h) {
+  if (h->state != SOGET_HTTP1_MORE) return h->state;
+  if (h->received > 0) {
+    http_parser_execute(&h->p, &settings, NULL, 0);
+    if (h->state == SOGET_HTTP1_DONE) {
+      h->keep_alive = 0;   /* the body ended with the connection */
+      return h->state;
+    }
+    if (h->state == SOGET_HTTP1_BAD) return h->state;
+  }
+  inflate_end(h);
+  h->state = SOGET_HTTP1_BAD;
+  if (h->received == 0)
+    soget_err_set(&h->err, "network", 0, 1, "the server closed the connection without "
+                  "answering");
+  else
+    soget_err_set(&h->err, "network", (long)h->p.status_code, 1,
+                  "the response was cut short (the connection closed before its end)");
+  return h->state;
+}
+
+double soget_http1_retry_after(const soget_http1 *h) {
+  if (!h->retry_after.data || h->retry_after.len == 0) return -1;
+  return soget_parse_retry_after(h->retry_after.data, h->retry_after.len);
+}

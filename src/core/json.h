@@ -1,0 +1,142 @@
+/* JSON text to a sequence of values, by libsimdjson: the fast path of the
+ * page builder (src/lua/decode.c), which turns the values into tables. No
+ * Lua here, and no C++ in the interface: the one C++ translation unit
+ * (json.cpp) parses and returns, so no C++ frame is on the stack while the
+ * builder calls Lua (whose errors unwind with longjmp).
+ *
+ * simdjson's DOM parser reads the whole body at once, with the kernel it
+ * picks for the CPU at run time, and checks all of it: structure, UTF-8,
+ * escapes, numbers, nothing but white space after the value. It leaves
+ * the values in its tape, one 64-bit word each (two for a number), in the
+ * body's order, which soget_json_next reads in place: simdjson describes
+ * the tape in its doc/tape.md, and it is unchanged from simdjson 1.x to
+ * 3.x (json.cpp checks the version at build time; spec/core/json_spec.c
+ * the values read).
+ *
+ * A parse either gives the whole body or fails; it never says why: on any
+ * failure the builder parses the body again with libyajl, which names the
+ * problem and its position, and keeps the choices decode.c documents
+ * (bytes that are not UTF-8 inside strings are kept, where simdjson
+ * refuses them). */
+#ifndef SOGET_CORE_JSON_H
+#define SOGET_CORE_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "visibility.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+SOGET_HIDDEN_BEGIN
+
+/* What soget_json_next reads. A string is a key or a value as its place
+ * says: in an object, strings in key places alternate with the values. */
+enum {
+  SOGET_JSON_OBJECT,   /* n: its members (UINT32_MAX: too many to tell) */
+  SOGET_JSON_ARRAY,    /* n: its elements (the same) */
+  SOGET_JSON_END,      /* of the innermost object or array */
+  SOGET_JSON_STRING,   /* s, n: unescaped (it may hold NUL bytes) */
+  SOGET_JSON_INT,      /* i: a whole number in int64's range */
+  SOGET_JSON_UINT,     /* u: a whole number above int64's range */
+  SOGET_JSON_DOUBLE,   /* d: any other number, correctly rounded */
+  SOGET_JSON_TRUE,
+  SOGET_JSON_FALSE,
+  SOGET_JSON_NULL,
+  SOGET_JSON_DONE,     /* the value is read */
+  SOGET_JSON_BROKEN    /* a word soget does not know: give up the parse */
+};
+
+typedef struct soget_json_val {
+  union {
+    const char *s;
+    int64_t i;
+    uint64_t u;
+    double d;
+  } v;
+  uint32_t n;
+} soget_json_val;
+
+/* The tape of one parse, read from w to end. */
+typedef struct soget_json_it {
+  const uint64_t *w, *end;
+  const unsigned char *strings;
+} soget_json_it;
+
+typedef struct soget_json soget_json;   /* a parser, reusable */
+
+/* A new parser, or NULL when out of memory. */
+soget_json *soget_json_new(void);
+void soget_json_free(soget_json *j);
+
+/* Results of soget_json_parse. */
+enum {
+  SOGET_JSON_OK,
+  SOGET_JSON_BAD,      /* not JSON as simdjson reads it */
+  SOGET_JSON_NOMEM
+};
+
+/* Parses body (len bytes, any content). On SOGET_JSON_OK, *it reads the
+ * whole value; it and the strings it gives stay valid until the next
+ * parse, soget_json_release or soget_json_free. The parser keeps its
+ * buffers (about 14 times the largest body parsed) for the next body. */
+int soget_json_parse(soget_json *j, const char *body, size_t len, soget_json_it *it);
+
+/* Frees the buffers the parser keeps; it stays usable. */
+void soget_json_release(soget_json *j);
+
+/* The next value of the tape into *v: returns its SOGET_JSON_* type.
+ * Word layout (simdjson's doc/tape.md): the type's character in the top
+ * byte; '{' and '[' hold their count in bits 32 to 55 (0xFFFFFF: that
+ * many or more); '"' an offset into the string buffer, where a 32-bit
+ * length precedes the bytes; 'l', 'u' and 'd' are followed by a word
+ * holding the value; the tape ends with an 'r' word. */
+#define SOGET_JSON_PAYLOAD(w) ((w) & UINT64_C(0x00FFFFFFFFFFFFFF))
+static inline int soget_json_next(soget_json_it *it, soget_json_val *v) {
+  uint64_t w;
+  uint32_t n;
+  if (it->w >= it->end) return SOGET_JSON_DONE;
+  w = *it->w++;
+  switch ((unsigned)(w >> 56)) {
+    case '{':
+    case '[':
+      n = (uint32_t)((w >> 32) & 0xFFFFFF);
+      v->n = n == 0xFFFFFF ? UINT32_MAX : n;
+      return (w >> 56) == '{' ? SOGET_JSON_OBJECT : SOGET_JSON_ARRAY;
+    case '}':
+    case ']':
+      return SOGET_JSON_END;
+    case '"':
+      memcpy(&n, it->strings + SOGET_JSON_PAYLOAD(w), sizeof n);
+      v->v.s = (const char *)(it->strings + SOGET_JSON_PAYLOAD(w) + sizeof n);
+      v->n = n;
+      return SOGET_JSON_STRING;
+    case 'l':
+      if (it->w >= it->end) return SOGET_JSON_BROKEN;
+      memcpy(&v->v.i, it->w++, sizeof v->v.i);
+      return SOGET_JSON_INT;
+    case 'u':
+      if (it->w >= it->end) return SOGET_JSON_BROKEN;
+      memcpy(&v->v.u, it->w++, sizeof v->v.u);
+      return SOGET_JSON_UINT;
+    case 'd':
+      if (it->w >= it->end) return SOGET_JSON_BROKEN;
+      memcpy(&v->v.d, it->w++, sizeof v->v.d);
+      return SOGET_JSON_DOUBLE;
+    case 't': return SOGET_JSON_TRUE;
+    case 'f': return SOGET_JSON_FALSE;
+    case 'n': return SOGET_JSON_NULL;
+  }
+  return SOGET_JSON_BROKEN;
+}
+
+SOGET_HIDDEN_END
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

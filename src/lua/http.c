@@ -1,0 +1,147 @@
+/* soget.http_parser: the core's HTTP/1.1 response parser (core/http1.h) for
+ * drivers written in Lua that move the bytes themselves (soget.ngx over
+ * nginx's cosockets). The request's bytes come from call:request_bytes()
+ * (client.c).
+ *
+ *   local p = soget.http_parser(max_response_size)
+ *   p:feed(bytes)  -> "more" | "done" | "bad"   (as the bytes arrive)
+ *   p:eof()        -> "done" | "bad"            (the connection closed)
+ *   p:response()   -> status, body, retry_after, location, keep_alive (after "done")
+ *   p:error()      -> message, kind, retryable  (after "bad")
+ */
+#include "soget.h"
+
+#include "core/http1.h"
+
+#define SOGET_HTTP_PARSER_T "soget.HttpParser"
+#define DEFAULT_MAX (8u * 1024u * 1024u)
+
+typedef struct lparser {
+  soget_http1 h;
+  int open;
+} lparser;
+
+static const char *const state_names[] = {"more", "done", "bad"};
+
+static lparser *checkparser(lua_State *L) {
+  lparser *p = luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T);
+  if (!p->open) luaL_error(L, SOGET_HTTP_PARSER_T ": used after close()");
+  return p;
+}
+
+/* The state, or Lua's memory error when the parser ran out of memory. */
+static int push_state(lua_State *L, lparser *p, int st) {
+  if (st == SOGET_HTTP1_BAD && p->h.err.nomem) {
+    soget_http1_free(&p->h);   /* what it holds is of no use */
+    p->open = 0;
+    return soget_nomem(L);
+  }
+  lua_pushstring(L, state_names[st]);
+  return 1;
+}
+
+/* soget.http_parser([max_response_size]) -> parser */
+static int parser_new(lua_State *L) {
+  lua_Number max = luaL_optnumber(L, 1, DEFAULT_MAX);
+  lparser *p;
+  luaL_argcheck(L, max >= 1 && max <= 9007199254740992.0, 1,
+                "must be a positive number of bytes");
+  p = soget_newuserdata(L, sizeof *p);
+  memset(p, 0, sizeof *p);
+  soget_http1_init(&p->h, (size_t)max);
+  p->open = 1;
+  luaL_setmetatable(L, SOGET_HTTP_PARSER_T);
+  return 1;
+}
+
+/* parser:feed(bytes) -> "more" | "done" | "bad" */
+static int parser_feed(lua_State *L) {
+  lparser *p = checkparser(L);
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  return push_state(L, p, soget_http1_feed(&p->h, s, len));
+}
+
+/* parser:eof() -> "done" | "bad" */
+static int parser_eof(lua_State *L) {
+  lparser *p = checkparser(L);
+  return push_state(L, p, soget_http1_eof(&p->h));
+}
+
+/* parser:state() -> "more" | "done" | "bad" */
+static int parser_state(lua_State *L) {
+  lparser *p = checkparser(L);
+  return push_state(L, p, p->h.state);
+}
+
+/* parser:response() -> status, body, retry_after|nil, location|nil, keep_alive */
+static int parser_response(lua_State *L) {
+  lparser *p = checkparser(L);
+  soget_http1 *h = &p->h;
+  if (h->state != SOGET_HTTP1_DONE)
+    return luaL_error(L, SOGET_HTTP_PARSER_T ": response() before the response is complete");
+  lua_pushinteger(L, (lua_Integer)h->status);
+  lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
+  if (h->retry_after.len) lua_pushlstring(L, h->retry_after.data, h->retry_after.len);
+  else lua_pushnil(L);
+  if (h->location.len) lua_pushlstring(L, h->location.data, h->location.len);
+  else lua_pushnil(L);
+  lua_pushboolean(L, h->keep_alive);
+  return 5;
+}
+
+/* parser:error() -> message, kind, retryable */
+static int parser_error(lua_State *L) {
+  lparser *p = checkparser(L);
+  if (p->h.state != SOGET_HTTP1_BAD)
+    return luaL_error(L, SOGET_HTTP_PARSER_T ": error() on a response that is not bad");
+  lua_pushstring(L, p->h.err.message);
+  lua_pushstring(L, p->h.err.kind ? p->h.err.kind : "network");
+  lua_pushboolean(L, p->h.err.retryable);
+  return 3;
+}
+
+/* parser:received() -> bytes fed so far */
+static int parser_received(lua_State *L) {
+  lparser *p = checkparser(L);
+  lua_pushnumber(L, (lua_Number)p->h.received);
+  return 1;
+}
+
+static int parser_close(lua_State *L) {
+  lparser *p = luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T);
+  if (p->open) {
+    soget_http1_free(&p->h);
+    p->open = 0;
+  }
+  return 0;
+}
+
+static int parser_tostring(lua_State *L) {
+  lparser *p = luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T);
+  lua_pushfstring(L, SOGET_HTTP_PARSER_T " (%s)",
+                  p->open ? state_names[p->h.state] : "closed");
+  return 1;
+}
+
+static const luaL_Reg parser_methods[] = {{"feed", parser_feed},
+                                          {"eof", parser_eof},
+                                          {"state", parser_state},
+                                          {"response", parser_response},
+                                          {"error", parser_error},
+                                          {"received", parser_received},
+                                          {"close", parser_close},
+                                          {NULL, NULL}};
+
+static const luaL_Reg parser_meta[] = {{"__gc", parser_close},
+                                       {"__close", parser_close},
+                                       {"__tostring", parser_tostring},
+                                       {NULL, NULL}};
+
+void soget_http_open(lua_State *L) {
+  soget_class(L, SOGET_HTTP_PARSER_T, parser_methods, parser_meta);
+}
+
+int soget_http_parser_new(lua_State *L) {
+  return parser_new(L);
+}
