@@ -480,6 +480,10 @@ void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
  * frees them at once (its steps run protected, see drive_call); __gc is
  * the net for the rest. The uservalue keeps the client alive as long as
  * the call. */
+/* A call's uservalue: {client, query} (query: soget.Call's only), by
+ * index, as cheap to make and read as a table gets. */
+enum { CALL_UV_CLIENT = 1, CALL_UV_QUERY = 2 };
+
 typedef struct lcall {
   soget_call k;
   soget_client *c;
@@ -528,9 +532,9 @@ static lcall *push_call(lua_State *L, soget_client *c, int ci) {
   lc->c = c;
   lc->open = 1;
   luaL_setmetatable(L, SOGET_CALL_T);
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 1, 0);
   lua_pushvalue(L, ci);
-  lua_setfield(L, -2, "client");
+  lua_rawseti(L, -2, CALL_UV_CLIENT);
   soget_setuv(L, -2);
   /* Every allocation above could run a finalizer: check only now. */
   if (c->in_transport)
@@ -766,7 +770,7 @@ static int meth_set_token(lua_State *L) {
 static lcall *checkcall(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
   soget_getuv(L, 1);
-  lua_getfield(L, -1, "client");
+  lua_rawgeti(L, -1, CALL_UV_CLIENT);
   soget_checkclient(L, -1);   /* raises if the client was closed */
   lua_pop(L, 2);
   return lc;
@@ -811,11 +815,11 @@ static int meth_begin(lua_State *L) {
   soget_call_init(&lc->k);
   lc->k.state = SOGET_CALL_DONE;
   luaL_setmetatable(L, SOGET_CALL_T);
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 2, 0);
   lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "client");
+  lua_rawseti(L, -2, CALL_UV_CLIENT);
   lua_pushvalue(L, 4);
-  lua_setfield(L, -2, "query");
+  lua_rawseti(L, -2, CALL_UV_QUERY);
   soget_setuv(L, 5);
   lc->c = c;
   lc->open = 1;
@@ -902,8 +906,8 @@ static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
       return call_nomem(L, lc);
     case SOGET_STEP_PAGE:
       soget_getuv(L, 1);
-      lua_getfield(L, -1, "client");
-      lua_getfield(L, -2, "query");
+      lua_rawgeti(L, -1, CALL_UV_CLIENT);
+      lua_rawgeti(L, -2, CALL_UV_QUERY);
       soget_page_attach(L, -4, -2, -1);
       lua_pop(L, 3);
       return 1;
