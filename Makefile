@@ -136,6 +136,7 @@ deps:
 
 test: deps sandbox-deps
 	@$(MAKE) --no-print-directory check-layers
+	@$(MAKE) --no-print-directory check-types
 	@$(MAKE) --no-print-directory test-core
 	@$(MAKE) --no-print-directory test-runtimes
 	@$(MAKE) --no-print-directory test-hardening
@@ -354,6 +355,21 @@ test-hardening:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-valgrind
+
+# ---- Editors: lua-language-server annotations (README, "Editors") ----------
+# lua/soget/types/soget/models.lua is generated from the OpenAPI documents by
+# tools/gen_types.lua: check-types generates it afresh and compares, then
+# reads every annotation of lua/soget/types/ (tools/check_types.lua). Run by
+# make test; spec/types_spec.lua holds the annotations against the module.
+.PHONY: check-types
+check-types:
+	@mkdir -p build/types
+	@lua5.4 tools/gen_types.lua -o build/types/models.lua
+	@cmp -s build/types/models.lua lua/soget/types/soget/models.lua || { \
+	  diff -u lua/soget/types/soget/models.lua build/types/models.lua | head -n 40; \
+	  echo "check-types: lua/soget/types/soget/models.lua is not what tools/gen_types.lua makes;"; \
+	  echo "  regenerate it: lua5.4 tools/gen_types.lua -o lua/soget/types/soget/models.lua"; exit 1; }
+	@lua5.4 tools/check_types.lua $(sort $(shell find lua/soget/types -name '*.lua'))
 
 # ---- Core: C tests of src/core/, and the layers' includes --------------------
 # make test-core     spec/core/*.c against src/core/ and the scripted back end

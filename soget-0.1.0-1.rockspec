@@ -81,6 +81,11 @@ build = {
       ["soget.cli.view"] = "lua/soget/cli/view.lua",
       ["soget.cli.walk"] = "lua/soget/cli/walk.lua",
       ["soget.ngx"] = "lua/soget/ngx.lua",
+      -- lua-language-server's annotations (README, "Editors"): meta files
+      -- for the editor, installed beside the code, never required
+      ["soget.types.soget"] = "lua/soget/types/soget.lua",
+      ["soget.types.soget.models"] = "lua/soget/types/soget/models.lua",
+      ["soget.types.soget.ngx"] = "lua/soget/types/soget/ngx.lua",
     },
     bin = { soget = "bin/soget" },
   },

@@ -6,7 +6,11 @@
 --       does by default). soget asks for gzip exactly when the baseline does. FAULT: a sandbox fault spec such as
 --       delay:ms=20, applied to both sides through the URL.
 --   lua bench/keepalive.lua rps QUERY SECONDS
---       soget's requests per second on one client, for the wrk comparison.
+--       soget's requests per second on one client, for the comparison with
+--       the bare libcurl loop (bench/curl_loop.c) and wrk.
+--   lua bench/keepalive.lua count QUERY COUNT
+--       one lookup (the token, the connection), then exactly COUNT more on
+--       the same client: bench/run runs it under callgrind with two counts.
 -- Both go to the sandbox's plain-HTTP origin (LuaSocket has no TLS).
 local B = require "lib"
 local soget = B.soget()
@@ -169,6 +173,20 @@ elseif mode == "rps" then
   local _, _, conns = stats(client)
   B.result("connections", conns)
   client:close()
+elseif mode == "count" then
+  local query, count = arg[2], tonumber(arg[3])
+  assert(count and count >= 0 and count <= 1000000, "COUNT: 0..1000000")
+  local client = new_client()
+  local q = query_table(query)
+  assert(client:handling_units(q))
+  for _ = 1, count do
+    if not client:handling_units(q) then error("soget: a call failed") end
+  end
+  local api, tok, conns = stats(client)
+  B.result("api_requests", api)
+  B.result("token_requests", tok)
+  B.result("connections", conns)
+  client:close()
 else
-  error("mode: ratio or rps")
+  error("mode: ratio, rps or count")
 end

@@ -242,6 +242,60 @@ describe("a finalizer that calls the client again mid-call", function()
   end)
 end)
 
+describe("a finalizer that changes the token while soget.Call:request() copies it out", function()
+  it("leaves the request with the lines its step chose", function()
+    local mid = 0
+    for _ = 1, 10 do
+      local c = S.client{ access_token = "a-static-token-0001" }
+      local call = c:begin("CGMU2436601")
+      local inside, during = false, false
+      local holder = { on_gc(function()
+        during = inside
+        c:set_token("a-new-token-0002-longer-than-the-first-one", 100)
+      end) }
+      -- A whole cycle at the next allocation: the first one request()
+      -- makes, after its step chose the request.
+      local restore
+      if _VERSION == "Lua 5.4" then
+        collectgarbage("incremental", 1, 1000, 0)
+        restore = function() collectgarbage("incremental", 200, 100, 13) end
+      else
+        local pause = collectgarbage("setpause", 0)
+        local mul = collectgarbage("setstepmul", 1000000)
+        restore = function()
+          collectgarbage("setpause", pause)
+          collectgarbage("setstepmul", mul)
+        end
+      end
+      collectgarbage()
+      holder[1] = nil
+      inside = true
+      local ok, rq = pcall(call.request, call)
+      inside = false
+      restore()
+      collectgarbage()   -- the finalizer has run, inside or after
+      assert.is_true(ok, tostring(rq))
+      -- The old token when the finalizer ran after the step chose the
+      -- request, the new one when it ran before (Lua 5.1 may run it at an
+      -- allocation of the method's own start): whole either way.
+      local auth = rq.headers.Authorization
+      assert.truthy(auth == "Bearer a-static-token-0001" or
+        auth == "Bearer a-new-token-0002-longer-than-the-first-one", tostring(auth))
+      assert.are.equal(S.api_key, rq.headers["Ocp-Apim-Subscription-Key"])
+      assert.are.equal("application/json", rq.headers.Accept)
+      if during and auth == "Bearer a-static-token-0001" then mid = mid + 1 end
+      call:close()
+      -- the next step carries the new token
+      local rq2 = assert(c:begin("CGMU2436601"):request())
+      assert.are.equal("Bearer a-new-token-0002-longer-than-the-first-one", rq2.headers.Authorization)
+      c:close()
+    end
+    if _VERSION ~= "Lua 5.1" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of request()")
+    end
+  end)
+end)
+
 -- Runs fn(c) with a call hook that raises at the k-th C function fn
 -- calls, as lua.c's "interrupted!" on Ctrl-C does, or as an allocation
 -- that runs out of memory would. Returns pcall's results.

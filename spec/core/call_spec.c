@@ -68,6 +68,9 @@ static int run(soget_engine *g, soget_call *k, soget_io io, soget_err *e, double
 
 #define GET_API(url) "GET " url "\nAuthorization: Bearer tok-0001\n" \
   "Ocp-Apim-Subscription-Key: " KEY "\nAccept: application/json\n\n"
+/* The same after a renewal: the credential lines carry the new token. */
+#define GET_API2(url) "GET " url "\nAuthorization: Bearer tok-0002\n" \
+  "Ocp-Apim-Subscription-Key: " KEY "\nAccept: application/json\n\n"
 #define POST_TOKEN "POST " TOKEN_URL "\nContent-Type: application/x-www-form-urlencoded\n" \
   "Accept: application/json\n\n" TOKEN_FORM
 
@@ -111,7 +114,8 @@ static const call_case calls[] = {
    SOGET_STEP_FAIL, 0, "api", 400, 0, "Bad reference", "R002", {NULL}, 2, 1, 0, 0, 0},
   {"a 401 renews the token once", 2,
    {R(200, TOK_OK), R(401, ""), R(200, TOK_OK2), R(200, PAGE)}, 4, SOGET_STEP_PAGE, 0,
-   NULL, 0, 0, NULL, NULL, {POST_TOKEN, GET_API(BASE "/handling-units?reference=MSCU%2B1%20x&limit=10&offset=20"), POST_TOKEN}, 4,
+   NULL, 0, 0, NULL, NULL, {POST_TOKEN, GET_API(BASE "/handling-units?reference=MSCU%2B1%20x&limit=10&offset=20"), POST_TOKEN,
+   GET_API2(BASE "/handling-units?reference=MSCU%2B1%20x&limit=10&offset=20")}, 4,
    2, 0, 0, 0},
   {"a 401 for the renewed token: kind auth", 2,
    {R(200, TOK_OK), R(401, ""), R(200, TOK_OK2), R(401, "{\"message\":\"Unauthorized\"}")}, 4,
@@ -381,8 +385,98 @@ static void test_static_and_misuse(void) {
   soget_engine_free(&g);
 }
 
+/* 1 when the n bytes at p hold s anywhere. */
+static int holds(const char *p, size_t n, const char *s) {
+  size_t i, sl = strlen(s);
+  for (i = 0; p && i + sl <= n; i++)
+    if (memcmp(p + i, s, sl) == 0) return 1;
+  return 0;
+}
+
+/* The credential lines are the engine's, built once per token and API:
+ * calls share them, a new token builds them again, and the bytes of a
+ * token that is no longer the engine's are wiped at once. */
+static void test_credentials(void) {
+  soget_engine g;
+  soget_call a, b;
+  soget_query q;
+  soget_err e;
+  const char *line;
+  CASE("credentials: built once, shared by the calls of the engine");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0001");
+  CHECK_STR(a.rq.headers[1], "Ocp-Apim-Subscription-Key: " KEY);
+  CHECK_STR(a.rq.headers[2], "Accept: application/json");
+  CHECK(a.rq.headers[3] == NULL);
+  line = a.rq.headers[0];
+  CHECK_INT(answer(&g, &a, 200, PAGE, &e), SOGET_STEP_PAGE);
+  soget_call_free(&g, &a);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK(b.rq.headers[0] == line);
+
+  CASE("credentials: a refused token's bytes are wiped at once");
+  CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_AGAIN);
+  CHECK(!holds(g.cred[SOGET_API_TRACING].data, g.cred[SOGET_API_TRACING].cap, "tok-0001"));
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);   /* the token request */
+  CHECK_INT(answer(&g, &b, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_STR(b.rq.headers[0], "Authorization: Bearer tok-0002");
+  soget_call_free(&g, &b);
+
+  CASE("credentials: the in-mass API's lines carry its own key");
+  g.search_api_key = dup("SEARCH-KEY-0042");
+  g.search_base_url = dup("https://mass.example.test/v1");
+  soget_query_init(&q, &soget_search_endpoint);
+  soget_query_set(&q, SOGET_SEARCH_DOCUMENT_REFERENCE, "BL1", 3);
+  soget_call_init(&a);
+  CHECK_INT(soget_call_begin(&g, &a, &q, 0, &e), 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(a.rq.url, "https://mass.example.test/v1/handling-units/search?documentReference=BL1");
+  CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0002");
+  CHECK_STR(a.rq.headers[1], "Ocp-Apim-Subscription-Key: SEARCH-KEY-0042");
+  soget_call_free(&g, &a);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_STR(b.rq.headers[1], "Ocp-Apim-Subscription-Key: " KEY);
+  soget_call_free(&g, &b);
+
+  CASE("credentials: a call's own copy outlives a change of the engine's");
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(soget_call_own_headers(&a), 0);
+  CHECK(a.rq.headers[0] != g.cred[SOGET_API_TRACING].data);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0009", 8, 100), 0);
+  CHECK_INT(soget_call_own_headers(&a), 0);   /* again: nothing to do */
+  CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0002");
+  CHECK_STR(a.rq.headers[1], "Ocp-Apim-Subscription-Key: " KEY);
+  CHECK_STR(a.rq.headers[2], "Accept: application/json");
+  CHECK(a.rq.headers[3] == NULL);
+  CHECK_INT(answer(&g, &a, 200, PAGE, &e), SOGET_STEP_PAGE);
+  CHECK(!holds(a.own.data, a.own.cap, "tok-0002"));   /* wiped once answered */
+  soget_call_free(&g, &a);
+
+  CASE("credentials: a token set by the program wipes the lines of the old one");
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);   /* lines for tok-0009 */
+  soget_call_free(&g, &b);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0003", 8, 100), 0);
+  CHECK(!holds(g.cred[SOGET_API_TRACING].data, g.cred[SOGET_API_TRACING].cap, "tok-0009"));
+  CHECK(!holds(g.cred[SOGET_API_IN_MASS].data, g.cred[SOGET_API_IN_MASS].cap, "tok-0002"));
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0003");
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+}
+
 int main(void) {
   test_calls();
+  test_credentials();
   test_lease();
   test_shared_failure();
   test_static_and_misuse();

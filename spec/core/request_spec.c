@@ -214,6 +214,98 @@ static void test_url_too_big(void) {
   soget_buf_free(&b);
 }
 
+/* The URL cache gives what soget_request_url builds, whatever came
+ * before it: each table above, in order, then backwards, every query
+ * twice; lookups and searches interleaved, on two bases. */
+static void set_lookup(soget_query *q, size_t i) {
+  soget_query_init(q, &soget_lookup_endpoint);
+  if (urls[i].ref) soget_query_set(q, SOGET_LOOKUP_REFERENCE, urls[i].ref, urls[i].ref_len);
+  if (urls[i].spi) soget_query_set(q, SOGET_LOOKUP_SPI, urls[i].spi, urls[i].spi_len);
+  q->desc = urls[i].desc; q->limit = urls[i].limit; q->offset = urls[i].offset;
+}
+
+static void set_search(soget_query *q, size_t i) {
+  int j;
+  soget_query_init(q, &soget_search_endpoint);
+  for (j = 0; j < SOGET_QUERY_TEXTS; j++)
+    if (searches[i].v[j]) soget_query_set(q, j, searches[i].v[j], strlen(searches[i].v[j]));
+  q->desc = searches[i].desc; q->limit = searches[i].limit; q->offset = searches[i].offset;
+}
+
+static void check_cached(soget_url_cache *c, const char *base, const soget_query *q) {
+  soget_buf want;
+  size_t n = 0;
+  const char *got = soget_url_cached(c, base, q, &n);
+  soget_buf_init(&want, 0);
+  CHECK_INT(soget_request_url(&want, base, q), 0);
+  CHECK_MEM(got, got ? n : 0, want.data, want.len);
+  CHECK(got && got[n] == '\0');
+  soget_buf_free(&want);
+}
+
+static void test_url_cache(void) {
+  static const char lookup_base[] = "https://api.test/v1", search_base[] = "https://x.test/in-mass/v1/";
+  soget_url_cache c;
+  soget_query q;
+  size_t i, k, n;
+  soget_url_cache_init(&c);
+  CASE("url cache: every lookup, forwards and backwards, twice each");
+  for (k = 0; k < 2 * COUNT(urls); k++) {
+    i = k < COUNT(urls) ? k : 2 * COUNT(urls) - 1 - k;
+    SUBCASE("url cache: %s", urls[i].name);
+    set_lookup(&q, i);
+    check_cached(&c, lookup_base, &q);
+    check_cached(&c, lookup_base, &q);
+  }
+  CASE("url cache: lookups and searches in turn");
+  for (k = 0; k < COUNT(urls); k++) {
+    SUBCASE("url cache: %s, then a search", urls[k].name);
+    set_lookup(&q, k);
+    check_cached(&c, lookup_base, &q);
+    set_search(&q, k % COUNT(searches));
+    check_cached(&c, search_base, &q);
+    check_cached(&c, search_base, &q);
+  }
+  CASE("url cache: the same query on another base");
+  set_lookup(&q, 0);
+  check_cached(&c, lookup_base, &q);
+  check_cached(&c, search_base, &q);
+  CASE("url cache: a repeated query is not encoded again");
+  set_lookup(&q, 0);
+  check_cached(&c, lookup_base, &q);
+  c.url.data[c.url.len - 1] = '#';   /* what a rebuild would overwrite */
+  CHECK(soget_url_cached(&c, lookup_base, &q, &n) == c.url.data);
+  CHECK(c.url.data[n - 1] == '#');
+  CASE("url cache: values are compared by their bytes, not their address");
+  {
+    char ref[] = "AAAA";
+    soget_query_init(&q, &soget_lookup_endpoint);
+    soget_query_set(&q, SOGET_LOOKUP_REFERENCE, ref, 4);
+    CHECK_STR(soget_url_cached(&c, lookup_base, &q, &n),
+              "https://api.test/v1/handling-units?reference=AAAA");
+    memcpy(ref, "BBBB", 4);
+    CHECK_STR(soget_url_cached(&c, lookup_base, &q, &n),
+              "https://api.test/v1/handling-units?reference=BBBB");
+    soget_query_set(&q, SOGET_LOOKUP_REFERENCE, ref, 3);
+    CHECK_STR(soget_url_cached(&c, lookup_base, &q, &n),
+              "https://api.test/v1/handling-units?reference=BBB");
+    q.text[SOGET_LOOKUP_REFERENCE] = NULL;
+    soget_query_set(&q, SOGET_LOOKUP_SPI, ref, 3);
+    CHECK_STR(soget_url_cached(&c, lookup_base, &q, &n),
+              "https://api.test/v1/handling-units?spi=BBB");
+  }
+  soget_url_cache_free(&c);
+  CASE("url cache: out of memory leaves it empty, and it works again after");
+  soget_url_cache_init(&c);
+  c.url.limit = 16;
+  set_lookup(&q, 0);
+  CHECK(soget_url_cached(&c, lookup_base, &q, &n) == NULL);
+  CHECK(c.ep == NULL);
+  c.url.limit = 0;
+  check_cached(&c, lookup_base, &q);
+  soget_url_cache_free(&c);
+}
+
 static void test_forms(void) {
   size_t i;
   for (i = 0; i < COUNT(forms); i++) {
@@ -299,6 +391,7 @@ int main(void) {
   test_query_init();
   test_search_urls();
   test_url_too_big();
+  test_url_cache();
   test_forms();
   test_encodes();
   test_values();

@@ -284,4 +284,87 @@ describe("transport", function()
       c:close()
     end)
   end)
+
+  -- soget reads the proxy variables once per client and sets them on its
+  -- handles (libcurl would read them on every transfer): the rules stay
+  -- libcurl's. Each case runs in a process of its own, with only the
+  -- variables it names.
+  describe("proxies from the environment", function()
+    local VARS = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                   "ALL_PROXY", "no_proxy", "NO_PROXY" }
+
+    -- A loopback port nothing listens on: a proxy there refuses at once.
+    local dead
+    local function dead_proxy()
+      if not dead then
+        local port = S.popen_read([[bash -c 'for p in 9 47 1 2 3 4 5 6 8 10; do ]] ..
+          [[(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; exit; }; done']])
+        dead = "http://127.0.0.1:" .. assert(port:match("%d+"), "no free loopback port")
+      end
+      return dead
+    end
+
+    -- One lookup in a child process with env (a table of variables) and
+    -- the sandbox's plain-HTTP or HTTPS origin; "ok", or the error's kind.
+    local function lookup(env, scheme, origin)
+      local o = S.options{ retries = 0, timeout = 5, gzip = false }
+      if scheme == "http" then
+        o.base_url = o.base_url:gsub("^https://[^/]+", origin or S.http)
+        o.token_url = o.token_url:gsub("^https://[^/]+", origin or S.http)
+      end
+      local cmd = { "env" }
+      for _, v in ipairs(VARS) do cmd[#cmd + 1] = "-u " .. v end
+      for k, v in pairs(env) do cmd[#cmd + 1] = k .. "=" .. S.shell_quote(v) end
+      local opts = {}
+      for k, v in pairs(o) do
+        opts[#opts + 1] = k .. "=" .. (type(v) == "string" and ("%q"):format(v) or tostring(v))
+      end
+      cmd[#cmd + 1] = S.shell_quote(S.lua) .. " -e " .. S.shell_quote(
+        "package.cpath=" .. ("%q"):format(package.cpath) .. ";" ..
+        "local o={" .. table.concat(opts, ",") .. "};" ..
+        "local c=require'soget'.client(o);" ..
+        "local p,e=c:handling_units('CGMU2436601');" ..
+        "io.write(p and 'ok' or e.kind)")
+      return S.popen_read(table.concat(cmd, " ") .. " 2>&1")
+    end
+
+    local cases = {
+      -- env (DEAD: the dead proxy), scheme, expected
+      { "http_proxy sends plain HTTP through the proxy", { http_proxy = "DEAD" }, "http", "network" },
+      { "no_proxy lets a listed host through", { http_proxy = "DEAD", no_proxy = "127.0.0.1" }, "http", "ok" },
+      { "NO_PROXY does when no_proxy is unset", { http_proxy = "DEAD", NO_PROXY = "127.0.0.1" }, "http", "ok" },
+      { "no_proxy=* lets every host through", { http_proxy = "DEAD", no_proxy = "*" }, "http", "ok" },
+      { "no_proxy naming another host does not", { http_proxy = "DEAD", no_proxy = "example.com" }, "http", "network" },
+      { "HTTP_PROXY is ignored (libcurl never reads it)", { HTTP_PROXY = "DEAD" }, "http", "ok" },
+      { "all_proxy serves plain HTTP", { all_proxy = "DEAD" }, "http", "network" },
+      { "ALL_PROXY serves plain HTTP", { ALL_PROXY = "DEAD" }, "http", "network" },
+      { "an empty http_proxy counts as unset: all_proxy applies", { http_proxy = "", all_proxy = "DEAD" }, "http", "network" },
+      { "https_proxy is not for plain HTTP", { https_proxy = "DEAD" }, "http", "ok" },
+      { "https_proxy sends HTTPS through the proxy", { https_proxy = "DEAD" }, "https", "network" },
+      { "HTTPS_PROXY does too", { HTTPS_PROXY = "DEAD" }, "https", "network" },
+      { "all_proxy serves HTTPS", { all_proxy = "DEAD" }, "https", "network" },
+      { "http_proxy is not for HTTPS", { http_proxy = "DEAD" }, "https", "ok" },
+      { "no_proxy lets an HTTPS host through", { https_proxy = "DEAD", no_proxy = "127.0.0.1" }, "https", "ok" },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1], function()
+        local env = {}
+        for k, v in pairs(c[2]) do env[k] = v == "DEAD" and dead_proxy() or v end
+        assert.are.equal(c[4], lookup(env, c[3]))
+      end)
+    end
+
+    it("reaches a host only the proxy knows", function()
+      -- The sandbox's nginx serves a request in absolute form as a proxy
+      -- would forward it: a host that does not resolve is reached only
+      -- through http_proxy.
+      S.reset()
+      local far = "http://soget-proxy-test.invalid"
+      assert.are.equal("network", lookup({}, "http", far))
+      assert.are.equal("ok", lookup({ http_proxy = S.http }, "http", far))
+      local st = S.stats()
+      assert.are.equal(1, st.token_requests)
+      assert.are.equal(1, st.api_requests)
+    end)
+  end)
 end)

@@ -1,12 +1,41 @@
 /* Token state for the OAuth2 client-credentials flow. */
+/* explicit_bzero is declared by glibc's <string.h> under _DEFAULT_SOURCE
+ * (the Makefile builds with -std=c11, which hides it otherwise). */
+#define _DEFAULT_SOURCE 1
 #include "auth.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* A wipe the compiler must keep even when the memory is freed next: a
+ * plain memset before free() is a dead store it may drop.
+ *
+ *  - explicit_bzero (glibc 2.25+, the BSDs) is made for exactly this and
+ *    runs at memset's speed;
+ *  - else, with GCC or Clang, memset followed by an empty asm statement
+ *    that takes the pointer and clobbers memory: the compiler must assume
+ *    the asm reads the zeroed bytes, so the stores stay;
+ *  - else, a byte loop through a volatile pointer (portable C11, slow:
+ *    one store per byte, which the compiler may not merge). */
+#if (defined(__GLIBC__) &&                                                     \
+     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 25))) ||          \
+    defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__)
+#define SOGET_HAVE_EXPLICIT_BZERO 1
+#endif
+
 void soget_wipe(void *p, size_t n) {
-  volatile unsigned char *v = p;
-  while (n--) *v++ = 0;
+  if (!p || n == 0) return;
+#if defined(SOGET_HAVE_EXPLICIT_BZERO)
+  explicit_bzero(p, n);
+#elif defined(__GNUC__) || defined(__clang__)
+  memset(p, 0, n);
+  __asm__ __volatile__("" : : "r"(p) : "memory");
+#else
+  {
+    volatile unsigned char *v = p;
+    while (n--) *v++ = 0;
+  }
+#endif
 }
 
 void soget_auth_init(soget_auth *a) {

@@ -17,9 +17,23 @@
 /* ---- the engine ---------------------------------------------------------- */
 
 void soget_engine_init(soget_engine *g) {
+  int i;
   memset(g, 0, sizeof *g);
   soget_auth_init(&g->auth);
   soget_err_clear(&g->failed_err);
+  for (i = 0; i < SOGET_API_COUNT; i++) soget_buf_init(&g->cred[i], 0);
+  soget_url_cache_init(&g->url);
+}
+
+/* The credential lines built for a token that is no longer the engine's
+ * are wiped at once (the next API request builds them again). */
+static void forget_credentials(soget_engine *g) {
+  int i;
+  for (i = 0; i < SOGET_API_COUNT; i++) {
+    if (g->cred[i].data) soget_wipe(g->cred[i].data, g->cred[i].cap);
+    soget_buf_reset(&g->cred[i]);
+    g->cred_built[i] = 0;
+  }
 }
 
 static void free_secret(char **p) {
@@ -31,6 +45,10 @@ static void free_secret(char **p) {
 }
 
 void soget_engine_free(soget_engine *g) {
+  int i;
+  forget_credentials(g);
+  for (i = 0; i < SOGET_API_COUNT; i++) soget_buf_free(&g->cred[i]);
+  soget_url_cache_free(&g->url);
   free_secret(&g->client_secret);
   free_secret(&g->api_key);
   free_secret(&g->search_api_key);
@@ -102,6 +120,7 @@ static void scrub_field(const soget_engine *g, const soget_call *k, char *s, siz
 int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
                            double seconds_left) {
   double now = soget_now();
+  forget_credentials(g);
   if (soget_auth_set(&g->auth, tok, len, 0, now, !(g->client_id && g->client_secret)) != 0)
     return -1;
   /* renew_at = now + seconds_left: the caller's figure already has a margin */
@@ -157,19 +176,19 @@ static int status_retryable(long s) {
 void soget_call_init(soget_call *k) {
   memset(k, 0, sizeof *k);
   soget_buf_init(&k->url, 0);
-  soget_buf_init(&k->hdr, 0);
   soget_buf_init(&k->body, 0);
+  soget_buf_init(&k->own, 0);
   soget_buf_init(&k->sent, 0);
   k->state = SOGET_CALL_DONE;
 }
 
 void soget_call_free(soget_engine *g, soget_call *k) {
   if (g && k->id) lease_release(g, k, 0, NULL);
-  if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.cap);
   if (k->body.data) soget_wipe(k->body.data, k->body.cap);
+  if (k->own.data) soget_wipe(k->own.data, k->own.cap);
   if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
   soget_buf_free(&k->url);
-  soget_buf_free(&k->hdr);
+  soget_buf_free(&k->own);
   soget_buf_free(&k->body);
   soget_buf_free(&k->sent);
   k->state = SOGET_CALL_DONE;
@@ -192,11 +211,15 @@ static void call_start(soget_engine *g, soget_call *k, double began) {
 
 int soget_call_begin(soget_engine *g, soget_call *k, const soget_query *q, double began,
                      soget_err *e) {
+  const char *url;
+  size_t n;
   call_start(g, k, began);
   k->offset = q->offset;
   k->api = q->ep->api;
+  /* The engine's cached URL, copied: a batch begins all its calls first. */
+  url = soget_url_cached(&g->url, base_of(g, k->api), q, &n);
   soget_buf_reset(&k->url);
-  if (soget_request_url(&k->url, base_of(g, k->api), q) != 0) {
+  if (!url || soget_buf_add(&k->url, url, n) != 0) {
     soget_err_nomem(e, "building the URL");
     k->state = SOGET_CALL_DONE;
     return -1;
@@ -259,6 +282,29 @@ static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) 
   return SOGET_STEP_SEND;
 }
 
+/* The credential header lines of calls to the API `api` for the current
+ * token, in one buffer with two NUL-separated lines: built when the token
+ * (or nothing) was there before. 0, or -1 out of memory. */
+static int credentials(soget_engine *g, int api) {
+  soget_buf *b = &g->cred[api];
+  const char *key = key_of(g, api);
+  size_t kl = strlen(key);
+  if (g->cred_built[api] && g->cred_gen[api] == g->auth.gen) return 0;
+  if (b->data) soget_wipe(b->data, b->cap);
+  soget_buf_reset(b);
+  g->cred_built[api] = 0;
+  if (soget_buf_reserve(b, g->auth.token_len + kl + 64) != 0) return -1;
+  soget_buf_adds(b, "Authorization: Bearer ");
+  soget_buf_add(b, g->auth.token, g->auth.token_len);
+  soget_buf_add(b, "", 1);
+  g->cred_second[api] = b->len;
+  soget_buf_adds(b, "Ocp-Apim-Subscription-Key: ");
+  soget_buf_add(b, key, kl);
+  g->cred_gen[api] = g->auth.gen;
+  g->cred_built[api] = 1;
+  return 0;
+}
+
 /* Prepares the next request in k->rq: the token request when a token is
  * needed, else the API request. SOGET_STEP_SEND, SOGET_STEP_WAIT (for
  * another call's token request), SOGET_STEP_TOKEN, SOGET_STEP_FAIL or
@@ -278,7 +324,7 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
   rq->connect_timeout_ms = (long)(g->connect_timeout * 1000);
   if (rq->connect_timeout_ms > left) rq->connect_timeout_ms = left;
   rq->headers = k->headers;
-  soget_buf_reset(&k->hdr);
+  k->owned = 0;
   k->lease_wait = 0;
   now = soget_now();
   /* A token this call fetched is used once, even if it is already due
@@ -290,33 +336,22 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
     k->state = SOGET_CALL_DONE;
     return SOGET_STEP_TOKEN;
   }
-  /* Two NUL-separated header lines in one buffer, wiped after use. */
-  {
-    size_t second;
-    const char *key = key_of(g, k->api);
-    if (soget_buf_reserve(&k->hdr, g->auth.token_len + strlen(key) + 64) != 0) {
+  if (credentials(g, k->api) != 0) {
+    soget_err_nomem(e, "building the request");
+    return call_fail(g, k, e);
+  }
+  k->headers[0] = g->cred[k->api].data;
+  k->headers[1] = g->cred[k->api].data + g->cred_second[k->api];
+  k->headers[2] = "Accept: application/json";
+  k->headers[3] = NULL;
+  /* Remembered for scrubbing: a server may echo it after it changed. */
+  if (!k->sent.data || k->sent_gen != g->auth.gen) {
+    if (soget_buf_add(&k->sent, g->auth.token, g->auth.token_len) != 0 ||
+        soget_buf_add(&k->sent, "", 1) != 0) {
       soget_err_nomem(e, "building the request");
       return call_fail(g, k, e);
     }
-    soget_buf_adds(&k->hdr, "Authorization: Bearer ");
-    soget_buf_add(&k->hdr, g->auth.token, g->auth.token_len);
-    soget_buf_add(&k->hdr, "", 1);
-    second = k->hdr.len;
-    soget_buf_adds(&k->hdr, "Ocp-Apim-Subscription-Key: ");
-    soget_buf_adds(&k->hdr, key);
-    k->headers[0] = k->hdr.data;
-    k->headers[1] = k->hdr.data + second;
-    /* Remembered for scrubbing: a server may echo it after it changed. */
-    if (!k->sent.data || k->sent_gen != g->auth.gen) {
-      if (soget_buf_add(&k->sent, g->auth.token, g->auth.token_len) != 0 ||
-          soget_buf_add(&k->sent, "", 1) != 0) {
-        soget_err_nomem(e, "building the request");
-        return call_fail(g, k, e);
-      }
-      k->sent_gen = g->auth.gen;
-    }
-    k->headers[2] = "Accept: application/json";
-    k->headers[3] = NULL;
+    k->sent_gen = g->auth.gen;
   }
   rq->post = 0;
   rq->url = k->url.data;
@@ -328,8 +363,28 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
 
 /* Wiping what the sent request held. */
 static void call_sent(soget_call *k) {
-  if (k->hdr.data) soget_wipe(k->hdr.data, k->hdr.len);
   if (k->body.data) soget_wipe(k->body.data, k->body.len);
+  if (k->own.data) soget_wipe(k->own.data, k->own.len);
+}
+
+int soget_call_own_headers(soget_call *k) {
+  size_t at[sizeof k->headers / sizeof k->headers[0]];
+  int i, n;
+  if (k->owned) return 0;   /* its lines are the copy already */
+  if (k->own.data) soget_wipe(k->own.data, k->own.cap);
+  soget_buf_reset(&k->own);
+  for (n = 0; n < (int)(sizeof k->headers / sizeof k->headers[0]) - 1 && k->rq.headers &&
+              k->rq.headers[n];
+       n++) {
+    at[n] = k->own.len;
+    if (soget_buf_add(&k->own, k->rq.headers[n], strlen(k->rq.headers[n]) + 1) != 0)
+      return -1;
+  }
+  for (i = 0; i < n; i++) k->headers[i] = k->own.data + at[i];
+  k->headers[n] = NULL;
+  k->rq.headers = k->headers;
+  k->owned = 1;
+  return 0;
 }
 
 /* Schedules retry number k->attempt unless the retries or the time are
@@ -432,6 +487,7 @@ static int token_response(soget_engine *g, soget_call *k, long status,
   soget_wipe(tok, tl);
   free(tok);
   if (r != 0) return token_failed(g, k, e);
+  forget_credentials(g);   /* built for the token replaced */
   k->fresh_gen = g->auth.gen;
   g->failed_at = 0;   /* a token came: an earlier failure no longer counts */
   if (g->after_401) {   /* the token that replaces a refused one */
@@ -459,6 +515,7 @@ static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t
   }
   if (!k->renewed && !(g->auth.gen == g->renewal_gen && k->began <= g->renewal_at) &&
       soget_auth_invalidate(&g->auth)) {
+    forget_credentials(g);
     k->renewed = 1;
     g->after_401 = 1;
     k->state = SOGET_CALL_READY;

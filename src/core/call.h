@@ -46,6 +46,15 @@ typedef struct soget_engine {
   /* counters */
   unsigned long rng;
   long api_requests, token_requests, retries_done;
+  /* Request parts the calls share, built again only when what they are
+   * made of changes (call.c): per API, the credential header lines of the
+   * token of generation cred_gen[api] (wiped when the token changes and
+   * when the engine is freed), and the URL of the last query begun. */
+  soget_buf cred[SOGET_API_COUNT];   /* "Authorization: ...\0Ocp-Apim-...: ..." */
+  size_t cred_second[SOGET_API_COUNT];
+  unsigned long cred_gen[SOGET_API_COUNT];
+  int cred_built[SOGET_API_COUNT];
+  soget_url_cache url;
 } soget_engine;
 
 enum {   /* soget_call.state */
@@ -88,14 +97,19 @@ typedef struct soget_call {
   double wait;                 /* after SOGET_STEP_WAIT */
   long offset;                 /* the query's, to fill a missing 'first' */
   soget_buf url;               /* API URL; a same-origin redirect replaces it */
-  soget_buf hdr;               /* credential header lines (wiped after use) */
   soget_buf sent;              /* the tokens this call sent, NUL-separated:
                                 * scrubbed from its errors (wiped at the end) */
   unsigned long sent_gen;      /* the generation of the token sent last */
   unsigned long fresh_gen;     /* the token generation this call fetched */
   soget_buf body;              /* token request form (wiped after use) */
+  soget_buf own;               /* header lines copied by soget_call_own_headers
+                                * (wiped after use) */
+  int owned;                   /* k->headers point into own */
   const char *headers[4];
-  soget_http_request rq;       /* after SOGET_STEP_SEND */
+  /* After SOGET_STEP_SEND. Its strings (the credential lines are the
+   * engine's) stay valid until the next step of any call of the engine:
+   * a driver copies what it keeps (its back end's request) at once. */
+  soget_http_request rq;
 } soget_call;
 
 void soget_engine_init(soget_engine *g);
@@ -123,6 +137,12 @@ int soget_call_begin(soget_engine *g, soget_call *k, const soget_query *q, doubl
  * at once when it has one, or after the token request. */
 void soget_call_begin_token(soget_engine *g, soget_call *k);
 int soget_call_next(soget_engine *g, soget_call *k, soget_err *e);
+/* After SOGET_STEP_SEND: copies k->rq's header lines into the call (wiped
+ * with its request) and points k->rq.headers at the copies. For a driver
+ * that runs code of its own before it has copied the request out (a Lua
+ * allocation can run a finalizer, which can step another call of the
+ * engine and so rebuild the engine's lines). 0, or -1 out of memory. */
+int soget_call_own_headers(soget_call *k);
 /* The request could not be sent or got no answer: e holds the transport's
  * error (kind network/timeout/tls, retryable; or e->nomem). */
 int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e);

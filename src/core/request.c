@@ -64,13 +64,17 @@ static int add_param(soget_buf *b, int *first, const char *name,
   return 0;
 }
 
-int soget_request_url(soget_buf *b, const char *base, const soget_query *q) {
+static int add_prefix(soget_buf *b, const char *base, const soget_query *q) {
   size_t blen = strlen(base);
+  while (blen > 0 && base[blen - 1] == '/') blen--;
+  return soget_buf_add(b, base, blen) || soget_buf_adds(b, q->ep->path) ? -1 : 0;
+}
+
+/* "?name=value&..." of q. */
+static int add_query(soget_buf *b, const soget_query *q) {
   int first = 1;
   char num[32];
   int n, i;
-  while (blen > 0 && base[blen - 1] == '/') blen--;
-  if (soget_buf_add(b, base, blen) || soget_buf_adds(b, q->ep->path)) return -1;
   for (i = 0; i < SOGET_QUERY_TEXTS && q->ep->texts[i]; i++)
     if (q->text[i] && add_param(b, &first, q->ep->texts[i], q->text[i], q->text_len[i]))
       return -1;
@@ -86,6 +90,77 @@ int soget_request_url(soget_buf *b, const char *base, const soget_query *q) {
     if (add_param(b, &first, "offset", num, (size_t)n)) return -1;
   }
   return 0;
+}
+
+int soget_request_url(soget_buf *b, const char *base, const soget_query *q) {
+  return add_prefix(b, base, q) || add_query(b, q) ? -1 : 0;
+}
+
+void soget_url_cache_init(soget_url_cache *c) {
+  c->ep = NULL;
+  c->base = NULL;
+  c->prefix = 0;
+  soget_buf_init(&c->url, 0);
+  soget_buf_init(&c->texts, 0);
+}
+
+void soget_url_cache_free(soget_url_cache *c) {
+  soget_buf_free(&c->url);
+  soget_buf_free(&c->texts);
+  c->ep = NULL;
+  c->base = NULL;
+}
+
+/* 1 when the cache holds the URL of q (on the same base, by pointer). */
+static int cache_holds(const soget_url_cache *c, const char *base, const soget_query *q) {
+  const char *t = c->texts.data;
+  int i;
+  if (c->ep != q->ep || c->base != base || c->desc != q->desc || c->limit != q->limit ||
+      c->offset != q->offset)
+    return 0;
+  for (i = 0; i < SOGET_QUERY_TEXTS; i++) {
+    size_t n = q->text[i] ? q->text_len[i] : (size_t)-1;
+    if (n != c->text_len[i]) return 0;
+    if (n != (size_t)-1) {
+      if (n && memcmp(t, q->text[i], n) != 0) return 0;
+      t += n;
+    }
+  }
+  return 1;
+}
+
+const char *soget_url_cached(soget_url_cache *c, const char *base, const soget_query *q,
+                             size_t *len) {
+  int i, r = 0;
+  if (cache_holds(c, base, q)) {
+    *len = c->url.len;
+    return c->url.data;
+  }
+  if (c->ep == q->ep && c->base == base) {   /* the same "{base}{path}" */
+    c->url.len = c->prefix;
+    c->url.data[c->prefix] = '\0';
+  } else {
+    soget_buf_reset(&c->url);
+    r = add_prefix(&c->url, base, q);
+    c->prefix = c->url.len;
+  }
+  soget_buf_reset(&c->texts);
+  for (i = 0; i < SOGET_QUERY_TEXTS; i++) {
+    c->text_len[i] = q->text[i] ? q->text_len[i] : (size_t)-1;
+    if (q->text[i]) r |= soget_buf_add(&c->texts, q->text[i], q->text_len[i]);
+  }
+  r |= add_query(&c->url, q);
+  if (r) {
+    soget_url_cache_free(c);
+    return NULL;
+  }
+  c->ep = q->ep;
+  c->base = base;
+  c->desc = q->desc;
+  c->limit = q->limit;
+  c->offset = q->offset;
+  *len = c->url.len;
+  return c->url.data;
 }
 
 int soget_request_token_form(soget_buf *b, const char *client_id,

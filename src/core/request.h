@@ -64,6 +64,30 @@ int soget_url_encode(soget_buf *b, const char *s, size_t len);
  * '/' on base is tolerated. Returns 0, or -1 on no memory. */
 int soget_request_url(soget_buf *b, const char *base, const soget_query *q);
 
+/* The URL of the last query built, with what it was built from: a query
+ * of the same endpoint with the same values gets the same bytes back
+ * without encoding them again, and another query of the endpoint keeps
+ * "{base}{path}" and rebuilds only the query string. A client's calls
+ * share one (in its engine): a sequential lookup repeats its query. */
+typedef struct soget_url_cache {
+  const soget_endpoint *ep;   /* NULL: nothing built yet */
+  const char *base;           /* the base built on (the engine's, by pointer) */
+  size_t prefix;              /* length of "{base}{path}" in url */
+  soget_buf url;
+  soget_buf texts;            /* the query's text values, one after another */
+  size_t text_len[SOGET_QUERY_TEXTS];   /* (size_t)-1: not sent */
+  int desc, limit;
+  long offset;
+} soget_url_cache;
+
+void soget_url_cache_init(soget_url_cache *c);
+void soget_url_cache_free(soget_url_cache *c);
+/* The URL of q on base, from the cache when it holds q's, else built into
+ * it. Valid until the cache's next use. NULL on no memory (the cache is
+ * then empty). */
+const char *soget_url_cached(soget_url_cache *c, const char *base, const soget_query *q,
+                             size_t *len);
+
 /* The token request's form body (application/x-www-form-urlencoded). */
 int soget_request_token_form(soget_buf *b, const char *client_id,
                              const char *client_secret);

@@ -2,7 +2,16 @@
  * TLS session reuse (the blocking back end); more handles with the same
  * settings for the multi back end (curl_multi.c). Callbacks never call into Lua
  * and never raise; when memory runs out or the body passes its cap they
- * return 0 and curl fails cleanly, and the error says which. */
+ * return 0 and curl fails cleanly, and the error says which.
+ *
+ * What a handle is given once stays set while it does not change: the
+ * header list (the user agent and the request's lines: the credentials of
+ * an API request), the URL, the proxy of the URL's scheme, GET or POST. A
+ * sequential lookup repeats the same request, and each of these costs
+ * libcurl a copy (or soget a list) per transfer otherwise. A header list is
+ * wiped when it is replaced (a renewed token, the token request) and when
+ * the handle is freed. */
+#define _DEFAULT_SOURCE 1   /* strncasecmp in <strings.h> under -std=c11 */
 #include "transport.h"
 #include "core/auth.h"
 
@@ -12,15 +21,29 @@
 #include <string.h>
 #include <strings.h>
 
+/* curl_easy_header (libcurl 7.84+) reads Retry-After after the transfer,
+ * only when the status can use it, instead of a callback on every header
+ * line of every response. Older libcurl, or one built without the headers
+ * API, gets the callback. */
+#if LIBCURL_VERSION_NUM >= 0x075400
+#define SOGET_HEADER_API 1
+#endif
+
+enum { SCHEME_NONE = -1, SCHEME_HTTP = 0, SCHEME_HTTPS = 1 };
+
 /* One exchange's easy handle and what its callbacks fill. */
 struct soget_xfer {
   CURL *easy;
-  struct curl_slist *hdrs;     /* set on the handle between prepare and finish */
-  int post;
+  const soget_transport *t;    /* its settings: user agent, proxies */
+  struct curl_slist *hdrs;     /* on the handle, kept while the lines stay the same */
+  soget_buf url;               /* the URL on the handle */
+  int scheme;                  /* the scheme whose proxy is on the handle */
+  int post;                    /* a POST body is on the handle */
+  int get;                     /* the handle is in GET mode */
   soget_buf body;
   int too_large;
   int nomem;                   /* the body buffer could not grow */
-  double retry_after;
+  double retry_after;          /* the header callback's (no headers API) */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -29,6 +52,11 @@ struct soget_transport {
   long connections;
   void *attached;              /* see soget_transport_attach */
   void (*release)(void *);
+  char *ua_line;               /* "User-Agent: ...": first line of every request */
+  struct curl_slist *proxy_hdrs;  /* the same line, for a proxy's CONNECT */
+  char *proxy[2];              /* by SCHEME_*: the proxy from the environment, "" none */
+  char *noproxy;               /* no_proxy or NO_PROXY, "" none */
+  int header_api;              /* Retry-After through curl_easy_header */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
@@ -80,6 +108,56 @@ const char *soget_default_user_agent(void) {
   return ua;
 }
 
+/* ---- proxies ---------------------------------------------------------------
+ *
+ * libcurl reads the proxy variables itself on every transfer when
+ * CURLOPT_PROXY is unset: five getenv calls, each a scan of the whole
+ * environment. soget reads them once per client, with libcurl's rules,
+ * and sets them on the handle: CURLOPT_NOPROXY always (no_proxy, else
+ * NO_PROXY; "" for none), and CURLOPT_PROXY for the scheme of the URL
+ * being requested (an empty one disables proxies, as no variable would):
+ *
+ *   http://   http_proxy (never HTTP_PROXY: a CGI program gets the
+ *             request's "Proxy:" header as HTTP_PROXY), else all_proxy,
+ *             else ALL_PROXY
+ *   https://  https_proxy, else HTTPS_PROXY, else all_proxy, else ALL_PROXY
+ *
+ * As in libcurl, a variable set to the empty string counts as unset, and
+ * the host is checked against the no-proxy list first (libcurl does that
+ * with CURLOPT_NOPROXY as with the variable). What changes: the
+ * environment is read when the client is made, not at each request. */
+static char *env_dup(const char *const *names) {
+  for (; *names; names++) {
+    const char *v = getenv(*names);
+    if (v && v[0]) return strdup(v);
+  }
+  return strdup("");
+}
+
+static int read_proxy_env(soget_transport *t) {
+  static const char *const http[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
+  static const char *const https[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                                      NULL};
+  static const char *const noproxy[] = {"no_proxy", "NO_PROXY", NULL};
+  t->proxy[SCHEME_HTTP] = env_dup(http);
+  t->proxy[SCHEME_HTTPS] = env_dup(https);
+  t->noproxy = env_dup(noproxy);
+  return t->proxy[SCHEME_HTTP] && t->proxy[SCHEME_HTTPS] && t->noproxy ? 0 : -1;
+}
+
+/* A proxy URL may hold a user and a password. */
+static void free_secret(char **p) {
+  if (*p) {
+    soget_wipe(*p, strlen(*p));
+    free(*p);
+    *p = NULL;
+  }
+}
+
+static int scheme_of(const char *url) {
+  return strncasecmp(url, "https:", 6) == 0 ? SCHEME_HTTPS : SCHEME_HTTP;
+}
+
 int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file) {
   CURLcode rc = CURLE_OK;
   rc |= curl_easy_setopt(t->x.easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
@@ -88,14 +166,42 @@ int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file) 
   return rc == CURLE_OK ? 0 : -1;
 }
 
+/* 1 when this libcurl answers curl_easy_header (it may be built without). */
+static int has_header_api(CURL *c) {
+#ifdef SOGET_HEADER_API
+  struct curl_header *h;
+  return curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_NOT_BUILT_IN;
+#else
+  (void)c;
+  return 0;
+#endif
+}
+
 soget_transport *soget_transport_new(const soget_transport_opts *o) {
   soget_transport *t = calloc(1, sizeof *t);
+  const char *ua = o->user_agent ? o->user_agent : soget_default_user_agent();
   CURL *c;
   CURLcode rc = CURLE_OK;
   if (!t) return NULL;
   soget_buf_init(&t->x.body, o->max_body);
+  soget_buf_init(&t->x.url, 0);
+  t->x.t = t;
+  t->x.scheme = SCHEME_NONE;
   c = t->x.easy = curl_easy_init();
   if (!c) { free(t); return NULL; }
+  t->ua_line = malloc(strlen(ua) + sizeof "User-Agent: ");
+  if (!t->ua_line || read_proxy_env(t) != 0) {
+    soget_transport_free(t);
+    return NULL;
+  }
+  memcpy(t->ua_line, "User-Agent: ", sizeof "User-Agent: " - 1);
+  memcpy(t->ua_line + sizeof "User-Agent: " - 1, ua, strlen(ua) + 1);
+  t->proxy_hdrs = curl_slist_append(NULL, t->ua_line);
+  if (!t->proxy_hdrs) {
+    soget_transport_free(t);
+    return NULL;
+  }
+  t->header_api = has_header_api(c);
   rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
   rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -108,14 +214,22 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->x);
-  rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->x);
+  if (!t->header_api) {
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->x);
+  }
   rc |= curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_open_socket);
   rc |= curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, t);
   rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->x.errbuf);
   rc |= curl_easy_setopt(c, CURLOPT_PRIVATE, &t->x);
-  rc |= curl_easy_setopt(c, CURLOPT_USERAGENT,
-                         o->user_agent ? o->user_agent : soget_default_user_agent());
+  /* The user agent is the first line of every request's header list (a
+   * line libcurl copies as it is; CURLOPT_USERAGENT costs a formatted copy
+   * per transfer), in the place libcurl gives CURLOPT_USERAGENT, and a
+   * proxy header for a CONNECT through a proxy, where CURLOPT_USERAGENT
+   * went: the server's header list never goes to a proxy. */
+  rc |= curl_easy_setopt(c, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+  rc |= curl_easy_setopt(c, CURLOPT_PROXYHEADER, t->proxy_hdrs);
+  rc |= curl_easy_setopt(c, CURLOPT_NOPROXY, t->noproxy);
   if (o->max_body)
     rc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
   if (rc != CURLE_OK || soget_transport_set_ca(t, o->verify_tls, o->ca_file)) {
@@ -125,9 +239,9 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   return t;
 }
 
-/* Drops the request's header list (it holds credentials) from the handle
- * and wipes it. */
-static void drop_request(soget_xfer *x) {
+/* Takes the header list (it holds credentials) off the handle and wipes
+ * it. */
+static void drop_headers(soget_xfer *x) {
   struct curl_slist *tmp;
   if (x->hdrs) {
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
@@ -135,8 +249,25 @@ static void drop_request(soget_xfer *x) {
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
   }
+}
+
+/* After an exchange: the POST body (the token request's form, which
+ * holds the client secret) belongs to the call, which wipes it: the
+ * handle must not keep pointing at it. The header list stays. */
+static void drop_request(soget_xfer *x) {
   if (x->post) curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
   x->post = 0;
+}
+
+static void xfer_clear(soget_xfer *x) {
+  if (x->easy) {
+    drop_request(x);
+    drop_headers(x);
+    curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+  }
+  soget_buf_free(&x->url);
+  soget_buf_free(&x->body);
 }
 
 void soget_transport_free(soget_transport *t) {
@@ -144,11 +275,12 @@ void soget_transport_free(soget_transport *t) {
   if (t->release) t->release(t->attached);   /* before the handle it copied */
   t->attached = NULL;
   t->release = NULL;
-  if (t->x.easy) {
-    drop_request(&t->x);
-    curl_easy_cleanup(t->x.easy);
-  }
-  soget_buf_free(&t->x.body);
+  xfer_clear(&t->x);
+  curl_slist_free_all(t->proxy_hdrs);
+  free(t->ua_line);
+  free_secret(&t->proxy[SCHEME_HTTP]);
+  free_secret(&t->proxy[SCHEME_HTTPS]);
+  free(t->noproxy);
   free(t);
 }
 
@@ -166,13 +298,20 @@ soget_xfer *soget_xfer_new(soget_transport *t) {
   CURLcode rc = CURLE_OK;
   if (!x) return NULL;
   soget_buf_init(&x->body, t->x.body.limit);
+  soget_buf_init(&x->url, 0);
+  x->t = t;
+  x->scheme = SCHEME_NONE;
   x->easy = curl_easy_duphandle(t->x.easy);   /* options only, no connection */
   if (!x->easy) {
     free(x);
     return NULL;
   }
+  /* The copy points at the first handle's header list: not its own. */
+  rc |= curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
   rc |= curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-  rc |= curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+  /* Without a header function, libcurl would write the headers to the
+   * write function with this pointer: set only with the callback. */
+  if (!t->header_api) rc |= curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
   rc |= curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
   rc |= curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
   if (rc != CURLE_OK) {
@@ -184,9 +323,7 @@ soget_xfer *soget_xfer_new(soget_transport *t) {
 
 void soget_xfer_free(soget_xfer *x) {
   if (!x) return;
-  drop_request(x);
-  curl_easy_cleanup(x->easy);
-  soget_buf_free(&x->body);
+  xfer_clear(x);
   free(x);
 }
 
@@ -240,10 +377,65 @@ static const char *curl_kind(CURLcode rc, int *retryable) {
   }
 }
 
+/* 1 when the list on the handle is the user agent and then rq's lines. */
+static int same_headers(const soget_xfer *x, const soget_http_request *rq) {
+  const struct curl_slist *l = x->hdrs;
+  const char *const *h;
+  if (!l || strcmp(l->data, x->t->ua_line) != 0) return 0;
+  for (l = l->next, h = rq->headers; h && *h; h++, l = l->next)
+    if (!l || strcmp(l->data, *h) != 0) return 0;
+  return l == NULL;
+}
+
+/* The header list of rq on the handle: the one there when its lines are
+ * the same, else a new one (the old one wiped). 0, or -1 out of memory. */
+static int set_headers(soget_xfer *x, const soget_http_request *rq) {
+  struct curl_slist *l, *tmp;
+  const char *const *h;
+  if (same_headers(x, rq)) return 0;
+  drop_headers(x);
+  l = curl_slist_append(NULL, x->t->ua_line);
+  for (h = rq->headers; l && h && *h; h++) {
+    tmp = curl_slist_append(l, *h);
+    if (!tmp) {
+      for (tmp = l; tmp; tmp = tmp->next) soget_wipe(tmp->data, strlen(tmp->data));
+      curl_slist_free_all(l);
+      l = NULL;
+    } else {
+      l = tmp;
+    }
+  }
+  if (!l) return -1;
+  x->hdrs = l;
+  curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, l);
+  return 0;
+}
+
+/* rq's URL on the handle, and the proxy of its scheme. 0, or -1 out of
+ * memory. */
+static int set_url(soget_xfer *x, const char *url) {
+  int scheme;
+  if (x->url.data && strcmp(x->url.data, url) == 0) return 0;
+  soget_buf_reset(&x->url);
+  if (soget_buf_adds(&x->url, url) != 0 ||
+      curl_easy_setopt(x->easy, CURLOPT_URL, url) != CURLE_OK) {
+    soget_buf_free(&x->url);   /* unknown: set it again next time */
+    return -1;
+  }
+  scheme = scheme_of(url);
+  if (scheme != x->scheme) {
+    if (curl_easy_setopt(x->easy, CURLOPT_PROXY, x->t->proxy[scheme]) != CURLE_OK) {
+      soget_buf_free(&x->url);
+      x->scheme = SCHEME_NONE;
+      return -1;
+    }
+    x->scheme = scheme;
+  }
+  return 0;
+}
+
 int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e) {
   CURL *c = x->easy;
-  struct curl_slist *tmp;
-  const char *const *h;
 
   drop_request(x);   /* a previous exchange that never finished */
   soget_buf_reset(&x->body);
@@ -252,28 +444,43 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->retry_after = -1;
   x->errbuf[0] = '\0';
 
-  for (h = rq->headers; h && *h; h++) {
-    tmp = curl_slist_append(x->hdrs, *h);
-    if (!tmp) {
-      drop_request(x);
-      soget_err_nomem(e, "building the request");
-      return -1;
-    }
-    x->hdrs = tmp;
+  if (set_headers(x, rq) != 0 || set_url(x, rq->url) != 0) {
+    soget_err_nomem(e, "building the request");
+    return -1;
   }
-  curl_easy_setopt(c, CURLOPT_URL, rq->url);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
   if (rq->post) {
     x->post = 1;
+    x->get = 0;
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-  } else {
+  } else if (!x->get) {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    x->get = 1;
   }
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 1L);
   return 0;
+}
+
+/* The final response's Retry-After (the last one when it came twice, as
+ * the header callback would have it), read only for a status that is not
+ * a success: the call steps use it for retryable statuses alone. */
+static double read_retry_after(soget_xfer *x, long status) {
+#ifdef SOGET_HEADER_API
+  struct curl_header *h;
+  if (status >= 200 && status < 300) return -1;
+  if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+    return -1;
+  if (h->amount > 1 &&
+      curl_easy_header(x->easy, "Retry-After", h->amount - 1, CURLH_HEADER, -1, &h) != CURLHE_OK)
+    return -1;
+  return soget_parse_retry_after(h->value, strlen(h->value));
+#else
+  (void)x;
+  (void)status;
+  return -1;
+#endif
 }
 
 int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_err *e) {
@@ -319,7 +526,7 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   rs->status = status;
-  rs->retry_after = x->retry_after;
+  rs->retry_after = x->t->header_api ? read_retry_after(x, status) : x->retry_after;
   if (status >= 300 && status < 400 &&
       curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
     size_t n = strlen(loc);

@@ -425,33 +425,50 @@ void soget_check_query(lua_State *L, int i, int kind) {
 /* Fills a soget_query from the normalized query table at qi (a lookup's,
  * or a search's {search = {...}}); the strings stay owned by that table.
  * offset >= 0 replaces the query's own. */
+/* 1 when the string key k (kl bytes) is name. */
+static int key_is(const char *k, size_t kl, const char *name) {
+  return kl == strlen(name) && memcmp(k, name, kl) == 0;
+}
+
 void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
-  static const char *const lookup_keys[] = {"reference", "spi"};
-  int top = lua_gettop(L), i, n;
+  int top = lua_gettop(L), i;
   const soget_endpoint *ep = &soget_lookup_endpoint;
   qi = lua_absindex(L, qi);
-  lua_getfield(L, qi, "search");
+  lua_pushliteral(L, "search");
+  lua_rawget(L, qi);
   if (lua_type(L, -1) == LUA_TTABLE) {
     ep = &soget_search_endpoint;
     qi = lua_gettop(L);
   }
   soget_query_init(q, ep);
-  n = ep == &soget_search_endpoint ? S_DESC : 2;
-  for (i = 0; i < n; i++) {
-    lua_getfield(L, qi, ep == &soget_search_endpoint ? search_options[i].name : lookup_keys[i]);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      size_t len;
-      const char *s = lua_tolstring(L, -1, &len);
-      soget_query_set(q, i, s, len);
+  /* One raw pass over the keys present (a query has one to eight) rather
+   * than a lookup of every key it could have. */
+  lua_pushnil(L);
+  while (lua_next(L, qi)) {
+    size_t kl;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+    if (k) switch (lua_type(L, -1)) {
+      case LUA_TSTRING:
+        for (i = 0; i < SOGET_QUERY_TEXTS && ep->texts[i]; i++)
+          if (key_is(k, kl, ep->texts[i])) {
+            size_t len;
+            const char *v = lua_tolstring(L, -1, &len);
+            soget_query_set(q, i, v, len);
+            break;
+          }
+        break;
+      case LUA_TBOOLEAN:
+        if (key_is(k, kl, "desc")) q->desc = lua_toboolean(L, -1);
+        break;
+      case LUA_TNUMBER:
+        if (key_is(k, kl, "limit")) q->limit = (int)lua_tonumber(L, -1);
+        else if (key_is(k, kl, "offset")) q->offset = (long)lua_tonumber(L, -1);
+        break;
+      default:
+        break;
     }
     lua_pop(L, 1);
   }
-  lua_getfield(L, qi, "desc");
-  if (lua_type(L, -1) == LUA_TBOOLEAN) q->desc = lua_toboolean(L, -1);
-  lua_getfield(L, qi, "limit");
-  if (lua_type(L, -1) == LUA_TNUMBER) q->limit = (int)lua_tonumber(L, -1);
-  lua_getfield(L, qi, "offset");
-  if (lua_type(L, -1) == LUA_TNUMBER) q->offset = (long)lua_tonumber(L, -1);
   lua_settop(L, top);   /* the strings stay anchored by the query table */
   if (offset >= 0) q->offset = offset;
 }
@@ -463,6 +480,10 @@ void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
  * frees them at once (its steps run protected, see drive_call); __gc is
  * the net for the rest. The uservalue keeps the client alive as long as
  * the call. */
+/* A call's uservalue: {client, query} (query: soget.Call's only), by
+ * index, as cheap to make and read as a table gets. */
+enum { CALL_UV_CLIENT = 1, CALL_UV_QUERY = 2 };
+
 typedef struct lcall {
   soget_call k;
   soget_client *c;
@@ -511,9 +532,9 @@ static lcall *push_call(lua_State *L, soget_client *c, int ci) {
   lc->c = c;
   lc->open = 1;
   luaL_setmetatable(L, SOGET_CALL_T);
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 1, 0);
   lua_pushvalue(L, ci);
-  lua_setfield(L, -2, "client");
+  lua_rawseti(L, -2, CALL_UV_CLIENT);
   soget_setuv(L, -2);
   /* Every allocation above could run a finalizer: check only now. */
   if (c->in_transport)
@@ -557,17 +578,16 @@ typedef struct drive {
 
 /* After SOGET_STEP_PAGE: pushes the page (decoded from body, or empty
  * when nothing was found) and returns SOGET_STEP_PAGE, or fills e with
- * the decode error and returns SOGET_STEP_FAIL. */
+ * the decode error and returns SOGET_STEP_FAIL. Every caller attaches the
+ * page to its client and query next (soget_page_attach), which sets its
+ * metatable too. */
 static int push_page(lua_State *L, soget_client *c, soget_call *k, const char *body,
                      size_t len, soget_err *e) {
   if (k->empty) {
     soget_push_empty_page(L, k->offset);
     return SOGET_STEP_PAGE;
   }
-  if (soget_decode_page(L, body, len, k->offset, e)) {
-    soget_page_attach(L, lua_gettop(L), 0, 0);
-    return SOGET_STEP_PAGE;
-  }
+  if (soget_decode_page(L, body, len, k->offset, e)) return SOGET_STEP_PAGE;
   soget_engine_scrub(&c->eng, e);
   return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
 }
@@ -750,7 +770,7 @@ static int meth_set_token(lua_State *L) {
 static lcall *checkcall(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
   soget_getuv(L, 1);
-  lua_getfield(L, -1, "client");
+  lua_rawgeti(L, -1, CALL_UV_CLIENT);
   soget_checkclient(L, -1);   /* raises if the client was closed */
   lua_pop(L, 2);
   return lc;
@@ -795,11 +815,11 @@ static int meth_begin(lua_State *L) {
   soget_call_init(&lc->k);
   lc->k.state = SOGET_CALL_DONE;
   luaL_setmetatable(L, SOGET_CALL_T);
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 2, 0);
   lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "client");
+  lua_rawseti(L, -2, CALL_UV_CLIENT);
   lua_pushvalue(L, 4);
-  lua_setfield(L, -2, "query");
+  lua_rawseti(L, -2, CALL_UV_QUERY);
   soget_setuv(L, 5);
   lc->c = c;
   lc->open = 1;
@@ -837,6 +857,13 @@ static int call_request_as(lua_State *L, const char *method) {
       return 3;
     }
     return soget_fail(L, &e);
+  }
+  /* The credential lines are the engine's: a finalizer run by an
+   * allocation below could step another call of the client and rebuild
+   * them. The call's own copy first. */
+  if (soget_call_own_headers(&lc->k) != 0) {
+    lcall_release(lc);
+    return call_nomem(L, lc);
   }
   lua_createtable(L, 0, 7);
   lua_pushstring(L, lc->k.state == SOGET_CALL_TOKEN_SENT ? "token" : "api");
@@ -879,8 +906,8 @@ static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
       return call_nomem(L, lc);
     case SOGET_STEP_PAGE:
       soget_getuv(L, 1);
-      lua_getfield(L, -1, "client");
-      lua_getfield(L, -2, "query");
+      lua_rawgeti(L, -1, CALL_UV_CLIENT);
+      lua_rawgeti(L, -2, CALL_UV_QUERY);
       soget_page_attach(L, -4, -2, -1);
       lua_pop(L, 3);
       return 1;

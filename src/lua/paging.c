@@ -48,11 +48,11 @@ void soget_page_attach(lua_State *L, int page, int ci, int qi) {
   soget_private(L);
   lua_getfield(L, -1, SOGET_PRIV_PAGECTX);
   lua_pushvalue(L, page);
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 2, 0);   /* {client, query}, by index */
   lua_pushvalue(L, ci);
-  lua_setfield(L, -2, UV_CLIENT);
+  lua_rawseti(L, -2, 1);
   lua_pushvalue(L, qi);
-  lua_setfield(L, -2, UV_QUERY);
+  lua_rawseti(L, -2, 2);
   lua_rawset(L, -3);
   lua_pop(L, 2);
 }
@@ -191,9 +191,9 @@ static int page_iter(lua_State *L) {
   lua_rawget(L, -2);                        /* ctx or nil */
   requested = int_field(L, 1, "first", 0);
   if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, UV_CLIENT);
+    lua_rawgeti(L, -1, 1);
     lua_setfield(L, uv, UV_CLIENT);
-    lua_getfield(L, -1, UV_QUERY);
+    lua_rawgeti(L, -1, 2);
     if (lua_istable(L, -1)) requested = int_field(L, lua_gettop(L), "offset", 0);
     lua_setfield(L, uv, UV_QUERY);
   }
