@@ -1,4 +1,4 @@
--- Walking the units of a search across its pages (find, track --max,
+-- Walking the units of a search across its pages (find, track --prefix,
 -- search, bulk --documents).
 local output = require "soget.cli.output"
 local exit = require "soget.cli.exit"
