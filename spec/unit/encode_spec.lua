@@ -114,8 +114,12 @@ describe("soget.encode", function()
     os.remove(dir)
     local made = os.execute("mkdir -p " .. S.shell_quote(dir) .. " && localedef -i de_DE -f UTF-8 "
       .. S.shell_quote(dir .. "/de_DE.UTF-8") .. " >/dev/null 2>&1")
+    -- (under valgrind the child runs the plain interpreter, as
+    -- decode_edges_spec.lua's does: the locale's own libraries are not
+    -- what is checked here)
+    local lua = S.lua:find("valgrind", 1, true) and "lua5.4" or S.lua
     local out = S.popen_read((made and ("LOCPATH=" .. S.shell_quote(dir) .. " ") or "")
-      .. S.shell_quote(S.lua) .. " " .. S.shell_quote(f) .. " de_DE.UTF-8")
+      .. S.shell_quote(lua) .. " " .. S.shell_quote(f) .. " de_DE.UTF-8 2>&1")
     os.remove(f)
     os.execute("rm -rf " .. S.shell_quote(dir))
     if out:find("no locale") then
