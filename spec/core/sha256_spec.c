@@ -1,5 +1,5 @@
-/* src/core/sha256.c: FIPS 180-2's examples, every way the padding can
- * fall, a message fed in pieces of every size, and a million 'a's. */
+/* src/core/sha256.c (libcrypto's SHA-256 as hex): FIPS 180-2's examples,
+ * every way the padding can fall, and a million 'a's. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -23,39 +23,13 @@ static const struct {
   {"a NUL and high bytes", "x\x00""\xff""\x80""y", 5, "31efe78f95a44348ea9f4287dd44077fc43d8ce61830751c06827839956c5173"},
 };
 
-static void hex_of(soget_sha256 *c, char out[65]) {
-  static const char hex[] = "0123456789abcdef";
-  unsigned char d[32];
-  int i;
-  soget_sha256_final(c, d);
-  for (i = 0; i < 32; i++) {
-    out[2 * i] = hex[d[i] >> 4];
-    out[2 * i + 1] = hex[d[i] & 15];
-  }
-  out[64] = '\0';
-}
-
 static void test_digests(void) {
-  size_t i, piece;
+  size_t i;
   for (i = 0; i < COUNT(digests); i++) {
     char out[65];
     CASE("digest: %s", digests[i].name);
-    soget_sha256_hex(digests[i].m, digests[i].n, out);
+    CHECK_INT(soget_sha256_hex(digests[i].m, digests[i].n, out), 0);
     CHECK_STR(out, digests[i].hex);
-    for (piece = 1; piece <= 65; piece++) {   /* fed in pieces: the same */
-      soget_sha256 c;
-      size_t at = 0;
-      SUBCASE("digest: %s, in pieces of %zu", digests[i].name, piece);
-      soget_sha256_init(&c);
-      while (at < digests[i].n) {
-        size_t k = digests[i].n - at < piece ? digests[i].n - at : piece;
-        soget_sha256_update(&c, digests[i].m + at, k);
-        at += k;
-      }
-      soget_sha256_update(&c, "", 0);
-      hex_of(&c, out);
-      CHECK_STR(out, digests[i].hex);
-    }
   }
 }
 

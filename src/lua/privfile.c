@@ -568,7 +568,7 @@ static int pf_digest(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   char hex[65];
-  soget_sha256_hex(s, len, hex);
+  if (soget_sha256_hex(s, len, hex) != 0) return luaL_error(L, "soget: SHA-256 failed (out of memory)");
   lua_pushlstring(L, hex, 64);
   return 1;
 }
