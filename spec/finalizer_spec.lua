@@ -245,7 +245,7 @@ end)
 describe("a finalizer that changes the token while soget.Call:request() copies it out", function()
   it("leaves the request with the lines its step chose", function()
     local mid = 0
-    for _ = 1, 10 do
+    for _ = 1, 20 do
       local c = S.client{ access_token = "a-static-token-0001" }
       local call = c:begin("CGMU2436601")
       local inside, during = false, false
@@ -290,7 +290,10 @@ describe("a finalizer that changes the token while soget.Call:request() copies i
       assert.are.equal("Bearer a-new-token-0002-longer-than-the-first-one", rq2.headers.Authorization)
       c:close()
     end
-    if _VERSION ~= "Lua 5.1" then
+    -- Not vacuous where the collector reliably runs it there: 5.3 and 5.4
+    -- (5.1 may run it at the method's own start, 5.2 sometimes only after
+    -- request() returns; both cases are checked above all the same).
+    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
       assert.truthy(mid > 0, "no finalizer ran in the middle of request()")
     end
   end)

@@ -347,7 +347,11 @@ describe("soget._privfile", function()
       pf.read_config(d .. "/ok", 10); pf.read_config(d .. "/fifo", 10)
       pf.read_config(d .. "/loose", 10); pf.read_config("/dev/null", 10)
     end
-    assert.is_true(fds() <= before, "a descriptor was left open")
+    -- A leak would leave dozens (some 15 opens a round, 50 rounds); the
+    -- margin absorbs a descriptor the interpreter itself holds for a moment
+    -- (seen once in dozens of LuaJIT runs under load).
+    local after = fds()
+    assert.is_true(after <= before + 2, ("a descriptor was left open: %d, then %d"):format(before, after))
     assert.are.equal("fifo link loose ok sub", (out("ls -A " .. q(d)):gsub("%s+", " ")))
   end)
 
