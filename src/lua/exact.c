@@ -39,21 +39,6 @@ void soget_exact_push_state(lua_State *L) {
   lua_rawseti(L, -2, ST_SEEN);
 }
 
-/* A page's number, clamped to the API's int32 range (as the pager reads
- * them): NaN or a huge value must not overflow a long. */
-static long number_at(lua_State *L, int t, const char *k) {
-  long v = 0;
-  lua_getfield(L, t, k);
-  if (lua_type(L, -1) == LUA_TNUMBER) {
-    lua_Number d = lua_tonumber(L, -1);
-    if (d >= 2147483647.0) v = 2147483647L;
-    else if (d <= -2147483647.0) v = -2147483647L;
-    else if (d == d) v = (long)d;
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
 /* The string field k of the table at t, or NULL. Stack: +1. */
 static const char *string_at(lua_State *L, int t, const char *k, size_t *n) {
   lua_getfield(L, t, k);
@@ -93,8 +78,8 @@ int soget_exact_take(lua_State *L, soget_exact *x, int si, int pi, soget_err *e)
   lua_getfield(L, pi, "items");
   items = lua_gettop(L);
   if (lua_type(L, items) == LUA_TTABLE) n = (long)lua_rawlen(L, items);
-  soget_cursor_page(c, x->requested, number_at(L, pi, "total"), number_at(L, pi, "returned"),
-                    number_at(L, pi, "first"), n);
+  soget_cursor_page(c, x->requested, soget_page_int(L, pi, "total", 0), soget_page_int(L, pi, "returned", 0),
+                    soget_page_int(L, pi, "first", 0), n);
   for (i = 1; i <= n; i++) {
     const char *ref, *psw;
     size_t rlen, plen;

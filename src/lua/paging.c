@@ -60,7 +60,7 @@ void soget_page_attach(lua_State *L, int page, int ci, int qi) {
 /* A page's number, clamped to the API's int32 range: a script may have
  * changed the page (or fed one) with NaN or a huge value, which must not
  * overflow a long; the cursor then stops on the inconsistency. */
-static long int_field(lua_State *L, int t, const char *k, long dflt) {
+long soget_page_int(lua_State *L, int t, const char *k, long dflt) {
   long v = dflt;
   lua_getfield(L, t, k);
   if (lua_type(L, -1) == LUA_TNUMBER) {
@@ -81,8 +81,8 @@ static void take_page(lua_State *L, pager *pg, int uv, int p, long requested) {
   lua_getfield(L, p, "items");
   n = lua_type(L, -1) == LUA_TTABLE ? (long)lua_rawlen(L, -1) : 0;
   lua_pop(L, 1);
-  soget_cursor_page(&pg->cur, requested, int_field(L, p, "total", 0),
-                    int_field(L, p, "returned", 0), int_field(L, p, "first", 0), n);
+  soget_cursor_page(&pg->cur, requested, soget_page_int(L, p, "total", 0),
+                    soget_page_int(L, p, "returned", 0), soget_page_int(L, p, "first", 0), n);
   pg->idx = 0;
   pg->n = n;
   pg->fresh = 0;
@@ -189,12 +189,12 @@ static int page_iter(lua_State *L) {
   lua_getfield(L, -1, SOGET_PRIV_PAGECTX);
   lua_pushvalue(L, 1);
   lua_rawget(L, -2);                        /* ctx or nil */
-  requested = int_field(L, 1, "first", 0);
+  requested = soget_page_int(L, 1, "first", 0);
   if (lua_istable(L, -1)) {
     lua_rawgeti(L, -1, 1);
     lua_setfield(L, uv, UV_CLIENT);
     lua_rawgeti(L, -1, 2);
-    if (lua_istable(L, -1)) requested = int_field(L, lua_gettop(L), "offset", 0);
+    if (lua_istable(L, -1)) requested = soget_page_int(L, lua_gettop(L), "offset", 0);
     lua_setfield(L, uv, UV_QUERY);
   }
   lua_pop(L, 3);

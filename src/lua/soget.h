@@ -107,6 +107,10 @@ void soget_encode_open(lua_State *L);
 
 /* ---- client.c / paging.c ----------------------------------------------- */
 
+/* The number field k of the page at t (dflt when not a number), clamped to
+ * the API's int32 range: NaN or a huge value never overflows a long. */
+long soget_page_int(lua_State *L, int t, const char *k, long dflt);
+
 typedef struct soget_client soget_client;
 
 /* The client's options, in the order soget.client documents them, ending
