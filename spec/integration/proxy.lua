@@ -7,7 +7,8 @@
 --       p:log(), p:stop() (by PID)
 --   P.relay(mode, target_port)
 --       spec/integration/relay.lua (lua5.4, LuaSocket) in front of a port:
---       "record" keeps every byte clients send (r:bytes()), "tamper"
+--       "record" keeps every byte clients send (r:bytes()) and drops every
+--       connection on r:cut(), "tamper"
 --       answers CONNECT itself and tunnels to the target whatever host was
 --       asked, "stall" never completes a connection; r.url, r.port, r:stop()
 --   P.impostor(cert, key)
@@ -193,6 +194,19 @@ end
 
 -- Every byte clients sent through the relay so far.
 function Helper:bytes() return S.read_file(self.dir .. "/bytes") end
+
+-- Closes every connection the relay carries (as a network dropping them
+-- would), and returns once it did.
+function Helper:cut()
+  write(self.dir .. "/port.cut", "")
+  for _ = 1, 100 do
+    local f = io.open(self.dir .. "/port.cut", "rb")
+    if not f then return end
+    f:close()
+    sh("sleep 0.05")
+  end
+  error("the relay did not cut its connections")
+end
 
 function Helper:stop()
   stop(self.timeout_pid)

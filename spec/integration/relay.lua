@@ -5,7 +5,8 @@
 --   lua5.4 relay.lua record PORTFILE TARGET LOG SECONDS
 --       passes each connection on to 127.0.0.1:TARGET both ways, and
 --       appends every byte the client sends to LOG (what the server at
---       TARGET saw of it)
+--       TARGET saw of it); when a file PORTFILE.cut appears, closes every
+--       connection it carries and removes the file
 --   lua5.4 relay.lua tamper PORTFILE TARGET LOG SECONDS
 --       a proxy that tampers: answers a CONNECT itself with 200, whatever
 --       host it names, and passes the tunnel to 127.0.0.1:TARGET (LOG as
@@ -90,8 +91,19 @@ local function connect(c, rest)
   if rest and #rest > 0 and not send_all(t, rest) then drop(c) end
 end
 
+local function cut()
+  local f = io.open(portfile .. ".cut", "rb")
+  if not f then return end
+  f:close()
+  for i = #reading, 2, -1 do reading[i]:close() end
+  reading = { srv }
+  peer, is_client, head = {}, {}, {}
+  os.remove(portfile .. ".cut")
+end
+
 while socket.gettime() < deadline do
-  local ready = socket.select(reading, nil, 0.2)
+  cut()
+  local ready = socket.select(reading, nil, 0.1)
   for _, s in ipairs(ready) do
     if s == srv then
       local c = srv:accept()
