@@ -39,6 +39,19 @@ function M.popen_read(cmd)
   return out
 end
 
+-- Runs a shell command; its exit code (128 + N when signal N ended it),
+-- on every runtime (os.execute answers a wait status on 5.1 and LuaJIT,
+-- true/nil, "exit"/"signal", n from 5.2 on).
+function M.execute(cmd)
+  local a, how, n = os.execute(cmd)
+  if type(a) == "number" then   -- 5.1, LuaJIT: the wait status
+    if a % 256 ~= 0 then return 128 + a % 128 end
+    return math.floor(a / 256)
+  end
+  if how == "signal" then return 128 + n end
+  return n or (a and 0 or 1)
+end
+
 -- A file's bytes, or "" when it cannot be read.
 function M.read_file(path)
   local f = io.open(path, "rb")
@@ -70,6 +83,71 @@ function M.search(q)
   end
   table.sort(parts)
   return control("GET", "/_control/search?" .. table.concat(parts, "&"))
+end
+
+-- Every token the sandbox issued since it started (its token log, which a
+-- reset does not clear), oldest first.
+function M.issued_tokens()
+  local v = control("GET", "/_control/tokens")
+  assert(v.complete, "the sandbox's token log is incomplete: a secrets check would miss tokens")
+  for _, t in ipairs(v.tokens) do
+    assert(t:match("^%x+$") and #t >= 32, "a token not of the sandbox's form (hex digits)")
+  end
+  return v.tokens
+end
+
+-- The percent-encoded form soget sends a value in (the token request's
+-- body): hex digits upper-case, and lower-case as a server may echo it.
+local function form_encoded(s, fmt)
+  return (s:gsub("[^%w%-._~]", function(c) return fmt:format(c:byte()) end))
+end
+
+-- A check for secrets: check(text) answers nil, or the name of the secret
+-- the text holds (never its value). The secrets are every one the suite's
+-- sandbox knows, in every form soget sends it: the client secret as it is
+-- and percent-encoded (the token request's body, hex digits in either
+-- case), the API key and the search-only key as they are (header values),
+-- and every token the sandbox issued since it started, as it is (the
+-- bearer header; its percent-encoded form is the same, as tokens are hex
+-- digits). soget sends nothing in base64 (never HTTP Basic credentials).
+-- `extra`: more secrets, name -> value (tokens the sandbox did not issue).
+function M.secret_check(extra)
+  local plain = {}
+  local function add(name, v)
+    if v and #v >= 4 then plain[#plain + 1] = { name, v } end
+  end
+  add("the client secret", M.client_secret)
+  add("the client secret, percent-encoded", form_encoded(M.client_secret, "%%%02X"))
+  add("the client secret, percent-encoded (lower case)", form_encoded(M.client_secret, "%%%02x"))
+  add("the API key", M.api_key)
+  add("the search-only key", M.search_key)
+  for name, v in pairs(extra or {}) do add(name, v) end
+  local seen, unique = {}, {}
+  for _, p in ipairs(plain) do
+    if not seen[p[2]] then seen[p[2]], unique[#unique + 1] = true, p end
+  end
+  -- Tokens by the thousand: each run of hex digits of a text is looked up
+  -- window by window, instead of a search of the text per token.
+  local tokens, lengths, n = {}, {}, 0
+  for _, t in ipairs(M.issued_tokens()) do
+    tokens[t], n = true, n + 1
+    lengths[#t] = true
+  end
+  return function(text)
+    for _, p in ipairs(unique) do
+      if text:find(p[2], 1, true) then return p[1] end
+    end
+    for run in text:gmatch("%x+") do
+      for len in pairs(lengths) do
+        for i = 1, #run - len + 1 do
+          if tokens[run:sub(i, i + len - 1)] then
+            return "a token the sandbox issued"
+          end
+        end
+      end
+    end
+    return nil
+  end, n
 end
 
 -- The base URL (and token URL) with a fault spec in front of the API path.

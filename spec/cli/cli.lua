@@ -89,7 +89,7 @@ function M.run(argv, opts)
   local cmd = env_prefix(M.env(home, opts.env)) .. " timeout " .. (opts.timeout or 30)
     .. " " .. (opts.as_nobody and (M.AS_NOBODY .. " ") or "") .. M.lua .. " bin/soget " .. table.concat(args, " ")
     .. " <" .. q(input) .. " >" .. q(work .. "/out") .. " 2>" .. q(work .. "/err")
-  local _, _, code = os.execute(cmd)
+  local code = support.execute(cmd)
   local r = { code = code, out = M.read(work .. "/out") or "", err = M.read(work .. "/err") or "",
               home = home }
   M.rm(work)

@@ -16,7 +16,7 @@ local function styled(screen, text, code)
 end
 
 local function has_tmux()
-  return os.execute("command -v tmux >/dev/null 2>&1") == true
+  return cli.support.execute("command -v tmux >/dev/null 2>&1") == 0
 end
 
 describe("soget on a terminal", function()

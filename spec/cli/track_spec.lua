@@ -46,7 +46,7 @@ describe("soget track", function()
     local function utc(s)
       local y, mo, d, h, mi, se, sign, zh, zm =
         s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)[.%d]*([+-Z]?)(%d*):?(%d*)$")
-      local days = os.time { year = y, month = mo, day = d, hour = 12 } // 86400
+      local days = math.floor(os.time { year = y, month = mo, day = d, hour = 12 } / 86400)
       local v = days * 86400 + h * 3600 + mi * 60 + se
       if sign == "+" then v = v - zh * 3600 - zm * 60 elseif sign == "-" then v = v + zh * 3600 + zm * 60 end
       return v

@@ -73,6 +73,54 @@ describe("soget.client options", function()
     assert.are.equal("token\nBearer env-token-1234\n", out)
   end)
 
+  -- A program given only a token and a key (SOGET_ACCESS_TOKEN and
+  -- SOGET_API_KEY) against the sandbox: a process of its own.
+  local function with_token_env(token)
+    local cmd = "env -u SOGET_CLIENT_ID -u SOGET_CLIENT_SECRET SOGET_ACCESS_TOKEN="
+      .. S.shell_quote(token) .. " " .. S.shell_quote(S.lua) .. " -e " .. S.shell_quote(
+        "package.cpath=" .. string.format("%q", package.cpath) .. ";" ..
+        "local c=require'soget'.client{retries=0};" ..
+        "for i=1,2 do local p,e=c:handling_units('CGMU2436601');" ..
+        "io.write(p and p.items[1].pswId or (e.kind..' '..tostring(e.status)),'\\n') end")
+    return S.popen_read(cmd .. " 2>&1")
+  end
+
+  it("calls with SOGET_ACCESS_TOKEN from the environment, and asks for no token", function()
+    local issued = S.client()
+    local token = assert(issued:token())
+    issued:close()
+    S.reset()
+    assert.are.equal("CNI0000063978\nCNI0000063978\n", with_token_env(token))
+    local st = S.stats()
+    assert.are.equal(0, st.token_requests)
+    assert.are.equal(2, st.api_requests)
+    for _, r in ipairs(S.requests(2)) do
+      assert.are.equal("Bearer " .. token, r.headers.authorization)
+    end
+    -- a token the API refuses is not renewed: without client credentials
+    -- there is nothing to renew it with
+    S.reset()
+    assert.are.equal("auth 401\nauth 401\n", with_token_env("not-a-token-the-sandbox-issued"))
+    st = S.stats()
+    assert.are.equal(0, st.token_requests)
+    assert.are.equal(2, st.api_requests)
+  end)
+
+  it("sends a custom user_agent on every request: token, lookups, searches, batches", function()
+    local ua = "acme-tracker/2.1 (+ops@example.com)"
+    S.reset()
+    local c = S.client{ user_agent = ua }
+    assert(c:handling_units("CGMU2436601"))
+    assert(c:handling_units_search("HLCUEUR2002APIK9"))
+    local _, counts = c:handling_units_many({ "CSQU3054383", "MSCU" })
+    assert.are.equal(2, counts.ok)
+    c:close()
+    local log = S.requests(10)
+    assert.are.equal(5, #log)
+    assert.are.equal("token", log[1].kind)
+    for _, r in ipairs(log) do assert.are.equal(ua, r.headers["user-agent"], r.path) end
+  end)
+
   it("falls back to the SOGET_* environment variables", function()
     -- spec/run exports the sandbox's settings: an empty option table works.
     local c = soget.client()

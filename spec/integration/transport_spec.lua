@@ -2,6 +2,7 @@
 -- Retry-After, timeouts, redirects, size cap and every fault.
 local soget = require "soget"
 local S = require "support"
+local P = require "integration.proxy"
 
 local now = S.now
 
@@ -196,6 +197,102 @@ describe("transport", function()
       assert.truthy(now() - t0 < 2.5, "deadline held")
       assert.truthy(err.kind == "http" or err.kind == "timeout", err.kind)
       c:close()
+    end)
+
+    -- A loopback listener whose backlog is full: the kernel drops every
+    -- SYN, so a connection never completes its handshake (a server that is
+    -- down behind a firewall that drops packets).
+    it("bounds a connection that never completes by connect_timeout", function()
+      if not P.available() then
+        return pending("lua-socket is not installed (make deps): no listener that never accepts")
+      end
+      local stall = P.relay("stall")
+      local ok, err = pcall(function()
+        local base = stall.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
+        -- a static token: no token request, so the GET is the one waiting
+        local c = S.client{ access_token = "static-token", base_url = base,
+          connect_timeout = 0.4, timeout = 10, retries = 2 }
+        local t0 = now()
+        local page, e = c:handling_units("CGMU2436601")
+        local took = now() - t0
+        assert.is_nil(page)
+        assert.are.equal("timeout", e.kind, tostring(e))
+        -- a timeout is not retried (retries are for network failures and
+        -- statuses): the call ends at connect_timeout, not at its timeout
+        assert.are.equal(0, c:stats().retries)
+        assert.are.equal(1, c:stats().api_requests)
+        assert.truthy(took >= 0.35 and took < 2, "cut at connect_timeout: " .. took)
+        -- bulk lookups, on connections of their own, have the same bound
+        t0 = now()
+        local results, counts = c:handling_units_many({ "CGMU2436601", "CSQU3054383" })
+        took = now() - t0
+        assert.are.same({ ok = 0, failed = 2 }, counts)
+        assert.are.equal("timeout", results[1].kind)
+        assert.are.equal("timeout", results[2].kind)
+        assert.truthy(took < 3, "bounded: " .. took)
+        c:close()
+        -- the call's timeout bounds a longer connect_timeout
+        c = S.client{ access_token = "static-token", base_url = base, connect_timeout = 30,
+          timeout = 0.7, retries = 0 }
+        t0 = now()
+        page, e = c:handling_units("CGMU2436601")
+        took = now() - t0
+        assert.is_nil(page)
+        assert.are.equal("timeout", e.kind)
+        assert.truthy(took >= 0.6 and took < 2.5, "cut at the call's timeout: " .. took)
+        c:close()
+      end)
+      stall:stop()
+      assert(ok, err)
+    end)
+  end)
+
+  -- The sandbox counts TLS handshakes, and those that resumed a session
+  -- (/_control/stats).
+  describe("TLS handshakes", function()
+    it("one per connection: a client's calls and batches keep theirs", function()
+      local c = S.client()
+      for _ = 1, 5 do assert(c:handling_units("CGMU2436601")) end
+      for _ = 1, 3 do
+        local _, counts = c:handling_units_many({ "CGMU2436601", "CSQU3054383", "MSCU" })
+        assert.are.equal(3, counts.ok)
+      end
+      local st = S.stats()
+      -- the client's handle and its batches' pool: HTTP/2 carries a batch
+      -- on one connection, and the pool keeps it for the next batch
+      assert.are.equal(2, st.connections)
+      assert.are.equal(2, st.tls_handshakes)
+      assert.are.equal(2, c:stats().connections)
+      c:close()
+    end)
+
+    -- A relay in front of the sandbox's HTTPS port drops the connections
+    -- (as a network would); the client makes new ones. libcurl 7.88 then
+    -- offers no session of an HTTP/2 connection (README, "Authentication
+    -- and transport"): each new connection is one more handshake.
+    it("one more for each connection made again after the network dropped one", function()
+      if not P.available() then
+        return pending("lua-socket is not installed (make deps): no relay to drop connections")
+      end
+      local relay = P.relay("record", S.https:match(":(%d+)$"))
+      local ok, err = pcall(function()
+        local origin = "https://127.0.0.1:" .. relay.port   -- the certificate names 127.0.0.1
+        local c = S.client{ base_url = S.base_url:gsub("^https://[^/]+", origin),
+          token_url = S.token_url:gsub("^https://[^/]+", origin) }
+        assert(c:handling_units("CGMU2436601"))     -- token and lookup: one connection
+        for _ = 1, 2 do
+          relay:cut()
+          assert(c:handling_units("CGMU2436601"))
+        end
+        c:close()
+        local st = S.stats()
+        assert.are.equal(3, st.connections)
+        assert.are.equal(3, st.tls_handshakes)
+        assert.are.equal(1, st.token_requests)
+        assert.are.equal(3, st.api_requests)
+      end)
+      relay:stop()
+      assert(ok, err)
     end)
   end)
 

@@ -252,6 +252,21 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(20, after.reused - before.reused)
     end)
 
+    it("resumes its TLS session on a new connection (the sandbox counts resumed handshakes)", function()
+      assert.are.equal(200, (N.get(srv.url .. "/units/CGMU2436601")))   -- a session to resume
+      S.reset()
+      -- the server closes the connection at each request: every attempt
+      -- makes a new one, offering the session of the one before
+      local v = probe(srv, "reset:id=" .. S.uid("ngx-tls"), "&retries=2")
+      assert.are.equal("network", v.error.kind)
+      local st = S.stats()
+      assert.truthy(st.tls_handshakes >= 3, st.tls_handshakes)
+      assert.are.equal(st.connections, st.tls_handshakes)
+      -- all but perhaps the first (a new client's pool has no session yet)
+      assert.truthy(st.tls_resumed >= 2 and st.tls_resumed >= st.tls_handshakes - 1,
+        st.tls_resumed .. " of " .. st.tls_handshakes)
+    end)
+
     it("asks for gzip and decodes it, or asks for identity with gzip = false", function()
       local v = probe(srv, "", "&ref=MSCU")
       assert.is_nil(v.error)

@@ -128,6 +128,40 @@ describe("sandbox control endpoint", function()
     assert.equal(5, #many)
   end)
 
+  it("keeps every token it issued in its token log, through resets", function()
+    local before = H.control("/_control/tokens").json
+    assert.is_true(before.complete)
+    assert.equal(before.issued, #before.tokens)
+    local t1, t2 = H.token(), H.token()
+    assert.equal(200, H.control("/_control/reset", "POST").status)
+    local t3 = H.token()
+    local log = H.control("/_control/tokens?after=" .. before.issued).json
+    assert.same({ t1, t2, t3 }, log.tokens)
+    assert.equal(before.issued + 3, log.issued)
+    assert.is_true(log.complete)
+    assert.equal(1, H.control("/_control/stats").json.tokens_issued)   -- the counter was reset
+    assert.same({}, H.control("/_control/tokens?after=" .. (before.issued + 3)).json.tokens)
+    assert.equal(before.issued + 3, #H.control("/_control/tokens?after=-5").json.tokens)
+  end)
+
+  it("counts TLS handshakes, and those that resumed a session", function()
+    -- one curl process, two HTTPS connections (the second offers the
+    -- first one's session), then a plain HTTP one
+    local h = H.auth_headers()
+    local a = { "curl", "-s", "-g", "--max-time", "15", "--http1.1", "--cacert", H.q(E.SOGET_CA_FILE),
+      "-H", H.q("Authorization: " .. h.Authorization), "-H", H.q("Connection: close"),
+      "-H", H.q("Ocp-Apim-Subscription-Key: " .. E.SOGET_API_KEY),
+      "-w", H.q("%{http_code} %{num_connects}\\n"), "-o /dev/null", H.q(url), "-o /dev/null", H.q(url) }
+    local out, code = H.sh(table.concat(a, " "))
+    assert.equal(0, code)
+    assert.equal("200 1\n200 1\n", out)
+    assert.equal(200, H.api("reference=MSCU", { base = E.SOGET_SANDBOX_HTTP .. "/api-tracing-code/v1" }).status)
+    local s = H.control("/_control/stats").json
+    assert.equal(3, s.connections)
+    assert.equal(2, s.tls_handshakes)
+    assert.equal(1, s.tls_resumed)
+  end)
+
   it("lists full unit records for a prefix", function()
     local r = H.control("/_control/units?reference=cgmu2436601")
     assert.equal(1, r.json.total)

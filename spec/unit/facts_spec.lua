@@ -71,7 +71,7 @@ describe("soget.options", function()
     for i, o in ipairs(soget.options) do names[i] = o.name end
     assert.are.same({ "client_id", "client_secret", "access_token", "api_key", "base_url",
       "token_url", "search_base_url", "search_api_key", "ca_file", "verify_tls", "timeout", "connect_timeout", "retries",
-      "user_agent", "max_response_size", "gzip" }, names)
+      "user_agent", "max_response_size", "gzip", "proxy", "no_proxy" }, names)
     -- every one is known to soget.client, with the listed type
     local wrong = { string = true, number = "x", boolean = 1 }
     local want = { string = "a string", number = "a number", boolean = "a boolean" }
@@ -116,7 +116,7 @@ describe("soget.options", function()
       assert.is_boolean(o.secret)
       if o.secret then secret[#secret + 1] = o.name end
     end
-    assert.are.same({ "client_secret", "access_token", "api_key", "search_api_key" }, secret)
+    assert.are.same({ "client_secret", "access_token", "api_key", "search_api_key", "proxy" }, secret)
   end)
 
   -- A fresh interpreter with only the given environment variables.

@@ -125,8 +125,14 @@ const char *soget_default_user_agent(void) {
  * As in libcurl, a variable set to the empty string counts as unset, and
  * the host is checked against the no-proxy list first (libcurl does that
  * with CURLOPT_NOPROXY as with the variable). What changes: the
- * environment is read when the client is made, not at each request. */
-static char *env_dup(const char *const *names) {
+ * environment is read when the client is made, not at each request.
+ *
+ * The client's `proxy` and `no_proxy` options, when given, take the
+ * place of the variables: `proxy` serves both schemes ("" for none), and
+ * `no_proxy` replaces no_proxy and NO_PROXY, for hosts whose environment
+ * a library cannot set (an embedding program, a server's workers). */
+static char *env_dup(const char *given, const char *const *names) {
+  if (given) return strdup(given);
   for (; *names; names++) {
     const char *v = getenv(*names);
     if (v && v[0]) return strdup(v);
@@ -134,14 +140,14 @@ static char *env_dup(const char *const *names) {
   return strdup("");
 }
 
-static int read_proxy_env(soget_transport *t) {
+static int set_proxies(soget_transport *t, const soget_transport_opts *o) {
   static const char *const http[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
   static const char *const https[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
                                       NULL};
   static const char *const noproxy[] = {"no_proxy", "NO_PROXY", NULL};
-  t->proxy[SCHEME_HTTP] = env_dup(http);
-  t->proxy[SCHEME_HTTPS] = env_dup(https);
-  t->noproxy = env_dup(noproxy);
+  t->proxy[SCHEME_HTTP] = env_dup(o->proxy, http);
+  t->proxy[SCHEME_HTTPS] = env_dup(o->proxy, https);
+  t->noproxy = env_dup(o->no_proxy, noproxy);
   return t->proxy[SCHEME_HTTP] && t->proxy[SCHEME_HTTPS] && t->noproxy ? 0 : -1;
 }
 
@@ -190,7 +196,7 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   c = t->x.easy = curl_easy_init();
   if (!c) { free(t); return NULL; }
   t->ua_line = malloc(strlen(ua) + sizeof "User-Agent: ");
-  if (!t->ua_line || read_proxy_env(t) != 0) {
+  if (!t->ua_line || set_proxies(t, o) != 0) {
     soget_transport_free(t);
     return NULL;
   }
@@ -483,6 +489,21 @@ static double read_retry_after(soget_xfer *x, long status) {
 #endif
 }
 
+/* 1 when the exchange failed because a proxy answered its CONNECT with
+ * anything but a success (access rules, a filter, a proxy that wants
+ * credentials or cannot reach the server), with e saying so: a network
+ * error, worth retrying only when the proxy says it is a passing state
+ * (502, 503, 504: it could not reach the server, or is busy). */
+static int proxy_refused(soget_xfer *x, soget_err *e) {
+  long code = 0;
+  if (curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &code) != CURLE_OK || code < 300)
+    return 0;
+  soget_err_set(e, "network", 0, code == 502 || code == 503 || code == 504,
+                "the proxy refused the tunnel to the server (HTTP %ld to CONNECT)%s", code,
+                code == 407 ? ": it wants credentials" : "");
+  return 1;
+}
+
 int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_err *e) {
   CURL *c = x->easy;
   CURLcode rc = (CURLcode)result;
@@ -519,6 +540,7 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
                     "response headers are larger than libcurl's size limit");
       return -1;
     }
+    if (proxy_refused(x, e)) return -1;
     kind = curl_kind(rc, &retryable);
     soget_err_set(e, kind, 0, retryable, "%s",
                   x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));

@@ -22,6 +22,8 @@ typedef struct soget_transport_opts {
   const char *user_agent;      /* NULL: "soget/X.Y.Z libcurl/X.Y.Z" */
   size_t max_body;             /* response size cap, bytes */
   int gzip;                    /* ask for compressed responses */
+  const char *proxy;           /* every URL's proxy, "" none; NULL: the environment's */
+  const char *no_proxy;        /* hosts that go direct, "" none; NULL: the environment's */
 } soget_transport_opts;
 
 /* NULL on no memory. */

@@ -111,7 +111,8 @@ static int meth_tostring(lua_State *L) {
 enum {   /* soget_options' entries */
   OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_ACCESS_TOKEN, OPT_API_KEY, OPT_BASE_URL,
   OPT_TOKEN_URL, OPT_SEARCH_BASE_URL, OPT_SEARCH_API_KEY, OPT_CA_FILE, OPT_VERIFY_TLS, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT,
-  OPT_RETRIES, OPT_USER_AGENT, OPT_MAX_RESPONSE_SIZE, OPT_GZIP, OPT_COUNT
+  OPT_RETRIES, OPT_USER_AGENT, OPT_MAX_RESPONSE_SIZE, OPT_GZIP, OPT_PROXY, OPT_NO_PROXY,
+  OPT_COUNT
 };
 
 /* `header`: also refuses what cannot go into a header; the others refuse
@@ -139,6 +140,11 @@ const soget_option soget_options[] = {
     [OPT_USER_AGENT] = STR("user_agent", NULL, 0, 1),
     [OPT_MAX_RESPONSE_SIZE] = NUM("max_response_size", 1024, 1073741824.0, 0),
     [OPT_GZIP] = BOOL("gzip"),
+    /* A proxy URL may hold a user and a password; the environment's
+     * proxy variables are read by libcurl's rules (io/curl_easy.c), not
+     * through a SOGET_* variable. */
+    [OPT_PROXY] = STR("proxy", NULL, 1, 0),
+    [OPT_NO_PROXY] = STR("no_proxy", NULL, 0, 0),
     [OPT_COUNT] = {.name = NULL}};
 #undef STR
 #undef NUM
@@ -181,6 +187,29 @@ static const char *url_problem(const char *s) {
   return NULL;
 }
 
+/* NULL when s can be the proxy option ("" for none, or an http:// URL
+ * with a host), else why not. Other kinds of proxies (https://, SOCKS)
+ * come from the environment only. The value is never quoted: it may
+ * hold a password. */
+static const char *proxy_problem(const char *s) {
+  const char *p;
+  if (!*s) return NULL;
+  if (strncmp(s, "http://", 7) != 0) return "must be \"\" (none) or start with http://";
+  for (p = s; *p; p++)
+    if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
+      return "contains a space, a line break or another control character";
+  if (!soget_url_valid(s)) return "is not a valid URL";
+  return NULL;
+}
+
+/* NULL when s is a list of hosts libcurl can read as no_proxy. */
+static const char *no_proxy_problem(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+      return "contains a line break or another control character";
+  return NULL;
+}
+
 static double number_or(const soget_optval *v, double dflt) {
   return v->given ? v->n : dflt;
 }
@@ -215,6 +244,10 @@ int soget_client_new(lua_State *L) {
     return luaL_error(L, "soget.client: search_base_url %s", why);
   if ((why = url_problem(turl)) != NULL)
     return luaL_error(L, "soget.client: token_url %s", why);
+  if (v[OPT_PROXY].s && (why = proxy_problem(v[OPT_PROXY].s)) != NULL)
+    return luaL_error(L, "soget.client: proxy %s", why);
+  if (v[OPT_NO_PROXY].s && (why = no_proxy_problem(v[OPT_NO_PROXY].s)) != NULL)
+    return luaL_error(L, "soget.client: no_proxy %s", why);
   if (!key)
     return luaL_error(L, "soget.client: no API key: give api_key (or set SOGET_API_KEY)");
   /* A token given in the options wins over client credentials from the
@@ -267,6 +300,8 @@ int soget_client_new(lua_State *L) {
   topts.user_agent = c->user_agent;
   topts.max_body = c->max_response;
   topts.gzip = c->gzip;
+  topts.proxy = v[OPT_PROXY].s;        /* copied by the transport */
+  topts.no_proxy = v[OPT_NO_PROXY].s;
   c->tr = soget_transport_new(&topts);
   if (!c->tr) {
     client_cleanup(c);

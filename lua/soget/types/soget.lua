@@ -35,6 +35,8 @@
 ---@field user_agent? string The User-Agent header (default soget/X.Y.Z libcurl/X.Y.Z).
 ---@field max_response_size? number Largest response body accepted, in bytes (default 8388608).
 ---@field gzip? boolean Ask for compressed responses (default true).
+---@field proxy? string The proxy of every request: an http:// URL (https URLs go through it with CONNECT), or "" for none; in place of the proxy environment variables. Never shown: it may hold a password.
+---@field no_proxy? string Hosts that go direct, as no_proxy lists them ("" for none); in place of no_proxy and NO_PROXY.
 
 ---soget.limits: the module's limits, for programs built on it.
 ---@class soget.Limits

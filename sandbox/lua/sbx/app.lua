@@ -16,7 +16,7 @@ local LOG_KEEP = 200
 local JSON_TYPE = "application/json; charset=utf-8"
 
 local CFG, DS, SPEC_TEXT, SEARCH_SPEC_TEXT, SCHEMAS, INFO_JSON
-local STATS, TOKENS, FAULTS
+local STATS, TOKENS, FAULTS, ISSUED
 local URANDOM
 local CJSON = require("cjson").new()
 local match_cache, match_cache_n = {}, 0
@@ -60,6 +60,7 @@ function M.init_worker()
   STATS = ngx.shared.sbx_stats
   TOKENS = ngx.shared.sbx_tokens
   FAULTS = ngx.shared.sbx_faults
+  ISSUED = ngx.shared.sbx_issued
   URANDOM = assert(io.open("/dev/urandom", "rb"))
 end
 
@@ -82,9 +83,18 @@ local function one(v)
   return v
 end
 
+-- A connection's first token or API request counts it, and its TLS
+-- handshake when it has one: resumed (an abbreviated handshake reusing a
+-- session the client kept) or full.
 local function track_connection()
   local n = STATS:incr("conn:" .. ngx.var.connection, 1, 0, 900)
-  if n == 1 then STATS:incr("connections", 1, 0) end
+  if n == 1 then
+    STATS:incr("connections", 1, 0)
+    if ngx.var.https == "on" then
+      STATS:incr("tls_handshakes", 1, 0)
+      if ngx.var.ssl_session_reused == "r" then STATS:incr("tls_resumed", 1, 0) end
+    end
+  end
   if n > (STATS:get("rpc_max") or 0) then STATS:set("rpc_max", n) end
   STATS:set("rpc_last", n)
 end
@@ -636,6 +646,10 @@ local function token(F)
   local tok = random_hex(24)
   TOKENS:set(tok, ngx.now() + ttl, ttl + 600)
   STATS:incr("tokens_issued", 1, 0)
+  -- The token log: every token since the start, never reset nor evicted
+  -- (when the dict is full, the log says it is incomplete).
+  local n = ISSUED:incr("n", 1, 0)
+  if not ISSUED:safe_set("t:" .. n, tok) then ISSUED:set("incomplete", true) end
   local h = { ["Cache-Control"] = "no-store", Pragma = "no-cache" }
   if by["bad-token-json"] then
     return send(200, '{"access_token":"' .. tok .. '",,"expires_in":' .. ttl .. ',"token_type":"Bearer"', F, h)
@@ -680,6 +694,8 @@ local function control(path)
       requests_per_connection = J.map({ max = STATS:get("rpc_max") or 0, last = STATS:get("rpc_last") or 0 }),
       faults = STATS:get("faults") or 0,
       tokens_issued = STATS:get("tokens_issued") or 0,
+      tls_handshakes = STATS:get("tls_handshakes") or 0,
+      tls_resumed = STATS:get("tls_resumed") or 0,
       statuses = statuses,
       logged = min(seq, LOG_KEEP),
     })))
@@ -693,6 +709,16 @@ local function control(path)
       if e then parts[#parts + 1] = e end
     end
     return send(200, "[" .. concat(parts, ",") .. "]")
+  elseif path == "/_control/tokens" then
+    local n = ISSUED:get("n") or 0
+    local after = min(max(floor(tonumber(one(ngx.req.get_uri_args().after) or "") or 0), 0), n)
+    local parts, complete = {}, not ISSUED:get("incomplete")
+    for i = after + 1, n do
+      local t = ISSUED:get("t:" .. i)
+      if t then parts[#parts + 1] = J.quote(t) else complete = false end
+    end
+    return send(200, '{"issued":' .. n .. ',"complete":' .. tostring(complete)
+      .. ',"tokens":[' .. concat(parts, ",") .. "]}")
   elseif path == "/_control/reset" then
     if method ~= "POST" then
       return send(405, '{"error":"use POST"}', nil, { Allow = "POST" })
@@ -773,7 +799,7 @@ function M.content()
     return send(200, J.encode(obj("Index",
       "api", API_PATH, "search", SEARCH_PATH, "token", TOKEN_PATH, "openapi", "/openapi.json",
       "openapi_in_mass", "/openapi-in-mass.json",
-      "control", { "/_control/stats", "/_control/requests", "/_control/reset",
+      "control", { "/_control/stats", "/_control/requests", "/_control/tokens", "/_control/reset",
         "/_control/units", "/_control/search", "/_control/info" })))
   end
   return send_error(404, "NotFound", nil, "Resource not found")

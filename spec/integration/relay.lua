@@ -1,0 +1,142 @@
+-- A TCP relay for the proxy specs: a program (lua5.4 with LuaSocket), not a
+-- spec. It listens on a free 127.0.0.1 port, writes the port to PORTFILE,
+-- and ends after SECONDS (or when its PID is killed):
+--
+--   lua5.4 relay.lua record PORTFILE TARGET LOG SECONDS
+--       passes each connection on to 127.0.0.1:TARGET both ways, and
+--       appends every byte the client sends to LOG (what the server at
+--       TARGET saw of it); when a file PORTFILE.cut appears, closes every
+--       connection it carries and removes the file
+--   lua5.4 relay.lua tamper PORTFILE TARGET LOG SECONDS
+--       a proxy that tampers: answers a CONNECT itself with 200, whatever
+--       host it names, and passes the tunnel to 127.0.0.1:TARGET (LOG as
+--       for record)
+--   lua5.4 relay.lua stall PORTFILE - - SECONDS
+--       listens with a full backlog and accepts nothing: a connection to it
+--       never completes its handshake
+local socket = require "socket"
+
+local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
+local seconds = tonumber(arg[5]) or 60
+assert(mode == "record" or mode == "tamper" or mode == "stall", "mode: record, tamper or stall")
+local deadline = socket.gettime() + math.min(seconds, 600)
+
+local srv = assert(socket.bind("127.0.0.1", 0, mode == "stall" and 0 or 64))
+local _, port = srv:getsockname()
+local keep = {}
+if mode == "stall" then
+  -- A backlog of 0 holds one connection nobody accepts; once it is there,
+  -- the kernel drops every further SYN, and a client's connect waits.
+  local fill = socket.tcp()
+  fill:settimeout(2)
+  assert(fill:connect("127.0.0.1", port))
+  keep[1] = fill
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+write(portfile .. ".tmp", tostring(port))
+assert(os.rename(portfile .. ".tmp", portfile))
+
+if mode == "stall" then
+  while socket.gettime() < deadline do socket.sleep(0.2) end
+  os.exit(0)
+end
+
+srv:settimeout(0)
+local reading = { srv }
+local peer, is_client, head = {}, {}, {}
+
+local function log(bytes)
+  local f = assert(io.open(logfile, "ab"))
+  f:write(bytes)
+  f:close()
+end
+
+local function forget(s)
+  for i = #reading, 1, -1 do
+    if reading[i] == s then table.remove(reading, i) end
+  end
+  s:close()
+  peer[s], is_client[s], head[s] = nil, nil, nil
+end
+
+local function drop(s)
+  local p = peer[s]
+  forget(s)
+  if p then forget(p) end
+end
+
+local function send_all(s, data)
+  s:settimeout(5)
+  local ok = s:send(data)
+  s:settimeout(0)
+  return ok
+end
+
+-- Connects client c to the target; rest: bytes already read from c.
+local function connect(c, rest)
+  local t = socket.tcp()
+  t:settimeout(5)
+  if not t:connect("127.0.0.1", target) then
+    t:close()
+    return drop(c)
+  end
+  t:settimeout(0)
+  peer[c], peer[t], is_client[c] = t, c, true
+  reading[#reading + 1] = t
+  if rest and #rest > 0 and not send_all(t, rest) then drop(c) end
+end
+
+local function cut()
+  local f = io.open(portfile .. ".cut", "rb")
+  if not f then return end
+  f:close()
+  for i = #reading, 2, -1 do reading[i]:close() end
+  reading = { srv }
+  peer, is_client, head = {}, {}, {}
+  os.remove(portfile .. ".cut")
+end
+
+while socket.gettime() < deadline do
+  cut()
+  local ready = socket.select(reading, nil, 0.1)
+  for _, s in ipairs(ready) do
+    if s == srv then
+      local c = srv:accept()
+      if c then
+        c:settimeout(0)
+        reading[#reading + 1] = c
+        if mode == "tamper" then head[c] = "" else connect(c) end
+      end
+    elseif peer[s] or head[s] then
+      local data, err, partial = s:receive(65536)
+      data = data or partial
+      if data and #data > 0 then
+        if is_client[s] or head[s] then log(data) end
+        if head[s] then
+          local h = head[s] .. data
+          local e = h:find("\r\n\r\n", 1, true)
+          if e then
+            head[s] = nil
+            if send_all(s, "HTTP/1.1 200 Connection established\r\n\r\n") then
+              connect(s, h:sub(e + 4))
+            else
+              drop(s)
+            end
+          elseif #h > 16384 then
+            drop(s)
+          else
+            head[s] = h
+          end
+        elseif not send_all(peer[s], data) then
+          drop(s)
+        end
+      end
+      if err == "closed" and (peer[s] or head[s]) then drop(s) end
+    end
+  end
+end
