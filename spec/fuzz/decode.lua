@@ -15,7 +15,7 @@ local type, next, tostring, error = type, next, tostring, error
 
 local ARRAYS = { "references", "shipments", "events", "hazardousItems" }
 
--- The fuzzer runs Lua 5.4; spec/unit/decode_edges_spec.lua replays the
+-- The fuzzer runs Lua 5.4; spec/unit/fuzz_inputs_spec.lua replays the
 -- inputs on every runtime, and Lua 5.1, 5.2 and LuaJIT have no integer
 -- subtype: there a whole number stands for an integer.
 local mtype = math.type or function(x)
