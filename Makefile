@@ -6,6 +6,8 @@
 #   make static / make embed  libsoget.a and the examples/embed host
 
 LUA_VERSION ?= 5.4
+# soget's own version (the module's _VERSION, the rockspec's, soget.pc's).
+VERSION := $(shell sed -n 's/^\#define SOGET_VERSION "\(.*\)"$$/\1/p' src/core/version.h)
 # The runtimes `make build-all` and `make test` cover, in that order.
 RUNTIMES ?= 5.4 5.1 5.2 5.3 jit
 ifeq ($(LUA_VERSION),jit)
@@ -24,6 +26,15 @@ LUADIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
 # OpenResty's LuaJIT reads the 5.1 tree: soget/ngx.lua goes there too.
 NGX_LUADIR ?= $(PREFIX)/share/lua/5.1
 BINDIR ?= $(PREFIX)/bin
+# For C hosts (README: Embedding in a C program): libsoget.a, soget.h, soget.pc.
+CLIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(CLIBDIR)/pkgconfig
+# soget(1) and the command's completion scripts, where each shell looks.
+MANDIR ?= $(PREFIX)/share/man
+BASH_COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETIONDIR ?= $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETIONDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR ?=
 
 CC ?= cc
@@ -36,6 +47,8 @@ YAJL_LIBS ?= $(shell pkg-config --libs yajl 2>/dev/null || echo -lyajl)
 SIMDJSON_LIBS ?= $(shell pkg-config --libs simdjson 2>/dev/null || echo -lsimdjson) -lstdc++
 # The HTTP/1.1 layer of src/core/ (http1.c): libhttp-parser and zlib.
 HTTP_LIBS ?= -lhttp_parser $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+# OpenSSL's libcrypto (already libcurl's): SHA-256 for the command's cache keys.
+CRYPTO_LIBS ?= $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wundef -Wdeclaration-after-statement
@@ -55,20 +68,21 @@ STATIC = $(BUILD_DIR)/libsoget.a
 SRCS = lua_soget.c $(wildcard src/*/*.c)
 CXX_SRCS = $(wildcard src/*/*.cpp)
 OBJS = $(patsubst %.c,$(BUILD_DIR)/%.o,$(SRCS)) $(patsubst %.cpp,$(BUILD_DIR)/%.o,$(CXX_SRCS))
-HDRS = $(wildcard src/*/*.h)
+HDRS = $(wildcard src/*/*.h) include/soget.h
 
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev \
+  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev libssl-dev \
   zlib1g-dev lua-cjson lua-busted \
   nginx-light libnginx-mod-http-lua \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
-  lua-argparse lua-dkjson tmux iproute2 procps
+  lua-argparse lua-dkjson tmux iproute2 procps \
+  groff-base zsh fish
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo sandbox sandbox-stop clean install \
-  build-all test-runtimes static embed sandbox-deps
+  build-all test-runtimes static embed sandbox-deps rock env dist docs
 
 all: build
 build: $(MODULE)
@@ -82,7 +96,7 @@ $(BUILD_DIR)/%.o: %.cpp $(HDRS)
 	$(CXX) $(SOGET_CXXFLAGS) -c $< -o $@
 
 $(MODULE): $(OBJS)
-	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm $(LDFLAGS)
 
 # The same objects as an archive for hosts that link soget in (luaopen_soget).
 static: $(STATIC)
@@ -93,6 +107,15 @@ $(STATIC): $(OBJS)
 # examples/embed: a C host with soget preloaded (build/lua$(LUA_VERSION)/soget-embed).
 embed: static
 	$(MAKE) -C examples/embed LUA_VERSION=$(LUA_VERSION)
+
+# The rockspec's build (luarocks make, luarocks build): LuaRocks passes its
+# compiler, flags and library folders; the module is built from scratch in
+# $(ROCK_DIR) (LuaRocks may build for another runtime each time), never
+# beside the sources, and LuaRocks installs it from there.
+ROCK_DIR = build/luarocks
+rock:
+	rm -rf $(ROCK_DIR)
+	@$(MAKE) --no-print-directory build BUILD_DIR=$(ROCK_DIR)
 
 # One build per runtime, each in its own build/lua<runtime>.
 build-all:
@@ -145,12 +168,41 @@ sandbox:
 sandbox-stop:
 	@sandbox/run stop
 
+# soget(1) and the completion scripts (bash, zsh, fish), generated in
+# $(DOC_DIR) from the command's own parser (tools/man.lua, and soget
+# completion SHELL) with the module just built: they say what --help says.
+DOC_DIR = $(BUILD_DIR)/doc
+CLI_FILES = bin/soget $(sort $(shell find lua/soget/cli -name '*.lua'))
+DOCS = $(DOC_DIR)/soget.1 $(DOC_DIR)/soget.bash $(DOC_DIR)/_soget $(DOC_DIR)/soget.fish
+RUN_SOGET = SOGET_MODULE_DIR=$(BUILD_DIR) $(LUA)
+docs: $(DOCS)
+$(DOC_DIR)/soget.1: tools/man.lua $(CLI_FILES) $(MODULE)
+	@mkdir -p $(dir $@)
+	$(RUN_SOGET) tools/man.lua > $@.tmp && mv $@.tmp $@
+$(DOC_DIR)/soget.bash: $(CLI_FILES) $(MODULE)
+	@mkdir -p $(dir $@)
+	$(RUN_SOGET) bin/soget completion bash > $@.tmp && mv $@.tmp $@
+$(DOC_DIR)/_soget: $(CLI_FILES) $(MODULE)
+	@mkdir -p $(dir $@)
+	$(RUN_SOGET) bin/soget completion zsh > $@.tmp && mv $@.tmp $@
+$(DOC_DIR)/soget.fish: $(CLI_FILES) $(MODULE)
+	@mkdir -p $(dir $@)
+	$(RUN_SOGET) bin/soget completion fish > $@.tmp && mv $@.tmp $@
+
+# soget.pc: Requires libcurl (hosts call curl_global_cleanup: soget.h),
+# links the libraries only soget uses, as the module does; lua_pc names the
+# Lua the archive was built for (pkg-config's name).
+PC_LIBS = $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm
+LUA_PC = $(if $(filter jit,$(LUA_VERSION)),luajit,lua$(LUA_VERSION))
+
 # Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...), and
 # soget/ngx.lua also to $(NGX_LUADIR), where OpenResty's LuaJIT finds it
 # whatever runtime the module was built for; the command learns where the
-# Lua files and the module went.
+# Lua files and the module went (as absolute paths: a relative PREFIX too).
+# For C hosts: libsoget.a, soget.h and soget.pc; then soget(1) and the
+# completion scripts.
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
-install: $(MODULE)
+install: $(MODULE) $(STATIC) $(DOCS)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/soget.so
 	@set -e; for f in $(LUA_FILES); do \
@@ -161,18 +213,63 @@ install: $(MODULE)
 	install -d $(DESTDIR)$(NGX_LUADIR)/soget
 	install -m 0644 lua/soget/ngx.lua $(DESTDIR)$(NGX_LUADIR)/soget/ngx.lua
 	sed -e '1s|^#!.*|#!/usr/bin/env $(LUA)|' \
-	  -e 's|^local LUADIR, LIBDIR .*|local LUADIR, LIBDIR = "$(LUADIR)", "$(LIBDIR)"|' \
+	  -e 's|^local LUADIR, LIBDIR .*|local LUADIR, LIBDIR = "$(abspath $(LUADIR))", "$(abspath $(LIBDIR))"|' \
 	  bin/soget > $(DESTDIR)$(BINDIR)/soget
 	grep -q '^local LUADIR, LIBDIR = "' $(DESTDIR)$(BINDIR)/soget
 	chmod 0755 $(DESTDIR)$(BINDIR)/soget
+	install -d $(DESTDIR)$(CLIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0644 $(STATIC) $(DESTDIR)$(CLIBDIR)/libsoget.a
+	install -m 0644 include/soget.h $(DESTDIR)$(INCLUDEDIR)/soget.h
+	@if pkg-config --exists libcurl; then req=libcurl; libs=""; else req=""; libs=" $(CURL_LIBS)"; fi; \
+	echo "soget.pc -> $(DESTDIR)$(PKGCONFIGDIR)/soget.pc"; \
+	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|g' -e 's|@LIBDIR@|$(abspath $(CLIBDIR))|g' \
+	  -e 's|@INCLUDEDIR@|$(abspath $(INCLUDEDIR))|g' -e 's|@LUA_PC@|$(LUA_PC)|g' \
+	  -e 's|@VERSION@|$(VERSION)|g' -e "s|@REQUIRES@|$$req|" -e "s|@LIBS@|$(strip $(PC_LIBS))$$libs|" \
+	  soget.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/soget.pc
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASH_COMPLETIONDIR) \
+	  $(DESTDIR)$(ZSH_COMPLETIONDIR) $(DESTDIR)$(FISH_COMPLETIONDIR)
+	install -m 0644 $(DOC_DIR)/soget.1 $(DESTDIR)$(MANDIR)/man1/soget.1
+	install -m 0644 $(DOC_DIR)/soget.bash $(DESTDIR)$(BASH_COMPLETIONDIR)/soget
+	install -m 0644 $(DOC_DIR)/_soget $(DESTDIR)$(ZSH_COMPLETIONDIR)/_soget
+	install -m 0644 $(DOC_DIR)/soget.fish $(DESTDIR)$(FISH_COMPLETIONDIR)/soget.fish
 
 clean:
 	rm -rf build
 
+# eval "$(make env)": builds, then prints the shell commands that point Lua
+# at this tree (its build for LUA_VERSION and lua/) and PATH at bin/, for
+# the examples, scripts and the soget command. Lua 5.2 to 5.4 read their
+# own LUA_PATH_5_x and LUA_CPATH_5_x, so runtimes do not mix; 5.1 and
+# LuaJIT read LUA_PATH and LUA_CPATH. The build's output goes to stderr.
+ENV_SUFFIX = $(if $(filter 5.2 5.3 5.4,$(LUA_VERSION)),_$(subst .,_,$(LUA_VERSION)))
+env:
+	@$(MAKE) --no-print-directory build >&2
+	@echo 'export LUA_PATH$(ENV_SUFFIX)="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$${LUA_PATH$(ENV_SUFFIX):-;}"'
+	@echo 'export LUA_CPATH$(ENV_SUFFIX)="$(abspath $(BUILD_DIR))/?.so;$${LUA_CPATH$(ENV_SUFFIX):-;}"'
+	@echo 'export PATH="$(CURDIR)/bin:$$PATH"'
+
+# make dist: build/soget-$(VERSION).tar.gz from git (DIST_REV, HEAD by
+# default: what is committed), every file but the benchmarks and CI, and a
+# copy of the rockspec beside it, whose source it is: `luarocks build
+# soget-$(VERSION)-1.rockspec` in $(DIST_DIR) builds from the tarball.
+DIST = soget-$(VERSION)
+DIST_DIR ?= build
+DIST_REV ?= HEAD
+DIST_EXCLUDE = bench .ci .gitignore
+ROCKSPEC = $(wildcard soget-*.rockspec)
+dist:
+	@git rev-parse --verify -q $(DIST_REV)^{tree} >/dev/null || \
+	  { echo "make dist: needs a git checkout ($(DIST_REV) is no revision here)"; exit 1; }
+	@mkdir -p $(DIST_DIR)
+	git archive --format=tar.gz --prefix=$(DIST)/ -o $(DIST_DIR)/$(DIST).tar.gz $(DIST_REV) \
+	  -- . $(foreach x,$(DIST_EXCLUDE),':(exclude)$(x)')
+	git show $(DIST_REV):$(ROCKSPEC) > $(DIST_DIR)/$(ROCKSPEC)
+	@echo "make dist: $(DIST_DIR)/$(DIST).tar.gz and $(DIST_DIR)/$(ROCKSPEC)"
+
 # ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
 # Starts its own sandboxes and stops them by PID; takes a few minutes.
 BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev zlib1g-dev lua-cjson \
+  libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev libssl-dev zlib1g-dev lua-cjson \
   nginx-light libnginx-mod-http-lua \
   lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
   lua-socket lua-curl wrk valgrind
@@ -230,7 +327,7 @@ fuzz-build:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_CC) $(FUZZ_BUILD_OPT) -g -fsanitize=fuzzer $(FUZZ_BUILD_SAN) -I$(FUZZ_LUA_INCDIR) \
 	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' -DFUZZ_GC_EVERY=$(FUZZ_BUILD_GC) spec/fuzz/harness.c \
-	    $(FUZZ_BUILD_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm \
+	    $(FUZZ_BUILD_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm \
 	    -o $(FUZZ_BUILD_DIR)/fuzz-$$t; \
 	done
 
@@ -355,7 +452,7 @@ $(CORE_DIR)/src/io/scripted.o: src/io/scripted.c src/io/scripted.h src/io/io.h $
 
 $(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm -o $@
+	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm -o $@
 
 core-run: $(CORE_TESTS)
 	@echo "== test-core: $(CORE_DIR)"; failed=""; for t in $(CORE_TESTS); do \

@@ -3,10 +3,13 @@ package = "soget"
 version = "0.1.0-1"
 
 source = {
-  -- Set to the project's published repository before uploading this
-  -- rockspec; `luarocks make` in a source tree does not read it.
-  url = "git+https://example.invalid/soget/soget.git",
-  tag = "v0.1.0",
+  -- The tarball `make dist` makes from git (build/soget-0.1.0.tar.gz, with
+  -- a copy of this rockspec beside it): `luarocks build
+  -- soget-0.1.0-1.rockspec` in that folder builds from it, offline. Give
+  -- the tarball's published URL here before uploading the rockspec;
+  -- `luarocks make` in a source tree does not read it.
+  url = "soget-0.1.0.tar.gz",
+  dir = "soget-0.1.0",
 }
 
 description = {
@@ -18,6 +21,7 @@ credentials, handling-unit lookups by container reference or SPI, decoded
 pages and lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
 ]],
   labels = { "http", "api", "logistics" },
+  license = "MIT",
 }
 
 dependencies = {
@@ -36,82 +40,62 @@ external_dependencies = {
 }
 
 build = {
-  type = "builtin",
-  modules = {
-    soget = {
-      -- lua_soget.c, every src/*/*.c and src/core/json.cpp (spec/install
-      -- checks the list).
-      sources = {
-        "lua_soget.c",
-        "src/core/auth.c",
-        "src/core/body.c",
-        "src/core/buf.c",
-        "src/core/call.c",
-        "src/core/clock.c",
-        "src/core/cursor.c",
-        "src/core/error.c",
-        "src/core/http.c",
-        "src/core/http1.c",
-        "src/core/iso6346.c",
-        "src/core/json.cpp",
-        "src/core/request.c",
-        "src/core/text.c",
-        "src/io/curl_easy.c",
-        "src/io/curl_multi.c",
-        "src/io/scripted.c",
-        "src/lua/bulk.c",
-        "src/lua/class.c",
-        "src/lua/client.c",
-        "src/lua/compat.c",
-        "src/lua/decode.c",
-        "src/lua/errors.c",
-        "src/lua/facts.c",
-        "src/lua/http.c",
-        "src/lua/module.c",
-        "src/lua/options.c",
-        "src/lua/paging.c",
-        "src/lua/privfile.c",
-      },
-      -- simdjson is C++: json.cpp is compiled by the C compiler's driver
-      -- as C++ (by its name), and the module links the C++ runtime.
-      libraries = { "curl", "yajl", "simdjson", "stdc++", "http_parser", "z" },
-      incdirs = { "src", "$(CURL_INCDIR)", "$(YAJL_INCDIR)", "$(SIMDJSON_INCDIR)",
-        "$(HTTP_PARSER_INCDIR)", "$(ZLIB_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(YAJL_LIBDIR)", "$(SIMDJSON_LIBDIR)", "$(HTTP_PARSER_LIBDIR)",
-        "$(ZLIB_LIBDIR)" },
-    },
-    ["soget.ngx"] = "lua/soget/ngx.lua",
-    -- the soget command: bin/soget runs soget.cli (spec/install checks
-    -- that every lua/**.lua is listed)
-    ["soget.cli"] = "lua/soget/cli/init.lua",
-    ["soget.cli.args"] = "lua/soget/cli/args.lua",
-    ["soget.cli.cache"] = "lua/soget/cli/cache.lua",
-    ["soget.cli.commands.bulk"] = "lua/soget/cli/commands/bulk.lua",
-    ["soget.cli.commands.check"] = "lua/soget/cli/commands/check.lua",
-    ["soget.cli.commands.find"] = "lua/soget/cli/commands/find.lua",
-    ["soget.cli.commands.search"] = "lua/soget/cli/commands/search.lua",
-    ["soget.cli.commands.track"] = "lua/soget/cli/commands/track.lua",
-    ["soget.cli.commands.watch"] = "lua/soget/cli/commands/watch.lua",
-    ["soget.cli.config"] = "lua/soget/cli/config.lua",
-    ["soget.cli.exit"] = "lua/soget/cli/exit.lua",
-    ["soget.cli.output"] = "lua/soget/cli/output.lua",
-    ["soget.cli.query"] = "lua/soget/cli/query.lua",
-    ["soget.cli.session"] = "lua/soget/cli/session.lua",
-    ["soget.cli.sys"] = "lua/soget/cli/sys.lua",
-    ["soget.cli.units"] = "lua/soget/cli/units.lua",
-    ["soget.cli.view"] = "lua/soget/cli/view.lua",
-    ["soget.cli.walk"] = "lua/soget/cli/walk.lua",
-    -- lua-language-server's annotations (README, "Editors"): meta files
-    -- for the editor, installed beside the code, never required
-    ["soget.types.soget"] = "lua/soget/types/soget.lua",
-    ["soget.types.soget.models"] = "lua/soget/types/soget/models.lua",
-    ["soget.types.soget.ngx"] = "lua/soget/types/soget/ngx.lua",
+  -- The Makefile's `rock` target builds soget.so with LuaRocks' compiler,
+  -- flags and the libraries it found, from scratch in build/luarocks/:
+  -- never beside the sources (no *.o there, and no ./soget.so on Lua's
+  -- default ./?.so path to shadow another build). LuaRocks installs it and
+  -- the Lua files from the lists below (spec/install checks them).
+  type = "make",
+  build_target = "rock",
+  build_variables = {
+    CC = "$(CC)",
+    CFLAGS = "$(CFLAGS) -I$(CURL_INCDIR) -I$(YAJL_INCDIR) -I$(HTTP_PARSER_INCDIR) -I$(ZLIB_INCDIR)",
+    -- simdjson is C++: src/core/json.cpp, behind a C interface
+    CXXFLAGS = "$(CFLAGS) -I$(SIMDJSON_INCDIR)",
+    LIBFLAG = "$(LIBFLAG)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    LDFLAGS = "-L$(CURL_LIBDIR) -L$(YAJL_LIBDIR) -L$(SIMDJSON_LIBDIR) -L$(HTTP_PARSER_LIBDIR) -L$(ZLIB_LIBDIR)",
   },
+  install_pass = false,
   install = {
+    lib = { soget = "build/luarocks/soget.so" },
+    -- soget.ngx, and the soget command's modules: every lua/**.lua
+    lua = {
+      ["soget.cli.init"] = "lua/soget/cli/init.lua",
+      ["soget.cli.args"] = "lua/soget/cli/args.lua",
+      ["soget.cli.cache"] = "lua/soget/cli/cache.lua",
+      ["soget.cli.commands.bulk"] = "lua/soget/cli/commands/bulk.lua",
+      ["soget.cli.commands.check"] = "lua/soget/cli/commands/check.lua",
+      ["soget.cli.commands.find"] = "lua/soget/cli/commands/find.lua",
+      ["soget.cli.commands.search"] = "lua/soget/cli/commands/search.lua",
+      ["soget.cli.commands.track"] = "lua/soget/cli/commands/track.lua",
+      ["soget.cli.commands.watch"] = "lua/soget/cli/commands/watch.lua",
+      ["soget.cli.completion"] = "lua/soget/cli/completion.lua",
+      ["soget.cli.config"] = "lua/soget/cli/config.lua",
+      ["soget.cli.csv"] = "lua/soget/cli/csv.lua",
+      ["soget.cli.exit"] = "lua/soget/cli/exit.lua",
+      ["soget.cli.inputs"] = "lua/soget/cli/inputs.lua",
+      ["soget.cli.output"] = "lua/soget/cli/output.lua",
+      ["soget.cli.query"] = "lua/soget/cli/query.lua",
+      ["soget.cli.session"] = "lua/soget/cli/session.lua",
+      ["soget.cli.sys"] = "lua/soget/cli/sys.lua",
+      ["soget.cli.units"] = "lua/soget/cli/units.lua",
+      ["soget.cli.view"] = "lua/soget/cli/view.lua",
+      ["soget.cli.walk"] = "lua/soget/cli/walk.lua",
+      ["soget.ngx"] = "lua/soget/ngx.lua",
+      -- lua-language-server's annotations (README, "Editors"): meta files
+      -- for the editor, installed beside the code, never required
+      ["soget.types.soget"] = "lua/soget/types/soget.lua",
+      ["soget.types.soget.models"] = "lua/soget/types/soget/models.lua",
+      ["soget.types.soget.ngx"] = "lua/soget/types/soget/ngx.lua",
+    },
     bin = { soget = "bin/soget" },
   },
 }
 
 test = {
-  type = "busted",
+  -- spec/run: builds the module, starts the sandbox, runs busted
+  -- (LUA_VERSION=5.1 luarocks test for another runtime).
+  type = "command",
+  command = "spec/run",
 }

@@ -16,8 +16,7 @@
 #include "lauxlib.h"
 #include "lualib.h"
 
-/* The module's entry point, from libsoget.a. */
-int luaopen_soget(lua_State *L);
+#include "soget.h"   /* luaopen_soget, from libsoget.a (include/soget.h) */
 
 /* Message handler: adds a traceback to error messages. */
 static int traceback(lua_State *L) {

@@ -7,15 +7,7 @@ local file, rockspec = sh.rockspec()
 local version = rockspec.version and rockspec.version:match("^(.-)%-%d+$")
 local expected = "soget " .. tostring(version)
 
--- Loads soget in a new process with package.cpath = cpath only (and an
--- empty package.path): the module needs no other Lua module. Prints
--- _VERSION.
-local function load_from(cpath)
-  local code = 'package.path = ""; package.cpath = '
-    .. ("%q"):format(cpath)
-    .. '; local s = require("soget"); io.write(s._VERSION)'
-  return sh.run(sh.quote(sh.lua) .. " -e " .. sh.quote(code), 60)
-end
+local load_from = sh.load_from
 
 -- The functions a shared object exports: the names nm -D --defined-only
 -- lists as T or W (text, weak), sorted.
@@ -62,13 +54,17 @@ local function check_installed_command(program, paths, interpreter)
   assert.are.equal("CSQU3054383: valid ISO 6346 container number\n", out)
 end
 
--- -I flags for the runtime's headers from pkg-config (empty when unknown).
-local function lua_incdir()
-  local p = io.popen("pkg-config --cflags-only-I " .. sh.pc .. " 2>/dev/null")
-  local out = p and p:read("*a") or ""
-  if p then p:close() end
-  return out:match("%-I(%S+)")
+-- Objects and libraries in the source tree outside build/ (and the
+-- sandbox's node_modules), sorted.
+local function stray_objects()
+  local out = sh.check("find . \\( -path ./build -o -path ./.git -o -name node_modules \\) -prune"
+    .. " -o -type f \\( -name '*.o' -o -name '*.so' -o -name '*.a' \\) -print | sort")
+  local t = {}
+  for line in out:gmatch("[^\n]+") do t[#t + 1] = line end
+  return t
 end
+
+local lua_incdir = sh.lua_incdir
 
 describe("the rockspec", function()
   it("is named after its package and version", function()
@@ -83,7 +79,7 @@ describe("the rockspec", function()
     assert.are.equal(version, h:match('#define SOGET_VERSION "([^"]+)"'))
   end)
 
-  it("declares the runtimes, libcurl, libyajl, simdjson, libhttp-parser, zlib and busted, and no lua-cjson", function()
+  it("declares the runtimes, libcurl, libyajl, simdjson, libhttp-parser and zlib, and no lua-cjson", function()
     local deps = {}
     for _, d in ipairs(rockspec.dependencies) do deps[d] = true end
     assert.is_true(deps["lua >= 5.1, < 5.5"])
@@ -93,37 +89,62 @@ describe("the rockspec", function()
     assert.is_table(rockspec.external_dependencies.SIMDJSON)
     assert.is_table(rockspec.external_dependencies.HTTP_PARSER)
     assert.is_table(rockspec.external_dependencies.ZLIB)
-    assert.are.equal("builtin", rockspec.build.type)
-    assert.are.same({ "curl", "yajl", "simdjson", "stdc++", "http_parser", "z" },
-      rockspec.build.modules.soget.libraries)
-    assert.are.equal("busted", rockspec.test.type)
+  end)
+
+  it("builds with the Makefile's rock target into build/luarocks, and installs from there", function()
+    local b = rockspec.build
+    assert.are.equal("make", b.type)
+    assert.are.equal("rock", b.build_target)
+    assert.are.equal(false, b.install_pass)
+    assert.are.same({ soget = "build/luarocks/soget.so" }, b.install.lib)
+    assert.truthy(sh.read_all("Makefile"):find("\nROCK_DIR = build/luarocks\n", 1, true))
+    -- every library found is passed on
+    for name in pairs(rockspec.external_dependencies) do
+      assert.truthy(b.build_variables.LDFLAGS:find("-L$(" .. name .. "_LIBDIR)", 1, true), name)
+      local flags = b.build_variables.CFLAGS .. " " .. b.build_variables.CXXFLAGS
+      assert.truthy(flags:find("-I$(" .. name .. "_INCDIR)", 1, true), name)
+    end
   end)
 
   it("installs every Lua file, the soget command's modules included", function()
     local want = {}
     for _, f in ipairs(lua_files()) do
-      local name = f:gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
-      want[name] = "lua/" .. f
+      want[(f:gsub("%.lua$", ""):gsub("/", "."))] = "lua/" .. f
     end
-    local got = {}
-    for name, m in pairs(rockspec.build.modules) do
-      if type(m) == "string" then got[name] = m end
-    end
-    assert.are.same(want, got)
-    assert.are.equal("lua/soget/cli/init.lua", got["soget.cli"])
+    assert.are.same(want, rockspec.build.install.lua)
+    assert.are.equal("lua/soget/cli/init.lua", rockspec.build.install.lua["soget.cli.init"])
     assert.are.same({ soget = "bin/soget" }, rockspec.build.install.bin)
   end)
 
-  it("builds lua_soget.c and every src/*/*.c and *.cpp", function()
-    local want = {}
-    local p = assert(io.popen("ls lua_soget.c src/*/*.c src/*/*.cpp"))
-    for line in p:lines() do want[#want + 1] = line end
-    p:close()
-    local got = {}
-    for _, s in ipairs(rockspec.build.modules.soget.sources) do got[#got + 1] = s end
-    table.sort(want)
-    table.sort(got)
-    assert.are.same(want, got)
+  it("is MIT-licensed, as LICENSE says", function()
+    assert.are.equal("MIT", rockspec.description.license)
+    local text = sh.read_all("LICENSE")
+    assert.truthy(text:find("^MIT License\n\nCopyright %(c%) %d%d%d%d the soget authors\n"), text)
+    assert.truthy(text:find("Permission is hereby granted, free of charge", 1, true))
+  end)
+
+  it("describes its source as the tarball make dist makes", function()
+    assert.are.same({ url = "soget-" .. version .. ".tar.gz", dir = "soget-" .. version },
+      rockspec.source)
+  end)
+
+  it("runs the suite with luarocks test (spec/run, which runs busted), offline", function()
+    assert.are.same({ type = "command", command = "spec/run" }, rockspec.test)
+    assert.truthy(sh.read_all("spec/run"):find('"$LUA" /usr/bin/busted "$@"', 1, true))
+    assert.is_true(sh.have("luarocks"), "luarocks is needed (Debian package luarocks; make deps)")
+    -- one spec file, through a second sandbox of its own
+    local code, out = sh.run("luarocks test --lua-version=" .. sh.abi .. " " .. sh.quote(file)
+      .. " -- spec/unit/iso6346_spec.lua", 120)
+    assert.are.equal(0, code, out)
+    assert.truthy(("\n" .. out):find("\nspec/run: [^\n]*, module from [^\n]*, sandbox pid %d+\n"), out)
+    assert.truthy(out:find("\n(%d+) successes / 0 failures / 0 errors / 0 pending"), out)
+  end)
+
+  it("passes luarocks lint", function()
+    assert.is_true(sh.have("luarocks"), "luarocks is needed (Debian package luarocks; make deps)")
+    local code, out = sh.run("luarocks lint " .. sh.quote(file), 60)
+    assert.are.equal(0, code, out)
+    assert.are.equal("", out)
   end)
 end)
 
@@ -136,17 +157,17 @@ describe("installing", function()
     tmp = nil
   end)
 
-  it("with luarocks make --deps-mode=none into a tree", function()
+  it("with luarocks make --deps-mode=none into a tree, leaving no object in the source tree", function()
     assert.is_true(sh.have("luarocks"), "luarocks is needed (Debian package luarocks; make deps)")
-    -- Built from a copy so the source tree gets no objects.
-    sh.check("mkdir -p " .. sh.quote(tmp .. "/src") .. " && cp -R lua_soget.c src lua bin "
-      .. sh.quote(file) .. " " .. sh.quote(tmp .. "/src/"))
-    local cmd = "cd " .. sh.quote(tmp .. "/src") .. " && luarocks make"
-      .. " --tree=" .. sh.quote(tmp .. "/tree") .. " --deps-mode=none"
+    local before = stray_objects()
+    local cmd = "luarocks make --tree=" .. sh.quote(tmp .. "/tree") .. " --deps-mode=none"
       .. " --lua-version=" .. sh.abi .. " " .. sh.quote(file)
     local incdir = lua_incdir()
     if incdir then cmd = cmd .. " LUA_INCDIR=" .. sh.quote(incdir) end
     sh.check(cmd)
+    -- objects in build/luarocks only: no *.o among the sources, no ./soget.so
+    assert.are.same(before, stray_objects())
+    assert.is_false(sh.exists("soget.so"))
     local so = tmp .. "/tree/lib/lua/" .. sh.abi .. "/soget.so"
     assert.is_true(sh.exists(so), so .. " missing")
     for _, f in ipairs(lua_files()) do
@@ -157,30 +178,22 @@ describe("installing", function()
     local code, out = load_from(tmp .. "/tree/lib/lua/" .. sh.abi .. "/?.so")
     assert.are.equal(0, code, out)
     assert.are.equal(expected, out)
-    -- LuaRocks compiles without -fvisibility=hidden: the headers hide the
-    -- module's own functions all the same. What the compiler instantiates
-    -- out of line from simdjson's header (C++ inline functions: weak, of
-    -- the simdjson namespace) stays exported there; nothing of soget's.
-    local own = {}
-    for _, name in ipairs(exported_functions(so)) do
-      if not (name:match("^_ZN[KR]?8simdjson") or name:match("^_ZN[K]?St")) then own[#own + 1] = name end
-    end
-    assert.are.same({ "luaopen_soget" }, own)
+    -- Built by the Makefile, the module exports its entry point alone.
+    assert.are.same({ "luaopen_soget" }, exported_functions(so))
 
-    -- A tree off the default paths is used through `luarocks path`.
-    local paths = {}
-    for var, flag in pairs { LUA_PATH = "--lr-path", LUA_CPATH = "--lr-cpath" } do
-      paths[var] = sh.check("luarocks path " .. flag .. " --tree=" .. sh.quote(tmp .. "/tree")
-        .. " --lua-version=" .. sh.abi):gsub("%s+$", "") .. ";;"
-    end
-    -- Its bin/soget runs LuaRocks' interpreter for the ABI (Debian's: lua5.1
-    -- for 5.1, not LuaJIT): under LuaJIT, the rock's script runs directly.
+    -- The tree's bin/soget finds the tree it was installed in, with no
+    -- `luarocks path`, from another directory and through a symbolic link.
+    -- It runs LuaRocks' interpreter for the ABI (Debian's: lua5.1 for 5.1,
+    -- not LuaJIT): under LuaJIT, the rock's script runs directly.
+    local program, interpreter = tmp .. "/tree/bin/soget", nil
     if sh.runtime == "jit" then
-      check_installed_command(tmp .. "/tree/lib/luarocks/rocks-5.1/soget/" .. rockspec.version
-        .. "/bin/soget", paths, sh.lua)
-    else
-      check_installed_command(tmp .. "/tree/bin/soget", paths)
+      program = tmp .. "/tree/lib/luarocks/rocks-5.1/soget/" .. rockspec.version .. "/bin/soget"
+      interpreter = sh.lua
     end
+    check_installed_command(program, nil, interpreter)
+    sh.check("mkdir " .. sh.quote(tmp .. "/links") .. " && ln -s " .. sh.quote(program) .. " "
+      .. sh.quote(tmp .. "/links/soget"))
+    check_installed_command(tmp .. "/links/soget", nil, interpreter)
   end)
 
   it("with make install PREFIX=...", function()
@@ -200,6 +213,52 @@ describe("installing", function()
     assert.are.equal(0, code, out)
     assert.are.equal(expected, out)
     check_installed_command(tmp .. "/bin/soget")
+    -- through a symbolic link in another directory, and a link to that link
+    sh.check("mkdir " .. sh.quote(tmp .. "/links") .. " && ln -s " .. sh.quote(tmp .. "/bin/soget")
+      .. " " .. sh.quote(tmp .. "/links/soget") .. " && ln -s soget " .. sh.quote(tmp .. "/links/sg"))
+    check_installed_command(tmp .. "/links/soget")
+    check_installed_command(tmp .. "/links/sg")
+  end)
+
+  it("with make install PREFIX=relative/path: the command knows the absolute paths", function()
+    local rel = sh.check("realpath --relative-to=. " .. sh.quote(tmp)):gsub("%s+$", "") .. "/rel"
+    assert.truthy(rel:find("^%.%./"), rel)
+    sh.check("make install LUA_VERSION=" .. sh.runtime .. " PREFIX=" .. sh.quote(rel))
+    local launcher = sh.read_all(tmp .. "/rel/bin/soget")
+    local luadir, libdir = launcher:match('\nlocal LUADIR, LIBDIR = "([^"]*)", "([^"]*)"\n')
+    assert.are.equal(tmp .. "/rel/share/lua/" .. sh.abi, luadir)
+    assert.are.equal(tmp .. "/rel/lib/lua/" .. sh.abi, libdir)
+    check_installed_command(tmp .. "/rel/bin/soget")
+  end)
+
+  it("says where it looked, and how to fix it, when the module is gone", function()
+    sh.check("make install LUA_VERSION=" .. sh.runtime .. " PREFIX=" .. sh.quote(tmp))
+    local libdir = tmp .. "/lib/lua/" .. sh.abi
+    sh.check("mkdir " .. sh.quote(tmp .. "/away") .. " && mv " .. sh.quote(libdir .. "/soget.so")
+      .. " " .. sh.quote(tmp .. "/away/"))
+    local code, out = run_installed(tmp .. "/bin/soget", "check CSQU3054383")
+    assert.are.equal(3, code, out)
+    assert.truthy(out:find("^soget: cannot load the soget module %(soget.so, built for Lua %d.%d%)"), out)
+    -- Lua's whole list of the files tried, the installed folder first among the .so
+    assert.truthy(out:find("\tno file '" .. libdir .. "/soget.so'\n", 1, true), out)
+    assert.truthy(out:find("\tno file './soget.so'", 1, true), out)
+    for _, fix in ipairs { "SOGET_MODULE_DIR", "luarocks path --tree=TREE", "LUA_CPATH",
+                           'eval "$(make env)"', "make install PREFIX=" } do
+      assert.truthy(out:find(fix, 1, true), fix .. " not in: " .. out)
+    end
+    -- SOGET_MODULE_DIR names the folder that holds it
+    code, out = run_installed(tmp .. "/bin/soget", "check CSQU3054383",
+      { SOGET_MODULE_DIR = tmp .. "/away" })
+    assert.are.equal(0, code, out)
+    -- the Lua files gone: the launcher's own message, whole
+    sh.check("mv " .. sh.quote(tmp .. "/share/lua/" .. sh.abi .. "/soget/cli") .. " "
+      .. sh.quote(tmp .. "/away/"))
+    code, out = run_installed(tmp .. "/bin/soget", "check CSQU3054383")
+    assert.are.equal(3, code, out)
+    assert.truthy(out:find("^soget: cannot load the soget.cli modules"), out)
+    assert.truthy(out:find("\tno file '" .. tmp .. "/share/lua/" .. sh.abi .. "/soget/cli/init.lua'\n",
+      1, true), out)
+    assert.truthy(out:find("this launcher looked in " .. tmp .. "/share/lua/" .. sh.abi, 1, true), out)
   end)
 
   it("with make install DESTDIR=... (staged)", function()

@@ -71,6 +71,25 @@ function M.exists(path)
   return f ~= nil
 end
 
+-- Loads soget in a new process of the runtime under test with
+-- package.cpath = cpath only (and an empty package.path): the module needs
+-- no other Lua module. Returns the exit code and what it printed: its
+-- _VERSION.
+function M.load_from(cpath)
+  local code = 'package.path = ""; package.cpath = '
+    .. ("%q"):format(cpath)
+    .. '; local s = require("soget"); io.write(s._VERSION)'
+  return M.run(M.quote(M.lua) .. " -e " .. M.quote(code), 60)
+end
+
+-- -I flags for the runtime's headers from pkg-config (nil when unknown).
+function M.lua_incdir()
+  local p = io.popen("pkg-config --cflags-only-I " .. M.pc .. " 2>/dev/null")
+  local out = p and p:read("*a") or ""
+  if p then p:close() end
+  return out:match("%-I(%S+)")
+end
+
 -- Evaluates a rockspec (a Lua file of assignments) into a table.
 function M.load_rockspec(path)
   local src = assert(read_all(path) ~= "" and read_all(path), "cannot read " .. path)

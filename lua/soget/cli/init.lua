@@ -36,15 +36,17 @@ local function exists(path)
   return f ~= nil
 end
 
--- The soget module: from SOGET_MODULE_DIR first, then the usual paths,
--- then, from a source tree, the build beside the program (bin/../build/
--- lua5.x). Returns nil and why when it cannot be loaded.
+-- The soget module: from SOGET_MODULE_DIR first, then the usual paths
+-- (where bin/soget put the folder it was installed with first), then, from
+-- a source tree, the build beside the program (bin/../build/lua5.x).
+-- Returns nil and why when it cannot be loaded: every file Lua tried, and
+-- the ways to fix it.
 function M.load_module(dir)
   local env_dir = os.getenv("SOGET_MODULE_DIR")
   if env_dir and env_dir ~= "" then package.cpath = env_dir .. "/?.so;" .. package.cpath end
   local ok, mod = pcall(require, "soget")
+  local ver = _VERSION:match("%d+%.%d+")
   if not ok then
-    local ver = _VERSION:match("%d+%.%d+")
     local try = dir and ver and (dir .. "/../build/lua" .. ver)
     if try and exists(try .. "/soget.so") then
       package.cpath = try .. "/?.so;" .. package.cpath
@@ -53,7 +55,18 @@ function M.load_module(dir)
     end
   end
   if not ok then
-    return nil, "cannot load the soget module: " .. tostring(mod):match("^[^\n]*")
+    local abi = ver or "5.1"
+    return nil, "cannot load the soget module (soget.so, built for " .. tostring(_VERSION) .. "): "
+      .. tostring(mod) .. "\n"
+      .. "To fix it, one of:\n"
+      .. "  - set SOGET_MODULE_DIR to the folder holding soget.so (in a source tree:\n"
+      .. "    build/lua" .. abi .. " after make);\n"
+      .. "  - installed with LuaRocks into a tree: eval \"$(luarocks path --tree=TREE"
+      .. " --lua-version=" .. abi .. ")\";\n"
+      .. "  - add the folder holding soget.so to LUA_CPATH (\"DIR/?.so;;\");\n"
+      .. "  - in a source tree: make, then bin/soget (or eval \"$(make env)\");\n"
+      .. "  - install the module with the command again: make install PREFIX=..., or\n"
+      .. "    luarocks make --lua-version=" .. abi .. " soget-*.rockspec."
   end
   if type(mod) ~= "table" or type(mod.limits) ~= "table" then
     return nil, "the soget module found is not the one this command comes with ("
@@ -91,7 +104,8 @@ function M.run(argv, opts)
   local soget, why = M.load_module(opts and opts.dir)
   if not soget then
     -- before the module: its printable is not there to make why printable
-    io.stderr:write("soget: ", (why:gsub("[%c\128-\255]", function(c)
+    -- (line breaks and tabs kept: the message lists the files tried)
+    io.stderr:write("soget: ", (why:gsub("[%z\1-\8\11-\31\127-\255]", function(c)
       return ("\\x%02x"):format(c:byte())
     end)), "\n")
     return exit.CONFIG

@@ -1,0 +1,55 @@
+-- eval "$(make env)": the one way the README points Lua (and PATH) at a
+-- source tree's build, checked in a real bash from another directory, for
+-- the runtime under test; and every shell example of the README that runs
+-- an example script or the soget command starts with it.
+local sh = require "install.shell"
+
+local root = sh.check("pwd"):gsub("%s+$", "")
+
+describe("eval \"$(make env)\"", function()
+  it("prints export lines for this runtime's variables, the build and lua/, and PATH", function()
+    local out = sh.check("make --no-print-directory env LUA_VERSION=" .. sh.runtime .. " 2>/dev/null")
+    local suffix = (sh.runtime == "jit" or sh.runtime == "5.1") and ""
+      or "_" .. sh.runtime:gsub("%.", "_")
+    local build = root .. "/build/lua" .. sh.runtime
+    assert.are.equal(table.concat({
+      'export LUA_PATH' .. suffix .. '="' .. root .. '/lua/?.lua;' .. root .. '/lua/?/init.lua;${LUA_PATH'
+        .. suffix .. ':-;}"',
+      'export LUA_CPATH' .. suffix .. '="' .. build .. '/?.so;${LUA_CPATH' .. suffix .. ':-;}"',
+      'export PATH="' .. root .. '/bin:$PATH"',
+    }, "\n") .. "\n", out)
+  end)
+
+  it("lets the runtime require soget and the command's modules, and runs soget, from another directory", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write("set -e\n",
+      "unset LUA_PATH LUA_CPATH LUA_PATH_5_2 LUA_CPATH_5_2 LUA_PATH_5_3 LUA_CPATH_5_3",
+      " LUA_PATH_5_4 LUA_CPATH_5_4 SOGET_MODULE_DIR\n",
+      "cd ", sh.quote(root), "\n",
+      'eval "$(make --no-print-directory env LUA_VERSION=', sh.runtime, ' 2>/dev/null)"\n',
+      "cd /\n",
+      sh.quote(sh.lua), [[ -e 'local s = require "soget"; require "soget.cli.exit"; io.write(s._VERSION, "\n")']], "\n",
+      "command -v soget\n",
+      "soget check CSQU3054383\n")
+    f:close()
+    local code, out = sh.run("bash --norc --noprofile " .. sh.quote(script), 120)
+    os.remove(script)
+    assert.are.equal(0, code, out)
+    assert.are.equal(require("soget")._VERSION .. "\n" .. root .. "/bin/soget\n"
+      .. "CSQU3054383: valid ISO 6346 container number\n", out)
+  end)
+
+  it("starts every README shell example that runs an example script or the soget command", function()
+    local readme = sh.read_all("README.md")
+    local checked = 0
+    for block in readme:gmatch("\n```sh\n(.-)\n```") do
+      local runs = block:find("lua5%.4 examples/") or block:find("\nsoget %a") or block:find("^soget %a")
+      if runs then
+        checked = checked + 1
+        assert.truthy(block:find('eval "$(make env)"', 1, true), "README block without make env:\n" .. block)
+      end
+    end
+    assert.is_true(checked >= 5, "only " .. checked .. " blocks")
+  end)
+end)
