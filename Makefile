@@ -297,9 +297,9 @@ FUZZ_CC ?= clang
 FUZZ_CXX ?= clang++
 FUZZ_DIR ?= build/fuzz
 FUZZ_FAST_DIR ?= build/fuzz-fast
-FUZZ_TARGETS = decode call url http diff
+FUZZ_TARGETS = decode call url http diff csv
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 16
+FUZZ_SMOKE_SECONDS ?= 13
 FUZZ_LONG_SECONDS ?= 600
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OPTS ?= -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=20
