@@ -279,18 +279,28 @@ bench:
 	@bench/run
 
 # ---- Hardening: fuzzing, sanitizers, valgrind --------------------------------
-# make fuzz            every libFuzzer target for FUZZ_SECONDS each (spec/fuzz/)
+# make fuzz            every libFuzzer target for FUZZ_SECONDS each (spec/fuzz/),
+#                      ASan + UBSan build
 # make fuzz-smoke      the same for FUZZ_SMOKE_SECONDS each (run by make test)
+# make fuzz-long       every target for FUZZ_LONG_SECONDS each on the plain
+#                      build (throughput), then every input it kept replayed
+#                      on the ASan + UBSan build; a table of executions and
+#                      coverage (not run by make test)
+# make fuzz-corpus     spec/fuzz/corpus/<target> minimised anew (-merge=1)
+#                      with what fuzz-long kept
 # make test-asan       the whole suite with an ASan + UBSan build of the module
 # make test-valgrind   the whole suite under valgrind memcheck
-# make test-hardening  the three above, in that order (run by make test)
+# make test-hardening  fuzz-smoke, test-asan, test-valgrind, in that order
+#                      (run by make test)
 DEB_PACKAGES += clang libclang-rt-14-dev
 FUZZ_CC ?= clang
 FUZZ_CXX ?= clang++
 FUZZ_DIR ?= build/fuzz
-FUZZ_TARGETS = decode call url http
+FUZZ_FAST_DIR ?= build/fuzz-fast
+FUZZ_TARGETS = decode call url http diff csv
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 13
+FUZZ_LONG_SECONDS ?= 600
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OPTS ?= -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=20
 FUZZ_LUA_INCDIR ?= /usr/include/lua5.4
@@ -299,21 +309,33 @@ ASAN_DIR ?= build/asan
 ASAN_RT ?= $(shell $(FUZZ_CC) -print-file-name=libclang_rt.asan-x86_64.so)
 VALGRIND_DIR ?= build/valgrind
 
-.PHONY: fuzz fuzz-build fuzz-smoke test-asan test-valgrind test-hardening hardening-deps
+.PHONY: fuzz fuzz-build fuzz-build-fast fuzz-smoke fuzz-long fuzz-corpus \
+  test-asan test-valgrind test-hardening hardening-deps
 
-# The module's objects built with clang for libFuzzer, ASan and UBSan, then
-# one binary per target: spec/fuzz/harness.c running spec/fuzz/<target>.lua.
-# lua-cjson is not linked in: require finds the system's cjson.so.
+# The module's objects built with clang for libFuzzer (FUZZ_BUILD_SAN:
+# ASan and UBSan by default), then one binary per target:
+# spec/fuzz/harness.c running spec/fuzz/<target>.lua. lua-cjson is not
+# linked in: require finds the system's cjson.so.
+FUZZ_BUILD_DIR = $(FUZZ_DIR)
+FUZZ_BUILD_SAN = $(FUZZ_SAN)
+FUZZ_BUILD_OPT = -O1
+FUZZ_BUILD_GC = 1
 fuzz-build:
-	@$(MAKE) --no-print-directory static LUA_VERSION=5.4 BUILD_DIR=$(FUZZ_DIR) \
-	  CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
-	  CXX=$(FUZZ_CXX) CXXFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)"
+	@$(MAKE) --no-print-directory static LUA_VERSION=5.4 BUILD_DIR=$(FUZZ_BUILD_DIR) \
+	  CC=$(FUZZ_CC) CFLAGS="$(FUZZ_BUILD_OPT) -g -fsanitize=fuzzer-no-link $(FUZZ_BUILD_SAN)" \
+	  CXX=$(FUZZ_CXX) CXXFLAGS="$(FUZZ_BUILD_OPT) -g -fsanitize=fuzzer-no-link $(FUZZ_BUILD_SAN)"
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  $(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -I$(FUZZ_LUA_INCDIR) \
-	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' spec/fuzz/harness.c \
-	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm \
-	    -o $(FUZZ_DIR)/fuzz-$$t; \
+	  $(FUZZ_CC) $(FUZZ_BUILD_OPT) -g -fsanitize=fuzzer $(FUZZ_BUILD_SAN) -I$(FUZZ_LUA_INCDIR) \
+	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' -DFUZZ_GC_EVERY=$(FUZZ_BUILD_GC) spec/fuzz/harness.c \
+	    $(FUZZ_BUILD_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm \
+	    -o $(FUZZ_BUILD_DIR)/fuzz-$$t; \
 	done
+
+# The plain build: libFuzzer's coverage alone, -O2, no sanitizers, a full
+# Lua collection every 512 inputs.
+fuzz-build-fast:
+	@$(MAKE) --no-print-directory fuzz-build FUZZ_BUILD_DIR=$(FUZZ_FAST_DIR) FUZZ_BUILD_SAN= \
+	  FUZZ_BUILD_OPT=-O2 FUZZ_BUILD_GC=512
 
 # New inputs go to $(FUZZ_DIR)/corpus/<target>, findings to
 # $(FUZZ_DIR)/artifacts/<target>; the seeds and every past finding
@@ -326,11 +348,35 @@ fuzz: fuzz-build
 	    -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t/ $(FUZZ_DIR)/corpus/$$t \
 	    spec/fuzz/corpus/$$t spec/fuzz/regressions/$$t > $(FUZZ_DIR)/fuzz-$$t.log 2>&1 || \
 	    { tail -n 60 $(FUZZ_DIR)/fuzz-$$t.log; echo "fuzz $$t: FAILED (input in $(FUZZ_DIR)/artifacts/$$t)"; exit 1; }; \
-	  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' $(FUZZ_DIR)/fuzz-$$t.log; \
+	  grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|#[0-9]+[[:space:]]+DONE)' $(FUZZ_DIR)/fuzz-$$t.log; \
 	done
 
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+# spec/fuzz/long runs each target on the plain build, then replays what it
+# kept ($(FUZZ_FAST_DIR)/corpus/<target>, which grows from run to run) on
+# the ASan + UBSan build; every run is bounded by timeout(1). The table is
+# also written to $(FUZZ_FAST_DIR)/long.md.
+fuzz-long: fuzz-build fuzz-build-fast
+	@FUZZ_DIR=$(FUZZ_DIR) FUZZ_FAST_DIR=$(FUZZ_FAST_DIR) FUZZ_OPTS="$(FUZZ_OPTS)" \
+	  spec/fuzz/long $(FUZZ_LONG_SECONDS) $(FUZZ_TARGETS)
+
+# The named seeds (spec/fuzz/make-corpus and hand-made) stay; the inputs
+# named by their SHA-1 are replaced by libFuzzer's merge of the committed
+# corpus and what fuzz-long kept: the fewest inputs, smallest first, that
+# reach every edge the others reach (-use_counters=0: edges, not hit
+# counts, which would keep about five times as many).
+fuzz-corpus: fuzz-build-fast
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  new=$(FUZZ_FAST_DIR)/merge/$$t; rm -rf $$new; mkdir -p $$new $(FUZZ_FAST_DIR)/corpus/$$t spec/fuzz/corpus/$$t; \
+	  find spec/fuzz/corpus/$$t -maxdepth 1 -regextype posix-extended -type f ! -regex '.*/[0-9a-f]{40}' -exec cp {} $$new/ \; ; \
+	  $(FUZZ_FAST_DIR)/fuzz-$$t $(FUZZ_OPTS) -use_counters=0 -merge=1 $$new spec/fuzz/corpus/$$t $(FUZZ_FAST_DIR)/corpus/$$t \
+	    > $(FUZZ_FAST_DIR)/merge-$$t.log 2>&1 || { tail -n 30 $(FUZZ_FAST_DIR)/merge-$$t.log; exit 1; }; \
+	  find spec/fuzz/corpus/$$t -maxdepth 1 -regextype posix-extended -type f -regex '.*/[0-9a-f]{40}' -delete; \
+	  find $$new -maxdepth 1 -regextype posix-extended -type f -regex '.*/[0-9a-f]{40}' -exec cp {} spec/fuzz/corpus/$$t/ \; ; \
+	  echo "fuzz-corpus $$t: $$(ls spec/fuzz/corpus/$$t | wc -l) inputs, $$(cat spec/fuzz/corpus/$$t/* | wc -c) bytes"; \
+	done
 
 # The interpreter is not instrumented: spec/hygiene/lua-asan preloads the
 # ASan runtime into it. Leak checking is off (the interpreter's own and

@@ -14,7 +14,10 @@ local cjson = require "cjson"
 
 local null = cjson.null
 local type, pairs, next, rawlen = type, pairs, next, rawlen or function(t) return #t end
-local floor, tointeger = math.floor, math.tointeger or function(x) return x end
+-- Where Lua has no integer subtype (5.1, 5.2, LuaJIT), an integer field's
+-- -0 is still 0, as soget gives it (math.tointeger(-0.0) is 0 on 5.3+).
+local floor = math.floor
+local tointeger = math.tointeger or function(x) if x == 0 then return 0 end return x end
 local concat = table.concat
 
 local S, I, N, B = "string", "integer", "number", "boolean"

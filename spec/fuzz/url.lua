@@ -6,11 +6,15 @@
 -- no parameter injected, unchanged in its header.
 local soget = require "soget"
 
+-- Portable Lua: spec/unit/fuzz_inputs_spec.lua replays the inputs on every
+-- runtime (no bitwise operators, no utf8 library).
+local floor = math.floor
+
 local BASE = "https://api.invalid/v1"
 local NAN = 0 / 0
 local LIMITS = { false, 1, 10, 0, 11, 5.5, NAN, math.huge, -math.huge, "5", 2 ^ 53, -1, 3, 7.0 }
 local OFFSETS = { false, 0, 1, 2147483647, 2147483648, -1, 1e300, NAN, "7", 0.5, math.huge,
-  2 ^ 63, 40.0, math.mininteger }
+  2 ^ 63, 40.0, math.mininteger or -2 ^ 63 }
 local DESCS = { false, true, "desc", 1 }
 
 local function split(s, sep, n)
@@ -25,10 +29,33 @@ local function split(s, sep, n)
   return out
 end
 
--- Query values: valid UTF-8 (utf8.len is strict: no overlong forms, no
--- surrogates), at most max code points, no control character.
+-- The code points of s when it is UTF-8 as Lua 5.4's utf8.len reads it
+-- (strict: no overlong form, no surrogate, nothing above U+10FFFF), else nil.
+local function utf8_len(s)
+  local n, i, len = 0, 1, #s
+  while i <= len do
+    local c = s:byte(i)
+    local need, cp, min
+    if c < 0x80 then need, cp, min = 0, c, 0
+    elseif c >= 0xC2 and c <= 0xDF then need, cp, min = 1, c - 0xC0, 0x80
+    elseif c >= 0xE0 and c <= 0xEF then need, cp, min = 2, c - 0xE0, 0x800
+    elseif c >= 0xF0 and c <= 0xF4 then need, cp, min = 3, c - 0xF0, 0x10000
+    else return nil end
+    for j = 1, need do
+      local d = s:byte(i + j)
+      if not d or d < 0x80 or d > 0xBF then return nil end
+      cp = cp * 64 + (d - 0x80)
+    end
+    if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then return nil end
+    n = n + 1
+    i = i + need + 1
+  end
+  return n
+end
+
+-- Query values: valid UTF-8, at most max code points, no control character.
 local function text_ok(s, max)
-  local n = type(s) == "string" and utf8.len(s)
+  local n = type(s) == "string" and utf8_len(s)
   return (n and n <= max and not s:find("[%z\1-\31\127]")) and true or false
 end
 
@@ -49,12 +76,12 @@ return function(data)
   local sel = data:byte(1) or 0
   local p = split(data:sub(2), "\30", 5)
   local ref, spi, key, ua, token = p[1], p[2], p[3], p[4], p[5]
-  if sel & 1 == 0 then ref = nil end
-  if sel & 2 == 0 then spi = nil end
-  local limit = LIMITS[(sel >> 2) % #LIMITS + 1] or nil
-  local offset = OFFSETS[(sel >> 3) % #OFFSETS + 1] or nil
-  local desc = DESCS[(sel >> 5) % #DESCS + 1]
-  if desc == false and sel & 0x80 == 0 then desc = nil end
+  if sel % 2 == 0 then ref = nil end
+  if floor(sel / 2) % 2 == 0 then spi = nil end
+  local limit = LIMITS[floor(sel / 4) % #LIMITS + 1] or nil
+  local offset = OFFSETS[floor(sel / 8) % #OFFSETS + 1] or nil
+  local desc = DESCS[floor(sel / 32) % #DESCS + 1]
+  if desc == false and sel < 128 then desc = nil end
 
   -- The client: API key and User-Agent are header values.
   local opts = { client_id = "id", client_secret = "secret", api_key = key or "k",

@@ -388,16 +388,3 @@ describe("soget.decode out of memory", function()
       "exit=0", "" }, "\n"), out)
   end)
 end)
-
--- The decode fuzz target's seeds and past findings, replayed through its
--- driver (spec/fuzz/decode.lua), whose assertions are the oracle.
-describe("the decode fuzz target's inputs", function()
-  for _, dir in ipairs{ "spec/fuzz/corpus/decode", "spec/fuzz/regressions/decode" } do
-    for name in io.popen("ls " .. dir):lines() do
-      it("replays " .. dir .. "/" .. name, function()
-        local drive = dofile("spec/fuzz/decode.lua")
-        drive(S.read_file(dir .. "/" .. name))
-      end)
-    end
-  end
-end)
