@@ -75,7 +75,7 @@ DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
   nginx-light libnginx-mod-http-lua \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
-  lua-argparse lua-dkjson tmux iproute2 procps \
+  lua-argparse lua-dkjson tmux iproute2 procps lua-socket \
   groff-base zsh fish
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -275,6 +275,15 @@ BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
 bench:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 	@bench/run
+
+# ---- Soak: calls under random faults, checked (README, Reliability) ----------
+# make soak   about 10 minutes (SOAK_SECONDS, SOAK_CALLS: see spec/soak/run.lua);
+#             a sandbox, nginx and the clients of its own, stopped by PID
+.PHONY: soak
+soak: deps
+	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=build/lua5.4
+	@$(MAKE) --no-print-directory build LUA_VERSION=jit BUILD_DIR=build/luajit
+	spec/soak/run
 
 # ---- Hardening: fuzzing, sanitizers, valgrind --------------------------------
 # make fuzz            every libFuzzer target for FUZZ_SECONDS each (spec/fuzz/)
