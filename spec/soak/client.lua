@@ -1,5 +1,5 @@
--- One client of the soak (spec/soak/README.md), run as its own process by
--- spec/soak/run.lua:
+-- One client of the soak (the README, "Soak under faults"), run as its
+-- own process by spec/soak/run.lua:
 --
 --   LUA spec/soak/client.lua NAME lib|ngx OUT.json
 --
@@ -142,24 +142,28 @@ local function one(kind, q)
   return page, C.error_table(err)
 end
 
-local function walk(kind, q, max_items)
+-- each unit goes to on_unit(i, unit) as it comes (the process keeps
+-- none); returns the number of units, the error that ended the walk or the
+-- first page's error
+local function walk(kind, q, max_items, on_unit)
   if ngx_http then
     local r = ngx_call({ op = "walk", kind = kind, q = q, max_items = max_items })
-    return r.items, r.err, r.first_err
+    for i, hu in ipairs(r.items) do on_unit(i, hu) end
+    return #r.items, r.err, r.first_err
   end
   local page, err
   if kind == "search" then page, err = client:handling_units_search(q)
   else page, err = client:handling_units(q) end
-  if not page then return {}, nil, C.error_table(err) end
-  local items = {}
+  if not page then return 0, nil, C.error_table(err) end
+  local n = 0
   local ok, e = pcall(function()
-    for hu in page:iter({ max_items = max_items }) do items[#items + 1] = hu end
+    for hu in page:iter({ max_items = max_items }) do n = n + 1; on_unit(n, hu) end
   end)
   if not ok then
     if type(e) ~= "table" or not e.kind then error(e, 0) end
-    return items, C.error_table(e)
+    return n, C.error_table(e)
   end
-  return items
+  return n
 end
 
 local function bulk(list, concurrency)
@@ -270,16 +274,25 @@ end
 -- ends it (the units before it a prefix of the listing) and is explained
 -- (big: the longest listing, whole, as the warm-up's first call)
 function OPS.walk(big)
-  local w = big and { "lookup", { reference = info.big_prefix } } or WALKS[rnd(#WALKS)]
+  local w = WALKS[rnd(#WALKS)]
+  if big then
+    for _, x in ipairs(WALKS) do
+      if #EX:list(x[1], x[2]) > #EX:list(w[1], w[2]) then w = x end
+    end
+  end
   local kind, q = w[1], copy(w[2])
   q.limit = (big or rnd() < 0.7) and 10 or rnd(3, 9)
   if not big and rnd() < 0.3 then q.desc = true end
   local list = EX:list(kind, q)
   local max_items = not big and rnd() < 0.2 and rnd(1, #list) or nil
-  local items, err, first_err = walk(kind, q, max_items)
-  local want = {}
   local n = max_items and math.min(max_items, #list) or #list
-  for i = 1, n do want[i] = q.desc and list[#list - i + 1] or list[i] end
+  local mismatch
+  local yielded, err, first_err = walk(kind, q, max_items, function(i, hu)
+    if mismatch or i > n then return end
+    local m = C.same(q.desc and list[#list - i + 1] or list[i], hu, "unit " .. i,
+      ngx_http and 1e-12 or nil)
+    if m then mismatch = m end
+  end)
   local offsets = {}
   for off = 0, n - 1, q.limit do
     local pq = copy(q)
@@ -287,7 +300,7 @@ function OPS.walk(big)
     offsets[#offsets + 1] = pq
   end
   local needed = {}
-  local failed_at = err and math.floor(#items / q.limit) + 1 or (first_err and 1) or #offsets
+  local failed_at = err and math.floor(yielded / q.limit) + 1 or (first_err and 1) or #offsets
   for i = 1, math.min(failed_at, #offsets) do needed[i] = { kind, offsets[i] } end
   settle(needed, function(groups, order)
     local fail = err or first_err
@@ -312,16 +325,13 @@ function OPS.walk(big)
     if fail then count_error(fail) end
     T.pages_walked = T.pages_walked + math.min(failed_at, #offsets)
     -- every unit once, in the listing's order
-    if #items > n or (not fail and #items ~= n) then
-      problem("wrong", ("%s: walk yielded %d units, expected %d"):format(key(kind, q), #items, n))
+    if yielded > n or (not fail and yielded ~= n) then
+      problem("wrong", ("%s: walk yielded %d units, expected %d"):format(key(kind, q), yielded, n))
       return
     end
-    for i = 1, #items do
-      local m = C.same(want[i], items[i], "unit " .. i, ngx_http and 1e-12 or nil)
-      if m then problem("wrong", key(kind, q) .. ": walk: " .. m); return end
-    end
+    if mismatch then problem("wrong", key(kind, q) .. ": walk: " .. mismatch); return end
     T.results_checked = T.results_checked + 1
-    T.units_checked = T.units_checked + #items
+    T.units_checked = T.units_checked + yielded
   end)
 end
 
@@ -339,7 +349,7 @@ function OPS.bulk(big)
     local k = key(kind, q)
     if not seen[k] then seen[k] = true; list[#list + 1] = { kind = kind, q = q } end
   end
-  local results = bulk(list, rnd(1, 8))
+  local results = bulk(list, big and 8 or rnd(1, 8))   -- the pool grows to its largest
   local needs = {}
   for i, x in ipairs(list) do needs[i] = { x.kind, x.q } end
   settle(needs, function(groups, order)

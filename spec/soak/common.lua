@@ -1,5 +1,5 @@
--- The soak's shared part (spec/soak/README.md): a keep-alive HTTP/1.1
--- client for the sandbox's control endpoint and the nginx under test, the
+-- The soak's shared part (the README, "Soak under faults"): a kept-alive
+-- HTTP/1.1 client for the sandbox's control endpoint and the nginx under test, the
 -- expected answers (from the sandbox's own /_control/units and
 -- /_control/search), the comparison of what soget returned with them, and
 -- the rules that explain a call's requests (the sandbox's request log) and

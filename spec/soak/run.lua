@@ -1,5 +1,5 @@
--- The soak (spec/soak/README.md), started by spec/soak/run with a sandbox
--- of its own in the environment: turns on the sandbox's random faults,
+-- The soak (the README, "Soak under faults"), started by spec/soak/run
+-- with a sandbox of its own in the environment: turns on the sandbox's random faults,
 -- starts one nginx worker with soget.ngx, runs the clients as processes
 -- (each stopped by its PID when overdue), then checks what they report
 -- against the sandbox's own counters and the bounds below, prints a
@@ -23,7 +23,7 @@ local MIX = os.getenv("SOAK_FAULTS") or "500,503,429,reset,truncate,delay,revoke
 -- Bounds on what may grow from the sample taken after the warm-up to every
 -- later sample, the last included (see the README's Reliability section).
 local BOUND = {
-  rss_kb = envn("SOAK_RSS_BOUND_KB", 4096),
+  rss_kb = envn("SOAK_RSS_BOUND_KB", 8192),
   lua_kb = envn("SOAK_LUA_BOUND_KB", 256),
   fds = envn("SOAK_FD_BOUND", 2),
 }
