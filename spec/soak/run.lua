@@ -243,6 +243,9 @@ for _, n in pairs(tot.chaos) do met = met + n end
 if results.stats.api_requests ~= tot.api then
   fail("the sandbox counted %d API requests, the clients' checks %d", results.stats.api_requests, tot.api)
 end
+if results.stats.connections ~= tot.connections then
+  fail("the sandbox counted %d connections, the clients' checks %d", results.stats.connections, tot.connections)
+end
 if results.stats.token_requests ~= tot.tokens then
   fail("the sandbox counted %d token requests, the clients' checks %d", results.stats.token_requests, tot.tokens)
 end
