@@ -47,6 +47,8 @@ YAJL_LIBS ?= $(shell pkg-config --libs yajl 2>/dev/null || echo -lyajl)
 SIMDJSON_LIBS ?= $(shell pkg-config --libs simdjson 2>/dev/null || echo -lsimdjson) -lstdc++
 # The HTTP/1.1 layer of src/core/ (http1.c): libhttp-parser and zlib.
 HTTP_LIBS ?= -lhttp_parser $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+# OpenSSL's libcrypto (already libcurl's): SHA-256 for the command's cache keys.
+CRYPTO_LIBS ?= $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wundef -Wdeclaration-after-statement
@@ -70,7 +72,7 @@ HDRS = $(wildcard src/*/*.h) include/soget.h
 
 # Debian packages the build, the sandbox and the tests need.
 DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev \
+  lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev libssl-dev \
   zlib1g-dev lua-cjson lua-busted \
   nginx-light libnginx-mod-http-lua \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
@@ -94,7 +96,7 @@ $(BUILD_DIR)/%.o: %.cpp $(HDRS)
 	$(CXX) $(SOGET_CXXFLAGS) -c $< -o $@
 
 $(MODULE): $(OBJS)
-	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm $(LDFLAGS)
+	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm $(LDFLAGS)
 
 # The same objects as an archive for hosts that link soget in (luaopen_soget).
 static: $(STATIC)
@@ -190,7 +192,7 @@ $(DOC_DIR)/soget.fish: $(CLI_FILES) $(MODULE)
 # soget.pc: Requires libcurl (hosts call curl_global_cleanup: soget.h),
 # links the libraries only soget uses, as the module does; lua_pc names the
 # Lua the archive was built for (pkg-config's name).
-PC_LIBS = $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm
+PC_LIBS = $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm
 LUA_PC = $(if $(filter jit,$(LUA_VERSION)),luajit,lua$(LUA_VERSION))
 
 # Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...), and
@@ -267,7 +269,7 @@ dist:
 # ---- Benchmarks: soget against hand-written baselines (bench/README.md) ----
 # Starts its own sandboxes and stops them by PID; takes a few minutes.
 BENCH_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
-  libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev zlib1g-dev lua-cjson \
+  libcurl4-openssl-dev libyajl-dev libsimdjson-dev libhttp-parser-dev libssl-dev zlib1g-dev lua-cjson \
   nginx-light libnginx-mod-http-lua \
   lua5.4 liblua5.4-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
   lua-socket lua-curl wrk valgrind
@@ -318,7 +320,7 @@ fuzz-build:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_CC) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -I$(FUZZ_LUA_INCDIR) \
 	    -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/'$$t'.lua"' spec/fuzz/harness.c \
-	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm \
+	    $(FUZZ_DIR)/libsoget.a $(FUZZ_LUA_LIBS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm \
 	    -o $(FUZZ_DIR)/fuzz-$$t; \
 	done
 
@@ -413,7 +415,7 @@ $(CORE_DIR)/src/io/scripted.o: src/io/scripted.c src/io/scripted.h src/io/io.h $
 
 $(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) -lm -o $@
+	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm -o $@
 
 core-run: $(CORE_TESTS)
 	@echo "== test-core: $(CORE_DIR)"; failed=""; for t in $(CORE_TESTS); do \

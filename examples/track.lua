@@ -6,31 +6,14 @@ local soget = require "soget"
 
 local reference = arg[1] or "CGMU2436601"
 
--- ISO-8601 with an offset -> seconds since the epoch (UTC), for sorting
--- events recorded in different time zones.
-local function utc_seconds(s)
-  local y, mo, d, h, mi, sec, zone =
-    (s or ""):match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)[%.%d]*(.*)$")
-  if not y then return math.huge end
-  y, mo = tonumber(y), tonumber(mo)
-  if mo <= 2 then y, mo = y - 1, mo + 12 end   -- days from civil (March-based year)
-  local f = math.floor
-  local days = 365 * y + f(y / 4) - f(y / 100) + f(y / 400) + f((153 * (mo - 3) + 2) / 5) + tonumber(d) - 719469
-  local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
-  local sign, zh, zm = zone:match("^([+-])(%d%d):?(%d%d)$")
-  if sign then
-    local off = tonumber(zh) * 3600 + tonumber(zm) * 60
-    t = sign == "+" and t - off or t + off
-  end
-  return t
-end
-
 local function show(label, value)
   if value ~= nil and value ~= "" then print(("  %-14s %s"):format(label, tostring(value))) end
 end
 
 local client = soget.client()
-local page, err = client:handling_units{ reference = reference }
+-- exact: only the units whose reference is this one (the API's own filter
+-- is a prefix); a container seen on several passages has one unit each
+local page, err = client:handling_units{ reference = reference, exact = true }
 if not page then
   io.stderr:write(tostring(err), "\n")
   os.exit(err.kind == "auth" and 3 or 4)
@@ -64,11 +47,10 @@ for hu in page:iter() do
     local vd = tr.voyageDates or {}
     show("ETA", vd.eta); show("ATA", vd.ata); show("ETD", vd.etd); show("ATD", vd.atd)
   end
-  local events = {}
-  for i, e in ipairs(hu.events) do events[i] = e end
-  table.sort(events, function(a, b) return utc_seconds(a.eventDate) < utc_seconds(b.eventDate) end)
+  -- the API does not say in what order it sends events: put them in time
+  -- order (dates are compared as instants, their offsets applied)
   print("  events")
-  for _, e in ipairs(events) do
+  for _, e in ipairs(soget.events_in_order(hu)) do
     print(("    %-25s %-4s %-6s %-8s %-9s mode %s"):format(e.eventDate or "?", e.eventType or "",
       e.eventPlace or "", e.eventLocation or "", e.eventWay or "", e.eventTransportMode or "?"))
   end

@@ -167,12 +167,12 @@ describe("the annotations", function()
     local page = assert(soget.decode(S.read_file("spec/fixtures/page.json")))
     local VALID = {   -- a valid value of each declared key, by class
       ["soget.Query"] = { reference = "CGMU2436601", spi = "CNI0000063978", desc = true,
-                          limit = 10, offset = 0 },
+                          limit = 10, offset = 0, exact = false },
       ["soget.SearchQuery"] = { documentReference = "3714238101", voyageAgentReference = "V",
                                 voyageAgentId = "VAG0000020061", customsFlag = "Import",
                                 freightAgent = "CMAG", desc = false, limit = 1, offset = 5 },
       ["soget.IterOptions"] = { max_items = 1, max_pages = 1, manual = true },
-      ["soget.ManyOptions"] = { concurrency = 3 },
+      ["soget.ManyOptions"] = { concurrency = 3, exact = true },
       ["soget.Search"] = { search = "3714238101" },
     }
     local TRY = {     -- raises on a bad table

@@ -287,7 +287,9 @@ local OPERATIONS = {
       offset = "0 or more.",
     },
     -- soget's own keys, which the API does not have: { name, type, text }
-    extra = {},
+    extra = {
+      { name = "exact", type = "boolean", text = "only the units whose reference (and S)ONE id) is the one given, in any case, as one complete page (the API's filters are prefixes); no offset then." },
+    },
   },
   {
     class = "SearchQuery", doc = search_doc, path = "/handling-units/search",

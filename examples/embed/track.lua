@@ -1,4 +1,5 @@
--- Sample script for soget-embed: prints one line about a container.
+-- Sample script for soget-embed: prints one line about a container (its
+-- most recent passage: the exact lookup's first unit, in descending order).
 --
 --   soget-embed track.lua [REFERENCE]
 --
@@ -8,7 +9,7 @@
 local soget = require "soget"
 
 local reference = arg[1] or "CGMU2436601"
-local page, err = soget.handling_units { reference = reference, limit = 1 }
+local page, err = soget.handling_units { reference = reference, exact = true, desc = true }
 if not page then
   io.stderr:write("track: ", tostring(err), "\n")
   return 1
@@ -19,7 +20,7 @@ if not unit then
   return 1
 end
 
-local events = unit.events or {}
+local events = soget.events_in_order(unit)   -- oldest first, whatever the API's order
 local last = events[#events]
 local where = unit.huLocation and unit.huLocation.place
 print(string.format("%s %s %s: %s%s (%d events)",

@@ -36,7 +36,8 @@ local M = { _VERSION = "soget.ngx " .. (soget._VERSION or ""):gsub("^soget ", ""
 
 local USER_AGENT = (soget._VERSION or "soget"):gsub(" ", "/") .. " (ngx_lua)"
 
-local MAX_STEPS = 100        -- far more than any call needs (retries are at most 10)
+local MAX_STEPS = 1000       -- far more than any call needs: an exact lookup's 50 pages,
+                             -- each with its retries (at most 10)
 local RECEIVE_SIZE = 65536   -- the most bytes one receive asks for
 
 -- soget.Error's metatable, so that the driver's own errors (the phase

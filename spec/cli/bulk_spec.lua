@@ -57,7 +57,7 @@ describe("soget bulk", function()
     assert.are.equal("found", a.status)
     assert.are.equal("CNI0000063978", a.items[1].pswId)
     assert.are.equal("not_found", b.status)
-    assert.are.equal(0, b.total)
+    assert.are.equal(0, b.matches)
     assert.are.equal("CSQU3054383", cjson.decode(lines[3]).input)
     assert.truthy(r.err:find("3 references: ", 1, true))
   end)
@@ -105,6 +105,93 @@ describe("soget bulk", function()
       assert.are.equal(500, v.error.status)
     end
     assert.truthy(r.err:find("2 references: 0 found, 0 not found, 2 failed", 1, true))
+  end)
+
+  it("reads real CSV: a header row, quoted fields, --column NAME or N", function()
+    cli.write(home .. "/in.csv", table.concat({
+      "customer,reference,note",
+      'acme,CGMU2436601,"first, with a comma"',
+      '"Smith ""and"" Sons","SOGET LOT 7","a note',
+      'on two lines"',
+      "# a comment",
+      "",
+      "globex,MSCU99,x",
+      "initech,,empty",
+      "short",
+    }, "\r\n") .. "\r\n")
+    local r = cli.run({ "bulk", "--column", "reference", home .. "/in.csv" }, { home = home })
+    assert.are.equal(2, r.code, r.err)   -- rows without a reference fail as no reference
+    local lines = cli.lines(r.out)
+    assert.are.equal(6, #lines)
+    assert.are.same({ "CGMU2436601", "found", "1", "CGMU2436601" }, { table.unpack(cli.csv(lines[2]), 1, 4) })
+    -- exact: the lot, not the ten lots its reference begins
+    assert.are.same({ "SOGET LOT 7", "found", "1", "SOGET LOT 7" }, { table.unpack(cli.csv(lines[3]), 1, 4) })
+    assert.are.same({ "MSCU99", "not_found", "0" }, { table.unpack(cli.csv(lines[4]), 1, 3) })
+    assert.are.same({ "", "failed" }, { table.unpack(cli.csv(lines[5]), 1, 2) })
+    assert.are.equal("line 8: empty", cli.csv(lines[5])[12])
+    assert.are.equal("line 9: no column 2", cli.csv(lines[6])[12])
+    -- the same by number, the header skipped
+    local n = cli.run({ "bulk", "--column", "2", "--header", home .. "/in.csv" }, { home = home })
+    assert.are.equal(r.out, n.out)
+    -- a header name that is not there, a file that is not CSV: usage errors, nothing sent
+    local bad = cli.run({ "bulk", "--column", "ref", home .. "/in.csv" }, { home = home })
+    assert.are.equal(2, bad.code)
+    assert.truthy(bad.err:find('in.csv: line 1: no column named "ref" in the header', 1, true), bad.err)
+    local q = cli.run({ "bulk", "-" }, { home = home, stdin = 'CGMU2436601\n"unclosed\n' })
+    assert.are.equal(2, q.code)
+    assert.truthy(q.err:find("stdin: line 2, field 1: a quoted field is not closed", 1, true), q.err)
+    assert.are.equal("", q.out)
+  end)
+
+  it("reads the first column of a CSV row, as the issue's CGMU2436601,acme", function()
+    local r = cli.run({ "bulk", "-" }, { home = home, stdin = "CGMU2436601,acme\nCSQU3054383,globex\n" })
+    local lines = cli.lines(r.out)
+    assert.are.same({ "CGMU2436601", "found" }, { table.unpack(cli.csv(lines[2]), 1, 2) })
+    assert.are.equal("CSQU3054383", cli.csv(lines[3])[1])
+  end)
+
+  it("reads JSON Lines: strings, or objects by --column", function()
+    local input = table.concat({ '"CGMU2436601"', '{"reference":"SOGET LOT 70","x":1}',
+      '{"ref":"SOGU1000004"}', "", "not json", '{"reference":42}', "[1]" }, "\n")
+    local r = cli.run({ "bulk", "--input", "jsonl", "--json", "-" }, { home = home, stdin = input })
+    assert.are.equal(2, r.code, r.err)
+    local recs = {}
+    for _, l in ipairs(cli.lines(r.out)) do recs[#recs + 1] = cjson.decode(l) end
+    assert.are.equal(6, #recs)
+    assert.are.same({ "CGMU2436601", "found" }, { recs[1].input, recs[1].status })
+    assert.are.same({ "SOGET LOT 70", "found", 1 }, { recs[2].input, recs[2].status, recs[2].matches })
+    assert.are.same({ "failed", "invalid", 'line 3: no string member "reference"' },
+      { recs[3].status, recs[3].error.kind, recs[3].error.message })
+    assert.are.equal("line 5: not JSON", recs[4].error.message)
+    assert.are.equal('line 6: no string member "reference"', recs[5].error.message)
+    assert.are.equal("line 7: no string member \"reference\"", recs[6].error.message)
+    local by = cli.run({ "bulk", "--input", "jsonl", "--column", "ref", "-" }, { home = home,
+      stdin = '{"ref":"SOGU1000004"}\n' })
+    assert.are.equal(0, by.code, by.err)
+    -- every passage of the container: found, the most recent first in the row
+    assert.are.same({ "SOGU1000004", "found", "12", "SOGU1000004", "CNI0000900012" },
+      { table.unpack(cli.csv(cli.lines(by.out)[2]), 1, 5) })
+    local num = cli.run({ "bulk", "--input", "jsonl", "--column", "2", "-" }, { home = home, stdin = '"A"' })
+    assert.are.equal(2, num.code)
+  end)
+
+  it("with --prefix, reports a prefix that matches several units as ambiguous", function()
+    local r = cli.run({ "bulk", "--prefix", "--json", "-" }, { home = home,
+      stdin = "CGMU2436601\nSOGET LOT 7\nMSCU99\nZZZZ9\n" })
+    assert.are.equal(1, r.code, r.err)   -- ambiguous ones, none failed
+    local recs = {}
+    for _, l in ipairs(cli.lines(r.out)) do recs[#recs + 1] = cjson.decode(l) end
+    assert.are.same({ "found", 1 }, { recs[1].status, recs[1].matches })
+    assert.are.same({ "ambiguous", 11 }, { recs[2].status, recs[2].matches })
+    assert.are.same({ "ambiguous", 7 }, { recs[3].status, recs[3].matches })
+    assert.are.same({ "not_found", 0 }, { recs[4].status, recs[4].matches })
+    assert.are.equal("soget: 4 references: 1 found, 2 ambiguous, 1 not found, 0 failed\n", r.err)
+    -- exact (the default): the lot is found, the prefix is not a reference
+    local e = cli.run({ "bulk", "-" }, { home = home, stdin = "SOGET LOT 7\nMSCU99\n" })
+    assert.are.equal(1, e.code)
+    assert.are.equal("soget: 2 references: 1 found, 1 not found, 0 failed\n", e.err)
+    assert.are.equal(2, cli.run({ "bulk", "--prefix", "--documents", "-" }, { home = home,
+      stdin = "X\n" }).code)
   end)
 
   it("shows no progress bar when stderr is not a terminal", function()
@@ -177,12 +264,12 @@ describe("soget bulk", function()
       assert.are.equal(3, #lines)
       local a, b, c = cjson.decode(lines[1]), cjson.decode(lines[2]), cjson.decode(lines[3])
       assert.are.same({ "HLCUEUR2002APIK9", "found", 1, "CGMU2436601" },
-        { a.input, a.status, a.total, a.items[1].reference })
+        { a.input, a.status, a.matches, a.items[1].reference })
       assert.are.equal(big.documentReference, b.input)
       assert.are.equal(25, #b.items)
       local want = oracle(big.documentReference)
       for i, hu in ipairs(b.items) do assert.are.equal(want[i].reference, hu.reference) end
-      assert.are.same({ "not_found", 0 }, { c.status, c.total })
+      assert.are.same({ "not_found", 0 }, { c.status, c.matches })
       assert.truthy(r.err:find("3 documents: 2 found, 1 not found, 0 failed; 26 units\n", 1, true))
     end)
 

@@ -25,6 +25,9 @@ local NASTY = table.concat {
 }
 -- The same, as the decoded string a server sends.
 local NASTY_RAW = cjson.decode('"' .. NASTY:gsub("\255\254", "") .. '"') .. "\255\254"
+-- ... and as --json writes it: exact, but for the two bytes that are not
+-- UTF-8, each U+FFFD (JSON text is UTF-8)
+local NASTY_JSON = NASTY_RAW:gsub("\255\254$", "\239\191\189\239\191\189")
 
 -- What the terminal must show instead.
 local VISIBLE = {
@@ -91,7 +94,8 @@ describe("soget against a hostile server", function()
       events = { { eventType = " =1+1", eventDate = "2020-05-14T09:12:00+02:00" } },
     }
     serve_page('{"total":1,"returned":1,"first":0,"items":[' .. unit .. ']}')
-    local r = cli.run({ "bulk", "-" }, { env = env, stdin = "=1+1\n-CMD\nCGMU2436601\n" })
+    -- (--prefix: the server's unit is not named as the lookups are)
+    local r = cli.run({ "bulk", "--prefix", "-" }, { env = env, stdin = "=1+1\n-CMD\nCGMU2436601\n" })
     assert.are.equal(0, r.code, r.err)
     local lines = cli.lines(r.out)
     assert.are.equal(4, #lines)
@@ -108,7 +112,7 @@ describe("soget against a hostile server", function()
     assert.are.equal("CGMU2436601", cli.csv(lines[4])[1])
     assert.are.equal("1", cli.csv(lines[4])[3])   -- numbers stay numbers
     -- JSON lines are data for programs: exact
-    local j = cli.run({ "bulk", "-", "--json" }, { env = env, stdin = "=1+1\n" })
+    local j = cli.run({ "bulk", "--prefix", "-", "--json" }, { env = env, stdin = "=1+1\n" })
     local rec = cjson.decode(j.out)
     assert.are.equal("=1+1", rec.input)
     assert.are.equal("+1+cmd|' /C calc'!A0", rec.items[1].pswId)
@@ -176,7 +180,8 @@ end
 
     it("track --max walks by the same rules", function()
       local base = support.fault_base("inconsistent:mode=stuck:id=" .. support.uid("tstuck"))
-      local r = cli.run({ "track", "MSCU", "--max", "30", "--json" }, { env = { SOGET_BASE_URL = base } })
+      local r = cli.run({ "track", "MSCU", "--prefix", "--max", "30", "--json" },
+        { env = { SOGET_BASE_URL = base } })
       assert.are.equal(6, r.code, r.err)
       local ids = {}
       for _, hu in ipairs(cjson.decode(r.out).items) do
@@ -187,7 +192,7 @@ end
       assert.are.equal("soget: stopped after 10 units: the server's page at offset 10 brings no unit "
         .. "not already listed\n", r.err)
       srv:handle(LYING)
-      r = cli.run({ "track", "MSCU", "--max", "30" }, { env = env })
+      r = cli.run({ "track", "MSCU", "--prefix", "--max", "30" }, { env = env })
       assert.are.equal(6, r.code, r.err)
       assert.are.equal(1, #srv:requests() - 1)
       assert.truthy(r.out:find("^MSCU0000000"), r.out)
@@ -292,18 +297,19 @@ end
 
     it("track shows every server string made printable; --json stays exact", function()
       serve_page(page)
-      local r = cli.run({ "track", "CGMU2436601" }, { env = env })
+      -- (--prefix: the server's unit is not named as the lookup is)
+      local r = cli.run({ "track", "CGMU2436601", "--prefix" }, { env = env })
       assert.are.equal(0, r.code, r.err)
       assert_printable(r.out, "track")
       assert_printable(r.err, "track's stderr")
       assert_shows(r.out, "track")
       assert.truthy(r.out:find("^CGMU2436601\\x1b]0;pwned%-title\\x07"), r.out)
       assert.truthy(r.out:find("\n  Now at        FRLEH\\x1b]0;", 1, true), r.out)
-      local j = cli.run({ "track", "CGMU2436601", "--json" }, { env = env })
+      local j = cli.run({ "track", "CGMU2436601", "--prefix", "--json" }, { env = env })
       assert.are.equal(0, j.code, j.err)
       local hu = cjson.decode(j.out).items[1]
-      assert.are.equal("CGMU2436601" .. NASTY_RAW, hu.reference)
-      assert.are.equal("MAN" .. NASTY_RAW, hu.events[1].eventType)
+      assert.are.equal("CGMU2436601" .. NASTY_JSON, hu.reference)
+      assert.are.equal("MAN" .. NASTY_JSON, hu.events[1].eventType)
     end)
 
     it("find shows every line made printable", function()
@@ -314,28 +320,30 @@ end
       assert_printable(r.out, "find")
       assert_shows(r.out, "find", { VISIBLE[1], VISIBLE[7], VISIBLE[8] })
       local j = cli.run({ "find", "CGMU", "--json" }, { env = env })
-      assert.are.equal("CGMU2436601" .. NASTY_RAW, cjson.decode(j.out).reference)
+      assert.are.equal("CGMU2436601" .. NASTY_JSON, cjson.decode(j.out).reference)
     end)
 
     it("watch shows every event made printable", function()
       serve_page(page)
-      local r = cli.run({ "watch", "CGMU2436601", "--every", "0.1", "--count", "1" }, { env = env })
+      local r = cli.run({ "watch", "CGMU2436601", "--prefix", "--every", "0.1", "--count", "1" },
+        { env = env })
       assert.are.equal(0, r.code, r.err)
       assert.are.equal(5, #cli.lines(r.out))
       assert_printable(r.out, "watch")
       assert_shows(r.out, "watch", { VISIBLE[1], VISIBLE[3], VISIBLE[8] })
-      local j = cli.run({ "watch", "CGMU2436601", "--every", "0.1", "--count", "1", "--json" }, { env = env })
-      assert.are.equal("MAN" .. NASTY_RAW, cjson.decode(cli.lines(j.out)[1]).eventType)
+      local j = cli.run({ "watch", "CGMU2436601", "--prefix", "--every", "0.1", "--count", "1", "--json" },
+        { env = env })
+      assert.are.equal("MAN" .. NASTY_JSON, cjson.decode(cli.lines(j.out)[1]).eventType)
     end)
 
     it("bulk's CSV cells are printable; its JSON lines stay exact", function()
       serve_page(page)
-      local r = cli.run({ "bulk", "-" }, { env = env, stdin = "CGMU2436601\n" })
+      local r = cli.run({ "bulk", "--prefix", "-" }, { env = env, stdin = "CGMU2436601\n" })
       assert.are.equal(0, r.code, r.err)
       assert_printable(r.out, "bulk")
       assert_shows(r.out, "bulk", { VISIBLE[1], VISIBLE[8] })
-      local j = cli.run({ "bulk", "-", "--json" }, { env = env, stdin = "CGMU2436601\n" })
-      assert.are.equal("CGMU2436601" .. NASTY_RAW, cjson.decode(j.out).items[1].reference)
+      local j = cli.run({ "bulk", "--prefix", "-", "--json" }, { env = env, stdin = "CGMU2436601\n" })
+      assert.are.equal("CGMU2436601" .. NASTY_JSON, cjson.decode(j.out).items[1].reference)
     end)
 
     it("search's lines and summary are printable; bulk --documents' too", function()
@@ -353,7 +361,7 @@ end
         .. "\\x1b]0;pwned%-title\\x07"), r.err)
       assert_shows(r.err, "search's summary", { VISIBLE[1], VISIBLE[7], VISIBLE[8] })
       local j = cli.run({ "search", "--document", "HLCUEUR2002APIK9", "--json" }, { env = senv })
-      assert.are.equal("CGMU2436601" .. NASTY_RAW, cjson.decode(j.out).reference)
+      assert.are.equal("CGMU2436601" .. NASTY_JSON, cjson.decode(j.out).reference)
       local b = cli.run({ "bulk", "-", "--documents" }, { env = senv, stdin = "HLCUEUR2002APIK9\n" })
       assert.are.equal(0, b.code, b.err)
       assert_printable(b.out, "bulk --documents")
@@ -393,7 +401,7 @@ end
           { env = { SOGET_BASE_URL = env.SOGET_BASE_URL, SOGET_TOKEN_URL = env.SOGET_TOKEN_URL .. "?fail=1" } }),
         cli.run({ "--retries", "0", "bulk", "-" }, { env = env, stdin = "CGMU2436601\n" }),
       }
-      local codes = { 6, 6, 6, 1, 4, 6 }
+      local codes = { 6, 6, 6, 6, 4, 6 }   -- watch BUSY: every poll failed, the last one's code
       for i, r in ipairs(runs) do
         assert.are.equal(codes[i], r.code, "run " .. i .. ": " .. r.err)
         assert_printable(r.err, "stderr of run " .. i)

@@ -67,14 +67,21 @@ describe("soget.cli.output", function()
     assert.are.equal("x,\"'=1\",,y", output.csv_row({ "x", "=1", nil, "y" }, 4))
   end)
 
-  it("writes the schema's array fields as [] and other empty tables as {}", function()
-    local text = output.json { items = {}, measures = {}, events = {}, other = {} }
-    for field in pairs(soget.array_fields) do
-      assert.truthy(output.json({ [field] = {} }):find('"' .. field .. '":[]', 1, true), field)
-    end
-    assert.truthy(text:find('"measures":{}', 1, true), text)
-    assert.truthy(text:find('"other":{}', 1, true), text)
-    assert.truthy(text:find('"events":[]', 1, true), text)
+  it("writes JSON with soget.encode: the schema's array fields as [], other empty tables as {}", function()
+    local page = { total = 1, items = { { events = {}, measures = {}, other = {} } } }
+    assert.are.equal('{"total":1,"items":[{"measures":{},"events":[],"other":{}}]}', output.json(page))
+    assert.are.equal(soget.encode(page), output.json(page, "page"))
+    assert.are.equal('{"transport":{"meansId":[]}}', output.json({ transport = { meansId = {} } }, "unit"))
+  end)
+
+  it("writes a JSON object's members in the order given, units by the schema", function()
+    assert.are.equal('{"input":"A","status":"found","matches":2,"items":[{"reference":"A",'
+      .. '"pswId":"1","events":[]},{"reference":"A"}]}', output.json_object {
+        { "input", "A" }, { "status", "found" }, { "error", nil }, { "matches", 2 },
+        { "items", { { pswId = "1", reference = "A", events = {} }, { reference = "A" } }, "units" } })
+    assert.are.equal('{"error":{"code":"R003","kind":"api","retryable":false}}',
+      output.json_object { { "error", { kind = "api", code = "R003", retryable = false } } })
+    assert.are.equal("{}", output.json_object {})
   end)
 
   it("says things on stderr, made printable, notes only when verbose", function()
@@ -292,7 +299,7 @@ describe("soget.cli.args", function()
     local a = args.parse { "-v", "--retries", "3", "--timeout", "2.5", "find", "MSCU", "--desc",
       "--page-size", tostring(L.limit), "--limit", "7" }
     assert.are.equal("find", a.command)
-    assert.are.equal("MSCU", a.reference)
+    assert.are.equal("MSCU", a.prefix)   -- named as its help names it
     assert.is_true(a.verbose)
     assert.is_true(a.desc)
     assert.are.equal(3, a.retries)
@@ -333,10 +340,12 @@ describe("soget.cli.args", function()
     assert.truthy(err:find("\\x1b]0;x\\x07", 1, true), err)
   end)
 
-  it("answers --version with the module's", function()
+  it("answers --version with its own, the module's and libcurl's", function()
     local e = exit_of(function() args.parse { "--version" } end)
     assert.are.equal(exit.OK, e.code)
-    assert.are.equal("soget (" .. soget._VERSION .. ")\n", e.out)
+    assert.are.equal(string.format("soget %s (module %s, libcurl %s)\n", args.VERSION,
+      soget._VERSION:match("[%d.]+$"), soget.libcurl_version), e.out)
+    assert.truthy(e.out:find("^soget %d+%.%d+%.%d+ %(module %d+%.%d+%.%d+, libcurl %d+%.%d+%.%d+%)\n$"))
   end)
 
   it("lists the module's environment variables and settings in its help", function()
@@ -385,11 +394,7 @@ end)
 describe("soget.cli.units", function()
   local units = require "soget.cli.units"
 
-  it("orders events by time across zones, unreadable dates last, ties kept", function()
-    assert.are.equal(0, units.parse_time("1970-01-01T00:00:00Z"))
-    assert.are.equal(units.parse_time("2020-05-20T01:27:41Z"), units.parse_time("2020-05-20T03:27:41+02:00"))
-    assert.are.equal(86400 + 0.5, units.parse_time("1970-01-02 00:00:00.5"))
-    assert.is_nil(units.parse_time("yesterday"))
+  it("orders events by the module's soget.events_in_order", function()
     local events = {
       { eventType = "B", eventDate = "2020-05-20T10:00:00+02:00" },
       { eventType = "X", eventDate = "soon" },
@@ -398,17 +403,11 @@ describe("soget.cli.units", function()
       { eventType = "D", eventDate = "2020-05-20T10:00:00+02:00" },
     }
     local order = {}
-    for i, e in ipairs(units.sorted_events(events)) do order[i] = e.eventType end
+    for i, e in ipairs(units.events({ events = events })) do order[i] = e.eventType end
     assert.are.same({ "B", "C", "D", "A", "X" }, order)
     table.remove(events, 2)
     assert.are.equal("A", units.last_event({ events = events }).eventType)
-  end)
-
-  it("prefers the units that match exactly, whatever the case", function()
-    local items = { { reference = "MSCU12" }, { reference = "mscu1" }, { pswId = "CNI1" } }
-    assert.are.same({ { reference = "mscu1" } }, units.prefer_exact(items, { reference = "MSCU1" }))
-    assert.are.same({ { pswId = "CNI1" } }, units.prefer_exact(items, { spi = "cni1" }))
-    assert.are.equal(items, units.prefer_exact(items, { reference = "MSC" }))
+    assert.is_nil(units.last_event({}))
   end)
 end)
 
@@ -425,8 +424,29 @@ describe("soget.cli.cache", function()
     assert.is_nil(cache.uncacheable(nil, ("a"):rep(soget.limits.header_value), 60))
     c:close()
     assert.are.equal("the module refuses it", cache.uncacheable(c, "abc", 60))   -- closed
-    -- the cache file's name for a token URL and client id stays what it was
-    assert.are.equal("35bb4b9652b9beeb", cache.hash_hex("https://t/token\nid"))
+  end)
+
+  it("keys a cache file by a digest of every credential, which shows none of them", function()
+    local creds = { token_url = "https://t/token", client_id = "id", client_secret = "s3cret",
+                    api_key = "k3y" }
+    local key = cache.key(creds)
+    assert.truthy(key:match("^%x+$") and #key == 64, key)
+    assert.are.equal(key, cache.key { token_url = "https://t/token", client_id = "id",
+                                       client_secret = "s3cret", api_key = "k3y" })
+    for _, name in ipairs { "token_url", "client_id", "client_secret", "api_key" } do
+      local other = {}
+      for k, v in pairs(creds) do other[k] = v end
+      other[name] = other[name] .. "x"
+      assert.are_not.equal(key, cache.key(other), name)
+    end
+    -- values are told apart by their lengths, not by a separator they may hold
+    assert.are_not.equal(cache.key { client_id = "a\nb", client_secret = "" },
+      cache.key { client_id = "a", client_secret = "b" })
+    -- SHA-256 of the documented text: a fixed value
+    assert.are.equal(soget._privfile.digest("soget token cache 1\n15:https://t/token\n2:id\n6:s3cret\n3:k3y"),
+      key)
+    assert.are.equal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+      soget._privfile.digest("abc"))
   end)
 end)
 
@@ -477,7 +497,7 @@ describe("soget.cli.run", function()
     assert.are.equal("soget: 'reference' is longer than 17 characters\n", err)
     code, out = run { "--version" }
     assert.are.equal(exit.OK, code)
-    assert.are.equal("soget (" .. soget._VERSION .. ")\n", out)
+    assert.are.equal(require("soget.cli.args").version_text(), out)
   end)
 end)
 
@@ -817,7 +837,7 @@ describe("soget search and bulk --documents (modules)", function()
       for l in out:gmatch("[^\n]+") do recs[#recs + 1] = cjson.decode(l) end
       assert.are.equal(2, #recs)
       assert.are.same({ "HLCU25", "found", 25, 25 },
-        { recs[1].input, recs[1].status, recs[1].total, #recs[1].items })
+        { recs[1].input, recs[1].status, recs[1].matches, #recs[1].items })
       assert.are.equal("HLCU0000025", recs[1].items[25].reference)
       assert.are.equal("CGMU2436601", recs[2].items[1].reference)
     end)
@@ -873,7 +893,9 @@ describe("soget search and bulk --documents (modules)", function()
       local a = args_mod.parse { "bulk", file }
       local code, _, _, err = captured(function() return bulk_cmd(a, { client = c }) end)
       assert.are.equal(exit.NOT_FOUND, code)
-      assert.are.same({ { reference = "CGMU2436601", limit = soget.limits.limit } }, c.many[1])
+      -- exact lookups, the most recent S)ONE id first
+      assert.are.same({ { reference = "CGMU2436601", limit = soget.limits.limit, exact = true,
+                          desc = true } }, c.many[1])
       assert.are.equal(0, #c.searches)
       assert.are.equal("soget: 1 reference: 0 found, 1 not found, 0 failed\n", err)
     end)

@@ -174,3 +174,58 @@ describe("soget's token cache against another user", function()
     assert.are.equal(1, tokens())
   end)
 end)
+
+describe("soget's token cache key", function()
+  local home
+  before_each(function()
+    home = cli.tmpdir()
+    support.reset()
+  end)
+  after_each(function() cli.rm(home) end)
+
+  local function files()
+    return out("ls -A " .. q(home .. "/cache/soget") .. " 2>/dev/null")
+  end
+
+  it("is every credential: a wrong client secret or API key never uses a cached token", function()
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(1, tokens())
+    local name = files()
+    assert.truthy(name:match("^token%-%x+$") and #name == 6 + 64, name)
+    -- the name is a digest: no credential shows in it, nor in the file but the token's own lines
+    local text = cli.read(home .. "/cache/soget/" .. name)
+    assert.is_nil(text:find(support.client_secret, 1, true))
+    assert.is_nil(text:find(support.api_key, 1, true))
+    assert.is_nil(name:find(support.client_id, 1, true))
+    assert.truthy(text:find("\nkey=" .. name:sub(7) .. "\n", 1, true), text)
+    -- the same credentials: the cached token, no token request
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    assert.are.equal(1, tokens())
+    -- a wrong secret: not the cached token; the token endpoint refuses it
+    local w = cli.run({ "track", "CGMU2436601" }, { home = home,
+      env = { SOGET_CLIENT_SECRET = "not-the-secret" } })
+    assert.are.equal(4, w.code, w.err)
+    assert.are.equal(2, tokens())
+    assert.is_nil(w.err:find("not-the-secret", 1, true))
+    -- a wrong API key: a token of its own (the right secret; renewed once
+    -- when the API refuses the call), not the cached one
+    local k = cli.run({ "track", "CGMU2436601" }, { home = home, env = { SOGET_API_KEY = "wrong-key" } })
+    assert.are.equal(4, k.code, k.err)
+    assert.are.equal(4, tokens())
+    -- the first file still serves the right credentials
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    assert.are.equal(4, tokens())
+  end)
+
+  it("replaces the file of a set of credentials written before, with another key", function()
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code, r.err)
+    local path = home .. "/cache/soget/" .. files()
+    -- a cache file whose key line is another's: not used
+    local text = cli.read(path):gsub("\nkey=%x+\n", "\nkey=" .. ("0"):rep(64) .. "\n")
+    cli.write(path, text, "600")
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    assert.are.equal(2, tokens())
+  end)
+end)

@@ -32,7 +32,7 @@ describe("soget track", function()
 
   it("puts events in time order across time zones", function()
     -- the sandbox data mixes offsets; the printed order must follow real time
-    local r = cli.run { "track", "--json", "MSCU" , "--max", "5" }
+    local r = cli.run { "track", "--json", "MSCU", "--prefix", "--max", "5" }
     assert.are.equal(0, r.code, r.err)
     local page = cjson.decode(r.out)
     local hu = page.items[1]
@@ -66,6 +66,51 @@ describe("soget track", function()
     assert.are.equal(5, #hu.events)
     assert.are.equal(13030, hu.measures.weight.grossWeight.value)
     assert.is_true(hu.indicators.hazardous)
+  end)
+
+  it("looks up the reference exactly: not the units it begins", function()
+    local r = cli.run { "track", "SOGET LOT 7" }
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("^SOGET LOT 7  BreakBulk"), r.out)
+    assert.is_nil(r.out:find("SOGET LOT 70", 1, true))
+    assert.is_nil(r.out:find("shown", 1, true))
+    -- in any case, as the API matches
+    assert.are.equal(0, cli.run({ "track", "soget lot 7" }).code)
+    -- a prefix that is no unit's reference is not found
+    local m = cli.run { "track", "MSCU99" }
+    assert.are.equal(1, m.code)
+    assert.are.equal("soget: no handling unit matches MSCU99\n", m.err)
+  end)
+
+  it("shows every passage of a container, the most recent S)ONE id first", function()
+    local r = cli.run { "track", "SOGU1000004", "--json" }
+    assert.are.equal(0, r.code, r.err)
+    local v = cjson.decode(r.out)
+    assert.are.equal(12, v.total)
+    assert.are.equal(10, v.returned)   -- --max 10 by default
+    assert.are.equal("CNI0000900012", v.items[1].pswId)
+    assert.are.equal("CNI0000900003", v.items[10].pswId)
+    local t = cli.run { "track", "SOGU1000004", "--max", "2" }
+    assert.are.equal(0, t.code, t.err)
+    local _, units = t.out:gsub("\nSOGU1000004  Container", "")
+    assert.are.equal(1, units + 0)                 -- the first starts the output
+    assert.truthy(t.out:find("^SOGU1000004  Container · 22G1 · S%)ONE CNI0000900012\n"), t.out)
+    local note = "\n2 of 12 units shown (one per passage); all of them with: soget track "
+      .. "--max 12 SOGU1000004\n"
+    assert.are.equal(note, t.out:sub(-#note))
+  end)
+
+  it("--prefix shows the units the reference begins, as the API lists them", function()
+    local r = cli.run { "track", "SOGET LOT 7", "--prefix", "--max", "3" }
+    assert.are.equal(0, r.code, r.err)
+    local shown = {}
+    for ref in r.out:gmatch("SOGET LOT %d+  ") do shown[#shown + 1] = ref end
+    assert.are.same({ "SOGET LOT 7  ", "SOGET LOT 70  ", "SOGET LOT 71  " }, shown)
+    assert.truthy(r.out:find("3 of 11 matches shown; list them all with: soget find SOGET LOT 7\n",
+      1, true), r.out)
+    local m = cli.run { "track", "MSCU99", "--prefix", "--json" }
+    assert.are.equal(0, m.code, m.err)
+    assert.are.equal(7, cjson.decode(m.out).total)
   end)
 
   it("finds by S)ONE id", function()
@@ -149,11 +194,19 @@ describe("soget usage", function()
     for _, code in ipairs { "0", "1", "2", "3", "4", "5", "6", "130" } do
       assert.truthy(r.out:find("\n%s*" .. code .. "  "), "exit code " .. code)
     end
-    for _, cmd in ipairs { "track", "find", "bulk", "watch", "check" } do
+    for _, cmd in ipairs { "track", "find", "search", "bulk", "watch", "check" } do
       assert.truthy(r.out:find("\n   " .. cmd .. " "), cmd)
       local h = cli.run { cmd, "--help" }
       assert.are.equal(0, h.code, cmd)
       assert.truthy(h.out:find("^Usage: soget " .. cmd), cmd)
+      -- each command: examples, then its own exit codes
+      assert.truthy(h.out:find("\nExamples:\n   soget " .. cmd .. " ", 1, true), cmd .. ": " .. h.out)
+      assert.truthy(h.out:find("\nExit codes:\n   0    ", 1, true), cmd)
+      assert.truthy(h.out:find("\n   2    usage error", 1, true), cmd)
+      if cmd ~= "check" then
+        assert.truthy(h.out:find("\n   5    ", 1, true), cmd)
+        assert.truthy(h.out:find("\n 130    ", 1, true), cmd)
+      end
       local h2 = cli.run { "help", cmd }
       assert.are.equal(0, h2.code, cmd)
       assert.are.equal(h.out, h2.out)
@@ -173,9 +226,21 @@ describe("soget usage", function()
     end
   end)
 
-  it("prints its version", function()
+  it("prints its version, the module's and libcurl's", function()
     local r = cli.run { "--version" }
     assert.are.equal(0, r.code)
-    assert.truthy(r.out:find("^soget %(soget %d+%.%d+%.%d+%)\n$"), r.out)
+    local soget = require "soget"
+    assert.are.equal(string.format("soget 0.1.0 (module %s, libcurl %s)\n",
+      soget._VERSION:match("[%d.]+$"), soget.libcurl_version), r.out)
+    assert.truthy(soget.libcurl_version:match("^%d+%.%d+%.%d+"), soget.libcurl_version)
+  end)
+
+  it("names find's argument in its usage as its help does", function()
+    local r = cli.run { "find", "--help" }
+    assert.truthy(r.out:find("^Usage: soget find [^\n]*\n?[^\n]*%[<prefix>%]"), r.out)
+    assert.truthy(r.out:find("\nArguments:\n   prefix ", 1, true), r.out)
+    local u = cli.run { "find" }
+    assert.are.equal(2, u.code)
+    assert.truthy(u.err:find("give a prefix or --spi", 1, true), u.err)
   end)
 end)

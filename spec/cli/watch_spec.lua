@@ -38,6 +38,40 @@ describe("soget watch", function()
     assert.are.equal("", r.out)
   end)
 
+  it("exits 5 when every poll failed on the network", function()
+    local r = cli.run({ "--retries", "0", "--timeout", "2", "watch", "CGMU2436601", "--every", "0.1",
+      "--count", "3" }, { env = { SOGET_BASE_URL = "https://127.0.0.1:1/api-tracing-code/v1" } })
+    assert.are.equal(5, r.code, r.err)
+    assert.are.equal("", r.out)
+    local notes = cli.lines(r.err)
+    assert.are.equal(4, #notes)   -- one a poll, then the end
+    assert.truthy(notes[1]:find("temporary failure, will retry: network: ", 1, true), notes[1])
+    assert.truthy(notes[4]:find("^soget: every poll failed %(3%); the last: network: "), notes[4])
+    -- a server that fails every poll: its code (6)
+    local base = support.fault_base("503-then-ok:n=9:id=" .. support.uid("wall"))
+    local s = cli.run({ "--retries", "0", "watch", "CGMU2436601", "--every", "0.1", "--count", "2" },
+      { env = { SOGET_BASE_URL = base } })
+    assert.are.equal(6, s.code, s.err)
+    -- one poll that answers is enough for the usual codes
+    local base2 = support.fault_base("503-then-ok:n=1:id=" .. support.uid("wone"))
+    local t = cli.run({ "--retries", "0", "watch", "ZZZZ0000000", "--every", "0.1", "--count", "2" },
+      { env = { SOGET_BASE_URL = base2 } })
+    assert.are.equal(1, t.code, t.err)
+  end)
+
+  it("watches the reference exactly, or with --prefix every unit it begins", function()
+    local r = cli.run { "watch", "SOGET LOT 7", "--every", "0.1", "--count", "1", "--json" }
+    assert.are.equal(0, r.code, r.err)
+    local refs = {}
+    for _, l in ipairs(cli.lines(r.out)) do refs[cjson.decode(l).reference] = true end
+    assert.are.same({ ["SOGET LOT 7"] = true }, refs)
+    local p = cli.run { "watch", "SOGET LOT 7", "--prefix", "--every", "0.1", "--count", "1", "--json" }
+    assert.are.equal(0, p.code, p.err)
+    refs = {}
+    for _, l in ipairs(cli.lines(p.out)) do refs[cjson.decode(l).reference] = true end
+    assert.truthy(refs["SOGET LOT 70"])
+  end)
+
   it("exits 1 when the unit never appears", function()
     local r = cli.run { "watch", "ZZZZ0000000", "--every", "0.1", "--count", "2" }
     assert.are.equal(1, r.code)

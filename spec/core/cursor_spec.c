@@ -1,8 +1,10 @@
 /* src/core/cursor.c: walks of pages, honest and lying, each page a row of
  * (requested, total, returned, first, nitems, fresh); then random lying
  * servers, where the walk must end: offsets strictly increase, stay below
- * the smallest total announced, and max_pages holds. */
+ * the smallest total announced, and max_pages holds; then exact walks:
+ * which units match, and the proofs that end them. */
 #include <limits.h>
+#include <stdio.h>
 
 #include "check.h"
 #include "core/cursor.h"
@@ -178,10 +180,188 @@ static void test_overflow(void) {
   CHECK_STR(c.why, "no progress");
 }
 
+
+/* ---- exact walks -------------------------------------------------------- */
+
+#define MORE "no more matches"
+typedef struct { const char *ref, *psw; } unit;
+#define P(a, b) {a, b}
+#define LONGZ "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"
+
+/* The listing as a server holds it, asked for from offset 0 in pages of
+ * `limit`; `total` is what each page announces (0: the listing's size).
+ * The walk must match exactly the units named in `matches` (their ids,
+ * space-separated, in order), end for `why`, and read `pages` pages. */
+static const struct {
+  const char *name;
+  const char *ref, *spi;   /* NULL: not given */
+  long limit, total;
+  int n;
+  unit u[14];
+  const char *matches, *why;
+  long pages;
+} exacts[] = {
+  {"the reference, then longer ones: the first page proves it", "LOT 7", NULL, 3, 0, 6,
+   {P("LOT 7", "A"), P("LOT 70", "B"), P("LOT 71", "C"), P("LOT 72", "D"), P("LOT 73", "E"),
+    P("LOT 74", "F")},
+   "A", MORE, 1},
+  {"several passages over two pages, then the total", "ABCU1234560", NULL, 4, 0, 6,
+   {P("ABCU1234560", "1"), P("ABCU1234560", "2"), P("ABCU1234560", "3"), P("ABCU1234560", "4"),
+    P("ABCU1234560", "5"), P("ABCU1234560", "6")},
+   "1 2 3 4 5 6", TOTAL, 2},
+  {"passages, then a longer reference on page 2", "ABCU1234560", NULL, 4, 0, 9,
+   {P("ABCU1234560", "1"), P("ABCU1234560", "2"), P("ABCU1234560", "3"), P("ABCU1234560", "4"),
+    P("ABCU1234560", "5"), P("ABCU1234560-2", "6"), P("ABCU1234560-3", "7"),
+    P("ABCU1234560-4", "8"), P("ABCU1234560-5", "9")},
+   "1 2 3 4 5", MORE, 2},
+  {"a page that ends with the last match: the next one proves it", "LOT 7", NULL, 2, 0, 5,
+   {P("LOT 7", "A"), P("LOT 7", "B"), P("LOT 70", "C"), P("LOT 71", "D"), P("LOT 72", "E")},
+   "A B", MORE, 2},
+  {"any case, as the API matches", "abcu1234560", NULL, 5, 0, 3,
+   {P("ABCU1234560", "1"), P("abcu1234560", "2"), P("AbCu1234560", "3")},
+   "1 2 3", TOTAL, 1},
+  {"a prefix that is no reference: nothing, in one page", "MSCU99", NULL, 5, 0, 7,
+   {P("MSCU990001", "1"), P("MSCU990002", "2"), P("MSCU990003", "3"), P("MSCU990004", "4"),
+    P("MSCU990005", "5"), P("MSCU990006", "6"), P("MSCU990007", "7")},
+   "", MORE, 1},
+  {"the order folds case too", "LOT 7", NULL, 3, 0, 6,
+   {P("LOT 7", "A"), P("lot 70", "B"), P("LOT 71", "C"), P("lot 72", "D"), P("LOT 73", "E"),
+    P("LOT 74", "F")},
+   "A", MORE, 1},
+  {"a page out of order voids the proof: the walk reads to the end", "LOT 7", NULL, 3, 0, 6,
+   {P("LOT 7", "A"), P("LOT 70", "B"), P("LOT 69", "C"), P("LOT 7", "D"), P("LOT 8", "E"),
+    P("LOT 9", "F")},
+   "A D", TOTAL, 2},
+  {"units out of order across pages void it too", "LOT 7", NULL, 2, 0, 6,
+   {P("LOT 5", "Z"), P("LOT 7", "A"), P("LOT 6", "C"), P("LOT 7", "D"), P("LOT 70", "E"),
+    P("LOT 71", "F")},
+   "A D", TOTAL, 3},
+  {"a unit without a reference comes first in the order", "LOT 7", NULL, 3, 0, 3,
+   {P(NULL, "A"), P("LOT 7", "B"), P("LOT 70", "C")},
+   "B", TOTAL, 1},
+  {"a unit without a reference after others voids the proof", "LOT 7", NULL, 2, 0, 4,
+   {P("LOT 7", "A"), P(NULL, "B"), P("LOT 70", "C"), P("LOT 71", "D")},
+   "A", TOTAL, 2},
+  {"an S)ONE id is unique: met, the walk ends", NULL, "CNI0000000002", 2, 0, 6,
+   {P("A", "CNI0000000001"), P("B", "CNI0000000002"), P("C", "CNI00000000021"), P("D", "x"),
+    P("E", "y"), P("F", "z")},
+   "CNI0000000002", MORE, 1},
+  {"an S)ONE id in any case", NULL, "cni0000000002", 5, 9, 2,
+   {P("A", "CNI0000000001"), P("B", "CNI0000000002")},
+   "CNI0000000002", MORE, 1},
+  {"an S)ONE id not there: to the end", NULL, "CNI0000000009", 2, 0, 5,
+   {P("A", "CNI00000000091"), P("B", "CNI00000000092"), P("C", "CNI00000000093"),
+    P("D", "CNI00000000094"), P("E", "CNI00000000095")},
+   "", TOTAL, 3},
+  {"a reference and an id: both must match", "ABCU1234560", "CNI0000000003", 2, 0, 6,
+   {P("ABCU1234560", "CNI0000000001"), P("ABCU1234560", "CNI0000000002"),
+    P("ABCU1234560", "CNI0000000003"), P("ABCU1234560", "CNI0000000004"),
+    P("ABCU12345601", "CNI0000000003"), P("ABCU12345602", "CNI0000000006")},
+   "CNI0000000003", MORE, 2},
+  {"the id under another reference: no match, the order proves it", "ABCU1234560",
+   "CNI0000000005", 2, 0, 5,
+   {P("ABCU1234560", "CNI0000000001"), P("ABCU1234560", "CNI0000000002"),
+    P("ABCU12345601", "CNI0000000005"), P("ABCU12345602", "CNI0000000006"),
+    P("ABCU12345603", "CNI0000000007")},
+   "", MORE, 2},
+  {"bytes beyond ASCII are compared as they are", "CAF\xc3\x89", NULL, 5, 0, 3,
+   {P("CAF\xc3\x89", "1"), P("caf\xc3\x89", "2"), P("CAF\xc3\xa9", "3")},
+   "1 2", TOTAL, 1},
+  {"a reference longer than the cursor keeps comes after", "ZZZZ", NULL, 2, 0, 4,
+   {P("ZZZZ", "1"), P(LONGZ, "2"), P(LONGZ, "3"), P(LONGZ "Z", "4")},
+   "1", MORE, 1},
+  {"the total says more than the listing: an empty page ends it", "LOT 7", NULL, 2, 50, 3,
+   {P("LOT 7", "A"), P("LOT 7", "B"), P("LOT 7", "C")},
+   "A B C", EMPTY, 3},
+  {"nothing at all", "LOT 7", NULL, 5, 0, 0, {P(NULL, NULL)}, "", EMPTY, 1},
+};
+
+static void test_exact_walks(void) {
+  size_t i;
+  for (i = 0; i < COUNT(exacts); i++) {
+    soget_cursor c;
+    char got[200];
+    size_t gn = 0;
+    long total = exacts[i].total ? exacts[i].total : exacts[i].n, requested = 0;
+    CASE("exact: %s", exacts[i].name);
+    soget_cursor_init(&c, 0);
+    CHECK_INT(soget_cursor_exact(&c, exacts[i].ref, exacts[i].ref ? strlen(exacts[i].ref) : 0,
+                                 exacts[i].spi, exacts[i].spi ? strlen(exacts[i].spi) : 0), 0);
+    got[0] = '\0';
+    while (!c.done && c.pages < 100) {
+      long k, from = requested, to = requested + exacts[i].limit;
+      if (to > exacts[i].n) to = exacts[i].n;
+      if (from > to) from = to;
+      soget_cursor_page(&c, requested, total, to - from, requested, to - from);
+      for (k = from; k < to; k++) {
+        const unit *u = &exacts[i].u[k];
+        if (soget_cursor_unit(&c, u->ref, u->ref ? strlen(u->ref) : 0, u->psw,
+                              u->psw ? strlen(u->psw) : 0))
+          gn += (size_t)snprintf(got + gn, sizeof got - gn, "%s%s", gn ? " " : "", u->psw);
+      }
+      soget_cursor_used_up(&c, to - from);
+      if (!c.done) {
+        CHECK_INT(c.next_offset, to);
+        requested = c.next_offset;
+      }
+    }
+    CHECK(c.done);
+    CHECK_STR(got, exacts[i].matches);
+    CHECK_STR(c.why, exacts[i].why);
+    CHECK_INT(c.pages, exacts[i].pages);
+  }
+}
+
+static void test_exact_edges(void) {
+  soget_cursor c;
+  char big[SOGET_CURSOR_KEY + 1];
+  memset(big, 'A', sizeof big);
+  CASE("exact: a query longer than the cursor keeps is refused");
+  soget_cursor_init(&c, 0);
+  CHECK_INT(soget_cursor_exact(&c, big, sizeof big, NULL, 0), -1);
+  CHECK_INT(c.exact, 0);
+  CHECK_INT(soget_cursor_exact(&c, NULL, 0, big, sizeof big), -1);
+  CHECK_INT(soget_cursor_exact(&c, big, SOGET_CURSOR_KEY, NULL, 0), 0);
+  CHECK_INT(c.exact, 1);
+
+  CASE("exact: a page of repeats with no proof ends the walk as before");
+  soget_cursor_init(&c, 0);
+  soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
+  soget_cursor_page(&c, 0, 10, 2, 0, 2);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1);
+  soget_cursor_unit(&c, "LOT 7", 5, "B", 1);
+  soget_cursor_used_up(&c, 2);
+  CHECK(!c.done);
+  soget_cursor_page(&c, 2, 10, 2, 2, 2);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1);
+  soget_cursor_unit(&c, "LOT 7", 5, "B", 1);
+  soget_cursor_used_up(&c, 0);
+  CHECK_STR(c.why, NOTNEW);
+  CHECK_INT(c.matches, 4);
+
+  CASE("exact: the page's own stops come first");
+  soget_cursor_init(&c, 0);
+  soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
+  soget_cursor_page(&c, 0, 10, 2, 1, 2);
+  CHECK_STR(c.why, FIRST);
+  soget_cursor_unit(&c, "LOT 8", 5, "A", 1);
+  soget_cursor_used_up(&c, 1);
+  CHECK_STR(c.why, FIRST);
+
+  CASE("exact: no proof without the exact rules");
+  soget_cursor_init(&c, 0);
+  soget_cursor_page(&c, 0, 10, 2, 0, 2);
+  soget_cursor_unit(&c, "LOT 8", 5, "A", 1);
+  soget_cursor_used_up(&c, 2);
+  CHECK(!c.done);
+}
+
 int main(void) {
   test_overflow();
   test_init();
   test_walks();
   test_liars();
+  test_exact_walks();
+  test_exact_edges();
   return CHECK_DONE();
 }

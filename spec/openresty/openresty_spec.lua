@@ -55,6 +55,20 @@ describe("soget.ngx in nginx", function()
       assert.are.equal("FRLEH", v.items[1].huLocation.place)
     end)
 
+    it("walks an exact lookup's pages in one call, as the blocking client does", function()
+      local st, body = N.get(srv.url .. "/t/lookup?ref=SOGU1000004&exact=1&limit=5")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.are.equal(12, v.total)
+      assert.are.equal(12, v.count)
+      assert.are.equal("CNI0000900001", v.first)
+      assert.are.equal(3, S.stats().api_requests)   -- pages of 5: 5, 5, 2
+      st, body = N.get(srv.url .. "/t/lookup?ref=SOGET%20LOT%207&exact=1&limit=5")
+      v = json(body)
+      assert.are.equal(1, v.total)
+      assert.are.equal(4, S.stats().api_requests)   -- one page proves it
+    end)
+
     it("answers 404 when nothing matches", function()
       local st, body = N.get(srv.url .. "/units/ZZZZ9999999")
       assert.are.equal(404, st, body)

@@ -28,13 +28,15 @@ function M.lookup()
   end
   ngx.update_time()
   local t0 = ngx.now()
-  local page, err = sng.handling_units(c, { reference = a.ref or "CGMU2436601" },
+  local page, err = sng.handling_units(c, { reference = a.ref or "CGMU2436601",
+      exact = a.exact == "1" or nil, limit = tonumber(a.limit) },
     a.max and { max_response_size = tonumber(a.max) } or nil)
   ngx.update_time()
   local out = { seconds = ngx.now() - t0, stats = c:stats() }
   if page then
     out.total = page.total
     out.first = page.items[1] and page.items[1].pswId or nil
+    out.count = #page.items
   else
     out.error = { kind = err.kind, status = err.status, code = err.code,
       message = err.message, retryable = err.retryable }

@@ -1,9 +1,12 @@
 /* Paging decisions for GET /handling-units: a page answers
- * {total, returned, first, items}; the next one starts at first+returned. */
+ * {total, returned, first, items}; the next one starts at first+returned.
+ * An exact walk also decides which units match, and stops once the
+ * listing's order proves that no later unit can. */
 #include "cursor.h"
 
 #include <limits.h>
 #include <stddef.h>
+#include <string.h>
 
 void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->bound = -1;
@@ -13,6 +16,12 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->max_pages = max_pages > 0 ? max_pages : 0;
   c->done = 0;
   c->why = NULL;
+  c->exact = 0;
+  c->sorted = 1;
+  c->past = 0;
+  c->found_id = 0;
+  c->ref_len = c->spi_len = c->last_len = 0;
+  c->units = c->matches = 0;
 }
 
 static void stop(soget_cursor *c, const char *why) {
@@ -39,5 +48,79 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
 }
 
 void soget_cursor_used_up(soget_cursor *c, long fresh) {
-  if (!c->done && fresh <= 0) stop(c, "no new units");
+  if (c->done) return;
+  if (c->exact && (c->found_id || (c->ref_len && c->past && c->sorted))) {
+    stop(c, "no more matches");
+    return;
+  }
+  if (fresh <= 0) stop(c, "no new units");
+}
+
+/* ---- exact walks ---------------------------------------------------------- */
+
+static char upper(char ch) {
+  return ch >= 'a' && ch <= 'z' ? (char)(ch - 'a' + 'A') : ch;
+}
+
+/* s, ASCII letters upper-cased, cut to SOGET_CURSOR_KEY bytes, into out;
+ * returns the bytes written. */
+static size_t fold(char *out, const char *s, size_t n) {
+  size_t i;
+  if (n > SOGET_CURSOR_KEY) n = SOGET_CURSOR_KEY;
+  for (i = 0; i < n; i++) out[i] = upper(s[i]);
+  return n;
+}
+
+/* memcmp's order of a and b, a shorter one first when it is the other's
+ * beginning. */
+static int compare(const char *a, size_t an, const char *b, size_t bn) {
+  int r = memcmp(a, b, an < bn ? an : bn);
+  if (r != 0) return r;
+  return an < bn ? -1 : an > bn;
+}
+
+int soget_cursor_exact(soget_cursor *c, const char *ref, size_t rlen, const char *spi,
+                       size_t slen) {
+  if ((ref && rlen > SOGET_CURSOR_KEY) || (spi && slen > SOGET_CURSOR_KEY)) return -1;
+  c->exact = 1;
+  c->sorted = 1;
+  c->past = c->found_id = 0;
+  c->units = c->matches = 0;
+  c->last_len = 0;
+  c->ref_len = ref ? fold(c->ref, ref, rlen) : 0;
+  c->spi_len = spi ? fold(c->spi, spi, slen) : 0;
+  return 0;
+}
+
+/* Whether s (n bytes) equals the folded key k (kn bytes), ASCII letters
+ * in any case. */
+static int same(const char *s, size_t n, const char *k, size_t kn) {
+  size_t i;
+  if (!s || n != kn) return 0;
+  for (i = 0; i < n; i++)
+    if (upper(s[i]) != k[i]) return 0;
+  return 1;
+}
+
+int soget_cursor_unit(soget_cursor *c, const char *ref, size_t rlen, const char *psw,
+                      size_t plen) {
+  char key[SOGET_CURSOR_KEY];
+  size_t kn = ref ? fold(key, ref, rlen) : 0;
+  int match;
+  /* The order so far: a unit before the one before voids the proof. A
+   * reference cut to SOGET_CURSOR_KEY bytes compares as its beginning: a
+   * pair found out of order is out of order whole, never the reverse. */
+  if (c->units > 0 && compare(c->last, c->last_len, key, kn) > 0) c->sorted = 0;
+  memcpy(c->last, key, kn);
+  c->last_len = kn;
+  c->units++;
+  match = (c->ref_len == 0 || same(ref, rlen, c->ref, c->ref_len)) &&
+          (c->spi_len == 0 || same(psw, plen, c->spi, c->spi_len));
+  if (match) {
+    c->matches++;
+    if (c->spi_len) c->found_id = 1;
+  } else if (c->ref_len && compare(key, kn, c->ref, c->ref_len) > 0) {
+    c->past = 1;
+  }
+  return match;
 }

@@ -3,9 +3,14 @@
 #ifndef SOGET_CURSOR_H
 #define SOGET_CURSOR_H
 
+#include <stddef.h>
 #include "visibility.h"
 
 SOGET_HIDDEN_BEGIN
+
+/* Bytes of a reference or an S)ONE id the exact rules keep: a query's
+ * longest (17 and 13 characters of up to 4 bytes) fits. */
+#define SOGET_CURSOR_KEY 72
 
 typedef struct soget_cursor {
   long bound;        /* offsets never reach this: the smallest total seen */
@@ -15,6 +20,18 @@ typedef struct soget_cursor {
   long max_pages;    /* 0: no cap */
   int done;
   const char *why;   /* why the walk stopped (for debugging and tests) */
+  /* An exact walk (soget_cursor_exact): which units match, and when the
+   * listing's order proves that no later unit can. */
+  int exact;
+  int sorted;        /* every unit so far in ascending order of reference */
+  int past;          /* a unit after the reference in that order was met */
+  int found_id;      /* the S)ONE id asked for was met: ids are unique */
+  size_t ref_len, spi_len, last_len;   /* ref_len, spi_len 0: not given */
+  long units;        /* units seen */
+  long matches;      /* of which matched */
+  char ref[SOGET_CURSOR_KEY];    /* the query's, ASCII letters upper-cased */
+  char spi[SOGET_CURSOR_KEY];
+  char last[SOGET_CURSOR_KEY];   /* the last unit's reference, upper-cased, cut */
 } soget_cursor;
 
 void soget_cursor_init(soget_cursor *c, long max_pages);
@@ -27,8 +44,32 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
 
 /* Records that the current page is used up, having brought `fresh` units
  * not yielded before: a page that brought none ends the walk (a server
- * repeating units must not keep it going until its total). */
+ * repeating units must not keep it going until its total). An exact walk
+ * also ends once the page proves that no later unit can match ("no more
+ * matches", see soget_cursor_exact). */
 void soget_cursor_used_up(soget_cursor *c, long fresh);
+
+/* Makes c an exact walk, after soget_cursor_init: the units that match
+ * are those whose reference equals ref (when rlen > 0) and whose S)ONE id
+ * equals spi (when slen > 0), ASCII letters in any case, as the API
+ * matches them. The listing is asked for in ascending order; the proofs
+ * that no later unit can match are:
+ *   - the S)ONE id asked for was met: an id is unique (the document:
+ *     "This unique identifier...");
+ *   - a unit whose reference comes after ref was met, and every unit so
+ *     far came in ascending order of reference, ASCII letters upper-cased,
+ *     byte by byte (the order the document leaves unsaid; the sandbox's).
+ * A page out of that order voids the second proof for the rest of the
+ * walk, which then goes on to the listing's end. Returns 0, or -1 when a
+ * value is longer than SOGET_CURSOR_KEY bytes (nothing changed). */
+int soget_cursor_exact(soget_cursor *c, const char *ref, size_t rlen, const char *spi,
+                       size_t slen);
+
+/* A unit of the current page, in the listing's order (NULL: the unit has
+ * no such field): 1 when it matches, 0 when not. Call it for every unit
+ * of the page, then soget_cursor_used_up. */
+int soget_cursor_unit(soget_cursor *c, const char *ref, size_t rlen, const char *psw,
+                      size_t plen);
 
 SOGET_HIDDEN_END
 

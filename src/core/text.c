@@ -6,7 +6,7 @@
 
 /* Decodes the UTF-8 sequence at s (n bytes left): its length, with the
  * code point in *cp, or 0 when it is not valid UTF-8 (RFC 3629). */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
+size_t soget_utf8_seq(const unsigned char *s, size_t n, unsigned long *cp) {
   unsigned long c = s[0];
   size_t len, i;
   if (c < 0x80) { *cp = c; return 1; }
@@ -31,7 +31,7 @@ size_t soget_utf8_count(const char *s, size_t len) {
   size_t i = 0, n = 0;
   while (i < len) {
     unsigned long cp;
-    size_t k = utf8_seq(p + i, len - i, &cp);
+    size_t k = soget_utf8_seq(p + i, len - i, &cp);
     if (k == 0) return (size_t)-1;
     i += k;
     n++;
@@ -40,7 +40,7 @@ size_t soget_utf8_count(const char *s, size_t len) {
 }
 
 /* Code points that reorder or break the text around them. */
-static int invisible_control(unsigned long cp) {
+int soget_invisible_control(unsigned long cp) {
   return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
          (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
          cp == 0x2028 || cp == 0x2029;
@@ -52,7 +52,7 @@ size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
   size_t i = 0, o = 0;
   while (i < len) {
     unsigned long cp;
-    size_t k = utf8_seq(p + i, len - i, &cp);
+    size_t k = soget_utf8_seq(p + i, len - i, &cp);
     char esc[24];
     const char *out = (const char *)p + i;
     size_t outn = k;
@@ -68,7 +68,7 @@ size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
       out = esc;
       outn = 4;
       k = 1;
-    } else if (invisible_control(cp)) {
+    } else if (soget_invisible_control(cp)) {
       snprintf(esc, sizeof esc, "\\u%04lx", cp);
       out = esc;
       outn = 6;

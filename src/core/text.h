@@ -25,6 +25,13 @@ size_t soget_utf8_count(const char *s, size_t len);
 size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
                        int keep_lines);
 
+/* The UTF-8 sequence at s (n > 0 bytes left): its length, with its code
+ * point in *cp, or 0 when it is not valid UTF-8 (RFC 3629). */
+size_t soget_utf8_seq(const unsigned char *s, size_t n, unsigned long *cp);
+/* Whether cp is a C1 control, a bidi control or a line or paragraph
+ * separator: code points that reorder or break the text around them. */
+int soget_invisible_control(unsigned long cp);
+
 SOGET_HIDDEN_END
 
 #endif

@@ -1,4 +1,4 @@
-/* client:handling_units_many(queries[, {concurrency = n}]): many calls at
+/* client:handling_units_many(queries[, {concurrency = n, exact = b}]): many calls at
  * once, over the multi back end of the transport seam (io/io.h).
  *
  * Each query runs the core's call steps (core/call.h), as
@@ -26,6 +26,7 @@
 
 #include "core/call.h"
 #include "core/request.h"
+#include "exact.h"
 #include "io/io.h"
 #include "io/transport.h"
 
@@ -47,6 +48,7 @@ enum {            /* slot.phase */
 
 typedef struct slot {
   soget_call k;
+  soget_exact x;  /* an exact lookup's walk (x.on) */
   int q;          /* 1-based index of its query, 0 when idle */
   int phase;
   double wake;
@@ -62,6 +64,7 @@ typedef struct batch {
   int n;             /* slots */
   int nq, next, done;
   int qt, rt;        /* stack indices: normalized queries, results */
+  int st;            /* stack index: exact walks' states, by slot */
   long ok, failed;
   slot s[1];         /* n of them */
 } batch;
@@ -93,7 +96,10 @@ static int batch_gc(lua_State *L) {
 /* The slot's query is over: its page (on the stack top when `page`) or
  * the error e goes to results[q]; the slot becomes idle. */
 static void slot_result(lua_State *L, batch *b, slot *s, int page, const soget_err *e) {
-  if (page) {
+  if (page && s->x.on) {   /* complete: page:iter() has nothing to fetch */
+    soget_page_attach(L, -1, 0, 0);
+    b->ok++;
+  } else if (page) {
     lua_rawgeti(L, b->qt, s->q);
     soget_page_attach(L, -2, 1, -1);
     lua_pop(L, 1);
@@ -106,6 +112,7 @@ static void slot_result(lua_State *L, batch *b, slot *s, int page, const soget_e
   b->done++;
   soget_call_free(b->g, &s->k);
   soget_call_init(&s->k);
+  s->x.on = 0;
   s->q = 0;
   s->phase = SLOT_IDLE;
 }
@@ -144,6 +151,33 @@ static void slot_advance(lua_State *L, batch *b, int i) {
   }
 }
 
+/* After SOGET_STEP_PAGE of slot i's exact lookup (the page at the top):
+ * the answer replaces the page, or the call is begun again for the
+ * listing's next page within the first request's deadline
+ * (SOGET_STEP_AGAIN, the page gone), or the walk failed (e). */
+static int exact_step(lua_State *L, batch *b, int i, soget_err *e) {
+  slot *s = &b->s[i];
+  int pi = lua_gettop(L), r;
+  soget_query q;
+  double deadline = s->k.deadline;
+  lua_rawgeti(L, b->st, i + 1);
+  r = soget_exact_take(L, &s->x, pi + 1, pi, e);
+  if (r == SOGET_EXACT_DONE) {
+    lua_replace(L, pi);
+    lua_settop(L, pi);
+    return SOGET_STEP_PAGE;
+  }
+  lua_settop(L, pi - 1);
+  if (r == SOGET_EXACT_FAIL) return SOGET_STEP_FAIL;
+  lua_rawgeti(L, b->qt, s->q);   /* anchors q's strings while the URL is made */
+  soget_read_query(L, lua_gettop(L), &q, s->x.requested);
+  r = soget_call_begin(b->g, &s->k, &q, s->k.began, e);
+  lua_pop(L, 1);
+  if (r != 0) return SOGET_STEP_NOMEM;
+  s->k.deadline = deadline;
+  return SOGET_STEP_AGAIN;
+}
+
 /* Slot i's exchange ended. */
 static void slot_done(lua_State *L, batch *b, int i) {
   slot *s = &b->s[i];
@@ -161,6 +195,7 @@ static void slot_done(lua_State *L, batch *b, int i) {
         soget_engine_scrub(b->g, &e);
         step = e.nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
       }
+      if (step == SOGET_STEP_PAGE && s->x.on) step = exact_step(L, b, i, &e);
     }
   } else {
     step = soget_call_failed(b->g, &s->k, &e);
@@ -198,6 +233,11 @@ static void fill(lua_State *L, batch *b) {
       s->q = b->next++;
       lua_rawgeti(L, b->qt, s->q);
       soget_read_query(L, lua_gettop(L), &q, -1);
+      soget_exact_init(L, &s->x, -1);
+      if (s->x.on) {   /* the walk's state, by slot */
+        soget_exact_push_state(L);
+        lua_rawseti(L, b->st, i + 1);
+      }
       if (soget_call_begin(b->g, &s->k, &q, b->began, &e) != 0) soget_nomem(L);
       lua_pop(L, 1);
       s->phase = SLOT_READY;
@@ -210,6 +250,8 @@ static void fill(lua_State *L, batch *b) {
  * batch), so that its caller cleans up at once when something raises. */
 static int run(lua_State *L) {
   batch *b = lua_touserdata(L, 4);
+  lua_createtable(L, b->n, 0);   /* 5: exact walks' states */
+  b->st = 5;
   fill(L, b);
   while (b->done < b->nq) {
     soget_err e;
@@ -256,10 +298,13 @@ static int check_one(lua_State *L) {
 
 #define XSTR(x) #x
 #define STR(x) XSTR(x)
+enum { B_CONCURRENCY, B_EXACT, B_COUNT };
 static const soget_option bulk_options[] = {
-    {.name = "concurrency", .type = SOGET_OPT_NUMBER, .min = 1, .max = BULK_MAX,
-     .whole = 1, .bad = "must be a whole number between 1 and " STR(SOGET_BULK_MAX)},
-    {.name = NULL}};
+    [B_CONCURRENCY] = {.name = "concurrency", .type = SOGET_OPT_NUMBER, .min = 1,
+                       .max = BULK_MAX, .whole = 1,
+                       .bad = "must be a whole number between 1 and " STR(SOGET_BULK_MAX)},
+    [B_EXACT] = {.name = "exact", .type = SOGET_OPT_BOOLEAN},
+    [B_COUNT] = {.name = NULL}};
 #undef STR
 #undef XSTR
 
@@ -272,15 +317,36 @@ static const soget_opt_reader bulk_reader = {
     .nottable = "%s: options must be a table, got %s",
     .nil_ok = 1};
 
-static int read_options(lua_State *L, int oi) {
-  soget_optval v[1];
+/* The concurrency; *exact: the default of the lookups that do not say. */
+static int read_options(lua_State *L, int oi, int *exact) {
+  soget_optval v[B_COUNT];
   soget_opt_read(L, oi, &bulk_reader, 0, v);   /* no strings: nothing left */
-  return v[0].given ? (int)v[0].n : BULK_DEFAULT;
+  *exact = v[B_EXACT].given && v[B_EXACT].b;
+  return v[B_CONCURRENCY].given ? (int)v[B_CONCURRENCY].n : BULK_DEFAULT;
+}
+
+/* options.exact for the normalized query at the top: a lookup that does
+ * not say becomes exact (a search has no such thing). */
+static void default_exact(lua_State *L, int i) {
+  int t = lua_gettop(L);
+  lua_getfield(L, t, "search");
+  if (lua_isnil(L, -1)) {
+    lua_getfield(L, t, "exact");
+    if (lua_isnil(L, -1)) {
+      lua_getfield(L, t, "offset");
+      if (!lua_isnil(L, -1))
+        luaL_error(L, "handling_units_many: query %d: 'offset' does not apply to an exact "
+                      "lookup (it answers every match at once)", i);
+      lua_pushboolean(L, 1);
+      lua_setfield(L, t, "exact");
+    }
+  }
+  lua_settop(L, t);
 }
 
 /* Validates every query (as handling_units does) into a table of
  * normalized copies, pushed; raises naming the index of a bad one. */
-static int check_queries(lua_State *L, int qi) {
+static int check_queries(lua_State *L, int qi, int exact) {
   size_t len, count = 0, i;
   int t;
   if (lua_type(L, qi) != LUA_TTABLE)
@@ -308,24 +374,25 @@ static int check_queries(lua_State *L, int qi) {
       else if (strncmp(msg, sprefix, sizeof sprefix - 1) == 0) msg += sizeof sprefix - 1;
       luaL_error(L, "handling_units_many: query %d: %s", (int)i, msg);
     }
+    if (exact) default_exact(L, (int)i);
     lua_rawseti(L, t, (lua_Integer)i);
   }
   return (int)len;
 }
 
-/* client:handling_units_many(queries[, {concurrency = n}])
+/* client:handling_units_many(queries[, {concurrency = n, exact = b}])
  *   -> results, {ok = n, failed = n}
  * results[i] is queries[i]'s page (as handling_units returns it) or its
  * soget.Error. */
 int soget_client_handling_units_many(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
-  int concurrency, nq, n, i, status;
+  int concurrency, nq, n, i, status, exact;
   long ok = 0, failed = 0;
   batch *b;
 
   lua_settop(L, 3);
-  concurrency = read_options(L, 3);
-  nq = check_queries(L, 2);          /* 4: normalized queries */
+  concurrency = read_options(L, 3, &exact);
+  nq = check_queries(L, 2, exact);   /* 4: normalized queries */
   lua_createtable(L, nq, 0);         /* 5: results */
   n = nq < concurrency ? nq : concurrency;
   if (n > 0) {

@@ -14,6 +14,7 @@
 #include "core/call.h"
 #include "core/http1.h"
 #include "core/request.h"
+#include "exact.h"
 #include "io/transport.h"
 
 #define DEFAULT_TIMEOUT 10.0
@@ -277,7 +278,7 @@ int soget_client_new(lua_State *L) {
 
 /* ---- queries ------------------------------------------------------------ */
 
-enum { Q_REFERENCE, Q_SPI, Q_DESC, Q_LIMIT, Q_OFFSET, Q_COUNT };
+enum { Q_REFERENCE, Q_SPI, Q_DESC, Q_LIMIT, Q_OFFSET, Q_EXACT, Q_COUNT };
 
 #define TEXT(n, most)                                                 \
   {.name = n, .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_QUERY, \
@@ -290,6 +291,7 @@ static const soget_option query_options[] = {
     [Q_DESC] = {.name = "desc", .type = SOGET_OPT_BOOLEAN},
     [Q_LIMIT] = WHOLE("limit", 1, SOGET_LIMIT_MAX),
     [Q_OFFSET] = WHOLE("offset", 0, (double)SOGET_OFFSET_MAX),
+    [Q_EXACT] = {.name = "exact", .type = SOGET_OPT_BOOLEAN},
     [Q_COUNT] = {.name = NULL}};
 #undef TEXT
 #undef WHOLE
@@ -321,6 +323,9 @@ static void check_lookup(lua_State *L, int i) {
   if (!(v[Q_REFERENCE].given && v[Q_REFERENCE].len > 0) &&
       !(v[Q_SPI].given && v[Q_SPI].len > 0))
     luaL_error(L, "handling_units: give a reference or an spi");
+  if (v[Q_EXACT].given && v[Q_EXACT].b && v[Q_OFFSET].given)
+    luaL_error(L, "handling_units: 'offset' does not apply to an exact lookup (it answers "
+                  "every match at once)");
 }
 
 /* The search's query keys are the in-mass API's own parameter names, in
@@ -431,7 +436,7 @@ static int key_is(const char *k, size_t kl, const char *name) {
 }
 
 void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
-  int top = lua_gettop(L), i;
+  int top = lua_gettop(L), i, exact = 0;
   const soget_endpoint *ep = &soget_lookup_endpoint;
   qi = lua_absindex(L, qi);
   lua_pushliteral(L, "search");
@@ -459,6 +464,7 @@ void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
         break;
       case LUA_TBOOLEAN:
         if (key_is(k, kl, "desc")) q->desc = lua_toboolean(L, -1);
+        else if (key_is(k, kl, "exact")) exact = lua_toboolean(L, -1);
         break;
       case LUA_TNUMBER:
         if (key_is(k, kl, "limit")) q->limit = (int)lua_tonumber(L, -1);
@@ -468,6 +474,10 @@ void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
         break;
     }
     lua_pop(L, 1);
+  }
+  if (exact) {   /* the walk reads the listing in the server's order, */
+    q->desc = -1;   /* ascending; full pages by default */
+    if (q->limit <= 0) q->limit = SOGET_LIMIT_MAX;
   }
   lua_settop(L, top);   /* the strings stay anchored by the query table */
   if (offset >= 0) q->offset = offset;
@@ -482,10 +492,11 @@ void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
  * the call. */
 /* A call's uservalue: {client, query} (query: soget.Call's only), by
  * index, as cheap to make and read as a table gets. */
-enum { CALL_UV_CLIENT = 1, CALL_UV_QUERY = 2 };
+enum { CALL_UV_CLIENT = 1, CALL_UV_QUERY = 2, CALL_UV_EXACT = 3 };
 
 typedef struct lcall {
   soget_call k;
+  soget_exact x;   /* an exact lookup's walk (x.on) */
   soget_client *c;
   int open;
   int held;        /* holds c: see soget_client_hold */
@@ -571,6 +582,8 @@ typedef struct drive {
   soget_client *c;
   soget_call *k;
   soget_err *e;
+  soget_exact *x;           /* an exact lookup's walk, or NULL */
+  const soget_query *q;     /* its query, for the pages after the first */
   int token_only;   /* client:token(): the token step alone */
   int step;
   double left;      /* token_only: the token's seconds left (-1: static) */
@@ -592,6 +605,32 @@ static int push_page(lua_State *L, soget_client *c, soget_call *k, const char *b
   return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
 }
 
+/* After SOGET_STEP_PAGE of an exact lookup, the page at pi and the walk's
+ * state at si: the answer replaces the page (SOGET_STEP_PAGE), or the
+ * call is begun again for the next page of the listing, within the first
+ * request's deadline (SOGET_STEP_AGAIN), or the walk failed (e); the page
+ * is gone but for the answer. q: the lookup's query. */
+static int exact_step(lua_State *L, soget_client *c, soget_call *k, soget_exact *x, int si,
+                      int pi, const soget_query *q, soget_err *e) {
+  soget_query next;
+  double deadline = k->deadline;
+  pi = lua_absindex(L, pi);
+  switch (soget_exact_take(L, x, si, pi, e)) {
+    case SOGET_EXACT_DONE:
+      lua_replace(L, pi);
+      return SOGET_STEP_PAGE;
+    case SOGET_EXACT_FAIL:
+      lua_remove(L, pi);
+      return SOGET_STEP_FAIL;
+  }
+  lua_remove(L, pi);
+  next = *q;
+  next.offset = x->requested;
+  if (soget_call_begin(&c->eng, k, &next, k->began, e) != 0) return SOGET_STEP_NOMEM;
+  k->deadline = deadline;
+  return SOGET_STEP_AGAIN;
+}
+
 /* One request and its answer, or the step that sent none. */
 static int drive_one(lua_State *L, drive *d) {
   soget_client *c = d->c;
@@ -604,6 +643,8 @@ static int drive_one(lua_State *L, drive *d) {
   step = soget_call_response(&c->eng, k, rs.status, rs.body->data, rs.body->len,
                              rs.retry_after, rs.redirect, d->e);
   if (step == SOGET_STEP_PAGE) step = push_page(L, c, k, rs.body->data, rs.body->len, d->e);
+  if (step == SOGET_STEP_PAGE && d->x)   /* its state at 2: see drive_steps */
+    step = exact_step(L, c, k, d->x, 2, lua_gettop(L), d->q, d->e);
   return step;
 }
 
@@ -626,6 +667,7 @@ static int drive_steps(lua_State *L) {
     if (d->left < 0 && !c->eng.auth.is_static) d->left = 0;
     return 1;
   }
+  if (d->x) soget_exact_push_state(L);   /* 2 */
   for (;;) {
     d->step = drive_one(L, d);
     if (d->step == SOGET_STEP_WAIT) soget_sleep(d->k->wait);
@@ -652,8 +694,10 @@ static int drive_call(lua_State *L, int ki, drive *d) {
   return 1;
 }
 
-static int client_call(lua_State *L, soget_client *c, int ci, const soget_query *q,
-                       soget_err *e) {
+/* The call of query q (its table at qi); an exact lookup's walk when
+ * `exact`. */
+static int client_call(lua_State *L, soget_client *c, int ci, int qi, const soget_query *q,
+                       int exact, soget_err *e) {
   lcall *lc = push_call(L, c, ci);
   int ki = lua_gettop(L);
   drive d;
@@ -661,6 +705,11 @@ static int client_call(lua_State *L, soget_client *c, int ci, const soget_query 
   d.c = c;
   d.k = &lc->k;
   d.e = e;
+  if (exact) soget_exact_init(L, &lc->x, qi);
+  if (lc->x.on) {
+    d.x = &lc->x;
+    d.q = q;
+  }
   if (soget_call_begin(&c->eng, &lc->k, q, 0, e) != 0) {   /* out of memory */
     drop_call(L, ki);
     return soget_nomem(L);
@@ -674,8 +723,18 @@ int soget_client_fetch(lua_State *L, soget_client *c, int ci, int qi, long offse
   qi = lua_absindex(L, qi);
   soget_read_query(L, qi, &q, offset);
   /* The strings in q are owned by the query table at qi, on the stack for
-   * the whole call. */
-  return client_call(L, c, ci, &q, e);
+   * the whole call. An exact lookup is walked from its first page only
+   * (its answer is complete: a pager never fetches after it). */
+  return client_call(L, c, ci, qi, &q, offset < 0, e);
+}
+
+/* Whether the normalized query at qi is an exact lookup. */
+static int is_exact(lua_State *L, int qi) {
+  int on;
+  lua_getfield(L, qi, "exact");
+  on = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return on;
 }
 
 /* ---- Lua methods -------------------------------------------------------- */
@@ -688,7 +747,10 @@ static int fetch_first(lua_State *L, int kind) {
   soget_check_query(L, 2, kind);   /* 3: normalized query */
   soget_err_clear(&e);
   if (!soget_client_fetch(L, c, 1, 3, -1, &e)) return soget_fail(L, &e);
-  soget_page_attach(L, lua_gettop(L), 1, 3);
+  if (is_exact(L, 3))   /* complete: page:iter() has nothing to fetch */
+    soget_page_attach(L, lua_gettop(L), 0, 0);
+  else
+    soget_page_attach(L, lua_gettop(L), 1, 3);
   return 1;
 }
 
@@ -810,16 +872,24 @@ static int meth_begin(lua_State *L) {
     offset = (long)ov.n;
   }
   soget_check_query(L, 2, SOGET_QUERY_ANY);    /* 4 */
+  if (offset >= 0 && is_exact(L, 4))
+    luaL_error(L, "begin: an exact lookup takes no offset (it reads the listing from its "
+                  "start)");
   lc = soget_newuserdata(L, sizeof *lc);       /* 5 */
   memset(lc, 0, sizeof *lc);
   soget_call_init(&lc->k);
   lc->k.state = SOGET_CALL_DONE;
   luaL_setmetatable(L, SOGET_CALL_T);
-  lua_createtable(L, 2, 0);
+  soget_exact_init(L, &lc->x, 4);
+  lua_createtable(L, 3, 0);
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, CALL_UV_CLIENT);
   lua_pushvalue(L, 4);
   lua_rawseti(L, -2, CALL_UV_QUERY);
+  if (lc->x.on) {                              /* the walk's state */
+    soget_exact_push_state(L);
+    lua_rawseti(L, -2, CALL_UV_EXACT);
+  }
   soget_setuv(L, 5);
   lc->c = c;
   lc->open = 1;
@@ -905,6 +975,10 @@ static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
     case SOGET_STEP_NOMEM:
       return call_nomem(L, lc);
     case SOGET_STEP_PAGE:
+      if (lc->x.on) {   /* complete: page:iter() has nothing to fetch */
+        soget_page_attach(L, -1, 0, 0);
+        return 1;
+      }
       soget_getuv(L, 1);
       lua_rawgeti(L, -1, CALL_UV_CLIENT);
       lua_rawgeti(L, -2, CALL_UV_QUERY);
@@ -943,6 +1017,17 @@ static int call_response(lua_State *L) {
                              loc, &e);
   /* The body is the argument at 3, on the stack for the whole decode. */
   if (step == SOGET_STEP_PAGE) step = push_page(L, lc->c, &lc->k, body, len, &e);
+  if (step == SOGET_STEP_PAGE && lc->x.on) {   /* 6: the page */
+    soget_query q;
+    soget_getuv(L, 1);                         /* 7 */
+    lua_rawgeti(L, 7, CALL_UV_EXACT);          /* 8: the walk's state */
+    lua_rawgeti(L, 7, CALL_UV_QUERY);          /* 9: anchors q's strings */
+    soget_read_query(L, 9, &q, -1);
+    lua_pushvalue(L, 6);                       /* 10: the page */
+    step = exact_step(L, lc->c, &lc->k, &lc->x, 8, 10, &q, &e);
+    if (step == SOGET_STEP_PAGE) lua_replace(L, 6);   /* the answer */
+    lua_settop(L, step == SOGET_STEP_PAGE ? 6 : 5);
+  }
   lcall_release(lc);
   return step_result(L, lc, step, &e, "response");
 }

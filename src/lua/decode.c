@@ -63,12 +63,11 @@
 
 #include "core/json.h"
 #include "core/text.h"
+#include "schema.h"
 
 #define MAX_DEPTH 200   /* nesting allowed */
 
 /* ---- the schema, from the OpenAPI document's components --------------- */
-
-enum { F_STRING, F_INT, F_NUMBER, F_BOOL, F_OBJECT, F_ARRAY };
 
 /* Every field name of the schema. The parser pushes a known key from a
  * stack slot holding the interned string instead of hashing it again. */
@@ -96,19 +95,9 @@ enum { KEYS(KEY_ENUM) K__N };
 #define KEY_NAME(n) #n,
 static const char *const key_names[K__N] = {KEYS(KEY_NAME)};
 
-typedef struct schema schema;
-typedef struct field {
-  const char *name;
-  unsigned char len;   /* strlen(name) */
-  unsigned char key;   /* K_<name> */
-  unsigned char type;
-  const schema *sub;   /* F_OBJECT: its schema; F_ARRAY: the items' */
-} field;
+typedef soget_schema schema;   /* schema.h */
+typedef soget_field field;
 #define FLD(n, t, s) {#n, (unsigned char)(sizeof #n - 1), K_##n, t, s}
-struct schema {
-  const field *fields;
-  int n;
-};
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define SCHEMA(name, fields) static const schema name = {fields, N(fields)}
@@ -236,6 +225,13 @@ void soget_decode_push_array_fields(lua_State *L) {
   add_array_fields(L, &HandlingUnitItemsResponseModel);
 }
 
+const soget_schema *soget_schema_named(const char *name) {
+  if (strcmp(name, "page") == 0) return &HandlingUnitItemsResponseModel;
+  if (strcmp(name, "unit") == 0) return &HandlingUnit;
+  if (strcmp(name, "event") == 0) return &EventInformation;
+  return NULL;
+}
+
 /* ---- the one-pass builder ---------------------------------------------- */
 
 /* The page is built in one pass over yajl's parse events, directed by the
@@ -295,6 +291,7 @@ typedef struct builder {
                          * (no yajl path) */
   struct jsonbox *jb;   /* the state's simdjson parser, when this decode has it */
   int keys;             /* stack index of key_names[0]'s string */
+  int amt;              /* stack index of the metatable arrays carry (arrays.c) */
   int depth;            /* containers open */
   int done;             /* the body's value is complete */
   size_t end;           /* and ends there */
@@ -630,6 +627,8 @@ static int cb_null(void *ctx) {
         unsigned long bit = 1UL << f->pending;
         if (f->want == F_ARRAY) {
           lua_newtable(L);
+          lua_pushvalue(L, b->amt);
+          lua_setmetatable(L, -2);
           lua_rawset(L, f->t);
         } else if (f->seen & bit) {      /* a repeated key: the last counts */
           lua_pushnil(L);
@@ -791,7 +790,11 @@ static int open_frame(builder *b, int kind, const schema *s, int want,
   switch (kind) {                         /* size: members, -1 unknown */
     case FR_OBJ: lua_createtable(L, 0, size >= 0 ? size : s->n); break;
     case FR_UOBJ: lua_createtable(L, 0, size > 0 ? size : 0); break;
-    default: lua_createtable(L, size > 0 ? size : 0, 0); break;
+    default:
+      lua_createtable(L, size > 0 ? size : 0, 0);
+      lua_pushvalue(L, b->amt);
+      lua_setmetatable(L, -2);
+      break;
   }
   c->kind = (unsigned char)kind;
   c->want = (unsigned char)want;
@@ -859,6 +862,8 @@ static int close_frame(builder *b) {
       if (f->s->fields[i].type == F_ARRAY && !(f->seen & (1UL << i))) {
         lua_pushvalue(L, b->keys + f->s->fields[i].key);
         lua_newtable(L);
+        lua_pushvalue(L, b->amt);
+        lua_setmetatable(L, -2);
         lua_rawset(L, f->t);
       }
     }
@@ -1081,8 +1086,10 @@ static int build_run(lua_State *L) {
   lua_remove(L, -2);
   if (lua_type(L, -1) != LUA_TTABLE) return luaL_error(L, "soget: decode keys missing");
   for (i = 0; i < K__N; i++) lua_rawgeti(L, 2, i + 1);
+  soget_push_array_mt(L);
   b->L = L;
   b->keys = 3;
+  b->amt = lua_gettop(L);
   base = lua_gettop(L);
   memset(&b->fr[0], 0, sizeof b->fr[0]);
   b->fr[0].kind = FR_ROOT;

@@ -7,8 +7,11 @@
  *                       variable, secret or not, numbers' ranges
  *   soget.array_fields  the schema's array fields (always tables)
  *   soget.check_query   client:handling_units's query check, answering
- *                       instead of raising. */
+ *                       instead of raising
+ *   soget.libcurl_version  the version of the libcurl it runs with. */
 #include "soget.h"
+
+#include <curl/curl.h>
 
 #include "core/auth.h"
 #include "core/request.h"
@@ -93,4 +96,7 @@ void soget_facts_open(lua_State *L) {
   lua_setfield(L, -2, "array_fields");
   lua_pushcfunction(L, facts_check_query);
   lua_setfield(L, -2, "check_query");
+  /* the libcurl the module runs with (for a program's --version) */
+  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+  lua_setfield(L, -2, "libcurl_version");
 }

@@ -366,7 +366,7 @@ void soget_push_empty_page(lua_State *L, long offset) {
   lua_setfield(L, -2, "returned");
   lua_pushinteger(L, (lua_Integer)(offset < 0 ? 0 : offset));
   lua_setfield(L, -2, "first");
-  lua_newtable(L);
+  soget_push_array(L, 0);
   lua_setfield(L, -2, "items");
   soget_page_attach(L, lua_gettop(L), 0, 0);
 }

@@ -56,6 +56,8 @@
 #include <sys/random.h>
 #endif
 
+#include "core/sha256.h"
+
 #include "core/auth.h"
 
 #ifndef O_NOFOLLOW
@@ -559,7 +561,20 @@ static int pf_write(lua_State *L) {
   return 1;
 }
 
+/* soget._privfile.digest(s) -> the SHA-256 of s as 64 hex digits: names
+ * a private file by what must not show in its name (the token cache's by
+ * the whole set of credentials). */
+static int pf_digest(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  char hex[65];
+  if (soget_sha256_hex(s, len, hex) != 0) return luaL_error(L, "soget: SHA-256 failed (out of memory)");
+  lua_pushlstring(L, hex, 64);
+  return 1;
+}
+
 static const luaL_Reg pf_funcs[] = {{"dir", pf_dir},
+                                    {"digest", pf_digest},
                                     {"read", pf_read},
                                     {"read_config", pf_read_config},
                                     {"write", pf_write},

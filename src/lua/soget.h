@@ -92,6 +92,19 @@ int soget_decode_page_by(lua_State *L, const char *body, size_t len, long offset
  * always tables in a decoded page, whatever the body held. */
 void soget_decode_push_array_fields(lua_State *L);
 
+/* ---- arrays.c, events.c, encode.c --------------------------------------- */
+
+/* Pushes the metatable decoded arrays carry: lua-cjson's cjson.array_mt
+ * when lua-cjson is loaded and has one, else soget.array_mt. */
+void soget_push_array_mt(lua_State *L);
+/* Pushes a new table for n array elements, with that metatable. */
+void soget_push_array(lua_State *L, int n);
+/* Set on the module table at the top of the stack: soget.array_mt;
+ * soget.events_in_order; soget.encode. */
+void soget_arrays_open(lua_State *L);
+void soget_events_open(lua_State *L);
+void soget_encode_open(lua_State *L);
+
 /* ---- client.c / paging.c ----------------------------------------------- */
 
 typedef struct soget_client soget_client;

@@ -73,6 +73,48 @@ What a server sends is shown with control characters as escapes (\x1b).
 Colours only on a terminal, never when NO_COLOR is set.]]
 end
 
+-- Each command's --help ends with examples and its exit codes.
+local CODES = {
+  [0] = "found", [1] = "not found", [2] = "usage error",
+  [3] = "configuration error (no credentials, bad profile file)",
+  [4] = "authentication failure (credentials or token refused)",
+  [5] = "network failure (connection, timeout, TLS)",
+  [6] = "API or server error (HTTP error, API error, unreadable answer, pages that do not add up)",
+  [130] = "interrupted (Ctrl-C)",
+}
+
+-- examples: command lines; codes: {code, text or nil for CODES' text}.
+local function epilog(examples, codes)
+  local lines = { "Examples:" }
+  for _, e in ipairs(examples) do lines[#lines + 1] = "   " .. e end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Exit codes:"
+  for _, c in ipairs(codes) do
+    lines[#lines + 1] = reflow(c[2] or CODES[c[1]], 72 - 8, (" "):rep(8))
+      :gsub("^ +", string.format("%4d    ", c[1]))
+  end
+  return table.concat(lines, "\n")
+end
+
+-- The exit codes of a command that talks to the API: 2 to 6 and 130 as
+-- CODES says, with the command's own (0, 1, and any other it words its
+-- own way) merged in, in order.
+local function codes(own)
+  local by, t = {}, {}
+  for _, c in ipairs { { 2 }, { 3 }, { 4 }, { 5 }, { 6 }, { 130 } } do by[c[1]] = c end
+  for _, c in ipairs(own) do by[c[1]] = c end
+  for _, c in pairs(by) do t[#t + 1] = c end
+  table.sort(t, function(a, b) return a[1] < b[1] end)
+  return t
+end
+
+-- The program's version, with the module's and libcurl's.
+M.VERSION = "0.1.0"
+function M.version_text()
+  return string.format("%s %s (module %s, libcurl %s)\n", output.PROGRAM, M.VERSION,
+    (tostring(soget._VERSION):match("([%d.]+)%s*$") or "?"), tostring(soget.libcurl_version))
+end
+
 -- The parser. Usage errors raise an exit.USAGE error carrying the usage of
 -- the command concerned; --version raises an exit.OK one carrying the
 -- version. --help and `help` print and exit (argparse's own).
@@ -91,7 +133,7 @@ function M.parser()
     :require_command(true)
   parser:flag("--version"):description("Print the version and exit.")
     :action(function()
-      exit.finish(exit.OK, { out = output.PROGRAM .. " (" .. soget._VERSION .. ")\n" })
+      exit.finish(exit.OK, { out = M.version_text() })
     end)
   parser:option("-p --profile"):description("Use the settings of profile NAME."):argname("NAME")
   parser:flag("-v --verbose"):description("Say what happens on stderr (never secrets).")
@@ -106,25 +148,37 @@ function M.parser()
   local track = parser:command("track")
     :summary("Show where a handling unit is, and its timeline.")
     :description("Show where a handling unit is: place, indicators, transport, events in "
-      .. "time order and shipments. Dates are shown as the API sends them.")
+      .. "time order and shipments. Dates are shown as the API sends them. The unit whose "
+      .. "reference is REFERENCE, in any case (the API's own filter is a prefix); a container "
+      .. "seen on several passages has one unit per passage, the most recent S)ONE id first.")
+    :epilog(epilog({ "soget track CGMU2436601", "soget track --spi CNI0000063978",
+      "soget track MSCU99 --prefix --max 3          # every unit MSCU99 begins",
+      "soget track CGMU2436601 --json | jq '.items[0].huLocation'" },
+      codes { { 0, "found" }, { 1, "no unit has that reference (or S)ONE id)" } }))
   track:argument("reference"):description("Container or handling unit reference."):args("?")
   track:option("--spi"):description("Look up by S)ONE id instead."):argname("ID")
+  track:flag("--prefix"):description("REFERENCE is a prefix: show every unit it begins.")
   track:option("--max"):description("Show at most N units when several match.")
     :convert(number(1, 1000, true)):default("10"):argname("N")
-  track:flag("--json"):description("Print the decoded data as JSON.")
+  track:flag("--json"):description("Print {total, returned, first, items} as JSON.")
 
   local find = parser:command("find")
     :summary("List every handling unit whose reference starts with PREFIX.")
     :description("List every handling unit whose reference (or S)ONE id) starts with "
       .. "PREFIX, one line each, fetching pages as they are needed.")
-  find:argument("reference"):description("Reference prefix."):args("?"):argname("prefix")
+    :epilog(epilog({ "soget find MSCU --limit 20", "soget find --spi CNI00000639",
+      "soget find MSCU99 --json | jq -r .reference     # JSON Lines: a unit a line" },
+      codes { { 0, "found" }, { 1, "nothing matches" },
+        { 6, "API or server error, or pages that do not add up (the units so far are "
+          .. "printed)" } }))
+  find:argument("prefix"):description("Reference prefix."):args("?")
   find:option("--spi"):description("Match S)ONE ids instead."):argname("PREFIX")
   find:option("--limit"):description("Stop after N matches.")
     :convert(number(1, nil, true)):argname("N")
   find:option("--page-size"):description("Units per request (1-" .. limits.limit .. ").")
     :convert(number(1, limits.limit, true)):argname("N")
   find:flag("--desc"):description("Sort in descending order.")
-  find:flag("--json"):description("Print each unit as a line of JSON.")
+  find:flag("--json"):description("Print each unit as a line of JSON (JSON Lines).")
 
   local search = parser:command("search")
     :summary("List every handling unit of a bill of lading or a voyage.")
@@ -133,6 +187,10 @@ function M.parser()
       .. "a summary: how many units, containers and other freight, where they are now "
       .. "(after the table on a terminal, else on stderr). Give at least one of --document, "
       .. "--voyage-ref and --voyage-id; every option given must match exactly.")
+    :epilog(epilog({ "soget search --document 3714238101",
+      "soget search --voyage-ref CMAG-LEH-2501 --customs import --limit 50",
+      "soget search --document 3714238101 --json > units.jsonl" },
+      codes { { 0, "found" }, { 1, "nothing matches" } }))
   search:option("--document"):description("Announcement document reference (a bill of lading).")
     :argname("REF")
   search:option("--voyage-ref"):description("The voyage agent's reference of the voyage.")
@@ -150,17 +208,39 @@ function M.parser()
   search:option("--page-size"):description("Units per request (1-" .. limits.limit .. ").")
     :convert(number(1, limits.limit, true)):argname("N")
   search:flag("--desc"):description("Sort in descending order.")
-  search:flag("--json"):description("Print each unit as a line of JSON.")
+  search:flag("--json"):description("Print each unit as a line of JSON (JSON Lines).")
 
   local bulk = parser:command("bulk")
     :summary("Look up many references at once (CSV or JSON lines).")
-    :description("Look up the references of FILE (one per line; '-' reads stdin; blank "
-      .. "lines and lines starting with # are skipped). Results come in input order as CSV "
-      .. "(default) or JSON lines; a summary of found / not found / failed goes to stderr.")
-  bulk:argument("file"):description("File of references, or - for stdin.")
+    :description("Look up the references of FILE ('-' reads stdin): CSV (quoted fields "
+      .. "as RFC 4180 writes them; the references in --column, the first by default; blank "
+      .. "lines and lines starting with # skipped), or JSON Lines with --input jsonl (a "
+      .. "string a line, or an object whose member --column names). Each is an exact "
+      .. "lookup; with --prefix a prefix, and one that matches several units is ambiguous. "
+      .. "Results come in input order as CSV (default) or JSON lines; a summary of found / "
+      .. "not found / failed goes to stderr.")
+    :epilog(epilog({ "soget bulk refs.txt > out.csv                 # one reference a line",
+      "soget bulk --column reference customers.csv  # a CSV file with a header row",
+      "soget bulk --column 2 --header orders.csv", "soget bulk --input jsonl --json - < refs.jsonl",
+      "soget bulk --documents bls.txt", "soget bulk --prefix prefixes.txt" },
+      codes { { 0, "every reference found" },
+        { 1, "some not found (or ambiguous, with --prefix), none failed" },
+        { 2, "usage error, a file that is not CSV or JSON Lines, or a value that is no "
+          .. "valid reference (its row fails; the others are looked up)" } })
+      .. "\nAfter failed lookups, the code of the first one (2, 4, 5 or 6).")
+  bulk:argument("file"):description("File of references (CSV or JSON Lines), or - for stdin.")
   bulk:option("--format"):description("Output format: csv or jsonl.")
     :choices { "csv", "jsonl" }:default("csv")
   bulk:flag("--json"):description("Same as --format jsonl.")
+  bulk:option("--input"):description("Input format: csv or jsonl.")
+    :choices { "csv", "jsonl" }:default("csv"):argname("FORMAT")
+  bulk:option("--column"):description("Where the references are: a column number (from 1) "
+      .. "or, with a header row, its name; with --input jsonl, an object's member (default "
+      .. "reference; spi with --spi, documentReference with --documents).")
+    :argname("N|NAME")
+  bulk:flag("--header"):description("The first CSV row is a header (so with --column NAME).")
+  bulk:flag("--prefix"):description("The references are prefixes: a prefix that matches "
+      .. "several units is ambiguous.")
   bulk:option("-c --concurrency"):description("Lookups in flight at once (1-"
       .. limits.concurrency .. ").")
     :convert(number(1, limits.concurrency, true)):default("8"):argname("N")
@@ -173,20 +253,30 @@ function M.parser()
 
   local watch = parser:command("watch")
     :summary("Poll a handling unit and print each new event.")
-    :description("Poll a handling unit and print the events not printed before. Transient "
+    :description("Poll a handling unit (the one whose reference is REFERENCE, as track "
+      .. "finds it) and print the events not printed before, in time order. Transient "
       .. "failures are noted on stderr and polling goes on; Ctrl-C stops.")
+    :epilog(epilog({ "soget watch CGMU2436601 --every 60",
+      "soget watch CGMU2436601 --every 300 --count 12 --json >> events.jsonl" },
+      codes { { 0, "the unit was found (--count polls made)" },
+        { 1, "every poll answered, never with the unit" },
+        { 5, "every poll failed on the network (connection, timeout, TLS)" },
+        { 6, "an API or server error that is not transient" }, { 130, "stopped with Ctrl-C" } }))
   watch:argument("reference"):description("Container or handling unit reference."):args("?")
   watch:option("--spi"):description("Watch by S)ONE id instead."):argname("ID")
+  watch:flag("--prefix"):description("REFERENCE is a prefix: watch every unit it begins.")
   watch:option("--every"):description("Seconds between polls.")
     :convert(number(0.1, 86400)):default("60"):argname("SECONDS")
   watch:option("--count"):description("Stop after N polls.")
     :convert(number(1, nil, true)):argname("N")
-  watch:flag("--json"):description("Print each event as a line of JSON.")
+  watch:flag("--json"):description("Print each event as a line of JSON (JSON Lines).")
 
   local check = parser:command("check")
     :summary("Check ISO 6346 container numbers (offline).")
     :description("Check that each REFERENCE is a valid ISO 6346 container number "
       .. "(owner code, category, serial number, check digit) and say why not.")
+    :epilog(epilog({ "soget check CSQU3054383", "soget check CSQU3054383 CGMU2436601 --json" },
+      { { 0, "every number valid" }, { 1, "a number invalid" }, { 2, "usage error" } }))
   check:argument("reference"):description("Container number."):args("+")
   check:flag("--json"):description("Print each verdict as a line of JSON.")
 

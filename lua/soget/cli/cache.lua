@@ -1,5 +1,7 @@
--- The token cache: one file per token URL and client id, in a directory
--- only this user can write to. Files are read and written through the
+-- The token cache: one file per set of credentials (token URL, client id,
+-- client secret, API key: a token from other credentials is never used),
+-- named by their SHA-256 (soget._privfile.digest), which does not reveal
+-- the secret, in a directory only this user can write to. Files are read and written through the
 -- module's soget._privfile (C): never through a symbolic link, never a
 -- FIFO or another user's file, and replaced atomically through a
 -- temporary file with an unpredictable name created exclusively beside
@@ -12,16 +14,15 @@ local M = {}
 
 local CACHE_FILE_MAX = 256 * 1024
 
--- Two 32-bit string hashes (sdbm and djb2), as 16 hex digits: a stable
--- file name for a token URL + client id (plain arithmetic: exact in doubles).
-function M.hash_hex(s)
-  local h1, h2 = 0, 5381
-  for i = 1, #s do
-    local c = s:byte(i)
-    h1 = (c + h1 * 65599) % 4294967296
-    h2 = (h2 * 33 + c) % 4294967296
+-- The key of a set of credentials: the SHA-256 of each value preceded by
+-- its length (so no two sets give the same text), as 64 hex digits.
+function M.key(creds)
+  local parts = {}
+  for _, k in ipairs { "token_url", "client_id", "client_secret", "api_key" } do
+    local v = creds[k] or ""
+    parts[#parts + 1] = #v .. ":" .. v
   end
-  return string.format("%08x%08x", h1, h2)
+  return soget._privfile.digest("soget token cache 1\n" .. table.concat(parts, "\n"))
 end
 
 -- Why a token must not be cached, or nil: only a token the module would
@@ -42,19 +43,20 @@ end
 local TokenCache = {}
 TokenCache.__index = TokenCache
 
--- The cache for a token URL and client id, or nil when there is no cache
--- folder or they cannot name a file.
-function M.new(token_url, client_id)
+-- The cache for a set of credentials {token_url, client_id, client_secret,
+-- api_key}, or nil when there is no cache folder or no client id.
+function M.new(creds)
   local dir = config.cache_dir()
-  if not dir or not client_id then return nil end
-  token_url = token_url or ""
-  if (token_url .. client_id):find("%c") then
+  if not dir or not creds.client_id then return nil end
+  local token_url = creds.token_url or ""
+  if (token_url .. creds.client_id):find("%c") then
     output.note("token cache: not used: the token URL or the client id has a control character")
     return nil
   end
+  local key = M.key(creds)
   return setmetatable({
-    dir = dir, token_url = token_url, client_id = client_id,
-    path = dir .. "/token-" .. M.hash_hex(token_url .. "\n" .. client_id),
+    dir = dir, token_url = token_url, client_id = creds.client_id, key = key,
+    path = dir .. "/token-" .. key,
   }, TokenCache)
 end
 
@@ -88,7 +90,7 @@ function TokenCache:read()
     if k then v[k] = val end
   end
   local expires = tonumber(v.expires_at)
-  if v.token_url ~= self.token_url or v.client_id ~= self.client_id
+  if v.token_url ~= self.token_url or v.client_id ~= self.client_id or v.key ~= self.key
      or not v.access_token or M.uncacheable(nil, v.access_token) or not expires then
     output.note("token cache: ", self.path, " does not match this configuration")
     return nil
@@ -118,6 +120,7 @@ function TokenCache:write(client, token, seconds_left)
     "# soget token cache: private, do not share\n",
     "token_url=", self.token_url, "\n",
     "client_id=", self.client_id, "\n",
+    "key=", self.key, "\n",
     "expires_at=", string.format("%d", os.time() + math.floor(seconds_left)), "\n",
     "access_token=", token, "\n" })
   if ok then output.note("token cache: saved the new token to ", self.path)

@@ -9,7 +9,6 @@
 -- server data and every message on stderr goes through it; JSON output
 -- (escaped by the encoder) does not.
 local soget = require "soget"
-local exit = require "soget.cli.exit"
 local sys = require "soget.cli.sys"
 
 local M = {
@@ -131,33 +130,37 @@ function M.print_table(rows, indent, styles)
 end
 
 ---------------------------------------------------------------------------
--- JSON: dkjson (Debian lua-dkjson) writes it. It encodes an empty table
--- as an array, so empty tables are marked as objects first, except the
--- schema's array fields (soget.array_fields), which stay arrays.
+-- JSON: the module's soget.encode writes it, the same bytes on every run:
+-- a page's and a unit's fields in the document's order (others sorted),
+-- the schema's array fields always [], text escaped so that it cannot act
+-- on a terminal. Each command's shape is in README.md.
 
-local dkjson
-local OBJECT = { __jsontype = "object" }
-
-local function mark(v, key)
-  if type(v) ~= "table" then return v end
-  if next(v) == nil then
-    return soget.array_fields[key] and v or setmetatable({}, OBJECT)
-  end
-  local t = {}
-  for k, x in pairs(v) do t[k] = mark(x, k) end
-  return t
+-- v as one line of JSON: schema "page", "unit", "event" or "value" (keys
+-- sorted); by default a page when v has items, else a unit.
+function M.json(v, schema)
+  return soget.encode(v, schema)
 end
 
--- v as one line of JSON; key: the field v is the value of, if any.
-function M.json(v, key)
-  if not dkjson then
-    local ok, mod = pcall(require, "dkjson")
-    if not ok then
-      exit.fail(exit.CONFIG, "the dkjson module is missing (Debian: apt-get install lua-dkjson)")
+-- One JSON object whose members come in the order given: fields is a list
+-- of {key, value[, schema]}, a nil value left out; schema "units" writes a
+-- list of units.
+function M.json_object(fields)
+  local parts = {}
+  for _, f in ipairs(fields) do
+    local k, v, schema = f[1], f[2], f[3]
+    if v ~= nil then
+      local text
+      if schema == "units" then
+        local list = {}
+        for i, hu in ipairs(v) do list[i] = soget.encode(hu, "unit") end
+        text = "[" .. table.concat(list, ",") .. "]"
+      else
+        text = soget.encode(v, schema or "value")
+      end
+      parts[#parts + 1] = soget.encode(k) .. ":" .. text
     end
-    dkjson = mod
   end
-  return dkjson.encode(mark(v, key))
+  return "{" .. table.concat(parts, ",") .. "}"
 end
 
 ---------------------------------------------------------------------------

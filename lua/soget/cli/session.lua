@@ -43,7 +43,13 @@ function M.open(args)
   local has_token = o.access_token or config.from_env("access_token")
   local cached, cached_left
   if not args.no_token_cache and not has_token and client_id then
-    s.cache = cache.new(o.token_url or config.from_env("token_url"), client_id)
+    local function setting(name)
+      local v = o[name]
+      if v == nil then v = config.from_env(name) end
+      return v
+    end
+    s.cache = cache.new { token_url = setting("token_url"), client_id = client_id,
+      client_secret = setting("client_secret"), api_key = setting("api_key") }
     if s.cache then cached, cached_left = s.cache:read() end
   end
 
@@ -67,7 +73,10 @@ function Session:close()
   local c = self.client
   if not c then return end
   local ok, st = pcall(c.stats, c)
-  if self.cache and self.cache.usable and ok and st and (st.token_requests or 0) > 0 then
+  -- (a client that made no API request has no token worth keeping: asking
+  -- for it would send the refused credentials once more)
+  if self.cache and self.cache.usable and ok and st and (st.token_requests or 0) > 0
+     and (st.api_requests or 0) > 0 then
     local got, tok, left = pcall(c.token, c)
     if got and tok then self.cache:write(c, tok, left) end
   end

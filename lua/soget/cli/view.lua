@@ -162,7 +162,7 @@ function M.print_unit(hu)
   end
 
   -- events
-  local events = units.sorted_events(hu.events)
+  local events = units.events(hu)
   out:write("\n", paint("bold", "Events"), " (", tostring(#events),
             #events > 1 and ", oldest first)" or ")", "\n")
   if #events == 0 then

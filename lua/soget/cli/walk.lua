@@ -1,4 +1,4 @@
--- Walking the units of a search across its pages (find, track --max,
+-- Walking the units of a search across its pages (find, track --prefix,
 -- search, bulk --documents).
 local output = require "soget.cli.output"
 local exit = require "soget.cli.exit"
@@ -92,7 +92,7 @@ function M.list(args, client, page, q, method, each)
   end
   local n, stopped, werr = M.walk(client, page, q, args.limit, function(hu)
     if each then each(hu) end
-    if args.json then out:write(output.json(hu), "\n")
+    if args.json then out:write(output.json(hu, "unit"), "\n")
     else out:write(view.find_line(output.printable_tree(hu)), "\n") end
     out:flush()
   end, method)

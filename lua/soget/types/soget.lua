@@ -72,6 +72,7 @@
 ---Options of client:handling_units_many.
 ---@class (exact) soget.ManyOptions
 ---@field concurrency? integer Lookups in flight at once, 1 to 64 (default 8).
+---@field exact? boolean Every lookup that does not say is exact (see soget.Query's exact).
 
 ---What client:handling_units_many counts.
 ---@class soget.ManyCounts
@@ -302,6 +303,14 @@ soget.options = nil
 ---@type table<string, true>
 soget.array_fields = nil
 
+---The version of the libcurl the module runs with ("7.88.1").
+---@type string
+soget.libcurl_version = nil
+
+---The metatable decoded arrays carry when lua-cjson's array_mt is not there: {__jsontype = "array"}, which dkjson honours.
+---@type table
+soget.array_mt = nil
+
 ---Makes a client. Every option is checked at once (an unknown key, a wrong type, a value that cannot be sent raises); options left out fall back to environment variables.
 ---@param options? soget.ClientOptions
 ---@return soget.Client
@@ -343,6 +352,17 @@ function soget.check_container_number(s) end
 ---@return true? ok
 ---@return string? message
 function soget.check_query(query) end
+
+---JSON text, the same bytes on every run: a page's or a unit's fields in the document's order (others sorted), the schema's array fields always [], text escaped so that it cannot act on a terminal.
+---@param value any A page, a unit, an event, or any value JSON holds.
+---@param schema? "page"|"unit"|"event"|"value" Default: a page when value.items is a table, else a unit.
+---@return string
+function soget.encode(value, schema) end
+
+---A new list of unit.events in time order, oldest first (dates compared as instants, their offsets applied); unreadable dates last, ties as the API gave them.
+---@param unit soget.HandlingUnit
+---@return soget.EventInformation[]
+function soget.events_in_order(unit) end
 
 ---A response parser for drivers that move the bytes themselves.
 ---@param max_response_size? number Largest body, in bytes (default 8388608).

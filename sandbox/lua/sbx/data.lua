@@ -569,6 +569,72 @@ local function example_unit()
 end
 
 ---------------------------------------------------------------------------
+-- Units laid down by hand, not drawn, for what the drawn ones never show:
+-- one container seen on several passages (one reference, an S)ONE id per
+-- passage: the document calls pswId "the single passage identificator"),
+-- and break-bulk lots whose references begin one another's (a query for
+-- a lot is a prefix of the others'). They take the place of the last
+-- drawn break-bulk units (so a data set keeps its size), have no shipment
+-- and a voyage of their own (so no search finds them), and their events
+-- come in time order like every unit's.
+M.FIXTURES = {
+  passages = { ref = "SOGU1000004", units = 12 },   -- "SOGU100000" + its check digit
+  lots = { ref = "SOGET LOT 7", extra = 10 },         -- "SOGET LOT 7", then 70..79
+}
+
+local function fixture_unit(ref, psw, k, family)
+  local t = example_unit()
+  local base = M.NOW - (400 - 30 * k) * DAY
+  local function e(etype, at, loc, way, mode)
+    return obj("EventInformation", "eventType", etype, "eventDate", ts(at, "eu"),
+      "eventPlace", "FRLEH", "eventLocation", loc, "eventWay", way, "eventTransportMode", mode)
+  end
+  J.set(t, "reference", ref)
+  J.set(t, "pswId", psw)
+  J.set(t, "freightFamily", family)
+  if family ~= "Container" then
+    J.set(t, "sizeType", null)
+    J.set(t, "packagingCode", "PK")
+    J.set(t, "measures", obj("Measures",
+      "quantity", 10,
+      "weight", obj("Weight", "grossWeight", measure(2500 + k, "KGM"),
+        "netWeight", measure(2400 + k, "KGM")),
+      "volume", measure(12.5, "MTQ"),
+      "remainingQuantity", 0, "availableQuantity", 4, "reportedQuantity", 10))
+  end
+  J.set(t, "references", {})
+  J.set(t, "shipments", {})
+  J.set(t, "hazardousItems", {})
+  J.set(t.indicators, "hazardous", false)
+  J.set(t.transport, "voyageId", format("VOS%010d", 90000 + k))
+  J.set(t.transport, "voyageAgentId", "VAG0000090000")
+  J.set(t.transport, "voyageAgentReference", format("SOGET-FIX-%02d", k))
+  J.set(t.transport, "voyageDates", obj("TransportDate",
+    "eta", ts(base, 0), "etd", ts(base + 2 * DAY, 0),
+    "ata", ts(base + HOUR, 0), "atd", ts(base + 2 * DAY + HOUR, 0)))
+  J.set(t, "events", {
+    e("MAN", base - 5 * DAY, null, "Undefined", 1),
+    e("DIS", base + 3 * HOUR, "MTDF", "In", 1),
+    e("GOT", base + 4 * DAY, "MTDF", "Out", 3),
+  })
+  return t
+end
+
+-- The fixtures, as units of the data set.
+local function fixtures()
+  local list = {}
+  local P, Lt = M.FIXTURES.passages, M.FIXTURES.lots
+  for k = 1, P.units do
+    list[#list + 1] = fixture_unit(P.ref, format("CNI%010d", 900000 + k), k, "Container")
+  end
+  list[#list + 1] = fixture_unit(Lt.ref, format("MAR%010d", 900000), 0, "BreakBulk")
+  for k = 0, Lt.extra - 1 do
+    list[#list + 1] = fixture_unit(Lt.ref .. k, format("MAR%010d", 900001 + k), k + 1, "BreakBulk")
+  end
+  return list
+end
+
+---------------------------------------------------------------------------
 -- Documents and voyages for the in-mass search. They are laid over the
 -- generated units afterwards, without drawing from the generator (so every
 -- unit keeps its record): only shipments are added and voyage fields changed.
@@ -761,7 +827,10 @@ function M.generate(opts)
   local n_bb = floor(n * 0.2)
   local counts = { containers = 1, breakbulk = 0 }
   units[1] = { ref = M.EXAMPLE_REF, psw = M.EXAMPLE_PSW, tree = example_unit() }
-  for i = 2, n do
+  -- the fixtures take the place of the last draws (data sets of 100 units
+  -- and more): every unit drawn before them is drawn as without them
+  local fixed = n >= 100 and fixtures() or {}
+  for i = 2, n - #fixed do
     local tree
     if i - 1 <= n - 1 - n_bb then
       local owner = (i - 1 <= big or r.chance(0.12)) and M.BIG_PREFIX or r.pick(OWNERS)
@@ -791,6 +860,11 @@ function M.generate(opts)
     end
     units[i] = { ref = tree.reference, psw = tree.pswId, tree = tree }
   end
+  for _, tree in ipairs(fixed) do
+    units[#units + 1] = { ref = tree.reference, psw = tree.pswId, tree = tree }
+    if tree.freightFamily == "Container" then counts.containers = counts.containers + 1
+    else counts.breakbulk = counts.breakbulk + 1 end
+  end
   for i = 1, #units do
     local u = units[i]
     u.uref = u.ref:upper()
@@ -813,6 +887,10 @@ function M.generate(opts)
       units = #units, seed = seed, containers = counts.containers,
       breakbulk = counts.breakbulk, big_prefix = M.BIG_PREFIX,
       big_prefix_units = big_count, example = M.EXAMPLE_REF,
+      fixtures = #fixed > 0 and J.map({
+        passages = J.map({ reference = M.FIXTURES.passages.ref, units = M.FIXTURES.passages.units }),
+        lots = J.map({ reference = M.FIXTURES.lots.ref, units = M.FIXTURES.lots.extra + 1 }),
+      }) or nil,
       now = ts(M.NOW, 0),
       search = search_info,
     },

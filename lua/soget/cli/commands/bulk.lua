@@ -1,11 +1,15 @@
 -- soget bulk FILE: looks up many references at once through
--- client:handling_units_many; results in input order as CSV or JSON
--- lines, a progress bar on a terminal, a summary on stderr. With
--- --documents the lines are document references, each searched
--- ({ search = { documentReference = line } }) and reported with every
--- unit it has: the pages after a search's first are walked (walk.lua).
+-- client:handling_units_many, exact lookups (--prefix: the references are
+-- prefixes, and one that matches several units is ambiguous); results in
+-- input order as CSV or JSON lines, a progress bar on a terminal, a
+-- summary on stderr. FILE is CSV (a column of it: --column, --header) or
+-- JSON Lines (--input jsonl); inputs.lua reads it. With --documents the
+-- values are document references, each searched ({ search = {
+-- documentReference = value } }) and reported with every unit it has: the
+-- pages after a search's first are walked (walk.lua).
 local soget = require "soget"
 local exit = require "soget.cli.exit"
+local inputs = require "soget.cli.inputs"
 local output = require "soget.cli.output"
 local query = require "soget.cli.query"
 local sys = require "soget.cli.sys"
@@ -18,13 +22,13 @@ local CSV_HEADER = { "input", "status", "matches", "reference", "pswId", "freigh
   "sizeType", "place", "location", "lastEventType", "lastEventDate", "error" }
 
 -- hu: the unit of the row (bulk --documents: one row per unit); by
--- default the first of the lookup's exact matches.
-local function csv_cells(input, status, result, q, hu)
+-- default the lookup's first unit.
+local function csv_cells(input, status, result, hu)
   if status == "failed" then
     local msg = type(result) == "table" and exit.message(result) or result
     return { input, status, "", "", "", "", "", "", "", "", "", msg }
   end
-  hu = hu or units.prefer_exact(result.items or {}, q)[1] or {}
+  hu = hu or (result.items or {})[1] or {}
   local loc = hu.huLocation or {}
   local last = units.last_event(hu) or {}
   return { input, status, output.fmtnum(result.total or 0), hu.reference, hu.pswId,
@@ -37,12 +41,13 @@ Progress.__index = Progress
 
 function Progress.new(total, enabled)
   return setmetatable({ total = total, done = 0, enabled = enabled,
-                        found = 0, not_found = 0, failed = 0 }, Progress)
+                        found = 0, ambiguous = 0, not_found = 0, failed = 0 }, Progress)
 end
 
 function Progress:add(status)
   self.done = self.done + 1
   if status == "found" then self.found = self.found + 1
+  elseif status == "ambiguous" then self.ambiguous = self.ambiguous + 1
   elseif status == "not_found" then self.not_found = self.not_found + 1
   else self.failed = self.failed + 1 end
 end
@@ -66,24 +71,40 @@ function Progress:clear()
   end
 end
 
--- The references of FILE ("-": stdin), without blank and # lines.
-local function read_inputs(file)
+-- The values of FILE ("-": stdin): {value, line[, why]} each, a value
+-- nil (with why) for a row that has none. A file that is not CSV or JSON
+-- Lines at all is a usage error.
+local function read_inputs(args)
   local fh
-  if file == "-" then fh = io.stdin
+  if args.file == "-" then fh = io.stdin
   else
     local why
-    fh, why = io.open(file, "r")
+    fh, why = io.open(args.file, "rb")
     if not fh then
-      exit.fail(exit.USAGE, "cannot read " .. tostring(why):gsub("^[^:]*: ", file .. ": "))
+      exit.fail(exit.USAGE, "cannot read " .. tostring(why):gsub("^[^:]*: ", args.file .. ": "))
     end
   end
-  local inputs = {}
-  for l in fh:lines() do
-    l = sys.trim(l)
-    if l ~= "" and not l:match("^#") then inputs[#inputs + 1] = l end
-  end
+  local text = fh:read("*a") or ""
   if fh ~= io.stdin then fh:close() end
-  return inputs
+  local column, cwhy = inputs.column(args.column)
+  if args.column and not column then exit.fail(exit.USAGE, cwhy) end
+  local list, why
+  if args.input == "jsonl" then
+    if type(column) == "number" then
+      exit.fail(exit.USAGE, "--column: with --input jsonl, the name of a member")
+    end
+    local ok, dkjson = pcall(require, "dkjson")
+    if not ok then
+      exit.fail(exit.CONFIG, "the dkjson module is missing (Debian: apt-get install lua-dkjson)")
+    end
+    local member = column or (args.documents and "documentReference") or (args.spi and "spi")
+      or "reference"
+    list = inputs.from_jsonl(text, member, dkjson.decode)
+  else
+    list, why = inputs.from_csv(text, column, args.header)
+    if not list then exit.fail(exit.USAGE, (args.file == "-" and "stdin" or args.file) .. ": " .. why) end
+  end
+  return list
 end
 
 -- The units of a document's search, every page of it, from its first
@@ -101,26 +122,32 @@ local function all_units(client, page, q)
 end
 
 return function(args, session)
-  local inputs = read_inputs(args.file)
+  if args.prefix and args.documents then
+    exit.fail(exit.USAGE, "--prefix is for references: a document's search matches it exactly")
+  end
+  local entries = read_inputs(args)
   local documents = args.documents
+  local exact = not args.prefix
   local out = output.out
   local json = args.json or args.format == "jsonl"
   local concurrency = args.concurrency or 8
   local client = session.client
   output.note("concurrent lookups, ", concurrency, " at a time")
-  local progress = Progress.new(#inputs, sys.isatty(2))
+  local progress = Progress.new(#entries, sys.isatty(2))
   local first_failure
   local unit_count = 0
   if not json then out:write(table.concat(CSV_HEADER, ","), "\n") end
 
-  -- bad: why the line is no query the module takes. A document found has
+  -- bad: why the value is no query the module takes. A document found has
   -- all its units fetched first: found, with every unit; or failed, with
-  -- the error of a fetch, or incomplete: why its pages did not add up.
+  -- the error of a fetch, or incomplete: why its pages did not add up. A
+  -- prefix (--prefix) that matches several units is ambiguous.
   local function emit(input, q, result, bad)
     local status, list, incomplete
     if bad then status = "failed"
     elseif type(result) == "table" and result.kind then status = "failed"
-    elseif (result.total or 0) > 0 and #(result.items or {}) > 0 then status = "found"
+    elseif (result.total or 0) > 0 and #(result.items or {}) > 0 then
+      status = (not exact and not documents and result.total > 1) and "ambiguous" or "found"
     else status = "not_found" end
     if status == "found" and documents then
       local why
@@ -134,23 +161,25 @@ return function(args, session)
     end
     progress:add(status)
     if json then
-      local rec = { input = input, status = status }
-      if bad then rec.error = { kind = "invalid", message = bad }
-      elseif incomplete then rec.error = { kind = "incomplete", message = incomplete }
+      local fields = { { "input", input }, { "status", status } }
+      if bad then
+        fields[3] = { "error", { kind = "invalid", message = bad } }
+      elseif incomplete then
+        fields[3] = { "error", { kind = "incomplete", message = incomplete } }
       elseif status == "failed" then
-        rec.error = { kind = result.kind, status = result.status, code = result.code,
-          message = result.message, retryable = result.retryable }
+        fields[3] = { "error", { kind = result.kind, status = result.status, code = result.code,
+          message = result.message, retryable = result.retryable } }
       else
-        rec.total = result.total
-        rec.items = list or units.prefer_exact(result.items or {}, q)
+        fields[3] = { "matches", result.total or 0 }
+        fields[4] = { "items", list or result.items or {}, "units" }
       end
-      out:write(output.json(rec), "\n")
+      out:write(output.json_object(fields), "\n")
     elseif list then   -- a document's units, one row each
       for _, hu in ipairs(list) do
-        out:write(output.csv_row(csv_cells(input, status, result, q, hu), #CSV_HEADER), "\n")
+        out:write(output.csv_row(csv_cells(input, status, result, hu), #CSV_HEADER), "\n")
       end
     else
-      out:write(output.csv_row(csv_cells(input, status, bad or incomplete or result, q),
+      out:write(output.csv_row(csv_cells(input, status, bad or incomplete or result),
         #CSV_HEADER), "\n")
     end
   end
@@ -158,27 +187,39 @@ return function(args, session)
   local chunk = concurrency * 4
   local i = 1
   progress:draw()
-  while i <= #inputs do
+  while i <= #entries do
     local batch, queries = {}, {}
-    for j = i, math.min(i + chunk - 1, #inputs) do
-      if documents then
+    for j = i, math.min(i + chunk - 1, #entries) do
+      local e = entries[j]
+      local input = e.value or ""
+      if not e.value then
+        batch[#batch + 1] = { input = input, bad = e.why }
+      elseif documents then
         -- the module checks a search when it is sent (query.many)
-        local q = { documentReference = inputs[j], limit = soget.limits.limit }
-        batch[#batch + 1] = { input = inputs[j], q = q }
+        local q = { documentReference = e.value, limit = soget.limits.limit }
+        batch[#batch + 1] = { input = input, q = q, search = true }
         queries[#queries + 1] = { search = q }
       else
-        local q = { [args.spi and "spi" or "reference"] = inputs[j], limit = soget.limits.limit }
+        -- exact: every unit of the reference, the most recent S)ONE id first
+        local q = { [args.spi and "spi" or "reference"] = e.value, limit = soget.limits.limit,
+                    exact = exact or nil, desc = exact or nil }
         local ok, why = query.check(q)
-        batch[#batch + 1] = { input = inputs[j], q = q, bad = not ok and why or nil }
+        batch[#batch + 1] = { input = input, q = q, bad = not ok and why or nil }
         if ok then queries[#queries + 1] = q end
       end
     end
     local results = {}
     if documents then
-      -- every line has its result, or why the module refused it, at its index
+      -- every search has its result, or why the module refused it, at its index
       local refused
       results, refused = query.many(client, queries, { concurrency = concurrency })
-      for k, b in ipairs(batch) do b.bad, b.result = refused[k], results[k] end
+      local k = 0
+      for _, b in ipairs(batch) do
+        if b.search then
+          k = k + 1
+          b.bad, b.result = refused[k], results[k]
+        end
+      end
     elseif #queries > 0 then
       results = client:handling_units_many(queries, { concurrency = concurrency })
     end
@@ -197,18 +238,22 @@ return function(args, session)
   end
   progress:clear()
   local word = documents and "document" or "reference"
-  local counts = string.format("%d %s%s: ", #inputs, word, #inputs == 1 and "" or "s")
+  local counts = string.format("%d %s%s: ", #entries, word, #entries == 1 and "" or "s")
   local tail = documents and string.format("; %d unit%s", unit_count,
     unit_count == 1 and "" or "s") or ""
+  -- ambiguous only counts with --prefix
+  local amb = args.prefix and (progress.ambiguous .. " ambiguous") or nil
   if output.color or sys.isatty(2) then   -- our own words and numbers, coloured
     output.err:write(output.PROGRAM, ": ", counts, paint("green", progress.found .. " found"), ", ",
+      amb and (paint(progress.ambiguous > 0 and "yellow" or nil, amb) .. ", ") or "",
       paint(progress.not_found > 0 and "yellow" or nil, progress.not_found .. " not found"), ", ",
       paint(progress.failed > 0 and "red" or nil, progress.failed .. " failed"), tail, "\n")
   else
-    output.say(counts, progress.found, " found, ", progress.not_found, " not found, ",
+    output.say(counts, progress.found, " found, ", amb and (amb .. ", ") or "", progress.not_found,
+      " not found, ",
       progress.failed, " failed", tail)
   end
   if first_failure then return first_failure end
-  if progress.not_found > 0 then return exit.NOT_FOUND end
+  if progress.not_found > 0 or progress.ambiguous > 0 then return exit.NOT_FOUND end
   return exit.OK
 end

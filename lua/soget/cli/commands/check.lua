@@ -9,7 +9,8 @@ return function(args)
     local ok, why = soget.check_container_number(ref)
     if not ok then code = exit.NOT_FOUND end
     if args.json then
-      out:write(output.json { reference = ref, valid = ok and true or false, reason = why }, "\n")
+      out:write(output.json_object { { "reference", ref }, { "valid", ok and true or false },
+        { "reason", why } }, "\n")
     elseif ok then
       out:write(output.printable(ref), ": ", output.paint("green", "valid"),
         " ISO 6346 container number\n")

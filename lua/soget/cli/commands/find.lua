@@ -8,6 +8,7 @@ local sys = require "soget.cli.sys"
 local walk = require "soget.cli.walk"
 
 return function(args, session)
+  args.reference = args.prefix   -- the argument is named as its help names it
   local q = query.from_args(args, "a prefix",
     { limit = args.page_size or soget.limits.limit, desc = args.desc or nil })
   local client = session.client

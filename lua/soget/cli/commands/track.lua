@@ -1,33 +1,42 @@
 -- soget track REFERENCE | --spi ID: where a handling unit is, and its
--- timeline; the units that match exactly when the API answers a prefix.
+-- timeline. An exact lookup (client:handling_units{exact = true}): the
+-- units whose reference (or S)ONE id) is the one given, in any case; a
+-- container seen on several passages has one unit per passage, shown the
+-- most recent S)ONE id first. --prefix: REFERENCE is a prefix, and every
+-- unit it begins is shown (at most --max), as the API lists them.
 local soget = require "soget"
 local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
 local query = require "soget.cli.query"
-local units = require "soget.cli.units"
 local view = require "soget.cli.view"
 local walk = require "soget.cli.walk"
 
 return function(args, session)
-  local q = query.from_args(args, "a reference", { limit = soget.limits.limit })
+  local exact = not args.prefix
+  local q = query.from_args(args, "a reference",
+    exact and { exact = true, desc = true } or { limit = soget.limits.limit })
   local client = session.client
   local page, err = client:handling_units(q)
   if not page then
     output.say(exit.message(err))
     return exit.code_for(err)
   end
-  local items = {}
-  local _, stopped, werr = walk.walk(client, page, q, args.max or 10,
-    function(hu) items[#items + 1] = hu end)
-  if werr then
-    output.say(exit.message(werr))
-    return exit.code_for(werr)
+  local max = args.max or 10
+  local items, stopped = {}, nil
+  if exact then
+    for i = 1, math.min(#page.items, max) do items[i] = page.items[i] end
+  else
+    local _, why, werr = walk.walk(client, page, q, max, function(hu) items[#items + 1] = hu end)
+    if werr then
+      output.say(exit.message(werr))
+      return exit.code_for(werr)
+    end
+    stopped = why
   end
-  items = units.prefer_exact(items, q)
   local out = output.out
   if args.json then
-    out:write(output.json { total = page.total, returned = page.returned, first = page.first,
-                            items = items }, "\n")
+    out:write(output.json({ total = page.total, returned = #items, first = 0, items = items },
+      "page"), "\n")
     if stopped then return walk.report_stop(#items, stopped) end
     return #items > 0 and exit.OK or exit.NOT_FOUND
   end
@@ -40,9 +49,14 @@ return function(args, session)
     view.print_unit(output.printable_tree(hu))
   end
   if (page.total or 0) > #items then
-    out:write("\n", output.paint("dim", string.format("%d of %d matches shown; "
-      .. "list them all with: soget find %s", #items, page.total,
-      output.printable(q.spi and ("--spi " .. q.spi) or q.reference))), "\n")
+    local what = output.printable(q.spi and ("--spi " .. q.spi) or q.reference)
+    if exact then
+      out:write("\n", output.paint("dim", string.format("%d of %d units shown (one per passage); "
+        .. "all of them with: soget track --max %d %s", #items, page.total, page.total, what)), "\n")
+    else
+      out:write("\n", output.paint("dim", string.format("%d of %d matches shown; "
+        .. "list them all with: soget find %s", #items, page.total, what)), "\n")
+    end
   end
   if stopped then return walk.report_stop(#items, stopped) end
   return exit.OK

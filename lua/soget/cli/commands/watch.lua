@@ -1,6 +1,9 @@
--- soget watch REFERENCE | --spi ID: polls a handling unit and prints each
--- event not printed before; transient failures are noted and polling goes
--- on.
+-- soget watch REFERENCE | --spi ID: polls a handling unit (an exact
+-- lookup, as track makes; --prefix: every unit REFERENCE begins) and
+-- prints each event not printed before, in time order; transient failures
+-- are noted and polling goes on. The exit code: 0 when the unit was found,
+-- 1 when every poll answered without it, and when every poll failed, the
+-- code of the last failure (5 for the network).
 local soget = require "soget"
 local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
@@ -13,8 +16,19 @@ local function transient(err)
   return err.retryable == true or err.kind == "network" or err.kind == "timeout"
 end
 
+-- An event as a line of JSON: the unit's reference and S)ONE id, then the
+-- event's fields in the document's order.
+local function event_json(e)
+  local head = output.json_object { { "reference", e.reference }, { "pswId", e.pswId } }
+  local body = output.json(e.event, "event")
+  if body == "{}" then return head end
+  if head == "{}" then return body end
+  return head:sub(1, -2) .. "," .. body:sub(2)
+end
+
 return function(args, session)
-  local q = query.from_args(args, "a reference", { limit = soget.limits.limit })
+  local q = query.from_args(args, "a reference",
+    args.prefix and { limit = soget.limits.limit } or { exact = true })
   local every = args.every or 60
   if every <= 0 then exit.fail(exit.USAGE, "--every must be more than 0 seconds") end
   if args.count and args.count < 1 then exit.fail(exit.USAGE, "--count must be at least 1") end
@@ -23,7 +37,8 @@ return function(args, session)
   -- event missing from one answer not to come back as new, and bounded
   -- (by two answers' worth) however long the watch runs.
   local seen, seen_before = {}, {}
-  local polls, ever_found, missing_noted = 0, false, false
+  local polls, answered, ever_found, missing_noted = 0, 0, false, false
+  local last_err
   if sys.isatty(2) then
     output.say("watching ", query.text(q), " every ", output.fmtnum(every), "s (Ctrl-C to stop)")
   end
@@ -35,9 +50,11 @@ return function(args, session)
         output.say(exit.message(err))
         return exit.code_for(err)
       end
+      last_err = err
       output.say(os.date("%H:%M:%S"), " temporary failure, will retry: ", exit.message(err))
     else
-      local found = units.prefer_exact(page.items or {}, q)
+      answered = answered + 1
+      local found = page.items or {}
       if #found == 0 then
         if not missing_noted then
           output.say("no handling unit matches ", query.text(q), " yet")
@@ -47,25 +64,28 @@ return function(args, session)
         ever_found = true
         local fresh, now_seen = {}, {}
         for _, hu in ipairs(found) do
-          for _, e in ipairs(hu.events or {}) do
+          for _, e in ipairs(units.events(hu)) do
             local key = table.concat({ hu.pswId or hu.reference or "", e.eventType or "",
               e.eventDate or "", e.eventPlace or "", e.eventLocation or "", e.eventWay or "",
               tostring(e.eventTransportMode) }, "\0")
             local new = not (seen[key] or seen_before[key] or now_seen[key])
             now_seen[key] = true
             if new then
-              local copy = {}
-              for k, v in pairs(e) do copy[k] = v end
-              copy.reference = hu.reference
-              copy.pswId = hu.pswId
-              fresh[#fresh + 1] = copy
+              fresh[#fresh + 1] = { reference = hu.reference, pswId = hu.pswId, event = e,
+                                    eventDate = e.eventDate }
             end
           end
         end
         seen_before, seen = seen, now_seen
-        for _, e in ipairs(units.sorted_events(fresh)) do
-          if args.json then out:write(output.json(e), "\n")
-          else out:write(view.event_line(output.printable_tree(e)), "\n") end
+        for _, f in ipairs(soget.events_in_order({ events = fresh })) do
+          if args.json then
+            out:write(event_json(f), "\n")
+          else
+            local line = {}
+            for k, v in pairs(f.event) do line[k] = v end
+            line.reference, line.pswId = f.reference, f.pswId
+            out:write(view.event_line(output.printable_tree(line)), "\n")
+          end
         end
         out:flush()
       end
@@ -73,6 +93,10 @@ return function(args, session)
     if args.count and polls >= args.count then break end
     local _, interrupted = sys.sleep(every)
     if interrupted then exit.fail(exit.INTERRUPTED) end
+  end
+  if answered == 0 and last_err then
+    output.say("every poll failed (", polls, "); the last: ", exit.message(last_err))
+    return exit.code_for(last_err)
   end
   return ever_found and exit.OK or exit.NOT_FOUND
 end

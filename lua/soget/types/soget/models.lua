@@ -174,6 +174,7 @@
 ---@field desc? boolean Boolean that indicates the sort order. If it is set to true, results will be sorted by descending order.
 ---@field limit? integer Number of results to be returned. Max value is 10. soget: 1 to 10 (soget.limits.limit); the server's default is 5.
 ---@field offset? integer Index of the first returned result. soget: 0 or more.
+---@field exact? boolean soget's own key (not sent to the API): only the units whose reference (and S)ONE id) is the one given, in any case, as one complete page (the API's filters are prefixes); no offset then.
 
 ---A search of the in-mass API: the query of client:handling_units_search (GET /handling-units/search). One of documentReference, voyageAgentReference and voyageAgentId is required, non-empty; a string stands for { documentReference = s }.
 ---@class (exact) soget.SearchQuery

@@ -1,0 +1,89 @@
+-- What `soget bulk` reads: the values of one column of a CSV file
+-- (csv.lua: quoted fields, a header row, --column N or NAME), or of JSON
+-- Lines (one JSON value a line: an object, whose member --column names,
+-- or a string). Pure functions of the text and the options, so the specs
+-- call them as they are.
+local csv = require "soget.cli.csv"
+
+local M = {}
+
+local function trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- --column's value: a number from 1, or a name.
+function M.column(spec)
+  if spec == nil then return nil end
+  local n = tonumber(spec)
+  if n then
+    if n < 1 or n ~= math.floor(n) then return nil, "--column: a number must be at least 1" end
+    return n
+  end
+  spec = trim(spec)
+  if spec == "" then return nil, "--column: empty" end
+  return spec
+end
+
+-- The values of a CSV text: {value, line} each, or nil and why (a line
+-- and field that are not CSV, a column name missing from the header).
+-- column: a number (default 1) or a header name (the first row is then a
+-- header); header: the first row is a header. Blank lines and lines
+-- starting with # are skipped; a row without the column gives value nil
+-- (with why, the caller reports it).
+function M.from_csv(text, column, header)
+  local rows, why = csv.parse(text, { comment = "#" })
+  if not rows then return nil, why end
+  local first, k = 1, column or 1
+  if type(column) == "string" or header then
+    if #rows == 0 then return {} end
+    first = 2
+    if type(column) == "string" then
+      k = csv.column_of(rows[1], column)
+      if not k then
+        return nil, ("line %d: no column named %q in the header"):format(rows[1].line, column)
+      end
+    end
+  end
+  local out = {}
+  for i = first, #rows do
+    local cell = rows[i][k]
+    local v = cell and trim(cell)
+    local entry = { value = v, line = rows[i].line }
+    if not cell then entry.why = ("line %d: no column %d"):format(rows[i].line, k)
+    elseif v == "" then entry.value, entry.why = nil, ("line %d: empty"):format(rows[i].line) end
+    out[#out + 1] = entry
+  end
+  return out
+end
+
+-- The values of a JSON Lines text, through decode (dkjson.decode: value,
+-- position, error): a line holding a string is that value; an object,
+-- its member `member`. Blank lines are skipped; a line that is not JSON,
+-- or holds neither, gives value nil and why.
+function M.from_jsonl(text, member, decode)
+  local out, line = {}, 0
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+    line = line + 1
+    l = l:gsub("\r$", "")
+    if l:find("%S") then
+      local ok, v, pos, err = pcall(decode, l, 1, nil)
+      local entry = { line = line }
+      if not ok or err or (type(pos) == "number" and l:find("%S", pos)) then
+        entry.why = ("line %d: not JSON"):format(line)
+      elseif type(v) == "string" then
+        entry.value = trim(v)
+      elseif type(v) == "table" and type(v[member]) == "string" then
+        entry.value = trim(v[member])
+      elseif type(v) == "table" then
+        entry.why = ("line %d: no string member %q"):format(line, member)
+      else
+        entry.why = ("line %d: neither a string nor an object"):format(line)
+      end
+      if entry.value == "" then entry.value, entry.why = nil, ("line %d: empty"):format(line) end
+      out[#out + 1] = entry
+    end
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,224 @@
+-- Exact lookups against the sandbox: exact = true answers only the units
+-- whose reference (and S)ONE id) equals the query, in any case, as the
+-- sandbox matches; the listing is read in ascending order, and the walk
+-- stops as soon as a page proves no later unit can match (the sandbox's
+-- request log shows what was sent). Every driver: the blocking client,
+-- handling_units_many, soget.Call (driven here by the curl command line).
+local soget = require "soget"
+local S = require "support"
+local cjson = require "cjson"
+
+-- The sandbox's fixtures: a container seen on 12 passages, and lots whose
+-- references begin one another's.
+local info = cjson.decode(S.popen_read("curl -sS --max-time 10 " .. S.shell_quote(S.http
+  .. "/_control/info")))
+local PASSAGES = info.fixtures.passages   -- {reference = "SOGU1000004", units = 12}
+local LOTS = info.fixtures.lots           -- {reference = "SOGET LOT 7", units = 11}
+
+-- The API requests in the log since the last reset, oldest first: their
+-- raw query strings.
+local function sent()
+  local out = {}
+  local list = S.requests(50)
+  table.sort(list, function(a, b) return a.seq < b.seq end)
+  for _, r in ipairs(list) do
+    if r.kind == "api" then out[#out + 1] = r.raw_query end
+  end
+  return out
+end
+
+local function ids(page)
+  local t = {}
+  for i, hu in ipairs(page.items) do t[i] = hu.pswId end
+  return t
+end
+
+-- What the sandbox holds for a prefix, in its order (its control endpoint).
+local function listing(prefix)
+  return cjson.decode(S.popen_read("curl -sS --max-time 10 " .. S.shell_quote(S.http
+    .. "/_control/units?reference=" .. prefix:gsub(" ", "%%20"))))
+end
+
+describe("exact lookups", function()
+  local c
+  before_each(function()
+    c = S.client()
+    assert(c:token())   -- the token first: the log then holds API requests only
+    S.reset()
+  end)
+  after_each(function() c:close() end)
+
+  it("answer the one unit of a reference, not the others it begins", function()
+    local prefix = assert(c:handling_units { reference = LOTS.reference, limit = 5 })
+    assert.equal(LOTS.units, prefix.total)            -- the API's prefix filter
+    S.reset()
+    local page = assert(c:handling_units { reference = LOTS.reference, exact = true, limit = 5 })
+    assert.equal(1, page.total)
+    assert.equal(1, page.returned)
+    assert.equal(0, page.first)
+    assert.equal(LOTS.reference, page.items[1].reference)
+    -- one request: its page ends with a reference past the one asked for
+    assert.are.same({ "reference=SOGET%20LOT%207&limit=5" }, sent())
+  end)
+
+  it("read every passage of a container across pages, and stop at the listing's end", function()
+    local page = assert(c:handling_units { reference = PASSAGES.reference, exact = true })
+    assert.equal(PASSAGES.units, page.total)
+    assert.equal(PASSAGES.units, page.returned)
+    assert.equal(PASSAGES.units, #page.items)
+    local want = {}
+    for i, hu in ipairs(listing(PASSAGES.reference).items) do want[i] = hu.pswId end
+    assert.are.same(want, ids(page))
+    -- full pages by default, in the server's (ascending) order
+    assert.are.same({ "reference=SOGU1000004&limit=10",
+                      "reference=SOGU1000004&limit=10&offset=10" }, sent())
+  end)
+
+  it("match in any case, as the API does", function()
+    local page = assert(c:handling_units { reference = PASSAGES.reference:lower(), exact = true })
+    assert.equal(PASSAGES.units, page.total)
+    for _, hu in ipairs(page.items) do assert.equal(PASSAGES.reference, hu.reference) end
+    local lot = assert(c:handling_units { reference = "soget lot 7", exact = true })
+    assert.equal(1, lot.total)
+  end)
+
+  it("answer desc in descending order, though the walk reads ascending", function()
+    local up = assert(c:handling_units { reference = PASSAGES.reference, exact = true })
+    local down = assert(c:handling_units { reference = PASSAGES.reference, exact = true,
+                                           desc = true })
+    local rev = {}
+    for i, id in ipairs(ids(up)) do rev[#up.items - i + 1] = id end
+    assert.are.same(rev, ids(down))
+    for _, q in ipairs(sent()) do assert.is_nil(q:find("desc")) end
+  end)
+
+  it("answer nothing for a prefix that is no reference, in one request", function()
+    local prefix = assert(c:handling_units { reference = "SOGU100000" })
+    assert.equal(PASSAGES.units, prefix.total)
+    S.reset()
+    local page = assert(c:handling_units { reference = "SOGU100000", exact = true, limit = 3 })
+    assert.equal(0, page.total)
+    assert.are.same({}, page.items)
+    assert.equal(1, #sent())
+    -- and for nothing at all (R001)
+    local none = assert(c:handling_units { reference = "QQQQ", exact = true })
+    assert.equal(0, none.total)
+  end)
+
+  it("stop at an S)ONE id, unique, with or without the reference", function()
+    local page = assert(c:handling_units { spi = "CNI0000900003", exact = true })
+    assert.are.same({ "CNI0000900003" }, ids(page))
+    local both = assert(c:handling_units { reference = PASSAGES.reference,
+                                           spi = "CNI0000900011", exact = true, limit = 2 })
+    assert.are.same({ "CNI0000900011" }, ids(both))
+    -- a prefix of an id is no id
+    local part = assert(c:handling_units { spi = "CNI000090000", exact = true })
+    assert.equal(0, part.total)
+  end)
+
+  it("give a complete page: page:iter() yields it and fetches nothing", function()
+    local page = assert(c:handling_units { reference = PASSAGES.reference, exact = true,
+                                           limit = 5 })
+    S.reset()
+    local n = 0
+    local it = page:iter()
+    for hu in it do
+      n = n + 1
+      assert.equal(PASSAGES.reference, hu.reference)
+    end
+    assert.equal(PASSAGES.units, n)
+    assert.equal("total reached", it:stats().why)
+    assert.equal(0, #sent())
+  end)
+
+  it("keep the whole walk under one timeout", function()
+    -- every page 0.4 s late: three pages of five would need 1.2 s
+    local slow = S.client { base_url = S.fault_base("delay:ms=400"), timeout = 1 }
+    local page, err = slow:handling_units { reference = PASSAGES.reference, exact = true,
+                                            limit = 5 }
+    assert.is_nil(page)
+    assert.equal("timeout", err.kind)
+    slow:close()
+  end)
+
+  it("are checked before anything is sent", function()
+    assert.has_error(function()
+      c:handling_units { reference = "X", exact = true, offset = 10 }
+    end, "handling_units: 'offset' does not apply to an exact lookup (it answers every match at once)")
+    assert.has_error(function() c:handling_units { reference = "X", exact = "yes" } end)
+    assert.has_error(function()
+      c:handling_units_search { documentReference = "3714238101", exact = true }
+    end, "handling_units_search: unknown query key 'exact'")
+    assert.has_error(function() c:begin({ reference = "X", exact = true }, 5) end,
+      "begin: an exact lookup takes no offset (it reads the listing from its start)")
+    local ok, why = soget.check_query { reference = "X", exact = true, offset = 1 }
+    assert.is_nil(ok)
+    assert.truthy(why:find("offset", 1, true))
+    assert.is_true(soget.check_query { reference = "X", exact = false, offset = 1 })
+    assert.equal(0, #sent())
+  end)
+
+  describe("in handling_units_many", function()
+    it("per query, or for every lookup that does not say (options.exact)", function()
+      local r = c:handling_units_many({
+        PASSAGES.reference,
+        { reference = LOTS.reference, limit = 5 },
+        { reference = LOTS.reference, exact = false, limit = 5 },
+        { search = { documentReference = "3714238101" } },
+        "SOGU100000",
+      }, { exact = true, concurrency = 3 })
+      assert.equal(PASSAGES.units, r[1].total)
+      assert.equal(PASSAGES.units, #r[1].items)
+      assert.equal(1, r[2].total)
+      assert.equal(LOTS.units, r[3].total)     -- exact = false: the prefix listing
+      assert.equal(5, #r[3].items)
+      assert.equal(25, r[4].total)             -- a search is not a lookup
+      assert.equal(0, r[5].total)
+      local r2 = c:handling_units_many({ { reference = LOTS.reference, exact = true } })
+      assert.equal(1, r2[1].total)
+    end)
+
+    it("refuses an offset with options.exact", function()
+      assert.has_error(function()
+        c:handling_units_many({ "A", { reference = "B", offset = 5 } }, { exact = true })
+      end, "handling_units_many: query 2: 'offset' does not apply to an exact lookup (it "
+        .. "answers every match at once)")
+      assert.has_error(function() c:handling_units_many({ "A" }, { exact = 1 }) end)
+    end)
+  end)
+
+  describe("through soget.Call", function()
+    -- The curl command line as the driver.
+    local function send(req)
+      local bfile = os.tmpname()
+      local cmd = { "curl -sS --max-time 10 --cacert", S.shell_quote(S.ca_file), "-X", req.method,
+        "-o", bfile, "-w '%{http_code}'" }
+      for k, v in pairs(req.headers) do cmd[#cmd + 1] = "-H " .. S.shell_quote(k .. ": " .. v) end
+      if req.body then cmd[#cmd + 1] = "--data-binary " .. S.shell_quote(req.body) end
+      cmd[#cmd + 1] = S.shell_quote(req.url)
+      local status = tonumber(S.popen_read(table.concat(cmd, " ") .. " 2>/dev/null"))
+      local body = S.read_file(bfile)
+      os.remove(bfile)
+      return status, body
+    end
+
+    it("asks for each page in turn and answers the matches", function()
+      local call = c:begin { reference = PASSAGES.reference, exact = true, limit = 5 }
+      local urls, answers = {}, {}
+      local page, err
+      for _ = 1, 10 do
+        local req = assert(call:request())
+        urls[#urls + 1] = req.url:match("%?(.*)$")
+        local p, e, wait = call:response(send(req))
+        answers[#answers + 1] = p and "page" or e and "error" or (wait == 0 and "again" or "wait")
+        if p or e then page, err = p, e; break end
+      end
+      assert.is_nil(err)
+      assert.are.same({ "reference=SOGU1000004&limit=5", "reference=SOGU1000004&limit=5&offset=5",
+                        "reference=SOGU1000004&limit=5&offset=10" }, urls)
+      assert.are.same({ "again", "again", "page" }, answers)
+      assert.equal(PASSAGES.units, page.total)
+      assert.has_error(function() call:request() end)   -- over
+    end)
+  end)
+end)

@@ -1,0 +1,193 @@
+-- soget.encode(page_or_unit[, schema]): the same bytes for the same page
+-- on every run and every runtime (a committed fixture, byte for byte);
+-- schema fields in the document's order, other keys sorted; the schema's
+-- array fields always arrays; escapes that decode to the same text and
+-- cannot act on a terminal; numbers that read back. And the marker
+-- decoded arrays carry (soget.array_mt, or lua-cjson's array_mt when it is
+-- loaded), which dkjson honours.
+local soget = require "soget"
+local S = require "support"
+
+local PAGE = S.read_file("spec/fixtures/page.json")
+local ENCODED = S.read_file("spec/fixtures/page.encoded.json")
+
+describe("soget.encode", function()
+  it("writes the fixture page byte for byte, the same on every call", function()
+    local page = assert(soget.decode(PAGE))
+    assert.equal(ENCODED, soget.encode(page))
+    assert.equal(ENCODED, soget.encode(page, "page"))
+    for _ = 1, 20 do assert.equal(ENCODED, soget.encode(assert(soget.decode(PAGE)))) end
+  end)
+
+  it("reads back as the same page", function()
+    local page = assert(soget.decode(PAGE))
+    local again = assert(soget.decode(soget.encode(page)))
+    assert.are.same(page, again)
+    assert.equal(soget.encode(page), soget.encode(again))
+  end)
+
+  it("reads back as the same page for every page body of the decode fuzz target's seeds", function()
+    local n = 0
+    local list = S.popen_read("ls spec/fuzz/corpus/decode spec/fuzz/regressions/decode 2>/dev/null")
+    local dir = "spec/fuzz/corpus/decode"
+    for line in list:gmatch("[^\n]+") do
+      if line:match(":$") then dir = line:sub(1, -2)
+      elseif line ~= "" then
+        local page = soget.decode(S.read_file(dir .. "/" .. line))
+        if page then
+          local ok, text = pcall(soget.encode, page)
+          assert.is_true(ok, line .. ": " .. tostring(text))
+          local again = assert(soget.decode(text), line)
+          assert.are.same(page, again, line)
+          assert.equal(text, soget.encode(again), line)
+          n = n + 1
+        end
+      end
+    end
+    assert.truthy(n >= 5, "pages read: " .. n)
+  end)
+
+  it("writes a unit in the schema's order, and its empty arrays as []", function()
+    local hu = assert(soget.decode(PAGE)).items[2]
+    assert.equal('{"reference":"BB-0001","pswId":"GDS0000000001","freightFamily":"BreakBulk",'
+      .. '"packagingCode":"PK","measures":{"quantity":10,"remainingQuantity":4,'
+      .. '"availableQuantity":3,"reportedQuantity":6},"references":[],"shipments":[],'
+      .. '"events":[],"hazardousItems":[]}', soget.encode(hu))
+    -- empty arrays a script made as plain tables: [] too, by the schema
+    assert.equal('{"reference":"X","shipments":[],"events":[],"other":{}}',
+      soget.encode({ reference = "X", events = {}, shipments = {}, other = {} }, "unit"))
+    assert.equal('{"total":0,"returned":0,"first":0,"items":[]}',
+      soget.encode({ total = 0, returned = 0, first = 0, items = {} }))
+  end)
+
+  it("puts unknown fields after the schema's, sorted byte by byte", function()
+    local page = assert(soget.decode('{"zeta":1,"items":[{"x":{"b":[],"a":{}},"reference":"R",'
+      .. '"Aa":true,"_":null,"events":[{"extra":"e","eventType":"MAN"}]}],"alpha":"a"}'))
+    assert.equal('{"returned":1,"first":0,"total":1,"items":[{"reference":"R","references":[],'
+      .. '"shipments":[],"events":[{"eventType":"MAN","extra":"e"}],"hazardousItems":[],"Aa":true,'
+      .. '"x":{"a":{},"b":[]}}],"alpha":"a","zeta":1}',
+      (soget.encode(page):gsub('^{"total":1,"returned":1,"first":0,', '{"returned":1,"first":0,"total":1,')))
+  end)
+
+  it("escapes what could act on a terminal, and writes \\ufffd for bytes that are not UTF-8", function()
+    local s = "a\"b\\c\n\27[31m\127\194\155\226\128\174\226\128\168\255é€"
+    assert.equal('"a\\"b\\\\c\\n\\u001b[31m\\u007f\\u009b\\u202e\\u2028\\ufffdé€"', soget.encode(s))
+    local page = assert(soget.decode(soget.encode({ items = { { reference = s:sub(1, 20) } } })))
+    assert.equal(s:sub(1, 20), page.items[1].reference)
+  end)
+
+  it("writes numbers that read back: integers, decimals, -0, infinities", function()
+    assert.equal("13030", soget.encode(13030))
+    assert.equal("13030", soget.encode(13030.0))
+    assert.equal("33.2", soget.encode(33.2))
+    assert.equal("0.30000000000000004", soget.encode(0.1 + 0.2))
+    assert.equal("-0", soget.encode(-0.0))
+    assert.equal("1e400", soget.encode(math.huge))
+    assert.equal("-1e400", soget.encode(-math.huge))
+    assert.equal(math.huge, assert(soget.decode('{"items":[],"x":' .. soget.encode(math.huge) .. '}')).x)
+    assert.has_error(function() soget.encode(0 / 0) end, "soget.encode: NaN cannot be written as JSON")
+  end)
+
+  it("tells arrays from objects outside the schema", function()
+    assert.equal('{"a":[1,2],"b":{},"c":[],"d":{"1":"x","3":"y"},"e":[],"f":{}}', soget.encode({
+      a = { 1, 2 }, b = {}, c = setmetatable({}, soget.array_mt), d = { [1] = "x", [3] = "y" },
+      e = setmetatable({}, { __jsontype = "array" }), f = setmetatable({}, { __jsontype = "object" }),
+    }, "value"))
+    assert.equal('{"1":"x","2":"y","k":"v"}', soget.encode({ "x", "y", k = "v" }, "value"))
+  end)
+
+  it("calls no metamethod", function()
+    local t = setmetatable({ reference = "R" }, {
+      __index = function() error("read through __index") end,
+      __pairs = function() error("__pairs") end })
+    assert.equal('{"reference":"R"}', soget.encode(t, "unit"))
+  end)
+
+  it("raises on what JSON cannot hold", function()
+    assert.has_error(function() soget.encode({ f = print }) end,
+      "soget.encode: a function cannot be written as JSON")
+    assert.has_error(function() soget.encode({ [true] = 1 }, "value") end,
+      "soget.encode: a boolean key cannot be written as JSON")
+    assert.has_error(function() soget.encode({ [1.5] = 1, x = 1 }, "value") end,
+      "soget.encode: a table key that is not a whole number cannot be written as JSON")
+    assert.has_error(function() soget.encode({ [1] = "a", ["1"] = "b", x = 1 }, "value") end,
+      'soget.encode: two keys of a table are both written as "1"')
+    local t = {}
+    t.t = t
+    assert.has_error(function() soget.encode(t, "value") end,
+      "soget.encode: tables nested deeper than 200 (a table that holds itself?)")
+    assert.has_error(function() soget.encode({}, "units") end)
+  end)
+
+  it("writes the same under a locale whose decimal point is ','", function()
+    local child = [=[
+      package.cpath = os.getenv("SOGET_MODULE_DIR") .. "/?.so;" .. package.cpath
+      local soget = require "soget"
+      local page = assert(soget.decode(io.open("spec/fixtures/page.json", "rb"):read("*a")))
+      local before = soget.encode(page) .. soget.encode(33.2) .. soget.encode(0.1 + 0.2)
+      if not os.setlocale(arg[1], "numeric") then print("no locale") os.exit(0) end
+      local after = soget.encode(page) .. soget.encode(33.2) .. soget.encode(0.1 + 0.2)
+      print(before == after and "same" or ("differs: " .. after))
+    ]=]
+    local f = os.tmpname()
+    local h = assert(io.open(f, "wb")); h:write(child); h:close()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local made = os.execute("mkdir -p " .. S.shell_quote(dir) .. " && localedef -i de_DE -f UTF-8 "
+      .. S.shell_quote(dir .. "/de_DE.UTF-8") .. " >/dev/null 2>&1")
+    -- (under valgrind the child runs the plain interpreter, as
+    -- decode_edges_spec.lua's does: the locale's own libraries are not
+    -- what is checked here)
+    local lua = S.lua:find("valgrind", 1, true) and "lua5.4" or S.lua
+    local out = S.popen_read((made and ("LOCPATH=" .. S.shell_quote(dir) .. " ") or "")
+      .. S.shell_quote(lua) .. " " .. S.shell_quote(f) .. " de_DE.UTF-8 2>&1")
+    os.remove(f)
+    os.execute("rm -rf " .. S.shell_quote(dir))
+    if out:find("no locale") then
+      pending("no locale with a ',' decimal point, and localedef could not make one")
+      return
+    end
+    assert.equal("same\n", out)
+  end)
+end)
+
+describe("decoded arrays", function()
+  it("carry soget.array_mt, which dkjson honours", function()
+    local page = assert(soget.decode(PAGE))
+    assert.equal(soget.array_mt, getmetatable(page.items))
+    assert.equal(soget.array_mt, getmetatable(page.items[2].events))          -- added: absent
+    assert.equal(soget.array_mt, getmetatable(page.items[1].references))      -- null
+    assert.equal(soget.array_mt, getmetatable(page.items[1].transport.meansId))
+    assert.is_nil(getmetatable(page.items[1].huLocation))
+    local ok, dkjson = pcall(require, "dkjson")
+    if ok then
+      local again = dkjson.decode(dkjson.encode(page.items[2]))
+      assert.are.same({}, again.events)
+      assert.truthy(dkjson.encode({ e = page.items[2].events }):find('"e":[]', 1, true))
+      assert.truthy(dkjson.encode({ e = setmetatable({}, nil) }) ~= nil)
+    end
+    assert.equal(soget.array_mt, getmetatable(soget.events_in_order(page.items[1])))
+  end)
+
+  it("carry lua-cjson's array_mt when lua-cjson is loaded with one, never loading it", function()
+    local saved = package.loaded.cjson
+    local fake_mt = {}
+    package.loaded.cjson = { array_mt = fake_mt }   -- as OpenResty's lua-cjson has it
+    local ok, page = pcall(soget.decode, PAGE)
+    package.loaded.cjson = saved
+    assert.is_true(ok)
+    assert.equal(fake_mt, getmetatable(page.items))
+    assert.equal(fake_mt, getmetatable(page.items[2].events))
+    -- soget.encode knows it too, while lua-cjson is loaded
+    package.loaded.cjson = { array_mt = fake_mt }
+    local ok2, s = pcall(soget.encode, { a = setmetatable({}, fake_mt) }, "value")
+    package.loaded.cjson = saved
+    assert.is_true(ok2)
+    assert.equal('{"a":[]}', s)
+    -- Debian's lua-cjson 2.1.0 has none: soget's own marker then
+    local real = require "cjson"
+    if real.array_mt == nil then
+      assert.equal(soget.array_mt, getmetatable(assert(soget.decode(PAGE)).items))
+    end
+  end)
+end)

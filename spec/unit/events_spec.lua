@@ -1,0 +1,64 @@
+-- soget.events_in_order(unit): a unit's events oldest first, dates
+-- compared as instants (ISO 8601 offsets applied), unreadable ones last,
+-- ties as given; the same event tables, in a new list.
+local soget = require "soget"
+
+local function ev(date, kind) return { eventDate = date, eventType = kind } end
+
+local function kinds(list)
+  local t = {}
+  for i, e in ipairs(list) do t[i] = e.eventType end
+  return table.concat(t, " ")
+end
+
+describe("soget.events_in_order", function()
+  it("orders instants, not text: offsets are applied", function()
+    local u = { events = {
+      ev("2020-05-20T03:27:41+02:00", "C"),    -- 01:27:41Z
+      ev("2020-05-20T01:00:00Z", "B"),
+      ev("2020-05-19T22:30:00-05:00", "D"),    -- 03:30Z on the 20th
+      ev("2020-05-20T00:59:59.5+00:00", "A"),
+    } }
+    assert.equal("A B C D", kinds(soget.events_in_order(u)))
+  end)
+
+  it("keeps the API's order for the same instant, and puts unreadable dates last", function()
+    local u = { events = {
+      ev("not a date", "X1"),
+      ev("2020-05-14T09:12:00+02:00", "A1"),
+      ev(nil, "X2"),
+      ev("2020-05-14T07:12:00Z", "A2"),
+      ev("2020-02-30T00:00:00Z", "X3"),       -- no such day
+      ev("2020-05-14", "E"),                  -- a date alone: midnight UTC
+    } }
+    assert.equal("E A1 A2 X1 X2 X3", kinds(soget.events_in_order(u)))
+  end)
+
+  it("gives a new list of the same tables, and leaves unit.events alone", function()
+    local a, b = ev("2021-01-02T00:00:00Z", "B"), ev("2021-01-01T00:00:00Z", "A")
+    local u = { events = { a, b } }
+    local list = soget.events_in_order(u)
+    assert.equal(b, list[1])
+    assert.equal(a, list[2])
+    assert.equal(a, u.events[1])
+    assert.are_not.equal(u.events, list)
+    assert.equal(soget.array_mt, getmetatable(list))
+  end)
+
+  it("gives an empty list for a unit without events, and skips what is no event", function()
+    assert.are.same({}, soget.events_in_order({}))
+    assert.are.same({}, soget.events_in_order({ events = "none" }))
+    assert.equal("A", kinds(soget.events_in_order({ events = { 42, ev("2020-01-01", "A") } })))
+    assert.has_error(function() soget.events_in_order(nil) end)
+    assert.has_error(function() soget.events_in_order("CGMU2436601") end)
+  end)
+
+  it("orders a decoded unit's events as the sandbox sends them, oldest first", function()
+    local body = [[{"total":1,"items":[{"reference":"X","events":[
+      {"eventDate":"2020-05-21T08:30:12+02:00","eventType":"CUS"},
+      {"eventDate":"2020-05-14T09:12:00+02:00","eventType":"MAN"},
+      {"eventDate":"2020-05-20T03:27:41+02:00","eventType":"DIS"}]}]}]]
+    local page = assert(soget.decode(body))
+    assert.equal("MAN DIS CUS", kinds(soget.events_in_order(page.items[1])))
+  end)
+end)

@@ -1,0 +1,89 @@
+/* Writing JSON strings and numbers (see jsonw.h). */
+#include "jsonw.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+int soget_jsonw_string(soget_buf *b, const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0, run = 0;   /* bytes copied as they are, not yet appended */
+  if (soget_buf_addc(b, '"')) return -1;
+  while (i < len) {
+    unsigned long cp;
+    size_t k;
+    char esc[8];
+    const char *out = NULL;
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {   /* the common case */
+      i++;
+      run++;
+      continue;
+    }
+    k = soget_utf8_seq(p + i, len - i, &cp);
+    if (k == 0) {
+      out = "\\ufffd";
+      k = 1;
+    } else if (cp == '"') out = "\\\"";
+    else if (cp == '\\') out = "\\\\";
+    else if (cp == '\b') out = "\\b";
+    else if (cp == '\f') out = "\\f";
+    else if (cp == '\n') out = "\\n";
+    else if (cp == '\r') out = "\\r";
+    else if (cp == '\t') out = "\\t";
+    else if (cp < 0x20 || cp == 0x7f || soget_invisible_control(cp)) {
+      snprintf(esc, sizeof esc, "\\u%04lx", cp);
+      out = esc;
+    }
+    if (!out) {   /* other UTF-8: as it is */
+      i += k;
+      run += k;
+      continue;
+    }
+    if (run && soget_buf_add(b, p + i - run, run)) return -1;
+    run = 0;
+    if (soget_buf_adds(b, out)) return -1;
+    i += k;
+  }
+  if (run && soget_buf_add(b, p + i - run, run)) return -1;
+  return soget_buf_addc(b, '"');
+}
+
+int soget_jsonw_integer(soget_buf *b, long long v) {
+  return soget_buf_addf(b, "%lld", v);
+}
+
+int soget_jsonw_number(soget_buf *b, double d) {
+  char num[40];
+  const char *dp;
+  size_t dpn, i, n;
+  int prec;
+  if (d != d) return -1;
+  if (isinf(d)) return soget_buf_adds(b, d > 0 ? "1e400" : "-1e400");
+  if (d == floor(d) && fabs(d) < 1e15) {
+    if (d == 0 && signbit(d)) return soget_buf_adds(b, "-0");
+    return soget_buf_addf(b, "%.0f", d);
+  }
+  for (prec = 15; prec <= 17; prec++) {   /* the fewest digits that read back */
+    snprintf(num, sizeof num, "%.*g", prec, d);
+    if (strtod(num, NULL) == d) break;
+  }
+  /* %g and strtod use the locale's decimal point: JSON's is '.' */
+  dp = localeconv()->decimal_point;
+  dpn = dp ? strlen(dp) : 0;
+  n = strlen(num);
+  if (dpn > 0 && !(dpn == 1 && dp[0] == '.')) {
+    char *at = strstr(num, dp);
+    if (at) {
+      *at = '.';
+      memmove(at + 1, at + dpn, n - (size_t)(at - num) - dpn + 1);
+      n = strlen(num);
+    }
+  }
+  for (i = 0; i < n; i++)   /* "1e+20" is JSON; nothing else needs care */
+    if (num[i] == ',') num[i] = '.';
+  return soget_buf_add(b, num, n);
+}
