@@ -54,6 +54,11 @@ for _, p in ipairs({ info.big_prefix, "CGMU", "MAEU", "HLXU", "CSQU", "STL", "ms
   info.example, "ZZZZ", "CGMU2436601" }) do
   lookup({ reference = p })
 end
+-- units laid down by hand: a container on several passages, lots whose
+-- references begin one another's (where exact lookups differ from prefixes)
+for _, f in pairs(info.fixtures or {}) do
+  if type(f) == "table" and f.reference then lookup({ reference = f.reference }) end
+end
 lookup({ spi = "CNI00000639" })
 lookup({ spi = "MAR0000" })
 lookup({ reference = info.big_prefix, spi = "CNI" })
