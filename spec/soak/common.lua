@@ -306,6 +306,7 @@ function M.explainer(retries)
   function x.account(entries)
     local problems = {}
     local st = x.stats
+    local revocations = 0   -- in this call (a batch's lookups together)
     for _, e in ipairs(entries) do
       if not st.connections[e.connection] then
         st.connections[e.connection] = true
@@ -332,7 +333,11 @@ function M.explainer(retries)
         end
         if kind == "revoke-token" and tok then
           -- revoked: after the API had answered a page to it, or before
-          x.revoked[tok] = { used = x.answered[tok] == true }
+          -- (in a batch, the client may read a page answered before the
+          -- revocation only after the 401: a second revocation in one
+          -- call explains a refusal as well)
+          x.revoked[tok] = { used = x.answered[tok] == true, second = revocations > 0 }
+          revocations = revocations + 1
           local o = x.revoked_order
           o[#o + 1] = tok
           if #o > 256 then x.revoked[table.remove(o, 1)] = nil end
@@ -400,7 +405,7 @@ function M.explainer(retries)
     -- to it: soget takes the credentials for refused then
     if ek == "auth" and last.status == 401 then
       local r = x.revoked[token_of(last) or ""]
-      if r and (auth >= 1 or not r.used) then return nil end
+      if r and (auth >= 1 or not r.used or r.second) then return nil end
     end
     return ("%s error (status %s) not explained by the last request (%s, %s): %s"):format(
       tostring(ek), tostring(es), tostring(last.status), tostring(last.chaos or "no fault"),
