@@ -273,6 +273,13 @@ for k in pairs(results.chaos.injected) do kinds[#kinds + 1] = k end
 table.sort(kinds)
 local fl = {}
 for _, k in ipairs(kinds) do fl[#fl + 1] = k .. " " .. I(results.chaos.injected[k]) end
+local ops, opl = {}, {}
+for _, c in ipairs(CLIENTS) do
+  for k, v in pairs(c.r and c.r.ops or {}) do ops[k] = (ops[k] or 0) + v end
+end
+for _, k in ipairs({ "lookup", "search", "exact", "walk", "bulk", "refused" }) do
+  if ops[k] then opl[#opl + 1] = k .. " " .. I(ops[k]) end
+end
 local el = {}
 local ek = {}
 for k in pairs(tot.errors) do ek[#ek + 1] = k end
@@ -282,6 +289,7 @@ for _, k in ipairs(ek) do el[#el + 1] = k .. ": " .. I(tot.errors[k]) end
 local seconds = 0
 for _, c in ipairs(CLIENTS) do if c.r then seconds = math.max(seconds, c.r.seconds) end end
 local text = table.concat(lines, "\n") .. "\n\n"
+  .. ("Calls by kind: %s.\n"):format(table.concat(opl, ", "))
   .. ("Faults injected (%d of %d API requests, %.1f %%): %s.\n"):format(injected,
     results.stats.api_requests, 100 * injected / math.max(1, results.stats.api_requests),
     table.concat(fl, ", "))
