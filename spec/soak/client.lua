@@ -369,9 +369,17 @@ function OPS.bulk(big)
 end
 
 -- an exact lookup: only the units whose reference is the one given, as one
--- complete page (soget pages the listing itself)
-function OPS.exact()
+-- complete page (soget pages the listing itself); big: over the longest
+-- listing, as a warm-up call
+function OPS.exact(big)
   local base = LOOKUPS[rnd(#LOOKUPS)]
+  if big then
+    for _, q in ipairs(LOOKUPS) do
+      if q.reference and not q.spi and #EX:list("lookup", q) > #EX:list("lookup", base) then
+        base = q
+      end
+    end
+  end
   if not base.reference or base.spi then base = { reference = info.example } end
   local q = { reference = base.reference, exact = true }
   local page, err
@@ -449,14 +457,14 @@ log("pid %d, %s, seed %d, %d lookups, %d searches, %d walks%s", PID, MODE, SEED,
   #LOOKUPS, #SEARCHES, #WALKS, EXACT and ", exact lookups" or "")
 -- the largest calls first, so that the memory they take is in the
 -- warm-up sample, not counted as growth
-local WARMUP = { "walk", "bulk" }
+local WARMUP = { "walk", "bulk", EXACT and "exact" or nil }
 while T.calls < CALLS and C.now() < deadline do
   local op = WARMUP[T.calls + 1] or pick()
   OPS[op](WARMUP[T.calls + 1] ~= nil)
   T.calls = T.calls + 1
   T.ops[op] = (T.ops[op] or 0) + 1
   local t = C.now() - start
-  if not warm_taken and t >= math.min(WARM, SECONDS / 5) then
+  if not warm_taken and t >= WARM then
     T.warm = sample(t)
     warm_taken = true
   elseif t >= next_sample then
