@@ -213,7 +213,9 @@ end
 local function key(kind, q) return C.query_key(kind, q) end
 
 -- checks one call: `needs` lists {kind, q} whose requests must be in the
--- log; `check(groups, order)` returns wrong/unexplained messages
+-- log (read again, a few times, while one is missing); then the call's
+-- requests are counted and check(groups, order) reports what is wrong or
+-- unexplained through problem()
 local function settle(needs, check)
   local entries = poll()
   local groups, order = X.group(entries)
