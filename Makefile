@@ -278,6 +278,15 @@ bench:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 	@bench/run
 
+# ---- Soak: calls under random faults, checked (README, Reliability) ----------
+# make soak   about 10 minutes (SOAK_SECONDS, SOAK_CALLS: see spec/soak/run.lua);
+#             a sandbox, nginx and the clients of its own, stopped by PID
+.PHONY: soak
+soak: deps
+	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=build/lua5.4
+	@$(MAKE) --no-print-directory build LUA_VERSION=jit BUILD_DIR=build/luajit
+	spec/soak/run
+
 # ---- Hardening: fuzzing, sanitizers, valgrind --------------------------------
 # make fuzz            every libFuzzer target for FUZZ_SECONDS each (spec/fuzz/),
 #                      ASan + UBSan build

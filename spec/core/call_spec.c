@@ -319,6 +319,48 @@ static void test_lease(void) {
   soget_engine_free(&g);
 }
 
+/* A token revoked after it worked: a batch's calls, begun together, see two
+ * refusals in one batch, each of a token the API had accepted. */
+static void test_revoked_after_use(void) {
+  soget_engine g;
+  soget_call a, b, c;
+  soget_err e;
+  CASE("renewal: the renewed token answered a page, then refused: renewed again");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  begin(&g, &b, 0);
+  begin(&g, &c, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* tok-0001 refused */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&a), "tok-0002");
+  CHECK_INT(answer(&g, &a, 200, PAGE, &e), SOGET_STEP_PAGE);   /* tok-0002 works */
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&b), "tok-0002");
+  CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_AGAIN);   /* then is revoked */
+  CHECK_INT(b.renewed, 1);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &b, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(g.token_requests, 3);
+  CASE("renewal: that one refused before any page: refused twice in a row, no fourth token");
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "auth");
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_FAIL);   /* once per call */
+  CHECK_INT(g.token_requests, 3);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_call_free(&g, &c);
+  soget_engine_free(&g);
+}
+
 static void test_shared_failure(void) {
   soget_engine g;
   soget_call a, b, c;
@@ -478,6 +520,7 @@ int main(void) {
   test_calls();
   test_credentials();
   test_lease();
+  test_revoked_after_use();
   test_shared_failure();
   test_static_and_misuse();
   return CHECK_DONE();

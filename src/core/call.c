@@ -500,12 +500,20 @@ static int token_response(soget_engine *g, soget_call *k, long status,
   return SOGET_STEP_AGAIN;
 }
 
+/* The API answered a page to the token this request carried: when it came
+ * as the renewal of a refused one, that renewal worked. */
+static void token_accepted(soget_engine *g, const soget_call *k) {
+  if (g->renewal_gen != 0 && k->token_gen == g->renewal_gen) g->renewal_gen = 0;
+}
+
 /* A 401 from the API. A token replaced since this request left (by another
  * call of the engine, or set by the program) is not dropped: the request
  * goes out again with the current one. A refused current token is dropped
  * and renewed, once per call, and not at all for a call begun before the
  * current token came as the renewal of a refused one: the credentials were
- * refused twice in a row then. */
+ * refused twice in a row then. Once the API has answered a page to the
+ * renewed token, a later refusal of it is not that (the token was revoked
+ * after it worked): the calls begun before may renew it again. */
 static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t len,
                         soget_err *e) {
   if (k->token_gen != g->auth.gen && k->stale < 3) {
@@ -562,6 +570,7 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
   if (k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
   call_sent(k);
   if (status == 200) {
+    token_accepted(g, k);
     k->state = SOGET_CALL_DONE;
     k->empty = 0;
     return SOGET_STEP_PAGE;
@@ -571,6 +580,7 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
     if (soget_body_error_fields(body, len, "code", code, sizeof code, "message", msg,
                                 sizeof msg) &&
         strcmp(code, "R001") == 0) {
+      token_accepted(g, k);
       k->state = SOGET_CALL_DONE;
       k->empty = 1;
       return SOGET_STEP_PAGE;

@@ -35,6 +35,8 @@ function M.init()
     token_ttl = tonumber(env("SOGET_SANDBOX_TOKEN_TTL") or "") or 3600,
     spec_file = env("SOGET_SANDBOX_SPEC"),
   }
+  -- how many requests the log keeps (the soak keeps thousands)
+  LOG_KEEP = min(max(floor(tonumber(env("SOGET_SANDBOX_LOG_KEEP") or "") or 200), 1), 100000)
   assert(CFG.client_id and CFG.client_secret and CFG.api_key and CFG.search_key,
     "SOGET_CLIENT_ID, SOGET_CLIENT_SECRET, SOGET_API_KEY and SOGET_SANDBOX_SEARCH_KEY must be set")
   assert(CFG.spec_file, "SOGET_SANDBOX_SPEC must be set")
@@ -105,7 +107,7 @@ local KNOWN = {}
 for name in ([[500 502 503-then-ok 504 408 429 403 delay trickle reset truncate
   malformed wrong-types nulls inconsistent expire-token extra-fields large huge
   deep shift repeat-unit redirect token-ttl bad-token-json big-header
-  big-token]]):gmatch("%S+") do
+  big-token revoke-token]]):gmatch("%S+") do
   KNOWN[name] = true
 end
 
@@ -146,6 +148,90 @@ local function pnum(f, key, default, lo, hi)
   if lo and v < lo then v = lo end
   if hi and v > hi then v = hi end
   return v
+end
+
+---------------------------------------------------------------------------
+-- chaos: faults drawn at random on API requests that name none
+-- (POST /_control/chaos sets it up; the token URL is left alone)
+local CHAOS = {
+  ["500"] = "500", ["502"] = "502", ["503"] = "503-then-ok", ["504"] = "504",
+  ["408"] = "408", ["429"] = "429", reset = "reset", truncate = "truncate",
+  delay = "delay", ["revoke-token"] = "revoke-token",
+}
+local CHAOS_MIX = "500,503,429,reset,truncate,delay,revoke-token"
+
+-- A fault set (as parse_faults makes) for this request, or nil. Status
+-- faults drawn so apply to this request alone (no state is kept).
+local function chaos_pick()
+  local rate = FAULTS:get("chaos:rate")
+  if not rate or rate <= 0 then return nil end
+  STATS:incr("chaos_seen", 1, 0)
+  if math.random() >= rate then return nil end
+  local kinds = {}
+  for k in (FAULTS:get("chaos:mix") or CHAOS_MIX):gmatch("[^,]+") do kinds[#kinds + 1] = k end
+  local kind = kinds[math.random(#kinds)]
+  local p, spec = {}, kind
+  if kind == "delay" then
+    local lo, hi = FAULTS:get("chaos:delay_lo") or 100, FAULTS:get("chaos:delay_hi") or 1000
+    p.ms = tostring(lo + math.random(0, hi - lo))
+    spec = "delay:ms=" .. p.ms
+  elseif kind == "429" then
+    p["retry-after"] = tostring(FAULTS:get("chaos:retry_after") or 1)
+    spec = "429:retry-after=" .. p["retry-after"]
+  end
+  local f = { name = CHAOS[kind], p = p, key = "chaos", chaos = true }
+  STATS:incr("chaos:" .. kind, 1, 0)
+  return { list = { f }, by = { [f.name] = f }, spec = spec, chaos = spec }
+end
+
+-- POST /_control/chaos?rate=R&mix=K,K&delay=LO-HI&retry_after=S&seed=N
+local function chaos_set(a)
+  local rate = tonumber(one(a.rate) or "")
+  if not rate or rate ~= rate or rate < 0 or rate > 1 then
+    return nil, "rate must be a number from 0 to 1"
+  end
+  local mix = one(a.mix) or CHAOS_MIX
+  for k in (mix .. ","):gmatch("([^,]*),") do
+    if not CHAOS[k] then return nil, "unknown chaos fault '" .. k .. "'" end
+  end
+  local lo, hi = 100, 1000
+  if one(a.delay) then
+    lo, hi = one(a.delay):match("^(%d+)%-(%d+)$")
+    lo, hi = tonumber(lo), tonumber(hi)
+    if not lo or lo > hi or hi > 600000 then return nil, "delay must be LO-HI milliseconds" end
+  end
+  local ra = tonumber(one(a.retry_after) or "1")
+  if not ra or ra < 0 or ra > 3600 or ra ~= floor(ra) then
+    return nil, "retry_after must be whole seconds from 0 to 3600"
+  end
+  local seed = one(a.seed)
+  if seed then
+    seed = tonumber(seed)
+    if not seed or seed ~= floor(seed) then return nil, "seed must be a whole number" end
+    math.randomseed(seed)
+  end
+  FAULTS:set("chaos:mix", mix)
+  FAULTS:set("chaos:delay_lo", lo)
+  FAULTS:set("chaos:delay_hi", hi)
+  FAULTS:set("chaos:retry_after", ra)
+  FAULTS:set("chaos:rate", rate)
+  return true
+end
+
+local function chaos_json()
+  local injected = J.map({})
+  for _, k in ipairs(STATS:get_keys(0)) do
+    local kind = k:match("^chaos:(.+)$")
+    if kind then injected[kind] = STATS:get(k) end
+  end
+  return J.encode(J.map({
+    rate = FAULTS:get("chaos:rate") or 0,
+    mix = FAULTS:get("chaos:mix") or CHAOS_MIX,
+    delay_ms = { FAULTS:get("chaos:delay_lo") or 100, FAULTS:get("chaos:delay_hi") or 1000 },
+    retry_after = FAULTS:get("chaos:retry_after") or 1,
+    requests = STATS:get("chaos_seen") or 0,
+    injected = injected,
+  }))
 end
 
 ---------------------------------------------------------------------------
@@ -324,7 +410,7 @@ local function status_faults(F, oauth)
     if sf then
       local limit = tonumber(f.p.n) or sf[4]
       local active = true
-      if limit then active = FAULTS:incr(f.key, 1, 0, 86400) <= limit end
+      if limit and not f.chaos then active = FAULTS:incr(f.key, 1, 0, 86400) <= limit end
       if active then
         local h = {}
         if f.p["retry-after"] then
@@ -389,6 +475,15 @@ local function authenticate(F, search)
   end
   local exp = TOKENS:get(tok)
   local expired = exp and exp <= ngx.now()
+  if exp and not expired and F and F.by["revoke-token"] then
+    -- revoked now: unknown from here on, as if never issued
+    TOKENS:delete(tok)
+    local why = "The access token was revoked"
+    send_error(401, "Unauthorized", nil, why .. ".", F,
+      { ["WWW-Authenticate"] = string.format(
+        'Bearer realm="soget-sandbox", error="invalid_token", error_description="%s"', why) })
+    return true
+  end
   if exp and not expired and F and F.by["expire-token"] then
     local f = F.by["expire-token"]
     local n = FAULTS:incr(f.key .. "|" .. tok, 1, 0, 86400)
@@ -677,6 +772,32 @@ local function control(path)
   ngx.header["Cache-Control"] = "no-store"
   if path == "/_control/ping" then
     return send(200, '{"ok":true}')
+  elseif path == "/_control/chaos" then
+    if method == "POST" then
+      local ok, err = chaos_set(ngx.req.get_uri_args())
+      if not ok then return send_error(400, "BadRequest", nil, "sandbox: " .. err) end
+    elseif method ~= "GET" then
+      return send(405, '{"error":"use GET or POST"}', nil, { Allow = "GET, POST" })
+    end
+    return send(200, chaos_json())
+  elseif path == "/_control/log" then
+    -- the requests after seq `since` (of one User-Agent), oldest first
+    local a = ngx.req.get_uri_args()
+    local seq = STATS:get("log_seq") or 0
+    local oldest = max(1, seq - LOG_KEEP + 1)
+    local since = max(floor(tonumber(one(a.since) or "") or 0), 0)
+    local n = min(max(floor(tonumber(one(a.n) or "") or LOG_KEEP), 0), LOG_KEEP)
+    local agent = one(a.agent)
+    local parts = {}
+    for s = max(since + 1, oldest), seq do
+      if #parts >= n then break end
+      if not agent or STATS:get("logua:" .. s) == agent then
+        local e = STATS:get("log:" .. s)
+        if e then parts[#parts + 1] = e end
+      end
+    end
+    return send(200, '{"seq":' .. seq .. ',"oldest":' .. oldest .. ',"lost":'
+      .. tostring(since + 1 < oldest) .. ',"entries":[' .. concat(parts, ",") .. "]}")
   elseif path == "/_control/info" then
     return send(200, INFO_JSON)
   elseif path == "/_control/stats" then
@@ -784,6 +905,10 @@ function M.content()
         return send_error(400, "BadRequest", nil, "sandbox: " .. err)
       end
     end
+    if is_api and not F then
+      F = chaos_pick()
+      ctx.chaos = F and F.chaos
+    end
     if is_search then return search(F) end
     if is_api then return handling_units(F) end
     return token(F)
@@ -830,9 +955,14 @@ function M.log()
     scheme = ngx.var.scheme,
     http_version = string.format("%.1f", ngx.req.http_version() or 0),
     fault = ctx.fault,
+    chaos = ctx.chaos,
   }
   STATS:set("log:" .. seq, CJSON.encode(entry))
-  if seq > LOG_KEEP then STATS:delete("log:" .. (seq - LOG_KEEP)) end
+  STATS:set("logua:" .. seq, ngx.var.http_user_agent or "")
+  if seq > LOG_KEEP then
+    STATS:delete("log:" .. (seq - LOG_KEEP))
+    STATS:delete("logua:" .. (seq - LOG_KEEP))
+  end
   STATS:incr("status:" .. entry.status, 1, 0)
 end
 
