@@ -6,9 +6,12 @@
 --      BENCH_OPENRESTY_CONC): soget.ngx on cosockets, the subrequest driver
 --      it replaced (bench/ngx_subrequest.lua), and ngx.location.capture +
 --      proxy_pass + cjson.decode written by hand (bench/ngx_handlers.lua).
+--   3. instructions per lookup in the worker, the same three paths
+--      (callgrind; deterministic where lookups/s move with the machine's load).
 --   bench/openresty.sh   (starts a sandbox unless one is in the environment)
 -- BENCH_OPENRESTY_N (50) requests at once, BENCH_OPENRESTY_DELAY_MS (200),
--- BENCH_OPENRESTY_SECONDS (5) per wrk round, BENCH_OPENRESTY_ROUNDS (5).
+-- BENCH_OPENRESTY_SECONDS (5) per wrk round, BENCH_OPENRESTY_ROUNDS (5),
+-- BENCH_OPENRESTY_CG_N (400) lookups under callgrind (0: none).
 package.path = "spec/?.lua;bench/?.lua;" .. package.path
 local N = require "openresty.server"
 
@@ -186,3 +189,109 @@ ok, err = pcall(function()
 end)
 srv.stop()
 if not ok then error(err, 0) end
+
+-- 3. instructions per lookup in the worker (callgrind): the three paths,
+-- each in an nginx of its own, one process under valgrind, BENCH_OPENRESTY_CG_N
+-- lookups one after the other on one connection after a warm-up; the
+-- instructions by library, self cost (soget: soget.so, simdjson,
+-- libhttp-parser). Deterministic where lookups/s are not on a shared machine.
+local cg_n = tonumber(os.getenv("BENCH_OPENRESTY_CG_N") or "") or 400
+local function sh_ok(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+-- Self cost by object of a callgrind dump: {object -> Ir}, total.
+local function by_object(path)
+  local names, by, total = {}, {}, 0
+  local ob, skip = "?", false
+  for line in io.lines(path) do
+    local id, name = line:match("^c?ob=%((%d+)%)%s*(.*)$")
+    if id then
+      if name ~= "" then names[id] = name end
+      if line:sub(1, 3) == "ob=" then ob = names[id] or "?" end
+    elseif line:find("^calls=") then
+      skip = true
+    else
+      local cost = line:match("^[%d+*-]%S*%s+(%d+)")
+      if cost then
+        if skip then skip = false
+        else
+          cost = tonumber(cost)
+          by[ob] = (by[ob] or 0) + cost
+          total = total + cost
+        end
+      end
+    end
+  end
+  return by, total
+end
+local GROUPS = {   -- object file name pattern -> group
+  { "soget%.so$", "soget" }, { "libsimdjson", "soget" }, { "libhttp_parser", "soget" },
+  { "libluajit", "LuaJIT" }, { "cjson", "lua-cjson" }, { "ngx_http_lua", "nginx" },
+  { "/nginx$", "nginx" }, { "libcrypto", "OpenSSL" }, { "libssl", "OpenSSL" },
+  { "libc%.so", "libc" },
+}
+local function group(ob)
+  for _, g in ipairs(GROUPS) do if ob:find(g[1]) then return g[2] end end
+  return "other"
+end
+if cg_n > 0 and sh_ok("command -v valgrind >/dev/null && command -v callgrind_control >/dev/null") then
+  local per, groups = {}, {}
+  ok, err = pcall(function()
+    for _, p in ipairs({ "cosocket", "subrequest", "plain" }) do
+      local out = os.tmpname()
+      srv = N.start{ workers = 1, http_extra = http_extra, server_extra = server_extra,
+        lua_path = N.root .. "/bench/?.lua", start_seconds = 120,
+        wrap = "valgrind --tool=callgrind --dump-instr=no --callgrind-out-file=" .. N.q(out) }
+      local url = srv.url .. "/b/" .. p
+      for _ = 1, 3 do   -- warm-up: token, connections, the JIT's traces
+        local st, body = N.get(url)
+        assert(st == 200 and body:find("CNI0000063978", 1, true), p .. ": " .. st .. " " .. body)
+      end
+      assert(sh_ok("callgrind_control -z " .. srv.pid .. " >/dev/null 2>&1"), "callgrind_control -z failed")
+      local cfg = os.tmpname()
+      local f = assert(io.open(cfg, "w"))
+      for _ = 1, cg_n do f:write(('url = "%s"\n'):format(url)) end
+      f:close()
+      local pipe = assert(io.popen("curl -sS --max-time 600 -K " .. N.q(cfg)))
+      local answers = pipe:read("*a")
+      pipe:close()
+      os.remove(cfg)
+      local _, good = answers:gsub("CNI0000063978", "")
+      assert(good == cg_n, p .. ": " .. good .. " of " .. cg_n .. " lookups answered")
+      assert(sh_ok("callgrind_control -d " .. srv.pid .. " >/dev/null 2>&1"), "callgrind_control -d failed")
+      local by, total = by_object(out .. ".1")
+      srv.stop()
+      srv = nil
+      os.remove(out .. ".1")
+      os.remove(out)
+      per[p] = total / cg_n
+      groups[p] = {}
+      for ob, v in pairs(by) do
+        local g = group(ob)
+        groups[p][g] = (groups[p][g] or 0) + v / cg_n
+      end
+    end
+  end)
+  if srv then srv.stop() end
+  if not ok then error(err, 0) end
+  print(("openresty: instructions per lookup in the worker (callgrind), %d lookups one after the other"):format(cg_n))
+  local cols = { "soget", "lua-cjson", "LuaJIT", "nginx", "OpenSSL", "libc", "other" }
+  print(("  %-12s %9s" .. (" %9s"):rep(#cols)):format("path", "total", table.unpack(cols)))
+  for _, p in ipairs({ "cosocket", "subrequest", "plain" }) do
+    local vals = {}
+    for i, c in ipairs(cols) do vals[i] = ("%.0fk"):format((groups[p][c] or 0) / 1000) end
+    print(("  %-12s %8.0fk" .. (" %9s"):rep(#cols)):format(p, per[p] / 1000, table.unpack(vals)))
+  end
+  print(("  cosockets: %.2fx the subrequest driver's instructions, %.2fx the hand-written path's")
+    :format(per.cosocket / per.subrequest, per.cosocket / per.plain))
+  for _, p in ipairs({ "cosocket", "subrequest", "plain" }) do
+    result("cg_" .. p, ("%.0f"):format(per[p]))
+    for _, c in ipairs(cols) do
+      result(("cg_%s_%s"):format(p, c:lower():gsub("%-", "")), ("%.0f"):format(groups[p][c] or 0))
+    end
+  end
+  result("cg_lookups", cg_n)
+else
+  print("openresty: valgrind or callgrind_control missing: no instruction counts")
+end

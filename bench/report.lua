@@ -155,6 +155,14 @@ do
   row("the same: worker CPU per lookup (cosockets; subrequests, by hand)", f(cc, "%.0f us"),
     (cs and cp) and ("%.0f / %.0f us"):format(cs, cp) or "-", f(cc and cs and cc / cs, "%.2f"),
     "(information)", nil)
+  local ic, is, ip = num("or.openresty.cg_cosocket"), num("or.openresty.cg_subrequest"),
+    num("or.openresty.cg_plain")
+  row("OpenResty: instructions per lookup in the worker (callgrind): cosockets vs the subrequest driver",
+    f(ic and ic / 1000, "%.0f k"), f(is and is / 1000, "%.0f k"), f(ic and is and ic / is, "%.2f"),
+    "<= 1.0", ic and is and ic <= is)
+  row("the same: cosockets vs ngx.location.capture + proxy_pass + cjson.decode by hand",
+    f(ic and ic / 1000, "%.0f k"), f(ip and ip / 1000, "%.0f k"), f(ic and ip and ic / ip, "%.2f"),
+    "<= 1.0", ic and ip and ic <= ip)
 end
 
 -- Spend.

@@ -129,7 +129,10 @@ local function conf(o)
 }
 ]]):format(o.blocking_port)
   local last = assert(t:find("}%s*$"), "no closing brace")
-  return t:sub(1, last - 1) .. extra
+  t = t:sub(1, last - 1) .. extra
+  -- one process in the foreground, for a command wrapped around it
+  if o.wrap then t = "master_process off;\ndaemon off;\n" .. t end
+  return t
 end
 
 -- The sandbox's URL with the host name its certificate names: nginx
@@ -143,7 +146,9 @@ M.by_name = by_name
 -- sandbox's from the environment), keep_ip (leave 127.0.0.1 in the URLs
 -- instead of localhost), http_extra and server_extra (nginx.conf text
 -- added to the http block and to the server) and lua_path (more of
--- lua_package_path), for bench/openresty.lua.
+-- lua_package_path), for bench/openresty.lua; wrap: a command (shell
+-- words) nginx runs under, as one process in the foreground (no master:
+-- the worker is the process; for valgrind), with start_seconds to wait.
 -- Returns a server: url, blocking_url, pid, dir, stop(), log().
 function M.start(o)
   o = o or {}
@@ -162,11 +167,17 @@ function M.start(o)
     o.blocking_port = free_port({ o.port })
     file(dir .. "/nginx.conf", "wb", conf(o))
     -- (not under a sanitizer runtime a test run may have preloaded)
-    local cmd = ("env -u LD_PRELOAD SOGET_BASE_URL=%s SOGET_TOKEN_URL=%s %s -p %s -c %s -e %s "
+    local cmd = ("env -u LD_PRELOAD SOGET_BASE_URL=%s SOGET_TOKEN_URL=%s %s%s -p %s -c %s -e %s "
       .. ">%s 2>&1"):format(
-      q(o.base_url), q(o.token_url), q(NGINX), q(dir .. "/"), q(dir .. "/nginx.conf"),
-      q(dir .. "/error.log"), q(dir .. "/start.log"))
-    if ok(cmd) then started = true; break end
+      q(o.base_url), q(o.token_url), o.wrap and (o.wrap .. " ") or "", q(NGINX), q(dir .. "/"),
+      q(dir .. "/nginx.conf"), q(dir .. "/error.log"), q(dir .. "/start.log"))
+    if o.wrap then
+      -- in the background; a port taken shows in the log within a second
+      ok(cmd .. " &")
+      ok("sleep 1")
+      local log = (io.open(dir .. "/error.log") and file(dir .. "/error.log", "rb") or "")
+      if not log:find("Address already in use", 1, true) then started = true; break end
+    elseif ok(cmd) then started = true; break end
     local log = file(dir .. "/start.log", "rb")
       .. (io.open(dir .. "/error.log") and file(dir .. "/error.log", "rb") or "")
     if not log:find("Address already in use", 1, true) then
@@ -180,8 +191,10 @@ function M.start(o)
     url = "http://127.0.0.1:" .. o.port,
     blocking_url = "http://127.0.0.1:" .. o.blocking_port,
   }
-  for _ = 1, 100 do
+  local seen
+  for _ = 1, (o.start_seconds or 10) * 10 do
     local pid = io.open(dir .. "/nginx.pid") and file(dir .. "/nginx.pid", "rb"):match("%d+")
+    seen = pid or seen
     if pid and M.get(s.blocking_url .. "/ping") == 200 then s.pid = pid; break end
     ok("sleep 0.1")
   end
@@ -201,8 +214,9 @@ function M.start(o)
   end
   if not s.pid then
     local log = s.log()
+    s.pid = seen   -- (started, not answering: stopped all the same)
     s.stop()
-    error("nginx did not answer within 10 s:\n" .. log)
+    error(("nginx did not answer within %d s:\n"):format(o.start_seconds or 10) .. log)
   end
   return s
 end
