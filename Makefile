@@ -298,7 +298,8 @@ soak: deps
 # make fuzz-corpus     spec/fuzz/corpus/<target> minimised anew (-merge=1)
 #                      with what fuzz-long kept
 # make test-asan       the whole suite with an ASan + UBSan build of the module
-# make test-valgrind   the whole suite under valgrind memcheck
+# make test-valgrind   the suite under valgrind memcheck (spec/run: but for the
+#                      folders that run programs rather than the module)
 # make test-hardening  fuzz-smoke, test-asan, test-valgrind, in that order
 #                      (run by make test)
 DEB_PACKAGES += clang libclang-rt-14-dev
@@ -406,7 +407,8 @@ test-asan: hardening-deps
 # spec/hygiene/valgrind.supp only silences libraries outside the project.
 test-valgrind: hardening-deps
 	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(VALGRIND_DIR) OPT="-O1 -g"
-	LUA=$(CURDIR)/spec/hygiene/lua-valgrind LUA_VERSION=5.4 SOGET_MODULE_DIR=$(VALGRIND_DIR) spec/run
+	LUA=$(CURDIR)/spec/hygiene/lua-valgrind LUA_VERSION=5.4 SOGET_MODULE_DIR=$(VALGRIND_DIR) \
+	  SOGET_SUITE=valgrind spec/run
 
 test-hardening:
 	@$(MAKE) --no-print-directory fuzz-smoke
