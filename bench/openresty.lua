@@ -10,15 +10,15 @@
 --      (callgrind; deterministic where lookups/s move with the machine's load).
 --   bench/openresty.sh   (starts a sandbox unless one is in the environment)
 -- BENCH_OPENRESTY_N (50) requests at once, BENCH_OPENRESTY_DELAY_MS (200),
--- BENCH_OPENRESTY_SECONDS (5) per wrk round, BENCH_OPENRESTY_ROUNDS (5),
+-- BENCH_OPENRESTY_SECONDS (4) per wrk run, BENCH_OPENRESTY_ROUNDS (9),
 -- BENCH_OPENRESTY_CG_N (400) lookups under callgrind (0: none).
 package.path = "spec/?.lua;bench/?.lua;" .. package.path
 local N = require "openresty.server"
 
 local n = tonumber(os.getenv("BENCH_OPENRESTY_N") or "") or 50
 local delay = tonumber(os.getenv("BENCH_OPENRESTY_DELAY_MS") or "") or 200
-local secs = tonumber(os.getenv("BENCH_OPENRESTY_SECONDS") or "") or 5
-local rounds = tonumber(os.getenv("BENCH_OPENRESTY_ROUNDS") or "") or 5
+local secs = tonumber(os.getenv("BENCH_OPENRESTY_SECONDS") or "") or 4
+local rounds = tonumber(os.getenv("BENCH_OPENRESTY_ROUNDS") or "") or 9
 local conc = tonumber(os.getenv("BENCH_OPENRESTY_CONC") or "") or 16
 local base = assert(os.getenv("SOGET_BASE_URL"),
   "SOGET_BASE_URL is not set (run bench/openresty.sh)")
@@ -162,23 +162,38 @@ ok, err = pcall(function()
       local rps, bad, out, us = wrk(srv.url .. "/b/" .. p)
       assert(rps, "wrk failed: " .. out)
       assert(bad == 0, p .. ": " .. bad .. " failed lookups")
-      table.insert(got[p], rps)
-      table.insert(cpu[p], us or 0)
+      got[p][r], cpu[p][r] = rps, us or 0
     end
+    print(("  round %d: cosockets %.0f/s, subrequests %.0f/s, by hand %.0f/s"):format(r,
+      got.cosocket[r], got.subrequest[r], got.plain[r]))
   end
   local function median(t)
-    table.sort(t)
-    return t[(#t + 1) // 2]
+    local c = {}
+    for i, v in ipairs(t) do c[i] = v end
+    table.sort(c)
+    local n = #c
+    return n % 2 == 1 and c[(n + 1) / 2] or (c[n / 2] + c[n / 2 + 1]) / 2
+  end
+  -- The machine's load drifts between rounds: each round's three runs are
+  -- next to one another, so the ratio is taken round by round.
+  local rs, rp = {}, {}
+  for r = 1, rounds do
+    rs[r] = got.cosocket[r] / got.subrequest[r]
+    rp[r] = got.cosocket[r] / got.plain[r]
   end
   local c, s, pl = median(got.cosocket), median(got.subrequest), median(got.plain)
   local cc, cs, cp = median(cpu.cosocket), median(cpu.subrequest), median(cpu.plain)
-  print(("openresty: lookups/s on 1 worker, wrk -c%d, %d s, median of %d alternated rounds"):format(
+  local ratio_s, ratio_p = median(rs), median(rp)
+  print(("openresty: lookups/s on 1 worker, wrk -c%d, %d s, medians of %d alternated rounds"):format(
     conc, secs, rounds))
   print(("  soget.ngx on cosockets                         %8.0f/s  %5.0f us CPU a lookup"):format(c, cc))
   print(("  the subrequest driver it replaced              %8.0f/s  %5.0f us  (%.2fx the lookups/s)")
-    :format(s, cs, c / s))
+    :format(s, cs, ratio_s))
   print(("  ngx.location.capture + proxy_pass + cjson      %8.0f/s  %5.0f us  (%.2fx the lookups/s)")
-    :format(pl, cp, c / pl))
+    :format(pl, cp, ratio_p))
+  print("  (the ratios: medians of each round's ratio)")
+  result("rps_ratio_subrequest", ("%.3f"):format(ratio_s))
+  result("rps_ratio_plain", ("%.3f"):format(ratio_p))
   result("rps_cosocket", ("%.0f"):format(c))
   result("rps_subrequest", ("%.0f"):format(s))
   result("rps_plain", ("%.0f"):format(pl))
@@ -293,5 +308,5 @@ if cg_n > 0 and sh_ok("command -v valgrind >/dev/null && command -v callgrind_co
   end
   result("cg_lookups", cg_n)
 else
-  print("openresty: valgrind or callgrind_control missing: no instruction counts")
+  print("openresty: no instruction counts (BENCH_OPENRESTY_CG_N=0, or no valgrind)")
 end

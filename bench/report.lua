@@ -146,10 +146,11 @@ do
   local c, s2, p = num("or.openresty.rps_cosocket"), num("or.openresty.rps_subrequest"),
     num("or.openresty.rps_plain")
   local conc = R["or.openresty.rps_concurrency"] or "?"
-  row(("OpenResty: lookups/s on one worker over keep-alive (wrk -c%s): cosockets vs the subrequest driver"):format(conc),
-    f(c, "%.0f/s"), f(s2, "%.0f/s"), f(c and s2 and c / s2, "%.2f"), ">= 1.0", c and s2 and c >= s2)
+  local qs, qp = num("or.openresty.rps_ratio_subrequest"), num("or.openresty.rps_ratio_plain")
+  row(("OpenResty: lookups/s on one worker over keep-alive (wrk -c%s): cosockets vs the subrequest driver (median of the rounds' ratios)"):format(conc),
+    f(c, "%.0f/s"), f(s2, "%.0f/s"), f(qs, "%.2f"), ">= 1.0", qs and qs >= 1.0)
   row("the same: cosockets vs ngx.location.capture + proxy_pass + cjson.decode by hand",
-    f(c, "%.0f/s"), f(p, "%.0f/s"), f(c and p and c / p, "%.2f"), ">= 1.0", c and p and c >= p)
+    f(c, "%.0f/s"), f(p, "%.0f/s"), f(qp, "%.2f"), ">= 1.0", qp and qp >= 1.0)
   local cc, cs, cp = num("or.openresty.cpu_us_cosocket"), num("or.openresty.cpu_us_subrequest"),
     num("or.openresty.cpu_us_plain")
   row("the same: worker CPU per lookup (cosockets; subrequests, by hand)", f(cc, "%.0f us"),
