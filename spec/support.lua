@@ -61,6 +61,13 @@ function M.read_file(path)
   return s
 end
 
+-- Writes `text` to `path` (created or truncated).
+function M.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
 -- Runs curl against the plain-HTTP control endpoint; returns the decoded JSON.
 local function control(method, path)
   local cmd = "curl -sS --max-time 10 -X " .. method .. " " .. shell_quote(M.http .. path)

@@ -25,21 +25,9 @@ local function ok(cmd)
   return r == true or r == 0
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = support.write_file
 
-local function free_port()
-  local script = [[
-for i in $(seq 1 200); do
-  p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; exit 0; fi
-done
-exit 1]]
-  return assert(tonumber(support.popen_read("bash -c " .. q(script))), "no free port")
-end
+local free_port = require("ports").free_port
 
 -- Runs inside nginx (LuaJIT): loads the handler when its version changes,
 -- logs the request, answers.

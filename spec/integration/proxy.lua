@@ -31,11 +31,7 @@ function M.tmpdir()
   return dir
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = S.write_file
 
 -- Starts a command in the background (stdin, stdout and stderr redirected):
 -- its PID.
@@ -82,15 +78,7 @@ local function child_of(pid)
   error("no child of " .. pid)
 end
 
-local function free_port()
-  local script = [[
-for i in $(seq 1 200); do
-  p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; exit 0; fi
-done
-exit 1]]
-  return assert(tonumber(S.popen_read("bash -c " .. q(script))), "no free port")
-end
+local free_port = require("ports").free_port
 
 function M.available()
   return sh("command -v tinyproxy >/dev/null 2>&1")

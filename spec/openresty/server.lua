@@ -52,18 +52,7 @@ function M.ensure_module()
   error("make LUA_VERSION=jit failed and there is no " .. MODULE_DIR .. "/soget.so")
 end
 
--- A 127.0.0.1 port nothing listens on (none of `taken`).
-local function free_port(taken)
-  local script = [[
-for i in $(seq 1 200); do
-  p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-  case " $0 " in *" $p "*) continue ;; esac
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; exit 0; fi
-done
-exit 1]]
-  local p = tonumber(read("bash -c " .. q(script) .. " " .. q(table.concat(taken, " "))))
-  return assert(p, "no free port")
-end
+local free_port = require("ports").free_port
 M.free_port = free_port
 
 -- Replaces `from` (exactly once) in the example's text.
