@@ -302,6 +302,38 @@ describe("soget.decode's parsers", function()
     end
   end)
 
+  it("keep no string of a page alive once the page is gone", function()
+    -- in a fresh state: earlier decodes here would hide what one keeps
+    local script = [[
+      local soget = require "soget"
+      local function body(tag)
+        local events = {}
+        for i = 1, 1500 do
+          events[i] = ('{"eventType":"%s%05d","eventPlace":"P%s%05d"}'):format(tag, i, tag, i)
+        end
+        return '{"total":1,"items":[{"events":[' .. table.concat(events, ",") .. ']}]}'
+      end
+      -- the parser's buffers, once, with strings too long to be kept
+      local a, b = body(("A"):rep(20)), body("B")
+      assert(soget.decode(a))
+      collectgarbage()
+      collectgarbage()
+      local before = collectgarbage("count")
+      local p = assert(soget.decode(b))
+      assert(p.items[1].events[1500].eventType == "B01500")
+      p = nil
+      collectgarbage()
+      collectgarbage()
+      print(collectgarbage("count") - before)]]
+    local out = S.popen_read(S.lua .. " -e " .. S.shell_quote("package.cpath=" ..
+      string.format("%q", package.cpath) .. ";" .. script) .. " 2>&1")
+    local kept = tonumber(out:match("^(%-?[%d.]+)%s*$"))
+    assert(kept, out)
+    -- 3,000 strings of 6 and 7 bytes: about 50 KB kept had the fast
+    -- path's table held its strings
+    assert.is_true(kept < 8, "KB kept: " .. out)
+  end)
+
   it("take -0 in an integer field on the fast path, as the integer 0", function()
     local p, fast = agree('{"total":-0,"returned":-0,"first":0,"items":[{"events":[{"eventTransportMode":-0}]}]}')
     assert.is_true(fast)

@@ -924,9 +924,9 @@ static int only_space_after(builder *b) {
  * units and places repeat: a page of ten units has 574 strings, 293 of
  * them different; ten units of 500 events 25,364, 839 different. An entry
  * holds for one decode: its generation is the decode's, and it points
- * into the parse's strings. The table keeps the last decode's strings
- * alive until they are replaced, SCACHE_SIZE short strings at most (with
- * 256 entries, collisions lost the larger page a sixth of its hits). */
+ * into the parse's strings. The slots a decode filled are emptied when it
+ * ends, so that the table keeps no string alive (with 256 entries,
+ * collisions lost the larger page a sixth of its hits). */
 #define PRIV_SCACHE "decodestrings"
 #define SCACHE_BITS 10
 #define SCACHE_SIZE (1 << SCACHE_BITS)
@@ -949,6 +949,8 @@ typedef struct jsonbox {
   soget_json *j;        /* NULL until the first decode */
   int busy;
   uint32_t gen;         /* of the decode holding it */
+  int nused;            /* slots of PRIV_SCACHE this decode filled */
+  unsigned short used[SCACHE_SIZE];
   scache_entry sc[SCACHE_SIZE];
 } jsonbox;
 
@@ -1061,6 +1063,7 @@ static inline int fast_string(builder *b, frame *f, const char *s, size_t n) {
       lua_pushlstring(L, s, n);
       lua_pushvalue(L, -1);
       lua_rawseti(L, b->scache, (int)i + 1);
+      if (e->gen != x->gen) x->used[x->nused++] = (unsigned short)i;
       e->s = s;
       e->n = (uint32_t)n;
       e->gen = x->gen;
@@ -1124,6 +1127,7 @@ static int walk_tape(builder *b, soget_json_it *it) {
 static int build_fast(builder *b) {
   soget_json_it it;
   jsonbox *x;
+  int ok;
   lua_State *L = b->L;
   soget_private(L);
   lua_getfield(L, -1, PRIV_JSON);
@@ -1144,7 +1148,13 @@ static int build_fast(builder *b) {
   }
   if (soget_json_parse(x->j, b->body, b->len, &it) != SOGET_JSON_OK) return 0;
   b->fast = 1;
-  return walk_tape(b, &it) && b->fr[1].seen != 0;
+  x->nused = 0;
+  ok = walk_tape(b, &it) && b->fr[1].seen != 0;
+  while (x->nused > 0) {                 /* keep no string alive */
+    lua_pushnil(L);
+    lua_rawseti(L, b->scache, x->used[--x->nused] + 1);
+  }
+  return ok;
 }
 
 /* ---- the yajl path, and the two together -------------------------------- */
