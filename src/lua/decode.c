@@ -293,6 +293,7 @@ typedef struct builder {
   int keys;             /* stack index of key_names[0]'s string */
   int amt;              /* stack index of the metatable arrays carry (arrays.c) */
   int scache;           /* the fast path: stack index of PRIV_SCACHE */
+  int sc_on;            /* and whether it uses it */
   int depth;            /* containers open */
   int done;             /* the body's value is complete */
   size_t end;           /* and ends there */
@@ -931,6 +932,10 @@ static int only_space_after(builder *b) {
 #define SCACHE_BITS 10
 #define SCACHE_SIZE (1 << SCACHE_BITS)
 #define SCACHE_MAX 16
+/* Bodies shorter than this do without: a 1-unit page (2.3 KB) has 57
+ * strings, 14 of them met again, and emptying the slots costs what the
+ * hits save. */
+#define SCACHE_FROM 4096
 /* Not on the 5.1 ABI: LuaJIT interns a string for less than the entry
  * costs to look up (callgrind: +1.5 % on the page of ten units). */
 #if LUA_VERSION_NUM >= 502
@@ -1053,7 +1058,7 @@ static inline unsigned scache_slot(const char *s, size_t n) {
 static inline int fast_string(builder *b, frame *f, const char *s, size_t n) {
   lua_State *L = b->L;
   if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
-  if (SCACHE_ON && n - 1 < SCACHE_MAX) {  /* 1 to SCACHE_MAX bytes */
+  if (b->sc_on && n - 1 < SCACHE_MAX) {   /* 1 to SCACHE_MAX bytes */
     jsonbox *x = b->jb;
     unsigned i = scache_slot(s, n);
     scache_entry *e = &x->sc[i];
@@ -1148,6 +1153,7 @@ static int build_fast(builder *b) {
   }
   if (soget_json_parse(x->j, b->body, b->len, &it) != SOGET_JSON_OK) return 0;
   b->fast = 1;
+  b->sc_on = SCACHE_ON && b->len >= SCACHE_FROM;
   x->nused = 0;
   ok = walk_tape(b, &it) && b->fr[1].seen != 0;
   while (x->nused > 0) {                 /* keep no string alive */
@@ -1256,6 +1262,7 @@ static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
   b.zero = -1;
   b.parser = parser;
   b.jb = NULL;
+  b.sc_on = 0;
   b.h = NULL;
   b.depth = 0;
   b.done = 0;
