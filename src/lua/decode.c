@@ -1127,6 +1127,16 @@ static int walk_tape(builder *b, soget_json_it *it) {
   }
 }
 
+/* Empties the slots of PRIV_SCACHE the last decode filled, so that the
+ * table keeps no string alive (an error raised in a decode leaves them to
+ * the next one). Setting nil allocates nothing. */
+static void scache_empty(builder *b, jsonbox *x) {
+  while (x->nused > 0) {
+    lua_pushnil(b->L);
+    lua_rawseti(b->L, b->scache, x->used[--x->nused] + 1);
+  }
+}
+
 /* The page through simdjson, at the top of the stack: 1; or 0, with the
  * stack as it may be, when the yajl path must decide. */
 static int build_fast(builder *b) {
@@ -1154,12 +1164,9 @@ static int build_fast(builder *b) {
   if (soget_json_parse(x->j, b->body, b->len, &it) != SOGET_JSON_OK) return 0;
   b->fast = 1;
   b->sc_on = SCACHE_ON && b->len >= SCACHE_FROM;
-  x->nused = 0;
+  scache_empty(b, x);                    /* what a raised decode left */
   ok = walk_tape(b, &it) && b->fr[1].seen != 0;
-  while (x->nused > 0) {                 /* keep no string alive */
-    lua_pushnil(L);
-    lua_rawseti(L, b->scache, x->used[--x->nused] + 1);
-  }
+  scache_empty(b, x);
   return ok;
 }
 
