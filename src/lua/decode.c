@@ -292,8 +292,6 @@ typedef struct builder {
   struct jsonbox *jb;   /* the state's simdjson parser, when this decode has it */
   int keys;             /* stack index of key_names[0]'s string */
   int amt;              /* stack index of the metatable arrays carry (arrays.c) */
-  int scache;           /* the fast path: stack index of PRIV_SCACHE */
-  int sc_on;            /* and whether it uses it */
   int depth;            /* containers open */
   int done;             /* the body's value is complete */
   size_t end;           /* and ends there */
@@ -919,44 +917,9 @@ static int only_space_after(builder *b) {
 #define PRIV_JSON "decodejson"
 #define KEEP_BODY (1024 * 1024)
 
-/* The fast path's strings: a string value of 1 to SCACHE_MAX bytes met
- * again in the same body is pushed from a table of the strings it made
- * (PRIV_SCACHE, one slot per entry) rather than interned again. Codes,
- * units and places repeat: a page of ten units has 574 strings, 293 of
- * them different; ten units of 500 events 25,364, 839 different. An entry
- * holds for one decode: its generation is the decode's, and it points
- * into the parse's strings. The slots a decode filled are emptied when it
- * ends, so that the table keeps no string alive (with 256 entries,
- * collisions lost the larger page a sixth of its hits). */
-#define PRIV_SCACHE "decodestrings"
-#define SCACHE_BITS 10
-#define SCACHE_SIZE (1 << SCACHE_BITS)
-#define SCACHE_MAX 16
-/* Bodies shorter than this do without: a 1-unit page (2.3 KB) has 57
- * strings, 14 of them met again, and emptying the slots costs what the
- * hits save. */
-#define SCACHE_FROM 4096
-/* Not on the 5.1 ABI: LuaJIT interns a string for less than the entry
- * costs to look up (callgrind: +1.5 % on the page of ten units). */
-#if LUA_VERSION_NUM >= 502
-#define SCACHE_ON 1
-#else
-#define SCACHE_ON 0
-#endif
-
-typedef struct scache_entry {
-  const char *s;        /* into the parse's strings */
-  uint32_t n;           /* 0: never used */
-  uint32_t gen;
-} scache_entry;
-
 typedef struct jsonbox {
   soget_json *j;        /* NULL until the first decode */
   int busy;
-  uint32_t gen;         /* of the decode holding it */
-  int nused;            /* slots of PRIV_SCACHE this decode filled */
-  unsigned short used[SCACHE_SIZE];
-  scache_entry sc[SCACHE_SIZE];
 } jsonbox;
 
 static int jsonbox_gc(lua_State *L) {
@@ -1033,49 +996,10 @@ static inline int fast_key(builder *b, frame *f, const char *k, size_t n) {
   return 1;
 }
 
-/* The entry of SCACHE for s (1 to SCACHE_MAX bytes): its first and last
- * bytes and its length, mixed. */
-static inline unsigned scache_slot(const char *s, size_t n) {
-  uint64_t a, z;
-  if (n >= 8) {
-    memcpy(&a, s, 8);
-    memcpy(&z, s + n - 8, 8);
-  } else if (n >= 4) {
-    uint32_t x, y;
-    memcpy(&x, s, 4);
-    memcpy(&y, s + n - 4, 4);
-    a = x;
-    z = y;
-  } else {
-    a = (unsigned char)s[0] | (uint64_t)(unsigned char)s[n / 2] << 8 |
-        (uint64_t)(unsigned char)s[n - 1] << 16;
-    z = 0;
-  }
-  a = (a ^ (z * UINT64_C(0x9E3779B97F4A7C15)) ^ n) * UINT64_C(0xFF51AFD7ED558CCD);
-  return (unsigned)(a >> (64 - SCACHE_BITS));
-}
-
 static inline int fast_string(builder *b, frame *f, const char *s, size_t n) {
   lua_State *L = b->L;
   if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
-  if (b->sc_on && n - 1 < SCACHE_MAX) {   /* 1 to SCACHE_MAX bytes */
-    jsonbox *x = b->jb;
-    unsigned i = scache_slot(s, n);
-    scache_entry *e = &x->sc[i];
-    if (e->gen == x->gen && e->n == n && same_bytes(e->s, s, n)) {
-      lua_rawgeti(L, b->scache, (int)i + 1);
-    } else {
-      lua_pushlstring(L, s, n);
-      lua_pushvalue(L, -1);
-      lua_rawseti(L, b->scache, (int)i + 1);
-      if (e->gen != x->gen) x->used[x->nused++] = (unsigned short)i;
-      e->s = s;
-      e->n = (uint32_t)n;
-      e->gen = x->gen;
-    }
-  } else {
-    lua_pushlstring(L, s, n);
-  }
+  lua_pushlstring(L, s, n);
   return store(b, f);
 }
 
@@ -1127,47 +1051,25 @@ static int walk_tape(builder *b, soget_json_it *it) {
   }
 }
 
-/* Empties the slots of PRIV_SCACHE the last decode filled, so that the
- * table keeps no string alive (an error raised in a decode leaves them to
- * the next one). Setting nil allocates nothing. */
-static void scache_empty(builder *b, jsonbox *x) {
-  while (x->nused > 0) {
-    lua_pushnil(b->L);
-    lua_rawseti(b->L, b->scache, x->used[--x->nused] + 1);
-  }
-}
-
 /* The page through simdjson, at the top of the stack: 1; or 0, with the
  * stack as it may be, when the yajl path must decide. */
 static int build_fast(builder *b) {
   soget_json_it it;
   jsonbox *x;
-  int ok;
   lua_State *L = b->L;
   soget_private(L);
   lua_getfield(L, -1, PRIV_JSON);
   x = (jsonbox *)lua_touserdata(L, -1);
-  lua_getfield(L, -2, PRIV_SCACHE);
-  lua_replace(L, -3);                    /* the private table keeps the */
-  lua_pop(L, 1);                         /* parser; the strings stay here */
-  b->scache = lua_gettop(L);
+  lua_pop(L, 2);                         /* the private table keeps it */
   if (x == NULL || x->busy || b->parser == SOGET_PARSE_YAJL ||
-      lua_type(L, b->scache) != LUA_TTABLE || has_surrogate_escape(b->body, b->len))
+      has_surrogate_escape(b->body, b->len))
     return 0;
   if (x->j == NULL && (x->j = soget_json_new()) == NULL) return 0;
   x->busy = 1;
   b->jb = x;
-  if (++x->gen == 0) {                   /* wrapped: no entry may match */
-    memset(x->sc, 0, sizeof x->sc);
-    x->gen = 1;
-  }
   if (soget_json_parse(x->j, b->body, b->len, &it) != SOGET_JSON_OK) return 0;
   b->fast = 1;
-  b->sc_on = SCACHE_ON && b->len >= SCACHE_FROM;
-  scache_empty(b, x);                    /* what a raised decode left */
-  ok = walk_tape(b, &it) && b->fr[1].seen != 0;
-  scache_empty(b, x);
-  return ok;
+  return walk_tape(b, &it) && b->fr[1].seen != 0;
 }
 
 /* ---- the yajl path, and the two together -------------------------------- */
@@ -1269,7 +1171,6 @@ static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
   b.zero = -1;
   b.parser = parser;
   b.jb = NULL;
-  b.sc_on = 0;
   b.h = NULL;
   b.depth = 0;
   b.done = 0;
@@ -1347,15 +1248,13 @@ void soget_decode_open(lua_State *L) {
     jsonbox *x;
     lua_pop(L, 1);
     x = (jsonbox *)lua_newuserdata(L, sizeof *x);
-    memset(x, 0, sizeof *x);
     x->j = NULL;
+    x->busy = 0;
     lua_newtable(L);
     lua_pushcfunction(L, jsonbox_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
     lua_setfield(L, -2, PRIV_JSON);
-    lua_createtable(L, SCACHE_SIZE, 0);   /* set where the array part is */
-    lua_setfield(L, -2, PRIV_SCACHE);
   }
   {
     int i;
