@@ -947,8 +947,9 @@ static int has_surrogate_escape(const char *body, size_t len) {
 }
 
 /* -0 as a whole number: simdjson makes it the integer 0, where the
- * builder keeps the sign of a float. Looked for once a decode meets a 0,
- * and then the yajl path decides. */
+ * builder keeps the sign of a float. Looked for once a decode meets a 0
+ * that may become a float (not one bound for an integer field), and then
+ * the yajl path decides. */
 static int has_minus_zero(const char *body, size_t len) {
   const char *p = body, *end = body + len;
   while ((p = memchr(p, '-', (size_t)(end - p))) != NULL) {
