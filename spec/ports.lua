@@ -2,9 +2,11 @@
 -- so that every runtime and the nginx starter can use it.
 local M = {}
 
+-- s quoted for sh.
 local function q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
+M.q = q
 
 -- A port nothing listens on right now, none of `taken` (a list, optional).
 -- Drawn from 20000-31999: below Linux's ephemeral range (32768-60999), so

@@ -5,10 +5,9 @@
 -- libcurl path. Talks to it with the curl command line only.
 -- Works under any Lua (no modules needed).
 local M = {}
+local ports = require "ports"
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = ports.q
 M.q = q
 
 local function read(cmd)
@@ -52,7 +51,7 @@ function M.ensure_module()
   error("make LUA_VERSION=jit failed and there is no " .. MODULE_DIR .. "/soget.so")
 end
 
-local free_port = require("ports").free_port
+local free_port = ports.free_port
 M.free_port = free_port
 
 -- Replaces `from` (exactly once) in the example's text.
