@@ -26,9 +26,7 @@ M.https = env("SOGET_SANDBOX_HTTPS")
 M.search_base_url = env("SOGET_SEARCH_BASE_URL")
 M.search_key = env("SOGET_SANDBOX_SEARCH_KEY")   -- accepted by the search only
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = require("ports").q
 M.shell_quote = shell_quote
 
 -- A command's standard output ("*a": 5.1 and 5.2 reject "a").
