@@ -95,24 +95,39 @@ void soget_json_release(soget_json *j);
  * length precedes the bytes; 'l', 'u' and 'd' are followed by a word
  * holding the value; the tape ends with an 'r' word. */
 #define SOGET_JSON_PAYLOAD(w) ((w) & UINT64_C(0x00FFFFFFFFFFFFFF))
+
+/* A word's type character, for a reader that dispatches on the words
+ * themselves (the page builder's walk) rather than through
+ * soget_json_next; the two helpers below read what its payload holds. */
+#define SOGET_JSON_TAG(w) ((unsigned)((w) >> 56))
+
+/* '{' or '[': the count (UINT32_MAX: that many or more). */
+static inline uint32_t soget_json_count(uint64_t w) {
+  uint32_t n = (uint32_t)((w >> 32) & 0xFFFFFF);
+  return n == 0xFFFFFF ? UINT32_MAX : n;
+}
+
+/* '"': the string's bytes, and its length in *n. */
+static inline const char *soget_json_str(const soget_json_it *it, uint64_t w, uint32_t *n) {
+  const unsigned char *p = it->strings + SOGET_JSON_PAYLOAD(w);
+  memcpy(n, p, sizeof *n);
+  return (const char *)(p + sizeof *n);
+}
+
 static inline int soget_json_next(soget_json_it *it, soget_json_val *v) {
   uint64_t w;
-  uint32_t n;
   if (it->w >= it->end) return SOGET_JSON_DONE;
   w = *it->w++;
-  switch ((unsigned)(w >> 56)) {
+  switch (SOGET_JSON_TAG(w)) {
     case '{':
     case '[':
-      n = (uint32_t)((w >> 32) & 0xFFFFFF);
-      v->n = n == 0xFFFFFF ? UINT32_MAX : n;
-      return (w >> 56) == '{' ? SOGET_JSON_OBJECT : SOGET_JSON_ARRAY;
+      v->n = soget_json_count(w);
+      return SOGET_JSON_TAG(w) == '{' ? SOGET_JSON_OBJECT : SOGET_JSON_ARRAY;
     case '}':
     case ']':
       return SOGET_JSON_END;
     case '"':
-      memcpy(&n, it->strings + SOGET_JSON_PAYLOAD(w), sizeof n);
-      v->v.s = (const char *)(it->strings + SOGET_JSON_PAYLOAD(w) + sizeof n);
-      v->n = n;
+      v->v.s = soget_json_str(it, w, &v->n);
       return SOGET_JSON_STRING;
     case 'l':
       if (it->w >= it->end) return SOGET_JSON_BROKEN;

@@ -100,7 +100,11 @@ typedef soget_field field;
 #define FLD(n, t, s) {#n, (unsigned char)(sizeof #n - 1), K_##n, t, s}
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define SCHEMA(name, fields) static const schema name = {fields, N(fields)}
+#define SCHEMA(name, fields) static const schema name = {fields, N(fields), 0}
+/* A schema with array fields: `arrays` has their bits (soget_decode_open
+ * checks them against the fields). */
+#define SCHEMA_ARRAYS(name, fields, arrays) \
+  static const schema name = {fields, N(fields), arrays}
 
 static const field measure_f[] = {FLD(value, F_NUMBER, NULL), FLD(unit, F_STRING, NULL)};
 SCHEMA(Measure, measure_f);
@@ -165,7 +169,7 @@ static const field transport_f[] = {
     FLD(meansId, F_ARRAY, &TransportMeansIdentifier),
     FLD(arrivalScheduleReference, F_STRING, NULL),
     FLD(departureScheduleReference, F_STRING, NULL)};
-SCHEMA(Transport, transport_f);
+SCHEMA_ARRAYS(Transport, transport_f, 1UL << 9);   /* meansId */
 
 static const field event_f[] = {
     FLD(eventType, F_STRING, NULL),     FLD(eventDate, F_STRING, NULL),
@@ -200,13 +204,27 @@ static const field hu_f[] = {
     FLD(events, F_ARRAY, &EventInformation),
     FLD(hazardousItems, F_ARRAY, &HazardousItem),
     FLD(emptyReturn, F_OBJECT, &EmptyReturn)};
-SCHEMA(HandlingUnit, hu_f);
+SCHEMA_ARRAYS(HandlingUnit, hu_f,   /* references, shipments, events, hazardousItems */
+              1UL << 7 | 1UL << 12 | 1UL << 14 | 1UL << 15);
 
 static const field page_f[] = {FLD(total, F_INT, NULL),
                                FLD(returned, F_INT, NULL),
                                FLD(first, F_INT, NULL),
                                FLD(items, F_ARRAY, &HandlingUnit)};
-SCHEMA(HandlingUnitItemsResponseModel, page_f);
+SCHEMA_ARRAYS(HandlingUnitItemsResponseModel, page_f, 1UL << 3);   /* items */
+
+/* 1 when every schema under s has the bits of its array fields in
+ * `arrays`, and no more fields than those bits can hold. */
+static int arrays_match(const schema *s) {
+  unsigned long bits = 0;
+  int i;
+  if (s->n > (int)(sizeof bits * CHAR_BIT)) return 0;
+  for (i = 0; i < s->n; i++) {
+    if (s->fields[i].type == F_ARRAY) bits |= 1UL << i;
+    if (s->fields[i].sub && !arrays_match(s->fields[i].sub)) return 0;
+  }
+  return bits == s->arrays;
+}
 
 static void add_array_fields(lua_State *L, const schema *s) {
   int i;
@@ -774,12 +792,17 @@ static int cb_number(void *ctx, const char *s, size_t n) {
 }
 
 /* Opens a container: pushes its table and its frame, or fills the error
- * past MAX_DEPTH. */
+ * past MAX_DEPTH. A level holds at most two stack slots (its table, and
+ * in an object the key of the member being built) and the deepest level
+ * a few more while it stores a value: the stack is grown for 16 levels at
+ * a time. */
+#define STACK_LEVELS 16
 static int open_frame(builder *b, int kind, const schema *s, int want,
                       const schema *wsub, int size) {
   lua_State *L = b->L;
   frame *c;
-  if (b->depth >= MAX_DEPTH || !lua_checkstack(L, 4)) {
+  if (b->depth >= MAX_DEPTH ||
+      (b->depth % STACK_LEVELS == 0 && !lua_checkstack(L, 2 * STACK_LEVELS + 8))) {
     soget_err_set(b->e, "decode", 0, 0, "response body is nested too deep: more than %d "
                   "arrays and objects at character %lu", MAX_DEPTH,
                   (unsigned long)(b->fast ? 0 : yajl_get_bytes_consumed(b->h)));
@@ -857,9 +880,10 @@ static int close_frame(builder *b) {
   frame *f = &b->fr[b->depth];
   if (f->kind == FR_OBJ) {
     lua_State *L = b->L;
+    unsigned long missing = f->s->arrays & ~f->seen;
     int i;
-    for (i = 0; i < f->s->n; i++) {
-      if (f->s->fields[i].type == F_ARRAY && !(f->seen & (1UL << i))) {
+    for (i = 0; missing != 0; i++, missing >>= 1) {
+      if (missing & 1) {
         lua_pushvalue(L, b->keys + f->s->fields[i].key);
         lua_newtable(L);
         lua_pushvalue(L, b->amt);
@@ -969,8 +993,9 @@ static int fast_number(builder *b, double d, int whole) {
   return push_number(b, f, d, whole);
 }
 
-/* The fast path's key and string: as cb_map_key and cb_string, without the
- * escape check (simdjson checked them all) and with the frame at hand. */
+/* The fast path's key: as cb_map_key, without the escape check (simdjson
+ * checked them all) and with the frame at hand; its string values are
+ * cb_string's, the same way, in walk_tape. */
 static inline int fast_key(builder *b, frame *f, const char *k, size_t n) {
   lua_State *L = b->L;
   if (f->kind == FR_OBJ) {
@@ -982,10 +1007,11 @@ static inline int fast_key(builder *b, frame *f, const char *k, size_t n) {
       f->hint = i + 1;
     } else {
       fd = match_field(s, &f->hint, k, n);
+      i = f->hint - 1;                     /* fd's index, when found */
     }
     if (fd != NULL) {
       lua_pushvalue(L, b->keys + fd->key);
-      f->pending = (int)(fd - s->fields);
+      f->pending = i;
       f->want = fd->type;
       f->wsub = fd->sub;
       return 1;
@@ -997,59 +1023,95 @@ static inline int fast_key(builder *b, frame *f, const char *k, size_t n) {
   return 1;
 }
 
-static inline int fast_string(builder *b, frame *f, const char *s, size_t n) {
-  lua_State *L = b->L;
-  if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
-  lua_pushlstring(L, s, n);
-  return store(b, f);
-}
-
 static int size_of(uint32_t n) { return n <= INT_MAX ? (int)n : -1; }
 
 /* The builder over simdjson's tape: 1 when the body's value is built. A
- * string is a key where its object's frame expects one (keynext). */
+ * string is a key where its object's frame expects one (keynext). The
+ * walk dispatches on the tape's words itself (json.h's layout) and keeps
+ * the open container's frame at hand; a string value, the commonest, is
+ * stored in place. */
 static int walk_tape(builder *b, soget_json_it *it) {
-  for (;;) {
-    soget_json_val v = {{0}, 0};
-    frame *f = &b->fr[b->depth];
-    int ok;
-    switch (soget_json_next(it, &v)) {
-      case SOGET_JSON_OBJECT:
-        if (!start_map(b, size_of(v.n))) return 0;
-        b->fr[b->depth].keynext = 1;
+  lua_State *L = b->L;
+  const uint64_t *w = it->w, *const end = it->end;
+  frame *f = &b->fr[b->depth];
+  while (w < end) {
+    const uint64_t x = *w++;
+    if (SOGET_JSON_TAG(x) == '"') {            /* most words: keys, strings */
+      uint32_t n;
+      const char *s = soget_json_str(it, x, &n);
+      if (f->keynext) {
+        f->keynext = 0;
+        fast_key(b, f, s, n);
         continue;
-      case SOGET_JSON_ARRAY:
-        if (!start_array(b, size_of(v.n))) return 0;
+      }
+      if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
+      lua_pushlstring(L, s, n);
+      if (f->kind == FR_OBJ) {                 /* store(), inlined */
+        if (f->pending >= 0) f->seen |= 1UL << f->pending;
+        lua_rawset(L, f->t);
+        f->keynext = 1;
         continue;
-      case SOGET_JSON_END: ok = close_frame(b); f = &b->fr[b->depth]; break;
-      case SOGET_JSON_STRING:
-        if (f->keynext) {
-          f->keynext = 0;
-          fast_key(b, f, v.v.s, v.n);
+      }
+      if (!store(b, f)) return 0;
+    } else {
+      switch (SOGET_JSON_TAG(x)) {
+        case '{':
+          if (!start_map(b, size_of(soget_json_count(x)))) return 0;
+          f = &b->fr[b->depth];
+          f->keynext = 1;
           continue;
+        case '[':
+          if (!start_array(b, size_of(soget_json_count(x)))) return 0;
+          f = &b->fr[b->depth];
+          continue;
+        case '}':
+        case ']':
+          if (!close_frame(b)) return 0;       /* stored in its parent */
+          f = &b->fr[b->depth];
+          break;
+        case 'l': {
+          int64_t i;
+          if (w >= end) return 0;
+          memcpy(&i, w++, sizeof i);
+          /* an integer field has no -0: only a 0 that may become a float
+           * needs its sign */
+          if (i == 0 && f->want != F_INT) {
+            if (b->zero < 0) b->zero = has_minus_zero(b->body, b->len);
+            if (b->zero) return 0;
+          }
+          if (!fast_number(b, (double)i, 1)) return 0;
+          break;
         }
-        ok = fast_string(b, f, v.v.s, v.n);
-        break;
-      case SOGET_JSON_INT:
-        /* an integer field has no -0: only a 0 that may become a float
-         * needs its sign */
-        if (v.v.i == 0 && f->want != F_INT) {
-          if (b->zero < 0) b->zero = has_minus_zero(b->body, b->len);
-          if (b->zero) return 0;
+        case 'u': {
+          uint64_t u;
+          if (w >= end) return 0;
+          memcpy(&u, w++, sizeof u);
+          if (!fast_number(b, (double)u, 1)) return 0;
+          break;
         }
-        ok = fast_number(b, (double)v.v.i, 1);
-        break;
-      case SOGET_JSON_UINT: ok = fast_number(b, (double)v.v.u, 1); break;
-      case SOGET_JSON_DOUBLE: ok = fast_number(b, v.v.d, v.v.d == floor(v.v.d)); break;
-      case SOGET_JSON_TRUE: ok = cb_boolean(b, 1); break;
-      case SOGET_JSON_FALSE: ok = cb_boolean(b, 0); break;
-      case SOGET_JSON_NULL: ok = cb_null(b); break;
-      case SOGET_JSON_DONE: return b->done;
-      default: return 0;
+        case 'd': {
+          double d;
+          if (w >= end) return 0;
+          memcpy(&d, w++, sizeof d);
+          if (!fast_number(b, d, d == floor(d))) return 0;
+          break;
+        }
+        case 't':
+          if (!cb_boolean(b, 1)) return 0;
+          break;
+        case 'f':
+          if (!cb_boolean(b, 0)) return 0;
+          break;
+        case 'n':
+          if (!cb_null(b)) return 0;
+          break;
+        default:
+          return 0;                            /* a word soget does not know */
+      }
     }
-    if (!ok) return 0;
     if (f->kind == FR_OBJ || f->kind == FR_UOBJ) f->keynext = 1;   /* a value ended */
   }
+  return b->done;
 }
 
 /* The page through simdjson, at the top of the stack: 1; or 0, with the
@@ -1241,6 +1303,8 @@ int soget_decode_page_by(lua_State *L, const char *body, size_t len, long offset
 /* Keeps the schema's key names in the module's private table: the builder
  * pushes them from there instead of making each string again. */
 void soget_decode_open(lua_State *L) {
+  if (!arrays_match(&HandlingUnitItemsResponseModel))
+    luaL_error(L, "soget: a schema's array bits do not match its fields");
   soget_private(L);
   lua_getfield(L, -1, PRIV_JSON);
   if (lua_isuserdata(L, -1)) {

@@ -21,6 +21,7 @@ typedef struct soget_field {
 struct soget_schema {
   const soget_field *fields;   /* in the document's order */
   int n;
+  unsigned long arrays;        /* bit i: fields[i] is an F_ARRAY */
 };
 
 /* "page" (HandlingUnitItemsResponseModel), "unit" (HandlingUnit) or
