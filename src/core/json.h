@@ -114,6 +114,15 @@ static inline const char *soget_json_str(const soget_json_it *it, uint64_t w, ui
   return (const char *)(p + sizeof *n);
 }
 
+/* 'l', 'u' or 'd': the number's 8 bytes, the word at *w, into out (an
+ * int64_t, a uint64_t or a double), and *w past it; 0 when the tape ends
+ * first. */
+static inline int soget_json_number(const uint64_t **w, const uint64_t *end, void *out) {
+  if (*w >= end) return 0;
+  memcpy(out, (*w)++, sizeof **w);
+  return 1;
+}
+
 static inline int soget_json_next(soget_json_it *it, soget_json_val *v) {
   uint64_t w;
   if (it->w >= it->end) return SOGET_JSON_DONE;
@@ -130,17 +139,11 @@ static inline int soget_json_next(soget_json_it *it, soget_json_val *v) {
       v->v.s = soget_json_str(it, w, &v->n);
       return SOGET_JSON_STRING;
     case 'l':
-      if (it->w >= it->end) return SOGET_JSON_BROKEN;
-      memcpy(&v->v.i, it->w++, sizeof v->v.i);
-      return SOGET_JSON_INT;
+      return soget_json_number(&it->w, it->end, &v->v.i) ? SOGET_JSON_INT : SOGET_JSON_BROKEN;
     case 'u':
-      if (it->w >= it->end) return SOGET_JSON_BROKEN;
-      memcpy(&v->v.u, it->w++, sizeof v->v.u);
-      return SOGET_JSON_UINT;
+      return soget_json_number(&it->w, it->end, &v->v.u) ? SOGET_JSON_UINT : SOGET_JSON_BROKEN;
     case 'd':
-      if (it->w >= it->end) return SOGET_JSON_BROKEN;
-      memcpy(&v->v.d, it->w++, sizeof v->v.d);
-      return SOGET_JSON_DOUBLE;
+      return soget_json_number(&it->w, it->end, &v->v.d) ? SOGET_JSON_DOUBLE : SOGET_JSON_BROKEN;
     case 't': return SOGET_JSON_TRUE;
     case 'f': return SOGET_JSON_FALSE;
     case 'n': return SOGET_JSON_NULL;

@@ -1071,8 +1071,7 @@ static int walk_tape(builder *b, soget_json_it *it) {
           break;
         case 'l': {
           int64_t i;
-          if (w >= end) return 0;
-          memcpy(&i, w++, sizeof i);
+          if (!soget_json_number(&w, end, &i)) return 0;
           /* an integer field has no -0: only a 0 that may become a float
            * needs its sign */
           if (i == 0 && f->want != F_INT) {
@@ -1084,16 +1083,12 @@ static int walk_tape(builder *b, soget_json_it *it) {
         }
         case 'u': {
           uint64_t u;
-          if (w >= end) return 0;
-          memcpy(&u, w++, sizeof u);
-          if (!fast_number(b, (double)u, 1)) return 0;
+          if (!soget_json_number(&w, end, &u) || !fast_number(b, (double)u, 1)) return 0;
           break;
         }
         case 'd': {
           double d;
-          if (w >= end) return 0;
-          memcpy(&d, w++, sizeof d);
-          if (!fast_number(b, d, d == floor(d))) return 0;
+          if (!soget_json_number(&w, end, &d) || !fast_number(b, d, d == floor(d))) return 0;
           break;
         }
         case 't':
