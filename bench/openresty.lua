@@ -26,6 +26,10 @@ local origin, path = base:match("^(https?://[^/]+)(/.*)$")
 local hostport = assert(origin:match("^https?://(.+)$"))
 local ca = assert(os.getenv("SOGET_CA_FILE"))
 local function result(k, v) io.write(("RESULT openresty.%s %s\n"):format(k, v)) end
+local function sh_ok(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
 
 local function batch(url)
   assert(N.get(url .. "/units/CGMU2436601") == 200, "warm-up failed")   -- token, connection
@@ -129,6 +133,59 @@ srv = N.start{ workers = 1, http_extra = http_extra, server_extra = server_extra
 -- shared machine lookups/s moves with the neighbours' load, the worker's
 -- CPU time per lookup much less.
 local worker = io.popen("pgrep -P " .. srv.pid .. " | head -n 1"):read("*l")
+
+-- Where the lookups/s rounds run. The worker under test, the sandbox's
+-- worker and wrk are three busy processes; on a 2-CPU machine, left to the
+-- scheduler, the worker and the sandbox now and then share one CPU (a
+-- pair that wakes each other is kept together) and every path then serves
+-- about half the lookups, so a round measured where the scheduler had put
+-- them (bench/README.md). The worker gets a CPU of its own, the last one
+-- this process may use; the sandbox's workers and wrk get the others. The
+-- figure is then the worker's own capacity, the same way on every path.
+-- With one CPU, or without taskset, nothing is pinned, and that is said.
+local function allowed_cpus()
+  local f = io.open("/proc/self/status")
+  local list = f and f:read("*a"):match("Cpus_allowed_list:%s*(%S+)")
+  if f then f:close() end
+  local cpus = {}
+  for part in (list or ""):gmatch("[^,]+") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    a, b = tonumber(a or part), tonumber(b or part)
+    if a and b then for c = a, b do cpus[#cpus + 1] = c end end
+  end
+  return cpus
+end
+local sandbox_workers = {}
+for p in io.popen("pgrep -P " .. tostring(os.getenv("SOGET_SANDBOX_PID") or 0) .. " 2>/dev/null")
+  :read("*a"):gmatch("%d+") do
+  sandbox_workers[#sandbox_workers + 1] = p
+end
+local cpus = allowed_cpus()
+local wrk_prefix, unpin = "", function() end
+if #cpus >= 2 and #sandbox_workers > 0 and worker and sh_ok("command -v taskset >/dev/null") then
+  local own, rest = cpus[#cpus], table.concat(cpus, ",", 1, #cpus - 1)
+  local all = table.concat(cpus, ",")
+  local pinned = sh_ok(("taskset -pc %d %s >/dev/null"):format(own, worker))
+  for _, p in ipairs(sandbox_workers) do
+    pinned = pinned and sh_ok(("taskset -pc %s %s >/dev/null"):format(rest, p))
+  end
+  unpin = function()
+    for _, p in ipairs(sandbox_workers) do sh_ok(("taskset -pc %s %s >/dev/null 2>&1"):format(all, p)) end
+  end
+  if pinned then
+    wrk_prefix = "taskset -c " .. rest .. " "
+    print(("openresty: the worker pinned to CPU %d; the sandbox's worker%s and wrk to %s")
+      :format(own, #sandbox_workers > 1 and "s" or "", rest))
+    result("pinned", 1)
+  else
+    unpin()
+  end
+end
+if wrk_prefix == "" then
+  print("openresty: processes not pinned (one CPU, no taskset, or no sandbox PID): "
+    .. "lookups/s depend on where the scheduler puts them")
+  result("pinned", 0)
+end
 local function cpu_ticks()
   local f = io.open("/proc/" .. tostring(worker) .. "/stat")
   if not f then return nil end
@@ -139,7 +196,7 @@ local function cpu_ticks()
 end
 local function wrk(url)
   local c0 = cpu_ticks()
-  local p = assert(io.popen(("wrk -t1 -c%d -d%ds %s 2>&1"):format(conc, secs, N.q(url))))
+  local p = assert(io.popen(("%swrk -t1 -c%d -d%ds %s 2>&1"):format(wrk_prefix, conc, secs, N.q(url))))
   local out = p:read("*a")
   p:close()
   local c1 = cpu_ticks()
@@ -202,6 +259,7 @@ ok, err = pcall(function()
   result("cpu_us_plain", ("%.0f"):format(cp))
   result("rps_concurrency", conc)
 end)
+unpin()
 srv.stop()
 if not ok then error(err, 0) end
 
@@ -211,10 +269,6 @@ if not ok then error(err, 0) end
 -- instructions by library, self cost (soget: soget.so, simdjson,
 -- libhttp-parser). Deterministic where lookups/s are not on a shared machine.
 local cg_n = tonumber(os.getenv("BENCH_OPENRESTY_CG_N") or "") or 400
-local function sh_ok(cmd)
-  local r = os.execute(cmd)
-  return r == true or r == 0
-end
 -- Self cost by object of a callgrind dump: {object -> Ir}, total.
 local function by_object(path)
   local names, by, total = {}, {}, 0
