@@ -100,7 +100,7 @@ static void test_requests(void) {
     rq.body_len = requests[i].body ? strlen(requests[i].body) : 0;
     soget_buf_init(&out, 0);
     soget_err_clear(&e);
-    rc = soget_http1_request(&out, &rq, requests[i].ua, requests[i].gzip, &t, &e);
+    rc = soget_http1_request(&out, &rq, requests[i].ua, requests[i].gzip, &t, NULL, &e);
     if (!requests[i].want) {
       CHECK_INT(rc, -1);
       CHECK_STR(e.kind, "network");
@@ -117,6 +117,106 @@ static void test_requests(void) {
     }
     soget_buf_free(&out);
   }
+}
+
+/* The same request built with and without the cache, and again from it:
+ * the same bytes and target each way, or the same refusal. */
+static void same_with_cache(soget_http1_cache *c, const char *url, int post, const char *ua) {
+  soget_http_request rq;
+  soget_http1_target t0, t1;
+  soget_buf a, b;
+  soget_err e0, e1;
+  int r0, r1, pass;
+  memset(&rq, 0, sizeof rq);
+  rq.url = url;
+  rq.post = post;
+  rq.headers = api_headers;
+  soget_buf_init(&a, 0);
+  soget_buf_init(&b, 0);
+  soget_err_clear(&e0);
+  memset(&t0, 0, sizeof t0);
+  r0 = soget_http1_request(&a, &rq, ua, 0, &t0, NULL, &e0);
+  for (pass = 0; pass < 2; pass++) {
+    soget_err_clear(&e1);
+    memset(&t1, 0, sizeof t1);
+    r1 = soget_http1_request(&b, &rq, ua, 0, &t1, c, &e1);
+    CHECK_INT(r1, r0);
+    if (r0 == 0 && r1 == 0) {
+      CHECK_MEM(b.data, b.len, a.data, a.len);
+      CHECK_STR(t1.scheme, t0.scheme);
+      CHECK_STR(t1.host, t0.host);
+      CHECK_STR(t1.name, t0.name);
+      CHECK_INT(t1.port, t0.port);
+      CHECK_INT(t1.tls, t0.tls);
+    } else if (r0 != 0 && r1 != 0) {
+      CHECK_STR(e1.message, e0.message);
+      CHECK_INT(b.len, 0);
+    }
+  }
+  soget_buf_free(&a);
+  soget_buf_free(&b);
+}
+
+static void test_request_cache(void) {
+  soget_http1_cache c;
+  char url[512], q[128];
+  const char *path;
+  size_t n = 0;
+  int ch;
+  static const char *const urls[] = {
+      "https://api.test/v1/handling-units?reference=CGMU2436601",
+      "https://API.Test:8443/v1/handling-units?reference=CGMU2436601&limit=10&offset=20",
+      "http://api.test:80/a/../b/./c?x=1",
+      "https://[::1]:9443/x?y=%41%zz",
+      "https://user:pw@api.test/v1?q=1",
+      "https://api.test?only=query",
+      "https://api.test/v1?",                 /* an empty query: parsed each time */
+      "https://api.test/v1?a b",              /* a space: libcurl decides */
+      "https://api.test/v1?caf\xc3\xa9",      /* not ASCII: libcurl decides */
+      "https://api.test/v1?a=1#frag",         /* a fragment: parsed each time */
+      "https://api.test/v1#frag?a=1",
+      "ftp://api.test/v1?a=1",                /* refused, each time */
+      "https://api.test:99999/v1?a=1",
+      "/relative?a=1",
+      "http://auth.test/token",               /* no query: parsed each time */
+  };
+  size_t i;
+  memset(&c, 0, sizeof c);
+  for (i = 0; i < COUNT(urls); i++) {
+    CASE("request cache: %s", urls[i]);
+    same_with_cache(&c, urls[i], 0, "soget/1");
+    same_with_cache(&c, urls[i], 1, NULL);
+  }
+  CASE("request cache: every printable ASCII byte in a query");
+  for (ch = 0x21; ch < 0x7f; ch++)
+    if (ch != '#') q[n++] = (char)ch;
+  q[n] = '\0';
+  snprintf(url, sizeof url, "https://api.test/v1/handling-units?%s", q);
+  same_with_cache(&c, url, 0, "soget/1");
+  CHECK(c.prefix != NULL);
+
+  CASE("request cache: a URL that differs after its '?' is not parsed again");
+  same_with_cache(&c, "https://api.test/v1/handling-units?reference=A", 0, NULL);
+  CHECK_STR(c.prefix, "https://api.test/v1/handling-units");
+  CHECK_INT(c.len, strlen("https://api.test/v1/handling-units"));
+  CHECK_STR(c.path, "/v1/handling-units");
+  CHECK_STR(c.t.host, "api.test");
+  path = c.path;
+  same_with_cache(&c, "https://api.test/v1/handling-units?reference=B&limit=10", 0, NULL);
+  CHECK(c.path == path);                  /* kept: read from the cache */
+  same_with_cache(&c, "https://api.test/v1/handling-units?reference=B#x", 0, NULL);
+  same_with_cache(&c, "https://api.test/v1/handling-units", 0, NULL);
+  CHECK(c.path == path);                  /* neither replaced it */
+  CASE("request cache: another place replaces it");
+  same_with_cache(&c, "https://other.test:8443/v2/units?reference=C", 0, NULL);
+  CHECK_STR(c.prefix, "https://other.test:8443/v2/units");
+  CHECK_STR(c.path, "/v2/units");
+  CHECK_INT(c.t.port, 8443);
+  CASE("request cache: a User-Agent that cannot be sent, from the cache too");
+  same_with_cache(&c, "https://other.test:8443/v2/units?reference=D", 0, "soget\r\nX-Evil: 1");
+  soget_http1_cache_free(&c);
+  CHECK(c.prefix == NULL && c.path == NULL && c.len == 0);
+  soget_http1_cache_free(&c);             /* again: nothing */
 }
 
 /* The call steps' own requests, as bytes: the token request, then the GET
@@ -145,7 +245,7 @@ static void test_call_requests(void) {
   soget_buf_init(&out, 0);
   CHECK_INT(soget_call_begin(&g, &k, &q, 0, &e), 0);
   CHECK_INT(soget_call_next(&g, &k, &e), SOGET_STEP_SEND);
-  CHECK_INT(soget_http1_request(&out, &k.rq, "ua/1", 1, &t, &e), 0);
+  CHECK_INT(soget_http1_request(&out, &k.rq, "ua/1", 1, &t, NULL, &e), 0);
   CHECK_STR(out.data,
             "POST /token HTTP/1.1\r\nHost: auth.test:8443\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n"
@@ -155,7 +255,7 @@ static void test_call_requests(void) {
   CHECK_INT(soget_call_response(&g, &k, 200, tok, sizeof tok - 1, -1, NULL, &e),
             SOGET_STEP_AGAIN);
   CHECK_INT(soget_call_next(&g, &k, &e), SOGET_STEP_SEND);
-  CHECK_INT(soget_http1_request(&out, &k.rq, NULL, 0, &t, &e), 0);
+  CHECK_INT(soget_http1_request(&out, &k.rq, NULL, 0, &t, NULL, &e), 0);
   CHECK_STR(out.data,
             "GET /v1/handling-units?reference=CGMU2436601 HTTP/1.1\r\nHost: api.test\r\n"
             "Authorization: Bearer T0K3N\r\nOcp-Apim-Subscription-Key: apikey\r\n"
@@ -525,6 +625,7 @@ static void test_limits(void) {
 
 int main(void) {
   test_requests();
+  test_request_cache();
   test_call_requests();
   test_responses();
   test_compressed();

@@ -18,42 +18,76 @@ static int url_part(CURLU *u, CURLUPart part, char **out, unsigned flags) {
   return curl_url_get(u, part, out, flags) == CURLUE_OK && *out;
 }
 
-int soget_http1_request(soget_buf *out, const soget_http_request *rq, const char *user_agent,
-                        int gzip, soget_http1_target *t, soget_err *e) {
+void soget_http1_cache_free(soget_http1_cache *c) {
+  free(c->prefix);
+  free(c->path);
+  memset(c, 0, sizeof *c);
+}
+
+/* 1 when q, a URL's query after its '?', goes out as written without
+ * libcurl's look: not empty, printable ASCII, no '#'. */
+static int plain_query(const char *q) {
+  const unsigned char *c = (const unsigned char *)q;
+  if (!*c) return 0;
+  for (; *c; c++)
+    if (*c <= 0x20 || *c >= 0x7f || *c == '#') return 0;
+  return 1;
+}
+
+/* ":port", the digits made here (a request's hot path): port is 1-65535. */
+static int add_port(soget_buf *out, long port) {
+  char d[8];
+  int i = (int)sizeof d;
+  do {
+    d[--i] = (char)('0' + port % 10);
+    port /= 10;
+  } while (port > 0 && i > 1);
+  d[--i] = ':';
+  return soget_buf_add(out, d + i, sizeof d - (size_t)i);
+}
+
+static char *dup_bytes(const char *s, size_t n) {
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, s, n);
+    d[n] = '\0';
+  }
+  return d;
+}
+
+/* Where url goes, read by libcurl's URL parser: *tt, and *path and
+ * *query (libcurl's strings, curl_free them; *query NULL when none). 0; or
+ * -1 with e filled. */
+static int parse_target(const char *url, soget_http1_target *tt, char **path, char **query,
+                        soget_err *e) {
   CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
-  soget_http1_target tt;
-  const char *const *h;
+  char *scheme = NULL, *host = NULL, *port = NULL;
   long portn;
-  int tls, rc = -1, nomem = 0;
+  int tls, rc = -1;
   size_t n;
 
-  soget_buf_reset(out);
-  memset(&tt, 0, sizeof tt);
+  *path = *query = NULL;
+  memset(tt, 0, sizeof *tt);
   if (!u) {
     soget_err_nomem(e, "building the request");
     return -1;
   }
-  if (!rq->url || curl_url_set(u, CURLUPART_URL, rq->url, 0) != CURLUE_OK ||
+  if (!url || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
       !url_part(u, CURLUPART_SCHEME, &scheme, 0) || !url_part(u, CURLUPART_HOST, &host, 0) ||
       !url_part(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ||
-      !url_part(u, CURLUPART_PATH, &path, 0)) {
+      !url_part(u, CURLUPART_PATH, path, 0)) {
     soget_err_set(e, "network", 0, 0, "cannot send a request to this URL: not an absolute "
                   "http(s) URL with a host");
     goto done;
   }
-  (void)url_part(u, CURLUPART_QUERY, &query, 0);   /* none: NULL */
+  (void)url_part(u, CURLUPART_QUERY, query, 0);   /* none: NULL */
   tls = strcmp(scheme, "https") == 0;
   portn = strtol(port, NULL, 10);
   n = strlen(host);
-  if ((!tls && strcmp(scheme, "http") != 0) || !host[0] || n >= sizeof tt.host || portn <= 0 ||
+  if ((!tls && strcmp(scheme, "http") != 0) || !host[0] || n >= sizeof tt->host || portn <= 0 ||
       portn > 65535) {
     soget_err_set(e, "network", 0, 0, "cannot send a request to this URL: not an absolute "
                   "http(s) URL with a host");
-    goto done;
-  }
-  if (user_agent && user_agent[0] && soget_header_value_problem(user_agent, strlen(user_agent))) {
-    soget_err_set(e, "network", 0, 0, "the User-Agent cannot be sent in a header");
     goto done;
   }
   {   /* host names are case-insensitive: sent and checked in lower case */
@@ -61,22 +95,79 @@ int soget_http1_request(soget_buf *out, const soget_http_request *rq, const char
     for (c = host; *c; c++)
       if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
   }
-  tt.tls = tls;
-  memcpy(tt.scheme, tls ? "https" : "http", tls ? 6 : 5);
-  memcpy(tt.host, host, n + 1);
+  tt->tls = tls;
+  memcpy(tt->scheme, tls ? "https" : "http", tls ? 6 : 5);
+  memcpy(tt->host, host, n + 1);
   if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
-    memcpy(tt.name, host + 1, n - 2);
-    tt.name[n - 2] = '\0';
+    memcpy(tt->name, host + 1, n - 2);
+    tt->name[n - 2] = '\0';
   } else {
-    memcpy(tt.name, host, n + 1);
+    memcpy(tt->name, host, n + 1);
   }
-  tt.port = portn;
+  tt->port = portn;
+  rc = 0;
+done:
+  if (rc != 0) {
+    curl_free(*path);
+    curl_free(*query);
+    *path = *query = NULL;
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+int soget_http1_request(soget_buf *out, const soget_http_request *rq, const char *user_agent,
+                        int gzip, soget_http1_target *t, soget_http1_cache *cache,
+                        soget_err *e) {
+  soget_http1_target tt;
+  char *cpath = NULL, *cquery = NULL;   /* libcurl's, when parsed here */
+  const char *path, *query;
+  const char *q = rq->url ? strchr(rq->url, '?') : NULL;
+  size_t plen = q ? (size_t)(q - rq->url) : 0;
+  int rc = -1, nomem = 0;
+  /* A URL the cache can answer for: its query as written, no fragment. */
+  int cacheable = cache && q && plain_query(q + 1) && !memchr(rq->url, '#', plen);
+  const char *const *h;
+
+  soget_buf_reset(out);
+  if (cacheable && cache->prefix && cache->len == plen &&
+      memcmp(cache->prefix, rq->url, plen) == 0) {
+    tt = cache->t;
+    path = cache->path;
+    query = q + 1;
+  } else {
+    if (parse_target(rq->url, &tt, &cpath, &cquery, e) != 0) goto done;
+    path = cpath;
+    query = cquery;
+    /* Kept when libcurl gave the query back as written (without memory,
+     * not kept: the request still goes). */
+    if (cacheable && cquery && strcmp(cquery, q + 1) == 0) {
+      char *np = dup_bytes(rq->url, plen), *pp = dup_bytes(cpath, strlen(cpath));
+      if (np && pp) {
+        soget_http1_cache_free(cache);
+        cache->prefix = np;
+        cache->len = plen;
+        cache->path = pp;
+        cache->t = tt;
+      } else {
+        free(np);
+        free(pp);
+      }
+    }
+  }
+  if (user_agent && user_agent[0] && soget_header_value_problem(user_agent, strlen(user_agent))) {
+    soget_err_set(e, "network", 0, 0, "the User-Agent cannot be sent in a header");
+    goto done;
+  }
 
   nomem = soget_buf_adds(out, rq->post ? "POST " : "GET ") != 0 ||
           soget_buf_adds(out, path[0] ? path : "/") != 0 ||
           (query && (soget_buf_addc(out, '?') != 0 || soget_buf_adds(out, query) != 0)) ||
-          soget_buf_adds(out, " HTTP/1.1\r\nHost: ") != 0 || soget_buf_adds(out, host) != 0 ||
-          (portn != (tls ? 443 : 80) && soget_buf_addf(out, ":%ld", portn) != 0) ||
+          soget_buf_adds(out, " HTTP/1.1\r\nHost: ") != 0 || soget_buf_adds(out, tt.host) != 0 ||
+          (tt.port != (tt.tls ? 443 : 80) && add_port(out, tt.port) != 0) ||
           soget_buf_adds(out, "\r\n") != 0;
   for (h = rq->headers; !nomem && h && *h; h++)
     nomem = soget_buf_adds(out, *h) != 0 || soget_buf_adds(out, "\r\n") != 0;
@@ -101,12 +192,8 @@ done:
     soget_wipe(out->data, out->cap);
     soget_buf_reset(out);
   }
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_free(path);
-  curl_free(query);
-  curl_url_cleanup(u);
+  curl_free(cpath);
+  curl_free(cquery);
   return rc;
 }
 

@@ -35,16 +35,34 @@ typedef struct soget_http1_target {
   long port;            /* the URL's, or the scheme's default */
 } soget_http1_target;
 
+/* What a driver keeps of the last URL it sent a request to, so that the
+ * next request to the same place is not parsed again: its text up to the
+ * '?', and what libcurl's URL parser read from it. A URL is looked up
+ * only when it has a query of printable ASCII and no '#' (then the text
+ * before the '?' decides everything but the query, which goes out as
+ * written, as libcurl gives it back). Zeroed to start; freed by
+ * soget_http1_cache_free. */
+typedef struct soget_http1_cache {
+  char *prefix;         /* malloc'd, NULL when empty */
+  size_t len;
+  char *path;           /* malloc'd: the URL's path as libcurl gives it */
+  soget_http1_target t;
+} soget_http1_cache;
+
+void soget_http1_cache_free(soget_http1_cache *c);
+
 /* The bytes of rq as HTTP/1.1: the request line (path and query of its
  * URL), Host, rq's header lines, User-Agent (when user_agent is not NULL
  * or empty), Accept-Encoding (gzip when `gzip`, else identity),
  * Content-Length and the body of a POST. t (may be NULL) gets where it
- * goes. 0; or -1 with e filled: a URL that is not absolute http(s) with a
- * host, a user_agent that cannot be sent (kind "network", not
- * retryable), or out of memory (e->nomem). out is reset first; it holds
- * the request's credentials: wipe it after use. */
+ * goes; cache (may be NULL) spares parsing a URL like the last one. 0; or
+ * -1 with e filled: a URL that is not absolute http(s) with a host, a
+ * user_agent that cannot be sent (kind "network", not retryable), or out
+ * of memory (e->nomem). out is reset first; it holds the request's
+ * credentials: wipe it after use. */
 int soget_http1_request(soget_buf *out, const soget_http_request *rq, const char *user_agent,
-                        int gzip, soget_http1_target *t, soget_err *e);
+                        int gzip, soget_http1_target *t, soget_http1_cache *cache,
+                        soget_err *e);
 
 enum { SOGET_HTTP1_MORE = 0, SOGET_HTTP1_DONE, SOGET_HTTP1_BAD };
 

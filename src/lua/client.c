@@ -29,6 +29,7 @@ struct soget_client {
   char *ca_file, *user_agent;
   int verify_tls, gzip;
   size_t max_response;
+  soget_http1_cache url_cache;   /* call:request_bytes(): the last URL sent to */
   int closed;
   /* Lua can run in the middle of a call (any allocation can run a
    * finalizer, any call a hook), and a finalizer can call close(): while
@@ -46,6 +47,7 @@ static void client_cleanup(soget_client *c) {
   free(c->ca_file);
   free(c->user_agent);
   c->ca_file = c->user_agent = NULL;
+  soget_http1_cache_free(&c->url_cache);
   c->closed = 1;
   c->close_pending = 0;
 }
@@ -1127,7 +1129,7 @@ static int call_request_bytes(lua_State *L) {
   soget_err_clear(&e);
   lcall_enter(L, lc);
   if (soget_http1_request(&b, &lc->k.rq, lc->c->user_agent ? lc->c->user_agent : ua,
-                          lc->c->gzip, &t, &e) != 0) {
+                          lc->c->gzip, &t, &lc->c->url_cache, &e) != 0) {
     int step;
     soget_buf_free(&b);   /* wiped by soget_http1_request */
     lcall_release(lc);
