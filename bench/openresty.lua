@@ -95,6 +95,7 @@ local server_extra = ([[
             proxy_set_header Ocp-Apim-Subscription-Key $soget_api_key;
             proxy_set_header Accept $soget_accept;
             proxy_set_header Content-Type $soget_content_type;
+            proxy_set_header Accept-Encoding identity;
             proxy_ssl_server_name on;
             proxy_ssl_name localhost;
             proxy_ssl_verify on;
@@ -108,25 +109,29 @@ local server_extra = ([[
             internal;
             set $plain_auth "";
             set $plain_key "";
+            set $plain_ua "";
             rewrite_by_lua_block {
                 ngx.var.plain_auth = ngx.ctx.auth
                 ngx.var.plain_key = ngx.ctx.key
+                ngx.var.plain_ua = ngx.ctx.ua
             }
             proxy_pass https://soget_api%s/handling-units;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass_request_headers off;
-            proxy_set_header Host localhost;
+            proxy_set_header Host localhost:%s;
             proxy_set_header Authorization $plain_auth;
             proxy_set_header Ocp-Apim-Subscription-Key $plain_key;
             proxy_set_header Accept application/json;
+            proxy_set_header User-Agent $plain_ua;
+            proxy_set_header Accept-Encoding identity;
             proxy_ssl_server_name on;
             proxy_ssl_name localhost;
             proxy_ssl_verify on;
             proxy_ssl_trusted_certificate "%s";
             proxy_ssl_session_reuse on;
         }
-]]):format(ca, path, ca)
+]]):format(ca, path, hostport:match(":(%d+)$"), ca)
 srv = N.start{ workers = 1, http_extra = http_extra, server_extra = server_extra,
   lua_path = N.root .. "/bench/?.lua" }
 -- The worker's CPU time (user + system, in clock ticks of 10 ms): on a
