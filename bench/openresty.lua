@@ -174,7 +174,7 @@ if #cpus >= 2 and #sandbox_workers > 0 and worker and sh_ok("command -v taskset 
   for _, p in ipairs(sandbox_workers) do
     pinned = pinned and sh_ok(("taskset -pc %s %s >/dev/null"):format(rest, p))
   end
-  unpin = function()
+  unpin = function()   -- the sandbox outlives this nginx: its CPUs back
     for _, p in ipairs(sandbox_workers) do sh_ok(("taskset -pc %s %s >/dev/null 2>&1"):format(all, p)) end
   end
   if pinned then
@@ -184,6 +184,7 @@ if #cpus >= 2 and #sandbox_workers > 0 and worker and sh_ok("command -v taskset 
     result("pinned", 1)
   else
     unpin()
+    sh_ok(("taskset -pc %s %s >/dev/null 2>&1"):format(all, worker))
   end
 end
 if wrk_prefix == "" then
