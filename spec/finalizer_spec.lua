@@ -5,6 +5,7 @@
 -- same client must be refused cleanly; never freed memory under a running
 -- call (make test-asan and make test-valgrind run these too).
 local S = require "support"
+local soget = require "soget"
 
 -- An object whose finalizer runs fn (a table on 5.2+, a proxy on 5.1/LuaJIT).
 local function on_gc(fn)
@@ -295,6 +296,61 @@ describe("a finalizer that changes the token while soget.Call:request() copies i
     -- request() returns; both cases are checked above all the same).
     if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
       assert.truthy(mid > 0, "no finalizer ran in the middle of request()")
+    end
+  end)
+end)
+
+-- The collector set to run a whole cycle at nearly every allocation (a
+-- finalizer then runs at the next one); returns what restores it.
+local function cycle_at_each_allocation()
+  if _VERSION == "Lua 5.4" then
+    collectgarbage("incremental", 1, 1000, 0)
+    return function() collectgarbage("incremental", 200, 100, 13) end
+  end
+  local pause = collectgarbage("setpause", 0)
+  local mul = collectgarbage("setstepmul", 1000000)
+  return function()
+    collectgarbage("setpause", pause)
+    collectgarbage("setstepmul", mul)
+  end
+end
+
+describe("a finalizer that closes a soget.HttpParser while response() answers", function()
+  it("answers what it had read, never freed memory", function()
+    local body = ("x"):rep(3000)
+    local answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: " .. #body
+      .. "\r\nRetry-After: 7\r\nLocation: /elsewhere\r\n\r\n" .. body
+    local mid = 0
+    for _ = 1, 20 do
+      local p = soget.http_parser()
+      assert.are.equal("done", p:feed(answer))
+      local inside, during = false, false
+      local holder = { on_gc(function()
+        during = inside
+        p:close()
+      end) }
+      local restore = cycle_at_each_allocation()
+      collectgarbage()
+      holder[1] = nil
+      inside = true
+      local ok, status, b, retry_after, location = pcall(p.response, p)
+      inside = false
+      restore()
+      collectgarbage()
+      if ok then
+        assert.are.equal(503, status)
+        assert.are.equal(body, b)
+        assert.are.equal("7", retry_after)
+        assert.are.equal("/elsewhere", location)
+        if during then mid = mid + 1 end
+      else   -- (Lua 5.1 may run it before response() begins)
+        assert.truthy(tostring(status):find("used after close()", 1, true), tostring(status))
+      end
+      assert.truthy(tostring(p):find("closed", 1, true))
+      assert.has_error(function() p:response() end, "soget.HttpParser: used after close()")
+    end
+    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of response()")
     end
   end)
 end)

@@ -9,6 +9,8 @@
  *   p:response()   -> status, body, retry_after, location, keep_alive (after "done")
  *   p:error()      -> message, kind, retryable  (after "bad")
  */
+#include <stdlib.h>
+
 #include "soget.h"
 
 #include "core/http1.h"
@@ -16,9 +18,17 @@
 #define SOGET_HTTP_PARSER_T "soget.HttpParser"
 #define DEFAULT_MAX (8u * 1024u * 1024u)
 
+/* The parser's state (about 1 KB) is malloc'd: a driver makes one per
+ * response and closes it, so it stays out of the garbage Lua collects. It
+ * lives until __gc. While response() copies the body and headers out
+ * (busy), a close() run by a finalizer of an allocation (Lua 5.1 and
+ * LuaJIT collect before they copy a string) only marks it closed; what it
+ * holds is freed when response() is done. */
 typedef struct lparser {
-  soget_http1 h;
+  soget_http1 *h;
   int open;
+  int busy;
+  int close_pending;
 } lparser;
 
 static const char *const state_names[] = {"more", "done", "bad"};
@@ -31,8 +41,8 @@ static lparser *checkparser(lua_State *L) {
 
 /* The state, or Lua's memory error when the parser ran out of memory. */
 static int push_state(lua_State *L, lparser *p, int st) {
-  if (st == SOGET_HTTP1_BAD && p->h.err.nomem) {
-    soget_http1_free(&p->h);   /* what it holds is of no use */
+  if (st == SOGET_HTTP1_BAD && p->h->err.nomem) {
+    soget_http1_free(p->h);   /* what it holds is of no use */
     p->open = 0;
     return soget_nomem(L);
   }
@@ -48,9 +58,11 @@ static int parser_new(lua_State *L) {
                 "must be a positive number of bytes");
   p = soget_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
-  soget_http1_init(&p->h, (size_t)max);
-  p->open = 1;
   luaL_setmetatable(L, SOGET_HTTP_PARSER_T);
+  p->h = malloc(sizeof *p->h);
+  if (p->h == NULL) return soget_nomem(L);
+  soget_http1_init(p->h, (size_t)max);
+  p->open = 1;
   return 1;
 }
 
@@ -59,27 +71,30 @@ static int parser_feed(lua_State *L) {
   lparser *p = checkparser(L);
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
-  return push_state(L, p, soget_http1_feed(&p->h, s, len));
+  return push_state(L, p, soget_http1_feed(p->h, s, len));
 }
 
 /* parser:eof() -> "done" | "bad" */
 static int parser_eof(lua_State *L) {
   lparser *p = checkparser(L);
-  return push_state(L, p, soget_http1_eof(&p->h));
+  return push_state(L, p, soget_http1_eof(p->h));
 }
 
 /* parser:state() -> "more" | "done" | "bad" */
 static int parser_state(lua_State *L) {
   lparser *p = checkparser(L);
-  return push_state(L, p, p->h.state);
+  return push_state(L, p, p->h->state);
 }
 
 /* parser:response() -> status, body, retry_after|nil, location|nil, keep_alive */
 static int parser_response(lua_State *L) {
   lparser *p = checkparser(L);
-  soget_http1 *h = &p->h;
+  soget_http1 *h = p->h;
   if (h->state != SOGET_HTTP1_DONE)
     return luaL_error(L, SOGET_HTTP_PARSER_T ": response() before the response is complete");
+  lua_settop(L, 1);
+  luaL_checkstack(L, 5, NULL);
+  p->busy = 1;   /* (left set by a memory error: then __gc frees what it holds) */
   lua_pushinteger(L, (lua_Integer)h->status);
   lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
   if (h->retry_after.len) lua_pushlstring(L, h->retry_after.data, h->retry_after.len);
@@ -87,40 +102,55 @@ static int parser_response(lua_State *L) {
   if (h->location.len) lua_pushlstring(L, h->location.data, h->location.len);
   else lua_pushnil(L);
   lua_pushboolean(L, h->keep_alive);
+  p->busy = 0;
+  if (p->close_pending) {
+    p->close_pending = 0;
+    soget_http1_free(h);
+  }
   return 5;
 }
 
 /* parser:error() -> message, kind, retryable */
 static int parser_error(lua_State *L) {
   lparser *p = checkparser(L);
-  if (p->h.state != SOGET_HTTP1_BAD)
+  if (p->h->state != SOGET_HTTP1_BAD)
     return luaL_error(L, SOGET_HTTP_PARSER_T ": error() on a response that is not bad");
-  lua_pushstring(L, p->h.err.message);
-  lua_pushstring(L, p->h.err.kind ? p->h.err.kind : "network");
-  lua_pushboolean(L, p->h.err.retryable);
+  lua_pushstring(L, p->h->err.message);
+  lua_pushstring(L, p->h->err.kind ? p->h->err.kind : "network");
+  lua_pushboolean(L, p->h->err.retryable);
   return 3;
 }
 
 /* parser:received() -> bytes fed so far */
 static int parser_received(lua_State *L) {
   lparser *p = checkparser(L);
-  lua_pushnumber(L, (lua_Number)p->h.received);
+  lua_pushnumber(L, (lua_Number)p->h->received);
   return 1;
 }
 
 static int parser_close(lua_State *L) {
   lparser *p = luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T);
   if (p->open) {
-    soget_http1_free(&p->h);
     p->open = 0;
+    if (p->busy) p->close_pending = 1;   /* response() frees it when done */
+    else soget_http1_free(p->h);
   }
+  return 0;
+}
+
+static int parser_gc(lua_State *L) {
+  lparser *p = luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T);
+  if (p->open || p->close_pending) soget_http1_free(p->h);
+  p->open = p->busy = p->close_pending = 0;
+  free(p->h);
+  p->h = NULL;
   return 0;
 }
 
 static int parser_tostring(lua_State *L) {
   lparser *p = luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T);
   lua_pushfstring(L, SOGET_HTTP_PARSER_T " (%s)",
-                  p->open ? state_names[p->h.state] : "closed");
+                  p->open ? state_names[p->h->state] : "closed");
   return 1;
 }
 
@@ -133,7 +163,7 @@ static const luaL_Reg parser_methods[] = {{"feed", parser_feed},
                                           {"close", parser_close},
                                           {NULL, NULL}};
 
-static const luaL_Reg parser_meta[] = {{"__gc", parser_close},
+static const luaL_Reg parser_meta[] = {{"__gc", parser_gc},
                                        {"__close", parser_close},
                                        {"__tostring", parser_tostring},
                                        {NULL, NULL}};
