@@ -315,6 +315,158 @@ local function cycle_at_each_allocation()
   end
 end
 
+describe("a finalizer that changes the token while soget.Call:request_bytes() runs", function()
+  it("leaves the bytes with the lines its step chose, written whole", function()
+    local old, new = "a-static-token-0001", "a-new-token-0002-longer-than-the-first-one"
+    local mid = 0
+    for _ = 1, 20 do
+      local c = S.client{ access_token = old }
+      local call = c:begin("CGMU2436601")
+      local inside, during = false, false
+      local holder = { on_gc(function()
+        during = inside
+        c:set_token(new, 100)
+      end) }
+      local restore = cycle_at_each_allocation()
+      collectgarbage()
+      holder[1] = nil
+      inside = true
+      local ok, rq = pcall(call.request_bytes, call, "driver/1")
+      inside = false
+      restore()
+      collectgarbage()
+      assert.is_true(ok, tostring(rq))
+      local auth = rq.bytes:match("\r\nAuthorization: ([^\r\n]*)\r\n")
+      assert.truthy(auth == "Bearer " .. old or auth == "Bearer " .. new, tostring(auth))
+      assert.truthy(rq.bytes:find("\r\nOcp-Apim-Subscription-Key: " .. S.api_key .. "\r\n", 1, true))
+      assert.truthy(rq.bytes:find("\r\n\r\n$"))
+      assert.are.equal("api", rq.kind)
+      if during and auth == "Bearer " .. old then mid = mid + 1 end
+      call:close()
+      local rq2 = assert(c:begin("CGMU2436601"):request_bytes())
+      assert.truthy(rq2.bytes:find("\r\nAuthorization: Bearer " .. new .. "\r\n", 1, true))
+      c:close()
+    end
+    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of request_bytes()")
+    end
+  end)
+end)
+
+describe("a finalizer that closes a soget.Call amid one of its own steps", function()
+  -- Each step reads the call's buffers (its URL, header lines, token
+  -- request) between allocations; Lua 5.1 and LuaJIT collect even before
+  -- they copy a string. The close waits for the step: its answer is whole,
+  -- then the call is over (make test-asan and test-valgrind run this too).
+  local PAGE = '{"total":1,"returned":1,"first":0,"items":[{"reference":"CGMU2436601",'
+    .. '"pswId":"CNI0000063978"}]}'
+  local function run(step, check, anywhere)
+    local mid, before = 0, 0
+    for _ = 1, 20 do
+      local c = S.client{ access_token = "a-static-token-0001" }
+      local call = c:begin("CGMU2436601")
+      if step == "response" or step == "failed" then assert(call:request()) end
+      local inside, during = false, false
+      local holder = { on_gc(function()
+        during = inside
+        call:close()
+      end) }
+      local args = ({ request = {}, request_bytes = { "driver/1" }, response = { 200, PAGE },
+        failed = { "refused", "tls", false } })[step]
+      local restore = cycle_at_each_allocation()
+      collectgarbage()
+      holder[1] = nil
+      inside = true
+      local ok, a, b = pcall(call[step], call, (table.unpack or unpack)(args))
+      inside = false
+      restore()
+      collectgarbage()   -- the finalizer has run, inside or after
+      if ok then
+        check(a, b)
+        if during then mid = mid + 1 end
+      else   -- it ran before the step began: the call was over already
+        assert.truthy(tostring(a):find("on a call that is over", 1, true), tostring(a))
+        before = before + 1
+      end
+      assert.are.equal("soget.Call (done)", tostring(call))
+      assert.has_error(function() call:request() end, "soget.Call: request() on a call that is over")
+      c:close()
+    end
+    -- (failed() allocates its answer only: the finalizer may run after it)
+    if not anywhere and (_VERSION == "Lua 5.3" or _VERSION == "Lua 5.4") then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of " .. step .. "()")
+    end
+  end
+
+  it("request(): the request whole, then the call over", function()
+    run("request", function(rq)
+      assert.are.equal(S.base_url .. "/handling-units?reference=CGMU2436601", rq.url)
+      assert.are.equal("Bearer a-static-token-0001", rq.headers.Authorization)
+      assert.are.equal(S.api_key, rq.headers["Ocp-Apim-Subscription-Key"])
+    end)
+  end)
+
+  it("request_bytes(): the bytes whole, then the call over", function()
+    run("request_bytes", function(rq)
+      assert.are.equal(S.base_url .. "/handling-units?reference=CGMU2436601", rq.url)
+      assert.truthy(rq.bytes:find("\r\nAuthorization: Bearer a-static-token-0001\r\n", 1, true))
+      assert.truthy(rq.bytes:find("\r\n\r\n$"))
+    end)
+  end)
+
+  it("response(): the page whole, then the call over", function()
+    run("response", function(page)
+      assert.are.equal(1, page.total)
+      assert.are.equal("CNI0000063978", page.items[1].pswId)
+    end)
+  end)
+
+  it("failed(): its answer whole, then the call over", function()
+    run("failed", function(page, err)
+      assert.is_nil(page)
+      assert.are.equal("tls", err.kind)
+      assert.are.equal("refused", err.message)
+    end, true)
+  end)
+end)
+
+describe("a finalizer that steps the same soget.Call, then closes its client, amid a step", function()
+  it("is refused, and the step finishes before the client closes", function()
+    local mid = 0
+    for _ = 1, 20 do
+      local c = S.client{ access_token = "a-static-token-0001" }
+      local call = c:begin("CGMU2436601")
+      local inside, during, nested = false, false, nil
+      local holder = { on_gc(function()
+        during = inside
+        nested = { pcall(call.request, call) }
+        c:close()
+      end) }
+      local restore = cycle_at_each_allocation()
+      collectgarbage()
+      holder[1] = nil
+      inside = true
+      local ok, rq = pcall(call.request_bytes, call, "driver/1")
+      inside = false
+      restore()
+      collectgarbage()
+      assert.truthy(nested, "the finalizer did not run")
+      if during and ok then
+        mid = mid + 1
+        -- the nested step: out of turn (a request is out), or refused on the
+        -- closing client; never a second request
+        assert.is_false(nested[1])
+        assert.truthy(rq.bytes:find("\r\nAuthorization: Bearer a-static-token-0001\r\n", 1, true))
+      end
+      assert.truthy(tostring(c):find("closed", 1, true), tostring(c))
+      call:close()
+    end
+    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of request_bytes()")
+    end
+  end)
+end)
+
 describe("a finalizer that closes a soget.HttpParser while response() answers", function()
   it("answers what it had read, never freed memory", function()
     local body = ("x"):rep(3000)

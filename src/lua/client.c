@@ -538,6 +538,8 @@ typedef struct lcall {
   int open;
   int held;        /* holds c: see soget_client_hold */
   int transport;   /* took c's transport (the blocking driver) */
+  int stepping;    /* soget.Call steps running (call_step) */
+  int close_pending;   /* close() asked for by a finalizer amid a step */
 } lcall;
 
 static void lcall_hold(lcall *lc) {
@@ -941,10 +943,25 @@ static int meth_begin(lua_State *L) {
   return 1;
 }
 
+/* A step that has no request to send (lc held): nil, nil, wait while
+ * another call fetches the token, else the call's end or misuse. */
+static int not_sent(lua_State *L, lcall *lc, int step, soget_err *e, const char *method) {
+  lcall_release(lc);
+  if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, method);
+  if (step == SOGET_STEP_NOMEM) return call_nomem(L, lc);
+  if (step == SOGET_STEP_WAIT) {   /* another call is fetching the token */
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushnumber(L, lc->k.wait);
+    return 3;
+  }
+  return soget_fail(L, e);
+}
+
 /* call:request() -> {kind, method, url, headers, body, timeout,
  * connect_timeout} | nil, err */
 static int call_request_as(lua_State *L, const char *method) {
-  lcall *lc = checkcall(L);
+  lcall *lc = lua_touserdata(L, 1);   /* checked by call_request */
   soget_err e;
   const char *const *h;
   int step;
@@ -953,18 +970,7 @@ static int call_request_as(lua_State *L, const char *method) {
    * token_url, and every allocation below can run a finalizer. */
   lcall_enter(L, lc);
   step = soget_call_next(&lc->c->eng, &lc->k, &e);
-  if (step != SOGET_STEP_SEND) {
-    lcall_release(lc);
-    if (step == SOGET_STEP_MISUSE) return call_misuse(L, lc, method);
-    if (step == SOGET_STEP_NOMEM) return call_nomem(L, lc);
-    if (step == SOGET_STEP_WAIT) {   /* another call is fetching the token */
-      lua_pushnil(L);
-      lua_pushnil(L);
-      lua_pushnumber(L, lc->k.wait);
-      return 3;
-    }
-    return soget_fail(L, &e);
-  }
+  if (step != SOGET_STEP_SEND) return not_sent(L, lc, step, &e, method);
   /* The credential lines are the engine's: a finalizer run by an
    * allocation below could step another call of the client and rebuild
    * them. The call's own copy first. */
@@ -1000,7 +1006,7 @@ static int call_request_as(lua_State *L, const char *method) {
   return 1;
 }
 
-static int call_request(lua_State *L) {
+static int call_request_body(lua_State *L) {
   return call_request_as(L, "request");
 }
 
@@ -1035,20 +1041,17 @@ static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
 
 /* call:response(status, body[, retry_after[, location]])
  *   -> page | nil, err | nil, nil, seconds_to_wait_then_request_again */
-static int call_response(lua_State *L) {
-  lcall *lc = checkcall(L);
-  lua_Number status = luaL_checknumber(L, 2);
+static int call_response_body(lua_State *L) {
+  lcall *lc = lua_touserdata(L, 1);   /* the arguments checked by call_response */
+  lua_Number status = lua_tonumber(L, 2);
   size_t len = 0, rn = 0;
-  const char *body = luaL_optlstring(L, 3, "", &len);
-  const char *ra = luaL_optlstring(L, 4, NULL, &rn);
-  const char *loc = luaL_optstring(L, 5, NULL);
+  const char *body = lua_isnil(L, 3) ? "" : lua_tolstring(L, 3, &len);
+  const char *ra = lua_isnil(L, 4) ? NULL : lua_tolstring(L, 4, &rn);
+  const char *loc = lua_isnil(L, 5) ? NULL : lua_tostring(L, 5);
   double retry_after = ra ? soget_parse_retry_after(ra, rn) : -1;
   soget_err e;
   int step;
-  /* NaN or a huge number would overflow the conversion to long */
-  luaL_argcheck(L, status >= 0 && status < 1000, 2, "must be an HTTP status (0-999)");
   soget_err_clear(&e);
-  lua_settop(L, 5);
   lcall_enter(L, lc);
   step = soget_call_response(&lc->c->eng, &lc->k, (long)status, body, len, retry_after,
                              loc, &e);
@@ -1071,19 +1074,17 @@ static int call_response(lua_State *L) {
 
 /* call:failed(message[, kind[, retryable]]): the request got no answer.
  *   -> nil, err | nil, nil, seconds_to_wait */
-static int call_failed(lua_State *L) {
-  lcall *lc = checkcall(L);
-  const char *msg = luaL_checkstring(L, 2);
-  const char *kind = luaL_optstring(L, 3, "network");
-  int retryable = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
-  static const char *const kinds[] = {"network", "timeout", "tls", "http", NULL};
-  int i, step;
+static const char *const failure_kinds[] = {"network", "timeout", "tls", "http", NULL};
+
+static int call_failed_body(lua_State *L) {
+  lcall *lc = lua_touserdata(L, 1);   /* the arguments checked by call_failed */
+  const char *msg = lua_tostring(L, 2);
+  int kind = (int)lua_tointeger(L, 3);
+  int retryable = lua_toboolean(L, 4);
+  int step;
   soget_err e;
-  for (i = 0; kinds[i] && strcmp(kinds[i], kind) != 0; i++) {
-  }
-  luaL_argcheck(L, kinds[i] != NULL, 3, "must be 'network', 'timeout', 'tls' or 'http'");
   soget_err_clear(&e);
-  soget_err_set(&e, kinds[i], 0, retryable, "%s", msg);
+  soget_err_set(&e, failure_kinds[kind], 0, retryable, "%s", msg);
   lua_settop(L, 1);
   lcall_enter(L, lc);
   step = soget_call_failed(&lc->c->eng, &lc->k, &e);
@@ -1108,33 +1109,28 @@ static int push_bytes(lua_State *L) {
   return 1;
 }
 
-static int call_request_bytes(lua_State *L) {
-  lcall *lc;
-  const char *ua;
+static int call_request_bytes_body(lua_State *L) {
+  lcall *lc = lua_touserdata(L, 1);   /* the arguments checked by call_request_bytes */
+  const char *ua = lua_isnil(L, 2) ? NULL : lua_tostring(L, 2);
   soget_buf b;
   soget_http1_target t;
   soget_err e;
   rbytes r;
-  int n, status;
+  int step, status;
   lua_settop(L, 2);
-  ua = luaL_optstring(L, 2, NULL);
-  n = call_request_as(L, "request_bytes");   /* the table, or nil, err | nil, nil, wait */
-  if (n != 1) return n;
-  lc = lua_touserdata(L, 1);
-  lua_pushnil(L);
-  lua_setfield(L, -2, "headers");   /* they are in the bytes */
-  lua_pushnil(L);
-  lua_setfield(L, -2, "body");
-  soget_buf_init(&b, 0);
   soget_err_clear(&e);
   lcall_enter(L, lc);
+  step = soget_call_next(&lc->c->eng, &lc->k, &e);
+  if (step != SOGET_STEP_SEND) return not_sent(L, lc, step, &e, "request_bytes");
+  /* Written before any Lua allocation: the credential lines are the
+   * engine's, and a finalizer run by one could step another call of the
+   * client and rebuild them (request() copies them first instead). */
+  soget_buf_init(&b, 0);
   if (soget_http1_request(&b, &lc->k.rq, lc->c->user_agent ? lc->c->user_agent : ua,
                           lc->c->gzip, &t, &lc->c->url_cache, &e) != 0) {
-    int step;
     soget_buf_free(&b);   /* wiped by soget_http1_request */
     lcall_release(lc);
     if (e.nomem) return call_nomem(L, lc);
-    lua_pop(L, 1);
     lcall_enter(L, lc);
     step = soget_call_failed(&lc->c->eng, &lc->k, &e);   /* the URL cannot be sent to */
     lcall_release(lc);
@@ -1145,39 +1141,138 @@ static int call_request_bytes(lua_State *L) {
   r.b = &b;
   lua_pushcfunction(L, push_bytes);
   lua_pushlightuserdata(L, &r);
-  status = lua_pcall(L, 1, 1, 0);
+  status = lua_pcall(L, 1, 1, 0);                 /* 3: the bytes */
   soget_wipe(b.data, b.cap);
   soget_buf_free(&b);
   if (status != 0) {
     lcall_release(lc);
     return lua_error(L);
   }
-  lua_setfield(L, -2, "bytes");
+  /* The URL is the call's, or its client's token_url (held meanwhile). */
+  lua_createtable(L, 0, 13);                      /* 4 */
+  lua_pushvalue(L, 3);
+  lua_setfield(L, 4, "bytes");
+  lua_pushstring(L, lc->k.state == SOGET_CALL_TOKEN_SENT ? "token" : "api");
+  lua_setfield(L, 4, "kind");
+  lua_pushstring(L, lc->k.rq.post ? "POST" : "GET");
+  lua_setfield(L, 4, "method");
+  lua_pushstring(L, lc->k.rq.url);
+  lua_setfield(L, 4, "url");
+  lua_pushnumber(L, (lua_Number)lc->k.rq.timeout_ms / 1000.0);
+  lua_setfield(L, 4, "timeout");
+  lua_pushnumber(L, (lua_Number)lc->k.rq.connect_timeout_ms / 1000.0);
+  lua_setfield(L, 4, "connect_timeout");
   lua_pushinteger(L, (lua_Integer)lc->c->max_response);
-  lua_setfield(L, -2, "max_response_size");
+  lua_setfield(L, 4, "max_response_size");
   lua_pushboolean(L, lc->c->verify_tls);
   lcall_release(lc);
-  lua_setfield(L, -2, "verify_tls");
+  lua_setfield(L, 4, "verify_tls");
   lua_pushstring(L, t.scheme);
-  lua_setfield(L, -2, "scheme");
+  lua_setfield(L, 4, "scheme");
   lua_pushstring(L, t.host);
-  lua_setfield(L, -2, "host");
+  lua_setfield(L, 4, "host");
   lua_pushstring(L, t.name);
-  lua_setfield(L, -2, "server_name");
+  lua_setfield(L, 4, "server_name");
   lua_pushinteger(L, (lua_Integer)t.port);
-  lua_setfield(L, -2, "port");
+  lua_setfield(L, 4, "port");
   lua_pushboolean(L, t.tls);
-  lua_setfield(L, -2, "tls");
+  lua_setfield(L, 4, "tls");
   return 1;
 }
 
-static int call_close(lua_State *L) {
-  lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
+static void call_close_now(lcall *lc) {
   if (lc->open) {
     soget_call_free(lc->c ? &lc->c->eng : NULL, &lc->k);
     lc->open = 0;
   }
   if (lc->c) lcall_release(lc);   /* after a Lua error raised mid-step */
+}
+
+/* A step of soget.Call. Its body reads the call's buffers between
+ * allocations, and any allocation can run a finalizer that closes the
+ * call (Lua 5.1 and LuaJIT collect even before they copy a string): the
+ * body runs in a protected call with the call marked as stepping, a
+ * close() asked for meanwhile is made once it is done, and its error, if
+ * any, is raised again then. */
+static int call_step(lua_State *L) {
+  lcall *lc = lua_touserdata(L, 1);   /* checked by the method */
+  soget_client *c = lc->c;
+  int n = lua_gettop(L), i, status;
+  luaL_checkstack(L, n + 1, NULL);
+  lua_pushvalue(L, lua_upvalueindex(1));   /* the body: made once (soget_client_open) */
+  for (i = 1; i <= n; i++) lua_pushvalue(L, i);   /* 1 keeps the call anchored */
+  /* A hold of the step's own, whatever the body (or a step of this call
+   * that a finalizer runs inside it) takes and gives back. */
+  soget_client_hold(c);
+  lc->stepping++;
+  status = lua_pcall(L, n, LUA_MULTRET, 0);
+  lc->stepping--;
+  if (lc->stepping == 0) {
+    if (status != 0) lcall_release(lc);   /* raised mid-step: no hold left behind */
+    if (lc->close_pending) {
+      lc->close_pending = 0;
+      call_close_now(lc);
+    }
+  }
+  soget_client_release(c);   /* may end a client close() asked for meanwhile */
+  if (status != 0) return lua_error(L);
+  return lua_gettop(L) - n;
+}
+
+/* The steps' arguments are checked here, where Lua's messages name the
+ * method, and read by their bodies as checked. */
+static int call_request(lua_State *L) {
+  checkcall(L);
+  lua_settop(L, 1);
+  return call_step(L);
+}
+
+static int call_request_bytes(lua_State *L) {
+  checkcall(L);
+  luaL_optstring(L, 2, NULL);
+  lua_settop(L, 2);
+  return call_step(L);
+}
+
+static int call_response(lua_State *L) {
+  lua_Number status;
+  checkcall(L);
+  status = luaL_checknumber(L, 2);
+  luaL_optlstring(L, 3, "", NULL);
+  luaL_optlstring(L, 4, NULL, NULL);
+  luaL_optstring(L, 5, NULL);
+  /* NaN or a huge number would overflow the conversion to long */
+  luaL_argcheck(L, status >= 0 && status < 1000, 2, "must be an HTTP status (0-999)");
+  lua_settop(L, 5);
+  return call_step(L);
+}
+
+static int call_failed(lua_State *L) {
+  const char *kind;
+  int i, retryable;
+  checkcall(L);
+  luaL_checkstring(L, 2);
+  kind = luaL_optstring(L, 3, "network");
+  retryable = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
+  for (i = 0; failure_kinds[i] && strcmp(failure_kinds[i], kind) != 0; i++) {
+  }
+  luaL_argcheck(L, failure_kinds[i] != NULL, 3, "must be 'network', 'timeout', 'tls' or 'http'");
+  lua_settop(L, 2);
+  lua_pushinteger(L, i);
+  lua_pushboolean(L, retryable);
+  return call_step(L);
+}
+
+static int call_close(lua_State *L) {
+  lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
+  if (lc->stepping) lc->close_pending = 1;   /* a finalizer, amid a step: after it */
+  else call_close_now(lc);
+  return 0;
+}
+
+/* No step runs when the call is collected: a step's frame holds it. */
+static int call_gc(lua_State *L) {
+  call_close_now(luaL_checkudata(L, 1, SOGET_CALL_T));
   return 0;
 }
 
@@ -1190,14 +1285,18 @@ static int call_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg call_methods[] = {{"request", call_request},
-                                        {"request_bytes", call_request_bytes},
-                                        {"response", call_response},
-                                        {"failed", call_failed},
-                                        {"close", call_close},
-                                        {NULL, NULL}};
+static const luaL_Reg call_methods[] = {{"close", call_close}, {NULL, NULL}};
 
-static const luaL_Reg call_meta[] = {{"__gc", call_close},
+/* The steps: each method a closure over its body (see call_step). */
+static const struct {
+  const char *name;
+  lua_CFunction method, body;
+} call_steps[] = {{"request", call_request, call_request_body},
+                  {"request_bytes", call_request_bytes, call_request_bytes_body},
+                  {"response", call_response, call_response_body},
+                  {"failed", call_failed, call_failed_body}};
+
+static const luaL_Reg call_meta[] = {{"__gc", call_gc},
                                      {"__close", call_close},
                                      {"__tostring", call_tostring},
                                      {NULL, NULL}};
@@ -1222,4 +1321,15 @@ static const luaL_Reg client_meta[] = {
 void soget_client_open(lua_State *L) {
   soget_class(L, SOGET_CLIENT_T, client_methods, client_meta);
   soget_class(L, SOGET_CALL_T, call_methods, call_meta);
+  luaL_getmetatable(L, SOGET_CALL_T);
+  lua_getfield(L, -1, "__index");
+  {
+    size_t i;
+    for (i = 0; i < sizeof call_steps / sizeof call_steps[0]; i++) {
+      lua_pushcfunction(L, call_steps[i].body);
+      lua_pushcclosure(L, call_steps[i].method, 1);
+      lua_setfield(L, -2, call_steps[i].name);
+    }
+  }
+  lua_pop(L, 2);
 }
