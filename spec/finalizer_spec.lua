@@ -243,113 +243,94 @@ describe("a finalizer that calls the client again mid-call", function()
   end)
 end)
 
-describe("a finalizer that changes the token while soget.Call:request() copies it out", function()
-  it("leaves the request with the lines its step chose", function()
-    local mid = 0
-    for _ = 1, 20 do
-      local c = S.client{ access_token = "a-static-token-0001" }
-      local call = c:begin("CGMU2436601")
-      local inside, during = false, false
-      local holder = { on_gc(function()
-        during = inside
-        c:set_token("a-new-token-0002-longer-than-the-first-one", 100)
-      end) }
-      -- A whole cycle at the next allocation: the first one request()
-      -- makes, after its step chose the request.
-      local restore
-      if _VERSION == "Lua 5.4" then
-        collectgarbage("incremental", 1, 1000, 0)
-        restore = function() collectgarbage("incremental", 200, 100, 13) end
-      else
-        local pause = collectgarbage("setpause", 0)
-        local mul = collectgarbage("setstepmul", 1000000)
-        restore = function()
-          collectgarbage("setpause", pause)
-          collectgarbage("setstepmul", mul)
-        end
-      end
-      collectgarbage()
-      holder[1] = nil
-      inside = true
-      local ok, rq = pcall(call.request, call)
-      inside = false
-      restore()
-      collectgarbage()   -- the finalizer has run, inside or after
-      assert.is_true(ok, tostring(rq))
-      -- The old token when the finalizer ran after the step chose the
-      -- request, the new one when it ran before (Lua 5.1 may run it at an
-      -- allocation of the method's own start): whole either way.
-      local auth = rq.headers.Authorization
-      assert.truthy(auth == "Bearer a-static-token-0001" or
-        auth == "Bearer a-new-token-0002-longer-than-the-first-one", tostring(auth))
-      assert.are.equal(S.api_key, rq.headers["Ocp-Apim-Subscription-Key"])
-      assert.are.equal("application/json", rq.headers.Accept)
-      if during and auth == "Bearer a-static-token-0001" then mid = mid + 1 end
-      call:close()
-      -- the next step carries the new token
-      local rq2 = assert(c:begin("CGMU2436601"):request())
-      assert.are.equal("Bearer a-new-token-0002-longer-than-the-first-one", rq2.headers.Authorization)
-      c:close()
-    end
-    -- Not vacuous where the collector reliably runs it there: 5.3 and 5.4
-    -- (5.1 may run it at the method's own start, 5.2 sometimes only after
-    -- request() returns; both cases are checked above all the same).
-    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
-      assert.truthy(mid > 0, "no finalizer ran in the middle of request()")
-    end
-  end)
-end)
-
--- The collector set to run a whole cycle at nearly every allocation (a
--- finalizer then runs at the next one); returns what restores it.
-local function cycle_at_each_allocation()
+-- Runs step() with fin armed to run from a finalizer: the object is
+-- dropped and the collector set to run a whole cycle at nearly every
+-- allocation, so fin runs at the next one (Lua 5.1 may run it before
+-- step() begins). Returns whether fin ran while step() ran, then pcall's
+-- results in a table.
+local function amid(fin, step)
+  local inside, during = false, false
+  local holder = { on_gc(function()
+    during = inside
+    fin()
+  end) }
+  local restore
   if _VERSION == "Lua 5.4" then
     collectgarbage("incremental", 1, 1000, 0)
-    return function() collectgarbage("incremental", 200, 100, 13) end
+    restore = function() collectgarbage("incremental", 200, 100, 13) end
+  else
+    local pause = collectgarbage("setpause", 0)
+    local mul = collectgarbage("setstepmul", 1000000)
+    restore = function()
+      collectgarbage("setpause", pause)
+      collectgarbage("setstepmul", mul)
+    end
   end
-  local pause = collectgarbage("setpause", 0)
-  local mul = collectgarbage("setstepmul", 1000000)
-  return function()
-    collectgarbage("setpause", pause)
-    collectgarbage("setstepmul", mul)
+  local function done(...)
+    inside = false
+    return { n = select("#", ...), ... }
   end
+  collectgarbage()
+  holder[1] = nil
+  inside = true
+  local r = done(pcall(step))
+  restore()
+  collectgarbage()   -- fin has run, inside or after
+  return during, r
 end
 
-describe("a finalizer that changes the token while soget.Call:request_bytes() runs", function()
-  it("leaves the bytes with the lines its step chose, written whole", function()
-    local old, new = "a-static-token-0001", "a-new-token-0002-longer-than-the-first-one"
+describe("a finalizer that changes the token while a soget.Call step copies the request out", function()
+  local old, new = "a-static-token-0001", "a-new-token-0002-longer-than-the-first-one"
+  -- step(call) -> the request; auth_of, key_of, accept_of(rq) -> its
+  -- Authorization, API key and Accept lines' values
+  local function run(name, step, auth_of, key_of, accept_of)
     local mid = 0
     for _ = 1, 20 do
       local c = S.client{ access_token = old }
       local call = c:begin("CGMU2436601")
-      local inside, during = false, false
-      local holder = { on_gc(function()
-        during = inside
-        c:set_token(new, 100)
-      end) }
-      local restore = cycle_at_each_allocation()
-      collectgarbage()
-      holder[1] = nil
-      inside = true
-      local ok, rq = pcall(call.request_bytes, call, "driver/1")
-      inside = false
-      restore()
-      collectgarbage()
-      assert.is_true(ok, tostring(rq))
-      local auth = rq.bytes:match("\r\nAuthorization: ([^\r\n]*)\r\n")
+      -- at the first allocation the step makes, after it chose the request
+      local during, r = amid(function() c:set_token(new, 100) end,
+        function() return step(call) end)
+      local rq = r[2]
+      assert.is_true(r[1], tostring(rq))
+      -- The old token when the finalizer ran after the step chose the
+      -- request, the new one when it ran before (Lua 5.1 may run it at an
+      -- allocation of the method's own start): whole either way.
+      local auth = auth_of(rq)
       assert.truthy(auth == "Bearer " .. old or auth == "Bearer " .. new, tostring(auth))
-      assert.truthy(rq.bytes:find("\r\nOcp-Apim-Subscription-Key: " .. S.api_key .. "\r\n", 1, true))
-      assert.truthy(rq.bytes:find("\r\n\r\n$"))
+      assert.are.equal(S.api_key, key_of(rq))
+      assert.are.equal("application/json", accept_of(rq))
       assert.are.equal("api", rq.kind)
       if during and auth == "Bearer " .. old then mid = mid + 1 end
       call:close()
-      local rq2 = assert(c:begin("CGMU2436601"):request_bytes())
-      assert.truthy(rq2.bytes:find("\r\nAuthorization: Bearer " .. new .. "\r\n", 1, true))
+      -- the next step carries the new token
+      assert.are.equal("Bearer " .. new, auth_of(assert(step(c:begin("CGMU2436601")))))
       c:close()
     end
+    -- Not vacuous where the collector reliably runs it there: 5.3 and 5.4
+    -- (5.1 may run it at the method's own start, 5.2 sometimes only after
+    -- the step returns; both cases are checked above all the same).
     if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
-      assert.truthy(mid > 0, "no finalizer ran in the middle of request_bytes()")
+      assert.truthy(mid > 0, "no finalizer ran in the middle of " .. name .. "()")
     end
+  end
+
+  it("request(): the request with the lines its step chose", function()
+    run("request", function(call) return call:request() end,
+      function(rq) return rq.headers.Authorization end,
+      function(rq) return rq.headers["Ocp-Apim-Subscription-Key"] end,
+      function(rq) return rq.headers.Accept end)
+  end)
+
+  it("request_bytes(): the bytes with the lines its step chose, written whole", function()
+    local function line(rq, name)
+      assert.truthy(rq.bytes:find("\r\n\r\n$"), rq.bytes)
+      return rq.bytes:match("\r\n" .. name .. ": ([^\r\n]*)\r\n")
+    end
+    run("request_bytes", function(call) return call:request_bytes("driver/1") end,
+      function(rq) return line(rq, "Authorization") end,
+      function(rq) return line(rq, "Ocp%-Apim%-Subscription%-Key") end,
+      function(rq) return line(rq, "Accept") end)
   end)
 end)
 
@@ -360,33 +341,23 @@ describe("a finalizer that closes a soget.Call amid one of its own steps", funct
   -- then the call is over (make test-asan and test-valgrind run this too).
   local PAGE = '{"total":1,"returned":1,"first":0,"items":[{"reference":"CGMU2436601",'
     .. '"pswId":"CNI0000063978"}]}'
+  local ARGS = { request = {}, request_bytes = { "driver/1" }, response = { 200, PAGE },
+    failed = { "refused", "tls", false } }
+  local unpack = table.unpack or unpack
   local function run(step, check, anywhere)
-    local mid, before = 0, 0
+    local mid = 0
     for _ = 1, 20 do
       local c = S.client{ access_token = "a-static-token-0001" }
       local call = c:begin("CGMU2436601")
       if step == "response" or step == "failed" then assert(call:request()) end
-      local inside, during = false, false
-      local holder = { on_gc(function()
-        during = inside
-        call:close()
-      end) }
-      local args = ({ request = {}, request_bytes = { "driver/1" }, response = { 200, PAGE },
-        failed = { "refused", "tls", false } })[step]
-      local restore = cycle_at_each_allocation()
-      collectgarbage()
-      holder[1] = nil
-      inside = true
-      local ok, a, b = pcall(call[step], call, (table.unpack or unpack)(args))
-      inside = false
-      restore()
-      collectgarbage()   -- the finalizer has run, inside or after
-      if ok then
-        check(a, b)
+      local args = ARGS[step]
+      local during, r = amid(function() call:close() end,
+        function() return call[step](call, unpack(args)) end)
+      if r[1] then
+        check(r[2], r[3])
         if during then mid = mid + 1 end
       else   -- it ran before the step began: the call was over already
-        assert.truthy(tostring(a):find("on a call that is over", 1, true), tostring(a))
-        before = before + 1
+        assert.truthy(tostring(r[2]):find("on a call that is over", 1, true), tostring(r[2]))
       end
       assert.are.equal("soget.Call (done)", tostring(call))
       assert.has_error(function() call:request() end, "soget.Call: request() on a call that is over")
@@ -436,27 +407,18 @@ describe("a finalizer that steps the same soget.Call, then closes its client, am
     for _ = 1, 20 do
       local c = S.client{ access_token = "a-static-token-0001" }
       local call = c:begin("CGMU2436601")
-      local inside, during, nested = false, false, nil
-      local holder = { on_gc(function()
-        during = inside
+      local nested
+      local during, r = amid(function()
         nested = { pcall(call.request, call) }
         c:close()
-      end) }
-      local restore = cycle_at_each_allocation()
-      collectgarbage()
-      holder[1] = nil
-      inside = true
-      local ok, rq = pcall(call.request_bytes, call, "driver/1")
-      inside = false
-      restore()
-      collectgarbage()
+      end, function() return call:request_bytes("driver/1") end)
       assert.truthy(nested, "the finalizer did not run")
-      if during and ok then
+      if during and r[1] then
         mid = mid + 1
         -- the nested step: out of turn (a request is out), or refused on the
         -- closing client; never a second request
         assert.is_false(nested[1])
-        assert.truthy(rq.bytes:find("\r\nAuthorization: Bearer a-static-token-0001\r\n", 1, true))
+        assert.truthy(r[2].bytes:find("\r\nAuthorization: Bearer a-static-token-0001\r\n", 1, true))
       end
       assert.truthy(tostring(c):find("closed", 1, true), tostring(c))
       call:close()
@@ -476,27 +438,15 @@ describe("a finalizer that closes a soget.HttpParser while response() answers", 
     for _ = 1, 20 do
       local p = soget.http_parser()
       assert.are.equal("done", p:feed(answer))
-      local inside, during = false, false
-      local holder = { on_gc(function()
-        during = inside
-        p:close()
-      end) }
-      local restore = cycle_at_each_allocation()
-      collectgarbage()
-      holder[1] = nil
-      inside = true
-      local ok, status, b, retry_after, location = pcall(p.response, p)
-      inside = false
-      restore()
-      collectgarbage()
-      if ok then
-        assert.are.equal(503, status)
-        assert.are.equal(body, b)
-        assert.are.equal("7", retry_after)
-        assert.are.equal("/elsewhere", location)
+      local during, r = amid(function() p:close() end, function() return p:response() end)
+      if r[1] then
+        assert.are.equal(503, r[2])
+        assert.are.equal(body, r[3])
+        assert.are.equal("7", r[4])
+        assert.are.equal("/elsewhere", r[5])
         if during then mid = mid + 1 end
       else   -- (Lua 5.1 may run it before response() begins)
-        assert.truthy(tostring(status):find("used after close()", 1, true), tostring(status))
+        assert.truthy(tostring(r[2]):find("used after close()", 1, true), tostring(r[2]))
       end
       assert.truthy(tostring(p):find("closed", 1, true))
       assert.has_error(function() p:response() end, "soget.HttpParser: used after close()")
