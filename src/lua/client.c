@@ -1185,7 +1185,7 @@ static void call_close_now(lcall *lc) {
     soget_call_free(lc->c ? &lc->c->eng : NULL, &lc->k);
     lc->open = 0;
   }
-  if (lc->c) lcall_release(lc);   /* after a Lua error raised mid-step */
+  if (lc->c) lcall_release(lc);   /* (steps give their hold back, even when they raise) */
 }
 
 /* A step of soget.Call. Its body reads the call's buffers between
