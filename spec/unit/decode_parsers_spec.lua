@@ -238,6 +238,39 @@ describe("soget.decode's parsers", function()
       assert.is_true(fast > 100)
     end)
 
+  it("build the same page whether the schema's keys come from the builder's upvalues or the stack",
+    function()
+      -- A small body's keys are pushed from the builder's upvalues, a large
+      -- one's copied to the stack first (decode.c, KEYS_ON_STACK): the
+      -- same body padded with white space to 64 KB takes the second way.
+      local rnd = generator(20261203)
+      local pad = string.rep(" ", 65536)
+      local small, compared, failed = 0, 0, 0
+      for _ = 1, 200 do
+        local body = page(rnd)
+        if #body < 4096 then small = small + 1 end
+        for k = 0, 2 do
+          local b = k == 0 and body or mutate(rnd, body)
+          local p, err = soget.decode(b)
+          local q, qerr = soget.decode(b .. pad)
+          if p ~= nil then
+            assert(q ~= nil, tostring(qerr))
+            local ok, why = same(p, q)
+            assert(ok, why)
+            compared = compared + 1
+          elseif err.message:find(": expected ", 1, true) then
+            -- a schema error names its path, wherever the body ends
+            assert(q == nil)
+            assert.are.equal(err.message, qerr.message)
+            failed = failed + 1
+          end
+        end
+      end
+      assert.is_true(small > 100, "small bodies: " .. small)
+      assert.is_true(compared > 200, "pages compared: " .. compared)
+      assert.is_true(failed > 5, "schema errors compared: " .. failed)
+    end)
+
   it("keep no string of a page alive once the page is gone", function()
     -- in a fresh state: earlier decodes here would hide what one keeps
     -- (the parser's buffers are kept, the strings the page holds are not)
