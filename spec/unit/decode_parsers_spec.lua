@@ -271,6 +271,30 @@ describe("soget.decode's parsers", function()
       assert.is_true(failed > 5, "schema errors compared: " .. failed)
     end)
 
+  it("keep working when the module is loaded again in the same state", function()
+    -- the builder is made once per state: a second require keeps it, and
+    -- pages of both sizes decode the same through either module table
+    local script = [[
+      local soget = require "soget"
+      local small = '{"total":1,"items":[{"reference":"MSCU1234565","events":[]}]}'
+      local large = small:sub(1, -2) .. string.rep(" ", 8192) .. "}"
+      local a = assert(soget.decode(small))
+      package.loaded.soget = nil
+      local again = require "soget"
+      assert(again ~= soget)
+      for _, m in ipairs { soget, again } do
+        for _, body in ipairs { small, large } do
+          local p = assert(m.decode(body))
+          assert(p.items[1].reference == a.items[1].reference)
+          assert(#p.items[1].events == 0 and p.total == 1)
+        end
+      end
+      print("ok")]]
+    local out = S.popen_read(S.lua .. " -e " .. S.shell_quote("package.cpath=" ..
+      string.format("%q", package.cpath) .. ";" .. script) .. " 2>&1")
+    assert.are.equal("ok", out:match("^(%S+)%s*$"), out)
+  end)
+
   it("keep no string of a page alive once the page is gone", function()
     -- in a fresh state: earlier decodes here would hide what one keeps
     -- (the parser's buffers are kept, the strings the page holds are not)

@@ -932,17 +932,17 @@ static int only_space_after(builder *b) {
 
 /* ---- the fast path: simdjson ------------------------------------------ */
 
-/* Each Lua state keeps one simdjson parser (core/json.h) in the module's
- * private table, with the buffers of the largest body up to KEEP_BODY
+/* Each Lua state keeps one simdjson parser (core/json.h), an upvalue of
+ * the builder's closure (build_run, made once per state), with the buffers of the largest body up to KEEP_BODY
  * bytes it decoded (their resident part is about twice the body; a larger
  * body's are freed once it is built). A decode that finds the parser in
  * use (one run by a finalizer during another decode) takes the yajl
  * path. */
-#define PRIV_JSON "decodejson"
 /* build_run's upvalues: the jsonbox, then the keys, key K__N - 1 first */
 #define UV_JSON 1
 #define UV_KEY0 (1 + K__N)   /* key 0's; key k's is lua_upvalueindex(UV_KEY0) + k */
 static const char build_key = 0;   /* registry: build_run's closure */
+#define KEYS_ON_STACK 6144   /* body bytes from which build_run copies the keys */
 #define KEEP_BODY (1024 * 1024)
 
 typedef struct jsonbox {
@@ -1146,9 +1146,6 @@ static int build_fast(builder *b) {
  * (Lua 5.4 and LuaJIT alike): copying the 82 keys costs about 3,000
  * instructions, a key pushed from an upvalue about 16 more than from the
  * stack, and the two meet near 2.5 units (6 KB). */
-#ifndef KEYS_ON_STACK
-#define KEYS_ON_STACK 6144   /* body bytes from which the keys are copied */
-#endif
 static int build_run(lua_State *L) {
   builder *b = (builder *)lua_touserdata(L, 1);
   size_t cut;
@@ -1307,35 +1304,28 @@ int soget_decode_page_by(lua_State *L, const char *body, size_t len, long offset
   return 1;
 }
 
-/* Makes the builder's closure (build_run): the state's simdjson parser,
- * kept in the module's private table, and the schema's key names, which
- * the builder pushes instead of making each string again. */
+/* Makes the builder's closure (build_run), once per state: the state's
+ * simdjson parser and the schema's key names, which the builder pushes
+ * instead of making each string again. Opened again in the same state,
+ * the module keeps it (a decode may be running it). */
 void soget_decode_open(lua_State *L) {
+  jsonbox *x;
+  int i;
   if (!arrays_match(&HandlingUnitItemsResponseModel))
     luaL_error(L, "soget: a schema's array bits do not match its fields");
-  soget_private(L);
-  lua_getfield(L, -1, PRIV_JSON);
-  if (lua_isuserdata(L, -1)) {
-    lua_pop(L, 1);                       /* opened before in this state: a */
-  } else {                               /* decode may be holding it */
-    jsonbox *x;
-    lua_pop(L, 1);
-    x = (jsonbox *)lua_newuserdata(L, sizeof *x);
-    x->j = NULL;
-    x->busy = 0;
-    lua_newtable(L);
-    lua_pushcfunction(L, jsonbox_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    lua_setfield(L, -2, PRIV_JSON);
-  }
-  {
-    int i;
-    luaL_checkstack(L, K__N + 2, "soget");
-    lua_getfield(L, -1, PRIV_JSON);                  /* UV_JSON */
-    for (i = K__N - 1; i >= 0; i--) lua_pushstring(L, key_names[i]);
-    lua_pushcclosure(L, build_run, 1 + K__N);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &build_key);
-  }
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &build_key);
+  i = lua_type(L, -1);
   lua_pop(L, 1);
+  if (i == LUA_TFUNCTION) return;
+  luaL_checkstack(L, K__N + 3, "soget");
+  x = (jsonbox *)lua_newuserdata(L, sizeof *x);     /* UV_JSON */
+  x->j = NULL;
+  x->busy = 0;
+  lua_newtable(L);
+  lua_pushcfunction(L, jsonbox_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  for (i = K__N - 1; i >= 0; i--) lua_pushstring(L, key_names[i]);
+  lua_pushcclosure(L, build_run, 1 + K__N);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &build_key);
 }
