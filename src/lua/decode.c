@@ -933,12 +933,13 @@ static int only_space_after(builder *b) {
 /* ---- the fast path: simdjson ------------------------------------------ */
 
 /* Each Lua state keeps one simdjson parser (core/json.h), an upvalue of
- * the builder's closure (build_run, made once per state), with the buffers of the largest body up to KEEP_BODY
- * bytes it decoded (their resident part is about twice the body; a larger
- * body's are freed once it is built). A decode that finds the parser in
- * use (one run by a finalizer during another decode) takes the yajl
- * path. */
-/* build_run's upvalues: the jsonbox, then the keys, key K__N - 1 first */
+ * the builder's closure (build_run, made once per state), with the
+ * buffers of the largest body up to KEEP_BODY bytes it decoded (their
+ * resident part is about twice the body; a larger body's are freed once
+ * it is built). A decode that finds the parser in use (one run by a
+ * finalizer during another decode) takes the yajl path.
+ *
+ * build_run's upvalues: the jsonbox, then the keys, key K__N - 1 first. */
 #define UV_JSON 1
 #define UV_KEY0 (1 + K__N)   /* key 0's; key k's is lua_upvalueindex(UV_KEY0) + k */
 static const char build_key = 0;   /* registry: build_run's closure */
