@@ -1119,7 +1119,7 @@ static int walk_tape(builder *b, soget_json_it *it) {
 static int build_fast(builder *b) {
   soget_json_it it;
   jsonbox *x = (jsonbox *)lua_touserdata(b->L, lua_upvalueindex(UV_JSON));
-  if (x == NULL || x->busy || b->parser == SOGET_PARSE_YAJL ||
+  if (x->busy || b->parser == SOGET_PARSE_YAJL ||
       has_surrogate_escape(b->body, b->len))
     return 0;
   if (x->j == NULL && (x->j = soget_json_new()) == NULL) return 0;
