@@ -99,6 +99,19 @@ local BODIES = {
   '{"total":1,"items":[{"events":[{"eventType":"A"}],"events":null}]}',
   '{"total":1,"items":[{"reference":"A","reference":null}]}',
   '{"total":1,"x":{"a":null,"b":[null,1,null],"c":{}}}',
+  -- members read two tape words at a time (decode.c, fast_members): each
+  -- way out of that loop, and a null for a field already given
+  '{"total":1,"returned":1,"first":0,"items":null}',
+  '{"total":1,"returned":1,"total":2,"returned":null}',
+  '{"total":1,"returned":1,"total":2,"returned":3}',
+  '{"total":null,"returned":null,"first":null,"items":[]}',
+  '{"total":-2147483648,"returned":2147483647,"first":-2147483649}',
+  '{"total":18446744073709551615}', '{"total":9223372036854775807}', '{"total":true}',
+  '{"items":[{"reference":"A","pswId":null,"freightFamily":5}]}',
+  '{"items":[{"indicators":{"hazardous":true,"empty":false,"reefer":null,"pollutant":"x"}}]}',
+  '{"items":[{"indicators":{"hazardous":true,"empty":false,"hazardous":null}}]}',
+  '{"items":[{"measures":{"quantity":2,"weight":null,"volume":{"value":1,"unit":"M"}}}]}',
+  '{"items":[{"huLocation":{"place":"P","location":"L"},"actors":{"freightAgent":null}}]}',
   -- types against the schema
   '{"total":"1"}', '{"items":{}}', '{"items":[[]]}', '{"items":[null]}', '{"items":[{"events":{}}]}',
   '{"items":[{"indicators":{"hazardous":1}}]}', '{"items":[{"measures":[]}]}',

@@ -107,11 +107,17 @@ static inline uint32_t soget_json_count(uint64_t w) {
   return n == 0xFFFFFF ? UINT32_MAX : n;
 }
 
-/* '"': the string's bytes, and its length in *n. */
-static inline const char *soget_json_str(const soget_json_it *it, uint64_t w, uint32_t *n) {
-  const unsigned char *p = it->strings + SOGET_JSON_PAYLOAD(w);
+/* '"': the string's bytes, and its length in *n; the second form with
+ * it->strings at hand, for a loop that keeps it in a local. */
+static inline const char *soget_json_str_in(const unsigned char *strings, uint64_t w,
+                                            uint32_t *n) {
+  const unsigned char *p = strings + SOGET_JSON_PAYLOAD(w);
   memcpy(n, p, sizeof *n);
   return (const char *)(p + sizeof *n);
+}
+
+static inline const char *soget_json_str(const soget_json_it *it, uint64_t w, uint32_t *n) {
+  return soget_json_str_in(it->strings, w, n);
 }
 
 /* 'l', 'u' or 'd': the number's 8 bytes, the word at *w, into out (an
