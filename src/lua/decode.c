@@ -1044,8 +1044,11 @@ static int size_of(uint32_t n) { return n <= INT_MAX ? (int)n : -1; }
  * These are most of a page's pairs; each is read as its two or three
  * tape words at once, the object's state kept in locals, where the walk
  * would go round once for the key and once for the value. Returns where
- * it stopped (the object's end, any other key or value), for the walk to
- * go on word by word. */
+ * the walk goes on word by word: at the object's end or a key out of the
+ * schema's order, that word; at the next field's key with any other
+ * value (a container, a float, a value of the wrong type), past the key,
+ * read as fast_key reads it, so that the walk builds or refuses the
+ * value. */
 static SOGET_ALWAYS_INLINE const uint64_t *fast_members(builder *b, frame *f,
                                                        const soget_json_it *it,
                                                        const uint64_t *w,
@@ -1066,7 +1069,7 @@ static SOGET_ALWAYS_INLINE const uint64_t *fast_members(builder *b, frame *f,
     if (fd->len != n || !same_bytes(fd->name, k, n)) break;
     switch (SOGET_JSON_TAG(y)) {
       case '"':
-        if (fd->type != F_STRING) goto out;
+        if (fd->type != F_STRING) goto key_only;
         lua_pushvalue(L, keys + fd->key);
         k = soget_json_str_in(strings, y, &n);
         lua_pushlstring(L, k, n);
@@ -1074,16 +1077,16 @@ static SOGET_ALWAYS_INLINE const uint64_t *fast_members(builder *b, frame *f,
         break;
       case 't':
       case 'f':
-        if (fd->type != F_BOOL) goto out;
+        if (fd->type != F_BOOL) goto key_only;
         lua_pushvalue(L, keys + fd->key);
         lua_pushboolean(L, SOGET_JSON_TAG(y) == 't');
         w += 2;
         break;
       case 'l': {
         int64_t v;
-        if (fd->type != F_INT || end - w < 3) goto out;
+        if (fd->type != F_INT || end - w < 3) goto key_only;
         memcpy(&v, &w[2], sizeof v);
-        if (v < INT32_MIN || v > INT32_MAX) goto out;   /* the walk's error */
+        if (v < INT32_MIN || v > INT32_MAX) goto key_only;   /* the walk's error */
         lua_pushvalue(L, keys + fd->key);
 #if SOGET_HAS_INTEGERS
         lua_pushinteger(L, (lua_Integer)v);
@@ -1094,20 +1097,28 @@ static SOGET_ALWAYS_INLINE const uint64_t *fast_members(builder *b, frame *f,
         break;
       }
       case 'n':   /* as cb_null: nothing to store unless the field is an array or repeated */
-        if (fd->type == F_ARRAY || (seen >> i & 1)) goto out;
+        if (fd->type == F_ARRAY || (seen >> i & 1)) goto key_only;
         seen |= 1UL << i;
         w += 2;
         continue;
       default:
-        goto out;
+        goto key_only;
     }
     lua_rawset(L, t);
     seen |= 1UL << i;
   }
-out:
   f->seen = seen;
   f->hint = i;
   return w;
+key_only:   /* the key is field i's, its value is the walk's: as fast_key */
+  lua_pushvalue(L, keys + fields[i].key);
+  f->pending = i;
+  f->want = fields[i].type;
+  f->wsub = fields[i].sub;
+  f->keynext = 0;
+  f->seen = seen;
+  f->hint = i + 1;
+  return w + 1;
 }
 
 /* The builder over simdjson's tape: 1 when the body's value is built. A
