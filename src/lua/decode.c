@@ -1125,7 +1125,8 @@ key_only:   /* the key is field i's, its value is the walk's: as fast_key */
  * string is a key where its object's frame expects one (keynext). The
  * walk dispatches on the tape's words itself (json.h's layout) and keeps
  * the open container's frame at hand; a string value, the commonest, is
- * stored in place. */
+ * stored in place. Where a schema object's members come next (at its
+ * start, after each of its values), fast_members takes those it can. */
 static int walk_tape(builder *b, soget_json_it *it) {
   lua_State *L = b->L;
   const uint64_t *w = it->w, *const end = it->end;
