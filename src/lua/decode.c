@@ -1146,19 +1146,15 @@ static int walk_tape(builder *b, soget_json_it *it) {
       if (f->kind == FR_OBJ) {                 /* store(), inlined */
         if (f->pending >= 0) f->seen |= 1UL << f->pending;
         lua_rawset(L, f->t);
-        f->keynext = 1;
-        w = fast_members(b, f, it, w, end);
-        continue;
+      } else if (!store(b, f)) {
+        return 0;
       }
-      if (!store(b, f)) return 0;
     } else {
       switch (SOGET_JSON_TAG(x)) {
         case '{':
           if (!start_map(b, size_of(soget_json_count(x)))) return 0;
-          f = &b->fr[b->depth];
-          f->keynext = 1;
-          if (f->kind == FR_OBJ) w = fast_members(b, f, it, w, end);
-          continue;
+          f = &b->fr[b->depth];                /* its members come next: below */
+          break;
         case '[':
           if (!start_array(b, size_of(soget_json_count(x)))) return 0;
           f = &b->fr[b->depth];
@@ -1203,9 +1199,9 @@ static int walk_tape(builder *b, soget_json_it *it) {
           return 0;                            /* a word soget does not know */
       }
     }
-    if (f->kind == FR_OBJ) {                   /* a value ended */
+    if (f->kind == FR_OBJ) {                   /* a value ended, or an object began */
       f->keynext = 1;
-      w = fast_members(b, f, it, w, end);
+      w = fast_members(b, f, it, w, end);      /* inlined here only */
     } else if (f->kind == FR_UOBJ) {
       f->keynext = 1;
     }
