@@ -861,25 +861,37 @@ static int start_array(builder *b, int size) {
 static int cb_start_map(void *ctx) { return start_map((builder *)ctx, -1); }
 static int cb_start_array(void *ctx) { return start_array((builder *)ctx, -1); }
 
-static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
-  builder *b = (builder *)ctx;
-  frame *f = &b->fr[b->depth];
-  lua_State *L = b->L;
-  if (!ESCAPES_OK(b, k, n, 1)) return 0;
+/* Field i of f's schema, fd, is the key just read: its pre-made key
+ * string pushed, what its value must be noted. */
+static inline void take_field(builder *b, frame *f, const field *fd, int i) {
+  lua_pushvalue(b->L, b->keys + fd->key);
+  f->pending = i;
+  f->want = fd->type;
+  f->wsub = fd->sub;
+}
+
+/* A key of object f, escapes checked: pushed, and for a schema object its
+ * field looked up from the hint on. The fast path calls it with the
+ * frame at hand, where fast_members did not take the key (it is not the
+ * field the hint names). */
+static inline int map_key(builder *b, frame *f, const char *k, size_t n) {
   if (f->kind == FR_OBJ) {
-    const field *fd = match_field(f->s, &f->hint, (const char *)k, n);
-    if (fd) {
-      lua_pushvalue(L, b->keys + fd->key);
-      f->pending = (int)(fd - f->s->fields);
-      f->want = fd->type;
-      f->wsub = fd->sub;
+    const field *fd = match_field(f->s, &f->hint, k, n);
+    if (fd != NULL) {
+      take_field(b, f, fd, f->hint - 1);
       return 1;
     }
     f->pending = -1;
     f->want = W_ANY;
   }
-  lua_pushlstring(L, (const char *)k, n);
+  lua_pushlstring(b->L, k, n);
   return 1;
+}
+
+static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
+  builder *b = (builder *)ctx;
+  if (!ESCAPES_OK(b, k, n, 1)) return 0;
+  return map_key(b, &b->fr[b->depth], (const char *)k, n);
 }
 
 /* Closes the container at the top: array fields the object did not give
@@ -1006,36 +1018,6 @@ static int fast_number(builder *b, double d, int whole) {
   return push_number(b, f, d, whole);
 }
 
-/* The fast path's key: as cb_map_key, without the escape check (simdjson
- * checked them all) and with the frame at hand; its string values are
- * cb_string's, the same way, in walk_tape. */
-static inline int fast_key(builder *b, frame *f, const char *k, size_t n) {
-  lua_State *L = b->L;
-  if (f->kind == FR_OBJ) {
-    const schema *s = f->s;
-    const field *fd;
-    int i = f->hint;
-    if (i < s->n && s->fields[i].len == n && same_bytes(s->fields[i].name, k, n)) {
-      fd = &s->fields[i];
-      f->hint = i + 1;
-    } else {
-      fd = match_field(s, &f->hint, k, n);
-      i = f->hint - 1;                     /* fd's index, when found */
-    }
-    if (fd != NULL) {
-      lua_pushvalue(L, b->keys + fd->key);
-      f->pending = i;
-      f->want = fd->type;
-      f->wsub = fd->sub;
-      return 1;
-    }
-    f->pending = -1;
-    f->want = W_ANY;
-  }
-  lua_pushlstring(L, k, n);
-  return 1;
-}
-
 static int size_of(uint32_t n) { return n <= INT_MAX ? (int)n : -1; }
 
 /* The members of a schema object from w on, while each is the field the
@@ -1047,7 +1029,7 @@ static int size_of(uint32_t n) { return n <= INT_MAX ? (int)n : -1; }
  * the walk goes on word by word: at the object's end or a key out of the
  * schema's order, that word; at the next field's key with any other
  * value (a container, a float, a value of the wrong type), past the key,
- * read as fast_key reads it, so that the walk builds or refuses the
+ * taken as map_key takes it, so that the walk builds or refuses the
  * value. */
 static SOGET_ALWAYS_INLINE const uint64_t *fast_members(builder *b, frame *f,
                                                        const soget_json_it *it,
@@ -1110,11 +1092,8 @@ static SOGET_ALWAYS_INLINE const uint64_t *fast_members(builder *b, frame *f,
   f->seen = seen;
   f->hint = i;
   return w;
-key_only:   /* the key is field i's, its value is the walk's: as fast_key */
-  lua_pushvalue(L, keys + fields[i].key);
-  f->pending = i;
-  f->want = fields[i].type;
-  f->wsub = fields[i].sub;
+key_only:   /* the key is field i's, its value is the walk's */
+  take_field(b, f, &fields[i], i);
   f->keynext = 0;
   f->seen = seen;
   f->hint = i + 1;
@@ -1138,7 +1117,7 @@ static int walk_tape(builder *b, soget_json_it *it) {
       const char *s = soget_json_str(it, x, &n);
       if (f->keynext) {
         f->keynext = 0;
-        fast_key(b, f, s, n);
+        map_key(b, f, s, n);   /* simdjson checked the escapes */
         continue;
       }
       if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
