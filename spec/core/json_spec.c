@@ -3,7 +3,7 @@
  * written compactly ({n and [n open an object or array of n members, }
  * ends one, "..." a string, i/u/d a number, t f n), or BAD when the parse
  * fails. Also: a parser reused across bodies small and large, released
- * and used again. */
+ * and used again; and the -0 scan, both forms, against a reference. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +117,93 @@ static void check_parse(soget_json *j, const char *name, const char *body, size_
   CHECK_STR(got, want);
 }
 
+/* The -0 scan, as the cases of json.h say it: '-', '0', then anything but
+ * a digit, '.', 'e' or 'E', or the end. */
+static int minus_zero_ref(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i + 1 < n; i++) {
+    char c = i + 2 < n ? s[i + 2] : ' ';
+    if (s[i] == '-' && s[i + 1] == '0' && !(c >= '0' && c <= '9') && c != '.' && c != 'e' &&
+        c != 'E')
+      return 1;
+  }
+  return 0;
+}
+
+/* Both forms of the scan against the reference, on body (n bytes) copied
+ * to an allocation of its own size, so that a read past it is a
+ * sanitizer's error. */
+static void check_minus_zero(const char *body, size_t n, int want) {
+  char *copy = malloc(n ? n : 1);
+  CHECK(copy != NULL);
+  if (copy == NULL) return;
+  memcpy(copy, body, n);
+  CHECK_INT(minus_zero_ref(copy, n), want);
+  CHECK_INT(soget_json_minus_zero(copy, n), want);
+  CHECK_INT(soget_json_minus_zero_portable(copy, n), want);
+  free(copy);
+}
+
+static void minus_zero_cases(void) {
+  static const char *const after[] = {"", ",", "}", "]", " ", "\n", "x", "\"",
+                                      "0", "5", "9", ".", "e", "E", "-"};
+  static const char fill[] = "\"2024-06-09T14:00:00-01:00\",1,-5,-10,\"ONEF-FOS\",-0.5,";
+  char body[256];
+  size_t at, a, k;
+  unsigned seed = 12345;
+  CASE("the -0 scan: a -0 at each place of a 100-byte body, before each byte");
+  for (at = 0; at < 100; at++) {
+    for (a = 0; a < sizeof after / sizeof after[0]; a++) {
+      size_t n = 0, f = strlen(after[a]);
+      int want = !(f > 0 && (strchr("0123456789.eE", after[a][0]) != NULL));
+      for (k = 0; k < at; k++) body[n++] = fill[k % (sizeof fill - 1)];
+      /* a date cut after its "-0": that -0 ends at this one's '-' */
+      if (at >= 2 && body[at - 2] == '-' && body[at - 1] == '0') want = 1;
+      body[n++] = '-';
+      body[n++] = '0';
+      memcpy(body + n, after[a], f);
+      n += f;
+      SUBCASE("the -0 scan: at %zu, then \"%s\"", at, after[a]);
+      /* the filler has no -0 of its own: its "-01:00" and "-0.5" go on */
+      check_minus_zero(body, n, want);
+      /* and the same with more filler after it, past a 32-byte block */
+      for (k = 0; k < 40; k++) body[n++] = fill[k % (sizeof fill - 1)];
+      check_minus_zero(body, n, want);
+    }
+  }
+  CASE("the -0 scan: dates and numbers only, no -0 (a 60 KB body)");
+  {
+    size_t n = 0, cap = 61440;
+    char *big = malloc(cap);
+    CHECK(big != NULL);
+    if (big != NULL) {
+      while (n + sizeof fill <= cap) {
+        memcpy(big + n, fill, sizeof fill - 1);
+        n += sizeof fill - 1;
+      }
+      check_minus_zero(big, n, 0);
+      big[n - 3] = '-';                    /* "-0" ending the body, then "," */
+      big[n - 2] = '0';
+      check_minus_zero(big, n - 1, 1);
+      check_minus_zero(big, n, 1);
+      free(big);
+    }
+  }
+  CASE("the -0 scan: 20,000 random bodies of -, 0, digits, '.', 'e', 'E' and others");
+  for (k = 0; k < 20000; k++) {
+    static const char alphabet[] = "-0-0-01.eE,] x";
+    size_t n, i;
+    seed = seed * 1103515245u + 12345u;
+    n = (seed >> 16) % 200;
+    for (i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      body[i] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+    }
+    SUBCASE("the -0 scan: random body %zu", k);
+    check_minus_zero(body, n, minus_zero_ref(body, n));
+  }
+}
+
 int main(void) {
   soget_json *j = soget_json_new();
   size_t i, k;
@@ -172,5 +259,6 @@ int main(void) {
   }
   soget_json_free(j);
   soget_json_free(NULL);
+  minus_zero_cases();
   return CHECK_DONE();
 }

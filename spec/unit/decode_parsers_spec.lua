@@ -351,6 +351,35 @@ describe("soget.decode's parsers", function()
     assert.are.equal(-math.huge, 1 / p.items[1].temperatures.setPoint)
   end)
 
+  it("find a -0 wherever it lies in a long body full of dates, and only a -0", function()
+    -- The scan for -0 (core/json.h) goes 32 bytes at a time where the CPU
+    -- allows, and a '-' at a time over the last few: a -0 at each of 70
+    -- places, before and after dates whose "-0" go on with a digit, in a
+    -- float field (kept -0.0, through libyajl) and in an integer field
+    -- (the integer 0).
+    local date = '{"eventDate":"2024-06-09T14:00:00-01:00","place":"FRFOS"},'
+    for shift = 0, 69 do
+      local events = '"events":[' .. string.rep(date, 3 + shift % 4):sub(1, -2) .. ']'
+      local head = '{"total":0,"items":[{"reference":"' .. string.rep("x", shift) .. '",'
+      for _, t in ipairs { { head, ',' .. events .. '}]}' }, { head .. events .. ',', '}]}' } } do
+        local before, after = t[1], t[2]
+        local p, fast = agree(before .. '"temperatures":{"setPoint":-0}' .. after)
+        assert.is_false(fast)
+        assert.are.equal(-math.huge, 1 / p.items[1].temperatures.setPoint)
+        p, fast = agree(before .. '"temperatures":{"setPoint":-0.5,"rangeMax":-0e1,"rangeMin":0}' .. after)
+        assert.is_true(fast)
+        assert.are.equal(-0.5, p.items[1].temperatures.setPoint)
+        assert.are.equal(math.huge, 1 / p.items[1].temperatures.rangeMin)
+        -- the scan does not know fields: an integer field's -0 sends a
+        -- body with a float's 0 to libyajl too, which gives the integer 0
+        p, fast = agree(before .. '"temperatures":{"setPoint":0}' .. after:sub(1, -3) ..
+          ',{"events":[{"eventTransportMode":-0}]}]}')
+        assert.is_false(fast)
+        assert.are.equal(0, p.items[2].events[1].eventTransportMode)
+      end
+    end
+  end)
+
   it("refuse a parser they do not know, before any work", function()
     assert.has_error(function() soget.decode("{}", { parser = "cjson" }) end)
     assert.has_error(function() soget.decode("{}", { parser = 1 }) end)

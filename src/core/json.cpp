@@ -10,6 +10,11 @@
 
 #include <simdjson.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SOGET_JSON_AVX2 1
+#endif
+
 static_assert(simdjson::SIMDJSON_VERSION_MAJOR >= 1 && simdjson::SIMDJSON_VERSION_MAJOR <= 3,
               "json.h reads simdjson 1.x to 3.x's tape: check its doc/tape.md");
 
@@ -66,9 +71,61 @@ int parse(soget_json *j, const char *body, size_t len, soget_json_it *it) {
   return SOGET_JSON_OK;
 }
 
+/* The byte after "-0" at p (end: past the body) ends the number there. */
+inline int minus_zero_at(const char *p, const char *end) {
+  char c = end - p > 2 ? p[2] : ' ';
+  return p[1] == '0' && !(c >= '0' && c <= '9') && c != '.' && c != 'e' && c != 'E';
+}
+
+int minus_zero_memchr(const char *p, const char *end) {
+  while ((p = static_cast<const char *>(std::memchr(p, '-', static_cast<size_t>(end - p)))) !=
+         nullptr) {
+    if (end - p >= 2 && minus_zero_at(p, end)) return 1;
+    p++;
+  }
+  return 0;
+}
+
+#ifdef SOGET_JSON_AVX2
+/* 32 positions at a time: '-' there, '0' after it, and after that none of
+ * the bytes that continue a number (only looked at where the first two
+ * are found: dates). Every load lies inside the body; the last 33 bytes
+ * or fewer go to the memchr loop. */
+__attribute__((target("avx2"))) int minus_zero_avx2(const char *p, const char *end) {
+  const __m256i dash = _mm256_set1_epi8('-'), zero = _mm256_set1_epi8('0'),
+                nine = _mm256_set1_epi8('9'), dot = _mm256_set1_epi8('.'),
+                e = _mm256_set1_epi8('e'), lower = _mm256_set1_epi8(0x20);
+  for (; end - p >= 34; p += 32) {
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + 1));
+    __m256i pair = _mm256_and_si256(_mm256_cmpeq_epi8(a, dash), _mm256_cmpeq_epi8(b, zero));
+    if (!_mm256_testz_si256(pair, pair)) {
+      __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + 2));
+      __m256i digit = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_max_epu8(c, zero), c),
+                                       _mm256_cmpeq_epi8(_mm256_min_epu8(c, nine), c));
+      __m256i goes_on = _mm256_or_si256(_mm256_or_si256(digit, _mm256_cmpeq_epi8(c, dot)),
+                                        _mm256_cmpeq_epi8(_mm256_or_si256(c, lower), e));
+      if (!_mm256_testc_si256(goes_on, pair)) return 1;   /* pair & ~goes_on */
+    }
+  }
+  return minus_zero_memchr(p, end);
+}
+#endif
+
 }  // namespace
 
 extern "C" {
+
+int soget_json_minus_zero(const char *body, size_t len) {
+#ifdef SOGET_JSON_AVX2
+  if (__builtin_cpu_supports("avx2")) return minus_zero_avx2(body, body + len);
+#endif
+  return minus_zero_memchr(body, body + len);
+}
+
+int soget_json_minus_zero_portable(const char *body, size_t len) {
+  return minus_zero_memchr(body, body + len);
+}
 
 soget_json *soget_json_new(void) {
   return static_cast<soget_json *>(std::calloc(1, sizeof(soget_json)));

@@ -88,6 +88,17 @@ int soget_json_parse(soget_json *j, const char *body, size_t len, soget_json_it 
 /* Frees the buffers the parser keeps; it stays usable. */
 void soget_json_release(soget_json *j);
 
+/* simdjson reads the number -0 as the integer 0, where the page builder
+ * keeps the sign of a float: 1 when body (len bytes) may hold one, a '-'
+ * then a '0' followed by anything but a digit, '.', 'e' or 'E' (or by the
+ * end), inside a string or not; then the builder asks libyajl. Dates are
+ * full of "-0" followed by a digit, so the bytes are compared 32 at a time
+ * with AVX2 where the CPU has it (chosen at run time: the build stays
+ * plain x86-64), else a '-' at a time with memchr. The second form is the
+ * memchr loop alone, which the tests hold the first to. */
+int soget_json_minus_zero(const char *body, size_t len);
+int soget_json_minus_zero_portable(const char *body, size_t len);
+
 /* The next value of the tape into *v: returns its SOGET_JSON_* type.
  * Word layout (simdjson's doc/tape.md): the type's character in the top
  * byte; '{' and '[' hold their count in bits 32 to 55 (0xFFFFFF: that

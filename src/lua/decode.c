@@ -995,22 +995,6 @@ static int has_surrogate_escape(const char *body, size_t len) {
   return 0;
 }
 
-/* -0 as a whole number: simdjson makes it the integer 0, where the
- * builder keeps the sign of a float. Looked for once a decode meets a 0
- * that may become a float (not one bound for an integer field), and then
- * the yajl path decides. */
-static int has_minus_zero(const char *body, size_t len) {
-  const char *p = body, *end = body + len;
-  while ((p = memchr(p, '-', (size_t)(end - p))) != NULL) {
-    if (end - p >= 2 && p[1] == '0') {
-      char c = end - p > 2 ? p[2] : ' ';
-      if (!(c >= '0' && c <= '9') && c != '.' && c != 'e' && c != 'E') return 1;
-    }
-    p++;
-  }
-  return 0;
-}
-
 static int fast_number(builder *b, double d, int whole) {
   frame *f = &b->fr[b->depth];
   if (f->want != F_NUMBER && f->want != F_INT && f->want != W_ANY)
@@ -1147,9 +1131,10 @@ static int walk_tape(builder *b, soget_json_it *it) {
           int64_t i;
           if (!soget_json_number(&w, end, &i)) return 0;
           /* an integer field has no -0: only a 0 that may become a float
-           * needs its sign */
+           * needs its sign, looked for in the body once a decode
+           * (json.h); where it may be -0, the yajl path decides */
           if (i == 0 && f->want != F_INT) {
-            if (b->zero < 0) b->zero = has_minus_zero(b->body, b->len);
+            if (b->zero < 0) b->zero = soget_json_minus_zero(b->body, b->len);
             if (b->zero) return 0;
           }
           if (!fast_number(b, (double)i, 1)) return 0;
