@@ -223,6 +223,13 @@ local function line(r)
   for i = 1, #r do out[i] = tostring(r[i]) .. string.rep(" ", widths[i] - #tostring(r[i])) end
   return table.concat(out, "  ")
 end
+-- The machine the figures were taken on (bench/run's "machine" step).
+local machine = {}
+for _, k in ipairs { "cpu", "cpus", "simd", "simdjson", "libcurl", "lua", "load" } do
+  local v = R["machine." .. k]
+  if v then machine[#machine + 1] = ("%s: %s"):format(k, tostring(v)) end
+end
+for _, m in ipairs(machine) do print("machine, " .. m) end
 print(line(head))
 for _, r in ipairs(rows) do print(line(r)) end
 local missed = 0
@@ -230,6 +237,7 @@ for _, r in ipairs(rows) do if r[6] == "NOT met" then missed = missed + 1 end en
 print(("%d figures, %d targets not met"):format(#rows, missed))
 
 local md = io.open(arg[2], "w")
+if #machine > 0 then md:write("Machine: ", table.concat(machine, "; "), ".\n\n") end
 md:write("| measure | soget | baseline | figure | target | |\n|---|---|---|---|---|---|\n")
 for _, r in ipairs(rows) do
   md:write("| ", table.concat(r, " | "), " |\n")
