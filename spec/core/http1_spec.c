@@ -615,6 +615,50 @@ static void test_limits(void) {
   CHECK(h.received <= (1u << 20) + 100000);
   soget_http1_free(&h);
 
+  CASE("a body over the cap that is also not valid fails the same way in any pieces");
+  {
+    static const size_t steps[] = {0, 1, 7, 4096, 4097};
+    n = (size_t)snprintf(big, sizeof big, OK200 "Content-Encoding: x-gzip\r\nConnection: close\r\n\r\n");
+    for (i = 0; i < 6000; i++) big[n++] = 'x';
+    for (i = 0; i < COUNT(steps); i++) {
+      size_t at = 0;
+      int st = MORE;
+      SUBCASE("pieces of %zu", steps[i]);
+      soget_http1_init(&h, 64);
+      if (!steps[i]) st = soget_http1_feed(&h, big, n);
+      for (; steps[i] && at < n && st == MORE; at += steps[i])
+        st = soget_http1_feed(&h, big + at, n - at < steps[i] ? n - at : steps[i]);
+      CHECK_INT(st, BAD);
+      CHECK_STR(h.err.kind, "network");
+      CHECK_STR(h.err.message, "the compressed response body is not valid");
+      soget_http1_free(&h);
+    }
+  }
+
+  CASE("bytes past all a response may take: what comes before them is read first");
+  {
+    static char huge[1200000];
+    size_t head = (size_t)snprintf(huge, sizeof huge, OK200 "Content-Length: 1\r\n\r\nx");
+    memset(huge + head, 'y', sizeof huge - head);   /* more than framing may take for 10 bytes */
+    soget_http1_init(&h, 10);
+    CHECK_INT(soget_http1_feed(&h, huge, sizeof huge), DONE);   /* what follows is another's */
+    CHECK_MEM(h.body.data, h.body.len, "x", 1);
+    CHECK_INT(h.keep_alive, 0);
+    soget_http1_free(&h);
+    huge[0] = 'X';   /* not a response: said so, not "too large" */
+    soget_http1_init(&h, 10);
+    CHECK_INT(soget_http1_feed(&h, huge, sizeof huge), BAD);
+    CHECK_STR(h.err.kind, "network");
+    CHECK(strstr(h.err.message, "not a valid HTTP/1.1 response") != NULL);
+    soget_http1_free(&h);
+    n = (size_t)snprintf(huge, sizeof huge, OK200 "Connection: close\r\n\r\n");   /* a body to the end */
+    soget_http1_init(&h, 10);
+    CHECK_INT(soget_http1_feed(&h, huge, sizeof huge), BAD);
+    CHECK_STR(h.err.kind, "http");
+    CHECK_STR(h.err.message, "response body is larger than max_response_size (10 bytes)");
+    soget_http1_free(&h);
+  }
+
   CASE("a bad response stays bad");
   soget_http1_init(&h, 1000);
   CHECK_INT(soget_http1_feed(&h, BYTES("nope\r\n")), BAD);

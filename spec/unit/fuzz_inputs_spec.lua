@@ -44,7 +44,7 @@ describe("the fuzz targets' committed inputs", function()
     for _, t in ipairs(TARGETS) do
       assert(#inputs("spec/fuzz/corpus/" .. t) > 0, "no corpus for " .. t)
     end
-    for _, t in ipairs { "decode", "call", "url", "diff" } do
+    for _, t in ipairs { "decode", "call", "url", "http", "diff" } do
       assert(#inputs("spec/fuzz/regressions/" .. t) > 0, "no regression input for " .. t)
     end
   end)

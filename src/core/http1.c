@@ -386,18 +386,25 @@ static int inflate_body(soget_http1 *h, const char *at, size_t len) {
   return 0;
 }
 
+/* The bytes within the cap are taken first, so that a body that is also
+ * not valid fails the same way however its bytes arrive. */
 static int on_body(http_parser *p, const char *at, size_t len) {
   soget_http1 *h = of(p);
-  if (len > raw_cap(h->max_body) - h->raw_body) return too_large(h);
-  h->raw_body += len;
-  if (!h->inflating) return add_body(h, at, len);
-  while (len > 0 && !h->inflated) {   /* zlib counts in uInt */
-    size_t n = len > (size_t)1 << 30 ? (size_t)1 << 30 : len;
-    if (inflate_body(h, at, n) != 0) return -1;
-    at += n;
-    len -= n;
+  size_t room = raw_cap(h->max_body) - h->raw_body;
+  size_t take = len > room ? room : len;
+  h->raw_body += take;
+  if (!h->inflating) {
+    if (take > 0 && add_body(h, at, take) != 0) return -1;
+  } else {
+    size_t left = take;
+    while (left > 0 && !h->inflated) {   /* zlib counts in uInt */
+      size_t n = left > (size_t)1 << 30 ? (size_t)1 << 30 : left;
+      if (inflate_body(h, at, n) != 0) return -1;
+      at += n;
+      left -= n;
+    }
   }
-  return 0;
+  return take < len ? too_large(h) : 0;
 }
 
 static int on_message_complete(http_parser *p) {
@@ -473,28 +480,37 @@ static size_t wire_cap(size_t max) {
   return raw > ((size_t)-1 - (1u << 20)) / 8 ? (size_t)-1 : raw * 8 + (1u << 20);
 }
 
+/* The bytes within the cap are parsed first: the response may end, or
+ * fail for another reason, before the cap is reached, however its bytes
+ * arrive. */
 int soget_http1_feed(soget_http1 *h, const char *data, size_t len) {
-  size_t used;
+  size_t room, take, used;
   if (len == 0) return h->state;
   if (h->state != SOGET_HTTP1_MORE) {
     h->keep_alive = 0;   /* bytes that answer nothing */
     return h->state;
   }
-  if (len > wire_cap(h->max_body) - h->received) {
+  room = wire_cap(h->max_body) - h->received;
+  take = len > room ? room : len;
+  if (take > 0) {   /* (no bytes would tell the parser the connection closed) */
+    h->received += take;
+    used = http_parser_execute(&h->p, &settings, data, take);
+    if (h->state == SOGET_HTTP1_DONE) {
+      if (used < len) h->keep_alive = 0;
+      return h->state;
+    }
+    if (HTTP_PARSER_ERRNO(&h->p) != HPE_OK || used != take) {
+      parse_error(h);
+      return h->state;
+    }
+  }
+  if (take < len) {
     h->state = SOGET_HTTP1_BAD;
     soget_err_set(&h->err, "http", (long)h->p.status_code, 0,
                   "response is larger than max_response_size (%lu bytes) allows, framing "
                   "included", (unsigned long)h->max_body);
     inflate_end(h);
-    return h->state;
   }
-  h->received += len;
-  used = http_parser_execute(&h->p, &settings, data, len);
-  if (h->state == SOGET_HTTP1_DONE) {
-    if (used < len) h->keep_alive = 0;
-    return h->state;
-  }
-  if (HTTP_PARSER_ERRNO(&h->p) != HPE_OK || used != len) parse_error(h);
   return h->state;
 }
 
