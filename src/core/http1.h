@@ -79,7 +79,7 @@ typedef struct soget_http1 {
   long status;          /* after DONE (or BAD past the status line) */
   int keep_alive;       /* after DONE: the connection may carry another request */
   size_t max_body;      /* largest decoded body accepted */
-  size_t received;      /* bytes fed */
+  size_t received;      /* bytes fed and read (not those refused past the cap) */
   soget_buf body;       /* the body, decoded */
   soget_buf location;   /* Location, as sent ("" when absent or too long) */
   soget_buf retry_after;
