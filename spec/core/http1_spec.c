@@ -436,6 +436,17 @@ static void test_responses(void) {
 
 /* ---- compressed bodies ---------------------------------------------------- */
 
+/* Feeds len bytes in pieces of `step` bytes (0: all at once) until the
+ * parser stops asking for more: its state then. */
+static int feed_pieces(soget_http1 *h, const char *bytes, size_t len, size_t step) {
+  size_t at;
+  int st = MORE;
+  if (!step) return soget_http1_feed(h, bytes, len);
+  for (at = 0; at < len && st == MORE; at += step)
+    st = soget_http1_feed(h, bytes + at, len - at < step ? len - at : step);
+  return st;
+}
+
 /* data compressed as gzip (window 15 + 16) or zlib (15). */
 static size_t compress_to(char *out, size_t cap, const char *data, size_t len, int gzip) {
   z_stream z;
@@ -490,16 +501,9 @@ static void test_compressed(void) {
       CASE("compressed: %s", ok[i].name);
       CHECK(zlen > 0 && zlen < sizeof plain / 4);
       for (step = 0; step <= 4099; step += step ? 4098 : 1) {
-        size_t at = 0;
         SUBCASE("compressed: %s, pieces of %zu", ok[i].name, step);
         soget_http1_init(&h, sizeof plain);
-        if (!step) {
-          st = soget_http1_feed(&h, resp, rlen);
-        } else {
-          for (st = MORE; at < rlen && st == MORE; at += step)
-            st = soget_http1_feed(&h, resp + at, rlen - at < step ? rlen - at : step);
-        }
-        CHECK_INT(st, DONE);
+        CHECK_INT(feed_pieces(&h, resp, rlen, step), DONE);
         CHECK_INT(h.keep_alive, 1);
         CHECK_MEM(h.body.data, h.body.len, plain, sizeof plain);
         soget_http1_free(&h);
@@ -621,14 +625,9 @@ static void test_limits(void) {
     n = (size_t)snprintf(big, sizeof big, OK200 "Content-Encoding: x-gzip\r\nConnection: close\r\n\r\n");
     for (i = 0; i < 6000; i++) big[n++] = 'x';
     for (i = 0; i < COUNT(steps); i++) {
-      size_t at = 0;
-      int st = MORE;
       SUBCASE("pieces of %zu", steps[i]);
       soget_http1_init(&h, 64);
-      if (!steps[i]) st = soget_http1_feed(&h, big, n);
-      for (; steps[i] && at < n && st == MORE; at += steps[i])
-        st = soget_http1_feed(&h, big + at, n - at < steps[i] ? n - at : steps[i]);
-      CHECK_INT(st, BAD);
+      CHECK_INT(feed_pieces(&h, big, n, steps[i]), BAD);
       CHECK_STR(h.err.kind, "network");
       CHECK_STR(h.err.message, "the compressed response body is not valid");
       soget_http1_free(&h);
