@@ -429,6 +429,150 @@ describe("a finalizer that steps the same soget.Call, then closes its client, am
   end)
 end)
 
+describe("a finalizer that answers the same soget.Call amid its request step", function()
+  -- The nested response() would follow a redirect, freeing the URL the
+  -- running step is copying out; an exact lookup's next page or a
+  -- renewed request would rebuild its header lines so. Refused: the steps
+  -- come in turn.
+  local function run(step, url_of)
+    local mid = 0
+    for _ = 1, 20 do
+      local c = S.client{ access_token = "a-static-token-0001" }
+      local call = c:begin("CGMU2436601")
+      local nested
+      local during, r = amid(function()
+        nested = { pcall(call.response, call, 302, "", nil,
+          "/api-tracing-code/v1/handling-units?reference=" .. ("X"):rep(200)) }
+      end, function() return step(call) end)
+      assert.truthy(nested, "the finalizer did not run")
+      local after = false
+      if nested[2] == "soget.Call: response() amid another step of the same call "
+          .. "(a finalizer or a hook stepping it)" then
+        assert.is_true(during)
+        mid = mid + 1
+      elseif nested[1] then
+        -- run once the step had returned (Lua 5.2 may): in turn, the
+        -- redirect followed (ask for the next request at once)
+        assert.are.same({ true, nil, nil, 0 }, { nested[1], nested[2], nested[3], nested[4] })
+        after = true
+      else   -- run before the step began (Lua 5.1 may): out of turn
+        assert.are.equal("soget.Call: response() with no request out (call request() first)",
+          nested[2])
+      end
+      assert.is_true(r[1], tostring(r[2]))
+      assert.are.equal(S.base_url .. "/handling-units?reference=CGMU2436601", url_of(r[2]))
+      if not after then
+        -- the call goes on: its request is out, its answer comes in turn
+        local page = assert(call:response(200, '{"total":0,"returned":0,"first":0,"items":[]}'))
+        assert.are.equal(0, page.total)
+      end
+      call:close()
+      c:close()
+    end
+    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of the step")
+    end
+  end
+
+  it("request(): refused, and the request whole", function()
+    run(function(call) return call:request() end, function(rq) return rq.url end)
+  end)
+
+  it("request_bytes(): refused, and the bytes whole", function()
+    run(function(call) return call:request_bytes("driver/1") end, function(rq)
+      assert.truthy(rq.bytes:find("\r\nAuthorization: Bearer a-static-token-0001\r\n", 1, true))
+      return rq.url
+    end)
+  end)
+end)
+
+describe("a finalizer that replaces the token while client:token() copies it out", function()
+  -- set_token() frees the token the client held; Lua 5.1 and LuaJIT
+  -- collect before they copy a string, so a token pushed from the
+  -- client's own memory would be read after it was freed.
+  local old = "a-static-token-" .. ("0"):rep(40)
+  local new = "a-new-token-9999"
+  local function run(opts)
+    local ran = 0
+    for k = 0, 5 do
+      for _ = 1, 5 do
+        local c = S.client{ access_token = old }
+        local st = after_cycles(k, function() c:set_token(new, 100) end)
+        local ok, tok = pcall(c.token, c, opts)
+        st.disarm()
+        collectgarbage()
+        assert.is_true(ok, tostring(tok))
+        -- the token before or after, whole; never freed bytes
+        assert.truthy(tok == old or tok == new, tok)
+        if st.ran then ran = ran + 1 end
+        assert.are.equal(new, (c:token(opts)))
+        c:close()
+      end
+    end
+    assert.truthy(ran > 0, "the finalizer never ran")
+  end
+
+  it("token(): one token whole", function() run(nil) end)
+  it("token{fetch = false}: one token whole", function() run({ fetch = false }) end)
+end)
+
+describe("a finalizer that calls response() again, then closes the parser, while response() answers", function()
+  -- The nested response() must not let close() free the buffers under the
+  -- first one. Run in a process of its own: there the 100 KB body's buffer
+  -- is glibc's own mapping, which a free gives back to the system, so a
+  -- read after it faults (in this process, which has freed such buffers
+  -- before, glibc keeps them in its heap, and a stale read goes unseen).
+  it("answers what it had read, in both calls", function()
+    local script = os.tmpname()
+    S.write_file(script, [==[
+      package.cpath = ... .. "/?.so;" .. package.cpath
+      local soget = require "soget"
+      local function on_gc(fn)
+        if _VERSION == "Lua 5.1" then
+          local p = newproxy(true)
+          getmetatable(p).__gc = function() fn() end
+          return p
+        end
+        return setmetatable({}, { __gc = function() fn() end })
+      end
+      local body = ("B"):rep(100000)
+      local answer = "HTTP/1.1 200 OK\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body
+      local whole, nested_whole, ran = 0, 0, 0
+      for _ = 1, 20 do
+        local p = soget.http_parser()
+        assert(p:feed(answer) == "done")
+        local nested
+        local holder = { on_gc(function()
+          nested = { pcall(p.response, p) }
+          p:close()
+        end) }
+        if _VERSION == "Lua 5.4" then collectgarbage("incremental", 1, 1000, 0)
+        else collectgarbage("setpause", 0); collectgarbage("setstepmul", 1000000) end
+        collectgarbage()
+        holder[1] = nil
+        local ok, status, b = pcall(p.response, p)
+        if _VERSION == "Lua 5.4" then collectgarbage("incremental", 200, 100, 13)
+        else collectgarbage("setpause", 200); collectgarbage("setstepmul", 200) end
+        collectgarbage()
+        if nested then ran = ran + 1 end
+        if ok and status == 200 and b == body then whole = whole + 1 end
+        if nested and nested[1] and nested[3] == body then nested_whole = nested_whole + 1 end
+        if not ok then assert(tostring(status):find("used after close()", 1, true), status) end
+      end
+      io.write(whole, " ", nested_whole, " ", ran, "\n")
+    ]==])
+    local out = S.popen_read(("%s %s %s 2>&1; echo \"exit $?\""):format(S.lua, script,
+      os.getenv("SOGET_MODULE_DIR") or "build/lua5.4"))
+    os.remove(script)
+    local whole, nested_whole, ran, code = out:match("^(%d+) (%d+) (%d+)\nexit (%d+)\n$")
+    assert.truthy(code, out)
+    assert.are.equal("0", code, out)
+    assert.are.equal("20", ran, out)             -- the finalizer ran each time
+    assert.truthy(tonumber(whole) >= 19, out)    -- (5.1 may run it before the first call)
+    assert.truthy(tonumber(nested_whole) >= 19, out)
+  end)
+end)
+
 describe("a finalizer that closes a soget.HttpParser while response() answers", function()
   it("answers what it had read, never freed memory", function()
     local body = ("x"):rep(3000)

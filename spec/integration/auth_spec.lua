@@ -128,6 +128,43 @@ describe("authentication", function()
     assert.are.equal(1, S.stats().api_requests)
   end)
 
+  it("reads the token it holds without any request: token{fetch = false}", function()
+    S.reset()
+    local c = S.client()
+    assert.is_nil(c:token{ fetch = false })          -- none held yet, none fetched
+    assert.are.equal(0, S.stats().token_requests)
+    local token, left = assert(c:token())            -- fetched
+    assert.are.equal(1, S.stats().token_requests)
+    local held, held_left = c:token{ fetch = false }
+    assert.are.equal(token, held)
+    assert.truthy(held_left > 0 and held_left <= left, held_left)
+    assert(c:handling_units("CGMU2436601"))
+    assert.are.equal(token, (c:token{ fetch = true }))
+    assert.are.equal(1, S.stats().token_requests)
+    -- one set elsewhere; then one given as an option
+    c:set_token("a-token-from-elsewhere", 0.5)
+    held, held_left = c:token{ fetch = false }
+    assert.are.equal("a-token-from-elsewhere", held)
+    assert.truthy(held_left >= 0 and held_left <= 0.5, held_left)
+    c:close()
+    local st = soget.client{ access_token = "a-static-token", api_key = S.api_key }
+    held, held_left = st:token{ fetch = false }
+    assert.are.equal("a-static-token", held)
+    assert.is_number(held_left)
+    st:close()
+    assert.are.equal(1, S.stats().token_requests)
+    -- wrong arguments raise before anything is read
+    local w = S.client()
+    assert.has_error(function() w:token(false) end)
+    assert.has_error(function() w:token{ fetch = "no" } end,
+      "bad argument #1 to 'token' ('fetch' must be a boolean)")
+    assert.has_error(function() w:token{ fetched = false } end,
+      "bad argument #1 to 'token' (unknown option (the only one is 'fetch'))")
+    w:close()
+    assert.has_error(function() w:token{ fetch = false } end)
+    assert.are.equal(1, S.stats().token_requests)
+  end)
+
   it("takes a token from elsewhere with set_token", function()
     local donor = S.client()
     local token = assert(donor:token())

@@ -670,6 +670,58 @@ static int exact_step(lua_State *L, soget_client *c, soget_call *k, soget_exact 
   return SOGET_STEP_AGAIN;
 }
 
+/* A token's seconds left before its renewal (0: due), -1 for a static one. */
+static double token_left(const soget_auth *a) {
+  double left;
+  if (a->is_static) return -1;
+  left = a->renew_at - soget_now();
+  return left > 0 ? left : 0;
+}
+
+typedef struct secret_copy {
+  char *s;
+  size_t n;
+} secret_copy;
+
+static int push_secret_copy(lua_State *L) {
+  secret_copy *sc = lua_touserdata(L, 1);
+  lua_pushlstring(L, sc->s, sc->n);
+  return 1;
+}
+
+/* Pushes the token a holds, and returns its seconds left (token_left), or
+ * pushes nothing and returns -2 when it holds none. Pushing can run a
+ * finalizer that replaces the token, freeing it (Lua 5.1 and LuaJIT
+ * collect before they copy a string): the token is read and copied with
+ * no Lua allocation between, and the copy is wiped and freed even when
+ * the push raises (out of memory). */
+static double push_token_copy(lua_State *L, const soget_auth *a) {
+  secret_copy sc;
+  double left;
+  int status;
+  luaL_checkstack(L, 2, NULL);
+  lua_pushcfunction(L, push_secret_copy);   /* may run a finalizer: a read after */
+  if (!a->token) {
+    lua_pop(L, 1);
+    return -2;
+  }
+  sc.n = a->token_len;
+  sc.s = malloc(sc.n + 1);
+  if (sc.s == NULL) {
+    lua_pop(L, 1);
+    soget_nomem(L);
+    return -2;
+  }
+  memcpy(sc.s, a->token, sc.n);
+  left = token_left(a);
+  lua_pushlightuserdata(L, &sc);
+  status = lua_pcall(L, 1, 1, 0);
+  soget_wipe(sc.s, sc.n);
+  free(sc.s);
+  if (status != 0) lua_error(L);
+  return left;
+}
+
 /* One request and its answer, or the step that sent none. */
 static int drive_one(lua_State *L, drive *d) {
   soget_client *c = d->c;
@@ -699,12 +751,9 @@ static int drive_steps(lua_State *L) {
       if (d->step == SOGET_STEP_WAIT) soget_sleep(d->k->wait);
       else if (d->step != SOGET_STEP_AGAIN) break;
     }
-    if (d->step != SOGET_STEP_TOKEN || !c->eng.auth.token) return 0;
-    /* Still held: pushing the token can run a finalizer that closes c. */
-    lua_pushlstring(L, c->eng.auth.token, c->eng.auth.token_len);
-    d->left = c->eng.auth.is_static ? -1 : c->eng.auth.renew_at - soget_now();
-    if (d->left < 0 && !c->eng.auth.is_static) d->left = 0;
-    return 1;
+    if (d->step != SOGET_STEP_TOKEN) return 0;
+    d->left = push_token_copy(L, &c->eng.auth);
+    return d->left > -2;
   }
   if (d->x) soget_exact_push_state(L);   /* 2 */
   for (;;) {
@@ -837,15 +886,39 @@ static double push_token(lua_State *L, soget_client *c, soget_err *e) {
   return d.left;
 }
 
-/* client:token() -> token, seconds_left | nil, err
+/* client:token([{fetch = false}]) -> token, seconds_left | nil, err
  * The current bearer token, fetched first when needed: for callers that
- * share tokens (a cache file, an nginx shared dict). */
+ * share tokens (a cache file, an nginx shared dict). With fetch = false,
+ * never any I/O: the token the client holds and its seconds left before
+ * renewal (0: due), or nil when it holds none (a driver that fetched the
+ * token itself, soget.ngx, reads it so). */
 static int meth_token(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
   soget_err e;
   double left;
-  soget_err_clear(&e);
+  int fetch = 1;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "fetch") != 0)
+        return luaL_argerror(L, 2, "unknown option (the only one is 'fetch')");
+      luaL_argcheck(L, lua_type(L, -1) == LUA_TBOOLEAN, 2, "'fetch' must be a boolean");
+      fetch = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+  }
   lua_settop(L, 1);
+  if (!fetch) {
+    left = push_token_copy(L, &c->eng.auth);
+    if (left < -1) {
+      lua_pushnil(L);
+      return 1;
+    }
+    lua_pushnumber(L, left);
+    return 2;
+  }
+  soget_err_clear(&e);
   left = push_token(L, c, &e);
   if (left < -1) return soget_fail(L, &e);
   lua_pushnumber(L, left);
@@ -1194,15 +1267,21 @@ static void call_close_now(lcall *lc) {
  * body runs in a protected call with the call marked as stepping, a
  * close() asked for meanwhile is made once it is done, and its error, if
  * any, is raised again then. */
-static int call_step(lua_State *L) {
+static int call_step(lua_State *L, const char *method) {
   lcall *lc = lua_touserdata(L, 1);   /* checked by the method */
   soget_client *c = lc->c;
   int n = lua_gettop(L), i, status;
+  /* A step of this call from a finalizer or a hook run amid one of its
+   * steps: the running step reads the call's buffers (its URL, its header
+   * lines), which the nested one would free or rebuild under it. The
+   * steps come in turn; this one is out of turn, and changes nothing. */
+  if (lc->stepping)
+    return luaL_error(L, "soget.Call: %s() amid another step of the same call "
+                         "(a finalizer or a hook stepping it)", method);
   luaL_checkstack(L, n + 1, NULL);
   lua_pushvalue(L, lua_upvalueindex(1));   /* the body: made once (soget_client_open) */
   for (i = 1; i <= n; i++) lua_pushvalue(L, i);   /* 1 keeps the call anchored */
-  /* A hold of the step's own, whatever the body (or a step of this call
-   * that a finalizer runs inside it) takes and gives back. */
+  /* A hold of the step's own, whatever the body takes and gives back. */
   soget_client_hold(c);
   lc->stepping++;
   status = lua_pcall(L, n, LUA_MULTRET, 0);
@@ -1224,14 +1303,14 @@ static int call_step(lua_State *L) {
 static int call_request(lua_State *L) {
   checkcall(L);
   lua_settop(L, 1);
-  return call_step(L);
+  return call_step(L, "request");
 }
 
 static int call_request_bytes(lua_State *L) {
   checkcall(L);
   luaL_optstring(L, 2, NULL);
   lua_settop(L, 2);
-  return call_step(L);
+  return call_step(L, "request_bytes");
 }
 
 static int call_response(lua_State *L) {
@@ -1244,7 +1323,7 @@ static int call_response(lua_State *L) {
   /* NaN or a huge number would overflow the conversion to long */
   luaL_argcheck(L, status >= 0 && status < 1000, 2, "must be an HTTP status (0-999)");
   lua_settop(L, 5);
-  return call_step(L);
+  return call_step(L, "response");
 }
 
 static int call_failed(lua_State *L) {
@@ -1260,7 +1339,7 @@ static int call_failed(lua_State *L) {
   lua_settop(L, 2);
   lua_pushinteger(L, i);
   lua_pushboolean(L, retryable);
-  return call_step(L);
+  return call_step(L, "failed");
 }
 
 static int call_close(lua_State *L) {

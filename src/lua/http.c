@@ -21,9 +21,10 @@
 /* The parser's state (about 1 KB) is malloc'd: a driver makes one per
  * response and closes it, so it stays out of the garbage Lua collects. It
  * lives until __gc. While response() copies the body and headers out
- * (busy), a close() run by a finalizer of an allocation (Lua 5.1 and
+ * (busy: a count, as a finalizer run by one of its allocations may call
+ * response() again), a close() run by such a finalizer (Lua 5.1 and
  * LuaJIT collect before they copy a string) only marks it closed; what it
- * holds is freed when response() is done. */
+ * holds is freed when the last response() is done. */
 typedef struct lparser {
   soget_http1 *h;
   int open;
@@ -86,15 +87,9 @@ static int parser_state(lua_State *L) {
   return push_state(L, p, p->h->state);
 }
 
-/* parser:response() -> status, body, retry_after|nil, location|nil, keep_alive */
-static int parser_response(lua_State *L) {
-  lparser *p = checkparser(L);
-  soget_http1 *h = p->h;
-  if (h->state != SOGET_HTTP1_DONE)
-    return luaL_error(L, SOGET_HTTP_PARSER_T ": response() before the response is complete");
-  lua_settop(L, 1);
-  luaL_checkstack(L, 5, NULL);
-  p->busy = 1;   /* (left set by a memory error: then __gc frees what it holds) */
+/* Pushes the response's five values (lua_pcall'ed by parser:response()). */
+static int push_response(lua_State *L) {
+  soget_http1 *h = lua_touserdata(L, 1);
   lua_pushinteger(L, (lua_Integer)h->status);
   lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
   if (h->retry_after.len) lua_pushlstring(L, h->retry_after.data, h->retry_after.len);
@@ -102,11 +97,30 @@ static int parser_response(lua_State *L) {
   if (h->location.len) lua_pushlstring(L, h->location.data, h->location.len);
   else lua_pushnil(L);
   lua_pushboolean(L, h->keep_alive);
-  p->busy = 0;
-  if (p->close_pending) {
+  return 5;
+}
+
+/* parser:response() -> status, body, retry_after|nil, location|nil, keep_alive
+ * The values are pushed in a protected call (push_response, the upvalue:
+ * getting it allocates nothing), so that busy is given back even when a
+ * push runs out of memory. */
+static int parser_response(lua_State *L) {
+  lparser *p = checkparser(L);
+  soget_http1 *h = p->h;
+  int status;
+  if (h->state != SOGET_HTTP1_DONE)
+    return luaL_error(L, SOGET_HTTP_PARSER_T ": response() before the response is complete");
+  lua_settop(L, 1);
+  luaL_checkstack(L, 7, NULL);
+  p->busy++;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushlightuserdata(L, h);
+  status = lua_pcall(L, 1, 5, 0);
+  if (--p->busy == 0 && p->close_pending) {
     p->close_pending = 0;
     soget_http1_free(h);
   }
+  if (status != 0) return lua_error(L);
   return 5;
 }
 
@@ -157,7 +171,6 @@ static int parser_tostring(lua_State *L) {
 static const luaL_Reg parser_methods[] = {{"feed", parser_feed},
                                           {"eof", parser_eof},
                                           {"state", parser_state},
-                                          {"response", parser_response},
                                           {"error", parser_error},
                                           {"received", parser_received},
                                           {"close", parser_close},
@@ -170,6 +183,12 @@ static const luaL_Reg parser_meta[] = {{"__gc", parser_gc},
 
 void soget_http_open(lua_State *L) {
   soget_class(L, SOGET_HTTP_PARSER_T, parser_methods, parser_meta);
+  luaL_getmetatable(L, SOGET_HTTP_PARSER_T);
+  lua_getfield(L, -1, "__index");
+  lua_pushcfunction(L, push_response);
+  lua_pushcclosure(L, parser_response, 1);
+  lua_setfield(L, -2, "response");
+  lua_pop(L, 2);
 }
 
 int soget_http_parser_new(lua_State *L) {

@@ -162,9 +162,11 @@ function Client:handling_units_many(queries, options) end
 function Client:stats() end
 
 ---The current bearer token and its seconds left (-1 for a static token), fetched first when needed; or nil and the soget.Error.
+---With `{fetch = false}`, never any I/O: the token the client holds and its seconds left before renewal (0: due), or nil when it holds none.
+---@param opts? {fetch: boolean?}
 ---@return string? token
----@return number|soget.Error seconds_left
-function Client:token() end
+---@return number|soget.Error|nil seconds_left
+function Client:token(opts) end
 
 ---Use a token obtained elsewhere (renewed as usual when it expires or is refused, given credentials).
 ---@param token string
