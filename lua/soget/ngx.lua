@@ -203,12 +203,14 @@ local function adopt(client, st, tok, at)
 end
 
 -- Gives the client the shared token, or takes the renewal lock when there
--- is none. Returns true when this call holds the lock.
-local function sync_token(client, st, cache)
+-- is none. Returns true when this call holds the lock. The wait for
+-- another worker's renewal ends at the cache's lock_wait or at the call's
+-- deadline, whichever comes first.
+local function sync_token(client, st, cache, call)
   if st.token and st.renew_at > ngx.now() then return false end
   local tok, at = cache:get()
   if tok and adopt(client, st, tok, at) then return false end
-  local deadline = ngx.now() + cache.lock_wait
+  local deadline = ngx.now() + min(cache.lock_wait, call:time_left())
   local pause = 0.005
   while true do
     if cache:lock() then
@@ -448,7 +450,7 @@ local function drive(client, call, o)
   local locked = false
   local sent_count = 0
   while sent_count < MAX_STEPS do   -- waits for another call's token do not count
-    if cache and not locked then locked = sync_token(client, st, cache) end
+    if cache and not locked then locked = sync_token(client, st, cache, call) end
     local req, rerr, rwait = call:request_bytes(USER_AGENT)
     if not req and rerr then
       if locked then cache:unlock() end
@@ -479,7 +481,11 @@ local function drive(client, call, o)
       end
       if req.kind == "token" then
         if not err then   -- the core stored the token: share it
-          local tok, left = client:token()   -- no I/O: the client holds a fresh token
+          -- the token the core stored, read without I/O (a plain
+          -- client:token() would fetch one with libcurl, blocking the
+          -- worker, were it already due: a lifetime shorter than the way
+          -- back here)
+          local tok, left = client:token{ fetch = false }
           if tok and left and left > 0 then
             st.token, st.renew_at = tok, ngx.now() + left
             if cache then cache:put(tok, left) end

@@ -227,6 +227,37 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(200, st, body)
       assert.are.equal(1, S.stats().token_requests)
     end)
+
+    it("waits for another worker's token renewal no longer than the call's timeout", function()
+      -- the token cache's lock held meanwhile (lock_wait: 5 s), a call of 1 s
+      local v = probe(srv, "", "&lock=1&timeout=1&flush=1&ref=MSCU")
+      assert.truthy(v.seconds < 2.5, v.seconds)
+      if v.error then assert.are.equal("timeout", v.error.kind, v.error.message) end
+    end)
+
+    it("reads back the token it fetched without I/O, even one already due: no libcurl request", function()
+      -- A lifetime of a microsecond: due before the driver reads it back.
+      -- Read with a plain client:token(), the client would fetch another one
+      -- through libcurl, blocking the worker, and the call would go on
+      -- asking for tokens until its timeout.
+      local id = S.uid()
+      S.reset()
+      local v = probe(srv, "", "&flush=1&tfault=" .. arg("token-ttl:s=0.000001:id=" .. id))
+      assert.truthy(v.seconds < 10, v.seconds)
+      local tokens = 0
+      for _, r in ipairs(S.requests(50)) do
+        if r.path:find(id, 1, true) then
+          assert.are.equal("token", r.kind)
+          local ua = r.headers["user-agent"] or ""
+          assert.truthy(ua:find("^soget/[%d.]+ %(ngx_lua%)$"), "token request from " .. ua)
+          tokens = tokens + 1
+        end
+      end
+      -- the call's own token, and one renewal when the API refused it
+      assert.truthy(tokens >= 1 and tokens <= 2, tokens)
+      assert.are.equal(tokens, S.stats().token_requests)
+      if v.error then assert.are.equal("auth", v.error.kind, v.error.message) end
+    end)
   end)
 
   describe("one worker, its connections and phases", function()

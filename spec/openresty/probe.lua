@@ -1,7 +1,9 @@
 -- Test endpoints of spec/openresty
--- (GET /t/lookup?ref=R[&fault=SPEC][&retries=N][&max=BYTES][&timeout=S][&gzip=0]):
+-- (GET /t/lookup?ref=R[&fault=SPEC][&tfault=SPEC][&retries=N][&max=BYTES][&timeout=S][&gzip=0][&flush=1][&lock=1]):
 -- one sng.handling_units call through the example's driver settings, with a
--- sandbox fault in front of the API path; answers what came back as JSON.
+-- sandbox fault in front of the API path (tfault: of the token URL;
+-- flush: the shared token forgotten first; lock: and its renewal lock
+-- held meanwhile, as by another worker); answers what came back as JSON.
 -- Also: /t/stats (the driver's figures), /t/timer (lookups from an
 -- ngx.timer.every loop), /t/phases (calls where nginx has no cosockets),
 -- /t/access (a lookup in the access phase).
@@ -19,18 +21,28 @@ function M.lookup()
     local origin, path = base:match("^(https?://[^/]+)(/.*)$")
     base = origin .. "/_fault/" .. a.fault .. path
   end
-  local key = base .. "|" .. (a.retries or "") .. "|" .. (a.timeout or "") .. "|" .. (a.gzip or "")
+  local token_url = os.getenv("SOGET_TOKEN_URL")
+  if a.tfault and a.tfault ~= "" then   -- a fault in front of the token URL
+    local origin, path = token_url:match("^(https?://[^/]+)(/.*)$")
+    token_url = origin .. "/_fault/" .. a.tfault .. path
+  end
+  local key = base .. "|" .. token_url .. "|" .. (a.retries or "") .. "|" .. (a.timeout or "")
+    .. "|" .. (a.gzip or "")
   local c = clients[key]
   if not c then
-    c = soget.client{ base_url = base, retries = tonumber(a.retries) or 2,
+    c = soget.client{ base_url = base, token_url = token_url, retries = tonumber(a.retries) or 2,
       timeout = tonumber(a.timeout) or 20, gzip = a.gzip ~= "0" }
     clients[key] = c
   end
+  local cache = sng.token_cache("soget_tokens")
+  if a.flush == "1" or a.lock == "1" then cache:flush() end
+  if a.lock == "1" then assert(cache:lock()) end   -- as if another worker renewed
   ngx.update_time()
   local t0 = ngx.now()
   local page, err = sng.handling_units(c, { reference = a.ref or "CGMU2436601",
       exact = a.exact == "1" or nil, limit = tonumber(a.limit) },
     a.max and { max_response_size = tonumber(a.max) } or nil)
+  if a.lock == "1" then cache:unlock() end
   ngx.update_time()
   local out = { seconds = ngx.now() - t0, stats = c:stats() }
   if page then

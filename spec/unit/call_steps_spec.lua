@@ -1157,6 +1157,24 @@ describe("client:begin", function()
     end)
   end
 
+  it("gives the seconds left before the call's deadline: time_left()", function()
+    local client = soget.client(options({ client = { timeout = 3 } }))
+    local call = client:begin(REF)
+    local left = call:time_left()
+    assert.truthy(left > 2 and left <= 3, left)
+    local rq = assert(call:request())   -- the token first
+    assert.are.equal("token", rq.kind)
+    assert.truthy(call:time_left() <= left)
+    assert.are.same({ nil, nil, 0 }, { call:response(200, token_body("t-1")) })
+    assert.are.equal("api", assert(call:request()).kind)
+    assert(call:response(200, '{"total":0,"returned":0,"first":0,"items":[]}'))
+    assert.are.equal(0, call:time_left())   -- over
+    local other = client:begin(REF)
+    other:close()
+    assert.are.equal(0, other:time_left())  -- closed
+    client:close()
+  end)
+
   it("raises on a closed client, and on a wrong self", function()
     local client = soget.client(options({}))
     client:close()

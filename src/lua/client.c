@@ -1364,7 +1364,20 @@ static int call_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg call_methods[] = {{"close", call_close}, {NULL, NULL}};
+/* call:time_left() -> seconds before the call's deadline (its client's
+ * timeout, counted from begin), 0 once it passed or the call is over: for
+ * a driver's own waits, which the call's timeout bounds too. */
+static int call_time_left(lua_State *L) {
+  lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
+  double left = 0;
+  if (lc->open && lc->k.state != SOGET_CALL_DONE) left = lc->k.deadline - soget_now();
+  lua_pushnumber(L, left > 0 ? left : 0);
+  return 1;
+}
+
+static const luaL_Reg call_methods[] = {{"close", call_close},
+                                        {"time_left", call_time_left},
+                                        {NULL, NULL}};
 
 /* The steps: each method a closure over its body (see call_step). */
 static const struct {

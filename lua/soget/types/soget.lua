@@ -247,6 +247,10 @@ function Call:failed(message, kind, retryable) end
 ---Ends the call early and wipes its credentials (also __gc and __close).
 function Call:close() end
 
+---Seconds before the call's deadline (its client's timeout, counted from begin); 0 once it passed or the call is over. For a driver's own waits.
+---@return number
+function Call:time_left() end
+
 ---The state of a soget.HttpParser.
 ---@alias soget.HttpState "more"|"done"|"bad"
 
