@@ -204,6 +204,38 @@ describe("paging", function()
     c:close()
   end)
 
+  it("fetches with a page size in range even when the query a manual pager handed out was changed", function()
+    -- next() hands out the page's own query; the automatic pager reads
+    -- it again: a limit no check would let through is left out (the
+    -- server's default), never cast
+    for _, bad in ipairs({ 1e9, -1e300, 0 / 0, 2.5e15, -1 }) do
+      local c = S.client()
+      local page = assert(c:handling_units{ reference = PREFIX, limit = 2 })
+      local it = page:iter{ manual = true }
+      assert(it:next())
+      assert(it:next())
+      local hu, need, offset, q = it:next()
+      assert.is_nil(hu)
+      assert.are.equal("fetch", need)
+      assert.are.equal(2, offset)
+      q.limit = bad
+      S.reset()
+      local n = 0
+      local walk = page:iter{ max_pages = 2 }
+      for _ in walk do n = n + 1 end
+      assert.truthy(n > 2, n .. " " .. tostring(walk:stats().why))
+      for _, r in ipairs(S.requests(10)) do
+        if r.kind == "api" then
+          local limit = r.args.limit and tonumber(r.args.limit)
+          assert.truthy(limit == nil or (limit >= 1 and limit <= 10), r.raw_query)
+          assert.truthy(tonumber(r.args.offset or "0") < 1000, r.raw_query)
+          assert.are.equal(200, r.status, r.raw_query)
+        end
+      end
+      c:close()
+    end
+  end)
+
   it("stops when the listing shifts by a whole page (every unit of the page already yielded)", function()
     local c = S.client{ base_url = S.fault_base("shift:n=10") }
     local page = assert(c:handling_units{ reference = PREFIX, limit = 10 })

@@ -503,10 +503,18 @@ void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
         if (key_is(k, kl, "desc")) q->desc = lua_toboolean(L, -1);
         else if (key_is(k, kl, "exact")) exact = lua_toboolean(L, -1);
         break;
-      case LUA_TNUMBER:
-        if (key_is(k, kl, "limit")) q->limit = (int)lua_tonumber(L, -1);
-        else if (key_is(k, kl, "offset")) q->offset = (long)lua_tonumber(L, -1);
+      case LUA_TNUMBER: {
+        /* Checked when the query was normalized; but a manual pager hands
+         * that table out, and a script may have changed it since: a value
+         * out of range is left out (the default) rather than cast. */
+        lua_Number v = lua_tonumber(L, -1);
+        if (key_is(k, kl, "limit")) {
+          if (v >= 1 && v <= SOGET_LIMIT_MAX) q->limit = (int)v;
+        } else if (key_is(k, kl, "offset")) {
+          if (v >= 0 && v <= SOGET_OFFSET_MAX) q->offset = (long)v;
+        }
         break;
+      }
       default:
         break;
     }
