@@ -47,6 +47,16 @@ describe("soget bulk", function()
       #list + 3, #list + 1), r.err)
   end)
 
+  it("names a file it cannot read as a usage error, whatever its name holds", function()
+    for _, name in ipairs({ "refs.txt", "100%.txt", "x%2y", "%1" }) do
+      local r = cli.run({ "bulk", home .. "/" .. name }, { home = home })
+      assert.are.equal(2, r.code, r.err)
+      assert.are.equal("soget: cannot read " .. home .. "/" .. name .. ": No such file or directory\n",
+        r.err)
+      assert.are.equal("", r.out)
+    end
+  end)
+
   it("reads stdin with - and prints JSON lines", function()
     local r = cli.run({ "bulk", "-", "--json" }, { home = home,
       stdin = "CGMU2436601\r\nZZZZ0000000\n  CSQU3054383  \n" })

@@ -81,7 +81,11 @@ local function read_inputs(args)
     local why
     fh, why = io.open(args.file, "rb")
     if not fh then
-      exit.fail(exit.USAGE, "cannot read " .. tostring(why):gsub("^[^:]*: ", args.file .. ": "))
+      -- (a function: the file's name may hold '%', which a replacement
+      -- string would read as a capture)
+      exit.fail(exit.USAGE, "cannot read " .. tostring(why):gsub("^[^:]*: ", function()
+        return args.file .. ": "
+      end))
     end
   end
   local text = fh:read("*a") or ""
