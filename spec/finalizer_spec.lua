@@ -401,17 +401,26 @@ describe("a finalizer that closes a soget.Call amid one of its own steps", funct
   end)
 end)
 
+-- A client with a static token and a call of it; fin(call, c) runs from a
+-- finalizer amid step(call) (see amid). Returns the client, the call, amid's
+-- results and what fin returned.
+local function call_amid(fin, step)
+  local c = S.client{ access_token = "a-static-token-0001" }
+  local call = c:begin("CGMU2436601")
+  local nested
+  local during, r = amid(function() nested = fin(call, c) end, function() return step(call) end)
+  return c, call, during, r, nested
+end
+
 describe("a finalizer that steps the same soget.Call, then closes its client, amid a step", function()
   it("is refused, and the step finishes before the client closes", function()
     local mid = 0
     for _ = 1, 20 do
-      local c = S.client{ access_token = "a-static-token-0001" }
-      local call = c:begin("CGMU2436601")
-      local nested
-      local during, r = amid(function()
-        nested = { pcall(call.request, call) }
+      local c, call, during, r, nested = call_amid(function(call, c)
+        local answer = { pcall(call.request, call) }
         c:close()
-      end, function() return call:request_bytes("driver/1") end)
+        return answer
+      end, function(call) return call:request_bytes("driver/1") end)
       assert.truthy(nested, "the finalizer did not run")
       if during and r[1] then
         mid = mid + 1
@@ -437,13 +446,10 @@ describe("a finalizer that answers the same soget.Call amid its request step", f
   local function run(step, url_of)
     local mid = 0
     for _ = 1, 20 do
-      local c = S.client{ access_token = "a-static-token-0001" }
-      local call = c:begin("CGMU2436601")
-      local nested
-      local during, r = amid(function()
-        nested = { pcall(call.response, call, 302, "", nil,
+      local c, call, during, r, nested = call_amid(function(call)
+        return { pcall(call.response, call, 302, "", nil,
           "/api-tracing-code/v1/handling-units?reference=" .. ("X"):rep(200)) }
-      end, function() return step(call) end)
+      end, step)
       assert.truthy(nested, "the finalizer did not run")
       local after = false
       if nested[2] == "soget.Call: response() amid another step of the same call "
@@ -527,14 +533,10 @@ describe("a finalizer that calls response() again, then closes the parser, while
     S.write_file(script, [==[
       package.cpath = ... .. "/?.so;" .. package.cpath
       local soget = require "soget"
-      local function on_gc(fn)
-        if _VERSION == "Lua 5.1" then
-          local p = newproxy(true)
-          getmetatable(p).__gc = function() fn() end
-          return p
-        end
-        return setmetatable({}, { __gc = function() fn() end })
-      end
+      -- (as on_gc above: a proxy where tables have no __gc)
+      local on_gc = newproxy
+        and function(fn) local p = newproxy(true); getmetatable(p).__gc = fn; return p end
+        or function(fn) return setmetatable({}, { __gc = fn }) end
       local body = ("B"):rep(100000)
       local answer = "HTTP/1.1 200 OK\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body
       local whole, nested_whole, ran = 0, 0, 0
