@@ -36,6 +36,36 @@ describe("transport", function()
       c:close()
     end)
 
+    -- The system's CA directory (/etc/ssl/certs, which Debian's libcurl
+    -- reads by default) replaced, in a mount namespace of the child's own,
+    -- by one that holds the sandbox's CA: given ca_file, the client must
+    -- trust that file alone.
+    it("trusts only ca_file when it is given, not the system's CA directory beside it", function()
+      if S.execute("unshare -m true >/dev/null 2>&1") ~= 0 then
+        return pending("unshare -m is not allowed here (it needs root): no private CA directory")
+      end
+      local dir = P.tmpdir()
+      local other = P.certificate(dir, "other", "DNS:nowhere.invalid")   -- a CA of no one's
+      assert(S.execute("mkdir " .. dir .. "/certs && cp " .. S.shell_quote(S.ca_file) .. " "
+        .. dir .. "/certs/sandbox.pem && openssl rehash " .. dir .. "/certs >/dev/null 2>&1") == 0)
+      local function lookup(ca_file)
+        local script = "package.cpath=" .. ("%q"):format(package.cpath) .. ";"
+          .. "local c=require'soget'.client{client_id=" .. ("%q"):format(S.client_id)
+          .. ",client_secret=" .. ("%q"):format(S.client_secret) .. ",api_key="
+          .. ("%q"):format(S.api_key) .. ",base_url=" .. ("%q"):format(S.base_url)
+          .. ",token_url=" .. ("%q"):format(S.token_url) .. ",ca_file=" .. ("%q"):format(ca_file)
+          .. ",retries=0,timeout=5};"
+          .. "local p,e=c:handling_units('CGMU2436601');io.write(p and 'ok' or e.kind)"
+        return S.popen_read("unshare -m sh -c " .. S.shell_quote("mount --bind " .. dir
+          .. "/certs /etc/ssl/certs && exec " .. S.shell_quote(S.lua) .. " -e "
+          .. S.shell_quote(script)) .. " 2>&1")
+      end
+      local with_sandbox_ca, with_other = lookup(S.ca_file), lookup(other)
+      S.execute("rm -rf " .. dir)
+      assert.are.equal("ok", with_sandbox_ca)
+      assert.are.equal("tls", with_other)
+    end)
+
     it("speaks plain HTTP too", function()
       local http_base = S.base_url:gsub("^https://[^/]+", S.http)
       local http_token = S.token_url:gsub("^https://[^/]+", S.http)

@@ -168,7 +168,12 @@ int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file) 
   CURLcode rc = CURLE_OK;
   rc |= curl_easy_setopt(t->x.easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
   rc |= curl_easy_setopt(t->x.easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-  if (ca_file) rc |= curl_easy_setopt(t->x.easy, CURLOPT_CAINFO, ca_file);
+  /* ca_file replaces the system's store: libcurl's CA directory
+   * (/etc/ssl/certs on Debian) would otherwise be trusted beside it. */
+  if (ca_file) {
+    rc |= curl_easy_setopt(t->x.easy, CURLOPT_CAINFO, ca_file);
+    rc |= curl_easy_setopt(t->x.easy, CURLOPT_CAPATH, NULL);
+  }
   return rc == CURLE_OK ? 0 : -1;
 }
 
