@@ -41,6 +41,7 @@ struct soget_xfer {
   int post;                    /* a POST body is on the handle */
   int get;                     /* the handle is in GET mode */
   soget_buf body;
+  int body_secret;             /* the body answers a token request: wiped */
   int too_large;
   int nomem;                   /* the body buffer could not grow */
   double retry_after;          /* the header callback's (no headers API) */
@@ -278,6 +279,7 @@ static void xfer_clear(soget_xfer *x) {
     x->easy = NULL;
   }
   soget_buf_free(&x->url);
+  forget_body(x);
   soget_buf_free(&x->body);
 }
 
@@ -348,6 +350,39 @@ void soget_xfer_abort(soget_xfer *x) {
 
 long soget_transport_connections(const soget_transport *t) {
   return t->connections;
+}
+
+/* libcurl quotes a proxy URL it cannot use in its message ("Unsupported
+ * proxy scheme for 'htps://user:password@host:3128'"), and one from the
+ * environment is not checked before: the user and password of each of
+ * the transport's proxies (the whole, and the password alone) are masked
+ * wherever they appear, as the core masks its secrets. */
+static void scrub_proxy_userinfo(const soget_transport *t, soget_err *e) {
+  int i;
+  for (i = 0; i < 2; i++) {
+    const char *u = t->proxy[i], *at, *sep, *colon;
+    char *userinfo;
+    const char *secrets[2];
+    size_t n;
+    if (!u || !(at = strrchr(u, '@'))) continue;
+    sep = strstr(u, "://");
+    u = sep && sep < at ? sep + 3 : u;
+    n = (size_t)(at - u);
+    userinfo = malloc(n + 1);
+    if (!userinfo) {   /* cannot tell: say nothing of it */
+      soget_err_set(e, e->kind, e->status, e->retryable, "%s",
+                    "the proxy could not be used (message withheld: out of memory)");
+      return;
+    }
+    memcpy(userinfo, u, n);
+    userinfo[n] = '\0';
+    colon = strchr(userinfo, ':');
+    secrets[0] = userinfo;
+    secrets[1] = colon ? colon + 1 : NULL;
+    soget_err_scrub(e, secrets, 2);
+    soget_wipe(userinfo, n);
+    free(userinfo);
+  }
 }
 
 static const char *curl_kind(CURLcode rc, int *retryable) {
@@ -532,6 +567,7 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
       return -1;
     }
     if (x->nomem) {   /* what the body holds is of no use: give it back */
+      forget_body(x);
       soget_buf_free(&x->body);
       soget_err_nomem(e, "reading the response body");
       return -1;
@@ -547,8 +583,20 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     }
     if (proxy_refused(x, e)) return -1;
     kind = curl_kind(rc, &retryable);
+    if (rc == CURLE_SSL_CONNECT_ERROR) {
+      /* The connection reset or cut by the system during the handshake
+       * (an errno): a network failure, retried as any other reset; a TLS
+       * failure proper (an alert, a protocol mismatch) has none. */
+      long oserr = 0;
+      if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr != 0) {
+        kind = "network";
+        retryable = 1;
+      }
+    }
     soget_err_set(e, kind, 0, retryable, "%s",
                   x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    if (strlen(x->errbuf) + 1 >= sizeof x->errbuf) e->cut = 1;   /* libcurl cut it */
+    scrub_proxy_userinfo(x->t, e);
     return -1;
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

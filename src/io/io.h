@@ -42,8 +42,8 @@ typedef struct soget_io_ops {
   /* The ended exchange of slot, as perform answers; the slot is idle
    * again and rs valid until it starts again. */
   int (*finish)(void *self, int slot, soget_http_response *rs, soget_err *e);
-  /* Ends slot's exchange if one is started (its credentials wiped); the
-   * slot is idle. */
+  /* Ends slot's exchange if one is started (the handle lets go of its
+   * POST body, which the call wipes); the slot is idle. */
   void (*abort)(void *self, int slot);
 } soget_io_ops;
 

@@ -57,11 +57,15 @@ void soget_xfer_free(soget_xfer *x);               /* not while in a multi */
 void *soget_xfer_handle(soget_xfer *x);
 /* Sets rq on the handle (the header lines are copied). 0, or -1 with e. */
 int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e);
-/* After the transfer ended with CURLcode `result`: drops and wipes the
- * header lines, then fills rs (0) or e (-1) as soget_transport_perform
- * does. rs->body stays valid until the next prepare. */
+/* After the transfer ended with CURLcode `result`: lets go of the POST
+ * body (the call's, which wipes it), then fills rs (0) or e (-1) as
+ * soget_transport_perform does. rs->body stays valid until the next
+ * prepare (a token response's body is wiped then). The header lines stay
+ * on the handle for the next request (curl_easy.c: wiped when replaced or
+ * when the handle is freed). */
 int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_err *e);
-/* Drops and wipes a prepared request that will not finish. */
+/* Lets go of the POST body of a prepared request that will not finish
+ * (the header lines stay, as after finish). */
 void soget_xfer_abort(soget_xfer *x);
 
 /* Something the transport owns on a driver's behalf (the bulk driver's
