@@ -14,11 +14,15 @@
 --   lua5.4 relay.lua stall PORTFILE - - SECONDS
 --       listens with a full backlog and accepts nothing: a connection to it
 --       never completes its handshake
+--   lua5.4 relay.lua reset PORTFILE - LOG SECONDS
+--       accepts each connection, reads what the client sends first (a TLS
+--       ClientHello), then resets it; appends a line to LOG for each
 local socket = require "socket"
 
 local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
 local seconds = tonumber(arg[5]) or 60
-assert(mode == "record" or mode == "tamper" or mode == "stall", "mode: record, tamper or stall")
+assert(mode == "record" or mode == "tamper" or mode == "stall" or mode == "reset",
+  "mode: record, tamper, stall or reset")
 local deadline = socket.gettime() + math.min(seconds, 600)
 
 local srv = assert(socket.bind("127.0.0.1", 0, mode == "stall" and 0 or 64))
@@ -43,6 +47,23 @@ assert(os.rename(portfile .. ".tmp", portfile))
 
 if mode == "stall" then
   while socket.gettime() < deadline do socket.sleep(0.2) end
+  os.exit(0)
+end
+
+if mode == "reset" then
+  srv:settimeout(0.2)
+  while socket.gettime() < deadline do
+    local c = srv:accept()
+    if c then
+      c:settimeout(2)
+      c:receive(1)
+      c:setoption("linger", { on = true, timeout = 0 })   -- close() then sends a reset
+      c:close()
+      local f = assert(io.open(logfile, "ab"))
+      f:write("reset\n")
+      f:close()
+    end
+  end
   os.exit(0)
 end
 

@@ -229,6 +229,30 @@ describe("transport", function()
       c:close()
     end)
 
+    -- A listener that resets each connection once the client's
+    -- ClientHello came: as a server restarting, or a balancer dropping
+    -- handshakes. A reset, as at any other time: network, retried.
+    it("retries a connection reset during the TLS handshake, as a network failure", function()
+      if not P.available() then
+        return pending("lua-socket is not installed (make deps): no listener that resets")
+      end
+      local relay = P.relay("reset")
+      local ok, err = pcall(function()
+        local base = relay.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
+        local c = S.client{ access_token = "static-token", base_url = base, timeout = 10,
+          retries = 2 }
+        local page, e = c:handling_units("CGMU2436601")
+        assert.is_nil(page)
+        assert.are.equal("network", e.kind, e.message)
+        assert.is_true(e.retryable)
+        assert.are.equal(2, c:stats().retries)
+        assert.are.equal("reset\nreset\nreset\n", relay:bytes())
+        c:close()
+      end)
+      relay:stop()
+      assert(ok, err)
+    end)
+
     -- A loopback listener whose backlog is full: the kernel drops every
     -- SYN, so a connection never completes its handshake (a server that is
     -- down behind a firewall that drops packets).
@@ -455,6 +479,20 @@ describe("transport", function()
       return S.popen_read(table.concat(cmd, " ") .. " 2>&1")
     end
 
+    -- The same lookup over HTTPS, answering the error as "kind: message".
+    local function lookup_error(env)
+      local cmd = { "env" }
+      for _, v in ipairs(VARS) do cmd[#cmd + 1] = "-u " .. v end
+      for k, v in pairs(env) do cmd[#cmd + 1] = k .. "=" .. S.shell_quote(v) end
+      cmd[#cmd + 1] = S.shell_quote(S.lua) .. " -e " .. S.shell_quote(
+        "package.cpath=" .. ("%q"):format(package.cpath) .. ";" ..
+        "local c=require'soget'.client{access_token='static-token',api_key='k-1234',retries=0," ..
+        "timeout=5,base_url=" .. ("%q"):format(S.base_url) .. "};" ..
+        "local p,e=c:handling_units('CGMU2436601');" ..
+        "io.write(p and 'ok' or (e.kind .. ': ' .. e.message .. ' | ' .. tostring(e)))")
+      return S.popen_read(table.concat(cmd, " ") .. " 2>&1")
+    end
+
     local cases = {
       -- env (DEAD: the dead proxy), scheme, expected
       { "http_proxy sends plain HTTP through the proxy", { http_proxy = "DEAD" }, "http", "network" },
@@ -480,6 +518,19 @@ describe("transport", function()
         assert.are.equal(c[4], lookup(env, c[3]))
       end)
     end
+
+    it("never shows a proxy's user and password in an error", function()
+      -- libcurl quotes a proxy URL it cannot use, password included; one
+      -- from the environment is not checked when the client is made
+      for _, proxy in ipairs({ "htps://alice:S3cret-Pw0rd@proxy.example:3128",
+                               "http://alice:S3cret-Pw0rd@proxy ex:3128",
+                               "socks9://alice:S3cret-Pw0rd@127.0.0.1:1" }) do
+        local out = lookup_error({ https_proxy = proxy })
+        assert.truthy(out:find("^network: "), out)
+        assert.is_nil(out:find("S3cret", 1, true), out)
+        assert.is_nil(out:find("alice", 1, true), out)
+      end
+    end)
 
     it("reaches a host only the proxy knows", function()
       -- The sandbox's nginx serves a request in absolute form as a proxy

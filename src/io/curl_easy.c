@@ -271,6 +271,14 @@ static void drop_request(soget_xfer *x) {
   x->post = 0;
 }
 
+/* A token response's body holds the token: wiped before the buffer is
+ * used again or freed. */
+static void forget_body(soget_xfer *x) {
+  if (x->body_secret) soget_wipe(x->body.data, x->body.len);
+  x->body_secret = 0;
+  soget_buf_reset(&x->body);
+}
+
 static void xfer_clear(soget_xfer *x) {
   if (x->easy) {
     drop_request(x);
@@ -484,7 +492,8 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   CURL *c = x->easy;
 
   drop_request(x);   /* a previous exchange that never finished */
-  soget_buf_reset(&x->body);
+  forget_body(x);
+  x->body_secret = rq->post;   /* the token request is the only POST */
   x->too_large = 0;
   x->nomem = 0;
   x->retry_after = -1;
