@@ -1136,6 +1136,54 @@ describe(MISUSE, function()
   end
 end)
 
+describe("the tokens a call sent, scrubbed from its errors", function()
+  -- A server may echo any token a call sent, after the client replaced
+  -- it. Each request below goes out with a token of its own (set from
+  -- elsewhere), and the last is replaced while its request is out.
+  local function tok(i) return ("tok-number-%02d-abcdef"):format(i) end
+
+  it("every one of them, however many the call sent", function()
+    -- 11 requests (retries = 10, the most), each with a token of its own,
+    -- then one more token: the call sent 11
+    local n = 11
+    local client = soget.client(options({ client = { retries = n - 1, timeout = 100 } }))
+    local call = client:begin(REF)
+    local all = {}
+    for i = 1, n do all[i] = tok(i) end
+    local page, err
+    for i = 1, n do
+      client:set_token(tok(i), 100)
+      assert.are.equal("api", assert(call:request()).kind)
+      if i == n then client:set_token(tok(n + 1), 100) end
+      page, err = call:response(i < n and 503 or 500,
+        '{"message":"rejected the tokens ' .. table.concat(all, " ") .. '"}')
+      if err then break end
+    end
+    assert.is_nil(page)
+    assert.are.equal(500, err.status)
+    no_secret(err.message, "the error", all)
+    no_secret(tostring(err), "tostring(err)", all)
+    assert.truthy(err.message:find("rejected the tokens ***", 1, true), err.message)
+    client:close()
+  end)
+
+  it("on an exact walk's later pages too", function()
+    local client = soget.client(options({ client = { retries = 0 } }))
+    client:set_token(tok(1), 1000)
+    local call = client:begin({ reference = REF, exact = true })
+    assert(call:request())
+    assert.are.same({ nil, nil, 0 }, { call:response(200,
+      '{"total":3,"returned":1,"first":0,"items":[{"reference":"' .. REF .. '","pswId":"P1"}]}') })
+    assert(call:request())                 -- page 2, the same token
+    client:set_token(tok(2), 1000)         -- replaced while it is out
+    local page, err = call:response(500, '{"message":"refused Bearer ' .. tok(1) .. '"}')
+    assert.is_nil(page)
+    no_secret(err.message, "the error", { tok(1) })
+    assert.are.equal("refused Bearer ***", err.message)
+    client:close()
+  end)
+end)
+
 describe("client:begin", function()
   local bad = {
     { {}, nil, "handling_units: give a reference or an spi" },

@@ -63,31 +63,34 @@ void soget_engine_free(soget_engine *g) {
   soget_err_clear(&g->failed_err);
 }
 
-/* The secrets to scrub: the engine's, and the tokens the call k (may be
- * NULL) sent, which may have been replaced since. Returns how many. */
-#define SCRUB_MAX 13
-static int secrets_of(const soget_engine *g, const soget_call *k, const char **out) {
+/* The secrets to scrub: the engine's, and every token the call k (may be
+ * NULL) sent, which may have been replaced since (a call can send many:
+ * retries, renewals, resends), taken a batch at a time. */
+#define SCRUB_BATCH 16
+static void scrub_all_of(const soget_engine *g, const soget_call *k, soget_err *e) {
+  const char *secrets[SCRUB_BATCH];
+  const char *p = k && k->sent.data ? k->sent.data : NULL;
+  const char *end = p ? k->sent.data + k->sent.len : NULL;
   int n = 0;
-  out[n++] = g->client_secret;
-  out[n++] = g->api_key;
-  out[n++] = g->search_api_key;
-  out[n++] = g->auth.token;
-  if (k && k->sent.data) {
-    const char *p = k->sent.data, *end = k->sent.data + k->sent.len;
-    while (p < end && n < SCRUB_MAX) {
-      out[n++] = p;
+  secrets[n++] = g->client_secret;
+  secrets[n++] = g->api_key;
+  secrets[n++] = g->search_api_key;
+  secrets[n++] = g->auth.token;
+  for (;;) {
+    while (p && p < end && n < SCRUB_BATCH) {
+      secrets[n++] = p;
       p += strlen(p) + 1;
     }
+    soget_err_scrub(e, secrets, n);
+    if (!p || p >= end || e->nomem) return;
+    n = 0;
   }
-  return n;
 }
 
 static void scrub_call(const soget_engine *g, const soget_call *k, soget_err *e) {
-  const char *secrets[SCRUB_MAX];
-  int n = secrets_of(g, k, secrets);
-  soget_err_scrub(e, secrets, n);
+  scrub_all_of(g, k, e);
   soget_err_printable(e);
-  soget_err_scrub(e, secrets, n);
+  scrub_all_of(g, k, e);
 }
 
 void soget_engine_scrub(const soget_engine *g, soget_err *e) {
@@ -99,12 +102,10 @@ void soget_engine_scrub(const soget_engine *g, soget_err *e) {
  * start of a secret, which only the end of a text is searched for. */
 static void scrub_field(const soget_engine *g, const soget_call *k, char *s, size_t sz) {
   soget_err t;
-  const char *secrets[SCRUB_MAX];
-  int n = secrets_of(g, k, secrets);
   soget_err_clear(&t);
   soget_err_set(&t, "x", 0, 0, "%s", s);
   t.cut = strlen(s) + 1 >= sz;   /* filled its buffer: it may have been cut */
-  soget_err_scrub(&t, secrets, n);
+  scrub_all_of(g, k, &t);
   if (t.nomem) {
     s[0] = '\0';
     return;
@@ -205,6 +206,7 @@ static void call_start(soget_engine *g, soget_call *k, double began) {
   k->fresh_gen = 0;
   if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
   soget_buf_reset(&k->sent);
+  k->sent_gen = 0;   /* (an exact walk's next page begins the call again) */
   k->wait = 0;
   k->state = SOGET_CALL_READY;
 }
@@ -345,7 +347,7 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
   k->headers[2] = "Accept: application/json";
   k->headers[3] = NULL;
   /* Remembered for scrubbing: a server may echo it after it changed. */
-  if (!k->sent.data || k->sent_gen != g->auth.gen) {
+  if (k->sent.len == 0 || k->sent_gen != g->auth.gen) {
     if (soget_buf_add(&k->sent, g->auth.token, g->auth.token_len) != 0 ||
         soget_buf_add(&k->sent, "", 1) != 0) {
       soget_err_nomem(e, "building the request");
