@@ -662,4 +662,38 @@ describe("an error raised in the middle of a call", function()
     check("batch", function(c) return c:handling_units_many{ "CGMU2436601", "MSCU" } end,
       function(c) return c:handling_units_many{ "CGMU2436601" } end)
   end)
+
+  -- Raised while request_bytes() hands over the token request it chose:
+  -- the driver never got it, so the call must not wait for its answer,
+  -- holding the client's token lease (the next call would wait until the
+  -- first one's deadline).
+  it("ends a soget.Call whose request was being handed over, and frees the token lease", function()
+    local ended = 0
+    for k = 1, 8 do
+      local c = S.client{ timeout = 30 }
+      local call = c:begin("CGMU2436601")
+      local ok, err = raising_at(k, function() return call:request_bytes("driver/1") end)
+      local other = c:begin("CGMU2436601")
+      local rq, rerr, wait = other:request_bytes("driver/1")
+      if ok then
+        -- not raised: the first call's token request is out, the other waits for it
+        assert.is_nil(rq, tostring(rerr))
+        assert.truthy(wait and wait > 0, tostring(wait))
+      else
+        assert.truthy(tostring(err):find("interrupted!", 1, true), tostring(err))
+        -- the first call is over, or (raised before it chose) as it was
+        local again_ok, again = pcall(call.request_bytes, call, "driver/1")
+        if not again_ok then
+          assert.truthy(tostring(again):find("on a call that is over", 1, true), tostring(again))
+          ended = ended + 1
+          assert.is_table(rq, tostring(rerr))   -- the lease is free: its own token request
+          assert.are.equal("token", rq.kind)
+        end
+      end
+      other:close()
+      call:close()
+      c:close()
+    end
+    assert.truthy(ended > 0, "no error raised while the request was handed over")
+  end)
 end)

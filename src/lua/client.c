@@ -548,6 +548,8 @@ typedef struct lcall {
   int transport;   /* took c's transport (the blocking driver) */
   int stepping;    /* soget.Call steps running (call_step) */
   int close_pending;   /* close() asked for by a finalizer amid a step */
+  int handing;     /* a request is out, being handed over: an error raised
+                    * now (out of memory) ends the call (call_step) */
 } lcall;
 
 static void lcall_hold(lcall *lc) {
@@ -1052,10 +1054,12 @@ static int call_request_as(lua_State *L, const char *method) {
   lcall_enter(L, lc);
   step = soget_call_next(&lc->c->eng, &lc->k, &e);
   if (step != SOGET_STEP_SEND) return not_sent(L, lc, step, &e, method);
+  lc->handing = 1;
   /* The credential lines are the engine's: a finalizer run by an
    * allocation below could step another call of the client and rebuild
    * them. The call's own copy first. */
   if (soget_call_own_headers(&lc->k) != 0) {
+    lc->handing = 0;
     lcall_release(lc);
     return call_nomem(L, lc);
   }
@@ -1083,6 +1087,7 @@ static int call_request_as(lua_State *L, const char *method) {
   lua_setfield(L, -2, "timeout");
   lua_pushnumber(L, (lua_Number)lc->k.rq.connect_timeout_ms / 1000.0);
   lua_setfield(L, -2, "connect_timeout");
+  lc->handing = 0;
   lcall_release(lc);
   return 1;
 }
@@ -1203,6 +1208,7 @@ static int call_request_bytes_body(lua_State *L) {
   lcall_enter(L, lc);
   step = soget_call_next(&lc->c->eng, &lc->k, &e);
   if (step != SOGET_STEP_SEND) return not_sent(L, lc, step, &e, "request_bytes");
+  lc->handing = 1;
   /* Written before any Lua allocation: the credential lines are the
    * engine's, and a finalizer run by one could step another call of the
    * client and rebuild them (request() copies them first instead). */
@@ -1210,6 +1216,7 @@ static int call_request_bytes_body(lua_State *L) {
   if (soget_http1_request(&b, &lc->k.rq, lc->c->user_agent ? lc->c->user_agent : ua,
                           lc->c->gzip, &t, &lc->c->url_cache, &e) != 0) {
     soget_buf_free(&b);   /* wiped by soget_http1_request */
+    lc->handing = 0;
     lcall_release(lc);
     if (e.nomem) return call_nomem(L, lc);
     lcall_enter(L, lc);
@@ -1258,6 +1265,7 @@ static int call_request_bytes_body(lua_State *L) {
   lua_setfield(L, 4, "port");
   lua_pushboolean(L, t.tls);
   lua_setfield(L, 4, "tls");
+  lc->handing = 0;
   return 1;
 }
 
@@ -1294,6 +1302,16 @@ static int call_step(lua_State *L, const char *method) {
   lc->stepping++;
   status = lua_pcall(L, n, LUA_MULTRET, 0);
   lc->stepping--;
+  if (status != 0 && lc->handing) {
+    /* Raised (out of memory) while the request that is out was handed
+     * over: the driver never got it, and the call would wait for its
+     * answer, holding the client's token lease. The call is over. */
+    lc->handing = 0;
+    if (lc->open) {
+      soget_call_free(&c->eng, &lc->k);
+      lc->open = 0;
+    }
+  }
   if (lc->stepping == 0) {
     if (status != 0) lcall_release(lc);   /* raised mid-step: no hold left behind */
     if (lc->close_pending) {
