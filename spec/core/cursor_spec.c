@@ -51,7 +51,7 @@ static const struct {
   {"returned is less than the items", 0, RETURNED, 1, {{0, 20, 2, 0, 4, 4}}},
   {"max_pages 1", 1, MAXP, 1, {{0, 100, 5, 0, 5, 5}}},
   {"max_pages 2", 2, MAXP, 2, {{0, 100, 5, 0, 5, 5}, {5, 100, 5, 5, 5, 5}}},
-  {"max_pages and the total on the same page", 2, MAXP, 2,
+  {"max_pages and the total on the same page: the total (max_pages cut nothing)", 2, TOTAL, 2,
    {{0, 10, 5, 0, 5, 5}, {5, 10, 5, 5, 5, 5}}},
   {"max_pages 0 is no cap", 0, TOTAL, 4,
    {{0, 16, 4, 0, 4, 4}, {4, 16, 4, 4, 4, 4}, {8, 16, 4, 8, 4, 4}, {12, 16, 4, 12, 4, 4}}},
@@ -62,7 +62,11 @@ static const struct {
   {"a first page of repeats", 0, NOTNEW, 1, {{0, 100, 5, 0, 5, 0}}},
   {"one fresh unit is enough", 0, TOTAL, 2,
    {{0, 10, 5, 0, 5, 1}, {5, 10, 5, 5, 5, 1}}},
-  {"used up after the end changes nothing", 0, TOTAL, 1, {{0, 5, 5, 0, 5, 0}}},
+  {"a last page of repeats: no new units, not the total", 0, NOTNEW, 1, {{0, 5, 5, 0, 5, 0}}},
+  {"a last page with one fresh unit: the total", 0, TOTAL, 2,
+   {{0, 10, 5, 0, 5, 5}, {5, 10, 5, 5, 5, 1}}},
+  {"max_pages on a page of repeats: no new units", 2, NOTNEW, 2,
+   {{0, 100, 5, 0, 5, 5}, {5, 100, 5, 5, 5, 0}}},
   {"the total shrinks", 0, TOTAL, 2,
    {{0, 20, 5, 0, 5, 5}, {5, 8, 5, 5, 5, 5}}},
   {"the total grows: the smallest is kept", 0, TOTAL, 2,
@@ -238,7 +242,7 @@ static const struct {
    "A D", TOTAL, 3},
   {"a unit without a reference comes first in the order", "LOT 7", NULL, 3, 0, 3,
    {P(NULL, "A"), P("LOT 7", "B"), P("LOT 70", "C")},
-   "B", TOTAL, 1},
+   "B", MORE, 1},   /* (the last page, which proves it too: the proof is said) */
   {"a unit without a reference after others voids the proof", "LOT 7", NULL, 2, 0, 4,
    {P("LOT 7", "A"), P(NULL, "B"), P("LOT 70", "C"), P("LOT 71", "D")},
    "A", TOTAL, 2},
@@ -266,7 +270,7 @@ static const struct {
    "", MORE, 2},
   {"bytes beyond ASCII are compared as they are", "CAF\xc3\x89", NULL, 5, 0, 3,
    {P("CAF\xc3\x89", "1"), P("caf\xc3\x89", "2"), P("CAF\xc3\xa9", "3")},
-   "1 2", TOTAL, 1},
+   "1 2", MORE, 1},
   {"a reference longer than the cursor keeps comes after", "ZZZZ", NULL, 2, 0, 4,
    {P("ZZZZ", "1"), P(LONGZ, "2"), P(LONGZ, "3"), P(LONGZ "Z", "4")},
    "1", MORE, 1},
@@ -356,6 +360,41 @@ static void test_exact_edges(void) {
   CHECK(!c.done);
 }
 
+/* An exact walk capped at max_pages (as exact lookups are, at 50): a
+ * listing whose last page, or a proof, comes on the last page allowed is
+ * read whole; one longer is cut. Pages of 1 unit, each the reference. */
+static void test_exact_cap(void) {
+  static const struct {
+    const char *name;
+    long units, total;
+    const char *after;   /* the reference of the unit after them, or NULL */
+    const char *why;
+  } caps[] = {
+    {"the listing's end on the last page allowed", 3, 3, NULL, TOTAL},
+    {"a proof on the last page allowed", 2, 100, "LOT 70", MORE},
+    {"more than max_pages allow", 3, 100, NULL, MAXP},
+  };
+  size_t i;
+  for (i = 0; i < COUNT(caps); i++) {
+    soget_cursor c;
+    long k;
+    CASE("exact, max_pages 3: %s", caps[i].name);
+    soget_cursor_init(&c, 3);
+    soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
+    for (k = 0; k < 3 && !c.done; k++) {
+      int after = caps[i].after && k == caps[i].units;
+      soget_cursor_page(&c, k, caps[i].total, 1, k, 1);
+      CHECK(!c.done);
+      CHECK(c.why == NULL);   /* nothing said while the page is read */
+      soget_cursor_unit(&c, after ? caps[i].after : "LOT 7", after ? 6 : 5, "X", 1);
+      soget_cursor_used_up(&c, 1);
+    }
+    CHECK(c.done);
+    CHECK_INT(c.pages, 3);
+    CHECK_STR(c.why, caps[i].why);
+  }
+}
+
 int main(void) {
   test_overflow();
   test_init();
@@ -363,5 +402,6 @@ int main(void) {
   test_liars();
   test_exact_walks();
   test_exact_edges();
+  test_exact_cap();
   return CHECK_DONE();
 }

@@ -150,6 +150,22 @@ describe("exact lookups through soget.Call", function()
     assert.equal(50, #asked)
   end)
 
+  it("answer a listing whose end, or a proof, comes on the 50th page", function()
+    for _, case in ipairs({ { "its end", 50, false }, { "a proof", 1000, true } }) do
+      local c = client()
+      local answers = {}
+      for i = 0, 49 do
+        local ref = (case[3] and i == 49) and (REF .. "Z") or REF
+        answers[#answers + 1] = ok(page(case[2], i, { unit(ref, "u" .. i) }))
+      end
+      local p, err, asked = walk(c, { reference = REF, exact = true, limit = 1 }, answers)
+      assert.is_nil(err, case[1] .. ": " .. tostring(err))
+      assert.equal(50, #asked)
+      assert.equal(case[3] and 49 or 50, p.total, case[1])
+      assert.equal(case[3] and "u48" or "u49", p.items[#p.items].pswId)
+    end
+  end)
+
   it("keep the first request's deadline for every page", function()
     local c = client { timeout = 0.3 }
     local call = c:begin { reference = REF, exact = true, limit = 1 }

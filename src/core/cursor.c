@@ -16,6 +16,7 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->max_pages = max_pages > 0 ? max_pages : 0;
   c->done = 0;
   c->why = NULL;
+  c->end = NULL;
   c->exact = 0;
   c->sorted = 1;
   c->past = 0;
@@ -38,12 +39,15 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   if (nitems == 0 || returned <= 0) { stop(c, "empty page"); return; }
   if (first != requested) { stop(c, "inconsistent page: first is not the offset asked for"); return; }
   if (returned != nitems) { stop(c, "inconsistent page: returned is not the number of items"); return; }
-  if (c->max_pages && c->pages >= c->max_pages) { stop(c, "max_pages reached"); return; }
   /* returned > 0 here: first + returned can only overflow upwards */
   if (first > LONG_MAX - returned) { stop(c, "no progress"); return; }
   next = first + returned;
   if (next <= requested) { stop(c, "no progress"); return; }
-  if (next >= c->bound) { stop(c, "total reached"); return; }
+  /* The last page: the walk ends once it is used up, for what its units
+   * say first (a proof, or none of them new), else for this; the listing's
+   * end before max_pages, which then cut nothing. */
+  if (next >= c->bound) { c->end = "total reached"; return; }
+  if (c->max_pages && c->pages >= c->max_pages) { c->end = "max_pages reached"; return; }
   c->next_offset = next;
 }
 
@@ -54,6 +58,7 @@ void soget_cursor_used_up(soget_cursor *c, long fresh) {
     return;
   }
   if (fresh <= 0) stop(c, "no new units");
+  else if (c->end) stop(c, c->end);
 }
 
 /* ---- exact walks ---------------------------------------------------------- */

@@ -20,6 +20,7 @@ typedef struct soget_cursor {
   long max_pages;    /* 0: no cap */
   int done;
   const char *why;   /* why the walk stopped (for debugging and tests) */
+  const char *end;   /* the current page is the last: why, once it is used up */
   /* An exact walk (soget_cursor_exact): which units match, and when the
    * listing's order proves that no later unit can. */
   int exact;
@@ -38,15 +39,19 @@ void soget_cursor_init(soget_cursor *c, long max_pages);
 
 /* Records the page answered for a request at offset `requested` and
  * decides whether there is a next one. Guarantees termination: offsets
- * strictly increase and never reach the smallest total announced. */
+ * strictly increase and never reach the smallest total announced. A page
+ * that cannot be used (empty, inconsistent, no progress) ends the walk at
+ * once; the last one (the total or max_pages reached) ends it when it is
+ * used up (soget_cursor_used_up), for what its units say first. */
 void soget_cursor_page(soget_cursor *c, long requested, long total,
                        long returned, long first, long nitems);
 
 /* Records that the current page is used up, having brought `fresh` units
  * not yielded before: a page that brought none ends the walk (a server
- * repeating units must not keep it going until its total). An exact walk
- * also ends once the page proves that no later unit can match ("no more
- * matches", see soget_cursor_exact). */
+ * repeating units must not keep it going until its total), the last page
+ * included. An exact walk also ends once the page proves that no later
+ * unit can match ("no more matches", see soget_cursor_exact); else the
+ * last page ends it as "total reached" or "max_pages reached". */
 void soget_cursor_used_up(soget_cursor *c, long fresh);
 
 /* Makes c an exact walk, after soget_cursor_init: the units that match

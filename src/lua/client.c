@@ -997,6 +997,16 @@ static int meth_begin(lua_State *L) {
   if (offset >= 0 && is_exact(L, 4))
     luaL_error(L, "begin: an exact lookup takes no offset (it reads the listing from its "
                   "start)");
+  if (offset >= 0) {   /* in the query the page keeps: page:iter() reads it there */
+    lua_getfield(L, 4, "search");
+    if (!lua_istable(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, 4);
+    }
+    lua_pushinteger(L, (lua_Integer)offset);
+    lua_setfield(L, -2, "offset");
+    lua_pop(L, 1);
+  }
   lc = soget_newuserdata(L, sizeof *lc);       /* 5 */
   memset(lc, 0, sizeof *lc);
   soget_call_init(&lc->k);
