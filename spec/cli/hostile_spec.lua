@@ -224,6 +224,38 @@ end
       assert.truthy(r.out:find("^MSCU0000000"), r.out)
     end)
 
+    it("stops at an empty page before the total it announces, first page or later", function()
+      local r = cli.run({ "find", "MSCU" }, { env = { SOGET_BASE_URL =
+        support.fault_base("inconsistent:mode=short:id=" .. support.uid("short")) } })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal("", r.out)
+      assert.truthy(r.err:find("^soget: stopped after 0 units: the server's page at offset 0 holds "
+        .. "no unit of the 10 asked for, before the total of %d+ it announces\n$"), r.err)
+      -- a later page: 10 units, then nothing at offset 10 of 30
+      srv:handle [[
+return function(req)
+  if req.path == '/token' then
+    return 200, '{"access_token":"t","expires_in":3600,"token_type":"Bearer"}'
+  end
+  local offset = tonumber(req.args.offset) or 0
+  if offset > 0 then return 200, '{"total":30,"returned":0,"first":' .. offset .. ',"items":[]}' end
+  local items = {}
+  for i = 1, 10 do
+    items[i] = string.format('{"reference":"MSCU%d","pswId":"P%d","events":[]}', i, i)
+  end
+  return 200, '{"total":30,"returned":10,"first":0,"items":[' .. table.concat(items, ",") .. ']}'
+end
+]]
+      r = cli.run({ "find", "MSCU" }, { env = env, timeout = 20 })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal(10, #cli.lines(r.out))
+      assert.are.equal("soget: stopped after 10 units: the server's page at offset 10 holds no unit "
+        .. "of the 10 asked for, before the total of 30 it announces\n", r.err)
+      -- nothing found is no stop
+      r = cli.run({ "find", "ZZZZ" })
+      assert.are.equal(1, r.code, r.err)
+    end)
+
     it("says so when the pager stops on inconsistent numbers, or a total grows", function()
       local r = cli.run({ "find", "MSCU" }, { env = { SOGET_BASE_URL =
         support.fault_base("inconsistent:mode=first:id=" .. support.uid("first")) } })

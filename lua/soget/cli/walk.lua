@@ -61,9 +61,13 @@ function M.walk(client, page, q, max, each, method)
       current, fresh = p, 0
     else
       local why = it:stats().why
+      local first, total = current.first or 0, current.total or 0
       if why == "no new units" then   -- the pager's own rule, the same as above
         stopped = string.format("the server's page at offset %d brings no unit not already listed",
-          current.first or 0)
+          first)
+      elseif why == "empty page" and first < total then   -- the rule above, for no unit at all
+        stopped = string.format("the server's page at offset %d holds no unit of the %d asked "
+          .. "for, before the total of %d it announces", first, q.limit, total)
       elseif why and (why:find("^inconsistent") or why == "no progress") then
         stopped = "the server's pages are inconsistent (" .. why:gsub("^inconsistent page: ", "") .. ")"
       end
