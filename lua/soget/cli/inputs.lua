@@ -11,13 +11,19 @@ local function trim(s)
   return (s:gsub("^%s+", ""):gsub("%s+$", ""))
 end
 
+-- The most columns --column may name by number (a CSV row far wider is
+-- no list of references).
+M.MAX_COLUMN = 100000
+
 -- --column's value: a number from 1, or a name.
 function M.column(spec)
   if spec == nil then return nil end
   local n = tonumber(spec)
   if n then
-    if n < 1 or n ~= math.floor(n) then return nil, "--column: a number must be at least 1" end
-    return n
+    if not (n >= 1 and n <= M.MAX_COLUMN) or n ~= math.floor(n) then
+      return nil, ("--column: a number must be a whole number from 1 to %d"):format(M.MAX_COLUMN)
+    end
+    return math.floor(n)
   end
   spec = trim(spec)
   if spec == "" then return nil, "--column: empty" end
