@@ -106,8 +106,13 @@ describe("soget track", function()
     local shown = {}
     for ref in r.out:gmatch("SOGET LOT %d+  ") do shown[#shown + 1] = ref end
     assert.are.same({ "SOGET LOT 7  ", "SOGET LOT 70  ", "SOGET LOT 71  " }, shown)
-    assert.truthy(r.out:find("3 of 11 matches shown; list them all with: soget find SOGET LOT 7\n",
+    assert.truthy(r.out:find("3 of 11 matches shown; list them all with: soget find 'SOGET LOT 7'\n",
       1, true), r.out)
+    -- the hint, pasted back, lists them all
+    local hint = r.out:match("list them all with: soget (find '[^\n]*')\n")
+    local all = cli.run { "find", (hint:match("^find '(.*)'$")) }
+    assert.are.equal(0, all.code, all.err)
+    assert.are.equal(11, #cli.lines(all.out))
     local m = cli.run { "track", "MSCU99", "--prefix", "--json" }
     assert.are.equal(0, m.code, m.err)
     assert.are.equal(7, cjson.decode(m.out).total)

@@ -8,6 +8,7 @@ local soget = require "soget"
 local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
 local query = require "soget.cli.query"
+local sys = require "soget.cli.sys"
 local view = require "soget.cli.view"
 local walk = require "soget.cli.walk"
 
@@ -49,7 +50,12 @@ return function(args, session)
     view.print_unit(output.printable_tree(hu))
   end
   if (page.total or 0) > #items then
-    local what = output.printable(q.spi and ("--spi " .. q.spi) or q.reference)
+    -- quoted where a shell needs it, so that the hint can be pasted back
+    -- ("SOGET LOT 7")
+    local function arg(v)
+      return v:find("^[%w%-_.,/:@+=]+$") and v or sys.shell_quote(v)
+    end
+    local what = output.printable(q.spi and ("--spi " .. arg(q.spi)) or arg(q.reference))
     if exact then
       out:write("\n", output.paint("dim", string.format("%d of %d units shown (one per passage); "
         .. "all of them with: soget track --max %d %s", #items, page.total, page.total, what)), "\n")
