@@ -231,6 +231,32 @@ describe("soget usage", function()
     end
   end)
 
+  it("exits 2 on usage errors even where no credentials are set, 3 once it needs them", function()
+    local none = { SOGET_API_KEY = false, SOGET_CLIENT_ID = false, SOGET_CLIENT_SECRET = false }
+    for _, argv in ipairs { { "track" }, { "search", "--customs", "import" },
+                            { "bulk", "/nonexistent/refs" }, { "watch", "A", "--every", "0" },
+                            { "find", "--limit", "0", "A" } } do
+      local r = cli.run(argv, { env = none })
+      assert.are.equal(2, r.code, table.concat(argv, " ") .. ": " .. r.err)
+    end
+    local r = cli.run({ "track", "CGMU2436601" }, { env = none })
+    assert.are.equal(3, r.code, r.err)
+    assert.truthy(r.err:find("no API key", 1, true), r.err)
+  end)
+
+  it("says what it would have meant on lines of their own, and exits 2 from help too", function()
+    local r = cli.run { "track", "--jsn", "CGMU2436601" }
+    assert.are.equal(2, r.code, r.err)
+    assert.truthy(r.err:find("\n\nError: unknown option '--jsn'\nDid you mean '--json'?\n", 1, true),
+      r.err)
+    r = cli.run { "trak", "CGMU2436601" }
+    assert.are.equal(2, r.code, r.err)
+    assert.truthy(r.err:find("Error: unknown command 'trak'\nDid you mean 'track'%?\n$"), r.err)
+    r = cli.run { "help", "nope" }
+    assert.are.equal(2, r.code, r.err)
+    assert.truthy(r.err:find("^Usage: soget help.*\n\nError: unknown command 'nope'\n$"), r.err)
+  end)
+
   it("prints its version, the module's and libcurl's", function()
     local r = cli.run { "--version" }
     assert.are.equal(0, r.code)

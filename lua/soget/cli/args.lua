@@ -282,10 +282,18 @@ function M.parser()
 
   require("soget.cli.completion").add(parser)
 
-  -- usage errors exit 2, with the usage of the command concerned
-  parser.error = function(p, msg)
-    exit.finish(exit.USAGE, { err = p:get_usage() .. "\n\nError: " .. output.printable(msg) .. "\n" })
+  -- usage errors exit 2, with the usage of the command concerned; the
+  -- commands' parsers too (`soget help nope` raises from the help
+  -- command's). argparse's own messages have lines ("Did you mean ...?").
+  local function usage_error(p, msg)
+    exit.finish(exit.USAGE, { err = p:get_usage() .. "\n\nError: " .. output.printable(msg, true)
+      .. "\n" })
   end
+  local function on_every(p)
+    p.error = usage_error
+    for _, sub in ipairs(rawget(p, "_commands") or {}) do on_every(sub) end
+  end
+  on_every(parser)
   return parser
 end
 

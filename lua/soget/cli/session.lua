@@ -11,12 +11,10 @@ local sys = require "soget.cli.sys"
 local M = {}
 
 local Session = {}
-Session.__index = Session
 
 -- Builds the client from the profile (args.profile or SOGET_PROFILE), the
--- environment and the options (--timeout, --retries).
-function M.open(args)
-  local s = setmetatable({}, Session)
+-- environment and the options (--timeout, --retries), into s.client.
+local function connect(s, args)
   local o = {}
   local profile = args.profile or sys.getenv("SOGET_PROFILE")
   if profile then
@@ -64,21 +62,34 @@ function M.open(args)
   if cached and not pcall(client.set_token, client, cached, cached_left) then
     output.note("token cache: the module refused the cached token")
   end
-  s.client = client
-  return s
+  rawset(s, "client", client)
+  return client
+end
+
+-- session.client is made when a command first asks for it: after the
+-- command has checked its arguments, so that a usage error is one (exit
+-- 2) even where no credentials are set (exit 3).
+Session.__index = function(s, k)
+  if k == "client" then return connect(s, rawget(s, "args")) end
+  return Session[k]
+end
+
+function M.open(args)
+  return setmetatable({ args = args }, Session)
 end
 
 -- Keeps a token the client fetched, notes the counts, closes the client.
 function Session:close()
-  local c = self.client
+  local c = rawget(self, "client")
   if not c then return end
   local ok, st = pcall(c.stats, c)
   -- (a client that made no API request has no token worth keeping: asking
   -- for it would send the refused credentials once more)
   if self.cache and self.cache.usable and ok and st and (st.token_requests or 0) > 0
      and (st.api_requests or 0) > 0 then
-    local got, tok, left = pcall(c.token, c)
-    if got and tok then self.cache:write(c, tok, left) end
+    -- (the token it holds: never a request at the end)
+    local got, tok, left = pcall(c.token, c, { fetch = false })
+    if got and tok and left and left > 0 then self.cache:write(c, tok, left) end
   end
   if ok and st then
     output.note(string.format("%d API request(s), %d token request(s), %d retr%s, %d connection(s)",
