@@ -73,7 +73,8 @@ M.AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
 
 -- run({"track", "X"}, {env = {...}, stdin = "text", home = dir})
 -- -> {code, out, err}. Each run gets a fresh home unless one is given;
--- as_nobody = true runs the program as the user nobody.
+-- as_nobody = true runs the program as the user nobody; out = a path
+-- (/dev/full) takes the standard output instead.
 function M.run(argv, opts)
   opts = opts or {}
   local own_home = not opts.home
@@ -88,7 +89,7 @@ function M.run(argv, opts)
   end
   local cmd = env_prefix(M.env(home, opts.env)) .. " timeout " .. (opts.timeout or 30)
     .. " " .. (opts.as_nobody and (M.AS_NOBODY .. " ") or "") .. M.lua .. " bin/soget " .. table.concat(args, " ")
-    .. " <" .. q(input) .. " >" .. q(work .. "/out") .. " 2>" .. q(work .. "/err")
+    .. " <" .. q(input) .. " >" .. q(opts.out or (work .. "/out")) .. " 2>" .. q(work .. "/err")
   local code = support.execute(cmd)
   local r = { code = code, out = M.read(work .. "/out") or "", err = M.read(work .. "/err") or "",
               home = home }

@@ -244,6 +244,15 @@ describe("soget usage", function()
     assert.truthy(r.err:find("no API key", 1, true), r.err)
   end)
 
+  it("exits 74 when its results cannot be written, and says so", function()
+    for _, argv in ipairs { { "check", "CSQU3054383" }, { "track", "CGMU2436601" },
+                            { "find", "MSCU", "--limit", "3" } } do
+      local r = cli.run(argv, { out = "/dev/full" })
+      assert.are.equal(74, r.code, table.concat(argv, " ") .. ": " .. r.err)
+      assert.truthy(r.err:find("soget: cannot write the results: ", 1, true), r.err)
+    end
+  end)
+
   it("says what it would have meant on lines of their own, and exits 2 from help too", function()
     local r = cli.run { "track", "--jsn", "CGMU2436601" }
     assert.are.equal(2, r.code, r.err)

@@ -9,6 +9,7 @@ local M = {
   NETWORK = 5,     -- connection, timeout or TLS failure
   API = 6,         -- HTTP or API error, undecodable answer
   INTERNAL = 70,   -- a bug in soget
+  OUTPUT = 74,     -- the results could not be written (a full disk)
   INTERRUPTED = 130,
 }
 
@@ -22,6 +23,7 @@ Exit codes:
    4  authentication failure (credentials or token refused)
    5  network failure (connection, timeout, TLS)
    6  API or server error (HTTP error, API error, unreadable answer)
+  74  the results could not be written (a full disk)
  130  interrupted (Ctrl-C)
 bulk exits with the code of its first failed lookup or search, if any (2
 for a line that is no valid reference or document reference).

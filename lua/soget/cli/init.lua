@@ -132,6 +132,11 @@ function M.run(argv, opts)
     code = exit.INTERNAL
   end
   output.out:flush()
+  if output.out.failed and code ~= exit.INTERRUPTED then
+    output.err:write(output.PROGRAM, ": cannot write the results: ",
+      output.printable(output.out.failed), "\n")
+    code = exit.OUTPUT
+  end
   return code
 end
 

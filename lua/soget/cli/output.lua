@@ -11,9 +11,31 @@
 local soget = require "soget"
 local sys = require "soget.cli.sys"
 
+-- Standard output, remembering the first write or flush that failed (a
+-- full disk): the program then says so and exits 74, never 0 with its
+-- results cut (init.lua).
+local Out = {}
+Out.__index = Out
+
+function Out:write(...)
+  if not self.failed then
+    local ok, err = io.stdout:write(...)
+    if not ok then self.failed = err or "write failed" end
+  end
+  return self
+end
+
+function Out:flush()
+  if not self.failed then
+    local ok, err = io.stdout:flush()
+    if not ok then self.failed = err or "write failed" end
+  end
+  return self
+end
+
 local M = {
   PROGRAM = "soget",
-  out = io.stdout,    -- results
+  out = setmetatable({}, Out),   -- results
   err = io.stderr,    -- messages
   verbose = false,    -- note() writes only when set (-v)
   color = false,      -- paint() colours only when set (decide_color)
