@@ -59,7 +59,7 @@ describe("soget watch", function()
     assert.are.equal(1, t.code, t.err)
   end)
 
-  it("watches the reference exactly, or with --prefix every unit it begins", function()
+  it("watches the reference exactly, or with --prefix the first page of units it begins", function()
     local r = cli.run { "watch", "SOGET LOT 7", "--every", "0.1", "--count", "1", "--json" }
     assert.are.equal(0, r.code, r.err)
     local refs = {}
@@ -70,6 +70,12 @@ describe("soget watch", function()
     refs = {}
     for _, l in ipairs(cli.lines(p.out)) do refs[cjson.decode(l).reference] = true end
     assert.truthy(refs["SOGET LOT 70"])
+    -- 11 units begin so, a page holds 10: said, once
+    assert.are.equal("soget: watching the first 10 of the 11 units SOGET LOT 7 begins: narrow "
+      .. "the prefix to watch the others\n", p.err)
+    local n = 0
+    for _ in pairs(refs) do n = n + 1 end
+    assert.truthy(n <= 10, n)
   end)
 
   it("exits 1 when the unit never appears", function()

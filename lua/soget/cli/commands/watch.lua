@@ -1,5 +1,6 @@
 -- soget watch REFERENCE | --spi ID: polls a handling unit (an exact
--- lookup, as track makes; --prefix: every unit REFERENCE begins) and
+-- lookup, as track makes; --prefix: the units REFERENCE begins, one page
+-- of them, said when more match) and
 -- prints each event not printed before, in time order; transient failures
 -- are noted and polling goes on. The exit code: 0 when the unit was found,
 -- 1 when every poll answered without it, and when every poll failed, the
@@ -37,7 +38,7 @@ return function(args, session)
   -- event missing from one answer not to come back as new, and bounded
   -- (by two answers' worth) however long the watch runs.
   local seen, seen_before = {}, {}
-  local polls, answered, ever_found, missing_noted = 0, 0, false, false
+  local polls, answered, ever_found, missing_noted, more_noted = 0, 0, false, false, false
   local last_err
   if sys.isatty(2) then
     output.say("watching ", query.text(q), " every ", output.fmtnum(every), "s (Ctrl-C to stop)")
@@ -62,6 +63,12 @@ return function(args, session)
         end
       else
         ever_found = true
+        if args.prefix and not more_noted and (page.total or 0) > #found then
+          -- one page a poll: the units past it are not watched
+          output.say("watching the first ", #found, " of the ", page.total, " units ",
+            query.text(q), " begins: narrow the prefix to watch the others")
+          more_noted = true
+        end
         local fresh, now_seen = {}, {}
         for _, hu in ipairs(found) do
           for _, e in ipairs(units.events(hu)) do
