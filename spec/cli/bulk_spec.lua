@@ -47,6 +47,15 @@ describe("soget bulk", function()
       #list + 3, #list + 1), r.err)
   end)
 
+  it("skips a line of white space alone, as a blank line", function()
+    local r = cli.run({ "bulk", "-" }, { home = home, stdin = "CGMU2436601\n   \n\t\nZZZZ0000000\n" })
+    assert.are.equal(1, r.code, r.err)   -- one not found, none failed
+    local lines = cli.lines(r.out)
+    assert.are.equal(3, #lines)          -- the header and two rows
+    assert.are.equal("CGMU2436601", cli.csv(lines[2])[1])
+    assert.are.equal("ZZZZ0000000", cli.csv(lines[3])[1])
+  end)
+
   it("names a file it cannot read as a usage error, whatever its name holds", function()
     for _, name in ipairs({ "refs.txt", "100%.txt", "x%2y", "%1" }) do
       local r = cli.run({ "bulk", home .. "/" .. name }, { home = home })

@@ -51,6 +51,13 @@ describe("soget configuration", function()
     assert.are.equal(0, r2.code, r2.err)
   end)
 
+  it("reads a profile file that begins with a byte order mark", function()
+    cli.write(home .. "/config/soget/profiles.ini", "\239\187\191" .. profile_text("sandbox"), "600")
+    local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("^CGMU2436601"))
+  end)
+
   it("lets the profile win and the environment fill what it leaves out", function()
     cli.write(home .. "/config/soget/profiles.ini",
       "[partial]\nbase_url = https://127.0.0.1:1/api-tracing-code/v1\nretries = 0\n", "600")

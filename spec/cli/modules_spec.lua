@@ -667,6 +667,19 @@ describe("soget search and bulk --documents (modules)", function()
   end)
 
   describe("the summary", function()
+    it("shows a place or a location alone as it is, an empty one as none", function()
+      for _, case in ipairs {
+        { { place = "", location = "LOC" }, "LOC" }, { { place = "FRLEH", location = "" }, "FRLEH" },
+        { { place = "FRLEH", location = "TN2" }, "FRLEH / TN2" }, { { place = "", location = "" }, "unknown" },
+      } do
+        local _, _, out = captured(function()
+          view.print_unit { reference = "CGMU2436601", huLocation = case[1] }
+        end)
+        local now = out:match("Now at%s+([^\n]*)")
+        assert.are.equal(case[2], now and now:gsub("%s+$", ""), out)
+      end
+    end)
+
     it("tells containers from other freight: by freight family, else ISO 6346", function()
       assert.is_true(units.is_container { reference = "CGMU2436601", freightFamily = "Container" })
       assert.is_false(units.is_container { reference = "CSQU3054383", freightFamily = "BreakBulk" })

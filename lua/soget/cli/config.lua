@@ -79,6 +79,7 @@ function M.parse_profile(text, path, name)
   local function bad(fmt, ...)
     exit.fail(exit.CONFIG, string.format("%s:%d: " .. fmt, path, lineno, ...))
   end
+  text = text:gsub("^\239\187\191", "")   -- a UTF-8 byte order mark, as editors may write
   for raw in (text:gsub("\n$", "") .. "\n"):gmatch("([^\n]*)\n") do
     lineno = lineno + 1
     local indent = #raw:match("^%s*")

@@ -54,10 +54,13 @@ function M.from_csv(text, column, header)
   for i = first, #rows do
     local cell = rows[i][k]
     local v = cell and trim(cell)
-    local entry = { value = v, line = rows[i].line }
-    if not cell then entry.why = ("line %d: no column %d"):format(rows[i].line, k)
-    elseif v == "" then entry.value, entry.why = nil, ("line %d: empty"):format(rows[i].line) end
-    out[#out + 1] = entry
+    -- a line of white space alone is a blank line: skipped as one
+    if not (#rows[i] == 1 and trim(rows[i][1]) == "") then
+      local entry = { value = v, line = rows[i].line }
+      if not cell then entry.why = ("line %d: no column %d"):format(rows[i].line, k)
+      elseif v == "" then entry.value, entry.why = nil, ("line %d: empty"):format(rows[i].line) end
+      out[#out + 1] = entry
+    end
   end
   return out
 end

@@ -34,6 +34,8 @@ local function joined(list, sep)
 end
 
 local function place_text(place, location)
+  if place == "" then place = nil end       -- (an empty field is none: no stray " / ")
+  if location == "" then location = nil end
   if place and location then return place .. " / " .. location end
   return place or location
 end
