@@ -126,6 +126,34 @@ describe("soget.encode", function()
     assert.equal('{"1":"x","2":"y","k":"v"}', soget.encode({ "x", "y", k = "v" }, "value"))
   end)
 
+  it("writes a table with a hole as an object, the same on every runtime", function()
+    -- (its length is any border: 3 or 1 for {1, nil, 3})
+    assert.are.equal('{"1":1,"3":3,"x":"y"}', soget.encode({ 1, nil, 3, x = "y" }, "value"))
+    assert.are.equal('{"1":1,"3":3}', soget.encode({ 1, nil, 3 }, "value"))
+    assert.are.equal('{"1":1,"3":3,"5":5}', soget.encode({ 1, nil, 3, [5] = 5 }, "value"))
+    assert.are.equal('[1,2,3]', soget.encode({ 1, 2, 3 }, "value"))
+    assert.are.equal('{"reference":"R","extra":{"1":1,"3":3,"note":"kept"}}',
+      soget.encode({ reference = "R", extra = { 1, nil, 3, note = "kept" } }, "unit"))
+  end)
+
+  it("writes a whole number below 2^53 in digits, as decoded on every runtime", function()
+    local page = assert(soget.decode('{"total":1,"returned":1,"first":0,"items":[{"reference":"R",'
+      .. '"extra":1000000000000000,"big":9007199254740991}]}'))
+    local out = soget.encode(page)
+    assert.truthy(out:find('"big":9007199254740991,"extra":1000000000000000}', 1, true), out)
+    assert.are.equal("1e+16", soget.encode(1e16, "value"))
+  end)
+
+  it("raises on two keys that would read back as one", function()
+    for _, t in ipairs({ { ["\255"] = 1, ["\254"] = 2 }, { ["\255"] = 1, ["\239\191\189"] = 2 } }) do
+      local ok, err = pcall(soget.encode, t, "value")
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find('two keys of a table are both written as "\\ufffd"', 1, true),
+        tostring(err))
+    end
+    assert.are.equal('"\\ufffd\\ufffd"', soget.encode("\239\191\189\255", "value"))
+  end)
+
   it("calls no metamethod", function()
     local t = setmetatable({ reference = "R" }, {
       __index = function() error("read through __index") end,

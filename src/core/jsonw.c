@@ -24,9 +24,12 @@ int soget_jsonw_string(soget_buf *b, const char *s, size_t len) {
       continue;
     }
     k = soget_utf8_seq(p + i, len - i, &cp);
-    if (k == 0) {
+    /* U+FFFD is written as the escape that stands for a byte that is not
+     * UTF-8 too: two strings that read back the same are the same bytes
+     * (soget.encode tells two keys that would read back as one so) */
+    if (k == 0 || cp == 0xfffd) {
       out = "\\ufffd";
-      k = 1;
+      if (k == 0) k = 1;
     } else if (cp == '"') out = "\\\"";
     else if (cp == '\\') out = "\\\\";
     else if (cp == '\b') out = "\\b";
@@ -63,7 +66,10 @@ int soget_jsonw_number(soget_buf *b, double d) {
   int prec;
   if (d != d) return -1;
   if (isinf(d)) return soget_buf_adds(b, d > 0 ? "1e400" : "-1e400");
-  if (d == floor(d) && fabs(d) < 1e15) {
+  /* a whole number below 2^53 in digits, as an integer of Lua 5.3+ is
+   * written (soget.decode gives one there, a float on 5.1 and LuaJIT):
+   * the same bytes on every runtime */
+  if (d == floor(d) && fabs(d) < 9007199254740992.0) {
     if (d == 0 && signbit(d)) return soget_buf_adds(b, "-0");
     return soget_buf_addf(b, "%.0f", d);
   }

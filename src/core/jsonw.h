@@ -14,7 +14,8 @@ SOGET_HIDDEN_BEGIN
  * C1 controls, bidi controls and the line and paragraph separators
  * (\uXXXX), so that the text cannot act on a terminal and decodes to the
  * same string. JSON text is UTF-8: a byte that is not part of valid UTF-8
- * is written \ufffd. 0, or -1 out of memory. */
+ * is written \ufffd, and so is U+FFFD itself (strings that read back the
+ * same are written the same). 0, or -1 out of memory. */
 int soget_jsonw_string(soget_buf *b, const char *s, size_t len);
 
 /* Appends d as a JSON number: a whole number below 10^15 in magnitude

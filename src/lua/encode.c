@@ -84,10 +84,15 @@ static int is_array(enc *x, int t) {
   }
   n = (size_t)lua_rawlen(L, t);
   if (n == 0) return 0;
+  /* an array when its keys are 1..n: each a whole number in that range
+   * (n of them, so each once). lua_rawlen of a table with a hole is any
+   * of its borders, which differ by runtime: the keys decide. */
   lua_pushnil(L);
   while (lua_next(L, t)) {
+    lua_Number k;
     lua_pop(L, 1);
-    if (++count > n) {
+    k = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+    if (++count > n || !(k >= 1 && k <= (lua_Number)n && k == floor(k))) {
       lua_pop(L, 1);
       return 0;
     }
@@ -196,20 +201,34 @@ static void object(enc *x, int t, const soget_schema *s, int depth) {
       lua_pop(L, 1);
     }
     qsort(order, (size_t)nk, sizeof *order, by_bytes);
+    if (nk > 1) lua_newtable(L);   /* the keys as written: escaping can make two one */
     for (i = 0; i < nk; i++) {
+      size_t at;
       if (i > 0 && by_bytes(&order[i - 1], &order[i]) == 0)
         luaL_error(L, "soget.encode: two keys of a table are both written as \"%s\"",
                    order[i].s);
       if (!first) PUTS(x, ",");
       first = 0;
+      at = x->b.len;
       if (soget_jsonw_string(&x->b, order[i].s, order[i].n) != 0) soget_nomem(L);
+      if (nk > 1) {   /* (the buffer is the encoder's own: no finalizer reaches it) */
+        lua_pushlstring(L, x->b.data + at, x->b.len - at);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (!lua_isnil(L, -1))
+          luaL_error(L, "soget.encode: two keys of a table are both written as %s",
+                     lua_tostring(L, -2));
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+      }
       PUTS(x, ":");
       lua_rawgeti(L, keys, order[i].at);
       lua_rawget(L, t);
       value(x, lua_gettop(L), NULL, W_ANY, depth);
       lua_pop(L, 1);
     }
-    lua_pop(L, 1);   /* order */
+    lua_pop(L, nk > 1 ? 2 : 1);   /* the keys written, order */
   }
   lua_pop(L, 2);     /* keys, names */
   PUTS(x, "}");
