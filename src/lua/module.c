@@ -42,6 +42,12 @@ static int mod_decode(lua_State *L) {
   soget_err e;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
+    lua_pushnil(L);   /* a misspelt option is no silent default */
+    while (lua_next(L, 2)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "parser") != 0)
+        return luaL_argerror(L, 2, "unknown option (the only one is 'parser')");
+    }
     lua_getfield(L, 2, "parser");
     if (!lua_isnil(L, -1)) {
       const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
