@@ -102,6 +102,18 @@ describe("soget against a hostile server", function()
   end)
   teardown(function() if srv then srv:stop() end end)
 
+  -- Serves pages[offset] (JSON text; offset as a string) for every API
+  -- request, a token for every token request.
+  local function serve_pages(pages)
+    local t = {}
+    for k, v in pairs(pages) do t[#t + 1] = "[" .. lit(k) .. "] = " .. lit(v) end
+    srv:handle("local PAGES, TOKEN = {" .. table.concat(t, ", ") .. "}, " .. lit(TOKEN_BODY) .. "\n"
+      .. "return function(req)\n"
+      .. "  if req.path == '/token' then return 200, TOKEN end\n"
+      .. "  return 200, PAGES[req.args.offset or '0']\n"
+      .. "end\n")
+  end
+
   -- Serves the page (JSON text) for every API request, a token for every
   -- token request.
   local function serve_page(page)
@@ -232,20 +244,12 @@ end
       assert.truthy(r.err:find("^soget: stopped after 0 units: the server's page at offset 0 holds "
         .. "no unit of the 10 asked for, before the total of %d+ it announces\n$"), r.err)
       -- a later page: 10 units, then nothing at offset 10 of 30
-      srv:handle [[
-return function(req)
-  if req.path == '/token' then
-    return 200, '{"access_token":"t","expires_in":3600,"token_type":"Bearer"}'
-  end
-  local offset = tonumber(req.args.offset) or 0
-  if offset > 0 then return 200, '{"total":30,"returned":0,"first":' .. offset .. ',"items":[]}' end
-  local items = {}
-  for i = 1, 10 do
-    items[i] = string.format('{"reference":"MSCU%d","pswId":"P%d","events":[]}', i, i)
-  end
-  return 200, '{"total":30,"returned":10,"first":0,"items":[' .. table.concat(items, ",") .. ']}'
-end
-]]
+      local items = {}
+      for i = 1, 10 do
+        items[i] = string.format('{"reference":"MSCU%d","pswId":"P%d","events":[]}', i, i)
+      end
+      serve_pages { ['0'] = '{"total":30,"returned":10,"first":0,"items":['
+        .. table.concat(items, ",") .. ']}', ['10'] = '{"total":30,"returned":0,"first":10,"items":[]}' }
       r = cli.run({ "find", "MSCU" }, { env = env, timeout = 20 })
       assert.are.equal(6, r.code, r.err)
       assert.are.equal(10, #cli.lines(r.out))

@@ -10,6 +10,15 @@ local function urlencode(s)
   return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
 end
 
+-- Runs fn(relay) with spec/integration/relay.lua in `mode` (in front of
+-- the port `target`), stopped by PID whatever fn raised.
+local function with_relay(mode, target, fn)
+  local relay = P.relay(mode, target)
+  local ok, err = pcall(fn, relay)
+  relay:stop()
+  assert(ok, err)
+end
+
 describe("transport", function()
   before_each(function() S.reset() end)
 
@@ -236,8 +245,7 @@ describe("transport", function()
       if not P.available() then
         return pending("lua-socket is not installed (make deps): no listener that resets")
       end
-      local relay = P.relay("reset")
-      local ok, err = pcall(function()
+      with_relay("reset", nil, function(relay)
         local base = relay.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
         local c = S.client{ access_token = "static-token", base_url = base, timeout = 10,
           retries = 2 }
@@ -249,8 +257,6 @@ describe("transport", function()
         assert.are.equal("reset\nreset\nreset\n", relay:bytes())
         c:close()
       end)
-      relay:stop()
-      assert(ok, err)
     end)
 
     -- A loopback listener whose backlog is full: the kernel drops every
@@ -260,8 +266,7 @@ describe("transport", function()
       if not P.available() then
         return pending("lua-socket is not installed (make deps): no listener that never accepts")
       end
-      local stall = P.relay("stall")
-      local ok, err = pcall(function()
+      with_relay("stall", nil, function(stall)
         local base = stall.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
         -- a static token: no token request, so the GET is the one waiting
         local c = S.client{ access_token = "static-token", base_url = base,
@@ -296,8 +301,6 @@ describe("transport", function()
         assert.truthy(took >= 0.6 and took < 2.5, "cut at the call's timeout: " .. took)
         c:close()
       end)
-      stall:stop()
-      assert(ok, err)
     end)
   end)
 
@@ -328,8 +331,7 @@ describe("transport", function()
       if not P.available() then
         return pending("lua-socket is not installed (make deps): no relay to drop connections")
       end
-      local relay = P.relay("record", S.https:match(":(%d+)$"))
-      local ok, err = pcall(function()
+      with_relay("record", S.https:match(":(%d+)$"), function(relay)
         local origin = "https://127.0.0.1:" .. relay.port   -- the certificate names 127.0.0.1
         local c = S.client{ base_url = S.base_url:gsub("^https://[^/]+", origin),
           token_url = S.token_url:gsub("^https://[^/]+", origin) }
@@ -345,8 +347,6 @@ describe("transport", function()
         assert.are.equal(1, st.token_requests)
         assert.are.equal(3, st.api_requests)
       end)
-      relay:stop()
-      assert(ok, err)
     end)
   end)
 
