@@ -159,7 +159,7 @@ describe("authentication", function()
     assert.has_error(function() w:token{ fetch = "no" } end,
       "bad argument #1 to 'token' ('fetch' must be a boolean)")
     assert.has_error(function() w:token{ fetched = false } end,
-      "bad argument #1 to 'token' (unknown option (the only one is 'fetch'))")
+      "bad argument #1 to 'token' (unknown option 'fetched' (the only one is 'fetch'))")
     w:close()
     assert.has_error(function() w:token{ fetch = false } end)
     assert.are.equal(1, S.stats().token_requests)

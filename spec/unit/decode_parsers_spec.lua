@@ -387,7 +387,8 @@ describe("soget.decode's parsers", function()
     -- a misspelt option is no silent default
     local ok, err = pcall(soget.decode, "{}", { parsr = "yajl" })
     assert.is_false(ok)
-    assert.truthy(tostring(err):find("(unknown option (the only one is 'parser'))", 1, true), err)
+    assert.truthy(tostring(err):find("(unknown option 'parsr' (the only one is 'parser'))", 1, true),
+      err)
     assert.has_error(function() soget.decode("{}", { "yajl" }) end)
     assert.is_not_nil(soget.decode('{"total":1}', { parser = "auto" }))
     assert.is_not_nil(soget.decode('{"total":1}', {}))

@@ -911,8 +911,11 @@ static int meth_token(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_pushnil(L);
     while (lua_next(L, 2)) {
-      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "fetch") != 0)
-        return luaL_argerror(L, 2, "unknown option (the only one is 'fetch')");
+      if (lua_type(L, -2) != LUA_TSTRING)
+        return luaL_argerror(L, 2, "an option's name is a string (the only one is 'fetch')");
+      if (strcmp(lua_tostring(L, -2), "fetch") != 0)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' (the only one is "
+                                                      "'fetch')", lua_tostring(L, -2)));
       luaL_argcheck(L, lua_type(L, -1) == LUA_TBOOLEAN, 2, "'fetch' must be a boolean");
       fetch = lua_toboolean(L, -1);
       lua_pop(L, 1);

@@ -45,8 +45,11 @@ static int mod_decode(lua_State *L) {
     lua_pushnil(L);   /* a misspelt option is no silent default */
     while (lua_next(L, 2)) {
       lua_pop(L, 1);
-      if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "parser") != 0)
-        return luaL_argerror(L, 2, "unknown option (the only one is 'parser')");
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_argerror(L, 2, "an option's name is a string (the only one is 'parser')");
+      if (strcmp(lua_tostring(L, -1), "parser") != 0)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' (the only one is "
+                                                      "'parser')", lua_tostring(L, -1)));
     }
     lua_getfield(L, 2, "parser");
     if (!lua_isnil(L, -1)) {

@@ -81,8 +81,8 @@
 ---@field ok integer Entries that are pages.
 ---@field failed integer Entries that are soget.Error.
 
----Options of soget.decode.
----@class soget.DecodeOptions
+---Options of soget.decode (another key raises).
+---@class (exact) soget.DecodeOptions
 ---@field parser? "auto"|"yajl"|"simdjson" The parser (default "auto": simdjson, and libyajl for what simdjson refuses).
 
 ---A runtime failure, returned as `nil, err` (raised by iterators). `tostring(err)` reads `soget: kind: message (HTTP status, code)` and never holds a secret; two errors are equal when kind, status and code are.
