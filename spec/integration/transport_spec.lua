@@ -11,8 +11,12 @@ local function urlencode(s)
 end
 
 -- Runs fn(relay) with spec/integration/relay.lua in `mode` (in front of
--- the port `target`), stopped by PID whatever fn raised.
-local function with_relay(mode, target, fn)
+-- the port `target`), stopped by PID whatever fn raised; pending, saying
+-- what the spec lacks (`what`), where lua-socket is not installed.
+local function with_relay(mode, target, what, fn)
+  if not P.available() then
+    return pending("lua-socket is not installed (make deps): no " .. what)
+  end
   local relay = P.relay(mode, target)
   local ok, err = pcall(fn, relay)
   relay:stop()
@@ -242,10 +246,7 @@ describe("transport", function()
     -- ClientHello came: as a server restarting, or a balancer dropping
     -- handshakes. A reset, as at any other time: network, retried.
     it("retries a connection reset during the TLS handshake, as a network failure", function()
-      if not P.available() then
-        return pending("lua-socket is not installed (make deps): no listener that resets")
-      end
-      with_relay("reset", nil, function(relay)
+      with_relay("reset", nil, "listener that resets", function(relay)
         local base = relay.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
         local c = S.client{ access_token = "static-token", base_url = base, timeout = 10,
           retries = 2 }
@@ -263,10 +264,7 @@ describe("transport", function()
     -- SYN, so a connection never completes its handshake (a server that is
     -- down behind a firewall that drops packets).
     it("bounds a connection that never completes by connect_timeout", function()
-      if not P.available() then
-        return pending("lua-socket is not installed (make deps): no listener that never accepts")
-      end
-      with_relay("stall", nil, function(stall)
+      with_relay("stall", nil, "listener that never accepts", function(stall)
         local base = stall.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
         -- a static token: no token request, so the GET is the one waiting
         local c = S.client{ access_token = "static-token", base_url = base,
@@ -328,10 +326,7 @@ describe("transport", function()
     -- offers no session of an HTTP/2 connection (README, "Authentication
     -- and transport"): each new connection is one more handshake.
     it("one more for each connection made again after the network dropped one", function()
-      if not P.available() then
-        return pending("lua-socket is not installed (make deps): no relay to drop connections")
-      end
-      with_relay("record", S.https:match(":(%d+)$"), function(relay)
+      with_relay("record", S.https:match(":(%d+)$"), "relay to drop connections", function(relay)
         local origin = "https://127.0.0.1:" .. relay.port   -- the certificate names 127.0.0.1
         local c = S.client{ base_url = S.base_url:gsub("^https://[^/]+", origin),
           token_url = S.token_url:gsub("^https://[^/]+", origin) }

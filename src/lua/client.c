@@ -472,16 +472,21 @@ static int key_is(const char *k, size_t kl, const char *name) {
   return kl == strlen(name) && memcmp(k, name, kl) == 0;
 }
 
-void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
-  int top = lua_gettop(L), i, exact = 0;
-  const soget_endpoint *ep = &soget_lookup_endpoint;
+int soget_query_params(lua_State *L, int qi) {
   qi = lua_absindex(L, qi);
   lua_pushliteral(L, "search");
   lua_rawget(L, qi);
-  if (lua_type(L, -1) == LUA_TTABLE) {
-    ep = &soget_search_endpoint;
-    qi = lua_gettop(L);
-  }
+  if (lua_type(L, -1) == LUA_TTABLE) return 1;
+  lua_pop(L, 1);
+  lua_pushvalue(L, qi);
+  return 0;
+}
+
+void soget_read_query(lua_State *L, int qi, soget_query *q, long offset) {
+  int top = lua_gettop(L), i, exact = 0;
+  const soget_endpoint *ep =
+      soget_query_params(L, qi) ? &soget_search_endpoint : &soget_lookup_endpoint;
+  qi = lua_gettop(L);
   soget_query_init(q, ep);
   /* One raw pass over the keys present (a query has one to eight) rather
    * than a lookup of every key it could have. */
@@ -688,14 +693,17 @@ static double token_left(const soget_auth *a) {
   return left > 0 ? left : 0;
 }
 
-typedef struct secret_copy {
-  char *s;
+/* Bytes of C memory to push as a string in a protected call (lua_pcall
+ * of push_cbytes with a pointer to them): the caller wipes and frees them
+ * afterwards, even when the push raised (out of memory). */
+typedef struct cbytes {
+  const char *s;
   size_t n;
-} secret_copy;
+} cbytes;
 
-static int push_secret_copy(lua_State *L) {
-  secret_copy *sc = lua_touserdata(L, 1);
-  lua_pushlstring(L, sc->s, sc->n);
+static int push_cbytes(lua_State *L) {
+  cbytes *b = lua_touserdata(L, 1);
+  lua_pushlstring(L, b->s, b->n);
   return 1;
 }
 
@@ -706,28 +714,30 @@ static int push_secret_copy(lua_State *L) {
  * no Lua allocation between, and the copy is wiped and freed even when
  * the push raises (out of memory). */
 static double push_token_copy(lua_State *L, const soget_auth *a) {
-  secret_copy sc;
+  cbytes b;
+  char *copy;
   double left;
   int status;
   luaL_checkstack(L, 2, NULL);
-  lua_pushcfunction(L, push_secret_copy);   /* may run a finalizer: a read after */
+  lua_pushcfunction(L, push_cbytes);   /* may run a finalizer: a read after */
   if (!a->token) {
     lua_pop(L, 1);
     return -2;
   }
-  sc.n = a->token_len;
-  sc.s = malloc(sc.n + 1);
-  if (sc.s == NULL) {
+  copy = malloc(a->token_len + 1);
+  if (copy == NULL) {
     lua_pop(L, 1);
     soget_nomem(L);
     return -2;
   }
-  memcpy(sc.s, a->token, sc.n);
+  memcpy(copy, a->token, a->token_len);
+  b.s = copy;
+  b.n = a->token_len;
   left = token_left(a);
-  lua_pushlightuserdata(L, &sc);
+  lua_pushlightuserdata(L, &b);
   status = lua_pcall(L, 1, 1, 0);
-  soget_wipe(sc.s, sc.n);
-  free(sc.s);
+  soget_wipe(copy, b.n);
+  free(copy);
   if (status != 0) lua_error(L);
   return left;
 }
@@ -902,27 +912,26 @@ static double push_token(lua_State *L, soget_client *c, soget_err *e) {
  * never any I/O: the token the client holds and its seconds left before
  * renewal (0: due), or nil when it holds none (a driver that fetched the
  * token itself, soget.ngx, reads it so). */
+static const soget_option token_options[] = {
+    {.name = "fetch", .type = SOGET_OPT_BOOLEAN}, {.name = NULL}};
+
+static const soget_opt_reader token_reader = {
+    .opts = token_options,
+    .who = "token",
+    .label = "",
+    .unknown = "%s: unknown option '%s'",
+    .badkey = "%s: option names must be strings, got %s",
+    .nottable = "%s: options must be a table, got %s",
+    .nil_ok = 1};
+
 static int meth_token(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
   soget_err e;
   double left;
-  int fetch = 1;
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-      if (lua_type(L, -2) != LUA_TSTRING)
-        return luaL_argerror(L, 2, "an option's name is a string (the only one is 'fetch')");
-      if (strcmp(lua_tostring(L, -2), "fetch") != 0)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' (the only one is "
-                                                      "'fetch')", lua_tostring(L, -2)));
-      luaL_argcheck(L, lua_type(L, -1) == LUA_TBOOLEAN, 2, "'fetch' must be a boolean");
-      fetch = lua_toboolean(L, -1);
-      lua_pop(L, 1);
-    }
-  }
+  soget_optval fetch;
+  soget_opt_read(L, 2, &token_reader, 0, &fetch);   /* no strings: nothing left */
   lua_settop(L, 1);
-  if (!fetch) {
+  if (fetch.given && !fetch.b) {
     left = push_token_copy(L, &c->eng.auth);
     if (left < -1) {
       lua_pushnil(L);
@@ -1001,11 +1010,7 @@ static int meth_begin(lua_State *L) {
     luaL_error(L, "begin: an exact lookup takes no offset (it reads the listing from its "
                   "start)");
   if (offset >= 0) {   /* in the query the page keeps: page:iter() reads it there */
-    lua_getfield(L, 4, "search");
-    if (!lua_istable(L, -1)) {
-      lua_pop(L, 1);
-      lua_pushvalue(L, 4);
-    }
+    soget_query_params(L, 4);
     lua_pushinteger(L, (lua_Integer)offset);
     lua_setfield(L, -2, "offset");
     lua_pop(L, 1);
@@ -1198,23 +1203,13 @@ static int call_failed_body(lua_State *L) {
  *   -> {kind, method, url, timeout, connect_timeout, bytes, scheme, host,
  *       port, tls, server_name, max_response_size, verify_tls}
  *    | nil, err | nil, nil, seconds_to_wait (as request()) */
-typedef struct rbytes {
-  soget_buf *b;
-} rbytes;
-
-static int push_bytes(lua_State *L) {
-  rbytes *r = lua_touserdata(L, 1);
-  lua_pushlstring(L, r->b->data, r->b->len);
-  return 1;
-}
-
 static int call_request_bytes_body(lua_State *L) {
   lcall *lc = lua_touserdata(L, 1);   /* the arguments checked by call_request_bytes */
   const char *ua = lua_isnil(L, 2) ? NULL : lua_tostring(L, 2);
   soget_buf b;
   soget_http1_target t;
   soget_err e;
-  rbytes r;
+  cbytes r;
   int step, status;
   lua_settop(L, 2);
   soget_err_clear(&e);
@@ -1239,8 +1234,9 @@ static int call_request_bytes_body(lua_State *L) {
   }
   /* The bytes hold the credentials: wiped and freed even when pushing
    * them raises (out of memory). */
-  r.b = &b;
-  lua_pushcfunction(L, push_bytes);
+  r.s = b.data;
+  r.n = b.len;
+  lua_pushcfunction(L, push_cbytes);
   lua_pushlightuserdata(L, &r);
   status = lua_pcall(L, 1, 1, 0);                 /* 3: the bytes */
   soget_wipe(b.data, b.cap);

@@ -201,12 +201,11 @@ static void object(enc *x, int t, const soget_schema *s, int depth) {
       lua_pop(L, 1);
     }
     qsort(order, (size_t)nk, sizeof *order, by_bytes);
-    if (nk > 1) lua_newtable(L);   /* the keys as written: escaping can make two one */
+    /* the keys as written, to refuse two written alike: 1 and "1", or
+     * two that escaping makes one */
+    if (nk > 1) lua_newtable(L);
     for (i = 0; i < nk; i++) {
       size_t at;
-      if (i > 0 && by_bytes(&order[i - 1], &order[i]) == 0)
-        luaL_error(L, "soget.encode: two keys of a table are both written as \"%s\"",
-                   order[i].s);
       if (!first) PUTS(x, ",");
       first = 0;
       at = x->b.len;

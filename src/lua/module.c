@@ -35,33 +35,31 @@ void soget_private_open(lua_State *L) {
  * nil, err (no I/O). One parser alone, for comparison and for telling a
  * parser's fault from the body's: "yajl" gives the same page, slower;
  * "simdjson" fails on what auto leaves to libyajl. */
+static const soget_option decode_options[] = {
+    {.name = "parser", .type = SOGET_OPT_STRING}, {.name = NULL}};
+
+static const soget_opt_reader decode_reader = {
+    .opts = decode_options,
+    .who = "soget.decode",
+    .label = "",
+    .unknown = "%s: unknown option '%s'",   /* a misspelt one is no silent default */
+    .badkey = "%s: option names must be strings, got %s",
+    .nil_ok = 1};
+
 static int mod_decode(lua_State *L) {
   size_t len;
   const char *body = luaL_checklstring(L, 1, &len);
   int parser = SOGET_PARSE_AUTO;
   soget_err e;
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_pushnil(L);   /* a misspelt option is no silent default */
-    while (lua_next(L, 2)) {
-      lua_pop(L, 1);
-      if (lua_type(L, -1) != LUA_TSTRING)
-        return luaL_argerror(L, 2, "an option's name is a string (the only one is 'parser')");
-      if (strcmp(lua_tostring(L, -1), "parser") != 0)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' (the only one is "
-                                                      "'parser')", lua_tostring(L, -1)));
-    }
-    lua_getfield(L, 2, "parser");
-    if (!lua_isnil(L, -1)) {
-      const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-      if (strcmp(p, "yajl") == 0) parser = SOGET_PARSE_YAJL;
-      else if (strcmp(p, "simdjson") == 0) parser = SOGET_PARSE_SIMDJSON;
-      else if (strcmp(p, "auto") != 0)
-        return luaL_argerror(L, 2, "parser: \"auto\", \"yajl\" or \"simdjson\" expected");
-    }
-    lua_pop(L, 1);
-    lua_settop(L, 1);
+  soget_optval p;
+  soget_opt_read(L, 2, &decode_reader, 0, &p);
+  if (p.given) {   /* (the string is left on the stack while read) */
+    if (strcmp(p.s, "yajl") == 0) parser = SOGET_PARSE_YAJL;
+    else if (strcmp(p.s, "simdjson") == 0) parser = SOGET_PARSE_SIMDJSON;
+    else if (strcmp(p.s, "auto") != 0)
+      return luaL_argerror(L, 2, "parser: \"auto\", \"yajl\" or \"simdjson\" expected");
   }
+  lua_settop(L, 1);
   soget_err_clear(&e);
   if (!soget_decode_page_by(L, body, len, 0, &e, parser)) return soget_fail(L, &e);
   soget_page_attach(L, lua_gettop(L), 0, 0);

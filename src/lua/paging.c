@@ -194,10 +194,9 @@ static int page_iter(lua_State *L) {
     lua_rawgeti(L, -1, 1);
     lua_setfield(L, uv, UV_CLIENT);
     lua_rawgeti(L, -1, 2);
-    if (lua_istable(L, -1)) {   /* the offset it was asked for: a search's is inside */
-      int qi = lua_gettop(L);
-      lua_getfield(L, qi, "search");
-      requested = soget_page_int(L, lua_istable(L, -1) ? lua_gettop(L) : qi, "offset", 0);
+    if (lua_istable(L, -1)) {   /* the offset it was asked for */
+      soget_query_params(L, -1);
+      requested = soget_page_int(L, -1, "offset", 0);
       lua_pop(L, 1);
     }
     lua_setfield(L, uv, UV_QUERY);

@@ -154,6 +154,10 @@ struct soget_engine *soget_client_engine(soget_client *c);
  * strings stay owned by that table. offset >= 0 replaces the query's own. */
 struct soget_query;
 void soget_read_query(lua_State *L, int qi, struct soget_query *q, long offset);
+/* Pushes the table that holds the parameters of the normalized query at
+ * qi: a search's `search` table, else the query itself. Returns 1 for a
+ * search's. */
+int soget_query_params(lua_State *L, int qi);
 
 /* ---- http.c: soget.http_parser, the core's HTTP/1.1 response parser ---- */
 void soget_http_open(lua_State *L);        /* the soget.HttpParser class */
