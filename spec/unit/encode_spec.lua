@@ -136,6 +136,50 @@ describe("soget.encode", function()
       soget.encode({ reference = "R", extra = { 1, nil, 3, note = "kept" } }, "unit"))
   end)
 
+  it("raises on a key of a table it writes as an array that is not one of its indexes", function()
+    -- a schema array field (keys exactly 1..n: the decoder refuses a null
+    -- item), or a table with an array marker (whole keys from 1): another
+    -- key would be dropped
+    local cases = {
+      { { reference = "R", references = { "a", "b", x = 3 } }, "unit", 'has the key "x"' },
+      { { reference = "R", events = { note = "n" } }, "unit", 'has the key "note"' },
+      { { reference = "R", shipments = { [0] = {} } }, "unit", "has the key 0" },
+      { { reference = "R", references = { { value = "a" }, nil, { value = "c" } } }, "unit",
+        "has a hole" },
+      { { total = 1, items = { { reference = "R" }, [2.5] = {} } }, "page", "has the key 2.5" },
+      { setmetatable({ 1, 2, k = "v" }, soget.array_mt), "value", 'has the key "k"' },
+      { setmetatable({ 1, [-1] = 2 }, { __jsontype = "array" }), "value", "has the key -1" },
+      { setmetatable({ [true] = 1 }, soget.array_mt), "value", "has a boolean key" },
+      { setmetatable({ ["\27[31m"] = 1 }, soget.array_mt), "value", 'has the key "\\u001b[31m"' },
+      { setmetatable({ 1, [2 ^ 40] = 2 }, soget.array_mt), "value",
+        "is too sparse: its largest key is 1099511627776 for 2 values" },
+    }
+    for i, c in ipairs(cases) do
+      local ok, err = pcall(soget.encode, c[1], c[2])
+      assert.is_false(ok, "case " .. i)
+      err = tostring(err)
+      assert.truthy(err:find("soget.encode: a table written as an array " .. c[3], 1, true),
+        "case " .. i .. ": " .. err)
+      assert.falsy(err:find("\27", 1, true), err)
+    end
+    -- exactly 1..n, or empty: as before
+    assert.equal('{"reference":"R","references":[{"value":"a"}],"events":[]}',
+      soget.encode({ reference = "R", references = { { value = "a" } }, events = {} }, "unit"))
+    assert.equal('[1,2]', soget.encode(setmetatable({ 1, 2 }, soget.array_mt), "value"))
+  end)
+
+  it("writes a marked array's holes as null, up to its largest key, on every runtime", function()
+    -- the decoder makes a hole of each null in an array outside the
+    -- schema; its length is then any border (3 or 1 for {1, nil, 3})
+    local page = assert(soget.decode('{"items":[],"x":[1,null,3,null],"y":[null,"b"]}'))
+    assert.equal('{"total":0,"returned":0,"first":0,"items":[],"x":[1,null,3],"y":[null,"b"]}',
+      soget.encode(page))
+    assert.equal('[1,null,3]', soget.encode(setmetatable({ 1, nil, 3 }, { __jsontype = "array" }), "value"))
+    local t = setmetatable({}, soget.array_mt)
+    t[18] = "x"   -- 17 holes for one value: within 2 x 1 + 16
+    assert.equal("[" .. ("null,"):rep(17) .. '"x"]', soget.encode(t, "value"))
+  end)
+
   it("writes a whole number below 2^53 in digits, as decoded on every runtime", function()
     local page = assert(soget.decode('{"total":1,"returned":1,"first":0,"items":[{"reference":"R",'
       .. '"extra":1000000000000000,"big":9007199254740991}]}'))

@@ -13,8 +13,9 @@
  *    cannot act on a terminal; numbers with the fewest digits that read
  *    back, integers as integers).
  * A function, userdata, thread, NaN, a key that is not a string or a
- * number, or nesting deeper than MAX_DEPTH (a table that holds itself)
- * raises an error. Metamethods are not called (raw access). */
+ * number, a key of a table written as an array that is not one of its
+ * indexes (see sequence), or nesting deeper than MAX_DEPTH (a table that
+ * holds itself) raises an error. Metamethods are not called (raw access). */
 #include "soget.h"
 
 #include <math.h>
@@ -63,7 +64,9 @@ static void number_at(enc *x, int i) {
   }
 }
 
-/* Whether the table at t (outside the schema) is an array. */
+/* Whether the table at t (outside the schema) is an array: 0 when it is
+ * not, 1 when it is marked as one (its keys not looked at yet), 2 when its
+ * keys are 1..n. */
 static int is_array(enc *x, int t) {
   lua_State *L = x->L;
   size_t n, count = 0;
@@ -97,14 +100,70 @@ static int is_array(enc *x, int t) {
       return 0;
     }
   }
-  return count == n;
+  return count == n ? 2 : 0;
+}
+
+/* Raises for the key at k of a table written as an array, not one of
+ * 1..n: named as it would be written. */
+static void not_in_sequence(enc *x, int k) {
+  lua_State *L = x->L;
+  size_t at = x->b.len;
+  if (lua_type(L, k) == LUA_TSTRING) string_at(x, k);
+  else if (lua_type(L, k) == LUA_TNUMBER) number_at(x, k);
+  else
+    luaL_error(L, "soget.encode: a table written as an array has a %s key",
+               luaL_typename(L, k));
+  /* (the buffer is the encoder's own: no finalizer reaches it) */
+  lua_pushlstring(L, x->b.data + at, x->b.len - at);
+  luaL_error(L, "soget.encode: a table written as an array has the key %s",
+             lua_tostring(L, -1));
+}
+
+/* Holes a marked array may have beyond twice its values (the decoder makes
+ * one of each null of a JSON array): more, and its nulls would be written
+ * for nothing (a single key 2^40 would be a terabyte of them). */
+#define SPARSE_SLACK 16
+
+/* The length of the table at t, written as an array: a schema array field,
+ * whose keys must be exactly 1..n (the decoder refuses a null item), or a
+ * table marked as one (sparse = 1), whose keys must be whole numbers from
+ * 1, its holes written as null, the same on every runtime (lua_rawlen
+ * would give any of its borders). Any other key would be lost: raises. */
+static lua_Integer sequence(enc *x, int t, int sparse) {
+  lua_State *L = x->L;
+  lua_Number n = sparse ? 9007199254740992.0 : (lua_Number)lua_rawlen(L, t), max = 0;
+  lua_Integer count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_Number k;
+    lua_pop(L, 1);
+    k = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+    if (!(k >= 1 && k <= n && k == floor(k))) not_in_sequence(x, lua_gettop(L));
+    if (k > max) max = k;
+    count++;
+  }
+  if (!sparse) {
+    /* n distinct keys in 1..n, or fewer: a hole below the border n */
+    if (count != (lua_Integer)n)
+      luaL_error(L, "soget.encode: a table written as an array has a hole");
+    return count;
+  }
+  if (max > 2.0 * (lua_Number)count + SPARSE_SLACK) {
+    size_t at = x->b.len;
+    if (soget_jsonw_number(&x->b, (double)max) != 0) soget_nomem(L);
+    lua_pushlstring(L, x->b.data + at, x->b.len - at);
+    luaL_error(L, "soget.encode: a table written as an array is too sparse: its largest key "
+                  "is %s for %d values", lua_tostring(L, -1), (int)count);
+  }
+  return (lua_Integer)max;
 }
 
 static void value(enc *x, int i, const soget_schema *s, int want, int depth);
 
-static void array(enc *x, int t, const soget_schema *items, int depth) {
+/* The table at t as an array of its n values. */
+static void array(enc *x, int t, lua_Integer n, const soget_schema *items, int depth) {
   lua_State *L = x->L;
-  lua_Integer n = (lua_Integer)lua_rawlen(L, t), k;
+  lua_Integer k;
   PUTS(x, "[");
   for (k = 1; k <= n; k++) {
     if (k > 1) PUTS(x, ",");
@@ -248,10 +307,14 @@ static void value(enc *x, int i, const soget_schema *s, int want, int depth) {
         luaL_error(L, "soget.encode: tables nested deeper than %d (a table that holds "
                       "itself?)", MAX_DEPTH);
       luaL_checkstack(L, 8, "soget.encode");
-      if (want == F_ARRAY) array(x, i, s, depth + 1);
+      if (want == F_ARRAY) array(x, i, sequence(x, i, 0), s, depth + 1);
       else if (want == F_OBJECT) object(x, i, s, depth + 1);
-      else if (is_array(x, i)) array(x, i, NULL, depth + 1);
-      else object(x, i, NULL, depth + 1);
+      else {
+        int a = is_array(x, i);
+        if (a == 2) array(x, i, (lua_Integer)lua_rawlen(L, i), NULL, depth + 1);
+        else if (a == 1) array(x, i, sequence(x, i, 1), NULL, depth + 1);
+        else object(x, i, NULL, depth + 1);
+      }
       return;
   }
   luaL_error(L, "soget.encode: a %s cannot be written as JSON", luaL_typename(L, i));
