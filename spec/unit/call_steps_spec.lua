@@ -1167,6 +1167,36 @@ describe("the tokens a call sent, scrubbed from its errors", function()
     client:close()
   end)
 
+  it("from a decode error of its page: a key the server made of one, never cut", function()
+    -- the decoder quotes the path of what it refuses, keys the server
+    -- chose included: the token the call sent (replaced since, or still
+    -- the client's), as a key of 61 bytes, or at the end of a long path
+    local jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQtdG9rZW4iLCJleHAiOjF9"
+    local deep = ('{"%s":{"%s":{"%s":{"kkkkkk":{"%%s":"\\ud800"}}}}}'):format(
+      ("a"):rep(64), ("b"):rep(64), ("c"):rep(64))
+    local bodies = {
+      '{"total":1,"items":[{"%s":"\\ud800"}]}',
+      '{"total":1,"items":[{"reference":"R","x":' .. deep .. '}]}',
+    }
+    for _, replaced in ipairs({ false, true }) do
+      for i, body in ipairs(bodies) do
+        local client = soget.client(options({ client = { retries = 0 } }))
+        client:set_token(jwt, 1000)
+        local call = client:begin(REF)
+        assert.are.equal("api", assert(call:request()).kind)
+        if replaced then client:set_token(tok(1), 1000) end
+        local page, err = call:response(200, body:format(jwt))
+        assert.is_nil(page)
+        local what = ("body %d, %s"):format(i, replaced and "replaced" or "current")
+        assert.are.equal("decode", err.kind, what)
+        no_secret(err.message, what, { jwt, jwt:sub(1, 12), jwt:sub(-12) })
+        no_secret(tostring(err), what, { jwt:sub(1, 12) })
+        assert.truthy(err.message:find(i == 1 and '["***"]' or "kkkkkk...", 1, true), err.message)
+        client:close()
+      end
+    end
+  end)
+
   it("on an exact walk's later pages too", function()
     local client = soget.client(options({ client = { retries = 0 } }))
     client:set_token(tok(1), 1000)

@@ -64,6 +64,22 @@ local ERRORS = {
     "x.y[2].z[1]: not valid JSON: an unpaired UTF-16 surrogate \\udbff at character 34" },
   { "a surrogate under a key that is no name", '{"total":1,"a b\\u0007":["\\udc00"]}',
     '["a b\\x07"][1]: not valid JSON: an unpaired UTF-16 surrogate \\udc00 at character 26' },
+  -- a key is never cut (it may be a secret the server echoed, which the
+  -- scrubber finds only whole): up to 64 bytes whole, else its length;
+  -- a path too long ends in "..." after its last whole segment
+  { "a surrogate under a long key", '{"total":1,"' .. ("k-"):rep(32) .. '":["\\udc00"],'
+    .. '"' .. ("k-"):rep(33) .. '":["\\udc00"]}',
+    '["' .. ("k-"):rep(32) .. '"][1]: not valid JSON: an unpaired UTF-16 surrogate \\udc00 at '
+    .. 'character 81' },
+  { "a surrogate under a key longer than 64 bytes", '{"total":1,"' .. ("k-"):rep(33) .. '":["\\udc00"]}',
+    '[a key of 66 bytes][1]: not valid JSON: an unpaired UTF-16 surrogate \\udc00 at character 83' },
+  { "a surrogate under a key with a NUL", '{"total":1,"a\\u0000b":["\\udc00"]}',
+    '[a key of 3 bytes][1]: not valid JSON: an unpaired UTF-16 surrogate \\udc00 at character 25' },
+  { "a surrogate under a path longer than 256 bytes",
+    '{"total":1,"' .. ("a"):rep(64) .. '":{"' .. ("b"):rep(64) .. '":{"' .. ("c"):rep(64)
+    .. '":{"d":{"e-' .. ("x"):rep(60) .. '":"\\udc00"}}}}}',
+    ("a"):rep(64) .. "." .. ("b"):rep(64) .. "." .. ("c"):rep(64) .. ".d...: not valid JSON: "
+    .. "an unpaired UTF-16 surrogate \\udc00 at character 287" },
   { "a surrogate in a key", '{"items":[{"\\ud800x":1}]}',
     "items[1]: not valid JSON: an unpaired UTF-16 surrogate \\ud800 in a key at character 13" },
   { "a surrogate in a key of the body", '{"\\udfff":1}',

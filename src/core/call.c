@@ -93,8 +93,8 @@ static void scrub_call(const soget_engine *g, const soget_call *k, soget_err *e)
   scrub_all_of(g, k, e);
 }
 
-void soget_engine_scrub(const soget_engine *g, soget_err *e) {
-  scrub_call(g, NULL, e);
+void soget_engine_scrub(const soget_engine *g, const soget_call *k, soget_err *e) {
+  scrub_call(g, k, e);
 }
 
 /* Scrubs a field read from a body (a C string in sz bytes) on its own,

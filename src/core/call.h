@@ -69,7 +69,8 @@ enum {   /* step results */
   SOGET_STEP_AGAIN,       /* call soget_call_next */
   SOGET_STEP_WAIT,        /* wait k->wait seconds, then soget_call_next */
   SOGET_STEP_PAGE,        /* done: the 200 body is the page (decode it; a
-                           * decode error goes through soget_engine_scrub);
+                           * decode error goes through soget_engine_scrub
+                           * with the call);
                            * k->empty: nothing found, an empty page */
   SOGET_STEP_TOKEN,       /* done (soget_call_begin_token): the token is in */
   SOGET_STEP_FAIL,        /* done: e says why */
@@ -116,8 +117,9 @@ void soget_engine_init(soget_engine *g);
 /* Wipes the secrets and the token, frees the strings. Calls still begun
  * must not step any more. */
 void soget_engine_free(soget_engine *g);
-/* Scrubs the engine's secrets from e and makes it printable. */
-void soget_engine_scrub(const soget_engine *g, soget_err *e);
+/* Scrubs the engine's secrets from e, and every token the call k (may be
+ * NULL) sent, and makes it printable: for a decode error of k's page. */
+void soget_engine_scrub(const soget_engine *g, const soget_call *k, soget_err *e);
 /* Stores a token obtained elsewhere (client:set_token), due for renewal
  * after `seconds_left`. 0, or -1 out of memory. */
 int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,

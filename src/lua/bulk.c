@@ -192,7 +192,7 @@ static void slot_done(lua_State *L, batch *b, int i) {
       if (s->k.empty) {
         soget_push_empty_page(L, s->k.offset);
       } else if (!soget_decode_page(L, rs.body->data, rs.body->len, s->k.offset, &e)) {
-        soget_engine_scrub(b->g, &e);
+        soget_engine_scrub(b->g, &s->k, &e);
         step = e.nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
       }
       if (step == SOGET_STEP_PAGE && s->x.on) step = exact_step(L, b, i, &e);

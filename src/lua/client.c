@@ -655,7 +655,7 @@ static int push_page(lua_State *L, soget_client *c, soget_call *k, const char *b
     return SOGET_STEP_PAGE;
   }
   if (soget_decode_page(L, body, len, k->offset, e)) return SOGET_STEP_PAGE;
-  soget_engine_scrub(&c->eng, e);
+  soget_engine_scrub(&c->eng, k, e);
   return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
 }
 

@@ -268,6 +268,7 @@ const soget_schema *soget_schema_named(const char *name) {
  * parse, so the first problem in the body's order is the one reported. */
 
 #define PATH_SIZE 256            /* bytes of a path in a message, at most */
+#define PATH_SEGMENT 80          /* a segment's, at most: a key of 64 bytes */
 
 /* Containers being built. */
 enum {
@@ -370,35 +371,50 @@ static void path_append(char *p, size_t sz, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+/* Appends a segment whole, or, when it does not fit, "..." and nothing
+ * more: a segment is never cut, for a key may be a secret the server
+ * echoed, which the scrubber finds only whole (or cut at the message's
+ * end). sz leaves room for the "...". */
 static void path_append(char *p, size_t sz, size_t *n, const char *fmt, ...) {
+  char seg[PATH_SEGMENT];
   va_list ap;
   int k;
-  if (*n >= sz - 1) return;
+  if (*n >= sz - 4) return;   /* full: "..." written */
   va_start(ap, fmt);
-  k = vsnprintf(p + *n, sz - *n, fmt, ap);
+  k = vsnprintf(seg, sizeof seg, fmt, ap);
   va_end(ap);
-  if (k > 0) *n = *n + (size_t)k < sz - 1 ? *n + (size_t)k : sz - 1;
+  if (k < 0) return;
+  if ((size_t)k < sizeof seg && *n + (size_t)k < sz - 4) {
+    memcpy(p + *n, seg, (size_t)k + 1);
+    *n += (size_t)k;
+  } else {
+    memcpy(p + *n, "...", 4);
+    *n = sz - 4;
+  }
 }
 
 /* The key at stack index i as a path segment: ".name" for a name made of
- * letters, digits and '_' (every schema field), else ["..."] made
- * printable and cut to 32 bytes: an unknown key is the server's text. */
+ * letters, digits and '_' (every schema field), else ["..."] as sent, up
+ * to 64 bytes (an unknown key is the server's text: the message is
+ * scrubbed, then made printable, after), else its length alone: a key is
+ * never cut, which could leave part of a secret the scrubber would not
+ * know. */
 static void path_key(builder *b, int i, char *p, size_t sz, size_t *n) {
   size_t k, j;
   const char *s = lua_tolstring(b->L, i, &k);
-  int plain = s != NULL && k > 0 && k <= 64;
-  for (j = 0; plain && j < k; j++) {
+  int plain = s != NULL && k > 0 && k <= 64, whole = s != NULL && k <= 64;
+  for (j = 0; whole && j < k; j++) {
     char c = s[j];
-    plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '_';
+    plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '_');
+    whole = c != '\0';   /* (a message is a C string) */
   }
-  if (plain) {
+  if (plain)
     path_append(p, sz, n, "%s%.*s", *n ? "." : "", (int)k, s);
-  } else {
-    char q[4 * 32 + 1];
-    size_t m = s ? soget_printable(q, sizeof q, s, k < 32 ? k : 32, 0) : 0;
-    path_append(p, sz, n, "[\"%.*s%s\"]", (int)m, q, k > 32 ? "..." : "");
-  }
+  else if (whole)
+    path_append(p, sz, n, "[\"%.*s\"]", (int)k, s);
+  else
+    path_append(p, sz, n, "[a key of %lu bytes]", (unsigned long)k);
 }
 
 /* The path of the container being built, 1-based as Lua counts
