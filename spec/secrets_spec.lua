@@ -104,6 +104,33 @@ describe("secrets", function()
     c:close()
   end)
 
+  it("include a proxy's user and password, in every form libcurl sends them", function()
+    -- a proxy (or a server behind a proxy that forwards its headers) may
+    -- echo the Basic credentials libcurl sent it, or quote them decoded
+    local user, pass = "proxyuser", "Pr0xy Pw0rd:x"
+    local enc = "Pr0xy%20Pw0rd%3ax"
+    local basic = "cHJveHl1c2VyOlByMHh5IFB3MHJkOng="   -- base64 of user:pass
+    for _, how in ipairs({ "option", "environment" }) do
+      local url = "http://" .. user .. ":" .. enc .. "@127.0.0.1:1"
+      local lua = ("local c = require'soget'.client{access_token='t-1234',api_key='k-1234',"
+        .. "base_url='http://127.0.0.1:1/v1'%s}\n"):format(how == "option" and (",proxy=%q"):format(url) or "")
+        .. [[
+        local call = c:begin("CGMU2436601")
+        assert(call:request())
+        local page, err = call:response(403, '{"code":"P1","message":"denied: Basic ]] .. basic
+          .. " = " .. user .. ":" .. pass .. " via " .. user .. ":" .. enc .. [[ and Pr0xy%20Pw0rd%3Ax"}')
+        io.write(err.message, "\n", tostring(err), "\n")
+      ]]
+      local env = how == "environment" and ("http_proxy=" .. S.shell_quote(url) .. " ") or ""
+      local out = S.popen_read("env -u http_proxy -u all_proxy -u ALL_PROXY " .. env
+        .. S.shell_quote(S.lua) .. " -e " .. S.shell_quote("package.cpath=" .. ("%q"):format(package.cpath) .. "\n" .. lua) .. " 2>&1")
+      assert.truthy(out:find("denied: Basic *** = ***:*** via ***", 1, true), how .. ": " .. out)
+      for _, s in ipairs({ basic, basic:sub(1, 12), pass, enc, "Pr0xy", user }) do
+        assert.is_nil(out:find(s, 1, true), how .. ": " .. out)
+      end
+    end
+  end)
+
   it("never appear in what the suite printed or the sandbox logged, for any token it issued", function()
     local check, tokens = S.secret_check()
     -- the suite issued tokens before this file (or this file did)

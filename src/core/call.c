@@ -23,6 +23,14 @@ void soget_engine_init(soget_engine *g) {
   soget_err_clear(&g->failed_err);
   for (i = 0; i < SOGET_API_COUNT; i++) soget_buf_init(&g->cred[i], 0);
   soget_url_cache_init(&g->url);
+  soget_buf_init(&g->masked, 0);
+}
+
+int soget_engine_mask(soget_engine *g, const char *s, size_t n) {
+  if (n < SOGET_SECRET_MIN) return 0;
+  if (memchr(s, '\0', n)) return 0;   /* (cannot be in a message) */
+  return soget_buf_add(&g->masked, s, n) == 0 && soget_buf_add(&g->masked, "", 1) == 0 ? 0
+                                                                                       : -1;
 }
 
 /* The credential lines built for a token that is no longer the engine's
@@ -49,6 +57,8 @@ void soget_engine_free(soget_engine *g) {
   forget_credentials(g);
   for (i = 0; i < SOGET_API_COUNT; i++) soget_buf_free(&g->cred[i]);
   soget_url_cache_free(&g->url);
+  if (g->masked.data) soget_wipe(g->masked.data, g->masked.cap);
+  soget_buf_free(&g->masked);
   free_secret(&g->client_secret);
   free_secret(&g->api_key);
   free_secret(&g->search_api_key);
@@ -63,26 +73,38 @@ void soget_engine_free(soget_engine *g) {
   soget_err_clear(&g->failed_err);
 }
 
-/* The secrets to scrub: the engine's, and every token the call k (may be
- * NULL) sent, which may have been replaced since (a call can send many:
- * retries, renewals, resends), taken a batch at a time. */
+/* The secrets to scrub: the engine's (its masked list too), and every
+ * token the call k (may be NULL) sent, which may have been replaced since
+ * (a call can send many: retries, renewals, resends), taken a batch at a
+ * time. */
 #define SCRUB_BATCH 16
 static void scrub_all_of(const soget_engine *g, const soget_call *k, soget_err *e) {
   const char *secrets[SCRUB_BATCH];
-  const char *p = k && k->sent.data ? k->sent.data : NULL;
-  const char *end = p ? k->sent.data + k->sent.len : NULL;
-  int n = 0;
+  const soget_buf *lists[2];
+  const char *p, *end;
+  int n = 0, l = 0;
+  lists[0] = &g->masked;
+  lists[1] = k ? &k->sent : NULL;
+  p = end = NULL;
   secrets[n++] = g->client_secret;
   secrets[n++] = g->api_key;
   secrets[n++] = g->search_api_key;
   secrets[n++] = g->auth.token;
   for (;;) {
-    while (p && p < end && n < SCRUB_BATCH) {
-      secrets[n++] = p;
-      p += strlen(p) + 1;
+    while (n < SCRUB_BATCH) {
+      if (p && p < end) {
+        secrets[n++] = p;
+        p += strlen(p) + 1;
+      } else if (l < 2) {   /* the next list */
+        const soget_buf *b = lists[l++];
+        p = b && b->data ? b->data : NULL;
+        end = p ? p + b->len : NULL;
+      } else {
+        break;
+      }
     }
     soget_err_scrub(e, secrets, n);
-    if (!p || p >= end || e->nomem) return;
+    if (e->nomem || ((!p || p >= end) && l >= 2)) return;
     n = 0;
   }
 }

@@ -55,6 +55,10 @@ typedef struct soget_engine {
   unsigned long cred_gen[SOGET_API_COUNT];
   int cred_built[SOGET_API_COUNT];
   soget_url_cache url;
+  /* more secrets to scrub from every error, NUL-separated (a proxy's user
+   * and password, in the forms libcurl sends them: soget_engine_mask);
+   * wiped when the engine is freed */
+  soget_buf masked;
 } soget_engine;
 
 enum {   /* soget_call.state */
@@ -117,6 +121,10 @@ void soget_engine_init(soget_engine *g);
 /* Wipes the secrets and the token, frees the strings. Calls still begun
  * must not step any more. */
 void soget_engine_free(soget_engine *g);
+/* Adds the n bytes at s to the secrets scrubbed from every error (one
+ * shorter than SOGET_SECRET_MIN is not looked for). 0, or -1 out of
+ * memory. */
+int soget_engine_mask(soget_engine *g, const char *s, size_t n);
 /* Scrubs the engine's secrets from e, and every token the call k (may be
  * NULL) sent, and makes it printable: for a decode error of k's page. */
 void soget_engine_scrub(const soget_engine *g, const soget_call *k, soget_err *e);

@@ -16,6 +16,7 @@
 #include "core/auth.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ struct soget_transport {
   struct curl_slist *proxy_hdrs;  /* the same line, for a proxy's CONNECT */
   char *proxy[2];              /* by SCHEME_*: the proxy from the environment, "" none */
   char *noproxy;               /* no_proxy or NO_PROXY, "" none */
+  soget_buf masked;            /* the proxies' user and password, in every form
+                                * they are sent (see mask_proxies) */
   int header_api;              /* Retry-After through curl_easy_header */
 };
 
@@ -152,6 +155,84 @@ static int set_proxies(soget_transport *t, const soget_transport_opts *o) {
   return t->proxy[SCHEME_HTTP] && t->proxy[SCHEME_HTTPS] && t->noproxy ? 0 : -1;
 }
 
+static int mask_add(soget_buf *b, const char *s, size_t n) {
+  return soget_buf_add(b, s, n) == 0 && soget_buf_add(b, "", 1) == 0 ? 0 : -1;
+}
+
+/* The n bytes at s percent-decoded, added to b (libcurl decodes a proxy
+ * URL's user and password so before it sends them). */
+static int mask_decoded(CURL *c, soget_buf *b, const char *s, size_t n, char **out, int *len) {
+  *len = 0;
+  if (n == 0) {   /* (a length of 0 would make libcurl read to the NUL) */
+    *out = NULL;
+    return 0;
+  }
+  *out = curl_easy_unescape(c, s, (int)n, len);
+  return *out && mask_add(b, *out, (size_t)*len) == 0 ? 0 : -1;
+}
+
+static void free_unescaped(char *p, int len) {
+  if (p) {
+    soget_wipe(p, (size_t)len);
+    curl_free(p);
+  }
+}
+
+/* A proxy URL may hold a user and a password, which a server, a proxy or
+ * libcurl's own messages can give back: each is masked wherever it
+ * appears, in each form it is sent in: as written in the URL, decoded,
+ * and the Basic credentials libcurl sends the proxy (base64 of
+ * user:password, decoded). t->masked holds them, NUL-separated, for the
+ * transport's messages and the client's (soget_transport_masked). */
+static int mask_proxies(soget_transport *t) {
+  int i;
+  for (i = 0; i < 2; i++) {
+    const char *u = t->proxy[i], *at, *sep, *colon;
+    char *user = NULL, *pass = NULL;
+    unsigned char *basic = NULL, *b64 = NULL;
+    int ulen = 0, plen = 0, ok;
+    size_t n;
+    if (!u || !(at = strrchr(u, '@'))) continue;
+    sep = strstr(u, "://");
+    u = sep && sep < at ? sep + 3 : u;
+    n = (size_t)(at - u);
+    colon = memchr(u, ':', n);
+    if (!colon) colon = at;
+    ok = mask_add(&t->masked, u, n) == 0 &&
+         mask_add(&t->masked, u, (size_t)(colon - u)) == 0 &&
+         (colon == at || mask_add(&t->masked, colon + 1, (size_t)(at - colon - 1)) == 0) &&
+         mask_decoded(t->x.easy, &t->masked, u, (size_t)(colon - u), &user, &ulen) == 0 &&
+         mask_decoded(t->x.easy, &t->masked, colon == at ? at : colon + 1,
+                      colon == at ? 0 : (size_t)(at - colon - 1), &pass, &plen) == 0;
+    if (ok) {
+      size_t bn = (size_t)ulen + 1 + (size_t)plen, en = 4 * ((bn + 2) / 3) + 1;
+      basic = malloc(bn);
+      b64 = malloc(en);
+      ok = basic && b64;
+      if (ok) {
+        int w;
+        if (ulen) memcpy(basic, user, (size_t)ulen);
+        basic[ulen] = ':';
+        if (plen) memcpy(basic + ulen + 1, pass, (size_t)plen);
+        w = EVP_EncodeBlock(b64, basic, (int)bn);
+        ok = w > 0 && mask_add(&t->masked, (const char *)b64, (size_t)w) == 0;
+      }
+    }
+    if (basic) soget_wipe(basic, (size_t)ulen + 1 + (size_t)plen);
+    if (b64) soget_wipe(b64, 4 * (((size_t)ulen + 1 + (size_t)plen + 2) / 3) + 1);
+    free(basic);
+    free(b64);
+    free_unescaped(user, ulen);
+    free_unescaped(pass, plen);
+    if (!ok) return -1;
+  }
+  return 0;
+}
+
+const soget_buf *soget_transport_masked(const soget_transport *t) {
+  return &t->masked;
+}
+
 /* A proxy URL may hold a user and a password. */
 static void free_secret(char **p) {
   if (*p) {
@@ -197,12 +278,13 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   if (!t) return NULL;
   soget_buf_init(&t->x.body, o->max_body);
   soget_buf_init(&t->x.url, 0);
+  soget_buf_init(&t->masked, 0);
   t->x.t = t;
   t->x.scheme = SCHEME_NONE;
   c = t->x.easy = curl_easy_init();
   if (!c) { free(t); return NULL; }
   t->ua_line = malloc(strlen(ua) + sizeof "User-Agent: ");
-  if (!t->ua_line || set_proxies(t, o) != 0) {
+  if (!t->ua_line || set_proxies(t, o) != 0 || mask_proxies(t) != 0) {
     soget_transport_free(t);
     return NULL;
   }
@@ -301,6 +383,8 @@ void soget_transport_free(soget_transport *t) {
   free(t->ua_line);
   free_secret(&t->proxy[SCHEME_HTTP]);
   free_secret(&t->proxy[SCHEME_HTTPS]);
+  if (t->masked.data) soget_wipe(t->masked.data, t->masked.cap);
+  soget_buf_free(&t->masked);
   free(t->noproxy);
   free(t);
 }
@@ -362,34 +446,18 @@ long soget_transport_connections(const soget_transport *t) {
 
 /* libcurl quotes a proxy URL it cannot use in its message ("Unsupported
  * proxy scheme for 'htps://user:password@host:3128'"), and one from the
- * environment is not checked before: the user and password of each of
- * the transport's proxies (the whole, and the password alone) are masked
- * wherever they appear, as the core masks its secrets. */
+ * environment is not checked before: the proxies' user and password are
+ * masked (mask_proxies) as the core masks its secrets. */
 static void scrub_proxy_userinfo(const soget_transport *t, soget_err *e) {
-  int i;
-  for (i = 0; i < 2; i++) {
-    const char *u = t->proxy[i], *at, *sep, *colon;
-    char *userinfo;
-    const char *secrets[2];
-    size_t n;
-    if (!u || !(at = strrchr(u, '@'))) continue;
-    sep = strstr(u, "://");
-    u = sep && sep < at ? sep + 3 : u;
-    n = (size_t)(at - u);
-    userinfo = malloc(n + 1);
-    if (!userinfo) {   /* cannot tell: say nothing of it */
-      soget_err_set(e, e->kind, e->status, e->retryable, "%s",
-                    "the proxy could not be used (message withheld: out of memory)");
-      return;
+  const char *secrets[16], *p = t->masked.data, *end = p ? p + t->masked.len : NULL;
+  int n;
+  while (p && p < end) {
+    for (n = 0; n < 16 && p < end; n++) {
+      secrets[n] = p;
+      p += strlen(p) + 1;
     }
-    memcpy(userinfo, u, n);
-    userinfo[n] = '\0';
-    colon = strchr(userinfo, ':');
-    secrets[0] = userinfo;
-    secrets[1] = colon ? colon + 1 : NULL;
-    soget_err_scrub(e, secrets, 2);
-    soget_wipe(userinfo, n);
-    free(userinfo);
+    soget_err_scrub(e, secrets, n);
+    if (e->nomem) return;
   }
 }
 

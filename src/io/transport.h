@@ -36,6 +36,10 @@ soget_io soget_curl_easy(soget_transport *t);
 soget_io soget_curl_multi(soget_transport *t);
 void soget_transport_free(soget_transport *t);
 int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file);
+/* The secrets of the transport's proxies (their users and passwords, in
+ * every form they are sent), NUL-separated: for the client to scrub from
+ * its errors (soget_engine_mask). */
+const soget_buf *soget_transport_masked(const soget_transport *t);
 
 /* 0: an HTTP response arrived (any status). -1: no usable response; e says
  * why, with kind "network", "timeout" or "tls", "http" for a size limit,

@@ -309,6 +309,15 @@ int soget_client_new(lua_State *L) {
     client_cleanup(c);
     return luaL_error(L, "soget.client: cannot set up libcurl");
   }
+  {   /* the proxies' secrets, scrubbed from every error of the client */
+    const soget_buf *m = soget_transport_masked(c->tr);
+    const char *p = m->data, *end = p ? p + m->len : NULL;
+    for (; p && p < end; p += strlen(p) + 1)
+      if (soget_engine_mask(&c->eng, p, strlen(p)) != 0) {
+        client_cleanup(c);
+        soget_nomem(L);
+      }
+  }
   c->closed = 0;
   return 1;
 }
