@@ -81,6 +81,15 @@ describe("soget.http_parser", function()
         "Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n" },
       "done", 503, "ab", false, "2", "/x" },
     { "not ended", { "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc" }, "more" },
+    -- 204 and 304 have no body, whatever Content-Length says (RFC 9112 6.3)
+    { "304 with a Content-Length", { "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n" },
+      "done", 304, "", true },
+    { "204 with a Content-Length: the bytes after are not its body", {
+      "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nHTTP/" }, "done", 204, "", false },
+    { "a Content-Encoding too long to read", {
+      "HTTP/1.1 200 OK\r\nContent-Encoding: " .. ("x"):rep(80) .. "\r\nContent-Length: 5\r\n\r\nhello" },
+      "bad", nil, nil, nil, nil, nil, nil, "network",
+      "the response body has a Content-Encoding soget cannot decode" },
     -- bad: kind at 10, message at 11; the cap at 12
     { "not HTTP", { "hello\r\n" }, "bad", nil, nil, nil, nil, nil, nil, "network",
       "not a valid HTTP/1.1 response" },

@@ -223,6 +223,7 @@ static void reset_headers(soget_http1 *h) {
   h->too_long = 0;
   h->seen = 0;
   h->location_bad = 0;
+  h->encoding_bad = 0;
 }
 
 static void inflate_end(soget_http1 *h) {
@@ -318,6 +319,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     h->too_long = 1;
     soget_buf_reset(b);
     if (h->which == H_LOCATION) h->location_bad = 1;
+    if (h->which == H_CONTENT_ENCODING) h->encoding_bad = 1;
     return 0;
   }
   if (soget_buf_add(b, at, len) != 0) return fail_nomem(h);
@@ -344,6 +346,10 @@ static int on_headers_complete(http_parser *p) {
     if (p->status_code == 101) return fail(h, "network", 0, "the server switched protocols");
     return 0;   /* interim: the response follows */
   }
+  /* 204 and 304 have no body, whatever the headers say (RFC 9112, 6.3):
+   * 1 tells libhttp-parser to read none */
+  if (p->status_code == 204 || p->status_code == 304) return 1;
+  if (h->encoding_bad) goto unknown;
   if (h->encoding.len == 0 || strcmp(h->encoding.data, "identity") == 0) return 0;
   if (strcmp(h->encoding.data, "gzip") == 0 || strcmp(h->encoding.data, "x-gzip") == 0 ||
       strcmp(h->encoding.data, "deflate") == 0) {
@@ -354,6 +360,7 @@ static int on_headers_complete(http_parser *p) {
     h->inflated = 0;
     return 0;
   }
+unknown:
   return fail(h, "network", 0, "the response body has a Content-Encoding soget cannot decode");
 }
 

@@ -95,6 +95,7 @@ typedef struct soget_http1 {
   int too_long;         /* the header being read outgrew its buffer */
   int seen;             /* the headers of ours met (the first one counts) */
   int location_bad;     /* a Location too long to be of use */
+  int encoding_bad;     /* a Content-Encoding too long to be one soget decodes */
   /* decoding */
   int inflating;        /* the body is compressed: z is in use */
   int inflated;         /* the compressed stream ended: what follows is ignored */
