@@ -147,6 +147,30 @@ describe("soget configuration", function()
     assert.truthy(piped:find("^CGMU2436601  Container"), piped)
   end)
 
+  it("refuses a profile in a folder others can write to, and a path too long", function()
+    -- another user could have put there a link to any file of ours whose
+    -- text they chose: its settings say where the secret goes
+    local path = home .. "/config/soget/profiles.ini"
+    cli.write(path, profile_text("p"), "600")
+    os.execute("chmod 777 " .. cli.q(home .. "/config/soget"))
+    local r = cli.run({ "--profile", "p", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code, r.err)
+    assert.are.equal("soget: cannot use profile file " .. path .. ": its group or others can "
+      .. "write to its directory (mode 777)\n", r.err)
+    local long = "/" .. ("d"):rep(4100)
+    r = cli.run({ "--profile", "p", "track", "CGMU2436601" },
+      { home = home, env = { XDG_CONFIG_HOME = long } })
+    assert.are.equal(3, r.code, r.err)
+    assert.truthy(r.err:find(": its path is too long\n$"), r.err)
+    -- a relative XDG_CONFIG_HOME is ignored: HOME's .config is read
+    os.execute("chmod 700 " .. cli.q(home .. "/config/soget") .. " && mkdir -p "
+      .. cli.q(home .. "/.config") .. " && mv " .. cli.q(home .. "/config/soget") .. " "
+      .. cli.q(home .. "/.config/"))
+    r = cli.run({ "--profile", "p", "track", "CGMU2436601" },
+      { home = home, env = { XDG_CONFIG_HOME = "config", HOME = home } })
+    assert.are.equal(0, r.code, r.err)
+  end)
+
   it("warns when a profile holding secrets is readable by others", function()
     cli.write(home .. "/config/soget/profiles.ini", profile_text("sandbox"), "644")
     local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = NO_ENV })

@@ -54,6 +54,25 @@ describe("soget's token cache against another user", function()
     assert.are.equal("600 root", stat("'%a %U'", file))
   end)
 
+  it("ignores a relative XDG_CACHE_HOME, and skips a folder whose path is too long", function()
+    -- a relative value would name a folder under the current directory
+    -- (the XDG Base Directory specification has it ignored): here one that
+    -- leads from the current directory to the home's "rel"
+    local pwd = assert(os.getenv("PWD"))
+    local rel = ("../"):rep(select(2, pwd:gsub("/[^/]+", ""))) .. home:sub(2) .. "/rel"
+    local r = cli.run({ "-v", "track", "CGMU2436601" },
+      { home = home, env = { XDG_CACHE_HOME = rel, HOME = home } })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("", listing(home .. "/rel"))
+    assert.truthy(cache_file(home .. "/.cache/soget"))
+    -- a path past the system's limit: no cache, said under -v, exit 0
+    local long = home .. "/" .. ("d"):rep(4100)
+    r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home, env = { XDG_CACHE_HOME = long } })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find("token cache: not used: .*: its path is too long"), r.err)
+    assert.is_nil(r.err:find("internal error", 1, true), r.err)
+  end)
+
   it("skips a directory another user created, open to all, and writes nothing in it", function()
     local shared = home .. "/shared"
     must("mkdir -m 1777 " .. q(shared))

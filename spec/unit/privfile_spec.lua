@@ -79,6 +79,15 @@ describe("soget._privfile", function()
         { umask = "777" })
       assert.are.equal(0, rc, text)
       assert.are.equal("700", mode(root .. "/v"))
+      -- and so do the parents it creates: under umask 0277 a parent left
+      -- r-x refuses its own child to anyone but root
+      must("mkdir -m 700 " .. q(root .. "/n") .. " && chown nobody " .. q(root .. "/n"))
+      rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/n/x/y") .. "))",
+        { umask = "0277", nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("true\n", text)
+      assert.are.equal("700", mode(root .. "/n/x"))
+      assert.are.equal("700", mode(root .. "/n/x/y"))
     end)
 
     it("accepts the user's own directory that others can only read", function()
@@ -394,6 +403,35 @@ describe("soget._privfile", function()
         { timeout = 10 })
       assert.are.equal(0, rc, "hung or failed: " .. text)
       assert.truthy(text:find("^nil\tit belongs to another user"), text)
+    end)
+
+    it("refuses a profile in a directory others can write to, or reached through one", function()
+      -- another user could have put it there, or a link to any file of
+      -- ours whose text they chose
+      must("printf 'a = 1\\n' > " .. q(root .. "/ours.ini") .. " && chmod 600 " .. q(root .. "/ours.ini"))
+      for _, m in ipairs { "777", "775", "757" } do
+        must("mkdir -p " .. q(root .. "/open") .. " && chmod " .. m .. " " .. q(root .. "/open"))
+        must("cp -p " .. q(root .. "/ours.ini") .. " " .. q(root .. "/open/p.ini"))
+        local ok, why = pf.read_config(root .. "/open/p.ini", 100)
+        assert.is_nil(ok, m)
+        assert.are.equal("its group or others can write to its directory (mode " .. m .. ")", why)
+        -- a link to it from a private directory
+        must("mkdir -p -m 700 " .. q(root .. "/priv") .. " && ln -sf ../open/p.ini " .. q(root .. "/priv/l.ini"))
+        ok, why = pf.read_config(root .. "/priv/l.ini", 100)
+        assert.is_nil(ok, m)
+        assert.are.equal("its group or others can write to its directory (mode " .. m .. ")", why)
+      end
+      -- the link planted by another user in their directory
+      must("mkdir -m 755 " .. q(root .. "/theirs") .. " && chown nobody " .. q(root .. "/theirs"))
+      must(AS_NOBODY .. "ln -s ../ours.ini " .. q(root .. "/theirs/p.ini"))
+      local ok, why = pf.read_config(root .. "/theirs/p.ini", 100)
+      assert.is_nil(ok)
+      assert.are.equal("its directory belongs to another user (uid " .. out("id -u nobody") .. ")", why)
+      -- root's directory with the sticky bit (as /tmp): nobody can replace
+      -- an entry of another there
+      must("chmod 1777 " .. q(root .. "/open") .. " && chmod 700 " .. q(root .. "/open/p.ini"))
+      assert.are.equal("a = 1\n", (pf.read_config(root .. "/open/p.ini", 100)))
+      assert.are.equal("a = 1\n", (pf.read_config(root .. "/priv/l.ini", 100)))
     end)
 
     it("reads root's profile as another user, and the user's own pipe", function()

@@ -31,7 +31,10 @@
  *     be reached through symbolic links, but must be a regular file (or a
  *     pipe, as from a shell's process substitution) of the effective user
  *     (a regular file may also be root's) that neither its group nor
- *     others can write to; mode is its permission bits (a number).
+ *     others can write to, in a directory (the name's, and through a
+ *     symbolic link the file's) of the effective user or root that
+ *     neither can write to either (root's with the sticky bit, as /tmp,
+ *     is fine); mode is its permission bits (a number).
  *
  * The directory is opened once per call and everything else is done
  * relative to that descriptor, so it cannot be swapped between the check
@@ -40,7 +43,7 @@
  * any path, also when Lua raises a memory error: buffers are userdata made
  * before any file is opened, and every Lua value is pushed after every
  * descriptor is closed. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* POSIX 2008 with XSI: realpath, S_ISVTX */
 
 #include "privfile.h"
 
@@ -48,6 +51,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -97,8 +101,12 @@ static const char *check_path(lua_State *L, int i, size_t *len) {
   const char *p = luaL_checklstring(L, i, len);
   luaL_argcheck(L, *len > 0, i, "empty path");
   luaL_argcheck(L, strlen(p) == *len, i, "path contains a NUL byte");
-  luaL_argcheck(L, *len < PF_PATH_MAX, i, "path too long");
-  return p;
+  return p;   /* (too long: a failure of each function, as the path may
+               * come from the environment) */
+}
+
+static int too_long(size_t len, pf_err *e) {
+  return len >= PF_PATH_MAX ? pf_fail(e, "%s", "its path is too long") : 0;
 }
 
 static long check_max(lua_State *L, int i) {
@@ -114,6 +122,7 @@ static int split_path(const char *path, size_t len, char *dir, const char **name
                       pf_err *e) {
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
+  if (too_long(len, e) != 0) return -1;   /* (dir has PF_PATH_MAX bytes) */
   if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
     return pf_fail(e, "%s", "it does not name a file");
   if (!slash) {
@@ -175,8 +184,21 @@ static int open_private_dir(const char *path, pf_err *e) {
   return fd;
 }
 
+/* Gives the directory just created at path mode 0700, whatever the
+ * umask took from it (0277 would leave it unwritable, for good). */
+static int own_mode(const char *path, pf_err *e) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err;
+  if (fd >= 0 && fchmod(fd, 0700) == 0) {
+    close(fd);
+    return 0;
+  }
+  err = errno;
+  if (fd >= 0) close(fd);
+  return pf_fail_errno(e, "its mode cannot be set", err);
+}
+
 /* mkdir -p with mode 0700 for what it creates; *created tells whether the
- * last component was created here. */
+ * last component was created here (do_dir sets its mode). */
 static int make_dirs(const char *path, size_t len, int *created, pf_err *e) {
   char buf[PF_PATH_MAX];
   size_t i;
@@ -191,7 +213,9 @@ static int make_dirs(const char *path, size_t len, int *created, pf_err *e) {
   for (i = 1; i < len; i++) {
     if (buf[i] != '/') continue;
     buf[i] = '\0';
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(buf, 0700) == 0) {
+      if (own_mode(buf, e) != 0) return -1;
+    } else if (errno != EEXIST) {
       int err = errno;
       char what[PF_WHY];
       snprintf(what, sizeof what, "it cannot be created (at %.180s)", buf);
@@ -209,6 +233,7 @@ static int make_dirs(const char *path, size_t len, int *created, pf_err *e) {
 
 static int do_dir(const char *path, size_t len, pf_err *e) {
   int created, fd;
+  if (too_long(len, e) != 0) return -1;
   /* a trailing slash would let a symbolic link through */
   while (len > 1 && path[len - 1] == '/') len--;
   {
@@ -280,6 +305,7 @@ static int do_read(const char *path, size_t len, unsigned char *buf, long max, l
   const char *name;
   struct stat st;
   int dfd, fd, r;
+  if (too_long(len, e) != 0) return -1;
   if (split_path(path, len, dir, &name, e) != 0) return -1;
   dfd = open_private_dir(dir, e);
   if (dfd < 0) {
@@ -334,10 +360,35 @@ static int do_read(const char *path, size_t len, unsigned char *buf, long max, l
   return r;
 }
 
+/* The directory a profile is read from, or through (a symbolic link's):
+ * nobody else may have put what it holds there, so it must belong to the
+ * effective user or root and be closed to its group's and others' writes,
+ * unless it is root's with the sticky bit (/tmp), where nobody can replace
+ * an entry of another. */
+static int check_config_dir(const char *path, pf_err *e) {
+  char dir[PF_PATH_MAX];
+  const char *name;
+  struct stat st;
+  if (split_path(path, strlen(path), dir, &name, e) != 0) return -1;
+  if (stat(dir, &st) != 0) return pf_fail_errno(e, "its directory cannot be examined", errno);
+  if (st.st_uid != geteuid() && st.st_uid != 0) {
+    char b[64];
+    snprintf(b, sizeof b, "%ld", (long)st.st_uid);
+    return pf_fail(e, "its directory belongs to another user (uid %s)", b);
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX))) {
+    char b[32];
+    snprintf(b, sizeof b, "%03o", (unsigned)(st.st_mode & 07777));
+    return pf_fail(e, "its group or others can write to its directory (mode %s)", b);
+  }
+  return 0;
+}
+
 static int do_read_config(const char *path, unsigned char *buf, long max, long *n,
                           unsigned *mode, pf_err *e) {
   struct stat st;
   int fd, r = 0;
+  if (too_long(strlen(path), e) != 0) return -1;
   /* stat first: nothing but a regular file or a pipe is opened */
   if (stat(path, &st) != 0) {
     int err = errno;
@@ -349,6 +400,19 @@ static int do_read_config(const char *path, unsigned char *buf, long max, long *
   }
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
     return pf_fail(e, "%s", "it is not a regular file");
+  /* the directory of the name given, and of the file a symbolic link leads
+   * to (a pipe handed over as /dev/fd/N leads to none) */
+  if (check_config_dir(path, e) != 0) return -1;
+  if (S_ISREG(st.st_mode)) {
+    struct stat lst;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+      char *real = realpath(path, NULL);
+      if (!real) return pf_fail_errno(e, "it cannot be examined", errno);
+      r = check_config_dir(real, e);
+      free(real);
+      if (r != 0) return -1;
+    }
+  }
   fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     int err = errno;
@@ -443,6 +507,7 @@ static int do_write(const char *path, size_t len, const char *content, size_t cl
   char dir[PF_PATH_MAX], tmp[PF_PATH_MAX], hex[33];
   const char *name;
   int dfd, fd = -1, tries, r = 0;
+  if (too_long(len, e) != 0) return -1;
   if (split_path(path, len, dir, &name, e) != 0) return -1;
   dfd = open_private_dir(dir, e);
   if (dfd < 0) {

@@ -14,17 +14,27 @@ for _, o in ipairs(soget.options) do M.settings[o.name] = o end
 
 local PROFILE_MAX = 1024 * 1024
 
+-- An environment variable naming a folder, nil unless an absolute path:
+-- the XDG Base Directory specification has relative ones ignored (they
+-- would name a folder under whatever the current directory is), and
+-- HOME is taken so too.
+local function folder(name)
+  local v = sys.getenv(name)
+  if v and v:sub(1, 1) == "/" then return v end
+  return nil
+end
+
 local function home()
-  return sys.getenv("HOME")
+  return folder("HOME")
 end
 
 function M.config_dir()
-  local base = sys.getenv("XDG_CONFIG_HOME") or (home() and home() .. "/.config")
+  local base = folder("XDG_CONFIG_HOME") or (home() and home() .. "/.config")
   return base and (base .. "/soget") or nil
 end
 
 function M.cache_dir()
-  local base = sys.getenv("XDG_CACHE_HOME") or (home() and home() .. "/.cache")
+  local base = folder("XDG_CACHE_HOME") or (home() and home() .. "/.cache")
   return base and (base .. "/soget") or nil
 end
 
