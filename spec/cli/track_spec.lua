@@ -74,6 +74,11 @@ describe("soget track", function()
     assert.truthy(r.out:find("^SOGET LOT 7  BreakBulk"), r.out)
     assert.is_nil(r.out:find("SOGET LOT 70", 1, true))
     assert.is_nil(r.out:find("shown", 1, true))
+    -- a break-bulk lot: no tare, and the weight its partial reports left
+    assert.truthy(r.out:find("\n  Weight        gross 2500 KGM · net 2400 KGM · remaining 0 KGM\n",
+      1, true), r.out)
+    assert.truthy(r.out:find("\n  Packages      10, remaining 0, available 4, reported 10\n",
+      1, true), r.out)
     -- in any case, as the API matches
     assert.are.equal(0, cli.run({ "track", "soget lot 7" }).code)
     -- a prefix that is no unit's reference is not found

@@ -242,6 +242,20 @@ describe("sandbox fidelity", function()
       assert_error(H.api("spi=" .. string.rep("A", 14)), 400, "BadRequest", "R003")
       assert_error(H.api("spi=CNI-000"), 400, "BadRequest", "R003")
       assert.equal(404, H.api("reference=" .. string.rep("A", 17)).status)
+      -- 17 characters as the document's maxLength counts them, not bytes
+      assert.equal(404, H.api("reference=" .. string.rep("%C3%89", 17)).status)
+      assert_error(H.api("reference=" .. string.rep("%C3%89", 18)), 400, "BadRequest", "R003")
+    end)
+
+    it("405 for a method the document does not describe", function()
+      for _, m in ipairs({ "POST", "PUT", "DELETE", "PATCH", "OPTIONS" }) do
+        local r = H.api("reference=CGMU2436601&limit=1", { method = m })
+        assert_error(r, 405, "MethodNotAllowed", nil, m)
+        assert.equal("GET, HEAD", r.headers["allow"])
+        r = H.search("documentReference=3714238101&limit=1", { method = m })
+        assert_error(r, 405, "MethodNotAllowed", nil, m)
+      end
+      assert.equal(200, H.api("reference=CGMU2436601&limit=1", { method = "GET" }).status)
     end)
 
     it("400 naming the parameter for bad limit, offset and desc", function()

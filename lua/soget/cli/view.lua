@@ -27,9 +27,18 @@ local function measure(m)
   return fmtnum(m.value)
 end
 
+-- The parts of list that are given, in order: a part may be nil (a field
+-- the unit lacks), so the list is read to its highest index, not to its
+-- first hole as ipairs would.
 local function joined(list, sep)
-  local t = {}
-  for _, v in ipairs(list) do if v and v ~= "" then t[#t + 1] = v end end
+  local t, n = {}, 0
+  for k in pairs(list) do
+    if type(k) == "number" and k > n then n = k end
+  end
+  for i = 1, n do
+    local v = list[i]
+    if v and v ~= "" then t[#t + 1] = v end
+  end
   return table.concat(t, sep or " · ")
 end
 
@@ -109,7 +118,8 @@ function M.print_unit(hu)
   line("Weight", joined({
     measure(w.grossWeight) and ("gross " .. measure(w.grossWeight)),
     measure(w.tare) and ("tare " .. measure(w.tare)),
-    measure(w.netWeight) and ("net " .. measure(w.netWeight)) }))
+    measure(w.netWeight) and ("net " .. measure(w.netWeight)),
+    measure(m.remainingWeight) and ("remaining " .. measure(m.remainingWeight)) }))
   line("Volume", measure(m.volume))
   if m.quantity or m.remainingQuantity or m.availableQuantity or m.reportedQuantity then
     line("Packages", joined({

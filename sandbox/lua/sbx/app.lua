@@ -626,10 +626,26 @@ local function send_page(m, P, F)
   return send(200, body, F)
 end
 
+-- The document describes GET only (HEAD, GET without a body, comes with it).
+local function not_get(F)
+  local m = ngx.req.get_method()
+  if m == "GET" or m == "HEAD" then return false end
+  send_error(405, "MethodNotAllowed", nil, "The method " .. m .. " is not allowed; use GET", F,
+    { Allow = "GET, HEAD" })
+  return true
+end
+
+-- Characters of UTF-8 text, as the document's maxLength counts them
+local function chars(s)
+  local _, continuation = s:gsub("[\128-\191]", "")
+  return #s - continuation
+end
+
 local function handling_units(F)
   STATS:incr("api_requests", 1, 0)
   track_connection()
   if early_faults(F) then return end
+  if not_get(F) then return end
   if authenticate(F, false) then return end
   if status_faults(F, false) then return end
 
@@ -641,7 +657,7 @@ local function handling_units(F)
   if reference == "" and spi == "" then
     return send_error(400, "BadRequest", "R002", "The handling unit is null", F)
   end
-  if #reference > 17 or #spi > 13 or (spi ~= "" and not spi:match("^[%a%d]+$")) then
+  if chars(reference) > 17 or #spi > 13 or (spi ~= "" and not spi:match("^[%a%d]+$")) then
     return send_error(400, "BadRequest", "R003", "The handling unit is not correctly formated", F)
   end
   return send_page(find(reference:upper(), spi:upper()), P, F)
@@ -659,6 +675,7 @@ local function search(F)
   STATS:incr("search_requests", 1, 0)
   track_connection()
   if early_faults(F) then return end
+  if not_get(F) then return end
   if authenticate(F, true) then return end
   if status_faults(F, false) then return end
 

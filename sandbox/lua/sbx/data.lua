@@ -479,7 +479,8 @@ local function breakbulk_unit(r, i, ref, voyages)
       "volume", measure(r.int(10, 4000) / 10, "MTQ"),
       "remainingQuantity", qty - reported,
       "availableQuantity", available,
-      "reportedQuantity", reported),
+      "reportedQuantity", reported,
+      "remainingWeight", measure((qty - reported) * per, "KGM")),
     "indicators", obj("Indicators",
       "hazardous", hazardous, "empty", false, "reefer", false,
       "pollutant", false, "fumigation", r.chance(0.05), "quarantine", false),
@@ -600,7 +601,8 @@ local function fixture_unit(ref, psw, k, family)
       "weight", obj("Weight", "grossWeight", measure(2500 + k, "KGM"),
         "netWeight", measure(2400 + k, "KGM")),
       "volume", measure(12.5, "MTQ"),
-      "remainingQuantity", 0, "availableQuantity", 4, "reportedQuantity", 10))
+      "remainingQuantity", 0, "availableQuantity", 4, "reportedQuantity", 10,
+      "remainingWeight", measure(0, "KGM")))
   end
   J.set(t, "references", {})
   J.set(t, "shipments", {})
