@@ -353,12 +353,18 @@ static void drop_request(soget_xfer *x) {
   x->post = 0;
 }
 
+/* A body buffer grown past this is freed when its body is forgotten, not
+ * kept for the next exchange: a batch's 64 handles would each hold the
+ * largest body they met (up to twice max_response_size) while idle. */
+#define BODY_KEEP (1024 * 1024)
+
 /* A token response's body holds the token: wiped before the buffer is
  * used again or freed. */
 static void forget_body(soget_xfer *x) {
   if (x->body_secret) soget_wipe(x->body.data, x->body.len);
   x->body_secret = 0;
-  soget_buf_reset(&x->body);
+  if (x->body.cap > BODY_KEEP) soget_buf_free(&x->body);
+  else soget_buf_reset(&x->body);
 }
 
 static void xfer_clear(soget_xfer *x) {
@@ -438,6 +444,7 @@ void *soget_xfer_handle(soget_xfer *x) {
 
 void soget_xfer_abort(soget_xfer *x) {
   drop_request(x);
+  forget_body(x);
 }
 
 long soget_transport_connections(const soget_transport *t) {

@@ -43,7 +43,9 @@ typedef struct soget_io_ops {
    * again and rs valid until it starts again. */
   int (*finish)(void *self, int slot, soget_http_response *rs, soget_err *e);
   /* Ends slot's exchange if one is started (the handle lets go of its
-   * POST body, which the call wipes); the slot is idle. */
+   * POST body, which the call wipes); the slot is idle. After finish, once
+   * rs is used: the slot lets go of the response's body (a large buffer
+   * is freed, not kept while the slot idles). */
   void (*abort)(void *self, int slot);
 } soget_io_ops;
 

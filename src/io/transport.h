@@ -68,8 +68,9 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
  * on the handle for the next request (curl_easy.c: wiped when replaced or
  * when the handle is freed). */
 int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_err *e);
-/* Lets go of the POST body of a prepared request that will not finish
- * (the header lines stay, as after finish). */
+/* Lets go of the POST body of a prepared request that will not finish,
+ * or of the response body once used after finish (the header lines stay,
+ * as after finish). */
 void soget_xfer_abort(soget_xfer *x);
 
 /* Something the transport owns on a driver's behalf (the bulk driver's

@@ -197,6 +197,7 @@ static void slot_done(lua_State *L, batch *b, int i) {
       }
       if (step == SOGET_STEP_PAGE && s->x.on) step = exact_step(L, b, i, &e);
     }
+    b->io.ops->abort(b->io.self, i);   /* rs used: the handle lets go of its body */
   } else {
     step = soget_call_failed(b->g, &s->k, &e);
   }
