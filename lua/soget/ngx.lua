@@ -25,6 +25,9 @@
 -- header and body filters, balancer) a call returns a soget.Error that
 -- names the phase and says to start a timer.
 local soget = require "soget"
+-- (lua-resty-core's, which the Lua module loads; without it, a token
+-- request runs in its call, see token_exchange)
+local has_semaphore, semaphore = pcall(require, "ngx.semaphore")
 
 local ngx = ngx
 local tcp = ngx.socket.tcp
@@ -235,16 +238,33 @@ end
 
 -- This worker's figures (sng.stats()).
 local stats = { connections = 0, reused = 0, handshakes = 0, requests = 0 }
--- TLS sessions to resume, by pool.
-local sessions = {}
+-- TLS sessions to resume, by pool: of the last SESSIONS_KEPT pools that
+-- made one (a worker may see many pools: one per client that has no
+-- token cache), the oldest forgotten first.
+local SESSIONS_KEPT = 64
+local sessions, session_pools, session_next = {}, {}, 1
 
---- sng.stats() -> {connections, reused, handshakes, requests}: this
--- worker's connections opened, kept-alive ones taken from a pool, TLS
+local function keep_session(pool, session)
+  if sessions[pool] == nil then   -- (false: the pool has its place, no session now)
+    local old = session_pools[session_next]
+    if old then sessions[old] = nil end
+    session_pools[session_next] = pool
+    session_next = session_next % SESSIONS_KEPT + 1
+  end
+  sessions[pool] = session
+end
+
+--- sng.stats() -> {connections, reused, handshakes, requests, sessions}:
+-- this worker's connections opened, kept-alive ones taken from a pool, TLS
 -- handshakes made (offering the pool's last session for resumption),
--- requests sent.
+-- requests sent, and TLS sessions kept for resumption.
 function M.stats()
   local t = {}
   for k, v in pairs(stats) do t[k] = v end
+  t.sessions = 0
+  for _, session in pairs(sessions) do
+    if session then t.sessions = t.sessions + 1 end
+  end
   return t
 end
 
@@ -369,12 +389,12 @@ local function connect(req, deadline, pool, o)
     timeouts(sock, left, left)
     -- (pcall: lua-resty-core asserts instead of answering on some
     -- failures of a handshake that completes at once)
-    local okh, session, herr = pcall(sock.sslhandshake, sock, sessions[pool],
+    local okh, session, herr = pcall(sock.sslhandshake, sock, sessions[pool] or nil,
       req.server_name, req.verify_tls)
     stats.handshakes = stats.handshakes + 1
     if not okh or not session then
       sock:close()
-      sessions[pool] = nil
+      if sessions[pool] then sessions[pool] = false end   -- (its place in the ring kept)
       -- (lua-resty-core's assert hides the reason; it fires when the
       -- handshake completed at once and its result was refused: the
       -- certificate check)
@@ -384,7 +404,7 @@ local function connect(req, deadline, pool, o)
       return nil, ("TLS handshake with %s failed: %s"):format(req.server_name, herr), "tls",
         false
     end
-    if type(session) == "cdata" or type(session) == "userdata" then sessions[pool] = session end
+    if type(session) == "cdata" or type(session) == "userdata" then keep_session(pool, session) end
   end
   return sock
 end
@@ -443,6 +463,78 @@ local function token_of(req)
   return req.bytes:match("\r\nAuthorization: Bearer ([^\r\n]+)\r\n")
 end
 
+-- One request of the call: sent, its answer given to the call, and for a
+-- token request the token shared. -> page, err, wait (raises on a bug, or
+-- when the call was closed meanwhile: see token_exchange)
+local function exchange_now(client, call, req, o, st, cache)
+  local status, a, b, c = send(req, o, st)
+  local page, err, wait
+  if status then   -- a: body, b: Retry-After, c: Location
+    page, err, wait = call:response(status, a, b, c)
+  else             -- a: message, b: kind, c: retryable
+    page, err, wait = call:failed(a, b, c)
+  end
+  if req.kind == "token" then
+    if not err then   -- the core stored the token: share it
+      -- the token the core stored, read without I/O (a plain
+      -- client:token() would fetch one with libcurl, blocking the
+      -- worker, were it already due: a lifetime shorter than the way
+      -- back here)
+      local tok, left = client:token{ fetch = false }
+      if tok and left and left > 0 then
+        st.token, st.renew_at = tok, ngx.now() + left
+        if cache then cache:put(tok, left) end
+      end
+    end
+  elseif status == 401 then   -- the token was refused: nobody should use it again
+    -- (the core decides what the client does: resend with a token that
+    -- replaced it meanwhile, or renew once)
+    local refused = token_of(req)
+    if st.token == refused then st.token, st.renew_at = nil, 0 end
+    if cache and refused then cache:forget(refused) end
+  end
+  req.bytes = nil
+  return page, err, wait
+end
+
+-- exchange_now, letting go of the shared renewal lock when it holds it (a
+-- token request), whatever happens: never a lock left behind.
+local function exchange(client, call, req, o, st, cache, locked)
+  local ok, page, err, wait = pcall(exchange_now, client, call, req, o, st, cache)
+  if locked then cache:unlock() end
+  if not ok then error(page, 0) end
+  return page, err, wait
+end
+
+-- A token request runs in a timer of its own, which the end of the
+-- request that asked for it cannot stop halfway (a client that went away
+-- with lua_check_client_abort on, ngx.exit, ngx.thread.kill): stopped, it
+-- would leave the client's token lease (and the shared renewal lock) to a
+-- call that is gone, and the client's other calls waiting for it until
+-- that call's deadline. The call waits for the timer on a semaphore. Where
+-- no timer can be made (too many pending, the worker exiting) or without
+-- lua-resty-core's semaphore, it runs in the call.
+local function token_exchange(client, call, req, o, st, cache, locked)
+  if not has_semaphore then return exchange(client, call, req, o, st, cache, locked) end
+  local box = { sema = semaphore.new() }
+  local started = ngx.timer.at(0, function()
+    box.ok, box.page, box.err, box.wait = pcall(exchange, client, call, req, o, st, cache,
+      locked)
+    box.done = true
+    box.sema:post(1)
+  end)
+  if not started then return exchange(client, call, req, o, st, cache, locked) end
+  -- (the request's own timeouts end it by the call's deadline; the margin
+  -- covers the step after it)
+  box.sema:wait(call:time_left() + 1)
+  if not box.done then   -- the timer still runs: the call ends here, and it is let be
+    return nil, driver_error("timeout",
+      "token request: the call's timeout passed while waiting for the response")
+  end
+  if not box.ok then error(box.page, 0) end
+  return box.page, box.err, box.wait
+end
+
 -- Runs a soget.Call to its end: page | nil, err.
 local function drive(client, call, o)
   local cache = o.token_cache
@@ -468,38 +560,13 @@ local function drive(client, call, o)
     end
     sent_count = sent_count + 1
     do
-      local ok, status, a, b, c = pcall(send, req, o, st)
-      if not ok then   -- a bug, or nginx refusing something: never a lock left behind
-        if locked then cache:unlock() end
-        error(status, 0)
-      end
       local page, err, wait
-      if status then   -- a: body, b: Retry-After, c: Location
-        page, err, wait = call:response(status, a, b, c)
-      else             -- a: message, b: kind, c: retryable
-        page, err, wait = call:failed(a, b, c)
-      end
       if req.kind == "token" then
-        if not err then   -- the core stored the token: share it
-          -- the token the core stored, read without I/O (a plain
-          -- client:token() would fetch one with libcurl, blocking the
-          -- worker, were it already due: a lifetime shorter than the way
-          -- back here)
-          local tok, left = client:token{ fetch = false }
-          if tok and left and left > 0 then
-            st.token, st.renew_at = tok, ngx.now() + left
-            if cache then cache:put(tok, left) end
-          end
-        end
-        if locked then cache:unlock(); locked = false end
-      elseif status == 401 then   -- the token was refused: nobody should use it again
-        -- (the core decides what the client does: resend with a token that
-        -- replaced it meanwhile, or renew once)
-        local refused = token_of(req)
-        if st.token == refused then st.token, st.renew_at = nil, 0 end
-        if cache and refused then cache:forget(refused) end
+        page, err, wait = token_exchange(client, call, req, o, st, cache, locked)
+      else
+        page, err, wait = exchange(client, call, req, o, st, cache, false)
       end
-      req.bytes = nil
+      locked = false   -- (let go by the exchange)
       if page then return page end
       if err then return nil, err end
       if wait and wait > 0 then ngx.sleep(wait) end

@@ -235,6 +235,22 @@ describe("soget.ngx in nginx", function()
       if v.error then assert.are.equal("timeout", v.error.kind, v.error.message) end
     end)
 
+    it("finishes a token request whose call was killed halfway: the others do not wait for it", function()
+      -- the call that fetches the token dies (ngx.thread.kill, as nginx
+      -- ends a request's threads when its client goes away): its token
+      -- request still ends, and gives back the client's token lease and
+      -- the shared renewal lock, so the next call of the client gets the
+      -- token at once instead of waiting out the dead call's timeout
+      S.reset()
+      local st, body = N.get(srv.url .. "/t/killed?ms=400&after=0.1&timeout=8")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.is_true(v.killed)
+      assert.are.equal(false, v.error, body)
+      assert.are.equal("CNI0000063978", v.first)
+      assert.are.equal(1, S.stats().token_requests)
+    end)
+
     it("reads back the token it fetched without I/O, even one already due: no libcurl request", function()
       -- A lifetime of a microsecond: due before the driver reads it back.
       -- Read with a plain client:token(), the client would fetch another one
@@ -257,6 +273,23 @@ describe("soget.ngx in nginx", function()
       assert.truthy(tokens >= 1 and tokens <= 2, tokens)
       assert.are.equal(tokens, S.stats().token_requests)
       if v.error then assert.are.equal("auth", v.error.kind, v.error.message) end
+    end)
+  end)
+
+  describe("one worker meeting many sets of credentials", function()
+    local srv
+    setup(function() srv = N.start{ workers = 1 } end)
+    teardown(function() stop(srv) end)
+
+    it("keeps the TLS sessions of its last 64 pools, not of every pool it ever made", function()
+      -- a pool per set of credentials (or per client without a token
+      -- cache): a worker that meets many keeps no session for each
+      local st, body = N.get(srv.url .. "/t/pools?n=70")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.are.equal(0, v.failed, body)
+      assert.truthy(v.stats.handshakes >= 70, body)
+      assert.truthy(v.stats.sessions >= 1 and v.stats.sessions <= 64, body)
     end)
   end)
 

@@ -147,6 +147,48 @@ function M.timer()
   ngx.say(cjson.encode(out))
 end
 
+-- GET /t/killed?ms=M&after=S&timeout=T: a lookup whose token request the
+-- sandbox delays M ms, in a light thread killed after S seconds, halfway
+-- through that request (as nginx ends the threads of a request whose
+-- client went away, or that called ngx.exit); then another lookup of the
+-- same client, with no shared token: answers what it got, and how fast.
+function M.killed()
+  local a = ngx.req.get_uri_args()
+  local origin, path = os.getenv("SOGET_TOKEN_URL"):match("^(https?://[^/]+)(/.*)$")
+  local c = soget.client{ timeout = tonumber(a.timeout) or 8,
+    token_url = origin .. "/_fault/delay:ms=" .. (tonumber(a.ms) or 300) .. path }
+  sng.token_cache("soget_tokens"):flush()
+  local th = ngx.thread.spawn(sng.handling_units, c, "CGMU2436601")
+  ngx.sleep(tonumber(a.after) or 0.1)
+  local killed = ngx.thread.kill(th)
+  ngx.update_time()
+  local t0 = ngx.now()
+  local page, err = sng.handling_units(c, "CGMU2436601")
+  ngx.update_time()
+  local out = { killed = killed and true or false, seconds = ngx.now() - t0,
+    first = page and page.items[1] and page.items[1].pswId or false, error = err_table(err) }
+  c:close()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(out))
+end
+
+-- GET /t/pools?n=N: a lookup for each of N sets of credentials (token
+-- caches of their own keys), each with a connection pool of its own;
+-- answers how many failed and the driver's figures.
+function M.pools()
+  local n = tonumber(ngx.req.get_uri_args().n) or 70
+  local c = soget.client{ timeout = 20 }
+  local failed = 0
+  for i = 1, n do
+    local cache = sng.token_cache("soget_tokens", { key = "pools-" .. i .. "-" .. ngx.now() })
+    local page = sng.handling_units(c, "CGMU2436601", { token_cache = cache })
+    if not page then failed = failed + 1 end
+  end
+  c:close()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode({ failed = failed, stats = sng.stats() }))
+end
+
 -- Calls where nginx has no cosockets: init_worker (here), the header
 -- filter and the log phase (/t/filter). /t/phases answers what they got.
 local init_worker_result
