@@ -34,6 +34,7 @@ function TokenCache:flush() end
 ---@field reused integer Kept-alive connections taken from a pool.
 ---@field handshakes integer TLS handshakes made.
 ---@field requests integer Requests sent.
+---@field sessions integer TLS sessions kept for resumption (of the last 64 pools).
 
 local sng = {}
 
