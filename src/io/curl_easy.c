@@ -191,7 +191,7 @@ static int mask_proxies(soget_transport *t) {
     char *user = NULL, *pass = NULL;
     unsigned char *basic = NULL, *b64 = NULL;
     int ulen = 0, plen = 0, ok;
-    size_t n;
+    size_t n, bn = 0, en = 0;
     if (!u || !(at = strrchr(u, '@'))) continue;
     sep = strstr(u, "://");
     u = sep && sep < at ? sep + 3 : u;
@@ -204,8 +204,9 @@ static int mask_proxies(soget_transport *t) {
          mask_decoded(t->x.easy, &t->masked, u, (size_t)(colon - u), &user, &ulen) == 0 &&
          mask_decoded(t->x.easy, &t->masked, colon == at ? at : colon + 1,
                       colon == at ? 0 : (size_t)(at - colon - 1), &pass, &plen) == 0;
-    if (ok) {
-      size_t bn = (size_t)ulen + 1 + (size_t)plen, en = 4 * ((bn + 2) / 3) + 1;
+    if (ok) {   /* user:password, and its base64 (EVP_EncodeBlock: NUL-terminated) */
+      bn = (size_t)ulen + 1 + (size_t)plen;
+      en = 4 * ((bn + 2) / 3) + 1;
       basic = malloc(bn);
       b64 = malloc(en);
       ok = basic && b64;
@@ -218,8 +219,8 @@ static int mask_proxies(soget_transport *t) {
         ok = w > 0 && mask_add(&t->masked, (const char *)b64, (size_t)w) == 0;
       }
     }
-    if (basic) soget_wipe(basic, (size_t)ulen + 1 + (size_t)plen);
-    if (b64) soget_wipe(b64, 4 * (((size_t)ulen + 1 + (size_t)plen + 2) / 3) + 1);
+    if (basic) soget_wipe(basic, bn);
+    if (b64) soget_wipe(b64, en);
     free(basic);
     free(b64);
     free_unescaped(user, ulen);
