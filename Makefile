@@ -203,6 +203,10 @@ LUA_PC = $(if $(filter jit,$(LUA_VERSION)),luajit,lua$(LUA_VERSION))
 # completion scripts.
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
 install: $(MODULE) $(STATIC) $(DOCS)
+	@case '$(DESTDIR)|$(PREFIX)|$(LIBDIR)|$(LUADIR)|$(NGX_LUADIR)|$(BINDIR)|$(CLIBDIR)|$(INCLUDEDIR)|$(PKGCONFIGDIR)|$(MANDIR)' in \
+	  *' '*) echo "make install: DESTDIR, PREFIX and the install folders cannot hold a space" >&2; \
+	         exit 2 ;; \
+	esac
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/soget.so
 	@set -e; for f in $(LUA_FILES); do \
@@ -226,6 +230,7 @@ install: $(MODULE) $(STATIC) $(DOCS)
 	  -e 's|@INCLUDEDIR@|$(abspath $(INCLUDEDIR))|g' -e 's|@LUA_PC@|$(LUA_PC)|g' \
 	  -e 's|@VERSION@|$(VERSION)|g' -e "s|@REQUIRES@|$$req|" -e "s|@LIBS@|$(strip $(PC_LIBS))$$libs|" \
 	  soget.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/soget.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/soget.pc
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASH_COMPLETIONDIR) \
 	  $(DESTDIR)$(ZSH_COMPLETIONDIR) $(DESTDIR)$(FISH_COMPLETIONDIR)
 	install -m 0644 $(DOC_DIR)/soget.1 $(DESTDIR)$(MANDIR)/man1/soget.1
@@ -400,14 +405,14 @@ test-asan: hardening-deps
 	  CFLAGS="-O1 -g $(FUZZ_SAN)" CXX=$(FUZZ_CXX) CXXFLAGS="-O1 -g $(FUZZ_SAN)" \
 	  LDFLAGS="$(FUZZ_SAN) -shared-libsan"
 	$(FUZZ_CC) -shared -fPIC -o $(ASAN_DIR)/noinherit.so spec/hygiene/noinherit.c
-	SOGET_ASAN_RT=$(ASAN_RT) SOGET_ASAN_SHIM=$(CURDIR)/$(ASAN_DIR)/noinherit.so \
-	  LUA=$(CURDIR)/spec/hygiene/lua-asan LUA_VERSION=5.4 SOGET_MODULE_DIR=$(ASAN_DIR) spec/run
+	SOGET_ASAN_RT=$(ASAN_RT) SOGET_ASAN_SHIM="$(CURDIR)/$(ASAN_DIR)/noinherit.so" \
+	  LUA="$(CURDIR)/spec/hygiene/lua-asan" LUA_VERSION=5.4 SOGET_MODULE_DIR=$(ASAN_DIR) spec/run
 
 # Every invalid access and every definitely lost block is an error;
 # spec/hygiene/valgrind.supp only silences libraries outside the project.
 test-valgrind: hardening-deps
 	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(VALGRIND_DIR) OPT="-O1 -g"
-	LUA=$(CURDIR)/spec/hygiene/lua-valgrind LUA_VERSION=5.4 SOGET_MODULE_DIR=$(VALGRIND_DIR) \
+	LUA="$(CURDIR)/spec/hygiene/lua-valgrind" LUA_VERSION=5.4 SOGET_MODULE_DIR=$(VALGRIND_DIR) \
 	  SOGET_SUITE=valgrind spec/run
 
 test-hardening:

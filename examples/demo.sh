@@ -6,24 +6,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LUA_VERSION=${LUA_VERSION:-5.4}
-export LUA_CPATH="build/lua$LUA_VERSION/?.so;;"
+# the runtime make built for: its interpreter and its build folder
+if [ "$LUA_VERSION" = jit ]; then lua=luajit build=build/luajit
+else lua=lua$LUA_VERSION build=build/lua$LUA_VERSION; fi
+export LUA_CPATH="$build/?.so;;"
 eval "$(sandbox/run start)"
 trap 'sandbox/run stop "$SOGET_SANDBOX_DIR" >/dev/null' EXIT
 echo "== sandbox on $SOGET_BASE_URL"
 if [ -x bin/soget ]; then
   echo "== soget track CGMU2436601"
-  lua5.4 bin/soget track CGMU2436601
+  "$lua" bin/soget track CGMU2436601
 else
   echo "== examples/track.lua CGMU2436601"
-  lua5.4 examples/track.lua CGMU2436601
+  "$lua" examples/track.lua CGMU2436601
 fi
 # The bill of lading 3714238101 (the API's own sample) has 25 units in the
 # sandbox: containers and breakbulk on one voyage.
 if [ -x bin/soget ] && [ -n "${SOGET_SEARCH_BASE_URL:-}" ] \
-   && lua5.4 -e 'local s = require "soget"
+   && "$lua" -e 'local s = require "soget"
                  os.exit(s.client{ access_token = "t", api_key = "k" }.handling_units_search and 0 or 1)' \
       2>/dev/null; then
   echo
   echo "== soget search --document 3714238101"
-  lua5.4 bin/soget search --document 3714238101
+  "$lua" bin/soget search --document 3714238101
 fi

@@ -38,7 +38,8 @@ end
 
 -- The soget module: from SOGET_MODULE_DIR first, then the usual paths
 -- (where bin/soget put the folder it was installed with first), then, from
--- a source tree, the build beside the program (bin/../build/lua5.x).
+-- a source tree, the build beside the program (bin/../build/lua5.x, or
+-- build/luajit under LuaJIT, as make LUA_VERSION=jit puts it).
 -- Returns nil and why when it cannot be loaded: every file Lua tried, and
 -- the ways to fix it.
 function M.load_module(dir)
@@ -46,8 +47,9 @@ function M.load_module(dir)
   if env_dir and env_dir ~= "" then package.cpath = env_dir .. "/?.so;" .. package.cpath end
   local ok, mod = pcall(require, "soget")
   local ver = _VERSION:match("%d+%.%d+")
+  local build = rawget(_G, "jit") and "luajit" or ver and ("lua" .. ver)
   if not ok then
-    local try = dir and ver and (dir .. "/../build/lua" .. ver)
+    local try = dir and build and (dir .. "/../build/" .. build)
     if try and exists(try .. "/soget.so") then
       package.cpath = try .. "/?.so;" .. package.cpath
       package.loaded.soget = nil
@@ -60,7 +62,8 @@ function M.load_module(dir)
       .. tostring(mod) .. "\n"
       .. "To fix it, one of:\n"
       .. "  - set SOGET_MODULE_DIR to the folder holding soget.so (in a source tree:\n"
-      .. "    build/lua" .. abi .. " after make);\n"
+      .. "    build/" .. (build or "lua5.1") .. " after make"
+      .. (build == "luajit" and " LUA_VERSION=jit" or "") .. ");\n"
       .. "  - installed with LuaRocks into a tree: eval \"$(luarocks path --tree=TREE"
       .. " --lua-version=" .. abi .. ")\";\n"
       .. "  - add the folder holding soget.so to LUA_CPATH (\"DIR/?.so;;\");\n"
