@@ -40,6 +40,26 @@ describe("eval \"$(make env)\"", function()
       .. "CSQU3054383: valid ISO 6346 container number\n", out)
   end)
 
+  it("is not needed by bin/soget, which finds this runtime's build beside it", function()
+    -- build/lua5.x, or build/luajit under LuaJIT (make LUA_VERSION=jit)
+    local code, out = sh.run("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_2 -u LUA_CPATH_5_2"
+      .. " -u LUA_PATH_5_3 -u LUA_CPATH_5_3 -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u SOGET_MODULE_DIR "
+      .. sh.quote(sh.lua) .. " " .. sh.quote(root .. "/bin/soget") .. " check CSQU3054383 2>&1", 60)
+    assert.are.equal(0, code, out)
+    assert.are.equal("CSQU3054383: valid ISO 6346 container number\n", out)
+    -- a tree not built yet: the hint names the folder make puts it in
+    local tmp = sh.mktemp()
+    sh.check("cp -R " .. sh.quote(root .. "/bin") .. " " .. sh.quote(root .. "/lua") .. " " .. sh.quote(tmp))
+    code, out = sh.run("cd / && env -u LUA_CPATH -u LUA_CPATH_5_2 -u LUA_CPATH_5_3 -u LUA_CPATH_5_4"
+      .. " -u SOGET_MODULE_DIR " .. sh.quote(sh.lua) .. " " .. sh.quote(tmp .. "/bin/soget")
+      .. " check CSQU3054383 2>&1", 60)
+    sh.rmtree(tmp)
+    assert.are.equal(3, code, out)
+    local build = sh.runtime == "jit" and "build/luajit after make LUA_VERSION=jit)"
+      or ("build/lua" .. sh.runtime .. " after make)")
+    assert.truthy(out:find("(in a source tree:\n    " .. build, 1, true), out)
+  end)
+
   it("starts every README shell example that runs an example script or the soget command", function()
     local readme = sh.read_all("README.md")
     local checked = 0

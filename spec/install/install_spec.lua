@@ -261,9 +261,26 @@ describe("installing", function()
     assert.truthy(out:find("this launcher looked in " .. tmp .. "/share/lua/" .. sh.abi, 1, true), out)
   end)
 
-  it("with make install DESTDIR=... (staged)", function()
-    sh.check("make install LUA_VERSION=" .. sh.runtime
+  it("refuses a PREFIX or DESTDIR holding a space, making nothing anywhere", function()
+    for _, v in ipairs { "PREFIX=" .. sh.quote(tmp .. "/a b"), "DESTDIR=" .. sh.quote(tmp .. "/c d") } do
+      local code, out = sh.run("make install LUA_VERSION=" .. sh.runtime .. " " .. v .. " 2>&1", 300)
+      assert.are_not.equal(0, code, out)
+      assert.truthy(out:find("make install: DESTDIR, PREFIX and the install folders cannot hold a "
+        .. "space", 1, true), out)
+    end
+    assert.are.equal("", (sh.check("ls -A " .. sh.quote(tmp)):gsub("%s+$", "")))
+    assert.is_false(sh.exists("b"))   -- (the word after the space, in the tree)
+    assert.is_false(sh.exists("d"))
+  end)
+
+  it("with make install DESTDIR=... (staged), its files readable by all whatever the umask", function()
+    sh.check("umask 077; make install LUA_VERSION=" .. sh.runtime
       .. " PREFIX=/usr/local DESTDIR=" .. sh.quote(tmp .. "/stage"))
+    local modes = sh.check("cd " .. sh.quote(tmp .. "/stage") .. " && find . -type f -printf '%m %p\\n'")
+    for line in modes:gmatch("[^\n]+") do
+      assert.truthy(line:match("^644 ") or line:match("^755 "), line)
+    end
+    assert.truthy(modes:find("644 ./usr/local/lib/pkgconfig/soget.pc", 1, true), modes)
     local dir = tmp .. "/stage/usr/local/lib/lua/" .. sh.abi
     assert.is_true(sh.exists(dir .. "/soget.so"))
     local code, out = load_from(dir .. "/?.so")
