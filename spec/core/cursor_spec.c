@@ -395,8 +395,48 @@ static void test_exact_cap(void) {
   }
 }
 
+/* A listing that contradicts its own totals: the walk still ends as
+ * before, and says why its end may have missed units (c.doubt), which an
+ * exact lookup then refuses to call complete. */
+static void test_doubt(void) {
+  static const struct {
+    const char *name;
+    long pages[3][3];   /* requested, total, units (first = requested); -1 ends */
+    const char *why, *doubt;
+  } cases[] = {
+    {"an honest listing", {{0, 3, 2}, {2, 3, 1}, {-1, 0, 0}}, TOTAL, NULL},
+    {"a listing that shrank to the offset", {{0, 2, 2}, {-1, 0, 0}}, TOTAL, NULL},
+    {"an empty page below the total announced before", {{0, 12, 2}, {2, 12, 0}, {-1, 0, 0}},
+     EMPTY, "an empty page below the total announced"},
+    {"nothing found after pages that announced more", {{0, 12, 2}, {2, 0, 0}, {-1, 0, 0}},
+     EMPTY, "an empty page below the total announced"},
+    {"a first page empty below its own total", {{0, 12, 0}, {-1, 0, 0}}, EMPTY,
+     "an empty page below the total announced"},
+    {"an empty first page of nothing", {{0, 0, 0}, {-1, 0, 0}}, EMPTY, NULL},
+    {"a page holding more units than its total", {{0, 1, 2}, {-1, 0, 0}}, TOTAL,
+     "a page holds more units than its total"},
+  };
+  size_t i;
+  for (i = 0; i < COUNT(cases); i++) {
+    soget_cursor c;
+    int k;
+    CASE("doubt: %s", cases[i].name);
+    soget_cursor_init(&c, 0);
+    for (k = 0; k < 3 && cases[i].pages[k][0] >= 0 && !c.done; k++) {
+      const long *pg = cases[i].pages[k];
+      soget_cursor_page(&c, pg[0], pg[1], pg[2], pg[0], pg[2]);
+      soget_cursor_used_up(&c, pg[2]);
+    }
+    CHECK(c.done);
+    CHECK_STR(c.why, cases[i].why);
+    if (cases[i].doubt) CHECK_STR(c.doubt, cases[i].doubt);
+    else CHECK(c.doubt == NULL);
+  }
+}
+
 int main(void) {
   test_overflow();
+  test_doubt();
   test_init();
   test_walks();
   test_liars();

@@ -95,13 +95,45 @@ describe("exact lookups through soget.Call", function()
     assert.equal(3, #asked)
   end)
 
-  it("end at a page of nothing found (R001) with the matches before", function()
+  it("end at a first page of nothing found (R001): no unit", function()
     local c = client()
-    local p, err = walk(c, { reference = REF, exact = true, limit = 2 }, {
-      ok(page(10, 0, { unit(REF, "1"), unit(REF, "2") })),
-      { 404, NOT_FOUND } })
+    local p, err = walk(c, { reference = REF, exact = true, limit = 2 }, { { 404, NOT_FOUND } })
     assert.is_nil(err)
-    assert.equal("1 2", ids(p))
+    assert.equal("", ids(p))
+    assert.equal(0, p.total)
+  end)
+
+  -- A listing that contradicts its own totals may have hidden units: no
+  -- complete answer can be read from its end (a proof needs no total).
+  local contradictions = {
+    { "nothing found (R001) after pages that announced more", {
+      ok(page(10, 0, { unit(REF, "1"), unit(REF, "2") })), { 404, NOT_FOUND } },
+      "an empty page below the total announced, page at offset 2" },
+    { "an empty page below its own total, the first", {
+      ok(page(12, 0, {}, 0)) }, "an empty page below the total announced, page at offset 0" },
+    { "an empty page below the total announced before", {
+      ok(page(12, 0, { unit(REF, "1"), unit(REF, "2") })), ok(page(12, 2, {}, 0)) },
+      "an empty page below the total announced, page at offset 2" },
+    { "a page holding more units than its total", {
+      ok(page(1, 0, { unit(REF, "1"), unit(REF, "2") })) },
+      "a page holds more units than its total, page at offset 0" },
+  }
+  for _, case in ipairs(contradictions) do
+    it("fail as api on " .. case[1], function()
+      local c = client()
+      local p, err = walk(c, { reference = REF, exact = true, limit = 2 }, case[2])
+      assert.is_nil(p)
+      assert.equal("api", err.kind)
+      assert.equal("exact lookup: the listing's pages do not add up (" .. case[3] .. ")", err.message)
+    end)
+  end
+
+  it("answer a proof whatever the totals say: the S)ONE id met", function()
+    local c = client()
+    local p, err = walk(c, { spi = "CNI1", exact = true, limit = 2 }, {
+      ok(page(1, 0, { unit(REF, "CNI0"), unit(REF, "CNI1") })) })
+    assert.is_nil(err)
+    assert.equal("CNI1", ids(p))
   end)
 
   it("count a unit met again once (the listing moved by one)", function()

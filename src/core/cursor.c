@@ -17,6 +17,8 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->done = 0;
   c->why = NULL;
   c->end = NULL;
+  c->most = 0;
+  c->doubt = NULL;
   c->exact = 0;
   c->sorted = 1;
   c->past = 0;
@@ -36,13 +38,19 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   c->pages++;
   c->last_offset = requested;
   if (c->bound < 0 || total < c->bound) c->bound = total;
-  if (nitems == 0 || returned <= 0) { stop(c, "empty page"); return; }
+  if (total > c->most) c->most = total;
+  if (nitems == 0 || returned <= 0) {
+    if (requested < c->most) c->doubt = "an empty page below the total announced";
+    stop(c, "empty page");
+    return;
+  }
   if (first != requested) { stop(c, "inconsistent page: first is not the offset asked for"); return; }
   if (returned != nitems) { stop(c, "inconsistent page: returned is not the number of items"); return; }
   /* returned > 0 here: first + returned can only overflow upwards */
   if (first > LONG_MAX - returned) { stop(c, "no progress"); return; }
   next = first + returned;
   if (next <= requested) { stop(c, "no progress"); return; }
+  if (next > total) c->doubt = "a page holds more units than its total";
   /* The last page: the walk ends once it is used up, for what its units
    * say first (a proof, or none of them new), else for this; the listing's
    * end before max_pages, which then cut nothing. */

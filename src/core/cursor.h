@@ -21,6 +21,12 @@ typedef struct soget_cursor {
   int done;
   const char *why;   /* why the walk stopped (for debugging and tests) */
   const char *end;   /* the current page is the last: why, once it is used up */
+  long most;         /* the largest total announced */
+  const char *doubt; /* set when the listing contradicted itself (an empty
+                      * page below a total announced, a page holding more
+                      * units than its own total): an end read from its
+                      * totals ("total reached", "empty page") may have
+                      * missed units. NULL otherwise. */
   /* An exact walk (soget_cursor_exact): which units match, and when the
    * listing's order proves that no later unit can. */
   int exact;

@@ -117,6 +117,9 @@ int soget_exact_take(lua_State *L, soget_exact *x, int si, int pi, soget_err *e)
     return SOGET_EXACT_MORE;
   }
   why = c->why ? c->why : "";
+  /* the listing's end, read from totals that contradict each other, may
+   * have missed units: no complete answer (a proof needs no total) */
+  if (c->doubt && strcmp(why, "no more matches") != 0) why = c->doubt;
   if (strcmp(why, "no more matches") == 0 || strcmp(why, "total reached") == 0 ||
       strcmp(why, "empty page") == 0) {
     push_answer(L, x, matches);
