@@ -258,6 +258,19 @@ end
       -- nothing found is no stop
       r = cli.run({ "find", "ZZZZ" })
       assert.are.equal(1, r.code, r.err)
+      -- track's exact lookup: no complete answer, never "not found"
+      r = cli.run({ "track", "SOGU1000004" }, { env = { SOGET_BASE_URL =
+        support.fault_base("inconsistent:mode=short:id=" .. support.uid("tshort")) } })
+      assert.are.equal(6, r.code, r.err)
+      assert.are.equal("", r.out)
+      assert.truthy(r.err:find("the listing's pages do not add up (an empty page below the total "
+        .. "announced, page at offset 0)", 1, true), r.err)
+      serve_pages { ['0'] = '{"total":30,"returned":10,"first":0,"items":['
+        .. table.concat(items, ","):gsub("MSCU%d+", "MSCU1") .. ']}',
+        ['10'] = '{"total":30,"returned":0,"first":10,"items":[]}' }
+      r = cli.run({ "track", "MSCU1" }, { env = env, timeout = 20 })
+      assert.are.equal(6, r.code, r.err)
+      assert.truthy(r.err:find("page at offset 10)", 1, true), r.err)
     end)
 
     it("says so when the pager stops on inconsistent numbers, or a total grows", function()
