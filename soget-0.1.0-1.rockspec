@@ -27,7 +27,7 @@ pages and lazy paging. Builds for Lua 5.1, LuaJIT 2.1, Lua 5.2, 5.3 and 5.4.
 dependencies = {
   "lua >= 5.1, < 5.5",
   "argparse",   -- the soget command
-  "dkjson",     -- the soget command's JSON output
+  "dkjson",     -- the soget command's JSON input (bulk --input jsonl)
 }
 
 external_dependencies = {

@@ -64,7 +64,8 @@ local defaults = {}
 for k, v in pairs(DEFAULTS) do defaults[k] = v end
 
 local KNOWN = { token_cache = true, max_response_size = true, keepalive_timeout = true,
-  pool_size = true, max_items = true, max_pages = true }
+  pool_size = true }
+local ITER_ONLY = { max_items = true, max_pages = true }   -- sng.iter's own
 local GONE = { location = true, upstreams = true }
 
 local function positive(v)
@@ -80,7 +81,9 @@ local function check_opts(o, where, level)
       error(where .. ": '" .. k .. "' is gone: soget.ngx connects over cosockets and needs "
         .. "no internal location nor upstream (see the README's OpenResty section)", level)
     end
-    if not KNOWN[k] then error(where .. ": unknown option '" .. tostring(k) .. "'", level) end
+    if not KNOWN[k] and not (ITER_ONLY[k] and where == "soget.ngx.iter") then
+      error(where .. ": unknown option '" .. tostring(k) .. "'", level)
+    end
   end
   if o.max_response_size ~= nil and not positive(o.max_response_size) then
     error(where .. ": 'max_response_size' must be a positive number of bytes", level)

@@ -210,6 +210,11 @@ describe("soget.ngx in nginx", function()
       assert.truthy(v.gone_option:find("'location' is gone", 1, true), v.gone_option)
       assert.truthy(v.bad_pool:find("'pool_size' must be a positive whole number", 1, true),
         v.bad_pool)
+      assert.truthy(tostring(v.configure_max_items):find("soget.ngx.configure: unknown option "
+        .. "'max_items'", 1, true), tostring(v.configure_max_items))
+      assert.truthy(tostring(v.lookup_max_pages):find("soget.ngx.handling_units: unknown option "
+        .. "'max_pages'", 1, true), tostring(v.lookup_max_pages))
+      assert.is_true(v.iter_max_items)
       assert.are.equal(0, S.stats().api_requests)
     end)
 

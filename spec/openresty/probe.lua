@@ -96,6 +96,15 @@ function M.options()
   out.gone_option = not ok and tostring(e) or false
   ok, e = pcall(sng.handling_units, c, "CGMU2436601", { pool_size = 0 })
   out.bad_pool = not ok and tostring(e) or false
+  -- sng.iter's own options, refused elsewhere (a default max_items would
+  -- cap every later walk)
+  ok, e = pcall(sng.configure, { max_items = 3 })
+  out.configure_max_items = not ok and tostring(e) or false
+  ok, e = pcall(sng.handling_units, c, "CGMU2436601", { max_pages = 1 })
+  out.lookup_max_pages = not ok and tostring(e) or false
+  local page = soget.decode('{"total":1,"returned":1,"first":0,"items":[{"reference":"R"}]}')
+  ok, e = pcall(sng.iter, c, page, { max_items = 1 })
+  out.iter_max_items = ok
   c:close()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode(out))

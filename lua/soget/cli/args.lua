@@ -80,6 +80,7 @@ local CODES = {
   [4] = "authentication failure (credentials or token refused)",
   [5] = "network failure (connection, timeout, TLS)",
   [6] = "API or server error (HTTP error, API error, unreadable answer, pages that do not add up)",
+  [74] = "the results could not be written (a full disk)",
   [130] = "interrupted (Ctrl-C)",
 }
 
@@ -96,12 +97,12 @@ local function epilog(examples, codes)
   return table.concat(lines, "\n")
 end
 
--- The exit codes of a command that talks to the API: 2 to 6 and 130 as
+-- The exit codes of a command that talks to the API: 2 to 6, 74 and 130 as
 -- CODES says, with the command's own (0, 1, and any other it words its
 -- own way) merged in, in order.
 local function codes(own)
   local by, t = {}, {}
-  for _, c in ipairs { { 2 }, { 3 }, { 4 }, { 5 }, { 6 }, { 130 } } do by[c[1]] = c end
+  for _, c in ipairs { { 2 }, { 3 }, { 4 }, { 5 }, { 6 }, { 74 }, { 130 } } do by[c[1]] = c end
   for _, c in ipairs(own) do by[c[1]] = c end
   for _, c in pairs(by) do t[#t + 1] = c end
   table.sort(t, function(a, b) return a[1] < b[1] end)
@@ -139,7 +140,8 @@ function M.parser()
   parser:flag("-v --verbose"):description("Say what happens on stderr (never secrets).")
   parser:option("--color"):description("Colours: auto (on a terminal), always or never.")
     :choices { "auto", "always", "never" }:default("auto"):argname("WHEN")
-  parser:option("--timeout"):description("Seconds allowed for each request.")
+  parser:option("--timeout")
+    :description("Seconds allowed for each call: its token, requests, retries and their waits.")
     :convert(option_number("timeout")):argname("SECONDS")
   parser:option("--retries"):description("Retries of a failed request.")
     :convert(option_number("retries")):argname("N")
@@ -277,7 +279,7 @@ function M.parser()
     :description("Check that each REFERENCE is a valid ISO 6346 container number "
       .. "(owner code, category, serial number, check digit) and say why not.")
     :epilog(epilog({ "soget check CSQU3054383", "soget check CSQU3054383 CGMU2436601 --json" },
-      { { 0, "every number valid" }, { 1, "a number invalid" }, { 2, "usage error" } }))
+      { { 0, "every number valid" }, { 1, "a number invalid" }, { 2, "usage error" }, { 74 } }))
   check:argument("reference"):description("Container number."):args("+")
   check:flag("--json"):description("Print each verdict as a line of JSON.")
 

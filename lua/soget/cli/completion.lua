@@ -24,7 +24,12 @@ function M.add(parser)
 Examples:
    soget completion bash > ~/.local/share/bash-completion/completions/soget
    soget completion zsh > ~/.zfunc/_soget    # with fpath+=(~/.zfunc) in ~/.zshrc
-   soget completion fish > ~/.config/fish/completions/soget.fish]])
+   soget completion fish > ~/.config/fish/completions/soget.fish
+
+Exit codes:
+   0    the script printed
+   2    usage error
+  74    the script could not be written (a full disk)]])
   command:argument("shell"):description("The shell: bash, zsh or fish.")
     :choices(M.SHELLS)
     :action(function(_, _, shell)

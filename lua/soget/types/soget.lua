@@ -5,7 +5,7 @@
 -- everything under it, the page's fields, the queries) are in
 -- soget/models.lua, generated from the OpenAPI documents. To use them, add
 -- this directory to the server's `workspace.library` (README, "Editors").
--- spec/unit/types_spec.lua holds these names against the built module.
+-- spec/types_spec.lua holds these names against the built module.
 
 ---One of the failures soget reports (README, "Errors").
 ---@alias soget.ErrorKind "network"|"timeout"|"tls"|"auth"|"http"|"api"|"decode"
@@ -162,7 +162,7 @@ function Client:handling_units_many(queries, options) end
 function Client:stats() end
 
 ---The current bearer token and its seconds left (-1 for a static token), fetched first when needed; or nil and the soget.Error.
----With `{fetch = false}`, never any I/O: the token the client holds and its seconds left before renewal (0: due), or nil when it holds none.
+---With `{fetch = false}`, never any I/O: the token the client holds and its seconds left before renewal (0: due; -1 for a static token), or nil when it holds none.
 ---@param opts? {fetch: boolean?}
 ---@return string? token
 ---@return number|soget.Error|nil seconds_left
@@ -343,7 +343,7 @@ function soget.handling_units_search(query) end
 ---@return soget.Error? err
 function soget.decode(body, opts) end
 
----`s` with everything that could act on a terminal made visible (control characters, bidi controls, invalid UTF-8); CR, LF and tab kept with keep_lines.
+---`s` with everything that could act on a terminal made visible (control characters, bidi controls, invalid UTF-8); LF and tab kept with keep_lines (CR still escaped).
 ---@param s string
 ---@param keep_lines? boolean
 ---@return string
