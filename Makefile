@@ -203,7 +203,7 @@ LUA_PC = $(if $(filter jit,$(LUA_VERSION)),luajit,lua$(LUA_VERSION))
 # completion scripts.
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
 install: $(MODULE) $(STATIC) $(DOCS)
-	@case '$(DESTDIR)|$(PREFIX)|$(LIBDIR)|$(LUADIR)|$(NGX_LUADIR)|$(BINDIR)|$(CLIBDIR)|$(INCLUDEDIR)|$(PKGCONFIGDIR)|$(MANDIR)' in \
+	@case '$(DESTDIR)|$(PREFIX)|$(LIBDIR)|$(LUADIR)|$(NGX_LUADIR)|$(BINDIR)|$(CLIBDIR)|$(INCLUDEDIR)|$(PKGCONFIGDIR)|$(MANDIR)|$(BASH_COMPLETIONDIR)|$(ZSH_COMPLETIONDIR)|$(FISH_COMPLETIONDIR)' in \
 	  *' '*) echo "make install: DESTDIR, PREFIX and the install folders cannot hold a space" >&2; \
 	         exit 2 ;; \
 	esac

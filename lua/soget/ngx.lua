@@ -515,21 +515,31 @@ end
 -- would leave the client's token lease (and the shared renewal lock) to a
 -- call that is gone, and the client's other calls waiting for it until
 -- that call's deadline. The call waits for the timer on a semaphore. Where
--- no timer can be made (too many pending, the worker exiting) or without
--- lua-resty-core's semaphore, it runs in the call.
+-- no timer can be made (too many pending, the worker exiting), or when
+-- the timer has not begun within TIMER_START (nginx drops a timer it
+-- accepted once lua_max_running_timers are running), or without
+-- lua-resty-core's semaphore, the request runs in the call: whichever
+-- side takes it first runs it, the other never does.
+local TIMER_START = 0.05   -- seconds; a timer at 0 begins at the next turn of the loop
 local function token_exchange(client, call, req, o, st, cache, locked)
   if not has_semaphore then return exchange(client, call, req, o, st, cache, locked) end
   local box = { sema = semaphore.new() }
   local started = ngx.timer.at(0, function()
+    if box.taken then return end
+    box.taken = true
     box.ok, box.page, box.err, box.wait = pcall(exchange, client, call, req, o, st, cache,
       locked)
     box.done = true
     box.sema:post(1)
   end)
-  if not started then return exchange(client, call, req, o, st, cache, locked) end
+  if started then box.sema:wait(TIMER_START) end
+  if not box.taken then   -- no timer, or not begun: here, and the timer will not run it
+    box.taken = true
+    return exchange(client, call, req, o, st, cache, locked)
+  end
   -- (the request's own timeouts end it by the call's deadline; the margin
   -- covers the step after it)
-  box.sema:wait(call:time_left() + 1)
+  if not box.done then box.sema:wait(call:time_left() + 1) end
   if not box.done then   -- the timer still runs: the call ends here, and it is let be
     return nil, driver_error("timeout",
       "token request: the call's timeout passed while waiting for the response")

@@ -415,6 +415,10 @@ static void test_doubt(void) {
     {"an empty first page of nothing", {{0, 0, 0}, {-1, 0, 0}}, EMPTY, NULL},
     {"a page holding more units than its total", {{0, 1, 2}, {-1, 0, 0}}, TOTAL,
      "a page holds more units than its total"},
+    {"a total that fell while the listing was read", {{0, 4, 2}, {2, 3, 1}, {-1, 0, 0}}, TOTAL,
+     "the listing's total changed while it was read"},
+    {"a total that grew while the listing was read", {{0, 4, 2}, {2, 5, 2}, {4, 5, 1}}, TOTAL,
+     "the listing's total changed while it was read"},
   };
   size_t i;
   for (i = 0; i < COUNT(cases); i++) {

@@ -262,7 +262,8 @@ describe("installing", function()
   end)
 
   it("refuses a PREFIX or DESTDIR holding a space, making nothing anywhere", function()
-    for _, v in ipairs { "PREFIX=" .. sh.quote(tmp .. "/a b"), "DESTDIR=" .. sh.quote(tmp .. "/c d") } do
+    for _, v in ipairs { "PREFIX=" .. sh.quote(tmp .. "/a b"), "DESTDIR=" .. sh.quote(tmp .. "/c d"),
+                         "PREFIX=" .. sh.quote(tmp .. "/p") .. " BASH_COMPLETIONDIR=" .. sh.quote(tmp .. "/e f") } do
       local code, out = sh.run("make install LUA_VERSION=" .. sh.runtime .. " " .. v .. " 2>&1", 300)
       assert.are_not.equal(0, code, out)
       assert.truthy(out:find("make install: DESTDIR, PREFIX and the install folders cannot hold a "
@@ -271,6 +272,7 @@ describe("installing", function()
     assert.are.equal("", (sh.check("ls -A " .. sh.quote(tmp)):gsub("%s+$", "")))
     assert.is_false(sh.exists("b"))   -- (the word after the space, in the tree)
     assert.is_false(sh.exists("d"))
+    assert.is_false(sh.exists("f"))
   end)
 
   it("with make install DESTDIR=... (staged), its files readable by all whatever the umask", function()

@@ -57,11 +57,13 @@ if mode == "reset" then
     if c then
       c:settimeout(2)
       c:receive(1)
-      c:setoption("linger", { on = true, timeout = 0 })   -- close() then sends a reset
-      c:close()
+      -- logged before the reset, which the client may answer (and the
+      -- spec read the log) before this process runs again
       local f = assert(io.open(logfile, "ab"))
       f:write("reset\n")
       f:close()
+      c:setoption("linger", { on = true, timeout = 0 })   -- close() then sends a reset
+      c:close()
     end
   end
   os.exit(0)

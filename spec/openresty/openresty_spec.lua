@@ -281,6 +281,22 @@ describe("soget.ngx in nginx", function()
     end)
   end)
 
+  describe("one worker whose timers are all running", function()
+    local srv
+    setup(function() srv = N.start{ workers = 1, http_extra = "    lua_max_running_timers 1;" } end)
+    teardown(function() stop(srv) end)
+
+    it("fetches the token in the call when nginx drops the timer it accepted", function()
+      local st, body = N.get(srv.url .. "/t/busy")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.is_true(v.occupied)
+      assert.are.equal(false, v.error, body)
+      assert.are.equal("CNI0000063978", v.first)
+      assert.is_false(v.locked)   -- the renewal lock let go
+    end)
+  end)
+
   describe("one worker meeting many sets of credentials", function()
     local srv
     setup(function() srv = N.start{ workers = 1 } end)

@@ -181,6 +181,27 @@ function M.killed()
   ngx.say(cjson.encode(out))
 end
 
+-- GET /t/busy: with every running timer taken (nginx then drops a new
+-- one it accepted: lua_max_running_timers 1 in the spec's nginx.conf), a
+-- lookup that needs a token; answers what it got, and how fast.
+function M.busy()
+  local ok = ngx.timer.at(0, function() ngx.sleep(3) end)
+  ngx.sleep(0.05)   -- (the timer runs: the one place is taken)
+  local c = soget.client{ timeout = 8 }
+  sng.token_cache("soget_tokens"):flush()
+  ngx.update_time()
+  local t0 = ngx.now()
+  local page, err = sng.handling_units(c, "CGMU2436601")
+  ngx.update_time()
+  local cache = sng.token_cache("soget_tokens")
+  local out = { occupied = ok and true or false, seconds = ngx.now() - t0,
+    first = page and page.items[1] and page.items[1].pswId or false, error = err_table(err),
+    locked = cache.dict:get(cache.lock_key) ~= nil }
+  c:close()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(out))
+end
+
 -- GET /t/pools?n=N: a lookup for each of N sets of credentials (token
 -- caches of their own keys), each with a connection pool of its own;
 -- answers how many failed and the driver's figures.

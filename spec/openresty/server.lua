@@ -95,6 +95,7 @@ local function conf(o)
     .. '        location = /t/timer { content_by_lua_block { require("probe").timer() } }\n'
     .. '        location = /t/killed { content_by_lua_block { require("probe").killed() } }\n'
     .. '        location = /t/pools { content_by_lua_block { require("probe").pools() } }\n'
+    .. '        location = /t/busy { content_by_lua_block { require("probe").busy() } }\n'
     .. '        location = /t/phases { content_by_lua_block { require("probe").phases() } }\n'
     .. '        location = /t/filter {\n'
     .. '            content_by_lua_block { ngx.say("body") }\n'

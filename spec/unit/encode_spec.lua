@@ -153,6 +153,8 @@ describe("soget.encode", function()
       { setmetatable({ ["\27[31m"] = 1 }, soget.array_mt), "value", 'has the key "\\u001b[31m"' },
       { setmetatable({ 1, [2 ^ 40] = 2 }, soget.array_mt), "value",
         "is too sparse: its largest key is 1099511627776 for 2 values" },
+      { setmetatable({ 1, [2 ^ 20 + 1] = 2 }, soget.array_mt), "value",
+        "is too sparse: its largest key is 1048577 for 2 values" },
     }
     for i, c in ipairs(cases) do
       local ok, err = pcall(soget.encode, c[1], c[2])
@@ -176,8 +178,17 @@ describe("soget.encode", function()
       soget.encode(page))
     assert.equal('[1,null,3]', soget.encode(setmetatable({ 1, nil, 3 }, { __jsontype = "array" }), "value"))
     local t = setmetatable({}, soget.array_mt)
-    t[18] = "x"   -- 17 holes for one value: within 2 x 1 + 16
+    t[18] = "x"
     assert.equal("[" .. ("null,"):rep(17) .. '"x"]', soget.encode(t, "value"))
+    -- a decoded page with many nulls in an array is written out again
+    page = assert(soget.decode('{"items":[{"reference":"R","extra":[' .. ("null,"):rep(300)
+      .. '1]}]}'))
+    assert.equal('{"total":1,"returned":1,"first":0,"items":[{"reference":"R","references":[],'
+      .. '"shipments":[],"events":[],"hazardousItems":[],"extra":[' .. ("null,"):rep(300) .. '1]}]}',
+      soget.encode(page))
+    -- any largest key up to 2^20; past it, at most twice its values
+    t = setmetatable({ [2 ^ 20] = 1 }, soget.array_mt)
+    assert.equal((1048576 - 1) * 5 + 3, #soget.encode(t, "value"))   -- [null,...,1]
   end)
 
   it("writes a whole number below 2^53 in digits, as decoded on every runtime", function()

@@ -117,6 +117,15 @@ describe("exact lookups through soget.Call", function()
     { "a page holding more units than its total", {
       ok(page(1, 0, { unit(REF, "1"), unit(REF, "2") })) },
       "a page holds more units than its total, page at offset 0" },
+    -- units 1 2 3 4, unit 1 gone before the second page: 3 moved to the
+    -- first page, already read, and would be missed
+    { "a total that fell while the listing was read", {
+      ok(page(4, 0, { unit(REF, "1"), unit(REF, "2") })), ok(page(3, 2, { unit(REF, "4") })) },
+      "the listing's total changed while it was read, page at offset 2" },
+    { "a total that grew while the listing was read", {
+      ok(page(4, 0, { unit(REF, "1"), unit(REF, "2") })),
+      ok(page(5, 2, { unit(REF, "2"), unit(REF, "3") })) },
+      "the listing's total changed while it was read, page at offset 2" },
   }
   for _, case in ipairs(contradictions) do
     it("fail as api on " .. case[1], function()

@@ -18,6 +18,7 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->why = NULL;
   c->end = NULL;
   c->most = 0;
+  c->first_total = 0;
   c->doubt = NULL;
   c->exact = 0;
   c->sorted = 1;
@@ -39,6 +40,7 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   c->last_offset = requested;
   if (c->bound < 0 || total < c->bound) c->bound = total;
   if (total > c->most) c->most = total;
+  if (c->pages == 1) c->first_total = total;
   if (nitems == 0 || returned <= 0) {
     if (requested < c->most) c->doubt = "an empty page below the total announced";
     stop(c, "empty page");
@@ -51,6 +53,7 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   next = first + returned;
   if (next <= requested) { stop(c, "no progress"); return; }
   if (next > total) c->doubt = "a page holds more units than its total";
+  else if (total != c->first_total) c->doubt = "the listing's total changed while it was read";
   /* The last page: the walk ends once it is used up, for what its units
    * say first (a proof, or none of them new), else for this; the listing's
    * end before max_pages, which then cut nothing. */

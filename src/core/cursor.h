@@ -22,11 +22,14 @@ typedef struct soget_cursor {
   const char *why;   /* why the walk stopped (for debugging and tests) */
   const char *end;   /* the current page is the last: why, once it is used up */
   long most;         /* the largest total announced */
-  const char *doubt; /* set when the listing contradicted itself (an empty
-                      * page below a total announced, a page holding more
-                      * units than its own total): an end read from its
-                      * totals ("total reached", "empty page") may have
-                      * missed units. NULL otherwise. */
+  long first_total;  /* the first page's total */
+  const char *doubt; /* set when the listing contradicted itself or
+                      * changed while it was read (an empty page below a
+                      * total announced, a page holding more units than its
+                      * own total, a total other than the first page's):
+                      * units may have moved past the walk, so an end read
+                      * from its totals ("total reached", "empty page") may
+                      * have missed some. NULL otherwise. */
   /* An exact walk (soget_cursor_exact): which units match, and when the
    * listing's order proves that no later unit can. */
   int exact;

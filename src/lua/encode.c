@@ -119,10 +119,12 @@ static void not_in_sequence(enc *x, int k) {
              lua_tostring(L, -1));
 }
 
-/* Holes a marked array may have beyond twice its values (the decoder makes
- * one of each null of a JSON array): more, and its nulls would be written
- * for nothing (a single key 2^40 would be a terabyte of them). */
-#define SPARSE_SLACK 16
+/* A marked array's holes are written as null up to its largest key (the
+ * decoder makes a hole of each null of a JSON array): any largest key up
+ * to SPARSE_ANY, else at most twice its values (a single key 2^40 would be
+ * a terabyte of nulls). A decoded array reaches SPARSE_ANY only from a
+ * body of 5 MiB of nulls or more. */
+#define SPARSE_ANY 1048576.0
 
 /* The length of the table at t, written as an array: a schema array field,
  * whose keys must be exactly 1..n (the decoder refuses a null item), or a
@@ -148,7 +150,7 @@ static lua_Integer sequence(enc *x, int t, int sparse) {
       luaL_error(L, "soget.encode: a table written as an array has a hole");
     return count;
   }
-  if (max > 2.0 * (lua_Number)count + SPARSE_SLACK) {
+  if (max > SPARSE_ANY && max > 2.0 * (lua_Number)count) {
     size_t at = x->b.len;
     if (soget_jsonw_number(&x->b, (double)max) != 0) soget_nomem(L);
     lua_pushlstring(L, x->b.data + at, x->b.len - at);
