@@ -73,7 +73,8 @@ local function positive(v)
 end
 
 -- Raises at `level` (the user's call, as counted from here).
-local function check_opts(o, where, level)
+-- iter: sng.iter's options, which also take ITER_ONLY's.
+local function check_opts(o, where, level, iter)
   if o == nil then return end
   if type(o) ~= "table" then error(where .. ": options must be a table", level) end
   for k in pairs(o) do
@@ -81,7 +82,7 @@ local function check_opts(o, where, level)
       error(where .. ": '" .. k .. "' is gone: soget.ngx connects over cosockets and needs "
         .. "no internal location nor upstream (see the README's OpenResty section)", level)
     end
-    if not KNOWN[k] and not (ITER_ONLY[k] and where == "soget.ngx.iter") then
+    if not KNOWN[k] and not (iter and ITER_ONLY[k]) then
       error(where .. ": unknown option '" .. tostring(k) .. "'", level)
     end
   end
@@ -99,8 +100,8 @@ local function check_opts(o, where, level)
   end
 end
 
-local function merged(opts, where)
-  check_opts(opts, where, 4)
+local function merged(opts, where, iter)
+  check_opts(opts, where, 4, iter)
   if opts == nil then return defaults end
   local o = {}
   for k, v in pairs(defaults) do o[k] = v end
@@ -619,7 +620,7 @@ end
 -- opts may also hold max_items and max_pages. Raises the soget.Error of a
 -- failed page fetch, as page:iter() does.
 function M.iter(client, page, opts)
-  local o = merged(opts, "soget.ngx.iter")
+  local o = merged(opts, "soget.ngx.iter", true)
   local it = page:iter{ manual = true, max_items = o.max_items, max_pages = o.max_pages }
   return function()
     while true do

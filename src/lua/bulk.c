@@ -313,8 +313,7 @@ static const soget_opt_reader bulk_reader = {
     .opts = bulk_options,
     .who = "handling_units_many",
     .label = "",
-    .unknown = "%s: unknown option '%s'",
-    .badkey = "%s: option names must be strings, got %s",
+    SOGET_OPT_MESSAGES,
     .nottable = "%s: options must be a table, got %s",
     .nil_ok = 1};
 

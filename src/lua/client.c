@@ -156,8 +156,7 @@ static const soget_opt_reader client_reader = {
     .opts = soget_options,
     .who = "soget.client",
     .label = "option ",
-    .unknown = "%s: unknown option '%s'",
-    .badkey = "%s: option names must be strings, got %s",
+    SOGET_OPT_MESSAGES,
     .nil_ok = 1,
     .range = "between %g and %g",
     .fraction = "must be an integer"};
@@ -928,8 +927,7 @@ static const soget_opt_reader token_reader = {
     .opts = token_options,
     .who = "token",
     .label = "",
-    .unknown = "%s: unknown option '%s'",
-    .badkey = "%s: option names must be strings, got %s",
+    SOGET_OPT_MESSAGES,
     .nottable = "%s: options must be a table, got %s",
     .nil_ok = 1};
 

@@ -42,8 +42,7 @@ static const soget_opt_reader decode_reader = {
     .opts = decode_options,
     .who = "soget.decode",
     .label = "",
-    .unknown = "%s: unknown option '%s'",   /* a misspelt one is no silent default */
-    .badkey = "%s: option names must be strings, got %s",
+    SOGET_OPT_MESSAGES,   /* a misspelt option is no silent default */
     .nil_ok = 1};
 
 static int mod_decode(lua_State *L) {

@@ -57,6 +57,12 @@ typedef struct soget_opt_reader {
   int whole_first;        /* numbers: wholeness checked before the range */
 } soget_opt_reader;
 
+/* The messages of a reader of an options table: an unknown option by its
+ * name, a key that is not a string by its type. */
+#define SOGET_OPT_MESSAGES                 \
+  .unknown = "%s: unknown option '%s'",    \
+  .badkey = "%s: option names must be strings, got %s"
+
 /* One option's value as read. */
 typedef struct soget_optval {
   int given;           /* in the table, or from its environment variable */

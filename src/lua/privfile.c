@@ -139,6 +139,27 @@ static int split_path(const char *path, size_t len, char *dir, const char **name
   return 0;
 }
 
+/* Refuses what st describes (named `it` in the message: "it", "its
+ * directory") when a user other than the effective one owns it (root may,
+ * with root_ok), or when its group or others can write to it (unless it
+ * is root's with the sticky bit, with sticky_ok: nobody can replace an
+ * entry of another there). */
+static int check_owner(const struct stat *st, int root_ok, int sticky_ok, const char *it,
+                       pf_err *e) {
+  if (st->st_uid != geteuid() && !(root_ok && st->st_uid == 0)) {
+    snprintf(e->why, sizeof e->why, "%s belongs to another user (uid %ld)", it,
+             (long)st->st_uid);
+    return -1;
+  }
+  if ((st->st_mode & (S_IWGRP | S_IWOTH)) &&
+      !(sticky_ok && st->st_uid == 0 && (st->st_mode & S_ISVTX))) {
+    snprintf(e->why, sizeof e->why, "its group or others can write to %s (mode %03o)",
+             it, (unsigned)(st->st_mode & 07777));
+    return -1;
+  }
+  return 0;
+}
+
 /* Opens a directory that only the effective user can write to: not
  * through a symbolic link (as the last component), owned by the user, no
  * group or other write bit. Returns the descriptor, or -1 with e filled. */
@@ -169,17 +190,9 @@ static int open_private_dir(const char *path, pf_err *e) {
     close(fd);
     return pf_fail(e, "%s", "it is not a directory");
   }
-  if (st.st_uid != geteuid()) {
-    char buf[64];
+  if (check_owner(&st, 0, 0, "it", e) != 0) {
     close(fd);
-    snprintf(buf, sizeof buf, "%ld", (long)st.st_uid);
-    return pf_fail(e, "it belongs to another user (uid %s)", buf);
-  }
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    char buf[32];
-    close(fd);
-    snprintf(buf, sizeof buf, "%03o", (unsigned)(st.st_mode & 07777));
-    return pf_fail(e, "its group or others can write to it (mode %s)", buf);
+    return -1;
   }
   return fd;
 }
@@ -371,17 +384,7 @@ static int check_config_dir(const char *path, pf_err *e) {
   struct stat st;
   if (split_path(path, strlen(path), dir, &name, e) != 0) return -1;
   if (stat(dir, &st) != 0) return pf_fail_errno(e, "its directory cannot be examined", errno);
-  if (st.st_uid != geteuid() && st.st_uid != 0) {
-    char b[64];
-    snprintf(b, sizeof b, "%ld", (long)st.st_uid);
-    return pf_fail(e, "its directory belongs to another user (uid %s)", b);
-  }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX))) {
-    char b[32];
-    snprintf(b, sizeof b, "%03o", (unsigned)(st.st_mode & 07777));
-    return pf_fail(e, "its group or others can write to its directory (mode %s)", b);
-  }
-  return 0;
+  return check_owner(&st, 1, 1, "its directory", e);
 }
 
 static int do_read_config(const char *path, unsigned char *buf, long max, long *n,
@@ -429,14 +432,8 @@ static int do_read_config(const char *path, unsigned char *buf, long max, long *
   }
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
     r = pf_fail(e, "%s", "it is not a regular file");
-  } else if (st.st_uid != geteuid() && !(S_ISREG(st.st_mode) && st.st_uid == 0)) {
-    char b[64];
-    snprintf(b, sizeof b, "%ld", (long)st.st_uid);
-    r = pf_fail(e, "it belongs to another user (uid %s)", b);
-  } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    char b[32];
-    snprintf(b, sizeof b, "%03o", (unsigned)(st.st_mode & 07777));
-    r = pf_fail(e, "its group or others can write to it (mode %s)", b);
+  } else if (check_owner(&st, S_ISREG(st.st_mode), 0, "it", e) != 0) {
+    r = -1;
   } else if (S_ISREG(st.st_mode)) {
     r = check_size(&st, max, e);
   } else {
