@@ -305,8 +305,12 @@ soak: deps
 # make test-asan       the whole suite with an ASan + UBSan build of the module
 # make test-valgrind   the suite under valgrind memcheck (spec/run: but for the
 #                      folders that run programs rather than the module)
-# make test-hardening  fuzz-smoke, test-asan, test-valgrind, in that order
-#                      (run by make test)
+# make test-oom        allocation-failure sweeps: Lua 5.4 with an allocator
+#                      that refuses every allocation from the n-th on, for
+#                      every n a scenario reaches (spec/hygiene/oom.c), with
+#                      the module of test-asan and leak checking on
+# make test-hardening  fuzz-smoke, test-asan, test-oom, test-valgrind, in that
+#                      order (run by make test)
 DEB_PACKAGES += clang libclang-rt-14-dev
 FUZZ_CC ?= clang
 FUZZ_CXX ?= clang++
@@ -325,7 +329,7 @@ ASAN_RT ?= $(shell $(FUZZ_CC) -print-file-name=libclang_rt.asan-x86_64.so)
 VALGRIND_DIR ?= build/valgrind
 
 .PHONY: fuzz fuzz-build fuzz-build-fast fuzz-smoke fuzz-long fuzz-corpus \
-  test-asan test-valgrind test-hardening hardening-deps
+  asan-build test-asan test-oom test-valgrind test-hardening hardening-deps
 
 # The module's objects built with clang for libFuzzer (FUZZ_BUILD_SAN:
 # ASan and UBSan by default), then one binary per target:
@@ -400,13 +404,23 @@ fuzz-corpus: fuzz-build-fast
 hardening-deps:
 	@[ -d sandbox/validator/node_modules ] || $(MAKE) --no-print-directory sandbox-deps
 
-test-asan: hardening-deps
+asan-build:
 	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(ASAN_DIR) CC=$(FUZZ_CC) \
 	  CFLAGS="-O1 -g $(FUZZ_SAN)" CXX=$(FUZZ_CXX) CXXFLAGS="-O1 -g $(FUZZ_SAN)" \
 	  LDFLAGS="$(FUZZ_SAN) -shared-libsan"
+
+test-asan: hardening-deps asan-build
 	$(FUZZ_CC) -shared -fPIC -o $(ASAN_DIR)/noinherit.so spec/hygiene/noinherit.c
 	SOGET_ASAN_RT=$(ASAN_RT) SOGET_ASAN_SHIM="$(CURDIR)/$(ASAN_DIR)/noinherit.so" \
 	  LUA="$(CURDIR)/spec/hygiene/lua-asan" LUA_VERSION=5.4 SOGET_MODULE_DIR=$(ASAN_DIR) spec/run
+
+# The host links the shared sanitizer runtimes, as the module does (found
+# through the host's run path).
+test-oom: asan-build
+	$(FUZZ_CC) -std=c11 -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -shared-libsan \
+	  -Wl,-rpath,"$(dir $(ASAN_RT))" -I$(FUZZ_LUA_INCDIR) spec/hygiene/oom.c \
+	  $(FUZZ_LUA_LIBS) -ldl -o $(ASAN_DIR)/oom
+	spec/hygiene/oom-run "$(CURDIR)/$(ASAN_DIR)/oom" "$(CURDIR)/$(ASAN_DIR)"
 
 # Every invalid access and every definitely lost block is an error;
 # spec/hygiene/valgrind.supp only silences libraries outside the project.
@@ -418,6 +432,7 @@ test-valgrind: hardening-deps
 test-hardening:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-oom
 	@$(MAKE) --no-print-directory test-valgrind
 
 # ---- Editors: lua-language-server annotations (README, "Editors") ----------

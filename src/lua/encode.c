@@ -322,7 +322,9 @@ static void value(enc *x, int i, const soget_schema *s, int want, int depth) {
   luaL_error(L, "soget.encode: a %s cannot be written as JSON", luaL_typename(L, i));
 }
 
-/* Under lua_pcall: [1] the enc, [2] the value. */
+/* Under lua_pcall: [1] the enc, [2] the value. Pushes the text: made
+ * from the C buffer under the protection, so that a memory error there
+ * leaves the buffer to the caller, which frees it either way. */
 static int encode_run(lua_State *L) {
   enc *x = lua_touserdata(L, 1);
   const soget_schema *s = x->top;
@@ -335,7 +337,8 @@ static int encode_run(lua_State *L) {
   x->own = lua_gettop(L);
   if (s && lua_type(L, 2) == LUA_TTABLE) object(x, 2, s, 1);
   else value(x, 2, NULL, W_ANY, 0);
-  return 0;
+  lua_pushlstring(L, x->b.data ? x->b.data : "", x->b.len);
+  return 1;
 }
 
 /* soget.encode(value[, schema]): schema "page", "unit", "event" or
@@ -361,13 +364,9 @@ static int mod_encode(lua_State *L) {
   lua_pushcfunction(L, encode_run);
   lua_pushlightuserdata(L, &x);
   lua_pushvalue(L, 1);
-  status = lua_pcall(L, 2, 0, 0);
-  if (status != 0) {
-    soget_buf_free(&x.b);
-    return lua_error(L);
-  }
-  lua_pushlstring(L, x.b.data ? x.b.data : "", x.b.len);
+  status = lua_pcall(L, 2, 1, 0);
   soget_buf_free(&x.b);
+  if (status != 0) return lua_error(L);
   return 1;
 }
 
