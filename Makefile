@@ -305,10 +305,11 @@ soak: deps
 # make test-asan       the whole suite with an ASan + UBSan build of the module
 # make test-valgrind   the suite under valgrind memcheck (spec/run: but for the
 #                      folders that run programs rather than the module)
-# make test-oom        allocation-failure sweeps: Lua 5.4 with an allocator
-#                      that refuses every allocation from the n-th on, for
-#                      every n a scenario reaches (spec/hygiene/oom.c), with
-#                      the module of test-asan and leak checking on
+# make test-oom        allocation-failure sweeps: Lua 5.4 and 5.1 with an
+#                      allocator that refuses every allocation from the
+#                      n-th on, for every n a scenario reaches
+#                      (spec/hygiene/oom.c), ASan + UBSan builds of the
+#                      module, leak checking on
 # make test-hardening  fuzz-smoke, test-asan, test-oom, test-valgrind, in that
 #                      order (run by make test)
 DEB_PACKAGES += clang libclang-rt-14-dev
@@ -404,8 +405,9 @@ fuzz-corpus: fuzz-build-fast
 hardening-deps:
 	@[ -d sandbox/validator/node_modules ] || $(MAKE) --no-print-directory sandbox-deps
 
+ASAN_LUA ?= 5.4
 asan-build:
-	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(ASAN_DIR) CC=$(FUZZ_CC) \
+	@$(MAKE) --no-print-directory build LUA_VERSION=$(ASAN_LUA) BUILD_DIR=$(ASAN_DIR) CC=$(FUZZ_CC) \
 	  CFLAGS="-O1 -g $(FUZZ_SAN)" CXX=$(FUZZ_CXX) CXXFLAGS="-O1 -g $(FUZZ_SAN)" \
 	  LDFLAGS="$(FUZZ_SAN) -shared-libsan"
 
@@ -414,13 +416,19 @@ test-asan: hardening-deps asan-build
 	SOGET_ASAN_RT=$(ASAN_RT) SOGET_ASAN_SHIM="$(CURDIR)/$(ASAN_DIR)/noinherit.so" \
 	  LUA="$(CURDIR)/spec/hygiene/lua-asan" LUA_VERSION=5.4 SOGET_MODULE_DIR=$(ASAN_DIR) spec/run
 
-# The host links the shared sanitizer runtimes, as the module does (found
-# through the host's run path).
-test-oom: asan-build
-	$(FUZZ_CC) -std=c11 -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -shared-libsan \
-	  -Wl,-rpath,"$(dir $(ASAN_RT))" -I$(FUZZ_LUA_INCDIR) spec/hygiene/oom.c \
-	  $(FUZZ_LUA_LIBS) -ldl -o $(ASAN_DIR)/oom
-	spec/hygiene/oom-run "$(CURDIR)/$(ASAN_DIR)/oom" "$(CURDIR)/$(ASAN_DIR)"
+# On Lua 5.4 with the module of test-asan, then on Lua 5.1 with one built
+# the same way ($(ASAN_DIR)5.1): the 5.1 paths are LuaJIT's, whose Debian
+# build (GC64) takes no allocator of its own. The host links the shared
+# sanitizer runtimes, as the module does (found through its run path).
+test-oom:
+	@set -e; for v in 5.4 5.1; do \
+	  d=$(ASAN_DIR); [ $$v = 5.4 ] || d=$(ASAN_DIR)$$v; \
+	  $(MAKE) --no-print-directory asan-build ASAN_LUA=$$v ASAN_DIR=$$d; \
+	  $(FUZZ_CC) -std=c11 -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -shared-libsan \
+	    -Wl,-rpath,"$(dir $(ASAN_RT))" -I/usr/include/lua$$v spec/hygiene/oom.c \
+	    -llua$$v -ldl -o $$d/oom; \
+	  spec/hygiene/oom-run "$(CURDIR)/$$d/oom" "$(CURDIR)/$$d"; \
+	done
 
 # Every invalid access and every definitely lost block is an error;
 # spec/hygiene/valgrind.supp only silences libraries outside the project.

@@ -22,7 +22,18 @@ local body = S.popen_read("curl -sS --max-time 10 -H 'Authorization: Bearer "
   .. S.http .. "/api-tracing-code/v1/handling-units?reference=" .. PREFIX .. "&limit=3'")
 assert(soget.decode(body).returned == 3, "the page body was not fetched")
 local bad_schema = body:gsub('"eventDate":"', '"eventDate":1,"x":"', 1)
-local broken = body:sub(1, #body // 2)
+local broken = body:sub(1, math.floor(#body / 2))
+
+-- A private folder (0700) for the command's files, removed at exit.
+local private = os.tmpname()
+os.remove(private)
+assert(S.execute("mkdir -m 700 " .. S.shell_quote(private)) == 0)
+-- A file of 0600 over 64 bytes.
+local big_file = private .. "/big"
+assert(S.execute("umask 077; seq 100 > " .. S.shell_quote(big_file)) == 0)
+local cleanup = setmetatable({}, { __gc = function()   -- anchored below
+  os.execute("rm -rf " .. S.shell_quote(private))
+end })
 
 local function units(page)
   local n = 0
@@ -174,6 +185,23 @@ local scenarios = {
     it:close()
   end },
 
+  { "the command's private files: a folder, a write, two reads", function()
+    local pf = soget._privfile
+    local path = private .. "/cache/token"
+    assert(pf.dir(private .. "/cache"))
+    assert(pf.write(path, "token " .. EXACT))
+    assert(pf.read(path, 4096) == "token " .. EXACT)
+    local text, mode = pf.read_config(path, 4096)
+    assert(text == "token " .. EXACT and mode == 384)   -- 0600
+    local none, why, missing = pf.read(private .. "/cache/none", 4096)
+    assert(none == nil and why and missing == "missing")
+    none, why = pf.read(big_file, 64)
+    assert(none == nil and why:find("larger than 64 bytes", 1, true))
+    none, why = pf.read_config(big_file, 64)
+    assert(none == nil and why:find("larger than 64 bytes", 1, true))
+    assert(#pf.digest(path) == 64)
+  end },
+
   { "the module's helpers", function()
     assert(soget.printable("a\27[31mb\226\128\174c"):find("\\", 1, true))
     assert(soget.check_container_number("CSQU3054383"))
@@ -189,4 +217,5 @@ local only, chosen = os.getenv("SOGET_OOM_ONLY"), {}
 for _, sc in ipairs(scenarios) do
   if not only or sc[1]:find(only, 1, true) then chosen[#chosen + 1] = sc end
 end
+chosen.cleanup = cleanup   -- the folder lives as long as the scenarios
 return chosen

@@ -701,20 +701,6 @@ static double token_left(const soget_auth *a) {
   return left > 0 ? left : 0;
 }
 
-/* Bytes of C memory to push as a string in a protected call (lua_pcall
- * of push_cbytes with a pointer to them): the caller wipes and frees them
- * afterwards, even when the push raised (out of memory). */
-typedef struct cbytes {
-  const char *s;
-  size_t n;
-} cbytes;
-
-static int push_cbytes(lua_State *L) {
-  cbytes *b = lua_touserdata(L, 1);
-  lua_pushlstring(L, b->s, b->n);
-  return 1;
-}
-
 /* Pushes the token a holds, and returns its seconds left (token_left), or
  * pushes nothing and returns -2 when it holds none. Pushing can run a
  * finalizer that replaces the token, freeing it (Lua 5.1 and LuaJIT
@@ -722,12 +708,11 @@ static int push_cbytes(lua_State *L) {
  * no Lua allocation between, and the copy is wiped and freed even when
  * the push raises (out of memory). */
 static double push_token_copy(lua_State *L, const soget_auth *a) {
-  cbytes b;
   char *copy;
+  size_t n;
   double left;
   int status;
-  luaL_checkstack(L, 2, NULL);
-  lua_pushcfunction(L, push_cbytes);   /* may run a finalizer: a read after */
+  soget_cbytes_prepare(L);   /* may run a finalizer: a read after */
   if (!a->token) {
     lua_pop(L, 1);
     return -2;
@@ -738,13 +723,11 @@ static double push_token_copy(lua_State *L, const soget_auth *a) {
     soget_nomem(L);
     return -2;
   }
-  memcpy(copy, a->token, a->token_len);
-  b.s = copy;
-  b.n = a->token_len;
+  n = a->token_len;
+  memcpy(copy, a->token, n);
   left = token_left(a);
-  lua_pushlightuserdata(L, &b);
-  status = lua_pcall(L, 1, 1, 0);
-  soget_wipe(copy, b.n);
+  status = soget_cbytes_push(L, copy, n);   /* may run a finalizer */
+  soget_wipe(copy, n);
   free(copy);
   if (status != 0) lua_error(L);
   return left;
@@ -1216,9 +1199,9 @@ static int call_request_bytes_body(lua_State *L) {
   soget_buf b;
   soget_http1_target t;
   soget_err e;
-  cbytes r;
   int step, status;
   lua_settop(L, 2);
+  soget_cbytes_prepare(L);                        /* 3: before the bytes */
   soget_err_clear(&e);
   lcall_enter(L, lc);
   step = soget_call_next(&lc->c->eng, &lc->k, &e);
@@ -1241,11 +1224,7 @@ static int call_request_bytes_body(lua_State *L) {
   }
   /* The bytes hold the credentials: wiped and freed even when pushing
    * them raises (out of memory). */
-  r.s = b.data;
-  r.n = b.len;
-  lua_pushcfunction(L, push_cbytes);
-  lua_pushlightuserdata(L, &r);
-  status = lua_pcall(L, 1, 1, 0);                 /* 3: the bytes */
+  status = soget_cbytes_push(L, b.data, b.len);   /* 3: the bytes */
   soget_wipe(b.data, b.cap);
   soget_buf_free(&b);
   if (status != 0) {

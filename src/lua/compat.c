@@ -1,4 +1,5 @@
-/* Lua 5.1 / LuaJIT versions of the 5.2+ auxiliary functions soget uses. */
+/* Lua 5.1 / LuaJIT versions of the 5.2+ auxiliary functions soget uses;
+ * soget_cbytes_prepare and soget_cbytes_push (every version). */
 #include <stdint.h>
 
 #include "compat.h"
@@ -48,7 +49,23 @@ void *soget_testudata(lua_State *L, int i, const char *tname) {
   return p;
 }
 #endif
-#else
-/* ISO C forbids an empty translation unit. */
-typedef int soget_compat_unused;
 #endif
+
+static int push_cbytes(lua_State *L) {
+  const soget_cbytes *b = lua_touserdata(L, 1);
+  lua_pushlstring(L, b->s, b->n);
+  return 1;
+}
+
+void soget_cbytes_prepare(lua_State *L) {
+  luaL_checkstack(L, 2, NULL);
+  lua_pushcfunction(L, push_cbytes);
+}
+
+int soget_cbytes_push(lua_State *L, const char *s, size_t n) {
+  soget_cbytes b;
+  b.s = s;
+  b.n = n;
+  lua_pushlightuserdata(L, &b);   /* a slot soget_cbytes_prepare checked */
+  return lua_pcall(L, 1, 1, 0);
+}

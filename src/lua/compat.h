@@ -35,6 +35,21 @@ void *soget_testudata(lua_State *L, int i, const char *tname);
 #endif
 #endif
 
+/* C memory (a secret, a buffer) pushed as a string in a protected call,
+ * so that the caller can wipe and free it on both ways out, even when Lua
+ * cannot allocate the string. In two steps: soget_cbytes_prepare pushes
+ * the function that makes the string, before the caller owns the memory
+ * (on Lua 5.1 and LuaJIT pushing a C function allocates, so it can raise);
+ * soget_cbytes_push calls it on n bytes at s, protected, and answers 0
+ * with the string in its place, or lua_pcall's status with the error in
+ * its place. Nothing in between may use the slot. */
+typedef struct soget_cbytes {
+  const char *s;
+  size_t n;
+} soget_cbytes;
+void soget_cbytes_prepare(lua_State *L);                       /* +1 */
+int soget_cbytes_push(lua_State *L, const char *s, size_t n);  /* 0 */
+
 /* Uservalues: always a table (on 5.1 it is the fenv). */
 #if LUA_VERSION_NUM >= 504
 #define soget_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 1)

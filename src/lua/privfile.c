@@ -266,19 +266,22 @@ static int do_dir(const char *path, size_t len, pf_err *e) {
   return 0;
 }
 
-/* Reads at most max + 1 bytes from fd into buf; *n gets the count. */
+/* Reads at most max + 1 bytes from fd into buf; *n gets the count, also
+ * when it fails (the caller wipes what was read). */
 static int read_all(int fd, unsigned char *buf, long max, long *n, pf_err *e) {
   long got = 0;
   for (;;) {
     ssize_t r = read(fd, buf + got, (size_t)(max + 1 - got));
     if (r < 0) {
       if (errno == EINTR) continue;
+      *n = got;
       return pf_fail_errno(e, "it cannot be read", errno);
     }
     if (r == 0) break;
     got += (long)r;
     if (got > max) {
       char lim[32];
+      *n = got;
       snprintf(lim, sizeof lim, "%ld", max);
       return pf_fail(e, "it is larger than %s bytes", lim);
     }
@@ -558,6 +561,22 @@ static int push_failure(lua_State *L, const pf_err *e) {
   return 3;
 }
 
+/* After a read into buf (a userdata at 3, soget_cbytes_prepare's slot at
+ * 4): the text, or the failure (push_failure's values). What was read is wiped on both ways out, also when Lua
+ * cannot allocate the string: the file can hold a token. */
+static int read_result(lua_State *L, unsigned char *buf, long n, int r, const pf_err *e) {
+  int status;
+  if (r != 0) {
+    soget_wipe(buf, (size_t)n);
+    lua_settop(L, 2);
+    return push_failure(L, e);
+  }
+  status = soget_cbytes_push(L, (const char *)buf, (size_t)n);
+  soget_wipe(buf, (size_t)n);
+  if (status != 0) return lua_error(L);
+  return 1;
+}
+
 static int pf_dir(lua_State *L) {
   size_t len;
   const char *path = check_path(L, 1, &len);
@@ -576,17 +595,14 @@ static int pf_read(lua_State *L) {
   const char *path = check_path(L, 1, &len);
   long max = check_max(L, 2), n = 0;
   unsigned char *buf;
+  int r;
   pf_err e;
   memset(&e, 0, sizeof e);
   lua_settop(L, 2);
   buf = lua_newuserdata(L, (size_t)max + 1);   /* 3: before any open */
-  if (do_read(path, len, buf, max, &n, &e) != 0) {
-    lua_pop(L, 1);
-    return push_failure(L, &e);
-  }
-  lua_pushlstring(L, (const char *)buf, (size_t)n);
-  soget_wipe(buf, (size_t)n);
-  return 1;
+  soget_cbytes_prepare(L);                      /* 4 */
+  r = do_read(path, len, buf, max, &n, &e);
+  return read_result(L, buf, n, r, &e);
 }
 
 static int pf_read_config(lua_State *L) {
@@ -595,16 +611,15 @@ static int pf_read_config(lua_State *L) {
   long max = check_max(L, 2), n = 0;
   unsigned mode = 0;
   unsigned char *buf;
+  int r;
   pf_err e;
   memset(&e, 0, sizeof e);
   lua_settop(L, 2);
   buf = lua_newuserdata(L, (size_t)max + 1);   /* 3 */
-  if (do_read_config(path, buf, max, &n, &mode, &e) != 0) {
-    lua_pop(L, 1);
-    return push_failure(L, &e);
-  }
-  lua_pushlstring(L, (const char *)buf, (size_t)n);
-  soget_wipe(buf, (size_t)n);
+  soget_cbytes_prepare(L);                      /* 4 */
+  r = do_read_config(path, buf, max, &n, &mode, &e);
+  if (r != 0) return read_result(L, buf, n, r, &e);
+  read_result(L, buf, n, r, &e);
   lua_pushinteger(L, (lua_Integer)mode);
   return 2;
 }
