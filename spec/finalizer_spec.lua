@@ -63,14 +63,23 @@ local function is_page(p)
   return type(p) == "table" and type(p.items) == "table" and type(p.total) == "number"
 end
 
-describe("a finalizer that closes the client mid-call", function()
+-- close(), or __gc called by a script (getmetatable gives it) amid the
+-- call: the same, never freed memory under the running call.
+local SHUT = {
+  { "close()", function(o) o:close() end },
+  { "its __gc", function(o) getmetatable(o).__gc(o) end },
+}
+
+for _, way in ipairs(SHUT) do
+local how, shut = way[1], way[2]
+describe("a finalizer that closes the client mid-call, by " .. how, function()
   it("lets a lookup finish, then closes", function()
     local mid = 0
     do
       for k = 1, 40 do
         local c = S.client()
         assert(c:token())
-        local st = after_cycles(k, function() c:close() end)
+        local st = after_cycles(k, function() shut(c) end)
         local ok, page, err = pcall(c.handling_units, c, { reference = "MSCU", limit = 10 })
         st.disarm()
         if ok and st.ran then
@@ -97,7 +106,7 @@ describe("a finalizer that closes the client mid-call", function()
     do
       for k = 1, 40 do
         local c = S.client()
-        local st = after_cycles(k, function() c:close() end)
+        local st = after_cycles(k, function() shut(c) end)
         local ok, page = pcall(c.handling_units, c, "CGMU2436601")
         st.disarm()
         if ok and st.ran then
@@ -122,7 +131,7 @@ describe("a finalizer that closes the client mid-call", function()
     do
       for k = 1, 40 do
         local c = S.client()
-        local st = after_cycles(k, function() c:close() end)
+        local st = after_cycles(k, function() shut(c) end)
         local ok, tok, left = pcall(c.token, c)
         st.disarm()
         if ok then
@@ -142,8 +151,8 @@ describe("a finalizer that closes the client mid-call", function()
       for _ = 1, 20 do
         local c = S.client()
         local service = { client = c }
-        setmetatable(service, { __gc = function(s) s.client:close() end })
-        if _VERSION == "Lua 5.1" then service.proxy = on_gc(function() c:close() end) end
+        setmetatable(service, { __gc = function(s) shut(s.client) end })
+        if _VERSION == "Lua 5.1" then service.proxy = on_gc(function() shut(c) end) end
         local page = assert(c:handling_units{ reference = "MSCU", limit = 10 })
         local it = page:iter{ max_pages = 5 }
         service = nil
@@ -171,7 +180,7 @@ describe("a finalizer that closes the client mid-call", function()
         local c = S.client()
         assert(c:token())
         local queries = { "CGMU2436601", { reference = "MSCU", limit = 10 }, "CGMU2436601" }
-        local st = after_cycles(k, function() c:close() end)
+        local st = after_cycles(k, function() shut(c) end)
         local ok, results, sum = pcall(c.handling_units_many, c, queries, { concurrency = 3 })
         st.disarm()
         if ok and st.ran then
@@ -197,7 +206,7 @@ describe("a finalizer that closes the client mid-call", function()
         local call = c:begin("CGMU2436601")
         local rq = assert(call:request())
         assert.are.equal("api", rq.kind)
-        local st = after_cycles(k, function() c:close() end)
+        local st = after_cycles(k, function() shut(c) end)
         local ok, page = pcall(call.response, call, 200, body)
         st.disarm()
         if ok then
@@ -214,6 +223,7 @@ describe("a finalizer that closes the client mid-call", function()
     end
   end)
 end)
+end
 
 describe("a finalizer that calls the client again mid-call", function()
   it("is refused with a clear error and the outer call finishes", function()
@@ -334,7 +344,9 @@ describe("a finalizer that changes the token while a soget.Call step copies the 
   end)
 end)
 
-describe("a finalizer that closes a soget.Call amid one of its own steps", function()
+for _, way in ipairs(SHUT) do
+local how, shut = way[1], way[2]
+describe("a finalizer that closes a soget.Call amid one of its own steps, by " .. how, function()
   -- Each step reads the call's buffers (its URL, header lines, token
   -- request) between allocations; Lua 5.1 and LuaJIT collect even before
   -- they copy a string. The close waits for the step: its answer is whole,
@@ -351,7 +363,7 @@ describe("a finalizer that closes a soget.Call amid one of its own steps", funct
       local call = c:begin("CGMU2436601")
       if step == "response" or step == "failed" then assert(call:request()) end
       local args = ARGS[step]
-      local during, r = amid(function() call:close() end,
+      local during, r = amid(function() shut(call) end,
         function() return call[step](call, unpack(args)) end)
       if r[1] then
         check(r[2], r[3])
@@ -400,6 +412,7 @@ describe("a finalizer that closes a soget.Call amid one of its own steps", funct
     end, true)
   end)
 end)
+end
 
 -- A client with a static token and a call of it; fin(call, c) runs from a
 -- finalizer amid step(call) (see amid). Returns the client, the call, amid's
@@ -575,7 +588,9 @@ describe("a finalizer that calls response() again, then closes the parser, while
   end)
 end)
 
-describe("a finalizer that closes a soget.HttpParser while response() answers", function()
+for _, way in ipairs(SHUT) do
+local how, shut = way[1], way[2]
+describe("a finalizer that closes a soget.HttpParser while response() answers, by " .. how, function()
   it("answers what it had read, never freed memory", function()
     local body = ("x"):rep(3000)
     local answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: " .. #body
@@ -584,7 +599,7 @@ describe("a finalizer that closes a soget.HttpParser while response() answers", 
     for _ = 1, 20 do
       local p = soget.http_parser()
       assert.are.equal("done", p:feed(answer))
-      local during, r = amid(function() p:close() end, function() return p:response() end)
+      local during, r = amid(function() shut(p) end, function() return p:response() end)
       if r[1] then
         assert.are.equal(503, r[2])
         assert.are.equal(body, r[3])
@@ -602,6 +617,7 @@ describe("a finalizer that closes a soget.HttpParser while response() answers", 
     end
   end)
 end)
+end
 
 -- Runs fn(c) with a call hook that raises at the k-th C function fn
 -- calls, as lua.c's "interrupted!" on Ctrl-C does, or as an allocation

@@ -204,10 +204,49 @@ describe("paging", function()
     c:close()
   end)
 
+  it("hands out a copy of the query: what a script changes in it reaches no other pager", function()
+    for _, query in ipairs({ { reference = PREFIX, limit = 2 },
+                             { search = { documentReference = "3714238101", limit = 2 } } }) do
+      local c = S.client()
+      local page
+      if query.search then page = assert(c:handling_units_search(query.search))
+      else page = assert(c:handling_units(query)) end
+      local it = page:iter{ manual = true }
+      local hu, need, offset, q
+      repeat hu, need, offset, q = it:next() until not hu
+      assert.are.equal("fetch", need)
+      assert.are.equal(2, offset)
+      local p = q.search or q
+      assert.are.equal(2, p.limit)
+      p.reference, p.documentReference, p.limit = "CGMU\r\n" .. ("Z"):rep(3000), "NO-SUCH-BL", 1
+      q.offset, q.exact, q.search = 7, true, nil
+      S.reset()
+      local n = 0
+      for _ in page:iter{ max_pages = 2 } do n = n + 1 end
+      assert.are.equal(4, n)
+      local asked = 0
+      for _, r in ipairs(S.requests(10)) do
+        if r.kind == "api" or r.kind == "search" then
+          asked = asked + 1
+          assert.are.equal("2", r.args.limit, r.raw_query)
+          assert.are.equal("2", r.args.offset, r.raw_query)
+          assert.are.equal(query.search and "3714238101" or PREFIX,
+            r.args.documentReference or r.args.reference, r.raw_query)
+          assert.are.equal(200, r.status, r.raw_query)
+        end
+      end
+      assert.are.equal(1, asked)
+      -- and the next copy is the page's query as it was
+      local _, _, _, q2 = page:iter{ manual = true }:next()
+      assert.is_nil(q2)   -- the first page still has units: no fetch asked
+      c:close()
+    end
+  end)
+
   it("fetches with a page size in range even when the query a manual pager handed out was changed", function()
-    -- next() hands out the page's own query; the automatic pager reads
-    -- it again: a limit no check would let through is left out (the
-    -- server's default), never cast
+    -- next() hands out a copy of the page's query; the automatic pager
+    -- reads the page's own: a limit no check would let through is left
+    -- out (the server's default), never cast
     for _, bad in ipairs({ 1e9, -1e300, 0 / 0, 2.5e15, -1 }) do
       local c = S.client()
       local page = assert(c:handling_units{ reference = PREFIX, limit = 2 })

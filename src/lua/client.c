@@ -92,11 +92,12 @@ static int meth_close(lua_State *L) {
   return 0;
 }
 
-/* __gc: nothing can be running on an unreachable client. */
+/* __gc: nothing runs on a client the collector finalizes (but at a
+ * lua_close amid a call, where the call's frames never resume). A script
+ * can also call it, through getmetatable, from a finalizer amid a call:
+ * then it is close(), and frees nothing under the running call. */
 static int meth_gc(lua_State *L) {
-  soget_client *c = luaL_checkudata(L, 1, SOGET_CLIENT_T);
-  client_cleanup(c);
-  return 0;
+  return meth_close(L);
 }
 
 static int meth_tostring(lua_State *L) {
@@ -1370,10 +1371,10 @@ static int call_close(lua_State *L) {
   return 0;
 }
 
-/* No step runs when the call is collected: a step's frame holds it. */
+/* No step runs when the call is collected (a step's frame holds it); one
+ * runs when a script calls __gc itself amid it: then it is close(). */
 static int call_gc(lua_State *L) {
-  call_close_now(luaL_checkudata(L, 1, SOGET_CALL_T));
-  return 0;
+  return call_close(L);
 }
 
 static int call_tostring(lua_State *L) {

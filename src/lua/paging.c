@@ -223,6 +223,26 @@ static void pager_finish(lua_State *L, pager *pg, int self) {
   soget_setuv(L, self);
 }
 
+/* A copy of the query table at i, and of its search table if it has one:
+ * what a manual pager hands out. The table itself is the page's, which its
+ * other pagers fetch with, reading its strings as checked when the query
+ * was made: a change a script makes to what it was given must not reach
+ * them (nor free a string one of them is reading, from a finalizer). */
+static void push_query_copy(lua_State *L, int i) {
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, i)) {
+    if (lua_type(L, -1) == LUA_TTABLE) {   /* {search = {...}} */
+      int t = lua_gettop(L);
+      push_query_copy(L, t);
+      lua_remove(L, t);
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+}
+
 /* The next unit, or nil at the end. Raises the soget.Error of a failed
  * page fetch (a nil would silently end a for loop). */
 static int pager_next(lua_State *L) {
@@ -265,6 +285,8 @@ static int pager_next(lua_State *L) {
       lua_pushliteral(L, "fetch");
       lua_pushinteger(L, (lua_Integer)pg->cur.next_offset);
       lua_getfield(L, uv, UV_QUERY);
+      push_query_copy(L, lua_gettop(L));
+      lua_remove(L, -2);
       return 4;
     }
     lua_getfield(L, uv, UV_CLIENT);
