@@ -985,13 +985,17 @@ static const char build_key = 0;   /* registry: build_run's closure */
 typedef struct jsonbox {
   soget_json *j;        /* NULL until the first decode */
   int busy;
+  int dead;             /* finalized: a decode from a later finalizer of a
+                         * lua_close takes the yajl path, never makes a parser
+                         * nothing would free */
 } jsonbox;
 
 static int jsonbox_gc(lua_State *L) {
   jsonbox *x = (jsonbox *)lua_touserdata(L, 1);
-  if (x != NULL && x->j != NULL) {
-    soget_json_free(x->j);
+  if (x != NULL) {
+    if (x->j != NULL) soget_json_free(x->j);
     x->j = NULL;
+    x->dead = 1;
   }
   return 0;
 }
@@ -1194,7 +1198,7 @@ static int walk_tape(builder *b, soget_json_it *it) {
 static int build_fast(builder *b) {
   soget_json_it it;
   jsonbox *x = (jsonbox *)lua_touserdata(b->L, lua_upvalueindex(UV_JSON));
-  if (x->busy || b->parser == SOGET_PARSE_YAJL ||
+  if (x->busy || x->dead || b->parser == SOGET_PARSE_YAJL ||
       has_surrogate_escape(b->body, b->len))
     return 0;
   if (x->j == NULL && (x->j = soget_json_new()) == NULL) return 0;
@@ -1396,7 +1400,7 @@ void soget_decode_open(lua_State *L) {
   luaL_checkstack(L, K__N + 3, "soget");
   x = (jsonbox *)lua_newuserdata(L, sizeof *x);     /* UV_JSON */
   x->j = NULL;
-  x->busy = 0;
+  x->busy = x->dead = 0;
   lua_newtable(L);
   lua_pushcfunction(L, jsonbox_gc);
   lua_setfield(L, -2, "__gc");

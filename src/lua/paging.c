@@ -284,9 +284,11 @@ static int pager_next(lua_State *L) {
       lua_pushnil(L);
       lua_pushliteral(L, "fetch");
       lua_pushinteger(L, (lua_Integer)pg->cur.next_offset);
-      lua_getfield(L, uv, UV_QUERY);
-      push_query_copy(L, lua_gettop(L));
-      lua_remove(L, -2);
+      lua_getfield(L, uv, UV_QUERY);   /* nil for a page not fetched */
+      if (lua_istable(L, -1)) {
+        push_query_copy(L, lua_gettop(L));
+        lua_remove(L, -2);
+      }
       return 4;
     }
     lua_getfield(L, uv, UV_CLIENT);
