@@ -319,6 +319,59 @@ static void test_lease(void) {
   soget_engine_free(&g);
 }
 
+/* A drive that runs its calls alone (a blocking call, a batch) while a
+ * soget.Call its driver left waiting holds the lease. */
+static void test_lease_groups(void) {
+  soget_engine g;
+  soget_call a, b, c, d;
+  soget_err e;
+  unsigned long batch;
+  CASE("lease: a call of a drive that runs alone takes over a lease held outside it");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);                        /* a soget.Call: group 0 */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  batch = soget_engine_group(&g);
+  CHECK(batch != 0);
+  begin(&g, &b, 0);
+  b.group = batch;
+  begin(&g, &c, 0);
+  c.group = batch;
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);   /* not a wait until a's deadline */
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.lease, b.id);
+  CHECK_INT(g.token_requests, 2);
+
+  CASE("lease: the calls of one drive wait for each other");
+  CHECK_INT(next(&g, &c), SOGET_STEP_WAIT);
+  CHECK_INT(c.lease_wait, 1);
+  CHECK_INT(answer(&g, &b, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(g.lease, 0);
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&c), "tok-0001");
+
+  CASE("lease: the holder it took over from answers later: its token is used, nothing breaks");
+  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(g.lease, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&a), "tok-0002");
+
+  CASE("lease: a soget.Call still waits for a lease held by a drive's call");
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_call_free(&g, &c);
+  CHECK_INT(soget_engine_set_token(&g, "tok-old", 7, 0), 0);   /* due at once */
+  begin(&g, &d, 0);
+  d.group = soget_engine_group(&g);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+  CHECK_INT(d.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(next(&g, &a), SOGET_STEP_WAIT);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &d);
+  soget_engine_free(&g);
+}
+
 /* A token revoked after it worked: a batch's calls, begun together, see two
  * refusals in one batch, each of a token the API had accepted. */
 static void test_revoked_after_use(void) {
@@ -520,6 +573,7 @@ int main(void) {
   test_calls();
   test_credentials();
   test_lease();
+  test_lease_groups();
   test_revoked_after_use();
   test_shared_failure();
   test_static_and_misuse();

@@ -154,6 +154,40 @@ describe("soget.Call", function()
     c:close()
     assert.has_error(function() call:request() end)
   end)
+
+  -- A soget.Call whose token request is out holds the client's token
+  -- lease; a blocking call or a batch of the same client runs alone, so
+  -- that holder cannot answer meanwhile: they fetch a token of their own
+  -- rather than wait for the lease until the deadline. In a child bounded
+  -- by timeout(1) far below the client's 60 s timeout (a wait would be
+  -- killed there).
+  it("leaves a blocking call and a batch to fetch their own token while it holds the lease", function()
+    local script = os.tmpname()
+    S.write_file(script, ([[
+package.cpath = %q .. "/?.so;" .. package.cpath
+package.path = "spec/?.lua;" .. package.path
+local S = require "support"
+local c = S.client{ timeout = 60 }
+local call = c:begin("CGMU2436601")
+local req = assert(call:request())
+assert(req.kind == "token")                     -- the lease is the call's
+local page = assert(c:handling_units("CGMU2436601"))
+io.write("lookup ", #page.items, "\n")
+assert(c:token())                               -- taken: due for nothing
+call:close()
+local d = S.client{ timeout = 60 }
+local other = d:begin("CGMU2436601")
+assert(assert(other:request()).kind == "token")
+local results, counts = d:handling_units_many({ "CGMU2436601", "CSQU3054383" })
+io.write("batch ", counts.ok, " ", d:stats().token_requests, "\n")
+other:close()
+c:close(); d:close()
+]]):format(os.getenv("SOGET_MODULE_DIR") or "build/lua5.4"))
+    local out = S.popen_read("timeout 20 " .. S.shell_quote(S.lua) .. " " .. S.shell_quote(script)
+      .. " 2>&1; echo \"exit=$?\"")
+    os.remove(script)
+    assert.are.equal("lookup 1\nbatch 2 2\nexit=0\n", out)
+  end)
 end)
 
 -- A step asked for out of turn is a bug in the driver: it raises, as

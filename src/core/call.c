@@ -174,7 +174,15 @@ static double rand01(soget_engine *g) {
  * be its holder's own deadline), the calls begun before the failure fail
  * with the same error rather than each asking again, until a token comes;
  * calls begun later ask again. A lease whose holder went away ends at the holder's
- * deadline. */
+ * deadline. A call of a drive that runs alone (a blocking call, a batch)
+ * never waits for a lease held outside its drive: nothing else runs until
+ * the drive returns, so that holder (a soget.Call its driver left waiting,
+ * in a coroutine say) could only give it back at the deadline. It takes
+ * the lease over and sends a token request of its own. */
+
+unsigned long soget_engine_group(soget_engine *g) {
+  return ++g->next_id;
+}
 
 static void lease_release(soget_engine *g, soget_call *k, int failed, const soget_err *e) {
   if (g->lease != k->id) return;
@@ -269,13 +277,13 @@ static int call_fail(soget_engine *g, soget_call *k, soget_err *e) {
 static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) {
   soget_http_request *rq = &k->rq;
   if (g->lease && g->lease != k->id) {
-    if (now < g->lease_until) {
+    if (now < g->lease_until && (k->group == 0 || k->group == g->lease_group)) {
       double w = g->lease_until - now;
       k->lease_wait = 1;
       k->wait = w < SOGET_LEASE_POLL ? w : SOGET_LEASE_POLL;
       return SOGET_STEP_WAIT;
     }
-    g->lease = 0;   /* its holder is gone or late */
+    g->lease = 0;   /* its holder is gone, late, or cannot move meanwhile */
   }
   if (g->failed_at > 0 && k->began <= g->failed_at) {
     *e = g->failed_err;   /* already scrubbed */
@@ -300,6 +308,7 @@ static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) 
   rq->body = k->body.data;
   rq->body_len = k->body.len;
   g->lease = k->id;
+  g->lease_group = k->group;
   g->lease_until = k->deadline;
   k->state = SOGET_CALL_TOKEN_SENT;
   g->token_requests++;

@@ -37,6 +37,7 @@ typedef struct soget_engine {
   soget_auth auth;
   unsigned long next_id;       /* ids of calls begun */
   unsigned long lease;         /* id of the call fetching a token, 0: none */
+  unsigned long lease_group;   /* that call's group */
   double lease_until;          /* a lease whose holder is gone ends then */
   double failed_at;            /* when a token request last failed, 0: never */
   soget_err failed_err;        /* and why */
@@ -96,6 +97,11 @@ typedef struct soget_call {
   int empty;                   /* after SOGET_STEP_PAGE: nothing found */
   int lease_wait;              /* the last SOGET_STEP_WAIT waits for a lease */
   unsigned long id;            /* from the engine, for its lease */
+  unsigned long group;         /* 0: stepped by a driver that runs other work
+                                * while it waits (soget.Call); else the drive
+                                * that runs it to its end, alone (a blocking
+                                * call, a batch: soget_engine_group), which
+                                * waits for no lease held outside it */
   unsigned long token_gen;     /* the token generation the request carried */
   double began;                /* monotonic; a batch's calls share its start */
   double deadline;             /* monotonic */
@@ -132,6 +138,10 @@ void soget_engine_scrub(const soget_engine *g, const soget_call *k, soget_err *e
  * after `seconds_left`. 0, or -1 out of memory. */
 int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
                            double seconds_left);
+
+/* A new group, for the calls of one drive that runs them to their end
+ * alone (soget_call.group): set it before their first step. */
+unsigned long soget_engine_group(soget_engine *g);
 
 void soget_call_init(soget_call *k);
 /* Wipes and frees the call's buffers and ends it; gives back the token

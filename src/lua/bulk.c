@@ -60,6 +60,7 @@ typedef struct batch {
   int held;          /* holds c and its transport (soget_client_hold) */
   soget_io io;       /* the transport's multi back end */
   double began;      /* every call of the batch counts as begun then */
+  unsigned long group;   /* the engine's group of the batch's calls */
   int live;          /* calls initialized, not yet cleaned up */
   int n;             /* slots */
   int nq, next, done;
@@ -239,6 +240,7 @@ static void fill(lua_State *L, batch *b) {
         soget_exact_push_state(L);
         lua_rawseti(L, b->st, i + 1);
       }
+      s->k.group = b->group;
       if (soget_call_begin(b->g, &s->k, &q, b->began, &e) != 0) soget_nomem(L);
       lua_pop(L, 1);
       s->phase = SLOT_READY;
@@ -417,6 +419,7 @@ int soget_client_handling_units_many(lua_State *L) {
     soget_client_hold(c);
     b->held = 1;                     /* from here on, __gc releases */
     b->g = soget_client_engine(c);
+    b->group = soget_engine_group(b->g);
     b->began = soget_now();
     b->io = soget_curl_multi(soget_client_transport(c));
     for (i = 0; i < n; i++) soget_call_init(&b->s[i].k);

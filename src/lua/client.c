@@ -617,6 +617,7 @@ static lcall *push_call(lua_State *L, soget_client *c, int ci) {
   lcall_enter(L, lc);
   soget_client_take_transport(c);
   lc->transport = 1;
+  lc->k.group = soget_engine_group(&c->eng);   /* runs alone to its end */
   return lc;
 }
 
