@@ -10,6 +10,24 @@ describe("soget.client options", function()
     local ok, err = pcall(soget.client, S.options{ colour = "blue" })
     assert.is_false(ok)
     assert.truthy(has(err, "unknown option 'colour'"), err)
+    ok, err = pcall(soget.client, S.options{ ["timeout\0"] = 1 })
+    assert.is_false(ok)
+    assert.truthy(has(err, "unknown option 'timeout\\x00'"), err)
+  end)
+
+  it("names a key that is no string by its type, in every option table", function()
+    local page = assert(soget.decode('{"total":0,"returned":0,"first":0,"items":[]}'))
+    local function message(f, ...)
+      local ok, err = pcall(f, ...)
+      assert.is_false(ok)
+      return (tostring(err):gsub("^[^:]*:%d+: ", ""))
+    end
+    assert.are.equal("iter: option names must be strings, got number", message(page.iter, page, { 5 }))
+    assert.are.equal("soget.decode: option names must be strings, got boolean",
+      message(soget.decode, "{}", { [true] = 1 }))
+    local opts = S.options()
+    opts[{}] = 1
+    assert.are.equal("soget.client: option names must be strings, got table", message(soget.client, opts))
   end)
 
   -- option, bad value, part of the message
@@ -234,6 +252,10 @@ describe("client:handling_units", function()
   -- query, part of the message
   local bad = {
     { { reference = "CGMU2436601", colour = "x" }, "unknown query key 'colour'" },
+    -- a key with a NUL is not shown as the known key before it
+    { { reference = "CGMU2436601", ["limit\0x"] = 1 }, "unknown query key 'limit\\x00x'" },
+    { { reference = "CGMU2436601", [("k"):rep(100)] = 1 }, "unknown query key '"
+      .. ("k"):rep(64) .. "...'" },
     { { reference = 42 }, "'reference' must be a string" },
     { { reference = string.rep("A", 18) }, "longer than 17" },
     { { spi = string.rep("A", 14) }, "longer than 13" },

@@ -1037,6 +1037,24 @@ local misuse = {
     state = "pending", next = { "response", 200, PAGE }, gives = "page",
   },
   {
+    name = "failed() with a kind it knows followed by a NUL and more",
+    prep = { { "request" } }, act = { "failed", "no answer", "network\0junk" },
+    raises = "(must be 'network', 'timeout', 'tls' or 'http')",
+    state = "pending", next = { "response", 200, PAGE }, gives = "page",
+  },
+  {
+    name = "request_bytes() with a user agent holding a line break: raises, the call goes on",
+    act = { "request_bytes", "driver/1\r\nX-Evil: 1" },
+    raises = "soget.Call: request_bytes(): the user agent contains a line break",
+    state = "pending", next = { "request" }, gives = "api", api_requests = 0,
+  },
+  {
+    name = "request_bytes() with a user agent holding a NUL",
+    act = { "request_bytes", "driver/1\0junk" },
+    raises = "soget.Call: request_bytes(): the user agent contains a NUL byte",
+    state = "pending", next = { "request" }, gives = "api", api_requests = 0,
+  },
+  {
     name = "failed() without a message",
     prep = { { "request" } }, act = { "failed" }, raises = "string expected, got",
     state = "pending", next = { "response", 200, PAGE }, gives = "page",
@@ -1099,6 +1117,7 @@ local function act(client, call, a)
   if m == "close" then return call:close() end
   if m == "close_client" then return client:close() end
   if m == "request" then return call:request() end
+  if m == "request_bytes" then return call:request_bytes(a[2]) end
   if m == "response" then return call:response(a[2], a[3], a[4], a[5]) end
   return call:failed(unpack(a, 2, math.max(#a, 2)))
 end
@@ -1222,8 +1241,8 @@ describe("client:begin", function()
     { { reference = string.rep("A", 18) }, nil,
       "handling_units: 'reference' is longer than 17 characters" },
     { { reference = REF, limit = 11 }, nil, "handling_units: 'limit' must be between 1 and 10" },
-    { REF, -1, "handling_units: 'offset' must be between 0 and 2147483647" },
-    { REF, 1.5, "handling_units: 'offset' must be a whole number" },
+    { REF, -1, "begin: 'offset' must be between 0 and 2147483647" },
+    { REF, 1.5, "begin: 'offset' must be a whole number" },
     { { reference = "a\r\nb" }, nil, "handling_units: 'reference' contains a line break" },
   }
   for i, b in ipairs(bad) do

@@ -381,7 +381,11 @@ describe("soget.decode's parsers", function()
   end)
 
   it("refuse a parser they do not know, before any work", function()
-    assert.has_error(function() soget.decode("{}", { parser = "cjson" }) end)
+    assert.has_error(function() soget.decode("{}", { parser = "cjson" }) end,
+      'soget.decode: \'parser\' must be "auto", "yajl" or "simdjson"')
+    -- a parser's name followed by a NUL and more is no parser's name
+    assert.has_error(function() soget.decode("{}", { parser = "yajl\0junk" }) end,
+      "soget.decode: 'parser' contains a NUL byte")
     assert.has_error(function() soget.decode("{}", { parser = 1 }) end)
     assert.has_error(function() soget.decode("{}", "yajl") end)
     -- a misspelt option is no silent default

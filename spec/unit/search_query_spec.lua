@@ -44,6 +44,13 @@ describe("handling_units_search", function()
     { "a control character", { voyageAgentReference = "V\n1" }, "contains a line break" },
     { "a NUL byte", { freightAgent = "A\0B", documentReference = "X" }, "NUL" },
     { "not a table", 42, "query must be a table or a document reference string" },
+    -- no documented limit, but a URL a server takes: 512 bytes a value
+    { "a document reference of 513 bytes", ("D"):rep(513),
+      "'documentReference' is longer than 512 bytes" },
+    { "a voyage reference of 1 MB", { voyageAgentReference = ("V"):rep(2 ^ 20) },
+      "'voyageAgentReference' is longer than 512 bytes" },
+    { "a freight agent of 513 bytes", { documentReference = "X", freightAgent = ("é"):rep(257) },
+      "'freightAgent' is longer than 512 bytes" },
   }
   for _, b in ipairs(bad) do
     it("raises before any request on " .. b[1], function()
@@ -83,6 +90,20 @@ describe("handling_units_search", function()
     assert.are.equal("GET", req.method)
     assert.are.equal("Bearer " .. TOKEN, req.headers.Authorization)
     assert.are.equal(KEY, req.headers["Ocp-Apim-Subscription-Key"])
+    c:close()
+  end)
+
+  it("takes values of 512 bytes, and a URL of every longest value under 8,000 bytes", function()
+    local c = client()
+    local long = ("/"):rep(512)   -- percent-encoded: three bytes each
+    local req = request_of(c, { search = { documentReference = long, voyageAgentReference = long,
+      voyageAgentId = long, freightAgent = long, customsFlag = "Transhipment", desc = true,
+      limit = 10, offset = 2147483647 } })
+    -- the same query on the default base URL
+    local default = "https://soget-api-integration.azure-api.net/api-tracing-code-in-mass/v1"
+    local n = #req.url - #SEARCH + #default
+    assert.truthy(n < 8000, n)
+    assert.truthy(req.url:find(("%2F"):rep(512), 1, true))
     c:close()
   end)
 

@@ -354,6 +354,15 @@ static const soget_opt_reader query_reader = {
     .fraction = "must be a whole number",
     .whole_first = 1};
 
+/* begin(query, offset)'s offset, checked as a query's. */
+static const soget_opt_reader begin_reader = {
+    .opts = query_options,
+    .who = "begin",
+    .label = "",
+    .range = "between %.0f and %.0f",
+    .fraction = "must be a whole number",
+    .whole_first = 1};
+
 static void check_lookup(lua_State *L, int i) {
   soget_optval v[Q_COUNT];
   if (lua_type(L, i) == LUA_TSTRING) {  /* client:handling_units("CGMU...") */
@@ -375,11 +384,18 @@ static void check_lookup(lua_State *L, int i) {
 }
 
 /* The search's query keys are the in-mass API's own parameter names, in
- * soget_search_endpoint's order, then desc, limit and offset. No length
- * limits are documented for them: none is invented. */
+ * soget_search_endpoint's order, then desc, limit and offset. The API
+ * documents no length limits for them; but they go in the URL, which a
+ * server need not take past 8,000 bytes (RFC 9110, 4.1): at most 512 bytes
+ * each, 6 KB percent-encoded for the four free ones, leaves room for the
+ * rest. (A longer one failed at the server or in libcurl, each its own
+ * way: a reset stream, a closed connection, "out of memory".) */
+#define SEARCH_VALUE_MAX 512
 enum { S_DOCUMENT, S_VOYAGE_REF, S_VOYAGE_ID, S_CUSTOMS, S_AGENT, S_DESC, S_LIMIT,
        S_OFFSET, S_COUNT };
-#define SEARCH_TEXT(n) {.name = n, .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_QUERY}
+#define SEARCH_TEXT(n)                                                           \
+  {.name = n, .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_QUERY,          \
+   .max_bytes = SEARCH_VALUE_MAX}
 static const soget_option search_options[] = {
     [S_DOCUMENT] = SEARCH_TEXT("documentReference"),
     [S_VOYAGE_REF] = SEARCH_TEXT("voyageAgentReference"),
@@ -994,7 +1010,7 @@ static int meth_begin(lua_State *L) {
   lua_settop(L, 3);
   if (!lua_isnil(L, 3)) {
     soget_optval ov;
-    soget_opt_check(L, &query_reader, &query_options[Q_OFFSET], 3, &ov);
+    soget_opt_check(L, &begin_reader, &query_options[Q_OFFSET], 3, &ov);
     offset = (long)ov.n;
   }
   soget_check_query(L, 2, SOGET_QUERY_ANY);    /* 4 */
@@ -1330,8 +1346,14 @@ static int call_request(lua_State *L) {
 }
 
 static int call_request_bytes(lua_State *L) {
+  size_t len;
+  const char *ua;
   checkcall(L);
-  luaL_optstring(L, 2, NULL);
+  ua = luaL_optlstring(L, 2, NULL, &len);
+  if (ua) {   /* a misuse raises, and leaves the call as it was */
+    const char *why = soget_header_value_problem(ua, len);
+    if (why) return luaL_error(L, "soget.Call: request_bytes(): the user agent %s", why);
+  }
   lua_settop(L, 2);
   return call_step(L, "request_bytes");
 }
@@ -1351,12 +1373,14 @@ static int call_response(lua_State *L) {
 
 static int call_failed(lua_State *L) {
   const char *kind;
+  size_t kl;
   int i, retryable;
   checkcall(L);
   luaL_checkstring(L, 2);
-  kind = luaL_optstring(L, 3, "network");
+  kind = luaL_optlstring(L, 3, "network", &kl);
   retryable = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
-  for (i = 0; failure_kinds[i] && strcmp(failure_kinds[i], kind) != 0; i++) {
+  for (i = 0; failure_kinds[i] && !(strlen(failure_kinds[i]) == kl &&
+                                    memcmp(failure_kinds[i], kind, kl) == 0); i++) {
   }
   luaL_argcheck(L, failure_kinds[i] != NULL, 3, "must be 'network', 'timeout', 'tls' or 'http'");
   lua_settop(L, 2);

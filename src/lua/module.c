@@ -36,7 +36,7 @@ void soget_private_open(lua_State *L) {
  * parser's fault from the body's: "yajl" gives the same page, slower;
  * "simdjson" fails on what auto leaves to libyajl. */
 static const soget_option decode_options[] = {
-    {.name = "parser", .type = SOGET_OPT_STRING}, {.name = NULL}};
+    {.name = "parser", .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_NUL}, {.name = NULL}};
 
 static const soget_opt_reader decode_reader = {
     .opts = decode_options,
@@ -56,7 +56,7 @@ static int mod_decode(lua_State *L) {
     if (strcmp(p.s, "yajl") == 0) parser = SOGET_PARSE_YAJL;
     else if (strcmp(p.s, "simdjson") == 0) parser = SOGET_PARSE_SIMDJSON;
     else if (strcmp(p.s, "auto") != 0)
-      return luaL_argerror(L, 2, "parser: \"auto\", \"yajl\" or \"simdjson\" expected");
+      return luaL_error(L, "soget.decode: 'parser' must be \"auto\", \"yajl\" or \"simdjson\"");
   }
   lua_settop(L, 1);
   soget_err_clear(&e);

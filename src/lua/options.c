@@ -40,6 +40,10 @@ static void check_string(lua_State *L, const soget_opt_reader *r, const soget_op
       why = buf;
     }
   }
+  if (!why && o->max_bytes && len > o->max_bytes) {
+    snprintf(buf, sizeof buf, "is longer than %d bytes", (int)o->max_bytes);
+    why = buf;
+  }
   if (!why) {
     switch (o->check) {
       case SOGET_OPT_CHECK_NUL:
@@ -150,8 +154,16 @@ int soget_opt_read(lua_State *L, int t, const soget_opt_reader *r, int copy,
     while (lua_next(L, t)) {
       k = find(L, opts, -2);
       if (k < 0) {
-        if (lua_type(L, -2) == LUA_TSTRING)
-          luaL_error(L, r->unknown, r->who, lua_tostring(L, -2));
+        if (lua_type(L, -2) == LUA_TSTRING) {
+          /* Made printable, whole up to 64 bytes: a key with a NUL or a
+           * control character is not shown as another (a known) key. */
+          char name[4 * 64 + 4];
+          size_t kl, n;
+          const char *key = lua_tolstring(L, -2, &kl);
+          n = soget_printable(name, sizeof name - 3, key, kl < 64 ? kl : 64, 0);
+          if (kl > 64) memcpy(name + n, "...", 4);
+          luaL_error(L, r->unknown, r->who, name);
+        }
         luaL_error(L, r->badkey, r->who, luaL_typename(L, -2));
       }
       if (r->raw) {

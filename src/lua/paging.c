@@ -160,8 +160,7 @@ static const soget_opt_reader iter_reader = {
     .opts = iter_options,
     .who = "iter",
     .label = "",
-    .unknown = "%s: unknown option '%s'",
-    .badkey = "%s: unknown option '%s'",   /* the key's type name */
+    SOGET_OPT_MESSAGES,
     .nil_ok = 1};
 
 /* page:iter([{max_items = n, max_pages = n}]) -> pager, nil, nil, pager */
