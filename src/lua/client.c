@@ -1113,9 +1113,8 @@ static int call_request_as(lua_State *L, const char *method) {
   lua_setfield(L, -2, "timeout");
   lua_pushnumber(L, (lua_Number)lc->k.rq.connect_timeout_ms / 1000.0);
   lua_setfield(L, -2, "connect_timeout");
-  lc->handing = 0;
   lcall_release(lc);
-  return 1;
+  return 1;   /* still handing: until call_step has it back */
 }
 
 static int call_request_body(lua_State *L) {
@@ -1278,8 +1277,7 @@ static int call_request_bytes_body(lua_State *L) {
   lua_setfield(L, 4, "port");
   lua_pushboolean(L, t.tls);
   lua_setfield(L, 4, "tls");
-  lc->handing = 0;
-  return 1;
+  return 1;   /* still handing: until call_step has it back */
 }
 
 static void call_close_now(lcall *lc) {
@@ -1315,10 +1313,12 @@ static int call_step(lua_State *L, const char *method) {
   lc->stepping++;
   status = lua_pcall(L, n, LUA_MULTRET, 0);
   lc->stepping--;
+  if (status == 0) lc->handing = 0;
   if (status != 0 && lc->handing) {
-    /* Raised (out of memory) while the request that is out was handed
-     * over: the driver never got it, and the call would wait for its
-     * answer, holding the client's token lease. The call is over. */
+    /* Raised (out of memory, or a hook's error, also at the body's own
+     * return) while the request that is out was handed over: the driver
+     * never got it, and the call would wait for its answer, holding the
+     * client's token lease. The call is over. */
     lc->handing = 0;
     if (lc->open) {
       soget_call_free(&c->eng, &lc->k);
