@@ -169,6 +169,33 @@ local scenarios = {
     call:close()
   end },
 
+  { "an exact lookup and a search through soget.Call", function()
+    local call = plain:begin{ reference = "SOGET LOT 7", exact = true, limit = 5 }
+    local page
+    for _ = 1, 10 do
+      local req = assert(call:request())
+      local out = S.popen_read("curl -sS --max-time 10 -H " .. S.shell_quote("Authorization: "
+        .. req.headers.Authorization) .. " -H " .. S.shell_quote("Ocp-Apim-Subscription-Key: "
+        .. req.headers["Ocp-Apim-Subscription-Key"]) .. " " .. S.shell_quote(req.url) .. " 2>/dev/null")
+      local p, err, wait = call:response(200, out)
+      assert(p or (err == nil and wait == 0), "the walk did not go on")
+      if p then page = p break end
+    end
+    assert(page and #page.items >= 1)
+    call:close()
+    call = warm:begin{ search = { documentReference = BL, limit = 2 } }
+    local req = assert(call:request())
+    assert(req.url:find("documentReference=" .. BL, 1, true))
+    call:close()
+  end },
+
+  { "the default client (from the environment)", function()
+    local page = assert(soget.handling_units("CGMU2436601"))
+    assert(#page.items == 1)
+    page = assert(soget.handling_units_search(BL))
+    assert(#page.items == 3)
+  end },
+
   { "a manual pager fed by hand", function()
     local page = assert(soget.decode(body))
     local it = page:iter{ manual = true, max_items = 5 }
