@@ -302,9 +302,11 @@ if arg[1] == "exit" then os.exit(0, true) end
     -- A finalizer lua_close runs after the module's own decodes a page: it
     -- still can (through libyajl), and makes nothing that is left unfreed
     -- (valgrind, below). Its object is made before the module is loaded,
-    -- so that it is finalized after the module's (Lua 5.2+ finalize in
-    -- the reverse order of marking; 5.1 and LuaJIT in the same order
-    -- here, where it runs first and meets the module whole).
+    -- so that it is finalized after the module's (in the reverse order of
+    -- making). But on Lua 5.1 and LuaJIT a C library is unloaded by a
+    -- finalizer of its handle, made when it is loaded: nothing can call
+    -- into it after that one, so there the object is made after it (and
+    -- its decode runs first, with the module whole).
     local LATE = [[
 package.cpath = %q .. "/?.so;" .. package.cpath
 local body = '{"total":1,"returned":1,"first":0,"items":[{"pswId":"CNI0000063978","reference":"CGMU2436601"}]}'
@@ -313,6 +315,7 @@ local function late()
   io.stdout:write(page and page.items[1].reference == "CGMU2436601" and "late decode ok\n" or "late decode failed\n")
 end
 if _VERSION == "Lua 5.1" then
+  require "soget"
   local p = newproxy(true); getmetatable(p).__gc = late; keep = p
 else
   keep = setmetatable({}, { __gc = late })
