@@ -323,6 +323,53 @@ end
 local soget = require "soget"
 assert(soget.decode(body))
 ]]
+    -- os.exit(0, true) from a hook in the middle of a step closes the
+    -- state with the step's frames abandoned: what they held (the call's
+    -- buffers, the client it holds, the parser's) is freed by the
+    -- finalizers all the same. MODE: a soget.Call step, a blocking
+    -- lookup, a parser's response().
+    local AMID = [[
+package.cpath = %q .. "/?.so;" .. package.cpath
+local soget = require "soget"
+local mode, n = ...
+local c = soget.client{ api_key = "k", access_token = "a-static-token-0001",
+  base_url = %q, ca_file = %q }
+local function exit_at(k)
+  n = 0
+  debug.sethook(function() n = n + 1; if n == k then os.exit(0, true) end end, "c")
+end
+if mode == "call" then
+  local call = c:begin("CGMU2436601")
+  exit_at(2)
+  call:request()
+elseif mode == "lookup" then
+  exit_at(2)
+  c:handling_units("CGMU2436601")
+else
+  local p = soget.http_parser()
+  assert(p:feed("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello") == "done")
+  exit_at(2)
+  p:response()
+end
+io.stdout:write("not exited\n")
+]]
+    local function amid_script()
+      local path = os.tmpname()
+      S.write_file(path, AMID:format(os.getenv("SOGET_MODULE_DIR") or "build/lua5.4",
+        S.base_url, S.ca_file))
+      return path
+    end
+
+    it("frees what a step held when the state closes in its middle", function()
+      local path = amid_script()
+      for _, mode in ipairs{ "call", "lookup", "parser" } do
+        local code, out = run(S.shell_quote(S.lua) .. " " .. S.shell_quote(path) .. " " .. mode)
+        assert.are.equal(0, code, mode .. ": " .. out)
+        assert.are.equal("", out, mode)
+      end
+      os.remove(path)
+    end)
+
     local function late_script()
       local path = os.tmpname()
       S.write_file(path, LATE:format(os.getenv("SOGET_MODULE_DIR") or "build/lua5.4"))
@@ -340,6 +387,18 @@ assert(soget.decode(body))
     -- Under valgrind or ASan the suite's interpreter is itself instrumented,
     -- and the 5.4 run covers the other runtimes: only that run adds this.
     if not (UNDER_VALGRIND or UNDER_ASAN) and S.lua:find("^lua5%.4$") then
+      it("leaves nothing unfreed when the state closes amid a step (valgrind)", function()
+        local path = amid_script()
+        for _, mode in ipairs{ "call", "lookup", "parser" } do
+          local code, out = run("valgrind --quiet --error-exitcode=97 --leak-check=full " ..
+            "--show-leak-kinds=definite --errors-for-leak-kinds=definite " ..
+            "--suppressions=spec/hygiene/valgrind.supp lua5.4 " .. S.shell_quote(path) .. " " .. mode)
+          assert.are.equal(0, code, mode .. ": " .. out)
+          assert.are.equal("", out, mode)
+        end
+        os.remove(path)
+      end)
+
       it("leaves nothing unfreed after that late decode (valgrind)", function()
         local path = late_script()
         local code, out = run("valgrind --quiet --error-exitcode=97 --leak-check=full " ..

@@ -237,8 +237,12 @@ describe("paging", function()
       end
       assert.are.equal(1, asked)
       -- and the next copy is the page's query as it was
-      local _, _, _, q2 = page:iter{ manual = true }:next()
-      assert.is_nil(q2)   -- the first page still has units: no fetch asked
+      local again = page:iter{ manual = true }
+      local q2
+      repeat hu, need, offset, q2 = again:next() until not hu
+      assert.are.equal("fetch", need)
+      assert.are_not.equal(q, q2)
+      assert.are.same(query, q2)
       c:close()
     end
   end)

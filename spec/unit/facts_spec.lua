@@ -24,13 +24,14 @@ describe("soget.limits", function()
   it("holds the C headers' values", function()
     assert.are.equal(macro("src/core/request.h", "SOGET_REFERENCE_MAX"), L.reference)
     assert.are.equal(macro("src/core/request.h", "SOGET_SPI_MAX"), L.spi)
+    assert.are.equal(macro("src/core/request.h", "SOGET_SEARCH_VALUE_MAX"), L.search_value)
     assert.are.equal(macro("src/core/request.h", "SOGET_LIMIT_MAX"), L.limit)
     assert.are.equal(macro("src/core/request.h", "SOGET_OFFSET_MAX"), L.offset)
     assert.are.equal(macro("src/core/request.h", "SOGET_HEADER_VALUE_MAX"), L.header_value)
     assert.are.equal(macro("src/lua/soget.h", "SOGET_BULK_MAX"), L.concurrency)
     assert.are.equal(macro("src/core/auth.h", "SOGET_TOKEN_MARGIN"), L.token_margin)
-    assert.are.same({ "concurrency", "header_value", "limit", "offset", "reference", "spi",
-                      "token_margin" }, (function()
+    assert.are.same({ "concurrency", "header_value", "limit", "offset", "reference",
+                      "search_value", "spi", "token_margin" }, (function()
       local keys = {}
       for k in pairs(L) do keys[#keys + 1] = k end
       table.sort(keys)

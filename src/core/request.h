@@ -15,6 +15,11 @@ SOGET_HIDDEN_BEGIN
 #define SOGET_LIMIT_MAX 10
 #define SOGET_LIMIT_DEFAULT 5
 #define SOGET_OFFSET_MAX 2147483647L  /* int32 */
+/* The longest value of a search's text parameter, in bytes. The API
+ * documents no limit; but they go in the URL, which a server need not take
+ * past 8,000 bytes (RFC 9110, 4.1): 6 KB percent-encoded for the four free
+ * ones leaves room for the rest. */
+#define SOGET_SEARCH_VALUE_MAX 512
 /* The longest header value soget sends (a token, an API key): longer ones
  * are refused as they come, not by a failure to build the request. */
 #define SOGET_HEADER_VALUE_MAX 65536

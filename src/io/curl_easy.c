@@ -666,10 +666,6 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
                     "response headers are larger than libcurl's size limit");
       return -1;
     }
-    if (rc == CURLE_OUT_OF_MEMORY) {   /* before any answer: libcurl's own memory */
-      soget_err_nomem(e, "sending the request");
-      return -1;
-    }
     if (proxy_refused(x, e)) return -1;
     kind = curl_kind(rc, &retryable);
     if (rc == CURLE_SSL_CONNECT_ERROR) {

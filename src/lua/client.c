@@ -92,12 +92,15 @@ static int meth_close(lua_State *L) {
   return 0;
 }
 
-/* __gc: nothing runs on a client the collector finalizes (but at a
- * lua_close amid a call, where the call's frames never resume). A script
+/* __gc: nothing runs on a client the collector finalizes but at a
+ * lua_close amid a call, whose frames never resume: freed whole. A script
  * can also call it, through getmetatable, from a finalizer amid a call:
  * then it is close(), and frees nothing under the running call. */
 static int meth_gc(lua_State *L) {
-  return meth_close(L);
+  soget_client *c = luaL_checkudata(L, 1, SOGET_CLIENT_T);
+  if (c->holds > 0 && soget_gc_amid_code(L)) c->close_pending = 1;
+  else client_cleanup(c);
+  return 0;
 }
 
 static int meth_tostring(lua_State *L) {
@@ -384,18 +387,15 @@ static void check_lookup(lua_State *L, int i) {
 }
 
 /* The search's query keys are the in-mass API's own parameter names, in
- * soget_search_endpoint's order, then desc, limit and offset. The API
- * documents no length limits for them; but they go in the URL, which a
- * server need not take past 8,000 bytes (RFC 9110, 4.1): at most 512 bytes
- * each, 6 KB percent-encoded for the four free ones, leaves room for the
- * rest. (A longer one failed at the server or in libcurl, each its own
- * way: a reset stream, a closed connection, "out of memory".) */
-#define SEARCH_VALUE_MAX 512
+ * soget_search_endpoint's order, then desc, limit and offset; each value
+ * at most SOGET_SEARCH_VALUE_MAX bytes (a longer one failed at the server
+ * or in libcurl, each its own way: a reset stream, a closed connection,
+ * "out of memory"). */
 enum { S_DOCUMENT, S_VOYAGE_REF, S_VOYAGE_ID, S_CUSTOMS, S_AGENT, S_DESC, S_LIMIT,
        S_OFFSET, S_COUNT };
 #define SEARCH_TEXT(n)                                                           \
   {.name = n, .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_QUERY,          \
-   .max_bytes = SEARCH_VALUE_MAX}
+   .max_bytes = SOGET_SEARCH_VALUE_MAX}
 static const soget_option search_options[] = {
     [S_DOCUMENT] = SEARCH_TEXT("documentReference"),
     [S_VOYAGE_REF] = SEARCH_TEXT("voyageAgentReference"),
@@ -1396,10 +1396,14 @@ static int call_close(lua_State *L) {
   return 0;
 }
 
-/* No step runs when the call is collected (a step's frame holds it); one
+/* No step runs when the collector finalizes the call (a step's frame holds
+ * it) but at a lua_close amid one, which never resumes: freed whole. One
  * runs when a script calls __gc itself amid it: then it is close(). */
 static int call_gc(lua_State *L) {
-  return call_close(L);
+  lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
+  if (lc->stepping && soget_gc_amid_code(L)) lc->close_pending = 1;
+  else call_close_now(lc);
+  return 0;
 }
 
 static int call_tostring(lua_State *L) {

@@ -1,5 +1,6 @@
 /* Lua 5.1 / LuaJIT versions of the 5.2+ auxiliary functions soget uses;
- * soget_cbytes_prepare and soget_cbytes_push (every version). */
+ * soget_cbytes_prepare, soget_cbytes_push and soget_gc_amid_code (every
+ * version). */
 #include <stdint.h>
 
 #include "compat.h"
@@ -68,4 +69,9 @@ int soget_cbytes_push(lua_State *L, const char *s, size_t n) {
   b.n = n;
   lua_pushlightuserdata(L, &b);   /* a slot soget_cbytes_prepare checked */
   return lua_pcall(L, 1, 1, 0);
+}
+
+int soget_gc_amid_code(lua_State *L) {
+  lua_Debug ar;
+  return lua_getstack(L, 1, &ar);
 }

@@ -50,6 +50,13 @@ typedef struct soget_cbytes {
 void soget_cbytes_prepare(lua_State *L);                       /* +1 */
 int soget_cbytes_push(lua_State *L, const char *s, size_t n);  /* 0 */
 
+/* In a __gc: nonzero when a function runs below it (a script calling it
+ * through getmetatable, or the collector finalizing amid running code);
+ * 0 at lua_close, whose finalizers run with the call stack unwound: a call
+ * of the module's that was under way (an os.exit(0, true) from a hook in
+ * its middle) never resumes, and its objects are freed whole. */
+int soget_gc_amid_code(lua_State *L);
+
 /* Uservalues: always a table (on 5.1 it is the fenv). */
 #if LUA_VERSION_NUM >= 504
 #define soget_newuserdata(L, sz) lua_newuserdatauv((L), (sz), 1)

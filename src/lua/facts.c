@@ -1,6 +1,6 @@
 /* What the module knows, as data for programs built on it (the soget
  * command first), so that none of them keeps a copy that can drift:
- *   soget.limits        the query limits, the largest concurrency of
+ *   soget.limits        the query limits (a search value's too), the largest concurrency of
  *                       handling_units_many, the longest header value, the
  *                       token renewal margin
  *   soget.options       soget.client's options: name, type, environment
@@ -25,9 +25,10 @@ static void set_number(lua_State *L, const char *key, double v) {
 }
 
 static void push_limits(lua_State *L) {
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 8);
   set_number(L, "reference", SOGET_REFERENCE_MAX);
   set_number(L, "spi", SOGET_SPI_MAX);
+  set_number(L, "search_value", SOGET_SEARCH_VALUE_MAX);
   set_number(L, "limit", SOGET_LIMIT_MAX);
   set_number(L, "offset", (double)SOGET_OFFSET_MAX);
   set_number(L, "concurrency", SOGET_BULK_MAX);

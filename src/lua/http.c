@@ -154,10 +154,11 @@ static int parser_close(lua_State *L) {
 
 /* As close(), and then the parser's memory; but called by a script (through
  * getmetatable) amid response(), it is close() alone: the collector calls
- * it again once the parser is unreachable. */
+ * it again once the parser is unreachable. (At a lua_close amid
+ * response(), which never resumes, all is freed.) */
 static int parser_gc(lua_State *L) {
   lparser *p = luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T);
-  if (p->busy) return parser_close(L);
+  if (p->busy && soget_gc_amid_code(L)) return parser_close(L);
   if (p->open || p->close_pending) soget_http1_free(p->h);
   p->open = p->busy = p->close_pending = 0;
   free(p->h);

@@ -42,6 +42,7 @@
 ---@class soget.Limits
 ---@field reference integer Longest `reference` of a lookup, in characters (17).
 ---@field spi integer Longest `spi` of a lookup, in characters (13).
+---@field search_value integer Longest value of a search's text parameter, in bytes (512).
 ---@field limit integer Largest page size (10).
 ---@field offset integer Largest offset (2147483647).
 ---@field concurrency integer Most lookups handling_units_many runs at once (64).

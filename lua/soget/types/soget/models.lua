@@ -178,11 +178,11 @@
 
 ---A search of the in-mass API: the query of client:handling_units_search (GET /handling-units/search). One of documentReference, voyageAgentReference and voyageAgentId is required, non-empty; a string stands for { documentReference = s }.
 ---@class (exact) soget.SearchQuery
----@field documentReference? string Announcement document reference with which to filter (for example a bill of lading).
----@field voyageAgentReference? string Voyage agent's reference of the voyage with which to filter.
----@field voyageAgentId? string S)ONE ID of the voyage agent with which to filter.
+---@field documentReference? string Announcement document reference with which to filter (for example a bill of lading). soget: At most 512 bytes (soget.limits.search_value).
+---@field voyageAgentReference? string Voyage agent's reference of the voyage with which to filter. soget: At most 512 bytes (soget.limits.search_value).
+---@field voyageAgentId? string S)ONE ID of the voyage agent with which to filter. soget: At most 512 bytes (soget.limits.search_value).
 ---@field customsFlag? soget.CustomsFlag Customs flag with which to filter.
----@field freightAgent? string Agent code of the shipping company with which to filter.
+---@field freightAgent? string Agent code of the shipping company with which to filter. soget: At most 512 bytes (soget.limits.search_value).
 ---@field desc? boolean Boolean that indicates the sort order. If it is set to true, results will be sorted by descending order.
 ---@field limit? integer Number of results to be returned. Max value is 10. soget: 1 to 10 (soget.limits.limit); the server's default is 5.
 ---@field offset? integer Index of the first returned result. soget: 0 or more.
