@@ -345,6 +345,12 @@ static const soget_option query_options[] = {
 #undef TEXT
 #undef WHOLE
 
+/* How the query readers word a number's problems. */
+#define QUERY_NUMBER_MESSAGES              \
+  .range = "between %.0f and %.0f",        \
+  .fraction = "must be a whole number",    \
+  .whole_first = 1
+
 static const soget_opt_reader query_reader = {
     .opts = query_options,
     .who = "handling_units",
@@ -353,18 +359,11 @@ static const soget_opt_reader query_reader = {
     .badkey = "%s: query keys must be strings, got %s",
     .nottable = "%s: query must be a table or a reference string, got %s",
     .raw = 1,   /* one pass: the query is copied as lua_next sees it */
-    .range = "between %.0f and %.0f",
-    .fraction = "must be a whole number",
-    .whole_first = 1};
+    QUERY_NUMBER_MESSAGES};
 
 /* begin(query, offset)'s offset, checked as a query's. */
 static const soget_opt_reader begin_reader = {
-    .opts = query_options,
-    .who = "begin",
-    .label = "",
-    .range = "between %.0f and %.0f",
-    .fraction = "must be a whole number",
-    .whole_first = 1};
+    .opts = query_options, .who = "begin", .label = "", QUERY_NUMBER_MESSAGES};
 
 static void check_lookup(lua_State *L, int i) {
   soget_optval v[Q_COUNT];
@@ -418,9 +417,7 @@ static const soget_opt_reader search_reader = {
     .badkey = "%s: query keys must be strings, got %s",
     .nottable = "%s: query must be a table or a document reference string, got %s",
     .raw = 1,
-    .range = "between %.0f and %.0f",
-    .fraction = "must be a whole number",
-    .whole_first = 1};
+    QUERY_NUMBER_MESSAGES};
 
 /* The CustomsFlag enum of the API's model. */
 static const char *const customs_flags[] = {"Unknown", "Import", "Export", "Transhipment",
