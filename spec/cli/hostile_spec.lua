@@ -294,6 +294,33 @@ end
       assert.truthy(r.err:find("^soget: stopped after " .. total .. " units: the server's page at offset "
         .. (math.ceil(total / 10) - 1) * 10 .. " holds "), r.err)
     end)
+
+    it("says so when pages sent units again in place of others, read to the end", function()
+      -- every page begins with the listing's first unit, in place of one of
+      -- its own: a walk to the end lists fewer different units than the total
+      local c = support.client()
+      local total = assert(c:handling_units { reference = "MSCU", limit = 1 }).total
+      c:close()
+      local r = cli.run({ "find", "MSCU" }, { env = { SOGET_BASE_URL =
+        support.fault_base("repeat-unit") } })
+      assert.are.equal(6, r.code, r.err)
+      local n = #cli.lines(r.out)
+      assert.truthy(n < total, n)
+      assert.are.equal(("soget: stopped after %d units: the server's pages hold %d different "
+        .. "units where the total they announce is %d (units sent again in place of others)\n")
+        :format(n, n, total), r.err)
+      -- the same for a search, and for a document of bulk --documents
+      local origin, path = os.getenv("SOGET_SEARCH_BASE_URL"):match("^(https?://[^/]+)(/.*)$")
+      r = cli.run({ "search", "--document", "3714238101" }, { env = {
+        SOGET_SEARCH_BASE_URL = origin .. "/_fault/repeat-unit" .. path } })
+      assert.are.equal(6, r.code, r.err)
+      assert.truthy(r.err:find("where the total they announce is 25", 1, true), r.err)
+      -- a --limit below what came is no such stop
+      r = cli.run({ "find", "MSCU", "--limit", "30" }, { env = { SOGET_BASE_URL =
+        support.fault_base("repeat-unit") } })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal(30, #cli.lines(r.out))
+    end)
   end)
 
   it("watch remembers the events of its last two polls only", function()

@@ -379,7 +379,7 @@ describe("soget.cli.query", function()
     for _, c in ipairs {
       { {}, "give a prefix or --spi ID" },
       { { reference = "A", spi = "B" }, "give a prefix or --spi, not both" },
-      { { reference = "   " }, "empty a prefix" },
+      { { reference = "   " }, "empty prefix" },
       { { spi = "" }, "empty S)ONE id" },
     } do
       local e = exit_of(function() query.from_args(c[1], "a prefix") end)

@@ -79,6 +79,15 @@ describe("soget on a terminal", function()
     assert(term:wait_for(done2))
     local err = cli.read(home .. "/err.txt")
     assert.are.equal("soget: 41 references: 1 found, 40 not found, 0 failed\n", err)
+
+    -- rows on the same terminal: the bar is cleared before each, which
+    -- begins its own line (the bar ran into the first row)
+    local done3 = term:type({ "bulk", home .. "/refs.txt", "--concurrency", "2" })
+    screen = assert(term:wait_for(done3))
+    assert.truthy(screen:find("\nCGMU2436601,found,1,", 1, true), screen)
+    assert.truthy(screen:find("\nMSCU0000001,not_found,0,", 1, true), screen)
+    assert.is_nil(screen:find("failed %d+MSCU"), screen)
+    assert.is_nil(screen:find("█", 1, true))
   end)
 
   it("stops watch cleanly on Ctrl-C while it sleeps, exiting 130", function()

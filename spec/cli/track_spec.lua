@@ -250,12 +250,23 @@ describe("soget usage", function()
   end)
 
   it("exits 74 when its results cannot be written, and says so", function()
+    -- the help too (argparse's own printing), and watch at its first
+    -- events, rather than polling on unseen (it would until killed)
     for _, argv in ipairs { { "check", "CSQU3054383" }, { "track", "CGMU2436601" },
-                            { "find", "MSCU", "--limit", "3" } } do
-      local r = cli.run(argv, { out = "/dev/full" })
+                            { "find", "MSCU", "--limit", "3" }, { "--help" },
+                            { "track", "--help" }, { "help", "track" }, { "help" },
+                            { "watch", "CGMU2436601", "--every", "0.2" } } do
+      local r = cli.run(argv, { out = "/dev/full", timeout = 20 })
       assert.are.equal(74, r.code, table.concat(argv, " ") .. ": " .. r.err)
       assert.truthy(r.err:find("soget: cannot write the results: ", 1, true), r.err)
     end
+  end)
+
+  it("says so when the input of bulk cannot be read (a folder, a closed standard input)", function()
+    local r = cli.run { "bulk", "spec" }
+    assert.are.equal(2, r.code, r.err)
+    assert.are.equal("soget: cannot read spec: Is a directory\n", r.err)
+    assert.are.equal("", r.out)
   end)
 
   it("says what it would have meant on lines of their own, and exits 2 from help too", function()

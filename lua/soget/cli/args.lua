@@ -300,9 +300,27 @@ function M.parser()
   return parser
 end
 
--- The arguments as a table (args.command names the command).
+-- The arguments as a table (args.command names the command). argparse
+-- prints --help and `help` itself, then calls os.exit(0): both are caught
+-- while it parses, so that the help goes out as every output does (a write
+-- that fails, to a full disk, exits 74 with a message).
 function M.parse(argv)
-  return M.parser():parse(argv)
+  local parser = M.parser()
+  local real_print, real_exit, printed = print, os.exit, {}
+  print = function(...)
+    local n, parts = select("#", ...), {}
+    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    printed[#printed + 1] = table.concat(parts, "\t") .. "\n"
+  end
+  os.exit = function(code)
+    print, os.exit = real_print, real_exit
+    exit.finish((code == nil or code == true or code == 0) and exit.OK or exit.USAGE,
+      { out = table.concat(printed) })
+  end
+  local ok, r = pcall(parser.parse, parser, argv)
+  print, os.exit = real_print, real_exit
+  if not ok then error(r, 0) end
+  return r
 end
 
 return M

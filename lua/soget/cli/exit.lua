@@ -16,8 +16,9 @@ local M = {
 M.HELP = [[
 Exit codes:
    0  found (check: valid container number)
-   1  not found (check: not a valid container number;
-      bulk: some references not found, none failed)
+   1  not found (check: not a valid container number; bulk: some
+      references not found or ambiguous, none failed; watch: every poll
+      answered without the unit)
    2  usage error
    3  configuration error (no credentials, bad profile file)
    4  authentication failure (credentials or token refused)

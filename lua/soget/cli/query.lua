@@ -27,7 +27,7 @@ function M.from_args(args, what, extra)
   local q = {}
   if spi then q.spi = sys.trim(spi) else q.reference = sys.trim(ref) end
   if (q.spi or q.reference) == "" then
-    exit.fail(exit.USAGE, "empty " .. (spi and "S)ONE id" or what))
+    exit.fail(exit.USAGE, "empty " .. (spi and "S)ONE id" or (what:gsub("^an? ", ""))))
   end
   for k, v in pairs(extra or {}) do q[k] = v end
   local ok, why = M.check(q)

@@ -21,8 +21,10 @@ end
 -- that come round again). q is the query that brought page (its limit is
 -- the page size asked for); the client's method of that name (default
 -- "handling_units"; "handling_units_search" for a search) fetches the
--- others. Returns the number of units, why the walk stopped early (nil
--- when it did not), and the error of a failed fetch.
+-- others. A walk read to the end that listed fewer different units than
+-- the total stopped early too (units were sent again in place of others).
+-- Returns the number of units, why the walk stopped early (nil when it did
+-- not), and the error of a failed fetch.
 function M.walk(client, page, q, max, each, method)
   method = method or "handling_units"
   local n, listed, stopped = 0, {}, nil
@@ -70,6 +72,12 @@ function M.walk(client, page, q, max, each, method)
           .. "for, before the total of %d it announces", first, q.limit, total)
       elseif why and (why:find("^inconsistent") or why == "no progress") then
         stopped = "the server's pages are inconsistent (" .. why:gsub("^inconsistent page: ", "") .. ")"
+      elseif n < total and not (max and n >= max) then
+        -- read to the end, yet fewer different units than the total: the
+        -- pages sent some units again in place of others (a listing that
+        -- shifted, a server repeating a unit), which were never listed
+        stopped = string.format("the server's pages hold %s where the total they announce "
+          .. "is %d (units sent again in place of others)", plural(n, "different unit"), total)
       end
       break
     end

@@ -39,9 +39,19 @@ end
 local Progress = {}
 Progress.__index = Progress
 
-function Progress.new(total, enabled)
-  return setmetatable({ total = total, done = 0, enabled = enabled,
+-- shared: the rows go to the same terminal, where the bar is cleared
+-- before one is written (else it runs into the row).
+function Progress.new(total, enabled, shared)
+  return setmetatable({ total = total, done = 0, enabled = enabled, shared = shared,
                         found = 0, ambiguous = 0, not_found = 0, failed = 0 }, Progress)
+end
+
+function Progress:before_row()
+  if self.shown and self.shared then
+    output.err:write("\r\27[K")
+    output.err:flush()
+    self.shown = false
+  end
 end
 
 function Progress:add(status)
@@ -62,6 +72,7 @@ function Progress:draw()
     string.format(" %d/%d  found %d  not found %d  failed %d",
       self.done, self.total, self.found, self.not_found, self.failed))
   output.err:flush()
+  self.shown = true
 end
 
 function Progress:clear()
@@ -88,8 +99,15 @@ local function read_inputs(args)
       end))
     end
   end
-  local text = fh:read("*a") or ""
+  -- A directory opens but cannot be read; a closed standard input neither:
+  -- both are said, as a file that cannot be opened is.
+  local text, rwhy = fh:read("*a")
   if fh ~= io.stdin then fh:close() end
+  if not text then
+    local name = args.file == "-" and "the standard input" or args.file
+    exit.fail(exit.USAGE, "cannot read " .. name .. ": "
+      .. tostring(rwhy or "nothing could be read"):gsub("^[^:]*: ", ""))
+  end
   local column, cwhy = inputs.column(args.column)
   if args.column and not column then exit.fail(exit.USAGE, cwhy) end
   local list, why
@@ -137,7 +155,7 @@ return function(args, session)
   local concurrency = args.concurrency or 8
   local client = session.client
   output.note("concurrent lookups, ", concurrency, " at a time")
-  local progress = Progress.new(#entries, sys.isatty(2))
+  local progress = Progress.new(#entries, sys.isatty(2), sys.isatty(1))
   local first_failure
   local unit_count = 0
   if not json then out:write(table.concat(CSV_HEADER, ","), "\n") end
@@ -164,6 +182,7 @@ return function(args, session)
       first_failure = bad and exit.USAGE or incomplete and exit.API or exit.code_for(result)
     end
     progress:add(status)
+    progress:before_row()
     if json then
       local fields = { { "input", input }, { "status", status } }
       if bad then

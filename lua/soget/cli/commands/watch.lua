@@ -95,6 +95,9 @@ return function(args, session)
           end
         end
         out:flush()
+        -- the results cannot be written (a full disk, a closed pipe): no
+        -- point in polling on; the caller reports it (exit 74)
+        if out.failed then return exit.OUTPUT end
       end
     end
     if args.count and polls >= args.count then break end
