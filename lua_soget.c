@@ -37,6 +37,8 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   soget_encode_open(L);              /* encode */
   soget_privfile_push(L);            /* for the soget command only */
   lua_setfield(L, -2, "_privfile");
+  lua_pushcfunction(L, soget_client_credentials);   /* for soget.ngx only */
+  lua_setfield(L, -2, "_credentials");
   lua_pushliteral(L, SOGET_NAME);
   lua_setfield(L, -2, "_NAME");
   lua_pushliteral(L, SOGET_NAME " " SOGET_VERSION);

@@ -112,8 +112,11 @@ describe("the annotations", function()
     local m = model.modules.soget
     local want = {}
     for name, v in pairs(soget) do
-      -- _privfile: the soget command's private helpers, not an API
-      if name ~= "_privfile" then want[#want + 1] = name .. ":" .. type(v) end
+      -- _privfile, _credentials: helpers of the soget command and of
+      -- soget.ngx, not an API
+      if name ~= "_privfile" and name ~= "_credentials" then
+        want[#want + 1] = name .. ":" .. type(v)
+      end
     end
     table.sort(want)
     local got = {}

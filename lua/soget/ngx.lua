@@ -86,13 +86,16 @@ local function check_opts(o, where, level, iter)
       error(where .. ": unknown option '" .. tostring(k) .. "'", level)
     end
   end
-  if o.max_response_size ~= nil and not positive(o.max_response_size) then
+  -- (as soget.http_parser and nginx take them: checked before any request)
+  if o.max_response_size ~= nil and not (positive(o.max_response_size)
+      and o.max_response_size >= 1 and o.max_response_size <= 2 ^ 53) then
     error(where .. ": 'max_response_size' must be a positive number of bytes", level)
   end
   if o.keepalive_timeout ~= nil and not positive(o.keepalive_timeout) then
     error(where .. ": 'keepalive_timeout' must be a positive number of seconds", level)
   end
-  if o.pool_size ~= nil and not (positive(o.pool_size) and o.pool_size == floor(o.pool_size)) then
+  if o.pool_size ~= nil and not (positive(o.pool_size) and o.pool_size == floor(o.pool_size)
+      and o.pool_size <= 2147483647) then
     error(where .. ": 'pool_size' must be a positive whole number", level)
   end
   if o.token_cache ~= nil and (type(o.token_cache) ~= "table" or not o.token_cache.dict) then
@@ -143,37 +146,58 @@ function M.token_cache(dict_name, opts)
     end
   end
   local key = opts.key or "soget"
+  if type(key) ~= "string" or key == "" or #key > 250 then
+    error("soget.ngx.token_cache: 'key' must be a string of 1 to 250 bytes", 2)
+  end
+  local function seconds(name, default)
+    local v = opts[name]
+    if v == nil then return default end
+    if type(v) ~= "number" or not (v >= 0.001 and v <= 3600) then
+      error("soget.ngx.token_cache: '" .. name .. "' must be a number of seconds, "
+        .. "from 0.001 to 3600", 3)
+    end
+    return v
+  end
   return setmetatable({
     dict = dict, name = dict_name, credentials = key,
     key = "token:" .. key, lock_key = "lock:" .. key,
-    lock_wait = tonumber(opts.lock_wait) or 5,
-    lock_ttl = tonumber(opts.lock_ttl) or 15,
+    lock_wait = seconds("lock_wait", 5),
+    lock_ttl = seconds("lock_ttl", 15),
   }, Cache)
 end
 
--- token, renew_at (ngx.now() time) | nil
-function Cache:get()
+-- An entry holds the digest of the credentials that fetched its token
+-- (soget._credentials): a client whose credentials differ (a key shared
+-- by mistake) never takes it, and fetches its own.
+
+-- token, renew_at (ngx.now() time) | nil, for the credentials cred
+function Cache:get(cred)
   local v = self.dict:get(self.key)
   if type(v) ~= "string" then return nil end
-  local at, tok = v:match("^([%d.]+) (.+)$")
+  local at, whose, tok = v:match("^([%d.]+) (%x+) (.+)$")
   at = tonumber(at)
-  if not at or at <= ngx.now() then return nil end
+  if not at or at <= ngx.now() or whose ~= cred then return nil end
   return tok, at
 end
 
-function Cache:put(tok, seconds_left)
+function Cache:put(tok, seconds_left, cred)
   if not seconds_left or seconds_left <= 0 then return end
   local at = ngx.now() + seconds_left
-  self.dict:set(self.key, ("%.3f %s"):format(at, tok), seconds_left)
+  self.dict:set(self.key, ("%.3f %s %s"):format(at, cred, tok), seconds_left)
 end
 
 -- Forgets the token when it is still the one the API refused.
-function Cache:forget(tok)
-  if self:get() == tok then self.dict:delete(self.key) end
+function Cache:forget(tok, cred)
+  if self:get(cred) == tok then self.dict:delete(self.key) end
 end
 
+-- true: this worker holds the renewal lock; false: another one does;
+-- nil, err: the dictionary refused it (full, say), and nobody holds it.
 function Cache:lock()
-  return self.dict:add(self.lock_key, ngx.worker.pid(), self.lock_ttl)
+  local ok, err = self.dict:add(self.lock_key, ngx.worker.pid(), self.lock_ttl)
+  if ok then return true end
+  if err == "exists" then return false end
+  return nil, err
 end
 
 function Cache:unlock()
@@ -195,7 +219,8 @@ local function state_of(client)
   local st = known[client]
   if not st then
     clients_seen = clients_seen + 1
-    st = { id = clients_seen }
+    -- "0": a client with a token of its own and no credentials
+    st = { id = clients_seen, cred = soget._credentials(client) or "0" }
     known[client] = st
   end
   return st
@@ -215,24 +240,30 @@ end
 -- deadline, whichever comes first.
 local function sync_token(client, st, cache, call)
   if st.token and st.renew_at > ngx.now() then return false end
-  local tok, at = cache:get()
+  local tok, at = cache:get(st.cred)
   if tok and adopt(client, st, tok, at) then return false end
   local deadline = ngx.now() + min(cache.lock_wait, call:time_left())
   local pause = 0.005
   while true do
-    if cache:lock() then
-      tok, at = cache:get()   -- renewed while we waited for the lock?
+    local locked, lerr = cache:lock()
+    if locked then
+      tok, at = cache:get(st.cred)   -- renewed while we waited for the lock?
       if tok and adopt(client, st, tok, at) then
         cache:unlock()
         return false
       end
       return true
     end
+    if lerr then   -- no lock to wait for: renew without it, and say why
+      ngx.log(ngx.WARN, "soget.ngx: the token cache's renewal lock could not be set (",
+        lerr, "): renewing without it")
+      return false
+    end
     if ngx.now() >= deadline then return false end   -- renew without the lock
     ngx.sleep(pause)
     pause = min(pause * 2, 0.05)
     if st.token and st.renew_at > ngx.now() then return false end
-    tok, at = cache:get()
+    tok, at = cache:get(st.cred)
     if tok and adopt(client, st, tok, at) then return false end
   end
 end
@@ -487,7 +518,7 @@ local function exchange_now(client, call, req, o, st, cache)
       local tok, left = client:token{ fetch = false }
       if tok and left and left > 0 then
         st.token, st.renew_at = tok, ngx.now() + left
-        if cache then cache:put(tok, left) end
+        if cache then cache:put(tok, left, st.cred) end
       end
     end
   elseif status == 401 then   -- the token was refused: nobody should use it again
@@ -495,7 +526,7 @@ local function exchange_now(client, call, req, o, st, cache)
     -- replaced it meanwhile, or renew once)
     local refused = token_of(req)
     if st.token == refused then st.token, st.renew_at = nil, 0 end
-    if cache and refused then cache:forget(refused) end
+    if cache and refused then cache:forget(refused, st.cred) end
   end
   req.bytes = nil
   return page, err, wait

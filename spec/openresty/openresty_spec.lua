@@ -210,6 +210,10 @@ describe("soget.ngx in nginx", function()
       assert.truthy(v.gone_option:find("'location' is gone", 1, true), v.gone_option)
       assert.truthy(v.bad_pool:find("'pool_size' must be a positive whole number", 1, true),
         v.bad_pool)
+      assert.truthy(v.huge_pool:find("'pool_size' must be a positive whole number", 1, true),
+        v.huge_pool)
+      assert.truthy(v.small_max:find("'max_response_size' must be a positive number of bytes", 1,
+        true), v.small_max)
       assert.truthy(tostring(v.configure_max_items):find("soget.ngx.configure: unknown option "
         .. "'max_items'", 1, true), tostring(v.configure_max_items))
       assert.truthy(tostring(v.lookup_max_pages):find("soget.ngx.handling_units: unknown option "
@@ -238,6 +242,21 @@ describe("soget.ngx in nginx", function()
       local v = probe(srv, "", "&lock=1&timeout=1&flush=1&ref=MSCU")
       assert.truthy(v.seconds < 2.5, v.seconds)
       if v.error then assert.are.equal("timeout", v.error.kind, v.error.message) end
+    end)
+
+    it("never hands a cached token to a client of other credentials (a key shared by mistake)", function()
+      local st, body = N.get(srv.url .. "/t/crosscache")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.are.equal(1, v.good)
+      assert.is_false(v.bad)   -- its own token request, refused: not the other's token
+      assert.are.equal("auth", v.bad_error.kind, v.bad_error.message)
+      assert.are.equal(1, v.again)
+      local lock_s = "must be a number of seconds, from 0.001 to 3600"
+      local key = "soget.ngx.token_cache: 'key' must be a string of 1 to 250 bytes"
+      assert.are.same({ "soget.ngx.token_cache: 'lock_ttl' " .. lock_s,
+        "soget.ngx.token_cache: 'lock_ttl' " .. lock_s, "soget.ngx.token_cache: 'lock_wait' " .. lock_s,
+        key, key, key, "soget.ngx.token_cache: 'lock_wait' " .. lock_s }, v.refused)
     end)
 
     it("finishes a token request whose call was killed halfway: the others do not wait for it", function()

@@ -96,6 +96,11 @@ function M.options()
   out.gone_option = not ok and tostring(e) or false
   ok, e = pcall(sng.handling_units, c, "CGMU2436601", { pool_size = 0 })
   out.bad_pool = not ok and tostring(e) or false
+  -- values nginx or the parser would refuse only after the request went
+  ok, e = pcall(sng.handling_units, c, "CGMU2436601", { pool_size = 1e300 })
+  out.huge_pool = not ok and tostring(e) or false
+  ok, e = pcall(sng.handling_units, c, "CGMU2436601", { max_response_size = 0.5 })
+  out.small_max = not ok and tostring(e) or false
   -- sng.iter's own options, refused elsewhere (a default max_items would
   -- cap every later walk)
   ok, e = pcall(sng.configure, { max_items = 3 })
@@ -217,6 +222,29 @@ function M.pools()
   c:close()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode({ failed = failed, stats = sng.stats() }))
+end
+
+-- GET /t/crosscache: two clients of different credentials (the second's
+-- refused by the token endpoint) share one token cache key by mistake;
+-- answers what each got, and what sng.token_cache says of bad options.
+function M.crosscache()
+  local cache = sng.token_cache("soget_tokens", { key = "cross-" .. ngx.now() })
+  local good = soget.client{ timeout = 8 }
+  local bad = soget.client{ timeout = 8, client_id = "intruder", client_secret = "wrong-secret" }
+  local p1 = sng.handling_units(good, "CGMU2436601", { token_cache = cache })
+  local p2, e2 = sng.handling_units(bad, "CGMU2436601", { token_cache = cache })
+  local p3 = sng.handling_units(good, "CGMU2436601", { token_cache = cache })
+  local refused = {}
+  for _, o in ipairs{ { lock_ttl = -1 }, { lock_ttl = 0 }, { lock_wait = "abc" }, { key = {} },
+                      { key = "" }, { key = ("k"):rep(251) }, { lock_wait = 0 / 0 } } do
+    local ok, e = pcall(sng.token_cache, "soget_tokens", o)
+    refused[#refused + 1] = not ok and tostring(e):gsub("^.-soget%.ngx", "soget.ngx") or false
+  end
+  good:close()
+  bad:close()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode({ good = p1 and p1.total or false, bad = p2 and p2.total or false,
+    bad_error = err_table(e2), again = p3 and p3.total or false, refused = refused }))
 end
 
 -- Calls where nginx has no cosockets: init_worker (here), the header

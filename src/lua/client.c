@@ -14,6 +14,7 @@
 #include "core/call.h"
 #include "core/http1.h"
 #include "core/request.h"
+#include "core/sha256.h"
 #include "exact.h"
 #include "io/transport.h"
 
@@ -714,6 +715,34 @@ static double token_left(const soget_auth *a) {
   if (a->is_static) return -1;
   left = a->renew_at - soget_now();
   return left > 0 ? left : 0;
+}
+
+/* soget._credentials(client) -> 64 hex digits | nil: the SHA-256 of what
+ * the client fetches tokens with (its token URL, client id and secret),
+ * for a token cache shared between clients (soget.ngx) to tell whose
+ * token it holds; nil for a client with no credentials (a static token).
+ * A digest, not the secret; and not an API (types_spec leaves it out). */
+int soget_client_credentials(lua_State *L) {
+  soget_client *c = soget_checkclient(L, 1);
+  const soget_engine *g = &c->eng;
+  char hex[65];
+  soget_buf b;
+  int r;
+  if (!g->client_id || !g->client_secret) {
+    lua_pushnil(L);
+    return 1;
+  }
+  soget_buf_init(&b, 0);
+  r = soget_buf_adds(&b, "soget credentials 1\n") ||
+      soget_buf_adds(&b, g->token_url ? g->token_url : "") || soget_buf_add(&b, "\n", 1) ||
+      soget_buf_adds(&b, g->client_id) || soget_buf_add(&b, "\n", 1) ||
+      soget_buf_adds(&b, g->client_secret) ||
+      soget_sha256_hex(b.data, b.len, hex) != 0;
+  if (b.data) soget_wipe(b.data, b.cap);
+  soget_buf_free(&b);
+  if (r) return soget_nomem(L);
+  lua_pushlstring(L, hex, 64);
+  return 1;
 }
 
 /* Pushes the token a holds, and returns its seconds left (token_left), or

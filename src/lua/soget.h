@@ -146,6 +146,7 @@ void soget_client_release(soget_client *c);
 int soget_client_take_transport(soget_client *c);
 void soget_client_give_transport(soget_client *c);
 int soget_client_new(lua_State *L);     /* soget.client{...} */
+int soget_client_credentials(lua_State *L);   /* soget._credentials(client) */
 /* The client's transport (NULL once closed): bulk.c keeps its handles there. */
 struct soget_transport *soget_client_transport(soget_client *c);
 /* The client's share of the call core: configuration, token state, counters. */
