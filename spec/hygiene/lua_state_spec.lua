@@ -353,12 +353,19 @@ else
 end
 io.stdout:write("not exited\n")
 ]]
-    local function amid_script()
+    -- A temporary file of the script text, formatted with the module's
+    -- folder first, then the rest.
+    local function script_file(text, ...)
       local path = os.tmpname()
-      S.write_file(path, AMID:format(os.getenv("SOGET_MODULE_DIR") or "build/lua5.4",
-        S.base_url, S.ca_file))
+      S.write_file(path, text:format(os.getenv("SOGET_MODULE_DIR") or "build/lua5.4", ...))
       return path
     end
+    local function amid_script() return script_file(AMID, S.base_url, S.ca_file) end
+    -- lua5.4 under valgrind: any invalid access or definitely lost block
+    -- makes it exit 97
+    local VALGRIND = "valgrind --quiet --error-exitcode=97 --leak-check=full "
+      .. "--show-leak-kinds=definite --errors-for-leak-kinds=definite "
+      .. "--suppressions=spec/hygiene/valgrind.supp lua5.4 "
 
     it("frees what a step held when the state closes in its middle", function()
       local path = amid_script()
@@ -370,11 +377,7 @@ io.stdout:write("not exited\n")
       os.remove(path)
     end)
 
-    local function late_script()
-      local path = os.tmpname()
-      S.write_file(path, LATE:format(os.getenv("SOGET_MODULE_DIR") or "build/lua5.4"))
-      return path
-    end
+    local function late_script() return script_file(LATE) end
 
     it("lets a finalizer it runs after the module's own decode a page", function()
       local path = late_script()
@@ -390,9 +393,7 @@ io.stdout:write("not exited\n")
       it("leaves nothing unfreed when the state closes amid a step (valgrind)", function()
         local path = amid_script()
         for _, mode in ipairs{ "call", "lookup", "parser" } do
-          local code, out = run("valgrind --quiet --error-exitcode=97 --leak-check=full " ..
-            "--show-leak-kinds=definite --errors-for-leak-kinds=definite " ..
-            "--suppressions=spec/hygiene/valgrind.supp lua5.4 " .. S.shell_quote(path) .. " " .. mode)
+          local code, out = run(VALGRIND .. S.shell_quote(path) .. " " .. mode)
           assert.are.equal(0, code, mode .. ": " .. out)
           assert.are.equal("", out, mode)
         end
@@ -401,9 +402,7 @@ io.stdout:write("not exited\n")
 
       it("leaves nothing unfreed after that late decode (valgrind)", function()
         local path = late_script()
-        local code, out = run("valgrind --quiet --error-exitcode=97 --leak-check=full " ..
-          "--show-leak-kinds=definite --errors-for-leak-kinds=definite " ..
-          "--suppressions=spec/hygiene/valgrind.supp lua5.4 " .. S.shell_quote(path))
+        local code, out = run(VALGRIND .. S.shell_quote(path))
         os.remove(path)
         assert.are.equal(0, code, out)
         assert.are.equal("late decode ok\n", out)
@@ -412,9 +411,7 @@ io.stdout:write("not exited\n")
       it("does so with no invalid access and no leak under valgrind", function()
         local code, out = run("valgrind --version")
         assert.are.equal(0, code, "valgrind is needed (Debian package valgrind; make deps)")
-        code, out = run("valgrind --quiet --error-exitcode=97 --leak-check=full " ..
-          "--show-leak-kinds=definite --errors-for-leak-kinds=definite " ..
-          "--suppressions=spec/hygiene/valgrind.supp lua5.4 " .. S.shell_quote(script))
+        code, out = run(VALGRIND .. S.shell_quote(script))
         assert.are.equal(0, code, out)
         assert.are.equal("alive\n", out)
       end)
