@@ -28,10 +28,11 @@ describe("soget.limits", function()
     assert.are.equal(macro("src/core/request.h", "SOGET_LIMIT_MAX"), L.limit)
     assert.are.equal(macro("src/core/request.h", "SOGET_OFFSET_MAX"), L.offset)
     assert.are.equal(macro("src/core/request.h", "SOGET_HEADER_VALUE_MAX"), L.header_value)
+    assert.are.equal(macro("src/core/request.h", "SOGET_URL_MAX"), L.url)
     assert.are.equal(macro("src/lua/soget.h", "SOGET_BULK_MAX"), L.concurrency)
     assert.are.equal(macro("src/core/auth.h", "SOGET_TOKEN_MARGIN"), L.token_margin)
     assert.are.same({ "concurrency", "header_value", "limit", "offset", "reference",
-                      "search_value", "spi", "token_margin" }, (function()
+                      "search_value", "spi", "token_margin", "url" }, (function()
       local keys = {}
       for k in pairs(L) do keys[#keys + 1] = k end
       table.sort(keys)
@@ -60,6 +61,18 @@ describe("soget.limits", function()
     ok, err = pcall(soget.client, { access_token = long .. "a", api_key = "k" })
     assert.is_false(ok)
     assert.truthy(tostring(err):find(L.header_value .. " bytes", 1, true), err)
+    -- Each URL option, and the proxy, up to L.url bytes and not one more:
+    -- refused when the client is made, not when a request fails.
+    for _, name in ipairs { "base_url", "token_url", "search_base_url", "proxy" } do
+      local url = "http://127.0.0.1:1/"
+      local at_most = url .. ("a"):rep(L.url - #url)
+      c = soget.client { access_token = "t", api_key = "k", [name] = at_most }
+      c:close()
+      ok, err = pcall(soget.client, { access_token = "t", api_key = "k", [name] = at_most .. "a" })
+      assert.is_false(ok, name)
+      assert.are.equal(("soget.client: option '%s' is longer than %d bytes"):format(name, L.url),
+                       tostring(err):match("soget%.client: .*"), name)
+    end
   end)
 end)
 

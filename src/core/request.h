@@ -23,6 +23,10 @@ SOGET_HIDDEN_BEGIN
 /* The longest header value soget sends (a token, an API key): longer ones
  * are refused as they come, not by a failure to build the request. */
 #define SOGET_HEADER_VALUE_MAX 65536
+/* The longest base URL, token URL or proxy URL a client takes, in bytes:
+ * the requests' URLs are made from them, and a longer one failed only when
+ * sent, each way its own (libcurl's "Out of memory" past 1 MB). */
+#define SOGET_URL_MAX 2048
 
 /* An endpoint, described: the API it belongs to (which base URL and API
  * key a call uses), its path, and its text parameters in the order they

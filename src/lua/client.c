@@ -127,6 +127,10 @@ enum {   /* soget_options' entries */
 #define STR(n, e, is_secret, header)                                      \
   {.name = n, .type = SOGET_OPT_STRING, .env = e, .secret = is_secret,    \
    .check = (header) ? SOGET_OPT_CHECK_HEADER : SOGET_OPT_CHECK_NUL}
+/* A URL: no NUL, and at most SOGET_URL_MAX bytes. */
+#define URL(n, e, is_secret)                                              \
+  {.name = n, .type = SOGET_OPT_STRING, .env = e, .secret = is_secret,    \
+   .check = SOGET_OPT_CHECK_NUL, .max_bytes = SOGET_URL_MAX}
 #define NUM(n, lo, hi, is_whole) \
   {.name = n, .type = SOGET_OPT_NUMBER, .min = lo, .max = hi, .whole = is_whole}
 #define BOOL(n) {.name = n, .type = SOGET_OPT_BOOLEAN}
@@ -135,9 +139,9 @@ const soget_option soget_options[] = {
     [OPT_CLIENT_SECRET] = STR("client_secret", "SOGET_CLIENT_SECRET", 1, 0),
     [OPT_ACCESS_TOKEN] = STR("access_token", "SOGET_ACCESS_TOKEN", 1, 1),
     [OPT_API_KEY] = STR("api_key", "SOGET_API_KEY", 1, 1),
-    [OPT_BASE_URL] = STR("base_url", "SOGET_BASE_URL", 0, 0),
-    [OPT_TOKEN_URL] = STR("token_url", "SOGET_TOKEN_URL", 0, 0),
-    [OPT_SEARCH_BASE_URL] = STR("search_base_url", "SOGET_SEARCH_BASE_URL", 0, 0),
+    [OPT_BASE_URL] = URL("base_url", "SOGET_BASE_URL", 0),
+    [OPT_TOKEN_URL] = URL("token_url", "SOGET_TOKEN_URL", 0),
+    [OPT_SEARCH_BASE_URL] = URL("search_base_url", "SOGET_SEARCH_BASE_URL", 0),
     [OPT_SEARCH_API_KEY] = STR("search_api_key", "SOGET_SEARCH_API_KEY", 1, 1),
     [OPT_CA_FILE] = STR("ca_file", "SOGET_CA_FILE", 0, 0),
     [OPT_VERIFY_TLS] = BOOL("verify_tls"),
@@ -150,10 +154,11 @@ const soget_option soget_options[] = {
     /* A proxy URL may hold a user and a password; the environment's
      * proxy variables are read by libcurl's rules (io/curl_easy.c), not
      * through a SOGET_* variable. */
-    [OPT_PROXY] = STR("proxy", NULL, 1, 0),
+    [OPT_PROXY] = URL("proxy", NULL, 1),
     [OPT_NO_PROXY] = STR("no_proxy", NULL, 0, 0),
     [OPT_COUNT] = {.name = NULL}};
 #undef STR
+#undef URL
 #undef NUM
 #undef BOOL
 

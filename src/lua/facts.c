@@ -25,7 +25,7 @@ static void set_number(lua_State *L, const char *key, double v) {
 }
 
 static void push_limits(lua_State *L) {
-  lua_createtable(L, 0, 8);
+  lua_createtable(L, 0, 9);
   set_number(L, "reference", SOGET_REFERENCE_MAX);
   set_number(L, "spi", SOGET_SPI_MAX);
   set_number(L, "search_value", SOGET_SEARCH_VALUE_MAX);
@@ -34,6 +34,7 @@ static void push_limits(lua_State *L) {
   set_number(L, "concurrency", SOGET_BULK_MAX);
   set_number(L, "header_value", SOGET_HEADER_VALUE_MAX);
   set_number(L, "token_margin", SOGET_TOKEN_MARGIN);
+  set_number(L, "url", SOGET_URL_MAX);
 }
 
 static void push_options(lua_State *L) {

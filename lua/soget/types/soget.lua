@@ -48,6 +48,7 @@
 ---@field concurrency integer Most lookups handling_units_many runs at once (64).
 ---@field header_value integer Longest token or API key, in bytes (65536).
 ---@field token_margin integer Most seconds before its expiry a token is renewed (30).
+---@field url integer Longest base_url, search_base_url, token_url or proxy, in bytes (2048).
 
 ---One entry of soget.options: an option of soget.client.
 ---@class soget.OptionInfo
