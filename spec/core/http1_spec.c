@@ -365,6 +365,11 @@ static const rcase responses[] = {
      BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid"},
     {"NUL in a header", BYTES(OK200 "X-A: b\0c\r\nContent-Length: 0\r\n\r\n"), 0, 0, BAD, 0, NULL,
      NULL, NULL, 0, "network", 0, "not a valid"},
+    /* Three digits, but not an HTTP status: libcurl refuses them too. */
+    {"status 000", BYTES("HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\n{}"), 0, 0, BAD, 0,
+     NULL, NULL, NULL, 0, "network", 0, "status 000 is not an HTTP status"},
+    {"status 099", BYTES("HTTP/1.1 099 X\r\nContent-Length: 0\r\n\r\n"), 0, 0, BAD, 0,
+     NULL, NULL, NULL, 0, "network", 0, "status 099 is not an HTTP status"},
     {"101 switching protocols", BYTES("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n"),
      0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "switched protocols"},
     {"unknown Content-Encoding", BYTES(OK200 "Content-Encoding: br\r\nContent-Length: 1\r\n\r\nx"),

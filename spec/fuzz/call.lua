@@ -14,7 +14,7 @@ local floor = math.floor
 
 local SECRET, KEY = "fz-client-secret-Q7w2", "fz-api-key-K9x4"
 local STATUS = { 200, 200, 200, 400, 401, 403, 404, 408, 429, 500, 502, 503,
-  504, 301, 302, 307, 308, 204, 418, 100, 599, 999, 0, 200.5 }
+  504, 301, 302, 307, 308, 204, 418, 100, 599, 999, 102, 300 }
 local RETRY_AFTER = { false, "0", "1", "-5", "120", "Wed, 21 Oct 2015 07:28:00 GMT",
   "99999999999999999999", "1.5", "", " 3 " }
 local LOCATION = { false, "https://api.invalid/v1/handling-units?reference=X",

@@ -45,7 +45,7 @@ local function parse(bytes, cap, piece, eof)
   local out = { state = st }
   if st == "done" then
     local status, body, ra, loc, ka = p:response()
-    assert(mtype(status) == "integer" and status >= 0 and status <= 999, "status")
+    assert(mtype(status) == "integer" and status >= 100 and status <= 999, "status")
     assert(type(body) == "string" and #body <= cap, "body over the cap")
     assert(ra == nil or (type(ra) == "string" and #ra <= 64 and #ra > 0), "Retry-After")
     assert(loc == nil or (type(loc) == "string" and #loc <= 8192 and #loc > 0), "Location")

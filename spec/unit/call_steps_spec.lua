@@ -982,7 +982,7 @@ end)
 -- failure of the call (nil, err). Actions: {"request"}, {"response", status,
 -- body, retry_after, location}, {"failed", message, kind, retryable},
 -- {"close"}, {"close_client"}.
-local HTTP_STATUS = "(must be an HTTP status (0-999))"
+local HTTP_STATUS = "(must be an HTTP status: a whole number from 100 to 999)"
 local OVER = " on a call that is over"
 local misuse = {
   {
@@ -1022,6 +1022,21 @@ local misuse = {
   {
     name = "response() with status -1",
     prep = { { "request" } }, act = { "response", -1, PAGE }, raises = HTTP_STATUS,
+    state = "pending", next = { "response", 200, PAGE }, gives = "page",
+  },
+  {
+    name = "response() with status 0",
+    prep = { { "request" } }, act = { "response", 0, PAGE }, raises = HTTP_STATUS,
+    state = "pending", next = { "response", 200, PAGE }, gives = "page",
+  },
+  {
+    name = "response() with status 99",
+    prep = { { "request" } }, act = { "response", 99, PAGE }, raises = HTTP_STATUS,
+    state = "pending", next = { "response", 200, PAGE }, gives = "page",
+  },
+  {
+    name = "response() with status 200.5",
+    prep = { { "request" } }, act = { "response", 200.5, PAGE }, raises = HTTP_STATUS,
     state = "pending", next = { "response", 200, PAGE }, gives = "page",
   },
   {

@@ -342,6 +342,12 @@ static int on_headers_complete(http_parser *p) {
     char c = h->encoding.data[i];
     if (c >= 'A' && c <= 'Z') h->encoding.data[i] = (char)(c - 'A' + 'a');
   }
+  if (p->status_code < 100) {   /* three digits, but no HTTP status (libcurl refuses them too) */
+    char msg[48];
+    snprintf(msg, sizeof msg, "the server's status %03u is not an HTTP status",
+             (unsigned)p->status_code);
+    return fail(h, "network", 0, msg);
+  }
   if (p->status_code >= 100 && p->status_code < 200) {
     if (p->status_code == 101) return fail(h, "network", 0, "the server switched protocols");
     return 0;   /* interim: the response follows */

@@ -1396,8 +1396,10 @@ static int call_response(lua_State *L) {
   luaL_optlstring(L, 3, "", NULL);
   luaL_optlstring(L, 4, NULL, NULL);
   luaL_optstring(L, 5, NULL);
-  /* NaN or a huge number would overflow the conversion to long */
-  luaL_argcheck(L, status >= 0 && status < 1000, 2, "must be an HTTP status (0-999)");
+  /* As a response's status line can give it (soget.http_parser refuses
+   * the others); NaN or a huge number would overflow the conversion to long */
+  luaL_argcheck(L, status >= 100 && status <= 999 && status == (lua_Number)(long)status, 2,
+                "must be an HTTP status: a whole number from 100 to 999");
   lua_settop(L, 5);
   return call_step(L, "response");
 }

@@ -228,7 +228,7 @@ function Call:request() end
 function Call:request_bytes(user_agent) end
 
 ---The answer to the request out: the page, or the soget.Error, or nil, nil and the seconds to wait before request() (0: at once).
----@param status integer The HTTP status (0-999).
+---@param status integer The HTTP status (a whole number from 100 to 999).
 ---@param body? string
 ---@param retry_after? string The Retry-After header.
 ---@param location? string The Location header.
