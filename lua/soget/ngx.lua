@@ -31,8 +31,8 @@ local has_semaphore, semaphore = pcall(require, "ngx.semaphore")
 
 local ngx = ngx
 local tcp = ngx.socket.tcp
-local type, tostring, pairs, error, setmetatable, pcall = type, tostring, pairs, error,
-  setmetatable, pcall
+local type, tostring, pairs, error, setmetatable, getmetatable, rawget, pcall = type,
+  tostring, pairs, error, setmetatable, getmetatable, rawget, pcall
 local tonumber, min, floor = tonumber, math.min, math.floor
 
 local M = { _VERSION = "soget.ngx " .. (soget._VERSION or ""):gsub("^soget ", "") }
@@ -622,6 +622,16 @@ local function drive(client, call, o)
   error("soget.ngx: the call did not end")
 end
 
+-- Raises, in the driver's words, when v is not an object of the module's
+-- class (a client, a page): without it, a nil or a table of another kind
+-- met Lua's own "attempt to index" somewhere inside.
+local function check_is(v, class, where, what)
+  local mt = getmetatable(v)
+  if type(mt) ~= "table" or rawget(mt, "__name") ~= class then
+    error(("%s: %s must be a %s, not %s"):format(where, what, class, type(v)), 3)
+  end
+end
+
 local function fetch(client, query, offset, o)
   local perr = phase_error()
   if perr then return nil, perr end
@@ -635,6 +645,7 @@ end
 --- sng.handling_units(client, query[, opts]) -> page | nil, err
 -- Like client:handling_units, without blocking the worker.
 function M.handling_units(client, query, opts)
+  check_is(client, "soget.Client", "soget.ngx.handling_units", "the client")
   return fetch(client, query, nil, merged(opts, "soget.ngx.handling_units"))
 end
 
@@ -642,6 +653,7 @@ end
 -- Like client:handling_units_search, without blocking the worker; the
 -- token is the same (and shared the same way) as for lookups.
 function M.handling_units_search(client, query, opts)
+  check_is(client, "soget.Client", "soget.ngx.handling_units_search", "the client")
   return fetch(client, { search = query }, nil,
     merged(opts, "soget.ngx.handling_units_search"))
 end
@@ -651,6 +663,8 @@ end
 -- opts may also hold max_items and max_pages. Raises the soget.Error of a
 -- failed page fetch, as page:iter() does.
 function M.iter(client, page, opts)
+  check_is(client, "soget.Client", "soget.ngx.iter", "the client")
+  check_is(page, "soget.Page", "soget.ngx.iter", "the page")
   local o = merged(opts, "soget.ngx.iter", true)
   local it = page:iter{ manual = true, max_items = o.max_items, max_pages = o.max_pages }
   return function()

@@ -219,6 +219,21 @@ describe("soget.ngx in nginx", function()
       assert.truthy(tostring(v.lookup_max_pages):find("soget.ngx.handling_units: unknown option "
         .. "'max_pages'", 1, true), tostring(v.lookup_max_pages))
       assert.is_true(v.iter_max_items)
+      assert.are.same({
+        ["lookup nil"] = "soget.ngx.handling_units: the client must be a soget.Client, not nil",
+        ["lookup table"] = "soget.ngx.handling_units: the client must be a soget.Client, not table",
+        ["lookup page"] = "soget.ngx.handling_units: the client must be a soget.Client, not table",
+        ["search string"] = "soget.ngx.handling_units_search: the client must be a soget.Client, "
+          .. "not string",
+        ["iter nil client"] = "soget.ngx.iter: the client must be a soget.Client, not nil",
+        ["iter nil page"] = "soget.ngx.iter: the page must be a soget.Page, not nil",
+        ["iter client as page"] = "soget.ngx.iter: the page must be a soget.Page, not userdata",
+        ["iter plain table"] = "soget.ngx.iter: the page must be a soget.Page, not table",
+      }, (function()
+        local m = {}   -- the messages without the caller's position
+        for k, msg in pairs(v.misuse) do m[k] = msg and msg:gsub("^[^:]*probe%.lua:%d+: ", "") end
+        return m
+      end)())
       assert.are.equal(0, S.stats().api_requests)
     end)
 

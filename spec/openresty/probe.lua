@@ -110,6 +110,21 @@ function M.options()
   local page = soget.decode('{"total":1,"returned":1,"first":0,"items":[{"reference":"R"}]}')
   ok, e = pcall(sng.iter, c, page, { max_items = 1 })
   out.iter_max_items = ok
+  -- a client or a page that is not one: the driver's words, not Lua's
+  out.misuse = {}
+  for _, case in ipairs {
+    { "lookup nil", sng.handling_units, nil, "CGMU2436601" },
+    { "lookup table", sng.handling_units, {}, "CGMU2436601" },
+    { "lookup page", sng.handling_units, page, "CGMU2436601" },
+    { "search string", sng.handling_units_search, "c", { documentReference = "D" } },
+    { "iter nil client", sng.iter, nil, page },
+    { "iter nil page", sng.iter, c, nil },
+    { "iter client as page", sng.iter, c, c },
+    { "iter plain table", sng.iter, c, { items = {} } },
+  } do
+    ok, e = pcall(case[2], case[3], case[4])
+    out.misuse[case[1]] = not ok and tostring(e) or false
+  end
   c:close()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode(out))
