@@ -288,6 +288,41 @@ describe("soget._privfile", function()
       assert.are.equal("f", listing())
     end)
 
+    it("removes the temporary files a killed writer left, an hour old, and nothing else", function()
+      local hex = ("0123456789abcdef"):rep(2)
+      local stale, young = "." .. "f." .. hex .. ".tmp", ".f." .. hex:reverse() .. ".tmp"
+      local others = {
+        ".g." .. hex .. ".tmp",               -- another file's
+        ".f." .. hex:sub(2) .. ".tmp",         -- not the random part's length
+        ".f." .. hex:upper() .. ".tmp",        -- not its alphabet
+        ".f." .. hex .. ".tmp~",               -- not its ending
+      }
+      for _, name in ipairs { stale, young, table.unpack(others) } do
+        must("printf token > " .. q(d .. "/" .. name) .. " && chmod 600 " .. q(d .. "/" .. name))
+      end
+      for _, name in ipairs { stale, table.unpack(others) } do
+        must("touch -d '-1 hour' " .. q(d .. "/" .. name))
+      end
+      -- a link of the name: removed as a name, its target untouched
+      local link = ".f." .. ("ab"):rep(16) .. ".tmp"
+      must("printf theirs > " .. q(root .. "/target") .. " && ln -s " .. q(root .. "/target") .. " "
+        .. q(d .. "/" .. link) .. " && touch -h -d '-1 hour' " .. q(d .. "/" .. link))
+      -- one of another user's: left (not ours to remove)
+      local foreign = ".f." .. ("cd"):rep(16) .. ".tmp"
+      must("printf x > " .. q(d .. "/" .. foreign) .. " && chown nobody " .. q(d .. "/" .. foreign)
+        .. " && touch -d '-1 hour' " .. q(d .. "/" .. foreign))
+      assert.is_true(pf.write(d .. "/f", "new"))
+      local want = { "f", young, foreign }
+      for _, name in ipairs(others) do want[#want + 1] = name end
+      table.sort(want)
+      local got = {}
+      for name in listing():gmatch("[^\n]+") do got[#got + 1] = name end
+      table.sort(got)
+      assert.are.same(want, got)
+      assert.are.equal("theirs", S.read_file(root .. "/target"))
+      assert.are.equal("new", pf.read(d .. "/f", 10))
+    end)
+
     it("never writes into a directory another user owns or can write to", function()
       must("chmod 1777 " .. q(root))
       must(AS_NOBODY .. "mkdir -m 777 " .. q(root .. "/shared"))

@@ -24,7 +24,8 @@
  *     never through a symbolic link) with mode 0600 in the same directory,
  *     written in full, synced, then renamed over the target. The directory
  *     must pass the checks of dir(). On any failure the temporary file is
- *     removed.
+ *     removed; after a write, so are the file's temporary files that a
+ *     writer killed before its rename left, an hour old (see sweep_stale).
  *
  *   read_config(path, max_bytes) -> content, mode | nil, reason[, "missing"]
  *     Reads a configuration file that may hold secrets (a profile). It may
@@ -47,6 +48,7 @@
 
 #include "privfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,6 +57,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/random.h>
@@ -502,6 +505,45 @@ static int write_all(int fd, const char *s, size_t len, pf_err *e) {
   return 0;
 }
 
+/* Removes what a writer killed between its temporary file's creation and
+ * its rename left in the directory: files named as do_write names them for
+ * `name` (".name.<32 hex digits>.tmp"), of the effective user, unchanged for
+ * an hour (a live writer's is seconds old). Best effort: a failure changes
+ * nothing for the write. A symbolic link of such a name is removed as a
+ * name, never followed. */
+#define PF_STALE_SECONDS 3600
+static void sweep_stale(int dfd, const char *name) {
+  size_t nl = strlen(name);
+  int fd = dup(dfd);
+  DIR *d;
+  struct dirent *ent;
+  time_t now = time(NULL);
+  if (fd < 0) return;
+  d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return;
+  }
+  while ((ent = readdir(d)) != NULL) {
+    const char *n = ent->d_name;
+    struct stat st;
+    size_t i;
+    if (strlen(n) != 1 + nl + 1 + 32 + 4 || n[0] != '.' || memcmp(n + 1, name, nl) != 0 ||
+        n[1 + nl] != '.' || memcmp(n + nl + 34, ".tmp", 4) != 0)
+      continue;
+    for (i = 0; i < 32 && ((n[nl + 2 + i] >= '0' && n[nl + 2 + i] <= '9') ||
+                           (n[nl + 2 + i] >= 'a' && n[nl + 2 + i] <= 'f'));
+         i++) {
+    }
+    if (i < 32) continue;
+    if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (st.st_uid != geteuid() || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) continue;
+    if (now - st.st_mtime < PF_STALE_SECONDS) continue;
+    (void)unlinkat(dfd, n, 0);
+  }
+  closedir(d);
+}
+
 static int do_write(const char *path, size_t len, const char *content, size_t clen,
                     pf_err *e) {
   char dir[PF_PATH_MAX], tmp[PF_PATH_MAX], hex[33];
@@ -547,6 +589,7 @@ static int do_write(const char *path, size_t len, const char *content, size_t cl
     unlinkat(dfd, tmp, 0);
   } else {
     (void)fsync(dfd);   /* the rename itself on disk; best effort */
+    sweep_stale(dfd, name);
   }
   close(dfd);
   return r;
