@@ -42,6 +42,12 @@ describe("soget.client options", function()
     {"access_token", "tok\0en", "NUL"},
     {"user_agent", "ua\nx", "line break"},
     {"base_url", "ftp://example", "http:// or https://"},
+    -- the paths and queries are appended to a base URL: a query or a
+    -- fragment in it put them in the wrong place
+    {"base_url", "https://b.test/v1?x=1", "must hold no query (?) or fragment (#)"},
+    {"base_url", "https://b.test/v1#f", "must hold no query (?) or fragment (#)"},
+    {"search_base_url", "https://b.test/mass/v1?x=1", "must hold no query (?) or fragment (#)"},
+    {"token_url", "https://b.test/token#f", "must hold no fragment (#)"},
     {"max_response_size", 10, "between"},
     {"gzip", "no", "must be a boolean"},
   }

@@ -3,6 +3,7 @@
 -- search_base_url with search_api_key (by default api_key); a search is
 -- {search = query} in begin, check_query and handling_units_many.
 local soget = require "soget"
+local S = require "support"
 
 local BASE = "https://api.example.test/v1"
 local SEARCH = "https://api.example.test/api-tracing-code-in-mass/v1"
@@ -159,6 +160,58 @@ describe("handling_units_search", function()
     assert.is_false(ok)
     assert.truthy(err:find("a search is {search = query}, with no other key", 1, true), err)
     c:close()
+  end)
+
+  it("takes the search base URL beside a base_url of the tracing API, and none from another", function()
+    -- in a process without the runner's SOGET_*_URL variables (which come
+    -- before what is taken from base_url, as for every option)
+    local chunk = [[
+      local soget = require "soget"
+      local function url(opts, query)
+        opts.api_key, opts.access_token = "k", "t"
+        local c = soget.client(opts)
+        local req = c:begin(query or { search = "BL" }):request()
+        c:close()
+        print(req.url)
+      end
+      url { base_url = "https://p.test/gw/api-tracing-code/v1" }
+      url { base_url = "https://p.test/api-tracing-code/v1/" }
+      url { base_url = "https://p.test/api-tracing-code/v1", search_base_url = "https://q.test/m" }
+      url {}
+      local c = soget.client { api_key = "k", access_token = "t", base_url = "https://p.test/v1" }
+      url({ base_url = "https://p.test/v1" }, { reference = "MSCU" })
+      for _, f in ipairs {
+        function() return c:handling_units_search("BL") end,
+        function() return c:begin { search = "BL" } end,
+        function() return c:handling_units_many { { reference = "MSCU" }, { search = "BL" } } end,
+      } do
+        local ok, err = pcall(f)
+        print(ok, (tostring(err):gsub("^[^:]*:%d+: ", "")))
+      end
+      print(c:stats().api_requests + c:stats().token_requests)
+      c:close()
+    ]]
+    local out = S.popen_read("env -u SOGET_BASE_URL -u SOGET_SEARCH_BASE_URL -u SOGET_TOKEN_URL "
+      .. S.lua .. " -e " .. S.shell_quote("package.cpath = " .. ("%q"):format(package.cpath)
+      .. "; " .. chunk) .. " 2>&1")
+    local want = "no search_base_url for this base_url (it is taken beside a base_url ending "
+      .. "in /api-tracing-code/v1): give search_base_url, or set SOGET_SEARCH_BASE_URL"
+    assert.are.equal(table.concat({
+      -- beside it, on the same origin (as on SOGET's platforms and the sandbox)
+      "https://p.test/gw/api-tracing-code-in-mass/v1/handling-units/search?documentReference=BL",
+      "https://p.test/api-tracing-code-in-mass/v1/handling-units/search?documentReference=BL",
+      -- given, it wins
+      "https://q.test/m/handling-units/search?documentReference=BL",
+      -- both left out: the integration platform's
+      "https://soget-api-integration.azure-api.net/api-tracing-code-in-mass/v1/handling-units/"
+        .. "search?documentReference=BL",
+      -- another base_url, none given: lookups go, a search raises before any
+      -- request (the integration platform would get this environment's token)
+      "https://p.test/v1/handling-units?reference=MSCU",
+      "false\thandling_units_search: " .. want,
+      "false\tbegin: " .. want,
+      "false\thandling_units_many: query 2: " .. want,
+      "0", "" }, "\n"), out)
   end)
 
   it("checks search_base_url like base_url", function()

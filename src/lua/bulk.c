@@ -348,7 +348,7 @@ static void default_exact(lua_State *L, int i) {
 
 /* Validates every query (as handling_units does) into a table of
  * normalized copies, pushed; raises naming the index of a bad one. */
-static int check_queries(lua_State *L, int qi, int exact) {
+static int check_queries(lua_State *L, const soget_client *c, int qi, int exact) {
   size_t len, count = 0, i;
   int t;
   if (lua_type(L, qi) != LUA_TTABLE)
@@ -377,6 +377,7 @@ static int check_queries(lua_State *L, int qi, int exact) {
       luaL_error(L, "handling_units_many: query %d: %s", (int)i, msg);
     }
     if (exact) default_exact(L, (int)i);
+    soget_need_search_base(L, c, lua_gettop(L), "handling_units_many", (int)i);
     lua_rawseti(L, t, (lua_Integer)i);
   }
   return (int)len;
@@ -394,7 +395,7 @@ int soget_client_handling_units_many(lua_State *L) {
 
   lua_settop(L, 3);
   concurrency = read_options(L, 3, &exact);
-  nq = check_queries(L, 2, exact);   /* 4: normalized queries */
+  nq = check_queries(L, c, 2, exact);   /* 4: normalized queries */
   lua_createtable(L, nq, 0);         /* 5: results */
   n = nq < concurrency ? nq : concurrency;
   if (n > 0) {

@@ -187,15 +187,52 @@ static char *dup_or_raise(lua_State *L, soget_client *c, const char *s) {
 
 /* NULL when s is an absolute http(s) URL soget can send requests to,
  * else why not. Checked when the client is made, not at its first call. */
-static const char *url_problem(const char *s) {
+/* NULL when s can be a base URL (is_base: paths and queries are appended
+ * to it, so it holds no query or fragment) or the token URL (no fragment,
+ * which would never be sent), else why not. */
+static const char *url_problem(const char *s, int is_base) {
   const char *p;
   if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
     return "must start with http:// or https://";
   for (p = s; *p; p++)
     if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
       return "contains a space, a line break or another control character";
+  if (is_base && strpbrk(s, "?#")) return "must hold no query (?) or fragment (#)";
+  if (strchr(s, '#')) return "must hold no fragment (#)";
   if (!soget_url_valid(s)) return "is not a valid URL";
   return NULL;
+}
+
+/* The search base URL taken when none is given, from the base URL given
+ * (NULL when none: the defaults' own): the in-mass API's, beside a base URL
+ * whose path ends in TRACING_PATH (pushed, it stays on the stack until the
+ * client is made); else NULL. */
+#define TRACING_PATH "/api-tracing-code/v1"
+static const char *search_base_beside(lua_State *L, const char *base) {
+  size_t n, tl = sizeof TRACING_PATH - 1;
+  if (!base) return SOGET_DEFAULT_SEARCH_BASE_URL;
+  n = strlen(base);
+  if (n > 0 && base[n - 1] == '/') n--;
+  if (n < tl || memcmp(base + n - tl, TRACING_PATH, tl) != 0) return NULL;
+  lua_pushlstring(L, base, n - tl);
+  lua_pushliteral(L, "/api-tracing-code-in-mass/v1");
+  lua_concat(L, 2);
+  return lua_tostring(L, -1);
+}
+#undef TRACING_PATH
+
+void soget_need_search_base(lua_State *L, const soget_client *c, int qi, const char *who,
+                            int index) {
+  int search;
+  if (c->eng.search_base_url) return;
+  search = soget_query_params(L, qi);
+  lua_pop(L, 1);
+  if (!search) return;
+  if (index > 0) lua_pushfstring(L, "%s: query %d", who, index);
+  else lua_pushstring(L, who);
+  luaL_error(L, "%s: no search_base_url for this base_url (it is taken beside a base_url "
+                "ending in /api-tracing-code/v1): give search_base_url, or set "
+                "SOGET_SEARCH_BASE_URL", lua_tostring(L, -1));
 }
 
 /* NULL when s can be the proxy option ("" for none, or an http:// URL
@@ -248,12 +285,16 @@ int soget_client_new(lua_State *L) {
   if (!base) base = SOGET_DEFAULT_BASE_URL;
   if (!turl) turl = SOGET_DEFAULT_TOKEN_URL;
   sbase = v[OPT_SEARCH_BASE_URL].s;
-  if (!sbase) sbase = SOGET_DEFAULT_SEARCH_BASE_URL;
-  if ((why = url_problem(base)) != NULL)
+  if ((why = url_problem(base, 1)) != NULL)
     return luaL_error(L, "soget.client: base_url %s", why);
-  if ((why = url_problem(sbase)) != NULL)
+  if (sbase && (why = url_problem(sbase, 1)) != NULL)
     return luaL_error(L, "soget.client: search_base_url %s", why);
-  if ((why = url_problem(turl)) != NULL)
+  /* Not given: the in-mass API beside the tracing API, as SOGET's platforms
+   * (and the sandbox) have it; else none, and a search raises (see
+   * soget_need_search_base): the default one would get the token of
+   * another environment. */
+  if (!sbase) sbase = search_base_beside(L, v[OPT_BASE_URL].s);
+  if ((why = url_problem(turl, 0)) != NULL)
     return luaL_error(L, "soget.client: token_url %s", why);
   if (v[OPT_PROXY].s && (why = proxy_problem(v[OPT_PROXY].s)) != NULL)
     return luaL_error(L, "soget.client: proxy %s", why);
@@ -893,6 +934,8 @@ static int fetch_first(lua_State *L, int kind) {
   soget_err e;
   lua_settop(L, 2);
   soget_check_query(L, 2, kind);   /* 3: normalized query */
+  soget_need_search_base(L, c, 3,
+                         kind == SOGET_QUERY_SEARCH ? "handling_units_search" : "handling_units", 0);
   soget_err_clear(&e);
   if (!soget_client_fetch(L, c, 1, 3, -1, &e)) return soget_fail(L, &e);
   if (is_exact(L, 3))   /* complete: page:iter() has nothing to fetch */
@@ -1045,6 +1088,7 @@ static int meth_begin(lua_State *L) {
     offset = (long)ov.n;
   }
   soget_check_query(L, 2, SOGET_QUERY_ANY);    /* 4 */
+  soget_need_search_base(L, c, 4, "begin", 0);
   if (offset >= 0 && is_exact(L, 4))
     luaL_error(L, "begin: an exact lookup takes no offset (it reads the listing from its "
                   "start)");

@@ -25,7 +25,7 @@
 ---@field api_key? string The subscription key, sent as Ocp-Apim-Subscription-Key (SOGET_API_KEY). Required.
 ---@field base_url? string The API (SOGET_BASE_URL): an absolute http(s) URL with a host.
 ---@field token_url? string The token endpoint (SOGET_TOKEN_URL).
----@field search_base_url? string Base URL of handling_units_search (SOGET_SEARCH_BASE_URL).
+---@field search_base_url? string Base URL of handling_units_search (SOGET_SEARCH_BASE_URL). Left out: the in-mass API beside a base_url ending in /api-tracing-code/v1 (the integration platform's when base_url is left out too); for another base_url none, and a search raises.
 ---@field search_api_key? string Ocp-Apim-Subscription-Key of searches (SOGET_SEARCH_API_KEY); default: api_key.
 ---@field ca_file? string CA bundle (PEM) to verify the server with (SOGET_CA_FILE); default: the system's store.
 ---@field verify_tls? boolean Verify the server's certificate and host name (default true).
