@@ -99,7 +99,7 @@
 ---@class soget.Page: soget.HandlingUnitItemsResponseModel
 local Page = {}
 
----Yields the page's units, then fetches the next pages only when needed, with the same filters and page size; never yields a unit (same pswId) twice. Raises the soget.Error of a failed fetch. Returned as `pager, nil, nil, pager`, so a `break` in a Lua 5.4 `for` closes it.
+---Yields the page's units, then fetches the next pages only when needed, with the same filters and page size; never yields a unit (same pswId) met on the current or the previous page again (one sent again further on is). Raises the soget.Error of a failed fetch. Returned as `pager, nil, nil, pager`, so a `break` in a Lua 5.4 `for` closes it.
 ---@param opts? soget.IterOptions
 ---@return soget.Pager pager
 ---@return nil
