@@ -155,4 +155,84 @@ describe("handling_units_search", function()
     assert.are.equal(20, page.first)
     assert.are.equal(5, #page.items)
   end)
+
+  -- The search's own path through the faults the lookups meet (their
+  -- specs are transport_spec and paging_spec): the same core decides.
+  describe("meets the server's faults as a lookup does", function()
+    -- a client whose searches go through the sandbox's fault prefix
+    local function faulty(spec, extra)
+      local origin, path = S.search_base_url:match("^(https?://[^/]+)(/.*)$")
+      local o = { search_base_url = origin .. "/_fault/" .. spec .. path }
+      for k, v in pairs(extra or {}) do o[k] = v end
+      c:close()
+      c = S.client(o)
+      return c
+    end
+
+    it("retries a 503 and answers the page", function()
+      faulty("503-then-ok:n=1:id=" .. S.uid())
+      local page = assert(c:handling_units_search { documentReference = BL3 })
+      assert.are.equal(3, page.total)
+      assert.are.equal(1, c:stats().retries)
+      assert.are.equal(2, S.stats().search_requests)
+    end)
+
+    it("renews a token refused midway and goes on", function()
+      faulty("expire-token:after=1:id=" .. S.uid())
+      local got = walk(c, { documentReference = BL25, limit = 10 })
+      assert.are.equal(25, #got)
+      -- each token serves one request under this fault: the first, then
+      -- one renewed after the 401 of each of the two next pages
+      assert.are.equal(3, S.stats().token_requests)
+      assert.are.equal(5, S.stats().search_requests)
+    end)
+
+    it("names a malformed body and a field of the wrong type with its path", function()
+      faulty("malformed")
+      local page, err = c:handling_units_search(BL3)
+      assert.is_nil(page)
+      assert.are.equal("decode", err.kind)
+      faulty("wrong-types:field=items[2].reference")
+      page, err = c:handling_units_search(BL3)
+      assert.is_nil(page)
+      assert.are.equal("decode", err.kind)
+      assert.truthy(err.message:find("items[2].reference", 1, true), err.message)
+    end)
+
+    it("does not retry a 500, and says http 500", function()
+      faulty("500", { retries = 1 })
+      local page, err = c:handling_units_search(BL3)
+      assert.is_nil(page)
+      assert.are.equal("http", err.kind)
+      assert.are.equal(500, err.status)
+      assert.are.equal(1, S.stats().search_requests)
+    end)
+
+    it("stops a walk whose total grows on every page, with what it has", function()
+      faulty("inconsistent:mode=total-grows:id=" .. S.uid())
+      local page = assert(c:handling_units_search { documentReference = BL25, limit = 10 })
+      local it = page:iter()
+      local n = 0
+      for _ in it do n = n + 1 end
+      assert.are.equal(25, n)
+      assert.are.equal("empty page", it:stats().why)
+    end)
+
+    it("keeps members it does not know, on the page and in its units", function()
+      faulty("extra-fields")
+      local page = assert(c:handling_units_search(BL3))
+      assert.is_table(page.sandboxExtra)
+      assert.is_table(page.items[1].sandboxExtra)
+    end)
+  end)
+
+  it("sends a value of any script, percent-encoded, and the sandbox reads it back", function()
+    for _, v in ipairs { "Bé/ç&=?#+ %", "日本", "BL\u{2067}x" } do
+      v = v:gsub("\\u{2067}", "\226\129\167")   -- a bidi isolate, as bytes
+      local page, err = c:handling_units_search { documentReference = v }
+      assert.are.equal(0, page and page.total, tostring(err))   -- R001: an empty page
+      local seen = S.requests(1)[1]
+      assert.are.equal(v, seen.args.documentReference)
+    end
+  end)
 end)
