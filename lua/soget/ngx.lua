@@ -369,9 +369,9 @@ local function exchange(sock, req, deadline, max)
       parser:close()
       return timed_out("while waiting for the response")
     else
+      local fresh = parser:received() == 0
       parser:close()
-      return nil, "reading the response failed: " .. tostring(rerr), "network", true,
-        parser:received() == 0
+      return nil, "reading the response failed: " .. tostring(rerr), "network", true, fresh
     end
   end
   if state == "bad" then

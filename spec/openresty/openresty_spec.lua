@@ -274,6 +274,23 @@ describe("soget.ngx in nginx", function()
         key, key, key, "soget.ngx.token_cache: 'lock_wait' " .. lock_s }, v.refused)
     end)
 
+    it("takes a connection reset while reading as a network error, and retries it", function()
+      local P = require "integration.proxy"
+      if not P.available() then return pending("lua-socket is not installed (make deps)") end
+      local relay = P.relay("reset")
+      local ok, err = pcall(function()
+        local st, body = N.get(srv.url .. "/t/reset?port=" .. relay.port)
+        assert.are.equal(200, st, body)
+        local v = json(body)
+        assert.is_false(v.raised)
+        assert.are.equal("network", v.error.kind, v.error.message)
+        assert.truthy(v.error.message:find("reading the response failed", 1, true), v.error.message)
+        assert.are.equal("reset\nreset\n", relay:bytes())   -- the request, and its one retry
+      end)
+      relay:stop()
+      assert(ok, err)
+    end)
+
     it("finishes a token request whose call was killed halfway: the others do not wait for it", function()
       -- the call that fetches the token dies (ngx.thread.kill, as nginx
       -- ends a request's threads when its client goes away): its token

@@ -262,6 +262,21 @@ function M.crosscache()
     bad_error = err_table(e2), again = p3 and p3.total or false, refused = refused }))
 end
 
+-- GET /t/reset?port=P: a lookup over plain HTTP to a listener that reads
+-- each request, then resets the connection (spec/integration/relay.lua
+-- reset): a network error, retried, never a raise.
+function M.reset()
+  local port = tonumber(ngx.req.get_uri_args().port)
+  local c = soget.client{ base_url = "http://127.0.0.1:" .. port .. "/api-tracing-code/v1",
+    access_token = "tok-reset-0123456789", api_key = "key-reset-0123456789", retries = 1,
+    timeout = 8 }
+  local ok, page, err = pcall(sng.handling_units, c, "CGMU2436601")
+  c:close()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode({ raised = not ok and tostring(page) or false,
+    page = ok and page and true or false, error = ok and err_table(err) or false }))
+end
+
 -- Calls where nginx has no cosockets: init_worker (here), the header
 -- filter and the log phase (/t/filter). /t/phases answers what they got.
 local init_worker_result

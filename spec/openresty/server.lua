@@ -97,6 +97,7 @@ local function conf(o)
     .. '        location = /t/pools { content_by_lua_block { require("probe").pools() } }\n'
     .. '        location = /t/busy { content_by_lua_block { require("probe").busy() } }\n'
     .. '        location = /t/crosscache { content_by_lua_block { require("probe").crosscache() } }\n'
+    .. '        location = /t/reset { content_by_lua_block { require("probe").reset() } }\n'
     .. '        location = /t/phases { content_by_lua_block { require("probe").phases() } }\n'
     .. '        location = /t/filter {\n'
     .. '            content_by_lua_block { ngx.say("body") }\n'
