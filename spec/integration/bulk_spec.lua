@@ -235,6 +235,22 @@ describe("handling_units_many", function()
       c:close()
     end)
 
+    it("runs its lookups side by side over HTTP/1.1 too, from its first connection", function()
+      -- With the token already held, the batch opens the first connection
+      -- itself: waiting to learn whether it multiplexes (it cannot, over
+      -- plain HTTP) ran the lookups one after another, and those queued
+      -- behind a 2 s answer ran out of their 3 s.
+      local refs = known(4)
+      local c = S.client { base_url = S.fault_base("delay:ms=2000", "http"), timeout = 3 }
+      assert(c:token())
+      local results, counts = c:handling_units_many(refs, { concurrency = 8 })
+      for i, r in ipairs(results) do
+        assert.are.equal(refs[i], r.items and r.items[1].reference, tostring(r.message))
+      end
+      assert.are.same({ ok = 4, failed = 0 }, counts)
+      c:close()
+    end)
+
     it("reuses its HTTP/1.1 connections across batches", function()
       local refs = known(8)
       local c = S.client { base_url = S.fault_base("delay:ms=50", "http") }

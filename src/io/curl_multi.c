@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct pool {
   CURLM *multi;
@@ -70,7 +71,6 @@ static int multi_reserve(void *self, int n) {
     if (!x) return -1;
     easy = soget_xfer_handle(x);
     rc |= curl_easy_setopt(easy, CURLOPT_SHARE, p->share);
-    rc |= curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
     rc |= curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     if (rc != CURLE_OK) {
       soget_xfer_free(x);
@@ -92,6 +92,12 @@ static int multi_start(void *self, int slot, const soget_http_request *rq, soget
   pool *p = pool_of(self);
   CURLMcode mc;
   if (soget_xfer_prepare(p->x[slot], rq, e) != 0) return -1;
+  /* Over https, a transfer waits for a connection being made to learn
+   * whether it multiplexes (HTTP/2) rather than open its own. Over plain
+   * HTTP it never does (HTTP/1.1): waiting only ran the batch one transfer
+   * after another, past their deadlines. */
+  curl_easy_setopt(soget_xfer_handle(p->x[slot]), CURLOPT_PIPEWAIT,
+                   strncmp(rq->url, "https://", 8) == 0 ? 1L : 0L);
   mc = curl_multi_add_handle(p->multi, soget_xfer_handle(p->x[slot]));
   if (mc == CURLM_OK) {
     p->in_multi[slot] = 1;
