@@ -111,8 +111,12 @@ static const struct {
   {"a day, the cap", BYTES("86400"), 86400},
   {"more than a day is capped", BYTES("86401"), SOGET_RETRY_AFTER_CAP},
   {"past long's range is capped", BYTES("99999999999999999999999"), SOGET_RETRY_AFTER_CAP},
-  {"negative: no wait", BYTES("-5"), 0},
-  {"negative past long's range: no wait", BYTES("-99999999999999999999999"), 0},
+  /* no delay-seconds (RFC 9110, 10.2.3: digits only): ignored, so the
+   * retry waits its backoff instead of none */
+  {"negative: ignored", BYTES("-5"), -1},
+  {"negative zero: ignored", BYTES("-0"), -1},
+  {"negative past long's range: ignored", BYTES("-99999999999999999999999"), -1},
+  {"a plus sign: ignored", BYTES("+5"), -1},
   {"the length given ends it", "1234", 2, 12},
   {"a date long past", BYTES("Wed, 21 Oct 2015 07:28:00 GMT"), 0},
   {"a past date, RFC 850 form", BYTES("Sunday, 06-Nov-94 08:49:37 GMT"), 0},

@@ -17,9 +17,12 @@ double soget_parse_retry_after(const char *v, size_t n) {
   if (n == 0 || n >= sizeof tmp) return -1;
   memcpy(tmp, v, n);
   tmp[n] = '\0';
+  /* delay-seconds are digits alone (RFC 9110, 10.2.3): a sign makes the
+   * value invalid, ignored as the rest (the retry then waits its backoff) */
+  if (tmp[0] == '-' || tmp[0] == '+') return -1;
   secs = strtol(tmp, &end, 10);   /* LONG_MAX when larger: capped below */
   if (end != tmp && *end == '\0')
-    return secs < 0 ? 0 : secs > (long)SOGET_RETRY_AFTER_CAP ? SOGET_RETRY_AFTER_CAP : (double)secs;
+    return secs < 0 ? -1 : secs > (long)SOGET_RETRY_AFTER_CAP ? SOGET_RETRY_AFTER_CAP : (double)secs;
   when = curl_getdate(tmp, NULL);
   if (when == (time_t)-1) return -1;
   {
