@@ -339,11 +339,18 @@ local cases = {
     outcome = { wait = 3 }, retried = 1,
   },
   {
-    name = "Retry-After of 0, a negative number or a past HTTP-date: no wait",
+    name = "Retry-After of 0 or a past HTTP-date: no wait",
     token = { TOKEN, 600 },
-    script = { api(503, "", "0", nil, { wait = 0 }), api(429, "", "-5", nil, { wait = 0 }),
+    script = { api(503, "", "0", nil, { wait = 0 }),
                api(503, "", "Wed, 21 Oct 2015 07:28:00 GMT") },
-    outcome = { wait = 0 }, retried = 3, client = { retries = 3 },
+    outcome = { wait = 0 }, retried = 2, client = { retries = 3 },
+  },
+  {
+    -- no delay-seconds (digits only): ignored, as a word is below
+    name = "a Retry-After of a negative number counts as none: the backoff",
+    token = { TOKEN, 600 },
+    script = { api(429, "", "-5") },
+    outcome = { wait = BACKOFF_1 }, retried = 1,
   },
   {
     name = "Retry-After over 60 s: the wait is capped at 60",
