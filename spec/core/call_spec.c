@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/call.h"
+#include "core/clock.h"
 #include "core/request.h"
 #include "io/scripted.h"
 
@@ -435,6 +436,57 @@ static void test_shared_failure(void) {
   CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
   CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
   CHECK_INT(g.token_requests, 2);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_call_free(&g, &c);
+  soget_engine_free(&g);
+
+  /* A token request that timed out well before its call's deadline (its
+   * connection not made within connect_timeout) says the token host does
+   * not answer: the calls waiting for it fail with it, as for any other
+   * failure, instead of each trying in turn until its deadline. */
+  CASE("a token request's timeout before its deadline fails the calls waiting for it");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  soget_err_set(&e, "timeout", 0, 0, "Connection timed out after 5001 milliseconds");
+  CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_FAIL);
+  soget_err_clear(&e);
+  CHECK_INT(soget_call_next(&g, &b, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "timeout");
+  CHECK_STR(e.message, "token request: Connection timed out after 5001 milliseconds");
+  CHECK_INT(g.token_requests, 1);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_engine_free(&g);
+
+  CASE("a token request's timeout at its call's deadline: the others ask again");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  a.deadline = soget_now();   /* its own time was up: b may have more */
+  soget_err_set(&e, "timeout", 0, 0, "Operation timed out after 10000 milliseconds");
+  CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_FAIL);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 2);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_engine_free(&g);
+
+  CASE("once a token came, the failure no longer counts for older calls (setup)");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "{\"error\":\"invalid_client\"}", &e), SOGET_STEP_FAIL);
+  begin(&g, &c, 0);
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
   CASE("once a token came, the failure no longer counts for older calls");
   soget_call_free(&g, &b);
   begin(&g, &b, 0);

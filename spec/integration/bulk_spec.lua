@@ -281,6 +281,28 @@ describe("handling_units_many", function()
       c:close()
     end)
 
+    it("is asked for once when the token host does not answer: the waiting lookups fail with it", function()
+      -- a listener whose backlog is full: no connection to it is ever made
+      local P = require "integration.proxy"
+      if not P.available() then return pending("lua-socket is not installed (make deps)") end
+      local stall = P.relay("stall")
+      local ok, err = pcall(function()
+        local c = S.client { token_url = stall.url .. "/token", connect_timeout = 1, timeout = 6 }
+        local results, counts = c:handling_units_many(known(4), { concurrency = 4 })
+        assert.are.same({ ok = 0, failed = 4 }, counts)
+        for _, r in ipairs(results) do
+          assert.are.equal("timeout", r.kind, r.message)
+          assert.truthy(r.message:find("^token request: "), r.message)
+        end
+        -- one token request: the others did not each try in turn until
+        -- their deadline
+        assert.are.equal(1, c:stats().token_requests)
+        c:close()
+      end)
+      stall:stop()
+      assert(ok, err)
+    end)
+
     it("is renewed once when it is refused mid-batch", function()
       local refs = known(10)
       -- every token is refused from its seventh request on

@@ -170,8 +170,9 @@ static double rand01(soget_engine *g) {
  * One token request at a time per engine: the call that needs a token
  * first takes the lease and sends the token request; others that need one
  * meanwhile wait (SOGET_STEP_WAIT, k->lease_wait) and then use the token
- * it brought. When that request fails (other than by timing out: that may
- * be its holder's own deadline), the calls begun before the failure fail
+ * it brought. When that request fails (other than by timing out at its
+ * holder's own deadline, which a call with more time left need not share:
+ * lease_release), the calls begun before the failure fail
  * with the same error rather than each asking again, until a token comes;
  * calls begun later ask again. A lease whose holder went away ends at the holder's
  * deadline. A call of a drive that runs alone (a blocking call, a batch)
@@ -184,13 +185,24 @@ unsigned long soget_engine_group(soget_engine *g) {
   return ++g->next_id;
 }
 
+/* A token request's timeout this long before its call's deadline was not
+ * that deadline's: the token host did not answer in its own time (the
+ * connection not made within connect_timeout). */
+#define SOGET_OWN_TIMEOUT_SLACK 0.1
+
 static void lease_release(soget_engine *g, soget_call *k, int failed, const soget_err *e) {
+  double now;
   if (g->lease != k->id) return;
   g->lease = 0;
-  if (failed && e && !e->nomem && !(e->kind && strcmp(e->kind, "timeout") == 0)) {
-    g->failed_at = soget_now();
-    g->failed_err = *e;
-  }
+  if (!failed || !e || e->nomem) return;
+  now = soget_now();
+  /* A timeout at the holder's deadline is the holder's: a call with more
+   * time left may still get a token. Any other failure is the token
+   * host's, and the calls waiting for the token fail with it. */
+  if (e->kind && strcmp(e->kind, "timeout") == 0 && now > k->deadline - SOGET_OWN_TIMEOUT_SLACK)
+    return;
+  g->failed_at = now;
+  g->failed_err = *e;
 }
 
 /* ---- calls ---------------------------------------------------------------- */
