@@ -185,11 +185,10 @@ static char *dup_or_raise(lua_State *L, soget_client *c, const char *s) {
   return d;
 }
 
-/* NULL when s is an absolute http(s) URL soget can send requests to,
- * else why not. Checked when the client is made, not at its first call. */
-/* NULL when s can be a base URL (is_base: paths and queries are appended
- * to it, so it holds no query or fragment) or the token URL (no fragment,
- * which would never be sent), else why not. */
+/* NULL when s is an absolute http(s) URL soget can send requests to, else
+ * why not: a base URL (is_base: paths and queries are appended to it, so it
+ * holds no query or fragment) or the token URL (no fragment, which would
+ * never be sent). Checked when the client is made, not at its first call. */
 static const char *url_problem(const char *s, int is_base) {
   const char *p;
   if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
