@@ -310,8 +310,11 @@ soak: deps
 #                      n-th on, for every n a scenario reaches
 #                      (spec/hygiene/oom.c), ASan + UBSan builds of the
 #                      module, leak checking on
-# make test-hardening  fuzz-smoke, test-asan, test-oom, test-valgrind, in that
-#                      order (run by make test)
+# make test-threads    8 Lua states in 8 threads at once, each loading and
+#                      using soget (spec/hygiene/threads.c), module and host
+#                      built with ThreadSanitizer
+# make test-hardening  fuzz-smoke, test-asan, test-oom, test-threads,
+#                      test-valgrind, in that order (run by make test)
 DEB_PACKAGES += clang libclang-rt-14-dev
 FUZZ_CC ?= clang
 FUZZ_CXX ?= clang++
@@ -330,7 +333,7 @@ ASAN_RT ?= $(shell $(FUZZ_CC) -print-file-name=libclang_rt.asan-x86_64.so)
 VALGRIND_DIR ?= build/valgrind
 
 .PHONY: fuzz fuzz-build fuzz-build-fast fuzz-smoke fuzz-long fuzz-corpus \
-  asan-build test-asan test-oom test-valgrind test-hardening hardening-deps
+  asan-build test-asan test-oom test-threads test-valgrind test-hardening hardening-deps
 
 # The module's objects built with clang for libFuzzer (FUZZ_BUILD_SAN:
 # ASan and UBSan by default), then one binary per target:
@@ -430,6 +433,23 @@ test-oom:
 	  spec/hygiene/oom-run "$(CURDIR)/$$d/oom" "$(CURDIR)/$$d"; \
 	done
 
+# Several Lua states in several threads at once, each loading soget (a C
+# host's way): the module and spec/hygiene/threads.c built with
+# ThreadSanitizer, which stops at the first data race; the host also checks
+# that libcurl was set up once. No request leaves the process. soget is
+# linked in (libsoget.a, as a C host does): a module loaded with dlopen is
+# unloaded and set up again whenever every state that loaded it closes.
+TSAN_DIR ?= build/tsan
+TSAN = -fsanitize=thread -fno-omit-frame-pointer
+test-threads:
+	@$(MAKE) --no-print-directory static LUA_VERSION=5.4 BUILD_DIR=$(TSAN_DIR) CC=$(FUZZ_CC) \
+	  CFLAGS="-O1 -g $(TSAN)" CXX=$(FUZZ_CXX) CXXFLAGS="-O1 -g $(TSAN)"
+	$(FUZZ_CC) -std=c11 -Wall -Wextra -Werror -O1 -g $(TSAN) -Iinclude -I/usr/include/lua5.4 \
+	  spec/hygiene/threads.c $(TSAN_DIR)/libsoget.a -llua5.4 $(CURL_LIBS) $(PC_LIBS) \
+	  -ldl -lpthread -o $(TSAN_DIR)/threads
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66 timeout 300 $(TSAN_DIR)/threads 8 4 \
+	  spec/hygiene/threads.lua
+
 # Every invalid access and every definitely lost block is an error;
 # spec/hygiene/valgrind.supp only silences libraries outside the project.
 test-valgrind: hardening-deps
@@ -441,6 +461,7 @@ test-hardening:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-oom
+	@$(MAKE) --no-print-directory test-threads
 	@$(MAKE) --no-print-directory test-valgrind
 
 # ---- Editors: lua-language-server annotations (README, "Editors") ----------

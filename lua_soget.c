@@ -1,21 +1,16 @@
 /* luaopen_soget: assembles the module from the files in src/ (see the
  * README's Architecture section): the classes, the module's functions and
  * facts. Nothing else lives here. */
-#include <curl/curl.h>
-
 #include "include/soget.h"   /* the public declaration, checked here */
+#include "io/transport.h"
 #include "lua/privfile.h"
 #include "lua/soget.h"
 
 SOGET_EXPORT int luaopen_soget(lua_State *L);
 
 SOGET_EXPORT int luaopen_soget(lua_State *L) {
-  static int curl_ready = 0;
-  if (!curl_ready) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-      return luaL_error(L, "soget: libcurl could not be initialized");
-    curl_ready = 1;
-  }
+  if (soget_curl_global_init() != 0)   /* once per process, whatever the threads */
+    return luaL_error(L, "soget: libcurl could not be initialized");
   soget_private_open(L);
   soget_error_open(L);
   soget_decode_open(L);

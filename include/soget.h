@@ -22,14 +22,20 @@
  * and lua_pop(L, 1), which loads it at once and sets the global soget).
  *
  * libcurl: the first luaopen_soget of the process calls
- * curl_global_init(CURL_GLOBAL_DEFAULT), once; later calls, in this or other
- * Lua states, do not. libcurl's global state is the process's, so soget
- * never releases it: a host that wants it released (at exit, for leak
- * checkers) calls curl_global_cleanup() once, after lua_close of every
- * state that loaded soget, and loads soget in no state after that. A host
- * with threads that uses libcurl itself calls curl_global_init before it
- * starts them (each init is paired with one cleanup); one that does not
- * loads soget in one state before it starts threads that load it.
+ * curl_global_init(CURL_GLOBAL_DEFAULT), once (pthread_once); later calls,
+ * in this or other Lua states, in this or other threads, also at the same
+ * moment, do not. libcurl's global state is the process's, so soget never
+ * releases it: a host that wants it released (at exit, for leak checkers)
+ * calls curl_global_cleanup() once, after lua_close of every state that
+ * loaded soget, and loads soget in no state after that. A host that uses
+ * libcurl itself pairs its own curl_global_init with its own cleanup, as
+ * usual.
+ *
+ * Threads: states that never share anything may run soget in as many
+ * threads as the host likes (make test-threads checks it under
+ * ThreadSanitizer); one state is never used by two threads at once, as
+ * with any Lua state. The C locale is the process's: a state calling
+ * os.setlocale changes it for the others' decodes meanwhile.
  *
  * lua_close frees every client, pager and call of the state, and their
  * curl handles. */

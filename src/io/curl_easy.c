@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,13 +104,39 @@ static int on_open_socket(void *ud, curl_socket_t fd, curlsocktype purpose) {
   return CURL_SOCKOPT_OK;
 }
 
-const char *soget_default_user_agent(void) {
-  static char ua[64];
-  if (!ua[0]) {
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    snprintf(ua, sizeof ua, "soget/%s libcurl/%s", SOGET_VERSION, v->version);
+/* Written once, by global_init (under pthread_once), before any reader:
+ * curl_version_info rewrites libcurl's own static data at every call, and
+ * a user agent made lazily by the first client of each thread raced. */
+static struct {
+  int failed;
+  char version[32];
+  char user_agent[64];
+} process;
+
+static void global_init(void) {
+  const curl_version_info_data *v;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    process.failed = 1;
+    return;
   }
-  return ua;
+  v = curl_version_info(CURLVERSION_NOW);
+  snprintf(process.version, sizeof process.version, "%s", v->version);
+  snprintf(process.user_agent, sizeof process.user_agent, "soget/%s libcurl/%s", SOGET_VERSION,
+           v->version);
+}
+
+int soget_curl_global_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  if (pthread_once(&once, global_init) != 0) return -1;
+  return process.failed ? -1 : 0;
+}
+
+const char *soget_default_user_agent(void) {
+  return process.user_agent;
+}
+
+const char *soget_libcurl_version(void) {
+  return process.version;
 }
 
 /* ---- proxies ---------------------------------------------------------------

@@ -79,8 +79,16 @@ void soget_xfer_abort(soget_xfer *x);
 void soget_transport_attach(soget_transport *t, void *p, void (*release)(void *));
 void *soget_transport_attached(const soget_transport *t);
 
-/* "soget/X.Y.Z libcurl/X.Y.Z" */
+/* The process's libcurl, set up once for every Lua state and thread that
+ * loads soget (pthread_once: states loading it in threads at the same time
+ * make one curl_global_init): curl_global_init, then the facts below, read
+ * once. 0, or -1 when libcurl could not be set up (for good: it is not
+ * tried again). */
+int soget_curl_global_init(void);
+/* After soget_curl_global_init: "soget/X.Y.Z libcurl/X.Y.Z", and the
+ * version of the libcurl the module runs with ("7.88.1"); constant. */
 const char *soget_default_user_agent(void);
+const char *soget_libcurl_version(void);
 
 /* Counters for tests and stats: connections libcurl opened. */
 long soget_transport_connections(const soget_transport *t);

@@ -11,10 +11,10 @@
  *   soget.libcurl_version  the version of the libcurl it runs with. */
 #include "soget.h"
 
-#include <curl/curl.h>
 
 #include "core/auth.h"
 #include "core/request.h"
+#include "io/transport.h"
 
 static void set_number(lua_State *L, const char *key, double v) {
   if (v == (double)(lua_Integer)v)
@@ -99,6 +99,6 @@ void soget_facts_open(lua_State *L) {
   lua_pushcfunction(L, facts_check_query);
   lua_setfield(L, -2, "check_query");
   /* the libcurl the module runs with (for a program's --version) */
-  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+  lua_pushstring(L, soget_libcurl_version());
   lua_setfield(L, -2, "libcurl_version");
 }
