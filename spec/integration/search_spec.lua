@@ -227,8 +227,8 @@ describe("handling_units_search", function()
   end)
 
   it("sends a value of any script, percent-encoded, and the sandbox reads it back", function()
-    for _, v in ipairs { "Bé/ç&=?#+ %", "日本", "BL\u{2067}x" } do
-      v = v:gsub("\\u{2067}", "\226\129\167")   -- a bidi isolate, as bytes
+    -- (the last holds U+2067, a bidi isolate, as its UTF-8 bytes)
+    for _, v in ipairs { "Bé/ç&=?#+ %", "日本", "BL\226\129\167x" } do
       local page, err = c:handling_units_search { documentReference = v }
       assert.are.equal(0, page and page.total, tostring(err))   -- R001: an empty page
       local seen = S.requests(1)[1]
