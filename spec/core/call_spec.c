@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/body.h"
 #include "core/call.h"
 #include "core/clock.h"
 #include "core/request.h"
@@ -159,6 +160,9 @@ static const call_case calls[] = {
   {"a token answer without access_token", 2, {R(200, "{\"expires_in\":300}")}, 1,
    SOGET_STEP_FAIL, 0, "decode", 0, 0, "token response has no access_token", "", {NULL}, 1, 1,
    0, 0, 0},
+  {"a token answer with an empty access_token", 2,
+   {R(200, "{\"access_token\":\"\",\"expires_in\":300}")}, 1, SOGET_STEP_FAIL, 0, "decode", 0,
+   0, "token response has no access_token", "", {NULL}, 1, 1, 0, 0, 0},
   {"a token answer that is no JSON", 2, {R(200, "<html>")}, 1, SOGET_STEP_FAIL, 0, "decode", 0,
    0, NULL, "", {NULL}, 1, 1, 0, 0, 0},
   {"the token endpoint unreachable: not retried", 2,
@@ -621,8 +625,121 @@ static void test_credentials(void) {
   soget_engine_free(&g);
 }
 
+/* Rules of the token and retry policy that no other case pins down. */
+static void test_policy_details(void) {
+  soget_engine g;
+  soget_call a, k[8];
+  soget_err e;
+  int i, differ = 0;
+
+  CASE("backoff: each first retry waits from half to all of 0.1 s, jittered");
+  engine(&g, 2, 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+  for (i = 0; i < 8; i++) {
+    begin(&g, &k[i], 0);
+    CHECK_INT(next(&g, &k[i]), SOGET_STEP_SEND);
+    CHECK_INT(answer(&g, &k[i], 502, "", &e), SOGET_STEP_WAIT);
+    CHECK(k[i].wait >= 0.05 && k[i].wait <= 0.1);
+    if (i > 0 && k[i].wait != k[0].wait) differ = 1;
+  }
+  CHECK_INT(differ, 1);   /* not one fixed wait: calls retrying together spread out */
+  for (i = 0; i < 8; i++) soget_call_free(&g, &k[i]);
+  soget_engine_free(&g);
+
+  CASE("connect timeout: never more than the time the call has left");
+  engine(&g, 2, 0);
+  g.timeout = 1;
+  g.connect_timeout = 5;
+  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK(a.rq.connect_timeout_ms <= a.rq.timeout_ms);
+  CHECK(a.rq.timeout_ms > 0 && a.rq.timeout_ms <= 1000);
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+
+  CASE("a token replaced while its request was out: resent at most three times");
+  engine(&g, 2, 1);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0100", 8, 600), 0);
+  begin(&g, &a, 0);
+  for (i = 1; i <= 4; i++) {
+    char tok[16];
+    CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+    CHECK_INT(a.state, SOGET_CALL_API_SENT);
+    snprintf(tok, sizeof tok, "tok-%04d", 100 + i);
+    CHECK_INT(soget_engine_set_token(&g, tok, 8, 600), 0);   /* meanwhile */
+    CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);
+  }
+  CHECK_INT(a.stale, 3);
+  CHECK_INT(a.renewed, 1);   /* the fourth refusal: the current token is dropped and renewed */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+
+  CASE("a call renews a refused token once, even when the program sets another between");
+  engine(&g, 2, 1);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0100", 8, 600), 0);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* renewed */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0200", 8, 600), 0);   /* the program's */
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* sent with the old: resent */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0200");
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);   /* no second renewal */
+  CHECK_STR(e.kind, "auth");
+  CHECK_INT(g.token_requests, 1);
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+
+  CASE("expires_in: a lifetime past 10^9 s (or no finite number) counts as none");
+  {
+    static const struct {
+      const char *body;
+      double want;
+    } lives[] = {
+        {"{\"access_token\":\"t\",\"expires_in\":300}", 300},
+        {"{\"access_token\":\"t\",\"expires_in\":\"300\"}", 300},
+        {"{\"access_token\":\"t\",\"expires_in\":1000000000}", 1e9},
+        {"{\"access_token\":\"t\",\"expires_in\":1000000001}", 0},
+        {"{\"access_token\":\"t\",\"expires_in\":1e12}", 0},
+        {"{\"access_token\":\"t\",\"expires_in\":1e400}", 0},
+        {"{\"access_token\":\"t\",\"expires_in\":-5}", 0},
+    };
+    size_t j;
+    for (j = 0; j < sizeof lives / sizeof lives[0]; j++) {
+      char *tok = NULL;
+      size_t tl = 0;
+      SUBCASE("%s", lives[j].body);
+      soget_err_clear(&e);
+      CHECK_NEAR(soget_body_token(lives[j].body, strlen(lives[j].body), &tok, &tl, &e),
+                 lives[j].want, 0);
+      CHECK_MEM(tok, tl, "t", 1);
+      free(tok);
+    }
+  }
+
+  CASE("the token request's form (the client secret) is wiped once answered");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK(holds(a.body.data, a.body.cap, SECRET));
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK(!holds(a.body.data, a.body.cap, SECRET));
+  CHECK(!holds(a.body.data, a.body.cap, "client_secret="));
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+}
+
 int main(void) {
   test_calls();
+  test_policy_details();
   test_credentials();
   test_lease();
   test_lease_groups();

@@ -412,6 +412,8 @@ static void test_doubt(void) {
      EMPTY, "an empty page below the total announced"},
     {"a first page empty below its own total", {{0, 12, 0}, {-1, 0, 0}}, EMPTY,
      "an empty page below the total announced"},
+    {"an empty page at the last offset below the total", {{0, 5, 4}, {4, 5, 0}, {-1, 0, 0}},
+     EMPTY, "an empty page below the total announced"},
     {"an empty first page of nothing", {{0, 0, 0}, {-1, 0, 0}}, EMPTY, NULL},
     {"a page holding more units than its total", {{0, 1, 2}, {-1, 0, 0}}, TOTAL,
      "a page holds more units than its total"},

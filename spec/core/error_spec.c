@@ -169,6 +169,24 @@ static void test_printable(void) {
   memset(want, 'a', MSG_MAX - 1);
   want[MSG_MAX - 1] = '\0';
   CHECK_STR(e.message, want);
+  CHECK_INT(e.cut, 1);   /* so that a later scrub masks a secret's start at its end */
+
+  CASE("err_printable: a message its escapes bring to the buffer's end is marked cut");
+  memset(in, '\x01', 125);   /* 500 bytes once escaped: the 8 after fit, then nothing */
+  memcpy(in + 125, "abcd1234", 9);
+  soget_err_set(&e, "api", 0, 0, "%s", in);
+  CHECK_INT(e.cut, 0);
+  soget_err_printable(&e);
+  CHECK_INT(e.cut, 1);
+  {
+    const char *secrets[] = {"abcd1234efgh"};
+    soget_err_scrub(&e, secrets, 1);
+    CHECK(strstr(e.message, "abcd") == NULL);   /* the start at its end, masked */
+    CHECK(strstr(e.message, "***") != NULL);
+  }
+  soget_err_set(&e, "api", 0, 0, "%s", "short \x01");
+  soget_err_printable(&e);
+  CHECK_INT(e.cut, 0);
 
   CASE("err_printable: a full message with a multi-byte character at the end stays");
   memset(in, 'a', MSG_MAX - 2);

@@ -583,6 +583,31 @@ static void test_limits(void) {
   CHECK_INT(h.location.len, 0);
   soget_http1_free(&h);
 
+  CASE("a Location of exactly the limit is kept; one byte more is none");
+  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
+  for (i = 1; i < SOGET_HTTP1_LOCATION_MAX; i++) big[n++] = 'x';
+  n += (size_t)snprintf(big + n, sizeof big - n, "\r\nContent-Length: 0\r\n\r\n");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, big, n), DONE);
+  CHECK_INT(h.location.len, SOGET_HTTP1_LOCATION_MAX);
+  soget_http1_free(&h);
+  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
+  for (i = 0; i < SOGET_HTTP1_LOCATION_MAX; i++) big[n++] = 'x';
+  n += (size_t)snprintf(big + n, sizeof big - n, "\r\nContent-Length: 0\r\n\r\n");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, big, n), DONE);
+  CHECK_INT(h.location.len, 0);
+  soget_http1_free(&h);
+
+  CASE("a compressed body of one byte is cut short, not empty");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, BYTES(OK200 "Content-Encoding: gzip\r\nContent-Length: 1\r\n\r\n"
+                                              "\x1f")),
+            BAD);
+  CHECK_STR(h.err.kind, "network");
+  CHECK(strstr(h.err.message, "cut short") != NULL);
+  soget_http1_free(&h);
+
   CASE("Retry-After read as the call steps read it");
   soget_http1_init(&h, 1000);
   CHECK_INT(soget_http1_feed(&h, BYTES("HTTP/1.1 503 x\r\nRetry-After: 12\r\nContent-Length: 0\r\n\r\n")),

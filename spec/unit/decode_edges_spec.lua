@@ -188,6 +188,16 @@ describe("soget.decode at the edges of JSON", function()
     assert.are.equal("a\0b", p.items[1].reference)
   end)
 
+  it("takes a member sent twice as its last value, a null too, with either parser", function()
+    for _, parser in ipairs { "simdjson", "yajl" } do
+      local p = assert(soget.decode('{"items":[{"reference":"X","pswId":"P","reference":null,'
+        .. '"spi":"a","spi":"b"}]}', { parser = parser }))
+      assert.is_nil(p.items[1].reference, parser)   -- the null removes the earlier "X"
+      assert.are.equal("P", p.items[1].pswId, parser)
+      assert.are.equal("b", p.items[1].spi, parser)
+    end
+  end)
+
   it("takes {} and [] outside the schema as empty tables, and null for arrays", function()
     local p = assert(soget.decode('{"items":[{"events":null,"x":{},"y":[]}],"z":{"a":[]}}'))
     assert.are.same({}, p.items[1].events)
