@@ -165,6 +165,31 @@ describe("handling_units_many", function()
       os.execute("sleep 1.3")   -- the sandbox finishes them before the next spec
     end)
 
+    it("ends at their deadline the lookups that waited for a connection being made", function()
+      -- over https, the batch's lookups wait for its first connection (to
+      -- learn whether it multiplexes); to a listener that never completes
+      -- one, libcurl kept those past their deadline (2.7 s for a 2 s
+      -- timeout): the batch now ends each at its own
+      local P = require "integration.proxy"
+      if not P.available() then return pending("lua-socket is not installed (make deps)") end
+      local stall = P.relay("stall")
+      local ok, err = pcall(function()
+        local c = S.client { access_token = "tok-stall-0123456789",
+          base_url = stall.url:gsub("^http:", "https:") .. "/api-tracing-code/v1",
+          connect_timeout = 1.5, timeout = 2, retries = 0 }
+        local t0 = now()
+        local results, counts = c:handling_units_many({ "A1", "B2", "C3", "D4" },
+          { concurrency = 4 })
+        local elapsed = now() - t0
+        assert.are.same({ ok = 0, failed = 4 }, counts)
+        for i = 1, 4 do assert.are.equal("timeout", results[i].kind, results[i].message) end
+        assert.is_true(elapsed < 2.5, ("the batch took %.2f s for a 2 s timeout"):format(elapsed))
+        c:close()
+      end)
+      stall:stop()
+      assert(ok, err)
+    end)
+
     it("gives every entry the error of a refused token request, fetched once", function()
       local c = S.client { client_secret = "wrong" }
       local results, counts = c:handling_units_many({ "CGMU2436601", "CSQU3054383", "MSCU", "X" },

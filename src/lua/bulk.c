@@ -249,6 +249,30 @@ static void fill(lua_State *L, batch *b) {
   }
 }
 
+/* A request still out this long after its call's deadline is ended here.
+ * libcurl ends a transfer at the timeout it was given first, counted from
+ * when it started; but one that waited for a connection being made (to
+ * learn whether it multiplexes) has its clock started late, and ran up to
+ * a fifth of a second past the deadline. */
+#define DEADLINE_GRACE 0.05
+
+/* Ends, as timed out, the requests still out past their call's deadline. */
+static void end_overdue(lua_State *L, batch *b, double now) {
+  int i;
+  for (i = 0; i < b->n; i++) {
+    slot *s = &b->s[i];
+    soget_err e;
+    int step;
+    if (s->phase != SLOT_SENT || now < s->k.deadline + DEADLINE_GRACE) continue;
+    b->io.ops->abort(b->io.self, i);
+    soget_err_set(&e, "timeout", 0, 0, "timeout reached (%.3g s) before the call completed",
+                  b->g->timeout);
+    step = soget_call_failed(b->g, &s->k, &e);
+    slot_step(L, b, s, step, &e);
+    if (s->phase == SLOT_READY) slot_advance(L, b, i);
+  }
+}
+
 /* Runs the batch: a protected call (client, normalized queries, results,
  * batch), so that its caller cleans up at once when something raises. */
 static int run(lua_State *L) {
@@ -279,6 +303,8 @@ static int run(lua_State *L) {
     for (i = 0; i < b->n; i++) {
       slot *s = &b->s[i];
       if (s->phase == SLOT_TIMER && s->wake < until) until = s->wake;
+      if (s->phase == SLOT_SENT && s->k.deadline + DEADLINE_GRACE < until)
+        until = s->k.deadline + DEADLINE_GRACE;
       if (s->phase == SLOT_READY) until = now;
     }
     ms = until <= now ? 0 : (long)ceil((until - now) * 1000.0);
@@ -288,6 +314,7 @@ static int run(lua_State *L) {
       ms = 0;
     }
     if (r < 0) fail_sent(L, b, &e);
+    end_overdue(L, b, soget_now());
   }
   return 0;
 }
