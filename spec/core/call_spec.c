@@ -268,6 +268,16 @@ static const char *bearer(const soget_call *k) {
   return k->rq.headers[0] + strlen("Authorization: Bearer ");
 }
 
+/* A new engine with credentials, and two calls: a sent the token
+ * request, b waits for it. */
+static void lease_taken(soget_engine *g, soget_call *a, soget_call *b) {
+  engine(g, 2, 1);
+  begin(g, a, 0);
+  begin(g, b, 0);
+  CHECK_INT(next(g, a), SOGET_STEP_SEND);
+  CHECK_INT(next(g, b), SOGET_STEP_WAIT);
+}
+
 static void test_lease(void) {
   soget_engine g;
   soget_call a, b, c;
@@ -424,11 +434,7 @@ static void test_shared_failure(void) {
   soget_call a, b, c;
   soget_err e;
   CASE("a refused token request fails the calls begun before it, once");
-  engine(&g, 2, 1);
-  begin(&g, &a, 0);
-  begin(&g, &b, 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  lease_taken(&g, &a, &b);
   CHECK_INT(answer(&g, &a, 401, "{\"error\":\"invalid_client\"}", &e), SOGET_STEP_FAIL);
   soget_err_clear(&e);
   CHECK_INT(soget_call_next(&g, &b, &e), SOGET_STEP_FAIL);
@@ -450,11 +456,7 @@ static void test_shared_failure(void) {
    * not answer: the calls waiting for it fail with it, as for any other
    * failure, instead of each trying in turn until its deadline. */
   CASE("a token request's timeout before its deadline fails the calls waiting for it");
-  engine(&g, 2, 1);
-  begin(&g, &a, 0);
-  begin(&g, &b, 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  lease_taken(&g, &a, &b);
   soget_err_set(&e, "timeout", 0, 0, "Connection timed out after 5001 milliseconds");
   CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_FAIL);
   soget_err_clear(&e);
@@ -467,11 +469,7 @@ static void test_shared_failure(void) {
   soget_engine_free(&g);
 
   CASE("a token request's timeout at its call's deadline: the others ask again");
-  engine(&g, 2, 1);
-  begin(&g, &a, 0);
-  begin(&g, &b, 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  lease_taken(&g, &a, &b);
   a.deadline = soget_now();   /* its own time was up: b may have more */
   soget_err_set(&e, "timeout", 0, 0, "Operation timed out after 10000 milliseconds");
   CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_FAIL);

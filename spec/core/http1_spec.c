@@ -573,31 +573,35 @@ static void test_limits(void) {
   CHECK(strstr(h.err.message, "response headers are larger than the size limit") != NULL);
   soget_http1_free(&h);
 
-  CASE("a Location too long to use is none");
-  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
-  for (i = 0; i < SOGET_HTTP1_LOCATION_MAX; i++) big[n++] = 'x';
-  n += (size_t)snprintf(big + n, sizeof big - n, "\r\nLocation: /short\r\nContent-Length: 0\r\n\r\n");
-  soget_http1_init(&h, 1000);
-  CHECK_INT(soget_http1_feed(&h, big, n), DONE);
-  CHECK_INT(h.status, 302);
-  CHECK_INT(h.location.len, 0);
-  soget_http1_free(&h);
-
-  CASE("a Location of exactly the limit is kept; one byte more is none");
-  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
-  for (i = 1; i < SOGET_HTTP1_LOCATION_MAX; i++) big[n++] = 'x';
-  n += (size_t)snprintf(big + n, sizeof big - n, "\r\nContent-Length: 0\r\n\r\n");
-  soget_http1_init(&h, 1000);
-  CHECK_INT(soget_http1_feed(&h, big, n), DONE);
-  CHECK_INT(h.location.len, SOGET_HTTP1_LOCATION_MAX);
-  soget_http1_free(&h);
-  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
-  for (i = 0; i < SOGET_HTTP1_LOCATION_MAX; i++) big[n++] = 'x';
-  n += (size_t)snprintf(big + n, sizeof big - n, "\r\nContent-Length: 0\r\n\r\n");
-  soget_http1_init(&h, 1000);
-  CHECK_INT(soget_http1_feed(&h, big, n), DONE);
-  CHECK_INT(h.location.len, 0);
-  soget_http1_free(&h);
+  {
+    /* A 302 whose Location is "/" and `xs` bytes more, then `more`
+     * headers: the length of the Location kept. */
+    static const struct {
+      const char *name;
+      size_t xs;
+      const char *more;
+      size_t kept;
+    } locations[] = {
+        {"a Location too long to use is none, and a second one is ignored",
+         SOGET_HTTP1_LOCATION_MAX, "Location: /short\r\n", 0},
+        {"a Location of exactly the limit is kept", SOGET_HTTP1_LOCATION_MAX - 1, "",
+         SOGET_HTTP1_LOCATION_MAX},
+        {"a Location of one byte more is none", SOGET_HTTP1_LOCATION_MAX, "", 0},
+    };
+    size_t j;
+    for (j = 0; j < COUNT(locations); j++) {
+      CASE("%s", locations[j].name);
+      n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
+      for (i = 0; i < locations[j].xs; i++) big[n++] = 'x';
+      n += (size_t)snprintf(big + n, sizeof big - n, "\r\n%sContent-Length: 0\r\n\r\n",
+                            locations[j].more);
+      soget_http1_init(&h, 1000);
+      CHECK_INT(soget_http1_feed(&h, big, n), DONE);
+      CHECK_INT(h.status, 302);
+      CHECK_INT(h.location.len, locations[j].kept);
+      soget_http1_free(&h);
+    }
+  }
 
   CASE("a compressed body of one byte is cut short, not empty");
   soget_http1_init(&h, 1000);
