@@ -250,10 +250,10 @@ static void fill(lua_State *L, batch *b) {
 }
 
 /* A request still out this long after its call's deadline is ended here.
- * libcurl ends a transfer at the timeout it was given first, counted from
- * when it started; but one that waited for a connection being made (to
- * learn whether it multiplexes) has its clock started late, and ran up to
- * a fifth of a second past the deadline. */
+ * libcurl ends a transfer at the timeout it was given, mostly first; but
+ * while one waits for a connection being made (to learn whether it
+ * multiplexes) libcurl sets no timer for it, and such transfers ran up to
+ * 0.7 s past their deadline. */
 #define DEADLINE_GRACE 0.05
 
 /* Ends, as timed out, the requests still out past their call's deadline. */
@@ -265,6 +265,7 @@ static void end_overdue(lua_State *L, batch *b, double now) {
     int step;
     if (s->phase != SLOT_SENT || now < s->k.deadline + DEADLINE_GRACE) continue;
     b->io.ops->abort(b->io.self, i);
+    soget_err_clear(&e);
     soget_err_set(&e, "timeout", 0, 0, "timeout reached (%.3g s) before the call completed",
                   b->g->timeout);
     step = soget_call_failed(b->g, &s->k, &e);
