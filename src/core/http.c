@@ -19,7 +19,11 @@ double soget_parse_retry_after(const char *v, size_t n) {
   tmp[n] = '\0';
   /* delay-seconds are digits alone (RFC 9110, 10.2.3): a sign makes the
    * value invalid, ignored as the rest (the retry then waits its backoff) */
-  if (tmp[0] == '-' || tmp[0] == '+') return -1;
+  {
+    const char *q = tmp;   /* (strtol would skip white space before a sign) */
+    while (*q == ' ' || *q == '\t') q++;
+    if (*q == '-' || *q == '+') return -1;
+  }
   secs = strtol(tmp, &end, 10);   /* LONG_MAX when larger: capped below */
   if (end != tmp && *end == '\0')
     return secs < 0 ? -1 : secs > (long)SOGET_RETRY_AFTER_CAP ? SOGET_RETRY_AFTER_CAP : (double)secs;

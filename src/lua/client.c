@@ -205,20 +205,24 @@ static const char *url_problem(const char *s, int is_base) {
 /* The search base URL taken when none is given, from the base URL given
  * (NULL when none: the defaults' own): the in-mass API's, beside a base URL
  * whose path ends in TRACING_PATH (pushed, it stays on the stack until the
- * client is made); else NULL. */
+ * client is made); else NULL, also when it would be longer than a
+ * search_base_url may be given. */
 #define TRACING_PATH "/api-tracing-code/v1"
+#define IN_MASS_PATH "/api-tracing-code-in-mass/v1"
 static const char *search_base_beside(lua_State *L, const char *base) {
   size_t n, tl = sizeof TRACING_PATH - 1;
   if (!base) return SOGET_DEFAULT_SEARCH_BASE_URL;
   n = strlen(base);
   if (n > 0 && base[n - 1] == '/') n--;
   if (n < tl || memcmp(base + n - tl, TRACING_PATH, tl) != 0) return NULL;
+  if (n - tl + sizeof IN_MASS_PATH - 1 > SOGET_URL_MAX) return NULL;   /* too long to give */
   lua_pushlstring(L, base, n - tl);
-  lua_pushliteral(L, "/api-tracing-code-in-mass/v1");
+  lua_pushliteral(L, IN_MASS_PATH);
   lua_concat(L, 2);
   return lua_tostring(L, -1);
 }
 #undef TRACING_PATH
+#undef IN_MASS_PATH
 
 void soget_need_search_base(lua_State *L, const soget_client *c, int qi, const char *who,
                             int index) {

@@ -514,7 +514,7 @@ static int write_all(int fd, const char *s, size_t len, pf_err *e) {
 #define PF_STALE_SECONDS 3600
 static void sweep_stale(int dfd, const char *name) {
   size_t nl = strlen(name);
-  int fd = dup(dfd);
+  int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
   DIR *d;
   struct dirent *ent;
   time_t now = time(NULL);
