@@ -2,6 +2,7 @@
 -- interface, read back from the sandbox's counters and request log.
 local soget = require "soget"
 local S = require "support"
+local P = require "integration.proxy"
 local unpack = table.unpack or unpack
 
 local now = S.now
@@ -170,10 +171,7 @@ describe("handling_units_many", function()
       -- learn whether it multiplexes); to a listener that never completes
       -- one, libcurl kept those past their deadline (2.7 s for a 2 s
       -- timeout): the batch now ends each at its own
-      local P = require "integration.proxy"
-      if not P.available() then return pending("lua-socket is not installed (make deps)") end
-      local stall = P.relay("stall")
-      local ok, err = pcall(function()
+      P.with_relay("stall", nil, "listener that never accepts", function(stall)
         local c = S.client { access_token = "tok-stall-0123456789",
           base_url = stall.url:gsub("^http:", "https:") .. "/api-tracing-code/v1",
           connect_timeout = 1.5, timeout = 2, retries = 0 }
@@ -186,8 +184,6 @@ describe("handling_units_many", function()
         assert.is_true(elapsed < 2.5, ("the batch took %.2f s for a 2 s timeout"):format(elapsed))
         c:close()
       end)
-      stall:stop()
-      assert(ok, err)
     end)
 
     it("gives every entry the error of a refused token request, fetched once", function()
@@ -308,10 +304,7 @@ describe("handling_units_many", function()
 
     it("is asked for once when the token host does not answer: the waiting lookups fail with it", function()
       -- a listener whose backlog is full: no connection to it is ever made
-      local P = require "integration.proxy"
-      if not P.available() then return pending("lua-socket is not installed (make deps)") end
-      local stall = P.relay("stall")
-      local ok, err = pcall(function()
+      P.with_relay("stall", nil, "listener that never accepts", function(stall)
         local c = S.client { token_url = stall.url .. "/token", connect_timeout = 1, timeout = 6 }
         local results, counts = c:handling_units_many(known(4), { concurrency = 4 })
         assert.are.same({ ok = 0, failed = 4 }, counts)
@@ -324,8 +317,6 @@ describe("handling_units_many", function()
         assert.are.equal(1, c:stats().token_requests)
         c:close()
       end)
-      stall:stop()
-      assert(ok, err)
     end)
 
     it("is renewed once when it is refused mid-batch", function()

@@ -11,6 +11,9 @@
 --       connection on r:cut(), "tamper"
 --       answers CONNECT itself and tunnels to the target whatever host was
 --       asked, "stall" never completes a connection; r.url, r.port, r:stop()
+--   P.with_relay(mode, target_port, what, fn)
+--       fn(relay), the relay stopped whatever fn raised; pending (no
+--       `what`) without lua-socket
 --   P.impostor(cert, key)
 --       openssl s_server on a free 127.0.0.1 port with that certificate:
 --       the server a tampering proxy would put in the real one's place
@@ -179,6 +182,19 @@ function M.relay(mode, target)
   r.port = tonumber(port)
   r.url = "http://127.0.0.1:" .. r.port
   return r
+end
+
+-- Runs fn(relay) with a relay in `mode` (in front of the port `target`),
+-- stopped by PID whatever fn raised; pending, saying what the spec lacks
+-- (`what`), where lua-socket is not installed.
+function M.with_relay(mode, target, what, fn)
+  if not M.available() then
+    return pending("lua-socket is not installed (make deps): no " .. what)
+  end
+  local relay = M.relay(mode, target)
+  local ok, err = pcall(fn, relay)
+  relay:stop()
+  assert(ok, err)
 end
 
 -- Every byte clients sent through the relay so far.

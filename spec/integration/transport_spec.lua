@@ -10,18 +10,7 @@ local function urlencode(s)
   return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
 end
 
--- Runs fn(relay) with spec/integration/relay.lua in `mode` (in front of
--- the port `target`), stopped by PID whatever fn raised; pending, saying
--- what the spec lacks (`what`), where lua-socket is not installed.
-local function with_relay(mode, target, what, fn)
-  if not P.available() then
-    return pending("lua-socket is not installed (make deps): no " .. what)
-  end
-  local relay = P.relay(mode, target)
-  local ok, err = pcall(fn, relay)
-  relay:stop()
-  assert(ok, err)
-end
+local with_relay = P.with_relay
 
 describe("transport", function()
   before_each(function() S.reset() end)

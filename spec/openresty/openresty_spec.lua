@@ -275,10 +275,7 @@ describe("soget.ngx in nginx", function()
     end)
 
     it("takes a connection reset while reading as a network error, and retries it", function()
-      local P = require "integration.proxy"
-      if not P.available() then return pending("lua-socket is not installed (make deps)") end
-      local relay = P.relay("reset")
-      local ok, err = pcall(function()
+      require("integration.proxy").with_relay("reset", nil, "listener that resets", function(relay)
         local st, body = N.get(srv.url .. "/t/reset?port=" .. relay.port)
         assert.are.equal(200, st, body)
         local v = json(body)
@@ -287,8 +284,6 @@ describe("soget.ngx in nginx", function()
         assert.truthy(v.error.message:find("reading the response failed", 1, true), v.error.message)
         assert.are.equal("reset\nreset\n", relay:bytes())   -- the request, and its one retry
       end)
-      relay:stop()
-      assert(ok, err)
     end)
 
     it("finishes a token request whose call was killed halfway: the others do not wait for it", function()

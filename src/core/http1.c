@@ -348,7 +348,7 @@ static int on_headers_complete(http_parser *p) {
              (unsigned)p->status_code);
     return fail(h, "network", 0, msg);
   }
-  if (p->status_code >= 100 && p->status_code < 200) {
+  if (p->status_code < 200) {
     if (p->status_code == 101) return fail(h, "network", 0, "the server switched protocols");
     return 0;   /* interim: the response follows */
   }

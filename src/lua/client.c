@@ -937,8 +937,7 @@ static int fetch_first(lua_State *L, int kind) {
   soget_err e;
   lua_settop(L, 2);
   soget_check_query(L, 2, kind);   /* 3: normalized query */
-  soget_need_search_base(L, c, 3,
-                         kind == SOGET_QUERY_SEARCH ? "handling_units_search" : "handling_units", 0);
+  if (kind == SOGET_QUERY_SEARCH) soget_need_search_base(L, c, 3, "handling_units_search", 0);
   soget_err_clear(&e);
   if (!soget_client_fetch(L, c, 1, 3, -1, &e)) return soget_fail(L, &e);
   if (is_exact(L, 3))   /* complete: page:iter() has nothing to fetch */
