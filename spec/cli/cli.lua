@@ -150,7 +150,8 @@ function M.term(home, extra_env)
   t.n = 0
   local rc = os.execute("timeout 10 tmux -L " .. t.sock .. " -f /dev/null new-session -d -s cli"
     .. " -x 160 -y 50 " .. q("env -i PATH=/usr/bin:/bin HOME=" .. home
-    .. " TERM=xterm-256color bash --norc --noprofile"))
+    -- no history file: bash would write one into home as the test removes it
+    .. " HISTFILE= TERM=xterm-256color bash --norc --noprofile"))
   assert(rc, "tmux could not start")
   return t
 end

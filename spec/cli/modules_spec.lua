@@ -452,7 +452,8 @@ end)
 
 describe("soget.cli.exit", function()
   it("maps each kind of soget error to its exit code", function()
-    local want = { auth = 4, network = 5, timeout = 5, tls = 5, http = 6, api = 6, decode = 6 }
+    local want = { auth = 4, network = 5, timeout = 5, tls = 5, http = 6, api = 6, decode = 6,
+      interrupted = 130 }
     for kind, code in pairs(want) do assert.are.equal(code, exit.code_for { kind = kind }) end
     assert.are.equal(exit.API, exit.code_for { kind = "something new" })
     assert.are.equal(exit.API, exit.code_for(nil))

@@ -503,6 +503,64 @@ static void test_shared_failure(void) {
   soget_engine_free(&g);
 }
 
+/* A driver asked to stop (Ctrl-C: soget_call_stop) ends its call as
+ * "interrupted", never retried: waiting for a retry, with its request
+ * out, or holding the token request, which the calls waiting for it do
+ * not share (their own drivers were not asked to stop). */
+static void test_stop(void) {
+  soget_engine g;
+  soget_call a, b;
+  soget_err e;
+  CASE("stopped while waiting for a retry: interrupted, not retryable");
+  engine(&g, 3, 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_WAIT);
+  CHECK_INT(soget_call_stop(&g, &a, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "interrupted");
+  CHECK_STR(e.message, "stopped before the call completed");
+  CHECK_INT(e.retryable, 0);
+  CHECK_INT(a.state, SOGET_CALL_DONE);
+  CASE("a call stopped is over");
+  CHECK_INT(soget_call_stop(&g, &a, &e), SOGET_STEP_MISUSE);
+  soget_err_clear(&e);
+  CHECK_INT(soget_call_next(&g, &a, &e), SOGET_STEP_MISUSE);
+  soget_call_free(&g, &a);
+  CASE("stopped with its request out: not retried, whatever the retries left");
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(soget_call_stop(&g, &a, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "interrupted");
+  CHECK_INT(a.attempt, 0);
+  CHECK_INT(a.state, SOGET_CALL_DONE);
+  CASE("an exchange the back end ended so (soget_err_interrupted): the same");
+  soget_call_free(&g, &a);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  soget_err_clear(&e);
+  soget_err_interrupted(&e);
+  CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "interrupted");
+  CHECK_INT(a.attempt, 0);
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+
+  CASE("stopped holding the token request: the calls waiting for it ask again");
+  lease_taken(&g, &a, &b);
+  CHECK_INT(soget_call_stop(&g, &a, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "interrupted");
+  CHECK_STR(e.message, "token request: stopped before the call completed");
+  CHECK_INT(g.lease == 0, 1);
+  CHECK_INT(g.failed_at == 0, 1);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 2);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_engine_free(&g);
+}
+
 static void test_static_and_misuse(void) {
   soget_engine g;
   soget_call k;
@@ -743,6 +801,7 @@ int main(void) {
   test_lease_groups();
   test_revoked_after_use();
   test_shared_failure();
+  test_stop();
   test_static_and_misuse();
   return CHECK_DONE();
 }

@@ -201,6 +201,8 @@ static void lease_release(soget_engine *g, soget_call *k, int failed, const soge
    * host's, and the calls waiting for the token fail with it. */
   if (e->kind && strcmp(e->kind, "timeout") == 0 && now > k->deadline - SOGET_OWN_TIMEOUT_SLACK)
     return;
+  /* Nor is a stop asked of the holder's driver (soget_call_stop). */
+  if (e->kind && strcmp(e->kind, SOGET_KIND_INTERRUPTED) == 0) return;
   g->failed_at = now;
   g->failed_err = *e;
 }
@@ -472,6 +474,15 @@ int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e) {
   if (e->retryable && e->kind && strcmp(e->kind, "network") == 0 &&
       (r = plan_retry(g, k, -1)) != 0)
     return r;
+  return call_fail(g, k, e);
+}
+
+int soget_call_stop(soget_engine *g, soget_call *k, soget_err *e) {
+  soget_err_clear(e);
+  soget_err_interrupted(e);
+  if (k->state == SOGET_CALL_TOKEN_SENT || k->state == SOGET_CALL_API_SENT)
+    return soget_call_failed(g, k, e);
+  if (k->state != SOGET_CALL_READY) return SOGET_STEP_MISUSE;
   return call_fail(g, k, e);
 }
 

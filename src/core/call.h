@@ -166,6 +166,12 @@ int soget_call_own_headers(soget_call *k);
 /* The request could not be sent or got no answer: e holds the transport's
  * error (kind network/timeout/tls, retryable; or e->nomem). */
 int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e);
+/* The driver was asked to stop (soget_stop) while the call waited
+ * (after SOGET_STEP_WAIT) or its request was out (the driver ended the
+ * exchange): the call ends with e of kind "interrupted", never retried,
+ * and a token request so ended is not a failure the calls waiting for
+ * it share. SOGET_STEP_FAIL (SOGET_STEP_MISUSE on a call that is over). */
+int soget_call_stop(soget_engine *g, soget_call *k, soget_err *e);
 int soget_call_response(soget_engine *g, soget_call *k, long status,
                         const char *body, size_t len, double retry_after,
                         const char *redirect, soget_err *e);

@@ -11,11 +11,13 @@ double soget_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void soget_sleep(double seconds) {
+int soget_sleep(double seconds, const soget_stop *stop) {
   struct timespec ts;
-  if (!(seconds > 0)) return;
+  if (!(seconds > 0)) return 0;
   ts.tv_sec = (time_t)seconds;
   ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    if (stop && stop->asked(stop->ud)) return 1;
   }
+  return 0;
 }

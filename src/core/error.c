@@ -29,6 +29,10 @@ void soget_err_nomem(soget_err *e, const char *what) {
   e->nomem = 1;
 }
 
+void soget_err_interrupted(soget_err *e) {
+  soget_err_set(e, SOGET_KIND_INTERRUPTED, 0, 0, "stopped before the call completed");
+}
+
 void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
                    const char *fmt, ...) {
   va_list ap;

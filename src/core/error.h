@@ -8,7 +8,8 @@
 SOGET_HIDDEN_BEGIN
 
 typedef struct soget_err {
-  const char *kind;   /* "network", "timeout", "tls", "auth", "http", "api", "decode" */
+  const char *kind;   /* "network", "timeout", "tls", "auth", "http", "api", "decode",
+                       * "interrupted" (a driver asked to stop: soget_call_stop) */
   long status;        /* HTTP status, 0 when none */
   char code[16];      /* API business code (R001...), "" when none */
   char message[512];
@@ -29,6 +30,11 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
+/* A driver asked to stop ended the call (core/call.h: soget_call_stop;
+ * a back end's exchange ended so: io/transport.h). Never retryable. */
+#define SOGET_KIND_INTERRUPTED "interrupted"
+void soget_err_interrupted(soget_err *e);
+
 /* Secrets shorter than this are not looked for in messages: they would
  * match ordinary text, and a secret that short is no secret. */
 #define SOGET_SECRET_MIN 4

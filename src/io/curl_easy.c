@@ -46,6 +46,7 @@ struct soget_xfer {
   int body_secret;             /* the body answers a token request: wiped */
   int too_large;
   int nomem;                   /* the body buffer could not grow */
+  int stopped;                 /* ended by the transport's stop (on_progress) */
   double retry_after;          /* the header callback's (no headers API) */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -62,6 +63,7 @@ struct soget_transport {
   soget_buf masked;            /* the proxies' user and password, in every form
                                 * they are sent (see mask_proxies) */
   int header_api;              /* Retry-After through curl_easy_header */
+  const soget_stop *stop;      /* see soget_transport_set_stop; NULL: none */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
@@ -73,6 +75,24 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     return 0;
   }
   return len;
+}
+
+/* libcurl calls this at each step of a transfer, and when a signal wakes
+ * its wait for the network: a stop asked for (soget_transport_set_stop)
+ * ends the exchange (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  soget_xfer *x = ud;
+  const soget_stop *stop = x->t->stop;
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
+  if (stop && stop->asked(stop->ud)) {
+    x->stopped = 1;
+    return 1;
+  }
+  return 0;
 }
 
 static void trim(const char **s, size_t *n) {
@@ -340,6 +360,9 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
     rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->x);
   }
+  rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t->x);
   rc |= curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_open_socket);
   rc |= curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, t);
   rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->x.errbuf);
@@ -423,6 +446,10 @@ void soget_transport_free(soget_transport *t) {
   free(t);
 }
 
+void soget_transport_set_stop(soget_transport *t, const soget_stop *stop) {
+  t->stop = stop;
+}
+
 void soget_transport_attach(soget_transport *t, void *p, void (*release)(void *)) {
   t->attached = p;
   t->release = release;
@@ -451,6 +478,7 @@ soget_xfer *soget_xfer_new(soget_transport *t) {
   /* Without a header function, libcurl would write the headers to the
    * write function with this pointer: set only with the callback. */
   if (!t->header_api) rc |= curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+  rc |= curl_easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
   rc |= curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
   rc |= curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
   if (rc != CURLE_OK) {
@@ -599,6 +627,7 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->body_secret = rq->post;   /* the token request is the only POST */
   x->too_large = 0;
   x->nomem = 0;
+  x->stopped = 0;
   x->retry_after = -1;
   x->errbuf[0] = '\0';
 
@@ -671,6 +700,10 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   if (rc != CURLE_OK) {
     int retryable;
     const char *kind;
+    if (rc == CURLE_ABORTED_BY_CALLBACK && x->stopped) {
+      soget_err_interrupted(e);
+      return -1;
+    }
     if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
       curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
       soget_err_set(e, "http", status, 0,

@@ -6,6 +6,7 @@
 #define SOGET_TRANSPORT_H
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/http.h"
 #include "core/version.h"
@@ -72,6 +73,12 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
  * or of the response body once used after finish (the header lines stay,
  * as after finish). */
 void soget_xfer_abort(soget_xfer *x);
+
+/* While stop (NULL: none; the caller's, alive until it is replaced) asks
+ * for it (core/clock.h), each exchange of either back end ends at once,
+ * with kind "interrupted" (soget_err_interrupted): libcurl asks at each
+ * step of a transfer, and when a signal wakes its wait. */
+void soget_transport_set_stop(soget_transport *t, const soget_stop *stop);
 
 /* Something the transport owns on a driver's behalf (the bulk driver's
  * multi handle and easy handles): `release(p)` runs when the transport is

@@ -275,10 +275,33 @@ static void end_overdue(lua_State *L, batch *b, double now) {
   }
 }
 
+/* Asked to stop (soget_client_stop: Ctrl-C): every query not answered yet
+ * ends as interrupted, those out, those waiting and those not begun. */
+static void stop_all(lua_State *L, batch *b) {
+  soget_err e;
+  int i;
+  for (i = 0; i < b->n; i++) {
+    slot *s = &b->s[i];
+    if (s->phase == SLOT_IDLE) continue;
+    if (s->phase == SLOT_SENT) b->io.ops->abort(b->io.self, i);
+    if (soget_call_stop(b->g, &s->k, &e) == SOGET_STEP_NOMEM) soget_nomem(L);
+    slot_result(L, b, s, 0, &e);
+  }
+  soget_err_clear(&e);
+  soget_err_interrupted(&e);
+  for (; b->next <= b->nq; b->next++) {
+    soget_push_error(L, &e);
+    lua_rawseti(L, b->rt, b->next);
+    b->failed++;
+    b->done++;
+  }
+}
+
 /* Runs the batch: a protected call (client, normalized queries, results,
  * batch), so that its caller cleans up at once when something raises. */
 static int run(lua_State *L) {
   batch *b = lua_touserdata(L, 4);
+  const soget_stop *stop = soget_client_stop(b->c);
   lua_createtable(L, b->n, 0);   /* 5: exact walks' states */
   b->st = 5;
   fill(L, b);
@@ -317,6 +340,7 @@ static int run(lua_State *L) {
     }
     if (r < 0) fail_sent(L, b, &e);
     end_overdue(L, b, soget_now());
+    if (stop->asked(stop->ud)) stop_all(L, b);
   }
   return 0;
 }
@@ -443,7 +467,7 @@ int soget_client_handling_units_many(lua_State *L) {
     /* Every allocation since the check at the top could have run a
      * finalizer: check again, then hold with no Lua call in between. */
     soget_checkclient(L, 1);
-    if (soget_client_take_transport(c) != 0)
+    if (soget_client_take_transport(L, c) != 0)
       return luaL_error(L, "handling_units_many: this client is in the middle of a "
                            "call (called again from a finalizer or a hook)");
     soget_client_hold(c);

@@ -38,6 +38,13 @@ struct soget_client {
    * frees. `in_transport`: a blocking or bulk call is using the transport
    * (its handles and response buffer), which a nested one must not touch. */
   int holds, close_pending, in_transport;
+  /* Ctrl-C (client_stop_asked): the thread whose hook tells, NULL when
+   * Lua 5.1 cannot tell (then the calling one); while a call takes the
+   * transport, the thread watched and its hook when the call began. */
+  lua_State *main, *watched;
+  lua_Hook hook;
+  int hookmask, hookcount;
+  soget_stop stop;   /* the transport's (soget_transport_set_stop) */
 };
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -67,14 +74,42 @@ void soget_client_release(soget_client *c) {
   if (c->holds > 0 && --c->holds == 0 && c->close_pending) client_cleanup(c);
 }
 
-int soget_client_take_transport(soget_client *c) {
+/* Ctrl-C in the standalone interpreter (lua.c, luajit.c) sets a hook on
+ * the main thread, with every event and a count of 1, that raises
+ * "interrupted!" at the next instruction: while soget waits in C (a
+ * request out, a retry's sleep), nothing would run it until the call
+ * ended. So a call looks, whenever libcurl steps a transfer or a signal
+ * wakes a wait, at whether such a hook (a count of 1) was set since the
+ * call began, and stops: it returns at once, and the hook raises. A hook
+ * set before the call (a debugger's, a profiler's) never stops it. */
+static int client_stop_asked(void *ud) {
+  soget_client *c = ud;
+  lua_State *T = c->watched;
+  int mask, count;
+  if (!T) return 0;
+  mask = lua_gethookmask(T);
+  count = lua_gethookcount(T);
+  return (mask & LUA_MASKCOUNT) && count == 1 &&
+         (lua_gethook(T) != c->hook || mask != c->hookmask || count != c->hookcount);
+}
+
+int soget_client_take_transport(lua_State *L, soget_client *c) {
   if (c->in_transport) return -1;
   c->in_transport = 1;
+  c->watched = c->main ? c->main : L;
+  c->hook = lua_gethook(c->watched);
+  c->hookmask = lua_gethookmask(c->watched);
+  c->hookcount = lua_gethookcount(c->watched);
   return 0;
 }
 
 void soget_client_give_transport(soget_client *c) {
   c->in_transport = 0;
+  c->watched = NULL;
+}
+
+const soget_stop *soget_client_stop(const soget_client *c) {
+  return &c->stop;
 }
 
 struct soget_transport *soget_client_transport(soget_client *c) {
@@ -272,6 +307,7 @@ static int boolean_or(const soget_optval *v, int dflt) {
 /* soget.client{...}: every option is checked before anything is made. */
 int soget_client_new(lua_State *L) {
   soget_client *c;
+  lua_State *main;
   soget_optval v[OPT_COUNT];
   const char *id, *secret, *token, *key, *base, *turl, *sbase, *why;
   soget_transport_opts topts;
@@ -315,9 +351,11 @@ int soget_client_new(lua_State *L) {
                          "client_secret, or access_token (or set SOGET_CLIENT_ID "
                          "and SOGET_CLIENT_SECRET, or SOGET_ACCESS_TOKEN)");
 
+  main = soget_main_thread(L);
   c = soget_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
   c->closed = 1;  /* until fully built: __gc frees whatever was made */
+  c->main = main;
   soget_engine_init(&c->eng);
   luaL_setmetatable(L, SOGET_CLIENT_T);
   lua_newtable(L);
@@ -362,6 +400,9 @@ int soget_client_new(lua_State *L) {
     client_cleanup(c);
     return luaL_error(L, "soget.client: cannot set up libcurl");
   }
+  c->stop.asked = client_stop_asked;
+  c->stop.ud = c;
+  soget_transport_set_stop(c->tr, &c->stop);
   {   /* the proxies' secrets, scrubbed from every error of the client */
     const soget_buf *m = soget_transport_masked(c->tr);
     const char *p = m->data, *end = p ? p + m->len : NULL;
@@ -678,7 +719,7 @@ static lcall *push_call(lua_State *L, soget_client *c, int ci) {
     luaL_error(L, "this client is in the middle of a call (called again from a "
                   "finalizer or a hook): use another client there");
   lcall_enter(L, lc);
-  soget_client_take_transport(c);
+  soget_client_take_transport(L, c);
   lc->transport = 1;
   lc->k.group = soget_engine_group(&c->eng);   /* runs alone to its end */
   return lc;
@@ -843,6 +884,22 @@ static int drive_one(lua_State *L, drive *d) {
   return step;
 }
 
+/* The steps to the call's end; a retry's wait ends early, and the call
+ * with it, when asked to stop (client_stop_asked). */
+static void drive_loop(lua_State *L, drive *d) {
+  for (;;) {
+    d->step = drive_one(L, d);
+    if (d->step == SOGET_STEP_WAIT) {
+      if (soget_sleep(d->k->wait, &d->c->stop)) {
+        d->step = soget_call_stop(&d->c->eng, d->k, d->e);
+        return;
+      }
+    } else if (d->step != SOGET_STEP_AGAIN) {
+      return;
+    }
+  }
+}
+
 /* lua_pcall'ed with the drive: pushes the page (or token_only, the
  * token), or returns nothing. */
 static int drive_steps(lua_State *L) {
@@ -850,21 +907,13 @@ static int drive_steps(lua_State *L) {
   soget_client *c = d->c;
   if (d->token_only) {
     soget_call_begin_token(&c->eng, d->k);
-    for (;;) {
-      d->step = drive_one(L, d);
-      if (d->step == SOGET_STEP_WAIT) soget_sleep(d->k->wait);
-      else if (d->step != SOGET_STEP_AGAIN) break;
-    }
+    drive_loop(L, d);
     if (d->step != SOGET_STEP_TOKEN) return 0;
     d->left = push_token_copy(L, &c->eng.auth);
     return d->left > -2;
   }
   if (d->x) soget_exact_push_state(L);   /* 2 */
-  for (;;) {
-    d->step = drive_one(L, d);
-    if (d->step == SOGET_STEP_WAIT) soget_sleep(d->k->wait);
-    else if (d->step != SOGET_STEP_AGAIN) break;
-  }
+  drive_loop(L, d);
   return d->step == SOGET_STEP_PAGE ? 1 : 0;
 }
 
@@ -1541,6 +1590,7 @@ static const luaL_Reg client_meta[] = {
     {NULL, NULL}};
 
 void soget_client_open(lua_State *L) {
+  soget_note_main_thread(L);
   soget_class(L, SOGET_CLIENT_T, client_methods, client_meta);
   soget_class(L, SOGET_CALL_T, call_methods, call_meta);
   luaL_getmetatable(L, SOGET_CALL_T);

@@ -71,6 +71,36 @@ int soget_cbytes_push(lua_State *L, const char *s, size_t n) {
   return lua_pcall(L, 1, 1, 0);
 }
 
+#if LUA_VERSION_NUM >= 502
+lua_State *soget_main_thread(lua_State *L) {
+  lua_State *T;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  T = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  return T;
+}
+
+void soget_note_main_thread(lua_State *L) {
+  (void)L;
+}
+#else
+#define MAIN_THREAD_KEY "soget.main_thread"
+
+lua_State *soget_main_thread(lua_State *L) {
+  lua_State *T;
+  soget_note_main_thread(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, MAIN_THREAD_KEY);
+  T = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  return T;
+}
+
+void soget_note_main_thread(lua_State *L) {
+  if (lua_pushthread(L)) lua_setfield(L, LUA_REGISTRYINDEX, MAIN_THREAD_KEY);
+  else lua_pop(L, 1);
+}
+#endif
+
 int soget_gc_amid_code(lua_State *L) {
   lua_Debug ar;
   return lua_getstack(L, 1, &ar);

@@ -147,9 +147,14 @@ void soget_client_hold(soget_client *c);
 void soget_client_release(soget_client *c);
 /* Drivers that use the client's transport (its easy handle and response
  * buffer, or the bulk pool) take it for the whole call: 0, or -1 when a
- * call already uses it (a finalizer or hook calling the client again). */
-int soget_client_take_transport(soget_client *c);
+ * call already uses it (a finalizer or hook calling the client again).
+ * L: the caller's thread. */
+int soget_client_take_transport(lua_State *L, soget_client *c);
 void soget_client_give_transport(soget_client *c);
+/* The client's stop (core/clock.h): asked while a call that took the
+ * transport (L: the caller's thread) waits, on Ctrl-C in the standalone
+ * interpreter (client.c: client_stop_asked). */
+const soget_stop *soget_client_stop(const soget_client *c);
 int soget_client_new(lua_State *L);     /* soget.client{...} */
 int soget_client_credentials(lua_State *L);   /* soget._credentials(client) */
 /* The client's transport (NULL once closed): bulk.c keeps its handles there. */

@@ -34,6 +34,7 @@ local KIND_EXIT = {
   auth = M.AUTH,
   network = M.NETWORK, timeout = M.NETWORK, tls = M.NETWORK,
   http = M.API, api = M.API, decode = M.API,
+  interrupted = M.INTERRUPTED,   -- Ctrl-C while a call waited
 }
 
 -- The exit code for a soget.Error (an API error for anything unknown).

@@ -8,7 +8,7 @@
 -- spec/types_spec.lua holds these names against the built module.
 
 ---One of the failures soget reports (README, "Errors").
----@alias soget.ErrorKind "network"|"timeout"|"tls"|"auth"|"http"|"api"|"decode"
+---@alias soget.ErrorKind "network"|"timeout"|"tls"|"auth"|"http"|"api"|"decode"|"interrupted"
 
 ---What any query entry point takes: a lookup (or a reference string), or a search written `{ search = query }`.
 ---@alias soget.AnyQuery soget.Query|soget.Search|string
