@@ -255,6 +255,24 @@ describe("size limits", function()
     c:close()
   end)
 
+  it("a large response header under libcurl's limit, over HTTP/2 with gzip: the page", function()
+    -- libcurl 7.88 stalled on a header larger than its receive buffer
+    -- (16 KB by default) with a compressed body over HTTP/2, until the
+    -- call timed out: the buffer is now 100 KB, libcurl's longest line
+    S.reset()
+    for _, bytes in ipairs { 20000, 60000, 100000 } do
+      local c = S.client{ base_url = S.fault_base("big-header:bytes=" .. bytes), timeout = 10,
+                          retries = 0 }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.truthy(page, bytes .. ": " .. tostring(err))
+      assert.are.equal("CGMU2436601", page.items[1].reference)
+      local results = c:handling_units_many({ "CGMU2436601", "CGMU2436601" })
+      for i = 1, 2 do assert.are.equal(1, results[i].total, bytes .. ": " .. tostring(results[i])) end
+      c:close()
+    end
+    assert.are.equal(9, S.stats().api_requests)
+  end)
+
   it("a 5 MB token is a size limit, not out of memory, and is never sent", function()
     S.reset()
     local c = S.client{ token_url = S.fault_token("big-token:bytes=5000000") }

@@ -354,6 +354,12 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   if (o->gzip) rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
   rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* libcurl 7.88 stalls, until the timeout, on a response header longer
+   * than its receive buffer (16 KB by default) over HTTP/2 with a
+   * compressed body: the buffer holds libcurl's longest header line. It
+   * is allocated for each transfer as the default one is, for the same
+   * instructions and no system call more (bench/README.md). */
+  rc |= curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)CURL_MAX_HTTP_HEADER);
   rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->x);
   if (!t->header_api) {
