@@ -5,8 +5,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "core/body.h"
 #include "core/call.h"
@@ -503,6 +505,57 @@ static void test_shared_failure(void) {
   soget_engine_free(&g);
 }
 
+/* A stop (core/clock.h) that asks once *flag is set: a signal handler
+ * sets it, as the interpreter's sets its hook. */
+static volatile sig_atomic_t stop_flag;
+static int stop_asked(void *ud) {
+  (void)ud;
+  return stop_flag != 0;
+}
+static void on_alarm(int sig) {
+  (void)sig;
+  stop_flag = 1;
+}
+
+static void test_sleep(void) {
+  soget_stop st = {stop_asked, NULL};
+  struct sigaction sa, old;
+  struct itimerval it;
+  double t0;
+  CASE("a sleep not asked to stop sleeps its time");
+  stop_flag = 0;
+  t0 = soget_now();
+  CHECK_INT(soget_sleep(0.05, &st), 0);
+  CHECK(soget_now() - t0 >= 0.05);
+  CASE("a sleep asked to stop before it began ends at once");
+  stop_flag = 1;
+  t0 = soget_now();
+  CHECK_INT(soget_sleep(30, &st), 1);
+  CHECK(soget_now() - t0 < 5);
+  CASE("a signal that asks to stop ends the sleep: 30 s, a signal after 0.05 s");
+  stop_flag = 0;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, &old);
+  memset(&it, 0, sizeof it);
+  it.it_value.tv_usec = 50000;
+  setitimer(ITIMER_REAL, &it, NULL);
+  t0 = soget_now();
+  CHECK_INT(soget_sleep(30, &st), 1);
+  CHECK(soget_now() - t0 < 5);
+  sigaction(SIGALRM, &old, NULL);
+  CASE("without a stop, a signal does not end the sleep");
+  stop_flag = 0;
+  sigaction(SIGALRM, &sa, &old);
+  it.it_value.tv_usec = 20000;
+  setitimer(ITIMER_REAL, &it, NULL);
+  t0 = soget_now();
+  CHECK_INT(soget_sleep(0.1, NULL), 0);
+  CHECK(soget_now() - t0 >= 0.1);
+  sigaction(SIGALRM, &old, NULL);
+}
+
 /* A driver asked to stop (Ctrl-C: soget_call_stop) ends its call as
  * "interrupted", never retried: waiting for a retry, with its request
  * out, or holding the token request, which the calls waiting for it do
@@ -802,6 +855,7 @@ int main(void) {
   test_revoked_after_use();
   test_shared_failure();
   test_stop();
+  test_sleep();
   test_static_and_misuse();
   return CHECK_DONE();
 }

@@ -14,6 +14,8 @@ double soget_now(void) {
 int soget_sleep(double seconds, const soget_stop *stop) {
   struct timespec ts;
   if (!(seconds > 0)) return 0;
+  /* A signal that came before the sleep began would not interrupt it. */
+  if (stop && stop->asked(stop->ud)) return 1;
   ts.tv_sec = (time_t)seconds;
   ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {

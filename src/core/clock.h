@@ -17,7 +17,8 @@ typedef struct soget_stop {
   void *ud;
 } soget_stop;
 
-/* Sleeps `seconds`: 0, or 1 when stop (NULL: none) asked to end early. */
+/* Sleeps `seconds`: 0, or 1 when stop (NULL: none) asked to end early
+ * (looked at first, and whenever a signal interrupts the sleep). */
 int soget_sleep(double seconds, const soget_stop *stop);
 
 SOGET_HIDDEN_END
