@@ -210,6 +210,10 @@ describe("soget bulk", function()
     assert.are.same({ "ambiguous", 7 }, { recs[3].status, recs[3].matches })
     assert.are.same({ "not_found", 0 }, { recs[4].status, recs[4].matches })
     assert.are.equal("soget: 4 references: 1 found, 2 ambiguous, 1 not found, 0 failed\n", r.err)
+    -- ambiguous ones alone: still 1, not 0
+    local a = cli.run({ "bulk", "--prefix", "-" }, { home = home, stdin = "MSCU99\n" })
+    assert.are.equal(1, a.code, a.err)
+    assert.are.equal("soget: 1 reference: 0 found, 1 ambiguous, 0 not found, 0 failed\n", a.err)
     -- exact (the default): the lot is found, the prefix is not a reference
     local e = cli.run({ "bulk", "-" }, { home = home, stdin = "SOGET LOT 7\nMSCU99\n" })
     assert.are.equal(1, e.code)

@@ -500,6 +500,24 @@ describe("soget.cli.run", function()
     assert.are.equal(exit.OK, code)
     assert.are.equal(require("soget.cli.args").version_text(), out)
   end)
+
+  it("shows an internal error (a bug) made printable, exiting 70", function()
+    local name = "soget.cli.commands.check"
+    local saved = package.loaded[name]
+    package.loaded[name] = function()
+      error("bad \27]8;;http://evil/\7click\27]8;;\7 \226\128\174txet", 0)
+    end
+    local ok, code, out, err = pcall(run, { "check", "X" })
+    package.loaded[name] = saved
+    assert(ok, code)
+    assert.are.equal(exit.INTERNAL, code)
+    assert.are.equal("", out)
+    -- its first line, then the traceback (for a bug report)
+    assert.are.equal("soget: internal error: bad \\x1b]8;;http://evil/\\x07click\\x1b]8;;\\x07 "
+      .. "\\u202etxet", err:match("^[^\n]*"))
+    assert.is_nil(err:find("[\27\7]"))
+    assert.is_nil(err:find("\226\128\174", 1, true))
+  end)
 end)
 
 ---------------------------------------------------------------------------
@@ -742,6 +760,17 @@ describe("soget search and bulk --documents (modules)", function()
       assert.are.equal(view.find_header() .. "\n" .. view.find_line(docs.ONE1[1]) .. "\n"
         .. "1 unit: 1 container, 0 other freight; now at FRLEH / MTDF 1\n", out)
       assert.are.equal("", err)
+    end)
+
+    it("makes the server's text in the summary printable on a terminal too", function()
+      sys.isatty = function(fd) return fd == 1 end
+      local hostile = { ODD = { unit("CGMU2436601", "Container", "FR\27[2J\27]0;pwned\7LEH", "\226\128\174X") } }
+      local code, _, out = search({ "search", "--document", "ODD" }, fake_client(hostile))
+      assert.are.equal(exit.OK, code)
+      assert.is_nil(out:find("\27", 1, true))
+      assert.is_nil(out:find("\226\128\174", 1, true))
+      assert.truthy(out:find("\n1 unit: 1 container, 0 other freight; now at "
+        .. "FR\\x1b[2J\\x1b]0;pwned\\x07LEH / \\u202eX 1\n", 1, true), out)
     end)
 
     it("takes --limit, --page-size, --desc and the filters to the query", function()

@@ -237,6 +237,45 @@ describe("soget's token cache key", function()
     assert.are.equal(4, tokens())
   end)
 
+  it("is left alone with --no-token-cache: neither written nor read", function()
+    local r = cli.run({ "--no-token-cache", "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("", files())
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)   -- one now
+    assert.truthy(files() ~= "")
+    assert.are.equal(2, tokens())
+    r = cli.run({ "--no-token-cache", "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(3, tokens())   -- a token of its own, not the cached one
+  end)
+
+  it("is not used within the renewal margin (30 s) of its token's expiry", function()
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    local path = home .. "/cache/soget/" .. files()
+    for _, left in ipairs { 20, 90 } do
+      cli.write(path, (cli.read(path):gsub("expires_at=%d+", "expires_at=" .. (os.time() + left))), "600")
+      support.reset()
+      local r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home })
+      assert.are.equal(0, r.code, r.err)
+      if left == 20 then
+        assert.truthy(r.err:find("token cache: cached token expired", 1, true), r.err)
+        assert.are.equal(1, tokens())
+      else
+        assert.truthy(r.err:find("token cache: using a cached token", 1, true), r.err)
+        assert.are.equal(0, tokens())
+      end
+    end
+  end)
+
+  it("is not used for a token URL or client id with a control character", function()
+    local r = cli.run({ "-v", "--retries", "0", "track", "CGMU2436601" }, { home = home,
+      env = { SOGET_CLIENT_ID = "id\nkey=x", SOGET_BASE_URL = "http://127.0.0.1:1/api",
+              SOGET_TOKEN_URL = "http://127.0.0.1:1/t" } })
+    assert.truthy(r.err:find("token cache: not used: the token URL or the client id has a control character",
+      1, true), r.err)
+    assert.are.equal("", files())
+  end)
+
   it("replaces the file of a set of credentials written before, with another key", function()
     local r = cli.run({ "track", "CGMU2436601" }, { home = home })
     assert.are.equal(0, r.code, r.err)

@@ -255,7 +255,9 @@ describe("soget usage", function()
     for _, argv in ipairs { { "check", "CSQU3054383" }, { "track", "CGMU2436601" },
                             { "find", "MSCU", "--limit", "3" }, { "--help" },
                             { "track", "--help" }, { "help", "track" }, { "help" },
-                            { "watch", "CGMU2436601", "--every", "0.2" } } do
+                            { "watch", "CGMU2436601", "--every", "0.2" },
+                            -- larger than the output's buffer: failing at a write, not the flush
+                            { "completion", "bash" } } do
       local r = cli.run(argv, { out = "/dev/full", timeout = 20 })
       assert.are.equal(74, r.code, table.concat(argv, " ") .. ": " .. r.err)
       assert.truthy(r.err:find("soget: cannot write the results: ", 1, true), r.err)
