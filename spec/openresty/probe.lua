@@ -101,6 +101,8 @@ function M.options()
   out.huge_pool = not ok and tostring(e) or false
   ok, e = pcall(sng.handling_units, c, "CGMU2436601", { max_response_size = 0.5 })
   out.small_max = not ok and tostring(e) or false
+  ok, e = pcall(sng.handling_units, c, "CGMU2436601", { token_cache = { credentials = "x" } })
+  out.fake_cache = not ok and tostring(e) or false
   -- sng.iter's own options, refused elsewhere (a default max_items would
   -- cap every later walk)
   ok, e = pcall(sng.configure, { max_items = 3 })
@@ -275,6 +277,104 @@ function M.reset()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode({ raised = not ok and tostring(page) or false,
     page = ok and page and true or false, error = ok and err_table(err) or false }))
+end
+
+local function answer(t)
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(t))
+end
+
+local function stats_delta(before)
+  local d = {}
+  for k, v in pairs(sng.stats()) do d[k] = v - (before[k] or 0) end
+  return d
+end
+
+-- GET /t/verify (in an nginx that does not trust the sandbox): a client
+-- with verify_tls = false, then one that verifies, of the same
+-- credentials (one token cache, so one pool name but for the check).
+function M.verify()
+  local cache = sng.token_cache("soget_tokens", { key = "verify-" .. ngx.now() })
+  local a = soget.client{ timeout = 8, verify_tls = false, retries = 0 }
+  local b = soget.client{ timeout = 8, retries = 0 }
+  local pa, ea = sng.handling_units(a, "CGMU2436601", { token_cache = cache })
+  local pb, eb = sng.handling_units(b, "CGMU2436601", { token_cache = cache })
+  a:close()
+  b:close()
+  answer{ unverified = pa and pa.total or err_table(ea), verifying = pb and pb.total or err_table(eb) }
+end
+
+-- GET /t/revoked: a client whose token the API revokes (revoke-token),
+-- then a client of the same credentials and token cache.
+function M.revoked()
+  local cache = sng.token_cache("soget_tokens", { key = "revoked-" .. ngx.now() })
+  local base = os.getenv("SOGET_BASE_URL")
+  local origin, path = base:match("^(https?://[^/]+)(/.*)$")
+  local revoking = soget.client{ timeout = 8, base_url = origin .. "/_fault/revoke-token" .. path }
+  local plain = soget.client{ timeout = 8 }
+  local p1, e1 = sng.handling_units(revoking, "CGMU2436601", { token_cache = cache })
+  local left = cache:get(soget._credentials(plain)) ~= nil
+  local p2, e2 = sng.handling_units(plain, "CGMU2436601", { token_cache = cache })
+  local st = plain:stats()
+  revoking:close()
+  plain:close()
+  answer{ revoking = p1 and p1.total or err_table(e1), still_shared = left,
+    plain = p2 and p2.total or err_table(e2), plain_api_requests = st.api_requests }
+end
+
+-- GET /t/clients: two clients, no token cache: a pool each.
+function M.clients()
+  sng.configure{}   -- (the example's init_worker sets a default token cache)
+  local before = sng.stats()
+  local a, b = soget.client{ timeout = 10 }, soget.client{ timeout = 10 }
+  local pa, ea = sng.handling_units(a, "CGMU2436601")
+  local pb, eb = sng.handling_units(b, "CGMU2436601")
+  local d = stats_delta(before)
+  sng.configure{ token_cache = sng.token_cache("soget_tokens") }
+  a:close()
+  b:close()
+  answer{ a = pa and pa.total or err_table(ea), b = pb and pb.total or err_table(eb),
+    connections = d.connections, reused = d.reused }
+end
+
+-- GET /t/lockrace: another worker's token lands in the dictionary just as
+-- this call takes the renewal lock: the call uses it, and lets go of the
+-- lock (else the next renewal waits out its lock_ttl).
+function M.lockrace()
+  local cache = sng.token_cache("soget_tokens", { key = "lockrace-" .. ngx.now() })
+  local other = soget.client{ timeout = 8 }
+  local tok, left = other:token()   -- "the other worker's" token (blocking: a test only)
+  local c = soget.client{ timeout = 8 }
+  local cred = soget._credentials(c)
+  cache.lock = function(self)
+    self.dict:set(self.key, ("%.3f %s %s"):format(ngx.now() + left, cred, tok), left)
+    return getmetatable(self).lock(self)
+  end
+  local page, err = sng.handling_units(c, "CGMU2436601", { token_cache = cache })
+  local held = cache.dict:get(cache.lock_key) ~= nil
+  local st = c:stats()
+  other:close()
+  c:close()
+  answer{ page = page and page.total or err_table(err), lock_held = held,
+    token_requests = st.token_requests }
+end
+
+-- GET /t/closing: two lookups over plain HTTP to this nginx's own
+-- /odd/closing location, which answers the first request of a connection
+-- and closes the next without an answer (code 444): the second lookup,
+-- sent on the kept-alive connection, is sent again on a new one, with no
+-- retry of the call's (retries = 0).
+function M.closing()
+  local port = ngx.var.server_port
+  local c = soget.client{ base_url = "http://127.0.0.1:" .. port .. "/odd/closing/api-tracing-code/v1",
+    access_token = "tok-odd-0123456789", api_key = "key-odd-0123456789", retries = 0, timeout = 8 }
+  local before = sng.stats()
+  local p1, e1 = sng.handling_units(c, "CGMU2436601")
+  local p2, e2 = sng.handling_units(c, "CGMU2436601")
+  local d = stats_delta(before)
+  c:close()
+  answer{ first = p1 and p1.total or err_table(e1), second = p2 and p2.total or err_table(e2),
+    connections = d.connections, reused = d.reused }
 end
 
 -- Calls where nginx has no cosockets: init_worker (here), the header
