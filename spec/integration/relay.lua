@@ -17,12 +17,20 @@
 --   lua5.4 relay.lua reset PORTFILE - LOG SECONDS
 --       accepts each connection, reads what the client sends first (a TLS
 --       ClientHello), then resets it; appends a line to LOG for each
+--   lua5.4 relay.lua idle-reset PORTFILE - LOG SECONDS
+--       an API of plain HTTP that answers each request with an empty page,
+--       keeping the connection, and resets it 0.2 s later, idle; appends a
+--       line to LOG for each request
+--   lua5.4 relay.lua says-close PORTFILE - LOG SECONDS
+--       the same, but answers with Connection: close, then reads nothing
+--       more and leaves the connection open for 2 s before closing it
 local socket = require "socket"
 
 local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
 local seconds = tonumber(arg[5]) or 60
-assert(mode == "record" or mode == "tamper" or mode == "stall" or mode == "reset",
-  "mode: record, tamper, stall or reset")
+assert(mode == "record" or mode == "tamper" or mode == "stall" or mode == "reset"
+  or mode == "idle-reset" or mode == "says-close",
+  "mode: record, tamper, stall, reset, idle-reset or says-close")
 local deadline = socket.gettime() + math.min(seconds, 600)
 
 local srv = assert(socket.bind("127.0.0.1", 0, mode == "stall" and 0 or 64))
@@ -64,6 +72,57 @@ if mode == "reset" then
       f:close()
       c:setoption("linger", { on = true, timeout = 0 })   -- close() then sends a reset
       c:close()
+    end
+  end
+  os.exit(0)
+end
+
+if mode == "idle-reset" or mode == "says-close" then
+  local close = mode == "says-close"
+  local body = '{"total":0,"returned":0,"first":0,"items":[]}'
+  local answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. #body
+    .. "\r\n" .. (close and "Connection: close\r\n" or "") .. "\r\n" .. body
+  local conns = {}   -- socket -> { head = bytes read, reading = bool, ends = time }
+  srv:settimeout(0)
+  while socket.gettime() < deadline do
+    local reading = { srv }
+    for c, st in pairs(conns) do
+      if st.reading then reading[#reading + 1] = c end
+    end
+    for _, s in ipairs(socket.select(reading, nil, 0.05)) do
+      if s == srv then
+        local c = srv:accept()
+        if c then
+          c:settimeout(0)
+          conns[c] = { head = "", reading = true }
+        end
+      else
+        local st = conns[s]
+        local data, err, partial = s:receive(65536)
+        st.head = st.head .. (data or partial or "")
+        if err == "closed" then
+          s:close()
+          conns[s] = nil
+        elseif st.head:find("\r\n\r\n", 1, true) then   -- a GET: no body
+          st.head = ""
+          local f = assert(io.open(logfile, "ab"))
+          f:write("request\n")
+          f:close()
+          s:settimeout(5)
+          s:send(answer)
+          s:settimeout(0)
+          st.ends = socket.gettime() + (close and 2 or 0.2)
+          st.reading = not close
+        end
+      end
+    end
+    local now = socket.gettime()
+    for c, st in pairs(conns) do
+      if st.ends and now >= st.ends then
+        if not close then c:setoption("linger", { on = true, timeout = 0 }) end   -- a reset
+        c:close()
+        conns[c] = nil
+      end
     end
   end
   os.exit(0)

@@ -359,22 +359,30 @@ function M.lockrace()
     token_requests = st.token_requests }
 end
 
--- GET /t/closing: two lookups over plain HTTP to this nginx's own
+-- GET /t/keptalive[?port=P[&block=1]]: two lookups, with no retries of
+-- the call's (retries = 0), over plain HTTP to this nginx's own
 -- /odd/closing location, which answers the first request of a connection
--- and closes the next without an answer (code 444): the second lookup,
--- sent on the kept-alive connection, is sent again on a new one, with no
--- retry of the call's (retries = 0).
-function M.closing()
-  local port = ngx.var.server_port
-  local c = soget.client{ base_url = "http://127.0.0.1:" .. port .. "/odd/closing/api-tracing-code/v1",
-    access_token = "tok-odd-0123456789", api_key = "key-odd-0123456789", retries = 0, timeout = 8 }
+-- and closes the next without an answer (code 444); or to the listener on
+-- port P (spec/integration/relay.lua: idle-reset, says-close), the worker
+-- blocked between the two with block (so that the pool does not see what
+-- the server did to the idle connection meanwhile).
+function M.keptalive()
+  local a = ngx.req.get_uri_args()
+  local base = a.port and ("http://127.0.0.1:" .. a.port)
+    or ("http://127.0.0.1:" .. ngx.var.server_port .. "/odd/closing")
+  local c = soget.client{ base_url = base .. "/api-tracing-code/v1", access_token = "tok-odd-0123456789",
+    api_key = "key-odd-0123456789", retries = 0, timeout = 8 }
   local before = sng.stats()
   local p1, e1 = sng.handling_units(c, "CGMU2436601")
+  if a.block then os.execute("sleep 0.6") else ngx.sleep(0.1) end
+  ngx.update_time()
+  local t0 = ngx.now()
   local p2, e2 = sng.handling_units(c, "CGMU2436601")
+  ngx.update_time()
   local d = stats_delta(before)
   c:close()
   answer{ first = p1 and p1.total or err_table(e1), second = p2 and p2.total or err_table(e2),
-    connections = d.connections, reused = d.reused }
+    seconds = ngx.now() - t0, connections = d.connections, reused = d.reused }
 end
 
 -- Calls where nginx has no cosockets: init_worker (here), the header

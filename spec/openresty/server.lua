@@ -103,7 +103,7 @@ local function conf(o)
     .. '        location = /t/revoked { content_by_lua_block { require("probe").revoked() } }\n'
     .. '        location = /t/clients { content_by_lua_block { require("probe").clients() } }\n'
     .. '        location = /t/lockrace { content_by_lua_block { require("probe").lockrace() } }\n'
-    .. '        location = /t/closing { content_by_lua_block { require("probe").closing() } }\n'
+    .. '        location = /t/keptalive { content_by_lua_block { require("probe").keptalive() } }\n'
     .. '        location /odd/closing/ {\n'
     .. '            content_by_lua_block {\n'
     .. '                if tonumber(ngx.var.connection_requests) > 1 then return ngx.exit(444) end\n'
