@@ -292,7 +292,7 @@ end
 
 -- GET /t/verify (in an nginx that does not trust the sandbox): a client
 -- with verify_tls = false, then one that verifies, of the same
--- credentials (one token cache, so one pool name but for the check).
+-- credentials and token cache: their pools differ only by the check.
 function M.verify()
   local cache = sng.token_cache("soget_tokens", { key = "verify-" .. ngx.now() })
   local a = soget.client{ timeout = 8, verify_tls = false, retries = 0 }
