@@ -5,7 +5,7 @@
 -- when the server answers. Each case runs a script under the interpreter
 -- of the suite (in the background, bounded by timeout(1)), sends it SIGINT
 -- once its request is at the sandbox, and times how long it takes to end:
--- the sandbox would hold the request for 20 s or more.
+-- the sandbox would hold the request (or the retry would wait) 30 s or more.
 local S = require "support"
 
 local q = S.shell_quote
@@ -20,7 +20,7 @@ local function alive(pid) return sh("kill -0 " .. pid .. " 2>/dev/null") end
 
 -- The script's head: the module, and a client for the fault `fault` on
 -- the API URL (`on = "token"`: on the token URL).
-local function head(fault, on, extra)
+local function head(fault, on)
   local o = {
     "package.cpath = " .. ("%q"):format(MODULE_DIR .. "/?.so;") .. " .. package.cpath",
     "local soget = require 'soget'",
@@ -31,7 +31,6 @@ local function head(fault, on, extra)
   else
     o[#o + 1] = "opts.base_url = " .. ("%q"):format(S.fault_base(fault))
   end
-  o[#o + 1] = extra or ""
   o[#o + 1] = "local c = soget.client(opts)"
   return table.concat(o, "\n") .. "\n"
 end
@@ -39,17 +38,21 @@ end
 local dir
 
 -- Runs script in the background; once the sandbox has counted `requests`
--- of the kind `counter` (its stats, counted as they arrive), sends SIGINT. Returns the seconds
--- from the signal to the script's end (nil: still running 10 s later),
--- its stdout and its stderr.
+-- of the kind `counter` (its stats, counted as they arrive), sends SIGINT.
+-- Returns the seconds from the signal to the script's end (nil: still
+-- running 10 s later, then killed), its stdout, stderr and exit status.
 local function interrupt(script, counter, requests)
   local file = dir .. "/script.lua"
   S.write_file(file, script)
   S.reset()
   os.remove(dir .. "/rc")
-  local pid = tonumber(S.popen_read("(timeout -s KILL 90 " .. S.lua .. " " .. q(file) .. " >"
-    .. q(dir .. "/out") .. " 2>" .. q(dir .. "/err") .. " </dev/null; echo $? >" .. q(dir .. "/rc")
-    .. ") >/dev/null 2>&1 & echo $!"):match("%d+"))
+  -- --foreground: timeout(1) hands a signal on to the interpreter alone;
+  -- else it sends it to its process group too, and the interpreter, whose
+  -- handler gives SIGINT back its default action, could get a second
+  -- Ctrl-C that ends it at once, before its hook runs
+  local pid = tonumber(S.popen_read("(timeout --foreground -s KILL 90 " .. S.lua .. " " .. q(file)
+    .. " >" .. q(dir .. "/out") .. " 2>" .. q(dir .. "/err") .. " </dev/null; echo $? >"
+    .. q(dir .. "/rc") .. ") >/dev/null 2>&1 & echo $!"):match("%d+"))
   assert(pid, "the script did not start")
   local seen = 0
   for _ = 1, 200 do
@@ -61,7 +64,7 @@ local function interrupt(script, counter, requests)
     .. S.read_file(dir .. "/err"))
   sleep(0.3)   -- the request out (or the wait begun) well before the signal
   local t0 = S.now()
-  sh("pkill -INT -P " .. pid)   -- timeout(1), which hands it to the interpreter
+  sh("pkill -INT -P " .. pid)   -- timeout(1), which hands it on to the interpreter
   local took
   for _ = 1, 200 do
     if not alive(pid) then
@@ -70,7 +73,9 @@ local function interrupt(script, counter, requests)
     end
     sleep(0.05)
   end
-  if not took then sh("pkill -KILL -P " .. pid .. "; kill -KILL " .. pid .. " 2>/dev/null") end
+  if not took then   -- the interpreter too, which timeout(1) killed would leave
+    sh("pkill -KILL -f " .. q(file) .. "; kill -KILL " .. pid .. " 2>/dev/null")
+  end
   return took, S.read_file(dir .. "/out"), S.read_file(dir .. "/err"), S.read_file(dir .. "/rc")
 end
 
