@@ -606,6 +606,21 @@ static void test_stop(void) {
   soget_call_free(&g, &a);
   soget_engine_free(&g);
 
+  CASE("a request out past its deadline (soget_call_overdue): the core's timeout, not retried");
+  engine(&g, 3, 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+  begin(&g, &a, 0);
+  CHECK_INT(soget_call_overdue(&g, &a, &e), SOGET_STEP_MISUSE);   /* nothing out yet */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(soget_call_overdue(&g, &a, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "timeout");
+  CHECK_STR(e.message, "timeout reached (10 s) before the call completed");
+  CHECK_INT(e.retryable, 1);
+  CHECK_INT(a.attempt, 0);
+  CHECK_INT(a.state, SOGET_CALL_DONE);
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+
   CASE("stopped holding the token request: the calls waiting for it ask again");
   lease_taken(&g, &a, &b);
   CHECK_INT(soget_call_stop(&g, &a, &e), SOGET_STEP_FAIL);

@@ -356,14 +356,18 @@ static int credentials(soget_engine *g, int api) {
  * needed, else the API request. SOGET_STEP_SEND, SOGET_STEP_WAIT (for
  * another call's token request), SOGET_STEP_TOKEN, SOGET_STEP_FAIL or
  * SOGET_STEP_NOMEM; SOGET_STEP_MISUSE when the call is not ready. */
+static void out_of_time(const soget_engine *g, soget_err *e) {
+  soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
+                g->timeout);
+}
+
 int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
   soget_http_request *rq = &k->rq;
   long left = ms_left(k->deadline);
   double now;
   if (k->state != SOGET_CALL_READY) return SOGET_STEP_MISUSE;
   if (left <= 0) {
-    soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
-                  g->timeout);
+    out_of_time(g, e);
     return call_fail(g, k, e);
   }
   memset(rq, 0, sizeof *rq);
@@ -475,6 +479,12 @@ int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e) {
       (r = plan_retry(g, k, -1)) != 0)
     return r;
   return call_fail(g, k, e);
+}
+
+int soget_call_overdue(soget_engine *g, soget_call *k, soget_err *e) {
+  soget_err_clear(e);
+  out_of_time(g, e);
+  return soget_call_failed(g, k, e);
 }
 
 int soget_call_stop(soget_engine *g, soget_call *k, soget_err *e) {

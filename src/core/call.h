@@ -166,6 +166,11 @@ int soget_call_own_headers(soget_call *k);
 /* The request could not be sent or got no answer: e holds the transport's
  * error (kind network/timeout/tls, retryable; or e->nomem). */
 int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e);
+/* The call's request is still out past its deadline, which the back end
+ * did not enforce (the driver ended the exchange): the call fails as one
+ * out of time does in soget_call_next (timeout, retryable), and is not
+ * retried. SOGET_STEP_MISUSE when no request is out. */
+int soget_call_overdue(soget_engine *g, soget_call *k, soget_err *e);
 /* The driver was asked to stop (soget_stop) while the call waited
  * (after SOGET_STEP_WAIT) or its request was out (the driver ended the
  * exchange): the call ends with e of kind "interrupted", never retried,

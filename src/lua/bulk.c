@@ -257,7 +257,7 @@ static void fill(lua_State *L, batch *b) {
 #define DEADLINE_GRACE 0.05
 
 /* Ends, as timed out, the requests still out past their call's deadline
- * (the core's own error for a call out of time, retryable as it is). */
+ * (soget_call_overdue: the core's own error for a call out of time). */
 static void end_overdue(lua_State *L, batch *b, double now) {
   int i;
   for (i = 0; i < b->n; i++) {
@@ -266,10 +266,7 @@ static void end_overdue(lua_State *L, batch *b, double now) {
     int step;
     if (s->phase != SLOT_SENT || now < s->k.deadline + DEADLINE_GRACE) continue;
     b->io.ops->abort(b->io.self, i);
-    soget_err_clear(&e);
-    soget_err_set(&e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
-                  b->g->timeout);
-    step = soget_call_failed(b->g, &s->k, &e);
+    step = soget_call_overdue(b->g, &s->k, &e);
     slot_step(L, b, s, step, &e);
     if (s->phase == SLOT_READY) slot_advance(L, b, i);
   }
