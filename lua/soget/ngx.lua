@@ -72,6 +72,13 @@ local function positive(v)
   return type(v) == "number" and v > 0 and v < math.huge
 end
 
+-- The client's range for max_response_size (soget.options), so that the
+-- driver's option takes what the client's does.
+local MAX_RESPONSE
+for _, opt in ipairs(soget.options) do
+  if opt.name == "max_response_size" then MAX_RESPONSE = opt end
+end
+
 -- Raises at `level` (the user's call, as counted from here).
 -- iter: sng.iter's options, which also take ITER_ONLY's.
 local function check_opts(o, where, level, iter)
@@ -86,10 +93,12 @@ local function check_opts(o, where, level, iter)
       error(where .. ": unknown option '" .. tostring(k) .. "'", level)
     end
   end
-  -- (as soget.http_parser and nginx take them: checked before any request)
-  if o.max_response_size ~= nil and not (positive(o.max_response_size)
-      and o.max_response_size >= 1 and o.max_response_size <= 2 ^ 53) then
-    error(where .. ": 'max_response_size' must be a positive number of bytes", level)
+  -- (the client's range: checked before any request)
+  local mrs = o.max_response_size
+  if mrs ~= nil and not (type(mrs) == "number" and mrs >= MAX_RESPONSE.min
+      and mrs <= MAX_RESPONSE.max and (not MAX_RESPONSE.whole or mrs == floor(mrs))) then
+    error(string.format("%s: 'max_response_size' must be a number of bytes from %d to %d",
+      where, MAX_RESPONSE.min, MAX_RESPONSE.max), level)
   end
   if o.keepalive_timeout ~= nil and not positive(o.keepalive_timeout) then
     error(where .. ": 'keepalive_timeout' must be a positive number of seconds", level)

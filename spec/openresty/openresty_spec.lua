@@ -212,8 +212,11 @@ describe("soget.ngx in nginx", function()
         v.bad_pool)
       assert.truthy(v.huge_pool:find("'pool_size' must be a positive whole number", 1, true),
         v.huge_pool)
-      assert.truthy(v.small_max:find("'max_response_size' must be a positive number of bytes", 1,
-        true), v.small_max)
+      for _, m in ipairs{ v.small_max, v.under_max, v.over_max } do
+        assert.truthy(tostring(m):find("'max_response_size' must be a number of bytes from 1024 "
+          .. "to 1073741824", 1, true), tostring(m))
+      end
+      assert.truthy(v.over_max:find("^soget.ngx.configure: "), v.over_max)
       assert.truthy(tostring(v.fake_cache):find("'token_cache' must come from soget.ngx.token_cache()",
         1, true), tostring(v.fake_cache))
       assert.truthy(tostring(v.configure_max_items):find("soget.ngx.configure: unknown option "

@@ -101,6 +101,11 @@ function M.options()
   out.huge_pool = not ok and tostring(e) or false
   ok, e = pcall(sng.handling_units, c, "CGMU2436601", { max_response_size = 0.5 })
   out.small_max = not ok and tostring(e) or false
+  -- the client's range (soget.options), not the parser's wider one
+  ok, e = pcall(sng.handling_units, c, "CGMU2436601", { max_response_size = 1023 })
+  out.under_max = not ok and tostring(e) or false
+  ok, e = pcall(sng.configure, { max_response_size = 2 ^ 30 + 1 })
+  out.over_max = not ok and tostring(e) or false
   ok, e = pcall(sng.handling_units, c, "CGMU2436601", { token_cache = { credentials = "x" } })
   out.fake_cache = not ok and tostring(e) or false
   -- sng.iter's own options, refused elsewhere (a default max_items would
