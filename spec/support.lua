@@ -66,6 +66,30 @@ function M.write_file(path, text)
   f:close()
 end
 
+-- Sends a soget.Call's request (`call:request()`) with the curl command
+-- line, the driver the specs play: status (0 when nothing answered),
+-- headers (names lowercased), body.
+function M.curl_send(req)
+  local hfile, bfile, dfile = os.tmpname(), os.tmpname(), os.tmpname()
+  local cmd = { "curl -sS --max-time 10 --cacert", shell_quote(M.ca_file), "-X", req.method,
+    "-D", hfile, "-o", bfile, "-w '%{http_code}'" }
+  for k, v in pairs(req.headers) do cmd[#cmd + 1] = "-H " .. shell_quote(k .. ": " .. v) end
+  if req.body then
+    M.write_file(dfile, req.body)
+    cmd[#cmd + 1] = "--data-binary @" .. dfile
+  end
+  cmd[#cmd + 1] = shell_quote(req.url)
+  local status = tonumber(M.popen_read(table.concat(cmd, " ") .. " 2>/dev/null")) or 0
+  local headers = {}
+  for line in M.read_file(hfile):gmatch("[^\r\n]+") do
+    local k, v = line:match("^([^:]+):%s*(.-)%s*$")
+    if k then headers[k:lower()] = v end
+  end
+  local body = M.read_file(bfile)
+  os.remove(hfile); os.remove(bfile); os.remove(dfile)
+  return status, headers, body
+end
+
 -- Runs curl against the plain-HTTP control endpoint; returns the decoded JSON.
 local function control(method, path)
   local cmd = "curl -sS --max-time 10 -X " .. method .. " " .. shell_quote(M.http .. path)

@@ -3,34 +3,7 @@
 -- the driver, as nginx cosockets do in OpenResty.
 local S = require "support"
 
-local function tmpname()
-  local n = os.tmpname()
-  return n
-end
-
--- Sends req with the curl CLI: status, lowercased headers, body.
-local function send(req)
-  local hfile, bfile, dfile = tmpname(), tmpname(), tmpname()
-  local cmd = { "curl -sS --max-time 10 --cacert", S.shell_quote(S.ca_file), "-X", req.method,
-    "-D", hfile, "-o", bfile, "-w '%{http_code}'" }
-  for k, v in pairs(req.headers) do cmd[#cmd + 1] = "-H " .. S.shell_quote(k .. ": " .. v) end
-  if req.body then
-    local f = assert(io.open(dfile, "wb")); f:write(req.body); f:close()
-    cmd[#cmd + 1] = "--data-binary @" .. dfile
-  end
-  cmd[#cmd + 1] = S.shell_quote(req.url)
-  local p = io.popen(table.concat(cmd, " ") .. " 2>/dev/null")
-  local status = tonumber(p:read("*a"))
-  p:close()
-  local headers = {}
-  for line in io.lines(hfile) do
-    local k, v = line:match("^([^:]+):%s*(.-)%s*$")
-    if k then headers[k:lower()] = v end
-  end
-  local f = assert(io.open(bfile, "rb")); local body = f:read("*a"); f:close()
-  os.remove(hfile); os.remove(bfile); os.remove(dfile)
-  return status, headers, body
-end
+local send = S.curl_send
 
 -- A complete driver: returns page | nil, err, plus the kinds sent.
 local function drive(call)

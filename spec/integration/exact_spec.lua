@@ -188,17 +188,9 @@ describe("exact lookups", function()
   end)
 
   describe("through soget.Call", function()
-    -- The curl command line as the driver.
+    -- The curl command line as the driver: status and body.
     local function send(req)
-      local bfile = os.tmpname()
-      local cmd = { "curl -sS --max-time 10 --cacert", S.shell_quote(S.ca_file), "-X", req.method,
-        "-o", bfile, "-w '%{http_code}'" }
-      for k, v in pairs(req.headers) do cmd[#cmd + 1] = "-H " .. S.shell_quote(k .. ": " .. v) end
-      if req.body then cmd[#cmd + 1] = "--data-binary " .. S.shell_quote(req.body) end
-      cmd[#cmd + 1] = S.shell_quote(req.url)
-      local status = tonumber(S.popen_read(table.concat(cmd, " ") .. " 2>/dev/null"))
-      local body = S.read_file(bfile)
-      os.remove(bfile)
+      local status, _, body = S.curl_send(req)
       return status, body
     end
 
