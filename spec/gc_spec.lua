@@ -71,6 +71,70 @@ describe("garbage collection", function()
     c:close()
   end)
 
+  -- debug.setuservalue (debug.setfenv on 5.1 and LuaJIT) can take from a
+  -- soget.Call the reference that keeps its client alive, and the client
+  -- can then be collected under the call. The call then says its client is
+  -- gone, and its steps and its end (closing, collecting) read nothing of
+  -- the client (the ASan and valgrind runs fail on a read of freed memory).
+  local function set_uservalue(u, t)
+    if debug.setuservalue then debug.setuservalue(u, t, 1) else debug.setfenv(u, t) end
+  end
+
+  it("lets no call read its client once Lua code took the client from it", function()
+    local c = S.client()
+    local call = c:begin("CGMU2436601")
+    assert.are.equal("token", assert(call:request()).kind)   -- the token lease taken
+    set_uservalue(call, {})
+    c = nil   -- luacheck: ignore (the only reference left goes)
+    full_gc()
+    for _, step in ipairs{ function() return call:failed("no answer") end,
+        function() return call:response(200, "{}") end, function() return call:request() end } do
+      local ok, err = pcall(step)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("soget.Call: its client is gone (the call's uservalue "
+        .. "was replaced)", 1, true), tostring(err))
+    end
+    assert.are.equal("soget.Call (client closed)", tostring(call))
+    call:close()
+    assert.are.equal("soget.Call (done)", tostring(call))
+    -- one never stepped, collected after its client
+    local weak = setmetatable({}, { __mode = "v" })
+    do
+      local c2 = S.client()
+      weak[1] = c2:begin("CGMU2436601")
+      set_uservalue(weak[1], {})
+    end
+    full_gc()
+    full_gc()
+    assert.is_nil(weak[1])
+  end)
+
+  it("keeps the client alive through a step amid which Lua code takes it from the call", function()
+    local c = S.client()
+    local call = c:begin("CGMU2436601")
+    local weak = setmetatable({ c }, { __mode = "v" })
+    local calls, fired = 0, false
+    debug.sethook(function()
+      calls = calls + 1
+      if calls == 2 then   -- the step's body (the first C call is call.request itself)
+        debug.sethook()
+        fired = true
+        set_uservalue(call, {})
+        c = nil   -- luacheck: ignore
+        full_gc()
+      end
+    end, "c")
+    local req = call:request()
+    debug.sethook()
+    assert.is_true(fired)
+    assert.are.equal("token", req.kind)   -- the step ran to its end with its client
+    full_gc()
+    assert.is_nil(weak[1])                -- then the client went
+    local ok, err = pcall(call.failed, call, "no answer")
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("its client is gone", 1, true), tostring(err))
+  end)
+
   it("keeps Lua memory flat over many calls", function()
     local c = S.client()
     local function round()

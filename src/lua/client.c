@@ -1096,12 +1096,37 @@ static int meth_set_token(lua_State *L) {
 
 /* ---- soget.Call: the steps of one call, for drivers written in Lua ----- */
 
+/* The client of the call at i. lc->c points into the client's userdata,
+ * which the call's uservalue keeps alive; Lua code can replace that
+ * uservalue (debug.setuservalue, debug.setfenv on 5.1), and the client can
+ * then be collected and freed under the call. So the call reads lc->c only
+ * while its uservalue still holds that client: else it forgets lc->c
+ * (NULL) and never touches that memory again. Between its steps a
+ * soget.Call holds nothing of its client, so nothing is left held (the
+ * blocking driver's calls, which hold it throughout, never reach Lua code:
+ * they stay on the driver's stack, beside the client). Pushes nothing and
+ * allocates nothing (no finalizer runs). */
+static soget_client *call_client(lua_State *L, int i, lcall *lc) {
+  if (lc->c) {
+    soget_getuv(L, i);
+    if (!lua_istable(L, -1)) {
+      lc->c = NULL;
+    } else {
+      lua_rawgeti(L, -1, CALL_UV_CLIENT);
+      if (luaL_testudata(L, -1, SOGET_CLIENT_T) != (void *)lc->c) lc->c = NULL;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  return lc->c;
+}
+
 static lcall *checkcall(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
-  soget_getuv(L, 1);
-  lua_rawgeti(L, -1, CALL_UV_CLIENT);
-  soget_checkclient(L, -1);   /* raises if the client was closed */
-  lua_pop(L, 2);
+  soget_client *c = call_client(L, 1, lc);
+  if (!c && lc->open)
+    luaL_error(L, "soget.Call: its client is gone (the call's uservalue was replaced)");
+  if (!c || c->closed || c->close_pending) luaL_error(L, "attempt to use a closed client");
   return lc;
 }
 
@@ -1422,7 +1447,7 @@ static void call_close_now(lcall *lc) {
  * any, is raised again then. */
 static int call_step(lua_State *L, const char *method) {
   lcall *lc = lua_touserdata(L, 1);   /* checked by the method */
-  soget_client *c = lc->c;
+  soget_client *c;
   int n = lua_gettop(L), i, status;
   /* A step of this call from a finalizer or a hook run amid one of its
    * steps: the running step reads the call's buffers (its URL, its header
@@ -1431,7 +1456,14 @@ static int call_step(lua_State *L, const char *method) {
   if (lc->stepping)
     return luaL_error(L, "soget.Call: %s() amid another step of the same call "
                          "(a finalizer or a hook stepping it)", method);
-  luaL_checkstack(L, n + 1, NULL);
+  /* Checked again (it raises): reading the arguments could run a finalizer. */
+  c = checkcall(L)->c;
+  luaL_checkstack(L, n + 2, NULL);
+  /* The client's userdata at n + 1, for the whole step: whatever Lua code
+   * does to the call's uservalue meanwhile, c stays alive under it. */
+  soget_getuv(L, 1);
+  lua_rawgeti(L, -1, CALL_UV_CLIENT);
+  lua_remove(L, -2);
   lua_pushvalue(L, lua_upvalueindex(1));   /* the body: made once (soget_client_open) */
   for (i = 1; i <= n; i++) lua_pushvalue(L, i);   /* 1 keeps the call anchored */
   /* A hold of the step's own, whatever the body takes and gives back. */
@@ -1460,7 +1492,7 @@ static int call_step(lua_State *L, const char *method) {
   }
   soget_client_release(c);   /* may end a client close() asked for meanwhile */
   if (status != 0) return lua_error(L);
-  return lua_gettop(L) - n;
+  return lua_gettop(L) - n - 1;
 }
 
 /* The steps' arguments are checked here, where Lua's messages name the
@@ -1519,8 +1551,12 @@ static int call_failed(lua_State *L) {
 
 static int call_close(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
-  if (lc->stepping) lc->close_pending = 1;   /* a finalizer, amid a step: after it */
-  else call_close_now(lc);
+  if (lc->stepping) {
+    lc->close_pending = 1;   /* a finalizer, amid a step: after it */
+  } else {
+    call_client(L, 1, lc);
+    call_close_now(lc);
+  }
   return 0;
 }
 
@@ -1529,16 +1565,21 @@ static int call_close(lua_State *L) {
  * runs when a script calls __gc itself amid it: then it is close(). */
 static int call_gc(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
-  if (lc->stepping && soget_gc_amid_code(L)) lc->close_pending = 1;
-  else call_close_now(lc);
+  if (lc->stepping && soget_gc_amid_code(L)) {
+    lc->close_pending = 1;
+  } else {
+    call_client(L, 1, lc);
+    call_close_now(lc);
+  }
   return 0;
 }
 
 static int call_tostring(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
+  soget_client *c = call_client(L, 1, lc);
   lua_pushfstring(L, SOGET_CALL_T " (%s)",
                   !lc->open || lc->k.state == SOGET_CALL_DONE ? "done"
-                  : lc->c->closed || lc->c->close_pending     ? "client closed"
+                  : !c || c->closed || c->close_pending       ? "client closed"
                                                               : "pending");
   return 1;
 }
