@@ -68,7 +68,9 @@ local function config_help()
 
 A profile's settings win; what it leaves out comes from the environment.
 Tokens are kept between runs in ${XDG_CACHE_HOME:-~/.cache}/soget/
-(a 0700 directory of yours, files of mode 0600; anything else is not used).
+(made 0700, files 0600; not used when the directory is a link, another
+user's, or writable by others, nor a file with any group or other
+permission; -v says why).
 What a server sends is shown with control characters as escapes (\x1b).
 Colours only on a terminal, never when NO_COLOR is set.]]
 end
@@ -129,7 +131,9 @@ function M.parser()
   local parser = argparse(output.PROGRAM)
     :description("Where is a container? Command-line client for SOGET's API Tracing Code.")
     :epilog(exit.HELP .. "\n" .. config_help())
-    :add_help_command()
+    :add_help_command({ epilog = epilog({ "soget help track", "soget help" },
+      { { 0, "the help printed" }, { 2, "usage error (a command that does not exist)" },
+        { 74, "the help could not be written" } }) })
     :command_target("command")
     :require_command(true)
   parser:flag("--version"):description("Print the version and exit.")
@@ -261,7 +265,7 @@ function M.parser()
     :epilog(epilog({ "soget watch CGMU2436601 --every 60",
       "soget watch CGMU2436601 --every 300 --count 12 --json >> events.jsonl" },
       codes { { 0, "the unit was found (--count polls made)" },
-        { 1, "every poll answered, never with the unit" },
+        { 1, "no poll found the unit, and at least one answered" },
         { 5, "every poll failed on the network (connection, timeout, TLS)" },
         { 6, "an API or server error that is not transient" }, { 130, "stopped with Ctrl-C" } }))
   watch:argument("reference"):description("Container or handling unit reference."):args("?")

@@ -17,8 +17,8 @@ M.HELP = [[
 Exit codes:
    0  found (check: valid container number)
    1  not found (check: not a valid container number; bulk: some
-      references not found or ambiguous, none failed; watch: every poll
-      answered without the unit)
+      references not found or ambiguous, none failed; watch: no poll
+      found the unit, and at least one answered)
    2  usage error
    3  configuration error (no credentials, bad profile file)
    4  authentication failure (credentials or token refused)

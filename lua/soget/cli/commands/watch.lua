@@ -3,8 +3,9 @@
 -- of them, said when more match) and
 -- prints each event not printed before, in time order; transient failures
 -- are noted and polling goes on. The exit code: 0 when the unit was found,
--- 1 when every poll answered without it, and when every poll failed, the
--- code of the last failure (5 for the network).
+-- 1 when no poll found it and at least one answered (failed polls aside),
+-- and when every poll failed, the code of the last failure (5 for the
+-- network).
 local soget = require "soget"
 local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
