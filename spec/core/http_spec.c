@@ -97,6 +97,15 @@ static const struct {
   {"file:///etc/passwd", 0},
   {"mailto:x@api.test", 0},
   {"javascript:alert(1)", 0},
+  /* libcurl reads these with a host of x: none is given */
+  {"https:///x", 0},
+  {"https:////x/v1", 0},
+  {"https://?x", 0},
+  {"https://#x", 0},
+  {"https:/x", 0},
+  {"https:x", 0},
+  {"https:\\\\x/v1", 0},
+  {"HTTPS://api.test/v1", 1},
 };
 
 /* want: -1 bad, else seconds */

@@ -48,6 +48,9 @@ describe("soget.client options", function()
     {"base_url", "https://b.test/v1#f", "must hold no query (?) or fragment (#)"},
     {"search_base_url", "https://b.test/mass/v1?x=1", "must hold no query (?) or fragment (#)"},
     {"token_url", "https://b.test/token#f", "must hold no fragment (#)"},
+    -- no host given (libcurl itself would read one: x)
+    {"base_url", "https:///x/v1", "is not a valid URL"},
+    {"token_url", "https:////x/token", "is not a valid URL"},
     {"max_response_size", 10, "between"},
     {"gzip", "no", "must be a boolean"},
   }

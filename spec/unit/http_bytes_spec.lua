@@ -45,6 +45,17 @@ describe("call:request_bytes", function()
     c:close()
   end)
 
+  it("sends the client's default User-Agent when neither the client nor the driver gives one", function()
+    local c = client{ access_token = "STATIC" }
+    local call = c:begin("CGMU2436601")
+    local r = call:request_bytes()
+    local ua = r.bytes:match("\r\nUser%-Agent: ([^\r]*)\r\n")
+    assert.are.equal("soget/" .. soget._VERSION:match("([%d.]+)$") .. " libcurl/"
+      .. soget.libcurl_version, ua)
+    call:close()
+    c:close()
+  end)
+
   it("uses the client's User-Agent, gzip and verify_tls options", function()
     local c = client{ user_agent = "mine/2", gzip = false, verify_tls = false,
       access_token = "STATIC", max_response_size = 2000 }

@@ -2,6 +2,7 @@
  * and resolved with libcurl's URL parser (no I/O), Retry-After parsed. */
 #include "http.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +36,23 @@ double soget_parse_retry_after(const char *v, size_t n) {
   }
 }
 
+/* "scheme://" and then the authority: libcurl is lenient there, and reads
+ * "https:///x", "https:/x" or "https:x" as the host x, which the text does
+ * not give. */
+static int has_authority(const char *s) {
+  const char *p = s;
+  while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.') p++;
+  return p > s && strncmp(p, "://", 3) == 0 && p[3] && !strchr("/\\?#", p[3]);
+}
+
 int soget_url_valid(const char *s) {
-  CURLU *u = curl_url();
+  CURLU *u;
   char *host = NULL;
-  int ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
-           curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0];
+  int ok;
+  if (!has_authority(s)) return 0;
+  u = curl_url();
+  ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+       curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0];
   curl_free(host);
   curl_url_cleanup(u);
   return ok;

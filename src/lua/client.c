@@ -1356,8 +1356,9 @@ static int call_failed_body(lua_State *L) {
 
 /* call:request_bytes([user_agent]): call:request(), for drivers that move
  * the bytes themselves (soget.ngx): the request as HTTP/1.1 bytes built by
- * the core (core/http1.h) with the client's User-Agent (else user_agent)
- * and gzip option, and where they go.
+ * the core (core/http1.h) with the client's user_agent (else the
+ * argument, else the client's default User-Agent) and gzip option, and
+ * where they go.
  *   -> {kind, method, url, timeout, connect_timeout, bytes, scheme, host,
  *       port, tls, server_name, max_response_size, verify_tls}
  *    | nil, err | nil, nil, seconds_to_wait (as request()) */
@@ -1379,7 +1380,12 @@ static int call_request_bytes_body(lua_State *L) {
    * engine's, and a finalizer run by one could step another call of the
    * client and rebuild them (request() copies them first instead). */
   soget_buf_init(&b, 0);
-  if (soget_http1_request(&b, &lc->k.rq, lc->c->user_agent ? lc->c->user_agent : ua,
+  /* The client's user_agent, else the driver's, else the client's default
+   * ("soget/X.Y.Z libcurl/X.Y.Z", as its own requests send). */
+  if (soget_http1_request(&b, &lc->k.rq,
+                          lc->c->user_agent ? lc->c->user_agent
+                          : ua              ? ua
+                                            : soget_default_user_agent(),
                           lc->c->gzip, &t, &lc->c->url_cache, &e) != 0) {
     soget_buf_free(&b);   /* wiped by soget_http1_request */
     lc->handing = 0;
