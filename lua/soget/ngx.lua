@@ -454,11 +454,15 @@ local function connect(req, deadline, pool, o)
 end
 
 -- The pool of a request: its origin, the TLS checks made, and the set of
--- credentials (the token cache's key, else the client).
+-- credentials: the token cache's key and the digest of the client's
+-- credentials (so that clients of other credentials sharing a key by
+-- mistake share no connection either), else the client.
 local function pool_of(req, o, st)
   return ("soget %s://%s:%d %s %s"):format(req.scheme, req.host, req.port,
     req.verify_tls and "verified" or "unverified",
-    o.token_cache and ("credentials " .. o.token_cache.credentials) or ("client " .. st.id))
+    (o.token_cache and st.cred ~= "0")
+      and ("credentials " .. o.token_cache.credentials .. " " .. st.cred)
+      or ("client " .. st.id))
 end
 
 -- -> status, body, retry_after, location | nil, message, kind, retryable

@@ -272,6 +272,11 @@ describe("soget.ngx in nginx", function()
       assert.is_false(v.bad)   -- its own token request, refused: not the other's token
       assert.are.equal("auth", v.bad_error.kind, v.bad_error.message)
       assert.are.equal(1, v.again)
+      -- nor a connection of the other's: a pool per set of credentials
+      -- (the good client's token and API requests on one connection; the
+      -- other's token request on one of its own)
+      assert.are.equal(2, v.connections)
+      assert.are.equal(1, v.reused)
       local lock_s = "must be a number of seconds, from 0.001 to 3600"
       local key = "soget.ngx.token_cache: 'key' must be a string of 1 to 250 bytes"
       assert.are.same({ "soget.ngx.token_cache: 'lock_ttl' " .. lock_s,

@@ -253,8 +253,10 @@ function M.crosscache()
   local cache = sng.token_cache("soget_tokens", { key = "cross-" .. ngx.now() })
   local good = soget.client{ timeout = 8 }
   local bad = soget.client{ timeout = 8, client_id = "intruder", client_secret = "wrong-secret" }
+  local s0 = sng.stats()
   local p1 = sng.handling_units(good, "CGMU2436601", { token_cache = cache })
   local p2, e2 = sng.handling_units(bad, "CGMU2436601", { token_cache = cache })
+  local s1 = sng.stats()   -- nor a connection of the other's pool
   local p3 = sng.handling_units(good, "CGMU2436601", { token_cache = cache })
   local refused = {}
   for _, o in ipairs{ { lock_ttl = -1 }, { lock_ttl = 0 }, { lock_wait = "abc" }, { key = {} },
@@ -266,7 +268,8 @@ function M.crosscache()
   bad:close()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode({ good = p1 and p1.total or false, bad = p2 and p2.total or false,
-    bad_error = err_table(e2), again = p3 and p3.total or false, refused = refused }))
+    bad_error = err_table(e2), again = p3 and p3.total or false, refused = refused,
+    connections = s1.connections - s0.connections, reused = s1.reused - s0.reused }))
 end
 
 -- GET /t/reset?port=P: a lookup over plain HTTP to a listener that reads
