@@ -85,7 +85,7 @@ describe("garbage collection", function()
     local call = c:begin("CGMU2436601")
     assert.are.equal("token", assert(call:request()).kind)   -- the token lease taken
     set_uservalue(call, {})
-    c = nil   -- luacheck: ignore (the only reference left goes)
+    c = nil   -- the only reference left goes
     full_gc()
     for _, step in ipairs{ function() return call:failed("no answer") end,
         function() return call:response(200, "{}") end, function() return call:request() end } do
@@ -120,7 +120,7 @@ describe("garbage collection", function()
         debug.sethook()
         fired = true
         set_uservalue(call, {})
-        c = nil   -- luacheck: ignore
+        c = nil
         full_gc()
       end
     end, "c")

@@ -37,8 +37,7 @@ double soget_parse_retry_after(const char *v, size_t n) {
 }
 
 /* "scheme://" and then the authority: libcurl is lenient there, and reads
- * "https:///x", "https:/x" or "https:x" as the host x, which the text does
- * not give. */
+ * "https:///x" or "https:/x" as the host x, which the text does not give. */
 static int has_authority(const char *s) {
   const char *p = s;
   while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.') p++;
