@@ -6,7 +6,7 @@
  *
  *   cc host.c $(pkg-config --cflags --libs soget lua5.4)
  *
- * naming the Lua it was built for (soget.pc's variable lua_version).
+ * naming the Lua it was built for (soget.pc's variable lua_pc).
  *
  * Register the module before running scripts, best through
  * package.preload, so that `require "soget"` finds it on every runtime and
@@ -18,8 +18,9 @@
  *   lua_setfield(L, -2, "soget");
  *   lua_pop(L, 2);
  *
- * (or, on Lua 5.2 and later, luaL_requiref(L, "soget", luaopen_soget, 0)
- * and lua_pop(L, 1), which loads it at once and sets the global soget).
+ * (or, on Lua 5.2 and later, luaL_requiref(L, "soget", luaopen_soget, 1)
+ * and lua_pop(L, 1), which loads it at once, into package.loaded and the
+ * global soget; with 0 as its last argument, package.loaded only).
  *
  * libcurl: the first luaopen_soget of the process calls
  * curl_global_init(CURL_GLOBAL_DEFAULT), once (pthread_once); later calls,
