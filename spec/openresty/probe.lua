@@ -246,6 +246,13 @@ function M.pools()
   ngx.say(cjson.encode({ failed = failed, stats = sng.stats() }))
 end
 
+-- What sng.stats() counted since `before`.
+local function stats_delta(before)
+  local d = {}
+  for k, v in pairs(sng.stats()) do d[k] = v - (before[k] or 0) end
+  return d
+end
+
 -- GET /t/crosscache: two clients of different credentials (the second's
 -- refused by the token endpoint) share one token cache key by mistake;
 -- answers what each got, and what sng.token_cache says of bad options.
@@ -253,10 +260,10 @@ function M.crosscache()
   local cache = sng.token_cache("soget_tokens", { key = "cross-" .. ngx.now() })
   local good = soget.client{ timeout = 8 }
   local bad = soget.client{ timeout = 8, client_id = "intruder", client_secret = "wrong-secret" }
-  local s0 = sng.stats()
+  local before = sng.stats()
   local p1 = sng.handling_units(good, "CGMU2436601", { token_cache = cache })
   local p2, e2 = sng.handling_units(bad, "CGMU2436601", { token_cache = cache })
-  local s1 = sng.stats()   -- nor a connection of the other's pool
+  local d = stats_delta(before)   -- nor a connection of the other's pool
   local p3 = sng.handling_units(good, "CGMU2436601", { token_cache = cache })
   local refused = {}
   for _, o in ipairs{ { lock_ttl = -1 }, { lock_ttl = 0 }, { lock_wait = "abc" }, { key = {} },
@@ -269,7 +276,7 @@ function M.crosscache()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode({ good = p1 and p1.total or false, bad = p2 and p2.total or false,
     bad_error = err_table(e2), again = p3 and p3.total or false, refused = refused,
-    connections = s1.connections - s0.connections, reused = s1.reused - s0.reused }))
+    connections = d.connections, reused = d.reused }))
 end
 
 -- GET /t/reset?port=P: a lookup over plain HTTP to a listener that reads
@@ -290,12 +297,6 @@ end
 local function answer(t)
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode(t))
-end
-
-local function stats_delta(before)
-  local d = {}
-  for k, v in pairs(sng.stats()) do d[k] = v - (before[k] or 0) end
-  return d
 end
 
 -- GET /t/verify (in an nginx that does not trust the sandbox): a client

@@ -1104,31 +1104,36 @@ static int meth_set_token(lua_State *L) {
  * (NULL) and never touches that memory again. Between its steps a
  * soget.Call holds nothing of its client, so nothing is left held (the
  * blocking driver's calls, which hold it throughout, never reach Lua code:
- * they stay on the driver's stack, beside the client). Pushes nothing and
- * allocates nothing (no finalizer runs). */
-static soget_client *call_client(lua_State *L, int i, lcall *lc) {
-  if (lc->c) {
-    soget_getuv(L, i);
-    if (!lua_istable(L, -1)) {
-      lc->c = NULL;
-    } else {
-      lua_rawgeti(L, -1, CALL_UV_CLIENT);
-      if (luaL_testudata(L, -1, SOGET_CLIENT_T) != (void *)lc->c) lc->c = NULL;
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-  }
+ * they stay on the driver's stack, beside the client). Pushes what the
+ * uservalue holds as the client (nil when nothing) and allocates nothing
+ * (no finalizer runs). */
+static soget_client *push_call_client(lua_State *L, int i, lcall *lc) {
+  soget_getuv(L, i);
+  if (lua_istable(L, -1)) lua_rawgeti(L, -1, CALL_UV_CLIENT);
+  else lua_pushnil(L);
+  lua_remove(L, -2);
+  if (lc->c && luaL_testudata(L, -1, SOGET_CLIENT_T) != (void *)lc->c) lc->c = NULL;
   return lc->c;
 }
 
-static lcall *checkcall(lua_State *L) {
+static soget_client *call_client(lua_State *L, int i, lcall *lc) {
+  soget_client *c = push_call_client(L, i, lc);
+  lua_pop(L, 1);
+  return c;
+}
+
+/* Raises unless the call at 1 has its client, open. keep: leaves that
+ * client's userdata on the stack (call_step's anchor). */
+static lcall *checkcall_as(lua_State *L, int keep) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
-  soget_client *c = call_client(L, 1, lc);
+  soget_client *c = push_call_client(L, 1, lc);
   if (!c && lc->open)
     luaL_error(L, "soget.Call: its client is gone (the call's uservalue was replaced)");
   if (!c || c->closed || c->close_pending) luaL_error(L, "attempt to use a closed client");
+  if (!keep) lua_pop(L, 1);
   return lc;
 }
+#define checkcall(L) checkcall_as((L), 0)
 
 /* A step of the call asked for out of turn (SOGET_STEP_MISUSE): a bug in
  * the driver, raised as Lua's own libraries raise on a closed file. */
@@ -1462,14 +1467,12 @@ static int call_step(lua_State *L, const char *method) {
   if (lc->stepping)
     return luaL_error(L, "soget.Call: %s() amid another step of the same call "
                          "(a finalizer or a hook stepping it)", method);
-  /* Checked again (it raises): reading the arguments could run a finalizer. */
-  c = checkcall(L)->c;
   luaL_checkstack(L, n + 2, NULL);
-  /* The client's userdata at n + 1, for the whole step: whatever Lua code
-   * does to the call's uservalue meanwhile, c stays alive under it. */
-  soget_getuv(L, 1);
-  lua_rawgeti(L, -1, CALL_UV_CLIENT);
-  lua_remove(L, -2);
+  /* Checked again (it raises): reading the arguments could run a
+   * finalizer. The client's userdata stays at n + 1 for the whole step:
+   * whatever Lua code does to the call's uservalue meanwhile, c stays
+   * alive under it. */
+  c = checkcall_as(L, 1)->c;
   lua_pushvalue(L, lua_upvalueindex(1));   /* the body: made once (soget_client_open) */
   for (i = 1; i <= n; i++) lua_pushvalue(L, i);   /* 1 keeps the call anchored */
   /* A hold of the step's own, whatever the body takes and gives back. */
