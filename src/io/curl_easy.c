@@ -47,6 +47,8 @@ struct soget_xfer {
   int too_large;
   int nomem;                   /* the body buffer could not grow */
   int stopped;                 /* ended by the transport's stop (on_progress) */
+  int pipewait;                /* CURLOPT_PIPEWAIT, as set by soget_xfer_pipewait */
+  long timeout_ms;             /* the request's */
   double retry_after;          /* the header callback's (no headers API) */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -504,6 +506,11 @@ void *soget_xfer_handle(soget_xfer *x) {
   return x->easy;
 }
 
+void soget_xfer_pipewait(soget_xfer *x, int on) {
+  x->pipewait = on != 0;
+  curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, on ? 1L : 0L);
+}
+
 void soget_xfer_abort(soget_xfer *x) {
   drop_request(x);
   forget_body(x);
@@ -634,6 +641,7 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->too_large = 0;
   x->nomem = 0;
   x->stopped = 0;
+  x->timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : 1L;
   x->retry_after = -1;
   x->errbuf[0] = '\0';
 
@@ -650,7 +658,7 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     x->get = 1;
   }
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->timeout_ms);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 1L);
   return 0;
@@ -743,6 +751,18 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
         kind = "network";
         retryable = 1;
       }
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT && x->pipewait &&
+        strncmp(x->errbuf, "Failed to resolve ", 18) == 0) {
+      /* It waited for a connection another transfer was making until its
+       * deadline: libcurl then tries to resolve the host with no time left
+       * and names that try ("Failed to resolve host 'h' with timeout after
+       * 0 ms"), though the host was never looked up for it. */
+      soget_err_set(e, kind, 0, retryable,
+                    "Timed out after %ld milliseconds waiting for the connection "
+                    "another lookup of the batch was making",
+                    x->timeout_ms);
+      return -1;
     }
     soget_err_set(e, kind, 0, retryable, "%s",
                   x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));

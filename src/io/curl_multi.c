@@ -96,8 +96,7 @@ static int multi_start(void *self, int slot, const soget_http_request *rq, soget
    * whether it multiplexes (HTTP/2) rather than open its own. Over plain
    * HTTP it never does (HTTP/1.1): waiting only ran the batch one transfer
    * after another, past their deadlines. */
-  curl_easy_setopt(soget_xfer_handle(p->x[slot]), CURLOPT_PIPEWAIT,
-                   strncmp(rq->url, "https://", 8) == 0 ? 1L : 0L);
+  soget_xfer_pipewait(p->x[slot], strncmp(rq->url, "https://", 8) == 0);
   mc = curl_multi_add_handle(p->multi, soget_xfer_handle(p->x[slot]));
   if (mc == CURLM_OK) {
     p->in_multi[slot] = 1;

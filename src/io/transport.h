@@ -62,6 +62,10 @@ void soget_xfer_free(soget_xfer *x);               /* not while in a multi */
 void *soget_xfer_handle(soget_xfer *x);
 /* Sets rq on the handle (the header lines are copied). 0, or -1 with e. */
 int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e);
+/* After prepare: whether the transfer waits for a connection being made
+ * to learn whether it multiplexes (CURLOPT_PIPEWAIT) rather than open its
+ * own. */
+void soget_xfer_pipewait(soget_xfer *x, int on);
 /* After the transfer ended with CURLcode `result`: lets go of the POST
  * body (the call's, which wipes it), then fills rs (0) or e (-1) as
  * soget_transport_perform does. rs->body stays valid until the next
