@@ -466,6 +466,10 @@ describe("sandbox fidelity", function()
         { "503", H.api("reference=MSCU", { base = H.fault_base("503-then-ok:n=1:id=" .. H.uid()) }) },
         { "429", H.api("reference=MSCU", { base = H.fault_base("429") }) },
         { "403", H.api("reference=MSCU", { base = H.fault_base("403") }) },
+        { "502", H.api("reference=MSCU", { base = H.fault_base("502") }) },
+        { "504", H.api("reference=MSCU", { base = H.fault_base("504") }) },
+        { "408", H.api("reference=MSCU", { base = H.fault_base("408") }) },
+        { "405", H.api("reference=MSCU", { method = "POST" }) },
       }
       local invalid = {
         { "wrong-types", H.api("reference=MSCU", { base = H.fault_base("wrong-types") }) },
