@@ -480,6 +480,11 @@ describe("sandbox fidelity", function()
         { "malformed", H.api("reference=MSCU", { base = H.fault_base("malformed") }) },
         { "huge", H.api("reference=MSCU", { base = H.fault_base("huge:bytes=100000") }) },
       }
+      for _, st in ipairs({ "502", "504", "408", "405" }) do
+        for _, c in ipairs(valid) do
+          if c[1] == st then assert.equal(tonumber(st), c[2].status, st) end
+        end
+      end
       local cases = {}
       for _, c in ipairs(valid) do
         assert.truthy(c[2].status, c[1])
