@@ -8,7 +8,7 @@ local q = support.shell_quote
 M.q = q
 M.support = support
 M.module_dir = os.getenv("SOGET_MODULE_DIR") or "build/lua5.4"
-M.lua = os.getenv("LUA") or "lua5.4"
+M.lua = os.getenv("SOGET_LUA") or os.getenv("LUA") or "lua5.4"
 
 local sh = support.popen_read
 M.sh = sh
