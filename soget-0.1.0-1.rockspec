@@ -37,6 +37,9 @@ external_dependencies = {
   -- the sans-I/O HTTP/1.1 layer soget.ngx drives over cosockets
   HTTP_PARSER = { header = "http_parser.h" },
   ZLIB = { header = "zlib.h" },
+  -- libcrypto: SHA-256 (credentials' digests) and base64 (a proxy's
+  -- credentials)
+  OPENSSL = { header = "openssl/evp.h", library = "crypto" },
 }
 
 build = {
@@ -49,12 +52,12 @@ build = {
   build_target = "rock",
   build_variables = {
     CC = "$(CC)",
-    CFLAGS = "$(CFLAGS) -I$(CURL_INCDIR) -I$(YAJL_INCDIR) -I$(HTTP_PARSER_INCDIR) -I$(ZLIB_INCDIR)",
+    CFLAGS = "$(CFLAGS) -I$(CURL_INCDIR) -I$(YAJL_INCDIR) -I$(HTTP_PARSER_INCDIR) -I$(ZLIB_INCDIR) -I$(OPENSSL_INCDIR)",
     -- simdjson is C++: src/core/json.cpp, behind a C interface
     CXXFLAGS = "$(CFLAGS) -I$(SIMDJSON_INCDIR)",
     LIBFLAG = "$(LIBFLAG)",
     LUA_INCDIR = "$(LUA_INCDIR)",
-    LDFLAGS = "-L$(CURL_LIBDIR) -L$(YAJL_LIBDIR) -L$(SIMDJSON_LIBDIR) -L$(HTTP_PARSER_LIBDIR) -L$(ZLIB_LIBDIR)",
+    LDFLAGS = "-L$(CURL_LIBDIR) -L$(YAJL_LIBDIR) -L$(SIMDJSON_LIBDIR) -L$(HTTP_PARSER_LIBDIR) -L$(ZLIB_LIBDIR) -L$(OPENSSL_LIBDIR)",
   },
   install_pass = false,
   install = {
