@@ -339,7 +339,7 @@ end
 -- One exchange on sock. -> status, body, retry_after, location, keep_alive
 --   | nil, message, kind, retryable, fresh (the request may go again on a
 --     new connection: the kept-alive one was closed before any answer)
-local function exchange(sock, req, deadline, max)
+local function sock_exchange(sock, req, deadline, max)
   local left = deadline - now()
   if left <= 0 then return timed_out("before the request was sent") end
   timeouts(sock, left, left)
@@ -478,7 +478,7 @@ local function send(req, o, st)
     if not sock then return nil, cerr, ckind, cretry end
     local reused = sock:getreusedtimes() > 0
     stats.requests = stats.requests + 1
-    local status, a, b, c, d = exchange(sock, req, deadline, max)
+    local status, a, b, c, d = sock_exchange(sock, req, deadline, max)
     if status then
       if d then sock:setkeepalive(o.keepalive_timeout * 1000, o.pool_size)
       else sock:close() end
