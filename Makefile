@@ -78,7 +78,7 @@ DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
   lua-argparse lua-dkjson tmux iproute2 procps \
-  groff-base zsh fish tinyproxy-bin lua-socket
+  groff-base zsh fish tinyproxy-bin lua-socket lua-check
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo sandbox sandbox-stop clean install \
@@ -138,6 +138,7 @@ deps:
 
 test: deps sandbox-deps
 	@$(MAKE) --no-print-directory check-layers
+	@$(MAKE) --no-print-directory check-lua
 	@$(MAKE) --no-print-directory check-types
 	@$(MAKE) --no-print-directory test-core
 	@$(MAKE) --no-print-directory test-runtimes
@@ -463,6 +464,12 @@ test-hardening:
 	@$(MAKE) --no-print-directory test-oom
 	@$(MAKE) --no-print-directory test-threads
 	@$(MAKE) --no-print-directory test-valgrind
+
+# ---- Lua: luacheck over every Lua file of the tree (.luacheckrc) -----------
+# Unused values and variables, shadowing, globals: run by make test.
+.PHONY: check-lua
+check-lua:
+	@luacheck --no-color -q . bin/soget
 
 # ---- Editors: lua-language-server annotations (README, "Editors") ----------
 # lua/soget/types/soget/models.lua is generated from the OpenAPI documents by

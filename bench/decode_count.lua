@@ -10,7 +10,7 @@ local decode
 if which == "soget" then decode = B.soget().decode
 elseif which == "soget-yajl" then
   local d, opts = B.soget().decode, { parser = "yajl" }
-  decode = function(body) return d(body, opts) end
+  decode = function(b) return d(b, opts) end
 elseif which == "cjson" then decode = require("cjson").decode
 elseif which == "contract" then decode = require("contract").decode
 else error("decoder: soget, soget-yajl, cjson or contract") end

@@ -234,8 +234,8 @@ ok, err = pcall(function()
     local c = {}
     for i, v in ipairs(t) do c[i] = v end
     table.sort(c)
-    local n = #c
-    return n % 2 == 1 and c[(n + 1) / 2] or (c[n / 2] + c[n / 2 + 1]) / 2
+    local m = #c
+    return m % 2 == 1 and c[(m + 1) / 2] or (c[m / 2] + c[m / 2 + 1]) / 2
   end
   -- The machine's load drifts between rounds: each round's three runs are
   -- next to one another, so the ratio is taken round by round.
@@ -276,10 +276,10 @@ if not ok then error(err, 0) end
 -- libhttp-parser). Deterministic where lookups/s are not on a shared machine.
 local cg_n = tonumber(os.getenv("BENCH_OPENRESTY_CG_N") or "") or 400
 -- Self cost by object of a callgrind dump: {object -> Ir}, total.
-local function by_object(path)
+local function by_object(dump)
   local names, by, total = {}, {}, 0
   local ob, skip = "?", false
-  for line in io.lines(path) do
+  for line in io.lines(dump) do
     local id, name = line:match("^c?ob=%((%d+)%)%s*(.*)$")
     if id then
       if name ~= "" then names[id] = name end

@@ -28,7 +28,7 @@ end
 -- field ran is set once fn has run; call its disarm() after the call.
 local function after_cycles(k, fn)
   local state = {}
-  local holder = { on_gc(function() state.ran = true; fn() end) }
+  local holder = { on_gc(function() state.ran = true; fn() end) }   -- luacheck: ignore 241 (the sentinel held until let go)
   local calls, pause, mul = 0, nil, nil
   k = 1 + k % 6
   debug.sethook(function()
@@ -155,7 +155,7 @@ describe("a finalizer that closes the client mid-call, by " .. how, function()
         if _VERSION == "Lua 5.1" then service.proxy = on_gc(function() shut(c) end) end
         local page = assert(c:handling_units{ reference = "MSCU", limit = 10 })
         local it = page:iter{ max_pages = 5 }
-        service = nil
+        service = nil   -- luacheck: ignore 311 (let go, for the collector)
         local n = 0
         local ok, err = pcall(function()
           for hu in it do
@@ -260,7 +260,7 @@ end)
 -- results in a table.
 local function amid(fin, step)
   local inside, during = false, false
-  local holder = { on_gc(function()
+  local holder = { on_gc(function()   -- luacheck: ignore 241 (the sentinel held until let go)
     during = inside
     fin()
   end) }

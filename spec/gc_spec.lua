@@ -23,13 +23,13 @@ describe("garbage collection", function()
     full_gc()
     assert.is_userdata(weak[1], "the page's iterator still needs its client")
     local it = page:iter{ max_pages = 2 }
-    page = nil
+    page = nil   -- luacheck: ignore 311 (let go, for the collector)
     full_gc()
     assert.is_userdata(weak[1], "the pager keeps it alive")
     local n = 0
     for _ in it do n = n + 1 end
     assert.are.equal(20, n)
-    it = nil
+    it = nil   -- luacheck: ignore 311 (let go, for the collector)
     full_gc()
     assert.is_nil(weak[1])
   end)
@@ -85,7 +85,7 @@ describe("garbage collection", function()
     local call = c:begin("CGMU2436601")
     assert.are.equal("token", assert(call:request()).kind)   -- the token lease taken
     set_uservalue(call, {})
-    c = nil   -- the only reference left goes
+    c = nil   -- luacheck: ignore 311 (the only reference left goes)
     full_gc()
     for _, step in ipairs{ function() return call:failed("no answer") end,
         function() return call:response(200, "{}") end, function() return call:request() end } do
@@ -120,7 +120,7 @@ describe("garbage collection", function()
         debug.sethook()
         fired = true
         set_uservalue(call, {})
-        c = nil
+        c = nil   -- luacheck: ignore 311 (let go, for the collector)
         full_gc()
       end
     end, "c")

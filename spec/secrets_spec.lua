@@ -137,13 +137,13 @@ describe("secrets", function()
     assert.truthy(tokens >= 1)
     local log = os.getenv("SOGET_SUITE_LOG")
     local sandbox = os.getenv("SOGET_SANDBOX_DIR")
-    local texts = { { "the sandbox's error log", S.read_file(sandbox .. "/error.log") } }
+    local logs = { { "the sandbox's error log", S.read_file(sandbox .. "/error.log") } }
     if log and log ~= "" then
       local out = S.read_file(log)
       -- busted's report of every spec so far: at least its first line
       assert.truthy(out:find("spec/run:", 1, true), "the suite's output is not in " .. log)
-      texts[#texts + 1] = { "the suite's output", out }
+      logs[#logs + 1] = { "the suite's output", out }
     end
-    for _, t in ipairs(texts) do assert_no_secret(check, t[2], t[1]) end
+    for _, t in ipairs(logs) do assert_no_secret(check, t[2], t[1]) end
   end)
 end)

@@ -112,6 +112,7 @@ describe("abuse: script input", function()
       -- begin's own offset argument
       ok, err = W.pcall(c.begin, c, { reference = "MSCU" }, o)
       assert.is_false(ok, tostring(o))
+      assert.truthy(tostring(err):find("^begin: 'offset' must be"), tostring(err))
     end
     for _, cap in ipairs{ 0 / 0, math.huge, 0, -1, 2.5, "3" } do
       local page = soget.decode('{"items":[]}')

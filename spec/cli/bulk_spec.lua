@@ -154,9 +154,9 @@ describe("soget bulk", function()
     assert.are.equal(r.out, n.out)
     -- a header name that is not there, a file that is not CSV: usage errors, nothing sent
     for _, col in ipairs({ "1e20", "2.5", "0", "-1", "100001" }) do
-      local r = cli.run({ "bulk", "--column=" .. col, home .. "/in.csv" }, { home = home })
-      assert.are.equal(2, r.code, r.err)
-      assert.are.equal("soget: --column: a number must be a whole number from 1 to 100000\n", r.err)
+      local rc = cli.run({ "bulk", "--column=" .. col, home .. "/in.csv" }, { home = home })
+      assert.are.equal(2, rc.code, rc.err)
+      assert.are.equal("soget: --column: a number must be a whole number from 1 to 100000\n", rc.err)
     end
     local bad = cli.run({ "bulk", "--column", "ref", home .. "/in.csv" }, { home = home })
     assert.are.equal(2, bad.code)

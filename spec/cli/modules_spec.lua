@@ -495,6 +495,7 @@ describe("soget.cli.run", function()
     assert.truthy(err:find("^Usage: soget"), err)
     code, out, err = run { "--no-token-cache", "track", "ABCDEFGHIJKLMNOPQRSTU" }
     assert.are.equal(exit.USAGE, code)
+    assert.are.equal("", out)
     assert.are.equal("soget: 'reference' is longer than 17 characters\n", err)
     code, out = run { "--version" }
     assert.are.equal(exit.OK, code)
@@ -665,6 +666,7 @@ describe("soget search and bulk --documents (modules)", function()
       local failure = { kind = "network" }
       ok, why = pcall(query.search, { handling_units_search = function() error(failure) end },
         { documentReference = "X" })
+      assert.is_false(ok)
       assert.are.equal(failure, why)
     end)
 
@@ -681,6 +683,7 @@ describe("soget search and bulk --documents (modules)", function()
       assert.are.equal(2, #c.many[1])       -- (the refused one never sent)
       results, bad = query.many(c, { { search = { documentReference = "A", limit = 10 } } })
       assert.are.same({}, bad)
+      assert.are.equal(2, results[1].total)
       assert.are.equal(2, #c.many)
     end)
   end)

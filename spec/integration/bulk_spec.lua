@@ -1,6 +1,5 @@
 -- client:handling_units_many: many lookups at once over libcurl's multi
 -- interface, read back from the sandbox's counters and request log.
-local soget = require "soget"
 local S = require "support"
 local P = require "integration.proxy"
 local unpack = table.unpack or unpack
@@ -454,7 +453,7 @@ describe("handling_units_many", function()
         c:handling_units_many(refs, { concurrency = 3 })
         c:handling_units_many(refs, { concurrency = 6 })
         if _ % 2 == 0 then c:close() end
-        c = nil
+        c = nil   -- luacheck: ignore 311 (let go, for the collector)
         collectgarbage()
         collectgarbage()
       end

@@ -99,6 +99,7 @@ describe("soget.Call", function()
     assert.are.equal("Bearer new-token", req.headers.Authorization)
     -- the current token refused: dropped and renewed, once
     p, e, wait = call:response(401, '{}')
+    assert.is_nil(p); assert.is_nil(e)
     assert.are.equal(0, wait)
     assert.are.equal("token", assert(call:request()).kind)
     c:close()

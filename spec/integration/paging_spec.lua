@@ -238,8 +238,8 @@ describe("paging", function()
       assert.are.equal(1, asked)
       -- and the next copy is the page's query as it was
       local again = page:iter{ manual = true }
-      local q2
-      repeat hu, need, offset, q2 = again:next() until not hu
+      local _, q2
+      repeat hu, need, _, q2 = again:next() until not hu
       assert.are.equal("fetch", need)
       assert.are_not.equal(q, q2)
       assert.are.same(query, q2)

@@ -35,7 +35,7 @@ local deadline = socket.gettime() + math.min(seconds, 600)
 
 local srv = assert(socket.bind("127.0.0.1", 0, mode == "stall" and 0 or 64))
 local _, port = srv:getsockname()
-local keep = {}
+local keep = {}   -- luacheck: ignore 241 (sockets held open)
 if mode == "stall" then
   -- A backlog of 0 holds one connection nobody accepts; once it is there,
   -- the kernel drops every further SYN, and a client's connect waits.

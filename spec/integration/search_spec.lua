@@ -3,7 +3,6 @@
 -- list of matches (its control endpoint), paging, filters combined, R001,
 -- one token for both APIs, the search's own key, bulk and soget.Call.
 local S = require "spec.support"
-local soget = require "soget"
 
 local BL25, BL3, BL1 = "3714238101", "CMDULEH2501003", "HLCUSIN2501001"
 local VOYAGE = "CMAG-LEH-2501"

@@ -1,6 +1,5 @@
 -- The libcurl transport against the sandbox: TLS, keep-alive, retries,
 -- Retry-After, timeouts, redirects, size cap and every fault.
-local soget = require "soget"
 local S = require "support"
 local P = require "integration.proxy"
 

@@ -64,6 +64,7 @@ describe("soget.ngx in nginx", function()
       assert.are.equal("CNI0000900001", v.first)
       assert.are.equal(3, S.stats().api_requests)   -- pages of 5: 5, 5, 2
       st, body = N.get(srv.url .. "/t/lookup?ref=SOGET%20LOT%207&exact=1&limit=5")
+      assert.are.equal(200, st, body)
       v = json(body)
       assert.are.equal(1, v.total)
       assert.are.equal(4, S.stats().api_requests)   -- one page proves it

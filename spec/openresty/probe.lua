@@ -115,7 +115,7 @@ function M.options()
   ok, e = pcall(sng.handling_units, c, "CGMU2436601", { max_pages = 1 })
   out.lookup_max_pages = not ok and tostring(e) or false
   local page = soget.decode('{"total":1,"returned":1,"first":0,"items":[{"reference":"R"}]}')
-  ok, e = pcall(sng.iter, c, page, { max_items = 1 })
+  ok = pcall(sng.iter, c, page, { max_items = 1 })
   out.iter_max_items = ok
   -- a client or a page that is not one: the driver's words, not Lua's
   out.misuse = {}

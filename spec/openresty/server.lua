@@ -64,7 +64,7 @@ end
 
 local function conf(o)
   local t = file(M.root .. "/examples/openresty/nginx.conf", "rb")
-  local hostport = assert(o.base_url:match("^https?://([^/]+)"), "bad base URL")
+  assert(o.base_url:match("^https?://[^/]+"), "bad base URL")
   local user = read("id -u"):match("^0%s") and "user root root;\n" or ""
   t = swap(t, "load_module /usr/lib/nginx/modules/ndk_http_module.so;",
     "load_module " .. MODULES .. "/ndk_http_module.so;")

@@ -1191,20 +1191,20 @@ describe("the tokens a call sent, scrubbed from its errors", function()
     local call = client:begin(REF)
     local all = {}
     for i = 1, n do all[i] = tok(i) end
-    local page, err
+    local page, e
     for i = 1, n do
       client:set_token(tok(i), 100)
       assert.are.equal("api", assert(call:request()).kind)
       if i == n then client:set_token(tok(n + 1), 100) end
-      page, err = call:response(i < n and 503 or 500,
+      page, e = call:response(i < n and 503 or 500,
         '{"message":"rejected the tokens ' .. table.concat(all, " ") .. '"}')
-      if err then break end
+      if e then break end
     end
     assert.is_nil(page)
-    assert.are.equal(500, err.status)
-    no_secret(err.message, "the error", all)
-    no_secret(tostring(err), "tostring(err)", all)
-    assert.truthy(err.message:find("rejected the tokens ***", 1, true), err.message)
+    assert.are.equal(500, e.status)
+    no_secret(e.message, "the error", all)
+    no_secret(tostring(e), "tostring(e)", all)
+    assert.truthy(e.message:find("rejected the tokens ***", 1, true), e.message)
     client:close()
   end)
 
@@ -1226,13 +1226,13 @@ describe("the tokens a call sent, scrubbed from its errors", function()
         local call = client:begin(REF)
         assert.are.equal("api", assert(call:request()).kind)
         if replaced then client:set_token(tok(1), 1000) end
-        local page, err = call:response(200, body:format(jwt))
+        local page, e = call:response(200, body:format(jwt))
         assert.is_nil(page)
         local what = ("body %d, %s"):format(i, replaced and "replaced" or "current")
-        assert.are.equal("decode", err.kind, what)
-        no_secret(err.message, what, { jwt, jwt:sub(1, 12), jwt:sub(-12) })
-        no_secret(tostring(err), what, { jwt:sub(1, 12) })
-        assert.truthy(err.message:find(i == 1 and '["***"]' or "kkkkkk...", 1, true), err.message)
+        assert.are.equal("decode", e.kind, what)
+        no_secret(e.message, what, { jwt, jwt:sub(1, 12), jwt:sub(-12) })
+        no_secret(tostring(e), what, { jwt:sub(1, 12) })
+        assert.truthy(e.message:find(i == 1 and '["***"]' or "kkkkkk...", 1, true), e.message)
         client:close()
       end
     end
@@ -1247,10 +1247,10 @@ describe("the tokens a call sent, scrubbed from its errors", function()
       '{"total":3,"returned":1,"first":0,"items":[{"reference":"' .. REF .. '","pswId":"P1"}]}') })
     assert(call:request())                 -- page 2, the same token
     client:set_token(tok(2), 1000)         -- replaced while it is out
-    local page, err = call:response(500, '{"message":"refused Bearer ' .. tok(1) .. '"}')
+    local page, e = call:response(500, '{"message":"refused Bearer ' .. tok(1) .. '"}')
     assert.is_nil(page)
-    no_secret(err.message, "the error", { tok(1) })
-    assert.are.equal("refused Bearer ***", err.message)
+    no_secret(e.message, "the error", { tok(1) })
+    assert.are.equal("refused Bearer ***", e.message)
     client:close()
   end)
 end)

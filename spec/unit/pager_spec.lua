@@ -70,6 +70,7 @@ describe("a pager", function()
     while n < 21 do
       local hu, need, offset = it:next()
       if hu then n = n + 1
+      elseif need ~= "fetch" then error("the pager needs " .. tostring(need))
       else it:feed(soget.decode(page(25, offset, math.min(10, 25 - offset))), offset) end
     end
     local st = it:stats()                      -- on the last page, 4 units to go

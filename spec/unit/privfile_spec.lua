@@ -186,6 +186,7 @@ describe("soget._privfile", function()
       assert.are.equal("missing", tag)
       ok, why, tag = pf.read(root .. "/nodir/none", 10)
       assert.is_nil(ok)
+      assert.are.equal("it does not exist", why)
       assert.are.equal("missing", tag)
     end)
 
@@ -430,6 +431,7 @@ describe("soget._privfile", function()
       local tag
       ok, why, tag = pf.read_config(root .. "/none", 100)
       assert.is_nil(ok)
+      assert.are.equal("it does not exist", why)
       assert.are.equal("missing", tag)
       -- a FIFO of another user: refused at once
       must("chmod 1777 " .. q(root))

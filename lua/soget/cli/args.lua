@@ -309,6 +309,7 @@ end
 -- while it parses, so that the help goes out as every output does (a write
 -- that fails, to a full disk, exits 74 with a message).
 function M.parse(argv)
+  -- luacheck: ignore 121 122 (print and os.exit, replaced while argparse runs)
   local parser = M.parser()
   local real_print, real_exit, printed = print, os.exit, {}
   print = function(...)

@@ -674,7 +674,7 @@ function M.search_set(units, voyages)
   end
   -- the voyage at the place with the most units (ties: the lower id)
   local cands = {}
-  for id, list in pairs(members) do
+  for id in pairs(members) do
     if by_id[id].place.code == S.voyage_place then cands[#cands + 1] = id end
   end
   if #cands == 0 then return J.map({ documents = {}, voyage = J.map({ units = 0 }) }) end
