@@ -526,9 +526,11 @@ static int hexval(int c) {
   return -1;
 }
 
-/* The code unit of the \u escape at p (yajl checked its four hex digits). */
+/* The code unit of the \u escape at p (yajl checked its four hex digits;
+ * shifted as unsigned, so that even a digit that is not one is no UB). */
 static unsigned escape_unit(const unsigned char *p) {
-  return (unsigned)(hexval(p[2]) << 12 | hexval(p[3]) << 8 | hexval(p[4]) << 4 | hexval(p[5]));
+  return (unsigned)hexval(p[2]) << 12 | (unsigned)hexval(p[3]) << 8 |
+         (unsigned)hexval(p[4]) << 4 | (unsigned)hexval(p[5]);
 }
 
 /* yajl hands a string over as the body's own bytes when it holds no
