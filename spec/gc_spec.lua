@@ -135,6 +135,88 @@ describe("garbage collection", function()
     assert.truthy(tostring(err):find("its client is gone", 1, true), tostring(err))
   end)
 
+  it("lets Lua code amid a step look at, and step, the call it took the client from", function()
+    -- tostring and a nested step read the call's client: they see it gone,
+    -- and the step under way goes on with the client it holds (a NULL
+    -- read before)
+    for _, nested in ipairs { "tostring", "step", "close" } do
+      local c = S.client()
+      local call = c:begin("CGMU2436601")
+      local calls, seen = 0, nil
+      debug.sethook(function()
+        calls = calls + 1
+        if calls == 2 then
+          debug.sethook()
+          set_uservalue(call, {})
+          if nested == "tostring" then seen = tostring(call)
+          elseif nested == "step" then seen = select(2, pcall(call.request, call))
+          else call:close(); seen = tostring(call) end
+          full_gc()
+        end
+      end, "c")
+      local req = call:request()
+      debug.sethook()
+      assert.are.equal("token", req.kind, nested)
+      if nested == "step" then
+        assert.truthy(tostring(seen):find("its client is gone", 1, true), tostring(seen))
+      else
+        assert.are.equal("soget.Call (client closed)", seen, nested)
+      end
+      full_gc()
+      if nested == "close" then
+        assert.are.equal("soget.Call (done)", tostring(call))   -- closed as the step ended
+      else
+        local ok, err = pcall(call.failed, call, "no answer")
+        assert.is_false(ok)
+        assert.truthy(tostring(err):find("its client is gone", 1, true), tostring(err))
+      end
+    end
+  end)
+
+  it("keeps the blocking driver's own call out of reach of Lua code amid it", function()
+    -- a hook finds the driver's soget.Call on the stack (debug.getlocal):
+    -- its steps raise, its close() waits for the call's end, and taking its
+    -- client from it changes nothing of the lookup (before: another step,
+    -- an empty error, a NULL read)
+    for _, what in ipairs { "step", "close", "uservalue" } do
+      local c = S.client()
+      assert(c:handling_units("CGMU2436601"))   -- the token and connection first
+      local found, seen = false, nil
+      debug.sethook(function()
+        if found then return end
+        for level = 2, 8 do
+          if not debug.getinfo(level, "f") then break end
+          for i = 1, 30 do
+            local name, v = debug.getlocal(level, i)
+            if not name then break end
+            if type(v) == "userdata" and tostring(v):find("^soget%.Call") then
+              found = true
+              debug.sethook()
+              if what == "step" then seen = select(2, pcall(v.request, v))
+              elseif what == "close" then v:close(); seen = tostring(v)
+              else set_uservalue(v, {}); seen = tostring(v); full_gc() end
+              return
+            end
+          end
+        end
+      end, "c")
+      local page, err = c:handling_units("CGMU2436601")
+      debug.sethook()
+      assert.is_true(found, what)
+      assert.is_nil(err, what)
+      assert.are.equal("CGMU2436601", page.items[1].reference, what)
+      if what == "step" then
+        assert.truthy(tostring(seen):find("amid another step", 1, true), tostring(seen))
+      elseif what == "close" then
+        assert.are.equal("soget.Call (pending)", seen)   -- closed when the lookup ends
+      else
+        assert.are.equal("soget.Call (client closed)", seen)
+      end
+      assert.are.equal(1, assert(c:handling_units("CGMU2436601")).total, what)
+      c:close()
+    end
+  end)
+
   it("keeps Lua memory flat over many calls", function()
     local c = S.client()
     local function round()

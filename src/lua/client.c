@@ -664,7 +664,9 @@ typedef struct lcall {
   int open;
   int held;        /* holds c: see soget_client_hold */
   int transport;   /* took c's transport (the blocking driver) */
-  int stepping;    /* soget.Call steps running (call_step) */
+  int stepping;    /* soget.Call steps running (call_step), or the blocking
+                    * driver's call, which is one step from push_call to
+                    * drop_call */
   int close_pending;   /* close() asked for by a finalizer amid a step */
   int handing;     /* a request is out, being handed over: an error raised
                     * now (out of memory) ends the call (call_step) */
@@ -721,6 +723,9 @@ static lcall *push_call(lua_State *L, soget_client *c, int ci) {
   lcall_enter(L, lc);
   soget_client_take_transport(L, c);
   lc->transport = 1;
+  /* Reachable from Lua (debug.getlocal in a hook): its methods raise as
+   * amid a step, and its close() waits for drop_call. */
+  lc->stepping = 1;
   lc->k.group = soget_engine_group(&c->eng);   /* runs alone to its end */
   return lc;
 }
@@ -731,6 +736,8 @@ static void drop_call(lua_State *L, int i) {
   lcall *lc = lua_touserdata(L, i);
   soget_call_free(&lc->c->eng, &lc->k);
   lc->open = 0;
+  lc->stepping = 0;
+  lc->close_pending = 0;   /* done now */
   lcall_release(lc);
   lua_remove(L, i);
 }
@@ -1112,7 +1119,13 @@ static soget_client *push_call_client(lua_State *L, int i, lcall *lc) {
   if (lua_istable(L, -1)) lua_rawgeti(L, -1, CALL_UV_CLIENT);
   else lua_pushnil(L);
   lua_remove(L, -2);
-  if (lc->c && luaL_testudata(L, -1, SOGET_CLIENT_T) != (void *)lc->c) lc->c = NULL;
+  if (lc->c && luaL_testudata(L, -1, SOGET_CLIENT_T) != (void *)lc->c) {
+    /* Amid a step, whose stack holds the client until it ends and whose C
+     * code goes on with lc->c: forgotten only then (at the next access),
+     * seen as gone from here. */
+    if (!lc->stepping) lc->c = NULL;
+    return NULL;
+  }
   return lc->c;
 }
 
