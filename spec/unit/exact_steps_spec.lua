@@ -122,6 +122,13 @@ describe("exact lookups through soget.Call", function()
     { "a total that fell while the listing was read", {
       ok(page(4, 0, { unit(REF, "1"), unit(REF, "2") })), ok(page(3, 2, { unit(REF, "4") })) },
       "the listing's total changed while it was read, page at offset 2" },
+    -- units 0 1 2 3 and one past the query, unit 0 gone before the second
+    -- page: the unit past the query proves no later unit matches, but 2
+    -- moved to the first page, already read, and would be missed
+    { "a total that fell while the listing was read, a unit past the query met", {
+      ok(page(5, 0, { unit(REF, "0"), unit(REF, "1") })),
+      ok(page(4, 2, { unit(REF, "3"), unit(REF .. "0", "9") })) },
+      "the listing's total changed while it was read, page at offset 2" },
     { "a total that grew while the listing was read", {
       ok(page(4, 0, { unit(REF, "1"), unit(REF, "2") })),
       ok(page(5, 2, { unit(REF, "2"), unit(REF, "3") })) },

@@ -117,9 +117,12 @@ int soget_exact_take(lua_State *L, soget_exact *x, int si, int pi, soget_err *e)
     return SOGET_EXACT_MORE;
   }
   why = c->why ? c->why : "";
-  /* the listing's end, read from totals that contradict each other, may
-   * have missed units: no complete answer (a proof needs no total) */
-  if (c->doubt && strcmp(why, "no more matches") != 0) why = c->doubt;
+  /* The listing's end, read from totals that contradict each other, may
+   * have missed units: no complete answer. Nor is a unit past the query
+   * then: it proves that no later unit matches, not that none moved back
+   * into the pages read (a unit before them gone). The S)ONE id met needs
+   * no total: it names one unit. */
+  if (c->doubt && (strcmp(why, "no more matches") != 0 || !c->found_id)) why = c->doubt;
   if (strcmp(why, "no more matches") == 0 || strcmp(why, "total reached") == 0 ||
       strcmp(why, "empty page") == 0) {
     push_answer(L, x, matches);
