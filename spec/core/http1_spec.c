@@ -321,6 +321,9 @@ static const rcase responses[] = {
     {"Retry-After, names in any case", BYTES("HTTP/1.1 429 Too Many\r\nRETRY-after: 7\r\n"
                                              "Content-Length: 2\r\n\r\n{}"),
      0, 0, DONE, 429, "{}", "", "7", 1, NULL, 0, NULL},
+    {"the first Retry-After counts", BYTES("HTTP/1.1 503 Busy\r\nRetry-After: 1\r\n"
+                                           "Retry-After: 3\r\nContent-Length: 0\r\n\r\n"),
+     0, 0, DONE, 503, "", "", "1", 1, NULL, 0, NULL},
     {"a long header of another name", BYTES(OK200 "X-Retry-After-Location-Content-Encoding-Long: 1\r\n"
                                             "Content-Length: 1\r\n\r\nx"),
      0, 0, DONE, 200, "x", "", "", 1, NULL, 0, NULL},

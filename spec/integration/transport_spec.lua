@@ -162,6 +162,22 @@ describe("transport", function()
       c:close()
     end)
 
+    it("reads the first of two Retry-After lines, as soget.http_parser does", function()
+      -- the blocking driver and batches (libcurl) took the last, where
+      -- the core's parser, which soget.ngx and soget.Call drivers read
+      -- answers with, keeps the first (spec/core/http1_spec.c)
+      local c = S.client{ retries = 0,
+        base_url = S.fault_base("429:retry-after=1:again=3:id=" .. S.uid()) }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.truthy(err.message:find("(Retry-After 1 s;", 1, true), err.message)
+      local results = c:handling_units_many({ "CGMU2436601", "CSQU3054383" })
+      for i = 1, 2 do
+        assert.truthy(results[i].message:find("(Retry-After 1 s;", 1, true), results[i].message)
+      end
+      c:close()
+    end)
+
     it("honours Retry-After as an HTTP-date", function()
       local c = S.client{ base_url = S.fault_base("429:n=1:retry-date=2:id=" .. S.uid()) }
       local t0 = now()

@@ -60,6 +60,14 @@ describe("sandbox faults", function()
       assert.equal(200, fault(spec).status)
     end)
 
+    it("429 with a second Retry-After line (again)", function()
+      local r = fault("429:retry-after=1:again=3")
+      assert.equal(429, r.status)
+      local lines = {}
+      for v in r.raw_headers:gmatch("\n[Rr]etry%-[Aa]fter: *([^\r\n]*)") do lines[#lines + 1] = v end
+      assert.are.same({ "1", "3" }, lines)
+    end)
+
     it("429 with Retry-After as an HTTP-date", function()
       local r = fault("429:n=1:retry-date=30:" .. id())
       assert.equal(429, r.status)

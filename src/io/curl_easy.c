@@ -50,6 +50,7 @@ struct soget_xfer {
   int pipewait;                /* CURLOPT_PIPEWAIT, as set by soget_xfer_pipewait */
   long timeout_ms;             /* the request's */
   double retry_after;          /* the header callback's (no headers API) */
+  int retry_after_seen;        /* the callback met this response's first one */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -112,9 +113,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     const char *v = p + sizeof name - 1;
     size_t vn = len - (sizeof name - 1);
     trim(&v, &vn);
-    t->retry_after = soget_parse_retry_after(v, vn);
+    /* the first of a repeated one counts, as in the core's parser */
+    if (!t->retry_after_seen) t->retry_after = soget_parse_retry_after(v, vn);
+    t->retry_after_seen = 1;
   } else if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
     t->retry_after = -1;   /* a new response (after a 100 Continue, say) */
+    t->retry_after_seen = 0;
   }
   return len;
 }
@@ -643,6 +647,7 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->stopped = 0;
   x->timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : 1L;
   x->retry_after = -1;
+  x->retry_after_seen = 0;
   x->errbuf[0] = '\0';
 
   if (set_headers(x, rq) != 0 || set_url(x, rq->url) != 0) {
@@ -664,17 +669,16 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   return 0;
 }
 
-/* The final response's Retry-After (the last one when it came twice, as
- * the header callback would have it), read only for a status that is not
- * a success: the call steps use it for retryable statuses alone. */
+/* The final response's Retry-After (the first one when it came twice, as
+ * the header callback has it too), read only for a status that is not a
+ * success: the call steps use it for retryable statuses alone. */
 static double read_retry_after(soget_xfer *x, long status) {
 #ifdef SOGET_HEADER_API
   struct curl_header *h;
   if (status >= 200 && status < 300) return -1;
+  /* the first of a repeated one (index 0), as in the core's parser, which
+   * soget.http_parser and so every other driver read */
   if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
-    return -1;
-  if (h->amount > 1 &&
-      curl_easy_header(x->easy, "Retry-After", h->amount - 1, CURLH_HEADER, -1, &h) != CURLHE_OK)
     return -1;
   return soget_parse_retry_after(h->value, strlen(h->value));
 #else

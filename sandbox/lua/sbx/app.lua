@@ -420,6 +420,9 @@ local function status_faults(F, oauth)
         elseif f.name == "429" then
           h["Retry-After"] = "1"
         end
+        -- a second Retry-After line after the first (nginx sends a list
+        -- as one line each)
+        if f.p.again and h["Retry-After"] then h["Retry-After"] = { h["Retry-After"], f.p.again } end
         local msg = "sandbox fault " .. f.name
         if oauth then
           send_oauth_error(sf[1], sf[3], msg, F, h)
