@@ -187,6 +187,23 @@ describe("transport", function()
       c:close()
     end)
 
+    it("says a timeout at the call's deadline is the call's, not its last request's", function()
+      -- an exact walk of seven pages, each 0.4 s late, in a 1.5 s call: the
+      -- request out at the deadline had a fraction of that, which is all
+      -- libcurl counts ("Operation timed out after 299 milliseconds")
+      local c = S.client{ timeout = 1.5, retries = 0,
+        base_url = S.fault_base("delay:ms=400:id=" .. S.uid()) }
+      assert(c:token())
+      local page, err = c:handling_units{ reference = "SOGU1000004", exact = true, limit = 2 }
+      assert.is_nil(page)
+      assert.are.equal("timeout", err.kind)
+      -- (the request's own words after it; none when the deadline came
+      -- between two requests)
+      assert.truthy(err.message:find("^timeout reached %(1%.5 s%) before the call completed"),
+        err.message)
+      c:close()
+    end)
+
     it("does not wait past its deadline for a long Retry-After", function()
       local c = S.client{ timeout = 2, base_url = S.fault_base("429:n=5:retry-after=600:id=" .. S.uid()) }
       local t0 = now()

@@ -459,7 +459,23 @@ static int plan_retry(soget_engine *g, soget_call *k, double hint) {
   return SOGET_STEP_WAIT;
 }
 
-int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e) {
+/* A timeout the transport reports at the call's deadline is the call's:
+ * said as the call says it, the transport's words after it (libcurl
+ * counts only the time the last request had: "after 199 milliseconds" in
+ * a walk of 3 s). */
+static void at_deadline(const soget_engine *g, const soget_call *k, soget_err *e) {
+  char was[sizeof e->message];
+  int cut = e->cut;
+  if (!e->kind || strcmp(e->kind, "timeout") != 0 ||
+      soget_now() <= k->deadline - SOGET_OWN_TIMEOUT_SLACK)
+    return;
+  memcpy(was, e->message, sizeof was);
+  soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed "
+                "(the request out then: %s)", g->timeout, was);
+  if (cut) e->cut = 1;
+}
+
+static int failed(soget_engine *g, soget_call *k, soget_err *e) {
   int r;
   int was_token = k->state == SOGET_CALL_TOKEN_SENT;
   if (!was_token && k->state != SOGET_CALL_API_SENT) return SOGET_STEP_MISUSE;
@@ -481,17 +497,23 @@ int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e) {
   return call_fail(g, k, e);
 }
 
+int soget_call_failed(soget_engine *g, soget_call *k, soget_err *e) {
+  if (k->state == SOGET_CALL_TOKEN_SENT || k->state == SOGET_CALL_API_SENT)
+    at_deadline(g, k, e);
+  return failed(g, k, e);
+}
+
 int soget_call_overdue(soget_engine *g, soget_call *k, soget_err *e) {
   soget_err_clear(e);
   out_of_time(g, e);
-  return soget_call_failed(g, k, e);
+  return failed(g, k, e);
 }
 
 int soget_call_stop(soget_engine *g, soget_call *k, soget_err *e) {
   soget_err_clear(e);
   soget_err_interrupted(e);
   if (k->state == SOGET_CALL_TOKEN_SENT || k->state == SOGET_CALL_API_SENT)
-    return soget_call_failed(g, k, e);
+    return failed(g, k, e);
   if (k->state != SOGET_CALL_READY) return SOGET_STEP_MISUSE;
   return call_fail(g, k, e);
 }
