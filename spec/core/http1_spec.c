@@ -327,6 +327,18 @@ static const rcase responses[] = {
     {"a long header of another name", BYTES(OK200 "X-Retry-After-Location-Content-Encoding-Long: 1\r\n"
                                             "Content-Length: 1\r\n\r\nx"),
      0, 0, DONE, 200, "x", "", "", 1, NULL, 0, NULL},
+    {"an interim 100 has no body, whatever it says", BYTES("HTTP/1.1 100 Continue\r\n"
+                                                           "Content-Length: 5\r\n\r\n" OK200
+                                                           "Content-Length: 2\r\n\r\nok"),
+     0, 0, DONE, 200, "ok", "", "", 1, NULL, 0, NULL},
+    {"an interim 103, chunked, has no body either", BYTES("HTTP/1.1 103 Early Hints\r\n"
+                                                          "Transfer-Encoding: chunked\r\n\r\n"
+                                                          OK200 "Content-Length: 2\r\n\r\nok"),
+     0, 0, DONE, 200, "ok", "", "", 1, NULL, 0, NULL},
+    {"a page sent as a 100's body is no response", BYTES("HTTP/1.1 100 Continue\r\n"
+                                                         "Content-Length: 2\r\n\r\n{}"
+                                                         OK200 "Content-Length: 0\r\n\r\n"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid HTTP/1.1 response"},
     {"interim 100 skipped", BYTES("HTTP/1.1 100 Continue\r\n\r\n" OK200
                                   "Content-Length: 2\r\n\r\nok"),
      0, 0, DONE, 200, "ok", "", "", 1, NULL, 0, NULL},

@@ -350,7 +350,9 @@ static int on_headers_complete(http_parser *p) {
   }
   if (p->status_code < 200) {
     if (p->status_code == 101) return fail(h, "network", 0, "the server switched protocols");
-    return 0;   /* interim: the response follows */
+    /* interim: no body, whatever its headers say (RFC 9112, 6.3), as for
+     * 204 below; the response follows */
+    return 1;
   }
   /* 204 and 304 have no body, whatever the headers say (RFC 9112, 6.3):
    * 1 tells libhttp-parser to read none */
