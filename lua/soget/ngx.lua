@@ -19,7 +19,7 @@
 --   local page, err = sng.handling_units(client, { reference = "MSCU" })
 --   for hu in sng.iter(client, page) do ... end
 --
--- Works where cosockets work: rewrite_by_lua*, access_by_lua*,
+-- Works where cosockets work: server_rewrite_by_lua*, rewrite_by_lua*, access_by_lua*,
 -- content_by_lua* and ngx.timer.* callbacks (also ssl_certificate_by_lua*
 -- and the TLS session phases). Elsewhere (init, init_worker, set, log,
 -- header and body filters, balancer) a call returns a soget.Error that
@@ -48,8 +48,8 @@ local RECEIVE_SIZE = 65536   -- the most bytes one receive asks for
 local ERROR_MT = getmetatable(select(2, soget.decode("")))
 
 -- The phases where nginx gives Lua cosockets and ngx.sleep.
-local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true,
-  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true }
+local COSOCKET_PHASES = { server_rewrite = true, rewrite = true, access = true, content = true,
+  timer = true, ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true }
 
 ---------------------------------------------------------------------------
 -- Options

@@ -119,10 +119,16 @@ local function conf(o)
     .. '        location = /t/access {\n'
     .. '            access_by_lua_block { require("probe").in_access() }\n'
     .. '            content_by_lua_block { ngx.say(ngx.ctx.soget_total or "none") }\n'
+    .. '        }\n'
+    .. '        location = /t/server_rewrite {\n'
+    .. '            content_by_lua_block { ngx.say(ngx.ctx.soget_total or "none") }\n'
     .. '        }')
   -- which worker answered; and the blocking libcurl path beside the driver
   local extra = ([[
     header_filter_by_lua_block { ngx.header["X-Worker"] = ngx.worker.pid() }
+    server_rewrite_by_lua_block {
+        if ngx.var.uri == "/t/server_rewrite" then require("probe").in_access() end
+    }
 
     server {
         listen 127.0.0.1:%d reuseport;
