@@ -41,20 +41,28 @@ local function failure(err)
   return reply(status, { error = err.kind, message = err.message, code = err.code })
 end
 
+-- A query from the request's path, checked as the module checks it (its
+-- length, control characters, UTF-8): a bad one is the caller's 400, not
+-- an error raised in the handler (a 500).
+local function refused(query)
+  local ok, why = soget.check_query(query)
+  if not ok then return reply(400, { error = "bad query", message = why }) end
+end
+
 function M.unit(reference)
-  reference = ngx.unescape_uri(reference)
-  if #reference > 17 then return reply(400, { error = "reference too long" }) end
-  local page, err = sng.handling_units(get_client(), { reference = reference })
+  local query = { reference = ngx.unescape_uri(reference) }
+  if refused(query) then return end
+  local page, err = sng.handling_units(get_client(), query)
   if not page then return failure(err) end
-  if page.total == 0 then return reply(404, { error = "not found", reference = reference }) end
+  if page.total == 0 then return reply(404, { error = "not found", reference = query.reference }) end
   return reply(200, { total = page.total, items = page.items })
 end
 
 function M.prefix(prefix)
-  prefix = ngx.unescape_uri(prefix)
-  if #prefix > 17 then return reply(400, { error = "prefix too long" }) end
+  local query = { reference = ngx.unescape_uri(prefix), limit = 10 }
+  if refused(query) then return end
   local c = get_client()
-  local page, err = sng.handling_units(c, { reference = prefix, limit = 10 })
+  local page, err = sng.handling_units(c, query)
   if not page then return failure(err) end
   local items = {}
   -- Further pages are fetched as the loop needs them; a failed page raises.

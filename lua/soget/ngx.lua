@@ -79,6 +79,9 @@ for _, opt in ipairs(soget.options) do
   if opt.name == "max_response_size" then MAX_RESPONSE = opt end
 end
 
+-- The token cache's class (below): the options check knows its objects.
+local Cache = {}
+
 -- Raises at `level` (the user's call, as counted from here).
 -- iter: sng.iter's options, which also take ITER_ONLY's.
 local function check_opts(o, where, level, iter)
@@ -100,14 +103,16 @@ local function check_opts(o, where, level, iter)
     error(string.format("%s: 'max_response_size' must be a number of bytes from %d to %d",
       where, MAX_RESPONSE.min, MAX_RESPONSE.max), level)
   end
-  if o.keepalive_timeout ~= nil and not positive(o.keepalive_timeout) then
-    error(where .. ": 'keepalive_timeout' must be a positive number of seconds", level)
+  -- (setkeepalive counts milliseconds, and takes 0 for no timeout at all)
+  local kt = o.keepalive_timeout
+  if kt ~= nil and not (type(kt) == "number" and kt >= 0.001 and kt <= 86400) then
+    error(where .. ": 'keepalive_timeout' must be a number of seconds from 0.001 to 86400", level)
   end
   if o.pool_size ~= nil and not (positive(o.pool_size) and o.pool_size == floor(o.pool_size)
       and o.pool_size <= 2147483647) then
     error(where .. ": 'pool_size' must be a positive whole number", level)
   end
-  if o.token_cache ~= nil and (type(o.token_cache) ~= "table" or not o.token_cache.dict) then
+  if o.token_cache ~= nil and getmetatable(o.token_cache) ~= Cache then
     error(where .. ": 'token_cache' must come from soget.ngx.token_cache()", level)
   end
 end
@@ -133,7 +138,6 @@ end
 ---------------------------------------------------------------------------
 -- Token cache: a lua_shared_dict shared by the workers.
 
-local Cache = {}
 Cache.__index = Cache
 
 --- sng.token_cache(dict_name[, {key, lock_wait, lock_ttl}]) -> cache
@@ -147,6 +151,9 @@ function M.token_cache(dict_name, opts)
   local dict = ngx.shared[dict_name]
   if not dict then
     error("soget.ngx.token_cache: no lua_shared_dict named '" .. dict_name .. "'", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("soget.ngx.token_cache: options must be a table", 2)
   end
   opts = opts or {}
   for k in pairs(opts) do
@@ -192,7 +199,11 @@ end
 function Cache:put(tok, seconds_left, cred)
   if not seconds_left or seconds_left <= 0 then return end
   local at = ngx.now() + seconds_left
-  self.dict:set(self.key, ("%.3f %s %s"):format(at, cred, tok), seconds_left)
+  local ok, err = self.dict:set(self.key, ("%.3f %s %s"):format(at, cred, tok), seconds_left)
+  if not ok then   -- every worker then renews its own: say why
+    ngx.log(ngx.WARN, "soget.ngx: the token could not be stored in the token cache ('",
+      self.name, "': ", err, "): each worker renews its own")
+  end
 end
 
 -- Forgets the token when it is still the one the API refused.
@@ -480,7 +491,7 @@ local function send(req, o, st)
     stats.requests = stats.requests + 1
     local status, a, b, c, d = sock_exchange(sock, req, deadline, max)
     if status then
-      if d then sock:setkeepalive(o.keepalive_timeout * 1000, o.pool_size)
+      if d then sock:setkeepalive(ceil(o.keepalive_timeout * 1000), o.pool_size)
       else sock:close() end
       return status, a, b, c
     end
@@ -645,10 +656,21 @@ local function check_is(v, class, where, what)
   end
 end
 
-local function fetch(client, query, offset, o)
+-- client:begin, its errors (a query refused, a closed client) raised in the
+-- driver's words, where the driver's function was called (level 4: past
+-- begin_call, fetch and that function), not inside the driver.
+local function begin_call(client, query, offset, where)
+  local ok, call = pcall(client.begin, client, query, offset)
+  if ok then return call end
+  if type(call) ~= "string" then error(call, 0) end
+  local why = call:gsub("^handling_units_search: ", ""):gsub("^handling_units: ", "")
+  error(where .. ": " .. why, 4)
+end
+
+local function fetch(client, query, offset, o, where)
   local perr = phase_error()
   if perr then return nil, perr end
-  local call = client:begin(query, offset)
+  local call = begin_call(client, query, offset, where)
   local ok, page, err = pcall(drive, client, call, o)
   call:close()
   if not ok then error(page, 0) end
@@ -659,7 +681,8 @@ end
 -- Like client:handling_units, without blocking the worker.
 function M.handling_units(client, query, opts)
   check_is(client, "soget.Client", "soget.ngx.handling_units", "the client")
-  return fetch(client, query, nil, merged(opts, "soget.ngx.handling_units"))
+  return fetch(client, query, nil, merged(opts, "soget.ngx.handling_units"),
+    "soget.ngx.handling_units")
 end
 
 --- sng.handling_units_search(client, query[, opts]) -> page | nil, err
@@ -667,8 +690,12 @@ end
 -- token is the same (and shared the same way) as for lookups.
 function M.handling_units_search(client, query, opts)
   check_is(client, "soget.Client", "soget.ngx.handling_units_search", "the client")
+  if type(query) ~= "table" and type(query) ~= "string" then
+    error("soget.ngx.handling_units_search: query must be a table or a document reference "
+      .. "string, got " .. type(query), 2)
+  end
   return fetch(client, { search = query }, nil,
-    merged(opts, "soget.ngx.handling_units_search"))
+    merged(opts, "soget.ngx.handling_units_search"), "soget.ngx.handling_units_search")
 end
 
 --- sng.iter(client, page[, opts]) -> iterator over the units of page and
@@ -685,7 +712,7 @@ function M.iter(client, page, opts)
       local hu, what, offset, query = it:next()
       if hu ~= nil then return hu end
       if what ~= "fetch" or query == nil then return nil end
-      local p, err = fetch(client, query, offset, o)
+      local p, err = fetch(client, query, offset, o, "soget.ngx.iter")
       if not p then
         it:close()
         error(err, 0)

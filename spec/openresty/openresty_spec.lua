@@ -75,6 +75,17 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(404, st, body)
     end)
 
+    it("answers 400 to a query the module refuses, sending nothing", function()
+      for _, path in ipairs { "/units/%0A", "/units/%FF%FE", "/prefix/%0A", "/units/ABCDEFGHIJKLMNOPQR" } do
+        local st, body = N.get(srv.url .. path)
+        assert.are.equal(400, st, path .. ": " .. body)
+        local v = json(body)
+        assert.are.equal("bad query", v.error, body)
+        assert.truthy(v.message:find("^handling_units: "), body)
+      end
+      assert.are.equal(0, S.stats().api_requests)
+    end)
+
     it("sends only soget's headers, over one kept-alive HTTP/1.1 connection", function()
       N.get(srv.url .. "/units/CGMU2436601", { "Cookie: session=user-secret",
         "Authorization: Basic dXNlcjpwYXNz", "X-Forwarded-For: 10.1.2.3" })
@@ -218,8 +229,14 @@ describe("soget.ngx in nginx", function()
           .. "to 1073741824", 1, true), tostring(m))
       end
       assert.truthy(v.over_max:find("^soget.ngx.configure: "), v.over_max)
-      assert.truthy(tostring(v.fake_cache):find("'token_cache' must come from soget.ngx.token_cache()",
-        1, true), tostring(v.fake_cache))
+      for _, m in ipairs { v.fake_cache, v.fake_cache_dict } do
+        assert.truthy(tostring(m):find("'token_cache' must come from soget.ngx.token_cache()",
+          1, true), tostring(m))
+      end
+      for _, m in ipairs { v.tiny_keepalive, v.long_keepalive } do
+        assert.truthy(tostring(m):find("'keepalive_timeout' must be a number of seconds from "
+          .. "0.001 to 86400", 1, true), tostring(m))
+      end
       assert.truthy(tostring(v.configure_max_items):find("soget.ngx.configure: unknown option "
         .. "'max_items'", 1, true), tostring(v.configure_max_items))
       assert.truthy(tostring(v.lookup_max_pages):find("soget.ngx.handling_units: unknown option "
@@ -233,6 +250,11 @@ describe("soget.ngx in nginx", function()
           .. "not string",
         ["iter nil client"] = "soget.ngx.iter: the client must be a soget.Client, not nil",
         ["iter nil page"] = "soget.ngx.iter: the page must be a soget.Page, not nil",
+        ["search nil"] = "soget.ngx.handling_units_search: query must be a table or a document "
+          .. "reference string, got nil",
+        ["search unknown key"] = "soget.ngx.handling_units_search: unknown query key 'bogus'",
+        ["lookup line break"] = "soget.ngx.handling_units: 'reference' contains a line break",
+        ["cache options"] = "soget.ngx.token_cache: options must be a table",
         ["iter client as page"] = "soget.ngx.iter: the page must be a soget.Page, not userdata",
         ["iter plain table"] = "soget.ngx.iter: the page must be a soget.Page, not table",
       }, (function()
@@ -241,6 +263,18 @@ describe("soget.ngx in nginx", function()
         return m
       end)())
       assert.are.equal(0, S.stats().api_requests)
+    end)
+
+    it("says so in the error log when the token cache cannot store a token", function()
+      local st, body = N.get(srv.url .. "/t/fulldict")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.truthy(v.filled > 0)
+      assert.are.same({ "", "", "" }, v.errors)
+      assert.are.same({ 1, 1, 1 }, v.requests)   -- none could take another's
+      local log = srv.log()
+      assert.truthy(log:find("soget.ngx: the token could not be stored in the token cache "
+        .. "('soget_small': no memory): each worker renews its own", 1, true), log:sub(-2000))
     end)
 
     it("renews a refused token once and shares the new one", function()

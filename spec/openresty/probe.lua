@@ -108,6 +108,13 @@ function M.options()
   out.over_max = not ok and tostring(e) or false
   ok, e = pcall(sng.handling_units, c, "CGMU2436601", { token_cache = { credentials = "x" } })
   out.fake_cache = not ok and tostring(e) or false
+  ok, e = pcall(sng.handling_units, c, "CGMU2436601", { token_cache = { dict = ngx.shared.soget_spec } })
+  out.fake_cache_dict = not ok and tostring(e) or false
+  -- under a millisecond, nginx's setkeepalive would read 0: no idle timeout
+  ok, e = pcall(sng.handling_units, c, "CGMU2436601", { keepalive_timeout = 0.0004 })
+  out.tiny_keepalive = not ok and tostring(e) or false
+  ok, e = pcall(sng.configure, { keepalive_timeout = 86401 })
+  out.long_keepalive = not ok and tostring(e) or false
   -- sng.iter's own options, refused elsewhere (a default max_items would
   -- cap every later walk)
   ok, e = pcall(sng.configure, { max_items = 3 })
@@ -124,6 +131,10 @@ function M.options()
     { "lookup table", sng.handling_units, {}, "CGMU2436601" },
     { "lookup page", sng.handling_units, page, "CGMU2436601" },
     { "search string", sng.handling_units_search, "c", { documentReference = "D" } },
+    { "search nil", sng.handling_units_search, c, nil },
+    { "search unknown key", sng.handling_units_search, c, { bogus = "D" } },
+    { "lookup line break", sng.handling_units, c, "CGMU\n2436601" },
+    { "cache options", sng.token_cache, "soget_spec", "x" },
     { "iter nil client", sng.iter, nil, page },
     { "iter nil page", sng.iter, c, nil },
     { "iter client as page", sng.iter, c, c },
@@ -227,6 +238,29 @@ function M.busy()
   c:close()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode(out))
+end
+
+-- GET /t/fulldict: a token cache whose dictionary other code filled (its
+-- entries are all small: no room left for a token's), three clients
+-- sharing it; answers their token requests and whether the token went in.
+function M.fulldict()
+  local d = ngx.shared.soget_small
+  d:flush_all()
+  d:flush_expired()
+  local n = 0
+  while n < 100000 and d:safe_set("other-" .. n, ("v"):rep(16)) do n = n + 1 end
+  local cache = sng.token_cache("soget_small", { key = "full-" .. ngx.now() })
+  local requests, errors = {}, {}
+  for i = 1, 3 do
+    local c = soget.client{}
+    local page, err = sng.handling_units(c, "CGMU2436601", { token_cache = cache })
+    requests[i] = c:stats().token_requests
+    errors[i] = page and "" or tostring(err)
+    c:close()
+  end
+  d:flush_all()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode({ filled = n, requests = requests, errors = errors }))
 end
 
 -- GET /t/pools?n=N: a lookup for each of N sets of credentials (token

@@ -80,7 +80,8 @@ local function conf(o)
   t = swap(t, "lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;",
     'lua_ssl_trusted_certificate "' .. o.ca_file .. '";')
   t = swap(t, "lua_shared_dict soget_tokens 1m;",
-    "lua_shared_dict soget_tokens 1m;\n    lua_shared_dict soget_spec 1m;")
+    "lua_shared_dict soget_tokens 1m;\n    lua_shared_dict soget_spec 1m;\n"
+    .. "    lua_shared_dict soget_small 12k;")
   t = swap(t, 'init_worker_by_lua_block { require("lookup").init_worker() }',
     'init_worker_by_lua_block { require("lookup").init_worker(); require("probe").init_worker() }')
   if o.http_extra then
@@ -104,6 +105,7 @@ local function conf(o)
     .. '        location = /t/clients { content_by_lua_block { require("probe").clients() } }\n'
     .. '        location = /t/lockrace { content_by_lua_block { require("probe").lockrace() } }\n'
     .. '        location = /t/keptalive { content_by_lua_block { require("probe").keptalive() } }\n'
+    .. '        location = /t/fulldict { content_by_lua_block { require("probe").fulldict() } }\n'
     .. '        location /odd/closing/ {\n'
     .. '            content_by_lua_block {\n'
     .. '                if tonumber(ngx.var.connection_requests) > 1 then return ngx.exit(444) end\n'
