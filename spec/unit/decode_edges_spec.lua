@@ -206,6 +206,15 @@ describe("soget.decode at the edges of JSON", function()
     assert.are.same({ a = {} }, p.z)
   end)
 
+  it("says no position for a body nested too deep that simdjson alone read", function()
+    local body = '{"items":[],"x":' .. ("["):rep(250) .. ("]"):rep(250) .. '}'
+    local p, err = soget.decode(body, { parser = "simdjson" })
+    assert.is_nil(p)
+    assert.are.equal("response body is nested too deep: more than 200 arrays and objects",
+      err.message)
+    assert.are.equal(NESTED .. "216", select(2, soget.decode(body)).message)
+  end)
+
   it("takes 200 nested arrays and objects, the page's own included", function()
     local p = assert(soget.decode('{"items":[],"x":' .. ("["):rep(199) .. ("]"):rep(199) .. '}'))
     local depth, v = 0, p.x

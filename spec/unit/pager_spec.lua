@@ -120,4 +120,29 @@ describe("a pager", function()
     assert.are.equal(10, #ids)
     assert.are.equal("no new units", it:stats().why)
   end)
+
+  it("says why a decoded page's walk ends short of its total: no client to fetch with", function()
+    local it = soget.decode(page(30, 0, 10)):iter()
+    local n = 0
+    for _ in it do n = n + 1 end
+    assert.are.equal(10, n)
+    assert.is_true(it:stats().done)
+    assert.are.equal("no client", it:stats().why)
+    -- and a complete one says it reached its total
+    it = soget.decode(page(10, 0, 10)):iter()
+    for _ in it do end
+    assert.are.equal("total reached", it:stats().why)
+  end)
+
+  it("keeps page:iter() whatever the server names its members", function()
+    -- a top-level member named iter would hide the method: not kept
+    local p = assert(soget.decode('{"total":1,"returned":1,"first":0,"items":[{"pswId":"a",'
+      .. '"iter":"kept in a unit"}],"iter":"x","other":"kept"}'))
+    assert.is_nil(rawget(p, "iter"))
+    assert.are.equal("kept", p.other)
+    assert.are.equal("kept in a unit", p.items[1].iter)
+    local ids = {}
+    for hu in p:iter() do ids[#ids + 1] = hu.pswId end
+    assert.are.same({ "a" }, ids)
+  end)
 end)

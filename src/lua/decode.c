@@ -829,9 +829,14 @@ static int open_frame(builder *b, int kind, const schema *s, int want,
   frame *c;
   if (b->depth >= MAX_DEPTH ||
       (b->depth % STACK_LEVELS == 0 && !lua_checkstack(L, 2 * STACK_LEVELS + 8))) {
-    soget_err_set(b->e, "decode", 0, 0, "response body is nested too deep: more than %d "
-                  "arrays and objects at character %lu", MAX_DEPTH,
-                  (unsigned long)(b->fast ? 0 : yajl_get_bytes_consumed(b->h)));
+    /* (simdjson's tape holds no positions: with it alone, none is given) */
+    if (b->fast)
+      soget_err_set(b->e, "decode", 0, 0, "response body is nested too deep: more than %d "
+                    "arrays and objects", MAX_DEPTH);
+    else
+      soget_err_set(b->e, "decode", 0, 0, "response body is nested too deep: more than %d "
+                    "arrays and objects at character %lu", MAX_DEPTH,
+                    (unsigned long)yajl_get_bytes_consumed(b->h));
     b->failed = 1;
     return 0;
   }

@@ -41,6 +41,16 @@ void soget_page_attach(lua_State *L, int page, int ci, int qi) {
   page = lua_absindex(L, page);
   if (ci) ci = lua_absindex(L, ci);
   if (qi) qi = lua_absindex(L, qi);
+  /* A member the server named "iter" would hide page:iter(): not kept (a
+   * rawget first: Lua 5.1 keeps a key set to nil) */
+  lua_pushliteral(L, "iter");
+  lua_rawget(L, page);
+  if (!lua_isnil(L, -1)) {
+    lua_pushliteral(L, "iter");
+    lua_pushnil(L);
+    lua_rawset(L, page);
+  }
+  lua_pop(L, 1);
   lua_pushvalue(L, page);
   luaL_setmetatable(L, SOGET_PAGE_T);
   lua_pop(L, 1);
@@ -291,7 +301,10 @@ static int pager_next(lua_State *L) {
       return 4;
     }
     lua_getfield(L, uv, UV_CLIENT);
-    if (lua_isnil(L, -1)) break;
+    if (lua_isnil(L, -1)) {   /* a decoded page: nothing to fetch with */
+      pg->cur.why = "no client";
+      break;
+    }
     {
       soget_client *c = soget_checkclient(L, lua_gettop(L));
       soget_err e;
