@@ -90,6 +90,26 @@ describe("soget.encode", function()
       soget.encode({ total = 0, returned = 0, first = 0, items = {} }))
   end)
 
+  it("guesses the schema from the value when none is given", function()
+    -- a unit whose server added an unknown "items" member is a unit: it has
+    -- a unit's identifiers (before, a page, and its "items" an array)
+    local hu = assert(soget.decode('{"items":[{"pswId":"a","items":{"k":1}}]}')).items[1]
+    assert.equal('{"pswId":"a","references":[],"shipments":[],"events":[],"hazardousItems":[],'
+      .. '"items":{"k":1}}', soget.encode(hu))
+    -- a page's items and the list events_in_order gives are arrays (before,
+    -- objects keyed "1", "2"...)
+    local page = assert(soget.decode('{"items":[{"reference":"R","events":'
+      .. '[{"eventDate":"2020-01-02"},{"eventDate":"2020-01-01"}]}]}'))
+    assert.equal('[{"eventDate":"2020-01-01"},{"eventDate":"2020-01-02"}]',
+      soget.encode(soget.events_in_order(page.items[1])))
+    assert.equal("[", soget.encode(page.items):sub(1, 1))
+    -- a page, by its metatable even when a script took its items away
+    page.items = nil
+    assert.equal('{"total":1,"returned":1,"first":0}', soget.encode(page))
+    -- a plain table with an items table and no unit identifier: a page
+    assert.equal('{"total":0,"items":[]}', soget.encode({ total = 0, items = {} }))
+  end)
+
   it("puts unknown fields after the schema's, sorted byte by byte", function()
     local page = assert(soget.decode('{"zeta":1,"items":[{"x":{"b":[],"a":{}},"reference":"R",'
       .. '"Aa":true,"_":null,"events":[{"extra":"e","eventType":"MAN"}]}],"alpha":"a"}'))

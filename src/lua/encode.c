@@ -34,6 +34,7 @@ typedef struct enc {
   lua_State *L;
   soget_buf b;
   const soget_schema *top;   /* the value's schema, or NULL */
+  int guess;    /* no schema given: guess it (see guess) */
   int amt;      /* stack index: the marker decoded arrays carry now */
   int own;      /* stack index: soget.array_mt */
 } enc;
@@ -322,6 +323,40 @@ static void value(enc *x, int i, const soget_schema *s, int want, int depth) {
   luaL_error(L, "soget.encode: a %s cannot be written as JSON", luaL_typename(L, i));
 }
 
+/* Whether the table at t has a string field `name`. */
+static int has_string(lua_State *L, int t, const char *name) {
+  int yes;
+  lua_pushstring(L, name);
+  lua_rawget(L, t);
+  yes = lua_type(L, -1) == LUA_TSTRING;
+  lua_pop(L, 1);
+  return yes;
+}
+
+/* The schema of the table at t when none was given: a page when it has
+ * the Page metatable; none when it is written as an array (a page's
+ * items, the list events_in_order gives); a unit when it has a unit's
+ * identifiers (reference or pswId: a server's unknown "items" member does
+ * not make it a page); a page when its items are a table; else a unit. */
+static const soget_schema *guess(enc *x, int t) {
+  lua_State *L = x->L;
+  if (lua_getmetatable(L, t)) {
+    int page;
+    luaL_getmetatable(L, SOGET_PAGE_T);
+    page = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (page) return soget_schema_named("page");
+  }
+  if (is_array(x, t)) return NULL;
+  if (has_string(L, t, "reference") || has_string(L, t, "pswId"))
+    return soget_schema_named("unit");
+  lua_pushliteral(L, "items");
+  lua_rawget(L, t);
+  t = lua_type(L, -1) == LUA_TTABLE;
+  lua_pop(L, 1);
+  return soget_schema_named(t ? "page" : "unit");
+}
+
 /* Under lua_pcall: [1] the enc, [2] the value. Pushes the text: made
  * from the C buffer under the protection, so that a memory error there
  * leaves the buffer to the caller, which frees it either way. */
@@ -335,6 +370,7 @@ static int encode_run(lua_State *L) {
   lua_getfield(L, -1, "arraymt");
   lua_remove(L, -2);
   x->own = lua_gettop(L);
+  if (x->guess) s = guess(x, 2);
   if (s && lua_type(L, 2) == LUA_TTABLE) object(x, 2, s, 1);
   else value(x, 2, NULL, W_ANY, 0);
   lua_pushlstring(L, x->b.data ? x->b.data : "", x->b.len);
@@ -342,8 +378,7 @@ static int encode_run(lua_State *L) {
 }
 
 /* soget.encode(value[, schema]): schema "page", "unit", "event" or
- * "value" (no schema); by default a table whose items field is a table
- * is a page, another table a unit. */
+ * "value" (no schema); by default, guessed (see guess). */
 static int mod_encode(lua_State *L) {
   static const char *const names[] = {"page", "unit", "event", "value", NULL};
   const soget_schema *s = NULL;
@@ -353,14 +388,10 @@ static int mod_encode(lua_State *L) {
   if (!lua_isnil(L, 2)) {
     int k = luaL_checkoption(L, 2, NULL, names);
     if (k < 3) s = soget_schema_named(names[k]);
-  } else if (lua_type(L, 1) == LUA_TTABLE) {
-    lua_pushliteral(L, "items");
-    lua_rawget(L, 1);
-    s = soget_schema_named(lua_type(L, -1) == LUA_TTABLE ? "page" : "unit");
-    lua_pop(L, 1);
   }
   soget_buf_init(&x.b, 0);
   x.top = s;
+  x.guess = lua_isnil(L, 2) && lua_type(L, 1) == LUA_TTABLE;
   lua_pushcfunction(L, encode_run);
   lua_pushlightuserdata(L, &x);
   lua_pushvalue(L, 1);
