@@ -99,9 +99,26 @@ static void test_length(void) {
   CHECK_INT(soget_isotime_parse(NULL, 0, &t), -1);
 }
 
+static void test_exact(void) {
+  long long sec = 0;
+  long ns = 0;
+  CASE("whole seconds and nanoseconds as sent, past a double's reach");
+  CHECK_INT(soget_isotime_parse_ns("2020-05-20T03:27:41.000000002Z", 30, &sec, &ns), 0);
+  CHECK_INT(sec, 1589945261);
+  CHECK_INT(ns, 2);
+  CHECK_INT(soget_isotime_parse_ns("2020-05-20T05:27:41,1234567891+02:00", 36, &sec, &ns), 0);
+  CHECK_INT(sec, 1589945261);
+  CHECK_INT(ns, 123456789);   /* the tenth digit dropped */
+  CHECK_INT(soget_isotime_parse_ns("1969-12-31T23:59:59.5Z", 22, &sec, &ns), 0);
+  CHECK_INT(sec, -1);
+  CHECK_INT(ns, 500000000);
+  CHECK_INT(soget_isotime_parse_ns("2020-13-01", 10, &sec, &ns), -1);
+}
+
 int main(void) {
   test_good();
   test_bad();
   test_length();
+  test_exact();
   return CHECK_DONE();
 }

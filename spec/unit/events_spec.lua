@@ -22,6 +22,16 @@ describe("soget.events_in_order", function()
     assert.equal("A B C D", kinds(soget.events_in_order(u)))
   end)
 
+  it("orders instants a nanosecond apart, in any zone (a double tells no less than ~240 ns)", function()
+    local hu = { events = {
+      ev("2020-05-20T03:27:41.0000002Z", "C"),
+      ev("2020-05-20T05:27:41.000000002+02:00", "B"),
+      ev("2020-05-20T03:27:41.000000001Z", "A"),
+      ev("2020-05-20T03:27:41.00000000299Z", "B2"),   -- digits past the ninth: the same ns
+    } }
+    assert.are.equal("A B B2 C", kinds(soget.events_in_order(hu)))
+  end)
+
   it("keeps the API's order for the same instant, and puts unreadable dates last", function()
     local u = { events = {
       ev("not a date", "X1"),

@@ -37,10 +37,9 @@ static long days_from_civil(long y, long m, long d) {
   return era * 146097 + doe - 719468;
 }
 
-int soget_isotime_parse(const char *s, size_t len, double *t) {
+int soget_isotime_parse_ns(const char *s, size_t len, long long *sec_out, long *ns_out) {
   size_t i = 0;
-  long y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
-  double frac = 0, scale = 0.1;
+  long y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, ns = 0, scale = 100000000L;
   int sign = 0;
   if (!s) return -1;
   if ((y = digits(s, len, &i, 4)) < 0 || i >= len || s[i++] != '-') return -1;
@@ -57,7 +56,7 @@ int soget_isotime_parse(const char *s, size_t len, double *t) {
       if (i < len && (s[i] == '.' || s[i] == ',')) {
         size_t start = ++i;
         while (i < len && s[i] >= '0' && s[i] <= '9') {
-          if (scale > 1e-12) frac += (s[i] - '0') * scale;   /* beyond: noise */
+          ns += (s[i] - '0') * scale;   /* nanoseconds: digits beyond, dropped */
           scale /= 10;
           i++;
         }
@@ -81,7 +80,16 @@ int soget_isotime_parse(const char *s, size_t len, double *t) {
       }
     }
   }
-  *t = (double)days_from_civil(y, mo, d) * 86400.0 + (double)(h * 3600 + mi * 60 + sec) +
-       frac - (double)(sign * (oh * 3600 + om * 60));
+  *sec_out = (long long)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+             sign * (oh * 3600 + om * 60);
+  *ns_out = ns;
+  return 0;
+}
+
+int soget_isotime_parse(const char *s, size_t len, double *t) {
+  long long sec;
+  long ns;
+  if (soget_isotime_parse_ns(s, len, &sec, &ns) != 0) return -1;
+  *t = (double)sec + (double)ns / 1e9;
   return 0;
 }

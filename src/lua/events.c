@@ -10,7 +10,8 @@
 #include "core/isotime.h"
 
 typedef struct stamp {
-  double t;
+  long long t;     /* seconds */
+  long ns;         /* and nanoseconds */
   lua_Integer i;   /* the event's index in unit.events */
   int ok;          /* t read */
 } stamp;
@@ -21,6 +22,7 @@ static int by_time(const void *pa, const void *pb) {
   const stamp *a = pa, *b = pb;
   if (a->ok != b->ok) return a->ok ? -1 : 1;
   if (a->ok && a->t != b->t) return a->t < b->t ? -1 : 1;
+  if (a->ok && a->ns != b->ns) return a->ns < b->ns ? -1 : 1;
   return a->i < b->i ? -1 : a->i > b->i;
 }
 
@@ -47,7 +49,7 @@ static int mod_events_in_order(lua_State *L) {
     lua_getfield(L, -1, "eventDate");
     d = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
     s[k].i = i;
-    s[k].ok = d != NULL && soget_isotime_parse(d, len, &s[k].t) == 0;
+    s[k].ok = d != NULL && soget_isotime_parse_ns(d, len, &s[k].t, &s[k].ns) == 0;
     k++;
     lua_pop(L, 2);
   }
