@@ -393,9 +393,18 @@ static const luaL_Reg pager_meta[] = {{"__call", pager_call},
 
 static const luaL_Reg page_methods[] = {{"iter", page_iter}, {NULL, NULL}};
 
+/* As the other objects say themselves, on every runtime (5.1 and LuaJIT
+ * write a table with no __tostring as "table: 0x..."). */
+static int page_tostring(lua_State *L) {
+  lua_pushfstring(L, SOGET_PAGE_T " (%p)", lua_topointer(L, 1));
+  return 1;
+}
+
+static const luaL_Reg page_meta[] = {{"__tostring", page_tostring}, {NULL, NULL}};
+
 void soget_paging_open(lua_State *L) {
   soget_class(L, SOGET_PAGER_T, pager_methods, pager_meta);
-  soget_class(L, SOGET_PAGE_T, page_methods, NULL);
+  soget_class(L, SOGET_PAGE_T, page_methods, page_meta);
 }
 
 void soget_push_empty_page(lua_State *L, long offset) {
