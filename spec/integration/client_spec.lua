@@ -52,6 +52,10 @@ describe("soget.client options", function()
     {"base_url", "https:///x/v1", "is not a valid URL"},
     {"token_url", "https:////x/token", "is not a valid URL"},
     {"max_response_size", 10, "between"},
+    -- the range in digits (not 1.07374e+09), and bytes are whole
+    {"max_response_size", 2 ^ 31, "must be between 1024 and 1073741824"},
+    {"max_response_size", 1024.5, "must be an integer"},
+    {"timeout", 0, "must be between 0.001 and 86400"},
     {"gzip", "no", "must be a boolean"},
   }
   for _, c in ipairs(cases) do

@@ -184,7 +184,7 @@ const soget_option soget_options[] = {
     [OPT_CONNECT_TIMEOUT] = NUM("connect_timeout", 0.001, 86400, 0),
     [OPT_RETRIES] = NUM("retries", 0, MAX_RETRIES, 1),
     [OPT_USER_AGENT] = STR("user_agent", NULL, 0, 1),
-    [OPT_MAX_RESPONSE_SIZE] = NUM("max_response_size", 1024, 1073741824.0, 0),
+    [OPT_MAX_RESPONSE_SIZE] = NUM("max_response_size", 1024, 1073741824.0, 1),
     [OPT_GZIP] = BOOL("gzip"),
     /* A proxy URL may hold a user and a password; the environment's
      * proxy variables are read by libcurl's rules (io/curl_easy.c), not
@@ -203,7 +203,7 @@ static const soget_opt_reader client_reader = {
     .label = "option ",
     SOGET_OPT_MESSAGES,
     .nil_ok = 1,
-    .range = "between %g and %g",
+    .range = "between %.15g and %.15g",   /* 1073741824, not 1.07374e+09 */
     .fraction = "must be an integer"};
 
 static char *dup_or_raise(lua_State *L, soget_client *c, const char *s) {

@@ -33,7 +33,7 @@
 ---@field connect_timeout? number Seconds to establish a connection (default 5).
 ---@field retries? integer Retries of a GET on 408, 429, 502, 503, 504 and connection failures, 0 to 10 (default 2).
 ---@field user_agent? string The User-Agent header (default soget/X.Y.Z libcurl/X.Y.Z).
----@field max_response_size? number Largest response body accepted, in bytes (default 8388608).
+---@field max_response_size? integer Largest response body accepted, in bytes, 1024 to 1073741824 (default 8388608).
 ---@field gzip? boolean Ask for compressed responses (default true).
 ---@field proxy? string The proxy of every request: an http:// URL (https URLs go through it with CONNECT), or "" for none; in place of the proxy environment variables. Never shown: it may hold a password.
 ---@field no_proxy? string Hosts that go direct, as no_proxy lists them ("" for none); in place of no_proxy and NO_PROXY.

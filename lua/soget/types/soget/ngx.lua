@@ -6,7 +6,7 @@
 ---Options of soget.ngx.configure and of each call.
 ---@class (exact) soget.ngx.Options
 ---@field token_cache? soget.ngx.TokenCache The token shared by every worker (from soget.ngx.token_cache()).
----@field max_response_size? number Largest response body, in bytes, 1024 to 1073741824 as the client's (default: the client's).
+---@field max_response_size? integer Largest response body, in bytes, 1024 to 1073741824 as the client's (default: the client's).
 ---@field keepalive_timeout? number Seconds a connection idles in its pool (default 60).
 ---@field pool_size? integer Idle connections kept per pool (default 32).
 
