@@ -75,6 +75,11 @@ local ERRORS = {
     '[a key of 66 bytes][1]: not valid JSON: an unpaired UTF-16 surrogate \\udc00 at character 83' },
   { "a surrogate under a key with a NUL", '{"total":1,"a\\u0000b":["\\udc00"]}',
     '[a key of 3 bytes][1]: not valid JSON: an unpaired UTF-16 surrogate \\udc00 at character 25' },
+  -- a key that would close its quotes and write a path of its own
+  { "a surrogate under a key with a quote", '{"total":1,"a\\"].total: expected":["\\udc00"]}',
+    '[a key of 19 bytes][1]: not valid JSON: an unpaired UTF-16 surrogate \\udc00 at character 37' },
+  { "a surrogate under a key with a backslash", '{"total":1,"a\\\\b":["\\udc00"]}',
+    '[a key of 3 bytes][1]: not valid JSON: an unpaired UTF-16 surrogate \\udc00 at character 21' },
   { "a surrogate under a path longer than 256 bytes",
     '{"total":1,"' .. ("a"):rep(64) .. '":{"' .. ("b"):rep(64) .. '":{"' .. ("c"):rep(64)
     .. '":{"d":{"e-' .. ("x"):rep(60) .. '":"\\udc00"}}}}}',

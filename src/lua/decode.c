@@ -398,7 +398,8 @@ static void path_append(char *p, size_t sz, size_t *n, const char *fmt, ...) {
  * to 64 bytes (an unknown key is the server's text: the message is
  * scrubbed, then made printable, after), else its length alone: a key is
  * never cut, which could leave part of a secret the scrubber would not
- * know. */
+ * know; nor escaped (the same), so a key holding '"' or '\\', which could
+ * close the quotes and write a path of its own, is its length alone too. */
 static void path_key(builder *b, int i, char *p, size_t sz, size_t *n) {
   size_t k, j;
   const char *s = lua_tolstring(b->L, i, &k);
@@ -407,7 +408,7 @@ static void path_key(builder *b, int i, char *p, size_t sz, size_t *n) {
     char c = s[j];
     plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                       (c >= '0' && c <= '9') || c == '_');
-    whole = c != '\0';   /* (a message is a C string) */
+    whole = c != '\0' && c != '"' && c != '\\';   /* (a message is a C string) */
   }
   if (plain)
     path_append(p, sz, n, "%s%.*s", *n ? "." : "", (int)k, s);
