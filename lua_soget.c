@@ -34,6 +34,8 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   lua_setfield(L, -2, "_privfile");
   lua_pushcfunction(L, soget_client_credentials);   /* for soget.ngx only */
   lua_setfield(L, -2, "_credentials");
+  lua_pushcfunction(L, soget_sleep_lua);            /* for the soget command only */
+  lua_setfield(L, -2, "_sleep");
   lua_pushliteral(L, SOGET_NAME);
   lua_setfield(L, -2, "_NAME");
   lua_pushliteral(L, SOGET_NAME " " SOGET_VERSION);

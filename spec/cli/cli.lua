@@ -71,6 +71,12 @@ end
 -- A second local user for the specs that need one (we run as root).
 M.AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
 
+-- The command line before bin/soget's arguments for a run in `home`: the
+-- environment, and the interpreter under test.
+function M.run_prefix(home, env)
+  return env_prefix(M.env(home, env)) .. " " .. M.lua
+end
+
 -- run({"track", "X"}, {env = {...}, stdin = "text", home = dir})
 -- -> {code, out, err}. Each run gets a fresh home unless one is given;
 -- as_nobody = true runs the program as the user nobody; out = a path

@@ -83,4 +83,37 @@ describe("soget watch", function()
     assert.are.equal(1, r.code)
     assert.are.equal("soget: no handling unit matches ZZZZ0000000 yet\n", r.err)
   end)
+
+  it("exits 130 at once when SIGINT reaches it alone while it waits (kill -INT, a supervisor)", function()
+    -- Ctrl-C on a terminal signals the whole group (terminal_spec.lua); a
+    -- `sleep` child, run with SIGINT ignored in soget, lost a signal sent
+    -- to soget alone, and the watch went on
+    local work = cli.tmpdir()
+    local q = support.shell_quote
+    local prefix = cli.run_prefix(work)
+    support.execute("( sh -c " .. q("echo $$ > " .. q(work .. "/pid") .. "; exec " .. prefix
+      .. " bin/soget watch CGMU2436601 --every 30 --count 2 --json >" .. q(work .. "/out")
+      .. " 2>" .. q(work .. "/err") .. " </dev/null") .. "; echo $? > " .. q(work .. "/rc") .. " ) &")
+    local pid
+    for _ = 1, 200 do   -- the first poll printed: the watch now waits 30 s
+      pid = (cli.read(work .. "/pid") or ""):match("%d+")
+      if pid and #cli.lines(cli.read(work .. "/out") or "") >= 5 then break end
+      cli.sleep(0.1)
+    end
+    assert.truthy(pid, "soget watch did not start")
+    assert.are.equal(5, #cli.lines(cli.read(work .. "/out") or ""), cli.read(work .. "/err"))
+    cli.sleep(0.3)
+    support.execute("kill -INT " .. pid)
+    local rc
+    for _ = 1, 50 do
+      rc = (cli.read(work .. "/rc") or ""):match("%d+")
+      if rc then break end
+      cli.sleep(0.1)
+    end
+    if not rc then support.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+    local err = cli.read(work .. "/err") or ""
+    cli.rm(work)
+    assert.are.equal("130", rc, "still watching 5 s after SIGINT")
+    assert.is_nil(err:lower():find("traceback", 1, true), err)
+  end)
 end)

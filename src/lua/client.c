@@ -93,6 +93,40 @@ static int client_stop_asked(void *ud) {
          (lua_gethook(T) != c->hook || mask != c->hookmask || count != c->hookcount);
 }
 
+/* soget._sleep(seconds) -> true, or false when Ctrl-C ended it (the
+ * interpreter's hook then raises at the next instruction): the soget
+ * command's waits (watch). A `sleep` child that os.execute runs leaves
+ * SIGINT ignored in the caller (system()), so a SIGINT sent to the
+ * process alone, not to its group, was lost; this one wakes the wait. */
+typedef struct sleep_watch {
+  lua_State *T;
+  lua_Hook hook;
+  int mask, count;
+} sleep_watch;
+
+static int sleep_stop_asked(void *ud) {
+  const sleep_watch *w = ud;
+  int mask = lua_gethookmask(w->T), count = lua_gethookcount(w->T);
+  return (mask & LUA_MASKCOUNT) && count == 1 &&
+         (lua_gethook(w->T) != w->hook || mask != w->mask || count != w->count);
+}
+
+int soget_sleep_lua(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  sleep_watch w;
+  soget_stop stop;
+  luaL_argcheck(L, s >= 0 && s <= 86400, 1, "must be a number of seconds from 0 to 86400");
+  w.T = soget_main_thread(L);
+  if (!w.T) w.T = L;
+  w.hook = lua_gethook(w.T);
+  w.mask = lua_gethookmask(w.T);
+  w.count = lua_gethookcount(w.T);
+  stop.asked = sleep_stop_asked;
+  stop.ud = &w;
+  lua_pushboolean(L, soget_sleep(s, &stop) == 0);
+  return 1;
+}
+
 int soget_client_take_transport(lua_State *L, soget_client *c) {
   if (c->in_transport) return -1;
   c->in_transport = 1;

@@ -26,10 +26,13 @@ function M.isatty(fd)
   return (M.run_ok("test -t " .. fd))
 end
 
--- Waits; returns false, true when Ctrl-C interrupted the wait.
+-- Waits; returns false, true when Ctrl-C interrupted the wait. In this
+-- process (soget._sleep): a `sleep` child, which system() runs with SIGINT
+-- ignored here, lost a SIGINT sent to this process alone.
 function M.sleep(seconds)
   io.stdout:flush()
-  return M.run_ok("sleep " .. string.format("%g", seconds))
+  local ok = require("soget")._sleep(seconds)
+  return ok, not ok
 end
 
 function M.trim(s)
