@@ -217,6 +217,25 @@ describe("soget search", function()
     assert.are.equal(0, st.token_requests)
   end)
 
+  it("exits 3, a configuration error, when the client has no search URL, sending nothing", function()
+    -- a base URL the search's is not taken beside, and none given: search
+    -- and bulk --documents alike (bulk: before its header; it ended in an
+    -- internal error, exit 70)
+    support.reset()
+    local env = { SOGET_BASE_URL = "https://127.0.0.1:9/elsewhere/v1", SOGET_SEARCH_BASE_URL = false }
+    for _, c in ipairs {
+      { { "search", "--document", "HLCUEUR2002APIK9" } },
+      { { "bulk", "--documents", "-" }, "HLCUEUR2002APIK9\n" },
+    } do
+      local r = cli.run(c[1], { env = env, stdin = c[2] })
+      assert.are.equal(3, r.code, r.err)
+      assert.are.equal("", r.out)
+      assert.are.equal("soget: no search_base_url for this base_url (it is taken beside a base_url "
+        .. "ending in /api-tracing-code/v1): give search_base_url, or set SOGET_SEARCH_BASE_URL\n", r.err)
+    end
+    assert.are.equal(0, support.stats().token_requests)
+  end)
+
   it("exits with the code of a failure: 6 for a server error, 4 for a refused key", function()
     local r = cli.run({ "--retries", "0", "search", "--document", "HLCUEUR2002APIK9" },
       { env = { SOGET_SEARCH_BASE_URL = search_fault("500") } })

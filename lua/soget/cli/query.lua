@@ -64,7 +64,8 @@ end
 -- function name it may start with.
 function M.refusal_message(e)
   return (tostring(e):gsub("^[^\n:]*:%d+: ", ""):gsub("^soget: ", "")
-    :gsub("^handling_units_search: ", ""):gsub("^handling_units_many: ", ""))
+    :gsub("^handling_units_search: ", ""):gsub("^handling_units_many: ", "")
+    :gsub("^begin: ", ""))
 end
 
 -- The search query of the options of `soget search` (trimmed; a customs
@@ -96,10 +97,28 @@ end
 -- Sends the first search of q: the page, or nil and the error, as
 -- client:handling_units_search returns them; a usage error when the
 -- module refuses q (then nothing was sent).
+-- A refusal of the module's raised as the command's exit: a configuration
+-- error when the client has no search URL (the base URL or the settings
+-- are to blame, not the arguments), a usage error otherwise.
+local function refused(e)
+  local why = M.refusal_message(e)
+  exit.fail(why:find("^no search_base_url") and exit.CONFIG or exit.USAGE, why)
+end
+
+-- Raises the command's configuration error when the client cannot search
+-- (no search URL), sending nothing: for commands that would write output
+-- before their first search (bulk --documents).
+function M.check_search(client)
+  local ok, call = pcall(client.begin, client, { search = { documentReference = "X" } })
+  if ok then call:close() return end
+  if refusal(call) then refused(call) end
+  error(call, 0)
+end
+
 function M.search(client, q)
   local ok, page, err = pcall(client.handling_units_search, client, q)
   if ok then return page, err end
-  if refusal(page) then exit.fail(exit.USAGE, M.refusal_message(page)) end
+  if refusal(page) then refused(page) end
   error(page, 0)
 end
 
@@ -120,7 +139,12 @@ function M.many(client, entries, opts)
     end
   end
   if #good > 0 then
-    local results = client:handling_units_many(good, opts)
+    -- (what check_query cannot tell: the client's search URL)
+    local ok, results = pcall(client.handling_units_many, client, good, opts)
+    if not ok then
+      if refusal(results) then refused((tostring(results):gsub("query %d+: ", "", 1))) end
+      error(results, 0)
+    end
     for j, r in ipairs(results) do out[at[j]] = r end
   end
   return out, bad

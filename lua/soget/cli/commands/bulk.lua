@@ -158,6 +158,7 @@ return function(args, session)
   local progress = Progress.new(#entries, sys.isatty(2), sys.isatty(1))
   local first_failure
   local unit_count = 0
+  if documents then query.check_search(client) end   -- before any output
   if not json then out:write(table.concat(CSV_HEADER, ","), "\n") end
 
   -- bad: why the value is no query the module takes. A document found has
