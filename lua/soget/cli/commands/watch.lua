@@ -19,10 +19,19 @@ local function transient(err)
 end
 
 -- An event as a line of JSON: the unit's reference and S)ONE id, then the
--- event's fields in the document's order.
+-- event's fields in the document's order. Members of the event named so
+-- (outside the schema: a server's) are left out: a second key of the same
+-- name would credit the event to another unit in most JSON readers.
 local function event_json(e)
   local head = output.json_object { { "reference", e.reference }, { "pswId", e.pswId } }
-  local body = output.json(e.event, "event")
+  local ev = e.event
+  if ev.reference ~= nil or ev.pswId ~= nil then
+    ev = {}
+    for k, v in pairs(e.event) do
+      if k ~= "reference" and k ~= "pswId" then ev[k] = v end
+    end
+  end
+  local body = output.json(ev, "event")
   if body == "{}" then return head end
   if head == "{}" then return body end
   return head:sub(1, -2) .. "," .. body:sub(2)
