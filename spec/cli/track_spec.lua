@@ -269,6 +269,30 @@ describe("soget usage", function()
     assert.are.equal(2, r.code, r.err)
     assert.are.equal("soget: cannot read spec: Is a directory\n", r.err)
     assert.are.equal("", r.out)
+    local home = cli.tmpdir()
+    local err = home .. "/err"
+    local code = cli.support.execute(cli.run_prefix(home) .. " bin/soget bulk - <&- >/dev/null 2>"
+      .. cli.q(err))
+    assert.are.equal(2, code, cli.read(err))
+    assert.are.equal("soget: cannot read the standard input: it is closed\n", cli.read(err))
+    cli.rm(home)
+  end)
+
+  it("exits 74 at once when its standard output is closed, sending nothing", function()
+    -- libcurl's first descriptor took the number 1, and the results went
+    -- into it: find, search, bulk and watch exited 0 having written nothing
+    local home = cli.tmpdir()
+    local err = home .. "/err"
+    cli.support.reset()
+    for _, argv in ipairs { "find CGMU --limit 20", "search --document 3714238101", "track CGMU2436601",
+                            "watch CGMU2436601 --count 1" } do
+      local code = cli.support.execute(cli.run_prefix(home) .. " bin/soget " .. argv .. " >&- 2>"
+        .. cli.q(err))
+      assert.are.equal(74, code, argv .. ": " .. tostring(cli.read(err)))
+      assert.are.equal("soget: cannot write the results: the standard output is closed\n", cli.read(err))
+    end
+    assert.are.equal(0, cli.support.stats().api_requests)
+    cli.rm(home)
   end)
 
   it("says what it would have meant on lines of their own, and exits 2 from help too", function()

@@ -27,6 +27,12 @@
  *     removed; after a write, so are the file's temporary files that a
  *     writer killed before its rename left, an hour old (see sweep_stale).
  *
+ *   std_fds() -> closed
+ *     The standard descriptors (0, 1, 2) that were closed when the program
+ *     started, as a string of their numbers ("1"), each now open on
+ *     /dev/null: a descriptor opened later (libcurl's) would take the
+ *     number, and the results written to it would vanish unreported.
+ *
  *   read_config(path, max_bytes) -> content, mode | nil, reason[, "missing"]
  *     Reads a configuration file that may hold secrets (a profile). It may
  *     be reached through symbolic links, but must be a regular file (or a
@@ -693,7 +699,25 @@ static int pf_digest(lua_State *L) {
   return 1;
 }
 
+static int pf_std_fds(lua_State *L) {
+  char closed[3];
+  int fd, n = 0;
+  for (fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      int d = open("/dev/null", O_RDWR);   /* the lowest free number: fd */
+      if (d >= 0 && d != fd) {
+        dup2(d, fd);
+        close(d);
+      }
+      closed[n++] = (char)('0' + fd);
+    }
+  }
+  lua_pushlstring(L, closed, (size_t)n);
+  return 1;
+}
+
 static const luaL_Reg pf_funcs[] = {{"dir", pf_dir},
+                                    {"std_fds", pf_std_fds},
                                     {"digest", pf_digest},
                                     {"read", pf_read},
                                     {"read_config", pf_read_config},

@@ -113,8 +113,16 @@ function M.run(argv, opts)
     end)), "\n")
     return exit.CONFIG
   end
-  local output = require "soget.cli.output"
+  -- A standard output closed (>&-): the results could go nowhere, and a
+  -- descriptor opened later (libcurl's) would take its number and swallow
+  -- them unreported; the closed ones are now /dev/null.
   local sys = require "soget.cli.sys"
+  sys.std_closed = soget._privfile.std_fds()
+  if sys.std_closed:find("1", 1, true) then
+    io.stderr:write("soget: cannot write the results: the standard output is closed\n")
+    return exit.OUTPUT
+  end
+  local output = require "soget.cli.output"
   local ok, result = xpcall(function() return main(argv) end, keep)
   local code
   if ok then

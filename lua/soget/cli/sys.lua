@@ -2,6 +2,10 @@
 -- commands, waits; and trimming what a person typed.
 local M = {}
 
+-- The standard descriptors closed when the program started ("0", "01"...:
+-- soget._privfile.std_fds, which opened /dev/null on them); set by init.
+M.std_closed = ""
+
 -- An environment variable, nil when unset or empty.
 function M.getenv(name)
   local v = os.getenv(name)

@@ -87,7 +87,12 @@ end
 -- Lines at all is a usage error.
 local function read_inputs(args)
   local fh
-  if args.file == "-" then fh = io.stdin
+  if args.file == "-" then
+    -- (closed when the program started: /dev/null since, sys.std_closed)
+    if sys.std_closed and sys.std_closed:find("0", 1, true) then
+      exit.fail(exit.USAGE, "cannot read the standard input: it is closed")
+    end
+    fh = io.stdin
   else
     local why
     fh, why = io.open(args.file, "rb")
