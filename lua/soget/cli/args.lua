@@ -6,6 +6,9 @@ local output = require "soget.cli.output"
 
 local M = {}
 
+-- The most units `track --max` shows.
+M.TRACK_MAX = 1000
+
 local fmtnum = output.fmtnum
 
 -- A converter for a number option: lo..hi (hi may be nil), whole numbers
@@ -165,7 +168,7 @@ function M.parser()
   track:option("--spi"):description("Look up by S)ONE id instead."):argname("ID")
   track:flag("--prefix"):description("REFERENCE is a prefix: show every unit it begins.")
   track:option("--max"):description("Show at most N units when several match.")
-    :convert(number(1, 1000, true)):default("10"):argname("N")
+    :convert(number(1, M.TRACK_MAX, true)):default("10"):argname("N")
   track:flag("--json"):description("Print {total, returned, first, items} as JSON.")
 
   local find = parser:command("find")

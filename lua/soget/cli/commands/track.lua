@@ -12,6 +12,8 @@ local sys = require "soget.cli.sys"
 local view = require "soget.cli.view"
 local walk = require "soget.cli.walk"
 
+local MAX_SHOWN = require("soget.cli.args").TRACK_MAX   -- the most --max takes
+
 return function(args, session)
   local exact = not args.prefix
   local q = query.from_args(args, "a reference",
@@ -56,9 +58,13 @@ return function(args, session)
       return v:find("^[%w%-_.,/:@+=]+$") and v or sys.shell_quote(v)
     end
     local what = output.printable(q.spi and ("--spi " .. arg(q.spi)) or arg(q.reference))
-    if exact then
+    if exact and page.total <= MAX_SHOWN then
       out:write("\n", output.paint("dim", string.format("%d of %d units shown (one per passage); "
         .. "all of them with: soget track --max %d %s", #items, page.total, page.total, what)), "\n")
+    elseif exact then   -- more than --max takes
+      out:write("\n", output.paint("dim", string.format("%d of %d units shown (one per passage); "
+        .. "the first %d with: soget track --max %d %s", #items, page.total, MAX_SHOWN, MAX_SHOWN,
+        what)), "\n")
     else
       out:write("\n", output.paint("dim", string.format("%d of %d matches shown; "
         .. "list them all with: soget find %s", #items, page.total, what)), "\n")
