@@ -82,6 +82,31 @@ describe("soget configuration", function()
     assert.are.equal("soget: " .. path .. ":2: unknown setting (did you mean client_secret?)\n", r.err)
   end)
 
+  it("names the line of a setting the module refuses, unless an option replaced it", function()
+    local path = home .. "/config/soget/profiles.ini"
+    -- (a setting given twice: its last line, which counts)
+    cli.write(path, profile_text("a", "base_url = https://b.test/v1?x=1"), "600")
+    local r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code)
+    assert.are.equal("soget: " .. path .. ":11: base_url must hold no query (?) or fragment (#)\n", r.err)
+    cli.write(path, profile_text("a", "retries = 1.5"), "600")
+    r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV })
+    assert.are.equal(3, r.code)
+    assert.are.equal("soget: " .. path .. ":11: option 'retries' must be an integer\n", r.err)
+    r = cli.run({ "--profile", "a", "--retries", "0", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
+    assert.are.equal(0, r.code, r.err)
+  end)
+
+  it("shows no part of a URL's password with --verbose, whatever it holds", function()
+    for _, url in ipairs { "http://user:pa/ss@127.0.0.1:1/api", "http://a@b:hunter2@127.0.0.1:1/api" } do
+      local r = cli.run({ "-v", "--no-token-cache", "track", "X" }, { home = home,
+        env = { SOGET_BASE_URL = url } })
+      assert.is_nil(r.err:find("pa/ss", 1, true), r.err)
+      assert.is_nil(r.err:find("hunter2", 1, true), r.err)
+      assert.truthy(r.err:find("base_url: http://***@127.0.0.1:1/api (from SOGET_BASE_URL)", 1, true), r.err)
+    end
+  end)
+
   it("names no part of a value in any profile error, continuation lines included", function()
     local path = home .. "/config/soget/profiles.ini"
     local secret = "c2VjcmV0LXZhbHVl"    -- base64, as a client secret may be

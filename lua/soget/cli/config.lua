@@ -77,14 +77,15 @@ function M.closest_setting(k)
 end
 
 -- Parses the text of an INI-like profile file (path: for messages) and
--- returns the settings of its section [name], typed by soget.options.
+-- returns the settings of its section [name], typed by soget.options, and
+-- the line of each (by name).
 -- Raises a configuration error otherwise. No error message names any part
 -- of a value, nor the name of a setting it does not know (a value may
 -- stand where a name should be): only line numbers and known names.
 -- Values are on one line: an indented line after a setting, which other
 -- INI readers take as a continuation of its value, is an error.
 function M.parse_profile(text, path, name)
-  local sections, current, lineno = {}, nil, 0
+  local sections, lines, current, lineno = {}, {}, nil, 0
   local setting_indent    -- indentation of the setting just read, if any
   local function bad(fmt, ...)
     exit.fail(exit.CONFIG, string.format("%s:%d: " .. fmt, path, lineno, ...))
@@ -104,6 +105,7 @@ function M.parse_profile(text, path, name)
       if section then
         current = sections[section] or {}
         sections[section] = current
+        lines[current] = lines[current] or {}
         setting_indent = nil
       else
         local k, v = l:match("^([%w_%-]+)%s*=%s*(.-)$")
@@ -129,6 +131,7 @@ function M.parse_profile(text, path, name)
           else bad("'%s' must be true or false", k) end
         end
         current[k] = v
+        lines[current][k] = lineno
         setting_indent = indent
       end
     end
@@ -141,7 +144,7 @@ function M.parse_profile(text, path, name)
     exit.fail(exit.CONFIG, string.format("no profile [%s] in %s%s", name, path,
       #names > 0 and (" (it has: " .. table.concat(names, ", ") .. ")") or ""))
   end
-  return p
+  return p, lines[p]
 end
 
 -- Whether settings hold a secret (soget.options' secret ones).
@@ -161,17 +164,21 @@ end
 function M.read_profile(path, name)
   local text, mode = soget._privfile.read_config(path, PROFILE_MAX)
   if not text then exit.fail(exit.CONFIG, "cannot use profile file " .. path .. ": " .. mode) end
-  local p = M.parse_profile(text, path, name)
+  local p, lines = M.parse_profile(text, path, name)
   if M.has_secret(p) and mode and mode % 64 ~= 0 then   -- any group or other bit
     output.say(string.format("warning: %s holds secrets and is readable by others "
       .. "(mode %o); run: chmod 600 %s", path, mode, sys.shell_quote(path)))
   end
-  return p
+  return p, lines
 end
 
+-- A URL with anything up to its last '@' masked: a password may hold '/'
+-- or '@' (written so, libcurl reads the last '@' as the end of it).
 local function safe_url(u)
   if type(u) ~= "string" then return u end
-  return (u:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1***@"))
+  local scheme, rest = u:match("^(%a[%w+.-]*://)(.*)$")
+  if not scheme or not rest:find("@", 1, true) then return u end
+  return scheme .. "***@" .. rest:match("^.*@(.*)$")
 end
 
 -- A setting for -v: its value (never a secret's) and where it came from.

@@ -16,6 +16,7 @@ local Session = {}
 -- environment and the options (--timeout, --retries), into s.client.
 local function connect(s, args)
   local o = {}
+  local at = {}   -- where each setting of the profile is: "path:line"
   local profile = args.profile or sys.getenv("SOGET_PROFILE")
   if profile then
     local path = config.profiles_path()
@@ -23,10 +24,14 @@ local function connect(s, args)
       exit.fail(exit.CONFIG, "no profile file location: set HOME or XDG_CONFIG_HOME")
     end
     output.note("profile [", profile, "] from ", path)
-    for k, v in pairs(config.read_profile(path, profile)) do o[k] = v end
+    local settings, lines = config.read_profile(path, profile)
+    for k, v in pairs(settings) do
+      o[k] = v
+      at[k] = path .. ":" .. lines[k]
+    end
   end
-  if args.timeout then o.timeout = args.timeout end
-  if args.retries then o.retries = args.retries end
+  if args.timeout then o.timeout, at.timeout = args.timeout, nil end
+  if args.retries then o.retries, at.retries = args.retries, nil end
   if output.verbose then
     for _, opt in ipairs(soget.options) do
       if opt.env then
@@ -54,6 +59,10 @@ local function connect(s, args)
   local ok, client = pcall(soget.client, o)
   if not ok then
     local msg = tostring(client):gsub("^[^:]*:%d+: ", ""):gsub("^soget%.client: ", "")
+    -- an option the profile set: its file and line first, as the
+    -- profile's own errors say them
+    local name = msg:match("^option '([%w_]+)'") or msg:match("^([%a_]+) ")
+    if name and at[name] then msg = at[name] .. ": " .. msg end
     if msg:find("no API key") or msg:find("no credentials") then
       msg = msg .. "; or use --profile NAME (see soget --help)"
     end
