@@ -124,6 +124,15 @@ describe("soget against a hostile server", function()
       .. "end\n")
   end
 
+  it("find lists every unit with an empty pswId, which names no unit", function()
+    local t = {}
+    for i = 1, 10 do t[i] = ('{"reference":"ABCU%07d","pswId":""}'):format(i) end
+    serve_page('{"total":10,"returned":10,"first":0,"items":[' .. table.concat(t, ",") .. ']}')
+    local r = cli.run({ "find", "ABCU", "--page-size", "10" }, { env = env })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(10, #cli.lines(r.out))
+  end)
+
   it("track's hint to show every passage stays within --max's range", function()
     -- a page of 1,500 passages: the hint said --max 1500, which --max refuses
     local t = {}

@@ -264,6 +264,15 @@ describe("soget usage", function()
     end
   end)
 
+  it("stops fetching once its results cannot be written", function()
+    -- find walked the whole listing (MSCU: 41 pages) after its first
+    -- failed write
+    cli.support.reset()
+    local r = cli.run({ "find", "MSCU" }, { out = "/dev/full", timeout = 20 })
+    assert.are.equal(74, r.code, r.err)
+    assert.truthy(cli.support.stats().api_requests <= 2, cli.support.stats().api_requests)
+  end)
+
   it("says so when the input of bulk cannot be read (a folder, a closed standard input)", function()
     local r = cli.run { "bulk", "spec" }
     assert.are.equal(2, r.code, r.err)

@@ -152,6 +152,14 @@ describe("exact lookups through soget.Call", function()
     assert.equal("CNI1", ids(p))
   end)
 
+  it("count each unit with an empty S)ONE id, which names no unit", function()
+    local c = client()
+    local p, err = walk(c, { reference = REF, exact = true, limit = 3 }, {
+      ok(page(3, 0, { unit(REF, ""), unit(REF, ""), unit(REF .. "0", "") })) })
+    assert.is_nil(err)
+    assert.equal(2, p.total)
+  end)
+
   it("count a unit met again once (the listing moved by one)", function()
     local c = client()
     local p, err = walk(c, { reference = REF, exact = true, limit = 2 }, {

@@ -134,6 +134,14 @@ describe("a pager", function()
     assert.are.equal("total reached", it:stats().why)
   end)
 
+  it("yields every unit with an empty pswId, which names no unit", function()
+    local p = assert(soget.decode('{"total":3,"returned":3,"first":0,"items":[{"reference":"A",'
+      .. '"pswId":""},{"reference":"B","pswId":""},{"reference":"C","pswId":""}]}'))
+    local refs = {}
+    for hu in p:iter() do refs[#refs + 1] = hu.reference end
+    assert.are.same({ "A", "B", "C" }, refs)
+  end)
+
   it("keeps page:iter() whatever the server names its members", function()
     -- a top-level member named iter would hide the method: not kept
     local p = assert(soget.decode('{"total":1,"returned":1,"first":0,"items":[{"pswId":"a",'

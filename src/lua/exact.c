@@ -92,7 +92,9 @@ int soget_exact_take(lua_State *L, soget_exact *x, int si, int pi, soget_err *e)
     }
     ref = string_at(L, unit, "reference", &rlen);
     psw = string_at(L, unit, "pswId", &plen);
-    if (psw) {   /* a unit met before (the listing moved, or repeats) */
+    if (psw && plen > 0) {   /* a unit met before (the listing moved, or repeats);
+                              * an empty id, which the document allows, names
+                              * no unit */
       lua_pushvalue(L, -1);
       lua_rawget(L, seen);
       repeat = lua_toboolean(L, -1);

@@ -274,7 +274,8 @@ static int pager_next(lua_State *L) {
       if (lua_type(L, -1) == LUA_TTABLE) {
         int item = lua_gettop(L);
         lua_getfield(L, item, "pswId");
-        if (lua_type(L, -1) == LUA_TSTRING && met_before(L, uv)) {
+        /* (an empty pswId, which the document allows, names no unit) */
+        if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0 && met_before(L, uv)) {
           lua_pop(L, 2);                    /* skip it */
           continue;
         }

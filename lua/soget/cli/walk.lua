@@ -33,12 +33,14 @@ function M.walk(client, page, q, max, each, method)
   while not (max and n >= max) do
     local hu, what, offset = it:next()
     if hu then
-      local key = hu.pswId and ("s" .. tostring(hu.pswId))
+      -- (an empty pswId, which the document allows, names no unit)
+      local key = hu.pswId and hu.pswId ~= "" and ("s" .. tostring(hu.pswId))
         or hu.reference and ("r" .. tostring(hu.reference))
       if not key or not listed[key] then
         if key then listed[key] = true end
         fresh, n = fresh + 1, n + 1
-        each(hu)
+        -- false: nothing more wanted (the output failed)
+        if each(hu) == false then break end
       end
     elseif what == "fetch" then
       local got, first, total = #(current.items or {}), current.first or 0, current.total or 0
@@ -107,6 +109,9 @@ function M.list(args, client, page, q, method, each)
     if args.json then out:write(output.json(hu, "unit"), "\n")
     else out:write(view.find_line(output.printable_tree(hu)), "\n") end
     out:flush()
+    -- the results cannot be written (a full disk, a closed pipe): fetching
+    -- more pages is of no use; the caller reports it (exit 74)
+    if out.failed then return false end
   end, method)
   if werr then
     output.say(exit.message(werr))
