@@ -264,6 +264,14 @@ describe("soget usage", function()
     end
   end)
 
+  it("refuses an input larger than 16 MiB, reading no more of it", function()
+    -- /dev/zero: an endless input, which took all memory
+    local r = cli.run({ "bulk", "/dev/zero" }, { timeout = 20 })
+    assert.are.equal(2, r.code, r.err)
+    assert.are.equal("soget: /dev/zero is larger than 16 MiB: split it\n", r.err)
+    assert.are.equal("", r.out)
+  end)
+
   it("stops fetching once its results cannot be written", function()
     -- find walked the whole listing (MSCU: 41 pages) after its first
     -- failed write

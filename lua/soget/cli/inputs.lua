@@ -14,6 +14,8 @@ end
 -- The most columns --column may name by number (a CSV row far wider is
 -- no list of references).
 M.MAX_COLUMN = 100000
+-- The most bytes bulk reads (about 800,000 references, a line each).
+M.MAX_BYTES = 16 * 1048576
 
 -- --column's value: a number from 1, or a name.
 function M.column(spec)

@@ -105,13 +105,19 @@ local function read_inputs(args)
     end
   end
   -- A directory opens but cannot be read; a closed standard input neither:
-  -- both are said, as a file that cannot be opened is.
-  local text, rwhy = fh:read("*a")
+  -- both are said, as a file that cannot be opened is. Read up to the cap
+  -- (an endless input, /dev/zero, would take all memory).
+  local text, rwhy = fh:read(inputs.MAX_BYTES + 1)
   if fh ~= io.stdin then fh:close() end
+  local name = args.file == "-" and "the standard input" or args.file
+  if not text and rwhy == nil then text = "" end   -- (an empty input: read(n) gives nil)
   if not text then
-    local name = args.file == "-" and "the standard input" or args.file
     exit.fail(exit.USAGE, "cannot read " .. name .. ": "
       .. tostring(rwhy or "nothing could be read"):gsub("^[^:]*: ", ""))
+  end
+  if #text > inputs.MAX_BYTES then
+    exit.fail(exit.USAGE, ("%s is larger than %d MiB: split it"):format(name,
+      math.floor(inputs.MAX_BYTES / 1048576)))
   end
   local column, cwhy = inputs.column(args.column)
   if args.column and not column then exit.fail(exit.USAGE, cwhy) end
