@@ -397,6 +397,7 @@ static const luaL_Reg page_methods[] = {{"iter", page_iter}, {NULL, NULL}};
 /* As the other objects say themselves, on every runtime (5.1 and LuaJIT
  * write a table with no __tostring as "table: 0x..."). */
 static int page_tostring(lua_State *L) {
+  checkpage(L, 1);
   lua_pushfstring(L, SOGET_PAGE_T " (%p)", lua_topointer(L, 1));
   return 1;
 }
