@@ -24,6 +24,13 @@
 #define MAX_RETRIES 10
 #define DEFAULT_MAX_RESPONSE (8u * 1024u * 1024u)
 
+/* A thread's hook as it was when a wait began (hook_asked). */
+typedef struct hook_watch {
+  lua_State *T;   /* NULL: nothing watched */
+  lua_Hook hook;
+  int mask, count;
+} hook_watch;
+
 struct soget_client {
   soget_engine eng;            /* configuration, token state, counters */
   soget_transport *tr;
@@ -38,12 +45,11 @@ struct soget_client {
    * frees. `in_transport`: a blocking or bulk call is using the transport
    * (its handles and response buffer), which a nested one must not touch. */
   int holds, close_pending, in_transport;
-  /* Ctrl-C (client_stop_asked): the thread whose hook tells, NULL when
+  /* Ctrl-C (hook_asked): the thread whose hook tells, NULL when
    * Lua 5.1 cannot tell (then the calling one); while a call takes the
    * transport, the thread watched and its hook when the call began. */
-  lua_State *main, *watched;
-  lua_Hook hook;
-  int hookmask, hookcount;
+  lua_State *main;
+  hook_watch watch;
   soget_stop stop;   /* the transport's (soget_transport_set_stop) */
 };
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -82,15 +88,21 @@ void soget_client_release(soget_client *c) {
  * wakes a wait, at whether such a hook (a count of 1) was set since the
  * call began, and stops: it returns at once, and the hook raises. A hook
  * set before the call (a debugger's, a profiler's) never stops it. */
-static int client_stop_asked(void *ud) {
-  soget_client *c = ud;
-  lua_State *T = c->watched;
+static void hook_watch_start(hook_watch *w, lua_State *T) {
+  w->T = T;
+  w->hook = lua_gethook(T);
+  w->mask = lua_gethookmask(T);
+  w->count = lua_gethookcount(T);
+}
+
+static int hook_asked(void *ud) {   /* a soget_stop's asked: ud a hook_watch */
+  const hook_watch *w = ud;
   int mask, count;
-  if (!T) return 0;
-  mask = lua_gethookmask(T);
-  count = lua_gethookcount(T);
+  if (!w->T) return 0;
+  mask = lua_gethookmask(w->T);
+  count = lua_gethookcount(w->T);
   return (mask & LUA_MASKCOUNT) && count == 1 &&
-         (lua_gethook(T) != c->hook || mask != c->hookmask || count != c->hookcount);
+         (lua_gethook(w->T) != w->hook || mask != w->mask || count != w->count);
 }
 
 /* soget._sleep(seconds) -> true, or false when Ctrl-C ended it (the
@@ -98,30 +110,14 @@ static int client_stop_asked(void *ud) {
  * command's waits (watch). A `sleep` child that os.execute runs leaves
  * SIGINT ignored in the caller (system()), so a SIGINT sent to the
  * process alone, not to its group, was lost; this one wakes the wait. */
-typedef struct sleep_watch {
-  lua_State *T;
-  lua_Hook hook;
-  int mask, count;
-} sleep_watch;
-
-static int sleep_stop_asked(void *ud) {
-  const sleep_watch *w = ud;
-  int mask = lua_gethookmask(w->T), count = lua_gethookcount(w->T);
-  return (mask & LUA_MASKCOUNT) && count == 1 &&
-         (lua_gethook(w->T) != w->hook || mask != w->mask || count != w->count);
-}
-
 int soget_sleep_lua(lua_State *L) {
   double s = luaL_checknumber(L, 1);
-  sleep_watch w;
+  lua_State *main = soget_main_thread(L);
+  hook_watch w;
   soget_stop stop;
   luaL_argcheck(L, s >= 0 && s <= 86400, 1, "must be a number of seconds from 0 to 86400");
-  w.T = soget_main_thread(L);
-  if (!w.T) w.T = L;
-  w.hook = lua_gethook(w.T);
-  w.mask = lua_gethookmask(w.T);
-  w.count = lua_gethookcount(w.T);
-  stop.asked = sleep_stop_asked;
+  hook_watch_start(&w, main ? main : L);
+  stop.asked = hook_asked;
   stop.ud = &w;
   lua_pushboolean(L, soget_sleep(s, &stop) == 0);
   return 1;
@@ -130,16 +126,13 @@ int soget_sleep_lua(lua_State *L) {
 int soget_client_take_transport(lua_State *L, soget_client *c) {
   if (c->in_transport) return -1;
   c->in_transport = 1;
-  c->watched = c->main ? c->main : L;
-  c->hook = lua_gethook(c->watched);
-  c->hookmask = lua_gethookmask(c->watched);
-  c->hookcount = lua_gethookcount(c->watched);
+  hook_watch_start(&c->watch, c->main ? c->main : L);
   return 0;
 }
 
 void soget_client_give_transport(soget_client *c) {
   c->in_transport = 0;
-  c->watched = NULL;
+  c->watch.T = NULL;
 }
 
 const soget_stop *soget_client_stop(const soget_client *c) {
@@ -434,8 +427,8 @@ int soget_client_new(lua_State *L) {
     client_cleanup(c);
     return luaL_error(L, "soget.client: cannot set up libcurl");
   }
-  c->stop.asked = client_stop_asked;
-  c->stop.ud = c;
+  c->stop.asked = hook_asked;
+  c->stop.ud = &c->watch;
   soget_transport_set_stop(c->tr, &c->stop);
   {   /* the proxies' secrets, scrubbed from every error of the client */
     const soget_buf *m = soget_transport_masked(c->tr);
@@ -926,7 +919,7 @@ static int drive_one(lua_State *L, drive *d) {
 }
 
 /* The steps to the call's end; a retry's wait ends early, and the call
- * with it, when asked to stop (client_stop_asked). */
+ * with it, when asked to stop (hook_asked). */
 static void drive_loop(lua_State *L, drive *d) {
   for (;;) {
     d->step = drive_one(L, d);

@@ -340,6 +340,7 @@ static int has_string(lua_State *L, int t, const char *name) {
  * not make it a page); a page when its items are a table; else a unit. */
 static const soget_schema *guess(enc *x, int t) {
   lua_State *L = x->L;
+  int items;
   if (lua_getmetatable(L, t)) {
     int page;
     luaL_getmetatable(L, SOGET_PAGE_T);
@@ -352,9 +353,9 @@ static const soget_schema *guess(enc *x, int t) {
     return soget_schema_named("unit");
   lua_pushliteral(L, "items");
   lua_rawget(L, t);
-  t = lua_type(L, -1) == LUA_TTABLE;
+  items = lua_type(L, -1) == LUA_TTABLE;
   lua_pop(L, 1);
-  return soget_schema_named(t ? "page" : "unit");
+  return soget_schema_named(items ? "page" : "unit");
 }
 
 /* Under lua_pcall: [1] the enc, [2] the value. Pushes the text: made

@@ -153,7 +153,7 @@ int soget_client_take_transport(lua_State *L, soget_client *c);
 void soget_client_give_transport(soget_client *c);
 /* The client's stop (core/clock.h): asked while a call that took the
  * transport (L: the caller's thread) waits, on Ctrl-C in the standalone
- * interpreter (client.c: client_stop_asked). */
+ * interpreter (client.c: hook_asked). */
 const soget_stop *soget_client_stop(const soget_client *c);
 int soget_client_new(lua_State *L);     /* soget.client{...} */
 int soget_client_credentials(lua_State *L);   /* soget._credentials(client) */
