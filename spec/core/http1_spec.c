@@ -467,12 +467,13 @@ static int feed_pieces(soget_http1 *h, const char *bytes, size_t len, size_t ste
   return st;
 }
 
-/* data compressed as gzip (window 15 + 16) or zlib (15). */
+/* data compressed as gzip (gzip 1: window 15 + 16), zlib (0: 15) or a raw
+ * deflate stream (2: -15). */
 static size_t compress_to(char *out, size_t cap, const char *data, size_t len, int gzip) {
   z_stream z;
   size_t n;
   memset(&z, 0, sizeof z);
-  if (deflateInit2(&z, 9, Z_DEFLATED, gzip ? 15 + 16 : 15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&z, 9, Z_DEFLATED, gzip == 1 ? 15 + 16 : gzip == 2 ? -15 : 15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
     return 0;
   z.next_in = (Bytef *)(uintptr_t)data;
   z.avail_in = (uInt)len;
@@ -513,7 +514,9 @@ static void test_compressed(void) {
       int gzip, chunked;
     } ok[] = {{"gzip", "gzip", 1, 0},          {"gzip, chunked", "gzip", 1, 1},
               {"x-gzip", "x-gzip", 1, 0},      {"deflate (zlib)", "deflate", 0, 0},
-              {"GZIP in capitals", "GZIP", 1, 1}};
+              {"GZIP in capitals", "GZIP", 1, 1},
+              {"deflate sent raw, without zlib's header (as libcurl reads it)", "deflate", 2, 0},
+              {"deflate sent raw, chunked", "deflate", 2, 1}};
     for (i = 0; i < COUNT(ok); i++) {
       size_t step;
       zlen = compress_to(z, sizeof z, plain, sizeof plain, ok[i].gzip);
@@ -559,6 +562,32 @@ static void test_compressed(void) {
   st = soget_http1_feed(&h, resp, rlen);
   CHECK_INT(st, BAD);
   CHECK_STR(h.err.kind, "network");
+  soget_http1_free(&h);
+
+  CASE("compressed: a raw deflate stream as gzip is not valid (only deflate may lack its header)");
+  zlen = compress_to(z, sizeof z, plain, sizeof plain, 2);
+  rlen = wrap(resp, sizeof resp, "gzip", z, zlen, 0);
+  soget_http1_init(&h, sizeof plain);
+  CHECK_INT(soget_http1_feed(&h, resp, rlen), BAD);
+  CHECK_STR(h.err.kind, "network");
+  CHECK(strstr(h.err.message, "compressed response body is not valid") != NULL);
+  soget_http1_free(&h);
+
+  CASE("compressed: deflate whose zlib header is right and data wrong is not read as raw");
+  zlen = compress_to(z, sizeof z, plain, sizeof plain, 0);
+  for (i = 2; i < 10; i++) z[i] ^= 0x5a;
+  rlen = wrap(resp, sizeof resp, "deflate", z, zlen, 0);
+  soget_http1_init(&h, sizeof plain);
+  CHECK_INT(feed_pieces(&h, resp, rlen, 1), BAD);
+  CHECK_STR(h.err.kind, "network");
+  soget_http1_free(&h);
+
+  CASE("compressed: an empty raw deflate stream is an empty body");
+  zlen = compress_to(z, sizeof z, "", 0, 2);
+  rlen = wrap(resp, sizeof resp, "deflate", z, zlen, 0);
+  soget_http1_init(&h, 100);
+  CHECK_INT(feed_pieces(&h, resp, rlen, 1), DONE);
+  CHECK(h.body.len == 0);
   soget_http1_free(&h);
 
   CASE("compressed: bytes after the stream's end are ignored");

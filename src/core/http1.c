@@ -366,6 +366,8 @@ static int on_headers_complete(http_parser *p) {
     if (inflateInit2(&h->z, 15 + 32) != Z_OK) return fail_nomem(h);
     h->inflating = 1;
     h->inflated = 0;
+    h->may_be_raw = strcmp(h->encoding.data, "deflate") == 0;
+    h->head_n = 0;
     return 0;
   }
 unknown:
@@ -382,6 +384,9 @@ static int add_body(soget_http1 *h, const char *at, size_t len) {
 static int inflate_body(soget_http1 *h, const char *at, size_t len) {
   char chunk[16384];
   int full = 0;   /* the last inflate filled chunk: it may hold more back */
+  size_t i;
+  for (i = 0; h->may_be_raw && h->head_n < sizeof h->head && i < len; i++)
+    h->head[h->head_n++] = (unsigned char)at[i];
   h->z.next_in = (Bytef *)(uintptr_t)at;
   h->z.avail_in = (uInt)len;
   while (!h->inflated && (h->z.avail_in > 0 || full)) {
@@ -393,6 +398,21 @@ static int inflate_body(soget_http1 *h, const char *at, size_t len) {
     produced = sizeof chunk - h->z.avail_out;
     full = h->z.avail_out == 0;
     if (zr == Z_MEM_ERROR) return fail_nomem(h);
+    if (zr == Z_DATA_ERROR && h->may_be_raw && h->z.total_out == 0 &&
+        h->z.total_in <= h->head_n) {
+      /* "deflate" sent as a raw stream, without zlib's header (some servers
+       * do; libcurl reads it too): the body again from its first byte */
+      const Bytef *rest = h->z.next_in;
+      uInt rest_n = h->z.avail_in;
+      h->may_be_raw = 0;
+      if (inflateReset2(&h->z, -15) != Z_OK) return fail_nomem(h);
+      if (inflate_body(h, (const char *)h->head, h->head_n) != 0) return -1;
+      h->z.next_in = (Bytef *)(uintptr_t)rest;
+      h->z.avail_in = rest_n;
+      full = 0;
+      continue;
+    }
+    if (h->z.total_in > h->head_n) h->may_be_raw = 0;   /* the header was read */
     if (produced && add_body(h, chunk, produced) != 0) return -1;
     if (zr == Z_STREAM_END) h->inflated = 1;   /* what follows is ignored */
     else if (zr == Z_BUF_ERROR && h->z.avail_in == 0) break;   /* needs more input */

@@ -99,6 +99,9 @@ typedef struct soget_http1 {
   /* decoding */
   int inflating;        /* the body is compressed: z is in use */
   int inflated;         /* the compressed stream ended: what follows is ignored */
+  int may_be_raw;       /* "deflate" whose header is not read yet: may lack zlib's */
+  unsigned char head[2];   /* the body's first bytes while may_be_raw */
+  size_t head_n;
   z_stream z;
   size_t raw_body;      /* body bytes received, before decoding */
 } soget_http1;
