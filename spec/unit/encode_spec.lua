@@ -166,6 +166,9 @@ describe("soget.encode", function()
       { { reference = "R", shipments = { [0] = {} } }, "unit", "has the key 0" },
       { { reference = "R", references = { { value = "a" }, nil, { value = "c" } } }, "unit",
         "has a hole" },
+      { { reference = "R", references = (function() local t = {} t[1] = { value = "a" }
+        t[3] = { value = "c" } return t end)() }, "unit", "has a hole" },   -- border 1 or 3
+      { { reference = "R", events = { 1, nil, 3 } }, "unit", "has a hole" },
       { { total = 1, items = { { reference = "R" }, [2.5] = {} } }, "page", "has the key 2.5" },
       { setmetatable({ 1, 2, k = "v" }, soget.array_mt), "value", 'has the key "k"' },
       { setmetatable({ 1, [-1] = 2 }, { __jsontype = "array" }), "value", "has the key -1" },

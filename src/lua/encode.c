@@ -128,13 +128,14 @@ static void not_in_sequence(enc *x, int k) {
 #define SPARSE_ANY 1048576.0
 
 /* The length of the table at t, written as an array: a schema array field,
- * whose keys must be exactly 1..n (the decoder refuses a null item), or a
+ * whose keys must be exactly 1..n (the decoder refuses a null item; a hole
+ * is named as one on every runtime), or a
  * table marked as one (sparse = 1), whose keys must be whole numbers from
  * 1, its holes written as null, the same on every runtime (lua_rawlen
  * would give any of its borders). Any other key would be lost: raises. */
 static lua_Integer sequence(enc *x, int t, int sparse) {
   lua_State *L = x->L;
-  lua_Number n = sparse ? 9007199254740992.0 : (lua_Number)lua_rawlen(L, t), max = 0;
+  lua_Number n = 9007199254740992.0, max = 0;   /* (lua_rawlen: a border, by runtime) */
   lua_Integer count = 0;
   lua_pushnil(L);
   while (lua_next(L, t)) {
@@ -146,8 +147,8 @@ static lua_Integer sequence(enc *x, int t, int sparse) {
     count++;
   }
   if (!sparse) {
-    /* n distinct keys in 1..n, or fewer: a hole below the border n */
-    if (count != (lua_Integer)n)
+    /* whole keys from 1: count of them up to max, or a hole below max */
+    if ((lua_Number)count != max)
       luaL_error(L, "soget.encode: a table written as an array has a hole");
     return count;
   }
