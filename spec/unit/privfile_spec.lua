@@ -464,6 +464,22 @@ describe("soget._privfile", function()
       local ok, why = pf.read_config(root .. "/theirs/p.ini", 100)
       assert.is_nil(ok)
       assert.are.equal("its directory belongs to another user (uid " .. out("id -u nobody") .. ")", why)
+      -- a link of ours to their link to our file: the middle link could
+      -- be turned to any file, so its directory counts too
+      must(AS_NOBODY .. "ln -s ../ours.ini " .. q(root .. "/theirs/m.ini"))
+      must("ln -s ../theirs/m.ini " .. q(root .. "/priv/via.ini"))
+      ok, why = pf.read_config(root .. "/priv/via.ini", 100)
+      assert.is_nil(ok)
+      assert.are.equal("its directory belongs to another user (uid " .. out("id -u nobody") .. ")", why)
+      -- the same through a directory all can write to, absolute links
+      must("ln -s " .. q(root .. "/ours.ini") .. " " .. q(root .. "/open/m.ini"))
+      must("ln -s " .. q(root .. "/open/m.ini") .. " " .. q(root .. "/priv/via2.ini"))
+      ok, why = pf.read_config(root .. "/priv/via2.ini", 100)
+      assert.is_nil(ok)
+      assert.truthy(why:find("^its group or others can write to its directory %(mode 757%)"), why)
+      -- a chain of private links is read
+      must("ln -s via3.ini " .. q(root .. "/priv/via4.ini") .. " && ln -s ../ours.ini " .. q(root .. "/priv/via3.ini"))
+      assert.are.equal("a = 1\n", (pf.read_config(root .. "/priv/via4.ini", 100)))
       -- root's directory with the sticky bit (as /tmp): nobody can replace
       -- an entry of another there
       must("chmod 1777 " .. q(root .. "/open") .. " && chmod 700 " .. q(root .. "/open/p.ini"))

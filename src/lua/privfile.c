@@ -38,8 +38,8 @@
  *     be reached through symbolic links, but must be a regular file (or a
  *     pipe, as from a shell's process substitution) of the effective user
  *     (a regular file may also be root's) that neither its group nor
- *     others can write to, in a directory (the name's, and through a
- *     symbolic link the file's) of the effective user or root that
+ *     others can write to, in a directory (the name's, and through
+ *     symbolic links each one's target's) of the effective user or root that
  *     neither can write to either (root's with the sticky bit, as /tmp,
  *     is fine); mode is its permission bits (a number).
  *
@@ -399,6 +399,39 @@ static int check_config_dir(const char *path, pf_err *e) {
   return check_owner(&st, 1, 1, "its directory", e);
 }
 
+/* Each symbolic link on the way from path to the file it leads to: the
+ * directory of each name met is checked, the last (the file's) included:
+ * a link anywhere in the chain, in a directory others can write to, could
+ * be turned to a file of their choosing. */
+static int check_config_links(const char *path, pf_err *e) {
+  char cur[PF_PATH_MAX], to[PF_PATH_MAX], next[PF_PATH_MAX];
+  int hops;
+  strcpy(cur, path);   /* (its length was checked) */
+  for (hops = 0; hops < 40; hops++) {
+    struct stat lst;
+    ssize_t n;
+    const char *slash;
+    if (lstat(cur, &lst) != 0) return pf_fail_errno(e, "it cannot be examined", errno);
+    if (!S_ISLNK(lst.st_mode)) return 0;
+    n = readlink(cur, to, sizeof to);
+    if (n < 0) return pf_fail_errno(e, "it cannot be examined", errno);
+    if ((size_t)n >= sizeof to) return pf_fail(e, "%s", "its path is too long");
+    to[n] = '\0';
+    slash = strrchr(cur, '/');
+    if (to[0] == '/' || !slash) {
+      memcpy(next, to, (size_t)n + 1);
+    } else {
+      size_t d = (size_t)(slash - cur) + 1;
+      if (d + (size_t)n >= sizeof next) return pf_fail(e, "%s", "its path is too long");
+      memcpy(next, cur, d);
+      memcpy(next + d, to, (size_t)n + 1);
+    }
+    if (check_config_dir(next, e) != 0) return -1;
+    memcpy(cur, next, strlen(next) + 1);
+  }
+  return pf_fail(e, "%s", "it is reached through too many symbolic links");
+}
+
 static int do_read_config(const char *path, unsigned char *buf, long max, long *n,
                           unsigned *mode, pf_err *e) {
   struct stat st;
@@ -415,19 +448,10 @@ static int do_read_config(const char *path, unsigned char *buf, long max, long *
   }
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
     return pf_fail(e, "%s", "it is not a regular file");
-  /* the directory of the name given, and of the file a symbolic link leads
-   * to (a pipe handed over as /dev/fd/N leads to none) */
+  /* the directory of the name given, and of each name a symbolic link
+   * leads to (a pipe handed over as /dev/fd/N leads to none of ours) */
   if (check_config_dir(path, e) != 0) return -1;
-  if (S_ISREG(st.st_mode)) {
-    struct stat lst;
-    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-      char *real = realpath(path, NULL);
-      if (!real) return pf_fail_errno(e, "it cannot be examined", errno);
-      r = check_config_dir(real, e);
-      free(real);
-      if (r != 0) return -1;
-    }
-  }
+  if (S_ISREG(st.st_mode) && check_config_links(path, e) != 0) return -1;
   fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     int err = errno;
