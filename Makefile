@@ -149,7 +149,7 @@ sandbox-deps:
 	cd sandbox/validator && npm ci --no-audit --no-fund --loglevel=error
 
 # Builds with -Werror and runs the whole suite once per runtime in RUNTIMES
-# (make test RUNTIMES=5.1 for one); fails if any runtime failed.
+# (make test-runtimes RUNTIMES=5.1 for one); fails if any runtime failed.
 test-runtimes:
 	@failed=""; for v in $(RUNTIMES); do \
 	  echo; echo "======== soget: runtime $$v ========"; \
