@@ -128,6 +128,37 @@ describe("sandbox control endpoint", function()
     assert.equal(5, #many)
   end)
 
+  it("keeps its counters when large bodies fill the log, which then says what it lost", function()
+    for _ = 1, 3 do assert.equal(200, H.api("reference=MSCU&limit=1").status) end
+    -- 200 token requests of 1 MB (the most a body may be): more than the
+    -- log's dictionary holds, over one connection
+    local body = os.tmpname()
+    local f = assert(io.open(body, "wb"))
+    f:write("client_id=", E.SOGET_CLIENT_ID, "&client_secret=", E.SOGET_CLIENT_SECRET,
+      "&grant_type=client_credentials&pad=", string.rep("x", 1048576 - 200))
+    f:close()
+    local a = { "curl", "-s", "--max-time", "120", "--http1.1", "--data-binary", H.q("@" .. body),
+      "-w", H.q("%{http_code}\n") }
+    for _ = 1, 200 do a[#a + 1] = "-o /dev/null " .. H.q(E.SOGET_SANDBOX_HTTP .. "/soget-connect/v1/openid-connect/token") end
+    local out, code = H.sh(table.concat(a, " "))
+    os.remove(body)
+    assert.equal(0, code)
+    local _, ok = out:gsub("200\n", "")
+    assert.equal(200, ok)
+    local s = H.control("/_control/stats").json
+    assert.equal(3, s.api_requests)
+    assert.equal(200, s.token_requests)
+    local log = H.control("/_control/log?since=0").json
+    assert.equal(203, log.seq)
+    assert.is_true(log.lost)
+    assert.is_true(log.oldest > 4, log.oldest)
+    -- what it keeps is every request from the oldest on, in order
+    assert.equal(log.seq - log.oldest + 1, #log.entries)
+    for i, e in ipairs(log.entries) do assert.equal(log.oldest + i - 1, e.seq) end
+    assert.equal(#log.entries, s.logged)
+    assert.is_false(H.control("/_control/log?since=" .. (log.oldest - 1)).json.lost)
+  end)
+
   it("keeps every token it issued in its token log, through resets", function()
     local before = H.control("/_control/tokens").json
     assert.is_true(before.complete)

@@ -359,6 +359,23 @@ describe("sandbox faults", function()
       assert.equal(4, #k3.items)
     end)
 
+    it("takes a numeric parameter as a whole number in range, and nan as none", function()
+      local p1 = H.api(Q10).json
+      local r = fault("shift:n=nan", Q10 .. "&offset=10")          -- the default, 1
+      assert.equal(200, r.status)
+      assert.equal(p1.total + 1, r.json.total)
+      r = fault("shift:n=2.7", Q10 .. "&offset=10")
+      assert.equal(p1.total + 2, r.json.total)
+      r = fault("shift:n=inf", Q10 .. "&offset=10")                -- at most 2^31 - 1
+      assert.equal(200, r.status)
+      assert.is_number(r.json.total)
+      r = fault("repeat-unit:total=nan", Q10)
+      assert.equal(p1.total, r.json.total)
+      r = fault("delay:ms=nan:id=" .. H.uid(), Q10)                 -- the default, 1 s
+      assert.equal(200, r.status)
+      assert.truthy(r.time >= 0.9, r.time)
+    end)
+
     it("expire-token makes the bearer token invalid after N requests", function()
       local tok = H.token()
       local spec = "expire-token:after=2:" .. id()

@@ -125,6 +125,14 @@ describe("sandbox fidelity", function()
       assert.truthy(r.headers["www-authenticate"]:match('error="invalid_token"'))
       assert.equal(200, H.api(q).status)
     end)
+
+    it("refuses a long unknown bearer token as any other (401), not as a too large header", function()
+      -- (over HTTP/1.1: curl's nghttp2 sends no HTTP/2 header block past 64 KB)
+      local r = H.api("reference=CGMU2436601&limit=1", { token = string.rep("a", 65536),
+        base = E.SOGET_SANDBOX_HTTP .. "/api-tracing-code/v1" })
+      assert_401(r, true)
+      assert.truthy(r.headers["www-authenticate"]:match('error="invalid_token"'))
+    end)
   end)
 
   describe("query", function()
@@ -248,7 +256,8 @@ describe("sandbox fidelity", function()
     end)
 
     it("405 for a method the document does not describe", function()
-      for _, m in ipairs({ "POST", "PUT", "DELETE", "PATCH", "OPTIONS" }) do
+      -- (TRACE: nginx refuses it before any location; the API's 405 still)
+      for _, m in ipairs({ "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE" }) do
         local r = H.api("reference=CGMU2436601&limit=1", { method = m })
         assert_error(r, 405, "MethodNotAllowed", nil, m)
         assert.equal("GET, HEAD", r.headers["allow"])
@@ -256,6 +265,24 @@ describe("sandbox fidelity", function()
         assert_error(r, 405, "MethodNotAllowed", nil, m)
       end
       assert.equal(200, H.api("reference=CGMU2436601&limit=1", { method = "GET" }).status)
+    end)
+
+    it("reads every parameter, however many come before the ones it knows", function()
+      local pad = {}
+      for i = 1, 150 do pad[i] = "x" .. i .. "=1" end
+      pad = table.concat(pad, "&")
+      local r = H.api(pad .. "&reference=CGMU2436601&limit=1")
+      assert.equal(200, r.status)
+      assert.equal("CGMU2436601", r.json.items[1].reference)
+      assert_error(H.api("reference=MSCU&" .. pad .. "&limit=abc"), 400, "BadRequest", nil, "limit")
+      -- the token URL's form body too
+      local r2, j = H.token_request({ form = pad .. "&grant_type=client_credentials&client_id="
+        .. E.SOGET_CLIENT_ID .. "&client_secret=" .. E.SOGET_CLIENT_SECRET })
+      assert.equal(200, r2.status)
+      assert.truthy(j.access_token)
+      r2 = H.token_request({ form = pad .. "&grant_type=password&client_id="
+        .. E.SOGET_CLIENT_ID .. "&client_secret=" .. E.SOGET_CLIENT_SECRET })
+      assert.equal(400, r2.status)
     end)
 
     it("400 naming the parameter for bad limit, offset and desc", function()

@@ -16,7 +16,7 @@ local LOG_KEEP = 200
 local JSON_TYPE = "application/json; charset=utf-8"
 
 local CFG, DS, SPEC_TEXT, SEARCH_SPEC_TEXT, SCHEMAS, INFO_JSON
-local STATS, TOKENS, FAULTS, ISSUED
+local STATS, TOKENS, FAULTS, ISSUED, LOG
 local URANDOM
 local CJSON = require("cjson").new()
 local match_cache, match_cache_n = {}, 0
@@ -63,6 +63,7 @@ function M.init_worker()
   TOKENS = ngx.shared.sbx_tokens
   FAULTS = ngx.shared.sbx_faults
   ISSUED = ngx.shared.sbx_issued
+  LOG = ngx.shared.sbx_log
   URANDOM = assert(io.open("/dev/urandom", "rb"))
 end
 
@@ -143,10 +144,16 @@ local function parse_faults(spec)
   return F
 end
 
-local function pnum(f, key, default, lo, hi)
-  local v = tonumber(f and f.p[key] or nil) or default
+-- A fault's numeric parameter: between lo and hi (hi at most 2^31 - 1),
+-- whole unless frac, the default when it is not a number (nor "nan",
+-- which LuaJIT's tonumber reads).
+local function pnum(f, key, default, lo, hi, frac)
+  local v = tonumber(f and f.p[key] or nil)
+  if not v or v ~= v then v = default end
+  if not frac then v = floor(v) end
+  hi = min(hi or 2147483647, 2147483647)
   if lo and v < lo then v = lo end
-  if hi and v > hi then v = hi end
+  if v > hi then v = hi end
   return v
 end
 
@@ -382,7 +389,7 @@ end
 local function early_faults(F)
   if not F then return false end
   local by = F.by
-  if by.delay then ngx.sleep(pnum(by.delay, "ms", 1000, 0, 600000) / 1000) end
+  if by.delay then ngx.sleep(pnum(by.delay, "ms", 1000, 0, 600000, true) / 1000) end
   if by.reset then
     ngx.exit(444)
     return true
@@ -638,6 +645,36 @@ local function not_get(F)
   return true
 end
 
+---------------------------------------------------------------------------
+-- the request log: entries seq - LOG_KEEP + 1 .. seq, in a dictionary of
+-- its own (the counters cannot be pushed out by it); when it is full (large
+-- bodies), the oldest entries go first and log_first says so, so that a
+-- reader is told what was lost instead of finding holes.
+local function log_oldest(seq)
+  return max(1, seq - LOG_KEEP + 1, STATS:get("log_first") or 1)
+end
+
+local function log_put(seq, entry, agent)
+  for _ = 1, LOG_KEEP + 1 do
+    local ok, err = LOG:safe_set("log:" .. seq, entry)
+    if ok then ok, err = LOG:safe_set("logua:" .. seq, agent) end
+    if ok or err ~= "no memory" then break end
+    local first = log_oldest(seq)
+    if first >= seq then   -- alone, it does not fit: kept without its body
+      LOG:delete("log:" .. seq)
+      entry = string.format('{"seq":%d,"dropped":"the entry is larger than the log"}', seq)
+    else
+      LOG:delete("log:" .. first)
+      LOG:delete("logua:" .. first)
+      STATS:set("log_first", first + 1)
+    end
+  end
+  if seq > LOG_KEEP then
+    LOG:delete("log:" .. (seq - LOG_KEEP))
+    LOG:delete("logua:" .. (seq - LOG_KEEP))
+  end
+end
+
 -- Characters of UTF-8 text, as the document's maxLength counts them
 local function chars(s)
   local _, continuation = s:gsub("[\128-\191]", "")
@@ -652,7 +689,7 @@ local function handling_units(F)
   if authenticate(F, false) then return end
   if status_faults(F, false) then return end
 
-  local args = ngx.req.get_uri_args(100)
+  local args = ngx.req.get_uri_args(0)
   local reference = one(args.reference) or ""
   local spi = one(args.spi) or ""
   local P = paging_params(args, F)
@@ -682,7 +719,7 @@ local function search(F)
   if authenticate(F, true) then return end
   if status_faults(F, false) then return end
 
-  local args = ngx.req.get_uri_args(100)
+  local args = ngx.req.get_uri_args(0)
   local q = {}
   for _, k in ipairs({ "documentReference", "voyageAgentReference", "voyageAgentId",
     "customsFlag", "freightAgent" }) do
@@ -732,7 +769,7 @@ local function token(F)
   if ngx.req.get_method() ~= "POST" then
     return send_oauth_error(405, "invalid_request", "Use POST.", F, { Allow = "POST" })
   end
-  local args = ngx.decode_args(body, 100)
+  local args = ngx.decode_args(body, 0)
   local id, secret = one(args.client_id), one(args.client_secret)
   local basic = false
   local auth = ngx.var.http_authorization
@@ -757,7 +794,7 @@ local function token(F)
 
   local by = F and F.by or {}
   local ttl = CFG.token_ttl
-  if by["token-ttl"] then ttl = pnum(by["token-ttl"], "s", ttl, 0) end
+  if by["token-ttl"] then ttl = pnum(by["token-ttl"], "s", ttl, 0, nil, true) end
   local tok = random_hex(24)
   TOKENS:set(tok, ngx.now() + ttl, ttl + 600)
   STATS:incr("tokens_issued", 1, 0)
@@ -804,15 +841,15 @@ local function control(path)
     -- the requests after seq `since` (of one User-Agent), oldest first
     local a = ngx.req.get_uri_args()
     local seq = STATS:get("log_seq") or 0
-    local oldest = max(1, seq - LOG_KEEP + 1)
+    local oldest = log_oldest(seq)
     local since = max(floor(tonumber(one(a.since) or "") or 0), 0)
     local n = min(max(floor(tonumber(one(a.n) or "") or LOG_KEEP), 0), LOG_KEEP)
     local agent = one(a.agent)
     local parts = {}
     for s = max(since + 1, oldest), seq do
       if #parts >= n then break end
-      if not agent or STATS:get("logua:" .. s) == agent then
-        local e = STATS:get("log:" .. s)
+      if not agent or LOG:get("logua:" .. s) == agent then
+        local e = LOG:get("log:" .. s)
         if e then parts[#parts + 1] = e end
       end
     end
@@ -838,15 +875,15 @@ local function control(path)
       tls_handshakes = STATS:get("tls_handshakes") or 0,
       tls_resumed = STATS:get("tls_resumed") or 0,
       statuses = statuses,
-      logged = min(seq, LOG_KEEP),
+      logged = seq - log_oldest(seq) + 1,
     })))
   elseif path == "/_control/requests" then
     local n = tonumber(one(ngx.req.get_uri_args().n) or "") or 20
     n = min(max(floor(n), 0), LOG_KEEP)
     local seq = STATS:get("log_seq") or 0
     local parts = {}
-    for s = max(1, seq - n + 1), seq do
-      local e = STATS:get("log:" .. s)
+    for s = max(log_oldest(seq), seq - n + 1), seq do
+      local e = LOG:get("log:" .. s)
       if e then parts[#parts + 1] = e end
     end
     return send(200, "[" .. concat(parts, ",") .. "]")
@@ -866,6 +903,7 @@ local function control(path)
     end
     local a = ngx.req.get_uri_args()
     STATS:flush_all()
+    LOG:flush_all()
     -- requests that started before the reset and end after it (a slow
     -- fault) are not logged: the log starts clean
     ngx.update_time()
@@ -970,8 +1008,8 @@ function M.log()
     method = ngx.req.get_method(),
     path = ctx.raw_path,
     raw_query = ngx.var.args or "",
-    args = ngx.req.get_uri_args(100),
-    headers = ngx.req.get_headers(100),
+    args = ngx.req.get_uri_args(0),
+    headers = ngx.req.get_headers(0),
     body = ctx.body,
     status = ngx.status,
     scheme = ngx.var.scheme,
@@ -979,15 +1017,10 @@ function M.log()
     fault = ctx.fault,
     chaos = ctx.chaos,
   })
-  STATS:set("log:" .. seq, string.format(
+  log_put(seq, string.format(
     '%s,"time":%.3f,"connection":%d,"connection_requests":%d,"seq":%d}',
     fixed:sub(1, -2), ngx.req.start_time(), tonumber(ngx.var.connection) or 0,
-    tonumber(ngx.var.connection_requests) or 0, seq))
-  STATS:set("logua:" .. seq, ngx.var.http_user_agent or "")
-  if seq > LOG_KEEP then
-    STATS:delete("log:" .. (seq - LOG_KEEP))
-    STATS:delete("logua:" .. (seq - LOG_KEEP))
-  end
+    tonumber(ngx.var.connection_requests) or 0, seq), ngx.var.http_user_agent or "")
   STATS:incr("status:" .. ngx.status, 1, 0)
 end
 
