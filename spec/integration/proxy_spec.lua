@@ -154,12 +154,25 @@ describe("behind a real proxy", function()
     it("are checked when the client is made, and a proxy URL is never shown", function()
       local secret_proxy = "http://user:pa55-Secret-word@127.0.0.1:9"
       for _, bad in ipairs{ "https://127.0.0.1:3128", "socks5h://127.0.0.1:1080", "127.0.0.1:3128",
-                            "http://user:pa55-Secret-word@127.0.0.1:9 x", "http://" } do
+                            "http://user:pa55-Secret-word@127.0.0.1:9 x", "http://",
+                            -- a path or a query: an '@' there would read as a password's end
+                            "http://user:pa55-Secret-word@127.0.0.1:9/x@y",
+                            "http://user:pa55-Secret-word@127.0.0.1:9/?a=b@c",
+                            -- a user or password that decodes to a control character:
+                            -- libcurl would leave the proxy out, saying nothing
+                            "http://user:pa55-Secret%0Aword@127.0.0.1:9",
+                            "http://us%00er:pa55-Secret-word@127.0.0.1:9" } do
         local ok, err = pcall(soget.client, S.options{ proxy = bad })
         assert.is_false(ok, bad)
         assert.truthy(tostring(err):find("proxy", 1, true), err)
         assert.is_nil(tostring(err):find("pa55", 1, true), err)
       end
+      -- the environment's, which would go direct the same way
+      local out = child({ https_proxy = "http://user:pa55-Secret%09word@127.0.0.1:9",
+        http_proxy = "http://user:pa55-Secret%09word@127.0.0.1:9" }, S.options{})
+      assert.truthy(out:find("soget.client: the proxy in https?_proxy has a user or password that "
+        .. "decodes to a control character"), out)
+      assert.is_nil(out:find("pa55", 1, true), out)
       local ok, err = pcall(soget.client, S.options{ no_proxy = "a\nb" })
       assert.is_false(ok)
       assert.truthy(tostring(err):find("no_proxy contains a line break", 1, true), err)

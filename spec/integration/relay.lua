@@ -17,6 +17,8 @@
 --   lua5.4 relay.lua reset PORTFILE - LOG SECONDS
 --       accepts each connection, reads what the client sends first (a TLS
 --       ClientHello), then resets it; appends a line to LOG for each
+--   lua5.4 relay.lua close PORTFILE - LOG SECONDS
+--       the same, but closes it in order (FIN) instead of resetting it
 --   lua5.4 relay.lua idle-reset PORTFILE - LOG SECONDS
 --       an API of plain HTTP that answers each request with an empty page,
 --       keeping the connection, and resets it 0.2 s later, idle; appends a
@@ -29,8 +31,8 @@ local socket = require "socket"
 local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
 local seconds = tonumber(arg[5]) or 60
 assert(mode == "record" or mode == "tamper" or mode == "stall" or mode == "reset"
-  or mode == "idle-reset" or mode == "says-close",
-  "mode: record, tamper, stall, reset, idle-reset or says-close")
+  or mode == "close" or mode == "idle-reset" or mode == "says-close",
+  "mode: record, tamper, stall, reset, close, idle-reset or says-close")
 local deadline = socket.gettime() + math.min(seconds, 600)
 
 local srv = assert(socket.bind("127.0.0.1", 0, mode == "stall" and 0 or 64))
@@ -58,7 +60,7 @@ if mode == "stall" then
   os.exit(0)
 end
 
-if mode == "reset" then
+if mode == "reset" or mode == "close" then
   srv:settimeout(0.2)
   while socket.gettime() < deadline do
     local c = srv:accept()
@@ -68,9 +70,10 @@ if mode == "reset" then
       -- logged before the reset, which the client may answer (and the
       -- spec read the log) before this process runs again
       local f = assert(io.open(logfile, "ab"))
-      f:write("reset\n")
+      f:write(mode .. "\n")
       f:close()
-      c:setoption("linger", { on = true, timeout = 0 })   -- close() then sends a reset
+      -- "reset": close() then sends a reset; "close": an orderly close (FIN)
+      if mode == "reset" then c:setoption("linger", { on = true, timeout = 0 }) end
       c:close()
     end
   end

@@ -38,6 +38,9 @@ double soget_parse_retry_after(const char *v, size_t n);
 
 /* 1 when s parses as an absolute URL with a host, else 0. */
 int soget_url_valid(const char *s);
+/* 1 when s, a valid URL, is only a scheme, [a user and password,] a host
+ * and a port: no path but "/", no query, no fragment (a proxy's). */
+int soget_url_is_origin(const char *s);
 
 /* ref (absolute or relative, as in a Location header) resolved against the
  * absolute URL base, into out. 0, or -1 when it cannot be resolved. */

@@ -63,8 +63,11 @@ struct soget_transport {
   struct curl_slist *proxy_hdrs;  /* the same line, for a proxy's CONNECT */
   char *proxy[2];              /* by SCHEME_*: the proxy from the environment, "" none */
   char *noproxy;               /* no_proxy or NO_PROXY, "" none */
+  const char *proxy_from[2];   /* where each came from: "option" or a variable, for messages */
   soget_buf masked;            /* the proxies' user and password, in every form
                                 * they are sent (see mask_proxies) */
+  const char *problem;         /* see soget_transport_problem */
+  char problem_text[160];
   int header_api;              /* Retry-After through curl_easy_header */
   const soget_stop *stop;      /* see soget_transport_set_stop; NULL: none */
 };
@@ -188,11 +191,15 @@ const char *soget_libcurl_version(void) {
  * place of the variables: `proxy` serves both schemes ("" for none), and
  * `no_proxy` replaces no_proxy and NO_PROXY, for hosts whose environment
  * a library cannot set (an embedding program, a server's workers). */
-static char *env_dup(const char *given, const char *const *names) {
+static char *env_dup(const char *given, const char *const *names, const char **from) {
+  if (from) *from = "option";
   if (given) return strdup(given);
   for (; *names; names++) {
     const char *v = getenv(*names);
-    if (v && v[0]) return strdup(v);
+    if (v && v[0]) {
+      if (from) *from = *names;
+      return strdup(v);
+    }
   }
   return strdup("");
 }
@@ -202,9 +209,9 @@ static int set_proxies(soget_transport *t, const soget_transport_opts *o) {
   static const char *const https[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
                                       NULL};
   static const char *const noproxy[] = {"no_proxy", "NO_PROXY", NULL};
-  t->proxy[SCHEME_HTTP] = env_dup(o->proxy, http);
-  t->proxy[SCHEME_HTTPS] = env_dup(o->proxy, https);
-  t->noproxy = env_dup(o->no_proxy, noproxy);
+  t->proxy[SCHEME_HTTP] = env_dup(o->proxy, http, &t->proxy_from[SCHEME_HTTP]);
+  t->proxy[SCHEME_HTTPS] = env_dup(o->proxy, https, &t->proxy_from[SCHEME_HTTPS]);
+  t->noproxy = env_dup(o->no_proxy, noproxy, NULL);
   return t->proxy[SCHEME_HTTP] && t->proxy[SCHEME_HTTPS] && t->noproxy ? 0 : -1;
 }
 
@@ -231,56 +238,149 @@ static void free_unescaped(char *p, int len) {
   }
 }
 
+/* user:password (ulen and plen bytes) and its base64, the Basic
+ * credentials libcurl sends a proxy, added to b. */
+static int mask_basic(soget_buf *b, const char *user, size_t ulen, const char *pass, size_t plen) {
+  size_t bn = ulen + 1 + plen, en = 4 * ((bn + 2) / 3) + 1;
+  unsigned char *basic = malloc(bn), *b64 = malloc(en);
+  int ok = basic && b64;
+  if (ok) {   /* (EVP_EncodeBlock: NUL-terminated) */
+    int w;
+    if (ulen) memcpy(basic, user, ulen);
+    basic[ulen] = ':';
+    if (plen) memcpy(basic + ulen + 1, pass, plen);
+    w = EVP_EncodeBlock(b64, basic, (int)bn);
+    ok = w > 0 && mask_add(b, (const char *)b64, (size_t)w) == 0;
+  }
+  if (basic) soget_wipe(basic, bn);
+  if (b64) soget_wipe(b64, en);
+  free(basic);
+  free(b64);
+  return ok ? 0 : -1;
+}
+
+/* A proxy URL libcurl's URL parser refuses (libcurl then refuses it at
+ * call time): everything before its last '@' past the scheme, the part
+ * before its first ':' and after it, each as written and decoded. */
+static int mask_unparsed(soget_transport *t, const char *u) {
+  const char *at = strrchr(u, '@'), *sep, *colon;
+  char *user = NULL, *pass = NULL;
+  int ulen = 0, plen = 0, ok;
+  size_t n;
+  if (!at) return 0;
+  sep = strstr(u, "://");
+  u = sep && sep < at ? sep + 3 : u;
+  n = (size_t)(at - u);
+  colon = memchr(u, ':', n);
+  if (!colon) colon = at;
+  ok = mask_add(&t->masked, u, n) == 0 &&
+       mask_add(&t->masked, u, (size_t)(colon - u)) == 0 &&
+       (colon == at || mask_add(&t->masked, colon + 1, (size_t)(at - colon - 1)) == 0) &&
+       mask_decoded(t->x.easy, &t->masked, u, (size_t)(colon - u), &user, &ulen) == 0 &&
+       mask_decoded(t->x.easy, &t->masked, colon == at ? at : colon + 1,
+                    colon == at ? 0 : (size_t)(at - colon - 1), &pass, &plen) == 0 &&
+       mask_basic(&t->masked, user ? user : "", (size_t)ulen, pass ? pass : "",
+                  (size_t)plen) == 0;
+  free_unescaped(user, ulen);
+  free_unescaped(pass, plen);
+  return ok ? 0 : -1;
+}
+
+static void free_part(char **p) {
+  if (*p) {
+    soget_wipe(*p, strlen(*p));
+    curl_free(*p);
+    *p = NULL;
+  }
+}
+
+/* A URL part as libcurl reads it (flags: 0, as written; CURLU_URLDECODE,
+ * decoded), "" when there is none. -1: no memory; 1: it decodes to a
+ * control character, which libcurl refuses. */
+static int get_part(CURLU *h, CURLUPart what, unsigned flags, char **out) {
+  CURLUcode uc = curl_url_get(h, what, out, flags);
+  if (uc == CURLUE_OK && *out) return 0;
+  *out = NULL;
+  if (uc == CURLUE_NO_USER || uc == CURLUE_NO_PASSWORD) return 0;
+  if (uc == CURLUE_URLDECODE) return 1;
+  return -1;
+}
+
 /* A proxy URL may hold a user and a password, which a server, a proxy or
  * libcurl's own messages can give back: each is masked wherever it
  * appears, in each form it is sent in: as written in the URL, decoded,
  * and the Basic credentials libcurl sends the proxy (base64 of
- * user:password, decoded). t->masked holds them, NUL-separated, for the
- * transport's messages and the client's (soget_transport_masked). */
+ * user:password, decoded). They are read with libcurl's own URL parser
+ * and the flags libcurl parses a proxy with, so that an '@' in a path or
+ * a query is no part of them. t->masked holds them, NUL-separated, for the
+ * transport's messages and the client's (soget_transport_masked). A user
+ * or password that decodes to a control character is t->problem: libcurl
+ * would then go to the server without the proxy, saying nothing. */
+static int mask_proxy(soget_transport *t, const char *u, const char *from) {
+  CURLU *h;
+  char *wuser = NULL, *wpass = NULL, *user = NULL, *pass = NULL;
+  int rc = -1, r1, r2;
+  if (!u || !*u) return 0;
+  if (!(h = curl_url())) return -1;
+  if (curl_url_set(h, CURLUPART_URL, u, CURLU_NON_SUPPORT_SCHEME | CURLU_GUESS_SCHEME) !=
+      CURLUE_OK) {
+    curl_url_cleanup(h);
+    return mask_unparsed(t, u);
+  }
+  if (get_part(h, CURLUPART_USER, 0, &wuser) != 0 ||
+      get_part(h, CURLUPART_PASSWORD, 0, &wpass) != 0)
+    goto done;
+  if ((wuser && mask_add(&t->masked, wuser, strlen(wuser)) != 0) ||
+      (wpass && mask_add(&t->masked, wpass, strlen(wpass)) != 0))
+    goto done;
+  if (wuser && wpass) {   /* user:password as written */
+    size_t a = strlen(wuser), b = strlen(wpass);
+    if (soget_buf_add(&t->masked, wuser, a) != 0 || soget_buf_add(&t->masked, ":", 1) != 0 ||
+        mask_add(&t->masked, wpass, b) != 0)
+      goto done;
+  }
+  r1 = get_part(h, CURLUPART_USER, CURLU_URLDECODE, &user);
+  r2 = get_part(h, CURLUPART_PASSWORD, CURLU_URLDECODE, &pass);
+  if (r1 < 0 || r2 < 0) goto done;
+  if (r1 > 0 || r2 > 0) {
+    if (!t->problem) {
+      int opt = strcmp(from, "option") == 0;
+      snprintf(t->problem_text, sizeof t->problem_text,
+               "%s%s has a user or password that decodes to a control character "
+               "(libcurl would connect without the proxy)",
+               opt ? "proxy" : "the proxy in ", opt ? "" : from);
+      t->problem = t->problem_text;
+    }
+    rc = 0;
+    goto done;
+  }
+  if ((user && mask_add(&t->masked, user, strlen(user)) != 0) ||
+      (pass && mask_add(&t->masked, pass, strlen(pass)) != 0))
+    goto done;
+  if ((wuser || wpass) && mask_basic(&t->masked, user ? user : "", user ? strlen(user) : 0,
+                                     pass ? pass : "", pass ? strlen(pass) : 0) != 0)
+    goto done;
+  rc = 0;
+done:
+  free_part(&wuser);
+  free_part(&wpass);
+  free_part(&user);
+  free_part(&pass);
+  curl_url_cleanup(h);
+  return rc;
+}
+
 static int mask_proxies(soget_transport *t) {
   int i;
-  for (i = 0; i < 2; i++) {
-    const char *u = t->proxy[i], *at, *sep, *colon;
-    char *user = NULL, *pass = NULL;
-    unsigned char *basic = NULL, *b64 = NULL;
-    int ulen = 0, plen = 0, ok;
-    size_t n, bn = 0, en = 0;
-    if (!u || !(at = strrchr(u, '@'))) continue;
-    sep = strstr(u, "://");
-    u = sep && sep < at ? sep + 3 : u;
-    n = (size_t)(at - u);
-    colon = memchr(u, ':', n);
-    if (!colon) colon = at;
-    ok = mask_add(&t->masked, u, n) == 0 &&
-         mask_add(&t->masked, u, (size_t)(colon - u)) == 0 &&
-         (colon == at || mask_add(&t->masked, colon + 1, (size_t)(at - colon - 1)) == 0) &&
-         mask_decoded(t->x.easy, &t->masked, u, (size_t)(colon - u), &user, &ulen) == 0 &&
-         mask_decoded(t->x.easy, &t->masked, colon == at ? at : colon + 1,
-                      colon == at ? 0 : (size_t)(at - colon - 1), &pass, &plen) == 0;
-    if (ok) {   /* user:password, and its base64 (EVP_EncodeBlock: NUL-terminated) */
-      bn = (size_t)ulen + 1 + (size_t)plen;
-      en = 4 * ((bn + 2) / 3) + 1;
-      basic = malloc(bn);
-      b64 = malloc(en);
-      ok = basic && b64;
-      if (ok) {
-        int w;
-        if (ulen) memcpy(basic, user, (size_t)ulen);
-        basic[ulen] = ':';
-        if (plen) memcpy(basic + ulen + 1, pass, (size_t)plen);
-        w = EVP_EncodeBlock(b64, basic, (int)bn);
-        ok = w > 0 && mask_add(&t->masked, (const char *)b64, (size_t)w) == 0;
-      }
-    }
-    if (basic) soget_wipe(basic, bn);
-    if (b64) soget_wipe(b64, en);
-    free(basic);
-    free(b64);
-    free_unescaped(user, ulen);
-    free_unescaped(pass, plen);
-    if (!ok) return -1;
-  }
+  for (i = 0; i < 2; i++)
+    if ((i == 0 || strcmp(t->proxy[0], t->proxy[1]) != 0) &&
+        mask_proxy(t, t->proxy[i], t->proxy_from[i]) != 0)
+      return -1;
   return 0;
+}
+
+const char *soget_transport_problem(const soget_transport *t) {
+  return t->problem;
 }
 
 const soget_buf *soget_transport_masked(const soget_transport *t) {
@@ -754,6 +854,18 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
       if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr != 0) {
         kind = "network";
         retryable = 1;
+      } else if (strstr(x->errbuf, "SSL_ERROR_SYSCALL") ||
+                 strstr(x->errbuf, "unexpected eof while reading")) {
+        /* The peer (or a proxy's tunnel) closed the connection in order
+         * (FIN) mid-handshake: OpenSSL sees the end of the stream with no
+         * errno, which libcurl reports as SSL_ERROR_SYSCALL alone. A
+         * connection cut all the same. */
+        size_t n = strlen(x->errbuf);
+        while (n > 0 && x->errbuf[n - 1] == ' ') n--;
+        soget_err_set(e, "network", 0, 1, "the connection closed during the TLS handshake (%.*s)",
+                      (int)n, x->errbuf);
+        scrub_proxy_userinfo(x->t, e);
+        return -1;
       }
     }
     if (rc == CURLE_OPERATION_TIMEDOUT && x->pipewait &&

@@ -41,6 +41,10 @@ int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file);
  * every form they are sent), NUL-separated: for the client to scrub from
  * its errors (soget_engine_mask). */
 const soget_buf *soget_transport_masked(const soget_transport *t);
+/* Why the transport's proxy settings cannot be used, naming where they
+ * came from (the option, or an environment variable) and never their
+ * value; NULL when they can. */
+const char *soget_transport_problem(const soget_transport *t);
 
 /* 0: an HTTP response arrived (any status). -1: no usable response; e says
  * why, with kind "network", "timeout" or "tls", "http" for a size limit,

@@ -312,6 +312,9 @@ static const char *proxy_problem(const char *s) {
     if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
       return "contains a space, a line break or another control character";
   if (!soget_url_valid(s)) return "is not a valid URL";
+  /* (an '@' in a path or a query would read as the end of a password) */
+  if (!soget_url_is_origin(s))
+    return "has a path, a query or a fragment: a proxy URL is http://[user:password@]host:port";
   return NULL;
 }
 
@@ -426,6 +429,11 @@ int soget_client_new(lua_State *L) {
   if (!c->tr) {
     client_cleanup(c);
     return luaL_error(L, "soget.client: cannot set up libcurl");
+  }
+  if ((why = soget_transport_problem(c->tr)) != NULL) {
+    lua_pushstring(L, why);   /* (the transport's, freed with the client) */
+    client_cleanup(c);
+    return luaL_error(L, "soget.client: %s", lua_tostring(L, -1));
   }
   c->stop.asked = hook_asked;
   c->stop.ud = &c->watch;
