@@ -629,7 +629,8 @@ static int redirected(soget_engine *g, soget_call *k, long status, const char *r
   soget_buf to;
   int usable;
   soget_buf_init(&to, 0);
-  usable = redirect && redirect[0] && soget_url_resolve(&to, k->url.data, redirect) == 0;
+  usable = redirect && redirect[0] && strlen(redirect) <= SOGET_LOCATION_MAX &&
+           soget_url_resolve(&to, k->url.data, redirect) == 0 && to.len <= SOGET_LOCATION_MAX;
   if (usable && k->redirects < SOGET_MAX_REDIRECTS &&
       soget_same_origin(to.data, base_of(g, k->api)) == 1) {
     k->redirects++;

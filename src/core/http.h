@@ -20,12 +20,17 @@ typedef struct soget_http_request {
   long connect_timeout_ms;
 } soget_http_request;
 
+/* The longest Location a call follows, in bytes, in every driver: a
+ * longer one is no usable Location (the URL it leads to would be longer
+ * than a base URL may be). */
+#define SOGET_LOCATION_MAX 2047
+
 /* Its answer, as a back end gives it to the call steps. */
 typedef struct soget_http_response {
   long status;
   soget_buf *body;             /* the back end's buffer, valid until its next use */
   double retry_after;          /* seconds from now; < 0 when absent */
-  char redirect[2048];         /* absolute Location of a 3xx, "" otherwise */
+  char redirect[SOGET_LOCATION_MAX + 1];   /* absolute Location of a 3xx, "" otherwise */
 } soget_http_response;
 
 /* Same scheme, host and port? 1 yes, 0 no (or unparsable). */
