@@ -823,7 +823,7 @@ static void test_policy_details(void) {
   soget_call_free(&g, &a);
   soget_engine_free(&g);
 
-  CASE("expires_in: a lifetime past 10^9 s (or no finite number) counts as none");
+  CASE("expires_in: a lifetime past 10^9 s (or no number) counts as none");
   {
     static const struct {
       const char *body;
@@ -836,6 +836,13 @@ static void test_policy_details(void) {
         {"{\"access_token\":\"t\",\"expires_in\":1e12}", 0},
         {"{\"access_token\":\"t\",\"expires_in\":1e400}", 0},
         {"{\"access_token\":\"t\",\"expires_in\":-5}", 0},
+        /* a string: a decimal number as JSON writes one, nothing strtod
+         * reads besides */
+        {"{\"access_token\":\"t\",\"expires_in\":\" 1e2 \"}", 100},
+        {"{\"access_token\":\"t\",\"expires_in\":\"0x10\"}", 0},
+        {"{\"access_token\":\"t\",\"expires_in\":\"inf\"}", 0},
+        {"{\"access_token\":\"t\",\"expires_in\":\"nan\"}", 0},
+        {"{\"access_token\":\"t\",\"expires_in\":\"60s\"}", 0},
     };
     size_t j;
     for (j = 0; j < sizeof lives / sizeof lives[0]; j++) {

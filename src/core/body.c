@@ -120,10 +120,15 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n) {
     case KEY_B:
       copy_c(r->b, r->bsz, s, n);
       break;
-    case KEY_NUM:
-      /* all of the string: "300\u0000x" holds no number */
-      r->num = memchr(s, '\0', n) ? strtod("nan", NULL) : parse_number((const char *)s, n);
+    case KEY_NUM: {
+      /* a decimal number as JSON writes one, and all of the string:
+       * "300\u0000x" holds no number, nor do "0x10", "inf" or "nan",
+       * which strtod would read */
+      size_t i;
+      for (i = 0; i < n && strchr("0123456789+-.eE \t\r\n", s[i]) && s[i]; i++) {}
+      r->num = i < n ? strtod("nan", NULL) : parse_number((const char *)s, n);
       break;
+    }
   }
   return on_value(r);
 }
