@@ -217,6 +217,59 @@ describe("garbage collection", function()
     end
   end)
 
+  it("keeps a batch's own state out of reach of Lua code amid it", function()
+    -- a hook finds the batch's soget.Bulk and its copy of the queries on
+    -- the stack (debug.getlocal): its __gc waits for the batch's end, so a
+    -- close() then too (before: a use after free); a query copy changed
+    -- raises (before: a crash)
+    for _, what in ipairs { "gc+close", "queries" } do
+      local c = S.client()
+      assert(c:handling_units("CGMU2436601"))
+      local queries = { "CGMU2436601", "CSQU3054383", { spi = "CNI0000063978" } }
+      local found = false
+      debug.sethook(function()
+        if found then return end
+        for level = 2, 8 do
+          if not debug.getinfo(level, "f") then break end
+          for i = 1, 30 do
+            local name, v = debug.getlocal(level, i)
+            if not name then break end
+            if what == "gc+close" and type(v) == "userdata" and tostring(v):find("^soget%.Bulk") then
+              found = true
+              debug.sethook()
+              getmetatable(v).__gc(v)
+              c:close()
+              return
+            elseif what == "queries" and type(v) == "table" and v ~= queries
+                and type(v[1]) == "table" and v[1].reference == "CGMU2436601" then
+              found = true
+              debug.sethook()
+              for k = 1, #v do v[k] = "not a query" end
+              return
+            end
+          end
+        end
+      end, "c")
+      local ok, results, counts = pcall(c.handling_units_many, c, queries, { concurrency = 1 })
+      debug.sethook()
+      assert.is_true(found, what)
+      if what == "gc+close" then
+        assert.is_true(ok, tostring(results))
+        assert.are.same({ ok = 3, failed = 0 }, counts)
+        assert.are.equal("CGMU2436601", results[1].items[1].reference)
+        -- closed once the batch ended
+        assert.has_error(function() c:handling_units("CGMU2436601") end, "attempt to use a closed client")
+      else
+        assert.is_false(ok)
+        assert.truthy(tostring(results):find("the batch's state was changed under it", 1, true),
+          tostring(results))
+        assert.are.equal(1, assert(c:handling_units("CGMU2436601")).total)
+        c:close()
+      end
+      full_gc()
+    end
+  end)
+
   it("keeps Lua memory flat over many calls", function()
     local c = S.client()
     local function round()

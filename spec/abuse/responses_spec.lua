@@ -212,6 +212,30 @@ describe("abuse: server answers", function()
     c:close()
   end)
 
+  it("takes an empty 200, the first answer a handle ever read, for a decode error", function()
+    -- no byte of body ever reached the handle's buffer (before: the
+    -- decoder was given no buffer at all, undefined behaviour under UBSan)
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local ok, err = pcall(function()
+      srv:handle [[ return function() return 200, "" end ]]
+      local o = { access_token = "static-token-0123456789", base_url = srv.url .. "/api-tracing-code/v1",
+        retries = 0 }
+      local c = S.client(o)
+      local page, e = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("decode", e.kind, tostring(e))
+      c:close()
+      c = S.client(o)
+      local results = c:handling_units_many({ "CGMU2436601", "CSQU3054383" })
+      assert.are.equal("decode", results[1].kind, tostring(results[1]))
+      assert.are.equal("decode", results[2].kind, tostring(results[2]))
+      c:close()
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   -- Out of memory is Lua's memory error, never a soget.Error: a process
   -- whose address space is capped (prlimit on itself, at its size plus
   -- 48 MiB) asks for a 48 MB body under a 1 GiB max_response_size. The

@@ -62,6 +62,7 @@ typedef struct batch {
   double began;      /* every call of the batch counts as begun then */
   unsigned long group;   /* the engine's group of the batch's calls */
   int live;          /* calls initialized, not yet cleaned up */
+  int running;       /* run() is under way: __gc waits for its end */
   int n;             /* slots */
   int nq, next, done;
   int qt, rt;        /* stack indices: normalized queries, results */
@@ -89,9 +90,27 @@ static void batch_end(batch *b) {
   }
 }
 
+/* Reachable from Lua (debug.getlocal in a finalizer or a hook): while the
+ * batch runs, its caller ends it when run() returns, whatever it raised. */
 static int batch_gc(lua_State *L) {
-  batch_end(luaL_checkudata(L, 1, SOGET_BULK_T));
+  batch *b = luaL_checkudata(L, 1, SOGET_BULK_T);
+  if (!b->running) batch_end(b);
   return 0;
+}
+
+/* run()'s tables (its stack slots 2, 3 and 5) and their entries are
+ * reachable from Lua through the debug library: checked at each use. */
+static void need_table(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TTABLE)
+    luaL_error(L, "handling_units_many: the batch's state was changed under it "
+                  "(through the debug library)");
+}
+
+/* Pushes query q (its normalized copy). */
+static void push_query(lua_State *L, batch *b, int q) {
+  need_table(L, b->qt);
+  lua_rawgeti(L, b->qt, q);
+  need_table(L, -1);
 }
 
 /* The slot's query is over: its page (on the stack top when `page`) or
@@ -101,7 +120,7 @@ static void slot_result(lua_State *L, batch *b, slot *s, int page, const soget_e
     soget_page_attach(L, -1, 0, 0);
     b->ok++;
   } else if (page) {
-    lua_rawgeti(L, b->qt, s->q);
+    push_query(L, b, s->q);
     soget_page_attach(L, -2, 1, -1);
     lua_pop(L, 1);
     b->ok++;
@@ -109,6 +128,7 @@ static void slot_result(lua_State *L, batch *b, slot *s, int page, const soget_e
     soget_push_error(L, e);
     b->failed++;
   }
+  need_table(L, b->rt);
   lua_rawseti(L, b->rt, s->q);
   b->done++;
   soget_call_free(b->g, &s->k);
@@ -161,7 +181,9 @@ static int exact_step(lua_State *L, batch *b, int i, soget_err *e) {
   int pi = lua_gettop(L), r;
   soget_query q;
   double deadline = s->k.deadline;
+  need_table(L, b->st);
   lua_rawgeti(L, b->st, i + 1);
+  need_table(L, -1);
   r = soget_exact_take(L, &s->x, pi + 1, pi, e);
   if (r == SOGET_EXACT_DONE) {
     lua_replace(L, pi);
@@ -170,7 +192,7 @@ static int exact_step(lua_State *L, batch *b, int i, soget_err *e) {
   }
   lua_settop(L, pi - 1);
   if (r == SOGET_EXACT_FAIL) return SOGET_STEP_FAIL;
-  lua_rawgeti(L, b->qt, s->q);   /* anchors q's strings while the URL is made */
+  push_query(L, b, s->q);   /* anchors q's strings while the URL is made */
   soget_read_query(L, lua_gettop(L), &q, s->x.requested);
   r = soget_call_begin(b->g, &s->k, &q, s->k.began, e);
   lua_pop(L, 1);
@@ -233,15 +255,18 @@ static void fill(lua_State *L, batch *b) {
       soget_err e;
       soget_err_clear(&e);
       s->q = b->next++;
-      lua_rawgeti(L, b->qt, s->q);
+      push_query(L, b, s->q);
       soget_read_query(L, lua_gettop(L), &q, -1);
+      /* the call first: q's strings are the query's, which Lua code run
+       * from here on (a finalizer) could let go */
+      s->k.group = b->group;
+      if (soget_call_begin(b->g, &s->k, &q, b->began, &e) != 0) soget_nomem(L);
       soget_exact_init(L, &s->x, -1);
       if (s->x.on) {   /* the walk's state, by slot */
         soget_exact_push_state(L);
+        need_table(L, b->st);
         lua_rawseti(L, b->st, i + 1);
       }
-      s->k.group = b->group;
-      if (soget_call_begin(b->g, &s->k, &q, b->began, &e) != 0) soget_nomem(L);
       lua_pop(L, 1);
       s->phase = SLOT_READY;
       slot_advance(L, b, i);
@@ -288,6 +313,7 @@ static void stop_all(lua_State *L, batch *b) {
   soget_err_interrupted(&e);
   for (; b->next <= b->nq; b->next++) {
     soget_push_error(L, &e);
+    need_table(L, b->rt);
     lua_rawseti(L, b->rt, b->next);
     b->failed++;
     b->done++;
@@ -486,7 +512,9 @@ int soget_client_handling_units_many(lua_State *L) {
     b->live = 1;                     /* from here on, __gc cleans up too */
     lua_pushvalue(L, -1);
     lua_replace(L, 3);               /* 3: the batch, kept for after the call */
+    b->running = 1;
     status = lua_pcall(L, 4, 0, 0);
+    b->running = 0;
     batch_end(b);
     if (status != 0) return lua_error(L);
     ok = b->ok;

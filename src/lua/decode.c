@@ -1317,7 +1317,7 @@ static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
                       int parser) {
   builder b;
   int status;
-  b.body = body;
+  b.body = body ? body : "";   /* an empty response's buffer may be none */
   b.len = len;
   b.e = e;
   b.failed = 0;
