@@ -823,6 +823,25 @@ static void test_policy_details(void) {
   soget_call_free(&g, &a);
   soget_engine_free(&g);
 
+  CASE("the token before the current one is still scrubbed (renewed before it expired)");
+  engine(&g, 2, 1);
+  CHECK_INT(soget_engine_set_token(&g, "tok-first-0100", 14, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-second-0200", 15, 600), 0);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 400, "{\"message\":\"seen tok-first-0100 and tok-second-0200\"}", &e),
+            SOGET_STEP_FAIL);
+  CHECK_STR(e.message, "seen *** and ***");
+  soget_call_free(&g, &a);
+  /* and one dropped on a 401, after its renewal came */
+  CHECK(soget_auth_invalidate(&g.auth));
+  CHECK(g.auth.token == NULL);
+  CHECK_MEM(g.auth.prev, g.auth.prev_len, "tok-second-0200", 15);
+  CHECK_INT(soget_engine_set_token(&g, "tok-third-0300", 14, 600), 0);
+  CHECK_MEM(g.auth.prev, g.auth.prev_len, "tok-second-0200", 15);
+  soget_engine_free(&g);
+  CHECK(g.auth.prev == NULL);
+
   CASE("expires_in: a lifetime past 10^9 s (or no number) counts as none");
   {
     static const struct {

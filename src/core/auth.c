@@ -44,15 +44,32 @@ void soget_auth_init(soget_auth *a) {
   a->renew_at = 0;
   a->is_static = 0;
   a->gen = 0;
+  a->prev = NULL;
+  a->prev_len = 0;
+}
+
+static void drop(char **p, size_t *n) {
+  if (*p) {
+    soget_wipe(*p, *n);
+    free(*p);
+  }
+  *p = NULL;
+  *n = 0;
+}
+
+/* The current token becomes the previous one (the one before is wiped). */
+static void retire(soget_auth *a) {
+  if (!a->token) return;
+  drop(&a->prev, &a->prev_len);
+  a->prev = a->token;
+  a->prev_len = a->token_len;
+  a->token = NULL;
+  a->token_len = 0;
 }
 
 void soget_auth_free(soget_auth *a) {
-  if (a->token) {
-    soget_wipe(a->token, a->token_len);
-    free(a->token);
-  }
-  a->token = NULL;
-  a->token_len = 0;
+  drop(&a->token, &a->token_len);
+  drop(&a->prev, &a->prev_len);
   a->renew_at = 0;
 }
 
@@ -69,7 +86,7 @@ int soget_auth_set(soget_auth *a, const char *tok, size_t len,
   if (!copy) return -1;
   memcpy(copy, tok, len);
   copy[len] = '\0';
-  soget_auth_free(a);
+  retire(a);
   a->token = copy;
   a->token_len = len;
   a->gen++;
@@ -83,7 +100,8 @@ int soget_auth_set(soget_auth *a, const char *tok, size_t len,
 
 int soget_auth_invalidate(soget_auth *a) {
   if (a->is_static) return 0;
-  soget_auth_free(a);
+  retire(a);
+  a->renew_at = 0;
   a->gen++;
   return 1;
 }

@@ -18,10 +18,14 @@ typedef struct soget_auth {
   double renew_at;    /* monotonic time after which it is renewed */
   int is_static;      /* a user-given access_token: never renewed */
   unsigned long gen;  /* changes whenever the token is set or dropped */
+  char *prev;         /* the token before it, NULL when none: it may still
+                       * be valid a while (renewed before it expires), so
+                       * it is still a secret to scrub */
+  size_t prev_len;
 } soget_auth;
 
 void soget_auth_init(soget_auth *a);
-void soget_auth_free(soget_auth *a);   /* wipes the token's bytes */
+void soget_auth_free(soget_auth *a);   /* wipes the tokens' bytes */
 
 /* 1 when a token must be fetched before the next call. */
 int soget_auth_needs_token(const soget_auth *a, double now);

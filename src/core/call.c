@@ -73,7 +73,8 @@ void soget_engine_free(soget_engine *g) {
   soget_err_clear(&g->failed_err);
 }
 
-/* The secrets to scrub: the engine's (its masked list too), and every
+/* The secrets to scrub: the engine's (its masked list, its token and the
+ * one before, too), and every
  * token the call k (may be NULL) sent, which may have been replaced since
  * (a call can send many: retries, renewals, resends), taken a batch at a
  * time. */
@@ -90,6 +91,7 @@ static void scrub_all_of(const soget_engine *g, const soget_call *k, soget_err *
   secrets[n++] = g->api_key;
   secrets[n++] = g->search_api_key;
   secrets[n++] = g->auth.token;
+  secrets[n++] = g->auth.prev;   /* renewed before it expired: still valid */
   for (;;) {
     while (n < SCRUB_BATCH) {
       if (p && p < end) {
