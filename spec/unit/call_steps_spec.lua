@@ -482,6 +482,12 @@ local cases = {
     outcome = err("http", 302, nil, false, "redirect without a usable Location"),
   },
   {
+    name = "a 304 is no redirect (soget asks nothing conditionally)",
+    token = { TOKEN, 600 },
+    script = { api(304, "", nil, "/v1/elsewhere") },
+    outcome = err("http", 304, nil, false, "HTTP 304 (not modified) to a request that was not conditional"),
+  },
+  {
     name = "a redirect whose Location holds a line break",
     token = { TOKEN, 600 },
     script = { api(302, "", nil, "/v1/a\r\nSet-Cookie: x=1") },

@@ -684,6 +684,10 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
     body_error(g, k, body, len, status, e, "auth", 0, "the API refused access (forbidden)");
     return call_fail(g, k, e);
   }
+  if (status == 304) {   /* no redirect: an answer to a conditional request, which soget never sends */
+    soget_err_set(e, "http", status, 0, "HTTP 304 (not modified) to a request that was not conditional");
+    return call_fail(g, k, e);
+  }
   if (status >= 300 && status < 400) return redirected(g, k, status, redirect, e);
   if (status_retryable(status)) {
     if ((r = plan_retry(g, k, retry_after)) != 0) return r;
