@@ -4,6 +4,19 @@ local S = require "support"
 
 local function full_gc() collectgarbage(); collectgarbage() end
 
+-- A value on the stack of the functions running (C frames too, through
+-- the debug library) for which pred is true, or nil: what a hook can reach.
+local function stack_value(pred)
+  for level = 3, 9 do
+    if not debug.getinfo(level, "f") then break end
+    for i = 1, 30 do
+      local name, v = debug.getlocal(level, i)
+      if not name then break end
+      if pred(v) then return v end
+    end
+  end
+end
+
 describe("garbage collection", function()
   it("collects a client nobody references", function()
     local weak = setmetatable({}, { __mode = "v" })
@@ -184,21 +197,13 @@ describe("garbage collection", function()
       local found, seen = false, nil
       debug.sethook(function()
         if found then return end
-        for level = 2, 8 do
-          if not debug.getinfo(level, "f") then break end
-          for i = 1, 30 do
-            local name, v = debug.getlocal(level, i)
-            if not name then break end
-            if type(v) == "userdata" and tostring(v):find("^soget%.Call") then
-              found = true
-              debug.sethook()
-              if what == "step" then seen = select(2, pcall(v.request, v))
-              elseif what == "close" then v:close(); seen = tostring(v)
-              else set_uservalue(v, {}); seen = tostring(v); full_gc() end
-              return
-            end
-          end
-        end
+        local v = stack_value(function(x) return type(x) == "userdata" and tostring(x):find("^soget%.Call") end)
+        if not v then return end
+        found = true
+        debug.sethook()
+        if what == "step" then seen = select(2, pcall(v.request, v))
+        elseif what == "close" then v:close(); seen = tostring(v)
+        else set_uservalue(v, {}); seen = tostring(v); full_gc() end
       end, "c")
       local page, err = c:handling_units("CGMU2436601")
       debug.sethook()
@@ -229,25 +234,19 @@ describe("garbage collection", function()
       local found = false
       debug.sethook(function()
         if found then return end
-        for level = 2, 8 do
-          if not debug.getinfo(level, "f") then break end
-          for i = 1, 30 do
-            local name, v = debug.getlocal(level, i)
-            if not name then break end
-            if what == "gc+close" and type(v) == "userdata" and tostring(v):find("^soget%.Bulk") then
-              found = true
-              debug.sethook()
-              getmetatable(v).__gc(v)
-              c:close()
-              return
-            elseif what == "queries" and type(v) == "table" and v ~= queries
-                and type(v[1]) == "table" and v[1].reference == "CGMU2436601" then
-              found = true
-              debug.sethook()
-              for k = 1, #v do v[k] = "not a query" end
-              return
-            end
-          end
+        local v = stack_value(function(x)
+          if what == "gc+close" then return type(x) == "userdata" and tostring(x):find("^soget%.Bulk") end
+          return type(x) == "table" and x ~= queries and type(x[1]) == "table"
+            and x[1].reference == "CGMU2436601"
+        end)
+        if not v then return end
+        found = true
+        debug.sethook()
+        if what == "gc+close" then
+          getmetatable(v).__gc(v)
+          c:close()
+        else
+          for k = 1, #v do v[k] = "not a query" end
         end
       end, "c")
       local ok, results, counts = pcall(c.handling_units_many, c, queries, { concurrency = 1 })

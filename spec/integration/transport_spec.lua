@@ -265,44 +265,34 @@ describe("transport", function()
 
     -- A listener that resets each connection once the client's
     -- ClientHello came: as a server restarting, or a balancer dropping
-    -- handshakes. A reset, as at any other time: network, retried.
-    it("retries a connection reset during the TLS handshake, as a network failure", function()
-      with_relay("reset", nil, "listener that resets", function(relay)
-        local base = relay.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
-        local c = S.client{ access_token = "static-token", base_url = base, timeout = 10,
-          retries = 2 }
-        local page, e = c:handling_units("CGMU2436601")
-        assert.is_nil(page)
-        assert.are.equal("network", e.kind, e.message)
-        assert.is_true(e.retryable)
-        assert.are.equal(2, c:stats().retries)
-        assert.are.equal("reset\nreset\nreset\n", relay:bytes())
-        c:close()
-      end)
-    end)
-
-    -- The same listener closing each connection in order (FIN): OpenSSL
-    -- sees the end of the stream with no errno, and libcurl says only
+    -- handshakes. A reset, as at any other time: network, retried. The
+    -- same listener closing each connection in order (FIN): OpenSSL sees
+    -- the end of the stream with no errno, and libcurl says only
     -- SSL_ERROR_SYSCALL; a connection cut all the same.
-    it("retries a connection closed during the TLS handshake, as a network failure", function()
-      with_relay("close", nil, "listener that closes", function(relay)
-        local base = relay.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
-        local c = S.client{ access_token = "static-token", base_url = base, timeout = 10,
-          retries = 2 }
-        local page, e = c:handling_units("CGMU2436601")
-        assert.is_nil(page)
-        assert.are.equal("network", e.kind, e.message)
-        assert.is_true(e.retryable)
-        assert.truthy(e.message:find("^the connection closed during the TLS handshake %("), e.message)
-        assert.falsy(e.message:find(" %)$"), e.message)
-        assert.are.equal(2, c:stats().retries)
-        assert.are.equal("close\nclose\nclose\n", relay:bytes())
-        -- a batch's lookups alike
-        local results = c:handling_units_many({ "CGMU2436601" })
-        assert.are.equal("network", results[1].kind, results[1].message)
-        c:close()
+    for _, how in ipairs { "reset", "close" } do
+      it("retries a connection " .. (how == "reset" and "reset" or "closed")
+          .. " during the TLS handshake, as a network failure", function()
+        with_relay(how, nil, "listener that " .. how .. "s", function(relay)
+          local base = relay.url:gsub("^http:", "https:") .. "/api-tracing-code/v1"
+          local c = S.client{ access_token = "static-token", base_url = base, timeout = 10,
+            retries = 2 }
+          local page, e = c:handling_units("CGMU2436601")
+          assert.is_nil(page)
+          assert.are.equal("network", e.kind, e.message)
+          assert.is_true(e.retryable)
+          if how == "close" then
+            assert.truthy(e.message:find("^the connection closed during the TLS handshake %("), e.message)
+            assert.falsy(e.message:find(" %)$"), e.message)
+          end
+          assert.are.equal(2, c:stats().retries)
+          assert.are.equal((how .. "\n"):rep(3), relay:bytes())
+          -- a batch's lookups alike
+          local results = c:handling_units_many({ "CGMU2436601" })
+          assert.are.equal("network", results[1].kind, results[1].message)
+          c:close()
+        end)
       end)
-    end)
+    end
 
     -- A loopback listener whose backlog is full: the kernel drops every
     -- SYN, so a connection never completes its handshake (a server that is
