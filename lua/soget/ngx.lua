@@ -21,9 +21,9 @@
 --
 -- Works where cosockets work: server_rewrite_by_lua*, rewrite_by_lua*, access_by_lua*,
 -- content_by_lua* and ngx.timer.* callbacks (also ssl_certificate_by_lua*
--- and the TLS session phases). Elsewhere (init, init_worker, set, log,
--- header and body filters, balancer) a call returns a soget.Error that
--- names the phase and says to start a timer.
+-- and ssl_client_hello_by_lua*). Elsewhere (init, init_worker, set, log,
+-- header and body filters, balancer, the TLS session phases) a call
+-- returns a soget.Error that names the phase and says to start a timer.
 local soget = require "soget"
 -- (lua-resty-core's, which the Lua module loads; without it, a token
 -- request runs in its call, see token_exchange)
@@ -48,8 +48,11 @@ local RECEIVE_SIZE = 65536   -- the most bytes one receive asks for
 local ERROR_MT = getmetatable(select(2, soget.decode("")))
 
 -- The phases where nginx gives Lua cosockets and ngx.sleep.
+-- (not ssl_session_fetch: nginx gives cosockets there only with an OpenSSL
+-- that lets its session callback wait, which Debian's does not; a call
+-- there was aborted halfway, its token timer left behind)
 local COSOCKET_PHASES = { server_rewrite = true, rewrite = true, access = true, content = true,
-  timer = true, ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true }
+  timer = true, ssl_cert = true, ssl_client_hello = true }
 
 ---------------------------------------------------------------------------
 -- Options
@@ -456,8 +459,16 @@ local function connect(req, deadline, pool, o)
       herr = okh and tostring(herr) or ("the server's certificate was refused (not trusted, "
         .. "or not for host " .. tostring(req.server_name) .. ")")
       if herr == "timeout" then return timed_out("during the TLS handshake") end
-      return nil, ("TLS handshake with %s failed: %s"):format(req.server_name, herr), "tls",
-        false
+      if herr == "handshake failed" or herr == "closed" or herr:find("reset", 1, true) then
+        -- nginx's words for a handshake that did not complete, whatever
+        -- ended it: mostly a connection closed or reset under it (a server
+        -- restarting, a balancer), which the blocking client retries as a
+        -- network failure too; a certificate refused is named otherwise
+        return nil, ("TLS handshake with %s failed: %s (the connection was closed or reset, "
+          .. "or the handshake refused)"):format(req.server_name or req.host, herr), "network", true
+      end
+      return nil, ("TLS handshake with %s failed: %s"):format(req.server_name or req.host, herr),
+        "tls", false
     end
     if type(session) == "cdata" or type(session) == "userdata" then keep_session(pool, session) end
   end

@@ -385,6 +385,14 @@ static const rcase responses[] = {
      NULL, NULL, NULL, 0, "network", 0, "status 000 is not an HTTP status"},
     {"status 099", BYTES("HTTP/1.1 099 X\r\nContent-Length: 0\r\n\r\n"), 0, 0, BAD, 0,
      NULL, NULL, NULL, 0, "network", 0, "status 099 is not an HTTP status"},
+    /* A version other than 1.0 and 1.1 in the status line: no HTTP/1.x
+     * answer (libcurl refuses 0.9 and 1.2 too). */
+    {"HTTP/2.0 as a status line", BYTES("HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"), 0, 0,
+     BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid HTTP/1.1 response (HTTP/2.0)"},
+    {"HTTP/0.9 as a status line", BYTES("HTTP/0.9 200 OK\r\nContent-Length: 2\r\n\r\n{}"), 0, 0,
+     BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid HTTP/1.1 response (HTTP/0.9)"},
+    {"HTTP/1.2 as a status line", BYTES("HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\n{}"), 0, 0,
+     BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid HTTP/1.1 response (HTTP/1.2)"},
     {"101 switching protocols", BYTES("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n"),
      0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "switched protocols"},
     {"unknown Content-Encoding", BYTES(OK200 "Content-Encoding: br\r\nContent-Length: 1\r\n\r\nx"),

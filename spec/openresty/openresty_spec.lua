@@ -385,6 +385,23 @@ describe("soget.ngx in nginx", function()
       end)
     end)
 
+    it("takes a connection closed or reset during the TLS handshake as a network error, and retries it", function()
+      -- as the blocking client does (transport_spec): nginx says only
+      -- "handshake failed"
+      for _, how in ipairs { "close", "reset" } do
+        require("integration.proxy").with_relay(how, nil, "listener that " .. how .. "s", function(relay)
+          local st, body = N.get(srv.url .. "/t/reset?scheme=https&port=" .. relay.port)
+          assert.are.equal(200, st, body)
+          local v = json(body)
+          assert.is_false(v.raised)
+          assert.are.equal("network", v.error.kind, how .. ": " .. v.error.message)
+          assert.is_true(v.error.retryable)
+          assert.truthy(v.error.message:find("TLS handshake with 127.0.0.1 failed", 1, true), v.error.message)
+          assert.are.equal((how .. "\n"):rep(2), relay:bytes())   -- the request, and its one retry
+        end)
+      end
+    end)
+
     it("finishes a token request whose call was killed halfway: the others do not wait for it", function()
       -- the call that fetches the token dies (ngx.thread.kill, as nginx
       -- ends a request's threads when its client goes away): its token

@@ -318,7 +318,8 @@ end
 -- reset): a network error, retried, never a raise.
 function M.reset()
   local port = tonumber(ngx.req.get_uri_args().port)
-  local c = soget.client{ base_url = "http://127.0.0.1:" .. port .. "/api-tracing-code/v1",
+  local scheme = ngx.req.get_uri_args().scheme or "http"
+  local c = soget.client{ base_url = scheme .. "://127.0.0.1:" .. port .. "/api-tracing-code/v1",
     access_token = "tok-reset-0123456789", api_key = "key-reset-0123456789", retries = 1,
     timeout = 8 }
   local ok, page, err = pcall(sng.handling_units, c, "CGMU2436601")

@@ -573,9 +573,9 @@ local cases = {
       "token request refused: the client credentials were not accepted"),
   },
   {
-    name = "token endpoint 500: http error",
+    name = "token endpoint 500: http error, retryable as the API's 500 is, not retried",
     script = { tok_answer(500, "Internal Server Error") },
-    outcome = err("http", 500, nil, false, "token request failed with HTTP 500"),
+    outcome = err("http", 500, nil, true, "token request failed with HTTP 500"),
   },
   {
     name = "token endpoint 503: http error, retryable, but not retried",

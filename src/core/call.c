@@ -553,8 +553,8 @@ static int token_response(soget_engine *g, soget_call *k, long status,
       soget_err_set(e, "auth", status, 0, "token request refused: %s%s%s",
                     known && code[0] ? code : "the client credentials were not accepted",
                     msg[0] ? ": " : "", msg);
-    else
-      soget_err_set(e, "http", status, status_retryable(status),
+    else   /* retryable as an API answer of that status is (not retried: a POST) */
+      soget_err_set(e, "http", status, status >= 500 || status_retryable(status),
                     "token request failed with HTTP %ld%s%s", status,
                     msg[0] ? ": " : "", msg);
     return token_failed(g, k, e);

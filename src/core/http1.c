@@ -342,6 +342,12 @@ static int on_headers_complete(http_parser *p) {
     char c = h->encoding.data[i];
     if (c >= 'A' && c <= 'Z') h->encoding.data[i] = (char)(c - 'A' + 'a');
   }
+  if (p->http_major != 1 || p->http_minor > 1) {   /* HTTP/0.9, 1.2, 2.0 as a status line */
+    char msg[64];
+    snprintf(msg, sizeof msg, "not a valid HTTP/1.1 response (HTTP/%u.%u)",
+             (unsigned)p->http_major, (unsigned)p->http_minor);
+    return fail(h, "network", 0, msg);
+  }
   if (p->status_code < 100) {   /* three digits, but no HTTP status (libcurl refuses them too) */
     char msg[48];
     snprintf(msg, sizeof msg, "the server's status %03u is not an HTTP status",
