@@ -13,6 +13,7 @@ local output = require "soget.cli.output"
 local M = {}
 
 local CACHE_FILE_MAX = 256 * 1024
+local PATH_MAX = 4096   -- bytes, its NUL included (Linux's; soget._privfile's too)
 
 -- The key of a set of credentials: the SHA-256 of each value preceded by
 -- its length (so no two sets give the same text), as 64 hex digits.
@@ -64,7 +65,10 @@ end
 -- under -v) when it is not private: a symbolic link, another user's, or
 -- writable by its group or others.
 function TokenCache:open()
-  local ok, why = soget._privfile.dir(self.dir)
+  -- a folder whose path fits, but not with the file's name in it: as a
+  -- folder too long (neither made, nor the file's warning given)
+  local ok, why = false, "its path is too long"
+  if #self.path < PATH_MAX then ok, why = soget._privfile.dir(self.dir) end
   if not ok then
     output.note("token cache: not used: ", self.dir, ": ", why)
     return false
