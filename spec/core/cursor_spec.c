@@ -13,6 +13,11 @@
 #define EMPTY "empty page"
 #define FIRST "inconsistent page: first is not the offset asked for"
 #define RETURNED "inconsistent page: returned is not the number of items"
+/* at the total or an empty page, a walk whose listing contradicted
+ * itself says so instead (its doubt) */
+#define D_EMPTY "an empty page below the total announced"
+#define D_MORE "a page holds more units than its total"
+#define D_TOTAL "the listing's total changed while it was read"
 #define MAXP "max_pages reached"
 #define NOTNEW "no new units"
 
@@ -38,11 +43,11 @@ static const struct {
   {"from a user's offset", 0, TOTAL, 3,
    {{7, 20, 5, 7, 5, 5}, {12, 20, 5, 12, 5, 5}, {17, 20, 3, 17, 3, 3}}},
   {"nothing found", 0, EMPTY, 1, {{0, 0, 0, 0, 0, 0}}},
-  {"an empty page below the total", 0, EMPTY, 2,
+  {"an empty page below the total", 0, D_EMPTY, 2,
    {{0, 100, 5, 0, 5, 5}, {5, 100, 0, 5, 0, 0}}},
-  {"returned 0 with items", 0, EMPTY, 1, {{0, 10, 0, 0, 3, 3}}},
-  {"returned negative", 0, EMPTY, 1, {{0, 10, -5, 0, 3, 3}}},
-  {"no items though returned says 5", 0, EMPTY, 1, {{0, 10, 5, 0, 0, 0}}},
+  {"returned 0 with items: no empty page", 0, RETURNED, 1, {{0, 10, 0, 0, 3, 3}}},
+  {"returned negative", 0, RETURNED, 1, {{0, 10, -5, 0, 3, 3}}},
+  {"no items though returned says 5", 0, RETURNED, 1, {{0, 10, 5, 0, 0, 0}}},
   {"first is not the offset asked for", 0, FIRST, 1, {{5, 20, 5, 0, 5, 5}}},
   {"first is past the offset asked for", 0, FIRST, 1, {{0, 20, 5, 3, 5, 5}}},
   {"the server starts over on page 2", 0, FIRST, 2,
@@ -67,16 +72,16 @@ static const struct {
    {{0, 10, 5, 0, 5, 5}, {5, 10, 5, 5, 5, 1}}},
   {"max_pages on a page of repeats: no new units", 2, NOTNEW, 2,
    {{0, 100, 5, 0, 5, 5}, {5, 100, 5, 5, 5, 0}}},
-  {"the total shrinks", 0, TOTAL, 2,
+  {"the total shrinks", 0, D_MORE, 2,
    {{0, 20, 5, 0, 5, 5}, {5, 8, 5, 5, 5, 5}}},
-  {"the total grows: the smallest is kept", 0, TOTAL, 2,
+  {"the total grows: the smallest is kept", 0, D_TOTAL, 2,
    {{0, 8, 5, 0, 5, 5}, {5, 1000, 5, 5, 5, 5}}},
-  {"the total grows and shrinks", 0, TOTAL, 3,
+  {"the total grows and shrinks", 0, D_TOTAL, 3,
    {{0, 30, 5, 0, 5, 5}, {5, 12, 5, 5, 5, 5}, {10, 500, 5, 10, 5, 5}}},
-  {"a total of 0 with items", 0, TOTAL, 1, {{0, 0, 5, 0, 5, 5}}},
-  {"a negative total", 0, TOTAL, 1, {{0, -1, 5, 0, 5, 5}}},
-  {"a total below the offset asked for", 0, TOTAL, 1, {{10, 3, 2, 10, 2, 2}}},
-  {"more returned than the total", 0, TOTAL, 1, {{0, 3, 5, 0, 5, 5}}},
+  {"a total of 0 with items", 0, D_MORE, 1, {{0, 0, 5, 0, 5, 5}}},
+  {"a negative total", 0, D_MORE, 1, {{0, -1, 5, 0, 5, 5}}},
+  {"a total below the offset asked for", 0, D_MORE, 1, {{10, 3, 2, 10, 2, 2}}},
+  {"more returned than the total", 0, D_MORE, 1, {{0, 3, 5, 0, 5, 5}}},
   {"the int32 ceiling", 0, TOTAL, 2,
    {{2147483637L, 2147483647L, 5, 2147483637L, 5, 5},
     {2147483642L, 2147483647L, 5, 2147483642L, 5, 5}}},
@@ -276,7 +281,7 @@ static const struct {
    "1", MORE, 1},
   {"the total says more than the listing: an empty page ends it", "LOT 7", NULL, 2, 50, 3,
    {P("LOT 7", "A"), P("LOT 7", "B"), P("LOT 7", "C")},
-   "A B C", EMPTY, 3},
+   "A B C", D_EMPTY, 3},
   {"nothing at all", "LOT 7", NULL, 5, 0, 0, {P(NULL, NULL)}, "", EMPTY, 1},
 };
 
@@ -395,9 +400,11 @@ static void test_exact_cap(void) {
   }
 }
 
-/* A listing that contradicts its own totals: the walk still ends as
- * before, and says why its end may have missed units (c.doubt), which an
- * exact lookup then refuses to call complete. */
+/* A listing that contradicts its own totals: the walk still ends where
+ * it did, and says why its end may have missed units (c.doubt, and its
+ * why instead of "total reached" or "empty page": a pager's script can
+ * tell and walk again), which an exact lookup then refuses to call
+ * complete. */
 static void test_doubt(void) {
   static const struct {
     const char *name;
@@ -407,19 +414,19 @@ static void test_doubt(void) {
     {"an honest listing", {{0, 3, 2}, {2, 3, 1}, {-1, 0, 0}}, TOTAL, NULL},
     {"a listing that shrank to the offset", {{0, 2, 2}, {-1, 0, 0}}, TOTAL, NULL},
     {"an empty page below the total announced before", {{0, 12, 2}, {2, 12, 0}, {-1, 0, 0}},
-     EMPTY, "an empty page below the total announced"},
+     D_EMPTY, "an empty page below the total announced"},
     {"nothing found after pages that announced more", {{0, 12, 2}, {2, 0, 0}, {-1, 0, 0}},
-     EMPTY, "an empty page below the total announced"},
-    {"a first page empty below its own total", {{0, 12, 0}, {-1, 0, 0}}, EMPTY,
+     D_EMPTY, "an empty page below the total announced"},
+    {"a first page empty below its own total", {{0, 12, 0}, {-1, 0, 0}}, D_EMPTY,
      "an empty page below the total announced"},
     {"an empty page at the last offset below the total", {{0, 5, 4}, {4, 5, 0}, {-1, 0, 0}},
-     EMPTY, "an empty page below the total announced"},
+     D_EMPTY, "an empty page below the total announced"},
     {"an empty first page of nothing", {{0, 0, 0}, {-1, 0, 0}}, EMPTY, NULL},
-    {"a page holding more units than its total", {{0, 1, 2}, {-1, 0, 0}}, TOTAL,
+    {"a page holding more units than its total", {{0, 1, 2}, {-1, 0, 0}}, D_MORE,
      "a page holds more units than its total"},
-    {"a total that fell while the listing was read", {{0, 4, 2}, {2, 3, 1}, {-1, 0, 0}}, TOTAL,
+    {"a total that fell while the listing was read", {{0, 4, 2}, {2, 3, 1}, {-1, 0, 0}}, D_TOTAL,
      "the listing's total changed while it was read"},
-    {"a total that grew while the listing was read", {{0, 4, 2}, {2, 5, 2}, {4, 5, 1}}, TOTAL,
+    {"a total that grew while the listing was read", {{0, 4, 2}, {2, 5, 2}, {4, 5, 1}}, D_TOTAL,
      "the listing's total changed while it was read"},
   };
   size_t i;

@@ -153,7 +153,9 @@ describe("paging", function()
     end
     assert.are.equal(want, n)
     assert.are.equal(pages, S.stats().api_requests)
-    assert.are.equal("total reached", it:stats().why)
+    -- its last page is one unit over the total (the repeated one): the
+    -- walk says its end may have missed units, as it did
+    assert.are.equal("a page holds more units than its total", it:stats().why)
     assert.truthy(most <= 20, "ids of two pages at most, not " .. most)
     c:close()
   end)

@@ -121,6 +121,46 @@ describe("a pager", function()
     assert.are.equal("no new units", it:stats().why)
   end)
 
+  it("says so when it ends at a total that changed or contradicts a page, not \"total reached\"", function()
+    -- a listing of 20 that grew to 25 before page 2: the walk stops at
+    -- the smallest total (u15..u19 never asked for), and says why its end
+    -- may have missed units
+    local it = soget.decode(page(20, 0, 10)):iter{ manual = true }
+    local ids, asked = drain(it, 20, function(offset) return page(25, offset, 10) end)
+    assert.are.equal(20, #ids)
+    assert.are.same({ 10 }, asked)
+    assert.are.equal("the listing's total changed while it was read", it:stats().why)
+    -- a page holding more units than its total
+    it = soget.decode(page(5, 0, 10)):iter{ manual = true }
+    drain(it, 5)
+    assert.are.equal("a page holds more units than its total", it:stats().why)
+    -- an empty page below the total
+    it = soget.decode(page(20, 0, 10)):iter{ manual = true }
+    drain(it, 20, function(offset) return page(20, offset, 0) end)
+    assert.are.equal("an empty page below the total announced", it:stats().why)
+    -- an honest listing: as before
+    it = soget.decode(page(20, 0, 10)):iter{ manual = true }
+    drain(it, 20)
+    assert.are.equal("total reached", it:stats().why)
+  end)
+
+  it("takes units with a `returned` of 0 for a page that does not add up, not an empty one", function()
+    local body = page(10, 0, 3):gsub('"returned":3', '"returned":0')
+    local it = soget.decode(body):iter{ manual = true }
+    local ids = drain(it, 10)
+    assert.are.equal(3, #ids)
+    assert.are.equal("inconsistent page: returned is not the number of items", it:stats().why)
+    -- an exact lookup answers no such page as complete
+    local c = client()
+    local call = c:begin{ reference = "MSCU0", exact = true }
+    assert(call:request())
+    local p, err = call:response(200, (page(0, 0, 1):gsub('"returned":1', '"returned":0')))
+    assert.is_nil(p)
+    assert.are.equal("api", err.kind)
+    assert.truthy(err.message:find("returned is not the number of items", 1, true), err.message)
+    c:close()
+  end)
+
   it("says why a decoded page's walk ends short of its total: no client to fetch with", function()
     local it = soget.decode(page(30, 0, 10)):iter()
     local n = 0

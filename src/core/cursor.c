@@ -28,6 +28,8 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->units = c->matches = 0;
 }
 
+static const char end_total[] = "total reached";
+
 static void stop(soget_cursor *c, const char *why) {
   c->done = 1;
   c->why = why;
@@ -41,12 +43,13 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   if (c->bound < 0 || total < c->bound) c->bound = total;
   if (total > c->most) c->most = total;
   if (c->pages == 1) c->first_total = total;
-  if (nitems == 0 || returned <= 0) {
+  if (nitems == 0 && returned <= 0) {
     if (requested < c->most) c->doubt = "an empty page below the total announced";
-    stop(c, "empty page");
+    stop(c, c->doubt ? c->doubt : "empty page");
     return;
   }
   if (first != requested) { stop(c, "inconsistent page: first is not the offset asked for"); return; }
+  /* (units with a `returned` of 0 or less too: no empty page) */
   if (returned != nitems) { stop(c, "inconsistent page: returned is not the number of items"); return; }
   /* returned > 0 here: first + returned can only overflow upwards */
   if (first > LONG_MAX - returned) { stop(c, "no progress"); return; }
@@ -57,7 +60,7 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   /* The last page: the walk ends once it is used up, for what its units
    * say first (a proof, or none of them new), else for this; the listing's
    * end before max_pages, which then cut nothing. */
-  if (next >= c->bound) { c->end = "total reached"; return; }
+  if (next >= c->bound) { c->end = end_total; return; }
   if (c->max_pages && c->pages >= c->max_pages) { c->end = "max_pages reached"; return; }
   c->next_offset = next;
 }
@@ -69,7 +72,9 @@ void soget_cursor_used_up(soget_cursor *c, long fresh) {
     return;
   }
   if (fresh <= 0) stop(c, "no new units");
-  else if (c->end) stop(c, c->end);
+  /* an end read from totals that changed or contradicted each other may
+   * have missed units: said so rather than "total reached" */
+  else if (c->end) stop(c, c->doubt && c->end == end_total ? c->doubt : c->end);
 }
 
 /* ---- exact walks ---------------------------------------------------------- */

@@ -19,7 +19,9 @@ typedef struct soget_cursor {
   long pages;        /* pages seen so far */
   long max_pages;    /* 0: no cap */
   int done;
-  const char *why;   /* why the walk stopped (for debugging and tests) */
+  const char *why;   /* why the walk stopped (for debugging and tests): at
+                      * the total or an empty page, the doubt instead when
+                      * there is one */
   const char *end;   /* the current page is the last: why, once it is used up */
   long most;         /* the largest total announced */
   long first_total;  /* the first page's total */

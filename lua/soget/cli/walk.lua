@@ -69,7 +69,8 @@ function M.walk(client, page, q, max, each, method)
       if why == "no new units" then   -- the pager's own rule, the same as above
         stopped = string.format("the server's page at offset %d brings no unit not already listed",
           first)
-      elseif why == "empty page" and first < total then   -- the rule above, for no unit at all
+      elseif (why == "empty page" or why == "an empty page below the total announced")
+          and first < total then   -- the rule above, for no unit at all
         stopped = string.format("the server's page at offset %d holds no unit of the %d asked "
           .. "for, before the total of %d it announces", first, q.limit, total)
       elseif why and (why:find("^inconsistent") or why == "no progress") then
@@ -80,6 +81,12 @@ function M.walk(client, page, q, max, each, method)
         -- shifted, a server repeating a unit), which were never listed
         stopped = string.format("the server's pages hold %s where the total they announce "
           .. "is %d (units sent again in place of others)", plural(n, "different unit"), total)
+      elseif why == "the listing's total changed while it was read"
+          or why == "a page holds more units than its total"
+          or why == "an empty page below the total announced" then
+        -- the pager's end, read from totals that changed or contradict each
+        -- other: units may have moved past the walk
+        stopped = "the server's listing does not add up (" .. why .. "): units may have been missed"
       end
       break
     end

@@ -112,7 +112,7 @@ function Page:iter(opts) end
 ---@field pages integer Pages taken.
 ---@field yielded integer Units yielded.
 ---@field done boolean The walk is over.
----@field why? string What ended it: "total reached", "empty page", "no new units", "max_pages reached", "no progress", "inconsistent page: ..." or "no client" (a page from soget.decode, short of its total) (nil while it goes on, or when max_items or close() ended it).
+---@field why? string What ended it: "total reached", "empty page", "no new units", "max_pages reached", "no progress", "inconsistent page: ..." or "no client" (a page from soget.decode, short of its total); at the total or an empty page of a listing whose numbers changed or contradicted each other, "the listing's total changed while it was read", "a page holds more units than its total" or "an empty page below the total announced" (nil while it goes on, or when max_items or close() ended it).
 
 ---A lazy iterator over a page and the pages after it (page:iter()). Calling it is it:next().
 ---@class soget.Pager
