@@ -1,6 +1,7 @@
 -- Lifetimes: __gc runs, pages and pagers keep what they need alive and
 -- nothing more, memory stays flat over many calls.
 local S = require "support"
+local soget = require "soget"
 
 local function full_gc() collectgarbage(); collectgarbage() end
 
@@ -92,6 +93,62 @@ describe("garbage collection", function()
   local function set_uservalue(u, t)
     if debug.setuservalue then debug.setuservalue(u, t, 1) else debug.setfenv(u, t) end
   end
+
+  local function get_uservalue(u)
+    if debug.getuservalue then return (debug.getuservalue(u, 1)) end
+    return debug.getfenv(u)
+  end
+
+  it("raises, never crashes, when Lua code changed what a pager or a call reads raw", function()
+    local body = '{"total":3,"returned":2,"first":0,"items":[{"reference":"A","pswId":"a"},'
+      .. '{"reference":"B","pswId":"b"}]}'
+    -- a pager's ids met, and its query
+    local it = assert(soget.decode(body)):iter()
+    get_uservalue(it).seen = 42
+    local ok, err = pcall(it)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("its state was changed", 1, true), tostring(err))
+    local c = soget.client{ base_url = "https://api.example.test/v1",
+      token_url = "https://auth.example.test/token", api_key = "key-0123456789abcdef",
+      access_token = "tok-static-1234", retries = 0 }
+    local call = c:begin("A")
+    assert(call:request())
+    local page = assert(call:response(200, body))
+    it = page:iter()
+    get_uservalue(it).query = 42
+    it(); it()
+    ok, err = pcall(it)                  -- the fetch of the next page
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("its state was changed", 1, true), tostring(err))
+    -- an exact call's walk state and query
+    for _, slot in ipairs { 2, 3 } do
+      call = c:begin{ reference = "A", exact = true }
+      assert(call:request())
+      get_uservalue(call)[slot] = 42
+      ok, err = pcall(call.response, call, 200, body)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("its state was changed", 1, true), tostring(err))
+      assert.has_error(function() call:request() end)   -- over
+      call:close()
+    end
+    -- a call whose uservalue is no table at all amid response() (5.2+):
+    -- the page, with no client to fetch with
+    if debug.setuservalue then
+      call = c:begin("A")
+      assert(call:request())
+      local n = 0
+      debug.sethook(function()
+        n = n + 1
+        if n == 3 then debug.sethook(); debug.setuservalue(call, 42, 1) end
+      end, "c")
+      local p, e = call:response(200, body)
+      debug.sethook()
+      assert.is_nil(e)
+      assert.are.equal("A", p.items[1].reference)
+    end
+    c:close()
+    full_gc()
+  end)
 
   it("lets no call read its client once Lua code took the client from it", function()
     local c = S.client()

@@ -23,6 +23,10 @@ describe("soget.client options", function()
       return (tostring(err):gsub("^[^:]*:%d+: ", ""))
     end
     assert.are.equal("iter: option names must be strings, got number", message(page.iter, page, { 5 }))
+    -- a manual pager is asked for with a boolean ("false", 0: no switch)
+    assert.are.equal("iter: 'manual' must be a boolean, got string",
+      message(page.iter, page, { manual = "false" }))
+    assert.are.equal("iter: 'manual' must be a boolean, got number", message(page.iter, page, { manual = 0 }))
     assert.are.equal("soget.decode: option names must be strings, got boolean",
       message(soget.decode, "{}", { [true] = 1 }))
     local opts = S.options()

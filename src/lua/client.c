@@ -1325,6 +1325,14 @@ static int call_request_body(lua_State *L) {
   return call_request_as(L, "request");
 }
 
+/* The call's uservalue, reachable from Lua through the debug library,
+ * no longer holds what an exact walk reads raw: the call ends, raising. */
+static int call_state_changed(lua_State *L, lcall *lc) {
+  soget_call_free(&lc->c->eng, &lc->k);   /* (call_step releases the hold) */
+  lc->open = 0;
+  return luaL_error(L, "soget.Call: its state was changed (through the debug library)");
+}
+
 static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
                        const char *method) {
   switch (step) {
@@ -1338,6 +1346,11 @@ static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
         return 1;
       }
       soget_getuv(L, 1);
+      if (lua_type(L, -1) != LUA_TTABLE) {   /* taken from it (debug library): */
+        lua_pop(L, 1);                        /* a page with no client to fetch with */
+        soget_page_attach(L, -1, 0, 0);
+        return 1;
+      }
       lua_rawgeti(L, -1, CALL_UV_CLIENT);
       lua_rawgeti(L, -2, CALL_UV_QUERY);
       soget_page_attach(L, -4, -2, -1);
@@ -1375,8 +1388,10 @@ static int call_response_body(lua_State *L) {
   if (step == SOGET_STEP_PAGE && lc->x.on) {   /* 6: the page */
     soget_query q;
     soget_getuv(L, 1);                         /* 7 */
+    if (lua_type(L, 7) != LUA_TTABLE) call_state_changed(L, lc);
     lua_rawgeti(L, 7, CALL_UV_EXACT);          /* 8: the walk's state */
     lua_rawgeti(L, 7, CALL_UV_QUERY);          /* 9: anchors q's strings */
+    if (lua_type(L, 8) != LUA_TTABLE || lua_type(L, 9) != LUA_TTABLE) call_state_changed(L, lc);
     soget_read_query(L, 9, &q, -1);
     lua_pushvalue(L, 6);                       /* 10: the page */
     step = exact_step(L, lc->c, &lc->k, &lc->x, 8, 10, &q, &e);

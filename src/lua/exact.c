@@ -75,6 +75,9 @@ int soget_exact_take(lua_State *L, soget_exact *x, int si, int pi, soget_err *e)
   matches = lua_gettop(L);
   lua_rawgeti(L, si, ST_SEEN);
   seen = lua_gettop(L);
+  /* (the walk's state is reachable from Lua through the debug library) */
+  if (lua_type(L, matches) != LUA_TTABLE || lua_type(L, seen) != LUA_TTABLE)
+    luaL_error(L, "exact lookup: its state was changed (through the debug library)");
   lua_getfield(L, pi, "items");
   items = lua_gettop(L);
   if (lua_type(L, items) == LUA_TTABLE) n = (long)lua_rawlen(L, items);

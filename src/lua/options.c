@@ -83,10 +83,6 @@ void soget_opt_check(lua_State *L, const soget_opt_reader *r, const soget_option
   static const int lua_types[] = {LUA_TSTRING, LUA_TNUMBER, LUA_TBOOLEAN};
   v->given = 1;
   v->from_env = 0;
-  if (o->type == SOGET_OPT_FLAG) {
-    v->b = lua_toboolean(L, i);
-    return;
-  }
   if (lua_type(L, i) != lua_types[o->type])
     luaL_error(L, "%s: %s'%s' must be a %s, got %s", r->who, r->label, o->name,
                type_names[o->type], luaL_typename(L, i));

@@ -14,8 +14,8 @@
 
 SOGET_HIDDEN_BEGIN
 
-/* soget_option.type. SOGET_OPT_FLAG: any value, read as true or false. */
-enum { SOGET_OPT_STRING, SOGET_OPT_NUMBER, SOGET_OPT_BOOLEAN, SOGET_OPT_FLAG };
+/* soget_option.type */
+enum { SOGET_OPT_STRING, SOGET_OPT_NUMBER, SOGET_OPT_BOOLEAN };
 /* soget_option.check: what a string must not hold. */
 enum {
   SOGET_OPT_CHECK_NONE,

@@ -108,12 +108,20 @@ static void take_page(lua_State *L, pager *pg, int uv, int p, long requested) {
   lua_setfield(L, uv, UV_SEEN);
 }
 
+/* The pager's state is reachable from Lua through the debug library
+ * (debug.getuservalue): what it reads raw is checked first. */
+static void uv_changed(lua_State *L, int i) {
+  if (!lua_istable(L, i))
+    luaL_error(L, "soget.Pager: its state was changed (through the debug library)");
+}
+
 /* Remembers the id at the top of the stack for the current page; answers
  * whether it was met before, on this page or the one before (the unit was
  * yielded then: skip it). Stack unchanged. */
 static int met_before(lua_State *L, int uv) {
   int met;
   lua_getfield(L, uv, UV_SEEN);
+  uv_changed(L, -1);
   lua_pushvalue(L, -2);
   lua_rawget(L, -2);
   met = lua_toboolean(L, -1);
@@ -162,7 +170,7 @@ enum { ITER_MAX_ITEMS, ITER_MAX_PAGES, ITER_MANUAL, ITER_COUNT };
 static const soget_option iter_options[] = {
     [ITER_MAX_ITEMS] = CAP("max_items"),
     [ITER_MAX_PAGES] = CAP("max_pages"),
-    [ITER_MANUAL] = {.name = "manual", .type = SOGET_OPT_FLAG},
+    [ITER_MANUAL] = {.name = "manual", .type = SOGET_OPT_BOOLEAN},
     [ITER_COUNT] = {.name = NULL}};
 #undef CAP
 
@@ -313,6 +321,7 @@ static int pager_next(lua_State *L) {
       long off = pg->cur.next_offset;
       lua_getfield(L, uv, UV_QUERY);
       qi = lua_gettop(L);
+      uv_changed(L, qi);
       soget_err_clear(&e);
       if (!soget_client_fetch(L, c, qi - 1, qi, off, &e)) {
         soget_push_error(L, &e);
