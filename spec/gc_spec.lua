@@ -139,7 +139,8 @@ describe("garbage collection", function()
       local n = 0
       debug.sethook(function()
         n = n + 1
-        if n == 3 then debug.sethook(); debug.setuservalue(call, 42, 1) end
+        -- (Lua 5.2 takes a table or nil only)
+        if n == 3 then debug.sethook(); debug.setuservalue(call, _VERSION ~= "Lua 5.2" and 42 or nil, 1) end
       end, "c")
       local p, e = call:response(200, body)
       debug.sethook()
@@ -308,8 +309,14 @@ describe("garbage collection", function()
       end, "c")
       local ok, results, counts = pcall(c.handling_units_many, c, queries, { concurrency = 1 })
       debug.sethook()
-      assert.is_true(found, what)
-      if what == "gc+close" then
+      if not found then
+        -- Lua 5.1, 5.2 and LuaJIT show debug.getlocal nothing of a C
+        -- function's stack: nothing reaches the batch's state there
+        assert.truthy(_VERSION == "Lua 5.1" or _VERSION == "Lua 5.2", _VERSION)
+        assert.is_true(ok, tostring(results))
+        assert.are.same({ ok = 3, failed = 0 }, counts)
+        c:close()
+      elseif what == "gc+close" then
         assert.is_true(ok, tostring(results))
         assert.are.same({ ok = 3, failed = 0 }, counts)
         assert.are.equal("CGMU2436601", results[1].items[1].reference)
