@@ -333,6 +333,25 @@ describe("garbage collection", function()
     end
   end)
 
+  it("keeps the main thread it watches for Ctrl-C alive, whatever the registry says later", function()
+    -- a client keeps the thread the registry named when it was made (on
+    -- 5.1 and LuaJIT soget's own entry, else Lua's); a script that changes
+    -- the entry and lets that thread go must not leave it a freed one
+    -- (the ASan and valgrind runs fail on the read)
+    local reg = debug.getregistry()
+    local key = _VERSION == "Lua 5.1" and "soget.main_thread" or 1
+    local saved = reg[key]
+    local co = coroutine.create(function() end)
+    reg[key] = co
+    local c
+    coroutine.wrap(function() c = S.client() end)()
+    reg[key] = saved
+    co = nil   -- luacheck: ignore 311
+    full_gc()
+    assert.are.equal(1, assert(c:handling_units("CGMU2436601")).total)
+    c:close()
+  end)
+
   it("keeps Lua memory flat over many calls", function()
     local c = S.client()
     local function round()

@@ -112,10 +112,12 @@ static int hook_asked(void *ud) {   /* a soget_stop's asked: ud a hook_watch */
  * process alone, not to its group, was lost; this one wakes the wait. */
 int soget_sleep_lua(lua_State *L) {
   double s = luaL_checknumber(L, 1);
-  lua_State *main = soget_main_thread(L);
+  lua_State *main;
   hook_watch w;
   soget_stop stop;
   luaL_argcheck(L, s >= 0 && s <= 86400, 1, "must be a number of seconds from 0 to 86400");
+  lua_settop(L, 1);
+  main = soget_push_main_thread(L);   /* 2: kept on the stack for the wait */
   hook_watch_start(&w, main ? main : L);
   stop.asked = hook_asked;
   stop.ud = &w;
@@ -381,15 +383,18 @@ int soget_client_new(lua_State *L) {
                          "client_secret, or access_token (or set SOGET_CLIENT_ID "
                          "and SOGET_CLIENT_SECRET, or SOGET_ACCESS_TOKEN)");
 
-  main = soget_main_thread(L);
+  main = soget_push_main_thread(L);
   c = soget_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
   c->closed = 1;  /* until fully built: __gc frees whatever was made */
   c->main = main;
   soget_engine_init(&c->eng);
   luaL_setmetatable(L, SOGET_CLIENT_T);
-  lua_newtable(L);
+  lua_createtable(L, 1, 0);
+  lua_pushvalue(L, -3);     /* the main thread, kept as long as the client */
+  lua_rawseti(L, -2, 1);
   soget_setuv(L, -2);
+  lua_remove(L, -2);
 
   c->eng.timeout = number_or(&v[OPT_TIMEOUT], DEFAULT_TIMEOUT);
   c->eng.connect_timeout = number_or(&v[OPT_CONNECT_TIMEOUT], DEFAULT_CONNECT_TIMEOUT);

@@ -72,12 +72,9 @@ int soget_cbytes_push(lua_State *L, const char *s, size_t n) {
 }
 
 #if LUA_VERSION_NUM >= 502
-lua_State *soget_main_thread(lua_State *L) {
-  lua_State *T;
+lua_State *soget_push_main_thread(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-  T = lua_tothread(L, -1);
-  lua_pop(L, 1);
-  return T;
+  return lua_tothread(L, -1);
 }
 
 void soget_note_main_thread(lua_State *L) {
@@ -86,13 +83,10 @@ void soget_note_main_thread(lua_State *L) {
 #else
 #define MAIN_THREAD_KEY "soget.main_thread"
 
-lua_State *soget_main_thread(lua_State *L) {
-  lua_State *T;
+lua_State *soget_push_main_thread(lua_State *L) {
   soget_note_main_thread(L);
   lua_getfield(L, LUA_REGISTRYINDEX, MAIN_THREAD_KEY);
-  T = lua_tothread(L, -1);
-  lua_pop(L, 1);
-  return T;
+  return lua_tothread(L, -1);
 }
 
 void soget_note_main_thread(lua_State *L) {

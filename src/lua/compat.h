@@ -57,11 +57,14 @@ int soget_cbytes_push(lua_State *L, const char *s, size_t n);  /* 0 */
  * its middle) never resumes, and its objects are freed whole. */
 int soget_gc_amid_code(lua_State *L);
 
-/* The state's main thread, whose hook the standalone interpreter sets on
- * Ctrl-C (lua.c, luajit.c), or NULL when Lua 5.1 cannot tell: 5.1 has no
- * registry entry for it, so soget_note_main_thread (at luaopen) keeps it
- * when the module is opened from it, or when a client is made there. */
-lua_State *soget_main_thread(lua_State *L);
+/* Pushes the state's main thread, whose hook the standalone interpreter
+ * sets on Ctrl-C (lua.c, luajit.c), and returns it; nil and NULL when Lua
+ * 5.1 cannot tell: 5.1 has no registry entry for it, so
+ * soget_note_main_thread (at luaopen) keeps it when the module is opened
+ * from it, or when a client is made there. The registry entry is Lua's to
+ * change (debug.getregistry): whoever keeps the thread past its own call
+ * keeps the value pushed too, so that it cannot be collected under it. */
+lua_State *soget_push_main_thread(lua_State *L);
 void soget_note_main_thread(lua_State *L);
 
 /* Uservalues: always a table (on 5.1 it is the fenv). */
