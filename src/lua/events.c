@@ -5,6 +5,7 @@
  * instants, not as text. */
 #include "soget.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/isotime.h"
@@ -26,32 +27,56 @@ static int by_time(const void *pa, const void *pb) {
   return a->i < b->i ? -1 : a->i > b->i;
 }
 
+/* The index of the key at the top of the stack in a list: a whole number
+ * from 1 (to 2^53), else 0. */
+static lua_Integer list_index(lua_State *L) {
+  lua_Number v;
+  if (lua_type(L, -1) != LUA_TNUMBER) return 0;
+  v = lua_tonumber(L, -1);
+  return v >= 1 && v <= 9007199254740992.0 && v == floor(v) ? (lua_Integer)v : 0;
+}
+
 /* soget.events_in_order(unit) -> list: a new list of unit.events' event
  * tables (the same tables), oldest first; events whose eventDate is not a
- * date-time come last, in the order given. */
+ * date-time come last, in the order given. Every whole index of the list
+ * counts, holes or not (its length, #, is any border of a list with holes,
+ * which differs by runtime). */
 static int mod_events_in_order(lua_State *L) {
-  lua_Integer n, i, k = 0;
+  lua_Integer n = 0, i, k = 0;
   stamp *s;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   lua_getfield(L, 1, "events");                     /* 2 */
-  n = lua_type(L, 2) == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, 2) : 0;
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      lua_pop(L, 1);
+      if (list_index(L)) n++;
+    }
+  }
   if ((size_t)n > ((size_t)-1) / sizeof *s) return luaL_error(L, "too many events");
   s = lua_newuserdata(L, (size_t)(n > 0 ? n : 1) * sizeof *s);   /* 3: Lua's memory */
-  for (i = 1; i <= n; i++) {
-    size_t len;
-    const char *d;
-    lua_rawgeti(L, 2, i);
-    if (lua_type(L, -1) != LUA_TTABLE) {   /* not an event: left out */
+  if (n > 0) {
+    lua_pushnil(L);
+    while (k < n && lua_next(L, 2)) {   /* (k < n: Lua code run since may add events) */
+      size_t len;
+      const char *d;
+      lua_Integer at;
+      lua_pushvalue(L, -2);
+      at = list_index(L);
       lua_pop(L, 1);
-      continue;
+      if (!at || lua_type(L, -1) != LUA_TTABLE) {   /* not an event: left out */
+        lua_pop(L, 1);
+        continue;
+      }
+      lua_getfield(L, -1, "eventDate");
+      d = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+      s[k].i = at;
+      s[k].ok = d != NULL && soget_isotime_parse_ns(d, len, &s[k].t, &s[k].ns) == 0;
+      k++;
+      lua_pop(L, 2);
     }
-    lua_getfield(L, -1, "eventDate");
-    d = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    s[k].i = i;
-    s[k].ok = d != NULL && soget_isotime_parse_ns(d, len, &s[k].t, &s[k].ns) == 0;
-    k++;
-    lua_pop(L, 2);
+    lua_settop(L, 3);
   }
   qsort(s, (size_t)k, sizeof *s, by_time);
   soget_push_array(L, (int)(k < 0x7fffffff ? k : 0x7fffffff));
