@@ -14,6 +14,32 @@ describe("soget.decode", function()
   local page = assert(soget.decode(fixture("page.json")))
   local hu, bb = page.items[1], page.items[2]
 
+  it("raises a stack overflow, never blames the body, when the caller's Lua stack is full", function()
+    -- a script deep in its own recursion: the page (4 levels) cannot be
+    -- built there; before, on 5.2 to 5.4, it was "nested too deep"
+    local body = '{"total":1,"items":[{"reference":"CGMU2436601","events":[{"eventDate":"2020-05-14"}]}]}'
+    local function at(n, target, ...)
+      if n < target then return (at(n + 1, target, ...)) end
+      local ok, page, err = pcall(soget.decode, body)
+      if not ok then return "raised: " .. tostring(page) end
+      return page and "ok" or ("nil, err: " .. tostring(err))
+    end
+    local function try(target) return pcall(at, 1, target, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) end
+    local lo, hi = 1, 400000   -- the deepest recursion that returns, by halves
+    while lo + 1 < hi do
+      local mid = math.floor((lo + hi) / 2)
+      if try(mid) then lo = mid else hi = mid end
+    end
+    local outcomes = {}
+    for target = math.max(1, lo - 60), lo do   -- where the decode meets the stack's end
+      local ok, r = try(target)
+      if ok then outcomes[r:gsub("^raised: .-stack overflow.*", "stack overflow")] = true end
+    end
+    outcomes.ok = nil
+    outcomes["stack overflow"] = nil
+    assert.are.same({}, outcomes)
+  end)
+
   it("keeps the API's field names and values", function()
     assert.are.equal(3, page.total)
     assert.are.equal(2, page.returned)

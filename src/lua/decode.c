@@ -828,8 +828,12 @@ static int open_frame(builder *b, int kind, const schema *s, int want,
                       const schema *wsub, int size) {
   lua_State *L = b->L;
   frame *c;
-  if (b->depth >= MAX_DEPTH ||
-      (b->depth % STACK_LEVELS == 0 && !lua_checkstack(L, 2 * STACK_LEVELS + 8))) {
+  /* The caller's Lua stack without room for 16 levels more: its own
+   * recursion, not the body's fault; raised as Lua raises it */
+  if (b->depth < MAX_DEPTH && b->depth % STACK_LEVELS == 0 &&
+      !lua_checkstack(L, 2 * STACK_LEVELS + 8))
+    luaL_error(L, "stack overflow (no room on the Lua stack to decode the page)");
+  if (b->depth >= MAX_DEPTH) {
     /* (simdjson's tape holds no positions: with it alone, none is given) */
     if (b->fast)
       soget_err_set(b->e, "decode", 0, 0, "response body is nested too deep: more than %d "
