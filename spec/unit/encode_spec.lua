@@ -246,6 +246,11 @@ describe("soget.encode", function()
       "soget.encode: a boolean key cannot be written as JSON")
     assert.has_error(function() soget.encode({ [1.5] = 1, x = 1 }, "value") end,
       "soget.encode: a table key that is not a whole number cannot be written as JSON")
+    assert.has_error(function() soget.encode({ [1 / 0] = 1, x = 1 }, "value") end,
+      "soget.encode: a table key that is not a whole number cannot be written as JSON")
+    -- a whole number past 2^63 is one all the same: its digits, on every runtime
+    assert.equal('{"-9223372036854775808":"a","10000000000000000000":"c","9223372036854775808":"b"}',
+      soget.encode({ [-2 ^ 63] = "a", [2 ^ 63] = "b", [1e19] = "c" }, "value"))
     assert.has_error(function() soget.encode({ [1] = "a", ["1"] = "b", x = 1 }, "value") end,
       'soget.encode: two keys of a table are both written as "1"')
     local t = {}

@@ -1104,6 +1104,13 @@ static const soget_opt_reader token_reader = {
     .nottable = "%s: options must be a table, got %s",
     .nil_ok = 1};
 
+/* Seconds left: -1 (a static token) and 0 (due) as the README writes
+ * them, integers on 5.3+ (not -1.0, 0.0). */
+static void push_seconds_left(lua_State *L, double left) {
+  if (left == -1 || left == 0) lua_pushinteger(L, (lua_Integer)left);
+  else lua_pushnumber(L, left);
+}
+
 static int meth_token(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
   soget_err e;
@@ -1117,13 +1124,13 @@ static int meth_token(lua_State *L) {
       lua_pushnil(L);
       return 1;
     }
-    lua_pushnumber(L, left);
+    push_seconds_left(L, left);
     return 2;
   }
   soget_err_clear(&e);
   left = push_token(L, c, &e);
   if (left < -1) return soget_fail(L, &e);
-  lua_pushnumber(L, left);
+  push_seconds_left(L, left);
   return 2;
 }
 

@@ -234,18 +234,20 @@ static void object(enc *x, int t, const soget_schema *s, int depth) {
       if (is_field(s, k, n)) continue;
       lua_pushvalue(L, -1);
     } else if (kt == LUA_TNUMBER) {
-      char num[48];
+      char num[400];   /* the digits of any whole double, 1e308 too */
 #if LUA_VERSION_NUM >= 503
       if (lua_isinteger(L, -1))
         snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, -1));
       else
 #endif
       {
+        /* a whole float as its exact digits, as an integer key of the same
+         * value is written (2^63, -2^63: on every runtime alike) */
         lua_Number d = lua_tonumber(L, -1);
-        if (!(d == floor(d) && d > -9.2e18 && d < 9.2e18))
+        if (!(d == floor(d) && d - d == 0))
           luaL_error(L, "soget.encode: a table key that is not a whole number cannot be "
                         "written as JSON");
-        snprintf(num, sizeof num, "%lld", (long long)d);
+        snprintf(num, sizeof num, "%.0f", (double)d);
       }
       lua_pushstring(L, num);
     } else {
