@@ -20,9 +20,9 @@ describe("soget.decode", function()
     local body = '{"total":1,"items":[{"reference":"CGMU2436601","events":[{"eventDate":"2020-05-14"}]}]}'
     local function at(n, target, ...)
       if n < target then return (at(n + 1, target, ...)) end
-      local ok, page, err = pcall(soget.decode, body)
-      if not ok then return "raised: " .. tostring(page) end
-      return page and "ok" or ("nil, err: " .. tostring(err))
+      local ok, p, err = pcall(soget.decode, body)
+      if not ok then return "raised: " .. tostring(p) end
+      return p and "ok" or ("nil, err: " .. tostring(err))
     end
     local function try(target) return pcall(at, 1, target, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) end
     local lo, hi = 1, 400000   -- the deepest recursion that returns, by halves
