@@ -324,6 +324,21 @@ describe("soget bulk", function()
       assert.are.same({ "failed", "http", 500 }, { v.status, v.error.kind, v.error.status })
     end)
 
+    it("fails a document whose first page announces units it does not hold, as search does", function()
+      -- (before: "not_found", exit 1, where `soget search` stops with exit 6)
+      local origin, path = os.getenv("SOGET_SEARCH_BASE_URL"):match("^(https?://[^/]+)(/.*)$")
+      local env = { SOGET_SEARCH_BASE_URL = origin .. "/_fault/inconsistent:mode=short:id="
+        .. support.uid("short") .. path }
+      local r = cli.run({ "bulk", "-", "--documents", "--json" }, { home = home,
+        stdin = "3714238101\n", env = env })
+      assert.are.equal(6, r.code, r.err)
+      local v = cjson.decode(cli.lines(r.out)[1])
+      assert.are.same({ "failed", "incomplete" }, { v.status, v.error.kind })
+      assert.truthy(v.error.message:find("before the total of 25 it announces", 1, true), v.error.message)
+      r = cli.run({ "search", "--document", "3714238101" }, { home = home, env = env })
+      assert.are.equal(6, r.code, r.err)
+    end)
+
     it("is not --spi", function()
       local r = cli.run({ "bulk", "-", "--documents", "--spi" }, { home = home, stdin = "X\n" })
       assert.are.equal(2, r.code)

@@ -231,7 +231,8 @@ describe("soget search", function()
       assert.are.equal(3, r.code, r.err)
       assert.are.equal("", r.out)
       assert.are.equal("soget: no search_base_url for this base_url (it is taken beside a base_url "
-        .. "ending in /api-tracing-code/v1): give search_base_url, or set SOGET_SEARCH_BASE_URL\n", r.err)
+        .. "whose path ends in /api-tracing-code/v1, when it fits in 2048 bytes): give "
+        .. "search_base_url, or set SOGET_SEARCH_BASE_URL\n", r.err)
     end
     assert.are.equal(0, support.stats().token_requests)
   end)

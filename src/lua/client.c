@@ -275,10 +275,15 @@ static const char *url_problem(const char *s, int is_base) {
 #define IN_MASS_PATH "/api-tracing-code-in-mass/v1"
 static const char *search_base_beside(lua_State *L, const char *base) {
   size_t n, tl = sizeof TRACING_PATH - 1;
+  const char *sep, *path;
   if (!base) return SOGET_DEFAULT_SEARCH_BASE_URL;
   n = strlen(base);
   if (n > 0 && base[n - 1] == '/') n--;
   if (n < tl || memcmp(base + n - tl, TRACING_PATH, tl) != 0) return NULL;
+  /* in the path: https://api-tracing-code/v1 is another host's */
+  sep = strstr(base, "://");
+  path = sep ? strchr(sep + 3, '/') : NULL;
+  if (!path || base + n - tl < path) return NULL;
   if (n - tl + sizeof IN_MASS_PATH - 1 > SOGET_URL_MAX) return NULL;   /* too long to give */
   lua_pushlstring(L, base, n - tl);
   lua_pushliteral(L, IN_MASS_PATH);
@@ -298,8 +303,9 @@ void soget_need_search_base(lua_State *L, const soget_client *c, int qi, const c
   if (index > 0) lua_pushfstring(L, "%s: query %d", who, index);
   else lua_pushstring(L, who);
   luaL_error(L, "%s: no search_base_url for this base_url (it is taken beside a base_url "
-                "ending in /api-tracing-code/v1): give search_base_url, or set "
-                "SOGET_SEARCH_BASE_URL", lua_tostring(L, -1));
+                "whose path ends in /api-tracing-code/v1, when it fits in %d bytes): give "
+                "search_base_url, or set SOGET_SEARCH_BASE_URL", lua_tostring(L, -1),
+                SOGET_URL_MAX);
 }
 
 /* NULL when s can be the proxy option ("" for none, or an http:// URL

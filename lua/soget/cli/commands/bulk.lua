@@ -180,6 +180,11 @@ return function(args, session)
     local status, list, incomplete
     if bad then status = "failed"
     elseif type(result) == "table" and result.kind then status = "failed"
+    elseif documents and ((result.total or 0) ~= 0 or #(result.items or {}) > 0) then
+      -- a first page that announces units or holds some: walked, so that
+      -- one that does not add up (none of the units it announces, units
+      -- past a total of 0) fails the document as `search` does
+      status = "found"
     elseif (result.total or 0) > 0 and #(result.items or {}) > 0 then
       status = (not exact and not documents and result.total > 1) and "ambiguous" or "found"
     else status = "not_found" end
