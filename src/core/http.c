@@ -58,17 +58,15 @@ int soget_url_valid(const char *s) {
 }
 
 int soget_url_is_origin(const char *s) {
-  CURLU *u = curl_url();
-  char *path = NULL, *query = NULL, *fragment = NULL;
-  int ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
-           curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path &&
-           (strcmp(path, "/") == 0 || path[0] == '\0') &&
-           curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_NO_QUERY &&
-           curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_NO_FRAGMENT &&
-           !strchr(s, '#') && !strchr(s, '?');
+  CURLU *u;
+  char *path = NULL;
+  int ok;
+  if (strpbrk(s, "?#")) return 0;   /* a query or a fragment, empty ones too */
+  u = curl_url();
+  ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+       curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path &&
+       (strcmp(path, "/") == 0 || path[0] == '\0');
   curl_free(path);
-  curl_free(query);
-  curl_free(fragment);
   curl_url_cleanup(u);
   return ok;
 }

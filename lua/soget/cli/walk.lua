@@ -7,6 +7,15 @@ local view = require "soget.cli.view"
 
 local M = {}
 
+-- The pager's why at the total or an empty page of a listing whose numbers
+-- changed or contradict each other: units may have moved past the walk.
+local EMPTY_BELOW = "an empty page below the total announced"
+local DOUBT = {
+  [EMPTY_BELOW] = true,
+  ["the listing's total changed while it was read"] = true,
+  ["a page holds more units than its total"] = true,
+}
+
 local function plural(n, word)
   return n .. " " .. word .. (n == 1 and "" or "s")
 end
@@ -69,8 +78,8 @@ function M.walk(client, page, q, max, each, method)
       if why == "no new units" then   -- the pager's own rule, the same as above
         stopped = string.format("the server's page at offset %d brings no unit not already listed",
           first)
-      elseif (why == "empty page" or why == "an empty page below the total announced")
-          and first < total then   -- the rule above, for no unit at all
+      elseif (why == "empty page" or why == EMPTY_BELOW) and first < total then
+        -- the rule above, for no unit at all
         stopped = string.format("the server's page at offset %d holds no unit of the %d asked "
           .. "for, before the total of %d it announces", first, q.limit, total)
       elseif why and (why:find("^inconsistent") or why == "no progress") then
@@ -81,11 +90,7 @@ function M.walk(client, page, q, max, each, method)
         -- shifted, a server repeating a unit), which were never listed
         stopped = string.format("the server's pages hold %s where the total they announce "
           .. "is %d (units sent again in place of others)", plural(n, "different unit"), total)
-      elseif why == "the listing's total changed while it was read"
-          or why == "a page holds more units than its total"
-          or why == "an empty page below the total announced" then
-        -- the pager's end, read from totals that changed or contradict each
-        -- other: units may have moved past the walk
+      elseif DOUBT[why] then
         stopped = "the server's listing does not add up (" .. why .. "): units may have been missed"
       end
       break
