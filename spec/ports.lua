@@ -21,4 +21,23 @@ function M.free_port(taken)
   return (assert(tonumber(out), "no free port"))
 end
 
+-- This Lua process's id (the shell's parent).
+local function my_pid()
+  local p = assert(io.popen("echo $PPID"))
+  local out = p:read("*a")
+  p:close()
+  return (assert(tonumber(out), "no process id"))
+end
+
+-- Stops the server of process id `pid` (SIGTERM) when this Lua process
+-- ends without stopping it (a spec run killed or crashed): a watcher,
+-- detached, that looks once a second and goes away with either process.
+function M.reap_with_caller(pid)
+  pid = assert(tonumber(pid), "a process id")
+  local watch = ("while kill -0 %d 2>/dev/null; do kill -0 %d 2>/dev/null || exit 0; sleep 1; done; "
+    .. "kill -TERM %d 2>/dev/null"):format(my_pid(), pid, pid)
+  local ok = os.execute("env -u LD_PRELOAD setsid sh -c " .. q(watch) .. " </dev/null >/dev/null 2>&1 &")
+  assert(ok == true or ok == 0, "could not start the watcher")
+end
+
 return M

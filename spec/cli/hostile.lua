@@ -27,7 +27,8 @@ end
 
 local write = support.write_file
 
-local free_port = require("ports").free_port
+local ports = require "ports"
+local free_port = ports.free_port
 
 -- Runs inside nginx (LuaJIT): loads the handler when its version changes,
 -- logs the request, answers.
@@ -136,6 +137,7 @@ function M.start()
     s:stop()
     error("nginx did not answer within 10 s:\n" .. log)
   end
+  ports.reap_with_caller(s.pid)
   return s
 end
 

@@ -231,6 +231,7 @@ function M.start(o)
     s.stop()
     error(("nginx did not answer within %d s:\n"):format(o.start_seconds or 10) .. log)
   end
+  ports.reap_with_caller(s.pid)
   return s
 end
 
