@@ -837,11 +837,54 @@ static void test_policy_details(void) {
   /* and one dropped on a 401, after its renewal came */
   CHECK(soget_auth_invalidate(&g.auth));
   CHECK(g.auth.token == NULL);
-  CHECK_MEM(g.auth.prev, g.auth.prev_len, "tok-second-0200", 15);
+  CHECK_MEM(g.auth.retired[0], g.auth.retired_len[0], "tok-second-0200", 15);
+  CHECK_MEM(g.auth.retired[1], g.auth.retired_len[1], "tok-first-0100", 14);
   CHECK_INT(soget_engine_set_token(&g, "tok-third-0300", 14, 600), 0);
-  CHECK_MEM(g.auth.prev, g.auth.prev_len, "tok-second-0200", 15);
+  CHECK_MEM(g.auth.retired[0], g.auth.retired_len[0], "tok-second-0200", 15);
   soget_engine_free(&g);
-  CHECK(g.auth.prev == NULL);
+  CHECK(g.auth.retired[0] == NULL && g.auth.retired[1] == NULL);
+
+  CASE("one secret's mask does not complete another's (scrubbed until nothing changes)");
+  engine(&g, 2, 1);
+  CHECK_INT(soget_engine_set_token(&g, "tok*", 4, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "t0k-0100", 8, 600), 0);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  /* the current token's mask after "tok" would make the retired "tok*" */
+  CHECK_INT(answer(&g, &a, 400, "{\"message\":\"seen tokt0k-0100\"}", &e), SOGET_STEP_FAIL);
+  CHECK(strstr(e.message, "tok*") == NULL);
+  CHECK_STR(e.message, "seen *****");
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+
+  CASE("the eight tokens before the current one are scrubbed; the ninth is let go");
+  engine(&g, 2, 1);
+  {
+    char tok[32], seen[512];
+    int i;
+    size_t used = 0;
+    seen[0] = '\0';
+    for (i = 0; i < SOGET_TOKENS_RETIRED + 2; i++) {
+      snprintf(tok, sizeof tok, "tok-%02d-generation", i);
+      CHECK_INT(soget_engine_set_token(&g, tok, strlen(tok), 600), 0);
+      used += (size_t)snprintf(seen + used, sizeof seen - used, "%s%s", i ? " " : "", tok);
+    }
+    begin(&g, &a, 0);
+    CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+    {
+      char body[640];
+      snprintf(body, sizeof body, "{\"message\":\"seen %s\"}", seen);
+      CHECK_INT(answer(&g, &a, 400, body, &e), SOGET_STEP_FAIL);
+    }
+    /* tok-00 went when tok-09 came: nine retired, eight kept */
+    CHECK_STR(e.message, "seen tok-00-generation *** *** *** *** *** *** *** *** ***");
+    soget_call_free(&g, &a);
+    CHECK(g.auth.retired[SOGET_TOKENS_RETIRED - 1] != NULL);
+    CHECK_MEM(g.auth.retired[SOGET_TOKENS_RETIRED - 1],
+              g.auth.retired_len[SOGET_TOKENS_RETIRED - 1], "tok-01-generation", 17);
+  }
+  soget_engine_free(&g);
+  for (int i = 0; i < SOGET_TOKENS_RETIRED; i++) CHECK(g.auth.retired[i] == NULL);
 
   CASE("expires_in: a lifetime past 10^9 s (or no number) counts as none");
   {

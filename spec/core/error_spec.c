@@ -91,6 +91,10 @@ static const struct {
   {"a start not at the end stays", "abcd12 is not it", "", {"abcd1234"}, "abcd12 is not it", ""},
   {"uncut: a last word a secret starts with stays", "refused: invalid_client", "",
    {"client-secret-x"}, "refused: invalid_client", ""},
+  {"a mask does not complete a secret that ends in '*'", "bad Key-1234Key-1234Key-1234Key-1234*", "",
+   {"Key-1234*"}, "bad *********", ""},
+  {"nor one that begins with '*'", "*4321-yeK4321-yeK4321-yeK", "", {"*4321-yeK"}, "*******", ""},
+  {"a secret of stars", "****** **** *****", "", {"****"}, "*** *** ***", ""},
   {"nothing to scrub", "HTTP 503", "R001", {"abcd1234", "s3cr&t=/x y"}, "HTTP 503", "R001"},
 };
 

@@ -52,6 +52,12 @@ describe("soget.client options", function()
     {"base_url", "https://b.test/v1#f", "must hold no query (?) or fragment (#)"},
     {"search_base_url", "https://b.test/mass/v1?x=1", "must hold no query (?) or fragment (#)"},
     {"token_url", "https://b.test/token#f", "must hold no fragment (#)"},
+    -- a user and password: libcurl would send them as Basic credentials
+    -- from one driver and not another (the message never quotes them)
+    {"token_url", "http://tokuser:TOKENURLPASS@127.0.0.1:9/token", "must hold no user or password"},
+    {"base_url", "https://someone@b.test/v1", "must hold no user or password"},
+    {"search_base_url", "https://:SEARCHURLPASS@b.test/mass/v1", "must hold no user or password"},
+    {"base_url", "https://@b.test/v1", "must hold no user or password"},
     -- no host given (libcurl itself would read one: x)
     {"base_url", "https:///x/v1", "is not a valid URL"},
     {"token_url", "https:////x/token", "is not a valid URL"},
@@ -68,6 +74,7 @@ describe("soget.client options", function()
       assert.is_false(ok)
       assert.truthy(has(err, c[3]), err)
       assert.truthy(has(err, c[1]), err)
+      assert.falsy(has(err, "PASS") or has(err, "someone"), err)
     end)
   end
 

@@ -44,8 +44,8 @@ void soget_auth_init(soget_auth *a) {
   a->renew_at = 0;
   a->is_static = 0;
   a->gen = 0;
-  a->prev = NULL;
-  a->prev_len = 0;
+  memset(a->retired, 0, sizeof a->retired);
+  memset(a->retired_len, 0, sizeof a->retired_len);
 }
 
 static void drop(char **p, size_t *n) {
@@ -57,19 +57,24 @@ static void drop(char **p, size_t *n) {
   *n = 0;
 }
 
-/* The current token becomes the previous one (the one before is wiped). */
+/* The current token becomes the latest retired one (the oldest is wiped
+ * when all the places are taken). */
 static void retire(soget_auth *a) {
+  const int last = SOGET_TOKENS_RETIRED - 1;
   if (!a->token) return;
-  drop(&a->prev, &a->prev_len);
-  a->prev = a->token;
-  a->prev_len = a->token_len;
+  drop(&a->retired[last], &a->retired_len[last]);
+  memmove(&a->retired[1], &a->retired[0], last * sizeof a->retired[0]);
+  memmove(&a->retired_len[1], &a->retired_len[0], last * sizeof a->retired_len[0]);
+  a->retired[0] = a->token;
+  a->retired_len[0] = a->token_len;
   a->token = NULL;
   a->token_len = 0;
 }
 
 void soget_auth_free(soget_auth *a) {
+  int i;
   drop(&a->token, &a->token_len);
-  drop(&a->prev, &a->prev_len);
+  for (i = 0; i < SOGET_TOKENS_RETIRED; i++) drop(&a->retired[i], &a->retired_len[i]);
   a->renew_at = 0;
 }
 

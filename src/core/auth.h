@@ -12,16 +12,20 @@ SOGET_HIDDEN_BEGIN
  * token's lifetime, so very short-lived tokens are still used). */
 #define SOGET_TOKEN_MARGIN 30.0
 
+/* How many tokens before the current one are kept (to be scrubbed). */
+#define SOGET_TOKENS_RETIRED 8
+
 typedef struct soget_auth {
   char *token;        /* current bearer token, NULL when none */
   size_t token_len;
   double renew_at;    /* monotonic time after which it is renewed */
   int is_static;      /* a user-given access_token: never renewed */
   unsigned long gen;  /* changes whenever the token is set or dropped */
-  char *prev;         /* the token before it, NULL when none: it may still
-                       * be valid a while (renewed before it expires), so
-                       * it is still a secret to scrub */
-  size_t prev_len;
+  /* the tokens before it, the latest first, NULL past the last: a token
+   * renewed before it expired, or refused by one server of many, may still
+   * be valid a while, so each is still a secret to scrub */
+  char *retired[SOGET_TOKENS_RETIRED];
+  size_t retired_len[SOGET_TOKENS_RETIRED];
 } soget_auth;
 
 void soget_auth_init(soget_auth *a);

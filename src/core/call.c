@@ -74,16 +74,17 @@ void soget_engine_free(soget_engine *g) {
 }
 
 /* The secrets to scrub: the engine's (its masked list, its token and the
- * one before, too), and every
+ * ones before it that it keeps), and every
  * token the call k (may be NULL) sent, which may have been replaced since
  * (a call can send many: retries, renewals, resends), taken a batch at a
  * time. */
 #define SCRUB_BATCH 16
+_Static_assert(4 + SOGET_TOKENS_RETIRED <= SCRUB_BATCH, "the engine's secrets fit one batch");
 static void scrub_all_of(const soget_engine *g, const soget_call *k, soget_err *e) {
   const char *secrets[SCRUB_BATCH];
   const soget_buf *lists[2];
   const char *p, *end;
-  int n = 0, l = 0;
+  int n = 0, l = 0, i;
   lists[0] = &g->masked;
   lists[1] = k ? &k->sent : NULL;
   p = end = NULL;
@@ -91,7 +92,8 @@ static void scrub_all_of(const soget_engine *g, const soget_call *k, soget_err *
   secrets[n++] = g->api_key;
   secrets[n++] = g->search_api_key;
   secrets[n++] = g->auth.token;
-  secrets[n++] = g->auth.prev;   /* renewed before it expired: still valid */
+  for (i = 0; i < SOGET_TOKENS_RETIRED && g->auth.retired[i]; i++)
+    secrets[n++] = g->auth.retired[i];   /* may still be valid */
   for (;;) {
     while (n < SCRUB_BATCH) {
       if (p && p < end) {
@@ -111,10 +113,21 @@ static void scrub_all_of(const soget_engine *g, const soget_call *k, soget_err *
   }
 }
 
+/* Scrubs again while a pass replaced something: one secret's mask can
+ * complete another secret that begins or ends with '*'. Each replacement
+ * shortens the text, so the passes end. */
+static void scrub_settled(const soget_engine *g, const soget_call *k, soget_err *e) {
+  size_t before;
+  do {
+    before = strlen(e->message) + strlen(e->code);
+    scrub_all_of(g, k, e);
+  } while (!e->nomem && strlen(e->message) + strlen(e->code) < before);
+}
+
 static void scrub_call(const soget_engine *g, const soget_call *k, soget_err *e) {
-  scrub_all_of(g, k, e);
+  scrub_settled(g, k, e);
   soget_err_printable(e);
-  scrub_all_of(g, k, e);
+  scrub_settled(g, k, e);
 }
 
 void soget_engine_scrub(const soget_engine *g, const soget_call *k, soget_err *e) {
@@ -129,7 +142,7 @@ static void scrub_field(const soget_engine *g, const soget_call *k, char *s, siz
   soget_err_clear(&t);
   soget_err_set(&t, "x", 0, 0, "%s", s);
   t.cut = strlen(s) + 1 >= sz;   /* filled its buffer: it may have been cut */
-  scrub_all_of(g, k, &t);
+  scrub_settled(g, k, &t);
   if (t.nomem) {
     s[0] = '\0';
     return;

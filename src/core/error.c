@@ -63,7 +63,10 @@ static int match(const char *t, const char *p, size_t n, int hexfold) {
 }
 
 /* Replaces every whole occurrence of the pattern in text with "***", and,
- * when text was cut, a start of it (4 bytes or more) that ends text. */
+ * when text was cut, a start of it (4 bytes or more) that ends text. After
+ * each replacement the search goes back far enough to see an occurrence
+ * the mask itself completes (a secret that begins or ends with '*'): each
+ * replacement shortens the text, so the search ends. */
 static void scrub_text(char *text, const char *pat, size_t pl, int hexfold, int cut) {
   char *p = text;
   size_t tl, k;
@@ -71,7 +74,7 @@ static void scrub_text(char *text, const char *pat, size_t pl, int hexfold, int 
     if (match(p, pat, pl, hexfold)) {
       memmove(p + 3, p + pl, strlen(p + pl) + 1);
       memcpy(p, "***", 3);
-      p += 3;
+      p = (size_t)(p - text) >= pl - 1 ? p - (pl - 1) : text;
     } else {
       p++;
     }

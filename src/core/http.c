@@ -57,6 +57,26 @@ int soget_url_valid(const char *s) {
   return ok;
 }
 
+int soget_url_has_userinfo(const char *s) {
+  CURLU *u;
+  char *part = NULL;
+  int has = 1;   /* cannot tell: as if it had */
+  u = curl_url();
+  if (u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK) {
+    CURLUcode rc = curl_url_get(u, CURLUPART_USER, &part, 0);
+    curl_free(part);
+    part = NULL;
+    has = rc != CURLUE_NO_USER;
+    if (!has) {
+      rc = curl_url_get(u, CURLUPART_PASSWORD, &part, 0);
+      curl_free(part);
+      has = rc != CURLUE_NO_PASSWORD;
+    }
+  }
+  curl_url_cleanup(u);
+  return has;
+}
+
 int soget_url_is_origin(const char *s) {
   CURLU *u;
   char *path = NULL;

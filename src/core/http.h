@@ -43,6 +43,8 @@ double soget_parse_retry_after(const char *v, size_t n);
 
 /* 1 when s parses as an absolute URL with a host, else 0. */
 int soget_url_valid(const char *s);
+/* 1 when s, a valid URL, gives a user or a password (user:password@). */
+int soget_url_has_userinfo(const char *s);
 /* 1 when s, a valid URL, is only a scheme, [a user and password,] a host
  * and a port: no path but "/", no query, no fragment (a proxy's). */
 int soget_url_is_origin(const char *s);

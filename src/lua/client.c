@@ -263,6 +263,11 @@ static const char *url_problem(const char *s, int is_base) {
   if (is_base && strpbrk(s, "?#")) return "must hold no query (?) or fragment (#)";
   if (strchr(s, '#')) return "must hold no fragment (#)";
   if (!soget_url_valid(s)) return "is not a valid URL";
+  /* libcurl would send them as Basic credentials in one driver and not in
+   * another, and they would be one more secret to keep out of errors */
+  if (soget_url_has_userinfo(s))
+    return "must hold no user or password (user:password@): the credentials are client_id "
+           "and client_secret";
   return NULL;
 }
 
