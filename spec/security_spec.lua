@@ -96,6 +96,10 @@ describe("soget.printable", function()
     assert.are.equal("\\u0085\\u009b\\u202e\\u2066\\u061c\\u200f\\u2028",
       P("\194\133\194\155\226\128\174\226\129\166\216\156\226\128\143\226\128\168"))
     assert.are.equal("\\xff\\xc0\\xaf\\xed\\xa0\\x80", P("\255\192\175\237\160\128"))
+    -- what shows nothing of its own, and so could make a reference look
+    -- like another: zero-width, format and tag characters
+    assert.are.equal("CGMU\\u200b2436601\\u2060 M\\u00adT \\ufeffx D\\u200dS\\U000e0068",
+      P("CGMU\226\128\1392436601\226\129\160 M\194\173T \239\187\191x D\226\128\141S\243\160\129\168"))
     assert.are.equal("a\n\tb\\r", P("a\n\tb\r", true))
     local once = P("\27[31mred\226\128\174")
     assert.are.equal(once, P(once))

@@ -21,6 +21,7 @@ local NASTY = table.concat {
   "\\rFAKE\\t\\u007f\\u0000",
   "\\u009b31m",
   "\\u202eevil\\u202c\\u061c\\u2066\\u200f\\u2028",
+  "CGMU\\u200b24\\u00ad36\\ufeff601\\udb40\\udc68",
   "\255\254",
 }
 -- The same, as the decoded string a server sends.
@@ -33,7 +34,8 @@ local NASTY_JSON = NASTY_RAW:gsub("\255\254$", "\239\191\189\239\191\189")
 local VISIBLE = {
   "\\x1b]0;pwned-title\\x07", "\\x1b]52;c;ZWNobyBwd25lZA==\\x07",
   "\\x1b]8;;http://evil.example/\\x1b\\link\\x1b]8;;\\x1b\\", "\\x1b[2J\\x1b[?1049h",
-  "\\rFAKE\\t\\x7f\\x00", "\\u009b31m", "\\u202eevil\\u202c\\u061c\\u2066\\u200f\\u2028", "\\xff\\xfe",
+  "\\rFAKE\\t\\x7f\\x00", "\\u009b31m", "\\u202eevil\\u202c\\u061c\\u2066\\u200f\\u2028",
+  "CGMU\\u200b24\\u00ad36\\ufeff601\\U000e0068", "\\xff\\xfe",
 }
 
 -- Shorter, for error messages (which the module cuts at 256 bytes and at

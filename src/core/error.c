@@ -131,7 +131,7 @@ void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
 void soget_err_printable(soget_err *e) {
   char tmp[sizeof e->message];
   size_t n = soget_printable(tmp, sizeof tmp, e->message, strlen(e->message), 0);
-  if (n + 8 > sizeof tmp) e->cut = 1;   /* its escapes may not all fit */
+  if (n + 11 > sizeof tmp) e->cut = 1;   /* its escapes (10 bytes at most) may not all fit */
   memcpy(e->message, tmp, n + 1);
   n = soget_printable(tmp, sizeof e->code, e->code, strlen(e->code), 0);
   memcpy(e->code, tmp, n + 1);

@@ -16,7 +16,7 @@ int soget_jsonw_string(soget_buf *b, const char *s, size_t len) {
   while (i < len) {
     unsigned long cp;
     size_t k;
-    char esc[8];
+    char esc[24];
     const char *out = NULL;
     if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {   /* the common case */
       i++;
@@ -37,7 +37,11 @@ int soget_jsonw_string(soget_buf *b, const char *s, size_t len) {
     else if (cp == '\n') out = "\\n";
     else if (cp == '\r') out = "\\r";
     else if (cp == '\t') out = "\\t";
-    else if (cp < 0x20 || cp == 0x7f || soget_invisible_control(cp)) {
+    else if (cp > 0xffff && soget_invisible_control(cp)) {   /* (a tag) */
+      unsigned long v = cp - 0x10000;
+      snprintf(esc, sizeof esc, "\\u%04lx\\u%04lx", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
+      out = esc;
+    } else if (cp < 0x20 || cp == 0x7f || soget_invisible_control(cp)) {
       snprintf(esc, sizeof esc, "\\u%04lx", cp);
       out = esc;
     }

@@ -39,11 +39,30 @@ size_t soget_utf8_count(const char *s, size_t len) {
   return n;
 }
 
-/* Code points that reorder or break the text around them. */
+/* Code points that show nothing of their own and can disguise a text
+ * (CGMU\u200b2436601 looks like CGMU2436601): Unicode's format characters
+ * (general category Cf) and its other default-ignorable code points
+ * (fillers, variation selectors, tags), as of Unicode 15. */
+static int invisible_format(unsigned long cp) {
+  if (cp < 0xAD) return 0;
+  if (cp < 0x2000)
+    return cp == 0xAD || cp == 0x34F || (cp >= 0x600 && cp <= 0x605) || cp == 0x6DD ||
+           cp == 0x70F || cp == 0x890 || cp == 0x891 || cp == 0x8E2 || cp == 0x115F ||
+           cp == 0x1160 || cp == 0x17B4 || cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F);
+  if (cp < 0x10000)
+    return (cp >= 0x200B && cp <= 0x200D) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0x3164 ||
+           (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 ||
+           (cp >= 0xFFF0 && cp <= 0xFFFB);
+  return cp == 0x110BD || cp == 0x110CD || (cp >= 0x13430 && cp <= 0x1343F) ||
+         (cp >= 0x1BCA0 && cp <= 0x1BCA3) || (cp >= 0x1D173 && cp <= 0x1D17A) ||
+         (cp >= 0xE0000 && cp <= 0xE0FFF);
+}
+
+/* Code points that reorder, break or disguise the text around them. */
 int soget_invisible_control(unsigned long cp) {
   return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
          (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
-         cp == 0x2028 || cp == 0x2029;
+         cp == 0x2028 || cp == 0x2029 || invisible_format(cp);
 }
 
 size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
@@ -69,9 +88,8 @@ size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
       outn = 4;
       k = 1;
     } else if (soget_invisible_control(cp)) {
-      snprintf(esc, sizeof esc, "\\u%04lx", cp);
+      outn = (size_t)snprintf(esc, sizeof esc, cp > 0xFFFF ? "\\U%08lx" : "\\u%04lx", cp);
       out = esc;
-      outn = 6;
     }
     if (o + outn >= dstsz) break;
     memcpy(dst + o, out, outn);

@@ -16,8 +16,10 @@ size_t soget_utf8_count(const char *s, size_t len);
 /* Copies s into dst (dstsz > 0 bytes, always NUL-terminated) with every
  * character that could act on a terminal made visible: CR, LF and tab as
  * \r, \n and \t, other C0 controls, DEL and bytes that are not valid
- * UTF-8 as \xNN (lower-case hex); C1 controls, bidi controls
- * and line or paragraph separators as \uNNNN. Everything else, backslashes
+ * UTF-8 as \xNN (lower-case hex); C1 controls, bidi controls, line or
+ * paragraph separators, format characters and other default-ignorable code
+ * points (soget_invisible_control) as \uNNNN, or \UNNNNNNNN above U+FFFF
+ * (the tags). Everything else, backslashes
  * included, is copied as it is, so the result is printable and running it
  * again changes nothing. A result that does not fit is cut at a character
  * boundary; 4 * len + 1 bytes always fit. keep_lines copies LF and tab as
@@ -28,8 +30,9 @@ size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
 /* The UTF-8 sequence at s (n > 0 bytes left): its length, with its code
  * point in *cp, or 0 when it is not valid UTF-8 (RFC 3629). */
 size_t soget_utf8_seq(const unsigned char *s, size_t n, unsigned long *cp);
-/* Whether cp is a C1 control, a bidi control or a line or paragraph
- * separator: code points that reorder or break the text around them. */
+/* Whether cp is a C1 control, a bidi control, a line or paragraph
+ * separator, a format character or another default-ignorable code point:
+ * code points that reorder, break or disguise the text around them. */
 int soget_invisible_control(unsigned long cp);
 
 SOGET_HIDDEN_END

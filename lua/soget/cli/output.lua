@@ -4,8 +4,9 @@
 -- Text from outside soget (a server above all) is made safe to show on a
 -- terminal by the module's soget.printable: C0 controls (ESC, CR, TAB,
 -- NUL...), DEL, C1 controls (U+0080-U+009F), bidirectional controls, line
--- and paragraph separators, and bytes that are not UTF-8 are shown as
--- escapes: \x1b, \r, \t, \u202e, \xff. Every human-readable output of
+-- and paragraph separators, characters that show nothing of their own
+-- (zero-width, format, tags), and bytes that are not UTF-8 are shown as
+-- escapes: \x1b, \r, \t, \u202e, \u200b, \xff. Every human-readable output of
 -- server data and every message on stderr goes through it; JSON output
 -- (escaped by the encoder) does not.
 local soget = require "soget"

@@ -345,7 +345,7 @@ function soget.handling_units_search(query) end
 ---@return soget.Error? err
 function soget.decode(body, opts) end
 
----`s` with everything that could act on a terminal made visible (control characters, bidi controls, invalid UTF-8); LF and tab kept with keep_lines (CR still escaped).
+---`s` with everything that could act on a terminal made visible (control characters, bidi controls, zero-width and other invisible characters, invalid UTF-8); LF and tab kept with keep_lines (CR still escaped).
 ---@param s string
 ---@param keep_lines? boolean
 ---@return string
