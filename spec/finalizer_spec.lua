@@ -616,6 +616,24 @@ describe("a finalizer that closes a soget.HttpParser while response() answers, b
       assert.truthy(mid > 0, "no finalizer ran in the middle of response()")
     end
   end)
+
+  it("feed() of a number: the parser is looked at after the number is made a string", function()
+    -- making it a string can run the finalizer: feed went on with the
+    -- closed parser, answered, and kept a body buffer nothing freed
+    local mid = 0
+    for i = 1, 20 do
+      local p = soget.http_parser()
+      assert.are.equal("more", p:feed("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))
+      local during, r = amid(function() shut(p) end, function() return p:feed(1234567890123 + i) end)
+      assert.is_false(r[1], "feed() answered " .. tostring(r[2]) .. " on a parser closed under it")
+      assert.truthy(tostring(r[2]):find("used after close()", 1, true), tostring(r[2]))
+      if during then mid = mid + 1 end
+      assert.truthy(tostring(p):find("closed", 1, true))
+    end
+    if _VERSION ~= "Lua 5.1" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of feed()")
+    end
+  end)
 end)
 end
 

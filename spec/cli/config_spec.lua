@@ -82,6 +82,20 @@ describe("soget configuration", function()
     assert.are.equal("soget: " .. path .. ":2: unknown setting (did you mean client_secret?)\n", r.err)
   end)
 
+  it("reads long runs of spaces in a profile without stalling", function()
+    -- "[" and spaces with no "]": the section pattern was quadratic in them
+    local path = home .. "/config/soget/profiles.ini"
+    local spaces = (" "):rep(300000)
+    cli.write(path, "[a" .. spaces .. "x\nclient_id = x" .. spaces .. "y\n", "600")
+    local r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV, timeout = 60 })
+    assert.are.equal(3, r.code, r.err:sub(1, 300))
+    assert.are.equal("soget: " .. path .. ":1: expected 'key = value' or '[profile]'\n", r.err)
+    cli.write(path, "[" .. spaces .. "a" .. spaces .. "]\nclient_id = x" .. spaces .. "y\n", "600")
+    r = cli.run({ "--profile", "a", "track", "X" }, { home = home, env = NO_ENV, timeout = 60 })
+    assert.are.equal(3, r.code, r.err:sub(1, 300))
+    assert.falsy(r.err:find("[profile]", 1, true), r.err:sub(1, 300))   -- the section was read
+  end)
+
   it("names the line of a setting the module refuses, unless an option replaced it", function()
     local path = home .. "/config/soget/profiles.ini"
     -- (a setting given twice: its last line, which counts)

@@ -74,7 +74,8 @@ local function assert_printable(text, what)
   local i = text:gsub("\n", ""):find("%c")
   assert.is_nil(i, what .. ": a control character at " .. tostring(i))
   assert.truthy(is_utf8(text), what .. ": not UTF-8")
-  for _, p in ipairs { "\194[\128-\159]", "\226\128[\142\143\168\169\170-\174]", "\226\129[\166-\169]", "\216\156" } do
+  for _, p in ipairs { "\194[\128-\159]", "\226\128[\142\143\168\169\170-\174]", "\226\129[\166-\169]", "\216\156",
+                       "\226\128[\139-\141]", "\194\173", "\239\187\191", "\243\160" } do
     assert.is_nil(text:find(p), what .. ": an invisible control character")
   end
 end
@@ -125,6 +126,45 @@ describe("soget against a hostile server", function()
       .. "  return 200, PAGE\n"
       .. "end\n")
   end
+
+  it("shows a server's long runs of spaces without stalling (no pattern quadratic in them)", function()
+    -- a run of spaces inside a field: "%s+$" on each line took minutes
+    -- (17 s for 40,000 spaces, growing with the square); bounded by the
+    -- runs' own timeout, far above what a linear pass takes
+    local pad = "X" .. (" "):rep(300000) .. "Y"
+    serve_page('{"total":1,"returned":1,"first":0,"items":[{"reference":"CGMU' .. pad
+      .. '","pswId":"CNI0000000001","events":[{"eventType":"DIS' .. pad
+      .. '","eventDate":"2020-05-20T03:27:41+02:00"}]}]}')
+    for _, argv in ipairs { { "find", "CGMU" }, { "track", "CGMU", "--prefix" } } do
+      local r = cli.run(argv, { env = env, timeout = 60 })
+      assert.are.equal(0, r.code, table.concat(argv, " ") .. ": " .. r.err:sub(1, 300))
+      assert.truthy(r.out:find("CGMUX" .. (" "):rep(300000) .. "Y", 1, true), table.concat(argv, " "))
+    end
+    -- and in what bulk reads, before any request
+    local r = cli.run({ "bulk", "--column", "1" }, { env = env, timeout = 60,
+      stdin = "reference\nCGMU" .. (" "):rep(300000) .. "X\n" })
+    assert.are_not.equal(124, r.code, "bulk stalled on its input")
+    assert.truthy(r.code == 0 or r.code == 2 or r.code == 1 or r.code == 6, r.code .. ": " .. r.err:sub(1, 300))
+  end)
+
+  it("track's hints can be pasted back for a reference or S)ONE id that begins with '-'", function()
+    local t = {}
+    for i = 1, 3 do t[i] = ('{"reference":"-AB%02d","pswId":"-CN%02d"}'):format(i, i) end
+    serve_page('{"total":3,"returned":3,"first":0,"items":[' .. table.concat(t, ",") .. ']}')
+    for _, c in ipairs {
+      { { "track", "--prefix", "--max", "1", "--", "-AB" }, "list them all with: soget (find %-%- %-AB)\n" },
+      { { "track", "--prefix", "--max", "1", "--spi=-CN" }, "list them all with: soget (find %-%-spi=%-CN)\n" },
+    } do
+      local r = cli.run(c[1], { env = env })
+      local hint = r.out:match(c[2])
+      assert.truthy(hint, r.out .. r.err)
+      local argv = {}
+      for w in hint:gmatch("%S+") do argv[#argv + 1] = w end
+      local all = cli.run(argv, { env = env })
+      assert.are.equal(0, all.code, hint .. ": " .. all.err)
+      assert.are.equal(3, #cli.lines(all.out), all.out)
+    end
+  end)
 
   it("find lists every unit with an empty pswId, which names no unit", function()
     local t = {}

@@ -327,6 +327,18 @@ describe("soget.cli.args", function()
       :find("is not between 0 and " .. retries.max, 1, true))
     assert.truthy(usage_error { "--retries", "1.5", "check", "A" }:find("is not a whole number", 1, true))
     assert.truthy(usage_error { "--timeout", "0", "check", "A" }:find("is not between 0.001 and", 1, true))
+    -- not finite: LuaJIT's tonumber reads "nan" and "inf", which passed
+    -- the range checks (NaN compares false), every runtime's "1e999"
+    for _, v in ipairs { "nan", "inf", "1e999" } do
+      assert.truthy(usage_error { "--timeout", v, "check", "A" }:find("'" .. v .. "' is not a number", 1, true), v)
+      assert.truthy(usage_error { "watch", "A", "--every", v }:find("'" .. v .. "' is not a number", 1, true), v)
+    end
+    -- and --column, where a word that is no number names a column, on
+    -- every runtime alike
+    local inputs = require "soget.cli.inputs"
+    assert.are.equal("nan", inputs.column("nan"))
+    assert.are.equal("inf", inputs.column("inf"))
+    assert.are.equal(2, inputs.column("2"))
   end)
 
   it("refuses what it does not know, with the usage of the command concerned", function()

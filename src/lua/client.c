@@ -1148,11 +1148,14 @@ static int meth_token(lua_State *L) {
 /* client:set_token(token, seconds_left): use a token obtained elsewhere
  * (renewed as usual when it expires or is refused, given credentials). */
 static int meth_set_token(lua_State *L) {
-  soget_client *c = soget_checkclient(L, 1);
+  soget_client *c;
   size_t tl;
-  const char *tok = luaL_checklstring(L, 2, &tl);
+  /* (converting a number may run a finalizer that closes the client: it
+   * is checked open after) */
+  const char *tok = (luaL_checkudata(L, 1, SOGET_CLIENT_T), luaL_checklstring(L, 2, &tl));
   lua_Number ttl = luaL_checknumber(L, 3);
   const char *why = soget_header_value_problem(tok, tl);
+  c = soget_checkclient(L, 1);
   if (why) return luaL_argerror(L, 2, why);
   luaL_argcheck(L, ttl > 0, 3, "must be a positive number of seconds");
   if (soget_engine_set_token(&c->eng, tok, tl, ttl) != 0) return soget_nomem(L);

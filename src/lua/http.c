@@ -69,9 +69,12 @@ static int parser_new(lua_State *L) {
 
 /* parser:feed(bytes) -> "more" | "done" | "bad" */
 static int parser_feed(lua_State *L) {
-  lparser *p = checkparser(L);
+  lparser *p;
   size_t len;
-  const char *s = luaL_checklstring(L, 2, &len);
+  /* (converting a number may run a finalizer that closes the parser: it
+   * is checked open after) */
+  const char *s = (luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T), luaL_checklstring(L, 2, &len));
+  p = checkparser(L);
   return push_state(L, p, soget_http1_feed(p->h, s, len));
 }
 

@@ -3,6 +3,7 @@
 local soget = require "soget"
 local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
+local sys = require "soget.cli.sys"
 
 local M = {}
 
@@ -15,7 +16,7 @@ local fmtnum = output.fmtnum
 -- only when whole.
 local function number(lo, hi, whole)
   return function(s)
-    local n = tonumber(s)
+    local n = sys.number(s)
     if not n then return nil, "'" .. s .. "' is not a number" end
     if whole and n ~= math.floor(n) then return nil, "'" .. s .. "' is not a whole number" end
     if (lo and n < lo) or (hi and n > hi) then

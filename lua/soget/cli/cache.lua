@@ -9,6 +9,7 @@
 local soget = require "soget"
 local config = require "soget.cli.config"
 local output = require "soget.cli.output"
+local sys = require "soget.cli.sys"
 
 local M = {}
 
@@ -93,7 +94,7 @@ function TokenCache:read()
     local k, val = l:match("^([%w_]+)=(.*)$")
     if k then v[k] = val end
   end
-  local expires = tonumber(v.expires_at)
+  local expires = sys.number(v.expires_at or "")
   if v.token_url ~= self.token_url or v.client_id ~= self.client_id or v.key ~= self.key
      or not v.access_token or M.uncacheable(nil, v.access_token) or not expires then
     output.note("token cache: ", self.path, " does not match this configuration")

@@ -101,7 +101,8 @@ function M.parse_profile(text, path, name)
       if setting_indent and indent > setting_indent then
         bad("an indented line cannot continue the value above (put the whole value on one line)")
       end
-      local section = l:match("^%[%s*([^%]]-)%s*%]$")
+      local section = l:match("^%[([^%]]*)%]$")
+      section = section and sys.trim(section)
       if section then
         current = sections[section] or {}
         sections[section] = current
@@ -121,7 +122,7 @@ function M.parse_profile(text, path, name)
           bad("unknown setting")
         end
         if o.type == "number" then
-          local n = tonumber(v)
+          local n = sys.number(v)
           if not n then bad("'%s' must be a number", k) end
           v = n
         elseif o.type == "boolean" then

@@ -132,7 +132,9 @@ end
 -- or nil.
 function M.column_of(header, name)
   for k, v in ipairs(header) do
-    if v:match("^%s*(.-)%s*$") == name then return k end
+    -- (trimmed in two anchored steps: "^%s*(.-)%s*$" is quadratic in a
+    -- run of spaces inside the field)
+    if ((v:gsub("^%s+", "")):match("^.*%S") or "") == name then return k end
   end
   return nil
 end

@@ -7,9 +7,8 @@ local csv = require "soget.cli.csv"
 
 local M = {}
 
-local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
-end
+local sys = require "soget.cli.sys"
+local trim = sys.trim
 
 -- The most columns --column may name by number (a CSV row far wider is
 -- no list of references).
@@ -20,7 +19,7 @@ M.MAX_BYTES = 16 * 1048576
 -- --column's value: a number from 1, or a name.
 function M.column(spec)
   if spec == nil then return nil end
-  local n = tonumber(spec)
+  local n = sys.number(spec)
   if n then
     if not (n >= 1 and n <= M.MAX_COLUMN) or n ~= math.floor(n) then
       return nil, ("--column: a number must be a whole number from 1 to %d"):format(M.MAX_COLUMN)

@@ -143,12 +143,12 @@ function M.print_table(rows, indent, styles)
       if r == 1 and styles and styles.header then style = styles.header
       elseif type(style) == "function" then style = style(cell) end
       if style then
-        local body, spaces = text:match("^(.-)(%s*)$")
-        text = M.paint(style, body) .. spaces
+        local body = sys.rtrim(text)
+        text = M.paint(style, body) .. text:sub(#body + 1)
       end
       parts[#parts + 1] = text
     end
-    M.out:write(indent or "", (table.concat(parts, "  "):gsub("%s+$", "")), "\n")
+    M.out:write(indent or "", sys.rtrim(table.concat(parts, "  ")), "\n")
   end
 end
 

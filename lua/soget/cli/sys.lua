@@ -39,8 +39,26 @@ function M.sleep(seconds)
   return ok, not ok
 end
 
+-- The finite number s spells, or nil: LuaJIT's tonumber reads "nan" and
+-- "inf", and every runtime's reads "1e999" as infinite, which would pass
+-- the range checks NaN fails quietly (every comparison false).
+function M.number(s)
+  local n = tonumber(s)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
+  return n
+end
+
+-- s without the white space at its end. Not gsub("%s+$", ""): that
+-- pattern is tried at every position of a run of spaces, each time to the
+-- run's end, and a server's text with 100,000 spaces inside took minutes.
+-- "^.*%S" backs up from the end once.
+function M.rtrim(s)
+  return s:match("^.*%S") or ""
+end
+
+-- s without the white space at its ends.
 function M.trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+  return M.rtrim((s:gsub("^%s+", "")))
 end
 
 return M

@@ -3,6 +3,7 @@
 -- first (output.printable_tree).
 local output = require "soget.cli.output"
 local units = require "soget.cli.units"
+local sys = require "soget.cli.sys"
 
 local M = {}
 
@@ -231,7 +232,7 @@ function M.find_line(hu)
     if i == 1 then text = paint("bold", c) .. text:sub(#c + 1) end
     parts[#parts + 1] = text
   end
-  return (table.concat(parts, "  "):gsub("%s+$", ""))
+  return sys.rtrim(table.concat(parts, "  "))
 end
 
 -- search: the summary line of the units listed (a units.tally), total

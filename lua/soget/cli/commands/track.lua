@@ -57,7 +57,15 @@ return function(args, session)
     local function arg(v)
       return v:find("^[%w%-_.,/:@+=]+$") and v or sys.shell_quote(v)
     end
-    local what = output.printable(q.spi and ("--spi " .. arg(q.spi)) or arg(q.reference))
+    -- (a value that begins with "-" would be read as an option: the
+    -- reference after "--", the S)ONE id joined to its option)
+    local what
+    if q.spi then
+      what = q.spi:sub(1, 1) == "-" and arg("--spi=" .. q.spi) or ("--spi " .. arg(q.spi))
+    else
+      what = (q.reference:sub(1, 1) == "-" and "-- " or "") .. arg(q.reference)
+    end
+    what = output.printable(what)
     if exact and page.total <= MAX_SHOWN then
       out:write("\n", output.paint("dim", string.format("%d of %d units shown (one per passage); "
         .. "all of them with: soget track --max %d %s", #items, page.total, page.total, what)), "\n")
