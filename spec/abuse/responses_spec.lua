@@ -236,6 +236,48 @@ describe("abuse: server answers", function()
     assert(ok, err)
   end)
 
+  it("takes a response cut short in its headers for a network error, retried, in every driver", function()
+    -- libcurl ends such a transfer without an error, as if its headers
+    -- were whole and its body empty: it was a decode error (of a 200) or
+    -- a refused token (of a 401), where soget.http_parser says cut short
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local ok, err = pcall(function()
+      for _, status in ipairs { "200 OK", "401 Unauthorized", "503 Service Unavailable" } do
+        srv:handle(([[ return function()
+          local sock = assert(ngx.req.socket(true))
+          sock:send("HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Le")
+          ngx.exit(444)
+        end ]]):format(status))
+        local o = { access_token = "static-token-0123456789", base_url = srv.url .. "/api-tracing-code/v1",
+          retries = 1 }
+        local c = S.client(o)
+        local page, e = c:handling_units("CGMU2436601")
+        assert.is_nil(page)
+        assert.are.equal("network", e.kind, status .. ": " .. tostring(e))
+        assert.is_true(e.retryable)
+        assert.truthy(e.message:find("cut short", 1, true), e.message)
+        assert.are.equal(2, #srv:requests(), status .. ": retried once")
+        c:close()
+        c = S.client(o)
+        local results = c:handling_units_many({ "CGMU2436601", "CSQU3054383" })
+        for i = 1, 2 do
+          assert.are.equal("network", results[i].kind, status .. ": " .. tostring(results[i]))
+        end
+        c:close()
+        -- and the Call seam, fed the same bytes by soget.http_parser
+        local p = require("soget").http_parser()
+        p:feed("HTTP/1.1 " .. status .. "\r\nContent-Type: application/json\r\nContent-Le")
+        assert.are.equal("bad", p:eof())
+        local kind, retryable = select(2, p:error())
+        assert.are.equal("network", kind)
+        assert.is_true(retryable)
+      end
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   -- Out of memory is Lua's memory error, never a soget.Error: a process
   -- whose address space is capped (prlimit on itself, at its size plus
   -- 48 MiB) asks for a 48 MB body under a 1 GiB max_response_size. The

@@ -622,6 +622,28 @@ static void test_stop(void) {
   soget_call_free(&g, &a);
   soget_engine_free(&g);
 
+  CASE("the timeout in a message as given, never in exponent form (1000 s, not 1e+03 s)");
+  {
+    static const struct { double t; const char *want; } ts[] = {
+      {1000, "timeout reached (1000 s) before the call completed"},
+      {86400, "timeout reached (86400 s) before the call completed"},
+      {1234.5, "timeout reached (1234.5 s) before the call completed"},
+      {0.3, "timeout reached (0.3 s) before the call completed"},
+    };
+    size_t i;
+    for (i = 0; i < COUNT(ts); i++) {
+      engine(&g, 3, 0);
+      g.timeout = ts[i].t;
+      CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+      begin(&g, &a, 0);
+      CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+      CHECK_INT(soget_call_overdue(&g, &a, &e), SOGET_STEP_FAIL);
+      CHECK_STR(e.message, ts[i].want);
+      soget_call_free(&g, &a);
+      soget_engine_free(&g);
+    }
+  }
+
   CASE("stopped holding the token request: the calls waiting for it ask again");
   lease_taken(&g, &a, &b);
   CHECK_INT(soget_call_stop(&g, &a, &e), SOGET_STEP_FAIL);
@@ -755,7 +777,7 @@ static void test_credentials(void) {
 /* Rules of the token and retry policy that no other case pins down. */
 static void test_policy_details(void) {
   soget_engine g;
-  soget_call a, k[8];
+  soget_call a, b, k[8];
   soget_err e;
   int i, differ = 0;
 
@@ -802,6 +824,34 @@ static void test_policy_details(void) {
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
   soget_call_free(&g, &a);
+  soget_engine_free(&g);
+
+  CASE("a renewal whose token request failed leaves no mark: the next call renews its own refused token");
+  engine(&g, 0, 1);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* refused: renewed */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 503, "{\"error\":\"temporarily_unavailable\"}", &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "http");
+  soget_call_free(&g, &a);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &b, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_AGAIN);   /* its own refusal: renewed */
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &b, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &b, 200, "{\"total\":0,\"items\":[]}", &e), SOGET_STEP_PAGE);
+  CHECK_INT(g.token_requests, 4);
+  soget_call_free(&g, &b);
   soget_engine_free(&g);
 
   CASE("a call renews a refused token once, even when the program sets another between");

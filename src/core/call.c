@@ -220,6 +220,10 @@ static void lease_release(soget_engine *g, soget_call *k, int failed, const soge
   if (e->kind && strcmp(e->kind, SOGET_KIND_INTERRUPTED) == 0) return;
   g->failed_at = now;
   g->failed_err = *e;
+  /* the calls waiting for it fail: a token a later call fetches is its
+   * own, not the renewal of one refused before (which that call never
+   * sent), and it may be renewed once if the API refuses it */
+  g->after_401 = 0;
 }
 
 /* ---- calls ---------------------------------------------------------------- */
@@ -372,7 +376,7 @@ static int credentials(soget_engine *g, int api) {
  * another call's token request), SOGET_STEP_TOKEN, SOGET_STEP_FAIL or
  * SOGET_STEP_NOMEM; SOGET_STEP_MISUSE when the call is not ready. */
 static void out_of_time(const soget_engine *g, soget_err *e) {
-  soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed",
+  soget_err_set(e, "timeout", 0, 1, "timeout reached (%.15g s) before the call completed",
                 g->timeout);
 }
 
@@ -485,7 +489,7 @@ static void at_deadline(const soget_engine *g, const soget_call *k, soget_err *e
       soget_now() <= k->deadline - SOGET_OWN_TIMEOUT_SLACK)
     return;
   memcpy(was, e->message, sizeof was);
-  soget_err_set(e, "timeout", 0, 1, "timeout reached (%.3g s) before the call completed "
+  soget_err_set(e, "timeout", 0, 1, "timeout reached (%.15g s) before the call completed "
                 "(the request out then: %s)", g->timeout, was);
   if (cut) e->cut = 1;
 }

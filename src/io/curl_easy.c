@@ -51,6 +51,9 @@ struct soget_xfer {
   long timeout_ms;             /* the request's */
   double retry_after;          /* the header callback's (no headers API) */
   int retry_after_seen;        /* the callback met this response's first one */
+  int head_ended;              /* the last response's header block ended (its
+                                * empty line came): libcurl takes a connection
+                                * closed amid the headers for a whole response */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -112,6 +115,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   soget_xfer *t = ud;
   size_t len = size * n;
   static const char name[] = "retry-after:";
+  if (len <= 2 && len > 0 && (p[0] == '\r' || p[0] == '\n')) {
+    t->head_ended = 1;   /* the empty line that ends a header block */
+    return len;
+  }
+  if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) t->head_ended = 0;   /* a response begins */
+  if (t->t->header_api) return len;   /* Retry-After read after the transfer */
   if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
     const char *v = p + sizeof name - 1;
     size_t vn = len - (sizeof name - 1);
@@ -470,10 +479,9 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   rc |= curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 120L * 1024);
   rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->x);
-  if (!t->header_api) {
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->x);
-  }
+  /* (for the end of the headers, and Retry-After without the headers API) */
+  rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, &t->x);
   rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t->x);
@@ -589,9 +597,7 @@ soget_xfer *soget_xfer_new(soget_transport *t) {
   /* The copy points at the first handle's header list: not its own. */
   rc |= curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
   rc |= curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-  /* Without a header function, libcurl would write the headers to the
-   * write function with this pointer: set only with the callback. */
-  if (!t->header_api) rc |= curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+  rc |= curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
   rc |= curl_easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
   rc |= curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
   rc |= curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
@@ -750,6 +756,7 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : 1L;
   x->retry_after = -1;
   x->retry_after_seen = 0;
+  x->head_ended = 0;
   x->errbuf[0] = '\0';
 
   if (set_headers(x, rq) != 0 || set_url(x, rq->url) != 0) {
@@ -889,6 +896,14 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     return -1;
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (!x->head_ended) {
+    /* libcurl 7.88 ends a transfer whose connection closed amid the
+     * response's headers without an error, as if they were whole (and the
+     * body empty): a response cut short, as the core's parser says */
+    soget_err_set(e, "network", 0, 1,
+                  "the response was cut short (the connection closed in its headers)");
+    return -1;
+  }
   rs->status = status;
   rs->retry_after = x->t->header_api ? read_retry_after(x, status) : x->retry_after;
   if (status >= 300 && status < 400 &&
