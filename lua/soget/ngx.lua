@@ -20,10 +20,10 @@
 --   for hu in sng.iter(client, page) do ... end
 --
 -- Works where cosockets work: server_rewrite_by_lua*, rewrite_by_lua*, access_by_lua*,
--- content_by_lua* and ngx.timer.* callbacks (also ssl_certificate_by_lua*
--- and ssl_client_hello_by_lua*). Elsewhere (init, init_worker, set, log,
--- header and body filters, balancer, the TLS session phases) a call
--- returns a soget.Error that names the phase and says to start a timer.
+-- content_by_lua* and ngx.timer.* callbacks (also ssl_certificate_by_lua*).
+-- Elsewhere (init, init_worker, set, log, header and body filters,
+-- balancer, the TLS session and client hello phases) a call returns a
+-- soget.Error that names the phase and says to start a timer.
 local soget = require "soget"
 -- (lua-resty-core's, which the Lua module loads; without it, a token
 -- request runs in its call, see token_exchange)
@@ -48,11 +48,11 @@ local RECEIVE_SIZE = 65536   -- the most bytes one receive asks for
 local ERROR_MT = getmetatable(select(2, soget.decode("")))
 
 -- The phases where nginx gives Lua cosockets and ngx.sleep.
--- (not ssl_session_fetch: nginx gives cosockets there only with an OpenSSL
--- that lets its session callback wait, which Debian's does not; a call
--- there was aborted halfway, its token timer left behind)
+-- (not ssl_session_fetch nor ssl_client_hello: nginx gives cosockets there
+-- only with an OpenSSL that lets its callbacks wait, which Debian's does
+-- not: any wait there ended the handshake, and the call halfway)
 local COSOCKET_PHASES = { server_rewrite = true, rewrite = true, access = true, content = true,
-  timer = true, ssl_cert = true, ssl_client_hello = true }
+  timer = true, ssl_cert = true }
 
 ---------------------------------------------------------------------------
 -- Options
@@ -145,8 +145,9 @@ Cache.__index = Cache
 
 --- sng.token_cache(dict_name[, {key, lock_wait, lock_ttl}]) -> cache
 -- key: one per set of credentials (default "soget"); lock_wait: how long a
--- call waits for another one's renewal (seconds, default 5); lock_ttl: how
--- long a renewal may hold the lock (default 15).
+-- call waits for another one's renewal before one of the waiting calls
+-- renews too (seconds, default 5); lock_ttl: how long a renewal may hold
+-- a lock (default 15).
 function M.token_cache(dict_name, opts)
   if type(dict_name) ~= "string" then
     error("soget.ngx.token_cache: the name of a lua_shared_dict is required", 2)
@@ -179,7 +180,7 @@ function M.token_cache(dict_name, opts)
   end
   return setmetatable({
     dict = dict, name = dict_name, credentials = key,
-    key = "token:" .. key, lock_key = "lock:" .. key,
+    key = "token:" .. key, lock_key = "lock:" .. key, late_key = "late:" .. key,
     lock_wait = seconds("lock_wait", 5),
     lock_ttl = seconds("lock_ttl", 15),
   }, Cache)
@@ -214,17 +215,20 @@ function Cache:forget(tok, cred)
   if self:get(cred) == tok then self.dict:delete(self.key) end
 end
 
--- true: this worker holds the renewal lock; false: another one does;
--- nil, err: the dictionary refused it (full, say), and nobody holds it.
-function Cache:lock()
-  local ok, err = self.dict:add(self.lock_key, ngx.worker.pid(), self.lock_ttl)
-  if ok then return true end
+-- The lock's key (which unlock() takes) when this call holds it now;
+-- false: another call does; nil, err: the dictionary refused it (full,
+-- say), and nobody holds it. late: the second lock, which one of the calls
+-- that waited lock_wait for the first takes to renew too.
+function Cache:lock(late)
+  local key = late and self.late_key or self.lock_key
+  local ok, err = self.dict:add(key, ngx.worker.pid(), self.lock_ttl)
+  if ok then return key end
   if err == "exists" then return false end
   return nil, err
 end
 
-function Cache:unlock()
-  self.dict:delete(self.lock_key)
+function Cache:unlock(key)
+  self.dict:delete(key)
 end
 
 --- cache:flush(): forgets the shared token (the next call fetches one).
@@ -242,7 +246,8 @@ local function state_of(client)
   local st = known[client]
   if not st then
     clients_seen = clients_seen + 1
-    -- "0": a client with a token of its own and no credentials
+    -- "0": a client with a token of its own and no credentials, which
+    -- neither fetches a token nor takes a shared one
     st = { id = clients_seen, cred = soget._credentials(client) or "0" }
     known[client] = st
   end
@@ -257,33 +262,41 @@ local function adopt(client, st, tok, at)
   return true
 end
 
--- Gives the client the shared token, or takes the renewal lock when there
--- is none. Returns true when this call holds the lock. The wait for
--- another worker's renewal ends at the cache's lock_wait or at the call's
--- deadline, whichever comes first.
+-- Gives the client the shared token, or takes a renewal lock when there is
+-- none. Returns the lock's key when this call holds one, else false. A
+-- call waits for another one's renewal; past the cache's lock_wait, one of
+-- the waiting calls (the one that takes the second lock) renews too, the
+-- others wait on, and all stop waiting at their call's deadline. A worker
+-- gone with the lock (which expires after lock_ttl) or a renewal slower
+-- than lock_wait so costs one more token request, not one per call.
 local function sync_token(client, st, cache, call)
   if st.token and st.renew_at > ngx.now() then return false end
   local tok, at = cache:get(st.cred)
   if tok and adopt(client, st, tok, at) then return false end
-  local deadline = ngx.now() + min(cache.lock_wait, call:time_left())
+  local start = ngx.now()
+  local deadline = start + call:time_left()
   local pause = 0.005
   while true do
+    local late = ngx.now() >= start + cache.lock_wait
     local locked, lerr = cache:lock()
+    if not locked and not lerr and late then locked, lerr = cache:lock(true) end
     if locked then
       tok, at = cache:get(st.cred)   -- renewed while we waited for the lock?
       if tok and adopt(client, st, tok, at) then
-        cache:unlock()
+        cache:unlock(locked)
         return false
       end
-      return true
+      return locked
     end
     if lerr then   -- no lock to wait for: renew without it, and say why
       ngx.log(ngx.WARN, "soget.ngx: the token cache's renewal lock could not be set (",
         lerr, "): renewing without it")
       return false
     end
-    if ngx.now() >= deadline then return false end   -- renew without the lock
-    ngx.sleep(pause)
+    if ngx.now() >= deadline then return false end   -- (the call fails at its deadline)
+    -- (never below a millisecond: nginx takes a shorter sleep for 0, a
+    -- yield that does not wait and lets ngx.now() stand still)
+    ngx.sleep(math.max(0.001, min(pause, deadline - ngx.now())))
     pause = min(pause * 2, 0.05)
     if st.token and st.renew_at > ngx.now() then return false end
     tok, at = cache:get(st.cred)
@@ -567,11 +580,12 @@ local function exchange_now(client, call, req, o, st, cache)
   return page, err, wait
 end
 
--- exchange_now, letting go of the shared renewal lock when it holds it (a
--- token request), whatever happens: never a lock left behind.
+-- exchange_now, letting go of the shared renewal lock when it holds one
+-- (locked: its key; a token request), whatever happens: never a lock left
+-- behind.
 local function exchange(client, call, req, o, st, cache, locked)
   local ok, page, err, wait = pcall(exchange_now, client, call, req, o, st, cache)
-  if locked then cache:unlock() end
+  if locked then cache:unlock(locked) end
   if not ok then error(page, 0) end
   return page, err, wait
 end
@@ -588,17 +602,23 @@ end
 -- lua-resty-core's semaphore, the request runs in the call: whichever
 -- side takes it first runs it, the other never does.
 local TIMER_START = 0.05   -- seconds; a timer at 0 begins at the next turn of the loop
+
+-- The timer's function: what it needs comes as its arguments, never as
+-- upvalues of the call's function, which would still be open on the
+-- request's coroutine (its stack) when nginx ends that request: nginx
+-- reuses the stack, and the timer read another request's values there.
+local function token_timer(_, box, client, call, req, o, st, cache, locked)
+  if box.taken then return end
+  box.taken = true
+  box.ok, box.page, box.err, box.wait = pcall(exchange, client, call, req, o, st, cache, locked)
+  box.done = true
+  box.sema:post(1)
+end
+
 local function token_exchange(client, call, req, o, st, cache, locked)
   if not has_semaphore then return exchange(client, call, req, o, st, cache, locked) end
   local box = { sema = semaphore.new() }
-  local started = ngx.timer.at(0, function()
-    if box.taken then return end
-    box.taken = true
-    box.ok, box.page, box.err, box.wait = pcall(exchange, client, call, req, o, st, cache,
-      locked)
-    box.done = true
-    box.sema:post(1)
-  end)
+  local started = ngx.timer.at(0, token_timer, box, client, call, req, o, st, cache, locked)
   if started then box.sema:wait(TIMER_START) end
   if not box.taken then   -- no timer, or not begun: here, and the timer will not run it
     box.taken = true
@@ -617,21 +637,23 @@ end
 
 -- Runs a soget.Call to its end: page | nil, err.
 local function drive(client, call, o)
-  local cache = o.token_cache
   local st = state_of(client)
+  -- (a client with a token of its own and no credentials neither fetches
+  -- nor shares one: it does not wait for others' renewals)
+  local cache = st.cred ~= "0" and o.token_cache or nil
   local locked = false
   local sent_count = 0
   while sent_count < MAX_STEPS do   -- waits for another call's token do not count
     if cache and not locked then locked = sync_token(client, st, cache, call) end
     local req, rerr, rwait = call:request_bytes(USER_AGENT)
     if not req and rerr then
-      if locked then cache:unlock() end
+      if locked then cache:unlock(locked) end
       return nil, rerr
     end
     if locked and (not req or req.kind ~= "token") then
       -- the client had a token of its own, or another call of this worker
       -- is fetching one (the core's lease): nothing to share from here
-      cache:unlock()
+      cache:unlock(locked)
       locked = false
     end
     if not req then   -- another call of this client is fetching the token
@@ -653,7 +675,7 @@ local function drive(client, call, o)
     end
     ::continue::
   end
-  if locked then cache:unlock() end
+  if locked then cache:unlock(locked) end
   error("soget.ngx: the call did not end")
 end
 
@@ -692,8 +714,11 @@ end
 -- Like client:handling_units, without blocking the worker.
 function M.handling_units(client, query, opts)
   check_is(client, "soget.Client", "soget.ngx.handling_units", "the client")
-  return fetch(client, query, nil, merged(opts, "soget.ngx.handling_units"),
+  -- (not a tail call: begin_call's errors name the line that called this
+  -- function, three levels up)
+  local page, err = fetch(client, query, nil, merged(opts, "soget.ngx.handling_units"),
     "soget.ngx.handling_units")
+  return page, err
 end
 
 --- sng.handling_units_search(client, query[, opts]) -> page | nil, err
@@ -705,8 +730,9 @@ function M.handling_units_search(client, query, opts)
     error("soget.ngx.handling_units_search: query must be a table or a document reference "
       .. "string, got " .. type(query), 2)
   end
-  return fetch(client, { search = query }, nil,
+  local page, err = fetch(client, { search = query }, nil,
     merged(opts, "soget.ngx.handling_units_search"), "soget.ngx.handling_units_search")
+  return page, err
 end
 
 --- sng.iter(client, page[, opts]) -> iterator over the units of page and
@@ -717,7 +743,11 @@ function M.iter(client, page, opts)
   check_is(client, "soget.Client", "soget.ngx.iter", "the client")
   check_is(page, "soget.Page", "soget.ngx.iter", "the page")
   local o = merged(opts, "soget.ngx.iter", true)
-  local it = page:iter{ manual = true, max_items = o.max_items, max_pages = o.max_pages }
+  local ok, it = pcall(page.iter, page, { manual = true, max_items = o.max_items,
+    max_pages = o.max_pages })
+  if not ok then   -- (its option errors, where sng.iter was called)
+    error("soget.ngx." .. tostring(it):gsub("^.-iter: ", "iter: "), 2)
+  end
   return function()
     while true do
       local hu, what, offset, query = it:next()

@@ -374,8 +374,12 @@ static const rcase responses[] = {
     {"Content-Length and chunked", BYTES(OK200 "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n"
                                          "\r\n3\r\nabc\r\n0\r\n\r\n"),
      0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid"},
+    /* a broken transfer, retried as libcurl's drivers retry it */
     {"bad chunk size", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\nzz\r\n"), 0, 0, BAD, 0, NULL,
-     NULL, NULL, 0, "network", 0, "not a valid"},
+     NULL, NULL, 0, "network", 1, "not a valid HTTP/1.1 response (a chunk size that is not a valid number)"},
+    {"chunk size too large", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n"), 0, 0,
+     BAD, 0, NULL, NULL, NULL, 0, "network", 1,
+     "not a valid HTTP/1.1 response (a chunk size that is not a valid number)"},
     {"huge Content-Length", BYTES(OK200 "Content-Length: 99999999999999999999999\r\n\r\n"), 0, 0,
      BAD, 0, NULL, NULL, NULL, 0, "network", 0, "not a valid"},
     {"NUL in a header", BYTES(OK200 "X-A: b\0c\r\nContent-Length: 0\r\n\r\n"), 0, 0, BAD, 0, NULL,

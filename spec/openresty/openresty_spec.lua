@@ -242,6 +242,10 @@ describe("soget.ngx in nginx", function()
       assert.truthy(tostring(v.lookup_max_pages):find("soget.ngx.handling_units: unknown option "
         .. "'max_pages'", 1, true), tostring(v.lookup_max_pages))
       assert.is_true(v.iter_max_items)
+      assert.truthy(tostring(v.where_query.message):find(("probe.lua:%d: soget.ngx.handling_units: ")
+        :format(v.where_query.line), 1, true), cjson.encode(v.where_query))
+      assert.truthy(tostring(v.where_iter.message):find(("probe.lua:%d: soget.ngx.iter: 'max_items' must be")
+        :format(v.where_iter.line), 1, true), cjson.encode(v.where_iter))
       assert.are.same({
         ["lookup nil"] = "soget.ngx.handling_units: the client must be a soget.Client, not nil",
         ["lookup table"] = "soget.ngx.handling_units: the client must be a soget.Client, not table",
@@ -335,6 +339,38 @@ describe("soget.ngx in nginx", function()
       -- a connection each, kept for its API request after its token's
       assert.are.equal(2, v.connections)
       assert.are.equal(2, v.reused)
+    end)
+
+    it("lets a client with a token of its own call while another client renews", function()
+      local v = json(select(2, N.get(srv.url .. "/t/static")))
+      assert.is_false(v.static_credentials)
+      assert.are.equal(1, v.static, cjson.encode(v))
+      assert.are.equal(1, v.renewing, cjson.encode(v))
+      -- not waiting for the renewal's 1.5 s (nor lock_wait's 5 s)
+      assert.truthy(v.seconds < 1, cjson.encode(v))
+    end)
+
+    it("has one waiting call renew too when a renewal outlasts lock_wait, not each of them", function()
+      -- six calls, the token URL answering after 1.2 s, lock_wait 0.3 s:
+      -- the first renews, one more after 0.3 s, the others wait for either
+      local v = json(select(2, N.get(srv.url .. "/t/herd?n=6&ms=1200&wait=0.3")))
+      for i = 1, 6 do assert.are.equal(1, v.results[i], cjson.encode(v)) end
+      assert.are.equal(2, v.token_requests, cjson.encode(v))
+    end)
+
+    it("finishes a token request whose client went away (lua_check_client_abort), without errors", function()
+      -- the token timer read the aborted request's values (its upvalues,
+      -- still on that request's stack): runtime errors in the log
+      for _ = 1, 3 do
+        os.execute("curl -s -o /dev/null --max-time 0.2 " .. srv.url .. "/t/abort")
+      end
+      os.execute("sleep 1.5")   -- the token requests end
+      local v = json(select(2, N.get(srv.url .. "/t/abort?after=1")))
+      assert.are.equal(1, v.page, cjson.encode(v))
+      assert.truthy(v.seconds < 2, cjson.encode(v))
+      local log = srv.log()
+      assert.is_nil(log:find("runtime error", 1, true), log:match("[^\n]*runtime error[^\n]*"))
+      assert.is_nil(log:find("attempt to index", 1, true), log:match("[^\n]*attempt to index[^\n]*"))
     end)
 
     it("lets go of the renewal lock when another worker's token came as it took it", function()
@@ -561,8 +597,14 @@ describe("soget.ngx in nginx", function()
 
     it("answers a soget.Error naming the phase where nginx has no cosockets", function()
       assert.are.equal(200, (N.get(srv.url .. "/t/filter")))
+      -- (with Debian's OpenSSL, any wait in the client hello phase ended
+      -- the handshake: the call there answers the phase error, at once)
+      local p = io.popen("curl -sSk --max-time 10 " .. srv.tls_url .. "/ping 2>&1")
+      local out = p:read("*a")
+      p:close()
+      assert.are.equal("ok", out, "the TLS handshake failed: " .. out)
       local v = json(select(2, N.get(srv.url .. "/t/phases")))
-      for _, phase in ipairs{ "init_worker", "header_filter", "log" } do
+      for _, phase in ipairs{ "init_worker", "header_filter", "log", "ssl_client_hello" } do
         local e = v[phase]
         assert.is_table(e, phase)
         assert.is_nil(e.raised, phase)

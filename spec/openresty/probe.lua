@@ -36,13 +36,13 @@ function M.lookup()
   end
   local cache = sng.token_cache("soget_tokens")
   if a.flush == "1" or a.lock == "1" then cache:flush() end
-  if a.lock == "1" then assert(cache:lock()) end   -- as if another worker renewed
+  local held = a.lock == "1" and assert(cache:lock())   -- as if another worker renewed
   ngx.update_time()
   local t0 = ngx.now()
   local page, err = sng.handling_units(c, { reference = a.ref or "CGMU2436601",
       exact = a.exact == "1" or nil, limit = tonumber(a.limit) },
     a.max and { max_response_size = tonumber(a.max) } or nil)
-  if a.lock == "1" then cache:unlock() end
+  if held then cache:unlock(held) end
   ngx.update_time()
   local out = { seconds = ngx.now() - t0, stats = c:stats() }
   if page then
@@ -124,6 +124,21 @@ function M.options()
   local page = soget.decode('{"total":1,"returned":1,"first":0,"items":[{"reference":"R"}]}')
   ok = pcall(sng.iter, c, page, { max_items = 1 })
   out.iter_max_items = ok
+  -- errors raised where the driver's function was called (this file's
+  -- line), in the driver's words
+  local line
+  ok, e = pcall(function()
+    line = debug.getinfo(1, "l").currentline + 1
+    local p, err = sng.handling_units(c, { reference = "MSCU", limit = 99 })
+    return p, err
+  end)
+  out.where_query = { message = not ok and tostring(e) or false, line = line }
+  ok, e = pcall(function()
+    line = debug.getinfo(1, "l").currentline + 1
+    local it = sng.iter(c, page, { max_items = 0 })
+    return it
+  end)
+  out.where_iter = { message = not ok and tostring(e) or false, line = line }
   -- a client or a page that is not one: the driver's words, not Lua's
   out.misuse = {}
   for _, case in ipairs {
@@ -403,6 +418,89 @@ function M.lockrace()
     token_requests = st.token_requests }
 end
 
+-- GET /t/static: a client with a token of its own and no credentials
+-- (made with the credentials out of the environment) calls while another
+-- client of the same token cache key renews slowly: it does not wait.
+function M.static()
+  local ffi = require "ffi"
+  pcall(ffi.cdef, "int setenv(const char *, const char *, int); int unsetenv(const char *);")
+  local key = "static-" .. ngx.now()
+  local cache = sng.token_cache("soget_tokens", { key = key })
+  local fetcher = soget.client{ timeout = 8 }
+  local tok = assert(fetcher:token())   -- (blocking: a test only)
+  local id, secret = os.getenv("SOGET_CLIENT_ID"), os.getenv("SOGET_CLIENT_SECRET")
+  ffi.C.unsetenv("SOGET_CLIENT_ID")
+  ffi.C.unsetenv("SOGET_CLIENT_SECRET")
+  local ok, static = pcall(soget.client, { access_token = tok, timeout = 8 })
+  ffi.C.setenv("SOGET_CLIENT_ID", id, 1)
+  ffi.C.setenv("SOGET_CLIENT_SECRET", secret, 1)
+  assert(ok, static)
+  local origin, path = os.getenv("SOGET_TOKEN_URL"):match("^(https?://[^/]+)(/.*)$")
+  local renewing = soget.client{ timeout = 8,
+    token_url = origin .. "/_fault/delay:ms=1500" .. path }
+  local th = ngx.thread.spawn(sng.handling_units, renewing, "CGMU2436601", { token_cache = cache })
+  ngx.sleep(0.1)   -- the renewal under way, its lock held
+  ngx.update_time()
+  local t0 = ngx.now()
+  local page, err = sng.handling_units(static, "CGMU2436601", { token_cache = cache })
+  ngx.update_time()
+  local seconds = ngx.now() - t0
+  local _, rpage, rerr = ngx.thread.wait(th)
+  answer{ static = page and page.total or err_table(err), seconds = seconds,
+    static_credentials = soget._credentials(static) or false,
+    renewing = rpage and rpage.total or err_table(rerr) }
+  fetcher:close()
+  static:close()
+  renewing:close()
+end
+
+-- GET /t/herd?n=N&ms=MS&wait=S: N calls at once, each with a client of its
+-- own and one token cache (lock_wait S), the token URL answering after MS
+-- ms: answers their totals (or errors).
+function M.herd()
+  local a = ngx.req.get_uri_args()
+  local cache = sng.token_cache("soget_tokens", { key = "herd-" .. ngx.now(),
+    lock_wait = tonumber(a.wait) or 0.3 })
+  local origin, path = os.getenv("SOGET_TOKEN_URL"):match("^(https?://[^/]+)(/.*)$")
+  local turl = origin .. "/_fault/delay:ms=" .. (tonumber(a.ms) or 1200) .. path
+  local threads, clients_made = {}, {}
+  for i = 1, tonumber(a.n) or 6 do
+    clients_made[i] = soget.client{ timeout = 8, token_url = turl }
+    threads[i] = ngx.thread.spawn(sng.handling_units, clients_made[i], "CGMU2436601",
+      { token_cache = cache })
+    ngx.sleep(0.01)
+  end
+  local out, tokens = {}, 0
+  for i, th in ipairs(threads) do
+    local _, page, err = ngx.thread.wait(th)
+    out[i] = page and page.total or err_table(err)
+    tokens = tokens + clients_made[i]:stats().token_requests
+    clients_made[i]:close()
+  end
+  answer{ results = out, token_requests = tokens }
+end
+
+-- GET /t/abort: a lookup whose token request takes 1 s, in a location
+-- with lua_check_client_abort on: the spec's client goes away meanwhile.
+local abort_client
+function M.abort()
+  if not abort_client then
+    local origin, path = os.getenv("SOGET_TOKEN_URL"):match("^(https?://[^/]+)(/.*)$")
+    abort_client = soget.client{ timeout = 5, token_url = origin .. "/_fault/delay:ms=1000" .. path }
+  end
+  if ngx.req.get_uri_args().after then   -- the same client, once the aborted calls ended
+    ngx.update_time()
+    local t0 = ngx.now()
+    local page, err = sng.handling_units(abort_client, "CGMU2436601",
+      { token_cache = sng.token_cache("soget_tokens", { key = "abort" }) })
+    ngx.update_time()
+    return answer{ page = page and page.total or err_table(err), seconds = ngx.now() - t0 }
+  end
+  sng.handling_units(abort_client, "CGMU2436601",
+    { token_cache = sng.token_cache("soget_tokens", { key = "abort" }) })
+  ngx.say("done")
+end
+
 -- GET /t/keptalive[?port=P[&block=1]]: two lookups, with no retries of
 -- the call's (retries = 0), over plain HTTP to this nginx's own
 -- /odd/closing location, which answers the first request of a connection
@@ -446,6 +544,7 @@ local function phase_call(name)
 end
 
 function M.in_filter() phase_call("header_filter") end
+function M.in_client_hello() phase_call("ssl_client_hello") end
 function M.in_log() phase_call("log") end
 
 function M.phases()
@@ -453,6 +552,7 @@ function M.phases()
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode{ init_worker = init_worker_result,
     header_filter = cjson.decode(dict:get("phase:header_filter") or "null"),
+    ssl_client_hello = cjson.decode(dict:get("phase:ssl_client_hello") or "null"),
     log = cjson.decode(dict:get("phase:log") or "null") })
 end
 

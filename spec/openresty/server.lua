@@ -34,6 +34,7 @@ M.root = (os.getenv("SOGET_ROOT") or read("pwd")):gsub("%s+$", "")
 local NGINX = os.getenv("SOGET_SANDBOX_NGINX")
   or (read("command -v nginx || echo /usr/sbin/nginx"):gsub("%s+$", ""))
 local MODULES = os.getenv("SOGET_SANDBOX_NGINX_MODULES") or "/usr/lib/nginx/modules"
+local SANDBOX_DIR = os.getenv("SOGET_SANDBOX_DIR") or ""
 local MODULE_DIR = os.getenv("SOGET_NGX_MODULE_DIR") or (M.root .. "/build/luajit")
 local CJSON_DIR = os.getenv("SOGET_NGX_CJSON_DIR") or "/usr/lib/x86_64-linux-gnu/lua/5.1"
 
@@ -106,6 +107,12 @@ local function conf(o)
     .. '        location = /t/lockrace { content_by_lua_block { require("probe").lockrace() } }\n'
     .. '        location = /t/keptalive { content_by_lua_block { require("probe").keptalive() } }\n'
     .. '        location = /t/fulldict { content_by_lua_block { require("probe").fulldict() } }\n'
+    .. '        location = /t/static { content_by_lua_block { require("probe").static() } }\n'
+    .. '        location = /t/herd { content_by_lua_block { require("probe").herd() } }\n'
+    .. '        location = /t/abort {\n'
+    .. '            lua_check_client_abort on;\n'
+    .. '            content_by_lua_block { require("probe").abort() }\n'
+    .. '        }\n'
     .. '        location /odd/closing/ {\n'
     .. '            content_by_lua_block {\n'
     .. '                if tonumber(ngx.var.connection_requests) > 1 then return ngx.exit(444) end\n'
@@ -139,8 +146,18 @@ local function conf(o)
             content_by_lua_block { require("blocking").unit(ngx.var[1]) }
         }
     }
-}
-]]):format(o.blocking_port)
+
+%s}
+]]):format(o.blocking_port, SANDBOX_DIR == "" and "" or ([[
+    # TLS with the sandbox's certificate: a call in the client hello phase
+    server {
+        listen 127.0.0.1:%d ssl reuseport;
+        ssl_certificate "%s/tls/server.pem";
+        ssl_certificate_key "%s/tls/server.key";
+        ssl_client_hello_by_lua_block { require("probe").in_client_hello() }
+        location = /ping { return 200 "ok"; }
+    }
+]]):format(o.tls_port, SANDBOX_DIR, SANDBOX_DIR))
   local last = assert(t:find("}%s*$"), "no closing brace")
   t = t:sub(1, last - 1) .. extra
   -- one process in the foreground, for a command wrapped around it
@@ -178,6 +195,7 @@ function M.start(o)
   for _ = 1, 5 do
     o.port = free_port({})
     o.blocking_port = free_port({ o.port })
+    o.tls_port = free_port({ o.port, o.blocking_port })
     file(dir .. "/nginx.conf", "wb", conf(o))
     -- (not under a sanitizer runtime a test run may have preloaded)
     local cmd = ("env -u LD_PRELOAD SOGET_BASE_URL=%s SOGET_TOKEN_URL=%s %s%s -p %s -c %s -e %s "
@@ -203,6 +221,7 @@ function M.start(o)
     dir = dir,
     url = "http://127.0.0.1:" .. o.port,
     blocking_url = "http://127.0.0.1:" .. o.blocking_port,
+    tls_url = "https://127.0.0.1:" .. o.tls_port,
   }
   local seen
   for _ = 1, (o.start_seconds or 10) * 10 do

@@ -509,6 +509,14 @@ static void parse_error(soget_http1 *h) {
     return;
   }
   h->state = SOGET_HTTP1_BAD;
+  if ((h->p.flags & F_CHUNKED) &&
+      (no == HPE_INVALID_CHUNK_SIZE || no == HPE_INVALID_CONTENT_LENGTH)) {
+    /* (http_parser says "content-length" for a chunk size too large): a
+     * transfer broken mid-way, retried as libcurl's drivers retry it */
+    soget_err_set(&h->err, "network", 0, 1,
+                  "not a valid HTTP/1.1 response (a chunk size that is not a valid number)");
+    return;
+  }
   soget_err_set(&h->err, "network", 0, 0, "not a valid HTTP/1.1 response (%s)",
                 http_errno_description(no));
 }
