@@ -278,6 +278,55 @@ describe("abuse: server answers", function()
     assert(ok, err)
   end)
 
+  it("ends a decode at the call's deadline where Lua's string hash can be flooded (5.1 to 5.3)", function()
+    -- 32-byte strings that differ only in the bytes Lua 5.1 to 5.3 leave
+    -- out of a string's hash: all hash alike, and interning each is
+    -- compared with all before it. 3 MB of them took about 10 s on 5.1,
+    -- past any timeout; Lua 5.4 and LuaJIT decode them at once.
+    local weak = jit == nil and (_VERSION == "Lua 5.1" or _VERSION == "Lua 5.2" or _VERSION == "Lua 5.3")
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local ok, err = pcall(function()
+      srv:handle [[
+        local body
+        return function()
+          if not body then
+            local A, parts = "abcdefghijklmnopqrstuvwxyz012345", {}
+            for n = 1, 90000 do
+              local b, x = {}, n
+              for i = 1, 32 do b[i] = "k" end
+              for j = 1, 6 do local d = x % 32; x = (x - d) / 32; b[2 * (j - 1) + 1] = A:sub(d + 1, d + 1) end
+              parts[n] = '"' .. table.concat(b) .. '"'
+            end
+            body = '{"total":1,"returned":0,"first":0,"items":[],"x":[' .. table.concat(parts, ",") .. ']}'
+          end
+          return 200, body
+        end ]]
+      local o = { access_token = "static-token-0123456789", base_url = srv.url .. "/api-tracing-code/v1",
+        retries = 0, timeout = 1 }
+      local c = S.client(o)
+      local t0 = now()
+      local page, e = c:handling_units("CGMU2436601")
+      if weak then
+        assert.is_nil(page)
+        assert.are.equal("timeout", e.kind, tostring(e))
+        assert.truthy(e.message:find("(decoding the response)", 1, true), e.message)
+        assert.truthy(now() - t0 < 1 + 5 * SLOW, "ended long after its deadline")
+      else
+        assert(page, tostring(e))
+        assert.are.equal(90000, #page.x)
+      end
+      c:close()
+      -- a batch's decode too
+      c = S.client(o)
+      local r = c:handling_units_many({ "CGMU2436601" })[1]
+      if weak then assert.are.equal("timeout", r.kind, tostring(r)) else assert.are.equal(90000, #r.x) end
+      c:close()
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   -- Out of memory is Lua's memory error, never a soget.Error: a process
   -- whose address space is capped (prlimit on itself, at its size plus
   -- 48 MiB) asks for a 48 MB body under a 1 GiB max_response_size. The

@@ -250,6 +250,17 @@ describe("soget.decode at the edges of JSON", function()
     assert.are.equal("total: expected integer, got number", err.message)
   end)
 
+  it("fills no total past the largest int32 (first + returned)", function()
+    local p, err = soget.decode('{"first":2147483647,"items":[{"reference":"CGMU2436601"}]}')
+    assert.is_nil(p)
+    assert.are.equal("decode", err.kind)
+    assert.truthy(err.message:find("past the largest total (2147483647)", 1, true), err.message)
+    p = assert(soget.decode('{"first":2147483646,"items":[{"reference":"CGMU2436601"}]}'))
+    assert.are.equal(2147483647, p.total)
+    -- so that what encode writes decodes again
+    assert.are.same(p, soget.decode(soget.encode(p)))
+  end)
+
   -- Property check against a reference: strings made of plain text,
   -- escaped quotes and backslashes, and \u escapes of letters, high and
   -- low surrogates, as values and as keys. A string has an unpaired

@@ -61,9 +61,23 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/text.h"
 #include "schema.h"
+
+/* Lua 5.1 to 5.3 hash a string from at most 32 of its bytes, spread
+ * over it: a server can send many strings that differ only in the others,
+ * which all hash alike, and each new one is compared with all those
+ * before it as Lua interns it. An 8 MB page of them took a minute and more
+ * of CPU to decode. On those runtimes a call's decode looks at the clock
+ * every TIME_TICK values and ends at the call's deadline. Lua 5.4 (seeded,
+ * whole hashes of short strings, long ones not interned) and LuaJIT do
+ * not need it. */
+#if LUA_VERSION_NUM < 504 && !defined(LUA_LJDIR)
+#define SOGET_WEAK_STRING_HASH 1
+#define TIME_TICK 1024
+#endif
 
 #define MAX_DEPTH 200   /* nesting allowed */
 
@@ -324,6 +338,10 @@ typedef struct builder {
   size_t end;           /* and ends there */
   char dp[8];           /* the locale's decimal point, once a number needs it */
   size_t dplen;         /* 0 until then */
+  double deadline;      /* the call's (soget_now()), 0: none */
+  double timeout;       /* the call's timeout, for the message */
+  unsigned tick;        /* values until the clock is looked at again */
+  int late;             /* the deadline passed: no other path is tried */
   frame fr[MAX_DEPTH + 1];
   arena a;
 } builder;
@@ -704,9 +722,28 @@ static int cb_boolean(void *ctx, int v) {
   return store(b, f);
 }
 
+/* Whether the call's deadline passed (looked at every TIME_TICK values):
+ * then fills the error. */
+static int past_deadline(builder *b) {
+#ifdef SOGET_WEAK_STRING_HASH
+  if (b->deadline <= 0 || --b->tick != 0) return 0;
+  b->tick = TIME_TICK;
+  if (soget_now() <= b->deadline) return 0;
+  soget_err_set(b->e, "timeout", 0, 1, "timeout reached (%.15g s) before the call completed "
+                "(decoding the response)", b->timeout);
+  b->failed = 1;
+  b->late = 1;
+  return 1;
+#else
+  (void)b;
+  return 0;
+#endif
+}
+
 static int cb_string(void *ctx, const unsigned char *s, size_t n) {
   builder *b = (builder *)ctx;
   frame *f = &b->fr[b->depth];
+  if (past_deadline(b)) return 0;
   if (!ESCAPES_OK(b, s, n, 0)) return 0;
   if (f->want != F_STRING && f->want != W_ANY) return type_error(b, "string");
   lua_pushlstring(b->L, (const char *)s, n);
@@ -918,6 +955,7 @@ static inline int map_key(builder *b, frame *f, const char *k, size_t n) {
 
 static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
   builder *b = (builder *)ctx;
+  if (past_deadline(b)) return 0;
   if (!ESCAPES_OK(b, k, n, 1)) return 0;
   return map_key(b, &b->fr[b->depth], (const char *)k, n);
 }
@@ -1128,6 +1166,9 @@ static int walk_tape(builder *b, soget_json_it *it) {
   frame *f = &b->fr[b->depth];
   while (w < end) {
     const uint64_t x = *w++;
+#ifdef SOGET_WEAK_STRING_HASH
+    if (past_deadline(b)) return 0;
+#endif
     if (SOGET_JSON_TAG(x) == '"') {            /* most words: keys, strings */
       uint32_t n;
       const char *s = soget_json_str(it, x, &n);
@@ -1258,6 +1299,7 @@ static int build_run(lua_State *L) {
   b->fr[0].want = F_OBJECT;
   b->fr[0].wsub = &HandlingUnitItemsResponseModel;
   if (build_fast(b)) return 1;
+  if (b->late) return 0;                 /* the call's time is up: no other path */
   if (b->parser == SOGET_PARSE_SIMDJSON) {
     if (!b->failed)
       soget_err_set(b->e, "decode", 0, 0, "response body not decoded: simdjson refused it or "
@@ -1318,9 +1360,17 @@ static int build_run(lua_State *L) {
  * fills e and returns 0 with the stack as it was. Raises out of memory,
  * the parsers' buffers freed or given back first. */
 static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
-                      int parser) {
+                      int parser, double deadline, double timeout) {
   builder b;
   int status;
+  b.deadline = deadline;
+  b.timeout = timeout;
+#ifdef SOGET_WEAK_STRING_HASH
+  b.tick = TIME_TICK;
+#else
+  b.tick = 0;
+#endif
+  b.late = 0;
   b.body = body ? body : "";   /* an empty response's buffer may be none */
   b.len = len;
   b.e = e;
@@ -1361,16 +1411,29 @@ static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
   return v;
 }
 
+static int decode_page(lua_State *L, const char *body, size_t len, long offset,
+                       soget_err *e, int parser, double deadline, double timeout);
+
 int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
                       soget_err *e) {
-  return soget_decode_page_by(L, body, len, offset, e, SOGET_PARSE_AUTO);
+  return decode_page(L, body, len, offset, e, SOGET_PARSE_AUTO, 0, 0);
+}
+
+int soget_decode_page_until(lua_State *L, const char *body, size_t len, long offset,
+                            soget_err *e, double deadline, double timeout) {
+  return decode_page(L, body, len, offset, e, SOGET_PARSE_AUTO, deadline, timeout);
 }
 
 int soget_decode_page_by(lua_State *L, const char *body, size_t len, long offset,
                          soget_err *e, int parser) {
+  return decode_page(L, body, len, offset, e, parser, 0, 0);
+}
+
+static int decode_page(lua_State *L, const char *body, size_t len, long offset,
+                       soget_err *e, int parser, double deadline, double timeout) {
   int t, has_total, has_returned, has_first;
   lua_Integer total, returned, first;
-  if (!build_page(L, body, len, e, parser)) return 0;
+  if (!build_page(L, body, len, e, parser, deadline, timeout)) return 0;
   t = lua_gettop(L);
   /* Fill what a page must have, so paging and scripts can rely on it. */
   total = int_field(L, t, "total", &has_total);
@@ -1389,6 +1452,12 @@ int soget_decode_page_by(lua_State *L, const char *body, size_t len, long offset
     lua_setfield(L, t, "first");
   }
   if (!has_total) {
+    if (first + returned > 2147483647) {   /* (each is an int32) */
+      lua_pop(L, 1);
+      soget_err_set(e, "decode", 0, 0, "response: no total, and first + returned (%lld) is "
+                    "past the largest total (2147483647)", (long long)(first + returned));
+      return 0;
+    }
     lua_pushinteger(L, first + returned);
     lua_setfield(L, t, "total");
   }

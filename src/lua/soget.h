@@ -82,6 +82,11 @@ void soget_decode_open(lua_State *L);
  * nothing and returns 0. `offset` fills a missing `first`. */
 int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
                       soget_err *e);
+/* The same for a call: on Lua 5.1 to 5.3 (see decode.c) it ends at the
+ * call's deadline (soget_now() time; timeout: the call's, for the
+ * message) with a timeout error. */
+int soget_decode_page_until(lua_State *L, const char *body, size_t len, long offset,
+                            soget_err *e, double deadline, double timeout);
 /* The same with a choice of parser (soget.decode's `parser`): simdjson
  * with libyajl for what it refuses (AUTO), or one of them alone; a page
  * both give is the same page. */
