@@ -166,6 +166,18 @@ describe("soget against a hostile server", function()
     end
   end)
 
+  it("says a page it cannot write as JSON is an unusable answer (exit 6), not a bug", function()
+    -- an array outside the schema with a million nulls first: decoded
+    -- (nulls removed), too sparse for soget.encode to write
+    serve_page('{"total":1,"returned":1,"first":0,"items":[{"reference":"CGMU2436601",'
+      .. '"pswId":"CNI0000063978","x":[' .. ("null,"):rep(1048576) .. '1]}]}')
+    local r = cli.run({ "track", "CGMU2436601", "--json" }, { env = env, timeout = 60 })
+    assert.are.equal(6, r.code, r.err:sub(1, 400))
+    assert.truthy(r.err:find("^soget: the server's answer cannot be written as JSON: "), r.err:sub(1, 400))
+    assert.is_nil(r.err:find("traceback", 1, true), r.err:sub(1, 400))
+    assert.is_nil(r.err:find("internal error", 1, true), r.err:sub(1, 400))
+  end)
+
   it("find lists every unit with an empty pswId, which names no unit", function()
     local t = {}
     for i = 1, 10 do t[i] = ('{"reference":"ABCU%07d","pswId":""}'):format(i) end

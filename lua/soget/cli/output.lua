@@ -158,10 +158,21 @@ end
 -- the schema's array fields always [], text escaped so that it cannot act
 -- on a terminal. Each command's shape is in README.md.
 
+-- soget.encode of what a server sent: what it cannot write (an array
+-- field outside the schema too sparse to write, say) ends the program as
+-- an unusable answer (exit 6), not as a bug.
+local function encode(v, schema)
+  local ok, text = pcall(soget.encode, v, schema)
+  if ok then return text end
+  local exit = require "soget.cli.exit"   -- (which requires this module)
+  exit.fail(exit.API, "the server's answer cannot be written as JSON: "
+    .. tostring(text):gsub("^soget%.encode: ", ""))
+end
+
 -- v as one line of JSON: schema "page", "unit", "event" or "value" (keys
 -- sorted); by default a page when v has items, else a unit.
 function M.json(v, schema)
-  return soget.encode(v, schema)
+  return encode(v, schema)
 end
 
 -- One JSON object whose members come in the order given: fields is a list
@@ -175,12 +186,12 @@ function M.json_object(fields)
       local text
       if schema == "units" then
         local list = {}
-        for i, hu in ipairs(v) do list[i] = soget.encode(hu, "unit") end
+        for i, hu in ipairs(v) do list[i] = encode(hu, "unit") end
         text = "[" .. table.concat(list, ",") .. "]"
       else
-        text = soget.encode(v, schema or "value")
+        text = encode(v, schema or "value")
       end
-      parts[#parts + 1] = soget.encode(k) .. ":" .. text
+      parts[#parts + 1] = encode(k) .. ":" .. text
     end
   end
   return "{" .. table.concat(parts, ",") .. "}"
