@@ -54,7 +54,11 @@ static const struct {
   {"a decimal", 33.2, "33.2"},
   {"0.1", 0.1, "0.1"},
   {"0.1 + 0.2 needs 17 digits", 0.1 + 0.2, "0.30000000000000004"},
-  {"the smallest double", 4.9e-324, "4.94065645841247e-324"},
+  /* subnormal: fewer digits of precision, the fewest that read back */
+  {"the smallest double", 4.9e-324, "5e-324"},
+  {"a subnormal", 2.5e-310, "2.5e-310"},
+  {"-(a subnormal)", -1.23456e-315, "-1.23456e-315"},
+  {"the smallest normal double, 17 digits", 2.2250738585072014e-308, "2.2250738585072014e-308"},
   {"the largest double", 1.7976931348623157e308, "1.7976931348623157e+308"},
   {"2^53 + a half", 9007199254740993.5, "9007199254740994"},
   {"infinity", HUGE_VAL, "1e400"},

@@ -251,6 +251,12 @@ describe("soget.encode", function()
     -- a whole number past 2^63 is one all the same: its digits, on every runtime
     assert.equal('{"-9223372036854775808":"a","10000000000000000000":"c","9223372036854775808":"b"}',
       soget.encode({ [-2 ^ 63] = "a", [2 ^ 63] = "b", [1e19] = "c" }, "value"))
+    -- the key -0 is the key 0 (Lua 5.1 keeps a float key's sign)
+    local z = 0
+    local neg = {}
+    neg[-z * 1.0] = "a"
+    neg.x = 1
+    assert.equal('{"0":"a","x":1}', soget.encode(neg, "value"))
     assert.has_error(function() soget.encode({ [1] = "a", ["1"] = "b", x = 1 }, "value") end,
       'soget.encode: two keys of a table are both written as "1"')
     local t = {}

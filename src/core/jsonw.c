@@ -2,6 +2,7 @@
 #include "jsonw.h"
 
 #include <locale.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,10 @@ int soget_jsonw_number(soget_buf *b, double d) {
     if (d == 0 && signbit(d)) return soget_buf_adds(b, "-0");
     return soget_buf_addf(b, "%.0f", d);
   }
-  for (prec = 15; prec <= 17; prec++) {   /* the fewest digits that read back */
+  /* the fewest digits that read back: a normal double whose shortest form
+   * has 15 digits or fewer reads back from %.15g, which drops trailing
+   * zeros; a subnormal one has fewer digits of precision, down to one */
+  for (prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
     snprintf(num, sizeof num, "%.*g", prec, d);
     if (strtod(num, NULL) == d) break;
   }

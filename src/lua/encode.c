@@ -247,7 +247,9 @@ static void object(enc *x, int t, const soget_schema *s, int depth) {
         if (!(d == floor(d) && d - d == 0))
           luaL_error(L, "soget.encode: a table key that is not a whole number cannot be "
                         "written as JSON");
-        snprintf(num, sizeof num, "%.0f", (double)d);
+        /* (-0 is the key 0: "%.0f" would write it "-0" where the
+         * runtime keeps a float key's sign, 5.1) */
+        snprintf(num, sizeof num, "%.0f", d == 0 ? 0.0 : (double)d);
       }
       lua_pushstring(L, num);
     } else {
