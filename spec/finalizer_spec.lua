@@ -620,18 +620,26 @@ describe("a finalizer that closes a soget.HttpParser while response() answers, b
   it("feed() of a number: the parser is looked at after the number is made a string", function()
     -- making it a string can run the finalizer: feed went on with the
     -- closed parser, answered, and kept a body buffer nothing freed
-    local mid = 0
+    -- (make test-asan and make test-valgrind see what feed() did with the
+    -- closed parser; here: it raised, or it answered before the finalizer
+    -- ran, as Lua 5.1 and 5.2 may run it at a later allocation)
+    local raised = 0
     for i = 1, 20 do
       local p = soget.http_parser()
       assert.are.equal("more", p:feed("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))
-      local during, r = amid(function() shut(p) end, function() return p:feed(1234567890123 + i) end)
-      assert.is_false(r[1], "feed() answered " .. tostring(r[2]) .. " on a parser closed under it")
-      assert.truthy(tostring(r[2]):find("used after close()", 1, true), tostring(r[2]))
-      if during then mid = mid + 1 end
+      local _, r = amid(function() shut(p) end, function() return p:feed(1234567890123 + i) end)
+      if r[1] then
+        assert.are.equal("more", r[2])
+      else
+        assert.truthy(tostring(r[2]):find("used after close()", 1, true), tostring(r[2]))
+        raised = raised + 1
+      end
       assert.truthy(tostring(p):find("closed", 1, true))
     end
-    if _VERSION ~= "Lua 5.1" then
-      assert.truthy(mid > 0, "no finalizer ran in the middle of feed()")
+    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
+      -- there the finalizer runs as the number is made a string: it closed
+      -- the parser before feed() looked at it
+      assert.are.equal(20, raised)
     end
   end)
 end)

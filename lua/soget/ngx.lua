@@ -269,10 +269,11 @@ end
 -- others wait on, and all stop waiting at their call's deadline. A worker
 -- gone with the lock (which expires after lock_ttl) or a renewal slower
 -- than lock_wait so costs one more token request, not one per call.
-local function sync_token(client, st, cache, call)
+local function sync_token(client, st, cache, call, held)
   if st.token and st.renew_at > ngx.now() then return false end
   local tok, at = cache:get(st.cred)
   if tok and adopt(client, st, tok, at) then return false end
+  ngx.update_time()   -- (the call's time left is read now: the same clock)
   local start = ngx.now()
   local deadline = start + call:time_left()
   local pause = 0.005
@@ -281,9 +282,11 @@ local function sync_token(client, st, cache, call)
     local locked, lerr = cache:lock()
     if not locked and not lerr and late then locked, lerr = cache:lock(true) end
     if locked then
+      held.key = locked   -- (let go by fetch should anything below raise)
       tok, at = cache:get(st.cred)   -- renewed while we waited for the lock?
       if tok and adopt(client, st, tok, at) then
         cache:unlock(locked)
+        held.key = nil
         return false
       end
       return locked
@@ -635,8 +638,10 @@ local function token_exchange(client, call, req, o, st, cache, locked)
   return box.page, box.err, box.wait
 end
 
--- Runs a soget.Call to its end: page | nil, err.
-local function drive(client, call, o)
+-- Runs a soget.Call to its end: page | nil, err. held.key: the renewal
+-- lock's key while this call holds it and nobody else will let it go (an
+-- exchange under way does), for fetch to let go of when the call raises.
+local function drive(client, call, o, held)
   local st = state_of(client)
   -- (a client with a token of its own and no credentials neither fetches
   -- nor shares one: it does not wait for others' renewals)
@@ -644,10 +649,14 @@ local function drive(client, call, o)
   local locked = false
   local sent_count = 0
   while sent_count < MAX_STEPS do   -- waits for another call's token do not count
-    if cache and not locked then locked = sync_token(client, st, cache, call) end
+    if cache and not locked then
+      held.cache = cache
+      locked = sync_token(client, st, cache, call, held)
+    end
     local req, rerr, rwait = call:request_bytes(USER_AGENT)
     if not req and rerr then
       if locked then cache:unlock(locked) end
+      held.key = nil
       return nil, rerr
     end
     if locked and (not req or req.kind ~= "token") then
@@ -655,6 +664,7 @@ local function drive(client, call, o)
       -- is fetching one (the core's lease): nothing to share from here
       cache:unlock(locked)
       locked = false
+      held.key = nil
     end
     if not req then   -- another call of this client is fetching the token
       ngx.sleep(rwait)
@@ -663,6 +673,7 @@ local function drive(client, call, o)
     sent_count = sent_count + 1
     do
       local page, err, wait
+      held.key = nil   -- (the exchange lets go of it, whatever happens)
       if req.kind == "token" then
         page, err, wait = token_exchange(client, call, req, o, st, cache, locked)
       else
@@ -676,6 +687,7 @@ local function drive(client, call, o)
     ::continue::
   end
   if locked then cache:unlock(locked) end
+  held.key = nil
   error("soget.ngx: the call did not end")
 end
 
@@ -704,9 +716,13 @@ local function fetch(client, query, offset, o, where)
   local perr = phase_error()
   if perr then return nil, perr end
   local call = begin_call(client, query, offset, where)
-  local ok, page, err = pcall(drive, client, call, o)
+  local held = {}
+  local ok, page, err = pcall(drive, client, call, o, held)
   call:close()
-  if not ok then error(page, 0) end
+  if not ok then
+    if held.key then held.cache:unlock(held.key) end   -- never a lock left behind
+    error(page, 0)
+  end
   return page, err
 end
 

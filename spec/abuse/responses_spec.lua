@@ -243,10 +243,14 @@ describe("abuse: server answers", function()
     local hostile = require "cli.hostile"
     local srv = hostile.start()
     local ok, err = pcall(function()
-      for _, status in ipairs { "200 OK", "401 Unauthorized", "503 Service Unavailable" } do
+      -- (the last: after an interim answer, a status line in lower case,
+      -- which libcurl takes as one)
+      for _, status in ipairs { "HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized",
+                                "HTTP/1.1 503 Service Unavailable",
+                                "HTTP/1.1 103 Early Hints\r\n\r\nhttp/1.1 200 OK" } do
         srv:handle(([[ return function()
           local sock = assert(ngx.req.socket(true))
-          sock:send("HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Le")
+          sock:send(%q .. "\r\nContent-Type: application/json\r\nContent-Le")
           ngx.exit(444)
         end ]]):format(status))
         local o = { access_token = "static-token-0123456789", base_url = srv.url .. "/api-tracing-code/v1",
@@ -265,13 +269,16 @@ describe("abuse: server answers", function()
           assert.are.equal("network", results[i].kind, status .. ": " .. tostring(results[i]))
         end
         c:close()
-        -- and the Call seam, fed the same bytes by soget.http_parser
-        local p = require("soget").http_parser()
-        p:feed("HTTP/1.1 " .. status .. "\r\nContent-Type: application/json\r\nContent-Le")
-        assert.are.equal("bad", p:eof())
-        local kind, retryable = select(2, p:error())
-        assert.are.equal("network", kind)
-        assert.is_true(retryable)
+        -- and the Call seam, fed the same bytes by soget.http_parser (which
+        -- takes no status line in lower case: a response it refuses)
+        if not status:find("http/", 1, true) then
+          local p = require("soget").http_parser()
+          p:feed(status .. "\r\nContent-Type: application/json\r\nContent-Le")
+          assert.are.equal("bad", p:eof())
+          local kind, retryable = select(2, p:error())
+          assert.are.equal("network", kind)
+          assert.is_true(retryable)
+        end
       end
     end)
     srv:stop()

@@ -377,6 +377,9 @@ static const rcase responses[] = {
     /* a broken transfer, retried as libcurl's drivers retry it */
     {"bad chunk size", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\nzz\r\n"), 0, 0, BAD, 0, NULL,
      NULL, NULL, 0, "network", 1, "not a valid HTTP/1.1 response (a chunk size that is not a valid number)"},
+    {"a bad Content-Length after chunked: a header, not a transfer broken", BYTES(OK200
+     "Transfer-Encoding: chunked\r\nContent-Length: 1x\r\n\r\n"), 0, 0, BAD, 0, NULL, NULL, NULL, 0,
+     "network", 0, "not a valid HTTP/1.1 response (invalid character in content-length header)"},
     {"chunk size too large", BYTES(OK200 "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n"), 0, 0,
      BAD, 0, NULL, NULL, NULL, 0, "network", 1,
      "not a valid HTTP/1.1 response (a chunk size that is not a valid number)"},

@@ -84,10 +84,10 @@ return function(input)
   local page, err = soget.decode(body, { parser = parser })
   local ok, ref, rerr = pcall(contract.decode, body)
   if not ok then error("the reference raised: " .. tostring(ref) .. "\nbody: " .. body:sub(1, 2000), 0) end
-  if page == nil and ref ~= nil and ref.total == nil and
-     (ref.first or 0) + (ref.returned or #ref.items) > 2147483647 then
+  local filled = ref and ref.total == nil and (ref.first or 0) + (ref.returned or #ref.items)
+  if page == nil and filled and (filled > 2147483647 or filled < -2147483648) then
     -- no total to fill within int32 (README "Results"): refused
-    if not err.message:find("past the largest total (2147483647)", 1, true) then
+    if not err.message:find("past the int32 range of a total", 1, true) then
       depth = 0
       fail("not the refusal of a total past int32", err.message, "a refusal")
     end

@@ -209,6 +209,11 @@ static void lease_release(soget_engine *g, soget_call *k, int failed, const soge
   double now;
   if (g->lease != k->id) return;
   g->lease = 0;
+  /* The token request is over: with a token, token_response took it as
+   * the renewal of a refused one (if it was); without one (failed, timed
+   * out, stopped, its call freed), a token a later call fetches is that
+   * call's own, which it may renew once if the API refuses it. */
+  g->after_401 = 0;
   if (!failed || !e || e->nomem) return;
   now = soget_now();
   /* A timeout at the holder's deadline is the holder's: a call with more
@@ -220,10 +225,6 @@ static void lease_release(soget_engine *g, soget_call *k, int failed, const soge
   if (e->kind && strcmp(e->kind, SOGET_KIND_INTERRUPTED) == 0) return;
   g->failed_at = now;
   g->failed_err = *e;
-  /* the calls waiting for it fail: a token a later call fetches is its
-   * own, not the renewal of one refused before (which that call never
-   * sent), and it may be renewed once if the API refuses it */
-  g->after_401 = 0;
 }
 
 /* ---- calls ---------------------------------------------------------------- */

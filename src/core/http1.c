@@ -509,7 +509,7 @@ static void parse_error(soget_http1 *h) {
     return;
   }
   h->state = SOGET_HTTP1_BAD;
-  if ((h->p.flags & F_CHUNKED) &&
+  if (h->headers_done && (h->p.flags & F_CHUNKED) &&
       (no == HPE_INVALID_CHUNK_SIZE || no == HPE_INVALID_CONTENT_LENGTH)) {
     /* (http_parser says "content-length" for a chunk size too large): a
      * transfer broken mid-way, retried as libcurl's drivers retry it */

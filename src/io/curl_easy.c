@@ -115,11 +115,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   soget_xfer *t = ud;
   size_t len = size * n;
   static const char name[] = "retry-after:";
-  if (len <= 2 && len > 0 && (p[0] == '\r' || p[0] == '\n')) {
-    t->head_ended = 1;   /* the empty line that ends a header block */
+  if (len > 0 && (p[0] == '\r' || p[0] == '\n')) {
+    t->head_ended = 1;   /* what ends a header block for libcurl: a line that begins so */
     return len;
   }
-  if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) t->head_ended = 0;   /* a response begins */
+  if (len >= 5 && strncasecmp(p, "HTTP/", 5) == 0) t->head_ended = 0;   /* a response begins */
   if (t->t->header_api) return len;   /* Retry-After read after the transfer */
   if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
     const char *v = p + sizeof name - 1;

@@ -71,7 +71,9 @@
  * which all hash alike, and each new one is compared with all those
  * before it as Lua interns it. An 8 MB page of them took a minute and more
  * of CPU to decode. On those runtimes a call's decode looks at the clock
- * every TIME_TICK values and ends at the call's deadline. Lua 5.4 (seeded,
+ * every TIME_TICK tape words or values (keys included; the members of a
+ * known object the fast path reads together count as one) and ends at the
+ * call's deadline. Lua 5.4 (seeded,
  * whole hashes of short strings, long ones not interned) and LuaJIT do
  * not need it. */
 #if LUA_VERSION_NUM < 504 && !defined(LUA_LJDIR)
@@ -1452,10 +1454,10 @@ static int decode_page(lua_State *L, const char *body, size_t len, long offset,
     lua_setfield(L, t, "first");
   }
   if (!has_total) {
-    if (first + returned > 2147483647) {   /* (each is an int32) */
+    if (first + returned > 2147483647 || first + returned < -2147483647 - 1) {   /* (each is an int32) */
       lua_pop(L, 1);
       soget_err_set(e, "decode", 0, 0, "response: no total, and first + returned (%lld) is "
-                    "past the largest total (2147483647)", (long long)(first + returned));
+                    "past the int32 range of a total", (long long)(first + returned));
       return 0;
     }
     lua_pushinteger(L, first + returned);

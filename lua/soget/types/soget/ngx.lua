@@ -18,7 +18,7 @@
 ---Options of soget.ngx.token_cache.
 ---@class (exact) soget.ngx.TokenCacheOptions
 ---@field key? string One per set of credentials (default "soget").
----@field lock_wait? number Seconds a call waits for another one's renewal (default 5).
+---@field lock_wait? number Seconds a call waits for another one's renewal before one of the waiting calls renews too (default 5); the others wait on, until their call's timeout.
 ---@field lock_ttl? number Seconds a renewal may hold the lock (default 15).
 
 ---A token shared by the workers through a lua_shared_dict.
