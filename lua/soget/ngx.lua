@@ -263,16 +263,16 @@ local function adopt(client, st, tok, at)
 end
 
 -- Gives the client the shared token, or takes a renewal lock when there is
--- none. Returns the lock's key when this call holds one, else false. A
--- call waits for another one's renewal; past the cache's lock_wait, one of
--- the waiting calls (the one that takes the second lock) renews too, the
--- others wait on, and all stop waiting at their call's deadline. A worker
--- gone with the lock (which expires after lock_ttl) or a renewal slower
--- than lock_wait so costs one more token request, not one per call.
+-- none: held.key is then the lock's key. A call waits for another one's
+-- renewal; past the cache's lock_wait, one of the waiting calls (the one
+-- that takes the second lock) renews too, the others wait on, and all stop
+-- waiting at their call's deadline. A worker gone with the lock (which
+-- expires after lock_ttl) or a renewal slower than lock_wait so costs one
+-- more token request, not one per call.
 local function sync_token(client, st, cache, call, held)
-  if st.token and st.renew_at > ngx.now() then return false end
+  if st.token and st.renew_at > ngx.now() then return end
   local tok, at = cache:get(st.cred)
-  if tok and adopt(client, st, tok, at) then return false end
+  if tok and adopt(client, st, tok, at) then return end
   ngx.update_time()   -- (the call's time left is read now: the same clock)
   local start = ngx.now()
   local deadline = start + call:time_left()
@@ -287,23 +287,22 @@ local function sync_token(client, st, cache, call, held)
       if tok and adopt(client, st, tok, at) then
         cache:unlock(locked)
         held.key = nil
-        return false
       end
-      return locked
+      return
     end
     if lerr then   -- no lock to wait for: renew without it, and say why
       ngx.log(ngx.WARN, "soget.ngx: the token cache's renewal lock could not be set (",
         lerr, "): renewing without it")
-      return false
+      return
     end
-    if ngx.now() >= deadline then return false end   -- (the call fails at its deadline)
+    if ngx.now() >= deadline then return end   -- (the call fails at its deadline)
     -- (never below a millisecond: nginx takes a shorter sleep for 0, a
     -- yield that does not wait and lets ngx.now() stand still)
     ngx.sleep(math.max(0.001, min(pause, deadline - ngx.now())))
     pause = min(pause * 2, 0.05)
-    if st.token and st.renew_at > ngx.now() then return false end
+    if st.token and st.renew_at > ngx.now() then return end
     tok, at = cache:get(st.cred)
-    if tok and adopt(client, st, tok, at) then return false end
+    if tok and adopt(client, st, tok, at) then return end
   end
 end
 
@@ -646,48 +645,38 @@ local function drive(client, call, o, held)
   -- (a client with a token of its own and no credentials neither fetches
   -- nor shares one: it does not wait for others' renewals)
   local cache = st.cred ~= "0" and o.token_cache or nil
-  local locked = false
+  held.cache = cache
   local sent_count = 0
   while sent_count < MAX_STEPS do   -- waits for another call's token do not count
-    if cache and not locked then
-      held.cache = cache
-      locked = sync_token(client, st, cache, call, held)
-    end
+    if cache and not held.key then sync_token(client, st, cache, call, held) end
     local req, rerr, rwait = call:request_bytes(USER_AGENT)
-    if not req and rerr then
-      if locked then cache:unlock(locked) end
-      held.key = nil
-      return nil, rerr
-    end
-    if locked and (not req or req.kind ~= "token") then
-      -- the client had a token of its own, or another call of this worker
-      -- is fetching one (the core's lease): nothing to share from here
-      cache:unlock(locked)
-      locked = false
+    if held.key and (not req or req.kind ~= "token") then
+      -- a failure; or the client had a token of its own, or another call
+      -- of this worker is fetching one (the core's lease): nothing to
+      -- share from here
+      cache:unlock(held.key)
       held.key = nil
     end
+    if not req and rerr then return nil, rerr end
     if not req then   -- another call of this client is fetching the token
       ngx.sleep(rwait)
       goto continue
     end
     sent_count = sent_count + 1
     do
-      local page, err, wait
+      local locked, page, err, wait = held.key
       held.key = nil   -- (the exchange lets go of it, whatever happens)
       if req.kind == "token" then
         page, err, wait = token_exchange(client, call, req, o, st, cache, locked)
       else
         page, err, wait = exchange(client, call, req, o, st, cache, false)
       end
-      locked = false   -- (let go by the exchange)
       if page then return page end
       if err then return nil, err end
       if wait and wait > 0 then ngx.sleep(wait) end
     end
     ::continue::
   end
-  if locked then cache:unlock(locked) end
-  held.key = nil
   error("soget.ngx: the call did not end")
 end
 

@@ -78,8 +78,8 @@
  * not need it. */
 #if LUA_VERSION_NUM < 504 && !defined(LUA_LJDIR)
 #define SOGET_WEAK_STRING_HASH 1
-#define TIME_TICK 1024
 #endif
+#define TIME_TICK 1024
 
 #define MAX_DEPTH 200   /* nesting allowed */
 
@@ -1168,9 +1168,7 @@ static int walk_tape(builder *b, soget_json_it *it) {
   frame *f = &b->fr[b->depth];
   while (w < end) {
     const uint64_t x = *w++;
-#ifdef SOGET_WEAK_STRING_HASH
-    if (past_deadline(b)) return 0;
-#endif
+    if (past_deadline(b)) return 0;   /* (0 at once where the hash is strong) */
     if (SOGET_JSON_TAG(x) == '"') {            /* most words: keys, strings */
       uint32_t n;
       const char *s = soget_json_str(it, x, &n);
@@ -1367,11 +1365,7 @@ static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
   int status;
   b.deadline = deadline;
   b.timeout = timeout;
-#ifdef SOGET_WEAK_STRING_HASH
   b.tick = TIME_TICK;
-#else
-  b.tick = 0;
-#endif
   b.late = 0;
   b.body = body ? body : "";   /* an empty response's buffer may be none */
   b.len = len;
@@ -1415,11 +1409,6 @@ static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
 
 static int decode_page(lua_State *L, const char *body, size_t len, long offset,
                        soget_err *e, int parser, double deadline, double timeout);
-
-int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
-                      soget_err *e) {
-  return decode_page(L, body, len, offset, e, SOGET_PARSE_AUTO, 0, 0);
-}
 
 int soget_decode_page_until(lua_State *L, const char *body, size_t len, long offset,
                             soget_err *e, double deadline, double timeout) {

@@ -77,17 +77,15 @@ void soget_module_default_calls(lua_State *L);
 /* ---- decode.c: bodies to native tables --------------------------------- */
 
 void soget_decode_open(lua_State *L);
-/* Decodes a HandlingUnitItemsResponseModel. On success pushes the page
- * (a plain table: drivers give it the soget.Page metatable) and returns 1; otherwise fills e, pushes
- * nothing and returns 0. `offset` fills a missing `first`. */
-int soget_decode_page(lua_State *L, const char *body, size_t len, long offset,
-                      soget_err *e);
-/* The same for a call: on Lua 5.1 to 5.3 (see decode.c) it ends at the
+/* Decodes a call's HandlingUnitItemsResponseModel. On success pushes the
+ * page (a plain table: drivers give it the soget.Page metatable) and
+ * returns 1; otherwise fills e, pushes nothing and returns 0. `offset`
+ * fills a missing `first`. On Lua 5.1 to 5.3 (see decode.c) it ends at the
  * call's deadline (soget_now() time; timeout: the call's, for the
  * message) with a timeout error. */
 int soget_decode_page_until(lua_State *L, const char *body, size_t len, long offset,
                             soget_err *e, double deadline, double timeout);
-/* The same with a choice of parser (soget.decode's `parser`): simdjson
+/* For soget.decode (no deadline), with a choice of parser: simdjson
  * with libyajl for what it refuses (AUTO), or one of them alone; a page
  * both give is the same page. */
 enum { SOGET_PARSE_AUTO, SOGET_PARSE_YAJL, SOGET_PARSE_SIMDJSON };

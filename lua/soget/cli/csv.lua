@@ -20,6 +20,7 @@
 local M = {}
 
 local find, sub, byte = string.find, string.sub, string.byte
+local trim = require("soget.cli.sys").trim   -- (one pass: no pattern quadratic in a run of spaces)
 
 local QUOTE, CR, LF = 34, 13, 10
 
@@ -132,9 +133,7 @@ end
 -- or nil.
 function M.column_of(header, name)
   for k, v in ipairs(header) do
-    -- (trimmed in two anchored steps: "^%s*(.-)%s*$" is quadratic in a
-    -- run of spaces inside the field)
-    if ((v:gsub("^%s+", "")):match("^.*%S") or "") == name then return k end
+    if trim(v) == name then return k end
   end
   return nil
 end
