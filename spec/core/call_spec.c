@@ -777,7 +777,7 @@ static void test_credentials(void) {
 /* Rules of the token and retry policy that no other case pins down. */
 static void test_policy_details(void) {
   soget_engine g;
-  soget_call a, b, k[8];
+  soget_call a, b, c, k[8];
   soget_err e;
   int i, differ = 0;
 
@@ -866,6 +866,57 @@ static void test_policy_details(void) {
       soget_engine_free(&g);
     }
   }
+
+  CASE("a call gone after its 401, before its renewal's token request, leaves no mark: the "
+       "next call renews its own refused token");
+  engine(&g, 0, 1);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* refused: to be renewed */
+  soget_call_free(&g, &a);                                     /* gone first */
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &b, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);   /* b's own */
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_AGAIN);   /* its own refusal: renewed */
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 3);
+  soget_call_free(&g, &b);
+  soget_engine_free(&g);
+
+  CASE("a token request out before another call's 401, then gone: that call's own token is "
+       "the renewal, and a refusal of it is the second in a row for the calls begun before");
+  engine(&g, 0, 1);
+  begin(&g, &c, 0);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);                   /* a's API request out */
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);                   /* c's too, same token */
+  g.auth.renew_at = soget_now() - 1;                           /* the token due for renewal */
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);                  /* b's token request out */
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* a: refused, to be renewed */
+  soget_call_free(&g, &b);                                     /* b gone, its request too */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);   /* the renewal */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);    /* once per call */
+  CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_AGAIN);   /* sent with the old: resent */
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&c), "tok-0002");
+  CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_FAIL);    /* refused twice in a row */
+  CHECK_STR(e.kind, "auth");
+  CHECK_INT(g.token_requests, 3);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &c);
+  soget_engine_free(&g);
 
   CASE("a call renews a refused token once, even when the program sets another between");
   engine(&g, 2, 1);

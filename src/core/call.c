@@ -209,11 +209,6 @@ static void lease_release(soget_engine *g, soget_call *k, int failed, const soge
   double now;
   if (g->lease != k->id) return;
   g->lease = 0;
-  /* The token request is over: with a token, token_response took it as
-   * the renewal of a refused one (if it was); without one (failed, timed
-   * out, stopped, its call freed), a token a later call fetches is that
-   * call's own, which it may renew once if the API refuses it. */
-  g->after_401 = 0;
   if (!failed || !e || e->nomem) return;
   now = soget_now();
   /* A timeout at the holder's deadline is the holder's: a call with more
@@ -247,8 +242,21 @@ void soget_call_init(soget_call *k) {
   k->state = SOGET_CALL_DONE;
 }
 
+/* The call k is over. If its 401 dropped the token and no token came
+ * since, the renewal it asked for ends with it: a token a later call
+ * fetches is that call's own, which it may renew once if the API refuses
+ * it. (A token that comes while the call waits, whoever fetched it, is the
+ * renewal: token_response.) */
+static void call_over(soget_engine *g, soget_call *k) {
+  if (k->id && g->after_401 == k->id) g->after_401 = 0;
+  k->state = SOGET_CALL_DONE;
+}
+
 void soget_call_free(soget_engine *g, soget_call *k) {
-  if (g && k->id) lease_release(g, k, 0, NULL);
+  if (g && k->id) {
+    lease_release(g, k, 0, NULL);
+    call_over(g, k);
+  }
   if (k->body.data) soget_wipe(k->body.data, k->body.cap);
   if (k->own.data) soget_wipe(k->own.data, k->own.cap);
   if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
@@ -261,6 +269,7 @@ void soget_call_free(soget_engine *g, soget_call *k) {
 
 static void call_start(soget_engine *g, soget_call *k, double began) {
   double now = soget_now();
+  call_over(g, k);   /* (an exact walk's next page: the call before) */
   k->id = ++g->next_id;
   k->began = began > 0 && began < now ? began : now;
   k->deadline = now + g->timeout;
@@ -302,7 +311,7 @@ void soget_call_begin_token(soget_engine *g, soget_call *k) {
  * (or scrubbing it ran) out of memory. */
 static int call_fail(soget_engine *g, soget_call *k, soget_err *e) {
   scrub_call(g, k, e);
-  k->state = SOGET_CALL_DONE;
+  call_over(g, k);
   return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
 }
 
@@ -321,7 +330,7 @@ static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) 
   }
   if (g->failed_at > 0 && k->began <= g->failed_at) {
     *e = g->failed_err;   /* already scrubbed */
-    k->state = SOGET_CALL_DONE;
+    call_over(g, k);
     return SOGET_STEP_FAIL;
   }
   if (!g->client_id || !g->client_secret) {
@@ -633,7 +642,7 @@ static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t
       soget_auth_invalidate(&g->auth)) {
     forget_credentials(g);
     k->renewed = 1;
-    g->after_401 = 1;
+    g->after_401 = k->id;
     k->state = SOGET_CALL_READY;
     return SOGET_STEP_AGAIN;
   }
@@ -680,7 +689,7 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
   call_sent(k);
   if (status == 200) {
     token_accepted(g, k);
-    k->state = SOGET_CALL_DONE;
+    call_over(g, k);
     k->empty = 0;
     return SOGET_STEP_PAGE;
   }
@@ -690,7 +699,7 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
                                 sizeof msg) &&
         strcmp(code, "R001") == 0) {
       token_accepted(g, k);
-      k->state = SOGET_CALL_DONE;
+      call_over(g, k);
       k->empty = 1;
       return SOGET_STEP_PAGE;
     }

@@ -41,7 +41,8 @@ typedef struct soget_engine {
   double lease_until;          /* a lease whose holder is gone ends then */
   double failed_at;            /* when a token request last failed, 0: never */
   soget_err failed_err;        /* and why */
-  int after_401;               /* the token being fetched replaces a refused one */
+  unsigned long after_401;     /* the call whose 401 dropped the token, 0: none: the
+                                * next token stored is the renewal of a refused one */
   unsigned long renewal_gen;   /* auth.gen of the token fetched after a 401 */
   double renewal_at;           /* and when it came */
   /* counters */
