@@ -342,6 +342,19 @@ static const rcase responses[] = {
     {"interim 100 skipped", BYTES("HTTP/1.1 100 Continue\r\n\r\n" OK200
                                   "Content-Length: 2\r\n\r\nok"),
      0, 0, DONE, 200, "ok", "", "", 1, NULL, 0, NULL},
+    {"a status line in lower case is refused (libcurl reads it as a 200)",
+     BYTES("http/1.1 503 Busy\r\nContent-Length: 2\r\n\r\n{}"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "its status line"},
+    {"a status line in mixed case is refused (libcurl: a 200; http_parser: any letters)",
+     BYTES("Http/1.1 503 Busy\r\nContent-Length: 2\r\n\r\n{}"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "its status line"},
+    {"so is one after an interim answer", BYTES("HTTP/1.1 103 Early Hints\r\n\r\n"
+                                                "HTTP/1.1 100 Continue\r\n\r\n"
+                                                "HTtP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\n{}"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "its status line"},
+    {"blank lines before a status line are skipped", BYTES("\r\n\nHTTP/1.1 100 Continue\r\n\r\n"
+                                                           "\r\n" OK200 "Content-Length: 2\r\n\r\nok"),
+     0, 0, DONE, 200, "ok", "", "", 1, NULL, 0, NULL},
     {"bytes past the response: not reused", BYTES(OK200 "Content-Length: 2\r\n\r\nokEXTRA"), 0,
      0, DONE, 200, "ok", "", "", 0, NULL, 0, NULL},
     {"body at the cap", BYTES(OK200 "Content-Length: 4\r\n\r\nabcd"), 0, 4, DONE, 200, "abcd", "",

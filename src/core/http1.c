@@ -454,6 +454,8 @@ static int on_message_complete(http_parser *p) {
     if (++h->interim > SOGET_HTTP1_INTERIM_MAX)
       return fail(h, "network", 0, "too many interim (1xx) responses");
     inflate_end(h);
+    h->status_at = 0;          /* the next status line is looked at */
+    http_parser_pause(p, 1);   /* before the parser reads it (soget_http1_feed) */
     return 0;
   }
   /* An empty body announced as compressed is empty. */
@@ -532,6 +534,22 @@ static size_t wire_cap(size_t max) {
 /* The bytes within the cap are parsed first: the response may end, or
  * fail for another reason, before the cap is reached, however its bytes
  * arrive. */
+/* Whether the bytes at data may begin a status line, "HTTP/" as sent
+ * (http_parser, unless built strict, takes any letters after the H:
+ * "Http/1.1 503" would be a 503 here and a 200 to libcurl, which reads any
+ * line it cannot parse that begins "http/" in any case as one). Blank
+ * lines before it are skipped, as the parser skips them. */
+static int status_begins(soget_http1 *h, const char *data, size_t len) {
+  size_t i;
+  for (i = 0; i < len && h->status_at >= 0; i++) {
+    if (h->status_at == 0 && (data[i] == '\r' || data[i] == '\n')) continue;
+    if (data[i] != "HTTP/"[h->status_at])
+      return fail(h, "network", 0, "not a valid HTTP/1.1 response (its status line)"), 0;
+    if (++h->status_at == 5) h->status_at = -1;
+  }
+  return 1;
+}
+
 int soget_http1_feed(soget_http1 *h, const char *data, size_t len) {
   size_t room, take, used;
   if (len == 0) return h->state;
@@ -541,17 +559,27 @@ int soget_http1_feed(soget_http1 *h, const char *data, size_t len) {
   }
   room = wire_cap(h->max_body) - h->received;
   take = len > room ? room : len;
-  if (take > 0) {   /* (no bytes would tell the parser the connection closed) */
-    h->received += take;
+  h->received += take;
+  while (take > 0) {   /* (no bytes would tell the parser the connection closed) */
+    if (h->status_at >= 0 && !status_begins(h, data, take)) return h->state;
     used = http_parser_execute(&h->p, &settings, data, take);
     if (h->state == SOGET_HTTP1_DONE) {
-      if (used < len) h->keep_alive = 0;
+      if (used < take || take < len) h->keep_alive = 0;
       return h->state;
+    }
+    if (HTTP_PARSER_ERRNO(&h->p) == HPE_PAUSED && h->state == SOGET_HTTP1_MORE &&
+        h->status_at == 0) {   /* an interim answer ended: the next status line */
+      http_parser_pause(&h->p, 0);
+      data += used;
+      take -= used;
+      len -= used;
+      continue;
     }
     if (HTTP_PARSER_ERRNO(&h->p) != HPE_OK || used != take) {
       parse_error(h);
       return h->state;
     }
+    break;
   }
   if (take < len) {
     h->state = SOGET_HTTP1_BAD;

@@ -54,6 +54,12 @@ struct soget_xfer {
   int head_ended;              /* the last response's header block ended (its
                                 * empty line came): libcurl takes a connection
                                 * closed amid the headers for a whole response */
+  int at_status;               /* the next header line is a status line */
+  int status_odd;              /* a status line not "HTTP/1.0" or "HTTP/1.1" and
+                                * 3 digits: 1 "HTTP/2" or "HTTP/3" and 3 digits
+                                * (as libcurl writes them over HTTP/2 and 3),
+                                * 2 anything else (libcurl takes any line that
+                                * begins "http/", in any case, for a 200) */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -111,13 +117,34 @@ static void trim(const char **s, size_t *n) {
     (*n)--;
 }
 
+/* 0: a status line of HTTP/1.0 or 1.1 as soget.http_parser takes it (the
+ * version, a space, a status of 3 digits, then a space or the line's end);
+ * 1: the same with "HTTP/2" or "HTTP/3"; 2: anything else. */
+static int status_line_form(const char *p, size_t len) {
+  size_t v;
+  if (len < 5 || memcmp(p, "HTTP/", 5) != 0) return 2;
+  if (len >= 8 && p[5] == '1' && p[6] == '.' && (p[7] == '0' || p[7] == '1')) v = 8;
+  else if (len >= 6 && (p[5] == '2' || p[5] == '3')) v = 6;
+  else return 2;
+  if (len < v + 4 || p[v] != ' ' || p[v + 1] < '1' || p[v + 1] > '9' ||
+      p[v + 2] < '0' || p[v + 2] > '9' || p[v + 3] < '0' || p[v + 3] > '9' ||
+      (len > v + 4 && p[v + 4] != ' ' && p[v + 4] != '\r' && p[v + 4] != '\n'))
+    return 2;
+  return v == 8 ? 0 : 1;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   soget_xfer *t = ud;
   size_t len = size * n;
   static const char name[] = "retry-after:";
   if (len > 0 && (p[0] == '\r' || p[0] == '\n')) {
     t->head_ended = 1;   /* what ends a header block for libcurl: a line that begins so */
+    t->at_status = 1;
     return len;
+  }
+  if (t->at_status) {   /* libcurl gives every status line, interim ones too */
+    t->at_status = 0;
+    if (status_line_form(p, len) > t->status_odd) t->status_odd = status_line_form(p, len);
   }
   if (len >= 5 && strncasecmp(p, "HTTP/", 5) == 0) t->head_ended = 0;   /* a response begins */
   if (t->t->header_api) return len;   /* Retry-After read after the transfer */
@@ -757,6 +784,8 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->retry_after = -1;
   x->retry_after_seen = 0;
   x->head_ended = 0;
+  x->at_status = 1;
+  x->status_odd = 0;
   x->errbuf[0] = '\0';
 
   if (set_headers(x, rq) != 0 || set_url(x, rq->url) != 0) {
@@ -896,6 +925,22 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     return -1;
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (x->status_odd) {
+    long v = 0;
+    char *scheme = NULL;
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &v);
+    curl_easy_getinfo(c, CURLINFO_SCHEME, &scheme);
+    if (x->status_odd > 1 || (v != CURL_HTTP_VERSION_2_0 && v != CURL_HTTP_VERSION_3) ||
+        !scheme || strcasecmp(scheme, "https") != 0) {
+      /* libcurl takes a status line it cannot read but that begins
+       * "http/" in any case for a 200, and "HTTP/2 ..." for its status on
+       * any connection (HTTP/2 and 3 are only ever negotiated over TLS
+       * here): soget.http_parser refuses both, and a 503 must not become
+       * a page */
+      soget_err_set(e, "network", 0, 0, "not a valid HTTP/1.1 response (its status line)");
+      return -1;
+    }
+  }
   if (!x->head_ended) {
     /* libcurl 7.88 ends a transfer whose connection closed amid the
      * response's headers without an error, as if they were whole (and the
