@@ -29,6 +29,8 @@ static const struct {
   {"before the epoch", "1969-12-31T23:59:59Z", -1.0},
   {"a leap day", "2000-02-29T23:59:59Z", 951868799.0},
   {"a leap second", "2016-12-31T23:59:60Z", 1483228800.0},
+  {"a leap second shown with an offset", "2017-01-01T00:59:60+01:00", 1483228800.0},
+  {"a leap second shown west of UTC", "2016-12-31T18:29:60.5-05:30", 1483228800.5},
   {"year 1", "0001-01-01T00:00:00Z", -62135596800.0},
   {"year 9999", "9999-12-31T23:59:59Z", 253402300799.0},
   {"an offset across midnight", "2024-12-13T03:58:37+01:00", 1734058717.0},
@@ -48,6 +50,8 @@ static const struct {
   {"day 0", BYTES("2020-05-00T09:12:00Z")},
   {"April 31", BYTES("2020-04-31T09:12:00Z")},
   {"February 29 of 1900", BYTES("1900-02-29T00:00:00Z")},
+  {"second 60 of another minute", BYTES("2020-05-20T12:34:60Z")},
+  {"second 60 of 23:59 in another zone", BYTES("2016-12-31T23:59:60+01:00")},
   {"February 30 of 2000", BYTES("2000-02-30T00:00:00Z")},
   {"hour 24", BYTES("2020-05-14T24:00:00Z")},
   {"minute 60", BYTES("2020-05-14T09:60:00Z")},
@@ -113,6 +117,19 @@ static void test_exact(void) {
   CHECK_INT(sec, -1);
   CHECK_INT(ns, 500000000);
   CHECK_INT(soget_isotime_parse_ns("2020-13-01", 10, &sec, &ns), -1);
+  CASE("a leap second: after the second before it, before the next day");
+  CHECK_INT(soget_isotime_parse_ns("2016-12-31T23:59:59.999999999Z", 30, &sec, &ns), 0);
+  CHECK_INT(sec, 1483228799);
+  CHECK_INT(ns, 999999999);
+  CHECK_INT(soget_isotime_parse_ns("2016-12-31T23:59:60Z", 20, &sec, &ns), 0);
+  CHECK_INT(sec, 1483228799);
+  CHECK_INT(ns, 1000000000);
+  CHECK_INT(soget_isotime_parse_ns("2016-12-31T23:59:60.999999999Z", 30, &sec, &ns), 0);
+  CHECK_INT(sec, 1483228799);
+  CHECK_INT(ns, 1999999999);
+  CHECK_INT(soget_isotime_parse_ns("2017-01-01T00:00:00Z", 20, &sec, &ns), 0);
+  CHECK_INT(sec, 1483228800);
+  CHECK_INT(ns, 0);
 }
 
 int main(void) {

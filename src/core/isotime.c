@@ -80,6 +80,13 @@ int soget_isotime_parse_ns(const char *s, size_t len, long long *sec_out, long *
       }
     }
   }
+  if (sec == 60) {   /* a leap second: 23:59:60 UTC, whatever the offset shown */
+    long m = (h * 60 + mi - sign * (oh * 60 + om)) % 1440;
+    if (m < 0) m += 1440;
+    if (m != 1439) return -1;
+    sec = 59;             /* counted in the second before it, past its end: */
+    ns += 1000000000L;    /* after 23:59:59.999999999, before the next day */
+  }
   *sec_out = (long long)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
              sign * (oh * 3600 + om * 60);
   *ns_out = ns;
