@@ -437,6 +437,51 @@ end
     assert.are.same({ "E1", "E2", "E3", "E4", "E1" }, seen)
   end)
 
+  it("watch tells events apart by every field, whatever bytes they hold, and dates by their instant", function()
+    -- poll 1: X; 2: X, Y (Y's fields joined with a NUL are X's); 3: X, Y
+    -- and Z, Z being X's date written with another offset: not new
+    srv:handle [[
+local X = '{"eventType":"GIR","eventDate":"2020-05-20T10:00:00Z\\u0000GOT"}'
+local Y = '{"eventType":"GIR\\u00002020-05-20T10:00:00Z","eventDate":"GOT"}'
+local D = '{"eventType":"DIS","eventDate":"2020-05-20T03:27:41+02:00"}'
+local Z = '{"eventType":"DIS","eventDate":"2020-05-20T01:27:41Z"}'
+local polls = { { X, D }, { X, Y, D }, { X, Y, Z } }
+return function(req)
+  if req.path == '/token' then
+    return 200, '{"access_token":"t","expires_in":3600,"token_type":"Bearer"}'
+  end
+  return 200, '{"total":1,"returned":1,"first":0,"items":[{"reference":"CGMU2436601",'
+    .. '"pswId":"CNI0000063978","events":[' .. table.concat(polls[req.n] or polls[3], ",") .. ']}]}'
+end
+]]
+    local r = cli.run({ "watch", "CGMU2436601", "--every", "0.1", "--count", "3", "--json" }, { env = env })
+    assert.are.equal(0, r.code, r.err)
+    local seen = {}
+    for _, l in ipairs(cli.lines(r.out)) do seen[#seen + 1] = cjson.decode(l).eventType end
+    assert.are.same({ "DIS", "GIR", "GIR\0002020-05-20T10:00:00Z" }, seen)
+  end)
+
+  it("find and bulk show the latest dated event as the last one, not an undated one", function()
+    srv:handle [[
+return function(req)
+  if req.path == '/token' then
+    return 200, '{"access_token":"t","expires_in":3600,"token_type":"Bearer"}'
+  end
+  return 200, '{"total":1,"returned":1,"first":0,"items":[{"reference":"CGMU2436601",'
+    .. '"pswId":"CNI0000063978","events":['
+    .. '{"eventType":"MAN","eventDate":"2020-05-14T09:12:00+02:00"},{"eventType":"GOT"},'
+    .. '{"eventType":"CUS","eventDate":"2020-05-21T08:30:12+02:00"},'
+    .. '{"eventType":"LTR","eventDate":"2020-05-22T24:00:00Z"}]}]}'
+end
+]]
+    local r = cli.run({ "find", "CGMU2436601" }, { env = env })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("CUS%s+2020%-05%-21T08:30:12%+02:00"), r.out)
+    r = cli.run({ "bulk", "-" }, { env = env, stdin = "CGMU2436601\n" })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find(",CUS,2020-05-21T08:30:12+02:00,", 1, true), r.out)
+  end)
+
   it("never caches a token the module would refuse, one with a control character or over 64 KiB", function()
     for _, case in ipairs {
       -- refused by the module as it arrives: a size-limit error, nothing to cache

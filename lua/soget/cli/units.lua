@@ -11,8 +11,20 @@ function M.events(hu)
   return soget.events_in_order(hu)
 end
 
+-- The instant an event's date stands for, as events_in_order reads it:
+-- seconds and nanoseconds, or nil for what is not such a date.
+function M.instant(date)
+  return soget._instant(date)
+end
+
+-- The unit's last event: the latest of those whose date is one
+-- (events_in_order puts the others after them); when none is, the last of
+-- the others in the API's order.
 function M.last_event(hu)
   local events = soget.events_in_order(hu)
+  for i = #events, 1, -1 do
+    if soget._instant(events[i].eventDate) then return events[i] end
+  end
   return events[#events]
 end
 

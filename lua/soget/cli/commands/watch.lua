@@ -37,6 +37,19 @@ local function event_json(e)
   return head:sub(1, -2) .. "," .. body:sub(2)
 end
 
+-- What tells an event from another: its unit and its fields, the date as
+-- the instant it stands for (a server that writes one date with another
+-- offset sends the same event), each part as its length then its bytes
+-- (a server's text may hold any byte: no separator can be told from it).
+local function event_key(hu, e)
+  local parts = { hu.pswId or hu.reference or "", e.eventType or "", "", e.eventPlace or "",
+                  e.eventLocation or "", e.eventWay or "", tostring(e.eventTransportMode) }
+  local sec, ns = units.instant(e.eventDate)
+  parts[3] = sec and ("@%d.%d"):format(sec, ns) or "'" .. tostring(e.eventDate or "")
+  for i = 1, #parts do parts[i] = #parts[i] .. ":" .. parts[i] end
+  return table.concat(parts)
+end
+
 return function(args, session)
   local q = query.from_args(args, "a reference",
     args.prefix and { limit = soget.limits.limit } or { exact = true })
@@ -82,9 +95,7 @@ return function(args, session)
         local fresh, now_seen = {}, {}
         for _, hu in ipairs(found) do
           for _, e in ipairs(units.events(hu)) do
-            local key = table.concat({ hu.pswId or hu.reference or "", e.eventType or "",
-              e.eventDate or "", e.eventPlace or "", e.eventLocation or "", e.eventWay or "",
-              tostring(e.eventTransportMode) }, "\0")
+            local key = event_key(hu, e)
             local new = not (seen[key] or seen_before[key] or now_seen[key])
             now_seen[key] = true
             if new then
