@@ -80,7 +80,8 @@ end
 -- run({"track", "X"}, {env = {...}, stdin = "text", home = dir})
 -- -> {code, out, err}. Each run gets a fresh home unless one is given;
 -- as_nobody = true runs the program as the user nobody; out = a path
--- (/dev/full) takes the standard output instead.
+-- (/dev/full) takes the standard output instead; sh = shell commands run
+-- before, in the same shell ("umask 477;", "ulimit -f 0;").
 function M.run(argv, opts)
   opts = opts or {}
   local own_home = not opts.home
@@ -93,7 +94,7 @@ function M.run(argv, opts)
     input = work .. "/stdin"
     M.write(input, opts.stdin)
   end
-  local cmd = env_prefix(M.env(home, opts.env)) .. " timeout " .. (opts.timeout or 30)
+  local cmd = (opts.sh or "") .. env_prefix(M.env(home, opts.env)) .. " timeout " .. (opts.timeout or 30)
     .. " " .. (opts.as_nobody and (M.AS_NOBODY .. " ") or "") .. M.lua .. " bin/soget " .. table.concat(args, " ")
     .. " <" .. q(input) .. " >" .. q(opts.out or (work .. "/out")) .. " 2>" .. q(work .. "/err")
   local code = support.execute(cmd)

@@ -220,6 +220,23 @@ describe("soget configuration", function()
     cli.write(home .. "/config/soget/profiles.ini", profile_text("sandbox"), "600")
     local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
     assert.is_nil(r.err:find("readable by others", 1, true), r.err)
+    -- the secrets in another section than the one used: the file holds them all the same
+    cli.write(home .. "/config/soget/profiles.ini", "[dev]\ntimeout = 10\n\n" .. profile_text("prod"), "644")
+    r = cli.run({ "--profile", "dev", "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find("readable by others (mode 644)", 1, true), r.err)
+  end)
+
+  it("refuses an unknown setting of any length at once, naming the closest known one", function()
+    -- every setting's edit distance to a long name took the square of its
+    -- length: a million-byte name took 35 s
+    for _, case in ipairs { { "timout", "timeout" }, { ("a"):rep(1000000), nil } } do
+      cli.write(home .. "/config/soget/profiles.ini", "[p]\n" .. case[1] .. " = 1\n", "600")
+      local r = cli.run({ "--profile", "p", "track", "CGMU2436601" }, { home = home, env = NO_ENV, timeout = 10 })
+      assert.are.equal(3, r.code, r.err)
+      assert.truthy(r.err:find(":2: unknown setting" .. (case[2] and (" (did you mean " .. case[2] .. "?)") or "\n"),
+        1, true), r.err)
+    end
   end)
 
   it("caches the token between runs in a 0600 file", function()

@@ -54,6 +54,45 @@ describe("soget's token cache against another user", function()
     assert.are.equal("600 root", stat("'%a %U'", file))
   end)
 
+  it("creates its folders with mode 0700 whatever the umask, also one that takes the owner's bits", function()
+    -- a umask without the owner's read bit left a folder it could not
+    -- open to set its mode: 0000 for good under umask 777
+    must("cp " .. q(support.ca_file) .. " " .. q(home .. "/ca.pem") .. " && chmod 644 " .. q(home .. "/ca.pem")
+      .. " && chown nobody " .. q(home))
+    for _, mask in ipairs { "477", "777", "277", "000" } do
+      local base = home .. "/m" .. mask .. "/cache"
+      local r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home, as_nobody = true,
+        sh = "umask " .. mask .. "; ", env = { XDG_CACHE_HOME = base, SOGET_CA_FILE = home .. "/ca.pem" } })
+      assert.are.equal(0, r.code, mask .. ": " .. r.err)
+      assert.is_nil(r.err:find("token cache: not", 1, true), mask .. ": " .. r.err)
+      for _, dir in ipairs { home .. "/m" .. mask, base, base .. "/soget" } do
+        assert.are.equal("700 nobody", stat("'%a %U'", dir), mask .. ": " .. dir)
+      end
+      assert.are.equal("600 nobody", stat("'%a %U'", cache_file(base .. "/soget")), mask)
+    end
+  end)
+
+  it("outlives a file size limit: results shown, the cache not written, nothing left behind", function()
+    -- SIGXFSZ killed the program at the cache's write, before the results
+    -- were written (exit 153, nothing shown)
+    -- (the results through a pipe, which the limit does not bound)
+    local base = home .. "/cache"
+    local p = assert(io.popen("ulimit -f 0; " .. cli.run_prefix(home, { XDG_CACHE_HOME = base })
+      .. " bin/soget -v track CGMU2436601 2>&1; echo \"exit=$?\""))
+    local all = p:read("*a")
+    p:close()
+    assert.truthy(all:find("exit=0\n$"), all)
+    assert.truthy(all:find("Events (", 1, true), all)
+    assert.truthy(all:find("token cache: could not write " .. base .. "/soget/token-", 1, true), all)
+    assert.are.equal("", listing(base .. "/soget"))
+    local r
+    -- and results to a file past the limit: said, exit 74
+    r = cli.run({ "--no-token-cache", "find", "CGMU", "--limit", "50" }, { home = home,
+      sh = "ulimit -f 1; ", out = home .. "/results" })
+    assert.are.equal(74, r.code, r.err)
+    assert.truthy(r.err:find("cannot write the results", 1, true), r.err)
+  end)
+
   it("ignores a relative XDG_CACHE_HOME, and skips a folder whose path is too long", function()
     -- a relative value would name a folder under the current directory
     -- (the XDG Base Directory specification has it ignored): here one that

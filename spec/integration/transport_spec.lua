@@ -31,6 +31,32 @@ describe("transport", function()
       c:close()
     end)
 
+    it("refuses a ca_file that is a FIFO, a device or a directory, and one longer than libcurl takes", function()
+      -- a FIFO held the TLS library's open of it, at the first connection,
+      -- past every timeout and Ctrl-C
+      local dir = P.tmpdir()
+      assert(S.execute("mkfifo " .. S.shell_quote(dir .. "/fifo")) == 0)
+      for path, why in pairs { [dir .. "/fifo"] = "is not a regular file", ["/dev/zero"] = "is not a regular file",
+                               [dir] = "is a directory" } do
+        local ok, err = pcall(S.client, { ca_file = path })
+        assert.is_false(ok, path)
+        assert.truthy(tostring(err):find("soget.client: ca_file " .. why, 1, true), tostring(err))
+      end
+      for _, k in ipairs { "ca_file", "no_proxy" } do
+        local ok, err = pcall(S.client, { [k] = string.rep("a", 8000001) })
+        assert.is_false(ok)
+        assert.truthy(tostring(err):find("soget.client: " .. k .. " is longer than libcurl takes (8000000 bytes)",
+          1, true), tostring(err))
+      end
+      -- one not there yet: the first connection's TLS error
+      local c = S.client{ ca_file = dir .. "/none.pem" }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("tls", err.kind, tostring(err))
+      c:close()
+      S.execute("rm -rf " .. dir)
+    end)
+
     it("skips verification only when told to", function()
       local c = S.client{ ca_file = "/etc/ssl/certs/ca-certificates.crt", verify_tls = false }
       assert(c:handling_units("CGMU2436601"))

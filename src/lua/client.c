@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/auth.h"
@@ -331,11 +332,29 @@ static const char *proxy_problem(const char *s) {
   return NULL;
 }
 
+/* The longest string libcurl takes as an option (CURL_MAX_INPUT_LENGTH). */
+#define CURL_STRING_MAX 8000000
+
 /* NULL when s is a list of hosts libcurl can read as no_proxy. */
 static const char *no_proxy_problem(const char *s) {
+  if (strlen(s) > CURL_STRING_MAX) return "is longer than libcurl takes (8000000 bytes)";
   for (; *s; s++)
     if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
       return "contains a line break or another control character";
+  return NULL;
+}
+
+/* NULL when s may name a CA bundle. One that does not exist yet is left
+ * to the first connection (a TLS error then, as for a file that is not
+ * PEM). What exists must be a regular file: the TLS library opens it at
+ * each new connection, and a FIFO would block that open until a writer
+ * came, past every timeout and Ctrl-C; a device would never end. */
+static const char *ca_file_problem(const char *s) {
+  struct stat st;
+  if (strlen(s) > CURL_STRING_MAX) return "is longer than libcurl takes (8000000 bytes)";
+  if (stat(s, &st) == 0 && !S_ISREG(st.st_mode))
+    return S_ISDIR(st.st_mode) ? "is a directory, not a CA bundle (a PEM file)"
+                               : "is not a regular file (a PEM file)";
   return NULL;
 }
 
@@ -382,6 +401,8 @@ int soget_client_new(lua_State *L) {
     return luaL_error(L, "soget.client: proxy %s", why);
   if (v[OPT_NO_PROXY].s && (why = no_proxy_problem(v[OPT_NO_PROXY].s)) != NULL)
     return luaL_error(L, "soget.client: no_proxy %s", why);
+  if (v[OPT_CA_FILE].s && (why = ca_file_problem(v[OPT_CA_FILE].s)) != NULL)
+    return luaL_error(L, "soget.client: ca_file %s", why);
   if (!key)
     return luaL_error(L, "soget.client: no API key: give api_key (or set SOGET_API_KEY)");
   /* A token given in the options wins over client credentials from the

@@ -166,7 +166,7 @@ enum { ITER_MAX_ITEMS, ITER_MAX_PAGES, ITER_MANUAL, ITER_COUNT };
 
 #define CAP(n)                                                       \
   {.name = n, .type = SOGET_OPT_NUMBER, .min = 1, .max = 2147483647.0, \
-   .whole = 1, .bad = "must be a whole number of at least 1"}
+   .whole = 1, .bad = "must be a whole number from 1 to 2147483647"}
 static const soget_option iter_options[] = {
     [ITER_MAX_ITEMS] = CAP("max_items"),
     [ITER_MAX_PAGES] = CAP("max_pages"),

@@ -6,9 +6,10 @@
  *
  *   dir(path) -> true | nil, reason
  *     Creates the directory when it is missing (and its missing parents,
- *     like mkdir -p; what it creates gets mode 0700), then refuses it when
- *     it is a symbolic link, is not a directory, belongs to another user
- *     than the effective one, or can be written by its group or others.
+ *     like mkdir -p; what it creates gets mode 0700, whatever the umask),
+ *     then refuses it when it is a symbolic link, is not a directory,
+ *     belongs to another user than the effective one, or can be written by
+ *     its group or others.
  *
  *   read(path, max_bytes) -> content | nil, reason[, "missing"]
  *     Reads a private file: its directory must pass the checks of dir()
@@ -31,7 +32,10 @@
  *     The standard descriptors (0, 1, 2) that were closed when the program
  *     started, as a string of their numbers ("1"), each now open on
  *     /dev/null: a descriptor opened later (libcurl's) would take the
- *     number, and the results written to it would vanish unreported.
+ *     number, and the results written to it would vanish unreported. It
+ *     also ignores SIGXFSZ from then on: a write past the file size limit
+ *     (ulimit -f) then fails (EFBIG) as any failed write does, where the
+ *     signal killed the program with its results unwritten.
  *
  *   read_config(path, max_bytes) -> content, mode | nil, reason[, "missing"]
  *     Reads a configuration file that may hold secrets (a profile). It may
@@ -58,6 +62,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,38 +211,30 @@ static int open_private_dir(const char *path, pf_err *e) {
   return fd;
 }
 
-/* Gives the directory just created at path mode 0700, whatever the
- * umask took from it (0277 would leave it unwritable, for good). */
-static int own_mode(const char *path, pf_err *e) {
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err;
-  if (fd >= 0 && fchmod(fd, 0700) == 0) {
-    close(fd);
-    return 0;
-  }
-  err = errno;
-  if (fd >= 0) close(fd);
-  return pf_fail_errno(e, "its mode cannot be set", err);
+/* mkdir with mode 0700 exactly, whatever the umask would take from it
+ * (0277 would leave it unwritable for good, 0477 unreadable, so that it
+ * could not even be opened to set its mode after). The umask is the
+ * process's: it is 077 for the moment of the mkdir alone (the soget
+ * command, this table's user, runs one thread). */
+static int mkdir_private(const char *path) {
+  mode_t old = umask(077);
+  int r = mkdir(path, 0700), err = errno;
+  umask(old);
+  errno = err;
+  return r;
 }
 
-/* mkdir -p with mode 0700 for what it creates; *created tells whether the
- * last component was created here (do_dir sets its mode). */
-static int make_dirs(const char *path, size_t len, int *created, pf_err *e) {
+/* mkdir -p with mode 0700 for what it creates. */
+static int make_dirs(const char *path, size_t len, pf_err *e) {
   char buf[PF_PATH_MAX];
   size_t i;
-  *created = 0;
-  if (mkdir(path, 0700) == 0) {
-    *created = 1;
-    return 0;
-  }
-  if (errno == EEXIST) return 0;
+  if (mkdir_private(path) == 0 || errno == EEXIST) return 0;
   if (errno != ENOENT) return pf_fail_errno(e, "it cannot be created", errno);
   memcpy(buf, path, len + 1);
   for (i = 1; i < len; i++) {
     if (buf[i] != '/') continue;
     buf[i] = '\0';
-    if (mkdir(buf, 0700) == 0) {
-      if (own_mode(buf, e) != 0) return -1;
-    } else if (errno != EEXIST) {
+    if (mkdir_private(buf) != 0 && errno != EEXIST) {
       int err = errno;
       char what[PF_WHY];
       snprintf(what, sizeof what, "it cannot be created (at %.180s)", buf);
@@ -245,16 +242,12 @@ static int make_dirs(const char *path, size_t len, int *created, pf_err *e) {
     }
     buf[i] = '/';
   }
-  if (mkdir(path, 0700) == 0) {
-    *created = 1;
-    return 0;
-  }
-  if (errno == EEXIST) return 0;
+  if (mkdir_private(path) == 0 || errno == EEXIST) return 0;
   return pf_fail_errno(e, "it cannot be created", errno);
 }
 
 static int do_dir(const char *path, size_t len, pf_err *e) {
-  int created, fd;
+  int fd;
   if (too_long(len, e) != 0) return -1;
   /* a trailing slash would let a symbolic link through */
   while (len > 1 && path[len - 1] == '/') len--;
@@ -262,15 +255,10 @@ static int do_dir(const char *path, size_t len, pf_err *e) {
     char buf[PF_PATH_MAX];
     memcpy(buf, path, len);
     buf[len] = '\0';
-    if (make_dirs(buf, len, &created, e) != 0) return -1;
+    if (make_dirs(buf, len, e) != 0) return -1;
     fd = open_private_dir(buf, e);
   }
   if (fd < 0) return -1;
-  if (created && fchmod(fd, 0700) != 0) {
-    int err = errno;
-    close(fd);
-    return pf_fail_errno(e, "its mode cannot be set", err);
-  }
   close(fd);
   return 0;
 }
@@ -736,6 +724,7 @@ static int pf_std_fds(lua_State *L) {
       closed[n++] = (char)('0' + fd);
     }
   }
+  signal(SIGXFSZ, SIG_IGN);
   lua_pushlstring(L, closed, (size_t)n);
   return 1;
 }

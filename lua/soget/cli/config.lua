@@ -57,28 +57,32 @@ end
 function M.closest_setting(k)
   local best, best_d
   for name in pairs(M.settings) do
-    -- Levenshtein distance, two rows
-    local prev, cur = {}, {}
-    for j = 0, #name do prev[j] = j end
-    for i = 1, #k do
-      cur[0] = i
-      for j = 1, #name do
-        local cost = k:sub(i, i):lower() == name:sub(j, j) and 0 or 1
-        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    -- Levenshtein distance, two rows; none for a name whose length alone
+    -- is more than two edits away (a long line would take the square of
+    -- its length)
+    if math.abs(#k - #name) <= 2 then
+      local prev, cur = {}, {}
+      for j = 0, #name do prev[j] = j end
+      for i = 1, #k do
+        cur[0] = i
+        for j = 1, #name do
+          local cost = k:sub(i, i):lower() == name:sub(j, j) and 0 or 1
+          cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+        end
+        prev, cur = cur, prev
       end
-      prev, cur = cur, prev
-    end
-    local d = prev[#name]
-    if d <= 2 and (not best_d or d < best_d or (d == best_d and name < best)) then
-      best, best_d = name, d
+      local d = prev[#name]
+      if d <= 2 and (not best_d or d < best_d or (d == best_d and name < best)) then
+        best, best_d = name, d
+      end
     end
   end
   return best
 end
 
 -- Parses the text of an INI-like profile file (path: for messages) and
--- returns the settings of its section [name], typed by soget.options, and
--- the line of each (by name).
+-- returns the settings of its section [name], typed by soget.options, the
+-- line of each (by name), and whether any section holds a secret.
 -- Raises a configuration error otherwise. No error message names any part
 -- of a value, nor the name of a setting it does not know (a value may
 -- stand where a name should be): only line numbers and known names.
@@ -137,7 +141,8 @@ function M.parse_profile(text, path, name)
       end
     end
   end
-  local p = sections[name]
+  local p, secrets = sections[name], false
+  for _, settings in pairs(sections) do secrets = secrets or M.has_secret(settings) end
   if not p then
     local names = {}
     for n in pairs(sections) do names[#names + 1] = n end
@@ -145,7 +150,7 @@ function M.parse_profile(text, path, name)
     exit.fail(exit.CONFIG, string.format("no profile [%s] in %s%s", name, path,
       #names > 0 and (" (it has: " .. table.concat(names, ", ") .. ")") or ""))
   end
-  return p, lines[p]
+  return p, lines[p], secrets
 end
 
 -- Whether settings hold a secret (soget.options' secret ones).
@@ -161,12 +166,12 @@ end
 -- user's (or root's), writable by no one else, and a regular file (or the
 -- user's own pipe), read through soget._privfile, so a FIFO planted there
 -- cannot hang soget. A file holding secrets that others can read gets a
--- warning.
+-- warning, whichever section holds them.
 function M.read_profile(path, name)
   local text, mode = soget._privfile.read_config(path, PROFILE_MAX)
   if not text then exit.fail(exit.CONFIG, "cannot use profile file " .. path .. ": " .. mode) end
-  local p, lines = M.parse_profile(text, path, name)
-  if M.has_secret(p) and mode and mode % 64 ~= 0 then   -- any group or other bit
+  local p, lines, secrets = M.parse_profile(text, path, name)
+  if secrets and mode and mode % 64 ~= 0 then   -- any group or other bit
     output.say(string.format("warning: %s holds secrets and is readable by others "
       .. "(mode %o); run: chmod 600 %s", path, mode, sys.shell_quote(path)))
   end
