@@ -308,6 +308,41 @@ describe("soget.decode's parsers", function()
     assert.are.equal("ok", out:match("^(%S+)%s*$"), out)
   end)
 
+  it("decode with simdjson amid another decode too (a finalizer's), the outer one unharmed", function()
+    -- the state's one simdjson parser is the outer decode's: a decode amid
+    -- it gets one of its own, where it left the body to libyajl (and
+    -- parser = "simdjson" said simdjson had refused it)
+    local body = S.read_file("spec/fixtures/page.json")
+    local want = assert(soget.decode(body, { parser = "yajl" }))
+    local amid, failed, outer = 0, {}, false
+    local function on_gc(fn)
+      if _VERSION == "Lua 5.1" then
+        local p = newproxy(true)
+        getmetatable(p).__gc = fn
+        return p
+      end
+      return setmetatable({}, { __gc = fn })
+    end
+    for _ = 1, 100 do
+      for _ = 1, 20 do
+        on_gc(function()
+          if not outer then return end
+          amid = amid + 1
+          local got, err = soget.decode(body, { parser = "simdjson" })
+          local ok, why = same(got or {}, want)
+          if not ok then failed[#failed + 1] = err and err.message or why end
+        end)
+      end
+      outer = true
+      local got = assert(soget.decode(body, { parser = "simdjson" }))
+      outer = false
+      assert(same(got, want))
+    end
+    collectgarbage()
+    assert.is_true(amid > 0, "no decode ran amid another")
+    assert.are.same({}, failed)
+  end)
+
   it("keep no string of a page alive once the page is gone", function()
     -- in a fresh state: earlier decodes here would hide what one keeps
     -- (the parser's buffers are kept, the strings the page holds are not)

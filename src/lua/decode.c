@@ -332,6 +332,7 @@ typedef struct builder {
   int parser;           /* SOGET_PARSE_AUTO, _YAJL (no fast path), _SIMDJSON
                          * (no yajl path) */
   struct jsonbox *jb;   /* the state's simdjson parser, when this decode has it */
+  soget_json *own;      /* a parser of its own, for a decode amid another */
   int keys;             /* index of key_names[0]'s string, key k's is
                          * keys + k: upvalues or stack slots (build_run) */
   int amt;              /* stack index of the metatable arrays carry (arrays.c) */
@@ -1251,13 +1252,19 @@ static int walk_tape(builder *b, soget_json_it *it) {
 static int build_fast(builder *b) {
   soget_json_it it;
   jsonbox *x = (jsonbox *)lua_touserdata(b->L, lua_upvalueindex(UV_JSON));
-  if (x->busy || x->dead || b->parser == SOGET_PARSE_YAJL ||
-      has_surrogate_escape(b->body, b->len))
+  soget_json *j;
+  if (x->dead || b->parser == SOGET_PARSE_YAJL || has_surrogate_escape(b->body, b->len))
     return 0;
-  if (x->j == NULL && (x->j = soget_json_new()) == NULL) return 0;
-  x->busy = 1;
-  b->jb = x;
-  if (soget_json_parse(x->j, b->body, b->len, &it) != SOGET_JSON_OK) return 0;
+  if (!x->busy) {
+    if (x->j == NULL && (x->j = soget_json_new()) == NULL) return 0;
+    x->busy = 1;
+    b->jb = x;
+    j = x->j;
+  } else {   /* a decode amid another (Lua code run by it: a finalizer's) */
+    if ((b->own = soget_json_new()) == NULL) return 0;
+    j = b->own;
+  }
+  if (soget_json_parse(j, b->body, b->len, &it) != SOGET_JSON_OK) return 0;
   b->fast = 1;
   return walk_tape(b, &it) && b->fr[1].seen != 0;
 }
@@ -1375,6 +1382,7 @@ static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
   b.zero = -1;
   b.parser = parser;
   b.jb = NULL;
+  b.own = NULL;
   b.h = NULL;
   b.depth = 0;
   b.done = 0;
@@ -1388,6 +1396,7 @@ static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
     if (len > KEEP_BODY) soget_json_release(b.jb->j);
     b.jb->busy = 0;
   }
+  if (b.own != NULL) soget_json_free(b.own);
   if (status != 0) lua_error(L);         /* out of memory: raised as before */
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
