@@ -215,20 +215,30 @@ function Cache:forget(tok, cred)
   if self:get(cred) == tok then self.dict:delete(self.key) end
 end
 
--- The lock's key (which unlock() takes) when this call holds it now;
+-- The lock's handle (which unlock() takes) when this call holds it now;
 -- false: another call does; nil, err: the dictionary refused it (full,
 -- say), and nobody holds it. late: the second lock, which one of the calls
--- that waited lock_wait for the first takes to renew too.
+-- that waited lock_wait for the first takes to renew too. The handle is
+-- the lock's value: the key, then this worker's pid and a count of its own.
+local locks_taken = 0
 function Cache:lock(late)
   local key = late and self.late_key or self.lock_key
-  local ok, err = self.dict:add(key, ngx.worker.pid(), self.lock_ttl)
-  if ok then return key end
+  locks_taken = locks_taken + 1
+  local handle = ("%s|%d:%d"):format(key, ngx.worker.pid(), locks_taken)
+  local ok, err = self.dict:add(key, handle, self.lock_ttl)
+  if ok then return handle end
   if err == "exists" then return false end
   return nil, err
 end
 
-function Cache:unlock(key)
-  self.dict:delete(key)
+-- Lets go of the lock of this handle, if it is still that: a renewal
+-- slower than lock_ttl lost it when it expired, and another call's lock
+-- in its place stays. (No other call can take the key between the get and
+-- the delete while this handle holds it: add() refuses it.)
+function Cache:unlock(handle)
+  local key = handle:sub(1, #self.lock_key + 1) == self.lock_key .. "|" and self.lock_key
+    or self.late_key
+  if self.dict:get(key) == handle then self.dict:delete(key) end
 end
 
 --- cache:flush(): forgets the shared token (the next call fetches one).
@@ -263,7 +273,7 @@ local function adopt(client, st, tok, at)
 end
 
 -- Gives the client the shared token, or takes a renewal lock when there is
--- none: held.key is then the lock's key. A call waits for another one's
+-- none: held.key is then the lock's handle. A call waits for another one's
 -- renewal; past the cache's lock_wait, one of the waiting calls (the one
 -- that takes the second lock) renews too, the others wait on, and all stop
 -- waiting at their call's deadline. A worker gone with the lock (which
@@ -583,7 +593,7 @@ local function exchange_now(client, call, req, o, st, cache)
 end
 
 -- exchange_now, letting go of the shared renewal lock when it holds one
--- (locked: its key; a token request), whatever happens: never a lock left
+-- (locked: its handle; a token request), whatever happens: never a lock left
 -- behind.
 local function exchange(client, call, req, o, st, cache, locked)
   local ok, page, err, wait = pcall(exchange_now, client, call, req, o, st, cache)
@@ -638,7 +648,7 @@ local function token_exchange(client, call, req, o, st, cache, locked)
 end
 
 -- Runs a soget.Call to its end: page | nil, err. held.key: the renewal
--- lock's key while this call holds it and nobody else will let it go (an
+-- lock's handle while this call holds it and nobody else will let it go (an
 -- exchange under way does), for fetch to let go of when the call raises.
 local function drive(client, call, o, held)
   local st = state_of(client)

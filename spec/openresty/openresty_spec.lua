@@ -380,6 +380,14 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(0, v.token_requests)   -- the other worker's token, not one of its own
     end)
 
+    it("lets go of a renewal lock only while it is still its own", function()
+      -- a renewal slower than lock_ttl lost its lock when it expired: its
+      -- unlock deleted the lock another call had taken since
+      local v = json(select(2, N.get(srv.url .. "/t/lockown")))
+      assert.are.same({ first = "string", refused = false, second = "string", distinct = true,
+        kept = true, gone = true }, v)
+    end)
+
     -- /t/keptalive's two lookups (query: see probe.lua), each answered
     -- with an empty page; and the stats: connections made, and reused.
     local function kept_alive(query, relay)

@@ -418,6 +418,21 @@ function M.lockrace()
     token_requests = st.token_requests }
 end
 
+-- GET /t/lockown: a lock held past its lock_ttl is taken by another call;
+-- the first holder letting go of it then leaves the second's alone.
+function M.lockown()
+  local cache = sng.token_cache("soget_tokens", { key = "lockown-" .. ngx.now(), lock_ttl = 0.05 })
+  local first = cache:lock()
+  local refused = cache:lock()          -- held: false
+  ngx.sleep(0.1)                        -- past lock_ttl
+  local second = cache:lock()
+  cache:unlock(first)                   -- the first renewal, done late
+  local kept = cache.dict:get(cache.lock_key) == second
+  cache:unlock(second)
+  answer{ first = type(first), refused = refused, second = type(second),
+    distinct = first ~= second, kept = kept, gone = cache.dict:get(cache.lock_key) == nil }
+end
+
 -- GET /t/static: a client with a token of its own and no credentials
 -- (made with the credentials out of the environment) calls while another
 -- client of the same token cache key renews slowly: it does not wait.

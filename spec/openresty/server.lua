@@ -105,6 +105,7 @@ local function conf(o)
     .. '        location = /t/revoked { content_by_lua_block { require("probe").revoked() } }\n'
     .. '        location = /t/clients { content_by_lua_block { require("probe").clients() } }\n'
     .. '        location = /t/lockrace { content_by_lua_block { require("probe").lockrace() } }\n'
+    .. '        location = /t/lockown { content_by_lua_block { require("probe").lockown() } }\n'
     .. '        location = /t/keptalive { content_by_lua_block { require("probe").keptalive() } }\n'
     .. '        location = /t/fulldict { content_by_lua_block { require("probe").fulldict() } }\n'
     .. '        location = /t/static { content_by_lua_block { require("probe").static() } }\n'
