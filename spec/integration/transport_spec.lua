@@ -57,6 +57,45 @@ describe("transport", function()
       S.execute("rm -rf " .. dir)
     end)
 
+    -- A DNS server that never answers, in a network namespace of the
+    -- child's own: the call ends at its timeout, not when the resolver
+    -- gives up (10 s with glibc's defaults), in the blocking driver and
+    -- in a batch.
+    it("ends a call at its timeout while a name's DNS server never answers", function()
+      if S.execute("unshare -mn true >/dev/null 2>&1") ~= 0 or S.execute("command -v ip >/dev/null") ~= 0 then
+        return pending("unshare -mn is not allowed here (it needs root), or no ip command")
+      end
+      local dir = P.tmpdir()
+      S.write_file(dir .. "/resolv.conf", "nameserver 127.0.0.1\n")
+      S.write_file(dir .. "/hole.lua", [[
+        local socket = require "socket"
+        local u = assert(socket.udp())
+        assert(u:setsockname("127.0.0.1", 53))
+        u:settimeout(1)
+        local t0 = socket.gettime()
+        io.write("ready\n"); io.flush()
+        while socket.gettime() - t0 < 60 do u:receive() end]])
+      local script = "package.cpath=" .. ("%q"):format(package.cpath) .. ";"
+        .. "local soget=require'soget';"
+        .. "local function client() return soget.client{client_id='cid',client_secret='secret-abcdef',"
+        .. "api_key='apikey-123456',base_url='https://api.soget.example/api-tracing-code/v1',"
+        .. "token_url='https://api.soget.example/token',timeout=1,retries=0,proxy=''} end;"
+        .. "local t=os.time();local p,e=client():handling_units('CGMU2436601');"
+        .. "local r=client():handling_units_many({'CGMU2436601','MSCU'});"
+        .. "io.write(e.kind,' ',r[1].kind,' ',r[2].kind,' ',os.time()-t)"
+      -- (the silent server stopped by its PID once the calls are over)
+      local out = S.popen_read("unshare -mn sh -c " .. S.shell_quote("ip link set lo up && mount --bind "
+        .. dir .. "/resolv.conf /etc/resolv.conf || exit 1; lua5.4 " .. dir .. "/hole.lua > " .. dir
+        .. "/hole.out 2>&1 & h=$!; for i in 1 2 3 4 5 6 7 8 9 10; do grep -q ready " .. dir
+        .. "/hole.out && break; sleep 0.1; done; timeout 60 " .. S.shell_quote(S.lua) .. " -e "
+        .. S.shell_quote(script) .. "; r=$?; kill $h; wait $h; exit $r") .. " 2>&1")
+      S.execute("rm -rf " .. dir)
+      local a, b, c, took = out:match("^(%S+) (%S+) (%S+) (%d+)$")
+      assert.are.same({ "timeout", "timeout", "timeout" }, { a, b, c }, out)
+      -- (the resolver's 10 s each before; a slack for slow runs, valgrind's)
+      assert.is_true(tonumber(took) <= 7, "took " .. took .. " s for two calls of 1 s")
+    end)
+
     it("skips verification only when told to", function()
       local c = S.client{ ca_file = "/etc/ssl/certs/ca-certificates.crt", verify_tls = false }
       assert(c:handling_units("CGMU2436601"))

@@ -487,6 +487,14 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   }
   t->header_api = has_header_api(c);
   rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  /* A name whose DNS server never answers: at a timeout (or a stop),
+   * libcurl would wait for its resolver thread's getaddrinfo to give up
+   * (10 s with glibc's defaults) before it returned, past the call's
+   * timeout and Ctrl-C. Told to exit quickly, it leaves that thread to
+   * end on its own, freeing what it holds when getaddrinfo returns. */
+  rc |= curl_easy_setopt(c, CURLOPT_QUICK_EXIT, 1L);
+#endif
 #if LIBCURL_VERSION_NUM >= 0x075500
   rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
