@@ -261,8 +261,20 @@ describe("soget.encode", function()
       'soget.encode: two keys of a table are both written as "1"')
     local t = {}
     t.t = t
-    assert.has_error(function() soget.encode(t, "value") end,
-      "soget.encode: tables nested deeper than 200 (a table that holds itself?)")
+    assert.has_error(function() soget.encode(t, "value") end, "soget.encode: a table that holds itself")
+    -- found at once: through a sparse array, each turn wrote 5 MB of null
+    -- before the depth limit ended it (a gigabyte)
+    local a = setmetatable({}, soget.array_mt)
+    local b = { list = a }
+    a[2 ^ 20] = b
+    assert.has_error(function() soget.encode(a, "value") end, "soget.encode: a table that holds itself")
+    -- a table met twice side by side is no cycle
+    local shared = { x = 1 }
+    assert.equal('{"a":{"x":1},"b":{"x":1}}', soget.encode({ a = shared, b = shared }, "value"))
+    -- and nesting past the limit, with no cycle
+    local deep = {}
+    for _ = 1, 250 do deep = { deep } end
+    assert.has_error(function() soget.encode(deep, "value") end, "soget.encode: tables nested deeper than 200")
     assert.has_error(function() soget.encode({}, "units") end)
   end)
 

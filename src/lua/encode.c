@@ -14,8 +14,10 @@
  *    back, integers as integers).
  * A function, userdata, thread, NaN, a key that is not a string or a
  * number, a key of a table written as an array that is not one of its
- * indexes (see sequence), or nesting deeper than MAX_DEPTH (a table that
- * holds itself) raises an error. Metamethods are not called (raw access). */
+ * indexes (see sequence), a table that holds itself (found as it is met
+ * again inside itself, before anything more is written) or nesting deeper
+ * than MAX_DEPTH raises an error. Metamethods are not called (raw
+ * access). */
 #include "soget.h"
 
 #include <math.h>
@@ -37,6 +39,7 @@ typedef struct enc {
   int guess;    /* no schema given: guess it (see guess) */
   int amt;      /* stack index: the marker decoded arrays carry now */
   int own;      /* stack index: soget.array_mt */
+  const void *open[MAX_DEPTH];   /* the tables being written, outermost first */
 } enc;
 
 static void put(enc *x, const char *s, size_t n) {
@@ -310,10 +313,16 @@ static void value(enc *x, int i, const soget_schema *s, int want, int depth) {
       return;
     case LUA_TNUMBER: number_at(x, i); return;
     case LUA_TSTRING: string_at(x, i); return;
-    case LUA_TTABLE:
+    case LUA_TTABLE: {
+      const void *t = lua_topointer(L, i);
+      int k;
       if (depth >= MAX_DEPTH)
-        luaL_error(L, "soget.encode: tables nested deeper than %d (a table that holds "
-                      "itself?)", MAX_DEPTH);
+        luaL_error(L, "soget.encode: tables nested deeper than %d", MAX_DEPTH);
+      /* (a cycle found at once: one through a sparse array would write
+       * megabytes of null at each turn before reaching MAX_DEPTH) */
+      for (k = 0; k < depth; k++)
+        if (x->open[k] == t) luaL_error(L, "soget.encode: a table that holds itself");
+      x->open[depth] = t;
       luaL_checkstack(L, 8, "soget.encode");
       if (want == F_ARRAY) array(x, i, sequence(x, i, 0), s, depth + 1);
       else if (want == F_OBJECT) object(x, i, s, depth + 1);
@@ -324,6 +333,7 @@ static void value(enc *x, int i, const soget_schema *s, int want, int depth) {
         else object(x, i, NULL, depth + 1);
       }
       return;
+    }
   }
   luaL_error(L, "soget.encode: a %s cannot be written as JSON", luaL_typename(L, i));
 }
