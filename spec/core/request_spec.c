@@ -125,6 +125,10 @@ static const struct {
   {"leading tab", BYTES("\tab"), "has leading or trailing white space", "contains a control character"},
   {"trailing tab", BYTES("ab\t"), "has leading or trailing white space", "contains a control character"},
   {"UTF-8 (checked elsewhere for queries)", BYTES("caf\xc3\xa9"), NULL, NULL},
+  {"C1 CSI (U+009B, as ESC [)", BYTES("a\xc2\x9b" "31m"), NULL, "contains a control character"},
+  {"C1 NEL (U+0085)", BYTES("BL\xc2\x85" "1"), NULL, "contains a control character"},
+  {"C1's first and last", BYTES("\xc2\x80\xc2\x9f"), NULL, "contains a control character"},
+  {"U+00A0 is no control character", BYTES("a\xc2\xa0" "b"), NULL, NULL},
   {"query syntax", BYTES("&=?#%+/"), NULL, NULL},
 };
 

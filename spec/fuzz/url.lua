@@ -53,10 +53,12 @@ local function utf8_len(s)
   return n
 end
 
--- Query values: valid UTF-8, at most max code points, no control character.
+-- Query values: valid UTF-8, at most max code points, no control character
+-- (C0, DEL, or C1: U+0080 to U+009F, written \194\128 to \194\159).
 local function text_ok(s, max)
   local n = type(s) == "string" and utf8_len(s)
-  return (n and n <= max and not s:find("[%z\1-\31\127]")) and true or false
+  return (n and n <= max and not s:find("[%z\1-\31\127]") and not s:find("\194[\128-\159]")) and true
+    or false
 end
 
 local function whole(v, lo, hi)

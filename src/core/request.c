@@ -194,6 +194,10 @@ const char *soget_query_value_problem(const char *s, size_t len) {
     if (c == '\0') return "contains a NUL byte";
     if (c == '\r' || c == '\n') return "contains a line break";
     if (c < 0x20 || c == 0x7f) return "contains a control character";
+    /* C1 (U+0080 to U+009F) in UTF-8: CSI (U+009B) acts as ESC [ */
+    if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9f &&
+        (unsigned char)s[i + 1] >= 0x80)
+      return "contains a control character";
   }
   return NULL;
 }
