@@ -292,6 +292,7 @@ describe("abuse: server answers", function()
     local ok, err = pcall(function()
       for _, status in ipairs { "http/1.1 503 Service Unavailable", "Http/1.1 200 OK",
                                 "HTTP/1.1 abc", "HTTP/1.1 20 OK", "HTTP/1.1 2000 OK",
+                                "HTTP/1.1 0200 OK", "HTTP/1.1  200 OK",
                                 "HTTP/2 200", "HTTP/1.1 103 Early Hints\r\n\r\nhttp/1.1 503 x" } do
         local raw = status .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #body ..
           "\r\n\r\n" .. body
@@ -322,11 +323,14 @@ describe("abuse: server answers", function()
         assert.are.equal("network", kind, status)
         assert.is_false(retryable, status)
       end
-      -- and what libcurl and the parser both take
+      -- and what libcurl and the parser both take: a chunked body's
+      -- trailers too (header lines after a blank line, not a status line)
+      local chunked = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        .. "Connection: close\r\n\r\n" .. ("%x\r\n"):format(#body) .. body .. "\r\n0\r\nX-Trailer: yes\r\n\r\n"
       for _, status in ipairs { "HTTP/1.1 200 OK", "HTTP/1.0 200 OK", "HTTP/1.1 200",
-                                "HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK" } do
-        local raw = status .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #body ..
-          "\r\nConnection: close\r\n\r\n" .. body
+                                "HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK", chunked } do
+        local raw = status == chunked and chunked or (status .. "\r\nContent-Type: application/json\r\n"
+          .. "Content-Length: " .. #body .. "\r\nConnection: close\r\n\r\n" .. body)
         srv:handle(([[ return function()
           local sock = assert(ngx.req.socket(true))
           sock:send(%q)
@@ -337,7 +341,11 @@ describe("abuse: server answers", function()
         local page, e = c:handling_units("CGMU2436601")
         assert.is_nil(e, status .. ": " .. tostring(e))
         assert.are.equal(5, page.total, status)
+        local results = c:handling_units_many({ "CGMU2436601" })
+        assert.are.equal(5, results[1].total, status .. ": " .. tostring(results[1]))
         c:close()
+        local p = require("soget").http_parser()
+        assert.are.equal("done", p:feed(raw), status)
       end
     end)
     srv:stop()

@@ -225,6 +225,11 @@ describe("soget configuration", function()
     r = cli.run({ "--profile", "dev", "track", "CGMU2436601" }, { home = home })
     assert.are.equal(0, r.code, r.err)
     assert.truthy(r.err:find("readable by others (mode 644)", 1, true), r.err)
+    -- and a profile the file lacks: the warning, then the error
+    r = cli.run({ "--profile", "none", "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(3, r.code, r.err)
+    assert.truthy(r.err:find("readable by others (mode 644)", 1, true), r.err)
+    assert.truthy(r.err:find("no profile [none]", 1, true), r.err)
   end)
 
   it("refuses an unknown setting of any length at once, naming the closest known one", function()

@@ -342,18 +342,8 @@ static int on_headers_complete(http_parser *p) {
     char c = h->encoding.data[i];
     if (c >= 'A' && c <= 'Z') h->encoding.data[i] = (char)(c - 'A' + 'a');
   }
-  if (p->http_major != 1 || p->http_minor > 1) {   /* HTTP/0.9, 1.2, 2.0 as a status line */
-    char msg[64];
-    snprintf(msg, sizeof msg, "not a valid HTTP/1.1 response (HTTP/%u.%u)",
-             (unsigned)p->http_major, (unsigned)p->http_minor);
-    return fail(h, "network", 0, msg);
-  }
-  if (p->status_code < 100) {   /* three digits, but no HTTP status (libcurl refuses them too) */
-    char msg[48];
-    snprintf(msg, sizeof msg, "the server's status %03u is not an HTTP status",
-             (unsigned)p->status_code);
-    return fail(h, "network", 0, msg);
-  }
+  /* (HTTP/0.9, 1.2 or 2.0, and a status under 100, were refused with the
+   * status line: status_begins) */
   if (p->status_code < 200) {
     if (p->status_code == 101) return fail(h, "network", 0, "the server switched protocols");
     /* interim: no body, whatever its headers say (RFC 9112, 6.3), as for
@@ -534,18 +524,36 @@ static size_t wire_cap(size_t max) {
 /* The bytes within the cap are parsed first: the response may end, or
  * fail for another reason, before the cap is reached, however its bytes
  * arrive. */
-/* Whether the bytes at data may begin a status line, "HTTP/" as sent
- * (http_parser, unless built strict, takes any letters after the H:
- * "Http/1.1 503" would be a 503 here and a 200 to libcurl, which reads any
- * line it cannot parse that begins "http/" in any case as one). Blank
- * lines before it are skipped, as the parser skips them. */
+/* Whether byte c may be byte `at` of a status line as soget reads one in
+ * every driver: "HTTP/1.0" or "HTTP/1.1", one space, a status of three
+ * digits (100 to 999), then a space or the line's end. http_parser, unless
+ * built strict, takes more (any letters after the H, a status of 4 digits
+ * led by 0, two spaces), and libcurl reads other lines still, or a line it
+ * cannot read that begins "http/" in any case as a 200: "Http/1.1 503"
+ * would have been a 503 here and a page there. */
+static int status_byte(int at, unsigned char c) {
+  switch (at) {
+    case 5: return c == '1';
+    case 6: return c == '.';
+    case 7: return c == '0' || c == '1';
+    case 8: return c == ' ';
+    case 9: return c >= '1' && c <= '9';
+    case 10: case 11: return c >= '0' && c <= '9';
+    case 12: return c == ' ' || c == '\r' || c == '\n';
+    default: return c == (unsigned char)"HTTP/"[at];
+  }
+}
+
+/* Looks at the status line's first bytes among data's (blank lines before
+ * it skipped, as the parser skips them): 0 when they cannot begin one
+ * (h failed), else 1. */
 static int status_begins(soget_http1 *h, const char *data, size_t len) {
   size_t i;
   for (i = 0; i < len && h->status_at >= 0; i++) {
     if (h->status_at == 0 && (data[i] == '\r' || data[i] == '\n')) continue;
-    if (data[i] != "HTTP/"[h->status_at])
+    if (!status_byte(h->status_at, (unsigned char)data[i]))
       return fail(h, "network", 0, "not a valid HTTP/1.1 response (its status line)"), 0;
-    if (++h->status_at == 5) h->status_at = -1;
+    if (++h->status_at == 13) h->status_at = -1;
   }
   return 1;
 }

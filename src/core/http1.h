@@ -92,7 +92,7 @@ typedef struct soget_http1 {
   int which;            /* the header being read (see http1.c) */
   int headers_done;     /* later header callbacks are trailers: ignored */
   int interim;          /* 1xx answers skipped */
-  int status_at;        /* bytes of a status line's "HTTP/" seen, -1: past them */
+  int status_at;        /* bytes of a status line looked at, -1: past them */
   int too_long;         /* the header being read outgrew its buffer */
   int seen;             /* the headers of ours met (the first one counts) */
   int location_bad;     /* a Location too long to be of use */

@@ -54,7 +54,11 @@ struct soget_xfer {
   int head_ended;              /* the last response's header block ended (its
                                 * empty line came): libcurl takes a connection
                                 * closed amid the headers for a whole response */
-  int at_status;               /* the next header line is a status line */
+  int at_status;               /* the next header line is a status line: the
+                                * first, and the first after an interim (1xx)
+                                * answer's header block (after a final one's
+                                * come its trailers) */
+  int interim;                 /* the status line last read is a 1xx's */
   int status_odd;              /* a status line not "HTTP/1.0" or "HTTP/1.1" and
                                 * 3 digits: 1 "HTTP/2" or "HTTP/3" and 3 digits
                                 * (as libcurl writes them over HTTP/2 and 3),
@@ -139,12 +143,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   static const char name[] = "retry-after:";
   if (len > 0 && (p[0] == '\r' || p[0] == '\n')) {
     t->head_ended = 1;   /* what ends a header block for libcurl: a line that begins so */
-    t->at_status = 1;
+    t->at_status = t->interim;
     return len;
   }
   if (t->at_status) {   /* libcurl gives every status line, interim ones too */
+    int form = status_line_form(p, len);
     t->at_status = 0;
-    if (status_line_form(p, len) > t->status_odd) t->status_odd = status_line_form(p, len);
+    if (form > t->status_odd) t->status_odd = form;
+    if (form == 2) return 0;   /* the transfer ends here: soget_xfer_finish says why */
+    t->interim = p[form == 0 ? 9 : 7] == '1';
   }
   if (len >= 5 && strncasecmp(p, "HTTP/", 5) == 0) t->head_ended = 0;   /* a response begins */
   if (t->t->header_api) return len;   /* Retry-After read after the transfer */
@@ -487,6 +494,9 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   }
   t->header_api = has_header_api(c);
   rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  /* A proxy's answer to CONNECT is not the API's: its header lines (a
+   * status line, a Retry-After) are not given to on_header. */
+  rc |= curl_easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075700
   /* A name whose DNS server never answers: at a timeout (or a stop),
    * libcurl would wait for its resolver thread's getaddrinfo to give up
@@ -793,6 +803,7 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->retry_after_seen = 0;
   x->head_ended = 0;
   x->at_status = 1;
+  x->interim = 0;
   x->status_odd = 0;
   x->errbuf[0] = '\0';
 
@@ -861,6 +872,13 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   rs->retry_after = -1;
   rs->redirect[0] = '\0';
 
+  if (x->status_odd > 1 && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) {
+    /* on_header ended the transfer at a status line libcurl would take
+     * for a 200 (any line that begins "http/" in any case and that it
+     * cannot read) or refuse in its own words (a status of 4 digits) */
+    soget_err_set(e, "network", 0, 0, "not a valid HTTP/1.1 response (its status line)");
+    return -1;
+  }
   if (rc != CURLE_OK) {
     int retryable;
     const char *kind;
@@ -933,18 +951,16 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     return -1;
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (x->status_odd) {
+  if (x->status_odd) {   /* an "HTTP/2 ..." or "HTTP/3 ..." status line */
     long v = 0;
     char *scheme = NULL;
     curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &v);
     curl_easy_getinfo(c, CURLINFO_SCHEME, &scheme);
-    if (x->status_odd > 1 || (v != CURL_HTTP_VERSION_2_0 && v != CURL_HTTP_VERSION_3) ||
-        !scheme || strcasecmp(scheme, "https") != 0) {
-      /* libcurl takes a status line it cannot read but that begins
-       * "http/" in any case for a 200, and "HTTP/2 ..." for its status on
-       * any connection (HTTP/2 and 3 are only ever negotiated over TLS
-       * here): soget.http_parser refuses both, and a 503 must not become
-       * a page */
+    if ((v != CURL_HTTP_VERSION_2_0 && v != CURL_HTTP_VERSION_3) || !scheme ||
+        strcasecmp(scheme, "https") != 0) {
+      /* as libcurl writes them over HTTP/2 and 3, which are only ever
+       * negotiated over TLS here; sent so on an HTTP/1 connection, libcurl
+       * reads the status from it, soget.http_parser refuses it */
       soget_err_set(e, "network", 0, 0, "not a valid HTTP/1.1 response (its status line)");
       return -1;
     }

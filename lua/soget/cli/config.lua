@@ -81,14 +81,16 @@ function M.closest_setting(k)
 end
 
 -- Parses the text of an INI-like profile file (path: for messages) and
--- returns the settings of its section [name], typed by soget.options, the
--- line of each (by name), and whether any section holds a secret.
+-- returns the settings of its section [name], typed by soget.options, and
+-- the line of each (by name). on_secrets, when given, is called once the
+-- whole file is read when any section holds a secret (also when [name] is
+-- not there: before that error).
 -- Raises a configuration error otherwise. No error message names any part
 -- of a value, nor the name of a setting it does not know (a value may
 -- stand where a name should be): only line numbers and known names.
 -- Values are on one line: an indented line after a setting, which other
 -- INI readers take as a continuation of its value, is an error.
-function M.parse_profile(text, path, name)
+function M.parse_profile(text, path, name, on_secrets)
   local sections, lines, current, lineno = {}, {}, nil, 0
   local setting_indent    -- indentation of the setting just read, if any
   local function bad(fmt, ...)
@@ -143,6 +145,7 @@ function M.parse_profile(text, path, name)
   end
   local p, secrets = sections[name], false
   for _, settings in pairs(sections) do secrets = secrets or M.has_secret(settings) end
+  if secrets and on_secrets then on_secrets() end
   if not p then
     local names = {}
     for n in pairs(sections) do names[#names + 1] = n end
@@ -150,7 +153,7 @@ function M.parse_profile(text, path, name)
     exit.fail(exit.CONFIG, string.format("no profile [%s] in %s%s", name, path,
       #names > 0 and (" (it has: " .. table.concat(names, ", ") .. ")") or ""))
   end
-  return p, lines[p], secrets
+  return p, lines[p]
 end
 
 -- Whether settings hold a secret (soget.options' secret ones).
@@ -170,12 +173,12 @@ end
 function M.read_profile(path, name)
   local text, mode = soget._privfile.read_config(path, PROFILE_MAX)
   if not text then exit.fail(exit.CONFIG, "cannot use profile file " .. path .. ": " .. mode) end
-  local p, lines, secrets = M.parse_profile(text, path, name)
-  if secrets and mode and mode % 64 ~= 0 then   -- any group or other bit
-    output.say(string.format("warning: %s holds secrets and is readable by others "
-      .. "(mode %o); run: chmod 600 %s", path, mode, sys.shell_quote(path)))
-  end
-  return p, lines
+  return M.parse_profile(text, path, name, function()
+    if mode and mode % 64 ~= 0 then   -- any group or other bit
+      output.say(string.format("warning: %s holds secrets and is readable by others "
+        .. "(mode %o); run: chmod 600 %s", path, mode, sys.shell_quote(path)))
+    end
+  end)
 end
 
 -- A URL with anything up to its last '@' masked: a password may hold '/'
