@@ -230,6 +230,12 @@ describe("soget configuration", function()
     assert.are.equal(3, r.code, r.err)
     assert.truthy(r.err:find("readable by others (mode 644)", 1, true), r.err)
     assert.truthy(r.err:find("no profile [none]", 1, true), r.err)
+    -- and a file refused for an error in it
+    cli.write(home .. "/config/soget/profiles.ini", profile_text("prod") .. "[other]\nbogus_setting = 1\n", "644")
+    r = cli.run({ "--profile", "prod", "track", "CGMU2436601" }, { home = home })
+    assert.are.equal(3, r.code, r.err)
+    assert.truthy(r.err:find("readable by others (mode 644)", 1, true), r.err)
+    assert.truthy(r.err:find("unknown setting", 1, true), r.err)
   end)
 
   it("refuses an unknown setting of any length at once, naming the closest known one", function()

@@ -96,6 +96,54 @@ describe("transport", function()
       assert.is_true(tonumber(took) <= 7, "took " .. took .. " s for two calls of 1 s")
     end)
 
+    -- The same in a C program that closes its Lua state and goes on: the
+    -- resolver thread libcurl left (it gives up after 2 s here) must not
+    -- return into a module lua_close unloaded.
+    it("outlives, in a host that closes its Lua state, the resolver thread a timeout left", function()
+      if S.lua ~= "lua5.4" then return pending("the host is built against Lua 5.4") end
+      if S.execute("unshare -mn true >/dev/null 2>&1") ~= 0 or S.execute("command -v ip >/dev/null") ~= 0 then
+        return pending("unshare -mn is not allowed here (it needs root), or no ip command")
+      end
+      local dir = P.tmpdir()
+      S.write_file(dir .. "/resolv.conf", "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n")
+      S.write_file(dir .. "/hole.lua", [[
+        local socket = require "socket"
+        local u = assert(socket.udp())
+        assert(u:setsockname("127.0.0.1", 53))
+        u:settimeout(1)
+        local t0 = socket.gettime()
+        io.write("ready\n"); io.flush()
+        while socket.gettime() - t0 < 30 do u:receive() end]])
+      S.write_file(dir .. "/host.c", [[
+        #include <lauxlib.h>
+        #include <lualib.h>
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(int argc, char **argv) {
+          lua_State *L = luaL_newstate();
+          luaL_openlibs(L);
+          if (argc < 2 || luaL_dostring(L, argv[1])) { puts(lua_tostring(L, -1)); return 1; }
+          lua_close(L);
+          fflush(stdout);
+          sleep(4);   /* past the resolver's 2 s */
+          puts("alive");
+          return 0;
+        }]])
+      assert(S.execute("cc -o " .. dir .. "/host " .. dir .. "/host.c -I/usr/include/lua5.4 -llua5.4") == 0)
+      local script = "package.cpath=" .. ("%q"):format(package.cpath) .. ";"
+        .. "local c=require'soget'.client{client_id='cid',client_secret='secret-abcdef',"
+        .. "api_key='apikey-123456',base_url='https://api.soget.example/api-tracing-code/v1',"
+        .. "token_url='https://api.soget.example/token',timeout=0.5,retries=0,proxy=''};"
+        .. "local p,e=c:handling_units('CGMU2436601');io.write(e.kind,' ');c:close()"
+      local out = S.popen_read("unshare -mn sh -c " .. S.shell_quote("ip link set lo up && mount --bind "
+        .. dir .. "/resolv.conf /etc/resolv.conf || exit 1; lua5.4 " .. dir .. "/hole.lua > " .. dir
+        .. "/hole.out 2>&1 & h=$!; for i in 1 2 3 4 5 6 7 8 9 10; do grep -q ready " .. dir
+        .. "/hole.out && break; sleep 0.1; done; timeout 30 " .. dir .. "/host " .. S.shell_quote(script)
+        .. "; echo \" rc=$?\"; { kill $h; wait $h; } 2>/dev/null") .. " 2>&1")
+      S.execute("rm -rf " .. dir)
+      assert.are.equal("timeout alive rc=0", (out:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")))
+    end)
+
     it("skips verification only when told to", function()
       local c = S.client{ ca_file = "/etc/ssl/certs/ca-certificates.crt", verify_tls = false }
       assert(c:handling_units("CGMU2436601"))

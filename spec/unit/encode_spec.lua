@@ -268,6 +268,15 @@ describe("soget.encode", function()
     local b = { list = a }
     a[2 ^ 20] = b
     assert.has_error(function() soget.encode(a, "value") end, "soget.encode: a table that holds itself")
+    -- written with a schema, the page is the outermost table: a cycle
+    -- through it is found, and an earlier call's tables count for nothing
+    local page = { total = 1, returned = 1, first = 0, items = { { reference = "CGMU2436601" } } }
+    local once = soget.encode(page)
+    assert.truthy(soget.encode(page.items))
+    assert.equal(once, soget.encode(page))
+    assert.equal(once, soget.encode(page, "page"))
+    page.items[1].events = { { eventType = "X", more = page } }
+    assert.has_error(function() soget.encode(page, "page") end, "soget.encode: a table that holds itself")
     -- a table met twice side by side is no cycle
     local shared = { x = 1 }
     assert.equal('{"a":{"x":1},"b":{"x":1}}', soget.encode({ a = shared, b = shared }, "value"))

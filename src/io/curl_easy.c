@@ -191,6 +191,7 @@ static void global_init(void) {
     process.failed = 1;
     return;
   }
+  soget_pin_module();   /* (pin.c: libcurl's threads may outlive a Lua state) */
   v = curl_version_info(CURLVERSION_NOW);
   snprintf(process.version, sizeof process.version, "%s", v->version);
   snprintf(process.user_agent, sizeof process.user_agent, "soget/%s libcurl/%s", SOGET_VERSION,

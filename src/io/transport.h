@@ -100,6 +100,9 @@ void *soget_transport_attached(const soget_transport *t);
  * once. 0, or -1 when libcurl could not be set up (for good: it is not
  * tried again). */
 int soget_curl_global_init(void);
+/* Marks the object holding soget's code never to be unloaded (pin.c);
+ * called once, by soget_curl_global_init. */
+void soget_pin_module(void);
 /* After soget_curl_global_init: "soget/X.Y.Z libcurl/X.Y.Z", and the
  * version of the libcurl the module runs with ("7.88.1"); constant. */
 const char *soget_default_user_agent(void);

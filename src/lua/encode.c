@@ -387,8 +387,12 @@ static int encode_run(lua_State *L) {
   lua_remove(L, -2);
   x->own = lua_gettop(L);
   if (x->guess) s = guess(x, 2);
-  if (s && lua_type(L, 2) == LUA_TTABLE) object(x, 2, s, 1);
-  else value(x, 2, NULL, W_ANY, 0);
+  if (s && lua_type(L, 2) == LUA_TTABLE) {
+    x->open[0] = lua_topointer(L, 2);   /* (as value() records a table it writes) */
+    object(x, 2, s, 1);
+  } else {
+    value(x, 2, NULL, W_ANY, 0);
+  }
   lua_pushlstring(L, x->b.data ? x->b.data : "", x->b.len);
   return 1;
 }

@@ -82,15 +82,13 @@ end
 
 -- Parses the text of an INI-like profile file (path: for messages) and
 -- returns the settings of its section [name], typed by soget.options, and
--- the line of each (by name). on_secrets, when given, is called once the
--- whole file is read when any section holds a secret (also when [name] is
--- not there: before that error).
+-- the line of each (by name).
 -- Raises a configuration error otherwise. No error message names any part
 -- of a value, nor the name of a setting it does not know (a value may
 -- stand where a name should be): only line numbers and known names.
 -- Values are on one line: an indented line after a setting, which other
 -- INI readers take as a continuation of its value, is an error.
-function M.parse_profile(text, path, name, on_secrets)
+function M.parse_profile(text, path, name)
   local sections, lines, current, lineno = {}, {}, nil, 0
   local setting_indent    -- indentation of the setting just read, if any
   local function bad(fmt, ...)
@@ -143,9 +141,7 @@ function M.parse_profile(text, path, name, on_secrets)
       end
     end
   end
-  local p, secrets = sections[name], false
-  for _, settings in pairs(sections) do secrets = secrets or M.has_secret(settings) end
-  if secrets and on_secrets then on_secrets() end
+  local p = sections[name]
   if not p then
     local names = {}
     for n in pairs(sections) do names[#names + 1] = n end
@@ -169,16 +165,28 @@ end
 -- user's (or root's), writable by no one else, and a regular file (or the
 -- user's own pipe), read through soget._privfile, so a FIFO planted there
 -- cannot hang soget. A file holding secrets that others can read gets a
--- warning, whichever section holds them.
+-- warning, whichever section holds them, before any error in it.
 function M.read_profile(path, name)
   local text, mode = soget._privfile.read_config(path, PROFILE_MAX)
   if not text then exit.fail(exit.CONFIG, "cannot use profile file " .. path .. ": " .. mode) end
-  return M.parse_profile(text, path, name, function()
-    if mode and mode % 64 ~= 0 then   -- any group or other bit
-      output.say(string.format("warning: %s holds secrets and is readable by others "
-        .. "(mode %o); run: chmod 600 %s", path, mode, sys.shell_quote(path)))
+  if mode and mode % 64 ~= 0 and M.names_a_secret(text) then   -- any group or other bit
+    output.say(string.format("warning: %s holds secrets and is readable by others "
+      .. "(mode %o); run: chmod 600 %s", path, mode, sys.shell_quote(path)))
+  end
+  return M.parse_profile(text, path, name)
+end
+
+-- Whether a line of a profile file's text sets a secret, in any profile
+-- of it, whatever else the file holds (an error it is then refused for
+-- included): said before the file is parsed.
+function M.names_a_secret(text)
+  for line in text:gmatch("[^\n]+") do
+    local k = line:match("^%s*([%w_%-]+)%s*=")
+    if k and M.settings[(k:gsub("%-", "_"))] and M.settings[(k:gsub("%-", "_"))].secret then
+      return true
     end
-  end)
+  end
+  return false
 end
 
 -- A URL with anything up to its last '@' masked: a password may hold '/'
