@@ -377,7 +377,8 @@ end
 
 -- One exchange on sock. -> status, body, retry_after, location, keep_alive
 --   | nil, message, kind, retryable, fresh (the request may go again on a
---     new connection: the kept-alive one was closed before any answer)
+--     new connection: the kept-alive one was closed before any answer),
+--     status (of an answer a size limit stopped)
 local function sock_exchange(sock, req, deadline, max)
   local left = deadline - now()
   if left <= 0 then return timed_out("before the request was sent") end
@@ -409,9 +410,9 @@ local function sock_exchange(sock, req, deadline, max)
       local fresh = parser:received() == 0
       state = parser:eof()
       if state == "bad" then
-        local msg, kind, retryable = parser:error()
+        local msg, kind, retryable, status = parser:error()
         parser:close()
-        return nil, msg, kind, retryable, fresh
+        return nil, msg, kind, retryable, fresh, status
       end
     elseif rerr == "timeout" then
       parser:close()
@@ -423,9 +424,9 @@ local function sock_exchange(sock, req, deadline, max)
     end
   end
   if state == "bad" then
-    local msg, kind, retryable = parser:error()
+    local msg, kind, retryable, status = parser:error()
     parser:close()
-    return nil, msg, kind, retryable
+    return nil, msg, kind, retryable, false, status
   end
   local status, body, retry_after, location, keep_alive = parser:response()
   parser:close()
@@ -512,7 +513,8 @@ local function pool_of(req, o, st)
       or ("client " .. st.id))
 end
 
--- -> status, body, retry_after, location | nil, message, kind, retryable
+-- -> status, body, retry_after, location | nil, message, kind, retryable,
+-- status (of an answer a size limit stopped)
 local function send(req, o, st)
   ngx.update_time()
   local deadline = ngx.now() + req.timeout
@@ -525,14 +527,14 @@ local function send(req, o, st)
     if not sock then return nil, cerr, ckind, cretry end
     local reused = sock:getreusedtimes() > 0
     stats.requests = stats.requests + 1
-    local status, a, b, c, d = sock_exchange(sock, req, deadline, max)
+    local status, a, b, c, d, e = sock_exchange(sock, req, deadline, max)
     if status then
       if d then sock:setkeepalive(ceil(o.keepalive_timeout * 1000), o.pool_size)
       else sock:close() end
       return status, a, b, c
     end
     sock:close()
-    if not (reused and d and attempt == 1) then return nil, a, b, c end
+    if not (reused and d and attempt == 1) then return nil, a, b, c, e end
   end
 end
 
@@ -562,12 +564,12 @@ end
 -- token request the token shared. -> page, err, wait (raises on a bug, or
 -- when the call was closed meanwhile: see token_exchange)
 local function exchange_now(client, call, req, o, st, cache)
-  local status, a, b, c = send(req, o, st)
+  local status, a, b, c, d = send(req, o, st)
   local page, err, wait
   if status then   -- a: body, b: Retry-After, c: Location
     page, err, wait = call:response(status, a, b, c)
-  else             -- a: message, b: kind, c: retryable
-    page, err, wait = call:failed(a, b, c)
+  else             -- a: message, b: kind, c: retryable, d: the status a size limit stopped
+    page, err, wait = call:failed(a, b, c, d)
   end
   if req.kind == "token" then
     if not err then   -- the core stored the token: share it

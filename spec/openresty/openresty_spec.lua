@@ -189,6 +189,8 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(err.retryable, v.error.retryable)
       assert.are.equal(err.message, v.error.message)
       assert.are.equal("response body is larger than max_response_size (4096 bytes)", err.message)
+      assert.are.equal(200, err.status)   -- the status of the answer the limit stopped, in both
+      assert.are.equal(err.status, v.error.status)
     end)
 
     it("passes the API's errors through as soget errors", function()

@@ -165,7 +165,7 @@ end
 
 local function err_table(err)
   if not err then return false end
-  return { kind = err.kind, message = err.message, retryable = err.retryable,
+  return { kind = err.kind, message = err.message, retryable = err.retryable, status = err.status,
     tostring = tostring(err), meta = getmetatable(err) and true or false }
 end
 

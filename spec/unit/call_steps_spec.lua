@@ -76,10 +76,10 @@ local function api(status, body, retry_after, location, extra)
   end
   return s
 end
-local function api_fail(msg, kind, retryable, extra)
+local function api_fail(msg, kind, retryable, extra, status)
   local s = api(nil, nil, nil, nil, extra)
   s.answer = nil
-  s.fail = { msg, kind, retryable }
+  s.fail = { msg, kind, retryable, status }
   return s
 end
 local function tok_fail(msg, kind, retryable)
@@ -523,6 +523,13 @@ local cases = {
     outcome = err("network", nil, nil, true, "connection reset by peer"), retried = 1,
   },
   {
+    name = "an answer a size limit stopped: its status kept (a 200's)",
+    token = { TOKEN, 600 },
+    script = { api_fail("response body is larger than max_response_size (10 bytes)", "http", false, nil,
+                        200) },
+    outcome = err("http", 200, nil, false, "response body is larger than max_response_size (10 bytes)"),
+  },
+  {
     name = "a network failure, then the page",
     script = { tok_ok(), api_fail("no route to host", "network", true, { wait = BACKOFF_1 }),
                api(200, PAGE) },
@@ -897,7 +904,7 @@ local function run(case)
         ctx.token = a[2]:match('"access_token":"([^"]*)"') or ctx.token
       end
     else
-      last = { call:failed(unpack(step.fail, 1, 3)) }
+      last = { call:failed(unpack(step.fail, 1, 4)) }
     end
     if i < #case.script then
       assert.is_nil(last[1], where .. ": a page before the script's end")
@@ -1076,6 +1083,12 @@ local misuse = {
     name = "failed() with a kind it does not know",
     prep = { { "request" } }, act = { "failed", "no answer", "dns" },
     raises = "(must be 'network', 'timeout', 'tls' or 'http')",
+    state = "pending", next = { "response", 200, PAGE }, gives = "page",
+  },
+  {
+    name = "failed() with a status that is no HTTP status",
+    prep = { { "request" } }, act = { "failed", "too large", "http", false, 99 },
+    raises = "(must be an HTTP status, a whole number from 100 to 999)",
     state = "pending", next = { "response", 200, PAGE }, gives = "page",
   },
   {

@@ -124,9 +124,11 @@ describe("soget.http_parser", function()
         assert.are.equal(t[8], loc)
         assert.has_error(function() p:error() end)
       elseif st == "bad" then
-        local msg, kind, retryable = p:error()
+        local msg, kind, retryable, status = p:error()
         assert.are.equal(t[10], kind)
         assert.is_false(retryable)
+        -- the status of the answer a size limit stopped, for call:failed
+        assert.are.equal(t[12] and 200 or nil, status)
         assert.truthy(msg:find(t[11], 1, true), msg)
         assert.has_error(function() p:response() end)
       else

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "soget.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1450,7 +1451,8 @@ static int call_response_body(lua_State *L) {
   return step_result(L, lc, step, &e, "response");
 }
 
-/* call:failed(message[, kind[, retryable]]): the request got no answer.
+/* call:failed(message[, kind[, retryable[, status]]]): the request got no
+ * answer (or one a size limit stopped: its status).
  *   -> nil, err | nil, nil, seconds_to_wait */
 static const char *const failure_kinds[] = {"network", "timeout", "tls", "http", NULL};
 
@@ -1459,10 +1461,11 @@ static int call_failed_body(lua_State *L) {
   const char *msg = lua_tostring(L, 2);
   int kind = (int)lua_tointeger(L, 3);
   int retryable = lua_toboolean(L, 4);
+  long status = (long)lua_tointeger(L, 5);
   int step;
   soget_err e;
   soget_err_clear(&e);
-  soget_err_set(&e, failure_kinds[kind], 0, retryable, "%s", msg);
+  soget_err_set(&e, failure_kinds[kind], status, retryable, "%s", msg);
   lua_settop(L, 1);
   lcall_enter(L, lc);
   step = soget_call_failed(&lc->c->eng, &lc->k, &e);
@@ -1655,6 +1658,7 @@ static int call_failed(lua_State *L) {
   const char *kind;
   size_t kl;
   int i, retryable;
+  lua_Integer status = 0;
   checkcall(L);
   luaL_checkstring(L, 2);
   kind = luaL_optlstring(L, 3, "network", &kl);
@@ -1663,9 +1667,16 @@ static int call_failed(lua_State *L) {
                                     memcmp(failure_kinds[i], kind, kl) == 0); i++) {
   }
   luaL_argcheck(L, failure_kinds[i] != NULL, 3, "must be 'network', 'timeout', 'tls' or 'http'");
+  if (!lua_isnoneornil(L, 5)) {
+    lua_Number st = luaL_checknumber(L, 5);
+    luaL_argcheck(L, st >= 100 && st <= 999 && st == floor(st), 5,
+                  "must be an HTTP status, a whole number from 100 to 999");
+    status = (lua_Integer)st;
+  }
   lua_settop(L, 2);
   lua_pushinteger(L, i);
   lua_pushboolean(L, retryable);
+  lua_pushinteger(L, status);
   return call_step(L, "failed");
 }
 

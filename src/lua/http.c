@@ -127,7 +127,8 @@ static int parser_response(lua_State *L) {
   return 5;
 }
 
-/* parser:error() -> message, kind, retryable */
+/* parser:error() -> message, kind, retryable[, status]: the status of the
+ * answer a size limit stopped (a 200's too), for call:failed */
 static int parser_error(lua_State *L) {
   lparser *p = checkparser(L);
   if (p->h->state != SOGET_HTTP1_BAD)
@@ -135,7 +136,11 @@ static int parser_error(lua_State *L) {
   lua_pushstring(L, p->h->err.message);
   lua_pushstring(L, p->h->err.kind ? p->h->err.kind : "network");
   lua_pushboolean(L, p->h->err.retryable);
-  return 3;
+  /* (a network failure, whatever status line came before it, has none:
+   * the README's rule for status) */
+  if (p->h->err.status <= 0 || !p->h->err.kind || strcmp(p->h->err.kind, "http") != 0) return 3;
+  lua_pushinteger(L, (lua_Integer)p->h->err.status);
+  return 4;
 }
 
 /* parser:received() -> bytes fed so far */

@@ -241,10 +241,11 @@ function Call:response(status, body, retry_after, location) end
 ---@param message string
 ---@param kind? "network"|"timeout"|"tls"|"http" Default "network".
 ---@param retryable? boolean Default true.
+---@param status? integer The status of an answer a size limit stopped (100 to 999), for the error's status.
 ---@return nil
 ---@return soget.Error? err
 ---@return number? wait
-function Call:failed(message, kind, retryable) end
+function Call:failed(message, kind, retryable, status) end
 
 ---Ends the call early and wipes its credentials (also __gc and __close).
 function Call:close() end
@@ -283,6 +284,7 @@ function HttpParser:response() end
 ---@return string message
 ---@return string kind
 ---@return boolean retryable
+---@return integer? status Of an answer a size limit stopped (kind "http").
 function HttpParser:error() end
 
 ---@return number bytes Bytes fed so far.
