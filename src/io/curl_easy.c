@@ -512,7 +512,10 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  if (o->gzip) rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  /* gzip asked for, as soget.http_parser's drivers ask (libcurl's ""
+   * would offer every coding it was built with: br, zstd, which those
+   * drivers do not read) */
+  if (o->gzip) rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
   rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
   rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   /* libcurl 7.88 stalls, until the timeout, on a response header longer
