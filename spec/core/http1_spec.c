@@ -324,6 +324,14 @@ static const rcase responses[] = {
     {"the first Retry-After counts", BYTES("HTTP/1.1 503 Busy\r\nRetry-After: 1\r\n"
                                            "Retry-After: 3\r\nContent-Length: 0\r\n\r\n"),
      0, 0, DONE, 503, "", "", "1", 1, NULL, 0, NULL},
+    {"Retry-After past its limit with white space alone (trimmed, as libcurl trims it)",
+     BYTES("HTTP/1.1 503 Busy\r\nRetry-After: 2                                                   "
+           "                    \r\nContent-Length: 0\r\n\r\n"),
+     0, 0, DONE, 503, "", "", "2", 1, NULL, 0, NULL},
+    {"Retry-After past its limit with more than white space: none",
+     BYTES("HTTP/1.1 503 Busy\r\nRetry-After: 2                                                   "
+           "                    x\r\nContent-Length: 0\r\n\r\n"),
+     0, 0, DONE, 503, "", "", "", 1, NULL, 0, NULL},
     {"a long header of another name", BYTES(OK200 "X-Retry-After-Location-Content-Encoding-Long: 1\r\n"
                                             "Content-Length: 1\r\n\r\nx"),
      0, 0, DONE, 200, "x", "", "", 1, NULL, 0, NULL},

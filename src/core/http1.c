@@ -221,6 +221,7 @@ static void reset_headers(soget_http1 *h) {
   h->which = H_OTHER;
   h->headers_done = 0;
   h->too_long = 0;
+  h->past_max = 0;
   h->seen = 0;
   h->location_bad = 0;
   h->encoding_bad = 0;
@@ -289,6 +290,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
     h->field_len = 0;
     h->which = H_OTHER;
     h->too_long = 0;
+    h->past_max = 0;
   }
   for (i = 0; i < len; i++) {
     char c = at[i];
@@ -309,13 +311,24 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     h->in_value = 1;
     h->which = header_of(h);
     h->too_long = 0;
+    h->past_max = 0;
     /* the first of a repeated header counts; the others are ignored */
     if (h->which != H_OTHER && (h->seen & (1 << h->which))) h->which = H_OTHER;
     h->seen |= 1 << h->which;
   }
   b = target_of(h, h->which, &max);
   if (!b || h->too_long) return 0;
-  if (b->len + len > max) {   /* too long to be of use: dropped */
+  if (b->len + len > max || h->past_max) {
+    /* past the limit: white space the value ends with (OWS, trimmed
+     * after, as libcurl trims it), else too long to be of use: dropped */
+    size_t room = h->past_max ? 0 : max - b->len, i;
+    for (i = room; i < len && (at[i] == ' ' || at[i] == '\t'); i++) {
+    }
+    if (i == len) {
+      h->past_max = 1;
+      if (room > 0 && soget_buf_add(b, at, room) != 0) return fail_nomem(h);
+      return 0;
+    }
     h->too_long = 1;
     soget_buf_reset(b);
     if (h->which == H_LOCATION) h->location_bad = 1;

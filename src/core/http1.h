@@ -94,6 +94,7 @@ typedef struct soget_http1 {
   int interim;          /* 1xx answers skipped */
   int status_at;        /* bytes of a status line looked at, -1: past them */
   int too_long;         /* the header being read outgrew its buffer */
+  int past_max;         /* it passed it with white space only (trimmed after) */
   int seen;             /* the headers of ours met (the first one counts) */
   int location_bad;     /* a Location too long to be of use */
   int encoding_bad;     /* a Content-Encoding too long to be one soget decodes */
