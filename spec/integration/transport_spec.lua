@@ -57,16 +57,17 @@ describe("transport", function()
       S.execute("rm -rf " .. dir)
     end)
 
-    -- A DNS server that never answers, in a network namespace of the
-    -- child's own: the call ends at its timeout, not when the resolver
-    -- gives up (10 s with glibc's defaults), in the blocking driver and
-    -- in a batch.
-    it("ends a call at its timeout while a name's DNS server never answers", function()
+    -- Runs the shell command cmd (the string it gets: dir, its scratch
+    -- folder) in a network and mount namespace of its own, where the only
+    -- DNS server (resolv.conf's options given) never answers; -> its
+    -- output, or nil when such namespaces cannot be made here. The silent
+    -- server is stopped by its PID once cmd is over.
+    local function with_silent_dns(options, cmd)
       if S.execute("unshare -mn true >/dev/null 2>&1") ~= 0 or S.execute("command -v ip >/dev/null") ~= 0 then
-        return pending("unshare -mn is not allowed here (it needs root), or no ip command")
+        return nil
       end
       local dir = P.tmpdir()
-      S.write_file(dir .. "/resolv.conf", "nameserver 127.0.0.1\n")
+      S.write_file(dir .. "/resolv.conf", "nameserver 127.0.0.1\n" .. options)
       S.write_file(dir .. "/hole.lua", [[
         local socket = require "socket"
         local u = assert(socket.udp())
@@ -75,21 +76,33 @@ describe("transport", function()
         local t0 = socket.gettime()
         io.write("ready\n"); io.flush()
         while socket.gettime() - t0 < 60 do u:receive() end]])
+      local out = S.popen_read("unshare -mn sh -c " .. S.shell_quote("ip link set lo up && mount --bind "
+        .. dir .. "/resolv.conf /etc/resolv.conf || exit 1; lua5.4 " .. dir .. "/hole.lua > " .. dir
+        .. "/hole.out 2>&1 & h=$!; i=0; until grep -q ready " .. dir .. "/hole.out 2>/dev/null; do i=$((i+1)); "
+        .. "[ $i -gt 300 ] && { echo 'the silent DNS server did not start'; break; }; sleep 0.1; done; "
+        .. cmd(dir) .. "; { kill $h; wait $h; } 2>/dev/null")
+        .. " 2>&1")
+      S.execute("rm -rf " .. dir)
+      return out
+    end
+    local NO_NAMESPACES = "unshare -mn is not allowed here (it needs root), or no ip command"
+    local DNS_CLIENT = "client_id='cid',client_secret='secret-abcdef',api_key='apikey-123456',"
+      .. "base_url='https://api.soget.example/api-tracing-code/v1',"
+      .. "token_url='https://api.soget.example/token',retries=0,proxy=''"
+
+    -- The call ends at its timeout, not when the resolver gives up (10 s
+    -- with glibc's defaults), in the blocking driver and in a batch.
+    it("ends a call at its timeout while a name's DNS server never answers", function()
       local script = "package.cpath=" .. ("%q"):format(package.cpath) .. ";"
         .. "local soget=require'soget';"
-        .. "local function client() return soget.client{client_id='cid',client_secret='secret-abcdef',"
-        .. "api_key='apikey-123456',base_url='https://api.soget.example/api-tracing-code/v1',"
-        .. "token_url='https://api.soget.example/token',timeout=1,retries=0,proxy=''} end;"
+        .. "local function client() return soget.client{" .. DNS_CLIENT .. ",timeout=1} end;"
         .. "local t=os.time();local p,e=client():handling_units('CGMU2436601');"
         .. "local r=client():handling_units_many({'CGMU2436601','MSCU'});"
         .. "io.write(e.kind,' ',r[1].kind,' ',r[2].kind,' ',os.time()-t)"
-      -- (the silent server stopped by its PID once the calls are over)
-      local out = S.popen_read("unshare -mn sh -c " .. S.shell_quote("ip link set lo up && mount --bind "
-        .. dir .. "/resolv.conf /etc/resolv.conf || exit 1; lua5.4 " .. dir .. "/hole.lua > " .. dir
-        .. "/hole.out 2>&1 & h=$!; for i in 1 2 3 4 5 6 7 8 9 10; do grep -q ready " .. dir
-        .. "/hole.out && break; sleep 0.1; done; timeout 60 " .. S.shell_quote(S.lua) .. " -e "
-        .. S.shell_quote(script) .. "; r=$?; { kill $h; wait $h; } 2>/dev/null; exit $r") .. " 2>&1")
-      S.execute("rm -rf " .. dir)
+      local out = with_silent_dns("", function()
+        return "timeout 60 " .. S.shell_quote(S.lua) .. " -e " .. S.shell_quote(script)
+      end)
+      if not out then return pending(NO_NAMESPACES) end
       local a, b, c, took = out:match("^(%S+) (%S+) (%S+) (%d+)$")
       assert.are.same({ "timeout", "timeout", "timeout" }, { a, b, c }, out)
       -- (the resolver's 10 s each before; a slack for slow runs, valgrind's)
@@ -101,20 +114,7 @@ describe("transport", function()
     -- return into a module lua_close unloaded.
     it("outlives, in a host that closes its Lua state, the resolver thread a timeout left", function()
       if S.lua ~= "lua5.4" then return pending("the host is built against Lua 5.4") end
-      if S.execute("unshare -mn true >/dev/null 2>&1") ~= 0 or S.execute("command -v ip >/dev/null") ~= 0 then
-        return pending("unshare -mn is not allowed here (it needs root), or no ip command")
-      end
-      local dir = P.tmpdir()
-      S.write_file(dir .. "/resolv.conf", "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n")
-      S.write_file(dir .. "/hole.lua", [[
-        local socket = require "socket"
-        local u = assert(socket.udp())
-        assert(u:setsockname("127.0.0.1", 53))
-        u:settimeout(1)
-        local t0 = socket.gettime()
-        io.write("ready\n"); io.flush()
-        while socket.gettime() - t0 < 30 do u:receive() end]])
-      S.write_file(dir .. "/host.c", [[
+      local host = [[
         #include <lauxlib.h>
         #include <lualib.h>
         #include <stdio.h>
@@ -128,19 +128,16 @@ describe("transport", function()
           sleep(4);   /* past the resolver's 2 s */
           puts("alive");
           return 0;
-        }]])
-      assert(S.execute("cc -o " .. dir .. "/host " .. dir .. "/host.c -I/usr/include/lua5.4 -llua5.4") == 0)
+        }]]
       local script = "package.cpath=" .. ("%q"):format(package.cpath) .. ";"
-        .. "local c=require'soget'.client{client_id='cid',client_secret='secret-abcdef',"
-        .. "api_key='apikey-123456',base_url='https://api.soget.example/api-tracing-code/v1',"
-        .. "token_url='https://api.soget.example/token',timeout=0.5,retries=0,proxy=''};"
+        .. "local c=require'soget'.client{" .. DNS_CLIENT .. ",timeout=0.5};"
         .. "local p,e=c:handling_units('CGMU2436601');io.write(e.kind,' ');c:close()"
-      local out = S.popen_read("unshare -mn sh -c " .. S.shell_quote("ip link set lo up && mount --bind "
-        .. dir .. "/resolv.conf /etc/resolv.conf || exit 1; lua5.4 " .. dir .. "/hole.lua > " .. dir
-        .. "/hole.out 2>&1 & h=$!; for i in 1 2 3 4 5 6 7 8 9 10; do grep -q ready " .. dir
-        .. "/hole.out && break; sleep 0.1; done; timeout 30 " .. dir .. "/host " .. S.shell_quote(script)
-        .. "; echo \" rc=$?\"; { kill $h; wait $h; } 2>/dev/null") .. " 2>&1")
-      S.execute("rm -rf " .. dir)
+      local out = with_silent_dns("options timeout:2 attempts:1\n", function(dir)
+        S.write_file(dir .. "/host.c", host)
+        assert(S.execute("cc -o " .. dir .. "/host " .. dir .. "/host.c -I/usr/include/lua5.4 -llua5.4") == 0)
+        return "timeout 30 " .. dir .. "/host " .. S.shell_quote(script) .. "; echo \" rc=$?\""
+      end)
+      if not out then return pending(NO_NAMESPACES) end
       assert.are.equal("timeout alive rc=0", (out:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")))
     end)
 
