@@ -37,6 +37,30 @@ local function fetch(opts, query)
   return page, err, elapsed
 end
 
+-- The hostile server answers every request with the bytes raw, then
+-- closes the connection.
+local function answer_raw(srv, raw)
+  srv:handle(([[ return function()
+    local sock = assert(ngx.req.socket(true))
+    sock:send(%q)
+    ngx.exit(444)
+  end ]]):format(raw))
+end
+
+-- What the libcurl drivers make of it: the blocking client's page and
+-- error, and a batch's two results, each with a client of its own; and
+-- how many requests the blocking call made.
+local function libcurl_drivers(srv, o)
+  local c = S.client(o)
+  local page, e = c:handling_units("CGMU2436601")
+  local sent = #srv:requests()
+  c:close()
+  c = S.client(o)
+  local results = c:handling_units_many({ "CGMU2436601", "CSQU3054383" })
+  c:close()
+  return page, e, results, sent
+end
+
 describe("abuse: server answers", function()
   before_each(function() S.reset() end)
 
@@ -247,27 +271,17 @@ describe("abuse: server answers", function()
       for _, status in ipairs { "HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized",
                                 "HTTP/1.1 503 Service Unavailable",
                                 "HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK" } do
-        srv:handle(([[ return function()
-          local sock = assert(ngx.req.socket(true))
-          sock:send(%q .. "\r\nContent-Type: application/json\r\nContent-Le")
-          ngx.exit(444)
-        end ]]):format(status))
-        local o = { access_token = "static-token-0123456789", base_url = srv.url .. "/api-tracing-code/v1",
-          retries = 1 }
-        local c = S.client(o)
-        local page, e = c:handling_units("CGMU2436601")
+        answer_raw(srv, status .. "\r\nContent-Type: application/json\r\nContent-Le")
+        local page, e, results, sent = libcurl_drivers(srv, { access_token = "static-token-0123456789",
+          base_url = srv.url .. "/api-tracing-code/v1", retries = 1 })
         assert.is_nil(page)
         assert.are.equal("network", e.kind, status .. ": " .. tostring(e))
         assert.is_true(e.retryable)
+        assert.are.equal(2, sent, status .. ": retried once")
         assert.truthy(e.message:find("cut short", 1, true), e.message)
-        assert.are.equal(2, #srv:requests(), status .. ": retried once")
-        c:close()
-        c = S.client(o)
-        local results = c:handling_units_many({ "CGMU2436601", "CSQU3054383" })
         for i = 1, 2 do
           assert.are.equal("network", results[i].kind, status .. ": " .. tostring(results[i]))
         end
-        c:close()
         -- and the Call seam, fed the same bytes by soget.http_parser
         local p = require("soget").http_parser()
         p:feed(status .. "\r\nContent-Type: application/json\r\nContent-Le")
@@ -296,26 +310,16 @@ describe("abuse: server answers", function()
                                 "HTTP/2 200", "HTTP/1.1 103 Early Hints\r\n\r\nhttp/1.1 503 x" } do
         local raw = status .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #body ..
           "\r\n\r\n" .. body
-        srv:handle(([[ return function()
-          local sock = assert(ngx.req.socket(true))
-          sock:send(%q)
-          ngx.exit(444)
-        end ]]):format(raw))
-        local o = { access_token = "static-token-0123456789", base_url = srv.url .. "/api-tracing-code/v1",
-          retries = 1 }
-        local c = S.client(o)
-        local page, e = c:handling_units("CGMU2436601")
+        answer_raw(srv, raw)
+        local page, e, results, sent = libcurl_drivers(srv, { access_token = "static-token-0123456789",
+          base_url = srv.url .. "/api-tracing-code/v1", retries = 1 })
         assert.is_nil(page, status)
         assert.are.equal("network", e.kind, status .. ": " .. tostring(e))
         assert.is_false(e.retryable, status)
-        assert.are.equal(1, #srv:requests(), status .. ": not retried")
-        c:close()
-        c = S.client(o)
-        local results = c:handling_units_many({ "CGMU2436601", "CSQU3054383" })
+        assert.are.equal(1, sent, status .. ": not retried")
         for i = 1, 2 do
           assert.are.equal("network", results[i].kind, status .. ": " .. tostring(results[i]))
         end
-        c:close()
         local p = require("soget").http_parser()
         p:feed(raw)
         assert.are.equal("bad", p:eof(), status)
@@ -331,19 +335,12 @@ describe("abuse: server answers", function()
                                 "HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK", chunked } do
         local raw = status == chunked and chunked or (status .. "\r\nContent-Type: application/json\r\n"
           .. "Content-Length: " .. #body .. "\r\nConnection: close\r\n\r\n" .. body)
-        srv:handle(([[ return function()
-          local sock = assert(ngx.req.socket(true))
-          sock:send(%q)
-          ngx.exit(444)
-        end ]]):format(raw))
-        local c = S.client{ access_token = "static-token-0123456789",
-          base_url = srv.url .. "/api-tracing-code/v1", retries = 0 }
-        local page, e = c:handling_units("CGMU2436601")
+        answer_raw(srv, raw)
+        local page, e, results = libcurl_drivers(srv, { access_token = "static-token-0123456789",
+          base_url = srv.url .. "/api-tracing-code/v1", retries = 0 })
         assert.is_nil(e, status .. ": " .. tostring(e))
         assert.are.equal(5, page.total, status)
-        local results = c:handling_units_many({ "CGMU2436601" })
         assert.are.equal(5, results[1].total, status .. ": " .. tostring(results[1]))
-        c:close()
         local p = require("soget").http_parser()
         assert.are.equal("done", p:feed(raw), status)
       end
