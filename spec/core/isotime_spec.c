@@ -3,6 +3,8 @@
 #include "check.h"
 #include "core/isotime.h"
 
+#include <string.h>
+
 static const struct {
   const char *name;
   const char *s;
@@ -103,33 +105,28 @@ static void test_length(void) {
   CHECK_INT(soget_isotime_parse(NULL, 0, &t), -1);
 }
 
+/* s read exactly: whole seconds and nanoseconds. */
+static void check_exact(const char *s, long long want_sec, long want_ns) {
+  long long sec = 0;
+  long ns = 0;
+  CHECK_INT(soget_isotime_parse_ns(s, strlen(s), &sec, &ns), 0);
+  CHECK_INT(sec, want_sec);
+  CHECK_INT(ns, want_ns);
+}
+
 static void test_exact(void) {
   long long sec = 0;
   long ns = 0;
   CASE("whole seconds and nanoseconds as sent, past a double's reach");
-  CHECK_INT(soget_isotime_parse_ns("2020-05-20T03:27:41.000000002Z", 30, &sec, &ns), 0);
-  CHECK_INT(sec, 1589945261);
-  CHECK_INT(ns, 2);
-  CHECK_INT(soget_isotime_parse_ns("2020-05-20T05:27:41,1234567891+02:00", 36, &sec, &ns), 0);
-  CHECK_INT(sec, 1589945261);
-  CHECK_INT(ns, 123456789);   /* the tenth digit dropped */
-  CHECK_INT(soget_isotime_parse_ns("1969-12-31T23:59:59.5Z", 22, &sec, &ns), 0);
-  CHECK_INT(sec, -1);
-  CHECK_INT(ns, 500000000);
+  check_exact("2020-05-20T03:27:41.000000002Z", 1589945261, 2);
+  check_exact("2020-05-20T05:27:41,1234567891+02:00", 1589945261, 123456789);   /* the tenth digit dropped */
+  check_exact("1969-12-31T23:59:59.5Z", -1, 500000000);
   CHECK_INT(soget_isotime_parse_ns("2020-13-01", 10, &sec, &ns), -1);
   CASE("a leap second: after the second before it, before the next day");
-  CHECK_INT(soget_isotime_parse_ns("2016-12-31T23:59:59.999999999Z", 30, &sec, &ns), 0);
-  CHECK_INT(sec, 1483228799);
-  CHECK_INT(ns, 999999999);
-  CHECK_INT(soget_isotime_parse_ns("2016-12-31T23:59:60Z", 20, &sec, &ns), 0);
-  CHECK_INT(sec, 1483228799);
-  CHECK_INT(ns, 1000000000);
-  CHECK_INT(soget_isotime_parse_ns("2016-12-31T23:59:60.999999999Z", 30, &sec, &ns), 0);
-  CHECK_INT(sec, 1483228799);
-  CHECK_INT(ns, 1999999999);
-  CHECK_INT(soget_isotime_parse_ns("2017-01-01T00:00:00Z", 20, &sec, &ns), 0);
-  CHECK_INT(sec, 1483228800);
-  CHECK_INT(ns, 0);
+  check_exact("2016-12-31T23:59:59.999999999Z", 1483228799, 999999999);
+  check_exact("2016-12-31T23:59:60Z", 1483228799, 1000000000);
+  check_exact("2016-12-31T23:59:60.999999999Z", 1483228799, 1999999999);
+  check_exact("2017-01-01T00:00:00Z", 1483228800, 0);
 }
 
 int main(void) {
