@@ -192,8 +192,9 @@ $(DOC_DIR)/soget.fish: $(CLI_FILES) $(MODULE)
 
 # soget.pc: Requires libcurl (hosts call curl_global_cleanup: soget.h),
 # links the libraries only soget uses, as the module does; lua_pc names the
-# Lua the archive was built for (pkg-config's name).
-PC_LIBS = $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm
+# Lua the archive was built for (pkg-config's name). -ldl: dladdr1 and
+# dlopen (src/io/pin.c), in libc itself from glibc 2.34.
+PC_LIBS = $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm -ldl
 LUA_PC = $(if $(filter jit,$(LUA_VERSION)),luajit,lua$(LUA_VERSION))
 
 # Every lua/**.lua goes to $(LUADIR) (soget/ngx.lua, soget/cli/...), and
@@ -438,8 +439,8 @@ test-oom:
 # host's way): the module and spec/hygiene/threads.c built with
 # ThreadSanitizer, which stops at the first data race; the host also checks
 # that libcurl was set up once. No request leaves the process. soget is
-# linked in (libsoget.a, as a C host does): a module loaded with dlopen is
-# unloaded and set up again whenever every state that loaded it closes.
+# linked in (libsoget.a, as a C host does), as a module loaded with dlopen
+# stays loaded once loaded (src/io/pin.c).
 TSAN_DIR ?= build/tsan
 TSAN = -fsanitize=thread -fno-omit-frame-pointer
 test-threads:

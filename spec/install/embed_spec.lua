@@ -43,6 +43,18 @@ describe("soget-embed", function()
     assert.truthy(out:match("^CGMU2436601 CNI0000063978 %S+: %u+ %d%d%d%d%-%d%d%-%d%dT[^\n]* %(%d+ events%)\n$"), out)
   end)
 
+  it("loads soget without opening the file its argv[0] names (a FIFO there would hang it)", function()
+    -- the module pins the shared object it lives in (src/io/pin.c); linked
+    -- into a program, it is the program, whose name glibc gives as argv[0]
+    local path = script_file("load.lua", 'require "soget"; print("loaded")')
+    local fifo = tmp .. "/fifo"
+    sh.check("mkfifo " .. sh.quote(fifo))
+    local code, out = sh.run("bash -c " .. sh.quote("exec -a " .. sh.quote(fifo) .. " " .. sh.quote(prog) .. " "
+      .. sh.quote(path)), 20)
+    assert.are.equal(0, code, out)
+    assert.are.equal("loaded\n", out)
+  end)
+
   it("passes arguments and reports a lookup that finds nothing with exit 1", function()
     local code, out = embed(sh.quote(script) .. " MSCU0000000")
     assert.are.equal(1, code, out)

@@ -47,7 +47,7 @@ describe("soget.pc, soget.h and libsoget.a", function()
     assert.are.equal("libcurl", pkg("--print-requires soget"))
     local libs = " " .. pkg("--libs soget") .. " "
     for _, l in ipairs { "-L" .. tmp .. "/prefix/lib", "-lsoget", "-lcurl", "-lyajl", "-lsimdjson",
-                         "-lstdc++", "-lhttp_parser", "-lz", "-lm" } do
+                         "-lstdc++", "-lhttp_parser", "-lz", "-lm", "-ldl" } do
       assert.truthy(libs:find(" " .. l .. " ", 1, true), l .. " not in" .. libs)
     end
     assert.falsy(libs:find("-llua", 1, true), libs)

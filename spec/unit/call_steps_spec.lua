@@ -1092,6 +1092,12 @@ local misuse = {
     state = "pending", next = { "response", 200, PAGE }, gives = "page",
   },
   {
+    name = "failed() with a status and a kind of no answer (network, timeout, tls)",
+    prep = { { "request" } }, act = { "failed", "no answer", "network", false, 200 },
+    raises = "(a status goes with the kind 'http' only (a size limit's answer))",
+    state = "pending", next = { "response", 200, PAGE }, gives = "page",
+  },
+  {
     name = "failed() with a kind it knows followed by a NUL and more",
     prep = { { "request" } }, act = { "failed", "no answer", "network\0junk" },
     raises = "(must be 'network', 'timeout', 'tls' or 'http')",

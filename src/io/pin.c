@@ -3,19 +3,22 @@
  * a timeout (CURLOPT_QUICK_EXIT, curl_easy.c), libcurl leaves a thread
  * still inside getaddrinfo to end on its own. A host that closes its Lua
  * state unloads the module, and libcurl with it: that thread would then
- * return into unmapped code. So the object holding this file (soget.so,
- * or the program libsoget.a is linked into) is marked never to be
- * unloaded, and what it depends on stays with it. */
-#define _GNU_SOURCE 1   /* dladdr, RTLD_NODELETE */
+ * return into unmapped code. So the shared object holding this file
+ * (soget.so) is marked never to be unloaded, and what it depends on stays
+ * with it. A program libsoget.a is linked into is never unloaded: nothing
+ * to do (and its name, argv[0] as glibc gives it, is not opened). */
+#define _GNU_SOURCE 1   /* dladdr1, RTLD_NODELETE */
 #include "transport.h"
 
 #include <dlfcn.h>
+#include <link.h>
 
 void soget_pin_module(void) {
   Dl_info info;
-  if (dladdr((void *)&soget_pin_module, &info) && info.dli_fname) {
-    /* a reference never given back, to an object already loaded: no load */
-    void *self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-    (void)self;
-  }
+  struct link_map *self = NULL;
+  if (!dladdr1((void *)&soget_pin_module, &info, (void **)&self, RTLD_DL_LINKMAP) || !self ||
+      !self->l_name || !self->l_name[0])   /* the main program's name is "" */
+    return;
+  /* a reference never given back, to the object as it was loaded: no load */
+  (void)dlopen(self->l_name, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }

@@ -1669,6 +1669,9 @@ static int call_failed(lua_State *L) {
   luaL_argcheck(L, failure_kinds[i] != NULL, 3, "must be 'network', 'timeout', 'tls' or 'http'");
   if (!lua_isnoneornil(L, 5)) {
     lua_Number st = luaL_checknumber(L, 5);
+    /* (the README's rule: no status when no answer came) */
+    luaL_argcheck(L, strcmp(failure_kinds[i], "http") == 0, 5,
+                  "a status goes with the kind 'http' only (a size limit's answer)");
     luaL_argcheck(L, st >= 100 && st <= 999 && st == floor(st), 5,
                   "must be an HTTP status, a whole number from 100 to 999");
     status = (lua_Integer)st;

@@ -180,7 +180,7 @@ end
 -- of it, whatever else the file holds (an error it is then refused for
 -- included): said before the file is parsed.
 function M.names_a_secret(text)
-  for line in text:gmatch("[^\n]+") do
+  for line in text:gsub("^\239\187\191", ""):gmatch("[^\n]+") do
     local k = line:match("^%s*([%w_%-]+)%s*=")
     if k and M.settings[(k:gsub("%-", "_"))] and M.settings[(k:gsub("%-", "_"))].secret then
       return true
