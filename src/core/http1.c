@@ -534,9 +534,6 @@ static size_t wire_cap(size_t max) {
   return raw > ((size_t)-1 - (1u << 20)) / 8 ? (size_t)-1 : raw * 8 + (1u << 20);
 }
 
-/* The bytes within the cap are parsed first: the response may end, or
- * fail for another reason, before the cap is reached, however its bytes
- * arrive. */
 /* Whether byte c may be byte `at` of a status line as soget reads one in
  * every driver: "HTTP/1.0" or "HTTP/1.1", one space, a status of three
  * digits (100 to 999), then a space or the line's end. http_parser, unless
@@ -571,6 +568,9 @@ static int status_begins(soget_http1 *h, const char *data, size_t len) {
   return 1;
 }
 
+/* The bytes within the cap are parsed first: the response may end, or
+ * fail for another reason, before the cap is reached, however its bytes
+ * arrive. */
 int soget_http1_feed(soget_http1 *h, const char *data, size_t len) {
   size_t room, take, used;
   if (len == 0) return h->state;
