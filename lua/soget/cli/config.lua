@@ -182,9 +182,8 @@ end
 function M.names_a_secret(text)
   for line in text:gsub("^\239\187\191", ""):gmatch("[^\n]+") do
     local k = line:match("^%s*([%w_%-]+)%s*=")
-    if k and M.settings[(k:gsub("%-", "_"))] and M.settings[(k:gsub("%-", "_"))].secret then
-      return true
-    end
+    local o = k and M.settings[(k:gsub("%-", "_"))]
+    if o and o.secret then return true end
   end
   return false
 end

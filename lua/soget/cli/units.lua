@@ -23,7 +23,7 @@ end
 function M.last_event(hu)
   local events = soget.events_in_order(hu)
   for i = #events, 1, -1 do
-    if soget._instant(events[i].eventDate) then return events[i] end
+    if M.instant(events[i].eventDate) then return events[i] end
   end
   return events[#events]
 end
