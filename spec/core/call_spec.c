@@ -490,6 +490,51 @@ static void test_shared_failure(void) {
   CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_FAIL);
   waiter_asks_again(&g, &a, &b);
 
+  /* A batch's calls all count as begun with it: a token request that
+   * timed out at its holder's deadline fails the others too (each would
+   * otherwise wait a whole timeout for a token request of its own); calls
+   * outside the batch, begun before, may still ask. */
+  CASE("a batch's token request timed out at its call's deadline: the batch's other calls "
+       "fail with it, others ask again");
+  {
+    unsigned long batch;
+    engine(&g, 2, 1);
+    batch = soget_engine_group(&g);
+    begin(&g, &c, 0);                      /* a soget.Call, begun before */
+    begin(&g, &a, c.began);
+    begin(&g, &b, c.began);
+    a.group = b.group = batch;
+    CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+    CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+    a.deadline = soget_now();   /* its own time was up */
+    soget_err_set(&e, "timeout", 0, 0, "Operation timed out after 10000 milliseconds");
+    CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_FAIL);
+    soget_err_clear(&e);
+    CHECK_INT(soget_call_next(&g, &b, &e), SOGET_STEP_FAIL);
+    CHECK_STR(e.kind, "timeout");
+    CHECK(strstr(e.message, "token request: timeout reached") == e.message);
+    CHECK_INT(g.token_requests, 1);
+    CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+    CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
+    CHECK_INT(g.token_requests, 2);
+    soget_call_free(&g, &a);
+    soget_call_free(&g, &b);
+    soget_call_free(&g, &c);
+    soget_engine_free(&g);
+  }
+
+  CASE("a call whose deadline passed while it waited for another's token request says so");
+  lease_taken(&g, &a, &b);
+  b.deadline = soget_now() - 1;
+  soget_err_clear(&e);
+  CHECK_INT(soget_call_next(&g, &b, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "timeout");
+  CHECK(strstr(e.message, "(waiting for the token another call requested)") != NULL);
+  CHECK_INT(g.token_requests, 1);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_engine_free(&g);
+
   CASE("once a token came, the failure no longer counts for older calls (setup)");
   engine(&g, 2, 1);
   begin(&g, &a, 0);

@@ -330,6 +330,29 @@ describe("handling_units_many", function()
       end)
     end)
 
+    it("is asked for once when the token host takes the request and never answers", function()
+      -- the token request times out at its lookup's deadline: with one
+      -- lookup at a time, each of the others would wait a whole timeout
+      -- for a token request of its own
+      for _, concurrency in ipairs { 1, 3 } do
+        local c = S.client { token_url = S.fault_token("delay:ms=8000"), timeout = 1, retries = 0 }
+        local t0 = S.now()
+        local results, counts = c:handling_units_many(known(5), { concurrency = concurrency })
+        local took = S.now() - t0
+        assert.are.same({ ok = 0, failed = 5 }, counts)
+        for _, r in ipairs(results) do
+          assert.are.equal("timeout", r.kind, r.message)
+          -- (a lookup that waited for it may see its own deadline first)
+          assert.truthy(r.message:find("^token request: timeout reached %(1 s%)")
+            or r.message == "timeout reached (1 s) before the call completed (waiting for "
+              .. "the token another call requested)", r.message)
+        end
+        assert.are.equal(1, c:stats().token_requests)
+        assert.is_true(took < 3, took .. " s for " .. concurrency)
+        c:close()
+      end
+    end)
+
     it("is renewed once when it is refused mid-batch", function()
       local refs = known(10)
       -- every token is refused from its seventh request on

@@ -612,9 +612,9 @@ local cases = {
       "token response has an access_token that cannot be sent in a header"),
   },
   {
-    name = "an access_token over 65536 bytes: http error (a size limit)",
+    name = "an access_token over 65536 bytes: http error (a size limit, with its status)",
     script = { tok_answer(200, '{"access_token":"' .. string.rep("a", 65537) .. '"}') },
-    outcome = err("http", nil, nil, false, "token response: the access_token is larger "
+    outcome = err("http", 200, nil, false, "token response: the access_token is larger "
       .. "than 65536 bytes, the size limit of a header value"),
   },
 

@@ -185,11 +185,12 @@ static double rand01(soget_engine *g) {
  * One token request at a time per engine: the call that needs a token
  * first takes the lease and sends the token request; others that need one
  * meanwhile wait (SOGET_STEP_WAIT, k->lease_wait) and then use the token
- * it brought. When that request fails (other than by timing out at its
- * holder's own deadline, which a call with more time left need not share:
- * lease_release), the calls begun before the failure fail
- * with the same error rather than each asking again, until a token comes;
- * calls begun later ask again. A lease whose holder went away ends at the holder's
+ * it brought. When that request fails, the calls begun before the failure
+ * fail with the same error rather than each asking again, until a token
+ * comes; calls begun later ask again. A request that timed out at its
+ * holder's own deadline fails only the calls of the holder's group (a
+ * batch's, which all count as begun with the batch): any other call with
+ * more time left may still get a token (lease_release). A lease whose holder went away ends at the holder's
  * deadline. A call of a drive that runs alone (a blocking call, a batch)
  * never waits for a lease held outside its drive: nothing else runs until
  * the drive returns, so that holder (a soget.Call its driver left waiting,
@@ -211,13 +212,20 @@ static void lease_release(soget_engine *g, soget_call *k, int failed, const soge
   g->lease = 0;
   if (!failed || !e || e->nomem) return;
   now = soget_now();
-  /* A timeout at the holder's deadline is the holder's: a call with more
-   * time left may still get a token. Any other failure is the token
-   * host's, and the calls waiting for the token fail with it. */
-  if (e->kind && strcmp(e->kind, "timeout") == 0 && now > k->deadline - SOGET_OWN_TIMEOUT_SLACK)
-    return;
   /* Nor is a stop asked of the holder's driver (soget_call_stop). */
   if (e->kind && strcmp(e->kind, SOGET_KIND_INTERRUPTED) == 0) return;
+  /* A timeout at the holder's deadline is the holder's drive's: a call
+   * with more time left elsewhere may still get a token. The calls of a
+   * batch fail with it, as with any other failure: begun with the batch,
+   * each would otherwise send a token request of its own in turn, every
+   * one to a host that held the last for a whole timeout. Any other
+   * failure is the token host's, and every call waiting for the token
+   * fails with it. */
+  g->failed_group = 0;
+  if (e->kind && strcmp(e->kind, "timeout") == 0 && now > k->deadline - SOGET_OWN_TIMEOUT_SLACK) {
+    if (k->group == 0) return;
+    g->failed_group = k->group;
+  }
   g->failed_at = now;
   g->failed_err = *e;
 }
@@ -315,6 +323,13 @@ static int call_fail(soget_engine *g, soget_call *k, soget_err *e) {
   return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
 }
 
+/* Whether the last token request's failure is the call k's too: k was
+ * begun before it, and it counts for k's group (lease_release). */
+static int shares_failure(const soget_engine *g, const soget_call *k) {
+  return g->failed_at > 0 && k->began <= g->failed_at &&
+         (g->failed_group == 0 || g->failed_group == k->group);
+}
+
 /* The token request, when a token is needed: SOGET_STEP_SEND, a wait for
  * another call's token request, or the end of the call. */
 static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) {
@@ -328,7 +343,7 @@ static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) 
     }
     g->lease = 0;   /* its holder is gone, late, or cannot move meanwhile */
   }
-  if (g->failed_at > 0 && k->began <= g->failed_at) {
+  if (shares_failure(g, k)) {
     *e = g->failed_err;   /* already scrubbed */
     call_over(g, k);
     return SOGET_STEP_FAIL;
@@ -396,7 +411,15 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
   double now;
   if (k->state != SOGET_CALL_READY) return SOGET_STEP_MISUSE;
   if (left <= 0) {
+    if (k->lease_wait && shares_failure(g, k)) {   /* as if it had woken first */
+      *e = g->failed_err;   /* already scrubbed */
+      call_over(g, k);
+      return SOGET_STEP_FAIL;
+    }
     out_of_time(g, e);
+    if (k->lease_wait)
+      soget_err_set(e, "timeout", 0, 1, "timeout reached (%.15g s) before the call "
+                    "completed (waiting for the token another call requested)", g->timeout);
     return call_fail(g, k, e);
   }
   memset(rq, 0, sizeof *rq);
@@ -590,7 +613,7 @@ static int token_response(soget_engine *g, soget_call *k, long status,
   if (expires_in < 0) return token_failed(g, k, e);
   r = 0;
   if (tl > SOGET_HEADER_VALUE_MAX) {
-    soget_err_set(e, "http", 0, 0, "token response: the access_token is larger than "
+    soget_err_set(e, "http", status, 0, "token response: the access_token is larger than "
                   "%d bytes, the size limit of a header value", SOGET_HEADER_VALUE_MAX);
     r = -1;
   } else if (soget_header_value_problem(tok, tl)) {

@@ -41,6 +41,9 @@ typedef struct soget_engine {
   double lease_until;          /* a lease whose holder is gone ends then */
   double failed_at;            /* when a token request last failed, 0: never */
   soget_err failed_err;        /* and why */
+  unsigned long failed_group;  /* 0: the failure counts for every call begun
+                                * before it; else only for that group's (a
+                                * timeout at its holder's deadline) */
   unsigned long after_401;     /* the call whose 401 dropped the token, 0: none: the
                                 * next token stored is the renewal of a refused one */
   unsigned long renewal_gen;   /* auth.gen of the token fetched after a 401 */
