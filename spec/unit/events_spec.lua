@@ -77,6 +77,12 @@ describe("soget.events_in_order", function()
     local same = {}
     for _, i in ipairs { 9, 3, 7, 1 } do same[i] = ev("2020-01-01T00:00:00Z", "E" .. i) end
     assert.equal("E1 E3 E7 E9", kinds(soget.events_in_order({ events = same })))
+    -- indexes past 2^31 (read back through an int on Lua 5.1 and 5.2 and
+    -- LuaJIT: 2^32 + 1 was index 1 there, 2^31 nothing)
+    for _, k in ipairs { 2 ^ 31, 2 ^ 32 + 1, 2 ^ 40, 2 ^ 53 } do
+      local far = { ev("2020-01-02T00:00:00Z", "near"), [k] = ev("2020-01-01T00:00:00Z", "far") }
+      assert.equal("far near", kinds(soget.events_in_order({ events = far })), ("%.0f"):format(k))
+    end
   end)
 
   it("orders a decoded unit's events as the sandbox sends them, oldest first", function()

@@ -5,6 +5,7 @@
  * instants, not as text. */
 #include "soget.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -81,7 +82,13 @@ static int mod_events_in_order(lua_State *L) {
   qsort(s, (size_t)k, sizeof *s, by_time);
   soget_push_array(L, (int)(k < 0x7fffffff ? k : 0x7fffffff));
   for (i = 0; i < k; i++) {
-    lua_rawgeti(L, 2, s[i].i);
+#if LUA_VERSION_NUM < 503
+    if (s[i].i > INT_MAX) {   /* lua_rawgeti's index is an int there */
+      lua_pushnumber(L, (lua_Number)s[i].i);
+      lua_rawget(L, 2);
+    } else
+#endif
+      lua_rawgeti(L, 2, s[i].i);
     lua_rawseti(L, -2, i + 1);
   }
   return 1;
