@@ -349,6 +349,64 @@ describe("abuse: server answers", function()
     assert(ok, err)
   end)
 
+  it("takes and refuses the same compressed bodies in every driver, asked for or not", function()
+    -- libcurl read every coding it was built with (zstd, br, "gzip, gzip")
+    -- and a gzip stream without its trailer, and none with gzip = false;
+    -- soget.http_parser (so soget.Call and soget.ngx) reads gzip and
+    -- deflate only, whole, asked for or not. The body is now decoded by
+    -- soget in every driver.
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local body = '{"total":5,"returned":0,"first":0,"items":[]}'
+    local f = assert(io.popen("printf '%s' '" .. body .. "' | gzip -c"))
+    local gz = f:read("*a")
+    f:close()
+    local ok, err = pcall(function()
+      local cases = {
+        -- Content-Encoding, body, what every driver makes of it
+        { "gzip", gz, "page" },
+        { "GZip ", gz, "page" },
+        { "identity", body, "page" },
+        { "zstd", gz, "the response body has a Content-Encoding soget cannot decode" },
+        { "gzip, gzip", gz, "the response body has a Content-Encoding soget cannot decode" },
+        { "br", "", "the response body has a Content-Encoding soget cannot decode" },
+        { "gzip", gz:sub(1, #gz - 8), "the compressed response body is cut short" },
+        { "gzip", gz:sub(1, #gz - 20), "the compressed response body is cut short" },
+        { "gzip", gz:sub(1, 10) .. ("\255"):rep(#gz - 10), "the compressed response body is not valid" },
+      }
+      for _, gzip in ipairs { true, false } do
+        for _, case in ipairs(cases) do
+          local coding, b, want = case[1], case[2], case[3]
+          local what = ("%s, %d bytes, gzip = %s"):format(coding, #b, tostring(gzip))
+          local raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: " .. coding
+            .. "\r\nContent-Length: " .. #b .. "\r\nConnection: close\r\n\r\n" .. b
+          answer_raw(srv, raw)
+          local page, e, results = libcurl_drivers(srv, { access_token = "static-token-0123456789",
+            base_url = srv.url .. "/api-tracing-code/v1", retries = 0, gzip = gzip })
+          local p = require("soget").http_parser()
+          local st = p:feed(raw)
+          if st == "more" then st = p:eof() end
+          if want == "page" then
+            assert.is_nil(e, what .. ": " .. tostring(e))
+            assert.are.equal(5, page.total, what)
+            assert.are.equal(5, results[1].total, what .. ": " .. tostring(results[1]))
+            assert.are.equal("done", st, what)
+          else
+            assert.is_nil(page, what)
+            assert.are.same({ "network", want, false }, { e.kind, e.message, e.retryable, e.status },
+              what)
+            assert.are.same({ "network", want }, { results[1].kind, results[1].message }, what)
+            assert.are.equal("bad", st, what)
+            local message, kind, retryable, status = p:error()
+            assert.are.same({ "network", want, false }, { kind, message, retryable, status }, what)
+          end
+        end
+      end
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   it("ends a decode at the call's deadline where Lua's string hash can be flooded (5.1 to 5.3)", function()
     -- 32-byte strings that differ only in the bytes Lua 5.1 to 5.3 leave
     -- out of a string's hash: all hash alike, and interning each is

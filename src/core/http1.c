@@ -201,13 +201,6 @@ done:
 
 enum { H_OTHER = 0, H_LOCATION, H_RETRY_AFTER, H_CONTENT_ENCODING };
 
-/* Raw body bytes accepted for a decoded cap of max: deflate never grows
- * data by more than a few bytes per 16 KB block. */
-static size_t raw_cap(size_t max) {
-  size_t slack = max / 64 + 4096;
-  return max > (size_t)-1 - slack ? (size_t)-1 : max + slack;
-}
-
 static soget_http1 *of(http_parser *p) {
   return (soget_http1 *)p->data;
 }
@@ -228,8 +221,7 @@ static void reset_headers(soget_http1 *h) {
 }
 
 static void inflate_end(soget_http1 *h) {
-  if (h->inflating) inflateEnd(&h->z);
-  h->inflating = 0;
+  soget_coding_end(&h->coding);
 }
 
 /* Fails the parse from a callback: a non-zero return stops the parser. */
@@ -366,89 +358,22 @@ static int on_headers_complete(http_parser *p) {
   /* 204 and 304 have no body, whatever the headers say (RFC 9112, 6.3):
    * 1 tells libhttp-parser to read none */
   if (p->status_code == 204 || p->status_code == 304) return 1;
-  if (h->encoding_bad) goto unknown;
-  if (h->encoding.len == 0 || strcmp(h->encoding.data, "identity") == 0) return 0;
-  if (strcmp(h->encoding.data, "gzip") == 0 || strcmp(h->encoding.data, "x-gzip") == 0 ||
-      strcmp(h->encoding.data, "deflate") == 0) {
-    memset(&h->z, 0, sizeof h->z);
-    /* 15 + 32: a gzip or zlib stream, told apart by its header */
-    if (inflateInit2(&h->z, 15 + 32) != Z_OK) return fail_nomem(h);
-    h->inflating = 1;
-    h->inflated = 0;
-    h->may_be_raw = strcmp(h->encoding.data, "deflate") == 0;
-    h->head_n = 0;
-    return 0;
+  if (!h->encoding_bad) {
+    int r = soget_coding_start(&h->coding, h->encoding.data, h->encoding.len);
+    if (r == SOGET_CODING_OK) return 0;
+    if (r == SOGET_CODING_NOMEM) return fail_nomem(h);
   }
-unknown:
-  return fail(h, "network", 0, "the response body has a Content-Encoding soget cannot decode");
+  return fail(h, "network", 0, soget_coding_message(SOGET_CODING_UNKNOWN));
 }
 
-static int add_body(soget_http1 *h, const char *at, size_t len) {
-  if (len > h->max_body - h->body.len) return too_large(h);
-  if (soget_buf_add(&h->body, at, len) != 0) return fail_nomem(h);
-  return 0;
-}
-
-/* Inflates len bytes of compressed body into the body. */
-static int inflate_body(soget_http1 *h, const char *at, size_t len) {
-  char chunk[16384];
-  int full = 0;   /* the last inflate filled chunk: it may hold more back */
-  size_t i;
-  for (i = 0; h->may_be_raw && h->head_n < sizeof h->head && i < len; i++)
-    h->head[h->head_n++] = (unsigned char)at[i];
-  h->z.next_in = (Bytef *)(uintptr_t)at;
-  h->z.avail_in = (uInt)len;
-  while (!h->inflated && (h->z.avail_in > 0 || full)) {
-    int zr;
-    size_t produced;
-    h->z.next_out = (Bytef *)chunk;
-    h->z.avail_out = sizeof chunk;
-    zr = inflate(&h->z, Z_NO_FLUSH);
-    produced = sizeof chunk - h->z.avail_out;
-    full = h->z.avail_out == 0;
-    if (zr == Z_MEM_ERROR) return fail_nomem(h);
-    if (zr == Z_DATA_ERROR && h->may_be_raw && h->z.total_out == 0 &&
-        h->z.total_in <= h->head_n) {
-      /* "deflate" sent as a raw stream, without zlib's header (some servers
-       * do; libcurl reads it too): the body again from its first byte */
-      const Bytef *rest = h->z.next_in;
-      uInt rest_n = h->z.avail_in;
-      h->may_be_raw = 0;
-      if (inflateReset2(&h->z, -15) != Z_OK) return fail_nomem(h);
-      if (inflate_body(h, (const char *)h->head, h->head_n) != 0) return -1;
-      h->z.next_in = (Bytef *)(uintptr_t)rest;
-      h->z.avail_in = rest_n;
-      full = 0;
-      continue;
-    }
-    if (h->z.total_in > h->head_n) h->may_be_raw = 0;   /* the header was read */
-    if (produced && add_body(h, chunk, produced) != 0) return -1;
-    if (zr == Z_STREAM_END) h->inflated = 1;   /* what follows is ignored */
-    else if (zr == Z_BUF_ERROR && h->z.avail_in == 0) break;   /* needs more input */
-    else if (zr != Z_OK) return fail(h, "network", 0, "the compressed response body is not valid");
-  }
-  return 0;
-}
-
-/* The bytes within the cap are taken first, so that a body that is also
- * not valid fails the same way however its bytes arrive. */
+/* The body's bytes, decoded onto the body. */
 static int on_body(http_parser *p, const char *at, size_t len) {
   soget_http1 *h = of(p);
-  size_t room = raw_cap(h->max_body) - h->raw_body;
-  size_t take = len > room ? room : len;
-  h->raw_body += take;
-  if (!h->inflating) {
-    if (take > 0 && add_body(h, at, take) != 0) return -1;
-  } else {
-    size_t left = take;
-    while (left > 0 && !h->inflated) {   /* zlib counts in uInt */
-      size_t n = left > (size_t)1 << 30 ? (size_t)1 << 30 : left;
-      if (inflate_body(h, at, n) != 0) return -1;
-      at += n;
-      left -= n;
-    }
-  }
-  return take < len ? too_large(h) : 0;
+  int r = soget_coding_feed(&h->coding, at, len, &h->body, h->max_body);
+  if (r == SOGET_CODING_OK) return 0;
+  if (r == SOGET_CODING_NOMEM) return fail_nomem(h);
+  if (r == SOGET_CODING_TOO_LARGE) return too_large(h);
+  return fail(h, "network", 0, soget_coding_message(r));
 }
 
 static int on_message_complete(http_parser *p) {
@@ -461,9 +386,8 @@ static int on_message_complete(http_parser *p) {
     http_parser_pause(p, 1);   /* before the parser reads it (soget_http1_feed) */
     return 0;
   }
-  /* An empty body announced as compressed is empty. */
-  if (h->inflating && !h->inflated && h->raw_body > 0)
-    return fail(h, "network", 0, "the compressed response body is cut short");
+  if (soget_coding_finish(&h->coding) != SOGET_CODING_OK)
+    return fail(h, "network", 0, soget_coding_message(SOGET_CODING_CUT));
   inflate_end(h);
   h->status = (long)p->status_code;
   h->keep_alive = http_should_keep_alive(p);
@@ -530,7 +454,7 @@ static void parse_error(soget_http1 *h) {
  * worst a few bytes per body byte, and extensions), headers, interim
  * answers. Beyond, framing that carries nothing: a size limit too. */
 static size_t wire_cap(size_t max) {
-  size_t raw = raw_cap(max);
+  size_t raw = soget_coding_raw_cap(max);
   return raw > ((size_t)-1 - (1u << 20)) / 8 ? (size_t)-1 : raw * 8 + (1u << 20);
 }
 

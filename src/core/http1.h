@@ -17,9 +17,9 @@
 
 #include <http_parser.h>
 #include <stddef.h>
-#include <zlib.h>
 
 #include "buf.h"
+#include "coding.h"
 #include "error.h"
 #include "http.h"
 #include "visibility.h"
@@ -98,14 +98,7 @@ typedef struct soget_http1 {
   int seen;             /* the headers of ours met (the first one counts) */
   int location_bad;     /* a Location too long to be of use */
   int encoding_bad;     /* a Content-Encoding too long to be one soget decodes */
-  /* decoding */
-  int inflating;        /* the body is compressed: z is in use */
-  int inflated;         /* the compressed stream ended: what follows is ignored */
-  int may_be_raw;       /* "deflate" whose header is not read yet: may lack zlib's */
-  unsigned char head[2];   /* the body's first bytes while may_be_raw */
-  size_t head_n;
-  z_stream z;
-  size_t raw_body;      /* body bytes received, before decoding */
+  soget_coding coding;  /* the body's Content-Encoding, undone */
 } soget_http1;
 
 /* A parser for one response of at most max_body bytes (decoded). */

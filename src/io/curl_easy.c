@@ -14,6 +14,7 @@
 #define _DEFAULT_SOURCE 1   /* strncasecmp in <strings.h> under -std=c11 */
 #include "transport.h"
 #include "core/auth.h"
+#include "core/coding.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -64,6 +65,16 @@ struct soget_xfer {
                                 * (as libcurl writes them over HTTP/2 and 3),
                                 * 2 anything else (libcurl takes any line that
                                 * begins "http/", in any case, for a 200) */
+  /* The final response's Content-Encoding (its first one), undone here as
+   * soget.http_parser undoes it (core/coding.h): libcurl's own decoding is
+   * off, so that every driver takes and refuses the same bodies. */
+  char encoding[SOGET_CODING_NAME_MAX + 1];
+  size_t encoding_len;
+  int encoding_seen;           /* the response's first one was met */
+  int encoding_long;           /* it is longer than any soget decodes */
+  int coding_begun;            /* coding is set for the body */
+  int coding_err;              /* SOGET_CODING_*: why on_body ended the transfer */
+  soget_coding coding;
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -73,6 +84,7 @@ struct soget_transport {
   void *attached;              /* see soget_transport_attach */
   void (*release)(void *);
   char *ua_line;               /* "User-Agent: ...": first line of every request */
+  const char *ae_line;         /* "Accept-Encoding: gzip" or "...: identity": the second */
   struct curl_slist *proxy_hdrs;  /* the same line, for a proxy's CONNECT */
   char *proxy[2];              /* by SCHEME_*: the proxy from the environment, "" none */
   char *noproxy;               /* no_proxy or NO_PROXY, "" none */
@@ -85,15 +97,26 @@ struct soget_transport {
   const soget_stop *stop;      /* see soget_transport_set_stop; NULL: none */
 };
 
+/* The coding of the final response's body, from its Content-Encoding:
+ * SOGET_CODING_OK, _UNKNOWN or _NOMEM. */
+static int coding_begin(soget_xfer *t) {
+  t->coding_begun = 1;
+  if (t->encoding_long) return SOGET_CODING_UNKNOWN;
+  return soget_coding_start(&t->coding, t->encoding, t->encoding_len);
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   soget_xfer *t = ud;
   size_t len = size * n;
-  if (soget_buf_add(&t->body, p, len) != 0) {
-    if (t->body.limit && t->body.len + len > t->body.limit) t->too_large = 1;
-    else t->nomem = 1;
-    return 0;
-  }
-  return len;
+  int r = t->coding_begun ? SOGET_CODING_OK : coding_begin(t);
+  if (r == SOGET_CODING_OK)
+    r = soget_coding_feed(&t->coding, p, len, &t->body,
+                          t->body.limit ? t->body.limit : (size_t)-1);
+  if (r == SOGET_CODING_OK) return len;
+  if (r == SOGET_CODING_TOO_LARGE) t->too_large = 1;
+  else if (r == SOGET_CODING_NOMEM) t->nomem = 1;
+  else t->coding_err = r;
+  return 0;
 }
 
 /* libcurl calls this at each step of a transfer, and when a signal wakes
@@ -153,7 +176,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     if (form == 2) return 0;   /* the transfer ends here: soget_xfer_finish says why */
     t->interim = p[form == 0 ? 9 : 7] == '1';
   }
-  if (len >= 5 && strncasecmp(p, "HTTP/", 5) == 0) t->head_ended = 0;   /* a response begins */
+  if (len >= 5 && strncasecmp(p, "HTTP/", 5) == 0) {   /* a response begins */
+    t->head_ended = 0;
+    t->encoding_seen = t->encoding_long = 0;
+    t->encoding_len = 0;
+  } else if (!t->head_ended && !t->encoding_seen && len > 17 &&
+             strncasecmp(p, "content-encoding:", 17) == 0) {
+    /* the first one counts (a trailer's is not read), as in the core's parser */
+    const char *v = p + 17;
+    size_t vn = len - 17;
+    trim(&v, &vn);
+    t->encoding_seen = 1;
+    if (vn > SOGET_CODING_NAME_MAX) {
+      t->encoding_long = 1;
+    } else {
+      memcpy(t->encoding, v, vn);
+      t->encoding_len = vn;
+    }
+  }
   if (t->t->header_api) return len;   /* Retry-After read after the transfer */
   if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
     const char *v = p + sizeof name - 1;
@@ -512,10 +552,14 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  /* gzip asked for, as soget.http_parser's drivers ask (libcurl's ""
-   * would offer every coding it was built with: br, zstd, which those
-   * drivers do not read) */
-  if (o->gzip) rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
+  /* gzip asked for, or identity, as soget.http_parser's drivers ask, in
+   * the header list (libcurl's CURLOPT_ACCEPT_ENCODING would format a line
+   * of its own at each transfer); a body is decoded by soget (on_body), as
+   * those drivers decode it, not by libcurl, which would read every coding
+   * it was built with (br, zstd, stacked ones) and a gzip stream that ends
+   * before its trailer. */
+  t->ae_line = o->gzip ? "Accept-Encoding: gzip" : "Accept-Encoding: identity";
+  rc |= curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   rc |= curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
   rc |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   /* libcurl 7.88 stalls, until the timeout, on a response header longer
@@ -583,6 +627,7 @@ static void drop_request(soget_xfer *x) {
 /* A token response's body holds the token: wiped before the buffer is
  * used again or freed. */
 static void forget_body(soget_xfer *x) {
+  soget_coding_end(&x->coding);
   if (x->body_secret) soget_wipe(x->body.data, x->body.len);
   x->body_secret = 0;
   if (x->body.cap > BODY_KEEP) soget_buf_free(&x->body);
@@ -736,11 +781,14 @@ static const char *curl_kind(CURLcode rc, int *retryable) {
   }
 }
 
-/* 1 when the list on the handle is the user agent and then rq's lines. */
+/* 1 when the list on the handle is the user agent, the Accept-Encoding
+ * line and then rq's lines. */
 static int same_headers(const soget_xfer *x, const soget_http_request *rq) {
   const struct curl_slist *l = x->hdrs;
   const char *const *h;
   if (!l || strcmp(l->data, x->t->ua_line) != 0) return 0;
+  l = l->next;
+  if (!l || strcmp(l->data, x->t->ae_line) != 0) return 0;
   for (l = l->next, h = rq->headers; h && *h; h++, l = l->next)
     if (!l || strcmp(l->data, *h) != 0) return 0;
   return l == NULL;
@@ -754,6 +802,10 @@ static int set_headers(soget_xfer *x, const soget_http_request *rq) {
   if (same_headers(x, rq)) return 0;
   drop_headers(x);
   l = curl_slist_append(NULL, x->t->ua_line);
+  if (l && !(tmp = curl_slist_append(l, x->t->ae_line))) {
+    curl_slist_free_all(l);
+    l = NULL;
+  }
   for (h = rq->headers; l && h && *h; h++) {
     tmp = curl_slist_append(l, *h);
     if (!tmp) {
@@ -809,6 +861,10 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->at_status = 1;
   x->interim = 0;
   x->status_odd = 0;
+  x->encoding_len = 0;
+  x->encoding_seen = x->encoding_long = 0;
+  x->coding_begun = 0;
+  x->coding_err = 0;
   x->errbuf[0] = '\0';
 
   if (set_headers(x, rq) != 0 || set_url(x, rq->url) != 0) {
@@ -869,8 +925,12 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   CURLcode rc = (CURLcode)result;
   char *loc = NULL;
   long status = 0;
+  int coding;
 
   drop_request(x);
+  /* the body's decoding: whether its stream ended; zlib's state freed */
+  coding = x->coding_err ? x->coding_err : soget_coding_finish(&x->coding);
+  soget_coding_end(&x->coding);
   rs->status = 0;
   rs->body = &x->body;
   rs->retry_after = -1;
@@ -888,6 +948,10 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     const char *kind;
     if (rc == CURLE_ABORTED_BY_CALLBACK && x->stopped) {
       soget_err_interrupted(e);
+      return -1;
+    }
+    if (x->coding_err) {   /* on_body ended it */
+      soget_err_set(e, "network", 0, 0, "%s", soget_coding_message(x->coding_err));
       return -1;
     }
     if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -975,6 +1039,19 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
      * body empty): a response cut short, as the core's parser says */
     soget_err_set(e, "network", 0, 1,
                   "the response was cut short (the connection closed in its headers)");
+    return -1;
+  }
+  if (!x->coding_begun && status >= 200 && status != 204 && status != 304) {
+    /* no body: its coding is still looked at, as the core's parser does */
+    coding = coding_begin(x);
+    soget_coding_end(&x->coding);
+    if (coding == SOGET_CODING_NOMEM) {
+      soget_err_nomem(e, "reading the response");
+      return -1;
+    }
+  }
+  if (coding != SOGET_CODING_OK) {   /* a coding soget cannot read, a stream cut short */
+    soget_err_set(e, "network", 0, 0, "%s", soget_coding_message(coding));
     return -1;
   }
   rs->status = status;
