@@ -617,6 +617,28 @@ describe("a finalizer that closes a soget.HttpParser while response() answers, b
     end
   end)
 
+  it("error(): the error whole, never freed memory", function()
+    -- error() read the parser's error between its pushes, each of which
+    -- can run the finalizer: a crash once it was freed
+    local mid = 0
+    for i = 1, 20 do
+      local p = soget.http_parser()
+      assert.are.equal("bad", p:feed("garbage " .. i .. "\r\n\r\n"))
+      local during, r = amid(function() shut(p) end, function() return p:error() end)
+      if r[1] then
+        assert.truthy(r[2]:find("^not a valid HTTP/1.1 response"), r[2])
+        assert.are.same({ "network", false }, { r[3], r[4] })
+        if during then mid = mid + 1 end
+      else   -- (it may run before error() begins)
+        assert.truthy(tostring(r[2]):find("used after close()", 1, true), tostring(r[2]))
+      end
+      assert.truthy(tostring(p):find("closed", 1, true))
+    end
+    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of error()")
+    end
+  end)
+
   it("feed() of a number: the parser is looked at after the number is made a string", function()
     -- making it a string can run the finalizer: feed went on with the
     -- closed parser, answered, and kept a body buffer nothing freed
@@ -640,6 +662,52 @@ describe("a finalizer that closes a soget.HttpParser while response() answers, b
       -- there the finalizer runs as the number is made a string: it closed
       -- the parser before feed() looked at it
       assert.are.equal(20, raised)
+    end
+  end)
+end)
+end
+
+for _, way in ipairs(SHUT) do
+local how, shut = way[1], way[2]
+describe("a finalizer that closes the client while a method reads it, by " .. how, function()
+  -- the methods read the client after allocating: stats() crashed on the
+  -- closed client's transport, a search blamed its configuration
+  local function run(step, check)
+    local mid = 0
+    for _ = 1, 20 do
+      local c = S.client{ access_token = "a-static-token-0001" }
+      local during, r = amid(function() shut(c) end, function() return step(c) end)
+      if r[1] then
+        check(r)
+        if during then mid = mid + 1 end
+      else
+        assert.truthy(tostring(r[2]):find("attempt to use a closed client", 1, true), tostring(r[2]))
+      end
+      assert.truthy(closed(c))
+    end
+    return mid
+  end
+
+  it("stats(): the counts whole", function()
+    local mid = run(function(c) return c:stats() end, function(r)
+      assert.are.same({ api_requests = 0, token_requests = 0, retries = 0, connections = 0 }, r[2])
+    end)
+    if _VERSION == "Lua 5.3" or _VERSION == "Lua 5.4" then
+      assert.truthy(mid > 0, "no finalizer ran in the middle of stats()")
+    end
+  end)
+
+  it("a search and begin: the closed client said, not its configuration", function()
+    -- (the queries made before: no allocation of the step's own)
+    local q = { documentReference = "3714238101" }
+    local sq = { search = q }
+    for _, step in ipairs {
+      function(c) return c:handling_units_search(q) end,
+      function(c) return c:begin(sq) end,
+    } do
+      run(step, function(r)   -- (closed after the method)
+        assert.truthy(r[2] ~= nil or r[3] ~= nil)
+      end)
     end
   end)
 end)

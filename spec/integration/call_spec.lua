@@ -122,6 +122,24 @@ describe("soget.Call", function()
     c:close()
   end)
 
+  it("takes retryable, when the driver leaves it out, as the blocking client says it of the kind", function()
+    local c = S.client{ retries = 0 }
+    c:set_token("tok", 60)
+    for kind, retryable in pairs { network = true, timeout = true, tls = false, http = false } do
+      local call = c:begin("CGMU2436601")
+      assert(call:request())
+      local p, e = call:failed("it failed", kind)
+      assert.is_nil(p)
+      assert.are.same({ kind, retryable }, { e.kind, e.retryable })
+      -- and as told
+      call = c:begin("CGMU2436601")
+      assert(call:request())
+      p, e = call:failed("it failed", kind, not retryable)
+      assert.are.same({ kind, not retryable }, { e.kind, e.retryable })
+    end
+    c:close()
+  end)
+
   it("raises when its client is closed", function()
     local c = S.client()
     local call = c:begin("CGMU2436601")

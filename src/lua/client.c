@@ -1067,6 +1067,7 @@ static int fetch_first(lua_State *L, int kind) {
   soget_err e;
   lua_settop(L, 2);
   soget_check_query(L, 2, kind);   /* 3: normalized query */
+  c = soget_checkclient(L, 1);     /* (its allocations may have run a finalizer that closed it) */
   if (kind == SOGET_QUERY_SEARCH) soget_need_search_base(L, c, 3, "handling_units_search", 0);
   soget_err_clear(&e);
   if (!soget_client_fetch(L, c, 1, 3, -1, &e)) return soget_fail(L, &e);
@@ -1090,14 +1091,18 @@ static int meth_handling_units_search(lua_State *L) {
 /* client:stats() -> {api_requests, token_requests, retries, connections} */
 static int meth_stats(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
+  /* read before any allocation: a finalizer it runs may close c */
+  lua_Integer api = (lua_Integer)c->eng.api_requests, token = (lua_Integer)c->eng.token_requests,
+              retries = (lua_Integer)c->eng.retries_done,
+              conns = (lua_Integer)soget_transport_connections(c->tr);
   lua_createtable(L, 0, 4);
-  lua_pushinteger(L, (lua_Integer)c->eng.api_requests);
+  lua_pushinteger(L, api);
   lua_setfield(L, -2, "api_requests");
-  lua_pushinteger(L, (lua_Integer)c->eng.token_requests);
+  lua_pushinteger(L, token);
   lua_setfield(L, -2, "token_requests");
-  lua_pushinteger(L, (lua_Integer)c->eng.retries_done);
+  lua_pushinteger(L, retries);
   lua_setfield(L, -2, "retries");
-  lua_pushinteger(L, (lua_Integer)soget_transport_connections(c->tr));
+  lua_pushinteger(L, conns);
   lua_setfield(L, -2, "connections");
   return 1;
 }
@@ -1266,6 +1271,7 @@ static int meth_begin(lua_State *L) {
     offset = (long)ov.n;
   }
   soget_check_query(L, 2, SOGET_QUERY_ANY);    /* 4 */
+  c = soget_checkclient(L, 1);     /* (its allocations may have run a finalizer that closed it) */
   soget_need_search_base(L, c, 4, "begin", 0);
   if (offset >= 0 && is_exact(L, 4))
     luaL_error(L, "begin: an exact lookup takes no offset (it reads the listing from its "
@@ -1662,11 +1668,13 @@ static int call_failed(lua_State *L) {
   checkcall(L);
   luaL_checkstring(L, 2);
   kind = luaL_optlstring(L, 3, "network", &kl);
-  retryable = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
   for (i = 0; failure_kinds[i] && !(strlen(failure_kinds[i]) == kl &&
                                     memcmp(failure_kinds[i], kind, kl) == 0); i++) {
   }
   luaL_argcheck(L, failure_kinds[i] != NULL, 3, "must be 'network', 'timeout', 'tls' or 'http'");
+  /* by default, what the blocking client says of the kind: a connection
+   * failure or a timeout may pass; a TLS failure or a size limit will not */
+  retryable = lua_isnoneornil(L, 4) ? i < 2 : lua_toboolean(L, 4);
   if (!lua_isnoneornil(L, 5)) {
     lua_Number st = luaL_checknumber(L, 5);
     /* (the README's rule: no status when no answer came) */

@@ -131,15 +131,17 @@ static int parser_response(lua_State *L) {
  * answer a size limit stopped (a 200's too), for call:failed */
 static int parser_error(lua_State *L) {
   lparser *p = checkparser(L);
+  soget_err e;
   if (p->h->state != SOGET_HTTP1_BAD)
     return luaL_error(L, SOGET_HTTP_PARSER_T ": error() on a response that is not bad");
-  lua_pushstring(L, p->h->err.message);
-  lua_pushstring(L, p->h->err.kind ? p->h->err.kind : "network");
-  lua_pushboolean(L, p->h->err.retryable);
+  e = p->h->err;   /* a copy: a finalizer run by a push below may free p->h */
+  lua_pushstring(L, e.message);
+  lua_pushstring(L, e.kind ? e.kind : "network");
+  lua_pushboolean(L, e.retryable);
   /* (a network failure, whatever status line came before it, has none:
    * the README's rule for status) */
-  if (p->h->err.status <= 0 || !p->h->err.kind || strcmp(p->h->err.kind, "http") != 0) return 3;
-  lua_pushinteger(L, (lua_Integer)p->h->err.status);
+  if (e.status <= 0 || !e.kind || strcmp(e.kind, "http") != 0) return 3;
+  lua_pushinteger(L, (lua_Integer)e.status);
   return 4;
 }
 
