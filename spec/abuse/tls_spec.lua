@@ -45,12 +45,12 @@ describe("abuse: TLS", function()
   end
 
   -- Starts s_server on a free port (a few tries); returns the port.
-  local function serve(name, pem, key)
+  local function serve(name, pem, key, extra)
     for _ = 1, 10 do
       local port = math.random(20000, 60000)
       local log = dir .. "/" .. name .. ".log"
-      local pid = must(("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -www -naccept 50 " ..
-        "> %s 2>&1 < /dev/null & echo $!"):format(port, q(pem), q(key), q(log))):match("(%d+)")
+      local pid = must(("openssl s_server -accept 127.0.0.1:%d -cert %s -key %s -www -naccept 50 %s" ..
+        "> %s 2>&1 < /dev/null & echo $!"):format(port, q(pem), q(key), extra or "", q(log))):match("(%d+)")
       for _ = 1, 50 do   -- up to 5 s for the socket
         local code = sh("grep -q ACCEPT " .. q(log))   -- s_server listens
         if code == 0 then servers[#servers + 1] = pid; return port end
@@ -98,6 +98,12 @@ commonName = supplied
     ports.wronghost = serve("wronghost", wrong, wrong_key)
     ports.expired = serve("expired", old, old_key)
     ports.untrusted = serve("untrusted", selfpem, selfkey)
+    -- servers that want a client certificate (soget has none to give)
+    local ca = q(dir .. "/ca.pem")
+    ports.certreq13 = serve("certreq13", good, good_key, "-Verify 1 -CAfile " .. ca .. " -tls1_3 ")
+    ports.certreq12 = serve("certreq12", good, good_key, "-Verify 1 -CAfile " .. ca .. " -tls1_2 ")
+    -- one that resumes no session: each connection is verified again
+    ports.noresume = serve("noresume", good, good_key, "-no_cache -no_ticket ")
   end)
 
   teardown(function()
@@ -131,6 +137,10 @@ commonName = supplied
     { "untrusted", "a certificate from an untrusted CA" },
     { "wronghost", "a certificate for another host name" },
     { "expired", "an expired certificate" },
+    -- TLS 1.3 sends its alert after the handshake, at the first read
+    -- (libcurl: a receive error): it was a network failure, retried
+    { "certreq13", "a TLS 1.3 server that wants a client certificate" },
+    { "certreq12", "a TLS 1.2 server that wants a client certificate" },
   } do
     it("refuses " .. case[2] .. " with kind 'tls', not retried", function()
       local page, err, stats = try(ports[case[1]])
@@ -140,6 +150,59 @@ commonName = supplied
       assert.are.equal(0, stats.retries)
     end)
   end
+
+  it("says tls for a handshake refused after another connection of the client failed", function()
+    -- libcurl keeps the system's error number of a handle's earlier
+    -- transfer: after a refused connection, every TLS alert was taken for
+    -- a connection failure (network, retried)
+    local c = require("soget").client {
+      api_key = S.api_key, client_id = "abuse-id", client_secret = "abuse-secret-0123456789",
+      base_url = ("https://127.0.0.1:%d/api-tracing-code/v1"):format(ports.certreq12),
+      token_url = "https://127.0.0.1:1/token", ca_file = dir .. "/ca.pem", timeout = 5, retries = 2,
+    }
+    local page, err = W.see(c:handling_units("CGMU2436601"))
+    assert.is_nil(page)
+    assert.are.equal("network", err.kind, tostring(err))   -- the token host refused
+    c:set_token("abuse-static-token", 600)
+    page, err = W.see(c:handling_units("CGMU2436601"))
+    assert.is_nil(page)
+    assert.are.equal("tls", err.kind, tostring(err))
+    assert.is_false(err.retryable)
+    assert.are.equal(0, c:stats().retries)
+    W.see(c)
+    c:close()
+  end)
+
+  it("reads ca_file at each new connection, the blocking client and a batch alike", function()
+    -- libcurl kept the store it read first for a day in the blocking
+    -- handle, while a batch's handles read the file again
+    local bundle = dir .. "/bundle.pem"
+    must(("cp %s %s"):format(q(dir .. "/ca.pem"), q(bundle)))
+    local c = require("soget").client {
+      api_key = S.api_key, access_token = "abuse-static-token", ca_file = bundle, timeout = 5,
+      base_url = ("https://127.0.0.1:%d/api-tracing-code/v1"):format(ports.noresume), retries = 0,
+    }
+    local function reach()   -- s_server -www closes each connection: a new one each time
+      local _, err = W.see(c:handling_units("CGMU2436601"))
+      local r = W.see(c:handling_units_many({ "CGMU2436601" })[1])
+      return err.kind, r.kind
+    end
+    assert.are.same({ "decode", "decode" }, { reach() })   -- trusted (-www answers HTML)
+    must(("cp %s %s"):format(q(dir .. "/self.pem"), q(bundle)))   -- another CA
+    assert.are.same({ "tls", "tls" }, { reach() })
+    must(("cp %s %s"):format(q(dir .. "/ca.pem"), q(bundle)))
+    assert.are.same({ "decode", "decode" }, { reach() })
+    -- a FIFO there since the client was made: refused, not opened (the
+    -- open would wait for a writer past every timeout)
+    must(("rm %s && mkfifo %s"):format(q(bundle), q(bundle)))
+    local page, err = W.see(c:handling_units("CGMU2436601"))
+    assert.is_nil(page)
+    assert.are.same({ "tls", false }, { err.kind, err.retryable })
+    assert.truthy(err.message:find("is not a regular file", 1, true), err.message)
+    W.see(c)
+    c:close()
+    must("rm " .. q(bundle))
+  end)
 
   it("accepts them only with verify_tls = false", function()
     local page, err = try(ports.expired, { verify_tls = false })

@@ -140,7 +140,7 @@ describe("soget.cli.config", function()
       retries = 0, verify_tls = false, gzip = false, max_response_size = 2048,
       user_agent = "agent/1" }, p)
     for _, o in ipairs(soget.options) do
-      local value = ({ string = "v", number = "1", boolean = "yes" })[o.type]
+      local value = o.name == "ca_file" and "/v" or ({ string = "v", number = "1", boolean = "yes" })[o.type]
       local got = config.parse_profile("[a]\n" .. o.name .. " = " .. value .. "\n", PATH, "a")
       assert.is_not_nil(got[o.name], o.name)
     end
@@ -156,6 +156,11 @@ describe("soget.cli.config", function()
       { "[a]\nclient_id = x\nclient_secret =\n    " .. secret .. "\n",
         ":4: an indented line cannot continue the value above (put the whole value on one line)" },
       { "[a]\n" .. secret .. "= = x\n", ":2: unknown setting" },
+      -- a relative CA bundle would be the current folder's
+      { "[a]\nca_file = " .. secret .. "/ca.pem\n", ":2: 'ca_file' must be an absolute path (a "
+        .. "relative one names a file under the current directory)" },
+      { "[a]\nca_file = ~/" .. secret .. ".pem\n", ":2: 'ca_file' must be an absolute path (a "
+        .. "relative one names a file under the current directory)" },
       { "[a]\n" .. secret .. "\n", ":2: expected 'key = value' or '[profile]'" },
       { secret .. "==\n[a]\n", ":1: a setting comes before any [profile] line" },
       { "[a]\ntimeout = " .. secret .. "\n", ":2: 'timeout' must be a number" },

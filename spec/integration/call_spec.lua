@@ -135,6 +135,7 @@ describe("soget.Call", function()
       call = c:begin("CGMU2436601")
       assert(call:request())
       p, e = call:failed("it failed", kind, not retryable)
+      assert.is_nil(p)
       assert.are.same({ kind, not retryable }, { e.kind, e.retryable })
     end
     c:close()

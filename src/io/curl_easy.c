@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 /* curl_easy_header (libcurl 7.84+) reads Retry-After after the transfer,
  * only when the status can use it, instead of a callback on every header
@@ -95,6 +96,7 @@ struct soget_transport {
   char problem_text[160];
   int header_api;              /* Retry-After through curl_easy_header */
   const soget_stop *stop;      /* see soget_transport_set_stop; NULL: none */
+  char *ca_file;               /* the CA bundle given, NULL: the system's store */
 };
 
 /* The coding of the final response's body, from its Content-Encoding:
@@ -490,9 +492,19 @@ int soget_transport_set_ca(soget_transport *t, int verify, const char *ca_file) 
   rc |= curl_easy_setopt(t->x.easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
   /* ca_file replaces the system's store: libcurl's CA directory
    * (/etc/ssl/certs on Debian) would otherwise be trusted beside it. */
+  free(t->ca_file);
+  t->ca_file = NULL;
   if (ca_file) {
+    if (!(t->ca_file = strdup(ca_file))) return -1;
     rc |= curl_easy_setopt(t->x.easy, CURLOPT_CAINFO, ca_file);
     rc |= curl_easy_setopt(t->x.easy, CURLOPT_CAPATH, NULL);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* read at each new connection, by every handle alike: libcurl would
+     * keep the first store it read for a day in the blocking handle, while
+     * a batch's handles read the file again (a bundle replaced meanwhile
+     * was trusted by one and not the other) */
+    rc |= curl_easy_setopt(t->x.easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
   }
   return rc == CURLE_OK ? 0 : -1;
 }
@@ -659,6 +671,7 @@ void soget_transport_free(soget_transport *t) {
   if (t->masked.data) soget_wipe(t->masked.data, t->masked.cap);
   soget_buf_free(&t->masked);
   free(t->noproxy);
+  free(t->ca_file);
   free(t);
 }
 
@@ -871,6 +884,17 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
     soget_err_nomem(e, "building the request");
     return -1;
   }
+  if (x->scheme == SCHEME_HTTPS && x->t->ca_file) {
+    /* The TLS library opens the bundle at each new connection: one that
+     * became a FIFO since the client was made (soget.client refuses one)
+     * would block that open past every timeout and Ctrl-C. */
+    struct stat st;
+    if (stat(x->t->ca_file, &st) == 0 && !S_ISREG(st.st_mode)) {
+      soget_err_set(e, "tls", 0, 0, "ca_file %s is not a regular file (a PEM file): not read",
+                    x->t->ca_file);
+      return -1;
+    }
+  }
   if (rq->post) {
     x->post = 1;
     x->get = 0;
@@ -979,15 +1003,16 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     if (proxy_refused(x, e)) return -1;
     kind = curl_kind(rc, &retryable);
     if (rc == CURLE_SSL_CONNECT_ERROR) {
-      /* The connection reset or cut by the system during the handshake
-       * (an errno): a network failure, retried as any other reset; a TLS
-       * failure proper (an alert, a protocol mismatch) has none. */
-      long oserr = 0;
-      if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr != 0) {
-        kind = "network";
-        retryable = 1;
-      } else if (strstr(x->errbuf, "SSL_ERROR_SYSCALL") ||
-                 strstr(x->errbuf, "unexpected eof while reading")) {
+      /* A TLS failure proper (an alert, a protocol mismatch) is OpenSSL's
+       * own error ("error:0A000410:SSL routines::..."). Without one, the
+       * connection failed under the handshake: reset ("Recv failure:
+       * Connection reset by peer"), cut ("SSL_connect: SSL_ERROR_SYSCALL"),
+       * a network failure retried as any other. CURLINFO_OS_ERRNO cannot
+       * tell them apart: libcurl keeps it from a handle's earlier transfer,
+       * and one refused connection made every later alert of the client a
+       * network failure. */
+      if (strstr(x->errbuf, "SSL_ERROR_SYSCALL") ||
+          strstr(x->errbuf, "unexpected eof while reading")) {
         /* The peer (or a proxy's tunnel) closed the connection in order
          * (FIN) mid-handshake: OpenSSL sees the end of the stream with no
          * errno, which libcurl reports as SSL_ERROR_SYSCALL alone. A
@@ -999,6 +1024,18 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
         scrub_proxy_userinfo(x->t, e);
         return -1;
       }
+      if (x->errbuf[0] && !strstr(x->errbuf, " routines:")) {
+        kind = "network";
+        retryable = 1;
+      }
+    }
+    if (rc == CURLE_RECV_ERROR && strstr(x->errbuf, " routines:") &&
+        strstr(x->errbuf, " alert ")) {
+      /* An alert read after the handshake: a TLS 1.3 server's refusal
+       * comes so (it wants a client certificate). A TLS failure, which
+       * another try would meet again. */
+      kind = "tls";
+      retryable = 0;
     }
     if (rc == CURLE_OPERATION_TIMEDOUT && x->pipewait &&
         strncmp(x->errbuf, "Failed to resolve ", 18) == 0) {

@@ -135,6 +135,12 @@ function M.parse_profile(text, path, name)
           elseif lv == "false" or lv == "no" or lv == "0" or lv == "off" then v = false
           else bad("'%s' must be true or false", k) end
         end
+        if k == "ca_file" and v ~= "" and v:sub(1, 1) ~= "/" then
+          -- it decides whom secrets are sent to: relative, it would name a
+          -- file under whatever folder soget runs in
+          bad("'ca_file' must be an absolute path (a relative one names a file under "
+            .. "the current directory)")
+        end
         current[k] = v
         lines[current][k] = lineno
         setting_indent = indent
