@@ -78,7 +78,7 @@ DEB_PACKAGES = build-essential pkg-config curl ca-certificates openssl \
   lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev \
   luajit2 libluajit2-5.1-dev luarocks valgrind \
   lua-argparse lua-dkjson tmux iproute2 procps \
-  groff-base zsh fish tinyproxy-bin lua-socket lua-check
+  groff-base zsh fish tinyproxy-bin lua-socket lua-check locales
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test demo sandbox sandbox-stop clean install \

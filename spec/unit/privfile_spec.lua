@@ -301,17 +301,19 @@ describe("soget._privfile", function()
       for _, name in ipairs { stale, young, table.unpack(others) } do
         must("printf token > " .. q(d .. "/" .. name) .. " && chmod 600 " .. q(d .. "/" .. name))
       end
+      -- (a minute past the hour: time() reads a coarse clock, which may lag
+      -- the one touch sets the time from by a tick)
       for _, name in ipairs { stale, table.unpack(others) } do
-        must("touch -d '-1 hour' " .. q(d .. "/" .. name))
+        must("touch -d '-61 minutes' " .. q(d .. "/" .. name))
       end
       -- a link of the name: removed as a name, its target untouched
       local link = ".f." .. ("ab"):rep(16) .. ".tmp"
       must("printf theirs > " .. q(root .. "/target") .. " && ln -s " .. q(root .. "/target") .. " "
-        .. q(d .. "/" .. link) .. " && touch -h -d '-1 hour' " .. q(d .. "/" .. link))
+        .. q(d .. "/" .. link) .. " && touch -h -d '-61 minutes' " .. q(d .. "/" .. link))
       -- one of another user's: left (not ours to remove)
       local foreign = ".f." .. ("cd"):rep(16) .. ".tmp"
       must("printf x > " .. q(d .. "/" .. foreign) .. " && chown nobody " .. q(d .. "/" .. foreign)
-        .. " && touch -d '-1 hour' " .. q(d .. "/" .. foreign))
+        .. " && touch -d '-61 minutes' " .. q(d .. "/" .. foreign))
       assert.is_true(pf.write(d .. "/f", "new"))
       local want = { "f", young, foreign }
       for _, name in ipairs(others) do want[#want + 1] = name end
