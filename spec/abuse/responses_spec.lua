@@ -361,36 +361,74 @@ describe("abuse: server answers", function()
     local f = assert(io.popen("printf '%s' '" .. body .. "' | gzip -c"))
     local gz = f:read("*a")
     f:close()
+    f = assert(io.popen("printf '%s' '" .. body .. "' | gzip -c | gzip -c"))
+    local gz2 = f:read("*a")
+    f:close()
+    -- a body of 1,000 bytes sent as gzip in one stored (not compressed)
+    -- block, with a file name in its header: 1,051 bytes sent for 1,000,
+    -- under a cap of 1,024 (libcurl checked the Content-Length against it)
+    local padded = body .. (" "):rep(1000 - #body)
+    local tmp = os.tmpname()
+    local h = assert(io.open(tmp, "wb"))
+    h:write(padded)
+    h:close()
+    f = assert(io.popen("gzip -c < " .. S.shell_quote(tmp)))
+    local trailer = f:read("*a"):sub(-8)   -- its CRC-32 and length
+    f:close()
+    os.remove(tmp)
+    local function le16(n) return string.char(n % 256, math.floor(n / 256)) end
+    local stored = "\31\139\8\8\0\0\0\0\0\255" .. ("n"):rep(27) .. "\0" .. "\1" .. le16(#padded)
+      .. le16(65535 - #padded) .. padded .. trailer
+    assert(#stored == 1051)
+    local invalid_header = "not a valid HTTP/1.1 response (invalid character in header)"
     local ok, err = pcall(function()
       local cases = {
-        -- Content-Encoding, body, what every driver makes of it
-        { "gzip", gz, "page" },
-        { "GZip ", gz, "page" },
-        { "identity", body, "page" },
-        { "zstd", gz, "the response body has a Content-Encoding soget cannot decode" },
-        { "gzip, gzip", gz, "the response body has a Content-Encoding soget cannot decode" },
-        { "br", "", "the response body has a Content-Encoding soget cannot decode" },
-        { "gzip", gz:sub(1, #gz - 8), "the compressed response body is cut short" },
-        { "gzip", gz:sub(1, #gz - 20), "the compressed response body is cut short" },
-        { "gzip", gz:sub(1, 10) .. ("\255"):rep(#gz - 10), "the compressed response body is not valid" },
+        -- header lines, body, what every driver makes of it[, max_response_size]
+        { "Content-Encoding: gzip", gz, "page" },
+        { "Content-Encoding: GZip ", gz, "page" },
+        { "Content-Encoding: identity", body, "page" },
+        { "Content-Encoding: zstd", gz, "the response body has a Content-Encoding soget cannot decode" },
+        { "Content-Encoding: gzip, gzip", gz2,
+          "the response body has a Content-Encoding soget cannot decode" },
+        { "Content-Encoding: br", "", "the response body has a Content-Encoding soget cannot decode" },
+        { "Content-Encoding: gzip", gz:sub(1, #gz - 8), "the compressed response body is cut short" },
+        { "Content-Encoding: gzip", gz:sub(1, #gz - 20), "the compressed response body is cut short" },
+        { "Content-Encoding: gzip", gz:sub(1, 10) .. ("\255"):rep(#gz - 10),
+          "the compressed response body is not valid" },
+        -- the coding on two lines is the coding twice (the first one alone
+        -- was read); folded onto a second line, the same as on one
+        { "Content-Encoding: gzip\r\nContent-Encoding: gzip", gz2,
+          "the response body has a Content-Encoding soget cannot decode" },
+        { "Content-Encoding: identity\r\nContent-Encoding: gzip", gz,
+          "the response body has a Content-Encoding soget cannot decode" },
+        { "Content-Encoding:\r\n gzip", gz, "page" },
+        -- a header name soget.http_parser refuses (libcurl took any, and a
+        -- line beginning "HTTP/" for a new answer's)
+        { "Content-Encoding: br\r\nHTTP/1.1: x", body, invalid_header },
+        { "X-Bad(name): 1", body, invalid_header },
+        { "X-Bad\1name: 1", body, invalid_header },
+        { "no colon here", body, invalid_header },
+        -- the cap is the decoded body's: the bytes sent may be more
+        { "Content-Encoding: gzip", stored, "page", 1024 },
       }
       for _, gzip in ipairs { true, false } do
         for _, case in ipairs(cases) do
-          local coding, b, want = case[1], case[2], case[3]
-          local what = ("%s, %d bytes, gzip = %s"):format(coding, #b, tostring(gzip))
-          local raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: " .. coding
+          local lines, b, want, max = case[1], case[2], case[3], case[4]
+          local what = ("%q, %d bytes, gzip = %s"):format(lines, #b, tostring(gzip))
+          local raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. lines
             .. "\r\nContent-Length: " .. #b .. "\r\nConnection: close\r\n\r\n" .. b
           answer_raw(srv, raw)
           local page, e, results = libcurl_drivers(srv, { access_token = "static-token-0123456789",
-            base_url = srv.url .. "/api-tracing-code/v1", retries = 0, gzip = gzip })
-          local p = require("soget").http_parser()
+            base_url = srv.url .. "/api-tracing-code/v1", retries = 0, gzip = gzip,
+            max_response_size = max })
+          local p = require("soget").http_parser(max)
           local st = p:feed(raw)
           if st == "more" then st = p:eof() end
           if want == "page" then
             assert.is_nil(e, what .. ": " .. tostring(e))
             assert.are.equal(5, page.total, what)
             assert.are.equal(5, results[1].total, what .. ": " .. tostring(results[1]))
-            assert.are.equal("done", st, what)
+            assert.are.equal("done", st, what .. ": " .. tostring(st == "bad" and p:error()))
           else
             assert.is_nil(page, what)
             assert.are.same({ "network", want, false }, { e.kind, e.message, e.retryable, e.status },

@@ -304,8 +304,13 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     h->which = header_of(h);
     h->too_long = 0;
     h->past_max = 0;
-    /* the first of a repeated header counts; the others are ignored */
-    if (h->which != H_OTHER && (h->seen & (1 << h->which))) h->which = H_OTHER;
+    /* the first of a repeated header counts; the others are ignored, but
+     * a second Content-Encoding, which says the body was coded again
+     * (RFC 9110, 8.4), makes it one no driver decodes */
+    if (h->which != H_OTHER && (h->seen & (1 << h->which))) {
+      if (h->which == H_CONTENT_ENCODING) h->encoding_bad = 1;
+      h->which = H_OTHER;
+    }
     h->seen |= 1 << h->which;
   }
   b = target_of(h, h->which, &max);

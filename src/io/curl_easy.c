@@ -72,7 +72,12 @@ struct soget_xfer {
   char encoding[SOGET_CODING_NAME_MAX + 1];
   size_t encoding_len;
   int encoding_seen;           /* the response's first one was met */
-  int encoding_long;           /* it is longer than any soget decodes */
+  int encoding_bad;            /* longer than any soget decodes, or coded again
+                                * (a second Content-Encoding line) */
+  int encoding_open;           /* the last header line was that first one (a
+                                * folded line goes on with it) */
+  int header_bad;              /* a header line soget.http_parser refuses (its
+                                * name): on_header ended the transfer */
   int coding_begun;            /* coding is set for the body */
   int coding_err;              /* SOGET_CODING_*: why on_body ended the transfer */
   soget_coding coding;
@@ -103,7 +108,7 @@ struct soget_transport {
  * SOGET_CODING_OK, _UNKNOWN or _NOMEM. */
 static int coding_begin(soget_xfer *t) {
   t->coding_begun = 1;
-  if (t->encoding_long) return SOGET_CODING_UNKNOWN;
+  if (t->encoding_bad) return SOGET_CODING_UNKNOWN;
   return soget_coding_start(&t->coding, t->encoding, t->encoding_len);
 }
 
@@ -162,9 +167,17 @@ static int status_line_form(const char *p, size_t len) {
   return v == 8 ? 0 : 1;
 }
 
+/* 1 when c may be in a header's name as soget.http_parser reads one: a
+ * token character (RFC 9110), or a space, which libhttp-parser built
+ * lenient (as Debian's is) lets through. */
+static int name_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~ ", c) != NULL);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   soget_xfer *t = ud;
-  size_t len = size * n;
+  size_t len = size * n, i;
   static const char name[] = "retry-after:";
   if (len > 0 && (p[0] == '\r' || p[0] == '\n')) {
     t->head_ended = 1;   /* what ends a header block for libcurl: a line that begins so */
@@ -177,24 +190,57 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     if (form > t->status_odd) t->status_odd = form;
     if (form == 2) return 0;   /* the transfer ends here: soget_xfer_finish says why */
     t->interim = p[form == 0 ? 9 : 7] == '1';
-  }
-  if (len >= 5 && strncasecmp(p, "HTTP/", 5) == 0) {   /* a response begins */
+    /* a response begins */
     t->head_ended = 0;
-    t->encoding_seen = t->encoding_long = 0;
+    t->encoding_seen = t->encoding_bad = t->encoding_open = 0;
     t->encoding_len = 0;
-  } else if (!t->head_ended && !t->encoding_seen && len > 17 &&
-             strncasecmp(p, "content-encoding:", 17) == 0) {
-    /* the first one counts (a trailer's is not read), as in the core's parser */
+    t->retry_after = -1;
+    t->retry_after_seen = 0;
+    return len;
+  }
+  if (p[0] == ' ' || p[0] == '\t') {
+    /* a line folded onto the header before (obs-fold), which soget.http_parser
+     * joins to it: the Content-Encoding's is read as part of it */
+    if (t->encoding_open && !t->encoding_bad) {
+      const char *v = p;
+      size_t vn = len;
+      trim(&v, &vn);
+      if (vn > 0 && t->encoding_len + (t->encoding_len > 0) + vn > SOGET_CODING_NAME_MAX) {
+        t->encoding_bad = 1;
+      } else if (vn > 0) {
+        if (t->encoding_len > 0) t->encoding[t->encoding_len++] = ' ';
+        memcpy(t->encoding + t->encoding_len, v, vn);
+        t->encoding_len += vn;
+      }
+    }
+    return len;
+  }
+  t->encoding_open = 0;
+  /* A header's name as soget.http_parser takes it, else the answer is
+   * refused as there: libcurl reads any bytes before a colon as a name
+   * (and a line with none, or one that begins "HTTP/", as a header too). */
+  for (i = 0; i < len && p[i] != ':' && name_byte((unsigned char)p[i]); i++) {
+  }
+  if (i == 0 || i == len || p[i] != ':') {
+    t->header_bad = 1;
+    return 0;   /* the transfer ends here: soget_xfer_finish says why */
+  }
+  if (!t->head_ended && i == 16 && strncasecmp(p, "content-encoding", 16) == 0) {
+    /* the first one counts (a trailer's is not read); another says the
+     * body was coded again, which no driver decodes */
     const char *v = p + 17;
     size_t vn = len - 17;
     trim(&v, &vn);
-    t->encoding_seen = 1;
-    if (vn > SOGET_CODING_NAME_MAX) {
-      t->encoding_long = 1;
+    if (t->encoding_seen) {
+      t->encoding_bad = 1;
+    } else if (vn > SOGET_CODING_NAME_MAX) {
+      t->encoding_bad = 1;
     } else {
       memcpy(t->encoding, v, vn);
       t->encoding_len = vn;
     }
+    t->encoding_seen = 1;
+    t->encoding_open = 1;
   }
   if (t->t->header_api) return len;   /* Retry-After read after the transfer */
   if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
@@ -204,9 +250,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     /* the first of a repeated one counts, as in the core's parser */
     if (!t->retry_after_seen) t->retry_after = soget_parse_retry_after(v, vn);
     t->retry_after_seen = 1;
-  } else if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-    t->retry_after = -1;   /* a new response (after a 100 Continue, say) */
-    t->retry_after_seen = 0;
   }
   return len;
 }
@@ -602,8 +645,12 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   rc |= curl_easy_setopt(c, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
   rc |= curl_easy_setopt(c, CURLOPT_PROXYHEADER, t->proxy_hdrs);
   rc |= curl_easy_setopt(c, CURLOPT_NOPROXY, t->noproxy);
+  /* (the bytes as sent, which may be compressed: the slack the core's
+   * decoding allows them, soget_coding_raw_cap; the decoded body's cap is
+   * on_body's) */
   if (o->max_body)
-    rc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+    rc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+                           (curl_off_t)soget_coding_raw_cap(o->max_body));
   if (rc != CURLE_OK || soget_transport_set_ca(t, o->verify_tls, o->ca_file)) {
     soget_transport_free(t);
     return NULL;
@@ -875,7 +922,8 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->interim = 0;
   x->status_odd = 0;
   x->encoding_len = 0;
-  x->encoding_seen = x->encoding_long = 0;
+  x->encoding_seen = x->encoding_bad = x->encoding_open = 0;
+  x->header_bad = 0;
   x->coding_begun = 0;
   x->coding_err = 0;
   x->errbuf[0] = '\0';
@@ -960,6 +1008,14 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   rs->retry_after = -1;
   rs->redirect[0] = '\0';
 
+  if ((x->header_bad && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) ||
+      (rc == CURLE_WEIRD_SERVER_REPLY && strstr(x->errbuf, "Header without colon"))) {
+    /* on_header ended the transfer at a header line whose name
+     * soget.http_parser refuses (libcurl itself, at a line with no
+     * colon), in the parser's words */
+    soget_err_set(e, "network", 0, 0, "not a valid HTTP/1.1 response (invalid character in header)");
+    return -1;
+  }
   if (x->status_odd > 1 && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) {
     /* on_header ended the transfer at a status line libcurl would take
      * for a 200 (any line that begins "http/" in any case and that it
