@@ -445,6 +445,63 @@ describe("abuse: server answers", function()
     assert(ok, err)
   end)
 
+  it("refuses what soget.http_parser refuses in an answer's head, in every driver alike", function()
+    -- libcurl took control bytes in header values, a NUL in a name (in its
+    -- own words), any number of interim answers, a 101; and a trailer
+    -- folded after a Content-Encoding was read as part of it
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local body = '{"total":5,"returned":0,"first":0,"items":[]}'
+    local function ok200(lines)
+      return "HTTP/1.1 200 OK\r\n" .. lines .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
+    end
+    local invalid_header = "not a valid HTTP/1.1 response (invalid character in header)"
+    local ok, err = pcall(function()
+      for _, case in ipairs {
+        { ok200 "X-A: a\1b\r\n", invalid_header },
+        { ok200 "X-A: a\127b\r\n", invalid_header },
+        { ok200 "X-A: a\tb \128\255\r\n", "page" },   -- a tab, and bytes past ASCII: taken
+        { ok200 "X\0A: 1\r\n", invalid_header },
+        { ("HTTP/1.1 100 Continue\r\n\r\n"):rep(8) .. ok200 "", "page" },
+        { ("HTTP/1.1 100 Continue\r\n\r\n"):rep(9) .. ok200 "", "too many interim (1xx) responses" },
+        { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n",
+          "the server switched protocols" },
+        -- a trailer beginning with a space is no part of the Content-Encoding
+        { "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nContent-Encoding: identity"
+          .. "\r\n\r\n0\r\n x: 1\r\n\r\n", 404 },
+      } do
+        local raw, want = case[1], case[2]
+        local what = ("%q"):format(raw:sub(1, 120))
+        answer_raw(srv, raw)
+        local page, e, results = libcurl_drivers(srv, { access_token = "static-token-0123456789",
+          base_url = srv.url .. "/api-tracing-code/v1", retries = 0 })
+        local p = require("soget").http_parser()
+        local st = p:feed(raw)
+        if st == "more" then st = p:eof() end
+        if want == "page" then
+          assert.is_nil(e, what .. ": " .. tostring(e))
+          assert.are.equal(5, page.total, what)
+          assert.are.equal(5, results[1].total, what .. ": " .. tostring(results[1]))
+          assert.are.equal("done", st, what)
+        elseif want == 404 then
+          assert.are.same({ "http", 404 }, { e.kind, e.status }, what .. ": " .. tostring(e))
+          assert.are.same({ "http", 404 }, { results[1].kind, results[1].status }, what)
+          assert.are.equal("done", st, what)
+          assert.are.equal(404, (p:response()))
+        else
+          assert.is_nil(page, what)
+          assert.are.same({ "network", want, false }, { e.kind, e.message, e.retryable }, what)
+          assert.are.same({ "network", want }, { results[1].kind, results[1].message }, what)
+          assert.are.equal("bad", st, what)
+          local message, kind = p:error()
+          assert.are.same({ "network", want }, { kind, message }, what)
+        end
+      end
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   it("ends a decode at the call's deadline where Lua's string hash can be flooded (5.1 to 5.3)", function()
     -- 32-byte strings that differ only in the bytes Lua 5.1 to 5.3 leave
     -- out of a string's hash: all hash alike, and interning each is

@@ -15,6 +15,7 @@
 #include "transport.h"
 #include "core/auth.h"
 #include "core/coding.h"
+#include "core/http1.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -76,8 +77,9 @@ struct soget_xfer {
                                 * (a second Content-Encoding line) */
   int encoding_open;           /* the last header line was that first one (a
                                 * folded line goes on with it) */
-  int header_bad;              /* a header line soget.http_parser refuses (its
-                                * name): on_header ended the transfer */
+  const char *refused;         /* why on_header ended the transfer at an answer
+                                * soget.http_parser refuses (its words), NULL */
+  int interims;                /* interim (1xx) answers read */
   int coding_begun;            /* coding is set for the body */
   int coding_err;              /* SOGET_CODING_*: why on_body ended the transfer */
   soget_coding coding;
@@ -175,6 +177,8 @@ static int name_byte(unsigned char c) {
          (c != 0 && strchr("!#$%&'*+-.^_`|~ ", c) != NULL);
 }
 
+#define INVALID_HEADER "not a valid HTTP/1.1 response (invalid character in header)"
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   soget_xfer *t = ud;
   size_t len = size * n, i;
@@ -182,6 +186,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   if (len > 0 && (p[0] == '\r' || p[0] == '\n')) {
     t->head_ended = 1;   /* what ends a header block for libcurl: a line that begins so */
     t->at_status = t->interim;
+    t->encoding_open = 0;
     return len;
   }
   if (t->at_status) {   /* libcurl gives every status line, interim ones too */
@@ -190,6 +195,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     if (form > t->status_odd) t->status_odd = form;
     if (form == 2) return 0;   /* the transfer ends here: soget_xfer_finish says why */
     t->interim = p[form == 0 ? 9 : 7] == '1';
+    if (t->interim) {   /* as soget.http_parser reads them */
+      if (memcmp(p + (form == 0 ? 9 : 7), "101", 3) == 0) {
+        t->refused = "the server switched protocols";
+        return 0;
+      }
+      if (++t->interims > SOGET_HTTP1_INTERIM_MAX) {
+        t->refused = "too many interim (1xx) responses";
+        return 0;
+      }
+    }
     /* a response begins */
     t->head_ended = 0;
     t->encoding_seen = t->encoding_bad = t->encoding_open = 0;
@@ -198,7 +213,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     t->retry_after_seen = 0;
     return len;
   }
-  if (p[0] == ' ' || p[0] == '\t') {
+  /* Bytes soget.http_parser refuses in a header line (and so in a
+   * folded one): control characters other than a tab, DEL. libcurl takes
+   * them. (Its CR LF, or LF, ends the line.) */
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) {
+      t->refused = INVALID_HEADER;
+      return 0;
+    }
+  }
+  if ((p[0] == ' ' || p[0] == '\t') && !t->head_ended) {
     /* a line folded onto the header before (obs-fold), which soget.http_parser
      * joins to it: the Content-Encoding's is read as part of it */
     if (t->encoding_open && !t->encoding_bad) {
@@ -222,7 +247,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   for (i = 0; i < len && p[i] != ':' && name_byte((unsigned char)p[i]); i++) {
   }
   if (i == 0 || i == len || p[i] != ':') {
-    t->header_bad = 1;
+    t->refused = INVALID_HEADER;
     return 0;   /* the transfer ends here: soget_xfer_finish says why */
   }
   if (!t->head_ended && i == 16 && strncasecmp(p, "content-encoding", 16) == 0) {
@@ -923,7 +948,8 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->status_odd = 0;
   x->encoding_len = 0;
   x->encoding_seen = x->encoding_bad = x->encoding_open = 0;
-  x->header_bad = 0;
+  x->refused = NULL;
+  x->interims = 0;
   x->coding_begun = 0;
   x->coding_err = 0;
   x->errbuf[0] = '\0';
@@ -1008,12 +1034,16 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   rs->retry_after = -1;
   rs->redirect[0] = '\0';
 
-  if ((x->header_bad && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) ||
-      (rc == CURLE_WEIRD_SERVER_REPLY && strstr(x->errbuf, "Header without colon"))) {
-    /* on_header ended the transfer at a header line whose name
-     * soget.http_parser refuses (libcurl itself, at a line with no
-     * colon), in the parser's words */
-    soget_err_set(e, "network", 0, 0, "not a valid HTTP/1.1 response (invalid character in header)");
+  if (x->refused && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) {
+    /* on_header ended the transfer at what soget.http_parser refuses, in
+     * the parser's words */
+    soget_err_set(e, "network", 0, 0, "%s", x->refused);
+    return -1;
+  }
+  if (rc == CURLE_WEIRD_SERVER_REPLY && (strstr(x->errbuf, "Header without colon") ||
+                                         strstr(x->errbuf, "Nul byte in header"))) {
+    /* libcurl's own refusals of a header line, as the parser words them */
+    soget_err_set(e, "network", 0, 0, INVALID_HEADER);
     return -1;
   }
   if (x->status_odd > 1 && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) {
