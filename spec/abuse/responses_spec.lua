@@ -469,6 +469,18 @@ describe("abuse: server answers", function()
         -- a trailer beginning with a space is no part of the Content-Encoding
         { "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nContent-Encoding: identity"
           .. "\r\n\r\n0\r\n x: 1\r\n\r\n", 404 },
+        -- a folded trailer, joined to the one before
+        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" .. ("%x\r\n"):format(#body) .. body
+          .. "\r\n0\r\nX-T: a\r\n b\r\n\t c\r\n\r\n", "page" },
+        -- a control byte first in a value (libhttp-parser let that one
+        -- through), on a 503 too (it was retried in one driver only)
+        { ok200 "X-A: \27[31m\r\n", invalid_header },
+        { ok200 "X-A:\1a\r\n", invalid_header },
+        { "HTTP/1.1 503 Busy\r\nX-A: \1\r\nContent-Length: 2\r\n\r\n{}", invalid_header },
+        -- a NUL in the status line's reason (other control bytes there:
+        -- taken by every driver)
+        { "HTTP/1.1 200 O\0K\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body, invalid_header },
+        { "HTTP/1.1 200 O\1K\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body, "page" },
       } do
         local raw, want = case[1], case[2]
         local what = ("%q"):format(raw:sub(1, 120))

@@ -294,10 +294,31 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+/* A control byte (not a tab) or DEL in the head's text: libhttp-parser,
+ * built lenient, lets one through as a value's first byte and a NUL in
+ * the status line's reason; libcurl refuses them all, and so does soget
+ * in every driver. */
+static int has_control(const char *at, size_t len) {
+  size_t i;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)at[i];
+    if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) return 1;
+  }
+  return 0;
+}
+
+static int on_status(http_parser *p, const char *at, size_t len) {
+  if (memchr(at, '\0', len))   /* (other control bytes there: taken by every driver) */
+    return fail(of(p), "network", 0, "not a valid HTTP/1.1 response (invalid character in header)");
+  return 0;
+}
+
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   soget_http1 *h = of(p);
   soget_buf *b;
   size_t max;
+  if (has_control(at, len))
+    return fail(h, "network", 0, "not a valid HTTP/1.1 response (invalid character in header)");
   if (h->headers_done) return 0;
   if (!h->in_value) {   /* its first piece: whose value? */
     h->in_value = 1;
@@ -403,6 +424,7 @@ static int on_message_complete(http_parser *p) {
 
 static const http_parser_settings settings = {
     .on_message_begin = on_message_begin,
+    .on_status = on_status,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,

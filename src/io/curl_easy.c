@@ -223,10 +223,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
       return 0;
     }
   }
-  if ((p[0] == ' ' || p[0] == '\t') && !t->head_ended) {
+  if (p[0] == ' ' || p[0] == '\t') {
     /* a line folded onto the header before (obs-fold), which soget.http_parser
-     * joins to it: the Content-Encoding's is read as part of it */
-    if (t->encoding_open && !t->encoding_bad) {
+     * joins to it: the Content-Encoding's is read as part of it (a folded
+     * trailer's, after the header block, is no part of it) */
+    if (t->encoding_open && !t->encoding_bad && !t->head_ended) {
       const char *v = p;
       size_t vn = len;
       trim(&v, &vn);
