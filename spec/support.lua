@@ -29,6 +29,19 @@ M.search_key = env("SOGET_SANDBOX_SEARCH_KEY")   -- accepted by the search only
 local shell_quote = require("ports").q
 M.shell_quote = shell_quote
 
+-- A path as another user (nobody, through setpriv) reaches it from the
+-- tree the specs run in: relative when it lies under the current folder.
+-- A clone in root's home (mode 0700) is not reachable by its absolute
+-- path, but the current folder, inherited, is (make test-asan's
+-- interpreter is the tree's spec/hygiene/lua-asan).
+function M.for_other_user(path)
+  local p = io.popen("pwd -P")
+  local pwd = p and p:read("*l")
+  if p then p:close() end
+  if pwd and pwd ~= "" and path:sub(1, #pwd + 1) == pwd .. "/" then return path:sub(#pwd + 2) end
+  return path
+end
+
 -- A command's standard output ("*a": 5.1 and 5.2 reject "a").
 function M.popen_read(cmd)
   local p = assert(io.popen(cmd))

@@ -95,7 +95,8 @@ function M.run(argv, opts)
     M.write(input, opts.stdin)
   end
   local cmd = (opts.sh or "") .. env_prefix(M.env(home, opts.env)) .. " timeout " .. (opts.timeout or 30)
-    .. " " .. (opts.as_nobody and (M.AS_NOBODY .. " ") or "") .. M.lua .. " bin/soget " .. table.concat(args, " ")
+    .. " " .. (opts.as_nobody and (M.AS_NOBODY .. " " .. support.for_other_user(M.lua)) or M.lua)
+    .. " bin/soget " .. table.concat(args, " ")
     .. " <" .. q(input) .. " >" .. q(opts.out or (work .. "/out")) .. " 2>" .. q(work .. "/err")
   local code = support.execute(cmd)
   local r = { code = code, out = M.read(work .. "/out") or "", err = M.read(work .. "/err") or "",

@@ -37,8 +37,9 @@ local function lua_run(chunk, opts)
     .. 'local pf = require("soget")._privfile; ' .. chunk
   local log = os.tmpname()
   local rc = sh((opts.umask and ("umask " .. opts.umask .. "; ") or "")
-    .. "timeout " .. (opts.timeout or 20) .. " " .. (opts.nobody and AS_NOBODY or "")
-    .. LUA .. " -e " .. q(code) .. " >" .. log .. " 2>&1")
+    .. "timeout " .. (opts.timeout or 20) .. " "
+    .. (opts.nobody and (AS_NOBODY .. S.for_other_user(LUA)) or LUA) .. " -e " .. q(code) .. " >" .. log
+    .. " 2>&1")
   local f = io.open(log, "rb")
   local text = f:read("*a")
   f:close()
