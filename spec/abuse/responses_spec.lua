@@ -61,6 +61,41 @@ local function libcurl_drivers(srv, o)
   return page, e, results, sent
 end
 
+-- Holds every driver to one outcome for a raw answer: the libcurl drivers
+-- (the blocking client, a batch) and soget.http_parser (what soget.Call
+-- and soget.ngx read answers with). want: "page" (its total 5), a status
+-- (an http error of it), or the message of a network error, not retried.
+-- o: client options beside the hostile server's.
+local function same_everywhere(srv, raw, want, o)
+  local opts = { access_token = "static-token-0123456789", base_url = srv.url .. "/api-tracing-code/v1",
+    retries = 0 }
+  for k, v in pairs(o or {}) do opts[k] = v end
+  local what = ("%q, gzip = %s"):format(raw:sub(1, 160), tostring(opts.gzip))
+  answer_raw(srv, raw)
+  local page, e, results = libcurl_drivers(srv, opts)
+  local p = require("soget").http_parser(opts.max_response_size)
+  local st = p:feed(raw)
+  if st == "more" then st = p:eof() end
+  if want == "page" then
+    assert.is_nil(e, what .. ": " .. tostring(e))
+    assert.are.equal(5, page.total, what)
+    assert.are.equal(5, results[1].total, what .. ": " .. tostring(results[1]))
+    assert.are.equal("done", st, what .. ": " .. tostring(st == "bad" and p:error()))
+  elseif type(want) == "number" then
+    assert.are.same({ "http", want }, { e.kind, e.status }, what .. ": " .. tostring(e))
+    assert.are.same({ "http", want }, { results[1].kind, results[1].status }, what)
+    assert.are.equal("done", st, what)
+    assert.are.equal(want, (p:response()))
+  else
+    assert.is_nil(page, what)
+    assert.are.same({ "network", want, false }, { e.kind, e.message, e.retryable, e.status }, what)
+    assert.are.same({ "network", want }, { results[1].kind, results[1].message }, what)
+    assert.are.equal("bad", st, what)
+    local message, kind, retryable, status = p:error()
+    assert.are.same({ "network", want, false }, { kind, message, retryable, status }, what)
+  end
+end
+
 describe("abuse: server answers", function()
   before_each(function() S.reset() end)
 
@@ -414,30 +449,9 @@ describe("abuse: server answers", function()
       for _, gzip in ipairs { true, false } do
         for _, case in ipairs(cases) do
           local lines, b, want, max = case[1], case[2], case[3], case[4]
-          local what = ("%q, %d bytes, gzip = %s"):format(lines, #b, tostring(gzip))
-          local raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. lines
-            .. "\r\nContent-Length: " .. #b .. "\r\nConnection: close\r\n\r\n" .. b
-          answer_raw(srv, raw)
-          local page, e, results = libcurl_drivers(srv, { access_token = "static-token-0123456789",
-            base_url = srv.url .. "/api-tracing-code/v1", retries = 0, gzip = gzip,
-            max_response_size = max })
-          local p = require("soget").http_parser(max)
-          local st = p:feed(raw)
-          if st == "more" then st = p:eof() end
-          if want == "page" then
-            assert.is_nil(e, what .. ": " .. tostring(e))
-            assert.are.equal(5, page.total, what)
-            assert.are.equal(5, results[1].total, what .. ": " .. tostring(results[1]))
-            assert.are.equal("done", st, what .. ": " .. tostring(st == "bad" and p:error()))
-          else
-            assert.is_nil(page, what)
-            assert.are.same({ "network", want, false }, { e.kind, e.message, e.retryable, e.status },
-              what)
-            assert.are.same({ "network", want }, { results[1].kind, results[1].message }, what)
-            assert.are.equal("bad", st, what)
-            local message, kind, retryable, status = p:error()
-            assert.are.same({ "network", want, false }, { kind, message, retryable, status }, what)
-          end
+          same_everywhere(srv, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. lines
+            .. "\r\nContent-Length: " .. #b .. "\r\nConnection: close\r\n\r\n" .. b, want,
+            { gzip = gzip, max_response_size = max })
         end
       end
     end)
@@ -482,32 +496,7 @@ describe("abuse: server answers", function()
         { "HTTP/1.1 200 O\0K\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body, invalid_header },
         { "HTTP/1.1 200 O\1K\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body, "page" },
       } do
-        local raw, want = case[1], case[2]
-        local what = ("%q"):format(raw:sub(1, 120))
-        answer_raw(srv, raw)
-        local page, e, results = libcurl_drivers(srv, { access_token = "static-token-0123456789",
-          base_url = srv.url .. "/api-tracing-code/v1", retries = 0 })
-        local p = require("soget").http_parser()
-        local st = p:feed(raw)
-        if st == "more" then st = p:eof() end
-        if want == "page" then
-          assert.is_nil(e, what .. ": " .. tostring(e))
-          assert.are.equal(5, page.total, what)
-          assert.are.equal(5, results[1].total, what .. ": " .. tostring(results[1]))
-          assert.are.equal("done", st, what)
-        elseif want == 404 then
-          assert.are.same({ "http", 404 }, { e.kind, e.status }, what .. ": " .. tostring(e))
-          assert.are.same({ "http", 404 }, { results[1].kind, results[1].status }, what)
-          assert.are.equal("done", st, what)
-          assert.are.equal(404, (p:response()))
-        else
-          assert.is_nil(page, what)
-          assert.are.same({ "network", want, false }, { e.kind, e.message, e.retryable }, what)
-          assert.are.same({ "network", want }, { results[1].kind, results[1].message }, what)
-          assert.are.equal("bad", st, what)
-          local message, kind = p:error()
-          assert.are.same({ "network", want }, { kind, message }, what)
-        end
+        same_everywhere(srv, case[1], case[2])
       end
     end)
     srv:stop()
