@@ -223,7 +223,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
       return 0;
     }
   }
-  if (p[0] == ' ' || p[0] == '\t') {
+  if (len > 0 && (p[0] == ' ' || p[0] == '\t')) {
     /* a line folded onto the header before (obs-fold), which soget.http_parser
      * joins to it: the Content-Encoding's is read as part of it (a folded
      * trailer's, after the header block, is no part of it) */
