@@ -446,7 +446,7 @@ static void test_revoked_after_use(void) {
 
 static void test_shared_failure(void) {
   soget_engine g;
-  soget_call a, b, c;
+  soget_call a, b, c, d;
   soget_err e;
   CASE("a refused token request fails the calls begun before it, once");
   lease_taken(&g, &a, &b);
@@ -517,9 +517,20 @@ static void test_shared_failure(void) {
     CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
     CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
     CHECK_INT(g.token_requests, 2);
+    /* c's own request times out at its deadline too: the batch's failure
+     * stays the batch's, and another soget.Call begun before asks again */
+    SUBCASE("and then a soget.Call's at its own deadline: the batch's failure stays the batch's");
+    c.deadline = soget_now();
+    soget_err_set(&e, "timeout", 0, 0, "Operation timed out after 10000 milliseconds");
+    CHECK_INT(soget_call_failed(&g, &c, &e), SOGET_STEP_FAIL);
+    begin(&g, &d, a.began);
+    CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+    CHECK_INT(d.state, SOGET_CALL_TOKEN_SENT);
+    CHECK_INT(g.token_requests, 3);
     soget_call_free(&g, &a);
     soget_call_free(&g, &b);
     soget_call_free(&g, &c);
+    soget_call_free(&g, &d);
     soget_engine_free(&g);
   }
 

@@ -221,10 +221,11 @@ static void lease_release(soget_engine *g, soget_call *k, int failed, const soge
    * one to a host that held the last for a whole timeout. Any other
    * failure is the token host's, and every call waiting for the token
    * fails with it. */
-  g->failed_group = 0;
   if (e->kind && strcmp(e->kind, "timeout") == 0 && now > k->deadline - SOGET_OWN_TIMEOUT_SLACK) {
-    if (k->group == 0) return;
+    if (k->group == 0) return;   /* (the failure before, if any, stands as it was) */
     g->failed_group = k->group;
+  } else {
+    g->failed_group = 0;
   }
   g->failed_at = now;
   g->failed_err = *e;

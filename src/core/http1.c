@@ -220,10 +220,6 @@ static void reset_headers(soget_http1 *h) {
   h->encoding_bad = 0;
 }
 
-static void inflate_end(soget_http1 *h) {
-  soget_coding_end(&h->coding);
-}
-
 /* Fails the parse from a callback: a non-zero return stops the parser. */
 static int fail(soget_http1 *h, const char *kind, int retryable, const char *msg) {
   if (h->state != SOGET_HTTP1_BAD) {
@@ -364,15 +360,9 @@ static void trim(soget_buf *b) {
 
 static int on_headers_complete(http_parser *p) {
   soget_http1 *h = of(p);
-  size_t i;
   h->headers_done = 1;
   trim(&h->location);
-  trim(&h->retry_after);
-  trim(&h->encoding);
-  for (i = 0; i < h->encoding.len; i++) {
-    char c = h->encoding.data[i];
-    if (c >= 'A' && c <= 'Z') h->encoding.data[i] = (char)(c - 'A' + 'a');
-  }
+  trim(&h->retry_after);   /* (the encoding: soget_coding_start trims it and reads any case) */
   /* (HTTP/0.9, 1.2 or 2.0, and a status under 100, were refused with the
    * status line: status_begins) */
   if (p->status_code < 200) {
@@ -407,14 +397,14 @@ static int on_message_complete(http_parser *p) {
   if (p->status_code >= 100 && p->status_code < 200) {   /* interim: skip it */
     if (++h->interim > SOGET_HTTP1_INTERIM_MAX)
       return fail(h, "network", 0, "too many interim (1xx) responses");
-    inflate_end(h);
+    soget_coding_end(&h->coding);
     h->status_at = 0;          /* the next status line is looked at */
     http_parser_pause(p, 1);   /* before the parser reads it (soget_http1_feed) */
     return 0;
   }
   if (soget_coding_finish(&h->coding) != SOGET_CODING_OK)
     return fail(h, "network", 0, soget_coding_message(SOGET_CODING_CUT));
-  inflate_end(h);
+  soget_coding_end(&h->coding);
   h->status = (long)p->status_code;
   h->keep_alive = http_should_keep_alive(p);
   h->state = SOGET_HTTP1_DONE;
@@ -446,7 +436,7 @@ void soget_http1_init(soget_http1 *h, size_t max_body) {
 }
 
 void soget_http1_free(soget_http1 *h) {
-  inflate_end(h);
+  soget_coding_end(&h->coding);
   soget_buf_free(&h->body);
   soget_buf_free(&h->location);
   soget_buf_free(&h->retry_after);
@@ -558,7 +548,7 @@ int soget_http1_feed(soget_http1 *h, const char *data, size_t len) {
     soget_err_set(&h->err, "http", (long)h->p.status_code, 0,
                   "response is larger than max_response_size (%lu bytes) allows, framing "
                   "included", (unsigned long)h->max_body);
-    inflate_end(h);
+    soget_coding_end(&h->coding);
   }
   return h->state;
 }
@@ -573,7 +563,7 @@ int soget_http1_eof(soget_http1 *h) {
     }
     if (h->state == SOGET_HTTP1_BAD) return h->state;
   }
-  inflate_end(h);
+  soget_coding_end(&h->coding);
   h->state = SOGET_HTTP1_BAD;
   if (h->received == 0)
     soget_err_set(&h->err, "network", 0, 1, "the server closed the connection without "

@@ -77,11 +77,11 @@ struct soget_xfer {
                                 * (a second Content-Encoding line) */
   int encoding_open;           /* the last header line was that first one (a
                                 * folded line goes on with it) */
-  const char *refused;         /* why on_header ended the transfer at an answer
-                                * soget.http_parser refuses (its words), NULL */
+  const char *refused;         /* why on_header or on_body ended the transfer at
+                                * an answer soget.http_parser refuses (its
+                                * words), NULL */
   int interims;                /* interim (1xx) answers read */
   int coding_begun;            /* coding is set for the body */
-  int coding_err;              /* SOGET_CODING_*: why on_body ended the transfer */
   soget_coding coding;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -124,7 +124,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   if (r == SOGET_CODING_OK) return len;
   if (r == SOGET_CODING_TOO_LARGE) t->too_large = 1;
   else if (r == SOGET_CODING_NOMEM) t->nomem = 1;
-  else t->coding_err = r;
+  else t->refused = soget_coding_message(r);
   return 0;
 }
 
@@ -191,12 +191,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   }
   if (t->at_status) {   /* libcurl gives every status line, interim ones too */
     int form = status_line_form(p, len);
+    const char *code;
     t->at_status = 0;
     if (form > t->status_odd) t->status_odd = form;
     if (form == 2) return 0;   /* the transfer ends here: soget_xfer_finish says why */
-    t->interim = p[form == 0 ? 9 : 7] == '1';
+    code = p + (form == 0 ? 9 : 7);
+    t->interim = code[0] == '1';
     if (t->interim) {   /* as soget.http_parser reads them */
-      if (memcmp(p + (form == 0 ? 9 : 7), "101", 3) == 0) {
+      if (memcmp(code, "101", 3) == 0) {
         t->refused = "the server switched protocols";
         return 0;
       }
@@ -952,7 +954,6 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->refused = NULL;
   x->interims = 0;
   x->coding_begun = 0;
-  x->coding_err = 0;
   x->errbuf[0] = '\0';
 
   if (set_headers(x, rq) != 0 || set_url(x, rq->url) != 0) {
@@ -1028,7 +1029,7 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
 
   drop_request(x);
   /* the body's decoding: whether its stream ended; zlib's state freed */
-  coding = x->coding_err ? x->coding_err : soget_coding_finish(&x->coding);
+  coding = soget_coding_finish(&x->coding);
   soget_coding_end(&x->coding);
   rs->status = 0;
   rs->body = &x->body;
@@ -1059,10 +1060,6 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     const char *kind;
     if (rc == CURLE_ABORTED_BY_CALLBACK && x->stopped) {
       soget_err_interrupted(e);
-      return -1;
-    }
-    if (x->coding_err) {   /* on_body ended it */
-      soget_err_set(e, "network", 0, 0, "%s", soget_coding_message(x->coding_err));
       return -1;
     }
     if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
