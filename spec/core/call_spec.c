@@ -1090,6 +1090,64 @@ static void test_policy_details(void) {
     }
   }
 
+  CASE("token_type: Bearer in any case, or none; any other is refused as kind auth");
+  {
+    static const struct {
+      const char *body;
+      int ok;
+    } types[] = {
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearer\"}", 1},
+        {"{\"access_token\":\"t\",\"token_type\":\"bearer\"}", 1},
+        {"{\"access_token\":\"t\",\"token_type\":\"BEARER\"}", 1},
+        {"{\"access_token\":\"t\"}", 1},
+        {"{\"access_token\":\"t\",\"x\":{\"token_type\":\"mac\"}}", 1},
+        {"{\"token_type\":\"mac\",\"access_token\":\"t\",\"token_type\":\"Bearer\"}", 1},
+        {"{\"access_token\":\"t\",\"token_type\":\"mac\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearer \"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearerx\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearer-and-more\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"Beare\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"bearer\\u0000\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":null}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":1}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":[\"Bearer\"]}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearer\",\"token_type\":\"mac\"}", 0},
+    };
+    size_t j;
+    for (j = 0; j < sizeof types / sizeof types[0]; j++) {
+      char *tok = NULL;
+      size_t tl = 0;
+      double life;
+      SUBCASE("%s", types[j].body);
+      soget_err_clear(&e);
+      life = soget_body_token(types[j].body, strlen(types[j].body), &tok, &tl, &e);
+      if (types[j].ok) {
+        CHECK_NEAR(life, 0, 0);
+        CHECK_MEM(tok, tl, "t", 1);
+      } else {
+        CHECK_NEAR(life, -1, 0);
+        CHECK(tok == NULL);
+        CHECK_STR(e.kind, "auth");
+        CHECK(!e.retryable);
+        CHECK_STR(e.message, "token response: its token_type is not Bearer, the only kind "
+                             "of token soget sends");
+      }
+      free(tok);
+    }
+  }
+  /* through the engine: the call fails, no token is kept, nothing is sent */
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 200, "{\"access_token\":\"mac-tok\",\"token_type\":\"mac\","
+                   "\"expires_in\":600}", &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "auth");
+  CHECK(g.auth.token == NULL);
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+
   CASE("the token request's form (the client secret) is wiped once answered");
   engine(&g, 2, 1);
   begin(&g, &a, 0);

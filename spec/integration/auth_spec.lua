@@ -99,6 +99,26 @@ describe("authentication", function()
     c:close()
   end)
 
+  it("refuses a token whose token_type is not Bearer, as kind 'auth', before any API request", function()
+    for _, t in ipairs{ "mac", "Bearerx", "PoP" } do
+      local c = S.client{ token_url = S.fault_token("token-type:type=" .. t) }
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      assert.are.equal("auth", err.kind)
+      assert.are.equal("token response: its token_type is not Bearer, the only kind of token soget sends",
+        err.message)
+      assert.is_false(err.retryable)
+      assert.is_nil((c:token{ fetch = false }))
+      c:close()
+    end
+    assert.are.equal(3, S.stats().token_requests)
+    assert.are.equal(0, S.stats().api_requests)
+    -- any case of Bearer is Bearer
+    local c = S.client{ token_url = S.fault_token("token-type:type=bEARER") }
+    assert(c:handling_units("CGMU2436601"))
+    c:close()
+  end)
+
   it("uses a static access_token and never fetches one", function()
     local donor = S.client()
     local token, left = assert(donor:token())

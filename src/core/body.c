@@ -27,6 +27,7 @@ typedef struct reader {
   char *tok;
   size_t tok_len;
   int tok_is_string;
+  int b_seen;               /* bkey was given, whatever its value */
   int nomem;
   double num;               /* numkey's value, NaN when absent or bad */
 } reader;
@@ -138,7 +139,10 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
   if (r->depth != 1) return 1;
   r->pending = KEY_NONE;
   if (r->akey && n == strlen(r->akey) && memcmp(k, r->akey, n) == 0) r->pending = KEY_A;
-  else if (r->bkey && n == strlen(r->bkey) && memcmp(k, r->bkey, n) == 0) r->pending = KEY_B;
+  else if (r->bkey && n == strlen(r->bkey) && memcmp(k, r->bkey, n) == 0) {
+    r->pending = KEY_B;
+    r->b_seen = 1;
+  }
   else if (r->numkey && n == strlen(r->numkey) && memcmp(k, r->numkey, n) == 0)
     r->pending = KEY_NUM;
   return 1;
@@ -213,13 +217,31 @@ int soget_body_error_fields(const char *body, size_t len, const char *codekey,
   return code[0] || msg[0];
 }
 
+/* A token_type that says Bearer: ASCII letters in any case (RFC 6749,
+ * 5.1), nothing before or after. */
+static int is_bearer(const char *t) {
+  static const char want[] = "bearer";
+  size_t i;
+  for (i = 0; want[i]; i++) {
+    char c = t[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c != want[i]) return 0;
+  }
+  return t[i] == '\0';
+}
+
 double soget_body_token(const char *body, size_t len, char **tok, size_t *tok_len,
                         soget_err *e) {
   reader r;
   char why[128];
+  char type[8];   /* one byte more than "bearer" needs: a longer one differs */
   double expires_in;
   memset(&r, 0, sizeof r);
   r.akey = "access_token";
+  r.bkey = "token_type";
+  r.b = type;
+  r.bsz = sizeof type;
+  type[0] = '\0';
   r.numkey = "expires_in";
   r.copy_a = 1;
   r.num = strtod("nan", NULL);
@@ -242,6 +264,16 @@ double soget_body_token(const char *body, size_t len, char **tok, size_t *tok_le
       free(r.tok);
     }
     soget_err_set(e, "decode", 0, 0, "token response has no access_token");
+    return -1;
+  }
+  if (r.b_seen && !is_bearer(type)) {
+    /* RFC 6749, 7.1: a client must not use a token whose type it does not
+     * understand; its value is not repeated (a server's text, maybe a
+     * secret sent back) */
+    soget_wipe(r.tok, r.tok_len);
+    free(r.tok);
+    soget_err_set(e, "auth", 0, 0, "token response: its token_type is not Bearer, "
+                  "the only kind of token soget sends");
     return -1;
   }
   expires_in = r.num;

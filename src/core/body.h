@@ -22,7 +22,8 @@ int soget_body_error_fields(const char *body, size_t len, const char *codekey,
 /* Reads a token response: on success sets *tok to a malloc'ed copy of
  * access_token (the caller wipes and frees it) and *tok_len, and returns
  * expires_in (a number, or a string holding one; 0 when absent or not a
- * sane number of seconds). Otherwise fills e (kind "decode"; e->nomem out
+ * sane number of seconds). Otherwise fills e (kind "decode"; kind "auth"
+ * when a token_type is given that is not Bearer, in any case; e->nomem out
  * of memory) and returns -1. */
 double soget_body_token(const char *body, size_t len, char **tok, size_t *tok_len,
                         soget_err *e);

@@ -108,7 +108,7 @@ local KNOWN = {}
 for name in ([[500 502 503-then-ok 504 408 429 403 delay trickle reset truncate
   malformed wrong-types nulls inconsistent expire-token extra-fields large huge
   deep shift repeat-unit redirect token-ttl bad-token-json big-header
-  big-token revoke-token]]):gmatch("%S+") do
+  big-token revoke-token token-type]]):gmatch("%S+") do
   KNOWN[name] = true
 end
 
@@ -813,7 +813,7 @@ local function token(F)
     "access_token", tok,
     "expires_in", ttl,
     "refresh_expires_in", 0,
-    "token_type", "Bearer",
+    "token_type", by["token-type"] and (by["token-type"].p.type or "mac") or "Bearer",
     "not-before-policy", 0,
     "scope", "profile email")
   if by["wrong-types"] then
