@@ -518,7 +518,7 @@ $(CORE_DIR)/src/io/scripted.o: src/io/scripted.c src/io/scripted.h src/io/io.h $
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
 
-$(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h $(CORE_OBJS)
+$(CORE_TESTS): $(CORE_DIR)/%: %.c spec/core/check.h spec/core/memscan.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) $< $(CORE_OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm -o $@
 

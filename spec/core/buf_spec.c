@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* src/core/buf.c: a buffer through a table of operations, each with what
  * it returns and what the buffer holds after it; every append succeeds or
  * leaves the buffer as it was. */
@@ -5,6 +6,8 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "memscan.h"
+#include "core/auth.h"
 #include "core/buf.h"
 
 enum { ADD, ADDS, ADDC, ADDF, RESERVE, RESET, FREE };
@@ -133,9 +136,47 @@ static void test_long(void) {
   CHECK(b.data == NULL);
 }
 
+/* A buffer that moves as it grows leaves no copy of its bytes in the
+ * blocks it left: the pattern is found in the live block only, and nowhere
+ * once that is wiped and freed. Blocks allocated between the appends keep
+ * it from growing in place. */
+static void test_moves_leave_nothing(void) {
+  soget_buf b;
+  void *blockers[24];
+  char pat[MEMSCAN_LEN], filler[200];
+  size_t i, moves = 0;
+  long n;
+  CASE("a buffer that moves as it grows leaves none of its bytes behind");
+  memset(filler, '.', sizeof filler);
+  soget_buf_init(&b, 0);
+  CHECK_INT(soget_buf_adds(&b, "the first 32 bytes, then a secret"), 0);
+  memscan_fill(pat, 4242);
+  CHECK_INT(soget_buf_add(&b, pat, sizeof pat), 0);
+  soget_wipe(pat, sizeof pat);
+  for (i = 0; i < sizeof blockers / sizeof blockers[0]; i++) {
+    char *was = b.data;
+    blockers[i] = malloc(40);
+    CHECK_INT(soget_buf_add(&b, filler, sizeof filler), 0);
+    moves += b.data != was;
+  }
+  CHECK(moves >= 4);   /* 256 bytes, doubled to 8 KB */
+  n = memscan_count(4242, NULL, 0);
+  if (n < 0) {
+    printf("  (no /proc/self/mem: left out)\n");
+  } else {
+    CHECK_INT(n, 1);   /* the live block */
+    CHECK_INT(memscan_count(4242, b.data, b.cap), 0);
+    soget_wipe(b.data, b.cap);
+    CHECK_INT(memscan_count(4242, NULL, 0), 0);
+  }
+  soget_buf_free(&b);
+  for (i = 0; i < sizeof blockers / sizeof blockers[0]; i++) free(blockers[i]);
+}
+
 int main(void) {
   test_ops();
   test_limited();
   test_long();
+  test_moves_leave_nothing();
   return CHECK_DONE();
 }

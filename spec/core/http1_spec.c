@@ -3,11 +3,15 @@
  * parsed as they arrive (libhttp-parser, zlib), fed whole, byte by byte
  * and cut at every place: the same answer each way. Also the call steps'
  * requests (the token request and the GET) through the scripted engine. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <zlib.h>
 
 #include "check.h"
+#include "memscan.h"
+#include "core/auth.h"
 #include "core/call.h"
+#include "core/coding.h"
 #include "core/clock.h"
 #include "core/http1.h"
 
@@ -645,6 +649,73 @@ static void test_compressed(void) {
   soget_http1_free(&h);
 }
 
+/* The spec's own compressor keeps nothing of what it read either: its
+ * blocks are wiped when freed, their sizes kept in front of them. */
+typedef union {
+  size_t n;
+  max_align_t align;
+} spec_zhead;
+
+static voidpf spec_zalloc(voidpf op, uInt items, uInt size) {
+  spec_zhead *h = malloc(sizeof *h + (size_t)items * size);
+  (void)op;
+  if (!h) return Z_NULL;
+  h->n = (size_t)items * size;
+  return h + 1;
+}
+
+static void spec_zfree(voidpf op, voidpf p) {
+  spec_zhead *h = (spec_zhead *)p - 1;
+  (void)op;
+  soget_wipe(h, sizeof *h + h->n);
+  free(h);
+}
+
+static void test_coding_wipes(void) {
+  static char plain[3000], z[4000];
+  z_stream d;
+  size_t zlen, i;
+  soget_coding c;
+  soget_buf out;
+  long seen;
+  CASE("compressed: zlib's memory keeps nothing of the body once the coding ends");
+  for (i = 0; i < sizeof plain; i++) plain[i] = (char)('a' + i % 7);
+  memscan_fill(plain + 1000, 31337);
+  memset(&d, 0, sizeof d);
+  d.zalloc = spec_zalloc;
+  d.zfree = spec_zfree;
+  CHECK_INT(deflateInit2(&d, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  d.next_in = (Bytef *)plain;
+  d.avail_in = sizeof plain;
+  d.next_out = (Bytef *)z;
+  d.avail_out = sizeof z;
+  CHECK_INT(deflate(&d, Z_FINISH), Z_STREAM_END);
+  zlen = sizeof z - d.avail_out;
+  deflateEnd(&d);
+  soget_wipe(plain, sizeof plain);
+  soget_coding_init(&c);
+  soget_buf_init(&out, 0);
+  CHECK_INT(soget_coding_start(&c, "gzip", 4), SOGET_CODING_OK);
+  /* in pieces, as a body arrives: zlib keeps a window between its calls */
+  for (i = 0; i < zlen; i += 50)
+    CHECK_INT(soget_coding_feed(&c, z + i, zlen - i < 50 ? zlen - i : 50, &out, 100000),
+              SOGET_CODING_OK);
+  CHECK_INT(soget_coding_finish(&c), SOGET_CODING_OK);
+  CHECK_INT(out.len, sizeof plain);
+  seen = memscan_count(31337, out.data, out.cap);
+  if (seen < 0) {
+    printf("  (no /proc/self/mem: left out)\n");
+  } else {
+    CHECK_INT(seen, 1);   /* zlib's window, until the coding ends */
+    soget_coding_end(&c);
+    CHECK_INT(memscan_count(31337, out.data, out.cap), 0);
+    soget_wipe(out.data, out.cap);
+    CHECK_INT(memscan_count(31337, NULL, 0), 0);
+  }
+  soget_coding_end(&c);
+  soget_buf_free(&out);
+}
+
 /* ---- limits ---------------------------------------------------------------- */
 
 static void test_limits(void) {
@@ -795,6 +866,7 @@ int main(void) {
   test_call_requests();
   test_responses();
   test_compressed();
+  test_coding_wipes();
   test_limits();
   return CHECK_DONE();
 }

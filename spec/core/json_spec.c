@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* src/core/json.cpp and json.h: bodies parsed by simdjson and read back
  * from its tape as values. Each case is a body and the values read,
  * written compactly ({n and [n open an object or array of n members, }
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "memscan.h"
+#include "core/auth.h"
 #include "core/json.h"
 
 #define BAD "BAD"
@@ -248,6 +251,58 @@ int main(void) {
     check_parse(j, "after a release", BYTES("{\"a\":[1]}"), "{1 \"a\" [1 i1 } }");
     soget_json_release(j);
     soget_json_release(j);
+  }
+
+  /* A body's bytes are wiped when the parser lets them go: its copy and
+   * the strings simdjson unescaped, when a larger body replaces them, at a
+   * release and when the parser is freed. */
+  {
+    /* white space after: simdjson reads a body's last 64 bytes or fewer
+     * from a copy on the stack, which the next calls write over; the
+     * pattern stays out of them */
+    /* and the pattern well inside each block: a block freed begins with
+     * the allocator's own pointers */
+    static const char head[] = "{\"first\":\"a string of more than forty-eight bytes to begin\","
+                               "\"secret\":\"",
+                      tail[] = "\"}                                                                 "
+                               "                                                               ";
+    size_t n = sizeof head - 1 + MEMSCAN_LEN + sizeof tail - 1, big_n = 300000, step;
+    char *body = malloc(n), *big = malloc(big_n);
+    soget_json *w = soget_json_new();
+    soget_json_it it;
+    long seen;
+    CASE("a body's bytes are wiped when the parser lets them go");
+    CHECK(body != NULL && big != NULL && w != NULL);
+    if (body != NULL && big != NULL && w != NULL) {
+      memset(big, ' ', big_n);
+      big[0] = '[';
+      big[big_n - 1] = ']';
+      for (step = 0; step < 3; step++) {
+        memcpy(body, head, sizeof head - 1);
+        memscan_fill(body + sizeof head - 1, 777);
+        memcpy(body + sizeof head - 1 + MEMSCAN_LEN, tail, sizeof tail - 1);
+        SUBCASE("a body's bytes are wiped: %s",
+                step == 0 ? "a larger body" : step == 1 ? "a release" : "the parser freed");
+        CHECK_INT(soget_json_parse(w, body, n, &it), SOGET_JSON_OK);
+        soget_wipe(body, n);
+        seen = memscan_count(777, NULL, 0);
+        if (seen < 0) {
+          printf("  (no /proc/self/mem: left out)\n");
+          break;
+        }
+        CHECK_INT(seen, 2);   /* the parser's copy of the body, its string */
+        if (step == 0) CHECK_INT(soget_json_parse(w, big, big_n, &it), SOGET_JSON_OK);
+        else if (step == 1) soget_json_release(w);
+        else soget_json_free(w), w = NULL;
+        CHECK_INT(memscan_count(777, NULL, 0), 0);
+        if (step == 0) {   /* and the large body's buffers are let go too */
+          soget_json_release(w);
+        }
+      }
+    }
+    free(body);
+    free(big);
+    soget_json_free(w);
   }
 
   /* Nesting: simdjson's own limit (1024) is above the builder's (200). */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
+
 void soget_buf_init(soget_buf *b, size_t limit) {
   b->data = NULL;
   b->len = b->cap = 0;
@@ -36,8 +38,17 @@ int soget_buf_reserve(soget_buf *b, size_t extra) {
     if (ncap > (size_t)-1 / 2) { ncap = need; break; }
     ncap *= 2;
   }
-  p = realloc(b->data, ncap);
+  /* Not realloc: a block it moves is freed as it is, and buffers hold
+   * secrets (a token answer, the token request's form, credentials). The
+   * old block is copied whole (an owner may have written past len), then
+   * wiped and freed. */
+  p = malloc(ncap);
   if (!p) return -1;
+  if (b->data) {
+    memcpy(p, b->data, b->cap);
+    soget_wipe(b->data, b->cap);
+    free(b->data);
+  }
   b->data = p;
   b->cap = ncap;
   return 0;

@@ -1,4 +1,7 @@
-/* Growable byte buffer. Knows nothing about Lua. */
+/* Growable byte buffer. Knows nothing about Lua. A buffer that grows
+ * leaves nothing of its bytes in the block it leaves (wiped before it is
+ * freed); a buffer's owner wipes what it holds before soget_buf_free when
+ * that may be a secret. */
 #ifndef SOGET_BUF_H
 #define SOGET_BUF_H
 

@@ -1,8 +1,12 @@
 /* Content-Encoding: see coding.h. */
 #include "coding.h"
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "auth.h"
 
 void soget_coding_init(soget_coding *c) {
   memset(c, 0, sizeof *c);
@@ -11,6 +15,35 @@ void soget_coding_init(soget_coding *c) {
 size_t soget_coding_raw_cap(size_t max) {
   size_t slack = max / 64 + 4096;
   return max > (size_t)-1 - slack ? (size_t)-1 : max + slack;
+}
+
+/* zlib's memory: its window holds the last 32 KB it decoded (a token
+ * answer's token, say), so each block is wiped before it is freed; its
+ * size is kept in front of it. */
+typedef union {
+  size_t n;
+  max_align_t align;
+} zhead;
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+  zhead *h;
+  size_t n;
+  (void)opaque;
+  if (size && items > ((size_t)-1 - sizeof *h) / size) return Z_NULL;
+  n = (size_t)items * size;
+  h = malloc(sizeof *h + n);
+  if (!h) return Z_NULL;
+  h->n = n;
+  return h + 1;
+}
+
+static void z_free(voidpf opaque, voidpf p) {
+  zhead *h;
+  (void)opaque;
+  if (!p) return;
+  h = (zhead *)p - 1;
+  soget_wipe(h, sizeof *h + h->n);
+  free(h);
 }
 
 static int named(const char *name, size_t len, const char *what) {
@@ -32,6 +65,8 @@ int soget_coding_start(soget_coding *c, const char *name, size_t len) {
   if (len > SOGET_CODING_NAME_MAX) return SOGET_CODING_UNKNOWN;
   if (named(name, len, "gzip") || named(name, len, "x-gzip") || named(name, len, "deflate")) {
     memset(&c->z, 0, sizeof c->z);
+    c->z.zalloc = z_alloc;
+    c->z.zfree = z_free;
     /* 15 + 32: a gzip or zlib stream, told apart by its header */
     if (inflateInit2(&c->z, 15 + 32) != Z_OK) return SOGET_CODING_NOMEM;
     c->inflating = 1;
@@ -46,9 +81,12 @@ static int add(soget_buf *out, size_t max, const char *at, size_t len) {
   return soget_buf_add(out, at, len) == 0 ? SOGET_CODING_OK : SOGET_CODING_NOMEM;
 }
 
-/* Inflates len bytes of compressed body onto out. */
-static int inflate_some(soget_coding *c, const char *at, size_t len, soget_buf *out, size_t max) {
-  char chunk[16384];
+static int inflate_some(soget_coding *c, const char *at, size_t len, soget_buf *out, size_t max);
+
+/* Inflates len bytes of compressed body onto out through chunk, noting in
+ * *used how much of chunk it wrote. */
+static int inflate_via(soget_coding *c, const char *at, size_t len, soget_buf *out, size_t max,
+                       char *chunk, size_t chunk_n, size_t *used) {
   int full = 0;   /* the last inflate filled chunk: it may hold more back */
   size_t i;
   for (i = 0; c->may_be_raw && c->head_n < sizeof c->head && i < len; i++)
@@ -59,9 +97,10 @@ static int inflate_some(soget_coding *c, const char *at, size_t len, soget_buf *
     int zr, r;
     size_t produced;
     c->z.next_out = (Bytef *)chunk;
-    c->z.avail_out = sizeof chunk;
+    c->z.avail_out = (uInt)chunk_n;
     zr = inflate(&c->z, Z_NO_FLUSH);
-    produced = sizeof chunk - c->z.avail_out;
+    produced = chunk_n - c->z.avail_out;
+    if (produced > *used) *used = produced;
     full = c->z.avail_out == 0;
     if (zr == Z_MEM_ERROR) return SOGET_CODING_NOMEM;
     if (zr == Z_DATA_ERROR && c->may_be_raw && c->z.total_out == 0 &&
@@ -86,6 +125,16 @@ static int inflate_some(soget_coding *c, const char *at, size_t len, soget_buf *
     else if (zr != Z_OK) return SOGET_CODING_BAD;
   }
   return SOGET_CODING_OK;
+}
+
+/* Inflates len bytes of compressed body onto out; what passed through the
+ * stack is wiped, as zlib's own memory is. */
+static int inflate_some(soget_coding *c, const char *at, size_t len, soget_buf *out, size_t max) {
+  char chunk[16384];
+  size_t used = 0;
+  int r = inflate_via(c, at, len, out, max, chunk, sizeof chunk, &used);
+  soget_wipe(chunk, used);
+  return r;
 }
 
 int soget_coding_feed(soget_coding *c, const char *at, size_t len, soget_buf *out, size_t max) {

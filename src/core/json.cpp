@@ -10,6 +10,10 @@
 
 #include <simdjson.h>
 
+extern "C" {
+#include "core/auth.h"   /* soget_wipe */
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define SOGET_JSON_AVX2 1
@@ -29,11 +33,23 @@ struct soget_json {
 
 namespace {
 
+/* The document's strings, unescaped from the last bodies parsed (a secret
+ * a server sent back, say): wiped before simdjson frees them. Their size
+ * as simdjson 1.x to 3.x's document::allocate makes it (at least this
+ * much: it rounds up). */
+void wipe_strings(soget_json *j) {
+  if (j->doc == nullptr || !j->doc->string_buf) return;
+  size_t cap = j->doc->capacity();
+  soget_wipe(j->doc->string_buf.get(), 5 * cap / 3 + simdjson::SIMDJSON_PADDING);
+}
+
 void drop_buffers(soget_json *j) {
+  wipe_strings(j);
   delete j->doc;
   j->doc = nullptr;
   delete j->parser;
   j->parser = nullptr;
+  soget_wipe(j->in, j->in_cap);
   std::free(j->in);
   j->in = nullptr;
   j->in_cap = 0;
@@ -47,12 +63,15 @@ int parse(soget_json *j, const char *body, size_t len, soget_json_it *it) {
     return SOGET_JSON_NOMEM;
   if (j->doc == nullptr && (j->doc = new (std::nothrow) dom::document()) == nullptr)
     return SOGET_JSON_NOMEM;
-  if (need > j->in_cap) {
-    void *p = std::realloc(j->in, need);
+  if (need > j->in_cap) {   /* the old copy is not needed: wiped, not moved */
+    void *p = std::malloc(need);
     if (p == nullptr) return SOGET_JSON_NOMEM;
+    soget_wipe(j->in, j->in_cap);
+    std::free(j->in);
     j->in = static_cast<char *>(p);
     j->in_cap = need;
   }
+  if (len > j->doc->capacity()) wipe_strings(j);   /* simdjson makes them again */
   std::memcpy(j->in, body, len);
   std::memset(j->in + len, ' ', simdjson::SIMDJSON_PADDING);
   dom::element root;

@@ -85,7 +85,9 @@ enum {
  * buffers (about 14 times the largest body parsed) for the next body. */
 int soget_json_parse(soget_json *j, const char *body, size_t len, soget_json_it *it);
 
-/* Frees the buffers the parser keeps; it stays usable. */
+/* Frees the buffers the parser keeps; it stays usable. Its copy of the
+ * body and the strings it unescaped are wiped first (so they are by
+ * soget_json_free, and when a larger body makes simdjson replace them). */
 void soget_json_release(soget_json *j);
 
 /* simdjson reads the number -0 as the integer 0, where the page builder
