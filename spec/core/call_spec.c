@@ -4,6 +4,7 @@
  * scrubbed, steps out of turn. No socket, no libcurl transfer, no Lua. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
+#include "memscan.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 #define TOK_OK2 "{\"access_token\":\"tok-0002\",\"expires_in\":300}"
 #define PAGE "{\"total\":1,\"returned\":1,\"first\":0,\"items\":[{\"reference\":\"X\"}]}"
 
-static char *dup(const char *s) {
+static char *dup_str(const char *s) {
   char *d = malloc(strlen(s) + 1);
   if (d) strcpy(d, s);
   return d;
@@ -34,12 +35,12 @@ static char *dup(const char *s) {
 static void engine(soget_engine *g, int retries, int with_credentials) {
   soget_engine_init(g);
   if (with_credentials) {
-    g->client_id = dup("cid");
-    g->client_secret = dup(SECRET);
+    g->client_id = dup_str("cid");
+    g->client_secret = dup_str(SECRET);
   }
-  g->api_key = dup(KEY);
-  g->base_url = dup(BASE);
-  g->token_url = dup(TOKEN_URL);
+  g->api_key = dup_str(KEY);
+  g->base_url = dup_str(BASE);
+  g->token_url = dup_str(TOKEN_URL);
   g->timeout = 10;
   g->connect_timeout = 5;
   g->retries = retries;
@@ -785,8 +786,8 @@ static void test_credentials(void) {
   soget_call_free(&g, &b);
 
   CASE("credentials: the in-mass API's lines carry its own key");
-  g.search_api_key = dup("SEARCH-KEY-0042");
-  g.search_base_url = dup("https://mass.example.test/v1");
+  g.search_api_key = dup_str("SEARCH-KEY-0042");
+  g.search_base_url = dup_str("https://mass.example.test/v1");
   soget_query_init(&q, &soget_search_endpoint);
   soget_query_set(&q, SOGET_SEARCH_DOCUMENT_REFERENCE, "BL1", 3);
   soget_call_init(&a);
@@ -1147,6 +1148,33 @@ static void test_policy_details(void) {
   CHECK(g.auth.token == NULL);
   soget_call_free(&g, &a);
   soget_engine_free(&g);
+
+  CASE("a token libyajl unescaped leaves nothing behind once read");
+  {
+    char body[256], *tok = NULL;
+    size_t n, tl = 0;
+    long seen;
+    /* an escape first, so libyajl unescapes the string into a buffer of its
+     * own; the pattern past the allocator's pointers in a freed block */
+    n = (size_t)snprintf(body, sizeof body, "{\"access_token\":\"a\\/ then more than "
+                         "forty-eight bytes before the secret part: ");
+    memscan_fill(body + n, 515);
+    n += MEMSCAN_LEN;
+    n += (size_t)snprintf(body + n, sizeof body - n, "\",\"token_type\":\"Bearer\"}");
+    soget_err_clear(&e);
+    CHECK_NEAR(soget_body_token(body, n, &tok, &tl, &e), 0, 0);
+    soget_wipe(body, n);
+    CHECK(tok != NULL && tl > MEMSCAN_LEN);
+    seen = memscan_count(515, NULL, 0);
+    if (seen < 0) {
+      printf("  (no /proc/self/mem: left out)\n");
+    } else {
+      CHECK_INT(seen, 1);   /* the copy handed back */
+      CHECK_INT(memscan_count(515, tok, tl), 0);
+    }
+    soget_wipe(tok, tl);
+    free(tok);
+  }
 
   CASE("the token request's form (the client secret) is wiped once answered");
   engine(&g, 2, 1);

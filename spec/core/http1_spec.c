@@ -714,6 +714,26 @@ static void test_coding_wipes(void) {
   }
   soget_coding_end(&c);
   soget_buf_free(&out);
+
+  CASE("a parser's body is wiped when the parser is freed");
+  {
+    static char resp[600];
+    static const char before[] = "{\"access_token\":\"more than forty-eight bytes of the token "
+                                 "before the part the spec looks for";
+    soget_http1 h;
+    int n = snprintf(resp, sizeof resp, OK200 "Content-Length: %zu\r\n\r\n%s",
+                     sizeof before - 1 + MEMSCAN_LEN + 2, before);
+    CHECK(n > 0 && (size_t)n + MEMSCAN_LEN + 2 < sizeof resp);
+    memscan_fill(resp + n, 4711);
+    memcpy(resp + n + MEMSCAN_LEN, "\"}", 2);
+    soget_http1_init(&h, 1000);
+    CHECK_INT(soget_http1_feed(&h, resp, (size_t)n + MEMSCAN_LEN + 2), DONE);
+    soget_wipe(resp, sizeof resp);
+    seen = memscan_count(4711, NULL, 0);
+    if (seen >= 0) CHECK_INT(seen, 1);   /* the body */
+    soget_http1_free(&h);
+    if (seen >= 0) CHECK_INT(memscan_count(4711, NULL, 0), 0);
+  }
 }
 
 /* ---- limits ---------------------------------------------------------------- */

@@ -15,7 +15,6 @@
 
 #include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,34 +45,48 @@ static int memscan_at(const unsigned char *p, unsigned seed) {
   return 1;
 }
 
+/* /proc/self/maps, read whole: no stdio, whose buffers would come from
+ * the heap, and could take the very blocks looked for. */
+static char memscan_maps[1 << 20];
+
 /* The places the pattern of seed lies in writable memory, those within
- * [skip, skip + skipn) left out (a block the spec still holds). */
+ * [skip, skip + skipn) left out (a block the spec still holds). Allocates
+ * nothing. */
 static long memscan_count(unsigned seed, const void *skip, size_t skipn) {
-  FILE *maps = fopen("/proc/self/maps", "r");
-  int fd = open("/proc/self/mem", O_RDONLY);
+  int mfd = open("/proc/self/maps", O_RDONLY), fd = open("/proc/self/mem", O_RDONLY);
   unsigned char *buf = memscan_buf;
-  char line[512];
+  size_t have = 0;
+  ssize_t got;
+  char *line, *next;
   long found = 0;
   uintptr_t s0 = (uintptr_t)skip, s1 = s0 + skipn;
   uintptr_t b0 = (uintptr_t)buf, b1 = b0 + sizeof memscan_buf;
   unsigned char first = memscan_byte(seed, 0);
-  if (!maps || fd < 0) {
-    if (maps) fclose(maps);
+  if (mfd < 0 || fd < 0) {
+    if (mfd >= 0) close(mfd);
     if (fd >= 0) close(fd);
     return -1;
   }
-  while (fgets(line, sizeof line, maps)) {
-    unsigned long lo, hi;
-    char perms[8];
-    uintptr_t at;
-    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3) continue;
-    if (perms[0] != 'r' || perms[1] != 'w') continue;
-    if (hi - lo > MEMSCAN_REGION_MAX) continue;
+  while (have < sizeof memscan_maps - 1 &&
+         (got = read(mfd, memscan_maps + have, sizeof memscan_maps - 1 - have)) > 0)
+    have += (size_t)got;
+  memscan_maps[have] = '\0';
+  close(mfd);
+  for (line = memscan_maps; *line; line = next) {
+    char *end;
+    uintptr_t lo, hi, at;
+    next = strchr(line, '\n');
+    next = next ? next + 1 : line + strlen(line);
+    lo = (uintptr_t)strtoull(line, &end, 16);
+    if (*end != '-') continue;
+    hi = (uintptr_t)strtoull(end + 1, &end, 16);
+    if (*end != ' ' || end[1] != 'r' || end[2] != 'w') continue;
+    if (hi <= lo || hi - lo > MEMSCAN_REGION_MAX) continue;
     for (at = lo; at < hi;) {
       size_t want = hi - at > MEMSCAN_CHUNK + MEMSCAN_LEN ? MEMSCAN_CHUNK + MEMSCAN_LEN
                                                           : (size_t)(hi - at);
-      ssize_t got = pread(fd, buf, want, (off_t)at);
       size_t i, n;
+      got = pread(fd, buf, want, (off_t)at);
       if (got <= 0) break;
       n = (size_t)got;
       for (i = 0; i + MEMSCAN_LEN <= n; i++) {
@@ -89,7 +102,6 @@ static long memscan_count(unsigned seed, const void *skip, size_t skipn) {
       at += n - MEMSCAN_LEN + 1;   /* a pattern across the chunks' edge */
     }
   }
-  fclose(maps);
   close(fd);
   return found;
 }

@@ -437,6 +437,7 @@ void soget_http1_init(soget_http1 *h, size_t max_body) {
 
 void soget_http1_free(soget_http1 *h) {
   soget_coding_end(&h->coding);
+  if (h->body.data) soget_wipe(h->body.data, h->body.cap);   /* a token answer's, say */
   soget_buf_free(&h->body);
   soget_buf_free(&h->location);
   soget_buf_free(&h->retry_after);
