@@ -159,6 +159,12 @@ local cases = {
     outcome = { page = PAGE_CHECK },
   },
   {
+    name = "the request carries the client's TLS settings and body cap for the driver",
+    client = { verify_tls = false, ca_file = "/nonexistent/ca.pem", max_response_size = 5000 },
+    script = { tok_ok(), api(200, PAGE) },
+    outcome = { page = PAGE_CHECK },
+  },
+  {
     name = "connect_timeout as given when the call has more time",
     client = { connect_timeout = 0.5 },
     script = { tok_ok(), api(200, PAGE, nil, nil,
@@ -814,6 +820,11 @@ local function check_request(req, expect, ctx, o, where)
       Accept = "application/json",
     }, req.headers, where)
   end
+  -- what a driver's own HTTP client needs to send it as soget would
+  assert.are.equal(o.verify_tls ~= false, req.verify_tls, where .. ": verify_tls")
+  assert.are.equal(o.ca_file or os.getenv("SOGET_CA_FILE"), req.ca_file, where .. ": ca_file")
+  assert.are.equal(math.floor(o.max_response_size or 8 * 1048576), req.max_response_size,
+    where .. ": max_response_size")
   assert.is_true(req.timeout > 0 and req.timeout <= o.timeout, where .. ": timeout " .. req.timeout)
   assert.is_true(req.connect_timeout > 0 and req.connect_timeout <= req.timeout,
     where .. ": connect_timeout " .. req.connect_timeout)

@@ -25,6 +25,7 @@ describe("call:request_bytes", function()
     assert.are.equal(8443, r.port)
     assert.is_true(r.tls)
     assert.is_true(r.verify_tls)
+    assert.are.equal(os.getenv("SOGET_CA_FILE"), r.ca_file)   -- the suite's sandbox CA, or none
     assert.are.equal(8388608, r.max_response_size)
     assert.is_nil(r.headers)
     assert.is_nil(r.body)
@@ -56,14 +57,15 @@ describe("call:request_bytes", function()
     c:close()
   end)
 
-  it("uses the client's User-Agent, gzip and verify_tls options", function()
+  it("uses the client's User-Agent, gzip, verify_tls and ca_file options", function()
     local c = client{ user_agent = "mine/2", gzip = false, verify_tls = false,
-      access_token = "STATIC", max_response_size = 2000 }
+      access_token = "STATIC", max_response_size = 2000, ca_file = "/nonexistent/ca.pem" }
     local call = c:begin("CGMU2436601")
     local r = call:request_bytes("driver/1")
     assert.truthy(r.bytes:find("\r\nUser-Agent: mine/2\r\n", 1, true))
     assert.truthy(r.bytes:find("\r\nAccept-Encoding: identity\r\n", 1, true))
     assert.is_false(r.verify_tls)
+    assert.are.equal("/nonexistent/ca.pem", r.ca_file)
     assert.are.equal(2000, r.max_response_size)
     call:close()
     c:close()

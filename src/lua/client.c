@@ -1348,7 +1348,7 @@ static int call_request_as(lua_State *L, const char *method) {
     lcall_release(lc);
     return call_nomem(L, lc);
   }
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 10);
   lua_pushstring(L, lc->k.state == SOGET_CALL_TOKEN_SENT ? "token" : "api");
   lua_setfield(L, -2, "kind");
   lua_pushstring(L, lc->k.rq.post ? "POST" : "GET");
@@ -1372,6 +1372,16 @@ static int call_request_as(lua_State *L, const char *method) {
   lua_setfield(L, -2, "timeout");
   lua_pushnumber(L, (lua_Number)lc->k.rq.connect_timeout_ms / 1000.0);
   lua_setfield(L, -2, "connect_timeout");
+  /* what the driver's own HTTP client needs to send it as soget would
+   * (the client is held until lcall_release) */
+  lua_pushinteger(L, (lua_Integer)lc->c->max_response);
+  lua_setfield(L, -2, "max_response_size");
+  lua_pushboolean(L, lc->c->verify_tls);
+  lua_setfield(L, -2, "verify_tls");
+  if (lc->c->ca_file) {
+    lua_pushstring(L, lc->c->ca_file);
+    lua_setfield(L, -2, "ca_file");
+  }
   lcall_release(lc);
   return 1;   /* still handing: until call_step has it back */
 }
@@ -1531,7 +1541,7 @@ static int call_request_bytes_body(lua_State *L) {
     return lua_error(L);
   }
   /* The URL is the call's, or its client's token_url (held meanwhile). */
-  lua_createtable(L, 0, 13);                      /* 4 */
+  lua_createtable(L, 0, 14);                      /* 4 */
   lua_pushvalue(L, 3);
   lua_setfield(L, 4, "bytes");
   lua_pushstring(L, lc->k.state == SOGET_CALL_TOKEN_SENT ? "token" : "api");
@@ -1547,8 +1557,12 @@ static int call_request_bytes_body(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)lc->c->max_response);
   lua_setfield(L, 4, "max_response_size");
   lua_pushboolean(L, lc->c->verify_tls);
-  lcall_release(lc);
   lua_setfield(L, 4, "verify_tls");
+  if (lc->c->ca_file) {
+    lua_pushstring(L, lc->c->ca_file);
+    lua_setfield(L, 4, "ca_file");
+  }
+  lcall_release(lc);
   lua_pushstring(L, t.scheme);
   lua_setfield(L, 4, "scheme");
   lua_pushstring(L, t.host);

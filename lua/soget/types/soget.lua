@@ -193,6 +193,9 @@ function Client:close() end
 ---@field body? string The token request's body.
 ---@field timeout number Seconds left of the call's timeout.
 ---@field connect_timeout number Seconds to establish a connection.
+---@field max_response_size integer The client's largest response body.
+---@field verify_tls boolean The client's verify_tls: verify the server's certificate and host name.
+---@field ca_file? string The client's ca_file, when it has one: the CAs to trust.
 
 ---A request of a call as HTTP/1.1 bytes (call:request_bytes()), for drivers that move the bytes themselves.
 ---@class soget.RequestBytes
@@ -209,6 +212,7 @@ function Client:close() end
 ---@field server_name string The name for SNI and the certificate check.
 ---@field max_response_size integer The client's largest response body.
 ---@field verify_tls boolean The client's verify_tls.
+---@field ca_file? string The client's ca_file, when it has one.
 
 ---The steps of one call (client:begin()): request() or request_bytes(), then one response() or failed(), until a page or an error. A step out of turn raises.
 ---@class soget.Call
