@@ -1091,7 +1091,7 @@ static void test_policy_details(void) {
     }
   }
 
-  CASE("token_type: Bearer in any case, or none; any other is refused as kind auth");
+  CASE("token_type: Bearer in any case, or none (or null); any other is refused as kind auth");
   {
     static const struct {
       const char *body;
@@ -1110,7 +1110,9 @@ static void test_policy_details(void) {
         {"{\"access_token\":\"t\",\"token_type\":\"Beare\"}", 0},
         {"{\"access_token\":\"t\",\"token_type\":\"\"}", 0},
         {"{\"access_token\":\"t\",\"token_type\":\"bearer\\u0000\"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":null}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":null}", 1},
+        {"{\"access_token\":\"t\",\"token_type\":\"mac\",\"token_type\":null}", 1},
+        {"{\"access_token\":\"t\",\"token_type\":null,\"token_type\":\"mac\"}", 0},
         {"{\"access_token\":\"t\",\"token_type\":1}", 0},
         {"{\"access_token\":\"t\",\"token_type\":[\"Bearer\"]}", 0},
         {"{\"access_token\":\"t\",\"token_type\":\"Bearer\",\"token_type\":\"mac\"}", 0},

@@ -78,8 +78,10 @@ static void not_string(reader *r) {
 }
 
 static int cb_null(void *ctx) {
-  not_string(ctx);
-  return on_value(ctx);
+  reader *r = ctx;
+  not_string(r);
+  if (r->depth == 1 && r->pending == KEY_B) r->b_seen = 0;   /* null: as if left out */
+  return on_value(r);
 }
 
 static int cb_boolean(void *ctx, int v) {

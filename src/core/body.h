@@ -23,8 +23,8 @@ int soget_body_error_fields(const char *body, size_t len, const char *codekey,
  * access_token (the caller wipes and frees it) and *tok_len, and returns
  * expires_in (a number, or a string holding one; 0 when absent or not a
  * sane number of seconds). Otherwise fills e (kind "decode"; kind "auth"
- * when a token_type is given that is not Bearer, in any case; e->nomem out
- * of memory) and returns -1. */
+ * when a token_type is given, not null, that is not Bearer in any case;
+ * e->nomem out of memory) and returns -1. */
 double soget_body_token(const char *body, size_t len, char **tok, size_t *tok_len,
                         soget_err *e);
 

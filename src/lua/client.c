@@ -1327,7 +1327,7 @@ static int not_sent(lua_State *L, lcall *lc, int step, soget_err *e, const char 
 }
 
 /* call:request() -> {kind, method, url, headers, body, timeout,
- * connect_timeout} | nil, err */
+ * connect_timeout, max_response_size, verify_tls, ca_file} | nil, err */
 static int call_request_as(lua_State *L, const char *method) {
   lcall *lc = lua_touserdata(L, 1);   /* checked by call_request */
   soget_err e;
