@@ -1,6 +1,10 @@
+#define _POSIX_C_SOURCE 200809L
 /* src/core/auth.c: when a token is needed, its renewal margin, static
  * tokens, invalidation, the generation counter, wiping. */
+#include <stdint.h>
+
 #include "check.h"
+#include "memscan.h"
 #include "core/auth.h"
 
 /* soget_auth_set(expires_in) at `now`: renewed from renew_at on, which is
@@ -143,10 +147,63 @@ static void test_wipe(void) {
   }
 }
 
+/* The wiping allocator zlib and libyajl are given: malloc's alignment,
+ * realloc's contents, the sizes it refuses, and nothing of a block left
+ * once it is freed or left for a larger one. */
+static void test_wiping_alloc(void) {
+  unsigned char *p, *q;
+  size_t i;
+  int ok = 1;
+  long n;
+  CASE("wiping allocator: aligned as malloc, contents kept by realloc, too large refused");
+  p = soget_wiping_malloc(100);
+  CHECK(p != NULL);
+  if (!p) return;
+  CHECK_INT((uintptr_t)p % _Alignof(max_align_t), 0);
+  for (i = 0; i < 100; i++) p[i] = (unsigned char)i;
+  q = soget_wiping_realloc(p, 5000);
+  CHECK(q != NULL);
+  if (!q) return;
+  for (i = 0; i < 100; i++) ok &= q[i] == (unsigned char)i;
+  CHECK(ok);
+  p = soget_wiping_realloc(q, 10);   /* smaller: the first 10 bytes */
+  CHECK(p != NULL);
+  if (!p) return;
+  for (i = 0, ok = 1; i < 10; i++) ok &= p[i] == (unsigned char)i;
+  CHECK(ok);
+  soget_wiping_free(p);
+  soget_wiping_free(NULL);
+  CHECK(soget_wiping_malloc((size_t)-1) == NULL);
+  CHECK(soget_wiping_malloc((size_t)-1 - 8) == NULL);
+  q = soget_wiping_realloc(NULL, 16);   /* realloc of NULL is malloc */
+  CHECK(q != NULL);
+  soget_wiping_free(q);
+
+  CASE("wiping allocator: a block left for a larger one, and one freed, keep nothing");
+  p = soget_wiping_malloc(256);
+  CHECK(p != NULL);
+  if (!p) return;
+  memset(p, '.', 256);
+  memscan_fill(p + 64, 909);
+  q = soget_wiping_realloc(p, 64 * 1024);   /* a block of another size class: it moves */
+  CHECK(q != NULL);
+  if (!q) return;
+  n = memscan_count(909, NULL, 0);
+  if (n < 0) {
+    printf("  (no /proc/self/mem: left out)\n");
+  } else {
+    CHECK_INT(n, 1);   /* the new block */
+    CHECK_INT(memscan_count(909, q, 64 * 1024), 0);
+  }
+  soget_wiping_free(q);
+  if (n >= 0) CHECK_INT(memscan_count(909, NULL, 0), 0);
+}
+
 int main(void) {
   test_margins();
   test_steps();
   test_copy();
   test_wipe();
+  test_wiping_alloc();
   return CHECK_DONE();
 }

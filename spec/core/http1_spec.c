@@ -3,7 +3,6 @@
  * parsed as they arrive (libhttp-parser, zlib), fed whole, byte by byte
  * and cut at every place: the same answer each way. Also the call steps'
  * requests (the token request and the GET) through the scripted engine. */
-#include <stddef.h>
 #include <stdlib.h>
 #include <zlib.h>
 
@@ -649,26 +648,16 @@ static void test_compressed(void) {
   soget_http1_free(&h);
 }
 
-/* The spec's own compressor keeps nothing of what it read either: its
- * blocks are wiped when freed, their sizes kept in front of them. */
-typedef union {
-  size_t n;
-  max_align_t align;
-} spec_zhead;
-
+/* The spec's own compressor keeps nothing of what it read either: it
+ * takes soget's wiping allocator (auth.h). */
 static voidpf spec_zalloc(voidpf op, uInt items, uInt size) {
-  spec_zhead *h = malloc(sizeof *h + (size_t)items * size);
   (void)op;
-  if (!h) return Z_NULL;
-  h->n = (size_t)items * size;
-  return h + 1;
+  return soget_wiping_malloc((size_t)items * size);
 }
 
 static void spec_zfree(voidpf op, voidpf p) {
-  spec_zhead *h = (spec_zhead *)p - 1;
   (void)op;
-  soget_wipe(h, sizeof *h + h->n);
-  free(h);
+  soget_wiping_free(p);
 }
 
 static void test_coding_wipes(void) {

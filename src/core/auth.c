@@ -4,6 +4,7 @@
 #define _DEFAULT_SOURCE 1
 #include "auth.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,4 +110,37 @@ int soget_auth_invalidate(soget_auth *a) {
   a->renew_at = 0;
   a->gen++;
   return 1;
+}
+
+typedef union {
+  size_t n;
+  max_align_t align;
+} wiping_head;
+
+void *soget_wiping_malloc(size_t n) {
+  wiping_head *h;
+  if (n > (size_t)-1 - sizeof *h) return NULL;
+  h = malloc(sizeof *h + n);
+  if (!h) return NULL;
+  h->n = n;
+  return h + 1;
+}
+
+void soget_wiping_free(void *p) {
+  wiping_head *h;
+  if (!p) return;
+  h = (wiping_head *)p - 1;
+  soget_wipe(h, sizeof *h + h->n);
+  free(h);
+}
+
+void *soget_wiping_realloc(void *p, size_t n) {
+  void *q;
+  size_t had;
+  if (!p) return soget_wiping_malloc(n);
+  if ((q = soget_wiping_malloc(n)) == NULL) return NULL;
+  had = ((wiping_head *)p - 1)->n;
+  memcpy(q, p, had < n ? had : n);
+  soget_wiping_free(p);
+  return q;
 }

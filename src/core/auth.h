@@ -46,6 +46,15 @@ int soget_auth_invalidate(soget_auth *a);
 /* Overwrites n bytes with zeros in a way the compiler keeps. */
 void soget_wipe(void *p, size_t n);
 
+/* Memory for the libraries that keep what they read in blocks of their
+ * own (zlib's window, libyajl's buffer of an unescaped string): each block
+ * keeps its size in front of it (malloc's alignment kept) and is wiped
+ * before it is freed, or left for a larger one by soget_wiping_realloc.
+ * NULL when out of memory or n is too large; free of NULL does nothing. */
+void *soget_wiping_malloc(size_t n);
+void *soget_wiping_realloc(void *p, size_t n);
+void soget_wiping_free(void *p);
+
 SOGET_HIDDEN_END
 
 #endif

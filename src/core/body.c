@@ -3,7 +3,6 @@
 #include "body.h"
 
 #include <locale.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,40 +172,21 @@ static const yajl_callbacks callbacks = {cb_null,      cb_boolean, NULL,   NULL,
                                          cb_end};
 
 /* libyajl's memory: its lexer unescapes a string with escapes (a token
- * sent as "a\/b") into a buffer of its own, which it grows and frees. Each
- * block keeps its size in front of it and is wiped before it is freed or
- * left for a larger one. */
-typedef union {
-  size_t n;
-  max_align_t align;
-} yhead;
-
+ * sent as "a\/b") into a buffer of its own, which it grows and frees:
+ * wiped each time (auth.h). */
 static void *y_malloc(void *ctx, size_t n) {
-  yhead *h;
   (void)ctx;
-  if (n > (size_t)-1 - sizeof *h) return NULL;
-  h = malloc(sizeof *h + n);
-  if (!h) return NULL;
-  h->n = n;
-  return h + 1;
-}
-
-static void y_free(void *ctx, void *p) {
-  yhead *h;
-  (void)ctx;
-  if (!p) return;
-  h = (yhead *)p - 1;
-  soget_wipe(h, sizeof *h + h->n);
-  free(h);
+  return soget_wiping_malloc(n);
 }
 
 static void *y_realloc(void *ctx, void *p, size_t n) {
-  void *q;
-  if (!p) return y_malloc(ctx, n);
-  if ((q = y_malloc(ctx, n)) == NULL) return NULL;
-  memcpy(q, p, ((yhead *)p - 1)->n < n ? ((yhead *)p - 1)->n : n);
-  y_free(ctx, p);
-  return q;
+  (void)ctx;
+  return soget_wiping_realloc(p, n);
+}
+
+static void y_free(void *ctx, void *p) {
+  (void)ctx;
+  soget_wiping_free(p);
 }
 
 static yajl_alloc_funcs wiping_alloc = {y_malloc, y_realloc, y_free, NULL};

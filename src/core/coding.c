@@ -1,9 +1,7 @@
 /* Content-Encoding: see coding.h. */
 #include "coding.h"
 
-#include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -18,32 +16,16 @@ size_t soget_coding_raw_cap(size_t max) {
 }
 
 /* zlib's memory: its window holds the last 32 KB it decoded (a token
- * answer's token, say), so each block is wiped before it is freed; its
- * size is kept in front of it. */
-typedef union {
-  size_t n;
-  max_align_t align;
-} zhead;
-
+ * answer's token, say): wiped before it is freed (auth.h). */
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
-  zhead *h;
-  size_t n;
   (void)opaque;
-  if (size && items > ((size_t)-1 - sizeof *h) / size) return Z_NULL;
-  n = (size_t)items * size;
-  h = malloc(sizeof *h + n);
-  if (!h) return Z_NULL;
-  h->n = n;
-  return h + 1;
+  if (size && items > (size_t)-1 / size) return Z_NULL;
+  return soget_wiping_malloc((size_t)items * size);
 }
 
 static void z_free(voidpf opaque, voidpf p) {
-  zhead *h;
   (void)opaque;
-  if (!p) return;
-  h = (zhead *)p - 1;
-  soget_wipe(h, sizeof *h + h->n);
-  free(h);
+  soget_wiping_free(p);
 }
 
 static int named(const char *name, size_t len, const char *what) {
