@@ -832,6 +832,38 @@ static void test_credentials(void) {
 }
 
 /* Rules of the token and retry policy that no other case pins down. */
+/* Token answers read by soget_body_token: each gives the token "t" and
+ * its lifetime (want >= 0), or is refused for its token_type (want -1). */
+typedef struct {
+  const char *body;
+  double want;
+} token_answer;
+
+#define TOKEN_TYPE_REFUSED -1
+
+static void check_token_answers(const token_answer *answers, size_t n) {
+  size_t j;
+  for (j = 0; j < n; j++) {
+    char *tok = NULL;
+    size_t tl = 0;
+    soget_err e;
+    SUBCASE("%s", answers[j].body);
+    soget_err_clear(&e);
+    CHECK_NEAR(soget_body_token(answers[j].body, strlen(answers[j].body), &tok, &tl, &e),
+               answers[j].want, 0);
+    if (answers[j].want != TOKEN_TYPE_REFUSED) {
+      CHECK_MEM(tok, tl, "t", 1);
+    } else {
+      CHECK(tok == NULL);
+      CHECK_STR(e.kind, "auth");
+      CHECK(!e.retryable);
+      CHECK_STR(e.message, "token response: its token_type is not Bearer, the only kind "
+                           "of token soget sends");
+    }
+    free(tok);
+  }
+}
+
 static void test_policy_details(void) {
   soget_engine g;
   soget_call a, b, c, k[8];
@@ -1059,10 +1091,7 @@ static void test_policy_details(void) {
 
   CASE("expires_in: a lifetime past 10^9 s (or no number) counts as none");
   {
-    static const struct {
-      const char *body;
-      double want;
-    } lives[] = {
+    static const token_answer lives[] = {
         {"{\"access_token\":\"t\",\"expires_in\":300}", 300},
         {"{\"access_token\":\"t\",\"expires_in\":\"300\"}", 300},
         {"{\"access_token\":\"t\",\"expires_in\":1000000000}", 1e9},
@@ -1078,66 +1107,34 @@ static void test_policy_details(void) {
         {"{\"access_token\":\"t\",\"expires_in\":\"nan\"}", 0},
         {"{\"access_token\":\"t\",\"expires_in\":\"60s\"}", 0},
     };
-    size_t j;
-    for (j = 0; j < sizeof lives / sizeof lives[0]; j++) {
-      char *tok = NULL;
-      size_t tl = 0;
-      SUBCASE("%s", lives[j].body);
-      soget_err_clear(&e);
-      CHECK_NEAR(soget_body_token(lives[j].body, strlen(lives[j].body), &tok, &tl, &e),
-                 lives[j].want, 0);
-      CHECK_MEM(tok, tl, "t", 1);
-      free(tok);
-    }
+    check_token_answers(lives, sizeof lives / sizeof lives[0]);
   }
 
   CASE("token_type: Bearer in any case, or none (or null); any other is refused as kind auth");
   {
-    static const struct {
-      const char *body;
-      int ok;
-    } types[] = {
-        {"{\"access_token\":\"t\",\"token_type\":\"Bearer\"}", 1},
-        {"{\"access_token\":\"t\",\"token_type\":\"bearer\"}", 1},
-        {"{\"access_token\":\"t\",\"token_type\":\"BEARER\"}", 1},
-        {"{\"access_token\":\"t\"}", 1},
-        {"{\"access_token\":\"t\",\"x\":{\"token_type\":\"mac\"}}", 1},
-        {"{\"token_type\":\"mac\",\"access_token\":\"t\",\"token_type\":\"Bearer\"}", 1},
-        {"{\"access_token\":\"t\",\"token_type\":\"mac\"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":\"Bearer \"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":\"Bearerx\"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":\"Bearer-and-more\"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":\"Beare\"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":\"\"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":\"bearer\\u0000\"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":null}", 1},
-        {"{\"access_token\":\"t\",\"token_type\":\"mac\",\"token_type\":null}", 1},
-        {"{\"access_token\":\"t\",\"token_type\":null,\"token_type\":\"mac\"}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":1}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":[\"Bearer\"]}", 0},
-        {"{\"access_token\":\"t\",\"token_type\":\"Bearer\",\"token_type\":\"mac\"}", 0},
+    /* the answers taken have no expires_in: a lifetime of 0 */
+    static const token_answer types[] = {
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearer\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"bearer\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"BEARER\"}", 0},
+        {"{\"access_token\":\"t\"}", 0},
+        {"{\"access_token\":\"t\",\"x\":{\"token_type\":\"mac\"}}", 0},
+        {"{\"token_type\":\"mac\",\"access_token\":\"t\",\"token_type\":\"Bearer\"}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"mac\"}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearer \"}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearerx\"}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearer-and-more\"}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":\"Beare\"}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":\"\"}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":\"bearer\\u0000\"}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":null}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":\"mac\",\"token_type\":null}", 0},
+        {"{\"access_token\":\"t\",\"token_type\":null,\"token_type\":\"mac\"}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":1}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":[\"Bearer\"]}", TOKEN_TYPE_REFUSED},
+        {"{\"access_token\":\"t\",\"token_type\":\"Bearer\",\"token_type\":\"mac\"}", TOKEN_TYPE_REFUSED},
     };
-    size_t j;
-    for (j = 0; j < sizeof types / sizeof types[0]; j++) {
-      char *tok = NULL;
-      size_t tl = 0;
-      double life;
-      SUBCASE("%s", types[j].body);
-      soget_err_clear(&e);
-      life = soget_body_token(types[j].body, strlen(types[j].body), &tok, &tl, &e);
-      if (types[j].ok) {
-        CHECK_NEAR(life, 0, 0);
-        CHECK_MEM(tok, tl, "t", 1);
-      } else {
-        CHECK_NEAR(life, -1, 0);
-        CHECK(tok == NULL);
-        CHECK_STR(e.kind, "auth");
-        CHECK(!e.retryable);
-        CHECK_STR(e.message, "token response: its token_type is not Bearer, the only kind "
-                             "of token soget sends");
-      }
-      free(tok);
-    }
+    check_token_answers(types, sizeof types / sizeof types[0]);
   }
   /* through the engine: the call fails, no token is kept, nothing is sent */
   engine(&g, 2, 1);

@@ -1326,6 +1326,20 @@ static int not_sent(lua_State *L, lcall *lc, int step, soget_err *e, const char 
   return soget_fail(L, e);
 }
 
+/* What a driver's own HTTP client needs to send a request as soget would,
+ * set into the table at t: the client's max_response_size, verify_tls and
+ * ca_file (when it has one). The caller holds the client. */
+static void set_send_options(lua_State *L, int t, const soget_client *c) {
+  lua_pushinteger(L, (lua_Integer)c->max_response);
+  lua_setfield(L, t, "max_response_size");
+  lua_pushboolean(L, c->verify_tls);
+  lua_setfield(L, t, "verify_tls");
+  if (c->ca_file) {
+    lua_pushstring(L, c->ca_file);
+    lua_setfield(L, t, "ca_file");
+  }
+}
+
 /* call:request() -> {kind, method, url, headers, body, timeout,
  * connect_timeout, max_response_size, verify_tls, ca_file} | nil, err */
 static int call_request_as(lua_State *L, const char *method) {
@@ -1372,16 +1386,7 @@ static int call_request_as(lua_State *L, const char *method) {
   lua_setfield(L, -2, "timeout");
   lua_pushnumber(L, (lua_Number)lc->k.rq.connect_timeout_ms / 1000.0);
   lua_setfield(L, -2, "connect_timeout");
-  /* what the driver's own HTTP client needs to send it as soget would
-   * (the client is held until lcall_release) */
-  lua_pushinteger(L, (lua_Integer)lc->c->max_response);
-  lua_setfield(L, -2, "max_response_size");
-  lua_pushboolean(L, lc->c->verify_tls);
-  lua_setfield(L, -2, "verify_tls");
-  if (lc->c->ca_file) {
-    lua_pushstring(L, lc->c->ca_file);
-    lua_setfield(L, -2, "ca_file");
-  }
+  set_send_options(L, lua_gettop(L), lc->c);   /* held until lcall_release */
   lcall_release(lc);
   return 1;   /* still handing: until call_step has it back */
 }
@@ -1554,14 +1559,7 @@ static int call_request_bytes_body(lua_State *L) {
   lua_setfield(L, 4, "timeout");
   lua_pushnumber(L, (lua_Number)lc->k.rq.connect_timeout_ms / 1000.0);
   lua_setfield(L, 4, "connect_timeout");
-  lua_pushinteger(L, (lua_Integer)lc->c->max_response);
-  lua_setfield(L, 4, "max_response_size");
-  lua_pushboolean(L, lc->c->verify_tls);
-  lua_setfield(L, 4, "verify_tls");
-  if (lc->c->ca_file) {
-    lua_pushstring(L, lc->c->ca_file);
-    lua_setfield(L, 4, "ca_file");
-  }
+  set_send_options(L, 4, lc->c);
   lcall_release(lc);
   lua_pushstring(L, t.scheme);
   lua_setfield(L, 4, "scheme");
