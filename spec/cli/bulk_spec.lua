@@ -229,6 +229,22 @@ describe("soget bulk", function()
     assert.is_nil(r.err:find("\27", 1, true))
   end)
 
+  it("stops looking up once its results cannot be written, and says how far it got", function()
+    -- it sent every lookup of the input after its first failed write
+    local list = refs(100)
+    cli.write(home .. "/refs.txt", table.concat(list, "\n") .. "\n")
+    support.reset()
+    local r = cli.run({ "bulk", "--concurrency", "2", home .. "/refs.txt" },
+                      { home = home, out = "/dev/full", timeout = 60 })
+    assert.are.equal(74, r.code, r.err)
+    assert.truthy(r.err:find("soget: cannot write the results: ", 1, true), r.err)
+    -- one batch (concurrency x 4 references) before the first flush
+    local sent = support.stats().api_requests
+    assert.truthy(sent >= 8 and sent < 30, sent)
+    assert.truthy(r.err:find("soget: 8 of 100 references: 8 found, 0 not found, 0 failed\n", 1,
+      true), r.err)
+  end)
+
   describe("--documents", function()
     local function search_info()
       local body = support.popen_read("curl -sS --max-time 10 " .. cli.q(support.http .. "/_control/info"))

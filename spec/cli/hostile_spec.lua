@@ -185,6 +185,20 @@ describe("soget against a hostile server", function()
     local r = cli.run({ "find", "ABCU", "--page-size", "10" }, { env = env })
     assert.are.equal(0, r.code, r.err)
     assert.are.equal(10, #cli.lines(r.out))
+    -- passages of one container without an id (null, empty): each is a
+    -- unit of its own, not the first one sent again (find listed one, then
+    -- blamed the server for units sent again in place of others)
+    serve_page('{"total":3,"returned":3,"first":0,"items":['
+      .. '{"reference":"DUPU1234565","pswId":null,"huLocation":{"place":"FRLEH"}},'
+      .. '{"reference":"DUPU1234565","huLocation":{"place":"FRMRS"}},'
+      .. '{"reference":"DUPU1234565","pswId":"","huLocation":{"place":"FRDKK"}}]}')
+    for _, argv in ipairs { { "find", "DUPU" }, { "track", "--prefix", "DUPU" } } do
+      r = cli.run(argv, { env = env })
+      assert.are.equal(0, r.code, argv[1] .. ": " .. r.err)
+      for _, place in ipairs { "FRLEH", "FRMRS", "FRDKK" } do
+        assert.truthy(r.out:find(place, 1, true), argv[1] .. ": " .. r.out)
+      end
+    end
   end)
 
   it("track's hint to show every passage stays within --max's range", function()

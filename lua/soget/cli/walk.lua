@@ -42,9 +42,11 @@ function M.walk(client, page, q, max, each, method)
   while not (max and n >= max) do
     local hu, what, offset = it:next()
     if hu then
-      -- (an empty pswId, which the document allows, names no unit)
-      local key = hu.pswId and hu.pswId ~= "" and ("s" .. tostring(hu.pswId))
-        or hu.reference and ("r" .. tostring(hu.reference))
+      -- Only a S)ONE id names a unit: a container's passages share its
+      -- reference, and a unit without an id (null or empty, which the
+      -- document allows) is listed as often as the pages hold it, as the
+      -- module's pager yields it.
+      local key = hu.pswId and hu.pswId ~= "" and ("s" .. tostring(hu.pswId)) or nil
       if not key or not listed[key] then
         if key then listed[key] = true end
         fresh, n = fresh + 1, n + 1

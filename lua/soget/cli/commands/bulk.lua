@@ -188,7 +188,7 @@ return function(args, session)
     elseif (result.total or 0) > 0 and #(result.items or {}) > 0 then
       status = (not exact and not documents and result.total > 1) and "ambiguous" or "found"
     else status = "not_found" end
-    if status == "found" and documents then
+    if status == "found" and documents and not out.failed then
       local why
       list, why = all_units(client, result, q)
       if list then unit_count = unit_count + #list
@@ -275,10 +275,15 @@ return function(args, session)
     out:flush()
     progress:draw()
     i = i + chunk
+    -- the results cannot be written (a full disk, a closed pipe): the
+    -- lookups left are of no use; the caller reports it (exit 74)
+    if out.failed then break end
   end
   progress:clear()
   local word = documents and "document" or "reference"
-  local counts = string.format("%d %s%s: ", #entries, word, #entries == 1 and "" or "s")
+  local counts = string.format("%s%d %s%s: ",
+    progress.done < #entries and (progress.done .. " of ") or "", #entries, word,
+    #entries == 1 and "" or "s")
   local tail = documents and string.format("; %d unit%s", unit_count,
     unit_count == 1 and "" or "s") or ""
   -- ambiguous only counts with --prefix
