@@ -530,6 +530,63 @@ describe("transport", function()
       c:close()
     end)
 
+    it("refuses a page holding more units than asked for, before building them", function()
+      -- a million empty units in a few KB of gzip: each became a table with
+      -- its four array fields (160 times the decoded body in Lua memory)
+      local base = S.fault_base("many-items:n=1000000")
+      local want = "response: items holds more units than the 3 the request asked for (its limit)"
+      local c = S.client{ base_url = base, timeout = 30 }
+      local page, err = c:handling_units{ reference = "MSCU", limit = 3 }
+      assert.is_nil(page)
+      assert.are.equal("decode", err.kind)
+      assert.are.equal(want, err.message)
+      assert.is_false(err.retryable)
+      assert.are.equal(0, c:stats().retries)
+      -- the batch and soget.Call alike
+      local r = c:handling_units_many({ { reference = "MSCU", limit = 3 } })[1]
+      assert.are.equal("decode", r.kind)
+      assert.are.equal(want, r.message)
+      local call = c:begin{ reference = "MSCU", limit = 3 }
+      local req = assert(call:request())
+      local status, _, body = S.curl_send(req)
+      local p2, e2 = call:response(status, body)
+      assert.is_nil(p2)
+      assert.are.equal(want, e2.message)
+      -- with no limit sent, the API's largest page (10)
+      page, err = S.client{ base_url = S.fault_base("many-items:n=11") }:handling_units("MSCU")
+      assert.is_nil(page)
+      assert.are.equal("response: items holds more units than the 10 of the API's largest page",
+        err.message)
+      -- both parsers: libyajl takes a body with a surrogate escape
+      for _, extra in ipairs { "", ',"note":"\\ud83d\\ude00"' } do
+        for n, ok in pairs { [3] = true, [4] = false } do
+          local units = {}
+          for i = 1, n do units[i] = '{"reference":"MSCU' .. i .. '"}' end
+          call = c:begin{ reference = "MSCU", limit = 3 }
+          assert.are.equal("api", assert(call:request()).kind)
+          local p3, e3 = call:response(200, '{"total":9,"returned":' .. n .. ',"first":0'
+            .. extra .. ',"items":[' .. table.concat(units, ",") .. "]}")
+          if ok then
+            assert.are.equal(3, #assert(p3, e3 and e3.message).items)
+          else
+            assert.are.equal(want, e3 and e3.message)
+          end
+        end
+      end
+      c:close()
+      -- a full page is a page; soget.decode, which knows no query, takes any
+      c = S.client{ base_url = S.fault_base("many-items:n=2") }
+      page = assert(c:handling_units{ reference = "CGMU2436601", limit = 3 })
+      assert.are.equal(3, #page.items)
+      local c2 = S.client{ base_url = S.fault_base("many-items:n=20") }
+      c2:set_token(assert(c:token()), 60)
+      call = c2:begin{ reference = "MSCU", limit = 5 }
+      local _, _, body25 = S.curl_send(assert(call:request()))
+      assert.are.equal(25, #assert(require("soget").decode(body25)).items)
+      c:close()
+      c2:close()
+    end)
+
     it("reads a large page within the cap", function()
       local c = S.client{ base_url = S.fault_base("large:events=500") }
       local page = assert(c:handling_units{ reference = "MSCU", limit = 10 })

@@ -274,6 +274,20 @@ describe("sandbox faults", function()
       assert.is_string(r.json.sandboxPadding)
     end)
 
+    it("many-items puts N empty units before the page's own, whatever the limit", function()
+      local r = fault("many-items:n=25", "reference=MSCU&limit=3")
+      assert.equal(200, r.status)
+      assert.equal(28, #r.json.items)
+      for i = 1, 25 do assert.same({}, r.json.items[i]) end
+      assert.equal("table", type(r.json.items[26]))
+      assert.truthy(r.json.items[26].reference:find("^MSCU"))
+      assert.equal(3, r.json.returned)
+      -- a page with no units of its own: only the N
+      local none = fault("many-items:n=2", "reference=ZZZZ9999999")
+      assert.truthy(none.status == 200 or none.status == 404, none.status)
+      if none.status == 200 then assert.equal(2, #none.json.items) end
+    end)
+
     it("deep nests JSON N levels in an unknown field", function()
       local r = fault("deep:depth=5000")
       assert.equal(200, r.status)

@@ -299,6 +299,7 @@ int soget_call_begin(soget_engine *g, soget_call *k, const soget_query *q, doubl
   size_t n;
   call_start(g, k, began);
   k->offset = q->offset;
+  k->limit = q->limit;
   k->api = q->ep->api;
   /* The engine's cached URL, copied: a batch begins all its calls first. */
   url = soget_url_cached(&g->url, base_of(g, k->api), q, &n);

@@ -111,6 +111,8 @@ typedef struct soget_call {
   double deadline;             /* monotonic */
   double wait;                 /* after SOGET_STEP_WAIT */
   long offset;                 /* the query's, to fill a missing 'first' */
+  int limit;                   /* the query's (0: not sent), which bounds a
+                                * page's items */
   soget_buf url;               /* API URL; a same-origin redirect replaces it */
   soget_buf sent;              /* the tokens this call sent, NUL-separated:
                                 * scrubbed from its errors (wiped at the end) */

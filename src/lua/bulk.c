@@ -214,8 +214,8 @@ static void slot_done(lua_State *L, batch *b, int i) {
     if (step == SOGET_STEP_PAGE) {
       if (s->k.empty) {
         soget_push_empty_page(L, s->k.offset);
-      } else if (!soget_decode_page_until(L, rs.body->data, rs.body->len, s->k.offset, &e,
-                                          s->k.deadline, b->g->timeout)) {
+      } else if (!soget_decode_page_until(L, rs.body->data, rs.body->len, s->k.offset,
+                                          s->k.limit, &e, s->k.deadline, b->g->timeout)) {
         soget_engine_scrub(b->g, &s->k, &e);
         step = e.nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;
       }

@@ -848,7 +848,8 @@ static int push_page(lua_State *L, soget_client *c, soget_call *k, const char *b
     soget_push_empty_page(L, k->offset);
     return SOGET_STEP_PAGE;
   }
-  if (soget_decode_page_until(L, body, len, k->offset, e, k->deadline, c->eng.timeout))
+  if (soget_decode_page_until(L, body, len, k->offset, k->limit, e, k->deadline,
+                              c->eng.timeout))
     return SOGET_STEP_PAGE;
   soget_engine_scrub(&c->eng, k, e);
   return e->nomem ? SOGET_STEP_NOMEM : SOGET_STEP_FAIL;

@@ -345,6 +345,8 @@ typedef struct builder {
   double timeout;       /* the call's timeout, for the message */
   unsigned tick;        /* values until the clock is looked at again */
   int late;             /* the deadline passed: no other path is tried */
+  int max_items;        /* the most units a page's items may hold; -1: any */
+  int limit_sent;       /* max_items is the query's limit, not the API's */
   frame fr[MAX_DEPTH + 1];
   arena a;
 } builder;
@@ -864,6 +866,14 @@ static int cb_number(void *ctx, const char *s, size_t n) {
  * a few more while it stores a value: the stack is grown for 16 levels at
  * a time. */
 #define STACK_LEVELS 16
+static int too_many_items(builder *b) {
+  soget_err_set(b->e, "decode", 0, 0, "response: items holds more units than the %d %s",
+                b->max_items, b->limit_sent ? "the request asked for (its limit)"
+                                            : "of the API's largest page");
+  b->failed = 1;
+  return 0;
+}
+
 static int open_frame(builder *b, int kind, const schema *s, int want,
                       const schema *wsub, int size) {
   lua_State *L = b->L;
@@ -885,6 +895,15 @@ static int open_frame(builder *b, int kind, const schema *s, int want,
     b->failed = 1;
     return 0;
   }
+  /* A page's items (the page's only schema array) hold at most the units
+   * asked for: a server's page of millions of small units (a few KB of
+   * gzip) would otherwise be built in full, each with its array fields. The
+   * tape gives the array's size; libyajl's units are counted as they open. */
+  if (b->max_items >= 0 && b->depth <= 2 &&
+      ((kind == FR_ARR && b->depth == 1 && size > b->max_items) ||
+       (kind == FR_OBJ && b->depth == 2 && b->fr[2].kind == FR_ARR &&
+        b->fr[2].n >= b->max_items)))
+    return too_many_items(b);
   c = &b->fr[++b->depth];
   switch (kind) {                         /* size: members, -1 unknown */
     case FR_OBJ: lua_createtable(L, 0, size >= 0 ? size : s->n); break;
@@ -1367,9 +1386,12 @@ static int build_run(lua_State *L) {
  * fills e and returns 0 with the stack as it was. Raises out of memory,
  * the parsers' buffers freed or given back first. */
 static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
-                      int parser, double deadline, double timeout) {
+                      int parser, double deadline, double timeout, int limit) {
   builder b;
   int status;
+  b.max_items = limit;
+  b.limit_sent = limit > 0;
+  if (limit == 0) b.max_items = SOGET_PAGE_MAX;
   b.deadline = deadline;
   b.timeout = timeout;
   b.tick = TIME_TICK;
@@ -1416,24 +1438,25 @@ static lua_Integer int_field(lua_State *L, int t, const char *k, int *present) {
   return v;
 }
 
-static int decode_page(lua_State *L, const char *body, size_t len, long offset,
+static int decode_page(lua_State *L, const char *body, size_t len, long offset, int limit,
                        soget_err *e, int parser, double deadline, double timeout);
 
 int soget_decode_page_until(lua_State *L, const char *body, size_t len, long offset,
-                            soget_err *e, double deadline, double timeout) {
-  return decode_page(L, body, len, offset, e, SOGET_PARSE_AUTO, deadline, timeout);
+                            int limit, soget_err *e, double deadline, double timeout) {
+  return decode_page(L, body, len, offset, limit, e, SOGET_PARSE_AUTO, deadline, timeout);
 }
 
+/* (soget.decode: no query, no bound on the items) */
 int soget_decode_page_by(lua_State *L, const char *body, size_t len, long offset,
                          soget_err *e, int parser) {
-  return decode_page(L, body, len, offset, e, parser, 0, 0);
+  return decode_page(L, body, len, offset, -1, e, parser, 0, 0);
 }
 
-static int decode_page(lua_State *L, const char *body, size_t len, long offset,
+static int decode_page(lua_State *L, const char *body, size_t len, long offset, int limit,
                        soget_err *e, int parser, double deadline, double timeout) {
   int t, has_total, has_returned, has_first;
   lua_Integer total, returned, first;
-  if (!build_page(L, body, len, e, parser, deadline, timeout)) return 0;
+  if (!build_page(L, body, len, e, parser, deadline, timeout, limit)) return 0;
   t = lua_gettop(L);
   /* Fill what a page must have, so paging and scripts can rely on it. */
   total = int_field(L, t, "total", &has_total);

@@ -80,11 +80,16 @@ void soget_decode_open(lua_State *L);
 /* Decodes a call's HandlingUnitItemsResponseModel. On success pushes the
  * page (a plain table: drivers give it the soget.Page metatable) and
  * returns 1; otherwise fills e, pushes nothing and returns 0. `offset`
- * fills a missing `first`. On Lua 5.1 to 5.3 (see decode.c) it ends at the
- * call's deadline (soget_now() time; timeout: the call's, for the
- * message) with a timeout error. */
+ * fills a missing `first`; `limit` is the query's (0: not sent, then the
+ * API's largest page): a page with more items fails, before they are
+ * built. On Lua 5.1 to 5.3 (see decode.c) it ends at the call's deadline
+ * (soget_now() time; timeout: the call's, for the message) with a timeout
+ * error. */
 int soget_decode_page_until(lua_State *L, const char *body, size_t len, long offset,
-                            soget_err *e, double deadline, double timeout);
+                            int limit, soget_err *e, double deadline, double timeout);
+/* The most units a page may hold when the query sends no limit: the API's
+ * largest page (request.h's SOGET_LIMIT_MAX; its default is 5). */
+#define SOGET_PAGE_MAX 10
 /* For soget.decode (no deadline), with a choice of parser: simdjson
  * with libyajl for what it refuses (AUTO), or one of them alone; a page
  * both give is the same page. */
