@@ -204,6 +204,11 @@ describe("soget search", function()
       { { "search", "--document", "X", "--customs", "Smuggled" },
         "soget: customsFlag must be one of Unknown, Import, Export, Transhipment, Transit\n" },
       { { "search", "--document", "A\27]0;x\7B" }, nil },
+      -- bytes that are not UTF-8 (a raw C1 CSI, 0x9B, among them), as for a lookup
+      { { "search", "--document", "AB\255" }, "soget: 'documentReference' is not valid UTF-8\n" },
+      { { "search", "--voyage-ref", "V\155[2J" }, "soget: 'voyageAgentReference' is not valid UTF-8\n" },
+      { { "search", "--document", "X", "--agent", "A\192\175" },
+        "soget: 'freightAgent' is not valid UTF-8\n" },
       { { "search", "--document", "X", "--page-size", "11" }, nil },
     } do
       local r = cli.run(c[1])

@@ -52,6 +52,18 @@ describe("handling_units_search", function()
       "'voyageAgentReference' is longer than 512 bytes" },
     { "a freight agent of 513 bytes", { documentReference = "X", freightAgent = ("é"):rep(257) },
       "'freightAgent' is longer than 512 bytes" },
+    -- bytes that are not UTF-8, as a lookup's reference: in every text key
+    { "a document reference not UTF-8", "AB\255", "'documentReference' is not valid UTF-8" },
+    { "a raw C1 byte (CSI, 0x9B)", { documentReference = "AB\155[2J" },
+      "'documentReference' is not valid UTF-8" },
+    { "a voyage reference not UTF-8", { voyageAgentReference = "V\195" },
+      "'voyageAgentReference' is not valid UTF-8" },
+    { "a voyage id not UTF-8", { voyageAgentId = "\237\160\128" },   -- a surrogate
+      "'voyageAgentId' is not valid UTF-8" },
+    { "a customs flag not UTF-8", { documentReference = "X", customsFlag = "Import\128" },
+      "'customsFlag' is not valid UTF-8" },
+    { "a freight agent not UTF-8", { documentReference = "X", freightAgent = "\192\175" },
+      "'freightAgent' is not valid UTF-8" },
   }
   for _, b in ipairs(bad) do
     it("raises before any request on " .. b[1], function()
@@ -62,8 +74,12 @@ describe("handling_units_search", function()
       assert.truthy(tostring(err):find(b[3], 1, true), err)
       assert.are.equal(0, c:stats().api_requests)
       assert.are.equal(0, c:stats().token_requests)
-      -- and the same through begin and check_query
+      -- and the same through begin, handling_units_many and check_query
       assert.is_false((pcall(c.begin, c, { search = b[2] })))
+      ok, err = pcall(c.handling_units_many, c, { { search = b[2] } })
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(b[3], 1, true), err)
+      assert.are.equal(0, c:stats().api_requests)
       local okq, msg = soget.check_query{ search = b[2] }
       assert.is_nil(okq)
       assert.truthy(msg:find(b[3], 1, true), msg)

@@ -551,14 +551,15 @@ static void check_lookup(lua_State *L, int i) {
 
 /* The search's query keys are the in-mass API's own parameter names, in
  * soget_search_endpoint's order, then desc, limit and offset; each value
- * at most SOGET_SEARCH_VALUE_MAX bytes (a longer one failed at the server
- * or in libcurl, each its own way: a reset stream, a closed connection,
- * "out of memory"). */
+ * valid UTF-8 as a lookup's is (a raw byte such as 0x9B, C1's CSI, would
+ * otherwise be sent percent-encoded), and at most SOGET_SEARCH_VALUE_MAX
+ * bytes (a longer one failed at the server or in libcurl, each its own
+ * way: a reset stream, a closed connection, "out of memory"). */
 enum { S_DOCUMENT, S_VOYAGE_REF, S_VOYAGE_ID, S_CUSTOMS, S_AGENT, S_DESC, S_LIMIT,
        S_OFFSET, S_COUNT };
 #define SEARCH_TEXT(n)                                                           \
   {.name = n, .type = SOGET_OPT_STRING, .check = SOGET_OPT_CHECK_QUERY,          \
-   .max_bytes = SOGET_SEARCH_VALUE_MAX}
+   .utf8 = 1, .max_bytes = SOGET_SEARCH_VALUE_MAX}
 static const soget_option search_options[] = {
     [S_DOCUMENT] = SEARCH_TEXT("documentReference"),
     [S_VOYAGE_REF] = SEARCH_TEXT("voyageAgentReference"),

@@ -31,11 +31,11 @@ static void check_string(lua_State *L, const soget_opt_reader *r, const soget_op
                          const char *s, size_t len, int from_env) {
   const char *why = NULL;
   char buf[64];
-  if (o->max_chars) {
+  if (o->max_chars || o->utf8) {
     size_t n = soget_utf8_count(s, len);
     if (n == (size_t)-1) {
       why = "is not valid UTF-8";
-    } else if (n > o->max_chars) {
+    } else if (o->max_chars && n > o->max_chars) {
       snprintf(buf, sizeof buf, "is longer than %d characters", (int)o->max_chars);
       why = buf;
     }

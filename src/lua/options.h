@@ -33,6 +33,8 @@ typedef struct soget_option {
   int check;           /* strings: SOGET_OPT_CHECK_* */
   size_t max_chars;    /* strings: valid UTF-8 of at most this many
                         * characters (0: no such check) */
+  int utf8;            /* strings: valid UTF-8, whatever the length (implied
+                        * by max_chars) */
   size_t max_bytes;    /* strings: at most this many bytes (0: no such check) */
   double min, max;     /* numbers: the range accepted */
   int whole;           /* numbers: whole numbers only */
