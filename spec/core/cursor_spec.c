@@ -404,30 +404,38 @@ static void test_exact_cap(void) {
  * it did, and says why its end may have missed units (c.doubt, and its
  * why instead of "total reached" or "empty page": a pager's script can
  * tell and walk again), which an exact lookup then refuses to call
- * complete. */
+ * complete; c.moved tells two pages that disagree (the listing moved
+ * while it was read) from a page that contradicts itself. */
 static void test_doubt(void) {
   static const struct {
     const char *name;
     long pages[3][3];   /* requested, total, units (first = requested); -1 ends */
     const char *why, *doubt;
+    int moved;
   } cases[] = {
-    {"an honest listing", {{0, 3, 2}, {2, 3, 1}, {-1, 0, 0}}, TOTAL, NULL},
-    {"a listing that shrank to the offset", {{0, 2, 2}, {-1, 0, 0}}, TOTAL, NULL},
+    {"an honest listing", {{0, 3, 2}, {2, 3, 1}, {-1, 0, 0}}, TOTAL, NULL, 0},
+    {"a listing that shrank to the offset", {{0, 2, 2}, {-1, 0, 0}}, TOTAL, NULL, 0},
     {"an empty page below the total announced before", {{0, 12, 2}, {2, 12, 0}, {-1, 0, 0}},
-     D_EMPTY, "an empty page below the total announced"},
+     D_EMPTY, "an empty page below the total announced", 0},
     {"nothing found after pages that announced more", {{0, 12, 2}, {2, 0, 0}, {-1, 0, 0}},
-     D_EMPTY, "an empty page below the total announced"},
+     D_EMPTY, "an empty page below the total announced", 1},
+    {"an empty page whose own total is its offset", {{0, 12, 2}, {2, 2, 0}, {-1, 0, 0}},
+     D_EMPTY, "an empty page below the total announced", 1},
     {"a first page empty below its own total", {{0, 12, 0}, {-1, 0, 0}}, D_EMPTY,
-     "an empty page below the total announced"},
+     "an empty page below the total announced", 0},
     {"an empty page at the last offset below the total", {{0, 5, 4}, {4, 5, 0}, {-1, 0, 0}},
-     D_EMPTY, "an empty page below the total announced"},
-    {"an empty first page of nothing", {{0, 0, 0}, {-1, 0, 0}}, EMPTY, NULL},
+     D_EMPTY, "an empty page below the total announced", 0},
+    {"an empty first page of nothing", {{0, 0, 0}, {-1, 0, 0}}, EMPTY, NULL, 0},
     {"a page holding more units than its total", {{0, 1, 2}, {-1, 0, 0}}, D_MORE,
-     "a page holds more units than its total"},
+     "a page holds more units than its total", 0},
     {"a total that fell while the listing was read", {{0, 4, 2}, {2, 3, 1}, {-1, 0, 0}}, D_TOTAL,
-     "the listing's total changed while it was read"},
+     "the listing's total changed while it was read", 1},
     {"a total that grew while the listing was read", {{0, 4, 2}, {2, 5, 2}, {4, 5, 1}}, D_TOTAL,
-     "the listing's total changed while it was read"},
+     "the listing's total changed while it was read", 1},
+    {"a total that changed, then more units than the total", {{0, 6, 2}, {2, 3, 2}, {-1, 0, 0}},
+     D_MORE, "a page holds more units than its total", 0},
+    {"a total that changed, then an empty page below it", {{0, 6, 2}, {2, 5, 2}, {4, 5, 0}},
+     D_EMPTY, "an empty page below the total announced", 0},
   };
   size_t i;
   for (i = 0; i < COUNT(cases); i++) {
@@ -444,6 +452,7 @@ static void test_doubt(void) {
     CHECK_STR(c.why, cases[i].why);
     if (cases[i].doubt) CHECK_STR(c.doubt, cases[i].doubt);
     else CHECK(c.doubt == NULL);
+    CHECK(c.moved == cases[i].moved);
   }
 }
 

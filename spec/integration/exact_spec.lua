@@ -158,6 +158,35 @@ describe("exact lookups", function()
     assert.equal(0, #sent())
   end)
 
+  -- A listing that moved while it was read may be read whole by a later
+  -- lookup (retryable); a page that contradicts itself is answered again.
+  it("fail as api when the pages do not add up, retryable only when the listing moved", function()
+    for _, case in ipairs {
+      { "shift:n=1", true, "the listing's total changed while it was read" },
+      -- a total that grows while no unit comes: its last page, empty below
+      -- its own total, contradicts itself
+      { "inconsistent:mode=total-grows:id=" .. S.uid("exact"), false,
+        "an empty page below the total announced" },
+      { "inconsistent:mode=stuck", true, "brings no unit not met before: it moved or repeats itself" },
+      { "inconsistent:mode=first", false, "first is not the offset asked for" },
+      { "inconsistent:mode=returned", false, "returned is not the number of items" },
+      { "inconsistent:mode=short", false, "an empty page below the total announced" },
+    } do
+      local f = S.client { base_url = S.fault_base(case[1]) }
+      local q = { reference = PASSAGES.reference, exact = true, limit = 5 }
+      local page, err = f:handling_units(q)
+      assert.is_nil(page, case[1])
+      assert.equal("api", err.kind, case[1])
+      assert.equal(case[2], err.retryable, case[1] .. ": " .. err.message)
+      assert.truthy(err.message:find(case[3], 1, true), case[1] .. ": " .. err.message)
+      -- the same in a batch
+      local r = f:handling_units_many({ q })
+      assert.equal("api", r[1].kind, case[1])
+      assert.equal(case[2], r[1].retryable, case[1] .. ": " .. r[1].message)
+      f:close()
+    end
+  end)
+
   describe("in handling_units_many", function()
     it("per query, or for every lookup that does not say (options.exact)", function()
       local r = c:handling_units_many({

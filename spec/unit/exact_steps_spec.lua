@@ -105,42 +105,54 @@ describe("exact lookups through soget.Call", function()
 
   -- A listing that contradicts its own totals may have hidden units: no
   -- complete answer can be read from its end (a proof needs no total).
+  -- Retryable when two pages disagree (the listing moved while it was
+  -- read: a later lookup may find it still), not when one page contradicts
+  -- itself (the server would answer it again).
   local contradictions = {
     { "nothing found (R001) after pages that announced more", {
       ok(page(10, 0, { unit(REF, "1"), unit(REF, "2") })), { 404, NOT_FOUND } },
-      "an empty page below the total announced, page at offset 2" },
+      "an empty page below the total announced, page at offset 2", true },
+    { "an empty page whose own total says the listing shrank", {
+      ok(page(12, 0, { unit(REF, "1"), unit(REF, "2") })), ok(page(2, 2, {}, 0)) },
+      "an empty page below the total announced, page at offset 2", true },
     { "an empty page below its own total, the first", {
-      ok(page(12, 0, {}, 0)) }, "an empty page below the total announced, page at offset 0" },
-    { "an empty page below the total announced before", {
+      ok(page(12, 0, {}, 0)) }, "an empty page below the total announced, page at offset 0", false },
+    { "an empty page below its own total, after others", {
       ok(page(12, 0, { unit(REF, "1"), unit(REF, "2") })), ok(page(12, 2, {}, 0)) },
-      "an empty page below the total announced, page at offset 2" },
+      "an empty page below the total announced, page at offset 2", false },
     { "a page holding more units than its total", {
       ok(page(1, 0, { unit(REF, "1"), unit(REF, "2") })) },
-      "a page holds more units than its total, page at offset 0" },
+      "a page holds more units than its total, page at offset 0", false },
     -- units 1 2 3 4, unit 1 gone before the second page: 3 moved to the
     -- first page, already read, and would be missed
     { "a total that fell while the listing was read", {
       ok(page(4, 0, { unit(REF, "1"), unit(REF, "2") })), ok(page(3, 2, { unit(REF, "4") })) },
-      "the listing's total changed while it was read, page at offset 2" },
+      "the listing's total changed while it was read, page at offset 2", true },
     -- units 0 1 2 3 and one past the query, unit 0 gone before the second
     -- page: the unit past the query proves no later unit matches, but 2
     -- moved to the first page, already read, and would be missed
     { "a total that fell while the listing was read, a unit past the query met", {
       ok(page(5, 0, { unit(REF, "0"), unit(REF, "1") })),
       ok(page(4, 2, { unit(REF, "3"), unit(REF .. "0", "9") })) },
-      "the listing's total changed while it was read, page at offset 2" },
+      "the listing's total changed while it was read, page at offset 2", true },
     { "a total that grew while the listing was read", {
       ok(page(4, 0, { unit(REF, "1"), unit(REF, "2") })),
       ok(page(5, 2, { unit(REF, "2"), unit(REF, "3") })) },
-      "the listing's total changed while it was read, page at offset 2" },
+      "the listing's total changed while it was read, page at offset 2", true },
+    -- the total changed, then a page contradicts itself: the page says why
+    { "a total that changed, then a page holding more units than its total", {
+      ok(page(6, 0, { unit(REF, "1"), unit(REF, "2") })),
+      ok(page(3, 2, { unit(REF, "3"), unit(REF, "4") })) },
+      "a page holds more units than its total, page at offset 2", false },
   }
   for _, case in ipairs(contradictions) do
-    it("fail as api on " .. case[1], function()
+    it("fail as api on " .. case[1] .. (case[4] and ", retryable" or ", not retryable"), function()
       local c = client()
       local p, err = walk(c, { reference = REF, exact = true, limit = 2 }, case[2])
       assert.is_nil(p)
       assert.equal("api", err.kind)
       assert.equal("exact lookup: the listing's pages do not add up (" .. case[3] .. ")", err.message)
+      assert.equal(case[4], err.retryable)
     end)
   end
 
@@ -170,7 +182,7 @@ describe("exact lookups through soget.Call", function()
     assert.equal("1 2 3", ids(p))
   end)
 
-  it("fail as api when a page does not add up", function()
+  it("fail as api, not retryable, when a page does not add up", function()
     local c = client()
     local p, err, asked = walk(c, { reference = REF, exact = true, limit = 2 }, {
       ok(page(10, 0, { unit(REF, "1"), unit(REF, "2") })),

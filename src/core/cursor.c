@@ -20,6 +20,7 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->most = 0;
   c->first_total = 0;
   c->doubt = NULL;
+  c->moved = 0;
   c->exact = 0;
   c->sorted = 1;
   c->past = 0;
@@ -44,7 +45,10 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   if (total > c->most) c->most = total;
   if (c->pages == 1) c->first_total = total;
   if (nitems == 0 && returned <= 0) {
-    if (requested < c->most) c->doubt = "an empty page below the total announced";
+    if (requested < c->most) {
+      c->doubt = "an empty page below the total announced";
+      c->moved = total <= requested;   /* announced by earlier pages only */
+    }
     stop(c, c->doubt ? c->doubt : "empty page");
     return;
   }
@@ -55,8 +59,13 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   if (first > LONG_MAX - returned) { stop(c, "no progress"); return; }
   next = first + returned;
   if (next <= requested) { stop(c, "no progress"); return; }
-  if (next > total) c->doubt = "a page holds more units than its total";
-  else if (total != c->first_total) c->doubt = "the listing's total changed while it was read";
+  if (next > total) {
+    c->doubt = "a page holds more units than its total";
+    c->moved = 0;
+  } else if (total != c->first_total) {
+    c->doubt = "the listing's total changed while it was read";
+    c->moved = 1;
+  }
   /* The last page: the walk ends once it is used up, for what its units
    * say first (a proof, or none of them new), else for this; the listing's
    * end before max_pages, which then cut nothing. */

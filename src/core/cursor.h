@@ -32,6 +32,13 @@ typedef struct soget_cursor {
                       * units may have moved past the walk, so an end read
                       * from its totals ("total reached", "empty page") may
                       * have missed some. NULL otherwise. */
+  int moved;         /* the doubt came from two pages that disagree (a total
+                      * that changed, an empty page below a total only an
+                      * earlier page announced): the listing moved while it
+                      * was read, and a later walk may read it whole. 0 when
+                      * a page contradicted itself (more units than its own
+                      * total, none below it), which a server would answer
+                      * again. */
   /* An exact walk (soget_cursor_exact): which units match, and when the
    * listing's order proves that no later unit can. */
   int exact;

@@ -143,8 +143,10 @@ int soget_exact_take(lua_State *L, soget_exact *x, int si, int pi, soget_err *e)
   else if (strcmp(why, "max_pages reached") == 0)
     soget_err_set(e, "api", 0, 0, "exact lookup: %d pages of the listing read without its "
                   "end or a proof that no more units match", SOGET_EXACT_MAX_PAGES);
-  else
-    soget_err_set(e, "api", 0, 0, "exact lookup: the listing's pages do not add up (%s, "
-                  "page at offset %ld)", why, c->last_offset);
+  else   /* retryable when the listing moved while it was read: a later walk
+          * may find it still; a page whose own numbers disagree (its first,
+          * its returned, more units than its total) is answered again */
+    soget_err_set(e, "api", 0, why == c->doubt && c->moved, "exact lookup: the listing's "
+                  "pages do not add up (%s, page at offset %ld)", why, c->last_offset);
   return SOGET_EXACT_FAIL;
 }
