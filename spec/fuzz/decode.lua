@@ -85,6 +85,15 @@ local function error_shape(msg, body)
     return
   end
   if msg == "response body is not a page: none of total, returned, first, items" then return end
+  -- a whole number past an integer field's int32 range: the number when
+  -- exact (below 10^15), else "a number"
+  local past = msg:match("^[%w%.%[%]]+: (.-) is past the int32 range the document gives it$")
+  if past then
+    local n = tonumber(past)
+    assert(past == "a number" or (past:match("^%-?%d+$") and (n > 2147483647 or n < -2147483648)
+      and math.abs(n) < 1e15), "an odd number past int32: " .. msg)
+    return
+  end
   assert(msg:match("^[%w%.%[%]]+: expected %a+, got %a+$"), "an unknown error: " .. msg)
 end
 

@@ -247,7 +247,7 @@ describe("soget.decode at the edges of JSON", function()
     end
     local q, err = soget.decode('{"total":' .. ("1"):rep(70) .. '}')
     assert.is_nil(q)
-    assert.are.equal("total: expected integer, got number", err.message)
+    assert.are.equal("total: a number is past the int32 range the document gives it", err.message)
   end)
 
   it("fills no total past the largest int32 (first + returned)", function()

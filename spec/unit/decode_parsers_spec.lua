@@ -405,6 +405,26 @@ describe("soget.decode's parsers", function()
     assert.are.equal(-math.huge, 1 / p.items[1].temperatures.setPoint)
   end)
 
+  it("say alike that an integer is past int32, and that a fraction is no integer", function()
+    local past = " is past the int32 range the document gives it"
+    for _, case in ipairs {
+      { '{"total":2147483648}', "total: 2147483648" .. past },
+      { '{"total":-2147483649,"items":[]}', "total: -2147483649" .. past },
+      { '{"total":1,"items":[{"events":[{"eventTransportMode":4294967296}]}]}',
+        "items[1].events[1].eventTransportMode: 4294967296" .. past },
+      { '{"total":18446744073709551615}', "total: a number" .. past },
+      { '{"total":1e400}', "total: a number" .. past },
+      { '{"total":1.5}', "total: expected integer, got number" },
+    } do
+      assert.is_nil((agree(case[1])))
+      for _, parser in ipairs { "auto", "yajl" } do
+        local p, err = soget.decode(case[1], { parser = parser })
+        assert.is_nil(p)
+        assert.are.equal(case[2], err.message, parser .. ": " .. case[1])
+      end
+    end
+  end)
+
   it("find a -0 wherever it lies in a long body full of dates, and only a -0", function()
     -- The scan for -0 (core/json.h) goes 32 bytes at a time where the CPU
     -- allows, and a '-' at a time over the last few: a -0 at each of 70

@@ -140,7 +140,8 @@ describe("soget.decode", function()
   local bad = {
     {"a string where an integer is due", '{"total":"3","items":[]}', "total: expected integer, got string"},
     {"a fraction where an integer is due", '{"total":3.5,"items":[]}', "total: expected integer, got number"},
-    {"an integer out of int32 range", '{"total":3000000000,"items":[]}', "total: expected integer, got number"},
+    {"an integer out of int32 range", '{"total":3000000000,"items":[]}',
+      "total: 3000000000 is past the int32 range the document gives it"},
     {"a number where a string is due, deep", '{"items":[{},{"events":[{"eventDate":"x"},{"eventDate":5}]}]}',
       "items[2].events[2].eventDate: expected string, got number"},
     {"an object where an array is due", '{"items":{"a":1}}', "items: expected array, got object"},
@@ -308,13 +309,21 @@ describe("soget.decode, pages and what is not one", function()
         assert.are.equal("integer", math.type(v))
       end
     end
-    for _, body in ipairs{ '{"total":1e400,"items":[]}', '{"total":-1e400,"items":[]}',
-      '{"total":2147483648,"items":[]}', '{"total":-2147483649,"items":[]}',
-      '{"total":2147483647.5,"items":[]}', '{"total":1e10,"items":[]}',
-      '{"total":9007199254740993,"items":[]}' } do
-      local q, err = decode(body)
-      assert.is_nil(q, body)
-      assert.are.equal("total: expected integer, got number", err.message, body)
+    -- a fraction is no integer; a whole number past int32 is said to be
+    -- (shown when a double holds it exactly, below 10^15)
+    local past = " is past the int32 range the document gives it"
+    for _, case in ipairs{
+      { '{"total":2147483647.5,"items":[]}', "total: expected integer, got number" },
+      { '{"total":2147483648,"items":[]}', "total: 2147483648" .. past },
+      { '{"total":-2147483649,"items":[]}', "total: -2147483649" .. past },
+      { '{"total":1e10,"items":[]}', "total: 10000000000" .. past },
+      { '{"items":[{"measures":{"quantity":3e9}}]}', "items[1].measures.quantity: 3000000000" .. past },
+      { '{"total":9007199254740993,"items":[]}', "total: a number" .. past },
+      { '{"total":1e400,"items":[]}', "total: a number" .. past },
+      { '{"total":-1e400,"items":[]}', "total: a number" .. past } } do
+      local q, err = decode(case[1])
+      assert.is_nil(q, case[1])
+      assert.are.equal(case[2], err.message, case[1])
     end
   end)
 

@@ -798,6 +798,22 @@ static int read_double(builder *b, const char *s, size_t n, double *d) {
   return ok;
 }
 
+/* A whole number where the schema wants an integer, past the int32 range
+ * the document gives every integer field: said so, not as a type error
+ * (the JSON type is right). The number is shown when it is exact (below
+ * 10^15; printed whole, no decimal point to follow the locale). Returns
+ * 0, which cancels the parse. */
+static int range_error(builder *b, double d) {
+  char path[PATH_SIZE], num[24];
+  const char *where = path_of(b, path, sizeof path, 1);
+  if (fabs(d) < 1e15) snprintf(num, sizeof num, "%.0f", d);
+  else snprintf(num, sizeof num, "a number");
+  soget_err_set(b->e, "decode", 0, 0, "%s: %s is past the int32 range the document gives it",
+                where ? where : "response", num);
+  b->failed = 1;
+  return 0;
+}
+
 /* Pushes the number d (`whole`: it has no fraction) as the container f
  * wants it and stores it: integer fields in int32 range become integers,
  * numbers outside the schema integers when exact (whole, below 2^53 in
@@ -809,7 +825,8 @@ static int push_number(builder *b, frame *f, double d, int whole) {
       lua_pushnumber(L, d);
       break;
     case F_INT:
-      if (!whole || d < -2147483648.0 || d > 2147483647.0) return type_error(b, "number");
+      if (!whole) return type_error(b, "number");
+      if (d < -2147483648.0 || d > 2147483647.0) return range_error(b, d);
 #if SOGET_HAS_INTEGERS
       lua_pushinteger(L, (lua_Integer)d);
 #else
