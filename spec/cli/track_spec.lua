@@ -189,6 +189,18 @@ describe("soget check", function()
     assert.are.equal("must be 11 characters long", bad.reason)
   end)
 
+  it("counts characters, not bytes: a letter other than ASCII gets its position's reason", function()
+    local r = cli.run { "check", "\195\132BCU1234567", "\239\188\163SQU3054383",
+      "CSQ\208\1633054383", "CSQU305438\217\163", "\195\132\195\132CU12345" }
+    assert.are.equal(1, r.code)
+    assert.are.equal(table.concat({
+      "\195\132BCU1234567: invalid: owner code (characters 1-3) must be capital letters",
+      "\239\188\163SQU3054383: invalid: owner code (characters 1-3) must be capital letters",
+      "CSQ\208\1633054383: invalid: category identifier (character 4) must be U, J or Z",
+      "CSQU305438\217\163: invalid: serial number and check digit (characters 5-11) must be digits",
+      "\195\132\195\132CU12345: invalid: must be 11 characters long", "" }, "\n"), r.out)
+  end)
+
   it("needs no configuration", function()
     local r = cli.run({ "check", "CSQU3054383" }, { env = { SOGET_API_KEY = false,
       SOGET_CLIENT_ID = false, SOGET_CLIENT_SECRET = false } })

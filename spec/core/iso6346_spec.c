@@ -26,6 +26,31 @@ static const struct {
   {"a letter in the serial", BYTES("CSQU30543B3"), "serial number and check digit (characters 5-11) must be digits"},
   {"a letter as check digit", BYTES("CSQU305438X"), "serial number and check digit (characters 5-11) must be digits"},
   {"a space in the serial", BYTES("CSQU 054383"), "serial number and check digit (characters 5-11) must be digits"},
+  /* the length in characters (UTF-8), the check still ASCII: a letter
+   * other than ASCII gets the reason of its position */
+  {"a letter with a diaeresis in the owner", BYTES("\xc3\x84" "BCU1234567"),
+   "owner code (characters 1-3) must be capital letters"},
+  {"a fullwidth letter in the owner", BYTES("\xef\xbc\xa3" "SQU3054383"),
+   "owner code (characters 1-3) must be capital letters"},
+  {"an emoji in the owner", BYTES("CS\xf0\x9f\x98\x80" "U3054383"),
+   "owner code (characters 1-3) must be capital letters"},
+  {"a Cyrillic U as category", BYTES("CSQ\xd0\xa3" "3054383"),
+   "category identifier (character 4) must be U, J or Z"},
+  {"an Arabic-Indic digit in the serial", BYTES("CSQU305438\xd9\xa3"),
+   "serial number and check digit (characters 5-11) must be digits"},
+  {"a fullwidth digit in the serial", BYTES("CSQU\xef\xbc\x93" "054383"),
+   "serial number and check digit (characters 5-11) must be digits"},
+  {"an owner code fault before a serial one", BYTES("c\xc3\x84QU30543\xd9\xa3" "3"),
+   "owner code (characters 1-3) must be capital letters"},
+  {"a byte that is not UTF-8 counts as one", BYTES("\xffSQU3054383"),
+   "owner code (characters 1-3) must be capital letters"},
+  {"a cut sequence counts byte by byte", BYTES("\xc3SQU3054383"),
+   "owner code (characters 1-3) must be capital letters"},
+  {"ten characters in twelve bytes", BYTES("\xc3\x84" "\xc3\x84" "CU12345"),
+   "must be 11 characters long"},
+  {"twelve characters in thirteen bytes", BYTES("\xc3\x84" "BCU12345678"),
+   "must be 11 characters long"},
+  {"eleven bytes, ten characters", BYTES("\xc3\x84" "BCU123456"), "must be 11 characters long"},
 };
 
 static const struct {

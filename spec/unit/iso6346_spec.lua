@@ -21,6 +21,10 @@ describe("soget.check_container_number", function()
     {"CSQX3054383", "category identifier"},
     {"CSQU30A4383", "digits"},
     {"", "11 characters"},
+    -- 11 characters, not 11 bytes: the reason of the position, ASCII only
+    {"\195\132BCU1234567", "owner code (characters 1-3) must be capital letters"},
+    {"\239\188\163SQU3054383", "owner code (characters 1-3) must be capital letters"},
+    {"CSQU\239\188\1473054383", "11 characters"},   -- twelve, one fullwidth
   }
   for _, case in ipairs(bad) do
     it("refuses '" .. case[1] .. "' with a reason", function()

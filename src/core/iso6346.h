@@ -8,8 +8,11 @@
 SOGET_HIDDEN_BEGIN
 
 /* NULL when s is a valid container number (owner code, category
- * identifier U/J/Z, six-digit serial, check digit), else the reason
- * (a constant, or text formatted into buf). */
+ * identifier U/J/Z, six-digit serial, check digit: 11 ASCII characters),
+ * else the reason (a constant, or text formatted into buf). Its length is
+ * counted in characters (UTF-8, a byte that is not UTF-8 as one): an
+ * 11-character s with a character other than ASCII gets the reason of the
+ * position it is at. */
 const char *soget_iso6346_problem(const char *s, size_t len, char *buf,
                                   size_t bufsz);
 
