@@ -384,6 +384,37 @@ describe("abuse: server answers", function()
     assert(ok, err)
   end)
 
+  it("words a status line libcurl refuses on its own as soget.http_parser does, in every driver", function()
+    -- libcurl 7.88 refuses these before the header callback sees them, in
+    -- its own words: "Unsupported response code in HTTP response" (a
+    -- status not of three digits, or below 100), "Received HTTP/0.9 when
+    -- not allowed" (no HTTP/ at all), "Unsupported HTTP version (1.2) in
+    -- response"; soget.http_parser (so soget.Call and soget.ngx) says its
+    -- status line is not valid. Still a network failure, not retried.
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local body = '{"total":5,"returned":0,"first":0,"items":[]}'
+    local want = "not a valid HTTP/1.1 response (its status line)"
+    local ok, err = pcall(function()
+      for _, status in ipairs { "HTTP/1.1 2000 OK", "HTTP/1.1 20000 OK", "HTTP/1.1 099 OK",
+                                "HTTP/1.1 -200 OK", "HELLO", "ICY 200 OK", "FOO/1.1 200 OK",
+                                "HTTP/1.2 200 OK", "HTTP/3.1 200 OK", "\22\3\1\0\5hello",
+                                "HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 2000 OK" } do
+        local raw = status .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #body ..
+          "\r\n\r\n" .. body
+        same_everywhere(srv, raw, want)
+        -- not retried
+        answer_raw(srv, raw)
+        local _, e, _, sent = libcurl_drivers(srv, { access_token = "static-token-0123456789",
+          base_url = srv.url .. "/api-tracing-code/v1", retries = 2 })
+        assert.are.equal(want, e.message, status)
+        assert.are.equal(1, sent, status .. ": not retried")
+      end
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   it("takes and refuses the same compressed bodies in every driver, asked for or not", function()
     -- libcurl read every coding it was built with (zstd, br, "gzip, gzip")
     -- and a gzip stream without its trailer, and none with gzip = false;

@@ -1020,6 +1020,23 @@ static int proxy_refused(soget_xfer *x, soget_err *e) {
   return 1;
 }
 
+/* 1 when libcurl refused the status line itself, before on_header saw
+ * it: no protocol prefix ("HELLO", "ICY 200 OK": "Received HTTP/0.9 when
+ * not allowed"), a status of other than three digits or below 100
+ * ("Unsupported response code in HTTP response"), a version it does not
+ * speak ("Unsupported HTTP version (1.2) in response"). Told by the error
+ * text too: CURLE_UNSUPPORTED_PROTOCOL also means a URL's scheme. */
+static int status_line_refused(CURLcode rc, const char *errbuf) {
+  static const char *const said[] = {"Received HTTP/0.9 when not allowed",
+                                     "Unsupported response code in HTTP response",
+                                     "Unsupported HTTP version", NULL};
+  int i;
+  if (rc != CURLE_UNSUPPORTED_PROTOCOL) return 0;
+  for (i = 0; said[i]; i++)
+    if (strncmp(errbuf, said[i], strlen(said[i])) == 0) return 1;
+  return 0;
+}
+
 int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_err *e) {
   CURL *c = x->easy;
   CURLcode rc = (CURLcode)result;
@@ -1048,10 +1065,12 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     soget_err_set(e, "network", 0, 0, INVALID_HEADER);
     return -1;
   }
-  if (x->status_odd > 1 && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) {
+  if ((x->status_odd > 1 && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) ||
+      status_line_refused(rc, x->errbuf)) {
     /* on_header ended the transfer at a status line libcurl would take
      * for a 200 (any line that begins "http/" in any case and that it
-     * cannot read) or refuse in its own words (a status of 4 digits) */
+     * cannot read), or libcurl refused one in its own words before
+     * on_header could see it: both as the parser words them */
     soget_err_set(e, "network", 0, 0, "not a valid HTTP/1.1 response (its status line)");
     return -1;
   }
