@@ -415,6 +415,45 @@ describe("abuse: server answers", function()
     assert(ok, err)
   end)
 
+  it("refuses a chunked body's trailer over libcurl's limit as a size limit, not retried, in every driver", function()
+    -- libcurl 7.88 keeps a trailer line in a buffer of at most 4 KB, and
+    -- reports one over it as "Out of memory in chunked-encoding", which
+    -- was a network failure, retried; soget.http_parser (so soget.Call
+    -- and soget.ngx) refuses one over 80 KB as headers over its size limit
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local body = '{"total":5,"returned":0,"first":0,"items":[]}'
+    local raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+      .. "Connection: close\r\n\r\n" .. ("%x\r\n"):format(#body) .. body .. "\r\n0\r\nX-Trailer: "
+      .. ("a"):rep(200 * 1024) .. "\r\n\r\n"
+    local ok, err = pcall(function()
+      answer_raw(srv, raw)
+      local page, e, results, sent = libcurl_drivers(srv, { access_token = "static-token-0123456789",
+        base_url = srv.url .. "/api-tracing-code/v1", retries = 2 })
+      assert.is_nil(page)
+      local want = { "http", 200, false, "response headers are larger than libcurl's size limit" }
+      assert.are.same(want, { e.kind, e.status, e.retryable, e.message })
+      assert.are.equal(1, sent, "the blocking call: one request")
+      for i = 1, 2 do
+        local r = results[i]
+        assert.are.same(want, { r.kind, r.status, r.retryable, r.message }, tostring(r))
+      end
+      assert.are.equal(3, #srv:requests(), "the batch: one request a lookup")
+      local p = require("soget").http_parser()
+      local st = p:feed(raw)
+      if st == "more" then st = p:eof() end
+      assert.are.equal("bad", st)
+      local message, kind, retryable, status = p:error()
+      assert.are.same({ "http", 200, false }, { kind, status, retryable })
+      assert.truthy(message:find("^response headers are larger than"), message)
+      -- a trailer line under libcurl's limit is taken by every driver
+      raw = raw:gsub(("a"):rep(200 * 1024), ("a"):rep(3000))
+      same_everywhere(srv, raw, "page")
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   it("takes and refuses the same compressed bodies in every driver, asked for or not", function()
     -- libcurl read every coding it was built with (zstd, br, "gzip, gzip")
     -- and a gzip stream without its trailer, and none with gzip = false;

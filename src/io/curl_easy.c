@@ -1096,9 +1096,14 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if ((rc == CURLE_OUT_OF_MEMORY && status > 0) ||
-        (rc == CURLE_RECV_ERROR && strncmp(x->errbuf, "Too large response headers", 26) == 0)) {
+        (rc == CURLE_RECV_ERROR && strncmp(x->errbuf, "Too large response headers", 26) == 0) ||
+        (rc == CURLE_RECV_ERROR && x->head_ended &&
+         strcmp(x->errbuf, "Out of memory in chunked-encoding") == 0)) {
       /* After the status line, libcurl's limits on a header line (100 KB)
-       * and on all headers (300 KB) show as these two errors. */
+       * and on all headers (300 KB) show as the first two errors; its limit
+       * on a trailer line after a chunked body (4 KB: the one buffer its
+       * chunk reader grows, whose limit it reports as out of memory) as
+       * the third, which is no network failure to retry. */
       soget_err_set(e, "http", status, 0,
                     "response headers are larger than libcurl's size limit");
       return -1;
