@@ -375,6 +375,13 @@ local function timed_out(what)
   return nil, "the call's timeout passed " .. what, "timeout", true
 end
 
+-- A TLS handshake that did not complete within connect_timeout: a
+-- connection not made, retryable as the blocking client says a timeout is.
+local function handshake_timed_out(req)
+  return nil, ("TLS handshake with %s:%d did not complete within connect_timeout (%g s)"):format(
+    req.server_name, req.port, req.connect_timeout), "timeout", true
+end
+
 -- One exchange on sock. -> status, body, retry_after, location, keep_alive
 --   | nil, message, kind, retryable, fresh (the request may go again on a
 --     new connection: the kept-alive one was closed before any answer),
@@ -435,17 +442,23 @@ end
 
 -- A connected (and for https, verified) socket to req's origin, from the
 -- pool or new. -> sock | nil, message, kind, retryable
+-- connect_timeout bounds the TCP connect and the TLS handshake together,
+-- as libcurl's does for the blocking client: a server that accepts and
+-- never answers the handshake ends the call as `timeout` then (which the
+-- core does not retry), not at the call's deadline.
 local function connect(req, deadline, pool, o)
   local sock = tcp()
   local left = deadline - now()
   if left <= 0 then return timed_out("before connecting") end
   local ct = min(left, req.connect_timeout > 0 and req.connect_timeout or left)
+  -- bounded: connect_timeout ends the connection before the call's deadline
+  local bounded, connected_by = ct < left, now() + ct
   timeouts(sock, ct, left)
   local ok, err = sock:connect(connect_host(req), req.port, { pool = pool,
     pool_size = o.pool_size })
   if not ok then
     if err == "timeout" then
-      if ct < left then
+      if bounded then
         return nil, ("connecting to %s:%d timed out (connect_timeout %g s)"):format(
           req.server_name, req.port, req.connect_timeout), "timeout", true
       end
@@ -465,9 +478,11 @@ local function connect(req, deadline, pool, o)
   end
   stats.connections = stats.connections + 1
   if req.tls then
-    left = deadline - now()
+    -- (what is left of connect_timeout, never past the call's deadline)
+    left = (bounded and connected_by or deadline) - now()
     if left <= 0 then
       sock:close()
+      if bounded then return handshake_timed_out(req) end
       return timed_out("before the TLS handshake")
     end
     timeouts(sock, left, left)
@@ -484,7 +499,10 @@ local function connect(req, deadline, pool, o)
       -- certificate check)
       herr = okh and tostring(herr) or ("the server's certificate was refused (not trusted, "
         .. "or not for host " .. tostring(req.server_name) .. ")")
-      if herr == "timeout" then return timed_out("during the TLS handshake") end
+      if herr == "timeout" then
+        if bounded then return handshake_timed_out(req) end
+        return timed_out("during the TLS handshake")
+      end
       if herr == "handshake failed" or herr == "closed" or herr:find("reset", 1, true) then
         -- nginx's words for a handshake that did not complete, whatever
         -- ended it: mostly a connection closed or reset under it (a server

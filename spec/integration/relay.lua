@@ -19,6 +19,10 @@
 --       ClientHello), then resets it; appends a line to LOG for each
 --   lua5.4 relay.lua close PORTFILE - LOG SECONDS
 --       the same, but closes it in order (FIN) instead of resetting it
+--   lua5.4 relay.lua silent PORTFILE - LOG SECONDS
+--       accepts each connection, reads what the client sends and never
+--       writes a byte (a server that hangs, mid TLS handshake for an https
+--       client); appends a line to LOG for each connection
 --   lua5.4 relay.lua idle-reset PORTFILE - LOG SECONDS
 --       an API of plain HTTP that answers each request with an empty page,
 --       keeping the connection, and resets it 0.2 s later, idle; appends a
@@ -31,8 +35,8 @@ local socket = require "socket"
 local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
 local seconds = tonumber(arg[5]) or 60
 assert(mode == "record" or mode == "tamper" or mode == "stall" or mode == "reset"
-  or mode == "close" or mode == "idle-reset" or mode == "says-close",
-  "mode: record, tamper, stall, reset, close, idle-reset or says-close")
+  or mode == "close" or mode == "silent" or mode == "idle-reset" or mode == "says-close",
+  "mode: record, tamper, stall, reset, close, silent, idle-reset or says-close")
 local deadline = socket.gettime() + math.min(seconds, 600)
 
 local srv = assert(socket.bind("127.0.0.1", 0, mode == "stall" and 0 or 64))
@@ -75,6 +79,34 @@ if mode == "reset" or mode == "close" then
       -- "reset": close() then sends a reset; "close": an orderly close (FIN)
       if mode == "reset" then c:setoption("linger", { on = true, timeout = 0 }) end
       c:close()
+    end
+  end
+  os.exit(0)
+end
+
+if mode == "silent" then
+  local reading = { srv }
+  srv:settimeout(0)
+  while socket.gettime() < deadline do
+    for _, s in ipairs(socket.select(reading, nil, 0.1)) do
+      if s == srv then
+        local c = srv:accept()
+        if c then
+          c:settimeout(0)
+          reading[#reading + 1] = c
+          local f = assert(io.open(logfile, "ab"))
+          f:write("silent\n")
+          f:close()
+        end
+      else
+        local _, err = s:receive(65536)
+        if err == "closed" then
+          for i = #reading, 2, -1 do
+            if reading[i] == s then table.remove(reading, i) end
+          end
+          s:close()
+        end
+      end
     end
   end
   os.exit(0)

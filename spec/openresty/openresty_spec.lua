@@ -448,6 +448,43 @@ describe("soget.ngx in nginx", function()
       end
     end)
 
+    it("bounds the TLS handshake by connect_timeout, as the blocking client does: timeout, not retried", function()
+      -- a server that accepts and never writes: libcurl's connect timeout
+      -- covers the TCP connect and the TLS handshake together
+      require("integration.proxy").with_relay("silent", nil, "listener that never writes", function(relay)
+        local st, body = N.get(srv.url .. "/t/silent?timeout=3&connect_timeout=0.5&retries=2&port="
+          .. relay.port)
+        assert.are.equal(200, st, body)
+        local v = json(body)
+        assert.is_false(v.raised)
+        assert.are.equal("timeout", v.error.kind, v.error.message)
+        assert.is_true(v.error.retryable)
+        assert.truthy(v.error.message:find("TLS handshake with 127.0.0.1:" .. relay.port
+          .. " did not complete within connect_timeout (0.5 s)", 1, true), v.error.message)
+        assert.truthy(v.seconds >= 0.45 and v.seconds < 1.5, v.seconds)
+        assert.are.equal(0, v.retries)
+        assert.are.equal("silent\n", relay:bytes())   -- one connection: a timeout is not retried
+        -- the blocking client, against the same listener
+        local c = S.client{ access_token = "tok-silent-0123456789", retries = 2, timeout = 3,
+          connect_timeout = 0.5, base_url = "https://127.0.0.1:" .. relay.port .. "/api-tracing-code/v1" }
+        local page, err = c:handling_units("CGMU2436601")
+        local retries = c:stats().retries
+        c:close()
+        assert.is_nil(page)
+        assert.are.equal(err.kind, v.error.kind)
+        assert.are.equal(err.retryable, v.error.retryable)
+        assert.are.equal(0, retries)
+        -- a connect_timeout past the call's timeout: the call's deadline ends it
+        st, body = N.get(srv.url .. "/t/silent?timeout=0.6&connect_timeout=5&retries=0&port=" .. relay.port)
+        assert.are.equal(200, st, body)
+        v = json(body)
+        assert.are.equal("timeout", v.error.kind, v.error.message)
+        assert.truthy(v.error.message:find("timeout reached (0.6 s) before the call completed", 1, true),
+          v.error.message)
+        assert.truthy(v.seconds >= 0.55 and v.seconds < 1.5, v.seconds)
+      end)
+    end)
+
     it("finishes a token request whose call was killed halfway: the others do not wait for it", function()
       -- the call that fetches the token dies (ngx.thread.kill, as nginx
       -- ends a request's threads when its client goes away): its token

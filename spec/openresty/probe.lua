@@ -344,6 +344,30 @@ function M.reset()
     page = ok and page and true or false, error = ok and err_table(err) or false }))
 end
 
+-- GET /t/silent?port=P[&scheme=https][&timeout=S][&connect_timeout=S][&retries=N]:
+-- a lookup to a listener that accepts and never writes a byte
+-- (spec/integration/relay.lua silent): answers its error and how long the
+-- call took.
+function M.silent()
+  local a = ngx.req.get_uri_args()
+  local c = soget.client{ base_url = (a.scheme or "https") .. "://127.0.0.1:" .. tonumber(a.port)
+      .. "/api-tracing-code/v1",
+    access_token = "tok-silent-0123456789", api_key = "key-silent-0123456789",
+    timeout = tonumber(a.timeout) or 3, connect_timeout = tonumber(a.connect_timeout) or 0.5,
+    retries = tonumber(a.retries) or 2 }
+  ngx.update_time()
+  local t0 = ngx.now()
+  local ok, page, err = pcall(sng.handling_units, c, "CGMU2436601")
+  ngx.update_time()
+  local seconds = ngx.now() - t0
+  local st = c:stats()
+  c:close()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode({ raised = not ok and tostring(page) or false, seconds = seconds,
+    page = ok and page and true or false, error = ok and err_table(err) or false,
+    retries = st.retries }))
+end
+
 local function answer(t)
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode(t))
