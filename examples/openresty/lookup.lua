@@ -1,12 +1,20 @@
 -- The handler of examples/openresty/nginx.conf: lookups that never block
 -- the nginx worker. Copy it next to your nginx.conf (on lua_package_path).
 --
---   GET /units/{reference}  -> {"total":…, "items":[…]} (404 when nothing matches)
---   GET /prefix/{prefix}    -> every matching unit, fetched page by page:
---                              {"total":…, "count":…, "items":[…]}
+--   GET /units/{reference}  -> the units of that reference exactly (an exact
+--                              lookup: every page, in one call), as
+--                              {"total":…, "items":[…]} (404 when there is none)
+--   GET /prefix/{prefix}    -> every unit whose reference starts with it,
+--                              fetched page by page:
+--                              {"total":…, "items":[…], "count":…}
+--
+-- JSON is written by soget.encode: empty arrays stay [] (lua-cjson writes
+-- an empty table as {} where it has no array marker, as Debian's 2.1.0).
+-- The path's reference comes as nginx decoded it, once (ngx.var[1] of the
+-- regex location): decoding it again would read %2541 as A, and + as a
+-- space.
 local soget = require "soget"
 local sng = require "soget.ngx"
-local cjson = require "cjson.safe"
 
 local M = {}
 
@@ -28,10 +36,12 @@ local function get_client()
   return client
 end
 
-local function reply(status, value)
+-- schema: soget.encode's, "page" for pages ("value" for other objects,
+-- whose keys are then sorted)
+local function reply(status, value, schema)
   ngx.status = status
   ngx.header["Content-Type"] = "application/json"
-  ngx.say(cjson.encode(value))
+  ngx.say(soget.encode(value, schema or "value"))
   return ngx.exit(ngx.HTTP_OK)
 end
 
@@ -50,16 +60,16 @@ local function refused(query)
 end
 
 function M.unit(reference)
-  local query = { reference = ngx.unescape_uri(reference) }
+  local query = { reference = reference, exact = true }
   if refused(query) then return end
   local page, err = sng.handling_units(get_client(), query)
   if not page then return failure(err) end
   if page.total == 0 then return reply(404, { error = "not found", reference = query.reference }) end
-  return reply(200, { total = page.total, items = page.items })
+  return reply(200, { total = page.total, items = page.items }, "page")
 end
 
 function M.prefix(prefix)
-  local query = { reference = ngx.unescape_uri(prefix), limit = 10 }
+  local query = { reference = prefix, limit = 10 }
   if refused(query) then return end
   local c = get_client()
   local page, err = sng.handling_units(c, query)
@@ -73,7 +83,7 @@ function M.prefix(prefix)
     if type(e) == "table" and e.kind then return failure(e) end
     error(e, 0)
   end
-  return reply(200, { total = page.total, count = #items, items = items })
+  return reply(200, { total = page.total, count = #items, items = items }, "page")
 end
 
 return M

@@ -5,6 +5,7 @@
 local S = require "support"
 local N = require "openresty.server"
 local cjson = require "cjson"
+local soget = require "soget"
 
 local function json(body)
   local ok, v = pcall(cjson.decode, body)
@@ -68,6 +69,49 @@ describe("soget.ngx in nginx", function()
       v = json(body)
       assert.are.equal(1, v.total)
       assert.are.equal(4, S.stats().api_requests)   -- one page proves it
+    end)
+
+    it("gives one reference's units, every page of them, and nothing of a longer reference", function()
+      -- an exact lookup: "SOGET LOT 7" is a prefix of ten other lots
+      local st, body = N.get(srv.url .. "/units/SOGET%20LOT%207")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.are.equal(1, v.total)
+      assert.are.equal(1, #v.items)
+      assert.are.equal("SOGET LOT 7", v.items[1].reference)
+      -- twelve passages of one container, more than a page (5) of the API
+      st, body = N.get(srv.url .. "/units/SOGU1000004")
+      assert.are.equal(200, st, body)
+      v = json(body)
+      assert.are.equal(12, v.total)
+      assert.are.equal(12, #v.items)
+      for _, hu in ipairs(v.items) do assert.are.equal("SOGU1000004", hu.reference) end
+    end)
+
+    it("writes empty arrays as [] (soget.encode), never as {}", function()
+      local st, body = N.get(srv.url .. "/units/SOGET%20LOT%207")
+      assert.are.equal(200, st, body)
+      assert.truthy(body:find('"shipments":[]', 1, true), body:sub(1, 400))
+      assert.truthy(body:find('"hazardousItems":[]', 1, true), body:sub(1, 400))
+      for name in pairs(soget.array_fields) do
+        assert.is_nil(body:find('"' .. name .. '":{}', 1, true), name)
+      end
+      st, body = N.get(srv.url .. "/prefix/ZZZZ9999999")
+      assert.are.equal(200, st, body)
+      assert.truthy(body:find('"items":[]', 1, true), body:sub(1, 400))
+      assert.are.equal(0, json(body).count)
+    end)
+
+    it("takes the reference from the path decoded once, as nginx decodes it", function()
+      -- %2541 is "%41", not "A"; a + is a plus sign in a path, not a space
+      for path, ref in pairs { ["/units/%2541"] = "%41", ["/units/A+B"] = "A+B",
+                               ["/units/SOGET%2BLOT"] = "SOGET+LOT" } do
+        S.reset()
+        local st, body = N.get(srv.url .. path)
+        assert.are.equal(404, st, path .. ": " .. body)
+        assert.are.equal(ref, json(body).reference, path)
+        assert.are.equal(ref, S.requests(1)[1].args.reference, path)   -- what the API was asked
+      end
     end)
 
     it("answers 404 when nothing matches", function()
