@@ -86,7 +86,9 @@ end
 local Cache = {}
 
 -- Raises at `level` (the user's call, as counted from here).
--- iter: sng.iter's options, which also take ITER_ONLY's.
+-- iter: sng.iter's options, which also take ITER_ONLY's. Any key may be
+-- false: its built-in default (DEFAULTS), the one way to say "none" of a
+-- key whose default is nil (a table cannot hold a nil).
 local function check_opts(o, where, level, iter)
   if o == nil then return end
   if type(o) ~= "table" then error(where .. ": options must be a table", level) end
@@ -101,41 +103,51 @@ local function check_opts(o, where, level, iter)
   end
   -- (the client's range: checked before any request)
   local mrs = o.max_response_size
-  if mrs ~= nil and not (type(mrs) == "number" and mrs >= MAX_RESPONSE.min
+  if mrs ~= nil and mrs ~= false and not (type(mrs) == "number" and mrs >= MAX_RESPONSE.min
       and mrs <= MAX_RESPONSE.max and (not MAX_RESPONSE.whole or mrs == floor(mrs))) then
     error(string.format("%s: 'max_response_size' must be a number of bytes from %d to %d",
       where, MAX_RESPONSE.min, MAX_RESPONSE.max), level)
   end
   -- (setkeepalive counts milliseconds, and takes 0 for no timeout at all)
   local kt = o.keepalive_timeout
-  if kt ~= nil and not (type(kt) == "number" and kt >= 0.001 and kt <= 86400) then
+  if kt ~= nil and kt ~= false and not (type(kt) == "number" and kt >= 0.001 and kt <= 86400) then
     error(where .. ": 'keepalive_timeout' must be a number of seconds from 0.001 to 86400", level)
   end
-  if o.pool_size ~= nil and not (positive(o.pool_size) and o.pool_size == floor(o.pool_size)
-      and o.pool_size <= 2147483647) then
+  local ps = o.pool_size
+  if ps ~= nil and ps ~= false and not (positive(ps) and ps == floor(ps) and ps <= 2147483647) then
     error(where .. ": 'pool_size' must be a positive whole number", level)
   end
-  if o.token_cache ~= nil and getmetatable(o.token_cache) ~= Cache then
+  if o.token_cache ~= nil and o.token_cache ~= false and getmetatable(o.token_cache) ~= Cache then
     error(where .. ": 'token_cache' must come from soget.ngx.token_cache()", level)
   end
+end
+
+-- base with opts' keys over it (checked), false being the built-in default.
+local function over(base, opts)
+  local o = {}
+  for k, v in pairs(base) do o[k] = v end
+  for k, v in pairs(opts or {}) do
+    if v == false then v = DEFAULTS[k] end
+    o[k] = v
+  end
+  return o
 end
 
 local function merged(opts, where, iter)
   check_opts(opts, where, 4, iter)
   if opts == nil then return defaults end
-  local o = {}
-  for k, v in pairs(defaults) do o[k] = v end
-  for k, v in pairs(opts) do o[k] = v end
-  return o
+  return over(defaults, opts)
 end
 
---- sng.configure(opts): the defaults of every later call in this worker.
+--- sng.configure([opts]) -> the defaults now in force (a copy)
+-- Merges opts into the defaults of every later call in this worker: a key
+-- left out keeps its value (a later configure{ keepalive_timeout = 30 }
+-- keeps the token cache set before), a key set to false goes back to its
+-- built-in default (token_cache = false: none).
 function M.configure(opts)
   check_opts(opts, "soget.ngx.configure", 3)
-  local o = {}
-  for k, v in pairs(DEFAULTS) do o[k] = v end
-  for k, v in pairs(opts or {}) do o[k] = v end
-  defaults = o
+  defaults = over(defaults, opts)
+  return over(defaults)
 end
 
 ---------------------------------------------------------------------------

@@ -387,6 +387,22 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(2, v.reused)
     end)
 
+    it("merges configure's keys into the defaults in force; false puts one back", function()
+      local v = json(select(2, N.get(srv.url .. "/t/configure")))
+      assert.are.equal(1, v.first)    -- the token, fetched and shared
+      -- configure{ keepalive_timeout = 30 } kept the token cache: the
+      -- shared token, no token request of its own
+      assert.are.equal(0, v.merged)
+      assert.is_false(v.raised)
+      assert.are.same({ cache = true, keepalive_timeout = 30, pool_size = 32 }, v.merged_conf)
+      assert.are.same(v.merged_conf, v.unchanged_conf)   -- configure() changes nothing
+      -- a call's token_cache = false: that call without it
+      assert.are.equal(1, v.call_false)
+      -- token_cache = false: no token cache any more; keepalive_timeout = false: 60 again
+      assert.are.same({ cache = false, keepalive_timeout = 60, pool_size = 32 }, v.reset_conf)
+      assert.are.equal(1, v.reset)
+    end)
+
     it("lets a client with a token of its own call while another client renews", function()
       local v = json(select(2, N.get(srv.url .. "/t/static")))
       assert.is_false(v.static_credentials)

@@ -407,7 +407,7 @@ end
 
 -- GET /t/clients: two clients, no token cache: a pool each.
 function M.clients()
-  sng.configure{}   -- (the example's init_worker sets a default token cache)
+  sng.configure{ token_cache = false }   -- (the example's init_worker sets a default token cache)
   local before = sng.stats()
   local a, b = soget.client{ timeout = 10 }, soget.client{ timeout = 10 }
   local pa, ea = sng.handling_units(a, "CGMU2436601")
@@ -418,6 +418,45 @@ function M.clients()
   b:close()
   answer{ a = pa and pa.total or err_table(ea), b = pb and pb.total or err_table(eb),
     connections = d.connections, reused = d.reused }
+end
+
+-- GET /t/configure: sng.configure merges what it is given into the
+-- defaults in force, false putting a key back to its built-in default: a
+-- token cache configured first stays through a later configure{} of
+-- another key (a new client then takes the shared token: no token request
+-- of its own), and goes with token_cache = false; a call's own false is
+-- the built-in default for that call. Answers each client's token
+-- requests and what configure() answered.
+function M.configure()
+  local cache = sng.token_cache("soget_tokens", { key = "configure-" .. ngx.now() })
+  local out, made = {}, {}
+  local function lookup(name, opts)
+    local c = soget.client{ timeout = 8 }
+    made[#made + 1] = c
+    local page, err = sng.handling_units(c, "CGMU2436601", opts)
+    out[name] = page and c:stats().token_requests or err_table(err)
+  end
+  local function seen(conf)
+    if type(conf) ~= "table" then return type(conf) end
+    return { cache = conf.token_cache == cache, keepalive_timeout = conf.keepalive_timeout,
+      pool_size = conf.pool_size }
+  end
+  local ok, e = pcall(function()
+    out.first_conf = seen(sng.configure{ token_cache = cache })
+    lookup("first")                      -- fetches the token, shares it
+    out.merged_conf = seen(sng.configure{ keepalive_timeout = 30 })
+    lookup("merged")                     -- takes the shared token
+    out.call_false = "raised"
+    lookup("call_false", { token_cache = false })   -- this call without the cache
+    out.unchanged_conf = seen(sng.configure())
+    out.reset_conf = seen(sng.configure{ token_cache = false, keepalive_timeout = false })
+    lookup("reset")                      -- no token cache: a token of its own
+  end)
+  out.raised = not ok and tostring(e) or false
+  -- the example's settings again, whatever happened above
+  sng.configure{ token_cache = sng.token_cache("soget_tokens"), keepalive_timeout = 60 }
+  for _, c in ipairs(made) do c:close() end
+  answer(out)
 end
 
 -- GET /t/lockrace: another worker's token lands in the dictionary just as

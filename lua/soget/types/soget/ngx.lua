@@ -3,17 +3,17 @@
 -- "OpenResty"). Its calls take a soget.Client and answer as the client's
 -- own methods do, without blocking the nginx worker.
 
----Options of soget.ngx.configure and of each call.
+---Options of soget.ngx.configure and of each call; false puts a key back to its built-in default.
 ---@class (exact) soget.ngx.Options
----@field token_cache? soget.ngx.TokenCache The token shared by every worker (from soget.ngx.token_cache()).
----@field max_response_size? integer Largest response body, in bytes, 1024 to 1073741824 as the client's (default: the client's).
----@field keepalive_timeout? number Seconds a connection idles in its pool (default 60).
----@field pool_size? integer Idle connections kept per pool (default 32).
+---@field token_cache? soget.ngx.TokenCache|false The token shared by every worker (from soget.ngx.token_cache()); false: none.
+---@field max_response_size? integer|false Largest response body, in bytes, 1024 to 1073741824 as the client's (default: the client's).
+---@field keepalive_timeout? number|false Seconds a connection idles in its pool (default 60).
+---@field pool_size? integer|false Idle connections kept per pool (default 32).
 
 ---Options of soget.ngx.iter.
 ---@class (exact) soget.ngx.IterOptions: soget.ngx.Options
----@field max_items? integer Stop after this many units.
----@field max_pages? integer Stop after this many pages.
+---@field max_items? integer|false Stop after this many units.
+---@field max_pages? integer|false Stop after this many pages.
 
 ---Options of soget.ngx.token_cache.
 ---@class (exact) soget.ngx.TokenCacheOptions
@@ -42,8 +42,9 @@ local sng = {}
 ---@type string
 sng._VERSION = nil
 
----The defaults of every later call in this worker (once per worker, in init_worker_by_lua).
+---Merges opts into the defaults of every later call in this worker (in init_worker_by_lua): a key left out keeps its value, false puts it back to its built-in default.
 ---@param opts? soget.ngx.Options
+---@return soget.ngx.Options defaults The defaults now in force (a copy).
 function sng.configure(opts) end
 
 ---A token cache on the lua_shared_dict named dict_name: one token request serves every worker.
