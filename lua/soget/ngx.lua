@@ -743,6 +743,11 @@ local function begin_call(client, query, offset, where)
   error(where .. ": " .. why, 4)
 end
 
+-- A client that client:close() closed, in this light thread or another.
+local function closed(client)
+  return tostring(client) == "soget.Client (closed)"
+end
+
 local function fetch(client, query, offset, o, where)
   local perr = phase_error()
   if perr then return nil, perr end
@@ -752,6 +757,15 @@ local function fetch(client, query, offset, o, where)
   call:close()
   if not ok then
     if held.key then held.cache:unlock(held.key) end   -- never a lock left behind
+    -- Another light thread closed the client while this call waited (on
+    -- the network, a retry's wait, the token): the call's next step was
+    -- refused. The call began on an open client, so it was no misuse: it
+    -- ends as a failure, as a blocking call that Ctrl-C stopped does.
+    if type(page) == "string" and page:find("attempt to use a closed client", 1, true)
+        and closed(client) then
+      return nil, driver_error("interrupted", "stopped before the call completed: its client "
+        .. "was closed (client:close()) while the call was in flight")
+    end
     error(page, 0)
   end
   return page, err

@@ -403,6 +403,29 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(1, v.reset)
     end)
 
+    it("ends a call in flight whose client another light thread closed with an error value, not a raise", function()
+      for _, what in ipairs { "api", "wait", "token", "iter" } do
+        local st, body = N.get(srv.url .. "/t/closed?what=" .. what)
+        assert.are.equal(200, st, what .. ": " .. body)
+        local v = json(body)
+        assert.is_false(v.raised, what)
+        assert.is_false(v.page, what)
+        assert.are.equal("table", type(v.error), what .. ": " .. tostring(v.error))
+        assert.are.equal("interrupted", v.error.kind, what .. ": " .. tostring(v.error.message))
+        assert.is_false(v.error.retryable, what)
+        assert.is_true(v.error.meta, what)   -- a soget.Error
+        assert.are.equal("stopped before the call completed: its client was closed (client:close()) "
+          .. "while the call was in flight", v.error.message, what)
+        assert.truthy(v.seconds < 2, what .. ": " .. v.seconds)
+        assert.is_false(v.locked, what)   -- the renewal lock let go
+        if what == "iter" then assert.are.equal(10, v.units) end   -- the first page's, then the error
+      end
+      -- a call begun on the closed client is a misuse: raised where it was called
+      local v = json(select(2, N.get(srv.url .. "/t/closed?what=after")))
+      assert.truthy(tostring(v.raised):find("probe%.lua:%d+: soget%.ngx%.handling_units: attempt to use "
+        .. "a closed client$"), tostring(v.raised))
+    end)
+
     it("lets a client with a token of its own call while another client renews", function()
       local v = json(select(2, N.get(srv.url .. "/t/static")))
       assert.is_false(v.static_credentials)

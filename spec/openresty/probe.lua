@@ -459,6 +459,71 @@ function M.configure()
   answer(out)
 end
 
+-- GET /t/closed?what=api|wait|token|iter|after: a client closed by this
+-- request's thread while a light thread's call on it is in flight: its API
+-- request out (the API answering after 400 ms), its retry's wait (a 429
+-- asking for 1 s), its token request out (the token URL answering after
+-- 600 ms; the renewal lock held meanwhile), a page fetch of sng.iter; or
+-- (after) a call begun on the closed client. Answers what the call gave,
+-- whether it raised, and whether the renewal lock was let go.
+local function fault_url(url, fault)
+  local origin, path = url:match("^(https?://[^/]+)(/.*)$")
+  return origin .. "/_fault/" .. fault .. path
+end
+
+function M.closed()
+  local what = ngx.req.get_uri_args().what
+  local id = ngx.now() .. "-" .. math.random(1e9)
+  local base, token_url = os.getenv("SOGET_BASE_URL"), os.getenv("SOGET_TOKEN_URL")
+  if what == "api" or what == "iter" then base = fault_url(base, "delay:ms=400:id=" .. id)
+  elseif what == "wait" then base = fault_url(base, "429:n=1:retry-after=1:id=" .. id)
+  elseif what == "token" then token_url = fault_url(token_url, "delay:ms=600:id=" .. id) end
+  local cache = sng.token_cache("soget_tokens", { key = "closed-" .. id })
+  local c = soget.client{ timeout = 8, base_url = base, token_url = token_url }
+  local opts = { token_cache = cache }
+  local out = {}
+  if what ~= "token" then
+    -- the token in place (shared through the cache, fetched by a client
+    -- whose requests meet no fault): the call's API request is the one out
+    local warm = soget.client{ timeout = 8 }
+    local p, e = sng.handling_units(warm, "CGMU2436601", opts)
+    warm:close()
+    assert(p, tostring(e))
+  end
+  if what == "after" then
+    c:close()
+    local ok, e = pcall(function()
+      local p, err = sng.handling_units(c, "CGMU2436601", opts)
+      return p, err
+    end)
+    return answer{ raised = not ok and tostring(e) or false }
+  end
+  local first = what == "iter" and assert(sng.handling_units(c, { reference = "MSCU", limit = 10 }, opts))
+  local th = ngx.thread.spawn(function()
+    if what == "iter" then
+      local n = 0
+      local ok, e = pcall(function()
+        for _ in sng.iter(c, first, opts) do n = n + 1 end
+      end)
+      out.units = n
+      return nil, ok and "no error" or e
+    end
+    return sng.handling_units(c, "CGMU2436601", opts)
+  end)
+  ngx.sleep(what == "wait" and 0.3 or 0.15)   -- the call waits on the network, or in ngx.sleep
+  c:close()
+  ngx.update_time()
+  local t0 = ngx.now()
+  local ok, page, err = ngx.thread.wait(th)
+  ngx.update_time()
+  out.seconds = ngx.now() - t0
+  out.raised = not ok and tostring(page) or false
+  out.page = ok and page and true or false
+  out.error = ok and (type(err) == "table" and err_table(err) or tostring(err)) or false
+  out.locked = cache.dict:get(cache.lock_key) ~= nil
+  answer(out)
+end
+
 -- GET /t/lockrace: another worker's token lands in the dictionary just as
 -- this call takes the renewal lock: the call uses it, and lets go of the
 -- lock (else the next renewal waits out its lock_ttl).

@@ -105,6 +105,7 @@ local function conf(o)
     .. '        location = /t/verify { content_by_lua_block { require("probe").verify() } }\n'
     .. '        location = /t/revoked { content_by_lua_block { require("probe").revoked() } }\n'
     .. '        location = /t/clients { content_by_lua_block { require("probe").clients() } }\n'
+    .. '        location = /t/closed { content_by_lua_block { require("probe").closed() } }\n'
     .. '        location = /t/configure { content_by_lua_block { require("probe").configure() } }\n'
     .. '        location = /t/lockrace { content_by_lua_block { require("probe").lockrace() } }\n'
     .. '        location = /t/lockown { content_by_lua_block { require("probe").lockown() } }\n'
