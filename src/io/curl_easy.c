@@ -1221,6 +1221,10 @@ int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
   return soget_xfer_finish(&t->x, (int)curl_easy_perform(t->x.easy), rs, e);
 }
 
+void soget_transport_done(soget_transport *t) {
+  forget_body(&t->x);
+}
+
 static int easy_perform(void *self, const soget_http_request *rq, soget_http_response *rs,
                         soget_err *e) {
   return soget_transport_perform(self, rq, rs, e);

@@ -54,6 +54,10 @@ const char *soget_transport_problem(const soget_transport *t);
  * which a server controls. */
 int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
                             soget_http_response *rs, soget_err *e);
+/* Once perform's rs->body is used: lets go of it as a batch's handle does
+ * (a token response's body wiped, a buffer grown past 1 MiB freed), so
+ * that an idle client holds neither. */
+void soget_transport_done(soget_transport *t);
 
 /* The same exchange in two halves, for the multi back end (curl_multi.c). A soget_xfer is one easy handle with the
  * transport's settings (TLS, user agent, size cap, connection counter) and

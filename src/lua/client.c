@@ -962,6 +962,8 @@ static int drive_one(lua_State *L, drive *d) {
   step = soget_call_response(&c->eng, k, rs.status, rs.body->data, rs.body->len,
                              rs.retry_after, rs.redirect, d->e);
   if (step == SOGET_STEP_PAGE) step = push_page(L, c, k, rs.body->data, rs.body->len, d->e);
+  /* (a raise in push_page leaves it to the next exchange or close()) */
+  soget_transport_done(c->tr);
   if (step == SOGET_STEP_PAGE && d->x)   /* its state at 2: see drive_steps */
     step = exact_step(L, c, k, d->x, 2, lua_gettop(L), d->q, d->e);
   return step;
