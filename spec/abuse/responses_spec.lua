@@ -384,6 +384,35 @@ describe("abuse: server answers", function()
     assert(ok, err)
   end)
 
+  it("refuses a Content-Length past the cap from the header in every driver, the body cut short or not", function()
+    -- libcurl refuses it as it reads the header (CURLOPT_MAXFILESIZE);
+    -- soget.http_parser read on, and a body cut short was "cut short",
+    -- network and retryable there
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local want = "response body is larger than max_response_size (2000 bytes)"
+    local ok, err = pcall(function()
+      for _, tail in ipairs { "", '{"total":5', string.rep(" ", 6000) } do
+        local raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000"
+          .. "\r\n\r\n" .. tail
+        answer_raw(srv, raw)
+        local page, e, results = libcurl_drivers(srv, { access_token = "static-token-0123456789",
+          base_url = srv.url .. "/api-tracing-code/v1", retries = 2, max_response_size = 2000 })
+        assert.is_nil(page)
+        assert.are.same({ "http", 200, false, want }, { e.kind, e.status, e.retryable, e.message })
+        assert.are.same({ "http", 200, want }, { results[1].kind, results[1].status, results[1].message })
+        local p = require("soget").http_parser(2000)
+        local st = p:feed(raw)
+        if st == "more" then st = p:eof() end
+        assert.are.equal("bad", st)
+        local message, kind, retryable, status = p:error()
+        assert.are.same({ "http", 200, false, want }, { kind, status, retryable, message })
+      end
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   it("words a status line libcurl refuses on its own as soget.http_parser does, in every driver", function()
     -- libcurl 7.88 refuses these before the header callback sees them, in
     -- its own words: "Unsupported response code in HTTP response" (a

@@ -387,6 +387,17 @@ static const rcase responses[] = {
      0, 4, BAD, 0, NULL, NULL, NULL, 0, "http", 0, "larger than max_response_size (4 bytes)"},
     {"body over the cap (to the end)", BYTES(OK200 "\r\nabcdefgh"), 1, 4, BAD, 0, NULL, NULL,
      NULL, 0, "http", 0, "larger than max_response_size"},
+    /* libcurl refuses such a Content-Length from the header: the same kind
+     * whether the body then comes or is cut short (it was "cut short") */
+    {"a Content-Length past the cap as sent, the body cut short",
+     BYTES(OK200 "Content-Length: 100000\r\n\r\nabc"), 1, 4, BAD, 0, NULL, NULL, NULL, 0, "http",
+     0, "response body is larger than max_response_size (4 bytes)"},
+    {"a Content-Length just past the cap as sent (a compressed body's room included)",
+     BYTES(OK200 "Content-Length: 4101\r\n\r\nabc"), 1, 4, BAD, 0, NULL, NULL, NULL, 0, "http",
+     0, "response body is larger than max_response_size (4 bytes)"},
+    {"a Content-Length at the cap as sent, cut short: cut short",
+     BYTES(OK200 "Content-Length: 4100\r\n\r\nabc"), 1, 4, BAD, 0, NULL, NULL, NULL, 0,
+     "network", 1, "cut short"},
     {"nothing at all", "", 0, 1, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 1,
      "closed the connection without answering"},
     {"cut in the headers", BYTES("HTTP/1.1 200 OK\r\nContent-Le"), 1, 0, BAD, 0, NULL, NULL, NULL,

@@ -374,6 +374,12 @@ static int on_headers_complete(http_parser *p) {
   /* 204 and 304 have no body, whatever the headers say (RFC 9112, 6.3):
    * 1 tells libhttp-parser to read none */
   if (p->status_code == 204 || p->status_code == 304) return 1;
+  /* A Content-Length past the cap (as sent: a compressed body's) is a size
+   * limit before any of the body is read, as libcurl's CURLOPT_MAXFILESIZE
+   * makes it in the other drivers, whether the body then comes or not. */
+  if (h->max_body && (p->flags & F_CONTENTLENGTH) && !(p->flags & F_CHUNKED) &&
+      p->content_length > (uint64_t)soget_coding_raw_cap(h->max_body))
+    return too_large(h);
   if (!h->encoding_bad) {
     int r = soget_coding_start(&h->coding, h->encoding.data, h->encoding.len);
     if (r == SOGET_CODING_OK) return 0;
