@@ -78,6 +78,27 @@ describe("paging", function()
     assert.has_error(function() page:iter{ bogus = 1 } end)
   end)
 
+  it("says the listing's end when max_items ends the walk at its last unit", function()
+    -- why was nil there, as if the walk had been cut short: a script
+    -- checking for "total reached" thought units were left
+    local page = assert(client:handling_units{ reference = PREFIX, limit = 10 })
+    local total = page.total
+    for _, cap in ipairs { total, total + 1, total - 1 } do
+      local it = page:iter{ max_items = cap }
+      local n = 0
+      for _ in it do n = n + 1 end
+      assert.are.equal(math.min(cap, total), n)
+      if cap < total then assert.is_nil(it:stats().why, cap)
+      else assert.are.equal("total reached", it:stats().why, cap) end
+    end
+    -- a one-unit listing, max_items = 1
+    local one = assert(client:handling_units("CGMU2436601"))
+    assert.are.equal(1, one.total)
+    local it = one:iter{ max_items = 1 }
+    for _ in it do end
+    assert.are.equal("total reached", it:stats().why)
+  end)
+
   it("yields nothing for an empty page and asks nothing more", function()
     local page = assert(client:handling_units("ZZZZ9999999"))
     for _ in page:iter() do error("nothing to yield") end

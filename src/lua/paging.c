@@ -268,6 +268,9 @@ static int pager_next(lua_State *L) {
   lua_settop(L, 1);
   if (pg->closed) return 0;
   if (pg->max_items && pg->yielded >= pg->max_items) {
+    /* The listing may end here too (the last unit of its last page): said
+     * as a walk without max_items says it, rather than nothing. */
+    if (pg->idx >= pg->n && !pg->cur.done) soget_cursor_used_up(&pg->cur, pg->fresh);
     pager_finish(L, pg, 1);
     return 0;
   }
