@@ -227,6 +227,34 @@ function M.now()
   return t
 end
 
+-- Whether the interpreter under test runs under a memory checker (ASan,
+-- valgrind), whose allocator keeps what is freed and whose shadow maps
+-- are terabytes of address space.
+function M.under_checker()
+  return M.lua:find("lua%-asan$") ~= nil or M.lua:find("lua%-valgrind$") ~= nil
+end
+
+-- Runs chunk (Lua source) in a fresh interpreter under test, with this
+-- process's paths, GLIBC_TUNABLES set to a fixed mmap threshold: malloc
+-- then gives large blocks back at free, so that the resident size shows
+-- what is kept. Returns its output, standard error included.
+function M.lua_child(chunk)
+  return M.popen_read("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 "
+    .. shell_quote(M.lua) .. " -e " .. shell_quote("package.path = "
+    .. ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)
+    .. "\n" .. chunk) .. " 2>&1")
+end
+
+-- In such a child: its resident size in bytes, after a full collection.
+function M.rss()
+  collectgarbage()
+  collectgarbage()
+  local f = assert(io.open("/proc/self/statm"))
+  local pages = f:read("*a"):match("^%d+ (%d+)")
+  f:close()
+  return tonumber(pages) * 4096
+end
+
 -- Unique ids for stateful faults.
 local n = 0
 function M.uid(prefix)

@@ -437,39 +437,24 @@ describe("handling_units_many", function()
 
   describe("memory", function()
     it("keeps no large body in its idle handles once a batch has read it", function()
-      if S.lua:find("lua%-asan$") or S.lua:find("lua%-valgrind$") then
-        -- (the checker's allocator keeps what is freed: no resident size to read)
-        return pending("resident size under a memory checker")
-      end
+      -- (a checker's allocator keeps what is freed: no resident size to read)
+      if S.under_checker() then return pending("resident size under a memory checker") end
       -- 16 pages of 3 MB at once: each handle's buffer grew to 4 MiB; the
-      -- batch over, none is held. In a process of its own whose malloc
-      -- gives large blocks back at free (a fixed mmap threshold), so its
-      -- resident size shows what is kept.
-      local chunk = ([[
+      -- batch over, none is held.
+      local out = S.lua_child [[
         local S = require "support"
-        local function rss()
-          collectgarbage(); collectgarbage()
-          local f = assert(io.open("/proc/self/statm"))
-          local pages = f:read("*a"):match("^%d+ (%d+)")
-          f:close()
-          return tonumber(pages) * 4096
-        end
         local c = S.client{ base_url = S.fault_base("huge:bytes=3000000"), timeout = 60 }
         local refs = {}
         for i = 1, 16 do refs[i] = "CGMU2436601" end
         local r = c:handling_units_many({ "CGMU2436601" }, { concurrency = 1 })
         assert(r[1].items, tostring(r[1]))
-        local before = rss()
+        local before = S.rss()
         r = c:handling_units_many(refs, { concurrency = 16 })
         for i = 1, 16 do assert(r[i].items, tostring(r[i])) end
         r = nil
-        io.write(math.floor((rss() - before) / 1048576), "\n")
+        io.write(math.floor((S.rss() - before) / 1048576), "\n")
         c:close()
-      ]])
-      local out = S.popen_read("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 "
-        .. S.shell_quote(S.lua) .. " -e " .. S.shell_quote("package.path = "
-        .. ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)
-        .. "\n" .. chunk) .. " 2>&1")
+      ]]
       local grew = tonumber(out:match("^(%-?%d+)\n$"))
       assert.truthy(grew, out)
       assert.truthy(grew < 24, "resident size grew by " .. tostring(grew) .. " MiB")

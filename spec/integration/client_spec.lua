@@ -333,40 +333,22 @@ describe("soget.handling_units", function()
 end)
 
 describe("an idle client", function()
-  -- In a process of its own: a fixed mmap threshold makes malloc give large
-  -- blocks back at free, so that the resident size shows what is kept.
-  local function child(chunk)
-    return S.popen_read("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 "
-      .. S.shell_quote(S.lua) .. " -e " .. S.shell_quote("package.path = "
-      .. ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)
-      .. "\n" .. chunk) .. " 2>&1")
-  end
-
   it("keeps no large body once a lookup has read it, as a batch's handles do", function()
-    if S.lua:find("lua%-asan$") or S.lua:find("lua%-valgrind$") then
-      return pending("resident size under a memory checker")
-    end
+    if S.under_checker() then return pending("resident size under a memory checker") end
     -- five clients each read a 7 MB page: each kept its 8 MiB buffer
     -- until its next request or close()
-    local out = child [[
+    local out = S.lua_child [[
       local S = require "support"
-      local function rss()
-        collectgarbage(); collectgarbage()
-        local f = assert(io.open("/proc/self/statm"))
-        local pages = f:read("*a"):match("^%d+ (%d+)")
-        f:close()
-        return tonumber(pages) * 4096
-      end
       local warm = S.client{ base_url = S.fault_base("huge:bytes=7000000"), timeout = 60 }
       assert(warm:handling_units("CGMU2436601"))
       warm:close()
-      local before = rss()
+      local before = S.rss()
       local clients = {}
       for i = 1, 5 do
         clients[i] = S.client{ base_url = S.fault_base("huge:bytes=7000000"), timeout = 60 }
         assert(clients[i]:handling_units("CGMU2436601"))
       end
-      io.write(math.floor((rss() - before) / 1048576), "\n")
+      io.write(math.floor((S.rss() - before) / 1048576), "\n")
       for i = 1, 5 do clients[i]:close() end
     ]]
     local grew = tonumber(out:match("^(%-?%d+)\n$"))
@@ -375,12 +357,9 @@ describe("an idle client", function()
   end)
 
   it("holds no token response's text once client:token() has read it", function()
-    if S.lua:find("lua%-asan$") or S.lua:find("lua%-valgrind$") then
-      -- (a checker's shadow maps are terabytes of address space to read)
-      return pending("the process's memory read under a memory checker")
-    end
+    if S.under_checker() then return pending("the process's memory read under a memory checker") end
     -- the answer stayed in the client's body buffer until its next request
-    local out = child [[
+    local out = S.lua_child [[
       local S = require "support"
       local plain = function(url) return (url:gsub("^https://[^/]+", S.http)) end
       local c = S.client{ base_url = plain(S.base_url), token_url = plain(S.token_url) }
