@@ -23,6 +23,8 @@
 
 typedef struct { long requested, total, returned, first, nitems, fresh; } page;
 
+#define NT SOGET_CURSOR_NO_TOTAL   /* a page that gave no total */
+
 /* The driver asks for the first page at pages[0].requested and for every
  * later one at the cursor's next_offset: each later row's `requested` is
  * what the cursor must have asked for. The walk ends after the last row. */
@@ -82,6 +84,26 @@ static const struct {
   {"a negative total", 0, D_MORE, 1, {{0, -1, 5, 0, 5, 5}}},
   {"a total below the offset asked for", 0, D_MORE, 1, {{10, 3, 2, 10, 2, 2}}},
   {"more returned than the total", 0, D_MORE, 1, {{0, 3, 5, 0, 5, 5}}},
+  /* A page without a total: its guess (first + returned) ended the walk
+   * after a full page, and an exact lookup called that page complete */
+  {"no totals: read to the first empty page", 0, EMPTY, 4,
+   {{0, NT, 5, 0, 5, 5}, {5, NT, 5, 5, 5, 5}, {10, NT, 2, 10, 2, 2}, {12, NT, 0, 12, 0, 0}}},
+  {"no totals: nothing found", 0, EMPTY, 1, {{0, NT, 0, 0, 0, 0}}},
+  {"no totals: a page of repeats ends the walk", 0, NOTNEW, 2,
+   {{0, NT, 5, 0, 5, 5}, {5, NT, 5, 5, 5, 0}}},
+  {"no totals: max_pages", 2, MAXP, 2, {{0, NT, 5, 0, 5, 5}, {5, NT, 5, 5, 5, 5}}},
+  {"no totals: first is not the offset asked for", 0, FIRST, 2,
+   {{0, NT, 5, 0, 5, 5}, {5, NT, 5, 0, 5, 5}}},
+  {"a total after pages without one ends the walk", 0, TOTAL, 2,
+   {{0, NT, 5, 0, 5, 5}, {5, 7, 2, 5, 2, 2}}},
+  {"a page without a total amid pages with one", 0, TOTAL, 3,
+   {{0, 12, 5, 0, 5, 5}, {5, NT, 5, 5, 5, 5}, {10, 12, 2, 10, 2, 2}}},
+  {"the first total given is the one a later page must keep", 0, D_TOTAL, 3,
+   {{0, NT, 5, 0, 5, 5}, {5, 30, 5, 5, 5, 5}, {10, 15, 5, 10, 5, 5}}},
+  {"an empty page without a total below one announced", 0, D_EMPTY, 2,
+   {{0, 100, 5, 0, 5, 5}, {5, NT, 0, 5, 0, 0}}},
+  {"no totals: the end of int32 offsets", 0, TOTAL, 2,
+   {{2147483637L, NT, 5, 2147483637L, 5, 5}, {2147483642L, NT, 5, 2147483642L, 5, 5}}},
   {"the int32 ceiling", 0, TOTAL, 2,
    {{2147483637L, 2147483647L, 5, 2147483637L, 5, 5},
     {2147483642L, 2147483647L, 5, 2147483642L, 5, 5}}},
@@ -108,7 +130,7 @@ static void test_walks(void) {
       CHECK_INT(c.pages, k + 1);
       CHECK_INT(c.last_offset, p->requested);
       soget_cursor_used_up(&c, p->fresh);
-      if (!c.done) CHECK(c.next_offset < c.bound);
+      if (!c.done) CHECK(c.next_offset < (c.totals ? c.bound : SOGET_CURSOR_OFFSET_END));
       last = p->requested;
     }
     CHECK(c.done);

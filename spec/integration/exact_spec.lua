@@ -74,6 +74,20 @@ describe("exact lookups", function()
                       "reference=SOGU1000004&limit=10&offset=10" }, sent())
   end)
 
+  it("read on to the listing's first empty page when its pages give no total", function()
+    -- the decoder's guess for a missing total (first + returned) ended the
+    -- walk after its first page, which it called complete: 5 of 12
+    local want = {}
+    for i, hu in ipairs(listing(PASSAGES.reference).items) do want[i] = hu.pswId end
+    local nt = S.client{ base_url = S.fault_base("no-total") }
+    local page = assert(nt:handling_units { reference = PASSAGES.reference, exact = true, limit = 5 })
+    assert.are.same(want, ids(page))
+    assert.equal(PASSAGES.units, page.total)
+    local r = nt:handling_units_many({ { reference = PASSAGES.reference, exact = true, limit = 5 } })
+    assert.are.same(want, ids(assert(r[1].items and r[1], tostring(r[1]))))
+    nt:close()
+  end)
+
   it("match in any case, as the API does", function()
     local page = assert(c:handling_units { reference = PASSAGES.reference:lower(), exact = true })
     assert.equal(PASSAGES.units, page.total)

@@ -78,6 +78,26 @@ describe("paging", function()
     assert.has_error(function() page:iter{ bogus = 1 } end)
   end)
 
+  it("reads on to the listing's first empty page when its pages give no total", function()
+    -- the decoder's guess for a missing total (first + returned) ended the
+    -- walk after a full first page, as if the listing held no more
+    local page = assert(client:handling_units{ reference = PREFIX, limit = 10 })
+    local want = {}
+    for hu in page:iter() do want[#want + 1] = hu.pswId end
+    local nt = S.client{ base_url = S.fault_base("no-total") }
+    page = assert(nt:handling_units{ reference = PREFIX, limit = 10 })
+    assert.are.equal(10, page.total)   -- the guess scripts see, as documented
+    S.reset()
+    local it = page:iter()
+    local got = {}
+    for hu in it do got[#got + 1] = hu.pswId end
+    assert.are.same(want, got)
+    assert.are.equal("empty page", it:stats().why)
+    -- one request past the last page: the empty one
+    assert.are.equal(math.ceil(#want / 10), S.stats().api_requests)
+    nt:close()
+  end)
+
   it("says the listing's end when max_items ends the walk at its last unit", function()
     -- why was nil there, as if the walk had been cut short: a script
     -- checking for "total reached" thought units were left

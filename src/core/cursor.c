@@ -19,6 +19,7 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->end = NULL;
   c->most = 0;
   c->first_total = 0;
+  c->totals = 0;
   c->doubt = NULL;
   c->moved = 0;
   c->exact = 0;
@@ -39,11 +40,14 @@ static void stop(soget_cursor *c, const char *why) {
 void soget_cursor_page(soget_cursor *c, long requested, long total,
                        long returned, long first, long nitems) {
   long next;
+  int given = total != SOGET_CURSOR_NO_TOTAL;
   c->pages++;
   c->last_offset = requested;
-  if (c->bound < 0 || total < c->bound) c->bound = total;
-  if (total > c->most) c->most = total;
-  if (c->pages == 1) c->first_total = total;
+  if (given) {
+    if (c->totals == 0 || total < c->bound) c->bound = total;
+    if (total > c->most) c->most = total;
+    if (c->totals++ == 0) c->first_total = total;
+  }
   if (nitems == 0 && returned <= 0) {
     if (requested < c->most) {
       c->doubt = "an empty page below the total announced";
@@ -59,7 +63,9 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   if (first > LONG_MAX - returned) { stop(c, "no progress"); return; }
   next = first + returned;
   if (next <= requested) { stop(c, "no progress"); return; }
-  if (next > total) {
+  if (!given) {
+    /* no total to end the walk or doubt it by */
+  } else if (next > total) {
     c->doubt = "a page holds more units than its total";
     c->moved = 0;
   } else if (total != c->first_total) {
@@ -69,7 +75,10 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
   /* The last page: the walk ends once it is used up, for what its units
    * say first (a proof, or none of them new), else for this; the listing's
    * end before max_pages, which then cut nothing. */
-  if (next >= c->bound) { c->end = end_total; return; }
+  if (next >= (c->totals ? c->bound : SOGET_CURSOR_OFFSET_END)) {
+    c->end = end_total;
+    return;
+  }
   if (c->max_pages && c->pages >= c->max_pages) { c->end = "max_pages reached"; return; }
   c->next_offset = next;
 }

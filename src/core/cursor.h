@@ -3,6 +3,7 @@
 #ifndef SOGET_CURSOR_H
 #define SOGET_CURSOR_H
 
+#include <limits.h>
 #include <stddef.h>
 #include "visibility.h"
 
@@ -24,7 +25,8 @@ typedef struct soget_cursor {
                       * there is one */
   const char *end;   /* the current page is the last: why, once it is used up */
   long most;         /* the largest total announced */
-  long first_total;  /* the first page's total */
+  long first_total;  /* the first page's total, of the pages that gave one */
+  int totals;        /* pages that gave a total */
   const char *doubt; /* set when the listing contradicted itself or
                       * changed while it was read (an empty page below a
                       * total announced, a page holding more units than its
@@ -57,12 +59,19 @@ void soget_cursor_init(soget_cursor *c, long max_pages);
 
 /* Records the page answered for a request at offset `requested` and
  * decides whether there is a next one. Guarantees termination: offsets
- * strictly increase and never reach the smallest total announced. A page
+ * strictly increase and never reach the smallest total announced (nor
+ * SOGET_CURSOR_OFFSET_END while no page gave one). A page
  * that cannot be used (empty, inconsistent, no progress) ends the walk at
  * once; the last one (the total or max_pages reached) ends it when it is
  * used up (soget_cursor_used_up), for what its units say first. */
 void soget_cursor_page(soget_cursor *c, long requested, long total,
                        long returned, long first, long nitems);
+/* The total of a page that gave none (the document requires none of a
+ * page's members): such a page neither ends the walk by its total nor
+ * casts doubt on it; a walk of such pages ends at its first empty page
+ * (or at the int32 offsets' end, SOGET_CURSOR_OFFSET_END). */
+#define SOGET_CURSOR_NO_TOTAL LONG_MIN
+#define SOGET_CURSOR_OFFSET_END 2147483647L
 
 /* Records that the current page is used up, having brought `fresh` units
  * not yielded before: a page that brought none ends the walk (a server

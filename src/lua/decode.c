@@ -1500,6 +1500,14 @@ static int decode_page(lua_State *L, const char *body, size_t len, long offset, 
     }
     lua_pushinteger(L, first + returned);
     lua_setfield(L, t, "total");
+    /* a guess for scripts; no end for the pager and exact walks, which
+     * read on to the listing's first empty page (soget_page_total) */
+    soget_private(L);
+    lua_getfield(L, -1, SOGET_PRIV_NOTOTAL);
+    lua_pushvalue(L, t);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
   }
   (void)total;
   return 1;

@@ -81,7 +81,7 @@ int soget_exact_take(lua_State *L, soget_exact *x, int si, int pi, soget_err *e)
   lua_getfield(L, pi, "items");
   items = lua_gettop(L);
   if (lua_type(L, items) == LUA_TTABLE) n = (long)lua_rawlen(L, items);
-  soget_cursor_page(c, x->requested, soget_page_int(L, pi, "total", 0), soget_page_int(L, pi, "returned", 0),
+  soget_cursor_page(c, x->requested, soget_page_total(L, pi), soget_page_int(L, pi, "returned", 0),
                     soget_page_int(L, pi, "first", 0), n);
   for (i = 1; i <= n; i++) {
     const char *ref, *psw;

@@ -28,6 +28,12 @@ void soget_private_open(lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_setfield(L, -2, SOGET_PRIV_PAGECTX);
+  lua_newtable(L);                   /* page -> true: no total given, weak keys */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, -2, SOGET_PRIV_NOTOTAL);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &private_key);
 }
 

@@ -83,6 +83,21 @@ long soget_page_int(lua_State *L, int t, const char *k, long dflt) {
   return v;
 }
 
+/* The page's total for the cursor: SOGET_CURSOR_NO_TOTAL when the server
+ * gave none (the decoder's guess, first + returned, would end the walk
+ * after a full page). */
+long soget_page_total(lua_State *L, int t) {
+  int given;
+  t = lua_absindex(L, t);
+  soget_private(L);
+  lua_getfield(L, -1, SOGET_PRIV_NOTOTAL);
+  lua_pushvalue(L, t);
+  lua_rawget(L, -2);
+  given = lua_isnil(L, -1);
+  lua_pop(L, 3);
+  return given ? soget_page_int(L, t, "total", 0) : SOGET_CURSOR_NO_TOTAL;
+}
+
 /* Feeds the page at index p, answered for offset `requested`, to the
  * cursor and makes it current. */
 static void take_page(lua_State *L, pager *pg, int uv, int p, long requested) {
@@ -91,7 +106,7 @@ static void take_page(lua_State *L, pager *pg, int uv, int p, long requested) {
   lua_getfield(L, p, "items");
   n = lua_type(L, -1) == LUA_TTABLE ? (long)lua_rawlen(L, -1) : 0;
   lua_pop(L, 1);
-  soget_cursor_page(&pg->cur, requested, soget_page_int(L, p, "total", 0),
+  soget_cursor_page(&pg->cur, requested, soget_page_total(L, p),
                     soget_page_int(L, p, "returned", 0), soget_page_int(L, p, "first", 0), n);
   pg->idx = 0;
   pg->n = n;

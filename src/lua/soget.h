@@ -73,6 +73,8 @@ extern const luaL_Reg soget_module_functions[];
 void soget_module_default_calls(lua_State *L);
 #define SOGET_PRIV_PAGECTX "pagectx"    /* weak: page -> {client, query} */
 #define SOGET_PRIV_DEFAULT "default"    /* default client */
+#define SOGET_PRIV_NOTOTAL "nototal"    /* weak: page -> true, its total
+                                         * filled in by the decoder */
 
 /* ---- decode.c: bodies to native tables --------------------------------- */
 
@@ -118,6 +120,9 @@ void soget_encode_open(lua_State *L);
 /* The number field k of the page at t (dflt when not a number), clamped to
  * the API's int32 range: NaN or a huge value never overflows a long. */
 long soget_page_int(lua_State *L, int t, const char *k, long dflt);
+/* The total of the page at t for the cursor (core/cursor.h), or
+ * SOGET_CURSOR_NO_TOTAL when the server gave none. */
+long soget_page_total(lua_State *L, int t);
 
 typedef struct soget_client soget_client;
 

@@ -108,7 +108,7 @@ local KNOWN = {}
 for name in ([[500 502 503-then-ok 504 408 429 403 delay trickle reset truncate
   malformed wrong-types nulls inconsistent expire-token extra-fields large huge
   deep shift repeat-unit redirect token-ttl bad-token-json big-header
-  big-token revoke-token token-type many-items]]):gmatch("%S+") do
+  big-token revoke-token token-type many-items no-total]]):gmatch("%S+") do
   KNOWN[name] = true
 end
 
@@ -330,6 +330,10 @@ local function send(status, body, F, headers)
     local b, n = body:gsub('"items":%[', '"items":[,', 1)
     if n == 0 then b = body:sub(1, -2) .. ',}' end
     body = b
+  end
+  if by["no-total"] then
+    -- a page without its total, which the document does not require
+    body = body:gsub('^{"total":%-?%d+,', "{", 1)
   end
   if by["many-items"] then
     -- N empty units `{}` before the page's own, past the limit asked for
