@@ -56,7 +56,11 @@ describe("csv.parse", function()
       assert.is_nil(rows, c[1])
       assert.are.equal(c[2], why, c[1])
     end
-    assert.are.same({ nil, "line 3: more than 2 records" }, { csv.parse("a\nb\nc", { max_rows = 2 }) })
+    -- (the third value tells the record cap from text that is not CSV)
+    assert.are.same({ nil, "line 3: more than 2 records", "max_rows" },
+      { csv.parse("a\nb\nc", { max_rows = 2 }) })
+    assert.are.same({ { "a", line = 1 }, { "b", line = 3 } },
+      (csv.parse("a\n\nb\n", { max_rows = 2 })))   -- blank lines are no records
     assert.are.same({ nil, "line 1, field 2: longer than 3 bytes" },
       { csv.parse("a,bcde", { max_field = 3 }) })
   end)
@@ -116,6 +120,33 @@ describe("bulk's inputs", function()
     assert.are.same({ "name" }, { inputs.column(" name ") })
     assert.is_nil((inputs.column("0")))
     assert.is_nil((inputs.column("1.5")))
+  end)
+
+  it("refuses more references than its cap as they are read, the header, blank and # lines not counted", function()
+    -- (a cap lowered for the spec: the program's is inputs.MAX_ENTRIES)
+    local cap = inputs.MAX_ENTRIES
+    finally(function() inputs.MAX_ENTRIES = cap end)
+    assert.truthy(cap >= 800000, "fewer references than the README's 16 MiB promise")
+    inputs.MAX_ENTRIES = 3
+    local why = "more than 3 references: split it"
+    assert.are.equal(3, #assert(inputs.from_csv("a\n\n# x\nb\nc\n")))
+    assert.are.same({ nil, why }, { inputs.from_csv("a\nb\nc\nd\n") })
+    assert.are.equal(3, #assert(inputs.from_csv("ref\na\nb\nc\n", "ref")))
+    assert.are.equal(3, #assert(inputs.from_csv("ref\na\nb\nc\n", 1, true)))
+    assert.are.same({ nil, why }, { inputs.from_csv("ref\na\nb\nc\nd\n", "ref") })
+    -- a text not CSV before the cap is still said as such
+    assert.are.same({ nil, 'line 1, field 1: a quoted field is not closed' },
+      { inputs.from_csv('"a\nb\nc\nd\ne\n') })
+    -- JSON Lines: past the cap, no further line is decoded
+    local decoded = 0
+    local function decode(l)
+      decoded = decoded + 1
+      return l, #l + 1
+    end
+    assert.are.equal(3, #assert(inputs.from_jsonl("a\n\n  \nb\nc\n", "reference", decode)))
+    decoded = 0
+    assert.are.same({ nil, why }, { inputs.from_jsonl("a\nb\nc\nd\ne\nf\n", "reference", decode) })
+    assert.are.equal(3, decoded)
   end)
 
   it("takes JSON Lines: strings, or an object's member", function()

@@ -284,6 +284,24 @@ describe("soget usage", function()
     assert.are.equal("", r.out)
   end)
 
+  it("refuses more references than its cap, under 16 MiB, with no lookup and little memory", function()
+    -- 8 million lines of a byte each (16 MiB less 16 bytes): a table or
+    -- two a line took 3 GB and two minutes before the first lookup. The
+    -- address space is bounded so that a regression fails here rather
+    -- than taking the machine's memory (not under ASan, whose shadow
+    -- memory needs more).
+    local dir = cli.tmpdir()
+    finally(function() cli.rm(dir) end)
+    cli.write(dir .. "/ctl.csv", ("\1\n"):rep(8 * 1048576 - 8))
+    cli.support.reset()
+    local r = cli.run({ "bulk", dir .. "/ctl.csv" }, { timeout = 60,
+      sh = os.getenv("SOGET_ASAN_RT") and "" or "ulimit -v 1048576; " })
+    assert.are.equal(2, r.code, r.err)
+    assert.are.equal("soget: " .. dir .. "/ctl.csv: more than 1000000 references: split it\n", r.err)
+    assert.are.equal("", r.out)
+    assert.are.equal(0, cli.support.stats().api_requests)
+  end)
+
   it("stops fetching once its results cannot be written", function()
     -- find walked the whole listing (MSCU: 41 pages) after its first
     -- failed write

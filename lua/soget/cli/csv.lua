@@ -3,7 +3,7 @@
 -- state: any string gives rows or nil and a message, never an error, so a
 -- fuzz driver can call it as it is:
 --
---   csv.parse(text[, opts]) -> rows | nil, message
+--   csv.parse(text[, opts]) -> rows | nil, message[, "max_rows"]
 --
 -- rows[i] is a list of the fields of a record (strings), with rows[i].line
 -- the line it starts on. Fields are separated by opts.separator (one
@@ -15,8 +15,10 @@
 -- outside quotes. Refused, with the line and field: a quote inside an
 -- unquoted field, anything but a separator or a line end after a closing
 -- quote, a quoted field still open at the end; more than opts.max_rows
--- records (default: no limit), a field longer than opts.max_field bytes
--- (default 65536).
+-- records (default: no limit; refused as soon as the next one starts, with
+-- the third value "max_rows", so that a caller can tell a text too long
+-- for it from one that is not CSV), a field longer than opts.max_field
+-- bytes (default 65536).
 local M = {}
 
 local find, sub, byte = string.find, string.sub, string.byte
@@ -66,7 +68,7 @@ function M.parse(text, opts)
       line = line + 1
     else
       if max_rows and #rows >= max_rows then
-        return nil, ("line %d: more than %d records"):format(line, max_rows)
+        return nil, ("line %d: more than %d records"):format(line, max_rows), "max_rows"
       end
       local row, start_line = {}, line
       while true do                                                 -- one field

@@ -15,6 +15,15 @@ local trim = sys.trim
 M.MAX_COLUMN = 100000
 -- The most bytes bulk reads (about 800,000 references, a line each).
 M.MAX_BYTES = 16 * 1048576
+-- The most references (rows, JSON lines) bulk reads: what it holds is a
+-- table or two each, so short lines under the byte cap (16 MiB of "x\n"
+-- is 8 million) would take gigabytes before the first lookup; counted as
+-- the text is read, which stops at the first one past it.
+M.MAX_ENTRIES = 1000000
+
+local function too_many()
+  return ("more than %d references: split it"):format(M.MAX_ENTRIES)
+end
 
 -- --column's value: a number from 1, or a name.
 function M.column(spec)
@@ -36,12 +45,15 @@ end
 -- column: a number (default 1) or a header name (the first row is then a
 -- header); header: the first row is a header. Blank lines and lines
 -- starting with # are skipped; a row without the column gives value nil
--- (with why, the caller reports it).
+-- (with why, the caller reports it). More than M.MAX_ENTRIES rows after
+-- the header: nil and why.
 function M.from_csv(text, column, header)
-  local rows, why = csv.parse(text, { comment = "#" })
-  if not rows then return nil, why end
+  local named = type(column) == "string" or header
+  local rows, why, limit = csv.parse(text, { comment = "#",
+    max_rows = M.MAX_ENTRIES + (named and 1 or 0) })
+  if not rows then return nil, limit and too_many() or why end
   local first, k = 1, column or 1
-  if type(column) == "string" or header then
+  if named then
     if #rows == 0 then return {} end
     first = 2
     if type(column) == "string" then
@@ -69,13 +81,15 @@ end
 -- The values of a JSON Lines text, through decode (dkjson.decode: value,
 -- position, error): a line holding a string is that value; an object,
 -- its member `member`. Blank lines are skipped; a line that is not JSON,
--- or holds neither, gives value nil and why.
+-- or holds neither, gives value nil and why. More than M.MAX_ENTRIES
+-- lines that are not blank: nil and why.
 function M.from_jsonl(text, member, decode)
   local out, line = {}, 0
   for l in (text .. "\n"):gmatch("([^\n]*)\n") do
     line = line + 1
     l = l:gsub("\r$", "")
     if l:find("%S") then
+      if #out >= M.MAX_ENTRIES then return nil, too_many() end
       local ok, v, pos, err = pcall(decode, l, 1, nil)
       local entry = { line = line }
       if not ok or err or (type(pos) == "number" and l:find("%S", pos)) then

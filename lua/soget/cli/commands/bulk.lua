@@ -83,8 +83,8 @@ function Progress:clear()
 end
 
 -- The values of FILE ("-": stdin): {value, line[, why]} each, a value
--- nil (with why) for a row that has none. A file that is not CSV or JSON
--- Lines at all is a usage error.
+-- nil (with why) for a row that has none. A file that is not CSV, or
+-- holds more references than inputs.MAX_ENTRIES, is a usage error.
 local function read_inputs(args)
   local fh
   if args.file == "-" then
@@ -132,11 +132,11 @@ local function read_inputs(args)
     end
     local member = column or (args.documents and "documentReference") or (args.spi and "spi")
       or "reference"
-    list = inputs.from_jsonl(text, member, dkjson.decode)
+    list, why = inputs.from_jsonl(text, member, dkjson.decode)
   else
     list, why = inputs.from_csv(text, column, args.header)
-    if not list then exit.fail(exit.USAGE, (args.file == "-" and "stdin" or args.file) .. ": " .. why) end
   end
+  if not list then exit.fail(exit.USAGE, (args.file == "-" and "stdin" or args.file) .. ": " .. why) end
   return list
 end
 
