@@ -72,6 +72,57 @@ describe("soget's token cache against another user", function()
     end
   end)
 
+  it("makes no folder in another user's home (root keeping their HOME), and still answers", function()
+    -- su without -, sudo keeping HOME: a ~/.cache of root's, mode 0700,
+    -- left the home's owner unable to make anything in their own ~/.cache
+    must("chown nobody:nogroup " .. q(home))
+    local uid = out("id -u nobody")
+    for _, env in ipairs { { HOME = home, XDG_CACHE_HOME = false },
+                           { HOME = home, XDG_CACHE_HOME = home .. "/xdg/cache" } } do
+      local dir = (env.XDG_CACHE_HOME or (home .. "/.cache")) .. "/soget"
+      for i = 1, 2 do
+        support.reset()
+        local r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home, env = env })
+        assert.are.equal(0, r.code, r.err)
+        assert.truthy(r.out:find("^CGMU2436601  Container"), r.out)
+        assert.truthy(r.err:find("token cache: not used: " .. dir .. ": " .. home
+          .. " belongs to another user (uid " .. uid .. "): no folder is made in it", 1, true), r.err)
+        assert.are.equal(1, tokens(), i)   -- no cache: a token each run
+        assert.are.equal("", listing(home))
+      end
+    end
+    -- nor in a folder of theirs in the way, though root may enter it
+    must(NOBODY .. "mkdir -m 700 " .. q(home .. "/.cache"))
+    local r = cli.run({ "-v", "track", "CGMU2436601" },
+      { home = home, env = { HOME = home, XDG_CACHE_HOME = false } })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find(home .. "/.cache belongs to another user (uid " .. uid
+      .. "): no folder is made in it", 1, true), r.err)
+    assert.are.equal("", listing(home .. "/.cache"))
+    -- so the home's owner makes their own, and uses it
+    must("rmdir " .. q(home .. "/.cache"))
+    must("cp " .. q(support.ca_file) .. " " .. q(home .. "/ca.pem") .. " && chmod 644 " .. q(home .. "/ca.pem"))
+    r = cli.run({ "track", "CGMU2436601" }, { home = home, as_nobody = true,
+      env = { HOME = home, XDG_CACHE_HOME = false, SOGET_CA_FILE = home .. "/ca.pem" } })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("700 nobody", stat("'%a %U'", home .. "/.cache"))
+    assert.are.equal("600 nobody", stat("'%a %U'", cache_file(home .. "/.cache/soget")))
+    -- and a private cache folder of root's that is there already (in a
+    -- folder of root's, or made before in theirs) serves root as before
+    for _, base in ipairs { home .. "/root-cache", home .. "/theirs" } do
+      must("mkdir -m 700 " .. q(base) .. " " .. q(base .. "/soget"))
+      if base:find("theirs$") then must("chown nobody " .. q(base) .. " && chmod 755 " .. q(base)) end
+      support.reset()
+      for _ = 1, 2 do
+        r = cli.run({ "track", "CGMU2436601" }, { home = home, env = { XDG_CACHE_HOME = base } })
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal("", r.err)
+      end
+      assert.are.equal(1, tokens(), base)   -- the second run's from the cache
+      assert.are.equal("600 root", stat("'%a %U'", cache_file(base .. "/soget")))
+    end
+  end)
+
   it("outlives a file size limit: results shown, the cache not written, nothing left behind", function()
     -- SIGXFSZ killed the program at the cache's write, before the results
     -- were written (exit 153, nothing shown)

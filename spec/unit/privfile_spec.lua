@@ -91,6 +91,36 @@ describe("soget._privfile", function()
       assert.are.equal("700", mode(root .. "/n/x/y"))
     end)
 
+    it("makes no folder in another user's folder: only in the user's own, or root's with the sticky bit", function()
+      -- root with another user's HOME made a ~/.cache of root's (0700),
+      -- which barred the home's owner from their own ~/.cache
+      local uid = out("id -u nobody")
+      must("mkdir -m 755 " .. q(root .. "/theirs") .. " && chown nobody " .. q(root .. "/theirs"))
+      for _, p in ipairs { root .. "/theirs/.cache/soget", root .. "/theirs/.cache" } do
+        local ok, why = pf.dir(p)
+        assert.is_nil(ok, p)
+        assert.are.equal(root .. "/theirs belongs to another user (uid " .. uid
+          .. "): no folder is made in it", why)
+      end
+      assert.are.equal("", out("ls -A " .. q(root .. "/theirs")))
+      -- one of the user's own that is there already is used as before
+      must("mkdir -m 700 " .. q(root .. "/theirs/mine"))
+      assert.is_true(pf.dir(root .. "/theirs/mine"))
+      assert.is_true(pf.dir(root .. "/theirs/mine/sub"))
+      -- another user, in root's folders: one with the sticky bit (/tmp) will do
+      must("mkdir -m 1777 " .. q(root .. "/sticky") .. " && mkdir -m 777 " .. q(root .. "/open"))
+      local rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/sticky/x/y") .. "))",
+        { nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("true\n", text)
+      assert.are.equal("nobody 700", out("stat -c '%U %a' " .. q(root .. "/sticky/x")))
+      rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/open/x") .. "))", { nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("nil\t" .. root .. "/open belongs to another user (uid 0): no folder is made in it\n",
+        text)
+      assert.are.equal("", out("ls -A " .. q(root .. "/open")))
+    end)
+
     it("accepts the user's own directory that others can only read", function()
       must("mkdir -m 755 " .. q(root .. "/d"))
       assert.is_true(pf.dir(root .. "/d"))

@@ -7,6 +7,8 @@
  *   dir(path) -> true | nil, reason
  *     Creates the directory when it is missing (and its missing parents,
  *     like mkdir -p; what it creates gets mode 0700, whatever the umask),
+ *     but only in a folder of the effective user or root's with the sticky
+ *     bit (never in another user's home, which the folder would block),
  *     then refuses it when it is a symbolic link, is not a directory,
  *     belongs to another user than the effective one, or can be written by
  *     its group or others.
@@ -216,34 +218,81 @@ static int open_private_dir(const char *path, pf_err *e) {
  * could not even be opened to set its mode after). The umask is the
  * process's: it is 077 for the moment of the mkdir alone (the soget
  * command, this table's user, runs one thread). */
-static int mkdir_private(const char *path) {
+static int mkdir_private(int dfd, const char *name) {
   mode_t old = umask(077);
-  int r = mkdir(path, 0700), err = errno;
+  int r = mkdirat(dfd, name, 0700), err = errno;
   umask(old);
   errno = err;
   return r;
 }
 
-/* mkdir -p with mode 0700 for what it creates. */
+/* Whether a folder may be made in the one st describes (named parent):
+ * only in the effective user's own, or in root's with the sticky bit
+ * (/tmp, where each makes their own). Anywhere else it would be this
+ * user's in someone else's folder: root run with another user's HOME
+ * (sudo keeping it, su without -) left a ~/.cache of root's, mode 0700,
+ * in which the home's owner could then make nothing. */
+static int check_parent(const struct stat *st, const char *parent, pf_err *e) {
+  if (st->st_uid == geteuid() || (st->st_uid == 0 && (st->st_mode & S_ISVTX))) return 0;
+  snprintf(e->why, sizeof e->why, "%.160s belongs to another user (uid %ld): no folder is made in it",
+           parent, (long)st->st_uid);
+  return -1;
+}
+
+/* Makes the folder path (mode 0700) unless something is there, in its
+ * parent opened once: the owner checked is that of the folder it is made
+ * in. Returns 0, -1 with e filled (what: the words for a system error),
+ * or 1 when the parent is missing. */
+static int make_dir(const char *path, size_t len, const char *what, pf_err *e) {
+  char parent[PF_PATH_MAX];
+  const char *name;
+  struct stat st;
+  int pfd, r, err;
+  if (stat(path, &st) == 0) return 0;   /* there (mkdir's EEXIST) */
+  if (errno != ENOENT) return pf_fail_errno(e, what, errno);
+  if (split_path(path, len, parent, &name, e) != 0) return -1;
+  pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (pfd < 0) {
+    if (errno == ENOENT) return 1;
+    return pf_fail_errno(e, what, errno);
+  }
+  if (fstat(pfd, &st) != 0) {
+    err = errno;
+    close(pfd);
+    return pf_fail_errno(e, what, err);
+  }
+  if (check_parent(&st, parent, e) != 0) {
+    close(pfd);
+    return -1;
+  }
+  r = mkdir_private(pfd, name);
+  err = errno;
+  close(pfd);
+  if (r != 0 && err != EEXIST) return pf_fail_errno(e, what, err);
+  return 0;
+}
+
+/* mkdir -p with mode 0700 for what it creates, each folder only where
+ * check_parent allows it. */
 static int make_dirs(const char *path, size_t len, pf_err *e) {
   char buf[PF_PATH_MAX];
   size_t i;
-  if (mkdir_private(path) == 0 || errno == EEXIST) return 0;
-  if (errno != ENOENT) return pf_fail_errno(e, "it cannot be created", errno);
+  int r = make_dir(path, len, "it cannot be created", e);
+  if (r <= 0) return r;
   memcpy(buf, path, len + 1);
   for (i = 1; i < len; i++) {
+    char what[PF_WHY];
     if (buf[i] != '/') continue;
     buf[i] = '\0';
-    if (mkdir_private(buf) != 0 && errno != EEXIST) {
-      int err = errno;
-      char what[PF_WHY];
-      snprintf(what, sizeof what, "it cannot be created (at %.180s)", buf);
-      return pf_fail_errno(e, what, err);
-    }
+    snprintf(what, sizeof what, "it cannot be created (at %.180s)", buf);
+    r = make_dir(buf, i, what, e);
+    /* (a parent missing once those before it were made: removed since) */
+    if (r == 1) return pf_fail_errno(e, what, ENOENT);
+    if (r != 0) return -1;
     buf[i] = '/';
   }
-  if (mkdir_private(path) == 0 || errno == EEXIST) return 0;
-  return pf_fail_errno(e, "it cannot be created", errno);
+  r = make_dir(path, len, "it cannot be created", e);
+  return r == 1 ? pf_fail_errno(e, "it cannot be created", ENOENT) : r;
 }
 
 static int do_dir(const char *path, size_t len, pf_err *e) {

@@ -64,7 +64,8 @@ end
 
 -- Creates the directory (0700) when it is missing; false (with a note
 -- under -v) when it is not private: a symbolic link, another user's, or
--- writable by its group or others.
+-- writable by its group or others; or when it would be made in another
+-- user's folder (root with their HOME: their home is theirs to fill).
 function TokenCache:open()
   -- a folder whose path fits, but not with the file's name in it: as a
   -- folder too long (neither made, nor the file's warning given)
