@@ -10,7 +10,8 @@
 --       "record" keeps every byte clients send (r:bytes()) and drops every
 --       connection on r:cut(), "tamper"
 --       answers CONNECT itself and tunnels to the target whatever host was
---       asked, "stall" never completes a connection; r.url, r.port, r:stop()
+--       asked, "stall" never completes a connection, "dns" is a DNS server
+--       (UDP) that never answers; r.url, r.port, r:stop()
 --   P.with_relay(mode, target_port, what, fn)
 --       fn(relay), the relay stopped whatever fn raised; pending (no
 --       `what`) without lua-socket

@@ -30,16 +30,26 @@
 --   lua5.4 relay.lua says-close PORTFILE - LOG SECONDS
 --       the same, but answers with Connection: close, then reads nothing
 --       more and leaves the connection open for 2 s before closing it
+--   lua5.4 relay.lua dns PORTFILE - LOG SECONDS
+--       a DNS server that never answers: binds a free UDP port on
+--       127.0.0.1 instead, reads every query and answers none; appends a
+--       line to LOG for each
 local socket = require "socket"
 
 local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
 local seconds = tonumber(arg[5]) or 60
 assert(mode == "record" or mode == "tamper" or mode == "stall" or mode == "reset"
-  or mode == "close" or mode == "silent" or mode == "idle-reset" or mode == "says-close",
-  "mode: record, tamper, stall, reset, close, silent, idle-reset or says-close")
+  or mode == "close" or mode == "silent" or mode == "idle-reset" or mode == "says-close"
+  or mode == "dns", "mode: record, tamper, stall, reset, close, silent, idle-reset, says-close or dns")
 local deadline = socket.gettime() + math.min(seconds, 600)
 
-local srv = assert(socket.bind("127.0.0.1", 0, mode == "stall" and 0 or 64))
+local srv
+if mode == "dns" then
+  srv = assert(socket.udp())
+  assert(srv:setsockname("127.0.0.1", 0))
+else
+  srv = assert(socket.bind("127.0.0.1", 0, mode == "stall" and 0 or 64))
+end
 local _, port = srv:getsockname()
 local keep = {}   -- luacheck: ignore 241 (sockets held open)
 if mode == "stall" then
@@ -61,6 +71,18 @@ assert(os.rename(portfile .. ".tmp", portfile))
 
 if mode == "stall" then
   while socket.gettime() < deadline do socket.sleep(0.2) end
+  os.exit(0)
+end
+
+if mode == "dns" then
+  srv:settimeout(0.2)
+  while socket.gettime() < deadline do
+    if srv:receive() then
+      local f = assert(io.open(logfile, "ab"))
+      f:write("query\n")
+      f:close()
+    end
+  end
   os.exit(0)
 end
 

@@ -85,6 +85,7 @@ local function conf(o)
     .. "    lua_shared_dict soget_small 12k;")
   t = swap(t, 'init_worker_by_lua_block { require("lookup").init_worker() }',
     'init_worker_by_lua_block { require("lookup").init_worker(); require("probe").init_worker() }')
+  if o.resolver then t = swap(t, "resolver 127.0.0.53 ipv6=off;", o.resolver) end
   if o.http_extra then
     t = swap(t, "    server {\n", o.http_extra .. "\n    server {\n")
   end
@@ -179,7 +180,8 @@ M.by_name = by_name
 -- Starts nginx. o: workers (1), base_url, token_url, ca_file (default: the
 -- sandbox's from the environment), keep_ip (leave 127.0.0.1 in the URLs
 -- instead of localhost), http_extra and server_extra (nginx.conf text
--- added to the http block and to the server) and lua_path (more of
+-- added to the http block and to the server), resolver (nginx.conf text
+-- in place of the example's resolver directive) and lua_path (more of
 -- lua_package_path), for bench/openresty.lua; wrap: a command (shell
 -- words) nginx runs under, as one process in the foreground (no master:
 -- the worker is the process; for valgrind), with start_seconds to wait.
