@@ -668,12 +668,19 @@ local function token_exchange(client, call, req, o, st, cache, locked)
     box.taken = true
     return exchange(client, call, req, o, st, cache, locked)
   end
-  -- (the request's own timeouts end it by the call's deadline; the margin
-  -- covers the step after it)
-  if not box.done then box.sema:wait(call:time_left() + 1) end
-  if not box.done then   -- the timer still runs: the call ends here, and it is let be
-    return nil, driver_error("timeout",
-      "token request: the call's timeout passed while waiting for the response")
+  -- (the request's own timeouts end it by the call's deadline, but for
+  -- a host name's resolution, which only nginx's resolver_timeout bounds)
+  if not box.done then box.sema:wait(call:time_left()) end
+  if not box.done then
+    -- The timer still runs: the call ends at its deadline, as the core
+    -- words a timeout there (retryable, as every timeout), and the timer
+    -- is let be (its answer, later, meets a call already over).
+    local why, host = "no answer by the call's deadline", connect_host(req)
+    if not (host:find("^[%d.]+$") or host:find(":", 1, true)) then   -- a name, not an address
+      why = why .. "; resolving a host name is bounded by nginx's resolver_timeout, "
+        .. "not by the call's timeout"
+    end
+    return call:failed(why, "timeout", true)
   end
   if not box.ok then error(box.page, 0) end
   return box.page, box.err, box.wait
