@@ -66,13 +66,13 @@ return function(args, session)
       what = (q.reference:sub(1, 1) == "-" and "-- " or "") .. arg(q.reference)
     end
     what = output.printable(what)
-    if exact and page.total <= MAX_SHOWN then
+    -- (an exact lookup reads at most 50 pages of at most 10 units, each
+    -- page refused when it holds more than asked: its total stays within
+    -- --max's range, MAX_SHOWN)
+    if exact then
       out:write("\n", output.paint("dim", string.format("%d of %d units shown (one per passage); "
-        .. "all of them with: soget track --max %d %s", #items, page.total, page.total, what)), "\n")
-    elseif exact then   -- more than --max takes
-      out:write("\n", output.paint("dim", string.format("%d of %d units shown (one per passage); "
-        .. "the first %d with: soget track --max %d %s", #items, page.total, MAX_SHOWN, MAX_SHOWN,
-        what)), "\n")
+        .. "all of them with: soget track --max %d %s", #items, page.total,
+        math.min(page.total, MAX_SHOWN), what)), "\n")
     else
       out:write("\n", output.paint("dim", string.format("%d of %d matches shown; "
         .. "list them all with: soget find %s", #items, page.total, what)), "\n")
