@@ -98,6 +98,27 @@ describe("soget.client options", function()
     assert.truthy(has(lines[3], "no credentials"), out)
   end)
 
+  it("names the environment as the source of a URL or CA file it refuses", function()
+    -- a script that never gave base_url was told "base_url must start
+    -- with http://", with no word of SOGET_BASE_URL
+    local env_cases = {
+      { "SOGET_BASE_URL", "htps://x", "soget.client: base_url (from the environment) must start with http:// or https://" },
+      { "SOGET_TOKEN_URL", "ftp://x", "soget.client: token_url (from the environment) must start with http:// or https://" },
+      { "SOGET_SEARCH_BASE_URL", "ftp://x", "soget.client: search_base_url (from the environment) must start with http:// or https://" },
+      { "SOGET_CA_FILE", "/tmp", "soget.client: ca_file (from the environment) is a directory, not a CA bundle (a PEM file)" },
+    }
+    for _, case in ipairs(env_cases) do
+      local out = S.popen_read("env " .. case[1] .. "=" .. S.shell_quote(case[2]) .. " "
+        .. S.shell_quote(S.lua) .. " -e " .. S.shell_quote("package.cpath = "
+        .. ("%q"):format(package.cpath) .. "; print(select(2, pcall(require('soget').client)))"))
+      assert.are.equal(case[3] .. "\n", out)
+    end
+    -- given by the script: no such words
+    local ok, err = pcall(soget.client, S.options{ base_url = "htps://x" })
+    assert.is_false(ok)
+    assert.truthy(has(err, "soget.client: base_url must start with http"), err)
+  end)
+
   it("lets explicit credentials win over a SOGET_ACCESS_TOKEN from the environment", function()
     -- The token in the environment would otherwise be sent first, to the
     -- base_url the program chose.

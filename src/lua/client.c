@@ -378,6 +378,9 @@ int soget_client_new(lua_State *L) {
   lua_settop(L, 1);
   /* The strings given stay on the stack until the client is made. */
   soget_opt_read(L, 1, &client_reader, 0, v);
+  /* (a value the script never gave is named as the environment's, as the
+   * options' own checks name it) */
+#define FROM_ENV(o) (v[o].from_env ? " (from the environment)" : "")
   id = v[OPT_CLIENT_ID].s;
   secret = v[OPT_CLIENT_SECRET].s;
   token = v[OPT_ACCESS_TOKEN].s;
@@ -388,22 +391,23 @@ int soget_client_new(lua_State *L) {
   if (!turl) turl = SOGET_DEFAULT_TOKEN_URL;
   sbase = v[OPT_SEARCH_BASE_URL].s;
   if ((why = url_problem(base, 1)) != NULL)
-    return luaL_error(L, "soget.client: base_url %s", why);
+    return luaL_error(L, "soget.client: base_url%s %s", FROM_ENV(OPT_BASE_URL), why);
   if (sbase && (why = url_problem(sbase, 1)) != NULL)
-    return luaL_error(L, "soget.client: search_base_url %s", why);
+    return luaL_error(L, "soget.client: search_base_url%s %s", FROM_ENV(OPT_SEARCH_BASE_URL),
+                      why);
   /* Not given: the in-mass API beside the tracing API, as SOGET's platforms
    * (and the sandbox) have it; else none, and a search raises (see
    * soget_need_search_base): the default one would get the token of
    * another environment. */
   if (!sbase) sbase = search_base_beside(L, v[OPT_BASE_URL].s);
   if ((why = url_problem(turl, 0)) != NULL)
-    return luaL_error(L, "soget.client: token_url %s", why);
+    return luaL_error(L, "soget.client: token_url%s %s", FROM_ENV(OPT_TOKEN_URL), why);
   if (v[OPT_PROXY].s && (why = proxy_problem(v[OPT_PROXY].s)) != NULL)
-    return luaL_error(L, "soget.client: proxy %s", why);
+    return luaL_error(L, "soget.client: proxy%s %s", FROM_ENV(OPT_PROXY), why);
   if (v[OPT_NO_PROXY].s && (why = no_proxy_problem(v[OPT_NO_PROXY].s)) != NULL)
-    return luaL_error(L, "soget.client: no_proxy %s", why);
+    return luaL_error(L, "soget.client: no_proxy%s %s", FROM_ENV(OPT_NO_PROXY), why);
   if (v[OPT_CA_FILE].s && (why = ca_file_problem(v[OPT_CA_FILE].s)) != NULL)
-    return luaL_error(L, "soget.client: ca_file %s", why);
+    return luaL_error(L, "soget.client: ca_file%s %s", FROM_ENV(OPT_CA_FILE), why);
   if (!key)
     return luaL_error(L, "soget.client: no API key: give api_key (or set SOGET_API_KEY)");
   /* A token given in the options wins over client credentials from the
@@ -415,6 +419,7 @@ int soget_client_new(lua_State *L) {
     return luaL_error(L, "soget.client: no credentials: give client_id and "
                          "client_secret, or access_token (or set SOGET_CLIENT_ID "
                          "and SOGET_CLIENT_SECRET, or SOGET_ACCESS_TOKEN)");
+#undef FROM_ENV
 
   main = soget_push_main_thread(L);
   c = soget_newuserdata(L, sizeof *c);
