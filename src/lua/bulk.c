@@ -224,6 +224,8 @@ static void slot_done(lua_State *L, batch *b, int i) {
     b->io.ops->abort(b->io.self, i);   /* rs used: the handle lets go of its body */
   } else {
     step = soget_call_failed(b->g, &s->k, &e);
+    /* a body cut short or over the cap (a token answer's part) let go too */
+    b->io.ops->abort(b->io.self, i);
   }
   slot_step(L, b, s, step, &e);
   /* At once: after a 401 this sends the token request, which the 401s

@@ -962,8 +962,11 @@ static int drive_one(lua_State *L, drive *d) {
   soget_http_response rs;
   int step = soget_call_next(&c->eng, k, d->e);
   if (step != SOGET_STEP_SEND) return step;
-  if (soget_transport_perform(c->tr, &k->rq, &rs, d->e) != 0)
+  if (soget_transport_perform(c->tr, &k->rq, &rs, d->e) != 0) {
+    /* a body cut short or over the cap (a token answer's part) let go too */
+    soget_transport_done(c->tr);
     return soget_call_failed(&c->eng, k, d->e);
+  }
   step = soget_call_response(&c->eng, k, rs.status, rs.body->data, rs.body->len,
                              rs.retry_after, rs.redirect, d->e);
   if (step == SOGET_STEP_PAGE) step = push_page(L, c, k, rs.body->data, rs.body->len, d->e);
