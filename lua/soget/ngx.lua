@@ -494,7 +494,14 @@ local function connect(req, deadline, pool, o)
     left = (bounded and connected_by or deadline) - now()
     if left <= 0 then
       sock:close()
-      if bounded then return handshake_timed_out(req) end
+      -- (nginx's resolver took it: resolving a name is within
+      -- connect_timeout, as libcurl counts it, but bounded by nginx's
+      -- resolver_timeout alone)
+      if bounded then
+        return nil, ("connecting to %s:%d (resolving its name included) took all of "
+          .. "connect_timeout (%g s): no time was left for the TLS handshake"):format(
+          req.server_name, req.port, req.connect_timeout), "timeout", true
+      end
       return timed_out("before the TLS handshake")
     end
     timeouts(sock, left, left)
@@ -555,6 +562,7 @@ local function send(req, o, st)
   for attempt = 1, 2 do
     local sock, cerr, ckind, cretry = connect(req, deadline, pool, o)
     if not sock then return nil, cerr, ckind, cretry end
+    req.connected = true   -- (token_exchange's message, when it gives up)
     local reused = sock:getreusedtimes() > 0
     stats.requests = stats.requests + 1
     local status, a, b, c, d, e = sock_exchange(sock, req, deadline, max)
@@ -676,7 +684,8 @@ local function token_exchange(client, call, req, o, st, cache, locked)
     -- words a timeout there (retryable, as every timeout), and the timer
     -- is let be (its answer, later, meets a call already over).
     local why, host = "no answer by the call's deadline", connect_host(req)
-    if not (host:find("^[%d.]+$") or host:find(":", 1, true)) then   -- a name, not an address
+    if not req.connected and not (host:find("^[%d.]+$") or host:find(":", 1, true)) then
+      -- not connected, to a name (not an address): its resolution, maybe
       why = why .. "; resolving a host name is bounded by nginx's resolver_timeout, "
         .. "not by the call's timeout"
     end

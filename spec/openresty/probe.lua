@@ -461,9 +461,9 @@ end
 
 -- GET /t/closed?what=api|wait|token|iter|after: a client closed by this
 -- request's thread while a light thread's call on it is in flight: its API
--- request out (the API answering after 400 ms), its retry's wait (a 429
+-- request out (the API answering after 1 s), its retry's wait (a 429
 -- asking for 1 s), its token request out (the token URL answering after
--- 600 ms; the renewal lock held meanwhile), a page fetch of sng.iter; or
+-- 1 s; the renewal lock held meanwhile), a page fetch of sng.iter; or
 -- (after) a call begun on the closed client. Answers what the call gave,
 -- whether it raised, and whether the renewal lock was let go.
 local function fault_url(url, fault)
@@ -475,9 +475,9 @@ function M.closed()
   local what = ngx.req.get_uri_args().what
   local id = ngx.now() .. "-" .. math.random(1e9)
   local base, token_url = os.getenv("SOGET_BASE_URL"), os.getenv("SOGET_TOKEN_URL")
-  if what == "api" or what == "iter" then base = fault_url(base, "delay:ms=400:id=" .. id)
+  if what == "api" or what == "iter" then base = fault_url(base, "delay:ms=1000:id=" .. id)
   elseif what == "wait" then base = fault_url(base, "429:n=1:retry-after=1:id=" .. id)
-  elseif what == "token" then token_url = fault_url(token_url, "delay:ms=600:id=" .. id) end
+  elseif what == "token" then token_url = fault_url(token_url, "delay:ms=1000:id=" .. id) end
   local cache = sng.token_cache("soget_tokens", { key = "closed-" .. id })
   local c = soget.client{ timeout = 8, base_url = base, token_url = token_url }
   local opts = { token_cache = cache }
