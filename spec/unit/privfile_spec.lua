@@ -121,6 +121,55 @@ describe("soget._privfile", function()
       assert.are.equal("", out("ls -A " .. q(root .. "/open")))
     end)
 
+    it("follows no symbolic link of another user's folder to make one", function()
+      -- root with another user's HOME, whose ~/.cache links to a folder of
+      -- root's: root made soget/ there, where that user chose
+      must("mkdir -m 755 " .. q(root .. "/theirs") .. " && chown nobody " .. q(root .. "/theirs")
+        .. " && mkdir -m 755 " .. q(root .. "/roots"))
+      must(AS_NOBODY .. "ln -s " .. q(root .. "/roots") .. " " .. q(root .. "/theirs/.cache"))
+      local ok, why = pf.dir(root .. "/theirs/.cache/soget")
+      assert.is_nil(ok)
+      assert.are.equal(root .. "/theirs/.cache is a symbolic link in a folder another user can"
+        .. " change: no folder is made through it", why)
+      assert.are.equal("", out("ls -A " .. q(root .. "/roots")))
+      -- deeper too: a link on the way, the folder made two below it
+      ok, why = pf.dir(root .. "/theirs/.cache/a/b")
+      assert.is_nil(ok)
+      assert.truthy(why:find("/theirs/.cache is a symbolic link", 1, true), why)
+      assert.are.equal("", out("ls -A " .. q(root .. "/roots")))
+      -- a folder of root's others can write to (without the sticky bit)
+      must("mkdir -m 777 " .. q(root .. "/shared") .. " && ln -s " .. q(root .. "/roots") .. " "
+        .. q(root .. "/shared/c"))
+      ok, why = pf.dir(root .. "/shared/c/soget")
+      assert.is_nil(ok)
+      assert.truthy(why:find("/shared/c is a symbolic link", 1, true), why)
+      -- root's with the sticky bit: root's own link is followed, another's not
+      must("mkdir -m 1777 " .. q(root .. "/sticky") .. " && ln -s " .. q(root .. "/roots") .. " "
+        .. q(root .. "/sticky/mine"))
+      must(AS_NOBODY .. "ln -s " .. q(root .. "/roots") .. " " .. q(root .. "/sticky/theirs"))
+      ok, why = pf.dir(root .. "/sticky/theirs/soget")
+      assert.is_nil(ok)
+      assert.truthy(why:find("/sticky/theirs is a symbolic link", 1, true), why)
+      assert.are.equal("", out("ls -A " .. q(root .. "/roots")))
+      assert.is_true(pf.dir(root .. "/sticky/mine/soget"))
+      assert.are.equal("root 700", out("stat -c '%U %a' " .. q(root .. "/roots/soget")))
+      -- a link in the user's own folder is followed, as before: a ~/.cache
+      -- on another disk
+      must("mkdir -m 755 " .. q(root .. "/home") .. " " .. q(root .. "/disk")
+        .. " && ln -s " .. q(root .. "/disk") .. " " .. q(root .. "/home/.cache"))
+      assert.is_true(pf.dir(root .. "/home/.cache/soget/x"))
+      assert.are.equal("700", mode(root .. "/disk/soget/x"))
+      -- and the user's own link in their folder, for another user than root
+      must("mkdir -m 755 " .. q(root .. "/n") .. " " .. q(root .. "/n/disk")
+        .. " && chown nobody " .. q(root .. "/n") .. " " .. q(root .. "/n/disk"))
+      must(AS_NOBODY .. "ln -s disk " .. q(root .. "/n/.cache"))
+      local rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/n/.cache/soget") .. "))",
+        { nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("true\n", text)
+      assert.are.equal("nobody 700", out("stat -c '%U %a' " .. q(root .. "/n/disk/soget")))
+    end)
+
     it("accepts the user's own directory that others can only read", function()
       must("mkdir -m 755 " .. q(root .. "/d"))
       assert.is_true(pf.dir(root .. "/d"))

@@ -9,7 +9,8 @@
  *     like mkdir -p; what it creates gets mode 0700, whatever the umask),
  *     but only in a folder of the effective user or root's with the sticky
  *     bit (never in another user's home, which the folder would block),
- *     then refuses it when it is a symbolic link, is not a directory,
+ *     and never through a symbolic link held in a folder another user can
+ *     change (see open_parent), then refuses it when it is a symbolic link, is not a directory,
  *     belongs to another user than the effective one, or can be written by
  *     its group or others.
  *
@@ -239,10 +240,62 @@ static int check_parent(const struct stat *st, const char *parent, pf_err *e) {
   return -1;
 }
 
+/* Opens the folder parent, in which a folder is to be made, as open()
+ * would (a directory, symbolic links followed), a component at a time:
+ * a symbolic link is followed only where the folder that holds it is the
+ * effective user's or root's and nobody else can write to it (in root's
+ * with the sticky bit, as /tmp, the link must also be the user's or
+ * root's). A link in another user's folder is theirs to point anywhere,
+ * also at one of the effective user's, where check_parent would then let a
+ * folder be made where they chose: root run with another user's HOME,
+ * whose ~/.cache links to a folder of root's. Returns the descriptor, -1
+ * with errno set (ENOENT: a component is missing), or -2 with e filled. */
+static int open_parent(const char *parent, pf_err *e) {
+  char comp[PF_PATH_MAX];
+  const char *p = parent;
+  int fd = open(*p == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  for (;;) {
+    struct stat held, link;
+    size_t n;
+    int next;
+    while (*p == '/') p++;
+    if (*p == '\0') return fd;
+    for (n = 0; p[n] != '\0' && p[n] != '/'; n++) comp[n] = p[n];
+    comp[n] = '\0';
+    p += n;
+    next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0 && (errno == ELOOP || errno == ENOTDIR) &&
+        fstatat(fd, comp, &link, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(link.st_mode)) {
+      uid_t me = geteuid();
+      if (fstat(fd, &held) != 0) {
+        close_keep_errno(fd);
+        return -1;
+      }
+      if (!((held.st_uid == me || held.st_uid == 0) &&
+            (!(held.st_mode & (S_IWGRP | S_IWOTH)) ||
+             (held.st_uid == 0 && (held.st_mode & S_ISVTX) &&
+              (link.st_uid == me || link.st_uid == 0))))) {
+        size_t at = (size_t)(p - parent);
+        close(fd);
+        snprintf(e->why, sizeof e->why,
+                 "%.*s is a symbolic link in a folder another user can change: no folder is "
+                 "made through it",
+                 at > 160 ? 160 : (int)at, parent);
+        return -2;
+      }
+      next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    close_keep_errno(fd);
+    if (next < 0) return -1;
+    fd = next;
+  }
+}
+
 /* Makes the folder path (mode 0700) unless something is there, in its
- * parent opened once: the owner checked is that of the folder it is made
- * in. Returns 0, -1 with e filled (what: the words for a system error),
- * or 1 when the parent is missing. */
+ * parent opened once (by open_parent): the owner checked is that of the
+ * folder it is made in. Returns 0, -1 with e filled (what: the words for
+ * a system error), or 1 when the parent is missing. */
 static int make_dir(const char *path, size_t len, const char *what, pf_err *e) {
   char parent[PF_PATH_MAX];
   const char *name;
@@ -251,7 +304,8 @@ static int make_dir(const char *path, size_t len, const char *what, pf_err *e) {
   if (stat(path, &st) == 0) return 0;   /* there (mkdir's EEXIST) */
   if (errno != ENOENT) return pf_fail_errno(e, what, errno);
   if (split_path(path, len, parent, &name, e) != 0) return -1;
-  pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  pfd = open_parent(parent, e);
+  if (pfd == -2) return -1;
   if (pfd < 0) {
     if (errno == ENOENT) return 1;
     return pf_fail_errno(e, what, errno);
