@@ -1,6 +1,7 @@
 -- The command line: options, commands and their arguments (lua-argparse),
 -- with the bounds the module sets (soget.limits, soget.options).
 local soget = require "soget"
+local completion = require "soget.cli.completion"
 local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
 local sys = require "soget.cli.sys"
@@ -9,6 +10,9 @@ local M = {}
 
 -- The most units `track --max` shows.
 M.TRACK_MAX = 1000
+
+-- The API's customs flags (search --customs, any case).
+local CUSTOMS = { "Unknown", "Import", "Export", "Transhipment", "Transit" }
 
 local fmtnum = output.fmtnum
 
@@ -207,9 +211,10 @@ function M.parser()
     :argname("REF")
   search:option("--voyage-id"):description("The voyage agent's S)ONE id.")
     :argname("ID")
-  search:option("--customs"):description("Only units with this customs flag: Unknown, "
-      .. "Import, Export, Transhipment or Transit (any case).")
-    :argname("FLAG")
+  completion.offer(search:option("--customs"):description("Only units with this customs "
+      .. "flag: " .. table.concat(CUSTOMS, ", ", 1, #CUSTOMS - 1) .. " or " .. CUSTOMS[#CUSTOMS]
+      .. " (any case).")
+    :argname("FLAG"), CUSTOMS)
   search:option("--agent"):description("Only units of this freight agent (the shipping "
       .. "company's agent code).")
     :argname("CODE")
@@ -291,7 +296,7 @@ function M.parser()
   check:argument("reference"):description("Container number."):args("+")
   check:flag("--json"):description("Print each verdict as a line of JSON.")
 
-  require("soget.cli.completion").add(parser)
+  completion.add(parser)
 
   -- usage errors exit 2, with the usage of the command concerned; the
   -- commands' parsers too (`soget help nope` raises from the help
