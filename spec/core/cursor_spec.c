@@ -233,32 +233,47 @@ static const struct {
   long pages;
 } exacts[] = {
   {"the reference, then longer ones: the first page proves it", "LOT 7", NULL, 3, 0, 6,
-   {P("LOT 7", "A"), P("LOT 70", "B"), P("LOT 71", "C"), P("LOT 72", "D"), P("LOT 73", "E"),
-    P("LOT 74", "F")},
-   "A", MORE, 1},
+   {P("LOT 7", "D"), P("LOT 70", "A"), P("LOT 71", "F"), P("LOT 72", "B"), P("LOT 73", "E"),
+    P("LOT 74", "C")},
+   "D", MORE, 1},
+  {"a listing in the order of its ids can look sorted by reference: read on", "LOT 7", NULL,
+   2, 0, 4,
+   {P("LOT 70", "1"), P("LOT 71", "2"), P("LOT 72", "3"), P("LOT 7", "4")},
+   "4", TOTAL, 2},
+  {"lots in the order of both references and ids: no proof, read to the end", "LOT 7", NULL,
+   2, 0, 5,
+   {P("LOT 7", "1"), P("LOT 70", "2"), P("LOT 71", "3"), P("LOT 72", "4"), P("LOT 73", "5")},
+   "1", TOTAL, 3},
+  {"the ids' order broken on a later page: that page proves it", "LOT 7", NULL, 2, 0, 6,
+   {P("LOT 7", "1"), P("LOT 70", "2"), P("LOT 71", "3"), P("LOT 72", "4"), P("LOT 73", "0"),
+    P("LOT 74", "5")},
+   "1", MORE, 3},
+  {"units without an id say nothing of the ids' order", "LOT 7", NULL, 2, 0, 4,
+   {P("LOT 7", "2"), P("LOT 70", NULL), P("LOT 71", ""), P("LOT 72", "3")},
+   "2", TOTAL, 2},
   {"several passages over two pages, then the total", "ABCU1234560", NULL, 4, 0, 6,
    {P("ABCU1234560", "1"), P("ABCU1234560", "2"), P("ABCU1234560", "3"), P("ABCU1234560", "4"),
     P("ABCU1234560", "5"), P("ABCU1234560", "6")},
    "1 2 3 4 5 6", TOTAL, 2},
   {"passages, then a longer reference on page 2", "ABCU1234560", NULL, 4, 0, 9,
    {P("ABCU1234560", "1"), P("ABCU1234560", "2"), P("ABCU1234560", "3"), P("ABCU1234560", "4"),
-    P("ABCU1234560", "5"), P("ABCU1234560-2", "6"), P("ABCU1234560-3", "7"),
+    P("ABCU1234560", "5"), P("ABCU1234560-2", "0"), P("ABCU1234560-3", "7"),
     P("ABCU1234560-4", "8"), P("ABCU1234560-5", "9")},
    "1 2 3 4 5", MORE, 2},
   {"a page that ends with the last match: the next one proves it", "LOT 7", NULL, 2, 0, 5,
-   {P("LOT 7", "A"), P("LOT 7", "B"), P("LOT 70", "C"), P("LOT 71", "D"), P("LOT 72", "E")},
+   {P("LOT 7", "A"), P("LOT 7", "B"), P("LOT 70", "0"), P("LOT 71", "D"), P("LOT 72", "E")},
    "A B", MORE, 2},
   {"any case, as the API matches", "abcu1234560", NULL, 5, 0, 3,
    {P("ABCU1234560", "1"), P("abcu1234560", "2"), P("AbCu1234560", "3")},
    "1 2 3", TOTAL, 1},
   {"a prefix that is no reference: nothing, in one page", "MSCU99", NULL, 5, 0, 7,
-   {P("MSCU990001", "1"), P("MSCU990002", "2"), P("MSCU990003", "3"), P("MSCU990004", "4"),
-    P("MSCU990005", "5"), P("MSCU990006", "6"), P("MSCU990007", "7")},
+   {P("MSCU990001", "3"), P("MSCU990002", "1"), P("MSCU990003", "7"), P("MSCU990004", "4"),
+    P("MSCU990005", "5"), P("MSCU990006", "6"), P("MSCU990007", "2")},
    "", MORE, 1},
   {"the order folds case too", "LOT 7", NULL, 3, 0, 6,
-   {P("LOT 7", "A"), P("lot 70", "B"), P("LOT 71", "C"), P("lot 72", "D"), P("LOT 73", "E"),
+   {P("LOT 7", "B"), P("lot 70", "A"), P("LOT 71", "C"), P("lot 72", "D"), P("LOT 73", "E"),
     P("LOT 74", "F")},
-   "A", MORE, 1},
+   "B", MORE, 1},
   {"a page out of order voids the proof: the walk reads to the end", "LOT 7", NULL, 3, 0, 6,
    {P("LOT 7", "A"), P("LOT 70", "B"), P("LOT 69", "C"), P("LOT 7", "D"), P("LOT 8", "E"),
     P("LOT 9", "F")},
@@ -268,8 +283,8 @@ static const struct {
     P("LOT 71", "F")},
    "A D", TOTAL, 3},
   {"a unit without a reference comes first in the order", "LOT 7", NULL, 3, 0, 3,
-   {P(NULL, "A"), P("LOT 7", "B"), P("LOT 70", "C")},
-   "B", MORE, 1},   /* (the last page, which proves it too: the proof is said) */
+   {P(NULL, "B"), P("LOT 7", "C"), P("LOT 70", "A")},
+   "C", MORE, 1},   /* (the last page, which proves it too: the proof is said) */
   {"a unit without a reference after others voids the proof", "LOT 7", NULL, 2, 0, 4,
    {P("LOT 7", "A"), P(NULL, "B"), P("LOT 70", "C"), P("LOT 71", "D")},
    "A", TOTAL, 2},
@@ -291,16 +306,16 @@ static const struct {
    "CNI0000000003", MORE, 2},
   {"the id under another reference: no match, the order proves it", "ABCU1234560",
    "CNI0000000005", 2, 0, 5,
-   {P("ABCU1234560", "CNI0000000001"), P("ABCU1234560", "CNI0000000002"),
+   {P("ABCU1234560", "CNI0000000008"), P("ABCU1234560", "CNI0000000002"),
     P("ABCU12345601", "CNI0000000005"), P("ABCU12345602", "CNI0000000006"),
     P("ABCU12345603", "CNI0000000007")},
    "", MORE, 2},
   {"bytes beyond ASCII are compared as they are", "CAF\xc3\x89", NULL, 5, 0, 3,
-   {P("CAF\xc3\x89", "1"), P("caf\xc3\x89", "2"), P("CAF\xc3\xa9", "3")},
-   "1 2", MORE, 1},
+   {P("CAF\xc3\x89", "2"), P("caf\xc3\x89", "3"), P("CAF\xc3\xa9", "1")},
+   "2 3", MORE, 1},
   {"a reference longer than the cursor keeps comes after", "ZZZZ", NULL, 2, 0, 4,
-   {P("ZZZZ", "1"), P(LONGZ, "2"), P(LONGZ, "3"), P(LONGZ "Z", "4")},
-   "1", MORE, 1},
+   {P("ZZZZ", "4"), P(LONGZ, "1"), P(LONGZ, "2"), P(LONGZ "Z", "3")},
+   "4", MORE, 1},
   {"the total says more than the listing: an empty page ends it", "LOT 7", NULL, 2, 50, 3,
    {P("LOT 7", "A"), P("LOT 7", "B"), P("LOT 7", "C")},
    "A B C", D_EMPTY, 3},
@@ -327,7 +342,7 @@ static void test_exact_walks(void) {
       for (k = from; k < to; k++) {
         const unit *u = &exacts[i].u[k];
         if (soget_cursor_unit(&c, u->ref, u->ref ? strlen(u->ref) : 0, u->psw,
-                              u->psw ? strlen(u->psw) : 0))
+                              u->psw ? strlen(u->psw) : 0, 0))
           gn += (size_t)snprintf(got + gn, sizeof got - gn, "%s%s", gn ? " " : "", u->psw);
       }
       soget_cursor_used_up(&c, to - from);
@@ -359,13 +374,13 @@ static void test_exact_edges(void) {
   soget_cursor_init(&c, 0);
   soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
   soget_cursor_page(&c, 0, 10, 2, 0, 2);
-  soget_cursor_unit(&c, "LOT 7", 5, "A", 1);
-  soget_cursor_unit(&c, "LOT 7", 5, "B", 1);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1, 0);
+  soget_cursor_unit(&c, "LOT 7", 5, "B", 1, 0);
   soget_cursor_used_up(&c, 2);
   CHECK(!c.done);
   soget_cursor_page(&c, 2, 10, 2, 2, 2);
-  soget_cursor_unit(&c, "LOT 7", 5, "A", 1);
-  soget_cursor_unit(&c, "LOT 7", 5, "B", 1);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1, 1);
+  soget_cursor_unit(&c, "LOT 7", 5, "B", 1, 1);
   soget_cursor_used_up(&c, 0);
   CHECK_STR(c.why, NOTNEW);
   CHECK_INT(c.matches, 4);
@@ -375,14 +390,36 @@ static void test_exact_edges(void) {
   soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
   soget_cursor_page(&c, 0, 10, 2, 1, 2);
   CHECK_STR(c.why, FIRST);
-  soget_cursor_unit(&c, "LOT 8", 5, "A", 1);
+  soget_cursor_unit(&c, "LOT 8", 5, "A", 1, 0);
   soget_cursor_used_up(&c, 1);
   CHECK_STR(c.why, FIRST);
+
+  CASE("exact: a unit met again says nothing of the ids' order");
+  /* the listing in the order of its ids moved back by a page: its first
+   * unit comes again, whose id is before the last one met */
+  soget_cursor_init(&c, 0);
+  soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
+  soget_cursor_page(&c, 0, 10, 2, 0, 2);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1, 0);
+  soget_cursor_unit(&c, "LOT 7", 5, "C", 1, 0);
+  soget_cursor_used_up(&c, 2);
+  soget_cursor_page(&c, 2, 10, 2, 2, 2);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1, 1);
+  soget_cursor_unit(&c, "LOT 70", 6, "D", 1, 0);
+  soget_cursor_used_up(&c, 1);
+  CHECK(!c.done);
+  CHECK_INT(c.not_by_id, 0);
+  soget_cursor_page(&c, 4, 10, 2, 4, 2);
+  soget_cursor_unit(&c, "LOT 71", 6, "B", 1, 0);   /* before D: not the ids' order */
+  soget_cursor_unit(&c, "LOT 72", 6, "E", 1, 0);
+  soget_cursor_used_up(&c, 2);
+  CHECK_STR(c.why, MORE);
 
   CASE("exact: no proof without the exact rules");
   soget_cursor_init(&c, 0);
   soget_cursor_page(&c, 0, 10, 2, 0, 2);
-  soget_cursor_unit(&c, "LOT 8", 5, "A", 1);
+  soget_cursor_unit(&c, "LOT 8", 5, "A", 1, 0);
+  soget_cursor_unit(&c, "LOT 9", 5, "0", 1, 0);
   soget_cursor_used_up(&c, 2);
   CHECK(!c.done);
 }
@@ -413,7 +450,10 @@ static void test_exact_cap(void) {
       soget_cursor_page(&c, k, caps[i].total, 1, k, 1);
       CHECK(!c.done);
       CHECK(c.why == NULL);   /* nothing said while the page is read */
-      soget_cursor_unit(&c, after ? caps[i].after : "LOT 7", after ? 6 : 5, "X", 1);
+      /* (the unit after them: an id before theirs, the listing's order
+       * not that of its ids) */
+      soget_cursor_unit(&c, after ? caps[i].after : "LOT 7", after ? 6 : 5, after ? "A" : "X", 1,
+                        0);
       soget_cursor_used_up(&c, 1);
     }
     CHECK(c.done);

@@ -88,6 +88,37 @@ describe("exact lookups", function()
     nt:close()
   end)
 
+  it("find every match of a listing in another order than the references' (the S)ONE ids')", function()
+    -- the document names no sort key. Listed by id, the lots whose
+    -- references "SOGET LOT 7" begins come first (70 to 79), in the order
+    -- of references too, and "SOGET LOT 7" itself last: a walk that took
+    -- the first page's order for proof answered nothing, complete
+    local want = listing(LOTS.reference).items[1]
+    assert.equal(LOTS.reference, want.reference)
+    local by_id = S.client { base_url = S.fault_base("order") }
+    finally(function() by_id:close() end)
+    local raw = assert(by_id:handling_units { reference = LOTS.reference, limit = 5 })
+    assert.equal(LOTS.reference .. "0", raw.items[1].reference)
+    S.reset()
+    local page = assert(by_id:handling_units { reference = LOTS.reference, exact = true, limit = 5 })
+    assert.are.same({ want.pswId }, ids(page))
+    assert.equal(1, page.total)
+    assert.are.same({ "reference=SOGET%20LOT%207&limit=5", "reference=SOGET%20LOT%207&limit=5&offset=5",
+                      "reference=SOGET%20LOT%207&limit=5&offset=10" }, sent())
+    -- a batch and soget.Call walk alike
+    local r = by_id:handling_units_many({ { reference = LOTS.reference, exact = true, limit = 5 } })
+    assert.are.same({ want.pswId }, ids(assert(r[1].items and r[1], tostring(r[1]))))
+    local call = by_id:begin { reference = LOTS.reference, exact = true, limit = 5 }
+    local done, err
+    for _ = 1, 10 do
+      local status, _, body = S.curl_send(assert(call:request()))
+      done, err = call:response(status, body)
+      if done or err then break end
+    end
+    assert.is_nil(err)
+    assert.are.same({ want.pswId }, ids(done))
+  end)
+
   it("match in any case, as the API does", function()
     local page = assert(c:handling_units { reference = PASSAGES.reference:lower(), exact = true })
     assert.equal(PASSAGES.units, page.total)
@@ -106,14 +137,21 @@ describe("exact lookups", function()
     for _, q in ipairs(sent()) do assert.is_nil(q:find("desc")) end
   end)
 
-  it("answer nothing for a prefix that is no reference, in one request", function()
-    local prefix = assert(c:handling_units { reference = "SOGU100000" })
-    assert.equal(PASSAGES.units, prefix.total)
-    S.reset()
-    local page = assert(c:handling_units { reference = "SOGU100000", exact = true, limit = 3 })
+  it("answer nothing for a prefix that is no reference, in one request once the order shows", function()
+    local page = assert(c:handling_units { reference = "SOGET LOT", exact = true, limit = 3 })
     assert.equal(0, page.total)
     assert.are.same({}, page.items)
     assert.equal(1, #sent())
+    -- the passages of one container, listed in the order of their ids as
+    -- in that of their reference: a server listing by id would list them
+    -- so too, and hold more further on; the walk reads to the listing's end
+    local prefix = assert(c:handling_units { reference = "SOGU100000" })
+    assert.equal(PASSAGES.units, prefix.total)
+    S.reset()
+    page = assert(c:handling_units { reference = "SOGU100000", exact = true, limit = 3 })
+    assert.equal(0, page.total)
+    assert.are.same({}, page.items)
+    assert.equal(math.ceil(PASSAGES.units / 3), #sent())
     -- and for nothing at all (R001)
     local none = assert(c:handling_units { reference = "QQQQ", exact = true })
     assert.equal(0, none.total)

@@ -64,11 +64,25 @@ describe("exact lookups through soget.Call", function()
   it("read a page, see a reference past the one asked for: one request", function()
     local c = client()
     local p, err, asked = walk(c, { reference = REF, exact = true, limit = 3 }, {
-      ok(page(40, 0, { unit(REF, "1"), unit(REF .. "1", "2"), unit(REF .. "2", "3") })) })
+      ok(page(40, 0, { unit(REF, "3"), unit(REF .. "1", "1"), unit(REF .. "2", "2") })) })
     assert.is_nil(err)
-    assert.equal("1", ids(p))
+    assert.equal("3", ids(p))
     assert.equal(1, p.total)
     assert.are.same({ "reference=ABCU1234560&limit=3" }, asked)
+  end)
+
+  it("read on while the units come in the order of their S)ONE ids too", function()
+    -- a server listing by id looks sorted by reference where references
+    -- were numbered as they came; the match comes last
+    local c = client()
+    local p, err, asked = walk(c, { reference = REF, exact = true, limit = 2 }, {
+      ok(page(5, 0, { unit(REF .. "1", "1"), unit(REF .. "2", "2") })),
+      ok(page(5, 2, { unit(REF .. "3", "3"), unit(REF .. "4", "4") })),
+      ok(page(5, 4, { unit(REF, "5") })) })
+    assert.is_nil(err)
+    assert.equal("5", ids(p))
+    assert.are.same({ "reference=ABCU1234560&limit=2", "reference=ABCU1234560&limit=2&offset=2",
+                      "reference=ABCU1234560&limit=2&offset=4" }, asked)
   end)
 
   it("ask for the next pages at first + returned, ascending, full pages by default", function()

@@ -25,9 +25,10 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->exact = 0;
   c->sorted = 1;
   c->past = 0;
+  c->not_by_id = 0;
   c->found_id = 0;
-  c->ref_len = c->spi_len = c->last_len = 0;
-  c->units = c->matches = 0;
+  c->ref_len = c->spi_len = c->last_len = c->last_id_len = 0;
+  c->units = c->ids = c->matches = 0;
 }
 
 static const char end_total[] = "total reached";
@@ -85,7 +86,7 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
 
 void soget_cursor_used_up(soget_cursor *c, long fresh) {
   if (c->done) return;
-  if (c->exact && (c->found_id || (c->ref_len && c->past && c->sorted))) {
+  if (c->exact && (c->found_id || (c->ref_len && c->past && c->sorted && c->not_by_id))) {
     stop(c, "no more matches");
     return;
   }
@@ -123,9 +124,9 @@ int soget_cursor_exact(soget_cursor *c, const char *ref, size_t rlen, const char
   if ((ref && rlen > SOGET_CURSOR_KEY) || (spi && slen > SOGET_CURSOR_KEY)) return -1;
   c->exact = 1;
   c->sorted = 1;
-  c->past = c->found_id = 0;
-  c->units = c->matches = 0;
-  c->last_len = 0;
+  c->past = c->not_by_id = c->found_id = 0;
+  c->units = c->ids = c->matches = 0;
+  c->last_len = c->last_id_len = 0;
   c->ref_len = ref ? fold(c->ref, ref, rlen) : 0;
   c->spi_len = spi ? fold(c->spi, spi, slen) : 0;
   return 0;
@@ -142,7 +143,7 @@ static int same(const char *s, size_t n, const char *k, size_t kn) {
 }
 
 int soget_cursor_unit(soget_cursor *c, const char *ref, size_t rlen, const char *psw,
-                      size_t plen) {
+                      size_t plen, int again) {
   char key[SOGET_CURSOR_KEY];
   size_t kn = ref ? fold(key, ref, rlen) : 0;
   int match;
@@ -153,6 +154,19 @@ int soget_cursor_unit(soget_cursor *c, const char *ref, size_t rlen, const char 
   memcpy(c->last, key, kn);
   c->last_len = kn;
   c->units++;
+  /* The order of S)ONE ids, of the units that have one (an empty id names
+   * none) and were not met before: a unit whose id comes before the one
+   * before's shows that the listing is not in their order (an id cut to
+   * SOGET_CURSOR_KEY bytes: as for references). A unit met again, on a
+   * page after a listing moved, says nothing of it. */
+  if (psw && plen > 0 && !again) {
+    char id[SOGET_CURSOR_KEY];
+    size_t in = fold(id, psw, plen);
+    if (c->ids > 0 && compare(c->last_id, c->last_id_len, id, in) > 0) c->not_by_id = 1;
+    memcpy(c->last_id, id, in);
+    c->last_id_len = in;
+    c->ids++;
+  }
   match = (c->ref_len == 0 || same(ref, rlen, c->ref, c->ref_len)) &&
           (c->spi_len == 0 || same(psw, plen, c->spi, c->spi_len));
   if (match) {

@@ -46,13 +46,17 @@ typedef struct soget_cursor {
   int exact;
   int sorted;        /* every unit so far in ascending order of reference */
   int past;          /* a unit after the reference in that order was met */
+  int not_by_id;     /* two units so far came in descending order of S)ONE id:
+                      * the listing is not in the order of its ids */
   int found_id;      /* the S)ONE id asked for was met: ids are unique */
-  size_t ref_len, spi_len, last_len;   /* ref_len, spi_len 0: not given */
+  size_t ref_len, spi_len, last_len, last_id_len;   /* ref_len, spi_len 0: not given */
   long units;        /* units seen */
+  long ids;          /* of which had an S)ONE id */
   long matches;      /* of which matched */
   char ref[SOGET_CURSOR_KEY];    /* the query's, ASCII letters upper-cased */
   char spi[SOGET_CURSOR_KEY];
   char last[SOGET_CURSOR_KEY];   /* the last unit's reference, upper-cased, cut */
+  char last_id[SOGET_CURSOR_KEY];   /* the last S)ONE id met, upper-cased, cut */
 } soget_cursor;
 
 void soget_cursor_init(soget_cursor *c, long max_pages);
@@ -88,20 +92,26 @@ void soget_cursor_used_up(soget_cursor *c, long fresh);
  * that no later unit can match are:
  *   - the S)ONE id asked for was met: an id is unique (the document:
  *     "This unique identifier...");
- *   - a unit whose reference comes after ref was met, and every unit so
- *     far came in ascending order of reference, ASCII letters upper-cased,
- *     byte by byte (the order the document leaves unsaid; the sandbox's).
- * A page out of that order voids the second proof for the rest of the
- * walk, which then goes on to the listing's end. Returns 0, or -1 when a
+ *   - a unit whose reference comes after ref was met, every unit so far
+ *     came in ascending order of reference, ASCII letters upper-cased,
+ *     byte by byte (the order the document leaves unsaid; the sandbox's),
+ *     and two of them did not come in ascending order of S)ONE id: a
+ *     listing in the order of its ids (or of their passages' creation)
+ *     can look sorted by reference for a page or more, as lots numbered
+ *     in the order they came do, and hold a match further on.
+ * A page out of the order of references voids the second proof for the
+ * rest of the walk, which then goes on to the listing's end; while every
+ * unit came in the order of ids, so does it. Returns 0, or -1 when a
  * value is longer than SOGET_CURSOR_KEY bytes (nothing changed). */
 int soget_cursor_exact(soget_cursor *c, const char *ref, size_t rlen, const char *spi,
                        size_t slen);
 
 /* A unit of the current page, in the listing's order (NULL: the unit has
- * no such field): 1 when it matches, 0 when not. Call it for every unit
- * of the page, then soget_cursor_used_up. */
+ * no such field; again: its S)ONE id was met before, the listing moved or
+ * repeats it): 1 when it matches, 0 when not. Call it for every unit of
+ * the page, then soget_cursor_used_up. */
 int soget_cursor_unit(soget_cursor *c, const char *ref, size_t rlen, const char *psw,
-                      size_t plen);
+                      size_t plen, int again);
 
 SOGET_HIDDEN_END
 

@@ -109,7 +109,7 @@ int soget_exact_take(lua_State *L, soget_exact *x, int si, int pi, soget_err *e)
       }
     }
     if (!repeat) fresh++;
-    if (soget_cursor_unit(c, ref, rlen, psw, plen) && !repeat) {
+    if (soget_cursor_unit(c, ref, rlen, psw, plen, repeat) && !repeat) {
       lua_pushvalue(L, unit);
       lua_rawseti(L, matches, (lua_Integer)lua_rawlen(L, matches) + 1);
     }

@@ -108,7 +108,7 @@ local KNOWN = {}
 for name in ([[500 502 503-then-ok 504 408 429 403 delay trickle reset truncate
   malformed wrong-types nulls inconsistent expire-token extra-fields large huge
   deep shift repeat-unit redirect token-ttl bad-token-json big-header
-  big-token revoke-token token-type many-items no-total]]):gmatch("%S+") do
+  big-token revoke-token token-type many-items no-total order]]):gmatch("%S+") do
   KNOWN[name] = true
 end
 
@@ -577,6 +577,18 @@ local function send_page(m, P, F)
 
   -- page selection (with the paging faults)
   local by = F and F.by or {}
+  if by.order then
+    -- another order the document allows (it names no sort key): the S)ONE
+    -- ids', the order of a listing in the order its passages came
+    local units, o = DS.units, {}
+    for i = 1, total do o[i] = m[i] end
+    table.sort(o, function(a, b)
+      local pa, pb = units[a].psw or "", units[b].psw or ""
+      if pa ~= pb then return pa < pb end
+      return a < b
+    end)
+    m = o
+  end
   local start = offset             -- 0-based position in the sorted list
   local first = offset
   local rep_total = total

@@ -629,7 +629,10 @@ local function fixtures()
   for k = 1, P.units do
     list[#list + 1] = fixture_unit(P.ref, format("CNI%010d", 900000 + k), k, "Container")
   end
-  list[#list + 1] = fixture_unit(Lt.ref, format("MAR%010d", 900000), 0, "BreakBulk")
+  -- the lot that the others' references begin has the last id: listed in
+  -- the order of ids (the `order` fault), the others come first, as in
+  -- order of references, and only a walk that reads on finds it
+  list[#list + 1] = fixture_unit(Lt.ref, format("MAR%010d", 900001 + Lt.extra), 0, "BreakBulk")
   for k = 0, Lt.extra - 1 do
     list[#list + 1] = fixture_unit(Lt.ref .. k, format("MAR%010d", 900001 + k), k + 1, "BreakBulk")
   end
