@@ -76,6 +76,46 @@ describe("sandbox fidelity", function()
       assert.equal("invalid_client", j.error)
     end)
 
+    it("answers 400 invalid_request for what RFC 6749 forbids", function()
+      local creds = "client_id=" .. E.SOGET_CLIENT_ID .. "&client_secret=" .. E.SOGET_CLIENT_SECRET
+      local basic = H.sh("printf '%s' " .. H.q(E.SOGET_CLIENT_ID .. ":" .. E.SOGET_CLIENT_SECRET) .. " | base64 -w0")
+      for _, c in ipairs {
+        { "a parameter twice", { form = "grant_type=client_credentials&grant_type=password&" .. creds },
+          "Parameter 'grant_type' is repeated." },
+        { "the secret twice", { form = creds .. "&client_secret=zzz" }, "Parameter 'client_secret' is repeated." },
+        { "two ways of authenticating", { form = "grant_type=client_credentials&" .. creds,
+          headers = { Authorization = "Basic " .. basic } },
+          "The client authenticated in more than one way (HTTP Basic and client_secret)." },
+        { "a client_id not Basic's", { form = "grant_type=client_credentials&client_id=other",
+          headers = { Authorization = "Basic " .. basic } },
+          "client_id is not the client of the HTTP Basic credentials." },
+        { "a body that is not a form", { form = creds, headers = { ["Content-Type"] = "application/json" } },
+          "The parameters must be sent as application/x-www-form-urlencoded." },
+      } do
+        local r, j = H.token_request(c[2])
+        assert.equal(400, r.status, c[1])
+        assert.equal("invalid_request", j.error, c[1])
+        assert.equal(c[3], j.error_description, c[1])
+      end
+      -- the form's content type with a charset is a form
+      local r = H.token_request { form = creds, headers = { ["Content-Type"] =
+        "application/x-www-form-urlencoded; charset=UTF-8" } }
+      assert.equal(200, r.status)
+    end)
+
+    it("tells a client that tried the Authorization header how to authenticate", function()
+      for _, auth in ipairs { "Basic Zm9v", "Basic " .. H.sh("printf 'x:y' | base64 -w0"), "Bearer abc" } do
+        local r, j = H.token_request { form = "grant_type=client_credentials",
+          headers = { Authorization = auth } }
+        assert.equal(401, r.status, auth)
+        assert.equal("invalid_client", j.error)
+        assert.equal('Basic realm="soget-sandbox"', r.headers["www-authenticate"], auth)
+      end
+      local r = H.token_request { form = "client_id=nobody&client_secret=x" }
+      assert.equal(401, r.status)
+      assert.is_nil(r.headers["www-authenticate"])
+    end)
+
     it("answers 400 unsupported_grant_type for another grant", function()
       local r, j = H.token_request({ form = "grant_type=password&client_id=" .. E.SOGET_CLIENT_ID ..
         "&client_secret=" .. E.SOGET_CLIENT_SECRET })

@@ -124,7 +124,8 @@ function H.token_request(o)
   local form = o.form or ("client_id=" .. H.E.SOGET_CLIENT_ID .. "&client_secret=" .. H.E.SOGET_CLIENT_SECRET)
   local r = H.curl(o.url or H.E.SOGET_TOKEN_URL, {
     method = "POST", data = form, headers = o.headers,
-    args = { "-H", "Content-Type: application/x-www-form-urlencoded" },
+    args = not (o.headers and o.headers["Content-Type"])
+      and { "-H", "Content-Type: application/x-www-form-urlencoded" } or nil,
   })
   return r, H.json(r.body)
 end

@@ -796,21 +796,43 @@ local function token(F)
   if ngx.req.get_method() ~= "POST" then
     return send_oauth_error(405, "invalid_request", "Use POST.", F, { Allow = "POST" })
   end
+  -- RFC 6749: the parameters in a form body (4.4.2), each at most once
+  -- (3.2), the client authenticated one way (2.3): HTTP Basic or the
+  -- form's client_secret, not both
+  local ctype = (ngx.var.http_content_type or ""):match("^%s*([^;%s]+)")
+  if not ctype or ctype:lower() ~= "application/x-www-form-urlencoded" then
+    return send_oauth_error(400, "invalid_request",
+      "The parameters must be sent as application/x-www-form-urlencoded.", F)
+  end
   local args = ngx.decode_args(body, 0)
+  for k, v in pairs(args) do
+    if type(v) == "table" then
+      return send_oauth_error(400, "invalid_request", "Parameter '" .. k .. "' is repeated.", F)
+    end
+  end
   local id, secret = one(args.client_id), one(args.client_secret)
-  local basic = false
   local auth = ngx.var.http_authorization
   local b64 = auth and auth:match("^[Bb][Aa][Ss][Ii][Cc] +([^%s]+)")
-  if b64 and not id then
+  if b64 then
+    if secret then
+      return send_oauth_error(400, "invalid_request",
+        "The client authenticated in more than one way (HTTP Basic and client_secret).", F)
+    end
     local dec = ngx.decode_base64(b64) or ""
     local u, s = dec:match("^([^:]*):(.*)$")
     if u then
-      id, secret, basic = ngx.unescape_uri(u), ngx.unescape_uri(s), true
+      u = ngx.unescape_uri(u)
+      if id and id ~= u then
+        return send_oauth_error(400, "invalid_request",
+          "client_id is not the client of the HTTP Basic credentials.", F)
+      end
+      id, secret = u, ngx.unescape_uri(s)
     end
   end
   if id ~= CFG.client_id or secret ~= CFG.client_secret then
+    -- (5.2: a client that tried the Authorization header is told how)
     return send_oauth_error(401, "invalid_client", "Invalid client or Invalid client credentials", F,
-      basic and { ["WWW-Authenticate"] = 'Basic realm="soget-sandbox"' } or nil)
+      auth and { ["WWW-Authenticate"] = 'Basic realm="soget-sandbox"' } or nil)
   end
   local grant = one(args.grant_type)
   if grant and grant ~= "" and grant ~= "client_credentials" then
