@@ -31,13 +31,15 @@ describe("transport", function()
       c:close()
     end)
 
-    it("refuses a ca_file that is a FIFO, a device or a directory, and one longer than libcurl takes", function()
+    it("refuses a ca_file that is a FIFO, a device, a directory or empty, and one longer than libcurl takes", function()
       -- a FIFO held the TLS library's open of it, at the first connection,
-      -- past every timeout and Ctrl-C
+      -- past every timeout and Ctrl-C; an empty one named no file, which
+      -- that connection then failed to open
       local dir = P.tmpdir()
       assert(S.execute("mkfifo " .. S.shell_quote(dir .. "/fifo")) == 0)
       for path, why in pairs { [dir .. "/fifo"] = "is not a regular file", ["/dev/zero"] = "is not a regular file",
-                               [dir] = "is a directory" } do
+                               [dir] = "is a directory",
+                               [""] = "is empty: leave it out to trust the system's store" } do
         local ok, err = pcall(S.client, { ca_file = path })
         assert.is_false(ok, path)
         assert.truthy(tostring(err):find("soget.client: ca_file " .. why, 1, true), tostring(err))

@@ -352,6 +352,9 @@ static const char *no_proxy_problem(const char *s) {
  * came, past every timeout and Ctrl-C; a device would never end. */
 static const char *ca_file_problem(const char *s) {
   struct stat st;
+  /* (the environment's empty variable counts as unset; an empty option
+   * named no file, which the first connection then failed to open) */
+  if (!*s) return "is empty: leave it out to trust the system's store";
   if (strlen(s) > CURL_STRING_MAX) return "is longer than libcurl takes (8000000 bytes)";
   if (stat(s, &st) == 0 && !S_ISREG(st.st_mode))
     return S_ISDIR(st.st_mode) ? "is a directory, not a CA bundle (a PEM file)"
