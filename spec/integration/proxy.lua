@@ -11,7 +11,9 @@
 --       connection on r:cut(), "tamper"
 --       answers CONNECT itself and tunnels to the target whatever host was
 --       asked, "stall" never completes a connection, "dns" is a DNS server
---       (UDP) that never answers; r.url, r.port, r:stop()
+--       (UDP) that never answers, "dns-loopback" one that answers every
+--       name with 127.0.0.1 (r:bytes(): a line "query NAME" for each
+--       query); r.url, r.port, r:stop()
 --   P.with_relay(mode, target_port, what, fn)
 --       fn(relay), the relay stopped whatever fn raised; pending (no
 --       `what`) without lua-socket

@@ -33,18 +33,23 @@
 --   lua5.4 relay.lua dns PORTFILE - LOG SECONDS
 --       a DNS server that never answers: binds a free UDP port on
 --       127.0.0.1 instead, reads every query and answers none; appends a
---       line to LOG for each
+--       line to LOG for each ("query NAME", the name as asked)
+--   lua5.4 relay.lua dns-loopback PORTFILE - LOG SECONDS
+--       the same, but answers every query: any name asked for an IPv4
+--       address is 127.0.0.1 (other types: no address)
 local socket = require "socket"
 
 local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
 local seconds = tonumber(arg[5]) or 60
 assert(mode == "record" or mode == "tamper" or mode == "stall" or mode == "reset"
   or mode == "close" or mode == "silent" or mode == "idle-reset" or mode == "says-close"
-  or mode == "dns", "mode: record, tamper, stall, reset, close, silent, idle-reset, says-close or dns")
+  or mode == "dns" or mode == "dns-loopback",
+  "mode: record, tamper, stall, reset, close, silent, idle-reset, says-close, dns or dns-loopback")
 local deadline = socket.gettime() + math.min(seconds, 600)
 
+local dns = mode == "dns" or mode == "dns-loopback"
 local srv
-if mode == "dns" then
+if dns then
   srv = assert(socket.udp())
   assert(srv:setsockname("127.0.0.1", 0))
 else
@@ -74,13 +79,39 @@ if mode == "stall" then
   os.exit(0)
 end
 
-if mode == "dns" then
+if dns then
+  -- A query's question: the name asked ("a.b"), its type, and where the
+  -- question ends (a query's name is never compressed).
+  local function question(q)
+    local labels, i = {}, 13
+    while true do
+      local n = q:byte(i)
+      if not n or n >= 64 then return nil end
+      if n == 0 then break end
+      labels[#labels + 1] = q:sub(i + 1, i + n)
+      i = i + 1 + n
+    end
+    if #q < i + 4 then return nil end
+    return table.concat(labels, "."), q:byte(i + 1) * 256 + q:byte(i + 2), i + 4
+  end
   srv:settimeout(0.2)
   while socket.gettime() < deadline do
-    if srv:receive() then
+    local q, ip, from = srv:receivefrom()
+    if q then
+      local name, qtype, last = question(q)
       local f = assert(io.open(logfile, "ab"))
-      f:write("query\n")
+      f:write("query ", name or "?", "\n")
       f:close()
+      if mode == "dns-loopback" and name then
+        -- the query's id, "a response, recursion desired and available",
+        -- one question, one answer for an A query (none else), and the
+        -- question again; the answer points at it (offset 12): 127.0.0.1
+        -- for 60 s
+        local a = qtype == 1
+        srv:sendto(q:sub(1, 2) .. "\129\128\0\1\0" .. (a and "\1" or "\0") .. "\0\0\0\0"
+          .. q:sub(13, last) .. (a and "\192\12\0\1\0\1\0\0\0\60\0\4\127\0\0\1" or ""),
+          ip, from)
+      end
     end
   end
   os.exit(0)
