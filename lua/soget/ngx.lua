@@ -376,7 +376,9 @@ local function timeouts(sock, connect_s, io_s)
 end
 
 -- "localhost" is the loopback address (RFC 6761), which nginx's resolver,
--- reading no /etc/hosts, would not know.
+-- reading no /etc/hosts, would not know; "localhost." too (server_name
+-- has no trailing dot). Any other name goes to the resolver as written,
+-- which asks for "api.example.com." as for "api.example.com".
 local function connect_host(req)
   local name = req.server_name
   if name == "localhost" or name:sub(-10) == ".localhost" then return "127.0.0.1" end

@@ -917,6 +917,60 @@ describe("soget.ngx in nginx", function()
     end)
   end)
 
+  -- A fully qualified name, "localhost." here: the Host header keeps its
+  -- trailing dot, SNI and the certificate check drop it, as libcurl does
+  -- for the blocking client; "localhost." is the loopback address, as
+  -- "localhost" is, without nginx's resolver.
+  describe("a host name written with a trailing dot", function()
+    it("is sent to as the blocking client sends to it, token and API requests alike", function()
+      local P = require "integration.proxy"
+      local tls_port = tonumber(S.https:match(":(%d+)$"))
+      P.with_relay("dns-loopback", nil, "DNS server", function(dns)
+        -- (nginx's own connections through a relay that keeps their
+        -- bytes: their ClientHello; the blocking client's through a proxy
+        -- that keeps them too, as this machine may resolve no "localhost.")
+        P.with_relay("record", tls_port, "relay", function(relay)
+          P.with_relay("tamper", tls_port, "proxy", function(proxy)
+            local function fqdn(url)
+              return (url:gsub("^https://127%.0%.0%.1:%d+", "https://localhost.:" .. relay.port))
+            end
+            -- (a resolver that answers every name: before, it had nginx
+            -- reach the sandbox and refuse its certificate, "certificate
+            -- host mismatch")
+            local srv = N.start{ workers = 1, keep_ip = true, base_url = fqdn(S.base_url),
+              token_url = fqdn(S.token_url),
+              resolver = ("resolver 127.0.0.1:%d ipv6=off;\n    resolver_timeout 3s;"):format(dns.port) }
+            S.reset()
+            local ok, v = pcall(probe, srv, "", "&retries=0&timeout=5")
+            stop(srv)
+            assert(ok, v)
+            assert.is_nil(v.error, v.error and v.error.message)
+            assert.are.equal(1, v.total)
+            assert.are.equal("CNI0000063978", v.first)
+            assert.are.equal("", dns:bytes())   -- "localhost." was not resolved
+            local c = S.client{ retries = 0, proxy = proxy.url, base_url = fqdn(S.base_url),
+              token_url = fqdn(S.token_url) }
+            local page, err = c:handling_units("CGMU2436601")
+            c:close()
+            assert.is_nil(err)
+            assert.are.equal(v.total, page.total)
+            -- the same Host headers, the token request's and the lookup's
+            local hosts = {}
+            for _, r in ipairs(S.requests(10)) do hosts[#hosts + 1] = r.kind .. " " .. r.headers.host end
+            local host = "localhost.:" .. relay.port
+            assert.are.same({ "token " .. host, "api " .. host, "token " .. host, "api " .. host }, hosts)
+            -- the same SNI: a name of 9 bytes, "localhost"
+            for what, bytes in pairs{ nginx = relay:bytes(), blocking = proxy:bytes() } do
+              assert.truthy(bytes:find("\0\0\9localhost", 1, true), what .. " sent no SNI localhost")
+              assert.is_nil(bytes:find("\0\0\10localhost.", 1, true), what .. " sent the trailing dot")
+            end
+            assert.truthy(proxy:bytes():find("^CONNECT localhost%.:" .. relay.port), proxy:bytes():sub(1, 80))
+          end)
+        end)
+      end)
+    end)
+  end)
+
   describe("the example's recipe", function()
     it("runs the example against the sandbox in two commands (and stops it)", function()
       local tmp = S.popen_read("mktemp -d"):gsub("%s+$", "")

@@ -102,7 +102,13 @@ static int parse_target(const char *url, soget_http1_target *tt, char **path, ch
     memcpy(tt->name, host + 1, n - 2);
     tt->name[n - 2] = '\0';
   } else {
-    memcpy(tt->name, host, n + 1);
+    /* A fully qualified name ("api.example.com.") keeps its trailing dot
+     * in the Host header and loses it in SNI and in the certificate check,
+     * as with libcurl (a certificate names no trailing dot); "." alone
+     * stays as it is. */
+    size_t m = n > 1 && host[n - 1] == '.' ? n - 1 : n;
+    memcpy(tt->name, host, m);
+    tt->name[m] = '\0';
   }
   tt->port = portn;
   rc = 0;

@@ -30,8 +30,10 @@ SOGET_HIDDEN_BEGIN
 typedef struct soget_http1_target {
   int tls;              /* https */
   char scheme[8];       /* "http" or "https" */
-  char host[256];       /* as in the URL: "[::1]" keeps its brackets */
-  char name[256];       /* the host name for SNI and the certificate: no brackets */
+  char host[256];       /* as in the URL: "[::1]" keeps its brackets, "api.example.com."
+                         * its trailing dot (the Host header's, as libcurl sends it) */
+  char name[256];       /* the host name for SNI and the certificate: no brackets,
+                         * nor one trailing dot (libcurl's SNI and check drop it) */
   long port;            /* the URL's, or the scheme's default */
 } soget_http1_target;
 
