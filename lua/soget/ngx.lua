@@ -9,7 +9,9 @@
 --     reuse, send, receive in pieces fed to the parser;
 --   * kept-alive connections in a pool per origin and set of credentials;
 --   * every step's timeout taken from what is left of the call's
---     `timeout`: it bounds the whole call, retries and waits included;
+--     `timeout`: it bounds the whole call, retries and waits included,
+--     and a host name's resolution too, which only nginx's
+--     resolver_timeout bounds (the call stops waiting for it then);
 --   * waits between retries are ngx.sleep;
 --   * tokens can be shared by every worker through a lua_shared_dict, with
 --     one renewal at a time (a lock taken with the dict's add()).
@@ -486,6 +488,7 @@ local function connect(req, deadline, pool, o)
     return nil, ("cannot connect to %s:%d: %s"):format(req.server_name, req.port, err),
       "network", true
   end
+  req.connected = true   -- (its name resolved, if any: see outcome)
   if sock:getreusedtimes() > 0 then
     stats.reused = stats.reused + 1
     return sock
@@ -564,7 +567,6 @@ local function send(req, o, st)
   for attempt = 1, 2 do
     local sock, cerr, ckind, cretry = connect(req, deadline, pool, o)
     if not sock then return nil, cerr, ckind, cretry end
-    req.connected = true   -- (token_exchange's message, when it gives up)
     local reused = sock:getreusedtimes() > 0
     stats.requests = stats.requests + 1
     local status, a, b, c, d, e = sock_exchange(sock, req, deadline, max)
@@ -644,6 +646,46 @@ local function exchange(client, call, req, o, st, cache, locked)
   return page, err, wait
 end
 
+-- Whether req goes to a host name (not an address), which nginx's
+-- resolver may take longer to resolve than the call has left: a
+-- resolution is bounded by nginx's resolver_timeout alone, not by the
+-- request's own timeouts.
+local function to_name(req)
+  local host = connect_host(req)
+  return not (host:find("^[%d.]+$") or host:find(":", 1, true))
+end
+
+-- How long past the call's deadline a request that is not resolving a
+-- name is waited for: its own timeouts end it at the deadline, in
+-- nginx's timer order after the call's wait, and say which step timed out.
+local GRACE = 0.05   -- seconds
+
+-- Waits until the call's deadline for the exchange that box's timer or
+-- light thread (box.thread) runs. -> page, err, wait
+local function outcome(call, req, box)
+  -- (the request's own timeouts end it by the call's deadline, but for
+  -- a host name's resolution, which only nginx's resolver_timeout bounds)
+  if not box.done then box.sema:wait(call:time_left()) end
+  -- not connected, to a name (not an address): its resolution, maybe
+  local resolving = not req.connected and to_name(req)
+  if not box.done and not resolving then box.sema:wait(GRACE) end
+  if not box.done then
+    -- Still running: the call ends at its deadline, as the core words a
+    -- timeout there (retryable, as every timeout). A light thread is
+    -- killed (nginx drops the resolution it waited on); a timer is let be
+    -- (its answer, later, meets a call already over).
+    if box.thread then ngx.thread.kill(box.thread) end
+    local why = "no answer by the call's deadline"
+    if resolving then
+      why = why .. "; resolving a host name is bounded by nginx's resolver_timeout, "
+        .. "not by the call's timeout"
+    end
+    return call:failed(why, "timeout", true)
+  end
+  if not box.ok then error(box.page, 0) end
+  return box.page, box.err, box.wait
+end
+
 -- A token request runs in a timer of its own, which the end of the
 -- request that asked for it cannot stop halfway (a client that went away
 -- with lua_check_client_abort on, ngx.exit, ngx.thread.kill): stopped, it
@@ -678,23 +720,31 @@ local function token_exchange(client, call, req, o, st, cache, locked)
     box.taken = true
     return exchange(client, call, req, o, st, cache, locked)
   end
-  -- (the request's own timeouts end it by the call's deadline, but for
-  -- a host name's resolution, which only nginx's resolver_timeout bounds)
-  if not box.done then box.sema:wait(call:time_left()) end
-  if not box.done then
-    -- The timer still runs: the call ends at its deadline, as the core
-    -- words a timeout there (retryable, as every timeout), and the timer
-    -- is let be (its answer, later, meets a call already over).
-    local why, host = "no answer by the call's deadline", connect_host(req)
-    if not req.connected and not (host:find("^[%d.]+$") or host:find(":", 1, true)) then
-      -- not connected, to a name (not an address): its resolution, maybe
-      why = why .. "; resolving a host name is bounded by nginx's resolver_timeout, "
-        .. "not by the call's timeout"
-    end
-    return call:failed(why, "timeout", true)
+  return outcome(call, req, box)
+end
+
+-- The light thread of an API request (api_exchange).
+local function api_thread(box, client, call, req, o, st, cache)
+  box.ok, box.page, box.err, box.wait = pcall(exchange, client, call, req, o, st, cache, false)
+  box.done = true
+  box.sema:post(1)
+end
+
+-- An API request to a host name runs in a light thread, which the call
+-- waits for as for a token request's timer, and kills at its deadline: a
+-- call never waits past it for nginx's resolver. (A light thread, not a
+-- timer: it ends with the request that made it, as the call does, and
+-- takes none of lua_max_running_timers, which every lookup would count
+-- towards, and a resolution left to run on would hold until
+-- resolver_timeout.) To an address, the request runs in the call: its own
+-- timeouts end it by the deadline.
+local function api_exchange(client, call, req, o, st, cache)
+  if not has_semaphore or not to_name(req) then
+    return exchange(client, call, req, o, st, cache, false)
   end
-  if not box.ok then error(box.page, 0) end
-  return box.page, box.err, box.wait
+  local box = { sema = semaphore.new() }
+  box.thread = ngx.thread.spawn(api_thread, box, client, call, req, o, st, cache)
+  return outcome(call, req, box)
 end
 
 -- Runs a soget.Call to its end: page | nil, err. held.key: the renewal
@@ -729,7 +779,7 @@ local function drive(client, call, o, held)
       if req.kind == "token" then
         page, err, wait = token_exchange(client, call, req, o, st, cache, locked)
       else
-        page, err, wait = exchange(client, call, req, o, st, cache, false)
+        page, err, wait = api_exchange(client, call, req, o, st, cache)
       end
       if page then return page end
       if err then return nil, err end

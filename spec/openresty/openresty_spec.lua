@@ -837,6 +837,33 @@ describe("soget.ngx in nginx", function()
       end)
     end)
 
+    -- An API request's too, the token's host answering (it runs in a
+    -- light thread the call stops waiting for at its deadline): before,
+    -- the call waited for nginx's resolver_timeout.
+    it("by the call's deadline while resolving the API's host: kind timeout, retryable", function()
+      require("integration.proxy").with_relay("dns", nil, "DNS server that never answers", function(dns)
+        local srv = N.start{ workers = 1, base_url = "https://soget-dns-test.invalid/api-tracing-code/v1",
+          resolver = ("resolver 127.0.0.1:%d ipv6=off;\n    resolver_timeout 6s;"):format(dns.port) }
+        local ok, v, again = pcall(function()
+          return probe(srv, "", "&retries=0&timeout=2"), probe(srv, "", "&retries=0&timeout=2")
+        end)
+        stop(srv)
+        assert(ok, v)
+        assert.truthy(dns:bytes():find("query soget-dns-test.invalid\n", 1, true),
+          "nginx's resolver asked nothing")
+        assert.are.equal(1, v.stats.token_requests)
+        assert.are.equal("timeout", v.error.kind)
+        assert.is_true(v.error.retryable)
+        assert.are.equal("timeout reached (2 s) before the call completed (the request out then: "
+          .. "no answer by the call's deadline; resolving a host name is bounded by nginx's "
+          .. "resolver_timeout, not by the call's timeout)", v.error.message)
+        -- (a bound on a hang, not a measure of speed)
+        assert.truthy(v.seconds < 2.5, v.seconds)
+        assert.are.equal(v.error.message, again.error.message)
+        assert.truthy(again.seconds < 2.5, again.seconds)
+      end)
+    end)
+
     it("at all (nothing listening): kind network, retryable, as a refused connection", function()
       local port = N.free_port({})
       local base = "https://127.0.0.1:" .. port .. "/api-tracing-code/v1"
@@ -967,6 +994,40 @@ describe("soget.ngx in nginx", function()
             assert.truthy(proxy:bytes():find("^CONNECT localhost%.:" .. relay.port), proxy:bytes():sub(1, 80))
           end)
         end)
+      end)
+    end)
+
+    -- (the sandbox's plain HTTP: a certificate names no other host) A
+    -- lookup to a name runs in a light thread: its answer, its connection
+    -- kept, and its own timeouts' words at the deadline, as to an address.
+    it("is resolved by nginx's resolver as the name without the dot, the connection kept", function()
+      require("integration.proxy").with_relay("dns-loopback", nil, "DNS server", function(dns)
+        local base = S.base_url:gsub("^https://[^/]+", (S.http:gsub("127%.0%.0%.1", "soget-dot-test.invalid.")))
+        local srv = N.start{ workers = 1, base_url = base,
+          resolver = ("resolver 127.0.0.1:%d ipv6=off;\n    resolver_timeout 3s;"):format(dns.port) }
+        S.reset()
+        local ok, v, again, stats, late = pcall(function()
+          return probe(srv, "", "&retries=0&timeout=5"), probe(srv, "", "&retries=0&timeout=5"),
+            json(select(2, N.get(srv.url .. "/t/stats"))), probe(srv, "delay:ms=2500", "&retries=0&timeout=1")
+        end)
+        stop(srv)
+        assert(ok, v)
+        for _, r in ipairs{ v, again } do
+          assert.is_nil(r.error, r.error and r.error.message)
+          assert.are.equal(1, r.total)
+        end
+        assert.are.equal(1, stats.reused)
+        assert.are.equal("timeout", late.error.kind)
+        assert.are.equal("timeout reached (1 s) before the call completed (the request out then: "
+          .. "the call's timeout passed while waiting for the response)", late.error.message)
+        assert.truthy(late.seconds < 1.5, late.seconds)
+        assert.truthy(dns:bytes():find("^query soget%-dot%-test%.invalid\n"), dns:bytes())
+        local host = base:match("^http://([^/]+)")
+        local api = {}
+        for _, r in ipairs(S.requests(10)) do
+          if r.kind == "api" then api[#api + 1] = r.headers.host end
+        end
+        assert.are.same({ host, host, host }, api)
       end)
     end)
   end)
