@@ -649,10 +649,10 @@ end
 -- Whether req goes to a host name (not an address), which nginx's
 -- resolver may take longer to resolve than the call has left: a
 -- resolution is bounded by nginx's resolver_timeout alone, not by the
--- request's own timeouts.
+-- request's own timeouts. ("1.2.3.4." is a name to nginx, not an address.)
 local function to_name(req)
   local host = connect_host(req)
-  return not (host:find("^[%d.]+$") or host:find(":", 1, true))
+  return not (host:find("^[%d.]*%d$") or host:find(":", 1, true))
 end
 
 -- How long past the call's deadline a request that is not resolving a
