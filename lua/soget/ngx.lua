@@ -738,13 +738,33 @@ end
 -- towards, and a resolution left to run on would hold until
 -- resolver_timeout.) To an address, the request runs in the call: its own
 -- timeouts end it by the deadline.
+--
+-- A light thread costs about 8 % of a kept-alive lookup's instructions in
+-- the worker (callgrind: 227k against 210k), where a resolution is rare: a
+-- kept-alive connection is taken from its pool before any, and nginx's
+-- resolver answers from its cache for the name's TTL. So a name this
+-- worker connected to in the last LATELY seconds is asked for in the call,
+-- as an address is; the light thread is for a name not met lately, whose
+-- resolution may go to a DNS server.
+local connected_lately = {}   -- host name -> ngx.now() of the last connection
+local LATELY = 30             -- seconds
+
 local function api_exchange(client, call, req, o, st, cache)
   if not has_semaphore or not to_name(req) then
     return exchange(client, call, req, o, st, cache, false)
   end
-  local box = { sema = semaphore.new() }
-  box.thread = ngx.thread.spawn(api_thread, box, client, call, req, o, st, cache)
-  return outcome(call, req, box)
+  local name = req.server_name
+  local at = connected_lately[name]
+  local page, err, wait
+  if at and ngx.now() - at < LATELY then
+    page, err, wait = exchange(client, call, req, o, st, cache, false)
+  else
+    local box = { sema = semaphore.new() }
+    box.thread = ngx.thread.spawn(api_thread, box, client, call, req, o, st, cache)
+    page, err, wait = outcome(call, req, box)
+  end
+  if req.connected then connected_lately[name] = ngx.now() end
+  return page, err, wait
 end
 
 -- Runs a soget.Call to its end: page | nil, err. held.key: the renewal
