@@ -280,6 +280,73 @@ describe("garbage collection", function()
     end
   end)
 
+  it("reads a lookup's query as each request begins: Lua code that replaces its strings mid-call frees nothing read", function()
+    -- a hook (it may collect) finds the normalized query of an exact walk
+    -- on the stack and puts another string in it, then collects: the walk
+    -- had read the reference before it made its call and kept it for the
+    -- pages after the first (the ASan and valgrind runs failed on a read
+    -- of freed memory); it now reads the table as each request begins
+    local c = S.client{ base_url = S.http .. "/api-tracing-code/v1" }
+    assert(c:handling_units("CGMU2436601"))
+    local swapped = false
+    debug.sethook(function()
+      if swapped then return end
+      local norm = stack_value(function(x)
+        return type(x) == "table" and rawget(x, "exact") == true and type(rawget(x, "reference")) == "string"
+      end)
+      if not norm then return end
+      swapped = true
+      debug.sethook()
+      norm.reference = table.concat { "sogu", "1000004" }   -- the same in any case, another string
+      full_gc()
+    end, "c")
+    local q = { reference = table.concat { "SOGU", "1000004" }, exact = true, limit = 5 }
+    local page, err = c:handling_units(q)
+    debug.sethook()
+    q = nil   -- luacheck: ignore 311 (let go, for the collector)
+    full_gc()
+    assert.is_true(swapped)
+    assert.is_nil(err)
+    assert.are.equal(12, page.total)           -- three pages of five read
+    assert.are.equal("SOGU1000004", page.items[12].reference)
+    -- a pager's later pages, its query replaced by a finalizer as the
+    -- collector runs a cycle at each allocation (Lua 5.4: a finalizer may
+    -- not collect, so the collector is set to finish cycles on its own)
+    if _VERSION ~= "Lua 5.4" then return end
+    local first = assert(c:handling_units { reference = table.concat { "ms", "cu" }, limit = 3 })
+    local it = first:iter()
+    local armed, n = false, 0
+    local mt = {}
+    mt.__gc = function()
+      setmetatable({}, mt)
+      if not armed then return end
+      local uv = get_uservalue(it)
+      if type(uv) == "table" and type(uv.query) == "table" then
+        n = n + 1
+        uv.query.reference = "ms" .. (1000000 + n)   -- a fresh string each time
+      end
+    end
+    setmetatable({}, mt)
+    collectgarbage("incremental", 1, 100, 30)      -- a pause of 0: a cycle per allocation
+    full_gc()
+    armed = true
+    local ok, got = pcall(function()
+      local k = 0
+      for hu in it do
+        k = k + 1
+        assert(type(hu.reference) == "string")
+        if k > 7 then break end
+      end
+      return k
+    end)
+    armed = false
+    collectgarbage("incremental", 200, 100, 13)     -- Lua 5.4's defaults
+    full_gc()
+    assert.is_true(ok, tostring(got))
+    assert.is_true(n > 0)
+    c:close()
+  end)
+
   it("keeps a batch's own state out of reach of Lua code amid it", function()
     -- a hook finds the batch's soget.Bulk and its copy of the queries on
     -- the stack (debug.getlocal): its __gc waits for the batch's end, so a

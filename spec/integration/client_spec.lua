@@ -207,6 +207,22 @@ describe("soget.client options", function()
     assert.truthy(has(err, "closed client"), err)
   end)
 
+  it("raises for a client its options' __index closed", function()
+    -- token() answered true, nil, and an empty batch its results, from a
+    -- closed client
+    for _, call in ipairs {
+      function(c, o) return c:token(o) end,
+      function(c, o) return c:handling_units_many({}, o) end,
+      function(c, o) return c:handling_units_many({ "CGMU2436601" }, o) end,
+    } do
+      local c = S.client()
+      local opts = setmetatable({}, { __index = function() c:close() end })
+      local ok, err = pcall(call, c, opts)
+      assert.is_false(ok)
+      assert.truthy(has(err, "attempt to use a closed client"), err)
+    end
+  end)
+
   it("leaves a page of a closed client yielding what it holds", function()
     -- (a kept page keeps its client alive: gc_spec.lua)
     local c = S.client()

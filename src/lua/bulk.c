@@ -478,6 +478,9 @@ int soget_client_handling_units_many(lua_State *L) {
   lua_settop(L, 3);
   concurrency = read_options(L, 3, &exact);
   nq = check_queries(L, c, 2, exact);   /* 4: normalized queries */
+  /* (an __index of the options or the queries may have closed it: an
+   * empty batch of a closed client raises too) */
+  c = soget_checkclient(L, 1);
   lua_createtable(L, nq, 0);         /* 5: results */
   n = nq < concurrency ? nq : concurrency;
   if (n > 0) {

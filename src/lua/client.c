@@ -840,7 +840,7 @@ typedef struct drive {
   soget_call *k;
   soget_err *e;
   soget_exact *x;           /* an exact lookup's walk, or NULL */
-  const soget_query *q;     /* its query, for the pages after the first */
+  long offset;              /* the first request's (-1: the query's own) */
   int token_only;   /* client:token(): the token step alone */
   int step;
   double left;      /* token_only: the token's seconds left (-1: static) */
@@ -870,7 +870,7 @@ static int push_page(lua_State *L, soget_client *c, soget_call *k, const char *b
  * request's deadline (SOGET_STEP_AGAIN), or the walk failed (e); the page
  * is gone but for the answer. q: the lookup's query. */
 static int exact_step(lua_State *L, soget_client *c, soget_call *k, soget_exact *x, int si,
-                      int pi, const soget_query *q, soget_err *e) {
+                      int pi, int qi, soget_err *e) {
   soget_query next;
   double deadline = k->deadline;
   pi = lua_absindex(L, pi);
@@ -882,9 +882,11 @@ static int exact_step(lua_State *L, soget_client *c, soget_call *k, soget_exact 
       lua_remove(L, pi);
       return SOGET_STEP_FAIL;
   }
-  lua_remove(L, pi);
-  next = *q;
-  next.offset = x->requested;
+  lua_remove(L, pi);   /* (above qi) */
+  /* The query's strings are read now, and copied by the call with no Lua
+   * allocation between: one could run a finalizer that changes the query
+   * table (through the debug library) and frees a string read before. */
+  soget_read_query(L, qi, &next, x->requested);
   if (soget_call_begin(&c->eng, k, &next, k->began, e) != 0) return SOGET_STEP_NOMEM;
   k->deadline = deadline;
   return SOGET_STEP_AGAIN;
@@ -975,8 +977,8 @@ static int drive_one(lua_State *L, drive *d) {
   if (step == SOGET_STEP_PAGE) step = push_page(L, c, k, rs.body->data, rs.body->len, d->e);
   /* (a raise in push_page leaves it to the next exchange or close()) */
   soget_transport_done(c->tr);
-  if (step == SOGET_STEP_PAGE && d->x)   /* its state at 2: see drive_steps */
-    step = exact_step(L, c, k, d->x, 2, lua_gettop(L), d->q, d->e);
+  if (step == SOGET_STEP_PAGE && d->x)   /* its state at 3, the query at 2: see drive_steps */
+    step = exact_step(L, c, k, d->x, 3, lua_gettop(L), 2, d->e);
   return step;
 }
 
@@ -996,11 +998,12 @@ static void drive_loop(lua_State *L, drive *d) {
   }
 }
 
-/* lua_pcall'ed with the drive: pushes the page (or token_only, the
- * token), or returns nothing. */
+/* lua_pcall'ed with the drive and the query table (nil for token_only):
+ * pushes the page (or token_only, the token), or returns nothing. */
 static int drive_steps(lua_State *L) {
   drive *d = lua_touserdata(L, 1);
   soget_client *c = d->c;
+  soget_query q;
   if (d->token_only) {
     soget_call_begin_token(&c->eng, d->k);
     drive_loop(L, d);
@@ -1008,20 +1011,32 @@ static int drive_steps(lua_State *L) {
     d->left = push_token_copy(L, &c->eng.auth);
     return d->left > -2;
   }
-  if (d->x) soget_exact_push_state(L);   /* 2 */
+  /* The query's strings are read here, and copied by the call with no Lua
+   * allocation between (see exact_step). */
+  soget_read_query(L, 2, &q, d->offset);
+  if (soget_call_begin(&c->eng, d->k, &q, 0, d->e) != 0) return soget_nomem(L);
+  if (d->x) soget_exact_push_state(L);   /* 3 */
   drive_loop(L, d);
   return d->step == SOGET_STEP_PAGE ? 1 : 0;
 }
 
-/* Runs d for the call at ki (push_call's), then drops the call. Leaves
- * the page or token on the stack and returns 1, or returns 0 (e filled).
- * Raises what the steps raised, and out of memory. */
-static int drive_call(lua_State *L, int ki, drive *d) {
+/* Runs d for the call at ki (push_call's), with drive_steps at fi below
+ * it and the query table at qi (0: none), then drops the call and
+ * removes drive_steps. Leaves the page or token on the stack and returns
+ * 1, or returns 0 (e filled). Raises what the steps raised, and out of
+ * memory. Nothing between push_call and the protected call allocates: a
+ * raise there would leave the client's transport taken for good (the
+ * function pushed before push_call, which a C closure allocates on Lua
+ * 5.1 and LuaJIT). */
+static int drive_call(lua_State *L, int fi, int ki, int qi, drive *d) {
   int status;
-  lua_pushcfunction(L, drive_steps);
+  lua_pushvalue(L, fi);
   lua_pushlightuserdata(L, d);
-  status = lua_pcall(L, 1, 1, 0);
+  if (qi) lua_pushvalue(L, qi);
+  else lua_pushnil(L);
+  status = lua_pcall(L, 2, 1, 0);
   drop_call(L, ki);   /* the result moves down into its slot */
+  lua_remove(L, fi);
   if (status != 0) lua_error(L);
   if (d->e->nomem) soget_nomem(L);
   if (lua_isnil(L, -1)) {
@@ -1031,38 +1046,39 @@ static int drive_call(lua_State *L, int ki, drive *d) {
   return 1;
 }
 
-/* The call of query q (its table at qi); an exact lookup's walk when
- * `exact`. */
-static int client_call(lua_State *L, soget_client *c, int ci, int qi, const soget_query *q,
-                       int exact, soget_err *e) {
-  lcall *lc = push_call(L, c, ci);
-  int ki = lua_gettop(L);
+/* The call of the query table at qi from offset (-1: the query's own);
+ * an exact lookup's walk when `exact`. What may allocate (and so raise)
+ * comes before push_call takes the client's transport, and the query's
+ * strings are read in the protected steps (drive_steps). */
+static int client_call(lua_State *L, soget_client *c, int ci, int qi, long offset, int exact,
+                       soget_err *e) {
+  soget_exact x;
+  lcall *lc;
+  int fi, ki;
   drive d;
+  memset(&x, 0, sizeof x);
+  if (exact) soget_exact_init(L, &x, qi);
+  lua_pushcfunction(L, drive_steps);
+  fi = lua_gettop(L);
+  lc = push_call(L, c, ci);
+  ki = lua_gettop(L);
+  lc->x = x;
   memset(&d, 0, sizeof d);
   d.c = c;
   d.k = &lc->k;
   d.e = e;
-  if (exact) soget_exact_init(L, &lc->x, qi);
-  if (lc->x.on) {
-    d.x = &lc->x;
-    d.q = q;
-  }
-  if (soget_call_begin(&c->eng, &lc->k, q, 0, e) != 0) {   /* out of memory */
-    drop_call(L, ki);
-    return soget_nomem(L);
-  }
-  return drive_call(L, ki, &d);
+  d.offset = offset;
+  if (lc->x.on) d.x = &lc->x;
+  return drive_call(L, fi, ki, qi, &d);
 }
 
 int soget_client_fetch(lua_State *L, soget_client *c, int ci, int qi, long offset,
                        soget_err *e) {
-  soget_query q;
   qi = lua_absindex(L, qi);
-  soget_read_query(L, qi, &q, offset);
-  /* The strings in q are owned by the query table at qi, on the stack for
-   * the whole call. An exact lookup is walked from its first page only
-   * (its answer is complete: a pager never fetches after it). */
-  return client_call(L, c, ci, qi, &q, offset < 0, e);
+  ci = lua_absindex(L, ci);
+  /* An exact lookup is walked from its first page only (its answer is
+   * complete: a pager never fetches after it). */
+  return client_call(L, c, ci, qi, offset, offset < 0, e);
 }
 
 /* Whether the normalized query at qi is an exact lookup. */
@@ -1126,14 +1142,18 @@ static int meth_stats(lua_State *L) {
  * pushes the token and returns its seconds left (-1 for a static token);
  * returns -2 with e filled when there is no token. */
 static double push_token(lua_State *L, soget_client *c, soget_err *e) {
-  lcall *lc = push_call(L, c, 1);
+  lcall *lc;
+  int fi;
   drive d;
+  lua_pushcfunction(L, drive_steps);   /* (allocates on 5.1: before push_call) */
+  fi = lua_gettop(L);
+  lc = push_call(L, c, 1);
   memset(&d, 0, sizeof d);
   d.c = c;
   d.k = &lc->k;
   d.e = e;
   d.token_only = 1;
-  if (!drive_call(L, lua_gettop(L), &d)) {
+  if (!drive_call(L, fi, lua_gettop(L), 0, &d)) {
     if (d.step == SOGET_STEP_TOKEN)
       soget_err_set(e, "auth", 0, 0, "no token: the client was closed meanwhile");
     return -2;
@@ -1172,6 +1192,7 @@ static int meth_token(lua_State *L) {
   soget_optval fetch;
   soget_opt_read(L, 2, &token_reader, 0, &fetch);   /* no strings: nothing left */
   lua_settop(L, 1);
+  c = soget_checkclient(L, 1);   /* (an __index of the options may have closed it) */
   if (fetch.given && !fetch.b) {
     left = push_token_copy(L, &c->eng.auth);
     if (left < -1) {
@@ -1471,15 +1492,13 @@ static int call_response_body(lua_State *L) {
   /* The body is the argument at 3, on the stack for the whole decode. */
   if (step == SOGET_STEP_PAGE) step = push_page(L, lc->c, &lc->k, body, len, &e);
   if (step == SOGET_STEP_PAGE && lc->x.on) {   /* 6: the page */
-    soget_query q;
     soget_getuv(L, 1);                         /* 7 */
     if (lua_type(L, 7) != LUA_TTABLE) call_state_changed(L, lc);
     lua_rawgeti(L, 7, CALL_UV_EXACT);          /* 8: the walk's state */
-    lua_rawgeti(L, 7, CALL_UV_QUERY);          /* 9: anchors q's strings */
+    lua_rawgeti(L, 7, CALL_UV_QUERY);          /* 9: the query */
     if (lua_type(L, 8) != LUA_TTABLE || lua_type(L, 9) != LUA_TTABLE) call_state_changed(L, lc);
-    soget_read_query(L, 9, &q, -1);
     lua_pushvalue(L, 6);                       /* 10: the page */
-    step = exact_step(L, lc->c, &lc->k, &lc->x, 8, 10, &q, &e);
+    step = exact_step(L, lc->c, &lc->k, &lc->x, 8, 10, 9, &e);
     if (step == SOGET_STEP_PAGE) lua_replace(L, 6);   /* the answer */
     lua_settop(L, step == SOGET_STEP_PAGE ? 6 : 5);
   }
@@ -1746,8 +1765,10 @@ static int call_gc(lua_State *L) {
 static int call_tostring(lua_State *L) {
   lcall *lc = luaL_checkudata(L, 1, SOGET_CALL_T);
   soget_client *c = call_client(L, 1, lc);
+  /* (the blocking driver's call is pending from push_call to drop_call:
+   * its first step begins it) */
   lua_pushfstring(L, SOGET_CALL_T " (%s)",
-                  !lc->open || lc->k.state == SOGET_CALL_DONE ? "done"
+                  !lc->open || (lc->k.state == SOGET_CALL_DONE && !lc->stepping) ? "done"
                   : !c || c->closed || c->close_pending       ? "client closed"
                                                               : "pending");
   return 1;
