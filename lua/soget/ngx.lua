@@ -11,7 +11,9 @@
 --   * every step's timeout taken from what is left of the call's
 --     `timeout`: it bounds the whole call, retries and waits included,
 --     and a host name's resolution too, which only nginx's
---     resolver_timeout bounds (the call stops waiting for it then);
+--     resolver_timeout bounds (the call stops waiting for it then; but
+--     for a request that expected an idle connection in its pool and
+--     found it closed: see api_exchange);
 --   * waits between retries are ngx.sleep;
 --   * tokens can be shared by every worker through a lua_shared_dict, with
 --     one renewal at a time (a lock taken with the dict's add()).
@@ -555,24 +557,48 @@ local function pool_of(req, o, st)
       or ("client " .. st.id))
 end
 
+-- Kept-alive connections this worker put in each pool and has not taken
+-- back: pool name -> {n, at (ngx.now() when the last went in), ttl (its
+-- keepalive_timeout, 0: none)}. An estimate (nginx closes one idle past its
+-- timeout, a server may close one sooner), which api_exchange reads to
+-- tell a request that will most likely find a connection in its pool (no
+-- name to resolve before it) from one that will make a new connection.
+local idle = {}
+
+local function likely_pooled(pool)
+  local e = idle[pool]
+  if not e or e.n <= 0 then return false end
+  return e.ttl == 0 or ngx.now() - e.at < e.ttl
+end
+
 -- -> status, body, retry_after, location | nil, message, kind, retryable,
 -- status (of an answer a size limit stopped)
 local function send(req, o, st)
   ngx.update_time()
   local deadline = ngx.now() + req.timeout
   local max = o.max_response_size or req.max_response_size
-  local pool = pool_of(req, o, st)
+  local pool = req.pool or pool_of(req, o, st)
   -- A kept-alive connection the server closed meanwhile fails before any
   -- answer: the request goes once more on a new one (not a retry).
   for attempt = 1, 2 do
     local sock, cerr, ckind, cretry = connect(req, deadline, pool, o)
     if not sock then return nil, cerr, ckind, cretry end
     local reused = sock:getreusedtimes() > 0
+    local kept = idle[pool]
+    if reused and kept and kept.n > 0 then kept.n = kept.n - 1 end
     stats.requests = stats.requests + 1
     local status, a, b, c, d, e = sock_exchange(sock, req, deadline, max)
     if status then
-      if d then sock:setkeepalive(ceil(o.keepalive_timeout * 1000), o.pool_size)
-      else sock:close() end
+      if d and sock:setkeepalive(ceil(o.keepalive_timeout * 1000), o.pool_size) then
+        if not kept then
+          kept = { n = 0 }
+          idle[pool] = kept
+        end
+        kept.n = min(kept.n + 1, o.pool_size or 30)   -- (nginx's lua_socket_pool_size)
+        kept.at, kept.ttl = ngx.now(), o.keepalive_timeout
+      elseif not d then
+        sock:close()
+      end
       return status, a, b, c
     end
     sock:close()
@@ -649,10 +675,15 @@ end
 -- Whether req goes to a host name (not an address), which nginx's
 -- resolver may take longer to resolve than the call has left: a
 -- resolution is bounded by nginx's resolver_timeout alone, not by the
--- request's own timeouts. ("1.2.3.4." is a name to nginx, not an address.)
+-- request's own timeouts. An address is what nginx reads as one (four
+-- numbers of at most 255, or IPv6): "1.2.3.4." and "1.2.3" are names it
+-- resolves.
 local function to_name(req)
   local host = connect_host(req)
-  return not (host:find("^[%d.]*%d$") or host:find(":", 1, true))
+  if host:find(":", 1, true) then return false end
+  local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  return not (a and #a <= 3 and #b <= 3 and #c <= 3 and #d <= 3 and tonumber(a) <= 255
+    and tonumber(b) <= 255 and tonumber(c) <= 255 and tonumber(d) <= 255)
 end
 
 -- How long past the call's deadline a request that is not resolving a
@@ -731,8 +762,8 @@ local function api_thread(box, client, call, req, o, st, cache)
 end
 
 -- An API request to a host name runs in a light thread, which the call
--- waits for as for a token request's timer, and kills at its deadline: a
--- call never waits past it for nginx's resolver. (A light thread, not a
+-- waits for as for a token request's timer, and kills at its deadline: the
+-- call does not wait past it for nginx's resolver. (A light thread, not a
 -- timer: it ends with the request that made it, as the call does, and
 -- takes none of lua_max_running_timers, which every lookup would count
 -- towards, and a resolution left to run on would hold until
@@ -740,31 +771,25 @@ end
 -- timeouts end it by the deadline.
 --
 -- A light thread costs about 8 % of a kept-alive lookup's instructions in
--- the worker (callgrind: 227k against 210k), where a resolution is rare: a
--- kept-alive connection is taken from its pool before any, and nginx's
--- resolver answers from its cache for the name's TTL. So a name this
--- worker connected to in the last LATELY seconds is asked for in the call,
--- as an address is; the light thread is for a name not met lately, whose
--- resolution may go to a DNS server.
-local connected_lately = {}   -- host name -> ngx.now() of the last connection
-local LATELY = 30             -- seconds
-
+-- the worker (callgrind: 227k against 210k), for a resolution that a
+-- connection taken from its pool never makes (nginx looks in the pool
+-- before it resolves anything). So a request whose pool most likely holds
+-- an idle connection (likely_pooled) runs in the call, as one to an
+-- address does; the light thread is for one that will make a new
+-- connection. (Should the pool's connections have been closed meanwhile
+-- by the server, that request resolves in the call, bounded by
+-- resolver_timeout alone.)
 local function api_exchange(client, call, req, o, st, cache)
   if not has_semaphore or not to_name(req) then
     return exchange(client, call, req, o, st, cache, false)
   end
-  local name = req.server_name
-  local at = connected_lately[name]
-  local page, err, wait
-  if at and ngx.now() - at < LATELY then
-    page, err, wait = exchange(client, call, req, o, st, cache, false)
-  else
-    local box = { sema = semaphore.new() }
-    box.thread = ngx.thread.spawn(api_thread, box, client, call, req, o, st, cache)
-    page, err, wait = outcome(call, req, box)
+  req.pool = pool_of(req, o, st)   -- (send's too)
+  if likely_pooled(req.pool) then
+    return exchange(client, call, req, o, st, cache, false)
   end
-  if req.connected then connected_lately[name] = ngx.now() end
-  return page, err, wait
+  local box = { sema = semaphore.new() }
+  box.thread = ngx.thread.spawn(api_thread, box, client, call, req, o, st, cache)
+  return outcome(call, req, box)
 end
 
 -- Runs a soget.Call to its end: page | nil, err. held.key: the renewal

@@ -998,17 +998,19 @@ describe("soget.ngx in nginx", function()
     end)
 
     -- (the sandbox's plain HTTP: a certificate names no other host) A
-    -- lookup to a name runs in a light thread: its answer, its connection
-    -- kept, and its own timeouts' words at the deadline, as to an address.
-    it("is resolved by nginx's resolver as the name without the dot, the connection kept", function()
+    -- lookup to a name whose pool holds no connection runs in a light
+    -- thread: its own timeouts' words at the deadline (the first, late),
+    -- its answer and its connection kept (the second); the third, its
+    -- pool holding that connection, runs in the call, as to an address.
+    it("is resolved by nginx's resolver (the host written with a dot), the connection kept", function()
       require("integration.proxy").with_relay("dns-loopback", nil, "DNS server", function(dns)
         local base = S.base_url:gsub("^https://[^/]+", (S.http:gsub("127%.0%.0%.1", "soget-dot-test.invalid.")))
         local srv = N.start{ workers = 1, base_url = base,
           resolver = ("resolver 127.0.0.1:%d ipv6=off;\n    resolver_timeout 3s;"):format(dns.port) }
         S.reset()
-        local ok, v, again, stats, late = pcall(function()
-          return probe(srv, "", "&retries=0&timeout=5"), probe(srv, "", "&retries=0&timeout=5"),
-            json(select(2, N.get(srv.url .. "/t/stats"))), probe(srv, "delay:ms=2500", "&retries=0&timeout=1")
+        local ok, late, v, again, stats = pcall(function()
+          return probe(srv, "delay:ms=2500", "&retries=0&timeout=1"), probe(srv, "", "&retries=0&timeout=5"),
+            probe(srv, "", "&retries=0&timeout=5"), json(select(2, N.get(srv.url .. "/t/stats")))
         end)
         stop(srv)
         assert(ok, v)
