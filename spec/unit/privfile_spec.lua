@@ -170,6 +170,47 @@ describe("soget._privfile", function()
       assert.are.equal("nobody 700", out("stat -c '%U %a' " .. q(root .. "/n/disk/soget")))
     end)
 
+    it("walks folders it may only go through, follows links in the user's own group-shared folder, and checks the links a link's target goes through", function()
+      -- a home under a /home of mode 0711: each folder on the way was
+      -- opened for reading, which 0711 refuses
+      must("mkdir -m 711 " .. q(root .. "/home") .. " && mkdir -m 755 " .. q(root .. "/home/n")
+        .. " && chown nobody " .. q(root .. "/home/n"))
+      local rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/home/n/.cache/soget") .. "))",
+        { nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("true\n", text)
+      -- the user's own home of mode 0775 (user-private groups), its
+      -- ~/.cache a link of theirs: followed, as check_parent makes a
+      -- folder there
+      must("mkdir -m 775 " .. q(root .. "/g") .. " " .. q(root .. "/g/disk")
+        .. " && chown nobody " .. q(root .. "/g") .. " " .. q(root .. "/g/disk"))
+      must(AS_NOBODY .. "ln -s disk " .. q(root .. "/g/.cache"))
+      rc, text = lua_run("print(pf.dir(" .. ("%q"):format(root .. "/g/.cache/soget") .. "))", { nobody = true })
+      assert.are.equal(0, rc, text)
+      assert.are.equal("true\n", text)
+      assert.are.equal("nobody 700", out("stat -c '%U %a' " .. q(root .. "/g/disk/soget")))
+      -- root's link, whose target goes through another user's link: the
+      -- kernel followed both, and root made soget/ where that user chose
+      must("mkdir -m 755 " .. q(root .. "/theirs") .. " " .. q(root .. "/roots") .. " " .. q(root .. "/mine")
+        .. " && chown nobody " .. q(root .. "/theirs"))
+      must(AS_NOBODY .. "ln -s " .. q(root .. "/roots") .. " " .. q(root .. "/theirs/l"))
+      must("ln -s " .. q(root .. "/theirs/l") .. " " .. q(root .. "/mine/.cache"))
+      local ok, why = pf.dir(root .. "/mine/.cache/soget")
+      assert.is_nil(ok)
+      assert.truthy(why:find("/theirs/l is a symbolic link in a folder another user can change", 1, true), why)
+      assert.are.equal("", out("ls -A " .. q(root .. "/roots")))
+      -- a relative target, and links of links that are all root's, followed
+      must("mkdir -m 755 " .. q(root .. "/mine/a") .. " && ln -s a " .. q(root .. "/mine/b")
+        .. " && ln -s ../mine/b " .. q(root .. "/mine/c"))
+      assert.is_true(pf.dir(root .. "/mine/c/x/y"))
+      assert.are.equal("700", mode(root .. "/mine/a/x/y"))
+      -- a loop of links ends
+      must("ln -s loop2 " .. q(root .. "/mine/loop1") .. " && ln -s loop1 " .. q(root .. "/mine/loop2"))
+      ok, why = pf.dir(root .. "/mine/loop1/x")
+      assert.is_nil(ok)
+      assert.truthy(why:find("symbolic links", 1, true) or why:find("Too many levels", 1, true), why)
+    end)
+
     it("accepts the user's own directory that others can only read", function()
       must("mkdir -m 755 " .. q(root .. "/d"))
       assert.is_true(pf.dir(root .. "/d"))

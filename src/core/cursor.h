@@ -98,7 +98,10 @@ void soget_cursor_used_up(soget_cursor *c, long fresh);
  *     and two of them did not come in ascending order of S)ONE id: a
  *     listing in the order of its ids (or of their passages' creation)
  *     can look sorted by reference for a page or more, as lots numbered
- *     in the order they came do, and hold a match further on.
+ *     in the order they came do, and hold a match further on. (Ids are
+ *     compared byte by byte, ASCII letters upper-cased: a listing in
+ *     the order of the numbers within ids of two families, CNI... and
+ *     MAR... mixed, would pass for one not in the order of its ids.)
  * A page out of the order of references voids the second proof for the
  * rest of the walk, which then goes on to the listing's end; while every
  * unit came in the order of ids, so does it. Returns 0, or -1 when a

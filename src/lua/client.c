@@ -868,7 +868,8 @@ static int push_page(lua_State *L, soget_client *c, soget_call *k, const char *b
  * state at si: the answer replaces the page (SOGET_STEP_PAGE), or the
  * call is begun again for the next page of the listing, within the first
  * request's deadline (SOGET_STEP_AGAIN), or the walk failed (e); the page
- * is gone but for the answer. q: the lookup's query. */
+ * is gone but for the answer. qi: the lookup's query table, read as the
+ * next request begins. */
 static int exact_step(lua_State *L, soget_client *c, soget_call *k, soget_exact *x, int si,
                       int pi, int qi, soget_err *e) {
   soget_query next;

@@ -58,6 +58,9 @@
  * before any file is opened, and every Lua value is pushed after every
  * descriptor is closed. */
 #define _XOPEN_SOURCE 700   /* POSIX 2008 with XSI: realpath, S_ISVTX */
+#if defined(__linux__)
+#define _GNU_SOURCE         /* and O_PATH (see PF_O_WALK) */
+#endif
 
 #include "privfile.h"
 
@@ -240,55 +243,137 @@ static int check_parent(const struct stat *st, const char *parent, pf_err *e) {
   return -1;
 }
 
+/* Opening a folder on the way only to look and go through it: O_PATH (or
+ * O_SEARCH) needs no permission to read it, as a path's own resolution
+ * needs none (a home under a /home of mode 0711). */
+#if defined(O_PATH)
+#define PF_O_WALK (O_PATH | O_DIRECTORY | O_CLOEXEC)
+#elif defined(O_SEARCH)
+#define PF_O_WALK (O_SEARCH | O_DIRECTORY | O_CLOEXEC)
+#else
+#define PF_O_WALK (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+#endif
+#define PF_MAX_LINKS 40   /* Linux's own limit on links in one path */
+
+/* Whether a symbolic link (link describes it) held in the folder fd may be
+ * followed: in a folder of the effective user's or of root's that no
+ * other user can have put it in. Others' write permission allows it only
+ * with the sticky bit (as /tmp) and a link of the user's or root's; the
+ * group's, only in the user's own folder (a home of mode 0775 under
+ * user-private groups), not for root (a folder of root's that a group
+ * shares). */
+static int link_trusted(int fd, const struct stat *link) {
+  struct stat held;
+  uid_t me = geteuid();
+  if (fstat(fd, &held) != 0) return 0;
+  if (held.st_uid != me && held.st_uid != 0) return 0;
+  if (held.st_mode & S_IWOTH)
+    return (held.st_mode & S_ISVTX) && (link->st_uid == me || link->st_uid == 0);
+  if ((held.st_mode & S_IWGRP) && (held.st_uid != me || me == 0)) return 0;
+  return 1;
+}
+
+/* Appends "/comp" (or "comp" to an empty relative start) to the walked
+ * path shown in messages, within its size. */
+static void walked_add(char *w, size_t cap, const char *comp) {
+  size_t n = strlen(w), c = strlen(comp);
+  if (n > 0 && w[n - 1] != '/' && n + 1 < cap) w[n++] = '/';
+  if (n + c >= cap) c = cap - n - 1;
+  memcpy(w + n, comp, c);
+  w[n + c] = '\0';
+}
+
 /* Opens the folder parent, in which a folder is to be made, as open()
  * would (a directory, symbolic links followed), a component at a time:
- * a symbolic link is followed only where the folder that holds it is the
- * effective user's or root's and nobody else can write to it (in root's
- * with the sticky bit, as /tmp, the link must also be the user's or
- * root's). A link in another user's folder is theirs to point anywhere,
- * also at one of the effective user's, where check_parent would then let a
- * folder be made where they chose: root run with another user's HOME,
- * whose ~/.cache links to a folder of root's. Returns the descriptor, -1
- * with errno set (ENOENT: a component is missing), or -2 with e filled. */
+ * a symbolic link is followed only where link_trusted allows it, and so
+ * are the links its target goes through, walked the same way. A link in
+ * another user's folder is theirs to point anywhere, also at one of the
+ * effective user's, where check_parent would then let a folder be made
+ * where they chose: root run with another user's HOME, whose ~/.cache
+ * links to a folder of root's. Returns the descriptor (for fstat and
+ * mkdirat), -1 with errno set (ENOENT: a component is missing), or -2
+ * with e filled. */
 static int open_parent(const char *parent, pf_err *e) {
-  char comp[PF_PATH_MAX];
-  const char *p = parent;
-  int fd = open(*p == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char path[2 * PF_PATH_MAX];      /* what is left to walk */
+  char walked[2 * PF_PATH_MAX];    /* the path walked so far, for messages */
+  char comp[PF_PATH_MAX], target[PF_PATH_MAX];
+  const char *p = path;
+  int links = 0, fd;
+  snprintf(path, sizeof path, "%s", parent);
+  snprintf(walked, sizeof walked, "%s", *parent == '/' ? "/" : "");
+  fd = open(*parent == '/' ? "/" : ".", PF_O_WALK);
   if (fd < 0) return -1;
   for (;;) {
-    struct stat held, link;
+    struct stat link;
     size_t n;
+    ssize_t t;
     int next;
     while (*p == '/') p++;
     if (*p == '\0') return fd;
-    for (n = 0; p[n] != '\0' && p[n] != '/'; n++) comp[n] = p[n];
+    for (n = 0; p[n] != '\0' && p[n] != '/' && n + 1 < sizeof comp; n++) comp[n] = p[n];
     comp[n] = '\0';
     p += n;
-    next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (next < 0 && (errno == ELOOP || errno == ENOTDIR) &&
-        fstatat(fd, comp, &link, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(link.st_mode)) {
-      uid_t me = geteuid();
-      if (fstat(fd, &held) != 0) {
-        close_keep_errno(fd);
+    next = openat(fd, comp, PF_O_WALK | O_NOFOLLOW);
+    if (next >= 0) {
+      close(fd);
+      fd = next;
+      walked_add(walked, sizeof walked, comp);
+      continue;
+    }
+    if (!((errno == ELOOP || errno == ENOTDIR) &&
+          fstatat(fd, comp, &link, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(link.st_mode))) {
+      close_keep_errno(fd);
+      return -1;
+    }
+    walked_add(walked, sizeof walked, comp);
+    if (!link_trusted(fd, &link)) {
+      size_t wl = strlen(walked);
+      close(fd);
+      snprintf(e->why, sizeof e->why,
+               "%s%s is a symbolic link in a folder another user can change: no folder is "
+               "made through it",
+               wl > 150 ? "..." : "", wl > 150 ? walked + wl - 150 : walked);
+      return -2;
+    }
+    if (++links > PF_MAX_LINKS) {
+      close(fd);
+      errno = ELOOP;
+      return -1;
+    }
+    t = readlinkat(fd, comp, target, sizeof target - 1);
+    if (t <= 0) {
+      if (t == 0) errno = ENOENT;
+      close_keep_errno(fd);
+      return -1;
+    }
+    target[t] = '\0';
+    {
+      /* the walk goes on through the target, then what followed the link;
+       * a relative target from the folder holding it */
+      char rest[2 * PF_PATH_MAX];
+      size_t tl = (size_t)t, pl = strlen(p);
+      if (tl + 1 + pl >= sizeof rest) {
+        close(fd);
+        errno = ENAMETOOLONG;
         return -1;
       }
-      if (!((held.st_uid == me || held.st_uid == 0) &&
-            (!(held.st_mode & (S_IWGRP | S_IWOTH)) ||
-             (held.st_uid == 0 && (held.st_mode & S_ISVTX) &&
-              (link.st_uid == me || link.st_uid == 0))))) {
-        size_t at = (size_t)(p - parent);
-        close(fd);
-        snprintf(e->why, sizeof e->why,
-                 "%.*s is a symbolic link in a folder another user can change: no folder is "
-                 "made through it",
-                 at > 160 ? 160 : (int)at, parent);
-        return -2;
-      }
-      next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      memcpy(rest, target, tl);
+      rest[tl] = '/';
+      memcpy(rest + tl + 1, p, pl + 1);
+      memcpy(path, rest, tl + 1 + pl + 1);
+      p = path;
     }
-    close_keep_errno(fd);
-    if (next < 0) return -1;
-    fd = next;
+    /* (walked shows the link's own path; the target's components follow) */
+    if (target[0] == '/') {
+      close(fd);
+      fd = open("/", PF_O_WALK);
+      if (fd < 0) return -1;
+      snprintf(walked, sizeof walked, "/");
+    } else {
+      char *slash = strrchr(walked, '/');
+      if (slash) slash[slash == walked ? 1 : 0] = '\0';
+      else walked[0] = '\0';
+    }
   }
 }
 
