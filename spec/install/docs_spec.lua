@@ -76,8 +76,10 @@ describe("soget completion and soget(1), installed", function()
       local code, out, err = soget("completion " .. shell)
       assert.are.equal(0, code, err)
       assert.are.equal("", err)
+      -- (argparse's, with the words it cannot offer by itself added)
       local p = parser()
-      assert.are.equal(p["get_" .. shell .. "_complete"](p), out)
+      assert.are.equal(require("soget.cli.completion").script(p, shell), out)
+      assert.truthy(out:find("Transhipment", 1, true), shell)
       assert.are.equal(out, sh.read_all(prefix .. installed[shell]))
     end
     local code, out, err = soget("completion tcsh")
@@ -105,6 +107,8 @@ complete_line soget --color ''
 complete_line soget search --vo
 complete_line soget completion --h
 complete_line soget track --j
+complete_line soget completion ''
+complete_line soget search --customs Tr
 ]])
     local out = sh.check("bash --norc --noprofile " .. sh.quote(script))
     assert.are.same({
@@ -114,6 +118,8 @@ complete_line soget track --j
       "--voyage-id --voyage-ref ",
       "--help ",
       "--json ",
+      "bash fish zsh ",
+      "Transhipment Transit ",
     }, lines(out))
   end)
 
@@ -128,12 +134,13 @@ complete_line soget track --j
       .. " XDG_DATA_DIRS=" .. sh.quote(prefix .. "/share:/usr/share")
       .. " PATH=" .. sh.quote(prefix .. "/bin:" .. os.getenv("PATH")) .. " fish -c "
       .. sh.quote("complete -C 'soget tr'; echo =; complete -C 'soget --color '; echo =; "
-        .. "complete -C 'soget search --vo'; echo =; complete -C 'soget track --j'")
+        .. "complete -C 'soget search --vo'; echo =; complete -C 'soget track --j'; echo =; "
+        .. "complete -C 'soget completion '; echo =; complete -C 'soget search --customs Tr'")
     out = sh.check(cmd)
     local got = {}
     for _, l in ipairs(lines(out)) do got[#got + 1] = (l:match("^([^\t]*)")) end
     assert.are.same({ "track", "=", "always", "auto", "never", "=", "--voyage-id", "--voyage-ref",
-      "=", "--json" }, got)
+      "=", "--json", "=", "bash", "fish", "zsh", "=", "Transhipment", "Transit" }, got)
   end)
 
   it("is a zsh completion function that compinit finds in site-functions", function()
