@@ -234,6 +234,8 @@ describe("sandbox in-mass search", function()
 
     it("takes customsFlag in any case, and the first of repeated parameters", function()
       assert.equal(25, H.search("documentReference=" .. BL25 .. "&customsFlag=iMPORT").json.total)
+      -- the control listing (the specs' oracle) reads the flag as the search does
+      assert.equal(25, #listing("documentReference=" .. BL25 .. "&customsFlag=iMPORT"))
       assert.equal(3, H.search("documentReference=" .. BL3 .. "&documentReference=" .. BL25).json.total)
     end)
   end)

@@ -974,6 +974,9 @@ local function control(path)
       local v = one(a[k])
       if v and v ~= "" then q[k] = v end
     end
+    -- the flag in any case, as the search itself reads it (an unknown
+    -- one matches nothing)
+    if q.customsFlag then q.customsFlag = CUSTOMS[q.customsFlag:lower()] or q.customsFlag end
     local m = D.search(DS, q)
     local parts = {}
     for i = 1, #m do parts[i] = DS.units[m[i]].json end
