@@ -337,6 +337,8 @@ end
 
 -- This worker's figures (sng.stats()).
 local stats = { connections = 0, reused = 0, handshakes = 0, requests = 0 }
+-- Idle connections by pool (likely_pooled, below).
+local idle = {}
 -- TLS sessions to resume, by pool: of the last SESSIONS_KEPT pools that
 -- made one (a worker may see many pools: one per client that has no
 -- token cache), the oldest forgotten first.
@@ -353,10 +355,11 @@ local function keep_session(pool, session)
   sessions[pool] = session
 end
 
---- sng.stats() -> {connections, reused, handshakes, requests, sessions}:
--- this worker's connections opened, kept-alive ones taken from a pool, TLS
--- handshakes made (offering the pool's last session for resumption),
--- requests sent, and TLS sessions kept for resumption.
+--- sng.stats() -> {connections, reused, handshakes, requests, sessions,
+-- pools}: this worker's connections opened, kept-alive ones taken from a
+-- pool, TLS handshakes made (offering the pool's last session for
+-- resumption), requests sent, TLS sessions kept for resumption, and the
+-- pools it keeps a count of idle connections for.
 function M.stats()
   local t = {}
   for k, v in pairs(stats) do t[k] = v end
@@ -364,6 +367,8 @@ function M.stats()
   for _, session in pairs(sessions) do
     if session then t.sessions = t.sessions + 1 end
   end
+  t.pools = 0
+  for _ in pairs(idle) do t.pools = t.pools + 1 end
   return t
 end
 
@@ -563,7 +568,14 @@ end
 -- timeout, a server may close one sooner), which api_exchange reads to
 -- tell a request that will most likely find a connection in its pool (no
 -- name to resolve before it) from one that will make a new connection.
-local idle = {}
+-- An entry goes once its connections are taken back or past their timeout
+-- (swept as a pool gets a new entry): a worker that meets many pools (a
+-- client per request without a token cache) keeps no entry for each.
+local function sweep_idle(t)
+  for pool, e in pairs(idle) do
+    if e.n <= 0 or (e.ttl ~= 0 and t - e.at >= e.ttl) then idle[pool] = nil end
+  end
+end
 
 local function likely_pooled(pool)
   local e = idle[pool]
@@ -591,6 +603,7 @@ local function send(req, o, st)
     if status then
       if d and sock:setkeepalive(ceil(o.keepalive_timeout * 1000), o.pool_size) then
         if not kept then
+          sweep_idle(ngx.now())
           kept = { n = 0 }
           idle[pool] = kept
         end
@@ -617,9 +630,13 @@ end
 local function phase_error()
   local phase = ngx.get_phase()
   if COSOCKET_PHASES[phase] then return nil end
+  -- (init has no timers either: nginx raises "no request" there)
+  local way = phase == "init"
+    and "call it from init_worker_by_lua*, or start a timer there"
+    or "start a timer there"
   return driver_error("network", ("soget.ngx cannot call the API in nginx's %s phase, where "
-    .. "nginx allows no network I/O (no cosockets, no ngx.sleep): start a timer there "
-    .. "(ngx.timer.at(0, function() ... end)) and call soget.ngx from it"):format(phase))
+    .. "nginx allows no network I/O (no cosockets, no ngx.sleep): %s "
+    .. "(ngx.timer.at(0, function() ... end)) and call soget.ngx from it"):format(phase, way))
 end
 
 -- The bearer token a request carries (read from its bytes), so that a

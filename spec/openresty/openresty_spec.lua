@@ -640,6 +640,17 @@ describe("soget.ngx in nginx", function()
       assert.truthy(v.stats.handshakes >= 70, body)
       assert.truthy(v.stats.sessions >= 1 and v.stats.sessions <= 64, body)
     end)
+
+    it("forgets a pool's idle count once its connections' keepalive_timeout has passed", function()
+      -- (the estimate that lets a request to a pooled host skip resolving)
+      local st, body = N.get(srv.url .. "/t/pools?n=40&ka=0.3")
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.are.equal(0, v.failed, body)
+      assert.are.equal(v.before.pools + 40, v.stats.pools, body)
+      -- the 40 went past their timeout: one more pool sweeps them
+      assert.truthy(v.later.pools <= v.before.pools + 1, body)
+    end)
   end)
 
   describe("one worker, its connections and phases", function()
@@ -734,7 +745,7 @@ describe("soget.ngx in nginx", function()
       p:close()
       assert.are.equal("ok", out, "the TLS handshake failed: " .. out)
       local v = json(select(2, N.get(srv.url .. "/t/phases")))
-      for _, phase in ipairs{ "init_worker", "header_filter", "log", "ssl_client_hello" } do
+      for _, phase in ipairs{ "init", "init_worker", "header_filter", "log", "ssl_client_hello" } do
         local e = v[phase]
         assert.is_table(e, phase)
         assert.is_nil(e.raised, phase)
@@ -743,6 +754,9 @@ describe("soget.ngx in nginx", function()
         assert.is_true(e.meta)   -- a soget.Error
         assert.truthy(e.message:find("nginx's " .. phase .. " phase", 1, true), e.message)
         assert.truthy(e.message:find("start a timer", 1, true), e.message)
+        -- init has no timers: the way out is init_worker
+        assert.are.equal(phase == "init",
+          e.message:find("init_worker_by_lua", 1, true) ~= nil, e.message)
         assert.truthy(e.tostring:find("^soget: network: soget.ngx cannot call"), e.tostring)
       end
       assert.are.equal(0, S.stats().api_requests)

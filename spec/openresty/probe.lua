@@ -281,18 +281,29 @@ end
 -- GET /t/pools?n=N: a lookup for each of N sets of credentials (token
 -- caches of their own keys), each with a connection pool of its own;
 -- answers how many failed and the driver's figures.
+-- With ka=S, the connections are kept S seconds: then, after 2 S, one
+-- more pool, and the figures before, after the N and after that one.
 function M.pools()
-  local n = tonumber(ngx.req.get_uri_args().n) or 70
+  local a = ngx.req.get_uri_args()
+  local n, ka = tonumber(a.n) or 70, tonumber(a.ka)
   local c = soget.client{ timeout = 20 }
   local failed = 0
-  for i = 1, n do
+  local function one(i)
     local cache = sng.token_cache("soget_tokens", { key = "pools-" .. i .. "-" .. ngx.now() })
-    local page = sng.handling_units(c, "CGMU2436601", { token_cache = cache })
+    local page = sng.handling_units(c, "CGMU2436601", { token_cache = cache, keepalive_timeout = ka })
     if not page then failed = failed + 1 end
+  end
+  local before = sng.stats()
+  for i = 1, n do one(i) end
+  local after, later = sng.stats(), nil
+  if ka then
+    ngx.sleep(2 * ka)
+    one(n + 1)
+    later = sng.stats()
   end
   c:close()
   ngx.header["Content-Type"] = "application/json"
-  ngx.say(cjson.encode({ failed = failed, stats = sng.stats() }))
+  ngx.say(cjson.encode({ failed = failed, stats = after, before = before, later = later }))
 end
 
 -- What sng.stats() counted since `before`.
@@ -670,9 +681,16 @@ function M.keptalive()
     seconds = ngx.now() - t0, connections = d.connections, reused = d.reused }
 end
 
--- Calls where nginx has no cosockets: init_worker (here), the header
--- filter and the log phase (/t/filter). /t/phases answers what they got.
-local init_worker_result
+-- Calls where nginx has no cosockets: init and init_worker (here), the
+-- header filter and the log phase (/t/filter). /t/phases answers what they
+-- got.
+local init_result, init_worker_result
+function M.init()
+  local c = soget.client{}
+  local page, err = sng.handling_units(c, "CGMU2436601")
+  init_result = page and "a page" or err_table(err)
+end
+
 function M.init_worker()
   local c = soget.client{}
   local page, err = sng.handling_units(c, "CGMU2436601")
@@ -693,7 +711,7 @@ function M.in_log() phase_call("log") end
 function M.phases()
   local dict = ngx.shared.soget_spec
   ngx.header["Content-Type"] = "application/json"
-  ngx.say(cjson.encode{ init_worker = init_worker_result,
+  ngx.say(cjson.encode{ init = init_result, init_worker = init_worker_result,
     header_filter = cjson.decode(dict:get("phase:header_filter") or "null"),
     ssl_client_hello = cjson.decode(dict:get("phase:ssl_client_hello") or "null"),
     log = cjson.decode(dict:get("phase:log") or "null") })

@@ -84,7 +84,8 @@ local function conf(o)
     "lua_shared_dict soget_tokens 1m;\n    lua_shared_dict soget_spec 1m;\n"
     .. "    lua_shared_dict soget_small 12k;")
   t = swap(t, 'init_worker_by_lua_block { require("lookup").init_worker() }',
-    'init_worker_by_lua_block { require("lookup").init_worker(); require("probe").init_worker() }')
+    'init_by_lua_block { require("probe").init() }\n'
+    .. '    init_worker_by_lua_block { require("lookup").init_worker(); require("probe").init_worker() }')
   if o.resolver then t = swap(t, "resolver 127.0.0.53 ipv6=off;", o.resolver) end
   if o.http_extra then
     t = swap(t, "    server {\n", o.http_extra .. "\n    server {\n")
