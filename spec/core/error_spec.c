@@ -96,6 +96,23 @@ static const struct {
   {"nor one that begins with '*'", "*4321-yeK4321-yeK4321-yeK", "", {"*4321-yeK"}, "*******", ""},
   {"a secret of stars", "****** **** *****", "", {"****"}, "*** *** ***", ""},
   {"nothing to scrub", "HTTP 503", "R001", {"abcd1234", "s3cr&t=/x y"}, "HTTP 503", "R001"},
+  /* as a server re-encodes a form or a URL soget sent */
+  {"form-encoded with '+' for the space", "echo client_secret=s3cr%26t%3D%2Fx+y&", "",
+   {"s3cr&t=/x y"}, "echo client_secret=***&", ""},
+  {"'~' escaped (%7E, %7e)", "bad Xyz8Q%7Eabc.DEF_g and Xyz8Q%7eabc.DEF_g", "",
+   {"Xyz8Q~abc.DEF_g"}, "bad *** and ***", ""},
+  {"every byte escaped", "%61%62%63%64%31%32%33%34!", "", {"abcd1234"}, "***!", ""},
+  {"a URL's encoding: '+' as it is, the space escaped", "not at /v1/x/S3c%20r+t/=%:%C3%A9 here",
+   "", {"S3c r+t/=%:\xc3\xa9"}, "not at /v1/x/*** here", ""},
+  {"a raw '%' and '+' in the secret", "id 100%+sure", "", {"100%+sure"}, "id ***", ""},
+  {"escaped and as it is, mixed", "k=p4ss%2Fw0rd/x", "", {"p4ss/w0rd/x"}, "k=***", ""},
+  {"an escape of another byte is no match", "k=abcd%311234", "", {"abcd1234"}, "k=abcd%311234", ""},
+  {"a start before \"...\" (a path cut between segments)",
+   "decode: items[1].extra.prod.client.secret...: not valid JSON", "",
+   {"prod.client.secret.Xq7Vb2Lm9"}, "decode: items[1].extra.***...: not valid JSON", ""},
+  {"a start of 3 bytes before \"...\" stays", "x.abc...: y", "", {"abcd1234"}, "x.abc...: y", ""},
+  {"cut at the end, form-encoded, '+' for the space", "form: s3cr%26t%3D%2Fx+", "",
+   {"s3cr&t=/x y"}, "form: ***", ""},
 };
 
 static void test_scrub(void) {

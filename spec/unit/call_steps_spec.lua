@@ -1288,6 +1288,60 @@ describe("the tokens a call sent, scrubbed from its errors", function()
     end
   end)
 
+  it("as a server re-encodes them: a form's '+' and %7E, every byte escaped, a URL", function()
+    -- soget sends the secret as its own form encoding ("~" as it is, a
+    -- space as %20); other software echoes the same body otherwise
+    local secret = "Xyz8Q~abc.DEF ghi+J/K"
+    local forms = {
+      "Xyz8Q%7Eabc.DEF+ghi%2BJ%2FK",               -- URLSearchParams, Java's URLEncoder
+      "Xyz8Q%7eabc.DEF%20ghi%2bJ%2fK",
+      "Xyz8Q~abc.DEF%20ghi+J/K",                   -- a URL's path: '+' and '/' as they are
+      (secret:gsub(".", function(c) return ("%%%02X"):format(c:byte()) end)),
+    }
+    for _, form in ipairs(forms) do
+      local client = soget.client(options({ client = { client_secret = secret, retries = 0 } }))
+      local call = client:begin(REF)
+      assert.are.equal("token", assert(call:request()).kind)
+      local page, e = call:response(401,
+        '{"error":"invalid_client","error_description":"bad client_secret=' .. form .. '"}')
+      assert.is_nil(page)
+      assert.are.equal("auth", e.kind)
+      assert.truthy(e.message:find("bad client_secret=***", 1, true), e.message)
+      assert.truthy(tostring(e):find("bad client_secret=***", 1, true), tostring(e))
+      client:close()
+    end
+  end)
+
+  it("from a decode error whose path, cut between keys, ends in the start of one", function()
+    -- keys that spell a dotted secret a segment each, after about 230
+    -- bytes of others: the path keeps whole segments, then "..."
+    local secret = "prod.client.secret.Xq7Vb2Lm9"
+    local body = '{"total":1,"items":[{"reference":"R","x":'
+    local close = "}"
+    for i = 1, 4 do
+      body = body .. '{"' .. ("k"):rep(40) .. i .. '":'
+      close = close .. "}"
+    end
+    body = body .. '{"' .. ("m"):rep(55) .. '":'   -- the path is cut after "client"
+    close = close .. "}"
+    for seg in secret:gmatch("[^.]+") do
+      body = body .. '{"' .. seg .. '":'
+      close = close .. "}"
+    end
+    body = body .. '"\\ud800"' .. close .. "]}"
+    local client = soget.client(options({ client = { client_secret = secret, retries = 0 } }))
+    client:set_token(tok(1), 1000)
+    local call = client:begin(REF)
+    assert.are.equal("api", assert(call:request()).kind)
+    local page, e = call:response(200, body)
+    assert.is_nil(page)
+    assert.are.equal("decode", e.kind, tostring(e))
+    assert.truthy(e.message:find("...", 1, true), e.message)   -- the path was cut
+    no_secret(e.message, "the error", { "prod.client", "client.secret" })
+    no_secret(tostring(e), "tostring(e)", { "prod.client", "client.secret" })
+    client:close()
+  end)
+
   it("on an exact walk's later pages too", function()
     local client = soget.client(options({ client = { retries = 0 } }))
     client:set_token(tok(1), 1000)

@@ -2,15 +2,10 @@
  * Knows nothing about Lua (src/lua/errors.c makes soget.Error tables). */
 #include "error.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "buf.h"
-#include "request.h"
 #include "text.h"
 
 void soget_err_clear(soget_err *e) {
@@ -47,63 +42,102 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
   e->cut = n < 0 || (size_t)n >= sizeof e->message;
 }
 
-/* Does text at t match the pattern p (n bytes)? With hexfold, the two hex
- * digits after each '%' of p match in either case (a percent-encoded
- * secret echoed by a server that re-encodes it). */
-static int match(const char *t, const char *p, size_t n, int hexfold) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    char a = t[i], b = p[i];
-    if (a == b) continue;
-    if (!a || !hexfold || i == 0) return 0;
-    if (p[i - 1] != '%' && !(i >= 2 && p[i - 2] == '%')) return 0;
-    if (tolower((unsigned char)a) != tolower((unsigned char)b)) return 0;
-  }
-  return 1;
+/* A secret is looked for in a text read three ways: as it is; with each
+ * %XX read as the byte it encodes (hex digits in either case: soget's own
+ * percent-encoding of the token form, a server's re-encoding of it, or of
+ * a URL soget sent, `~` as %7E...); and with '+' read as a space too (the
+ * form encoding of other software). */
+enum { READ_AS_IS, READ_PERCENT, READ_FORM };
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
-/* Replaces every whole occurrence of the pattern in text with "***", and,
- * when text was cut, a start of it (4 bytes or more) that ends text. After
- * each replacement the search goes back far enough to see an occurrence
- * the mask itself completes (a secret that begins or ends with '*'): each
- * replacement shortens the text, so the search ends. */
-static void scrub_text(char *text, const char *pat, size_t pl, int hexfold, int cut) {
-  char *p = text;
-  size_t tl, k;
-  while (*p) {
-    if (match(p, pat, pl, hexfold)) {
-      memmove(p + 3, p + pl, strlen(p + pl) + 1);
-      memcpy(p, "***", 3);
-      p = (size_t)(p - text) >= pl - 1 ? p - (pl - 1) : text;
+/* text (at most SCRUB_MAX - 1 bytes) as `how` reads it, into out; at[i]
+ * is where out[i] begins in text, at[n] its end. Returns n. */
+#define SCRUB_MAX (sizeof ((soget_err *)0)->message)
+static size_t read_as(const char *text, int how, char *out, unsigned short *at) {
+  size_t i = 0, n = 0;
+  while (text[i]) {
+    int hi, lo;
+    at[n] = (unsigned short)i;
+    if (how != READ_AS_IS && text[i] == '%' && (hi = hex_digit(text[i + 1])) >= 0 &&
+        (lo = hex_digit(text[i + 2])) >= 0) {
+      out[n++] = (char)(hi * 16 + lo);
+      i += 3;
+    } else if (how == READ_FORM && text[i] == '+') {
+      out[n++] = ' ';
+      i++;
     } else {
-      p++;
+      out[n++] = text[i++];
     }
   }
-  if (!cut) return;
+  at[n] = (unsigned short)i;
+  return n;
+}
+
+/* Replaces text[from, to) with "***" (to - from >= SOGET_SECRET_MIN: the
+ * text gets shorter). */
+static void mask(char *text, size_t from, size_t to) {
+  memmove(text + from + 3, text + to, strlen(text + to) + 1);
+  memcpy(text + from, "***", 3);
+}
+
+/* Masks in text one occurrence of the secret s (sl bytes) as `how` reads
+ * it, or of a start of it (SOGET_SECRET_MIN bytes or more) that the text
+ * shows was cut: one that ends a text that was cut (a '%' and a hex digit
+ * of an escape cut after it go too), or that "..." follows (soget's mark
+ * of a path cut between its segments). Returns whether it masked one. */
+static int mask_one(char *text, const char *s, size_t sl, int how, int cut) {
+  char r[SCRUB_MAX];
+  unsigned short at[SCRUB_MAX + 1];
+  size_t n = read_as(text, how, r, at), i, k, tl, end;
+  if (n >= sl) {
+    for (i = 0; i + sl <= n; i++) {
+      if (r[i] == s[0] && memcmp(r + i, s, sl) == 0) {
+        mask(text, at[i], at[i + sl]);
+        return 1;
+      }
+    }
+  }
+  for (i = SOGET_SECRET_MIN; i + 3 <= n; i++) {
+    if (memcmp(r + i, "...", 3) != 0) continue;
+    for (k = i < sl - 1 ? i : sl - 1; k >= SOGET_SECRET_MIN; k--) {
+      if (memcmp(r + i - k, s, k) == 0) {
+        mask(text, at[i - k], at[i]);
+        return 1;
+      }
+    }
+  }
+  if (!cut) return 0;
   tl = strlen(text);
-  for (k = (pl - 1 < tl ? pl - 1 : tl); k >= SOGET_SECRET_MIN; k--) {
-    if (match(text + tl - k, pat, k, hexfold)) {
-      strcpy(text + tl - k, "***");
-      break;
+  end = n;   /* an escape cut at the end: its '%' (and hex digit) left out */
+  if (how != READ_AS_IS) {
+    if (tl >= 1 && text[tl - 1] == '%') end = n - 1;
+    else if (tl >= 2 && text[tl - 2] == '%' && hex_digit(text[tl - 1]) >= 0) end = n - 2;
+  }
+  for (k = end < sl - 1 ? end : sl - 1; k >= SOGET_SECRET_MIN; k--) {
+    if (memcmp(r + end - k, s, k) == 0) {
+      mask(text, at[end - k], tl);
+      return 1;
     }
   }
+  return 0;
 }
 
-static void scrub_all(soget_err *e, const char *pat, size_t pl, int hexfold) {
-  scrub_text(e->message, pat, pl, hexfold, e->cut);
-  scrub_text(e->code, pat, pl, hexfold, strlen(e->code) + 1 >= sizeof e->code);
-}
-
-/* The percent-encoded form soget sends a secret in (the token request's
- * form body), into a new string; NULL on no memory. */
-static char *form_encoded(const char *s, size_t sl) {
-  soget_buf b;
-  soget_buf_init(&b, 0);
-  if (soget_url_encode(&b, s, sl) != 0) {
-    soget_buf_free(&b);
-    return NULL;
+/* Masks every occurrence, read every way, until none is left: each mask
+ * shortens the text, so this ends; looking again from the start finds an
+ * occurrence a mask itself completes (a secret that begins or ends with
+ * '*'). */
+static void scrub_text(char *text, const char *s, size_t sl, int cut) {
+  int how = READ_AS_IS;
+  while (how <= READ_FORM) {
+    if (mask_one(text, s, sl, how, cut)) how = READ_AS_IS;
+    else how++;
   }
-  return b.data;
 }
 
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
@@ -111,20 +145,9 @@ void soget_err_scrub(soget_err *e, const char *const *secrets, int n) {
   for (i = 0; i < n; i++) {
     const char *s = secrets[i];
     size_t sl;
-    char *enc;
     if (!s || (sl = strlen(s)) < SOGET_SECRET_MIN) continue;
-    scrub_all(e, s, sl, 0);
-    enc = form_encoded(s, sl);
-    if (!enc) {   /* cannot tell: say nothing a server sent */
-      soget_err_set(e, e->kind, e->status, e->retryable, "%s",
-                    "(message withheld: out of memory checking it for secrets)");
-      e->code[0] = '\0';
-      e->nomem = 1;
-      return;
-    }
-    if (strcmp(enc, s) != 0) scrub_all(e, enc, strlen(enc), 1);
-    soget_wipe(enc, strlen(enc));
-    free(enc);
+    scrub_text(e->message, s, sl, e->cut);
+    scrub_text(e->code, s, sl, strlen(e->code) + 1 >= sizeof e->code);
   }
 }
 

@@ -40,13 +40,14 @@ void soget_err_interrupted(soget_err *e);
 #define SOGET_SECRET_MIN 4
 
 /* Replaces with "***" every occurrence in e of the given secrets, in every
- * form soget sends them: as they are (API key and token headers) and
- * percent-encoded (the token request's form body; its hex digits matched
- * in either case). A message cut in the middle of one (e->cut, or a code
- * filling its buffer) loses that start (4 bytes or more); an uncut one
- * keeps its last word even when a secret starts so.
- * Out of memory for the encoded form, it withholds the whole message and
- * sets e->nomem. */
+ * form soget sends them and the forms a server re-encodes them in: as they
+ * are (API key and token headers), percent-encoded (the token request's
+ * form body, a URL; any byte as %XX, its hex digits in either case), and
+ * form-encoded with '+' for a space. A message cut in the middle of one
+ * (e->cut, or a code filling its buffer) loses that start (4 bytes or
+ * more), as does a start that "..." follows (a path cut between its
+ * segments); an uncut one keeps its last word even when a secret starts
+ * so. Needs no memory. */
 void soget_err_scrub(soget_err *e, const char *const *secrets, int n);
 
 /* Makes message and code printable in place (see soget_printable), cut to
