@@ -236,6 +236,37 @@ describe("soget.cli.walk", function()
                       { reference = "MSCU", limit = 2, offset = 4 } }, client.queries)
   end)
 
+  it("keeps a small key per unit listed, whatever the length of the server's ids", function()
+    -- 60 pages of 10 units whose S)ONE ids are 20 KB each (12 MB in all):
+    -- what the walk keeps of them stays under 1 MB
+    local function long(i) return { reference = "MSCU" .. i, pswId = ("%020d"):format(i):rep(1000) } end
+    local n_pages, size = 60, 10
+    local client = { handling_units = function(_, qq)
+      local list = {}
+      for i = qq.offset + 1, qq.offset + size do list[#list + 1] = long(i) end
+      return page(qq.offset, n_pages * size, list)
+    end }
+    local first = {}
+    for i = 1, size do first[i] = long(i) end
+    local p = page(0, n_pages * size, first)
+    first = nil -- luacheck: ignore 311 (let go before the count)
+    collectgarbage()
+    local base = collectgarbage("count")
+    local grown
+    local n, stopped = walk.walk(client, p, { reference = "MSCU", limit = size }, nil, function(hu)
+      if hu.reference == "MSCU" .. n_pages * size then
+        collectgarbage()
+        grown = collectgarbage("count") - base
+      end
+    end)
+    assert.are.equal(n_pages * size, n)
+    assert.is_nil(stopped)
+    assert.truthy(grown < 1024, ("%.0f KB kept"):format(grown))
+    -- and two ids that differ only past what is kept as it is still differ
+    assert.are_not.equal(walk.id_key(("x"):rep(100) .. "1"), walk.id_key(("x"):rep(100) .. "2"))
+    assert.are.equal("sCNI0000063978", walk.id_key("CNI0000063978"))
+  end)
+
   it("stops at max without fetching more", function()
     local client = fake_client(function(offset) return page(offset, 100, { unit(offset + 1), unit(offset + 2) }) end)
     local n = walk.walk(client, page(0, 100, { unit(1), unit(2) }), q, 3, function() end)
@@ -425,6 +456,35 @@ describe("soget.cli.units", function()
     table.remove(events, 2)
     assert.are.equal("A", units.last_event({ events = events }).eventType)
     assert.is_nil(units.last_event({}))
+  end)
+
+  it("counts a search's places keeping little of a server's long ones", function()
+    -- 2,000 units at places of 10 KB, each its own: the tally keeps a
+    -- digest and a start of each (under 1 MB), and counts them apart
+    collectgarbage()
+    local base = collectgarbage("count")
+    local t = units.tally()
+    for i = 1, 2000 do
+      local place = ("%05d"):format(i):rep(2000)
+      t:add({ freightFamily = "Container", huLocation = { place = i <= 2 and "é" .. place or place } })
+    end
+    t:add({ freightFamily = "Container", huLocation = { place = "FRLEH" } })
+    t:add({ freightFamily = "Container", huLocation = { place = "FRLEH" } })
+    collectgarbage()
+    assert.truthy(collectgarbage("count") - base < 1024)
+    local places = t:places()
+    assert.are.equal(2001, #places)
+    assert.are.same({ "FRLEH", 2 }, places[1])
+    for i = 2, #places do
+      assert.are.equal(1, places[i][2])
+      local name = places[i][1]
+      assert.truthy(#name <= units.PLACE_KEPT + 3 and name:sub(-3) == "...", name)
+    end
+    -- cut at a character's first byte: "é" (2 bytes) then digits
+    local want = "\195\169" .. ("00001"):rep(1000):sub(1, units.PLACE_KEPT - 2) .. "..."
+    local found = false
+    for i = 2, #places do found = found or places[i][1] == want end
+    assert.is_true(found)
   end)
 end)
 
@@ -945,6 +1005,42 @@ describe("soget search and bulk --documents (modules)", function()
       assert.are.equal("failed", rec.status)
       assert.are.equal("incomplete", rec.error.kind)
       assert.truthy(rec.error.message:find("^stopped after 10 units: "), rec.error.message)
+    end)
+
+    it("fails a document whose units take more memory than it holds, not the program", function()
+      -- a server can make a document endless: past walk.HELD_MAX its
+      -- units are let go and the document fails as incomplete
+      local walk = require "soget.cli.walk"
+      local saved = walk.HELD_MAX
+      walk.HELD_MAX = 1048576
+      -- (4,000 units of 5 KB each, made as each page is asked for: 20 MB,
+      -- well past the limit whatever LuaJIT's own allocations, which its
+      -- count includes, do meanwhile)
+      local c = fake_client({ ONE1 = docs.ONE1 })
+      local search_fn = c.handling_units_search
+      function c:handling_units_search(q)
+        if q.documentReference ~= "BIG" then return search_fn(self, q) end
+        local offset, slice = q.offset or 0, {}
+        for i = offset + 1, math.min(offset + q.limit, 4000) do
+          local hu = unit("BIGU" .. string.format("%07d", i), "Container", "FRLEH", "MTDF")
+          hu.packagingCode = ("%010d"):format(i):rep(500)
+          slice[#slice + 1] = hu
+        end
+        return page(offset, 4000, slice)
+      end
+      local ok, code, _, out = pcall(bulk, { "BIG", "ONE1" }, { "--json" }, c)
+      walk.HELD_MAX = saved
+      assert(ok, code)
+      assert.are.equal(exit.API, code)
+      local lines = {}
+      for l in out:gmatch("[^\n]+") do lines[#lines + 1] = cjson.decode(l) end
+      assert.are.equal("failed", lines[1].status)
+      assert.are.equal("incomplete", lines[1].error.kind)
+      assert.truthy(lines[1].error.message:find("take more than 1 MiB to hold", 1, true),
+        lines[1].error.message)
+      local n = tonumber(lines[1].error.message:match("^stopped after (%d+) units"))
+      assert.truthy(n and n >= 10 and n < 4000, lines[1].error.message)
+      assert.are.equal("found", lines[2].status)   -- the next document as before
     end)
 
     it("leaves bulk without --documents as it was: lookups, no search", function()

@@ -8,7 +8,7 @@ local M = {
   AUTH = 4,        -- credentials or token refused
   NETWORK = 5,     -- connection, timeout or TLS failure
   API = 6,         -- HTTP or API error, undecodable answer
-  INTERNAL = 70,   -- a bug in soget
+  INTERNAL = 70,   -- a bug in soget, or memory ran out
   OUTPUT = 74,     -- the results could not be written (a full disk)
   INTERRUPTED = 130,
 }
@@ -24,6 +24,7 @@ Exit codes:
    4  authentication failure (credentials or token refused)
    5  network failure (connection, timeout, TLS)
    6  API or server error (HTTP error, API error, unreadable answer)
+  70  internal error (a bug in soget), or memory ran out
   74  the results could not be written (a full disk)
  130  interrupted (Ctrl-C)
 bulk exits with the code of its first failed lookup or search, if any (2

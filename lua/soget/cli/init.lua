@@ -138,6 +138,9 @@ function M.run(argv, opts)
   elseif type(result) == "table" and result.kind then
     output.say(exit.message(result))
     code = exit.code_for(result)
+  elseif result == "not enough memory" then   -- (Lua's memory error: no bug of soget's)
+    output.say("not enough memory")
+    code = exit.INTERNAL
   else
     output.err:write(output.PROGRAM, ": internal error: ", output.printable(tostring(result), true), "\n")
     code = exit.INTERNAL

@@ -53,22 +53,38 @@ local Tally = {}
 Tally.__index = Tally
 
 function M.tally()
-  return setmetatable({ units = 0, containers = 0, other = 0, at = {} }, Tally)
+  return setmetatable({ units = 0, containers = 0, other = 0, at = {}, names = {} }, Tally)
 end
+
+-- A place is at most a few characters in the API: a server's longer one is
+-- counted by its digest and named by its start, so that what a search's
+-- summary keeps per place stays small whatever the server sends.
+M.PLACE_KEPT = 256
 
 function Tally:add(hu)
   self.units = self.units + 1
   if M.is_container(hu) then self.containers = self.containers + 1
   else self.other = self.other + 1 end
   local where = M.now_at(hu) or false     -- false: unknown
-  self.at[where] = (self.at[where] or 0) + 1
+  local key = where
+  if where and #where > M.PLACE_KEPT then
+    key = "digest " .. soget._privfile.digest(where)
+    if not self.names[key] then
+      local cut = M.PLACE_KEPT
+      -- (at a character's first byte: the rest of UTF-8 stays whole)
+      while cut > 1 and where:byte(cut + 1) and where:byte(cut + 1) >= 0x80
+        and where:byte(cut + 1) < 0xC0 do cut = cut - 1 end
+      self.names[key] = where:sub(1, cut) .. "..."
+    end
+  end
+  self.at[key] = (self.at[key] or 0) + 1
 end
 
 -- {where, count} pairs, most units first, then by name; unknown (where
 -- false) last among equals.
 function Tally:places()
   local list = {}
-  for where, n in pairs(self.at) do list[#list + 1] = { where, n } end
+  for key, n in pairs(self.at) do list[#list + 1] = { self.names[key] or key, n } end
   table.sort(list, function(a, b)
     if a[2] ~= b[2] then return a[2] > b[2] end
     if a[1] == false or b[1] == false then return b[1] == false and a[1] ~= false end

@@ -4,8 +4,23 @@ local output = require "soget.cli.output"
 local exit = require "soget.cli.exit"
 local sys = require "soget.cli.sys"
 local view = require "soget.cli.view"
+local soget = require "soget"
 
 local M = {}
+
+-- The most memory (bytes, as Lua counts it) a document's units may take
+-- while bulk --documents holds them to its last page.
+M.HELD_MAX = 256 * 1048576
+
+-- How a walk remembers a unit it listed: its S)ONE id (13 characters in
+-- the API) as it is, a server's longer one by its digest, so that what a
+-- walk keeps per unit stays small whatever the server sends.
+local ID_KEPT = 64
+function M.id_key(id)
+  id = tostring(id)
+  if #id <= ID_KEPT then return "s" .. id end
+  return "d" .. soget._privfile.digest(id)
+end
 
 -- The pager's why at the total or an empty page of a listing whose numbers
 -- changed or contradict each other: units may have moved past the walk.
@@ -46,7 +61,7 @@ function M.walk(client, page, q, max, each, method)
       -- reference, and a unit without an id (null or empty, which the
       -- document allows) is listed as often as the pages hold it, as the
       -- module's pager yields it.
-      local key = hu.pswId and hu.pswId ~= "" and ("s" .. tostring(hu.pswId)) or nil
+      local key = hu.pswId and hu.pswId ~= "" and M.id_key(hu.pswId) or nil
       if not key or not listed[key] then
         if key then listed[key] = true end
         fresh, n = fresh + 1, n + 1

@@ -143,11 +143,30 @@ end
 -- The units of a document's search, every page of it, from its first
 -- page: the list, or nil and why not (a failed fetch: its error; pages
 -- that do not add up: a message).
-local function all_units(client, page, q)
-  local list = {}
-  local n, stopped, err = walk.walk(client, page, q, nil,
-    function(hu) list[#list + 1] = hu end, "handling_units_search")
+-- They are held to the last page (a document is written whole or fails):
+-- past walk.HELD_MAX of memory more than the program held when it began
+-- (base, in KB, after a full collection), measured after a full
+-- collection, the document fails, rather than the program (a server can
+-- make one endless).
+local function all_units(client, page, q, base)
+  local list, over = {}, false
+  local max = walk.HELD_MAX / 1024
+  local n, stopped, err = walk.walk(client, page, q, nil, function(hu)
+    list[#list + 1] = hu
+    if #list % 10 == 0 and collectgarbage("count") - base > max then
+      collectgarbage()
+      if collectgarbage("count") - base > max then
+        over = true
+        return false
+      end
+    end
+  end, "handling_units_search")
   if err then return nil, err end
+  if over then
+    return nil, string.format("stopped after %d units: they take more than %d MiB to hold "
+      .. "(soget search --document lists a document's units as they come)", n,
+      math.floor(walk.HELD_MAX / 1048576))
+  end
   if stopped then
     return nil, string.format("stopped after %d unit%s: %s", n, n == 1 and "" or "s", stopped)
   end
@@ -170,6 +189,12 @@ return function(args, session)
   local first_failure
   local unit_count = 0
   if documents then query.check_search(client) end   -- before any output
+  local held_base   -- (all_units)
+  if documents then
+    collectgarbage()
+    collectgarbage()   -- (what finalizers let go of goes in a second cycle)
+    held_base = collectgarbage("count")
+  end
   if not json then out:write(table.concat(CSV_HEADER, ","), "\n") end
 
   -- bad: why the value is no query the module takes. A document found has
@@ -190,7 +215,7 @@ return function(args, session)
     else status = "not_found" end
     if status == "found" and documents and not out.failed then
       local why
-      list, why = all_units(client, result, q)
+      list, why = all_units(client, result, q, held_base)
       if list then unit_count = unit_count + #list
       elseif type(why) == "string" then status, incomplete = "failed", why
       else status, result = "failed", why end
@@ -302,3 +327,5 @@ return function(args, session)
   if progress.not_found > 0 or progress.ambiguous > 0 then return exit.NOT_FOUND end
   return exit.OK
 end
+
+
