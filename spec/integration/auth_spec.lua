@@ -197,6 +197,14 @@ describe("authentication", function()
     assert.are.equal(0, S.stats().token_requests)
     assert.has_error(function() c:set_token("a\nb", 10) end)
     assert.has_error(function() c:set_token("abc", -1) end)
+    -- a token that never comes due would never be renewed ahead of time
+    for _, ttl in ipairs { math.huge, 2 ^ 63, 0 / 0, "inf" } do
+      local ok, e = pcall(c.set_token, c, "abcd-token", ttl)
+      assert.is_false(ok, tostring(ttl))
+      assert.truthy(tostring(e):find("bad argument #", 1, true), tostring(e))
+    end
+    c:set_token("abcd-token", 1e9)
+    assert.truthy(select(2, c:token { fetch = false }) <= 1e9)
     c:close()
   end)
 end)

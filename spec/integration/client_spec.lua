@@ -67,6 +67,10 @@ describe("soget.client options", function()
     {"max_response_size", 1024.5, "must be an integer"},
     {"timeout", 0, "must be between 0.001 and 86400"},
     {"gzip", "no", "must be a boolean"},
+    -- sent in the token form, which would take them empty
+    {"client_id", "", "is empty"},
+    {"client_secret", "", "is empty"},
+    {"access_token", "", "is empty"},
   }
   for _, c in ipairs(cases) do
     it("raises on a bad '" .. c[1] .. "'", function()

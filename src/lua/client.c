@@ -411,6 +411,10 @@ int soget_client_new(lua_State *L) {
     return luaL_error(L, "soget.client: no_proxy%s %s", FROM_ENV(OPT_NO_PROXY), why);
   if (v[OPT_CA_FILE].s && (why = ca_file_problem(v[OPT_CA_FILE].s)) != NULL)
     return luaL_error(L, "soget.client: ca_file%s %s", FROM_ENV(OPT_CA_FILE), why);
+  /* (sent in the token form, which takes an empty value: refused as the
+   * header options are, rather than sent to be refused by the server) */
+  if (id && !*id) return luaL_error(L, "soget.client: option 'client_id' is empty");
+  if (secret && !*secret) return luaL_error(L, "soget.client: option 'client_secret' is empty");
   if (!key)
     return luaL_error(L, "soget.client: no API key: give api_key (or set SOGET_API_KEY)");
   /* A token given in the options wins over client credentials from the
@@ -1222,7 +1226,8 @@ static int meth_set_token(lua_State *L) {
   const char *why = soget_header_value_problem(tok, tl);
   c = soget_checkclient(L, 1);
   if (why) return luaL_argerror(L, 2, why);
-  luaL_argcheck(L, ttl > 0, 3, "must be a positive number of seconds");
+  /* (at most 1e9, as a token answer's expires_in: inf would never renew) */
+  luaL_argcheck(L, ttl > 0 && ttl <= 1e9, 3, "must be a positive number of seconds, at most 1e9");
   if (soget_engine_set_token(&c->eng, tok, tl, ttl) != 0) return soget_nomem(L);
   return 0;
 }
