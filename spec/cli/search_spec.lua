@@ -253,6 +253,20 @@ describe("soget search", function()
     assert.are.equal(4, r.code, r.err)
   end)
 
+  it("searches with a search key alone; a lookup says the API key is missing (exit 3)", function()
+    local env = { SOGET_API_KEY = false, SOGET_SEARCH_API_KEY = SEARCH_KEY }
+    support.reset()
+    local r = cli.run({ "search", "--document", "HLCUEUR2002APIK9" }, { env = env })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:find("^CGMU2436601"))
+    for _, argv in ipairs { { "track", "CGMU2436601" }, { "find", "CGMU" } } do
+      local t = cli.run(argv, { env = env })
+      assert.are.equal(3, t.code, t.err)
+      assert.truthy(t.err:find("soget: no API key: give api_key (or set SOGET_API_KEY)", 1, true), t.err)
+    end
+    assert.are.equal(1, support.stats().api_requests)   -- the search's only
+  end)
+
   it("takes the search's own key and base URL, never showing the key", function()
     assert.truthy(SEARCH_KEY, "the sandbox gives a search-only key")
     -- the API key is wrong for lookups; the search key is the search's own

@@ -114,6 +114,49 @@ describe("handling_units_search", function()
     only:close()
   end)
 
+  it("searches with a search key alone; its lookups raise, sending nothing", function()
+    -- a partner-hub key scoped to the in-mass API: no api_key anywhere
+    local o = S.options{ search_api_key = S.search_key }
+    o.api_key = nil
+    local chunk = "package.path = " .. ("%q"):format(package.path) .. "; package.cpath = "
+      .. ("%q"):format(package.cpath) .. "\n" .. ([[
+      local soget = require "soget"
+      local o = %s
+      local c = soget.client(o)
+      local p, e = c:handling_units_search(%q)
+      print("search", p and p.total or tostring(e))
+      for _, f in ipairs { function() return c:handling_units("CGMU2436601") end,
+          function() return c:handling_units_many({ { search = %q }, "CGMU2436601" }) end,
+          function() return c:begin("CGMU2436601") end } do
+        print("lookup", select(2, pcall(f)))
+      end
+      local r = c:handling_units_many({ { search = %q } })
+      print("many", r[1].total)
+      print("requests", c:stats().api_requests)
+    ]]):format((function()
+      local parts = {}
+      for k, v in pairs(o) do parts[#parts + 1] = ("[%q] = %q"):format(k, v) end
+      return "{" .. table.concat(parts, ", ") .. "}"
+    end)(), BL1, BL1, BL3)
+    local out = S.popen_read("env -u SOGET_API_KEY " .. S.shell_quote(S.lua) .. " -e "
+      .. S.shell_quote(chunk) .. " 2>&1")
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.are.equal("search\t1", lines[1], out)
+    for i = 2, 4 do
+      assert.truthy(lines[i]:find("no API key for lookups (the client has a search_api_key "
+        .. "only): give api_key, or set SOGET_API_KEY", 1, true), out)
+    end
+    assert.truthy(lines[3]:find("handling_units_many: query 2: no API key", 1, true), out)
+    assert.are.equal("many\t3", lines[5], out)
+    assert.are.equal("requests\t2", lines[6], out)   -- the two searches, nothing else
+    -- with neither key, still no client
+    out = S.popen_read("env -u SOGET_API_KEY -u SOGET_SEARCH_API_KEY " .. S.shell_quote(S.lua)
+      .. " -e " .. S.shell_quote("package.cpath = " .. ("%q"):format(package.cpath)
+      .. "; print(select(2, pcall(require('soget').client, { client_id = 'a', client_secret = 'b' })))"))
+    assert.truthy(out:find("no API key: give api_key (or set SOGET_API_KEY)", 1, true), out)
+  end)
+
   it("runs searches beside lookups in handling_units_many", function()
     local results, counts = c:handling_units_many({
       { search = BL3 }, "CGMU2436601", { search = { documentReference = "NO-SUCH-BL" } },

@@ -441,6 +441,10 @@ int soget_call_next(soget_engine *g, soget_call *k, soget_err *e) {
     k->state = SOGET_CALL_DONE;
     return SOGET_STEP_TOKEN;
   }
+  if (!key_of(g, k->api)) {   /* (the binding refuses such a call before it begins) */
+    soget_err_set(e, "auth", 0, 0, "no API key for this API");
+    return call_fail(g, k, e);
+  }
   if (credentials(g, k->api) != 0) {
     soget_err_nomem(e, "building the request");
     return call_fail(g, k, e);

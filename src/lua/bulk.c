@@ -459,7 +459,7 @@ static int check_queries(lua_State *L, const soget_client *c, int qi, int exact)
     /* (Lua code ran since the client was checked: the options' or a
      * query's metamethods, a finalizer; it may have closed it) */
     c = soget_checkclient(L, 1);
-    soget_need_search_base(L, c, lua_gettop(L), "handling_units_many", (int)i);
+    soget_need_api(L, c, lua_gettop(L), "handling_units_many", (int)i);
     lua_rawseti(L, t, (lua_Integer)i);
   }
   return (int)len;

@@ -300,15 +300,17 @@ static const char *search_base_beside(lua_State *L, const char *base) {
 #undef TRACING_PATH
 #undef IN_MASS_PATH
 
-void soget_need_search_base(lua_State *L, const soget_client *c, int qi, const char *who,
-                            int index) {
+void soget_need_api(lua_State *L, const soget_client *c, int qi, const char *who, int index) {
   int search;
-  if (c->eng.search_base_url) return;
+  if (c->eng.search_base_url && c->eng.api_key) return;
   search = soget_query_params(L, qi);
   lua_pop(L, 1);
-  if (!search) return;
+  if (search ? c->eng.search_base_url != NULL : c->eng.api_key != NULL) return;
   if (index > 0) lua_pushfstring(L, "%s: query %d", who, index);
   else lua_pushstring(L, who);
+  if (!search)
+    luaL_error(L, "%s: no API key for lookups (the client has a search_api_key only): give "
+                  "api_key, or set SOGET_API_KEY", lua_tostring(L, -1));
   luaL_error(L, "%s: no search_base_url for this base_url (it is taken beside a base_url "
                 "whose path ends in /api-tracing-code/v1, when it fits in %d bytes): give "
                 "search_base_url, or set SOGET_SEARCH_BASE_URL", lua_tostring(L, -1),
@@ -400,7 +402,7 @@ int soget_client_new(lua_State *L) {
                       why);
   /* Not given: the in-mass API beside the tracing API, as SOGET's platforms
    * (and the sandbox) have it; else none, and a search raises (see
-   * soget_need_search_base): the default one would get the token of
+   * soget_need_api): the default one would get the token of
    * another environment. */
   if (!sbase) sbase = search_base_beside(L, v[OPT_BASE_URL].s);
   if ((why = url_problem(turl, 0)) != NULL)
@@ -415,7 +417,9 @@ int soget_client_new(lua_State *L) {
    * header options are, rather than sent to be refused by the server) */
   if (id && !*id) return luaL_error(L, "soget.client: option 'client_id' is empty");
   if (secret && !*secret) return luaL_error(L, "soget.client: option 'client_secret' is empty");
-  if (!key)
+  /* (a client with a search key alone searches; its lookups raise:
+   * soget_need_api) */
+  if (!key && !v[OPT_SEARCH_API_KEY].s)
     return luaL_error(L, "soget.client: no API key: give api_key (or set SOGET_API_KEY)");
   /* A token given in the options wins over client credentials from the
    * environment, and explicit credentials win over an environment token. */
@@ -1104,7 +1108,8 @@ static int fetch_first(lua_State *L, int kind) {
   lua_settop(L, 2);
   soget_check_query(L, 2, kind);   /* 3: normalized query */
   c = soget_checkclient(L, 1);     /* (its allocations may have run a finalizer that closed it) */
-  if (kind == SOGET_QUERY_SEARCH) soget_need_search_base(L, c, 3, "handling_units_search", 0);
+  soget_need_api(L, c, 3, kind == SOGET_QUERY_SEARCH ? "handling_units_search" : "handling_units",
+                 0);
   soget_err_clear(&e);
   if (!soget_client_fetch(L, c, 1, 3, -1, &e)) return soget_fail(L, &e);
   if (is_exact(L, 3))   /* complete: page:iter() has nothing to fetch */
@@ -1314,7 +1319,7 @@ static int meth_begin(lua_State *L) {
   }
   soget_check_query(L, 2, SOGET_QUERY_ANY);    /* 4 */
   c = soget_checkclient(L, 1);     /* (its allocations may have run a finalizer that closed it) */
-  soget_need_search_base(L, c, 4, "begin", 0);
+  soget_need_api(L, c, 4, "begin", 0);
   if (offset >= 0 && is_exact(L, 4))
     luaL_error(L, "begin: an exact lookup takes no offset (it reads the listing from its "
                   "start)");

@@ -138,9 +138,9 @@ soget_client *soget_checkclient(lua_State *L, int i);
 void soget_check_query(lua_State *L, int i, int kind);
 /* Raises (who: the method, for the message; index > 0: the query's index in
  * a list) when the normalized query at qi is a search and the client c has
- * no search base URL. */
-void soget_need_search_base(lua_State *L, const soget_client *c, int qi, const char *who,
-                            int index);
+ * no search base URL, or a lookup and c has no API key (a search key
+ * alone). */
+void soget_need_api(lua_State *L, const soget_client *c, int qi, const char *who, int index);
 enum {   /* soget_check_query's kind */
   SOGET_QUERY_LOOKUP,   /* handling_units' query (or reference string) */
   SOGET_QUERY_SEARCH,   /* handling_units_search's (or document reference) */

@@ -68,6 +68,14 @@ local function connect(s, args)
     end
     exit.fail(exit.CONFIG, msg)
   end
+  -- A search key alone makes a client that only searches: a command that
+  -- looks units up says so as the module would for no key at all.
+  local searches = args.command == "search" or (args.command == "bulk" and args.documents)
+  if not searches and o.api_key == nil and config.from_env("api_key") == nil then
+    pcall(client.close, client)
+    exit.fail(exit.CONFIG, "no API key: give api_key (or set SOGET_API_KEY); or use "
+      .. "--profile NAME (see soget --help)")
+  end
   if cached and not pcall(client.set_token, client, cached, cached_left) then
     output.note("token cache: the module refused the cached token")
   end

@@ -22,7 +22,7 @@
 ---@field client_id? string OAuth2 client id (SOGET_CLIENT_ID): a token is fetched on first need, cached and renewed.
 ---@field client_secret? string OAuth2 client secret (SOGET_CLIENT_SECRET). Never shown in an error or tostring.
 ---@field access_token? string A bearer token used as it is (SOGET_ACCESS_TOKEN), static unless client credentials are given too.
----@field api_key? string The subscription key, sent as Ocp-Apim-Subscription-Key (SOGET_API_KEY). Required.
+---@field api_key? string The subscription key, sent as Ocp-Apim-Subscription-Key (SOGET_API_KEY). Required, unless search_api_key is given (then lookups raise).
 ---@field base_url? string The API (SOGET_BASE_URL): an absolute http(s) URL with a host.
 ---@field token_url? string The token endpoint (SOGET_TOKEN_URL).
 ---@field search_base_url? string Base URL of handling_units_search (SOGET_SEARCH_BASE_URL). Left out: the in-mass API beside a base_url ending in /api-tracing-code/v1 (the integration platform's when base_url is left out too); for another base_url none, and a search raises.
