@@ -335,8 +335,7 @@ static void test_lease(void) {
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
 
-  CASE("lease: a call begun later may renew again, SOGET_RENEWAL_PAUSE after the renewal");
-  g.renewal_at -= SOGET_RENEWAL_PAUSE + 1;   /* (test_renewal_pause: not before) */
+  CASE("lease: a call begun later may renew again");
   begin(&g, &c, 0);
   CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_AGAIN);
@@ -439,45 +438,6 @@ static void test_revoked_after_use(void) {
   CHECK_STR(e.kind, "auth");
   CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_FAIL);   /* once per call */
-  CHECK_INT(g.token_requests, 3);
-  soget_call_free(&g, &a);
-  soget_call_free(&g, &b);
-  soget_call_free(&g, &c);
-  soget_engine_free(&g);
-}
-
-/* 401s the token does not cause (a wrong API key): every token refused. */
-static void test_renewal_pause(void) {
-  soget_engine g;
-  soget_call a, b, c;
-  soget_err e;
-  CASE("renewal: a renewal refused before any page is not renewed by later calls for "
-       "SOGET_RENEWAL_PAUSE: no token request per call");
-  engine(&g, 2, 1);
-  begin(&g, &a, 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* renewed */
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);    /* refused too */
-  CHECK_INT(g.token_requests, 2);
-  begin(&g, &b, 0);                                            /* a call begun since */
-  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
-  CHECK_STR(bearer(&b), "tok-0002");
-  CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_FAIL);
-  CHECK_STR(e.kind, "auth");
-  CHECK_INT(g.token_requests, 2);
-  CHECK_INT(g.api_requests, 3);
-  CASE("renewal: past SOGET_RENEWAL_PAUSE, one call renews it again");
-  g.renewal_at -= SOGET_RENEWAL_PAUSE + 1;
-  begin(&g, &c, 0);
-  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
-  CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
   CHECK_INT(g.token_requests, 3);
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
@@ -1235,7 +1195,6 @@ int main(void) {
   test_lease();
   test_lease_groups();
   test_revoked_after_use();
-  test_renewal_pause();
   test_shared_failure();
   test_stop();
   test_sleep();

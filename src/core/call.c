@@ -657,22 +657,17 @@ static void token_accepted(soget_engine *g, const soget_call *k) {
  * goes out again with the current one. A refused current token is dropped
  * and renewed, once per call, and not at all for a call begun before the
  * current token came as the renewal of a refused one: the credentials were
- * refused twice in a row then. Nor, for SOGET_RENEWAL_PAUSE seconds after
- * that renewal came, for the calls begun since: a 401 the token does not
- * cause (a wrong API key) would otherwise cost a token request per call.
- * Once the API has answered a page to the renewed token, a later refusal
- * of it is not that (the token was revoked after it worked): the calls
- * begun before may renew it again. */
+ * refused twice in a row then. Once the API has answered a page to the
+ * renewed token, a later refusal of it is not that (the token was revoked
+ * after it worked): the calls begun before may renew it again. */
 static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t len,
                         soget_err *e) {
-  int refused_renewal = g->auth.gen == g->renewal_gen;
   if (k->token_gen != g->auth.gen && k->stale < 3) {
     k->stale++;
     k->state = SOGET_CALL_READY;
     return SOGET_STEP_AGAIN;
   }
-  if (!k->renewed && !(refused_renewal && k->began <= g->renewal_at) &&
-      !(refused_renewal && soget_now() - g->renewal_at < SOGET_RENEWAL_PAUSE) &&
+  if (!k->renewed && !(g->auth.gen == g->renewal_gen && k->began <= g->renewal_at) &&
       soget_auth_invalidate(&g->auth)) {
     forget_credentials(g);
     k->renewed = 1;

@@ -25,10 +25,6 @@ SOGET_HIDDEN_BEGIN
 /* A call that needs a token while another call of the same client is
  * fetching one waits for it, asking again this often. */
 #define SOGET_LEASE_POLL 0.01
-/* A token fetched after a 401 and refused too, before any page: no call
- * renews it for this long after it came (the refusal is not the token's:
- * a wrong API key, say), so that such 401s cost no token request each. */
-#define SOGET_RENEWAL_PAUSE 30.0
 
 typedef struct soget_engine {
   /* configuration; the strings are owned (see soget_engine_free) */
@@ -51,7 +47,7 @@ typedef struct soget_engine {
   unsigned long after_401;     /* the call whose 401 dropped the token, 0: none: the
                                 * next token stored is the renewal of a refused one */
   unsigned long renewal_gen;   /* auth.gen of the token fetched after a 401 */
-  double renewal_at;           /* and when it came (SOGET_RENEWAL_PAUSE) */
+  double renewal_at;           /* and when it came */
   /* counters */
   unsigned long rng;
   long api_requests, token_requests, retries_done;
