@@ -454,6 +454,31 @@ describe("soget.decode's parsers", function()
     end
   end)
 
+  it("make no room ahead for more members than a body can hold (a body of empty objects)", function()
+    -- 1 MB of "{}," as an array of events: libyajl gives no sizes, and each
+    -- event was made with room for the schema's fields, 90 bytes of Lua
+    -- memory for each byte of body; now as little as a page of real events
+    -- needs, then growing as filled: about as much as simdjson's sizes give
+    local n = 350000
+    local body = '{"total":1,"items":[{"events":[' .. ("{},"):rep(n - 1) .. '{}]}]}'
+    local grown = {}
+    for _, parser in ipairs { "yajl", "simdjson" } do
+      collectgarbage()
+      collectgarbage()
+      local before = collectgarbage("count")
+      local p = assert(soget.decode(body, { parser = parser }))
+      assert.are.equal(n, #p.items[1].events)
+      grown[parser] = (collectgarbage("count") - before) * 1024
+      p = nil -- luacheck: ignore 311
+    end
+    assert.truthy(grown.yajl < 1.5 * grown.simdjson,
+      ("yajl %.0f bytes, simdjson %.0f bytes"):format(grown.yajl, grown.simdjson))
+    -- a real page's objects still get their room: the same page either way
+    local real = '{"total":1,"items":[{"reference":"R","pswId":"P","events":[{"eventType":"DIS",'
+      .. '"eventDate":"2020-05-20T03:27:41+02:00","eventPlace":"FRLEH","eventWay":"In"}]}]}'
+    assert.are.same(soget.decode(real, { parser = "simdjson" }), soget.decode(real, { parser = "yajl" }))
+  end)
+
   it("refuse a parser they do not know, before any work", function()
     assert.has_error(function() soget.decode("{}", { parser = "cjson" }) end,
       'soget.decode: \'parser\' must be "auto", "yajl" or "simdjson"')

@@ -346,6 +346,11 @@ typedef struct builder {
   unsigned tick;        /* values until the clock is looked at again */
   int late;             /* the deadline passed: no other path is tried */
   int max_items;        /* the most units a page's items may hold; -1: any */
+  size_t presize;       /* members the yajl path may still make room for ahead:
+                         * a member takes 6 bytes of body at least (a
+                         * schema's, 10 and more), so a page fills fewer than
+                         * a member for 8 bytes; past that, an object grows
+                         * as it is filled (a body of empty objects) */
   int limit_sent;       /* max_items is the query's limit, not the API's */
   frame fr[MAX_DEPTH + 1];
   arena a;
@@ -923,7 +928,15 @@ static int open_frame(builder *b, int kind, const schema *s, int want,
     return too_many_items(b);
   c = &b->fr[++b->depth];
   switch (kind) {                         /* size: members, -1 unknown */
-    case FR_OBJ: lua_createtable(L, 0, size >= 0 ? size : s->n); break;
+    case FR_OBJ:
+      /* (unknown on the yajl path: room for the schema's fields, while a
+       * body of empty objects has not used up what a body can fill) */
+      if (size < 0) {
+        size = (size_t)s->n <= b->presize ? s->n : 0;
+        b->presize -= (size_t)size;
+      }
+      lua_createtable(L, 0, size);
+      break;
     case FR_UOBJ: lua_createtable(L, 0, size > 0 ? size : 0); break;
     default:
       lua_createtable(L, size > 0 ? size : 0, 0);
@@ -1356,6 +1369,7 @@ static int build_run(lua_State *L) {
   b->failed = 0;
   b->depth = 0;
   b->done = 0;
+  b->presize = b->len / 8;
   b->fr[0].kind = FR_ROOT;
   b->fr[0].want = F_OBJECT;
   b->fr[0].wsub = &HandlingUnitItemsResponseModel;
