@@ -208,6 +208,10 @@ install: $(MODULE) $(STATIC) $(DOCS)
 	@case '$(DESTDIR)|$(PREFIX)|$(LIBDIR)|$(LUADIR)|$(NGX_LUADIR)|$(BINDIR)|$(CLIBDIR)|$(INCLUDEDIR)|$(PKGCONFIGDIR)|$(MANDIR)|$(BASH_COMPLETIONDIR)|$(ZSH_COMPLETIONDIR)|$(FISH_COMPLETIONDIR)' in \
 	  *' '*) echo "make install: DESTDIR, PREFIX and the install folders cannot hold a space" >&2; \
 	         exit 2 ;; \
+	  *'~'*) echo "make install: a '~' reaches make as it is (zsh, sh): write \$$HOME instead" >&2; \
+	         exit 2 ;; \
+	  *[!A-Za-z0-9/._+,:@=\|-]*) echo "make install: DESTDIR, PREFIX and the install folders" \
+	         "can hold letters, digits and / . _ + , : @ = - only" >&2; exit 2 ;; \
 	esac
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(MODULE) $(DESTDIR)$(LIBDIR)/soget.so

@@ -275,6 +275,22 @@ describe("installing", function()
     assert.is_false(sh.exists("f"))
   end)
 
+  it("refuses a '~' (zsh and sh pass it as it is) and shell characters, making nothing anywhere", function()
+    for _, c in ipairs {
+      { "PREFIX='~/.local'", "a '~' reaches make as it is (zsh, sh): write $HOME instead" },
+      { "PREFIX=" .. sh.quote(tmp .. '/q"x'), "can hold letters, digits and / . _ + , : @ = - only" },
+      { "DESTDIR=" .. sh.quote(tmp .. "/s$x;y"), "can hold letters, digits and / . _ + , : @ = - only" },
+    } do
+      -- (HOME in tmp: were '~' taken, by bash, nothing would land in the real one)
+      local code, out = sh.run("HOME=" .. sh.quote(tmp) .. " make install LUA_VERSION=" .. sh.runtime
+        .. " " .. c[1] .. " 2>&1", 300)
+      assert.are_not.equal(0, code, out)
+      assert.truthy(out:find("make install: ", 1, true) and out:find(c[2], 1, true), out)
+    end
+    assert.are.equal("", (sh.check("ls -A " .. sh.quote(tmp)):gsub("%s+$", "")))
+    assert.is_false(sh.exists("~"))   -- (a folder named '~' in the tree)
+  end)
+
   it("with make install DESTDIR=... (staged), its files readable by all whatever the umask", function()
     sh.check("umask 077; make install LUA_VERSION=" .. sh.runtime
       .. " PREFIX=/usr/local DESTDIR=" .. sh.quote(tmp .. "/stage"))
