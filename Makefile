@@ -248,16 +248,21 @@ clean:
 	rm -rf build
 
 # eval "$(make env)": builds, then prints the shell commands that point Lua
-# at this tree (its build for LUA_VERSION and lua/) and PATH at bin/, for
+# at this tree (its build for LUA_VERSION and lua/) and PATH at a soget
+# command that runs bin/soget on that runtime ($(BUILD_DIR)/bin/soget), for
 # the examples, scripts and the soget command. Lua 5.2 to 5.4 read their
 # own LUA_PATH_5_x and LUA_CPATH_5_x, so runtimes do not mix; 5.1 and
 # LuaJIT read LUA_PATH and LUA_CPATH. The build's output goes to stderr.
 ENV_SUFFIX = $(if $(filter 5.2 5.3 5.4,$(LUA_VERSION)),_$(subst .,_,$(LUA_VERSION)))
 env:
 	@$(MAKE) --no-print-directory build >&2
+	@mkdir -p $(BUILD_DIR)/bin
+	@printf '#!/bin/sh\n# bin/soget on $(LUA) (make env)\nexec %s %s "$$@"\n' \
+	  '$(LUA)' '"$(CURDIR)/bin/soget"' > $(BUILD_DIR)/bin/soget
+	@chmod 0755 $(BUILD_DIR)/bin/soget
 	@echo 'export LUA_PATH$(ENV_SUFFIX)="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$${LUA_PATH$(ENV_SUFFIX):-;}"'
 	@echo 'export LUA_CPATH$(ENV_SUFFIX)="$(abspath $(BUILD_DIR))/?.so;$${LUA_CPATH$(ENV_SUFFIX):-;}"'
-	@echo 'export PATH="$(CURDIR)/bin:$$PATH"'
+	@echo 'export PATH="$(abspath $(BUILD_DIR))/bin:$$PATH"'
 
 # make dist: build/soget-$(VERSION).tar.gz from git (DIST_REV, HEAD by
 # default: what is committed), every file but the benchmarks and CI, and a

@@ -16,8 +16,13 @@ describe("eval \"$(make env)\"", function()
       'export LUA_PATH' .. suffix .. '="' .. root .. '/lua/?.lua;' .. root .. '/lua/?/init.lua;${LUA_PATH'
         .. suffix .. ':-;}"',
       'export LUA_CPATH' .. suffix .. '="' .. build .. '/?.so;${LUA_CPATH' .. suffix .. ':-;}"',
-      'export PATH="' .. root .. '/bin:$PATH"',
+      'export PATH="' .. build .. '/bin:$PATH"',
     }, "\n") .. "\n", out)
+    -- the soget there runs bin/soget on this runtime (bin/soget's own first
+    -- line names Lua 5.4)
+    local launcher = assert(io.open(build .. "/bin/soget")):read("*a")
+    assert.truthy(launcher:find('\nexec ' .. (sh.runtime == "jit" and "luajit" or "lua" .. sh.runtime)
+      .. ' "' .. root .. '/bin/soget" "$@"\n', 1, true), launcher)
   end)
 
   it("lets the runtime require soget and the command's modules, and runs soget, from another directory", function()
@@ -36,7 +41,8 @@ describe("eval \"$(make env)\"", function()
     local code, out = sh.run("bash --norc --noprofile " .. sh.quote(script), 120)
     os.remove(script)
     assert.are.equal(0, code, out)
-    assert.are.equal(require("soget")._VERSION .. "\n" .. root .. "/bin/soget\n"
+    local build = root .. "/build/lua" .. sh.runtime
+    assert.are.equal(require("soget")._VERSION .. "\n" .. build .. "/bin/soget\n"
       .. "CSQU3054383: valid ISO 6346 container number\n", out)
   end)
 
