@@ -21,6 +21,9 @@
 /* Message handler: adds a traceback to error messages. */
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
+  /* a table with __tostring (a soget.Error) says itself */
+  if (msg == NULL && luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    msg = lua_tostring(L, -1);
   if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)",
                                         luaL_typename(L, 1));
 #if LUA_VERSION_NUM >= 502 || defined(luaL_newlibtable) /* or LuaJIT */

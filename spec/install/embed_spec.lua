@@ -77,6 +77,17 @@ describe("soget-embed", function()
     local code, out = embed(sh.quote(path))
     assert.are.equal(1, code, out)
     assert.truthy(out:find("boom", 1, true), out)
+    -- a soget.Error raised as it is: its own words (__tostring)
+    path = script_file("raised.lua", [[
+local s = require "soget"
+local c = s.client { access_token = "t", api_key = "k", retries = 0,
+  base_url = "http://127.0.0.1:9/api-tracing-code/v1" }
+local _, e = c:handling_units("CGMU2436601")
+error(e)
+]])
+    code, out = embed(sh.quote(path))
+    assert.are.equal(1, code, out)
+    assert.truthy(out:find("soget-embed: soget: network: ", 1, true), out)
     code, out = embed(sh.quote(tmp .. "/missing.lua"))
     assert.are.equal(1, code, out)
     code, out = embed("")

@@ -77,6 +77,17 @@ describe("soget.pc, soget.h and libsoget.a", function()
     code, out = sh.run("cd " .. sh.quote(tmp) .. " && ./host boom.lua", 60)
     assert.are.equal(1, code, out)
     assert.truthy(out:find("boom", 1, true), out)
+    -- a soget.Error raised as it is: its own words (__tostring)
+    write(tmp .. "/raised.lua", [[
+local s = require "soget"
+local c = s.client { access_token = "t", api_key = "k", retries = 0,
+  base_url = "http://127.0.0.1:9/api-tracing-code/v1" }
+local _, e = c:handling_units("CGMU2436601")
+error(e)
+]])
+    code, out = sh.run("cd " .. sh.quote(tmp) .. " && ./host raised.lua", 60)
+    assert.are.equal(1, code, out)
+    assert.truthy(out:find("^soget: network: "), out)
   end)
 
   it("make a host that valgrind finds clean: no errors, no leaks", function()
