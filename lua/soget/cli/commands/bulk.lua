@@ -327,5 +327,3 @@ return function(args, session)
   if progress.not_found > 0 or progress.ambiguous > 0 then return exit.NOT_FOUND end
   return exit.OK
 end
-
-
