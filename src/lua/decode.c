@@ -24,7 +24,8 @@
  *  - white space between tokens is space, tab, LF and CR: yajl also skips a
  *    vertical tab and a form feed, so the parse stops at the first of them
  *    and the body fails ("... not valid JSON: a vertical tab at character
- *    N");
+ *    N", "... inside a string at character N" where a string holds it, as
+ *    for every control character);
  *  - a \u escape of an unpaired UTF-16 surrogate (a lone one, or a high
  *    one followed by anything but a low one), which yajl would decode into
  *    '?' or another code point, fails with the path of its string: a
@@ -1053,6 +1054,18 @@ static size_t json_prefix(const char *body, size_t len) {
   return f ? (size_t)(f - body) : cut;
 }
 
+/* Whether byte `at` of body lies inside a string (the parse that stopped
+ * there read the JSON before it: its quotes and escapes are sound). */
+static int inside_string(const char *body, size_t at) {
+  size_t i;
+  int in = 0;
+  for (i = 0; i < at; i++) {
+    if (in && body[i] == '\\') i++;
+    else if (body[i] == '"') in = !in;
+  }
+  return in;
+}
+
 /* After the value, only JSON white space. yajl lets an unterminated
  * string there pass unseen, and the parse stopped at a vertical tab or a
  * form feed. */
@@ -1397,7 +1410,7 @@ static int build_run(lua_State *L) {
     return 0;
   }
   if (!b->done) {                        /* the parse stopped at cut */
-    json_error(b, cut, "", 0);
+    json_error(b, cut, "", inside_string(b->body, cut));
     return 0;
   }
   if (!only_space_after(b)) return 0;
