@@ -49,13 +49,6 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
  * form encoding of other software). */
 enum { READ_AS_IS, READ_PERCENT, READ_FORM };
 
-static int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* text (at most SCRUB_MAX - 1 bytes) as `how` reads it, into out; at[i]
  * is where out[i] begins in text, at[n] its end. Returns n. */
 #define SCRUB_MAX (sizeof ((soget_err *)0)->message)
@@ -64,8 +57,9 @@ static size_t read_as(const char *text, int how, char *out, unsigned short *at) 
   while (text[i]) {
     int hi, lo;
     at[n] = (unsigned short)i;
-    if (how != READ_AS_IS && text[i] == '%' && (hi = hex_digit(text[i + 1])) >= 0 &&
-        (lo = hex_digit(text[i + 2])) >= 0) {
+    if (how != READ_AS_IS && text[i] == '%' &&
+        (hi = soget_hex_digit((unsigned char)text[i + 1])) >= 0 &&
+        (lo = soget_hex_digit((unsigned char)text[i + 2])) >= 0) {
       out[n++] = (char)(hi * 16 + lo);
       i += 3;
     } else if (how == READ_FORM && text[i] == '+') {
@@ -117,7 +111,8 @@ static int mask_one(char *text, const char *s, size_t sl, int how, int cut) {
   end = n;   /* an escape cut at the end: its '%' (and hex digit) left out */
   if (how != READ_AS_IS) {
     if (tl >= 1 && text[tl - 1] == '%') end = n - 1;
-    else if (tl >= 2 && text[tl - 2] == '%' && hex_digit(text[tl - 1]) >= 0) end = n - 2;
+    else if (tl >= 2 && text[tl - 2] == '%' && soget_hex_digit((unsigned char)text[tl - 1]) >= 0)
+      end = n - 2;
   }
   for (k = end < sl - 1 ? end : sl - 1; k >= SOGET_SECRET_MIN; k--) {
     if (memcmp(r + end - k, s, k) == 0) {

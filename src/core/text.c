@@ -99,3 +99,10 @@ size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
   dst[o] = '\0';
   return o;
 }
+
+int soget_hex_digit(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}

@@ -35,6 +35,9 @@ size_t soget_utf8_seq(const unsigned char *s, size_t n, unsigned long *cp);
  * code points that reorder, break or disguise the text around them. */
 int soget_invisible_control(unsigned long cp);
 
+/* The value of the hex digit c (either case), or -1 when c is none. */
+int soget_hex_digit(int c);
+
 SOGET_HIDDEN_END
 
 #endif

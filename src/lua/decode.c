@@ -549,18 +549,11 @@ static void yajl_error(builder *b, int at_end) {
 
 /* ---- \u escapes: unpaired UTF-16 surrogates ---------------------------- */
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c |= 0x20;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 /* The code unit of the \u escape at p (yajl checked its four hex digits;
  * shifted as unsigned, so that even a digit that is not one is no UB). */
 static unsigned escape_unit(const unsigned char *p) {
-  return (unsigned)hexval(p[2]) << 12 | (unsigned)hexval(p[3]) << 8 |
-         (unsigned)hexval(p[4]) << 4 | (unsigned)hexval(p[5]);
+  return (unsigned)soget_hex_digit(p[2]) << 12 | (unsigned)soget_hex_digit(p[3]) << 8 |
+         (unsigned)soget_hex_digit(p[4]) << 4 | (unsigned)soget_hex_digit(p[5]);
 }
 
 /* yajl hands a string over as the body's own bytes when it holds no
