@@ -34,6 +34,8 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   lua_setfield(L, -2, "_privfile");
   lua_pushcfunction(L, soget_client_credentials);   /* for soget.ngx only */
   lua_setfield(L, -2, "_credentials");
+  lua_pushcfunction(L, soget_token_invalid_lua);    /* for soget.ngx only */
+  lua_setfield(L, -2, "_token_invalid");
   lua_pushcfunction(L, soget_sleep_lua);            /* for the soget command only */
   lua_setfield(L, -2, "_sleep");
   lua_pushliteral(L, SOGET_NAME);

@@ -405,7 +405,8 @@ local function handshake_timed_out(req)
     req.server_name, req.port, req.connect_timeout), "timeout", true
 end
 
--- One exchange on sock. -> status, body, retry_after, location, keep_alive
+-- One exchange on sock. -> status, body, retry_after, location, keep_alive,
+--     www_authenticate
 --   | nil, message, kind, retryable, fresh (the request may go again on a
 --     new connection: the kept-alive one was closed before any answer),
 --     status (of an answer a size limit stopped)
@@ -458,9 +459,9 @@ local function sock_exchange(sock, req, deadline, max)
     parser:close()
     return nil, msg, kind, retryable, false, status
   end
-  local status, body, retry_after, location, keep_alive = parser:response()
+  local status, body, retry_after, location, keep_alive, www = parser:response()
   parser:close()
-  return status, body, retry_after, location, keep_alive
+  return status, body, retry_after, location, keep_alive, www
 end
 
 -- A connected (and for https, verified) socket to req's origin, from the
@@ -583,8 +584,8 @@ local function likely_pooled(pool)
   return e.ttl == 0 or ngx.now() - e.at < e.ttl
 end
 
--- -> status, body, retry_after, location | nil, message, kind, retryable,
--- status (of an answer a size limit stopped)
+-- -> status, body, retry_after, location, www_authenticate | nil, message,
+-- kind, retryable, status (of an answer a size limit stopped)
 local function send(req, o, st)
   ngx.update_time()
   local deadline = ngx.now() + req.timeout
@@ -612,7 +613,7 @@ local function send(req, o, st)
       elseif not d then
         sock:close()
       end
-      return status, a, b, c
+      return status, a, b, c, e
     end
     sock:close()
     if not (reused and d and attempt == 1) then return nil, a, b, c, e end
@@ -651,8 +652,8 @@ end
 local function exchange_now(client, call, req, o, st, cache)
   local status, a, b, c, d = send(req, o, st)
   local page, err, wait
-  if status then   -- a: body, b: Retry-After, c: Location
-    page, err, wait = call:response(status, a, b, c)
+  if status then   -- a: body, b: Retry-After, c: Location, d: WWW-Authenticate
+    page, err, wait = call:response(status, a, b, c, d)
   else             -- a: message, b: kind, c: retryable, d: the status a size limit stopped
     page, err, wait = call:failed(a, b, c, d)
   end
@@ -668,12 +669,18 @@ local function exchange_now(client, call, req, o, st, cache)
         if cache then cache:put(tok, left, st.cred) end
       end
     end
-  elseif status == 401 then   -- the token was refused: nobody should use it again
-    -- (the core decides what the client does: resend with a token that
-    -- replaced it meanwhile, or renew once)
+  elseif status == 401 then
+    -- The core decides what the client does: resend with a token that
+    -- replaced it meanwhile, renew once, or keep it (a 401 that is not the
+    -- token's, a wrong API key say: see the README's token rules). A token
+    -- it let go of, or one the 401 says is invalid, was refused: nobody
+    -- should use it again. (One refused otherwise may be good for clients
+    -- of the same credentials with another API key.)
     local refused = token_of(req)
-    if st.token == refused then st.token, st.renew_at = nil, 0 end
-    if cache and refused then cache:forget(refused, st.cred) end
+    if refused and (d and soget._token_invalid(d) or client:token{ fetch = false } ~= refused) then
+      if st.token == refused then st.token, st.renew_at = nil, 0 end
+      if cache then cache:forget(refused, st.cred) end
+    end
   end
   req.bytes = nil
   return page, err, wait

@@ -602,6 +602,65 @@ describe("abuse: server answers", function()
     assert(ok, err)
   end)
 
+  it("reads a 401's WWW-Authenticate alike in every driver: the token renewed when it says so", function()
+    -- Two calls of one client (its tokens the sandbox's, its API this
+    -- server): each 401 that says the token is invalid renews it; after a
+    -- renewal refused by 401s that do not say so, the next call renews
+    -- nothing (SOGET_RENEWAL_PAUSE)
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local function www(lines, trailer)
+      if trailer then
+        return "HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+          .. lines .. "\r\n"
+      end
+      return "HTTP/1.1 401 Unauthorized\r\n" .. lines .. "Content-Length: 2\r\n\r\n{}"
+    end
+    local bearer = 'WWW-Authenticate: Bearer realm="x", error="invalid_token"\r\n'
+    local long = 'WWW-Authenticate: Basic realm="' .. ("r"):rep(8200) .. '"\r\n'
+    local ok, err = pcall(function()
+      for _, case in ipairs {
+        { www(bearer), true },
+        { www('WWW-Authenticate: Basic realm="a"\r\nwww-authenticate:  bearer error=invalid_token\r\n'),
+          true },
+        { www(""), false },
+        { www('WWW-Authenticate: Bearer realm="x"\r\n'), false },
+        { www('WWW-Authenticate: Bearer error="insufficient_scope"\r\n'), false },
+        { www(long .. bearer), false },      -- past 8 KB in all: none counts
+        { www(bearer, true), false },        -- a trailer's: not the answer's head
+      } do
+        local raw, says = case[1], case[2]
+        local what = ("%q"):format(raw:sub(1, 120))
+        answer_raw(srv, raw)
+        local opts = { base_url = srv.url .. "/api-tracing-code/v1", retries = 0 }
+        local c = S.client(opts)
+        for _ = 1, 2 do
+          local page, e = c:handling_units("CGMU2436601")
+          assert.is_nil(page, what)
+          assert.are.same({ "auth", 401 }, { e.kind, e.status }, what .. ": " .. tostring(e))
+        end
+        -- a token and its renewal, then another renewal or none
+        assert.are.equal(says and 3 or 2, c:stats().token_requests, what)
+        c:close()
+        c = S.client(opts)
+        for _ = 1, 2 do
+          local r = c:handling_units_many({ "CGMU2436601" })
+          assert.are.equal("auth", r[1].kind, what .. ": " .. tostring(r[1]))
+        end
+        assert.are.equal(says and 3 or 2, c:stats().token_requests, what .. " (a batch)")
+        c:close()
+        -- soget.Call and soget.ngx: the header from soget.http_parser
+        local p = require("soget").http_parser()
+        assert.are.equal("done", p:feed(raw), what)
+        local status, _, _, _, _, header = p:response()
+        assert.are.equal(401, status)
+        assert.are.equal(says, header ~= nil and require("soget")._token_invalid(header), what)
+      end
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   it("ends a decode at the call's deadline where Lua's string hash can be flooded (5.1 to 5.3)", function()
     -- 32-byte strings that differ only in the bytes Lua 5.1 to 5.3 leave
     -- out of a string's hash: all hash alike, and interning each is

@@ -59,7 +59,7 @@ static int run(soget_engine *g, soget_call *k, soget_io io, soget_err *e, double
         step = soget_call_failed(g, k, e);
       else
         step = soget_call_response(g, k, rs.status, rs.body->data, rs.body->len,
-                                   rs.retry_after, rs.redirect, e);
+                                   rs.retry_after, rs.redirect, rs.token_invalid, e);
     }
     if (step == SOGET_STEP_WAIT) {
       *waited += k->wait;
@@ -265,7 +265,13 @@ static int next(soget_engine *g, soget_call *k) {
 static int answer(soget_engine *g, soget_call *k, long status, const char *body,
                   soget_err *e) {
   soget_err_clear(e);
-  return soget_call_response(g, k, status, body, strlen(body), -1, NULL, e);
+  return soget_call_response(g, k, status, body, strlen(body), -1, NULL, 0, e);
+}
+
+/* A 401 whose WWW-Authenticate says the bearer token is invalid. */
+static int answer_invalid(soget_engine *g, soget_call *k, soget_err *e) {
+  soget_err_clear(e);
+  return soget_call_response(g, k, 401, "", 0, -1, NULL, 1, e);
 }
 
 static const char *bearer(const soget_call *k) {
@@ -335,7 +341,10 @@ static void test_lease(void) {
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
 
-  CASE("lease: a call begun later may renew again");
+  CASE("lease: a call begun later may renew again, SOGET_RENEWAL_PAUSE after the renewal "
+       "was refused");
+  CHECK(g.refused_at > 0);
+  g.refused_at -= SOGET_RENEWAL_PAUSE + 1;   /* (test_renewal_pause: not before) */
   begin(&g, &c, 0);
   CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_AGAIN);
@@ -442,6 +451,90 @@ static void test_revoked_after_use(void) {
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
   soget_call_free(&g, &c);
+  soget_engine_free(&g);
+}
+
+/* 401s the token does not cause (a wrong API key): every token refused,
+ * and no WWW-Authenticate that says the token is at fault. */
+static void test_renewal_pause(void) {
+  soget_engine g;
+  soget_call a, b, c, d, f;
+  soget_err e;
+  CASE("renewal: after a call's renewal is refused too, without invalid_token, later calls "
+       "do not renew for SOGET_RENEWAL_PAUSE: no token request per call");
+  engine(&g, 2, 1);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* renewed: the first 401 */
+  CHECK(g.refused_at == 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);    /* refused too */
+  CHECK(g.refused_at > 0);
+  CHECK_INT(g.token_requests, 2);
+  begin(&g, &b, 0);                                            /* a call begun since */
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&b), "tok-0002");
+  CHECK_INT(answer(&g, &b, 401, "{\"message\":\"Access denied due to invalid subscription "
+                                "key.\"}", &e),
+            SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "auth");
+  CHECK_STR(e.message, "Access denied due to invalid subscription key.");
+  CHECK_INT(g.token_requests, 2);
+  CHECK_INT(g.api_requests, 3);
+  CHECK_STR(bearer(&b), "tok-0002");
+
+  CASE("renewal: a 401 whose WWW-Authenticate says invalid_token renews even so "
+       "(a token revoked)");
+  CHECK(g.refused_at > 0);
+  begin(&g, &c, 0);
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_INT(answer_invalid(&g, &c, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_INT(c.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 3);
+  CHECK_INT(answer(&g, &c, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CASE("renewal: that renewal refused by invalid_token too does not restart the pause");
+  {
+    double was = g.refused_at;
+    CHECK_INT(answer_invalid(&g, &c, &e), SOGET_STEP_FAIL);
+    CHECK_STR(e.kind, "auth");
+    CHECK(g.refused_at == was);
+  }
+
+  CASE("renewal: past SOGET_RENEWAL_PAUSE, one call renews it again");
+  g.refused_at -= SOGET_RENEWAL_PAUSE + 1;
+  begin(&g, &d, 0);
+  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &d, 401, "", &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+  CHECK_INT(d.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 4);
+
+  CASE("renewal: a page ends the pause: the next 401 renews");
+  CHECK_INT(answer(&g, &d, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &d, 401, "", &e), SOGET_STEP_FAIL);    /* refused again: paused */
+  CHECK(g.refused_at > 0);
+  begin(&g, &f, 0);
+  CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &f, 200, PAGE, &e), SOGET_STEP_PAGE);
+  CHECK(g.refused_at == 0);
+  begin(&g, &f, 0);
+  CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &f, 401, "", &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
+  CHECK_INT(f.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 5);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_call_free(&g, &c);
+  soget_call_free(&g, &d);
+  soget_call_free(&g, &f);
   soget_engine_free(&g);
 }
 
@@ -1195,6 +1288,7 @@ int main(void) {
   test_lease();
   test_lease_groups();
   test_revoked_after_use();
+  test_renewal_pause();
   test_shared_failure();
   test_stop();
   test_sleep();

@@ -255,7 +255,7 @@ static void test_call_requests(void) {
             "User-Agent: ua/1\r\nAccept-Encoding: gzip\r\nContent-Length: 68\r\n\r\n"
             "grant_type=client_credentials&client_id=cid&client_secret=s3cret%26x");
   CHECK_INT(t.port, 8443);
-  CHECK_INT(soget_call_response(&g, &k, 200, tok, sizeof tok - 1, -1, NULL, &e),
+  CHECK_INT(soget_call_response(&g, &k, 200, tok, sizeof tok - 1, -1, NULL, 0, &e),
             SOGET_STEP_AGAIN);
   CHECK_INT(soget_call_next(&g, &k, &e), SOGET_STEP_SEND);
   CHECK_INT(soget_http1_request(&out, &k.rq, NULL, 0, &t, NULL, &e), 0);
@@ -801,6 +801,63 @@ static void test_limits(void) {
   soget_http1_init(&h, 1000);
   CHECK_INT(soget_http1_feed(&h, BYTES("HTTP/1.1 503 x\r\nContent-Length: 0\r\n\r\n")), DONE);
   CHECK_NEAR(soget_http1_retry_after(&h), -1, 0);
+  soget_http1_free(&h);
+
+  CASE("WWW-Authenticate: every line kept, joined with \", \" (each trimmed)");
+  {
+    static const char resp[] = "HTTP/1.1 401 x\r\nWWW-Authenticate: Basic realm=\"x\"  \r\n"
+                               "Content-Length: 0\r\nwww-authenticate:  Bearer realm=\"y\", "
+                               "error=\"invalid_token\"\r\n\r\n";
+    static const char want[] = "Basic realm=\"x\", Bearer realm=\"y\", error=\"invalid_token\"";
+    soget_http1_init(&h, 1000);
+    CHECK_INT(soget_http1_feed(&h, resp, sizeof resp - 1), DONE);
+    CHECK_STR(h.www_authenticate.data ? h.www_authenticate.data : "", want);
+    CHECK_INT(soget_bearer_invalid_token(h.www_authenticate.data, h.www_authenticate.len), 1);
+    soget_http1_free(&h);
+    CASE("WWW-Authenticate: the same, fed a byte at a time");
+    soget_http1_init(&h, 1000);
+    for (i = 0; i + 1 < sizeof resp - 1; i++) CHECK_INT(soget_http1_feed(&h, resp + i, 1), MORE);
+    CHECK_INT(soget_http1_feed(&h, resp + i, 1), DONE);
+    CHECK_STR(h.www_authenticate.data ? h.www_authenticate.data : "", want);
+    soget_http1_free(&h);
+  }
+  CASE("WWW-Authenticate: an interim answer's and a trailer's are not the response's");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, BYTES("HTTP/1.1 100 Continue\r\nWWW-Authenticate: Bearer "
+                                       "error=\"invalid_token\"\r\n\r\nHTTP/1.1 401 x\r\n"
+                                       "Transfer-Encoding: chunked\r\n\r\n0\r\n"
+                                       "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n\r\n")),
+            DONE);
+  CHECK_INT(h.status, 401);
+  CHECK_INT((int)h.www_authenticate.len, 0);
+  soget_http1_free(&h);
+  CASE("WWW-Authenticate: longer than SOGET_HTTP1_WWW_AUTHENTICATE_MAX in all: none");
+  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 401 x\r\nWWW-Authenticate: Bearer realm=\"");
+  memset(big + n, 'r', SOGET_HTTP1_WWW_AUTHENTICATE_MAX - 20);
+  n += SOGET_HTTP1_WWW_AUTHENTICATE_MAX - 20;
+  n += (size_t)snprintf(big + n, sizeof big - n,
+                        "\"\r\nWWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                        "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                        "Content-Length: 0\r\n\r\n");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, big, n), DONE);
+  CHECK_INT((int)h.www_authenticate.len, 0);
+  soget_http1_free(&h);
+  CASE("WWW-Authenticate: one line longer than the limit: none, and none after it");
+  n = (size_t)snprintf(big, sizeof big, "HTTP/1.1 401 x\r\nWWW-Authenticate: Bearer realm=\"");
+  memset(big + n, 'r', SOGET_HTTP1_WWW_AUTHENTICATE_MAX);
+  n += SOGET_HTTP1_WWW_AUTHENTICATE_MAX;
+  n += (size_t)snprintf(big + n, sizeof big - n,
+                        "\"\r\nWWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                        "Content-Length: 0\r\n\r\n");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, big, n), DONE);
+  CHECK_INT((int)h.www_authenticate.len, 0);
+  soget_http1_free(&h);
+  CASE("WWW-Authenticate: absent");
+  soget_http1_init(&h, 1000);
+  CHECK_INT(soget_http1_feed(&h, BYTES("HTTP/1.1 401 x\r\nContent-Length: 0\r\n\r\n")), DONE);
+  CHECK_INT((int)h.www_authenticate.len, 0);
   soget_http1_free(&h);
 
   CASE("too many interim answers");

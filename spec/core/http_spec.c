@@ -1,5 +1,7 @@
 /* src/core/http.c: origins compared, Location resolved, URLs checked and
  * Retry-After parsed (libcurl's URL parser and curl_getdate, no I/O). */
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "check.h"
@@ -213,11 +215,66 @@ static void test_dates(void) {
   }
 }
 
+/* WWW-Authenticate values: is the bearer token said to be invalid? */
+static const struct {
+  const char *name, *v;
+  int want;
+} challenges[] = {
+  {"RFC 6750's example", "Bearer realm=\"example\", error=\"invalid_token\", "
+                         "error_description=\"The access token expired\"", 1},
+  {"the error alone", "Bearer error=\"invalid_token\"", 1},
+  {"the error as a token", "Bearer error=invalid_token", 1},
+  {"any case in the scheme, the name and the value", "bEARER ERROR=\"Invalid_Token\"", 1},
+  {"white space around =", "Bearer realm=\"x\" , error = \"invalid_token\"", 1},
+  {"a quoted-pair in the value", "Bearer error=\"invalid\\_token\"", 1},
+  {"after another challenge", "Basic realm=\"x\", Bearer error=\"invalid_token\"", 1},
+  {"after another scheme's token68", "Negotiate YWJj, Bearer error=\"invalid_token\"", 1},
+  {"after a token68 with padding", "Negotiate YWJjZA==, Bearer error=\"invalid_token\"", 1},
+  {"two lines joined", "Basic realm=\"x\", Bearer realm=\"y\", error=\"invalid_token\"", 1},
+  {"no error: no token sent", "Bearer realm=\"example\"", 0},
+  {"another error", "Bearer error=\"insufficient_scope\", scope=\"x\"", 0},
+  {"invalid_request", "Bearer error=\"invalid_request\"", 0},
+  {"a longer value", "Bearer error=\"invalid_token_x\"", 0},
+  {"a shorter value", "Bearer error=\"invalid_toke\"", 0},
+  {"the error of another scheme", "Basic error=\"invalid_token\"", 0},
+  {"the Bearer challenge after another scheme's error",
+   "Basic error=\"invalid_token\", Bearer realm=\"x\"", 0},
+  {"invalid_token in a description", "Bearer error_description=\"error=invalid_token\"", 0},
+  {"invalid_token as a realm", "Bearer realm=\"invalid_token\"", 0},
+  {"a scheme named like the param", "error=\"invalid_token\"", 0},
+  {"APIM's subscription-key challenge",
+   "AzureApiManagementKey realm=\"https://x.azure-api.net/v1\", "
+   "name=\"Ocp-Apim-Subscription-Key\", type=\"header\"", 0},
+  {"an unterminated quote", "Bearer error=\"invalid_token", 0},
+  {"a quoted-pair at the end", "Bearer error=\"invalid_token\\", 0},
+  {"not a challenge list", "\"Bearer\" error=\"invalid_token\"", 0},
+  {"an empty value", "", 0},
+  {"commas only", " , ,", 0},
+  {"a name with no value", "Bearer error=", 0},
+};
+
+static void test_challenges(void) {
+  size_t i;
+  for (i = 0; i < COUNT(challenges); i++) {
+    const char *v = challenges[i].v;
+    size_t n = strlen(v);
+    char *copy = malloc(n ? n : 1);   /* (read v[0..n) only: the sanitizers see past it) */
+    CASE("bearer_invalid_token: %s", challenges[i].name);
+    memcpy(copy, v, n);
+    CHECK_INT(soget_bearer_invalid_token(copy, n), challenges[i].want);
+    free(copy);
+  }
+  CASE("bearer_invalid_token: reads no further than n");
+  CHECK_INT(soget_bearer_invalid_token("Bearer error=\"invalid_token\"", 26), 0);
+  CHECK_INT(soget_bearer_invalid_token("Bearer error=invalid_tokenX", 26), 1);
+}
+
 int main(void) {
   test_origins();
   test_resolves();
   test_valids();
   test_afters();
   test_dates();
+  test_challenges();
   return CHECK_DONE();
 }

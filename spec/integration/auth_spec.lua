@@ -65,6 +65,42 @@ describe("authentication", function()
     local st = S.stats()
     assert.are.equal(2, st.api_requests)
     assert.are.equal(2, st.token_requests)
+    -- the calls that follow fail alike, without a token request each (the
+    -- renewed token refused too, by 401s without WWW-Authenticate's
+    -- invalid_token: not the token's fault), in every driver
+    for _ = 1, 3 do
+      local p, e = c:handling_units("CGMU2436601")
+      assert.is_nil(p)
+      assert.are.equal("auth", e.kind)
+    end
+    local results = c:handling_units_many({ "CGMU2436601", "MSCU" })
+    assert.are.equal("auth", results[1].kind)
+    assert.are.equal("auth", results[2].kind)
+    st = S.stats()
+    assert.are.equal(2 + 3 + 2, st.api_requests)
+    assert.are.equal(2, st.token_requests)
+    c:close()
+  end)
+
+  it("renews at every call a token whose 401 says it is invalid (revoked), in every driver",
+    function()
+    -- revoke-token: each token refused at its first use, with
+    -- WWW-Authenticate: Bearer error="invalid_token"
+    local c = S.client{ base_url = S.fault_base("revoke-token") }
+    for _ = 1, 3 do
+      local p, e = c:handling_units("CGMU2436601")
+      assert.is_nil(p)
+      assert.are.equal("auth", e.kind)
+    end
+    local st = S.stats()
+    assert.are.equal(6, st.api_requests)
+    assert.are.equal(1 + 3, st.token_requests)   -- the first, then a renewal a call
+    local results = c:handling_units_many({ "CGMU2436601", "MSCU" })
+    assert.are.equal("auth", results[1].kind)
+    assert.are.equal("auth", results[2].kind)
+    st = S.stats()
+    assert.are.equal(6 + 4, st.api_requests)
+    assert.are.equal(4 + 1, st.token_requests)   -- one renewal for the batch's calls
     c:close()
   end)
 

@@ -6,7 +6,7 @@ local S = require "support"
 local send = S.curl_send
 
 -- A complete driver: returns page | nil, err, plus the kinds sent.
-local function drive(call)
+local function drive(call, no_challenge)
   local kinds, waits = {}, {}
   for _ = 1, 20 do
     local req, err = call:request()
@@ -15,7 +15,8 @@ local function drive(call)
     local status, headers, body = send(req)
     local page, e, wait
     if status and status > 0 then
-      page, e, wait = call:response(status, body, headers["retry-after"], headers["location"])
+      page, e, wait = call:response(status, body, headers["retry-after"], headers["location"],
+        not no_challenge and headers["www-authenticate"] or nil)
     else
       page, e, wait = call:failed("no answer")
     end
@@ -81,6 +82,39 @@ describe("soget.Call", function()
     assert.is_nil(err)
     assert.are.equal(1, page.total)
     assert.are.same({ "api", "token", "api" }, kinds)
+    c:close()
+  end)
+
+  it("renews a token the API says is invalid (WWW-Authenticate), even after a refused renewal",
+    function()
+    -- revoke-token: every token refused at its first use, the 401 saying so
+    local c = S.client{ base_url = S.fault_base("revoke-token") }
+    local function kinds_of(no_challenge)
+      local page, err, kinds = drive(c:begin("CGMU2436601"), no_challenge)
+      assert.is_nil(page)
+      assert.are.equal("auth", err.kind)
+      return kinds
+    end
+    assert.are.same({ "token", "api", "token", "api" }, kinds_of())
+    assert.are.same({ "api", "token", "api" }, kinds_of())
+    -- the same 401s, the driver leaving the header out: a renewal refused
+    -- so is not renewed again for a while (it may be the API key's)
+    assert.are.same({ "api", "token", "api" }, kinds_of(true))
+    assert.are.same({ "api" }, kinds_of(true))
+    -- a 401 that says the token is invalid renews whatever came before
+    assert.are.same({ "api", "token", "api" }, kinds_of())
+    c:close()
+  end)
+
+  it("takes WWW-Authenticate as a string, and nothing else", function()
+    local c = S.client()
+    local call = c:begin("CGMU2436601")
+    assert.are.equal("token", assert(call:request()).kind)
+    for _, v in ipairs({ {}, true }) do
+      local ok, msg = pcall(function() return call:response(401, "{}", nil, nil, v) end)
+      assert.is_false(ok)
+      assert.truthy(tostring(msg):find("bad argument #5", 1, true), msg)
+    end
     c:close()
   end)
 

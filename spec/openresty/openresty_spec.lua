@@ -378,6 +378,21 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(1, v.plain_api_requests)   -- not the revoked token first, then a 401
     end)
 
+    it("makes no token request per call when the API refuses every token (a wrong API key)", function()
+      S.reset()
+      local v = json(select(2, N.get(srv.url .. "/t/wrongkey?n=10")))
+      for i = 1, 10 do assert.are.equal("auth", v.kinds[i]) end
+      -- the first call: a token, refused, renewed, refused; then one request a
+      -- call, with the renewed token the client keeps
+      assert.are.equal(2, v.token_requests)
+      assert.are.equal(2 + 9, v.api_requests)
+      -- the 401s did not say the token was invalid: the shared cache keeps
+      -- the one the client keeps, which a client with the right key uses
+      assert.are.equal(1, v.good)
+      assert.are.equal(0, v.good_token_requests)
+      assert.are.equal(2, S.stats().token_requests)
+    end)
+
     it("gives each client without a token cache a pool of its own", function()
       local v = json(select(2, N.get(srv.url .. "/t/clients")))
       assert.are.equal(1, v.a)

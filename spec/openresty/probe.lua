@@ -398,6 +398,29 @@ function M.verify()
   answer{ unverified = pa and pa.total or err_table(ea), verifying = pb and pb.total or err_table(eb) }
 end
 
+-- GET /t/wrongkey?n=N: N calls of a client whose API key the API refuses
+-- (every token it sends refused), its token shared; answers what each got
+-- and the client's requests.
+function M.wrongkey()
+  local n = tonumber(ngx.req.get_uri_args().n) or 10
+  local cache = sng.token_cache("soget_tokens", { key = "wrongkey-" .. ngx.now() })
+  local c = soget.client{ timeout = 8, api_key = "not-the-api-key" }
+  local kinds = {}
+  for i = 1, n do
+    local page, err = sng.handling_units(c, "CGMU2436601", { token_cache = cache })
+    kinds[i] = page and "a page" or err.kind
+  end
+  local st = c:stats()
+  c:close()
+  -- a client of the same credentials and token cache, its API key right
+  local good = soget.client{ timeout = 8 }
+  local page, err = sng.handling_units(good, "CGMU2436601", { token_cache = cache })
+  local gst = good:stats()
+  good:close()
+  answer{ kinds = kinds, api_requests = st.api_requests, token_requests = st.token_requests,
+    good = page and page.total or err_table(err), good_token_requests = gst.token_requests }
+end
+
 -- GET /t/revoked: a client whose token the API revokes (revoke-token),
 -- then a client of the same credentials and token cache.
 function M.revoked()

@@ -106,6 +106,7 @@ local function conf(o)
     .. '        location = /t/phases { content_by_lua_block { require("probe").phases() } }\n'
     .. '        location = /t/verify { content_by_lua_block { require("probe").verify() } }\n'
     .. '        location = /t/revoked { content_by_lua_block { require("probe").revoked() } }\n'
+    .. '        location = /t/wrongkey { content_by_lua_block { require("probe").wrongkey() } }\n'
     .. '        location = /t/clients { content_by_lua_block { require("probe").clients() } }\n'
     .. '        location = /t/closed { content_by_lua_block { require("probe").closed() } }\n'
     .. '        location = /t/configure { content_by_lua_block { require("probe").configure() } }\n'

@@ -109,6 +109,11 @@ describe("soget.http_parser", function()
       { "HTTP/1.1 503 No\r\nConnection: close\r\nRetry-After: 2\r\nLocation: /x\r\n",
         "Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n" },
       "done", 503, "ab", false, "2", "/x" },
+    -- every WWW-Authenticate, joined (at 9)
+    { "WWW-Authenticate on two lines", {
+      "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"a\"\r\nContent-Length: 0\r\n",
+      "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n\r\n" },
+      "done", 401, "", true, nil, nil, 'Basic realm="a", Bearer error="invalid_token"' },
     { "not ended", { "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc" }, "more" },
     -- 204 and 304 have no body, whatever Content-Length says (RFC 9112 6.3)
     { "304 with a Content-Length", { "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n" },
@@ -134,7 +139,9 @@ describe("soget.http_parser", function()
       assert.are.equal(t[3], st)
       assert.are.equal(t[3], p:state())
       if st == "done" then
-        local status, body, ra, loc, ka = p:response()
+        local status, body, ra, loc, ka, www = p:response()
+        assert.are.equal(6, select("#", p:response()))
+        assert.are.equal(t[9], www)
         assert.are.equal(t[4], status)
         assert.are.equal(t[5], body)
         assert.are.equal(t[6], ka)

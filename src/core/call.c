@@ -650,6 +650,7 @@ static int token_response(soget_engine *g, soget_call *k, long status,
  * as the renewal of a refused one, that renewal worked. */
 static void token_accepted(soget_engine *g, const soget_call *k) {
   if (g->renewal_gen != 0 && k->token_gen == g->renewal_gen) g->renewal_gen = 0;
+  g->refused_at = 0;   /* the credentials work: a 401 may renew again */
 }
 
 /* A 401 from the API. A token replaced since this request left (by another
@@ -659,15 +660,24 @@ static void token_accepted(soget_engine *g, const soget_call *k) {
  * current token came as the renewal of a refused one: the credentials were
  * refused twice in a row then. Once the API has answered a page to the
  * renewed token, a later refusal of it is not that (the token was revoked
- * after it worked): the calls begun before may renew it again. */
+ * after it worked): the calls begun before may renew it again.
+ * A call's renewal refused too by a 401 that does not say the token is at
+ * fault (token_invalid: RFC 6750's invalid_token) is most likely not the
+ * token's (a wrong API key): for SOGET_RENEWAL_PAUSE, no such 401 renews,
+ * which would cost a token request per call. A 401 that says so always
+ * may: the token was revoked. */
 static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t len,
-                        soget_err *e) {
+                        int token_invalid, soget_err *e) {
+  int paused;
   if (k->token_gen != g->auth.gen && k->stale < 3) {
     k->stale++;
     k->state = SOGET_CALL_READY;
     return SOGET_STEP_AGAIN;
   }
-  if (!k->renewed && !(g->auth.gen == g->renewal_gen && k->began <= g->renewal_at) &&
+  paused = !token_invalid && g->refused_at > 0 &&
+           soget_now() - g->refused_at < SOGET_RENEWAL_PAUSE;
+  if (!k->renewed && !paused &&
+      !(g->auth.gen == g->renewal_gen && k->began <= g->renewal_at) &&
       soget_auth_invalidate(&g->auth)) {
     forget_credentials(g);
     k->renewed = 1;
@@ -675,6 +685,9 @@ static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t
     k->state = SOGET_CALL_READY;
     return SOGET_STEP_AGAIN;
   }
+  /* (a call that renewed: its own token request was refused so; the
+   * pause counts from the last such, never from a paused call's 401) */
+  if (k->renewed && !token_invalid) g->refused_at = soget_now();
   body_error(g, k, body, len, 401, e, "auth", 0, "the API refused the credentials");
   return call_fail(g, k, e);
 }
@@ -708,7 +721,7 @@ static int redirected(soget_engine *g, soget_call *k, long status, const char *r
 
 int soget_call_response(soget_engine *g, soget_call *k, long status,
                         const char *body, size_t len, double retry_after,
-                        const char *redirect, soget_err *e) {
+                        const char *redirect, int token_invalid, soget_err *e) {
   int r;
   if (k->state == SOGET_CALL_TOKEN_SENT) {
     call_sent(k);
@@ -735,7 +748,7 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
     body_error(g, k, body, len, status, e, "http", 0, "not found (is base_url right?)");
     return call_fail(g, k, e);
   }
-  if (status == 401) return unauthorized(g, k, body, len, e);
+  if (status == 401) return unauthorized(g, k, body, len, token_invalid, e);
   if (status == 403) {
     body_error(g, k, body, len, status, e, "auth", 0, "the API refused access (forbidden)");
     return call_fail(g, k, e);

@@ -25,6 +25,12 @@ SOGET_HIDDEN_BEGIN
 /* A call that needs a token while another call of the same client is
  * fetching one waits for it, asking again this often. */
 #define SOGET_LEASE_POLL 0.01
+/* A token fetched after a 401 and refused too, by a 401 that does not
+ * say the token is at fault (WWW-Authenticate's Bearer error
+ * invalid_token): for this long, such 401s renew no token (the refusal is
+ * not the token's: a wrong API key, say), so that they cost no token
+ * request each. A 401 that says so renews whenever. */
+#define SOGET_RENEWAL_PAUSE 30.0
 
 typedef struct soget_engine {
   /* configuration; the strings are owned (see soget_engine_free) */
@@ -48,6 +54,9 @@ typedef struct soget_engine {
                                 * next token stored is the renewal of a refused one */
   unsigned long renewal_gen;   /* auth.gen of the token fetched after a 401 */
   double renewal_at;           /* and when it came */
+  double refused_at;           /* a call's renewal refused too, by a 401 that did
+                                * not say the token is at fault: when; 0 after
+                                * a page (SOGET_RENEWAL_PAUSE) */
   /* counters */
   unsigned long rng;
   long api_requests, token_requests, retries_done;
@@ -183,9 +192,13 @@ int soget_call_overdue(soget_engine *g, soget_call *k, soget_err *e);
  * and a token request so ended is not a failure the calls waiting for
  * it share. SOGET_STEP_FAIL (SOGET_STEP_MISUSE on a call that is over). */
 int soget_call_stop(soget_engine *g, soget_call *k, soget_err *e);
+/* The request's answer: its status and body, its Retry-After in seconds
+ * (< 0: none), its Location (NULL or "": none), and token_invalid: 1 when
+ * its WWW-Authenticate said the bearer token is invalid
+ * (soget_bearer_invalid_token), which makes a 401 the token's fault. */
 int soget_call_response(soget_engine *g, soget_call *k, long status,
                         const char *body, size_t len, double retry_after,
-                        const char *redirect, soget_err *e);
+                        const char *redirect, int token_invalid, soget_err *e);
 
 SOGET_HIDDEN_END
 

@@ -36,6 +36,89 @@ double soget_parse_retry_after(const char *v, size_t n) {
   }
 }
 
+/* RFC 9110's tchar, in ASCII whatever the locale. */
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static size_t skip_ows(const char *v, size_t i, size_t n) {
+  while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+  return i;
+}
+
+/* Case-insensitive: is v[s..e) the ASCII word w? */
+static int word_is(const char *v, size_t s, size_t e, const char *w) {
+  size_t wl = strlen(w);
+  return e - s == wl && strncasecmp(v + s, w, wl) == 0;
+}
+
+int soget_bearer_invalid_token(const char *v, size_t n) {
+  static const char want[] = "invalid_token";
+  size_t i = 0;
+  int bearer = 0;   /* the challenge being read is Bearer's */
+  int fresh = 0;    /* just past its scheme: a token68 may follow */
+  while (i < n) {
+    size_t s, e, j;
+    if (v[i] == ' ' || v[i] == '\t') {
+      i++;
+      continue;
+    }
+    if (v[i] == ',') {   /* between challenges, or a challenge's params */
+      fresh = 0;
+      i++;
+      continue;
+    }
+    /* a scheme, a param's name, or a token68 ('/' is token68's, not a tchar) */
+    for (s = i; i < n && (is_tchar((unsigned char)v[i]) || v[i] == '/'); i++) {
+    }
+    e = i;
+    if (e == s) return 0;   /* no challenge list */
+    j = skip_ows(v, i, n);
+    if (j < n && v[j] == '=') {
+      size_t k = j + 1, m;
+      while (k < n && v[k] == '=') k++;
+      m = skip_ows(v, k, n);
+      fresh = 0;
+      if (k - j > 1 || m >= n || v[m] == ',') {   /* a token68 and its padding */
+        i = k;
+        continue;
+      }
+      if (v[m] == '"') {   /* name="value" (a quoted-string: \ quotes the next byte) */
+        size_t w = 0;
+        int same = 1;
+        for (i = m + 1; i < n && v[i] != '"'; i++) {
+          unsigned char c;
+          if (v[i] == '\\' && ++i >= n) return 0;
+          c = (unsigned char)v[i];
+          if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
+          if (w < sizeof want - 1 && c == (unsigned char)want[w])
+            w++;
+          else
+            same = 0;
+        }
+        if (i >= n) return 0;   /* unterminated */
+        i++;
+        same = same && w == sizeof want - 1;
+        if (bearer && same && word_is(v, s, e, "error")) return 1;
+      } else {             /* name=token */
+        for (i = m; i < n && is_tchar((unsigned char)v[i]); i++) {
+        }
+        if (i == m) return 0;
+        if (bearer && word_is(v, s, e, "error") && word_is(v, m, i, want)) return 1;
+      }
+      continue;
+    }
+    if (fresh) {   /* the scheme's token68 */
+      fresh = 0;
+      continue;
+    }
+    bearer = word_is(v, s, e, "bearer");   /* a challenge begins */
+    fresh = 1;
+  }
+  return 0;
+}
+
 /* "scheme://" and then the authority: libcurl is lenient there, and reads
  * "https:///x" or "https:/x" as the host x, which the text does not give. */
 static int has_authority(const char *s) {

@@ -30,6 +30,8 @@ typedef struct soget_http_response {
   long status;
   soget_buf *body;             /* the back end's buffer, valid until its next use */
   double retry_after;          /* seconds from now; < 0 when absent */
+  int token_invalid;           /* WWW-Authenticate said the bearer token is
+                                * invalid (soget_bearer_invalid_token) */
   char redirect[SOGET_LOCATION_MAX + 1];   /* absolute Location of a 3xx, "" otherwise */
 } soget_http_response;
 
@@ -40,6 +42,14 @@ int soget_same_origin(const char *a, const char *b);
  * SOGET_RETRY_AFTER_CAP (a day: "a day or more"), -1 if bad. */
 #define SOGET_RETRY_AFTER_CAP 86400.0
 double soget_parse_retry_after(const char *v, size_t n);
+
+/* 1 when v, a WWW-Authenticate value (RFC 9110 11.6.1: challenges, each
+ * a scheme with a token68 or auth-params), has a Bearer challenge whose
+ * error is invalid_token (RFC 6750 3.1: the token is expired, revoked or
+ * not one of the server's), as an API answers a 401 the token causes. 0
+ * otherwise, and for text that is no challenge list. Reads v[0..n) only;
+ * several header lines may be joined with ", ". */
+int soget_bearer_invalid_token(const char *v, size_t n);
 
 /* 1 when s parses as an absolute URL with a host, else 0. */
 int soget_url_valid(const char *s);

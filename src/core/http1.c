@@ -205,7 +205,7 @@ done:
 
 /* ---- the response ------------------------------------------------------------ */
 
-enum { H_OTHER = 0, H_LOCATION, H_RETRY_AFTER, H_CONTENT_ENCODING };
+enum { H_OTHER = 0, H_LOCATION, H_RETRY_AFTER, H_CONTENT_ENCODING, H_WWW_AUTHENTICATE };
 
 static soget_http1 *of(http_parser *p) {
   return (soget_http1 *)p->data;
@@ -215,6 +215,7 @@ static void reset_headers(soget_http1 *h) {
   soget_buf_reset(&h->location);
   soget_buf_reset(&h->retry_after);
   soget_buf_reset(&h->encoding);
+  soget_buf_reset(&h->www_authenticate);
   h->field_len = 0;
   h->in_value = 0;
   h->which = H_OTHER;
@@ -224,6 +225,7 @@ static void reset_headers(soget_http1 *h) {
   h->seen = 0;
   h->location_bad = 0;
   h->encoding_bad = 0;
+  h->www_bad = 0;
 }
 
 /* Fails the parse from a callback: a non-zero return stops the parser. */
@@ -257,6 +259,8 @@ static int header_of(const soget_http1 *h) {
   if (h->field_len == 11 && memcmp(h->field, "retry-after", 11) == 0) return H_RETRY_AFTER;
   if (h->field_len == 16 && memcmp(h->field, "content-encoding", 16) == 0)
     return H_CONTENT_ENCODING;
+  if (h->field_len == 16 && memcmp(h->field, "www-authenticate", 16) == 0)
+    return H_WWW_AUTHENTICATE;
   return H_OTHER;
 }
 
@@ -265,6 +269,7 @@ static soget_buf *target_of(soget_http1 *h, int which, size_t *max) {
     case H_LOCATION: *max = SOGET_HTTP1_LOCATION_MAX; return &h->location;
     case H_RETRY_AFTER: *max = SOGET_HTTP1_RETRY_AFTER_MAX; return &h->retry_after;
     case H_CONTENT_ENCODING: *max = 64; return &h->encoding;
+    case H_WWW_AUTHENTICATE: *max = SOGET_HTTP1_WWW_AUTHENTICATE_MAX; return &h->www_authenticate;
     default: *max = 0; return NULL;
   }
 }
@@ -315,6 +320,11 @@ static int on_status(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+static void trim(soget_buf *b) {
+  while (b->len && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
+    b->data[--b->len] = '\0';
+}
+
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   soget_http1 *h = of(p);
   soget_buf *b;
@@ -330,7 +340,22 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     /* the first of a repeated header counts; the others are ignored, but
      * a second Content-Encoding, which says the body was coded again
      * (RFC 9110, 8.4), makes it one no driver decodes */
-    if (h->which != H_OTHER && (h->seen & (1 << h->which))) {
+    if (h->which == H_WWW_AUTHENTICATE) {
+      /* every one counts (each line may hold challenges), joined as a
+       * list; past the limit, none */
+      if (h->www_bad) {
+        h->which = H_OTHER;
+      } else if (h->www_authenticate.len > 0) {
+        trim(&h->www_authenticate);
+        if (h->www_authenticate.len + 2 > SOGET_HTTP1_WWW_AUTHENTICATE_MAX) {
+          h->www_bad = 1;
+          soget_buf_reset(&h->www_authenticate);
+          h->which = H_OTHER;
+        } else if (soget_buf_add(&h->www_authenticate, ", ", 2) != 0) {
+          return fail_nomem(h);
+        }
+      }
+    } else if (h->which != H_OTHER && (h->seen & (1 << h->which))) {
       if (h->which == H_CONTENT_ENCODING) h->encoding_bad = 1;
       h->which = H_OTHER;
     }
@@ -353,21 +378,18 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     soget_buf_reset(b);
     if (h->which == H_LOCATION) h->location_bad = 1;
     if (h->which == H_CONTENT_ENCODING) h->encoding_bad = 1;
+    if (h->which == H_WWW_AUTHENTICATE) h->www_bad = 1;
     return 0;
   }
   if (soget_buf_add(b, at, len) != 0) return fail_nomem(h);
   return 0;
 }
 
-static void trim(soget_buf *b) {
-  while (b->len && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
-    b->data[--b->len] = '\0';
-}
-
 static int on_headers_complete(http_parser *p) {
   soget_http1 *h = of(p);
   h->headers_done = 1;
   trim(&h->location);
+  trim(&h->www_authenticate);
   trim(&h->retry_after);   /* (the encoding: soget_coding_start trims it and reads any case) */
   /* (HTTP/0.9, 1.2 or 2.0, and a status under 100, were refused with the
    * status line: status_begins) */
@@ -444,6 +466,7 @@ void soget_http1_init(soget_http1 *h, size_t max_body) {
   soget_buf_init(&h->location, 0);
   soget_buf_init(&h->retry_after, 0);
   soget_buf_init(&h->encoding, 0);
+  soget_buf_init(&h->www_authenticate, 0);
   soget_err_clear(&h->err);
 }
 
@@ -454,6 +477,7 @@ void soget_http1_free(soget_http1 *h) {
   soget_buf_free(&h->location);
   soget_buf_free(&h->retry_after);
   soget_buf_free(&h->encoding);
+  soget_buf_free(&h->www_authenticate);
 }
 
 /* After http_parser_execute stopped on an error of its own. */

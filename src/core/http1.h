@@ -72,6 +72,9 @@ enum { SOGET_HTTP1_MORE = 0, SOGET_HTTP1_DONE, SOGET_HTTP1_BAD };
  * no usable Location (the call steps say so), a longer Retry-After none. */
 #define SOGET_HTTP1_LOCATION_MAX 8192
 #define SOGET_HTTP1_RETRY_AFTER_MAX 64
+/* The longest WWW-Authenticate kept, its lines joined with ", ": a longer
+ * one is none (its challenges are not read). */
+#define SOGET_HTTP1_WWW_AUTHENTICATE_MAX 8192
 /* At most this many interim (1xx) answers before the response. */
 #define SOGET_HTTP1_INTERIM_MAX 8
 
@@ -86,6 +89,8 @@ typedef struct soget_http1 {
   soget_buf location;   /* Location, as sent ("" when absent or too long) */
   soget_buf retry_after;
   soget_buf encoding;   /* Content-Encoding, lowercased */
+  soget_buf www_authenticate;   /* every WWW-Authenticate, joined with ", " ("" when
+                                 * absent or too long) */
   soget_err err;        /* after BAD */
   /* reading a header */
   char field[32];       /* its name, lowercased; longer names are none of ours */
@@ -100,6 +105,7 @@ typedef struct soget_http1 {
   int seen;             /* the headers of ours met (the first one counts) */
   int location_bad;     /* a Location too long to be of use */
   int encoding_bad;     /* a Content-Encoding too long to be one soget decodes */
+  int www_bad;          /* WWW-Authenticate too long: none */
   soget_coding coding;  /* the body's Content-Encoding, undone */
 } soget_http1;
 

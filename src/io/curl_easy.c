@@ -54,6 +54,10 @@ struct soget_xfer {
   long timeout_ms;             /* the request's */
   double retry_after;          /* the header callback's (no headers API) */
   int retry_after_seen;        /* the callback met this response's first one */
+  int token_invalid;           /* a WWW-Authenticate of the response's said the
+                                * bearer token is invalid (core/http.h) */
+  size_t www_len;              /* its lines' length, joined as soget.http_parser
+                                * joins them: past its limit, none counts */
   int head_ended;              /* the last response's header block ended (its
                                 * empty line came): libcurl takes a connection
                                 * closed amid the headers for a whole response */
@@ -213,6 +217,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     t->encoding_len = 0;
     t->retry_after = -1;
     t->retry_after_seen = 0;
+    t->token_invalid = 0;
+    t->www_len = 0;
     return len;
   }
   /* Bytes soget.http_parser refuses in a header line (and so in a
@@ -269,6 +275,18 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     }
     t->encoding_seen = 1;
     t->encoding_open = 1;
+  }
+  if (!t->head_ended && i == 16 && strncasecmp(p, "www-authenticate", 16) == 0 &&
+      t->www_len <= SOGET_HTTP1_WWW_AUTHENTICATE_MAX) {
+    /* any of its lines may carry the Bearer challenge (a trailer's is
+     * not read, nor a line folded onto one); more than soget.http_parser
+     * keeps, and none counts, as there */
+    const char *v = p + 17;
+    size_t vn = len - 17;
+    trim(&v, &vn);
+    t->www_len += (t->www_len > 0 ? 2 : 0) + vn;
+    if (t->www_len > SOGET_HTTP1_WWW_AUTHENTICATE_MAX) t->token_invalid = 0;
+    else if (!t->token_invalid) t->token_invalid = soget_bearer_invalid_token(v, vn);
   }
   if (t->t->header_api) return len;   /* Retry-After read after the transfer */
   if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
@@ -945,6 +963,8 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : 1L;
   x->retry_after = -1;
   x->retry_after_seen = 0;
+  x->token_invalid = 0;
+  x->www_len = 0;
   x->head_ended = 0;
   x->at_status = 1;
   x->interim = 0;
@@ -1051,6 +1071,7 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   rs->status = 0;
   rs->body = &x->body;
   rs->retry_after = -1;
+  rs->token_invalid = 0;
   rs->redirect[0] = '\0';
 
   if (x->refused && !(rc == CURLE_ABORTED_BY_CALLBACK && x->stopped)) {
@@ -1201,6 +1222,7 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   }
   rs->status = status;
   rs->retry_after = x->t->header_api ? read_retry_after(x, status) : x->retry_after;
+  rs->token_invalid = x->token_invalid;
   if (status >= 300 && status < 400 &&
       curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
     size_t n = strlen(loc);
@@ -1215,6 +1237,7 @@ int soget_transport_perform(soget_transport *t, const soget_http_request *rq,
     rs->status = 0;
     rs->body = &t->x.body;
     rs->retry_after = -1;
+    rs->token_invalid = 0;
     rs->redirect[0] = '\0';
     return -1;
   }

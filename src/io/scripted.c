@@ -76,6 +76,7 @@ static int answer(soget_scripted *s, int i, soget_http_response *rs, soget_err *
   const soget_script_step *st;
   rs->status = 0;
   rs->retry_after = -1;
+  rs->token_invalid = 0;
   rs->redirect[0] = '\0';
   soget_buf_reset(&s->body);
   rs->body = &s->body;
@@ -96,6 +97,9 @@ static int answer(soget_scripted *s, int i, soget_http_response *rs, soget_err *
   rs->status = st->status;
   if (st->retry_after)
     rs->retry_after = soget_parse_retry_after(st->retry_after, strlen(st->retry_after));
+  if (st->www_authenticate)
+    rs->token_invalid =
+        soget_bearer_invalid_token(st->www_authenticate, strlen(st->www_authenticate));
   if (st->location) {
     size_t n = strlen(st->location);
     if (n < sizeof rs->redirect) memcpy(rs->redirect, st->location, n + 1);

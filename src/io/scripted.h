@@ -14,6 +14,7 @@ typedef struct soget_script_step {
   const char *body;         /* NULL: empty */
   const char *retry_after;  /* the header's value, NULL: absent */
   const char *location;     /* the header's value, NULL: absent */
+  const char *www_authenticate;   /* the header's value, NULL: absent */
   const char *fail_kind;    /* status 0: "network", "timeout", "tls" or "http" */
   const char *fail_msg;
   int fail_retryable;

@@ -210,7 +210,7 @@ static void slot_done(lua_State *L, batch *b, int i) {
   soget_err_clear(&e);
   if (b->io.ops->finish(b->io.self, i, &rs, &e) == 0) {
     step = soget_call_response(b->g, &s->k, rs.status, rs.body->data, rs.body->len,
-                               rs.retry_after, rs.redirect, &e);
+                               rs.retry_after, rs.redirect, rs.token_invalid, &e);
     if (step == SOGET_STEP_PAGE) {
       if (s->k.empty) {
         soget_push_empty_page(L, s->k.offset);

@@ -982,7 +982,7 @@ static int drive_one(lua_State *L, drive *d) {
     return soget_call_failed(&c->eng, k, d->e);
   }
   step = soget_call_response(&c->eng, k, rs.status, rs.body->data, rs.body->len,
-                             rs.retry_after, rs.redirect, d->e);
+                             rs.retry_after, rs.redirect, rs.token_invalid, d->e);
   if (step == SOGET_STEP_PAGE) step = push_page(L, c, k, rs.body->data, rs.body->len, d->e);
   /* (a raise in push_page leaves it to the next exchange or close()) */
   soget_transport_done(c->tr);
@@ -1484,7 +1484,7 @@ static int step_result(lua_State *L, lcall *lc, int step, soget_err *e,
   }
 }
 
-/* call:response(status, body[, retry_after[, location]])
+/* call:response(status, body[, retry_after[, location[, www_authenticate]]])
  *   -> page | nil, err | nil, nil, seconds_to_wait_then_request_again */
 static int call_response_body(lua_State *L) {
   lcall *lc = lua_touserdata(L, 1);   /* the arguments checked by call_response */
@@ -1494,12 +1494,16 @@ static int call_response_body(lua_State *L) {
   const char *ra = lua_isnil(L, 4) ? NULL : lua_tolstring(L, 4, &rn);
   const char *loc = lua_isnil(L, 5) ? NULL : lua_tostring(L, 5);
   double retry_after = ra ? soget_parse_retry_after(ra, rn) : -1;
+  size_t wn = 0;
+  const char *www = lua_isnil(L, 6) ? NULL : lua_tolstring(L, 6, &wn);
+  int token_invalid = www ? soget_bearer_invalid_token(www, wn) : 0;
   soget_err e;
   int step;
+  lua_settop(L, 5);   /* (the page goes at 6) */
   soget_err_clear(&e);
   lcall_enter(L, lc);
   step = soget_call_response(&lc->c->eng, &lc->k, (long)status, body, len, retry_after,
-                             loc, &e);
+                             loc, token_invalid, &e);
   /* The body is the argument at 3, on the stack for the whole decode. */
   if (step == SOGET_STEP_PAGE) step = push_page(L, lc->c, &lc->k, body, len, &e);
   if (step == SOGET_STEP_PAGE && lc->x.on) {   /* 6: the page */
@@ -1709,11 +1713,12 @@ static int call_response(lua_State *L) {
   luaL_optlstring(L, 3, "", NULL);
   luaL_optlstring(L, 4, NULL, NULL);
   luaL_optstring(L, 5, NULL);
+  luaL_optlstring(L, 6, NULL, NULL);
   /* As a response's status line can give it (soget.http_parser refuses
    * the others); NaN or a huge number would overflow the conversion to long */
   luaL_argcheck(L, status >= 100 && status <= 999 && status == (lua_Number)(long)status, 2,
                 "must be an HTTP status: a whole number from 100 to 999");
-  lua_settop(L, 5);
+  lua_settop(L, 6);
   return call_step(L, "response");
 }
 

@@ -6,7 +6,8 @@
  *   local p = soget.http_parser(max_response_size)
  *   p:feed(bytes)  -> "more" | "done" | "bad"   (as the bytes arrive)
  *   p:eof()        -> "done" | "bad"            (the connection closed)
- *   p:response()   -> status, body, retry_after, location, keep_alive (after "done")
+ *   p:response()   -> status, body, retry_after, location, keep_alive,
+ *                     www_authenticate (after "done")
  *   p:error()      -> message, kind, retryable  (after "bad")
  */
 #include <stdlib.h>
@@ -90,7 +91,7 @@ static int parser_state(lua_State *L) {
   return push_state(L, p, p->h->state);
 }
 
-/* Pushes the response's five values (lua_pcall'ed by parser:response()). */
+/* Pushes the response's six values (lua_pcall'ed by parser:response()). */
 static int push_response(lua_State *L) {
   soget_http1 *h = lua_touserdata(L, 1);
   lua_pushinteger(L, (lua_Integer)h->status);
@@ -100,10 +101,15 @@ static int push_response(lua_State *L) {
   if (h->location.len) lua_pushlstring(L, h->location.data, h->location.len);
   else lua_pushnil(L);
   lua_pushboolean(L, h->keep_alive);
-  return 5;
+  if (h->www_authenticate.len)
+    lua_pushlstring(L, h->www_authenticate.data, h->www_authenticate.len);
+  else
+    lua_pushnil(L);
+  return 6;
 }
 
-/* parser:response() -> status, body, retry_after|nil, location|nil, keep_alive
+/* parser:response() -> status, body, retry_after|nil, location|nil, keep_alive,
+ *   www_authenticate|nil (every WWW-Authenticate, joined with ", ")
  * The values are pushed in a protected call (push_response, the upvalue:
  * getting it allocates nothing), so that busy is given back even when a
  * push runs out of memory. */
@@ -114,17 +120,28 @@ static int parser_response(lua_State *L) {
   if (h->state != SOGET_HTTP1_DONE)
     return luaL_error(L, SOGET_HTTP_PARSER_T ": response() before the response is complete");
   lua_settop(L, 1);
-  luaL_checkstack(L, 7, NULL);
+  luaL_checkstack(L, 8, NULL);
   p->busy++;
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushlightuserdata(L, h);
-  status = lua_pcall(L, 1, 5, 0);
+  status = lua_pcall(L, 1, 6, 0);
   if (--p->busy == 0 && p->close_pending) {
     p->close_pending = 0;
     soget_http1_free(h);
   }
   if (status != 0) return lua_error(L);
-  return 5;
+  return 6;
+}
+
+/* soget._token_invalid(www_authenticate) -> boolean: whether a 401's
+ * WWW-Authenticate says the bearer token is invalid, as call:response
+ * reads it (core/http.h), for soget.ngx to let go of such a token in its
+ * shared cache. Not an API (types_spec leaves it out). */
+int soget_token_invalid_lua(lua_State *L) {
+  size_t n;
+  const char *v = luaL_checklstring(L, 1, &n);
+  lua_pushboolean(L, soget_bearer_invalid_token(v, n));
+  return 1;
 }
 
 /* parser:error() -> message, kind, retryable[, status]: the status of the

@@ -170,6 +170,7 @@ void soget_client_give_transport(soget_client *c);
 const soget_stop *soget_client_stop(const soget_client *c);
 int soget_client_new(lua_State *L);     /* soget.client{...} */
 int soget_client_credentials(lua_State *L);   /* soget._credentials(client) */
+int soget_token_invalid_lua(lua_State *L);    /* soget._token_invalid(www_authenticate) */
 int soget_sleep_lua(lua_State *L);            /* soget._sleep(seconds) */
 /* The client's transport (NULL once closed): bulk.c keeps its handles there. */
 struct soget_transport *soget_client_transport(soget_client *c);

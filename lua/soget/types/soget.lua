@@ -236,10 +236,11 @@ function Call:request_bytes(user_agent) end
 ---@param body? string
 ---@param retry_after? string The Retry-After header.
 ---@param location? string The Location header.
+---@param www_authenticate? string The WWW-Authenticate header (several joined with ", "): tells a 401 the token causes.
 ---@return soget.Page? page
 ---@return soget.Error? err
 ---@return number? wait
-function Call:response(status, body, retry_after, location) end
+function Call:response(status, body, retry_after, location, www_authenticate) end
 
 ---The request out got no answer: nil and the soget.Error, or nil, nil and the seconds to wait before request().
 ---@param message string
@@ -282,6 +283,7 @@ function HttpParser:state() end
 ---@return string? retry_after
 ---@return string? location
 ---@return boolean keep_alive
+---@return string? www_authenticate Every WWW-Authenticate, joined with ", " (nil when absent or over 8 KB).
 function HttpParser:response() end
 
 ---After "bad": what call:failed() takes.
