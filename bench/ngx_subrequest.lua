@@ -234,7 +234,7 @@ local function first(v)
   return v
 end
 
--- -> status, body, retry_after, location | nil, message, kind, retryable
+-- -> status, body, retry_after, location, www_authenticate | nil, message, kind, retryable
 local function send(req, o)
   local scheme, authority, rest = split_url(req.url)
   local upstream = scheme and o.upstreams and o.upstreams[scheme .. "://" .. authority]
@@ -278,7 +278,9 @@ local function send(req, o)
       o.max_response_size), "http", false
   end
   local h = res.header or {}
-  return status, body, first(h["Retry-After"]), first(h["Location"])
+  local www = h["WWW-Authenticate"]   -- (a table when repeated: one list)
+  if type(www) == "table" then www = table.concat(www, ", ") end
+  return status, body, first(h["Retry-After"]), first(h["Location"]), www
 end
 
 ---------------------------------------------------------------------------
@@ -314,14 +316,14 @@ local function drive(client, call, o)
       goto continue
     end
     sent_count = sent_count + 1
-    local sent, status, a, b, c = pcall(send, req, o)
+    local sent, status, a, b, c, d = pcall(send, req, o)
     if not sent then   -- e.g. ngx.location.capture used where nginx forbids it
       if locked then cache:unlock() end
       error(status, 0)
     end
     local page, err, wait
-    if status then   -- a: body, b: Retry-After, c: Location
-      page, err, wait = call:response(status, a, b, c)
+    if status then   -- a: body, b: Retry-After, c: Location, d: WWW-Authenticate
+      page, err, wait = call:response(status, a, b, c, d)
     else             -- a: message, b: kind, c: retryable
       page, err, wait = call:failed(a, b, c)
     end

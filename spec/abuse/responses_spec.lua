@@ -618,16 +618,37 @@ describe("abuse: server answers", function()
     end
     local bearer = 'WWW-Authenticate: Bearer realm="x", error="invalid_token"\r\n'
     local long = 'WWW-Authenticate: Basic realm="' .. ("r"):rep(8200) .. '"\r\n'
+    -- 'Basic realm="' .. n r's .. '"': 14 + n bytes
+    local function basic(n, tail) return 'WWW-Authenticate: Basic realm="' .. ("r"):rep(n) .. '"' .. (tail or "") .. "\r\n" end
+    local last = "WWW-Authenticate: Bearer error=invalid_token\r\n"   -- 26 bytes of value
     local ok, err = pcall(function()
       for _, case in ipairs {
         { www(bearer), true },
         { www('WWW-Authenticate: Basic realm="a"\r\nwww-authenticate:  bearer error=invalid_token\r\n'),
           true },
+        { www('WWW-Authenticate: Basic realm="a"\r\nX-A: b\r\n' .. bearer), true },
         { www(""), false },
         { www('WWW-Authenticate: Bearer realm="x"\r\n'), false },
         { www('WWW-Authenticate: Bearer error="insufficient_scope"\r\n'), false },
         { www(long .. bearer), false },      -- past 8 KB in all: none counts
         { www(bearer, true), false },        -- a trailer's: not the answer's head
+        { 'HTTP/1.1 100 Continue\r\n' .. bearer .. '\r\n' .. www(""), false },   -- an interim's
+        -- lines folded onto a WWW-Authenticate, and challenges split over
+        -- lines, are one list
+        { www('WWW-Authenticate: Bearer realm="x",\r\n error="invalid_token"\r\n'), true },
+        { www('WWW-Authenticate: Basic realm="x",\r\n\t Bearer error="invalid_token"  \r\n'), true },
+        { www('WWW-Authenticate: Bearer realm="x"\r\nWWW-Authenticate: error="invalid_token"\r\n'), true },
+        { www('WWW-Authenticate: Bearer\r\nWWW-Authenticate: error=invalid_token\r\n'), true },
+        { www('WWW-Authenticate: Basic realm="a\r\n' .. bearer), false },   -- in a quoted-string
+        { www('WWW-Authenticate:\r\n' .. bearer), true },
+        -- 8192 bytes joined, then 8193, empty lines and white space
+        -- counted alike (each line's trailing white space trimmed)
+        { www(basic(8150) .. last), true },
+        { www(basic(8151) .. last), false },
+        { www(basic(8150, "   \t ") .. last), true },
+        { www(basic(8148) .. "WWW-Authenticate:\r\n" .. last), true },
+        { www(basic(8149) .. "WWW-Authenticate:   \r\n" .. last), true },
+        { www(basic(8150) .. "WWW-Authenticate:\r\n" .. last), false },
       } do
         local raw, says = case[1], case[2]
         local what = ("%q"):format(raw:sub(1, 120))

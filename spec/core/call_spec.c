@@ -256,6 +256,17 @@ static void begin(soget_engine *g, soget_call *k, double began) {
   CHECK_INT(soget_call_begin(g, k, &q, began, &e), 0);
 }
 
+/* A search call (the engine needs search_base_url and search_api_key). */
+static void search(soget_engine *g, soget_call *k) {
+  soget_query q;
+  soget_err e;
+  soget_query_init(&q, &soget_search_endpoint);
+  soget_query_set(&q, SOGET_SEARCH_DOCUMENT_REFERENCE, "BL1", 3);
+  soget_err_clear(&e);
+  soget_call_init(k);
+  CHECK_INT(soget_call_begin(g, k, &q, 0, &e), 0);
+}
+
 static int next(soget_engine *g, soget_call *k) {
   soget_err e;
   soget_err_clear(&e);
@@ -343,8 +354,8 @@ static void test_lease(void) {
 
   CASE("lease: a call begun later may renew again, SOGET_RENEWAL_PAUSE after the renewal "
        "was refused");
-  CHECK(g.refused_at > 0);
-  g.refused_at -= SOGET_RENEWAL_PAUSE + 1;   /* (test_renewal_pause: not before) */
+  CHECK(g.refused_at[SOGET_API_TRACING] > 0);
+  g.refused_at[SOGET_API_TRACING] -= SOGET_RENEWAL_PAUSE + 1;   /* (test_renewal_pause: not before) */
   begin(&g, &c, 0);
   CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_AGAIN);
@@ -468,12 +479,12 @@ static void test_renewal_pause(void) {
   CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* renewed: the first 401 */
-  CHECK(g.refused_at == 0);
+  CHECK(g.refused_at[SOGET_API_TRACING] == 0);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);    /* refused too */
-  CHECK(g.refused_at > 0);
+  CHECK(g.refused_at[SOGET_API_TRACING] > 0);
   CHECK_INT(g.token_requests, 2);
   begin(&g, &b, 0);                                            /* a call begun since */
   CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
@@ -489,7 +500,7 @@ static void test_renewal_pause(void) {
 
   CASE("renewal: a 401 whose WWW-Authenticate says invalid_token renews even so "
        "(a token revoked)");
-  CHECK(g.refused_at > 0);
+  CHECK(g.refused_at[SOGET_API_TRACING] > 0);
   begin(&g, &c, 0);
   CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
   CHECK_INT(answer_invalid(&g, &c, &e), SOGET_STEP_AGAIN);
@@ -500,14 +511,14 @@ static void test_renewal_pause(void) {
   CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
   CASE("renewal: that renewal refused by invalid_token too does not restart the pause");
   {
-    double was = g.refused_at;
+    double was = g.refused_at[SOGET_API_TRACING];
     CHECK_INT(answer_invalid(&g, &c, &e), SOGET_STEP_FAIL);
     CHECK_STR(e.kind, "auth");
-    CHECK(g.refused_at == was);
+    CHECK(g.refused_at[SOGET_API_TRACING] == was);
   }
 
   CASE("renewal: past SOGET_RENEWAL_PAUSE, one call renews it again");
-  g.refused_at -= SOGET_RENEWAL_PAUSE + 1;
+  g.refused_at[SOGET_API_TRACING] -= SOGET_RENEWAL_PAUSE + 1;
   begin(&g, &d, 0);
   CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &d, 401, "", &e), SOGET_STEP_AGAIN);
@@ -519,11 +530,11 @@ static void test_renewal_pause(void) {
   CHECK_INT(answer(&g, &d, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
   CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &d, 401, "", &e), SOGET_STEP_FAIL);    /* refused again: paused */
-  CHECK(g.refused_at > 0);
+  CHECK(g.refused_at[SOGET_API_TRACING] > 0);
   begin(&g, &f, 0);
   CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &f, 200, PAGE, &e), SOGET_STEP_PAGE);
-  CHECK(g.refused_at == 0);
+  CHECK(g.refused_at[SOGET_API_TRACING] == 0);
   begin(&g, &f, 0);
   CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &f, 401, "", &e), SOGET_STEP_AGAIN);
@@ -535,6 +546,42 @@ static void test_renewal_pause(void) {
   soget_call_free(&g, &c);
   soget_call_free(&g, &d);
   soget_call_free(&g, &f);
+  soget_engine_free(&g);
+
+  CASE("renewal: the pause is per API: a wrong search key's, which the lookups' pages do "
+       "not end, and which does not stop a lookup's renewal");
+  engine(&g, 2, 1);
+  g.search_api_key = dup_str("WRONG-SEARCH-KEY");
+  g.search_base_url = dup_str("https://mass.example.test/v1");
+  search(&g, &a);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);
+  CHECK(g.refused_at[SOGET_API_IN_MASS] > 0);
+  CHECK(g.refused_at[SOGET_API_TRACING] == 0);
+  begin(&g, &b, 0);                        /* a lookup: its page ends no pause of searches */
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &b, 200, PAGE, &e), SOGET_STEP_PAGE);
+  CHECK(g.refused_at[SOGET_API_IN_MASS] > 0);
+  search(&g, &c);                          /* the next search: no renewal */
+  CHECK_INT(next(&g, &c), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_FAIL);
+  CHECK_INT(g.token_requests, 2);
+  begin(&g, &d, 0);                        /* a lookup's 401 renews as ever */
+  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &d, 401, "", &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+  CHECK_INT(d.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(g.token_requests, 3);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  soget_call_free(&g, &c);
+  soget_call_free(&g, &d);
   soget_engine_free(&g);
 }
 

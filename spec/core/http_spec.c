@@ -128,6 +128,8 @@ static const struct {
   {"negative zero: ignored", BYTES("-0"), -1},
   {"negative past long's range: ignored", BYTES("-99999999999999999999999"), -1},
   {"a plus sign: ignored", BYTES("+5"), -1},
+  {"a NUL in it (call:response takes any bytes): ignored", BYTES("1\0junk"), -1},
+  {"a NUL in a date: ignored", BYTES("Wed, 21 Oct 2015 07:28:00 GMT\0x"), -1},
   {"a sign after white space: ignored", BYTES(" +5"), -1},
   {"a sign after a tab: ignored", BYTES("\t-7"), -1},
   {"white space before digits: read", BYTES(" 5"), 5},

@@ -1,7 +1,7 @@
 -- Fuzz driver: token-response and error-body parsing through the steps of
 -- one soget.Call, without network. The input chooses the HTTP status of the
--- token answer and of the API answer, a Retry-After and a Location, and
--- holds both bodies. Every call must end within a few steps with a page or
+-- token answer and of the API answer, a Retry-After, a Location and a
+-- WWW-Authenticate, and holds both bodies. Every call must end within a few steps with a page or
 -- a soget.Error of a known kind that contains no secret. A step asked for
 -- out of turn (the input chooses one, and every step after the end is
 -- tried) must raise the Call's own error, change nothing, and never be
@@ -21,6 +21,8 @@ local LOCATION = { false, "https://api.invalid/v1/handling-units?reference=X",
   "https://api.invalid:443/v2/x", "https://elsewhere.invalid/v1/handling-units",
   "http://api.invalid/v1/handling-units", "/relative", "", "https://api.invalid@evil.invalid/",
   "https://API.INVALID/v1/handling-units", ("https://api.invalid/" .. ("x"):rep(3000)) }
+local WWW = { false, 'Bearer error="invalid_token"', 'Bearer realm="x"', "Basic realm=\"a",
+  "Bearer error=invalid_token, Basic", ",,,", 'Negotiate YWJj==, Bearer error="invalid_token"' }
 local KINDS = { network = true, timeout = true, tls = true, auth = true, http = true,
   api = true, decode = true }
 local MAX_STEPS = 16
@@ -58,6 +60,7 @@ return function(data)
   local astatus = STATUS[b2 % #STATUS + 1]
   local ra = RETRY_AFTER[b3 % #RETRY_AFTER + 1] or nil
   local loc = LOCATION[floor(b3 / #RETRY_AFTER) % #LOCATION + 1] or nil
+  local www = WWW[floor(b2 / #STATUS) % #WWW + 1] or nil
   -- 0: no probe; 1: an answer before the first request; 2: a second
   -- request while one is out; 3: both
   local probe = floor(b1 / #STATUS) % 4
@@ -82,10 +85,10 @@ return function(data)
     end
     local page, wait
     if req.kind == "token" then
-      page, err, wait = call:response(tstatus, tbody, ra, loc)
+      page, err, wait = call:response(tstatus, tbody, ra, loc, www)
     else
       assert(req.headers.Authorization:find("^Bearer .+"), "no bearer token")
-      page, err, wait = call:response(astatus, abody, ra, loc)
+      page, err, wait = call:response(astatus, abody, ra, loc, www)
     end
     if page then
       assert(type(page.items) == "table", "a page without items")

@@ -44,13 +44,14 @@ local function parse(bytes, cap, piece, eof)
   assert(p:state() == st)
   local out = { state = st }
   if st == "done" then
-    local status, body, ra, loc, ka = p:response()
+    local status, body, ra, loc, ka, www = p:response()
     assert(mtype(status) == "integer" and status >= 100 and status <= 999, "status")
     assert(type(body) == "string" and #body <= cap, "body over the cap")
     assert(ra == nil or (type(ra) == "string" and #ra <= 64 and #ra > 0), "Retry-After")
     assert(loc == nil or (type(loc) == "string" and #loc <= 8192 and #loc > 0), "Location")
     assert(type(ka) == "boolean")
-    out.status, out.body, out.ra, out.loc, out.ka = status, body, ra, loc, ka
+    assert(www == nil or (type(www) == "string" and #www <= 8192 and #www > 0), "WWW-Authenticate")
+    out.status, out.body, out.ra, out.loc, out.ka, out.www = status, body, ra, loc, ka, www
     assert(not pcall(p.error, p), "error() on a complete response")
   elseif st == "bad" then
     local msg, kind, retryable = p:error()
@@ -74,7 +75,7 @@ return function(data)
   local eof = floor(sel / 32) % 2 == 1
   local whole = parse(bytes, cap, #bytes + 1, eof)
   local pieces = parse(bytes, cap, piece, eof)
-  for _, k in ipairs{ "state", "status", "body", "ra", "loc", "ka", "msg", "kind", "retryable" } do
+  for _, k in ipairs{ "state", "status", "body", "ra", "loc", "ka", "www", "msg", "kind", "retryable" } do
     assert(whole[k] == pieces[k], ("%s differs: whole %s, in pieces of %d %s"):format(
       k, tostring(whole[k]):sub(1, 80), piece, tostring(pieces[k]):sub(1, 80)))
   end

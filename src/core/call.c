@@ -650,7 +650,7 @@ static int token_response(soget_engine *g, soget_call *k, long status,
  * as the renewal of a refused one, that renewal worked. */
 static void token_accepted(soget_engine *g, const soget_call *k) {
   if (g->renewal_gen != 0 && k->token_gen == g->renewal_gen) g->renewal_gen = 0;
-  g->refused_at = 0;   /* the credentials work: a 401 may renew again */
+  g->refused_at[k->api] = 0;   /* the credentials work there: a 401 may renew again */
 }
 
 /* A 401 from the API. A token replaced since this request left (by another
@@ -663,9 +663,10 @@ static void token_accepted(soget_engine *g, const soget_call *k) {
  * after it worked): the calls begun before may renew it again.
  * A call's renewal refused too by a 401 that does not say the token is at
  * fault (token_invalid: RFC 6750's invalid_token) is most likely not the
- * token's (a wrong API key): for SOGET_RENEWAL_PAUSE, no such 401 renews,
- * which would cost a token request per call. A 401 that says so always
- * may: the token was revoked. */
+ * token's (a wrong API key): for SOGET_RENEWAL_PAUSE, no such 401 of the
+ * same API renews (a search key may be wrong alone, its lookups' pages
+ * ending nothing), which would cost a token request per call. A 401 that
+ * says so may renew as ever: the token was revoked. */
 static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t len,
                         int token_invalid, soget_err *e) {
   int paused;
@@ -674,8 +675,8 @@ static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t
     k->state = SOGET_CALL_READY;
     return SOGET_STEP_AGAIN;
   }
-  paused = !token_invalid && g->refused_at > 0 &&
-           soget_now() - g->refused_at < SOGET_RENEWAL_PAUSE;
+  paused = !token_invalid && g->refused_at[k->api] > 0 &&
+           soget_now() - g->refused_at[k->api] < SOGET_RENEWAL_PAUSE;
   if (!k->renewed && !paused &&
       !(g->auth.gen == g->renewal_gen && k->began <= g->renewal_at) &&
       soget_auth_invalidate(&g->auth)) {
@@ -687,7 +688,7 @@ static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t
   }
   /* (a call that renewed: its own token request was refused so; the
    * pause counts from the last such, never from a paused call's 401) */
-  if (k->renewed && !token_invalid) g->refused_at = soget_now();
+  if (k->renewed && !token_invalid) g->refused_at[k->api] = soget_now();
   body_error(g, k, body, len, 401, e, "auth", 0, "the API refused the credentials");
   return call_fail(g, k, e);
 }

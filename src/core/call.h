@@ -27,9 +27,9 @@ SOGET_HIDDEN_BEGIN
 #define SOGET_LEASE_POLL 0.01
 /* A token fetched after a 401 and refused too, by a 401 that does not
  * say the token is at fault (WWW-Authenticate's Bearer error
- * invalid_token): for this long, such 401s renew no token (the refusal is
- * not the token's: a wrong API key, say), so that they cost no token
- * request each. A 401 that says so renews whenever. */
+ * invalid_token): for this long, such 401s of the same API renew no token
+ * (the refusal is not the token's: a wrong API key, say), so that they
+ * cost no token request each. A 401 that says so renews whenever. */
 #define SOGET_RENEWAL_PAUSE 30.0
 
 typedef struct soget_engine {
@@ -54,9 +54,11 @@ typedef struct soget_engine {
                                 * next token stored is the renewal of a refused one */
   unsigned long renewal_gen;   /* auth.gen of the token fetched after a 401 */
   double renewal_at;           /* and when it came */
-  double refused_at;           /* a call's renewal refused too, by a 401 that did
-                                * not say the token is at fault: when; 0 after
-                                * a page (SOGET_RENEWAL_PAUSE) */
+  double refused_at[SOGET_API_COUNT];   /* per API (a search key may be the wrong
+                                * one alone): a call's renewal refused too, by a
+                                * 401 that did not say the token is at fault:
+                                * when; 0 after a page of that API
+                                * (SOGET_RENEWAL_PAUSE) */
   /* counters */
   unsigned long rng;
   long api_requests, token_requests, retries_done;

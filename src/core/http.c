@@ -15,7 +15,7 @@ double soget_parse_retry_after(const char *v, size_t n) {
   char *end;
   long secs;
   time_t when;
-  if (n == 0 || n >= sizeof tmp) return -1;
+  if (n == 0 || n >= sizeof tmp || memchr(v, '\0', n)) return -1;   /* (a NUL: not all of it read) */
   memcpy(tmp, v, n);
   tmp[n] = '\0';
   /* delay-seconds are digits alone (RFC 9110, 10.2.3): a sign makes the

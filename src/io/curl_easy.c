@@ -54,10 +54,12 @@ struct soget_xfer {
   long timeout_ms;             /* the request's */
   double retry_after;          /* the header callback's (no headers API) */
   int retry_after_seen;        /* the callback met this response's first one */
-  int token_invalid;           /* a WWW-Authenticate of the response's said the
-                                * bearer token is invalid (core/http.h) */
-  size_t www_len;              /* its lines' length, joined as soget.http_parser
-                                * joins them: past its limit, none counts */
+  /* The response's WWW-Authenticate lines, joined as soget.http_parser
+   * joins them (folded lines too), read when the transfer ends. */
+  soget_buf www;
+  int www_bad;                 /* past SOGET_HTTP1_WWW_AUTHENTICATE_MAX: none */
+  int www_open;                /* the last header line was one of them */
+  int www_past;                /* that line passed the limit with white space only */
   int head_ended;              /* the last response's header block ended (its
                                 * empty line came): libcurl takes a connection
                                 * closed amid the headers for a whole response */
@@ -183,6 +185,45 @@ static int name_byte(unsigned char c) {
 
 #define INVALID_HEADER "not a valid HTTP/1.1 response (invalid character in header)"
 
+/* A header line's length without its CR LF (or LF). */
+static size_t crlf_less(const char *p, size_t len) {
+  while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n')) len--;
+  return len;
+}
+
+static void www_trim(soget_buf *b) {
+  while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
+    b->data[--b->len] = '\0';
+}
+
+/* Adds v to the WWW-Authenticate being read, as soget.http_parser adds a
+ * piece of a header's value (core/http1.c on_header_value): past the
+ * limit, the white space a value ends with is dropped, anything else makes
+ * it none. 0, or -1 out of memory (the transfer ends: t->nomem). */
+static int www_add(soget_xfer *t, const char *v, size_t vn) {
+  size_t room, i;
+  if (t->www_bad) return 0;
+  if (t->www.len + vn <= SOGET_HTTP1_WWW_AUTHENTICATE_MAX && !t->www_past) {
+    if (soget_buf_add(&t->www, v, vn) == 0) return 0;
+    t->nomem = 1;
+    return -1;
+  }
+  room = t->www_past ? 0 : SOGET_HTTP1_WWW_AUTHENTICATE_MAX - t->www.len;
+  for (i = room; i < vn && (v[i] == ' ' || v[i] == '\t'); i++) {
+  }
+  if (i < vn) {
+    t->www_bad = 1;
+    soget_buf_reset(&t->www);
+    return 0;
+  }
+  t->www_past = 1;
+  if (room > 0 && soget_buf_add(&t->www, v, room) != 0) {
+    t->nomem = 1;
+    return -1;
+  }
+  return 0;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   soget_xfer *t = ud;
   size_t len = size * n, i;
@@ -191,6 +232,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     t->head_ended = 1;   /* what ends a header block for libcurl: a line that begins so */
     t->at_status = t->interim;
     t->encoding_open = 0;
+    t->www_open = 0;
     return len;
   }
   if (t->at_status) {   /* libcurl gives every status line, interim ones too */
@@ -217,8 +259,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     t->encoding_len = 0;
     t->retry_after = -1;
     t->retry_after_seen = 0;
-    t->token_invalid = 0;
-    t->www_len = 0;
+    soget_buf_reset(&t->www);
+    t->www_bad = t->www_open = t->www_past = 0;
     return len;
   }
   /* Bytes soget.http_parser refuses in a header line (and so in a
@@ -247,9 +289,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
         t->encoding_len += vn;
       }
     }
+    if (t->www_open && !t->head_ended && www_add(t, p, crlf_less(p, len)) != 0) return 0;
     return len;
   }
   t->encoding_open = 0;
+  t->www_open = 0;
   /* A header's name as soget.http_parser takes it, else the answer is
    * refused as there: libcurl reads any bytes before a colon as a name
    * (and a line with none, or one that begins "HTTP/", as a header too). */
@@ -276,17 +320,27 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     t->encoding_seen = 1;
     t->encoding_open = 1;
   }
-  if (!t->head_ended && i == 16 && strncasecmp(p, "www-authenticate", 16) == 0 &&
-      t->www_len <= SOGET_HTTP1_WWW_AUTHENTICATE_MAX) {
-    /* any of its lines may carry the Bearer challenge (a trailer's is
-     * not read, nor a line folded onto one); more than soget.http_parser
-     * keeps, and none counts, as there */
+  if (!t->head_ended && i == 16 && strncasecmp(p, "www-authenticate", 16) == 0) {
+    /* every line counts, joined with ", " (a trailer's is not read) */
     const char *v = p + 17;
-    size_t vn = len - 17;
-    trim(&v, &vn);
-    t->www_len += (t->www_len > 0 ? 2 : 0) + vn;
-    if (t->www_len > SOGET_HTTP1_WWW_AUTHENTICATE_MAX) t->token_invalid = 0;
-    else if (!t->token_invalid) t->token_invalid = soget_bearer_invalid_token(v, vn);
+    size_t vn = crlf_less(p, len) - 17;
+    while (vn > 0 && (*v == ' ' || *v == '\t')) {
+      v++;
+      vn--;
+    }
+    t->www_open = 1;
+    t->www_past = 0;
+    if (!t->www_bad && t->www.len > 0) {
+      www_trim(&t->www);
+      if (t->www.len + 2 > SOGET_HTTP1_WWW_AUTHENTICATE_MAX) {
+        t->www_bad = 1;
+        soget_buf_reset(&t->www);
+      } else if (soget_buf_add(&t->www, ", ", 2) != 0) {
+        t->nomem = 1;
+        return 0;
+      }
+    }
+    if (www_add(t, v, vn) != 0) return 0;
   }
   if (t->t->header_api) return len;   /* Retry-After read after the transfer */
   if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
@@ -617,6 +671,7 @@ soget_transport *soget_transport_new(const soget_transport_opts *o) {
   if (!t) return NULL;
   soget_buf_init(&t->x.body, o->max_body);
   soget_buf_init(&t->x.url, 0);
+  soget_buf_init(&t->x.www, 0);
   soget_buf_init(&t->masked, 0);
   t->x.t = t;
   t->x.scheme = SCHEME_NONE;
@@ -747,6 +802,7 @@ static void xfer_clear(soget_xfer *x) {
     x->easy = NULL;
   }
   soget_buf_free(&x->url);
+  soget_buf_free(&x->www);
   forget_body(x);
   soget_buf_free(&x->body);
 }
@@ -787,6 +843,7 @@ soget_xfer *soget_xfer_new(soget_transport *t) {
   if (!x) return NULL;
   soget_buf_init(&x->body, t->x.body.limit);
   soget_buf_init(&x->url, 0);
+  soget_buf_init(&x->www, 0);
   x->t = t;
   x->scheme = SCHEME_NONE;
   x->easy = curl_easy_duphandle(t->x.easy);   /* options only, no connection */
@@ -963,8 +1020,8 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : 1L;
   x->retry_after = -1;
   x->retry_after_seen = 0;
-  x->token_invalid = 0;
-  x->www_len = 0;
+  soget_buf_reset(&x->www);
+  x->www_bad = x->www_open = x->www_past = 0;
   x->head_ended = 0;
   x->at_status = 1;
   x->interim = 0;
@@ -1222,7 +1279,10 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   }
   rs->status = status;
   rs->retry_after = x->t->header_api ? read_retry_after(x, status) : x->retry_after;
-  rs->token_invalid = x->token_invalid;
+  if (!x->www_bad && x->www.len > 0) {
+    www_trim(&x->www);
+    rs->token_invalid = soget_bearer_invalid_token(x->www.data, x->www.len);
+  }
   if (status >= 300 && status < 400 &&
       curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
     size_t n = strlen(loc);
