@@ -535,6 +535,7 @@ static void test_renewal_pause(void) {
   CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &f, 200, PAGE, &e), SOGET_STEP_PAGE);
   CHECK(g.refused_at[SOGET_API_TRACING] == 0);
+  soget_call_free(&g, &f);
   begin(&g, &f, 0);
   CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &f, 401, "", &e), SOGET_STEP_AGAIN);
