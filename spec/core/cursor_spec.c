@@ -415,6 +415,40 @@ static void test_exact_edges(void) {
   soget_cursor_used_up(&c, 2);
   CHECK_STR(c.why, MORE);
 
+  CASE("exact: at its total with fewer different units than the total: a doubt (moved)");
+  /* a unit sent again in place of another, the totals consistent */
+  soget_cursor_init(&c, 0);
+  soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
+  soget_cursor_page(&c, 0, 4, 2, 0, 2);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1, 0);
+  soget_cursor_unit(&c, "LOT 7", 5, "B", 1, 0);
+  soget_cursor_used_up(&c, 2);
+  CHECK(!c.done);
+  soget_cursor_page(&c, 2, 4, 2, 2, 2);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1, 1);
+  soget_cursor_unit(&c, "LOT 7", 5, "C", 1, 0);
+  soget_cursor_used_up(&c, 1);
+  CHECK(c.done);
+  CHECK_STR(c.why, "fewer different units than the total: pages sent units again in place of "
+                   "others");
+  CHECK_INT(c.moved, 1);
+  CHECK_INT(c.fresh, 3);
+  CASE("exact: at its total with as many different units: total reached");
+  soget_cursor_init(&c, 0);
+  soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
+  soget_cursor_page(&c, 0, 3, 2, 0, 2);
+  soget_cursor_used_up(&c, 2);
+  soget_cursor_page(&c, 2, 3, 1, 2, 1);
+  soget_cursor_used_up(&c, 1);
+  CHECK_STR(c.why, TOTAL);
+  CASE("a plain walk (a pager, from any offset) at its total with repeats: total reached");
+  soget_cursor_init(&c, 0);
+  soget_cursor_page(&c, 0, 4, 2, 0, 2);
+  soget_cursor_used_up(&c, 2);
+  soget_cursor_page(&c, 2, 4, 2, 2, 2);
+  soget_cursor_used_up(&c, 1);
+  CHECK_STR(c.why, TOTAL);
+
   CASE("exact: no proof without the exact rules");
   soget_cursor_init(&c, 0);
   soget_cursor_page(&c, 0, 10, 2, 0, 2);

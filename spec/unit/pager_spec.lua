@@ -112,6 +112,34 @@ describe("a pager", function()
     assert.is_nil(one:stats().why)
   end)
 
+  it("takes a page only once next() asked for it, and asks once for a page not yet fed", function()
+    -- the last page of a listing (10 to 20 of 20): its units yielded, the
+    -- walk is over, and nothing may be fed to it; nor, on an earlier page,
+    -- before next() said "fetch"
+    local it = soget.decode(page(20, 10, 10)):iter{ manual = true }
+    for _ = 1, 10 do assert(it:next()) end
+    local ok, msg = pcall(it.feed, it, soget.decode(page(20, 0, 10)), 0)
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("this pager is not waiting for a page", 1, true), msg)
+    assert.is_nil(it:next())
+    assert.are.equal(10, it:stats().yielded)
+    assert.are.equal("total reached", it:stats().why)
+    it = soget.decode(page(30, 0, 10)):iter{ manual = true }
+    for _ = 1, 10 do assert(it:next()) end
+    ok, msg = pcall(it.feed, it, soget.decode(page(30, 10, 10)), 10)
+    assert.is_false(ok, "fed before next() asked")
+    assert.truthy(tostring(msg):find("this pager is not waiting for a page", 1, true), msg)
+    local _, what, offset = it:next()
+    assert.are.same({ "fetch", 10 }, { what, offset })
+    _, what, offset = it:next()                       -- asked again: the same answer
+    assert.are.same({ "fetch", 10 }, { what, offset })
+    assert.are.equal(1, it:stats().pages)
+    it:feed(soget.decode(page(30, 10, 10)), 10)
+    ok = pcall(it.feed, it, soget.decode(page(30, 10, 10)), 10)
+    assert.is_false(ok, "fed twice")
+    assert.truthy(it:next())
+  end)
+
   it("ends on a last page that brings no new unit as it does on any other", function()
     -- the listing moved: the last page (10 to 20 of 20) repeats the units
     -- of the first

@@ -29,6 +29,7 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->found_id = 0;
   c->ref_len = c->spi_len = c->last_len = c->last_id_len = 0;
   c->units = c->ids = c->matches = 0;
+  c->fresh = 0;
 }
 
 static const char end_total[] = "total reached";
@@ -86,9 +87,20 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
 
 void soget_cursor_used_up(soget_cursor *c, long fresh) {
   if (c->done) return;
+  if (fresh > 0) c->fresh += fresh;
   if (c->exact && (c->found_id || (c->ref_len && c->past && c->sorted && c->not_by_id))) {
     stop(c, "no more matches");
     return;
+  }
+  /* An exact walk reads the listing from its start: at its total, fewer
+   * different units than that total means pages sent units again in
+   * place of others (or the listing moved under the walk), which it may
+   * have missed. */
+  if (fresh > 0 && c->exact && c->end == end_total && !c->doubt && c->totals > 0 &&
+      c->fresh < c->bound) {
+    c->doubt = "fewer different units than the total: pages sent units again in place of "
+               "others";
+    c->moved = 1;
   }
   if (fresh <= 0) stop(c, "no new units");
   /* an end read from totals that changed or contradicted each other may
@@ -126,6 +138,7 @@ int soget_cursor_exact(soget_cursor *c, const char *ref, size_t rlen, const char
   c->sorted = 1;
   c->past = c->not_by_id = c->found_id = 0;
   c->units = c->ids = c->matches = 0;
+  c->fresh = 0;
   c->last_len = c->last_id_len = 0;
   c->ref_len = ref ? fold(c->ref, ref, rlen) : 0;
   c->spi_len = spi ? fold(c->spi, spi, slen) : 0;

@@ -51,6 +51,7 @@ typedef struct soget_cursor {
   int found_id;      /* the S)ONE id asked for was met: ids are unique */
   size_t ref_len, spi_len, last_len, last_id_len;   /* ref_len, spi_len 0: not given */
   long units;        /* units seen */
+  long fresh;        /* units not met before (soget_cursor_used_up's), over the walk */
   long ids;          /* of which had an S)ONE id */
   long matches;      /* of which matched */
   char ref[SOGET_CURSOR_KEY];    /* the query's, ASCII letters upper-cased */
@@ -82,7 +83,10 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
  * repeating units must not keep it going until its total), the last page
  * included. An exact walk also ends once the page proves that no later
  * unit can match ("no more matches", see soget_cursor_exact); else the
- * last page ends it as "total reached" or "max_pages reached". */
+ * last page ends it as "total reached" or "max_pages reached". An exact
+ * walk that reaches its total with fewer different units than that total
+ * (units sent again in place of others) ends with that doubt instead
+ * (moved: a later walk may read it whole). */
 void soget_cursor_used_up(soget_cursor *c, long fresh);
 
 /* Makes c an exact walk, after soget_cursor_init: the units that match

@@ -27,6 +27,8 @@ typedef struct pager {
   long yielded;
   long max_items;  /* 0: no cap */
   int manual;      /* never fetches: next() answers nil, "fetch", offset */
+  int waiting;     /* manual: next() asked for the next page (this one used up),
+                    * which only feed() gives */
   int closed;
 } pager;
 
@@ -285,7 +287,8 @@ static int pager_next(lua_State *L) {
   if (pg->max_items && pg->yielded >= pg->max_items) {
     /* The listing may end here too (the last unit of its last page): said
      * as a walk without max_items says it, rather than nothing. */
-    if (pg->idx >= pg->n && !pg->cur.done) soget_cursor_used_up(&pg->cur, pg->fresh);
+    if (pg->idx >= pg->n && !pg->cur.done && !pg->waiting)
+      soget_cursor_used_up(&pg->cur, pg->fresh);
     pager_finish(L, pg, 1);
     return 0;
   }
@@ -313,10 +316,12 @@ static int pager_next(lua_State *L) {
       lua_pop(L, 1);
     }
     lua_pop(L, 2);
-    /* This page is used up: fetch the next one, if any. */
-    soget_cursor_used_up(&pg->cur, pg->fresh);
+    /* This page is used up: fetch the next one, if any (asked for
+     * already: the same answer again). */
+    if (!pg->waiting) soget_cursor_used_up(&pg->cur, pg->fresh);
     if (pg->cur.done) break;
     if (pg->manual) {   /* the caller fetches, then calls pager:feed() */
+      pg->waiting = 1;
       lua_pushnil(L);
       lua_pushliteral(L, "fetch");
       lua_pushinteger(L, (lua_Integer)pg->cur.next_offset);
@@ -355,16 +360,17 @@ static int pager_next(lua_State *L) {
 }
 
 /* pager:feed(page, offset): a manual pager's next page, fetched by the
- * caller for the offset next() asked for. */
+ * caller for the offset next() asked for (only once it asked). */
 static int pager_feed(lua_State *L) {
   pager *pg = checkpager(L, 1);
   lua_Number off;
   luaL_checktype(L, 2, LUA_TTABLE);
   off = luaL_checknumber(L, 3);
-  luaL_argcheck(L, !pg->closed && !pg->cur.done && pg->idx >= pg->n, 1,
+  luaL_argcheck(L, !pg->closed && !pg->cur.done && pg->waiting, 1,
                 "this pager is not waiting for a page");
   luaL_argcheck(L, off == (lua_Number)pg->cur.next_offset, 3,
                 "not the offset this pager asked for");
+  pg->waiting = 0;
   lua_settop(L, 3);
   soget_getuv(L, 1);
   take_page(L, pg, 4, 2, pg->cur.next_offset);
