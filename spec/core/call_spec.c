@@ -246,25 +246,25 @@ static void test_calls(void) {
 
 /* ---- calls that share an engine: the token policy -------------------- */
 
-static void begin(soget_engine *g, soget_call *k, double began) {
+/* k begins a call of ep's, its field set to v. */
+static void begin_query(soget_engine *g, soget_call *k, const soget_endpoint *ep, int field,
+                        const char *v, double began) {
   soget_query q;
   soget_err e;
-  soget_query_init(&q, &soget_lookup_endpoint);
-  soget_query_set(&q, SOGET_LOOKUP_REFERENCE, "X", 1);
+  soget_query_init(&q, ep);
+  soget_query_set(&q, field, v, strlen(v));
   soget_err_clear(&e);
   soget_call_init(k);
   CHECK_INT(soget_call_begin(g, k, &q, began, &e), 0);
 }
 
+static void begin(soget_engine *g, soget_call *k, double began) {
+  begin_query(g, k, &soget_lookup_endpoint, SOGET_LOOKUP_REFERENCE, "X", began);
+}
+
 /* A search call (the engine needs search_base_url and search_api_key). */
 static void search(soget_engine *g, soget_call *k) {
-  soget_query q;
-  soget_err e;
-  soget_query_init(&q, &soget_search_endpoint);
-  soget_query_set(&q, SOGET_SEARCH_DOCUMENT_REFERENCE, "BL1", 3);
-  soget_err_clear(&e);
-  soget_call_init(k);
-  CHECK_INT(soget_call_begin(g, k, &q, 0, &e), 0);
+  begin_query(g, k, &soget_search_endpoint, SOGET_SEARCH_DOCUMENT_REFERENCE, "BL1", 0);
 }
 
 static int next(soget_engine *g, soget_call *k) {
@@ -465,6 +465,32 @@ static void test_revoked_after_use(void) {
   soget_engine_free(&g);
 }
 
+/* k's request, answered by a 401 without WWW-Authenticate, renews the
+ * token: its next request is the token request. */
+static void renews(soget_engine *g, soget_call *k) {
+  soget_err e;
+  CHECK_INT(next(g, k), SOGET_STEP_SEND);
+  CHECK_INT(answer(g, k, 401, "", &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(g, k), SOGET_STEP_SEND);
+  CHECK_INT(k->state, SOGET_CALL_TOKEN_SENT);
+}
+
+/* A new call k of an engine without a token: the token, a 401 (no
+ * WWW-Authenticate) that renews it, the renewal refused so too. */
+static void renewal_refused(soget_engine *g, soget_call *k, int api) {
+  soget_err e;
+  CHECK_INT(next(g, k), SOGET_STEP_SEND);
+  CHECK_INT(answer(g, k, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(g, k), SOGET_STEP_SEND);
+  CHECK_INT(answer(g, k, 401, "", &e), SOGET_STEP_AGAIN);   /* renewed: the first 401 */
+  CHECK(g->refused_at[api] == 0);
+  CHECK_INT(next(g, k), SOGET_STEP_SEND);
+  CHECK_INT(answer(g, k, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(g, k), SOGET_STEP_SEND);
+  CHECK_INT(answer(g, k, 401, "", &e), SOGET_STEP_FAIL);    /* refused too */
+  CHECK_STR(e.kind, "auth");
+}
+
 /* 401s the token does not cause (a wrong API key): every token refused,
  * and no WWW-Authenticate that says the token is at fault. */
 static void test_renewal_pause(void) {
@@ -475,15 +501,7 @@ static void test_renewal_pause(void) {
        "do not renew for SOGET_RENEWAL_PAUSE: no token request per call");
   engine(&g, 2, 1);
   begin(&g, &a, 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* renewed: the first 401 */
-  CHECK(g.refused_at[SOGET_API_TRACING] == 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);    /* refused too */
+  renewal_refused(&g, &a, SOGET_API_TRACING);
   CHECK(g.refused_at[SOGET_API_TRACING] > 0);
   CHECK_INT(g.token_requests, 2);
   begin(&g, &b, 0);                                            /* a call begun since */
@@ -520,10 +538,7 @@ static void test_renewal_pause(void) {
   CASE("renewal: past SOGET_RENEWAL_PAUSE, one call renews it again");
   g.refused_at[SOGET_API_TRACING] -= SOGET_RENEWAL_PAUSE + 1;
   begin(&g, &d, 0);
-  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &d, 401, "", &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
-  CHECK_INT(d.state, SOGET_CALL_TOKEN_SENT);
+  renews(&g, &d);   /* a 401 without WWW-Authenticate: renewed */
   CHECK_INT(g.token_requests, 4);
 
   CASE("renewal: a page ends the pause: the next 401 renews");
@@ -537,10 +552,7 @@ static void test_renewal_pause(void) {
   CHECK(g.refused_at[SOGET_API_TRACING] == 0);
   soget_call_free(&g, &f);
   begin(&g, &f, 0);
-  CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &f, 401, "", &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &f), SOGET_STEP_SEND);
-  CHECK_INT(f.state, SOGET_CALL_TOKEN_SENT);
+  renews(&g, &f);   /* a 401 without WWW-Authenticate: renewed */
   CHECK_INT(g.token_requests, 5);
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
@@ -555,14 +567,7 @@ static void test_renewal_pause(void) {
   g.search_api_key = dup_str("WRONG-SEARCH-KEY");
   g.search_base_url = dup_str("https://mass.example.test/v1");
   search(&g, &a);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_FAIL);
+  renewal_refused(&g, &a, SOGET_API_IN_MASS);
   CHECK(g.refused_at[SOGET_API_IN_MASS] > 0);
   CHECK(g.refused_at[SOGET_API_TRACING] == 0);
   begin(&g, &b, 0);                        /* a lookup: its page ends no pause of searches */
@@ -574,10 +579,7 @@ static void test_renewal_pause(void) {
   CHECK_INT(answer(&g, &c, 401, "", &e), SOGET_STEP_FAIL);
   CHECK_INT(g.token_requests, 2);
   begin(&g, &d, 0);                        /* a lookup's 401 renews as ever */
-  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
-  CHECK_INT(answer(&g, &d, 401, "", &e), SOGET_STEP_AGAIN);
-  CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
-  CHECK_INT(d.state, SOGET_CALL_TOKEN_SENT);
+  renews(&g, &d);   /* a 401 without WWW-Authenticate: renewed */
   CHECK_INT(g.token_requests, 3);
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
