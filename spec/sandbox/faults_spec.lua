@@ -45,6 +45,36 @@ describe("sandbox faults", function()
       assert.equal(200, fault(spec1).status)
     end)
 
+    it("keeps the state of an id or a spec of any length (a digest past 250 bytes)", function()
+      -- (over plain HTTP/1.1: libcurl sends no HTTP/2 header block past 64 KB)
+      local plain = { origin = E.SOGET_SANDBOX_HTTP }
+      for _, spec in ipairs({ "503-then-ok:id=" .. H.uid() .. ("a"):rep(70000),
+                              "503-then-ok:salt=" .. H.uid() .. ("b"):rep(70000) }) do
+        local r = fault(spec, Q, plain)
+        assert.equal(503, r.status, r.body:sub(1, 200))
+        assert.equal("ServiceUnavailable", r.json.status)
+        assert.equal(200, fault(spec, Q, plain).status)
+      end
+      local spec = "inconsistent:mode=total-grows:id=" .. H.uid() .. ("c"):rep(70000)
+      local a, b = fault(spec, Q, plain), fault(spec, Q, plain)
+      assert.equal(200, a.status)
+      assert.equal(200, b.status)
+      assert.truthy(b.json.total > a.json.total)
+    end)
+
+    it("takes n=nan, and a retry-date that is no number, for the default", function()
+      assert.equal(500, fault("500:n=nan:" .. id()).status)
+      assert.equal(500, fault("500:n=inf:" .. id()).status)
+      local spec = "503-then-ok:n=nan:" .. id()
+      assert.equal(503, fault(spec).status)
+      assert.equal(200, fault(spec).status)
+      for _, v in ipairs({ "nan", "1e300", "-1e11", "x" }) do
+        local r = fault("429:retry-date=" .. v)
+        assert.equal(429, r.status)
+        assert.falsy(r.headers["retry-after"]:find("1970", 1, true), v .. ": " .. r.headers["retry-after"])
+      end
+    end)
+
     it("keys state by the whole spec when there is no id", function()
       local spec = "503-then-ok:n=1:salt=" .. H.uid()
       assert.equal(503, fault(spec).status)

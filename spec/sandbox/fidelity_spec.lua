@@ -63,6 +63,18 @@ describe("sandbox fidelity", function()
       assert.is_string(j2.access_token)
     end)
 
+    it("takes a parameter sent without a value as omitted (RFC 6749 3.1)", function()
+      local basic = H.sh("printf '%s' " .. H.q(E.SOGET_CLIENT_ID .. ":" .. E.SOGET_CLIENT_SECRET) .. " | base64 -w0")
+      for _, form in ipairs({ "grant_type=client_credentials&client_secret=",
+                              "grant_type=client_credentials&client_id=", "grant_type=" }) do
+        local r, j = H.token_request({ form = form, headers = { Authorization = "Basic " .. basic } })
+        assert.equal(200, r.status, form .. ": " .. r.body)
+        assert.is_string(j.access_token)
+      end
+      local r = H.token_request({ form = "client_id=" .. E.SOGET_CLIENT_ID .. "&client_secret=" })
+      assert.equal(401, r.status)
+    end)
+
     it("answers 401 invalid_client for wrong credentials", function()
       local r, j = H.token_request({ form = "client_id=" .. E.SOGET_CLIENT_ID .. "&client_secret=wrong" })
       assert.equal(401, r.status)
@@ -337,6 +349,31 @@ describe("sandbox fidelity", function()
       end
       assert.equal(200, H.api("reference=MSCU&limit=1").status)
       assert.equal(200, H.api("reference=MSCU&limit=10").status)
+      -- integers as an integer parser reads them: a sign, leading zeros
+      for _, v in ipairs({ "00000000005", "%2B5", "05" }) do
+        local r = H.api("reference=MSCU&limit=" .. v)
+        assert.equal(200, r.status, v)
+        assert.equal(5, r.json.returned, v)
+      end
+      assert.equal(0, H.api("reference=MSCU&offset=-0").json.first)
+      assert_error(H.api("reference=MSCU&limit=-5"), 400, "BadRequest", nil, "limit")
+      assert_error(H.api("reference=MSCU&limit=" .. ("0"):rep(30) .. "12"), 400, "BadRequest", nil, "limit")
+    end)
+
+    it("reads bytes that are not UTF-8 as U+FFFD: its answers stay UTF-8", function()
+      local fffd = "\239\191\189"
+      for _, q in ipairs({ "reference=MSCU&limit=%FF", "reference=MSCU&desc=%C3",
+                           "reference=MSCU&offset=%ED%A0%80" }) do
+        local r = H.api(q)
+        assert.equal(400, r.status, q)
+        assert.falsy(r.body:find("[\192\193\245-\255]"), q .. ": " .. r.body)
+        assert.truthy(r.json.message:find("'" .. fffd, 1, true), q .. ": " .. r.json.message)
+      end
+      local r = H.search("documentReference=X&customsFlag=%C0%AF")
+      assert.equal(400, r.status)
+      assert.truthy(r.json.message:find("'" .. fffd .. fffd .. "'", 1, true), r.json.message)
+      -- 40 stray continuation bytes are 40 characters, past the 17 allowed
+      assert_error(H.api("reference=" .. ("%80"):rep(40)), 400, "BadRequest", "R003")
     end)
   end)
 

@@ -80,10 +80,47 @@ local function now_iso()
   return os.date("!%Y-%m-%dT%H:%M:%S", s) .. string.format(".%07dZ", floor((t - s) * 1e7))
 end
 
+-- s as UTF-8: each byte that begins no valid sequence (a stray
+-- continuation byte, an overlong form, a surrogate, past U+10FFFF, a cut
+-- sequence) becomes U+FFFD, as the API's framework decodes a query: what
+-- is echoed into a JSON answer stays UTF-8, and lengths count characters.
+local REPLACEMENT = "\239\191\189"
+local function utf8_valid(s)
+  if not s:find("[\128-\255]") then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    local len = c < 0x80 and 1 or (c >= 0xC2 and c <= 0xDF) and 2 or (c >= 0xE0 and c <= 0xEF) and 3
+      or (c >= 0xF0 and c <= 0xF4) and 4 or 0
+    local ok = len > 0 and i + len - 1 <= n
+    if ok and len > 1 then
+      for j = i + 1, i + len - 1 do
+        local d = s:byte(j)
+        if d < 0x80 or d > 0xBF then ok = false break end
+      end
+      local d = s:byte(i + 1)
+      if (c == 0xE0 and d < 0xA0) or (c == 0xED and d > 0x9F) or (c == 0xF0 and d < 0x90)
+          or (c == 0xF4 and d > 0x8F) then
+        ok = false
+      end
+    end
+    if ok then
+      out[#out + 1] = s:sub(i, i + len - 1)
+      i = i + len
+    else
+      out[#out + 1] = REPLACEMENT
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
+-- A query or form parameter's value: the first when repeated, nil when
+-- absent or given without "=", as UTF-8 (utf8_valid)
 local function one(v)
   if type(v) == "table" then v = v[1] end
   if v == true or v == nil then return nil end
-  return v
+  return utf8_valid(v)
 end
 
 -- A connection's first token or API request counts it, and its TLS
@@ -136,7 +173,10 @@ local function parse_faults(spec)
       if k then p[ngx.unescape_uri(k)] = ngx.unescape_uri(v)
       else p[ngx.unescape_uri(fields[i])] = "" end
     end
-    local f = { name = name, p = p, key = name .. "|" .. (p.id or spec) }
+    local key = name .. "|" .. (p.id or spec)
+    -- (a shared dict's keys are at most 64 KB: a longer one by its digest)
+    if #key > 250 then key = name .. "|#" .. ngx.md5(key) end
+    local f = { name = name, p = p, key = key }
     F.list[#F.list + 1] = f
     F.by[name] = F.by[name] or f
   end
@@ -430,7 +470,10 @@ local function status_faults(F, oauth)
   for _, f in ipairs(F.list) do
     local sf = STATUS_FAULTS[f.name]
     if sf then
-      local limit = tonumber(f.p.n) or sf[4]
+      -- n: how many times (whole, within range); absent or not a number
+      -- (nan too), the fault's default: every time, or once
+      local limit = tonumber(f.p.n)
+      if limit and limit == limit then limit = pnum(f, "n", 0, 0) else limit = sf[4] end
       local active = true
       if limit and not f.chaos then active = FAULTS:incr(f.key, 1, 0, 86400) <= limit end
       if active then
@@ -438,7 +481,7 @@ local function status_faults(F, oauth)
         if f.p["retry-after"] then
           h["Retry-After"] = f.p["retry-after"]
         elseif f.p["retry-date"] then
-          h["Retry-After"] = ngx.http_time(ngx.time() + (tonumber(f.p["retry-date"]) or 1))
+          h["Retry-After"] = ngx.http_time(ngx.time() + pnum(f, "retry-date", 1, -31536000))   -- (a year back at most)
         elseif f.name == "429" then
           h["Retry-After"] = "1"
         end
@@ -511,7 +554,7 @@ local function authenticate(F, search)
   end
   if exp and not expired and F and F.by["expire-token"] then
     local f = F.by["expire-token"]
-    local n = FAULTS:incr(f.key .. "|" .. tok, 1, 0, 86400)
+    local n = FAULTS:incr(f.key .. "|" .. ngx.md5(tok), 1, 0, 86400)
     if n > pnum(f, "after", 1, 0) then
       TOKENS:set(tok, 0, 300)
       expired = true
@@ -541,9 +584,13 @@ local function paging_params(args, F)
       return nil
     end
   end
-  -- plain digits within [lo, hi], or nil
+  -- an integer within [lo, hi] (a sign, digits, leading zeros as any
+  -- integer parser takes them: "-0", "007"), or nil
   local function whole(v, lo, hi)
-    local n = v:match("^%d+$") and #v <= 10 and tonumber(v)
+    local sign, digits = v:match("^([+-]?)0*(%d-)$")
+    if not sign or not v:find("%d") then return nil end
+    local n = #digits <= 10 and tonumber(digits ~= "" and digits or "0")
+    if n and sign == "-" then n = 0 - n end   -- (-0 is 0)
     return n and n >= lo and n <= hi and n or nil
   end
   local limit = 5
@@ -811,6 +858,9 @@ local function token(F)
     end
   end
   local id, secret = one(args.client_id), one(args.client_secret)
+  -- (3.1: a parameter sent without a value is as if it were omitted)
+  if id == "" then id = nil end
+  if secret == "" then secret = nil end
   local auth = ngx.var.http_authorization
   local b64 = auth and auth:match("^[Bb][Aa][Ss][Ii][Cc] +([^%s]+)")
   if b64 then
