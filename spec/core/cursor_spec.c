@@ -433,6 +433,31 @@ static void test_exact_edges(void) {
                    "others");
   CHECK_INT(c.moved, 1);
   CHECK_INT(c.fresh, 3);
+  CASE("exact: the same when the page that reaches the total proves the end by the order");
+  soget_cursor_init(&c, 0);
+  soget_cursor_exact(&c, "ABCU1234560", 11, NULL, 0);
+  soget_cursor_page(&c, 0, 4, 2, 0, 2);
+  soget_cursor_unit(&c, "ABCU1234560", 11, "1", 1, 0);
+  soget_cursor_unit(&c, "ABCU1234560", 11, "2", 1, 0);
+  soget_cursor_used_up(&c, 2);
+  soget_cursor_page(&c, 2, 4, 2, 2, 2);
+  soget_cursor_unit(&c, "ABCU1234560", 11, "2", 1, 1);
+  soget_cursor_unit(&c, "ABCU12345601", 12, "0", 1, 0);   /* past, ids descending: a proof */
+  soget_cursor_used_up(&c, 1);
+  CHECK_STR(c.why, MORE);
+  CHECK(c.doubt != NULL);   /* which the exact walk says rather than the proof */
+  CHECK_INT(c.moved, 1);
+  CASE("exact: one page that repeats a unit of its own contradicts itself: not moved");
+  soget_cursor_init(&c, 0);
+  soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);
+  soget_cursor_page(&c, 0, 3, 3, 0, 3);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1, 0);
+  soget_cursor_unit(&c, "LOT 7", 5, "B", 1, 0);
+  soget_cursor_unit(&c, "LOT 7", 5, "A", 1, 1);
+  soget_cursor_used_up(&c, 2);
+  CHECK(c.doubt != NULL);
+  CHECK_INT(c.moved, 0);
+
   CASE("exact: at its total with as many different units: total reached");
   soget_cursor_init(&c, 0);
   soget_cursor_exact(&c, "LOT 7", 5, NULL, 0);

@@ -201,6 +201,24 @@ describe("exact lookups through soget.Call", function()
       .. "the total: pages sent units again in place of others, page at offset 4)", err.message)
   end)
 
+  it("fail so even when the page that reaches the total proves the end by the order", function()
+    local c = client()
+    local p, err = walk(c, { reference = REF, exact = true, limit = 2 }, {
+      ok(page(4, 0, { unit(REF, "1"), unit(REF, "2") })),
+      ok(page(4, 2, { unit(REF, "2"), unit(REF .. "0", "0") })) })
+    assert.is_nil(p)
+    assert.equal("api", err.kind)
+    assert.is_true(err.retryable)
+    assert.truthy(err.message:find("fewer different units than the total", 1, true), err.message)
+    -- one page that repeats a unit of its own contradicts itself: not retryable
+    c = client()
+    p, err = walk(c, { reference = REF, exact = true, limit = 3 }, {
+      ok(page(3, 0, { unit(REF, "1"), unit(REF, "2"), unit(REF, "1") })) })
+    assert.is_nil(p)
+    assert.equal("api", err.kind)
+    assert.is_false(err.retryable)
+  end)
+
   it("count a unit met again once when the order proves the end before the total", function()
     local c = client()
     local p, err = walk(c, { reference = REF, exact = true, limit = 2 }, {

@@ -88,19 +88,20 @@ void soget_cursor_page(soget_cursor *c, long requested, long total,
 void soget_cursor_used_up(soget_cursor *c, long fresh) {
   if (c->done) return;
   if (fresh > 0) c->fresh += fresh;
-  if (c->exact && (c->found_id || (c->ref_len && c->past && c->sorted && c->not_by_id))) {
-    stop(c, "no more matches");
-    return;
-  }
   /* An exact walk reads the listing from its start: at its total, fewer
    * different units than that total means pages sent units again in
    * place of others (or the listing moved under the walk), which it may
-   * have missed. */
+   * have missed, whatever the order proves on this page. Over pages, the
+   * listing moved; on one page, the page contradicts itself. */
   if (fresh > 0 && c->exact && c->end == end_total && !c->doubt && c->totals > 0 &&
       c->fresh < c->bound) {
     c->doubt = "fewer different units than the total: pages sent units again in place of "
                "others";
-    c->moved = 1;
+    c->moved = c->pages > 1;
+  }
+  if (c->exact && (c->found_id || (c->ref_len && c->past && c->sorted && c->not_by_id))) {
+    stop(c, "no more matches");
+    return;
   }
   if (fresh <= 0) stop(c, "no new units");
   /* an end read from totals that changed or contradicted each other may

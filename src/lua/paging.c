@@ -370,10 +370,10 @@ static int pager_feed(lua_State *L) {
                 "this pager is not waiting for a page");
   luaL_argcheck(L, off == (lua_Number)pg->cur.next_offset, 3,
                 "not the offset this pager asked for");
-  pg->waiting = 0;
   lua_settop(L, 3);
   soget_getuv(L, 1);
-  take_page(L, pg, 4, 2, pg->cur.next_offset);
+  take_page(L, pg, 4, 2, pg->cur.next_offset);   /* (a raise from the page: still waiting) */
+  pg->waiting = 0;
   return 0;
 }
 
