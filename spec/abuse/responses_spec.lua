@@ -498,6 +498,12 @@ describe("abuse: server answers", function()
     f = assert(io.popen("printf '%s' '" .. body .. "' | gzip -c | gzip -c"))
     local gz2 = f:read("*a")
     f:close()
+    -- the body in two gzip members (RFC 1952 2.2), as `cat a.gz b.gz` makes it
+    local cut = 20
+    f = assert(io.popen("printf '%s' '" .. body:sub(1, cut) .. "' | gzip -c; printf '%s' '"
+      .. body:sub(cut + 1) .. "' | gzip -c"))
+    local members = f:read("*a")
+    f:close()
     -- a body of 1,000 bytes sent as gzip in one stored (not compressed)
     -- block, with a file name in its header: 1,051 bytes sent for 1,000,
     -- under a cap of 1,024 (libcurl checked the Content-Length against it)
@@ -520,6 +526,7 @@ describe("abuse: server answers", function()
         -- header lines, body, what every driver makes of it[, max_response_size]
         { "Content-Encoding: gzip", gz, "page" },
         { "Content-Encoding: GZip ", gz, "page" },
+        { "Content-Encoding: gzip", members, "page" },
         { "Content-Encoding: identity", body, "page" },
         { "Content-Encoding: zstd", gz, "the response body has a Content-Encoding soget cannot decode" },
         { "Content-Encoding: gzip, gzip", gz2,

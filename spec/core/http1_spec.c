@@ -604,6 +604,45 @@ static void test_compressed(void) {
   CHECK_STR(h.err.message, "response body is larger than max_response_size (1000 bytes)");
   soget_http1_free(&h);
 
+  {
+    /* RFC 1952 2.2: a gzip body is a series of members, decoded as one
+     * (as gzip -d reads it): the halves of plain as two members, in pieces
+     * of every size a member boundary can fall at */
+    size_t half = sizeof plain / 2, z1 = compress_to(z, sizeof z, plain, half, 1), z2, step;
+    z2 = compress_to(z + z1, sizeof z - z1, plain + half, sizeof plain - half, 1);
+    CASE("compressed: two gzip members are one body");
+    CHECK(z1 > 0 && z2 > 0);
+    rlen = wrap(resp, sizeof resp, "gzip", z, z1 + z2, 0);
+    for (step = 0; step <= 4099; step += step ? 4098 : 1) {
+      SUBCASE("compressed: two gzip members, pieces of %zu", step);
+      soget_http1_init(&h, sizeof plain);
+      CHECK_INT(feed_pieces(&h, resp, rlen, step), DONE);
+      CHECK_MEM(h.body.data, h.body.len, plain, sizeof plain);
+      soget_http1_free(&h);
+    }
+    CASE("compressed: the second member cut short");
+    rlen = wrap(resp, sizeof resp, "gzip", z, z1 + z2 / 2, 0);
+    soget_http1_init(&h, sizeof plain);
+    CHECK_INT(soget_http1_feed(&h, resp, rlen), BAD);
+    CHECK(strstr(h.err.message, "compressed response body is cut short") != NULL);
+    soget_http1_free(&h);
+    CASE("compressed: bytes after a gzip member that begin none are ignored, as before");
+    memcpy(z + z1, "\0\0garbage", 9);
+    rlen = wrap(resp, sizeof resp, "gzip", z, z1 + 9, 0);
+    soget_http1_init(&h, sizeof plain);
+    CHECK_INT(feed_pieces(&h, resp, rlen, 1), DONE);
+    CHECK_MEM(h.body.data, h.body.len, plain, half);
+    soget_http1_free(&h);
+    CASE("compressed: a zlib stream is one stream: what follows is ignored");
+    z1 = compress_to(z, sizeof z, plain, half, 0);
+    z2 = compress_to(z + z1, sizeof z - z1, plain + half, sizeof plain - half, 1);
+    rlen = wrap(resp, sizeof resp, "deflate", z, z1 + z2, 0);
+    soget_http1_init(&h, sizeof plain);
+    CHECK_INT(soget_http1_feed(&h, resp, rlen), DONE);
+    CHECK_MEM(h.body.data, h.body.len, plain, half);
+    soget_http1_free(&h);
+  }
+
   CASE("compressed: stream cut short, Content-Length complete");
   rlen = wrap(resp, sizeof resp, "gzip", z, zlen / 2, 0);
   soget_http1_init(&h, sizeof plain);

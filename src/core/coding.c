@@ -65,6 +65,17 @@ static int add(soget_buf *out, size_t max, const char *at, size_t len) {
 
 static int inflate_some(soget_coding *c, const char *at, size_t len, soget_buf *out, size_t max);
 
+/* After a gzip member, the bytes that follow begin another (its magic
+ * byte first) or are ignored, as gzip -d reads a body: the stream goes on
+ * from there (c->inflated 0 again). Nothing follows yet: the body may end
+ * here, complete, or bring the next member with its next bytes. */
+static int next_member(soget_coding *c) {
+  if (!c->gzip || c->z.avail_in == 0 || c->z.next_in[0] != 0x1f) return SOGET_CODING_OK;
+  if (inflateReset(&c->z) != Z_OK) return SOGET_CODING_NOMEM;
+  c->inflated = 0;
+  return SOGET_CODING_OK;
+}
+
 /* Inflates len bytes of compressed body onto out through chunk, noting in
  * *used how much of chunk it wrote. */
 static int inflate_via(soget_coding *c, const char *at, size_t len, soget_buf *out, size_t max,
@@ -102,7 +113,12 @@ static int inflate_via(soget_coding *c, const char *at, size_t len, soget_buf *o
     }
     if (c->z.total_in > c->head_n) c->may_be_raw = 0;   /* the header was read */
     if (produced && (r = add(out, max, chunk, produced)) != SOGET_CODING_OK) return r;
-    if (zr == Z_STREAM_END) c->inflated = 1;   /* what follows is ignored */
+    if (zr == Z_STREAM_END) {
+      c->inflated = 1;   /* what follows is ignored, but another gzip member */
+      if ((r = next_member(c)) != SOGET_CODING_OK) return r;
+      full = 0;
+      continue;
+    }
     else if (zr == Z_BUF_ERROR && c->z.avail_in == 0) break;   /* needs more input */
     else if (zr != Z_OK) return SOGET_CODING_BAD;
   }
@@ -123,11 +139,17 @@ int soget_coding_feed(soget_coding *c, const char *at, size_t len, soget_buf *ou
   size_t room = soget_coding_raw_cap(max) - c->raw;
   size_t take = len > room ? room : len;
   int r = SOGET_CODING_OK;
+  if (c->raw == 0 && take > 0) c->gzip = (unsigned char)at[0] == 0x1f;
   c->raw += take;
   if (!c->inflating) {
     if (take > 0) r = add(out, max, at, take);
   } else {
     size_t left = take;
+    if (c->inflated && left > 0) {   /* a member ended with the bytes before */
+      c->z.next_in = (Bytef *)(uintptr_t)at;
+      c->z.avail_in = 1;
+      r = next_member(c);
+    }
     while (r == SOGET_CODING_OK && left > 0 && !c->inflated) {   /* zlib counts in uInt */
       size_t n = left > (size_t)1 << 30 ? (size_t)1 << 30 : left;
       r = inflate_some(c, at, n, out, max);

@@ -29,7 +29,10 @@ enum {
 
 typedef struct {
   int inflating;        /* the body is compressed: z is in use */
-  int inflated;         /* the compressed stream ended: what follows is ignored */
+  int inflated;         /* the compressed stream ended: what follows is ignored,
+                         * but for another gzip member (RFC 1952 2.2) */
+  int gzip;             /* the body is gzip (its first byte 0x1f): members follow
+                         * each other, decoded as one body */
   int may_be_raw;       /* "deflate" whose header is not read yet: may lack zlib's */
   unsigned char head[2];   /* the body's first bytes while may_be_raw */
   size_t head_n;
