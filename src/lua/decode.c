@@ -662,7 +662,7 @@ static const field *match_field(const schema *s, int *hint, const char *k,
 
 /* Stores the value at the top into the container f (for an object, the
  * key sits just below it). */
-static int store(builder *b, frame *f) {
+static SOGET_ALWAYS_INLINE int store(builder *b, frame *f) {
   lua_State *L = b->L;
   switch (f->kind) {
     case FR_OBJ:
@@ -890,8 +890,8 @@ static int too_many_items(builder *b) {
   return 0;
 }
 
-static int open_frame(builder *b, int kind, const schema *s, int want,
-                      const schema *wsub, int size) {
+static SOGET_ALWAYS_INLINE int open_frame(builder *b, int kind, const schema *s, int want,
+                                         const schema *wsub, int size) {
   lua_State *L = b->L;
   frame *c;
   /* The caller's Lua stack without room for 16 levels more: its own
@@ -951,7 +951,7 @@ static int open_frame(builder *b, int kind, const schema *s, int want,
   return 1;
 }
 
-static int start_map(builder *b, int size) {
+static SOGET_ALWAYS_INLINE int start_map(builder *b, int size) {
   frame *f = &b->fr[b->depth];
   switch (f->want) {
     case F_OBJECT: return open_frame(b, FR_OBJ, f->wsub, W_ANY, NULL, size);
@@ -960,7 +960,7 @@ static int start_map(builder *b, int size) {
   return type_error(b, "object");
 }
 
-static int start_array(builder *b, int size) {
+static SOGET_ALWAYS_INLINE int start_array(builder *b, int size) {
   frame *f = &b->fr[b->depth];
   switch (f->want) {
     case F_ARRAY: return open_frame(b, FR_ARR, f->wsub, F_OBJECT, f->wsub, size);
@@ -1008,7 +1008,7 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
 
 /* Closes the container at the top: array fields the object did not give
  * become empty tables, then the table goes into its parent. */
-static int close_frame(builder *b) {
+static SOGET_ALWAYS_INLINE int close_frame(builder *b) {
   frame *f = &b->fr[b->depth];
   if (f->kind == FR_OBJ) {
     lua_State *L = b->L;
