@@ -10,7 +10,7 @@
 #include "core/auth.h"
 #include "core/buf.h"
 
-enum { ADD, ADDS, ADDC, ADDF, RESERVE, RESET, FREE };
+enum { ADD, ADDS, ADDC, ADDF, RESERVE, RESET, RTRIM, FREE };
 
 static const struct {
   const char *name;
@@ -27,7 +27,16 @@ static const struct {
   {"reset", RESET, BYTES(""), 0, BYTES("")},
   {"addf", ADDF, BYTES("n=%d s=%s"), 0, BYTES("n=42 s=str")},
   {"reserve keeps the bytes", RESERVE, NULL, 1000, 0, BYTES("n=42 s=str")},
+  {"rtrim without blanks", RTRIM, BYTES(""), 0, BYTES("n=42 s=str")},
+  {"add blanks", ADD, BYTES(" \t \r\t "), 0, BYTES("n=42 s=str \t \r\t ")},
+  {"rtrim drops spaces and tabs only", RTRIM, BYTES(""), 0, BYTES("n=42 s=str \t \r")},
+  {"reset again", RESET, BYTES(""), 0, BYTES("")},
+  {"rtrim empty", RTRIM, BYTES(""), 0, BYTES("")},
+  {"only blanks", ADD, BYTES(" \t "), 0, BYTES(" \t ")},
+  {"rtrim to empty", RTRIM, BYTES(""), 0, BYTES("")},
+  {"addf after rtrim", ADDF, BYTES("n=%d s=%s"), 0, BYTES("n=42 s=str")},
   {"free", FREE, BYTES(""), 0, NULL, 0},
+  {"rtrim after free", RTRIM, BYTES(""), 0, NULL, 0},
   {"adds after free", ADDS, BYTES("again"), 0, BYTES("again")},
   {"reserve past size_t fails", RESERVE, NULL, SIZE_MAX, -1, BYTES("again")},
   {"reserve just past size_t fails", RESERVE, NULL, SIZE_MAX - 5, -1, BYTES("again")},
@@ -50,6 +59,7 @@ static void test_ops(void) {
       case ADDF: rc = soget_buf_addf(&b, ops[i].arg, 42, "str"); break;
       case RESERVE: rc = soget_buf_reserve(&b, ops[i].n); break;
       case RESET: soget_buf_reset(&b); break;
+      case RTRIM: soget_buf_rtrim(&b); break;
       case FREE: soget_buf_free(&b); break;
     }
     CHECK_INT(rc, ops[i].rc);

@@ -26,6 +26,11 @@ void soget_buf_reset(soget_buf *b) {
   if (b->data) b->data[0] = '\0';
 }
 
+void soget_buf_rtrim(soget_buf *b) {
+  while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
+    b->data[--b->len] = '\0';
+}
+
 int soget_buf_reserve(soget_buf *b, size_t extra) {
   size_t need, ncap;
   char *p;

@@ -20,6 +20,7 @@ typedef struct soget_buf {
 void soget_buf_init(soget_buf *b, size_t limit);
 void soget_buf_free(soget_buf *b);
 void soget_buf_reset(soget_buf *b);           /* len = 0, keeps memory */
+void soget_buf_rtrim(soget_buf *b);           /* drops trailing spaces and tabs */
 int soget_buf_reserve(soget_buf *b, size_t extra);   /* 0 ok, -1 no memory/limit */
 int soget_buf_add(soget_buf *b, const void *p, size_t n);
 int soget_buf_adds(soget_buf *b, const char *s);

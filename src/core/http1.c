@@ -320,11 +320,6 @@ static int on_status(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
-static void trim(soget_buf *b) {
-  while (b->len && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
-    b->data[--b->len] = '\0';
-}
-
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   soget_http1 *h = of(p);
   soget_buf *b;
@@ -346,7 +341,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
       if (h->www_bad) {
         h->which = H_OTHER;
       } else if (h->www_authenticate.len > 0) {
-        trim(&h->www_authenticate);
+        soget_buf_rtrim(&h->www_authenticate);
         if (h->www_authenticate.len + 2 > SOGET_HTTP1_WWW_AUTHENTICATE_MAX) {
           h->www_bad = 1;
           soget_buf_reset(&h->www_authenticate);
@@ -388,9 +383,9 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 static int on_headers_complete(http_parser *p) {
   soget_http1 *h = of(p);
   h->headers_done = 1;
-  trim(&h->location);
-  trim(&h->www_authenticate);
-  trim(&h->retry_after);   /* (the encoding: soget_coding_start trims it and reads any case) */
+  soget_buf_rtrim(&h->location);
+  soget_buf_rtrim(&h->www_authenticate);
+  soget_buf_rtrim(&h->retry_after);   /* (the encoding: soget_coding_start trims it and reads any case) */
   /* (HTTP/0.9, 1.2 or 2.0, and a status under 100, were refused with the
    * status line: status_begins) */
   if (p->status_code < 200) {

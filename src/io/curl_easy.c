@@ -191,11 +191,6 @@ static size_t crlf_less(const char *p, size_t len) {
   return len;
 }
 
-static void www_trim(soget_buf *b) {
-  while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
-    b->data[--b->len] = '\0';
-}
-
 /* Adds v to the WWW-Authenticate being read, as soget.http_parser adds a
  * piece of a header's value (core/http1.c on_header_value): past the
  * limit, the white space a value ends with is dropped, anything else makes
@@ -331,7 +326,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     t->www_open = 1;
     t->www_past = 0;
     if (!t->www_bad && t->www.len > 0) {
-      www_trim(&t->www);
+      soget_buf_rtrim(&t->www);
       if (t->www.len + 2 > SOGET_HTTP1_WWW_AUTHENTICATE_MAX) {
         t->www_bad = 1;
         soget_buf_reset(&t->www);
@@ -1280,7 +1275,7 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
   rs->status = status;
   rs->retry_after = x->t->header_api ? read_retry_after(x, status) : x->retry_after;
   if (!x->www_bad && x->www.len > 0) {
-    www_trim(&x->www);
+    soget_buf_rtrim(&x->www);
     rs->token_invalid = soget_bearer_invalid_token(x->www.data, x->www.len);
   }
   if (status >= 300 && status < 400 &&
