@@ -308,6 +308,30 @@ describe("soget's token cache key", function()
     return out("ls -A " .. q(home .. "/cache/soget") .. " 2>/dev/null")
   end
 
+  it("names the token URL the client uses: given, or taken beside the base URL", function()
+    -- without SOGET_TOKEN_URL, the token endpoint beside the sandbox's API
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home, env = { SOGET_TOKEN_URL = false } })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(1, tokens())
+    local name = files()
+    assert.truthy(name:match("^token%-%x+$"), name)
+    local beside = support.base_url:gsub("/api%-tracing%-code/v1$", "")
+      .. "/soget-connect/v1/openid-connect/token"
+    local text = cli.read(home .. "/cache/soget/" .. name)
+    assert.truthy(text:find("\ntoken_url=" .. beside .. "\n", 1, true), text)
+    -- the same URL given: the same cache file, its token used
+    r = cli.run({ "track", "CGMU2436601" }, { home = home, env = { SOGET_TOKEN_URL = beside } })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(1, tokens())
+    assert.are.equal(name, files())
+    -- another token URL: another file, another token
+    r = cli.run({ "track", "CGMU2436601" }, { home = home,
+      env = { SOGET_TOKEN_URL = support.token_url .. "?x=1" } })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(2, tokens())
+    assert.are.equal(2, select(2, files():gsub("token%-", "")))
+  end)
+
   it("is every credential: a wrong client secret or API key never uses a cached token", function()
     local r = cli.run({ "track", "CGMU2436601" }, { home = home })
     assert.are.equal(0, r.code, r.err)

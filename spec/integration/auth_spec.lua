@@ -171,6 +171,61 @@ describe("authentication", function()
     c:close()
   end)
 
+  it("asks for its token beside a base_url of the tracing API when no token_url is given, and "
+    .. "raises, before any request, for another base_url", function()
+    -- a process without the runner's SOGET_TOKEN_URL (which comes before
+    -- what is taken from base_url, as for every option)
+    local chunk = [[
+      local soget = require "soget"
+      local base, id, secret, key, ca = BASE, ID, SECRET, KEY, CA
+      local function client(o)
+        o.client_id, o.client_secret, o.api_key, o.ca_file = id, secret, key, ca
+        return pcall(soget.client, o)
+      end
+      local ok, c = client { base_url = base }
+      local page, err = c:handling_units "CGMU2436601"
+      print(page and page.total, err, c:stats().token_requests, (select(2, soget._credentials(c))))
+      c:close()
+      -- another base_url: the integration platform's token URL would get
+      -- this environment's secret
+      local other = base:gsub("/api%-tracing%-code/v1$", "/tracing/v1")
+      print(client { base_url = other })
+      -- unless a token URL is given, or no token is ever asked for
+      ok, c = client { base_url = other, token_url = base:gsub("/api%-tracing%-code/v1$", "")
+        .. "/soget-connect/v1/openid-connect/token" }
+      print(ok, (select(2, soget._credentials(c))))
+      c:close()
+      ok, c = pcall(soget.client, { base_url = other, access_token = "t", api_key = key })
+      print(ok, c:token { fetch = false })
+      c:close()
+    ]]
+    local given = ("BASE, ID, SECRET, KEY, CA = %q, %q, %q, %q, %q; "):format(S.base_url,
+      S.client_id, S.client_secret, S.api_key, S.ca_file)
+    local out = S.popen_read("env -u SOGET_TOKEN_URL -u SOGET_BASE_URL -u SOGET_CLIENT_ID "
+      .. "-u SOGET_CLIENT_SECRET " .. S.lua .. " -e " .. S.shell_quote("package.cpath = "
+      .. ("%q"):format(package.cpath) .. "; " .. given .. chunk) .. " 2>&1")
+    local origin = S.base_url:match("^(https://[^/]+)/api%-tracing%-code/v1$")
+    assert.truthy(origin, S.base_url)
+    local token_url = origin .. "/soget-connect/v1/openid-connect/token"
+    assert.are.equal(table.concat({
+      "1\tnil\t1\t" .. token_url,
+      "false\tsoget.client: no token_url for this base_url (it is taken beside a base_url "
+        .. "whose path ends in /api-tracing-code/v1, when it fits in 2048 bytes): give "
+        .. "token_url, or set SOGET_TOKEN_URL",
+      "true\t" .. token_url,
+      "true\tt\t-1",
+    }, "\n") .. "\n", out)
+    -- the one token request went to the sandbox's token endpoint
+    local st = S.stats()
+    assert.are.equal(1, st.token_requests)
+    assert.are.equal(1, st.api_requests)
+    local paths = {}
+    for _, r in ipairs(S.requests(10)) do paths[#paths + 1] = r.method .. " " .. r.path end
+    table.sort(paths)
+    assert.are.same({ "GET /api-tracing-code/v1/handling-units",
+      "POST /soget-connect/v1/openid-connect/token" }, paths)
+  end)
+
   it("fails with kind 'auth' on a refused static token when no credentials exist", function()
     local cmd = "env -u SOGET_CLIENT_ID -u SOGET_CLIENT_SECRET " .. S.lua .. " -e " .. S.shell_quote(
       "package.cpath=" .. string.format("%q", package.cpath) .. ";" ..

@@ -181,7 +181,8 @@ describe("handling_units_search", function()
 
   it("takes the search base URL beside a base_url of the tracing API, and none from another", function()
     -- in a process without the runner's SOGET_*_URL variables (which come
-    -- before what is taken from base_url, as for every option)
+    -- before what is taken from base_url, as for every option), nor its
+    -- client credentials (which would need a token URL: auth_spec)
     local chunk = [[
       local soget = require "soget"
       local function url(opts, query)
@@ -221,6 +222,7 @@ describe("handling_units_search", function()
       end
     ]]
     local out = S.popen_read("env -u SOGET_BASE_URL -u SOGET_SEARCH_BASE_URL -u SOGET_TOKEN_URL "
+      .. "-u SOGET_CLIENT_ID -u SOGET_CLIENT_SECRET "
       .. S.lua .. " -e " .. S.shell_quote("package.cpath = " .. ("%q"):format(package.cpath)
       .. "; " .. chunk) .. " 2>&1")
     local want = "no search_base_url for this base_url (it is taken beside a base_url whose "

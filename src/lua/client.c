@@ -273,17 +273,21 @@ static const char *url_problem(const char *s, int is_base) {
   return NULL;
 }
 
-/* The search base URL taken when none is given, from the base URL given
- * (NULL when none: the defaults' own): the in-mass API's, beside a base URL
- * whose path ends in TRACING_PATH (pushed, it stays on the stack until the
- * client is made); else NULL, also when it would be longer than a
- * search_base_url may be given. */
+/* The URL of another of SOGET's endpoints taken when none is given, from
+ * the base URL given (NULL when none: the defaults' own, dflt): beside a
+ * base URL whose path ends in TRACING_PATH, the same prefix followed by
+ * tail (pushed, it stays on the stack until the client is made); else
+ * NULL, also when it would be longer than a URL may be given. SOGET's
+ * platforms (and the sandbox) put the in-mass API and the token endpoint
+ * so beside the tracing API. */
 #define TRACING_PATH "/api-tracing-code/v1"
 #define IN_MASS_PATH "/api-tracing-code-in-mass/v1"
-static const char *search_base_beside(lua_State *L, const char *base) {
+#define TOKEN_PATH "/soget-connect/v1/openid-connect/token"
+static const char *url_beside(lua_State *L, const char *base, const char *tail,
+                              const char *dflt) {
   size_t n, tl = sizeof TRACING_PATH - 1;
   const char *sep, *path;
-  if (!base) return SOGET_DEFAULT_SEARCH_BASE_URL;
+  if (!base) return dflt;
   n = strlen(base);
   if (n > 0 && base[n - 1] == '/') n--;
   if (n < tl || memcmp(base + n - tl, TRACING_PATH, tl) != 0) return NULL;
@@ -291,14 +295,12 @@ static const char *search_base_beside(lua_State *L, const char *base) {
   sep = strstr(base, "://");
   path = sep ? strchr(sep + 3, '/') : NULL;
   if (!path || base + n - tl < path) return NULL;
-  if (n - tl + sizeof IN_MASS_PATH - 1 > SOGET_URL_MAX) return NULL;   /* too long to give */
+  if (n - tl + strlen(tail) > SOGET_URL_MAX) return NULL;   /* too long to give */
   lua_pushlstring(L, base, n - tl);
-  lua_pushliteral(L, IN_MASS_PATH);
+  lua_pushstring(L, tail);
   lua_concat(L, 2);
   return lua_tostring(L, -1);
 }
-#undef TRACING_PATH
-#undef IN_MASS_PATH
 
 void soget_need_api(lua_State *L, const soget_client *c, int qi, const char *who, int index) {
   int search;
@@ -393,7 +395,6 @@ int soget_client_new(lua_State *L) {
   base = v[OPT_BASE_URL].s;
   turl = v[OPT_TOKEN_URL].s;
   if (!base) base = SOGET_DEFAULT_BASE_URL;
-  if (!turl) turl = SOGET_DEFAULT_TOKEN_URL;
   sbase = v[OPT_SEARCH_BASE_URL].s;
   if ((why = url_problem(base, 1)) != NULL)
     return luaL_error(L, "soget.client: base_url%s %s", FROM_ENV(OPT_BASE_URL), why);
@@ -404,8 +405,12 @@ int soget_client_new(lua_State *L) {
    * (and the sandbox) have it; else none, and a search raises (see
    * soget_need_api): the default one would get the token of
    * another environment. */
-  if (!sbase) sbase = search_base_beside(L, v[OPT_BASE_URL].s);
-  if ((why = url_problem(turl, 0)) != NULL)
+  if (!sbase)
+    sbase = url_beside(L, v[OPT_BASE_URL].s, IN_MASS_PATH, SOGET_DEFAULT_SEARCH_BASE_URL);
+  /* The same for the token endpoint: the client secret goes there, and the
+   * default one is another environment's. */
+  if (!turl) turl = url_beside(L, v[OPT_BASE_URL].s, TOKEN_PATH, SOGET_DEFAULT_TOKEN_URL);
+  if (turl && (why = url_problem(turl, 0)) != NULL)
     return luaL_error(L, "soget.client: token_url%s %s", FROM_ENV(OPT_TOKEN_URL), why);
   if (v[OPT_PROXY].s && (why = proxy_problem(v[OPT_PROXY].s)) != NULL)
     return luaL_error(L, "soget.client: proxy%s %s", FROM_ENV(OPT_PROXY), why);
@@ -430,6 +435,12 @@ int soget_client_new(lua_State *L) {
     return luaL_error(L, "soget.client: no credentials: give client_id and "
                          "client_secret, or access_token (or set SOGET_CLIENT_ID "
                          "and SOGET_CLIENT_SECRET, or SOGET_ACCESS_TOKEN)");
+  /* (a static token needs none: no token is ever asked for) */
+  if (id && secret && !turl)
+    return luaL_error(L, "soget.client: no token_url for this base_url%s (it is taken beside "
+                         "a base_url whose path ends in " TRACING_PATH ", when it fits in %d "
+                         "bytes): give token_url, or set SOGET_TOKEN_URL",
+                      FROM_ENV(OPT_BASE_URL), SOGET_URL_MAX);
 #undef FROM_ENV
 
   main = soget_push_main_thread(L);
@@ -909,21 +920,26 @@ static double token_left(const soget_auth *a) {
   return left > 0 ? left : 0;
 }
 
-/* soget._credentials(client) -> 64 hex digits | nil: the SHA-256 of what
- * the client fetches tokens with (its token URL, client id and secret),
- * for a token cache shared between clients (soget.ngx) to tell whose
- * token it holds; nil for a client with no credentials (a static token).
- * A digest, not the secret; and not an API (types_spec leaves it out). */
+/* soget._credentials(client) -> 64 hex digits, token_url | nil: the
+ * SHA-256 of what the client fetches tokens with (its token URL, client id
+ * and secret), for a token cache shared between clients (soget.ngx, the
+ * CLI's) to tell whose token it holds, and the token URL (given, or taken
+ * beside the base URL); nil for a client with no credentials (a static
+ * token). A digest, not the secret; and not an API (types_spec leaves it
+ * out). */
 int soget_client_credentials(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
   const soget_engine *g = &c->eng;
-  char hex[65];
+  char hex[65], url[SOGET_URL_MAX + 1];
   soget_buf b;
   int r;
   if (!g->client_id || !g->client_secret) {
     lua_pushnil(L);
     return 1;
   }
+  /* (copied before anything is pushed: a finalizer that a push runs may
+   * close the client, freeing its URL) */
+  snprintf(url, sizeof url, "%s", g->token_url ? g->token_url : "");
   soget_buf_init(&b, 0);
   r = soget_buf_adds(&b, "soget credentials 1\n") ||
       soget_buf_adds(&b, g->token_url ? g->token_url : "") || soget_buf_add(&b, "\n", 1) ||
@@ -934,7 +950,8 @@ int soget_client_credentials(lua_State *L) {
   soget_buf_free(&b);
   if (r) return soget_nomem(L);
   lua_pushlstring(L, hex, 64);
-  return 1;
+  lua_pushstring(L, url);
+  return 2;
 }
 
 /* Pushes the token a holds, and returns its seconds left (token_left), or

@@ -42,20 +42,6 @@ local function connect(s, args)
     end
   end
 
-  local client_id = o.client_id or config.from_env("client_id")
-  local has_token = o.access_token or config.from_env("access_token")
-  local cached, cached_left
-  if not args.no_token_cache and not has_token and client_id then
-    local function setting(name)
-      local v = o[name]
-      if v == nil then v = config.from_env(name) end
-      return v
-    end
-    s.cache = cache.new { token_url = setting("token_url"), client_id = client_id,
-      client_secret = setting("client_secret"), api_key = setting("api_key") }
-    if s.cache then cached, cached_left = s.cache:read() end
-  end
-
   local ok, client = pcall(soget.client, o)
   if not ok then
     local msg = tostring(client):gsub("^[^:]*:%d+: ", ""):gsub("^soget%.client: ", "")
@@ -75,6 +61,20 @@ local function connect(s, args)
     pcall(client.close, client)
     exit.fail(exit.CONFIG, "no API key: give api_key (or set SOGET_API_KEY); or use "
       .. "--profile NAME (see soget --help)")
+  end
+  local function setting(name)
+    local v = o[name]
+    if v == nil then v = config.from_env(name) end
+    return v
+  end
+  local client_id = setting("client_id")
+  local cached, cached_left
+  if not args.no_token_cache and not setting("access_token") and client_id then
+    -- (the token URL the client uses: given, or taken beside its base URL)
+    local _, token_url = soget._credentials(client)
+    s.cache = cache.new { token_url = token_url, client_id = client_id,
+      client_secret = setting("client_secret"), api_key = setting("api_key") }
+    if s.cache then cached, cached_left = s.cache:read() end
   end
   if cached and not pcall(client.set_token, client, cached, cached_left) then
     output.note("token cache: the module refused the cached token")

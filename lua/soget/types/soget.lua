@@ -24,7 +24,7 @@
 ---@field access_token? string A bearer token used as it is (SOGET_ACCESS_TOKEN), static unless client credentials are given too.
 ---@field api_key? string The subscription key, sent as Ocp-Apim-Subscription-Key (SOGET_API_KEY). Required, unless search_api_key is given (then lookups raise).
 ---@field base_url? string The API (SOGET_BASE_URL): an absolute http(s) URL with a host.
----@field token_url? string The token endpoint (SOGET_TOKEN_URL).
+---@field token_url? string The token endpoint (SOGET_TOKEN_URL; default: beside base_url).
 ---@field search_base_url? string Base URL of handling_units_search (SOGET_SEARCH_BASE_URL). Left out: the in-mass API beside a base_url ending in /api-tracing-code/v1 (the integration platform's when base_url is left out too); for another base_url none, and a search raises.
 ---@field search_api_key? string Ocp-Apim-Subscription-Key of searches (SOGET_SEARCH_API_KEY); default: api_key.
 ---@field ca_file? string CA bundle (PEM) to verify the server with (SOGET_CA_FILE); default: the system's store.
