@@ -21,7 +21,7 @@ local NASTY = table.concat {
   "\\rFAKE\\t\\u007f\\u0000",
   "\\u009b31m",
   "\\u202eevil\\u202c\\u061c\\u2066\\u200f\\u2028",
-  "CGMU\\u200b24\\u00ad36\\ufeff601\\udb40\\udc68",
+  "CGMU\\u200b24\\u00ad36\\ufeff601\\udb40\\udc68\\u2800",
   "\255\254",
 }
 -- The same, as the decoded string a server sends.
@@ -35,7 +35,7 @@ local VISIBLE = {
   "\\x1b]0;pwned-title\\x07", "\\x1b]52;c;ZWNobyBwd25lZA==\\x07",
   "\\x1b]8;;http://evil.example/\\x1b\\link\\x1b]8;;\\x1b\\", "\\x1b[2J\\x1b[?1049h",
   "\\rFAKE\\t\\x7f\\x00", "\\u009b31m", "\\u202eevil\\u202c\\u061c\\u2066\\u200f\\u2028",
-  "CGMU\\u200b24\\u00ad36\\ufeff601\\U000e0068", "\\xff\\xfe",
+  "CGMU\\u200b24\\u00ad36\\ufeff601\\U000e0068\\u2800", "\\xff\\xfe",
 }
 
 -- Shorter, for error messages (which the module cuts at 256 bytes and at
@@ -75,7 +75,7 @@ local function assert_printable(text, what)
   assert.is_nil(i, what .. ": a control character at " .. tostring(i))
   assert.truthy(is_utf8(text), what .. ": not UTF-8")
   for _, p in ipairs { "\194[\128-\159]", "\226\128[\142\143\168\169\170-\174]", "\226\129[\166-\169]", "\216\156",
-                       "\226\128[\139-\141]", "\194\173", "\239\187\191", "\243\160" } do
+                       "\226\128[\139-\141]", "\194\173", "\239\187\191", "\243\160", "\226\160\128" } do
     assert.is_nil(text:find(p), what .. ": an invisible control character")
   end
 end

@@ -88,6 +88,8 @@ static const struct {
   {"byte order mark U+FEFF", BYTES("\xef\xbb\xbf" "x"), 0, 0, "\\ufeffx"},
   {"variation selector U+FE0F", BYTES("\xef\xb8\x8f"), 0, 0, "\\ufe0f"},
   {"Hangul filler U+3164", BYTES("\xe3\x85\xa4"), 0, 0, "\\u3164"},
+  {"braille blank U+2800, not its neighbours", BYTES("\xe2\x9f\xbf\xe2\xa0\x80\xe2\xa0\x81"),
+   0, 0, "\xe2\x9f\xbf\\u2800\xe2\xa0\x81"},
   {"interlinear annotation U+FFF9..U+FFFB", BYTES("\xef\xbf\xb9\xef\xbf\xbb"), 0, 0,
    "\\ufff9\\ufffb"},
   {"Arabic number sign U+0600, Mongolian vowel separator U+180E", BYTES("\xd8\x80\xe1\xa0\x8e"),

@@ -42,7 +42,9 @@ size_t soget_utf8_count(const char *s, size_t len) {
 /* Code points that show nothing of their own and can disguise a text
  * (CGMU\u200b2436601 looks like CGMU2436601): Unicode's format characters
  * (general category Cf) and its other default-ignorable code points
- * (fillers, variation selectors, tags), as of Unicode 15. */
+ * (fillers, variation selectors, tags), as of Unicode 15; and the braille
+ * blank U+2800, a symbol with no dot that is no space (text tools neither
+ * trim nor split at it) and passes for one. */
 static int invisible_format(unsigned long cp) {
   if (cp < 0xAD) return 0;
   if (cp < 0x2000)
@@ -50,7 +52,8 @@ static int invisible_format(unsigned long cp) {
            cp == 0x70F || cp == 0x890 || cp == 0x891 || cp == 0x8E2 || cp == 0x115F ||
            cp == 0x1160 || cp == 0x17B4 || cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F);
   if (cp < 0x10000)
-    return (cp >= 0x200B && cp <= 0x200D) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0x3164 ||
+    return (cp >= 0x200B && cp <= 0x200D) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0x2800 ||
+           cp == 0x3164 ||
            (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 ||
            (cp >= 0xFFF0 && cp <= 0xFFFB);
   return cp == 0x110BD || cp == 0x110CD || (cp >= 0x13430 && cp <= 0x1343F) ||
