@@ -4,15 +4,17 @@
 local soget = require "soget"
 
 local prefix = arg[1] or "MSCU"
+-- a server's text, with whatever could act on the terminal made visible
+local function text(v) return v == nil and "?" or soget.printable(tostring(v)) end
 local client = soget.client()
 local page = assert(client:handling_units{ reference = prefix, limit = 10 })
-print(("%d units match %s"):format(page.total, prefix))
+print(("%d units match %s"):format(page.total, text(prefix)))
 local n = 0
 for hu in page:iter() do      -- raises the soget.Error if a later page fails
   n = n + 1
   local loc = hu.huLocation or {}
-  print(("%4d  %-17s %-13s %-10s %s"):format(n, hu.reference or "?", hu.pswId or "?",
-    hu.freightFamily or "?", loc.place or "?"))
+  print(("%4d  %-17s %-13s %-10s %s"):format(n, text(hu.reference), text(hu.pswId),
+    text(hu.freightFamily), text(loc.place)))
 end
 print(("%d requests, %d token request(s), %d connection(s)"):format(
   client:stats().api_requests, client:stats().token_requests, client:stats().connections))

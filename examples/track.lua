@@ -6,8 +6,15 @@ local soget = require "soget"
 
 local reference = arg[1] or "CGMU2436601"
 
+-- A server's text, shown with whatever could act on the terminal (escape
+-- sequences, bidi controls, invisible characters) made visible.
+local function text(v, missing)
+  if v == nil then return missing or "?" end
+  return soget.printable(tostring(v))
+end
+
 local function show(label, value)
-  if value ~= nil and value ~= "" then print(("  %-14s %s"):format(label, tostring(value))) end
+  if value ~= nil and value ~= "" then print(("  %-14s %s"):format(label, text(value))) end
 end
 
 local client = soget.client()
@@ -19,17 +26,17 @@ if not page then
   os.exit(err.kind == "auth" and 3 or 4)
 end
 if page.total == 0 then
-  print(reference .. ": not found")
+  print(text(reference) .. ": not found")
   os.exit(1)
 end
 
 for hu in page:iter() do
-  print(("%s  (S)ONE id %s)"):format(hu.reference or "?", hu.pswId or "?"))
+  print(("%s  (S)ONE id %s)"):format(text(hu.reference), text(hu.pswId)))
   show("family", hu.freightFamily)
   show("size type", hu.sizeType)
   show("packaging", hu.packagingCode)
   if hu.huLocation then
-    show("now at", (hu.huLocation.place or "?") .. " / " .. (hu.huLocation.location or "?"))
+    show("now at", text(hu.huLocation.place) .. " / " .. text(hu.huLocation.location))
   end
   local ind = hu.indicators or {}
   local flags = {}
@@ -39,11 +46,13 @@ for hu in page:iter() do
   show("indicators", #flags > 0 and table.concat(flags, ", ") or "none")
   if ind.reefer and hu.temperatures then
     local t = hu.temperatures
-    show("temperature", ("set %s °C, range %s..%s °C"):format(t.setPoint, t.rangeMin, t.rangeMax))
+    show("temperature", ("set %s °C, range %s..%s °C"):format(text(t.setPoint), text(t.rangeMin),
+      text(t.rangeMax)))
   end
   local tr = hu.transport
   if tr then
-    show("transport", ("%s (mode %s, voyage %s)"):format(tr.meansName or "?", tr.mode or "?", tr.voyageId or "?"))
+    show("transport", ("%s (mode %s, voyage %s)"):format(text(tr.meansName), text(tr.mode),
+      text(tr.voyageId)))
     local vd = tr.voyageDates or {}
     show("ETA", vd.eta); show("ATA", vd.ata); show("ETD", vd.etd); show("ATD", vd.atd)
   end
@@ -51,12 +60,13 @@ for hu in page:iter() do
   -- order (dates are compared as instants, their offsets applied)
   print("  events")
   for _, e in ipairs(soget.events_in_order(hu)) do
-    print(("    %-25s %-4s %-6s %-8s %-9s mode %s"):format(e.eventDate or "?", e.eventType or "",
-      e.eventPlace or "", e.eventLocation or "", e.eventWay or "", e.eventTransportMode or "?"))
+    print(("    %-25s %-4s %-6s %-8s %-9s mode %s"):format(text(e.eventDate), text(e.eventType, ""),
+      text(e.eventPlace, ""), text(e.eventLocation, ""), text(e.eventWay, ""),
+      text(e.eventTransportMode)))
   end
   for _, s in ipairs(hu.shipments) do
-    show("shipment", ("%s %s -> %s"):format(s.documentReference or "?", s.originLocation or "?",
-      s.destinationLocation or "?"))
+    show("shipment", ("%s %s -> %s"):format(text(s.documentReference), text(s.originLocation),
+      text(s.destinationLocation)))
   end
 end
 client:close()

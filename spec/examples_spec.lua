@@ -54,6 +54,42 @@ describe("examples", function()
     assert.truthy(out:find("1 token request(s), 1 connection(s)", 1, true), out)
   end)
 
+  it("show a hostile server's strings with their escapes visible, and take null fields", function()
+    local hostile = require "cli.hostile"
+    local srv = hostile.start()
+    local ok, err = pcall(function()
+      -- every string with a terminal title, a screen clear, a bidi override
+      local bad = "\\u001b]0;pwned\\u0007\\u001b[2J\\u202e"
+      local unit = ('{"reference":"CGMU2436601","pswId":"CNI1%s","freightFamily":"C%s",'
+        .. '"huLocation":{"place":"FRLEH%s","location":null},"indicators":{"reefer":true},'
+        .. '"temperatures":{"setPoint":null},"transport":{"meansName":"M%s","mode":null},'
+        .. '"events":[{"eventType":null,"eventDate":"2020-05-21T08:30:12+02:00","eventPlace":"P%s"},'
+        .. '{"eventType":"DIS%s"}],"shipments":[{"documentReference":"B%s"}]}'):gsub("%%s", bad)
+      local page = '{"total":1,"returned":1,"first":0,"items":[' .. unit .. ']}'
+      srv:handle("local PAGE = " .. hostile.literal(page) .. "\n"
+        .. "return function(req)\n"
+        .. "  if req.path == '/token' then return 200, "
+        .. hostile.literal('{"access_token":"t","expires_in":3600,"token_type":"Bearer"}') .. " end\n"
+        .. "  return 200, PAGE\n"
+        .. "end\n")
+      local env = ("SOGET_BASE_URL=%s SOGET_TOKEN_URL=%s "):format(S.shell_quote(srv.url .. "/api"),
+        S.shell_quote(srv.url .. "/token"))
+      for _, script in ipairs { "examples/track.lua", "examples/prefix.lua", "examples/embed/track.lua" } do
+        local cmd = ("%sLUA_CPATH=%s timeout 60 %s %s CGMU2436601 2>&1; echo \"exit=$?\""):format(env,
+          S.shell_quote(package.cpath), S.lua, script)
+        local p = io.popen(cmd)
+        local out = p:read("*a")
+        p:close()
+        assert.truthy(out:find("exit=0%s*$"), script .. ": " .. out)
+        assert.is_nil(out:gsub("\n", ""):find("%c"), script .. ": a control character in " .. out)
+        assert.is_nil(out:find("\226\128\174", 1, true), script .. ": U+202E raw in " .. out)
+        assert.truthy(out:find("CNI1\\x1b]0;pwned\\x07\\x1b[2J\\u202e", 1, true), script .. ": " .. out)
+      end
+    end)
+    srv:stop()
+    assert(ok, err)
+  end)
+
   it("errors.lua shows each way a call can fail", function()
     local out, code = run("examples/errors.lua")
     assert.are.equal(0, code, out)

@@ -20,11 +20,15 @@ if not unit then
   return 1
 end
 
+-- A server's text (any field may be missing or null), with whatever could
+-- act on the terminal made visible.
+local function text(v) return v == nil and "-" or soget.printable(tostring(v)) end
+
 local events = soget.events_in_order(unit)   -- oldest first, whatever the API's order
-local last = events[#events]
+local last = events[#events]                 -- (events without a date come last)
 local where = unit.huLocation and unit.huLocation.place
 print(string.format("%s %s %s: %s%s (%d events)",
-  unit.reference, unit.pswId or "-", unit.sizeType or "-",
-  last and (last.eventType .. " " .. last.eventDate) or "no events",
-  where and (" at " .. where) or "",
+  text(unit.reference), text(unit.pswId), text(unit.sizeType),
+  last and (text(last.eventType) .. " " .. text(last.eventDate)) or "no events",
+  where and (" at " .. text(where)) or "",
   #events))
