@@ -346,6 +346,7 @@ typedef struct builder {
   double timeout;       /* the call's timeout, for the message */
   unsigned tick;        /* values until the clock is looked at again */
   int late;             /* the deadline passed: no other path is tried */
+  int not_page;         /* simdjson read it whole: an object of no page field */
   int max_items;        /* the most units a page's items may hold; -1: any */
   size_t presize;       /* members the yajl path may still make room for ahead:
                          * a member takes 6 bytes of body at least (a
@@ -1302,8 +1303,16 @@ static int walk_tape(builder *b, soget_json_it *it) {
   return b->done;
 }
 
+/* A body read whole whose object gives none of a page's fields. */
+static int not_a_page(builder *b) {
+  soget_err_set(b->e, "decode", 0, 0, "response body is not a page: none of "
+                "total, returned, first, items");
+  return 0;
+}
+
 /* The page through simdjson, at the top of the stack: 1; or 0, with the
- * stack as it may be, when the yajl path must decide. */
+ * stack as it may be, when the yajl path must decide (b->not_page: it need
+ * not, the error is filled). */
 static int build_fast(builder *b) {
   soget_json_it it;
   jsonbox *x = (jsonbox *)lua_touserdata(b->L, lua_upvalueindex(UV_JSON));
@@ -1321,7 +1330,13 @@ static int build_fast(builder *b) {
   }
   if (soget_json_parse(j, b->body, b->len, &it) != SOGET_JSON_OK) return 0;
   b->fast = 1;
-  return walk_tape(b, &it) && b->fr[1].seen != 0;
+  if (!walk_tape(b, &it)) return 0;
+  /* A page gives at least one of its fields (see build_run) */
+  if (b->fr[1].seen == 0) {
+    b->not_page = 1;
+    return not_a_page(b);
+  }
+  return 1;
 }
 
 /* ---- the yajl path, and the two together -------------------------------- */
@@ -1361,7 +1376,7 @@ static int build_run(lua_State *L) {
   b->fr[0].want = F_OBJECT;
   b->fr[0].wsub = &HandlingUnitItemsResponseModel;
   if (build_fast(b)) return 1;
-  if (b->late) return 0;                 /* the call's time is up: no other path */
+  if (b->late || b->not_page) return 0;  /* the call's time is up, or no page */
   if (b->parser == SOGET_PARSE_SIMDJSON) {
     if (!b->failed)
       soget_err_set(b->e, "decode", 0, 0, "response body not decoded: simdjson refused it or "
@@ -1411,11 +1426,7 @@ static int build_run(lua_State *L) {
    * bits of those the root object gave stay in its frame, fr[1]. The
    * document allows a page no other member: an object with none of them,
    * such as {}, an error body or a token answer, is not a page. */
-  if (b->fr[1].seen == 0) {
-    soget_err_set(b->e, "decode", 0, 0, "response body is not a page: none of "
-                  "total, returned, first, items");
-    return 0;
-  }
+  if (b->fr[1].seen == 0) return not_a_page(b);
   return 1;
 }
 
@@ -1433,6 +1444,7 @@ static int build_page(lua_State *L, const char *body, size_t len, soget_err *e,
   b.timeout = timeout;
   b.tick = TIME_TICK;
   b.late = 0;
+  b.not_page = 0;
   b.body = body ? body : "";   /* an empty response's buffer may be none */
   b.len = len;
   b.e = e;
