@@ -276,7 +276,8 @@ function M.parser()
       codes { { 0, "the unit was found (--count polls made)" },
         { 1, "no poll found the unit, and at least one answered" },
         { 5, "every poll failed on the network (connection, timeout, TLS)" },
-        { 6, "an API or server error that is not transient" }, { 130, "stopped with Ctrl-C" } }))
+        { 6, "an API or server error that is not transient, or every poll failed with a "
+          .. "transient one (429, 5xx)" }, { 130, "stopped with Ctrl-C" } }))
   watch:argument("reference"):description("Container or handling unit reference."):args("?")
   watch:option("--spi"):description("Watch by S)ONE id instead."):argname("ID")
   watch:flag("--prefix"):description("REFERENCE is a prefix: watch the units it begins, "
