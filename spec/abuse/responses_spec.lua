@@ -428,7 +428,11 @@ describe("abuse: server answers", function()
       for _, status in ipairs { "HTTP/1.1 2000 OK", "HTTP/1.1 20000 OK", "HTTP/1.1 099 OK",
                                 "HTTP/1.1 -200 OK", "HELLO", "ICY 200 OK", "FOO/1.1 200 OK",
                                 "HTTP/1.2 200 OK", "HTTP/3.1 200 OK", "\22\3\1\0\5hello",
-                                "HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 2000 OK" } do
+                                "HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 2000 OK",
+                                -- a blank line before it (HTTP/0.9 to libcurl; the
+                                -- parser would skip it)
+                                "\r\nHTTP/1.1 200 OK", "\nHTTP/1.1 200 OK",
+                                "HTTP/1.1 100 Continue\r\n\r\n\r\nHTTP/1.1 200 OK" } do
         local raw = status .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #body ..
           "\r\n\r\n" .. body
         same_everywhere(srv, raw, want)

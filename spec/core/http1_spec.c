@@ -372,9 +372,14 @@ static const rcase responses[] = {
                                                 "HTTP/1.1 100 Continue\r\n\r\n"
                                                 "HTtP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\n{}"),
      0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "its status line"},
-    {"blank lines before a status line are skipped", BYTES("\r\n\nHTTP/1.1 100 Continue\r\n\r\n"
-                                                           "\r\n" OK200 "Content-Length: 2\r\n\r\nok"),
-     0, 0, DONE, 200, "ok", "", "", 1, NULL, 0, NULL},
+    {"a blank line before a status line is refused (libcurl: HTTP/0.9)",
+     BYTES("\r\n" OK200 "Content-Length: 2\r\n\r\nok"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "its status line"},
+    {"so is a bare LF", BYTES("\n" OK200 "Content-Length: 2\r\n\r\nok"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "its status line"},
+    {"and one after an interim answer", BYTES("HTTP/1.1 100 Continue\r\n\r\n"
+                                              "\r\n" OK200 "Content-Length: 2\r\n\r\nok"),
+     0, 0, BAD, 0, NULL, NULL, NULL, 0, "network", 0, "its status line"},
     {"bytes past the response: not reused", BYTES(OK200 "Content-Length: 2\r\n\r\nokEXTRA"), 0,
      0, DONE, 200, "ok", "", "", 0, NULL, 0, NULL},
     {"body at the cap", BYTES(OK200 "Content-Length: 4\r\n\r\nabcd"), 0, 4, DONE, 200, "abcd", "",

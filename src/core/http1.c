@@ -527,13 +527,14 @@ static int status_byte(int at, unsigned char c) {
   }
 }
 
-/* Looks at the status line's first bytes among data's (blank lines before
- * it skipped, as the parser skips them): 0 when they cannot begin one
- * (h failed), else 1. */
+/* Looks at the status line's first bytes among data's: 0 when they cannot
+ * begin one (h failed), else 1. A blank line before it, which the parser
+ * would skip, is refused too, as libcurl refuses it (HTTP/0.9): RFC 9112
+ * lets a server skip one before a request, not a client before a
+ * response. */
 static int status_begins(soget_http1 *h, const char *data, size_t len) {
   size_t i;
   for (i = 0; i < len && h->status_at >= 0; i++) {
-    if (h->status_at == 0 && (data[i] == '\r' || data[i] == '\n')) continue;
     if (!status_byte(h->status_at, (unsigned char)data[i]))
       return fail(h, "network", 0, "not a valid HTTP/1.1 response (its status line)"), 0;
     if (++h->status_at == 13) h->status_at = -1;
