@@ -268,6 +268,24 @@ end
 local known = setmetatable({}, { __mode = "k" })
 local clients_seen = 0
 
+-- This worker's number for each set of credentials, which names their
+-- connection pool: nginx writes a pool's name in its debug log, where the
+-- digest (a fast hash of the client secret with the token URL and client
+-- id) would let whoever reads the log test guesses of a weak secret. The
+-- numbers are never given twice; past 10,000 sets the table starts again
+-- (a set seen before then gets a new number, so a new pool).
+local cred_numbers, creds_seen, cred_entries = {}, 0, 0
+local function cred_number(cred)
+  local n = cred_numbers[cred]
+  if not n then
+    if cred_entries >= 10000 then cred_numbers, cred_entries = {}, 0 end
+    creds_seen, cred_entries = creds_seen + 1, cred_entries + 1
+    n = creds_seen
+    cred_numbers[cred] = n
+  end
+  return n
+end
+
 local function state_of(client)
   local st = known[client]
   if not st then
@@ -275,6 +293,7 @@ local function state_of(client)
     -- "0": a client with a token of its own and no credentials, which
     -- neither fetches a token nor takes a shared one
     st = { id = clients_seen, cred = soget._credentials(client) or "0" }
+    if st.cred ~= "0" then st.cred_no = cred_number(st.cred) end
     known[client] = st
   end
   return st
@@ -552,14 +571,14 @@ local function connect(req, deadline, pool, o)
 end
 
 -- The pool of a request: its origin, the TLS checks made, and the set of
--- credentials: the token cache's key and the digest of the client's
--- credentials (so that clients of other credentials sharing a key by
--- mistake share no connection either), else the client.
+-- credentials: the token cache's key and the worker's number for the
+-- client's credentials (so that clients of other credentials sharing a
+-- key by mistake share no connection either), else the client.
 local function pool_of(req, o, st)
   return ("soget %s://%s:%d %s %s"):format(req.scheme, req.host, req.port,
     req.verify_tls and "verified" or "unverified",
     (o.token_cache and st.cred ~= "0")
-      and ("credentials " .. o.token_cache.credentials .. " " .. st.cred)
+      and ("credentials " .. o.token_cache.credentials .. " " .. st.cred_no)
       or ("client " .. st.id))
 end
 

@@ -640,6 +640,30 @@ describe("soget.ngx in nginx", function()
     end)
   end)
 
+  describe("one worker logging at debug level", function()
+    local srv
+    setup(function() srv = N.start{ workers = 1, http_extra = "    error_log debug.log debug;" } end)
+    teardown(function() stop(srv) end)
+
+    it("names its connection pools with nothing derived from the client secret", function()
+      -- nginx writes a pool's name in its debug log: a digest of the
+      -- credentials there would let a reader test guesses of the secret
+      local st, body = N.get(srv.url .. "/units/CGMU2436601")
+      assert.are.equal(200, st, body)
+      local f = assert(io.open(srv.dir .. "/debug.log", "rb"))
+      local log = f:read("*a")
+      f:close()
+      local pools = 0
+      for line in log:gmatch("[^\n]*soget https?://[^\n]*") do
+        pools = pools + 1
+        assert.is_nil(line:find(("%x"):rep(64)), line)
+        assert.is_nil(line:find(S.client_secret, 1, true), line)
+      end
+      -- (an nginx built without --with-debug would write none)
+      assert.truthy(pools > 0, "no pool name in the debug log:\n" .. log:sub(-3000))
+    end)
+  end)
+
   describe("one worker meeting many sets of credentials", function()
     local srv
     setup(function() srv = N.start{ workers = 1 } end)
