@@ -74,10 +74,12 @@ local function random_hex(n)
   return (b:gsub(".", function(c) return string.format("%02x", c:byte()) end))
 end
 
+-- (seven digits, as the API's framework writes them; ngx.now() counts
+-- milliseconds, whose float would give .4279999)
 local function now_iso()
-  local t = ngx.now()
-  local s = floor(t)
-  return os.date("!%Y-%m-%dT%H:%M:%S", s) .. string.format(".%07dZ", floor((t - s) * 1e7))
+  local ms = floor(ngx.now() * 1000 + 0.5)
+  local s = floor(ms / 1000)
+  return os.date("!%Y-%m-%dT%H:%M:%S", s) .. string.format(".%03d0000Z", ms - s * 1000)
 end
 
 -- s as UTF-8: each byte that begins no valid sequence (a stray
