@@ -210,11 +210,31 @@ describe("authentication", function()
     assert.are.equal(table.concat({
       "1\tnil\t1\t" .. token_url,
       "false\tsoget.client: no token_url for this base_url (it is taken beside a base_url "
-        .. "whose path ends in /api-tracing-code/v1, when it fits in 2048 bytes): give "
-        .. "token_url, or set SOGET_TOKEN_URL",
+        .. "whose path ends in /api-tracing-code/v1, when it fits in 2048 bytes), and client "
+        .. "credentials need one: give token_url, or set SOGET_TOKEN_URL",
       "true\t" .. token_url,
       "true\tt\t-1",
     }, "\n") .. "\n", out)
+    -- client credentials in the environment: beside a token given, with
+    -- nowhere to go, they are left out (the token is static); alone, the
+    -- client raises and says where they came from
+    local other = S.base_url:gsub("/api%-tracing%-code/v1$", "/tracing/v1")
+    local env_chunk = ([[
+      local soget = require "soget"
+      local ok, c = pcall(soget.client, { base_url = %q, access_token = "t", api_key = "k" })
+      local tok, left = c:token { fetch = false }
+      print(ok, tok, left, soget._credentials(c))
+      c:close()
+      print(pcall(soget.client, { base_url = %q, api_key = "k" }))
+    ]]):format(other, other)
+    out = S.popen_read("env -u SOGET_TOKEN_URL -u SOGET_BASE_URL -u SOGET_ACCESS_TOKEN "
+      .. S.lua .. " -e " .. S.shell_quote("package.cpath = " .. ("%q"):format(package.cpath)
+      .. "; " .. env_chunk) .. " 2>&1")
+    assert.are.equal("true\tt\t-1\tnil\n"
+      .. "false\tsoget.client: no token_url for this base_url (it is taken beside a base_url "
+      .. "whose path ends in /api-tracing-code/v1, when it fits in 2048 bytes), and client "
+      .. "credentials (from the environment) need one: give token_url, or set "
+      .. "SOGET_TOKEN_URL\n", out)
     -- the one token request went to the sandbox's token endpoint
     local st = S.stats()
     assert.are.equal(1, st.token_requests)

@@ -435,12 +435,24 @@ int soget_client_new(lua_State *L) {
     return luaL_error(L, "soget.client: no credentials: give client_id and "
                          "client_secret, or access_token (or set SOGET_CLIENT_ID "
                          "and SOGET_CLIENT_SECRET, or SOGET_ACCESS_TOKEN)");
-  /* (a static token needs none: no token is ever asked for) */
-  if (id && secret && !turl)
-    return luaL_error(L, "soget.client: no token_url for this base_url%s (it is taken beside "
-                         "a base_url whose path ends in " TRACING_PATH ", when it fits in %d "
-                         "bytes): give token_url, or set SOGET_TOKEN_URL",
-                      FROM_ENV(OPT_BASE_URL), SOGET_URL_MAX);
+  /* Client credentials need a token URL (a static token none: no token is
+   * ever asked for). Those of the environment beside a token given in the
+   * options, with none to go to, are left out: the token is used alone,
+   * as it would be with no such variables. */
+  if (id && secret && !turl) {
+    if (token && !v[OPT_ACCESS_TOKEN].from_env && v[OPT_CLIENT_ID].from_env &&
+        v[OPT_CLIENT_SECRET].from_env) {
+      id = secret = NULL;
+    } else {
+      return luaL_error(L, "soget.client: no token_url for this base_url%s (it is taken beside "
+                           "a base_url whose path ends in " TRACING_PATH ", when it fits in %d "
+                           "bytes), and client credentials%s need one: give token_url, or set "
+                           "SOGET_TOKEN_URL",
+                        FROM_ENV(OPT_BASE_URL), SOGET_URL_MAX,
+                        v[OPT_CLIENT_ID].from_env && v[OPT_CLIENT_SECRET].from_env
+                          ? " (from the environment)" : "");
+    }
+  }
 #undef FROM_ENV
 
   main = soget_push_main_thread(L);

@@ -47,7 +47,9 @@ local function connect(s, args)
     local msg = tostring(client):gsub("^[^:]*:%d+: ", ""):gsub("^soget%.client: ", "")
     -- an option the profile set: its file and line first, as the
     -- profile's own errors say them
-    local name = msg:match("^option '([%w_]+)'") or msg:match("^([%a_]+) ")
+    -- (no token URL beside a profile's base_url: that line)
+    local name = msg:find("^no token_url for this base_url") and "base_url"
+      or msg:match("^option '([%w_]+)'") or msg:match("^([%a_]+) ")
     if name and at[name] then msg = at[name] .. ": " .. msg end
     if msg:find("no API key") or msg:find("no credentials") then
       msg = msg .. "; or use --profile NAME (see soget --help)"
