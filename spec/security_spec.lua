@@ -50,6 +50,32 @@ describe("tostring(err)", function()
   end)
 end)
 
+describe("err == other", function()
+  it("compares two errors by kind, status and code; a table that is no error is never equal", function()
+    local _, a = soget.decode("{}")
+    local _, b = soget.decode("[]")
+    local _, c = soget.decode("{}", { parser = "yajl" })
+    assert.is_true(a == b and a == c)   -- decode, no status, no code
+    b.status = 500
+    assert.is_false(a == b)
+    -- Lua 5.3 and later call __eq when one side has it; 5.1, 5.2 and
+    -- LuaJIT only when both share it: false everywhere
+    local plain = { kind = "decode" }
+    assert.is_false(a == plain)
+    assert.is_false(plain == a)
+    -- nor does the comparison run the other table's metamethods
+    local trap = setmetatable({}, { __index = function() error("metamethod ran") end })
+    assert.is_false(a == trap)
+    assert.is_false(trap == a)
+    -- fields read raw: an error whose fields sit behind __index is compared as it holds them
+    local mt = getmetatable(a)
+    local d = setmetatable({}, mt)
+    assert.is_false(a == d)
+    d.kind = "decode"
+    assert.is_true(a == d)
+  end)
+end)
+
 describe("a server's text in an error", function()
   it("is made printable: controls, C1, bidi and broken UTF-8 made visible", function()
     local c = S.client{ access_token = "a-static-token" }

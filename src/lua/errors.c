@@ -83,13 +83,33 @@ static int meth_tostring(lua_State *L) {
   return 1;
 }
 
+/* Whether the value at i is a table of the soget.Error metatable. */
+static int is_error(lua_State *L, int i) {
+  int r;
+  if (lua_type(L, i) != LUA_TTABLE || !lua_getmetatable(L, i)) return 0;
+  luaL_getmetatable(L, SOGET_ERROR_T);
+  r = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return r;
+}
+
 static int meth_eq(lua_State *L) {
-  /* Two errors are equal when kind, status and code match. */
+  /* Two errors are equal when kind, status and code match. Lua 5.3 and
+   * later call __eq when one side has it: a table that is no soget.Error
+   * is never equal to one (as on 5.1, 5.2 and LuaJIT, which compare only
+   * two values of one __eq), and the fields are read raw, as __tostring
+   * reads them (no metamethod of the other table runs). */
   static const char *const keys[] = {"kind", "status", "code"};
   int i;
+  if (!is_error(L, 1) || !is_error(L, 2)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   for (i = 0; i < 3; i++) {
-    lua_getfield(L, 1, keys[i]);
-    lua_getfield(L, 2, keys[i]);
+    lua_pushstring(L, keys[i]);
+    lua_rawget(L, 1);
+    lua_pushstring(L, keys[i]);
+    lua_rawget(L, 2);
     if (!lua_rawequal(L, -1, -2)) {
       lua_pushboolean(L, 0);
       return 1;
