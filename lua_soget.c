@@ -38,6 +38,8 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   lua_setfield(L, -2, "_token_invalid");
   lua_pushcfunction(L, soget_sleep_lua);            /* for the soget command only */
   lua_setfield(L, -2, "_sleep");
+  lua_pushcfunction(L, soget_total_given_lua);      /* for the soget command only */
+  lua_setfield(L, -2, "_total_given");
   lua_pushliteral(L, SOGET_NAME);
   lua_setfield(L, -2, "_NAME");
   lua_pushliteral(L, SOGET_NAME " " SOGET_VERSION);

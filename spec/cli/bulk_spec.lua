@@ -113,6 +113,49 @@ describe("soget bulk", function()
     assert.truthy(r.err:find("2 failed\n$"))
   end)
 
+  it("counts no matches the server did not send, and fails a first page that announces units and holds none", function()
+    -- no total: the module's guess (first + returned) is no count of matches
+    local nt = support.fault_base("no-total")
+    local r = cli.run({ "bulk", "--prefix", "-", "--json" }, { home = home, stdin = "MSCU\n",
+      env = { SOGET_BASE_URL = nt } })
+    assert.are.equal(1, r.code, r.err)
+    local v = cjson.decode(cli.lines(r.out)[1])
+    assert.are.equal("ambiguous", v.status)
+    assert.is_nil(v.matches)
+    r = cli.run({ "bulk", "--prefix", "-" }, { home = home, stdin = "MSCU\n", env = { SOGET_BASE_URL = nt } })
+    assert.truthy(cli.lines(r.out)[2]:find("^MSCU,ambiguous,,MSCU"), r.out)
+    -- sent, the total counts
+    r = cli.run({ "bulk", "--prefix", "-", "--json" }, { home = home, stdin = "MSCU\n" })
+    assert.are.equal(408, cjson.decode(cli.lines(r.out)[1]).matches)
+    -- a document's units, walked, count whatever the server's total
+    r = cli.run({ "bulk", "--documents", "-", "--json" }, { home = home, stdin = "3714238101\n",
+      env = { SOGET_SEARCH_BASE_URL = support.search_base_url:gsub("/api%-tracing%-code%-in%-mass",
+        "/_fault/no-total/api-tracing-code-in-mass") } })
+    assert.are.equal(0, r.code, r.err)
+    v = cjson.decode(cli.lines(r.out)[1])
+    assert.are.equal(25, v.matches)
+    assert.are.equal(25, #v.items)
+    -- units announced, none held: no answer, not "not found"
+    r = cli.run({ "bulk", "--prefix", "-", "--json" }, { home = home, stdin = "MSCU0\n",
+      env = { SOGET_BASE_URL = support.fault_base("inconsistent:mode=short") } })
+    assert.are.equal(6, r.code, r.err)
+    v = cjson.decode(cli.lines(r.out)[1])
+    assert.are.equal("failed", v.status)
+    assert.are.same({ kind = "incomplete",
+      message = "the server's page at offset 0 announces 43 units and holds none" }, v.error)
+  end)
+
+  it("takes a CSV file with a field of 70,000 bytes in another column; a reference that long fails alone", function()
+    local text = "reference,notes\nCGMU2436601," .. ("x"):rep(70000) .. "\n" .. ("C"):rep(70000)
+      .. ",n\nSOGU1000004,ok\n"
+    local r = cli.run({ "bulk", "--header", "--column", "reference", "-", "--json" },
+      { home = home, stdin = text })
+    assert.are.equal(2, r.code, r.err)   -- the bad line's usage code
+    local got = {}
+    for _, l in ipairs(cli.lines(r.out)) do got[#got + 1] = cjson.decode(l).status end
+    assert.are.same({ "found", "failed", "found" }, got)
+  end)
+
   it("exits 6 when the server fails every lookup", function()
     local r = cli.run({ "--retries", "0", "bulk", "-", "--json" }, { home = home,
       stdin = "CGMU2436601\nCSQU3054383\n", env = { SOGET_BASE_URL = support.fault_base("500") } })

@@ -121,6 +121,15 @@ describe("soget track", function()
     local m = cli.run { "track", "MSCU99", "--prefix", "--json" }
     assert.are.equal(0, m.code, m.err)
     assert.are.equal(7, cjson.decode(m.out).total)
+    -- a total the server did not send is none (the module's guess counts no
+    -- matches), and no hint that counts on it
+    local nt = { SOGET_BASE_URL = cli.support.fault_base("no-total") }
+    m = cli.run({ "track", "MSCU0", "--prefix", "--max", "12", "--json" }, { env = nt })
+    assert.are.equal(0, m.code, m.err)
+    local v = cjson.decode(m.out)
+    assert.is_nil(v.total)
+    assert.are.equal(12, v.returned)
+    assert.are.equal(12, #v.items)
   end)
 
   it("finds by S)ONE id", function()

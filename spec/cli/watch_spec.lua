@@ -78,6 +78,20 @@ describe("soget watch", function()
     assert.truthy(n <= 10, n)
   end)
 
+  it("takes a page that announces units and holds none for a failed poll, and counts no total the server did not send", function()
+    local r = cli.run({ "watch", "SOGET LOT 7", "--prefix", "--every", "0.1", "--count", "2" },
+      { env = { SOGET_BASE_URL = cli.support.fault_base("inconsistent:mode=short") } })
+    assert.are.equal(6, r.code, r.err)
+    assert.truthy(r.err:find("soget: every poll failed (2); the last: api: the server's page "
+      .. "announces 11 units and holds none\n", 1, true), r.err)
+    -- no total: a full page may not be all
+    local p = cli.run({ "watch", "SOGET LOT 7", "--prefix", "--every", "0.1", "--count", "1" },
+      { env = { SOGET_BASE_URL = cli.support.fault_base("no-total") } })
+    assert.are.equal(0, p.code, p.err)
+    assert.are.equal("soget: watching the first 10 units SOGET LOT 7 begins (the server sent no "
+      .. "total: there may be more): narrow the prefix to watch any others\n", p.err)
+  end)
+
   it("exits 1 when the unit never appears", function()
     local r = cli.run { "watch", "ZZZZ0000000", "--every", "0.1", "--count", "2" }
     assert.are.equal(1, r.code)

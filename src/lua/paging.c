@@ -85,6 +85,21 @@ long soget_page_int(lua_State *L, int t, const char *k, long dflt) {
   return v;
 }
 
+/* soget._total_given(page) -> boolean: whether the page's total is the
+ * server's, not the decoder's guess (first + returned) for a page that
+ * gave none; for the soget command, which shows totals as counts of
+ * matches. */
+int soget_total_given_lua(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  soget_private(L);
+  lua_getfield(L, -1, SOGET_PRIV_NOTOTAL);
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);
+  lua_pushboolean(L, lua_isnil(L, -1));
+  return 1;
+}
+
 /* The page's total for the cursor: SOGET_CURSOR_NO_TOTAL when the server
  * gave none (the decoder's guess, first + returned, would end the walk
  * after a full page). */

@@ -49,8 +49,10 @@ end
 -- the header: nil and why.
 function M.from_csv(text, column, header)
   local named = type(column) == "string" or header
+  -- (a field as long as the input may be: a long note in another column
+  -- refuses no file; a reference that long fails alone, as too long)
   local rows, why, limit = csv.parse(text, { comment = "#",
-    max_rows = M.MAX_ENTRIES + (named and 1 or 0) })
+    max_rows = M.MAX_ENTRIES + (named and 1 or 0), max_field = M.MAX_BYTES })
   if not rows then return nil, limit and too_many() or why end
   local first, k = 1, column or 1
   if named then

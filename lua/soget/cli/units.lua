@@ -6,6 +6,14 @@ local soget = require "soget"
 
 local M = {}
 
+-- The page's total as the server sent it; nil when it sent none (the
+-- module then fills in first + returned for scripts, which counts no
+-- matches).
+function M.total(page)
+  if type(page.total) ~= "number" or not soget._total_given(page) then return nil end
+  return page.total
+end
+
 -- The unit's events oldest first (soget.events_in_order).
 function M.events(hu)
   return soget.events_in_order(hu)

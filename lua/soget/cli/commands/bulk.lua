@@ -21,9 +21,17 @@ local paint = output.paint
 local CSV_HEADER = { "input", "status", "matches", "reference", "pswId", "freightFamily",
   "sizeType", "place", "location", "lastEventType", "lastEventDate", "error" }
 
+-- The matches of a row: a document's units, once walked (list); else the
+-- lookup's total, unless the server sent none (the module's guess counts
+-- no matches): nil, an empty cell.
+local function matches(result, list)
+  if list then return #list end
+  return units.total(result)
+end
+
 -- hu: the unit of the row (bulk --documents: one row per unit); by
 -- default the lookup's first unit.
-local function csv_cells(input, status, result, hu)
+local function csv_cells(input, status, result, hu, list)
   if status == "failed" then
     local msg = type(result) == "table" and exit.message(result) or result
     return { input, status, "", "", "", "", "", "", "", "", "", msg }
@@ -31,7 +39,8 @@ local function csv_cells(input, status, result, hu)
   hu = hu or (result.items or {})[1] or {}
   local loc = hu.huLocation or {}
   local last = units.last_event(hu) or {}
-  return { input, status, output.fmtnum(result.total or 0), hu.reference, hu.pswId,
+  local n = matches(result, list)
+  return { input, status, n and output.fmtnum(n) or "", hu.reference, hu.pswId,
     hu.freightFamily, hu.sizeType or hu.packagingCode, loc.place, loc.location,
     last.eventType, last.eventDate, "" }
 end
@@ -212,6 +221,11 @@ return function(args, session)
       status = "found"
     elseif (result.total or 0) > 0 and #(result.items or {}) > 0 then
       status = (not exact and not documents and result.total > 1) and "ambiguous" or "found"
+    elseif (units.total(result) or 0) > 0 then
+      -- a first page that announces units and holds none: no answer (as
+      -- find says of it), not "not found"
+      status, incomplete = "failed", string.format("the server's page at offset 0 announces "
+        .. "%d unit%s and holds none", result.total, result.total == 1 and "" or "s")
     else status = "not_found" end
     if status == "found" and documents and not out.failed then
       local why
@@ -235,13 +249,13 @@ return function(args, session)
         fields[3] = { "error", { kind = result.kind, status = result.status, code = result.code,
           message = result.message, retryable = result.retryable } }
       else
-        fields[3] = { "matches", result.total or 0 }
+        fields[3] = { "matches", matches(result, list) }
         fields[4] = { "items", list or result.items or {}, "units" }
       end
       out:write(output.json_object(fields), "\n")
     elseif list then   -- a document's units, one row each
       for _, hu in ipairs(list) do
-        out:write(output.csv_row(csv_cells(input, status, result, hu), #CSV_HEADER), "\n")
+        out:write(output.csv_row(csv_cells(input, status, result, hu, list), #CSV_HEADER), "\n")
       end
     else
       out:write(output.csv_row(csv_cells(input, status, bad or incomplete or result),

@@ -5,6 +5,7 @@ local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
 local query = require "soget.cli.query"
 local sys = require "soget.cli.sys"
+local units = require "soget.cli.units"
 local walk = require "soget.cli.walk"
 
 return function(args, session)
@@ -25,8 +26,11 @@ return function(args, session)
   end
   local out = output.out
   if sys.isatty(1) and not args.json then
-    out:write(output.paint("dim", string.format("%d of %d match%s", n, page.total,
-      page.total == 1 and "" or "es")), "\n")
+    -- (a total the server did not send is no count of matches)
+    local total = units.total(page)
+    out:write(output.paint("dim", total
+      and string.format("%d of %d match%s", n, total, total == 1 and "" or "es")
+      or string.format("%d match%s (the server sent no total)", n, n == 1 and "" or "es")), "\n")
   end
   return exit.OK
 end

@@ -31,7 +31,7 @@ return function(args, session)
   end
   -- the summary ends the table on a terminal; otherwise it goes to stderr,
   -- so that stdout stays one unit per line
-  local summary = view.search_summary(tally, page.total)
+  local summary = view.search_summary(tally, units.total(page))
   if sys.isatty(1) and not args.json then
     output.out:write(output.paint("dim", output.printable(summary)), "\n")
   else

@@ -9,6 +9,7 @@ local exit = require "soget.cli.exit"
 local output = require "soget.cli.output"
 local query = require "soget.cli.query"
 local sys = require "soget.cli.sys"
+local units = require "soget.cli.units"
 local view = require "soget.cli.view"
 local walk = require "soget.cli.walk"
 
@@ -38,8 +39,10 @@ return function(args, session)
   end
   local out = output.out
   if args.json then
-    out:write(output.json({ total = page.total, returned = #items, first = 0, items = items },
-      "page"), "\n")
+    -- (no total when the server sent none: the module's guess counts no
+    -- matches)
+    out:write(output.json({ total = units.total(page), returned = #items, first = 0,
+      items = items }, "page"), "\n")
     if stopped then return walk.report_stop(#items, stopped) end
     return #items > 0 and exit.OK or exit.NOT_FOUND
   end
@@ -51,7 +54,7 @@ return function(args, session)
     if i > 1 then out:write("\n", output.paint("dim", string.rep("─", 40)), "\n\n") end
     view.print_unit(output.printable_tree(hu))
   end
-  if (page.total or 0) > #items then
+  if (units.total(page) or 0) > #items then
     -- quoted where a shell needs it, so that the hint can be pasted back
     -- ("SOGET LOT 7")
     local function arg(v)

@@ -18,6 +18,16 @@ local function transient(err)
   return err.retryable == true or err.kind == "network" or err.kind == "timeout"
 end
 
+-- A page that announces units and holds none (a listing that changed
+-- between the count and the fetch, or a server's fault): a failed poll of
+-- the API's, which the next may not meet.
+local Inconsistent = { __tostring = function(e) return "soget: api: " .. e.message end }
+local function inconsistent(total)
+  return setmetatable({ kind = "api", retryable = true, message = string.format(
+    "the server's page announces %d unit%s and holds none", total, total == 1 and "" or "s") },
+    Inconsistent)
+end
+
 -- An event as a line of JSON: the unit's reference and S)ONE id, then the
 -- event's fields in the document's order. Members of the event named so
 -- (outside the schema: a server's) are left out: a second key of the same
@@ -76,6 +86,9 @@ return function(args, session)
       end
       last_err = err
       output.say(os.date("%H:%M:%S"), " temporary failure, will retry: ", exit.message(err))
+    elseif #(page.items or {}) == 0 and (units.total(page) or 0) > 0 then
+      last_err = inconsistent(page.total)
+      output.say(os.date("%H:%M:%S"), " temporary failure, will retry: ", exit.message(last_err))
     else
       answered = answered + 1
       local found = page.items or {}
@@ -86,10 +99,16 @@ return function(args, session)
         end
       else
         ever_found = true
-        if args.prefix and not more_noted and (page.total or 0) > #found then
+        local total = units.total(page)
+        if args.prefix and not more_noted and (total or 0) > #found then
           -- one page a poll: the units past it are not watched
-          output.say("watching the first ", #found, " of the ", page.total, " units ",
+          output.say("watching the first ", #found, " of the ", total, " units ",
             query.text(q), " begins: narrow the prefix to watch the others")
+          more_noted = true
+        elseif args.prefix and not more_noted and not total and #found >= q.limit then
+          -- (a full page and no total: there may be more)
+          output.say("watching the first ", #found, " units ", query.text(q), " begins (the "
+            .. "server sent no total: there may be more): narrow the prefix to watch any others")
           more_noted = true
         end
         local fresh, now_seen = {}, {}
