@@ -156,6 +156,27 @@ describe("soget bulk", function()
     assert.are.same({ "found", "failed", "found" }, got)
   end)
 
+  it("sends no more lookups once the token endpoint refused the credentials: one token request", function()
+    support.reset()
+    local lines = {}
+    for i = 1, 20 do lines[i] = ("MSCU%07d"):format(i) end
+    -- -c 2: chunks of 8, so three of them
+    local r = cli.run({ "--no-token-cache", "bulk", "-c", "2", "-", "--json" }, { home = home,
+      stdin = table.concat(lines, "\n") .. "\n", env = { SOGET_CLIENT_SECRET = "not-the-secret" } })
+    assert.are.equal(4, r.code, r.err)
+    local out = cli.lines(r.out)
+    assert.are.equal(20, #out)
+    for _, l in ipairs(out) do
+      local v = cjson.decode(l)
+      assert.are.equal("failed", v.status)
+      assert.are.equal("auth", v.error.kind)
+      assert.truthy(v.error.message:find("^token request refused"), v.error.message)
+    end
+    local st = support.stats()
+    assert.are.equal(1, st.token_requests)
+    assert.are.equal(0, st.api_requests)
+  end)
+
   it("exits 6 when the server fails every lookup", function()
     local r = cli.run({ "--retries", "0", "bulk", "-", "--json" }, { home = home,
       stdin = "CGMU2436601\nCSQU3054383\n", env = { SOGET_BASE_URL = support.fault_base("500") } })

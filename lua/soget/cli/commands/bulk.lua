@@ -263,6 +263,17 @@ return function(args, session)
     end
   end
 
+  -- The token endpoint refused the credentials (not for a while: for
+  -- good): every lookup left would ask again and fail alike, so none is
+  -- sent, and each row fails with that error.
+  local refused_token
+  local function token_refused(r)
+    if type(r) == "table" and r.kind == "auth" and r.retryable == false
+       and type(r.message) == "string" and r.message:find("^token request refused") then
+      refused_token = refused_token or r
+    end
+  end
+
   local chunk = concurrency * 4
   local i = 1
   progress:draw()
@@ -288,7 +299,12 @@ return function(args, session)
       end
     end
     local results = {}
-    if documents then
+    if refused_token then
+      for k = 1, #queries do results[k] = refused_token end
+      for _, b in ipairs(batch) do
+        if b.search then b.result = refused_token end
+      end
+    elseif documents then
       -- every search has its result, or why the module refused it, at its index
       local refused
       results, refused = query.many(client, queries, { concurrency = concurrency })
@@ -305,9 +321,12 @@ return function(args, session)
     local k = 0
     for _, b in ipairs(batch) do
       if b.bad then emit(b.input, b.q, nil, b.bad)
-      elseif documents then emit(b.input, b.q, b.result)
+      elseif documents then
+        token_refused(b.result)
+        emit(b.input, b.q, b.result)
       else
         k = k + 1
+        token_refused(results[k])
         emit(b.input, b.q, results[k])
       end
     end
