@@ -66,11 +66,19 @@ static int add(soget_buf *out, size_t max, const char *at, size_t len) {
 static int inflate_some(soget_coding *c, const char *at, size_t len, soget_buf *out, size_t max);
 
 /* After a gzip member, the bytes that follow begin another (its magic
- * byte first) or are ignored, as gzip -d reads a body: the stream goes on
- * from there (c->inflated 0 again). Nothing follows yet: the body may end
- * here, complete, or bring the next member with its next bytes. */
+ * byte first) or are ignored, all of them, as gzip -d reads a body: the
+ * stream goes on from there (c->inflated 0 again). Nothing follows yet:
+ * the body may end here, complete, or bring the next member with its
+ * next bytes, whose first decides (c->member_next), however the body was
+ * cut into pieces: a 0x1f later among ignored bytes begins nothing. */
 static int next_member(soget_coding *c) {
-  if (!c->gzip || c->z.avail_in == 0 || c->z.next_in[0] != 0x1f) return SOGET_CODING_OK;
+  c->member_next = 0;
+  if (!c->gzip) return SOGET_CODING_OK;
+  if (c->z.avail_in == 0) {
+    c->member_next = 1;
+    return SOGET_CODING_OK;
+  }
+  if (c->z.next_in[0] != 0x1f) return SOGET_CODING_OK;
   if (inflateReset(&c->z) != Z_OK) return SOGET_CODING_NOMEM;
   c->inflated = 0;
   return SOGET_CODING_OK;
@@ -145,7 +153,7 @@ int soget_coding_feed(soget_coding *c, const char *at, size_t len, soget_buf *ou
     if (take > 0) r = add(out, max, at, take);
   } else {
     size_t left = take;
-    if (c->inflated && left > 0) {   /* a member ended with the bytes before */
+    if (c->inflated && c->member_next && left > 0) {   /* a member ended with the bytes before */
       c->z.next_in = (Bytef *)(uintptr_t)at;
       c->z.avail_in = 1;
       r = next_member(c);

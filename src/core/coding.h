@@ -33,6 +33,8 @@ typedef struct {
                          * but for another gzip member (RFC 1952 2.2) */
   int gzip;             /* the body is gzip (its first byte 0x1f): members follow
                          * each other, decoded as one body */
+  int member_next;      /* a gzip member ended with the bytes fed so far: the
+                         * next byte fed tells whether another begins */
   int may_be_raw;       /* "deflate" whose header is not read yet: may lack zlib's */
   unsigned char head[2];   /* the body's first bytes while may_be_raw */
   size_t head_n;
