@@ -85,25 +85,9 @@ long soget_page_int(lua_State *L, int t, const char *k, long dflt) {
   return v;
 }
 
-/* soget._total_given(page) -> boolean: whether the page's total is the
- * server's, not the decoder's guess (first + returned) for a page that
- * gave none; for the soget command, which shows totals as counts of
- * matches. */
-int soget_total_given_lua(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
-  soget_private(L);
-  lua_getfield(L, -1, SOGET_PRIV_NOTOTAL);
-  lua_pushvalue(L, 1);
-  lua_rawget(L, -2);
-  lua_pushboolean(L, lua_isnil(L, -1));
-  return 1;
-}
-
-/* The page's total for the cursor: SOGET_CURSOR_NO_TOTAL when the server
- * gave none (the decoder's guess, first + returned, would end the walk
- * after a full page). */
-long soget_page_total(lua_State *L, int t) {
+/* Whether the total of the page at t is the server's: not marked by the
+ * decoder as its guess (first + returned) for a page that gave none. */
+static int total_given(lua_State *L, int t) {
   int given;
   t = lua_absindex(L, t);
   soget_private(L);
@@ -112,7 +96,23 @@ long soget_page_total(lua_State *L, int t) {
   lua_rawget(L, -2);
   given = lua_isnil(L, -1);
   lua_pop(L, 3);
-  return given ? soget_page_int(L, t, "total", 0) : SOGET_CURSOR_NO_TOTAL;
+  return given;
+}
+
+/* soget._total_given(page) -> boolean: total_given, for the soget
+ * command, which shows totals as counts of matches. */
+int soget_total_given_lua(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_pushboolean(L, total_given(L, 1));
+  return 1;
+}
+
+/* The page's total for the cursor: SOGET_CURSOR_NO_TOTAL when the server
+ * gave none (the decoder's guess, first + returned, would end the walk
+ * after a full page). */
+long soget_page_total(lua_State *L, int t) {
+  t = lua_absindex(L, t);
+  return total_given(L, t) ? soget_page_int(L, t, "total", 0) : SOGET_CURSOR_NO_TOTAL;
 }
 
 /* Feeds the page at index p, answered for offset `requested`, to the
