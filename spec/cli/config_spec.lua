@@ -65,6 +65,29 @@ describe("soget configuration", function()
     assert.truthy(r.err:find("profiles.ini:4: no token_url for this base_url", 1, true), r.err)
   end)
 
+  it("refuses a SOGET_TOKEN_URL on another host than the profile's base_url, and names its line",
+    function()
+    -- a token URL left in the shell from another environment would get
+    -- the profile's client secret
+    local text = profile_text("sandbox"):gsub("\ntoken_url = [^\n]*", "")
+    cli.write(home .. "/config/soget/profiles.ini", text, "600")
+    local e = {}
+    for k, v in pairs(NO_ENV) do e[k] = v end
+    e.SOGET_TOKEN_URL = "https://127.0.0.1:1/soget-connect/v1/openid-connect/token"
+    local before = support.stats().token_requests
+    local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = e })
+    assert.are.equal(3, r.code, r.err)
+    assert.truthy(r.err:find("profiles.ini:4: SOGET_TOKEN_URL (from the environment) is not on "
+      .. "base_url's host, and the client secret would go there", 1, true), r.err)
+    assert.are.equal(before, support.stats().token_requests)
+    -- one on the profile's host is used
+    e.SOGET_TOKEN_URL = support.token_url
+    r = cli.run({ "--profile", "sandbox", "--no-token-cache", "track", "CGMU2436601" },
+      { home = home, env = e })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(before + 1, support.stats().token_requests)
+  end)
+
   it("reads a profile file that begins with a byte order mark", function()
     cli.write(home .. "/config/soget/profiles.ini", "\239\187\191" .. profile_text("sandbox"), "600")
     local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = NO_ENV })
@@ -74,7 +97,8 @@ describe("soget configuration", function()
 
   it("lets the profile win and the environment fill what it leaves out", function()
     cli.write(home .. "/config/soget/profiles.ini",
-      "[partial]\nbase_url = https://127.0.0.1:1/api-tracing-code/v1\nretries = 0\n", "600")
+      "[partial]\nbase_url = https://127.0.0.1:1/api-tracing-code/v1\n"
+      .. "token_url = https://127.0.0.1:1/soget-connect/v1/openid-connect/token\nretries = 0\n", "600")
     local r = cli.run({ "--profile", "partial", "track", "CGMU2436601" }, { home = home })
     assert.are.equal(5, r.code)   -- the profile's (unreachable) base URL was used
   end)

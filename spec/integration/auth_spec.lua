@@ -246,6 +246,66 @@ describe("authentication", function()
       "POST /soget-connect/v1/openid-connect/token" }, paths)
   end)
 
+  it("uses a SOGET_TOKEN_URL or SOGET_SEARCH_BASE_URL beside a base_url given only on that "
+    .. "base_url's host", function()
+    -- one left in the shell from another environment would get the
+    -- client secret (the token and the API key): the sandbox's plain-HTTP
+    -- origin is another port, so another host
+    local chunk = [[
+      local soget = require "soget"
+      local function first(s) return (tostring(s):gsub(" %(beside.*", "")) end
+      local http_base = HTTP .. "/api-tracing-code/v1"
+      -- credentials of the environment: refused before any request
+      local ok, c = pcall(soget.client, { base_url = http_base })
+      print(ok, first(c))
+      -- a token given alone is used as it is, the credentials left out
+      ok, c = pcall(soget.client, { base_url = http_base, access_token = "t" })
+      print(ok, (c:token { fetch = false }), soget._credentials(c))
+      c:close()
+      -- on the base_url's host, or given as an option, it is used
+      c = soget.client { base_url = BASE }
+      print(c:handling_units "CGMU2436601" ~= nil, (select(2, soget._credentials(c))) == TOKEN)
+      c:close()
+      c = soget.client { base_url = http_base, token_url = HTTP .. "/soget-connect/v1/openid-connect/token" }
+      local page, err = c:handling_units "CGMU2436601"
+      print(page ~= nil, err)
+      -- the search's: its first search says so, lookups go on
+      print(pcall(c.handling_units_search, c, { documentReference = "BL1" }))
+      print(c:handling_units "CGMU2436601" ~= nil)
+      c:close()
+    ]]
+    local given = ("HTTP, BASE, TOKEN = %q, %q, %q; "):format(S.http, S.base_url, S.token_url)
+    local before = S.stats()
+    local out = S.popen_read("env -u SOGET_BASE_URL SOGET_TOKEN_URL=" .. S.shell_quote(S.token_url)
+      .. " SOGET_SEARCH_BASE_URL=" .. S.shell_quote(S.search_base_url) .. " " .. S.lua .. " -e "
+      .. S.shell_quote("package.cpath = " .. ("%q"):format(package.cpath) .. "; " .. given .. chunk)
+      .. " 2>&1")
+    assert.are.equal(table.concat({
+      "false\tsoget.client: SOGET_TOKEN_URL (from the environment) is not on base_url's host, "
+        .. "and the client secret would go there: give token_url, or unset SOGET_TOKEN_URL",
+      "true\tt\tnil",
+      "true\ttrue",
+      "true\tnil",
+      "false\thandling_units_search: SOGET_SEARCH_BASE_URL (from the environment) is not on "
+        .. "base_url's host, and the token and API key would go there: give search_base_url, or "
+        .. "unset SOGET_SEARCH_BASE_URL (beside a base_url whose path ends in /api-tracing-code/v1 "
+        .. "it is taken from base_url)",
+      "true",
+    }, "\n") .. "\n", out)
+    -- two token requests: the sandbox's, then the plain origin's
+    local st = S.stats()
+    assert.are.equal(before.token_requests + 2, st.token_requests)
+    assert.are.equal(before.api_requests + 3, st.api_requests)
+    -- both from the environment: the caller's choice
+    out = S.popen_read("env SOGET_BASE_URL=" .. S.shell_quote(S.http .. "/api-tracing-code/v1")
+      .. " SOGET_TOKEN_URL=" .. S.shell_quote(S.token_url) .. " " .. S.lua .. " -e "
+      .. S.shell_quote("package.cpath = " .. ("%q"):format(package.cpath) .. [[;
+        local c = require("soget").client {}
+        print(c:handling_units "CGMU2436601" ~= nil)
+        c:close()]]) .. " 2>&1")
+    assert.are.equal("true\n", out)
+  end)
+
   it("fails with kind 'auth' on a refused static token when no credentials exist", function()
     local cmd = "env -u SOGET_CLIENT_ID -u SOGET_CLIENT_SECRET " .. S.lua .. " -e " .. S.shell_quote(
       "package.cpath=" .. string.format("%q", package.cpath) .. ";" ..

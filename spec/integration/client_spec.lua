@@ -126,7 +126,9 @@ describe("soget.client options", function()
   it("lets explicit credentials win over a SOGET_ACCESS_TOKEN from the environment", function()
     -- The token in the environment would otherwise be sent first, to the
     -- base_url the program chose.
-    local cmd = "env SOGET_ACCESS_TOKEN=env-token-1234 " .. S.lua .. " -e " .. S.shell_quote(
+    -- (and no client credentials there: the token alone)
+    local cmd = "env -u SOGET_CLIENT_ID -u SOGET_CLIENT_SECRET SOGET_ACCESS_TOKEN=env-token-1234 "
+      .. S.lua .. " -e " .. S.shell_quote(
         "package.cpath=" .. string.format("%q", package.cpath) .. ";" ..
         "local s=require'soget';" ..
         "local c=s.client{client_id='a',client_secret='secret-b',api_key='k'," ..

@@ -79,7 +79,7 @@ describe("the module on " .. _VERSION, function()
 
   it("gives clients and pages their methods", function()
     local c = soget.client { client_id = "a", client_secret = "s", api_key = "k",
-                             base_url = "https://a.invalid" }
+                             base_url = "https://a.invalid", token_url = "https://a.invalid/t" }
     assert.truthy(tostring(c):match("^soget%.Client %("), tostring(c))
     assert.is_function(c.handling_units)
     c:close()

@@ -38,6 +38,9 @@ struct soget_client {
   soget_transport *tr;
   char *ca_file, *user_agent;
   int verify_tls, gzip;
+  /* SOGET_SEARCH_BASE_URL was left out, not on the host of the base_url
+   * given: a search raises (soget_need_api) */
+  int search_foreign;
   size_t max_response;
   soget_http1_cache url_cache;   /* call:request_bytes(): the last URL sent to */
   int closed;
@@ -313,6 +316,11 @@ void soget_need_api(lua_State *L, const soget_client *c, int qi, const char *who
   if (!search)
     luaL_error(L, "%s: no API key for lookups (the client has a search_api_key only): give "
                   "api_key, or set SOGET_API_KEY", lua_tostring(L, -1));
+  if (c->search_foreign)
+    luaL_error(L, "%s: SOGET_SEARCH_BASE_URL (from the environment) is not on base_url's "
+                  "host, and the token and API key would go there: give search_base_url, or "
+                  "unset SOGET_SEARCH_BASE_URL (beside a base_url whose path ends in "
+                  "/api-tracing-code/v1 it is taken from base_url)", lua_tostring(L, -1));
   luaL_error(L, "%s: no search_base_url for this base_url (it is taken beside a base_url "
                 "whose path ends in /api-tracing-code/v1, when it fits in %d bytes): give "
                 "search_base_url, or set SOGET_SEARCH_BASE_URL", lua_tostring(L, -1),
@@ -380,6 +388,7 @@ int soget_client_new(lua_State *L) {
   lua_State *main;
   soget_optval v[OPT_COUNT];
   const char *id, *secret, *token, *key, *base, *turl, *sbase, *why;
+  int search_foreign, turl_foreign = 0;
   soget_transport_opts topts;
 
   lua_settop(L, 1);
@@ -435,6 +444,17 @@ int soget_client_new(lua_State *L) {
     return luaL_error(L, "soget.client: no credentials: give client_id and "
                          "client_secret, or access_token (or set SOGET_CLIENT_ID "
                          "and SOGET_CLIENT_SECRET, or SOGET_ACCESS_TOKEN)");
+  /* A SOGET_TOKEN_URL beside a base_url the script (or a CLI profile)
+   * gives is used only on that base_url's host: one left in the shell
+   * from another environment would get this client's secret. (Both from
+   * the environment, or a token_url given as an option, are the caller's
+   * choice. A SOGET_SEARCH_BASE_URL so is refused by the first search:
+   * soget_need_api.) */
+  if (turl && v[OPT_TOKEN_URL].from_env && v[OPT_BASE_URL].s && !v[OPT_BASE_URL].from_env &&
+      soget_same_origin(turl, base) != 1) {
+    turl = NULL;
+    turl_foreign = 1;
+  }
   /* Client credentials need a token URL (a static token none: no token is
    * ever asked for). Those of the environment beside a token given in the
    * options, with none to go to, are left out: the token is used alone,
@@ -443,6 +463,11 @@ int soget_client_new(lua_State *L) {
     if (token && !v[OPT_ACCESS_TOKEN].from_env && v[OPT_CLIENT_ID].from_env &&
         v[OPT_CLIENT_SECRET].from_env) {
       id = secret = NULL;
+    } else if (turl_foreign) {
+      return luaL_error(L, "soget.client: SOGET_TOKEN_URL (from the environment) is not on "
+                           "base_url's host, and the client secret would go there: give "
+                           "token_url, or unset SOGET_TOKEN_URL (beside a base_url whose path "
+                           "ends in " TRACING_PATH " it is taken from base_url)");
     } else {
       return luaL_error(L, "soget.client: no token_url for this base_url%s (it is taken beside "
                            "a base_url whose path ends in " TRACING_PATH ", when it fits in %d "
@@ -453,6 +478,9 @@ int soget_client_new(lua_State *L) {
                           ? " (from the environment)" : "");
     }
   }
+  search_foreign = v[OPT_BASE_URL].s && !v[OPT_BASE_URL].from_env &&
+                   v[OPT_SEARCH_BASE_URL].from_env && soget_same_origin(sbase, base) != 1;
+  if (search_foreign) sbase = NULL;
 #undef FROM_ENV
 
   main = soget_push_main_thread(L);
@@ -474,6 +502,7 @@ int soget_client_new(lua_State *L) {
   c->max_response = (size_t)number_or(&v[OPT_MAX_RESPONSE_SIZE], DEFAULT_MAX_RESPONSE);
   c->verify_tls = boolean_or(&v[OPT_VERIFY_TLS], 1);
   c->gzip = boolean_or(&v[OPT_GZIP], 1);
+  c->search_foreign = search_foreign;
 
   /* Client credentials, when given, renew the token; a token given alone
    * is static (never renewed). Given both, the token is used first. */

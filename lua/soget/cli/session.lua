@@ -47,8 +47,10 @@ local function connect(s, args)
     local msg = tostring(client):gsub("^[^:]*:%d+: ", ""):gsub("^soget%.client: ", "")
     -- an option the profile set: its file and line first, as the
     -- profile's own errors say them
-    -- (no token URL beside a profile's base_url: that line)
-    local name = msg:find("^no token_url for this base_url") and "base_url"
+    -- (no token URL beside a profile's base_url, or the environment's on
+    -- another host: that line)
+    local name = (msg:find("^no token_url for this base_url")
+      or msg:find("^SOGET_TOKEN_URL %(from the environment%) is not on base_url's host")) and "base_url"
       or msg:match("^option '([%w_]+)'") or msg:match("^([%a_]+) ")
     if name and at[name] then msg = at[name] .. ": " .. msg end
     if msg:find("no API key") or msg:find("no credentials") then
