@@ -90,6 +90,17 @@ describe("soget on a terminal", function()
     assert.is_nil(screen:find("█", 1, true))
   end)
 
+  it("counts ambiguous prefixes in the progress bar as in the summary (--prefix)", function()
+    cli.write(home .. "/prefixes.txt", "MSCU\nCGMU2436601\nZZZU9\n")
+    term:record()
+    local done = term:type({ "bulk", home .. "/prefixes.txt", "--prefix" }, " >/dev/null")
+    local screen = assert(term:wait_for(done))
+    assert.truthy(screen:find("3 references: 1 found, 1 ambiguous, 1 not found, 0 failed", 1, true),
+      screen)
+    local raw = term:raw()
+    assert.truthy(raw:find("3/3  found 1  ambiguous 1  not found 1  failed 0", 1, true), raw)
+  end)
+
   it("stops watch cleanly on Ctrl-C while it sleeps, exiting 130", function()
     local done = term:type { "watch", "CGMU2436601", "--every", "30" }
     assert(term:wait_for("CUS", 20))

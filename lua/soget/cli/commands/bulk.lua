@@ -50,9 +50,11 @@ Progress.__index = Progress
 
 -- shared: the rows go to the same terminal, where the bar is cleared
 -- before one is written (else it runs into the row).
-function Progress.new(total, enabled, shared)
+-- prefix: ambiguous counts (--prefix), as in the summary.
+function Progress.new(total, enabled, shared, prefix)
   return setmetatable({ total = total, done = 0, enabled = enabled, shared = shared,
-                        found = 0, ambiguous = 0, not_found = 0, failed = 0 }, Progress)
+                        prefix = prefix, found = 0, ambiguous = 0, not_found = 0, failed = 0 },
+                      Progress)
 end
 
 function Progress:before_row()
@@ -78,8 +80,9 @@ function Progress:draw()
   local fill = math.floor(frac * width + 0.5)
   output.err:write("\r\27[K", paint("cyan", string.rep("█", fill)),
     paint("dim", string.rep("░", width - fill)),
-    string.format(" %d/%d  found %d  not found %d  failed %d",
-      self.done, self.total, self.found, self.not_found, self.failed))
+    string.format(" %d/%d  found %d", self.done, self.total, self.found),
+    self.prefix and string.format("  ambiguous %d", self.ambiguous) or "",
+    string.format("  not found %d  failed %d", self.not_found, self.failed))
   output.err:flush()
   self.shown = true
 end
@@ -194,7 +197,7 @@ return function(args, session)
   local concurrency = args.concurrency or 8
   local client = session.client
   output.note("concurrent lookups, ", concurrency, " at a time")
-  local progress = Progress.new(#entries, sys.isatty(2), sys.isatty(1))
+  local progress = Progress.new(#entries, sys.isatty(2), sys.isatty(1), args.prefix)
   local first_failure
   local unit_count = 0
   if documents then query.check_search(client) end   -- before any output
