@@ -57,8 +57,12 @@ static const struct {
    "https://api.test/v1/handling-units?reference=CGMU&spi=12"},
   {"a NUL inside is encoded (refused earlier by the check)", "https://api.test/v1", BYTES("A\0B"), NONE, -1, 0, -1,
    "https://api.test/v1/handling-units?reference=A%00B"},
-  {"empty value", "https://api.test/v1", BYTES(""), NONE, -1, 0, -1,
-   "https://api.test/v1/handling-units?reference="},
+  {"an empty value is left out", "https://api.test/v1", BYTES(""), NONE, -1, 0, -1,
+   "https://api.test/v1/handling-units"},
+  {"an empty reference beside an spi", "https://api.test/v1", BYTES(""), BYTES("CNI0000063978"),
+   -1, 0, -1, "https://api.test/v1/handling-units?spi=CNI0000063978"},
+  {"an empty spi beside a reference", "https://api.test/v1", BYTES("CGMU"), BYTES(""), -1, 5, 0,
+   "https://api.test/v1/handling-units?reference=CGMU&limit=5&offset=0"},
   {"trailing slash on base", "https://api.test/v1/", BYTES("CGMU"), NONE, -1, 0, -1,
    "https://api.test/v1/handling-units?reference=CGMU"},
   {"several trailing slashes", "https://api.test/v1///", BYTES("CGMU"), NONE, -1, 0, -1,
@@ -165,6 +169,8 @@ static const struct {
    "https://x.test/in-mass/v1/handling-units/search?documentReference=BL%201%2F2"
    "&voyageAgentReference=VAG%2B1&voyageAgentId=S1-ID&customsFlag=Transhipment"
    "&freightAgent=CMA&desc=true&limit=10&offset=20"},
+  {"empty values left out", {"", "OWL-RDM-2305", "", NULL, ""}, -1, 0, -1,
+   "https://x.test/in-mass/v1/handling-units/search?voyageAgentReference=OWL-RDM-2305"},
   {"a voyage and a customs flag", {NULL, "OWL-RDM-2305", NULL, "Import"}, -1, 0, 0,
    "https://x.test/in-mass/v1/handling-units/search?voyageAgentReference=OWL-RDM-2305"
    "&customsFlag=Import&offset=0"},

@@ -110,6 +110,19 @@ describe("handling_units_search", function()
     c:close()
   end)
 
+  it("leaves an empty value out of the URL: no filter, not a filter on \"\"", function()
+    local c = client()
+    local req = request_of(c, { search = { documentReference = "", voyageAgentReference = "",
+      voyageAgentId = "VAG0000020061", freightAgent = "" } })
+    assert.are.equal(SEARCH .. "/handling-units/search?voyageAgentId=VAG0000020061", req.url)
+    -- a lookup's too (the API's default for reference and spi is "")
+    req = request_of(c, { reference = "", spi = "CNI0000063978", limit = 3 })
+    assert.are.equal(BASE .. "/handling-units?spi=CNI0000063978&limit=3", req.url)
+    req = request_of(c, { reference = "CGMU", spi = "" })
+    assert.are.equal(BASE .. "/handling-units?reference=CGMU", req.url)
+    c:close()
+  end)
+
   it("takes values of 512 bytes, and a URL of every longest value under 8,000 bytes", function()
     local c = client()
     local long = ("/"):rep(512)   -- percent-encoded: three bytes each

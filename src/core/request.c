@@ -70,13 +70,15 @@ static int add_prefix(soget_buf *b, const char *base, const soget_query *q) {
   return soget_buf_add(b, base, blen) || soget_buf_adds(b, q->ep->path) ? -1 : 0;
 }
 
-/* "?name=value&..." of q. */
+/* "?name=value&..." of q. An empty text is no filter (the API's default
+ * for reference and spi is ""): it is left out, so that no server reads
+ * it as a filter on "". */
 static int add_query(soget_buf *b, const soget_query *q) {
   int first = 1;
   char num[32];
   int n, i;
   for (i = 0; i < SOGET_QUERY_TEXTS && q->ep->texts[i]; i++)
-    if (q->text[i] && add_param(b, &first, q->ep->texts[i], q->text[i], q->text_len[i]))
+    if (q->text[i] && q->text_len[i] > 0 && add_param(b, &first, q->ep->texts[i], q->text[i], q->text_len[i]))
       return -1;
   if (q->desc >= 0 &&
       add_param(b, &first, "desc", q->desc ? "true" : "false", q->desc ? 4 : 5))
