@@ -75,6 +75,8 @@ function check(t, v, path, out, optional)
       end
     end
     for i = 1, n do check(t.of, v[i], path .. "[" .. i .. "]", out) end
+  elseif k == "fun" then   -- (its parameters are not checked)
+    if type(v) ~= "function" then out[#out + 1] = path .. ": function expected, got " .. type(v) end
   elseif k == "name" then
     local name = t.name
     if name == "string" or name == "boolean" or name == "table" then
@@ -176,7 +178,7 @@ describe("the annotations", function()
                                 voyageAgentId = "VAG0000020061", customsFlag = "Import",
                                 freightAgent = "CMAG", desc = false, limit = 1, offset = 5 },
       ["soget.IterOptions"] = { max_items = 1, max_pages = 1, manual = true },
-      ["soget.ManyOptions"] = { concurrency = 3, exact = true },
+      ["soget.ManyOptions"] = { concurrency = 3, exact = true, on_result = function() end },
       ["soget.Search"] = { search = "3714238101" },
       ["soget.DecodeOptions"] = { parser = "auto" },
     }

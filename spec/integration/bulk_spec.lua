@@ -99,6 +99,65 @@ describe("handling_units_many", function()
     end)
   end)
 
+  describe("on_result", function()
+    it("hands each answer over as it comes, keeping none, with the answers results would hold",
+      function()
+      local refs = known(6)
+      local queries = { refs[1], "ZZZZ1000000", { spi = "CNI0000063978" }, refs[2],
+        { reference = "MSCU", limit = 2 }, { search = { documentReference = "3714238101" } },
+        { reference = "CGMU2436601", exact = true }, refs[3], refs[4], refs[5], refs[6] }
+      local c = S.client()
+      local want, want_counts = c:handling_units_many(queries, { concurrency = 3 })
+      S.reset()
+      local got, order, sent_at = {}, {}, {}
+      local results, counts = c:handling_units_many(queries, { concurrency = 2,
+        on_result = function(i, r)
+          assert.is_nil(got[i], "entry " .. i .. " twice")
+          got[i], order[#order + 1] = r, i
+          sent_at[i] = S.stats().api_requests
+        end })
+      assert.are.same({}, results)
+      assert.are.same(want_counts, counts)
+      assert.are.equal(#queries, #order)
+      for i = 1, #queries do
+        assert.are.same(want[i], got[i], "entry " .. i)
+        assert.are.equal(getmetatable(want[i]), getmetatable(got[i]))
+      end
+      -- answers came while the batch went on: the first before the last
+      -- request was sent (two in flight at most)
+      assert.truthy(sent_at[order[1]] <= 3, sent_at[order[1]])
+      assert.are.equal(#queries, S.stats().api_requests)
+      -- a page handed over still pages on
+      local seen = 0
+      for _ in got[5]:iter { max_items = 5 } do seen = seen + 1 end
+      assert.are.equal(5, seen)
+      c:close()
+    end)
+
+    it("ends the batch with an error it raises, the client free for the next call", function()
+      local c = S.client()
+      local queries = known(20)
+      local calls = 0
+      local ok, err = pcall(c.handling_units_many, c, queries, { concurrency = 2,
+        on_result = function(i) calls = calls + 1; error({ stopped_at = i }) end })
+      assert.is_false(ok)
+      assert.are.equal("table", type(err))
+      assert.is_number(err.stopped_at)
+      assert.are.equal(1, calls)
+      -- the lookups not begun were never sent
+      assert.truthy(S.stats().api_requests <= 3, S.stats().api_requests)
+      assert.are.equal(1, c:handling_units("CGMU2436601").total)
+      -- the client cannot be used from it
+      ok, err = pcall(c.handling_units_many, c, { "CGMU2436601" }, {
+        on_result = function() return c:handling_units "CGMU2436601" end })
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("this client is in the middle of a call", 1, true),
+        tostring(err))
+      assert.are.equal(1, c:handling_units("CGMU2436601").total)
+      c:close()
+    end)
+  end)
+
   describe("partial failure", function()
     it("retries inside the batch and keeps an API refusal to its own entry", function()
       local refs = known(6)
@@ -413,6 +472,7 @@ describe("handling_units_many", function()
       raises("'concurrency' must be a whole number between 1 and 64", { "A" }, { concurrency = 1.5 })
       raises("'concurrency' must be a number, got string", { "A" }, { concurrency = "8" })
       raises("options must be a table", { "A" }, 8)
+      raises("'on_result' must be a function, got number", { "A" }, { on_result = 1 })
       assert.are.equal(0, S.stats().api_requests)
       local r, n = c:handling_units_many({ "CGMU2436601" }, { concurrency = 64 })
       assert.are.equal(1, r[1].total)

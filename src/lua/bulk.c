@@ -1,4 +1,4 @@
-/* client:handling_units_many(queries[, {concurrency = n, exact = b}]): many calls at
+/* client:handling_units_many(queries[, {concurrency = n, exact = b, on_result = f}]): many calls at
  * once, over the multi back end of the transport seam (io/io.h).
  *
  * Each query runs the core's call steps (core/call.h), as
@@ -66,6 +66,7 @@ typedef struct batch {
   int n;             /* slots */
   int nq, next, done;
   int qt, rt;        /* stack indices: normalized queries, results */
+  int cb;            /* stack index: on_result, 0 when none */
   int st;            /* stack index: exact walks' states, by slot */
   long ok, failed;
   slot s[1];         /* n of them */
@@ -113,9 +114,28 @@ static void push_query(lua_State *L, batch *b, int q) {
   need_table(L, -1);
 }
 
+/* Query q's answer (at the top, popped) goes to results[q], or to
+ * on_result(q, answer). The function is Lua code: it may raise (run's
+ * caller ends the batch) or close the client (which the batch holds); a
+ * call of the client from it is refused (its transport is taken). */
+static void deliver(lua_State *L, batch *b, int q) {
+  if (b->cb) {
+    lua_pushvalue(L, b->cb);
+    lua_insert(L, -2);
+    lua_pushinteger(L, q);
+    lua_insert(L, -2);
+    lua_call(L, 2, 0);
+  } else {
+    need_table(L, b->rt);
+    lua_rawseti(L, b->rt, q);
+  }
+}
+
 /* The slot's query is over: its page (on the stack top when `page`) or
- * the error e goes to results[q]; the slot becomes idle. */
+ * the error e is delivered, once the slot is idle (on_result may run
+ * anything). */
 static void slot_result(lua_State *L, batch *b, slot *s, int page, const soget_err *e) {
+  int q = s->q;
   if (page && s->x.on) {   /* complete: page:iter() has nothing to fetch */
     soget_page_attach(L, -1, 0, 0);
     b->ok++;
@@ -128,14 +148,13 @@ static void slot_result(lua_State *L, batch *b, slot *s, int page, const soget_e
     soget_push_error(L, e);
     b->failed++;
   }
-  need_table(L, b->rt);
-  lua_rawseti(L, b->rt, s->q);
   b->done++;
   soget_call_free(b->g, &s->k);
   soget_call_init(&s->k);
   s->x.on = 0;
   s->q = 0;
   s->phase = SLOT_IDLE;
+  deliver(L, b, q);
 }
 
 /* Acts on a step other than SOGET_STEP_SEND (SOGET_STEP_PAGE: the page is
@@ -314,22 +333,24 @@ static void stop_all(lua_State *L, batch *b) {
   }
   soget_err_clear(&e);
   soget_err_interrupted(&e);
-  for (; b->next <= b->nq; b->next++) {
+  while (b->next <= b->nq) {
+    int q = b->next++;
     soget_push_error(L, &e);
-    need_table(L, b->rt);
-    lua_rawseti(L, b->rt, b->next);
     b->failed++;
     b->done++;
+    deliver(L, b, q);
   }
 }
 
 /* Runs the batch: a protected call (client, normalized queries, results,
- * batch), so that its caller cleans up at once when something raises. */
+ * batch, on_result or nil), so that its caller cleans up at once when
+ * something raises. */
 static int run(lua_State *L) {
   batch *b = lua_touserdata(L, 4);
   const soget_stop *stop = soget_client_stop(b->c);
-  lua_createtable(L, b->n, 0);   /* 5: exact walks' states */
-  b->st = 5;
+  b->cb = lua_isnil(L, 5) ? 0 : 5;
+  lua_createtable(L, b->n, 0);   /* 6: exact walks' states */
+  b->st = 6;
   fill(L, b);
   while (b->done < b->nq) {
     soget_err e;
@@ -380,12 +401,13 @@ static int check_one(lua_State *L) {
 
 #define XSTR(x) #x
 #define STR(x) XSTR(x)
-enum { B_CONCURRENCY, B_EXACT, B_COUNT };
+enum { B_CONCURRENCY, B_EXACT, B_ON_RESULT, B_COUNT };
 static const soget_option bulk_options[] = {
     [B_CONCURRENCY] = {.name = "concurrency", .type = SOGET_OPT_NUMBER, .min = 1,
                        .max = BULK_MAX, .whole = 1,
                        .bad = "must be a whole number between 1 and " STR(SOGET_BULK_MAX)},
     [B_EXACT] = {.name = "exact", .type = SOGET_OPT_BOOLEAN},
+    [B_ON_RESULT] = {.name = "on_result", .type = SOGET_OPT_FUNCTION},
     [B_COUNT] = {.name = NULL}};
 #undef STR
 #undef XSTR
@@ -398,11 +420,15 @@ static const soget_opt_reader bulk_reader = {
     .nottable = "%s: options must be a table, got %s",
     .nil_ok = 1};
 
-/* The concurrency; *exact: the default of the lookups that do not say. */
-static int read_options(lua_State *L, int oi, int *exact) {
+/* The concurrency; *exact: the default of the lookups that do not say;
+ * *cb: on_result was given, and replaces the options at oi (the options
+ * are of no more use; the function stays anchored). */
+static int read_options(lua_State *L, int oi, int *exact, int *cb) {
   soget_optval v[B_COUNT];
-  soget_opt_read(L, oi, &bulk_reader, 0, v);   /* no strings: nothing left */
+  int left = soget_opt_read(L, oi, &bulk_reader, 0, v);   /* on_result, if given */
   *exact = v[B_EXACT].given && v[B_EXACT].b;
+  *cb = v[B_ON_RESULT].given;
+  if (left) lua_replace(L, oi);
   return v[B_CONCURRENCY].given ? (int)v[B_CONCURRENCY].n : BULK_DEFAULT;
 }
 
@@ -465,23 +491,24 @@ static int check_queries(lua_State *L, const soget_client *c, int qi, int exact)
   return (int)len;
 }
 
-/* client:handling_units_many(queries[, {concurrency = n, exact = b}])
+/* client:handling_units_many(queries[, {concurrency = n, exact = b, on_result = f}])
  *   -> results, {ok = n, failed = n}
  * results[i] is queries[i]'s page (as handling_units returns it) or its
- * soget.Error. */
+ * soget.Error; with on_result, each is handed to f(i, result) as it comes
+ * instead, and results stays empty. */
 int soget_client_handling_units_many(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
-  int concurrency, nq, n, i, status, exact;
+  int concurrency, nq, n, i, status, exact, cb;
   long ok = 0, failed = 0;
   batch *b;
 
   lua_settop(L, 3);
-  concurrency = read_options(L, 3, &exact);
+  concurrency = read_options(L, 3, &exact, &cb);   /* 3: on_result, if given */
   nq = check_queries(L, c, 2, exact);   /* 4: normalized queries */
   /* (an __index of the options or the queries may have closed it: an
    * empty batch of a closed client raises too) */
   c = soget_checkclient(L, 1);
-  lua_createtable(L, nq, 0);         /* 5: results */
+  lua_createtable(L, cb ? 0 : nq, 0);   /* 5: results (none kept with on_result) */
   n = nq < concurrency ? nq : concurrency;
   if (n > 0) {
     lua_pushcfunction(L, run);                                                 /* 6 */
@@ -519,10 +546,12 @@ int soget_client_handling_units_many(lua_State *L) {
     b->qt = 2;   /* run's own stack */
     b->rt = 3;
     b->live = 1;                     /* from here on, __gc cleans up too */
-    lua_pushvalue(L, -1);
+    if (cb) lua_pushvalue(L, 3);
+    else lua_pushnil(L);             /* 11: on_result */
+    lua_pushvalue(L, -2);
     lua_replace(L, 3);               /* 3: the batch, kept for after the call */
     b->running = 1;
-    status = lua_pcall(L, 4, 0, 0);
+    status = lua_pcall(L, 5, 0, 0);
     b->running = 0;
     batch_end(b);
     if (status != 0) return lua_error(L);

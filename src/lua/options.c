@@ -10,7 +10,7 @@
 #include "core/request.h"
 #include "core/text.h"
 
-static const char *const type_names[] = {"string", "number", "boolean", "any"};
+static const char *const type_names[] = {"string", "number", "boolean", "function"};
 
 /* The option whose name is the key at i, by length and bytes (a name with
  * a NUL byte inside is no option's), or -1. */
@@ -80,7 +80,7 @@ static void check_number(lua_State *L, const soget_opt_reader *r, const soget_op
 
 void soget_opt_check(lua_State *L, const soget_opt_reader *r, const soget_option *o,
                      int i, soget_optval *v) {
-  static const int lua_types[] = {LUA_TSTRING, LUA_TNUMBER, LUA_TBOOLEAN};
+  static const int lua_types[] = {LUA_TSTRING, LUA_TNUMBER, LUA_TBOOLEAN, LUA_TFUNCTION};
   v->given = 1;
   v->from_env = 0;
   if (lua_type(L, i) != lua_types[o->type])
@@ -95,8 +95,10 @@ void soget_opt_check(lua_State *L, const soget_opt_reader *r, const soget_option
       v->n = (double)lua_tonumber(L, i);
       check_number(L, r, o, v->n);
       break;
-    default:
+    case SOGET_OPT_BOOLEAN:
       v->b = lua_toboolean(L, i);
+      break;
+    default:   /* a function: left where it is */
       break;
   }
 }
@@ -123,7 +125,7 @@ static int keep_raw(lua_State *L, const soget_option *o, int copy) {
     lua_rawset(L, copy);
     return 0;
   }
-  if (o->type == SOGET_OPT_STRING) {
+  if (o->type == SOGET_OPT_STRING || o->type == SOGET_OPT_FUNCTION) {
     luaL_checkstack(L, 2, NULL);
     lua_insert(L, -2);
     return 1;
@@ -179,7 +181,7 @@ int soget_opt_read(lua_State *L, int t, const soget_opt_reader *r, int copy,
         soget_opt_check(L, r, o, lua_gettop(L), &v[k]);
         if (copy)
           lua_setfield(L, copy, o->name);   /* the copy anchors a string */
-        else if (o->type == SOGET_OPT_STRING)
+        else if (o->type == SOGET_OPT_STRING || o->type == SOGET_OPT_FUNCTION)
           left++;                           /* stays on the stack */
         else
           lua_pop(L, 1);

@@ -15,7 +15,9 @@
 SOGET_HIDDEN_BEGIN
 
 /* soget_option.type */
-enum { SOGET_OPT_STRING, SOGET_OPT_NUMBER, SOGET_OPT_BOOLEAN };
+/* A function, as a string, is left on the stack by soget_opt_read (its
+ * value is not copied into soget_optval). */
+enum { SOGET_OPT_STRING, SOGET_OPT_NUMBER, SOGET_OPT_BOOLEAN, SOGET_OPT_FUNCTION };
 /* soget_option.check: what a string must not hold. */
 enum {
   SOGET_OPT_CHECK_NONE,
@@ -85,8 +87,8 @@ typedef struct soget_optval {
  * order, through lua_getfield. A raw reader checks each value as the pass
  * over the keys meets it (lua_next's order and values), in one pass.
  *
- * A string from the table stays on the stack: any allocation can run a
- * finalizer, which could drop it from the table. With `copy` (an index,
+ * A string (or a function) from the table stays on the stack: any
+ * allocation can run a finalizer, which could drop it from the table. With `copy` (an index,
  * or 0), every value given is set in the table there instead (raw), which
  * anchors the strings. Returns the number of values left on the stack
  * above what was there, for the caller to pop once done with them. */

@@ -77,6 +77,7 @@
 ---@class (exact) soget.ManyOptions
 ---@field concurrency? integer Lookups in flight at once, 1 to 64 (default 8).
 ---@field exact? boolean Every lookup that does not say is exact (see soget.Query's exact).
+---@field on_result? fun(i: integer, result: soget.Page|soget.Error) Called with each answer as it comes (in the order answers come); results then stays empty. An error it raises ends the batch and is raised; the client cannot be used from it.
 
 ---What client:handling_units_many counts.
 ---@class soget.ManyCounts
