@@ -277,68 +277,124 @@ return function(args, session)
     end
   end
 
-  local chunk = concurrency * 4
-  local i = 1
-  progress:draw()
-  while i <= #entries do
-    local batch, queries = {}, {}
-    for j = i, math.min(i + chunk - 1, #entries) do
-      local e = entries[j]
+  -- The bar again, every step rows (about a hundred times over the run)
+  -- and at the last one.
+  local step = math.max(1, math.floor(#entries / 100))
+  local function maybe_draw()
+    if progress.done % step == 0 or progress.done == #entries then progress:draw() end
+  end
+
+  -- References: one batch over them all, `concurrency` lookups in flight
+  -- whatever each waits for (a retry's wait holds up no other), each row
+  -- written as soon as the rows before it are. (One batch sends one token
+  -- request, and fails every lookup left when the token endpoint refuses
+  -- the credentials.)
+  local function look_up_references()
+    local rows, queries, at = {}, {}, {}   -- at[k]: the row of queries[k]
+    for j, e in ipairs(entries) do
       local input = e.value or ""
       if not e.value then
-        batch[#batch + 1] = { input = input, bad = e.why }
-      elseif documents then
-        -- the module checks a search when it is sent (query.many)
-        local q = { documentReference = e.value, limit = soget.limits.limit }
-        batch[#batch + 1] = { input = input, q = q, search = true }
-        queries[#queries + 1] = { search = q }
+        rows[j] = { input = input, bad = e.why }
       else
         -- exact: every unit of the reference, the most recent S)ONE id first
         local q = { [args.spi and "spi" or "reference"] = e.value, limit = soget.limits.limit,
                     exact = exact or nil, desc = exact or nil }
         local ok, why = query.check(q)
-        batch[#batch + 1] = { input = input, q = q, bad = not ok and why or nil }
-        if ok then queries[#queries + 1] = q end
-      end
-    end
-    local results = {}
-    if refused_token then
-      for k = 1, #queries do results[k] = refused_token end
-      for _, b in ipairs(batch) do
-        if b.search then b.result = refused_token end
-      end
-    elseif documents then
-      -- every search has its result, or why the module refused it, at its index
-      local refused
-      results, refused = query.many(client, queries, { concurrency = concurrency })
-      local k = 0
-      for _, b in ipairs(batch) do
-        if b.search then
-          k = k + 1
-          b.bad, b.result = refused[k], results[k]
+        rows[j] = { input = input, q = q, bad = not ok and why or nil }
+        if ok then
+          queries[#queries + 1] = q
+          at[#queries] = j
         end
       end
-    elseif #queries > 0 then
-      results = client:handling_units_many(queries, { concurrency = concurrency })
     end
-    local k = 0
-    for _, b in ipairs(batch) do
-      if b.bad then emit(b.input, b.q, nil, b.bad)
-      elseif documents then
-        token_refused(b.result)
-        emit(b.input, b.q, b.result)
-      else
-        k = k + 1
-        token_refused(results[k])
-        emit(b.input, b.q, results[k])
-      end
-    end
-    out:flush()
-    progress:draw()
-    i = i + chunk
+    local n, next_row = #entries, 1
     -- the results cannot be written (a full disk, a closed pipe): the
     -- lookups left are of no use; the caller reports it (exit 74)
-    if out.failed then break end
+    local STOP = {}
+    local function write_ready()
+      while next_row <= n do
+        local r = rows[next_row]
+        if r.bad then emit(r.input, r.q, nil, r.bad)
+        elseif r.result ~= nil then emit(r.input, r.q, r.result)
+        else break end
+        rows[next_row] = false   -- written: let go of its page
+        next_row = next_row + 1
+        maybe_draw()
+        if out.failed then break end
+      end
+      out:flush()
+      if out.failed then error(STOP, 0) end
+    end
+    local ok, err = pcall(function()
+      write_ready()
+      if #queries > 0 then
+        client:handling_units_many(queries, { concurrency = concurrency,
+          on_result = function(k, result)
+            rows[at[k]].result = result
+            write_ready()
+          end })
+      end
+    end)
+    if not ok and err ~= STOP then error(err, 0) end
+    -- (the module answers every lookup of a batch it ends normally)
+    assert(ok == false or next_row > n, "bulk: a lookup of the batch got no answer")
+  end
+
+  -- Documents: in chunks, each document found walked (which the client
+  -- cannot do inside a batch) before the next chunk.
+  local function search_documents()
+    local chunk = concurrency * 4
+    local i = 1
+    while i <= #entries do
+      local batch, queries = {}, {}
+      for j = i, math.min(i + chunk - 1, #entries) do
+        local e = entries[j]
+        local input = e.value or ""
+        if not e.value then
+          batch[#batch + 1] = { input = input, bad = e.why }
+        else
+          -- the module checks a search when it is sent (query.many)
+          local q = { documentReference = e.value, limit = soget.limits.limit }
+          batch[#batch + 1] = { input = input, q = q, search = true }
+          queries[#queries + 1] = { search = q }
+        end
+      end
+      if refused_token then
+        for _, b in ipairs(batch) do
+          if b.search then b.result = refused_token end
+        end
+      else
+        -- every search has its result, or why the module refused it, at its index
+        local results, refused = query.many(client, queries, { concurrency = concurrency })
+        local k = 0
+        for _, b in ipairs(batch) do
+          if b.search then
+            k = k + 1
+            b.bad, b.result = refused[k], results[k]
+          end
+        end
+      end
+      for _, b in ipairs(batch) do
+        if b.bad then emit(b.input, b.q, nil, b.bad)
+        else
+          token_refused(b.result)
+          emit(b.input, b.q, b.result)
+        end
+      end
+      out:flush()
+      progress:draw()
+      i = i + chunk
+      -- the results cannot be written (a full disk, a closed pipe): the
+      -- documents left are of no use; the caller reports it (exit 74)
+      if out.failed then break end
+    end
+  end
+
+  progress:draw()
+  if documents then
+    search_documents()
+  else
+    look_up_references()
   end
   progress:clear()
   local word = documents and "document" or "reference"
