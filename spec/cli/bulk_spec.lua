@@ -160,7 +160,7 @@ describe("soget bulk", function()
     support.reset()
     local lines = {}
     for i = 1, 20 do lines[i] = ("MSCU%07d"):format(i) end
-    -- -c 2: chunks of 8, so three of them
+    -- (one batch: the module fails every lookup left with the refusal)
     local r = cli.run({ "--no-token-cache", "bulk", "-c", "2", "-", "--json" }, { home = home,
       stdin = table.concat(lines, "\n") .. "\n", env = { SOGET_CLIENT_SECRET = "not-the-secret" } })
     assert.are.equal(4, r.code, r.err)

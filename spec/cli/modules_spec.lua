@@ -1067,5 +1067,42 @@ describe("soget search and bulk --documents (modules)", function()
       assert.are.equal(0, #c.searches)
       assert.are.equal("soget: 1 reference: 0 found, 1 not found, 0 failed\n", err)
     end)
+
+    it("looks references up in windows of 10,000, and none after the credentials were refused",
+      function()
+      local refused = setmetatable({ kind = "auth", retryable = false,
+        message = "token request refused: invalid_client" },
+        { __tostring = function(e) return "soget: auth: " .. e.message end })
+      local c = fake_client(docs)
+      function c:handling_units_many(qs, opts)
+        self.many[#self.many + 1] = #qs
+        -- answers in reverse order: rows are still written in input order
+        for i = #qs, 1, -1 do
+          opts.on_result(i, #self.many == 1 and page(0, 1, { docs.ONE1[1] }) or refused)
+        end
+        return {}
+      end
+      local refs = {}
+      for i = 1, 20005 do refs[i] = ("MSCU%07d"):format(i) end
+      local f = assert(io.open(file, "w"))
+      f:write(table.concat(refs, "\n"), "\n")
+      f:close()
+      local a = args_mod.parse { "bulk", file }
+      local code, _, out, err = captured(function() return bulk_cmd(a, { client = c }) end)
+      assert.are.equal(exit.AUTH, code)
+      -- the first window found, the second refused, the third never sent
+      assert.are.same({ 10000, 10000 }, c.many)
+      local n = 0
+      for line in out:gmatch("[^\n]+") do
+        n = n + 1
+        if n > 1 then
+          local ref, status = line:match("^([^,]*),([^,]*)")
+          assert.are.equal(refs[n - 1], ref)
+          assert.are.equal(n <= 10001 and "found" or "failed", status, line)
+        end
+      end
+      assert.are.equal(20006, n)
+      assert.are.equal("soget: 20005 references: 10000 found, 0 not found, 10005 failed\n", err)
+    end)
   end)
 end)

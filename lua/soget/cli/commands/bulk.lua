@@ -284,60 +284,74 @@ return function(args, session)
     if progress.done % step == 0 or progress.done == #entries then progress:draw() end
   end
 
-  -- References: one batch over them all, `concurrency` lookups in flight
+  -- References: batches of up to WINDOW, `concurrency` lookups in flight
   -- whatever each waits for (a retry's wait holds up no other), each row
-  -- written as soon as the rows before it are. (One batch sends one token
-  -- request, and fails every lookup left when the token endpoint refuses
-  -- the credentials.)
+  -- written as soon as the rows before it are. (A window bounds what the
+  -- rows and the queries hold; one batch sends one token request, and
+  -- fails every lookup left when the token endpoint refuses the
+  -- credentials, as the next windows then do without a request.)
+  local WINDOW = 10000
   local function look_up_references()
-    local rows, queries, at = {}, {}, {}   -- at[k]: the row of queries[k]
-    for j, e in ipairs(entries) do
-      local input = e.value or ""
-      if not e.value then
-        rows[j] = { input = input, bad = e.why }
-      else
-        -- exact: every unit of the reference, the most recent S)ONE id first
-        local q = { [args.spi and "spi" or "reference"] = e.value, limit = soget.limits.limit,
-                    exact = exact or nil, desc = exact or nil }
-        local ok, why = query.check(q)
-        rows[j] = { input = input, q = q, bad = not ok and why or nil }
-        if ok then
-          queries[#queries + 1] = q
-          at[#queries] = j
-        end
-      end
-    end
-    local n, next_row = #entries, 1
     -- the results cannot be written (a full disk, a closed pipe): the
     -- lookups left are of no use; the caller reports it (exit 74)
     local STOP = {}
-    local function write_ready()
-      while next_row <= n do
-        local r = rows[next_row]
-        if r.bad then emit(r.input, r.q, nil, r.bad)
-        elseif r.result ~= nil then emit(r.input, r.q, r.result)
-        else break end
-        rows[next_row] = false   -- written: let go of its page
-        next_row = next_row + 1
-        maybe_draw()
-        if out.failed then break end
+    local first = 1
+    while first <= #entries do
+      local last = math.min(first + WINDOW - 1, #entries)
+      local rows, queries, at = {}, {}, {}   -- at[k]: the row of queries[k]
+      for j = first, last do
+        local e = entries[j]
+        local input = e.value or ""
+        local row = { input = input, bad = e.why }
+        if e.value then
+          -- exact: every unit of the reference, the most recent S)ONE id first
+          local q = { [args.spi and "spi" or "reference"] = e.value, limit = soget.limits.limit,
+                      exact = exact or nil, desc = exact or nil }
+          local ok, why = query.check(q)
+          row.q, row.bad = q, not ok and why or nil
+          if ok then
+            queries[#queries + 1] = q
+            at[#queries] = j - first + 1
+            row.result = refused_token
+          end
+        end
+        rows[j - first + 1] = row
       end
-      out:flush()
-      if out.failed then error(STOP, 0) end
+      local n, next_row = #rows, 1
+      local function write_ready()
+        while next_row <= n do
+          local r = rows[next_row]
+          if r.bad then emit(r.input, r.q, nil, r.bad)
+          elseif r.result ~= nil then
+            token_refused(r.result)
+            emit(r.input, r.q, r.result)
+          else break end
+          rows[next_row] = false   -- written: let go of its page
+          next_row = next_row + 1
+          maybe_draw()
+          if out.failed then break end
+        end
+        out:flush()
+        if out.failed then error(STOP, 0) end
+      end
+      local ok, err = pcall(function()
+        write_ready()
+        if #queries > 0 and not refused_token then
+          client:handling_units_many(queries, { concurrency = concurrency,
+            on_result = function(k, result)
+              rows[at[k]].result = result
+              write_ready()
+            end })
+        end
+      end)
+      if not ok then
+        if err == STOP then return end
+        error(err, 0)
+      end
+      -- (the module answers every lookup of a batch it ends normally)
+      assert(next_row > n, "bulk: a lookup of the batch got no answer")
+      first = last + 1
     end
-    local ok, err = pcall(function()
-      write_ready()
-      if #queries > 0 then
-        client:handling_units_many(queries, { concurrency = concurrency,
-          on_result = function(k, result)
-            rows[at[k]].result = result
-            write_ready()
-          end })
-      end
-    end)
-    if not ok and err ~= STOP then error(err, 0) end
-    -- (the module answers every lookup of a batch it ends normally)
-    assert(ok == false or next_row > n, "bulk: a lookup of the batch got no answer")
   end
 
   -- Documents: in chunks, each document found walked (which the client
