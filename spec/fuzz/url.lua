@@ -120,8 +120,9 @@ return function(data)
   local req = assert(call:request())
   assert(req.kind == "api" and req.method == "GET")
   local want = {}
-  if ref then want[#want + 1] = "reference=" .. encode(ref) end
-  if spi then want[#want + 1] = "spi=" .. encode(spi) end
+  -- (an empty one is no filter: left out)
+  if ref and #ref > 0 then want[#want + 1] = "reference=" .. encode(ref) end
+  if spi and #spi > 0 then want[#want + 1] = "spi=" .. encode(spi) end
   if desc ~= nil then want[#want + 1] = "desc=" .. tostring(desc) end
   if limit then want[#want + 1] = ("limit=%d"):format(limit) end
   if offset then want[#want + 1] = ("offset=%d"):format(offset) end
