@@ -156,6 +156,28 @@ describe("handling_units_many", function()
       assert.are.equal(1, c:handling_units("CGMU2436601").total)
       c:close()
     end)
+    it("takes a hook it sets for no Ctrl-C", function()
+      -- (in a process of its own: the main thread's hook is Ctrl-C's)
+      local chunk = [[
+        local soget = require "soget"
+        local c = soget.client { base_url = BASE, token_url = TOKEN, client_id = ID,
+          client_secret = SECRET, api_key = KEY, ca_file = CA }
+        local refs = {}
+        for i = 1, 12 do refs[i] = ("MSCU%07d"):format(i) end
+        local set = false
+        local _, counts = c:handling_units_many(refs, { concurrency = 2, on_result = function()
+          if not set then set = true; debug.sethook(function() end, "", 1) end
+        end })
+        debug.sethook()
+        print(counts.ok, counts.failed)
+        c:close()
+      ]]
+      local given = ("BASE, TOKEN, ID, SECRET, KEY, CA = %q, %q, %q, %q, %q, %q; "):format(
+        S.base_url, S.token_url, S.client_id, S.client_secret, S.api_key, S.ca_file)
+      local out = S.popen_read(S.lua .. " -e " .. S.shell_quote("package.cpath = "
+        .. ("%q"):format(package.cpath) .. "; " .. given .. chunk) .. " 2>&1")
+      assert.are.equal("12\t0\n", out)
+    end)
   end)
 
   describe("partial failure", function()

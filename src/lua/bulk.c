@@ -125,6 +125,7 @@ static void deliver(lua_State *L, batch *b, int q) {
     lua_pushinteger(L, q);
     lua_insert(L, -2);
     lua_call(L, 2, 0);
+    soget_client_rewatch(b->c);   /* a hook it set is no Ctrl-C */
   } else {
     need_table(L, b->rt);
     lua_rawseti(L, b->rt, q);
@@ -528,7 +529,7 @@ int soget_client_handling_units_many(lua_State *L) {
     soget_checkclient(L, 1);
     if (soget_client_take_transport(L, c) != 0)
       return luaL_error(L, "handling_units_many: this client is in the middle of a "
-                           "call (called again from a finalizer or a hook)");
+                           "call (called again from a finalizer, a hook or on_result)");
     soget_client_hold(c);
     b->held = 1;                     /* from here on, __gc releases */
     b->g = soget_client_engine(c);

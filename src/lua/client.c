@@ -137,6 +137,13 @@ int soget_client_take_transport(lua_State *L, soget_client *c) {
   return 0;
 }
 
+/* Lua code the call ran itself (handling_units_many's on_result) may set
+ * a hook of its own: taken for the one present since. (Ctrl-C's hook, set
+ * while that code ran, raised in it at its next instruction.) */
+void soget_client_rewatch(soget_client *c) {
+  if (c->watch.T) hook_watch_start(&c->watch, c->watch.T);
+}
+
 void soget_client_give_transport(soget_client *c) {
   c->in_transport = 0;
   c->watch.T = NULL;
@@ -861,7 +868,7 @@ static lcall *push_call(lua_State *L, soget_client *c, int ci) {
   /* Every allocation above could run a finalizer: check only now. */
   if (c->in_transport)
     luaL_error(L, "this client is in the middle of a call (called again from a "
-                  "finalizer or a hook): use another client there");
+                  "finalizer, a hook or on_result): use another client there");
   lcall_enter(L, lc);
   soget_client_take_transport(L, c);
   lc->transport = 1;

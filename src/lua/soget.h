@@ -165,6 +165,9 @@ void soget_client_release(soget_client *c);
  * L: the caller's thread. */
 int soget_client_take_transport(lua_State *L, soget_client *c);
 void soget_client_give_transport(soget_client *c);
+/* The hook of the transport's thread now is the one a Ctrl-C is told from
+ * (after Lua code the call itself ran). */
+void soget_client_rewatch(soget_client *c);
 /* The client's stop (core/clock.h): asked while a call that took the
  * transport (L: the caller's thread) waits, on Ctrl-C in the standalone
  * interpreter (client.c: hook_asked). */
