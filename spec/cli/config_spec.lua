@@ -88,6 +88,28 @@ describe("soget configuration", function()
     assert.are.equal(before + 1, support.stats().token_requests)
   end)
 
+  it("says a SOGET_SEARCH_BASE_URL on another host than the profile's base_url is the "
+    .. "configuration's fault (exit 3), when the command first searches", function()
+    local text = profile_text("sandbox"):gsub("\nbase_url = [^\n]*",
+      "\nbase_url = " .. support.http .. "/api-tracing-code/v1")
+    cli.write(home .. "/config/soget/profiles.ini", text, "600")
+    local e = {}
+    for k, v in pairs(NO_ENV) do e[k] = v end
+    e.SOGET_SEARCH_BASE_URL = support.search_base_url
+    for _, argv in ipairs { { "search", "--document", "3714238101" },
+                            { "bulk", "--documents", "-" } } do
+      local args = { "--profile", "sandbox" }
+      for _, a in ipairs(argv) do args[#args + 1] = a end
+      local r = cli.run(args, { home = home, env = e, stdin = "3714238101\n" })
+      assert.are.equal(3, r.code, r.err)
+      assert.truthy(r.err:find("SOGET_SEARCH_BASE_URL (from the environment) is not on "
+        .. "base_url's host", 1, true), r.err)
+    end
+    -- its lookups go on
+    local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = e })
+    assert.are.equal(0, r.code, r.err)
+  end)
+
   it("reads a profile file that begins with a byte order mark", function()
     cli.write(home .. "/config/soget/profiles.ini", "\239\187\191" .. profile_text("sandbox"), "600")
     local r = cli.run({ "--profile", "sandbox", "track", "CGMU2436601" }, { home = home, env = NO_ENV })

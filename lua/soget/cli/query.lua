@@ -102,7 +102,9 @@ end
 -- are to blame, not the arguments), a usage error otherwise.
 local function refused(e)
   local why = M.refusal_message(e)
-  exit.fail(why:find("^no search_base_url") and exit.CONFIG or exit.USAGE, why)
+  local config = why:find("^no search_base_url")
+    or why:find("^SOGET_SEARCH_BASE_URL %(from the environment%) is not on base_url's host")
+  exit.fail(config and exit.CONFIG or exit.USAGE, why)
 end
 
 -- Raises the command's configuration error when the client cannot search
