@@ -177,6 +177,37 @@ describe("soget bulk", function()
     assert.are.equal(0, st.api_requests)
   end)
 
+  it("begins a new batch once when a token request fails for a moment; no more while it fails",
+    function()
+    local lines = {}
+    for i = 1, 20 do lines[i] = ("MSCU%07d"):format(i) end
+    local input = table.concat(lines, "\n") .. "\n"
+    -- the first token request answered 503: no row fails, two token requests
+    support.reset()
+    local r = cli.run({ "--no-token-cache", "bulk", "-c", "2", "-", "--json" }, { home = home,
+      stdin = input, env = { SOGET_TOKEN_URL =
+        support.fault_token("503-then-ok:n=1:id=" .. support.uid("bulk-token")) } })
+    assert.are.equal(1, r.code, r.err)   -- (not found: no row failed)
+    assert.are.equal(20, #cli.lines(r.out))
+    for _, l in ipairs(cli.lines(r.out)) do assert.are.equal("not_found", cjson.decode(l).status) end
+    assert.are.equal(2, support.stats().token_requests)
+    -- every token request answered 502: every row fails, two token requests
+    support.reset()
+    r = cli.run({ "--no-token-cache", "bulk", "-c", "2", "-", "--json" }, { home = home,
+      stdin = input, env = { SOGET_TOKEN_URL = support.fault_token("502") } })
+    assert.are.equal(6, r.code, r.err)
+    local out = cli.lines(r.out)
+    assert.are.equal(20, #out)
+    for _, l in ipairs(out) do
+      local v = cjson.decode(l)
+      assert.are.equal("failed", v.status)
+      assert.truthy(v.error.message:find("^token request failed with HTTP 502"), v.error.message)
+    end
+    local st = support.stats()
+    assert.are.equal(2, st.token_requests)
+    assert.are.equal(0, st.api_requests)
+  end)
+
   it("exits 6 when the server fails every lookup", function()
     local r = cli.run({ "--retries", "0", "bulk", "-", "--json" }, { home = home,
       stdin = "CGMU2436601\nCSQU3054383\n", env = { SOGET_BASE_URL = support.fault_base("500") } })

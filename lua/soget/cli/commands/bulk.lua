@@ -286,34 +286,38 @@ return function(args, session)
 
   -- References: batches of up to WINDOW, `concurrency` lookups in flight
   -- whatever each waits for (a retry's wait holds up no other), each row
-  -- written as soon as the rows before it are. (A window bounds what the
-  -- rows and the queries hold; one batch sends one token request, and
-  -- fails every lookup left when the token endpoint refuses the
-  -- credentials, as the next windows then do without a request.)
+  -- written as soon as the rows before it are. A window bounds what the
+  -- rows and the queries hold.
+  --
+  -- A batch's lookups share its token request's failure: one failed token
+  -- request fails every lookup of the batch left (a refusal so costs one
+  -- request). A failure that may pass (an HTTP 503, a timeout) begins a new
+  -- batch for the lookups without an answer, once, and again after answers
+  -- came: a token endpoint down for a moment fails no row, and one that
+  -- stays down costs two token requests a window. (A refusal stops the
+  -- windows after it too: token_refused.)
   local WINDOW = 10000
+  local function token_failed(r)
+    return type(r) == "table" and r.kind ~= nil and r.retryable == true
+      and type(r.message) == "string" and r.message:find("^token request") ~= nil
+  end
   local function look_up_references()
     -- the results cannot be written (a full disk, a closed pipe): the
     -- lookups left are of no use; the caller reports it (exit 74)
-    local STOP = {}
+    local STOP, AGAIN = {}, {}
     local first = 1
     while first <= #entries do
       local last = math.min(first + WINDOW - 1, #entries)
-      local rows, queries, at = {}, {}, {}   -- at[k]: the row of queries[k]
+      local rows = {}
       for j = first, last do
         local e = entries[j]
-        local input = e.value or ""
-        local row = { input = input, bad = e.why }
+        local row = { input = e.value or "", bad = e.why }
         if e.value then
           -- exact: every unit of the reference, the most recent S)ONE id first
           local q = { [args.spi and "spi" or "reference"] = e.value, limit = soget.limits.limit,
                       exact = exact or nil, desc = exact or nil }
           local ok, why = query.check(q)
           row.q, row.bad = q, not ok and why or nil
-          if ok then
-            queries[#queries + 1] = q
-            at[#queries] = j - first + 1
-            row.result = refused_token
-          end
         end
         rows[j - first + 1] = row
       end
@@ -334,19 +338,37 @@ return function(args, session)
         out:flush()
         if out.failed then error(STOP, 0) end
       end
-      local ok, err = pcall(function()
-        write_ready()
-        if #queries > 0 and not refused_token then
+      local again = 1   -- new batches a token failure may still begin
+      while true do
+        local queries, at = {}, {}   -- at[k]: the row of queries[k]
+        for j = next_row, n do
+          local r = rows[j]
+          if r and not r.bad and r.result == nil then
+            if refused_token then r.result = refused_token
+            else
+              queries[#queries + 1] = r.q
+              at[#queries] = j
+            end
+          end
+        end
+        local ok, err = pcall(function()
+          write_ready()
+          if #queries == 0 then return end
           client:handling_units_many(queries, { concurrency = concurrency,
             on_result = function(k, result)
+              if not token_failed(result) then
+                again = 1   -- answers came: the next failure may begin a batch again
+              elseif again > 0 then
+                again = again - 1
+                error(AGAIN, 0)
+              end
               rows[at[k]].result = result
               write_ready()
             end })
-        end
-      end)
-      if not ok then
+        end)
+        if ok then break end
         if err == STOP then return end
-        error(err, 0)
+        if err ~= AGAIN then error(err, 0) end
       end
       -- (the module answers every lookup of a batch it ends normally)
       assert(next_row > n, "bulk: a lookup of the batch got no answer")
