@@ -78,7 +78,8 @@ static int add_query(soget_buf *b, const soget_query *q) {
   char num[32];
   int n, i;
   for (i = 0; i < SOGET_QUERY_TEXTS && q->ep->texts[i]; i++)
-    if (q->text[i] && q->text_len[i] > 0 && add_param(b, &first, q->ep->texts[i], q->text[i], q->text_len[i]))
+    if (q->text[i] && q->text_len[i] > 0 &&
+        add_param(b, &first, q->ep->texts[i], q->text[i], q->text_len[i]))
       return -1;
   if (q->desc >= 0 &&
       add_param(b, &first, "desc", q->desc ? "true" : "false", q->desc ? 4 : 5))

@@ -1,5 +1,6 @@
-/* client:handling_units_many(queries[, {concurrency = n, exact = b, on_result = f}]): many calls at
- * once, over the multi back end of the transport seam (io/io.h).
+/* client:handling_units_many(queries[, {concurrency = n, exact = b,
+ * on_result = f}]): many calls at once, over the multi back end of the
+ * transport seam (io/io.h).
  *
  * Each query runs the core's call steps (core/call.h), as
  * client:handling_units does; this file only drives several of them: up

@@ -88,9 +88,9 @@ typedef struct soget_optval {
  * over the keys meets it (lua_next's order and values), in one pass.
  *
  * A string (or a function) from the table stays on the stack: any
- * allocation can run a finalizer, which could drop it from the table. With `copy` (an index,
- * or 0), every value given is set in the table there instead (raw), which
- * anchors the strings. Returns the number of values left on the stack
+ * allocation can run a finalizer, which could drop it from the table.
+ * With `copy` (an index, or 0), every value given is set in the table
+ * there instead (raw), which anchors the strings. Returns the number of values left on the stack
  * above what was there, for the caller to pop once done with them. */
 int soget_opt_read(lua_State *L, int t, const soget_opt_reader *r, int copy,
                    soget_optval *v);
