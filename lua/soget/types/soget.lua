@@ -154,7 +154,7 @@ function Client:handling_units(query) end
 ---@return soget.Error? err
 function Client:handling_units_search(query) end
 
----Many lookups (and searches, as `{ search = query }`) at once over libcurl's multi interface. results[i] answers queries[i]: a page, or a soget.Error (tell them apart with `r.kind`). A bad query raises, naming its index.
+---Many lookups (and searches, as `{ search = query }`) at once over libcurl's multi interface. results[i] answers queries[i]: a page, or a soget.Error (tell them apart with `r.kind`); with options.on_result, each answer goes to it instead and results is empty. A bad query raises, naming its index.
 ---@param queries soget.AnyQuery[]
 ---@param options? soget.ManyOptions
 ---@return (soget.Page|soget.Error)[] results
