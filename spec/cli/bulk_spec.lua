@@ -156,22 +156,32 @@ describe("soget bulk", function()
     assert.are.same({ "found", "failed", "found" }, got)
   end)
 
-  it("sends no more lookups once the token endpoint refused the credentials: one token request", function()
-    support.reset()
-    local lines = {}
-    for i = 1, 20 do lines[i] = ("MSCU%07d"):format(i) end
-    -- (one batch: the module fails every lookup left with the refusal)
-    local r = cli.run({ "--no-token-cache", "bulk", "-c", "2", "-", "--json" }, { home = home,
-      stdin = table.concat(lines, "\n") .. "\n", env = { SOGET_CLIENT_SECRET = "not-the-secret" } })
-    assert.are.equal(4, r.code, r.err)
+  -- `bulk -c 2 - --json` of 20 references that match nothing, a fresh
+  -- token asked for; and the check that every row failed so.
+  local TWENTY = {}
+  for i = 1, 20 do TWENTY[i] = ("MSCU%07d"):format(i) end
+  TWENTY = table.concat(TWENTY, "\n") .. "\n"
+  local function bulk_twenty(env)
+    return cli.run({ "--no-token-cache", "bulk", "-c", "2", "-", "--json" },
+      { home = home, stdin = TWENTY, env = env })
+  end
+  local function all_failed(r, pattern, kind)
     local out = cli.lines(r.out)
     assert.are.equal(20, #out)
     for _, l in ipairs(out) do
       local v = cjson.decode(l)
       assert.are.equal("failed", v.status)
-      assert.are.equal("auth", v.error.kind)
-      assert.truthy(v.error.message:find("^token request refused"), v.error.message)
+      if kind then assert.are.equal(kind, v.error.kind) end
+      assert.truthy(v.error.message:find(pattern), v.error.message)
     end
+  end
+
+  it("sends no more lookups once the token endpoint refused the credentials: one token request", function()
+    support.reset()
+    -- (one batch: the module fails every lookup left with the refusal)
+    local r = bulk_twenty { SOGET_CLIENT_SECRET = "not-the-secret" }
+    assert.are.equal(4, r.code, r.err)
+    all_failed(r, "^token request refused", "auth")
     local st = support.stats()
     assert.are.equal(1, st.token_requests)
     assert.are.equal(0, st.api_requests)
@@ -179,30 +189,19 @@ describe("soget bulk", function()
 
   it("begins a new batch once when a token request fails for a moment; no more while it fails",
     function()
-    local lines = {}
-    for i = 1, 20 do lines[i] = ("MSCU%07d"):format(i) end
-    local input = table.concat(lines, "\n") .. "\n"
     -- the first token request answered 503: no row fails, two token requests
     support.reset()
-    local r = cli.run({ "--no-token-cache", "bulk", "-c", "2", "-", "--json" }, { home = home,
-      stdin = input, env = { SOGET_TOKEN_URL =
-        support.fault_token("503-then-ok:n=1:id=" .. support.uid("bulk-token")) } })
+    local r = bulk_twenty { SOGET_TOKEN_URL =
+      support.fault_token("503-then-ok:n=1:id=" .. support.uid("bulk-token")) }
     assert.are.equal(1, r.code, r.err)   -- (not found: no row failed)
     assert.are.equal(20, #cli.lines(r.out))
     for _, l in ipairs(cli.lines(r.out)) do assert.are.equal("not_found", cjson.decode(l).status) end
     assert.are.equal(2, support.stats().token_requests)
     -- every token request answered 502: every row fails, two token requests
     support.reset()
-    r = cli.run({ "--no-token-cache", "bulk", "-c", "2", "-", "--json" }, { home = home,
-      stdin = input, env = { SOGET_TOKEN_URL = support.fault_token("502") } })
+    r = bulk_twenty { SOGET_TOKEN_URL = support.fault_token("502") }
     assert.are.equal(6, r.code, r.err)
-    local out = cli.lines(r.out)
-    assert.are.equal(20, #out)
-    for _, l in ipairs(out) do
-      local v = cjson.decode(l)
-      assert.are.equal("failed", v.status)
-      assert.truthy(v.error.message:find("^token request failed with HTTP 502"), v.error.message)
-    end
+    all_failed(r, "^token request failed with HTTP 502")
     local st = support.stats()
     assert.are.equal(2, st.token_requests)
     assert.are.equal(0, st.api_requests)

@@ -389,6 +389,16 @@ static int boolean_or(const soget_optval *v, int dflt) {
   return v->given ? v->b : dflt;
 }
 
+/* Whether url, option o's, is a URL of the environment beside a base_url
+ * (base) the script (or a CLI profile) gave, on another origin: one left
+ * in the shell from another environment, which would get this client's
+ * secrets. Both from the environment, or o given as an option, are the
+ * caller's choice. */
+static int env_url_foreign(const soget_optval *v, int o, const char *url, const char *base) {
+  return v[o].from_env && v[OPT_BASE_URL].s && !v[OPT_BASE_URL].from_env &&
+         soget_same_origin(url, base) != 1;
+}
+
 /* soget.client{...}: every option is checked before anything is made. */
 int soget_client_new(lua_State *L) {
   soget_client *c;
@@ -452,13 +462,10 @@ int soget_client_new(lua_State *L) {
                          "client_secret, or access_token (or set SOGET_CLIENT_ID "
                          "and SOGET_CLIENT_SECRET, or SOGET_ACCESS_TOKEN)");
   /* A SOGET_TOKEN_URL beside a base_url the script (or a CLI profile)
-   * gives is used only on that base_url's host: one left in the shell
-   * from another environment would get this client's secret. (Both from
-   * the environment, or a token_url given as an option, are the caller's
-   * choice. A SOGET_SEARCH_BASE_URL so is refused by the first search:
+   * gives is used only on that base_url's host (env_url_foreign). (A
+   * SOGET_SEARCH_BASE_URL so is refused by the first search:
    * soget_need_api.) */
-  if (turl && v[OPT_TOKEN_URL].from_env && v[OPT_BASE_URL].s && !v[OPT_BASE_URL].from_env &&
-      soget_same_origin(turl, base) != 1) {
+  if (turl && env_url_foreign(v, OPT_TOKEN_URL, turl, base)) {
     turl = NULL;
     turl_foreign = 1;
   }
@@ -485,8 +492,7 @@ int soget_client_new(lua_State *L) {
                           ? " (from the environment)" : "");
     }
   }
-  search_foreign = v[OPT_BASE_URL].s && !v[OPT_BASE_URL].from_env &&
-                   v[OPT_SEARCH_BASE_URL].from_env && soget_same_origin(sbase, base) != 1;
+  search_foreign = sbase && env_url_foreign(v, OPT_SEARCH_BASE_URL, sbase, base);
   if (search_foreign) sbase = NULL;
 #undef FROM_ENV
 
