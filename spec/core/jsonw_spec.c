@@ -28,6 +28,8 @@ static const struct {
   {"zero-width and format characters", BYTES("a\xe2\x80\x8b" "b\xc2\xad" "c\xef\xbb\xbf"),
    "\"a\\u200bb\\u00adc\\ufeff\""},
   {"a tag character: a surrogate pair", BYTES("x\xf3\xa0\x81\x81"), "\"x\\udb40\\udc41\""},
+  {"private use: U+E000, U+10FFFD (a surrogate pair)", BYTES("\xee\x80\x80\xf4\x8f\xbf\xbd"),
+   "\"\\ue000\\udbff\\udffd\""},
   {"an emoji stays", BYTES("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\""},
   {"a byte that is not UTF-8", BYTES("a\xffz"), "\"a\\ufffdz\""},
   {"a cut sequence", BYTES("a\xe2\x82"), "\"a\\ufffd\\ufffd\""},

@@ -38,7 +38,7 @@ int soget_jsonw_string(soget_buf *b, const char *s, size_t len) {
     else if (cp == '\n') out = "\\n";
     else if (cp == '\r') out = "\\r";
     else if (cp == '\t') out = "\\t";
-    else if (cp > 0xffff && soget_invisible_control(cp)) {   /* (a tag) */
+    else if (cp > 0xffff && soget_invisible_control(cp)) {   /* (a tag, private use) */
       unsigned long v = cp - 0x10000;
       snprintf(esc, sizeof esc, "\\u%04lx\\u%04lx", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
       out = esc;

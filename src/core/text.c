@@ -44,9 +44,16 @@ size_t soget_utf8_count(const char *s, size_t len) {
  * (general category Cf) and its other default-ignorable code points
  * (fillers, variation selectors, tags), as of Unicode 15; and the braille
  * blank U+2800, a symbol with no dot that is no space (text tools neither
- * trim nor split at it) and passes for one. */
+ * trim nor split at it) and passes for one, and the other symbols drawn
+ * blank (the Khitan filler U+16FE4, the musical null notehead U+1D159).
+ * Also the code points with no look anyone agreed on, which a font may
+ * draw as anything or nothing: private use (U+E000..U+F8FF, planes 15 and
+ * 16) and the noncharacters (U+FDD0..U+FDEF, the last two of each plane). */
 static int invisible_format(unsigned long cp) {
   if (cp < 0xAD) return 0;
+  if ((cp & 0xFFFE) == 0xFFFE || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+      (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000)
+    return 1;
   if (cp < 0x2000)
     return cp == 0xAD || cp == 0x34F || (cp >= 0x600 && cp <= 0x605) || cp == 0x6DD ||
            cp == 0x70F || cp == 0x890 || cp == 0x891 || cp == 0x8E2 || cp == 0x115F ||
@@ -57,7 +64,8 @@ static int invisible_format(unsigned long cp) {
            (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 ||
            (cp >= 0xFFF0 && cp <= 0xFFFB);
   return cp == 0x110BD || cp == 0x110CD || (cp >= 0x13430 && cp <= 0x1343F) ||
-         (cp >= 0x1BCA0 && cp <= 0x1BCA3) || (cp >= 0x1D173 && cp <= 0x1D17A) ||
+         cp == 0x16FE4 || (cp >= 0x1BCA0 && cp <= 0x1BCA3) || cp == 0x1D159 ||
+         (cp >= 0x1D173 && cp <= 0x1D17A) ||
          (cp >= 0xE0000 && cp <= 0xE0FFF);
 }
 

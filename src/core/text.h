@@ -18,9 +18,10 @@ size_t soget_utf8_count(const char *s, size_t len);
  * \r, \n and \t, other C0 controls, DEL and bytes that are not valid
  * UTF-8 as \xNN (lower-case hex); C1 controls, bidi controls, line or
  * paragraph separators, format characters and other default-ignorable code
- * points (soget_invisible_control) as \uNNNN, or \UNNNNNNNN above U+FFFF
- * (the tags). Everything else, backslashes
- * included, is copied as it is, so the result is printable and running it
+ * points, symbols drawn blank, private use and noncharacters
+ * (soget_invisible_control) as \uNNNN, or \UNNNNNNNN above U+FFFF.
+ * Everything else, backslashes included, is copied as it is, so the
+ * result is printable and running it
  * again changes nothing. A result that does not fit is cut at a character
  * boundary; 4 * len + 1 bytes always fit. keep_lines copies LF and tab as
  * they are (a multi-line text's layout). Returns the length written. */
@@ -31,8 +32,9 @@ size_t soget_printable(char *dst, size_t dstsz, const char *s, size_t len,
  * point in *cp, or 0 when it is not valid UTF-8 (RFC 3629). */
 size_t soget_utf8_seq(const unsigned char *s, size_t n, unsigned long *cp);
 /* Whether cp is a C1 control, a bidi control, a line or paragraph
- * separator, a format character or another default-ignorable code point:
- * code points that reorder, break or disguise the text around them. */
+ * separator, a format character or another default-ignorable code point,
+ * a symbol drawn blank, a private-use character or a noncharacter: code
+ * points that reorder, break or disguise the text around them. */
 int soget_invisible_control(unsigned long cp);
 
 /* The value of the hex digit c (either case), or -1 when c is none. */
