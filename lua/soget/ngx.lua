@@ -931,6 +931,12 @@ end
 -- Like client:handling_units, without blocking the worker.
 function M.handling_units(client, query, opts)
   check_is(client, "soget.Client", "soget.ngx.handling_units", "the client")
+  -- (client:begin takes a search written {search = q}: a lookup does not,
+  -- as client:handling_units does not)
+  if type(query) == "table" and rawget(query, "search") ~= nil then
+    error("soget.ngx.handling_units: unknown query key 'search' (a search is "
+      .. "soget.ngx.handling_units_search)", 2)
+  end
   -- (not a tail call: begin_call's errors name the line that called this
   -- function, three levels up)
   local page, err = fetch(client, query, nil, merged(opts, "soget.ngx.handling_units"),

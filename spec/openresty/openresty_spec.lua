@@ -304,6 +304,8 @@ describe("soget.ngx in nginx", function()
           .. "reference string, got nil",
         ["search unknown key"] = "soget.ngx.handling_units_search: unknown query key 'bogus'",
         ["lookup line break"] = "soget.ngx.handling_units: 'reference' contains a line break",
+        ["lookup search key"] = "soget.ngx.handling_units: unknown query key 'search' (a search "
+          .. "is soget.ngx.handling_units_search)",
         ["cache options"] = "soget.ngx.token_cache: options must be a table",
         ["iter client as page"] = "soget.ngx.iter: the page must be a soget.Page, not userdata",
         ["iter plain table"] = "soget.ngx.iter: the page must be a soget.Page, not table",

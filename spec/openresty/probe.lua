@@ -149,6 +149,7 @@ function M.options()
     { "search nil", sng.handling_units_search, c, nil },
     { "search unknown key", sng.handling_units_search, c, { bogus = "D" } },
     { "lookup line break", sng.handling_units, c, "CGMU\n2436601" },
+    { "lookup search key", sng.handling_units, c, { search = "D" } },
     { "cache options", sng.token_cache, "soget_spec", "x" },
     { "iter nil client", sng.iter, nil, page },
     { "iter nil page", sng.iter, c, nil },
