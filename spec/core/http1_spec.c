@@ -311,6 +311,12 @@ static const rcase responses[] = {
     {"HTTP/1.0 keep-alive", BYTES("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
                                   "Content-Length: 2\r\n\r\nhi"),
      0, 0, DONE, 200, "hi", "", "", 1, NULL, 0, NULL},
+    {"HTTP/1.0 with Proxy-Connection: keep-alive closes (no Connection says so)",
+     BYTES("HTTP/1.0 200 OK\r\nProxy-Connection: keep-alive\r\nContent-Length: 2\r\n\r\nhi"),
+     0, 0, DONE, 200, "hi", "", "", 0, NULL, 0, NULL},
+    {"HTTP/1.1 with Proxy-Connection: keep-alive stays open",
+     BYTES(OK200 "Proxy-Connection: keep-alive\r\nContent-Length: 2\r\n\r\nhi"),
+     0, 0, DONE, 200, "hi", "", "", 1, NULL, 0, NULL},
     {"body to the end of the connection", BYTES(OK200 "\r\nall of it"), 1, 0, DONE, 200,
      "all of it", "", "", 0, NULL, 0, NULL},
     {"body to the end, not ended yet", BYTES(OK200 "\r\nall of"), 0, 0, MORE, 0, NULL, NULL, NULL,
@@ -321,6 +327,16 @@ static const rcase responses[] = {
     {"the first Location counts", BYTES("HTTP/1.1 302 Found\r\nLocation: /a\r\nlocation: /b\r\n"
                                         "Content-Length: 0\r\n\r\n"),
      0, 0, DONE, 302, "", "/a", "", 1, NULL, 0, NULL},
+    {"an empty or blank Location is none: the next one counts (as libcurl takes it)",
+     BYTES("HTTP/1.1 302 Found\r\nLocation:\r\nLocation:   \r\nlocation: /b\r\n"
+           "Location: /c\r\nContent-Length: 0\r\n\r\n"),
+     0, 0, DONE, 302, "", "/b", "", 1, NULL, 0, NULL},
+    {"an empty Location after one with a value changes nothing",
+     BYTES("HTTP/1.1 302 Found\r\nLocation: /a\r\nLocation:\r\nContent-Length: 0\r\n\r\n"),
+     0, 0, DONE, 302, "", "/a", "", 1, NULL, 0, NULL},
+    {"a blank Location, last, is none", BYTES("HTTP/1.1 302 Found\r\nContent-Length: 0\r\n"
+                                             "Location:  \r\n\r\n"),
+     0, 0, DONE, 302, "", "", "", 1, NULL, 0, NULL},
     {"Retry-After, names in any case", BYTES("HTTP/1.1 429 Too Many\r\nRETRY-after: 7\r\n"
                                              "Content-Length: 2\r\n\r\n{}"),
      0, 0, DONE, 429, "{}", "", "7", 1, NULL, 0, NULL},

@@ -226,6 +226,7 @@ static void reset_headers(soget_http1 *h) {
   h->location_bad = 0;
   h->encoding_bad = 0;
   h->www_bad = 0;
+  h->proxy_connection = 0;
 }
 
 /* Fails the parse from a callback: a non-zero return stops the parser. */
@@ -280,11 +281,21 @@ static int on_message_begin(http_parser *p) {
   return 0;
 }
 
+/* The value of the header being read is complete. A Location that is
+ * empty or blank counts as none, so that the next one is taken, as libcurl
+ * takes the first Location with a value. */
+static void value_end(soget_http1 *h) {
+  if (h->which != H_LOCATION || h->location_bad) return;
+  soget_buf_rtrim(&h->location);
+  if (h->location.len == 0) h->seen &= ~(1 << H_LOCATION);
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   soget_http1 *h = of(p);
   size_t i;
   if (h->headers_done) return 0;   /* a trailer */
   if (h->in_value) {               /* a new header begins */
+    value_end(h);
     h->in_value = 0;
     h->field_len = 0;
     h->which = H_OTHER;
@@ -330,6 +341,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
   if (!h->in_value) {   /* its first piece: whose value? */
     h->in_value = 1;
     h->which = header_of(h);
+    if (h->field_len == 16 && memcmp(h->field, "proxy-connection", 16) == 0)
+      h->proxy_connection = 1;
     h->too_long = 0;
     h->past_max = 0;
     /* the first of a repeated header counts; the others are ignored, but
@@ -382,6 +395,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 
 static int on_headers_complete(http_parser *p) {
   soget_http1 *h = of(p);
+  if (h->in_value) value_end(h);
   h->headers_done = 1;
   soget_buf_rtrim(&h->location);
   soget_buf_rtrim(&h->www_authenticate);
@@ -435,7 +449,12 @@ static int on_message_complete(http_parser *p) {
     return fail(h, "network", 0, soget_coding_message(SOGET_CODING_CUT));
   soget_coding_end(&h->coding);
   h->status = (long)p->status_code;
-  h->keep_alive = http_should_keep_alive(p);
+  /* libhttp-parser takes a Proxy-Connection for a Connection: with one,
+   * an HTTP/1.0 answer is not trusted to keep the connection open (libcurl
+   * assumes HTTP/1.0 closes unless its Connection says keep-alive);
+   * closing is always safe */
+  h->keep_alive = http_should_keep_alive(p) &&
+                  !(h->proxy_connection && p->http_major == 1 && p->http_minor == 0);
   h->state = SOGET_HTTP1_DONE;
   http_parser_pause(p, 1);   /* what follows belongs to no request */
   return 0;

@@ -106,6 +106,8 @@ typedef struct soget_http1 {
   int location_bad;     /* a Location too long to be of use */
   int encoding_bad;     /* a Content-Encoding too long to be one soget decodes */
   int www_bad;          /* WWW-Authenticate too long: none */
+  int proxy_connection; /* a Proxy-Connection was met (libhttp-parser reads it as
+                         * Connection; libcurl does not) */
   soget_coding coding;  /* the body's Content-Encoding, undone */
 } soget_http1;
 
