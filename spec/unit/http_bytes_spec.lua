@@ -172,9 +172,22 @@ describe("soget.http_parser", function()
     end)
   end
 
-  it("refuses a cap that is not a positive number of bytes", function()
-    assert.has_error(function() soget.http_parser(0) end)
-    assert.has_error(function() soget.http_parser(0 / 0) end)
-    assert.has_error(function() soget.http_parser("x") end)
+  it("refuses a cap that is not a whole, positive number of bytes", function()
+    for _, bad in ipairs { 0, 0 / 0, 1 / 0, -1, 1.5, 1023.9, 2 ^ 53 + 2 } do
+      local ok, err = pcall(soget.http_parser, bad)
+      assert.is_false(ok, tostring(bad))
+      assert.truthy(tostring(err):find("must be a whole, positive number of bytes", 1, true),
+        tostring(err))
+    end
+    -- a number, not a string that converts to one, nor another type
+    for _, bad in ipairs { "x", "4096", {}, true } do
+      local ok, err = pcall(soget.http_parser, bad)
+      assert.is_false(ok, tostring(bad))
+      assert.truthy(tostring(err):find("number expected, got " .. type(bad), 1, true),
+        tostring(err))
+    end
+    assert.are.equal("soget.HttpParser (more)", tostring(soget.http_parser(1)))
+    assert.are.equal("soget.HttpParser (more)", tostring(soget.http_parser(4096.0)))
+    assert.are.equal("soget.HttpParser (more)", tostring(soget.http_parser(nil)))
   end)
 end)

@@ -10,6 +10,7 @@
  *                     www_authenticate (after "done")
  *   p:error()      -> message, kind, retryable  (after "bad")
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "soget.h"
@@ -54,10 +55,17 @@ static int push_state(lua_State *L, lparser *p, int st) {
 
 /* soget.http_parser([max_response_size]) -> parser */
 static int parser_new(lua_State *L) {
-  lua_Number max = luaL_optnumber(L, 1, DEFAULT_MAX);
+  lua_Number max = DEFAULT_MAX;
   lparser *p;
-  luaL_argcheck(L, max >= 1 && max <= 9007199254740992.0, 1,
-                "must be a positive number of bytes");
+  if (!lua_isnoneornil(L, 1)) {
+    /* a number, not a string that converts to one (as options take them) */
+    if (lua_type(L, 1) != LUA_TNUMBER)
+      return luaL_argerror(L, 1, lua_pushfstring(L, "number expected, got %s",
+                                                 luaL_typename(L, 1)));
+    max = lua_tonumber(L, 1);
+  }
+  luaL_argcheck(L, max >= 1 && max <= 9007199254740992.0 && max == floor(max), 1,
+                "must be a whole, positive number of bytes");
   p = soget_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
   luaL_setmetatable(L, SOGET_HTTP_PARSER_T);
