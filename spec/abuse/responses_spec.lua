@@ -5,6 +5,8 @@
 -- a hang, or credentials sent elsewhere.
 local S = require "support"
 local W = require "abuse.watch"
+local P = require "integration.proxy"
+local soget = require "soget"
 
 local UNDER_VALGRIND = (S.lua or ""):find("valgrind", 1, true) ~= nil
 local UNDER_ASAN = (S.lua or ""):find("asan", 1, true) ~= nil
@@ -152,6 +154,42 @@ describe("abuse: server answers", function()
     assert.is_nil(page)
     assert.are.equal("timeout", err.kind)
     assert.truthy(elapsed < 2 + 2 * SLOW, ("took %.2f s"):format(elapsed))
+  end)
+
+  it("holds the timeout while undoing a compressed body: a gzip bomb, alone and in a batch",
+    function()
+    -- 1 MB as sent, 1 GiB of JSON once undone (an empty page, then spaces):
+    -- under the largest cap, undoing it all took seconds past the deadline
+    -- (libcurl hands a piece of the body over whole, and looks at the
+    -- deadline only between pieces), then failed at the cap
+    P.with_relay("gzip-bomb", nil, "server of a gzip bomb", function(relay)
+      local function bomb_client()
+        return soget.client { base_url = relay.url .. "/api-tracing-code/v1",
+          access_token = "static", api_key = "key", retries = 0,
+          -- (room for valgrind's pace until the body comes, not for undoing it)
+          timeout = UNDER_VALGRIND and 2 or 0.3 * SLOW,
+          max_response_size = 1024 * 1024 * 1024 }
+      end
+      local function stopped_undoing(err)
+        assert.are.equal("timeout", err.kind, tostring(err))
+        local so_far = tonumber(err.message:match("undoing the response body's coding %((%d+) "
+          .. "bytes so far%)"))
+        assert.truthy(so_far, err.message)
+        assert.truthy(so_far < 1024 * 1024 * 1024, err.message)
+      end
+      local c = bomb_client()
+      local page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
+      stopped_undoing(err)
+      c:close()
+      c = bomb_client()
+      local results, counts = c:handling_units_many({ "CGMU2436601", "MSCU", "SOGU" },
+        { concurrency = 3 })
+      assert.are.same({ ok = 0, failed = 3 }, counts)
+      for i = 1, 3 do stopped_undoing(results[i]) end
+      c:close()
+      assert.are.equal(("request\n"):rep(4), relay:bytes())
+    end)
   end)
 
   it("reports a server closing the connection mid-body as a network error", function()

@@ -112,6 +112,30 @@ static void test_limited(void) {
   soget_buf_free(&b);
 }
 
+/* A buffer filled to its limit holds no more room than the limit and its
+ * NUL: a body at the cap (a power of two) did not double it. */
+static void test_room_at_limit(void) {
+  soget_buf b;
+  char piece[1000];
+  size_t i;
+  CASE("room stops at the limit and its NUL");
+  memset(piece, 'x', sizeof piece);
+  soget_buf_init(&b, 4096);
+  for (i = 0; i < 4; i++) CHECK_INT(soget_buf_add(&b, piece, sizeof piece), 0);
+  CHECK_INT(soget_buf_add(&b, piece, 96), 0);
+  CHECK_INT(b.len, 4096);
+  CHECK_INT(b.cap, 4097);
+  CHECK_INT(b.data[4096], 0);
+  CHECK_INT(soget_buf_addc(&b, 'y'), -1);
+  CHECK_INT(b.cap, 4097);
+  soget_buf_free(&b);
+  CASE("a small limit: room for it alone");
+  soget_buf_init(&b, 8);
+  CHECK_INT(soget_buf_adds(&b, "abc"), 0);
+  CHECK_INT(b.cap, 9);
+  soget_buf_free(&b);
+}
+
 static void test_long(void) {
   soget_buf b;
   char big[1000];
@@ -186,6 +210,7 @@ static void test_moves_leave_nothing(void) {
 int main(void) {
   test_ops();
   test_limited();
+  test_room_at_limit();
   test_long();
   test_moves_leave_nothing();
   return CHECK_DONE();

@@ -37,14 +37,20 @@
 --   lua5.4 relay.lua dns-loopback PORTFILE - LOG SECONDS
 --       the same, but answers every query: any name asked for an IPv4
 --       address is 127.0.0.1 (other types: no address)
+--   lua5.4 relay.lua gzip-bomb PORTFILE - LOG SECONDS
+--       an API of plain HTTP that answers each request with an empty page
+--       compressed (gzip), followed by 64 more gzip members of 16 MiB of
+--       spaces each: valid JSON of 1 GiB, about 1 MB as sent; then closes
+--       the connection; appends a line to LOG for each request
 local socket = require "socket"
 
 local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
 local seconds = tonumber(arg[5]) or 60
 assert(mode == "record" or mode == "tamper" or mode == "stall" or mode == "reset"
   or mode == "close" or mode == "silent" or mode == "idle-reset" or mode == "says-close"
-  or mode == "dns" or mode == "dns-loopback",
-  "mode: record, tamper, stall, reset, close, silent, idle-reset, says-close, dns or dns-loopback")
+  or mode == "dns" or mode == "dns-loopback" or mode == "gzip-bomb",
+  "mode: record, tamper, stall, reset, close, silent, idle-reset, says-close, dns, "
+    .. "dns-loopback or gzip-bomb")
 local deadline = socket.gettime() + math.min(seconds, 600)
 
 local dns = mode == "dns" or mode == "dns-loopback"
@@ -165,10 +171,27 @@ if mode == "silent" then
   os.exit(0)
 end
 
-if mode == "idle-reset" or mode == "says-close" then
-  local close = mode == "says-close"
+-- gzip's output for what `cmd` writes
+local function gzip_of(cmd)
+  local p = assert(io.popen(cmd .. " | gzip -n -9", "r"))
+  local out = p:read("*a")
+  p:close()
+  assert(#out > 0 and out:byte(1) == 0x1f, "gzip failed")
+  return out
+end
+
+if mode == "idle-reset" or mode == "says-close" or mode == "gzip-bomb" then
+  local bomb = mode == "gzip-bomb"
+  local close = mode == "says-close" or bomb
   local body = '{"total":0,"returned":0,"first":0,"items":[]}'
-  local answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. #body
+  local coding = ""
+  if bomb then
+    body = gzip_of("printf '%s' '" .. body .. "'")
+      .. gzip_of("head -c 16777216 /dev/zero | tr '\\0' ' '"):rep(64)
+    coding = "Content-Encoding: gzip\r\n"
+  end
+  local answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. coding
+    .. "Content-Length: " .. #body
     .. "\r\n" .. (close and "Connection: close\r\n" or "") .. "\r\n" .. body
   local conns = {}   -- socket -> { head = bytes read, reading = bool, ends = time }
   srv:settimeout(0)
@@ -199,7 +222,7 @@ if mode == "idle-reset" or mode == "says-close" then
           s:settimeout(5)
           s:send(answer)
           s:settimeout(0)
-          st.ends = socket.gettime() + (close and 2 or 0.2)
+          st.ends = socket.gettime() + (mode == "says-close" and 2 or 0.2)
           st.reading = not close
         end
       end

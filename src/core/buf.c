@@ -43,6 +43,9 @@ int soget_buf_reserve(soget_buf *b, size_t extra) {
     if (ncap > (size_t)-1 / 2) { ncap = need; break; }
     ncap *= 2;
   }
+  /* never more than the limit allows (len + extra <= limit, so need fits):
+   * a body at a cap of 2^k took 2^(k+1) for its NUL */
+  if (b->limit && ncap > b->limit + 1) ncap = b->limit + 1;
   /* Not realloc: a block it moves is freed as it is, and buffers hold
    * secrets (a token answer, the token request's form, credentials). The
    * old block is copied whole (an owner may have written past len), then

@@ -52,6 +52,8 @@ struct soget_xfer {
   int stopped;                 /* ended by the transport's stop (on_progress) */
   int pipewait;                /* CURLOPT_PIPEWAIT, as set by soget_xfer_pipewait */
   long timeout_ms;             /* the request's */
+  double ends;                 /* when it is due (soget_now's clock) */
+  int overdue;                 /* on_body ended it there, undoing the body's coding */
   double retry_after;          /* the header callback's (no headers API) */
   int retry_after_seen;        /* the callback met this response's first one */
   /* The response's WWW-Authenticate lines, joined as soget.http_parser
@@ -120,13 +122,32 @@ static int coding_begin(soget_xfer *t) {
   return soget_coding_start(&t->coding, t->encoding, t->encoding_len);
 }
 
+/* A compressed body is undone this many of its bytes at a time, the
+ * request's deadline looked at before each: deflate makes at most about
+ * 1,032 bytes of one, so 8 KB are at most about 8 MB of work. libcurl
+ * looks at the deadline only between the pieces it hands over, and a
+ * piece of 100 KB may hold 100 MB (all of it in a few milliseconds of
+ * the network), which a batch would undo for each of its lookups in
+ * turn: seconds past the deadline where max_response_size is large. */
+#define INFLATE_STEP 8192
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   soget_xfer *t = ud;
-  size_t len = size * n;
+  size_t len = size * n, done = 0;
+  size_t max = t->body.limit ? t->body.limit : (size_t)-1;
   int r = t->coding_begun ? SOGET_CODING_OK : coding_begin(t);
-  if (r == SOGET_CODING_OK)
-    r = soget_coding_feed(&t->coding, p, len, &t->body,
-                          t->body.limit ? t->body.limit : (size_t)-1);
+  while (r == SOGET_CODING_OK && done < len) {
+    size_t k = len - done;
+    if (t->coding.inflating) {
+      if (soget_now() >= t->ends) {
+        t->overdue = 1;
+        return 0;
+      }
+      if (k > INFLATE_STEP) k = INFLATE_STEP;
+    }
+    r = soget_coding_feed(&t->coding, p + done, k, &t->body, max);
+    done += k;
+  }
   if (r == SOGET_CODING_OK) return len;
   if (r == SOGET_CODING_TOO_LARGE) t->too_large = 1;
   else if (r == SOGET_CODING_NOMEM) t->nomem = 1;
@@ -1013,6 +1034,8 @@ int soget_xfer_prepare(soget_xfer *x, const soget_http_request *rq, soget_err *e
   x->nomem = 0;
   x->stopped = 0;
   x->timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : 1L;
+  x->ends = soget_now() + (double)x->timeout_ms / 1000.0;
+  x->overdue = 0;
   x->retry_after = -1;
   x->retry_after_seen = 0;
   soget_buf_reset(&x->www);
@@ -1152,6 +1175,13 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     const char *kind;
     if (rc == CURLE_ABORTED_BY_CALLBACK && x->stopped) {
       soget_err_interrupted(e);
+      return -1;
+    }
+    if (x->overdue) {   /* (on_body: libcurl says only that its write failed) */
+      soget_err_set(e, "timeout", 0, 1,
+                    "Operation timed out after %ld milliseconds undoing the response "
+                    "body's coding (%lu bytes so far)",
+                    x->timeout_ms, (unsigned long)x->body.len);
       return -1;
     }
     if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
