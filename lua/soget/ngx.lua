@@ -257,6 +257,32 @@ function Cache:unlock(handle)
   if self.dict:get(key) == handle then self.dict:delete(key) end
 end
 
+-- Whether the worker of process pid is gone: kill(pid, 0) finds no such
+-- process (ESRCH). Anything else (alive, not ours to signal, no ffi) is
+-- taken for alive.
+local has_ffi, ffi = pcall(require, "ffi")
+if has_ffi then pcall(ffi.cdef, "int kill(int pid, int sig);") end
+local ESRCH = 3
+local function process_gone(pid)
+  if not has_ffi or pid == ngx.worker.pid() then return false end
+  local ok, r = pcall(function() return ffi.C.kill(pid, 0) end)
+  return ok and r ~= 0 and ffi.errno() == ESRCH
+end
+
+-- Takes over the lock (the second one with late) when the worker that
+-- holds it is gone (killed amid a renewal): its handle names the worker's
+-- pid. The lock's handle, false (held by a live worker, or taken by
+-- another call first) or nil, err (as lock()). Without it, a worker gone
+-- with both locks held them from every other worker until lock_ttl.
+function Cache:take_over(late)
+  local key = late and self.late_key or self.lock_key
+  local handle = self.dict:get(key)
+  local pid = type(handle) == "string" and tonumber(handle:match("|(%d+):%d+$"))
+  if not pid or not process_gone(pid) then return false end
+  if self.dict:get(key) == handle then self.dict:delete(key) end
+  return self:lock(late)
+end
+
 --- cache:flush(): forgets the shared token (the next call fetches one).
 function Cache:flush()
   self.dict:delete(self.key)
@@ -313,7 +339,8 @@ end
 -- that takes the second lock) renews too, the others wait on, and all stop
 -- waiting at their call's deadline. A worker gone with the lock (which
 -- expires after lock_ttl) or a renewal slower than lock_wait so costs one
--- more token request, not one per call.
+-- more token request, not one per call; a worker gone with both locks has
+-- its second taken over.
 local function sync_token(client, st, cache, call, held)
   if st.token and st.renew_at > ngx.now() then return end
   local tok, at = cache:get(st.cred)
@@ -326,6 +353,7 @@ local function sync_token(client, st, cache, call, held)
     local late = ngx.now() >= start + cache.lock_wait
     local locked, lerr = cache:lock()
     if not locked and not lerr and late then locked, lerr = cache:lock(true) end
+    if locked == false and late then locked, lerr = cache:take_over(true) end
     if locked then
       held.key = locked   -- (let go by fetch should anything below raise)
       tok, at = cache:get(st.cred)   -- renewed while we waited for the lock?
@@ -340,7 +368,14 @@ local function sync_token(client, st, cache, call, held)
         lerr, "): renewing without it")
       return
     end
-    if ngx.now() >= deadline then return end   -- (the call fails at its deadline)
+    if ngx.now() >= deadline then
+      -- the call fails at its deadline: past the core's clock too (else a
+      -- token request went out with the milliseconds it had left, and the
+      -- call's error named that request)
+      local left = call:time_left()
+      if left > 0 then ngx.sleep(left + 0.001) end
+      return
+    end
     -- (never below a millisecond: nginx takes a shorter sleep for 0, a
     -- yield that does not wait and lets ngx.now() stand still)
     ngx.sleep(math.max(0.001, min(pause, deadline - ngx.now())))

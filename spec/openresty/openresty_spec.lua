@@ -482,6 +482,24 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(0, v.token_requests)   -- the other worker's token, not one of its own
     end)
 
+    it("takes over the second renewal lock from a worker gone with both, not from a live one", function()
+      -- a worker killed amid a renewal that held both locks kept every
+      -- other worker's calls waiting until lock_ttl (60 s here)
+      local v = json(select(2, N.get(srv.url .. "/t/deadlocks")))
+      local gone, alive = v.gone, v.alive
+      assert.are.equal(1, gone.page, cjson.encode(v))
+      assert.are.equal(1, gone.token_requests, cjson.encode(v))
+      assert.is_true(gone.lock_kept, cjson.encode(v))     -- (the first: left to its lock_ttl)
+      assert.is_false(gone.late_left, cjson.encode(v))    -- taken over, then let go
+      -- a live holder is waited for, up to the call's deadline: a timeout
+      -- that says so, with no token request sent at the last millisecond
+      assert.are.equal("timeout", alive.page.kind, cjson.encode(v))
+      assert.are.equal("timeout reached (1 s) before the call completed", alive.page.message)
+      assert.are.equal(0, alive.token_requests, cjson.encode(v))
+      assert.is_true(alive.lock_kept, cjson.encode(v))
+      assert.truthy(alive.late_left, cjson.encode(v))
+    end)
+
     it("lets go of a renewal lock only while it is still its own", function()
       -- a renewal slower than lock_ttl lost its lock when it expired: its
       -- unlock deleted the lock another call had taken since

@@ -596,6 +596,36 @@ function M.lockown()
     distinct = first ~= second, kept = kept, gone = cache.dict:get(cache.lock_key) == nil }
 end
 
+-- GET /t/deadlocks: both renewal locks left behind by a worker, then a
+-- call with lock_wait 0.2 s: the worker gone (a process that ended), then
+-- alive (pid 1, which is there), and the call's timeout 1 s.
+function M.deadlocks()
+  local p = io.popen("sh -c 'echo $$'")   -- a process, ended and reaped once closed
+  local gone = tonumber(p:read("*l"))
+  p:close()
+  local out = {}
+  for _, case in ipairs { { "gone", gone }, { "alive", 1 } } do
+    local cache = sng.token_cache("soget_tokens", { key = "deadlocks-" .. case[1] .. ngx.now(),
+      lock_wait = 0.2, lock_ttl = 60 })
+    local lock = cache.lock_key .. "|" .. case[2] .. ":1"
+    cache.dict:set(cache.lock_key, lock, 60)
+    cache.dict:set(cache.late_key, cache.late_key .. "|" .. case[2] .. ":2", 60)
+    local c = soget.client{ timeout = 1 }
+    ngx.update_time()
+    local t0 = ngx.now()
+    local page, err = sng.handling_units(c, "CGMU2436601", { token_cache = cache })
+    ngx.update_time()
+    out[case[1]] = { page = page and page.total or err_table(err), seconds = ngx.now() - t0,
+      token_requests = c:stats().token_requests,
+      lock_kept = cache.dict:get(cache.lock_key) == lock,
+      late_left = cache.dict:get(cache.late_key) or false }
+    c:close()
+    cache.dict:delete(cache.lock_key)
+    cache.dict:delete(cache.late_key)
+  end
+  answer(out)
+end
+
 -- GET /t/static: a client with a token of its own and no credentials
 -- (made with the credentials out of the environment) calls while another
 -- client of the same token cache key renews slowly: it does not wait.
