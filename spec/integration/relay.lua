@@ -72,6 +72,20 @@ if mode == "stall" then
   keep[1] = fill
 end
 
+-- gzip's output for what `cmd` writes
+local function gzip_of(cmd)
+  local p = assert(io.popen(cmd .. " | gzip -n -9", "r"))
+  local out = p:read("*a")
+  p:close()
+  assert(#out > 0 and out:byte(1) == 0x1f, "gzip failed")
+  return out
+end
+
+-- The bodies, made before the port is written (the relay is ready then).
+local page_body = '{"total":0,"returned":0,"first":0,"items":[]}'
+local bomb_body = mode == "gzip-bomb" and gzip_of("printf '%s' '" .. page_body .. "'")
+  .. gzip_of("head -c 16777216 /dev/zero | tr '\\0' ' '"):rep(64)
+
 local function write(path, text)
   local f = assert(io.open(path, "wb"))
   f:write(text)
@@ -171,25 +185,11 @@ if mode == "silent" then
   os.exit(0)
 end
 
--- gzip's output for what `cmd` writes
-local function gzip_of(cmd)
-  local p = assert(io.popen(cmd .. " | gzip -n -9", "r"))
-  local out = p:read("*a")
-  p:close()
-  assert(#out > 0 and out:byte(1) == 0x1f, "gzip failed")
-  return out
-end
-
 if mode == "idle-reset" or mode == "says-close" or mode == "gzip-bomb" then
   local bomb = mode == "gzip-bomb"
   local close = mode == "says-close" or bomb
-  local body = '{"total":0,"returned":0,"first":0,"items":[]}'
-  local coding = ""
-  if bomb then
-    body = gzip_of("printf '%s' '" .. body .. "'")
-      .. gzip_of("head -c 16777216 /dev/zero | tr '\\0' ' '"):rep(64)
-    coding = "Content-Encoding: gzip\r\n"
-  end
+  local body = bomb and bomb_body or page_body
+  local coding = bomb and "Content-Encoding: gzip\r\n" or ""
   local answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. coding
     .. "Content-Length: " .. #body
     .. "\r\n" .. (close and "Connection: close\r\n" or "") .. "\r\n" .. body
