@@ -330,7 +330,7 @@ static int open_parent(const char *parent, pf_err *e) {
       size_t wl = strlen(walked);
       close(fd);
       snprintf(e->why, sizeof e->why,
-               "%s%s is a symbolic link in a folder another user can change: no folder is "
+               "%s%.150s is a symbolic link in a folder another user can change: no folder is "
                "made through it",
                wl > 150 ? "..." : "", wl > 150 ? walked + wl - 150 : walked);
       return -2;
