@@ -46,6 +46,9 @@ local USER_AGENT = (soget._VERSION or "soget"):gsub(" ", "/") .. " (ngx_lua)"
 local MAX_STEPS = 1000       -- far more than any call needs: an exact lookup's 50 pages,
                              -- each with its retries (at most 10)
 local RECEIVE_SIZE = 65536   -- the most bytes one receive asks for
+-- What a receive brought is fed to the parser this many bytes at a time
+-- (see feed_steps).
+local FEED_STEP = 8192
 
 -- soget.Error's metatable, so that the driver's own errors (the phase
 -- error) are the same objects as the core's.
@@ -237,10 +240,14 @@ end
 -- that waited lock_wait for the first takes to renew too. The handle is
 -- the lock's value: the key, then this worker's pid and a count of its own.
 local locks_taken = 0
+local function new_handle(key)
+  locks_taken = locks_taken + 1
+  return ("%s|%d:%d"):format(key, ngx.worker.pid(), locks_taken)
+end
+
 function Cache:lock(late)
   local key = late and self.late_key or self.lock_key
-  locks_taken = locks_taken + 1
-  local handle = ("%s|%d:%d"):format(key, ngx.worker.pid(), locks_taken)
+  local handle = new_handle(key)
   local ok, err = self.dict:add(key, handle, self.lock_ttl)
   if ok then return handle end
   if err == "exists" then return false end
@@ -250,7 +257,8 @@ end
 -- Lets go of the lock of this handle, if it is still that: a renewal
 -- slower than lock_ttl lost it when it expired, and another call's lock
 -- in its place stays. (No other call can take the key between the get and
--- the delete while this handle holds it: add() refuses it.)
+-- the delete while this handle holds it: add() refuses it, and take_over
+-- leaves a live worker's lock alone.)
 function Cache:unlock(handle)
   local key = handle:sub(1, #self.lock_key + 1) == self.lock_key .. "|" and self.lock_key
     or self.late_key
@@ -271,16 +279,27 @@ end
 
 -- Takes over the lock (the second one with late) when the worker that
 -- holds it is gone (killed amid a renewal): its handle names the worker's
--- pid. The lock's handle, false (held by a live worker, or taken by
+-- pid. The lock's handle, false (held by a live worker, or taken over by
 -- another call first) or nil, err (as lock()). Without it, a worker gone
--- with both locks held them from every other worker until lock_ttl.
+-- with the lock held it from every call with a timeout under lock_wait,
+-- and with both locks from every call, until lock_ttl. One call takes a
+-- dead handle over: the one whose mark for it goes in first (add), so that
+-- no call deletes a lock another just took.
 function Cache:take_over(late)
   local key = late and self.late_key or self.lock_key
   local handle = self.dict:get(key)
   local pid = type(handle) == "string" and tonumber(handle:match("|(%d+):%d+$"))
   if not pid or not process_gone(pid) then return false end
-  if self.dict:get(key) == handle then self.dict:delete(key) end
-  return self:lock(late)
+  local marked, err = self.dict:add("over:" .. handle, true, self.lock_ttl)
+  if not marked then
+    if err == "exists" then return false end
+    return nil, err
+  end
+  if self.dict:get(key) ~= handle then return false end   -- expired meanwhile, or let go
+  local mine = new_handle(key)
+  local ok, serr = self.dict:set(key, mine, self.lock_ttl)
+  if not ok then return nil, serr end
+  return mine
 end
 
 --- cache:flush(): forgets the shared token (the next call fetches one).
@@ -339,8 +358,8 @@ end
 -- that takes the second lock) renews too, the others wait on, and all stop
 -- waiting at their call's deadline. A worker gone with the lock (which
 -- expires after lock_ttl) or a renewal slower than lock_wait so costs one
--- more token request, not one per call; a worker gone with both locks has
--- its second taken over.
+-- more token request, not one per call; a lock of a worker gone is taken
+-- over (the first at once, the second past lock_wait).
 local function sync_token(client, st, cache, call, held)
   if st.token and st.renew_at > ngx.now() then return end
   local tok, at = cache:get(st.cred)
@@ -352,6 +371,7 @@ local function sync_token(client, st, cache, call, held)
   while true do
     local late = ngx.now() >= start + cache.lock_wait
     local locked, lerr = cache:lock()
+    if locked == false then locked, lerr = cache:take_over(false) end
     if not locked and not lerr and late then locked, lerr = cache:lock(true) end
     if locked == false and late then locked, lerr = cache:take_over(true) end
     if locked then
@@ -464,6 +484,38 @@ end
 --   | nil, message, kind, retryable, fresh (the request may go again on a
 --     new connection: the kept-alive one was closed before any answer),
 --     status (of an answer a size limit stopped)
+-- Feeds data to the parser FEED_STEP bytes at a time: a compressed body
+-- is undone as it is fed, and 8 KB of gzip may be 8 MB once undone, so
+-- that 64 KB of a server's gzip bomb held the worker for a second, and a
+-- receive that finds bytes waiting returns without yielding (nor updating
+-- ngx.now()). The clock is read around each step: the deadline is looked
+-- at after it, and each 10 ms of undoing (pace.busy) the worker is given
+-- to other requests (ngx.sleep). The parser's state, or nil at the
+-- deadline.
+local function feed_steps(parser, data, deadline, pace)
+  local state, n, i = "more", #data, 1
+  while i <= n do
+    if state ~= "more" then   -- the rest changes nothing but keep_alive
+      return parser:feed(data:sub(i))
+    end
+    ngx.update_time()
+    local t0 = now()
+    state = parser:feed(n <= FEED_STEP and data or data:sub(i, i + FEED_STEP - 1))
+    i = i + FEED_STEP
+    ngx.update_time()
+    local t = now()
+    pace.busy = pace.busy + (t - t0)
+    if state == "more" then
+      if t >= deadline then return nil end
+      if pace.busy >= 0.01 then
+        ngx.sleep(0.001)
+        pace.busy = 0
+      end
+    end
+  end
+  return state
+end
+
 local function sock_exchange(sock, req, deadline, max)
   local left = deadline - now()
   if left <= 0 then return timed_out("before the request was sent") end
@@ -476,6 +528,7 @@ local function sock_exchange(sock, req, deadline, max)
   local parser = soget.http_parser(max)
   local state = "more"
   local turns = 0
+  local pace = { busy = 0 }   -- (feed_steps)
   -- Each turn brings at least one byte, and the parser bounds the bytes
   -- of a response; the deadline bounds the time.
   while state == "more" do
@@ -490,7 +543,11 @@ local function sock_exchange(sock, req, deadline, max)
     end
     local data, rerr = sock:receiveany(RECEIVE_SIZE)
     if data then
-      state = parser:feed(data)
+      state = feed_steps(parser, data, deadline, pace)
+      if not state then
+        parser:close()
+        return timed_out("while undoing the response body's coding")
+      end
     elseif rerr == "closed" then
       local fresh = parser:received() == 0
       state = parser:eof()

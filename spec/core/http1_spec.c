@@ -614,6 +614,15 @@ static void test_compressed(void) {
     }
   }
 
+  CASE("compressed: a body of exactly the cap (a power of two): its buffer the cap and a NUL");
+  zlen = compress_to(z, sizeof z, plain, 131072, 1);
+  rlen = wrap(resp, sizeof resp, "gzip", z, zlen, 0);
+  soget_http1_init(&h, 131072);
+  CHECK_INT(soget_http1_feed(&h, resp, rlen), DONE);
+  CHECK_MEM(h.body.data, h.body.len, plain, 131072);
+  CHECK_INT(h.body.cap, 131073);
+  soget_http1_free(&h);
+
   CASE("compressed: over the cap once decoded (a bomb)");
   zlen = compress_to(z, sizeof z, plain, sizeof plain, 1);
   rlen = wrap(resp, sizeof resp, "gzip", z, zlen, 0);

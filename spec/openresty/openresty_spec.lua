@@ -482,22 +482,29 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(0, v.token_requests)   -- the other worker's token, not one of its own
     end)
 
-    it("takes over the second renewal lock from a worker gone with both, not from a live one", function()
-      -- a worker killed amid a renewal that held both locks kept every
-      -- other worker's calls waiting until lock_ttl (60 s here)
+    it("takes over the renewal locks of a worker gone, not those of a live one", function()
+      -- a worker killed amid a renewal kept every other worker's calls
+      -- waiting until lock_ttl (60 s here): those whose timeout is under
+      -- lock_wait with the first lock, all of them with both
       local v = json(select(2, N.get(srv.url .. "/t/deadlocks")))
-      local gone, alive = v.gone, v.alive
-      assert.are.equal(1, gone.page, cjson.encode(v))
-      assert.are.equal(1, gone.token_requests, cjson.encode(v))
-      assert.is_true(gone.lock_kept, cjson.encode(v))     -- (the first: left to its lock_ttl)
-      assert.is_false(gone.late_left, cjson.encode(v))    -- taken over, then let go
+      local body = cjson.encode(v)
+      for _, name in ipairs { "gone", "gone_first", "gone_second" } do
+        assert.are.equal(1, v[name].page, name .. ": " .. body)
+        assert.are.equal(1, v[name].token_requests, name .. ": " .. body)
+      end
+      -- the first lock taken over at once, then let go; the second untouched
+      assert.are.same({ "none", "kept" }, { v.gone.lock, v.gone.late }, body)
+      assert.are.same({ "none", "none" }, { v.gone_first.lock, v.gone_first.late }, body)
+      -- the live worker's first lock kept; the second taken over past
+      -- lock_wait, then let go
+      assert.are.same({ "kept", "none" }, { v.gone_second.lock, v.gone_second.late }, body)
       -- a live holder is waited for, up to the call's deadline: a timeout
       -- that says so, with no token request sent at the last millisecond
-      assert.are.equal("timeout", alive.page.kind, cjson.encode(v))
+      local alive = v.alive
+      assert.are.equal("timeout", alive.page.kind, body)
       assert.are.equal("timeout reached (1 s) before the call completed", alive.page.message)
-      assert.are.equal(0, alive.token_requests, cjson.encode(v))
-      assert.is_true(alive.lock_kept, cjson.encode(v))
-      assert.truthy(alive.late_left, cjson.encode(v))
+      assert.are.equal(0, alive.token_requests, body)
+      assert.are.same({ "kept", "kept" }, { alive.lock, alive.late }, body)
     end)
 
     it("lets go of a renewal lock only while it is still its own", function()
@@ -534,6 +541,27 @@ describe("soget.ngx in nginx", function()
     it("keeps no connection the server said it closes", function()
       require("integration.proxy").with_relay("says-close", nil, "listener that closes", function(relay)
         assert.are.equal(0, kept_alive("?port=" .. relay.port, relay).reused)
+      end)
+    end)
+
+    it("holds the timeout while undoing a gzip bomb, and lets the worker serve others meanwhile",
+      function()
+      -- 64 KB of a bomb, fed to the parser whole, was undone at once
+      -- (seconds under max_response_size = 1 GiB), past the deadline, the
+      -- worker serving nothing else meanwhile
+      require("integration.proxy").with_relay("gzip-bomb", nil, "server of a gzip bomb",
+        function(relay)
+        local st, body = N.get(srv.url .. "/t/bomb?port=" .. relay.port)
+        assert.are.equal(200, st, body)
+        local v = json(body)
+        assert.is_false(v.raised, body)
+        assert.are.equal("timeout", v.error.kind, body)
+        assert.truthy(v.error.message:find("while undoing the response body's coding", 1, true),
+          body)
+        -- the light thread beside it got turns while the body was undone
+        -- (one a 10 ms sleep: nearly none when the worker was held)
+        assert.truthy(v.turns >= 10, body)
+        assert.are.equal("request\n", relay:bytes())
       end)
     end)
 

@@ -356,6 +356,36 @@ function M.reset()
     page = ok and page and true or false, error = ok and err_table(err) or false }))
 end
 
+-- GET /t/bomb?port=P: a lookup (timeout 1 s, max_response_size 1 GiB) to
+-- a listener that answers a gzip bomb (spec/integration/relay.lua
+-- gzip-bomb: 1 MB as sent, 1 GiB once undone), while a light thread
+-- counts the turns the worker gave it meanwhile: answers the lookup's
+-- error, its seconds and the turns.
+function M.bomb()
+  local c = soget.client{ base_url = "http://127.0.0.1:" .. tonumber(ngx.req.get_uri_args().port)
+      .. "/api-tracing-code/v1", access_token = "tok-bomb-0123456789",
+    api_key = "key-bomb-0123456789", retries = 0, timeout = 1, max_response_size = 1024 ^ 3 }
+  local turns, done = 0, false
+  local th = ngx.thread.spawn(function()
+    while not done do
+      ngx.sleep(0.01)
+      turns = turns + 1
+    end
+  end)
+  ngx.update_time()
+  local t0 = ngx.now()
+  local ok, page, err = pcall(sng.handling_units, c, "CGMU2436601")
+  ngx.update_time()
+  local seconds = ngx.now() - t0
+  done = true
+  ngx.thread.wait(th)
+  c:close()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode({ raised = not ok and tostring(page) or false,
+    page = ok and page and true or false, error = ok and err_table(err) or false,
+    seconds = seconds, turns = turns }))
+end
+
 -- GET /t/silent?port=P[&scheme=https][&timeout=S][&connect_timeout=S][&retries=N]:
 -- a lookup to a listener that accepts and never writes a byte
 -- (spec/integration/relay.lua silent): answers its error and how long the
@@ -596,29 +626,38 @@ function M.lockown()
     distinct = first ~= second, kept = kept, gone = cache.dict:get(cache.lock_key) == nil }
 end
 
--- GET /t/deadlocks: both renewal locks left behind by a worker, then a
--- call with lock_wait 0.2 s: the worker gone (a process that ended), then
--- alive (pid 1, which is there), and the call's timeout 1 s.
+-- GET /t/deadlocks: renewal locks left behind by a worker, then a call
+-- (timeout 1 s): both locks of a worker gone (a process that ended), with
+-- lock_wait 0.2 s; the first lock alone of a worker gone, with lock_wait
+-- 5 s (past the call's timeout); the first of a live worker (pid 1, which
+-- is there) and the second of a worker gone, lock_wait 0.2 s; both of a
+-- live worker.
 function M.deadlocks()
   local p = io.popen("sh -c 'echo $$'")   -- a process, ended and reaped once closed
   local gone = tonumber(p:read("*l"))
   p:close()
   local out = {}
-  for _, case in ipairs { { "gone", gone }, { "alive", 1 } } do
-    local cache = sng.token_cache("soget_tokens", { key = "deadlocks-" .. case[1] .. ngx.now(),
-      lock_wait = 0.2, lock_ttl = 60 })
-    local lock = cache.lock_key .. "|" .. case[2] .. ":1"
+  for _, case in ipairs {
+    { "gone", gone, gone, 0.2 }, { "gone_first", gone, nil, 5 },
+    { "gone_second", 1, gone, 0.2 }, { "alive", 1, 1, 0.2 },
+  } do
+    local name, lock_pid, late_pid, wait = case[1], case[2], case[3], case[4]
+    local cache = sng.token_cache("soget_tokens", { key = "deadlocks-" .. name .. ngx.now(),
+      lock_wait = wait, lock_ttl = 60 })
+    local lock = cache.lock_key .. "|" .. lock_pid .. ":1"
+    local late = late_pid and cache.late_key .. "|" .. late_pid .. ":2"
     cache.dict:set(cache.lock_key, lock, 60)
-    cache.dict:set(cache.late_key, cache.late_key .. "|" .. case[2] .. ":2", 60)
+    if late then cache.dict:set(cache.late_key, late, 60) end
     local c = soget.client{ timeout = 1 }
     ngx.update_time()
     local t0 = ngx.now()
     local page, err = sng.handling_units(c, "CGMU2436601", { token_cache = cache })
     ngx.update_time()
-    out[case[1]] = { page = page and page.total or err_table(err), seconds = ngx.now() - t0,
+    local now_lock, now_late = cache.dict:get(cache.lock_key), cache.dict:get(cache.late_key)
+    out[name] = { page = page and page.total or err_table(err), seconds = ngx.now() - t0,
       token_requests = c:stats().token_requests,
-      lock_kept = cache.dict:get(cache.lock_key) == lock,
-      late_left = cache.dict:get(cache.late_key) or false }
+      lock = now_lock == lock and "kept" or now_lock == nil and "none" or "other",
+      late = late and now_late == late and "kept" or now_late == nil and "none" or "other" }
     c:close()
     cache.dict:delete(cache.lock_key)
     cache.dict:delete(cache.late_key)

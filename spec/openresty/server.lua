@@ -102,6 +102,7 @@ local function conf(o)
     .. '        location = /t/busy { content_by_lua_block { require("probe").busy() } }\n'
     .. '        location = /t/crosscache { content_by_lua_block { require("probe").crosscache() } }\n'
     .. '        location = /t/reset { content_by_lua_block { require("probe").reset() } }\n'
+    .. '        location = /t/bomb { content_by_lua_block { require("probe").bomb() } }\n'
     .. '        location = /t/silent { content_by_lua_block { require("probe").silent() } }\n'
     .. '        location = /t/phases { content_by_lua_block { require("probe").phases() } }\n'
     .. '        location = /t/verify { content_by_lua_block { require("probe").verify() } }\n'

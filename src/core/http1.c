@@ -476,7 +476,7 @@ void soget_http1_init(soget_http1 *h, size_t max_body) {
   h->p.data = h;
   h->state = SOGET_HTTP1_MORE;
   h->max_body = max_body;
-  soget_buf_init(&h->body, 0);
+  soget_buf_init(&h->body, max_body);   /* (grows to the cap and its NUL at most) */
   soget_buf_init(&h->location, 0);
   soget_buf_init(&h->retry_after, 0);
   soget_buf_init(&h->encoding, 0);
