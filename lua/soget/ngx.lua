@@ -486,30 +486,37 @@ end
 --     status (of an answer a size limit stopped)
 -- Feeds data to the parser FEED_STEP bytes at a time: a compressed body
 -- is undone as it is fed, and 8 KB of gzip may be 8 MB once undone, so
--- that 64 KB of a server's gzip bomb held the worker for a second, and a
--- receive that finds bytes waiting returns without yielding (nor updating
--- ngx.now()). The clock is read around each step: the deadline is looked
--- at after it, and each 10 ms of undoing (pace.busy) the worker is given
--- to other requests (ngx.sleep). The parser's state, or nil at the
--- deadline.
+-- that a server's gzip bomb held the worker for seconds: a receive that
+-- finds bytes waiting returns without yielding (nor moving ngx.now()).
+-- Each WORK_STEP bytes of body made (parser:decoded()), the clock is read
+-- (ngx.update_time, about a thousand instructions, which a small page's
+-- lookup never pays), the deadline looked at, and after 10 ms of work
+-- the worker is given to other requests (ngx.sleep). The parser's state,
+-- or nil at the deadline. (The first QUIET bytes of an answer, which
+-- cannot make WORK_STEP bytes of body, are fed without it: a small
+-- page's lookup pays nothing for this.)
+local WORK_STEP = 2 * 1024 * 1024
+local QUIET = 2048   -- deflate makes at most about 1,032 bytes of one
 local function feed_steps(parser, data, deadline, pace)
   local state, n, i = "more", #data, 1
   while i <= n do
     if state ~= "more" then   -- the rest changes nothing but keep_alive
       return parser:feed(data:sub(i))
     end
-    ngx.update_time()
-    local t0 = now()
     state = parser:feed(n <= FEED_STEP and data or data:sub(i, i + FEED_STEP - 1))
     i = i + FEED_STEP
-    ngx.update_time()
-    local t = now()
-    pace.busy = pace.busy + (t - t0)
     if state == "more" then
-      if t >= deadline then return nil end
-      if pace.busy >= 0.01 then
-        ngx.sleep(0.001)
-        pace.busy = 0
+      local made = parser:decoded()
+      if made - pace.mark >= WORK_STEP then
+        pace.mark = made
+        ngx.update_time()
+        local t = now()
+        if t >= deadline then return nil end
+        if t - pace.since >= 0.01 then
+          ngx.sleep(0.001)
+          ngx.update_time()
+          pace.since = now()
+        end
       end
     end
   end
@@ -528,7 +535,7 @@ local function sock_exchange(sock, req, deadline, max)
   local parser = soget.http_parser(max)
   local state = "more"
   local turns = 0
-  local pace = { busy = 0 }   -- (feed_steps)
+  local pace, fed = nil, 0   -- (feed_steps)
   -- Each turn brings at least one byte, and the parser bounds the bytes
   -- of a response; the deadline bounds the time.
   while state == "more" do
@@ -543,10 +550,16 @@ local function sock_exchange(sock, req, deadline, max)
     end
     local data, rerr = sock:receiveany(RECEIVE_SIZE)
     if data then
-      state = feed_steps(parser, data, deadline, pace)
-      if not state then
-        parser:close()
-        return timed_out("while undoing the response body's coding")
+      fed = fed + #data
+      if fed <= QUIET then
+        state = parser:feed(data)
+      else
+        pace = pace or { mark = 0, since = now() }
+        state = feed_steps(parser, data, deadline, pace)
+        if not state then
+          parser:close()
+          return timed_out("while undoing the response body's coding")
+        end
       end
     elseif rerr == "closed" then
       local fresh = parser:received() == 0

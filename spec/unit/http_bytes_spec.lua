@@ -172,6 +172,27 @@ describe("soget.http_parser", function()
     end)
   end
 
+  it("counts the bytes fed and the body's bytes once undone", function()
+    -- 72 bytes of gzip: '{"items":[]}' and 20,000 spaces
+    local gz = "\31\139\8\0\0\0\0\0\2\3\237\193\177\17\0\16\16\0\176\85\220\143\97\21"
+      .. "\167\84\40\190\162\115\118\183\134\34\201\137\185\71\174\168\173\223\2\0\0\0\0"
+      .. "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\192\23\30\78\45\236\19\44\78\0\0"
+    assert.are.equal(72, #gz)
+    local head = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 72\r\n\r\n"
+    local p = soget.http_parser(100000)
+    assert.are.equal(0, p:decoded())
+    assert.are.equal("more", p:feed(head .. gz:sub(1, 40)))
+    assert.are.equal(#head + 40, p:received())
+    local part = p:decoded()
+    assert.truthy(part < 20012, part)
+    assert.are.equal("done", p:feed(gz:sub(41)))
+    assert.are.equal(#head + 72, p:received())
+    assert.are.equal(20012, p:decoded())
+    assert.are.equal('{"items":[]}' .. (" "):rep(20000), select(2, p:response()))
+    p:close()
+    assert.has_error(function() p:decoded() end, "soget.HttpParser: used after close()")
+  end)
+
   it("refuses a cap that is not a whole, positive number of bytes", function()
     for _, bad in ipairs { 0, 0 / 0, 1 / 0, -1, 1.5, 1023.9, 2 ^ 53 + 2 } do
       local ok, err = pcall(soget.http_parser, bad)

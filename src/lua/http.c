@@ -177,6 +177,13 @@ static int parser_received(lua_State *L) {
   return 1;
 }
 
+/* parser:decoded() -> the body's bytes so far, once undone */
+static int parser_decoded(lua_State *L) {
+  lparser *p = checkparser(L);
+  lua_pushnumber(L, (lua_Number)p->h->body.len);
+  return 1;
+}
+
 static int parser_close(lua_State *L) {
   lparser *p = luaL_checkudata(L, 1, SOGET_HTTP_PARSER_T);
   if (p->open) {
@@ -213,6 +220,7 @@ static const luaL_Reg parser_methods[] = {{"feed", parser_feed},
                                           {"state", parser_state},
                                           {"error", parser_error},
                                           {"received", parser_received},
+                                          {"decoded", parser_decoded},
                                           {"close", parser_close},
                                           {NULL, NULL}};
 

@@ -297,6 +297,9 @@ function HttpParser:error() end
 ---@return number bytes Bytes fed so far.
 function HttpParser:received() end
 
+---@return number bytes The body's bytes so far, once undone (a compressed body grows as it is fed).
+function HttpParser:decoded() end
+
 ---Frees the parser (also __gc and __close).
 function HttpParser:close() end
 
