@@ -488,13 +488,14 @@ end
 -- is undone as it is fed, and 8 KB of gzip may be 8 MB once undone, so
 -- that a server's gzip bomb held the worker for seconds: a receive that
 -- finds bytes waiting returns without yielding (nor moving ngx.now()).
--- Each WORK_STEP bytes of body made (parser:decoded()), the clock is read
--- (ngx.update_time, about a thousand instructions, which a small page's
--- lookup never pays), the deadline looked at, and after 10 ms of work
--- the worker is given to other requests (ngx.sleep). The parser's state,
--- or nil at the deadline. (The first QUIET bytes of an answer, which
--- cannot make WORK_STEP bytes of body, are fed without it: a small
--- page's lookup pays nothing for this.)
+-- Each WORK_STEP bytes of work (bytes fed and body made, which cost
+-- about alike: empty gzip members make no body), the clock is read
+-- (ngx.update_time, about a thousand instructions), the deadline looked
+-- at, and once 10 ms have passed since the worker last went to other
+-- requests, it goes again (ngx.sleep). The parser's state, or nil at the
+-- deadline. (The first QUIET bytes of an answer, which cannot make
+-- WORK_STEP bytes of work, are fed without it: a small page's lookup
+-- pays nothing for this.)
 local WORK_STEP = 2 * 1024 * 1024
 local QUIET = 2048   -- deflate makes at most about 1,032 bytes of one
 local function feed_steps(parser, data, deadline, pace)
@@ -506,7 +507,7 @@ local function feed_steps(parser, data, deadline, pace)
     state = parser:feed(n <= FEED_STEP and data or data:sub(i, i + FEED_STEP - 1))
     i = i + FEED_STEP
     if state == "more" then
-      local made = parser:decoded()
+      local made = parser:decoded() + parser:received()
       if made - pace.mark >= WORK_STEP then
         pace.mark = made
         ngx.update_time()
@@ -557,8 +558,10 @@ local function sock_exchange(sock, req, deadline, max)
         pace = pace or { mark = 0, since = now() }
         state = feed_steps(parser, data, deadline, pace)
         if not state then
+          local undoing = parser:decoded() > parser:received()
           parser:close()
-          return timed_out("while undoing the response body's coding")
+          return timed_out(undoing and "while undoing the response body's coding"
+            or "while reading the response body")
         end
       end
     elseif rerr == "closed" then

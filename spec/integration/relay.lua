@@ -37,11 +37,13 @@
 --   lua5.4 relay.lua dns-loopback PORTFILE - LOG SECONDS
 --       the same, but answers every query: any name asked for an IPv4
 --       address is 127.0.0.1 (other types: no address)
---   lua5.4 relay.lua gzip-bomb PORTFILE - LOG SECONDS
+--   lua5.4 relay.lua gzip-bomb PORTFILE CHUNK LOG SECONDS
 --       an API of plain HTTP that answers each request with an empty page
 --       compressed (gzip), followed by 64 more gzip members of 16 MiB of
---       spaces each: valid JSON of 1 GiB, about 1 MB as sent; then closes
---       the connection; appends a line to LOG for each request
+--       spaces each: valid JSON of 1 GiB, about 1 MB as sent, chunked in
+--       chunks of CHUNK bytes when CHUNK is a number (else with its
+--       Content-Length); then closes the connection; appends a line to
+--       LOG for each request
 local socket = require "socket"
 
 local mode, portfile, target, logfile = arg[1], arg[2], tonumber(arg[3]), arg[4]
@@ -190,8 +192,19 @@ if mode == "idle-reset" or mode == "says-close" or mode == "gzip-bomb" then
   local close = mode == "says-close" or bomb
   local body = bomb and bomb_body or page_body
   local coding = bomb and "Content-Encoding: gzip\r\n" or ""
+  local length = "Content-Length: " .. #body
+  if bomb and target then   -- chunked, in chunks of `target` bytes
+    local chunks = {}
+    for i = 1, #body, target do
+      local piece = body:sub(i, i + target - 1)
+      chunks[#chunks + 1] = ("%x\r\n%s\r\n"):format(#piece, piece)
+    end
+    chunks[#chunks + 1] = "0\r\n\r\n"
+    body = table.concat(chunks)
+    length = "Transfer-Encoding: chunked"
+  end
   local answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. coding
-    .. "Content-Length: " .. #body
+    .. length
     .. "\r\n" .. (close and "Connection: close\r\n" or "") .. "\r\n" .. body
   local conns = {}   -- socket -> { head = bytes read, reading = bool, ends = time }
   srv:settimeout(0)

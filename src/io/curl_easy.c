@@ -139,10 +139,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   while (r == SOGET_CODING_OK && done < len) {
     size_t k = len - done;
     if (t->coding.inflating) {
-      /* (between steps: a piece that came before the deadline is undone
-       * as an uncompressed one would be taken, libcurl ending the transfer
-       * at its own look at the deadline) */
-      if (done > 0 && soget_now() >= t->ends) {
+      /* (once some of the body is made: the first piece a transfer
+       * hands over is undone whatever the time, as an uncompressed one
+       * would be taken; libcurl hands a chunked body over a chunk at a
+       * time, and one pass over the socket may bring them all) */
+      if ((done > 0 || t->body.len > 0) && soget_now() >= t->ends) {
         t->overdue = 1;
         return 0;
       }
