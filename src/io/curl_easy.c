@@ -123,12 +123,13 @@ static int coding_begin(soget_xfer *t) {
 }
 
 /* A compressed body is undone this many of its bytes at a time, the
- * request's deadline looked at before each: deflate makes at most about
- * 1,032 bytes of one, so 8 KB are at most about 8 MB of work. libcurl
- * looks at the deadline only between the pieces it hands over, and a
- * piece of 100 KB may hold 100 MB (all of it in a few milliseconds of
- * the network), which a batch would undo for each of its lookups in
- * turn: seconds past the deadline where max_response_size is large. */
+ * request's deadline looked at between them (on_body): deflate makes at
+ * most about 1,032 bytes of one, so 8 KB are at most about 8 MB of work.
+ * libcurl looks at the deadline only between the passes it makes over the
+ * socket, and one pass may hand over 100 KB holding 100 MB (all of it in
+ * a few milliseconds of the network), or every chunk of a chunked body,
+ * which a batch would undo for each of its lookups in turn: seconds past
+ * the deadline where max_response_size is large. */
 #define INFLATE_STEP 8192
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {

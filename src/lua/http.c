@@ -9,6 +9,8 @@
  *   p:response()   -> status, body, retry_after, location, keep_alive,
  *                     www_authenticate (after "done")
  *   p:error()      -> message, kind, retryable  (after "bad")
+ *   p:received()   -> bytes fed;  p:decoded() -> the body's bytes so far,
+ *                     once undone (a driver paces a compressed body by it)
  */
 #include <math.h>
 #include <stdlib.h>
