@@ -479,11 +479,6 @@ local function handshake_timed_out(req)
     req.server_name, req.port, req.connect_timeout), "timeout", true
 end
 
--- One exchange on sock. -> status, body, retry_after, location, keep_alive,
---     www_authenticate
---   | nil, message, kind, retryable, fresh (the request may go again on a
---     new connection: the kept-alive one was closed before any answer),
---     status (of an answer a size limit stopped)
 -- Feeds data to the parser FEED_STEP bytes at a time: a compressed body
 -- is undone as it is fed, and 8 KB of gzip may be 8 MB once undone, so
 -- that a server's gzip bomb held the worker for seconds: a receive that
@@ -493,9 +488,9 @@ end
 -- (ngx.update_time, about a thousand instructions), the deadline looked
 -- at, and once 10 ms have passed since the worker last went to other
 -- requests, it goes again (ngx.sleep). The parser's state, or nil at the
--- deadline. (The first QUIET bytes of an answer, which cannot make
--- WORK_STEP bytes of work, are fed without it: a small page's lookup
--- pays nothing for this.)
+-- deadline. (The first QUIET bytes of an answer, which make about
+-- WORK_STEP bytes of work at most, are fed without it: a small page's
+-- lookup pays nothing for this.)
 local WORK_STEP = 2 * 1024 * 1024
 local QUIET = 2048   -- deflate makes at most about 1,032 bytes of one
 local function feed_steps(parser, data, deadline, pace)
@@ -524,6 +519,11 @@ local function feed_steps(parser, data, deadline, pace)
   return state
 end
 
+-- One exchange on sock. -> status, body, retry_after, location, keep_alive,
+--     www_authenticate
+--   | nil, message, kind, retryable, fresh (the request may go again on a
+--     new connection: the kept-alive one was closed before any answer),
+--     status (of an answer a size limit stopped)
 local function sock_exchange(sock, req, deadline, max)
   local left = deadline - now()
   if left <= 0 then return timed_out("before the request was sent") end
