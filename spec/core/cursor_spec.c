@@ -244,6 +244,13 @@ static const struct {
    2, 0, 5,
    {P("LOT 7", "1"), P("LOT 70", "2"), P("LOT 71", "3"), P("LOT 72", "4"), P("LOT 73", "5")},
    "1", TOTAL, 3},
+  {"a listing newest first can look sorted by reference too: read on", "LOT 7", NULL, 2, 0,
+   3, {P("LOT 7", "3"), P("LOT 70", "2"), P("LOT 7", "1")},
+   "3 1", TOTAL, 2},
+  {"newest first, then a pair of ids in ascending order: that page proves it", "LOT 7", NULL,
+   2, 0, 5,
+   {P("LOT 7", "5"), P("LOT 70", "4"), P("LOT 71", "3"), P("LOT 72", "6"), P("LOT 73", "1")},
+   "5", MORE, 2},
   {"the ids' order broken on a later page: that page proves it", "LOT 7", NULL, 2, 0, 6,
    {P("LOT 7", "1"), P("LOT 70", "2"), P("LOT 71", "3"), P("LOT 72", "4"), P("LOT 73", "0"),
     P("LOT 74", "5")},
@@ -313,9 +320,9 @@ static const struct {
   {"bytes beyond ASCII are compared as they are", "CAF\xc3\x89", NULL, 5, 0, 3,
    {P("CAF\xc3\x89", "2"), P("caf\xc3\x89", "3"), P("CAF\xc3\xa9", "1")},
    "2 3", MORE, 1},
-  {"a reference longer than the cursor keeps comes after", "ZZZZ", NULL, 2, 0, 4,
-   {P("ZZZZ", "4"), P(LONGZ, "1"), P(LONGZ, "2"), P(LONGZ "Z", "3")},
-   "4", MORE, 1},
+  {"a reference longer than the cursor keeps comes after", "ZZZZ", NULL, 3, 0, 4,
+   {P("ZZZZ", "2"), P(LONGZ, "1"), P(LONGZ, "3"), P(LONGZ "Z", "4")},
+   "2", MORE, 1},
   {"the total says more than the listing: an empty page ends it", "LOT 7", NULL, 2, 50, 3,
    {P("LOT 7", "A"), P("LOT 7", "B"), P("LOT 7", "C")},
    "A B C", D_EMPTY, 3},
@@ -408,7 +415,7 @@ static void test_exact_edges(void) {
   soget_cursor_unit(&c, "LOT 70", 6, "D", 1, 0);
   soget_cursor_used_up(&c, 1);
   CHECK(!c.done);
-  CHECK_INT(c.not_by_id, 0);
+  CHECK_INT(c.ids_fell, 0);
   soget_cursor_page(&c, 4, 10, 2, 4, 2);
   soget_cursor_unit(&c, "LOT 71", 6, "B", 1, 0);   /* before D: not the ids' order */
   soget_cursor_unit(&c, "LOT 72", 6, "E", 1, 0);
@@ -509,10 +516,11 @@ static void test_exact_cap(void) {
       soget_cursor_page(&c, k, caps[i].total, 1, k, 1);
       CHECK(!c.done);
       CHECK(c.why == NULL);   /* nothing said while the page is read */
-      /* (the unit after them: an id before theirs, the listing's order
-       * not that of its ids) */
-      soget_cursor_unit(&c, after ? caps[i].after : "LOT 7", after ? 6 : 5, after ? "A" : "X", 1,
-                        0);
+      /* (ids in ascending order, then the unit after them: an id before
+       * theirs, the listing's order neither that of its ids nor its
+       * reverse) */
+      soget_cursor_unit(&c, after ? caps[i].after : "LOT 7", after ? 6 : 5,
+                        after ? "A" : k == 0 ? "B" : "C", 1, 0);
       soget_cursor_used_up(&c, 1);
     }
     CHECK(c.done);

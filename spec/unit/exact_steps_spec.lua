@@ -85,6 +85,21 @@ describe("exact lookups through soget.Call", function()
                       "reference=ABCU1234560&limit=2&offset=4" }, asked)
   end)
 
+  it("read on while the units come newest first (their S)ONE ids descending)", function()
+    -- the reverse: a server listing its newest passages first looks
+    -- sorted by reference where references were numbered backwards; a
+    -- match on the second page
+    local c = client()
+    local p, err, asked = walk(c, { reference = REF, exact = true, limit = 2 }, {
+      ok(page(3, 0, { unit(REF, "3"), unit(REF .. "1", "2") })),
+      ok(page(3, 2, { unit(REF, "1") })) })
+    assert.is_nil(err)
+    assert.equal("3 1", ids(p))
+    assert.equal(2, p.total)
+    assert.are.same({ "reference=ABCU1234560&limit=2", "reference=ABCU1234560&limit=2&offset=2" },
+                    asked)
+  end)
+
   it("ask for the next pages at first + returned, ascending, full pages by default", function()
     local c = client()
     local units = {}

@@ -25,7 +25,7 @@ void soget_cursor_init(soget_cursor *c, long max_pages) {
   c->exact = 0;
   c->sorted = 1;
   c->past = 0;
-  c->not_by_id = 0;
+  c->ids_fell = c->ids_rose = 0;
   c->found_id = 0;
   c->ref_len = c->spi_len = c->last_len = c->last_id_len = 0;
   c->units = c->ids = c->matches = 0;
@@ -99,7 +99,8 @@ void soget_cursor_used_up(soget_cursor *c, long fresh) {
                "others";
     c->moved = c->pages > 1;
   }
-  if (c->exact && (c->found_id || (c->ref_len && c->past && c->sorted && c->not_by_id))) {
+  if (c->exact && (c->found_id || (c->ref_len && c->past && c->sorted && c->ids_fell &&
+                    c->ids_rose))) {
     stop(c, "no more matches");
     return;
   }
@@ -137,7 +138,7 @@ int soget_cursor_exact(soget_cursor *c, const char *ref, size_t rlen, const char
   if ((ref && rlen > SOGET_CURSOR_KEY) || (spi && slen > SOGET_CURSOR_KEY)) return -1;
   c->exact = 1;
   c->sorted = 1;
-  c->past = c->not_by_id = c->found_id = 0;
+  c->past = c->ids_fell = c->ids_rose = c->found_id = 0;
   c->units = c->ids = c->matches = 0;
   c->fresh = 0;
   c->last_len = c->last_id_len = 0;
@@ -170,13 +171,18 @@ int soget_cursor_unit(soget_cursor *c, const char *ref, size_t rlen, const char 
   c->units++;
   /* The order of S)ONE ids, of the units that have one (an empty id names
    * none) and were not met before: a unit whose id comes before the one
-   * before's shows that the listing is not in their order (an id cut to
-   * SOGET_CURSOR_KEY bytes: as for references). A unit met again, on a
-   * page after a listing moved, says nothing of it. */
+   * before's shows that the listing is not in their order, one whose id
+   * comes after it that the listing is not in their reverse order (an id
+   * cut to SOGET_CURSOR_KEY bytes: as for references). A unit met again,
+   * on a page after a listing moved, says nothing of it. */
   if (psw && plen > 0 && !again) {
     char id[SOGET_CURSOR_KEY];
     size_t in = fold(id, psw, plen);
-    if (c->ids > 0 && compare(c->last_id, c->last_id_len, id, in) > 0) c->not_by_id = 1;
+    if (c->ids > 0) {
+      int order = compare(c->last_id, c->last_id_len, id, in);
+      if (order > 0) c->ids_fell = 1;
+      if (order < 0) c->ids_rose = 1;
+    }
     memcpy(c->last_id, id, in);
     c->last_id_len = in;
     c->ids++;

@@ -46,8 +46,9 @@ typedef struct soget_cursor {
   int exact;
   int sorted;        /* every unit so far in ascending order of reference */
   int past;          /* a unit after the reference in that order was met */
-  int not_by_id;     /* two units so far came in descending order of S)ONE id:
+  int ids_fell;      /* two units so far came in descending order of S)ONE id:
                       * the listing is not in the order of its ids */
+  int ids_rose;      /* two came in ascending order: nor in their reverse */
   int found_id;      /* the S)ONE id asked for was met: ids are unique */
   size_t ref_len, spi_len, last_len, last_id_len;   /* ref_len, spi_len 0: not given */
   long units;        /* units seen */
@@ -99,16 +100,18 @@ void soget_cursor_used_up(soget_cursor *c, long fresh);
  *   - a unit whose reference comes after ref was met, every unit so far
  *     came in ascending order of reference, ASCII letters upper-cased,
  *     byte by byte (the order the document leaves unsaid; the sandbox's),
- *     and two of them did not come in ascending order of S)ONE id: a
- *     listing in the order of its ids (or of their passages' creation)
- *     can look sorted by reference for a page or more, as lots numbered
- *     in the order they came do, and hold a match further on. (Ids are
- *     compared byte by byte, ASCII letters upper-cased: a listing in
- *     the order of the numbers within ids of two families, CNI... and
- *     MAR... mixed, would pass for one not in the order of its ids.)
+ *     and the units came in neither order of S)ONE id: two of them in
+ *     descending order, two in ascending. A listing in the order of its
+ *     ids (or of their passages' creation), oldest or newest first, can
+ *     look sorted by reference for a page or more, as lots numbered in
+ *     the order they came (or the reverse) do, and hold a match further
+ *     on. (Ids are compared byte by byte, ASCII letters upper-cased: a
+ *     listing in the order of the numbers within ids of two families,
+ *     CNI... and MAR... mixed, would pass for one not in the order of
+ *     its ids.)
  * A page out of the order of references voids the second proof for the
  * rest of the walk, which then goes on to the listing's end; while every
- * unit came in the order of ids, so does it. Returns 0, or -1 when a
+ * unit came in one order of ids, so does it. Returns 0, or -1 when a
  * value is longer than SOGET_CURSOR_KEY bytes (nothing changed). */
 int soget_cursor_exact(soget_cursor *c, const char *ref, size_t rlen, const char *spi,
                        size_t slen);
