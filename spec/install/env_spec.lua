@@ -69,6 +69,23 @@ describe("eval \"$(make env)\"", function()
     assert.truthy(out:find("(in a source tree:\n    " .. build, 1, true), out)
   end)
 
+  it("makes bin/soget load no Lua file and no module from the folder it is run in", function()
+    -- Lua's default paths end in ./?.lua, ./?/init.lua and ./?.so: a
+    -- soget.lua left in a shared folder answered require "soget" first
+    local tmp = sh.mktemp()
+    local trap = 'io.stderr:write("loaded from the current folder\\n") os.exit(99)'
+    sh.check("mkdir " .. sh.quote(tmp .. "/soget") .. " && printf '%s\\n' " .. sh.quote(trap)
+      .. " | tee " .. sh.quote(tmp .. "/soget.lua") .. " " .. sh.quote(tmp .. "/soget/init.lua")
+      .. " > /dev/null && printf 'not a module' > " .. sh.quote(tmp .. "/soget.so"))
+    local code, out = sh.run("cd " .. sh.quote(tmp) .. " && env -u LUA_PATH -u LUA_CPATH"
+      .. " -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 -u LUA_PATH_5_4"
+      .. " -u LUA_CPATH_5_4 -u SOGET_MODULE_DIR " .. sh.quote(sh.lua) .. " "
+      .. sh.quote(root .. "/bin/soget") .. " check CSQU3054383 2>&1", 60)
+    sh.rmtree(tmp)
+    assert.are.equal(0, code, out)
+    assert.are.equal("CSQU3054383: valid ISO 6346 container number\n", out)
+  end)
+
   it("starts every README shell example that runs an example script or the soget command", function()
     local readme = sh.read_all("README.md")
     local checked = 0
