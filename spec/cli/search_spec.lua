@@ -217,6 +217,20 @@ describe("soget search", function()
       if c[2] then assert.are.equal(c[2], r.err) end
       assert.is_nil(r.err:find("\27", 1, true))
     end
+    -- the same with no credentials set: still a usage error, not the
+    -- missing key's configuration error (exit 3)
+    local none = { SOGET_API_KEY = false, SOGET_CLIENT_ID = false, SOGET_CLIENT_SECRET = false,
+                   SOGET_SEARCH_API_KEY = false }
+    for _, c in ipairs {
+      { { "search", "--document", "X", "--customs", "Smuggled" },
+        "soget: customsFlag must be one of Unknown, Import, Export, Transhipment, Transit\n" },
+      { { "search", "--document", "X", "--agent", "A\192\175" },
+        "soget: 'freightAgent' is not valid UTF-8\n" },
+    } do
+      local r = cli.run(c[1], { env = none })
+      assert.are.equal(2, r.code, r.err)
+      assert.are.equal(c[2], r.err)
+    end
     local st = support.stats()
     assert.are.equal(0, st.search_requests)
     assert.are.equal(0, st.token_requests)

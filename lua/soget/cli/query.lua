@@ -71,8 +71,11 @@ end
 -- The search query of the options of `soget search` (trimmed; a customs
 -- flag written in any case, "import", becomes the API's "Import"); the
 -- fields of extra (limit, desc) are added. A usage error when none of
--- --document, --voyage-ref and --voyage-id is given, or one is empty.
--- The module checks the rest when the query is sent (M.search).
+-- --document, --voyage-ref and --voyage-id is given, one is empty, or the
+-- module refuses the query (soget.check_query: before the client is made,
+-- so that a bad argument is a usage error with no credentials set too).
+-- What check_query cannot tell (the client's search URL) is the module's
+-- to refuse when the query is sent (M.search).
 function M.search_from_args(args, extra)
   local q, identified = {}, false
   for i, o in ipairs(M.SEARCH_OPTIONS) do
@@ -91,6 +94,8 @@ function M.search_from_args(args, extra)
     exit.fail(exit.USAGE, "give --document, --voyage-ref or --voyage-id")
   end
   for k, v in pairs(extra or {}) do q[k] = v end
+  local ok, why = soget.check_query({ search = q })
+  if not ok then exit.fail(exit.USAGE, M.refusal_message(why)) end
   return q
 end
 
