@@ -170,6 +170,38 @@ describe("soget._privfile", function()
       assert.are.equal("nobody 700", out("stat -c '%U %a' " .. q(root .. "/n/disk/soget")))
     end)
 
+    it("opens no folder that is there already through another user's link, to read or write", function()
+      -- the user's own private folder, reached through a link another
+      -- user put on the way: a run's cache went where they chose
+      must("mkdir -m 755 " .. q(root .. "/theirs") .. " && chown nobody " .. q(root .. "/theirs")
+        .. " && mkdir -m 755 " .. q(root .. "/roots") .. " && mkdir -m 700 " .. q(root .. "/roots/soget")
+        .. " && printf x > " .. q(root .. "/roots/soget/old") .. " && chmod 600 "
+        .. q(root .. "/roots/soget/old"))
+      must(AS_NOBODY .. "ln -s " .. q(root .. "/roots") .. " " .. q(root .. "/theirs/l"))
+      local refusal = root .. "/theirs/l is a symbolic link in a folder another user can change: "
+        .. "it is not followed"
+      local ok, why = pf.dir(root .. "/theirs/l/soget")
+      assert.is_nil(ok)
+      assert.are.equal(refusal, why)
+      ok, why = pf.write(root .. "/theirs/l/soget/token", "secret")
+      assert.is_nil(ok)
+      assert.are.equal("its directory: " .. refusal, why)
+      assert.are.equal("old", out("ls -A " .. q(root .. "/roots/soget")))
+      ok, why = pf.read(root .. "/theirs/l/soget/old", 100)
+      assert.is_nil(ok)
+      assert.are.equal("its directory: " .. refusal, why)
+      -- deeper on the way, and the user's own link still followed
+      ok, why = pf.read(root .. "/theirs/l/soget/x/y", 100)
+      assert.is_nil(ok)
+      assert.truthy(why:find(refusal, 1, true), why)
+      must("ln -s " .. q(root .. "/roots") .. " " .. q(root .. "/mine"))
+      assert.is_true(pf.write(root .. "/mine/soget/token", "secret"))
+      assert.are.equal("secret", (pf.read(root .. "/mine/soget/token", 100)))
+      -- a missing folder on the way is still told as missing
+      local _, _, missing = pf.read(root .. "/none/soget/token", 100)
+      assert.are.equal("missing", missing)
+    end)
+
     it("walks folders it may only go through, follows links in the user's own group-shared folder, and checks the links a link's target goes through", function()
       -- a home under a /home of mode 0711: each folder on the way was
       -- opened for reading, which 0711 refuses

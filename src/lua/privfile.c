@@ -180,12 +180,37 @@ static int check_owner(const struct stat *st, int root_ok, int sticky_ok, const 
   return 0;
 }
 
-/* Opens a directory that only the effective user can write to: not
- * through a symbolic link (as the last component), owned by the user, no
- * group or other write bit. Returns the descriptor, or -1 with e filled. */
+static int open_parent(const char *parent, const char *deed, pf_err *e);
+
+/* Opens a directory that only the effective user can write to: not a
+ * symbolic link itself, reached through none that another user could
+ * have put on the way (its parent opened by open_parent: the cache of a
+ * run whose folder is there already goes nowhere a link of theirs
+ * chose), owned by the user, no group or other write bit. Returns the
+ * descriptor, or -1 with e filled. */
 static int open_private_dir(const char *path, pf_err *e) {
   struct stat st;
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd;
+  if (strcmp(path, "/") == 0 || strcmp(path, ".") == 0) {
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  } else {
+    char parent[PF_PATH_MAX];
+    const char *name;
+    int pfd;
+    if (split_path(path, strlen(path), parent, &name, e) != 0) return -1;
+    pfd = open_parent(parent, "it is not followed", e);
+    if (pfd == -2) return -1;
+    if (pfd < 0) {
+      int err = errno;
+      if (err == ENOENT) {
+        e->missing = 1;
+        return pf_fail(e, "%s", "it does not exist");
+      }
+      return pf_fail_errno(e, "it cannot be opened", err);
+    }
+    fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close_keep_errno(pfd);
+  }
   if (fd < 0) {
     int err = errno;
     if (err == ELOOP) return pf_fail(e, "%s", "it is a symbolic link");
@@ -283,17 +308,18 @@ static void walked_add(char *w, size_t cap, const char *comp) {
   w[n + c] = '\0';
 }
 
-/* Opens the folder parent, in which a folder is to be made, as open()
- * would (a directory, symbolic links followed), a component at a time:
+/* Opens the folder parent, in which a folder is to be made or a private
+ * one opened, as open() would (a directory, symbolic links followed),
+ * a component at a time:
  * a symbolic link is followed only where link_trusted allows it, and so
  * are the links its target goes through, walked the same way. A link in
  * another user's folder is theirs to point anywhere, also at one of the
  * effective user's, where check_parent would then let a folder be made
  * where they chose: root run with another user's HOME, whose ~/.cache
- * links to a folder of root's. Returns the descriptor (for fstat and
- * mkdirat), -1 with errno set (ENOENT: a component is missing), or -2
- * with e filled. */
-static int open_parent(const char *parent, pf_err *e) {
+ * links to a folder of root's. Returns the descriptor (for fstat, mkdirat
+ * and openat), -1 with errno set (ENOENT: a component is missing), or -2
+ * with e filled: such a link, then deed (what is not done through it). */
+static int open_parent(const char *parent, const char *deed, pf_err *e) {
   char path[2 * PF_PATH_MAX];      /* what is left to walk */
   char walked[2 * PF_PATH_MAX];    /* the path walked so far, for messages */
   char comp[PF_PATH_MAX], target[PF_PATH_MAX];
@@ -330,9 +356,8 @@ static int open_parent(const char *parent, pf_err *e) {
       size_t wl = strlen(walked);
       close(fd);
       snprintf(e->why, sizeof e->why,
-               "%s%.150s is a symbolic link in a folder another user can change: no folder is "
-               "made through it",
-               wl > 150 ? "..." : "", wl > 150 ? walked + wl - 150 : walked);
+               "%s%.150s is a symbolic link in a folder another user can change: %.30s",
+               wl > 150 ? "..." : "", wl > 150 ? walked + wl - 150 : walked, deed);
       return -2;
     }
     if (++links > PF_MAX_LINKS) {
@@ -389,7 +414,7 @@ static int make_dir(const char *path, size_t len, const char *what, pf_err *e) {
   if (stat(path, &st) == 0) return 0;   /* there (mkdir's EEXIST) */
   if (errno != ENOENT) return pf_fail_errno(e, what, errno);
   if (split_path(path, len, parent, &name, e) != 0) return -1;
-  pfd = open_parent(parent, e);
+  pfd = open_parent(parent, "no folder is made through it", e);
   if (pfd == -2) return -1;
   if (pfd < 0) {
     if (errno == ENOENT) return 1;
