@@ -365,7 +365,8 @@ describe("soget.cli.args", function()
     assert.truthy(usage_error { "--timeout", "0", "check", "A" }:find("is not between 0.001 and", 1, true))
     -- not finite: LuaJIT's tonumber reads "nan" and "inf", which passed
     -- the range checks (NaN compares false), every runtime's "1e999"
-    for _, v in ipairs { "nan", "inf", "1e999" } do
+    -- nor hexadecimal or white space around, which tonumber takes
+    for _, v in ipairs { "nan", "inf", "1e999", "0x3", "0x1p-3", " 2", "2 ", "1e", "." } do
       assert.truthy(usage_error { "--timeout", v, "check", "A" }:find("'" .. v .. "' is not a number", 1, true), v)
       assert.truthy(usage_error { "watch", "A", "--every", v }:find("'" .. v .. "' is not a number", 1, true), v)
     end
@@ -375,6 +376,13 @@ describe("soget.cli.args", function()
     assert.are.equal("nan", inputs.column("nan"))
     assert.are.equal("inf", inputs.column("inf"))
     assert.are.equal(2, inputs.column("2"))
+    assert.are.equal("0x2", inputs.column("0x2"))
+    -- decimal notation as written
+    for v, n in pairs { ["2"] = 2, ["+2"] = 2, ["2.5"] = 2.5, [".5"] = 0.5, ["5."] = 5, ["1e1"] = 10,
+                        ["2.5E-1"] = 0.25 } do
+      assert.are.equal(n, require("soget.cli.sys").number(v), v)
+    end
+    assert.are.equal(0.25, args.parse({ "--timeout", "2.5e-1", "check", "A" }).timeout)
   end)
 
   it("refuses what it does not know, with the usage of the command concerned", function()

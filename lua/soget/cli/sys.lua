@@ -39,10 +39,19 @@ function M.sleep(seconds)
   return ok, not ok
 end
 
--- The finite number s spells, or nil: LuaJIT's tonumber reads "nan" and
--- "inf", and every runtime's reads "1e999" as infinite, which would pass
--- the range checks NaN fails quietly (every comparison false).
+-- The finite number s spells in decimal (a sign, digits with a point,
+-- an exponent), or nil. tonumber alone reads more than a user means:
+-- LuaJIT's "nan" and "inf", every runtime's "1e999" as infinite (which
+-- would pass the range checks NaN fails quietly, every comparison false),
+-- hexadecimal ("0x3", "0x1p-3") and white space around (" 2").
 function M.number(s)
+  if type(s) ~= "number" then
+    s = tostring(s)
+    if not (s:match("^[+-]?%d+%.?%d*$") or s:match("^[+-]?%.%d+$")
+            or s:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") or s:match("^[+-]?%.%d+[eE][+-]?%d+$")) then
+      return nil
+    end
+  end
   local n = tonumber(s)
   if n == nil or n ~= n or n == math.huge or n == -math.huge then return nil end
   return n
