@@ -459,6 +459,30 @@ static void test_revoked_after_use(void) {
   CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &b, 401, "", &e), SOGET_STEP_FAIL);   /* once per call */
   CHECK_INT(g.token_requests, 3);
+  CASE("renewal: a batch's lookup started after that renewal may renew once, as a blocking "
+       "call would, though it counts as begun with the batch");
+  {
+    soget_call d;
+    double batch = a.began;   /* the calls above began together: a batch's start */
+    CHECK(g.renewal_at >= batch);
+    begin(&g, &d, batch);
+    CHECK(d.began == batch);
+    CHECK(d.started > g.renewal_at);
+    CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+    /* (the token named at fault: b's refusal above, a 401 saying
+     * nothing, began SOGET_RENEWAL_PAUSE for those) */
+    CHECK_INT(answer_invalid(&g, &d, &e), SOGET_STEP_AGAIN);   /* renewed */
+    CHECK_INT(d.renewed, 1);
+    CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+    CHECK_INT(d.state, SOGET_CALL_TOKEN_SENT);
+    CHECK_INT(answer(&g, &d, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+    CHECK_INT(g.token_requests, 4);
+    CHECK_INT(next(&g, &d), SOGET_STEP_SEND);
+    CHECK_INT(answer_invalid(&g, &d, &e), SOGET_STEP_FAIL);   /* once per call */
+    CHECK_STR(e.kind, "auth");
+    CHECK_INT(g.token_requests, 4);
+    soget_call_free(&g, &d);
+  }
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
   soget_call_free(&g, &c);

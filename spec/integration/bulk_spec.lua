@@ -457,6 +457,24 @@ describe("handling_units_many", function()
       assert.are.equal(2, S.stats().token_requests)
       c:close()
     end)
+
+    it("is renewed once more by a lookup that starts after a renewal was refused too", function()
+      -- two tokens revoked in a row (401 invalid_token, then normal
+      -- answers): the lookup that met them fails; the next ones, started
+      -- after, renew once as blocking calls do, where every lookup left
+      -- in the batch failed as auth, not retryable, with the revoked token
+      local refs = known(3)
+      local c = S.client { base_url = S.fault_base("revoke-token:n=2:id=" .. S.uid("revoke")) }
+      local results, counts = c:handling_units_many(refs, { concurrency = 1 })
+      assert.are.equal("auth", results[1].kind)
+      assert.are.equal(401, results[1].status)
+      assert.are.same({ ok = 2, failed = 1 }, counts)
+      for i = 2, 3 do assert.are.equal(refs[i], results[i].items[1].reference) end
+      local st = S.stats()
+      assert.are.equal(3, st.token_requests)   -- the first, its renewal, the next lookup's
+      assert.are.equal(2 + 2 + 1, st.api_requests)
+      c:close()
+    end)
   end)
 
   describe("arguments", function()

@@ -280,7 +280,10 @@ static void call_start(soget_engine *g, soget_call *k, double began) {
   double now = soget_now();
   call_over(g, k);   /* (an exact walk's next page: the call before) */
   k->id = ++g->next_id;
-  k->began = began > 0 && began < now ? began : now;
+  if (began != SOGET_CALL_NEXT_PAGE) {   /* (the next page: as the walk began) */
+    k->began = began > 0 && began < now ? began : now;
+    k->started = now;
+  }
   k->deadline = now + g->timeout;
   k->attempt = k->renewed = k->redirects = k->stale = 0;
   k->token_only = k->empty = k->lease_wait = 0;
@@ -656,11 +659,15 @@ static void token_accepted(soget_engine *g, const soget_call *k) {
 /* A 401 from the API. A token replaced since this request left (by another
  * call of the engine, or set by the program) is not dropped: the request
  * goes out again with the current one. A refused current token is dropped
- * and renewed, once per call, and not at all for a call begun before the
+ * and renewed, once per call, and not at all for a call started before the
  * current token came as the renewal of a refused one: the credentials were
  * refused twice in a row then. Once the API has answered a page to the
  * renewed token, a later refusal of it is not that (the token was revoked
- * after it worked): the calls begun before may renew it again.
+ * after it worked): the calls started before may renew it again. A call
+ * of a batch counts as started when it leaves the batch's queue, not when
+ * the batch began (its token failures' rule, shares_failure): a lookup
+ * that starts after such a double refusal may renew once, as a blocking
+ * call would, where the whole rest of a batch failed.
  * A call's renewal refused too by a 401 that does not say the token is at
  * fault (token_invalid: RFC 6750's invalid_token) is most likely not the
  * token's (a wrong API key): for SOGET_RENEWAL_PAUSE, no such 401 of the
@@ -678,7 +685,7 @@ static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t
   paused = !token_invalid && g->refused_at[k->api] > 0 &&
            soget_now() - g->refused_at[k->api] < SOGET_RENEWAL_PAUSE;
   if (!k->renewed && !paused &&
-      !(g->auth.gen == g->renewal_gen && k->began <= g->renewal_at) &&
+      !(g->auth.gen == g->renewal_gen && k->started <= g->renewal_at) &&
       soget_auth_invalidate(&g->auth)) {
     forget_credentials(g);
     k->renewed = 1;

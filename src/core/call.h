@@ -119,6 +119,9 @@ typedef struct soget_call {
                                 * waits for no lease held outside it */
   unsigned long token_gen;     /* the token generation the request carried */
   double began;                /* monotonic; a batch's calls share its start */
+  double started;              /* monotonic: when the call itself began (a
+                                * batch's lookup: when it left the queue; a
+                                * walk: its first page), for the renewal rule */
   double deadline;             /* monotonic */
   double wait;                 /* after SOGET_STEP_WAIT */
   long offset;                 /* the query's, to fill a missing 'first' */
@@ -166,8 +169,10 @@ void soget_call_init(soget_call *k);
 void soget_call_free(soget_engine *g, soget_call *k);
 /* 0, or -1 out of memory (e->nomem). `began` is when the call counts as
  * begun for the token policy: 0 for now; the calls of a batch pass the
- * batch's start, so that a token refused or renewed for one of them
- * counts for all (see call.c). */
+ * batch's start, so that a token request failed for one of them counts
+ * for all (see call.c); SOGET_CALL_NEXT_PAGE for an exact walk's next
+ * page, which keeps the walk's. */
+#define SOGET_CALL_NEXT_PAGE (-1.0)
 int soget_call_begin(soget_engine *g, soget_call *k, const soget_query *q, double began,
                      soget_err *e);
 /* A call that only makes sure the engine has a token: SOGET_STEP_TOKEN

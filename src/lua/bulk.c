@@ -215,7 +215,7 @@ static int exact_step(lua_State *L, batch *b, int i, soget_err *e) {
   if (r == SOGET_EXACT_FAIL) return SOGET_STEP_FAIL;
   push_query(L, b, s->q);   /* anchors q's strings while the URL is made */
   soget_read_query(L, lua_gettop(L), &q, s->x.requested);
-  r = soget_call_begin(b->g, &s->k, &q, s->k.began, e);
+  r = soget_call_begin(b->g, &s->k, &q, SOGET_CALL_NEXT_PAGE, e);
   lua_pop(L, 1);
   if (r != 0) return SOGET_STEP_NOMEM;
   s->k.deadline = deadline;

@@ -961,7 +961,8 @@ static int exact_step(lua_State *L, soget_client *c, soget_call *k, soget_exact 
    * allocation between: one could run a finalizer that changes the query
    * table (through the debug library) and frees a string read before. */
   soget_read_query(L, qi, &next, x->requested);
-  if (soget_call_begin(&c->eng, k, &next, k->began, e) != 0) return SOGET_STEP_NOMEM;
+  if (soget_call_begin(&c->eng, k, &next, SOGET_CALL_NEXT_PAGE, e) != 0)
+    return SOGET_STEP_NOMEM;
   k->deadline = deadline;
   return SOGET_STEP_AGAIN;
 }

@@ -545,7 +545,12 @@ local function authenticate(F, search)
   end
   local exp = TOKENS:get(tok)
   local expired = exp and exp <= ngx.now()
-  if exp and not expired and F and F.by["revoke-token"] then
+  local revoke = exp and not expired and F and F.by["revoke-token"]
+  if revoke and revoke.p.n and not revoke.chaos then
+    -- n=K: the first K live tokens used (counted under the fault's id)
+    revoke = FAULTS:incr(revoke.key, 1, 0, 86400) <= pnum(revoke, "n", 1, 0)
+  end
+  if revoke then
     -- revoked now: unknown from here on, as if never issued
     TOKENS:delete(tok)
     local why = "The access token was revoked"
