@@ -612,6 +612,99 @@ static void test_renewal_pause(void) {
   soget_engine_free(&g);
 }
 
+/* A token renewed ahead of its expiry whose renewal fails: the calls go
+ * on with it while it lasts (soget_auth_keep), its renewal tried again
+ * later; past it, or for a token dropped after a 401, the failure is the
+ * calls'. */
+static void test_kept_token(void) {
+  soget_engine g;
+  soget_call a, b;
+  soget_err e;
+  double now;
+  CASE("renewal ahead of expiry fails (503): the call goes on with the token held");
+  engine(&g, 0, 1);
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);   /* 300 s */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 200, PAGE, &e), SOGET_STEP_PAGE);
+  soget_call_free(&g, &a);
+  now = soget_now();
+  CHECK(g.auth.expires_at > now + 290 && g.auth.renew_at < g.auth.expires_at);
+  g.auth.renew_at = now - 1;   /* in its margin: due, not expired */
+  begin(&g, &a, 0);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);   /* b waits for that renewal */
+  CHECK_INT(answer(&g, &a, 503, "{\"error\":\"temporarily_unavailable\"}", &e),
+            SOGET_STEP_AGAIN);
+  CHECK_INT(g.lease, 0);
+  CHECK(g.failed_at == 0);
+  CHECK(g.auth.renew_at > now && g.auth.renew_at <= soget_now() + SOGET_RENEW_RETRY);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_API_SENT);
+  CHECK_STR(bearer(&a), "tok-0001");
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);   /* and so does b */
+  CHECK_STR(bearer(&b), "tok-0001");
+  CHECK_INT(g.token_requests, 2);
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+
+  CASE("renewal ahead of expiry fails on the way (a reset): the same");
+  g.auth.renew_at = soget_now() - 1;
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  soget_err_set(&e, "network", 0, 1, "Recv failure: Connection reset by peer");
+  CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&a), "tok-0001");
+  soget_call_free(&g, &a);
+
+  CASE("a call stopped amid that renewal ends so");
+  g.auth.renew_at = soget_now() - 1;
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(soget_call_stop(&g, &a, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, SOGET_KIND_INTERRUPTED);
+  soget_call_free(&g, &a);
+
+  CASE("a token that expires within SOGET_TOKEN_SLACK: the renewal's failure is the call's");
+  g.auth.renew_at = soget_now() - 1;
+  g.auth.expires_at = soget_now() + SOGET_TOKEN_SLACK / 2;
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "http");
+  CHECK_INT(e.status, 503);
+  soget_call_free(&g, &a);
+
+  CASE("a token dropped after a 401: the renewal's failure is the call's");
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);   /* (the failure before counts for no later call) */
+  CHECK_INT(answer(&g, &a, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(answer_invalid(&g, &a, &e), SOGET_STEP_AGAIN);   /* dropped, renewed */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_FAIL);
+  CHECK_INT(e.status, 503);
+  soget_call_free(&g, &a);
+
+  CASE("a token set_token gave (no expiry known past its figure): not kept");
+  CHECK_INT(soget_engine_set_token(&g, "tok-set", 7, 10), 0);
+  CHECK(g.auth.expires_at == g.auth.renew_at);
+  g.auth.renew_at -= 11;   /* due: its figure is all there is */
+  g.auth.expires_at -= 11;
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_FAIL);
+  soget_call_free(&g, &a);
+  soget_engine_free(&g);
+}
+
 static void test_shared_failure(void) {
   soget_engine g;
   soget_call a, b, c, d;
@@ -1363,6 +1456,7 @@ int main(void) {
   test_lease_groups();
   test_revoked_after_use();
   test_renewal_pause();
+  test_kept_token();
   test_shared_failure();
   test_stop();
   test_sleep();

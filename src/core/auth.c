@@ -42,7 +42,7 @@ void soget_wipe(void *p, size_t n) {
 void soget_auth_init(soget_auth *a) {
   a->token = NULL;
   a->token_len = 0;
-  a->renew_at = 0;
+  a->renew_at = a->expires_at = 0;
   a->is_static = 0;
   a->gen = 0;
   memset(a->retired, 0, sizeof a->retired);
@@ -76,7 +76,7 @@ void soget_auth_free(soget_auth *a) {
   int i;
   drop(&a->token, &a->token_len);
   for (i = 0; i < SOGET_TOKENS_RETIRED; i++) drop(&a->retired[i], &a->retired_len[i]);
-  a->renew_at = 0;
+  a->renew_at = a->expires_at = 0;
 }
 
 int soget_auth_needs_token(const soget_auth *a, double now) {
@@ -101,7 +101,16 @@ int soget_auth_set(soget_auth *a, const char *tok, size_t len,
   margin = expires_in / 10 < SOGET_TOKEN_MARGIN ? expires_in / 10
                                                  : SOGET_TOKEN_MARGIN;
   a->renew_at = now + expires_in - margin;
+  a->expires_at = now + expires_in;
   return 0;
+}
+
+int soget_auth_keep(soget_auth *a, double now) {
+  double left = a->expires_at - now, wait;
+  if (!a->token || a->is_static || left < SOGET_TOKEN_SLACK) return 0;
+  wait = left / 2 < SOGET_RENEW_RETRY ? left / 2 : SOGET_RENEW_RETRY;
+  a->renew_at = now + wait;
+  return 1;
 }
 
 int soget_auth_invalidate(soget_auth *a) {

@@ -19,6 +19,8 @@ typedef struct soget_auth {
   char *token;        /* current bearer token, NULL when none */
   size_t token_len;
   double renew_at;    /* monotonic time after which it is renewed */
+  double expires_at;  /* and when it expires (renew_at for one whose expiry is
+                       * not known: set_token's) */
   int is_static;      /* a user-given access_token: never renewed */
   unsigned long gen;  /* changes whenever the token is set or dropped */
   /* the tokens before it, the latest first, NULL past the last: a token
@@ -38,6 +40,15 @@ int soget_auth_needs_token(const soget_auth *a, double now);
  * Returns 0, or -1 on no memory. */
 int soget_auth_set(soget_auth *a, const char *tok, size_t len,
                    double expires_in, double now, int is_static);
+
+/* A token renewed ahead of its expiry, whose renewal failed: whether the
+ * one held can still be used until then (at least SOGET_TOKEN_SLACK
+ * seconds left); if so, its renewal is tried again after
+ * SOGET_RENEW_RETRY seconds, or halfway to the expiry when that is
+ * sooner. */
+#define SOGET_TOKEN_SLACK 2.0
+#define SOGET_RENEW_RETRY 5.0
+int soget_auth_keep(soget_auth *a, double now);
 
 /* Drops the token after the API refused it (a 401). Returns 1 when a new
  * one can be fetched, 0 when it was a static token. */

@@ -161,8 +161,9 @@ int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
   forget_credentials(g);
   if (soget_auth_set(&g->auth, tok, len, 0, now, !(g->client_id && g->client_secret)) != 0)
     return -1;
-  /* renew_at = now + seconds_left: the caller's figure already has a margin */
-  g->auth.renew_at = now + seconds_left;
+  /* renew_at = now + seconds_left: the caller's figure already has a
+   * margin, and no expiry to go on to past it (soget_auth_keep) */
+  g->auth.renew_at = g->auth.expires_at = now + seconds_left;
   return 0;
 }
 
@@ -536,6 +537,31 @@ static void at_deadline(const soget_engine *g, const soget_call *k, soget_err *e
   if (cut) e->cut = 1;
 }
 
+/* A token request that failed was a renewal ahead of the expiry of the
+ * token held (a token request after a 401 drops it first): the call goes
+ * on with that token while it lasts, as do those waiting for the lease,
+ * rather than fail for a token host's blip with a token the API would
+ * still take (soget_auth_keep: the renewal is tried again a little later).
+ * Not for a stop asked of the call, nor when memory ran out, nor when the
+ * call has no time left. 1 when it goes on (the lease given back, no
+ * failure noted for others), 0 otherwise. */
+static int keep_token(soget_engine *g, soget_call *k, const soget_err *e) {
+  if (e->nomem || (e->kind && strcmp(e->kind, SOGET_KIND_INTERRUPTED) == 0) ||
+      ms_left(k->deadline) <= 0 || !soget_auth_keep(&g->auth, soget_now()))
+    return 0;
+  lease_release(g, k, 0, NULL);
+  k->state = SOGET_CALL_READY;
+  return 1;
+}
+
+static int token_failed(soget_engine *g, soget_call *k, soget_err *e) {
+  int r;
+  if (keep_token(g, k, e)) return SOGET_STEP_AGAIN;
+  r = call_fail(g, k, e);
+  lease_release(g, k, 1, e);
+  return r;
+}
+
 static int failed(soget_engine *g, soget_call *k, soget_err *e) {
   int r;
   int was_token = k->state == SOGET_CALL_TOKEN_SENT;
@@ -548,9 +574,7 @@ static int failed(soget_engine *g, soget_call *k, soget_err *e) {
     memmove(e->message + n, e->message, sizeof e->message - n - 1);
     e->message[sizeof e->message - 1] = '\0';
     memcpy(e->message, prefix, n);
-    r = call_fail(g, k, e);
-    lease_release(g, k, 1, e);
-    return r;
+    return token_failed(g, k, e);
   }
   if (e->retryable && e->kind && strcmp(e->kind, "network") == 0 &&
       (r = plan_retry(g, k, -1)) != 0)
@@ -588,12 +612,6 @@ static void body_error(const soget_engine *g, const soget_call *k, const char *b
   scrub_field(g, k, msg, sizeof msg);
   soget_err_set(e, kind, status, retryable, "%s", msg[0] ? msg : what);
   memcpy(e->code, code, sizeof code);
-}
-
-static int token_failed(soget_engine *g, soget_call *k, soget_err *e) {
-  int r = call_fail(g, k, e);
-  lease_release(g, k, 1, e);
-  return r;
 }
 
 static int token_response(soget_engine *g, soget_call *k, long status,
