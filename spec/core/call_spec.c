@@ -662,6 +662,58 @@ static void test_kept_token(void) {
   CHECK_STR(bearer(&a), "tok-0001");
   soget_call_free(&g, &a);
 
+  CASE("that renewal has half of the call's time; timed out so, the call goes on");
+  g.auth.renew_at = soget_now() - 1;
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK(a.rq.timeout_ms <= 5000 && a.rq.timeout_ms >= 4900);   /* timeout 10 s */
+  CHECK(a.rq.connect_timeout_ms <= a.rq.timeout_ms);
+  soget_err_set(&e, "timeout", 0, 1, "Operation timed out after 5000 milliseconds");
+  CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&a), "tok-0001");
+  CHECK(a.rq.timeout_ms > 4900);   /* the API request: the rest */
+  soget_call_free(&g, &a);
+
+  CASE("a renewal that ran out its call's time: that call fails, nothing noted for others");
+  g.auth.renew_at = soget_now() - 1;
+  begin(&g, &a, 0);
+  begin(&g, &b, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(next(&g, &b), SOGET_STEP_WAIT);
+  a.deadline = soget_now();
+  soget_err_set(&e, "timeout", 0, 1, "Operation timed out after 5000 milliseconds");
+  CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_FAIL);
+  CHECK_STR(e.kind, "timeout");
+  CHECK(g.failed_at == 0);
+  CHECK_INT(g.lease, 0);
+  CHECK(g.auth.renew_at > soget_now());
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&b), "tok-0001");
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+
+  CASE("a renewal that fails after another call brought a new token: that one, its time kept");
+  g.auth.renew_at = soget_now() - 1;
+  begin(&g, &a, 0);                        /* a soget.Call: group 0 */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  begin(&g, &b, 0);
+  b.group = soget_engine_group(&g);        /* a blocking call takes the lease over */
+  CHECK_INT(next(&g, &b), SOGET_STEP_SEND);
+  CHECK_INT(b.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &b, 200, TOK_OK2, &e), SOGET_STEP_AGAIN);
+  now = g.auth.renew_at;
+  CHECK(now > soget_now() + 200);
+  CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_AGAIN);
+  CHECK(g.auth.renew_at == now);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&a), "tok-0002");
+  soget_call_free(&g, &a);
+  soget_call_free(&g, &b);
+  /* (tok-0002 from here on) */
+
   CASE("a call stopped amid that renewal ends so");
   g.auth.renew_at = soget_now() - 1;
   begin(&g, &a, 0);

@@ -475,6 +475,20 @@ describe("handling_units_many", function()
       assert.are.equal(2 + 2 + 1, st.api_requests)
       c:close()
     end)
+
+    it("stops renewing once three renewed tokens in a row were refused", function()
+      -- every token refused at its first use, the 401 naming it: the
+      -- lookups started after a double refusal renew once each, until
+      -- three renewals in a row were refused; the rest send one request
+      local c = S.client { base_url = S.fault_base("revoke-token") }
+      local results, counts = c:handling_units_many(known(6), { concurrency = 1 })
+      assert.are.same({ ok = 0, failed = 6 }, counts)
+      for i = 1, 6 do assert.are.equal("auth", results[i].kind) end
+      local st = S.stats()
+      assert.are.equal(1 + 3, st.token_requests)
+      assert.are.equal(2 + 2 + 2 + 1 + 1 + 1, st.api_requests)
+      c:close()
+    end)
   end)
 
   describe("arguments", function()

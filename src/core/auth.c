@@ -105,9 +105,13 @@ int soget_auth_set(soget_auth *a, const char *tok, size_t len,
   return 0;
 }
 
+int soget_auth_keepable(const soget_auth *a, double now) {
+  return a->token && !a->is_static && a->expires_at - now >= SOGET_TOKEN_SLACK;
+}
+
 int soget_auth_keep(soget_auth *a, double now) {
   double left = a->expires_at - now, wait;
-  if (!a->token || a->is_static || left < SOGET_TOKEN_SLACK) return 0;
+  if (!soget_auth_keepable(a, now)) return 0;
   wait = left / 2 < SOGET_RENEW_RETRY ? left / 2 : SOGET_RENEW_RETRY;
   a->renew_at = now + wait;
   return 1;

@@ -49,6 +49,8 @@ int soget_auth_set(soget_auth *a, const char *tok, size_t len,
 #define SOGET_TOKEN_SLACK 2.0
 #define SOGET_RENEW_RETRY 5.0
 int soget_auth_keep(soget_auth *a, double now);
+/* Whether soget_auth_keep would keep it, changing nothing. */
+int soget_auth_keepable(const soget_auth *a, double now);
 
 /* Drops the token after the API refused it (a 401). Returns 1 when a new
  * one can be fetched, 0 when it was a static token. */

@@ -290,6 +290,7 @@ static void call_start(soget_engine *g, soget_call *k, double began) {
   k->token_only = k->empty = k->lease_wait = 0;
   k->api = SOGET_API_TRACING;
   k->fresh_gen = 0;
+  k->renew_held = 0;
   if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
   soget_buf_reset(&k->sent);
   k->sent_gen = 0;   /* (an exact walk's next page begins the call again) */
@@ -371,6 +372,15 @@ static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) 
   rq->url = g->token_url;
   rq->body = k->body.data;
   rq->body_len = k->body.len;
+  /* A renewal ahead of the expiry of a token the call can go on with has
+   * half of the call's time: a token host that does not answer leaves it
+   * the other half for the API (keep_token). */
+  k->renew_gen = g->auth.gen;
+  k->renew_held = soget_auth_keepable(&g->auth, now);
+  if (k->renew_held) {
+    rq->timeout_ms = rq->timeout_ms / 2 > 0 ? rq->timeout_ms / 2 : 1;
+    if (rq->connect_timeout_ms > rq->timeout_ms) rq->connect_timeout_ms = rq->timeout_ms;
+  }
   g->lease = k->id;
   g->lease_group = k->group;
   g->lease_until = k->deadline;
@@ -538,25 +548,33 @@ static void at_deadline(const soget_engine *g, const soget_call *k, soget_err *e
 }
 
 /* A token request that failed was a renewal ahead of the expiry of the
- * token held (a token request after a 401 drops it first): the call goes
- * on with that token while it lasts, as do those waiting for the lease,
- * rather than fail for a token host's blip with a token the API would
- * still take (soget_auth_keep: the renewal is tried again a little later).
- * Not for a stop asked of the call, nor when memory ran out, nor when the
- * call has no time left. 1 when it goes on (the lease given back, no
- * failure noted for others), 0 otherwise. */
-static int keep_token(soget_engine *g, soget_call *k, const soget_err *e) {
+ * token held (a token request after a 401 drops it first): the calls go
+ * on with that token while it lasts, this one and those waiting for the
+ * lease, rather than fail for a token host's blip with a token the API
+ * would still take (soget_auth_keep: the renewal is tried again a little
+ * later); and when another call brought a new token meanwhile, with that
+ * one, whose renewal time stands. Not for a stop asked of the call, nor
+ * when memory ran out. This call ends with e when it has no time left
+ * (its request had half of it: next_token), nothing noted for others.
+ * 1 when the failure is so taken (the step in *step), 0 otherwise. */
+static int keep_token(soget_engine *g, soget_call *k, soget_err *e, int *step) {
   if (e->nomem || (e->kind && strcmp(e->kind, SOGET_KIND_INTERRUPTED) == 0) ||
-      ms_left(k->deadline) <= 0 || !soget_auth_keep(&g->auth, soget_now()))
+      !k->renew_held)
     return 0;
+  if (g->auth.gen == k->renew_gen && !soget_auth_keep(&g->auth, soget_now())) return 0;
   lease_release(g, k, 0, NULL);
-  k->state = SOGET_CALL_READY;
+  if (ms_left(k->deadline) <= 0) {
+    *step = call_fail(g, k, e);
+  } else {
+    k->state = SOGET_CALL_READY;
+    *step = SOGET_STEP_AGAIN;
+  }
   return 1;
 }
 
 static int token_failed(soget_engine *g, soget_call *k, soget_err *e) {
   int r;
-  if (keep_token(g, k, e)) return SOGET_STEP_AGAIN;
+  if (keep_token(g, k, e, &r)) return r;
   r = call_fail(g, k, e);
   lease_release(g, k, 1, e);
   return r;
@@ -671,6 +689,7 @@ static int token_response(soget_engine *g, soget_call *k, long status,
  * as the renewal of a refused one, that renewal worked. */
 static void token_accepted(soget_engine *g, const soget_call *k) {
   if (g->renewal_gen != 0 && k->token_gen == g->renewal_gen) g->renewal_gen = 0;
+  g->renewals_refused = 0;
   g->refused_at[k->api] = 0;   /* the credentials work there: a 401 may renew again */
 }
 
@@ -685,7 +704,9 @@ static void token_accepted(soget_engine *g, const soget_call *k) {
  * of a batch counts as started when it leaves the batch's queue, not when
  * the batch began (its token failures' rule, shares_failure): a lookup
  * that starts after such a double refusal may renew once, as a blocking
- * call would, where the whole rest of a batch failed.
+ * call would, where the whole rest of a batch failed; but once
+ * SOGET_RENEWALS_REFUSED_MAX renewed tokens in a row were refused so, the
+ * lookups of a batch begun before the last renewal no longer renew.
  * A call's renewal refused too by a 401 that does not say the token is at
  * fault (token_invalid: RFC 6750's invalid_token) is most likely not the
  * token's (a wrong API key): for SOGET_RENEWAL_PAUSE, no such 401 of the
@@ -694,7 +715,7 @@ static void token_accepted(soget_engine *g, const soget_call *k) {
  * says so may renew as ever: the token was revoked. */
 static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t len,
                         int token_invalid, soget_err *e) {
-  int paused;
+  int paused, unproven;
   if (k->token_gen != g->auth.gen && k->stale < 3) {
     k->stale++;
     k->state = SOGET_CALL_READY;
@@ -702,8 +723,14 @@ static int unauthorized(soget_engine *g, soget_call *k, const char *body, size_t
   }
   paused = !token_invalid && g->refused_at[k->api] > 0 &&
            soget_now() - g->refused_at[k->api] < SOGET_RENEWAL_PAUSE;
-  if (!k->renewed && !paused &&
-      !(g->auth.gen == g->renewal_gen && k->started <= g->renewal_at) &&
+  unproven = g->auth.gen == g->renewal_gen;   /* (k carried the current token) */
+  if (unproven && g->refused_gen != g->auth.gen) {
+    g->refused_gen = g->auth.gen;
+    g->renewals_refused++;
+  }
+  if (!k->renewed && !paused && !(unproven && k->started <= g->renewal_at) &&
+      !(unproven && k->began <= g->renewal_at &&
+        g->renewals_refused >= SOGET_RENEWALS_REFUSED_MAX) &&
       soget_auth_invalidate(&g->auth)) {
     forget_credentials(g);
     k->renewed = 1;

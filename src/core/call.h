@@ -31,6 +31,12 @@ SOGET_HIDDEN_BEGIN
  * (the refusal is not the token's: a wrong API key, say), so that they
  * cost no token request each. A 401 that says so renews whenever. */
 #define SOGET_RENEWAL_PAUSE 30.0
+/* A batch's lookup that starts after a renewed token was refused before
+ * serving a page may renew it once, as a blocking call may; once so many
+ * renewed tokens in a row were refused, the lookups of a batch begun
+ * before the last renewal no longer renew (a token host whose tokens the
+ * API never takes would cost a token request a lookup). */
+#define SOGET_RENEWALS_REFUSED_MAX 3
 
 typedef struct soget_engine {
   /* configuration; the strings are owned (see soget_engine_free) */
@@ -54,6 +60,9 @@ typedef struct soget_engine {
                                 * next token stored is the renewal of a refused one */
   unsigned long renewal_gen;   /* auth.gen of the token fetched after a 401 */
   double renewal_at;           /* and when it came */
+  int renewals_refused;        /* such tokens refused in a row before serving
+                                * a page (SOGET_RENEWALS_REFUSED_MAX) */
+  unsigned long refused_gen;   /* the last one counted */
   double refused_at[SOGET_API_COUNT];   /* per API (a search key may be the wrong
                                 * one alone): a call's renewal refused too, by a
                                 * 401 that did not say the token is at fault:
@@ -132,6 +141,11 @@ typedef struct soget_call {
                                 * scrubbed from its errors (wiped at the end) */
   unsigned long sent_gen;      /* the generation of the token sent last */
   unsigned long fresh_gen;     /* the token generation this call fetched */
+  unsigned long renew_gen;     /* the generation held when its token request
+                                * left, and whether a token was (a renewal
+                                * ahead of its expiry, which keep_token may
+                                * go on without) */
+  int renew_held;
   soget_buf body;              /* token request form (wiped after use) */
   soget_buf own;               /* header lines copied by soget_call_own_headers
                                 * (wiped after use) */
