@@ -209,20 +209,27 @@ end
 -- (soget._credentials): a client whose credentials differ (a key shared
 -- by mistake) never takes it, and fetches its own.
 
--- token, renew_at (ngx.now() time) | nil, for the credentials cred
+-- token, renew_at, expires_at (ngx.now() times) | nil, for the
+-- credentials cred: nil too once renew_at is past (the token is then the
+-- renewing call's to replace, or to put again with a later renew_at when
+-- its renewal failed and it goes on with it until expires_at)
 function Cache:get(cred)
   local v = self.dict:get(self.key)
   if type(v) ~= "string" then return nil end
-  local at, whose, tok = v:match("^([%d.]+) (%x+) (.+)$")
-  at = tonumber(at)
-  if not at or at <= ngx.now() or whose ~= cred then return nil end
-  return tok, at
+  local at, exp, whose, tok = v:match("^([%d.]+) ([%d.]+) (%x+) (.+)$")
+  at, exp = tonumber(at), tonumber(exp)
+  if not at or not exp or at <= ngx.now() or whose ~= cred then return nil end
+  return tok, at, exp
 end
 
-function Cache:put(tok, seconds_left, cred)
+-- The token, its seconds before renewal and before expiry (as
+-- client:token() gives them), for the credentials cred.
+function Cache:put(tok, seconds_left, expires_in, cred)
   if not seconds_left or seconds_left <= 0 then return end
-  local at = ngx.now() + seconds_left
-  local ok, err = self.dict:set(self.key, ("%.3f %s %s"):format(at, cred, tok), seconds_left)
+  local now = ngx.now()
+  local at, exp = now + seconds_left, now + math.max(expires_in or 0, seconds_left)
+  local ok, err = self.dict:set(self.key, ("%.3f %.3f %s %s"):format(at, exp, cred, tok),
+    exp - now)
   if not ok then   -- every worker then renews its own: say why
     ngx.log(ngx.WARN, "soget.ngx: the token could not be stored in the token cache ('",
       self.name, "': ", err, "): each worker renews its own")
@@ -344,10 +351,16 @@ local function state_of(client)
   return st
 end
 
-local function adopt(client, st, tok, at)
-  local left = at - ngx.now()
+-- The shared token given to the client, with its expiry (a renewal that
+-- fails goes on with it until then); again when only its renewal time
+-- moved (a renewal that failed put it back so: the client's own is due).
+local function adopt(client, st, tok, at, exp)
+  local now = ngx.now()
+  local left = at - now
   if left <= 0 then return false end
-  if st.token ~= tok then client:set_token(tok, left) end
+  if st.token ~= tok or st.renew_at ~= at then
+    client:set_token(tok, left, math.max(exp - now, left))
+  end
   st.token, st.renew_at = tok, at
   return true
 end
@@ -362,8 +375,8 @@ end
 -- over (the first at once, the second past lock_wait).
 local function sync_token(client, st, cache, call, held)
   if st.token and st.renew_at > ngx.now() then return end
-  local tok, at = cache:get(st.cred)
-  if tok and adopt(client, st, tok, at) then return end
+  local tok, at, exp = cache:get(st.cred)
+  if tok and adopt(client, st, tok, at, exp) then return end
   ngx.update_time()   -- (the call's time left is read now: the same clock)
   local start = ngx.now()
   local deadline = start + call:time_left()
@@ -376,8 +389,8 @@ local function sync_token(client, st, cache, call, held)
     if locked == false and late then locked, lerr = cache:take_over(true) end
     if locked then
       held.key = locked   -- (let go by fetch should anything below raise)
-      tok, at = cache:get(st.cred)   -- renewed while we waited for the lock?
-      if tok and adopt(client, st, tok, at) then
+      tok, at, exp = cache:get(st.cred)   -- renewed while we waited for the lock?
+      if tok and adopt(client, st, tok, at, exp) then
         cache:unlock(locked)
         held.key = nil
       end
@@ -401,8 +414,8 @@ local function sync_token(client, st, cache, call, held)
     ngx.sleep(math.max(0.001, min(pause, deadline - ngx.now())))
     pause = min(pause * 2, 0.05)
     if st.token and st.renew_at > ngx.now() then return end
-    tok, at = cache:get(st.cred)
-    if tok and adopt(client, st, tok, at) then return end
+    tok, at, exp = cache:get(st.cred)
+    if tok and adopt(client, st, tok, at, exp) then return end
   end
 end
 
@@ -790,10 +803,10 @@ local function exchange_now(client, call, req, o, st, cache)
       -- client:token() would fetch one with libcurl, blocking the
       -- worker, were it already due: a lifetime shorter than the way
       -- back here)
-      local tok, left = client:token{ fetch = false }
+      local tok, left, expires_in = client:token{ fetch = false }
       if tok and left and left > 0 then
         st.token, st.renew_at = tok, ngx.now() + left
-        if cache then cache:put(tok, left, st.cred) end
+        if cache then cache:put(tok, left, expires_in, st.cred) end
       end
     end
   elseif status == 401 then

@@ -377,6 +377,7 @@ describe("soget.cli.args", function()
     assert.are.equal("inf", inputs.column("inf"))
     assert.are.equal(2, inputs.column("2"))
     assert.are.equal("0x2", inputs.column("0x2"))
+    assert.are.equal(2, inputs.column(" 2 "))   -- trimmed first, as a name is
     -- decimal notation as written
     for v, n in pairs { ["2"] = 2, ["+2"] = 2, ["2.5"] = 2.5, [".5"] = 0.5, ["5."] = 5, ["1e1"] = 10,
                         ["2.5E-1"] = 0.25 } do

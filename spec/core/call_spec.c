@@ -411,7 +411,7 @@ static void test_lease_groups(void) {
   soget_call_free(&g, &a);
   soget_call_free(&g, &b);
   soget_call_free(&g, &c);
-  CHECK_INT(soget_engine_set_token(&g, "tok-old", 7, 0), 0);   /* due at once */
+  CHECK_INT(soget_engine_set_token(&g, "tok-old", 7, 0, 0), 0);   /* due at once */
   begin(&g, &d, 0);
   d.group = soget_engine_group(&g);
   begin(&g, &a, 0);
@@ -745,7 +745,7 @@ static void test_kept_token(void) {
   soget_call_free(&g, &a);
 
   CASE("a token set_token gave (no expiry known past its figure): not kept");
-  CHECK_INT(soget_engine_set_token(&g, "tok-set", 7, 10), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-set", 7, 10, 0), 0);
   CHECK(g.auth.expires_at == g.auth.renew_at);
   g.auth.renew_at -= 11;   /* due: its figure is all there is */
   g.auth.expires_at -= 11;
@@ -753,6 +753,18 @@ static void test_kept_token(void) {
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
   CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_FAIL);
+  soget_call_free(&g, &a);
+
+  CASE("a token set_token gave with its expiry: kept until then");
+  CHECK_INT(soget_engine_set_token(&g, "tok-set", 7, 10, 60), 0);
+  CHECK(g.auth.expires_at > g.auth.renew_at + 49);
+  g.auth.renew_at -= 11;   /* due, 49 s before its expiry */
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_AGAIN);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&a), "tok-set");
   soget_call_free(&g, &a);
   soget_engine_free(&g);
 }
@@ -943,7 +955,7 @@ static void test_stop(void) {
   soget_err e;
   CASE("stopped while waiting for a retry: interrupted, not retryable");
   engine(&g, 3, 0);
-  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600, 0), 0);
   begin(&g, &a, 0);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_WAIT);
@@ -978,7 +990,7 @@ static void test_stop(void) {
 
   CASE("a request out past its deadline (soget_call_overdue): the core's timeout, not retried");
   engine(&g, 3, 0);
-  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600, 0), 0);
   begin(&g, &a, 0);
   CHECK_INT(soget_call_overdue(&g, &a, &e), SOGET_STEP_MISUSE);   /* nothing out yet */
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
@@ -1003,7 +1015,7 @@ static void test_stop(void) {
     for (i = 0; i < COUNT(ts); i++) {
       engine(&g, 3, 0);
       g.timeout = ts[i].t;
-      CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+      CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600, 0), 0);
       begin(&g, &a, 0);
       CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
       CHECK_INT(soget_call_overdue(&g, &a, &e), SOGET_STEP_FAIL);
@@ -1029,7 +1041,7 @@ static void test_static_and_misuse(void) {
   soget_err e;
   CASE("a static token: no token request; refused, kind auth");
   engine(&g, 2, 0);
-  CHECK_INT(soget_engine_set_token(&g, "static-tok-1", 12, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "static-tok-1", 12, 600, 0), 0);
   CHECK_INT(g.auth.is_static, 1);
   begin(&g, &k, 0);
   CHECK_INT(next(&g, &k), SOGET_STEP_SEND);
@@ -1119,7 +1131,7 @@ static void test_credentials(void) {
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(soget_call_own_headers(&a), 0);
   CHECK(a.rq.headers[0] != g.cred[SOGET_API_TRACING].data);
-  CHECK_INT(soget_engine_set_token(&g, "tok-0009", 8, 100), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0009", 8, 100, 0), 0);
   CHECK_INT(soget_call_own_headers(&a), 0);   /* again: nothing to do */
   CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0002");
   CHECK_STR(a.rq.headers[1], "Ocp-Apim-Subscription-Key: " KEY);
@@ -1133,7 +1145,7 @@ static void test_credentials(void) {
   begin(&g, &b, 0);
   CHECK_INT(next(&g, &b), SOGET_STEP_SEND);   /* lines for tok-0009 */
   soget_call_free(&g, &b);
-  CHECK_INT(soget_engine_set_token(&g, "tok-0003", 8, 100), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0003", 8, 100, 0), 0);
   CHECK(!holds(g.cred[SOGET_API_TRACING].data, g.cred[SOGET_API_TRACING].cap, "tok-0009"));
   CHECK(!holds(g.cred[SOGET_API_IN_MASS].data, g.cred[SOGET_API_IN_MASS].cap, "tok-0002"));
   begin(&g, &a, 0);
@@ -1184,7 +1196,7 @@ static void test_policy_details(void) {
 
   CASE("backoff: each first retry waits from half to all of 0.1 s, jittered");
   engine(&g, 2, 0);
-  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600, 0), 0);
   for (i = 0; i < 8; i++) {
     begin(&g, &k[i], 0);
     CHECK_INT(next(&g, &k[i]), SOGET_STEP_SEND);
@@ -1200,7 +1212,7 @@ static void test_policy_details(void) {
   engine(&g, 2, 0);
   g.timeout = 1;
   g.connect_timeout = 5;
-  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0001", 8, 600, 0), 0);
   begin(&g, &a, 0);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK(a.rq.connect_timeout_ms <= a.rq.timeout_ms);
@@ -1210,14 +1222,14 @@ static void test_policy_details(void) {
 
   CASE("a token replaced while its request was out: resent at most three times");
   engine(&g, 2, 1);
-  CHECK_INT(soget_engine_set_token(&g, "tok-0100", 8, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0100", 8, 600, 0), 0);
   begin(&g, &a, 0);
   for (i = 1; i <= 4; i++) {
     char tok[16];
     CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
     CHECK_INT(a.state, SOGET_CALL_API_SENT);
     snprintf(tok, sizeof tok, "tok-%04d", 100 + i);
-    CHECK_INT(soget_engine_set_token(&g, tok, 8, 600), 0);   /* meanwhile */
+    CHECK_INT(soget_engine_set_token(&g, tok, 8, 600, 0), 0);   /* meanwhile */
     CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);
   }
   CHECK_INT(a.stale, 3);
@@ -1321,7 +1333,7 @@ static void test_policy_details(void) {
 
   CASE("a call renews a refused token once, even when the program sets another between");
   engine(&g, 2, 1);
-  CHECK_INT(soget_engine_set_token(&g, "tok-0100", 8, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-0100", 8, 600, 0), 0);
   begin(&g, &a, 0);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* renewed */
@@ -1329,7 +1341,7 @@ static void test_policy_details(void) {
   CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
   CHECK_INT(answer(&g, &a, 200, TOK_OK, &e), SOGET_STEP_AGAIN);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(soget_engine_set_token(&g, "tok-0200", 8, 600), 0);   /* the program's */
+  CHECK_INT(soget_engine_set_token(&g, "tok-0200", 8, 600, 0), 0);   /* the program's */
   CHECK_INT(answer(&g, &a, 401, "", &e), SOGET_STEP_AGAIN);   /* sent with the old: resent */
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_STR(a.rq.headers[0], "Authorization: Bearer tok-0200");
@@ -1341,8 +1353,8 @@ static void test_policy_details(void) {
 
   CASE("the token before the current one is still scrubbed (renewed before it expired)");
   engine(&g, 2, 1);
-  CHECK_INT(soget_engine_set_token(&g, "tok-first-0100", 14, 600), 0);
-  CHECK_INT(soget_engine_set_token(&g, "tok-second-0200", 15, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-first-0100", 14, 600, 0), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-second-0200", 15, 600, 0), 0);
   begin(&g, &a, 0);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   CHECK_INT(answer(&g, &a, 400, "{\"message\":\"seen tok-first-0100 and tok-second-0200\"}", &e),
@@ -1354,15 +1366,15 @@ static void test_policy_details(void) {
   CHECK(g.auth.token == NULL);
   CHECK_MEM(g.auth.retired[0], g.auth.retired_len[0], "tok-second-0200", 15);
   CHECK_MEM(g.auth.retired[1], g.auth.retired_len[1], "tok-first-0100", 14);
-  CHECK_INT(soget_engine_set_token(&g, "tok-third-0300", 14, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok-third-0300", 14, 600, 0), 0);
   CHECK_MEM(g.auth.retired[0], g.auth.retired_len[0], "tok-second-0200", 15);
   soget_engine_free(&g);
   CHECK(g.auth.retired[0] == NULL && g.auth.retired[1] == NULL);
 
   CASE("one secret's mask does not complete another's (scrubbed until nothing changes)");
   engine(&g, 2, 1);
-  CHECK_INT(soget_engine_set_token(&g, "tok*", 4, 600), 0);
-  CHECK_INT(soget_engine_set_token(&g, "t0k-0100", 8, 600), 0);
+  CHECK_INT(soget_engine_set_token(&g, "tok*", 4, 600, 0), 0);
+  CHECK_INT(soget_engine_set_token(&g, "t0k-0100", 8, 600, 0), 0);
   begin(&g, &a, 0);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
   /* the current token's mask after "tok" would make the retired "tok*" */
@@ -1381,7 +1393,7 @@ static void test_policy_details(void) {
     seen[0] = '\0';
     for (i = 0; i < SOGET_TOKENS_RETIRED + 2; i++) {
       snprintf(tok, sizeof tok, "tok-%02d-generation", i);
-      CHECK_INT(soget_engine_set_token(&g, tok, strlen(tok), 600), 0);
+      CHECK_INT(soget_engine_set_token(&g, tok, strlen(tok), 600, 0), 0);
       used += (size_t)snprintf(seen + used, sizeof seen - used, "%s%s", i ? " " : "", tok);
     }
     begin(&g, &a, 0);

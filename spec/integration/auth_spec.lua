@@ -213,7 +213,7 @@ describe("authentication", function()
         .. "whose path ends in /api-tracing-code/v1, when it fits in 2048 bytes), and client "
         .. "credentials need one: give token_url, or set SOGET_TOKEN_URL",
       "true\t" .. token_url,
-      "true\tt\t-1",
+      "true\tt\t-1\t-1",
     }, "\n") .. "\n", out)
     -- client credentials in the environment: beside a token given, with
     -- nowhere to go, they are left out (the token is static); alone, the
@@ -310,13 +310,14 @@ describe("authentication", function()
     local cmd = "env -u SOGET_CLIENT_ID -u SOGET_CLIENT_SECRET " .. S.lua .. " -e " .. S.shell_quote(
       "package.cpath=" .. string.format("%q", package.cpath) .. ";" ..
       "local c=require'soget'.client{access_token='bogus-token'};" ..
-      "print(select(2,c:token{fetch=false}),select(2,c:token()));" ..
+      "print(select(2,c:token{fetch=false}),(select(2,c:token())),select(3,c:token()));" ..
       "local p,e=c:handling_units'CGMU2436601';print(e.kind,e.status)")
     local p = io.popen(cmd)
     local out = p:read("*a")
     p:close()
-    -- a static token's seconds left: -1, as the README writes it (not -1.0)
-    assert.are.equal("-1\t-1\nauth\t401\n", out)
+    -- a static token's seconds left and to its expiry: -1, as the README
+    -- writes it (not -1.0)
+    assert.are.equal("-1\t-1\t-1\nauth\t401\n", out)
     assert.are.equal(0, S.stats().token_requests)
     assert.are.equal(1, S.stats().api_requests)
   end)
@@ -377,5 +378,26 @@ describe("authentication", function()
     c:set_token("abcd-token", 1e9)
     assert.truthy(select(2, c:token { fetch = false }) <= 1e9)
     c:close()
+  end)
+
+  it("takes a token's expiry with set_token, and gives it with token()", function()
+    local c = S.client()
+    local token, left, expires = assert(c:token())
+    -- the sandbox's tokens last an hour, renewed 30 s before
+    assert.truthy(expires - left > 29 and expires - left < 31, left .. " " .. expires)
+    local d = S.client()
+    d:set_token(token, left, expires)
+    local _, dl, de = d:token { fetch = false }
+    assert.truthy(math.abs(dl - left) < 1 and math.abs(de - expires) < 1, dl .. " " .. de)
+    d:set_token(token, 10)   -- no expiry given: its renewal time
+    _, dl, de = d:token { fetch = false }
+    assert.truthy(math.abs(de - dl) < 0.01, dl .. " " .. de)
+    for _, bad in ipairs { 5, math.huge, 0 / 0, "inf", 2e9 } do
+      local ok, e = pcall(d.set_token, d, token, 10, bad)
+      assert.is_false(ok, tostring(bad))
+      assert.truthy(tostring(e):find("bad argument #4", 1, true), tostring(e))
+    end
+    c:close()
+    d:close()
   end)
 end)

@@ -112,6 +112,7 @@ local function conf(o)
     .. '        location = /t/closed { content_by_lua_block { require("probe").closed() } }\n'
     .. '        location = /t/configure { content_by_lua_block { require("probe").configure() } }\n'
     .. '        location = /t/lockrace { content_by_lua_block { require("probe").lockrace() } }\n'
+    .. '        location = /t/expiry { content_by_lua_block { require("probe").expiry() } }\n'
     .. '        location = /t/lockown { content_by_lua_block { require("probe").lockown() } }\n'
     .. '        location = /t/deadlocks { content_by_lua_block { require("probe").deadlocks() } }\n'
     .. '        location = /t/keptalive { content_by_lua_block { require("probe").keptalive() } }\n'

@@ -156,14 +156,15 @@ static void scrub_field(const soget_engine *g, const soget_call *k, char *s, siz
 }
 
 int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
-                           double seconds_left) {
+                           double seconds_left, double expires_left) {
   double now = soget_now();
   forget_credentials(g);
   if (soget_auth_set(&g->auth, tok, len, 0, now, !(g->client_id && g->client_secret)) != 0)
     return -1;
   /* renew_at = now + seconds_left: the caller's figure already has a
-   * margin, and no expiry to go on to past it (soget_auth_keep) */
-  g->auth.renew_at = g->auth.expires_at = now + seconds_left;
+   * margin; and no expiry to go on to past it unless told */
+  g->auth.renew_at = now + seconds_left;
+  g->auth.expires_at = now + (expires_left > seconds_left ? expires_left : seconds_left);
   return 0;
 }
 

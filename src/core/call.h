@@ -169,9 +169,11 @@ int soget_engine_mask(soget_engine *g, const char *s, size_t n);
  * NULL) sent, and makes it printable: for a decode error of k's page. */
 void soget_engine_scrub(const soget_engine *g, const soget_call *k, soget_err *e);
 /* Stores a token obtained elsewhere (client:set_token), due for renewal
- * after `seconds_left`. 0, or -1 out of memory. */
+ * after `seconds_left`, expiring after `expires_left` (0 or less, or less
+ * than seconds_left: then; a renewal that fails goes on with it until
+ * its expiry, see soget_auth_keep). 0, or -1 out of memory. */
 int soget_engine_set_token(soget_engine *g, const char *tok, size_t len,
-                           double seconds_left);
+                           double seconds_left, double expires_left);
 
 /* A new group, for the calls of one drive that runs them to their end
  * alone (soget_call.group): set it before their first step. */

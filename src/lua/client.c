@@ -917,6 +917,7 @@ typedef struct drive {
   int token_only;   /* client:token(): the token step alone */
   int step;
   double left;      /* token_only: the token's seconds left (-1: static) */
+  double expiry;    /* and before it expires */
 } drive;
 
 /* After SOGET_STEP_PAGE: pushes the page (decoded from body, or empty
@@ -975,6 +976,16 @@ static double token_left(const soget_auth *a) {
   return left > 0 ? left : 0;
 }
 
+/* And its seconds left before it expires (0: expired), -1 for a static
+ * one: past its renewal time, calls go on with it when a renewal fails
+ * (soget_auth_keep). */
+static double token_expiry(const soget_auth *a) {
+  double left;
+  if (a->is_static) return -1;
+  left = a->expires_at - soget_now();
+  return left > 0 ? left : 0;
+}
+
 /* soget._credentials(client) -> 64 hex digits, token_url | nil: the
  * SHA-256 of what the client fetches tokens with (its token URL, client id
  * and secret), for a token cache shared between clients (soget.ngx, the
@@ -1015,7 +1026,7 @@ int soget_client_credentials(lua_State *L) {
  * collect before they copy a string): the token is read and copied with
  * no Lua allocation between, and the copy is wiped and freed even when
  * the push raises (out of memory). */
-static double push_token_copy(lua_State *L, const soget_auth *a) {
+static double push_token_copy(lua_State *L, const soget_auth *a, double *expiry) {
   char *copy;
   size_t n;
   double left;
@@ -1034,6 +1045,7 @@ static double push_token_copy(lua_State *L, const soget_auth *a) {
   n = a->token_len;
   memcpy(copy, a->token, n);
   left = token_left(a);
+  *expiry = token_expiry(a);
   status = soget_cbytes_push(L, copy, n);   /* may run a finalizer */
   soget_wipe(copy, n);
   free(copy);
@@ -1089,7 +1101,7 @@ static int drive_steps(lua_State *L) {
     soget_call_begin_token(&c->eng, d->k);
     drive_loop(L, d);
     if (d->step != SOGET_STEP_TOKEN) return 0;
-    d->left = push_token_copy(L, &c->eng.auth);
+    d->left = push_token_copy(L, &c->eng.auth, &d->expiry);
     return d->left > -2;
   }
   /* The query's strings are read here, and copied by the call with no Lua
@@ -1223,7 +1235,7 @@ static int meth_stats(lua_State *L) {
 /* Runs the token step alone (blocking) for the client at index 1, then
  * pushes the token and returns its seconds left (-1 for a static token);
  * returns -2 with e filled when there is no token. */
-static double push_token(lua_State *L, soget_client *c, soget_err *e) {
+static double push_token(lua_State *L, soget_client *c, soget_err *e, double *expiry) {
   lcall *lc;
   int fi;
   drive d;
@@ -1240,6 +1252,7 @@ static double push_token(lua_State *L, soget_client *c, soget_err *e) {
       soget_err_set(e, "auth", 0, 0, "no token: the client was closed meanwhile");
     return -2;
   }
+  *expiry = d.expiry;
   return d.left;
 }
 
@@ -1270,29 +1283,32 @@ static void push_seconds_left(lua_State *L, double left) {
 static int meth_token(lua_State *L) {
   soget_client *c = soget_checkclient(L, 1);
   soget_err e;
-  double left;
+  double left, expiry = -1;
   soget_optval fetch;
   soget_opt_read(L, 2, &token_reader, 0, &fetch);   /* no strings: nothing left */
   lua_settop(L, 1);
   c = soget_checkclient(L, 1);   /* (an __index of the options may have closed it) */
   if (fetch.given && !fetch.b) {
-    left = push_token_copy(L, &c->eng.auth);
+    left = push_token_copy(L, &c->eng.auth, &expiry);
     if (left < -1) {
       lua_pushnil(L);
       return 1;
     }
-    push_seconds_left(L, left);
-    return 2;
+  } else {
+    soget_err_clear(&e);
+    left = push_token(L, c, &e, &expiry);
+    if (left < -1) return soget_fail(L, &e);
   }
-  soget_err_clear(&e);
-  left = push_token(L, c, &e);
-  if (left < -1) return soget_fail(L, &e);
   push_seconds_left(L, left);
-  return 2;
+  push_seconds_left(L, expiry);
+  return 3;
 }
 
-/* client:set_token(token, seconds_left): use a token obtained elsewhere
- * (renewed as usual when it expires or is refused, given credentials). */
+/* client:set_token(token, seconds_left[, expires_in]): use a token
+ * obtained elsewhere (renewed as usual when it expires or is refused,
+ * given credentials); expires_in, from seconds_left up, the seconds before
+ * it expires, which a renewal that fails goes on to (client:token()'s
+ * third value). */
 static int meth_set_token(lua_State *L) {
   soget_client *c;
   size_t tl;
@@ -1300,12 +1316,15 @@ static int meth_set_token(lua_State *L) {
    * is checked open after) */
   const char *tok = (luaL_checkudata(L, 1, SOGET_CLIENT_T), luaL_checklstring(L, 2, &tl));
   lua_Number ttl = luaL_checknumber(L, 3);
+  lua_Number exp = luaL_optnumber(L, 4, ttl);
   const char *why = soget_header_value_problem(tok, tl);
   c = soget_checkclient(L, 1);
   if (why) return luaL_argerror(L, 2, why);
   /* (at most 1e9, as a token answer's expires_in: inf would never renew) */
   luaL_argcheck(L, ttl > 0 && ttl <= 1e9, 3, "must be a positive number of seconds, at most 1e9");
-  if (soget_engine_set_token(&c->eng, tok, tl, ttl) != 0) return soget_nomem(L);
+  luaL_argcheck(L, exp >= ttl && exp <= 1e9, 4,
+                "must be a number of seconds from seconds_left to 1e9");
+  if (soget_engine_set_token(&c->eng, tok, tl, ttl, exp) != 0) return soget_nomem(L);
   return 0;
 }
 

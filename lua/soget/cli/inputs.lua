@@ -25,9 +25,11 @@ local function too_many()
   return ("more than %d references: split it"):format(M.MAX_ENTRIES)
 end
 
--- --column's value: a number from 1, or a name.
+-- --column's value: a number from 1, or a name (both trimmed first, as
+-- a name is: " 2" is column 2).
 function M.column(spec)
   if spec == nil then return nil end
+  spec = trim(spec)
   local n = sys.number(spec)
   if n then
     if not (n >= 1 and n <= M.MAX_COLUMN) or n ~= math.floor(n) then
@@ -35,7 +37,6 @@ function M.column(spec)
     end
     return math.floor(n)
   end
-  spec = trim(spec)
   if spec == "" then return nil, "--column: empty" end
   return spec
 end

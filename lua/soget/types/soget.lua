@@ -164,17 +164,19 @@ function Client:handling_units_many(queries, options) end
 ---@return soget.ClientStats
 function Client:stats() end
 
----The current bearer token and its seconds left (-1 for a static token), fetched first when needed; or nil and the soget.Error.
----With `{fetch = false}`, never any I/O: the token the client holds and its seconds left before renewal (0: due; -1 for a static token), or nil when it holds none.
+---The current bearer token, its seconds left before renewal and before expiry (-1 and -1 for a static token), fetched first when needed; or nil and the soget.Error.
+---With `{fetch = false}`, never any I/O: the token the client holds and its seconds left before renewal (0: due; -1 for a static token) and before expiry, or nil when it holds none.
 ---@param opts? {fetch: boolean?}
 ---@return string? token
 ---@return number|soget.Error|nil seconds_left
+---@return number? expires_in
 function Client:token(opts) end
 
----Use a token obtained elsewhere (renewed as usual when it expires or is refused, given credentials).
+---Use a token obtained elsewhere (renewed as usual when it expires or is refused, given credentials); expires_in (from seconds_left up): when it expires, which calls go on to when a renewal fails.
 ---@param token string
 ---@param seconds_left number
-function Client:set_token(token, seconds_left) end
+---@param expires_in? number
+function Client:set_token(token, seconds_left, expires_in) end
 
 ---The steps of one call, with no I/O: for drivers written in Lua (README, "Drivers and the Call object").
 ---@param query soget.AnyQuery
