@@ -676,6 +676,19 @@ static void test_kept_token(void) {
   CHECK(a.rq.timeout_ms > 4900);   /* the API request: the rest */
   soget_call_free(&g, &a);
 
+  CASE("that renewal has the whole time when the token could not be kept past half of it");
+  g.auth.renew_at = soget_now() - 1;
+  g.auth.expires_at = soget_now() + SOGET_TOKEN_SLACK + 1;   /* keepable now, not in 5 s */
+  begin(&g, &a, 0);
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  CHECK(a.rq.timeout_ms > 9900);
+  CHECK_INT(answer(&g, &a, 503, "", &e), SOGET_STEP_AGAIN);   /* a quick 503: kept */
+  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  CHECK_STR(bearer(&a), "tok-0001");
+  soget_call_free(&g, &a);
+  g.auth.expires_at = soget_now() + 300;
+
   CASE("a renewal that ran out its call's time: that call fails, nothing noted for others");
   g.auth.renew_at = soget_now() - 1;
   begin(&g, &a, 0);

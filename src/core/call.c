@@ -373,13 +373,16 @@ static int next_token(soget_engine *g, soget_call *k, soget_err *e, double now) 
   rq->url = g->token_url;
   rq->body = k->body.data;
   rq->body_len = k->body.len;
-  /* A renewal ahead of the expiry of a token the call can go on with has
-   * half of the call's time: a token host that does not answer leaves it
-   * the other half for the API (keep_token). */
+  /* A renewal ahead of the expiry of a token the call can go on with
+   * (keep_token) has half of the call's time, when the token can still be
+   * gone on with at the end of that half: a token host that does not
+   * answer leaves the call the other half for the API. Closer to the
+   * expiry, it has the whole time, as a renewal that cannot be kept. */
   k->renew_gen = g->auth.gen;
-  k->renew_held = soget_auth_keepable(&g->auth, now);
-  if (k->renew_held) {
-    rq->timeout_ms = rq->timeout_ms / 2 > 0 ? rq->timeout_ms / 2 : 1;
+  k->renew_held = g->auth.token != NULL;
+  if (k->renew_held && rq->timeout_ms >= 2 &&
+      soget_auth_keepable(&g->auth, now + (double)(rq->timeout_ms / 2) / 1000.0)) {
+    rq->timeout_ms /= 2;
     if (rq->connect_timeout_ms > rq->timeout_ms) rq->connect_timeout_ms = rq->timeout_ms;
   }
   g->lease = k->id;

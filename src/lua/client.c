@@ -969,21 +969,23 @@ static int exact_step(lua_State *L, soget_client *c, soget_call *k, soget_exact 
 }
 
 /* A token's seconds left before its renewal (0: due), -1 for a static one. */
-static double token_left(const soget_auth *a) {
+static double token_left(const soget_auth *a, double now) {
   double left;
   if (a->is_static) return -1;
-  left = a->renew_at - soget_now();
+  left = a->renew_at - now;
   return left > 0 ? left : 0;
 }
 
 /* And its seconds left before it expires (0: expired), -1 for a static
  * one: past its renewal time, calls go on with it when a renewal fails
- * (soget_auth_keep). */
-static double token_expiry(const soget_auth *a) {
-  double left;
+ * (soget_auth_keep). Never less than token_left's of the same moment
+ * (left), so that the two go back to set_token as they are. */
+static double token_expiry(const soget_auth *a, double left, double now) {
+  double exp;
   if (a->is_static) return -1;
-  left = a->expires_at - soget_now();
-  return left > 0 ? left : 0;
+  exp = a->expires_at - now;
+  if (exp < left) exp = left;
+  return exp > 0 ? exp : 0;
 }
 
 /* soget._credentials(client) -> 64 hex digits, token_url | nil: the
@@ -1029,7 +1031,7 @@ int soget_client_credentials(lua_State *L) {
 static double push_token_copy(lua_State *L, const soget_auth *a, double *expiry) {
   char *copy;
   size_t n;
-  double left;
+  double left, now;
   int status;
   soget_cbytes_prepare(L);   /* may run a finalizer: a read after */
   if (!a->token) {
@@ -1044,8 +1046,9 @@ static double push_token_copy(lua_State *L, const soget_auth *a, double *expiry)
   }
   n = a->token_len;
   memcpy(copy, a->token, n);
-  left = token_left(a);
-  *expiry = token_expiry(a);
+  now = soget_now();
+  left = token_left(a, now);
+  *expiry = token_expiry(a, left, now);
   status = soget_cbytes_push(L, copy, n);   /* may run a finalizer */
   soget_wipe(copy, n);
   free(copy);
