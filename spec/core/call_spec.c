@@ -616,6 +616,15 @@ static void test_renewal_pause(void) {
  * on with it while it lasts (soget_auth_keep), its renewal tried again
  * later; past it, or for a token dropped after a 401, the failure is the
  * calls'. */
+/* The token held made due (in its margin, not expired) and a new call
+ * a's token request sent for it. */
+static void renewal_sent(soget_engine *g, soget_call *a) {
+  g->auth.renew_at = soget_now() - 1;
+  begin(g, a, 0);
+  CHECK_INT(next(g, a), SOGET_STEP_SEND);
+  CHECK_INT(a->state, SOGET_CALL_TOKEN_SENT);
+}
+
 static void test_kept_token(void) {
   soget_engine g;
   soget_call a, b;
@@ -652,10 +661,7 @@ static void test_kept_token(void) {
   soget_call_free(&g, &b);
 
   CASE("renewal ahead of expiry fails on the way (a reset): the same");
-  g.auth.renew_at = soget_now() - 1;
-  begin(&g, &a, 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  renewal_sent(&g, &a);
   soget_err_set(&e, "network", 0, 1, "Recv failure: Connection reset by peer");
   CHECK_INT(soget_call_failed(&g, &a, &e), SOGET_STEP_AGAIN);
   CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
@@ -663,10 +669,7 @@ static void test_kept_token(void) {
   soget_call_free(&g, &a);
 
   CASE("that renewal has half of the call's time; timed out so, the call goes on");
-  g.auth.renew_at = soget_now() - 1;
-  begin(&g, &a, 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
-  CHECK_INT(a.state, SOGET_CALL_TOKEN_SENT);
+  renewal_sent(&g, &a);
   CHECK(a.rq.timeout_ms <= 5000 && a.rq.timeout_ms >= 4900);   /* timeout 10 s */
   CHECK(a.rq.connect_timeout_ms <= a.rq.timeout_ms);
   soget_err_set(&e, "timeout", 0, 1, "Operation timed out after 5000 milliseconds");
@@ -728,9 +731,7 @@ static void test_kept_token(void) {
   /* (tok-0002 from here on) */
 
   CASE("a call stopped amid that renewal ends so");
-  g.auth.renew_at = soget_now() - 1;
-  begin(&g, &a, 0);
-  CHECK_INT(next(&g, &a), SOGET_STEP_SEND);
+  renewal_sent(&g, &a);
   CHECK_INT(soget_call_stop(&g, &a, &e), SOGET_STEP_FAIL);
   CHECK_STR(e.kind, SOGET_KIND_INTERRUPTED);
   soget_call_free(&g, &a);

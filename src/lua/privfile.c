@@ -180,6 +180,15 @@ static int check_owner(const struct stat *st, int root_ok, int sticky_ok, const 
   return 0;
 }
 
+/* An open that failed with err: "missing" when nothing is there. */
+static int open_failed(pf_err *e, int err) {
+  if (err == ENOENT) {
+    e->missing = 1;
+    return pf_fail(e, "%s", "it does not exist");
+  }
+  return pf_fail_errno(e, "it cannot be opened", err);
+}
+
 static int open_parent(const char *parent, const char *deed, pf_err *e);
 
 /* Opens a directory that only the effective user can write to: not a
@@ -200,14 +209,7 @@ static int open_private_dir(const char *path, pf_err *e) {
     if (split_path(path, strlen(path), parent, &name, e) != 0) return -1;
     pfd = open_parent(parent, "it is not followed", e);
     if (pfd == -2) return -1;
-    if (pfd < 0) {
-      int err = errno;
-      if (err == ENOENT) {
-        e->missing = 1;
-        return pf_fail(e, "%s", "it does not exist");
-      }
-      return pf_fail_errno(e, "it cannot be opened", err);
-    }
+    if (pfd < 0) return open_failed(e, errno);
     fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     close_keep_errno(pfd);
   }
@@ -654,14 +656,7 @@ static int do_read_config(const char *path, unsigned char *buf, long max, long *
   if (check_config_dir(path, e) != 0) return -1;
   if (S_ISREG(st.st_mode) && check_config_links(path, e) != 0) return -1;
   fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) {
-      e->missing = 1;
-      return pf_fail(e, "%s", "it does not exist");
-    }
-    return pf_fail_errno(e, "it cannot be opened", err);
-  }
+  if (fd < 0) return open_failed(e, errno);
   if (fstat(fd, &st) != 0) {
     int err = errno;
     close(fd);
