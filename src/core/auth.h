@@ -19,8 +19,8 @@ typedef struct soget_auth {
   char *token;        /* current bearer token, NULL when none */
   size_t token_len;
   double renew_at;    /* monotonic time after which it is renewed */
-  double expires_at;  /* and when it expires (renew_at for one whose expiry is
-                       * not known: set_token's) */
+  double expires_at;  /* and when it expires (set_token's: as told, else its
+                       * renew_at) */
   int is_static;      /* a user-given access_token: never renewed */
   unsigned long gen;  /* changes whenever the token is set or dropped */
   /* the tokens before it, the latest first, NULL past the last: a token

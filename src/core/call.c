@@ -559,7 +559,8 @@ static void at_deadline(const soget_engine *g, const soget_call *k, soget_err *e
  * later); and when another call brought a new token meanwhile, with that
  * one, whose renewal time stands. Not for a stop asked of the call, nor
  * when memory ran out. This call ends with e when it has no time left
- * (its request had half of it: next_token), nothing noted for others.
+ * (its request may have had half of it: next_token), nothing noted for
+ * others.
  * 1 when the failure is so taken (the step in *step), 0 otherwise. */
 static int keep_token(soget_engine *g, soget_call *k, soget_err *e, int *step) {
   if (e->nomem || (e->kind && strcmp(e->kind, SOGET_KIND_INTERRUPTED) == 0) ||

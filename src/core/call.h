@@ -144,7 +144,7 @@ typedef struct soget_call {
   unsigned long renew_gen;     /* the generation held when its token request
                                 * left, and whether a token was (a renewal
                                 * ahead of its expiry, which keep_token may
-                                * go on without) */
+                                * go on from with that token) */
   int renew_held;
   soget_buf body;              /* token request form (wiped after use) */
   soget_buf own;               /* header lines copied by soget_call_own_headers
