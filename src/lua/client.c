@@ -1236,8 +1236,9 @@ static int meth_stats(lua_State *L) {
 }
 
 /* Runs the token step alone (blocking) for the client at index 1, then
- * pushes the token and returns its seconds left (-1 for a static token);
- * returns -2 with e filled when there is no token. */
+ * pushes the token and returns its seconds left (-1 for a static token),
+ * those before its expiry in *expiry; returns -2 with e filled when there
+ * is no token. */
 static double push_token(lua_State *L, soget_client *c, soget_err *e, double *expiry) {
   lcall *lc;
   int fi;
@@ -1259,12 +1260,15 @@ static double push_token(lua_State *L, soget_client *c, soget_err *e, double *ex
   return d.left;
 }
 
-/* client:token([{fetch = false}]) -> token, seconds_left | nil, err
- * The current bearer token, fetched first when needed: for callers that
- * share tokens (a cache file, an nginx shared dict). With fetch = false,
- * never any I/O: the token the client holds and its seconds left before
- * renewal (0: due), or nil when it holds none (a driver that fetched the
- * token itself, soget.ngx, reads it so). */
+/* client:token([{fetch = false}]) -> token, seconds_left, expires_in
+ * | nil, err
+ * The current bearer token, fetched first when needed, its seconds left
+ * before renewal and before expiry: for callers that share tokens (a
+ * cache file, an nginx shared dict; set_token takes the three). With
+ * fetch = false, never any I/O: the token the client holds and its
+ * seconds left before renewal (0: due) and before expiry, or nil when it
+ * holds none (a driver that fetched the token itself, soget.ngx, reads it
+ * so). */
 static const soget_option token_options[] = {
     {.name = "fetch", .type = SOGET_OPT_BOOLEAN}, {.name = NULL}};
 
