@@ -171,33 +171,52 @@ describe("abuse: server answers", function()
         timeout = UNDER_VALGRIND and 6 or 1,
         max_response_size = 1024 * 1024 * 1024 }
     end
-    local function stopped_undoing(err)
-      assert.are.equal("timeout", err.kind, tostring(err))
+    local function stopped_undoing(err, what)
+      assert.are.equal("timeout", err.kind, what .. ": " .. tostring(err))
       local so_far = tonumber(err.message:match("undoing the response body's coding %((%d+) "
         .. "bytes so far%)"))
-      assert.truthy(so_far, err.message)
-      assert.truthy(so_far < 1024 * 1024 * 1024, err.message)
+      assert.truthy(so_far, what .. ": " .. err.message)
+      assert.truthy(so_far < 1024 * 1024 * 1024, what .. ": " .. err.message)
     end
     P.with_relay("gzip-bomb", nil, "server of a gzip bomb", function(relay)
       local c = bomb_client(relay)
       local page, err = c:handling_units("CGMU2436601")
       assert.is_nil(page)
-      stopped_undoing(err)
+      stopped_undoing(err, "a lookup")
       c:close()
       c = bomb_client(relay)
+      local t0 = now()
       local results, counts = c:handling_units_many({ "CGMU2436601", "MSCU", "SOGU" },
         { concurrency = 3 })
+      local took = now() - t0
       assert.are.same({ ok = 0, failed = 3 }, counts)
-      for i = 1, 3 do stopped_undoing(results[i]) end
+      -- all end at the batch's deadline (they began together): those whose
+      -- body was being undone say so; one whose bytes libcurl had not read
+      -- yet, while another's piece was being undone (a write callback
+      -- holds the transfer loop), ends as a plain timeout
+      local undoing = 0
+      for i = 1, 3 do
+        local what = "lookup " .. i .. " of a batch"
+        assert.are.equal("timeout", results[i].kind, what .. ": " .. tostring(results[i]))
+        if results[i].message:find("undoing the response body's coding", 1, true) then
+          stopped_undoing(results[i], what)
+          undoing = undoing + 1
+        end
+      end
+      assert.truthy(undoing >= 1, "none of the batch's lookups was undoing its body")
+      assert.truthy(took < (UNDER_VALGRIND and 6 or 1) + 1.5 * SLOW, ("took %.2f s"):format(took))
       c:close()
-      assert.are.equal(("request\n"):rep(4), relay:bytes())
+      -- no request sent twice (retries = 0); a batch's lookup may have
+      -- ended at the deadline before its request left, libcurl's loop held
+      local sent = select(2, relay:bytes():gsub("request\n", ""))
+      assert.truthy(sent >= 2 and sent <= 4, relay:bytes())
     end)
     -- chunked in chunks under the step: libcurl hands each over alone
     P.with_relay("gzip-bomb", 8000, "server of a chunked gzip bomb", function(relay)
       local c = bomb_client(relay)
       local page, err = c:handling_units("CGMU2436601")
       assert.is_nil(page)
-      stopped_undoing(err)
+      stopped_undoing(err, "a lookup, chunked")
       c:close()
     end)
   end)

@@ -197,7 +197,9 @@ function M.with_relay(mode, target, what, fn)
   local relay = M.relay(mode, target)
   local ok, err = pcall(fn, relay)
   relay:stop()
-  assert(ok, err)
+  -- (raised again as it is: a failed assertion's table too, which Lua
+  -- 5.1's assert would not take as its message)
+  if not ok then error(err, 0) end
 end
 
 -- Every byte clients sent through the relay so far.

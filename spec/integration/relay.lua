@@ -206,14 +206,38 @@ if mode == "idle-reset" or mode == "says-close" or mode == "gzip-bomb" then
   local answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" .. coding
     .. length
     .. "\r\n" .. (close and "Connection: close\r\n" or "") .. "\r\n" .. body
-  local conns = {}   -- socket -> { head = bytes read, reading = bool, ends = time }
+  -- socket -> { head = bytes read, reading = bool, out = the answer being
+  -- sent, sent = its bytes sent, ends = time }: every connection's answer
+  -- is sent as the connection takes it, none waiting for another's (a
+  -- bomb's client reads slowly, and a batch's lookups share a deadline)
+  local conns = {}
+  local function finish(st)
+    st.out = nil
+    st.ends = socket.gettime() + (mode == "says-close" and 2 or 0.2)
+    st.reading = not close
+  end
   srv:settimeout(0)
   while socket.gettime() < deadline do
-    local reading = { srv }
+    local reading, writing = { srv }, {}
     for c, st in pairs(conns) do
       if st.reading then reading[#reading + 1] = c end
+      if st.out then writing[#writing + 1] = c end
     end
-    for _, s in ipairs(socket.select(reading, nil, 0.05)) do
+    local readable, writable = socket.select(reading, writing, 0.05)
+    for _, s in ipairs(writable) do
+      local st = conns[s]
+      if st and st.out then
+        local last, err, partial = s:send(st.out, st.sent + 1)
+        st.sent = last or partial or st.sent
+        if st.sent >= #st.out then
+          finish(st)
+        elseif err and err ~= "timeout" then   -- the client went away
+          s:close()
+          conns[s] = nil
+        end
+      end
+    end
+    for _, s in ipairs(readable) do
       if s == srv then
         local c = srv:accept()
         if c then
@@ -223,20 +247,16 @@ if mode == "idle-reset" or mode == "says-close" or mode == "gzip-bomb" then
       else
         local st = conns[s]
         local data, err, partial = s:receive(65536)
-        st.head = st.head .. (data or partial or "")
+        if st then st.head = st.head .. (data or partial or "") end
         if err == "closed" then
           s:close()
           conns[s] = nil
-        elseif st.head:find("\r\n\r\n", 1, true) then   -- a GET: no body
+        elseif st and not st.out and st.head:find("\r\n\r\n", 1, true) then   -- a GET: no body
           st.head = ""
           local f = assert(io.open(logfile, "ab"))
           f:write("request\n")
           f:close()
-          s:settimeout(5)
-          s:send(answer)
-          s:settimeout(0)
-          st.ends = socket.gettime() + (mode == "says-close" and 2 or 0.2)
-          st.reading = not close
+          st.out, st.sent, st.reading = answer, 0, false
         end
       end
     end
