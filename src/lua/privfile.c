@@ -222,11 +222,7 @@ static int open_private_dir(const char *path, pf_err *e) {
         return pf_fail(e, "%s", "it is a symbolic link");
       return pf_fail(e, "%s", "it is not a directory");
     }
-    if (err == ENOENT) {
-      e->missing = 1;
-      return pf_fail(e, "%s", "it does not exist");
-    }
-    return pf_fail_errno(e, "it cannot be opened", err);
+    return open_failed(e, err);
   }
   if (fstat(fd, &st) != 0) {
     int err = errno;
@@ -570,11 +566,7 @@ static int do_read(const char *path, size_t len, unsigned char *buf, long max, l
     int err = errno;
     close(dfd);
     if (err == ELOOP) return pf_fail(e, "%s", "it is a symbolic link");
-    if (err == ENOENT) {
-      e->missing = 1;
-      return pf_fail(e, "%s", "it does not exist");
-    }
-    return pf_fail_errno(e, "it cannot be opened", err);
+    return open_failed(e, err);
   }
   close(dfd);
   if (fstat(fd, &st) != 0) {
