@@ -207,9 +207,51 @@ static void test_all_bytes(void) {
   }
 }
 
+/* soget_json_unpaired_surrogate: where the first unpaired surrogate
+ * escape starts (-1: none), read from the start as inside a string. */
+static const struct {
+  const char *name, *s;
+  long at;
+} unpaired[] = {
+  {"no escape", "abc", -1},
+  {"a pair, either case", "a\\ud83d\\uDE00b\\uD83D\\ude00", -1},
+  {"a lone high one", "a\\ud800b", 1},
+  {"a lone low one", "\\udc00", 0},
+  {"a high one then a letter's escape", "\\ud800\\u0041", 0},
+  {"a high one then a high one", "\\ud800\\ud800\\udc00", 0},
+  {"a pair then a lone one", "\\ud800\\udc00\\udfff", 12},
+  {"an escaped backslash before ud800", "\\\\ud800", -1},
+  {"three backslashes: the third escapes", "\\\\\\ud800", 2},
+  {"a high one cut at the end", "x\\ud800", 1},
+  {"an escape cut short", "\\ud8", -1},
+  {"a backslash at the end", "ab\\", -1},
+  {"not hex digits", "\\udzzz\\uD8G0", -1},
+  {"other escapes skipped", "\\n\\\"\\/\\ud800", 6},
+};
+
+static void test_json_text(void) {
+  size_t i;
+  for (i = 0; i < COUNT(unpaired); i++) {
+    const char *p;
+    CASE("json_unpaired_surrogate: %s", unpaired[i].name);
+    p = soget_json_unpaired_surrogate(unpaired[i].s, strlen(unpaired[i].s));
+    CHECK_INT(p ? (long)(p - unpaired[i].s) : -1L, unpaired[i].at);
+  }
+  CASE("json_unpaired_surrogate: a pair cut by the length given");
+  CHECK(soget_json_unpaired_surrogate("\\ud800\\udc00", 11) != NULL);
+  CHECK(soget_json_unpaired_surrogate("\\ud800\\udc00", 12) == NULL);
+  CASE("json_prefix: up to the first vertical tab or form feed");
+  CHECK_INT(soget_json_prefix("{} ", 3), 3);
+  CHECK_INT(soget_json_prefix("{}\v\f", 4), 2);
+  CHECK_INT(soget_json_prefix("\f{}\v", 4), 0);
+  CHECK_INT(soget_json_prefix("{\"a\v\"}", 6), 3);
+  CHECK_INT(soget_json_prefix("a\0\vb", 4), 2);
+}
+
 int main(void) {
   test_counts();
   test_prints();
   test_all_bytes();
+  test_json_text();
   return CHECK_DONE();
 }

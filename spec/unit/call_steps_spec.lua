@@ -611,6 +611,59 @@ local cases = {
     script = { tok_answer(200, '"tok"') },
     outcome = err("decode", nil, nil, false, "token response is not a JSON object"),
   },
+  -- Where libyajl is laxer than JSON, the token answer fails as a page
+  -- would: yajl would decode an unpaired surrogate escape into another
+  -- token, skip a vertical tab or form feed, let a string run on after.
+  {
+    name = "a token answer with an unpaired surrogate escape: decode error, no other token",
+    script = { tok_answer(200, '{"access_token":"t\\ud800\\u0041k"}') },
+    outcome = err("decode", nil, nil, false, "token response is not valid JSON: "
+      .. "an unpaired UTF-16 surrogate escape at character 19"),
+  },
+  {
+    name = "a token answer with a lone low surrogate escape: decode error",
+    script = { tok_answer(200, '{"access_token":"t\\udc00k"}') },
+    outcome = err("decode", nil, nil, false, "token response is not valid JSON: "
+      .. "an unpaired UTF-16 surrogate escape at character 19"),
+  },
+  {
+    name = "a token answer with an escaped backslash before ud800: taken as it says",
+    script = { tok_answer(200, '{"access_token":"t\\\\ud800k"}'),
+               api(200, PAGE, nil, nil, { expect = { headers = {
+                 Authorization = "Bearer t\\ud800k", ["Ocp-Apim-Subscription-Key"] = API_KEY,
+                 Accept = "application/json" } } }) },
+    outcome = { page = PAGE_CHECK },
+  },
+  {
+    name = "a token answer a vertical tab follows: decode error",
+    script = { tok_answer(200, '{"access_token":"tok"}\v') },
+    outcome = err("decode", nil, nil, false,
+      "token response is not valid JSON: a vertical tab at character 23"),
+  },
+  {
+    name = "a token answer after a form feed: decode error",
+    script = { tok_answer(200, '\f{"access_token":"tok"}') },
+    outcome = err("decode", nil, nil, false,
+      "token response is not valid JSON: a form feed at character 1"),
+  },
+  {
+    name = "a token answer an unterminated string follows: decode error",
+    script = { tok_answer(200, '{"access_token":"tok"} "x') },
+    outcome = err("decode", nil, nil, false,
+      "token response is not valid JSON: trailing garbage at character 24"),
+  },
+  {
+    name = "a 404 whose R001 body a vertical tab follows: not the empty page",
+    token = { TOKEN, 600 },
+    script = { api(404, '{"code":"R001"}\v') },
+    outcome = err("http", 404, nil, false, "not found (is base_url right?)"),
+  },
+  {
+    name = "a 400 whose message holds an unpaired surrogate escape: its text not taken",
+    token = { TOKEN, 600 },
+    script = { api(400, '{"message":"bad\\ud800x"}') },
+    outcome = err("api", 400, nil, false, "bad request"),
+  },
   {
     name = "an access_token that cannot go into a header: auth error",
     script = { tok_answer(200, '{"access_token":"abc\\r\\nX-Evil: 1"}') },

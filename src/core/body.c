@@ -3,12 +3,14 @@
 #include "body.h"
 
 #include <locale.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yajl/yajl_parse.h>
 
 #include "auth.h"
+#include "text.h"
 
 #define BODY_MAX_DEPTH 200   /* as the page decoder's */
 
@@ -30,6 +32,8 @@ typedef struct reader {
   int b_seen;               /* bkey was given, whatever its value */
   int nomem;
   double num;               /* numkey's value, NaN when absent or bad */
+  yajl_handle h;
+  size_t end;               /* where the body's value ends; 0 until it has */
 } reader;
 
 /* A number as JSON writes it, whatever the locale's decimal point. */
@@ -59,6 +63,7 @@ static void copy_c(char *dst, size_t dstsz, const unsigned char *s, size_t n) {
 
 static int on_value(reader *r) {
   if (r->depth == 1) r->pending = KEY_NONE;
+  if (r->depth == 0) r->end = yajl_get_bytes_consumed(r->h);
   return 1;
 }
 
@@ -98,7 +103,7 @@ static int cb_number(void *ctx, const char *s, size_t n) {
 
 static int cb_string(void *ctx, const unsigned char *s, size_t n) {
   reader *r = ctx;
-  if (r->depth != 1) return 1;
+  if (r->depth != 1) return on_value(r);
   switch (r->pending) {
     case KEY_A:
       if (r->copy_a) {
@@ -162,7 +167,7 @@ static int cb_start_array(void *ctx) { return open_container(ctx, 0); }
 
 static int cb_end(void *ctx) {
   reader *r = ctx;
-  r->depth--;
+  if (--r->depth == 0) r->end = yajl_get_bytes_consumed(r->h);
   return 1;
 }
 
@@ -192,31 +197,58 @@ static void y_free(void *ctx, void *p) {
 static yajl_alloc_funcs wiping_alloc = {y_malloc, y_realloc, y_free, NULL};
 
 /* Parses body with r: 0 when it is valid JSON, else -1 with why (a static
- * or yajl-owned message copied into why). */
+ * or yajl-owned message copied into why). Where libyajl is laxer than
+ * JSON, this decides as the page decoder does (src/lua/decode.c): a
+ * vertical tab or a form feed fails, an unpaired surrogate escape (which
+ * yajl would make '?' or another code point: another token) fails, and
+ * only white space may follow the value (yajl lets an unterminated string
+ * there pass). */
 static int run(reader *r, const char *body, size_t len, char *why, size_t whysz) {
-  yajl_handle h = yajl_alloc(&callbacks, &wiping_alloc, r);
+  size_t cut = soget_json_prefix(body, len), i;
+  const char *u;
   yajl_status st;
-  if (!h) {
+  int ok;
+  r->h = yajl_alloc(&callbacks, &wiping_alloc, r);
+  if (!r->h) {
     r->nomem = 1;
     return -1;
   }
-  yajl_config(h, yajl_dont_validate_strings, 1);   /* bytes as sent */
-  st = yajl_parse(h, (const unsigned char *)body, len);
-  if (st == yajl_status_ok) st = yajl_complete_parse(h);
-  if (st != yajl_status_ok && why) {
+  yajl_config(r->h, yajl_dont_validate_strings, 1);   /* bytes as sent */
+  st = yajl_parse(r->h, (const unsigned char *)body, cut);
+  if (st == yajl_status_ok && cut == len) st = yajl_complete_parse(r->h);
+  ok = st == yajl_status_ok && r->end > 0;
+  if (!ok && why) {
     if (r->depth > BODY_MAX_DEPTH) {
-      copy_c(why, whysz, (const unsigned char *)"nested too deeply", 17);
+      snprintf(why, whysz, "nested too deeply");
+    } else if (cut < len) {   /* the text stopped being JSON there */
+      snprintf(why, whysz, "%s at character %lu", body[cut] == '\v' ? "a vertical tab" :
+               "a form feed", (unsigned long)cut + 1);
     } else {
-      unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)body, len);
+      unsigned char *m = yajl_get_error(r->h, 0, (const unsigned char *)body, len);
       size_t n = m ? strcspn((const char *)m, "\n") : 0;
       const char *p = m ? (const char *)m : "";
       if (strncmp(p, "parse error: ", 13) == 0) p += 13, n -= 13;
       copy_c(why, whysz, (const unsigned char *)p, n);
-      if (m) yajl_free_error(h, m);
+      if (m) yajl_free_error(r->h, m);
     }
   }
-  yajl_free(h);
-  return st == yajl_status_ok ? 0 : -1;
+  yajl_free(r->h);
+  r->h = NULL;
+  if (!ok) return -1;
+  for (i = r->end; i < len; i++) {
+    if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t') {
+      if (why)
+        snprintf(why, whysz, "%s at character %lu", body[i] == '\v' ? "a vertical tab" :
+                 body[i] == '\f' ? "a form feed" : "trailing garbage", (unsigned long)i + 1);
+      return -1;
+    }
+  }
+  if ((u = soget_json_unpaired_surrogate(body, len)) != NULL) {
+    if (why) snprintf(why, whysz, "an unpaired UTF-16 surrogate escape at character %lu",
+                      (unsigned long)(u - body) + 1);
+    return -1;
+  }
+  return 0;
 }
 
 int soget_body_error_fields(const char *body, size_t len, const char *codekey,

@@ -117,3 +117,40 @@ int soget_hex_digit(int c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+size_t soget_json_prefix(const char *s, size_t n) {
+  const char *v = memchr(s, '\v', n);
+  size_t cut = v ? (size_t)(v - s) : n;
+  const char *f = memchr(s, '\f', cut);
+  return f ? (size_t)(f - s) : cut;
+}
+
+/* The code unit of the \u escape at p (six bytes there): a digit that is
+ * no hex digit makes it larger than any surrogate (shifted as unsigned,
+ * no UB). */
+static unsigned escape_unit(const unsigned char *p) {
+  return (unsigned)soget_hex_digit(p[2]) << 12 | (unsigned)soget_hex_digit(p[3]) << 8 |
+         (unsigned)soget_hex_digit(p[4]) << 4 | (unsigned)soget_hex_digit(p[5]);
+}
+
+const char *soget_json_unpaired_surrogate(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+    unsigned u;
+    if (end - p < 6 || p[1] != 'u') {
+      if (end - p <= 2) break;
+      p += 2;
+      continue;
+    }
+    u = escape_unit(p);
+    if (u >= 0xD800 && u <= 0xDBFF && end - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
+        escape_unit(p + 6) >= 0xDC00 && escape_unit(p + 6) <= 0xDFFF) {
+      p += 12;
+    } else if (u >= 0xD800 && u <= 0xDFFF) {
+      return (const char *)p;
+    } else {
+      p += 6;
+    }
+  }
+  return NULL;
+}

@@ -40,6 +40,21 @@ int soget_invisible_control(unsigned long cp);
 /* The value of the hex digit c (either case), or -1 when c is none. */
 int soget_hex_digit(int c);
 
+/* JSON text as libyajl is laxer than: the parsers that use it (the page
+ * builder, the token and error bodies) check these themselves. */
+
+/* How much of s[0, n) can be JSON text before yajl could tell it is not:
+ * up to the first vertical tab or form feed (yajl skips both between
+ * tokens as white space, which JSON does not). */
+size_t soget_json_prefix(const char *s, size_t n);
+
+/* The first \u escape in s[0, n) of a UTF-16 surrogate that JSON text
+ * leaves unpaired (a lone one, or a high one not followed by a low one's
+ * escape), which yajl would decode into '?' or another code point; NULL
+ * when there is none. Backslashes are read as escapes from s on, as
+ * inside a JSON string (outside one a backslash is no JSON at all). */
+const char *soget_json_unpaired_surrogate(const char *s, size_t n);
+
 SOGET_HIDDEN_END
 
 #endif

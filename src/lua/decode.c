@@ -550,13 +550,6 @@ static void yajl_error(builder *b, int at_end) {
 
 /* ---- \u escapes: unpaired UTF-16 surrogates ---------------------------- */
 
-/* The code unit of the \u escape at p (yajl checked its four hex digits;
- * shifted as unsigned, so that even a digit that is not one is no UB). */
-static unsigned escape_unit(const unsigned char *p) {
-  return (unsigned)soget_hex_digit(p[2]) << 12 | (unsigned)soget_hex_digit(p[3]) << 8 |
-         (unsigned)soget_hex_digit(p[4]) << 4 | (unsigned)soget_hex_digit(p[5]);
-}
-
 /* yajl hands a string over as the body's own bytes when it holds no
  * escape, and decoded into its buffer otherwise; it decodes a lone or
  * mismatched UTF-16 surrogate escape into '?' or another code point,
@@ -572,7 +565,7 @@ static unsigned escape_unit(const unsigned char *p) {
  * with the path of the value or, for a key, of its object. Called through
  * ESCAPES_OK, which tells the common case, no escape, inline. */
 static int escapes_ok(builder *b, size_t n, int key) {
-  const unsigned char *body = (const unsigned char *)b->body, *p, *end;
+  const char *body = b->body, *p;
   size_t open, close;
   close = yajl_get_bytes_consumed(b->h) - 1;
   for (open = close > n + 1 ? close - n - 2 : 0; open > 0; open--) {
@@ -582,30 +575,16 @@ static int escapes_ok(builder *b, size_t n, int key) {
       if (k % 2 == 0) break;
     }
   }
-  p = body + open + 1;
-  end = body + close;
-  while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
-    unsigned u;
-    if (p[1] != 'u') {
-      p += 2;
-      continue;
-    }
-    u = escape_unit(p);
-    if (u >= 0xD800 && u <= 0xDBFF && end - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
-        escape_unit(p + 6) >= 0xDC00 && escape_unit(p + 6) <= 0xDFFF) {
-      p += 12;
-    } else if (u >= 0xD800 && u <= 0xDFFF) {
-      char path[PATH_SIZE];
-      const char *where = path_of(b, path, sizeof path, !key);
-      soget_err_set(b->e, "decode", 0, 0, "%s%s not valid JSON: an unpaired UTF-16 surrogate "
-                    "%.6s%s at character %lu", where ? where : "response body",
-                    where ? ":" : " is", (const char *)p, key ? " in a key" : "",
-                    (unsigned long)(p - body) + 1);
-      b->failed = 1;
-      return 0;
-    } else {
-      p += 6;
-    }
+  p = soget_json_unpaired_surrogate(body + open + 1, close - open - 1);
+  if (p != NULL) {
+    char path[PATH_SIZE];
+    const char *where = path_of(b, path, sizeof path, !key);
+    soget_err_set(b->e, "decode", 0, 0, "%s%s not valid JSON: an unpaired UTF-16 surrogate "
+                  "%.6s%s at character %lu", where ? where : "response body",
+                  where ? ":" : " is", p, key ? " in a key" : "",
+                  (unsigned long)(p - body) + 1);
+    b->failed = 1;
+    return 0;
   }
   return 1;
 }
@@ -1037,17 +1016,6 @@ static const yajl_callbacks builder_callbacks = {
     cb_string,    cb_start_map, cb_map_key, cb_end_map,   cb_start_array,
     cb_end_array};
 
-/* Where the body stops being JSON text before yajl can tell: yajl skips a
- * vertical tab and a form feed between tokens as white space, which JSON
- * does not (inside a string yajl refuses them, as every control
- * character). The parse stops there. */
-static size_t json_prefix(const char *body, size_t len) {
-  const char *v = memchr(body, '\v', len);
-  size_t cut = v ? (size_t)(v - body) : len;
-  const char *f = memchr(body, '\f', cut);
-  return f ? (size_t)(f - body) : cut;
-}
-
 /* Whether byte `at` of body lies inside a string (the parse that stopped
  * there read the JSON before it: its quotes and escapes are sound). */
 static int inside_string(const char *body, size_t at) {
@@ -1405,7 +1373,7 @@ static int build_run(lua_State *L) {
   }
   if (b->h == NULL) return soget_nomem(L);
   yajl_config(b->h, yajl_dont_validate_strings, 1);   /* bytes as sent */
-  cut = json_prefix(b->body, b->len);
+  cut = soget_json_prefix(b->body, b->len);
   st = yajl_parse(b->h, (const unsigned char *)b->body, cut);
   if (st == yajl_status_ok && cut == b->len) {
     st = yajl_complete_parse(b->h);
