@@ -141,8 +141,7 @@ test: deps sandbox-deps
 	@$(MAKE) --no-print-directory check-lua
 	@$(MAKE) --no-print-directory check-types
 	@$(MAKE) --no-print-directory test-core
-	@$(MAKE) --no-print-directory test-runtimes
-	@$(MAKE) --no-print-directory test-hardening
+	@$(MAKE) --no-print-directory test-suites
 
 # The OpenAPI validator the sandbox's fidelity specs use (npm, locked).
 sandbox-deps:
@@ -325,7 +324,8 @@ soak: deps
 #                      using soget (spec/hygiene/threads.c), module and host
 #                      built with ThreadSanitizer
 # make test-hardening  fuzz-smoke, test-asan, test-oom, test-threads,
-#                      test-valgrind, in that order (run by make test)
+#                      test-valgrind, in that order (make test runs
+#                      test-valgrind alongside the others: test-suites)
 DEB_PACKAGES += clang libclang-rt-14-dev
 FUZZ_CC ?= clang
 FUZZ_CXX ?= clang++
@@ -344,7 +344,7 @@ ASAN_RT ?= $(shell $(FUZZ_CC) -print-file-name=libclang_rt.asan-x86_64.so)
 VALGRIND_DIR ?= build/valgrind
 
 .PHONY: fuzz fuzz-build fuzz-build-fast fuzz-smoke fuzz-long fuzz-corpus \
-  asan-build test-asan test-oom test-threads test-valgrind test-hardening hardening-deps
+  asan-build test-asan test-oom test-threads test-valgrind test-hardening test-sanitizers test-suites hardening-deps
 
 # The module's objects built with clang for libFuzzer (FUZZ_BUILD_SAN:
 # ASan and UBSan by default), then one binary per target:
@@ -468,12 +468,38 @@ test-valgrind: hardening-deps
 	LUA="$(CURDIR)/spec/hygiene/lua-valgrind" LUA_VERSION=5.4 SOGET_MODULE_DIR=$(VALGRIND_DIR) \
 	  SOGET_SUITE=valgrind spec/run
 
-test-hardening:
+test-hardening: test-sanitizers test-valgrind
+
+test-sanitizers:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-oom
 	@$(MAKE) --no-print-directory test-threads
-	@$(MAKE) --no-print-directory test-valgrind
+
+# make test's suites: test-runtimes then test-sanitizers, and test-valgrind
+# alongside them from the start, in a session of its own. The valgrind run
+# keeps one core busy for about 10 minutes, where the runtimes' runs wait on
+# their servers about half their time: side by side on 2 cores, they take
+# about the runtimes' time alone. The valgrind run's output is kept in
+# VALGRIND_OUT and shown at the end, after the others'; a failure stops
+# both (its session is sent SIGTERM: its spec/run stops its sandbox).
+VALGRIND_OUT = $(VALGRIND_DIR)/suite.out
+test-suites: hardening-deps
+	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(VALGRIND_DIR) OPT="-O1 -g"
+	@rm -f $(VALGRIND_OUT); \
+	setsid $(MAKE) --no-print-directory test-valgrind > $(VALGRIND_OUT) 2>&1 < /dev/null & vg=$$!; \
+	stop_vg() { kill -TERM -$$vg 2>/dev/null; wait $$vg 2>/dev/null; }; \
+	trap 'stop_vg; exit 130' INT TERM; \
+	echo "make test: the valgrind run goes on alongside (shown at the end)"; \
+	if ! { $(MAKE) --no-print-directory test-runtimes && \
+	       $(MAKE) --no-print-directory test-sanitizers; }; then \
+	  stop_vg; echo "make test: stopped the valgrind run"; exit 1; \
+	fi; \
+	wait $$vg; rc=$$?; \
+	echo; echo "======== soget: the valgrind run (alongside the runtimes' runs) ========"; \
+	cat $(VALGRIND_OUT); \
+	if [ $$rc -ne 0 ]; then echo "make test: the valgrind run FAILED"; fi; \
+	exit $$rc
 
 # ---- Lua: luacheck over every Lua file of the tree (.luacheckrc) -----------
 # Unused values and variables, shadowing, globals: run by make test.
