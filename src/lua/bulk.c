@@ -93,10 +93,12 @@ static void batch_end(batch *b) {
 }
 
 /* Reachable from Lua (debug.getlocal in a finalizer or a hook): while the
- * batch runs, its caller ends it when run() returns, whatever it raised. */
+ * batch runs, its caller ends it when run() returns, whatever it raised;
+ * but at a lua_close amid it (an os.exit(code, true) from on_result),
+ * which never returns, it is ended here, its buffers wiped. */
 static int batch_gc(lua_State *L) {
   batch *b = luaL_checkudata(L, 1, SOGET_BULK_T);
-  if (!b->running) batch_end(b);
+  if (!b->running || !soget_gc_amid_code(L)) batch_end(b);
   return 0;
 }
 

@@ -1936,6 +1936,7 @@ static const luaL_Reg client_meta[] = {
 
 void soget_client_open(lua_State *L) {
   soget_note_main_thread(L);
+  soget_note_os_exit(L);
   soget_class(L, SOGET_CLIENT_T, client_methods, client_meta);
   soget_class(L, SOGET_CALL_T, call_methods, call_meta);
   luaL_getmetatable(L, SOGET_CALL_T);

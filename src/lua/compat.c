@@ -95,7 +95,44 @@ void soget_note_main_thread(lua_State *L) {
 }
 #endif
 
+#if LUA_VERSION_NUM == 502 || LUA_VERSION_NUM == 503
+/* Lua 5.2 and 5.3 run lua_close's finalizers on the call stack as it was
+ * (5.1, LuaJIT and 5.4 unwind it first): at an os.exit(code, true), which
+ * closes the state from its own frame and never returns, that frame lies
+ * just below the finalizer. The os library's exit, as loaded when soget
+ * was (a host that opens the os library later gets the general rule). */
+static const char os_exit_key = 0;
+
+void soget_note_os_exit(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_getfield(L, -1, "os");
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      lua_getfield(L, -1, "exit");
+      if (lua_iscfunction(L, -1)) lua_rawsetp(L, LUA_REGISTRYINDEX, &os_exit_key);
+      else lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+int soget_gc_amid_code(lua_State *L) {
+  lua_Debug ar;
+  int exiting;
+  if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "f", &ar)) return 0;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &os_exit_key);
+  exiting = lua_iscfunction(L, -1) && lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return !exiting;
+}
+#else
+void soget_note_os_exit(lua_State *L) {
+  (void)L;
+}
+
 int soget_gc_amid_code(lua_State *L) {
   lua_Debug ar;
   return lua_getstack(L, 1, &ar);
 }
+#endif

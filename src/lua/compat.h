@@ -52,10 +52,14 @@ int soget_cbytes_push(lua_State *L, const char *s, size_t n);  /* 0 */
 
 /* In a __gc: nonzero when a function runs below it (a script calling it
  * through getmetatable, or the collector finalizing amid running code);
- * 0 at lua_close, whose finalizers run with the call stack unwound: a call
- * of the module's that was under way (an os.exit(0, true) from a hook in
- * its middle) never resumes, and its objects are freed whole. */
+ * 0 at lua_close, whose finalizers run with the call stack unwound (on Lua
+ * 5.2 and 5.3, not unwound: there os.exit's own frame below them tells):
+ * a call of the module's that was under way (an os.exit(0, true) from a
+ * hook in its middle) never resumes, and its objects are freed whole. */
 int soget_gc_amid_code(lua_State *L);
+/* Notes the os library's exit (once, at the module's opening), which
+ * soget_gc_amid_code needs on Lua 5.2 and 5.3. */
+void soget_note_os_exit(lua_State *L);
 
 /* Pushes the state's main thread, whose hook the standalone interpreter
  * sets on Ctrl-C (lua.c, luajit.c), and returns it; nil and NULL when Lua
