@@ -367,8 +367,22 @@ describe("authentication", function()
     c:set_token(token, 300)
     assert(c:handling_units("CGMU2436601"))
     assert.are.equal(0, S.stats().token_requests)
-    assert.has_error(function() c:set_token("a\nb", 10) end)
+    assert.has_error(function() c:set_token("a\nb", 10) end,
+      "bad argument #1 to 'set_token' (the token contains a line break)")
     assert.has_error(function() c:set_token("abc", -1) end)
+    -- a string and numbers as given, as the options take them: no number
+    -- read as a token, no numeric string as seconds
+    for _, args in ipairs {
+      { 12345, 60, "#1 to 'set_token' (string expected, got number)" },
+      { "abcd-token", "60", "#2 to 'set_token' (number expected, got string)" },
+      { "abcd-token", " 20 ", "#2 to 'set_token' (number expected, got string)" },
+      { "abcd-token", 20, "#3 to 'set_token' (number expected, got string)", "30" },
+      { "abcd-token", nil, "#2 to 'set_token' (number expected, got nil)" },
+    } do
+      local ok, e = pcall(function() c:set_token(args[1], args[2], args[4]) end)
+      assert.is_false(ok, args[3])
+      assert.truthy(tostring(e):find("bad argument " .. args[3], 1, true), tostring(e))
+    end
     -- a token that never comes due would never be renewed ahead of time
     for _, ttl in ipairs { math.huge, 2 ^ 63, 0 / 0, "inf" } do
       local ok, e = pcall(c.set_token, c, "abcd-token", ttl)

@@ -1319,14 +1319,20 @@ static int meth_token(lua_State *L) {
 static int meth_set_token(lua_State *L) {
   soget_client *c;
   size_t tl;
-  /* (converting a number may run a finalizer that closes the client: it
-   * is checked open after) */
-  const char *tok = (luaL_checkudata(L, 1, SOGET_CLIENT_T), luaL_checklstring(L, 2, &tl));
-  lua_Number ttl = luaL_checknumber(L, 3);
-  lua_Number exp = luaL_optnumber(L, 4, ttl);
-  const char *why = soget_header_value_problem(tok, tl);
+  const char *tok, *why;
+  lua_Number ttl, exp;
+  luaL_checkudata(L, 1, SOGET_CLIENT_T);
+  /* a string and numbers as given: no number read as a token, no numeric
+   * string as seconds (the options refuse them too) */
+  luaL_checktype(L, 2, LUA_TSTRING);
+  luaL_checktype(L, 3, LUA_TNUMBER);
+  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TNUMBER);
+  tok = lua_tolstring(L, 2, &tl);
+  ttl = lua_tonumber(L, 3);
+  exp = lua_isnoneornil(L, 4) ? ttl : lua_tonumber(L, 4);
+  why = soget_header_value_problem(tok, tl);
   c = soget_checkclient(L, 1);
-  if (why) return luaL_argerror(L, 2, why);
+  if (why) return luaL_argerror(L, 2, lua_pushfstring(L, "the token %s", why));
   /* (at most 1e9, as a token answer's expires_in: inf would never renew) */
   luaL_argcheck(L, ttl > 0 && ttl <= 1e9, 3, "must be a positive number of seconds, at most 1e9");
   luaL_argcheck(L, exp >= ttl && exp <= 1e9, 4,
