@@ -1,6 +1,6 @@
 -- Decode cost: soget.decode against cjson.decode on the same body, and
 -- against cjson.decode plus an efficient Lua pass that keeps soget's
--- contract (bench/contract.lua); and, side by side, soget's builder fed by
+-- contract (spec/fuzz/contract.lua); and, side by side, soget's builder fed by
 -- libyajl alone (parser = "yajl") against cjson.decode, which shows what
 -- simdjson gives. CPU time, alternating rounds, medians.
 --   lua bench/decode.lua NAME=FILE[:CALLS] ...   (ROUNDS in the environment)

@@ -2,7 +2,7 @@
 -- schema-valid bodies. The input bytes are the choices of a generator
 -- that writes a response body from the OpenAPI document
 -- (spec/fuzz/pagegen.lua); the reference is lua-cjson plus the Lua pass
--- that keeps soget's contract (bench/contract.lua, README "Results": nulls
+-- that keeps soget's contract (spec/fuzz/contract.lua, README "Results": nulls
 -- removed, array fields always tables, integer fields Lua integers, whole
 -- numbers outside the schema below 2^53 integers too). The two must agree
 -- field for field: the same keys, the same types, numbers of the same
@@ -17,7 +17,7 @@ local soget = require "soget"
 
 local here = (debug.getinfo(1, "S").source:match("^@(.*)spec/fuzz/[^/]*$") or "")
 local pagegen = dofile(here .. "spec/fuzz/pagegen.lua")
-local contract = dofile(here .. "bench/contract.lua")
+local contract = dofile(here .. "spec/fuzz/contract.lua")
 
 local type, next, tostring, error, floor = type, next, tostring, error, math.floor
 

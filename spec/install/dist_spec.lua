@@ -68,6 +68,14 @@ describe("make dist", function()
       assert.is_true(has[f], f .. " not packed")
     end
     assert.are.equal(sh.read_all(file), sh.read_all(tmp .. "/" .. file))
+    -- nothing packed that runs reads a file left out (the suite runs from
+    -- the tarball: the rockspec's test)
+    for _, f in ipairs(packed) do
+      if f:match("%.lua$") or f == "spec/run" or f == "bin/soget" then
+        local text = sh.read_all(f)
+        assert.is_nil(text:match("[\"']bench/[^\"']*"), f .. " reads a file from bench/, which is not packed")
+      end
+    end
   end)
 
   it("unpacks and builds with luarocks make, offline, into a temporary tree, objects in build/ only", function()
