@@ -56,10 +56,10 @@ ifeq ($(DEV),1)
 WARN += -Werror
 endif
 CFLAGS ?= $(OPT)
-SOGET_CFLAGS = -std=c11 -fPIC -fvisibility=hidden $(WARN) -Isrc -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CFLAGS)
+SOGET_CFLAGS = -std=c11 -fPIC -fvisibility=hidden $(WARN) -Isrc -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 CXXWARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wundef $(if $(filter 1,$(DEV)),-Werror)
 CXXFLAGS ?= $(OPT)
-SOGET_CXXFLAGS = -std=c++17 -fPIC -fvisibility=hidden -fno-rtti $(CXXWARN) -Isrc $(CXXFLAGS)
+SOGET_CXXFLAGS = -std=c++17 -fPIC -fvisibility=hidden -fno-rtti $(CXXWARN) -Isrc $(CPPFLAGS) $(CXXFLAGS)
 LIBFLAG ?= -shared
 
 BUILD_DIR ?= build/lua$(LUA_VERSION)
@@ -87,15 +87,32 @@ SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 all: build
 build: $(MODULE)
 
-$(BUILD_DIR)/%.o: %.c $(HDRS)
+# The build's commands, kept in BUILD_DIR and rewritten only when they
+# change: the objects and the module depend on it, so that a build with
+# another compiler or other flags (CFLAGS, CPPFLAGS, OPT, LUA_INCDIR...)
+# into the same folder rebuilds, not keeping objects of other settings.
+# -Werror (DEV=1) is left out, as it changes no object: the suite's
+# `make install` into a folder test-runtimes built with DEV=1 rebuilds
+# nothing (nor rewrites the module the suite has loaded).
+BUILD_FLAGS = $(BUILD_DIR)/.flags
+BUILD_FLAGS_TEXT = $(filter-out -Werror,$(CC) $(SOGET_CFLAGS) | $(CXX) $(SOGET_CXXFLAGS) | \
+  $(LIBFLAG) $(LDFLAGS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS))
+.PHONY: FORCE
+FORCE:
+$(BUILD_FLAGS): FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' '$(subst ','\'',$(strip $(BUILD_FLAGS_TEXT)))' > $@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+$(BUILD_DIR)/%.o: %.c $(HDRS) $(BUILD_FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SOGET_CFLAGS) -c $< -o $@
 
-$(BUILD_DIR)/%.o: %.cpp $(HDRS)
+$(BUILD_DIR)/%.o: %.cpp $(HDRS) $(BUILD_FLAGS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(SOGET_CXXFLAGS) -c $< -o $@
 
-$(MODULE): $(OBJS)
+$(MODULE): $(OBJS) $(BUILD_FLAGS)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS) -lm $(LDFLAGS)
 
 # The same objects as an archive for hosts that link soget in (luaopen_soget).
@@ -204,12 +221,12 @@ LUA_PC = $(if $(filter jit,$(LUA_VERSION)),luajit,lua$(LUA_VERSION))
 # completion scripts.
 LUA_FILES = $(sort $(shell find lua -name '*.lua'))
 install: $(MODULE) $(STATIC) $(DOCS)
-	@case '$(DESTDIR)|$(PREFIX)|$(LIBDIR)|$(LUADIR)|$(NGX_LUADIR)|$(BINDIR)|$(CLIBDIR)|$(INCLUDEDIR)|$(PKGCONFIGDIR)|$(MANDIR)|$(BASH_COMPLETIONDIR)|$(ZSH_COMPLETIONDIR)|$(FISH_COMPLETIONDIR)' in \
+	@case '$(DESTDIR)/$(PREFIX)/$(LIBDIR)/$(LUADIR)/$(NGX_LUADIR)/$(BINDIR)/$(CLIBDIR)/$(INCLUDEDIR)/$(PKGCONFIGDIR)/$(MANDIR)/$(BASH_COMPLETIONDIR)/$(ZSH_COMPLETIONDIR)/$(FISH_COMPLETIONDIR)' in \
 	  *' '*) echo "make install: DESTDIR, PREFIX and the install folders cannot hold a space" >&2; \
 	         exit 2 ;; \
 	  *'~'*) echo "make install: a '~' reaches make as it is (zsh, sh): write \$$HOME instead" >&2; \
 	         exit 2 ;; \
-	  *[!A-Za-z0-9/._+,:@=\|-]*) echo "make install: DESTDIR, PREFIX and the install folders" \
+	  *[!A-Za-z0-9/._+,:@=-]*) echo "make install: DESTDIR, PREFIX and the install folders" \
 	         "can hold letters, digits and / . _ + , : @ = - only" >&2; exit 2 ;; \
 	esac
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)

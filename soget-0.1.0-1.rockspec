@@ -31,6 +31,9 @@ dependencies = {
 }
 
 external_dependencies = {
+  -- (no header: Debian's curl/curl.h is under the multiarch include folder,
+  -- /usr/include/<triplet>/, where LuaRocks looks for libraries only; the
+  -- Makefile asks pkg-config for its flags)
   CURL = { library = "curl" },
   YAJL = { header = "yajl/yajl_parse.h" },
   SIMDJSON = { header = "simdjson.h" },

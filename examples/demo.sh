@@ -12,6 +12,10 @@ else lua=lua$LUA_VERSION build=build/lua$LUA_VERSION; fi
 export LUA_CPATH="$build/?.so;;"
 eval "$(sandbox/run start)"
 trap 'sandbox/run stop "$SOGET_SANDBOX_DIR" >/dev/null' EXIT
+# the command's token cache in the sandbox's folder, which goes with it:
+# the sandbox's credentials are new each time, and a token for them would
+# be left in ~/.cache/soget for nothing
+export XDG_CACHE_HOME="$SOGET_SANDBOX_DIR/cache"
 echo "== sandbox on $SOGET_BASE_URL"
 if [ -x bin/soget ]; then
   echo "== soget track CGMU2436601"

@@ -97,4 +97,28 @@ describe("examples", function()
     assert.truthy(out:find("ZZZZ0000000:\tnot found", 1, true), out)
     assert.truthy(out:find("(R003)", 1, true), out)
   end)
+
+  -- make demo's script, with the runtime's own build (as make demo builds
+  -- it): in the plain runs, whose module is that build.
+  local V = os.getenv("LUA_VERSION") or "5.4"
+  local BUILD = V == "jit" and "build/luajit" or "build/lua" .. V
+  if os.getenv("SOGET_MODULE_DIR") == BUILD then
+    it("demo.sh (make demo) tracks CGMU2436601 on its own sandbox, leaving no token file", function()
+      local home = os.tmpname()
+      os.remove(home)
+      assert(os.execute("mkdir -m 700 " .. S.shell_quote(home)))
+      -- (no sandbox of the suite's: the script starts and stops its own)
+      local p = io.popen(("env -u XDG_CACHE_HOME -u SOGET_SANDBOX_DIR HOME=%s LUA_VERSION=%s "
+        .. "timeout 120 examples/demo.sh 2>&1; echo \"exit=$?\""):format(
+        S.shell_quote(home), S.shell_quote(V)))
+      local out = p:read("*a")
+      p:close()
+      local left = io.popen("find " .. S.shell_quote(home) .. " -mindepth 1"):read("*a")
+      os.execute("rm -rf " .. S.shell_quote(home))
+      assert.are.equal("0", out:match("exit=(%d+)%s*$"), out)
+      assert.truthy(out:find("== soget track CGMU2436601", 1, true), out)
+      assert.truthy(out:find("now at", 1, true), out)
+      assert.are.equal("", left, "left in HOME: " .. left)
+    end)
+  end
 end)

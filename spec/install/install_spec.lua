@@ -148,6 +148,36 @@ describe("the rockspec", function()
   end)
 end)
 
+-- A build into a folder built before: with the same settings, nothing is
+-- made again; with other flags (or another compiler), every object is. A
+-- copy of the runtime's own build (plain runs: the module under test is
+-- that build), rebuilt with echo for compilers, which makes nothing.
+local BUILD = sh.runtime == "jit" and "build/luajit" or "build/lua" .. sh.runtime
+if os.getenv("SOGET_MODULE_DIR") == BUILD then
+  describe("building again into a built folder", function()
+    it("makes nothing with the same settings, and every object with other flags", function()
+      local tmp = sh.mktemp()
+      local copy = tmp .. "/build"
+      sh.check("cp -pR " .. sh.quote(BUILD) .. " " .. sh.quote(copy))
+      local make = "make --no-print-directory build LUA_VERSION=" .. sh.runtime .. " BUILD_DIR=" .. sh.quote(copy)
+      local same = sh.check(make .. " 2>&1")
+      local other = sh.check(make .. " CPPFLAGS=-DSOGET_FLAGS_PROBE CC='echo cc' CXX='echo c++' 2>&1")
+      sh.rmtree(tmp)
+      assert.are.equal("", same)
+      local compiled = 0
+      for line in other:gmatch("[^\n]+") do
+        if line:find(" -c ", 1, true) and not line:find("^echo ") then
+          assert.truthy(line:find("-DSOGET_FLAGS_PROBE", 1, true), line)
+          compiled = compiled + 1
+        end
+      end
+      local sources = 0
+      for _ in sh.check("ls lua_soget.c src/*/*.c src/*/*.cpp"):gmatch("[^\n]+") do sources = sources + 1 end
+      assert.are.equal(sources, compiled, other)
+    end)
+  end)
+end
+
 describe("installing", function()
   local tmp
 
@@ -281,6 +311,7 @@ describe("installing", function()
       { "PREFIX='~/.local'", "a '~' reaches make as it is (zsh, sh): write $HOME instead" },
       { "PREFIX=" .. sh.quote(tmp .. '/q"x'), "can hold letters, digits and / . _ + , : @ = - only" },
       { "DESTDIR=" .. sh.quote(tmp .. "/s$x;y"), "can hold letters, digits and / . _ + , : @ = - only" },
+      { "PREFIX=" .. sh.quote(tmp .. "/p|q"), "can hold letters, digits and / . _ + , : @ = - only" },
     } do
       -- (HOME in tmp: were '~' taken, by bash, nothing would land in the real one)
       local code, out = sh.run("HOME=" .. sh.quote(tmp) .. " make install LUA_VERSION=" .. sh.runtime
@@ -290,6 +321,7 @@ describe("installing", function()
     end
     assert.are.equal("", (sh.check("ls -A " .. sh.quote(tmp)):gsub("%s+$", "")))
     assert.is_false(sh.exists("~"))   -- (a folder named '~' in the tree)
+    assert.is_false(sh.exists("q"))   -- (the word after the "|", in the tree)
   end)
 
   it("with make install DESTDIR=... (staged), its files readable by all whatever the umask", function()
