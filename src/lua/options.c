@@ -176,7 +176,8 @@ int soget_opt_read(lua_State *L, int t, const soget_opt_reader *r, int copy,
     const soget_option *o = &opts[k];
     if (table && !r->raw) {
       luaL_checkstack(L, 2, NULL);
-      lua_getfield(L, t, o->name);
+      lua_pushstring(L, o->name);   /* raw, as the pass over the keys */
+      lua_rawget(L, t);
       if (!lua_isnil(L, -1)) {
         soget_opt_check(L, r, o, lua_gettop(L), &v[k]);
         if (copy)

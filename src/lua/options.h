@@ -83,9 +83,12 @@ typedef struct soget_optval {
  * the wrong type, out of range or holding what its check refuses. An
  * option not given is read from its environment variable, if any.
  *
+ * A table is read raw, keys and values: its metatable is never consulted
+ * (an __index gives no option, as lua_next shows it no key).
+ *
  * Order: every key is checked first, then every value, in r->opts's
- * order, through lua_getfield. A raw reader checks each value as the pass
- * over the keys meets it (lua_next's order and values), in one pass.
+ * order. A raw reader checks each value as the pass over the keys meets
+ * it (lua_next's order and values), in one pass.
  *
  * A string (or a function) from the table stays on the stack: any
  * allocation can run a finalizer, which could drop it from the table.
