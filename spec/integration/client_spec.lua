@@ -26,6 +26,7 @@ describe("soget.client options", function()
     assert.truthy(has(tostring(err), "give a reference or an spi"), tostring(err))
     local results, counts = c:handling_units_many({ "CGMU2436601" }, setmetatable({}, { __index = hidden }))
     assert.are.equal(1, counts.ok)
+    assert.are.equal("CGMU2436601", results[1].items[1].reference)
     assert.are.equal(0, calls)
     results, counts = c:handling_units_many(setmetatable({}, { __index = { "CGMU2436601" },
                                                                 __len = function() return 1 end }))
