@@ -2,6 +2,7 @@
 -- planted by nobody (through setpriv), a FIFO, soget run as nobody against
 -- root's files. The cache holds a live token: it must never be written
 -- where someone else can reach it, nor read from what someone else made.
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path   -- (soget.cli.cache's key)
 local cli = require "cli.cli"
 local support = cli.support
 
@@ -391,6 +392,35 @@ describe("soget's token cache key", function()
         assert.are.equal(0, tokens())
       end
     end
+  end)
+
+  it("keeps renewal and expiry apart: a token due for renewal serves on when its renewal fails", function()
+    assert.are.equal(0, cli.run({ "track", "CGMU2436601" }, { home = home }).code)
+    local text = cli.read(home .. "/cache/soget/" .. files())
+    local renew = tonumber(text:match("\nrenew_at=(%d+)\n"))
+    local expires = tonumber(text:match("\nexpires_at=(%d+)\n"))
+    assert.truthy(renew and expires and expires > renew and renew > os.time(), text)
+    local token = text:match("\naccess_token=([^\n]+)")
+    -- that token cached, as soget writes it, for a token URL that answers
+    -- 503: its renewal due 5 s ago, 10 minutes left before it expires
+    local down = support.token_url:match("^(https?://[^/]+)")
+      .. "/_fault/503:id=cache-" .. os.time() .. "/soget-connect/v1/openid-connect/token"
+    local key = require("soget.cli.cache").key { token_url = down, client_id = support.client_id,
+      client_secret = support.client_secret, api_key = support.api_key }
+    cli.write(home .. "/cache/soget/token-" .. key, table.concat {
+      "# soget token cache: private, do not share\n", "token_url=", down, "\n",
+      "client_id=", support.client_id, "\n", "key=", key, "\n",
+      "renew_at=", os.time() - 5, "\n", "expires_at=", os.time() + 600, "\n",
+      "access_token=", token, "\n" }, "600")
+    support.reset()
+    local r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home, env = { SOGET_TOKEN_URL = down } })
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.err:find("token cache: using a cached token (", 1, true), r.err)
+    assert.truthy(r.err:find("s left), due for renewal", 1, true), r.err)
+    -- the renewal was tried (and refused), the lookup made with the token
+    local st = support.stats()
+    assert.are.equal(1, st.token_requests)
+    assert.are.equal(1, st.api_requests)
   end)
 
   it("is not used for a token URL or client id with a control character", function()

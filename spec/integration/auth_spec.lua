@@ -391,6 +391,16 @@ describe("authentication", function()
     end
     c:set_token("abcd-token", 1e9)
     assert.truthy(select(2, c:token { fetch = false }) <= 1e9)
+    -- 0: due for renewal at once, the next call renews it
+    S.reset()
+    c:set_token("abcd-token", 0, 600)
+    local tok, left, expires = c:token { fetch = false }
+    assert.are.equal("abcd-token", tok)
+    assert.are.equal(0, left)
+    assert.truthy(expires > 590 and expires <= 600, tostring(expires))
+    assert(c:handling_units("CGMU2436601"))
+    assert.are.equal(1, S.stats().token_requests)
+    assert.are_not.equal("abcd-token", (c:token { fetch = false }))
     c:close()
   end)
 

@@ -1333,8 +1333,9 @@ static int meth_set_token(lua_State *L) {
   why = soget_header_value_problem(tok, tl);
   c = soget_checkclient(L, 1);
   if (why) return luaL_argerror(L, 2, lua_pushfstring(L, "the token %s", why));
-  /* (at most 1e9, as a token answer's expires_in: inf would never renew) */
-  luaL_argcheck(L, ttl > 0 && ttl <= 1e9, 3, "must be a positive number of seconds, at most 1e9");
+  /* (at most 1e9, as a token answer's expires_in: inf would never renew;
+   * 0: due for renewal at once) */
+  luaL_argcheck(L, ttl >= 0 && ttl <= 1e9, 3, "must be a number of seconds from 0 to 1e9");
   luaL_argcheck(L, exp >= ttl && exp <= 1e9, 4,
                 "must be a number of seconds from seconds_left to 1e9");
   if (soget_engine_set_token(&c->eng, tok, tl, ttl, exp) != 0) return soget_nomem(L);

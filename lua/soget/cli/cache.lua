@@ -79,9 +79,15 @@ function TokenCache:open()
   return true
 end
 
--- The cached token and its seconds left, when the file is ours, private
--- and matches, and the token has more than the module's renewal margin
--- (soget.limits.token_margin) left.
+-- The cached token, its seconds left before renewal and before expiry
+-- (client:set_token's), when the file is ours, private and matches, and
+-- the token has more than the module's renewal margin
+-- (soget.limits.token_margin) left before it expires. A token due for
+-- renewal is given as due at once: the client renews it at its first
+-- call, and goes on with it while it lasts when that renewal fails (a
+-- token host down), as a client that fetched it does. (A file written
+-- before renew_at was kept has only expires_at, which was the renewal
+-- time: taken as both.)
 function TokenCache:read()
   if not self:open() then return nil end
   local text, why, missing = soget._privfile.read(self.path, CACHE_FILE_MAX)
@@ -96,27 +102,37 @@ function TokenCache:read()
     if k then v[k] = val end
   end
   local expires = sys.number(v.expires_at or "")
+  local renew = v.renew_at and sys.number(v.renew_at) or expires
   if v.token_url ~= self.token_url or v.client_id ~= self.client_id or v.key ~= self.key
-     or not v.access_token or M.uncacheable(nil, v.access_token) or not expires then
+     or not v.access_token or M.uncacheable(nil, v.access_token) or not expires or not renew then
     output.note("token cache: ", self.path, " does not match this configuration")
     return nil
   end
-  local left = expires - os.time()
+  local now = os.time()
+  local left = expires - now
   if left < soget.limits.token_margin then
     output.note("token cache: cached token expired")
     return nil
   end
-  output.note("token cache: using a cached token (", tostring(left), "s left)")
+  local renew_left = math.min(renew, expires) - now
+  if renew_left <= 0 then
+    output.note("token cache: using a cached token (", tostring(left), "s left), due for renewal")
+    renew_left = 0
+  else
+    output.note("token cache: using a cached token (", tostring(left), "s left)")
+  end
   self.cached = v.access_token
-  return v.access_token, left
+  return v.access_token, renew_left, left
 end
 
 -- Replaces the cache file with the new token of client (mode 0600,
--- atomically).
-function TokenCache:write(client, token, seconds_left)
+-- atomically): its seconds left before renewal and before expiry, as
+-- client:token() gives them.
+function TokenCache:write(client, token, seconds_left, expires_in)
   if not self.usable then return end
   if token == self.cached then return end
   if type(seconds_left) ~= "number" or seconds_left <= 0 then return end
+  if type(expires_in) ~= "number" or expires_in < seconds_left then expires_in = seconds_left end
   local why = M.uncacheable(client, token, seconds_left)
   if why then
     output.note("token cache: the new token is not kept: ", why)
@@ -127,7 +143,8 @@ function TokenCache:write(client, token, seconds_left)
     "token_url=", self.token_url, "\n",
     "client_id=", self.client_id, "\n",
     "key=", self.key, "\n",
-    "expires_at=", string.format("%d", os.time() + math.floor(seconds_left)), "\n",
+    "renew_at=", string.format("%d", os.time() + math.floor(seconds_left)), "\n",
+    "expires_at=", string.format("%d", os.time() + math.floor(expires_in)), "\n",
     "access_token=", token, "\n" })
   if ok then output.note("token cache: saved the new token to ", self.path)
   else output.note("token cache: could not write ", self.path, ": ", err) end

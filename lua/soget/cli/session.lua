@@ -72,15 +72,15 @@ local function connect(s, args)
     return v
   end
   local client_id = setting("client_id")
-  local cached, cached_left
+  local cached, cached_left, cached_expiry
   if not args.no_token_cache and not setting("access_token") and client_id then
     -- (the token URL the client uses: given, or taken beside its base URL)
     local _, token_url = soget._credentials(client)
     s.cache = cache.new { token_url = token_url, client_id = client_id,
       client_secret = setting("client_secret"), api_key = setting("api_key") }
-    if s.cache then cached, cached_left = s.cache:read() end
+    if s.cache then cached, cached_left, cached_expiry = s.cache:read() end
   end
-  if cached and not pcall(client.set_token, client, cached, cached_left) then
+  if cached and not pcall(client.set_token, client, cached, cached_left, cached_expiry) then
     output.note("token cache: the module refused the cached token")
   end
   rawset(s, "client", client)
@@ -109,8 +109,8 @@ function Session:close()
   if self.cache and self.cache.usable and ok and st and (st.token_requests or 0) > 0
      and (st.api_requests or 0) > 0 then
     -- (the token it holds: never a request at the end)
-    local got, tok, left = pcall(c.token, c, { fetch = false })
-    if got and tok and left and left > 0 then self.cache:write(c, tok, left) end
+    local got, tok, left, expiry = pcall(c.token, c, { fetch = false })
+    if got and tok and left and left > 0 then self.cache:write(c, tok, left, expiry) end
   end
   if ok and st then
     output.note(string.format("%d API request(s), %d token request(s), %d retr%s, %d connection(s)",
