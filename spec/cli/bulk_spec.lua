@@ -384,6 +384,32 @@ describe("soget bulk", function()
     assert.truthy(sent >= done and sent < 100, sent .. " sent, " .. done .. " written")
   end)
 
+  it("searches no document once its results cannot be written (--documents)", function()
+    local docs = {}
+    for i = 1, 40 do docs[i] = "3714238101" end
+    cli.write(home .. "/docs.txt", table.concat(docs, "\n") .. "\n")
+    support.reset()
+    local r = cli.run({ "bulk", "--documents", home .. "/docs.txt" },
+                      { home = home, out = "/dev/full", timeout = 60 })
+    assert.are.equal(74, r.code, r.err)
+    assert.truthy(r.err:find("soget: cannot write the results: ", 1, true), r.err)
+    local st = support.stats()
+    assert.are.equal(0, st.search_requests + st.api_requests)
+    assert.truthy(r.err:find("soget: 0 of 40 documents: 0 found, 0 not found, 0 failed; 0 units\n", 1,
+      true), r.err)
+    -- full after some rows: the documents after the one not written are
+    -- neither searched further nor counted
+    support.reset()
+    r = cli.run({ "bulk", "--documents", "--concurrency", "2", home .. "/docs.txt" },
+                { home = home, timeout = 60, sh = "trap '' XFSZ; ulimit -f 8;" })
+    assert.are.equal(74, r.code, r.err)
+    local done, units = r.err:match("soget: (%d+) of 40 documents: .*; (%d+) units\n")
+    done, units = tonumber(done), tonumber(units)
+    assert.truthy(done and done > 0 and done < 40, r.err)
+    assert.are.equal(25 * done, units)
+    assert.truthy(support.stats().search_requests < 40 * 3, r.err)
+  end)
+
   describe("--documents", function()
     local function search_info()
       local body = support.popen_read("curl -sS --max-time 10 " .. cli.q(support.http .. "/_control/info"))

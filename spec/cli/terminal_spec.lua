@@ -72,6 +72,8 @@ describe("soget on a terminal", function()
     assert.truthy(raw:find("41/41  found 1  not found 40  failed 0", 1, true), raw)
     assert.truthy(raw:find("█", 1, true))
     assert.truthy(raw:find("\r\27[K", 1, true))
+    -- the summary on the terminal (stderr) coloured, stdout a file
+    assert.is_true(styled(term:screen(true), "1 found", "32"), term:screen(true))
     -- the bar is gone from the screen once done
     assert.is_nil(screen:find("█", 1, true))
 
@@ -79,6 +81,10 @@ describe("soget on a terminal", function()
     assert(term:wait_for(done2))
     local err = cli.read(home .. "/err.txt")
     assert.are.equal("soget: 41 references: 1 found, 40 not found, 0 failed\n", err)
+    -- stderr a file, stdout the terminal: no colour in the file either
+    local done4 = term:type({ "bulk", home .. "/refs.txt" }, " 2>" .. cli.q(home .. "/err2.txt"))
+    assert(term:wait_for(done4))
+    assert.are.equal("soget: 41 references: 1 found, 40 not found, 0 failed\n", cli.read(home .. "/err2.txt"))
 
     -- rows on the same terminal: the bar is cleared before each, which
     -- begins its own line (the bar ran into the first row)

@@ -84,6 +84,7 @@ local function main(argv)
   local args = require("soget.cli.args").parse(argv)
   output.verbose = args.verbose
   output.color = output.decide_color(args.color)
+  output.color_err = output.decide_color(args.color, 2)
   output.note(soget._VERSION)
   local command = require(COMMANDS[args.command])
   if args.command == "check" then return command(args) end

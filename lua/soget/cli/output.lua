@@ -40,6 +40,7 @@ local M = {
   err = io.stderr,    -- messages
   verbose = false,    -- note() writes only when set (-v)
   color = false,      -- paint() colours only when set (decide_color)
+  color_err = false,  -- paint_err() likewise, for stderr
 }
 
 -- s made printable; keep_lines keeps LF and TAB (a traceback's layout).
@@ -80,19 +81,24 @@ local SGR = {
   blue = "34", magenta = "35", cyan = "36", boldred = "1;31",
 }
 
-function M.paint(style, s)
-  if not M.color or s == "" or not style then return s end
+local function painted(on, style, s)
+  if not on or s == "" or not style then return s end
   return "\27[" .. SGR[style] .. "m" .. s .. "\27[0m"
 end
 
--- --color WHEN: always, never, or auto (stdout a terminal, no NO_COLOR,
--- TERM not dumb).
-function M.decide_color(when)
+-- s in style on stdout (M.color), on stderr (M.color_err): each decided
+-- for its own stream.
+function M.paint(style, s) return painted(M.color, style, s) end
+function M.paint_err(style, s) return painted(M.color_err, style, s) end
+
+-- --color WHEN for the stream fd (default 1, stdout): always, never, or
+-- auto (the stream a terminal, no NO_COLOR, TERM not dumb).
+function M.decide_color(when, fd)
   if when == "always" then return true end
   if when == "never" then return false end
   if sys.getenv("NO_COLOR") then return false end
   if os.getenv("TERM") == "dumb" then return false end
-  return sys.isatty(1)
+  return sys.isatty(fd or 1)
 end
 
 ---------------------------------------------------------------------------

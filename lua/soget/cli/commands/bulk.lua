@@ -16,8 +16,6 @@ local sys = require "soget.cli.sys"
 local units = require "soget.cli.units"
 local walk = require "soget.cli.walk"
 
-local paint = output.paint
-
 local CSV_HEADER = { "input", "status", "matches", "reference", "pswId", "freightFamily",
   "sizeType", "place", "location", "lastEventType", "lastEventDate", "error" }
 
@@ -78,8 +76,8 @@ function Progress:draw()
   local width = 30
   local frac = self.total > 0 and self.done / self.total or 1
   local fill = math.floor(frac * width + 0.5)
-  output.err:write("\r\27[K", paint("cyan", string.rep("█", fill)),
-    paint("dim", string.rep("░", width - fill)),
+  output.err:write("\r\27[K", output.paint_err("cyan", string.rep("█", fill)),
+    output.paint_err("dim", string.rep("░", width - fill)),
     string.format(" %d/%d  found %d", self.done, self.total, self.found),
     self.prefix and string.format("  ambiguous %d", self.ambiguous) or "",
     string.format("  not found %d  failed %d", self.not_found, self.failed))
@@ -381,6 +379,10 @@ return function(args, session)
   local function search_documents()
     local chunk = concurrency * 4
     local i = 1
+    -- the header out first: output that cannot be written sends no search
+    -- (the caller reports it, exit 74)
+    out:flush()
+    if out.failed then return end
     while i <= #entries do
       local batch, queries = {}, {}
       for j = i, math.min(i + chunk - 1, #entries) do
@@ -416,6 +418,9 @@ return function(args, session)
           token_refused(b.result)
           emit(b.input, b.q, b.result)
         end
+        -- (a document's rows not written: the next ones neither walked
+        -- nor counted)
+        if out.failed then break end
       end
       out:flush()
       progress:draw()
@@ -441,11 +446,12 @@ return function(args, session)
     unit_count == 1 and "" or "s") or ""
   -- ambiguous only counts with --prefix
   local amb = args.prefix and (progress.ambiguous .. " ambiguous") or nil
-  if output.color or sys.isatty(2) then   -- our own words and numbers, coloured
-    output.err:write(output.PROGRAM, ": ", counts, paint("green", progress.found .. " found"), ", ",
-      amb and (paint(progress.ambiguous > 0 and "yellow" or nil, amb) .. ", ") or "",
-      paint(progress.not_found > 0 and "yellow" or nil, progress.not_found .. " not found"), ", ",
-      paint(progress.failed > 0 and "red" or nil, progress.failed .. " failed"), tail, "\n")
+  if output.color_err then   -- our own words and numbers, coloured
+    local ep = output.paint_err
+    output.err:write(output.PROGRAM, ": ", counts, ep("green", progress.found .. " found"), ", ",
+      amb and (ep(progress.ambiguous > 0 and "yellow" or nil, amb) .. ", ") or "",
+      ep(progress.not_found > 0 and "yellow" or nil, progress.not_found .. " not found"), ", ",
+      ep(progress.failed > 0 and "red" or nil, progress.failed .. " failed"), tail, "\n")
   else
     output.say(counts, progress.found, " found, ", amb and (amb .. ", ") or "", progress.not_found,
       " not found, ",
