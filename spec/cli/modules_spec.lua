@@ -434,7 +434,7 @@ describe("soget.cli.query", function()
 
   it("wants one of a reference and an S)ONE id, not empty", function()
     for _, c in ipairs {
-      { {}, "give a prefix or --spi ID" },
+      { {}, "give a prefix or --spi PREFIX" },
       { { reference = "A", spi = "B" }, "give a prefix or --spi, not both" },
       { { reference = "   " }, "empty prefix" },
       { { spi = "" }, "empty S)ONE id" },
@@ -443,6 +443,9 @@ describe("soget.cli.query", function()
       assert.are.equal(exit.USAGE, e.code)
       assert.are.equal(c[2], e.message)
     end
+    -- (--spi's argument named as each command's --help names it)
+    assert.are.equal("give a reference or --spi ID",
+      exit_of(function() query.from_args({}, "a reference") end).message)
     assert.are.equal("S)ONE id CNI1", query.text { spi = "CNI1" })
     assert.are.equal("CGMU", query.text { reference = "CGMU" })
   end)

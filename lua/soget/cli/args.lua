@@ -33,10 +33,13 @@ local function number(lo, hi, whole)
   end
 end
 
--- The converter for a client option given on the command line.
+-- The converter for a client option given on the command line, and its
+-- range as --help shows it ("(0.001-86400)").
 local function option_number(name)
   for _, o in ipairs(soget.options) do
-    if o.name == name then return number(o.min, o.max, o.whole) end
+    if o.name == name then
+      return number(o.min, o.max, o.whole), string.format("(%s-%s)", fmtnum(o.min), fmtnum(o.max))
+    end
   end
   error("soget.options has no " .. name)
 end
@@ -152,11 +155,13 @@ function M.parser()
   parser:flag("-v --verbose"):description("Say what happens on stderr (never secrets).")
   parser:option("--color"):description("Colours: auto (on a terminal), always or never.")
     :choices { "auto", "always", "never" }:default("auto"):argname("WHEN")
+  local timeout_number, timeout_range = option_number("timeout")
+  local retries_number, retries_range = option_number("retries")
   parser:option("--timeout")
-    :description("Seconds allowed for each call: its token, requests, retries and their waits.")
-    :convert(option_number("timeout")):argname("SECONDS")
-  parser:option("--retries"):description("Retries of a failed request.")
-    :convert(option_number("retries")):argname("N")
+    :description("Seconds for each call, its token and retries included " .. timeout_range .. ".")
+    :convert(timeout_number):argname("SECONDS")
+  parser:option("--retries"):description("Retries of a failed request " .. retries_range .. ".")
+    :convert(retries_number):argname("N")
   parser:flag("--no-token-cache"):description("Neither read nor write the token cache.")
 
   local track = parser:command("track")
@@ -172,7 +177,7 @@ function M.parser()
   track:argument("reference"):description("Container or handling unit reference."):args("?")
   track:option("--spi"):description("Look up by S)ONE id instead."):argname("ID")
   track:flag("--prefix"):description("REFERENCE is a prefix: show every unit it begins.")
-  track:option("--max"):description("Show at most N units when several match.")
+  track:option("--max"):description("Show at most N units when several match (1-" .. M.TRACK_MAX .. ").")
     :convert(number(1, M.TRACK_MAX, true)):default("10"):argname("N")
   track:flag("--json"):description("Print {total, returned, first, items} as JSON.")
 
@@ -282,7 +287,7 @@ function M.parser()
   watch:option("--spi"):description("Watch by S)ONE id instead."):argname("ID")
   watch:flag("--prefix"):description("REFERENCE is a prefix: watch the units it begins, "
     .. "the API's first page of them (10; said when more match).")
-  watch:option("--every"):description("Seconds between polls.")
+  watch:option("--every"):description("Seconds between polls (0.1-86400).")
     :convert(number(0.1, 86400)):default("60"):argname("SECONDS")
   watch:option("--count"):description("Stop after N polls.")
     :convert(number(1, nil, true)):argname("N")

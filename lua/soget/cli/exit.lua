@@ -23,7 +23,8 @@ Exit codes:
    3  configuration error (no credentials, bad profile file)
    4  authentication failure (credentials or token refused)
    5  network failure (connection, timeout, TLS)
-   6  API or server error (HTTP error, API error, unreadable answer)
+   6  API or server error (HTTP error, API error, unreadable answer,
+      pages that do not add up)
   70  internal error (a bug in soget), or memory ran out
   74  the results could not be written (a full disk)
  130  interrupted (Ctrl-C)

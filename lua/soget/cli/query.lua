@@ -23,7 +23,10 @@ end
 function M.from_args(args, what, extra)
   local ref, spi = args.reference, args.spi
   if ref and spi then exit.fail(exit.USAGE, "give " .. what .. " or --spi, not both") end
-  if not ref and not spi then exit.fail(exit.USAGE, "give " .. what .. " or --spi ID") end
+  if not ref and not spi then
+    -- (--spi's argument as --help names it: a prefix for find)
+    exit.fail(exit.USAGE, "give " .. what .. " or --spi " .. (what == "a prefix" and "PREFIX" or "ID"))
+  end
   local q = {}
   if spi then q.spi = sys.trim(spi) else q.reference = sys.trim(ref) end
   if (q.spi or q.reference) == "" then
