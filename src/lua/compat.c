@@ -95,6 +95,17 @@ void soget_note_main_thread(lua_State *L) {
 }
 #endif
 
+/* lua_close runs every finalizer on the main thread (each runtime's
+ * lua_close switches to it first): one that runs on another thread runs
+ * amid code, a coroutine's (a script calling __gc in a coroutine it made
+ * for that, while a call of the module's is under way), whatever that
+ * thread's own stack shows. (lua_pushthread allocates nothing.) */
+static int on_main_thread(lua_State *L) {
+  int main = lua_pushthread(L);
+  lua_pop(L, 1);
+  return main;
+}
+
 #if LUA_VERSION_NUM == 502 || LUA_VERSION_NUM == 503
 /* Lua 5.2 and 5.3 run lua_close's finalizers on the call stack as it was
  * (5.1, LuaJIT and 5.4 unwind it first): at an os.exit(code, true), which
@@ -120,6 +131,7 @@ void soget_note_os_exit(lua_State *L) {
 int soget_gc_amid_code(lua_State *L) {
   lua_Debug ar;
   int exiting;
+  if (!on_main_thread(L)) return 1;
   if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "f", &ar)) return 0;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &os_exit_key);
   exiting = lua_iscfunction(L, -1) && lua_rawequal(L, -1, -2);
@@ -133,6 +145,6 @@ void soget_note_os_exit(lua_State *L) {
 
 int soget_gc_amid_code(lua_State *L) {
   lua_Debug ar;
-  return lua_getstack(L, 1, &ar);
+  return !on_main_thread(L) || lua_getstack(L, 1, &ar);
 }
 #endif
