@@ -1098,10 +1098,9 @@ function M.iter(client, page, opts)
       if hu ~= nil then return hu end
       if what ~= "fetch" or query == nil then return nil end
       local p, err = fetch(client, query, offset, o, "soget.ngx.iter")
-      if not p then
-        it:close()
-        error(err, 0)
-      end
+      -- (the pager is not over: called again, it fetches that page again,
+      -- as page:iter() does)
+      if not p then error(err, 0) end
       it:feed(p, offset)
     end
   end, it

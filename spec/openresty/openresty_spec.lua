@@ -420,6 +420,19 @@ describe("soget.ngx in nginx", function()
       assert.are.equal(1, v.reset)
     end)
 
+    it("iterates on after a failed page fetch, fetching that page again, as page:iter() does", function()
+      local st, body = N.get(srv.url .. "/t/iterfail?id=" .. urlencode("iterfail-" .. os.time()
+        .. "-" .. math.random(1e9)))
+      assert.are.equal(200, st, body)
+      local v = json(body)
+      assert.are.equal(12, v.total)
+      assert.are.equal(1, #v.errors, body)
+      assert.are.same({ kind = "http", status = 500, retryable = true }, v.errors[1])
+      assert.are.equal(12, v.units, body)   -- every unit: the page that failed fetched again
+      assert.is_true(v.done)
+      assert.are.equal("total reached", v.why)
+    end)
+
     it("ends a call in flight whose client another light thread closed with an error value, not a raise", function()
       for _, what in ipairs { "api", "wait", "token", "iter" } do
         local st, body = N.get(srv.url .. "/t/closed?what=" .. what)

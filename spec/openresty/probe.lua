@@ -836,4 +836,36 @@ function M.in_access()
   ngx.ctx.soget_total = page and page.total or tostring(err)
 end
 
+-- GET /t/iterfail?id=ID: a page of SOGU1000004 (12 units, 5 a page) from
+-- a plain client, walked with sng.iter by a client without retries whose
+-- first API request gets a 500 (fault 500:n=1 under ID): the iterator
+-- raises that error, and called again fetches the page again, as
+-- page:iter() does.
+function M.iterfail()
+  local a = ngx.req.get_uri_args()
+  local base = os.getenv("SOGET_BASE_URL")
+  local plain = soget.client{ base_url = base, timeout = 20 }
+  local page = assert(sng.handling_units(plain, { reference = "SOGU1000004", limit = 5 }))
+  local failing = soget.client{ base_url = fault_url(base, "500:n=1:id=" .. a.id), retries = 0,
+    timeout = 20 }
+  local it, pager = sng.iter(failing, page)
+  local out = { total = page.total, units = 0, errors = {} }
+  for _ = 1, 50 do   -- (bounded: each turn yields a unit, raises, or ends)
+    local ok, hu = pcall(it)
+    if not ok then
+      out.errors[#out.errors + 1] = { kind = hu.kind, status = hu.status, retryable = hu.retryable }
+    elseif hu == nil then
+      break
+    else
+      out.units = out.units + 1
+    end
+  end
+  local st = pager:stats()
+  out.done, out.why, out.pages = st.done, st.why, st.pages
+  plain:close()
+  failing:close()
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(out))
+end
+
 return M

@@ -119,6 +119,7 @@ local function conf(o)
     .. '        location = /t/fulldict { content_by_lua_block { require("probe").fulldict() } }\n'
     .. '        location = /t/static { content_by_lua_block { require("probe").static() } }\n'
     .. '        location = /t/herd { content_by_lua_block { require("probe").herd() } }\n'
+    .. '        location = /t/iterfail { content_by_lua_block { require("probe").iterfail() } }\n'
     .. '        location = /t/abort {\n'
     .. '            lua_check_client_abort on;\n'
     .. '            content_by_lua_block { require("probe").abort() }\n'
