@@ -635,6 +635,17 @@ local cases = {
     outcome = { page = PAGE_CHECK },
   },
   {
+    name = "a token answer that is a number alone: not an object",
+    script = { tok_answer(200, "123") },
+    outcome = err("decode", nil, nil, false, "token response is not a JSON object"),
+  },
+  {
+    name = "a token answer with a syntax error before a vertical tab: that error",
+    script = { tok_answer(200, '{"access_token":"tok" x\v}') },
+    outcome = { error = { kind = "decode", retryable = false,
+                          pattern = "^token response is not valid JSON: lexical error: invalid char" } },
+  },
+  {
     name = "a token answer a vertical tab follows: decode error",
     script = { tok_answer(200, '{"access_token":"tok"}\v') },
     outcome = err("decode", nil, nil, false,

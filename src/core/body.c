@@ -215,12 +215,17 @@ static int run(reader *r, const char *body, size_t len, char *why, size_t whysz)
   }
   yajl_config(r->h, yajl_dont_validate_strings, 1);   /* bytes as sent */
   st = yajl_parse(r->h, (const unsigned char *)body, cut);
-  if (st == yajl_status_ok && cut == len) st = yajl_complete_parse(r->h);
+  if (st == yajl_status_ok && cut == len) {
+    st = yajl_complete_parse(r->h);
+    /* (a number alone is only ended by the end of the text, where yajl
+     * counts its own bytes, not the body's: the value ends the body) */
+    if (st == yajl_status_ok && r->end == 0) r->end = len;
+  }
   ok = st == yajl_status_ok && r->end > 0;
   if (!ok && why) {
     if (r->depth > BODY_MAX_DEPTH) {
       snprintf(why, whysz, "nested too deeply");
-    } else if (cut < len) {   /* the text stopped being JSON there */
+    } else if (st == yajl_status_ok) {   /* the text before it was JSON, unfinished */
       snprintf(why, whysz, "%s at character %lu", body[cut] == '\v' ? "a vertical tab" :
                "a form feed", (unsigned long)cut + 1);
     } else {
