@@ -97,9 +97,14 @@ build: $(MODULE)
 BUILD_FLAGS = $(BUILD_DIR)/.flags
 BUILD_FLAGS_TEXT = $(filter-out -Werror,$(CC) $(SOGET_CFLAGS) | $(CXX) $(SOGET_CXXFLAGS) | \
   $(LIBFLAG) $(LDFLAGS) $(CURL_LIBS) $(YAJL_LIBS) $(SIMDJSON_LIBS) $(HTTP_LIBS) $(CRYPTO_LIBS))
+# (made again only when what it holds differs: `make -n` and `make -q`
+# tell what a build would do)
 .PHONY: FORCE
 FORCE:
+ifneq ($(strip $(file <$(BUILD_FLAGS))),$(strip $(BUILD_FLAGS_TEXT)))
 $(BUILD_FLAGS): FORCE
+endif
+$(BUILD_FLAGS):
 	@mkdir -p $(dir $@)
 	@printf '%s\n' '$(subst ','\'',$(strip $(BUILD_FLAGS_TEXT)))' > $@.new; \
 	if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
@@ -493,30 +498,15 @@ test-sanitizers:
 	@$(MAKE) --no-print-directory test-oom
 	@$(MAKE) --no-print-directory test-threads
 
-# make test's suites: test-runtimes then test-sanitizers, and test-valgrind
-# alongside them from the start, in a session of its own. The valgrind run
-# keeps one core busy for about 10 minutes, where the runtimes' runs wait on
-# their servers about half their time: side by side on 2 cores, they take
-# about the runtimes' time alone. The valgrind run's output is kept in
-# VALGRIND_OUT and shown at the end, after the others'; a failure stops
-# both (its session is sent SIGTERM: its spec/run stops its sandbox).
+# make test's suites: test-runtimes then test-sanitizers, with
+# test-valgrind alongside them from the start (spec/suites: each lane in a
+# session of its own, the valgrind run's output in VALGRIND_OUT, shown at
+# the end; a failure of either lane, or a signal, stops both).
 VALGRIND_OUT = $(VALGRIND_DIR)/suite.out
 test-suites: hardening-deps
 	@$(MAKE) --no-print-directory build LUA_VERSION=5.4 BUILD_DIR=$(VALGRIND_DIR) OPT="-O1 -g"
-	@rm -f $(VALGRIND_OUT); \
-	setsid $(MAKE) --no-print-directory test-valgrind > $(VALGRIND_OUT) 2>&1 < /dev/null & vg=$$!; \
-	stop_vg() { kill -TERM -$$vg 2>/dev/null; wait $$vg 2>/dev/null; }; \
-	trap 'stop_vg; exit 130' INT TERM; \
-	echo "make test: the valgrind run goes on alongside (shown at the end)"; \
-	if ! { $(MAKE) --no-print-directory test-runtimes && \
-	       $(MAKE) --no-print-directory test-sanitizers; }; then \
-	  stop_vg; echo "make test: stopped the valgrind run"; exit 1; \
-	fi; \
-	wait $$vg; rc=$$?; \
-	echo; echo "======== soget: the valgrind run (alongside the runtimes' runs) ========"; \
-	cat $(VALGRIND_OUT); \
-	if [ $$rc -ne 0 ]; then echo "make test: the valgrind run FAILED"; fi; \
-	exit $$rc
+	@spec/suites $(VALGRIND_OUT) '$(MAKE) --no-print-directory test-valgrind' \
+	  '$(MAKE) --no-print-directory test-runtimes && $(MAKE) --no-print-directory test-sanitizers'
 
 # ---- Lua: luacheck over every Lua file of the tree (.luacheckrc) -----------
 # Unused values and variables, shadowing, globals: run by make test.

@@ -163,7 +163,7 @@ if os.getenv("SOGET_MODULE_DIR") == BUILD then
       local same = sh.check(make .. " 2>&1")
       local other = sh.check(make .. " CPPFLAGS=-DSOGET_FLAGS_PROBE CC='echo cc' CXX='echo c++' 2>&1")
       sh.rmtree(tmp)
-      assert.are.equal("", same)
+      assert.truthy(same == "" or same:find("^make: Nothing to be done for 'build'%.\n$"), same)
       local compiled = 0
       for line in other:gmatch("[^\n]+") do
         if line:find(" -c ", 1, true) and not line:find("^echo ") then
