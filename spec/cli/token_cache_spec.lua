@@ -421,6 +421,11 @@ describe("soget's token cache key", function()
     local st = support.stats()
     assert.are.equal(1, st.token_requests)
     assert.are.equal(1, st.api_requests)
+    -- a renewal time that is no number: the file is not used
+    local path = home .. "/cache/soget/token-" .. key
+    cli.write(path, (cli.read(path):gsub("renew_at=%d+", "renew_at=bogus")), "600")
+    r = cli.run({ "-v", "track", "CGMU2436601" }, { home = home, env = { SOGET_TOKEN_URL = down } })
+    assert.truthy(r.err:find("does not match this configuration", 1, true), r.err)
   end)
 
   it("is not used for a token URL or client id with a control character", function()

@@ -102,7 +102,8 @@ function TokenCache:read()
     if k then v[k] = val end
   end
   local expires = sys.number(v.expires_at or "")
-  local renew = v.renew_at and sys.number(v.renew_at) or expires
+  local renew = expires   -- (a file written before renew_at was kept)
+  if v.renew_at then renew = sys.number(v.renew_at) end   -- (nil when it is no number)
   if v.token_url ~= self.token_url or v.client_id ~= self.client_id or v.key ~= self.key
      or not v.access_token or M.uncacheable(nil, v.access_token) or not expires or not renew then
     output.note("token cache: ", self.path, " does not match this configuration")
