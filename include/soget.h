@@ -43,11 +43,11 @@
 #ifndef SOGET_PUBLIC_H
 #define SOGET_PUBLIC_H
 
-#include <lua.h>
-
 #ifdef __cplusplus
-extern "C" {
+extern "C" {   /* lua.h too: LuaJIT's (and Lua's own) has no guards of its own */
 #endif
+
+#include <lua.h>
 
 /* Opens the module: pushes the soget table (soget._VERSION, soget.client,
  * ...) and returns 1, as require "soget" would. Raises a Lua error when

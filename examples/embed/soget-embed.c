@@ -5,8 +5,8 @@
  * The script sees its arguments in `arg` (arg[0] is the script) and gets
  * the module with require "soget" (registered in package.preload, so no
  * soget.so is needed on package.cpath, nor any other Lua module). Exit status: 0 when the script ends normally (or the
- * integer it returns, or 1 when it returns false), 1 on an error, 2 on bad
- * usage. Built by `make embed` (see the Makefile next to this file). */
+ * whole number from 0 to 255 it returns, 1 for any other number or when
+ * it returns false), 1 on an error, 2 on bad usage. Built by `make embed` (see the Makefile next to this file). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -72,9 +72,12 @@ static int run(lua_State *L, int argc, char **argv) {
     fprintf(stderr, "soget-embed: %s\n", lua_tostring(L, -1));
     return 1;
   }
-  if (lua_type(L, -1) == LUA_TNUMBER)
-    status = (int)lua_tonumber(L, -1);
-  else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    /* an exit status is 0 to 255: any other number (a fraction, NaN,
+     * 256...) is a failure, never a cast out of int's range */
+    lua_Number n = lua_tonumber(L, -1);
+    status = n >= 0 && n <= 255 && n == (lua_Number)(int)n ? (int)n : 1;
+  } else if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
     status = 1;
   return status;
 }

@@ -95,6 +95,15 @@ error(e)
     assert.truthy(out:find("usage:", 1, true), out)
   end)
 
+  it("exits with the whole number from 0 to 255 a script returns, 1 for any other", function()
+    for _, c in ipairs { { "3", 3 }, { "0", 0 }, { "255", 255 }, { "256", 1 }, { "-1", 1 },
+                         { "2.5", 1 }, { "1e100", 1 }, { "0/0", 1 }, { "false", 1 }, { "true", 0 } } do
+      local path = script_file("ret.lua", "return " .. c[1] .. "\n")
+      local code, out = embed(sh.quote(path))
+      assert.are.equal(c[2], code, c[1] .. ": " .. out)
+    end
+  end)
+
   it("is valgrind-clean: no errors, no leaks", function()
     assert.is_true(sh.have("valgrind"), "valgrind is needed (Debian package valgrind; make deps)")
     local code, out = sh.run("valgrind -q --leak-check=full --show-leak-kinds=all"

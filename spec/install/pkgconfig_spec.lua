@@ -88,6 +88,35 @@ error(e)
     code, out = sh.run("cd " .. sh.quote(tmp) .. " && ./host raised.lua", 60)
     assert.are.equal(1, code, out)
     assert.truthy(out:find("^soget: network: "), out)
+    -- an error value whose __tostring raises: an error, not a panic
+    write(tmp .. "/bad.lua", 'error(setmetatable({}, { __tostring = function() error("boom") end }))\n')
+    code, out = sh.run("cd " .. sh.quote(tmp) .. " && ./host bad.lua", 60)
+    assert.are.equal(1, code, out)
+    assert.is_nil(out:find("PANIC", 1, true), out)
+  end)
+
+  it("let a C++ host include soget.h first, whatever the runtime's lua.h", function()
+    -- (LuaJIT's lua.h declares nothing extern "C" itself)
+    write(tmp .. "/cxx.cpp", [[
+#include <soget.h>
+extern "C" {
+#include <lauxlib.h>
+#include <lualib.h>
+}
+int main() {
+  lua_State *L = luaL_newstate();
+  if (L == 0) return 2;
+  lua_pushcfunction(L, luaopen_soget);
+  lua_call(L, 0, 1);
+  int ok = lua_istable(L, -1);
+  lua_close(L);
+  return ok ? 0 : 1;
+}
+]])
+    sh.check("cd " .. sh.quote(tmp) .. " && " .. pc_env .. "g++ -Wall -Wextra -Werror cxx.cpp"
+      .. " $(pkg-config --cflags --libs soget " .. sh.pc .. ") -o cxx")
+    local code, out = sh.run("cd " .. sh.quote(tmp) .. " && ./cxx", 60)
+    assert.are.equal(0, code, out)
   end)
 
   it("make a host that valgrind finds clean: no errors, no leaks", function()
