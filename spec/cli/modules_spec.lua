@@ -749,7 +749,7 @@ describe("soget search and bulk --documents (modules)", function()
         search({ "search", "--document", "X", "--customs", "Bogus" }, c)
       end)
       assert.are.equal(exit.USAGE, e.code)
-      assert.are.equal("customsFlag must be one of Unknown, Import, Export, Transhipment, Transit",
+      assert.are.equal("--customs must be one of Unknown, Import, Export, Transhipment, Transit",
         e.message)
       assert.are.equal(0, #c.searches)
       -- Ctrl-C and other errors raised inside the call pass through

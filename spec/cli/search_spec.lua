@@ -202,14 +202,17 @@ describe("soget search", function()
       { { "search", "--customs", "Import" }, "soget: give --document, --voyage-ref or --voyage-id\n" },
       { { "search", "--document", "  " }, "soget: empty --document\n" },
       { { "search", "--document", "X", "--customs", "Smuggled" },
-        "soget: customsFlag must be one of Unknown, Import, Export, Transhipment, Transit\n" },
+        "soget: --customs must be one of Unknown, Import, Export, Transhipment, Transit\n" },
       { { "search", "--document", "A\27]0;x\7B" }, nil },
       -- bytes that are not UTF-8 (a raw C1 CSI, 0x9B, among them), as for a lookup
-      { { "search", "--document", "AB\255" }, "soget: 'documentReference' is not valid UTF-8\n" },
-      { { "search", "--voyage-ref", "V\155[2J" }, "soget: 'voyageAgentReference' is not valid UTF-8\n" },
+      { { "search", "--document", "AB\255" }, "soget: --document is not valid UTF-8\n" },
+      { { "search", "--voyage-ref", "V\155[2J" }, "soget: --voyage-ref is not valid UTF-8\n" },
       { { "search", "--document", "X", "--agent", "A\192\175" },
-        "soget: 'freightAgent' is not valid UTF-8\n" },
+        "soget: --agent is not valid UTF-8\n" },
       { { "search", "--document", "X", "--page-size", "11" }, nil },
+      -- the module's refusals name the option, not the API's parameter
+      { { "search", "--voyage-id", ("I"):rep(513) }, "soget: --voyage-id is longer than 512 bytes\n" },
+      { { "search", "--document", "X", "--agent", "A\1B" }, "soget: --agent contains a control character\n" },
     } do
       local r = cli.run(c[1])
       assert.are.equal(2, r.code, r.err)
@@ -223,9 +226,9 @@ describe("soget search", function()
                    SOGET_SEARCH_API_KEY = false }
     for _, c in ipairs {
       { { "search", "--document", "X", "--customs", "Smuggled" },
-        "soget: customsFlag must be one of Unknown, Import, Export, Transhipment, Transit\n" },
+        "soget: --customs must be one of Unknown, Import, Export, Transhipment, Transit\n" },
       { { "search", "--document", "X", "--agent", "A\192\175" },
-        "soget: 'freightAgent' is not valid UTF-8\n" },
+        "soget: --agent is not valid UTF-8\n" },
     } do
       local r = cli.run(c[1], { env = none })
       assert.are.equal(2, r.code, r.err)

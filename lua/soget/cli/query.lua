@@ -98,8 +98,20 @@ function M.search_from_args(args, extra)
   end
   for k, v in pairs(extra or {}) do q[k] = v end
   local ok, why = soget.check_query({ search = q })
-  if not ok then exit.fail(exit.USAGE, M.refusal_message(why)) end
+  if not ok then exit.fail(exit.USAGE, M.option_message(M.refusal_message(why))) end
   return q
+end
+
+-- The module's refusal of a search, in the command's words: the API's
+-- parameter it names ('documentReference', customsFlag) as the option it
+-- came from (--document, --customs).
+function M.option_message(why)
+  for _, o in ipairs(M.SEARCH_OPTIONS) do
+    local a, b = why:find("'" .. o[2] .. "'", 1, true)
+    if not a and why:sub(1, #o[2]) == o[2] then a, b = 1, #o[2] end
+    if a then return why:sub(1, a - 1) .. o[3] .. why:sub(b + 1) end
+  end
+  return why
 end
 
 -- Sends the first search of q: the page, or nil and the error, as
