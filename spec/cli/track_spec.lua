@@ -333,6 +333,15 @@ describe("soget usage", function()
     local r = cli.run({ "find", "MSCU" }, { out = "/dev/full", timeout = 20 })
     assert.are.equal(74, r.code, r.err)
     assert.truthy(cli.support.stats().api_requests <= 2, cli.support.stats().api_requests)
+    -- and search, with no summary of units it did not write
+    for _, json in ipairs { false, true } do
+      cli.support.reset()
+      r = cli.run({ "search", "--document", "3714238101", json and "--json" or nil },
+        { out = "/dev/full", timeout = 20 })
+      assert.are.equal(74, r.code, r.err)
+      assert.truthy(r.err:find("^soget: cannot write the results: [^\n]*\n$"), r.err)
+      assert.are.equal(1, cli.support.stats().search_requests)
+    end
   end)
 
   it("says so when the input of bulk cannot be read (a folder, a closed standard input)", function()

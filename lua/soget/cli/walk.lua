@@ -147,6 +147,8 @@ function M.list(args, client, page, q, method, each)
     return nil, exit.code_for(werr)
   end
   if stopped then return nil, M.report_stop(n, stopped) end
+  -- (no summary of units not written: the caller's exit reports it)
+  if out.failed then return nil, exit.OUTPUT end
   return n
 end
 
