@@ -207,11 +207,38 @@ static void test_moves_leave_nothing(void) {
   for (i = 0; i < sizeof blockers / sizeof blockers[0]; i++) free(blockers[i]);
 }
 
+/* soget_buf_free_wiped leaves none of the bytes in the block it frees,
+ * past its length too (a longer content before a reset). */
+static void test_free_wiped(void) {
+  soget_buf b;
+  char pat[MEMSCAN_LEN];
+  long n;
+  CASE("soget_buf_free_wiped wipes the whole block before freeing it");
+  soget_buf_init(&b, 0);
+  memscan_fill(pat, 4343);
+  CHECK_INT(soget_buf_adds(&b, "an answer that echoes a secret: "), 0);
+  CHECK_INT(soget_buf_add(&b, pat, sizeof pat), 0);
+  soget_wipe(pat, sizeof pat);
+  soget_buf_reset(&b);   /* (the bytes stay past len) */
+  CHECK_INT(soget_buf_adds(&b, "short"), 0);
+  n = memscan_count(4343, NULL, 0);
+  if (n < 0) {
+    printf("  (no /proc/self/mem: left out)\n");
+  } else {
+    CHECK_INT(n, 1);
+  }
+  soget_buf_free_wiped(&b);
+  CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+  if (n >= 0) CHECK_INT(memscan_count(4343, NULL, 0), 0);
+  soget_buf_free_wiped(&b);   /* an empty buffer: nothing to do */
+}
+
 int main(void) {
   test_ops();
   test_limited();
   test_room_at_limit();
   test_long();
   test_moves_leave_nothing();
+  test_free_wiped();
   return CHECK_DONE();
 }

@@ -21,6 +21,11 @@ void soget_buf_free(soget_buf *b) {
   b->len = b->cap = 0;
 }
 
+void soget_buf_free_wiped(soget_buf *b) {
+  if (b->data) soget_wipe(b->data, b->cap);
+  soget_buf_free(b);
+}
+
 void soget_buf_reset(soget_buf *b) {
   b->len = 0;
   if (b->data) b->data[0] = '\0';

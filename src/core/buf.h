@@ -19,6 +19,7 @@ typedef struct soget_buf {
 
 void soget_buf_init(soget_buf *b, size_t limit);
 void soget_buf_free(soget_buf *b);
+void soget_buf_free_wiped(soget_buf *b);     /* wipes all it held, then frees */
 void soget_buf_reset(soget_buf *b);           /* len = 0, keeps memory */
 void soget_buf_rtrim(soget_buf *b);           /* drops trailing spaces and tabs */
 int soget_buf_reserve(soget_buf *b, size_t extra);   /* 0 ok, -1 no memory/limit */

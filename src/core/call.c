@@ -57,8 +57,7 @@ void soget_engine_free(soget_engine *g) {
   forget_credentials(g);
   for (i = 0; i < SOGET_API_COUNT; i++) soget_buf_free(&g->cred[i]);
   soget_url_cache_free(&g->url);
-  if (g->masked.data) soget_wipe(g->masked.data, g->masked.cap);
-  soget_buf_free(&g->masked);
+  soget_buf_free_wiped(&g->masked);
   free_secret(&g->client_secret);
   free_secret(&g->api_key);
   free_secret(&g->search_api_key);
@@ -268,13 +267,10 @@ void soget_call_free(soget_engine *g, soget_call *k) {
     lease_release(g, k, 0, NULL);
     call_over(g, k);
   }
-  if (k->body.data) soget_wipe(k->body.data, k->body.cap);
-  if (k->own.data) soget_wipe(k->own.data, k->own.cap);
-  if (k->sent.data) soget_wipe(k->sent.data, k->sent.cap);
-  soget_buf_free(&k->url);
-  soget_buf_free(&k->own);
-  soget_buf_free(&k->body);
-  soget_buf_free(&k->sent);
+  soget_buf_free_wiped(&k->url);   /* (a redirect's: the server's words) */
+  soget_buf_free_wiped(&k->own);
+  soget_buf_free_wiped(&k->body);
+  soget_buf_free_wiped(&k->sent);
   k->state = SOGET_CALL_DONE;
 }
 
@@ -763,12 +759,12 @@ static int redirected(soget_engine *g, soget_call *k, long status, const char *r
   if (usable && k->redirects < SOGET_MAX_REDIRECTS &&
       soget_same_origin(to.data, base_of(g, k->api)) == 1) {
     k->redirects++;
-    soget_buf_free(&k->url);
+    soget_buf_free_wiped(&k->url);
     k->url = to;
     k->state = SOGET_CALL_READY;
     return SOGET_STEP_AGAIN;
   }
-  soget_buf_free(&to);
+  soget_buf_free_wiped(&to);
   soget_err_set(e, "http", status, 0, "%s",
                 !usable ? "redirect without a usable Location"
                 : k->redirects >= SOGET_MAX_REDIRECTS ? "too many redirects"

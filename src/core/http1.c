@@ -486,12 +486,12 @@ void soget_http1_init(soget_http1 *h, size_t max_body) {
 
 void soget_http1_free(soget_http1 *h) {
   soget_coding_end(&h->coding);
-  if (h->body.data) soget_wipe(h->body.data, h->body.cap);   /* a token answer's, say */
-  soget_buf_free(&h->body);
-  soget_buf_free(&h->location);
+  /* a token answer's body, say, or a secret a server echoed */
+  soget_buf_free_wiped(&h->body);
+  soget_buf_free_wiped(&h->location);
   soget_buf_free(&h->retry_after);
   soget_buf_free(&h->encoding);
-  soget_buf_free(&h->www_authenticate);
+  soget_buf_free_wiped(&h->www_authenticate);
 }
 
 /* After http_parser_execute stopped on an error of its own. */

@@ -806,12 +806,13 @@ static void drop_request(soget_xfer *x) {
 #define BODY_KEEP (1024 * 1024)
 
 /* A token response's body holds the token: wiped before the buffer is
- * used again or freed. */
+ * used again. Any body may hold a secret a server echoed (an error's
+ * message): wiped whole before its memory is given back. */
 static void forget_body(soget_xfer *x) {
   soget_coding_end(&x->coding);
   if (x->body_secret) soget_wipe(x->body.data, x->body.len);
   x->body_secret = 0;
-  if (x->body.cap > BODY_KEEP) soget_buf_free(&x->body);
+  if (x->body.cap > BODY_KEEP) soget_buf_free_wiped(&x->body);
   else soget_buf_reset(&x->body);
 }
 
@@ -822,10 +823,11 @@ static void xfer_clear(soget_xfer *x) {
     curl_easy_cleanup(x->easy);
     x->easy = NULL;
   }
-  soget_buf_free(&x->url);
-  soget_buf_free(&x->www);
+  /* (a server may echo a secret in any: a redirect's URL too) */
+  soget_buf_free_wiped(&x->url);
+  soget_buf_free_wiped(&x->www);
   forget_body(x);
-  soget_buf_free(&x->body);
+  soget_buf_free_wiped(&x->body);
 }
 
 void soget_transport_free(soget_transport *t) {
@@ -838,8 +840,7 @@ void soget_transport_free(soget_transport *t) {
   free(t->ua_line);
   free_secret(&t->proxy[SCHEME_HTTP]);
   free_secret(&t->proxy[SCHEME_HTTPS]);
-  if (t->masked.data) soget_wipe(t->masked.data, t->masked.cap);
-  soget_buf_free(&t->masked);
+  soget_buf_free_wiped(&t->masked);
   free(t->noproxy);
   free(t->ca_file);
   free(t);
@@ -1014,13 +1015,13 @@ static int set_url(soget_xfer *x, const char *url) {
   soget_buf_reset(&x->url);
   if (soget_buf_adds(&x->url, url) != 0 ||
       curl_easy_setopt(x->easy, CURLOPT_URL, url) != CURLE_OK) {
-    soget_buf_free(&x->url);   /* unknown: set it again next time */
+    soget_buf_free_wiped(&x->url);   /* unknown: set it again next time */
     return -1;
   }
   scheme = scheme_of(url);
   if (scheme != x->scheme) {
     if (curl_easy_setopt(x->easy, CURLOPT_PROXY, x->t->proxy[scheme]) != CURLE_OK) {
-      soget_buf_free(&x->url);
+      soget_buf_free_wiped(&x->url);
       x->scheme = SCHEME_NONE;
       return -1;
     }
@@ -1198,7 +1199,7 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
     }
     if (x->nomem) {   /* what the body holds is of no use: give it back */
       forget_body(x);
-      soget_buf_free(&x->body);
+      soget_buf_free_wiped(&x->body);
       soget_err_nomem(e, "reading the response body");
       return -1;
     }

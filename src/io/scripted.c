@@ -38,8 +38,7 @@ void soget_scripted_free(soget_scripted *s) {
   int i;
   if (!s) return;
   for (i = 0; i < SCRIPT_MAX_REQUESTS; i++) {
-    if (s->req[i].data) soget_wipe(s->req[i].data, s->req[i].cap);
-    soget_buf_free(&s->req[i]);
+    soget_buf_free_wiped(&s->req[i]);
   }
   soget_buf_free(&s->body);
   free(s);

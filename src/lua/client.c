@@ -1014,8 +1014,7 @@ int soget_client_credentials(lua_State *L) {
       soget_buf_adds(&b, g->client_id) || soget_buf_add(&b, "\n", 1) ||
       soget_buf_adds(&b, g->client_secret) ||
       soget_sha256_hex(b.data, b.len, hex) != 0;
-  if (b.data) soget_wipe(b.data, b.cap);
-  soget_buf_free(&b);
+  soget_buf_free_wiped(&b);
   if (r) return soget_nomem(L);
   lua_pushlstring(L, hex, 64);
   lua_pushstring(L, url);
@@ -1693,8 +1692,7 @@ static int call_request_bytes_body(lua_State *L) {
   /* The bytes hold the credentials: wiped and freed even when pushing
    * them raises (out of memory). */
   status = soget_cbytes_push(L, b.data, b.len);   /* 3: the bytes */
-  soget_wipe(b.data, b.cap);
-  soget_buf_free(&b);
+  soget_buf_free_wiped(&b);
   if (status != 0) {
     lcall_release(lc);
     return lua_error(L);
