@@ -10,7 +10,13 @@ LUA_VERSION=${LUA_VERSION:-5.4}
 if [ "$LUA_VERSION" = jit ]; then lua=luajit build=build/luajit
 else lua=lua$LUA_VERSION build=build/lua$LUA_VERSION; fi
 export LUA_CPATH="$build/?.so;;"
-eval "$(sandbox/run start)"
+# A sandbox of its own, never one the caller's shell started (which it
+# would stop), and none of the caller's settings for another server.
+unset SOGET_SANDBOX_DIR SOGET_BASE_URL SOGET_TOKEN_URL SOGET_CLIENT_ID \
+      SOGET_CLIENT_SECRET SOGET_API_KEY SOGET_CA_FILE SOGET_ACCESS_TOKEN \
+      SOGET_SEARCH_BASE_URL SOGET_SEARCH_API_KEY SOGET_SANDBOX_SEARCH_KEY SOGET_PROFILE
+settings=$(sandbox/run start)   # (set -e: a sandbox that does not start ends here)
+eval "$settings"
 trap 'sandbox/run stop "$SOGET_SANDBOX_DIR" >/dev/null' EXIT
 # the command's token cache in the sandbox's folder, which goes with it:
 # the sandbox's credentials are new each time, and a token for them would

@@ -107,8 +107,11 @@ describe("examples", function()
       local home = os.tmpname()
       os.remove(home)
       assert(os.execute("mkdir -m 700 " .. S.shell_quote(home)))
-      -- (no sandbox of the suite's: the script starts and stops its own)
-      local p = io.popen(("env -u XDG_CACHE_HOME -u SOGET_SANDBOX_DIR HOME=%s LUA_VERSION=%s "
+      -- with the suite's sandbox in its environment, as a shell that ran
+      -- `eval "$(sandbox/run start)"` has: the script starts and stops its
+      -- own, and leaves that one running (it stopped it)
+      S.reset()
+      local p = io.popen(("env -u XDG_CACHE_HOME HOME=%s LUA_VERSION=%s "
         .. "timeout 120 examples/demo.sh 2>&1; echo \"exit=$?\""):format(
         S.shell_quote(home), S.shell_quote(V)))
       local out = p:read("*a")
@@ -118,7 +121,10 @@ describe("examples", function()
       assert.are.equal("0", out:match("exit=(%d+)%s*$"), out)
       assert.truthy(out:find("== soget track CGMU2436601", 1, true), out)
       assert.truthy(out:find("now at", 1, true), out)
+      local url = out:match("== sandbox on (%S+)")
+      assert.truthy(url and url ~= S.base_url, out)
       assert.are.equal("", left, "left in HOME: " .. left)
+      assert.are.equal(0, S.stats().api_requests)   -- the suite's sandbox: running, unused
     end)
   end
 end)
