@@ -257,6 +257,24 @@ describe("soget usage", function()
     end
   end)
 
+  it("refuses a negative number by its option's range, not as an unknown option", function()
+    for _, c in ipairs {
+      { { "find", "MSCU", "--limit", "-1" }, "Error: '-1' must be at least 1\n" },
+      { { "search", "--document", "X", "--page-size", "-3" }, "Error: '-3' is not between 1 and 10\n" },
+      { { "bulk", "-c", "-1", "refs.csv" }, "Error: '-1' is not between 1 and 64\n" },
+      { { "--retries", "-1", "track", "X" }, "Error: '-1' is not between 0 and 10\n" },
+      { { "watch", "X", "--every", "-.5" }, "Error: '-.5' is not between 0.1 and 86400\n" },
+    } do
+      local r = cli.run(c[1])
+      assert.are.equal(2, r.code, r.err)
+      assert.are.equal(c[2], r.err:sub(-#c[2]), r.err)
+    end
+    -- after "--", "-1" is an argument: a reference, looked up
+    local r = cli.run { "track", "--max", "2", "--", "-1" }
+    assert.are.equal(1, r.code, r.err)
+    assert.are.equal("soget: no handling unit matches -1\n", r.err)
+  end)
+
   it("exits 2 on usage errors even where no credentials are set, 3 once it needs them", function()
     local none = { SOGET_API_KEY = false, SOGET_CLIENT_ID = false, SOGET_CLIENT_SECRET = false }
     for _, argv in ipairs { { "track" }, { "search", "--customs", "import" },

@@ -319,6 +319,32 @@ function M.parser()
   return parser
 end
 
+-- The options that take a number (or a column). A negative number after
+-- one ("--limit -1") is its value, which its range then refuses, not an
+-- unknown option "-1" (argparse's reading): joined as "--limit=-1" ("-c-1").
+local NUMBER_OPTIONS = { ["--timeout"] = true, ["--retries"] = true, ["--max"] = true,
+  ["--limit"] = true, ["--page-size"] = true, ["-c"] = true, ["--concurrency"] = true,
+  ["--every"] = true, ["--count"] = true, ["--column"] = true }
+
+local function negatives_joined(argv)
+  local out, i = {}, 1
+  while i <= #argv do
+    local a, v = argv[i], argv[i + 1]
+    if a == "--" then
+      for j = i, #argv do out[#out + 1] = argv[j] end
+      break
+    end
+    if NUMBER_OPTIONS[a] and type(v) == "string" and v:find("^%-%.?%d") then
+      out[#out + 1] = a .. (a:find("^%-%-") and "=" or "") .. v
+      i = i + 2
+    else
+      out[#out + 1] = a
+      i = i + 1
+    end
+  end
+  return out
+end
+
 -- The arguments as a table (args.command names the command). argparse
 -- prints --help and `help` itself, then calls os.exit(0): both are caught
 -- while it parses, so that the help goes out as every output does (a write
@@ -337,7 +363,7 @@ function M.parse(argv)
     exit.finish((code == nil or code == true or code == 0) and exit.OK or exit.USAGE,
       { out = table.concat(printed) })
   end
-  local ok, r = pcall(parser.parse, parser, argv)
+  local ok, r = pcall(parser.parse, parser, negatives_joined(argv))
   print, os.exit = real_print, real_exit
   if not ok then error(r, 0) end
   return r
