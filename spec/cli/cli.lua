@@ -147,8 +147,10 @@ Term.__index = Term
 
 function M.term(home, extra_env)
   local t = setmetatable({}, Term)
-  t.sock = "soget-cli-" .. os.time() .. "-" .. math.random(1, 1e6)
   t.dir = M.tmpdir()
+  -- (named after its folder, which is unique: two suites at once never
+  -- share a tmux server)
+  t.sock = "soget-cli-" .. t.dir:match("[^/]+$")
   t.home = home
   t.env = M.env(home, extra_env)
   for _, k in ipairs { "SOGET_BASE_URL", "SOGET_TOKEN_URL", "SOGET_CLIENT_ID",
