@@ -142,6 +142,17 @@ describe("soget configuration", function()
     assert.are.equal("soget: " .. path .. ":2: unknown setting (did you mean client_secret?)\n", r.err)
   end)
 
+  it("refuses an empty --profile as a usage error, and takes an empty SOGET_PROFILE for none", function()
+    cli.write(home .. "/config/soget/profiles.ini", profile_text("a"), "600")
+    for _, name in ipairs { "", "  " } do
+      local r = cli.run({ "--profile", name, "check", "CSQU3054383" }, { home = home })
+      assert.are.equal(2, r.code, r.err)
+      assert.are.equal("soget: empty --profile\n", r.err)
+    end
+    local r = cli.run({ "track", "CGMU2436601" }, { home = home, env = { SOGET_PROFILE = "" } })
+    assert.are.equal(0, r.code, r.err)
+  end)
+
   it("reads long runs of spaces in a profile without stalling", function()
     -- "[" and spaces with no "]": the section pattern was quadratic in them
     local path = home .. "/config/soget/profiles.ini"

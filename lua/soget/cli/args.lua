@@ -366,6 +366,8 @@ function M.parse(argv)
   local ok, r = pcall(parser.parse, parser, negatives_joined(argv))
   print, os.exit = real_print, real_exit
   if not ok then error(r, 0) end
+  -- (an empty SOGET_PROFILE is no profile; an empty --profile is a mistake)
+  if r.profile and r.profile:find("^%s*$") then exit.fail(exit.USAGE, "empty --profile") end
   return r
 end
 
