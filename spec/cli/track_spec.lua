@@ -257,7 +257,7 @@ describe("soget usage", function()
     end
   end)
 
-  it("refuses a negative number by its option's range, not as an unknown option", function()
+  it("refuses a negative number by its option's range, and an option given twice", function()
     for _, c in ipairs {
       { { "find", "MSCU", "--limit", "-1" }, "Error: '-1' must be at least 1\n" },
       { { "search", "--document", "X", "--page-size", "-3" }, "Error: '-3' is not between 1 and 10\n" },
@@ -268,6 +268,14 @@ describe("soget usage", function()
       local r = cli.run(c[1])
       assert.are.equal(2, r.code, r.err)
       assert.are.equal(c[2], r.err:sub(-#c[2]), r.err)
+    end
+    -- an option given twice is refused, not the last one taken
+    for _, argv in ipairs { { "search", "--document", "A", "--document", "B" },
+                            { "--timeout", "3", "--timeout", "4", "check", "CSQU3054383" },
+                            { "bulk", "-c", "2", "--concurrency", "3", "refs.csv" } } do
+      local r = cli.run(argv)
+      assert.are.equal(2, r.code, r.err)
+      assert.truthy(r.err:find("Error: option '%-[%-%w]+' must be used at most 1 time\n$"), r.err)
     end
     -- after "--", "-1" is an argument: a reference, looked up
     local r = cli.run { "track", "--max", "2", "--", "-1" }

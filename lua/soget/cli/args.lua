@@ -311,8 +311,13 @@ function M.parser()
     exit.finish(exit.USAGE, { err = p:get_usage() .. "\n\nError: " .. output.printable(msg, true)
       .. "\n" })
   end
+  -- an option that takes a value given twice (--document A --document B)
+  -- is a usage error, not the last one taken silently
   local function on_every(p)
     p.error = usage_error
+    for _, o in ipairs(rawget(p, "_options") or {}) do
+      if (rawget(o, "_maxargs") or 0) > 0 then o:overwrite(false) end
+    end
     for _, sub in ipairs(rawget(p, "_commands") or {}) do on_every(sub) end
   end
   on_every(parser)
