@@ -269,6 +269,19 @@ describe("the annotations", function()
     assert.are.same(want, got)
   end)
 
+  it("annotate every field of soget.ngx.stats()", function()
+    -- its counters' table, and the two it adds (t.name = ...)
+    local src = S.read_file("lua/soget/ngx.lua")
+    local want = {}
+    for name in assert(src:match("\nlocal stats = (%b{})")):gmatch("([%w_]+) = ") do
+      want[#want + 1] = name
+    end
+    local body = assert(src:match("\nfunction M%.stats%(%)(.-)\nend\n"))
+    for name in body:gmatch("\n  t%.([%w_]+) = 0") do want[#want + 1] = name end
+    table.sort(want)
+    assert.are.same(want, sorted_keys(model.classes["soget.ngx.Stats"].fields.by_name))
+  end)
+
   it("match a decoded page with every field of the fixture", function()
     local page = assert(soget.decode(S.read_file("spec/fixtures/page.json")))
     -- The fixture's break-bulk unit leaves out fields the document does

@@ -35,6 +35,7 @@ function TokenCache:flush() end
 ---@field handshakes integer TLS handshakes made.
 ---@field requests integer Requests sent.
 ---@field sessions integer TLS sessions kept for resumption (of the last 64 pools).
+---@field pools integer Pools it keeps a count of idle connections for.
 
 local sng = {}
 
