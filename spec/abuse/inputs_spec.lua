@@ -4,6 +4,7 @@
 local soget = require "soget"
 local S = require "support"
 local W = require "abuse.watch"
+local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local function nothing_sent()
   local st = S.stats()
@@ -41,7 +42,8 @@ describe("abuse: script input", function()
         tostring(err):find("line break", 1, true) or tostring(err):find("NUL", 1, true) or
         tostring(err):find("control", 1, true), tostring(err))
     end
-    for _, ttl in ipairs{ -1, 0 / 0, math.huge, "60" } do   -- (0: due at once, taken)
+    -- (0 or less: due at once, taken)
+    for _, ttl in ipairs{ -1e10, 0 / 0, math.huge, -math.huge, "60" } do
       assert.is_false(W.pcall(c.set_token, c, tok, ttl))
     end
     nothing_sent()
@@ -131,6 +133,51 @@ describe("abuse: script input", function()
     W.see(c:handling_units{ reference = "MSCU", offset = 2 ^ 31 - 1 })
     assert.are.equal("2147483647", S.requests(1)[1].args.offset)
     W.note_tokens(c)
+    c:close()
+  end)
+
+  it("refuses an argument past those a function takes, sending nothing", function()
+    -- c:handling_units("R", { exact = true }) was a prefix lookup: the
+    -- table was dropped
+    local c = S.client()
+    local page = soget.decode('{"total":1,"returned":1,"first":0,"items":[{"events":[]}]}')
+    for _, case in ipairs {
+      { "handling_units", c.handling_units, c, "SOGU1000004", { exact = true } },
+      { "handling_units_search", c.handling_units_search, c, "3714238101", { limit = 10 } },
+      { "handling_units_many", c.handling_units_many, c, { "A" }, { concurrency = 2 }, "x" },
+      { "begin", c.begin, c, "A", 0, { exact = true } },
+      { "token", c.token, c, { fetch = false }, true },
+      { "set_token", c.set_token, c, "t", 10, 20, 30 },
+      { "stats", c.stats, c, {} },
+      { "client", soget.client, S.options(), { retries = 1 } },
+      { "handling_units", soget.handling_units, "A", { exact = true } },
+      { "check_query", soget.check_query, "A", { exact = true } },
+      { "decode", soget.decode, "{}", nil, {} },
+      { "encode", soget.encode, page, "page", 1 },
+      { "events_in_order", soget.events_in_order, page.items[1], {} },
+      { "iter", page.iter, page, nil, 1 },
+      { "http_parser", soget.http_parser, 100, 1 },
+      { "printable", soget.printable, "x", true, 1 },
+      { "check_container_number", soget.check_container_number, "CSQU3054383", 1 },
+    } do
+      local ok, err = W.pcall(case[2], unpack(case, 3, 7))
+      assert.is_false(ok, case[1])
+      -- (called through pcall, Lua cannot name the function: '?')
+      assert.truthy(tostring(err):find("^bad argument #%d+ to '[^']*' %(no such argument"),
+        case[1] .. ": " .. tostring(err))
+    end
+    assert.truthy(select(2, pcall(c.handling_units, c, "A", { exact = true }))
+      :find("options go in the query, as { reference = ..., exact = true }", 1, true))
+    -- a nil past them is no argument
+    assert.is_nil(select(2, c:token({ fetch = false }, nil)))
+    assert(soget.check_query("A", nil))
+    nothing_sent()
+    -- events_in_order of a page or of a unit's events: not a unit
+    assert.truthy(select(2, pcall(soget.events_in_order, page))
+      :find("a page, not a unit: give one of its items", 1, true))
+    assert.truthy(select(2, pcall(soget.events_in_order, { { eventType = "A" } }))
+      :find("a list, not a unit", 1, true))
+    assert.are.same({}, soget.events_in_order({}))
     c:close()
   end)
 

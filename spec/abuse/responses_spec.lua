@@ -204,7 +204,10 @@ describe("abuse: server answers", function()
         end
       end
       assert.truthy(undoing >= 1, "none of the batch's lookups was undoing its body")
-      assert.truthy(took < (UNDER_VALGRIND and 6 or 1) + 1.5 * SLOW, ("took %.2f s"):format(took))
+      -- (what each had undone, under 1 GiB, shows none went on to the end;
+      -- the time allows one piece's undoing past the deadline, which holds
+      -- libcurl's loop, on a loaded machine: 2.85 s was seen in a full run)
+      assert.truthy(took < (UNDER_VALGRIND and 6 or 1) + 3 * SLOW, ("took %.2f s"):format(took))
       c:close()
       -- no request sent twice (retries = 0); a batch's lookup may have
       -- ended at the deadline before its request left, libcurl's loop held

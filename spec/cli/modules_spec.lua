@@ -145,8 +145,9 @@ describe("soget.cli.config", function()
       assert.is_not_nil(got[o.name], o.name)
     end
     -- and the client takes what the profile gives
-    local c = soget.client(config.parse_profile("[a]\naccess_token = t\napi_key = k\n"
-      .. "gzip = true\ntimeout = 3\n", PATH, "a"))
+    -- (its first value: the second, the settings' lines, is no option)
+    local c = soget.client((config.parse_profile("[a]\naccess_token = t\napi_key = k\n"
+      .. "gzip = true\ntimeout = 3\n", PATH, "a")))
     c:close()
   end)
 

@@ -369,7 +369,12 @@ describe("authentication", function()
     assert.are.equal(0, S.stats().token_requests)
     assert.has_error(function() c:set_token("a\nb", 10) end,
       "bad argument #1 to 'set_token' (the token contains a line break)")
-    assert.has_error(function() c:set_token("abc", -1) end)
+    assert.has_error(function() c:set_token("abc", -1e10) end)
+    -- seconds gone by (a cached token's times read back late): due now,
+    -- and expired at 0 or less
+    c:set_token("abc", -5, -2)
+    assert.are.same({ "abc", 0, 0 }, { c:token { fetch = false } })
+    assert.has_error(function() c:set_token("abc", -2, -5) end)   -- (expiry before renewal)
     -- a string and numbers as given, as the options take them: no number
     -- read as a token, no numeric string as seconds
     for _, args in ipairs {

@@ -506,6 +506,7 @@ int soget_client_handling_units_many(lua_State *L) {
   long ok = 0, failed = 0;
   batch *b;
 
+  soget_check_nargs(L, 3, "every option goes in the one table after the queries");
   lua_settop(L, 3);
   concurrency = read_options(L, 3, &exact, &cb);   /* 3: on_result, if given */
   nq = check_queries(L, c, 2, exact);   /* 4: normalized queries */

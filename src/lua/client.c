@@ -408,6 +408,7 @@ int soget_client_new(lua_State *L) {
   int search_foreign, turl_foreign = 0;
   soget_transport_opts topts;
 
+  soget_check_nargs(L, 1, "every option goes in the one table");
   lua_settop(L, 1);
   /* The strings given stay on the stack until the client is made. */
   soget_opt_read(L, 1, &client_reader, 0, v);
@@ -1191,6 +1192,8 @@ static int is_exact(lua_State *L, int qi) {
 static int fetch_first(lua_State *L, int kind) {
   soget_client *c = soget_checkclient(L, 1);
   soget_err e;
+  soget_check_nargs(L, 2, kind == SOGET_QUERY_SEARCH ? SOGET_SEARCH_ARGS_HINT
+                                                     : SOGET_QUERY_ARGS_HINT);
   lua_settop(L, 2);
   soget_check_query(L, 2, kind);   /* 3: normalized query */
   c = soget_checkclient(L, 1);     /* (its allocations may have run a finalizer that closed it) */
@@ -1222,6 +1225,7 @@ static int meth_stats(lua_State *L) {
   lua_Integer api = (lua_Integer)c->eng.api_requests, token = (lua_Integer)c->eng.token_requests,
               retries = (lua_Integer)c->eng.retries_done,
               conns = (lua_Integer)soget_transport_connections(c->tr);
+  soget_check_nargs(L, 1, NULL);   /* (allocates only as it raises) */
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, api);
   lua_setfield(L, -2, "api_requests");
@@ -1291,6 +1295,7 @@ static int meth_token(lua_State *L) {
   soget_err e;
   double left, expiry = -1;
   soget_optval fetch;
+  soget_check_nargs(L, 2, NULL);
   soget_opt_read(L, 2, &token_reader, 0, &fetch);   /* no strings: nothing left */
   lua_settop(L, 1);
   c = soget_checkclient(L, 1);   /* (an __index of the options may have closed it) */
@@ -1321,6 +1326,7 @@ static int meth_set_token(lua_State *L) {
   const char *tok, *why;
   lua_Number ttl, exp;
   luaL_checkudata(L, 1, SOGET_CLIENT_T);
+  soget_check_nargs(L, 4, NULL);
   /* a string and numbers as given: no number read as a token, no numeric
    * string as seconds (the options refuse them too) */
   luaL_checktype(L, 2, LUA_TSTRING);
@@ -1333,11 +1339,14 @@ static int meth_set_token(lua_State *L) {
   c = soget_checkclient(L, 1);
   if (why) return luaL_argerror(L, 2, lua_pushfstring(L, "the token %s", why));
   /* (at most 1e9, as a token answer's expires_in: inf would never renew;
-   * 0: due for renewal at once) */
-  luaL_argcheck(L, ttl >= 0 && ttl <= 1e9, 3, "must be a number of seconds from 0 to 1e9");
+   * 0 or less: due for renewal at once, and expired at 0 or less, as a
+   * cached token's times read back after they passed) */
+  luaL_argcheck(L, ttl >= -1e9 && ttl <= 1e9, 3,
+                "must be a number of seconds from -1e9 to 1e9 (0 or less: due now)");
   luaL_argcheck(L, exp >= ttl && exp <= 1e9, 4,
                 "must be a number of seconds from seconds_left to 1e9");
-  if (soget_engine_set_token(&c->eng, tok, tl, ttl, exp) != 0) return soget_nomem(L);
+  if (soget_engine_set_token(&c->eng, tok, tl, ttl > 0 ? ttl : 0, exp > 0 ? exp : 0) != 0)
+    return soget_nomem(L);
   return 0;
 }
 
@@ -1415,6 +1424,7 @@ static int meth_begin(lua_State *L) {
   soget_err e;
   lcall *lc;
   long offset = -1;
+  soget_check_nargs(L, 3, SOGET_QUERY_ARGS_HINT);
   lua_settop(L, 3);
   if (!lua_isnil(L, 3)) {
     soget_optval ov;

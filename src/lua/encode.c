@@ -404,6 +404,7 @@ static int mod_encode(lua_State *L) {
   const soget_schema *s = NULL;
   enc x;
   int status;
+  soget_check_nargs(L, 2, NULL);
   lua_settop(L, 2);
   if (!lua_isnil(L, 2)) {
     int k = luaL_checkoption(L, 2, NULL, names);

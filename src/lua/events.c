@@ -46,8 +46,20 @@ static int mod_events_in_order(lua_State *L) {
   lua_Integer n = 0, i, k = 0;
   stamp *s;
   luaL_checktype(L, 1, LUA_TTABLE);
+  soget_check_nargs(L, 1, NULL);
   lua_settop(L, 1);
   lua_getfield(L, 1, "events");                     /* 2 */
+  if (lua_isnil(L, 2)) {   /* a page, or a list (the events): not a unit */
+    int page, list;
+    lua_pushliteral(L, "items");
+    lua_rawget(L, 1);
+    page = lua_type(L, -1) == LUA_TTABLE;
+    lua_rawgeti(L, 1, 1);
+    list = lua_type(L, -1) == LUA_TTABLE;
+    lua_pop(L, 2);
+    if (page) luaL_argerror(L, 1, "a page, not a unit: give one of its items");
+    if (list) luaL_argerror(L, 1, "a list, not a unit: give the unit, whose events are unit.events");
+  }
   if (lua_type(L, 2) == LUA_TTABLE) {
     lua_pushnil(L);
     while (lua_next(L, 2)) {

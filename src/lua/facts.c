@@ -74,6 +74,7 @@ static int check_query_raising(lua_State *L) {
  * the same rules and messages), without raising. */
 static int facts_check_query(lua_State *L) {
   int rc;
+  soget_check_nargs(L, 1, SOGET_QUERY_ARGS_HINT);
   lua_settop(L, 1);
   lua_pushcfunction(L, check_query_raising);
   lua_pushvalue(L, 1);

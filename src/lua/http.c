@@ -59,6 +59,7 @@ static int push_state(lua_State *L, lparser *p, int st) {
 static int parser_new(lua_State *L) {
   lua_Number max = DEFAULT_MAX;
   lparser *p;
+  soget_check_nargs(L, 1, NULL);
   if (!lua_isnoneornil(L, 1)) {
     /* a number, not a string that converts to one (as options take them) */
     if (lua_type(L, 1) != LUA_TNUMBER)

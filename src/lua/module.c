@@ -57,6 +57,7 @@ static int mod_decode(lua_State *L) {
   int parser = SOGET_PARSE_AUTO;
   soget_err e;
   soget_optval p;
+  soget_check_nargs(L, 2, NULL);
   soget_opt_read(L, 2, &decode_reader, 0, &p);
   if (p.given) {   /* (the string is left on the stack while read) */
     if (strcmp(p.s, "yajl") == 0) parser = SOGET_PARSE_YAJL;
@@ -80,6 +81,7 @@ static int mod_printable(lua_State *L) {
   int keep_lines = lua_toboolean(L, 2);
   char *buf;
   size_t n;
+  soget_check_nargs(L, 2, NULL);
   luaL_argcheck(L, len < ((size_t)-1) / 4 - 1, 1, "too long");
   lua_settop(L, 1);
   buf = lua_newuserdata(L, 4 * len + 1);   /* 2: s stays at 1 meanwhile */
@@ -93,7 +95,9 @@ static int mod_check_container_number(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   char buf[64];
-  const char *why = soget_iso6346_problem(s, len, buf, sizeof buf);
+  const char *why;
+  soget_check_nargs(L, 1, NULL);
+  why = soget_iso6346_problem(s, len, buf, sizeof buf);
   lua_pushboolean(L, why == NULL);
   if (!why) return 1;
   lua_pushstring(L, why);
@@ -104,6 +108,7 @@ static int mod_check_container_number(lua_State *L) {
  * client's method (the upvalue names it) on a default client configured
  * from the environment (made on first use). */
 static int mod_default_call(lua_State *L) {
+  soget_check_nargs(L, 1, SOGET_QUERY_ARGS_HINT);
   lua_settop(L, 1);
   soget_private(L);
   lua_getfield(L, -1, SOGET_PRIV_DEFAULT);

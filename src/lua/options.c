@@ -194,3 +194,15 @@ int soget_opt_read(lua_State *L, int t, const soget_opt_reader *r, int copy,
   }
   return left;
 }
+
+void soget_check_nargs(lua_State *L, int n, const char *hint) {
+  int i, top = lua_gettop(L);
+  for (i = n + 1; i <= top; i++) {
+    if (lua_isnil(L, i)) continue;
+    if (hint) {
+      lua_pushfstring(L, "no such argument: %s", hint);
+      luaL_argerror(L, i, lua_tostring(L, -1));
+    }
+    luaL_argerror(L, i, "no such argument");
+  }
+}

@@ -103,6 +103,18 @@ int soget_opt_read(lua_State *L, int t, const soget_opt_reader *r, int copy,
 void soget_opt_check(lua_State *L, const soget_opt_reader *r, const soget_option *o,
                      int i, soget_optval *v);
 
+/* Raises "bad argument #k to 'f' (no such argument...)" for a value other
+ * than nil past the first n arguments (self included): a function of
+ * soget's takes no argument it would ignore, as an options table given
+ * beside a query would be (c:handling_units("R", {exact = true}) was a
+ * prefix lookup). hint, if given, follows "no such argument: ". */
+void soget_check_nargs(lua_State *L, int n, const char *hint);
+
+/* The hint for the functions that take a query: where its options go. */
+#define SOGET_QUERY_ARGS_HINT "a query's options go in the query, as { reference = ..., exact = true }"
+#define SOGET_SEARCH_ARGS_HINT \
+  "a search's options go in the query, as { documentReference = ..., limit = 10 }"
+
 SOGET_HIDDEN_END
 
 #endif

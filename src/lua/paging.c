@@ -220,6 +220,7 @@ static int page_iter(lua_State *L) {
   int uv, manual = 0;
   soget_optval v[ITER_COUNT];
   checkpage(L, 1);
+  soget_check_nargs(L, 2, NULL);
   soget_opt_read(L, 2, &iter_reader, 0, v);   /* no strings: nothing left */
   if (v[ITER_MAX_ITEMS].given) max_items = (long)v[ITER_MAX_ITEMS].n;
   if (v[ITER_MAX_PAGES].given) max_pages = (long)v[ITER_MAX_PAGES].n;

@@ -172,7 +172,7 @@ function Client:stats() end
 ---@return number? expires_in
 function Client:token(opts) end
 
----Use a token obtained elsewhere (renewed as usual when it expires or is refused, given credentials); expires_in (from seconds_left up): when it expires, which calls go on to when a renewal fails.
+---Use a token obtained elsewhere (renewed as usual when it expires or is refused, given credentials); seconds_left up to 1e9 (0 or less: due now); expires_in (from seconds_left up): when it expires, which calls go on to when a renewal fails.
 ---@param token string
 ---@param seconds_left number
 ---@param expires_in? number
