@@ -237,9 +237,10 @@ end
 -- Runs chunk (Lua source) in a fresh interpreter under test, with this
 -- process's paths, GLIBC_TUNABLES set to a fixed mmap threshold: malloc
 -- then gives large blocks back at free, so that the resident size shows
--- what is kept. Returns its output, standard error included.
-function M.lua_child(chunk)
-  return M.popen_read("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 "
+-- what is kept. Returns its output, standard error included. shell, if
+-- given, runs first in the child's shell (a ulimit).
+function M.lua_child(chunk, shell)
+  return M.popen_read((shell or "") .. " GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 "
     .. shell_quote(M.lua) .. " -e " .. shell_quote("package.path = "
     .. ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)
     .. "\n" .. chunk) .. " 2>&1")

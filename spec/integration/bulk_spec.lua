@@ -295,6 +295,26 @@ describe("handling_units_many", function()
   end)
 
   describe("concurrency", function()
+    it("runs a batch under a low limit of open files, fewer at once", function()
+      if S.under_checker() then return pending("the checker's own files under the limit") end
+      -- poll() refuses more entries than the process may open files, and
+      -- libcurl polls one per transfer: 63 of 64 failed at once as
+      -- "Unrecoverable error in select/poll"
+      local out = S.lua_child([[
+        local S = require "support"
+        local c = S.client()
+        local refs = {}
+        for i = 1, 64 do refs[i] = ("MSCU%07d"):format(i) end
+        local results, counts = c:handling_units_many(refs, { concurrency = 64 })
+        for _, r in ipairs(results) do
+          if not r.items then io.write(tostring(r), "\n") end
+        end
+        io.write(counts.ok, " ", counts.failed, "\n")
+        c:close()
+      ]], "ulimit -n 24;")
+      assert.are.equal("64 0\n", out)
+    end)
+
     it("keeps at most `concurrency` requests in flight", function()
       local refs = known(12)
       local fault = "delay:ms=300:id=" .. S.uid("conc")

@@ -11,8 +11,63 @@ end
 
 local with_relay = P.with_relay
 
+-- This process's TCP sockets (by their /proc/self/fd number) and whether
+-- each is closed on exec (O_CLOEXEC in its fdinfo flags, octal).
+local function tcp_sockets()
+  local inodes = {}
+  for _, f in ipairs { "/proc/self/net/tcp", "/proc/self/net/tcp6" } do
+    local h = io.open(f)
+    if h then
+      for line in h:lines() do
+        local inode = line:match("^%s*%d+:%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+%S+%s+(%d+)")
+        if inode then inodes[inode] = true end
+      end
+      h:close()
+    end
+  end
+  local pid = assert(io.open("/proc/self/stat")):read("*l"):match("^(%d+)")
+  local out = {}
+  local ls = assert(io.popen("ls /proc/" .. pid .. "/fd"))
+  for fd in ls:lines() do
+    local p = io.popen("readlink /proc/" .. pid .. "/fd/" .. fd)
+    local target = p:read("*l") or ""
+    p:close()
+    local inode = target:match("^socket:%[(%d+)%]$")
+    if inode and inodes[inode] then
+      local info = io.open("/proc/" .. pid .. "/fdinfo/" .. fd)
+      local flags = info and info:read("*a"):match("flags:%s*(%d+)")
+      if info then info:close() end
+      out[#out + 1] = { fd = fd, cloexec = flags and math.floor(tonumber(flags, 8) / 0x80000) % 2 == 1 }
+    end
+  end
+  ls:close()
+  return out
+end
+
 describe("transport", function()
   before_each(function() S.reset() end)
+
+  it("closes its connections on exec: a program the script starts holds none", function()
+    -- they stayed open in a child (io.popen("exec sleep 4")) after close()
+    local before = {}   -- (the process's own, the spec runner's)
+    for _, s in ipairs(tcp_sockets()) do before[s.fd] = true end
+    local function new_ones()
+      local out = {}
+      for _, s in ipairs(tcp_sockets()) do
+        if not before[s.fd] then out[#out + 1] = s end
+      end
+      return out
+    end
+    local c = S.client()
+    assert(c:handling_units("CGMU2436601"))
+    local one = #new_ones()
+    local results = assert(c:handling_units_many({ "CGMU2436601", "MSCU" }, { concurrency = 2 }))
+    assert.are.equal("CNI0000063978", results[1].items[1].pswId)
+    local all = new_ones()
+    assert.truthy(one >= 1 and #all > one, one .. " then " .. #all)
+    for _, s in ipairs(all) do assert.is_true(s.cloexec, "fd " .. s.fd) end
+    c:close()
+  end)
 
   describe("TLS", function()
     it("verifies the server against ca_file", function()

@@ -18,6 +18,7 @@
 #include "core/http1.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -375,9 +376,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* Every connection is closed on exec: a program the script starts
+ * (io.popen, os.execute) would otherwise hold it open after close(). */
 static int on_open_socket(void *ud, curl_socket_t fd, curlsocktype purpose) {
   soget_transport *t = ud;
-  (void)fd;
+  int flags = fcntl(fd, F_GETFD);
+  if (flags != -1 && !(flags & FD_CLOEXEC)) (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
   if (purpose == CURLSOCKTYPE_IPCXN) t->connections++;
   return CURL_SOCKOPT_OK;
 }
@@ -1215,6 +1219,10 @@ int soget_xfer_finish(soget_xfer *x, int result, soget_http_response *rs, soget_
        * the third, which is no network failure to retry. */
       soget_err_set(e, "http", status, 0,
                     "response headers are larger than libcurl's size limit");
+      return -1;
+    }
+    if (rc == CURLE_OUT_OF_MEMORY) {   /* libcurl's own memory ran out */
+      soget_err_nomem(e, "in libcurl");
       return -1;
     }
     if (proxy_refused(x, e)) return -1;

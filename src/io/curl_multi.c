@@ -9,8 +9,10 @@
 #include "transport.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 typedef struct pool {
   CURLM *multi;
@@ -181,4 +183,13 @@ soget_io soget_curl_multi(soget_transport *t) {
   io.ops = &multi_ops;
   io.self = t;
   return io;
+}
+
+int soget_transport_max_parallel(void) {
+  struct rlimit r;
+  /* (room for the wake-up pair, the connections and what else is open) */
+  const rlim_t margin = 16;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return INT_MAX;
+  if (r.rlim_cur <= margin + 1) return 1;
+  return r.rlim_cur - margin > (rlim_t)INT_MAX ? INT_MAX : (int)(r.rlim_cur - margin);
 }

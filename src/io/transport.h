@@ -114,6 +114,12 @@ const char *soget_libcurl_version(void);
 
 /* Counters for tests and stats: connections libcurl opened. */
 long soget_transport_connections(const soget_transport *t);
+/* How many transfers a batch may run at once in this process: libcurl
+ * polls one entry per transfer (a batch's on one HTTP/2 connection too),
+ * and poll() refuses more entries than the process may open files
+ * (RLIMIT_NOFILE): under `ulimit -n 20`, a batch of 64 failed 63 lookups
+ * as "Unrecoverable error in select/poll". At least 1. */
+int soget_transport_max_parallel(void);
 
 SOGET_HIDDEN_END
 

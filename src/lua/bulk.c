@@ -515,6 +515,7 @@ int soget_client_handling_units_many(lua_State *L) {
   c = soget_checkclient(L, 1);
   lua_createtable(L, cb ? 0 : nq, 0);   /* 5: results (none kept with on_result) */
   n = nq < concurrency ? nq : concurrency;
+  if (n > soget_transport_max_parallel()) n = soget_transport_max_parallel();
   if (n > 0) {
     lua_pushcfunction(L, run);                                                 /* 6 */
     lua_pushvalue(L, 1);
