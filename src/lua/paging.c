@@ -363,6 +363,18 @@ static int pager_next(lua_State *L) {
       uv_changed(L, qi);
       soget_err_clear(&e);
       if (!soget_client_fetch(L, c, qi - 1, qi, off, &e)) {
+#if LUA_VERSION_NUM < 502
+        /* Ctrl-C: the interpreter's hook raises "interrupted!" at its next
+         * event. Raised from here, on LuaJIT, the error met that hook in
+         * the interpreter's message handler: "error in error handling".
+         * On the main thread, where the hook is (5.1 and LuaJIT: the
+         * runtimes whose interpreter hooks calls too), the walk returns
+         * and lets the hook raise; the pager stays where it was. */
+        if (e.kind && strcmp(e.kind, SOGET_KIND_INTERRUPTED) == 0 && lua_pushthread(L)) {
+          lua_pushnil(L);
+          return 1;
+        }
+#endif
         soget_push_error(L, &e);
         return lua_error(L);
       }
