@@ -28,7 +28,7 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   lua_setfield(L, -2, "http_parser");
   soget_facts_open(L);               /* limits, options, array_fields, check_query */
   soget_arrays_open(L);              /* array_mt */
-  soget_events_open(L);              /* events_in_order, _instant */
+  soget_events_open(L);              /* events_in_order, instant */
   soget_encode_open(L);              /* encode */
   soget_privfile_push(L);            /* for the soget command only */
   lua_setfield(L, -2, "_privfile");
@@ -38,8 +38,8 @@ SOGET_EXPORT int luaopen_soget(lua_State *L) {
   lua_setfield(L, -2, "_token_invalid");
   lua_pushcfunction(L, soget_sleep_lua);            /* for the soget command only */
   lua_setfield(L, -2, "_sleep");
-  lua_pushcfunction(L, soget_total_given_lua);      /* for the soget command only */
-  lua_setfield(L, -2, "_total_given");
+  lua_pushcfunction(L, soget_total_given_lua);
+  lua_setfield(L, -2, "total_given");
   lua_pushliteral(L, SOGET_NAME);
   lua_setfield(L, -2, "_NAME");
   lua_pushliteral(L, SOGET_NAME " " SOGET_VERSION);

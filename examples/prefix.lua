@@ -8,7 +8,11 @@ local prefix = arg[1] or "MSCU"
 local function text(v) return v == nil and "?" or soget.printable(tostring(v)) end
 local client = soget.client()
 local page = assert(client:handling_units{ reference = prefix, limit = 10 })
-print(("%d units match %s"):format(page.total, text(prefix)))
+if soget.total_given(page) then
+  print(("%d units match %s"):format(page.total, text(prefix)))
+else   -- (the server sent no total: page.total is only first + returned)
+  print(("units matching %s (the server gives no total)"):format(text(prefix)))
+end
 local n = 0
 for hu in page:iter() do      -- raises the soget.Error if a later page fails
   n = n + 1

@@ -93,4 +93,35 @@ describe("soget.events_in_order", function()
     local page = assert(soget.decode(body))
     assert.equal("MAN DIS CUS", kinds(soget.events_in_order(page.items[1])))
   end)
+
+  it("gives the instant a date stands for, as it orders them", function()
+    local function same(a, b)
+      local s1, n1 = soget.instant(a)
+      local s2, n2 = soget.instant(b)
+      return s1 ~= nil and s1 == s2 and n1 == n2
+    end
+    assert.are.same({ 1589938061, 0 }, { soget.instant("2020-05-20T03:27:41+02:00") })
+    assert.is_true(same("2020-05-20T03:27:41+02:00", "2020-05-20T01:27:41Z"))
+    assert.is_true(same("2020-05-20T03:27:41.5+0200", "2020-05-20T01:27:41.500000000Z"))
+    assert.are.same({ 1589932800, 0 }, { soget.instant("2020-05-20") })   -- midnight UTC
+    -- a leap second: after 23:59:59, before the next day
+    local s, ns = soget.instant("2016-12-31T23:59:60Z")
+    assert.are.same({ 1483228799, 1000000000 }, { s, ns })
+    for _, bad in ipairs { "soon", "", "2020-02-30T00:00:00Z", "2020-05-20T25:00:00Z", 20200520, {}, false } do
+      assert.is_nil(soget.instant(bad), tostring(bad))
+    end
+    assert.has_error(function() soget.instant() end)
+    assert.has_error(function() soget.instant("2020-05-20", "x") end)
+  end)
+
+  it("tells a page's total the server gave from the decoder's guess", function()
+    assert.is_true(soget.total_given(assert(soget.decode('{"total":12,"items":[{}]}'))))
+    assert.is_true(soget.total_given(assert(soget.decode('{"total":0,"items":[]}'))))
+    local guessed = assert(soget.decode('{"first":10,"items":[{},{}]}'))
+    assert.are.equal(12, guessed.total)   -- first + returned
+    assert.is_false(soget.total_given(guessed))
+    assert.is_false(soget.total_given(assert(soget.decode('{"total":null,"items":[{}]}'))))
+    assert.is_true(soget.total_given({ total = 3 }))   -- a table of the script's: no guess of soget's
+    assert.has_error(function() soget.total_given("page") end)
+  end)
 end)

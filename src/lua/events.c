@@ -106,15 +106,18 @@ static int mod_events_in_order(lua_State *L) {
   return 1;
 }
 
-/* soget._instant(date) -> seconds, nanoseconds | nil: the instant a date
+/* soget.instant(date) -> seconds, nanoseconds | nil: the instant a date
  * as events_in_order reads it stands for (a leap second's nanoseconds
  * from 1000000000, counted in the second before it); nil for anything
- * else. For the soget command only (watch tells events apart by it). */
+ * else. For scripts that compare dates (and the soget command's watch,
+ * which tells events apart by it). */
 static int mod_instant(lua_State *L) {
   size_t len;
   const char *d = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
   long long sec;
   long ns;
+  luaL_checkany(L, 1);
+  soget_check_nargs(L, 1, NULL);
   if (!d || soget_isotime_parse_ns(d, len, &sec, &ns) != 0) {
     lua_pushnil(L);
     return 1;
@@ -128,5 +131,5 @@ void soget_events_open(lua_State *L) {
   lua_pushcfunction(L, mod_events_in_order);
   lua_setfield(L, -2, "events_in_order");
   lua_pushcfunction(L, mod_instant);
-  lua_setfield(L, -2, "_instant");
+  lua_setfield(L, -2, "instant");
 }

@@ -99,10 +99,11 @@ static int total_given(lua_State *L, int t) {
   return given;
 }
 
-/* soget._total_given(page) -> boolean: total_given, for the soget
- * command, which shows totals as counts of matches. */
+/* soget.total_given(page) -> boolean: total_given, for scripts (and the
+ * soget command) that show a total as a count of matches. */
 int soget_total_given_lua(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  soget_check_nargs(L, 1, NULL);
   lua_pushboolean(L, total_given(L, 1));
   return 1;
 }

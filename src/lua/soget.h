@@ -123,7 +123,7 @@ long soget_page_int(lua_State *L, int t, const char *k, long dflt);
 /* The total of the page at t for the cursor (core/cursor.h), or
  * SOGET_CURSOR_NO_TOTAL when the server gave none. */
 long soget_page_total(lua_State *L, int t);
-int soget_total_given_lua(lua_State *L);      /* soget._total_given(page) */
+int soget_total_given_lua(lua_State *L);      /* soget.total_given(page) */
 
 typedef struct soget_client soget_client;
 

@@ -10,7 +10,7 @@ local M = {}
 -- module then fills in first + returned for scripts, which counts no
 -- matches).
 function M.total(page)
-  if type(page.total) ~= "number" or not soget._total_given(page) then return nil end
+  if type(page.total) ~= "number" or not soget.total_given(page) then return nil end
   return page.total
 end
 
@@ -22,7 +22,7 @@ end
 -- The instant an event's date stands for, as events_in_order reads it:
 -- seconds and nanoseconds, or nil for what is not such a date.
 function M.instant(date)
-  return soget._instant(date)
+  return soget.instant(date)
 end
 
 -- The unit's last event: the latest of those whose date is one

@@ -388,6 +388,17 @@ function soget.encode(value, schema) end
 ---@return soget.EventInformation[]
 function soget.events_in_order(unit) end
 
+---The instant a date stands for, as events_in_order reads it: seconds since 1970 (UTC) and nanoseconds (a leap second's from 1000000000); nil for anything that is not such a date.
+---@param date any
+---@return integer? seconds
+---@return integer? nanoseconds
+function soget.instant(date) end
+
+---Whether the page's total is the server's (false: the server sent none, and total is the guess first + returned).
+---@param page soget.Page
+---@return boolean
+function soget.total_given(page) end
+
 ---A response parser for drivers that move the bytes themselves.
 ---@param max_response_size? number Largest body, in bytes (default 8388608).
 ---@return soget.HttpParser
