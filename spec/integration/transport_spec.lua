@@ -343,9 +343,11 @@ describe("transport", function()
       local page, err = c:handling_units("CGMU2436601")
       assert.is_nil(page)
       assert.truthy(err.message:find("(Retry-After 1 s;", 1, true), err.message)
+      assert.are.equal(1, err.retry_after)
       local results = c:handling_units_many({ "CGMU2436601", "CSQU3054383" })
       for i = 1, 2 do
         assert.truthy(results[i].message:find("(Retry-After 1 s;", 1, true), results[i].message)
+        assert.are.equal(1, results[i].retry_after)
       end
       c:close()
     end)
@@ -385,6 +387,15 @@ describe("transport", function()
       assert.are.equal(429, err.status)
       assert.is_true(err.retryable)
       assert.truthy(err.message:find("Retry-After 600", 1, true), err.message)
+      -- the wait it did not make, for the script to make
+      assert.are.equal(600, err.retry_after)
+      assert.is_true(math.type == nil or math.type(err.retry_after) == "integer")
+      c:close()
+      -- none when the answer had no Retry-After, or for a status not retried
+      c = S.client{ retries = 0, base_url = S.fault_base("502:id=" .. S.uid()) }
+      page, err = c:handling_units("CGMU2436601")
+      assert.are.equal(502, err.status)
+      assert.is_nil(err.retry_after)
       c:close()
     end)
 

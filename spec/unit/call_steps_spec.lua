@@ -89,9 +89,9 @@ local function tok_answer(status, body)
   return { expect = { kind = "token" }, answer = { status, body } }
 end
 
-local function err(kind, status, code, retryable, message)
+local function err(kind, status, code, retryable, message, retry_after)
   return { error = { kind = kind, status = status, code = code, retryable = retryable,
-                     message = message } }
+                     message = message, retry_after = retry_after } }
 end
 
 local BACKOFF_1 = { 0.05, 0.1 }   -- the first retry's jittered backoff, no Retry-After
@@ -381,14 +381,14 @@ local cases = {
     name = "503 with no retries left: http error, retryable, with a Retry-After note",
     client = { retries = 0 }, token = { TOKEN, 600 },
     script = { api(503, '{"message":"Down for maintenance"}', "7") },
-    outcome = err("http", 503, nil, true, "Down for maintenance (Retry-After 7 s; 0 retries made)"),
+    outcome = err("http", 503, nil, true, "Down for maintenance (Retry-After 7 s; 0 retries made)", 7),
   },
   {
     name = "retries used up: the note counts them",
     client = { retries = 1 }, token = { TOKEN, 600 },
     script = { api(503, "", nil, nil, { wait = BACKOFF_1 }), api(503, "", "1") },
     outcome = err("http", 503, nil, true,
-      "the service is unavailable (Retry-After 1 s; 1 retry made)"), retried = 1,
+      "the service is unavailable (Retry-After 1 s; 1 retry made)", 1), retried = 1,
   },
   {
     name = "retries used up, no Retry-After: no note",
@@ -403,14 +403,14 @@ local cases = {
     client = { timeout = 2 }, token = { TOKEN, 600 },
     script = { api(429, "", "2") },
     outcome = err("http", 429, nil, true,
-      "too many requests (Retry-After 2 s; 0 retries made)"),
+      "too many requests (Retry-After 2 s; 0 retries made)", 2),
   },
   {
     name = "a Retry-After of a day or more",
     token = { TOKEN, 600 },
     script = { api(503, "", "86400") },
     outcome = err("http", 503, nil, true,
-      "the service is unavailable (Retry-After of a day or more; 0 retries made)"),
+      "the service is unavailable (Retry-After of a day or more; 0 retries made)", 86400),
   },
 
   -- Redirects
@@ -760,7 +760,7 @@ local cases = {
     name = "a static token echoed in a 503, with the Retry-After note",
     client = { access_token = STATIC, client_id = NONE, client_secret = NONE, retries = 0 },
     script = { api(503, '{"message":"' .. STATIC .. ' throttled"}', "5") },
-    outcome = err("http", 503, nil, true, "*** throttled (Retry-After 5 s; 0 retries made)"),
+    outcome = err("http", 503, nil, true, "*** throttled (Retry-After 5 s; 0 retries made)", 5),
   },
   {
     name = "secrets in the driver's failure message",
@@ -793,7 +793,7 @@ local regressions = {
     name = "a secret cut by the message's own limit, before the Retry-After note",
     client = { retries = 0 }, token = { TOKEN, 600 },
     script = { api(503, '{"message":"' .. string.rep("m", 245) .. API_KEY .. '"}', "5") },
-    outcome = { error = { kind = "http", status = 503, retryable = true,
+    outcome = { error = { kind = "http", status = 503, retryable = true, retry_after = 5,
                           pattern = "^m+%*%*%* %(Retry%-After 5 s; 0 retries made%)$" } },
     forbid = { API_KEY:sub(1, 10) },
   },
@@ -926,10 +926,11 @@ end
 local function check_error(e, want, forbid)
   assert.are.equal("table", type(e))
   for k in pairs(e) do
-    assert.truthy(({ kind = 1, status = 1, code = 1, message = 1, retryable = 1 })[k],
-      "unexpected error field " .. tostring(k))
+    assert.truthy(({ kind = 1, status = 1, code = 1, message = 1, retryable = 1,
+      retry_after = 1 })[k], "unexpected error field " .. tostring(k))
   end
   assert.are.equal(want.kind, e.kind)
+  assert.are.equal(want.retry_after, e.retry_after)
   assert.are.equal(want.status, e.status)
   assert.are.equal(want.code, e.code)
   assert.are.equal(want.retryable, e.retryable)

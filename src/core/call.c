@@ -820,6 +820,7 @@ int soget_call_response(soget_engine *g, soget_call *k, long status,
                                : "the service is unavailable");
     if (retry_after >= 0) {
       size_t n = strlen(e->message);
+      e->retry_after = retry_after < SOGET_RETRY_AFTER_CAP ? retry_after : SOGET_RETRY_AFTER_CAP;
       if (retry_after >= SOGET_RETRY_AFTER_CAP)
         snprintf(e->message + n, sizeof e->message - n,
                  " (Retry-After of a day or more; %d retr%s made)", k->attempt,

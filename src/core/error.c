@@ -14,6 +14,7 @@ void soget_err_clear(soget_err *e) {
   e->code[0] = '\0';
   e->message[0] = '\0';
   e->retryable = 0;
+  e->retry_after = -1;
   e->nomem = 0;
   e->cut = 0;
 }
@@ -35,6 +36,7 @@ void soget_err_set(soget_err *e, const char *kind, long status, int retryable,
   e->kind = kind;
   e->status = status;
   e->retryable = retryable;
+  e->retry_after = -1;
   e->nomem = 0;
   va_start(ap, fmt);
   n = vsnprintf(e->message, sizeof e->message, fmt, ap);

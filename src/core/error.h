@@ -14,6 +14,8 @@ typedef struct soget_err {
   char code[16];      /* API business code (R001...), "" when none */
   char message[512];
   int retryable;
+  double retry_after; /* a retryable status's Retry-After, seconds (capped at a
+                       * day), when its retries ran out: -1 when none */
   int nomem;          /* out of memory: no kind, the driver raises (soget_nomem) */
   int cut;            /* message was cut at its size: it may end in the start
                        * of a secret, which the scrubber then looks for */

@@ -1,5 +1,5 @@
-/* soget.Error: a table with kind, status, code, message and retryable,
- * printed as "soget: kind: message (HTTP status, code)". */
+/* soget.Error: a table with kind, status, code, message, retryable and
+ * retry_after, printed as "soget: kind: message (HTTP status, code)". */
 #include "soget.h"
 
 #include <math.h>
@@ -30,6 +30,10 @@ void soget_push_error(lua_State *L, const soget_err *e) {
   lua_setfield(L, -2, "message");
   lua_pushboolean(L, e->retryable);
   lua_setfield(L, -2, "retryable");
+  if (e->retry_after >= 0) {   /* whole seconds (a date's rounded up) */
+    lua_pushinteger(L, (lua_Integer)ceil(e->retry_after));
+    lua_setfield(L, -2, "retry_after");
+  }
   luaL_setmetatable(L, SOGET_ERROR_T);
 }
 

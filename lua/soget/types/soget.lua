@@ -95,6 +95,7 @@
 ---@field code? string The API's business code (R002, R003), when it gave one.
 ---@field message string What happened, never containing a secret; a server's text in it is made printable.
 ---@field retryable boolean True when the same call may succeed later.
+---@field retry_after? integer The server's Retry-After (seconds, a day at most) on the retryable status that ended the call.
 
 ---A page: `{ total, returned, first, items }`, a plain table whose metatable adds page:iter(). A search that matched nothing is an empty page.
 ---@class soget.Page: soget.HandlingUnitItemsResponseModel
