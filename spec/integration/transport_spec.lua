@@ -394,6 +394,7 @@ describe("transport", function()
       -- none when the answer had no Retry-After, or for a status not retried
       c = S.client{ retries = 0, base_url = S.fault_base("502:id=" .. S.uid()) }
       page, err = c:handling_units("CGMU2436601")
+      assert.is_nil(page)
       assert.are.equal(502, err.status)
       assert.is_nil(err.retry_after)
       c:close()
