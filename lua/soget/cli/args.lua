@@ -132,6 +132,9 @@ end
 -- The parser. Usage errors raise an exit.USAGE error carrying the usage of
 -- the command concerned; --version raises an exit.OK one carrying the
 -- version. --help and `help` print and exit (argparse's own).
+-- The argnames of the options whose value is a number (or a column).
+local NUMBER_ARGNAMES = { N = true, SECONDS = true, ["N|NAME"] = true }
+
 function M.parser()
   local ok, argparse = pcall(require, "argparse")
   if not ok then
@@ -312,26 +315,28 @@ function M.parser()
       .. "\n" })
   end
   -- an option that takes a value given twice (--document A --document B)
-  -- is a usage error, not the last one taken silently
+  -- is a usage error, not the last one taken silently; the names of those
+  -- whose value is a number (or a column), by their argname, for
+  -- negatives_joined
+  local numbers = {}
   local function on_every(p)
     p.error = usage_error
     for _, o in ipairs(rawget(p, "_options") or {}) do
       if (rawget(o, "_maxargs") or 0) > 0 then o:overwrite(false) end
+      if NUMBER_ARGNAMES[rawget(o, "_argname")] then
+        for _, alias in ipairs(rawget(o, "_aliases") or {}) do numbers[alias] = true end
+      end
     end
     for _, sub in ipairs(rawget(p, "_commands") or {}) do on_every(sub) end
   end
   on_every(parser)
-  return parser
+  return parser, numbers
 end
 
--- The options that take a number (or a column). A negative number after
--- one ("--limit -1") is its value, which its range then refuses, not an
--- unknown option "-1" (argparse's reading): joined as "--limit=-1" ("-c-1").
-local NUMBER_OPTIONS = { ["--timeout"] = true, ["--retries"] = true, ["--max"] = true,
-  ["--limit"] = true, ["--page-size"] = true, ["-c"] = true, ["--concurrency"] = true,
-  ["--every"] = true, ["--count"] = true, ["--column"] = true }
-
-local function negatives_joined(argv)
+-- A negative number after an option that takes one ("--limit -1") is its
+-- value, which its range then refuses, not an unknown option "-1"
+-- (argparse's reading): joined as "--limit=-1" ("-c-1").
+local function negatives_joined(argv, numbers)
   local out, i = {}, 1
   while i <= #argv do
     local a, v = argv[i], argv[i + 1]
@@ -339,7 +344,7 @@ local function negatives_joined(argv)
       for j = i, #argv do out[#out + 1] = argv[j] end
       break
     end
-    if NUMBER_OPTIONS[a] and type(v) == "string" and v:find("^%-%.?%d") then
+    if numbers[a] and type(v) == "string" and v:find("^%-%.?%d") then
       out[#out + 1] = a .. (a:find("^%-%-") and "=" or "") .. v
       i = i + 2
     else
@@ -356,7 +361,7 @@ end
 -- that fails, to a full disk, exits 74 with a message).
 function M.parse(argv)
   -- luacheck: ignore 121 122 (print and os.exit, replaced while argparse runs)
-  local parser = M.parser()
+  local parser, numbers = M.parser()
   local real_print, real_exit, printed = print, os.exit, {}
   print = function(...)
     local n, parts = select("#", ...), {}
@@ -368,7 +373,7 @@ function M.parse(argv)
     exit.finish((code == nil or code == true or code == 0) and exit.OK or exit.USAGE,
       { out = table.concat(printed) })
   end
-  local ok, r = pcall(parser.parse, parser, negatives_joined(argv))
+  local ok, r = pcall(parser.parse, parser, negatives_joined(argv, numbers))
   print, os.exit = real_print, real_exit
   if not ok then error(r, 0) end
   -- (an empty SOGET_PROFILE is no profile; an empty --profile is a mistake)
